@@ -1,0 +1,1 @@
+"""audioval infrastructure as Pulumi components."""

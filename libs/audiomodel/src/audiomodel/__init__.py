@@ -1,0 +1,1 @@
+"""The shared audio model: what a track is, what its bytes and samples say, and the verdict."""

@@ -1,0 +1,162 @@
+"""Findings: what the validator observed, with a stable code and the evidence behind it.
+
+Every code the validator can emit is declared once in :data:`CODES`; ``FINDINGS.md`` in this
+package's directory is the table for people and is checked against this registry by a test.
+A code never changes meaning within an API version; new observations get new codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+__all__ = ["CODES", "Finding", "Severity", "finding"]
+
+
+class Severity(IntEnum):
+    """How much one finding weighs; the decision is driven by the heaviest."""
+
+    INFO = 1
+    SUSPICIOUS = 2
+    MALICIOUS = 3
+
+
+EvidenceValue = int | float | str | bool
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One observation about a track."""
+
+    code: str
+    message: str
+    severity: Severity
+    evidence: Mapping[str, EvidenceValue] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-JSON form (the ``validate --format jsonl`` schema)."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "severity": self.severity.name.lower(),
+            "evidence": dict(self.evidence),
+        }
+
+
+# code -> (default severity, what it means). The single source of truth for codes.
+CODES: dict[str, tuple[Severity, str]] = {
+    # -- the input itself ------------------------------------------------------------------
+    "input.unreadable": (
+        Severity.MALICIOUS,
+        "The file could not be read (missing, permissions, I/O error).",
+    ),
+    "input.empty": (Severity.MALICIOUS, "The file has no bytes."),
+    "limit.size_exceeded": (
+        Severity.MALICIOUS,
+        "The file is larger than the configured maximum; it is never accepted unseen.",
+    ),
+    "limit.duration_exceeded": (
+        Severity.MALICIOUS,
+        "The decoded duration exceeds the configured maximum.",
+    ),
+    "limit.time_budget_exceeded": (
+        Severity.MALICIOUS,
+        "Analysis did not finish within the per-file time budget.",
+    ),
+    # -- the container -------------------------------------------------------------------------
+    "container.unknown_format": (
+        Severity.MALICIOUS,
+        "The bytes are not a supported audio container (sniffed by magic, never by extension).",
+    ),
+    "container.not_audio": (
+        Severity.MALICIOUS,
+        "The bytes are a known non-audio file type (executable, archive, document, script).",
+    ),
+    "container.undecodable": (
+        Severity.MALICIOUS,
+        "The container was recognised but its audio could not be decoded.",
+    ),
+    "container.truncated": (
+        Severity.SUSPICIOUS,
+        "A size field or frame promises more bytes than the file holds.",
+    ),
+    "container.size_mismatch": (
+        Severity.SUSPICIOUS,
+        "A size field disagrees with the file's real layout.",
+    ),
+    "container.trailing_data": (Severity.SUSPICIOUS, "Bytes follow the end of the audio data."),
+    "container.unknown_chunk": (
+        Severity.INFO,
+        "A chunk, block or frame type the format does not define.",
+    ),
+    "container.oversized_metadata": (
+        Severity.SUSPICIOUS,
+        "A metadata chunk, tag or picture is larger than any honest use needs.",
+    ),
+    "container.embedded_executable": (
+        Severity.MALICIOUS,
+        "An executable (ELF, PE, Mach-O, ...) is embedded in the file.",
+    ),
+    "container.embedded_archive": (
+        Severity.MALICIOUS,
+        "An archive or compressed stream is embedded in the file.",
+    ),
+    "container.embedded_script": (
+        Severity.MALICIOUS,
+        "A script or shell/PowerShell command is embedded in the file.",
+    ),
+    "container.embedded_data": (
+        Severity.SUSPICIOUS,
+        "High-entropy or structured non-audio data is embedded in the file.",
+    ),
+    "container.crc_mismatch": (
+        Severity.SUSPICIOUS,
+        "A page or frame checksum does not match its contents.",
+    ),
+    "container.extension_mismatch": (
+        Severity.INFO,
+        "The file name's extension names another format than the bytes are.",
+    ),
+    # -- the decoded signal --------------------------------------------------------------------
+    "signal.data_as_audio": (
+        Severity.MALICIOUS,
+        "The samples look like data (text, code, binary, random bytes) rather than sound.",
+    ),
+    "signal.synthetic": (
+        Severity.SUSPICIOUS,
+        "The samples are a synthetic pattern (constant, ramp, square, byte pattern) with no sound.",
+    ),
+    "signal.silence": (Severity.SUSPICIOUS, "The track is digital silence throughout."),
+    "signal.pure_tone": (Severity.SUSPICIOUS, "The track is a steady pure tone throughout."),
+    "signal.noise": (Severity.SUSPICIOUS, "The track is broadband noise throughout."),
+    "signal.clipping": (Severity.INFO, "A large share of samples sit at full scale."),
+    "signal.too_short": (
+        Severity.INFO,
+        "The track is too short for the signal model; judged on the container alone.",
+    ),
+    # -- hidden payloads -----------------------------------------------------------------------
+    "stego.lsb_payload": (
+        Severity.MALICIOUS,
+        "A file signature, text or structured data was carved from the low bits of the samples.",
+    ),
+    "stego.lsb_statistical": (
+        Severity.SUSPICIOUS,
+        "Statistics of the low bits say a large fraction of them were replaced.",
+    ),
+    # -- the model -----------------------------------------------------------------------------
+    "model.score": (Severity.INFO, "The learned score, with the features that drove it."),
+}
+
+
+def finding(
+    code: str, message: str, severity: Severity | None = None, **evidence: EvidenceValue
+) -> Finding:
+    """Build a finding for a registered ``code``; its default severity applies unless given."""
+    try:
+        default, _ = CODES[code]
+    except KeyError:
+        raise ValueError(
+            f"unregistered finding code {code!r}; add it to audiomodel.findings.CODES"
+        ) from None
+    return Finding(code=code, message=message, severity=severity or default, evidence=evidence)

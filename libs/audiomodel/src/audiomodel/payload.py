@@ -1,0 +1,215 @@
+"""What a run of bytes looks like: a known file signature, text, or high-entropy data.
+
+Used wherever the validator finds bytes that should not be there (after the audio, inside an
+unknown chunk or an oversized tag, carved from the low bits of the samples).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+__all__ = ["PayloadGuess", "PayloadKind", "byte_entropy", "find_signatures", "identify_payload"]
+
+
+class PayloadKind(StrEnum):
+    EXECUTABLE = "executable"
+    ARCHIVE = "archive"
+    SCRIPT = "script"
+    DOCUMENT = "document"
+    AUDIO = "audio"
+    IMAGE = "image"
+    TEXT = "text"
+    HIGH_ENTROPY = "high_entropy"
+    PADDING = "padding"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    name: str
+    kind: PayloadKind
+    magic: bytes
+    offset: int = 0
+
+
+# Magic numbers from the formats' own specifications (ELF gABI, PE/COFF, APPNOTE.TXT, RFC 1952, ...).
+SIGNATURES: tuple[Signature, ...] = (
+    Signature("elf", PayloadKind.EXECUTABLE, b"\x7fELF"),
+    Signature("pe", PayloadKind.EXECUTABLE, b"MZ"),
+    Signature("macho32", PayloadKind.EXECUTABLE, b"\xfe\xed\xfa\xce"),
+    Signature("macho64", PayloadKind.EXECUTABLE, b"\xfe\xed\xfa\xcf"),
+    Signature("macho32le", PayloadKind.EXECUTABLE, b"\xce\xfa\xed\xfe"),
+    Signature("macho64le", PayloadKind.EXECUTABLE, b"\xcf\xfa\xed\xfe"),
+    Signature("java_class", PayloadKind.EXECUTABLE, b"\xca\xfe\xba\xbe"),
+    Signature("wasm", PayloadKind.EXECUTABLE, b"\x00asm"),
+    Signature("dex", PayloadKind.EXECUTABLE, b"dex\n"),
+    Signature("pyc", PayloadKind.EXECUTABLE, b"\r\n", 2),
+    Signature("zip", PayloadKind.ARCHIVE, b"PK\x03\x04"),
+    Signature("zip_empty", PayloadKind.ARCHIVE, b"PK\x05\x06"),
+    Signature("gzip", PayloadKind.ARCHIVE, b"\x1f\x8b\x08"),
+    Signature("bzip2", PayloadKind.ARCHIVE, b"BZh"),
+    Signature("xz", PayloadKind.ARCHIVE, b"\xfd7zXZ\x00"),
+    Signature("zstd", PayloadKind.ARCHIVE, b"\x28\xb5\x2f\xfd"),
+    Signature("7z", PayloadKind.ARCHIVE, b"7z\xbc\xaf\x27\x1c"),
+    Signature("rar", PayloadKind.ARCHIVE, b"Rar!\x1a\x07"),
+    Signature("cab", PayloadKind.ARCHIVE, b"MSCF"),
+    Signature("tar", PayloadKind.ARCHIVE, b"ustar", 257),
+    Signature("lz4", PayloadKind.ARCHIVE, b"\x04\x22\x4d\x18"),
+    Signature("shebang", PayloadKind.SCRIPT, b"#!/"),
+    Signature("shebang_env", PayloadKind.SCRIPT, b"#! /"),
+    Signature("pdf", PayloadKind.DOCUMENT, b"%PDF-"),
+    Signature("ole2", PayloadKind.DOCUMENT, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
+    Signature("rtf", PayloadKind.DOCUMENT, b"{\\rtf"),
+    Signature("png", PayloadKind.IMAGE, b"\x89PNG\r\n\x1a\n"),
+    Signature("jpeg", PayloadKind.IMAGE, b"\xff\xd8\xff"),
+    Signature("gif", PayloadKind.IMAGE, b"GIF8"),
+    Signature("riff", PayloadKind.AUDIO, b"RIFF"),
+    Signature("flac", PayloadKind.AUDIO, b"fLaC"),
+    Signature("ogg", PayloadKind.AUDIO, b"OggS"),
+    Signature("id3", PayloadKind.AUDIO, b"ID3"),
+)
+
+# Text that means code, wherever it appears in a text-like run (case-insensitive).
+_SCRIPT_MARKERS = re.compile(
+    rb"(#!/|<script|powershell|invoke-expression|iex\s*\(|frombase64string|cmd(\.exe)?\s*/c|"
+    rb"/bin/(ba)?sh|curl\s+-|wget\s+http|eval\s*\(|exec\s*\(|import\s+os|__import__|"
+    rb"subprocess|<\?php|function\s*\(|public\s+static|#include\s*<|def\s+\w+\s*\()",
+    re.IGNORECASE,
+)
+# Base64 or hex runs of this length are data, not prose.
+_ENCODED_RUN = re.compile(rb"[A-Za-z0-9+/]{64,}={0,2}|[0-9a-fA-F]{64,}")
+
+_PRINTABLE = np.zeros(256, dtype=bool)
+_PRINTABLE[0x20:0x7F] = True
+_PRINTABLE[[0x09, 0x0A, 0x0D]] = True
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadGuess:
+    """What a run of bytes most likely is."""
+
+    kind: PayloadKind
+    name: str
+    entropy: float
+    printable_ratio: float
+
+    @property
+    def is_dangerous(self) -> bool:
+        return self.kind in {
+            PayloadKind.EXECUTABLE,
+            PayloadKind.ARCHIVE,
+            PayloadKind.SCRIPT,
+            PayloadKind.DOCUMENT,
+        }
+
+
+def byte_entropy(data: bytes | memoryview | np.ndarray) -> float:
+    """Shannon entropy in bits per byte (0 for constant data, 8 for uniform random bytes)."""
+    arr = (
+        np.frombuffer(data, dtype=np.uint8)
+        if not isinstance(data, np.ndarray)
+        else data.view(np.uint8).ravel()
+    )
+    if arr.size == 0:
+        return 0.0
+    counts = np.bincount(arr, minlength=256).astype(np.float64)
+    p = counts[counts > 0] / arr.size
+    return float(-(p * np.log2(p)).sum())
+
+
+def printable_ratio(data: bytes | memoryview) -> float:
+    arr = np.frombuffer(data, dtype=np.uint8)
+    return float(_PRINTABLE[arr].mean()) if arr.size else 0.0
+
+
+def _signature_at_start(data: bytes) -> Signature | None:
+    for sig in SIGNATURES:
+        end = sig.offset + len(sig.magic)
+        if len(data) >= end and data[sig.offset : end] == sig.magic:
+            if sig.name == "pe" and not _looks_like_pe(data):
+                continue
+            if sig.name == "pyc" and len(data) < 16:
+                continue
+            return sig
+    return None
+
+
+def _looks_like_pe(data: bytes) -> bool:
+    """An ``MZ`` header whose e_lfanew points at ``PE\\0\\0`` (or a DOS stub with a sane header)."""
+    if len(data) < 0x40:
+        return False
+    e_lfanew = int.from_bytes(data[0x3C:0x40], "little")
+    if 0x40 <= e_lfanew <= len(data) - 4:
+        return data[e_lfanew : e_lfanew + 4] == b"PE\x00\x00"
+    return b"This program cannot be run in DOS mode" in data[:0x200]
+
+
+def identify_payload(data: bytes | memoryview, *, sample_limit: int = 1 << 20) -> PayloadGuess:
+    """Guess what ``data`` is from its first ``sample_limit`` bytes.
+
+    Order of evidence: a file signature at the start, then script markers in text, then
+    entropy (compressed or encrypted data sits above ~7.5 bits/byte), then the share of
+    printable bytes. Runs of zero or 0xFF bytes are padding.
+    """
+    head = bytes(data[:sample_limit])
+    entropy = byte_entropy(head)
+    ratio = printable_ratio(head)
+    if not head:
+        return PayloadGuess(PayloadKind.UNKNOWN, "empty", 0.0, 0.0)
+    sig = _signature_at_start(head)
+    if sig is not None:
+        return PayloadGuess(sig.kind, sig.name, entropy, ratio)
+    if head.count(head[:1]) == len(head) and head[:1] in (b"\x00", b"\xff", b" "):
+        return PayloadGuess(PayloadKind.PADDING, "padding", entropy, ratio)
+    if ratio > 0.95:
+        if _SCRIPT_MARKERS.search(head):
+            return PayloadGuess(PayloadKind.SCRIPT, "script_text", entropy, ratio)
+        if _ENCODED_RUN.search(head):
+            return PayloadGuess(PayloadKind.TEXT, "encoded_text", entropy, ratio)
+        return PayloadGuess(PayloadKind.TEXT, "text", entropy, ratio)
+    if entropy > 7.5 and len(head) >= 256:
+        return PayloadGuess(PayloadKind.HIGH_ENTROPY, "high_entropy", entropy, ratio)
+    return PayloadGuess(PayloadKind.UNKNOWN, "binary", entropy, ratio)
+
+
+def find_signatures(
+    data: bytes | memoryview, *, limit: int = 16
+) -> list[tuple[int, str, PayloadKind]]:
+    """Find dangerous file signatures anywhere in ``data`` (offset, name, kind), at most ``limit``.
+
+    Only signatures long and specific enough to be meaningful mid-stream are searched for
+    (4+ bytes, not ``MZ``); a PE is reported by its ``PE\\0\\0`` header with a DOS stub before it.
+    """
+    buf = bytes(data)
+    hits: list[tuple[int, str, PayloadKind]] = []
+    for sig in SIGNATURES:
+        if (
+            sig.offset
+            or len(sig.magic) < 4
+            or sig.kind not in {PayloadKind.EXECUTABLE, PayloadKind.ARCHIVE, PayloadKind.DOCUMENT}
+        ):
+            continue
+        start = buf.find(sig.magic)
+        while start != -1 and len(hits) < limit:
+            hits.append((start, sig.name, sig.kind))
+            start = buf.find(sig.magic, start + 1)
+    for match in re.finditer(rb"MZ", buf):
+        if len(hits) >= limit:
+            break
+        if _looks_like_pe(buf[match.start() :]):
+            hits.append((match.start(), "pe", PayloadKind.EXECUTABLE))
+    hits.sort()
+    return hits[:limit]
+
+
+def describe_size(n: int) -> str:
+    """Human size: 1536 -> '1.5 KiB'."""
+    if n < 1024:
+        return f"{n} B"
+    exp = min(int(math.log(n, 1024)), 4)
+    return f"{n / 1024**exp:.1f} {'BKMGT'[exp]}iB"

@@ -1,0 +1,85 @@
+"""The verdict on one track, and the rule that turns findings and a score into a decision."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from audiomodel.findings import Finding, Severity
+
+__all__ = ["Decision", "Label", "Thresholds", "Verdict", "decide"]
+
+
+class Decision(StrEnum):
+    ACCEPT = "accept"
+    REVIEW = "review"
+    REJECT = "reject"
+
+
+class Label(StrEnum):
+    REAL = "real"
+    MOCK = "mock"
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Score cut-offs of the learned model; stored with the model, chosen by the training script."""
+
+    review: float = 0.5
+    reject: float = 0.85
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One judgement of one track."""
+
+    decision: Decision
+    label: Label
+    score: float
+    findings: tuple[Finding, ...]
+    model_version: str
+    format: str
+    size_bytes: int
+    sha256: str
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-JSON form: the ``audioval validate --format jsonl`` schema (without ``path``)."""
+        return {
+            "verdict": self.decision.value,
+            "label": self.label.value,
+            "score": round(self.score, 6),
+            "findings": [f.to_dict() for f in self.findings],
+            "model_version": self.model_version,
+            "format": self.format,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+        }
+
+
+def decide(
+    findings: Sequence[Finding], model_score: float | None, thresholds: Thresholds
+) -> tuple[Decision, Label, float]:
+    """Combine hard findings with the learned score into (decision, label, score).
+
+    A MALICIOUS finding rejects whatever the model says; a SUSPICIOUS one holds for review at
+    least. Without a model score (nothing decodable to score) the findings alone decide. The
+    reported score is the model's, raised to the floor each severity implies, so that a
+    rejected track never shows a reassuring score.
+    """
+    worst = max((f.severity for f in findings), default=Severity.INFO)
+    score = 0.0 if model_score is None else float(min(max(model_score, 0.0), 1.0))
+    if worst >= Severity.MALICIOUS:
+        score = max(score, 0.99)
+    elif worst >= Severity.SUSPICIOUS:
+        score = max(score, thresholds.review)
+    if score >= thresholds.reject or worst >= Severity.MALICIOUS:
+        decision = Decision.REJECT
+    elif score >= thresholds.review or worst >= Severity.SUSPICIOUS:
+        decision = Decision.REVIEW
+    else:
+        decision = Decision.ACCEPT
+    label = Label.REAL if decision is Decision.ACCEPT else Label.MOCK
+    return decision, label, score

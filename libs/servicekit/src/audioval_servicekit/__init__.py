@@ -1,0 +1,20 @@
+"""What every audioval gRPC service shares.
+
+Settings base (:class:`ServiceSettings`), a server bootstrap that adds health and reflection
+(:func:`build_server`), bearer-token auth (:class:`BearerAuthInterceptor`), JSON logging
+(:func:`configure_logging`) and a graceful stop on SIGTERM/SIGINT (:func:`run_until_signal`).
+"""
+
+from audioval_servicekit.auth import BearerAuthInterceptor
+from audioval_servicekit.logs import configure_logging
+from audioval_servicekit.server import RunningServer, build_server, run_until_signal
+from audioval_servicekit.settings import ServiceSettings
+
+__all__ = [
+    "BearerAuthInterceptor",
+    "RunningServer",
+    "ServiceSettings",
+    "build_server",
+    "configure_logging",
+    "run_until_signal",
+]

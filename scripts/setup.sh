@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install everything audioval needs on a fresh Debian machine with python3 and pip:
+# the system audio tools (apt), uv (pip), and the locked workspace (uv sync --frozen).
+# Idempotent: what is already there is not installed again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# sox/ffmpeg/flac/vorbis-tools/lame transcode the dev corpus; espeak-ng renders speech for it.
+APT_PACKAGES=(sox libsox-fmt-all ffmpeg flac vorbis-tools lame espeak-ng libsndfile1)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: apt-get install ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v uv >/dev/null 2>&1; then
+  echo "setup: pip install uv" >&2
+  python3 -m pip install -q uv
+fi
+uv sync --frozen -q

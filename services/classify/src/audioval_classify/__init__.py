@@ -1,0 +1,1 @@
+"""audioval classify service: judges tracks and serves their verdicts."""

@@ -1,0 +1,117 @@
+"""Where verdicts live, and how watchers hear about new ones.
+
+The store guarantees exactly one verdict per track: the first ``put`` wins and later ones
+return the stored verdict (the DynamoDB-backed store does the same with a conditional write).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from audioval.v1 import verdict_pb2
+
+
+class VerdictStore(Protocol):
+    def put_if_absent(self, verdict: verdict_pb2.Verdict) -> tuple[verdict_pb2.Verdict, bool]:
+        """Store ``verdict`` unless its track has one; return (stored verdict, was_new)."""
+        ...
+
+    def get(self, track_id: str) -> verdict_pb2.Verdict | None: ...
+
+    def mark_pending(self, track_id: str, user_id: str) -> None:
+        """Record that a track is in flight (GetVerdict answers PENDING until it is judged)."""
+        ...
+
+    def is_pending(self, track_id: str) -> bool: ...
+
+
+class InMemoryVerdictStore:
+    """A process-local store, for tests and a single classify replica."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._verdicts: dict[str, verdict_pb2.Verdict] = {}
+        self._pending: set[str] = set()
+
+    def put_if_absent(self, verdict: verdict_pb2.Verdict) -> tuple[verdict_pb2.Verdict, bool]:
+        with self._lock:
+            existing = self._verdicts.get(verdict.track_id)
+            if existing is not None:
+                return existing, False
+            self._verdicts[verdict.track_id] = verdict
+            self._pending.discard(verdict.track_id)
+            return verdict, True
+
+    def get(self, track_id: str) -> verdict_pb2.Verdict | None:
+        with self._lock:
+            return self._verdicts.get(track_id)
+
+    def mark_pending(self, track_id: str, user_id: str) -> None:
+        with self._lock:
+            if track_id not in self._verdicts:
+                self._pending.add(track_id)
+
+    def is_pending(self, track_id: str) -> bool:
+        with self._lock:
+            return track_id in self._pending
+
+
+@dataclass(frozen=True)
+class StreamClosed:
+    """Put on a subscriber's queue when its stream must end; ``slow`` says whose fault it is."""
+
+    slow: bool
+
+
+WatchItem = verdict_pb2.Verdict | StreamClosed
+
+
+class VerdictBroadcaster:
+    """Fans newly stored verdicts out to WatchVerdicts subscribers, each with a bounded queue."""
+
+    def __init__(self, queue_size: int) -> None:
+        self._queue_size = queue_size
+        self._lock = threading.Lock()
+        self._subscribers: set[queue.Queue[WatchItem]] = set()
+
+    @contextmanager
+    def subscribe(self) -> Iterator[queue.Queue[WatchItem]]:
+        q: queue.Queue[WatchItem] = queue.Queue(maxsize=self._queue_size)
+        with self._lock:
+            self._subscribers.add(q)
+        try:
+            yield q
+        finally:
+            with self._lock:
+                self._subscribers.discard(q)
+
+    def publish(self, verdict: verdict_pb2.Verdict) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for q in subscribers:
+            try:
+                q.put_nowait(verdict)
+            except queue.Full:
+                self._evict(q, slow=True)
+
+    def _evict(self, q: queue.Queue[WatchItem], *, slow: bool) -> None:
+        with self._lock:
+            self._subscribers.discard(q)
+        while True:
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                break
+        q.put_nowait(StreamClosed(slow=slow))
+
+    def close(self) -> None:
+        """End every subscriber's stream (server shutdown)."""
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for q in subscribers:
+            self._evict(q, slow=False)

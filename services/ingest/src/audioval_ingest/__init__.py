@@ -1,0 +1,1 @@
+"""audioval ingest service: UploadTrack -> Kinesis chunk records + SQS FIFO manifest."""

@@ -1,0 +1,1 @@
+"""audioval rebuild worker: manifest -> verified bytes -> ClassifyService.ValidateTrack."""

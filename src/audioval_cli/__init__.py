@@ -1,0 +1,1 @@
+"""The audioval command line."""

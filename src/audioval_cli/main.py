@@ -1,0 +1,27 @@
+"""``audioval``: the one command line of the project.
+
+Each subcommand lives in its own module and is registered here only once it works.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version("audioval"), prog_name="audioval")
+def cli() -> None:
+    """audioval: judge audio uploads before they touch storage.
+
+    Real audio, data dressed up as a waveform, or a real track smuggling a payload.
+    """
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()
