@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -36,7 +36,13 @@ def _deny(
     )
 
 
-class BearerAuthInterceptor(grpc.ServerInterceptor[Any, Any]):
+if TYPE_CHECKING:  # grpc-stubs makes the interceptor generic; the runtime class is not
+    _Interceptor = grpc.ServerInterceptor[Any, Any]
+else:
+    _Interceptor = grpc.ServerInterceptor
+
+
+class BearerAuthInterceptor(_Interceptor):
     """Accepts a call only with ``authorization: Bearer <token>`` naming a configured token.
 
     Tokens are compared in constant time so response timing does not leak a prefix.
