@@ -16,8 +16,8 @@ SKIP = {
     ".git",
     ".venv",
     ".cache",
-    "corpus",
-    "out",
+    # generated sample audio of the quick start (root level, gitignored)
+    "samples",
     "__pycache__",
     ".mypy_cache",
     ".pytest_cache",

@@ -24,8 +24,8 @@ SKIP_DIRS = {
     ".git",
     ".venv",
     ".cache",
-    "corpus",
-    "out",
+    # generated sample audio of the quick start (root level, gitignored)
+    "samples",
     "node_modules",
     "__pycache__",
     ".mypy_cache",

@@ -9,6 +9,9 @@ from importlib.metadata import version
 
 import click
 
+from audioval_cli.corpus import corpus_group
+from audioval_cli.validate import validate_command
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version("audioval"), prog_name="audioval")
@@ -17,6 +20,10 @@ def cli() -> None:
 
     Real audio, data dressed up as a waveform, or a real track smuggling a payload.
     """
+
+
+cli.add_command(validate_command)
+cli.add_command(corpus_group)
 
 
 def main() -> None:

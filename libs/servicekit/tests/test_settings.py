@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from audioval_servicekit import ServiceSettings
 from pydantic import ValidationError
+
+from audioval_servicekit import ServiceSettings
 
 
 def test_plaintext_on_a_non_loopback_address_is_refused() -> None:

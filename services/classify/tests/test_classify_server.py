@@ -7,17 +7,18 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
 from audioval.v1 import classify_pb2, classify_pb2_grpc, verdict_pb2
 from audioval_classify.server import SERVICE_NAME, serve
 from audioval_classify.settings import ClassifySettings
 from audioval_servicekit import RunningServer
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 
 @pytest.fixture
 def server() -> Iterator[RunningServer]:
-    running = serve(ClassifySettings(port=0))
+    running = serve(ClassifySettings(port=0, store="memory"), validate=False)
     yield running
     running.stop(0)
 
@@ -58,7 +59,7 @@ def test_empty_track_id_is_invalid_argument(channel: grpc.Channel) -> None:
 
 
 def test_stopping_turns_health_not_serving_before_the_port_closes() -> None:
-    running = serve(ClassifySettings(port=0))
+    running = serve(ClassifySettings(port=0, store="memory"), validate=False)
     running.set_serving(False)
     with grpc.insecure_channel(f"127.0.0.1:{running.port}") as ch:
         reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=5)
@@ -67,7 +68,9 @@ def test_stopping_turns_health_not_serving_before_the_port_closes() -> None:
 
 
 def test_bearer_token_is_required_when_configured_but_health_stays_open() -> None:
-    running = serve(ClassifySettings(port=0, auth_tokens=["s3cret"]))
+    running = serve(
+        ClassifySettings(port=0, store="memory", auth_tokens=["s3cret"]), validate=False
+    )
     try:
         with grpc.insecure_channel(f"127.0.0.1:{running.port}") as ch:
             stub = classify_pb2_grpc.ClassifyServiceStub(ch)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-__all__ = ["CODES", "Finding", "Severity", "finding"]
+__all__ = ["CODES", "Finding", "Severity", "codes_table", "finding"]
 
 
 class Severity(IntEnum):
@@ -129,7 +129,6 @@ CODES: dict[str, tuple[Severity, str]] = {
     ),
     "signal.silence": (Severity.SUSPICIOUS, "The track is digital silence throughout."),
     "signal.pure_tone": (Severity.SUSPICIOUS, "The track is a steady pure tone throughout."),
-    "signal.noise": (Severity.SUSPICIOUS, "The track is broadband noise throughout."),
     "signal.clipping": (Severity.INFO, "A large share of samples sit at full scale."),
     "signal.too_short": (
         Severity.INFO,
@@ -150,7 +149,7 @@ CODES: dict[str, tuple[Severity, str]] = {
 
 
 def finding(
-    code: str, message: str, severity: Severity | None = None, **evidence: EvidenceValue
+    code: str, message: str, severity: Severity | None = None, /, **evidence: EvidenceValue
 ) -> Finding:
     """Build a finding for a registered ``code``; its default severity applies unless given."""
     try:
@@ -160,3 +159,12 @@ def finding(
             f"unregistered finding code {code!r}; add it to audiomodel.findings.CODES"
         ) from None
     return Finding(code=code, message=message, severity=severity or default, evidence=evidence)
+
+
+def codes_table() -> str:
+    """The markdown table of every code (FINDINGS.md embeds it; a test keeps the two equal)."""
+    rows = ["| code | default severity | meaning |", "| --- | --- | --- |"]
+    rows += [
+        f"| `{code}` | {sev.name.lower()} | {meaning} |" for code, (sev, meaning) in CODES.items()
+    ]
+    return "\n".join(rows) + "\n"

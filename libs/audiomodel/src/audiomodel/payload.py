@@ -48,7 +48,6 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature("java_class", PayloadKind.EXECUTABLE, b"\xca\xfe\xba\xbe"),
     Signature("wasm", PayloadKind.EXECUTABLE, b"\x00asm"),
     Signature("dex", PayloadKind.EXECUTABLE, b"dex\n"),
-    Signature("pyc", PayloadKind.EXECUTABLE, b"\r\n", 2),
     Signature("zip", PayloadKind.ARCHIVE, b"PK\x03\x04"),
     Signature("zip_empty", PayloadKind.ARCHIVE, b"PK\x05\x06"),
     Signature("gzip", PayloadKind.ARCHIVE, b"\x1f\x8b\x08"),
@@ -132,8 +131,6 @@ def _signature_at_start(data: bytes) -> Signature | None:
         end = sig.offset + len(sig.magic)
         if len(data) >= end and data[sig.offset : end] == sig.magic:
             if sig.name == "pe" and not _looks_like_pe(data):
-                continue
-            if sig.name == "pyc" and len(data) < 16:
                 continue
             return sig
     return None

@@ -70,16 +70,23 @@ def decide(
     rejected track never shows a reassuring score.
     """
     worst = max((f.severity for f in findings), default=Severity.INFO)
+    by_findings = {Severity.MALICIOUS: Decision.REJECT, Severity.SUSPICIOUS: Decision.REVIEW}.get(
+        worst, Decision.ACCEPT
+    )
     score = 0.0 if model_score is None else float(min(max(model_score, 0.0), 1.0))
+    if score >= thresholds.reject:
+        by_score = Decision.REJECT
+    elif score >= thresholds.review:
+        by_score = Decision.REVIEW
+    else:
+        by_score = Decision.ACCEPT
+    decision = max(by_findings, by_score, key=_SEVERITY_ORDER.index)
     if worst >= Severity.MALICIOUS:
         score = max(score, 0.99)
     elif worst >= Severity.SUSPICIOUS:
         score = max(score, thresholds.review)
-    if score >= thresholds.reject or worst >= Severity.MALICIOUS:
-        decision = Decision.REJECT
-    elif score >= thresholds.review or worst >= Severity.SUSPICIOUS:
-        decision = Decision.REVIEW
-    else:
-        decision = Decision.ACCEPT
     label = Label.REAL if decision is Decision.ACCEPT else Label.MOCK
     return decision, label, score
+
+
+_SEVERITY_ORDER = [Decision.ACCEPT, Decision.REVIEW, Decision.REJECT]

@@ -7,13 +7,16 @@ Settings base (:class:`ServiceSettings`), a server bootstrap that adds health an
 
 from audioval_servicekit.auth import BearerAuthInterceptor
 from audioval_servicekit.logs import configure_logging
+from audioval_servicekit.pipeline import PipelineSettings, aws_client
 from audioval_servicekit.server import RunningServer, build_server, run_until_signal
 from audioval_servicekit.settings import ServiceSettings
 
 __all__ = [
     "BearerAuthInterceptor",
+    "PipelineSettings",
     "RunningServer",
     "ServiceSettings",
+    "aws_client",
     "build_server",
     "configure_logging",
     "run_until_signal",

@@ -3,30 +3,56 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from audiomodel.validator import Limits
 from audioval.v1 import classify_pb2, classify_pb2_grpc
-from audioval_servicekit import RunningServer, build_server, configure_logging, run_until_signal
-
+from audioval_classify.dynamo_store import DynamoVerdictStore
+from audioval_classify.judge import Judge
 from audioval_classify.servicer import ClassifyServicer
 from audioval_classify.settings import ClassifySettings
-from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster
+from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster, VerdictStore
+from audioval_servicekit import (
+    RunningServer,
+    aws_client,
+    build_server,
+    configure_logging,
+    run_until_signal,
+)
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = classify_pb2.DESCRIPTOR.services_by_name["ClassifyService"].full_name
 
 
-def serve(settings: ClassifySettings) -> RunningServer:
-    """Build and start classify."""
-    store = InMemoryVerdictStore()
+def serve(
+    settings: ClassifySettings, *, dynamodb: Any = None, validate: bool = True
+) -> RunningServer:
+    """Build and start classify (``validate=False``: serve verdicts only, no validator pool)."""
+    store: VerdictStore
+    if settings.store == "dynamodb":
+        client = dynamodb or aws_client("dynamodb", settings.pipeline)
+        store = DynamoVerdictStore(client, settings.pipeline.verdict_table)
+    else:
+        store = InMemoryVerdictStore()
     broadcaster = VerdictBroadcaster(settings.watch_queue_size)
-    servicer = ClassifyServicer(store, broadcaster)
+    judge = None
+    if validate:
+        limits = Limits(
+            max_bytes=settings.max_track_bytes,
+            max_duration_s=settings.max_duration_s,
+            time_budget_s=settings.time_budget_s,
+        )
+        judge = Judge(settings.validator_workers, settings.max_in_flight, limits)
+    servicer = ClassifyServicer(store, broadcaster, judge)
     running = build_server(
         settings,
         [lambda server: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, server)],
         [SERVICE_NAME],
     )
     running.on_shutdown.append(broadcaster.close)
+    if judge is not None:
+        running.on_shutdown.append(judge.close)
     return running
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 from collections.abc import Iterator
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import grpc
-from audioval.v1 import classify_pb2, classify_pb2_grpc, verdict_pb2
 
+from audioval.v1 import classify_pb2, classify_pb2_grpc, verdict_pb2
+from audioval_classify.judge import Judge, OverloadedError, to_proto
 from audioval_classify.store import StreamClosed, VerdictBroadcaster, VerdictStore
 
 log = logging.getLogger(__name__)
@@ -28,9 +31,57 @@ def _check_track_id(track_id: str, context: grpc.ServicerContext) -> None:
 class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
     """Serves stored verdicts; ValidateTrack judges bytes and stores the verdict."""
 
-    def __init__(self, store: VerdictStore, broadcaster: VerdictBroadcaster) -> None:
+    def __init__(
+        self, store: VerdictStore, broadcaster: VerdictBroadcaster, judge: Judge | None = None
+    ) -> None:
         self._store = store
         self._broadcaster = broadcaster
+        self._judge = judge
+
+    def ValidateTrack(
+        self, request: classify_pb2.ValidateTrackRequest, context: grpc.ServicerContext
+    ) -> classify_pb2.ValidateTrackResponse:
+        if self._judge is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "this replica does not validate")
+            raise AssertionError("unreachable")
+        digest = hashlib.sha256(request.content).hexdigest()
+        if request.sha256 and request.sha256.lower() != digest:
+            context.abort(
+                grpc.StatusCode.DATA_LOSS, f"content hashes to {digest}, not {request.sha256}"
+            )
+        track_id = request.track_id or f"sha_{digest[:32]}"
+        _check_track_id(track_id, context)
+        stored = self._store.get(track_id)
+        if stored is not None:  # idempotent: a track is judged once
+            return classify_pb2.ValidateTrackResponse(verdict=stored)
+        try:
+            future = self._judge.submit(request.content, request.track_name)
+        except OverloadedError:
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, "too many tracks in flight; retry later"
+            )
+        remaining = context.time_remaining()
+        try:
+            verdict = future.result(timeout=remaining)
+        except FutureTimeout:
+            future.cancel()
+            context.abort(
+                grpc.StatusCode.DEADLINE_EXCEEDED, "validation did not finish before the deadline"
+            )
+        message = to_proto(verdict, track_id=track_id, user_id=request.user_id)
+        stored, new = self._store.put_if_absent(message)
+        if new:
+            self._broadcaster.publish(stored)
+        log.info(
+            "judged",
+            extra={
+                "track_id": track_id,
+                "decision": verdict.decision.value,
+                "new": new,
+                "ms": round(verdict.timings_ms.get("total", 0.0), 1),
+            },
+        )
+        return classify_pb2.ValidateTrackResponse(verdict=stored)
 
     def GetVerdict(
         self, request: classify_pb2.GetVerdictRequest, context: grpc.ServicerContext

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from audioval_servicekit import ServiceSettings
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
+
+from audioval_servicekit import PipelineSettings, ServiceSettings
+
+# Kinesis limits (PutRecords): a record's data + partition key <= 1 MiB, a call <= 500 records
+# and <= 5 MiB. The pipeline spec keeps a record's file data at or under 512 KiB.
+KINESIS_MAX_RECORD_DATA = 512 * 1024
+KINESIS_MAX_BATCH_RECORDS = 500
+KINESIS_MAX_BATCH_BYTES = 5 * 1024 * 1024
 
 
 class IngestSettings(ServiceSettings):
-    """Where ingest listens and what it accepts."""
+    """Where ingest listens, what it accepts, and how it writes to Kinesis / SQS / DynamoDB."""
 
     model_config = SettingsConfigDict(env_prefix="AUDIOVAL_INGEST_", extra="ignore")
 
@@ -17,5 +24,41 @@ class IngestSettings(ServiceSettings):
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     # Largest `chunk` in one UploadTrackRequest (the API allows up to 4 MiB).
     max_chunk_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
-    aws_endpoint_url: str | None = None
-    aws_region: str = "us-east-1"
+    # SQS FIFO message group ids are at most 128 printable ASCII characters; user_id is one.
+    max_user_id_length: int = Field(default=128, ge=1, le=128)
+    max_track_name_length: int = Field(default=1024, ge=1)
+    max_content_type_length: int = Field(default=255, ge=1)
+
+    # File bytes per Kinesis record (the ChunkRecord adds a few dozen bytes of framing).
+    record_data_bytes: int = Field(
+        default=KINESIS_MAX_RECORD_DATA, ge=1, le=KINESIS_MAX_RECORD_DATA
+    )
+    batch_max_records: int = Field(default=KINESIS_MAX_BATCH_RECORDS, ge=1, le=500)
+    batch_max_bytes: int = Field(
+        default=KINESIS_MAX_BATCH_BYTES, ge=1024, le=KINESIS_MAX_BATCH_BYTES
+    )
+    # Retries of the records a PutRecords call did not accept (on top of botocore's own
+    # retries of whole calls): exponential backoff with full jitter, bounded in count and time.
+    put_max_attempts: int = Field(default=10, ge=1)
+    put_base_delay_s: float = Field(default=0.05, gt=0)
+    put_max_delay_s: float = Field(default=2.0, gt=0)
+    put_max_total_s: float = Field(default=30.0, gt=0)
+
+    # How long the stream registry read is trusted before it is read again.
+    stream_cache_ttl_s: float = Field(default=5.0, ge=0)
+    # When the registry cannot be read, a cached set this young is still used.
+    stream_cache_max_stale_s: float = Field(default=60.0, ge=0)
+
+    # SQS' message size limit; the manifest of the largest upload must fit (checked at startup).
+    sqs_max_message_bytes: int = Field(default=256 * 1024, ge=1024)
+
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+
+    @model_validator(mode="after")
+    def _record_fits_a_batch(self) -> IngestSettings:
+        # A record carries up to record_data_bytes of data plus framing; one must fit a batch.
+        if self.record_data_bytes + 1024 > self.batch_max_bytes:
+            raise ValueError("record_data_bytes must leave room in batch_max_bytes")
+        if self.put_max_delay_s < self.put_base_delay_s:
+            raise ValueError("put_max_delay_s must be >= put_base_delay_s")
+        return self

@@ -2,17 +2,69 @@
 
 from __future__ import annotations
 
-from audioval_servicekit import ServiceSettings
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
+
+from audioval_servicekit import PipelineSettings, ServiceSettings
 
 
 class RebuildSettings(ServiceSettings):
-    """Where the worker serves health, where it reads manifests, and whom it asks for verdicts."""
+    """Where the worker serves health, where it reads manifests, and whom it asks for verdicts.
+
+    The gRPC port serves health and reflection only; the work is the manifest loop.
+    """
 
     model_config = SettingsConfigDict(env_prefix="AUDIOVAL_REBUILD_", extra="ignore")
 
     port: int = Field(default=50052, ge=0, le=65535)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+
+    # -- classify -------------------------------------------------------------------------------
     classify_address: str = "127.0.0.1:50053"
-    aws_endpoint_url: str | None = None
-    aws_region: str = "us-east-1"
+    # Sent as ``authorization: Bearer <token>`` when classify requires auth.
+    classify_auth_token: SecretStr | None = None
+    # With a CA file the channel to classify uses TLS and checks classify's certificate.
+    classify_tls_ca_file: Path | None = None
+    # One ValidateTrack call may take this long (the validator's own budget is 300 s).
+    classify_deadline_s: float = Field(default=330.0, gt=0)
+    # Cap on gRPC's reconnect backoff, so a restarted classify is found again quickly.
+    classify_max_reconnect_backoff_s: float = Field(default=5.0, gt=0)
+
+    # -- the manifest queue ---------------------------------------------------------------------
+    # Long-poll wait of one ReceiveMessage; also bounds how long a stop request waits.
+    receive_wait_s: int = Field(default=5, ge=0, le=20)
+    receive_max_messages: int = Field(default=10, ge=1, le=10)
+    # Visibility given on receive and renewed by the heartbeat while a track is held.
+    visibility_timeout_s: int = Field(default=60, ge=1, le=43200)
+    heartbeat_interval_s: float = Field(default=20.0, gt=0)
+    # After a transient failure a manifest becomes visible again this soon (not a full timeout).
+    retry_delay_s: int = Field(default=10, ge=0, le=43200)
+    # Worker threads, each with its own receive loop.
+    workers: int = Field(default=2, ge=1, le=64)
+
+    # -- reading the stream ---------------------------------------------------------------------
+    # Largest track rebuilt in memory; must fit one ValidateTrack message.
+    max_track_bytes: int = Field(default=60 * 1024 * 1024, ge=1)
+    max_get_records_calls: int = Field(default=1000, ge=1)
+    get_records_limit: int = Field(default=1000, ge=1, le=10000)
+    # Wall-clock budget of reading one track's records (throttling included).
+    read_timeout_s: float = Field(default=120.0, gt=0)
+    # Own backoff on throttling after botocore's retries gave up: full jitter, bounded.
+    throttle_retries: int = Field(default=5, ge=0)
+    throttle_backoff_base_s: float = Field(default=0.2, gt=0)
+    throttle_backoff_cap_s: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_timing(self) -> RebuildSettings:
+        if self.heartbeat_interval_s >= self.visibility_timeout_s:
+            raise ValueError("heartbeat_interval_s must be shorter than visibility_timeout_s")
+        if self.receive_wait_s >= self.pipeline.aws_read_timeout_s:
+            # A long poll longer than the HTTP read timeout would fail as a timeout every time.
+            raise ValueError(
+                "receive_wait_s must be shorter than the pipeline's aws_read_timeout_s"
+            )
+        if self.max_track_bytes + 1024 * 1024 > self.max_message_bytes:
+            raise ValueError("max_track_bytes must leave 1 MiB of max_message_bytes for framing")
+        return self

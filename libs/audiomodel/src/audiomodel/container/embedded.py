@@ -1,0 +1,300 @@
+"""Turning identified bytes into findings: regions of the file (trailing bytes, unknown chunks,
+padding, junk between frames) and values held in memory (pictures, comment values).
+
+A dangerous kind (executable, archive, script, document) becomes its ``container.embedded_*``
+finding wherever it sits; high-entropy data and text only where the caller says they do not
+belong.
+"""
+
+from __future__ import annotations
+
+import binascii
+from typing import Final
+
+from audiomodel.container.inspection import Inspection
+from audiomodel.container.limits import MIN_COMMENT_VALUE, PADDING_INFO_BYTES, TAIL_SAMPLE_BYTES
+from audiomodel.findings import EvidenceValue, Severity
+from audiomodel.payload import PayloadGuess, PayloadKind, find_signatures, identify_payload
+
+EMBEDDED_CODE: Final = {
+    PayloadKind.EXECUTABLE: "container.embedded_executable",
+    PayloadKind.ARCHIVE: "container.embedded_archive",
+    PayloadKind.SCRIPT: "container.embedded_script",
+    # No dedicated code: a document is structured non-audio data, and documents carry macros
+    # and scripts, so it weighs as much as the other dangerous kinds.
+    PayloadKind.DOCUMENT: "container.embedded_data",
+}
+
+_BASE64_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def guess_evidence(guess: PayloadGuess) -> dict[str, EvidenceValue]:
+    """The evidence fields that say what a region or value looks like."""
+    return {
+        "payload_kind": guess.kind.value,
+        "payload_name": guess.name,
+        "entropy": round(guess.entropy, 3),
+    }
+
+
+def emit_payload(
+    insp: Inspection, kind: PayloadKind, message: str, ev: dict[str, EvidenceValue]
+) -> None:
+    """Report a dangerous ``kind`` of payload under its ``container.embedded_*`` code."""
+    # A document shares the embedded_data code but weighs as much as the other dangerous kinds.
+    severity = Severity.MALICIOUS if kind is PayloadKind.DOCUMENT else None
+    insp.emit(EMBEDDED_CODE[kind], message, ev, severity)
+
+
+def region_evidence(
+    offset: int, size: int, guess: PayloadGuess, where: str
+) -> dict[str, EvidenceValue]:
+    """The evidence of a finding about a region: where it is, what it looks like, what it is."""
+    return {"offset": offset, "size": size, **guess_evidence(guess), "where": where}
+
+
+def emit_data(
+    insp: Inspection, message: str, *, offset: int, size: int, guess: PayloadGuess, where: str
+) -> None:
+    """Report a region as ``container.embedded_data``: bytes that belong to no structure."""
+    insp.emit("container.embedded_data", message, region_evidence(offset, size, guess, where))
+
+
+def examine(
+    insp: Inspection,
+    offset: int,
+    length: int,
+    where: str,
+    *,
+    flag_data: bool,
+    flag_text: bool = True,
+    sample: bytes | None = None,
+    guess: PayloadGuess | None = None,
+) -> PayloadGuess | None:
+    """Identify what a region holds and report it if it is a payload.
+
+    Dangerous kinds (executable, archive, script, document) at the start are always
+    reported; so is a dangerous signature further in (a payload behind a few bytes of junk,
+    or a polyglot picture). With ``flag_data``, high-entropy regions are reported as
+    ``container.embedded_data`` too, and so is text unless ``flag_text`` is off (right for
+    trailing bytes; for unknown metadata only base64/hex-encoded text is, since tools do
+    write their own text chunks). Known text metadata passes neither.
+    """
+    if length <= 0:
+        return None
+    if sample is None or guess is None:
+        sample, guess = insp.identify(offset, length)
+    ev = region_evidence(offset, length, guess, where)
+    if guess.kind in EMBEDDED_CODE:
+        message = f"{where}: {guess.name} ({guess.kind.value}) at byte {offset}, {length} bytes"
+        emit_payload(insp, guess.kind, message, ev)
+        return guess
+    hits = find_signatures(sample, limit=4)
+    if length > len(sample):
+        tail_at = offset + length - TAIL_SAMPLE_BYTES
+        tail_at = max(tail_at, offset + len(sample))
+        tail = insp.src.read(tail_at, offset + length - tail_at)
+        hits += [(tail_at - offset + o, n, k) for o, n, k in find_signatures(tail, limit=4)]
+    if hits:
+        at, name, kind = hits[0]
+        ev.update(offset=offset + at, size=length - at, payload_kind=kind.value, payload_name=name)
+        ev["region_offset"] = offset
+        message = f"{where}: {name} signature at byte {offset + at}, {at} bytes into the region"
+        emit_payload(insp, kind, message, ev)
+        return guess
+    text = guess.kind is PayloadKind.TEXT and (flag_text or guess.name == "encoded_text")
+    if flag_data and (guess.kind is PayloadKind.HIGH_ENTROPY or text):
+        what = "high-entropy data" if guess.kind is PayloadKind.HIGH_ENTROPY else guess.name
+        insp.emit(
+            "container.embedded_data",
+            f"{where}: {length} bytes of {what} at byte {offset}",
+            ev,
+        )
+    return guess
+
+
+def scan_signatures(insp: Inspection, offset: int, length: int, where: str) -> None:
+    """Report the first dangerous file signature inside a region of audio data."""
+    hits = find_signatures(insp.src.read(offset, length), limit=1)
+    if hits:
+        at, name, kind = hits[0]
+        ev: dict[str, EvidenceValue] = {
+            "offset": offset + at,
+            "size": length - at,
+            "payload_kind": kind.value,
+            "payload_name": name,
+            "where": where,
+        }
+        emit_payload(insp, kind, f"{where}: {name} signature at byte {offset + at}", ev)
+
+
+def padding_payload(insp: Inspection, offset: int, length: int, where: str) -> bool:
+    """Report what hides in a padding region; whether anything did (padding is zeros)."""
+    at = insp.first_nonzero(offset, length)
+    if at is None:
+        return False
+    size = offset + length - at
+    before = insp.reported()
+    guess = examine(insp, at, size, where, flag_data=True)
+    if guess is not None and insp.reported() == before:
+        message = f"{where}: {size} non-zero bytes from byte {at}"
+        emit_data(insp, message, offset=at, size=size, guess=guess, where=where)
+    return True
+
+
+def padding_region(insp: Inspection, offset: int, body: int, length: int, where: str) -> None:
+    """Account for a region meant to be zeros (a filler chunk, a FLAC PADDING block) whose
+    header is at ``offset`` and ``length`` bytes of body at ``body``: what hides in it is
+    reported, and a large one only at INFO while it holds nothing but zeros."""
+    insp.report.metadata_bytes += length
+    if padding_payload(insp, body, length, where):
+        insp.metadata(offset, 0, where, declared=length)
+    elif length > insp.max_meta:
+        insp.add(
+            "container.oversized_metadata",
+            f"{where} is {length} zero bytes (limit {insp.max_meta})",
+            severity=Severity.INFO,
+            offset=offset,
+            size=length,
+            where=where,
+            limit=insp.max_meta,
+        )
+
+
+def trailing(
+    insp: Inspection,
+    offset: int,
+    where: str = "after the audio",
+    *,
+    stop: int | None = None,
+    **extra: EvidenceValue,
+) -> None:
+    """Report the bytes from ``offset`` to ``stop`` (the end of the file, or the first of
+    the tags that legitimately close it), and what they are."""
+    length = (insp.size if stop is None else stop) - offset
+    if length <= 0:
+        return
+    sample, guess = insp.identify(offset, length)
+    ev: dict[str, EvidenceValue] = {
+        "offset": offset,
+        "size": length,
+        **guess_evidence(guess),
+        **extra,
+    }
+    if (
+        length <= PADDING_INFO_BYTES
+        and guess.kind is PayloadKind.PADDING
+        and insp.is_padding(offset, length)
+    ) or (length <= 1 and sample in (b"\x00", b" ")):
+        insp.emit(
+            "container.trailing_data",
+            f"{length} padding bytes {where} (harmless)",
+            ev,
+            Severity.INFO,
+        )
+        return
+    insp.emit("container.trailing_data", f"{length} bytes {where}, from byte {offset}", ev)
+    examine(
+        insp,
+        offset,
+        length,
+        f"trailing bytes {where}",
+        flag_data=True,
+        sample=sample,
+        guess=guess,
+    )
+    insp.segment("junk", "trailing", offset, length)
+
+
+def picture_data(
+    insp: Inspection, image: bytes, *, offset: int, size: int, where: str, mime: str = ""
+) -> None:
+    """Identify the bytes of a picture held in memory: a dangerous file (or one behind an
+    image, a polyglot) is reported as such; bytes that are no image but high-entropy data
+    as ``container.embedded_data``. ``offset``/``size`` say where the tag sits in the file."""
+    if not image:
+        return
+    guess = identify_payload(image)
+    ev: dict[str, EvidenceValue] = {
+        "offset": offset,
+        "size": size,
+        "picture_size": len(image),
+        **guess_evidence(guess),
+        "where": where,
+    }
+    if mime:
+        ev["mime"] = mime[:64]
+    if guess.kind in EMBEDDED_CODE:
+        message = (
+            f"{where}: the picture is {guess.name} ({guess.kind.value}), "
+            f"{len(image)} bytes, in the tag at byte {offset}"
+        )
+        emit_payload(insp, guess.kind, message, ev)
+        return
+    hits = find_signatures(image, limit=1)
+    if hits:
+        at, name, kind = hits[0]
+        ev.update(payload_kind=kind.value, payload_name=name, picture_offset=at)
+        message = (
+            f"{where}: {name} signature {at} bytes into the picture, in the tag at byte {offset}"
+        )
+        emit_payload(insp, kind, message, ev)
+        return
+    if guess.kind is PayloadKind.HIGH_ENTROPY and not is_image(image):
+        insp.emit(
+            "container.embedded_data",
+            f"{where}: the picture is {len(image)} bytes of high-entropy data, no image",
+            ev,
+        )
+
+
+def comment_bytes(insp: Inspection, value: bytes, offset: int, size: int, where: str) -> None:
+    """Identify a comment value (or the bytes after the comments): tag text is normal, a
+    file at its start, binary high-entropy data, or base64 of a dangerous file is not."""
+    if len(value) < MIN_COMMENT_VALUE:
+        return
+    guess = identify_payload(value)
+    ev = region_evidence(offset, size, guess, where)
+    if guess.kind in EMBEDDED_CODE:
+        message = f"{where}: {guess.name} ({guess.kind.value}) at byte {offset}"
+        emit_payload(insp, guess.kind, message, ev)
+        return
+    if guess.name == "encoded_text":
+        decoded = base64_prefix(value)
+        inner = identify_payload(decoded) if decoded else None
+        if inner is not None and inner.kind in EMBEDDED_CODE:
+            ev.update(payload_kind=inner.kind.value, payload_name=inner.name, encoding="base64")
+            message = f"{where}: base64 of {inner.name} ({inner.kind.value}) at byte {offset}"
+            emit_payload(insp, inner.kind, message, ev)
+        return
+    if guess.kind in (PayloadKind.TEXT, PayloadKind.PADDING):
+        return
+    # Binary bytes in a UTF-8 comment: look for a file inside, else judge by entropy.
+    hits = find_signatures(value, limit=1)
+    if hits:
+        at, name, kind = hits[0]
+        ev.update(payload_kind=kind.value, payload_name=name, value_offset=at)
+        message = f"{where}: {name} signature {at} bytes into the value at byte {offset}"
+        emit_payload(insp, kind, message, ev)
+    elif guess.kind is PayloadKind.HIGH_ENTROPY:
+        insp.emit("container.embedded_data", f"{where}: high-entropy bytes at {offset}", ev)
+
+
+def base64_prefix(text: bytes) -> bytes | None:
+    """Decode a base64 value (line breaks allowed); when it was cut short, as much as is whole.
+    ``None`` if it holds anything but the base64 alphabet."""
+    clean = text.translate(None, b" \t\r\n").rstrip(b"=")
+    if not clean or clean.translate(None, _BASE64_ALPHABET):
+        return None
+    if len(clean) % 4 == 1:  # a lone sextet carries no whole byte
+        clean = clean[:-1]
+    return binascii.a2b_base64(clean + b"=" * (-len(clean) % 4))
+
+
+def is_image(data: bytes) -> bool:
+    """Whether ``data`` starts like a PNG, JPEG, GIF, WebP or BMP image."""
+    return (
+        data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a"))
+        or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+        or (data[:2] == b"BM" and len(data) >= 14 and data[6:10] == bytes(4))
+    )

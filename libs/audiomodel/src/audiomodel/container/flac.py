@@ -1,0 +1,364 @@
+"""Native FLAC (RFC 9639), optionally behind an ID3v2 tag: the metadata blocks, then where the
+frames start and end.
+
+Each metadata block is checked for what it may carry (APPLICATION data, pictures, Vorbis
+comments, padding that is not zeros). The last frame is found from the end, by the sample
+numbers in the frame headers, so a large appended payload costs a few reads, not a scan.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+
+from audiomodel.container.checksums import crc16
+from audiomodel.container.embedded import examine, padding_region, trailing
+from audiomodel.container.flac_frames import (
+    FlacFrame,
+    FlacInfo,
+    frame_header,
+    frame_length,
+    streaminfo,
+)
+from audiomodel.container.inspection import Inspection
+from audiomodel.container.limits import (
+    BLOCK_BYTES,
+    COMMENT_MARGIN_BYTES,
+    MAX_CHUNKS,
+    RESYNC_BYTES,
+)
+from audiomodel.container.tags import inner_tags, tail_tags
+from audiomodel.container.vorbis_comments import vorbis_comments
+from audiomodel.payload import PayloadKind
+
+_FLAC_BLOCKS: Final = (
+    "STREAMINFO", "PADDING", "APPLICATION", "SEEKTABLE", "VORBIS_COMMENT", "CUESHEET", "PICTURE"
+)  # fmt: skip
+
+
+def walk_flac(insp: Inspection, start: int) -> None:
+    """Walk a FLAC stream whose ``fLaC`` marker is at ``start``: metadata blocks, then frames."""
+    insp.report.codec = "flac"
+    pos = start + 4
+    info: FlacInfo | None = None
+    last = False
+    for index in range(MAX_CHUNKS):
+        if last:
+            break
+        hdr = insp.src.read(pos, 4)
+        if len(hdr) < 4:
+            insp.add(
+                "container.truncated",
+                f"FLAC metadata ends mid-header at byte {pos}",
+                offset=pos,
+                size=insp.size - pos,
+                where="flac metadata",
+            )
+            insp.report.audio_end = insp.size
+            return
+        last = bool(hdr[0] & 0x80)
+        btype = hdr[0] & 0x7F
+        length = int.from_bytes(hdr[1:4], "big")
+        body = pos + 4
+        name = _FLAC_BLOCKS[btype] if btype < len(_FLAC_BLOCKS) else f"RESERVED_{btype}"
+        insp.segment("block", name, pos, 4 + length)
+        if body + length > insp.size:
+            insp.add(
+                "container.truncated",
+                f"FLAC {name} block at byte {pos} claims {length} bytes, {insp.size - body} remain",
+                offset=pos,
+                declared=length,
+                size=insp.size - body,
+                where=f"flac {name}",
+            )
+            if btype:  # what is there may still be a payload
+                _block(insp, btype, name, pos, body, insp.size - body)
+            insp.report.audio_end = insp.size
+            return
+        if btype == 0:
+            if index == 0 and length >= 34:
+                info = streaminfo(insp.src.read(body, 34))
+        else:
+            _block(insp, btype, name, pos, body, length)
+        pos = body + length
+    else:
+        insp.add(
+            "container.oversized_metadata",
+            f"more than {MAX_CHUNKS} FLAC metadata blocks",
+            offset=start,
+            size=pos - start,
+            where="flac metadata",
+        )
+    if info is None or info.channels == 0 or info.sample_rate == 0:
+        insp.add(
+            "container.undecodable",
+            "FLAC stream has no valid STREAMINFO block first",
+            offset=start,
+            size=insp.size - start,
+            where="flac STREAMINFO",
+        )
+        insp.report.audio_end = insp.size
+        return
+    insp.report.sample_rate, insp.report.channels = info.sample_rate, info.channels
+    insp.report.frames = info.total or None
+    _frames(insp, pos, info)
+
+
+def _block(insp: Inspection, btype: int, name: str, pos: int, body: int, length: int) -> None:
+    """Check what a metadata block other than STREAMINFO carries."""
+    where = f"FLAC {name} block"
+    if btype == 1:  # PADDING: zeros, or something hides in it
+        padding_region(insp, pos, body, length, where)
+        return
+    insp.metadata(pos, length, where)
+    if btype == 2:
+        examine(insp, body + 4, length - 4, where, flag_data=True, flag_text=False)
+    elif btype == 6:
+        _picture(insp, body, length, where)
+    elif btype == 4:
+        raw = insp.src.read(body, min(length, insp.max_meta + COMMENT_MARGIN_BYTES))
+        vorbis_comments(insp, raw, 0, length, lambda at: body + at, where, complete=True)
+    elif btype in (3, 5):
+        examine(insp, body, length, where, flag_data=False)
+    else:
+        insp.add(
+            "container.unknown_chunk",
+            f"reserved FLAC metadata block type {btype} at byte {pos}, {length} bytes",
+            offset=pos,
+            size=length,
+            where=f"flac block {btype}",
+        )
+        examine(insp, body, length, where, flag_data=True, flag_text=False)
+
+
+def _picture(insp: Inspection, body: int, length: int, where: str) -> None:
+    """Identify the picture data of a PICTURE block read from the file."""
+    head = insp.src.read(body, min(length, 8 + 4096))
+    inner = 4
+    if len(head) >= 8:
+        mime_len = int.from_bytes(head[4:8], "big")
+        inner = 8 + mime_len
+        desc_len = int.from_bytes(insp.src.read(body + inner, 4), "big")
+        inner += 4 + desc_len + 16
+        data_len = int.from_bytes(insp.src.read(body + inner, 4), "big")
+        inner += 4
+        if inner > length or inner + data_len > length:
+            insp.add(
+                "container.size_mismatch",
+                f"{where} fields run past the block ({inner + data_len} > {length})",
+                offset=body,
+                size=length,
+                where=where,
+            )
+            inner = min(inner, length)
+    sample, guess = insp.identify(body + inner, length - inner)
+    examine(
+        insp,
+        body + inner,
+        length - inner,
+        where,
+        flag_data=guess.kind is PayloadKind.HIGH_ENTROPY,
+        sample=sample,
+        guess=guess,
+    )
+
+
+def _frames(insp: Inspection, meta_end: int, info: FlacInfo) -> None:
+    """Place the first and last frames after the metadata; report what lies around them."""
+    hi = tail_tags(insp, meta_end, insp.size)
+    insp.report.audio_start = meta_end
+    if meta_end >= hi:
+        insp.report.audio_end = hi
+        if info.total:
+            insp.add(
+                "container.truncated",
+                f"STREAMINFO promises {info.total} samples but no frame follows the metadata",
+                offset=meta_end,
+                size=0,
+                where="flac frames",
+            )
+        return
+    first = _headers(insp, meta_end, min(hi, meta_end + 64), info, None)
+    if not first or first[0].offset != meta_end:
+        found = _next_header(insp, meta_end, hi, info)
+        if found is None:
+            if info.total:  # a stream that promises no samples needs no frame
+                insp.add(
+                    "container.undecodable",
+                    f"no FLAC frame found after the metadata (byte {meta_end})",
+                    offset=meta_end,
+                    size=hi - meta_end,
+                    where="flac frames",
+                )
+            insp.report.audio_end = meta_end
+            trailing(insp, meta_end, "after the FLAC metadata", stop=hi)
+            return
+        gap = found.offset - meta_end
+        guess = examine(
+            insp, meta_end, gap, "bytes between FLAC metadata and first frame", flag_data=True
+        )
+        if guess is not None and not guess.is_dangerous:
+            insp.add(
+                "container.size_mismatch",
+                f"{gap} bytes between the FLAC metadata and the first frame",
+                offset=meta_end,
+                size=gap,
+                where="flac frames",
+            )
+        insp.report.audio_start = found.offset
+        first = [found]
+    variable = first[0].variable
+    last = _last_frame(insp, first[0].offset, hi, info, variable)
+    if last is None:
+        insp.add(
+            "container.undecodable",
+            "could not find the last FLAC frame",
+            offset=first[0].offset,
+            size=hi - first[0].offset,
+            where="flac frames",
+        )
+        insp.report.audio_end = hi
+        return
+    end = _frame_end(insp, last, hi, info)
+    insp.segment("frames", "flac", first[0].offset, end - first[0].offset)
+    if info.total and last.first_sample + last.block_size < info.total:
+        insp.add(
+            "container.truncated",
+            f"STREAMINFO promises {info.total} samples; frames end at sample "
+            f"{last.first_sample + last.block_size}",
+            offset=last.offset,
+            declared=info.total,
+            size=last.first_sample + last.block_size,
+            where="flac frames",
+        )
+    end = inner_tags(insp, end, hi)
+    insp.report.audio_end = end
+    if end < hi:
+        trailing(insp, end, "after the last FLAC frame", stop=hi, last_frame_offset=last.offset)
+    elif hi < insp.size:
+        insp.report.audio_end = insp.size
+
+
+def _headers(
+    insp: Inspection, lo: int, hi: int, info: FlacInfo, variable: bool | None
+) -> list[FlacFrame]:
+    """Valid, STREAMINFO-consistent frame headers starting in ``[lo, hi)``, in file order."""
+    buf = insp.src.read(lo, hi - lo + 24)
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    if arr.size < 2:
+        return []
+    cand = np.flatnonzero((arr[:-1] == 0xFF) & ((arr[1:] & 0xFE) == 0xF8))
+    if cand.size > 64:
+        # Cheap vectorised checks of the next two bytes against STREAMINFO before the
+        # per-candidate parse (CRC-8 and all).
+        b2 = arr[np.minimum(cand + 2, arr.size - 1)]
+        b3 = arr[np.minimum(cand + 3, arr.size - 1)]
+        ch = b3 >> 4
+        ch_ok = (ch == info.channels - 1) | ((ch >= 8) & (ch <= 10) & (info.channels == 2))
+        keep = ((b2 >> 4) != 0) & ((b2 & 15) != 15) & ch_ok & ((b3 & 1) == 0)
+        cand = cand[keep & (((b3 >> 1) & 7) != 3)]
+    out = []
+    for c in cand[cand < hi - lo].tolist():
+        h = frame_header(buf, c, info, lo)
+        if h is not None and (variable is None or h.variable == variable):
+            out.append(h)
+    return out
+
+
+def _next_header(insp: Inspection, lo: int, hi: int, info: FlacInfo) -> FlacFrame | None:
+    """The first frame header from ``lo`` (within :data:`RESYNC_BYTES`)."""
+    pos = lo
+    while pos < min(hi, lo + RESYNC_BYTES):
+        step = min(BLOCK_BYTES, hi - pos)
+        found = _headers(insp, pos, pos + step, info, None)
+        if found:
+            return found[0]
+        pos += step
+    return None
+
+
+def _last_frame(
+    insp: Inspection, first: int, hi: int, info: FlacInfo, variable: bool
+) -> FlacFrame | None:
+    """The frame that carries the stream's last sample, found from the end.
+
+    With STREAMINFO's total the last frame is the one whose samples end at the total; it is
+    searched in the tail first, then by bisection over the monotonic sample numbers (so a
+    huge appended payload costs a few reads, not a scan). Without a total, the last valid
+    header near the end is taken.
+    """
+    target = info.total
+
+    def is_last(h: FlacFrame) -> bool:
+        return not target or h.first_sample + h.block_size == target
+
+    if not target:
+        return _fallback_last(insp, first, hi, info, variable)
+    pos = hi
+    while pos > first and hi - pos < BLOCK_BYTES:
+        lo = max(first, pos - BLOCK_BYTES // 4)
+        found = [h for h in _headers(insp, lo, pos, info, variable) if is_last(h)]
+        if found:
+            return found[-1]
+        pos = lo
+    if pos <= first:
+        return _fallback_last(insp, first, hi, info, variable)
+    window = max(1 << 16, 2 * info.max_frame + 64)
+    lo, up = first, hi
+    for _ in range(64):
+        if up - lo <= 2 * window:
+            break
+        mid = (lo + up) // 2
+        found = _headers(insp, mid, min(mid + window, hi), info, variable)
+        h = found[0] if found else None
+        if h is None or h.first_sample + h.block_size > target:
+            up = mid
+        elif is_last(h):
+            return h
+        else:
+            lo = h.offset + 1
+    found = [h for h in _headers(insp, lo, min(up + window, hi), info, variable) if is_last(h)]
+    return found[-1] if found else _fallback_last(insp, first, hi, info, variable)
+
+
+def _fallback_last(
+    insp: Inspection, first: int, hi: int, info: FlacInfo, variable: bool
+) -> FlacFrame | None:
+    # The stream stops short of its promised total (or has none): the last valid header.
+    pos = hi
+    while pos > first and hi - pos < 16 * RESYNC_BYTES:
+        lo = max(first, pos - BLOCK_BYTES)
+        found = _headers(insp, lo, pos, info, variable)
+        if found:
+            return found[-1]
+        pos = lo
+    return None
+
+
+def _frame_end(insp: Inspection, last: FlacFrame, hi: int, info: FlacInfo) -> int:
+    # A frame is never longer than STREAMINFO's maximum nor than its samples stored verbatim.
+    worst = last.block_size * info.channels * (info.bits + 1) // 8 + 64 * info.channels + 32
+    bound = min(max(info.max_frame + 16, worst), 4 * BLOCK_BYTES)
+    frame = insp.src.read(last.offset, min(bound, hi - last.offset))
+    length = frame_length(frame, last)
+    if length is None:
+        if crc16(frame) == 0:
+            return last.offset + len(frame)
+        insp.add(
+            "container.truncated",
+            f"the last FLAC frame (byte {last.offset}) is cut short or malformed",
+            offset=last.offset,
+            size=len(frame),
+            where="flac frames",
+        )
+        return hi
+    if crc16(frame[:length]) != 0:
+        insp.add(
+            "container.crc_mismatch",
+            f"CRC-16 of the last FLAC frame (byte {last.offset}, {length} bytes) does not match",
+            offset=last.offset,
+            size=length,
+            where="flac frame",
+        )
+    return last.offset + length

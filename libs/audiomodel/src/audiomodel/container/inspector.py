@@ -1,0 +1,160 @@
+"""The entry point: sniff the format, walk the container with the walker for it, and settle the
+report (its end within the file, a name that disagrees with the bytes)."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import PurePath
+from typing import BinaryIO, Final
+
+from audiomodel.container.embedded import guess_evidence
+from audiomodel.container.flac import walk_flac
+from audiomodel.container.inspection import Inspection
+from audiomodel.container.mpeg import walk_mpeg
+from audiomodel.container.ogg import walk_ogg
+from audiomodel.container.report import ContainerReport
+from audiomodel.container.riff import walk_aiff, walk_wav
+from audiomodel.container.sniff import sniff_format
+from audiomodel.container.source import Source
+from audiomodel.container.tags import leading_id3
+from audiomodel.findings import EvidenceValue
+from audiomodel.payload import identify_payload
+
+_EXTENSIONS: Final = {
+    ".wav": "wav",
+    ".wave": "wav",
+    ".bwf": "wav",
+    ".rf64": "wav",
+    ".flac": "flac",
+    ".fla": "flac",
+    ".ogg": "ogg",
+    ".oga": "ogg",
+    ".opus": "ogg",
+    ".spx": "ogg",
+    ".mp3": "mp3",
+    ".mp2": "mp3",
+    ".mpga": "mp3",
+    ".aif": "aiff",
+    ".aiff": "aiff",
+    ".aifc": "aiff",
+}
+
+
+def _walk(insp: Inspection, head: bytes) -> None:
+    """Walk the container with the walker for its sniffed format."""
+    fmt = insp.report.format
+    if fmt == "wav":
+        walk_wav(insp, head)
+    elif fmt == "aiff":
+        walk_aiff(insp, head)
+    elif fmt == "ogg":
+        walk_ogg(insp)
+    elif fmt in ("flac", "mp3"):
+        start = leading_id3(insp)
+        if insp.src.read(start, 4) == b"fLaC":
+            insp.report.format = "flac"
+            walk_flac(insp, start)
+        else:
+            insp.report.format = "mp3"
+            walk_mpeg(insp, start)
+
+
+def inspect_container(
+    stream: BinaryIO,
+    *,
+    size: int | None = None,
+    name: str | None = None,
+    max_metadata_bytes: int = 1 << 20,
+) -> ContainerReport:
+    """Sniff and walk an audio container, reporting where the audio ends and what does not fit.
+
+    Parameters
+    ----------
+    stream
+        A seekable binary file object positioned anywhere (a file or ``io.BytesIO``). Only
+        headers and bounded samples are read, so memory does not grow with the file.
+    size
+        The file size in bytes, if known (else found by seeking to the end).
+    name
+        The uploaded file name, used only to report ``container.extension_mismatch``; the
+        format always comes from the bytes.
+    max_metadata_bytes
+        Metadata (a chunk, block, tag, frame or header packet) larger than this is reported
+        as ``container.oversized_metadata``.
+
+    Returns
+    -------
+    ContainerReport
+        Never raises on malformed bytes: parser errors become findings
+        (``container.truncated``, ``container.size_mismatch``, ``container.undecodable``).
+        I/O errors of ``stream`` itself propagate.
+    """
+    start = stream.tell()
+    if size is None:
+        size = stream.seek(0, 2)
+    src = Source(stream, size)
+    head = src.read(0, 1 << 16)
+    fmt = sniff_format(head)
+    report = ContainerReport(format=fmt, size=size, audio_end=size)
+    insp = Inspection(src, report, max_metadata_bytes)
+    if fmt == "empty":
+        report.audio_end = 0
+        insp.add("input.empty", "the file has no bytes", size=0)
+    elif fmt in ("not_audio", "unknown"):
+        guess = identify_payload(head)
+        ev: dict[str, EvidenceValue] = {
+            "offset": 0,
+            "size": size,
+            **guess_evidence(guess),
+            "head_hex": head[:16].hex(),
+        }
+        report.audio_end = 0
+        if fmt == "not_audio":
+            insp.emit(
+                "container.not_audio",
+                f"the file is {guess.kind.value} ({guess.name}), not audio",
+                ev,
+            )
+        else:
+            insp.emit(
+                "container.unknown_format",
+                f"no supported audio container ({guess.name} bytes)",
+                ev,
+            )
+    else:
+        try:
+            _walk(insp, head)
+        except (
+            struct.error,
+            ValueError,
+            IndexError,
+            KeyError,
+            OverflowError,
+            ZeroDivisionError,
+        ) as exc:
+            # A parser bug on hostile bytes must not take the validator down; it is reported as
+            # undecodable with what went wrong, so it is neither silent nor fatal.
+            insp.add(
+                "container.undecodable",
+                f"container walk failed: {type(exc).__name__}: {exc}",
+                offset=0,
+                size=size,
+                where=report.format,
+                error=type(exc).__name__,
+            )
+    report.audio_end = max(0, min(report.audio_end, size))
+    stream.seek(start)
+    if name:
+        expected = _EXTENSIONS.get(PurePath(name).suffix.lower())
+        if (
+            expected is not None
+            and report.format in ("wav", "flac", "ogg", "mp3", "aiff")
+            and expected != report.format
+        ):
+            insp.add(
+                "container.extension_mismatch",
+                f"named {PurePath(name).suffix!r} but the bytes are {report.format}",
+                extension=PurePath(name).suffix.lower(),
+                format=report.format,
+            )
+    return report

@@ -1,0 +1,42 @@
+"""Bounds on what one inspection reads and reports.
+
+Memory stays bounded whatever the file size: headers are read with seeks, sequential walks (MPEG
+frames, Ogg pages) read blocks of :data:`BLOCK_BYTES`, and regions that must be identified
+(trailing bytes, unknown chunks, pictures) are sampled: their first :data:`SAMPLE_BYTES` and
+their last :data:`TAIL_SAMPLE_BYTES`. The counts cap what crafted files can make a walk do.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: How much of a suspicious region is read to identify it.
+SAMPLE_BYTES: Final = 1 << 20
+#: How much of the end of a long region is read to look for signatures there (a zip's central
+#: directory sits at its end).
+TAIL_SAMPLE_BYTES: Final = 1 << 16
+#: Block size of sequential reads.
+BLOCK_BYTES: Final = 1 << 20
+#: How far past a lost MPEG frame or Ogg page a resync looks before calling the rest trailing.
+RESYNC_BYTES: Final = 4 << 20
+#: Zero padding up to this size after the audio is harmless (reported at INFO).
+PADDING_INFO_BYTES: Final = 1 << 16
+#: Junk between MPEG frames up to this size (in total) is damage (a cut frame where two files
+#: were joined), not smuggling.
+MPEG_JUNK_TOLERANCE: Final = 2048
+#: At most this many candidate page starts are checked (CRC and all) per Ogg resync, so a
+#: region crafted full of fake capture patterns cannot make the search quadratic.
+OGG_RESYNC_CANDIDATES: Final = 1024
+#: A Vorbis comment packet or block is read up to the metadata limit plus this much, so a value
+#: just over the limit is still decoded and identified while a huge one costs a bounded read.
+COMMENT_MARGIN_BYTES: Final = 1 << 16
+#: Caps on structure counts, so crafted files of tiny chunks cannot make a walk slow.
+MAX_OGG_STREAMS: Final = 1024
+MAX_CHUNKS: Final = 1 << 16
+MAX_SEGMENTS: Final = 4096
+MAX_FINDINGS_PER_CODE: Final = 16
+#: Comments of one packet or block identified one by one; the rest are identified as one run.
+MAX_COMMENTS: Final = 1024
+#: Shorter comment values are not identified: a tag value this short carries no payload worth
+#: the cost, and a packet of thousands of tiny comments stays fast.
+MIN_COMMENT_VALUE: Final = 16

@@ -1,0 +1,263 @@
+"""MPEG audio (MP3/MP2/MP1; ISO/IEC 11172-3 and 13818-3 frame headers, MPEG 2.5): the frames
+are followed from the first chain of consistent headers to the last, stepping over tags left
+mid-stream by joined files; junk between frames and whatever follows the last one is examined.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Final, NamedTuple
+
+import numpy as np
+
+from audiomodel.container.embedded import emit_data, examine, scan_signatures, trailing
+from audiomodel.container.inspection import Inspection
+from audiomodel.container.limits import BLOCK_BYTES, MPEG_JUNK_TOLERANCE, RESYNC_BYTES
+from audiomodel.container.source import Window
+from audiomodel.container.tags import inner_tags, tail_tags
+from audiomodel.findings import Severity
+from audiomodel.payload import PayloadKind
+
+
+class _MpegFrame(NamedTuple):
+    """What a frame header says."""
+
+    length: int
+    samples: int
+    sample_rate: int
+    version: int  # 1, 2 or 25 (MPEG 2.5)
+    layer: int
+    channels: int
+    side_info: int
+
+
+_MPEG_BITRATES: Final = {
+    (1, 1): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (1, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (1, 3): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (2, 1): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (2, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (2, 3): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES: Final = {1: (44100, 48000, 32000), 2: (22050, 24000, 16000), 25: (11025, 12000, 8000)}
+# Sync, version, layer and sample rate: what stays fixed from frame to frame of one stream.
+_MPEG_STREAM_MASK: Final = 0xFFFE0C00
+
+
+@lru_cache(maxsize=4096)
+def _mpeg_frame(header: int) -> _MpegFrame | None:
+    """Decode a 32-bit MPEG audio frame header; ``None`` if invalid or free format."""
+    if (header >> 21) & 0x7FF != 0x7FF:
+        return None
+    vbits = (header >> 19) & 3
+    lbits = (header >> 17) & 3
+    bitrate_index = (header >> 12) & 15
+    rate_index = (header >> 10) & 3
+    if vbits == 1 or lbits == 0 or bitrate_index in (0, 15) or rate_index == 3:
+        return None
+    if header & 3 == 2:  # reserved emphasis
+        return None
+    version = {0: 25, 2: 2, 3: 1}[vbits]
+    layer = 4 - lbits
+    bitrate = _MPEG_BITRATES[(1 if version == 1 else 2, layer)][bitrate_index] * 1000
+    rate = _MPEG_RATES[version][rate_index]
+    padding = (header >> 9) & 1
+    channels = 1 if (header >> 6) & 3 == 3 else 2
+    if layer == 1:
+        length, samples = (12 * bitrate // rate + padding) * 4, 384
+    elif layer == 2 or version == 1:
+        length, samples = 144 * bitrate // rate + padding, 1152
+    else:
+        length, samples = 72 * bitrate // rate + padding, 576
+    side = (17 if channels == 1 else 32) if version == 1 else (9 if channels == 1 else 17)
+    return _MpegFrame(length, samples, rate, version, layer, channels, side)
+
+
+def _mpeg_candidates(buf: bytes, ref: int | None) -> list[int]:
+    """Offsets in ``buf`` that may start an MPEG frame header (same stream as ``ref`` if given)."""
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    if arr.size < 4:
+        return []
+    b0, b1, b2 = arr[:-3], arr[1:-2], arr[2:-1]
+    if ref is None:
+        mask = (
+            (b0 == 0xFF)
+            & ((b1 & 0xE0) == 0xE0)
+            & ((b1 & 0x18) != 0x08)
+            & ((b1 & 0x06) != 0)
+            & ((b2 & 0xF0) != 0xF0)
+            & ((b2 & 0x0C) != 0x0C)
+        )
+    else:
+        ref1 = (ref >> 16) & 0xFE
+        ref2 = (ref >> 8) & 0x0C
+        mask = (b0 == 0xFF) & ((b1 & 0xFE) == ref1) & ((b2 & 0x0C) == ref2)
+    found: list[int] = np.flatnonzero(mask).tolist()
+    return found
+
+
+def mpeg_sync_in(head: bytes) -> int | None:
+    """First offset in ``head`` where two consistent MPEG frames follow each other."""
+    for c in _mpeg_candidates(head[: 1 << 16], None):
+        h = int.from_bytes(head[c : c + 4], "big")
+        f = _mpeg_frame(h)
+        if f is None:
+            continue
+        nxt = c + f.length
+        if nxt + 4 > len(head):
+            if c == 0 and nxt >= len(head):
+                return c  # a lone frame that fills the whole sample
+            continue
+        h2 = int.from_bytes(head[nxt : nxt + 4], "big")
+        if _mpeg_frame(h2) is not None and (h2 & _MPEG_STREAM_MASK) == (h & _MPEG_STREAM_MASK):
+            return c
+    return None
+
+
+def walk_mpeg(insp: Inspection, start: int) -> None:
+    """Walk MPEG audio frames from ``start`` (past any leading ID3v2 tags) to the end tags."""
+    hi = tail_tags(insp, start, insp.size)
+    win = Window(insp.src)
+    first = _mpeg_sync(insp, win, start, hi, None)
+    insp.report.audio_start = first
+    if first is None:
+        insp.add(
+            "container.undecodable",
+            f"no MPEG audio frames after byte {start}",
+            offset=start,
+            size=hi - start,
+            where="mpeg frames",
+        )
+        insp.report.audio_end = start
+        if start < insp.size:
+            trailing(insp, start, "where MPEG frames should be", stop=hi)
+        return
+    if first > start:
+        _mpeg_junk(insp, start, first - start, total_junk=first - start)
+    ref = int.from_bytes(win.get(first, 4), "big")
+    head = _mpeg_frame(ref)
+    if head is None:  # mpeg_sync only returns valid headers
+        raise ValueError(f"no MPEG frame at byte {first}")
+    insp.report.codec = {1: "mp1", 2: "mp2", 3: "mp3"}[head.layer]
+    insp.report.sample_rate, insp.report.channels = head.sample_rate, head.channels
+    xing_frames = _xing_frames(win.get(first, 200), head, ref)
+    pos = first
+    frames = 0
+    samples = 0
+    junk = first - start
+    mask = ref & _MPEG_STREAM_MASK
+    last = first
+    while pos < hi:
+        h = int.from_bytes(win.get(pos, 4), "big")
+        f = _mpeg_frame(h) if (h & _MPEG_STREAM_MASK) == mask else None
+        if f is not None:
+            if pos + f.length <= hi:
+                frames += 1
+                samples += f.samples
+                last = pos
+                pos += f.length
+                continue
+            scan_signatures(insp, pos, hi - pos, "cut-short last MPEG frame")
+            insp.add(
+                "container.truncated",
+                f"the last MPEG frame (byte {pos}) is cut short by {pos + f.length - hi} bytes",
+                severity=Severity.INFO,
+                offset=pos,
+                declared=f.length,
+                size=hi - pos,
+                where="mpeg frames",
+            )
+            pos = hi
+            break
+        tagged = inner_tags(insp, pos, hi)  # joined files keep their tags mid-stream
+        if tagged > pos:
+            pos = tagged
+            continue
+        nxt = _mpeg_sync(insp, win, pos + 1, hi, ref)
+        if nxt is None:
+            break
+        junk += nxt - pos
+        _mpeg_junk(insp, pos, nxt - pos, total_junk=junk)
+        pos = nxt
+    insp.segment("frames", insp.report.codec, first, pos - first, frames)
+    if xing_frames is not None:
+        insp.report.frames = xing_frames * head.samples
+    else:
+        insp.report.frames = samples
+    insp.report.audio_end = pos
+    pos = inner_tags(insp, pos, hi)
+    insp.report.audio_end = pos
+    if pos < hi:
+        # A payload can wear a frame header to hide its own first bytes in a fake frame.
+        scan_signatures(insp, last, pos - last, "last MPEG frame before trailing data")
+        trailing(insp, pos, "after the last MPEG frame", stop=hi)
+    else:
+        insp.report.audio_end = insp.size
+
+
+def _mpeg_sync(insp: Inspection, win: Window, lo: int, hi: int, ref: int | None) -> int | None:
+    """First offset in ``[lo, hi)`` where a chain of valid frames starts.
+
+    Without ``ref`` three consecutive consistent frames are required (two when the file has
+    room for no more); with ``ref`` two frames of the same stream.
+    """
+    need = 3 if ref is None else 2
+    pos = lo
+    stop = min(hi, lo + RESYNC_BYTES)
+    while pos < stop:
+        block = insp.src.read(pos, min(BLOCK_BYTES, stop - pos) + 3)
+        if len(block) < 4:
+            break
+        for c in _mpeg_candidates(block, ref):
+            if pos + c >= stop:
+                break
+            if _mpeg_chain(win, pos + c, hi, need):
+                return pos + c
+        pos += len(block) - 3
+    return None
+
+
+def _mpeg_junk(insp: Inspection, offset: int, length: int, *, total_junk: int) -> None:
+    # Encoders and rippers leave a few stray bytes; a lot of them is a hiding place.
+    insp.segment("junk", "between mpeg frames", offset, length)
+    big = total_junk > MPEG_JUNK_TOLERANCE or length > MPEG_JUNK_TOLERANCE
+    before = insp.reported()
+    guess = examine(insp, offset, length, "bytes between MPEG frames", flag_data=big)
+    if (
+        big
+        and guess is not None
+        and guess.kind is not PayloadKind.PADDING
+        and insp.reported() == before
+    ):
+        message = f"{length} bytes that are not MPEG frames at byte {offset}"
+        emit_data(
+            insp, message, offset=offset, size=length, guess=guess, where="between mpeg frames"
+        )
+
+
+def _mpeg_chain(win: Window, pos: int, hi: int, need: int) -> bool:
+    """Whether ``need`` frames of one stream follow each other from ``pos`` (or reach ``hi``)."""
+    first = int.from_bytes(win.get(pos, 4), "big")
+    for k in range(need):
+        h = int.from_bytes(win.get(pos, 4), "big")
+        f = _mpeg_frame(h)
+        if f is None or (h & _MPEG_STREAM_MASK) != (first & _MPEG_STREAM_MASK):
+            return False
+        pos += f.length
+        if pos == hi:
+            return True
+        if pos + 4 > hi:
+            return k > 0
+    return True
+
+
+def _xing_frames(head: bytes, frame: _MpegFrame, header: int) -> int | None:
+    """Frame count from a Xing/Info or VBRI header in the first frame (that frame is not audio)."""
+    at = 4 + frame.side_info + (0 if header & 0x10000 else 2)
+    if head[at : at + 4] in (b"Xing", b"Info"):
+        flags = int.from_bytes(head[at + 4 : at + 8], "big")
+        if flags & 1 and len(head) >= at + 12:
+            return int.from_bytes(head[at + 8 : at + 12], "big")
+    if head[36:40] == b"VBRI" and len(head) >= 54:
+        return int.from_bytes(head[50:54], "big")
+    return None

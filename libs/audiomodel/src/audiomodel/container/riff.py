@@ -1,0 +1,509 @@
+"""RIFF-style containers: WAV (RIFF, RIFX, RF64/BW64, EBU Tech 3306) and AIFF/AIFC (AIFF 1.3).
+
+The chunks are walked against the RIFF or FORM size, the format and sample layout read from
+``fmt ``/``COMM``, and every other chunk is metadata to account for: known chunks are checked
+for payloads, unknown ones reported, filler chunks must hold zeros. A WAV whose RIFF size and
+data size disagree about being streamed (one a placeholder, the other concrete) is reported: an
+honest streaming writer leaves both unset.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable
+from typing import Final, NamedTuple
+
+from audiomodel.container.embedded import (
+    examine,
+    padding_region,
+    scan_signatures,
+    trailing,
+)
+from audiomodel.container.inspection import Inspection
+from audiomodel.container.limits import MAX_CHUNKS, PADDING_INFO_BYTES, TAIL_SAMPLE_BYTES
+from audiomodel.container.report import PcmLayout
+from audiomodel.container.tags import id3v2, inner_tags, tail_tags
+from audiomodel.findings import Severity
+
+
+def _is_fourcc(b: bytes) -> bool:
+    """Four printable ASCII bytes (trailing NULs allowed: ``ID3\\0``); garbage fails this."""
+    if len(b) != 4 or not 0x21 <= b[0] <= 0x7E:
+        return False
+    text = b.rstrip(b"\x00")
+    return all(0x20 <= c <= 0x7E for c in text)
+
+
+def _fourcc_name(b: bytes) -> str:
+    """A chunk id as text for messages."""
+    return b.decode("latin-1").rstrip("\x00") or repr(b)
+
+
+def _ieee_extended(b: bytes) -> float | None:
+    """The 80-bit IEEE 754 extended float AIFF uses for its sample rate."""
+    if len(b) < 10:
+        return None
+    exponent = ((b[0] & 0x7F) << 8) | b[1]
+    mantissa = int.from_bytes(b[2:10], "big")
+    if b[0] & 0x80 or exponent == 0x7FFF or not 0 <= exponent - 16383 <= 64:
+        return None if mantissa or exponent else 0.0
+    return math.ldexp(mantissa, exponent - 16383 - 63)
+
+
+_WAV_AUDIO: Final = frozenset({b"fmt ", b"data", b"fact", b"ds64"})
+_WAV_FILLER: Final = frozenset({b"junk", b"JUNK", b"pad ", b"PAD ", b"FLLR", b"filr", b"free"})
+_WAV_ID3: Final = frozenset({b"id3 ", b"ID3 ", b"ID32"})
+_WAV_KNOWN: Final = (
+    _WAV_AUDIO
+    | _WAV_FILLER
+    | _WAV_ID3
+    | frozenset(
+        {
+            b"LIST", b"cue ", b"plst", b"labl", b"ltxt", b"note", b"smpl", b"inst", b"bext",
+            b"iXML", b"axml", b"acid", b"cart", b"PEAK", b"levl", b"DISP", b"umid", b"chna",
+            b"dbmd", b"afsp", b"MD5 ", b"SyLp", b"ResU", b"minf", b"elm1", b"regn", b"ovwf",
+            b"bmrk", b"tlst", b"cset", b"wavl", b"slnt", b"DGDA", b"_PMX", b"aXML", b"strc",
+            b"cdif", b"mext", b"link", b"uuid", b"ID3\x00",
+        }
+    )
+)  # fmt: skip
+_AIFF_AUDIO: Final = frozenset({b"COMM", b"SSND", b"FVER"})
+_AIFF_KNOWN: Final = _AIFF_AUDIO | frozenset(
+    {
+        b"MARK", b"INST", b"COMT", b"NAME", b"AUTH", b"(c) ", b"ANNO", b"AESD", b"APPL", b"MIDI",
+        b"ID3 ", b"id3 ", b"chan", b"basc", b"trns", b"cate", b"FLLR", b"PAD ", b"CHAN",
+    }
+)  # fmt: skip
+
+
+class _Chunk(NamedTuple):
+    """One chunk header as walked."""
+
+    cid: bytes
+    offset: int
+    declared: int
+    size: int  # effective size (placeholders resolved)
+    present: int  # bytes of it inside the file
+    placeholder: bool
+
+
+def _chunk_head(insp: Inspection, ch: _Chunk) -> str:
+    """Record a chunk as a segment and report it if the file cuts it short; its name."""
+    name = _fourcc_name(ch.cid)
+    insp.segment("chunk", name, ch.offset, 8 + ch.present)
+    if ch.present < ch.size:
+        insp.add(
+            "container.truncated",
+            f"chunk {name!r} at byte {ch.offset} declares {ch.size} bytes, {ch.present} present",
+            offset=ch.offset,
+            declared=ch.size,
+            size=ch.present,
+            where=f"chunk {name}",
+        )
+    return name
+
+
+def _walk_iff(
+    insp: Inspection,
+    start: int,
+    form_end: int | None,
+    big: bool,
+    size_of: Callable[[bytes, int, int], tuple[int, bool]],
+) -> tuple[list[_Chunk], int]:
+    """Walk IFF-style chunks from ``start``; the chunks and where the walk stopped."""
+    chunks: list[_Chunk] = []
+    pos = start
+    endian = ">I" if big else "<I"
+    while pos + 8 <= insp.size:
+        if form_end is not None and pos >= form_end:
+            break
+        if len(chunks) >= MAX_CHUNKS:
+            insp.add(
+                "container.oversized_metadata",
+                f"more than {MAX_CHUNKS} chunks; the walk stopped at byte {pos}",
+                offset=pos,
+                size=insp.size - pos,
+                where="chunk count",
+            )
+            break
+        hdr = insp.src.read(pos, 8)
+        cid = hdr[:4]
+        if not _is_fourcc(cid):
+            break
+        declared = struct.unpack(endian, hdr[4:8])[0]
+        body = pos + 8
+        size, placeholder = size_of(cid, declared, body)
+        present = min(size, insp.size - body)
+        chunks.append(_Chunk(cid, pos, declared, size, present, placeholder))
+        if size > present:
+            pos = insp.size
+            break
+        nxt = body + size
+        if size & 1 and nxt < insp.size:
+            # Odd chunks are padded to even; some writers forget, so take the unpadded
+            # position when only it starts a valid chunk.
+            padded_ok = _is_fourcc(insp.src.read(nxt + 1, 4))
+            if padded_ok or not _is_fourcc(insp.src.read(nxt, 4)):
+                nxt += 1
+        pos = nxt
+    return chunks, min(pos, insp.size)
+
+
+def walk_wav(insp: Inspection, head: bytes) -> None:
+    """Walk a RIFF, RIFX or RF64/BW64 WAVE file whose first bytes are ``head``."""
+    magic = head[:4]
+    big = magic == b"RIFX"
+    endian = ">" if big else "<"
+    riff_size = struct.unpack(endian + "I", head[4:8])[0]
+    ds64: tuple[int, int, int] | None = None
+    if magic in (b"RF64", b"BW64") and insp.src.read(12, 4) == b"ds64":
+        raw = insp.src.read(20, 24)
+        if len(raw) == 24:
+            ds64 = struct.unpack("<QQQ", raw)
+            riff_size = ds64[0]
+    streamed = riff_size in (0, 0xFFFFFFFF) and ds64 is None
+    form_end = None if streamed else 8 + riff_size
+
+    def size_of(cid: bytes, declared: int, body: int) -> tuple[int, bool]:
+        if cid != b"data":
+            return declared, False
+        if declared == 0xFFFFFFFF and ds64 is not None:
+            return ds64[1], False
+        if declared == 0xFFFFFFFF or (declared == 0 and streamed and body < insp.size):
+            # Streamed writers leave the size for a later seek that never came: the data
+            # runs to the RIFF end if that is plausible, else to the end of the file.
+            end = form_end if form_end is not None and body < form_end <= insp.size else insp.size
+            return end - body, True
+        return declared, False
+
+    chunks, walk_end = _walk_iff(insp, 12, form_end, big, size_of)
+    lone = ds64 is None and _lone_placeholder(insp, riff_size, streamed, chunks)
+    _wav_chunks(insp, chunks, big, quiet_placeholder=lone)
+    _settle_form_end(
+        insp, magic.decode("latin-1"), form_end, walk_end, chunks, streamed and not lone
+    )
+
+
+def _lone_placeholder(
+    insp: Inspection, riff_size: int, streamed: bool, chunks: list[_Chunk]
+) -> bool:
+    """Report a RIFF size and a data size of which only one is a placeholder.
+
+    A writer that cannot seek back leaves both the RIFF and the data size unset (0 or
+    0xFFFFFFFF); one that can fills in both. A concrete RIFF size beside a placeholder data
+    size (or the reverse) comes from neither, and a placeholder data size makes readers
+    take everything to the end as samples. Whether one was reported.
+    """
+    data = next((c for c in chunks if c.cid == b"data"), None)
+    if data is None:
+        return False
+    if not streamed and data.placeholder:
+        message = (
+            f"RIFF size is {riff_size} but the data chunk size is a placeholder "
+            f"(0x{data.declared:08X}); a streamed writer leaves both unset"
+        )
+    elif streamed and not data.placeholder and data.declared not in (0, 0xFFFFFFFF):
+        message = (
+            f"RIFF size is a placeholder (0x{riff_size:08X}) but the data chunk declares "
+            f"{data.declared} bytes; a streamed writer leaves both unset"
+        )
+    else:
+        return False
+    insp.add(
+        "container.size_mismatch",
+        message,
+        offset=data.offset + 4,
+        riff_size=riff_size,
+        data_size=data.declared,
+        size=data.size,
+        where="chunk data",
+    )
+    return True
+
+
+def _settle_form_end(
+    insp: Inspection,
+    form: str,
+    form_end: int | None,
+    walk_end: int,
+    chunks: list[_Chunk],
+    streamed: bool,
+) -> None:
+    """Settle where a RIFF/FORM container ends, and report what lies past it."""
+    truncated = bool(chunks) and chunks[-1].present < chunks[-1].size
+    last_odd = bool(chunks) and chunks[-1].size & 1 == 1
+    end = walk_end
+    if streamed:
+        insp.add(
+            "container.size_mismatch",
+            f"{form} size is a placeholder (streamed writer); chunks walked to byte {walk_end}",
+            severity=Severity.INFO,
+            offset=4,
+            size=insp.size,
+            where=form,
+        )
+    elif form_end is not None and form_end > insp.size:
+        if not truncated:
+            insp.add(
+                "container.truncated",
+                f"{form} size promises {form_end} bytes, the file has {insp.size}",
+                offset=4,
+                declared=form_end,
+                size=insp.size,
+                where=form,
+            )
+    elif (
+        form_end is not None and walk_end > form_end and not (last_odd and walk_end - form_end == 1)
+    ):
+        insp.add(
+            "container.size_mismatch",
+            f"{form} size ends at byte {form_end}, inside a chunk that ends at {walk_end}",
+            offset=4,
+            declared=form_end,
+            size=walk_end,
+            where=form,
+        )
+    elif form_end is not None and walk_end < form_end:
+        gap = form_end - walk_end
+        if not (gap <= PADDING_INFO_BYTES and insp.is_padding(walk_end, gap)):
+            insp.add(
+                "container.size_mismatch",
+                f"{form} size claims {gap} bytes after the last chunk (byte {walk_end})",
+                offset=walk_end,
+                size=gap,
+                declared=form_end,
+                where=form,
+            )
+    # Some taggers append ID3/APE tags after the RIFF or FORM instead of inside it.
+    hi = tail_tags(insp, end, insp.size)
+    end = inner_tags(insp, end, hi)
+    insp.report.audio_end = end if end < hi else insp.size
+    if end < hi:
+        trailing(
+            insp,
+            end,
+            f"after the last {form} chunk",
+            stop=hi,
+            form_end=form_end if form_end is not None else -1,
+        )
+
+
+def _wav_chunks(
+    insp: Inspection, chunks: list[_Chunk], big: bool, *, quiet_placeholder: bool
+) -> None:
+    endian = ">" if big else "<"
+    fmt_seen = False
+    data: _Chunk | None = None
+    fact_frames: int | None = None
+    fmt: tuple[int, int, int, int, int, bool] | None = None
+    for ch in chunks:
+        name = _chunk_head(insp, ch)
+        body = ch.offset + 8
+        if ch.placeholder and not quiet_placeholder:  # else reported as a lie already
+            insp.add(
+                "container.size_mismatch",
+                f"data chunk size is a placeholder (0x{ch.declared:08X}); taken as {ch.size} bytes",
+                severity=Severity.INFO,
+                offset=ch.offset,
+                declared=ch.declared,
+                size=ch.size,
+                where="chunk data",
+            )
+        if ch.cid == b"fmt " and not fmt_seen:
+            fmt_seen = True
+            fmt = _wav_fmt(insp, insp.src.read(body, min(ch.present, 64)), endian)
+            continue
+        if ch.cid == b"data" and data is None:
+            data = ch
+            continue
+        if ch.cid == b"fact":
+            raw = insp.src.read(body, 4)
+            if len(raw) == 4:
+                fact_frames = struct.unpack(endian + "I", raw)[0]
+            continue
+        if ch.cid == b"ds64":
+            continue
+        if ch.cid in (b"fmt ", b"data"):
+            # Decoders read the first; a second one is a hiding place.
+            insp.add(
+                "container.unknown_chunk",
+                f"second {name!r} chunk at byte {ch.offset}, {ch.present} bytes",
+                severity=Severity.SUSPICIOUS,
+                offset=ch.offset,
+                size=ch.present,
+                where=f"chunk {name}",
+            )
+            insp.metadata(body, ch.present, f"chunk {name!r}")
+            examine(insp, body, ch.present, f"second {name!r} chunk", flag_data=False)
+            continue
+        _meta_chunk(
+            insp,
+            ch,
+            name,
+            known=ch.cid in _WAV_KNOWN,
+            id3=ch.cid in _WAV_ID3,
+            filler=ch.cid in _WAV_FILLER,
+        )
+    if fmt is None or data is None:
+        missing = "fmt" if fmt is None else "data"
+        insp.add(
+            "container.undecodable",
+            f"WAVE has no usable {missing} chunk",
+            offset=12,
+            size=insp.size,
+            where=f"chunk {missing}",
+        )
+        return
+    tag, channels, rate, align, bits, is_float = fmt
+    insp.report.sample_rate, insp.report.channels = rate, channels
+    data_offset = data.offset + 8
+    insp.report.audio_start = data_offset
+    insp.report.codec = _wav_codec(tag, bits, is_float, big)
+    if is_float or tag == 1:
+        insp.report.pcm = PcmLayout(
+            data_offset=data_offset,
+            data_size=data.present,
+            bits_per_sample=bits,
+            channels=channels,
+            sample_rate=rate,
+            float_samples=is_float,
+            big_endian=big,
+            block_align=align,
+        )
+    if align > 0 and (is_float or tag == 1):
+        insp.report.frames = data.present // align
+    else:
+        insp.report.frames = fact_frames
+    if data.placeholder:
+        # A data chunk of unknown size swallows anything appended to the file; the end of
+        # it is where such a payload would sit, so look there for a file signature.
+        tail = min(data.present, TAIL_SAMPLE_BYTES)
+        scan_signatures(
+            insp, data_offset + data.present - tail, tail, "end of a streamed data chunk"
+        )
+
+
+def _wav_fmt(
+    insp: Inspection, raw: bytes, endian: str
+) -> tuple[int, int, int, int, int, bool] | None:
+    if len(raw) < 16:
+        insp.add(
+            "container.undecodable",
+            "fmt chunk shorter than 16 bytes",
+            offset=12,
+            size=len(raw),
+            where="chunk fmt",
+        )
+        return None
+    tag, channels, rate, _, align, bits = struct.unpack(endian + "HHIIHH", raw[:16])
+    if tag == 0xFFFE and len(raw) >= 40:
+        tag = struct.unpack(endian + "H", raw[24:26])[0]
+    is_float = tag == 3
+    if channels == 0 or rate == 0 or (tag in (1, 3) and (bits == 0 or align == 0)):
+        insp.add(
+            "container.undecodable",
+            f"fmt chunk says {channels} channels, {rate} Hz, {bits} bits, block {align}",
+            offset=12,
+            size=len(raw),
+            where="chunk fmt",
+        )
+        return None
+    return tag, channels, rate, align, bits, is_float
+
+
+def _meta_chunk(
+    insp: Inspection, ch: _Chunk, name: str, *, known: bool, id3: bool, filler: bool
+) -> None:
+    body = ch.offset + 8
+    where = f"chunk {name!r}"
+    if not known:
+        insp.add(
+            "container.unknown_chunk",
+            f"unknown chunk {name!r} at byte {ch.offset}, {ch.present} bytes",
+            offset=ch.offset,
+            size=ch.present,
+            where=f"chunk {name}",
+        )
+    if filler:
+        padding_region(insp, ch.offset, body, ch.present, where)
+        return
+    insp.metadata(ch.offset, ch.present, where)
+    if id3 and id3v2(insp, body, body + ch.present) is not None:
+        return
+    examine(insp, body, ch.present, where, flag_data=not known, flag_text=False)
+
+
+def walk_aiff(insp: Inspection, head: bytes) -> None:
+    """Walk an AIFF or AIFC file whose first bytes are ``head``."""
+    form_end = 8 + int.from_bytes(head[4:8], "big")
+    aifc = head[8:12] == b"AIFC"
+    chunks, walk_end = _walk_iff(insp, 12, form_end, True, lambda c, d, b: (d, False))
+    comm: tuple[int, int, int, float | None, bytes] | None = None
+    ssnd: tuple[int, int] | None = None
+    for ch in chunks:
+        name = _chunk_head(insp, ch)
+        body = ch.offset + 8
+        if ch.cid == b"COMM" and comm is None:
+            raw = insp.src.read(body, min(ch.present, 64))
+            if len(raw) >= 18:
+                channels, frames, bits = struct.unpack(">hIh", raw[:8])
+                compression = raw[18:22] if aifc and len(raw) >= 22 else b"NONE"
+                comm = (channels, frames, bits, _ieee_extended(raw[8:18]), compression)
+        elif ch.cid == b"SSND" and ssnd is None:
+            raw = insp.src.read(body, 8)
+            skip = int.from_bytes(raw[:4], "big") if len(raw) == 8 else 0
+            start = body + 8 + skip
+            ssnd = (start, max(0, body + ch.present - start))
+        elif ch.cid not in _AIFF_AUDIO:
+            _meta_chunk(
+                insp,
+                ch,
+                name,
+                known=ch.cid in _AIFF_KNOWN,
+                id3=ch.cid in (b"ID3 ", b"id3 "),
+                filler=ch.cid in (b"FLLR", b"PAD "),
+            )
+    _settle_form_end(insp, "FORM", form_end, walk_end, chunks, streamed=False)
+    if comm is None or ssnd is None or not comm[3] or comm[0] <= 0 or comm[2] <= 0:
+        insp.add(
+            "container.undecodable",
+            "AIFF has no usable COMM or SSND chunk",
+            offset=12,
+            size=insp.size,
+            where="chunk COMM/SSND",
+        )
+        return
+    channels, frames, bits, rate_f, compression = comm
+    rate = round(rate_f or 0)
+    insp.report.sample_rate, insp.report.channels, insp.report.frames = rate, channels, frames
+    insp.report.audio_start = ssnd[0]
+    codecs = {b"NONE": "pcm", b"twos": "pcm", b"sowt": "pcm_le", b"fl32": "float32",
+              b"FL32": "float32", b"fl64": "float64", b"FL64": "float64"}  # fmt: skip
+    kind = codecs.get(compression)
+    if kind is None:
+        insp.report.codec = "aifc_" + compression.decode("latin-1").strip().lower()
+        return
+    is_float = kind.startswith("float")
+    big = kind != "pcm_le"
+    insp.report.codec = kind if is_float else f"pcm_s{bits}{'be' if big else 'le'}"
+    insp.report.pcm = PcmLayout(
+        data_offset=ssnd[0],
+        data_size=ssnd[1],
+        bits_per_sample=bits if not is_float else (32 if kind == "float32" else 64),
+        channels=channels,
+        sample_rate=rate,
+        float_samples=is_float,
+        big_endian=big,
+        block_align=channels * ((bits + 7) // 8),
+    )
+
+
+def _wav_codec(tag: int, bits: int, is_float: bool, big: bool) -> str:
+    if is_float:
+        return f"float{bits}"
+    if tag == 1:
+        return "pcm_u8" if bits <= 8 else f"pcm_s{bits}{'be' if big else 'le'}"
+    names = {2: "adpcm_ms", 6: "pcm_alaw", 7: "pcm_mulaw", 0x11: "adpcm_ima", 0x31: "gsm_ms",
+             0x50: "mp2", 0x55: "mp3", 0x161: "wma", 0xF1AC: "flac"}  # fmt: skip
+    return names.get(tag, f"wav_0x{tag:04x}")

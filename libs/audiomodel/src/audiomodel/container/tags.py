@@ -1,0 +1,353 @@
+"""Tags: ID3v2 (in front of the audio, inside a RIFF/AIFF chunk, or appended), and the ID3v1,
+APEv2 and Lyrics3 tags that close an MPEG or FLAC file (id3.org v2.2-v2.4, APEv2).
+
+Every frame and item value is identified: pictures, objects and unknown frames are where a
+payload hides in a tag.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Final
+
+from audiomodel.container.embedded import examine, padding_payload
+from audiomodel.container.inspection import Inspection
+from audiomodel.container.limits import MAX_CHUNKS, SAMPLE_BYTES
+from audiomodel.findings import Severity
+from audiomodel.payload import PayloadKind, identify_payload
+
+
+def synchsafe(b: bytes) -> int | None:
+    """The 28-bit integer of four synchsafe bytes (7 bits each); ``None`` if a top bit is set."""
+    if len(b) != 4 or any(c & 0x80 for c in b):
+        return None
+    return (b[0] << 21) | (b[1] << 14) | (b[2] << 7) | b[3]
+
+
+def id3v2_total(hdr: bytes) -> int | None:
+    """Total bytes of the ID3v2 tag whose 10-byte header is ``hdr`` (``None`` if not a tag)."""
+    if len(hdr) < 10 or hdr[:3] != b"ID3" or hdr[3] not in (2, 3, 4) or hdr[4] == 0xFF:
+        return None
+    size = synchsafe(hdr[6:10])
+    if size is None:
+        return None
+    footer = 10 if hdr[3] == 4 and hdr[5] & 0x10 else 0
+    return 10 + size + footer
+
+
+_ID3_KNOWN: Final = frozenset(
+    {
+        "AENC", "APIC", "ASPI", "CHAP", "COMM", "COMR", "CTOC", "ENCR", "EQU2", "EQUA", "ETCO",
+        "GEOB", "GRID", "GRP1", "IPLS", "LINK", "MCDI", "MLLT", "MVIN", "MVNM", "OWNE", "PCNT",
+        "PCST", "POPM", "POSS", "PRIV", "RBUF", "RGAD", "RVA2", "RVAD", "RVRB", "SEEK", "SIGN",
+        "SYLT", "SYTC", "UFID", "USER", "USLT", "XRVA", "NCON",
+        "BUF", "CNT", "COM", "CRA", "CRM", "EQU", "ETC", "GEO", "IPL", "LNK", "MCI", "MLL",
+        "PIC", "POP", "REV", "RVA", "SLT", "STC", "UFI", "ULT",
+    }
+)  # fmt: skip
+_ID3_PICTURE: Final = frozenset({"APIC", "PIC"})
+
+
+def leading_id3(insp: Inspection) -> int:
+    """Walk the ID3v2 tags at the start of the file; where what follows them starts."""
+    pos = 0
+    for _ in range(8):
+        total = id3v2(insp, pos, insp.size)
+        if total is None:
+            break
+        pos += total
+    return pos
+
+
+def id3v2(insp: Inspection, offset: int, limit: int) -> int | None:
+    """Walk an ID3v2 tag at ``offset`` (must end by ``limit``); its total size or ``None``."""
+    hdr = insp.src.read(offset, 10)
+    total = id3v2_total(hdr)
+    if total is None:
+        if hdr[:3] == b"ID3" and len(hdr) == 10:
+            insp.add(
+                "container.size_mismatch",
+                f"ID3v2 header at byte {offset} has an invalid version or size",
+                offset=offset,
+                where="id3v2",
+            )
+        return None
+    major, flags = hdr[3], hdr[5]
+    if offset + total > limit:
+        insp.add(
+            "container.truncated",
+            f"ID3v2 tag at byte {offset} claims {total} bytes, {limit - offset} remain",
+            offset=offset,
+            size=total,
+            available=limit - offset,
+            where="id3v2",
+        )
+        total = limit - offset
+    _tag(insp, f"id3v2.{major}", "ID3v2 tag", offset, total)
+    end = offset + total - (10 if major == 4 and flags & 0x10 else 0)
+    pos = offset + 10
+    if flags & 0x40:  # extended header
+        ext = insp.src.read(pos, 4)
+        ext_size = (synchsafe(ext) or 0) if major == 4 else int.from_bytes(ext, "big") + 4
+        pos += max(ext_size, 4)
+    hlen = 6 if major == 2 else 10
+    for _ in range(MAX_CHUNKS):
+        if pos + hlen > end:
+            break
+        fh = insp.src.read(pos, hlen)
+        if fh[0] == 0:
+            padding_payload(insp, pos, end - pos, "ID3v2 padding")
+            break
+        fid = fh[:3] if major == 2 else fh[:4]
+        if not _frame_id_chars(fid):
+            examine(insp, pos, end - pos, "ID3v2 tag after its last frame", flag_data=True)
+            break
+        if major == 2:
+            fsize = int.from_bytes(fh[3:6], "big")
+        elif major == 3:
+            fsize = int.from_bytes(fh[4:8], "big")
+        else:
+            fsize = id3v24_frame_size(insp, fh, pos, end)
+        name = fid.decode("ascii")
+        body = pos + hlen
+        if body + fsize > end:
+            insp.add(
+                "container.truncated",
+                f"ID3v2 frame {name} at byte {pos} runs past its tag",
+                offset=pos,
+                size=fsize,
+                where=f"id3v2 {name}",
+            )
+            fsize = end - body
+        fflags = int.from_bytes(fh[8:10], "big") if major > 2 else 0
+        id3_frame(insp, name, body, fsize, major, fflags)
+        pos = body + fsize
+    return total
+
+
+def id3v24_frame_size(insp: Inspection, fh: bytes, pos: int, end: int) -> int:
+    """The size of the ID3v2.4 frame whose header ``fh`` is at ``pos``."""
+    # v2.4 sizes are synchsafe, but some writers (old iTunes) store plain integers: take
+    # whichever lands on the next frame or the padding.
+    safe = synchsafe(fh[4:8])
+    plain = int.from_bytes(fh[4:8], "big")
+    if safe is None:
+        return plain
+    if safe != plain:
+        nxt = insp.src.read(pos + 10 + safe, 4)
+        if not (nxt[:1] == b"\x00" or _is_frame_id(nxt)) and _is_frame_id(
+            insp.src.read(pos + 10 + plain, 4)
+        ):
+            return plain
+    return safe
+
+
+def id3_frame(insp: Inspection, name: str, body: int, size: int, major: int, flags: int) -> None:
+    """Identify what an ID3v2 frame carries past its text fields (inflated if compressed)."""
+    insp.check_size(f"ID3v2 frame {name}", body, size, where=f"id3v2 {name}")
+    if size <= 0:
+        return
+    sample = insp.src.read(body, min(size, SAMPLE_BYTES))
+    skip = 0
+    compressed = (major == 3 and flags & 0x0080) or (major == 4 and flags & 0x0008)
+    encrypted = (major == 3 and flags & 0x0040) or (major == 4 and flags & 0x0004)
+    if (major == 3 and flags & 0x00C0) or (major == 4 and flags & 0x0001):
+        skip = 4  # decompressed size / data length indicator
+    if (major == 3 and flags & 0x0020) or (major == 4 and flags & 0x0040):
+        skip += 1  # group id
+    if encrypted:
+        skip += 1
+    sample = sample[skip:]
+    if compressed and not encrypted:
+        try:
+            sample = zlib.decompressobj().decompress(sample, SAMPLE_BYTES)
+        except zlib.error:
+            insp.add(
+                "container.undecodable",
+                f"ID3v2 frame {name} claims zlib compression but does not inflate",
+                severity=Severity.SUSPICIOUS,
+                offset=body,
+                size=size,
+                where=f"id3v2 {name}",
+            )
+            return
+    where = f"ID3v2 {name} frame"
+    known = name in _ID3_KNOWN or name[0] in "TW"
+    if not known:
+        insp.add(
+            "container.unknown_chunk",
+            f"unknown ID3v2 frame {name!r} at byte {body}, {size} bytes",
+            offset=body,
+            size=size,
+            where=f"id3v2 {name}",
+        )
+    inner = _id3_payload_start(name, sample) if known else 0
+    data = sample[inner:]
+    if not data:
+        return
+    at = body + skip + inner if not compressed else body
+    length = size - skip - inner if not compressed else len(data)
+    guess = identify_payload(data)
+    flag = not known or (name in _ID3_PICTURE and guess.kind is PayloadKind.HIGH_ENTROPY)
+    examine(insp, at, length, where, flag_data=flag, flag_text=False, sample=data, guess=guess)
+
+
+def inner_tags(insp: Inspection, pos: int, hi: int) -> int:
+    """Step over tags that sit right after the audio but not at the end of the file (an
+    ID3v1 or APEv2 tag with bytes appended after it); where the unexplained bytes start."""
+    for _ in range(8):
+        head = insp.src.read(pos, 32)
+        if head[:3] == b"TAG" and pos + 128 <= hi:
+            _tag(insp, "id3v1", "ID3v1 tag", pos, 128)
+            pos += 128
+        elif head[:8] == b"APETAGEX" and len(head) == 32:
+            _, tag_size, items, flags = struct.unpack("<IIII", head[8:24])
+            total = tag_size + 32
+            if not flags & 0x20000000 or tag_size < 32 or pos + total > hi:
+                break
+            _tag(insp, "apev2", "APEv2 tag", pos, total)
+            ape_items(insp, pos + 32, pos + total - 32, items)
+            pos += total
+        elif head[:3] == b"ID3":
+            total = id3v2(insp, pos, hi)
+            if total is None:
+                break
+            pos += total
+        else:
+            break
+    return pos
+
+
+def tail_tags(insp: Inspection, lo: int, hi: int) -> int:
+    """Peel ID3v1, APEv2, Lyrics3 and appended ID3v2 tags off the end; the new end."""
+    for _ in range(8):
+        if hi - lo >= 128 and insp.src.read(hi - 128, 3) == b"TAG":
+            start = hi - 128
+            if hi - lo >= 355 and insp.src.read(hi - 355, 4) == b"TAG+":
+                start = hi - 355
+            _tag(insp, "id3v1", "ID3v1 tag", start, hi - start)
+            hi = start
+            continue
+        footer = insp.src.read(hi - 32, 32) if hi - lo >= 32 else b""
+        if footer[:8] == b"APETAGEX":
+            _, tag_size, items, flags = struct.unpack("<IIII", footer[8:24])
+            total = tag_size + (32 if flags & 0x80000000 else 0)
+            if tag_size < 32 or total > hi - lo:
+                insp.add(
+                    "container.size_mismatch",
+                    f"APEv2 tag ending at byte {hi} claims {total} bytes",
+                    offset=hi - 32,
+                    size=total,
+                    where="apev2",
+                )
+                break
+            _tag(insp, "apev2", "APEv2 tag", hi - total, total)
+            ape_items(insp, hi - tag_size, hi - 32, items)
+            hi -= total
+            continue
+        tail = insp.src.read(hi - 15, 15) if hi - lo >= 15 else b""
+        if tail[6:] == b"LYRICS200" and tail[:6].isdigit():
+            total = int(tail[:6]) + 15
+            if total <= hi - lo and insp.src.read(hi - total, 11) == b"LYRICSBEGIN":
+                _tag(insp, "lyrics3v2", "Lyrics3v2 tag", hi - total, total)
+                hi -= total
+                continue
+        if tail[6:] == b"LYRICSEND":
+            window = insp.src.read(max(lo, hi - 5100 - 9), min(hi - lo, 5100 + 9))
+            begin = window.rfind(b"LYRICSBEGIN")
+            if begin >= 0:
+                total = len(window) - begin
+                _tag(insp, "lyrics3v1", "Lyrics3 tag", hi - total, total)
+                hi -= total
+                continue
+        foot = insp.src.read(hi - 10, 10) if hi - lo >= 20 else b""
+        if foot[:3] == b"3DI":
+            total = id3v2_total(b"ID3" + foot[3:])
+            if total is not None and total <= hi - lo:
+                start = hi - total
+                if id3v2(insp, start, hi) is not None:
+                    hi = start
+                    continue
+        break
+    return hi
+
+
+def ape_items(insp: Inspection, start: int, end: int, count: int) -> None:
+    """Identify the values of the ``count`` APEv2 items between ``start`` and ``end``."""
+    pos = start
+    for _ in range(min(count, MAX_CHUNKS)):
+        head = insp.src.read(pos, 8 + 256)
+        if len(head) < 9:
+            break
+        vsize, vflags = struct.unpack("<II", head[:8])
+        key_end = head.find(b"\x00", 8)
+        if key_end < 0:
+            break
+        key = head[8:key_end].decode("latin-1")
+        value = pos + key_end + 1
+        if value + vsize > end:
+            insp.add(
+                "container.truncated",
+                f"APEv2 item {key!r} runs past its tag",
+                offset=pos,
+                size=vsize,
+                where="apev2",
+            )
+            break
+        inner = 0
+        if (vflags >> 1) & 3 == 1 and key.lower().startswith("cover art"):
+            inner = insp.src.read(value, 256).find(b"\x00") + 1  # file name, then the image
+        examine(insp, value + inner, vsize - inner, f"APEv2 item {key!r}", flag_data=False)
+        pos = value + vsize
+
+
+def _tag(insp: Inspection, name: str, label: str, offset: int, size: int) -> None:
+    """Record a whole tag as a segment and count it as metadata."""
+    insp.segment("tag", name, offset, size)
+    insp.metadata(offset, size, label)
+
+
+def _frame_id_chars(b: bytes) -> bool:
+    """Whether every byte is one an ID3v2 frame id is made of (A-Z, 0-9)."""
+    return all(48 <= c <= 57 or 65 <= c <= 90 for c in b)
+
+
+def _is_frame_id(b: bytes) -> bool:
+    return len(b) == 4 and _frame_id_chars(b)
+
+
+def _terminated(data: bytes, start: int, encoding: int) -> int:
+    """Offset just past a string ending at a terminator of ``encoding`` (ID3 text encodings)."""
+    if encoding in (1, 2):
+        at = start
+        while True:
+            at = data.find(b"\x00\x00", at)
+            if at < 0:
+                return len(data)
+            if (at - start) % 2 == 0:
+                return at + 2
+            at += 1
+    at = data.find(b"\x00", start)
+    return len(data) if at < 0 else at + 1
+
+
+def _id3_payload_start(name: str, data: bytes) -> int:
+    """Where the binary payload of an ID3 frame starts (after its text fields)."""
+    if not data:
+        return 0
+    enc = data[0]
+    if name == "APIC":
+        at = _terminated(data, 1, 0) + 1  # mime, picture type
+        return _terminated(data, at, enc)
+    if name == "PIC":
+        return _terminated(data, 5, enc)
+    if name in ("GEOB", "GEO"):
+        at = _terminated(data, 1, 0)
+        at = _terminated(data, at, enc)
+        return _terminated(data, at, enc)
+    if name == "PRIV":
+        return _terminated(data, 0, 0)
+    if name[0] == "T" or name in ("COMM", "USLT", "COM", "ULT"):
+        return 1
+    return 0

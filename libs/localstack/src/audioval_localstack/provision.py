@@ -1,0 +1,102 @@
+"""Create the pipeline's resources: stream set + registry, FIFO manifest queue + DLQ, verdicts.
+
+Idempotent: running it twice changes nothing. The same calls work against AWS, but there the
+Pulumi program owns these resources; this is for the local stack and tests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from audioval_servicekit import PipelineSettings, aws_client
+
+__all__ = ["provision", "stream_name"]
+
+
+def stream_name(settings: PipelineSettings, index: int, az: str | None = None) -> str:
+    return f"{settings.stream_name_prefix}-{az or settings.availability_zone}-{index}"
+
+
+def provision(
+    settings: PipelineSettings, *, baseline_streams: int = 2, shards: int = 1, wait_s: float = 30.0
+) -> dict[str, Any]:
+    """Create everything; returns the names and URLs created (or found)."""
+    kinesis = aws_client("kinesis", settings)
+    sqs = aws_client("sqs", settings)
+    dynamodb = aws_client("dynamodb", settings)
+    _table(dynamodb, settings.stream_registry_table, [("az", "S"), ("stream_name", "S")])
+    _table(dynamodb, settings.verdict_table, [("track_id", "S")])
+    streams = [stream_name(settings, i) for i in range(baseline_streams)]
+    existing = set(kinesis.list_streams().get("StreamNames", []))
+    for name in streams:
+        if name not in existing:
+            kinesis.create_stream(StreamName=name, ShardCount=shards)
+    deadline = time.monotonic() + wait_s
+    for name in streams:
+        while (
+            kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
+                "StreamStatus"
+            ]
+            != "ACTIVE"
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"stream {name} did not become ACTIVE")
+            time.sleep(0.05)
+        dynamodb.put_item(
+            TableName=settings.stream_registry_table,
+            Item={
+                "az": {"S": settings.availability_zone},
+                "stream_name": {"S": name},
+                "state": {"S": "active"},
+            },
+        )
+    dlq_url = sqs.create_queue(
+        QueueName=settings.dead_letter_queue,
+        Attributes={
+            "FifoQueue": "true",
+            "ContentBasedDeduplication": "false",
+            "MessageRetentionPeriod": "1209600",
+        },
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue_url = sqs.create_queue(
+        QueueName=settings.manifest_queue,
+        Attributes={
+            "FifoQueue": "true",
+            # Deduplication is by track id (MessageDeduplicationId), never by content.
+            "ContentBasedDeduplication": "false",
+            "VisibilityTimeout": "60",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(settings.max_receive_count)}
+            ),
+        },
+    )["QueueUrl"]
+    return {
+        "streams": streams,
+        "queue_url": queue_url,
+        "dlq_url": dlq_url,
+        "verdict_table": settings.verdict_table,
+        "stream_registry_table": settings.stream_registry_table,
+    }
+
+
+def _table(dynamodb: Any, name: str, keys: list[tuple[str, str]]) -> None:
+    try:
+        dynamodb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": t} for k, t in keys],
+            KeySchema=[
+                {"AttributeName": k, "KeyType": kt}
+                for (k, _), kt in zip(keys, ("HASH", "RANGE"), strict=False)
+            ],
+        )
+    except dynamodb.exceptions.ResourceInUseException:
+        return
+    dynamodb.get_waiter("table_exists").wait(
+        TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
+    )

@@ -1,0 +1,162 @@
+"""``audioval validate``: judge local files, one JSON object (or table row) per input."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from audiomodel.model import ModelError, TreeEnsembleModel, load_default_model
+from audiomodel.validator import Limits, validate_path
+
+# Each worker process loads the model once, not once per file.
+_worker_model: TreeEnsembleModel | None = None
+_worker_limits: Limits | None = None
+_worker_plot_dir: Path | None = None
+
+
+def _init_worker(model_path: str | None, limits: Limits, plot_dir: Path | None) -> None:
+    global _worker_model, _worker_limits, _worker_plot_dir
+    _worker_model = TreeEnsembleModel.load(Path(model_path)) if model_path else load_default_model()
+    _worker_limits = limits
+    _worker_plot_dir = plot_dir
+
+
+def _judge(path: str) -> tuple[dict[str, Any], str | None]:
+    """Judge one file (and plot it, in the same worker); returns (result, plot error)."""
+    assert _worker_model is not None
+    verdict = validate_path(Path(path), model=_worker_model, limits=_worker_limits)
+    result = {"path": path, **verdict.to_dict()}
+    plot_error = None
+    if _worker_plot_dir is not None:
+        from audioval_cli.plot import plot_track
+
+        try:
+            plot_track(Path(path), result, _worker_plot_dir)
+        except OSError as err:
+            plot_error = f"audioval: could not write the plot for {path}: {err}"
+    return result, plot_error
+
+
+def expand_paths(paths: Iterable[str]) -> Iterator[str]:
+    """Files as given; directories walked recursively in sorted order (hidden entries skipped)."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith("."):
+                        yield str(Path(root) / name)
+        else:
+            yield raw  # missing or unreadable files are still judged (and rejected) with a reason
+
+
+def _table_row(result: dict[str, Any]) -> str:
+    codes = (
+        ",".join(sorted({f["code"] for f in result["findings"] if f["severity"] != "info"})) or "-"
+    )
+    return f"{result['verdict']:<7} {result['label']:<5} {result['score']:5.3f}  {result['format']:<8} {result['path']}  [{codes}]"
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "table"]),
+    default="jsonl",
+    show_default=True,
+    help="Output format on stdout.",
+)
+@click.option(
+    "--plot",
+    "plot_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write a PNG per file (waveform, spectrogram, low-bit plane, byte histogram, findings) into this directory.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: CPUs available).",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Model JSON (default: the one shipped).",
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=Limits.max_bytes,
+    show_default=True,
+    help="Files larger than this are rejected unseen.",
+)
+@click.option(
+    "--max-duration",
+    type=click.FloatRange(min=0.0),
+    default=Limits.max_duration_s,
+    show_default=True,
+    help="Seconds of audio beyond which a file is rejected.",
+)
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=0.0),
+    default=Limits.time_budget_s,
+    show_default=True,
+    help="Seconds one file may take before it is rejected.",
+)
+def validate_command(
+    paths: tuple[str, ...],
+    fmt: str,
+    plot_dir: Path | None,
+    jobs: int | None,
+    model_path: str | None,
+    max_bytes: int,
+    max_duration: float,
+    time_budget: float,
+) -> None:
+    """Judge audio files: real audio, data in disguise, or a payload smuggler.
+
+    Prints one JSON object per input (path, verdict, label, score, findings, ...) and exits 0
+    when every input was judged, whatever the verdicts. Directories are walked.
+    """
+    try:
+        if model_path:
+            TreeEnsembleModel.load(Path(model_path))
+        else:
+            load_default_model()
+    except ModelError as err:
+        raise click.ClickException(str(err)) from None
+    limits = Limits(max_bytes=max_bytes, max_duration_s=max_duration, time_budget_s=time_budget)
+    files = list(expand_paths(paths))
+    workers = min(jobs or len(os.sched_getaffinity(0)), max(len(files), 1))
+    # The bar goes to stderr, only for several files on a terminal; results stay clean on stdout.
+    progress = tqdm(total=len(files), unit="file", file=sys.stderr, disable=len(files) < 4 or None)
+    if plot_dir is not None:
+        plot_dir.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(
+        workers, initializer=_init_worker, initargs=(model_path, limits, plot_dir)
+    ) as pool:
+        for result, plot_error in pool.map(_judge, files, chunksize=1):
+            line = json.dumps(result) if fmt == "jsonl" else _table_row(result)
+            if progress.disable:
+                click.echo(line)
+            else:
+                progress.write(line, file=sys.stdout)  # prints above the bar, not through it
+            if plot_error:
+                click.echo(plot_error, err=True)
+            progress.update()
+    progress.close()

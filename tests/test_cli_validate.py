@@ -1,0 +1,90 @@
+"""`audioval validate` as a user runs it: the console script, in a subprocess."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+AUDIOVAL = shutil.which("audioval", path=str(Path(sys.executable).parent))
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    assert AUDIOVAL, "the audioval console script is installed by uv sync"
+    return subprocess.run([AUDIOVAL, *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("inputs")
+    rng = np.random.default_rng(0)
+    t = np.arange(44100 * 3) / 44100
+    notes = sum(np.sin(2 * np.pi * f * t) * np.exp(-((t * 3) % 1) * 4) for f in (220, 277, 330))
+    song = (0.2 * notes / np.abs(notes).max() + rng.normal(0, 3e-4, t.size)).astype(np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, np.stack([song, song * 0.9], axis=1), 44100, format="WAV", subtype="PCM_16")
+    paths = {
+        "song": root / "song.wav",
+        "elf": root / "payload.wav",
+        "garbage": root / "garbage.mp3",
+        "empty": root / "empty.flac",
+    }
+    paths["song"].write_bytes(buf.getvalue())
+    paths["elf"].write_bytes(buf.getvalue() + b"\x7fELF\x02\x01\x01" + rng.bytes(5000))
+    paths["garbage"].write_bytes(rng.bytes(10_000))
+    paths["empty"].write_bytes(b"")
+    return paths
+
+
+def test_help_lists_the_subcommands_that_exist() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    assert "validate" in result.stdout
+
+
+def test_jsonl_has_one_object_per_input_with_the_contract_fields(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    missing = tmp_path / "nope.wav"
+    result = run("validate", "--format", "jsonl", *map(str, files.values()), str(missing))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    by_path = {Path(obj["path"]).name: obj for obj in lines}
+    assert len(lines) == len(files) + 1
+    for obj in lines:
+        assert obj["verdict"] in {"accept", "review", "reject"}
+        assert obj["label"] in {"real", "mock"}
+        assert 0.0 <= obj["score"] <= 1.0
+        assert all("code" in f for f in obj["findings"])
+    assert by_path["song.wav"]["verdict"] == "accept"
+    assert by_path["payload.wav"]["verdict"] == "reject"
+    assert by_path["garbage.mp3"]["verdict"] == "reject"
+    assert {f["code"] for f in by_path["empty.flac"]["findings"]} == {"input.empty"}
+    assert {f["code"] for f in by_path["nope.wav"]["findings"]} == {"input.unreadable"}
+
+
+def test_directories_are_walked(files: dict[str, Path]) -> None:
+    result = run("validate", "--jobs", "1", str(files["song"].parent))
+    assert result.returncode == 0
+    assert len(result.stdout.splitlines()) == len(files)
+
+
+def test_table_format_prints_a_row_per_file(files: dict[str, Path]) -> None:
+    result = run("validate", "--format", "table", str(files["song"]), str(files["elf"]))
+    assert result.returncode == 0
+    rows = result.stdout.splitlines()
+    assert rows[0].startswith("accept") and rows[1].startswith("reject")
+    assert "container.embedded_executable" in rows[1]
+
+
+def test_a_bad_option_is_a_usage_error_without_a_traceback(files: dict[str, Path]) -> None:
+    result = run("validate", "--format", "xml", str(files["song"]))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "xml" in result.stderr
