@@ -42,7 +42,7 @@ shifted by one LSB; plus the same clips dithered and noise-shaped):
   natural clips; quiet passages with a DC offset reach z ~ 300 but a replaced-bit rate of at
   most ~0.35, against ~0.85-1 where bits were really replaced, which is what the flag tests.
 * Random bits (no header to carve) replacing 100 / 50 / 25 / 10 % of the LSBs from the first
-  sample are flagged in about 97 / 92 / 89 / 80 % of clips of 5 s or more. Band-limited audio
+  sample are flagged in about 97 / 93 / 89 / 83 % of clips of 5 s or more. Band-limited audio
   (anything decoded from MP3/Vorbis/AAC and saved as WAV, most speech, steep anti-alias
   filters) is the easy case: the interpolator predicts to about one LSB. The misses are loud
   material with content up to Nyquist (bright synths, drums, music resampled to 8-22 kHz) and
