@@ -219,7 +219,7 @@ def evaluate(
         per_class[row["threat_class"]][verdict.decision.value] += 1
         if row["threat_class"] == "lsb_stego":
             # "<payload> <bits>bit <fraction> [prefixed]": the target is about the fraction.
-            payload, _, fraction, *_ = row["variant"].split() + ["", "", ""]
+            payload, _, fraction, *_ = [*row["variant"].split(), "", "", ""]
             kind = "random" if payload == "random" else "structured"
             per_class[f"lsb_stego {kind} @{fraction}"][verdict.decision.value] += 1
         flagged = verdict.decision.value != "accept"
