@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
-# Set up, then run the main job: generate sample files (good and bad) and judge them.
+# Set up, then run the main job on the local embedded stack: start `audioval up` (AWS emulator
+# + ingest + rebuild + classify on 127.0.0.1), stream the sample files through the funnel with
+# `audioval upload`, print each verdict, and stop the stack again.
 # Usage: scripts/quickstart.sh [output dir for the samples, default ./samples]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 out="${1:-samples}"
+logs="$(mktemp -d)"
 uv run --frozen audioval corpus samples --out "$out" >/dev/null
-uv run --frozen audioval validate --format table "$out"
+
+uv run --frozen audioval up --log-dir "$logs" >"$logs/up.out" 2>"$logs/up.err" &
+stack=$!
+trap 'kill -INT "$stack" 2>/dev/null; wait "$stack" 2>/dev/null || true' EXIT
+for _ in $(seq 1 240); do  # up to 120 s for every health check
+  grep -q "ready" "$logs/up.err" 2>/dev/null && break
+  kill -0 "$stack" 2>/dev/null || { cat "$logs/up.err" >&2; exit 1; }
+  sleep 0.5
+done
+grep -q "ready" "$logs/up.err" || { echo "quickstart: the stack did not become ready" >&2; exit 1; }
+cat "$logs/up.out" >&2
+uv run --frozen audioval upload --user-id quickstart "$out"/*
+echo "quickstart: service logs are in $logs" >&2

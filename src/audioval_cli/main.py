@@ -10,6 +10,8 @@ from importlib.metadata import version
 import click
 
 from audioval_cli.corpus import corpus_group
+from audioval_cli.stack import up_command
+from audioval_cli.upload import upload_command
 from audioval_cli.validate import validate_command
 
 
@@ -24,6 +26,8 @@ def cli() -> None:
 
 cli.add_command(validate_command)
 cli.add_command(corpus_group)
+cli.add_command(up_command)
+cli.add_command(upload_command)
 
 
 def main() -> None:

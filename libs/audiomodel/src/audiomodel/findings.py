@@ -143,6 +143,19 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.SUSPICIOUS,
         "Statistics of the low bits say a large fraction of them were replaced.",
     ),
+    # -- the pipeline (a track that could not be rebuilt from its stream records) -------------
+    "pipeline.hash_mismatch": (
+        Severity.MALICIOUS,
+        "The rebuilt bytes do not hash to the sha256 the manifest names.",
+    ),
+    "pipeline.count_mismatch": (
+        Severity.MALICIOUS,
+        "The manifest's chunk count, sizes or indices disagree with its records.",
+    ),
+    "pipeline.missing_record": (
+        Severity.MALICIOUS,
+        "A stream record the manifest names could not be read.",
+    ),
     # -- the model -----------------------------------------------------------------------------
     "model.score": (Severity.INFO, "The learned score, with the features that drove it."),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import urllib.request
@@ -33,6 +34,8 @@ class Emulator:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> Emulator:
+        # moto's server logs every request through werkzeug; keep only its warnings.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         with self._lock:
             if not self._running:
                 self._server.start()

@@ -6,6 +6,7 @@ once (the caller sees RESOURCE_EXHAUSTED and retries later) rather than queued w
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -39,7 +40,13 @@ class Judge:
     """Validates track bytes in worker processes."""
 
     def __init__(self, workers: int, max_in_flight: int, limits: Limits) -> None:
-        self._pool = ProcessPoolExecutor(workers, initializer=_init, initargs=(limits,))
+        # forkserver, not fork: forking a process that runs gRPC's threads can leave the child
+        # with locks held (seen here as BrokenProcessPool); the fork server has no such threads.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["audiomodel.validator"])
+        self._pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init, initargs=(limits,)
+        )
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self.model_version = load_default_model().version
 

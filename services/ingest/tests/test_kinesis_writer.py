@@ -1,0 +1,287 @@
+"""ChunkWriter: re-chunking, batch limits and retries of refused records.
+
+A unit test of the retry logic, so Kinesis is a thin fake that refuses what each test says;
+the end-to-end tests in test_ingest_server.py write to the real emulator.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audioval.v1 import pipeline_pb2
+from audioval_ingest.kinesis_writer import (
+    BatchLimits,
+    ChunkWriter,
+    KinesisWriteError,
+    RetryPolicy,
+    WriteCancelledError,
+)
+
+TRACK = "trk_" + "0" * 32
+THROTTLED = "ProvisionedThroughputExceededException"
+KIB = 1024
+MIB = 1024 * KIB
+
+
+def _client_error(code: str, status: int = 400) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "PutRecords",
+    )
+
+
+# What one PutRecords call does: accept all (None), refuse the records at these positions
+# (a set), or fail the whole call (an exception).
+Step = None | set[int] | Exception
+
+
+@dataclass
+class FakeKinesis:
+    """Accepts or refuses records as scripted; remembers every call."""
+
+    script: list[Step] = field(default_factory=list)
+    calls: list[list[dict[str, Any]]] = field(default_factory=list)
+    _sequence: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
+
+    def put_records(self, *, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 (boto3's names)
+        assert StreamName == "stream-a"
+        self.calls.append(Records)
+        step = self.script.pop(0) if self.script else None
+        if isinstance(step, Exception):
+            raise step
+        refused = step or set()
+        results: list[dict[str, str]] = []
+        for position, _record in enumerate(Records):
+            if position in refused:
+                results.append({"ErrorCode": THROTTLED, "ErrorMessage": "slow down"})
+            else:
+                results.append(
+                    {"ShardId": "shardId-000000000000", "SequenceNumber": str(next(self._sequence))}
+                )
+        return {"FailedRecordCount": len(refused), "Records": results}
+
+    def indices(self, call: int) -> list[int]:
+        return [_decode(r["Data"]).index for r in self.calls[call]]
+
+
+def _decode(data: bytes) -> pipeline_pb2.ChunkRecord:
+    record = pipeline_pb2.ChunkRecord()
+    record.ParseFromString(data)
+    return record
+
+
+@dataclass
+class Sleeps:
+    delays: list[float] = field(default_factory=list)
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+def _writer(kinesis: FakeKinesis, sleeps: Sleeps, **kwargs: Any) -> ChunkWriter:
+    # uniform(a, b) -> b: the largest delay full jitter can pick, so bounds are checked exactly.
+    options: dict[str, Any] = {"sleep": sleeps, "uniform": lambda _a, b: b}
+    options.update(kwargs)
+    return ChunkWriter(kinesis, stream_name="stream-a", track_id=TRACK, **options)
+
+
+def test_only_the_refused_records_are_sent_again() -> None:
+    kinesis = FakeKinesis(script=[{1, 4, 7}, None])
+    sleeps = Sleeps()
+    writer = _writer(kinesis, sleeps, limits=BatchLimits(record_data_bytes=100))
+    writer.write(os.urandom(1000))
+    locations = writer.close()
+    assert len(kinesis.calls) == 2
+    assert kinesis.indices(0) == list(range(10))
+    assert kinesis.indices(1) == [1, 4, 7]
+    assert [loc.index for loc in locations] == list(range(10))
+    # Accepted on the first call: sequence numbers 1000.. in order, skipping the refused.
+    first = [int(loc.sequence_number) for i, loc in enumerate(locations) if i not in {1, 4, 7}]
+    assert first == list(range(1000, 1007))
+    assert [int(locations[i].sequence_number) for i in (1, 4, 7)] == [1007, 1008, 1009]
+    assert all(loc.stream_name == "stream-a" and loc.size_bytes == 100 for loc in locations)
+    assert sleeps.delays == [RetryPolicy().base_delay_s]
+
+
+def test_refused_records_are_retried_with_growing_capped_backoff() -> None:
+    kinesis = FakeKinesis(script=[{0}, {0}, {0}, {0}, {0}, None])
+    sleeps = Sleeps()
+    retry = RetryPolicy(max_attempts=10, base_delay_s=0.1, max_delay_s=0.5, max_total_s=60)
+    writer = _writer(kinesis, sleeps, limits=BatchLimits(record_data_bytes=10), retry=retry)
+    writer.write(b"x" * 30)
+    assert len(writer.close()) == 3
+    assert sleeps.delays == pytest.approx([0.1, 0.2, 0.4, 0.5, 0.5])
+    assert [len(call) for call in kinesis.calls] == [3, 1, 1, 1, 1, 1]
+
+
+def test_full_jitter_draws_between_zero_and_the_cap() -> None:
+    drawn: list[tuple[float, float]] = []
+
+    def uniform(a: float, b: float) -> float:
+        drawn.append((a, b))
+        return a
+
+    kinesis = FakeKinesis(script=[{0}, {0}, None])
+    writer = _writer(kinesis, Sleeps(), uniform=uniform, limits=BatchLimits(record_data_bytes=10))
+    writer.write(b"y" * 10)
+    writer.close()
+    base = RetryPolicy().base_delay_s
+    assert drawn == [(0.0, base), (0.0, 2 * base)]
+
+
+def test_a_throttled_or_unreachable_call_is_retried_whole() -> None:
+    kinesis = FakeKinesis(
+        script=[
+            _client_error(THROTTLED),
+            _client_error("InternalFailure", 500),
+            EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
+            None,
+        ]
+    )
+    writer = _writer(kinesis, Sleeps(), limits=BatchLimits(record_data_bytes=10))
+    writer.write(b"z" * 25)
+    assert [loc.size_bytes for loc in writer.close()] == [10, 10, 5]
+    assert [kinesis.indices(i) for i in range(4)] == [[0, 1, 2]] * 4
+
+
+def test_exhausted_attempts_raise_a_clear_error() -> None:
+    kinesis = FakeKinesis(script=[{0, 1}] * 10)
+    sleeps = Sleeps()
+    retry = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.01, max_total_s=60)
+    writer = _writer(kinesis, sleeps, limits=BatchLimits(record_data_bytes=10), retry=retry)
+    writer.write(b"a" * 30)
+    with pytest.raises(KinesisWriteError, match=r"2 of 3 records refused by stream-a .*4 attempts"):
+        writer.close()
+    assert len(kinesis.calls) == 4
+    assert len(sleeps.delays) == 3
+
+
+def test_retries_stop_when_the_time_budget_is_spent() -> None:
+    kinesis = FakeKinesis(script=[{0}] * 10)
+    retry = RetryPolicy(max_attempts=10, base_delay_s=1.0, max_delay_s=1.0, max_total_s=0.5)
+    writer = _writer(kinesis, Sleeps(), limits=BatchLimits(record_data_bytes=10), retry=retry)
+    writer.write(b"b" * 10)
+    with pytest.raises(KinesisWriteError, match="out of time"):
+        writer.close()
+    assert len(kinesis.calls) == 1
+
+
+def test_retries_stop_at_the_callers_deadline() -> None:
+    kinesis = FakeKinesis(script=[{0}] * 10)
+    writer = _writer(
+        kinesis, Sleeps(), limits=BatchLimits(record_data_bytes=10), time_left=lambda: 0.01
+    )
+    writer.write(b"c" * 10)
+    with pytest.raises(KinesisWriteError, match="out of time"):
+        writer.close()
+    assert len(kinesis.calls) == 1
+
+
+def test_a_cancelled_caller_stops_the_retries() -> None:
+    kinesis = FakeKinesis(script=[{0}] * 10)
+    writer = _writer(
+        kinesis, Sleeps(), limits=BatchLimits(record_data_bytes=10), keep_going=lambda: False
+    )
+    writer.write(b"d" * 10)
+    with pytest.raises(WriteCancelledError):
+        writer.close()
+    assert len(kinesis.calls) == 1
+
+
+@pytest.mark.parametrize("code", ["ResourceNotFoundException", "AccessDeniedException"])
+def test_a_non_retryable_error_fails_at_once(code: str) -> None:
+    kinesis = FakeKinesis(script=[_client_error(code)])
+    writer = _writer(kinesis, Sleeps(), limits=BatchLimits(record_data_bytes=10))
+    writer.write(b"e" * 10)
+    with pytest.raises(KinesisWriteError, match=code):
+        writer.close()
+    assert len(kinesis.calls) == 1
+
+
+def test_batches_hold_at_most_500_records() -> None:
+    kinesis = FakeKinesis()
+    writer = _writer(kinesis, Sleeps(), limits=BatchLimits(record_data_bytes=10))
+    writer.write(os.urandom(10 * 1234 + 3))
+    locations = writer.close()
+    assert [len(call) for call in kinesis.calls] == [500, 500, 235]
+    assert len(locations) == 1235
+    assert [i for call in range(3) for i in kinesis.indices(call)] == list(range(1235))
+
+
+def test_batches_stay_within_5_mib_and_records_within_512_kib() -> None:
+    kinesis = FakeKinesis()
+    writer = _writer(kinesis, Sleeps())
+    data = os.urandom(12 * MIB + 777)
+    for start in range(0, len(data), 3 * MIB + 5):
+        writer.write(data[start : start + 3 * MIB + 5])
+    locations = writer.close()
+    for call in kinesis.calls:
+        assert sum(len(r["Data"]) + len(r["PartitionKey"]) for r in call) <= 5 * MIB
+        assert all(r["PartitionKey"] == TRACK for r in call)
+    records = [_decode(r["Data"]) for call in kinesis.calls for r in call]
+    assert all(len(r.data) <= 512 * KIB for r in records)
+    assert b"".join(r.data for r in records) == data
+    assert len(locations) == -(-len(data) // (512 * KIB))
+
+
+def test_full_batches_are_sent_while_the_upload_streams_in() -> None:
+    kinesis = FakeKinesis()
+    writer = _writer(kinesis, Sleeps())
+    most_buffered = 0
+    for _ in range(40):  # 40 MiB in 1 MiB messages
+        writer.write(b"\x00" * MIB)
+        most_buffered = max(most_buffered, writer.buffered_bytes)
+    assert len(kinesis.calls) >= 7  # batches left before close
+    # Never more than one batch plus one partial record in memory.
+    assert most_buffered <= 5 * MIB + 512 * KIB
+    writer.close()
+    assert writer.buffered_bytes == 0
+
+
+def test_a_record_that_cannot_fit_a_batch_is_refused_up_front() -> None:
+    with pytest.raises(ValueError, match="does not fit"):
+        ChunkWriter(
+            FakeKinesis(),
+            stream_name="stream-a",
+            track_id=TRACK,
+            limits=BatchLimits(record_data_bytes=1000, max_bytes=1000),
+        )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.binary(min_size=1, max_size=400),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=8),
+    record_size=st.integers(min_value=1, max_value=64),
+    refused=st.sets(st.integers(min_value=0, max_value=20), max_size=5),
+)
+def test_records_reassemble_to_the_upload_however_it_was_split(
+    data: bytes, cuts: list[int], record_size: int, refused: set[int]
+) -> None:
+    kinesis = FakeKinesis(script=[refused])
+    writer = _writer(kinesis, Sleeps(), limits=BatchLimits(record_data_bytes=record_size))
+    bounds = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
+    for start, end in itertools.pairwise(bounds):
+        writer.write(data[start:end])
+    locations = writer.close()
+    latest = {}
+    for call in kinesis.calls:  # the last copy of each index is the one that was accepted
+        for r in call:
+            record = _decode(r["Data"])
+            latest[record.index] = record
+    records = [latest[i] for i in range(len(latest))]
+    assert b"".join(r.data for r in records) == data
+    assert all(r.track_id == TRACK for r in records)
+    assert [r.offset for r in records] == [i * record_size for i in range(len(records))]
+    assert all(len(r.data) == record_size for r in records[:-1])
+    assert [loc.size_bytes for loc in locations] == [len(r.data) for r in records]
+    assert len({loc.sequence_number for loc in locations}) == len(locations)

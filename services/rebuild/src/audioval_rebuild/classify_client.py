@@ -1,0 +1,54 @@
+"""The worker's client of ``ClassifyService.ValidateTrack``: a deadline and a bearer token."""
+
+from __future__ import annotations
+
+import grpc
+
+from audioval.v1 import classify_pb2, classify_pb2_grpc, pipeline_pb2, verdict_pb2
+from audioval_rebuild.settings import RebuildSettings
+
+__all__ = ["ClassifyClient", "open_classify_channel"]
+
+
+def open_classify_channel(settings: RebuildSettings) -> grpc.Channel:
+    """A channel to classify: TLS when a CA file is configured, large messages allowed."""
+    options = [
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        # gRPC's default reconnect backoff grows to 120 s; a restarted classify should be found
+        # again before many manifests have burnt a receive each.
+        ("grpc.max_reconnect_backoff_ms", int(settings.classify_max_reconnect_backoff_s * 1000)),
+        (
+            "grpc.initial_reconnect_backoff_ms",
+            int(min(1.0, settings.classify_max_reconnect_backoff_s) * 1000),
+        ),
+    ]
+    if settings.classify_tls_ca_file is not None:
+        credentials = grpc.ssl_channel_credentials(settings.classify_tls_ca_file.read_bytes())
+        return grpc.secure_channel(settings.classify_address, credentials, options=options)
+    return grpc.insecure_channel(settings.classify_address, options=options)
+
+
+class ClassifyClient:
+    """Sends a rebuilt track to classify; classify judges it and stores the verdict."""
+
+    def __init__(
+        self, channel: grpc.Channel, *, deadline_s: float, auth_token: str | None = None
+    ) -> None:
+        self._stub = classify_pb2_grpc.ClassifyServiceStub(channel)
+        self._deadline_s = deadline_s
+        self._metadata = [("authorization", f"Bearer {auth_token}")] if auth_token else []
+
+    def validate(self, manifest: pipeline_pb2.Manifest, content: bytes) -> verdict_pb2.Verdict:
+        """The stored verdict on ``content``; raises ``grpc.RpcError`` on any non-OK status."""
+        request = classify_pb2.ValidateTrackRequest(
+            track_id=manifest.track_id,
+            content=content,
+            user_id=manifest.user_id,
+            track_name=manifest.track_name,
+            sha256=manifest.sha256,
+        )
+        reply: classify_pb2.ValidateTrackResponse = self._stub.ValidateTrack(
+            request, timeout=self._deadline_s, metadata=self._metadata
+        )
+        return reply.verdict

@@ -1,0 +1,163 @@
+"""Start the rebuild worker: a health-only gRPC server and the manifest loop threads.
+
+``serve(settings)`` builds and starts both; ``main()`` runs them until SIGTERM/SIGINT. On
+shutdown health goes NOT_SERVING, the workers stop between messages, then the server stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from audioval_rebuild.classify_client import ClassifyClient, open_classify_channel
+from audioval_rebuild.settings import RebuildSettings
+from audioval_rebuild.verdict_table import VerdictTable
+from audioval_rebuild.visibility import VisibilityHeartbeat
+from audioval_rebuild.worker import RebuildWorker
+from audioval_servicekit import (
+    RunningServer,
+    aws_client,
+    build_server,
+    configure_logging,
+    run_until_signal,
+)
+
+__all__ = ["RebuildService", "main", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RebuildService:
+    """The running worker: its health server, loop threads and heartbeat."""
+
+    server: RunningServer
+    workers: list[RebuildWorker]
+    heartbeat: VisibilityHeartbeat
+    stop_event: threading.Event
+    join_timeout_s: float
+    threads: list[threading.Thread] = field(default_factory=list)
+    owned_channel: grpc.Channel | None = None
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def stop_workers(self) -> None:
+        """End the loops between messages; a track still in flight after the timeout is left
+        to SQS (its visibility lapses and another worker takes it)."""
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout=self.join_timeout_s)
+            if thread.is_alive():
+                log.warning("worker still busy at shutdown", extra={"thread": thread.name})
+        self.heartbeat.stop()
+        if self.owned_channel is not None:
+            self.owned_channel.close()
+        log.info("rebuild worker stopped", extra={"track_id": None})
+
+    def stop(self, grace: float) -> None:
+        """Health NOT_SERVING, workers stopped, then the server (``RunningServer.stop``)."""
+        self.server.stop(grace)
+
+
+def serve(
+    settings: RebuildSettings,
+    *,
+    sqs: Any = None,
+    kinesis: Any = None,
+    dynamodb: Any = None,
+    classify_channel: grpc.Channel | None = None,
+) -> RebuildService:
+    """Build and start the health server and ``settings.workers`` loop threads.
+
+    Clients default to ``aws_client(..., settings.pipeline)`` and a channel to
+    ``settings.classify_address``; pass them to share or wrap them (a passed channel is not
+    closed on stop). Raises if the manifest queue or dead-letter queue does not exist.
+    """
+    sqs = sqs or aws_client("sqs", settings.pipeline)
+    kinesis = kinesis or aws_client("kinesis", settings.pipeline)
+    dynamodb = dynamodb or aws_client("dynamodb", settings.pipeline)
+    queue_url = sqs.get_queue_url(QueueName=settings.pipeline.manifest_queue)["QueueUrl"]
+    dlq_url = sqs.get_queue_url(QueueName=settings.pipeline.dead_letter_queue)["QueueUrl"]
+    owned = None
+    if classify_channel is None:
+        classify_channel = owned = open_classify_channel(settings)
+    token = settings.classify_auth_token
+    classify = ClassifyClient(
+        classify_channel,
+        deadline_s=settings.classify_deadline_s,
+        auth_token=token.get_secret_value() if token else None,
+    )
+    verdicts = VerdictTable(dynamodb, settings.pipeline.verdict_table)
+    heartbeat = VisibilityHeartbeat(
+        sqs,
+        queue_url,
+        interval_s=settings.heartbeat_interval_s,
+        timeout_s=settings.visibility_timeout_s,
+    ).start()
+    stop_event = threading.Event()
+    workers = [
+        RebuildWorker(
+            settings,
+            sqs=sqs,
+            kinesis=kinesis,
+            verdicts=verdicts,
+            classify=classify,
+            queue_url=queue_url,
+            dlq_url=dlq_url,
+            heartbeat=heartbeat,
+            stop=stop_event,
+        )
+        for _ in range(settings.workers)
+    ]
+    # No servicers: the port is for health checks (and reflection) only.
+    running = build_server(settings, [], [])
+    service = RebuildService(
+        server=running,
+        workers=workers,
+        heartbeat=heartbeat,
+        stop_event=stop_event,
+        join_timeout_s=settings.receive_wait_s + settings.grace_seconds + 1.0,
+        owned_channel=owned,
+    )
+    running.on_shutdown.append(service.stop_workers)
+    for index, worker in enumerate(workers):
+        thread = threading.Thread(
+            target=_run_worker,
+            args=(worker, running, stop_event),
+            name=f"rebuild-worker-{index}",
+            daemon=True,
+        )
+        service.threads.append(thread)
+        thread.start()
+    log.info(
+        "rebuild worker started",
+        extra={"track_id": None, "workers": settings.workers, "queue": queue_url},
+    )
+    return service
+
+
+def _run_worker(worker: RebuildWorker, running: RunningServer, stop: threading.Event) -> None:
+    try:
+        worker.run()
+    finally:
+        if not stop.is_set():
+            # A loop that ended on its own is a broken worker: let health checks see it.
+            log.error("worker loop ended unexpectedly", extra={"track_id": None})
+            running.set_serving(False)
+
+
+def main() -> None:
+    settings = RebuildSettings()
+    configure_logging(settings.log_level, service="rebuild")
+    service = serve(settings)
+    run_until_signal(service.server, settings.grace_seconds)
+
+
+if __name__ == "__main__":
+    main()

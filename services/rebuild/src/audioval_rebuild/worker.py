@@ -1,0 +1,329 @@
+"""The manifest loop: receive, rebuild, verify, ask classify, and only then delete.
+
+Per message:
+
+- not a manifest (poison): send it to the dead-letter queue with ``error_code`` =
+  ``pipeline.poison``, delete it;
+- the track is already judged: delete it (delivery is at least once; this is idempotent);
+- the manifest or its records do not rebuild the file (hash, count, missing record, too large):
+  dead-letter it with the finding's code, store a REJECT verdict (conditional put: the first
+  verdict wins), delete it;
+- rebuilt and verified: ``ValidateTrack`` (classify stores the verdict), then delete it;
+- anything transient (classify unavailable or late, AWS errors, read timeouts): leave it; it
+  comes back after ``retry_delay_s`` and SQS' redrive dead-letters it after
+  ``max_receive_count`` receives.
+
+Nothing ends the loop but the stop event, which is checked between messages.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import grpc
+from botocore.exceptions import BotoCoreError, ClientError
+
+from audioval.v1 import pipeline_pb2, verdict_pb2
+from audioval_rebuild.classify_client import ClassifyClient
+from audioval_rebuild.integrity import IntegrityError, PoisonManifestError
+from audioval_rebuild.manifest import check_manifest, parse_manifest
+from audioval_rebuild.reader import ReadLimits, ReadTimeoutError, read_track
+from audioval_rebuild.settings import RebuildSettings
+from audioval_rebuild.verdict_table import VerdictTable, rejection
+from audioval_rebuild.visibility import VisibilityHeartbeat
+
+__all__ = ["Outcome", "RebuildWorker"]
+
+log = logging.getLogger(__name__)
+
+# SQS message attribute values are capped; error messages are for people, keep them short.
+_MAX_ERROR_MESSAGE = 1000
+_MAX_IDLE_BACKOFF_S = 30.0
+
+
+class Outcome(enum.StrEnum):
+    """What became of one message."""
+
+    JUDGED = "judged"  # classify stored a verdict; deleted
+    ALREADY_JUDGED = "already_judged"  # a verdict existed; deleted
+    REFUSED = "refused"  # integrity failure: dead-lettered, REJECT stored, deleted
+    POISON = "poison"  # not a manifest: dead-lettered, deleted
+    RETRY = "retry"  # transient failure: left to come back
+    RELEASED = "released"  # not started because the worker is stopping
+
+
+class _TrackLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Adds the message's context (track id first) to every line, merged with call extras."""
+
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
+        kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
+        return msg, kwargs
+
+
+class RebuildWorker:
+    """One receive loop over the manifest queue.
+
+    Parameters
+    ----------
+    settings
+        Queue, read and retry behaviour.
+    sqs, kinesis
+        boto3 clients (``audioval_servicekit.aws_client``).
+    verdicts
+        The verdict table.
+    classify
+        The ValidateTrack client.
+    queue_url, dlq_url
+        The manifest queue and its dead-letter queue.
+    heartbeat
+        Renews visibility of the messages this worker holds (may be shared between workers).
+    stop
+        Set to end :meth:`run` between messages.
+    """
+
+    def __init__(
+        self,
+        settings: RebuildSettings,
+        *,
+        sqs: Any,
+        kinesis: Any,
+        verdicts: VerdictTable,
+        classify: ClassifyClient,
+        queue_url: str,
+        dlq_url: str,
+        heartbeat: VisibilityHeartbeat,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self._settings = settings
+        self._sqs = sqs
+        self._kinesis = kinesis
+        self._verdicts = verdicts
+        self._classify = classify
+        self._queue_url = queue_url
+        self._dlq_url = dlq_url
+        self._heartbeat = heartbeat
+        self.stop = stop or threading.Event()
+        self._limits = ReadLimits(
+            max_calls=settings.max_get_records_calls,
+            records_per_call=settings.get_records_limit,
+            timeout_s=settings.read_timeout_s,
+            throttle_retries=settings.throttle_retries,
+            backoff_base_s=settings.throttle_backoff_base_s,
+            backoff_cap_s=settings.throttle_backoff_cap_s,
+        )
+
+    def run(self) -> None:
+        """Receive and handle manifests until :attr:`stop` is set."""
+        failures = 0
+        while not self.stop.is_set():
+            try:
+                self.poll_once()
+                failures = 0
+            except (ClientError, BotoCoreError) as exc:
+                # SQS itself is failing: back off (bounded) instead of spinning.
+                failures += 1
+                pause = min(_MAX_IDLE_BACKOFF_S, 2.0 ** min(failures, 5))
+                log.warning(
+                    "receive failed", extra={"track_id": None, "error": str(exc), "retry_s": pause}
+                )
+                self.stop.wait(pause)
+            except Exception:
+                log.exception("receive loop error", extra={"track_id": None})
+                self.stop.wait(1.0)
+
+    def poll_once(self) -> list[Outcome]:
+        """One long poll, then every received message handled in order."""
+        response = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=self._settings.receive_max_messages,
+            WaitTimeSeconds=self._settings.receive_wait_s,
+            VisibilityTimeout=self._settings.visibility_timeout_s,
+            MessageSystemAttributeNames=["ApproximateReceiveCount", "MessageGroupId"],
+        )
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        for message in messages:
+            self._heartbeat.hold(message["ReceiptHandle"], message.get("MessageId", ""))
+        outcomes: list[Outcome] = []
+        for message in messages:
+            if self.stop.is_set():
+                # Hand it back now rather than after the visibility timeout.
+                self._settle(message, delete=False, visibility_s=0)
+                outcomes.append(Outcome.RELEASED)
+                continue
+            outcomes.append(self.handle(message))
+        return outcomes
+
+    def handle(self, message: Mapping[str, Any]) -> Outcome:
+        """Handle one received message; never raises."""
+        attributes = message.get("Attributes", {})
+        context: dict[str, Any] = {
+            "track_id": None,
+            "message_id": message.get("MessageId"),
+            "receive_count": int(attributes.get("ApproximateReceiveCount", "1")),
+        }
+        track_log = _TrackLog(log, context)
+        try:
+            return self._handle(message, context, track_log)
+        except Exception:
+            # The loop must go on; the message comes back and is tried again (then dead-lettered).
+            track_log.exception("unexpected failure; will retry")
+            self._settle(
+                message, track_log, delete=False, visibility_s=self._settings.retry_delay_s
+            )
+            return Outcome.RETRY
+
+    def _handle(
+        self, message: Mapping[str, Any], context: dict[str, Any], track_log: _TrackLog
+    ) -> Outcome:
+        started = time.monotonic()
+        try:
+            manifest = parse_manifest(message.get("Body", ""))
+        except PoisonManifestError as exc:
+            return self._poison(message, exc, track_log)
+        context["track_id"] = manifest.track_id
+        context["user_id"] = manifest.user_id
+        self._heartbeat.hold(message["ReceiptHandle"], manifest.track_id)  # relabel for logs
+        try:
+            if self._verdicts.is_judged(manifest.track_id):
+                track_log.info("already judged; dropping the duplicate manifest")
+                self._settle(message, track_log, delete=True)
+                return Outcome.ALREADY_JUDGED
+            try:
+                check_manifest(manifest, max_track_bytes=self._settings.max_track_bytes)
+                content = read_track(self._kinesis, manifest, self._limits, sleep=self.stop.wait)
+            except IntegrityError as exc:
+                elapsed_ms = (time.monotonic() - started) * 1000
+                return self._refuse(message, manifest, exc, elapsed_ms, track_log)
+            read_ms = (time.monotonic() - started) * 1000
+            verdict = self._classify.validate(manifest, content)
+        except grpc.RpcError as exc:
+            return self._retry(
+                message, track_log, "classify failed", exc.code().name, exc.details() or ""
+            )
+        except (ClientError, BotoCoreError, ReadTimeoutError) as exc:
+            return self._retry(message, track_log, "aws failed", type(exc).__name__, str(exc))
+        self._settle(message, track_log, delete=True)
+        track_log.info(
+            "judged",
+            extra={
+                "decision": verdict_pb2.Decision.Name(verdict.decision),
+                "size_bytes": len(content),
+                "chunks": manifest.chunk_count,
+                "read_ms": round(read_ms, 1),
+                "total_ms": round((time.monotonic() - started) * 1000, 1),
+            },
+        )
+        return Outcome.JUDGED
+
+    def _poison(
+        self, message: Mapping[str, Any], exc: PoisonManifestError, track_log: _TrackLog
+    ) -> Outcome:
+        attributes = message.get("Attributes", {})
+        message_id = str(message.get("MessageId", ""))
+        try:
+            self._dead_letter(
+                body=str(message.get("Body", "")),
+                group=attributes.get("MessageGroupId") or "poison",
+                dedup=message_id,
+                code=PoisonManifestError.code,
+                detail=str(exc),
+                track_id="",
+            )
+        except (ClientError, BotoCoreError) as send_error:
+            return self._retry(message, track_log, "dead-letter failed", "aws", str(send_error))
+        self._settle(message, track_log, delete=True)
+        track_log.warning("poison message dead-lettered", extra={"error": str(exc)})
+        return Outcome.POISON
+
+    def _refuse(
+        self,
+        message: Mapping[str, Any],
+        manifest: pipeline_pb2.Manifest,
+        exc: IntegrityError,
+        elapsed_ms: float,
+        track_log: _TrackLog,
+    ) -> Outcome:
+        # Dead-letter first: if the verdict write then fails, the retry dead-letters again with
+        # the same deduplication id (a no-op) and writes the verdict.
+        try:
+            self._dead_letter(
+                body=str(message.get("Body", "")),
+                group=manifest.user_id,
+                dedup=manifest.track_id,
+                code=exc.code,
+                detail=exc.message,
+                track_id=manifest.track_id,
+            )
+            stored = self._verdicts.put_first(rejection(manifest, exc, elapsed_ms=elapsed_ms))
+        except (ClientError, BotoCoreError) as aws_error:
+            return self._retry(message, track_log, "refusal failed", "aws", str(aws_error))
+        self._settle(message, track_log, delete=True)
+        track_log.warning(
+            "refused",
+            extra={"error_code": exc.code, "error": exc.message, "verdict_stored": stored},
+        )
+        return Outcome.REFUSED
+
+    def _retry(
+        self, message: Mapping[str, Any], track_log: _TrackLog, what: str, code: str, detail: str
+    ) -> Outcome:
+        receive_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        last = receive_count >= self._settings.pipeline.max_receive_count
+        track_log.warning(
+            f"{what}; will retry" if not last else f"{what}; SQS will dead-letter it next",
+            extra={"error_code": code, "error": (detail or "")[:_MAX_ERROR_MESSAGE]},
+        )
+        self._settle(message, track_log, delete=False, visibility_s=self._settings.retry_delay_s)
+        return Outcome.RETRY
+
+    def _dead_letter(
+        self, *, body: str, group: str, dedup: str, code: str, detail: str, track_id: str
+    ) -> None:
+        attributes = {
+            "error_code": {"DataType": "String", "StringValue": code},
+            "error_message": {
+                "DataType": "String",
+                "StringValue": (detail or code)[:_MAX_ERROR_MESSAGE],
+            },
+        }
+        if track_id:
+            attributes["track_id"] = {"DataType": "String", "StringValue": track_id}
+        self._sqs.send_message(
+            QueueUrl=self._dlq_url,
+            MessageBody=body or "(empty)",
+            MessageGroupId=group,
+            MessageDeduplicationId=dedup,
+            MessageAttributes=attributes,
+        )
+
+    def _settle(
+        self,
+        message: Mapping[str, Any],
+        track_log: logging.LoggerAdapter | None = None,  # type: ignore[type-arg]
+        *,
+        delete: bool,
+        visibility_s: int = 0,
+    ) -> None:
+        """Release from the heartbeat, then delete the message or set when it comes back."""
+        handle = message["ReceiptHandle"]
+        self._heartbeat.release(handle)
+        try:
+            if delete:
+                self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=handle)
+            else:
+                self._sqs.change_message_visibility(
+                    QueueUrl=self._queue_url, ReceiptHandle=handle, VisibilityTimeout=visibility_s
+                )
+        except (ClientError, BotoCoreError) as exc:
+            # The message comes back after its visibility lapses and is handled idempotently.
+            (track_log or _TrackLog(log, {"track_id": None})).warning(
+                "could not settle message",
+                extra={"message_id": message.get("MessageId"), "delete": delete, "error": str(exc)},
+            )

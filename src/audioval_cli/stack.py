@@ -1,0 +1,201 @@
+"""``audioval up``: the whole pipeline on this machine, in the foreground.
+
+The AWS emulator (moto in server mode) runs inside this process on 127.0.0.1; the three
+services run as child processes started the way a deployment starts them (``python -m
+audioval_<service>``), configured only through their environment. Endpoints are printed once
+every health check says SERVING; SIGINT/SIGTERM stops the children (SIGTERM, then SIGKILL after
+a grace period) and then the emulator, leaving nothing running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from pydantic import SecretStr
+
+from audioval_localstack import Emulator, provision
+from audioval_servicekit import PipelineSettings
+
+LOCAL_KEY = "testing"  # the emulator accepts any credentials; these never leave the machine
+
+
+@dataclass
+class StackPorts:
+    ingest: int = 50051
+    rebuild: int = 50052
+    classify: int = 50053
+    aws: int = 4566
+
+
+@dataclass
+class Stack:
+    """A running local stack: the emulator, the service processes and their addresses."""
+
+    ports: StackPorts
+    emulator: Emulator
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def endpoints(self) -> dict[str, str]:
+        return {
+            "ingest": f"127.0.0.1:{self.ports.ingest}",
+            "rebuild": f"127.0.0.1:{self.ports.rebuild} (health only)",
+            "classify": f"127.0.0.1:{self.ports.classify}",
+            "aws": self.emulator.endpoint_url,
+        }
+
+
+def _environment(ports: StackPorts, endpoint: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "AUDIOVAL_AWS_ENDPOINT_URL": endpoint,
+            "AUDIOVAL_AWS_ACCESS_KEY_ID": LOCAL_KEY,
+            "AUDIOVAL_AWS_SECRET_ACCESS_KEY": LOCAL_KEY,
+            "AUDIOVAL_INGEST_PORT": str(ports.ingest),
+            "AUDIOVAL_REBUILD_PORT": str(ports.rebuild),
+            "AUDIOVAL_CLASSIFY_PORT": str(ports.classify),
+            "AUDIOVAL_REBUILD_CLASSIFY_ADDRESS": f"127.0.0.1:{ports.classify}",
+            # Small per-block numpy work: threads only add contention.
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+        }
+    )
+    return env
+
+
+def wait_serving(address: str, deadline: float) -> None:
+    """Poll grpc.health.v1 until SERVING, or raise TimeoutError at ``deadline``."""
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        delay = 0.05
+        while True:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{address} did not report SERVING in time")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+@contextmanager
+def local_stack(
+    ports: StackPorts, *, startup_timeout: float = 120.0, log_dir: Path | None = None
+) -> Iterator[Stack]:
+    """Start everything, yield when healthy, stop everything on exit."""
+    emulator = Emulator(port=ports.aws).start()
+    stack = Stack(ports=ports, emulator=emulator)
+    logs = ExitStack()
+    try:
+        settings = PipelineSettings(
+            aws_endpoint_url=emulator.endpoint_url,
+            aws_access_key_id=SecretStr(LOCAL_KEY),
+            aws_secret_access_key=SecretStr(LOCAL_KEY),
+        )
+        provision(settings)
+        env = _environment(ports, emulator.endpoint_url)
+        for name in ("classify", "ingest", "rebuild"):
+            out = logs.enter_context((log_dir / f"{name}.log").open("ab")) if log_dir else None
+            stack.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", f"audioval_{name}"],
+                env=env,
+                stdout=out or subprocess.DEVNULL,
+                stderr=out or None,
+                start_new_session=True,  # our SIGINT is ours to forward, not the group's
+            )
+        deadline = time.monotonic() + startup_timeout
+        for name, port in (
+            ("classify", ports.classify),
+            ("ingest", ports.ingest),
+            ("rebuild", ports.rebuild),
+        ):
+            if stack.processes[name].poll() is not None:
+                raise RuntimeError(
+                    f"{name} exited with {stack.processes[name].returncode} during start-up"
+                )
+            wait_serving(f"127.0.0.1:{port}", deadline)
+        yield stack
+    finally:
+        stop_processes(stack.processes)
+        emulator.stop()
+        logs.close()
+
+
+def stop_processes(processes: dict[str, subprocess.Popen[bytes]], grace: float = 10.0) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@click.command("up")
+@click.option("--ingest-port", default=50051, show_default=True)
+@click.option("--rebuild-port", default=50052, show_default=True)
+@click.option("--classify-port", default=50053, show_default=True)
+@click.option("--aws-port", default=4566, show_default=True, help="The AWS emulator (moto server).")
+@click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write each service's JSON logs here (default: stderr).",
+)
+@click.option(
+    "--startup-timeout",
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for every health check.",
+)
+def up_command(
+    ingest_port: int,
+    rebuild_port: int,
+    classify_port: int,
+    aws_port: int,
+    log_dir: Path | None,
+    startup_timeout: float,
+) -> None:
+    """Run the local stack in the foreground until Ctrl-C (or SIGTERM)."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    if log_dir:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    ports = StackPorts(
+        ingest=ingest_port, rebuild=rebuild_port, classify=classify_port, aws=aws_port
+    )
+    try:
+        with local_stack(ports, startup_timeout=startup_timeout, log_dir=log_dir) as stack:
+            for name, address in stack.endpoints().items():
+                click.echo(f"{name:<9} {address}")
+            click.echo("ready: every service is SERVING (Ctrl-C stops everything)", err=True)
+            while not stop.wait(0.5):
+                for name, process in stack.processes.items():
+                    if process.poll() is not None:
+                        raise click.ClickException(f"{name} exited with {process.returncode}")
+    except (TimeoutError, RuntimeError, OSError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo("stopped", err=True)
