@@ -155,7 +155,7 @@ class SignalAnalyzer:
         self._ramp = 0
         self._audible = 0
         self._zero_cross = 0
-        self._lr = np.zeros(3)  # sum(l*r), sum(l*l), sum(r*r)
+        self._mid_side = np.zeros(2)  # sum((l+r)^2), sum((l-r)^2) of the first two channels
         self._envelope: list[npt.NDArray[np.float32]] = []
         self._spectra: list[npt.NDArray[np.float32]] = []
         self._carry = np.zeros(0, dtype=np.float32)  # mono samples not yet in an envelope frame
@@ -188,22 +188,28 @@ class SignalAnalyzer:
         )
         mono = summed.astype(np.float64) * (1.0 / (32768.0 * self.channels))  # mono mix
         if self.channels > 1:
-            left = ints[:, 0].astype(np.float64)
-            right = ints[:, 1].astype(np.float64)
-            self._lr += (np.dot(left, right), np.dot(left, left), np.dot(right, right))
+            # Mid/side energies of the first two channels (one pass over the side only when
+            # there are exactly two: the mid is the mono sum already).
+            first_two = ints[:, :2].astype(np.int32)
+            mid = (summed if self.channels == 2 else first_two.sum(axis=1)).astype(np.float64)
+            side = (first_two[:, 0] - first_two[:, 1]).astype(np.float64)
+            self._mid_side += (np.dot(mid, mid), np.dot(side, side))
         joined = np.concatenate([self._prev_tail, mono])
         tail = self._prev_tail.size
+        block_sum = float(mono.sum())
+        joined_sum = block_sum + float(self._prev_tail.sum())
         for lag in (1, 2):
             # Pairs whose second element is in this block (earlier pairs were counted before).
-            first = joined[max(tail - lag, 0) : joined.size - lag]
-            second = joined[max(tail - lag, 0) + lag :]
-            self._lag_sums[lag - 1] += (
-                np.dot(first, second),
-                first.sum(),
-                second.sum(),
-                first.size,
+            start = max(tail - lag, 0)
+            first = joined[start : joined.size - lag]
+            second = joined[start + lag :]
+            # The two sums follow from the block's total and a few edge samples.
+            first_sum = (
+                joined_sum - float(joined[:start].sum()) - float(joined[joined.size - lag :].sum())
             )
-        self._mono_sum += float(mono.sum())
+            second_sum = joined_sum - float(joined[: start + lag].sum())
+            self._lag_sums[lag - 1] += (np.dot(first, second), first_sum, second_sum, first.size)
+        self._mono_sum += block_sum
         self._mono_sumsq += float(np.dot(mono, mono))
         self._mono_n += mono.size
         self._zero_cross += int(np.count_nonzero(np.signbit(joined[:-1]) != np.signbit(joined[1:])))
@@ -279,7 +285,7 @@ class SignalAnalyzer:
         envelope = np.concatenate(self._envelope) if self._envelope else np.zeros(1, np.float32)
         audible = envelope[envelope > SILENCE_DB]
         spectral = self._spectral_features()
-        lr, ll, rr = self._lr
+        mid_energy, side_energy = self._mid_side
         return {
             "log_distinct": math.log10(distinct + 1),
             "distinct_ratio": distinct / min(n, 65536),
@@ -303,7 +309,11 @@ class SignalAnalyzer:
             "zcr": self._zero_cross / max(self._frames, 1),
             "silence_ratio": float(np.mean(envelope <= SILENCE_DB)),
             "clip_ratio": float(hist[_CLIP_BINS].sum()) / n,
-            "channel_corr": float(lr / math.sqrt(ll * rr + EPS)) if self.channels > 1 else 1.0,
+            # 2 sum(lr) / sum(l^2 + r^2): the correlation of the channels when their levels match,
+            # from mid/side energies; 1 for mono.
+            "channel_corr": float((mid_energy - side_energy) / (mid_energy + side_energy + EPS))
+            if self.channels > 1
+            else 1.0,
         }
 
     def _byte_lane_distance(self) -> float:
