@@ -127,3 +127,34 @@ def test_watch_streams_published_verdicts_for_the_requested_user_only() -> None:
             stream.cancel()
     finally:
         running.stop(0)
+
+
+def test_a_verdict_stored_between_get_verdicts_reads_is_judged_not_not_found() -> None:
+    from audioval_classify.servicer import ClassifyServicer
+    from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster
+    from audioval_servicekit import build_server
+
+    class JudgedBetweenReads(InMemoryVerdictStore):
+        """Pending at GetVerdict's first read; the verdict lands before its pending check."""
+
+        def is_pending(self, track_id: str) -> bool:
+            self.put_if_absent(verdict_pb2.Verdict(track_id=track_id, user_id="u"))
+            return super().is_pending(track_id)
+
+    store = JudgedBetweenReads()
+    store.mark_pending("t-late", "u")
+    servicer = ClassifyServicer(store, VerdictBroadcaster(queue_size=1))
+    running = build_server(
+        ClassifySettings(port=0),
+        [lambda s: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, s)],
+        [SERVICE_NAME],
+    )
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as ch:
+            reply = classify_pb2_grpc.ClassifyServiceStub(ch).GetVerdict(
+                classify_pb2.GetVerdictRequest(track_id="t-late"), timeout=5
+            )
+        assert reply.state == classify_pb2.TRACK_STATE_JUDGED
+        assert reply.verdict.track_id == "t-late"
+    finally:
+        running.stop(0)

@@ -94,6 +94,14 @@ class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
             )
         if self._store.is_pending(request.track_id):
             return classify_pb2.GetVerdictResponse(state=classify_pb2.TRACK_STATE_PENDING)
+        # Two reads, not one: a verdict stored between them turns the pending item into a judged
+        # one, so neither read saw it. A track only moves unknown -> pending -> judged, so one
+        # more look tells "judged meanwhile" from "unknown".
+        verdict = self._store.get(request.track_id)
+        if verdict is not None:
+            return classify_pb2.GetVerdictResponse(
+                state=classify_pb2.TRACK_STATE_JUDGED, verdict=verdict
+            )
         context.abort(grpc.StatusCode.NOT_FOUND, f"no track {request.track_id!r}")
         raise AssertionError("unreachable: abort raises")
 
