@@ -129,32 +129,46 @@ def test_watch_streams_published_verdicts_for_the_requested_user_only() -> None:
         running.stop(0)
 
 
-def test_a_verdict_stored_between_get_verdicts_reads_is_judged_not_not_found() -> None:
+def test_get_verdict_answers_from_one_read_of_the_store() -> None:
+    """State and verdict from one read: a verdict stored between two reads once made a pending
+    track look unknown (NOT_FOUND); with a single lookup that cannot happen."""
     from audioval_classify.servicer import ClassifyServicer
-    from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster
+    from audioval_classify.store import InMemoryVerdictStore, TrackLookup, VerdictBroadcaster
     from audioval_servicekit import build_server
 
-    class JudgedBetweenReads(InMemoryVerdictStore):
-        """Pending at GetVerdict's first read; the verdict lands before its pending check."""
+    class CountingStore(InMemoryVerdictStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lookups = 0
 
-        def is_pending(self, track_id: str) -> bool:
-            self.put_if_absent(verdict_pb2.Verdict(track_id=track_id, user_id="u"))
-            return super().is_pending(track_id)
+        def lookup(self, track_id: str) -> tuple[TrackLookup, verdict_pb2.Verdict | None]:
+            self.lookups += 1
+            return super().lookup(track_id)
 
-    store = JudgedBetweenReads()
-    store.mark_pending("t-late", "u")
+        def get(self, track_id: str) -> verdict_pb2.Verdict | None:
+            raise AssertionError("GetVerdict must not read twice")
+
+    store = CountingStore()
+    store.mark_pending("t-pending", "u")
+    store.put_if_absent(verdict_pb2.Verdict(track_id="t-judged", user_id="u"))
     servicer = ClassifyServicer(store, VerdictBroadcaster(queue_size=1))
     running = build_server(
-        ClassifySettings(port=0),
+        ClassifySettings(port=0, store="memory"),
         [lambda s: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, s)],
         [SERVICE_NAME],
     )
     try:
         with grpc.insecure_channel(f"127.0.0.1:{running.port}") as ch:
-            reply = classify_pb2_grpc.ClassifyServiceStub(ch).GetVerdict(
-                classify_pb2.GetVerdictRequest(track_id="t-late"), timeout=5
+            stub = classify_pb2_grpc.ClassifyServiceStub(ch)
+            judged = stub.GetVerdict(classify_pb2.GetVerdictRequest(track_id="t-judged"), timeout=5)
+            pending = stub.GetVerdict(
+                classify_pb2.GetVerdictRequest(track_id="t-pending"), timeout=5
             )
-        assert reply.state == classify_pb2.TRACK_STATE_JUDGED
-        assert reply.verdict.track_id == "t-late"
+        assert (
+            judged.state == classify_pb2.TRACK_STATE_JUDGED
+            and judged.verdict.track_id == "t-judged"
+        )
+        assert pending.state == classify_pb2.TRACK_STATE_PENDING
+        assert store.lookups == 2
     finally:
         running.stop(0)

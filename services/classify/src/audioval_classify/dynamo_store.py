@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from audioval.v1 import verdict_pb2
+from audioval_classify.store import TrackLookup
 
 FIRST_VERDICT_ONLY = "attribute_not_exists(track_id) OR #s = :pending"
 
@@ -50,10 +51,15 @@ class DynamoVerdictStore:
         return item
 
     def get(self, track_id: str) -> verdict_pb2.Verdict | None:
+        return self.lookup(track_id)[1]
+
+    def lookup(self, track_id: str) -> tuple[TrackLookup, verdict_pb2.Verdict | None]:
         item = self._item(track_id)
-        if item is None or item.get("state", {}).get("S") != "judged" or "verdict" not in item:
-            return None
-        return verdict_pb2.Verdict.FromString(item["verdict"]["B"])
+        if item is None:
+            return TrackLookup.UNKNOWN, None
+        if item.get("state", {}).get("S") == "judged" and "verdict" in item:
+            return TrackLookup.JUDGED, verdict_pb2.Verdict.FromString(item["verdict"]["B"])
+        return TrackLookup.PENDING, None
 
     def mark_pending(self, track_id: str, user_id: str) -> None:
         # Already pending or judged is fine: the item exists either way.
@@ -68,7 +74,3 @@ class DynamoVerdictStore:
                 },
                 ConditionExpression="attribute_not_exists(track_id)",
             )
-
-    def is_pending(self, track_id: str) -> bool:
-        item = self._item(track_id)
-        return item is not None and item.get("state", {}).get("S") == "pending"

@@ -12,7 +12,7 @@ import grpc
 
 from audioval.v1 import classify_pb2, classify_pb2_grpc, verdict_pb2
 from audioval_classify.judge import Judge, OverloadedError, to_proto
-from audioval_classify.store import StreamClosed, VerdictBroadcaster, VerdictStore
+from audioval_classify.store import StreamClosed, TrackLookup, VerdictBroadcaster, VerdictStore
 
 log = logging.getLogger(__name__)
 
@@ -87,21 +87,15 @@ class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
         self, request: classify_pb2.GetVerdictRequest, context: grpc.ServicerContext
     ) -> classify_pb2.GetVerdictResponse:
         _check_track_id(request.track_id, context)
-        verdict = self._store.get(request.track_id)
-        if verdict is not None:
+        # One read: state and verdict come from the same item, so a verdict stored meanwhile
+        # can never make a pending track look unknown.
+        state, verdict = self._store.lookup(request.track_id)
+        if state is TrackLookup.JUDGED:
             return classify_pb2.GetVerdictResponse(
                 state=classify_pb2.TRACK_STATE_JUDGED, verdict=verdict
             )
-        if self._store.is_pending(request.track_id):
+        if state is TrackLookup.PENDING:
             return classify_pb2.GetVerdictResponse(state=classify_pb2.TRACK_STATE_PENDING)
-        # Two reads, not one: a verdict stored between them turns the pending item into a judged
-        # one, so neither read saw it. A track only moves unknown -> pending -> judged, so one
-        # more look tells "judged meanwhile" from "unknown".
-        verdict = self._store.get(request.track_id)
-        if verdict is not None:
-            return classify_pb2.GetVerdictResponse(
-                state=classify_pb2.TRACK_STATE_JUDGED, verdict=verdict
-            )
         context.abort(grpc.StatusCode.NOT_FOUND, f"no track {request.track_id!r}")
         raise AssertionError("unreachable: abort raises")
 

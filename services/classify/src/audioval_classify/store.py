@@ -11,9 +11,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from typing import Protocol
 
 from audioval.v1 import verdict_pb2
+
+
+class TrackLookup(Enum):
+    UNKNOWN = "unknown"
+    PENDING = "pending"
+    JUDGED = "judged"
 
 
 class VerdictStore(Protocol):
@@ -27,7 +34,9 @@ class VerdictStore(Protocol):
         """Record that a track is in flight (GetVerdict answers PENDING until it is judged)."""
         ...
 
-    def is_pending(self, track_id: str) -> bool: ...
+    def lookup(self, track_id: str) -> tuple[TrackLookup, verdict_pb2.Verdict | None]:
+        """The track's state and, when judged, its verdict, from one consistent read."""
+        ...
 
 
 class InMemoryVerdictStore:
@@ -56,9 +65,12 @@ class InMemoryVerdictStore:
             if track_id not in self._verdicts:
                 self._pending.add(track_id)
 
-    def is_pending(self, track_id: str) -> bool:
+    def lookup(self, track_id: str) -> tuple[TrackLookup, verdict_pb2.Verdict | None]:
         with self._lock:
-            return track_id in self._pending
+            verdict = self._verdicts.get(track_id)
+            if verdict is not None:
+                return TrackLookup.JUDGED, verdict
+            return (TrackLookup.PENDING if track_id in self._pending else TrackLookup.UNKNOWN), None
 
 
 @dataclass(frozen=True)
