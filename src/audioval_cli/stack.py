@@ -5,6 +5,11 @@ services run as child processes started the way a deployment starts them (``pyth
 audioval_<service>``), configured only through their environment. Endpoints are printed once
 every health check says SERVING; SIGINT/SIGTERM stops the children (SIGTERM, then SIGKILL after
 a grace period) and then the emulator, leaving nothing running.
+
+With ``--faults RATE`` the services talk to the emulator through
+:class:`audioval_localstack.faults.FaultProxy`, which enforces Kinesis' per-shard limits and
+injects AWS' own errors (throttling, 5xx, timeouts) into that share of calls; provisioning still
+goes straight to the emulator.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +31,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic import SecretStr
 
 from audioval_localstack import Emulator, provision
+from audioval_localstack.faults import FAULT_KINDS, FaultProxy
 from audioval_servicekit import PipelineSettings
 
 LOCAL_KEY = "testing"  # the emulator accepts any credentials; these never leave the machine
@@ -46,14 +52,19 @@ class Stack:
     ports: StackPorts
     emulator: Emulator
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The fault layer the services talk to instead of the emulator, when faults are on.
+    proxy: FaultProxy | None = None
 
     def endpoints(self) -> dict[str, str]:
-        return {
+        endpoints = {
             "ingest": f"127.0.0.1:{self.ports.ingest}",
             "rebuild": f"127.0.0.1:{self.ports.rebuild} (health only)",
             "classify": f"127.0.0.1:{self.ports.classify}",
             "aws": self.emulator.endpoint_url,
         }
+        if self.proxy is not None:
+            endpoints["faults"] = f"{self.proxy.endpoint_url} (what the services use)"
+        return endpoints
 
 
 def _environment(ports: StackPorts, endpoint: str) -> dict[str, str]:
@@ -95,9 +106,21 @@ def wait_serving(address: str, deadline: float) -> None:
 
 @contextmanager
 def local_stack(
-    ports: StackPorts, *, startup_timeout: float = 120.0, log_dir: Path | None = None
+    ports: StackPorts,
+    *,
+    startup_timeout: float = 120.0,
+    log_dir: Path | None = None,
+    fault_rate: float | None = None,
+    fault_kinds: Sequence[str] = FAULT_KINDS,
+    fault_seed: int = 0,
+    kinesis_limits: bool = True,
 ) -> Iterator[Stack]:
-    """Start everything, yield when healthy, stop everything on exit."""
+    """Start everything, yield when healthy, stop everything on exit.
+
+    ``fault_rate`` (None: no fault layer) puts a :class:`FaultProxy` between the services and
+    the emulator, injecting ``fault_kinds`` into that share of calls (``fault_seed`` fixes which)
+    and, with ``kinesis_limits``, enforcing Kinesis' per-shard limits.
+    """
     emulator = Emulator(port=ports.aws).start()
     stack = Stack(ports=ports, emulator=emulator)
     logs = ExitStack()
@@ -108,7 +131,19 @@ def local_stack(
             aws_secret_access_key=SecretStr(LOCAL_KEY),
         )
         provision(settings)
-        env = _environment(ports, emulator.endpoint_url)
+        endpoint = emulator.endpoint_url
+        if fault_rate is not None:
+            stack.proxy = FaultProxy(
+                emulator.endpoint_url,
+                fault_rate=fault_rate,
+                kinds=fault_kinds,
+                enforce_limits=kinesis_limits,
+                seed=fault_seed,
+                # The services read the same AUDIOVAL_AWS_* environment: outlast their timeout.
+                timeout_hold_s=settings.aws_read_timeout_s + 1.0,
+            ).start()
+            endpoint = stack.proxy.endpoint_url
+        env = _environment(ports, endpoint)
         for name in ("classify", "ingest", "rebuild"):
             out = logs.enter_context((log_dir / f"{name}.log").open("ab")) if log_dir else None
             stack.processes[name] = subprocess.Popen(
@@ -132,6 +167,8 @@ def local_stack(
         yield stack
     finally:
         stop_processes(stack.processes)
+        if stack.proxy is not None:
+            stack.proxy.stop()
         emulator.stop()
         logs.close()
 
@@ -166,6 +203,27 @@ def stop_processes(processes: dict[str, subprocess.Popen[bytes]], grace: float =
     show_default=True,
     help="Seconds to wait for every health check.",
 )
+@click.option(
+    "--faults",
+    "fault_rate",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Put a fault layer between the services and the emulator and fail this share of "
+    "AWS calls (0 enforces Kinesis' shard limits only).",
+)
+@click.option(
+    "--fault-kinds",
+    default=",".join(FAULT_KINDS),
+    show_default=True,
+    help="Comma-separated faults to inject: throttle, 5xx, timeout.",
+)
+@click.option("--fault-seed", default=0, show_default=True, help="Seed of the fault draws.")
+@click.option(
+    "--kinesis-limits/--no-kinesis-limits",
+    default=True,
+    show_default=True,
+    help="With --faults: enforce Kinesis' per-shard throughput and record-size limits.",
+)
 def up_command(
     ingest_port: int,
     rebuild_port: int,
@@ -173,6 +231,10 @@ def up_command(
     aws_port: int,
     log_dir: Path | None,
     startup_timeout: float,
+    fault_rate: float | None,
+    fault_kinds: str,
+    fault_seed: int,
+    kinesis_limits: bool,
 ) -> None:
     """Run the local stack in the foreground until Ctrl-C (or SIGTERM)."""
     stop = threading.Event()
@@ -187,8 +249,24 @@ def up_command(
     ports = StackPorts(
         ingest=ingest_port, rebuild=rebuild_port, classify=classify_port, aws=aws_port
     )
+    kinds = tuple(k.strip() for k in fault_kinds.split(",") if k.strip())
+    if unknown := set(kinds) - set(FAULT_KINDS):
+        raise click.BadParameter(
+            f"unknown {', '.join(sorted(unknown))}; choose from {', '.join(FAULT_KINDS)}",
+            param_hint="--fault-kinds",
+        )
+    if fault_rate and not kinds:
+        raise click.BadParameter("name at least one fault kind", param_hint="--fault-kinds")
     try:
-        with local_stack(ports, startup_timeout=startup_timeout, log_dir=log_dir) as stack:
+        with local_stack(
+            ports,
+            startup_timeout=startup_timeout,
+            log_dir=log_dir,
+            fault_rate=fault_rate,
+            fault_kinds=kinds,
+            fault_seed=fault_seed,
+            kinesis_limits=kinesis_limits,
+        ) as stack:
             for name, address in stack.endpoints().items():
                 click.echo(f"{name:<9} {address}")
             click.echo("ready: every service is SERVING (Ctrl-C stops everything)", err=True)

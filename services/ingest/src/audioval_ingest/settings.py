@@ -39,9 +39,15 @@ class IngestSettings(ServiceSettings):
     )
     # Retries of the records a PutRecords call did not accept (on top of botocore's own
     # retries of whole calls): exponential backoff with full jitter, bounded in count and time.
-    put_max_attempts: int = Field(default=10, ge=1)
+    # Attempts count every call of a batch, those that got records through included: at a
+    # shard's 1 MiB/s a 5 MiB batch needs >= 5 s and a dozen calls alone, more when uploads share
+    # the shard (10 failed a 4 MiB upload against the enforced limit). put_max_total_s is the
+    # bound meant to bind; at the ~0.5 s mean backoff, 60 attempts fill about 30 s.
+    put_max_attempts: int = Field(default=60, ge=1)
     put_base_delay_s: float = Field(default=0.05, gt=0)
-    put_max_delay_s: float = Field(default=2.0, gt=0)
+    # A shard's write budget is per second and holds about a second's worth: a backoff much
+    # longer than that leaves it unused (2.0 wrote 0.67 MiB/s into one shard, 1.0 wrote 0.91).
+    put_max_delay_s: float = Field(default=1.0, gt=0)
     put_max_total_s: float = Field(default=30.0, gt=0)
 
     # How long the stream registry read is trusted before it is read again.
