@@ -159,10 +159,22 @@ def test_exhausted_attempts_raise_a_clear_error() -> None:
     retry = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.01, max_total_s=60)
     writer = _writer(kinesis, sleeps, limits=BatchLimits(record_data_bytes=10), retry=retry)
     writer.write(b"a" * 30)
-    with pytest.raises(KinesisWriteError, match=r"2 of 3 records refused by stream-a .*4 attempts"):
+    with pytest.raises(
+        KinesisWriteError, match=r"2 of 3 records refused by stream-a .*4 calls without progress"
+    ):
         writer.close()
     assert len(kinesis.calls) == 4
     assert len(sleeps.delays) == 3
+
+
+def test_calls_that_move_some_records_do_not_use_up_the_attempts() -> None:
+    # Each call refuses every record but the first: a shard at its limit, draining slowly.
+    kinesis = FakeKinesis(script=[set(range(1, 10))] * 9)
+    retry = RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.01, max_total_s=60)
+    writer = _writer(kinesis, Sleeps(), limits=BatchLimits(record_data_bytes=10), retry=retry)
+    writer.write(b"c" * 100)
+    writer.close()
+    assert len(kinesis.calls) == 10
 
 
 def test_retries_stop_when_the_time_budget_is_spent() -> None:

@@ -230,12 +230,15 @@ class ChunkWriter:
     def _put(self, batch: list[_Entry]) -> None:
         pending = batch
         started = time.monotonic()
-        attempt = 0
+        attempt = 0  # consecutive calls that got no record through
         while True:
-            attempt += 1
+            before = len(pending)
             pending, reason = self._attempt(pending)
             if not pending:
                 return
+            # A call that moved some records is progress, not a failure: on a shard at its
+            # limit every batch takes several calls, each accepting a share.
+            attempt = 1 if len(pending) < before else attempt + 1
             log.info(
                 "records refused; retrying",
                 extra={
@@ -248,7 +251,7 @@ class ChunkWriter:
             )
             what = f"{len(pending)} of {len(batch)} records refused by {self._stream} ({reason})"
             if attempt >= self._retry.max_attempts:
-                raise KinesisWriteError(f"{what}; gave up after {attempt} attempts")
+                raise KinesisWriteError(f"{what}; gave up after {attempt} calls without progress")
             delay = self._retry.backoff(attempt, self._uniform)
             budget = self._retry.max_total_s - (time.monotonic() - started)
             deadline = self._time_left()

@@ -39,11 +39,11 @@ class IngestSettings(ServiceSettings):
     )
     # Retries of the records a PutRecords call did not accept (on top of botocore's own
     # retries of whole calls): exponential backoff with full jitter, bounded in count and time.
-    # Attempts count every call of a batch, those that got records through included: at a
-    # shard's 1 MiB/s a 5 MiB batch needs >= 5 s and a dozen calls alone, more when uploads share
-    # the shard (10 failed a 4 MiB upload against the enforced limit). put_max_total_s is the
-    # bound meant to bind; at the ~0.5 s mean backoff, 60 attempts fill about 30 s.
-    put_max_attempts: int = Field(default=60, ge=1)
+    # Attempts count consecutive calls that got no record through (a call that moved some is
+    # progress: at a shard's 1 MiB/s a 5 MiB batch takes a dozen calls). Uploads sharing a shard
+    # can each be refused many times in a row while others drain it (10 failed one of 50
+    # concurrent uploads on two shards), so put_max_total_s is the bound meant to bind.
+    put_max_attempts: int = Field(default=30, ge=1)
     put_base_delay_s: float = Field(default=0.05, gt=0)
     # A shard's write budget is per second and holds about a second's worth: a backoff much
     # longer than that leaves it unused (2.0 wrote 0.67 MiB/s into one shard, 1.0 wrote 0.91).

@@ -249,7 +249,13 @@ class UploadFunnel:
                 Item=item,
                 ConditionExpression="attribute_not_exists(track_id)",
             )
-        except (BotoCoreError, ClientError) as exc:
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                # Track ids are fresh uuid4s: an existing item is this very write, applied by
+                # AWS on an earlier attempt whose reply was lost.
+                return
+            raise _aws_error(f"writing the pending item of {track_id}", exc) from exc
+        except BotoCoreError as exc:
             raise _aws_error(f"writing the pending item of {track_id}", exc) from exc
 
     def forget_pending(self, track_id: str) -> None:
