@@ -133,8 +133,9 @@ def test_get_verdict_answers_from_one_read_of_the_store() -> None:
     """State and verdict from one read: a verdict stored between two reads once made a pending
     track look unknown (NOT_FOUND); with a single lookup that cannot happen."""
     from audioval_classify.servicer import ClassifyServicer
-    from audioval_classify.store import InMemoryVerdictStore, TrackLookup, VerdictBroadcaster
+    from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster
     from audioval_servicekit import build_server
+    from audioval_servicekit.verdict_table import TrackLookup
 
     class CountingStore(InMemoryVerdictStore):
         def __init__(self) -> None:

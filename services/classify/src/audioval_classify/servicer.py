@@ -12,7 +12,8 @@ import grpc
 
 from audioval.v1 import classify_pb2, classify_pb2_grpc, verdict_pb2
 from audioval_classify.judge import Judge, OverloadedError, to_proto
-from audioval_classify.store import StreamClosed, TrackLookup, VerdictBroadcaster, VerdictStore
+from audioval_classify.store import StreamClosed, VerdictBroadcaster, VerdictStore
+from audioval_servicekit.verdict_table import TrackLookup
 
 log = logging.getLogger(__name__)
 

@@ -11,16 +11,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import Enum
 from typing import Protocol
 
 from audioval.v1 import verdict_pb2
-
-
-class TrackLookup(Enum):
-    UNKNOWN = "unknown"
-    PENDING = "pending"
-    JUDGED = "judged"
+from audioval_servicekit.verdict_table import TrackLookup
 
 
 class VerdictStore(Protocol):

@@ -1,71 +1,27 @@
-"""The worker's view of the verdict table: is a track judged, and refusing one it cannot rebuild.
+"""The verdict a track gets when its records do not rebuild the file its manifest names.
 
-Items follow the pipeline contract: ``track_id`` (S, key), ``state`` ("pending" | "judged"),
-``user_id``, ``verdict`` (B: binary ``audioval.v1.Verdict``), ``updated_at`` (N, epoch ms).
-Classify writes judged items with the same conditional put used here, so whichever verdict is
-stored first is the only one.
+The table itself is ``audioval_servicekit.verdict_table.VerdictTable``, shared with classify
+(re-exported here for the worker).
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from audioval.v1 import pipeline_pb2, verdict_pb2
 from audioval_rebuild.integrity import HashMismatchError, IntegrityError
+from audioval_servicekit.verdict_table import VerdictTable
 
-__all__ = ["FIRST_VERDICT_ONLY", "VerdictTable", "rejection"]
-
-FIRST_VERDICT_ONLY = "attribute_not_exists(track_id) OR #s = :pending"
+__all__ = ["VerdictTable", "rejection"]
 
 try:
     _VERSION = metadata.version("audioval-rebuild")
 except metadata.PackageNotFoundError:  # running from a source tree without an install
     _VERSION = "0+unknown"
 MODEL_VERSION = f"audioval-rebuild/{_VERSION}"
-
-
-class VerdictTable:
-    """Reads a track's state and stores a first verdict, conditionally."""
-
-    def __init__(self, dynamodb: Any, table: str) -> None:
-        self._db = dynamodb
-        self._table = table
-
-    def is_judged(self, track_id: str) -> bool:
-        """Whether a verdict is stored for ``track_id`` (a strongly consistent read)."""
-        item = self._db.get_item(
-            TableName=self._table,
-            Key={"track_id": {"S": track_id}},
-            ConsistentRead=True,
-            ProjectionExpression="#s",
-            ExpressionAttributeNames={"#s": "state"},
-        ).get("Item")
-        return item is not None and item.get("state", {}).get("S") == "judged"
-
-    def put_first(self, verdict: verdict_pb2.Verdict) -> bool:
-        """Store ``verdict`` unless the track is judged already; True when it was stored."""
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item={
-                    "track_id": {"S": verdict.track_id},
-                    "state": {"S": "judged"},
-                    "user_id": {"S": verdict.user_id},
-                    "verdict": {"B": verdict.SerializeToString()},
-                    "updated_at": {"N": str(int(time.time() * 1000))},
-                },
-                ConditionExpression=FIRST_VERDICT_ONLY,
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={":pending": {"S": "pending"}},
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
 
 
 def rejection(
