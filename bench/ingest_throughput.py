@@ -30,7 +30,6 @@ import gzip
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -51,7 +50,7 @@ from audiomodel.corpus.samples import synth_music
 from audioval.v1 import ingest_pb2, ingest_pb2_grpc
 from audioval_cli.stack import stop_processes, wait_serving
 from audioval_ingest.settings import IngestSettings
-from audioval_localstack import Emulator, provision, stream_name
+from audioval_localstack import Emulator, free_port, provision, stream_name
 from audioval_localstack.faults import MIB, FaultProxy, ShardLimits
 from audioval_servicekit import PipelineSettings, aws_client
 
@@ -89,12 +88,6 @@ def wav_bytes(size: int, *, seed: int) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, np.concatenate(pieces), 44100, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

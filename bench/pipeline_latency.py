@@ -39,7 +39,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -58,6 +57,7 @@ import soundfile as sf
 
 from audiomodel.corpus.samples import synth_music
 from audioval.v1 import classify_pb2, classify_pb2_grpc, ingest_pb2, ingest_pb2_grpc, verdict_pb2
+from audioval_localstack import free_ports
 
 RATE = 44100
 UPLOAD_CHUNK = 1024 * 1024  # what `audioval upload` sends per request
@@ -83,17 +83,6 @@ def music_track(size_bytes: int, index: int, base: npt.NDArray[np.float32]) -> b
 
 
 # --- the stack -------------------------------------------------------------------------------
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 @dataclass

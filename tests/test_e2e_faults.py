@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ import soundfile as sf
 from audiomodel.corpus.samples import synth_music
 from audioval.v1 import classify_pb2, classify_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from audioval_cli.stack import Stack, StackPorts, local_stack
+from audioval_localstack import free_ports
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -45,17 +45,6 @@ SERVICE_ENV = {
 }
 UPLOAD_TIMEOUT_S = 120.0
 VERDICT_DEADLINE_S = 170.0
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _payload(i: int) -> bytes:
@@ -82,7 +71,7 @@ class _Outcome:
 
 @pytest.fixture(scope="module")
 def faulty_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Path]]:
-    ingest, rebuild, classify, aws = _free_ports(4)
+    ingest, rebuild, classify, aws = free_ports(4)
     logs = tmp_path_factory.mktemp("fault-logs")
     with pytest.MonkeyPatch.context() as env:
         for name, value in SERVICE_ENV.items():

@@ -18,7 +18,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from audiomodel.corpus.samples import synth_music
 from audioval.v1 import classify_pb2, classify_pb2_grpc, ingest_pb2, ingest_pb2_grpc, verdict_pb2
 from audioval_cli import stack as stack_module
 from audioval_cli.stack import Stack, StackPorts, local_stack, wait_serving
+from audioval_localstack import free_ports
 from audioval_servicekit import PipelineSettings, aws_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -62,17 +62,6 @@ RATE = 44100
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def eventually(

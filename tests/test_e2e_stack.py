@@ -16,20 +16,10 @@ from pathlib import Path
 import pytest
 
 from audiomodel.corpus.samples import write_samples
+from audioval_localstack import free_ports
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 AUDIOVAL = shutil.which("audioval", path=str(Path(sys.executable).parent))
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 @pytest.fixture(scope="module")
