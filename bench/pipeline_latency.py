@@ -107,7 +107,7 @@ def start_stack(log_dir: Path, extra_env: dict[str, str], timeout_s: float) -> S
     audioval = shutil.which("audioval", path=str(Path(sys.executable).parent))
     if audioval is None:
         raise SystemExit("the audioval command is not installed in this environment")
-    ingest, rebuild, classify, aws = free_ports(4)
+    ingest, rebuild, classify, aws, ray, dashboard = free_ports(6)
     process = subprocess.Popen(
         [
             audioval,
@@ -120,6 +120,10 @@ def start_stack(log_dir: Path, extra_env: dict[str, str], timeout_s: float) -> S
             str(classify),
             "--aws-port",
             str(aws),
+            "--ray-port",
+            str(ray),
+            "--dashboard-port",
+            str(dashboard),
             "--log-dir",
             str(log_dir),
             "--startup-timeout",

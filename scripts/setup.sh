@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# sox/ffmpeg/flac/vorbis-tools/lame transcode the dev corpus; espeak-ng renders speech for it.
-APT_PACKAGES=(sox libsox-fmt-all ffmpeg flac vorbis-tools lame espeak-ng libsndfile1)
+# sox/ffmpeg/flac/vorbis-tools/lame transcode the dev corpus; espeak-ng renders speech for it;
+# iproute2's ss lets the tests check that the local stack listens on loopback only.
+APT_PACKAGES=(sox libsox-fmt-all ffmpeg flac vorbis-tools lame espeak-ng libsndfile1 iproute2)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -41,7 +41,7 @@ SERVICE_ENV = {
     # A worker handles the messages of one receive in turn: one at a time spreads the 50
     # manifests over the four workers instead of queueing ten behind one.
     "AUDIOVAL_REBUILD_RECEIVE_MAX_MESSAGES": "1",
-    "AUDIOVAL_CLASSIFY_VALIDATOR_WORKERS": "2",
+    "AUDIOVAL_CLASSIFY_POOL_SIZE": "2",
 }
 UPLOAD_TIMEOUT_S = 120.0
 VERDICT_DEADLINE_S = 170.0
@@ -71,13 +71,13 @@ class _Outcome:
 
 @pytest.fixture(scope="module")
 def faulty_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Path]]:
-    ingest, rebuild, classify, aws = free_ports(4)
+    ingest, rebuild, classify, aws, ray, dashboard = free_ports(6)
     logs = tmp_path_factory.mktemp("fault-logs")
     with pytest.MonkeyPatch.context() as env:
         for name, value in SERVICE_ENV.items():
             env.setenv(name, value)
         with local_stack(
-            StackPorts(ingest=ingest, rebuild=rebuild, classify=classify, aws=aws),
+            StackPorts(ingest, rebuild, classify, aws, ray, dashboard),
             log_dir=logs,
             fault_rate=FAULT_RATE,
             fault_kinds=("throttle", "5xx", "timeout"),

@@ -34,8 +34,7 @@ from pydantic import SecretStr
 
 from audiomodel.corpus.samples import synth_music
 from audioval.v1 import classify_pb2, classify_pb2_grpc, ingest_pb2, ingest_pb2_grpc, verdict_pb2
-from audioval_cli import stack as stack_module
-from audioval_cli.stack import Stack, StackPorts, local_stack, wait_serving
+from audioval_cli.stack import LOCAL_KEY, Stack, StackPorts, local_stack, wait_serving
 from audioval_localstack import free_ports
 from audioval_servicekit import PipelineSettings, aws_client
 
@@ -52,8 +51,8 @@ RECOVERY_ENV = {
     "AUDIOVAL_REBUILD_RETRY_DELAY_S": "3",
     "AUDIOVAL_REBUILD_RECEIVE_WAIT_S": "2",
     "AUDIOVAL_REBUILD_CLASSIFY_MAX_RECONNECT_BACKOFF_S": "1",
-    # One validator process: the one that is busy is the one that is judging our track.
-    "AUDIOVAL_CLASSIFY_VALIDATOR_WORKERS": "1",
+    # One validator actor: the one that is busy is the one that is judging our track.
+    "AUDIOVAL_CLASSIFY_POOL_SIZE": "1",
 }
 LARGE_TRACK_BYTES = 50 * 1024 * 1024  # ~5 min of CD audio; under rebuild's 60 MiB limit
 MESSAGE_LIMIT = 64 * 1024 * 1024
@@ -101,16 +100,10 @@ def kill_hard(process: subprocess.Popen[bytes]) -> None:
 
 def restart(stack: Stack, name: str, port: int, log_dir: Path) -> None:
     """Start ``name`` again as the stack does, with the stack's environment and port."""
-    # stack._environment is private; it is what local_stack gives its children (it reads
-    # os.environ, which RECOVERY_ENV is set in for this module).
-    # With a fault layer in front of the emulator (stack.py's FaultProxy) the services talk to it.
-    proxy = getattr(stack, "proxy", None)
-    endpoint = proxy.endpoint_url if proxy is not None else stack.emulator.endpoint_url
-    env = stack_module._environment(stack.ports, endpoint)
     with (log_dir / f"{name}.log").open("ab") as log:
         stack.processes[name] = subprocess.Popen(
             [sys.executable, "-m", f"audioval_{name}"],
-            env=env,
+            env=stack.environment,
             stdout=log,
             stderr=log,
             start_new_session=True,
@@ -118,26 +111,23 @@ def restart(stack: Stack, name: str, port: int, log_dir: Path) -> None:
     wait_serving(f"127.0.0.1:{port}", time.monotonic() + 120)
 
 
-def cpu_ticks_below(pid: int) -> int:
-    """CPU ticks (user + system) of every descendant of ``pid``, from /proc."""
-    children: dict[int, list[int]] = {}
-    ticks: dict[int, int] = {}
+def actors_validating() -> list[int]:
+    """Pids of Ray workers running ``ValidatorActor.validate`` now.
+
+    Ray retitles a worker process after the task it runs (``ray::Class.method``), so a busy
+    validator actor is visible in /proc whichever node process started it.
+    """
+    busy = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
             continue  # gone meanwhile
-        child = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(child)
-        ticks[child] = int(fields[11]) + int(fields[12])  # utime, stime
-    total, todo = 0, list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        total += ticks.get(child, 0)
-        todo.extend(children.get(child, []))
-    return total
+        if title.startswith(b"ray::ValidatorActor.validate"):
+            busy.append(int(entry.name))
+    return busy
 
 
 class Pipeline:
@@ -158,8 +148,8 @@ class Pipeline:
         self.classify = classify_pb2_grpc.ClassifyServiceStub(self._channels[1])
         settings = PipelineSettings(
             aws_endpoint_url=stack.emulator.endpoint_url,
-            aws_access_key_id=SecretStr(stack_module.LOCAL_KEY),
-            aws_secret_access_key=SecretStr(stack_module.LOCAL_KEY),
+            aws_access_key_id=SecretStr(LOCAL_KEY),
+            aws_secret_access_key=SecretStr(LOCAL_KEY),
         )
         self.settings = settings
         self.sqs = aws_client("sqs", settings)
@@ -245,7 +235,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
         # local_stack gives its children os.environ plus its own settings.
         for key, value in RECOVERY_ENV.items():
             env.setenv(key, value)
-        ports = StackPorts(*free_ports(4))
+        ports = StackPorts(*free_ports(6))
         with local_stack(ports, log_dir=log_dir) as stack:
             view = Pipeline(stack, log_dir)
             try:
@@ -316,16 +306,10 @@ def test_classify_killed_mid_validation_and_restarted_still_judges_it_once(
     stack = pipeline.stack
     content = music_wav(LARGE_TRACK_BYTES, seed=3)
     classify = stack.processes["classify"]
-    idle = cpu_ticks_below(classify.pid)
     track_id = pipeline.upload(content, "recovery", "long-classify.wav")
-    # The validator process (a child of classify's fork server) burning CPU is our track:
-    # nothing else is in flight. Five ticks (50 ms) in, it has well over half a second to go.
-    eventually(
-        lambda: cpu_ticks_below(classify.pid) - idle >= 5,
-        "classify's validator to start on the track",
-        60,
-        every_s=0.01,
-    )
+    # The one validator actor at work is on our track: nothing else is in flight.
+    eventually(actors_validating, "classify's validator actor to start on the track", 60, 0.01)
+    # Killing classify (the actors' owner) ends its actors too: Ray reaps an owner's actors.
     kill_hard(classify)
     assert pipeline.item(track_id)["state"]["S"] == "pending", "killed before it was judged"
     restart(stack, "classify", stack.ports.classify, pipeline.log_dir)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +33,7 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     assert AUDIOVAL
-    ingest, rebuild, classify, aws = free_ports(4)
+    ingest, rebuild, classify, aws, ray, dashboard = free_ports(6)
     logs = tmp_path_factory.mktemp("logs")
     process = subprocess.Popen(
         [
@@ -44,24 +47,30 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
             str(classify),
             "--aws-port",
             str(aws),
+            "--ray-port",
+            str(ray),
+            "--dashboard-port",
+            str(dashboard),
             "--log-dir",
             str(logs),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "AUDIOVAL_CLASSIFY_VALIDATOR_WORKERS": "2"},
+        env={**os.environ, "AUDIOVAL_CLASSIFY_POOL_SIZE": "2"},
     )
     ready = ""
     deadline = time.monotonic() + 180
     assert process.stdout is not None
-    while "classify" not in ready and time.monotonic() < deadline and process.poll() is None:
+    while "dashboard" not in ready and time.monotonic() < deadline and process.poll() is None:
         ready += process.stdout.readline()
     ports: dict[str, object] = {
         "ingest": ingest,
         "rebuild": rebuild,
         "classify": classify,
         "aws": aws,
+        "ray": ray,
+        "dashboard": dashboard,
         "process": process,
     }
     assert f"127.0.0.1:{classify}" in ready, (
@@ -108,12 +117,64 @@ def test_every_uploaded_file_gets_the_verdict_validate_gives(
         assert got["sha256"] == local[name]["sha256"], "the rebuilt bytes are the uploaded bytes"
 
 
+def test_the_ray_dashboard_answers_only_with_the_token(stack: dict[str, object]) -> None:
+    url = f"http://127.0.0.1:{stack['dashboard']}/api/jobs/"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 401
+    token = Path(os.environ["RAY_AUTH_TOKEN_PATH"]).read_text().strip()
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        assert reply.status == 200
+        assert isinstance(json.loads(reply.read()), list)
+
+
+def test_nothing_the_stack_runs_listens_beyond_loopback(stack: dict[str, object]) -> None:
+    process = stack["process"]
+    assert isinstance(process, subprocess.Popen)
+    ours = descendants(process.pid) | {process.pid}
+    listeners = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True)
+    seen = []
+    for line in listeners.stdout.splitlines():
+        fields = line.split()
+        local = fields[3]
+        pids = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+        if pids & ours:
+            seen.append(local)
+            host = local.rsplit(":", 1)[0].strip("[]")
+            assert host in ("127.0.0.1", "::ffff:127.0.0.1", "::1"), line
+    # The services, the emulator and Ray's GCS and dashboard were all among them.
+    ports = {int(local.rsplit(":", 1)[1]) for local in seen}
+    for name in ("ingest", "rebuild", "classify", "aws", "ray", "dashboard"):
+        assert stack[name] in ports, name
+
+
+def descendants(root: int) -> set[int]:
+    """Every process below ``root``, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
 def test_interrupting_up_stops_every_process_and_frees_the_ports(stack: dict[str, object]) -> None:
     process = stack["process"]
     assert isinstance(process, subprocess.Popen)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0
     # Each service held its port: a closed port means its process is gone.
-    for name in ("ingest", "rebuild", "classify", "aws"):
+    for name in ("ingest", "rebuild", "classify", "aws", "ray", "dashboard"):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", int(stack[name]))) != 0, f"{name} port still open"  # type: ignore[call-overload]

@@ -1,10 +1,15 @@
 """``audioval up``: the whole pipeline on this machine, in the foreground.
 
-The AWS emulator (moto in server mode) runs inside this process on 127.0.0.1; the three
-services run as child processes started the way a deployment starts them (``python -m
-audioval_<service>``), configured only through their environment. Endpoints are printed once
-every health check says SERVING; SIGINT/SIGTERM stops the children (SIGTERM, then SIGKILL after
-a grace period) and then the emulator, leaving nothing running.
+The AWS emulator (moto in server mode) runs inside this process on 127.0.0.1; a Ray head
+(``ray start --head``, dashboard included, token authentication on) and the three services run
+as child processes started the way a deployment starts them (``python -m audioval_<service>``),
+configured only through their environment. Endpoints are printed once every health check says
+SERVING; SIGINT/SIGTERM stops the children (SIGTERM, then SIGKILL after a grace period), then
+the Ray head and the emulator, leaving nothing running.
+
+The Ray token is Ray's own: ``RAY_AUTH_TOKEN_PATH`` if set, else ``~/.ray/auth_token``
+(generated once, owner-only), so ``audioval batch`` and ``ray`` commands in another shell find
+it without being told.
 
 With ``--faults RATE`` the services talk to the emulator through
 :class:`audioval_localstack.faults.FaultProxy`, which enforces Kinesis' per-shard limits and
@@ -32,6 +37,7 @@ from pydantic import SecretStr
 
 from audioval_localstack import Emulator, provision
 from audioval_localstack.faults import FAULT_KINDS, FaultProxy
+from audioval_localstack.ray_head import RayHead, default_token_path
 from audioval_servicekit import PipelineSettings
 
 LOCAL_KEY = "testing"  # the emulator accepts any credentials; these never leave the machine
@@ -43,6 +49,8 @@ class StackPorts:
     rebuild: int = 50052
     classify: int = 50053
     aws: int = 4566
+    ray: int = 6379
+    dashboard: int = 8265
 
 
 @dataclass
@@ -51,6 +59,9 @@ class Stack:
 
     ports: StackPorts
     emulator: Emulator
+    ray: RayHead | None = None
+    # What the services were started with (a restarted service must get the same).
+    environment: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # The fault layer the services talk to instead of the emulator, when faults are on.
     proxy: FaultProxy | None = None
@@ -62,13 +73,20 @@ class Stack:
             "classify": f"127.0.0.1:{self.ports.classify}",
             "aws": self.emulator.endpoint_url,
         }
+        if self.ray is not None:
+            endpoints["ray"] = self.ray.address
+            endpoints["dashboard"] = f"{self.ray.dashboard_url} (token: ray get-auth-token)"
         if self.proxy is not None:
             endpoints["faults"] = f"{self.proxy.endpoint_url} (what the services use)"
         return endpoints
 
 
-def _environment(ports: StackPorts, endpoint: str) -> dict[str, str]:
+def _environment(ports: StackPorts, endpoint: str, ray: RayHead) -> dict[str, str]:
     env = dict(os.environ)
+    # Half the head's logical CPUs go to classify's validator actors, so a batch job started
+    # alongside still finds CPUs to schedule on (see local_stack).
+    env.setdefault("AUDIOVAL_CLASSIFY_POOL_SIZE", str(_cores()))
+    env.update(ray.client_environment())
     env.update(
         {
             "AUDIOVAL_AWS_ENDPOINT_URL": endpoint,
@@ -78,12 +96,17 @@ def _environment(ports: StackPorts, endpoint: str) -> dict[str, str]:
             "AUDIOVAL_REBUILD_PORT": str(ports.rebuild),
             "AUDIOVAL_CLASSIFY_PORT": str(ports.classify),
             "AUDIOVAL_REBUILD_CLASSIFY_ADDRESS": f"127.0.0.1:{ports.classify}",
+            "AUDIOVAL_CLASSIFY_RAY_ADDRESS": ray.address,
             # Small per-block numpy work: threads only add contention.
             "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1",
         }
     )
     return env
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0))
 
 
 def wait_serving(address: str, deadline: float) -> None:
@@ -131,6 +154,15 @@ def local_stack(
             aws_secret_access_key=SecretStr(LOCAL_KEY),
         )
         provision(settings)
+        # Twice the cores as logical CPUs: classify's actors hold one set, a batch job the
+        # other; on a laptop both rarely run flat out at once.
+        stack.ray = RayHead(
+            port=ports.ray,
+            dashboard_port=ports.dashboard,
+            num_cpus=2 * _cores(),
+            token_path=Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or default_token_path()),
+            log_path=log_dir / "ray.log" if log_dir else None,
+        ).start(timeout=startup_timeout)
         endpoint = emulator.endpoint_url
         if fault_rate is not None:
             stack.proxy = FaultProxy(
@@ -143,7 +175,7 @@ def local_stack(
                 timeout_hold_s=settings.aws_read_timeout_s + 1.0,
             ).start()
             endpoint = stack.proxy.endpoint_url
-        env = _environment(ports, endpoint)
+        env = stack.environment = _environment(ports, endpoint, stack.ray)
         for name in ("classify", "ingest", "rebuild"):
             out = logs.enter_context((log_dir / f"{name}.log").open("ab")) if log_dir else None
             stack.processes[name] = subprocess.Popen(
@@ -167,6 +199,8 @@ def local_stack(
         yield stack
     finally:
         stop_processes(stack.processes)
+        if stack.ray is not None:
+            stack.ray.stop()
         if stack.proxy is not None:
             stack.proxy.stop()
         emulator.stop()
@@ -191,6 +225,10 @@ def stop_processes(processes: dict[str, subprocess.Popen[bytes]], grace: float =
 @click.option("--rebuild-port", default=50052, show_default=True)
 @click.option("--classify-port", default=50053, show_default=True)
 @click.option("--aws-port", default=4566, show_default=True, help="The AWS emulator (moto server).")
+@click.option("--ray-port", default=6379, show_default=True, help="The Ray head's GCS.")
+@click.option(
+    "--dashboard-port", default=8265, show_default=True, help="The Ray dashboard and Jobs API."
+)
 @click.option(
     "--log-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -229,6 +267,8 @@ def up_command(
     rebuild_port: int,
     classify_port: int,
     aws_port: int,
+    ray_port: int,
+    dashboard_port: int,
     log_dir: Path | None,
     startup_timeout: float,
     fault_rate: float | None,
@@ -247,7 +287,12 @@ def up_command(
     if log_dir:
         log_dir.mkdir(parents=True, exist_ok=True)
     ports = StackPorts(
-        ingest=ingest_port, rebuild=rebuild_port, classify=classify_port, aws=aws_port
+        ingest=ingest_port,
+        rebuild=rebuild_port,
+        classify=classify_port,
+        aws=aws_port,
+        ray=ray_port,
+        dashboard=dashboard_port,
     )
     kinds = tuple(k.strip() for k in fault_kinds.split(",") if k.strip())
     if unknown := set(kinds) - set(FAULT_KINDS):
@@ -274,6 +319,8 @@ def up_command(
                 for name, process in stack.processes.items():
                     if process.poll() is not None:
                         raise click.ClickException(f"{name} exited with {process.returncode}")
+                if stack.ray is not None and not stack.ray.running():
+                    raise click.ClickException("the Ray head exited")
     except (TimeoutError, RuntimeError, OSError) as err:
         raise click.ClickException(str(err)) from None
     click.echo("stopped", err=True)

@@ -18,6 +18,7 @@ from audioval_classify.dynamo_store import DynamoVerdictStore
 from audioval_classify.server import serve
 from audioval_classify.settings import ClassifySettings
 from audioval_localstack import Emulator, provision
+from audioval_localstack.ray_head import RayHead
 from audioval_servicekit import PipelineSettings, RunningServer, aws_client
 
 
@@ -41,8 +42,10 @@ def pipeline() -> Iterator[PipelineSettings]:
 
 
 @pytest.fixture(scope="module")
-def server(pipeline: PipelineSettings) -> Iterator[RunningServer]:
-    running = serve(ClassifySettings(port=0, pipeline=pipeline, validator_workers=1))
+def server(pipeline: PipelineSettings, ray_cluster: RayHead) -> Iterator[RunningServer]:
+    running = serve(
+        ClassifySettings(port=0, pipeline=pipeline, pool_size=1, ray_address=ray_cluster.address)
+    )
     yield running
     running.stop(0)
 

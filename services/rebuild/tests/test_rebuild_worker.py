@@ -15,7 +15,6 @@ import itertools
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,13 +28,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic import SecretStr
 
 from audiomodel.corpus.samples import synth_music
-from audioval.v1 import classify_pb2, classify_pb2_grpc, pipeline_pb2, verdict_pb2
-from audioval_classify.dynamo_store import DynamoVerdictStore
-from audioval_classify.server import SERVICE_NAME as CLASSIFY_SERVICE
+from audioval.v1 import classify_pb2, pipeline_pb2, verdict_pb2
 from audioval_classify.server import serve as serve_classify
 from audioval_classify.settings import ClassifySettings
 from audioval_localstack import Emulator, provision, stream_name
 from audioval_localstack.emulator import free_port
+from audioval_localstack.ray_head import RayHead
 from audioval_rebuild.classify_client import ClassifyClient
 from audioval_rebuild.integrity import CountMismatchError, MissingRecordError
 from audioval_rebuild.reader import ReadLimits, ReadTimeoutError, read_track
@@ -44,7 +42,7 @@ from audioval_rebuild.settings import RebuildSettings
 from audioval_rebuild.verdict_table import VerdictTable
 from audioval_rebuild.visibility import VisibilityHeartbeat
 from audioval_rebuild.worker import Outcome, RebuildWorker
-from audioval_servicekit import PipelineSettings, RunningServer, aws_client, build_server
+from audioval_servicekit import PipelineSettings, RunningServer, aws_client
 
 TOKEN = "rebuild-test-token"
 CHUNK = 16 * 1024
@@ -77,72 +75,17 @@ def pipeline(base_pipeline: PipelineSettings) -> PipelineSettings:
     return settings
 
 
-class StandInClassify(classify_pb2_grpc.ClassifyServiceServicer):
-    """ValidateTrack that stores an ACCEPT verdict through classify's own DynamoDB store.
-
-    Used only while the real classify cannot validate in this process (see ``classify``).
-    """
-
-    def __init__(self, store: DynamoVerdictStore) -> None:
-        self._store = store
-
-    def ValidateTrack(  # noqa: N802 - the RPC's name
-        self, request: classify_pb2.ValidateTrackRequest, context: grpc.ServicerContext
-    ) -> classify_pb2.ValidateTrackResponse:
-        digest = hashlib.sha256(request.content).hexdigest()
-        if request.sha256 and request.sha256 != digest:
-            context.abort(grpc.StatusCode.DATA_LOSS, "content does not match sha256")
-        verdict = verdict_pb2.Verdict(
-            track_id=request.track_id,
-            decision=verdict_pb2.DECISION_ACCEPT,
-            label=verdict_pb2.LABEL_REAL,
-            user_id=request.user_id,
-            sha256=digest,
-            size_bytes=len(request.content),
-            model_version="stand-in",
-        )
-        stored, _ = self._store.put_if_absent(verdict)
-        return classify_pb2.ValidateTrackResponse(verdict=stored)
-
-
-def _validates(server: RunningServer) -> bool:
-    with grpc.insecure_channel(address(server)) as channel:
-        try:
-            classify_pb2_grpc.ClassifyServiceStub(channel).ValidateTrack(
-                classify_pb2.ValidateTrackRequest(content=b"probe"),
-                timeout=30,
-                metadata=[("authorization", f"Bearer {TOKEN}")],
-            )
-        except grpc.RpcError:
-            return False
-    return True
-
-
 @pytest.fixture(scope="module")
-def classify(base_pipeline: PipelineSettings) -> Iterator[RunningServer]:
-    """The real classify server; a stand-in ValidateTrack if the real one cannot validate here."""
+def classify(base_pipeline: PipelineSettings, ray_cluster: RayHead) -> Iterator[RunningServer]:
+    """The real classify server, its validator actors on the session's Ray head."""
     settings = ClassifySettings(
-        port=0, pipeline=base_pipeline, validator_workers=1, auth_tokens=[SecretStr(TOKEN)]
+        port=0,
+        pipeline=base_pipeline,
+        pool_size=1,
+        ray_address=ray_cluster.address,
+        auth_tokens=[SecretStr(TOKEN)],
     )
     running = serve_classify(settings)
-    if not _validates(running):
-        running.stop(0)
-        warnings.warn(
-            "classify's ValidateTrack fails in this process; using the stand-in", stacklevel=1
-        )
-        store = DynamoVerdictStore(
-            aws_client("dynamodb", base_pipeline), base_pipeline.verdict_table
-        )
-        servicer = StandInClassify(store)
-        running = build_server(
-            settings,
-            [
-                lambda server: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(
-                    servicer, server
-                )
-            ],
-            [CLASSIFY_SERVICE],
-        )
     yield running
     running.stop(0)
 

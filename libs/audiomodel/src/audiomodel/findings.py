@@ -64,6 +64,10 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.MALICIOUS,
         "Analysis did not finish within the per-file time budget.",
     ),
+    "validator.failed": (
+        Severity.SUSPICIOUS,
+        "The validator's worker died or hung on this input twice; held for review, never accepted unseen.",
+    ),
     # -- the container -------------------------------------------------------------------------
     "container.unknown_format": (
         Severity.MALICIOUS,

@@ -286,6 +286,7 @@ def verdict_from_analysis(analysis: TrackAnalysis, model: TreeEnsembleModel) -> 
         size_bytes=analysis.size,
         sha256=analysis.sha256,
         timings_ms=analysis.timings_ms,
+        duration_s=signal.duration_s if signal is not None else 0.0,
     )
 
 

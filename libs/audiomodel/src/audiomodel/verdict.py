@@ -43,6 +43,8 @@ class Verdict:
     size_bytes: int
     sha256: str
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    # Decoded audio length (0 when nothing decoded): what "x realtime" is measured against.
+    duration_s: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         """Plain-JSON form: the ``audioval validate --format jsonl`` schema (without ``path``)."""
@@ -55,6 +57,7 @@ class Verdict:
             "format": self.format,
             "size_bytes": self.size_bytes,
             "sha256": self.sha256,
+            "duration_s": round(self.duration_s, 3),
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
         }
 

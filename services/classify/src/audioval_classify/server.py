@@ -7,8 +7,8 @@ from typing import Any
 
 from audiomodel.validator import Limits
 from audioval.v1 import classify_pb2, classify_pb2_grpc
+from audioval_classify.actor_pool import ValidatorPool, connect_ray, pool_size_default
 from audioval_classify.dynamo_store import DynamoVerdictStore
-from audioval_classify.judge import Judge
 from audioval_classify.servicer import ClassifyServicer
 from audioval_classify.settings import ClassifySettings
 from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster, VerdictStore
@@ -29,6 +29,21 @@ def serve(
     settings: ClassifySettings, *, dynamodb: Any = None, validate: bool = True
 ) -> RunningServer:
     """Build and start classify (``validate=False``: serve verdicts only, no validator pool)."""
+    pool = None
+    if validate:
+        limits = Limits(
+            max_bytes=settings.max_track_bytes,
+            max_duration_s=settings.max_duration_s,
+            time_budget_s=settings.time_budget_s,
+        )
+        connect_ray(settings.ray_address or None)
+        pool = ValidatorPool(
+            settings.pool_size or pool_size_default(),
+            limits=limits,
+            max_in_flight=settings.max_in_flight,
+            call_timeout_s=settings.call_timeout_s or settings.time_budget_s + 60.0,
+            actor_cpus=settings.actor_cpus,
+        )
     store: VerdictStore
     if settings.store == "dynamodb":
         client = dynamodb or aws_client("dynamodb", settings.pipeline)
@@ -36,23 +51,15 @@ def serve(
     else:
         store = InMemoryVerdictStore()
     broadcaster = VerdictBroadcaster(settings.watch_queue_size)
-    judge = None
-    if validate:
-        limits = Limits(
-            max_bytes=settings.max_track_bytes,
-            max_duration_s=settings.max_duration_s,
-            time_budget_s=settings.time_budget_s,
-        )
-        judge = Judge(settings.validator_workers, settings.max_in_flight, limits)
-    servicer = ClassifyServicer(store, broadcaster, judge)
+    servicer = ClassifyServicer(store, broadcaster, pool)
     running = build_server(
         settings,
         [lambda server: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, server)],
         [SERVICE_NAME],
     )
     running.on_shutdown.append(broadcaster.close)
-    if judge is not None:
-        running.on_shutdown.append(judge.close)
+    if pool is not None:
+        running.on_shutdown.append(pool.close)
     return running
 
 

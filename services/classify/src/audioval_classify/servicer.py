@@ -11,8 +11,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 import grpc
 
 from audioval.v1 import classify_pb2, classify_pb2_grpc, verdict_pb2
-from audioval_classify.judge import Judge, OverloadedError, to_proto
+from audioval_classify.actor_pool import OverloadedError, ValidatorPool
 from audioval_classify.store import StreamClosed, VerdictBroadcaster, VerdictStore
+from audioval_classify.verdict_message import to_proto
 from audioval_servicekit.verdict_table import TrackLookup
 
 log = logging.getLogger(__name__)
@@ -33,16 +34,19 @@ class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
     """Serves stored verdicts; ValidateTrack judges bytes and stores the verdict."""
 
     def __init__(
-        self, store: VerdictStore, broadcaster: VerdictBroadcaster, judge: Judge | None = None
+        self,
+        store: VerdictStore,
+        broadcaster: VerdictBroadcaster,
+        pool: ValidatorPool | None = None,
     ) -> None:
         self._store = store
         self._broadcaster = broadcaster
-        self._judge = judge
+        self._pool = pool
 
     def ValidateTrack(
         self, request: classify_pb2.ValidateTrackRequest, context: grpc.ServicerContext
     ) -> classify_pb2.ValidateTrackResponse:
-        if self._judge is None:
+        if self._pool is None:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "this replica does not validate")
             raise AssertionError("unreachable")
         digest = hashlib.sha256(request.content).hexdigest()
@@ -56,7 +60,7 @@ class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
         if stored is not None:  # idempotent: a track is judged once
             return classify_pb2.ValidateTrackResponse(verdict=stored)
         try:
-            future = self._judge.submit(request.content, request.track_name)
+            future = self._pool.submit(request.content, request.track_name)
         except OverloadedError:
             context.abort(
                 grpc.StatusCode.RESOURCE_EXHAUSTED, "too many tracks in flight; retry later"

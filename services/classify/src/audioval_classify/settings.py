@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
 from pydantic import Field
@@ -24,9 +23,18 @@ class ClassifySettings(ServiceSettings):
     # rebuild worker); "memory" is for a single replica without AWS.
     store: Literal["dynamodb", "memory"] = "dynamodb"
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
-    # Validator processes, and how many tracks may be in flight before RESOURCE_EXHAUSTED.
-    validator_workers: int = Field(default_factory=lambda: len(os.sched_getaffinity(0)), ge=1)
+    # The Ray cluster the validator actors run on: "host:port" of its GCS, or empty to start
+    # a private Ray in this process (one machine). Authentication is Ray's own: RAY_AUTH_MODE
+    # and RAY_AUTH_TOKEN_PATH in the environment.
+    ray_address: str = ""
+    # Validator actors (0: the CPUs Ray sees), the logical CPUs each takes, and how many tracks
+    # may be in flight (running or waiting for an actor) before RESOURCE_EXHAUSTED.
+    pool_size: int = Field(default=0, ge=0)
+    actor_cpus: float = Field(default=1.0, gt=0)
     max_in_flight: int = Field(default=32, ge=1)
+    # An actor still busy with one track after this long is killed (and restarted) and the
+    # track retried once; 0 means the time budget plus a minute.
+    call_timeout_s: float = Field(default=0.0, ge=0)
     # Limits of one validation (fail closed: over a limit is a reject, never unseen).
     max_track_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     max_duration_s: float = Field(default=4 * 3600.0, gt=0)

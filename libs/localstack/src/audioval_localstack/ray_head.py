@@ -1,0 +1,229 @@
+"""A local Ray head on 127.0.0.1 with the dashboard and token authentication on.
+
+Started the way an operator starts one (``ray start --head --block``), as a child process in
+its own session so that stopping it takes every Ray process with it. Every port Ray opens is
+bound to loopback (``--node-ip-address 127.0.0.1``, ``--dashboard-host 127.0.0.1``), and token
+authentication stays on: clients need ``RAY_AUTH_MODE=token`` and the token, which
+:meth:`RayHead.client_environment` hands out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from audioval_localstack.emulator import free_ports
+
+__all__ = ["RayHead", "default_token_path", "ensure_token", "ray_environment"]
+
+log = logging.getLogger(__name__)
+
+
+def default_token_path() -> Path:
+    """Where Ray itself looks for the token when none is configured (``~/.ray/auth_token``)."""
+    return Path.home() / ".ray" / "auth_token"
+
+
+def ensure_token(path: Path) -> str:
+    """The token stored at ``path``, generated (readable by the owner only) if there is none."""
+    if path.exists() and (token := path.read_text().strip()):
+        return token
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token)
+    return token
+
+
+def ray_environment(token_path: Path) -> dict[str, str]:
+    """What every Ray process and client of this head needs in its environment."""
+    return {
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN_PATH": str(token_path),
+        "RAY_USAGE_STATS_ENABLED": "0",
+        # Ray documents this switch for running a multi-node-capable head on one machine;
+        # together with --node-ip-address 127.0.0.1 it keeps every listener on loopback.
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        # Ray 2.45+ notices a driver started by `uv run` and rebuilds that project's venv for
+        # every job and worker; the head's own environment already has audioval installed.
+        "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
+    }
+
+
+class RayHead:
+    """``ray start --head --block`` on loopback, as a context manager.
+
+    Parameters
+    ----------
+    port, dashboard_port
+        The GCS and dashboard ports (0 picks free ones).
+    num_cpus
+        Logical CPUs the head advertises (None: Ray counts the machine's).
+    token_path
+        The token file (generated if missing); None uses a private one under ``temp_dir``.
+    log_path
+        Where ``ray start``'s own output goes (None: discarded).
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        dashboard_port: int = 0,
+        num_cpus: int | None = None,
+        token_path: Path | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        # Ray puts unix sockets under the temp dir, whose paths must stay short (108 bytes).
+        self.temp_dir = Path(tempfile.mkdtemp(prefix="avray-"))
+        self.token_path = token_path or self.temp_dir / "auth_token"
+        (
+            gcs,
+            dashboard,
+            self._client_port,
+            self._agent_http_port,
+            self._agent_grpc_port,
+            self._runtime_env_port,
+            self._metrics_port,
+        ) = free_ports(7)
+        self.port = port or gcs
+        self.dashboard_port = dashboard_port or dashboard
+        self.num_cpus = num_cpus
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        """The GCS address drivers pass to ``ray.init``."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard and Jobs API."""
+        return f"http://127.0.0.1:{self.dashboard_port}"
+
+    @property
+    def token(self) -> str:
+        return self.token_path.read_text().strip()
+
+    def client_environment(self) -> dict[str, str]:
+        """Environment variables a client (driver, job submitter, service) of this head needs."""
+        return ray_environment(self.token_path)
+
+    def start(self, timeout: float = 120.0) -> RayHead:
+        """Start the head and wait until the dashboard's Jobs API answers."""
+        ensure_token(self.token_path)
+        ray_cli = Path(sys.executable).with_name("ray")
+        command = [
+            str(ray_cli) if ray_cli.exists() else "ray",
+            "start",
+            "--head",
+            "--block",
+            "--node-ip-address=127.0.0.1",
+            f"--port={self.port}",
+            "--include-dashboard=true",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={self.dashboard_port}",
+            f"--ray-client-server-port={self._client_port}",
+            f"--dashboard-agent-listen-port={self._agent_http_port}",
+            f"--dashboard-agent-grpc-port={self._agent_grpc_port}",
+            f"--runtime-env-agent-port={self._runtime_env_port}",
+            f"--metrics-export-port={self._metrics_port}",
+            f"--temp-dir={self.temp_dir}",
+            "--disable-usage-stats",
+            "--log-style=record",
+        ]
+        if self.num_cpus is not None:
+            command.append(f"--num-cpus={self.num_cpus}")
+        env = {**os.environ, **self.client_environment()}
+        out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
+        try:
+            self._process = subprocess.Popen(
+                command,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                # Its own session: stop() signals the whole group, so no Ray process outlives it.
+                start_new_session=True,
+            )
+        finally:
+            if self.log_path:
+                out.close()  # type: ignore[union-attr]
+        try:
+            self._wait_ready(time.monotonic() + timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, deadline: float) -> None:
+        request = urllib.request.Request(
+            f"{self.dashboard_url}/api/jobs/", headers={"Authorization": f"Bearer {self.token}"}
+        )
+        delay = 0.2
+        while True:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise RuntimeError(
+                    f"ray start exited with {self._process.returncode}"
+                    + (f"; see {self.log_path}" if self.log_path else "")
+                )
+            try:
+                with urllib.request.urlopen(request, timeout=2.0) as reply:
+                    if reply.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the Ray head did not answer on {self.dashboard_url} in time")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self, grace: float = 20.0) -> None:
+        """SIGTERM ``ray start``, which stops its processes in order; then SIGKILL any leftover."""
+        process, self._process = self._process, None
+        if process is not None:
+            pgid = process.pid  # start_new_session: the group id is the leader's pid
+            # Only the leader: signalled together, the GCS dies first and the raylet then
+            # spends its grace period trying to drain against a GCS that is gone.
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                log.warning("ray head ignored SIGTERM; killing it")
+            # Workers and agents may linger a moment after the leader exits.
+            _signal_group(pgid, signal.SIGKILL)
+            process.wait(timeout=10)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+    def __enter__(self) -> RayHead:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signum)

@@ -1,0 +1,115 @@
+"""The validator actor pool on a real Ray head: same verdicts, retries, timeouts, backpressure."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiomodel.corpus import threats
+from audiomodel.corpus.samples import synth_music
+from audiomodel.validator import Limits, validate_bytes
+from audioval_classify.actor_pool import OverloadedError, ValidatorPool, connect_ray
+from audioval_localstack.ray_head import RayHead
+
+
+def _wav(seconds: float, repeat: int = 1) -> bytes:
+    clip = np.tile(synth_music(seconds), (repeat, 1))
+    buf = io.BytesIO()
+    sf.write(buf, clip, 44100, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def song() -> bytes:
+    return _wav(4.0)
+
+
+@pytest.fixture(scope="module")
+def long_song() -> bytes:
+    """Ten minutes of stereo (about 106 MB): a second or two of work for one actor."""
+    return _wav(10.0, repeat=60)
+
+
+@pytest.fixture(scope="module")
+def pool(ray_cluster: RayHead) -> Iterator[ValidatorPool]:
+    connect_ray(ray_cluster.address)
+    pool = ValidatorPool(2, limits=Limits(), max_in_flight=8, call_timeout_s=120)
+    yield pool
+    pool.close()
+
+
+def test_the_pool_gives_the_library_verdict(pool: ValidatorPool, song: bytes) -> None:
+    bad = threats.append_payload(song, threats.make_payload("elf", 8000))
+    futures = [(content, pool.submit(content, "t.wav")) for content in (song, bad, b"")]
+    for content, future in futures:
+        got = future.result(timeout=60)
+        want = validate_bytes(content, name="t.wav")
+        assert got.decision == want.decision
+        assert got.score == pytest.approx(want.score)
+        assert [f.code for f in got.findings] == [f.code for f in want.findings]
+        assert got.sha256 == want.sha256 and got.model_version == want.model_version
+    assert [f.result().decision.value for _, f in futures] == ["accept", "reject", "reject"]
+
+
+def test_killing_an_actor_mid_request_still_yields_the_verdict(
+    pool: ValidatorPool, long_song: bytes, song: bytes
+) -> None:
+    pids = pool.actor_pids()
+    retries = pool.retries
+    future = pool.submit(long_song, "long.wav")
+    time.sleep(0.7)  # the object is in the store and an idle actor has started on it
+    assert not future.done()
+    victim = pids[0]  # an idle pool hands work to its first actor
+    os.kill(victim, signal.SIGKILL)
+    verdict = future.result(timeout=120)
+    assert verdict.decision.value == "accept", [f.code for f in verdict.findings]
+    assert "validator.failed" not in [f.code for f in verdict.findings]
+    assert pool.retries == retries + 1
+    # The pool recovers: the dead actor was restarted with a new process and serves again.
+    after = pool.actor_pids()
+    assert victim not in after and len(after) == 2
+    again = [pool.submit(song, "t.wav") for _ in range(4)]
+    assert [f.result(timeout=60).decision.value for f in again] == ["accept"] * 4
+
+
+def test_a_call_that_never_finishes_becomes_a_validator_failed_verdict(
+    ray_cluster: RayHead, long_song: bytes
+) -> None:
+    connect_ray(ray_cluster.address)
+    # A call timeout far below the work: the watchdog kills the actor on both attempts.
+    impatient = ValidatorPool(1, limits=Limits(), max_in_flight=2, call_timeout_s=0.3)
+    try:
+        verdict = impatient.submit(long_song, "long.wav").result(timeout=120)
+        (problem,) = verdict.findings
+        assert problem.code == "validator.failed"
+        assert problem.evidence["timed_out"] is True and problem.evidence["attempts"] == 2
+        assert verdict.decision.value == "review"  # never accepted unseen
+        assert verdict.size_bytes == len(long_song)
+    finally:
+        impatient.close()
+
+
+def test_work_beyond_max_in_flight_is_refused_not_queued(
+    ray_cluster: RayHead, long_song: bytes, song: bytes
+) -> None:
+    connect_ray(ray_cluster.address)
+    small = ValidatorPool(1, limits=Limits(), max_in_flight=1, call_timeout_s=120)
+    try:
+        first = small.submit(long_song, "long.wav")
+        with pytest.raises(OverloadedError):
+            small.submit(song, "t.wav")
+        with pytest.raises(OverloadedError):
+            small.submit_uri("/nonexistent.wav", timeout=0.1)
+        assert first.result(timeout=120).decision.value == "accept"
+        # The slot is free again: the blocking form now goes through.
+        missing = small.submit_uri("/nonexistent.wav", timeout=10).result(timeout=60)
+        assert [f.code for f in missing.findings] == ["input.unreadable"]
+    finally:
+        small.close()
