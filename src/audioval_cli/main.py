@@ -9,6 +9,7 @@ from importlib.metadata import version
 
 import click
 
+from audioval_cli.batch import batch_command
 from audioval_cli.corpus import corpus_group
 from audioval_cli.stack import up_command
 from audioval_cli.upload import upload_command
@@ -28,6 +29,7 @@ cli.add_command(validate_command)
 cli.add_command(corpus_group)
 cli.add_command(up_command)
 cli.add_command(upload_command)
+cli.add_command(batch_command)
 
 
 def main() -> None:

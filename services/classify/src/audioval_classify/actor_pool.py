@@ -354,7 +354,8 @@ class ValidatorPool:
             ray.kill(actor, no_restart=True)
 
 
-def pool_size_default(fraction: float = 1.0) -> int:
-    """The CPUs the connected Ray cluster advertises (at least one)."""
-    resources = ray.cluster_resources()  # type: ignore[no-untyped-call]
-    return max(1, int(resources.get("CPU", 1) * fraction))
+def pool_size_default(*, free_only: bool = False) -> int:
+    """The CPUs the connected Ray cluster advertises (``free_only``: not yet taken); at least 1."""
+    read = ray.available_resources if free_only else ray.cluster_resources
+    resources = read()  # type: ignore[no-untyped-call]
+    return max(1, int(resources.get("CPU", 1)))

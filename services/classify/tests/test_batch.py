@@ -1,0 +1,94 @@
+"""The batch driver on a real actor pool: results per file, summary, resume, bad inputs."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from audiomodel.corpus.samples import write_samples
+from audiomodel.validator import Limits, validate_path
+from audioval_classify.actor_pool import ValidatorPool, connect_ray
+from audioval_classify.batch import list_sources, run_batch
+from audioval_localstack.ray_head import RayHead
+
+
+@pytest.fixture(scope="module")
+def pool(ray_cluster: RayHead) -> Iterator[ValidatorPool]:
+    connect_ray(ray_cluster.address)
+    pool = ValidatorPool(2, limits=Limits(), max_in_flight=3)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("catalogue")
+    write_samples(root / "samples")
+    (root / "odd").mkdir()
+    (root / "odd" / "empty.wav").write_bytes(b"")
+    (root / "odd" / "notes.txt").write_text("not audio at all\n" * 50)
+    return root
+
+
+def _results(out: Path) -> list[dict[str, object]]:
+    lines = []
+    for part in sorted((out / "results").glob("part-*.jsonl")):
+        lines += [json.loads(line) for line in part.read_text().splitlines()]
+    return lines
+
+
+def test_every_file_gets_one_result_line_with_the_library_verdict(
+    pool: ValidatorPool, catalogue: Path, tmp_path: Path
+) -> None:
+    report = run_batch(str(catalogue), str(tmp_path), pool, part_size=4)
+    files = sorted(p for p in catalogue.rglob("*") if p.is_file())
+    results = _results(tmp_path)
+    assert report.judged == len(files) == len(results)
+    assert sorted(r["key"] for r in results) == [p.relative_to(catalogue).as_posix() for p in files]
+    # Parts of at most part_size lines, so a failed job loses at most one part.
+    assert len(list((tmp_path / "results").glob("part-*.jsonl"))) == -(-len(files) // 4)
+    for record in results:
+        local = validate_path(Path(str(record["path"])))
+        assert record["verdict"] == local.decision.value, record["key"]
+        assert [f["code"] for f in record["findings"]] == [f.code for f in local.findings]  # type: ignore[attr-defined]
+    by_key = {r["key"]: r for r in results}
+    assert by_key["odd/empty.wav"]["verdict"] == "reject"
+    assert by_key["samples/good-song.flac"]["verdict"] == "accept"
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["files"] == len(files)
+    assert summary["verdicts"] == dict(Counter(str(r["verdict"]) for r in results))
+    codes = Counter(c for r in results for c in {f["code"] for f in r["findings"]})  # type: ignore[attr-defined]
+    assert summary["finding_codes"] == dict(codes)
+    assert summary["last_run"]["judged"] == len(files)
+
+
+def test_a_rerun_skips_everything_already_judged(
+    pool: ValidatorPool, catalogue: Path, tmp_path: Path
+) -> None:
+    first = run_batch(str(catalogue / "samples"), str(tmp_path), pool)
+    (catalogue / "samples" / "late-arrival.wav").write_bytes(
+        (catalogue / "samples" / "good-song.wav").read_bytes()
+    )
+    try:
+        second = run_batch(str(catalogue / "samples"), str(tmp_path), pool)
+        third = run_batch(str(catalogue / "samples"), str(tmp_path), pool)
+    finally:
+        (catalogue / "samples" / "late-arrival.wav").unlink()
+    assert (second.judged, second.skipped) == (1, first.judged)
+    assert (third.judged, third.skipped) == (0, first.judged + 1)
+    keys = [r["key"] for r in _results(tmp_path)]
+    assert len(keys) == len(set(keys)) == first.judged + 1
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["files"] == first.judged + 1
+    assert summary["last_run"]["skipped_already_judged"] == first.judged + 1
+
+
+def test_a_source_that_is_neither_s3_nor_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unsupported source"):
+        list(list_sources("http://example.invalid/x"))
+    with pytest.raises(ValueError, match="not a directory"):
+        list(list_sources(str(tmp_path / "missing")))
