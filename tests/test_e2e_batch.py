@@ -65,8 +65,18 @@ def _run_batch(emulator: Emulator, head: RayHead) -> subprocess.CompletedProcess
         "AUDIOVAL_RAY_DASHBOARD_URL": head.dashboard_url,
     }
     return subprocess.run(
-        [AUDIOVAL, "batch", f"s3://{BUCKET}/in/", "--out", f"s3://{BUCKET}/out", "--wait"]
-        + ["--timeout", "400", "--pool-size", "2"],
+        [
+            AUDIOVAL,
+            "batch",
+            f"s3://{BUCKET}/in/",
+            "--out",
+            f"s3://{BUCKET}/out",
+            "--wait",
+            "--timeout",
+            "400",
+            "--pool-size",
+            "2",
+        ],
         capture_output=True,
         text=True,
         env=env,
