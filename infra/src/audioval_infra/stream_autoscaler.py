@@ -574,11 +574,13 @@ class StreamSetActuator:
                 StreamName=name,
                 ShardCount=self._shards,
                 StreamModeDetails={"StreamMode": "PROVISIONED"},
-                **({"Tags": self._tags} if self._tags else {}),
             )
         summary = self._wait_active(name)
         if summary is None:
             return False
+        if self._tags:
+            # Tagging twice with the same values changes nothing, so a resumed run may repeat it.
+            self._kinesis.add_tags_to_stream(StreamName=name, Tags=self._tags)
         if self._kms_key_id and summary.get("EncryptionType") != "KMS":
             self._kinesis.start_stream_encryption(
                 StreamName=name, EncryptionType="KMS", KeyId=self._kms_key_id
