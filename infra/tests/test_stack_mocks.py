@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -518,3 +519,16 @@ def test_outputs_say_where_everything_is(stack_run: StackRun) -> None:
     assert set(out["imageRepositories"]) == {"ingest", "rebuild", "classify"}
     for name in ("uploadsBucket", "resultsBucket", "artifactsBucket", "autoscalerFunction"):
         assert out[name]
+
+
+def test_ray_nodes_get_the_workspace_wheels_but_not_the_pulumi_program(tmp_path: Path) -> None:
+    from audioval_infra.stack import _ray_wheels
+
+    for name in (
+        "audioval_infra-0.1.0-py3-none-any.whl",
+        "audioval_classify-0.1.0-py3-none-any.whl",
+    ):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "other-1.0-py3-none-any.whl").write_bytes(b"")
+    assert [w.name for w in _ray_wheels(tmp_path)] == ["audioval_classify-0.1.0-py3-none-any.whl"]
+    assert _ray_wheels(tmp_path / "missing") == []

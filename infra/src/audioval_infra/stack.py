@@ -126,7 +126,7 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
             artifacts_bucket_arn=artifacts.bucket.arn,
             logs_bucket=logs.bucket.bucket,
             logs_bucket_arn=logs.bucket.arn,
-            wheels=sorted(wheels_dir.glob("audioval*.whl")) if wheels_dir.is_dir() else [],
+            wheels=_ray_wheels(wheels_dir),
         ),
     )
 
@@ -182,6 +182,15 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
         "autoscalerFunction": autoscaler.function.name,
         "kmsKeyArn": key.arn,
     }
+
+
+def _ray_wheels(directory: Path) -> list[Path]:
+    """The workspace wheels Ray nodes need: all but this program's own (it would bring Pulumi)."""
+    if not directory.is_dir():
+        return []
+    return sorted(
+        w for w in directory.glob("audioval*.whl") if not w.name.startswith("audioval_infra-")
+    )
 
 
 def _tunnel_command(cluster_id: str) -> str:
