@@ -1,0 +1,145 @@
+"""What the Ray actor pool costs per call, and how the batch job scales with CPUs.
+
+Starts a private Ray head on loopback (token auth on, as ``audioval up`` does) and measures, in
+one run:
+
+1. **overhead**: the same 5 MB WAV judged by a direct ``validate_bytes`` call in this process
+   and through ``ValidatorPool.submit`` (object store put, dispatch, the actor's call, result),
+   interleaved call by call; the overhead is the difference of the medians.
+2. **scaling**: ``run_batch`` over one catalogue of generated tracks with a pool of 1 actor and
+   of 2 actors (each actor takes one CPU), files/s and x realtime for the whole batch, and the
+   ratio 2-actor / 1-actor.
+
+Prints markdown tables; asserts nothing. Usage::
+
+    uv run --frozen python bench/ray_pool.py                     # both parts
+    uv run --frozen python bench/ray_pool.py --calls 40 --files 24 --seconds 20
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import io  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+from audioval_localstack.ray_head import RayHead, ensure_token, ray_environment  # noqa: E402
+
+RATE = 44100
+
+
+def song(seconds: float, seed: int) -> bytes:
+    from audiomodel.corpus.samples import synth_music
+
+    clip = synth_music(min(seconds, 10.0), seed=seed)
+    frames = int(seconds * RATE)
+    audio = np.tile(clip, (-(-frames // len(clip)), 1))[:frames]
+    audio = audio + np.random.default_rng(seed).normal(0, 3e-4, audio.shape).astype(np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, audio, RATE, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def overhead(calls: int) -> None:
+    from audiomodel.model import load_default_model
+    from audiomodel.validator import Limits, validate_bytes
+    from audioval_classify.actor_pool import ValidatorPool
+
+    content = song(5_000_000 / (RATE * 4), seed=7)  # 16-bit stereo: 4 bytes a frame
+    model = load_default_model()
+    pool = ValidatorPool(1, limits=Limits(), max_in_flight=2)
+    try:
+        for _ in range(3):  # warm both paths (imports, caches, the actor's first call)
+            validate_bytes(content, model=model)
+            pool.submit(content).result()
+        direct, pooled = [], []
+        for _ in range(calls):
+            started = time.perf_counter()
+            validate_bytes(content, model=model)
+            direct.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            pool.submit(content).result()
+            pooled.append(time.perf_counter() - started)
+    finally:
+        pool.close()
+    d, p = statistics.median(direct) * 1e3, statistics.median(pooled) * 1e3
+    print(f"\n### Pool overhead per call ({len(content) / 1e6:.1f} MB WAV, {calls} calls each)\n")
+    print("| path | median ms | p90 ms |")
+    print("| --- | ---: | ---: |")
+    for name, values in (("direct validate_bytes", direct), ("ValidatorPool.submit", pooled)):
+        p90 = sorted(values)[int(0.9 * (len(values) - 1))] * 1e3
+        print(f"| {name} | {statistics.median(values) * 1e3:.1f} | {p90:.1f} |")
+    print(f"\noverhead (median difference): **{p - d:.2f} ms** per call ({p / d:.3f}x direct)")
+
+
+def scaling(files: int, seconds: float) -> None:
+    from audiomodel.validator import Limits
+    from audioval_classify.actor_pool import ValidatorPool
+    from audioval_classify.batch import run_batch
+
+    with tempfile.TemporaryDirectory(prefix="avbench-") as tmp:
+        catalogue = Path(tmp) / "in"
+        catalogue.mkdir()
+        for i in range(files):
+            (catalogue / f"track-{i:03d}.wav").write_bytes(song(seconds, seed=100 + i))
+        rows = []
+        for actors in (1, 2, 1, 2):  # twice each, alternating, so drift hits both
+            pool = ValidatorPool(actors, limits=Limits(), max_in_flight=2 * actors)
+            try:
+                pool.submit(song(1.0, seed=1)).result()  # warm
+                report = run_batch(str(catalogue), str(Path(tmp) / f"out-{len(rows)}"), pool)
+            finally:
+                pool.close()
+            rows.append((actors, report))
+    best = {
+        n: max((r for a, r in rows if a == n), key=lambda r: r.judged / r.wall_s) for n in (1, 2)
+    }
+    print(f"\n### Batch scaling ({files} files x {seconds:.0f} s of 44.1 kHz stereo)\n")
+    print("| actors (CPUs) | files/s | x realtime | wall s |")
+    print("| ---: | ---: | ---: | ---: |")
+    for n, report in best.items():
+        rates = report.rates()
+        print(f"| {n} | {rates['files_per_s']} | {rates['x_realtime']} | {report.wall_s:.2f} |")
+    ratio = (best[2].judged / best[2].wall_s) / (best[1].judged / best[1].wall_s)
+    print(f"\n2 CPUs / 1 CPU throughput: **{ratio:.2f}x** (best of two runs each)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=30)
+    parser.add_argument("--files", type=int, default=24)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--skip-scaling", action="store_true")
+    args = parser.parse_args()
+    token_dir = Path(tempfile.mkdtemp(prefix="avbench-token-"))
+    token = token_dir / "auth_token"
+    ensure_token(token)
+    # Before Ray is imported: it reads its auth mode once.
+    os.environ.update(ray_environment(token))
+    import ray
+
+    from audioval_classify.actor_pool import connect_ray
+
+    with RayHead(num_cpus=2, token_path=token) as head:
+        connect_ray(head.address)
+        print(f"Ray head {head.address}, 2 logical CPUs; machine has {os.cpu_count()} cores")
+        if not args.skip_overhead:
+            overhead(args.calls)
+        if not args.skip_scaling:
+            scaling(args.files, args.seconds)
+        ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
