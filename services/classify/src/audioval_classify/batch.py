@@ -11,7 +11,8 @@ schema plus ``key``), flushed every ``part_size`` results so a failed job loses 
 key already in the results: the job is resumable. DEST is ``s3://bucket/prefix`` or a directory.
 
 Progress (files, files/s, x realtime) goes to the job log every few seconds and to Ray metrics
-(``audioval_batch_*``), and each result line carries its timings, so the dashboard shows where
+(``audioval_batch_files``, ``_file_seconds``, ``_stage_seconds`` per validator stage,
+``_remaining``), and each result line carries its timings, so the dashboard shows where
 the time goes.
 """
 
@@ -185,7 +186,20 @@ class _Metrics:
             "Wall time per file in the validator (fetch included).",
             boundaries=[0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
         )
+        self.stage_seconds = metrics.Histogram(
+            "audioval_batch_stage_seconds",
+            "Wall time per file in each validator stage (the verdict's timings).",
+            boundaries=[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+            tag_keys=("stage",),
+        )
         self.remaining = metrics.Gauge("audioval_batch_remaining", "Files not judged yet.")
+
+    def record(self, verdict: Verdict) -> None:
+        self.files.inc(tags={"verdict": verdict.decision.value})
+        self.seconds.observe(verdict.timings_ms.get("total", 0.0) / 1e3)
+        for stage, ms in verdict.timings_ms.items():
+            if stage != "total":
+                self.stage_seconds.observe(ms / 1e3, tags={"stage": stage})
 
 
 def run_batch(
@@ -236,8 +250,7 @@ def run_batch(
         report.judged += 1
         report.audio_s += verdict.duration_s
         report.decisions[verdict.decision.value] += 1
-        metrics.files.inc(tags={"verdict": verdict.decision.value})
-        metrics.seconds.observe(verdict.timings_ms.get("total", 0.0) / 1e3)
+        metrics.record(verdict)
         metrics.remaining.set(len(todo) - report.judged)
         now = time.monotonic()
         if len(buffer) >= part_size or now - last_flush >= flush_every_s:
