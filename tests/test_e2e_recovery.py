@@ -54,7 +54,8 @@ RECOVERY_ENV = {
     # One validator actor: the one that is busy is the one that is judging our track.
     "AUDIOVAL_CLASSIFY_POOL_SIZE": "1",
 }
-LARGE_TRACK_BYTES = 50 * 1024 * 1024  # ~5 min of CD audio; under rebuild's 60 MiB limit
+# ~7 min of CD audio: more than one gRPC message may carry (64 MiB), so rebuild must stream it.
+LARGE_TRACK_BYTES = 72 * 1024 * 1024
 MESSAGE_LIMIT = 64 * 1024 * 1024
 UPLOAD_CHUNK = 1024 * 1024
 RATE = 44100

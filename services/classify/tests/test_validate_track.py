@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Iterator
 
@@ -128,3 +129,60 @@ def test_the_first_stored_verdict_wins_in_dynamodb(pipeline: PipelineSettings) -
     )
     assert (new1, new2) == (True, False)
     assert second.decision == verdict_pb2.DECISION_ACCEPT == first.decision
+
+
+def _stream(
+    header: classify_pb2.TrackHeader | None, content: bytes, chunk: int = 64 * 1024
+) -> Iterator[classify_pb2.ValidateTrackStreamRequest]:
+    if header is not None:
+        yield classify_pb2.ValidateTrackStreamRequest(header=header)
+    for start in range(0, len(content), chunk):
+        yield classify_pb2.ValidateTrackStreamRequest(chunk=content[start : start + chunk])
+
+
+def test_a_streamed_track_gets_the_verdict_of_the_same_bytes_inline(
+    stub: classify_pb2_grpc.ClassifyServiceStub, song: bytes
+) -> None:
+    bad = threats.append_payload(song, threats.make_payload("zip", 30_000))
+    header = classify_pb2.TrackHeader(
+        track_id="t-streamed",
+        user_id="u3",
+        track_name="streamed.wav",
+        sha256=hashlib.sha256(bad).hexdigest(),
+        size_bytes=len(bad),
+    )
+    streamed = stub.ValidateTrackStream(_stream(header, bad), timeout=60).verdict
+    inline = stub.ValidateTrack(
+        classify_pb2.ValidateTrackRequest(track_id="t-inline", content=bad), timeout=60
+    ).verdict
+    assert streamed.track_id == "t-streamed" and streamed.user_id == "u3"
+    assert streamed.decision == inline.decision == verdict_pb2.DECISION_REJECT
+    assert [f.code for f in streamed.findings] == [f.code for f in inline.findings]
+    assert streamed.sha256 == inline.sha256 and streamed.size_bytes == len(bad)
+
+
+def test_a_malformed_stream_gets_a_precise_status(
+    stub: classify_pb2_grpc.ClassifyServiceStub, song: bytes
+) -> None:
+    header = classify_pb2.TrackHeader(track_id="t-bad-stream", size_bytes=len(song))
+    cases: list[tuple[Iterator[classify_pb2.ValidateTrackStreamRequest], grpc.StatusCode]] = [
+        (_stream(None, song), grpc.StatusCode.INVALID_ARGUMENT),  # no header first
+        (iter([]), grpc.StatusCode.INVALID_ARGUMENT),  # nothing at all
+        (  # a second header
+            iter([classify_pb2.ValidateTrackStreamRequest(header=header)] * 2),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (_stream(header, song[:-10]), grpc.StatusCode.DATA_LOSS),  # fewer bytes than announced
+        (_stream(header, song + b"x"), grpc.StatusCode.INVALID_ARGUMENT),  # more than announced
+        (
+            _stream(classify_pb2.TrackHeader(track_id="t-huge", size_bytes=1 << 40), b""),
+            grpc.StatusCode.OUT_OF_RANGE,
+        ),
+    ]
+    for messages, code in cases:
+        with pytest.raises(grpc.RpcError) as err:
+            stub.ValidateTrackStream(messages, timeout=30)
+        assert err.value.code() == code, err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        stub.GetVerdict(classify_pb2.GetVerdictRequest(track_id="t-bad-stream"), timeout=10)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND, "nothing stored for a refused stream"

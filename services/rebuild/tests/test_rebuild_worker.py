@@ -97,8 +97,12 @@ def song() -> bytes:
     return buf.getvalue()
 
 
-class Recorder(grpc.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
-    """Records every ValidateTrack the worker sends; ``gate`` can hold calls in flight."""
+class Recorder(grpc.StreamUnaryClientInterceptor):  # type: ignore[type-arg]
+    """Records every track the worker streams to classify; ``gate`` can hold calls in flight.
+
+    Each recorded request is the stream folded into one ``ValidateTrackRequest`` (the header's
+    fields and the concatenated chunks), which is what the tests compare.
+    """
 
     def __init__(self) -> None:
         self.requests: list[classify_pb2.ValidateTrackRequest] = []
@@ -107,15 +111,26 @@ class Recorder(grpc.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
         self.gate.set()
         self.entered = threading.Event()
 
-    def intercept_unary_unary(
-        self, continuation: Callable[..., Any], details: Any, request: Any
+    def intercept_stream_unary(
+        self, continuation: Callable[..., Any], details: Any, request_iterator: Any
     ) -> Any:
-        if details.method.endswith("/ValidateTrack"):
-            self.requests.append(request)
-            self.metadata.append(dict(details.metadata or ()))
-            self.entered.set()
-            self.gate.wait(timeout=30)
-        return continuation(details, request)
+        if not details.method.endswith("/ValidateTrackStream"):
+            return continuation(details, request_iterator)
+        messages = list(request_iterator)
+        header = messages[0].header
+        self.requests.append(
+            classify_pb2.ValidateTrackRequest(
+                track_id=header.track_id,
+                user_id=header.user_id,
+                track_name=header.track_name,
+                sha256=header.sha256,
+                content=b"".join(m.chunk for m in messages[1:]),
+            )
+        )
+        self.metadata.append(dict(details.metadata or ()))
+        self.entered.set()
+        self.gate.wait(timeout=30)
+        return continuation(details, iter(messages))
 
 
 @dataclass

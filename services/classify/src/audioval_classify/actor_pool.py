@@ -138,7 +138,9 @@ class ValidatorActor:
         return verdict
 
 
-def _verdict_for(problem: Any, model_version: str, content: bytes | None = None) -> Verdict:
+def _verdict_for(
+    problem: Any, model_version: str, content: bytes | bytearray | None = None
+) -> Verdict:
     decision, label, score = decide([problem], None, Thresholds())
     return Verdict(
         decision=decision,
@@ -157,7 +159,7 @@ class _Call:
     method: str
     args: tuple[Any, ...]
     result: Future[Verdict]
-    content: bytes | None = None  # for the failure verdict's size and hash
+    content: bytes | bytearray | None = None  # for the failure verdict's size and hash
     attempts: int = 0
     timed_out: bool = False
     errors: list[str] = field(default_factory=list)
@@ -224,7 +226,7 @@ class ValidatorPool:
         """The process ids of the actors (as they are now; a restarted actor has a new one)."""
         return [int(pid) for pid in ray.get([a.pid.remote() for a in self._actors])]
 
-    def submit(self, content: bytes, name: str = "") -> Future[Verdict]:
+    def submit(self, content: bytes | bytearray, name: str = "") -> Future[Verdict]:
         """Judge ``content``; raises :class:`OverloadedError` when ``max_in_flight`` are running."""
         with self._lock:
             if self._in_flight >= self._max_in_flight:

@@ -349,7 +349,12 @@ class _ExtraFields(logging.Filter):
     )
 
     def filter(self, record: logging.LogRecord) -> bool:
-        extra = {k: v for k, v in vars(record).items() if k not in self._standard}
+        # Ray adds its own bookkeeping (``_ray_*``) to every record; the job log needs none of it.
+        extra = {
+            k: v
+            for k, v in vars(record).items()
+            if k not in self._standard and not k.startswith("_ray")
+        }
         extra.pop("extra_fields", None)
         record.extra_fields = json.dumps(extra, default=str) if extra else ""
         return True

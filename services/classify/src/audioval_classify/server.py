@@ -51,7 +51,7 @@ def serve(
     else:
         store = InMemoryVerdictStore()
     broadcaster = VerdictBroadcaster(settings.watch_queue_size)
-    servicer = ClassifyServicer(store, broadcaster, pool)
+    servicer = ClassifyServicer(store, broadcaster, pool, max_track_bytes=settings.max_track_bytes)
     running = build_server(
         settings,
         [lambda server: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, server)],

@@ -31,49 +31,111 @@ def _check_track_id(track_id: str, context: grpc.ServicerContext) -> None:
 
 
 class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
-    """Serves stored verdicts; ValidateTrack judges bytes and stores the verdict."""
+    """Serves stored verdicts; ValidateTrack(Stream) judges bytes and stores the verdict."""
 
     def __init__(
         self,
         store: VerdictStore,
         broadcaster: VerdictBroadcaster,
         pool: ValidatorPool | None = None,
+        *,
+        max_track_bytes: int = 512 * 1024 * 1024,
     ) -> None:
         self._store = store
         self._broadcaster = broadcaster
         self._pool = pool
+        self._max_track_bytes = max_track_bytes
 
     def ValidateTrack(
         self, request: classify_pb2.ValidateTrackRequest, context: grpc.ServicerContext
     ) -> classify_pb2.ValidateTrackResponse:
+        header = classify_pb2.TrackHeader(
+            track_id=request.track_id,
+            user_id=request.user_id,
+            track_name=request.track_name,
+            sha256=request.sha256,
+        )
+        return classify_pb2.ValidateTrackResponse(
+            verdict=self._judge(header, request.content, context)
+        )
+
+    def ValidateTrackStream(
+        self,
+        request_iterator: Iterator[classify_pb2.ValidateTrackStreamRequest],
+        context: grpc.ServicerContext,
+    ) -> classify_pb2.ValidateTrackStreamResponse:
+        if self._pool is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "this replica does not validate")
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("part") != "header":
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be the header")
+        header = first.header
+        if header.size_bytes > self._max_track_bytes:
+            context.abort(
+                grpc.StatusCode.OUT_OF_RANGE,
+                f"track of {header.size_bytes} bytes; the limit is {self._max_track_bytes}",
+            )
+        content = bytearray()
+        for message in request_iterator:
+            if message.WhichOneof("part") != "chunk":
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "only the first message is a header"
+                )
+            content += message.chunk
+            # Checked as bytes arrive, so an endless stream never grows memory past the limit.
+            if len(content) > self._max_track_bytes:
+                context.abort(
+                    grpc.StatusCode.OUT_OF_RANGE,
+                    f"track longer than the limit of {self._max_track_bytes} bytes",
+                )
+            if header.size_bytes and len(content) > header.size_bytes:
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"more than the {header.size_bytes} bytes the header announced",
+                )
+        if header.size_bytes and len(content) != header.size_bytes:
+            context.abort(
+                grpc.StatusCode.DATA_LOSS,
+                f"{len(content)} bytes arrived; the header announced {header.size_bytes}",
+            )
+        return classify_pb2.ValidateTrackStreamResponse(
+            verdict=self._judge(header, content, context)
+        )
+
+    def _judge(
+        self,
+        header: classify_pb2.TrackHeader,
+        content: bytes | bytearray,
+        context: grpc.ServicerContext,
+    ) -> verdict_pb2.Verdict:
+        """The stored verdict on ``content``: judged on the pool and stored once per track id."""
         if self._pool is None:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "this replica does not validate")
             raise AssertionError("unreachable")
-        digest = hashlib.sha256(request.content).hexdigest()
-        if request.sha256 and request.sha256.lower() != digest:
+        digest = hashlib.sha256(content).hexdigest()
+        if header.sha256 and header.sha256.lower() != digest:
             context.abort(
-                grpc.StatusCode.DATA_LOSS, f"content hashes to {digest}, not {request.sha256}"
+                grpc.StatusCode.DATA_LOSS, f"content hashes to {digest}, not {header.sha256}"
             )
-        track_id = request.track_id or f"sha_{digest[:32]}"
+        track_id = header.track_id or f"sha_{digest[:32]}"
         _check_track_id(track_id, context)
         stored = self._store.get(track_id)
         if stored is not None:  # idempotent: a track is judged once
-            return classify_pb2.ValidateTrackResponse(verdict=stored)
+            return stored
         try:
-            future = self._pool.submit(request.content, request.track_name)
+            future = self._pool.submit(content, header.track_name)
         except OverloadedError:
             context.abort(
                 grpc.StatusCode.RESOURCE_EXHAUSTED, "too many tracks in flight; retry later"
             )
-        remaining = context.time_remaining()
         try:
-            verdict = future.result(timeout=remaining)
+            verdict = future.result(timeout=context.time_remaining())
         except FutureTimeout:
             future.cancel()
             context.abort(
                 grpc.StatusCode.DEADLINE_EXCEEDED, "validation did not finish before the deadline"
             )
-        message = to_proto(verdict, track_id=track_id, user_id=request.user_id)
+        message = to_proto(verdict, track_id=track_id, user_id=header.user_id)
         stored, new = self._store.put_if_absent(message)
         if new:
             self._broadcaster.publish(stored)
@@ -86,7 +148,7 @@ class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
                 "ms": round(verdict.timings_ms.get("total", 0.0), 1),
             },
         )
-        return classify_pb2.ValidateTrackResponse(verdict=stored)
+        return stored
 
     def GetVerdict(
         self, request: classify_pb2.GetVerdictRequest, context: grpc.ServicerContext

@@ -1,17 +1,25 @@
-"""The worker's client of ``ClassifyService.ValidateTrack``: a deadline and a bearer token."""
+"""The worker's client of ``ClassifyService.ValidateTrackStream``: chunks, a deadline, a token.
+
+Streaming, not one inline message: a rebuilt track may be far larger than a gRPC message may be.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import grpc
 
 from audioval.v1 import classify_pb2, classify_pb2_grpc, pipeline_pb2, verdict_pb2
 from audioval_rebuild.settings import RebuildSettings
 
+# Well under gRPC's default 4 MiB message limit, large enough that framing costs nothing.
+STREAM_CHUNK_BYTES = 1024 * 1024
+
 __all__ = ["ClassifyClient", "open_classify_channel"]
 
 
 def open_classify_channel(settings: RebuildSettings) -> grpc.Channel:
-    """A channel to classify: TLS when a CA file is configured, large messages allowed."""
+    """A channel to classify: TLS when a CA file is configured."""
     options = [
         ("grpc.max_send_message_length", settings.max_message_bytes),
         ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -41,14 +49,26 @@ class ClassifyClient:
 
     def validate(self, manifest: pipeline_pb2.Manifest, content: bytes) -> verdict_pb2.Verdict:
         """The stored verdict on ``content``; raises ``grpc.RpcError`` on any non-OK status."""
-        request = classify_pb2.ValidateTrackRequest(
+        reply: classify_pb2.ValidateTrackStreamResponse = self._stub.ValidateTrackStream(
+            _messages(manifest, content), timeout=self._deadline_s, metadata=self._metadata
+        )
+        return reply.verdict
+
+
+def _messages(
+    manifest: pipeline_pb2.Manifest, content: bytes
+) -> Iterator[classify_pb2.ValidateTrackStreamRequest]:
+    yield classify_pb2.ValidateTrackStreamRequest(
+        header=classify_pb2.TrackHeader(
             track_id=manifest.track_id,
-            content=content,
             user_id=manifest.user_id,
             track_name=manifest.track_name,
             sha256=manifest.sha256,
+            size_bytes=len(content),
         )
-        reply: classify_pb2.ValidateTrackResponse = self._stub.ValidateTrack(
-            request, timeout=self._deadline_s, metadata=self._metadata
+    )
+    view = memoryview(content)
+    for start in range(0, len(content), STREAM_CHUNK_BYTES):
+        yield classify_pb2.ValidateTrackStreamRequest(
+            chunk=bytes(view[start : start + STREAM_CHUNK_BYTES])
         )
-        return reply.verdict

@@ -45,8 +45,9 @@ class RebuildSettings(ServiceSettings):
     workers: int = Field(default=2, ge=1, le=64)
 
     # -- reading the stream ---------------------------------------------------------------------
-    # Largest track rebuilt in memory; must fit one ValidateTrack message.
-    max_track_bytes: int = Field(default=60 * 1024 * 1024, ge=1)
+    # Largest track rebuilt (in memory: each worker thread holds at most one track, so the
+    # worst case is workers x this). Classify's own limit is the same by default.
+    max_track_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     max_get_records_calls: int = Field(default=1000, ge=1)
     get_records_limit: int = Field(default=1000, ge=1, le=10000)
     # Wall-clock budget of reading one track's records (throttling included).
@@ -65,6 +66,4 @@ class RebuildSettings(ServiceSettings):
             raise ValueError(
                 "receive_wait_s must be shorter than the pipeline's aws_read_timeout_s"
             )
-        if self.max_track_bytes + 1024 * 1024 > self.max_message_bytes:
-            raise ValueError("max_track_bytes must leave 1 MiB of max_message_bytes for framing")
         return self

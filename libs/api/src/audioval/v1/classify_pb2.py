@@ -25,27 +25,33 @@ _sym_db = _symbol_database.Default()
 from audioval.v1 import verdict_pb2 as audioval_dot_v1_dot_verdict__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61udioval/v1/classify.proto\x12\x0b\x61udioval.v1\x1a\x19\x61udioval/v1/verdict.proto\"n\n\x14ValidateTrackRequest\x12\x10\n\x08track_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x12\n\ntrack_name\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\">\n\x15ValidateTrackResponse\x12%\n\x07verdict\x18\x01 \x01(\x0b\x32\x14.audioval.v1.Verdict\"%\n\x11GetVerdictRequest\x12\x10\n\x08track_id\x18\x01 \x01(\t\"c\n\x12GetVerdictResponse\x12&\n\x05state\x18\x01 \x01(\x0e\x32\x17.audioval.v1.TrackState\x12%\n\x07verdict\x18\x02 \x01(\x0b\x32\x14.audioval.v1.Verdict\":\n\x14WatchVerdictsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\ttrack_ids\x18\x02 \x03(\t\">\n\x15WatchVerdictsResponse\x12%\n\x07verdict\x18\x01 \x01(\x0b\x32\x14.audioval.v1.Verdict*Z\n\nTrackState\x12\x1b\n\x17TRACK_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13TRACK_STATE_PENDING\x10\x01\x12\x16\n\x12TRACK_STATE_JUDGED\x10\x02\x32\x92\x02\n\x0f\x43lassifyService\x12V\n\rValidateTrack\x12!.audioval.v1.ValidateTrackRequest\x1a\".audioval.v1.ValidateTrackResponse\x12M\n\nGetVerdict\x12\x1e.audioval.v1.GetVerdictRequest\x1a\x1f.audioval.v1.GetVerdictResponse\x12X\n\rWatchVerdicts\x12!.audioval.v1.WatchVerdictsRequest\x1a\".audioval.v1.WatchVerdictsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61udioval/v1/classify.proto\x12\x0b\x61udioval.v1\x1a\x19\x61udioval/v1/verdict.proto\"n\n\x14ValidateTrackRequest\x12\x10\n\x08track_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x12\n\ntrack_name\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\">\n\x15ValidateTrackResponse\x12%\n\x07verdict\x18\x01 \x01(\x0b\x32\x14.audioval.v1.Verdict\"h\n\x0bTrackHeader\x12\x10\n\x08track_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x12\n\ntrack_name\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x12\n\nsize_bytes\x18\x05 \x01(\x04\"a\n\x1aValidateTrackStreamRequest\x12*\n\x06header\x18\x01 \x01(\x0b\x32\x18.audioval.v1.TrackHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"D\n\x1bValidateTrackStreamResponse\x12%\n\x07verdict\x18\x01 \x01(\x0b\x32\x14.audioval.v1.Verdict\"%\n\x11GetVerdictRequest\x12\x10\n\x08track_id\x18\x01 \x01(\t\"c\n\x12GetVerdictResponse\x12&\n\x05state\x18\x01 \x01(\x0e\x32\x17.audioval.v1.TrackState\x12%\n\x07verdict\x18\x02 \x01(\x0b\x32\x14.audioval.v1.Verdict\":\n\x14WatchVerdictsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\ttrack_ids\x18\x02 \x03(\t\">\n\x15WatchVerdictsResponse\x12%\n\x07verdict\x18\x01 \x01(\x0b\x32\x14.audioval.v1.Verdict*Z\n\nTrackState\x12\x1b\n\x17TRACK_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13TRACK_STATE_PENDING\x10\x01\x12\x16\n\x12TRACK_STATE_JUDGED\x10\x02\x32\xfe\x02\n\x0f\x43lassifyService\x12V\n\rValidateTrack\x12!.audioval.v1.ValidateTrackRequest\x1a\".audioval.v1.ValidateTrackResponse\x12j\n\x13ValidateTrackStream\x12\'.audioval.v1.ValidateTrackStreamRequest\x1a(.audioval.v1.ValidateTrackStreamResponse(\x01\x12M\n\nGetVerdict\x12\x1e.audioval.v1.GetVerdictRequest\x1a\x1f.audioval.v1.GetVerdictResponse\x12X\n\rWatchVerdicts\x12!.audioval.v1.WatchVerdictsRequest\x1a\".audioval.v1.WatchVerdictsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'audioval.v1.classify_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRACKSTATE']._serialized_start=510
-  _globals['_TRACKSTATE']._serialized_end=600
+  _globals['_TRACKSTATE']._serialized_start=785
+  _globals['_TRACKSTATE']._serialized_end=875
   _globals['_VALIDATETRACKREQUEST']._serialized_start=70
   _globals['_VALIDATETRACKREQUEST']._serialized_end=180
   _globals['_VALIDATETRACKRESPONSE']._serialized_start=182
   _globals['_VALIDATETRACKRESPONSE']._serialized_end=244
-  _globals['_GETVERDICTREQUEST']._serialized_start=246
-  _globals['_GETVERDICTREQUEST']._serialized_end=283
-  _globals['_GETVERDICTRESPONSE']._serialized_start=285
-  _globals['_GETVERDICTRESPONSE']._serialized_end=384
-  _globals['_WATCHVERDICTSREQUEST']._serialized_start=386
-  _globals['_WATCHVERDICTSREQUEST']._serialized_end=444
-  _globals['_WATCHVERDICTSRESPONSE']._serialized_start=446
-  _globals['_WATCHVERDICTSRESPONSE']._serialized_end=508
-  _globals['_CLASSIFYSERVICE']._serialized_start=603
-  _globals['_CLASSIFYSERVICE']._serialized_end=877
+  _globals['_TRACKHEADER']._serialized_start=246
+  _globals['_TRACKHEADER']._serialized_end=350
+  _globals['_VALIDATETRACKSTREAMREQUEST']._serialized_start=352
+  _globals['_VALIDATETRACKSTREAMREQUEST']._serialized_end=449
+  _globals['_VALIDATETRACKSTREAMRESPONSE']._serialized_start=451
+  _globals['_VALIDATETRACKSTREAMRESPONSE']._serialized_end=519
+  _globals['_GETVERDICTREQUEST']._serialized_start=521
+  _globals['_GETVERDICTREQUEST']._serialized_end=558
+  _globals['_GETVERDICTRESPONSE']._serialized_start=560
+  _globals['_GETVERDICTRESPONSE']._serialized_end=659
+  _globals['_WATCHVERDICTSREQUEST']._serialized_start=661
+  _globals['_WATCHVERDICTSREQUEST']._serialized_end=719
+  _globals['_WATCHVERDICTSRESPONSE']._serialized_start=721
+  _globals['_WATCHVERDICTSRESPONSE']._serialized_end=783
+  _globals['_CLASSIFYSERVICE']._serialized_start=878
+  _globals['_CLASSIFYSERVICE']._serialized_end=1260
 # @@protoc_insertion_point(module_scope)

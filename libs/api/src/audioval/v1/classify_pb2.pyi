@@ -37,6 +37,34 @@ class ValidateTrackResponse(_message.Message):
     verdict: _verdict_pb2.Verdict
     def __init__(self, verdict: _Optional[_Union[_verdict_pb2.Verdict, _Mapping]] = ...) -> None: ...
 
+class TrackHeader(_message.Message):
+    __slots__ = ("track_id", "user_id", "track_name", "sha256", "size_bytes")
+    TRACK_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACK_NAME_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    track_id: str
+    user_id: str
+    track_name: str
+    sha256: str
+    size_bytes: int
+    def __init__(self, track_id: _Optional[str] = ..., user_id: _Optional[str] = ..., track_name: _Optional[str] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+
+class ValidateTrackStreamRequest(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: TrackHeader
+    chunk: bytes
+    def __init__(self, header: _Optional[_Union[TrackHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class ValidateTrackStreamResponse(_message.Message):
+    __slots__ = ("verdict",)
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    verdict: _verdict_pb2.Verdict
+    def __init__(self, verdict: _Optional[_Union[_verdict_pb2.Verdict, _Mapping]] = ...) -> None: ...
+
 class GetVerdictRequest(_message.Message):
     __slots__ = ("track_id",)
     TRACK_ID_FIELD_NUMBER: _ClassVar[int]

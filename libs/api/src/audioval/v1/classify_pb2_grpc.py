@@ -40,6 +40,11 @@ class ClassifyServiceStub:
                 request_serializer=audioval_dot_v1_dot_classify__pb2.ValidateTrackRequest.SerializeToString,
                 response_deserializer=audioval_dot_v1_dot_classify__pb2.ValidateTrackResponse.FromString,
                 _registered_method=True)
+        self.ValidateTrackStream = channel.stream_unary(
+                '/audioval.v1.ClassifyService/ValidateTrackStream',
+                request_serializer=audioval_dot_v1_dot_classify__pb2.ValidateTrackStreamRequest.SerializeToString,
+                response_deserializer=audioval_dot_v1_dot_classify__pb2.ValidateTrackStreamResponse.FromString,
+                _registered_method=True)
         self.GetVerdict = channel.unary_unary(
                 '/audioval.v1.ClassifyService/GetVerdict',
                 request_serializer=audioval_dot_v1_dot_classify__pb2.GetVerdictRequest.SerializeToString,
@@ -58,6 +63,15 @@ class ClassifyServiceServicer:
 
     def ValidateTrack(self, request, context):
         """Judges bytes sent inline (small files, and the rebuild worker) and stores the verdict.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ValidateTrackStream(self, request_iterator, context):
+        """Judges a track sent in chunks, for tracks of any size up to classify's limit (gRPC messages
+        are capped; the rebuild worker uses this). The first message carries `header`, every later
+        one a `chunk`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -85,6 +99,11 @@ def add_ClassifyServiceServicer_to_server(servicer, server):
                     servicer.ValidateTrack,
                     request_deserializer=audioval_dot_v1_dot_classify__pb2.ValidateTrackRequest.FromString,
                     response_serializer=audioval_dot_v1_dot_classify__pb2.ValidateTrackResponse.SerializeToString,
+            ),
+            'ValidateTrackStream': grpc.stream_unary_rpc_method_handler(
+                    servicer.ValidateTrackStream,
+                    request_deserializer=audioval_dot_v1_dot_classify__pb2.ValidateTrackStreamRequest.FromString,
+                    response_serializer=audioval_dot_v1_dot_classify__pb2.ValidateTrackStreamResponse.SerializeToString,
             ),
             'GetVerdict': grpc.unary_unary_rpc_method_handler(
                     servicer.GetVerdict,
@@ -125,6 +144,33 @@ class ClassifyService:
             '/audioval.v1.ClassifyService/ValidateTrack',
             audioval_dot_v1_dot_classify__pb2.ValidateTrackRequest.SerializeToString,
             audioval_dot_v1_dot_classify__pb2.ValidateTrackResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ValidateTrackStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/audioval.v1.ClassifyService/ValidateTrackStream',
+            audioval_dot_v1_dot_classify__pb2.ValidateTrackStreamRequest.SerializeToString,
+            audioval_dot_v1_dot_classify__pb2.ValidateTrackStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,
