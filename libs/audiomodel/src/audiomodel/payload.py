@@ -136,14 +136,15 @@ def _signature_at_start(data: bytes) -> Signature | None:
     return None
 
 
-def _looks_like_pe(data: bytes) -> bool:
-    """An ``MZ`` header whose e_lfanew points at ``PE\\0\\0`` (or a DOS stub with a sane header)."""
-    if len(data) < 0x40:
+def _looks_like_pe(data: bytes, at: int = 0) -> bool:
+    """An ``MZ`` header at ``at`` whose e_lfanew points at ``PE\\0\\0`` (or a DOS stub with a sane
+    header)."""
+    if len(data) - at < 0x40:
         return False
-    e_lfanew = int.from_bytes(data[0x3C:0x40], "little")
-    if 0x40 <= e_lfanew <= len(data) - 4:
-        return data[e_lfanew : e_lfanew + 4] == b"PE\x00\x00"
-    return b"This program cannot be run in DOS mode" in data[:0x200]
+    e_lfanew = int.from_bytes(data[at + 0x3C : at + 0x40], "little")
+    if 0x40 <= e_lfanew <= len(data) - at - 4:
+        return data[at + e_lfanew : at + e_lfanew + 4] == b"PE\x00\x00"
+    return b"This program cannot be run in DOS mode" in data[at : at + 0x200]
 
 
 def identify_payload(data: bytes | memoryview, *, sample_limit: int = 1 << 20) -> PayloadGuess:
@@ -174,34 +175,55 @@ def identify_payload(data: bytes | memoryview, *, sample_limit: int = 1 << 20) -
     return PayloadGuess(PayloadKind.UNKNOWN, "binary", entropy, ratio)
 
 
+# Signatures worth finding mid-stream: long and specific enough to mean something (4+ bytes),
+# of dangerous kinds. ``MZ`` alone is too short: a PE is confirmed by its header.
+_MID_STREAM = tuple(
+    sig
+    for sig in SIGNATURES
+    if not sig.offset
+    and len(sig.magic) >= 4
+    and sig.kind in {PayloadKind.EXECUTABLE, PayloadKind.ARCHIVE, PayloadKind.DOCUMENT}
+)
+_PE = next(sig for sig in SIGNATURES if sig.name == "pe")
+# Which two-byte prefixes (little-endian codes) start a signature: one table lookup per byte
+# position finds the few candidate offsets, instead of one scan of the data per signature.
+_PREFIX_CODES = np.array(
+    [int.from_bytes(sig.magic[:2], "little") for sig in (*_MID_STREAM, _PE)], dtype=np.int64
+)
+_IS_PREFIX = np.zeros(1 << 16, dtype=bool)
+_IS_PREFIX[_PREFIX_CODES] = True
+
+
 def find_signatures(
     data: bytes | memoryview, *, limit: int = 16
 ) -> list[tuple[int, str, PayloadKind]]:
-    """Find dangerous file signatures anywhere in ``data`` (offset, name, kind), at most ``limit``.
+    """Find dangerous file signatures anywhere in ``data`` (offset, name, kind), at most ``limit``,
+    the earliest first.
 
     Only signatures long and specific enough to be meaningful mid-stream are searched for
     (4+ bytes, not ``MZ``); a PE is reported by its ``PE\\0\\0`` header with a DOS stub before it.
     """
     buf = bytes(data)
-    hits: list[tuple[int, str, PayloadKind]] = []
-    for sig in SIGNATURES:
-        if (
-            sig.offset
-            or len(sig.magic) < 4
-            or sig.kind not in {PayloadKind.EXECUTABLE, PayloadKind.ARCHIVE, PayloadKind.DOCUMENT}
-        ):
-            continue
-        start = buf.find(sig.magic)
-        while start != -1 and len(hits) < limit:
-            hits.append((start, sig.name, sig.kind))
-            start = buf.find(sig.magic, start + 1)
-    for match in re.finditer(rb"MZ", buf):
-        if len(hits) >= limit:
-            break
-        if _looks_like_pe(buf[match.start() :]):
-            hits.append((match.start(), "pe", PayloadKind.EXECUTABLE))
-    hits.sort()
-    return hits[:limit]
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    if arr.size < 2 or limit <= 0:
+        return []
+    codes = arr[:-1].astype(np.uint16)
+    codes |= arr[1:].astype(np.uint16) << 8
+    candidates = np.flatnonzero(_IS_PREFIX[codes])
+    found: list[tuple[int, str, PayloadKind]] = []
+    if candidates.size:
+        at_code = codes[candidates]
+        for sig, code in zip((*_MID_STREAM, _PE), _PREFIX_CODES.tolist(), strict=True):
+            # The earliest ``limit`` hits of each signature are all the answer can use.
+            hits = 0
+            for offset in candidates[at_code == code].tolist():
+                if hits == limit:
+                    break
+                if _looks_like_pe(buf, offset) if sig is _PE else buf.startswith(sig.magic, offset):
+                    found.append((offset, sig.name, sig.kind))
+                    hits += 1
+    found.sort()
+    return found[:limit]
 
 
 def describe_size(n: int) -> str:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import scipy.fft
 
 from audiomodel.findings import Finding, finding
 
@@ -146,8 +147,10 @@ class SignalAnalyzer:
         self._hist = np.zeros(65536, dtype=np.intp)
         self._n = 0  # samples (all channels)
         self._frames = 0
-        # Lagged products of the mono mix, centred with the global mean at the end so that
-        # block boundaries do not change the result: per lag, sum(a*b), sum(a), sum(b), pairs.
+        # Sums over the mono level ``S`` (the integer sum of the channels; the mono mix is
+        # S / (32768 channels), a scale the correlations do not see). Lagged products are
+        # centred with the global mean at the end, so block boundaries do not change the
+        # result: per lag, sum(a*b), sum(a), sum(b), pairs.
         self._lag_sums = np.zeros((2, 4))
         self._mono_sum = 0.0
         self._mono_sumsq = 0.0
@@ -156,15 +159,15 @@ class SignalAnalyzer:
         self._audible = 0
         self._zero_cross = 0
         self._mid_side = np.zeros(2)  # sum((l+r)^2), sum((l-r)^2) of the first two channels
+        self._scale = 1.0 / (32768.0 * channels)  # S -> mono mix in [-1, 1]
         self._envelope: list[npt.NDArray[np.float32]] = []
         self._spectra: list[npt.NDArray[np.float32]] = []
-        self._carry = np.zeros(0, dtype=np.float32)  # mono samples not yet in an envelope frame
-        self._prev_tail = np.zeros(0, dtype=np.float64)  # last 2 mono samples of the previous block
-        self._prev_ints = np.zeros(0, dtype=np.int32)  # the same, as summed integers
+        self._carry = np.zeros(0, dtype=np.float64)  # levels not yet in an envelope frame
+        self._prev = np.zeros(0, dtype=np.int32)  # the last 2 levels of the previous block
         seg = FFT_SIZE * SEGMENT_FRAMES
         self._spectrum_hop = max(seg, int(sample_rate / SPECTRA_PER_SECOND))
         self._next_spectrum = 0  # frame index where the next sampled spectrum starts
-        self._spec_carry = np.zeros(0, dtype=np.float64)
+        self._spec_carry = np.zeros(0, dtype=np.float64)  # levels a segment may still need
         self._window = np.hanning(FFT_SIZE).astype(np.float32)
 
     def update(self, ints: npt.NDArray[np.int16]) -> None:
@@ -183,77 +186,125 @@ class SignalAnalyzer:
         self._n += ints.size
         self._frames += ints.shape[0]
 
-        summed = (
-            ints[:, 0].astype(np.int32) if self.channels == 1 else ints.sum(axis=1, dtype=np.int32)
-        )
-        mono = summed.astype(np.float64) * (1.0 / (32768.0 * self.channels))  # mono mix
+        # Column by column: numpy's sum over a short axis 1 is ten times slower than this.
+        summed = ints[:, 0].astype(np.int32)
+        for channel in range(1, self.channels):
+            summed += ints[:, channel]
+        level = summed.astype(np.float64)
+        sumsq = float(np.dot(level, level))
         if self.channels > 1:
-            # Mid/side energies of the first two channels (one pass over the side only when
-            # there are exactly two: the mid is the mono sum already).
-            first_two = ints[:, :2].astype(np.int32)
-            mid = (summed if self.channels == 2 else first_two.sum(axis=1)).astype(np.float64)
-            side = (first_two[:, 0] - first_two[:, 1]).astype(np.float64)
-            self._mid_side += (np.dot(mid, mid), np.dot(side, side))
-        joined = np.concatenate([self._prev_tail, mono])
-        tail = self._prev_tail.size
-        block_sum = float(mono.sum())
-        joined_sum = block_sum + float(self._prev_tail.sum())
+            # Mid/side energies of the first two channels; the mid is the level itself when
+            # there are exactly two.
+            side = ints[:, 0].astype(np.int32)
+            side -= ints[:, 1]
+            side_f = side.astype(np.float64)
+            if self.channels == 2:
+                mid_energy = sumsq
+            else:
+                mid = ints[:, 0].astype(np.float64)
+                mid += ints[:, 1]
+                mid_energy = float(np.dot(mid, mid))
+            self._mid_side += (mid_energy, float(np.dot(side_f, side_f)))
+        self._update_pairs(summed, level, sumsq)
+        self._update_envelope(level)
+        self._update_spectra(level, block_start)
+
+    def _update_pairs(
+        self, summed: npt.NDArray[np.int32], level: npt.NDArray[np.float64], sumsq: float
+    ) -> None:
+        """Lagged products, zero crossings and ramps of the level: within the block, and the
+        few pairs and triples that straddle the previous block's last two samples."""
+        n = summed.size
+        total = float(level.sum())
         for lag in (1, 2):
-            # Pairs whose second element is in this block (earlier pairs were counted before).
-            start = max(tail - lag, 0)
-            first = joined[start : joined.size - lag]
-            second = joined[start + lag :]
-            # The two sums follow from the block's total and a few edge samples.
-            first_sum = (
-                joined_sum - float(joined[:start].sum()) - float(joined[joined.size - lag :].sum())
-            )
-            second_sum = joined_sum - float(joined[: start + lag].sum())
-            self._lag_sums[lag - 1] += (np.dot(first, second), first_sum, second_sum, first.size)
-        self._mono_sum += block_sum
-        self._mono_sumsq += float(np.dot(mono, mono))
-        self._mono_n += mono.size
-        self._zero_cross += int(np.count_nonzero(np.signbit(joined[:-1]) != np.signbit(joined[1:])))
-        # Ramps: the integer samples move by the same non-zero step again and again. Recorded
-        # sound, even coarsely quantised, almost never does; counters and sawtooths always do.
-        # Counted where the signal is not digital silence.
-        mono_int = np.concatenate([self._prev_ints, summed])
-        self._prev_ints = mono_int[-2:]
-        d1 = np.diff(mono_int)
-        d2 = np.diff(d1)
-        audible = np.abs(mono_int[1:-1]) > 2 * self.channels
-        self._ramp += int(np.count_nonzero((d2 == 0) & (d1[1:] != 0) & audible))
+            if n > lag:
+                self._lag_sums[lag - 1] += (
+                    float(np.dot(level[:-lag], level[lag:])),
+                    total - float(level[n - lag :].sum()),
+                    total - float(level[:lag].sum()),
+                    n - lag,
+                )
+        self._mono_sum += total
+        self._mono_sumsq += sumsq
+        self._mono_n += n
+        negative = summed < 0
+        self._zero_cross += int(np.count_nonzero(negative[1:] != negative[:-1]))
+        self._count_ramps(summed)
+
+        prev = self._prev
+        if prev.size:
+            edge = np.concatenate([prev, summed[:2]])
+            edge_f = edge.astype(np.float64)
+            first = prev.size  # index of this block's first sample in ``edge``
+            for lag in (1, 2):
+                # Pairs (i, i + lag) with i in the previous block and i + lag in this one.
+                starts = np.arange(max(first - lag, 0), min(first, edge.size - lag))
+                if starts.size:
+                    a, b = edge_f[starts], edge_f[starts + lag]
+                    self._lag_sums[lag - 1] += (float(a @ b), a.sum(), b.sum(), starts.size)
+            self._zero_cross += int((edge[first - 1] < 0) != (edge[first] < 0))
+            # Ramp triples centred on the previous block's last sample and this one's first.
+            self._count_ramps(edge[max(first - 2, 0) : first + 2])
+        self._prev = np.concatenate([prev, summed[-2:]])[-2:]
+
+    def _count_ramps(self, levels: npt.NDArray[np.int32]) -> None:
+        """Ramps: the integer levels move by the same non-zero step again and again.
+
+        Recorded sound, even coarsely quantised, almost never does; counters and sawtooths
+        always do. Counted on every inner sample of ``levels`` where the signal is not digital
+        silence.
+        """
+        if levels.size < 3:
+            return
+        step = np.diff(levels)
+        audible = np.abs(levels[1:-1]) > 2 * self.channels
+        steady = (step[1:] == step[:-1]) & (step[1:] != 0)
+        self._ramp += int(np.count_nonzero(steady & audible))
         self._audible += int(np.count_nonzero(audible))
-        self._prev_tail = mono[-2:]
 
-        self._update_envelope(mono.astype(np.float32))
-        self._update_spectra(mono, block_start)
-
-    def _update_envelope(self, mono: npt.NDArray[np.float32]) -> None:
-        data = np.concatenate([self._carry, mono]) if self._carry.size else mono
+    def _update_envelope(self, level: npt.NDArray[np.float64]) -> None:
+        data = np.concatenate([self._carry, level]) if self._carry.size else level
         whole = data.size - data.size % ENVELOPE_FRAME
         if whole:
             frames = data[:whole].reshape(-1, ENVELOPE_FRAME)
-            rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
+            rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / ENVELOPE_FRAME) * self._scale
             self._envelope.append((20.0 * np.log10(rms + EPS)).astype(np.float32))
         self._carry = data[whole:].copy()
 
-    def _update_spectra(self, mono: npt.NDArray[np.float64], block_start: int) -> None:
+    def _update_spectra(self, level: npt.NDArray[np.float64], block_start: int) -> None:
+        """Sampled spectra, one Welch estimate (4 windowed FFT frames) per hop, one batched FFT
+        per block; a segment may straddle blocks (the carry keeps what it still needs)."""
         seg = FFT_SIZE * SEGMENT_FRAMES
-        # Keep the last segment's worth of samples so a segment may straddle blocks.
-        data = np.concatenate([self._spec_carry, mono]) if self._spec_carry.size else mono
-        data_start = block_start - self._spec_carry.size
-        data_end = data_start + data.size
+        carry = self._spec_carry
+        data_start = block_start - carry.size
+        data_end = block_start + level.size
         while self._next_spectrum + seg <= data_end:
-            start = self._next_spectrum - data_start
-            segment = data[start : start + seg].astype(np.float32).reshape(SEGMENT_FRAMES, FFT_SIZE)
-            power = np.abs(np.fft.rfft(segment * self._window, axis=1)) ** 2
-            self._spectra.append(power.mean(axis=0)[1:].astype(np.float32))  # no DC: measured apart
-            self._next_spectrum += self._spectrum_hop
+            room = MAX_SPECTRA - len(self._spectra)
+            last = min(data_end - seg, self._next_spectrum + (room - 1) * self._spectrum_hop)
+            starts = np.arange(self._next_spectrum, last + 1, self._spectrum_hop) - data_start
+            segments = np.empty((starts.size, seg), dtype=np.float32)
+            for row, start in enumerate(starts.tolist()):
+                if start >= carry.size:
+                    segments[row] = level[start - carry.size : start - carry.size + seg]
+                else:
+                    segments[row, : carry.size - start] = carry[start:]
+                    segments[row, carry.size - start :] = level[: seg - (carry.size - start)]
+            segments *= np.float32(self._scale)
+            frames = segments.reshape(-1, FFT_SIZE) * self._window
+            power = np.abs(scipy.fft.rfft(frames, axis=1)) ** 2
+            power = power.reshape(starts.size, SEGMENT_FRAMES, -1).mean(axis=1)
+            self._spectra.extend(power[:, 1:].astype(np.float32))  # no DC: measured apart
+            self._next_spectrum += starts.size * self._spectrum_hop
             if len(self._spectra) >= MAX_SPECTRA:
                 self._spectra = self._spectra[::2]
                 self._spectrum_hop *= 2
         keep = max(0, data_end - max(self._next_spectrum, data_end - seg))
-        self._spec_carry = data[data.size - keep :].copy() if keep else np.zeros(0)
+        if keep == 0:
+            self._spec_carry = np.zeros(0)
+        elif keep <= level.size:
+            self._spec_carry = level[level.size - keep :].copy()
+        else:
+            self._spec_carry = np.concatenate([carry[carry.size - (keep - level.size) :], level])
 
     # -- results -----------------------------------------------------------------------------
 
@@ -383,7 +434,7 @@ class SignalAnalyzer:
             # Shorter than one segment (tiny files are common among data in disguise): measure
             # what there is, zero-padded, rather than report a spectrum of nothing.
             padded = np.zeros(FFT_SIZE * SEGMENT_FRAMES, dtype=np.float32)
-            tail = self._spec_carry[-padded.size :].astype(np.float32)
+            tail = (self._spec_carry[-padded.size :] * self._scale).astype(np.float32)
             padded[: tail.size] = tail
             frames = padded.reshape(SEGMENT_FRAMES, FFT_SIZE)[: max(1, -(-tail.size // FFT_SIZE))]
             power = np.abs(np.fft.rfft(frames * self._window, axis=1)) ** 2
