@@ -13,7 +13,14 @@ from enum import StrEnum
 
 import numpy as np
 
-__all__ = ["PayloadGuess", "PayloadKind", "byte_entropy", "find_signatures", "identify_payload"]
+__all__ = [
+    "PayloadGuess",
+    "PayloadKind",
+    "byte_entropy",
+    "confirm_signature",
+    "find_signatures",
+    "identify_payload",
+]
 
 
 class PayloadKind(StrEnum):
@@ -224,6 +231,75 @@ def find_signatures(
                     hits += 1
     found.sort()
     return found[:limit]
+
+
+def confirm_signature(name: str, data: bytes, offset: int) -> bool:
+    """Whether the signature ``name`` at ``offset`` is followed by the fields its format requires.
+
+    Four magic bytes alone turn up in ~1 of 2^32 positions of random bytes; a header field
+    check makes a chance hit in bytes that are not a file (low bits, samples) negligible.
+    """
+    head = data[offset : offset + 64]
+    if name == "elf":
+        return len(head) >= 20 and head[4] in (1, 2) and head[5] in (1, 2) and head[6] == 1
+    if name == "zip":
+        if len(head) < 30:
+            return False
+        version, method = int.from_bytes(head[4:6], "little"), int.from_bytes(head[8:10], "little")
+        return version <= 63 and method in (0, 1, 6, 8, 9, 12, 14, 19, 93, 95, 98, 99)
+    if name == "zip_empty":
+        return len(head) >= 22 and head[4:8] == b"\x00\x00\x00\x00"
+    if name == "gzip":
+        return (
+            len(head) >= 10
+            and head[3] & 0xE0 == 0
+            and head[8] in (0, 2, 4)
+            and (head[9] <= 13 or head[9] == 255)
+        )
+    if name in ("macho32", "macho64", "macho32le", "macho64le"):
+        if len(head) < 8:
+            return False
+        little = name.endswith("le")
+        cpu = int.from_bytes(head[4:8], "little" if little else "big")
+        return cpu & 0x00FFFFFF in (7, 12, 18) or cpu in (7, 12, 18)
+    if name == "java_class":
+        return len(head) >= 8 and 45 <= int.from_bytes(head[6:8], "big") <= 80
+    if name == "wasm":
+        return head[4:8] == b"\x01\x00\x00\x00"
+    if name == "dex":
+        return len(head) >= 8 and head[4:5] == b"0" and head[7] == 0
+    if name == "pyc":
+        return len(head) >= 16 and head[4:8] in (
+            b"\x00\x00\x00\x00",
+            b"\x01\x00\x00\x00",
+            b"\x03\x00\x00\x00",
+        )
+    if name == "zstd":
+        return len(head) >= 6 and head[4] & 0x08 == 0
+    if name == "lz4":
+        return len(head) >= 7 and head[4] >> 6 == 1 and head[4] & 0x02 == 0
+    if name == "cab":
+        return head[4:8] == b"\x00\x00\x00\x00"
+    if name == "bzip2":
+        return (
+            len(head) >= 10
+            and head[3:4] in b"123456789"
+            and head[4:10] == b"\x31\x41\x59\x26\x53\x59"
+        )
+    if name == "pdf":
+        return head[5:6].isdigit()
+    if name == "gif":
+        return head[4:6] in (b"7a", b"9a")
+    if name == "jpeg":
+        return len(head) >= 4 and head[3] >= 0xE0
+    if name == "riff":
+        return head[8:12] in (b"WAVE", b"AVI ", b"WEBP")
+    if name in ("id3",):
+        return len(head) >= 10 and head[3] in (2, 3, 4) and all(b < 0x80 for b in head[6:10])
+    if name == "pe":
+        return True  # identify_payload / find_signatures already require "PE\0\0" or a DOS stub
+    # 6+ byte magics (xz, 7z, rar, ole2, png, rtf, flac/ogg/shebang handled as text) need no more.
+    return name in ("xz", "7z", "rar", "ole2", "png", "rtf", "tar", "flac", "ogg")
 
 
 def describe_size(n: int) -> str:
