@@ -22,6 +22,13 @@ What real recordings look like, against data (the reason each feature is here):
   stream is stationary.
 - **Synthetic patterns.** Constants, ramps and squares have exactly-zero second differences
   almost everywhere, which recorded sound (with its noise floor) never has.
+- **Structure of files.** Executables and data files hold values (tables, padding with a
+  constant) and are cut into fields by runs of zero bytes: read as samples, a loud level is
+  repeated exactly from one sample to the next (``hold_ratio``), and exact zeros sit right
+  next to loud samples (``zero_edge_ratio``). Sound reaches a loud level and leaves it
+  gradually, and digital silence fades in and out. Past ``ZERO_EDGE_DATA`` zero edges per
+  sample the track is held for review whatever the model says, and a file's header (ELF,
+  PE, zip, ...) at the start of the samples rejects it.
 
 References: spectral flatness (Wiener entropy) as in Johnston 1988 / librosa's
 ``spectral_flatness``; lag autocorrelation and crest factor are textbook descriptors; the
@@ -37,7 +44,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.fft
 
-from audiomodel.findings import Finding, finding
+from audiomodel.findings import Finding, Severity, finding
+from audiomodel.payload import confirm_signature, find_signatures
 
 __all__ = ["FEATURE_NAMES", "SignalAnalyzer", "SignalReport", "to_int16"]
 
@@ -51,6 +59,15 @@ MAX_SPECTRA = 512
 SILENCE_DB = -60.0
 PURE_TONE_MIN_SPECTRA = 8  # ~2 s: a single note of an instrument sample is not a "steady tone"
 EPS = 1e-12
+# Bytes at the start of the samples searched for a file header (the 16-bit samples' own bytes,
+# or the 8-bit samples' bytes when the stored resolution is 8 bits).
+HEAD_BYTES = 1 << 16
+# Exact zeros next to a sample at 1/32 of full scale or more, per sample, above which the
+# samples are the fields of a file: sound reaches digital silence by fading, so even hard
+# edits and drum hits give a few such edges per file (at most ~0.003 per sample on 590 good
+# clips of the dev corpus; binaries dressed up as audio give ~0.09).
+ZERO_EDGE_DATA = 0.02
+ZERO_EDGE_MIN_COUNT = 64
 
 FEATURE_NAMES: tuple[str, ...] = (
     "log_distinct",
@@ -77,6 +94,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "silence_ratio",
     "clip_ratio",
     "channel_corr",
+    "hold_ratio",
+    "zero_edge_ratio",
 )
 
 _PRINTABLE = np.zeros(256, dtype=bool)
@@ -86,6 +105,7 @@ _PRINTABLE[[0x09, 0x0A, 0x0D]] = True
 _VALUES = np.where(np.arange(65536) < 32768, np.arange(65536), np.arange(65536) - 65536).astype(
     np.int64
 )
+_SQUARES = (_VALUES * _VALUES).astype(np.float64)
 # Full-scale samples: +32767 and -32768 (and -32767, which symmetric writers use).
 _CLIP_BINS = np.array([32767, 32768, 32769])
 # For each 16-bit sample value, how many of its two little-endian bytes are printable.
@@ -158,8 +178,19 @@ class SignalAnalyzer:
         self._ramp = 0
         self._audible = 0
         self._zero_cross = 0
-        self._mid_side = np.zeros(2)  # sum((l+r)^2), sum((l-r)^2) of the first two channels
+        self._mid_side = np.zeros(2)  # sum((l+r)^2), sum((l-r)^2) of channels 1, 2 (of 3+)
         self._scale = 1.0 / (32768.0 * channels)  # S -> mono mix in [-1, 1]
+        # Sample-to-sample structure, per channel: a level "loud" enough to hold is 16 steps of
+        # the stored resolution; a "big" neighbour of an exact zero is 1/32 of full scale.
+        step = 1 << (16 - self.level_bits)
+        self._hold_level = 16 * step
+        self._big_level = max(1024, 16 * step)
+        self._held = 0
+        self._loud_pairs = 0
+        self._zero_edges = 0
+        self._last_frame = np.zeros((0, channels), dtype=np.int16)
+        self._head: list[bytes] = []
+        self._head_bytes = 0
         self._envelope: list[npt.NDArray[np.float32]] = []
         self._spectra: list[npt.NDArray[np.float32]] = []
         self._carry = np.zeros(0, dtype=np.float64)  # levels not yet in an envelope frame
@@ -192,20 +223,18 @@ class SignalAnalyzer:
             summed += ints[:, channel]
         level = summed.astype(np.float64)
         sumsq = float(np.dot(level, level))
-        if self.channels > 1:
-            # Mid/side energies of the first two channels; the mid is the level itself when
-            # there are exactly two.
-            side = ints[:, 0].astype(np.int32)
+        if self.channels > 2:
+            # Mid/side energies of the first two channels (for exactly two, the mid is the
+            # level and the side follows from the histogram's sum of squares at the end).
+            mid = ints[:, 0].astype(np.float64)
+            mid += ints[:, 1]
+            side = ints[:, 0].astype(np.float64)
             side -= ints[:, 1]
-            side_f = side.astype(np.float64)
-            if self.channels == 2:
-                mid_energy = sumsq
-            else:
-                mid = ints[:, 0].astype(np.float64)
-                mid += ints[:, 1]
-                mid_energy = float(np.dot(mid, mid))
-            self._mid_side += (mid_energy, float(np.dot(side_f, side_f)))
+            self._mid_side += (float(np.dot(mid, mid)), float(np.dot(side, side)))
         self._update_pairs(summed, level, sumsq)
+        self._update_structure(ints)
+        if self._head_bytes < HEAD_BYTES:
+            self._keep_head(ints)
         self._update_envelope(level)
         self._update_spectra(level, block_start)
 
@@ -246,6 +275,43 @@ class SignalAnalyzer:
             # Ramp triples centred on the previous block's last sample and this one's first.
             self._count_ramps(edge[max(first - 2, 0) : first + 2])
         self._prev = np.concatenate([prev, summed[-2:]])[-2:]
+
+    def _update_structure(self, ints: npt.NDArray[np.int16]) -> None:
+        """Held loud levels and zero-to-loud edges per channel, across block boundaries."""
+        self._count_structure(ints)
+        if self._last_frame.shape[0]:
+            self._count_structure(np.concatenate([self._last_frame, ints[:1]]))
+        self._last_frame = ints[-1:].copy()
+
+    def _count_structure(self, ints: npt.NDArray[np.int16]) -> None:
+        if ints.shape[0] < 2:
+            return
+        magnitude = np.abs(ints).view(np.uint16)  # |-32768| wraps to 32768 as uint16
+        loud = magnitude[1:] >= self._hold_level
+        self._held += int(np.count_nonzero((ints[1:] == ints[:-1]) & loud))
+        self._loud_pairs += int(np.count_nonzero(loud))
+        zero = magnitude == 0
+        big = magnitude >= self._big_level
+        self._zero_edges += int(np.count_nonzero(zero[:-1] & big[1:]))
+        self._zero_edges += int(np.count_nonzero(big[:-1] & zero[1:]))
+
+    def _keep_head(self, ints: npt.NDArray[np.int16]) -> None:
+        if self.level_bits == 8:
+            # 8-bit samples rendered to 16 bits: the stored byte is the high byte, offset back.
+            stored = ((ints.reshape(-1).view(np.uint16) >> 8).astype(np.uint8)) ^ np.uint8(0x80)
+            raw = stored[: HEAD_BYTES - self._head_bytes].tobytes()
+        else:
+            raw = ints.reshape(-1)[: (HEAD_BYTES - self._head_bytes + 1) // 2].tobytes()
+        self._head.append(raw)
+        self._head_bytes += len(raw)
+
+    def _head_signature(self) -> tuple[int, str, str] | None:
+        """A confirmed file header in the first bytes of the samples: (offset, name, kind)."""
+        head = b"".join(self._head)[:HEAD_BYTES]
+        for offset, name, kind in find_signatures(head, limit=8):
+            if confirm_signature(name, head, offset):
+                return offset, name, str(kind)
+        return None
 
     def _count_ramps(self, levels: npt.NDArray[np.int32]) -> None:
         """Ramps: the integer levels move by the same non-zero step again and again.
@@ -336,7 +402,11 @@ class SignalAnalyzer:
         envelope = np.concatenate(self._envelope) if self._envelope else np.zeros(1, np.float32)
         audible = envelope[envelope > SILENCE_DB]
         spectral = self._spectral_features()
-        mid_energy, side_energy = self._mid_side
+        mid_energy, side_energy = (float(e) for e in self._mid_side)
+        if self.channels == 2:
+            # (l + r)^2 + (l - r)^2 = 2 (l^2 + r^2), summed: the side needs no pass of its own.
+            mid_energy = self._mono_sumsq
+            side_energy = 2.0 * float(np.dot(hist, _SQUARES)) - mid_energy
         return {
             "log_distinct": math.log10(distinct + 1),
             "distinct_ratio": distinct / min(n, 65536),
@@ -365,6 +435,10 @@ class SignalAnalyzer:
             "channel_corr": float((mid_energy - side_energy) / (mid_energy + side_energy + EPS))
             if self.channels > 1
             else 1.0,
+            # Share of loud samples that repeat the previous one exactly, and exact zeros next
+            # to a loud sample per sample: the structure of files, not of sound.
+            "hold_ratio": self._held / max(self._loud_pairs, 1),
+            "zero_edge_ratio": self._zero_edges / n,
         }
 
     def _byte_lane_distance(self) -> float:
@@ -469,6 +543,19 @@ class SignalAnalyzer:
         out: list[Finding] = []
         if self._frames == 0:
             return out
+        header = self._head_signature()
+        if header is not None:
+            offset, name, kind = header
+            out.append(
+                finding(
+                    "signal.data_as_audio",
+                    f"The samples are the bytes of a file ({name}, {kind}): its header sits at "
+                    f"byte {offset} of the sample data.",
+                    found=name,
+                    kind=kind,
+                    byte_offset=offset,
+                )
+            )
         distinct = int(np.count_nonzero(self._hist))
         peak_lsb = self._peak() * 32768
         if peak_lsb <= 2.0:
@@ -480,6 +567,22 @@ class SignalAnalyzer:
                 )
             )
             return out
+        if (
+            f["zero_edge_ratio"] >= ZERO_EDGE_DATA
+            and self._zero_edges >= ZERO_EDGE_MIN_COUNT
+            and header is None
+        ):
+            out.append(
+                finding(
+                    "signal.data_as_audio",
+                    f"{f['zero_edge_ratio']:.1%} of the samples are exact zeros next to a loud "
+                    "sample: the zero-padded fields of a file, not sound, which fades in and "
+                    "out of silence.",
+                    Severity.SUSPICIOUS,
+                    zero_edge_ratio=round(f["zero_edge_ratio"], 4),
+                    zero_edges=self._zero_edges,
+                )
+            )
         if distinct <= 4 or f["ramp_ratio"] > 0.5:
             out.append(
                 finding(
