@@ -248,3 +248,10 @@ def test_block_boundaries_do_not_change_pair_and_structure_features() -> None:
     tiny = analyse(ints, block=7).features
     for name in ("hold_ratio", "zero_edge_ratio", "ramp_ratio", "lag1_corr", "lag2_corr", "zcr"):
         assert tiny[name] == pytest.approx(whole[name], rel=1e-9, abs=1e-12), name
+
+
+def test_nan_and_infinite_floats_render_as_silence_and_full_scale() -> None:
+    from audiomodel.signal import to_int16
+
+    floats = np.array([[np.nan], [np.inf], [-np.inf], [0.5]], dtype=np.float32)
+    assert to_int16(floats)[:, 0].tolist() == [0, 32767, -32768, 16384]

@@ -124,7 +124,12 @@ def to_int16(samples: npt.NDArray[np.number]) -> npt.NDArray[np.int16]:
         return np.right_shift(samples.astype(np.int32, copy=False), 16).astype(np.int16)
     # x 32768, the inverse of libsndfile's int -> float read: 16-bit values stored as float
     # come back bit-exact (their bytes matter: see byte_lane_distance).
-    scaled: npt.NDArray[np.float64] = np.rint(samples.astype(np.float64) * 32768.0)
+    # A float file holding the bytes of something else has NaNs (signalling ones too, which
+    # raise "invalid" on any cast) and infinities: no sample value, so they render as silence
+    # and full scale rather than as whatever a cast makes.
+    with np.errstate(invalid="ignore"):
+        scaled: npt.NDArray[np.float64] = np.rint(samples.astype(np.float64) * 32768.0)
+    np.nan_to_num(scaled, copy=False, nan=0.0, posinf=32767.0, neginf=-32768.0)
     return np.clip(scaled, -32768, 32767).astype(np.int16)
 
 
@@ -529,7 +534,7 @@ class SignalAnalyzer:
             else np.zeros(1)
         )
         # A pure tone concentrates its energy in a handful of bins (window main lobe).
-        top = np.sort(normalised, axis=1)[:, -4:].sum(axis=1)
+        top = np.partition(normalised, -4, axis=1)[:, -4:].sum(axis=1)
         return {
             "flatness_mean": float(flatness.mean()),
             "flatness_std": float(flatness.std()),
