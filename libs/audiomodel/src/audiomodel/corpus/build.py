@@ -205,7 +205,12 @@ def _split_of_generated(seed: int, group: str) -> str:
 
 
 def _digest(spec: dict[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    # Paths inside the virtualenv count relative to its site-packages, so every checkout of
+    # the repo names the same files alike (and lists them in the same order for training).
+    text = json.dumps(spec, sort_keys=True, default=str).replace(
+        str(_site_packages()), "site-packages"
+    )
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
 def _choice(
