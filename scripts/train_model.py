@@ -139,7 +139,10 @@ def train(rows: list[dict[str, Any]], feats: dict[str, dict[str, Any]]) -> TreeE
         oof[test_idx] = fit(x[fit_idx], y[fit_idx], weight[fit_idx]).predict_proba(x[test_idx])[
             :, 1
         ]
-    good = oof[y == 0]
+    # Good audio only: the sound-carrying bad classes (payloads outside the samples) are
+    # derived from good clips, so counting them would weigh those clips several times over.
+    is_good = np.array([r["label"] == "good" for r in usable])
+    good = oof[is_good]
     review = float(np.clip(np.quantile(good, 1.0 - TARGET_SCORE_FALSE_FLAGS), 0.5, 0.99))
     reject = float(np.clip(good.max() + 1e-6, review, 0.99))
     final = fit(x, y, weight)
@@ -220,8 +223,10 @@ def evaluate(
         if row["threat_class"] == "lsb_stego":
             # "<payload> <bits>bit <fraction> [prefixed]": the target is about the fraction.
             payload, _, fraction, *_ = [*row["variant"].split(), "", "", ""]
-            kind = "random" if payload == "random" else "structured"
+            kind = {"zip": "file", "elf": "file"}.get(payload, payload)
             per_class[f"lsb_stego {kind} @{fraction}"][verdict.decision.value] += 1
+            if float(fraction or 0) >= 0.5:
+                per_class[f"lsb_stego {kind} @>=0.5"][verdict.decision.value] += 1
         flagged = verdict.decision.value != "accept"
         if flagged != (row["label"] == "bad"):
             misses.append(

@@ -1002,3 +1002,35 @@ def test_mutated_valid_files_never_raise(data: bytes) -> None:
 def test_random_comment_blocks_never_raise(comments: list[bytes], vendor: bytes, cut: int) -> None:
     block = comment_block(comments, vendor)
     _check(flac_with(encoded("flac", 0.1), [(4, block[: len(block) - cut])]))
+
+
+@pytest.mark.parametrize("maker", [elf, pe, zip_archive])
+def test_a_file_written_out_as_pcm_samples_shows_its_header_in_the_data_chunk(
+    maker: object,
+) -> None:
+    payload = maker()  # type: ignore[operator]
+    data = payload + bytes(len(payload) % 2)
+    report = inspect(riff([(b"fmt ", fmt_pcm16(channels=1)), (b"data", data)]))
+    hits = [f for f in report.findings if f.evidence.get("where") == "audio data"]
+    assert hits and hits[0].severity == Severity.MALICIOUS
+    assert hits[0].code in {"container.embedded_executable", "container.embedded_archive"}
+    assert hits[0].evidence["offset"] == 44
+
+
+def test_ordinary_samples_hold_no_file_header() -> None:
+    report = inspect(riff([(b"fmt ", fmt_pcm16()), (b"data", pcm_frames(RATE))]))
+    assert not [f for f in report.findings if f.evidence.get("where") == "audio data"]
+
+
+def test_signatures_are_listed_earliest_first_and_capped() -> None:
+    from audiomodel.payload import PayloadKind, find_signatures
+
+    data = bytes(100) + zip_archive() + bytes(50) + elf()
+    hits = find_signatures(data)
+    names = [name for _, name, _ in hits]
+    assert names[0] == "zip" and hits[0][0] == 100 and "elf" in names
+    assert hits == sorted(hits)
+    repeated = find_signatures(b"PK\x03\x04" * 1000, limit=4)
+    assert [offset for offset, _, _ in repeated] == [0, 4, 8, 12]
+    pe_hits = find_signatures(bytes(7) + pe())
+    assert (7, "pe", PayloadKind.EXECUTABLE) in pe_hits

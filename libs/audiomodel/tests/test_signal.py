@@ -187,3 +187,71 @@ def test_a_heavily_clipped_recording_is_noted() -> None:
     loud = np.clip(music_like().astype(np.int32) * 8, -32768, 32767).astype(np.int16)
     codes = [f.code for f in analyse(loud).findings]
     assert "signal.clipping" in codes
+
+
+def file_like_samples(seed: int = 5, fields: int = 400) -> npt.NDArray[np.int16]:
+    """What a binary looks like read as 16-bit samples: loud fields between zero padding and
+    tables of one repeated value."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for _ in range(fields):
+        parts.append(rng.integers(-32768, 32767, int(rng.integers(2, 12))))
+        parts.append(np.zeros(int(rng.integers(4, 40)), dtype=np.int64))
+        if rng.random() < 0.3:
+            parts.append(np.full(int(rng.integers(8, 64)), int(rng.integers(200, 20000))))
+    return np.concatenate(parts).astype(np.int16).reshape(-1, 1)
+
+
+def test_zero_padded_fields_are_the_structure_of_a_file_not_sound() -> None:
+    report = analyse(file_like_samples())
+    assert report.features["zero_edge_ratio"] > 0.03
+    assert report.features["hold_ratio"] > 0.1
+    flagged = [f for f in report.findings if f.code == "signal.data_as_audio"]
+    assert flagged and flagged[0].evidence["zero_edges"] >= 64
+
+
+def test_music_fades_into_silence_instead_of_jumping_to_exact_zero() -> None:
+    quiet_start = music_like()
+    quiet_start[: RATE // 2] = 0  # digital silence, then the notes
+    report = analyse(quiet_start)
+    assert report.features["zero_edge_ratio"] < 0.003
+    assert report.features["hold_ratio"] < 0.05
+    assert not any(f.code == "signal.data_as_audio" for f in report.findings)
+
+
+def test_an_executable_header_at_the_start_of_the_samples_is_data_as_audio() -> None:
+    rng = np.random.default_rng(6)
+    elf = b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x03\x00\x3e\x00" + rng.bytes(20000)
+    report = analyse(np.frombuffer(elf, dtype="<i2").astype(np.int16).reshape(-1, 1))
+    found = [f for f in report.findings if f.code == "signal.data_as_audio"]
+    assert found and found[0].evidence["found"] == "elf" and found[0].evidence["byte_offset"] == 0
+
+
+def test_an_executable_stored_as_8_bit_samples_is_found_in_the_stored_bytes() -> None:
+    rng = np.random.default_rng(7)
+    elf = b"\x7fELF\x01\x01\x01" + bytes(9) + b"\x02\x00\x03\x00" + rng.bytes(20000)
+    # 8-bit unsigned samples rendered to 16 bits, as the validator hands them over.
+    rendered = ((np.frombuffer(elf, np.uint8).astype(np.int16) - 128) << 8).reshape(-1, 1)
+    analyzer = SignalAnalyzer(sample_rate=8000, channels=1, bits_per_sample=8)
+    analyzer.update(rendered.astype(np.int16))
+    found = [f for f in analyzer.report().findings if f.code == "signal.data_as_audio"]
+    assert found and found[0].evidence["found"] == "elf"
+
+
+def test_music_samples_hold_no_file_header() -> None:
+    assert not any(f.code == "signal.data_as_audio" for f in analyse(music_like()).findings)
+
+
+def test_block_boundaries_do_not_change_pair_and_structure_features() -> None:
+    ints = np.concatenate([file_like_samples(), music_like(seconds=0.5, channels=1)])
+    whole = analyse(ints, block=ints.shape[0]).features
+    tiny = analyse(ints, block=7).features
+    for name in ("hold_ratio", "zero_edge_ratio", "ramp_ratio", "lag1_corr", "lag2_corr", "zcr"):
+        assert tiny[name] == pytest.approx(whole[name], rel=1e-9, abs=1e-12), name
+
+
+def test_nan_and_infinite_floats_render_as_silence_and_full_scale() -> None:
+    from audiomodel.signal import to_int16
+
+    floats = np.array([[np.nan], [np.inf], [-np.inf], [0.5]], dtype=np.float32)
+    assert to_int16(floats)[:, 0].tolist() == [0, 32767, -32768, 16384]

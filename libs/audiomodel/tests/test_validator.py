@@ -85,6 +85,15 @@ def test_random_bytes_as_samples_are_flagged(encoding: str) -> None:
     assert verdict.decision is not Decision.ACCEPT, verdict.to_dict()
 
 
+@pytest.mark.parametrize("encoding", ["u8", "s16", "s24", "f32_from_s16"])
+def test_an_executable_written_out_as_samples_is_rejected_by_its_header(encoding: str) -> None:
+    payload = threats.make_payload("elf", 40_000)
+    verdict = validate_bytes(threats.bytes_as_pcm(payload, encoding=encoding))  # type: ignore[arg-type]
+    assert verdict.decision is Decision.REJECT, verdict.to_dict()
+    found = {f.evidence.get("found") or f.evidence.get("payload_name") for f in verdict.findings}
+    assert "elf" in found, verdict.to_dict()
+
+
 def test_an_elf_appended_after_the_data_chunk_is_rejected_with_its_offset(clean_wav: bytes) -> None:
     payload = threats.make_payload("elf", 4096)
     verdict = validate_bytes(threats.append_payload(clean_wav, payload))

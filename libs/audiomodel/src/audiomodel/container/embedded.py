@@ -12,9 +12,20 @@ import binascii
 from typing import Final
 
 from audiomodel.container.inspection import Inspection
-from audiomodel.container.limits import MIN_COMMENT_VALUE, PADDING_INFO_BYTES, TAIL_SAMPLE_BYTES
+from audiomodel.container.limits import (
+    AUDIO_HEAD_BYTES,
+    MIN_COMMENT_VALUE,
+    PADDING_INFO_BYTES,
+    TAIL_SAMPLE_BYTES,
+)
 from audiomodel.findings import EvidenceValue, Severity
-from audiomodel.payload import PayloadGuess, PayloadKind, find_signatures, identify_payload
+from audiomodel.payload import (
+    PayloadGuess,
+    PayloadKind,
+    confirm_signature,
+    find_signatures,
+    identify_payload,
+)
 
 EMBEDDED_CODE: Final = {
     PayloadKind.EXECUTABLE: "container.embedded_executable",
@@ -298,3 +309,29 @@ def is_image(data: bytes) -> bool:
         or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
         or (data[:2] == b"BM" and len(data) >= 14 and data[6:10] == bytes(4))
     )
+
+
+def scan_pcm_head(insp: Inspection, offset: int, length: int) -> None:
+    """Report a file header inside the first :data:`AUDIO_HEAD_BYTES` of PCM sample data.
+
+    Any file written out as 8-, 16-, 24-bit or float PCM keeps its bytes in the data chunk, so
+    a binary, archive or document dressed up as audio shows its own header there. Only
+    headers whose fields check out count: a bare four-byte magic turns up by chance in
+    sample bytes.
+    """
+    head = insp.src.read(offset, min(length, AUDIO_HEAD_BYTES))
+    for at, name, kind in find_signatures(head, limit=8):
+        if confirm_signature(name, head, at):
+            ev: dict[str, EvidenceValue] = {
+                "offset": offset + at,
+                "size": length - at,
+                "payload_kind": kind.value,
+                "payload_name": name,
+                "where": "audio data",
+            }
+            message = (
+                f"audio data: a file header ({name}) at byte {offset + at}, {at} bytes into "
+                "the samples: a file dressed up as audio"
+            )
+            emit_payload(insp, kind, message, ev)
+            return

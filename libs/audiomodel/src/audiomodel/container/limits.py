@@ -15,6 +15,9 @@ SAMPLE_BYTES: Final = 1 << 20
 #: How much of the end of a long region is read to look for signatures there (a zip's central
 #: directory sits at its end).
 TAIL_SAMPLE_BYTES: Final = 1 << 16
+#: How much of the start of PCM sample data is searched for file headers (a file dressed up as
+#: audio starts its data with its own header).
+AUDIO_HEAD_BYTES: Final = 1 << 16
 #: Block size of sequential reads.
 BLOCK_BYTES: Final = 1 << 20
 #: How far past a lost MPEG frame or Ogg page a resync looks before calling the rest trailing.

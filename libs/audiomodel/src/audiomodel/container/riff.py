@@ -17,6 +17,7 @@ from typing import Final, NamedTuple
 from audiomodel.container.embedded import (
     examine,
     padding_region,
+    scan_pcm_head,
     scan_signatures,
     trailing,
 )
@@ -371,6 +372,7 @@ def _wav_chunks(
             big_endian=big,
             block_align=align,
         )
+        scan_pcm_head(insp, data_offset, data.present)
     if align > 0 and (is_float or tag == 1):
         insp.report.frames = data.present // align
     else:
@@ -497,6 +499,7 @@ def walk_aiff(insp: Inspection, head: bytes) -> None:
         big_endian=big,
         block_align=channels * ((bits + 7) // 8),
     )
+    scan_pcm_head(insp, ssnd[0], ssnd[1])
 
 
 def _wav_codec(tag: int, bits: int, is_float: bool, big: bool) -> str:
