@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import grpc
+import numpy as np
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
@@ -26,6 +27,7 @@ from audioval_classify.settings import ClassifySettings
 from audioval_classify.store import VerdictBroadcaster
 from audioval_classify.verdict_stream import VerdictStreamFollower
 from audioval_localstack import Emulator, provision
+from audioval_localstack.ray_head import RayHead
 from audioval_servicekit import PipelineSettings, RunningServer, aws_client, build_server
 from audioval_servicekit.verdict_table import VerdictTable
 
@@ -245,6 +247,34 @@ def test_a_verdict_published_locally_is_not_delivered_again_by_the_stream(
         watch.close()
         running.stop(0)
     assert not follower.running
+
+
+@pytest.mark.slow
+def test_validate_track_publishes_a_verdict_once_though_the_stream_brings_it_back(
+    pipeline: PipelineSettings, table: VerdictTable, ray_cluster: RayHead
+) -> None:
+    running = serve(_settings(pipeline, pool_size=1, ray_address=ray_cluster.address))
+    watch = Watch(running.port, classify_pb2.WatchVerdictsRequest(user_id="alice"))
+    try:
+        wait_subscribed(watch, probe_ids(), table.put_first)
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            reply = classify_pb2_grpc.ClassifyServiceStub(channel).ValidateTrack(
+                classify_pb2.ValidateTrackRequest(
+                    track_id="validated-here",
+                    user_id="alice",
+                    content=np.random.default_rng(7).bytes(4000),
+                ),
+                timeout=120,
+            )
+        assert watch.next() == reply.verdict
+        # The stream is ordered: a later verdict arriving through it means the stream's copy
+        # of ValidateTrack's verdict was read, and dropped.
+        assert table.put_first(_verdict("marker"))
+        assert watch.next().track_id == "marker"
+        assert watch.nothing_more() == []
+    finally:
+        watch.close()
+        running.stop(0)
 
 
 class FlakyStreams:
