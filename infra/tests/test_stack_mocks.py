@@ -261,14 +261,31 @@ def test_rebuild_may_read_streams_and_work_the_queue_only(stack_run: StackRun) -
     }
 
 
-def test_classify_may_touch_only_the_verdict_table(stack_run: StackRun) -> None:
+def test_classify_may_touch_only_the_verdict_table_and_read_its_stream(
+    stack_run: StackRun,
+) -> None:
     cfg = _config(stack_run)
+    table = _arn("dynamodb", f"table/{cfg.verdict_table_name}")
     assert _policy(stack_run, f"{cfg.prefix}-fleet-classify") == {
         "Verdicts": (
-            ["dynamodb:GetItem", "dynamodb:PutItem"],
-            [_arn("dynamodb", f"table/{cfg.verdict_table_name}")],
-        )
+            ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem"],
+            [table],
+        ),
+        "FollowVerdictStream": (
+            ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+            [f"{table}/stream/*"],
+        ),
     }
+
+
+def test_the_verdict_table_streams_new_images_and_no_other_table_streams(
+    stack_run: StackRun,
+) -> None:
+    cfg = _config(stack_run)
+    verdicts = stack_run.named(TABLE, f"{cfg.prefix}-verdicts").inputs
+    assert (verdicts["streamEnabled"], verdicts["streamViewType"]) == (True, "NEW_IMAGE")
+    registry = stack_run.named(TABLE, f"{cfg.prefix}-registry").inputs
+    assert not registry.get("streamEnabled")
 
 
 def test_emr_nodes_may_touch_only_their_buckets(stack_run: StackRun) -> None:

@@ -96,12 +96,24 @@ def rebuild_policy(
 
 
 def classify_policy(*, verdict_table_arn: str) -> dict[str, Any]:
-    """Classify: read and conditionally write verdicts.
+    """Classify: read and conditionally write verdicts, follow the table's stream.
 
+    ``DescribeTable`` finds the stream's current ARN (``LatestStreamArn``), so no
+    ``ListStreams`` (which would need ``*``). Stream ARNs are ``<table arn>/stream/<label>``
+    and the label changes whenever the stream is re-enabled.
     No KMS statement: DynamoDB uses the table's key through the grant it made at creation.
     """
     return _document(
-        _allow(["dynamodb:GetItem", "dynamodb:PutItem"], [verdict_table_arn], "Verdicts"),
+        _allow(
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DescribeTable"],
+            [verdict_table_arn],
+            "Verdicts",
+        ),
+        _allow(
+            ["dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"],
+            [f"{verdict_table_arn}/stream/*"],
+            "FollowVerdictStream",
+        ),
     )
 
 

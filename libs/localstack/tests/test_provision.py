@@ -52,3 +52,35 @@ def test_the_emulator_listens_on_loopback_only(settings: PipelineSettings) -> No
     assert settings.aws_endpoint_url is not None and settings.aws_endpoint_url.startswith(
         "http://127.0.0.1:"
     )
+
+
+def test_the_verdict_table_streams_new_images(settings: PipelineSettings) -> None:
+    provision(settings)
+    dynamodb = aws_client("dynamodb", settings)
+    table = dynamodb.describe_table(TableName=settings.verdict_table)["Table"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    stream = aws_client("dynamodbstreams", settings).describe_stream(
+        StreamArn=table["LatestStreamArn"]
+    )["StreamDescription"]
+    assert stream["StreamStatus"] == "ENABLED" and stream["Shards"]
+
+
+def test_provisioning_turns_on_the_stream_of_a_verdict_table_made_without_one(
+    settings: PipelineSettings,
+) -> None:
+    # moto keeps one state per process: a table name of its own keeps this test independent.
+    settings = settings.model_copy(update={"verdict_table": "verdicts-made-without-a-stream"})
+    dynamodb = aws_client("dynamodb", settings)
+    dynamodb.create_table(
+        TableName=settings.verdict_table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "track_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "track_id", "KeyType": "HASH"}],
+    )
+    assert (
+        "LatestStreamArn" not in dynamodb.describe_table(TableName=settings.verdict_table)["Table"]
+    )
+    provision(settings, baseline_streams=1)
+    table = dynamodb.describe_table(TableName=settings.verdict_table)["Table"]
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_IMAGE"
+    assert table["LatestStreamArn"]

@@ -9,9 +9,11 @@ worker sent, and can hold one in flight.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import itertools
+import queue
 import threading
 import time
 import uuid
@@ -28,7 +30,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic import SecretStr
 
 from audiomodel.corpus.samples import synth_music
-from audioval.v1 import classify_pb2, pipeline_pb2, verdict_pb2
+from audioval.v1 import classify_pb2, classify_pb2_grpc, pipeline_pb2, verdict_pb2
 from audioval_classify.server import serve as serve_classify
 from audioval_classify.settings import ClassifySettings
 from audioval_localstack import Emulator, provision, stream_name
@@ -325,6 +327,49 @@ def poll_until(
     return outcomes
 
 
+class Watcher:
+    """classify's WatchVerdicts for one user, read into a queue by a thread."""
+
+    def __init__(self, server: RunningServer, user_id: str) -> None:
+        self._channel = grpc.insecure_channel(address(server))
+        self._call = classify_pb2_grpc.ClassifyServiceStub(self._channel).WatchVerdicts(
+            classify_pb2.WatchVerdictsRequest(user_id=user_id),
+            timeout=60,
+            metadata=[("authorization", f"Bearer {TOKEN}")],
+        )
+        self.verdicts: queue.Queue[verdict_pb2.Verdict] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(grpc.RpcError):  # cancelled by close()
+            for reply in self._call:
+                self.verdicts.put(reply.verdict)
+
+    def subscribe(self, table: VerdictTable, user_id: str, within: float = 15.0) -> None:
+        """Store probe verdicts of the user until one arrives: the watcher is subscribed."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            probe = f"probe-{uuid.uuid4().hex[:12]}"
+            table.put_first(verdict_pb2.Verdict(track_id=probe, user_id=user_id))
+            try:
+                self.verdicts.get(timeout=0.3)
+            except queue.Empty:
+                continue
+            return
+        raise AssertionError("the watcher never saw a probe verdict")
+
+    def next_real(self, within: float = 15.0) -> verdict_pb2.Verdict:
+        deadline = time.monotonic() + within
+        while True:
+            verdict = self.verdicts.get(timeout=max(deadline - time.monotonic(), 0.01))
+            if not verdict.track_id.startswith("probe-"):
+                return verdict
+
+    def close(self) -> None:
+        self._call.cancel()
+        self._channel.close()
+
+
 # -- the worker ---------------------------------------------------------------------------------
 
 
@@ -379,9 +424,16 @@ def test_a_manifest_that_does_not_rebuild_is_dead_lettered_and_rejected(
 ) -> None:
     manifest = rig.track(song)
     tamper(manifest)
-    rig.send(manifest)
-    worker = rig.worker(address(classify))
-    assert poll_until(worker, lambda o: bool(o), within=30) == [Outcome.REFUSED]
+    # classify's watchers hear of the rejection too, though classify never judged the track.
+    watcher = Watcher(classify, manifest.user_id)
+    try:
+        watcher.subscribe(VerdictTable(rig.dynamodb, rig.pipeline.verdict_table), manifest.user_id)
+        rig.send(manifest)
+        worker = rig.worker(address(classify))
+        assert poll_until(worker, lambda o: bool(o), within=30) == [Outcome.REFUSED]
+        assert watcher.next_real() == rig.verdict(manifest.track_id)
+    finally:
+        watcher.close()
     assert rig.recorder.requests == []  # refused bytes never reach classify
     (dead,) = rig.dead_letters()
     assert dead["MessageAttributes"]["error_code"]["StringValue"] == code

@@ -27,7 +27,8 @@ def provision(
     sqs = aws_client("sqs", settings)
     dynamodb = aws_client("dynamodb", settings)
     _table(dynamodb, settings.stream_registry_table, [("az", "S"), ("stream_name", "S")])
-    _table(dynamodb, settings.verdict_table, [("track_id", "S")])
+    # Classify follows the verdict table's stream to tell watchers of every stored verdict.
+    _table(dynamodb, settings.verdict_table, [("track_id", "S")], stream_view="NEW_IMAGE")
     streams = [stream_name(settings, i) for i in range(baseline_streams)]
     existing = set(kinesis.list_streams().get("StreamNames", []))
     for name in streams:
@@ -84,7 +85,11 @@ def provision(
     }
 
 
-def _table(dynamodb: Any, name: str, keys: list[tuple[str, str]]) -> None:
+def _table(
+    dynamodb: Any, name: str, keys: list[tuple[str, str]], *, stream_view: str | None = None
+) -> None:
+    """Create the table (with a stream of ``stream_view`` images), or turn its stream on."""
+    stream = {"StreamEnabled": True, "StreamViewType": stream_view} if stream_view else None
     try:
         dynamodb.create_table(
             TableName=name,
@@ -94,8 +99,14 @@ def _table(dynamodb: Any, name: str, keys: list[tuple[str, str]]) -> None:
                 {"AttributeName": k, "KeyType": kt}
                 for (k, _), kt in zip(keys, ("HASH", "RANGE"), strict=False)
             ],
+            **({"StreamSpecification": stream} if stream else {}),
         )
     except dynamodb.exceptions.ResourceInUseException:
+        # A table made before it had a stream (an older emulator state) gets one.
+        if stream is not None:
+            spec = dynamodb.describe_table(TableName=name)["Table"].get("StreamSpecification")
+            if not (spec or {}).get("StreamEnabled"):
+                dynamodb.update_table(TableName=name, StreamSpecification=stream)
         return
     dynamodb.get_waiter("table_exists").wait(
         TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}

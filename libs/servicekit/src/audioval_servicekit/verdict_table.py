@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
 from audioval.v1 import verdict_pb2
 
-__all__ = ["FIRST_VERDICT_ONLY", "TrackLookup", "VerdictTable"]
+__all__ = ["FIRST_VERDICT_ONLY", "TrackLookup", "VerdictTable", "verdict_from_item"]
 
 FIRST_VERDICT_ONLY = "attribute_not_exists(track_id) OR #s = :pending"
 
@@ -24,6 +25,17 @@ class TrackLookup(Enum):
     UNKNOWN = "unknown"
     PENDING = "pending"
     JUDGED = "judged"
+
+
+def verdict_from_item(item: Mapping[str, Any]) -> verdict_pb2.Verdict | None:
+    """The verdict a table item holds (an item from GetItem or a stream record's image).
+
+    None for a pending item. Raises ``google.protobuf.message.DecodeError`` when the stored
+    bytes are not a ``Verdict``.
+    """
+    if item.get("state", {}).get("S") != "judged" or "verdict" not in item:
+        return None
+    return verdict_pb2.Verdict.FromString(item["verdict"]["B"])
 
 
 def _now_ms() -> str:
@@ -44,8 +56,9 @@ class VerdictTable:
         ).get("Item")
         if item is None:
             return TrackLookup.UNKNOWN, None
-        if item.get("state", {}).get("S") == "judged" and "verdict" in item:
-            return TrackLookup.JUDGED, verdict_pb2.Verdict.FromString(item["verdict"]["B"])
+        verdict = verdict_from_item(item)
+        if verdict is not None:
+            return TrackLookup.JUDGED, verdict
         return TrackLookup.PENDING, None
 
     def get(self, track_id: str) -> verdict_pb2.Verdict | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -12,6 +13,7 @@ from audioval_classify.dynamo_store import DynamoVerdictStore
 from audioval_classify.servicer import ClassifyServicer
 from audioval_classify.settings import ClassifySettings
 from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster, VerdictStore
+from audioval_classify.verdict_stream import VerdictStreamFollower
 from audioval_servicekit import (
     RunningServer,
     aws_client,
@@ -25,10 +27,25 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = classify_pb2.DESCRIPTOR.services_by_name["ClassifyService"].full_name
 
 
+# How long start-up waits for the stream follower to hold its place in the stream, and how
+# long shutdown waits for its thread (it may be inside an AWS call).
+FOLLOWER_READY_TIMEOUT_S = 10.0
+FOLLOWER_STOP_TIMEOUT_S = 5.0
+
+
 def serve(
-    settings: ClassifySettings, *, dynamodb: Any = None, validate: bool = True
+    settings: ClassifySettings,
+    *,
+    dynamodb: Any = None,
+    dynamodbstreams: Any = None,
+    validate: bool = True,
 ) -> RunningServer:
-    """Build and start classify (``validate=False``: serve verdicts only, no validator pool)."""
+    """Build and start classify (``validate=False``: serve verdicts only, no validator pool).
+
+    With the dynamodb store a :class:`VerdictStreamFollower` publishes verdicts stored by
+    others (the rebuild worker, other replicas) to this replica's watchers; ``dynamodb`` and
+    ``dynamodbstreams`` replace the clients made from the settings.
+    """
     pool = None
     if validate:
         limits = Limits(
@@ -44,23 +61,61 @@ def serve(
             call_timeout_s=settings.call_timeout_s or settings.time_budget_s + 60.0,
             actor_cpus=settings.actor_cpus,
         )
+    broadcaster = VerdictBroadcaster(
+        settings.watch_queue_size, recent_tracks=settings.watch_recent_tracks
+    )
     store: VerdictStore
+    follower: VerdictStreamFollower | None = None
     if settings.store == "dynamodb":
         client = dynamodb or aws_client("dynamodb", settings.pipeline)
         store = DynamoVerdictStore(client, settings.pipeline.verdict_table)
+        follower = VerdictStreamFollower(
+            client,
+            dynamodbstreams or _streams_client(settings),
+            settings.pipeline.verdict_table,
+            broadcaster.publish,
+            poll_interval_s=settings.stream_poll_interval_s,
+            max_backoff_s=settings.stream_max_backoff_s,
+        )
     else:
         store = InMemoryVerdictStore()
-    broadcaster = VerdictBroadcaster(settings.watch_queue_size)
     servicer = ClassifyServicer(store, broadcaster, pool, max_track_bytes=settings.max_track_bytes)
-    running = build_server(
-        settings,
-        [lambda server: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, server)],
-        [SERVICE_NAME],
-    )
+    if follower is not None:
+        follower.start()
+    try:
+        running = build_server(
+            settings,
+            [lambda s: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, s)],
+            [SERVICE_NAME],
+        )
+    except BaseException:
+        if follower is not None:
+            follower.stop(FOLLOWER_STOP_TIMEOUT_S)
+        raise
+    if follower is not None:
+        # Stop reading before the watchers' streams end, so nothing is published after.
+        running.on_shutdown.append(functools.partial(_stop_follower, follower))
+        # Verdicts stored after serve() returns reach watchers once the follower holds its
+        # place in the stream; a stream that cannot be read yet only delays that (it retries).
+        if not follower.ready.wait(FOLLOWER_READY_TIMEOUT_S):
+            log.warning("verdict stream not followed yet; retrying in the background")
     running.on_shutdown.append(broadcaster.close)
     if pool is not None:
         running.on_shutdown.append(pool.close)
     return running
+
+
+def _streams_client(settings: ClassifySettings) -> Any:
+    # The follower retries on its own schedule (and must stop promptly on shutdown): botocore
+    # tries each call at most twice instead of the pipeline's usual attempts.
+    pipeline = settings.pipeline.model_copy(
+        update={"aws_max_attempts": min(2, settings.pipeline.aws_max_attempts)}
+    )
+    return aws_client("dynamodbstreams", pipeline)
+
+
+def _stop_follower(follower: VerdictStreamFollower) -> None:
+    follower.stop(FOLLOWER_STOP_TIMEOUT_S)
 
 
 def main() -> None:

@@ -23,6 +23,15 @@ class ClassifySettings(ServiceSettings):
     # rebuild worker); "memory" is for a single replica without AWS.
     store: Literal["dynamodb", "memory"] = "dynamodb"
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    # With the dynamodb store, each replica follows the verdict table's stream so watchers also
+    # hear of verdicts stored elsewhere (the rebuild worker, other replicas). The poll interval
+    # bounds how late such a verdict arrives; AWS allows 5 GetRecords a second per shard,
+    # shared by every replica. The backoff after errors grows up to its maximum.
+    stream_poll_interval_s: float = Field(default=0.5, ge=0.05, le=10.0)
+    stream_max_backoff_s: float = Field(default=30.0, ge=0.1, le=300.0)
+    # Track ids each replica remembers so a verdict it published itself is not sent again when
+    # the stream brings it back (must outlast the stream's delay, in verdicts).
+    watch_recent_tracks: int = Field(default=10_000, ge=1)
     # The Ray cluster the validator actors run on: "host:port" of its GCS, or empty to start
     # a private Ray in this process (one machine). Authentication is Ray's own: RAY_AUTH_MODE
     # and RAY_AUTH_TOKEN_PATH in the environment.

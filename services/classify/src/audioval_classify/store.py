@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,12 +79,20 @@ WatchItem = verdict_pb2.Verdict | StreamClosed
 
 
 class VerdictBroadcaster:
-    """Fans newly stored verdicts out to WatchVerdicts subscribers, each with a bounded queue."""
+    """Fans newly stored verdicts out to WatchVerdicts subscribers, each with a bounded queue.
 
-    def __init__(self, queue_size: int) -> None:
+    A verdict can reach the broadcaster twice: from the replica that stored it (right after its
+    conditional write) and from the verdict table's stream. A track has one verdict ever, so
+    the broadcaster remembers the last ``recent_tracks`` track ids it published and drops a
+    second copy; the window only has to outlast the stream's delay, not the table's lifetime.
+    """
+
+    def __init__(self, queue_size: int, *, recent_tracks: int = 10_000) -> None:
         self._queue_size = queue_size
+        self._recent_tracks = recent_tracks
         self._lock = threading.Lock()
         self._subscribers: set[queue.Queue[WatchItem]] = set()
+        self._published: OrderedDict[str, None] = OrderedDict()
 
     @contextmanager
     def subscribe(self) -> Iterator[queue.Queue[WatchItem]]:
@@ -96,14 +105,23 @@ class VerdictBroadcaster:
             with self._lock:
                 self._subscribers.discard(q)
 
-    def publish(self, verdict: verdict_pb2.Verdict) -> None:
+    def publish(self, verdict: verdict_pb2.Verdict) -> bool:
+        """Hand ``verdict`` to every subscriber; False (and nothing sent) if its track was
+        published recently."""
         with self._lock:
+            if verdict.track_id in self._published:
+                self._published.move_to_end(verdict.track_id)
+                return False
+            self._published[verdict.track_id] = None
+            if len(self._published) > self._recent_tracks:
+                self._published.popitem(last=False)
             subscribers = list(self._subscribers)
         for q in subscribers:
             try:
                 q.put_nowait(verdict)
             except queue.Full:
                 self._evict(q, slow=True)
+        return True
 
     def _evict(self, q: queue.Queue[WatchItem], *, slow: bool) -> None:
         with self._lock:
