@@ -275,6 +275,7 @@ def test_classify_may_touch_only_the_verdict_table_and_read_its_stream(
             ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
             [f"{table}/stream/*"],
         ),
+        "DecryptVerdictStream": (["kms:Decrypt"], [KEY_ARN]),
     }
 
 

@@ -283,8 +283,8 @@ class ServiceFleet(pulumi.ComponentResource):
             f"{name}-classify",
             ServiceRoleArgs(
                 "ecs-tasks.amazonaws.com",
-                pulumi.Output.from_input(args.verdict_table_arn).apply(
-                    lambda arn: classify_policy(verdict_table_arn=arn)
+                pulumi.Output.all(args.verdict_table_arn, args.key_arn).apply(
+                    lambda v: classify_policy(verdict_table_arn=v[0], key_arn=v[1])
                 ),
                 "classify service",
             ),

@@ -95,13 +95,16 @@ def rebuild_policy(
     )
 
 
-def classify_policy(*, verdict_table_arn: str) -> dict[str, Any]:
+def classify_policy(*, verdict_table_arn: str, key_arn: str) -> dict[str, Any]:
     """Classify: read and conditionally write verdicts, follow the table's stream.
 
     ``DescribeTable`` finds the stream's current ARN (``LatestStreamArn``), so no
     ``ListStreams`` (which would need ``*``). Stream ARNs are ``<table arn>/stream/<label>``
     and the label changes whenever the stream is re-enabled.
-    No KMS statement: DynamoDB uses the table's key through the grant it made at creation.
+    Table reads and writes use the table's key through the grant DynamoDB made at creation,
+    but stream records of a table under a customer-managed key are decrypted for the reader:
+    ``kms:Decrypt`` on the stack key, nothing more (AWS CDK's ``grantStreamRead`` adds the same,
+    aws-cdk#23400).
     """
     return _document(
         _allow(
@@ -114,6 +117,7 @@ def classify_policy(*, verdict_table_arn: str) -> dict[str, Any]:
             [f"{verdict_table_arn}/stream/*"],
             "FollowVerdictStream",
         ),
+        _allow(["kms:Decrypt"], [key_arn], "DecryptVerdictStream"),
     )
 
 
