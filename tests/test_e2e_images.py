@@ -85,21 +85,58 @@ def ingest_image() -> str:
 
 @pytest.fixture
 def pipeline() -> Iterator[PipelineSettings]:
+    """The pipeline's resources under names of this test's own, removed afterwards.
+
+    moto keeps its state per process, not per emulator: under the default names an upload left
+    behind here would show up in the other end-to-end tests' queue and tables.
+    """
+    suffix = uuid.uuid4().hex[:8]
     with Emulator() as emulator:
         settings = PipelineSettings(
             aws_endpoint_url=emulator.endpoint_url,
             aws_access_key_id=SecretStr("testing"),
             aws_secret_access_key=SecretStr("testing"),
+            stream_registry_table=f"image-test-{suffix}-registry",
+            stream_name_prefix=f"image-test-{suffix}-chunks",
+            manifest_queue=f"image-test-{suffix}-manifests.fifo",
+            dead_letter_queue=f"image-test-{suffix}-dlq.fifo",
+            verdict_table=f"image-test-{suffix}-verdicts",
         )
-        provision(settings)
-        yield settings
+        created = provision(settings)
+        try:
+            yield settings
+        finally:
+            kinesis = aws_client("kinesis", settings)
+            for stream in created["streams"]:
+                kinesis.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
+            sqs = aws_client("sqs", settings)
+            for url in (created["queue_url"], created["dlq_url"]):
+                sqs.delete_queue(QueueUrl=url)
+            dynamodb = aws_client("dynamodb", settings)
+            for table in (settings.verdict_table, settings.stream_registry_table):
+                dynamodb.delete_table(TableName=table)
+
+
+def _pipeline_environment(settings: PipelineSettings) -> list[str]:
+    """``--env`` flags that point the container at ``settings``' resources on the host."""
+    assert settings.aws_endpoint_url is not None
+    emulator_port = settings.aws_endpoint_url.rsplit(":", 1)[1]
+    env = {
+        "AUDIOVAL_AWS_ENDPOINT_URL": f"http://{HOST_LOOPBACK_FROM_CONTAINER}:{emulator_port}",
+        "AUDIOVAL_AWS_ACCESS_KEY_ID": "testing",
+        "AUDIOVAL_AWS_SECRET_ACCESS_KEY": "testing",
+        "AUDIOVAL_STREAM_REGISTRY_TABLE": settings.stream_registry_table,
+        "AUDIOVAL_STREAM_NAME_PREFIX": settings.stream_name_prefix,
+        "AUDIOVAL_MANIFEST_QUEUE": settings.manifest_queue,
+        "AUDIOVAL_DEAD_LETTER_QUEUE": settings.dead_letter_queue,
+        "AUDIOVAL_VERDICT_TABLE": settings.verdict_table,
+    }
+    return [flag for name, value in env.items() for flag in ("--env", f"{name}={value}")]
 
 
 @pytest.fixture
 def container(ingest_image: str, pipeline: PipelineSettings) -> Iterator[tuple[str, int]]:
     """The ingest container, running; yields its name and its port on the host's loopback."""
-    assert pipeline.aws_endpoint_url is not None
-    emulator_port = pipeline.aws_endpoint_url.rsplit(":", 1)[1]
     ulimits = subprocess.run(
         [str(ROOT / "scripts" / "podman_ulimits.sh")],
         capture_output=True,
@@ -123,12 +160,7 @@ def container(ingest_image: str, pipeline: PipelineSettings) -> Iterator[tuple[s
         # must be asked for (only the host's loopback reaches it here).
         "--env",
         "AUDIOVAL_INGEST_ALLOW_INSECURE_NON_LOOPBACK=true",
-        "--env",
-        f"AUDIOVAL_AWS_ENDPOINT_URL=http://{HOST_LOOPBACK_FROM_CONTAINER}:{emulator_port}",
-        "--env",
-        "AUDIOVAL_AWS_ACCESS_KEY_ID=testing",
-        "--env",
-        "AUDIOVAL_AWS_SECRET_ACCESS_KEY=testing",
+        *_pipeline_environment(pipeline),
         ingest_image,
     )
     try:
@@ -186,6 +218,7 @@ def test_ingest_image_is_healthy_takes_an_upload_and_stops_cleanly_on_sigterm(
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     manifests = [json_format.Parse(m["Body"], pipeline_pb2.Manifest()) for m in messages]
     assert [(m.track_id, m.size_bytes) for m in manifests] == [(receipt.track_id, len(content))]
+    assert manifests[0].chunks[0].stream_name.startswith(pipeline.stream_name_prefix)
 
     # SIGTERM (podman stop's signal) drains and exits 0 well within the grace period.
     podman_ok("stop", "--time", "30", name, timeout_s=60)
