@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 # sox/ffmpeg/flac/vorbis-tools/lame transcode the dev corpus; espeak-ng renders speech for it;
 # iproute2's ss lets the tests check that the local stack listens on loopback only.
-APT_PACKAGES=(sox libsox-fmt-all ffmpeg flac vorbis-tools lame espeak-ng libsndfile1 iproute2)
+# podman (with runc and slirp4netns) and debootstrap build and run the service images on a
+# locally made base (scripts/build_images.sh; tests/test_e2e_images.py).
+APT_PACKAGES=(sox libsox-fmt-all ffmpeg flac vorbis-tools lame espeak-ng libsndfile1 iproute2
+  podman runc slirp4netns debootstrap debian-archive-keyring)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,8 +1,8 @@
 """The service images: hadolint-clean Dockerfiles that agree with the services, and the health
 probe they run, checked against a real gRPC server on loopback.
 
-The images are not built here: base images cannot be pulled on these machines (see the README's
-operator section); CI lints them and this file checks what a build would need.
+The images are not built here: tests/test_e2e_images.py builds the ingest image with podman on a
+locally made base (scripts/build_images.sh) and runs it; this file checks what every build needs.
 """
 
 from __future__ import annotations
