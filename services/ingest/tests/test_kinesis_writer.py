@@ -23,7 +23,9 @@ from audioval_ingest.kinesis_writer import (
     ChunkWriter,
     KinesisWriteError,
     RetryPolicy,
+    ShardPacer,
     WriteCancelledError,
+    chunk_record_bytes,
 )
 
 TRACK = "trk_" + "0" * 32
@@ -297,3 +299,159 @@ def test_records_reassemble_to_the_upload_however_it_was_split(
     assert all(len(r.data) == record_size for r in records[:-1])
     assert [loc.size_bytes for loc in locations] == [len(r.data) for r in records]
     assert len({loc.sequence_number for loc in locations}) == len(locations)
+
+
+# -- the call window --------------------------------------------------------------------------
+
+
+def test_after_a_partial_refusal_calls_carry_what_the_shard_took_then_grow() -> None:
+    # The first call takes 2 of 10: the next carries 2, then 4 after that one went through.
+    kinesis = FakeKinesis(script=[set(range(2, 10)), None, None])
+    sleeps = Sleeps()
+    writer = _writer(kinesis, sleeps, limits=BatchLimits(record_data_bytes=100))
+    writer.write(os.urandom(1000))
+    locations = writer.close()
+    assert [len(call) for call in kinesis.calls] == [10, 2, 4, 2]
+    assert [i for call in range(1, 4) for i in kinesis.indices(call)] == list(range(2, 10))
+    assert sleeps.delays == [RetryPolicy().base_delay_s]  # no wait after a call taken whole
+    assert [loc.index for loc in locations] == list(range(10))
+
+
+def test_a_call_that_took_nothing_leaves_one_record_to_probe_with() -> None:
+    kinesis = FakeKinesis(script=[set(range(5)), {0}, None, None])
+    writer = _writer(kinesis, Sleeps(), limits=BatchLimits(record_data_bytes=10))
+    writer.write(b"w" * 50)
+    writer.close()
+    assert [len(call) for call in kinesis.calls] == [5, 1, 1, 2, 2]
+
+
+# -- records built without copies ------------------------------------------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    index=st.integers(min_value=0, max_value=2**32 - 1),
+    offset=st.integers(min_value=0, max_value=2**63 - 1),
+    data=st.binary(max_size=300),
+    kind=st.sampled_from([bytes, bytearray, memoryview]),
+)
+def test_chunk_record_bytes_are_protobufs_own_serialization(
+    index: int, offset: int, data: bytes, kind: type
+) -> None:
+    expected = pipeline_pb2.ChunkRecord(
+        track_id=TRACK, index=index, offset=offset, data=data
+    ).SerializeToString()
+    assert chunk_record_bytes(TRACK, index, offset, kind(data)) == expected
+
+
+def test_chunk_record_bytes_of_a_full_record_round_trip() -> None:
+    data = os.urandom(512 * KIB)
+    record = _decode(chunk_record_bytes(TRACK, 7, 7 * 512 * KIB, memoryview(data)))
+    assert (record.track_id, record.index, record.offset, record.data) == (
+        TRACK,
+        7,
+        7 * 512 * KIB,
+        data,
+    )
+
+
+# -- pacing to the shard's budget ------------------------------------------------------------
+
+
+@dataclass
+class ManualClock:
+    now: float = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class ClockSleeps(Sleeps):
+    """Sleeps that move a manual clock on."""
+
+    clock: ManualClock = field(default_factory=ManualClock)
+
+    def __call__(self, seconds: float) -> None:
+        super().__call__(seconds)
+        self.clock.now += seconds
+
+
+def test_the_pacer_lets_one_seconds_budget_through_then_makes_calls_wait() -> None:
+    clock = ManualClock()
+    pacer = ShardPacer(1000.0, 10.0, clock=clock)
+    assert pacer.reserve("s", "shard-0", 600, 1) == 0.0
+    assert pacer.reserve("s", "shard-0", 400, 1) == 0.0
+    assert pacer.reserve("s", "shard-0", 500, 1) == pytest.approx(0.5)  # in debt: wait for it
+    assert pacer.reserve("s", "shard-1", 1000, 1) == 0.0  # another shard, its own budget
+    clock.now += 0.5
+    assert pacer.reserve("s", "shard-0", 250, 1) == pytest.approx(0.25)
+    clock.now += 60.0  # an idle shard holds one second's worth, no more
+    assert pacer.reserve("s", "shard-0", 1000, 1) == 0.0
+    assert pacer.reserve("s", "shard-0", 1, 1) == pytest.approx(0.001)
+
+
+def test_the_pacer_counts_records_too() -> None:
+    pacer = ShardPacer(1e9, 10.0, clock=ManualClock())
+    assert pacer.reserve("s", "shard-0", 1, 10) == 0.0
+    assert pacer.reserve("s", "shard-0", 1, 5) == pytest.approx(0.5)
+
+
+def test_paced_calls_fit_the_shards_budget_and_wait_for_it() -> None:
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(float(MIB), 1000.0, clock=sleeps.clock)
+    kinesis = FakeKinesis()
+    writer = _writer(kinesis, sleeps, pacer=pacer)
+    data = os.urandom(3 * MIB)
+    for start in range(0, len(data), MIB):
+        writer.write(data[start : start + MIB])
+    locations = writer.close()
+    # 512 KiB records plus framing: two would pass the 1 MiB a shard takes a second.
+    assert [len(call) for call in kinesis.calls] == [1] * 6
+    sent = sum(len(r["Data"]) + len(r["PartitionKey"]) for call in kinesis.calls for r in call)
+    # The first second's worth goes at once; the rest at 1 MiB/s.
+    assert sum(sleeps.delays) == pytest.approx((sent - MIB) / MIB)
+    assert b"".join(_decode(r["Data"]).data for c in kinesis.calls for r in c) == data
+    assert len(locations) == 6
+
+
+def test_writers_sharing_a_pacer_share_the_shards_budget() -> None:
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(2000.0, 1000.0, clock=sleeps.clock)
+    sent = 0
+    for name in (b"a", b"b"):  # one after the other, on one shard
+        kinesis = FakeKinesis()
+        writer = _writer(kinesis, sleeps, pacer=pacer, limits=BatchLimits(record_data_bytes=100))
+        writer.write(name * 3000)
+        writer.close()
+        assert all(
+            sum(len(r["Data"]) + len(r["PartitionKey"]) for r in c) <= 2000 for c in kinesis.calls
+        )
+        sent += sum(len(r["Data"]) + len(r["PartitionKey"]) for c in kinesis.calls for r in c)
+    # Together at 2,000 B/s after the first second's worth, as if one writer had sent it all.
+    assert sum(sleeps.delays) == pytest.approx((sent - 2000) / 2000)
+
+
+def test_a_pacing_wait_past_the_callers_deadline_fails_the_write() -> None:
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(float(MIB), 1000.0, clock=sleeps.clock)
+    kinesis = FakeKinesis()
+    writer = _writer(kinesis, sleeps, pacer=pacer, time_left=lambda: 0.2)
+    writer.write(os.urandom(3 * MIB))
+    # Two 512 KiB records fit the first second; the third would wait ~0.5 s, past the 0.2 s.
+    with pytest.raises(KinesisWriteError, match="out of time"):
+        writer.close()
+    assert len(kinesis.calls) == 2
+    assert sum(sleeps.delays) < 0.01
+
+
+def test_a_cancelled_caller_does_not_wait_for_budget() -> None:
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(float(MIB), 1000.0, clock=sleeps.clock)
+    kinesis = FakeKinesis()
+    writer = _writer(kinesis, sleeps, pacer=pacer, keep_going=lambda: False)
+    writer.write(os.urandom(3 * MIB))
+    with pytest.raises(WriteCancelledError):
+        writer.close()
+    assert sleeps.delays == []
+    assert len(kinesis.calls) < 6

@@ -9,12 +9,28 @@ memory stays bounded by about one batch whatever the upload's size.
 PutRecords can accept some records of a call and refuse others (``FailedRecordCount > 0``,
 usually ``ProvisionedThroughputExceededException``). Only the refused records are sent again,
 after an exponential backoff with full jitter, within a bounded number of attempts and time.
+
+Every call costs CPU in proportion to the bytes it carries (boto3 base64s them into JSON and
+signs the body), refused ones included. So a writer whose shard is at its limit sends no more
+records a call than the shard took last time: a call window, cut to what a call accepted (one
+record when it took none) and doubled after a call that took everything, up to the batch. A
+shard that takes 1 MiB a second then costs about one extra record per retry, not the rest of
+a 5 MiB batch.
+
+Refused records are still sent twice. A :class:`ShardPacer`, shared by every writer of the
+process, keeps them from being sent at all: it holds each shard's write budget as Kinesis
+publishes it (1 MiB and 1,000 records a second) and makes a call wait until the budget it
+needs is there, the way the Kinesis Producer Library limits its rate per shard. Calls then
+carry at most one second of a shard's budget: all records of a track go to one shard, so a
+bigger call could never be taken whole. A writer learns its shard from its first answer; only
+that first call goes out unpaced (and is charged to the shard afterwards).
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +46,9 @@ __all__ = [
     "ChunkWriter",
     "KinesisWriteError",
     "RetryPolicy",
+    "ShardPacer",
     "WriteCancelledError",
+    "chunk_record_bytes",
 ]
 
 log = logging.getLogger(__name__)
@@ -92,6 +110,93 @@ class _Entry:
     data: bytes  # the serialized ChunkRecord
 
 
+# ChunkRecord.data is field 4, length-delimited (wire type 2).
+_DATA_FIELD_KEY = bytes([4 << 3 | 2])
+
+
+def _varint(value: int) -> bytes:
+    """Protobuf's base-128 varint of a non-negative int."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def chunk_record_bytes(
+    track_id: str, index: int, offset: int, data: bytes | bytearray | memoryview
+) -> bytes:
+    """``ChunkRecord(track_id, index, offset, data).SerializeToString()``, copying ``data`` once.
+
+    protobuf writes fields in field-number order and ``data`` is the last one, so its head
+    (the other fields, serialized by protobuf) followed by ``data``'s key, length and bytes is
+    the same byte string; building it with one join skips the two copies of the slice that
+    setting the field and serializing the message would make.
+    """
+    head = pipeline_pb2.ChunkRecord(track_id=track_id, index=index, offset=offset)
+    if not len(data):
+        return head.SerializeToString()  # proto3 leaves an empty bytes field out
+    return b"".join((head.SerializeToString(), _DATA_FIELD_KEY, _varint(len(data)), data))
+
+
+class ShardPacer:
+    """Each shard's write budget, shared by the writers of one process (a token bucket each).
+
+    Parameters
+    ----------
+    bytes_per_s, records_per_s
+        A shard's write limits (Kinesis: 1 MiB and 1,000 records a second).
+    burst_s
+        Seconds of budget a shard idle for long may spend at once; also the most one call
+        carries.
+    clock
+        Time source (tests pass a manual one).
+    """
+
+    def __init__(
+        self,
+        bytes_per_s: float = 1024 * 1024,
+        records_per_s: float = 1000.0,
+        *,
+        burst_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if bytes_per_s <= 0 or records_per_s <= 0 or burst_s <= 0:
+            raise ValueError("rates and burst must be positive")
+        self._bytes_per_s = bytes_per_s
+        self._records_per_s = records_per_s
+        self._burst_s = burst_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        # (stream, shard) -> (bytes, records, when): the budget left at that time, in debt
+        # (negative) while calls that reserved it are waiting for it.
+        self._budgets: dict[tuple[str, str], tuple[float, float, float]] = {}
+
+    @property
+    def call_bytes(self) -> float:
+        """The most bytes (data + partition keys) one call to a shard should carry."""
+        return self._bytes_per_s * self._burst_s
+
+    @property
+    def call_records(self) -> float:
+        """The most records one call to a shard should carry."""
+        return self._records_per_s * self._burst_s
+
+    def reserve(self, stream: str, shard_id: str, size: int, records: int) -> float:
+        """Take one call's budget from the shard; seconds to wait before sending it."""
+        key = (stream, shard_id)
+        with self._lock:
+            now = self._clock()
+            cap_bytes, cap_records = self.call_bytes, self.call_records
+            size_left, records_left, when = self._budgets.get(key, (cap_bytes, cap_records, now))
+            elapsed = max(now - when, 0.0)
+            size_left = min(cap_bytes, size_left + elapsed * self._bytes_per_s) - size
+            records_left = min(cap_records, records_left + elapsed * self._records_per_s) - records
+            self._budgets[key] = (size_left, records_left, now)
+        return max(-size_left / self._bytes_per_s, -records_left / self._records_per_s, 0.0)
+
+
 def _never_cancelled() -> bool:
     return True
 
@@ -111,8 +216,10 @@ class ChunkWriter:
         Where the records go and which track they belong to (also the partition key).
     limits, retry
         Record/batch sizes and the retry bounds for refused records.
+    pacer
+        The process' shard budgets; None sends calls as soon as they are ready.
     keep_going
-        Called before each backoff; returning False stops with :class:`WriteCancelledError`
+        Called before each wait; returning False stops with :class:`WriteCancelledError`
         (e.g. ``context.is_active``).
     time_left
         Seconds the caller still has (e.g. ``context.time_remaining``), or None for no
@@ -129,6 +236,7 @@ class ChunkWriter:
         track_id: str,
         limits: BatchLimits = BatchLimits(),
         retry: RetryPolicy = RetryPolicy(),
+        pacer: ShardPacer | None = None,
         keep_going: Callable[[], bool] = _never_cancelled,
         time_left: Callable[[], float | None] = _no_deadline,
         sleep: Callable[[float], None] = time.sleep,
@@ -140,6 +248,8 @@ class ChunkWriter:
         self._partition_key_bytes = len(track_id.encode("utf-8"))
         self._limits = limits
         self._retry = retry
+        self._pacer = pacer
+        self._shard_id: str | None = None  # learned from the first answer
         self._keep_going = keep_going
         self._time_left = time_left
         self._sleep = sleep
@@ -162,6 +272,8 @@ class ChunkWriter:
         self._locations: dict[int, pipeline_pb2.ChunkLocation] = {}
         self._closed = False
         self.calls = 0  # PutRecords calls made, for logs and tests
+        # Records the next call may carry: what the shard took last time (module docstring).
+        self._window = limits.max_records
 
     @property
     def stream_name(self) -> str:
@@ -183,10 +295,10 @@ class ChunkWriter:
             self._partial += view[:take]
             view = view[take:]
             if len(self._partial) == size:
-                self._emit(bytes(self._partial))
+                self._emit(self._partial)
                 self._partial.clear()
         while len(view) >= size:
-            self._emit(bytes(view[:size]))
+            self._emit(view[:size])
             view = view[size:]
         if len(view):
             self._partial += view
@@ -196,16 +308,15 @@ class ChunkWriter:
         if self._closed:
             raise RuntimeError("closed twice")
         if self._partial:
-            self._emit(bytes(self._partial))
+            self._emit(self._partial)
             self._partial.clear()
         self._flush()
         self._closed = True
         return [self._locations[i] for i in range(self._next_index)]
 
-    def _emit(self, data: bytes) -> None:
-        record = pipeline_pb2.ChunkRecord(
-            track_id=self._track_id, index=self._next_index, offset=self._offset, data=data
-        ).SerializeToString()
+    def _emit(self, data: bytearray | memoryview) -> None:
+        # The record is built from the caller's buffer with one copy (the buffer is reused).
+        record = chunk_record_bytes(self._track_id, self._next_index, self._offset, data)
         entry = _Entry(index=self._next_index, size=len(data), data=record)
         self._next_index += 1
         self._offset += len(data)
@@ -227,28 +338,75 @@ class ChunkWriter:
         self._batch = []
         self._batch_bytes = 0
 
+    def _cost(self, entry: _Entry) -> int:
+        return len(entry.data) + self._partition_key_bytes
+
+    def _next_call(self, pending: list[_Entry]) -> list[_Entry]:
+        """The records of the next call: the window, and with a pacer one second's budget."""
+        sent = pending[: self._window]
+        if self._pacer is None:
+            return sent
+        size, most_records = 0, self._pacer.call_records
+        for count, entry in enumerate(sent):
+            size += self._cost(entry)
+            if count and (size > self._pacer.call_bytes or count >= most_records):
+                return sent[:count]
+        return sent
+
+    def _wait_for_budget(self, sent: list[_Entry]) -> None:
+        if self._pacer is None or self._shard_id is None:
+            return
+        delay = self._pacer.reserve(
+            self._stream, self._shard_id, sum(self._cost(e) for e in sent), len(sent)
+        )
+        if delay <= 0:
+            return
+        deadline = self._time_left()
+        if deadline is not None and delay >= deadline:
+            raise KinesisWriteError(
+                f"out of time: shard {self._shard_id} of {self._stream} has no write budget "
+                f"for {delay:.1f} s, the caller has {deadline:.1f} s left"
+            )
+        if not self._keep_going():
+            raise WriteCancelledError(f"upload of {self._track_id} cancelled")
+        self._sleep(delay)
+
     def _put(self, batch: list[_Entry]) -> None:
         pending = batch
         started = time.monotonic()
         attempt = 0  # consecutive calls that got no record through
-        while True:
-            before = len(pending)
-            pending, reason = self._attempt(pending)
-            if not pending:
-                return
+        while pending:
+            sent = self._next_call(pending)
+            self._wait_for_budget(sent)
+            refused, reason, answered = self._attempt(sent)
+            pending = refused + pending[len(sent) :]
+            accepted = len(sent) - len(refused)
+            if answered:
+                # Per-record answers say how much the shard takes now; a whole-call failure
+                # (5xx, connection, throttled call) says nothing about it.
+                self._window = (
+                    min(self._limits.max_records, 2 * self._window)
+                    if not refused
+                    else max(1, accepted)
+                )
+            if not refused:
+                attempt = 0
+                continue
             # A call that moved some records is progress, not a failure: on a shard at its
             # limit every batch takes several calls, each accepting a share.
-            attempt = 1 if len(pending) < before else attempt + 1
+            attempt = 1 if accepted else attempt + 1
             log.info(
                 "records refused; retrying",
                 extra={
                     "track_id": self._track_id,
                     "stream": self._stream,
-                    "refused": len(pending),
+                    "refused": len(refused),
+                    "pending": len(pending),
                     "attempt": attempt,
                     "reason": reason,
                 },
             )
+            # The batch's records not yet written: refused now, or waiting behind the window.
             what = f"{len(pending)} of {len(batch)} records refused by {self._stream} ({reason})"
             if attempt >= self._retry.max_attempts:
                 raise KinesisWriteError(f"{what}; gave up after {attempt} calls without progress")
@@ -265,8 +423,8 @@ class ChunkWriter:
                 raise WriteCancelledError(f"upload of {self._track_id} cancelled")
             self._sleep(delay)
 
-    def _attempt(self, pending: list[_Entry]) -> tuple[list[_Entry], str]:
-        """One PutRecords call; the entries still to send and why they were refused."""
+    def _attempt(self, pending: list[_Entry]) -> tuple[list[_Entry], str, bool]:
+        """One PutRecords call: the entries refused, why, and whether it answered per record."""
         self.calls += 1
         records = [{"Data": e.data, "PartitionKey": self._track_id} for e in pending]
         try:
@@ -275,10 +433,10 @@ class ChunkWriter:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
             if code in _RETRYABLE_CALL_ERRORS or status >= 500:
-                return pending, code or f"HTTP {status}"
+                return pending, code or f"HTTP {status}", False
             raise KinesisWriteError(f"PutRecords to {self._stream} failed: {exc}") from exc
         except (BotoConnectionError, HTTPClientError) as exc:
-            return pending, type(exc).__name__
+            return pending, type(exc).__name__, False
         results = response.get("Records", [])
         if len(results) != len(pending):
             raise KinesisWriteError(
@@ -296,6 +454,12 @@ class ChunkWriter:
                 refused.append(entry)
                 reasons.add(str(code))
                 continue
+            if self._shard_id is None and self._pacer is not None:
+                # The first answer names the shard: charge it what this unpaced call sent.
+                self._shard_id = str(result["ShardId"])
+                self._pacer.reserve(
+                    self._stream, self._shard_id, sum(self._cost(e) for e in pending), len(pending)
+                )
             self._locations[entry.index] = pipeline_pb2.ChunkLocation(
                 index=entry.index,
                 stream_name=self._stream,
@@ -303,4 +467,4 @@ class ChunkWriter:
                 sequence_number=result["SequenceNumber"],
                 size_bytes=entry.size,
             )
-        return refused, ", ".join(sorted(reasons))
+        return refused, ", ".join(sorted(reasons)), True

@@ -49,6 +49,11 @@ class IngestSettings(ServiceSettings):
     # longer than that leaves it unused (2.0 wrote 0.67 MiB/s into one shard, 1.0 wrote 0.91).
     put_max_delay_s: float = Field(default=1.0, gt=0)
     put_max_total_s: float = Field(default=30.0, gt=0)
+    # One shard's write limits as Kinesis publishes them. Writers of this process pace their
+    # calls to each shard within them (records AWS would refuse cost CPU and are never sent);
+    # 0 turns pacing off. Calls carry at most one second of a shard's budget.
+    shard_write_bytes_per_s: float = Field(default=1024 * 1024, ge=0)
+    shard_write_records_per_s: float = Field(default=1000.0, ge=0)
 
     # How long the stream registry read is trusted before it is read again.
     stream_cache_ttl_s: float = Field(default=5.0, ge=0)
