@@ -27,6 +27,7 @@ from audioval_ingest.kinesis_writer import (
     WriteCancelledError,
     chunk_record_bytes,
 )
+from audioval_ingest.settings import IngestSettings
 
 TRACK = "trk_" + "0" * 32
 THROTTLED = "ProvisionedThroughputExceededException"
@@ -455,3 +456,22 @@ def test_a_cancelled_caller_does_not_wait_for_budget() -> None:
         writer.close()
     assert sleeps.delays == []
     assert len(kinesis.calls) < 6
+
+
+def test_two_records_of_the_default_size_fit_one_seconds_budget_of_a_shard() -> None:
+    ingest = IngestSettings()
+    largest = chunk_record_bytes(TRACK, 2**32 - 1, 2**63 - 1, b"\xff" * ingest.record_data_bytes)
+    assert ingest.record_data_bytes <= 512 * KIB
+    assert 2 * (len(largest) + len(TRACK)) <= ingest.shard_write_bytes_per_s
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(ingest.shard_write_bytes_per_s, clock=sleeps.clock)
+    kinesis = FakeKinesis()
+    writer = _writer(
+        kinesis,
+        sleeps,
+        pacer=pacer,
+        limits=BatchLimits(record_data_bytes=ingest.record_data_bytes),
+    )
+    writer.write(os.urandom(4 * ingest.record_data_bytes))
+    writer.close()
+    assert [len(call) for call in kinesis.calls] == [2, 2]
