@@ -6,6 +6,7 @@ the end-to-end tests in test_ingest_server.py write to the real emulator.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from audioval_ingest.kinesis_writer import (
     ChunkWriter,
     KinesisWriteError,
     RetryPolicy,
+    ShardMap,
     ShardPacer,
     WriteCancelledError,
     chunk_record_bytes,
@@ -475,3 +477,126 @@ def test_two_records_of_the_default_size_fit_one_seconds_budget_of_a_shard() -> 
     writer.write(os.urandom(4 * ingest.record_data_bytes))
     writer.close()
     assert [len(call) for call in kinesis.calls] == [2, 2]
+
+
+def test_headroom_slows_the_refill_but_not_the_first_seconds_burst() -> None:
+    clock = ManualClock()
+    pacer = ShardPacer(1000.0, 1000.0, headroom=0.1, clock=clock)
+    assert pacer.call_bytes == 1000.0
+    assert pacer.reserve("s", "shard-0", 1000, 1) == 0.0
+    assert pacer.reserve("s", "shard-0", 900, 1) == pytest.approx(1.0)  # 900 B/s after it
+
+
+def test_refused_records_give_their_budget_back() -> None:
+    clock = ManualClock()
+    pacer = ShardPacer(1000.0, 1000.0, clock=clock)
+    pacer.reserve("s", "shard-0", 1000, 2)
+    pacer.refund("s", "shard-0", 400, 1)
+    assert pacer.reserve("s", "shard-0", 400, 1) == 0.0
+    pacer.refund("s", "shard-0", 5000, 5)  # never more than one second's worth
+    assert pacer.reserve("s", "shard-0", 1000, 1) == 0.0
+    assert pacer.reserve("s", "shard-0", 100, 1) == pytest.approx(0.1)
+
+
+# -- the shard map ------------------------------------------------------------------------------
+
+HALF = 2**127
+
+
+def _hash_key(key: str) -> int:
+    return int.from_bytes(hashlib.md5(key.encode(), usedforsecurity=False).digest(), "big")
+
+
+def _shard(shard_id: str, first: int, last: int, *, closed: bool = False) -> dict[str, Any]:
+    sequence = {"StartingSequenceNumber": "1"}
+    if closed:
+        sequence["EndingSequenceNumber"] = "9"
+    return {
+        "ShardId": shard_id,
+        "HashKeyRange": {"StartingHashKey": str(first), "EndingHashKey": str(last)},
+        "SequenceNumberRange": sequence,
+    }
+
+
+@dataclass
+class ShardListing:
+    """list_shards in two pages: a closed parent, then its two open children."""
+
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    fail: bool = False
+
+    def list_shards(self, **request: Any) -> dict[str, Any]:
+        self.requests.append(request)
+        if self.fail:
+            raise _client_error("LimitExceededException")
+        if "NextToken" not in request:
+            return {"Shards": [_shard("shardId-0", 0, 2**128 - 1, closed=True)], "NextToken": "t"}
+        return {"Shards": [_shard("shardId-1", 0, HALF - 1), _shard("shardId-2", HALF, 2**128 - 1)]}
+
+
+def test_the_shard_map_places_keys_by_the_md5_of_the_partition_key() -> None:
+    listing = ShardListing()
+    shards = ShardMap(listing, clock=ManualClock())
+    low = next(k for k in (f"trk_{i:032x}" for i in range(100)) if _hash_key(k) < HALF)
+    high = next(k for k in (f"trk_{i:032x}" for i in range(100)) if _hash_key(k) >= HALF)
+    assert shards.shard_of("s", low) == "shardId-1"
+    assert shards.shard_of("s", high) == "shardId-2"
+    assert listing.requests == [{"StreamName": "s"}, {"NextToken": "t"}]  # read once, cached
+    shards.forget("s")
+    shards.shard_of("s", low)
+    assert len(listing.requests) == 4
+
+
+def test_an_unreadable_shard_map_leaves_calls_unpaced() -> None:
+    clock = ManualClock()
+    listing = ShardListing(fail=True)
+    shards = ShardMap(listing, ttl_s=10.0, clock=clock)
+    assert shards.shard_of("s", TRACK) is None
+    assert shards.shard_of("s", TRACK) is None
+    assert len(listing.requests) == 1  # not asked again before the ttl
+    clock.now += 10.0
+    listing.fail = False
+    assert shards.shard_of("s", TRACK) in {"shardId-1", "shardId-2"}
+
+
+@dataclass
+class KinesisWithShards(FakeKinesis):
+    """FakeKinesis that lists one open shard and names it in its answers."""
+
+    listed: int = 0
+
+    def list_shards(self, **_request: Any) -> dict[str, Any]:
+        self.listed += 1
+        return {"Shards": [_shard("shardId-000000000000", 0, 2**128 - 1)]}
+
+
+def test_a_writer_paces_its_first_call_when_the_map_names_its_shard() -> None:
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(float(MIB), 1000.0, clock=sleeps.clock)
+    pacer.reserve("stream-a", "shardId-000000000000", MIB, 1)  # another track spent the second
+    kinesis = KinesisWithShards()
+    shards = ShardMap(kinesis, clock=sleeps.clock)
+    writer = _writer(kinesis, sleeps, pacer=pacer, shard_map=shards)
+    writer.write(os.urandom(100 * KIB))
+    writer.close()
+    assert sleeps.delays[0] == pytest.approx((100 * KIB + 100) / MIB, rel=0.01)
+    assert kinesis.listed == 1
+
+
+def test_an_answer_from_another_shard_is_charged_there_and_the_map_read_again() -> None:
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(float(MIB), 1000.0, clock=sleeps.clock)
+    listing = ShardListing()  # the map says shardId-1 or -2; the fake answers shardId-000...
+    shards = ShardMap(listing, clock=sleeps.clock)
+    kinesis = FakeKinesis()
+    writer = _writer(kinesis, sleeps, pacer=pacer, shard_map=shards)
+    writer.write(os.urandom(MIB))
+    writer.close()
+    assert len(listing.requests) == 2  # the writer trusts the answer from then on
+    # The shard that answered was charged: its next call of one second's worth must wait.
+    assert pacer.reserve("stream-a", "shardId-000000000000", MIB, 1) > 0.5
+    # The map was dropped: the next writer reads it again.
+    second = _writer(FakeKinesis(), sleeps, pacer=pacer, shard_map=shards)
+    second.write(os.urandom(KIB))
+    second.close()
+    assert len(listing.requests) == 4

@@ -22,12 +22,14 @@ process, keeps them from being sent at all: it holds each shard's write budget a
 publishes it (1 MiB and 1,000 records a second) and makes a call wait until the budget it
 needs is there, the way the Kinesis Producer Library limits its rate per shard. Calls then
 carry at most one second of a shard's budget: all records of a track go to one shard, so a
-bigger call could never be taken whole. A writer learns its shard from its first answer; only
-that first call goes out unpaced (and is charged to the shard afterwards).
+bigger call could never be taken whole. A writer finds its shard before its first call in a
+:class:`ShardMap` (ListShards, cached: the MD5 of the partition key falls in one open shard's
+hash-key range, as Kinesis places records) and trusts the shard every answer names over it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -36,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from audioval.v1 import pipeline_pb2
@@ -46,6 +48,7 @@ __all__ = [
     "ChunkWriter",
     "KinesisWriteError",
     "RetryPolicy",
+    "ShardMap",
     "ShardPacer",
     "WriteCancelledError",
     "chunk_record_bytes",
@@ -150,6 +153,10 @@ class ShardPacer:
     burst_s
         Seconds of budget a shard idle for long may spend at once; also the most one call
         carries.
+    headroom
+        Share of the rates left unused once the burst is spent. Calls reach the shard a few
+        milliseconds after their turn, not always in the order they took it; paced at exactly
+        the limit, a call that arrives early finds the shard empty and is refused.
     clock
         Time source (tests pass a manual one).
     """
@@ -160,13 +167,17 @@ class ShardPacer:
         records_per_s: float = 1000.0,
         *,
         burst_s: float = 1.0,
+        headroom: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if bytes_per_s <= 0 or records_per_s <= 0 or burst_s <= 0:
             raise ValueError("rates and burst must be positive")
-        self._bytes_per_s = bytes_per_s
-        self._records_per_s = records_per_s
-        self._burst_s = burst_s
+        if not 0.0 <= headroom < 1.0:
+            raise ValueError("headroom must be within [0, 1)")
+        self._call_bytes = bytes_per_s * burst_s
+        self._call_records = records_per_s * burst_s
+        self._bytes_per_s = bytes_per_s * (1.0 - headroom)
+        self._records_per_s = records_per_s * (1.0 - headroom)
         self._clock = clock
         self._lock = threading.Lock()
         # (stream, shard) -> (bytes, records, when): the budget left at that time, in debt
@@ -176,25 +187,117 @@ class ShardPacer:
     @property
     def call_bytes(self) -> float:
         """The most bytes (data + partition keys) one call to a shard should carry."""
-        return self._bytes_per_s * self._burst_s
+        return self._call_bytes
 
     @property
     def call_records(self) -> float:
         """The most records one call to a shard should carry."""
-        return self._records_per_s * self._burst_s
+        return self._call_records
 
     def reserve(self, stream: str, shard_id: str, size: int, records: int) -> float:
         """Take one call's budget from the shard; seconds to wait before sending it."""
+        size_left, records_left = self._change(stream, shard_id, -size, -records)
+        return max(-size_left / self._bytes_per_s, -records_left / self._records_per_s, 0.0)
+
+    def refund(self, stream: str, shard_id: str, size: int, records: int) -> None:
+        """Give back the budget of records the shard refused (it charged nothing for them)."""
+        self._change(stream, shard_id, size, records)
+
+    def _change(
+        self, stream: str, shard_id: str, size: float, records: float
+    ) -> tuple[float, float]:
         key = (stream, shard_id)
         with self._lock:
             now = self._clock()
             cap_bytes, cap_records = self.call_bytes, self.call_records
             size_left, records_left, when = self._budgets.get(key, (cap_bytes, cap_records, now))
             elapsed = max(now - when, 0.0)
-            size_left = min(cap_bytes, size_left + elapsed * self._bytes_per_s) - size
-            records_left = min(cap_records, records_left + elapsed * self._records_per_s) - records
+            # Refill up to one second's worth, then take (or give back) within that.
+            size_left = min(
+                cap_bytes, min(cap_bytes, size_left + elapsed * self._bytes_per_s) + size
+            )
+            records_left = min(
+                cap_records,
+                min(cap_records, records_left + elapsed * self._records_per_s) + records,
+            )
             self._budgets[key] = (size_left, records_left, now)
-        return max(-size_left / self._bytes_per_s, -records_left / self._records_per_s, 0.0)
+        return size_left, records_left
+
+
+class ShardMap:
+    """Which open shard of a stream takes a partition key, from ListShards (cached per stream).
+
+    Parameters
+    ----------
+    kinesis
+        A boto3 Kinesis client (anything with ``list_shards``).
+    ttl_s
+        How long a stream's map is trusted; an answer naming another shard drops it sooner.
+    clock
+        Time source (tests pass a manual one).
+    """
+
+    def __init__(
+        self, kinesis: Any, *, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._kinesis = kinesis
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        # stream -> (read at, [(first hash key, last hash key, shard id)]); [] if unreadable
+        self._maps: dict[str, tuple[float, list[tuple[int, int, str]]]] = {}
+
+    def shard_of(self, stream: str, partition_key: str) -> str | None:
+        """The shard ``partition_key`` goes to, or None if the map cannot say."""
+        key = int.from_bytes(
+            hashlib.md5(partition_key.encode("utf-8"), usedforsecurity=False).digest(), "big"
+        )
+        for first, last, shard_id in self._ranges(stream):
+            if first <= key <= last:
+                return shard_id
+        return None
+
+    def forget(self, stream: str) -> None:
+        """Read the stream's map again next time (it was resharded)."""
+        with self._lock:
+            self._maps.pop(stream, None)
+
+    def _ranges(self, stream: str) -> list[tuple[int, int, str]]:
+        now = self._clock()
+        with self._lock:
+            cached = self._maps.get(stream)
+        if cached is not None and now - cached[0] < self._ttl_s:
+            return cached[1]
+        ranges = self._read(stream)
+        with self._lock:
+            self._maps[stream] = (now, ranges)
+        return ranges
+
+    def _read(self, stream: str) -> list[tuple[int, int, str]]:
+        ranges: list[tuple[int, int, str]] = []
+        request: dict[str, Any] = {"StreamName": stream}
+        try:
+            while True:
+                page = self._kinesis.list_shards(**request)
+                for shard in page.get("Shards", []):
+                    if "EndingSequenceNumber" in shard.get("SequenceNumberRange", {}):
+                        continue  # closed by a reshard: takes no more records
+                    hash_range = shard["HashKeyRange"]
+                    ranges.append(
+                        (
+                            int(hash_range["StartingHashKey"]),
+                            int(hash_range["EndingHashKey"]),
+                            str(shard["ShardId"]),
+                        )
+                    )
+                token = page.get("NextToken")
+                if not token:
+                    return ranges
+                request = {"NextToken": token}  # ListShards takes the token alone
+        except (BotoCoreError, ClientError) as exc:
+            # Not fatal: calls go out unpaced until the map can be read (after ttl_s).
+            log.warning("could not read the shard map", extra={"stream": stream, "error": str(exc)})
+            return []
 
 
 def _never_cancelled() -> bool:
@@ -218,6 +321,8 @@ class ChunkWriter:
         Record/batch sizes and the retry bounds for refused records.
     pacer
         The process' shard budgets; None sends calls as soon as they are ready.
+    shard_map
+        Where the track's shard is looked up before its first answer names it (with a pacer).
     keep_going
         Called before each wait; returning False stops with :class:`WriteCancelledError`
         (e.g. ``context.is_active``).
@@ -237,6 +342,7 @@ class ChunkWriter:
         limits: BatchLimits = BatchLimits(),
         retry: RetryPolicy = RetryPolicy(),
         pacer: ShardPacer | None = None,
+        shard_map: ShardMap | None = None,
         keep_going: Callable[[], bool] = _never_cancelled,
         time_left: Callable[[], float | None] = _no_deadline,
         sleep: Callable[[float], None] = time.sleep,
@@ -249,7 +355,8 @@ class ChunkWriter:
         self._limits = limits
         self._retry = retry
         self._pacer = pacer
-        self._shard_id: str | None = None  # learned from the first answer
+        self._shard_map = shard_map
+        self._shard_id: str | None = None  # looked up, then as the answers name it
         self._keep_going = keep_going
         self._time_left = time_left
         self._sleep = sleep
@@ -353,14 +460,19 @@ class ChunkWriter:
                 return sent[:count]
         return sent
 
-    def _wait_for_budget(self, sent: list[_Entry]) -> None:
-        if self._pacer is None or self._shard_id is None:
-            return
+    def _wait_for_budget(self, sent: list[_Entry]) -> bool:
+        """Reserve the call's budget and wait for it; False when the call goes out unpaced."""
+        if self._pacer is None:
+            return False
+        if self._shard_id is None and self._shard_map is not None:
+            self._shard_id = self._shard_map.shard_of(self._stream, self._track_id)
+        if self._shard_id is None:
+            return False
         delay = self._pacer.reserve(
             self._stream, self._shard_id, sum(self._cost(e) for e in sent), len(sent)
         )
         if delay <= 0:
-            return
+            return True
         deadline = self._time_left()
         if deadline is not None and delay >= deadline:
             raise KinesisWriteError(
@@ -370,6 +482,7 @@ class ChunkWriter:
         if not self._keep_going():
             raise WriteCancelledError(f"upload of {self._track_id} cancelled")
         self._sleep(delay)
+        return True
 
     def _put(self, batch: list[_Entry]) -> None:
         pending = batch
@@ -377,8 +490,13 @@ class ChunkWriter:
         attempt = 0  # consecutive calls that got no record through
         while pending:
             sent = self._next_call(pending)
-            self._wait_for_budget(sent)
+            paced = self._wait_for_budget(sent)
             refused, reason, answered = self._attempt(sent)
+            if paced and refused and self._pacer is not None and self._shard_id is not None:
+                # Another producer used the shard: what it refused, it did not charge.
+                self._pacer.refund(
+                    self._stream, self._shard_id, sum(self._cost(e) for e in refused), len(refused)
+                )
             pending = refused + pending[len(sent) :]
             accepted = len(sent) - len(refused)
             if answered:
@@ -454,11 +572,15 @@ class ChunkWriter:
                 refused.append(entry)
                 reasons.add(str(code))
                 continue
-            if self._shard_id is None and self._pacer is not None:
-                # The first answer names the shard: charge it what this unpaced call sent.
-                self._shard_id = str(result["ShardId"])
+            shard_id = str(result["ShardId"])
+            if self._pacer is not None and shard_id != self._shard_id:
+                # The call went out unpaced, or paced against a shard the map got wrong:
+                # charge the shard that took it, and read the map again next time.
+                if self._shard_id is not None and self._shard_map is not None:
+                    self._shard_map.forget(self._stream)
+                self._shard_id = shard_id
                 self._pacer.reserve(
-                    self._stream, self._shard_id, sum(self._cost(e) for e in pending), len(pending)
+                    self._stream, shard_id, sum(self._cost(e) for e in pending), len(pending)
                 )
             self._locations[entry.index] = pipeline_pb2.ChunkLocation(
                 index=entry.index,

@@ -56,6 +56,9 @@ class IngestSettings(ServiceSettings):
     # 0 turns pacing off. Calls carry at most one second of a shard's budget.
     shard_write_bytes_per_s: float = Field(default=1024 * 1024, ge=0)
     shard_write_records_per_s: float = Field(default=1000.0, ge=0)
+    # Share of those rates left unused after a shard's first second: calls reach the shard a few
+    # ms after their turn and not always in turn order; at exactly the limit some are refused.
+    shard_write_headroom: float = Field(default=0.05, ge=0, lt=1)
 
     # How long the stream registry read is trusted before it is read again.
     stream_cache_ttl_s: float = Field(default=5.0, ge=0)
