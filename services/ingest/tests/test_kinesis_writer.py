@@ -6,6 +6,7 @@ the end-to-end tests in test_ingest_server.py write to the real emulator.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 from collections.abc import Iterator
@@ -23,8 +24,12 @@ from audioval_ingest.kinesis_writer import (
     ChunkWriter,
     KinesisWriteError,
     RetryPolicy,
+    ShardMap,
+    ShardPacer,
     WriteCancelledError,
+    chunk_record_bytes,
 )
+from audioval_ingest.settings import IngestSettings
 
 TRACK = "trk_" + "0" * 32
 THROTTLED = "ProvisionedThroughputExceededException"
@@ -297,3 +302,301 @@ def test_records_reassemble_to_the_upload_however_it_was_split(
     assert all(len(r.data) == record_size for r in records[:-1])
     assert [loc.size_bytes for loc in locations] == [len(r.data) for r in records]
     assert len({loc.sequence_number for loc in locations}) == len(locations)
+
+
+# -- the call window --------------------------------------------------------------------------
+
+
+def test_after_a_partial_refusal_calls_carry_what_the_shard_took_then_grow() -> None:
+    # The first call takes 2 of 10: the next carries 2, then 4 after that one went through.
+    kinesis = FakeKinesis(script=[set(range(2, 10)), None, None])
+    sleeps = Sleeps()
+    writer = _writer(kinesis, sleeps, limits=BatchLimits(record_data_bytes=100))
+    writer.write(os.urandom(1000))
+    locations = writer.close()
+    assert [len(call) for call in kinesis.calls] == [10, 2, 4, 2]
+    assert [i for call in range(1, 4) for i in kinesis.indices(call)] == list(range(2, 10))
+    assert sleeps.delays == [RetryPolicy().base_delay_s]  # no wait after a call taken whole
+    assert [loc.index for loc in locations] == list(range(10))
+
+
+def test_a_call_that_took_nothing_leaves_one_record_to_probe_with() -> None:
+    kinesis = FakeKinesis(script=[set(range(5)), {0}, None, None])
+    writer = _writer(kinesis, Sleeps(), limits=BatchLimits(record_data_bytes=10))
+    writer.write(b"w" * 50)
+    writer.close()
+    assert [len(call) for call in kinesis.calls] == [5, 1, 1, 2, 2]
+
+
+# -- records built without copies ------------------------------------------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    index=st.integers(min_value=0, max_value=2**32 - 1),
+    offset=st.integers(min_value=0, max_value=2**63 - 1),
+    data=st.binary(max_size=300),
+    kind=st.sampled_from([bytes, bytearray, memoryview]),
+)
+def test_chunk_record_bytes_are_protobufs_own_serialization(
+    index: int, offset: int, data: bytes, kind: type
+) -> None:
+    expected = pipeline_pb2.ChunkRecord(
+        track_id=TRACK, index=index, offset=offset, data=data
+    ).SerializeToString()
+    assert chunk_record_bytes(TRACK, index, offset, kind(data)) == expected
+
+
+def test_chunk_record_bytes_of_a_full_record_round_trip() -> None:
+    data = os.urandom(512 * KIB)
+    record = _decode(chunk_record_bytes(TRACK, 7, 7 * 512 * KIB, memoryview(data)))
+    assert (record.track_id, record.index, record.offset, record.data) == (
+        TRACK,
+        7,
+        7 * 512 * KIB,
+        data,
+    )
+
+
+# -- pacing to the shard's budget ------------------------------------------------------------
+
+
+@dataclass
+class ManualClock:
+    now: float = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class ClockSleeps(Sleeps):
+    """Sleeps that move a manual clock on."""
+
+    clock: ManualClock = field(default_factory=ManualClock)
+
+    def __call__(self, seconds: float) -> None:
+        super().__call__(seconds)
+        self.clock.now += seconds
+
+
+def test_the_pacer_lets_one_seconds_budget_through_then_makes_calls_wait() -> None:
+    clock = ManualClock()
+    pacer = ShardPacer(1000.0, 10.0, clock=clock)
+    assert pacer.reserve("s", "shard-0", 600, 1) == 0.0
+    assert pacer.reserve("s", "shard-0", 400, 1) == 0.0
+    assert pacer.reserve("s", "shard-0", 500, 1) == pytest.approx(0.5)  # in debt: wait for it
+    assert pacer.reserve("s", "shard-1", 1000, 1) == 0.0  # another shard, its own budget
+    clock.now += 0.5
+    assert pacer.reserve("s", "shard-0", 250, 1) == pytest.approx(0.25)
+    clock.now += 60.0  # an idle shard holds one second's worth, no more
+    assert pacer.reserve("s", "shard-0", 1000, 1) == 0.0
+    assert pacer.reserve("s", "shard-0", 1, 1) == pytest.approx(0.001)
+
+
+def test_the_pacer_counts_records_too() -> None:
+    pacer = ShardPacer(1e9, 10.0, clock=ManualClock())
+    assert pacer.reserve("s", "shard-0", 1, 10) == 0.0
+    assert pacer.reserve("s", "shard-0", 1, 5) == pytest.approx(0.5)
+
+
+def test_paced_calls_fit_the_shards_budget_and_wait_for_it() -> None:
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(float(MIB), 1000.0, clock=sleeps.clock)
+    kinesis = FakeKinesis()
+    writer = _writer(kinesis, sleeps, pacer=pacer)
+    data = os.urandom(3 * MIB)
+    for start in range(0, len(data), MIB):
+        writer.write(data[start : start + MIB])
+    locations = writer.close()
+    # 512 KiB records plus framing: two would pass the 1 MiB a shard takes a second.
+    assert [len(call) for call in kinesis.calls] == [1] * 6
+    sent = sum(len(r["Data"]) + len(r["PartitionKey"]) for call in kinesis.calls for r in call)
+    # The first second's worth goes at once; the rest at 1 MiB/s.
+    assert sum(sleeps.delays) == pytest.approx((sent - MIB) / MIB)
+    assert b"".join(_decode(r["Data"]).data for c in kinesis.calls for r in c) == data
+    assert len(locations) == 6
+
+
+def test_writers_sharing_a_pacer_share_the_shards_budget() -> None:
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(2000.0, 1000.0, clock=sleeps.clock)
+    sent = 0
+    for name in (b"a", b"b"):  # one after the other, on one shard
+        kinesis = FakeKinesis()
+        writer = _writer(kinesis, sleeps, pacer=pacer, limits=BatchLimits(record_data_bytes=100))
+        writer.write(name * 3000)
+        writer.close()
+        assert all(
+            sum(len(r["Data"]) + len(r["PartitionKey"]) for r in c) <= 2000 for c in kinesis.calls
+        )
+        sent += sum(len(r["Data"]) + len(r["PartitionKey"]) for c in kinesis.calls for r in c)
+    # Together at 2,000 B/s after the first second's worth, as if one writer had sent it all.
+    assert sum(sleeps.delays) == pytest.approx((sent - 2000) / 2000)
+
+
+def test_a_pacing_wait_past_the_callers_deadline_fails_the_write() -> None:
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(float(MIB), 1000.0, clock=sleeps.clock)
+    kinesis = FakeKinesis()
+    writer = _writer(kinesis, sleeps, pacer=pacer, time_left=lambda: 0.2)
+    writer.write(os.urandom(3 * MIB))
+    # Two 512 KiB records fit the first second; the third would wait ~0.5 s, past the 0.2 s.
+    with pytest.raises(KinesisWriteError, match="out of time"):
+        writer.close()
+    assert len(kinesis.calls) == 2
+    assert sum(sleeps.delays) < 0.01
+
+
+def test_a_cancelled_caller_does_not_wait_for_budget() -> None:
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(float(MIB), 1000.0, clock=sleeps.clock)
+    kinesis = FakeKinesis()
+    writer = _writer(kinesis, sleeps, pacer=pacer, keep_going=lambda: False)
+    writer.write(os.urandom(3 * MIB))
+    with pytest.raises(WriteCancelledError):
+        writer.close()
+    assert sleeps.delays == []
+    assert len(kinesis.calls) < 6
+
+
+def test_two_records_of_the_default_size_fit_one_seconds_budget_of_a_shard() -> None:
+    ingest = IngestSettings()
+    largest = chunk_record_bytes(TRACK, 2**32 - 1, 2**63 - 1, b"\xff" * ingest.record_data_bytes)
+    assert ingest.record_data_bytes <= 512 * KIB
+    assert 2 * (len(largest) + len(TRACK)) <= ingest.shard_write_bytes_per_s
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(ingest.shard_write_bytes_per_s, clock=sleeps.clock)
+    kinesis = FakeKinesis()
+    writer = _writer(
+        kinesis,
+        sleeps,
+        pacer=pacer,
+        limits=BatchLimits(record_data_bytes=ingest.record_data_bytes),
+    )
+    writer.write(os.urandom(4 * ingest.record_data_bytes))
+    writer.close()
+    assert [len(call) for call in kinesis.calls] == [2, 2]
+
+
+def test_headroom_slows_the_refill_but_not_the_first_seconds_burst() -> None:
+    clock = ManualClock()
+    pacer = ShardPacer(1000.0, 1000.0, headroom=0.1, clock=clock)
+    assert pacer.call_bytes == 1000.0
+    assert pacer.reserve("s", "shard-0", 1000, 1) == 0.0
+    assert pacer.reserve("s", "shard-0", 900, 1) == pytest.approx(1.0)  # 900 B/s after it
+
+
+def test_refused_records_give_their_budget_back() -> None:
+    clock = ManualClock()
+    pacer = ShardPacer(1000.0, 1000.0, clock=clock)
+    pacer.reserve("s", "shard-0", 1000, 2)
+    pacer.refund("s", "shard-0", 400, 1)
+    assert pacer.reserve("s", "shard-0", 400, 1) == 0.0
+    pacer.refund("s", "shard-0", 5000, 5)  # never more than one second's worth
+    assert pacer.reserve("s", "shard-0", 1000, 1) == 0.0
+    assert pacer.reserve("s", "shard-0", 100, 1) == pytest.approx(0.1)
+
+
+# -- the shard map ------------------------------------------------------------------------------
+
+HALF = 2**127
+
+
+def _hash_key(key: str) -> int:
+    return int.from_bytes(hashlib.md5(key.encode(), usedforsecurity=False).digest(), "big")
+
+
+def _shard(shard_id: str, first: int, last: int, *, closed: bool = False) -> dict[str, Any]:
+    sequence = {"StartingSequenceNumber": "1"}
+    if closed:
+        sequence["EndingSequenceNumber"] = "9"
+    return {
+        "ShardId": shard_id,
+        "HashKeyRange": {"StartingHashKey": str(first), "EndingHashKey": str(last)},
+        "SequenceNumberRange": sequence,
+    }
+
+
+@dataclass
+class ShardListing:
+    """list_shards in two pages: a closed parent, then its two open children."""
+
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    fail: bool = False
+
+    def list_shards(self, **request: Any) -> dict[str, Any]:
+        self.requests.append(request)
+        if self.fail:
+            raise _client_error("LimitExceededException")
+        if "NextToken" not in request:
+            return {"Shards": [_shard("shardId-0", 0, 2**128 - 1, closed=True)], "NextToken": "t"}
+        return {"Shards": [_shard("shardId-1", 0, HALF - 1), _shard("shardId-2", HALF, 2**128 - 1)]}
+
+
+def test_the_shard_map_places_keys_by_the_md5_of_the_partition_key() -> None:
+    listing = ShardListing()
+    shards = ShardMap(listing, clock=ManualClock())
+    low = next(k for k in (f"trk_{i:032x}" for i in range(100)) if _hash_key(k) < HALF)
+    high = next(k for k in (f"trk_{i:032x}" for i in range(100)) if _hash_key(k) >= HALF)
+    assert shards.shard_of("s", low) == "shardId-1"
+    assert shards.shard_of("s", high) == "shardId-2"
+    assert listing.requests == [{"StreamName": "s"}, {"NextToken": "t"}]  # read once, cached
+    shards.forget("s")
+    shards.shard_of("s", low)
+    assert len(listing.requests) == 4
+
+
+def test_an_unreadable_shard_map_leaves_calls_unpaced() -> None:
+    clock = ManualClock()
+    listing = ShardListing(fail=True)
+    shards = ShardMap(listing, ttl_s=10.0, clock=clock)
+    assert shards.shard_of("s", TRACK) is None
+    assert shards.shard_of("s", TRACK) is None
+    assert len(listing.requests) == 1  # not asked again before the ttl
+    clock.now += 10.0
+    listing.fail = False
+    assert shards.shard_of("s", TRACK) in {"shardId-1", "shardId-2"}
+
+
+@dataclass
+class KinesisWithShards(FakeKinesis):
+    """FakeKinesis that lists one open shard and names it in its answers."""
+
+    listed: int = 0
+
+    def list_shards(self, **_request: Any) -> dict[str, Any]:
+        self.listed += 1
+        return {"Shards": [_shard("shardId-000000000000", 0, 2**128 - 1)]}
+
+
+def test_a_writer_paces_its_first_call_when_the_map_names_its_shard() -> None:
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(float(MIB), 1000.0, clock=sleeps.clock)
+    pacer.reserve("stream-a", "shardId-000000000000", MIB, 1)  # another track spent the second
+    kinesis = KinesisWithShards()
+    shards = ShardMap(kinesis, clock=sleeps.clock)
+    writer = _writer(kinesis, sleeps, pacer=pacer, shard_map=shards)
+    writer.write(os.urandom(100 * KIB))
+    writer.close()
+    assert sleeps.delays[0] == pytest.approx((100 * KIB + 100) / MIB, rel=0.01)
+    assert kinesis.listed == 1
+
+
+def test_an_answer_from_another_shard_is_charged_there_and_the_map_read_again() -> None:
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(float(MIB), 1000.0, clock=sleeps.clock)
+    listing = ShardListing()  # the map says shardId-1 or -2; the fake answers shardId-000...
+    shards = ShardMap(listing, clock=sleeps.clock)
+    kinesis = FakeKinesis()
+    writer = _writer(kinesis, sleeps, pacer=pacer, shard_map=shards)
+    writer.write(os.urandom(MIB))
+    writer.close()
+    assert len(listing.requests) == 2  # the writer trusts the answer from then on
+    # The shard that answered was charged: its next call of one second's worth must wait.
+    assert pacer.reserve("stream-a", "shardId-000000000000", MIB, 1) > 0.5
+    # The map was dropped: the next writer reads it again.
+    second = _writer(FakeKinesis(), sleeps, pacer=pacer, shard_map=shards)
+    second.write(os.urandom(KIB))
+    second.close()
+    assert len(listing.requests) == 4

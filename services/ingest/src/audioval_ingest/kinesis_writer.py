@@ -9,18 +9,36 @@ memory stays bounded by about one batch whatever the upload's size.
 PutRecords can accept some records of a call and refuse others (``FailedRecordCount > 0``,
 usually ``ProvisionedThroughputExceededException``). Only the refused records are sent again,
 after an exponential backoff with full jitter, within a bounded number of attempts and time.
+
+Every call costs CPU in proportion to the bytes it carries (boto3 base64s them into JSON and
+signs the body), refused ones included. So a writer whose shard is at its limit sends no more
+records a call than the shard took last time: a call window, cut to what a call accepted (one
+record when it took none) and doubled after a call that took everything, up to the batch. A
+shard that takes 1 MiB a second then costs about one extra record per retry, not the rest of
+a 5 MiB batch.
+
+Refused records are still sent twice. A :class:`ShardPacer`, shared by every writer of the
+process, keeps them from being sent at all: it holds each shard's write budget as Kinesis
+publishes it (1 MiB and 1,000 records a second) and makes a call wait until the budget it
+needs is there, the way the Kinesis Producer Library limits its rate per shard. Calls then
+carry at most one second of a shard's budget: all records of a track go to one shard, so a
+bigger call could never be taken whole. A writer finds its shard before its first call in a
+:class:`ShardMap` (ListShards, cached: the MD5 of the partition key falls in one open shard's
+hash-key range, as Kinesis places records) and trusts the shard every answer names over it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from audioval.v1 import pipeline_pb2
@@ -30,7 +48,10 @@ __all__ = [
     "ChunkWriter",
     "KinesisWriteError",
     "RetryPolicy",
+    "ShardMap",
+    "ShardPacer",
     "WriteCancelledError",
+    "chunk_record_bytes",
 ]
 
 log = logging.getLogger(__name__)
@@ -92,6 +113,193 @@ class _Entry:
     data: bytes  # the serialized ChunkRecord
 
 
+# ChunkRecord.data is field 4, length-delimited (wire type 2).
+_DATA_FIELD_KEY = bytes([4 << 3 | 2])
+
+
+def _varint(value: int) -> bytes:
+    """Protobuf's base-128 varint of a non-negative int."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def chunk_record_bytes(
+    track_id: str, index: int, offset: int, data: bytes | bytearray | memoryview
+) -> bytes:
+    """``ChunkRecord(track_id, index, offset, data).SerializeToString()``, copying ``data`` once.
+
+    protobuf writes fields in field-number order and ``data`` is the last one, so its head
+    (the other fields, serialized by protobuf) followed by ``data``'s key, length and bytes is
+    the same byte string; building it with one join skips the two copies of the slice that
+    setting the field and serializing the message would make.
+    """
+    head = pipeline_pb2.ChunkRecord(track_id=track_id, index=index, offset=offset)
+    if not len(data):
+        return head.SerializeToString()  # proto3 leaves an empty bytes field out
+    return b"".join((head.SerializeToString(), _DATA_FIELD_KEY, _varint(len(data)), data))
+
+
+class ShardPacer:
+    """Each shard's write budget, shared by the writers of one process (a token bucket each).
+
+    Parameters
+    ----------
+    bytes_per_s, records_per_s
+        A shard's write limits (Kinesis: 1 MiB and 1,000 records a second).
+    burst_s
+        Seconds of budget a shard idle for long may spend at once; also the most one call
+        carries.
+    headroom
+        Share of the rates left unused once the burst is spent. Calls reach the shard a few
+        milliseconds after their turn, not always in the order they took it; paced at exactly
+        the limit, a call that arrives early finds the shard empty and is refused.
+    clock
+        Time source (tests pass a manual one).
+    """
+
+    def __init__(
+        self,
+        bytes_per_s: float = 1024 * 1024,
+        records_per_s: float = 1000.0,
+        *,
+        burst_s: float = 1.0,
+        headroom: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if bytes_per_s <= 0 or records_per_s <= 0 or burst_s <= 0:
+            raise ValueError("rates and burst must be positive")
+        if not 0.0 <= headroom < 1.0:
+            raise ValueError("headroom must be within [0, 1)")
+        self._call_bytes = bytes_per_s * burst_s
+        self._call_records = records_per_s * burst_s
+        self._bytes_per_s = bytes_per_s * (1.0 - headroom)
+        self._records_per_s = records_per_s * (1.0 - headroom)
+        self._clock = clock
+        self._lock = threading.Lock()
+        # (stream, shard) -> (bytes, records, when): the budget left at that time, in debt
+        # (negative) while calls that reserved it are waiting for it.
+        self._budgets: dict[tuple[str, str], tuple[float, float, float]] = {}
+
+    @property
+    def call_bytes(self) -> float:
+        """The most bytes (data + partition keys) one call to a shard should carry."""
+        return self._call_bytes
+
+    @property
+    def call_records(self) -> float:
+        """The most records one call to a shard should carry."""
+        return self._call_records
+
+    def reserve(self, stream: str, shard_id: str, size: int, records: int) -> float:
+        """Take one call's budget from the shard; seconds to wait before sending it."""
+        size_left, records_left = self._change(stream, shard_id, -size, -records)
+        return max(-size_left / self._bytes_per_s, -records_left / self._records_per_s, 0.0)
+
+    def refund(self, stream: str, shard_id: str, size: int, records: int) -> None:
+        """Give back the budget of records the shard refused (it charged nothing for them)."""
+        self._change(stream, shard_id, size, records)
+
+    def _change(
+        self, stream: str, shard_id: str, size: float, records: float
+    ) -> tuple[float, float]:
+        key = (stream, shard_id)
+        with self._lock:
+            now = self._clock()
+            cap_bytes, cap_records = self.call_bytes, self.call_records
+            size_left, records_left, when = self._budgets.get(key, (cap_bytes, cap_records, now))
+            elapsed = max(now - when, 0.0)
+            # Refill up to one second's worth, then take (or give back) within that.
+            size_left = min(
+                cap_bytes, min(cap_bytes, size_left + elapsed * self._bytes_per_s) + size
+            )
+            records_left = min(
+                cap_records,
+                min(cap_records, records_left + elapsed * self._records_per_s) + records,
+            )
+            self._budgets[key] = (size_left, records_left, now)
+        return size_left, records_left
+
+
+class ShardMap:
+    """Which open shard of a stream takes a partition key, from ListShards (cached per stream).
+
+    Parameters
+    ----------
+    kinesis
+        A boto3 Kinesis client (anything with ``list_shards``).
+    ttl_s
+        How long a stream's map is trusted; an answer naming another shard drops it sooner.
+    clock
+        Time source (tests pass a manual one).
+    """
+
+    def __init__(
+        self, kinesis: Any, *, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._kinesis = kinesis
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        # stream -> (read at, [(first hash key, last hash key, shard id)]); [] if unreadable
+        self._maps: dict[str, tuple[float, list[tuple[int, int, str]]]] = {}
+
+    def shard_of(self, stream: str, partition_key: str) -> str | None:
+        """The shard ``partition_key`` goes to, or None if the map cannot say."""
+        key = int.from_bytes(
+            hashlib.md5(partition_key.encode("utf-8"), usedforsecurity=False).digest(), "big"
+        )
+        for first, last, shard_id in self._ranges(stream):
+            if first <= key <= last:
+                return shard_id
+        return None
+
+    def forget(self, stream: str) -> None:
+        """Read the stream's map again next time (it was resharded)."""
+        with self._lock:
+            self._maps.pop(stream, None)
+
+    def _ranges(self, stream: str) -> list[tuple[int, int, str]]:
+        now = self._clock()
+        with self._lock:
+            cached = self._maps.get(stream)
+        if cached is not None and now - cached[0] < self._ttl_s:
+            return cached[1]
+        ranges = self._read(stream)
+        with self._lock:
+            self._maps[stream] = (now, ranges)
+        return ranges
+
+    def _read(self, stream: str) -> list[tuple[int, int, str]]:
+        ranges: list[tuple[int, int, str]] = []
+        request: dict[str, Any] = {"StreamName": stream}
+        try:
+            while True:
+                page = self._kinesis.list_shards(**request)
+                for shard in page.get("Shards", []):
+                    if "EndingSequenceNumber" in shard.get("SequenceNumberRange", {}):
+                        continue  # closed by a reshard: takes no more records
+                    hash_range = shard["HashKeyRange"]
+                    ranges.append(
+                        (
+                            int(hash_range["StartingHashKey"]),
+                            int(hash_range["EndingHashKey"]),
+                            str(shard["ShardId"]),
+                        )
+                    )
+                token = page.get("NextToken")
+                if not token:
+                    return ranges
+                request = {"NextToken": token}  # ListShards takes the token alone
+        except (BotoCoreError, ClientError) as exc:
+            # Not fatal: calls go out unpaced until the map can be read (after ttl_s).
+            log.warning("could not read the shard map", extra={"stream": stream, "error": str(exc)})
+            return []
+
+
 def _never_cancelled() -> bool:
     return True
 
@@ -111,8 +319,12 @@ class ChunkWriter:
         Where the records go and which track they belong to (also the partition key).
     limits, retry
         Record/batch sizes and the retry bounds for refused records.
+    pacer
+        The process' shard budgets; None sends calls as soon as they are ready.
+    shard_map
+        Where the track's shard is looked up before its first answer names it (with a pacer).
     keep_going
-        Called before each backoff; returning False stops with :class:`WriteCancelledError`
+        Called before each wait; returning False stops with :class:`WriteCancelledError`
         (e.g. ``context.is_active``).
     time_left
         Seconds the caller still has (e.g. ``context.time_remaining``), or None for no
@@ -129,6 +341,8 @@ class ChunkWriter:
         track_id: str,
         limits: BatchLimits = BatchLimits(),
         retry: RetryPolicy = RetryPolicy(),
+        pacer: ShardPacer | None = None,
+        shard_map: ShardMap | None = None,
         keep_going: Callable[[], bool] = _never_cancelled,
         time_left: Callable[[], float | None] = _no_deadline,
         sleep: Callable[[float], None] = time.sleep,
@@ -140,6 +354,9 @@ class ChunkWriter:
         self._partition_key_bytes = len(track_id.encode("utf-8"))
         self._limits = limits
         self._retry = retry
+        self._pacer = pacer
+        self._shard_map = shard_map
+        self._shard_id: str | None = None  # looked up, then as the answers name it
         self._keep_going = keep_going
         self._time_left = time_left
         self._sleep = sleep
@@ -162,6 +379,8 @@ class ChunkWriter:
         self._locations: dict[int, pipeline_pb2.ChunkLocation] = {}
         self._closed = False
         self.calls = 0  # PutRecords calls made, for logs and tests
+        # Records the next call may carry: what the shard took last time (module docstring).
+        self._window = limits.max_records
 
     @property
     def stream_name(self) -> str:
@@ -183,10 +402,10 @@ class ChunkWriter:
             self._partial += view[:take]
             view = view[take:]
             if len(self._partial) == size:
-                self._emit(bytes(self._partial))
+                self._emit(self._partial)
                 self._partial.clear()
         while len(view) >= size:
-            self._emit(bytes(view[:size]))
+            self._emit(view[:size])
             view = view[size:]
         if len(view):
             self._partial += view
@@ -196,16 +415,15 @@ class ChunkWriter:
         if self._closed:
             raise RuntimeError("closed twice")
         if self._partial:
-            self._emit(bytes(self._partial))
+            self._emit(self._partial)
             self._partial.clear()
         self._flush()
         self._closed = True
         return [self._locations[i] for i in range(self._next_index)]
 
-    def _emit(self, data: bytes) -> None:
-        record = pipeline_pb2.ChunkRecord(
-            track_id=self._track_id, index=self._next_index, offset=self._offset, data=data
-        ).SerializeToString()
+    def _emit(self, data: bytearray | memoryview) -> None:
+        # The record is built from the caller's buffer with one copy (the buffer is reused).
+        record = chunk_record_bytes(self._track_id, self._next_index, self._offset, data)
         entry = _Entry(index=self._next_index, size=len(data), data=record)
         self._next_index += 1
         self._offset += len(data)
@@ -227,28 +445,86 @@ class ChunkWriter:
         self._batch = []
         self._batch_bytes = 0
 
+    def _cost(self, entry: _Entry) -> int:
+        return len(entry.data) + self._partition_key_bytes
+
+    def _next_call(self, pending: list[_Entry]) -> list[_Entry]:
+        """The records of the next call: the window, and with a pacer one second's budget."""
+        sent = pending[: self._window]
+        if self._pacer is None:
+            return sent
+        size, most_records = 0, self._pacer.call_records
+        for count, entry in enumerate(sent):
+            size += self._cost(entry)
+            if count and (size > self._pacer.call_bytes or count >= most_records):
+                return sent[:count]
+        return sent
+
+    def _wait_for_budget(self, sent: list[_Entry]) -> bool:
+        """Reserve the call's budget and wait for it; False when the call goes out unpaced."""
+        if self._pacer is None:
+            return False
+        if self._shard_id is None and self._shard_map is not None:
+            self._shard_id = self._shard_map.shard_of(self._stream, self._track_id)
+        if self._shard_id is None:
+            return False
+        delay = self._pacer.reserve(
+            self._stream, self._shard_id, sum(self._cost(e) for e in sent), len(sent)
+        )
+        if delay <= 0:
+            return True
+        deadline = self._time_left()
+        if deadline is not None and delay >= deadline:
+            raise KinesisWriteError(
+                f"out of time: shard {self._shard_id} of {self._stream} has no write budget "
+                f"for {delay:.1f} s, the caller has {deadline:.1f} s left"
+            )
+        if not self._keep_going():
+            raise WriteCancelledError(f"upload of {self._track_id} cancelled")
+        self._sleep(delay)
+        return True
+
     def _put(self, batch: list[_Entry]) -> None:
         pending = batch
         started = time.monotonic()
         attempt = 0  # consecutive calls that got no record through
-        while True:
-            before = len(pending)
-            pending, reason = self._attempt(pending)
-            if not pending:
-                return
+        while pending:
+            sent = self._next_call(pending)
+            paced = self._wait_for_budget(sent)
+            refused, reason, answered = self._attempt(sent)
+            if paced and refused and self._pacer is not None and self._shard_id is not None:
+                # Another producer used the shard: what it refused, it did not charge.
+                self._pacer.refund(
+                    self._stream, self._shard_id, sum(self._cost(e) for e in refused), len(refused)
+                )
+            pending = refused + pending[len(sent) :]
+            accepted = len(sent) - len(refused)
+            if answered:
+                # Per-record answers say how much the shard takes now; a whole-call failure
+                # (5xx, connection, throttled call) says nothing about it.
+                self._window = (
+                    min(self._limits.max_records, 2 * self._window)
+                    if not refused
+                    else max(1, accepted)
+                )
+            if not refused:
+                attempt = 0
+                continue
             # A call that moved some records is progress, not a failure: on a shard at its
             # limit every batch takes several calls, each accepting a share.
-            attempt = 1 if len(pending) < before else attempt + 1
+            attempt = 1 if accepted else attempt + 1
             log.info(
                 "records refused; retrying",
                 extra={
                     "track_id": self._track_id,
                     "stream": self._stream,
-                    "refused": len(pending),
+                    "refused": len(refused),
+                    "pending": len(pending),
                     "attempt": attempt,
                     "reason": reason,
                 },
             )
+            # The batch's records not yet written: refused now, or waiting behind the window.
             what = f"{len(pending)} of {len(batch)} records refused by {self._stream} ({reason})"
             if attempt >= self._retry.max_attempts:
                 raise KinesisWriteError(f"{what}; gave up after {attempt} calls without progress")
@@ -265,8 +541,8 @@ class ChunkWriter:
                 raise WriteCancelledError(f"upload of {self._track_id} cancelled")
             self._sleep(delay)
 
-    def _attempt(self, pending: list[_Entry]) -> tuple[list[_Entry], str]:
-        """One PutRecords call; the entries still to send and why they were refused."""
+    def _attempt(self, pending: list[_Entry]) -> tuple[list[_Entry], str, bool]:
+        """One PutRecords call: the entries refused, why, and whether it answered per record."""
         self.calls += 1
         records = [{"Data": e.data, "PartitionKey": self._track_id} for e in pending]
         try:
@@ -275,10 +551,10 @@ class ChunkWriter:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
             if code in _RETRYABLE_CALL_ERRORS or status >= 500:
-                return pending, code or f"HTTP {status}"
+                return pending, code or f"HTTP {status}", False
             raise KinesisWriteError(f"PutRecords to {self._stream} failed: {exc}") from exc
         except (BotoConnectionError, HTTPClientError) as exc:
-            return pending, type(exc).__name__
+            return pending, type(exc).__name__, False
         results = response.get("Records", [])
         if len(results) != len(pending):
             raise KinesisWriteError(
@@ -296,6 +572,16 @@ class ChunkWriter:
                 refused.append(entry)
                 reasons.add(str(code))
                 continue
+            shard_id = str(result["ShardId"])
+            if self._pacer is not None and shard_id != self._shard_id:
+                # The call went out unpaced, or paced against a shard the map got wrong:
+                # charge the shard that took it, and read the map again next time.
+                if self._shard_id is not None and self._shard_map is not None:
+                    self._shard_map.forget(self._stream)
+                self._shard_id = shard_id
+                self._pacer.reserve(
+                    self._stream, shard_id, sum(self._cost(e) for e in pending), len(pending)
+                )
             self._locations[entry.index] = pipeline_pb2.ChunkLocation(
                 index=entry.index,
                 stream_name=self._stream,
@@ -303,4 +589,4 @@ class ChunkWriter:
                 sequence_number=result["SequenceNumber"],
                 size_bytes=entry.size,
             )
-        return refused, ", ".join(sorted(reasons))
+        return refused, ", ".join(sorted(reasons)), True

@@ -10,6 +10,10 @@ from audioval_servicekit import PipelineSettings, ServiceSettings
 # Kinesis limits (PutRecords): a record's data + partition key <= 1 MiB, a call <= 500 records
 # and <= 5 MiB. The pipeline spec keeps a record's file data at or under 512 KiB.
 KINESIS_MAX_RECORD_DATA = 512 * 1024
+# A shard takes 1 MiB a second, partition keys included: records this much under 512 KiB leave
+# room for two records' framing and keys, so one call carries two of them, not one (a call
+# costs ~2 ms of CPU however small).
+RECORD_DATA_BYTES = KINESIS_MAX_RECORD_DATA - 128
 KINESIS_MAX_BATCH_RECORDS = 500
 KINESIS_MAX_BATCH_BYTES = 5 * 1024 * 1024
 
@@ -30,9 +34,7 @@ class IngestSettings(ServiceSettings):
     max_content_type_length: int = Field(default=255, ge=1)
 
     # File bytes per Kinesis record (the ChunkRecord adds a few dozen bytes of framing).
-    record_data_bytes: int = Field(
-        default=KINESIS_MAX_RECORD_DATA, ge=1, le=KINESIS_MAX_RECORD_DATA
-    )
+    record_data_bytes: int = Field(default=RECORD_DATA_BYTES, ge=1, le=KINESIS_MAX_RECORD_DATA)
     batch_max_records: int = Field(default=KINESIS_MAX_BATCH_RECORDS, ge=1, le=500)
     batch_max_bytes: int = Field(
         default=KINESIS_MAX_BATCH_BYTES, ge=1024, le=KINESIS_MAX_BATCH_BYTES
@@ -49,6 +51,14 @@ class IngestSettings(ServiceSettings):
     # longer than that leaves it unused (2.0 wrote 0.67 MiB/s into one shard, 1.0 wrote 0.91).
     put_max_delay_s: float = Field(default=1.0, gt=0)
     put_max_total_s: float = Field(default=30.0, gt=0)
+    # One shard's write limits as Kinesis publishes them. Writers of this process pace their
+    # calls to each shard within them (records AWS would refuse cost CPU and are never sent);
+    # 0 turns pacing off. Calls carry at most one second of a shard's budget.
+    shard_write_bytes_per_s: float = Field(default=1024 * 1024, ge=0)
+    shard_write_records_per_s: float = Field(default=1000.0, ge=0)
+    # Share of those rates left unused after a shard's first second: calls reach the shard a few
+    # ms after their turn and not always in turn order; at exactly the limit some are refused.
+    shard_write_headroom: float = Field(default=0.05, ge=0, lt=1)
 
     # How long the stream registry read is trusted before it is read again.
     stream_cache_ttl_s: float = Field(default=5.0, ge=0)

@@ -24,7 +24,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from google.protobuf import json_format, timestamp_pb2
 
 from audioval.v1 import pipeline_pb2
-from audioval_ingest.kinesis_writer import BatchLimits, ChunkWriter, RetryPolicy
+from audioval_ingest.kinesis_writer import (
+    BatchLimits,
+    ChunkWriter,
+    RetryPolicy,
+    ShardMap,
+    ShardPacer,
+)
 from audioval_ingest.settings import IngestSettings
 from audioval_ingest.stream_set import StreamSet
 
@@ -194,6 +200,17 @@ class UploadFunnel:
             max_delay_s=settings.put_max_delay_s,
             max_total_s=settings.put_max_total_s,
         )
+        pace = settings.shard_write_bytes_per_s > 0 and settings.shard_write_records_per_s > 0
+        self._pacer = (
+            ShardPacer(
+                settings.shard_write_bytes_per_s,
+                settings.shard_write_records_per_s,
+                headroom=settings.shard_write_headroom,
+            )
+            if pace
+            else None
+        )
+        self._shard_map = ShardMap(kinesis) if pace else None
         self._queue_url: str | None = None
         self._queue_lock = threading.Lock()
 
@@ -218,6 +235,8 @@ class UploadFunnel:
             track_id=track_id,
             limits=self._limits,
             retry=self._retry,
+            pacer=self._pacer,
+            shard_map=self._shard_map,
             keep_going=keep_going,
             time_left=time_left,
         )
