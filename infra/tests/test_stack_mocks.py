@@ -213,7 +213,7 @@ def test_ingest_may_write_only_its_zones_streams_and_send_manifests(stack_run: S
         policy = _policy(stack_run, f"{cfg.prefix}-fleet-ingest-{zone}")
         assert policy == {
             "WriteChunksToOwnZone": (
-                ["kinesis:PutRecords"],
+                ["kinesis:ListShards", "kinesis:PutRecords"],
                 [_arn("kinesis", f"stream/{cfg.stream_name_prefix}-{zone}-*")],
             ),
             "ReadStreamRegistry": (

@@ -57,7 +57,11 @@ def ingest_policy(
     ``kms:Decrypt`` too on send (it checks the data key it caches).
     """
     return _document(
-        _allow(["kinesis:PutRecords"], [stream_pattern], "WriteChunksToOwnZone"),
+        # ListShards: ingest paces each shard to its budget and must know which shard a
+        # track's partition key lands on (cached a minute per stream).
+        _allow(
+            ["kinesis:ListShards", "kinesis:PutRecords"], [stream_pattern], "WriteChunksToOwnZone"
+        ),
         _allow(["dynamodb:Query"], [registry_table_arn], "ReadStreamRegistry"),
         _allow(["dynamodb:PutItem", "dynamodb:DeleteItem"], [verdict_table_arn], "PendingItem"),
         _allow(["sqs:GetQueueUrl", "sqs:SendMessage"], [queue_arn], "SendManifest"),
