@@ -16,7 +16,7 @@ one run:
 Prints markdown tables; asserts nothing. Usage::
 
     uv run --frozen python bench/ray_pool.py                     # both parts
-    uv run --frozen python bench/ray_pool.py --calls 40 --files 24 --seconds 20
+    uv run --frozen python bench/ray_pool.py --calls 40 --files 64 --seconds 30
 """
 
 from __future__ import annotations
@@ -127,8 +127,8 @@ def scaling(files: int, seconds: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=30)
-    parser.add_argument("--files", type=int, default=24)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--files", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-scaling", action="store_true")
     args = parser.parse_args()

@@ -81,8 +81,15 @@ class Stack:
         return endpoints
 
 
-def _environment(ports: StackPorts, endpoint: str, ray: RayHead) -> dict[str, str]:
+def _environment(
+    ports: StackPorts, endpoint: str, ray: RayHead, *, shard_limits: bool
+) -> dict[str, str]:
     env = dict(os.environ)
+    if not shard_limits:
+        # ingest paces each shard to Kinesis' budget; the bare emulator has no such limit, so
+        # pacing would only slow the local stack down to a cloud it is not talking to.
+        env.setdefault("AUDIOVAL_INGEST_SHARD_WRITE_BYTES_PER_S", "0")
+        env.setdefault("AUDIOVAL_INGEST_SHARD_WRITE_RECORDS_PER_S", "0")
     # Half the head's logical CPUs go to classify's validator actors, so a batch job started
     # alongside still finds CPUs to schedule on (see local_stack).
     env.setdefault("AUDIOVAL_CLASSIFY_POOL_SIZE", str(_cores()))
@@ -175,7 +182,12 @@ def local_stack(
                 timeout_hold_s=settings.aws_read_timeout_s + 1.0,
             ).start()
             endpoint = stack.proxy.endpoint_url
-        env = stack.environment = _environment(ports, endpoint, stack.ray)
+        env = stack.environment = _environment(
+            ports,
+            endpoint,
+            stack.ray,
+            shard_limits=fault_rate is not None and kinesis_limits,
+        )
         for name in ("classify", "ingest", "rebuild"):
             out = logs.enter_context((log_dir / f"{name}.log").open("ab")) if log_dir else None
             stack.processes[name] = subprocess.Popen(
