@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import RayTaskError
 
 from audiomodel.findings import finding
 from audiomodel.model import TreeEnsembleModel, load_default_model
@@ -292,7 +292,9 @@ class ValidatorPool:
             log.error("validator raised", extra={"error": str(err).splitlines()[0]})
             call.errors.append(type(err.cause).__name__ if err.cause else "RayTaskError")
             outcome = self._failed(call)
-        except (RayActorError, GetTimeoutError, OSError) as err:
+        except Exception as err:
+            # The actor died or was killed past its timeout (RayActorError), or the object
+            # store or an RPC failed: the input may be fine, so it gets one more attempt.
             call.errors.append(type(err).__name__)
             retry = call.attempts < ATTEMPTS
             if not retry:
@@ -301,11 +303,6 @@ class ValidatorPool:
                 "validator actor failed",
                 extra={"attempt": call.attempts, "retry": retry, "error": type(err).__name__},
             )
-        except Exception as err:
-            call.errors.append(type(err).__name__)
-            retry = call.attempts < ATTEMPTS
-            if not retry:
-                outcome = self._failed(call)
         with self._lock:
             if self._busy[index] is call:
                 self._busy[index] = None
