@@ -41,7 +41,6 @@ __all__ = [
     "ValidatorPool",
     "connect_ray",
     "pool_size_default",
-    "read_uri",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,17 +72,14 @@ def connect_ray(address: str | None, *, num_cpus: int | None = None) -> None:
         )
 
 
-def read_uri(uri: str, storage: PipelineSettings | None, s3: Any = None) -> bytes:
-    """The bytes of ``s3://bucket/key`` (through ``storage``'s AWS settings) or a local path."""
+def _read_s3_object(s3: Any, uri: str) -> bytes:
+    """The bytes of ``s3://bucket/key``."""
     parsed = urlparse(uri)
-    if parsed.scheme == "s3":
-        client = s3 or aws_client("s3", storage or PipelineSettings())
-        body = client.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"]
-        try:
-            return bytes(body.read())
-        finally:
-            body.close()
-    return Path(uri).read_bytes()
+    body = s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"]
+    try:
+        return bytes(body.read())
+    finally:
+        body.close()
 
 
 class ValidatorActor:
@@ -117,7 +113,7 @@ class ValidatorActor:
         if self._s3 is None:
             self._s3 = aws_client("s3", self._storage or PipelineSettings())
         try:
-            content = read_uri(uri, self._storage, self._s3)
+            content = _read_s3_object(self._s3, uri)
         except Exception as err:  # every storage error becomes a finding, never a crash
             return _verdict_for(
                 finding(
