@@ -57,7 +57,7 @@ import soundfile as sf
 
 from audiomodel.corpus.samples import synth_music
 from audioval.v1 import classify_pb2, classify_pb2_grpc, ingest_pb2, ingest_pb2_grpc, verdict_pb2
-from audioval_localstack import free_ports
+from audioval_cli.stack import StackPorts
 
 RATE = 44100
 UPLOAD_CHUNK = 1024 * 1024  # what `audioval upload` sends per request
@@ -107,23 +107,12 @@ def start_stack(log_dir: Path, extra_env: dict[str, str], timeout_s: float) -> S
     audioval = shutil.which("audioval", path=str(Path(sys.executable).parent))
     if audioval is None:
         raise SystemExit("the audioval command is not installed in this environment")
-    ingest, rebuild, classify, aws, ray, dashboard = free_ports(6)
+    ports = StackPorts.free()
     process = subprocess.Popen(
         [
             audioval,
             "up",
-            "--ingest-port",
-            str(ingest),
-            "--rebuild-port",
-            str(rebuild),
-            "--classify-port",
-            str(classify),
-            "--aws-port",
-            str(aws),
-            "--ray-port",
-            str(ray),
-            "--dashboard-port",
-            str(dashboard),
+            *ports.up_options(),
             "--log-dir",
             str(log_dir),
             "--startup-timeout",
@@ -134,7 +123,9 @@ def start_stack(log_dir: Path, extra_env: dict[str, str], timeout_s: float) -> S
         text=True,
         env={**os.environ, **extra_env},
     )
-    handle = StackHandle(f"127.0.0.1:{ingest}", f"127.0.0.1:{classify}", log_dir, process)
+    handle = StackHandle(
+        f"127.0.0.1:{ports.ingest}", f"127.0.0.1:{ports.classify}", log_dir, process
+    )
     assert process.stdout is not None
     # `up` prints one line per endpoint once every health check says SERVING.
     seen = ""

@@ -24,7 +24,6 @@ import soundfile as sf
 from audiomodel.corpus.samples import synth_music
 from audioval.v1 import classify_pb2, classify_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from audioval_cli.stack import Stack, StackPorts, local_stack
-from audioval_localstack import free_ports
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -71,13 +70,12 @@ class _Outcome:
 
 @pytest.fixture(scope="module")
 def faulty_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Path]]:
-    ingest, rebuild, classify, aws, ray, dashboard = free_ports(6)
     logs = tmp_path_factory.mktemp("fault-logs")
     with pytest.MonkeyPatch.context() as env:
         for name, value in SERVICE_ENV.items():
             env.setenv(name, value)
         with local_stack(
-            StackPorts(ingest, rebuild, classify, aws, ray, dashboard),
+            StackPorts.free(),
             log_dir=logs,
             fault_rate=FAULT_RATE,
             fault_kinds=("throttle", "5xx", "timeout"),

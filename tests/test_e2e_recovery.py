@@ -35,7 +35,6 @@ from pydantic import SecretStr
 from audiomodel.corpus.samples import synth_music
 from audioval.v1 import classify_pb2, classify_pb2_grpc, ingest_pb2, ingest_pb2_grpc, verdict_pb2
 from audioval_cli.stack import LOCAL_KEY, Stack, StackPorts, local_stack, wait_serving
-from audioval_localstack import free_ports
 from audioval_servicekit import PipelineSettings, aws_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -236,7 +235,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
         # local_stack gives its children os.environ plus its own settings.
         for key, value in RECOVERY_ENV.items():
             env.setenv(key, value)
-        ports = StackPorts(*free_ports(6))
+        ports = StackPorts.free()
         with local_stack(ports, log_dir=log_dir) as stack:
             view = Pipeline(stack, log_dir)
             try:

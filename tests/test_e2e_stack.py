@@ -14,12 +14,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from audiomodel.corpus.samples import write_samples
-from audioval_localstack import free_ports
+from audioval_cli.stack import StackPorts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 AUDIOVAL = shutil.which("audioval", path=str(Path(sys.executable).parent))
@@ -33,27 +34,10 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     assert AUDIOVAL
-    ingest, rebuild, classify, aws, ray, dashboard = free_ports(6)
+    stack_ports = StackPorts.free()
     logs = tmp_path_factory.mktemp("logs")
     process = subprocess.Popen(
-        [
-            AUDIOVAL,
-            "up",
-            "--ingest-port",
-            str(ingest),
-            "--rebuild-port",
-            str(rebuild),
-            "--classify-port",
-            str(classify),
-            "--aws-port",
-            str(aws),
-            "--ray-port",
-            str(ray),
-            "--dashboard-port",
-            str(dashboard),
-            "--log-dir",
-            str(logs),
-        ],
+        [AUDIOVAL, "up", *stack_ports.up_options(), "--log-dir", str(logs)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -64,16 +48,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
     assert process.stdout is not None
     while "dashboard" not in ready and time.monotonic() < deadline and process.poll() is None:
         ready += process.stdout.readline()
-    ports: dict[str, object] = {
-        "ingest": ingest,
-        "rebuild": rebuild,
-        "classify": classify,
-        "aws": aws,
-        "ray": ray,
-        "dashboard": dashboard,
-        "process": process,
-    }
-    assert f"127.0.0.1:{classify}" in ready, (
+    ports: dict[str, object] = {**asdict(stack_ports), "process": process}
+    assert f"127.0.0.1:{stack_ports.classify}" in ready, (
         ready,
         process.stderr.read() if process.poll() is not None else "",
     )

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import click
@@ -35,7 +35,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic import SecretStr
 
-from audioval_localstack import Emulator, provision
+from audioval_localstack import Emulator, free_ports, provision
 from audioval_localstack.faults import FAULT_KINDS, FaultProxy
 from audioval_localstack.ray_head import RayHead, default_token_path
 from audioval_servicekit import PipelineSettings
@@ -51,6 +51,17 @@ class StackPorts:
     aws: int = 4566
     ray: int = 6379
     dashboard: int = 8265
+
+    @classmethod
+    def free(cls) -> StackPorts:
+        """Ports free on 127.0.0.1 now, one per endpoint (tests and benchmarks)."""
+        return cls(*free_ports(len(fields(cls))))
+
+    def up_options(self) -> list[str]:
+        """These ports as ``audioval up`` options (``--ingest-port N`` ...)."""
+        return [
+            arg for f in fields(self) for arg in (f"--{f.name}-port", str(getattr(self, f.name)))
+        ]
 
 
 @dataclass
