@@ -4,13 +4,15 @@ Starts a private Ray head on loopback (token auth on, as ``audioval up`` does) a
 one run:
 
 1. **overhead**: the same 5 MB WAV judged by a direct ``validate_bytes`` call in this process
-   and through ``ValidatorPool.submit`` (object store put, dispatch, the actor's call, result),
+   and through ``ValidatorPool.submit`` (hand-over, dispatch, the actor's call, result), with
+   the track handed over through the actor's shared buffer and through the object store,
    interleaved call by call. Two readings: the difference of the medians (what a caller sees,
    but two processes run the validator at slightly different speeds on a shared machine), and
    per call the pool's wall time minus the actor's whole call (the verdict's
-   ``timings_ms["actor"]``): what the pool itself adds. For scale, Ray's own floor on this
-   machine: the same bytes put in the object store and handed to an actor that only wraps them
-   in a BytesIO and returns.
+   ``timings_ms["actor"]``): what the pool itself adds. For scale, Ray alone on this machine:
+   the same bytes put in the object store and handed to an actor that only wraps them in a
+   BytesIO, and a call with no data that keeps its actor busy as long as one validation (wall
+   minus the busy time: what any Ray call that long costs here, with no bytes to move).
 2. **scaling**: ``run_batch`` over one catalogue of generated tracks with a pool of 1 actor and
    of 2 actors (each actor takes one CPU), files/s and x realtime for the whole batch, and the
    ratio 2-actor / 1-actor.
@@ -61,6 +63,13 @@ class Floor:
     def take(self, content: bytes) -> int:
         return len(io.BytesIO(content).getbuffer())
 
+    def busy(self, seconds: float) -> float:
+        """Spin for ``seconds`` (a stand-in for the validator's work); the time it took."""
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            pass
+        return time.perf_counter() - started
+
 
 def overhead(calls: int) -> None:
     import ray
@@ -71,11 +80,18 @@ def overhead(calls: int) -> None:
 
     content = song(5_000_000 / (RATE * 4), seed=7)  # 16-bit stereo: 4 bytes a frame
     model = load_default_model()
-    pool = ValidatorPool(1, limits=Limits(), max_in_flight=2)
+    pools = {
+        "ValidatorPool.submit, shared buffer": ValidatorPool(1, limits=Limits(), max_in_flight=2),
+        "ValidatorPool.submit, object store": ValidatorPool(
+            1, limits=Limits(), max_in_flight=2, share_memory=False
+        ),
+    }
+    assert [pool.shared_actors for pool in pools.values()] == [1, 0]
     try:
-        for _ in range(3):  # warm both paths (imports, caches, the actor's first call)
+        for _ in range(3):  # warm every path (imports, caches, the actors' first calls)
             validate_bytes(content, model=model)
-            pool.submit(content).result()
+            for pool in pools.values():
+                pool.submit(content).result()
         floor_actor = ray.remote(Floor).remote()
         floor = []
         for _ in range(calls + 3):
@@ -83,36 +99,64 @@ def overhead(calls: int) -> None:
             ray.get(floor_actor.take.remote(ray.put(content)))
             floor.append(time.perf_counter() - started)
         floor = floor[3:]
+        # A call as long as a validation that carries no data: what Ray costs per call here.
+        work_s = statistics.median(
+            validate_bytes(content, model=model).timings_ms["total"] / 1e3 for _ in range(3)
+        )
+        idle_call = []
+        for _ in range(calls + 3):
+            started = time.perf_counter()
+            spent = ray.get(floor_actor.busy.remote(work_s))
+            idle_call.append(time.perf_counter() - started - spent)
+        idle_call = idle_call[3:]
         ray.kill(floor_actor)
-        direct, pooled, added = [], [], []
+        walls: dict[str, list[float]] = {"direct validate_bytes": []}
+        added: dict[str, list[float]] = {}
         for _ in range(calls):
             started = time.perf_counter()
             validate_bytes(content, model=model)
-            direct.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            verdict = pool.submit(content).result()
-            pooled.append(time.perf_counter() - started)
-            added.append(pooled[-1] - verdict.timings_ms["actor"] / 1e3)
+            walls["direct validate_bytes"].append(time.perf_counter() - started)
+            for name, pool in pools.items():
+                started = time.perf_counter()
+                verdict = pool.submit(content).result()
+                wall = time.perf_counter() - started
+                walls.setdefault(name, []).append(wall)
+                added.setdefault(name, []).append(wall - verdict.timings_ms["actor"] / 1e3)
     finally:
-        pool.close()
-    d, p = statistics.median(direct) * 1e3, statistics.median(pooled) * 1e3
+        for pool in pools.values():
+            pool.close()
+    walls["Ray alone: put + a call that only takes the bytes"] = floor
+    added[f"Ray alone: a call with no data, busy {work_s * 1e3:.0f} ms"] = idle_call
     print(f"\n### Pool overhead per call ({len(content) / 1e6:.1f} MB WAV, {calls} calls each)\n")
-    print("| path | median ms | p90 ms |")
-    print("| --- | ---: | ---: |")
-    for name, values in (
-        ("direct validate_bytes", direct),
-        ("ValidatorPool.submit", pooled),
-        ("Ray floor: put + a call that only takes the bytes", floor),
-    ):
-        p90 = sorted(values)[int(0.9 * (len(values) - 1))] * 1e3
-        print(f"| {name} | {statistics.median(values) * 1e3:.1f} | {p90:.1f} |")
-    print(f"\nmedian difference pool - direct: {p - d:.2f} ms ({p / d:.3f}x direct)")
-    spent = sorted(added)
-    print(
-        f"pool overhead per call (wall - the actor's whole call): "
-        f"**median {statistics.median(spent) * 1e3:.2f} ms**, "
-        f"p90 {spent[int(0.9 * (len(spent) - 1))] * 1e3:.2f} ms"
-    )
+    print("| path | median ms | p90 ms | wall - actor's call, median ms | p90 ms |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name in {**walls, **added}:
+        cells = (
+            [f"{_median_ms(walls[name]):.1f}", f"{_p90_ms(walls[name]):.1f}"]
+            if name in walls
+            else ["", ""]
+        )
+        if name in added:
+            cells += [f"{_median_ms(added[name]):.2f}", f"{_p90_ms(added[name]):.2f}"]
+        else:
+            cells += ["", ""]
+        print(f"| {name} | {' | '.join(cells)} |")
+    direct = _median_ms(walls["direct validate_bytes"])
+    for name in pools:
+        pooled = _median_ms(walls[name])
+        print(
+            f"\n{name}: median difference pool - direct {pooled - direct:.2f} ms "
+            f"({pooled / direct:.3f}x direct); wall - actor's call "
+            f"**{_median_ms(added[name]):.2f} ms**"
+        )
+
+
+def _median_ms(values: list[float]) -> float:
+    return statistics.median(values) * 1e3
+
+
+def _p90_ms(values: list[float]) -> float:
+    return sorted(values)[int(0.9 * (len(values) - 1))] * 1e3
 
 
 def scaling(files: int, seconds: float) -> None:

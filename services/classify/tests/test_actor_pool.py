@@ -7,15 +7,24 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
+import ray
 import soundfile as sf
 
 from audiomodel.corpus import threats
 from audiomodel.corpus.samples import synth_music
 from audiomodel.validator import Limits, validate_bytes
-from audioval_classify.actor_pool import OverloadedError, ValidatorPool, connect_ray
+from audioval_classify import actor_pool
+from audioval_classify.actor_pool import (
+    OverloadedError,
+    SharedTrackBuffer,
+    ValidatorActor,
+    ValidatorPool,
+    connect_ray,
+)
 from audioval_localstack.ray_head import RayHead
 
 
@@ -46,6 +55,7 @@ def pool(ray_cluster: RayHead) -> Iterator[ValidatorPool]:
 
 
 def test_the_pool_gives_the_library_verdict(pool: ValidatorPool, song: bytes) -> None:
+    assert pool.shared_actors == 2  # same node, same user: tracks go through shared buffers
     bad = threats.append_payload(song, threats.make_payload("elf", 8000))
     futures = [(content, pool.submit(content, "t.wav")) for content in (song, bad, b"")]
     for content, future in futures:
@@ -58,9 +68,19 @@ def test_the_pool_gives_the_library_verdict(pool: ValidatorPool, song: bytes) ->
     assert [f.result().decision.value for _, f in futures] == ["accept", "reject", "reject"]
 
 
+@pytest.mark.parametrize("transport", ["object store", "shared buffer"])
 def test_killing_an_actor_mid_request_still_yields_the_verdict(
-    pool: ValidatorPool, long_song: bytes, song: bytes
+    pool: ValidatorPool,
+    long_song: bytes,
+    song: bytes,
+    transport: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The long song is over the shared buffers' cap, so it takes the object store unless the
+    # cap is raised.
+    assert len(long_song) > actor_pool.SHARED_BUFFER_MAX
+    if transport == "shared buffer":
+        monkeypatch.setattr(actor_pool, "SHARED_BUFFER_MAX", 2 * len(long_song))
     pids = pool.actor_pids()
     retries = pool.retries
     future = pool.submit(long_song, "long.wav")
@@ -113,3 +133,34 @@ def test_work_beyond_max_in_flight_is_refused_not_queued(
         assert [f.code for f in missing.findings] == ["input.unreadable"]
     finally:
         small.close()
+
+
+def test_an_actor_that_cannot_see_the_buffer_says_so(ray_cluster: RayHead, song: bytes) -> None:
+    connect_ray(ray_cluster.address)
+    actor = ValidatorActor(Limits())  # in this process: the checks, not the transport
+    here = str(ray.get_runtime_context().get_node_id())
+    missing = SharedTrackBuffer("/proc/self/fd/999999", here)
+    assert actor.validate_shared(missing, len(song), "t.wav") is None
+    with Path(__file__).open("rb") as handle:  # a real, readable descriptor of this process
+        elsewhere = SharedTrackBuffer(f"/proc/{os.getpid()}/fd/{handle.fileno()}", "other-node")
+        assert actor.read_shared(elsewhere, 4) is None  # another node's /proc means nothing
+        local = SharedTrackBuffer(f"/proc/{os.getpid()}/fd/{handle.fileno()}", here)
+        assert actor.read_shared(local, 3) == b'"""'
+
+
+def test_a_lost_buffer_falls_back_to_the_object_store(ray_cluster: RayHead, song: bytes) -> None:
+    connect_ray(ray_cluster.address)
+    lone = ValidatorPool(1, limits=Limits(), max_in_flight=2, call_timeout_s=120)
+    try:
+        assert lone.shared_actors == 1
+        # As if the actor had been restarted on another node: its buffer is not visible there.
+        buffer = lone._buffers[0]
+        assert buffer is not None
+        buffer.shared = SharedTrackBuffer(buffer.shared.path, "another-node")
+        verdict = lone.submit(song, "t.wav").result(timeout=60)
+        assert verdict.decision.value == "accept"
+        assert verdict.sha256 == validate_bytes(song).sha256
+        assert lone.shared_actors == 0 and lone.retries == 0  # not counted against the track
+        assert lone.submit(song, "t.wav").result(timeout=60).sha256 == verdict.sha256
+    finally:
+        lone.close()

@@ -8,7 +8,10 @@ frees (the batch job's backpressure), so nothing queues without bound.
 Failure handling: actors restart after a crash (``max_restarts``); a call whose actor died or
 hung past ``call_timeout_s`` (the watchdog kills it) is retried once, and a second failure
 becomes a verdict with the ``validator.failed`` finding rather than an error or a hang.
-Track bytes go to the actor through the object store once, so a retry does not ship them again.
+Track bytes reach an actor on the pool's own node through a shared-memory buffer kept for that
+actor (a memfd the actor maps through /proc: one warm copy in, no object store round trip); an
+actor elsewhere, or a track over ``SHARED_BUFFER_MAX``, gets them through the object store, put
+once, so a retry does not ship them again.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import mmap
 import os
+import secrets
 import threading
 import time
 from collections import deque
@@ -26,6 +31,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
+import numpy.typing as npt
 import ray
 from ray.exceptions import RayTaskError
 
@@ -37,6 +44,7 @@ from audioval_servicekit import PipelineSettings, aws_client
 
 __all__ = [
     "OverloadedError",
+    "SharedTrackBuffer",
     "ValidatorActor",
     "ValidatorPool",
     "connect_ray",
@@ -46,6 +54,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 2  # the first call and one retry
+# Tracks up to this size go through an actor's shared buffer. Larger ones (rare, not latency
+# bound) take the object store, so a buffer never holds more than this for long.
+SHARED_BUFFER_MAX = 64 * 1024 * 1024
 
 
 class OverloadedError(RuntimeError):
@@ -90,17 +101,57 @@ class ValidatorActor:
         self._limits = limits
         self._storage = storage
         self._s3: Any = None
+        self._shared: mmap.mmap | None = None
+        self._shared_path = ""
+        self._node_id = str(ray.get_runtime_context().get_node_id())
 
     def pid(self) -> int:
         """The actor's process id (tests kill it to check recovery)."""
         return os.getpid()
 
-    def validate(self, content: bytes, name: str) -> Verdict:
-        """Judge track bytes (from the object store; BytesIO shares them, no copy)."""
+    def validate(self, content: npt.NDArray[np.uint8], name: str) -> Verdict:
+        """Judge track bytes: a read-only view of the object store's copy, taken as one
+        memory copy into a BytesIO (the validator seeks and reads it several times)."""
         started = time.perf_counter()
-        verdict = validate_stream(
-            io.BytesIO(content), name=name or None, model=self._model, limits=self._limits
-        )
+        return self._validate(io.BytesIO(content.data), name, started)
+
+    def validate_shared(self, buffer: SharedTrackBuffer, length: int, name: str) -> Verdict | None:
+        """Judge the first ``length`` bytes of the pool's shared buffer for this actor.
+
+        None when this actor cannot see that buffer (it was restarted on another node, say):
+        the pool then sends the track through the object store instead.
+        """
+        started = time.perf_counter()
+        view = self._map_shared(buffer, length)
+        if view is None:
+            return None
+        return self._validate(io.BytesIO(view), name, started)
+
+    def read_shared(self, buffer: SharedTrackBuffer, length: int) -> bytes | None:
+        """The first ``length`` bytes of the shared buffer, as this actor sees them (the pool's
+        start-up check that sharing works here)."""
+        view = self._map_shared(buffer, length)
+        return None if view is None else bytes(view)
+
+    def _map_shared(self, buffer: SharedTrackBuffer, length: int) -> memoryview | None:
+        if buffer.node_id != self._node_id:
+            return None  # a /proc path on another machine names some other process's file
+        if self._shared is None or self._shared_path != buffer.path or len(self._shared) < length:
+            if self._shared is not None:
+                self._shared.close()
+                self._shared = None
+            try:
+                with Path(buffer.path).open("rb") as handle:
+                    self._shared = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):
+                return None  # not visible here (another user, a container boundary)
+            self._shared_path = buffer.path
+        if len(self._shared) < length:
+            return None
+        return memoryview(self._shared)[:length]
+
+    def _validate(self, stream: io.BytesIO, name: str, started: float) -> Verdict:
+        verdict = validate_stream(stream, name=name or None, model=self._model, limits=self._limits)
         return _with_actor_time(verdict, started)
 
     def validate_uri(self, uri: str) -> Verdict:
@@ -159,12 +210,48 @@ def _verdict_for(
     )
 
 
+@dataclass(frozen=True)
+class SharedTrackBuffer:
+    """Where an actor finds the track the pool wrote for it: one of the pool process's file
+    descriptors, seen through /proc, so only meaningful on the pool's node."""
+
+    path: str
+    node_id: str
+
+
+class _TrackBuffer:
+    """The pool's side of one actor's shared buffer: an anonymous memory file (memfd) that
+    grows to the largest track sent through it and is reused, so its pages stay mapped.
+    Writing 5 MB into warm pages costs a memcpy; a fresh object store object costs a page
+    fault per 4 KiB page as well (bench/ray_pool.py measures both paths)."""
+
+    def __init__(self, node_id: str) -> None:
+        self._fd = os.memfd_create("audioval-track", os.MFD_CLOEXEC)
+        self._map: mmap.mmap | None = None
+        self.shared = SharedTrackBuffer(f"/proc/{os.getpid()}/fd/{self._fd}", node_id)
+
+    def write(self, content: bytes | bytearray) -> None:
+        if self._map is None or len(self._map) < len(content):
+            size = max(1 << 20, 1 << (len(content) - 1).bit_length())
+            os.ftruncate(self._fd, size)
+            if self._map is not None:
+                self._map.close()
+            self._map = mmap.mmap(self._fd, size)
+        self._map[: len(content)] = content
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+        os.close(self._fd)
+
+
 @dataclass
 class _Call:
-    method: str
-    args: tuple[Any, ...]
     result: Future[Verdict]
-    content: bytes | bytearray | None = None  # for the failure verdict's size and hash
+    content: bytes | bytearray | None = None  # a track to judge (else ``uri``)
+    name: str = ""
+    uri: str = ""
+    reference: Any = None  # the track in the object store, once put there
     attempts: int = 0
     timed_out: bool = False
     errors: list[str] = field(default_factory=list)
@@ -187,6 +274,9 @@ class ValidatorPool:
         A call running longer than this has its actor killed (and restarted) and is retried.
     storage
         AWS settings the actors use to read ``s3://`` URIs.
+    share_memory
+        Hand tracks to actors on this node through shared buffers (False: always the object
+        store; the benchmark compares the two).
     """
 
     def __init__(
@@ -199,6 +289,7 @@ class ValidatorPool:
         storage: PipelineSettings | None = None,
         actor_cpus: float = 1.0,
         max_restarts: int = 4,
+        share_memory: bool = True,
     ) -> None:
         if size < 1:
             raise ValueError("a pool needs at least one actor")
@@ -218,14 +309,41 @@ class ValidatorPool:
         self._in_flight = 0
         self._closed = False
         self.retries = 0  # calls sent again after their actor died or hung
-        # Wait for every model to load: the first request should not pay for it.
+        # Waits for every model to load, so the first request does not pay for it.
+        self._buffers = self._shared_buffers() if share_memory else [None] * size
         ray.get([actor.pid.remote() for actor in self._actors])
         self._watchdog = threading.Thread(target=self._watch, name="pool-watchdog", daemon=True)
         self._watchdog.start()
 
+    def _shared_buffers(self) -> list[_TrackBuffer | None]:
+        """A buffer for each actor that proves it can read one: the actor must read back a
+        random nonce the pool wrote (same node, same user, /proc visible)."""
+        if not hasattr(os, "memfd_create"):
+            return [None] * self.size
+        node_id = str(ray.get_runtime_context().get_node_id())
+        buffers: list[_TrackBuffer | None] = []
+        nonces = []
+        for actor in self._actors:
+            buffer = _TrackBuffer(node_id)
+            nonce = secrets.token_bytes(16)
+            buffer.write(nonce)
+            buffers.append(buffer)
+            nonces.append((nonce, actor.read_shared.remote(buffer.shared, len(nonce))))
+        for index, (nonce, seen) in enumerate(nonces):
+            if ray.get(seen) != nonce:
+                log.warning("an actor cannot see the pool's shared buffer", extra={"actor": index})
+                buffers[index].close()  # type: ignore[union-attr]
+                buffers[index] = None
+        return buffers
+
     @property
     def size(self) -> int:
         return len(self._actors)
+
+    @property
+    def shared_actors(self) -> int:
+        """How many actors take tracks through a shared buffer."""
+        return sum(buffer is not None for buffer in self._buffers)
 
     def actor_pids(self) -> list[int]:
         """The process ids of the actors (as they are now; a restarted actor has a new one)."""
@@ -237,10 +355,7 @@ class ValidatorPool:
             if self._in_flight >= self._max_in_flight:
                 raise OverloadedError(f"{self._in_flight} tracks in flight")
             self._in_flight += 1
-        # Into the object store once; every attempt reuses the reference. As bytes: measured
-        # cheaper end to end than a zero-copy numpy view, which BytesIO would copy anyway.
-        reference = ray.put(content if isinstance(content, bytes) else bytes(content))
-        return self._enqueue(_Call("validate", (reference, name), Future(), content=content))
+        return self._enqueue(_Call(Future(), content=content, name=name))
 
     def submit_uri(self, uri: str, timeout: float | None = None) -> Future[Verdict]:
         """Judge the object or file at ``uri``, waiting for a free slot (backpressure)."""
@@ -250,7 +365,7 @@ class ValidatorPool:
             ):
                 raise OverloadedError(f"{self._in_flight} tracks in flight")
             self._in_flight += 1
-        return self._enqueue(_Call("validate_uri", (uri,), Future()))
+        return self._enqueue(_Call(Future(), uri=uri))
 
     def _enqueue(self, call: _Call) -> Future[Verdict]:
         with self._lock:
@@ -259,10 +374,13 @@ class ValidatorPool:
                 call.result.set_exception(RuntimeError("the validator pool is closed"))
                 return call.result
             self._backlog.append(call)
-            self._dispatch_locked()
+            assigned = self._assign_locked()
+        self._launch(assigned)
         return call.result
 
-    def _dispatch_locked(self) -> None:
+    def _assign_locked(self) -> list[tuple[_Call, int]]:
+        """Give waiting calls to free actors; the caller launches them after the lock."""
+        assigned = []
         while self._backlog and None in self._busy:
             call = self._backlog.popleft()
             # A retry goes to another actor when one is free: the failed one may be restarting.
@@ -272,17 +390,46 @@ class ValidatorPool:
             call.attempts += 1
             call.deadline = time.monotonic() + self._call_timeout_s
             self._busy[index] = call
-            method = getattr(self._actors[index], call.method)
-            reference = method.remote(*call.args)
+            assigned.append((call, index))
+        return assigned
+
+    def _launch(self, assigned: list[tuple[_Call, int]]) -> None:
+        # Outside the lock: copying a track into a buffer must not hold up other callers. The
+        # actor's slot is marked busy, so nobody else writes its buffer meanwhile.
+        for call, index in assigned:
+            try:
+                reference = self._send(call, index)
+            except Exception as err:  # e.g. the object store is full: counts as a failed attempt
+                reference = Future()
+                reference.set_exception(err)
+                self._finished(call, index, reference)
+                continue
             reference.future().add_done_callback(
                 lambda done, call=call, index=index: self._finished(call, index, done)
             )
 
-    def _finished(self, call: _Call, index: int, done: Future[Verdict]) -> None:
+    def _send(self, call: _Call, index: int) -> Any:
+        actor = self._actors[index]
+        if call.content is None:
+            return actor.validate_uri.remote(call.uri)
+        buffer = self._buffers[index]
+        if buffer is not None and len(call.content) <= SHARED_BUFFER_MAX:
+            buffer.write(call.content)
+            return actor.validate_shared.remote(buffer.shared, len(call.content), call.name)
+        if call.reference is None:
+            # Into the object store once; a retry reuses the reference. As a uint8 array, not
+            # bytes: Ray stores an array out of band (one copy in, a zero-copy view in the
+            # actor) but pickles bytes in band (copied again on each side).
+            call.reference = ray.put(np.frombuffer(call.content, dtype=np.uint8))
+        return actor.validate.remote(call.reference, call.name)
+
+    def _finished(self, call: _Call, index: int, done: Future[Verdict | None]) -> None:
         outcome: Verdict | None = None
-        retry = False
+        retry = unshared = False
         try:
             outcome = done.result()
+            # None: the actor could not see its shared buffer (restarted on another node?).
+            unshared = outcome is None
         except RayTaskError as err:
             # The validator itself raised: deterministic, so a retry would fail the same way.
             log.error("validator raised", extra={"error": str(err).splitlines()[0]})
@@ -299,19 +446,28 @@ class ValidatorPool:
                 "validator actor failed",
                 extra={"attempt": call.attempts, "retry": retry, "error": type(err).__name__},
             )
+        unused: _TrackBuffer | None = None
         with self._lock:
             if self._busy[index] is call:
                 self._busy[index] = None
-            if retry and not self._closed:
-                self.retries += 1
+            if unshared:
+                log.warning("an actor lost sight of its shared buffer", extra={"actor": index})
+                unused, self._buffers[index] = self._buffers[index], None
+                call.attempts -= 1  # not the track's fault: send it again through the store
+            if (retry or unshared) and not self._closed:
+                if retry:
+                    self.retries += 1
                 self._backlog.appendleft(call)
             else:
                 self._in_flight -= 1
                 self._lock.notify_all()
-            self._dispatch_locked()
+            assigned = self._assign_locked()
+        if unused is not None:
+            unused.close()
+        self._launch(assigned)
         if outcome is not None:
             call.result.set_result(outcome)
-        elif retry and self._closed:
+        elif (retry or unshared) and self._closed:
             call.result.set_exception(RuntimeError("the validator pool is closed"))
 
     def _failed(self, call: _Call) -> Verdict:
@@ -357,6 +513,9 @@ class ValidatorPool:
             call.result.set_exception(RuntimeError("the validator pool is closed"))
         for actor in self._actors:
             ray.kill(actor, no_restart=True)
+        for buffer in self._buffers:
+            if buffer is not None:
+                buffer.close()
 
 
 def pool_size_default(*, free_only: bool = False) -> int:
