@@ -157,6 +157,7 @@ def main() -> None:
             row = dict(report.features)
             row["payload"] = float("stego.lsb_payload" in found)
             row["statistical"] = float("stego.lsb_statistical" in found)
+            row["header"] = float("stego.lsb_length_header" in found)
             clean[f"{group}/{bits}{variant}"].append(row)
             if args.verbose or found:
                 print(
@@ -173,7 +174,8 @@ def main() -> None:
         f"{seconds / max(spent, 1e-9):.0f}x realtime)\n"
     )
     head = (
-        f"{'group/bits':<17}{'clips':>6}{'payload':>9}{'statist.':>9}{'z>=thr':>8}{'rate>=thr':>10}"
+        f"{'group/bits':<17}{'clips':>6}{'payload':>9}{'statist.':>9}{'header':>8}{'z>=thr':>8}"
+        f"{'rate>=thr':>10}"
     )
     head += f"{'max z':>8}{'p99 z':>8}{'max est':>9}{'mean est':>9}"
     print(head)
@@ -187,7 +189,8 @@ def main() -> None:
         est = np.array([r.get("estimated_fraction", 0.0) for r in rows])
         print(
             f"{group:<17}{len(rows):>6}{np.mean([r['payload'] for r in rows]):>9.3f}"
-            f"{np.mean([r['statistical'] for r in rows]):>9.3f}{np.mean(z >= z_flag):>8.3f}"
+            f"{np.mean([r['statistical'] for r in rows]):>9.3f}"
+            f"{np.mean([r['header'] for r in rows]):>8.3f}{np.mean(z >= z_flag):>8.3f}"
             f"{np.mean(rates >= rate_flag):>10.3f}{z.max():>8.1f}{np.percentile(z, 99):>8.1f}"
             f"{est.max():>9.3f}{est.mean():>9.3f}"
         )
@@ -195,7 +198,7 @@ def main() -> None:
     # -- the corpus's own stego files --------------------------------------------------------
     planted = [item for item in load_sources(args.source, label="bad") if item[0] == "lsb_stego"]
     if planted:
-        by_variant: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+        by_variant: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
         for _, path, variant in planted:
             samples, rate, bits = read_clip(path, args.max_seconds)
             found = codes(analyse(samples, bits)[0])
@@ -205,14 +208,16 @@ def main() -> None:
                     float("stego.lsb_payload" in found),
                     float("stego.lsb_statistical" in found),
                     float(bool(found)),
+                    float("stego.lsb_length_header" in found),
                 )
             )
         print(f"\n## Corpus lsb_stego files: detection rate ({len(planted)} files)\n")
-        print(f"{'variant':<22}{'files':>6}{'any':>7}{'payload':>9}{'statist.':>9}")
+        print(f"{'variant':<22}{'files':>6}{'any':>7}{'payload':>9}{'statist.':>9}{'header':>8}")
         for key in sorted(by_variant):
             arr = np.array(by_variant[key])
             print(
-                f"{key:<22}{len(arr):>6}{arr[:, 2].mean():>7.2f}{arr[:, 0].mean():>9.2f}{arr[:, 1].mean():>9.2f}"
+                f"{key:<22}{len(arr):>6}{arr[:, 2].mean():>7.2f}{arr[:, 0].mean():>9.2f}"
+                f"{arr[:, 1].mean():>9.2f}{arr[:, 3].mean():>8.2f}"
             )
 
     # -- embedded --------------------------------------------------------------------------

@@ -111,6 +111,24 @@ def test_a_zip_hidden_in_the_low_bits_is_rejected(clean_wav: bytes) -> None:
     assert "stego.lsb_payload" in codes(wav(stego))
 
 
+def test_an_encrypted_payload_with_a_length_header_in_a_short_crash_goes_to_review() -> None:
+    """A one-second crash cymbal: too few samples for the statistics, and random payload bits
+    carve to nothing, but the length the loader needs is there; a person looks at it."""
+    from audiomodel.corpus.stego_embed import embed_lsb
+
+    rng = np.random.default_rng(9)
+    crash = (rng.normal(0, 5000, (44100, 2)) * np.exp(-np.arange(44100) / 20000)[:, None]).astype(
+        np.int16
+    )
+    clean = validate_bytes(wav(crash))
+    assert clean.decision is Decision.ACCEPT, clean.to_dict()
+    payload = rng.bytes(6000)  # what encrypted data looks like
+    verdict = validate_bytes(wav(embed_lsb(crash, payload, fraction=0.9, length_prefix=True)))
+    assert verdict.decision is Decision.REVIEW, verdict.to_dict()
+    header = next(f for f in verdict.findings if f.code == "stego.lsb_length_header")
+    assert header.evidence["payload_bytes"] == 6000
+
+
 def test_empty_input_is_rejected_with_a_reason() -> None:
     verdict = validate_bytes(b"")
     assert verdict.decision is Decision.REJECT and "input.empty" in {

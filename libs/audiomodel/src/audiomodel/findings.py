@@ -143,6 +143,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.MALICIOUS,
         "A file signature, text or structured data was carved from the low bits of the samples.",
     ),
+    "stego.lsb_length_header": (
+        Severity.SUSPICIOUS,
+        "The low bits open with a length that fits the file, then random-looking bytes: the "
+        "layout of an encrypted hidden payload.",
+    ),
     "stego.lsb_statistical": (
         Severity.SUSPICIOUS,
         "Statistics of the low bits say a large fraction of them were replaced.",
