@@ -187,6 +187,9 @@ def test_an_unreadable_path_gets_a_rejecting_verdict(tmp_path: Path) -> None:
     verdict = validate_path(tmp_path / "missing.wav")
     assert verdict.decision is Decision.REJECT
     assert [f.code for f in verdict.findings] == ["input.unreadable"]
+    # The same score and label as any other rejection on a malicious finding alone.
+    empty = validate_bytes(b"")
+    assert (verdict.label, verdict.score) == (empty.label, empty.score)
 
 
 def test_the_sha256_is_of_the_bytes_judged(clean_wav: bytes) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -26,7 +26,7 @@ from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.signal import SignalAnalyzer, SignalReport, to_int16
 from audiomodel.steganalysis import LsbAnalyzer, StegoReport
-from audiomodel.verdict import Decision, Label, Verdict, decide
+from audiomodel.verdict import Thresholds, Verdict, decide
 
 __all__ = [
     "Limits",
@@ -35,6 +35,7 @@ __all__ = [
     "validate_bytes",
     "validate_path",
     "validate_stream",
+    "verdict_from_findings",
 ]
 
 DECODABLE_FORMATS = frozenset({"wav", "flac", "ogg", "mp3", "aiff"})
@@ -330,13 +331,23 @@ def validate_path(
             f"The file could not be read: {err.strerror or err}.",
             error=type(err).__name__,
         )
-        return Verdict(
-            decision=Decision.REJECT,
-            label=Label.MOCK,
-            score=1.0,
-            findings=(problem,),
-            model_version=model.version,
-            format="unknown",
-            size_bytes=0,
-            sha256="",
-        )
+        return verdict_from_findings([problem], model.version)
+
+
+def verdict_from_findings(
+    findings: Sequence[Finding], model_version: str, content: bytes | bytearray | None = None
+) -> Verdict:
+    """The verdict for input nothing could be measured in (unreadable, or the validator itself
+    failed): the findings alone decide, as :func:`decide` says. ``content``, when there is
+    some, gives the size and hash."""
+    decision, label, score = decide(findings, None, Thresholds())
+    return Verdict(
+        decision=decision,
+        label=label,
+        score=score,
+        findings=tuple(findings),
+        model_version=model_version,
+        format="unknown",
+        size_bytes=len(content) if content is not None else 0,
+        sha256=hashlib.sha256(content).hexdigest() if content is not None else "",
+    )

@@ -16,7 +16,6 @@ once, so a retry does not ship them again.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import mmap
@@ -38,8 +37,8 @@ from ray.exceptions import RayTaskError
 
 from audiomodel.findings import finding
 from audiomodel.model import TreeEnsembleModel, load_default_model
-from audiomodel.validator import Limits, validate_path, validate_stream
-from audiomodel.verdict import Thresholds, Verdict, decide
+from audiomodel.validator import Limits, validate_path, validate_stream, verdict_from_findings
+from audiomodel.verdict import Verdict
 from audioval_servicekit import PipelineSettings, aws_client
 
 __all__ = [
@@ -166,14 +165,12 @@ class ValidatorActor:
         try:
             content = _read_s3_object(self._s3, uri)
         except Exception as err:  # every storage error becomes a finding, never a crash
-            return _verdict_for(
-                finding(
-                    "input.unreadable",
-                    f"The object could not be read: {err}.",
-                    error=type(err).__name__,
-                ),
-                self._model.version,
+            problem = finding(
+                "input.unreadable",
+                f"The object could not be read: {err}.",
+                error=type(err).__name__,
             )
+            return verdict_from_findings([problem], self._model.version)
         fetched = time.perf_counter()
         verdict = validate_stream(
             io.BytesIO(content),
@@ -192,22 +189,6 @@ def _with_actor_time(verdict: Verdict, started: float) -> Verdict:
     a request is its wall time minus this)."""
     actor_ms = (time.perf_counter() - started) * 1e3
     return replace(verdict, timings_ms={**verdict.timings_ms, "actor": actor_ms})
-
-
-def _verdict_for(
-    problem: Any, model_version: str, content: bytes | bytearray | None = None
-) -> Verdict:
-    decision, label, score = decide([problem], None, Thresholds())
-    return Verdict(
-        decision=decision,
-        label=label,
-        score=score,
-        findings=(problem,),
-        model_version=model_version,
-        format="unknown",
-        size_bytes=len(content) if content is not None else 0,
-        sha256=hashlib.sha256(content).hexdigest() if content is not None else "",
-    )
 
 
 @dataclass(frozen=True)
@@ -479,7 +460,7 @@ class ValidatorPool:
             errors=",".join(call.errors),
             timed_out=call.timed_out,
         )
-        return _verdict_for(problem, self.model_version, call.content)
+        return verdict_from_findings([problem], self.model_version, call.content)
 
     def _watch(self) -> None:
         while True:
