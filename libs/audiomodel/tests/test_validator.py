@@ -14,7 +14,7 @@ import soundfile as sf
 from audiomodel.corpus import threats
 from audiomodel.findings import CODES
 from audiomodel.model import load_default_model
-from audiomodel.validator import Limits, validate_bytes, validate_path
+from audiomodel.validator import Limits, analyse_stream, validate_bytes, validate_path
 from audiomodel.verdict import Decision, Label
 
 RATE = 44100
@@ -127,6 +127,21 @@ def test_an_encrypted_payload_with_a_length_header_in_a_short_crash_goes_to_revi
     assert verdict.decision is Decision.REVIEW, verdict.to_dict()
     header = next(f for f in verdict.findings if f.code == "stego.lsb_length_header")
     assert header.evidence["payload_bytes"] == 6000
+
+
+def test_a_truncated_mp3_is_judged_on_the_frames_it_decodes() -> None:
+    """A partial upload: the Xing header still counts every frame of the whole file. Only the
+    frames the decoder delivers are analysed, never the rest of a block's buffer (stale memory
+    that once made the verdict change from run to run)."""
+    whole = wav(music(3.0), fmt="MP3", subtype="MPEG_LAYER_III")
+    cut = whole[: len(whole) // 2]
+    declared = sf.info(io.BytesIO(cut)).frames
+    decodable = sf.read(io.BytesIO(cut), always_2d=True)[0].shape[0]
+    assert decodable < 0.7 * declared  # the premise: the header promises more than is there
+    analysis = analyse_stream(io.BytesIO(cut))
+    assert analysis.signal is not None
+    assert analysis.signal.frames == decodable
+    assert validate_bytes(cut).to_dict()["findings"] == validate_bytes(cut).to_dict()["findings"]
 
 
 def test_empty_input_is_rejected_with_a_reason() -> None:

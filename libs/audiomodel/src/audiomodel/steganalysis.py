@@ -84,7 +84,7 @@ shifted by one LSB; plus the same clips dithered and noise-shaped):
 
 Input: blocks of integer samples as stored, shape (frames, channels), in file order. 16-bit
 audio comes as int16. Wider samples come as int32 **left-justified** (what
-``soundfile.blocks(dtype="int32")`` yields: a 24-bit sample ``s`` arrives as ``s << 8``);
+soundfile reads with ``dtype="int32"``: a 24-bit sample ``s`` arrives as ``s << 8``);
 pass ``justify="right"`` for right-justified values. 8-bit PCM (int16 from soundfile, i.e.
 ``s << 8``, or uint8 right-justified) is carved only: its low bit is noise in any recording.
 Float blocks are skipped (a float file has no integer low bits to replace). Lossy-decoded

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -230,14 +230,30 @@ def _blocks(
     (float, 8-bit, lossy) is decoded to float and rendered to 16 bits.
     """
     if subtype == "PCM_16":
-        for ints in audio.blocks(BLOCK_FRAMES, dtype="int16", always_2d=True):
+        for ints in _decoded(audio, "int16"):
             yield ints, ints
     elif subtype in ("PCM_24", "PCM_32"):
-        for wide in audio.blocks(BLOCK_FRAMES, dtype="int32", always_2d=True):
+        for wide in _decoded(audio, "int32"):
             yield to_int16(wide), wide
     else:
-        for floats in audio.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True):
+        for floats in _decoded(audio, "float32"):
             yield to_int16(floats), None
+
+
+def _decoded(audio: sf.SoundFile, dtype: str) -> Iterator[npt.NDArray[Any]]:
+    """Blocks of up to ``BLOCK_FRAMES`` frames, until the decoder delivers no more.
+
+    Not ``SoundFile.blocks``: it counts on the header's frame count and yields whole blocks
+    even when the decoder delivered fewer frames, leaving the rest of the block as it found the
+    memory. A truncated MP3 (its Xing header still counts every frame) then gave the validator
+    up to half a file of stale memory, different on every run (values up to 1e35 measured).
+    ``read`` returns only what was decoded.
+    """
+    while True:
+        block = audio.read(BLOCK_FRAMES, dtype=dtype, always_2d=True)
+        if block.shape[0] == 0:
+            return
+        yield block
 
 
 def verdict_from_analysis(analysis: TrackAnalysis, model: TreeEnsembleModel) -> Verdict:
