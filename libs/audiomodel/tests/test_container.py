@@ -254,6 +254,28 @@ def test_text_and_random_bytes_are_an_unknown_format() -> None:
         report = inspect(data)
         assert report.format == "unknown"
         assert codes(report) == {"container.unknown_format"}
+        assert "audio_format" not in only(report, "container.unknown_format")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name"),
+    [
+        ("AU", "Sun/NeXT AU"),
+        ("W64", "Sony Wave64"),
+        ("CAF", "Apple CAF"),
+        ("VOC", "Creative VOC"),
+        ("NIST", "NIST SPHERE"),
+    ],
+)
+def test_audio_in_a_format_not_accepted_is_rejected_by_its_name(fmt: str, name: str) -> None:
+    """Real audio, but not a format the platform takes: rejected unseen like unknown bytes,
+    with a reason a person uploading it can act on."""
+    buf = io.BytesIO()
+    sf.write(buf, _tone(0.2), RATE, format=fmt, subtype="PCM_16")
+    report = inspect(buf.getvalue())
+    assert report.format == "unknown"
+    assert only(report, "container.unknown_format")["audio_format"] == name
+    assert worst(report) == Severity.MALICIOUS
 
 
 # -- clean files -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from audiomodel.container.mpeg import walk_mpeg
 from audiomodel.container.ogg import walk_ogg
 from audiomodel.container.report import ContainerReport
 from audiomodel.container.riff import walk_aiff, walk_wav
-from audiomodel.container.sniff import sniff_format
+from audiomodel.container.sniff import sniff_format, unsupported_audio
 from audiomodel.container.source import Source
 from audiomodel.container.tags import leading_id3
 from audiomodel.findings import EvidenceValue
@@ -114,6 +114,12 @@ def inspect_container(
                 "container.not_audio",
                 f"the file is {guess.kind.value} ({guess.name}), not audio",
                 ev,
+            )
+        elif audio := unsupported_audio(head):
+            insp.emit(
+                "container.unknown_format",
+                f"a {audio} file: not an accepted audio format (WAV, FLAC, Ogg, MP3, AIFF)",
+                {**ev, "audio_format": audio},
             )
         else:
             insp.emit(

@@ -49,3 +49,34 @@ def sniff_format(head: bytes) -> str:
     if mpeg_sync_in(head) is not None:
         return "mp3"
     return "unknown"
+
+
+# Audio containers recognised but not accepted: their files are rejected unseen like any
+# unknown bytes, with a message that names what they are. (magic, offset, name)
+_UNSUPPORTED_AUDIO: tuple[tuple[bytes, int, str], ...] = (
+    (b".snd", 0, "Sun/NeXT AU"),
+    (b"riff\x2e\x91\xcf\x11", 0, "Sony Wave64"),
+    (b"caff", 0, "Apple CAF"),
+    (b"Creative Voice File", 0, "Creative VOC"),
+    (b"NIST_1A", 0, "NIST SPHERE"),
+    (b"#!AMR", 0, "AMR"),
+    (b"wvpk", 0, "WavPack"),
+    (b"MAC ", 0, "Monkey's Audio"),
+    (b"TTA1", 0, "True Audio"),
+    (b"MPCK", 0, "Musepack"),
+    (b"MThd", 0, "MIDI"),
+    (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", 0, "ASF (WMA)"),
+    (b"\x1a\x45\xdf\xa3", 0, "Matroska/WebM"),
+    (b"ftyp", 4, "MPEG-4 (M4A/MP4)"),
+    (b"8SVX", 8, "IFF 8SVX"),
+    (b"16SV", 8, "IFF 16SV"),
+)
+
+
+def unsupported_audio(head: bytes) -> str | None:
+    """The name of an audio container that is recognised but not accepted, if ``head`` starts
+    one (``sniff_format`` calls it ``unknown``)."""
+    for magic, offset, name in _UNSUPPORTED_AUDIO:
+        if head[offset : offset + len(magic)] == magic:
+            return name
+    return None
