@@ -231,6 +231,32 @@ def test_merging_segments_of_a_long_file_keeps_the_estimates(
     assert codes(coarse) == codes(fine)
 
 
+@pytest.mark.parametrize("share", [0.22, 0.35])
+def test_a_dense_master_driven_into_clipping_is_not_taken_for_embedding(share: float) -> None:
+    """Dense sound up to 8 kHz at 22.05 kHz, clipped on ``share`` of its samples: short flat
+    tops at +32767 (odd) and -32768 (even), so the parity follows the side of the clip, and so
+    does the interpolator's overshoot. It read as z = 30 / 82 before clipped samples were left
+    out (a clipped dev-corpus clip as z = 42)."""
+    import scipy.signal
+
+    rng = np.random.default_rng(3)
+    b, a = scipy.signal.butter(8, 8000 / 11025)
+    dense = scipy.signal.lfilter(b, a, rng.normal(0, 1, (8 * 22050, 1)), axis=0)
+    level = np.quantile(np.abs(dense), 1 - share)
+    clipped = np.clip(np.round(dense / level * 32767), -32768, 32767).astype(np.int16)
+    report = analyse(clipped)
+    assert "stego.lsb_statistical" not in codes(report)
+    assert report.features["prefix_z"] < steganalysis._Z_FLAG
+
+
+def test_replaced_bits_in_a_clipped_master_are_still_seen() -> None:
+    loud = music_like(8.0, level=32000.0, seed=4).astype(np.float64) * 4
+    clipped = np.clip(np.round(loud), -32768, 32767).astype(np.int16)
+    assert np.mean(np.abs(clipped.astype(np.int32)) >= 32767) > 0.1  # the premise: it clips
+    stego = embed_lsb(clipped, b"", fraction=1.0, seed=2)
+    assert "stego.lsb_statistical" in codes(analyse(stego))
+
+
 def test_clean_quiet_signal_is_not_flagged() -> None:
     report = analyse(music_like(8.0, level=300.0, seed=2))
     assert report.findings == []
