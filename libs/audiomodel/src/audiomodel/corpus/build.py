@@ -400,6 +400,7 @@ def _run_encoder(cmd: list[str], stdin: bytes, target: Path) -> bytes:
 def _encode_clip(x: np.ndarray, rate: int, spec: dict[str, Any]) -> bytes:
     """Encode float32 (frames, channels) as the clip format and encoder ``spec`` names."""
     container, subtype, _ = _CLIP_FORMATS[spec["fmt"]]
+    subtype = spec.get("companding", subtype)
     channels = x.shape[1]
     encoder = spec["encoder"]
     if encoder == "soundfile":
@@ -477,7 +478,58 @@ def _clip_spec(
         spec["kbps"] = int(_choice(rng, (64, 96, 128, 160, 192, 256, 320)))
         if rate <= 16000:
             spec["kbps"] = min(spec["kbps"], 64)  # MPEG-2.5/2 layer III tops out at 64-160 kbps
+    _renditions(spec)
     return spec
+
+
+# Renditions of real recordings that the Debian sources alone do not give, each of which a
+# validator leaning on the sample-value histogram would take for data: a low-resolution source
+# stored in a wider container (8-bit samples saved as 16-bit, then maybe normalised), telephone
+# companding (mu-law / A-law WAV), and a loud master driven into clipping.
+_LOWRES_SHARE = 0.08
+_COMPANDED_SHARE = 0.35  # of 16-bit WAV clips at telephone rates (<= 16 kHz)
+_DRIVEN_SHARE = 0.06
+_LOWRES_FORMATS = ("wav16", "wav24", "wavf", "flac16", "flac24")
+
+
+def _renditions(spec: dict[str, Any]) -> None:
+    """Add rendition keys to a clip spec, drawn from the spec's own digest: the draws of every
+    other clip stay as they were, so the corpus changes only where a rendition is added."""
+    rng = np.random.default_rng(int(_digest(spec), 16))
+    if spec["fmt"] in _LOWRES_FORMATS and rng.random() < _LOWRES_SHARE:
+        spec["lowres"] = {
+            "bits": int(_choice(rng, (8, 8, 10, 12))),
+            "gain_db": round(float(rng.uniform(-12.0, 0.0)), 2) if rng.random() < 0.5 else 0.0,
+        }
+    if spec["fmt"] == "wav16" and spec["rate"] <= 16000 and rng.random() < _COMPANDED_SHARE:
+        spec["companding"] = _choice(rng, ("ULAW", "ALAW"))
+        spec["encoder"] = "soundfile"
+    if rng.random() < _DRIVEN_SHARE:
+        spec["drive"] = {
+            "db": round(float(rng.uniform(3.0, 9.0)), 2),
+            "mode": _choice(rng, ("hard", "soft")),
+        }
+
+
+def _render(x: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
+    """Apply a clip's drive (before padding: the master is loud, not its silence)."""
+    drive = spec.get("drive")
+    if drive is None:
+        return x
+    gain = np.float32(10 ** (drive["db"] / 20))
+    if drive["mode"] == "hard":
+        return np.clip(x * gain, -1.0, 1.0)
+    return np.tanh(x * gain) / np.float32(np.tanh(gain))
+
+
+def _quantise(x: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
+    """A low-resolution source: rounded to ``bits``, then scaled by ``gain_db`` (normalised)."""
+    lowres = spec.get("lowres")
+    if lowres is None:
+        return x
+    steps = np.float32(2 ** (lowres["bits"] - 1))
+    coarse = np.round(x * steps) / steps
+    return coarse * np.float32(10 ** (lowres["gain_db"] / 20))
 
 
 # Peak below which a decoded clip is treated as silence (-50 dBFS).
@@ -496,6 +548,7 @@ def _make_clip(spec: dict[str, Any], seed: int, cover: Path | None) -> Callable[
             if x.shape[0] < 16 or float(np.abs(x).max()) < _AUDIBLE_PEAK:
                 raise ValueError("source is silent where the clip was cut")
         x = np.clip(x * np.float32(10 ** (spec["gain_db"] / 20)), -1.0, 1.0)
+        x = _quantise(_render(x, spec), spec)
         pad = spec["pad"]
         if pad is not None:
             rng = np.random.default_rng([seed, int(spec["start"] * 1000)])
@@ -577,6 +630,13 @@ class Planner:
                 spec["cover"] = str(cover)
             variant = f"{spec['fmt']} {spec['encoder']}" + (" padded" if spec["pad"] else "")
             variant += " cover_art" if cover else ""
+            if "lowres" in spec:
+                variant += f" lowres{spec['lowres']['bits']}"
+            if "companding" in spec:
+                variant += f" {spec['companding'].lower()}"
+                subtype = spec["companding"]
+            if "drive" in spec:
+                variant += f" driven_{spec['drive']['mode']}"
             self._add(
                 Item(
                     rel=self._rel("good", threat, index, spec, container),
