@@ -257,6 +257,33 @@ def test_replaced_bits_in_a_clipped_master_are_still_seen() -> None:
     assert "stego.lsb_statistical" in codes(analyse(stego))
 
 
+@pytest.mark.parametrize("gain_db", [6.0, 12.0])
+def test_lsb_determinism_sees_a_low_bit_that_follows_the_level(gain_db: float) -> None:
+    """+6.00 dB is 1.995x: rounding leaves the low bit a function of the level (it flips every
+    ~200 steps). Replacing a share f of such low bits brings the measure down to about 1 - f;
+    a recording's own low bit, or a payload's, measures about 0."""
+    cover = music_like(6.0, level=8000.0, seed=5).astype(np.float64)
+    gained = np.clip(np.round(cover * 10 ** (gain_db / 20)), -32768, 32767).astype(np.int16)
+    assert analyse(gained).features["lsb_determinism"] > 0.9
+    half = analyse(embed_lsb(gained, b"", fraction=0.5, seed=4)).features["lsb_determinism"]
+    assert 0.35 < half < 0.65
+    assert (
+        abs(analyse(embed_lsb(gained, b"", fraction=1.0, seed=4)).features["lsb_determinism"]) < 0.1
+    )
+    assert abs(analyse(music_like(6.0, seed=5)).features["lsb_determinism"]) < 0.2
+
+
+def test_a_parity_signal_the_low_bits_cannot_carry_is_not_flagged() -> None:
+    """The flag rule: an estimate of f replaced needs a determinism of at most ~1 - f. A strong
+    parity signal over a low bit that follows the level (dev-corpus clips with +6.00 dB of
+    digital gain read z = 13-69, rate 1.0, determinism 0.95-1.0) is the gain's, not a payload's."""
+    stats = {"prefix_z": 40.0, "prefix_rate": 1.0, "sublsb_share": 0.0}
+    assert steganalysis._statistically_replaced(stats, 0.9, determinism=0.0)
+    assert steganalysis._statistically_replaced(stats, 0.9, determinism=0.5)  # half replaced
+    assert not steganalysis._statistically_replaced(stats, 0.9, determinism=0.97)
+    assert not steganalysis._statistically_replaced(stats, 0.65, determinism=1.0)
+
+
 def test_clean_quiet_signal_is_not_flagged() -> None:
     report = analyse(music_like(8.0, level=300.0, seed=2))
     assert report.findings == []
