@@ -206,6 +206,12 @@ class SignalAnalyzer:
         self._spec_carry = np.zeros(0, dtype=np.float64)  # levels a segment may still need
         self._window = np.hanning(FFT_SIZE).astype(np.float32)
 
+    @property
+    def value_counts(self) -> npt.NDArray[np.intp]:
+        """Samples seen per 16-bit value (65536 bins, in uint16 order: 0 ... 32767, -32768 ...
+        -1)."""
+        return self._hist
+
     def update(self, ints: npt.NDArray[np.int16]) -> None:
         """Add one block of 16-bit samples, shape (frames, channels).
 

@@ -336,6 +336,31 @@ _A, _B, _V, _A1, _AQ = range(5)  # sum w*r*c; sum w; sum w^2*r^2; sum w*r*c1; _A
 _COLUMNS = 5
 
 
+def lsb_determinism(pair_parity: npt.NDArray[np.integer]) -> float:
+    """How far the low bit follows from the bits above it.
+
+    ``pair_parity`` counts samples per value, pairs (2m, 2m + 1) side by side. The measure is
+    the excess of |n_even - n_odd| over what a fair coin gives for each pair's count, as a
+    share of the most it could be: about 0 where the low bit is noise (a recording, or bits
+    replaced by a payload), 1 where a digital gain just under 2x (+6.00 dB is 1.995x) or 4x
+    left it a function of the level, about 1 - f after a share f of such low bits was replaced.
+    0 when the pairs hold too few samples to tell.
+    """
+    counts = pair_parity.reshape(-1, 2)
+    n = counts.sum(axis=1)
+    seen = n >= 2
+    total = n[seen].astype(np.float64)
+    imbalance = np.abs(counts[seen, 0] - counts[seen, 1]).astype(np.float64)
+    # E|n_even - n_odd| for a fair coin: 2 n C(n - 1, floor((n - 1) / 2)) / 2^n.
+    half = np.floor((total - 1) / 2)
+    log_choose = gammaln(total) - gammaln(half + 1) - gammaln(total - half)
+    fair = 2 * total * np.exp(log_choose - total * math.log(2.0))
+    room = float((total - fair).sum())
+    if room < _PAIR_EVIDENCE:
+        return 0.0
+    return float((imbalance - fair).sum() / room)
+
+
 class _ParityStatistics:
     """Weighted residual-parity sums per channel and segment, streamed over fixed windows.
 
@@ -345,12 +370,19 @@ class _ParityStatistics:
     bounded for any duration.
     """
 
-    def __init__(self, channels: int, dtype: type[np.floating], bits_per_sample: int) -> None:
+    def __init__(
+        self,
+        channels: int,
+        dtype: type[np.floating],
+        bits_per_sample: int,
+        count_values: bool = True,
+    ) -> None:
         self.channels = channels
         self.dtype = dtype
         self._loud = 1 << (bits_per_sample - 2)  # half of full scale
         # Samples per value pair (2m, 2m + 1) and parity, the pair index folded to 16 bits.
         self._pair_parity = np.zeros(1 << 17, dtype=np.int64)
+        self._count_values = count_values
         self._full = (1 << (bits_per_sample - 1)) - 1  # +full scale; -full - 1 is below it
         self._pending: list[_Ints] = []
         self._pending_frames = 0
@@ -389,20 +421,9 @@ class _ParityStatistics:
         if usable == 0:
             return
         residual = residual[:, :usable]
-        # Each frame once across windows; as int32, so the 16-bit fold cannot overflow.
-        measured = by_channel[:, _EDGE : _EDGE + usable].astype(np.int32)
-        keys = ((measured >> 1) & 0xFFFF) << 1 | (measured & 1)
-        self._pair_parity += np.bincount(keys.reshape(-1), minlength=1 << 17)
-        # Clipped samples (full scale, or a limited master's flat tops) have a parity fixed by
-        # the clip level and a residual fixed by the interpolator's overshoot: a clean clipped
-        # track would read as replaced bits. Their samples are left out (zero residual).
-        span = by_channel[:, _EDGE - 1 : _EDGE + usable + 1]
-        centre = span[:, 1:-1]
-        plateau = (centre == span[:, :-2]) | (centre == span[:, 2:])
-        plateau &= np.abs(centre) >= self._loud
-        plateau |= (centre >= self._full) | (centre <= -self._full)
-        if plateau.any():
-            residual = np.where(plateau, 0.0, residual).astype(residual.dtype, copy=False)
+        if self._count_values:
+            self._count_pairs(by_channel[:, _EDGE : _EDGE + usable])  # each frame once
+        self._drop_clipped(by_channel[:, _EDGE - 1 : _EDGE + usable + 1], residual)
         # Per sub-block sums of r * c, c = 2 b - 1 for bit b: sum(r c) = 2 sum(r b) - sum(r), by
         # two-operand einsums that multiply and add in one pass without temporaries.
         low = by_channel[:, _EDGE : _EDGE + usable] & 3
@@ -468,26 +489,47 @@ class _ParityStatistics:
         self._segment_count = self._segments[0].shape[0]
         self.segment_subblocks *= 2
 
+    def _count_pairs(self, measured: _Ints) -> None:
+        """Samples per value pair and parity: the value folded to 17 bits is both (pair in the
+        high bits, parity in the low one); 16-bit values need no folding."""
+        for row in measured:
+            if row.dtype == np.int16:
+                self._pair_parity[: 1 << 16] += np.bincount(row.view(np.uint16), minlength=1 << 16)
+            else:
+                self._pair_parity += np.bincount(row & 0x1FFFF, minlength=1 << 17)
+
+    def _drop_clipped(self, span: _Ints, residual: npt.NDArray[np.floating]) -> None:
+        """Zero the residual of clipped samples (at full scale, or on a loud flat top).
+
+        Their parity is fixed by the clip level and their residual by the interpolator's
+        overshoot, so a clean clipped track would read as replaced bits. ``span`` holds one
+        frame more on each side than ``residual``. Only windows that reach full scale or sit
+        on their extremes are looked at closely, and in them only loud samples.
+        """
+        centre = span[:, 1:-1]
+        high, low = int(centre.max()), int(centre.min())
+        if high < self._loud and low > -self._loud:
+            return
+        # Unclipped sound touches its extremes once or twice; a flat top sits on them.
+        unclipped = -self._full < low and high < self._full
+        if unclipped and np.count_nonzero(centre == high) + np.count_nonzero(centre == low) <= 4:
+            return
+        rows, cols = np.nonzero((centre >= self._loud) | (centre <= -self._loud))
+        if rows.size == 0:
+            return
+        value = centre[rows, cols]
+        clipped = (value >= self._full) | (value <= -self._full)
+        clipped |= (value == span[rows, cols]) | (value == span[rows, cols + 2])
+        residual[rows[clipped], cols[clipped]] = 0.0
+
     def lsb_determinism(self) -> float:
-        """How far the low bit follows from the bits above it, from the balance of each value
-        pair (2m, 2m + 1): the excess of |n_even - n_odd| over what a fair coin gives for the
-        pair's count, as a share of the most it could be. About 0 where the low bit is noise (a
-        recording, or bits replaced by a payload), 1 where a digital gain just under 2x (+6.00
-        dB is 1.995x) or 4x left it a function of the level, about 1 - f after a share f of
-        such low bits was replaced. 0 when the pairs hold too few samples to tell."""
-        counts = self._pair_parity.reshape(-1, 2)
-        n = counts.sum(axis=1)
-        seen = n >= 2
-        total = n[seen].astype(np.float64)
-        imbalance = np.abs(counts[seen, 0] - counts[seen, 1]).astype(np.float64)
-        # E|n_even - n_odd| for a fair coin: 2 n C(n - 1, floor((n - 1) / 2)) / 2^n.
-        half = np.floor((total - 1) / 2)
-        log_choose = gammaln(total) - gammaln(half + 1) - gammaln(total - half)
-        fair = 2 * total * np.exp(log_choose - total * math.log(2.0))
-        room = float((total - fair).sum())
-        if room < _PAIR_EVIDENCE:
-            return 0.0
-        return float((imbalance - fair).sum() / room)
+        """See :func:`lsb_determinism`, over the samples counted (or handed over)."""
+        return lsb_determinism(self._pair_parity)
+
+    def use_value_counts(self, value_counts: npt.NDArray[np.integer]) -> None:
+        """Take the pair counts from a histogram of the 16-bit values (65536 bins, in uint16
+        order) that the caller kept anyway."""
+        self._pair_parity[: 1 << 16] = value_counts
 
     def finish(self) -> npt.NDArray[np.float64]:
         """Per-segment sums, shape (segments, channels, _COLUMNS); the last may be partial."""
@@ -911,6 +953,9 @@ class LsbAnalyzer:
         for 24-bit, int16 for 8-bit) or ``"right"`` (the value as is).
     statistics : bool
         Run the parity statistics (on for 16 bits and wider; 8-bit PCM is only carved).
+    count_values : bool
+        Count the samples per value pair for ``lsb_determinism``. A caller that already keeps
+        a histogram of the 16-bit values passes False and hands it to :meth:`report`.
     """
 
     def __init__(
@@ -921,6 +966,7 @@ class LsbAnalyzer:
         carve_bytes: int = 1 << 16,
         justify: Literal["left", "right"] = "left",
         statistics: bool = True,
+        count_values: bool = True,
     ) -> None:
         if bits_per_sample not in (8, 16, 24, 32):
             raise ValueError(f"bits_per_sample must be 8, 16, 24 or 32, got {bits_per_sample}")
@@ -942,7 +988,9 @@ class LsbAnalyzer:
         self._low_frames = 0
         wide = bits_per_sample > 24
         self._stats = (
-            _ParityStatistics(channels, np.float64 if wide else np.float32, bits_per_sample)
+            _ParityStatistics(
+                channels, np.float64 if wide else np.float32, bits_per_sample, count_values
+            )
             if statistics and bits_per_sample >= 16
             else None
         )
@@ -984,8 +1032,12 @@ class LsbAnalyzer:
         if self._stats is not None:
             self._stats.update(values)
 
-    def report(self) -> StegoReport:
-        """Carve the buffered low bits, finish the statistics and judge."""
+    def report(self, value_counts: npt.NDArray[np.integer] | None = None) -> StegoReport:
+        """Carve the buffered low bits, finish the statistics and judge.
+
+        ``value_counts``: a histogram of the whole file's 16-bit values (65536 bins, uint16
+        order), for an analyzer made with ``count_values=False``.
+        """
         # The same keys for every file (zeros where nothing was measured), for the learned model.
         features = dict.fromkeys(FEATURE_NAMES, 0.0)
         features["frames"] = float(self._frames)
@@ -1004,6 +1056,8 @@ class LsbAnalyzer:
             subblocks = max(self._stats.subblocks, 1)
             features["quiet_share"] = self._stats.quiet_subblocks / subblocks
             features["residual_rms"] = math.sqrt(self._stats.residual_power / (subblocks * _SUB))
+            if value_counts is not None:
+                self._stats.use_value_counts(value_counts)
             determinism = self._stats.lsb_determinism()
             features["lsb_determinism"] = determinism
             if stats["prefix_z"] >= _Z_ESTIMATE:

@@ -199,7 +199,8 @@ def _decode_and_measure(
         return
     analysis.findings.extend(analysis.signal.findings)
     if stego is not None:
-        analysis.stego = stego.report()
+        counts = signal.value_counts if stego.bits_per_sample == 16 else None
+        analysis.stego = stego.report(value_counts=counts)
         analysis.findings.extend(analysis.stego.findings)
 
 
@@ -218,7 +219,11 @@ _STORED_BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 
 def _stego_analyzer(subtype: str, channels: int) -> LsbAnalyzer | None:
     """LSB analysis applies to lossless integer PCM only (lossy decoding rewrites low bits)."""
     bits = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32}.get(subtype)
-    return LsbAnalyzer(bits_per_sample=bits, channels=channels) if bits else None
+    if not bits:
+        return None
+    # 16-bit values are exactly what the signal analyzer histograms: the report borrows its
+    # histogram rather than counting every sample twice.
+    return LsbAnalyzer(bits_per_sample=bits, channels=channels, count_values=bits != 16)
 
 
 def _blocks(
