@@ -82,6 +82,24 @@ def test_random_bytes_as_samples_are_white() -> None:
     assert f["envelope_db_std"] < 0.5
 
 
+def test_a_waveform_that_never_crosses_zero_is_one_sided() -> None:
+    """Text written as samples is all positive; so is a binary whose words stay small and
+    positive (a shared library did, and the model let it through)."""
+    codes = [f.code for f in analyse(text_as_samples()).findings]
+    assert "signal.one_sided" in codes
+    words = np.random.default_rng(4).integers(0, 3000, (2 * RATE, 1))
+    held = np.repeat(words[::8], 8, axis=0)[: 2 * RATE].astype(np.int16)  # repeated words
+    one_sided = [f for f in analyse(held).findings if f.code == "signal.one_sided"]
+    assert one_sided and one_sided[0].evidence["audible_s"] >= 1.9
+
+
+def test_recorded_sound_and_short_one_sided_hits_are_not_one_sided() -> None:
+    assert "signal.one_sided" not in [f.code for f in analyse(music_like()).findings]
+    # A half-second positive pulse (a kick's first swing, cut short) is too short to judge.
+    pulse = (np.sin(np.linspace(0, np.pi, RATE // 2)) * 20000).astype(np.int16)[:, None]
+    assert "signal.one_sided" not in [f.code for f in analyse(pulse).findings]
+
+
 def test_silence_is_reported_as_silence() -> None:
     report = analyse(np.zeros((RATE, 2), dtype=np.int16))
     assert [f.code for f in report.findings] == ["signal.silence"]

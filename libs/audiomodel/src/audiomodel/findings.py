@@ -133,6 +133,11 @@ CODES: dict[str, tuple[Severity, str]] = {
     ),
     "signal.silence": (Severity.SUSPICIOUS, "The track is digital silence throughout."),
     "signal.pure_tone": (Severity.SUSPICIOUS, "The track is a steady pure tone throughout."),
+    "signal.one_sided": (
+        Severity.SUSPICIOUS,
+        "The waveform never crosses zero over a second or more of sound, as samples written "
+        "from text or many binaries do.",
+    ),
     "signal.clipping": (Severity.INFO, "A large share of samples sit at full scale."),
     "signal.too_short": (
         Severity.INFO,

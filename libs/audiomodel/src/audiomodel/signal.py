@@ -68,6 +68,7 @@ HEAD_BYTES = 1 << 16
 # clips of the dev corpus; binaries dressed up as audio give ~0.09).
 ZERO_EDGE_DATA = 0.02
 ZERO_EDGE_MIN_COUNT = 64
+ONE_SIDED_MIN_S = 1.0  # sound this long that never crosses zero is not a recording
 
 FEATURE_NAMES: tuple[str, ...] = (
     "log_distinct",
@@ -592,6 +593,18 @@ class SignalAnalyzer:
                     Severity.SUSPICIOUS,
                     zero_edge_ratio=round(f["zero_edge_ratio"], 4),
                     zero_edges=self._zero_edges,
+                )
+            )
+        audible_s = self._frames / self.sample_rate * (1.0 - f["silence_ratio"])
+        if self._zero_cross == 0 and audible_s >= ONE_SIDED_MIN_S and distinct > 4:
+            out.append(
+                finding(
+                    "signal.one_sided",
+                    f"The waveform never crosses zero in {audible_s:.1f} s of sound: recorded "
+                    "sound swings both ways (microphones and converters are AC-coupled); text "
+                    "and many binaries written as samples are all positive.",
+                    audible_s=round(audible_s, 2),
+                    dc_ratio=round(f["dc_ratio"], 4),
                 )
             )
         if distinct <= 4 or f["ramp_ratio"] > 0.5:
