@@ -381,7 +381,7 @@ class _ParityStatistics:
         self.dtype = dtype
         self._loud = 1 << (bits_per_sample - 2)  # half of full scale
         # Samples per value pair (2m, 2m + 1) and parity, the pair index folded to 16 bits.
-        self._pair_parity = np.zeros(1 << 17, dtype=np.int64)
+        self.pair_parity = np.zeros(1 << 17, dtype=np.int64)
         self._count_values = count_values
         self._full = (1 << (bits_per_sample - 1)) - 1  # +full scale; -full - 1 is below it
         self._pending: list[_Ints] = []
@@ -494,9 +494,9 @@ class _ParityStatistics:
         high bits, parity in the low one); 16-bit values need no folding."""
         for row in measured:
             if row.dtype == np.int16:
-                self._pair_parity[: 1 << 16] += np.bincount(row.view(np.uint16), minlength=1 << 16)
+                self.pair_parity[: 1 << 16] += np.bincount(row.view(np.uint16), minlength=1 << 16)
             else:
-                self._pair_parity += np.bincount(row & 0x1FFFF, minlength=1 << 17)
+                self.pair_parity += np.bincount(row & 0x1FFFF, minlength=1 << 17)
 
     def _drop_clipped(self, span: _Ints, residual: npt.NDArray[np.floating]) -> None:
         """Zero the residual of clipped samples (at full scale, or on a loud flat top).
@@ -521,15 +521,6 @@ class _ParityStatistics:
         clipped = (value >= self._full) | (value <= -self._full)
         clipped |= (value == span[rows, cols]) | (value == span[rows, cols + 2])
         residual[rows[clipped], cols[clipped]] = 0.0
-
-    def lsb_determinism(self) -> float:
-        """See :func:`lsb_determinism`, over the samples counted (or handed over)."""
-        return lsb_determinism(self._pair_parity)
-
-    def use_value_counts(self, value_counts: npt.NDArray[np.integer]) -> None:
-        """Take the pair counts from a histogram of the 16-bit values (65536 bins, in uint16
-        order) that the caller kept anyway."""
-        self._pair_parity[: 1 << 16] = value_counts
 
     def finish(self) -> npt.NDArray[np.float64]:
         """Per-segment sums, shape (segments, channels, _COLUMNS); the last may be partial."""
@@ -1056,9 +1047,8 @@ class LsbAnalyzer:
             subblocks = max(self._stats.subblocks, 1)
             features["quiet_share"] = self._stats.quiet_subblocks / subblocks
             features["residual_rms"] = math.sqrt(self._stats.residual_power / (subblocks * _SUB))
-            if value_counts is not None:
-                self._stats.use_value_counts(value_counts)
-            determinism = self._stats.lsb_determinism()
+            pairs = self._stats.pair_parity if value_counts is None else value_counts
+            determinism = lsb_determinism(pairs)
             features["lsb_determinism"] = determinism
             if stats["prefix_z"] >= _Z_ESTIMATE:
                 estimated = min(max(stats["prefix_fraction"], 0.0), 1.0)

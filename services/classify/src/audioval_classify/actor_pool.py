@@ -302,20 +302,21 @@ class ValidatorPool:
         if not hasattr(os, "memfd_create"):
             return [None] * self.size
         node_id = str(ray.get_runtime_context().get_node_id())
-        buffers: list[_TrackBuffer | None] = []
-        nonces = []
-        for actor in self._actors:
-            buffer = _TrackBuffer(node_id)
+        buffers = [_TrackBuffer(node_id) for _ in self._actors]
+        checks = []
+        for actor, buffer in zip(self._actors, buffers, strict=True):
             nonce = secrets.token_bytes(16)
             buffer.write(nonce)
-            buffers.append(buffer)
-            nonces.append((nonce, actor.read_shared.remote(buffer.shared, len(nonce))))
-        for index, (nonce, seen) in enumerate(nonces):
-            if ray.get(seen) != nonce:
-                log.warning("an actor cannot see the pool's shared buffer", extra={"actor": index})
-                buffers[index].close()  # type: ignore[union-attr]
-                buffers[index] = None
-        return buffers
+            checks.append((nonce, actor.read_shared.remote(buffer.shared, len(nonce))))
+        usable: list[_TrackBuffer | None] = []
+        for index, (buffer, (nonce, seen)) in enumerate(zip(buffers, checks, strict=True)):
+            if ray.get(seen) == nonce:
+                usable.append(buffer)
+                continue
+            log.warning("an actor cannot see the pool's shared buffer", extra={"actor": index})
+            buffer.close()
+            usable.append(None)
+        return usable
 
     @property
     def size(self) -> int:
