@@ -382,7 +382,7 @@ class _ParityStatistics:
         self._loud = 1 << (bits_per_sample - 2)  # half of full scale
         # Samples per value pair (2m, 2m + 1) and parity, the pair index folded to 16 bits.
         self.pair_parity = np.zeros(1 << 17, dtype=np.int64)
-        self._count_values = count_values
+        self.count_values = count_values
         self._full = (1 << (bits_per_sample - 1)) - 1  # +full scale; -full - 1 is below it
         self._pending: list[_Ints] = []
         self._pending_frames = 0
@@ -421,7 +421,7 @@ class _ParityStatistics:
         if usable == 0:
             return
         residual = residual[:, :usable]
-        if self._count_values:
+        if self.count_values:
             self._count_pairs(by_channel[:, _EDGE : _EDGE + usable])  # each frame once
         self._drop_clipped(by_channel[:, _EDGE - 1 : _EDGE + usable + 1], residual)
         # Per sub-block sums of r * c, c = 2 b - 1 for bit b: sum(r c) = 2 sum(r b) - sum(r), by
@@ -734,17 +734,20 @@ def _signature_hits(data: bytes) -> list[_Hit]:
     return hits
 
 
+def _length_fields(head: bytes) -> tuple[tuple[int, str], tuple[int, str]]:
+    """The first 4 bytes read as a length, little- and big-endian, with their labels."""
+    return (int.from_bytes(head[:4], "little"), "le"), (int.from_bytes(head[:4], "big"), "be")
+
+
 def _prefixed_hits(stream: npt.NDArray[np.uint8], data: bytes, capacity: int) -> list[_Hit]:
     """A 4-byte length that fits the capacity, followed by a recognised payload."""
     hits: list[_Hit] = []
     if len(data) < 8:
         return hits
-    for order in ("little", "big"):
-        size = int.from_bytes(data[:4], order)
+    for size, label in _length_fields(data):
         if not 8 <= size <= capacity - 4:
             continue
         body = data[4 : 4 + size]
-        label = "le" if order == "little" else "be"
         guess = identify_payload(body[:4096])
         if (
             guess.kind in _KIND_RANK
@@ -776,11 +779,7 @@ def _length_header(
     above = carriers[: 32 // bits] >> bits
     if np.unique(above).size < above.size // 2:
         return None
-    head = stream[:4].tobytes()
-    for size, label in (
-        (int.from_bytes(head, "little"), "le"),
-        (int.from_bytes(head, "big"), "be"),
-    ):
+    for size, label in _length_fields(stream[:4].tobytes()):
         body = stream[4 : 4 + size]
         # Up to the whole capacity: an embedder may announce more than fits and cut the rest.
         if _HEADER_MIN <= size <= capacity and body.size >= _HEADER_MIN and _looks_random(body):
@@ -1022,6 +1021,11 @@ class LsbAnalyzer:
         self._frames += values.shape[0]
         if self._stats is not None:
             self._stats.update(values)
+
+    @property
+    def wants_value_counts(self) -> bool:
+        """Made with ``count_values=False``: :meth:`report` needs the 16-bit histogram."""
+        return self._stats is not None and not self._stats.count_values
 
     def report(self, value_counts: npt.NDArray[np.integer] | None = None) -> StegoReport:
         """Carve the buffered low bits, finish the statistics and judge.

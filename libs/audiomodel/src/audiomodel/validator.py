@@ -199,7 +199,7 @@ def _decode_and_measure(
         return
     analysis.findings.extend(analysis.signal.findings)
     if stego is not None:
-        counts = signal.value_counts if stego.bits_per_sample == 16 else None
+        counts = signal.value_counts if stego.wants_value_counts else None
         analysis.stego = stego.report(value_counts=counts)
         analysis.findings.extend(analysis.stego.findings)
 
