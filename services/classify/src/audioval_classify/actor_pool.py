@@ -33,7 +33,7 @@ from urllib.parse import urlparse
 import numpy as np
 import numpy.typing as npt
 import ray
-from ray.exceptions import RayTaskError
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from audiomodel.findings import finding
 from audiomodel.model import TreeEnsembleModel, load_default_model
@@ -327,9 +327,22 @@ class ValidatorPool:
         """How many actors take tracks through a shared buffer."""
         return sum(buffer is not None for buffer in self._buffers)
 
-    def actor_pids(self) -> list[int]:
-        """The process ids of the actors (as they are now; a restarted actor has a new one)."""
-        return [int(pid) for pid in ray.get([a.pid.remote() for a in self._actors])]
+    def actor_pids(self, timeout_s: float = 10.0) -> list[int | None]:
+        """The process id of each actor as it is now (a restarted actor has a new one).
+
+        An actor that cannot answer — Ray is restarting it (``ActorUnavailableError``), it is
+        dead for good, or it does not reply within ``timeout_s`` — is reported as None, not
+        waited for: a caller that needs every actor up polls until no entry is None.
+        """
+        calls = [actor.pid.remote() for actor in self._actors]
+        deadline = time.monotonic() + timeout_s
+        pids: list[int | None] = []
+        for call in calls:
+            try:
+                pids.append(int(ray.get(call, timeout=max(0.0, deadline - time.monotonic()))))
+            except (RayActorError, GetTimeoutError):  # ActorUnavailableError is a RayActorError
+                pids.append(None)
+        return pids
 
     def submit(self, content: bytes | bytearray, name: str = "") -> Future[Verdict]:
         """Judge ``content``; raises :class:`OverloadedError` when ``max_in_flight`` are running."""
