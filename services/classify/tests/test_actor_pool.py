@@ -17,14 +17,11 @@ import soundfile as sf
 from audiomodel.corpus import threats
 from audiomodel.corpus.samples import synth_music
 from audiomodel.validator import Limits, validate_bytes
-from audioval_classify import actor_pool
-from audioval_classify.actor_pool import (
-    OverloadedError,
-    SharedTrackBuffer,
-    ValidatorActor,
-    ValidatorPool,
-    connect_ray,
-)
+from audioval_classify import pool as pool_module
+from audioval_classify.pool import OverloadedError, ValidatorPool
+from audioval_classify.ray_connection import connect_ray
+from audioval_classify.shm_transport import SharedTrackBuffer
+from audioval_classify.validator_actor import ValidatorActor
 from audioval_localstack.ray_head import RayHead
 
 
@@ -89,9 +86,9 @@ def test_killing_an_actor_mid_request_still_yields_the_verdict(
 ) -> None:
     # The long song is over the shared buffers' cap, so it takes the object store unless the
     # cap is raised.
-    assert len(long_song) > actor_pool.SHARED_BUFFER_MAX
+    assert len(long_song) > pool_module.SHARED_BUFFER_MAX
     if transport == "shared buffer":
-        monkeypatch.setattr(actor_pool, "SHARED_BUFFER_MAX", 2 * len(long_song))
+        monkeypatch.setattr(pool_module, "SHARED_BUFFER_MAX", 2 * len(long_song))
     pids = _all_pids(pool)
     retries = pool.retries
     future = pool.submit(long_song, "long.wav")

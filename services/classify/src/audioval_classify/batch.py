@@ -36,7 +36,8 @@ from urllib.parse import urlparse
 
 from audiomodel.validator import Limits
 from audiomodel.verdict import Verdict
-from audioval_classify.actor_pool import ValidatorPool, connect_ray, pool_size_default
+from audioval_classify.pool import ValidatorPool
+from audioval_classify.ray_connection import connect_ray, pool_size_default
 from audioval_servicekit import PipelineSettings, aws_client
 
 __all__ = ["BatchReport", "Source", "list_sources", "open_results", "run_batch"]
