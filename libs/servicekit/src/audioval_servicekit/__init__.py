@@ -2,10 +2,12 @@
 
 Settings base (:class:`ServiceSettings`), a server bootstrap that adds health and reflection
 (:func:`build_server`), bearer-token auth (:class:`BearerAuthInterceptor`), JSON logging
-(:func:`configure_logging`) and a graceful stop on SIGTERM/SIGINT (:func:`run_until_signal`).
+(:func:`configure_logging`), a graceful stop on SIGTERM/SIGINT (:func:`run_until_signal`) and
+the decorator that turns domain errors into status codes (:func:`status_errors`).
 """
 
 from audioval_servicekit.auth import BearerAuthInterceptor
+from audioval_servicekit.errors import StatusTable, note, status_errors
 from audioval_servicekit.logs import configure_logging
 from audioval_servicekit.pipeline import PipelineSettings, aws_client
 from audioval_servicekit.server import RunningServer, build_server, run_until_signal
@@ -16,8 +18,11 @@ __all__ = [
     "PipelineSettings",
     "RunningServer",
     "ServiceSettings",
+    "StatusTable",
     "aws_client",
     "build_server",
     "configure_logging",
+    "note",
     "run_until_signal",
+    "status_errors",
 ]
