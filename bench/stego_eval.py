@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from audiomodel import steganalysis
 from audiomodel.corpus.stego_embed import embed_lsb
-from audiomodel.steganalysis import analyse_lsb
+from audiomodel.stego import analyse_lsb
+from audiomodel.stego import statistics as steganalysis
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 BITS = (1, 2)

@@ -78,7 +78,8 @@ def _analyse(args: tuple[str, str]) -> dict[str, Any]:
 def extract(corpus: Path, rows: list[dict[str, Any]], jobs: int) -> dict[str, dict[str, Any]]:
     """Features for every manifest row, cached next to the corpus by the extractor's source hash."""
     package = ROOT / "libs/audiomodel/src/audiomodel"
-    modules = [package / m for m in ("signal.py", "steganalysis.py", "validator.py", "payload.py")]
+    modules = [package / m for m in ("signal.py", "validator.py", "payload.py")]
+    modules += sorted((package / "stego").glob("*.py"))
     modules += sorted((package / "container").glob("*.py"))
     source = b"".join(m.read_bytes() for m in modules)
     cache = corpus / f"features-{hashlib.sha256(source).hexdigest()[:12]}.jsonl"

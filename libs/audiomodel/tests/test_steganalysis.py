@@ -9,9 +9,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from audiomodel import steganalysis
 from audiomodel.corpus.stego_embed import embed_lsb
-from audiomodel.steganalysis import FEATURE_NAMES, LsbAnalyzer, StegoReport, analyse_lsb
+from audiomodel.stego import FEATURE_NAMES, LsbAnalyzer, StegoReport, analyse_lsb
+from audiomodel.stego import statistics as steganalysis
 
 RATE = 44100
 
