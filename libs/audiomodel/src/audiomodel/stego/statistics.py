@@ -1,114 +1,37 @@
-"""LSB steganalysis of integer PCM: carve payloads from the low bits, and estimate how many of
-them were replaced.
+"""The parity statistic: what share of the low bits of integer PCM was replaced.
 
-The threat is a real recording whose least significant bit(s) carry a payload, wholly or from
-the first sample on for part of the file (the WAV loaders described by Turla in 2019 and by
-BlackBerry Cylance in 2019 hid PE files this way). Two lines of attack run over the same
-stream of blocks, with memory bounded by ``carve_bytes`` x 8 frames of low bits plus at most
-8192 segment sums per channel:
+Weighted stego-signal analysis (after Fridrich & Goljan 2004 and Ker & Böhme 2008), adapted to
+1-D audio. Every sample is predicted from its neighbours on both sides by a two-sided linear
+interpolator fitted per ~1.4 s window (16 taps each side, least squares on the window's exact
+autocorrelation, constrained to predict a constant exactly) and applied by overlap-save in
+4096-point FFT blocks. LSB replacement pushes an even sample up or an odd one down, so the
+prediction residual ``r`` correlates with the parity sign ``c = +1 (odd) / -1 (even)``:
+``E[r * c] = p / 2`` where ``p`` is the share of samples whose LSB was replaced by random bits,
+and 0 in a recording whose parity owes nothing to its neighbours. Residuals are weighted by the
+inverse local residual power (per 128 samples), so smooth and quiet passages, where the low
+bits are predictable, carry the verdict. Sums are kept per channel and per 4096-frame segment
+(at most 8192 segments: neighbours merge beyond, so memory is bounded); a z-score under the
+clean hypothesis is computed for every prefix of the file (embedders fill from the first
+sample), channels pooled or one channel alone. The best prefix gives ``estimated_fraction``
+(each segment counted at its own measured rate) and, when the z-score, the rate inside the
+prefix and the fraction are all high, ``stego.lsb_statistical``. The same sum against bit 1
+tells whether 2 bits were used.
 
-**Carving** (as zsteg does for pictures). From the first ``carve_bytes`` of capacity, byte
-streams are built from the low bit plane(s): 1 and 2 low bits; channels interleaved in file
-order and each channel alone; bytes packed LSB-first and MSB-first (see
-:mod:`audiomodel.corpus.stego_embed` for the exact layout). Each stream is searched for file
-signatures confirmed by the fields that follow them, a 4-byte little- or big-endian length
-prefix followed by a recognised payload, and runs of text, script or base64. A hit is
-``stego.lsb_payload``. Carving finds any payload with a recognisable head, at any embedded
-fraction, with essentially no false flags; it cannot see encrypted or compressed-headerless
-payloads, payloads that start at a sample index that is not a multiple of 8 / ``bits``, or
-layouts other than the ones above (a keyed, scattered order).
-
-**Statistics** (weighted stego-signal analysis, after Fridrich & Goljan 2004 and Ker & Böhme
-2008, adapted to 1-D audio). Every sample is predicted from its neighbours on both sides by a
-two-sided linear interpolator fitted per ~1.4 s window (16 taps each side, least squares on the
-window's exact autocorrelation, constrained to predict a constant exactly) and applied by
-overlap-save in 4096-point FFT blocks. LSB replacement pushes an even sample up or an odd one
-down, so the prediction residual ``r`` correlates with the parity sign ``c = +1 (odd) / -1
-(even)``: ``E[r * c] = p / 2`` where ``p`` is the share of samples whose LSB was replaced by
-random bits, and 0 in a recording whose parity owes nothing to its neighbours. Residuals are weighted by the inverse local residual power (per 128
-samples), so smooth and quiet passages, where the low bits are predictable, carry the
-verdict. Sums are kept per channel and per 4096-frame segment; a z-score under the clean
-hypothesis is computed for every prefix of the file (embedders fill from the first sample),
-channels pooled or one channel alone. The best prefix gives ``estimated_fraction`` (each
-segment counted at its own measured rate) and, when the z-score, the rate inside the prefix
-and the fraction are all high, ``stego.lsb_statistical``. The same sum against bit 1 tells
-whether 2 bits were used.
-
-What can and cannot be detected (``bench/stego_eval.py`` on ~640 real clips: game music and
-sound effects decoded from Vorbis, tracker renders, drum samples, espeak-ng speech, each also
-shifted by one LSB; plus the same clips dithered and noise-shaped):
-
-* No clean clip was flagged, by carving or statistics. The statistic stays within |z| < 4 on
-  natural clips; quiet passages with a DC offset reach z ~ 300 but a replaced-bit rate of at
-  most ~0.35, against ~0.85-1 where bits were really replaced, which is what the flag tests.
-* Random bits (no header to carve: what an encrypted or compressed payload looks like)
-  replacing 100 / 50 / 25 / 10 % of the LSBs from the first sample are flagged in 92 / 89 /
-  88 / 83 % of the 120 clips of 5 s or more (1 bit; 2 bits within ~4 points): speech in
-  100 % from 25 % up, music in 89 / 85 / 83 / 79 %. Band-limited audio (anything decoded from
-  MP3/Vorbis/AAC and saved as WAV, most speech, steep anti-alias filters) is the easy case:
-  the interpolator predicts to about one LSB. The misses are loud material with content up
-  to Nyquist (bright synths, drums, music resampled to 8-22 kHz) and short clips. In the dev
-  corpus' held-out split, whose covers include single drum hits, 11 of 14 random payloads at
-  50-100 % of the capacity are flagged; the three misses are clips of 0.1-2.7 s whose
-  interpolation residual is 300-1,000 LSB, with no length header. There a +-1 LSB change is
-  below what so few samples can resolve (z ~ p sqrt(N) / (2 sigma) stays under the flag's 6),
-  and no test of the low bits alone can do better: the replaced bits are as random as the
-  ones they replace.
-* A **length header** is what short clips give away instead: a loader must know where an
-  encrypted payload ends. When the low bits open with a 4-byte length (either byte order)
-  that fits the capacity, followed by bytes that pass a uniformity check (bit balance and
-  byte counts in every 256-byte chunk of the first 4 KiB), the finding is
-  ``stego.lsb_length_header``. Random low bits spell such a length with chance C / 2**32 per
-  reading (C the capacity in bytes), so the test runs only while all readings together stay
-  under 1e-3 (up to ~16 s of 44.1 kHz stereo, ~65 s of mono), and only when the header's
-  carriers are loud (the bits above the ones used vary): a file opening in silence or a
-  fade spells small numbers by itself (a drum hit in the dev corpus spells 407). On the 660
-  clean clips of ``bench/stego_eval.py`` it flagged none. With it, random payloads behind a
-  length prefix in 40 clips of every length (``--min-embed-seconds 0``) are flagged in
-  78 / 88 / 90 / 95 % at 10 / 25 / 50 / 100 % (1 bit; 75 / 82 / 85 / 93 % without a prefix)
-  and 85 / 93 / 97 / 97 % (2 bits; 65 / 75 / 85 / 93 %); the held-out split gained one.
-* Structured payloads (executables with runs of zero bytes, ASCII text) change the low bits
-  less than random bits do: carving finds them (all zip/ELF/text payloads in the benchmark,
-  at every fraction, and all 26 in the held-out split at 50-100 %), and
-  ``estimated_fraction`` understates them (a run of equal bits is a constant shift that the
-  interpolator follows).
-* A digital gain just under 2x or 4x (+6.00 dB is 1.995x) leaves the low bit a function of
-  the level, and the parity residual then reads like replaced bits (z = 13-69 on dev-corpus
-  clips given +6 dB). Replacement does the opposite to the low bit: it makes it a coin, so
-  the flag is dropped when the low bit is too predictable from the bits above it
-  (``lsb_determinism``, the balance of each value pair against a fair coin's) to carry the
-  estimated share. On the same corpus this changed no detection in ``bench/stego_eval.py``.
-* Clipped samples (at full scale, or on a loud flat top) are left out of the statistic: their
-  parity is fixed by the clip level and their residual by the interpolator's overshoot, so a
-  clean master driven into clipping read as fully replaced (z = 42 on a dev-corpus clip).
-* Digital silence whose noise is well below one LSB and white, sitting near a half-LSB
-  offset, is indistinguishable from replaced silence (both are fair coin flips between an
-  even value and the next odd one). The flag then asks for a rate near 1
-  (``sublsb_share``), and such a file can still be flagged.
-* An encrypted headerless payload in a small share of a loud, noisy, full-band recording is
-  essentially undetectable: its bits are as random as the low bits they replace. So is a
-  payload spread by a key at a low rate, and LSB matching (+-1) rather than replacement.
-* The classic pairs-of-values chi-square test is not used: it calls almost every smooth
-  16-bit music file "embedded".
-
-Input: blocks of integer samples as stored, shape (frames, channels), in file order. 16-bit
-audio comes as int16. Wider samples come as int32 **left-justified** (what
-soundfile reads with ``dtype="int32"``: a 24-bit sample ``s`` arrives as ``s << 8``);
-pass ``justify="right"`` for right-justified values. 8-bit PCM (int16 from soundfile, i.e.
-``s << 8``, or uint8 right-justified) is carved only: its low bit is noise in any recording.
-Float blocks are skipped (a float file has no integer low bits to replace). Lossy-decoded
-audio (MP3, Ogg, AAC decoded by the validator) must not be given here: its low bits are the
-decoder's rounding, and a payload could not survive the encoder anyway.
+Why the flag asks for more than a z-score (the measurements are in
+``libs/audiomodel/docs/steganalysis.md``): quiet passages with a DC offset reach a high z at a
+low rate, so the rate inside the prefix must be high too; a digital gain just under 2x or 4x
+leaves the low bit a function of the level, so the flag is dropped when the low bit is too
+predictable from the bits above it (:func:`lsb_determinism`) to carry the estimated share;
+clipped samples are left out, their parity being fixed by the clip level; evidence from sub-LSB
+silence needs a rate near 1. The classic pairs-of-values chi-square test is not used: it calls
+almost every smooth 16-bit music file "embedded".
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -116,17 +39,9 @@ import scipy.fft
 from scipy.special import gammaln
 
 from audiomodel.findings import Finding, finding
-from audiomodel.payload import (
-    PayloadKind,
-    byte_entropy,
-    confirm_signature,
-    find_signatures,
-    identify_payload,
-)
 
-__all__ = ["FEATURE_NAMES", "LsbAnalyzer", "StegoReport", "analyse_lsb"]
+__all__ = ["IntSamples", "ParityStatistics", "judge_parity", "lsb_determinism"]
 
-# -- statistics --------------------------------------------------------------------------------
 _TAPS = 16  # interpolator taps on each side
 _SUB = 128  # frames per weight sub-block
 _SEG_SUBS = 32  # sub-blocks per stored segment (4096 frames)
@@ -152,95 +67,7 @@ _MAX_SEGMENTS = 8192  # per-segment sums kept; neighbours merge beyond (bounded 
 _PAIR_EVIDENCE = 200.0  # samples beyond a fair coin's imbalance needed to judge determinism
 _DETERMINISM_SLACK = 0.5
 
-# -- carving ----------------------------------------------------------------------------------
-_MAX_CARVE_CHANNELS = 8
-_MIN_TEXT = 32  # printable run worth reporting (a random byte is printable with p = 0.38)
-_MIN_PREFIXED_TEXT = 12
-# A length header before random-looking bytes (what an encrypted payload needs: its loader must
-# know where it ends). Random low bits spell a length that fits a capacity of C bytes with
-# chance C / 2**32 per reading, so the test only runs where all its readings together stay
-# under _HEADER_CHANCE: short files, where the statistics have too few samples.
-_HEADER_MIN = 256  # shortest body a header may announce
-_HEADER_CHANCE = 1e-3
-_RANDOM_CHUNK = 256  # bytes per uniformity check
-_RANDOM_CHUNKS = 16  # chunks checked from the start of the body
-_MAX_FINDINGS = 3
-_PRINTABLE = np.zeros(256, dtype=bool)
-_PRINTABLE[0x20:0x7F] = True
-_PRINTABLE[[0x09, 0x0A, 0x0D]] = True
-_WORDISH = np.zeros(256, dtype=bool)
-for _lo, _hi in ((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A)):
-    _WORDISH[_lo : _hi + 1] = True
-_WORDISH[[0x20, 0x0A]] = True
-# Bytes made of one 2-bit group repeated, or of two equal nibbles: what the low bits of a slowly
-# varying signal pack into (0x55 "U", 0x33 "3", 0x66 "f", ...).
-_PATTERNED = np.array(
-    [(b >> 4) == (b & 15) or len({(b >> s) & 3 for s in (0, 2, 4, 6)}) == 1 for b in range(256)]
-)
-_BASE64 = re.compile(rb"[A-Za-z0-9+/]{64,}={0,2}")
-_HEX = re.compile(rb"[0-9a-fA-F]{64,}")
-_WHITESPACE = np.zeros(256, dtype=bool)
-_WHITESPACE[[0x20, 0x09, 0x0A, 0x0D]] = True
-_KIND_RANK = {
-    PayloadKind.EXECUTABLE: 0,
-    PayloadKind.ARCHIVE: 1,
-    PayloadKind.SCRIPT: 2,
-    PayloadKind.DOCUMENT: 3,
-    PayloadKind.IMAGE: 4,
-    PayloadKind.AUDIO: 5,
-    PayloadKind.TEXT: 6,
-}
-
-# Keys of StegoReport.features: "analysed" is 0 for float input, "statistics" 0 for 8-bit PCM
-# (carved only) and for input too short to measure.
-FEATURE_NAMES = (
-    "frames",
-    "analysed",
-    "statistics",
-    "carve_streams",
-    "carve_hits",
-    "ws_rate",
-    "ws_z",
-    "bit1_rate",
-    "prefix_rate",
-    "prefix_z",
-    "prefix_share",
-    "prefix_fraction",
-    "prefix_channel",
-    "sublsb_share",
-    "quiet_share",
-    "residual_rms",
-    "lsb_determinism",
-    "estimated_fraction",
-)
-
-BitOrder = Literal["lsb_first", "msb_first"]
-_ORDERS: tuple[BitOrder, ...] = ("lsb_first", "msb_first")
-_Ints = npt.NDArray[np.signedinteger[Any]]  # right-justified samples: int16 or int32
-
-
-@dataclass
-class StegoReport:
-    """What the LSB analysis found."""
-
-    findings: list[Finding]
-    estimated_fraction: float  # estimated share of low bits replaced (0..1)
-    features: dict[str, float] = field(default_factory=dict)  # statistics, for model and evidence
-
-
-@dataclass(frozen=True, slots=True)
-class _Hit:
-    kind: PayloadKind
-    name: str
-    byte_offset: int
-    prefix: str  # "le", "be" or "none"
-    payload_bytes: int  # from the length prefix, else 0
-    preview: str
-
-
-# =============================================================================================
-# statistics
-# =============================================================================================
+IntSamples = npt.NDArray[np.signedinteger[Any]]  # right-justified samples: int16 or int32
 
 
 @lru_cache(maxsize=4)
@@ -361,7 +188,7 @@ def lsb_determinism(pair_parity: npt.NDArray[np.integer]) -> float:
     return float((imbalance - fair).sum() / room)
 
 
-class _ParityStatistics:
+class ParityStatistics:
     """Weighted residual-parity sums per channel and segment, streamed over fixed windows.
 
     Windows start at fixed frame indices, so the sums do not depend on how the caller cut the
@@ -384,7 +211,7 @@ class _ParityStatistics:
         self.pair_parity = np.zeros(1 << 17, dtype=np.int64)
         self.count_values = count_values
         self._full = (1 << (bits_per_sample - 1)) - 1  # +full scale; -full - 1 is below it
-        self._pending: list[_Ints] = []
+        self._pending: list[IntSamples] = []
         self._pending_frames = 0
         self._segments: list[npt.NDArray[np.float64]] = []  # each (n, channels, _COLUMNS)
         self._segment_count = 0
@@ -395,7 +222,7 @@ class _ParityStatistics:
         self.quiet_subblocks = 0
         self.subblocks = 0
 
-    def update(self, values: _Ints) -> None:
+    def update(self, values: IntSamples) -> None:
         self._pending.append(values)
         self._pending_frames += values.shape[0]
         if self._pending_frames >= _WINDOW:
@@ -414,7 +241,7 @@ class _ParityStatistics:
         self._pending = [rest] if rest.shape[0] else []
         self._pending_frames = rest.shape[0]
 
-    def _window(self, values: _Ints) -> None:
+    def _window(self, values: IntSamples) -> None:
         by_channel = np.ascontiguousarray(values.T)  # (channels, frames): rows reshape freely
         residual = _interpolation_residual(by_channel.astype(self.dtype))
         usable = (residual.shape[1] // _SUB) * _SUB
@@ -489,7 +316,7 @@ class _ParityStatistics:
         self._segment_count = self._segments[0].shape[0]
         self.segment_subblocks *= 2
 
-    def _count_pairs(self, measured: _Ints) -> None:
+    def _count_pairs(self, measured: IntSamples) -> None:
         """Samples per value pair and parity: the value folded to 17 bits is both (pair in the
         high bits, parity in the low one); 16-bit values need no folding."""
         for row in measured:
@@ -498,7 +325,7 @@ class _ParityStatistics:
             else:
                 self.pair_parity += np.bincount(row & 0x1FFFF, minlength=1 << 17)
 
-    def _drop_clipped(self, span: _Ints, residual: npt.NDArray[np.floating]) -> None:
+    def _drop_clipped(self, span: IntSamples, residual: npt.NDArray[np.floating]) -> None:
         """Zero the residual of clipped samples (at full scale, or on a loud flat top).
 
         Their parity is fixed by the clip level and their residual by the interpolator's
@@ -649,419 +476,6 @@ def _parity_estimates(segments: npt.NDArray[np.float64]) -> dict[str, float]:
     return out
 
 
-# =============================================================================================
-# carving
-# =============================================================================================
-
-
-def _printable_preview(data: bytes, limit: int = 40) -> str:
-    return "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in data[:limit])
-
-
-def _text_hits(stream: npt.NDArray[np.uint8], data: bytes, min_len: int) -> list[_Hit]:
-    """Runs of printable bytes that read like prose, code or base64 (not a repeated pattern)."""
-    mask = _PRINTABLE[stream]
-    # A run of 2k - 1 or more bytes holds an aligned block of k: no such block, no run (the
-    # usual case for low bits of sound, checked without finding every run).
-    k = max(1, (min_len + 1) // 2)
-    if not mask[: mask.size // k * k].reshape(-1, k).all(axis=1).any():
-        return []
-    edges = np.flatnonzero(np.diff(np.concatenate([[False], mask, [False]]).astype(np.int8)))
-    starts, ends = edges[0::2], edges[1::2]
-    keep = (ends - starts) >= min_len
-    hits: list[_Hit] = []
-    for start, end in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
-        hit = _judge_text(stream[start:end], data[start:end], start)
-        if hit is not None:
-            hits.append(hit)
-    return hits
-
-
-def _judge_text(
-    run: npt.NDArray[np.uint8], text: bytes, offset: int, *, min_distinct: int = 10
-) -> _Hit | None:
-    """Text if ``run`` reads like prose, code or base64/hex rather than a slowly varying signal.
-
-    The low bits of a quiet, smooth passage pack into printable but patterned bytes
-    ("UUUUefffwwww3333", or letters from a narrow range such as "eWUdpEeuWvTgTVwV"): runs of
-    one byte, bytes made of one repeated 2-bit group, few distinct characters, no spaces.
-    Prose and code have spaces between words; base64 uses most of its 64 symbols.
-    """
-    if np.unique(run).size < min_distinct or _WORDISH[run].mean() < 0.7 or byte_entropy(run) < 2.8:
-        return None
-    repeats = (run[1:] == run[:-1]) & (run[1:] != 0x20)
-    if repeats.mean() > 0.1 or _PATTERNED[run].mean() > 0.2:
-        return None
-    if _WHITESPACE[run].mean() >= 0.05:
-        guess = identify_payload(text)
-        if guess.kind == PayloadKind.SCRIPT:
-            return _Hit(PayloadKind.SCRIPT, guess.name, offset, "none", 0, _printable_preview(text))
-        return _Hit(PayloadKind.TEXT, "text", offset, "none", 0, _printable_preview(text))
-    for pattern, name, distinct in ((_BASE64, "base64", 24), (_HEX, "hex", 12)):
-        for match in pattern.finditer(text):
-            chunk = match.group()
-            classes = sum(
-                any(lo <= c <= hi for c in chunk)
-                for lo, hi in ((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A))
-            )
-            if len(set(chunk)) >= distinct and classes >= 2:
-                where = offset + match.start()
-                return _Hit(
-                    PayloadKind.TEXT,
-                    name,
-                    where,
-                    "none",
-                    0,
-                    _printable_preview(chunk),
-                )
-    return None
-
-
-def _signature_hits(data: bytes) -> list[_Hit]:
-    hits: list[_Hit] = []
-    head = identify_payload(data[:4096])
-    if (
-        head.kind in _KIND_RANK
-        and head.kind != PayloadKind.TEXT
-        and confirm_signature(head.name, data, 0)
-    ):
-        hits.append(_Hit(head.kind, head.name, 0, "none", 0, _printable_preview(data[:16])))
-    for offset, name, kind in find_signatures(data, limit=64):
-        if offset and confirm_signature(name, data, offset):
-            hits.append(
-                _Hit(kind, name, offset, "none", 0, _printable_preview(data[offset : offset + 16]))
-            )
-    return hits
-
-
-def _length_fields(head: bytes) -> tuple[tuple[int, str], tuple[int, str]]:
-    """The first 4 bytes read as a length, little- and big-endian, with their labels."""
-    return (int.from_bytes(head[:4], "little"), "le"), (int.from_bytes(head[:4], "big"), "be")
-
-
-def _prefixed_hits(stream: npt.NDArray[np.uint8], data: bytes, capacity: int) -> list[_Hit]:
-    """A 4-byte length that fits the capacity, followed by a recognised payload."""
-    hits: list[_Hit] = []
-    if len(data) < 8:
-        return hits
-    for size, label in _length_fields(data):
-        if not 8 <= size <= capacity - 4:
-            continue
-        body = data[4 : 4 + size]
-        guess = identify_payload(body[:4096])
-        if (
-            guess.kind in _KIND_RANK
-            and guess.kind != PayloadKind.TEXT
-            and confirm_signature(guess.name, body, 0)
-        ):
-            hits.append(_Hit(guess.kind, guess.name, 4, label, size, _printable_preview(body[:16])))
-            continue
-        run = stream[4 : 4 + size]
-        printable = _PRINTABLE[run]
-        need = min(size, run.size)
-        if need >= _MIN_PREFIXED_TEXT and printable[:need].all():
-            text = _judge_text(run[:need], body[:need], 4, min_distinct=min(8, need // 2))
-            if text is not None:
-                hits.append(_Hit(text.kind, text.name, 4, label, size, text.preview))
-    return hits
-
-
-def _length_header(
-    stream: npt.NDArray[np.uint8], capacity: int, carriers: npt.NDArray[np.uint8], bits: int
-) -> tuple[str, int] | None:
-    """A 4-byte length that fits ``capacity``, followed by bytes that look uniformly random.
-
-    The chance bound assumes the header's bits would be random in a clean file, which holds
-    only where its carriers are loud: the bits above the ``bits`` used must vary (at least
-    half of them distinct). A file that opens in silence or a fade spells small numbers in
-    its low bits (zeros, then a few ones) and is not tested.
-    """
-    above = carriers[: 32 // bits] >> bits
-    if np.unique(above).size < above.size // 2:
-        return None
-    for size, label in _length_fields(stream[:4].tobytes()):
-        body = stream[4 : 4 + size]
-        # Up to the whole capacity: an embedder may announce more than fits and cut the rest.
-        if _HEADER_MIN <= size <= capacity and body.size >= _HEADER_MIN and _looks_random(body):
-            return label, size
-    return None
-
-
-def _looks_random(body: npt.NDArray[np.uint8]) -> bool:
-    """Every 256-byte chunk of the body's first 4 KiB looks like uniform random bytes.
-
-    Low bits of quiet or slowly varying sound fail this (runs of equal bits, a few repeated
-    byte values); loud sound and random payloads pass. Bounds are ~5 sigma for random bytes.
-    """
-    chunks = min(body.size // _RANDOM_CHUNK, _RANDOM_CHUNKS)
-    rows = body[: chunks * _RANDOM_CHUNK].reshape(chunks, _RANDOM_CHUNK)
-    # 2048 bits a row: mean 1024, sigma 22.6 (signed: an unsigned sum would wrap below 1024).
-    ones = np.unpackbits(rows, axis=1).sum(axis=1, dtype=np.int64)
-    if np.any(np.abs(ones - 1024) > 113):
-        return False
-    # Each value turns up about once in 256 random bytes; 9 or more times has p ~ 1e-6 each.
-    counts = np.zeros((chunks, 256), dtype=np.int32)
-    np.add.at(counts, (np.arange(chunks)[:, None], rows), 1)
-    return bool(counts.max() <= 8)
-
-
-def _pack_stream(
-    low: npt.NDArray[np.uint8], bits: int, order: BitOrder, n_bytes: int
-) -> npt.NDArray[np.uint8]:
-    """Bytes carried by the low ``bits`` of ``low`` (carrier order), as the embedder packs them."""
-    if bits == 1:
-        carriers = low[: n_bytes * 8] & 1
-        return np.packbits(carriers, bitorder="little" if order == "lsb_first" else "big")
-    crumbs = (low[: (low.size // 4) * 4][: n_bytes * 4] & 3).reshape(-1, 4)
-    shifts = (0, 2, 4, 6) if order == "lsb_first" else (6, 4, 2, 0)
-    packed = (crumbs[:, 0] << shifts[0]).astype(np.uint8, copy=False)
-    for column in (1, 2, 3):
-        packed |= crumbs[:, column] << shifts[column]
-    return packed
-
-
-def _carve(
-    low: npt.NDArray[np.uint8], frames: int, channels: int, carve_bytes: int
-) -> tuple[list[Finding], dict[str, float]]:
-    """Search every stream layout in the buffered low bits ``low`` (frames, channels)."""
-    layouts: list[tuple[str, npt.NDArray[np.uint8], int]] = [
-        ("interleaved", low.reshape(-1), frames * channels)
-    ]
-    if channels > 1:
-        layouts += [
-            (str(ch), low[:, ch], frames) for ch in range(min(channels, _MAX_CARVE_CHANNELS))
-        ]
-    found: list[tuple[_Hit, int, str, str]] = []
-    headers: list[tuple[_Hit, int, str, str]] = []
-    streams = 0
-    chance = 0.0  # that a clean file's random low bits spell a fitting length somewhere
-    for channel, carriers, total_carriers in layouts:
-        carriers = np.ascontiguousarray(carriers)
-        for bits in (1, 2):
-            capacity = total_carriers * bits // 8
-            for order in _ORDERS:
-                stream = _pack_stream(carriers, bits, order, carve_bytes)
-                if stream.size < 8:
-                    continue
-                streams += 1
-                data = stream.tobytes()
-                hits = (
-                    _prefixed_hits(stream, data, capacity)
-                    + _signature_hits(data)
-                    + _text_hits(stream, data, _MIN_TEXT)
-                )
-                if hits:
-                    best = min(
-                        hits, key=lambda h: (_KIND_RANK[h.kind], h.prefix == "none", h.byte_offset)
-                    )
-                    found.append((best, bits, order, channel))
-                chance += 2 * max(capacity - _HEADER_MIN, 0) / 2**32  # both byte orders
-                if not hits and (header := _length_header(stream, capacity, carriers, bits)):
-                    prefix, size = header
-                    hit = _Hit(PayloadKind.HIGH_ENTROPY, "random", 4, prefix, size, "")
-                    headers.append((hit, bits, order, channel))
-    header_findings = (
-        [_header_finding(*headers[0], chance=chance)]
-        if headers and not found and chance <= _HEADER_CHANCE
-        else []
-    )
-    found.sort(key=lambda f: (_KIND_RANK[f[0].kind], f[0].prefix == "none", f[0].byte_offset))
-    findings = [
-        _payload_finding(hit, bits, order, channel)
-        for hit, bits, order, channel in found[:_MAX_FINDINGS]
-    ]
-    return findings + header_findings, {
-        "carve_streams": float(streams),
-        "carve_hits": float(len(found)),
-    }
-
-
-def _header_finding(hit: _Hit, bits: int, order: str, channel: str, *, chance: float) -> Finding:
-    where = "all channels interleaved" if channel == "interleaved" else f"channel {channel}"
-    return finding(
-        "stego.lsb_length_header",
-        f"The low {bits} bit(s) of {where}, read {order.replace('_', '-')}, open with a "
-        f"{hit.payload_bytes}-byte length ({hit.prefix.upper()}) that fits the file, followed "
-        f"by random-looking bytes: the layout of an encrypted hidden payload (a clean file "
-        f"shows this by chance with p < {chance:.1g}).",
-        stream=f"b{bits},{order},{channel}",
-        bits=bits,
-        bit_order=order,
-        channel=channel,
-        length_prefix=hit.prefix,
-        payload_bytes=hit.payload_bytes,
-        chance=float(f"{chance:.3g}"),
-    )
-
-
-def _payload_finding(hit: _Hit, bits: int, order: str, channel: str) -> Finding:
-    where = "all channels interleaved" if channel == "interleaved" else f"channel {channel}"
-    size = (
-        f", a {hit.payload_bytes}-byte length prefix ({hit.prefix.upper()})"
-        if hit.prefix != "none"
-        else ""
-    )
-    message = (
-        f"The low {bits} bit(s) of {where}, read {order.replace('_', '-')}, hold {hit.kind} data "
-        f"({hit.name}) at byte {hit.byte_offset}{size}."
-    )
-    return finding(
-        "stego.lsb_payload",
-        message,
-        stream=f"b{bits},{order},{channel}",
-        bits=bits,
-        bit_order=order,
-        channel=channel,
-        found=hit.name,
-        kind=str(hit.kind),
-        byte_offset=hit.byte_offset,
-        sample_offset=hit.byte_offset * 8 // bits,
-        length_prefix=hit.prefix,
-        payload_bytes=hit.payload_bytes,  # from the length prefix; 0 without one
-        preview=hit.preview,
-    )
-
-
-# =============================================================================================
-# the analyzer
-# =============================================================================================
-
-
-class LsbAnalyzer:
-    """Streamed LSB steganalysis of integer PCM blocks; see the module docstring.
-
-    Parameters
-    ----------
-    bits_per_sample : int
-        Bits of the stored samples: 8, 16, 24 or 32.
-    channels : int
-        Channels per frame.
-    carve_bytes : int
-        Bytes of each carved stream (the first ``carve_bytes`` of its capacity).
-    justify : {"left", "right"}
-        Where a sample narrower than its container dtype sits: ``"left"`` (soundfile's int32
-        for 24-bit, int16 for 8-bit) or ``"right"`` (the value as is).
-    statistics : bool
-        Run the parity statistics (on for 16 bits and wider; 8-bit PCM is only carved).
-    count_values : bool
-        Count the samples per value pair for ``lsb_determinism``. A caller that already keeps
-        a histogram of the 16-bit values passes False and hands it to :meth:`report`.
-    """
-
-    def __init__(
-        self,
-        *,
-        bits_per_sample: int,
-        channels: int,
-        carve_bytes: int = 1 << 16,
-        justify: Literal["left", "right"] = "left",
-        statistics: bool = True,
-        count_values: bool = True,
-    ) -> None:
-        if bits_per_sample not in (8, 16, 24, 32):
-            raise ValueError(f"bits_per_sample must be 8, 16, 24 or 32, got {bits_per_sample}")
-        if channels < 1:
-            raise ValueError(f"channels must be >= 1, got {channels}")
-        if carve_bytes < 64:
-            raise ValueError(f"carve_bytes must be >= 64, got {carve_bytes}")
-        if justify not in ("left", "right"):
-            raise ValueError(f"justify must be 'left' or 'right', got {justify!r}")
-        self.bits_per_sample = bits_per_sample
-        self.channels = channels
-        self.carve_bytes = carve_bytes
-        self.justify = justify
-        self._frames = 0
-        self._skipped: str | None = None
-        # Per-channel 1-bit streams need 8 frames per byte; the rest need fewer.
-        self._carve_frames = 8 * carve_bytes
-        self._low = np.zeros((self._carve_frames, channels), dtype=np.uint8)
-        self._low_frames = 0
-        wide = bits_per_sample > 24
-        self._stats = (
-            _ParityStatistics(
-                channels, np.float64 if wide else np.float32, bits_per_sample, count_values
-            )
-            if statistics and bits_per_sample >= 16
-            else None
-        )
-
-    def _values(self, block: npt.NDArray[np.generic]) -> _Ints | None:
-        """The stored integers right-justified (int16 for 16-bit, else int32), or None for float."""
-        if np.issubdtype(block.dtype, np.floating):
-            self._skipped = "float samples have no integer low bits"
-            return None
-        if not np.issubdtype(block.dtype, np.integer):
-            raise ValueError(f"blocks must be integer samples, got {block.dtype}")
-        arr = block.reshape(-1, 1) if block.ndim == 1 else block
-        if arr.ndim != 2 or arr.shape[1] != self.channels:
-            raise ValueError(f"blocks must be (frames, {self.channels}), got {block.shape}")
-        container_bits = arr.dtype.itemsize * 8
-        if container_bits < self.bits_per_sample:
-            raise ValueError(f"{arr.dtype} cannot hold {self.bits_per_sample}-bit samples")
-        shift = container_bits - self.bits_per_sample if self.justify == "left" else 0
-        if arr.dtype == np.int16 and shift == 0:
-            # A copy: the statistics keep a tail across calls, and a caller may refill its
-            # buffer (soundfile's blocks(out=...) does).
-            return np.array(arr, dtype=np.int16, order="C")
-        wide: npt.NDArray[np.int64] = np.asarray(arr, dtype=np.int64)
-        return np.asarray(wide >> shift, dtype=np.int32)
-
-    def update(self, block: np.ndarray) -> None:
-        """Take the next block of integer samples as stored, shape (frames, channels)."""
-        values = self._values(block)
-        if values is None or values.shape[0] == 0:
-            return
-        if self._low_frames < self._carve_frames:
-            take = min(values.shape[0], self._carve_frames - self._low_frames)
-            # The low byte: carving reads the low 1-2 bits, the header test the bits above them.
-            self._low[self._low_frames : self._low_frames + take] = (values[:take] & 0xFF).astype(
-                np.uint8
-            )
-            self._low_frames += take
-        self._frames += values.shape[0]
-        if self._stats is not None:
-            self._stats.update(values)
-
-    @property
-    def wants_value_counts(self) -> bool:
-        """Made with ``count_values=False``: :meth:`report` needs the 16-bit histogram."""
-        return self._stats is not None and not self._stats.count_values
-
-    def report(self, value_counts: npt.NDArray[np.integer] | None = None) -> StegoReport:
-        """Carve the buffered low bits, finish the statistics and judge.
-
-        ``value_counts``: a histogram of the whole file's 16-bit values (65536 bins, uint16
-        order), for an analyzer made with ``count_values=False``.
-        """
-        # The same keys for every file (zeros where nothing was measured), for the learned model.
-        features = dict.fromkeys(FEATURE_NAMES, 0.0)
-        features["frames"] = float(self._frames)
-        if self._skipped is not None or self._frames == 0:
-            return StegoReport([], 0.0, features)
-        features["analysed"] = 1.0
-        findings, carve_features = _carve(
-            self._low[: self._low_frames], self._frames, self.channels, self.carve_bytes
-        )
-        features.update(carve_features)
-        estimated = 0.0
-        if self._stats is not None:
-            stats = _parity_estimates(self._stats.finish())
-            features.update(stats)
-            features["statistics"] = 1.0
-            subblocks = max(self._stats.subblocks, 1)
-            features["quiet_share"] = self._stats.quiet_subblocks / subblocks
-            features["residual_rms"] = math.sqrt(self._stats.residual_power / (subblocks * _SUB))
-            pairs = self._stats.pair_parity if value_counts is None else value_counts
-            determinism = lsb_determinism(pairs)
-            features["lsb_determinism"] = determinism
-            if stats["prefix_z"] >= _Z_ESTIMATE:
-                estimated = min(max(stats["prefix_fraction"], 0.0), 1.0)
-            features["estimated_fraction"] = estimated
-            if _statistically_replaced(stats, estimated, determinism):
-                findings.append(_statistical_finding(stats, estimated))
-        return StegoReport(findings, estimated, features)
-
-
 def _statistically_replaced(stats: dict[str, float], estimated: float, determinism: float) -> bool:
     """The flag rule; thresholds measured by bench/stego_eval.py (see the module docstring)."""
     if stats["prefix_z"] < _Z_FLAG or estimated < _FRACTION_FLAG:
@@ -1094,23 +508,29 @@ def _statistical_finding(stats: dict[str, float], estimated: float) -> Finding:
     )
 
 
-def analyse_lsb(
-    blocks: Iterable[np.ndarray],
-    *,
-    bits_per_sample: int,
-    channels: int,
-    carve_bytes: int = 1 << 16,
-    justify: Literal["left", "right"] = "left",
-    statistics: bool = True,
-) -> StegoReport:
-    """Run :class:`LsbAnalyzer` over ``blocks`` (see it for the parameters) and report."""
-    analyzer = LsbAnalyzer(
-        bits_per_sample=bits_per_sample,
-        channels=channels,
-        carve_bytes=carve_bytes,
-        justify=justify,
-        statistics=statistics,
-    )
-    for block in blocks:
-        analyzer.update(block)
-    return analyzer.report()
+def judge_parity(
+    parity: ParityStatistics, value_counts: npt.NDArray[np.integer] | None = None
+) -> tuple[dict[str, float], float, Finding | None]:
+    """Finish ``parity`` and judge it.
+
+    Returns its features (keys of the analyzer's ``FEATURE_NAMES``), the estimated share of
+    low bits replaced (0 where the z-score is too low to estimate), and ``stego.lsb_statistical``
+    when the flag rule holds, else None. ``value_counts``: a histogram of the whole file's 16-bit
+    values (65536 bins, uint16 order) to use instead of the pairs ``parity`` counted itself.
+    """
+    stats = _parity_estimates(parity.finish())
+    features = dict(stats)
+    features["statistics"] = 1.0
+    subblocks = max(parity.subblocks, 1)
+    features["quiet_share"] = parity.quiet_subblocks / subblocks
+    features["residual_rms"] = math.sqrt(parity.residual_power / (subblocks * _SUB))
+    pairs = parity.pair_parity if value_counts is None else value_counts
+    determinism = lsb_determinism(pairs)
+    features["lsb_determinism"] = determinism
+    estimated = 0.0
+    if stats["prefix_z"] >= _Z_ESTIMATE:
+        estimated = min(max(stats["prefix_fraction"], 0.0), 1.0)
+    features["estimated_fraction"] = estimated
+    if _statistically_replaced(stats, estimated, determinism):
+        return features, estimated, _statistical_finding(stats, estimated)
+    return features, estimated, None
