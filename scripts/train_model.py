@@ -30,11 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from audiomodel.findings import Severity
-from audiomodel.model import LEAF, Tree, TreeEnsembleModel, feature_matrix
+from audiomodel import Limits, Severity, Thresholds, TreeEnsembleModel
+from audiomodel.model import LEAF, Tree, feature_matrix
 from audiomodel.signal import FEATURE_NAMES
-from audiomodel.validator import MIN_SCORED_SAMPLES, Limits, analyse_stream, verdict_from_analysis
-from audiomodel.verdict import Thresholds
+from audiomodel.validator import MIN_SCORED_SAMPLES, analyse_stream, verdict_from_analysis
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_PATH = ROOT / "libs/audiomodel/src/audiomodel/model/signal-model.json"
@@ -196,7 +195,7 @@ def evaluate(
     split: str,
 ) -> dict[str, Any]:
     """Decision of the whole validator (findings + score) per threat class on ``split``."""
-    from audiomodel.findings import Finding
+    from audiomodel import Finding
     from audiomodel.validator import TrackAnalysis
 
     per_class: dict[str, Counter[str]] = defaultdict(Counter)
