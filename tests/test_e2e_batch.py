@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from audiomodel import validate_path
 from audiomodel.corpus.samples import write_samples
-from audiomodel.validator import validate_path
 from audioval_localstack import Emulator
 from audioval_localstack.ray_head import RayHead
 from audioval_servicekit import PipelineSettings, aws_client

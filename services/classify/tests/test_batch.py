@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from audiomodel import Limits, validate_path
 from audiomodel.corpus.samples import write_samples
-from audiomodel.validator import Limits, validate_path
 from audioval_classify.actor_pool import ValidatorPool, connect_ray
 from audioval_classify.batch import list_sources, run_batch
 from audioval_localstack.ray_head import RayHead

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from audiomodel import validate_bytes
 from audiomodel.corpus import threats
 from audiomodel.corpus.samples import synth_music
-from audiomodel.validator import validate_bytes
 from audioval.v1 import classify_pb2, classify_pb2_grpc, verdict_pb2
 from audioval_classify.dynamo_store import DynamoVerdictStore
 from audioval_classify.server import serve

@@ -35,10 +35,16 @@ import numpy.typing as npt
 import ray
 from ray.exceptions import RayTaskError
 
-from audiomodel.findings import finding
-from audiomodel.model import TreeEnsembleModel, load_default_model
-from audiomodel.validator import Limits, validate_path, validate_stream, verdict_from_findings
-from audiomodel.verdict import Verdict
+from audiomodel import (
+    Limits,
+    TreeEnsembleModel,
+    Verdict,
+    finding,
+    load_default_model,
+    validate_path,
+    validate_stream,
+    verdict_from_findings,
+)
 from audioval_servicekit import PipelineSettings, aws_client
 
 __all__ = [

@@ -34,8 +34,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlparse
 
-from audiomodel.validator import Limits
-from audiomodel.verdict import Verdict
+from audiomodel import Limits, Verdict
 from audioval_classify.actor_pool import ValidatorPool, connect_ray, pool_size_default
 from audioval_servicekit import PipelineSettings, aws_client
 

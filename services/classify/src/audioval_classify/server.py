@@ -6,7 +6,7 @@ import functools
 import logging
 from typing import Any
 
-from audiomodel.validator import Limits
+from audiomodel import Limits
 from audioval.v1 import classify_pb2, classify_pb2_grpc
 from audioval_classify.actor_pool import ValidatorPool, connect_ray, pool_size_default
 from audioval_classify.dynamo_store import DynamoVerdictStore

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
-from audiomodel.verdict import Verdict
+from audiomodel import Verdict
 from audioval.v1 import verdict_pb2
 
 _DECISIONS = {
