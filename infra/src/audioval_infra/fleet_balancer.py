@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from audioval_infra.fleet_service import SERVICE_PORTS
+from audioval_infra.fleet_service import SERVICE_PORTS, children_options
 
 __all__ = ["HEALTH_PATH", "HTTPS_PORT", "GrpcBalancer", "GrpcBalancerArgs"]
 
@@ -27,7 +27,7 @@ class GrpcBalancerArgs:
     """Where the balancer runs, who may call it, and the certificate it presents.
 
     ``zones`` get an ingest target group each. ``moved_from``: see
-    :class:`audioval_infra.fleet_service.FleetServiceArgs`.
+    :func:`audioval_infra.fleet_service.children_options`.
     """
 
     prefix: str
@@ -55,10 +55,7 @@ class GrpcBalancer(pulumi.ComponentResource):
     ) -> None:
         super().__init__("audioval:fleet:GrpcBalancer", name, None, opts)
         self._args = args
-        self._child = child = pulumi.ResourceOptions(
-            parent=self,
-            aliases=[pulumi.Alias(parent=args.moved_from)] if args.moved_from else None,
-        )
+        self._child = child = children_options(self, args.moved_from)
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-alb",
             vpc_id=args.vpc_id,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from audioval_infra.fleet_service import children_options
 from audioval_infra.iam import ServiceRole, ServiceRoleArgs, task_execution_policy
 
 __all__ = ["FleetCluster", "FleetClusterArgs"]
@@ -19,7 +20,7 @@ class FleetClusterArgs:
     """One ECR repository and one log group per name in ``services``.
 
     Repositories are immutable-tagged, scanned on push and encrypted with ``key_arn``.
-    ``moved_from``: see :class:`audioval_infra.fleet_service.FleetServiceArgs`.
+    ``moved_from``: see :func:`audioval_infra.fleet_service.children_options`.
     """
 
     prefix: str
@@ -42,10 +43,7 @@ class FleetCluster(pulumi.ComponentResource):
         self, name: str, args: FleetClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("audioval:fleet:FleetCluster", name, None, opts)
-        child = pulumi.ResourceOptions(
-            parent=self,
-            aliases=[pulumi.Alias(parent=args.moved_from)] if args.moved_from else None,
-        )
+        child = children_options(self, args.moved_from)
         self.repositories = {
             service: aws.ecr.Repository(
                 f"{args.prefix}-{service}",

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from audioval_infra.fleet_balancer import HTTPS_PORT
-from audioval_infra.fleet_service import SERVICE_PORTS
+from audioval_infra.fleet_service import SERVICE_PORTS, children_options
 
 __all__ = ["FleetNetwork", "FleetNetworkArgs"]
 
@@ -23,7 +23,7 @@ __all__ = ["FleetNetwork", "FleetNetworkArgs"]
 class FleetNetworkArgs:
     """The VPC the tasks run in and the balancer's security group.
 
-    ``moved_from``: see :class:`audioval_infra.fleet_service.FleetServiceArgs`.
+    ``moved_from``: see :func:`audioval_infra.fleet_service.children_options`.
     """
 
     prefix: str
@@ -45,10 +45,7 @@ class FleetNetwork(pulumi.ComponentResource):
     ) -> None:
         super().__init__("audioval:fleet:FleetNetwork", name, None, opts)
         self._args = args
-        self._child = child = pulumi.ResourceOptions(
-            parent=self,
-            aliases=[pulumi.Alias(parent=args.moved_from)] if args.moved_from else None,
-        )
+        self._child = child = children_options(self, args.moved_from)
         rebuild = self._task_sg("rebuild", [])
         self.security_groups = {
             "rebuild": rebuild,

@@ -19,10 +19,28 @@ import pulumi_aws as aws
 from audioval_infra.config import ServiceSize
 from audioval_infra.iam import ServiceRole, ServiceRoleArgs
 
-__all__ = ["SERVICE_PORTS", "FleetService", "FleetServiceArgs", "QueueBacklog"]
+__all__ = [
+    "SERVICE_PORTS",
+    "FleetService",
+    "FleetServiceArgs",
+    "QueueBacklog",
+    "children_options",
+]
 
 # The port each service's settings default to; the images and the balancer use the same.
 SERVICE_PORTS = {"ingest": 50051, "rebuild": 50052, "classify": 50053}
+
+
+def children_options(
+    component: pulumi.Resource, moved_from: pulumi.Resource | None
+) -> pulumi.ResourceOptions:
+    """Options for ``component``'s children, aliased to ``moved_from`` when given.
+
+    The fleet's components take over resources that were the fleet's own children before it
+    was split: the alias keeps their URNs, so a deployed stack updates in place, not replaces.
+    """
+    aliases = [pulumi.Alias(parent=moved_from)] if moved_from is not None else None
+    return pulumi.ResourceOptions(parent=component, aliases=aliases)
 
 
 @dataclass(frozen=True)
@@ -38,9 +56,8 @@ class FleetServiceArgs:
     """What one ECS service runs, where, under which role, and who reaches it.
 
     ``service`` (``ingest``, ``rebuild``, ``classify``) names the container, its port and its
-    log stream prefix; ``role_name`` is the logical name of its task role. ``moved_from`` is
-    the resource these children were parented to before the fleet was split into components:
-    an alias to it keeps their URNs, so a deployed stack updates in place instead of replacing.
+    log stream prefix; ``role_name`` is the logical name of its task role. ``moved_from``: see
+    :func:`children_options`.
     """
 
     service: str
@@ -75,10 +92,7 @@ class FleetService(pulumi.ComponentResource):
         self, name: str, args: FleetServiceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("audioval:fleet:FleetService", name, None, opts)
-        child = pulumi.ResourceOptions(
-            parent=self,
-            aliases=[pulumi.Alias(parent=args.moved_from)] if args.moved_from else None,
-        )
+        child = children_options(self, args.moved_from)
         self.role = ServiceRole(
             args.role_name,
             ServiceRoleArgs("ecs-tasks.amazonaws.com", args.task_policy, args.role_description),
@@ -145,9 +159,24 @@ class FleetService(pulumi.ComponentResource):
             max_capacity=args.size.max_tasks,
             opts=child,
         )
-        self._scale_on_cpu(name, args.size, child)
+        self._track(
+            f"{name}-cpu",
+            {
+                "target_value": args.size.cpu_target,
+                "predefined_metric_specification": {
+                    "predefined_metric_type": "ECSServiceAverageCPUUtilization"
+                },
+                "scale_in_cooldown": 120,
+                "scale_out_cooldown": 60,
+            },
+            child,
+        )
         if args.backlog is not None:
-            self._scale_on_backlog(name, args.backlog, args.cluster_name, child)
+            self._track(
+                f"{name}-backlog",
+                _backlog_tracking(args.backlog, args.cluster_name, self.service.name),
+                child,
+            )
         self.register_outputs(
             {
                 "service": self.service.name,
@@ -156,88 +185,68 @@ class FleetService(pulumi.ComponentResource):
             }
         )
 
-    def _scale_on_cpu(
-        self, name: str, size: ServiceSize, opts: pulumi.ResourceOptions
+    def _track(
+        self, name: str, configuration: Mapping[str, Any], opts: pulumi.ResourceOptions
     ) -> aws.appautoscaling.Policy:
+        """A target-tracking policy on this service's task count."""
         target = self.scaling_target
         return aws.appautoscaling.Policy(
-            f"{name}-cpu",
+            name,
             policy_type="TargetTrackingScaling",
             service_namespace=target.service_namespace,
             scalable_dimension=target.scalable_dimension,
             resource_id=target.resource_id,
-            target_tracking_scaling_policy_configuration={
-                "target_value": size.cpu_target,
-                "predefined_metric_specification": {
-                    "predefined_metric_type": "ECSServiceAverageCPUUtilization"
-                },
-                "scale_in_cooldown": 120,
-                "scale_out_cooldown": 60,
-            },
+            target_tracking_scaling_policy_configuration=configuration,
             opts=opts,
         )
 
-    def _scale_on_backlog(
-        self,
-        name: str,
-        backlog: QueueBacklog,
-        cluster_name: pulumi.Input[str],
-        opts: pulumi.ResourceOptions,
-    ) -> aws.appautoscaling.Policy:
-        """Messages waiting per running task, not only CPU (rebuild's manifests)."""
-        target = self.scaling_target
-        return aws.appautoscaling.Policy(
-            f"{name}-backlog",
-            policy_type="TargetTrackingScaling",
-            service_namespace=target.service_namespace,
-            scalable_dimension=target.scalable_dimension,
-            resource_id=target.resource_id,
-            target_tracking_scaling_policy_configuration={
-                "target_value": backlog.per_task,
-                "customized_metric_specification": {
-                    "metrics": [
-                        {
-                            "id": "visible",
-                            "return_data": False,
-                            "metric_stat": {
-                                "stat": "Sum",
-                                "metric": {
-                                    "namespace": "AWS/SQS",
-                                    "metric_name": "ApproximateNumberOfMessagesVisible",
-                                    "dimensions": [
-                                        {"name": "QueueName", "value": backlog.queue_name}
-                                    ],
-                                },
-                            },
+
+def _backlog_tracking(
+    backlog: QueueBacklog, cluster_name: pulumi.Input[str], service_name: pulumi.Input[str]
+) -> dict[str, Any]:
+    """Messages waiting per running task, not only CPU (rebuild's manifests)."""
+    return {
+        "target_value": backlog.per_task,
+        "customized_metric_specification": {
+            "metrics": [
+                {
+                    "id": "visible",
+                    "return_data": False,
+                    "metric_stat": {
+                        "stat": "Sum",
+                        "metric": {
+                            "namespace": "AWS/SQS",
+                            "metric_name": "ApproximateNumberOfMessagesVisible",
+                            "dimensions": [{"name": "QueueName", "value": backlog.queue_name}],
                         },
-                        {
-                            "id": "tasks",
-                            "return_data": False,
-                            "metric_stat": {
-                                "stat": "Average",
-                                "metric": {
-                                    "namespace": "ECS/ContainerInsights",
-                                    "metric_name": "RunningTaskCount",
-                                    "dimensions": [
-                                        {"name": "ClusterName", "value": cluster_name},
-                                        {"name": "ServiceName", "value": self.service.name},
-                                    ],
-                                },
-                            },
-                        },
-                        {
-                            "id": "backlog",
-                            "expression": "visible / IF(tasks > 0, tasks, 1)",
-                            "label": "manifests per rebuild task",
-                            "return_data": True,
-                        },
-                    ]
+                    },
                 },
-                "scale_in_cooldown": 300,
-                "scale_out_cooldown": 60,
-            },
-            opts=opts,
-        )
+                {
+                    "id": "tasks",
+                    "return_data": False,
+                    "metric_stat": {
+                        "stat": "Average",
+                        "metric": {
+                            "namespace": "ECS/ContainerInsights",
+                            "metric_name": "RunningTaskCount",
+                            "dimensions": [
+                                {"name": "ClusterName", "value": cluster_name},
+                                {"name": "ServiceName", "value": service_name},
+                            ],
+                        },
+                    },
+                },
+                {
+                    "id": "backlog",
+                    "expression": "visible / IF(tasks > 0, tasks, 1)",
+                    "label": "manifests per rebuild task",
+                    "return_data": True,
+                },
+            ]
+        },
+        "scale_in_cooldown": 300,
+        "scale_out_cooldown": 60,
+    }
 
 
 def _container_definitions(args: FleetServiceArgs) -> pulumi.Output[str]:
