@@ -27,6 +27,8 @@ __all__ = [
     "children_options",
 ]
 
+TargetTracking = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgsDict
+
 # The port each service's settings default to; the images and the balancer use the same.
 SERVICE_PORTS = {"ingest": 50051, "rebuild": 50052, "classify": 50053}
 
@@ -186,7 +188,7 @@ class FleetService(pulumi.ComponentResource):
         )
 
     def _track(
-        self, name: str, configuration: Mapping[str, Any], opts: pulumi.ResourceOptions
+        self, name: str, configuration: TargetTracking, opts: pulumi.ResourceOptions
     ) -> aws.appautoscaling.Policy:
         """A target-tracking policy on this service's task count."""
         target = self.scaling_target
@@ -203,7 +205,7 @@ class FleetService(pulumi.ComponentResource):
 
 def _backlog_tracking(
     backlog: QueueBacklog, cluster_name: pulumi.Input[str], service_name: pulumi.Input[str]
-) -> dict[str, Any]:
+) -> TargetTracking:
     """Messages waiting per running task, not only CPU (rebuild's manifests)."""
     return {
         "target_value": backlog.per_task,
