@@ -143,8 +143,20 @@ class ServiceFleet(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.services = {}
+        self._add_services(args, subnet_ids)
 
-        # -- what each service is told and allowed -----------------------------------------
+        self.endpoint = self.balancer.endpoint
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint,
+                "cluster": self.cluster.cluster.name,
+                "repositories": {k: r.repository_url for k, r in self.repositories.items()},
+            }
+        )
+
+    def _add_services(self, args: ServiceFleetArgs, subnet_ids: list[pulumi.Input[str]]) -> None:
+        """Ingest in each zone, classify and rebuild: what each is told and allowed."""
         patterns = pulumi.Output.all(args.region, args.account_id).apply(
             lambda ra: {
                 zone: stream_arn_pattern(ra[0], ra[1], args.stream_name_prefix, zone)
@@ -169,8 +181,6 @@ class ServiceFleet(pulumi.ComponentResource):
             }
         )
 
-        # -- services ---------------------------------------------------------------------
-        self.services = {}
         for zone in args.zones:
             self._service(
                 f"ingest-{zone}",
@@ -242,15 +252,6 @@ class ServiceFleet(pulumi.ComponentResource):
             subnets=subnet_ids,
             # Rebuild scales on manifests waiting per running task, not only on CPU.
             backlog=QueueBacklog(args.queue_name, args.backlog_per_task),
-        )
-
-        self.endpoint = self.balancer.endpoint
-        self.register_outputs(
-            {
-                "endpoint": self.endpoint,
-                "cluster": self.cluster.cluster.name,
-                "repositories": {k: r.repository_url for k, r in self.repositories.items()},
-            }
         )
 
     def _service(
