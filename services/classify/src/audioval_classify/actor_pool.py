@@ -39,7 +39,8 @@ from audiomodel.findings import finding
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.validator import Limits, validate_path, validate_stream, verdict_from_findings
 from audiomodel.verdict import Verdict
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 
 __all__ = [
     "OverloadedError",

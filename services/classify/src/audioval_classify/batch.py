@@ -37,7 +37,8 @@ from urllib.parse import urlparse
 from audiomodel.validator import Limits
 from audiomodel.verdict import Verdict
 from audioval_classify.actor_pool import ValidatorPool, connect_ray, pool_size_default
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 
 __all__ = ["BatchReport", "Source", "list_sources", "open_results", "run_batch"]
 
