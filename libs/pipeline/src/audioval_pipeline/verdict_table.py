@@ -165,10 +165,6 @@ class VerdictTable:
         self._db = dynamodb
         self._table = table
 
-    @property
-    def name(self) -> str:
-        return self._table
-
     def lookup(self, track_id: str) -> tuple[TrackLookup, verdict_pb2.Verdict | None]:
         """The track's state and, when judged, its verdict, from one strongly consistent read."""
         item = self._db.get_item(
