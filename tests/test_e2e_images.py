@@ -28,7 +28,8 @@ from pydantic import SecretStr
 
 from audioval.v1 import ingest_pb2, ingest_pb2_grpc, pipeline_pb2
 from audioval_localstack import Emulator, free_port, provision
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 

@@ -20,7 +20,9 @@ from audioval_classify.server import serve
 from audioval_classify.settings import ClassifySettings
 from audioval_localstack import Emulator, provision
 from audioval_localstack.ray_head import RayHead
-from audioval_servicekit import PipelineSettings, RunningServer, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
+from audioval_servicekit import RunningServer
 
 
 @pytest.fixture(scope="module")

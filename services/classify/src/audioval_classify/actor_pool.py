@@ -45,7 +45,8 @@ from audiomodel import (
     validate_stream,
     verdict_from_findings,
 )
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 
 __all__ = [
     "OverloadedError",

@@ -36,7 +36,8 @@ from urllib.parse import urlparse
 
 from audiomodel import Limits, Verdict
 from audioval_classify.actor_pool import ValidatorPool, connect_ray, pool_size_default
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 
 __all__ = ["BatchReport", "Source", "list_sources", "open_results", "run_batch"]
 

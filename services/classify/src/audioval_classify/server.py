@@ -14,13 +14,8 @@ from audioval_classify.servicer import ClassifyServicer
 from audioval_classify.settings import ClassifySettings
 from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster, VerdictStore
 from audioval_classify.verdict_stream import VerdictStreamFollower
-from audioval_servicekit import (
-    RunningServer,
-    aws_client,
-    build_server,
-    configure_logging,
-    run_until_signal,
-)
+from audioval_pipeline.clients import aws_client
+from audioval_servicekit import RunningServer, build_server, configure_logging, run_until_signal
 
 log = logging.getLogger(__name__)
 

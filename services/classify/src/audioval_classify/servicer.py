@@ -14,7 +14,7 @@ from audioval.v1 import classify_pb2, classify_pb2_grpc, verdict_pb2
 from audioval_classify.actor_pool import OverloadedError, ValidatorPool
 from audioval_classify.store import StreamClosed, VerdictBroadcaster, VerdictStore
 from audioval_classify.verdict_message import to_proto
-from audioval_servicekit.verdict_table import TrackLookup
+from audioval_pipeline.verdict_table import TrackLookup
 
 log = logging.getLogger(__name__)
 

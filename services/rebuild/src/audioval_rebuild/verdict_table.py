@@ -1,6 +1,6 @@
 """The verdict a track gets when its records do not rebuild the file its manifest names.
 
-The table itself is ``audioval_servicekit.verdict_table.VerdictTable``, shared with classify
+The table itself is ``audioval_pipeline.verdict_table.VerdictTable``, shared with classify
 (re-exported here for the worker).
 """
 
@@ -12,8 +12,8 @@ from importlib import metadata
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from audioval.v1 import pipeline_pb2, verdict_pb2
+from audioval_pipeline.verdict_table import VerdictTable
 from audioval_rebuild.integrity import HashMismatchError, IntegrityError
-from audioval_servicekit.verdict_table import VerdictTable
 
 __all__ = ["VerdictTable", "rejection"]
 
