@@ -102,7 +102,7 @@ def walk_flac(insp: Inspection, start: int) -> None:
         return
     insp.report.sample_rate, insp.report.channels = info.sample_rate, info.channels
     insp.report.frames = info.total or None
-    _frames(insp, pos, info)
+    _frames(insp, pos, info, start + 8)
 
 
 def _block(insp: Inspection, btype: int, name: str, pos: int, body: int, length: int) -> None:
@@ -164,8 +164,9 @@ def _picture(insp: Inspection, body: int, length: int, where: str) -> None:
     )
 
 
-def _frames(insp: Inspection, meta_end: int, info: FlacInfo) -> None:
-    """Place the first and last frames after the metadata; report what lies around them."""
+def _frames(insp: Inspection, meta_end: int, info: FlacInfo, info_at: int) -> None:
+    """Place the first and last frames after the metadata (STREAMINFO's body at ``info_at``);
+    report what lies around them."""
     hi = tail_tags(insp, meta_end, insp.size)
     insp.report.audio_start = meta_end
     if meta_end >= hi:
@@ -220,17 +221,48 @@ def _frames(insp: Inspection, meta_end: int, info: FlacInfo) -> None:
         )
         insp.report.audio_end = hi
         return
-    end = _frame_end(insp, last, hi, info)
+    end, cut = _frame_end(insp, last, hi, info)
+    if info.total and last.first_sample + last.block_size == info.total and end < hi:
+        # STREAMINFO's count is a claim; the frames are what decoders play. A frame that goes
+        # on from the counted last one means the stream is longer than its header says.
+        beyond = _headers(insp, end, min(hi, end + 64), info, variable)
+        if beyond and beyond[0].offset == end:
+            real = _fallback_last(insp, end, hi, info, variable)
+            if real is not None:
+                last = real
+                end, cut = _frame_end(insp, last, hi, info)
+    walked = last.first_sample + last.block_size
+    insp.report.walked_frames = walked
     insp.segment("frames", "flac", first[0].offset, end - first[0].offset)
-    if info.total and last.first_sample + last.block_size < info.total:
+    if info.total and walked > info.total:
+        insp.report.frames = walked
+        # The decoder stops at STREAMINFO's count; it is told the count is unknown instead.
+        packed = int.from_bytes(insp.src.read(info_at + 10, 8), "big") & ~((1 << 36) - 1)
+        insp.report.decode_patches.append((info_at + 10, packed.to_bytes(8, "big")))
+        insp.add(
+            "container.size_mismatch",
+            f"STREAMINFO counts {info.total} samples but the frames carry {walked}: "
+            f"{walked - info.total} samples past the count, which readers that trust the "
+            "header never play",
+            offset=first[0].offset,
+            declared=info.total,
+            size=walked,
+            where="flac STREAMINFO total samples",
+        )
+    elif not info.total:
+        insp.report.frames = walked
+    if info.total and walked < info.total:
+        frame_bytes = max(1, end - first[0].offset)
+        missing = (info.total - walked) * frame_bytes // max(1, walked)
         insp.add(
             "container.truncated",
-            f"STREAMINFO promises {info.total} samples; frames end at sample "
-            f"{last.first_sample + last.block_size}",
+            f"STREAMINFO promises {info.total} samples; frames end at sample {walked}",
             offset=last.offset,
             declared=info.total,
-            size=last.first_sample + last.block_size,
+            size=walked,
             where="flac frames",
+            missing_bytes=missing,
+            cut=cut,
         )
     end = inner_tags(insp, end, hi)
     insp.report.audio_end = end
@@ -336,7 +368,8 @@ def _fallback_last(
     return None
 
 
-def _frame_end(insp: Inspection, last: FlacFrame, hi: int, info: FlacInfo) -> int:
+def _frame_end(insp: Inspection, last: FlacFrame, hi: int, info: FlacInfo) -> tuple[int, bool]:
+    """Where the last frame ends, and whether the file ends inside it (cut short)."""
     # A frame is never longer than STREAMINFO's maximum nor than its samples stored verbatim.
     worst = last.block_size * info.channels * (info.bits + 1) // 8 + 64 * info.channels + 32
     bound = min(max(info.max_frame + 16, worst), 4 * BLOCK_BYTES)
@@ -344,15 +377,19 @@ def _frame_end(insp: Inspection, last: FlacFrame, hi: int, info: FlacInfo) -> in
     length = frame_length(frame, last)
     if length is None:
         if crc16(frame) == 0:
-            return last.offset + len(frame)
+            return last.offset + len(frame), False
+        # The file ends inside the frame when the bytes run out before its subframes do.
+        cut = last.offset + len(frame) >= hi
         insp.add(
             "container.truncated",
             f"the last FLAC frame (byte {last.offset}) is cut short or malformed",
             offset=last.offset,
             size=len(frame),
             where="flac frames",
+            missing_bytes=max(0, info.max_frame - len(frame)),
+            cut=cut,
         )
-        return hi
+        return hi, cut
     if crc16(frame[:length]) != 0:
         insp.add(
             "container.crc_mismatch",
@@ -361,4 +398,4 @@ def _frame_end(insp: Inspection, last: FlacFrame, hi: int, info: FlacInfo) -> in
             size=length,
             where="flac frame",
         )
-    return last.offset + length
+    return last.offset + length, False

@@ -24,6 +24,10 @@ BLOCK_BYTES: Final = 1 << 20
 RESYNC_BYTES: Final = 4 << 20
 #: Zero padding up to this size after the audio is harmless (reported at INFO).
 PADDING_INFO_BYTES: Final = 1 << 16
+#: A RIFF/FORM size off from the walked chunks by at most this much (the 4-byte form type or
+#: the 8-byte header counted or not, a forgotten pad byte) is a writer's miscount, not a lie:
+#: the walk covers every byte either way.
+SIZE_SLACK_BYTES: Final = 8
 #: Junk between MPEG frames up to this size (in total) is damage (a cut frame where two files
 #: were joined), not smuggling.
 MPEG_JUNK_TOLERANCE: Final = 2048

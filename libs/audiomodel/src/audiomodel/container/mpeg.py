@@ -180,6 +180,7 @@ def walk_mpeg(insp: Inspection, start: int) -> None:
         _mpeg_junk(insp, pos, nxt - pos, total_junk=junk)
         pos = nxt
     insp.segment("frames", insp.report.codec, first, pos - first, frames)
+    insp.report.walked_frames = samples
     if xing_frames is not None:
         insp.report.frames = xing_frames * head.samples
     else:

@@ -103,6 +103,8 @@ class _OggWalk:
                     declared=page,
                     size=insp.size - pos,
                     where="ogg page",
+                    missing_bytes=pos + page - insp.size,
+                    cut=True,
                 )
                 end = insp.size
                 pos = insp.size
@@ -147,7 +149,7 @@ class _OggWalk:
             report.codec = audio.codec
             report.sample_rate, report.channels = audio.sample_rate, audio.channels
             if audio.granule >= 0:
-                report.frames = max(0, audio.granule - audio.preskip)
+                report.frames = report.walked_frames = max(0, audio.granule - audio.preskip)
             elif audio.total:
                 report.frames = audio.total
             if not audio.ended and end == insp.size and not insp.has("container.truncated"):
