@@ -54,6 +54,8 @@ def walk_flac(insp: Inspection, start: int) -> None:
                 offset=pos,
                 size=insp.size - pos,
                 where="flac metadata",
+                missing_bytes=pos + 4 - insp.size,
+                cut=True,
             )
             insp.report.audio_end = insp.size
             return
@@ -71,6 +73,8 @@ def walk_flac(insp: Inspection, start: int) -> None:
                 declared=length,
                 size=insp.size - body,
                 where=f"flac {name}",
+                missing_bytes=body + length - insp.size,
+                cut=True,
             )
             if btype:  # what is there may still be a payload
                 _block(insp, btype, name, pos, body, insp.size - body)
