@@ -74,7 +74,9 @@ def walk_flac(insp: Inspection, start: int) -> None:
                 size=insp.size - body,
                 where=f"flac {name}",
                 missing_bytes=body + length - insp.size,
-                cut=True,
+                # A cut upload ends inside a block of a defined type after a sane STREAMINFO;
+                # a forbidden type or a STREAMINFO of zeros is no honest file cut short.
+                cut=btype < len(_FLAC_BLOCKS) and (index == 0 or _sane(info)),
             )
             if btype:  # what is there may still be a payload
                 _block(insp, btype, name, pos, body, insp.size - body)
@@ -94,7 +96,7 @@ def walk_flac(insp: Inspection, start: int) -> None:
             size=pos - start,
             where="flac metadata",
         )
-    if info is None or info.channels == 0 or info.sample_rate == 0:
+    if info is None or not _sane(info):
         insp.add(
             "container.undecodable",
             "FLAC stream has no valid STREAMINFO block first",
@@ -107,6 +109,10 @@ def walk_flac(insp: Inspection, start: int) -> None:
     insp.report.sample_rate, insp.report.channels = info.sample_rate, info.channels
     insp.report.frames = info.total or None
     _frames(insp, pos, info, start + 8)
+
+
+def _sane(info: FlacInfo | None) -> bool:
+    return info is not None and info.sample_rate > 0 and info.channels > 0
 
 
 def _block(insp: Inspection, btype: int, name: str, pos: int, body: int, length: int) -> None:
