@@ -89,7 +89,9 @@ def test_flac_whose_streaminfo_understates_off_a_frame_boundary_counts_every_fra
     assert report.walked_frames == real
     assert report.frames == real
     lie = [f for f in report.findings if f.code == "container.size_mismatch"]
-    assert lie and lie[0].evidence["declared"] == 2 * RATE + 1234 and lie[0].evidence["size"] == real
+    assert (
+        lie and lie[0].evidence["declared"] == 2 * RATE + 1234 and lie[0].evidence["size"] == real
+    )
     verdict = validate_bytes(short)
     assert verdict.duration_s == pytest.approx(6.0, abs=0.01)  # every frame was analysed
 

@@ -114,6 +114,12 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.SUSPICIOUS,
         "High-entropy or structured non-audio data is embedded in the file.",
     ),
+    "container.extra_stream": (
+        Severity.SUSPICIOUS,
+        "A logical stream besides the one decoded (a second audio stream multiplexed or chained "
+        "after the first, video, or a stream of no known codec): what it holds is not judged as "
+        "audio.",
+    ),
     "container.crc_mismatch": (
         Severity.SUSPICIOUS,
         "A page or frame checksum does not match its contents.",

@@ -124,6 +124,42 @@ def examine(
     return guess
 
 
+def memory_region(
+    insp: Inspection,
+    data: bytes,
+    *,
+    offset: int,
+    size: int,
+    where: str,
+    flag_data: bool,
+    min_blob: int = 0,
+) -> PayloadGuess | None:
+    """Identify bytes held in memory (reassembled from pages, a tag value): a dangerous file
+    at their start or a dangerous signature inside is reported; with ``flag_data``, so is
+    high-entropy data of at least ``min_blob`` bytes (``size``: the region in the file)."""
+    if not data:
+        return None
+    guess = identify_payload(data)
+    ev = region_evidence(offset, size, guess, where)
+    if guess.kind in EMBEDDED_CODE:
+        message = f"{where}: {guess.name} ({guess.kind.value}) at byte {offset}, {size} bytes"
+        emit_payload(insp, guess.kind, message, ev)
+        return guess
+    hits = find_signatures(data, limit=1)
+    if hits:
+        at, name, kind = hits[0]
+        ev.update(payload_kind=kind.value, payload_name=name, value_offset=at)
+        message = f"{where}: {name} signature {at} bytes in, region at byte {offset}"
+        emit_payload(insp, kind, message, ev)
+        return guess
+    if flag_data and guess.kind is PayloadKind.HIGH_ENTROPY and size >= min_blob:
+        message = (
+            f"{where}: {size} bytes of high-entropy data (encrypted or compressed) at byte {offset}"
+        )
+        insp.emit("container.embedded_data", message, ev)
+    return guess
+
+
 def scan_signatures(insp: Inspection, offset: int, length: int, where: str) -> None:
     """Report the first dangerous file signature inside a region of audio data."""
     hits = find_signatures(insp.src.read(offset, length), limit=1)

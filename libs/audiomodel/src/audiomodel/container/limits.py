@@ -37,6 +37,8 @@ OGG_RESYNC_CANDIDATES: Final = 1024
 #: A Vorbis comment packet or block is read up to the metadata limit plus this much, so a value
 #: just over the limit is still decoded and identified while a huge one costs a bounded read.
 COMMENT_MARGIN_BYTES: Final = 1 << 16
+#: How much of a logical Ogg stream of no known codec is kept to identify what it carries.
+STREAM_SAMPLE_BYTES: Final = 1 << 16
 #: Caps on structure counts, so crafted files of tiny chunks cannot make a walk slow.
 MAX_OGG_STREAMS: Final = 1024
 MAX_CHUNKS: Final = 1 << 16
