@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
 import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np

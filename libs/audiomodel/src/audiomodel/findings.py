@@ -120,6 +120,12 @@ CODES: dict[str, tuple[Severity, str]] = {
         "after the first, video, or a stream of no known codec): what it holds is not judged as "
         "audio.",
     ),
+    "container.nonconforming_metadata": (
+        Severity.SUSPICIOUS,
+        "A tag frame, item or block holds more than, or other than, what its specification says "
+        "it holds: a fixed-size field holding far more (a 4-byte PRIV AverageLevel holding "
+        "kilobytes), a picture that does not parse as an image, bytes after the image's end.",
+    ),
     "container.crc_mismatch": (
         Severity.SUSPICIOUS,
         "A page or frame checksum does not match its contents.",

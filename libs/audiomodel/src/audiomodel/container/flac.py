@@ -13,7 +13,7 @@ from typing import Final
 import numpy as np
 
 from audiomodel.container.checksums import crc16
-from audiomodel.container.embedded import examine, padding_region, trailing
+from audiomodel.container.embedded import examine, image_structure, padding_region, trailing
 from audiomodel.container.flac_frames import (
     FlacFrame,
     FlacInfo,
@@ -23,6 +23,7 @@ from audiomodel.container.flac_frames import (
 )
 from audiomodel.container.inspection import Inspection
 from audiomodel.container.limits import (
+    BLOB_BYTES,
     BLOCK_BYTES,
     COMMENT_MARGIN_BYTES,
     MAX_CHUNKS,
@@ -34,6 +35,15 @@ from audiomodel.payload import PayloadKind
 
 _FLAC_BLOCKS: Final = (
     "STREAMINFO", "PADDING", "APPLICATION", "SEEKTABLE", "VORBIS_COMMENT", "CUESHEET", "PICTURE"
+)  # fmt: skip
+#: Application ids registered with Xiph.Org for APPLICATION blocks (RFC 9639, section 8.4, and
+#: the registry it points to).
+_FLAC_APPLICATIONS: Final = frozenset(
+    {
+        b"ATCH", b"BSOL", b"BUGS", b"Cues", b"Fica", b"Ftol", b"MOTB", b"MPSE", b"MuML",
+        b"RIFF", b"SFFL", b"SONY", b"SQEZ", b"TtWv", b"UITS", b"aiff", b"imag", b"peem",
+        b"qfst", b"riff", b"tune", b"w64 ", b"xbat", b"xmcd",
+    }
 )  # fmt: skip
 
 
@@ -123,14 +133,16 @@ def _block(insp: Inspection, btype: int, name: str, pos: int, body: int, length:
         return
     insp.metadata(pos, length, where)
     if btype == 2:
-        examine(insp, body + 4, length - 4, where, flag_data=True, flag_text=False)
+        _application(insp, pos, body, length, where)
     elif btype == 6:
         _picture(insp, body, length, where)
     elif btype == 4:
         raw = insp.src.read(body, min(length, insp.max_meta + COMMENT_MARGIN_BYTES))
         vorbis_comments(insp, raw, 0, length, lambda at: body + at, where, complete=True)
     elif btype in (3, 5):
-        examine(insp, body, length, where, flag_data=False)
+        sample, guess = insp.identify(body, length)
+        blob = guess.kind is PayloadKind.HIGH_ENTROPY and length >= BLOB_BYTES
+        examine(insp, body, length, where, flag_data=blob, sample=sample, guess=guess)
     else:
         insp.add(
             "container.unknown_chunk",
@@ -142,12 +154,30 @@ def _block(insp: Inspection, btype: int, name: str, pos: int, body: int, length:
         examine(insp, body, length, where, flag_data=True, flag_text=False)
 
 
+def _application(insp: Inspection, pos: int, body: int, length: int, where: str) -> None:
+    """An APPLICATION block: a registered application id, then that application's data."""
+    app = insp.src.read(body, 4)
+    name = app.decode("latin-1")
+    if app not in _FLAC_APPLICATIONS:
+        insp.add(
+            "container.unknown_chunk",
+            f"{where} at byte {pos} has an unregistered application id {name!r}, {length} bytes",
+            offset=pos,
+            size=length,
+            where=where,
+            application_id=name,
+        )
+    examine(insp, body + 4, length - 4, f"{where} {name!r}", flag_data=True, flag_text=False)
+
+
 def _picture(insp: Inspection, body: int, length: int, where: str) -> None:
     """Identify the picture data of a PICTURE block read from the file."""
     head = insp.src.read(body, min(length, 8 + 4096))
     inner = 4
+    mime = ""
     if len(head) >= 8:
         mime_len = int.from_bytes(head[4:8], "big")
+        mime = head[8 : 8 + min(mime_len, 64)].decode("latin-1")
         inner = 8 + mime_len
         desc_len = int.from_bytes(insp.src.read(body + inner, 4), "big")
         inner += 4 + desc_len + 16
@@ -172,6 +202,10 @@ def _picture(insp: Inspection, body: int, length: int, where: str) -> None:
         sample=sample,
         guess=guess,
     )
+    if len(sample) == length - inner:  # the whole picture was read
+        image_structure(
+            insp, sample, offset=body + inner, size=length - inner, where=where, mime=mime
+        )
 
 
 def _frames(insp: Inspection, meta_end: int, info: FlacInfo, info_at: int) -> None:

@@ -39,6 +39,20 @@ OGG_RESYNC_CANDIDATES: Final = 1024
 COMMENT_MARGIN_BYTES: Final = 1 << 16
 #: How much of a logical Ogg stream of no known codec is kept to identify what it carries.
 STREAM_SAMPLE_BYTES: Final = 1 << 16
+#: High-entropy bytes (encrypted or compressed) from this size on are flagged in fields whose
+#: specification lets them hold binary data (ID3 PRIV/GEOB, APEv2 binary items, known RIFF
+#: chunks, FLAC blocks): honest binary fields there (GUIDs, levels, DJ cue points, seek
+#: tables) are small or structured; a payload worth hiding is not.
+BLOB_BYTES: Final = 2048
+#: Base64 or hex text in a text field that decodes to random-looking bytes is flagged from this
+#: many decoded bytes on (a SHA-512 in hex is 64 bytes: checksums stay below it).
+ENCODED_BLOB_BYTES: Final = 128
+#: A single text field (a RIFF INFO value, an ID3 text frame, a Vorbis comment, an APEv2 text
+#: item) longer than this is absurd: lyrics and liner notes stay well under it.
+TEXT_FIELD_BYTES: Final = 1 << 16
+#: Bytes after the end of a picture's image up to this many are reported at INFO (a tagger's
+#: stray bytes); more, when not zeros, is data riding behind the image.
+IMAGE_TAIL_INFO_BYTES: Final = 16
 #: Caps on structure counts, so crafted files of tiny chunks cannot make a walk slow.
 MAX_OGG_STREAMS: Final = 1024
 MAX_CHUNKS: Final = 1 << 16

@@ -19,10 +19,12 @@ from audiomodel.container.embedded import (
     padding_region,
     scan_pcm_head,
     scan_signatures,
+    text_value,
     trailing,
 )
 from audiomodel.container.inspection import Inspection
 from audiomodel.container.limits import (
+    BLOB_BYTES,
     MAX_CHUNKS,
     PADDING_INFO_BYTES,
     SIZE_SLACK_BYTES,
@@ -31,6 +33,7 @@ from audiomodel.container.limits import (
 from audiomodel.container.report import PcmLayout
 from audiomodel.container.tags import id3v2, inner_tags, tail_tags
 from audiomodel.findings import Severity
+from audiomodel.payload import PayloadKind
 
 
 def _is_fourcc(b: bytes) -> bool:
@@ -385,6 +388,7 @@ def _wav_chunks(
             known=ch.cid in _WAV_KNOWN,
             id3=ch.cid in _WAV_ID3,
             filler=ch.cid in _WAV_FILLER,
+            big=big,
         )
     if fmt is None or data is None:
         missing = "fmt" if fmt is None else "data"
@@ -455,7 +459,14 @@ def _wav_fmt(
 
 
 def _meta_chunk(
-    insp: Inspection, ch: _Chunk, name: str, *, known: bool, id3: bool, filler: bool
+    insp: Inspection,
+    ch: _Chunk,
+    name: str,
+    *,
+    known: bool,
+    id3: bool,
+    filler: bool,
+    big: bool = False,
 ) -> None:
     body = ch.offset + 8
     where = f"chunk {name!r}"
@@ -473,7 +484,56 @@ def _meta_chunk(
     insp.metadata(ch.offset, ch.present, where)
     if id3 and id3v2(insp, body, body + ch.present) is not None:
         return
-    examine(insp, body, ch.present, where, flag_data=not known, flag_text=False)
+    sample, guess = insp.identify(body, ch.present)
+    # Known chunks hold text or small structures; an encrypted or compressed blob is neither.
+    blob = guess.kind is PayloadKind.HIGH_ENTROPY and ch.present >= BLOB_BYTES
+    flag = not known or blob
+    examine(
+        insp, body, ch.present, where, flag_data=flag, flag_text=False, sample=sample, guess=guess
+    )
+    if ch.cid == b"LIST":
+        _list_texts(insp, sample, body, ch.present, big)
+    elif known and guess.kind is PayloadKind.TEXT:
+        text_value(insp, sample, body, ch.present, where)
+
+
+#: LIST/adtl sub-chunks and how many bytes of fields come before their text.
+_ADTL_TEXT: Final = {b"labl": 4, b"note": 4, b"ltxt": 20}
+
+
+def _list_texts(insp: Inspection, raw: bytes, body: int, size: int, big: bool) -> None:
+    """Check the text fields of a LIST ``INFO`` or ``adtl`` chunk (``raw``: its first bytes,
+    at file offset ``body``): each value for encoded binaries and absurd sizes, each
+    sub-chunk size against the LIST it sits in."""
+    kind = raw[:4]
+    if kind not in (b"INFO", b"adtl"):
+        return
+    pos = 4
+    end = min(len(raw), size)
+    for _ in range(MAX_CHUNKS):
+        if pos + 8 > end:
+            break
+        sid = raw[pos : pos + 4]
+        length = int.from_bytes(raw[pos + 4 : pos + 8], "big" if big else "little")
+        label = f"LIST/{kind.decode()} {_fourcc_name(sid)!r}"
+        if not _is_fourcc(sid):
+            break
+        if pos + 8 + length > size:
+            insp.add(
+                "container.size_mismatch",
+                f"{label} at byte {body + pos} claims {length} bytes, {size - pos - 8} are left "
+                "in its LIST",
+                offset=body + pos,
+                declared=length,
+                size=size - pos - 8,
+                where=label,
+            )
+            length = size - pos - 8
+        skip = _ADTL_TEXT.get(sid, 0) if kind == b"adtl" else 0
+        value = raw[pos + 8 + skip : pos + 8 + length]
+        if kind == b"INFO" or sid in _ADTL_TEXT:
+            text_value(insp, value, body + pos + 8 + skip, max(0, length - skip), label)
+        pos += 8 + length + (length & 1)
 
 
 def walk_aiff(insp: Inspection, head: bytes) -> None:
