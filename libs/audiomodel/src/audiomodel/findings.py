@@ -83,7 +83,9 @@ CODES: dict[str, tuple[Severity, str]] = {
     ),
     "container.truncated": (
         Severity.SUSPICIOUS,
-        "A size field or frame promises more bytes than the file holds.",
+        "A size field or frame promises more bytes than the file holds (how many are missing, "
+        "and whether the file was cut inside a structure: a broken upload, judged by its own "
+        "rule in FINDINGS.md).",
     ),
     "container.size_mismatch": (
         Severity.SUSPICIOUS,
