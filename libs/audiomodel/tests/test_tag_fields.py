@@ -364,3 +364,50 @@ def test_looks_random_tells_random_bytes_from_structured_ones() -> None:
     assert all(looks_random(random_bytes(n, n)) for n in (128, 300, 2048, 65536))
     assert not looks_random(b"The quick brown fox jumps over the lazy dog. " * 20)
     assert not looks_random(np.arange(4096, dtype=np.int16).tobytes())
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    fields=st.lists(
+        st.tuples(
+            st.sampled_from([b"INAM", b"ICMT", b"ISFT", b"labl", b"x\x00yz"]),
+            st.binary(max_size=300),
+        ),
+        max_size=6,
+    ),
+    kind=st.sampled_from([b"INFO", b"adtl", b"wavl"]),
+    cut=st.integers(0, 24),
+)
+def test_random_list_chunks_never_raise(
+    fields: list[tuple[bytes, bytes]], kind: bytes, cut: int
+) -> None:
+    body = kind + info_list(fields)[4:]
+    report = inspect(wav_with([(b"LIST", body[: max(4, len(body) - cut)])]))
+    assert report.format == "wav" and report.audio_end <= report.size
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    frame=st.sampled_from([b"PRIV", b"APIC", b"GEOB", b"TXXX", b"COMM", b"USLT", b"TIT2"]),
+    encoding=st.integers(0, 4),
+    body=st.binary(max_size=600),
+)
+def test_random_id3_frames_never_raise(frame: bytes, encoding: int, body: bytes) -> None:
+    report = inspect(id3v23([(frame, bytes([encoding]) + body)]) + MP3)
+    assert report.format == "mp3"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    items=st.lists(
+        st.tuples(
+            st.sampled_from(["Title", "Cover Art (Front)", "Blob"]),
+            st.integers(0, 3),
+            st.binary(max_size=400),
+        ),
+        max_size=4,
+    )
+)
+def test_random_apev2_items_never_raise(items: list[tuple[str, int, bytes]]) -> None:
+    report = inspect(MP3 + ape_tag(items))
+    assert report.format == "mp3"
