@@ -4,7 +4,10 @@ missing and their own decision rule, and size fields off by a writer's miscount 
 from __future__ import annotations
 
 import io
+import shutil
 import struct
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -156,3 +159,16 @@ def test_a_cut_upload_that_carries_a_payload_is_still_rejected(wav: bytes) -> No
     data = data[:4] + struct.pack("<I", len(data) - 8) + data[8:]
     verdict = validate_bytes(data[: len(data) * 3 // 4])
     assert verdict.decision is Decision.REJECT
+
+
+@pytest.mark.skipif(not shutil.which("flac"), reason="flac (the reference encoder) not installed")
+def test_reference_encoder_flac_cut_mid_upload_is_a_broken_upload(tmp_path: Path) -> None:
+    wav_path, flac_path = tmp_path / "in.wav", tmp_path / "out.flac"
+    sf.write(wav_path, music(), RATE, subtype="PCM_16")
+    subprocess.run(["flac", "--silent", "-5", "-o", str(flac_path), str(wav_path)], check=True)
+    data = flac_path.read_bytes()
+    verdict = validate_bytes(data[: len(data) * 3 // 5])
+    found = truncations(verdict.findings)
+    assert found and all(f.severity is Severity.INFO for f in found)
+    assert verdict.decision is Decision.ACCEPT, above_info(verdict.findings)
+    assert verdict.duration_s == pytest.approx(3.6, abs=0.5)

@@ -306,7 +306,13 @@ def _settle_truncation(analysis: TrackAnalysis) -> None:
     and the shape of a size field inflated to make readers allocate or wait. A truncated file
     that does not decode at all is held for review rather than rejected as undecodable.
     """
-    truncations = [f for f in analysis.findings if f.code == "container.truncated"]
+    # Truncations the walk already judged harmless (a cut last MPEG frame, an Ogg stream
+    # without its end page) stay as they are and do not weigh on the others.
+    truncations = [
+        f
+        for f in analysis.findings
+        if f.code == "container.truncated" and f.severity > Severity.INFO
+    ]
     if not truncations:
         return
     cut = all(f.evidence.get("cut") is True for f in truncations)

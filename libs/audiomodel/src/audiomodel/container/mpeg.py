@@ -166,6 +166,8 @@ def walk_mpeg(insp: Inspection, start: int) -> None:
                 declared=f.length,
                 size=hi - pos,
                 where="mpeg frames",
+                missing_bytes=pos + f.length - hi,
+                cut=True,
             )
             pos = hi
             break
