@@ -142,3 +142,18 @@ def test_walked_length_never_exceeds_the_frames_and_never_raises(
     data = data[: len(data) - cut] if cut else data
     report = inspect_container(io.BytesIO(data))
     assert report.walked_frames is None or report.walked_frames <= frames * BLOCK
+
+
+def test_the_time_budget_stops_a_long_container_walk() -> None:
+    buf = io.BytesIO()
+    t = np.arange(RATE) / RATE
+    sf.write(buf, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), RATE, format="MP3")
+    mp3 = buf.getvalue()
+    frame_at = mp3.rfind(b"\xff\xfb", 0, len(mp3) // 2)  # an MPEG-1 layer III frame mid-file
+    nxt = mp3.find(b"\xff\xfb", frame_at + 4)
+    data = mp3[frame_at:nxt] * 9000
+    report = inspect_container(io.BytesIO(data), deadline=time.perf_counter() - 1)
+    found = [f for f in report.findings if f.code == "limit.time_budget_exceeded"]
+    assert found and found[0].evidence["stage"] == "container walk"
+    assert int(found[0].evidence["offset"]) < len(data)
+    assert inspect_container(io.BytesIO(data)).walked_frames == 9000 * 1152

@@ -183,7 +183,11 @@ def analyse_stream(
 
     mark = time.perf_counter()
     container = inspect_container(
-        stream, size=size, name=name, max_metadata_bytes=limits.max_metadata_bytes
+        stream,
+        size=size,
+        name=name,
+        max_metadata_bytes=limits.max_metadata_bytes,
+        deadline=budget.deadline,
     )
     analysis.container = container
     analysis.findings.extend(container.findings)
@@ -191,7 +195,8 @@ def analyse_stream(
     if container.format not in DECODABLE_FORMATS:
         return analysis
     if budget.exceeded():
-        analysis.findings.append(budget.finding("container walk"))
+        if not any(f.code == "limit.time_budget_exceeded" for f in container.findings):
+            analysis.findings.append(budget.finding("container walk"))
         return analysis
     walked = container.walked_frames
     if walked and container.sample_rate and walked / container.sample_rate > limits.max_duration_s:

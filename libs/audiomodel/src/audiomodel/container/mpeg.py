@@ -148,6 +148,8 @@ def walk_mpeg(insp: Inspection, start: int) -> None:
     mask = ref & _MPEG_STREAM_MASK
     last = first
     while pos < hi:
+        if frames & 0xFFF == 0xFFF and insp.out_of_time(pos):
+            break
         h = int.from_bytes(win.get(pos, 4), "big")
         f = _mpeg_frame(h) if (h & _MPEG_STREAM_MASK) == mask else None
         if f is not None:

@@ -86,6 +86,8 @@ class _OggWalk:
         end = 0
         pages = 0
         while pos < insp.size and pages < (1 << 22):
+            if pages & 0xFFF == 0xFFF and insp.out_of_time(pos):
+                break
             if streams and not self.open_streams:
                 # Only a new chained stream may follow the end of all streams.
                 nxt = win.get(pos, 27)
