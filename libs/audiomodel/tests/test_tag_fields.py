@@ -232,6 +232,12 @@ def test_bytes_after_the_image_end_are_reported_with_where_the_image_ends() -> N
     assert of(report, "container.embedded_data")
 
 
+def test_a_second_image_after_the_first_is_a_multi_picture_not_a_payload() -> None:
+    apic = b"\x00image/jpeg\x00\x03\x00" + jpeg_image() + jpeg_image(500)
+    report = inspect(id3v23([(b"APIC", apic)]) + MP3)
+    assert clean(report), messages(report)
+
+
 def test_a_zip_after_cover_art_in_an_apev2_item_is_an_archive() -> None:
     payload = base64.b64decode(
         "UEsDBBQAAAAIAAAAIQAAAAAAAAAAAAAAAAAFAAAAYS50eHQDAFBLAQIUABQAAAAIAAAAIQAAAAAAAAAAAAAAAAAFAAAAAAAAAAAAAAAAAAAAAABhLnR4dFBLBQYAAAAAAQABADMAAAAjAAAAAAA="

@@ -353,7 +353,9 @@ def image_structure(
     if not tail or not tail.strip(b"\x00"):
         return
     ev.update(image_end=extent.end, trailing_bytes=len(tail))
-    small = len(tail) <= IMAGE_TAIL_INFO_BYTES
+    # A picture may be several images in a row (a JPEG's MPF second image follows its EOI).
+    following = image_extent(tail)
+    small = len(tail) <= IMAGE_TAIL_INFO_BYTES or (following is not None and following.end > 0)
     insp.emit(
         "container.nonconforming_metadata",
         f"{where}: {len(tail)} bytes follow the end of the {extent.format.upper()} image "
