@@ -27,8 +27,7 @@ import numpy.typing as npt
 import scipy.signal
 import soundfile as sf
 
-from audiomodel.model import TreeEnsembleModel, load_default_model
-from audiomodel.validator import validate_bytes
+from audiomodel import TreeEnsembleModel, load_default_model, validate_bytes
 
 Audio = npt.NDArray[np.float64]
 

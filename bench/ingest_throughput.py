@@ -70,7 +70,8 @@ from audioval_ingest.settings import IngestSettings
 from audioval_ingest.stream_set import pick_stream
 from audioval_localstack import Emulator, free_port, provision, stream_name
 from audioval_localstack.faults import MIB, FaultProxy, ShardLimits
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 
 LOCAL_KEY = "testing"
 ORIGINAL_RECORD_BYTES = 275_000

@@ -74,8 +74,7 @@ class Floor:
 def overhead(calls: int) -> None:
     import ray
 
-    from audiomodel.model import load_default_model
-    from audiomodel.validator import Limits, validate_bytes
+    from audiomodel import Limits, load_default_model, validate_bytes
     from audioval_classify.pool import ValidatorPool
 
     content = song(5_000_000 / (RATE * 4), seed=7)  # 16-bit stereo: 4 bytes a frame
@@ -160,7 +159,7 @@ def _p90_ms(values: list[float]) -> float:
 
 
 def scaling(files: int, seconds: float) -> None:
-    from audiomodel.validator import Limits
+    from audiomodel import Limits
     from audioval_classify.batch import run_batch
     from audioval_classify.pool import ValidatorPool
 

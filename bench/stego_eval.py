@@ -34,9 +34,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from audiomodel import steganalysis
 from audiomodel.corpus.stego_embed import embed_lsb
-from audiomodel.steganalysis import analyse_lsb
+from audiomodel.stego import StegoReport, analyse_lsb, statistics
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 BITS = (1, 2)
@@ -107,14 +106,14 @@ def payloads(rng: np.random.Generator) -> dict[str, bytes]:
     return {"zip": buf.getvalue(), "elf": elf, "text": text, "random": rng.bytes(4096)}
 
 
-def analyse(samples: np.ndarray, bits: int = 16) -> tuple[steganalysis.StegoReport, float]:
+def analyse(samples: np.ndarray, bits: int = 16) -> tuple[StegoReport, float]:
     started = time.process_time()
     blocks = (samples[i : i + 65536] for i in range(0, samples.shape[0], 65536))
     report = analyse_lsb(blocks, bits_per_sample=bits, channels=samples.shape[1])
     return report, time.process_time() - started
 
 
-def codes(report: steganalysis.StegoReport) -> set[str]:
+def codes(report: StegoReport) -> set[str]:
     return {f.code for f in report.findings}
 
 
@@ -137,7 +136,7 @@ def main() -> None:
         raise SystemExit(f"no integer PCM clips under {args.source}")
     rng = np.random.default_rng(2024)
     loads = payloads(rng)
-    z_flag, rate_flag = steganalysis._Z_FLAG, steganalysis._RATE_FLAG
+    z_flag, rate_flag = statistics._Z_FLAG, statistics._RATE_FLAG
 
     # -- clean -----------------------------------------------------------------------------
     clean: dict[str, list[dict[str, float]]] = defaultdict(list)

@@ -374,8 +374,7 @@ def _vm_hwm_kib() -> int:
 def child_memory(mode: str, path: Path) -> None:
     """Run one side on ``path`` in this (fresh) process and print its peak RSS as JSON."""
     if mode == "validator":
-        from audiomodel.model import load_default_model
-        from audiomodel.validator import validate_path
+        from audiomodel import load_default_model, validate_path
 
         model = load_default_model()
         before = _vm_hwm_kib()

@@ -5,7 +5,8 @@
 # standing in for python:3.11-slim-bookworm (same Python minor, `python` and `pip` on PATH, pip
 # free to install system-wide). It is for building and testing here, not for shipping: it has
 # no security updates beyond the release and trusts the host's locally added CAs (see below).
-# Then each services/<svc>/Dockerfile is built on it as localhost/audioval-<svc>:dev.
+# Then services/Dockerfile is built on it once per service, as localhost/audioval-<svc>:dev,
+# with the service's build arguments from IMAGE_ARGS below.
 # Idempotent: an existing base is reused (AUDIOVAL_REBUILD_BASE=1 remakes it), and podman's
 # layer cache makes an unchanged image rebuild in seconds. Needs root (debootstrap, rootful
 # podman) and scripts/setup.sh's container packages.
@@ -14,8 +15,18 @@ cd "$(dirname "$0")/.."
 
 BASE_IMAGE="${AUDIOVAL_BASE_IMAGE:-localhost/audioval-base:bookworm}"
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# Each image's SERVICE, PORT (the port its settings default to) and HOST: ingest and classify
+# take traffic from beyond the task; rebuild's port serves health only, checked from inside.
+declare -A IMAGE_ARGS=(
+  [ingest]="--build-arg SERVICE=ingest --build-arg PORT=50051 --build-arg HOST=0.0.0.0"
+  [rebuild]="--build-arg SERVICE=rebuild --build-arg PORT=50052 --build-arg HOST=127.0.0.1"
+  [classify]="--build-arg SERVICE=classify --build-arg PORT=50053 --build-arg HOST=0.0.0.0"
+)
 SERVICES=("$@")
 ((${#SERVICES[@]})) || SERVICES=(ingest rebuild classify)
+for svc in "${SERVICES[@]}"; do
+  [ -n "${IMAGE_ARGS[$svc]:-}" ] || { echo "build_images: no service $svc (ingest|rebuild|classify)" >&2; exit 2; }
+done
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "build_images: run as root (debootstrap and rootful podman)" >&2
@@ -41,7 +52,7 @@ make_base() {
     bookworm "$rootfs" "$DEBIAN_MIRROR" >"$work/debootstrap.log" 2>&1 ||
     { tail -20 "$work/debootstrap.log" >&2; return 1; }
   # python:3.11-slim's pip installs into the system Python; Debian's refuses (PEP 668) unless
-  # the marker is gone. The Dockerfiles' `pip install uv` relies on the former.
+  # the marker is gone. The Dockerfile's `pip install uv` relies on the former.
   rm -f "$rootfs"/usr/lib/python3*/EXTERNALLY-MANAGED
   # Hosts behind a TLS-intercepting proxy add its CA here; builds inside must trust it too.
   if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
@@ -63,12 +74,11 @@ if [ "${AUDIOVAL_REBUILD_BASE:-0}" = 1 ] || ! podman image exists "$BASE_IMAGE";
 fi
 
 for svc in "${SERVICES[@]}"; do
-  [ -f "services/$svc/Dockerfile" ] || { echo "build_images: no services/$svc/Dockerfile" >&2; exit 2; }
-  echo "build_images: services/$svc/Dockerfile -> localhost/audioval-$svc:dev" >&2
+  echo "build_images: services/Dockerfile ($svc) -> localhost/audioval-$svc:dev" >&2
   # --format docker keeps HEALTHCHECK (OCI image config has no field for it); the host's
   # network lets the builder reach PyPI without a bridge (no CNI/iptables setup needed).
-  # shellcheck disable=SC2086  # ULIMIT_FLAGS is a list of flags
+  # shellcheck disable=SC2086  # ULIMIT_FLAGS and IMAGE_ARGS are lists of flags
   podman build --quiet --format docker --network=host $ULIMIT_FLAGS \
-    --build-arg "PYTHON_IMAGE=$BASE_IMAGE" \
-    -f "services/$svc/Dockerfile" -t "localhost/audioval-$svc:dev" . >/dev/null
+    --build-arg "PYTHON_IMAGE=$BASE_IMAGE" ${IMAGE_ARGS[$svc]} \
+    -f services/Dockerfile -t "localhost/audioval-$svc:dev" . >/dev/null
 done

@@ -30,11 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from audiomodel.findings import Severity
-from audiomodel.model import LEAF, Tree, TreeEnsembleModel, feature_matrix
+from audiomodel import Limits, Severity, Thresholds, TreeEnsembleModel
+from audiomodel.model import LEAF, Tree, feature_matrix
 from audiomodel.signal import FEATURE_NAMES
-from audiomodel.validator import MIN_SCORED_SAMPLES, Limits, analyse_stream, verdict_from_analysis
-from audiomodel.verdict import Thresholds
+from audiomodel.validator import MIN_SCORED_SAMPLES, analyse_stream, verdict_from_analysis
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_PATH = ROOT / "libs/audiomodel/src/audiomodel/model/signal-model.json"
@@ -78,7 +77,8 @@ def _analyse(args: tuple[str, str]) -> dict[str, Any]:
 def extract(corpus: Path, rows: list[dict[str, Any]], jobs: int) -> dict[str, dict[str, Any]]:
     """Features for every manifest row, cached next to the corpus by the extractor's source hash."""
     package = ROOT / "libs/audiomodel/src/audiomodel"
-    modules = [package / m for m in ("signal.py", "steganalysis.py", "validator.py", "payload.py")]
+    modules = [package / m for m in ("signal.py", "validator.py", "payload.py")]
+    modules += sorted((package / "stego").glob("*.py"))
     modules += sorted((package / "container").glob("*.py"))
     source = b"".join(m.read_bytes() for m in modules)
     cache = corpus / f"features-{hashlib.sha256(source).hexdigest()[:12]}.jsonl"
@@ -195,7 +195,7 @@ def evaluate(
     split: str,
 ) -> dict[str, Any]:
     """Decision of the whole validator (findings + score) per threat class on ``split``."""
-    from audiomodel.findings import Finding
+    from audiomodel import Finding
     from audiomodel.validator import TrackAnalysis
 
     per_class: dict[str, Counter[str]] = defaultdict(Counter)

@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 
+from audiomodel import validate_path
 from audiomodel.corpus.samples import write_samples
-from audiomodel.validator import validate_path
 from audioval_localstack import Emulator
 from audioval_localstack.ray_head import RayHead
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 AUDIOVAL = shutil.which("audioval", path=str(Path(sys.executable).parent))

@@ -1,8 +1,9 @@
 """The ingest image, built by podman on a locally made base, serves, reports healthy through its
 own HEALTHCHECK, takes an upload into the pipeline and stops cleanly on SIGTERM.
 
-``scripts/build_images.sh ingest`` builds it (or reuses what is built). The container keeps the
-image's defaults (0.0.0.0:50051 in its own network namespace); its port is published on the
+``scripts/build_images.sh ingest`` builds it from services/Dockerfile (or reuses what is built).
+The container keeps the image's defaults (0.0.0.0:50051 in its own network namespace, which the
+launcher hands to the service and the health probe reads); its port is published on the
 host's loopback, and slirp4netns lets it reach the AWS emulator on the host's loopback as
 10.0.2.2. Needs root and the container packages of scripts/setup.sh (CI has both).
 """
@@ -27,7 +28,8 @@ from pydantic import SecretStr
 
 from audioval.v1 import ingest_pb2, ingest_pb2_grpc, pipeline_pb2
 from audioval_localstack import Emulator, free_port, provision
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -195,6 +197,9 @@ def test_ingest_image_is_healthy_takes_an_upload_and_stops_cleanly_on_sigterm(
         served = _host_probe(address, *service)
         assert (served.returncode, served.stdout.strip()) == (0, "SERVING"), served.stderr
     assert podman_ok("exec", name, "id", "-u") == "10001"
+    # The launcher exec'd the service: Python itself is PID 1, so SIGTERM reaches its handler.
+    pid1 = podman_ok("exec", name, "cat", "/proc/1/cmdline").split("\0")
+    assert pid1[1:3] == ["-m", "audioval_ingest"], pid1
 
     # An upload goes through the container to the emulator on the host: its manifest is queued.
     content = os.urandom(3000)

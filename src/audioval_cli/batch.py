@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 import click
 
 from audioval_localstack.ray_head import default_token_path
-from audioval_servicekit import PipelineSettings
+from audioval_pipeline.settings import PipelineSettings
 
 if TYPE_CHECKING:
     from ray.job_submission import JobSubmissionClient

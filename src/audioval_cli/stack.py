@@ -38,7 +38,7 @@ from pydantic import SecretStr
 from audioval_localstack import Emulator, free_ports, provision
 from audioval_localstack.faults import FAULT_KINDS, FaultProxy
 from audioval_localstack.ray_head import RayHead, default_token_path
-from audioval_servicekit import PipelineSettings
+from audioval_pipeline.settings import PipelineSettings
 
 LOCAL_KEY = "testing"  # the emulator accepts any credentials; these never leave the machine
 

@@ -13,8 +13,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from audiomodel.model import ModelError, TreeEnsembleModel, load_default_model
-from audiomodel.validator import Limits, validate_path
+from audiomodel import Limits, ModelError, TreeEnsembleModel, load_default_model, validate_path
 
 # Each worker process loads the model once, not once per file.
 _worker_model: TreeEnsembleModel | None = None

@@ -1,5 +1,10 @@
-"""The stream-set autoscaler: a scheduled Lambda (``stream_autoscaler.py``, shipped from this
-package) that reads CloudWatch metrics and grows or drains each zone's stream set."""
+"""The stream-set autoscaler: a scheduled Lambda that reads CloudWatch metrics and grows or
+drains each zone's stream set.
+
+Its code is the ``audioval_stream_autoscaler`` package (``functions/stream_autoscaler``); the
+archive holds that package and ``audioval_pipeline/stream_registry.py`` with its package's
+``__init__.py`` (both standard library only): the Lambda runtime adds boto3, nothing else.
+"""
 
 from __future__ import annotations
 
@@ -11,24 +16,51 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from audioval_infra import stream_autoscaler
+import audioval_pipeline
+import audioval_stream_autoscaler
 from audioval_infra.iam import ServiceRole, ServiceRoleArgs, autoscaler_policy, stream_arn_pattern
+from audioval_stream_autoscaler import ScalingPolicy, policy_from_env
 
-__all__ = ["StreamSetAutoscaler", "StreamSetAutoscalerArgs", "lambda_code"]
+__all__ = [
+    "HANDLER",
+    "StreamSetAutoscaler",
+    "StreamSetAutoscalerArgs",
+    "archive_files",
+    "lambda_code",
+]
 
-CODE_FILE = Path(stream_autoscaler.__file__)
+HANDLER = "audioval_stream_autoscaler.handler.handler"
+# Of audioval_pipeline the function needs the registry record only.
+_PIPELINE_MODULES = ("__init__.py", "stream_registry.py")
+
+
+def archive_files() -> dict[str, dict[str, Path]]:
+    """The archive's files: top-level package -> file name -> the source file it is made of."""
+    function = Path(audioval_stream_autoscaler.__file__).parent
+    pipeline = Path(audioval_pipeline.__file__).parent
+    return {
+        function.name: {p.name: p for p in sorted(function.glob("*.py"))},
+        pipeline.name: {name: pipeline / name for name in _PIPELINE_MODULES},
+    }
 
 
 def lambda_code() -> pulumi.AssetArchive:
-    """The function's archive: the one module, which imports only boto3 and the stdlib."""
-    return pulumi.AssetArchive({CODE_FILE.name: pulumi.FileAsset(str(CODE_FILE))})
+    """The function's archive: its package and the registry module, one folder each."""
+    return pulumi.AssetArchive(
+        {
+            package: pulumi.AssetArchive(
+                {name: pulumi.FileAsset(str(path)) for name, path in files.items()}
+            )
+            for package, files in archive_files().items()
+        }
+    )
 
 
 @dataclass
 class StreamSetAutoscalerArgs:
     """What the function manages and how.
 
-    ``policy`` holds :class:`~audioval_infra.stream_autoscaler.ScalingPolicy` fields
+    ``policy`` holds :class:`~audioval_stream_autoscaler.ScalingPolicy` fields
     (``max_streams``, ``shards_per_stream``, ``retention_s``, thresholds); they reach the
     function as ``AUTOSCALER_<FIELD>`` variables.
     """
@@ -57,13 +89,11 @@ class StreamSetAutoscaler(pulumi.ComponentResource):
     ) -> None:
         super().__init__("audioval:streams:StreamSetAutoscaler", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        unknown = set(args.policy) - set(stream_autoscaler.ScalingPolicy().__dict__)
+        unknown = set(args.policy) - set(ScalingPolicy().__dict__)
         if unknown:
             raise ValueError(f"unknown autoscaler policy fields: {sorted(unknown)}")
         # Fails here, at preview, on thresholds the function would refuse at run time.
-        stream_autoscaler.policy_from_env(
-            {f"AUTOSCALER_{k.upper()}": str(v) for k, v in args.policy.items()}
-        )
+        policy_from_env({f"AUTOSCALER_{k.upper()}": str(v) for k, v in args.policy.items()})
         function_name = f"{name}"
         log_group = aws.cloudwatch.LogGroup(
             name,
@@ -109,7 +139,7 @@ class StreamSetAutoscaler(pulumi.ComponentResource):
             name,
             name=function_name,
             runtime="python3.12",
-            handler=f"{CODE_FILE.stem}.handler",
+            handler=HANDLER,
             code=lambda_code(),
             role=self.role.role.arn,
             timeout=300,

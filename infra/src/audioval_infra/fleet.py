@@ -5,12 +5,24 @@ An internal Application Load Balancer terminates TLS and speaks gRPC to the task
 ``/audioval.v1.ClassifyService/*`` to classify; target health is ``grpc.health.v1.Health/Check``
 (gRPC status 0). Rebuild takes no traffic from the balancer: it reaches classify through a
 private DNS name. Each service's port admits only the balancer (and rebuild, for classify).
+
+``ServiceFleet`` composes one component per concept and decides what is audioval's own: each
+service's environment and task-role policy, and which service sits behind which route.
+
+=================  ====================================================================
+component          holds
+=================  ====================================================================
+``FleetCluster``   ECR repositories, log groups, the ECS cluster, the execution role
+``GrpcBalancer``   the internal ALB, its security group, listener, target groups, rules
+``FleetNetwork``   each service's security group, the private DNS name of classify
+``FleetService``   one per service (ingest per zone): task role, task definition, ECS
+                   service, its scaling (rebuild's on the manifest backlog too)
+=================  ====================================================================
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,21 +31,18 @@ import pulumi
 import pulumi_aws as aws
 
 from audioval_infra.config import ServiceSize
-from audioval_infra.iam import (
-    ServiceRole,
-    ServiceRoleArgs,
-    classify_policy,
-    ingest_policy,
-    rebuild_policy,
-    stream_arn_pattern,
-    task_execution_policy,
+from audioval_infra.fleet_balancer import GrpcBalancer, GrpcBalancerArgs
+from audioval_infra.fleet_cluster import FleetCluster, FleetClusterArgs
+from audioval_infra.fleet_network import FleetNetwork, FleetNetworkArgs
+from audioval_infra.fleet_service import (
+    SERVICE_PORTS,
+    FleetService,
+    FleetServiceArgs,
+    QueueBacklog,
 )
+from audioval_infra.iam import classify_policy, ingest_policy, rebuild_policy, stream_arn_pattern
 
 __all__ = ["SERVICE_PORTS", "ServiceFleet", "ServiceFleetArgs"]
-
-SERVICE_PORTS = {"ingest": 50051, "rebuild": 50052, "classify": 50053}
-HEALTH_PATH = "/grpc.health.v1.Health/Check"
-HTTPS_PORT = 443
 
 
 @dataclass
@@ -79,6 +88,10 @@ class ServiceFleet(pulumi.ComponentResource):
 
     endpoint: pulumi.Output[str]
     repositories: dict[str, aws.ecr.Repository]
+    cluster: FleetCluster
+    balancer: GrpcBalancer
+    network: FleetNetwork
+    services: dict[str, FleetService]
 
     def __init__(
         self, name: str, args: ServiceFleetArgs, opts: pulumi.ResourceOptions | None = None
@@ -89,209 +102,67 @@ class ServiceFleet(pulumi.ComponentResource):
         if not args.client_cidrs:
             raise ValueError("clientCidrs must name who may call the services")
         self._args = args
-        self._child = pulumi.ResourceOptions(parent=self)
-        self._targets: dict[str, aws.appautoscaling.Target] = {}
-        child = self._child
+        self._name = name
+        child = pulumi.ResourceOptions(parent=self)
+        subnet_ids = [args.subnets[z] for z in args.zones]
 
-        self.repositories = {
-            service: aws.ecr.Repository(
-                f"{args.prefix}-{service}",
-                name=f"{args.prefix}/{service}",
-                image_tag_mutability="IMMUTABLE",
-                image_scanning_configuration={"scan_on_push": True},
-                encryption_configurations=[{"encryption_type": "KMS", "kms_key": args.key_arn}],
-                opts=child,
-            )
-            for service in SERVICE_PORTS
-        }
-        self.log_groups = {
-            service: aws.cloudwatch.LogGroup(
-                f"{name}-{service}",
-                name=f"/audioval/{args.prefix}/{service}",
-                retention_in_days=args.log_retention_days,
-                opts=child,
-            )
-            for service in SERVICE_PORTS
-        }
-        self.cluster = aws.ecs.Cluster(
+        self.cluster = FleetCluster(
             name,
-            settings=[{"name": "containerInsights", "value": "enabled"}],
-            opts=child,
-        )
-
-        execution_policy = pulumi.Output.all(
-            [r.arn for r in self.repositories.values()],
-            [g.arn for g in self.log_groups.values()],
-        ).apply(lambda v: task_execution_policy(repository_arns=v[0], log_group_arns=v[1]))
-        self.execution_role = ServiceRole(
-            f"{name}-execution",
-            ServiceRoleArgs(
-                service_principal="ecs-tasks.amazonaws.com",
-                policy=execution_policy,
-                description="ECS: pull audioval images, write their logs",
+            FleetClusterArgs(
+                prefix=args.prefix,
+                services=tuple(SERVICE_PORTS),
+                key_arn=args.key_arn,
+                log_retention_days=args.log_retention_days,
+                moved_from=self,
             ),
             opts=child,
         )
-
-        # -- network: balancer, security groups, private DNS ------------------------------
-        self.alb_sg = aws.ec2.SecurityGroup(
-            f"{name}-alb",
-            vpc_id=args.vpc_id,
-            description="gRPC clients to the audioval balancer",
-            ingress=[
-                {
-                    "protocol": "tcp",
-                    "from_port": HTTPS_PORT,
-                    "to_port": HTTPS_PORT,
-                    "cidr_blocks": list(args.client_cidrs),
-                    "description": "gRPC over TLS from clients",
-                }
-            ],
-            egress=[
-                {
-                    "protocol": "tcp",
-                    "from_port": SERVICE_PORTS["ingest"],
-                    "to_port": SERVICE_PORTS["classify"],
-                    "cidr_blocks": [args.vpc_cidr],
-                    "description": "to the tasks",
-                }
-            ],
-            opts=child,
-        )
-        self.rebuild_sg = self._task_sg("rebuild", [])
-        self.ingest_sg = self._task_sg("ingest", [self.alb_sg.id])
-        self.classify_sg = self._task_sg("classify", [self.alb_sg.id, self.rebuild_sg.id])
-        subnet_ids = [args.subnets[z] for z in args.zones]
-        self.balancer = aws.lb.LoadBalancer(
+        self.repositories = self.cluster.repositories
+        self.balancer = GrpcBalancer(
             name,
-            internal=True,
-            load_balancer_type="application",
-            security_groups=[self.alb_sg.id],
-            subnets=subnet_ids,
-            drop_invalid_header_fields=True,
+            GrpcBalancerArgs(
+                prefix=args.prefix,
+                zones=args.zones,
+                vpc_id=args.vpc_id,
+                vpc_cidr=args.vpc_cidr,
+                subnet_ids=subnet_ids,
+                client_cidrs=args.client_cidrs,
+                certificate_arn=args.certificate_arn,
+                moved_from=self,
+            ),
             opts=child,
         )
-        namespace = aws.servicediscovery.PrivateDnsNamespace(
-            name, name=f"{args.prefix}.internal", vpc=args.vpc_id, opts=child
-        )
-        classify_discovery = aws.servicediscovery.Service(
-            f"{name}-classify",
-            name="classify",
-            dns_config={
-                "namespace_id": namespace.id,
-                "dns_records": [{"ttl": 10, "type": "A"}],
-                "routing_policy": "MULTIVALUE",
-            },
-            health_check_custom_config={},
-            opts=child,
-        )
-        classify_address = pulumi.Output.concat(
-            "classify.", namespace.name, f":{SERVICE_PORTS['classify']}"
-        )
-
-        # -- target groups and routing ----------------------------------------------------
-        ingest_groups = {
-            zone: self._target_group(f"ingest-{zone}", "ingest") for zone in args.zones
-        }
-        classify_group = self._target_group("classify", "classify")
-        listener = aws.lb.Listener(
+        self.network = FleetNetwork(
             name,
-            load_balancer_arn=self.balancer.arn,
-            port=HTTPS_PORT,
-            protocol="HTTPS",
-            ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06",
-            certificate_arn=args.certificate_arn,
-            default_actions=[
-                {
-                    "type": "fixed-response",
-                    "fixed_response": {"content_type": "text/plain", "status_code": "404"},
-                }
-            ],
+            FleetNetworkArgs(
+                prefix=args.prefix,
+                vpc_id=args.vpc_id,
+                vpc_cidr=args.vpc_cidr,
+                balancer_security_group_id=self.balancer.security_group.id,
+                moved_from=self,
+            ),
             opts=child,
         )
-        aws.lb.ListenerRule(
-            f"{name}-ingest",
-            listener_arn=listener.arn,
-            priority=10,
-            conditions=[{"path_pattern": {"values": ["/audioval.v1.IngestService/*"]}}],
-            actions=[
-                {
-                    "type": "forward",
-                    "forward": {
-                        "target_groups": [
-                            {"arn": g.arn, "weight": 1} for g in ingest_groups.values()
-                        ]
-                    },
-                }
-            ],
-            opts=child,
-        )
-        aws.lb.ListenerRule(
-            f"{name}-classify",
-            listener_arn=listener.arn,
-            priority=20,
-            conditions=[{"path_pattern": {"values": ["/audioval.v1.ClassifyService/*"]}}],
-            actions=[{"type": "forward", "target_group_arn": classify_group.arn}],
-            opts=child,
+        self.services = {}
+        self._add_services(args, subnet_ids)
+
+        self.endpoint = self.balancer.endpoint
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint,
+                "cluster": self.cluster.cluster.name,
+                "repositories": {k: r.repository_url for k, r in self.repositories.items()},
+            }
         )
 
-        # -- roles ------------------------------------------------------------------------
+    def _add_services(self, args: ServiceFleetArgs, subnet_ids: list[pulumi.Input[str]]) -> None:
+        """Ingest in each zone, classify and rebuild: what each is told and allowed."""
         patterns = pulumi.Output.all(args.region, args.account_id).apply(
             lambda ra: {
                 zone: stream_arn_pattern(ra[0], ra[1], args.stream_name_prefix, zone)
                 for zone in args.zones
             }
         )
-        self.task_roles: dict[str, ServiceRole] = {}
-        for zone in args.zones:
-            policy = pulumi.Output.all(
-                patterns,
-                args.registry_table_arn,
-                args.verdict_table_arn,
-                args.queue_arn,
-                args.key_arn,
-            ).apply(functools.partial(_ingest_policy, zone))
-            self.task_roles[f"ingest-{zone}"] = ServiceRole(
-                f"{name}-ingest-{zone}",
-                ServiceRoleArgs("ecs-tasks.amazonaws.com", policy, f"ingest in {zone}"),
-                opts=child,
-            )
-        self.task_roles["rebuild"] = ServiceRole(
-            f"{name}-rebuild",
-            ServiceRoleArgs(
-                "ecs-tasks.amazonaws.com",
-                pulumi.Output.all(
-                    patterns,
-                    args.verdict_table_arn,
-                    args.queue_arn,
-                    args.dead_letter_queue_arn,
-                    args.key_arn,
-                ).apply(
-                    lambda v: rebuild_policy(
-                        stream_patterns=[v[0][z] for z in args.zones],
-                        verdict_table_arn=v[1],
-                        queue_arn=v[2],
-                        dlq_arn=v[3],
-                        key_arn=v[4],
-                    )
-                ),
-                "rebuild worker",
-            ),
-            opts=child,
-        )
-        self.task_roles["classify"] = ServiceRole(
-            f"{name}-classify",
-            ServiceRoleArgs(
-                "ecs-tasks.amazonaws.com",
-                pulumi.Output.all(args.verdict_table_arn, args.key_arn).apply(
-                    lambda v: classify_policy(verdict_table_arn=v[0], key_arn=v[1])
-                ),
-                "classify service",
-            ),
-            opts=child,
-        )
-
-        # -- services ---------------------------------------------------------------------
         pipeline_env = pulumi.Output.all(
             args.region,
             args.registry_table_name,
@@ -309,301 +180,120 @@ class ServiceFleet(pulumi.ComponentResource):
                 "AUDIOVAL_VERDICT_TABLE": v[4],
             }
         )
-        self.services: dict[str, aws.ecs.Service] = {}
+
         for zone in args.zones:
-            env = pipeline_env.apply(functools.partial(_ingest_env, zone))
             self._service(
                 f"ingest-{zone}",
                 "ingest",
                 args.ingest,
-                env,
-                [args.subnets[zone]],
-                self.ingest_sg,
-                target_group=ingest_groups[zone],
+                environment=pipeline_env.apply(functools.partial(_ingest_env, zone)),
+                policy=pulumi.Output.all(
+                    patterns,
+                    args.registry_table_arn,
+                    args.verdict_table_arn,
+                    args.queue_arn,
+                    args.key_arn,
+                ).apply(functools.partial(_ingest_policy, zone)),
+                role_description=f"ingest in {zone}",
+                subnets=[args.subnets[zone]],
+                target_group_arn=self.balancer.ingest_groups[zone].arn,
             )
-        classify_env = pipeline_env.apply(
-            lambda common: {
-                **common,
-                "AUDIOVAL_CLASSIFY_HOST": "0.0.0.0",
-                "AUDIOVAL_CLASSIFY_PORT": str(SERVICE_PORTS["classify"]),
-                "AUDIOVAL_CLASSIFY_ALLOW_INSECURE_NON_LOOPBACK": "true",
-                "AUDIOVAL_CLASSIFY_STORE": "dynamodb",
-                "AUDIOVAL_CLASSIFY_VALIDATOR_WORKERS": str(max(1, args.classify.cpu // 1024)),
-            }
-        )
         self._service(
             "classify",
             "classify",
             args.classify,
-            classify_env,
-            subnet_ids,
-            self.classify_sg,
-            target_group=classify_group,
-            registry_arn=classify_discovery.arn,
-        )
-        rebuild_env = pulumi.Output.all(pipeline_env, classify_address).apply(
-            lambda v: {
-                **v[0],
-                # Health only, checked from inside the task: loopback is enough.
-                "AUDIOVAL_REBUILD_PORT": str(SERVICE_PORTS["rebuild"]),
-                "AUDIOVAL_REBUILD_CLASSIFY_ADDRESS": v[1],
-                "AUDIOVAL_REBUILD_VISIBILITY_TIMEOUT_S": str(args.visibility_timeout_s),
-            }
-        )
-        self._service("rebuild", "rebuild", args.rebuild, rebuild_env, subnet_ids, self.rebuild_sg)
-        self._rebuild_backlog_scaling(args)
-
-        self.endpoint = self.balancer.dns_name.apply(lambda dns: f"{dns}:{HTTPS_PORT}")
-        self.register_outputs(
-            {
-                "endpoint": self.endpoint,
-                "cluster": self.cluster.name,
-                "repositories": {k: r.repository_url for k, r in self.repositories.items()},
-            }
-        )
-
-    # -- helpers ----------------------------------------------------------------------------
-
-    def _task_sg(self, service: str, sources: Sequence[pulumi.Input[str]]) -> aws.ec2.SecurityGroup:
-        port = SERVICE_PORTS[service]
-        return aws.ec2.SecurityGroup(
-            f"{self._args.prefix}-{service}-tasks",
-            vpc_id=self._args.vpc_id,
-            description=f"audioval {service} tasks",
-            ingress=[
-                {
-                    "protocol": "tcp",
-                    "from_port": port,
-                    "to_port": port,
-                    "security_groups": list(sources),
-                    "description": f"gRPC to {service}",
+            environment=pipeline_env.apply(
+                lambda common: {
+                    **common,
+                    "AUDIOVAL_CLASSIFY_HOST": "0.0.0.0",
+                    "AUDIOVAL_CLASSIFY_PORT": str(SERVICE_PORTS["classify"]),
+                    "AUDIOVAL_CLASSIFY_ALLOW_INSECURE_NON_LOOPBACK": "true",
+                    "AUDIOVAL_CLASSIFY_STORE": "dynamodb",
+                    "AUDIOVAL_CLASSIFY_VALIDATOR_WORKERS": str(max(1, args.classify.cpu // 1024)),
                 }
-            ]
-            if sources
-            else [],
-            # AWS APIs (through NAT and the gateway endpoints) and classify: HTTPS and gRPC out.
-            egress=[
-                {
-                    "protocol": "tcp",
-                    "from_port": HTTPS_PORT,
-                    "to_port": HTTPS_PORT,
-                    "cidr_blocks": ["0.0.0.0/0"],
-                    "description": "AWS APIs",
-                },
-                {
-                    "protocol": "tcp",
-                    "from_port": SERVICE_PORTS["classify"],
-                    "to_port": SERVICE_PORTS["classify"],
-                    "cidr_blocks": [self._args.vpc_cidr],
-                    "description": "classify",
-                },
-            ],
-            opts=self._child,
+            ),
+            policy=pulumi.Output.all(args.verdict_table_arn, args.key_arn).apply(
+                lambda v: classify_policy(verdict_table_arn=v[0], key_arn=v[1])
+            ),
+            role_description="classify service",
+            subnets=subnet_ids,
+            target_group_arn=self.balancer.classify_group.arn,
+            registry_arn=self.network.classify_registry_arn,
         )
-
-    def _target_group(self, name: str, service: str) -> aws.lb.TargetGroup:
-        return aws.lb.TargetGroup(
-            f"{self._args.prefix}-{name}",
-            port=SERVICE_PORTS[service],
-            protocol="HTTP",
-            protocol_version="GRPC",
-            target_type="ip",
-            vpc_id=self._args.vpc_id,
-            deregistration_delay=30,
-            health_check={
-                "enabled": True,
-                "protocol": "HTTP",
-                "path": HEALTH_PATH,
-                # gRPC status OK; a server going down reports NOT_SERVING, which is not 0.
-                "matcher": "0",
-                "interval": 10,
-                "healthy_threshold": 2,
-                "unhealthy_threshold": 2,
-            },
-            opts=self._child,
+        self._service(
+            "rebuild",
+            "rebuild",
+            args.rebuild,
+            environment=pulumi.Output.all(pipeline_env, self.network.classify_address).apply(
+                lambda v: {
+                    **v[0],
+                    # Health only, checked from inside the task: loopback is enough.
+                    "AUDIOVAL_REBUILD_PORT": str(SERVICE_PORTS["rebuild"]),
+                    "AUDIOVAL_REBUILD_CLASSIFY_ADDRESS": v[1],
+                    "AUDIOVAL_REBUILD_VISIBILITY_TIMEOUT_S": str(args.visibility_timeout_s),
+                }
+            ),
+            policy=pulumi.Output.all(
+                patterns,
+                args.verdict_table_arn,
+                args.queue_arn,
+                args.dead_letter_queue_arn,
+                args.key_arn,
+            ).apply(
+                lambda v: rebuild_policy(
+                    stream_patterns=[v[0][z] for z in args.zones],
+                    verdict_table_arn=v[1],
+                    queue_arn=v[2],
+                    dlq_arn=v[3],
+                    key_arn=v[4],
+                )
+            ),
+            role_description="rebuild worker",
+            subnets=subnet_ids,
+            # Rebuild scales on manifests waiting per running task, not only on CPU.
+            backlog=QueueBacklog(args.queue_name, args.backlog_per_task),
         )
 
     def _service(
         self,
-        name: str,
+        key: str,
         service: str,
         size: ServiceSize,
-        environment: pulumi.Output[dict[str, str]],
-        subnets: Sequence[pulumi.Input[str]],
-        security_group: aws.ec2.SecurityGroup,
         *,
-        target_group: aws.lb.TargetGroup | None = None,
+        environment: pulumi.Output[dict[str, str]],
+        policy: pulumi.Output[dict[str, Any]],
+        role_description: str,
+        subnets: Sequence[pulumi.Input[str]],
+        target_group_arn: pulumi.Input[str] | None = None,
         registry_arn: pulumi.Input[str] | None = None,
+        backlog: QueueBacklog | None = None,
     ) -> None:
+        """``services[key]``: ``service``'s image and log group, its role named for ``key``."""
         args = self._args
-        port = SERVICE_PORTS[service]
-        image = self.repositories[service].repository_url.apply(
-            lambda url: f"{url}:{args.image_tag}"
-        )
-        containers = pulumi.Output.all(
-            image, environment, self.log_groups[service].name, args.region
-        ).apply(
-            lambda v: json.dumps(
-                [
-                    {
-                        "name": service,
-                        "image": v[0],
-                        "essential": True,
-                        "portMappings": [{"containerPort": port, "protocol": "tcp"}],
-                        "environment": [
-                            {"name": k, "value": val} for k, val in sorted(v[1].items())
-                        ],
-                        "healthCheck": {
-                            "command": ["CMD", "grpc-health-probe", f"127.0.0.1:{port}"],
-                            "interval": 15,
-                            "timeout": 5,
-                            "retries": 3,
-                            "startPeriod": 30,
-                        },
-                        "readonlyRootFilesystem": True,
-                        "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp"}],
-                        "logConfiguration": {
-                            "logDriver": "awslogs",
-                            "options": {
-                                "awslogs-group": v[2],
-                                "awslogs-region": v[3],
-                                "awslogs-stream-prefix": service,
-                            },
-                        },
-                    }
-                ],
-                sort_keys=True,
-            )
-        )
-        task = aws.ecs.TaskDefinition(
-            f"{args.prefix}-{name}",
-            family=f"{args.prefix}-{name}",
-            requires_compatibilities=["FARGATE"],
-            network_mode="awsvpc",
-            cpu=str(size.cpu),
-            memory=str(size.memory),
-            execution_role_arn=self.execution_role.role.arn,
-            task_role_arn=self.task_roles[name].role.arn,
-            container_definitions=containers,
-            volumes=[{"name": "tmp"}],
-            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
-            opts=self._child,
-        )
-        ecs_service = aws.ecs.Service(
-            f"{args.prefix}-{name}",
-            cluster=self.cluster.arn,
-            task_definition=task.arn,
-            launch_type="FARGATE",
-            desired_count=size.min_tasks,
-            network_configuration={
-                "subnets": list(subnets),
-                "security_groups": [security_group.id],
-                "assign_public_ip": False,
-            },
-            load_balancers=(
-                [
-                    {
-                        "target_group_arn": target_group.arn,
-                        "container_name": service,
-                        "container_port": port,
-                    }
-                ]
-                if target_group is not None
-                else []
+        tag = args.image_tag
+        self.services[key] = FleetService(
+            f"{args.prefix}-{key}",
+            FleetServiceArgs(
+                service=service,
+                size=size,
+                image=self.repositories[service].repository_url.apply(lambda url: f"{url}:{tag}"),
+                environment=environment,
+                region=args.region,
+                log_group_name=self.cluster.log_groups[service].name,
+                cluster_arn=self.cluster.cluster.arn,
+                cluster_name=self.cluster.cluster.name,
+                execution_role_arn=self.cluster.execution_role.role.arn,
+                role_name=f"{self._name}-{key}",
+                task_policy=policy,
+                role_description=role_description,
+                subnets=subnets,
+                security_group_id=self.network.security_groups[service].id,
+                target_group_arn=target_group_arn,
+                registry_arn=registry_arn,
+                backlog=backlog,
+                moved_from=self,
             ),
-            service_registries={"registry_arn": registry_arn} if registry_arn is not None else None,
-            health_check_grace_period_seconds=60 if target_group is not None else None,
-            deployment_circuit_breaker={"enable": True, "rollback": True},
-            propagate_tags="SERVICE",
-            # The scaling policies own the task count once the service exists.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"]),
-        )
-        self.services[name] = ecs_service
-        resource_id = pulumi.Output.all(self.cluster.name, ecs_service.name).apply(
-            lambda v: f"service/{v[0]}/{v[1]}"
-        )
-        target = aws.appautoscaling.Target(
-            f"{args.prefix}-{name}",
-            service_namespace="ecs",
-            scalable_dimension="ecs:service:DesiredCount",
-            resource_id=resource_id,
-            min_capacity=size.min_tasks,
-            max_capacity=size.max_tasks,
-            opts=self._child,
-        )
-        aws.appautoscaling.Policy(
-            f"{args.prefix}-{name}-cpu",
-            policy_type="TargetTrackingScaling",
-            service_namespace=target.service_namespace,
-            scalable_dimension=target.scalable_dimension,
-            resource_id=target.resource_id,
-            target_tracking_scaling_policy_configuration={
-                "target_value": size.cpu_target,
-                "predefined_metric_specification": {
-                    "predefined_metric_type": "ECSServiceAverageCPUUtilization"
-                },
-                "scale_in_cooldown": 120,
-                "scale_out_cooldown": 60,
-            },
-            opts=self._child,
-        )
-        self._targets[name] = target
-
-    def _rebuild_backlog_scaling(self, args: ServiceFleetArgs) -> None:
-        """Rebuild scales on manifests waiting per running task, not only on CPU."""
-        target = self._targets["rebuild"]
-        aws.appautoscaling.Policy(
-            f"{args.prefix}-rebuild-backlog",
-            policy_type="TargetTrackingScaling",
-            service_namespace=target.service_namespace,
-            scalable_dimension=target.scalable_dimension,
-            resource_id=target.resource_id,
-            target_tracking_scaling_policy_configuration={
-                "target_value": args.backlog_per_task,
-                "customized_metric_specification": {
-                    "metrics": [
-                        {
-                            "id": "visible",
-                            "return_data": False,
-                            "metric_stat": {
-                                "stat": "Sum",
-                                "metric": {
-                                    "namespace": "AWS/SQS",
-                                    "metric_name": "ApproximateNumberOfMessagesVisible",
-                                    "dimensions": [{"name": "QueueName", "value": args.queue_name}],
-                                },
-                            },
-                        },
-                        {
-                            "id": "tasks",
-                            "return_data": False,
-                            "metric_stat": {
-                                "stat": "Average",
-                                "metric": {
-                                    "namespace": "ECS/ContainerInsights",
-                                    "metric_name": "RunningTaskCount",
-                                    "dimensions": [
-                                        {"name": "ClusterName", "value": self.cluster.name},
-                                        {
-                                            "name": "ServiceName",
-                                            "value": self.services["rebuild"].name,
-                                        },
-                                    ],
-                                },
-                            },
-                        },
-                        {
-                            "id": "backlog",
-                            "expression": "visible / IF(tasks > 0, tasks, 1)",
-                            "label": "manifests per rebuild task",
-                            "return_data": True,
-                        },
-                    ]
-                },
-                "scale_in_cooldown": 300,
-                "scale_out_cooldown": 60,
-            },
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
 

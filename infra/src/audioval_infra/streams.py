@@ -1,10 +1,9 @@
 """The stream registry and each zone's stream set (its baseline of provisioned Kinesis streams).
 
-Names and the registry's item shape match what producers read (``audioval_ingest.stream_set``)
-and what the local stack creates (``audioval_localstack.provision``): stream ``i`` of zone
-``az`` is ``<prefix>-<az>-<i>``; an item is ``az`` (S, hash key), ``stream_name`` (S, range
-key), ``state`` (``active`` routes tracks). Baseline items also carry ``role = baseline`` so
-the autoscaler never drains them.
+Names, the registry's key schema and its item come from ``audioval_pipeline.stream_registry``,
+which producers, the local stack and the autoscaler Lambda use too: stream ``i`` of zone ``az``
+is ``<prefix>-<az>-<i>``; a baseline item is ``active`` with ``role = baseline``, so the
+autoscaler never drains it.
 """
 
 from __future__ import annotations
@@ -15,7 +14,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from audioval_infra.stream_autoscaler import BASELINE, stream_name
+from audioval_pipeline.stream_registry import (
+    ACTIVE,
+    ATTRIBUTE_DEFINITIONS,
+    BASELINE,
+    HASH_KEY,
+    RANGE_KEY,
+    StreamEntry,
+    stream_name,
+)
 
 __all__ = ["StreamRegistry", "StreamRegistryArgs", "StreamSet", "StreamSetArgs"]
 
@@ -41,9 +48,12 @@ class StreamRegistry(pulumi.ComponentResource):
             name,
             name=args.table_name,
             billing_mode="PAY_PER_REQUEST",
-            hash_key="az",
-            range_key="stream_name",
-            attributes=[{"name": "az", "type": "S"}, {"name": "stream_name", "type": "S"}],
+            hash_key=HASH_KEY,
+            range_key=RANGE_KEY,
+            attributes=[
+                {"name": a["AttributeName"], "type": a["AttributeType"]}
+                for a in ATTRIBUTE_DEFINITIONS
+            ],
             point_in_time_recovery={"enabled": True},
             server_side_encryption={"enabled": True, "kms_key_arn": args.key_arn},
             deletion_protection_enabled=False,
@@ -103,17 +113,12 @@ class StreamSet(pulumi.ComponentResource):
                 tags={"audioval:zone": args.zone, "audioval:role": BASELINE},
                 opts=child,
             )
-            item = {
-                "az": {"S": args.zone},
-                "stream_name": {"S": physical},
-                "state": {"S": "active"},
-                "role": {"S": BASELINE},
-            }
+            item = StreamEntry(args.zone, physical, ACTIVE, BASELINE).to_item()
             aws.dynamodb.TableItem(
                 f"{physical}-registry",
                 table_name=args.registry_table,
-                hash_key="az",
-                range_key="stream_name",
+                hash_key=HASH_KEY,
+                range_key=RANGE_KEY,
                 item=json.dumps(item, sort_keys=True),
                 # The entry goes live only once its stream exists.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[stream]),

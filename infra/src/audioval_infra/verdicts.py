@@ -1,4 +1,4 @@
-"""The verdict table every service shares (``audioval_servicekit.verdict_table``)."""
+"""The verdict table every service shares (its item: ``audioval_pipeline.verdict_table``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
+from audioval_pipeline.verdict_table import TRACK_KEY
 
 __all__ = ["VerdictTable", "VerdictTableArgs"]
 
@@ -36,8 +38,8 @@ class VerdictTable(pulumi.ComponentResource):
             name,
             name=args.table_name,
             billing_mode="PAY_PER_REQUEST",
-            hash_key="track_id",
-            attributes=[{"name": "track_id", "type": "S"}],
+            hash_key=TRACK_KEY,
+            attributes=[{"name": TRACK_KEY, "type": "S"}],
             point_in_time_recovery={"enabled": True},
             server_side_encryption={"enabled": True, "kms_key_arn": args.key_arn},
             deletion_protection_enabled=args.deletion_protection,

@@ -542,7 +542,7 @@ def test_flac_picture_holding_a_zip_is_an_embedded_archive() -> None:
 
 
 def test_flac_picture_holding_an_image_is_clean() -> None:
-    jpeg = b"\xff\xd8\xff\xe0" + np.random.default_rng(6).bytes(3000)
+    jpeg = jpeg_image()
     report = inspect(flac_with(encoded("flac"), [(6, flac_picture(jpeg))]))
     assert worst(report) == Severity.INFO, [f.message for f in report.findings]
 
@@ -638,8 +638,13 @@ def png_image() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def jpeg_image() -> bytes:
-    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + np.random.default_rng(6).bytes(6000) + b"\xff\xd9"
+def jpeg_image(n: int = 6000) -> bytes:
+    """A JPEG by its structure (ITU T.81): SOI, a JFIF APP0, SOS, entropy-coded bytes (noise,
+    0xFF stuffed with 0x00), EOI."""
+    body = np.random.default_rng(6).bytes(n).replace(b"\xff", b"\xff\x00")
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sos = b"\xff\xda" + struct.pack(">H", 8) + b"\x01\x01\x00\x00\x3f\x00"
+    return b"\xff\xd8" + app0 + sos + body + b"\xff\xd9"
 
 
 def comment_block(comments: list[bytes], vendor: bytes = b"test vendor") -> bytes:
@@ -777,7 +782,7 @@ def test_mp3_with_id3v2_id3v1_and_ape_tags_is_clean() -> None:
     ape_item = struct.pack("<II", 5, 0) + b"Title\x00" + b"Hello"
     ape_footer = b"APETAGEX" + struct.pack("<IIII", 2000, 32 + len(ape_item), 1, 0) + bytes(8)
     data = (
-        id3v23([(b"TIT2", b"\x00Song"), (b"APIC", b"\x00image/png\x00\x03\x00\x89PNG\r\n\x1a\n")], 256)
+        id3v23([(b"TIT2", b"\x00Song"), (b"APIC", b"\x00image/png\x00\x03\x00" + png_image())], 256)
         + encoded("mp3")
         + ape_item
         + ape_footer

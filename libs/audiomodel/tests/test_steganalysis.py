@@ -9,9 +9,15 @@ import zipfile
 import numpy as np
 import pytest
 
-from audiomodel import steganalysis
 from audiomodel.corpus.stego_embed import embed_lsb
-from audiomodel.steganalysis import FEATURE_NAMES, LsbAnalyzer, StegoReport, analyse_lsb
+from audiomodel.stego import (
+    FEATURE_NAMES,
+    LsbAnalyzer,
+    StegoReport,
+    analyse_lsb,
+    carving,
+    statistics,
+)
 
 RATE = 44100
 
@@ -158,9 +164,9 @@ def test_letters_from_a_quiet_signals_low_bits_are_not_text() -> None:
     # LSB): letters from a narrow range, no spaces, a few of the 64 base64 symbols.
     alphabet = np.frombuffer(b"eWUdpEuvTgVDFtw", dtype=np.uint8)
     run = np.random.default_rng(0).choice(alphabet, 200)
-    assert steganalysis._judge_text(run, run.tobytes(), 0) is None
+    assert carving._judge_text(run, run.tobytes(), 0) is None
     prose = np.frombuffer(TEXT * 2, dtype=np.uint8)
-    assert steganalysis._judge_text(prose, prose.tobytes(), 0) is not None
+    assert carving._judge_text(prose, prose.tobytes(), 0) is not None
 
 
 def test_random_payload_filling_a_quiet_signal_is_estimated_high() -> None:
@@ -224,7 +230,7 @@ def test_merging_segments_of_a_long_file_keeps_the_estimates(
 ) -> None:
     stego = embed_lsb(music_like(8.0, level=300.0, seed=5), b"", fraction=0.5, seed=8)
     fine = analyse(stego)
-    monkeypatch.setattr(steganalysis, "_MAX_SEGMENTS", 8)
+    monkeypatch.setattr(statistics, "_MAX_SEGMENTS", 8)
     coarse = analyse(stego)
     assert coarse.features["ws_z"] == pytest.approx(fine.features["ws_z"], rel=1e-9)
     assert coarse.estimated_fraction == pytest.approx(fine.estimated_fraction, abs=0.1)
@@ -246,7 +252,7 @@ def test_a_dense_master_driven_into_clipping_is_not_taken_for_embedding(share: f
     clipped = np.clip(np.round(dense / level * 32767), -32768, 32767).astype(np.int16)
     report = analyse(clipped)
     assert "stego.lsb_statistical" not in codes(report)
-    assert report.features["prefix_z"] < steganalysis._Z_FLAG
+    assert report.features["prefix_z"] < statistics._Z_FLAG
 
 
 def test_replaced_bits_in_a_clipped_master_are_still_seen() -> None:
@@ -278,10 +284,10 @@ def test_a_parity_signal_the_low_bits_cannot_carry_is_not_flagged() -> None:
     parity signal over a low bit that follows the level (dev-corpus clips with +6.00 dB of
     digital gain read z = 13-69, rate 1.0, determinism 0.95-1.0) is the gain's, not a payload's."""
     stats = {"prefix_z": 40.0, "prefix_rate": 1.0, "sublsb_share": 0.0}
-    assert steganalysis._statistically_replaced(stats, 0.9, determinism=0.0)
-    assert steganalysis._statistically_replaced(stats, 0.9, determinism=0.5)  # half replaced
-    assert not steganalysis._statistically_replaced(stats, 0.9, determinism=0.97)
-    assert not steganalysis._statistically_replaced(stats, 0.65, determinism=1.0)
+    assert statistics._statistically_replaced(stats, 0.9, determinism=0.0)
+    assert statistics._statistically_replaced(stats, 0.9, determinism=0.5)  # half replaced
+    assert not statistics._statistically_replaced(stats, 0.9, determinism=0.97)
+    assert not statistics._statistically_replaced(stats, 0.65, determinism=1.0)
 
 
 def test_clean_quiet_signal_is_not_flagged() -> None:

@@ -19,7 +19,8 @@ from audioval_ingest.kinesis_writer import ChunkWriter, RetryPolicy
 from audioval_ingest.settings import IngestSettings
 from audioval_localstack import Emulator, provision
 from audioval_localstack.faults import MIB, FaultProxy
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 
 SHARD = "shardId-000000000000"
 

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from audioval_localstack import Emulator, provision, stream_name
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 
 
 @pytest.fixture(scope="module")

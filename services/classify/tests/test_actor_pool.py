@@ -14,9 +14,9 @@ import pytest
 import ray
 import soundfile as sf
 
+from audiomodel import Limits, validate_bytes
 from audiomodel.corpus import threats
 from audiomodel.corpus.samples import synth_music
-from audiomodel.validator import Limits, validate_bytes
 from audioval_classify import pool as pool_module
 from audioval_classify.pool import OverloadedError, ValidatorPool
 from audioval_classify.ray_connection import connect_ray

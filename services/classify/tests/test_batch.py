@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from audiomodel import Limits, validate_path
 from audiomodel.corpus.samples import write_samples
-from audiomodel.validator import Limits, validate_path
 from audioval_classify.batch import list_sources, run_batch
 from audioval_classify.pool import ValidatorPool
 from audioval_classify.ray_connection import connect_ray

@@ -134,8 +134,8 @@ def test_get_verdict_answers_from_one_read_of_the_store() -> None:
     track look unknown (NOT_FOUND); with a single lookup that cannot happen."""
     from audioval_classify.servicer import ClassifyServicer
     from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster
+    from audioval_pipeline.verdict_table import TrackLookup
     from audioval_servicekit import build_server
-    from audioval_servicekit.verdict_table import TrackLookup
 
     class CountingStore(InMemoryVerdictStore):
         def __init__(self) -> None:

@@ -24,7 +24,7 @@ from audioval_classify.judge import (
 )
 from audioval_classify.pool import OverloadedError
 from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster
-from audioval_servicekit.verdict_table import TrackLookup
+from audioval_pipeline.verdict_table import TrackLookup
 
 CONTENT = b"#!/bin/sh\necho not a song\n" * 50
 

@@ -20,8 +20,9 @@ from audioval.v1 import verdict_pb2
 from audioval_classify.store import VerdictBroadcaster
 from audioval_classify.verdict_stream import VerdictStreamFollower
 from audioval_localstack import Emulator
-from audioval_servicekit import PipelineSettings, aws_client
-from audioval_servicekit.verdict_table import VerdictTable
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
+from audioval_pipeline.verdict_table import VerdictTable
 
 WAIT_S = 10.0
 ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/verdicts/stream/label"

@@ -28,8 +28,10 @@ from audioval_classify.store import VerdictBroadcaster
 from audioval_classify.verdict_stream import VerdictStreamFollower
 from audioval_localstack import Emulator, provision
 from audioval_localstack.ray_head import RayHead
-from audioval_servicekit import PipelineSettings, RunningServer, aws_client, build_server
-from audioval_servicekit.verdict_table import VerdictTable
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
+from audioval_pipeline.verdict_table import VerdictTable
+from audioval_servicekit import RunningServer, build_server
 
 WAIT_S = 15.0
 _probe_numbers = itertools.count()

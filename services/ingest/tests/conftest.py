@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from audioval_localstack import Emulator, provision
-from audioval_servicekit import PipelineSettings
+from audioval_pipeline.settings import PipelineSettings
 
 
 @pytest.fixture(scope="session")

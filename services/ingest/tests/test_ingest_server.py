@@ -31,7 +31,9 @@ from audioval_ingest.server import SERVICE_NAME, serve
 from audioval_ingest.settings import IngestSettings
 from audioval_ingest.stream_set import pick_stream
 from audioval_localstack import stream_name
-from audioval_servicekit import PipelineSettings, RunningServer, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
+from audioval_servicekit import RunningServer
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -24,12 +24,11 @@ from audioval_ingest.kinesis_writer import (
     ChunkWriter,
     KinesisWriteError,
     RetryPolicy,
-    ShardMap,
-    ShardPacer,
     WriteCancelledError,
     chunk_record_bytes,
 )
 from audioval_ingest.settings import IngestSettings
+from audioval_pipeline.shards import ShardMap, ShardPacer
 
 TRACK = "trk_" + "0" * 32
 THROTTLED = "ProvisionedThroughputExceededException"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from audioval_ingest.settings import IngestSettings
 from audioval_ingest.stream_set import StreamSet
 from audioval_ingest.upload import UploadFunnel, UploadMetadata, new_track_id
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 
 
 def test_a_pending_write_applied_before_its_reply_was_lost_is_not_an_error(

@@ -18,7 +18,8 @@ from audioval_ingest.stream_set import (
     StreamSet,
     pick_stream,
 )
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 
 names = st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=8, unique=True)
 

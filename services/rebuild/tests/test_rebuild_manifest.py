@@ -10,7 +10,7 @@ from google.protobuf import json_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audiomodel.findings import CODES
+from audiomodel import CODES
 from audioval.v1 import pipeline_pb2
 from audioval_rebuild.integrity import (
     CountMismatchError,

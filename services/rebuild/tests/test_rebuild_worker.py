@@ -36,6 +36,8 @@ from audioval_classify.settings import ClassifySettings
 from audioval_localstack import Emulator, provision, stream_name
 from audioval_localstack.emulator import free_port
 from audioval_localstack.ray_head import RayHead
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 from audioval_rebuild.classify_client import ClassifyClient
 from audioval_rebuild.integrity import CountMismatchError, MissingRecordError
 from audioval_rebuild.reader import ReadLimits, ReadTimeoutError, read_track
@@ -44,7 +46,7 @@ from audioval_rebuild.settings import RebuildSettings
 from audioval_rebuild.verdict_table import VerdictTable
 from audioval_rebuild.visibility import VisibilityHeartbeat
 from audioval_rebuild.worker import Outcome, RebuildWorker
-from audioval_servicekit import PipelineSettings, RunningServer, aws_client
+from audioval_servicekit import RunningServer
 
 TOKEN = "rebuild-test-token"
 CHUNK = 16 * 1024

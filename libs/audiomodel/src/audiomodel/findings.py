@@ -83,7 +83,9 @@ CODES: dict[str, tuple[Severity, str]] = {
     ),
     "container.truncated": (
         Severity.SUSPICIOUS,
-        "A size field or frame promises more bytes than the file holds.",
+        "A size field or frame promises more bytes than the file holds (how many are missing, "
+        "and whether the file was cut inside a structure: a broken upload, judged by its own "
+        "rule in FINDINGS.md).",
     ),
     "container.size_mismatch": (
         Severity.SUSPICIOUS,
@@ -113,6 +115,18 @@ CODES: dict[str, tuple[Severity, str]] = {
     "container.embedded_data": (
         Severity.SUSPICIOUS,
         "High-entropy or structured non-audio data is embedded in the file.",
+    ),
+    "container.extra_stream": (
+        Severity.SUSPICIOUS,
+        "A logical stream besides the one decoded (a second audio stream multiplexed or chained "
+        "after the first, video, or a stream of no known codec): what it holds is not judged as "
+        "audio.",
+    ),
+    "container.nonconforming_metadata": (
+        Severity.SUSPICIOUS,
+        "A tag frame, item or block holds more than, or other than, what its specification says "
+        "it holds: a fixed-size field holding far more (a 4-byte PRIV AverageLevel holding "
+        "kilobytes), a picture that does not parse as an image, bytes after the image's end.",
     ),
     "container.crc_mismatch": (
         Severity.SUSPICIOUS,

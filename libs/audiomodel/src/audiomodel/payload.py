@@ -6,6 +6,8 @@ unknown chunk or an oversized tag, carved from the low bits of the samples).
 
 from __future__ import annotations
 
+import binascii
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -14,12 +16,15 @@ from enum import StrEnum
 import numpy as np
 
 __all__ = [
+    "EncodedRun",
     "PayloadGuess",
     "PayloadKind",
     "byte_entropy",
     "confirm_signature",
+    "encoded_runs",
     "find_signatures",
     "identify_payload",
+    "looks_random",
 ]
 
 
@@ -308,3 +313,82 @@ def describe_size(n: int) -> str:
         return f"{n} B"
     exp = min(int(math.log(n, 1024)), 4)
     return f"{n / 1024**exp:.1f} {'BKMGT'[exp]}iB"
+
+
+@functools.lru_cache(maxsize=256)
+def random_entropy(n: int) -> float:
+    """The expected plug-in entropy (bits per byte) of ``n`` uniformly random bytes.
+
+    Short random runs measure well under 8 bits (128 random bytes: ~6.55), so a fixed cut such
+    as 7.5 misses them; this is the exact expectation under a binomial count per byte value.
+    """
+    if n <= 1:
+        return 0.0
+    n = min(n, 1 << 16)
+    p = 1 / 256
+    mean = n * p
+    top = min(n, int(mean + 12 * math.sqrt(mean) + 24))
+    total = 0.0
+    for k in range(1, top + 1):
+        log_pmf = (
+            math.lgamma(n + 1)
+            - math.lgamma(k + 1)
+            - math.lgamma(n - k + 1)
+            + k * math.log(p)
+            + (n - k) * math.log1p(-p)
+        )
+        q = k / n
+        total -= math.exp(log_pmf) * q * math.log2(q)
+    return 256 * total
+
+
+def looks_random(data: bytes | memoryview) -> bool:
+    """Whether ``data`` has the byte entropy of random bytes of its length (encrypted or
+    compressed data), within about four standard deviations of the expectation."""
+    n = len(data)
+    if n < 64:
+        return False
+    return byte_entropy(data) >= random_entropy(n) - 2.8 / math.sqrt(n)
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedRun:
+    """A run of base64 or hex text and the bytes it decodes to."""
+
+    offset: int
+    length: int
+    encoding: str
+    """``base64`` (standard or URL-safe alphabet) or ``hex``."""
+    decoded: bytes
+
+
+# Runs of the base64 (standard and URL-safe) alphabet, line breaks allowed: prose has spaces and
+# punctuation every few characters, encoded binaries do not.
+_ENCODED_CHARS = re.compile(rb"[A-Za-z0-9+/_\-=\r\n]{64,}")
+_HEX_RUN = re.compile(rb"[0-9a-fA-F\r\n]+")
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def encoded_runs(text: bytes, *, min_chars: int = 64, limit: int = 4) -> list[EncodedRun]:
+    """The first ``limit`` base64 or hex runs of at least ``min_chars`` characters in ``text``,
+    decoded. A run of hex digits only is read both ways (``AAAA...`` is base64 of zeros as much
+    as hex of 0xAA bytes), hex first; anything else in the alphabet is base64."""
+    out: list[EncodedRun] = []
+    for match in _ENCODED_CHARS.finditer(text):
+        run = match.group().translate(None, b"\r\n")
+        if len(run) < min_chars:
+            continue
+        start, length = match.start(), match.end() - match.start()
+        if _HEX_RUN.fullmatch(run):
+            decoded = bytes.fromhex(run[: len(run) & ~1].decode("ascii"))
+            out.append(EncodedRun(start, length, "hex", decoded))
+        clean = run.translate(_URLSAFE).replace(b"=", b"")
+        clean = clean[: len(clean) - (len(clean) % 4 == 1)]
+        try:
+            decoded = binascii.a2b_base64(clean + b"=" * (-len(clean) % 4))
+        except binascii.Error:
+            continue
+        out.append(EncodedRun(start, length, "base64", decoded))
+        if len(out) >= limit:
+            break
+    return out[:limit]

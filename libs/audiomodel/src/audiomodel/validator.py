@@ -12,20 +12,22 @@ import hashlib
 import io
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 import soundfile as sf
+from soundfile import _ffi as sf_ffi
+from soundfile import _snd as sf_lib
 from threadpoolctl import threadpool_limits
 
 from audiomodel.container import ContainerReport, inspect_container
 from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.signal import SignalAnalyzer, SignalReport, to_int16
-from audiomodel.steganalysis import LsbAnalyzer, StegoReport
+from audiomodel.stego import LsbAnalyzer, StegoReport
 from audiomodel.verdict import Thresholds, Verdict, decide
 
 __all__ = [
@@ -79,12 +81,65 @@ class TrackAnalysis:
 
 
 class _Budget:
+    """The per-file time budget, started before hashing: it covers the hash, the container
+    walk, decoding and the reports."""
+
     def __init__(self, seconds: float) -> None:
-        self.deadline = time.perf_counter() + seconds
+        self.started = time.perf_counter()
+        self.deadline = self.started + seconds
         self.seconds = seconds
 
     def exceeded(self) -> bool:
         return time.perf_counter() > self.deadline
+
+    def finding(self, stage: str, **evidence: EvidenceValue) -> Finding:
+        return finding(
+            "limit.time_budget_exceeded",
+            f"Analysis took longer than the {self.seconds:g} s budget ({stage}).",
+            budget_s=self.seconds,
+            stage=stage,
+            elapsed_s=round(time.perf_counter() - self.started, 3),
+            **evidence,
+        )
+
+
+class _Overlay(io.RawIOBase):
+    """A read-only view of a seekable stream with some byte ranges replaced (what the container
+    walk found, laid over what a header claims), for the decoder."""
+
+    def __init__(self, stream: BinaryIO, patches: Sequence[tuple[int, bytes]]) -> None:
+        self.stream = stream
+        self.patches = list(patches)
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self.pos = self.stream.seek(offset, whence)
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        self.stream.seek(self.pos)
+        data = self.stream.read(len(view))
+        start, n = self.pos, len(data)
+        if n and self.patches:
+            out = bytearray(data)
+            for at, patch in self.patches:
+                lo, hi = max(at, start), min(at + len(patch), start + n)
+                if lo < hi:
+                    out[lo - start : hi - start] = patch[lo - at : hi - at]
+            data = bytes(out)
+        view[:n] = data
+        self.pos += n
+        return n
 
 
 def _sha256(stream: BinaryIO) -> str:
@@ -112,6 +167,9 @@ def analyse_stream(
     size = _stream_size(stream)
     analysis = TrackAnalysis(size=size, sha256=_sha256(stream))
     analysis.timings_ms["hash"] = (time.perf_counter() - started) * 1e3
+    if budget.exceeded():
+        analysis.findings.append(budget.finding("hashing"))
+        return analysis
     if size > limits.max_bytes:
         analysis.findings.append(
             finding(
@@ -125,20 +183,39 @@ def analyse_stream(
 
     mark = time.perf_counter()
     container = inspect_container(
-        stream, size=size, name=name, max_metadata_bytes=limits.max_metadata_bytes
+        stream,
+        size=size,
+        name=name,
+        max_metadata_bytes=limits.max_metadata_bytes,
+        deadline=budget.deadline,
     )
     analysis.container = container
     analysis.findings.extend(container.findings)
     analysis.timings_ms["container"] = (time.perf_counter() - mark) * 1e3
     if container.format not in DECODABLE_FORMATS:
         return analysis
+    if budget.exceeded():
+        if not any(f.code == "limit.time_budget_exceeded" for f in container.findings):
+            analysis.findings.append(budget.finding("container walk"))
+        return analysis
+    walked = container.walked_frames
+    if walked and container.sample_rate and walked / container.sample_rate > limits.max_duration_s:
+        # The walk counted what is really there: no need to decode hours to learn it.
+        analysis.findings.append(
+            _duration_finding(walked / container.sample_rate, limits, "container walk")
+        )
+        return analysis
 
     mark = time.perf_counter()
+    source: BinaryIO = stream
+    if container.decode_patches:
+        source = io.BufferedReader(_Overlay(stream, container.decode_patches))
     # Small per-block BLAS calls are slower across threads than on one; callers run tracks in
     # parallel processes instead.
     with threadpool_limits(limits=1, user_api="blas"):
-        _decode_and_measure(stream, analysis, limits, budget)
+        _decode_and_measure(source, analysis, limits, budget)
     analysis.timings_ms["decode_and_signal"] = (time.perf_counter() - mark) * 1e3
+    _settle_truncation(analysis)
     analysis.timings_ms["analysis"] = (time.perf_counter() - started) * 1e3
     return analysis
 
@@ -156,7 +233,7 @@ def _decode_and_measure(
                 )
             declared = frames / rate if 0 < frames < 2**62 else 0.0
             if declared > limits.max_duration_s:
-                analysis.findings.append(_duration_finding(declared, limits))
+                analysis.findings.append(_duration_finding(declared, limits, "header"))
                 return
             subtype = audio.subtype
             signal = SignalAnalyzer(
@@ -170,18 +247,17 @@ def _decode_and_measure(
                     stego.update(stored)
                 decoded += samples.shape[0]
                 if decoded / rate > limits.max_duration_s:
-                    analysis.findings.append(_duration_finding(decoded / rate, limits))
+                    analysis.findings.append(_duration_finding(decoded / rate, limits, "decoding"))
                     return
                 if budget.exceeded():
                     analysis.findings.append(
-                        finding(
-                            "limit.time_budget_exceeded",
-                            f"Analysis took longer than the {budget.seconds:g} s budget.",
-                            budget_s=budget.seconds,
-                            decoded_s=round(decoded / rate, 3),
-                        )
+                        budget.finding("decoding", decoded_s=round(decoded / rate, 3))
                     )
                     return
+            error = sf_lib.sf_error(audio._file)
+            if error and (decoded == 0 or not _cut_short(analysis)):
+                message = sf_ffi.string(sf_lib.sf_strerror(audio._file)).decode("utf-8", "replace")
+                raise sf.LibsndfileError(error, f"after {decoded} frames: {message}")
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError, EOFError) as err:
         analysis.findings.append(
             finding(
@@ -202,15 +278,67 @@ def _decode_and_measure(
         counts = signal.value_counts if stego.wants_value_counts else None
         analysis.stego = stego.report(value_counts=counts)
         analysis.findings.extend(analysis.stego.findings)
+    if budget.exceeded():
+        analysis.findings.append(budget.finding("reports"))
 
 
-def _duration_finding(seconds: float, limits: Limits) -> Finding:
+def _duration_finding(seconds: float, limits: Limits, measured_by: str) -> Finding:
     return finding(
         "limit.duration_exceeded",
-        f"The audio lasts {seconds:.0f} s, over the {limits.max_duration_s:.0f} s limit.",
+        f"The audio lasts {seconds:.0f} s, over the {limits.max_duration_s:.0f} s limit "
+        f"(measured by the {measured_by}).",
         duration_s=round(seconds, 3),
         limit_s=limits.max_duration_s,
+        measured_by=measured_by,
     )
+
+
+def _cut_short(analysis: TrackAnalysis) -> bool:
+    """Whether the container walk found the file cut short inside a structure (an upload that
+    stopped), so a decoder that runs out of bytes is no surprise."""
+    return any(f.code == "container.truncated" and f.evidence.get("cut") for f in analysis.findings)
+
+
+def _settle_truncation(analysis: TrackAnalysis) -> None:
+    """Decide what a truncated file weighs: a broken upload is not an attack.
+
+    ``container.truncated`` drops to INFO when every truncation the walk found is a cut (the
+    file ends inside a frame, page or chunk, and the enclosing sizes agree it was longer),
+    audio decoded from what is there (so it is judged like any track, by its other findings
+    and its score), and no more is missing than arrived. It stays SUSPICIOUS (review) when a
+    size claims whole structures that never come (a lie, not a cut), when nothing decodes, or
+    when more than half of the file is missing: too little to judge the track that was meant,
+    and the shape of a size field inflated to make readers allocate or wait. A truncated file
+    that does not decode at all is held for review rather than rejected as undecodable.
+    """
+    # Truncations the walk already judged harmless (a cut last MPEG frame, an Ogg stream
+    # without its end page) stay as they are and do not weigh on the others.
+    truncations = [
+        f
+        for f in analysis.findings
+        if f.code == "container.truncated" and f.severity > Severity.INFO
+    ]
+    if not truncations:
+        return
+    cut = all(f.evidence.get("cut") is True for f in truncations)
+    missing = max(_int(f.evidence.get("missing_bytes"), analysis.size + 1) for f in truncations)
+    decoded = analysis.signal is not None and analysis.signal.frames > 0
+    broken_upload = cut and decoded and missing <= analysis.size
+    settled: list[Finding] = []
+    for f in analysis.findings:
+        if f.code == "container.truncated" and f.severity != Severity.INFO:
+            severity = Severity.INFO if broken_upload else Severity.SUSPICIOUS
+            f = replace(
+                f, severity=severity, evidence={**f.evidence, "broken_upload": broken_upload}
+            )
+        elif f.code == "container.undecodable" and cut and f.severity > Severity.SUSPICIOUS:
+            f = replace(f, severity=Severity.SUSPICIOUS, evidence={**f.evidence, "cut_short": True})
+        settled.append(f)
+    analysis.findings[:] = settled
+
+
+def _int(value: EvidenceValue | None, default: int) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
 
 
 _STORED_BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
@@ -252,13 +380,26 @@ def _decoded(audio: sf.SoundFile, dtype: str) -> Iterator[npt.NDArray[Any]]:
     even when the decoder delivered fewer frames, leaving the rest of the block as it found the
     memory. A truncated MP3 (its Xing header still counts every frame) then gave the validator
     up to half a file of stale memory, different on every run (values up to 1e35 measured).
-    ``read`` returns only what was decoded.
+    Nor ``read``: after a short read it seeks to where it thinks the decoder is, which fails
+    (``psf_fseek``) when a header promised more frames than there are (a FLAC cut short, or
+    one whose STREAMINFO count is laid over as unknown), losing the frames just decoded. The
+    decoder is called directly; its count is what was decoded, and errors are checked by the
+    caller.
     """
+    read, ctype = _READERS[dtype]
     while True:
-        block = audio.read(BLOCK_FRAMES, dtype=dtype, always_2d=True)
-        if block.shape[0] == 0:
+        block = np.empty((BLOCK_FRAMES, audio.channels), dtype=dtype)
+        n = read(audio._file, sf_ffi.cast(ctype, block.ctypes.data), BLOCK_FRAMES)
+        if n <= 0:
             return
-        yield block
+        yield block[:n]
+
+
+_READERS: dict[str, tuple[Any, str]] = {
+    "int16": (sf_lib.sf_readf_short, "short *"),
+    "int32": (sf_lib.sf_readf_int, "int *"),
+    "float32": (sf_lib.sf_readf_float, "float *"),
+}
 
 
 def verdict_from_analysis(analysis: TrackAnalysis, model: TreeEnsembleModel) -> Verdict:

@@ -6,9 +6,9 @@ it can fall over against AWS. :class:`FaultProxy` is a small threaded HTTP rever
 
 - enforces Kinesis' per-shard limits with token buckets: 1 MiB/s and 1,000 records/s in,
   2 MiB/s and 5 GetRecords calls/s out, 5 GetShardIterator calls/s, and 1 MiB per record (data +
-  partition key). Records are mapped to shards as Kinesis does: the MD5 of the partition key (or
-  the ExplicitHashKey) falls in one open shard's hash-key range, read from ListShards upstream and
-  cached. PutRecords answers over-limit records with a per-record
+  partition key). Records are mapped to shards as Kinesis does (``audioval_pipeline.shards``, as
+  ingest's writers place them): the MD5 of the partition key (or the ExplicitHashKey) falls in one
+  open shard's hash-key range, read from ListShards upstream and cached. PutRecords answers over-limit records with a per-record
   ``ProvisionedThroughputExceededException`` in an otherwise successful response and forwards
   only the accepted records; PutRecord, GetRecords and GetShardIterator over the limit get
   HTTP 400 with AWS' JSON error body and ``x-amzn-ErrorType`` header;
@@ -34,7 +34,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import hashlib
 import http.client
 import json
 import random
@@ -49,6 +48,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from audioval_pipeline.shards import (
+    ShardRange,
+    TokenBucket,
+    WriteBudget,
+    hash_key,
+    open_shards,
+    shard_for,
+)
 
 __all__ = ["FAULT_KINDS", "FaultProxy", "FaultStats", "ShardLimits"]
 
@@ -179,48 +187,12 @@ class _Request:
 _Send = Callable[[_Request], _Response]
 
 
-class _TokenBucket:
-    """``rate`` tokens a second, at most ``capacity`` held; may be charged into debt."""
-
-    def __init__(self, rate: float, capacity: float, now: float) -> None:
-        self.rate = rate
-        self.capacity = capacity
-        self.tokens = capacity
-        self.updated = now
-
-    def refill(self, now: float) -> None:
-        if now > self.updated:
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = max(self.updated, now)
-
-    def take(self, cost: float, now: float) -> bool:
-        """Take ``cost`` if it is there; False (and nothing taken) otherwise."""
-        self.refill(now)
-        if self.tokens < cost:
-            return False
-        self.tokens -= cost
-        return True
-
-    def charge(self, cost: float, now: float) -> None:
-        """Take ``cost`` even into debt (reads: the size is known only after the call)."""
-        self.refill(now)
-        self.tokens -= cost
-
-
 @dataclass
 class _ShardBuckets:
-    in_bytes: _TokenBucket
-    in_records: _TokenBucket
-    out_bytes: _TokenBucket
-    get_records: _TokenBucket
-    get_iterator: _TokenBucket
-
-
-@dataclass(frozen=True)
-class _Shard:
-    shard_id: str
-    start: int
-    end: int
+    write: WriteBudget
+    out_bytes: TokenBucket
+    get_records: TokenBucket
+    get_iterator: TokenBucket
 
 
 def _error(
@@ -257,10 +229,7 @@ def _decoded_length(data: str) -> int:
 
 def _hash_key(record: Mapping[str, Any]) -> int:
     explicit = record.get("ExplicitHashKey")
-    if explicit:
-        return int(explicit)
-    digest = hashlib.md5(str(record.get("PartitionKey", "")).encode(), usedforsecurity=False)
-    return int.from_bytes(digest.digest(), "big")
+    return hash_key(str(record.get("PartitionKey", "")), str(explicit) if explicit else None)
 
 
 def _stream_of(body: Mapping[str, Any]) -> str | None:
@@ -299,7 +268,7 @@ class _KinesisLimiter:
         self._max_iterators = max_iterators
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, str], _ShardBuckets] = {}
-        self._maps: dict[str, tuple[float, list[_Shard]]] = {}
+        self._maps: dict[str, tuple[float, list[ShardRange]]] = {}
         self._iterators: OrderedDict[str, tuple[str, str]] = OrderedDict()
 
     def buckets(self, stream: str, shard_id: str) -> _ShardBuckets:
@@ -311,12 +280,17 @@ class _KinesisLimiter:
             burst = self._limits.burst_s
             limits = self._limits
 
-            def bucket(rate: float) -> _TokenBucket:
-                return _TokenBucket(rate, rate * burst, now)
+            def bucket(rate: float) -> TokenBucket:
+                return TokenBucket(rate, rate * burst, now)
 
             found = _ShardBuckets(
-                in_bytes=bucket(limits.in_bytes_per_s),
-                in_records=bucket(limits.in_records_per_s),
+                write=WriteBudget(
+                    limits.in_bytes_per_s,
+                    limits.in_records_per_s,
+                    bytes_capacity=limits.in_bytes_per_s * burst,
+                    records_capacity=limits.in_records_per_s * burst,
+                    now=now,
+                ),
                 out_bytes=bucket(limits.out_bytes_per_s),
                 get_records=bucket(limits.get_records_per_s),
                 get_iterator=bucket(limits.get_shard_iterator_per_s),
@@ -329,14 +303,7 @@ class _KinesisLimiter:
 
         Call with the lock held. A refused record takes nothing (AWS does not charge it).
         """
-        buckets = self.buckets(stream, shard_id)
-        buckets.in_records.refill(now)
-        buckets.in_bytes.refill(now)
-        if buckets.in_records.tokens < 1 or buckets.in_bytes.tokens < size:
-            return False
-        buckets.in_records.tokens -= 1
-        buckets.in_bytes.tokens -= size
-        return True
+        return self.buckets(stream, shard_id).write.admit(size, 1, now)
 
     @property
     def lock(self) -> threading.Lock:
@@ -345,7 +312,7 @@ class _KinesisLimiter:
     def now(self) -> float:
         return self._clock()
 
-    def shards(self, stream: str, request: _Request, send: _Send) -> list[_Shard] | None:
+    def shards(self, stream: str, request: _Request, send: _Send) -> list[ShardRange] | None:
         """The stream's open shards (cached); None when upstream cannot say."""
         wall = time.monotonic()
         with self._lock:
@@ -358,7 +325,7 @@ class _KinesisLimiter:
                 self._maps[stream] = (wall, shards)
         return shards
 
-    def _list_shards(self, stream: str, request: _Request, send: _Send) -> list[_Shard] | None:
+    def _list_shards(self, stream: str, request: _Request, send: _Send) -> list[ShardRange] | None:
         # Signed with the caller's headers so moto files the call under the same account/region.
         keep = {"authorization", "x-amz-date", "x-amz-security-token", "host", "user-agent"}
         headers = [(k, v) for k, v in request.headers if k.lower() in keep]
@@ -366,24 +333,14 @@ class _KinesisLimiter:
             ("Content-Type", "application/x-amz-json-1.1"),
             ("X-Amz-Target", f"{_KINESIS}.ListShards"),
         ]
-        shards: list[_Shard] = []
+        shards: list[ShardRange] = []
         query: dict[str, Any] = {"StreamName": stream}
         for _ in range(100):  # pages of up to 10,000 shards: far more than any local stream
             answer = send(_Request("POST", request.path, headers, json.dumps(query).encode()))
             if answer.status != 200:
                 return None
             page = answer.json()
-            for shard in page.get("Shards", []):
-                if shard.get("SequenceNumberRange", {}).get("EndingSequenceNumber"):
-                    continue  # closed by a reshard: takes no new records
-                hash_range = shard["HashKeyRange"]
-                shards.append(
-                    _Shard(
-                        str(shard["ShardId"]),
-                        int(hash_range["StartingHashKey"]),
-                        int(hash_range["EndingHashKey"]),
-                    )
-                )
+            shards.extend(open_shards(page.get("Shards", [])))
             token = page.get("NextToken")
             if not token:
                 break
@@ -407,10 +364,6 @@ class _KinesisLimiter:
         with self._lock:
             found = self._iterators.get(iterator)
         return found if found is not None else _moto_iterator(iterator)
-
-
-def _shard_for(shards: list[_Shard], hash_key: int) -> _Shard | None:
-    return next((s for s in shards if s.start <= hash_key <= s.end), None)
 
 
 class FaultProxy:
@@ -708,7 +661,7 @@ class FaultProxy:
             )
         stream = _stream_of(body)
         shards = self._limiter.shards(stream, request, send) if stream else None
-        shard = _shard_for(shards, _hash_key(body)) if shards else None
+        shard = shard_for(shards, _hash_key(body)) if shards else None
         if stream is None or shard is None:
             return self._forward(request, send)
         limiter = self._limiter
@@ -753,7 +706,7 @@ class FaultProxy:
         shards = self._limiter.shards(stream, request, send)
         if not shards:
             return self._forward(request, send)
-        placed = [_shard_for(shards, _hash_key(r)) for r in records]
+        placed = [shard_for(shards, _hash_key(r)) for r in records]
         if any(s is None for s in placed):
             self._limiter.forget_map(stream)  # resharded since the map was read
             return self._forward(request, send)

@@ -10,13 +10,20 @@ import json
 import time
 from typing import Any
 
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline import stream_registry
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
+from audioval_pipeline.stream_registry import ACTIVE, StreamEntry
+from audioval_pipeline.verdict_table import TRACK_KEY
 
 __all__ = ["provision", "stream_name"]
 
 
 def stream_name(settings: PipelineSettings, index: int, az: str | None = None) -> str:
-    return f"{settings.stream_name_prefix}-{az or settings.availability_zone}-{index}"
+    """Stream ``index`` of the zone's set (``az`` defaults to the settings' zone)."""
+    return stream_registry.stream_name(
+        settings.stream_name_prefix, az or settings.availability_zone, index
+    )
 
 
 def provision(
@@ -26,9 +33,13 @@ def provision(
     kinesis = aws_client("kinesis", settings)
     sqs = aws_client("sqs", settings)
     dynamodb = aws_client("dynamodb", settings)
-    _table(dynamodb, settings.stream_registry_table, [("az", "S"), ("stream_name", "S")])
+    _table(
+        dynamodb,
+        settings.stream_registry_table,
+        [(stream_registry.HASH_KEY, "S"), (stream_registry.RANGE_KEY, "S")],
+    )
     # Classify follows the verdict table's stream to tell watchers of every stored verdict.
-    _table(dynamodb, settings.verdict_table, [("track_id", "S")], stream_view="NEW_IMAGE")
+    _table(dynamodb, settings.verdict_table, [(TRACK_KEY, "S")], stream_view="NEW_IMAGE")
     streams = [stream_name(settings, i) for i in range(baseline_streams)]
     existing = set(kinesis.list_streams().get("StreamNames", []))
     for name in streams:
@@ -45,14 +56,9 @@ def provision(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"stream {name} did not become ACTIVE")
             time.sleep(0.05)
-        dynamodb.put_item(
-            TableName=settings.stream_registry_table,
-            Item={
-                "az": {"S": settings.availability_zone},
-                "stream_name": {"S": name},
-                "state": {"S": "active"},
-            },
-        )
+        # A baseline stream, as Pulumi registers it in AWS.
+        entry = StreamEntry(settings.availability_zone, name, ACTIVE)
+        stream_registry.put_entry(dynamodb, settings.stream_registry_table, entry)
     dlq_url = sqs.create_queue(
         QueueName=settings.dead_letter_queue,
         Attributes={

@@ -4,22 +4,20 @@ Settings base (:class:`ServiceSettings`), a server bootstrap that adds health an
 (:func:`build_server`), bearer-token auth (:class:`BearerAuthInterceptor`), JSON logging
 (:func:`configure_logging`), a graceful stop on SIGTERM/SIGINT (:func:`run_until_signal`) and
 the decorator that turns domain errors into status codes (:func:`status_errors`).
+What the services share about AWS (settings, client factory, table items) is ``audioval_pipeline``.
 """
 
 from audioval_servicekit.auth import BearerAuthInterceptor
 from audioval_servicekit.errors import StatusTable, note, status_errors
 from audioval_servicekit.logs import configure_logging
-from audioval_servicekit.pipeline import PipelineSettings, aws_client
 from audioval_servicekit.server import RunningServer, build_server, run_until_signal
 from audioval_servicekit.settings import ServiceSettings
 
 __all__ = [
     "BearerAuthInterceptor",
-    "PipelineSettings",
     "RunningServer",
     "ServiceSettings",
     "StatusTable",
-    "aws_client",
     "build_server",
     "configure_logging",
     "note",

@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlparse
 
-from audiomodel.validator import Limits
-from audiomodel.verdict import Verdict
+from audiomodel import Limits, Verdict
 from audioval_classify.pool import ValidatorPool
 from audioval_classify.ray_connection import connect_ray, pool_size_default
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 
 __all__ = ["BatchReport", "Source", "list_sources", "open_results", "run_batch"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audioval.v1 import verdict_pb2
-from audioval_servicekit.verdict_table import VerdictTable
+from audioval_pipeline.verdict_table import VerdictTable
 
 
 class DynamoVerdictStore(VerdictTable):

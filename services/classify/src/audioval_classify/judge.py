@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from audioval.v1 import verdict_pb2
 from audioval_classify.pool import OverloadedError, ValidatorPool
 from audioval_classify.store import VerdictBroadcaster, VerdictStore
+from audioval_pipeline.verdict_table import TrackLookup
 from audioval_servicekit.verdict_codec import to_proto
-from audioval_servicekit.verdict_table import TrackLookup
 
 __all__ = [
     "MAX_TRACK_ID_LENGTH",

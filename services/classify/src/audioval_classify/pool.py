@@ -29,13 +29,10 @@ import numpy as np
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
-from audiomodel.findings import finding
-from audiomodel.model import load_default_model
-from audiomodel.validator import Limits, verdict_from_findings
-from audiomodel.verdict import Verdict
+from audiomodel import Limits, Verdict, finding, load_default_model, verdict_from_findings
 from audioval_classify.shm_transport import TrackBuffer, usable_buffers
 from audioval_classify.validator_actor import ValidatorActor
-from audioval_servicekit import PipelineSettings
+from audioval_pipeline.settings import PipelineSettings
 
 __all__ = ["SHARED_BUFFER_MAX", "OverloadedError", "ValidatorPool"]
 

@@ -6,7 +6,7 @@ import functools
 import logging
 from typing import Any
 
-from audiomodel.validator import Limits
+from audiomodel import Limits
 from audioval.v1 import classify_pb2, classify_pb2_grpc
 from audioval_classify.dynamo_store import DynamoVerdictStore
 from audioval_classify.pool import ValidatorPool
@@ -15,13 +15,8 @@ from audioval_classify.servicer import ClassifyServicer
 from audioval_classify.settings import ClassifySettings
 from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster, VerdictStore
 from audioval_classify.verdict_stream import VerdictStreamFollower
-from audioval_servicekit import (
-    RunningServer,
-    aws_client,
-    build_server,
-    configure_logging,
-    run_until_signal,
-)
+from audioval_pipeline.clients import aws_client
+from audioval_servicekit import RunningServer, build_server, configure_logging, run_until_signal
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from audioval_classify.store import (
     VerdictStore,
     WatcherTooSlowError,
 )
+from audioval_pipeline.verdict_table import TrackLookup
 from audioval_servicekit import StatusTable, note, status_errors
-from audioval_servicekit.verdict_table import TrackLookup
 
 __all__ = ["ClassifyServicer"]
 

@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from audioval_servicekit import PipelineSettings, ServiceSettings
+from audioval_pipeline.settings import PipelineSettings
+from audioval_servicekit import ServiceSettings
 
 
 class ClassifySettings(ServiceSettings):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from audioval.v1 import verdict_pb2
-from audioval_servicekit.verdict_table import TrackLookup
+from audioval_pipeline.verdict_table import TrackLookup
 
 
 class VerdictStore(Protocol):

@@ -19,12 +19,19 @@ import numpy as np
 import numpy.typing as npt
 import ray
 
-from audiomodel.findings import finding
-from audiomodel.model import TreeEnsembleModel, load_default_model
-from audiomodel.validator import Limits, validate_path, validate_stream, verdict_from_findings
-from audiomodel.verdict import Verdict
+from audiomodel import (
+    Limits,
+    TreeEnsembleModel,
+    Verdict,
+    finding,
+    load_default_model,
+    validate_path,
+    validate_stream,
+    verdict_from_findings,
+)
 from audioval_classify.shm_transport import SharedBufferView, SharedTrackBuffer
-from audioval_servicekit import PipelineSettings, aws_client
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
 
 __all__ = ["ValidatorActor"]
 

@@ -36,7 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from google.protobuf.message import DecodeError
 
 from audioval.v1 import verdict_pb2
-from audioval_servicekit.verdict_table import verdict_from_item
+from audioval_pipeline.verdict_table import verdict_from_item
 
 __all__ = ["FollowerStats", "VerdictStreamFollower"]
 

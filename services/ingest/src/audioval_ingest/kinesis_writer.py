@@ -25,31 +25,29 @@ carry at most one second of a shard's budget: all records of a track go to one s
 bigger call could never be taken whole. A writer finds its shard before its first call in a
 :class:`ShardMap` (ListShards, cached: the MD5 of the partition key falls in one open shard's
 hash-key range, as Kinesis places records) and trusts the shard every answer names over it.
+Both live in :mod:`audioval_pipeline.shards`, which the local stack's fault proxy uses too.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from audioval.v1 import pipeline_pb2
+from audioval_pipeline.shards import ShardMap, ShardPacer
 
 __all__ = [
     "BatchLimits",
     "ChunkWriter",
     "KinesisWriteError",
     "RetryPolicy",
-    "ShardMap",
-    "ShardPacer",
     "WriteCancelledError",
     "chunk_record_bytes",
 ]
@@ -141,163 +139,6 @@ def chunk_record_bytes(
     if not len(data):
         return head.SerializeToString()  # proto3 leaves an empty bytes field out
     return b"".join((head.SerializeToString(), _DATA_FIELD_KEY, _varint(len(data)), data))
-
-
-class ShardPacer:
-    """Each shard's write budget, shared by the writers of one process (a token bucket each).
-
-    Parameters
-    ----------
-    bytes_per_s, records_per_s
-        A shard's write limits (Kinesis: 1 MiB and 1,000 records a second).
-    burst_s
-        Seconds of budget a shard idle for long may spend at once; also the most one call
-        carries.
-    headroom
-        Share of the rates left unused once the burst is spent. Calls reach the shard a few
-        milliseconds after their turn, not always in the order they took it; paced at exactly
-        the limit, a call that arrives early finds the shard empty and is refused.
-    clock
-        Time source (tests pass a manual one).
-    """
-
-    def __init__(
-        self,
-        bytes_per_s: float = 1024 * 1024,
-        records_per_s: float = 1000.0,
-        *,
-        burst_s: float = 1.0,
-        headroom: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if bytes_per_s <= 0 or records_per_s <= 0 or burst_s <= 0:
-            raise ValueError("rates and burst must be positive")
-        if not 0.0 <= headroom < 1.0:
-            raise ValueError("headroom must be within [0, 1)")
-        self._call_bytes = bytes_per_s * burst_s
-        self._call_records = records_per_s * burst_s
-        self._bytes_per_s = bytes_per_s * (1.0 - headroom)
-        self._records_per_s = records_per_s * (1.0 - headroom)
-        self._clock = clock
-        self._lock = threading.Lock()
-        # (stream, shard) -> (bytes, records, when): the budget left at that time, in debt
-        # (negative) while calls that reserved it are waiting for it.
-        self._budgets: dict[tuple[str, str], tuple[float, float, float]] = {}
-
-    @property
-    def call_bytes(self) -> float:
-        """The most bytes (data + partition keys) one call to a shard should carry."""
-        return self._call_bytes
-
-    @property
-    def call_records(self) -> float:
-        """The most records one call to a shard should carry."""
-        return self._call_records
-
-    def reserve(self, stream: str, shard_id: str, size: int, records: int) -> float:
-        """Take one call's budget from the shard; seconds to wait before sending it."""
-        size_left, records_left = self._change(stream, shard_id, -size, -records)
-        return max(-size_left / self._bytes_per_s, -records_left / self._records_per_s, 0.0)
-
-    def refund(self, stream: str, shard_id: str, size: int, records: int) -> None:
-        """Give back the budget of records the shard refused (it charged nothing for them)."""
-        self._change(stream, shard_id, size, records)
-
-    def _change(
-        self, stream: str, shard_id: str, size: float, records: float
-    ) -> tuple[float, float]:
-        key = (stream, shard_id)
-        with self._lock:
-            now = self._clock()
-            cap_bytes, cap_records = self.call_bytes, self.call_records
-            size_left, records_left, when = self._budgets.get(key, (cap_bytes, cap_records, now))
-            elapsed = max(now - when, 0.0)
-            # Refill up to one second's worth, then take (or give back) within that.
-            size_left = min(
-                cap_bytes, min(cap_bytes, size_left + elapsed * self._bytes_per_s) + size
-            )
-            records_left = min(
-                cap_records,
-                min(cap_records, records_left + elapsed * self._records_per_s) + records,
-            )
-            self._budgets[key] = (size_left, records_left, now)
-        return size_left, records_left
-
-
-class ShardMap:
-    """Which open shard of a stream takes a partition key, from ListShards (cached per stream).
-
-    Parameters
-    ----------
-    kinesis
-        A boto3 Kinesis client (anything with ``list_shards``).
-    ttl_s
-        How long a stream's map is trusted; an answer naming another shard drops it sooner.
-    clock
-        Time source (tests pass a manual one).
-    """
-
-    def __init__(
-        self, kinesis: Any, *, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._kinesis = kinesis
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        # stream -> (read at, [(first hash key, last hash key, shard id)]); [] if unreadable
-        self._maps: dict[str, tuple[float, list[tuple[int, int, str]]]] = {}
-
-    def shard_of(self, stream: str, partition_key: str) -> str | None:
-        """The shard ``partition_key`` goes to, or None if the map cannot say."""
-        key = int.from_bytes(
-            hashlib.md5(partition_key.encode("utf-8"), usedforsecurity=False).digest(), "big"
-        )
-        for first, last, shard_id in self._ranges(stream):
-            if first <= key <= last:
-                return shard_id
-        return None
-
-    def forget(self, stream: str) -> None:
-        """Read the stream's map again next time (it was resharded)."""
-        with self._lock:
-            self._maps.pop(stream, None)
-
-    def _ranges(self, stream: str) -> list[tuple[int, int, str]]:
-        now = self._clock()
-        with self._lock:
-            cached = self._maps.get(stream)
-        if cached is not None and now - cached[0] < self._ttl_s:
-            return cached[1]
-        ranges = self._read(stream)
-        with self._lock:
-            self._maps[stream] = (now, ranges)
-        return ranges
-
-    def _read(self, stream: str) -> list[tuple[int, int, str]]:
-        ranges: list[tuple[int, int, str]] = []
-        request: dict[str, Any] = {"StreamName": stream}
-        try:
-            while True:
-                page = self._kinesis.list_shards(**request)
-                for shard in page.get("Shards", []):
-                    if "EndingSequenceNumber" in shard.get("SequenceNumberRange", {}):
-                        continue  # closed by a reshard: takes no more records
-                    hash_range = shard["HashKeyRange"]
-                    ranges.append(
-                        (
-                            int(hash_range["StartingHashKey"]),
-                            int(hash_range["EndingHashKey"]),
-                            str(shard["ShardId"]),
-                        )
-                    )
-                token = page.get("NextToken")
-                if not token:
-                    return ranges
-                request = {"NextToken": token}  # ListShards takes the token alone
-        except (BotoCoreError, ClientError) as exc:
-            # Not fatal: calls go out unpaced until the map can be read (after ttl_s).
-            log.warning("could not read the shard map", extra={"stream": stream, "error": str(exc)})
-            return []
 
 
 def _never_cancelled() -> bool:

@@ -10,13 +10,8 @@ from audioval_ingest.servicer import IngestServicer
 from audioval_ingest.settings import IngestSettings
 from audioval_ingest.stream_set import StreamSet
 from audioval_ingest.upload import UploadFunnel, largest_manifest_bytes
-from audioval_servicekit import (
-    RunningServer,
-    aws_client,
-    build_server,
-    configure_logging,
-    run_until_signal,
-)
+from audioval_pipeline.clients import aws_client
+from audioval_servicekit import RunningServer, build_server, configure_logging, run_until_signal
 
 __all__ = ["SERVICE_NAME", "main", "serve"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from audioval_servicekit import PipelineSettings, ServiceSettings
+from audioval_pipeline.settings import PipelineSettings
+from audioval_servicekit import ServiceSettings
 
 # Kinesis limits (PutRecords): a record's data + partition key <= 1 MiB, a call <= 500 records
 # and <= 5 MiB. The pipeline spec keeps a record's file data at or under 512 KiB.

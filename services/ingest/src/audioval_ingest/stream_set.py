@@ -1,8 +1,9 @@
 """The stream set of this availability zone, read from the registry, and the stable route.
 
-The registry table (partition key ``az``, sort key ``stream_name``, attribute ``state``) says
-which Kinesis streams make up each zone's set. Producers use only ``active`` streams; a
-``draining`` stream keeps its records until consumers are done but takes no new tracks.
+The registry (its record and key schema: :mod:`audioval_pipeline.stream_registry`) says which
+Kinesis streams make up each zone's set. Producers use only ``active`` streams; a ``draining``
+stream keeps its records until consumers are done but takes no new tracks, and a
+``provisioning`` one takes none yet.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from audioval_pipeline.stream_registry import ACTIVE, read_zone
+
 __all__ = ["NoActiveStreamError", "StreamRegistryError", "StreamSet", "pick_stream"]
 
 log = logging.getLogger(__name__)
-
-ACTIVE = "active"
 
 
 class StreamRegistryError(Exception):
@@ -127,21 +128,5 @@ class StreamSet:
         return pick_stream(track_id, self.active_streams())
 
     def _read(self) -> tuple[str, ...]:
-        names: list[str] = []
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "az = :az",
-            "ExpressionAttributeValues": {":az": {"S": self._az}},
-            # A strongly consistent read, so a stream marked draining stops taking tracks
-            # as soon as the cache expires.
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._dynamodb.query(**request)
-            for item in page.get("Items", []):
-                if item.get("state", {}).get("S") == ACTIVE:
-                    names.append(item["stream_name"]["S"])
-            last = page.get("LastEvaluatedKey")
-            if not last:
-                return tuple(sorted(names))
-            request["ExclusiveStartKey"] = last
+        entries = read_zone(self._dynamodb, self._table, self._az)
+        return tuple(sorted(e.stream_name for e in entries if e.state == ACTIVE))

@@ -14,25 +14,21 @@ import hashlib
 import logging
 import math
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import timestamp_pb2
 
 from audioval.v1 import pipeline_pb2
-from audioval_ingest.kinesis_writer import (
-    BatchLimits,
-    ChunkWriter,
-    RetryPolicy,
-    ShardMap,
-    ShardPacer,
-)
+from audioval_ingest.kinesis_writer import BatchLimits, ChunkWriter, RetryPolicy
 from audioval_ingest.settings import IngestSettings
 from audioval_ingest.stream_set import StreamSet
+from audioval_pipeline.manifest import deduplication_id, encode_manifest, group_id
+from audioval_pipeline.shards import ShardMap, ShardPacer
+from audioval_pipeline.verdict_table import VerdictTable
 
 __all__ = [
     "AwsUnavailableError",
@@ -48,8 +44,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-PENDING = "pending"
 
 
 class InvalidUploadError(Exception):
@@ -136,8 +130,8 @@ def largest_manifest_bytes(settings: IngestSettings) -> int:
         sequence_number="9" * 64,  # Kinesis sequence numbers run to 56 digits today
         size_bytes=settings.record_data_bytes,
     )
-    one = len(_manifest_body(pipeline_pb2.Manifest(chunks=[location]))) - len(
-        _manifest_body(pipeline_pb2.Manifest())
+    one = len(encode_manifest(pipeline_pb2.Manifest(chunks=[location]))) - len(
+        encode_manifest(pipeline_pb2.Manifest())
     )
     head = pipeline_pb2.Manifest(
         track_id=new_track_id(),
@@ -150,12 +144,7 @@ def largest_manifest_bytes(settings: IngestSettings) -> int:
         chunk_count=chunks,
         uploaded_at=timestamp_pb2.Timestamp(seconds=4_000_000_000, nanos=999_999_999),
     )
-    return len(_manifest_body(head)) + chunks * (one + 2)
-
-
-def _manifest_body(manifest: pipeline_pb2.Manifest) -> str:
-    # Compact, ASCII-only JSON: SQS bodies are text and the manifest is small metadata.
-    return json_format.MessageToJson(manifest, indent=None)
+    return len(encode_manifest(head)) + chunks * (one + 2)
 
 
 def _aws_error(what: str, exc: Exception) -> AwsUnavailableError:
@@ -186,7 +175,7 @@ class UploadFunnel:
     ) -> None:
         self._kinesis = kinesis
         self._sqs = sqs
-        self._dynamodb = dynamodb
+        self._verdicts = VerdictTable(dynamodb, settings.pipeline.verdict_table)
         self._stream_set = stream_set
         self._settings = settings
         self._limits = BatchLimits(
@@ -254,39 +243,20 @@ class UploadFunnel:
             return self._queue_url
 
     def put_pending(self, track_id: str, meta: UploadMetadata) -> None:
-        """Write the verdict table's pending item; it must not exist yet."""
-        item = {
-            "track_id": {"S": track_id},
-            "state": {"S": PENDING},
-            "user_id": {"S": meta.user_id},
-            "track_name": {"S": meta.track_name},
-            "updated_at": {"N": str(int(time.time() * 1000))},
-        }
+        """Write the verdict table's pending item; it must not exist yet.
+
+        Track ids are fresh uuid4s: an existing item is this very write, applied by AWS on an
+        earlier attempt whose reply was lost, so it counts as written.
+        """
         try:
-            self._dynamodb.put_item(
-                TableName=self._settings.pipeline.verdict_table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(track_id)",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                # Track ids are fresh uuid4s: an existing item is this very write, applied by
-                # AWS on an earlier attempt whose reply was lost.
-                return
-            raise _aws_error(f"writing the pending item of {track_id}", exc) from exc
-        except BotoCoreError as exc:
+            self._verdicts.put_pending(track_id, meta.user_id, track_name=meta.track_name)
+        except (BotoCoreError, ClientError) as exc:
             raise _aws_error(f"writing the pending item of {track_id}", exc) from exc
 
     def forget_pending(self, track_id: str) -> None:
         """Remove a pending item whose manifest was never sent (best effort, logged)."""
         try:
-            self._dynamodb.delete_item(
-                TableName=self._settings.pipeline.verdict_table,
-                Key={"track_id": {"S": track_id}},
-                ConditionExpression="#s = :pending",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={":pending": {"S": PENDING}},
-            )
+            self._verdicts.forget_pending(track_id)
         except (BotoCoreError, ClientError) as exc:
             log.warning(
                 "could not remove the pending item of an unsent manifest",
@@ -298,9 +268,9 @@ class UploadFunnel:
         try:
             self._sqs.send_message(
                 QueueUrl=self.queue_url(),
-                MessageBody=_manifest_body(manifest),
-                MessageGroupId=manifest.user_id,
-                MessageDeduplicationId=manifest.track_id,
+                MessageBody=encode_manifest(manifest),
+                MessageGroupId=group_id(manifest),
+                MessageDeduplicationId=deduplication_id(manifest),
             )
         except (BotoCoreError, ClientError) as exc:
             raise _aws_error(f"sending the manifest of {manifest.track_id}", exc) from exc

@@ -1,6 +1,7 @@
 """Parse and check the manifest ingest sends on the FIFO queue.
 
-Two ways to fail, because they are handled differently:
+The body's codec is :mod:`audioval_pipeline.manifest` (ingest encodes with it); what rebuild
+adds is its own policy. Two ways to fail, because they are handled differently:
 
 - :func:`parse_manifest` raises :class:`~audioval_rebuild.integrity.PoisonManifestError` when the
   body is not a manifest naming a track and a user. Nothing can be said about any track; the
@@ -14,9 +15,8 @@ from __future__ import annotations
 
 import re
 
-from google.protobuf import json_format
-
 from audioval.v1 import pipeline_pb2
+from audioval_pipeline.manifest import ManifestDecodeError, decode_manifest
 from audioval_rebuild.integrity import (
     CountMismatchError,
     HashMismatchError,
@@ -29,8 +29,6 @@ __all__ = ["MAX_RECORD_DATA_BYTES", "check_manifest", "parse_manifest"]
 
 # Kinesis refuses records over 1 MiB; a chunk claiming more cannot exist.
 MAX_RECORD_DATA_BYTES = 1024 * 1024
-# Track and user ids become SQS deduplication and group ids: 1-128 printable ASCII, no spaces.
-_SQS_ID = re.compile(r"[!-~]{1,128}")
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 _SEQUENCE_NUMBER = re.compile(r"[0-9]{1,128}")
 
@@ -38,20 +36,14 @@ _SEQUENCE_NUMBER = re.compile(r"[0-9]{1,128}")
 def parse_manifest(body: str) -> pipeline_pb2.Manifest:
     """The manifest in an SQS body, with a usable track id and user id.
 
-    The body is ``Manifest`` as protobuf JSON. Unknown fields are ignored so a newer ingest
-    can add fields. Raises ``PoisonManifestError`` for anything else (not JSON, not a manifest, no
-    track id or user id that can serve as an SQS deduplication / group id).
+    :func:`audioval_pipeline.manifest.decode_manifest`, its failures raised as
+    ``PoisonManifestError`` (not JSON, not a manifest, no track id or user id that can serve as
+    an SQS deduplication / group id).
     """
-    manifest = pipeline_pb2.Manifest()
     try:
-        json_format.Parse(body, manifest, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
-        raise PoisonManifestError(f"body is not a manifest: {str(exc)[:200]}") from exc
-    if not _SQS_ID.fullmatch(manifest.track_id):
-        raise PoisonManifestError("manifest has no usable track_id")
-    if not _SQS_ID.fullmatch(manifest.user_id):
-        raise PoisonManifestError("manifest has no usable user_id")
-    return manifest
+        return decode_manifest(body)
+    except ManifestDecodeError as exc:
+        raise PoisonManifestError(str(exc)) from exc
 
 
 def check_manifest(manifest: pipeline_pb2.Manifest, *, max_track_bytes: int) -> None:

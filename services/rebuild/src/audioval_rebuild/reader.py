@@ -232,7 +232,7 @@ def read_track(
     Parameters
     ----------
     kinesis
-        A boto3 Kinesis client (from ``audioval_servicekit.aws_client``).
+        A boto3 Kinesis client (from ``audioval_pipeline.clients.aws_client``).
     manifest
         A manifest that passed :func:`audioval_rebuild.manifest.parse_manifest`.
     limits

@@ -13,18 +13,13 @@ from typing import Any
 
 import grpc
 
+from audioval_pipeline.clients import aws_client
 from audioval_rebuild.classify_client import ClassifyClient, open_classify_channel
 from audioval_rebuild.settings import RebuildSettings
 from audioval_rebuild.verdict_table import VerdictTable
 from audioval_rebuild.visibility import VisibilityHeartbeat
 from audioval_rebuild.worker import RebuildWorker
-from audioval_servicekit import (
-    RunningServer,
-    aws_client,
-    build_server,
-    configure_logging,
-    run_until_signal,
-)
+from audioval_servicekit import RunningServer, build_server, configure_logging, run_until_signal
 
 __all__ = ["RebuildService", "main", "serve"]
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from audioval_servicekit import PipelineSettings, ServiceSettings
+from audioval_pipeline.settings import PipelineSettings
+from audioval_servicekit import ServiceSettings
 
 
 class RebuildSettings(ServiceSettings):

@@ -1,6 +1,6 @@
 """The verdict a track gets when its records do not rebuild the file its manifest names.
 
-The table itself is ``audioval_servicekit.verdict_table.VerdictTable``, shared with classify
+The table itself is ``audioval_pipeline.verdict_table.VerdictTable``, shared with classify
 (re-exported here for the worker).
 """
 
@@ -11,9 +11,9 @@ from importlib import metadata
 from audiomodel.findings import Finding, Severity
 from audiomodel.verdict import Decision, Label, Verdict
 from audioval.v1 import pipeline_pb2, verdict_pb2
+from audioval_pipeline.verdict_table import VerdictTable
 from audioval_rebuild.integrity import HashMismatchError, IntegrityError
 from audioval_servicekit.verdict_codec import to_proto
-from audioval_servicekit.verdict_table import VerdictTable
 
 __all__ = ["VerdictTable", "rejection"]
 

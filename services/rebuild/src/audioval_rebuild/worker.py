@@ -75,7 +75,7 @@ class RebuildWorker:
     settings
         Queue, read and retry behaviour.
     sqs, kinesis
-        boto3 clients (``audioval_servicekit.aws_client``).
+        boto3 clients (``audioval_pipeline.clients.aws_client``).
     verdicts
         The verdict table.
     classify

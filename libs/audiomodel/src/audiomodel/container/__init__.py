@@ -19,7 +19,10 @@ The modules, by what they hold:
   :mod:`~audiomodel.container.flac_frames`: FLAC's STREAMINFO and frames;
 - :mod:`~audiomodel.container.tags` (ID3v1/v2, APEv2, Lyrics3) and
   :mod:`~audiomodel.container.vorbis_comments`: the metadata the walkers share;
-- :mod:`~audiomodel.container.embedded`: identified bytes turned into findings;
+- :mod:`~audiomodel.container.embedded`: identified bytes turned into findings (regions, pictures,
+  text fields);
+- :mod:`~audiomodel.container.images`: where a picture's image really ends (PNG, JPEG, GIF, WebP,
+  BMP);
 - :mod:`~audiomodel.container.inspection` (the state of one inspection),
   :mod:`~audiomodel.container.source` (bounded reads), :mod:`~audiomodel.container.checksums`
   and :mod:`~audiomodel.container.limits`.

@@ -11,20 +11,26 @@ from __future__ import annotations
 import binascii
 from typing import Final
 
+from audiomodel.container.images import image_extent
 from audiomodel.container.inspection import Inspection
 from audiomodel.container.limits import (
     AUDIO_HEAD_BYTES,
+    ENCODED_BLOB_BYTES,
+    IMAGE_TAIL_INFO_BYTES,
     MIN_COMMENT_VALUE,
     PADDING_INFO_BYTES,
     TAIL_SAMPLE_BYTES,
+    TEXT_FIELD_BYTES,
 )
 from audiomodel.findings import EvidenceValue, Severity
 from audiomodel.payload import (
     PayloadGuess,
     PayloadKind,
     confirm_signature,
+    encoded_runs,
     find_signatures,
     identify_payload,
+    looks_random,
 )
 
 EMBEDDED_CODE: Final = {
@@ -124,6 +130,42 @@ def examine(
     return guess
 
 
+def memory_region(
+    insp: Inspection,
+    data: bytes,
+    *,
+    offset: int,
+    size: int,
+    where: str,
+    flag_data: bool,
+    min_blob: int = 0,
+) -> PayloadGuess | None:
+    """Identify bytes held in memory (reassembled from pages, a tag value): a dangerous file
+    at their start or a dangerous signature inside is reported; with ``flag_data``, so is
+    high-entropy data of at least ``min_blob`` bytes (``size``: the region in the file)."""
+    if not data:
+        return None
+    guess = identify_payload(data)
+    ev = region_evidence(offset, size, guess, where)
+    if guess.kind in EMBEDDED_CODE:
+        message = f"{where}: {guess.name} ({guess.kind.value}) at byte {offset}, {size} bytes"
+        emit_payload(insp, guess.kind, message, ev)
+        return guess
+    hits = find_signatures(data, limit=1)
+    if hits:
+        at, name, kind = hits[0]
+        ev.update(payload_kind=kind.value, payload_name=name, value_offset=at)
+        message = f"{where}: {name} signature {at} bytes in, region at byte {offset}"
+        emit_payload(insp, kind, message, ev)
+        return guess
+    if flag_data and guess.kind is PayloadKind.HIGH_ENTROPY and size >= min_blob:
+        message = (
+            f"{where}: {size} bytes of high-entropy data (encrypted or compressed) at byte {offset}"
+        )
+        insp.emit("container.embedded_data", message, ev)
+    return guess
+
+
 def scan_signatures(insp: Inspection, offset: int, length: int, where: str) -> None:
     """Report the first dangerous file signature inside a region of audio data."""
     hits = find_signatures(insp.src.read(offset, length), limit=1)
@@ -218,13 +260,24 @@ def trailing(
 
 
 def picture_data(
-    insp: Inspection, image: bytes, *, offset: int, size: int, where: str, mime: str = ""
+    insp: Inspection,
+    image: bytes,
+    *,
+    offset: int,
+    size: int,
+    where: str,
+    mime: str = "",
+    complete: bool = True,
 ) -> None:
     """Identify the bytes of a picture held in memory: a dangerous file (or one behind an
     image, a polyglot) is reported as such; bytes that are no image but high-entropy data
-    as ``container.embedded_data``. ``offset``/``size`` say where the tag sits in the file."""
+    as ``container.embedded_data``. ``offset``/``size`` say where the tag sits in the file.
+    A ``complete`` picture (not cut by a read bound) must also parse as an image to its end
+    (:func:`image_structure`)."""
     if not image:
         return
+    if complete:
+        image_structure(insp, image, offset=offset, size=size, where=where, mime=mime)
     guess = identify_payload(image)
     ev: dict[str, EvidenceValue] = {
         "offset": offset,
@@ -259,9 +312,134 @@ def picture_data(
         )
 
 
-def comment_bytes(insp: Inspection, value: bytes, offset: int, size: int, where: str) -> None:
+def image_structure(
+    insp: Inspection, image: bytes, *, offset: int, size: int, where: str, mime: str = ""
+) -> None:
+    """Check that a picture field holds one image and nothing else, by the image's own
+    structure (:mod:`~audiomodel.container.images`): bytes that are no image at all, an
+    image whose structure breaks, and bytes after its end are ``container.nonconforming_metadata``;
+    what rides behind the image is identified. An ID3 link (MIME ``-->``) holds a URL, not an
+    image, and a dangerous file is reported by :func:`picture_data` itself."""
+    if not image or mime == "-->":
+        return
+    extent = image_extent(image)
+    ev: dict[str, EvidenceValue] = {
+        "offset": offset,
+        "size": size,
+        "picture_size": len(image),
+        "where": where,
+    }
+    if extent is None:
+        guess = identify_payload(image)
+        if guess.kind in EMBEDDED_CODE:
+            return  # reported as the dangerous file it is
+        ev.update(guess_evidence(guess), head_hex=image[:8].hex())
+        insp.emit(
+            "container.nonconforming_metadata",
+            f"{where}: {len(image)} bytes that are no image (PNG, JPEG, GIF, WebP, BMP), "
+            f"in the field at byte {offset}",
+            ev,
+        )
+        return
+    ev["image_format"] = extent.format
+    if extent.end < 0:
+        insp.emit(
+            "container.nonconforming_metadata",
+            f"{where}: the {extent.format.upper()} picture does not parse: {extent.problem}",
+            {**ev, "problem": extent.problem},
+        )
+        return
+    tail = image[extent.end :]
+    if not tail or not tail.strip(b"\x00"):
+        return
+    ev.update(image_end=extent.end, trailing_bytes=len(tail))
+    # A picture may be several images in a row (a JPEG's MPF second image follows its EOI).
+    following = image_extent(tail)
+    small = len(tail) <= IMAGE_TAIL_INFO_BYTES or (following is not None and following.end > 0)
+    insp.emit(
+        "container.nonconforming_metadata",
+        f"{where}: {len(tail)} bytes follow the end of the {extent.format.upper()} image "
+        f"({extent.end} bytes into the picture)",
+        ev,
+        Severity.INFO if small else None,
+    )
+    if not small:
+        guess = identify_payload(tail)
+        if guess.kind in EMBEDDED_CODE:
+            tail_ev = {**ev, **guess_evidence(guess)}
+            message = f"{where}: {guess.name} ({guess.kind.value}) after the image's end"
+            emit_payload(insp, guess.kind, message, tail_ev)
+        elif len(tail) >= ENCODED_BLOB_BYTES and looks_random(tail):
+            insp.emit(
+                "container.embedded_data",
+                f"{where}: {len(tail)} bytes of high-entropy data after the image's end",
+                {**ev, **guess_evidence(guess)},
+            )
+
+
+def text_value(insp: Inspection, text: bytes, offset: int, size: int, where: str) -> None:
+    """Check a text field: absurdly long, or carrying an encoded binary.
+
+    Base64 and hex runs (:func:`~audiomodel.payload.encoded_runs`) are decoded: a dangerous
+    file (or its signature inside) is reported as such, and random-looking bytes (encrypted or
+    compressed, :func:`~audiomodel.payload.looks_random`) of at least
+    :data:`ENCODED_BLOB_BYTES` as ``container.embedded_data``. Checksums and IDs are too short
+    to count; fields that hold an encoded fingerprint by their specification are passed by
+    the caller's key check.
+    """
+    if size > TEXT_FIELD_BYTES:
+        insp.add(
+            "container.oversized_metadata",
+            f"{where}: a text field of {size} bytes (text fields stay under {TEXT_FIELD_BYTES})",
+            offset=offset,
+            size=size,
+            where=where,
+            limit=TEXT_FIELD_BYTES,
+        )
+    for run in encoded_runs(text):
+        ev: dict[str, EvidenceValue] = {
+            "offset": offset,
+            "size": size,
+            "where": where,
+            "encoding": run.encoding,
+            "encoded_offset": run.offset,
+            "encoded_chars": run.length,
+            "decoded_size": len(run.decoded),
+        }
+        inner = identify_payload(run.decoded)
+        ev.update(guess_evidence(inner))
+        if inner.kind in EMBEDDED_CODE:
+            message = (
+                f"{where}: {run.encoding} of {inner.name} ({inner.kind.value}) at byte {offset}"
+            )
+            emit_payload(insp, inner.kind, message, ev)
+            return
+        if inner.kind is PayloadKind.IMAGE:
+            continue  # a picture written out as text (an XMP thumbnail): compressed, not a payload
+        hits = find_signatures(run.decoded, limit=1)
+        if hits:
+            at, name, kind = hits[0]
+            ev.update(payload_kind=kind.value, payload_name=name, decoded_offset=at)
+            message = f"{where}: {run.encoding} text holding a {name} signature, at byte {offset}"
+            emit_payload(insp, kind, message, ev)
+            return
+        if len(run.decoded) >= ENCODED_BLOB_BYTES and looks_random(run.decoded):
+            insp.emit(
+                "container.embedded_data",
+                f"{where}: {run.length} characters of {run.encoding} that decode to "
+                f"{len(run.decoded)} random-looking bytes (encrypted or compressed), at byte {offset}",
+                ev,
+            )
+            return
+
+
+def comment_bytes(
+    insp: Inspection, value: bytes, offset: int, size: int, where: str, *, encoded: bool = False
+) -> None:
     """Identify a comment value (or the bytes after the comments): tag text is normal, a
-    file at its start, binary high-entropy data, or base64 of a dangerous file is not."""
+    file at its start, binary high-entropy data, or encoded binaries in the text
+    (:func:`text_value`) are not. ``encoded``: the key holds an encoded binary by its
+    definition, so only a dangerous file in it counts."""
     if len(value) < MIN_COMMENT_VALUE:
         return
     guess = identify_payload(value)
@@ -270,15 +448,11 @@ def comment_bytes(insp: Inspection, value: bytes, offset: int, size: int, where:
         message = f"{where}: {guess.name} ({guess.kind.value}) at byte {offset}"
         emit_payload(insp, guess.kind, message, ev)
         return
-    if guess.name == "encoded_text":
-        decoded = base64_prefix(value)
-        inner = identify_payload(decoded) if decoded else None
-        if inner is not None and inner.kind in EMBEDDED_CODE:
-            ev.update(payload_kind=inner.kind.value, payload_name=inner.name, encoding="base64")
-            message = f"{where}: base64 of {inner.name} ({inner.kind.value}) at byte {offset}"
-            emit_payload(insp, inner.kind, message, ev)
+    if guess.kind is PayloadKind.TEXT:
+        if not encoded:
+            text_value(insp, value, offset, size, where)
         return
-    if guess.kind in (PayloadKind.TEXT, PayloadKind.PADDING):
+    if guess.kind is PayloadKind.PADDING:
         return
     # Binary bytes in a UTF-8 comment: look for a file inside, else judge by entropy.
     hits = find_signatures(value, limit=1)

@@ -13,7 +13,7 @@ from typing import Final
 import numpy as np
 
 from audiomodel.container.checksums import crc16
-from audiomodel.container.embedded import examine, padding_region, trailing
+from audiomodel.container.embedded import examine, image_structure, padding_region, trailing
 from audiomodel.container.flac_frames import (
     FlacFrame,
     FlacInfo,
@@ -23,6 +23,7 @@ from audiomodel.container.flac_frames import (
 )
 from audiomodel.container.inspection import Inspection
 from audiomodel.container.limits import (
+    BLOB_BYTES,
     BLOCK_BYTES,
     COMMENT_MARGIN_BYTES,
     MAX_CHUNKS,
@@ -34,6 +35,15 @@ from audiomodel.payload import PayloadKind
 
 _FLAC_BLOCKS: Final = (
     "STREAMINFO", "PADDING", "APPLICATION", "SEEKTABLE", "VORBIS_COMMENT", "CUESHEET", "PICTURE"
+)  # fmt: skip
+#: Application ids registered with Xiph.Org for APPLICATION blocks (RFC 9639, section 8.4, and
+#: the registry it points to).
+_FLAC_APPLICATIONS: Final = frozenset(
+    {
+        b"ATCH", b"BSOL", b"BUGS", b"Cues", b"Fica", b"Ftol", b"MOTB", b"MPSE", b"MuML",
+        b"RIFF", b"SFFL", b"SONY", b"SQEZ", b"TtWv", b"UITS", b"aiff", b"imag", b"peem",
+        b"qfst", b"riff", b"tune", b"w64 ", b"xbat", b"xmcd",
+    }
 )  # fmt: skip
 
 
@@ -54,6 +64,8 @@ def walk_flac(insp: Inspection, start: int) -> None:
                 offset=pos,
                 size=insp.size - pos,
                 where="flac metadata",
+                missing_bytes=pos + 4 - insp.size,
+                cut=True,
             )
             insp.report.audio_end = insp.size
             return
@@ -71,6 +83,10 @@ def walk_flac(insp: Inspection, start: int) -> None:
                 declared=length,
                 size=insp.size - body,
                 where=f"flac {name}",
+                missing_bytes=body + length - insp.size,
+                # A cut upload ends inside a block of a defined type after a sane STREAMINFO;
+                # a forbidden type or a STREAMINFO of zeros is no honest file cut short.
+                cut=btype < len(_FLAC_BLOCKS) and (index == 0 or _sane(info)),
             )
             if btype:  # what is there may still be a payload
                 _block(insp, btype, name, pos, body, insp.size - body)
@@ -90,7 +106,7 @@ def walk_flac(insp: Inspection, start: int) -> None:
             size=pos - start,
             where="flac metadata",
         )
-    if info is None or info.channels == 0 or info.sample_rate == 0:
+    if info is None or not _sane(info):
         insp.add(
             "container.undecodable",
             "FLAC stream has no valid STREAMINFO block first",
@@ -102,7 +118,11 @@ def walk_flac(insp: Inspection, start: int) -> None:
         return
     insp.report.sample_rate, insp.report.channels = info.sample_rate, info.channels
     insp.report.frames = info.total or None
-    _frames(insp, pos, info)
+    _frames(insp, pos, info, start + 8)
+
+
+def _sane(info: FlacInfo | None) -> bool:
+    return info is not None and info.sample_rate > 0 and info.channels > 0
 
 
 def _block(insp: Inspection, btype: int, name: str, pos: int, body: int, length: int) -> None:
@@ -113,14 +133,16 @@ def _block(insp: Inspection, btype: int, name: str, pos: int, body: int, length:
         return
     insp.metadata(pos, length, where)
     if btype == 2:
-        examine(insp, body + 4, length - 4, where, flag_data=True, flag_text=False)
+        _application(insp, pos, body, length, where)
     elif btype == 6:
         _picture(insp, body, length, where)
     elif btype == 4:
         raw = insp.src.read(body, min(length, insp.max_meta + COMMENT_MARGIN_BYTES))
         vorbis_comments(insp, raw, 0, length, lambda at: body + at, where, complete=True)
     elif btype in (3, 5):
-        examine(insp, body, length, where, flag_data=False)
+        sample, guess = insp.identify(body, length)
+        blob = guess.kind is PayloadKind.HIGH_ENTROPY and length >= BLOB_BYTES
+        examine(insp, body, length, where, flag_data=blob, sample=sample, guess=guess)
     else:
         insp.add(
             "container.unknown_chunk",
@@ -132,12 +154,30 @@ def _block(insp: Inspection, btype: int, name: str, pos: int, body: int, length:
         examine(insp, body, length, where, flag_data=True, flag_text=False)
 
 
+def _application(insp: Inspection, pos: int, body: int, length: int, where: str) -> None:
+    """An APPLICATION block: a registered application id, then that application's data."""
+    app = insp.src.read(body, 4)
+    name = app.decode("latin-1")
+    if app not in _FLAC_APPLICATIONS:
+        insp.add(
+            "container.unknown_chunk",
+            f"{where} at byte {pos} has an unregistered application id {name!r}, {length} bytes",
+            offset=pos,
+            size=length,
+            where=where,
+            application_id=name,
+        )
+    examine(insp, body + 4, length - 4, f"{where} {name!r}", flag_data=True, flag_text=False)
+
+
 def _picture(insp: Inspection, body: int, length: int, where: str) -> None:
     """Identify the picture data of a PICTURE block read from the file."""
     head = insp.src.read(body, min(length, 8 + 4096))
     inner = 4
+    mime = ""
     if len(head) >= 8:
         mime_len = int.from_bytes(head[4:8], "big")
+        mime = head[8 : 8 + min(mime_len, 64)].decode("latin-1")
         inner = 8 + mime_len
         desc_len = int.from_bytes(insp.src.read(body + inner, 4), "big")
         inner += 4 + desc_len + 16
@@ -162,10 +202,15 @@ def _picture(insp: Inspection, body: int, length: int, where: str) -> None:
         sample=sample,
         guess=guess,
     )
+    if len(sample) == length - inner:  # the whole picture was read
+        image_structure(
+            insp, sample, offset=body + inner, size=length - inner, where=where, mime=mime
+        )
 
 
-def _frames(insp: Inspection, meta_end: int, info: FlacInfo) -> None:
-    """Place the first and last frames after the metadata; report what lies around them."""
+def _frames(insp: Inspection, meta_end: int, info: FlacInfo, info_at: int) -> None:
+    """Place the first and last frames after the metadata (STREAMINFO's body at ``info_at``);
+    report what lies around them."""
     hi = tail_tags(insp, meta_end, insp.size)
     insp.report.audio_start = meta_end
     if meta_end >= hi:
@@ -220,17 +265,48 @@ def _frames(insp: Inspection, meta_end: int, info: FlacInfo) -> None:
         )
         insp.report.audio_end = hi
         return
-    end = _frame_end(insp, last, hi, info)
+    end, cut = _frame_end(insp, last, hi, info)
+    if info.total and last.first_sample + last.block_size == info.total and end < hi:
+        # STREAMINFO's count is a claim; the frames are what decoders play. A frame that goes
+        # on from the counted last one means the stream is longer than its header says.
+        beyond = _headers(insp, end, min(hi, end + 64), info, variable)
+        if beyond and beyond[0].offset == end:
+            real = _fallback_last(insp, end, hi, info, variable)
+            if real is not None:
+                last = real
+                end, cut = _frame_end(insp, last, hi, info)
+    walked = last.first_sample + last.block_size
+    insp.report.walked_frames = walked
     insp.segment("frames", "flac", first[0].offset, end - first[0].offset)
-    if info.total and last.first_sample + last.block_size < info.total:
+    if info.total and walked > info.total:
+        insp.report.frames = walked
+        # The decoder stops at STREAMINFO's count; it is told the count is unknown instead.
+        packed = int.from_bytes(insp.src.read(info_at + 10, 8), "big") & ~((1 << 36) - 1)
+        insp.report.decode_patches.append((info_at + 10, packed.to_bytes(8, "big")))
+        insp.add(
+            "container.size_mismatch",
+            f"STREAMINFO counts {info.total} samples but the frames carry {walked}: "
+            f"{walked - info.total} samples past the count, which readers that trust the "
+            "header never play",
+            offset=first[0].offset,
+            declared=info.total,
+            size=walked,
+            where="flac STREAMINFO total samples",
+        )
+    elif not info.total:
+        insp.report.frames = walked
+    if info.total and walked < info.total:
+        frame_bytes = max(1, end - first[0].offset)
+        missing = (info.total - walked) * frame_bytes // max(1, walked)
         insp.add(
             "container.truncated",
-            f"STREAMINFO promises {info.total} samples; frames end at sample "
-            f"{last.first_sample + last.block_size}",
+            f"STREAMINFO promises {info.total} samples; frames end at sample {walked}",
             offset=last.offset,
             declared=info.total,
-            size=last.first_sample + last.block_size,
+            size=walked,
             where="flac frames",
+            missing_bytes=missing,
+            cut=cut,
         )
     end = inner_tags(insp, end, hi)
     insp.report.audio_end = end
@@ -336,7 +412,8 @@ def _fallback_last(
     return None
 
 
-def _frame_end(insp: Inspection, last: FlacFrame, hi: int, info: FlacInfo) -> int:
+def _frame_end(insp: Inspection, last: FlacFrame, hi: int, info: FlacInfo) -> tuple[int, bool]:
+    """Where the last frame ends, and whether the file ends inside it (cut short)."""
     # A frame is never longer than STREAMINFO's maximum nor than its samples stored verbatim.
     worst = last.block_size * info.channels * (info.bits + 1) // 8 + 64 * info.channels + 32
     bound = min(max(info.max_frame + 16, worst), 4 * BLOCK_BYTES)
@@ -344,15 +421,19 @@ def _frame_end(insp: Inspection, last: FlacFrame, hi: int, info: FlacInfo) -> in
     length = frame_length(frame, last)
     if length is None:
         if crc16(frame) == 0:
-            return last.offset + len(frame)
+            return last.offset + len(frame), False
+        # The file ends inside the frame when the bytes run out before its subframes do.
+        cut = last.offset + len(frame) >= hi
         insp.add(
             "container.truncated",
             f"the last FLAC frame (byte {last.offset}) is cut short or malformed",
             offset=last.offset,
             size=len(frame),
             where="flac frames",
+            missing_bytes=max(0, info.max_frame - len(frame)),
+            cut=cut,
         )
-        return hi
+        return hi, cut
     if crc16(frame[:length]) != 0:
         insp.add(
             "container.crc_mismatch",
@@ -361,4 +442,4 @@ def _frame_end(insp: Inspection, last: FlacFrame, hi: int, info: FlacInfo) -> in
             size=length,
             where="flac frame",
         )
-    return last.offset + length
+    return last.offset + length, False

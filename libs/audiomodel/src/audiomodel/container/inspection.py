@@ -4,6 +4,7 @@ sizes, bounded region reads)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from audiomodel.container.limits import (
@@ -31,12 +32,31 @@ class Inspection:
         Metadata larger than this many bytes is reported as ``container.oversized_metadata``.
     """
 
-    def __init__(self, src: Source, report: ContainerReport, max_meta: int) -> None:
+    def __init__(
+        self, src: Source, report: ContainerReport, max_meta: int, deadline: float | None = None
+    ) -> None:
         self.src = src
         self.size = src.size
         self.report = report
         self.max_meta = max_meta
+        self.deadline = deadline
         self.counts: dict[str, int] = {}
+
+    def out_of_time(self, offset: int) -> bool:
+        """Whether the walk is past its deadline (``time.perf_counter`` seconds); reports it
+        once, with where the walk stopped. Walkers that loop per frame or page ask every few
+        thousand units."""
+        if self.deadline is None or time.perf_counter() <= self.deadline:
+            return False
+        if not self.has("limit.time_budget_exceeded"):
+            self.add(
+                "limit.time_budget_exceeded",
+                f"the container walk ran out of time at byte {offset} of {self.size}",
+                offset=offset,
+                size=self.size,
+                stage="container walk",
+            )
+        return True
 
     # -- bookkeeping ---------------------------------------------------------------------------
 

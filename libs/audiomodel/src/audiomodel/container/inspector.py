@@ -65,6 +65,7 @@ def inspect_container(
     size: int | None = None,
     name: str | None = None,
     max_metadata_bytes: int = 1 << 20,
+    deadline: float | None = None,
 ) -> ContainerReport:
     """Sniff and walk an audio container, reporting where the audio ends and what does not fit.
 
@@ -81,6 +82,9 @@ def inspect_container(
     max_metadata_bytes
         Metadata (a chunk, block, tag, frame or header packet) larger than this is reported
         as ``container.oversized_metadata``.
+    deadline
+        A ``time.perf_counter`` instant past which the walk stops and reports
+        ``limit.time_budget_exceeded`` (the validator's per-file budget).
 
     Returns
     -------
@@ -96,7 +100,7 @@ def inspect_container(
     head = src.read(0, 1 << 16)
     fmt = sniff_format(head)
     report = ContainerReport(format=fmt, size=size, audio_end=size)
-    insp = Inspection(src, report, max_metadata_bytes)
+    insp = Inspection(src, report, max_metadata_bytes, deadline)
     if fmt == "empty":
         report.audio_end = 0
         insp.add("input.empty", "the file has no bytes", size=0)

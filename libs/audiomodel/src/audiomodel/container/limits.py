@@ -24,6 +24,10 @@ BLOCK_BYTES: Final = 1 << 20
 RESYNC_BYTES: Final = 4 << 20
 #: Zero padding up to this size after the audio is harmless (reported at INFO).
 PADDING_INFO_BYTES: Final = 1 << 16
+#: A RIFF/FORM size off from the walked chunks by at most this much (the 4-byte form type or
+#: the 8-byte header counted or not, a forgotten pad byte) is a writer's miscount, not a lie:
+#: the walk covers every byte either way.
+SIZE_SLACK_BYTES: Final = 8
 #: Junk between MPEG frames up to this size (in total) is damage (a cut frame where two files
 #: were joined), not smuggling.
 MPEG_JUNK_TOLERANCE: Final = 2048
@@ -33,6 +37,22 @@ OGG_RESYNC_CANDIDATES: Final = 1024
 #: A Vorbis comment packet or block is read up to the metadata limit plus this much, so a value
 #: just over the limit is still decoded and identified while a huge one costs a bounded read.
 COMMENT_MARGIN_BYTES: Final = 1 << 16
+#: How much of a logical Ogg stream of no known codec is kept to identify what it carries.
+STREAM_SAMPLE_BYTES: Final = 1 << 16
+#: High-entropy bytes (encrypted or compressed) from this size on are flagged in fields whose
+#: specification lets them hold binary data (ID3 PRIV/GEOB, APEv2 binary items, known RIFF
+#: chunks, FLAC blocks): honest binary fields there (GUIDs, levels, DJ cue points, seek
+#: tables) are small or structured; a payload worth hiding is not.
+BLOB_BYTES: Final = 2048
+#: Base64 or hex text in a text field that decodes to random-looking bytes is flagged from this
+#: many decoded bytes on (a SHA-512 in hex is 64 bytes: checksums stay below it).
+ENCODED_BLOB_BYTES: Final = 128
+#: A single text field (a RIFF INFO value, an ID3 text frame, a Vorbis comment, an APEv2 text
+#: item) longer than this is absurd: lyrics and liner notes stay well under it.
+TEXT_FIELD_BYTES: Final = 1 << 16
+#: Bytes after the end of a picture's image up to this many are reported at INFO (a tagger's
+#: stray bytes); more, when not zeros, is data riding behind the image.
+IMAGE_TAIL_INFO_BYTES: Final = 16
 #: Caps on structure counts, so crafted files of tiny chunks cannot make a walk slow.
 MAX_OGG_STREAMS: Final = 1024
 MAX_CHUNKS: Final = 1 << 16

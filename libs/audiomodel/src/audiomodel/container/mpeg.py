@@ -148,6 +148,8 @@ def walk_mpeg(insp: Inspection, start: int) -> None:
     mask = ref & _MPEG_STREAM_MASK
     last = first
     while pos < hi:
+        if frames & 0xFFF == 0xFFF and insp.out_of_time(pos):
+            break
         h = int.from_bytes(win.get(pos, 4), "big")
         f = _mpeg_frame(h) if (h & _MPEG_STREAM_MASK) == mask else None
         if f is not None:
@@ -166,6 +168,8 @@ def walk_mpeg(insp: Inspection, start: int) -> None:
                 declared=f.length,
                 size=hi - pos,
                 where="mpeg frames",
+                missing_bytes=pos + f.length - hi,
+                cut=True,
             )
             pos = hi
             break
@@ -180,6 +184,7 @@ def walk_mpeg(insp: Inspection, start: int) -> None:
         _mpeg_junk(insp, pos, nxt - pos, total_junk=junk)
         pos = nxt
     insp.segment("frames", insp.report.codec, first, pos - first, frames)
+    insp.report.walked_frames = samples
     if xing_frames is not None:
         insp.report.frames = xing_frames * head.samples
     else:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Final
 
 from audiomodel.container.checksums import ogg_crc
-from audiomodel.container.embedded import examine, trailing
+from audiomodel.container.embedded import examine, memory_region, trailing
 from audiomodel.container.flac_frames import streaminfo
 from audiomodel.container.inspection import Inspection
 from audiomodel.container.limits import (
@@ -19,6 +19,7 @@ from audiomodel.container.limits import (
     MAX_OGG_STREAMS,
     OGG_RESYNC_CANDIDATES,
     RESYNC_BYTES,
+    STREAM_SAMPLE_BYTES,
 )
 from audiomodel.container.source import Window
 from audiomodel.container.vorbis_comments import picture_block, vorbis_comments
@@ -58,6 +59,9 @@ class _OggStream:
         # (offset in the packet, offset in the file) for each page's run of its bytes.
         self.meta_buf = bytearray()
         self.meta_map: list[tuple[int, int]] = []
+        # The first bytes a stream of no known codec carries, to identify (bounded).
+        self.sample = bytearray()
+        self.sample_at = -1
 
 
 def walk_ogg(insp: Inspection) -> None:
@@ -82,6 +86,8 @@ class _OggWalk:
         end = 0
         pages = 0
         while pos < insp.size and pages < (1 << 22):
+            if pages & 0xFFF == 0xFFF and insp.out_of_time(pos):
+                break
             if streams and not self.open_streams:
                 # Only a new chained stream may follow the end of all streams.
                 nxt = win.get(pos, 27)
@@ -103,6 +109,8 @@ class _OggWalk:
                     declared=page,
                     size=insp.size - pos,
                     where="ogg page",
+                    missing_bytes=pos + page - insp.size,
+                    cut=True,
                 )
                 end = insp.size
                 pos = insp.size
@@ -147,7 +155,7 @@ class _OggWalk:
             report.codec = audio.codec
             report.sample_rate, report.channels = audio.sample_rate, audio.channels
             if audio.granule >= 0:
-                report.frames = max(0, audio.granule - audio.preskip)
+                report.frames = report.walked_frames = max(0, audio.granule - audio.preskip)
             elif audio.total:
                 report.frames = audio.total
             if not audio.ended and end == insp.size and not insp.has("container.truncated"):
@@ -162,8 +170,54 @@ class _OggWalk:
         for st in order:
             if st.meta_buf:  # a metadata packet the stream never finished
                 self.meta_packet(st, complete=False)
+        if audio is not None:
+            for st in order:
+                if st is not audio:
+                    self.extra_stream(st, audio)
         if end < insp.size:
             trailing(self.insp, end, "after the last Ogg page")
+
+    def extra_stream(self, st: _OggStream, audio: _OggStream) -> None:
+        """Account for a logical stream besides the decoded one.
+
+        The decoder plays the first audio stream only: a second one, multiplexed beside it or
+        chained after its end, is audio nobody judges; video is no track; a stream of no known
+        codec is raw data in Ogg pages. Each is reported with its serial number and byte range
+        (its pages may interleave with others), and what an unknown one carries is identified.
+        A Skeleton stream is an index of the others and is accounted for as metadata.
+        """
+        if st.codec == "skeleton":
+            self.insp.report.metadata_bytes += st.bytes
+            return
+        chained = st.offset >= audio.offset + audio.bytes
+        layout = "chained after" if chained else "multiplexed with"
+        if st.codec in ("vorbis", "opus", "flac", "speex"):
+            what = f"a second {st.codec} stream, {layout} the decoded one: its audio is not judged"
+        elif st.codec == "theora":
+            what = f"a Theora video stream {layout} the audio"
+        else:
+            head = bytes(st.sample[:8]).hex()
+            what = f"a stream of no known codec (first bytes {head or 'none'}) {layout} the audio"
+        self.insp.add(
+            "container.extra_stream",
+            f"Ogg logical stream {st.serial:08x} at bytes {st.offset}-{st.offset + st.bytes} "
+            f"({st.pages} pages): {what}",
+            offset=st.offset,
+            size=st.bytes,
+            serial=f"{st.serial:08x}",
+            codec=st.codec,
+            pages=st.pages,
+            layout="chained" if chained else "multiplexed",
+        )
+        if st.sample:
+            memory_region(
+                self.insp,
+                bytes(st.sample),
+                offset=st.sample_at,
+                size=st.bytes,
+                where=f"Ogg stream {st.serial:08x}",
+                flag_data=True,
+            )
 
     def read_page(self, win: Window, pos: int) -> tuple[bytes, bool] | int | None:
         """The page at ``pos`` and whether its CRC holds; its claimed size if it runs past
@@ -264,6 +318,10 @@ class _OggWalk:
             )
         st.pages += 1
         st.bytes = pos + len(data) - st.offset
+        if st.codec == "unknown" and len(st.sample) < STREAM_SAMPLE_BYTES:
+            if st.sample_at < 0:
+                st.sample_at = pos + 27 + nseg
+            st.sample += data[27 + nseg : 27 + nseg + STREAM_SAMPLE_BYTES - len(st.sample)]
         if granule != -1:
             st.granule = granule
         if flags & 4 and not st.ended:

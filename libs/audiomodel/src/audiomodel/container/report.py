@@ -62,6 +62,11 @@ class ContainerReport:
     channels: int | None = None
     frames: int | None = None
     """Sample frames per channel, from the headers when they say (Xing/STREAMINFO/granule)."""
+    walked_frames: int | None = None
+    """Sample frames per channel the walk found really there, counted from the bytes rather
+    than taken from a header's claim: PCM bytes present over the block size (WAV/AIFF), the
+    end sample of the last FLAC frame, the last granule of the decoded Ogg stream, the MPEG
+    frames walked. What the duration limit counts before anything is decoded."""
     pcm: PcmLayout | None = None
     findings: list[Finding] = field(default_factory=list)
     audio_start: int | None = None
@@ -69,6 +74,10 @@ class ContainerReport:
     segments: list[Segment] = field(default_factory=list)
     metadata_bytes: int = 0
     """Total bytes of metadata (chunks, blocks, tags) other than the audio itself."""
+    decode_patches: list[tuple[int, bytes]] = field(default_factory=list)
+    """``(offset, bytes)`` to lay over the file for the decoder, so that it sees what the walk
+    found rather than what a header claims (a FLAC STREAMINFO sample count that stops short of
+    the frames is set to 0, unknown, so every frame is decoded and judged)."""
     suppressed_findings: dict[str, int] = field(default_factory=dict)
     """Findings dropped per code once
     :data:`~audiomodel.container.limits.MAX_FINDINGS_PER_CODE` were reported."""

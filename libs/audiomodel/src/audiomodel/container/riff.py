@@ -19,13 +19,21 @@ from audiomodel.container.embedded import (
     padding_region,
     scan_pcm_head,
     scan_signatures,
+    text_value,
     trailing,
 )
 from audiomodel.container.inspection import Inspection
-from audiomodel.container.limits import MAX_CHUNKS, PADDING_INFO_BYTES, TAIL_SAMPLE_BYTES
+from audiomodel.container.limits import (
+    BLOB_BYTES,
+    MAX_CHUNKS,
+    PADDING_INFO_BYTES,
+    SIZE_SLACK_BYTES,
+    TAIL_SAMPLE_BYTES,
+)
 from audiomodel.container.report import PcmLayout
 from audiomodel.container.tags import id3v2, inner_tags, tail_tags
 from audiomodel.findings import Severity
+from audiomodel.payload import PayloadKind
 
 
 def _is_fourcc(b: bytes) -> bool:
@@ -90,18 +98,9 @@ class _Chunk(NamedTuple):
 
 
 def _chunk_head(insp: Inspection, ch: _Chunk) -> str:
-    """Record a chunk as a segment and report it if the file cuts it short; its name."""
+    """Record a chunk as a segment; its name."""
     name = _fourcc_name(ch.cid)
     insp.segment("chunk", name, ch.offset, 8 + ch.present)
-    if ch.present < ch.size:
-        insp.add(
-            "container.truncated",
-            f"chunk {name!r} at byte {ch.offset} declares {ch.size} bytes, {ch.present} present",
-            offset=ch.offset,
-            declared=ch.size,
-            size=ch.present,
-            where=f"chunk {name}",
-        )
     return name
 
 
@@ -231,10 +230,35 @@ def _settle_form_end(
     chunks: list[_Chunk],
     streamed: bool,
 ) -> None:
-    """Settle where a RIFF/FORM container ends, and report what lies past it."""
+    """Settle where a RIFF/FORM container ends, and report what lies past it (or what the
+    file lacks of it).
+
+    A file cut short (an upload that stopped) ends inside its last chunk while the RIFF/FORM
+    size, when set, also says it was longer: ``cut`` evidence, judged as a broken upload. A
+    chunk that claims more than a RIFF size matching the file, or a RIFF size that claims
+    whole chunks more, is a size that lies. Sizes off by at most :data:`SIZE_SLACK_BYTES`
+    are writers' miscounts (the form type or a header counted or not, a pad byte): every
+    byte is walked anyway, so nothing hides behind them.
+    """
     truncated = bool(chunks) and chunks[-1].present < chunks[-1].size
     last_odd = bool(chunks) and chunks[-1].size & 1 == 1
     end = walk_end
+    if truncated:
+        last = chunks[-1]
+        chunk_end = last.offset + 8 + last.size
+        cut = form_end is None or streamed or form_end > insp.size
+        name = _fourcc_name(last.cid)
+        insp.add(
+            "container.truncated",
+            f"chunk {name!r} at byte {last.offset} declares {last.size} bytes, "
+            f"{last.present} present",
+            offset=last.offset,
+            declared=last.size,
+            size=last.present,
+            where=f"chunk {name}",
+            missing_bytes=max(chunk_end, form_end or 0) - insp.size,
+            cut=cut,
+        )
     if streamed:
         insp.add(
             "container.size_mismatch",
@@ -245,21 +269,40 @@ def _settle_form_end(
             where=form,
         )
     elif form_end is not None and form_end > insp.size:
-        if not truncated:
+        if truncated:
+            pass
+        elif form_end - insp.size <= SIZE_SLACK_BYTES and walk_end == insp.size:
             insp.add(
-                "container.truncated",
-                f"{form} size promises {form_end} bytes, the file has {insp.size}",
+                "container.size_mismatch",
+                f"{form} size counts {form_end - insp.size} bytes more than the file, whose "
+                "chunks are complete: a writer's miscount, nothing missing",
+                severity=Severity.INFO,
                 offset=4,
                 declared=form_end,
                 size=insp.size,
                 where=form,
             )
+        else:
+            insp.add(
+                "container.truncated",
+                f"{form} size promises {form_end} bytes, the file has {insp.size} and its "
+                "chunks end whole",
+                offset=4,
+                declared=form_end,
+                size=insp.size,
+                where=form,
+                missing_bytes=form_end - insp.size,
+                cut=False,
+            )
     elif (
         form_end is not None and walk_end > form_end and not (last_odd and walk_end - form_end == 1)
     ):
+        slack = walk_end - form_end <= SIZE_SLACK_BYTES
         insp.add(
             "container.size_mismatch",
-            f"{form} size ends at byte {form_end}, inside a chunk that ends at {walk_end}",
+            f"{form} size ends at byte {form_end}, inside a chunk that ends at {walk_end}"
+            + (": short by a writer's miscount, every byte walked" if slack else ""),
+            severity=Severity.INFO if slack else None,
             offset=4,
             declared=form_end,
             size=walk_end,
@@ -345,6 +388,7 @@ def _wav_chunks(
             known=ch.cid in _WAV_KNOWN,
             id3=ch.cid in _WAV_ID3,
             filler=ch.cid in _WAV_FILLER,
+            big=big,
         )
     if fmt is None or data is None:
         missing = "fmt" if fmt is None else "data"
@@ -374,7 +418,7 @@ def _wav_chunks(
         )
         scan_pcm_head(insp, data_offset, data.present)
     if align > 0 and (is_float or tag == 1):
-        insp.report.frames = data.present // align
+        insp.report.frames = insp.report.walked_frames = data.present // align
     else:
         insp.report.frames = fact_frames
     if data.placeholder:
@@ -415,7 +459,14 @@ def _wav_fmt(
 
 
 def _meta_chunk(
-    insp: Inspection, ch: _Chunk, name: str, *, known: bool, id3: bool, filler: bool
+    insp: Inspection,
+    ch: _Chunk,
+    name: str,
+    *,
+    known: bool,
+    id3: bool,
+    filler: bool,
+    big: bool = False,
 ) -> None:
     body = ch.offset + 8
     where = f"chunk {name!r}"
@@ -433,7 +484,56 @@ def _meta_chunk(
     insp.metadata(ch.offset, ch.present, where)
     if id3 and id3v2(insp, body, body + ch.present) is not None:
         return
-    examine(insp, body, ch.present, where, flag_data=not known, flag_text=False)
+    sample, guess = insp.identify(body, ch.present)
+    # Known chunks hold text or small structures; an encrypted or compressed blob is neither.
+    blob = guess.kind is PayloadKind.HIGH_ENTROPY and ch.present >= BLOB_BYTES
+    flag = not known or blob
+    examine(
+        insp, body, ch.present, where, flag_data=flag, flag_text=False, sample=sample, guess=guess
+    )
+    if ch.cid == b"LIST":
+        _list_texts(insp, sample, body, ch.present, big)
+    elif known and guess.kind is PayloadKind.TEXT:
+        text_value(insp, sample, body, ch.present, where)
+
+
+#: LIST/adtl sub-chunks and how many bytes of fields come before their text.
+_ADTL_TEXT: Final = {b"labl": 4, b"note": 4, b"ltxt": 20}
+
+
+def _list_texts(insp: Inspection, raw: bytes, body: int, size: int, big: bool) -> None:
+    """Check the text fields of a LIST ``INFO`` or ``adtl`` chunk (``raw``: its first bytes,
+    at file offset ``body``): each value for encoded binaries and absurd sizes, each
+    sub-chunk size against the LIST it sits in."""
+    kind = raw[:4]
+    if kind not in (b"INFO", b"adtl"):
+        return
+    pos = 4
+    end = min(len(raw), size)
+    for _ in range(MAX_CHUNKS):
+        if pos + 8 > end:
+            break
+        sid = raw[pos : pos + 4]
+        length = int.from_bytes(raw[pos + 4 : pos + 8], "big" if big else "little")
+        label = f"LIST/{kind.decode()} {_fourcc_name(sid)!r}"
+        if not _is_fourcc(sid):
+            break
+        if pos + 8 + length > size:
+            insp.add(
+                "container.size_mismatch",
+                f"{label} at byte {body + pos} claims {length} bytes, {size - pos - 8} are left "
+                "in its LIST",
+                offset=body + pos,
+                declared=length,
+                size=size - pos - 8,
+                where=label,
+            )
+            length = size - pos - 8
+        skip = _ADTL_TEXT.get(sid, 0) if kind == b"adtl" else 0
+        value = raw[pos + 8 + skip : pos + 8 + length]
+        if kind == b"INFO" or sid in _ADTL_TEXT:
+            text_value(insp, value, body + pos + 8 + skip, max(0, length - skip), label)
+        pos += 8 + length + (length & 1)
 
 
 def walk_aiff(insp: Inspection, head: bytes) -> None:
@@ -499,6 +599,7 @@ def walk_aiff(insp: Inspection, head: bytes) -> None:
         big_endian=big,
         block_align=channels * ((bits + 7) // 8),
     )
+    insp.report.walked_frames = ssnd[1] // max(1, insp.report.pcm.block_align)
     scan_pcm_head(insp, ssnd[0], ssnd[1])
 
 

@@ -11,9 +11,9 @@ import struct
 import zlib
 from typing import Final
 
-from audiomodel.container.embedded import examine, padding_payload
+from audiomodel.container.embedded import examine, image_structure, padding_payload, text_value
 from audiomodel.container.inspection import Inspection
-from audiomodel.container.limits import MAX_CHUNKS, SAMPLE_BYTES
+from audiomodel.container.limits import BLOB_BYTES, MAX_CHUNKS, SAMPLE_BYTES
 from audiomodel.findings import Severity
 from audiomodel.payload import PayloadKind, identify_payload
 
@@ -47,6 +47,24 @@ _ID3_KNOWN: Final = frozenset(
     }
 )  # fmt: skip
 _ID3_PICTURE: Final = frozenset({"APIC", "PIC"})
+_ID3_TEXT: Final = frozenset({"COMM", "USLT", "COM", "ULT"})
+#: PRIV owners whose data has a fixed size: Windows Media Player's normalisation levels (one
+#: 32-bit value each), its media class and content ids (GUIDs), Apple's HLS timestamp (33 bits
+#: in 8 bytes).
+_PRIV_SIZES: Final = {
+    "AverageLevel": 4,
+    "PeakValue": 4,
+    "WM/MediaClassPrimaryID": 16,
+    "WM/MediaClassSecondaryID": 16,
+    "WM/WMContentID": 16,
+    "WM/WMCollectionID": 16,
+    "WM/WMCollectionGroupID": 16,
+    "com.apple.streaming.transportStreamTimestamp": 8,
+}
+#: TXXX descriptions (and APEv2 keys) whose value is an encoded binary by definition: AcoustID's
+#: compressed fingerprint.
+_ID3_ENCODED_BY_SPEC: Final = (b"acoustid fingerprint\x00",)
+_APE_ENCODED_BY_SPEC: Final = frozenset({"acoustid fingerprint"})
 
 
 def leading_id3(insp: Inspection) -> int:
@@ -189,8 +207,58 @@ def id3_frame(insp: Inspection, name: str, body: int, size: int, major: int, fla
     at = body + skip + inner if not compressed else body
     length = size - skip - inner if not compressed else len(data)
     guess = identify_payload(data)
-    flag = not known or (name in _ID3_PICTURE and guess.kind is PayloadKind.HIGH_ENTROPY)
+    picture = name in _ID3_PICTURE
+    # Binary fields (PRIV, GEOB, ...) may hold data by spec, but not an encrypted blob.
+    blob = not picture and guess.kind is PayloadKind.HIGH_ENTROPY and length >= BLOB_BYTES
+    flag = not known or blob or (picture and guess.kind is PayloadKind.HIGH_ENTROPY)
     examine(insp, at, length, where, flag_data=flag, flag_text=False, sample=data, guess=guess)
+    whole = len(data) == length
+    if name == "PRIV":
+        _priv_size(insp, sample[: max(inner - 1, 0)], at, length, where)
+    elif picture and whole:
+        mime = _id3_mime(name, sample)
+        image_structure(insp, data, offset=at, size=length, where=where, mime=mime)
+    elif known and (name[0] == "T" or name in _ID3_TEXT) and not encrypted:
+        text = _id3_text(sample, language=name in _ID3_TEXT)
+        if not text.lower().startswith(_ID3_ENCODED_BY_SPEC):
+            text_value(insp, text, body, size, where)
+
+
+def _priv_size(insp: Inspection, owner_raw: bytes, at: int, length: int, where: str) -> None:
+    """Report a PRIV frame of a well-known owner holding more than that owner writes."""
+    owner = owner_raw.decode("latin-1")
+    expected = _PRIV_SIZES.get(owner)
+    if expected is None or length <= expected:
+        return
+    insp.add(
+        "container.nonconforming_metadata",
+        f"{where}: owner {owner!r} writes {expected} bytes, this one holds {length}",
+        offset=at,
+        size=length,
+        where=where,
+        owner=owner,
+        expected_size=expected,
+    )
+
+
+def _id3_mime(name: str, sample: bytes) -> str:
+    """The MIME type of an APIC frame (the image format of a v2.2 PIC frame)."""
+    if name == "PIC":
+        return sample[1:4].decode("latin-1")
+    end = sample.find(b"\x00", 1)
+    return sample[1 : end if end > 0 else 1].decode("latin-1")[:64]
+
+
+def _id3_text(sample: bytes, *, language: bool) -> bytes:
+    """The text of an ID3 text frame (after its encoding byte and, for comments and lyrics,
+    its language), as UTF-8."""
+    if not sample:
+        return b""
+    codec = {1: "utf-16", 2: "utf-16-be"}.get(sample[0])
+    body = sample[4:] if language else sample[1:]
+    if codec is None:
+        return body
+    return body.decode(codec, "replace").encode("utf-8", "replace")
 
 
 def inner_tags(insp: Inspection, pos: int, hi: int) -> int:
@@ -295,11 +363,25 @@ def ape_items(insp: Inspection, start: int, end: int, count: int) -> None:
                 where="apev2",
             )
             break
-        inner = 0
-        if (vflags >> 1) & 3 == 1 and key.lower().startswith("cover art"):
-            inner = insp.src.read(value, 256).find(b"\x00") + 1  # file name, then the image
-        examine(insp, value + inner, vsize - inner, f"APEv2 item {key!r}", flag_data=False)
+        _ape_item(insp, key, (vflags >> 1) & 3, value, vsize)
         pos = value + vsize
+
+
+def _ape_item(insp: Inspection, key: str, kind: int, value: int, vsize: int) -> None:
+    """Check one APEv2 item by its type (0 text, 1 binary, 2 external link)."""
+    where = f"APEv2 item {key!r}"
+    inner = 0
+    cover = kind == 1 and key.lower().startswith("cover art")
+    if cover:
+        inner = insp.src.read(value, 256).find(b"\x00") + 1  # file name, then the image
+    sample, guess = insp.identify(value + inner, vsize - inner)
+    blob = kind == 1 and not cover and guess.kind is PayloadKind.HIGH_ENTROPY
+    blob = blob and vsize >= BLOB_BYTES
+    examine(insp, value + inner, vsize - inner, where, flag_data=blob, sample=sample, guess=guess)
+    if cover and len(sample) == vsize - inner:
+        image_structure(insp, sample, offset=value + inner, size=vsize - inner, where=where)
+    elif kind == 0 and key.lower() not in _APE_ENCODED_BY_SPEC:
+        text_value(insp, sample, value, vsize, where)
 
 
 def _tag(insp: Inspection, name: str, label: str, offset: int, size: int) -> None:

@@ -16,6 +16,9 @@ from audiomodel.container.inspection import Inspection
 from audiomodel.container.limits import MAX_COMMENTS
 
 _COMMENT_PICTURE_KEYS: Final = frozenset({"METADATA_BLOCK_PICTURE", "COVERART"})
+#: Keys whose value is an encoded binary by its definition (AcoustID's compressed Chromaprint
+#: fingerprint, base64url): random-looking once decoded, and no payload for that.
+ENCODED_BY_SPEC: Final = frozenset({"ACOUSTID_FINGERPRINT"})
 
 
 def vorbis_comments(
@@ -101,17 +104,17 @@ def _comment(
     insp.check_size(label, offset, length)
     value = text[eq + 1 :] if eq > 0 else text
     if key not in _COMMENT_PICTURE_KEYS:
-        comment_bytes(insp, value, offset, length, label)
+        comment_bytes(insp, value, offset, length, label, encoded=key in ENCODED_BY_SPEC)
         return
     raw = base64_prefix(value)
     cut = len(text) < length
     if raw is None:
         # Not base64 at all: whatever the bytes are, they are what a reader would get.
-        picture_data(insp, value, offset=offset, size=length, where=label)
+        picture_data(insp, value, offset=offset, size=length, where=label, complete=not cut)
     elif key == "METADATA_BLOCK_PICTURE":
         picture_block(insp, raw, offset=offset, size=length, where=label, cut=cut)
     else:  # legacy COVERART: base64 of the image itself
-        picture_data(insp, raw, offset=offset, size=length, where=label)
+        picture_data(insp, raw, offset=offset, size=length, where=label, complete=not cut)
 
 
 def picture_block(
@@ -129,7 +132,7 @@ def picture_block(
                 size=len(raw),
                 where=where,
             )
-        picture_data(insp, raw, offset=offset, size=size, where=where)
+        picture_data(insp, raw, offset=offset, size=size, where=where, complete=not cut)
         return
     mime, data_at, declared = fields
     image = raw[data_at:]
@@ -142,7 +145,7 @@ def picture_block(
             size=len(image),
             where=where,
         )
-    picture_data(insp, image, offset=offset, size=size, where=where, mime=mime)
+    picture_data(insp, image, offset=offset, size=size, where=where, mime=mime, complete=not cut)
 
 
 def _picture_fields(raw: bytes) -> tuple[str, int, int] | None:

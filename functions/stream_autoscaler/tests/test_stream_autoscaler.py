@@ -11,24 +11,27 @@ from typing import Any
 
 import pytest
 
-from audioval_infra.stream_autoscaler import (
+from audioval_ingest.stream_set import StreamSet
+from audioval_localstack import Emulator, provision
+from audioval_pipeline.clients import aws_client
+from audioval_pipeline.settings import PipelineSettings
+from audioval_pipeline.stream_registry import (
     ACTIVE,
     BASELINE,
     DRAINING,
     EXTRA,
+    StreamEntry,
+    read_zone,
+)
+from audioval_stream_autoscaler import (
     Action,
     AzObservation,
     PeriodLoad,
     ScalingPolicy,
-    StreamEntry,
     StreamSetActuator,
     decide,
-    read_registry,
     run_once,
 )
-from audioval_ingest.stream_set import StreamSet
-from audioval_localstack import Emulator, provision
-from audioval_servicekit import PipelineSettings, aws_client
 
 AZ = "local-a"
 NOW = 1_800_000_000.0
@@ -128,7 +131,7 @@ def test_a_draining_stream_is_removed_only_when_nothing_can_still_need_it(
         AZ,
         (_stream(0), draining),
         _quiet(),
-        draining_writes={draining.name: case.writes},
+        draining_writes={draining.stream_name: case.writes},
         queue_oldest_age_s=case.queue_age,
     )
     kinds = [a.kind for a in decide(obs, NOW, POLICY).actions]
@@ -139,7 +142,7 @@ def test_load_returning_reactivates_a_draining_stream_instead_of_creating_one() 
     draining = _stream(2, DRAINING, EXTRA, draining_since=NOW - 60)
     obs = AzObservation(AZ, (_stream(0), _stream(1), draining), _throttled())
     (action,) = decide(obs, NOW, POLICY).actions
-    assert (action.kind, action.stream) == ("reactivate", draining.name)
+    assert (action.kind, action.stream) == ("reactivate", draining.stream_name)
 
 
 def test_policy_refuses_thresholds_that_would_flap() -> None:
@@ -278,7 +281,8 @@ def test_sustained_throttling_adds_an_encrypted_stream_producers_then_use(stack:
     tags = stack.kinesis.list_tags_for_stream(StreamName=added)["Tags"]
     assert {"Key": "audioval:stack", "Value": "test"} in tags
     entries = {
-        e.name: e for e in read_registry(stack.dynamodb, stack.settings.stream_registry_table, AZ)
+        e.stream_name: e
+        for e in read_zone(stack.dynamodb, stack.settings.stream_registry_table, AZ)
     }
     assert (entries[added].state, entries[added].role) == (ACTIVE, EXTRA)
 
@@ -308,7 +312,7 @@ def test_idle_drains_waits_for_consumers_then_removes_and_producers_skip_it(stac
     # Idle for the whole window: the extra stream drains.
     (decision,) = _run(stack, clock, POLICY)
     assert [(a.kind, a.stream) for a in decision.actions] == [("drain", extra)]
-    entries = {e.name: e for e in read_registry(stack.dynamodb, table, AZ)}
+    entries = {e.stream_name: e for e in read_zone(stack.dynamodb, table, AZ)}
     assert entries[extra].state == DRAINING
     assert entries[extra].draining_since == start
 
@@ -330,7 +334,7 @@ def test_idle_drains_waits_for_consumers_then_removes_and_producers_skip_it(stac
     (decision,) = _run(stack, clock, POLICY)
     assert [(a.kind, a.stream) for a in decision.actions] == [("remove", extra)]
     assert extra not in stack.kinesis.list_streams()["StreamNames"]
-    names = {e.name for e in read_registry(stack.dynamodb, table, AZ)}
+    names = {e.stream_name for e in read_zone(stack.dynamodb, table, AZ)}
     assert names == {f"{stack.settings.stream_name_prefix}-{AZ}-{i}" for i in range(2)}
 
 
@@ -375,6 +379,7 @@ def test_baseline_streams_cannot_be_drained_by_the_actuator(stack: Stack) -> Non
     with pytest.raises(stack.dynamodb.exceptions.ConditionalCheckFailedException):
         actuator.apply(Action("drain", AZ, baseline, "test"))
     entries = {
-        e.name: e for e in read_registry(stack.dynamodb, stack.settings.stream_registry_table, AZ)
+        e.stream_name: e
+        for e in read_zone(stack.dynamodb, stack.settings.stream_registry_table, AZ)
     }
     assert entries[baseline].state == ACTIVE

@@ -1,0 +1,22 @@
+"""LSB steganalysis of integer PCM: payloads carved from the low bits, and the share of them
+that was replaced.
+
+What is detected and what is not, with the measurements and the commands that produced them:
+``libs/audiomodel/docs/steganalysis.md``. The validator runs it on 16-, 24- and 32-bit integer
+PCM (FLAC included), never on float or lossy-decoded audio.
+
+The modules, by what they hold:
+
+- :mod:`~audiomodel.stego.analyzer`: :class:`LsbAnalyzer` (streamed, the validator's entry
+  point), :func:`analyse_lsb` and the result, :class:`StegoReport` with its
+  :data:`FEATURE_NAMES`;
+- :mod:`~audiomodel.stego.carving`: file signatures, length-prefixed payloads, text and length
+  headers read back out of the low bit planes (``stego.lsb_payload``,
+  ``stego.lsb_length_header``);
+- :mod:`~audiomodel.stego.statistics`: the weighted parity statistic, its flag rule
+  (``stego.lsb_statistical``) and :func:`~audiomodel.stego.statistics.lsb_determinism`.
+"""
+
+from audiomodel.stego.analyzer import FEATURE_NAMES, LsbAnalyzer, StegoReport, analyse_lsb
+
+__all__ = ["FEATURE_NAMES", "LsbAnalyzer", "StegoReport", "analyse_lsb"]

@@ -1,0 +1,214 @@
+"""LSB steganalysis of integer PCM, streamed: carving and the parity statistic over one pass.
+
+The threat is a real recording whose least significant bit(s) carry a payload, wholly or from
+the first sample on for part of the file (the WAV loaders described by Turla in 2019 and by
+BlackBerry Cylance in 2019 hid PE files this way). :class:`LsbAnalyzer` takes the blocks the
+validator decodes anyway and runs two lines of attack over them, with memory bounded by
+``carve_bytes`` x 8 frames of low bits plus at most 8192 segment sums per channel:
+:mod:`~audiomodel.stego.carving` (payloads with a recognisable head, and length headers before
+random bytes) and :mod:`~audiomodel.stego.statistics` (the share of low bits replaced). What
+each can and cannot detect, with the measurements: ``libs/audiomodel/docs/steganalysis.md``.
+
+Input: blocks of integer samples as stored, shape (frames, channels), in file order. 16-bit
+audio comes as int16. Wider samples come as int32 **left-justified** (what
+soundfile reads with ``dtype="int32"``: a 24-bit sample ``s`` arrives as ``s << 8``);
+pass ``justify="right"`` for right-justified values. 8-bit PCM (int16 from soundfile, i.e.
+``s << 8``, or uint8 right-justified) is carved only: its low bit is noise in any recording.
+Float blocks are skipped (a float file has no integer low bits to replace). Lossy-decoded
+audio (MP3, Ogg, AAC decoded by the validator) must not be given here: its low bits are the
+decoder's rounding, and a payload could not survive the encoder anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from audiomodel.findings import Finding
+from audiomodel.stego.carving import carve
+from audiomodel.stego.statistics import IntSamples, ParityStatistics, judge_parity
+
+__all__ = ["FEATURE_NAMES", "LsbAnalyzer", "StegoReport", "analyse_lsb"]
+
+# Keys of StegoReport.features: "analysed" is 0 for float input, "statistics" 0 for 8-bit PCM
+# (carved only) and for input too short to measure.
+FEATURE_NAMES = (
+    "frames",
+    "analysed",
+    "statistics",
+    "carve_streams",
+    "carve_hits",
+    "ws_rate",
+    "ws_z",
+    "bit1_rate",
+    "prefix_rate",
+    "prefix_z",
+    "prefix_share",
+    "prefix_fraction",
+    "prefix_channel",
+    "sublsb_share",
+    "quiet_share",
+    "residual_rms",
+    "lsb_determinism",
+    "estimated_fraction",
+)
+
+
+@dataclass
+class StegoReport:
+    """What the LSB analysis found."""
+
+    findings: list[Finding]
+    estimated_fraction: float  # estimated share of low bits replaced (0..1)
+    features: dict[str, float] = field(default_factory=dict)  # statistics, for model and evidence
+
+
+class LsbAnalyzer:
+    """Streamed LSB steganalysis of integer PCM blocks; see the module docstring.
+
+    Parameters
+    ----------
+    bits_per_sample : int
+        Bits of the stored samples: 8, 16, 24 or 32.
+    channels : int
+        Channels per frame.
+    carve_bytes : int
+        Bytes of each carved stream (the first ``carve_bytes`` of its capacity).
+    justify : {"left", "right"}
+        Where a sample narrower than its container dtype sits: ``"left"`` (soundfile's int32
+        for 24-bit, int16 for 8-bit) or ``"right"`` (the value as is).
+    statistics : bool
+        Run the parity statistics (on for 16 bits and wider; 8-bit PCM is only carved).
+    count_values : bool
+        Count the samples per value pair for ``lsb_determinism``. A caller that already keeps
+        a histogram of the 16-bit values passes False and hands it to :meth:`report`.
+    """
+
+    def __init__(
+        self,
+        *,
+        bits_per_sample: int,
+        channels: int,
+        carve_bytes: int = 1 << 16,
+        justify: Literal["left", "right"] = "left",
+        statistics: bool = True,
+        count_values: bool = True,
+    ) -> None:
+        if bits_per_sample not in (8, 16, 24, 32):
+            raise ValueError(f"bits_per_sample must be 8, 16, 24 or 32, got {bits_per_sample}")
+        if channels < 1:
+            raise ValueError(f"channels must be >= 1, got {channels}")
+        if carve_bytes < 64:
+            raise ValueError(f"carve_bytes must be >= 64, got {carve_bytes}")
+        if justify not in ("left", "right"):
+            raise ValueError(f"justify must be 'left' or 'right', got {justify!r}")
+        self.bits_per_sample = bits_per_sample
+        self.channels = channels
+        self.carve_bytes = carve_bytes
+        self.justify = justify
+        self._frames = 0
+        self._skipped: str | None = None
+        # Per-channel 1-bit streams need 8 frames per byte; the rest need fewer.
+        self._carve_frames = 8 * carve_bytes
+        self._low = np.zeros((self._carve_frames, channels), dtype=np.uint8)
+        self._low_frames = 0
+        wide = bits_per_sample > 24
+        self._stats = (
+            ParityStatistics(
+                channels, np.float64 if wide else np.float32, bits_per_sample, count_values
+            )
+            if statistics and bits_per_sample >= 16
+            else None
+        )
+
+    def _values(self, block: npt.NDArray[np.generic]) -> IntSamples | None:
+        """The stored integers right-justified (int16 for 16-bit, else int32), or None for float."""
+        if np.issubdtype(block.dtype, np.floating):
+            self._skipped = "float samples have no integer low bits"
+            return None
+        if not np.issubdtype(block.dtype, np.integer):
+            raise ValueError(f"blocks must be integer samples, got {block.dtype}")
+        arr = block.reshape(-1, 1) if block.ndim == 1 else block
+        if arr.ndim != 2 or arr.shape[1] != self.channels:
+            raise ValueError(f"blocks must be (frames, {self.channels}), got {block.shape}")
+        container_bits = arr.dtype.itemsize * 8
+        if container_bits < self.bits_per_sample:
+            raise ValueError(f"{arr.dtype} cannot hold {self.bits_per_sample}-bit samples")
+        shift = container_bits - self.bits_per_sample if self.justify == "left" else 0
+        if arr.dtype == np.int16 and shift == 0:
+            # A copy: the statistics keep a tail across calls, and a caller may refill its
+            # buffer (soundfile's blocks(out=...) does).
+            return np.array(arr, dtype=np.int16, order="C")
+        wide: npt.NDArray[np.int64] = np.asarray(arr, dtype=np.int64)
+        return np.asarray(wide >> shift, dtype=np.int32)
+
+    def update(self, block: np.ndarray) -> None:
+        """Take the next block of integer samples as stored, shape (frames, channels)."""
+        values = self._values(block)
+        if values is None or values.shape[0] == 0:
+            return
+        if self._low_frames < self._carve_frames:
+            take = min(values.shape[0], self._carve_frames - self._low_frames)
+            # The low byte: carving reads the low 1-2 bits, the header test the bits above them.
+            self._low[self._low_frames : self._low_frames + take] = (values[:take] & 0xFF).astype(
+                np.uint8
+            )
+            self._low_frames += take
+        self._frames += values.shape[0]
+        if self._stats is not None:
+            self._stats.update(values)
+
+    @property
+    def wants_value_counts(self) -> bool:
+        """Made with ``count_values=False``: :meth:`report` needs the 16-bit histogram."""
+        return self._stats is not None and not self._stats.count_values
+
+    def report(self, value_counts: npt.NDArray[np.integer] | None = None) -> StegoReport:
+        """Carve the buffered low bits, finish the statistics and judge.
+
+        ``value_counts``: a histogram of the whole file's 16-bit values (65536 bins, uint16
+        order), for an analyzer made with ``count_values=False``.
+        """
+        # The same keys for every file (zeros where nothing was measured), for the learned model.
+        features = dict.fromkeys(FEATURE_NAMES, 0.0)
+        features["frames"] = float(self._frames)
+        if self._skipped is not None or self._frames == 0:
+            return StegoReport([], 0.0, features)
+        features["analysed"] = 1.0
+        findings, carve_features = carve(
+            self._low[: self._low_frames], self._frames, self.channels, self.carve_bytes
+        )
+        features.update(carve_features)
+        estimated = 0.0
+        if self._stats is not None:
+            parity_features, estimated, flagged = judge_parity(self._stats, value_counts)
+            features.update(parity_features)
+            if flagged is not None:
+                findings.append(flagged)
+        return StegoReport(findings, estimated, features)
+
+
+def analyse_lsb(
+    blocks: Iterable[np.ndarray],
+    *,
+    bits_per_sample: int,
+    channels: int,
+    carve_bytes: int = 1 << 16,
+    justify: Literal["left", "right"] = "left",
+    statistics: bool = True,
+) -> StegoReport:
+    """Run :class:`LsbAnalyzer` over ``blocks`` (see it for the parameters) and report."""
+    analyzer = LsbAnalyzer(
+        bits_per_sample=bits_per_sample,
+        channels=channels,
+        carve_bytes=carve_bytes,
+        justify=justify,
+        statistics=statistics,
+    )
+    for block in blocks:
+        analyzer.update(block)
+    return analyzer.report()

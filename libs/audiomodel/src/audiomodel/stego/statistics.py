@@ -1,0 +1,536 @@
+"""The parity statistic: what share of the low bits of integer PCM was replaced.
+
+Weighted stego-signal analysis (after Fridrich & Goljan 2004 and Ker & Böhme 2008), adapted to
+1-D audio. Every sample is predicted from its neighbours on both sides by a two-sided linear
+interpolator fitted per ~1.4 s window (16 taps each side, least squares on the window's exact
+autocorrelation, constrained to predict a constant exactly) and applied by overlap-save in
+4096-point FFT blocks. LSB replacement pushes an even sample up or an odd one down, so the
+prediction residual ``r`` correlates with the parity sign ``c = +1 (odd) / -1 (even)``:
+``E[r * c] = p / 2`` where ``p`` is the share of samples whose LSB was replaced by random bits,
+and 0 in a recording whose parity owes nothing to its neighbours. Residuals are weighted by the
+inverse local residual power (per 128 samples), so smooth and quiet passages, where the low
+bits are predictable, carry the verdict. Sums are kept per channel and per 4096-frame segment
+(at most 8192 segments: neighbours merge beyond, so memory is bounded); a z-score under the
+clean hypothesis is computed for every prefix of the file (embedders fill from the first
+sample), channels pooled or one channel alone. The best prefix gives ``estimated_fraction``
+(each segment counted at its own measured rate) and, when the z-score, the rate inside the
+prefix and the fraction are all high, ``stego.lsb_statistical``. The same sum against bit 1
+tells whether 2 bits were used.
+
+Why the flag asks for more than a z-score (the measurements are in
+``libs/audiomodel/docs/steganalysis.md``): quiet passages with a DC offset reach a high z at a
+low rate, so the rate inside the prefix must be high too; a digital gain just under 2x or 4x
+leaves the low bit a function of the level, so the flag is dropped when the low bit is too
+predictable from the bits above it (:func:`lsb_determinism`) to carry the estimated share;
+clipped samples are left out, their parity being fixed by the clip level; evidence from sub-LSB
+silence needs a rate near 1. The classic pairs-of-values chi-square test is not used: it calls
+almost every smooth 16-bit music file "embedded".
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.fft
+from scipy.special import gammaln
+
+from audiomodel.findings import Finding, finding
+
+__all__ = ["IntSamples", "ParityStatistics", "judge_parity", "lsb_determinism"]
+
+_TAPS = 16  # interpolator taps on each side
+_SUB = 128  # frames per weight sub-block
+_SEG_SUBS = 32  # sub-blocks per stored segment (4096 frames)
+# The residual is filtered by overlap-save in short FFT blocks (a 4096-point transform stays in
+# cache: three times faster per sample than one 65,536-point transform), and the interpolator
+# is fitted once per window of _WINDOW_BLOCKS blocks (~1.4 s at 44.1 kHz).
+_BLOCK = 4096  # FFT size
+_EDGE = 64  # frames dropped at each side of a block (> _TAPS: circular-filter edges)
+_HOP = _BLOCK - 2 * _EDGE  # 3968 = 31 sub-blocks of residual per FFT block
+_WINDOW_BLOCKS = 16
+_STRIDE = _WINDOW_BLOCKS * _HOP  # 63488 frames = 496 sub-blocks between windows
+_WINDOW = _STRIDE + 2 * _EDGE  # frames per fitting window
+_FLOOR = 1.0  # LSB^2 added to the local residual power before weighting
+_MIN_FRAMES = 4 * _SUB + 2 * _EDGE  # shorter input gives no statistics
+# Flag thresholds, chosen on the false-flag measurements in bench/stego_eval.py.
+_Z_FLAG = 6.0
+_RATE_FLAG = 0.5  # replaced bits give ~0.85-1 in the prefix; clean biases stay under ~0.35
+_FRACTION_FLAG = 0.05
+_SUBLSB_RATE = 0.8  # rate needed when all the evidence comes from sub-LSB passages
+_Z_ESTIMATE = 5.0  # below this the estimate is noise and estimated_fraction is 0
+_PREFIX_MIN_SHARE = 0.02  # shortest prefix scanned, as a share of the file
+_MAX_SEGMENTS = 8192  # per-segment sums kept; neighbours merge beyond (bounded memory)
+_PAIR_EVIDENCE = 200.0  # samples beyond a fair coin's imbalance needed to judge determinism
+_DETERMINISM_SLACK = 0.5
+
+IntSamples = npt.NDArray[np.signedinteger[Any]]  # right-justified samples: int16 or int32
+
+
+@lru_cache(maxsize=4)
+def _cos_tables(dtype: str) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.float64]]:
+    """cos(k w) for every rfft bin of a block and k = 1.._TAPS, (bins, taps); and the
+    (2 _TAPS + 1, bins) matrix that turns a block power spectrum into its circular
+    autocorrelation at lags 0..2 _TAPS (DC and Nyquist counted once, other bins twice)."""
+    bins = _BLOCK // 2 + 1
+    omega = np.arange(bins) * (2.0 * np.pi / _BLOCK)
+    full = np.cos(np.outer(omega, np.arange(1, _TAPS + 1))).astype(dtype)
+    weights = np.full(bins, 2.0 / _BLOCK)
+    weights[[0, -1]] = 1.0 / _BLOCK
+    to_acf = np.cos(np.outer(np.arange(2 * _TAPS + 1), omega)) * weights
+    return full, to_acf
+
+
+_ANTI_DIAGONAL = (np.arange(2 * _TAPS)[:, None] + np.arange(2 * _TAPS)[None, :]).ravel()
+
+
+def _block_excess(framed: npt.NDArray[np.floating], blocks: int) -> npt.NDArray[np.float64]:
+    """What the blocks' circular autocorrelations, summed, hold beyond the window's own
+    sum x[n] x[n+l] at lags 0..2 _TAPS: the products that wrap around each block (its end
+    times its start), and the pairs inside two neighbouring blocks' 2 _EDGE-frame overlap,
+    counted twice. At 16 taps the fit needs the sums to ~1e-5 of the signal power (smooth
+    music is predicted to about one LSB), so these are taken out exactly.
+
+    ``framed`` is (channels, blocks, _BLOCK), consecutive blocks _HOP frames apart.
+    """
+    span = 2 * _TAPS
+    # Lag l wraps sum_{m<l} tail[span - l + m] head[m]: an anti-diagonal of the reversed
+    # tail-by-head product matrix.
+    ends = np.einsum("cbi,cbj->ij", framed[..., : _BLOCK - span - 1 : -1], framed[..., :span])
+    excess = np.zeros(span + 1)
+    excess[1:] = np.bincount(_ANTI_DIAGONAL, weights=ends.ravel(), minlength=2 * span)[:span]
+    if blocks > 1:
+        # Pairs inside an overlap: the linear autocorrelation of each overlap, by a zero-padded
+        # FFT, summed.
+        overlap = 2 * _EDGE
+        spectrum = scipy.fft.rfft(framed[:, 1:, :overlap], n=2 * overlap, axis=-1)
+        power = np.einsum("cnb->b", spectrum.real**2 + spectrum.imag**2)
+        excess += scipy.fft.irfft(power.astype(np.float64), n=2 * overlap)[: span + 1]
+    return excess
+
+
+def _interpolation_residual(window: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
+    """Residual of a two-sided interpolator fitted to ``window`` (channels, frames).
+
+    The interpolator predicts x[n] from x[n-k] + x[n+k], k = 1.._TAPS, never from x[n], so
+    the residual of a replaced sample keeps its full embedding change. Coefficients come from
+    the window's autocorrelation, summed over its FFT blocks and channels (white quantisation
+    noise of 1/12 LSB^2 added so digital silence gives a zero predictor). The filter runs by
+    overlap-save in ``_BLOCK``-point blocks (zero-padded past the end). Returns (channels,
+    frames - 2 _EDGE).
+    """
+    channels, frames = window.shape
+    blocks = max(1, -(-(frames - 2 * _EDGE) // _HOP))
+    padded = blocks * _HOP + 2 * _EDGE
+    if padded > frames:
+        window = np.concatenate([window, np.zeros((channels, padded - frames), window.dtype)], 1)
+    step_channel, step_frame = window.strides
+    framed = np.lib.stride_tricks.as_strided(
+        window,
+        shape=(channels, blocks, _BLOCK),
+        strides=(step_channel, _HOP * step_frame, step_frame),
+        writeable=False,
+    )
+    spectrum = scipy.fft.rfft(framed, axis=-1)  # (channels, blocks, bins)
+    full, to_acf = _cos_tables(window.dtype.str)
+    parts = spectrum.view(window.dtype).reshape(-1, 2 * spectrum.shape[-1])
+    power = np.einsum("ib,ib->b", parts, parts).reshape(-1, 2).sum(axis=1)
+    # einsum, not @: BLAS would spin up threads for these small products and cost more than
+    # it saves on a shared core.
+    circular = np.einsum("lb,b->l", to_acf, power.astype(np.float64))
+    acf = circular - _block_excess(framed, blocks)  # sum x[n] x[n+l] over the window, exactly
+    acf[0] += acf[0] * 1e-6 + channels * frames / 12.0
+    k = np.arange(1, _TAPS + 1)
+    normal = acf[np.abs(k[:, None] - k[None, :])] + acf[k[:, None] + k[None, :]]
+    # Least squares under the constraint sum(2 a_k) = 1: a constant (a DC offset in digital
+    # silence) is then predicted exactly, instead of leaving a tiny constant residual that
+    # correlates with the constant parity of the silence.
+    unit, free = np.linalg.solve(normal, np.stack([np.ones(_TAPS), acf[k]], axis=1)).T
+    coef = free + unit * (0.5 - free.sum()) / unit.sum()
+    response = (1.0 - 2.0 * np.einsum("bk,k->b", full, coef.astype(full.dtype))).astype(full.dtype)
+    spectrum *= response
+    residual: npt.NDArray[np.floating] = scipy.fft.irfft(
+        spectrum, n=_BLOCK, axis=-1, overwrite_x=True
+    )
+    return residual[..., _EDGE : _BLOCK - _EDGE].reshape(channels, -1)[:, : frames - 2 * _EDGE]
+
+
+# Columns of the per-segment, per-channel sums.
+_A, _B, _V, _A1, _AQ = range(5)  # sum w*r*c; sum w; sum w^2*r^2; sum w*r*c1; _A over sub-LSB blocks
+_COLUMNS = 5
+
+
+def lsb_determinism(pair_parity: npt.NDArray[np.integer]) -> float:
+    """How far the low bit follows from the bits above it.
+
+    ``pair_parity`` counts samples per value, pairs (2m, 2m + 1) side by side. The measure is
+    the excess of |n_even - n_odd| over what a fair coin gives for each pair's count, as a
+    share of the most it could be: about 0 where the low bit is noise (a recording, or bits
+    replaced by a payload), 1 where a digital gain just under 2x (+6.00 dB is 1.995x) or 4x
+    left it a function of the level, about 1 - f after a share f of such low bits was replaced.
+    0 when the pairs hold too few samples to tell.
+    """
+    counts = pair_parity.reshape(-1, 2)
+    n = counts.sum(axis=1)
+    seen = n >= 2
+    total = n[seen].astype(np.float64)
+    imbalance = np.abs(counts[seen, 0] - counts[seen, 1]).astype(np.float64)
+    # E|n_even - n_odd| for a fair coin: 2 n C(n - 1, floor((n - 1) / 2)) / 2^n.
+    half = np.floor((total - 1) / 2)
+    log_choose = gammaln(total) - gammaln(half + 1) - gammaln(total - half)
+    fair = 2 * total * np.exp(log_choose - total * math.log(2.0))
+    room = float((total - fair).sum())
+    if room < _PAIR_EVIDENCE:
+        return 0.0
+    return float((imbalance - fair).sum() / room)
+
+
+class ParityStatistics:
+    """Weighted residual-parity sums per channel and segment, streamed over fixed windows.
+
+    Windows start at fixed frame indices, so the sums do not depend on how the caller cut the
+    stream into blocks. A segment starts as 32 sub-blocks (4096 frames); when there are more
+    than ``_MAX_SEGMENTS`` of them, neighbours are merged and segments double, so memory stays
+    bounded for any duration.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        dtype: type[np.floating],
+        bits_per_sample: int,
+        count_values: bool = True,
+    ) -> None:
+        self.channels = channels
+        self.dtype = dtype
+        self._loud = 1 << (bits_per_sample - 2)  # half of full scale
+        # Samples per value pair (2m, 2m + 1) and parity, the pair index folded to 16 bits.
+        self.pair_parity = np.zeros(1 << 17, dtype=np.int64)
+        self.count_values = count_values
+        self._full = (1 << (bits_per_sample - 1)) - 1  # +full scale; -full - 1 is below it
+        self._pending: list[IntSamples] = []
+        self._pending_frames = 0
+        self._segments: list[npt.NDArray[np.float64]] = []  # each (n, channels, _COLUMNS)
+        self._segment_count = 0
+        self.segment_subblocks = _SEG_SUBS
+        self._partial = np.zeros((channels, _COLUMNS))  # sums of the segment being filled
+        self._partial_subblocks = 0
+        self.residual_power = 0.0
+        self.quiet_subblocks = 0
+        self.subblocks = 0
+
+    def update(self, values: IntSamples) -> None:
+        self._pending.append(values)
+        self._pending_frames += values.shape[0]
+        if self._pending_frames >= _WINDOW:
+            self._drain(final=False)
+
+    def _drain(self, *, final: bool) -> None:
+        data = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        start = 0
+        while data.shape[0] - start >= _WINDOW:
+            self._window(data[start : start + _WINDOW])
+            start += _STRIDE
+        if final and data.shape[0] - start >= _MIN_FRAMES:
+            self._window(data[start:])
+            start = data.shape[0]
+        rest = data[start:]
+        self._pending = [rest] if rest.shape[0] else []
+        self._pending_frames = rest.shape[0]
+
+    def _window(self, values: IntSamples) -> None:
+        by_channel = np.ascontiguousarray(values.T)  # (channels, frames): rows reshape freely
+        residual = _interpolation_residual(by_channel.astype(self.dtype))
+        usable = (residual.shape[1] // _SUB) * _SUB
+        if usable == 0:
+            return
+        residual = residual[:, :usable]
+        if self.count_values:
+            self._count_pairs(by_channel[:, _EDGE : _EDGE + usable])  # each frame once
+        self._drop_clipped(by_channel[:, _EDGE - 1 : _EDGE + usable + 1], residual)
+        # Per sub-block sums of r * c, c = 2 b - 1 for bit b: sum(r c) = 2 sum(r b) - sum(r), by
+        # two-operand einsums that multiply and add in one pass without temporaries.
+        low = by_channel[:, _EDGE : _EDGE + usable] & 3
+        by_sub = residual.reshape(-1, _SUB)
+        bit0 = (low & 1).astype(residual.dtype).reshape(-1, _SUB)
+        bit1 = (low >> 1).astype(residual.dtype).reshape(-1, _SUB)
+        total = np.einsum("ij->i", by_sub)
+
+        def per_channel(sums: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
+            return np.asarray(sums, dtype=np.float64).reshape(self.channels, -1)
+
+        rc0 = per_channel(2.0 * np.einsum("ij,ij->i", by_sub, bit0) - total)
+        rc1 = per_channel(2.0 * np.einsum("ij,ij->i", by_sub, bit1) - total)
+        energy = per_channel(np.einsum("ij,ij->i", by_sub, by_sub))
+        # The weight comes from the whole sub-block's power; one sample's own share of it is
+        # 1/128 and symmetric in its parity, so it does not bias the sum.
+        weight = 1.0 / (_FLOOR + energy / _SUB)
+        sub_lsb = energy < _SUB  # residual power under 1 LSB^2: silence, or replaced silence
+        rows = np.stack(
+            [
+                weight * rc0,
+                weight * _SUB,
+                # Variance under the clean hypothesis, with at least the rounding noise (1/12
+                # LSB^2) per sample: a residual far smaller than that is arithmetic, not
+                # evidence (a held constant leaves float round-off that would otherwise give
+                # a z growing with the square root of its length).
+                weight * weight * (energy + _SUB / 12.0),
+                weight * rc1,
+                weight * rc0 * sub_lsb,
+            ],
+            axis=-1,
+        ).transpose(1, 0, 2)  # (sub-blocks, channels, _COLUMNS)
+        self.residual_power += float(energy.sum())
+        self.quiet_subblocks += int(np.count_nonzero(energy < 4.0 * _SUB))
+        self.subblocks += energy.size
+        self._add(rows)
+
+    def _add(self, rows: npt.NDArray[np.float64]) -> None:
+        need = self.segment_subblocks - self._partial_subblocks
+        if rows.shape[0] < need:
+            self._partial += rows.sum(axis=0)
+            self._partial_subblocks += rows.shape[0]
+            return
+        first = self._partial + rows[:need].sum(axis=0)
+        rest = rows[need:]
+        whole = (rest.shape[0] // self.segment_subblocks) * self.segment_subblocks
+        full = rest[:whole].reshape(-1, self.segment_subblocks, self.channels, _COLUMNS).sum(axis=1)
+        self._segments.append(np.concatenate([first[None], full]))
+        self._segment_count += 1 + full.shape[0]
+        self._partial = rest[whole:].sum(axis=0)
+        self._partial_subblocks = rest.shape[0] - whole
+        if self._segment_count > _MAX_SEGMENTS:
+            self._merge()
+
+    def _merge(self) -> None:
+        merged = np.concatenate(self._segments)
+        if merged.shape[0] % 2:
+            # The odd last segment becomes half of the next, larger one.
+            self._partial = self._partial + merged[-1]
+            self._partial_subblocks += self.segment_subblocks
+            merged = merged[:-1]
+        self._segments = [merged.reshape(-1, 2, self.channels, _COLUMNS).sum(axis=1)]
+        self._segment_count = self._segments[0].shape[0]
+        self.segment_subblocks *= 2
+
+    def _count_pairs(self, measured: IntSamples) -> None:
+        """Samples per value pair and parity: the value folded to 17 bits is both (pair in the
+        high bits, parity in the low one); 16-bit values need no folding."""
+        for row in measured:
+            if row.dtype == np.int16:
+                self.pair_parity[: 1 << 16] += np.bincount(row.view(np.uint16), minlength=1 << 16)
+            else:
+                self.pair_parity += np.bincount(row & 0x1FFFF, minlength=1 << 17)
+
+    def _drop_clipped(self, span: IntSamples, residual: npt.NDArray[np.floating]) -> None:
+        """Zero the residual of clipped samples (at full scale, or on a loud flat top).
+
+        Their parity is fixed by the clip level and their residual by the interpolator's
+        overshoot, so a clean clipped track would read as replaced bits. ``span`` holds one
+        frame more on each side than ``residual``. Only windows that reach full scale or sit
+        on their extremes are looked at closely, and in them only loud samples.
+        """
+        centre = span[:, 1:-1]
+        high, low = int(centre.max()), int(centre.min())
+        if high < self._loud and low > -self._loud:
+            return
+        # Unclipped sound touches its extremes once or twice; a flat top sits on them.
+        unclipped = -self._full < low and high < self._full
+        if unclipped and np.count_nonzero(centre == high) + np.count_nonzero(centre == low) <= 4:
+            return
+        rows, cols = np.nonzero((centre >= self._loud) | (centre <= -self._loud))
+        if rows.size == 0:
+            return
+        value = centre[rows, cols]
+        clipped = (value >= self._full) | (value <= -self._full)
+        clipped |= (value == span[rows, cols]) | (value == span[rows, cols + 2])
+        residual[rows[clipped], cols[clipped]] = 0.0
+
+    def finish(self) -> npt.NDArray[np.float64]:
+        """Per-segment sums, shape (segments, channels, _COLUMNS); the last may be partial."""
+        if self._pending_frames:
+            self._drain(final=True)
+        parts = list(self._segments)
+        if self._partial_subblocks:
+            parts.append(self._partial[None])
+        return np.concatenate(parts) if parts else np.zeros((0, self.channels, _COLUMNS))
+
+
+def _prefix_end(cum: npt.NDArray[np.float64]) -> tuple[int, float]:
+    """End segment and z of the best prefix of cumulative sums ``cum`` (segments, _COLUMNS)."""
+    first = min(max(math.ceil(_PREFIX_MIN_SHARE * len(cum)) - 1, 0), len(cum) - 1)
+    z = np.divide(
+        cum[first:, _A],
+        np.sqrt(cum[first:, _V]),
+        out=np.zeros(len(cum) - first),
+        where=cum[first:, _V] > 0,
+    )
+    top = float(z.max())
+    if top <= 0:
+        return len(cum) - 1, 0.0
+    # Past the end of a payload, digital silence adds no evidence and no variance: z stays on a
+    # plateau. The prefix ends where the plateau starts (within 1 sigma of the top).
+    end = first + int(np.argmax(z >= top - 1.0))
+    return end, float(z[end - first])
+
+
+def _rate(sums: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """2 * sum(w r c) / sum(w) and its standard error under the clean hypothesis, per row."""
+    a, b, v = sums[..., _A], sums[..., _B], sums[..., _V]
+    rate = np.divide(2.0 * a, b, out=np.zeros_like(a), where=b > 0)
+    spread = np.divide(2.0 * np.sqrt(v), b, out=np.full_like(a, np.inf), where=b > 0)
+    return np.stack([rate, spread], axis=-1)
+
+
+def _replaced_share(local: npt.NDArray[np.float64], *, fallback: float) -> float:
+    """Share of all low bits replaced, from per-segment, per-channel (rate, spread) ``local``.
+
+    A segment whose rate is measured to +-0.25 counts at that rate (unclipped, so the noise of
+    clean segments averages out); one too loud to measure takes the mean of the nearest
+    measured segments before and after it in its channel (a payload ending inside a loud
+    passage is then split between the two); a channel with nothing measured takes
+    ``fallback``.
+    """
+    rate, spread = local[..., 0], local[..., 1]
+    count = rate.shape[0]
+    measured = spread <= 0.25
+    index = np.broadcast_to(np.arange(count)[:, None], rate.shape)
+    before = np.maximum.accumulate(np.where(measured, index, -1), axis=0)
+    after = np.minimum.accumulate(np.where(measured, index, count)[::-1], axis=0)[::-1]
+    guess = np.clip(rate, 0.0, 1.0)
+    from_before = np.take_along_axis(guess, np.clip(before, 0, count - 1), axis=0)
+    from_after = np.take_along_axis(guess, np.clip(after, 0, count - 1), axis=0)
+    has_before, has_after = before >= 0, after < count
+    sides = has_before.astype(np.float64) + has_after
+    neighbours = np.divide(
+        from_before * has_before + from_after * has_after,
+        sides,
+        out=np.full_like(rate, min(max(fallback, 0.0), 1.0)),
+        where=sides > 0,
+    )
+    filled = np.where(measured, rate, neighbours)
+    return float(min(max(filled.mean(), 0.0), 1.0))
+
+
+def _parity_estimates(segments: npt.NDArray[np.float64]) -> dict[str, float]:
+    """Whole-file and best-prefix rate estimates with their z-scores under the clean hypothesis.
+
+    ``segments`` holds per-segment, per-channel sums (segments, channels, _COLUMNS).
+    ``ws_rate`` / ``ws_z``: the whole file, channels pooled. ``prefix_*``: the prefix (at least
+    2 % of the file) with the highest z, over the channels pooled or any one channel alone
+    (``prefix_channel``, -1 for pooled), since embedders fill from the first sample;
+    ``prefix_share`` is its share of the file and ``prefix_rate`` the share of replaced low
+    bits inside it (channels weighted equally). ``prefix_fraction``: the estimated share of the
+    whole file's low bits replaced (see :func:`_replaced_share`). ``bit1_rate`` is about the rate for 2-bit embedding and
+    about 0 for 1-bit. ``sublsb_share``: share of the prefix's evidence from sub-blocks whose
+    residual is under one LSB (silence), where a sub-LSB DC offset can mimic embedding.
+    """
+    names = (
+        "ws_rate",
+        "ws_z",
+        "bit1_rate",
+        "prefix_rate",
+        "prefix_z",
+        "prefix_share",
+        "prefix_fraction",
+    )
+    out = dict.fromkeys((*names, "prefix_channel", "sublsb_share"), 0.0)
+    if segments.shape[0] == 0 or segments[..., _B].sum() <= 0:
+        return out
+    channels = segments.shape[1]
+    pooled = segments.sum(axis=1)
+    total = pooled.sum(axis=0)
+    out["ws_rate"] = float(2.0 * total[_A] / total[_B])
+    out["ws_z"] = float(total[_A] / math.sqrt(total[_V])) if total[_V] > 0 else 0.0
+    out["bit1_rate"] = float(total[_A1] / total[_B])
+
+    per_channel = np.cumsum(segments, axis=0)
+    layouts = [(-1, np.cumsum(pooled, axis=0))] + (
+        [(c, per_channel[:, c]) for c in range(channels)] if channels > 1 else []
+    )
+    best = max(((*_prefix_end(cum), layout) for layout, cum in layouts), key=lambda t: t[1])
+    end, z, layout = best
+    if z <= 0:
+        return out
+    chosen = per_channel[end, layout] if layout >= 0 else per_channel[end].sum(axis=0)
+    out["prefix_z"] = z
+    out["prefix_channel"] = float(layout)
+    out["prefix_share"] = (end + 1) / segments.shape[0]  # segments are equal but the last
+    out["sublsb_share"] = (
+        float(min(max(chosen[_AQ] / chosen[_A], 0.0), 1.0)) if chosen[_A] > 0 else 0.0
+    )
+
+    # Rates per channel (weights differ between channels: a replaced channel is noisier than a
+    # clean one, so pooling would understate a one-channel payload). A channel's prefix rate is
+    # used where it is measured to +-0.25, the pooled rate elsewhere.
+    pooled_rate = min(max(float(_rate(per_channel[end].sum(axis=0))[0]), 0.0), 1.0)
+    channel_rate = _rate(per_channel[end])  # (channels, 2)
+    fill = np.where(channel_rate[:, 1] <= 0.25, np.clip(channel_rate[:, 0], 0.0, 1.0), pooled_rate)
+    out["prefix_rate"] = float(fill[layout]) if layout >= 0 else float(fill.mean())
+    out["prefix_fraction"] = _replaced_share(
+        _rate(segments), fallback=out["prefix_rate"] * out["prefix_share"]
+    )
+    return out
+
+
+def _statistically_replaced(stats: dict[str, float], estimated: float, determinism: float) -> bool:
+    """The flag rule; thresholds measured by bench/stego_eval.py (see the module docstring)."""
+    if stats["prefix_z"] < _Z_FLAG or estimated < _FRACTION_FLAG:
+        return False
+    # Replacing a share f of the low bits leaves a determinism of at most about 1 - f. A low bit
+    # that follows the level more than that (digital gain near 2x) cannot hold the estimated
+    # payload: the parity-residual correlation comes from the gain.
+    if estimated > 1.0 - determinism + _DETERMINISM_SLACK:
+        return False
+    # Evidence from silence is ambiguous with sub-LSB noise at a half-LSB offset unless the
+    # parity is fully random (rate ~1), as it is where every low bit was replaced: the rate
+    # needed rises with the share of the evidence that comes from sub-LSB passages.
+    needed = _RATE_FLAG + (_SUBLSB_RATE - _RATE_FLAG) * stats["sublsb_share"]
+    return stats["prefix_rate"] >= needed
+
+
+def _statistical_finding(stats: dict[str, float], estimated: float) -> Finding:
+    bits = 2 if stats["bit1_rate"] > 0.5 * stats["ws_rate"] and stats["ws_rate"] > 0.1 else 1
+    return finding(
+        "stego.lsb_statistical",
+        f"The low bits of the first {stats['prefix_share']:.0%} of the samples look replaced "
+        f"(rate {stats['prefix_rate']:.2f}, z = {stats['prefix_z']:.1f}); about "
+        f"{estimated:.0%} of the low bits carry something other than the sound.",
+        estimated_fraction=round(estimated, 3),
+        prefix_share=round(stats["prefix_share"], 3),
+        prefix_rate=round(stats["prefix_rate"], 3),
+        z=round(stats["prefix_z"], 1),
+        likely_bits=bits,
+        sublsb_share=round(stats["sublsb_share"], 3),
+    )
+
+
+def judge_parity(
+    parity: ParityStatistics, value_counts: npt.NDArray[np.integer] | None = None
+) -> tuple[dict[str, float], float, Finding | None]:
+    """Finish ``parity`` and judge it.
+
+    Returns its features (keys of the analyzer's ``FEATURE_NAMES``), the estimated share of
+    low bits replaced (0 where the z-score is too low to estimate), and ``stego.lsb_statistical``
+    when the flag rule holds, else None. ``value_counts``: a histogram of the whole file's 16-bit
+    values (65536 bins, uint16 order) to use instead of the pairs ``parity`` counted itself.
+    """
+    stats = _parity_estimates(parity.finish())
+    features = dict(stats)
+    features["statistics"] = 1.0
+    subblocks = max(parity.subblocks, 1)
+    features["quiet_share"] = parity.quiet_subblocks / subblocks
+    features["residual_rms"] = math.sqrt(parity.residual_power / (subblocks * _SUB))
+    pairs = parity.pair_parity if value_counts is None else value_counts
+    determinism = lsb_determinism(pairs)
+    features["lsb_determinism"] = determinism
+    estimated = 0.0
+    if stats["prefix_z"] >= _Z_ESTIMATE:
+        estimated = min(max(stats["prefix_fraction"], 0.0), 1.0)
+    features["estimated_fraction"] = estimated
+    if _statistically_replaced(stats, estimated, determinism):
+        return features, estimated, _statistical_finding(stats, estimated)
+    return features, estimated, None

@@ -1,0 +1,419 @@
+"""Tag fields checked against what their specification says they hold: fixed-size PRIV frames,
+encrypted blobs in binary fields, pictures that must parse as images to their end, and text
+fields carrying encoded binaries (RIFF LIST/INFO, ID3 text, Vorbis comments, APEv2 text)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audiomodel.container import ContainerReport, inspect_container
+from audiomodel.container.images import image_extent
+from audiomodel.findings import Severity
+from audiomodel.payload import encoded_runs, looks_random
+
+RATE = 22050
+
+
+def encoded(fmt: str, subtype: str) -> bytes:
+    t = np.arange(RATE // 2) / RATE
+    y = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, np.stack([y, y], axis=1), RATE, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+MP3 = encoded("MP3", "MPEG_LAYER_III")
+FLAC = encoded("FLAC", "PCM_16")
+WAV = encoded("WAV", "PCM_16")
+
+
+def random_bytes(n: int, seed: int = 9) -> bytes:
+    return np.random.default_rng(seed).bytes(n)
+
+
+def elf() -> bytes:
+    return b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\x3e\x00" + random_bytes(1500, 1)
+
+
+def png_image() -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    rows = np.random.default_rng(7).integers(0, 256, (32, 1 + 32 * 3), dtype=np.uint8)
+    rows[:, 0] = 0
+    ihdr = struct.pack(">IIBBBBB", 32, 32, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+def jpeg_image(n: int = 4000) -> bytes:
+    body = random_bytes(n, 6).replace(b"\xff", b"\xff\x00")
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sos = b"\xff\xda" + struct.pack(">H", 8) + b"\x01\x01\x00\x00\x3f\x00"
+    return b"\xff\xd8" + app0 + sos + body[:100] + b"\xff\xd3" + body[100:] + b"\xff\xd9"
+
+
+def gif_image() -> bytes:
+    screen = struct.pack("<HH", 2, 2) + bytes([0x80, 0, 0]) + bytes(6)  # 2-colour global table
+    ext = b"\x21\xf9\x04\x00\x00\x00\x00\x00"
+    image = b"\x2c" + struct.pack("<HHHH", 0, 0, 2, 2) + b"\x00" + b"\x02\x02\x44\x01\x00"
+    return b"GIF89a" + screen + ext + image + b"\x3b"
+
+
+def id3v23(frames: list[tuple[bytes, bytes]]) -> bytes:
+    body = b"".join(fid + struct.pack(">I", len(d)) + b"\x00\x00" + d for fid, d in frames)
+    n = len(body)
+    size = bytes([(n >> 21) & 0x7F, (n >> 14) & 0x7F, (n >> 7) & 0x7F, n & 0x7F])
+    return b"ID3\x03\x00\x00" + size + body
+
+
+def ape_tag(items: list[tuple[str, int, bytes]]) -> bytes:
+    """An APEv2 tag (footer only): items of (key, type 0 text / 1 binary, value)."""
+    body = b"".join(
+        struct.pack("<II", len(v), kind << 1) + k.encode() + b"\x00" + v for k, kind, v in items
+    )
+    footer = b"APETAGEX" + struct.pack("<IIII", 2000, len(body) + 32, len(items), 0) + bytes(8)
+    return body + footer
+
+
+def flac_with(blocks: list[tuple[int, bytes]]) -> bytes:
+    assert FLAC[:4] == b"fLaC" and FLAC[4] & 0x7F == 0
+    pos, found = 4, []
+    while True:
+        last, length = FLAC[pos] & 0x80, int.from_bytes(FLAC[pos + 1 : pos + 4], "big")
+        found.append((FLAC[pos] & 0x7F, FLAC[pos + 4 : pos + 4 + length]))
+        pos += 4 + length
+        if last:
+            break
+    allb = found[:1] + blocks + found[1:]
+    out = b"fLaC"
+    for i, (btype, body) in enumerate(allb):
+        out += bytes([(0x80 if i == len(allb) - 1 else 0) | btype]) + len(body).to_bytes(3, "big")
+        out += body
+    return out + FLAC[pos:]
+
+
+def flac_picture(image: bytes, mime: bytes = b"image/png") -> bytes:
+    head = struct.pack(">II", 3, len(mime)) + mime + struct.pack(">I", 0)
+    return head + struct.pack(">IIIII", 1, 1, 24, 0, len(image)) + image
+
+
+def comment_block(comments: list[bytes]) -> bytes:
+    out = struct.pack("<I", 6) + b"vendor" + struct.pack("<I", len(comments))
+    return out + b"".join(struct.pack("<I", len(c)) + c for c in comments)
+
+
+def wav_with(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    body = WAV[12:]
+    for cid, data in chunks:
+        body += cid + struct.pack("<I", len(data)) + data + (b"\x00" if len(data) & 1 else b"")
+    return b"RIFF" + struct.pack("<I", len(body) + 4) + b"WAVE" + body
+
+
+def info_list(fields: list[tuple[bytes, bytes]]) -> bytes:
+    out = b"INFO"
+    for sid, value in fields:
+        out += sid + struct.pack("<I", len(value)) + value + (b"\x00" if len(value) & 1 else b"")
+    return out
+
+
+def inspect(data: bytes) -> ContainerReport:
+    return inspect_container(io.BytesIO(data))
+
+
+def of(report: ContainerReport, code: str) -> list[dict[str, object]]:
+    return [dict(f.evidence) for f in report.findings if f.code == code]
+
+
+def clean(report: ContainerReport) -> bool:
+    return all(f.severity <= Severity.INFO for f in report.findings)
+
+
+def messages(report: ContainerReport) -> list[str]:
+    return [f.message for f in report.findings]
+
+
+# -- ID3v2 PRIV / GEOB and APEv2 binary items -------------------------------------------------
+
+
+def test_priv_averagelevel_of_four_bytes_is_clean() -> None:
+    frames = [(b"PRIV", b"AverageLevel\x00" + struct.pack("<I", 1234))]
+    assert clean(inspect(id3v23(frames) + MP3)), messages(inspect(id3v23(frames) + MP3))
+
+
+def test_priv_averagelevel_holding_100_kb_is_nonconforming() -> None:
+    frames = [(b"PRIV", b"AverageLevel\x00" + random_bytes(100_000))]
+    report = inspect(id3v23(frames) + MP3)
+    (found,) = of(report, "container.nonconforming_metadata")
+    assert (found["owner"], found["expected_size"], found["size"]) == ("AverageLevel", 4, 100_000)
+    assert found["offset"] == 10 + 10 + len(b"AverageLevel\x00")
+    assert of(report, "container.embedded_data")  # and it is an encrypted-looking blob
+
+
+@pytest.mark.parametrize(
+    ("frame", "prefix"),
+    [
+        (b"PRIV", b"com.example.drm\x00"),
+        (b"GEOB", b"\x00application/octet-stream\x00k.bin\x00\x00"),
+    ],
+)
+def test_encrypted_blob_in_a_binary_id3_frame_is_flagged_above_the_floor(
+    frame: bytes, prefix: bytes
+) -> None:
+    report = inspect(id3v23([(frame, prefix + random_bytes(8000))]) + MP3)
+    (found,) = of(report, "container.embedded_data")
+    assert found["size"] == 8000 and found["offset"] == 20 + len(prefix)
+    small = inspect(id3v23([(frame, prefix + random_bytes(600))]) + MP3)
+    assert not of(small, "container.embedded_data")
+
+
+def test_encrypted_blob_in_an_apev2_binary_item_is_flagged() -> None:
+    report = inspect(MP3 + ape_tag([("Title", 0, b"Song"), ("Secret", 1, random_bytes(5000))]))
+    (found,) = of(report, "container.embedded_data")
+    assert found["size"] == 5000
+
+
+def test_base64_of_random_bytes_in_an_apev2_text_item_is_flagged() -> None:
+    value = b"see " + base64.b64encode(random_bytes(1200))
+    report = inspect(MP3 + ape_tag([("Comment", 0, value)]))
+    (found,) = of(report, "container.embedded_data")
+    assert found["encoding"] == "base64" and found["decoded_size"] == 1200
+
+
+# -- pictures ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "image", [png_image(), jpeg_image(), gif_image()], ids=["png", "jpeg", "gif"]
+)
+def test_genuine_cover_art_is_clean(image: bytes) -> None:
+    apic = b"\x00image/x\x00\x03\x00" + image
+    report = inspect(id3v23([(b"APIC", apic)]) + MP3)
+    assert clean(report), messages(report)
+    assert clean(inspect(flac_with([(6, flac_picture(image))])))
+
+
+def test_apic_that_is_no_image_is_nonconforming() -> None:
+    report = inspect(id3v23([(b"APIC", b"\x00image/png\x00\x03\x00" + b"plain words " * 50)]) + MP3)
+    (found,) = of(report, "container.nonconforming_metadata")
+    assert found["picture_size"] == 600
+
+
+def test_apic_link_holds_a_url_not_an_image() -> None:
+    report = inspect(id3v23([(b"APIC", b"\x00-->\x00\x03\x00https://example.com/c.png")]) + MP3)
+    assert clean(report), messages(report)
+
+
+def test_bytes_after_the_image_end_are_reported_with_where_the_image_ends() -> None:
+    image = png_image()
+    apic = b"\x00image/png\x00\x03\x00" + image + random_bytes(3000)
+    report = inspect(id3v23([(b"APIC", apic)]) + MP3)
+    (found,) = of(report, "container.nonconforming_metadata")
+    assert (found["image_end"], found["trailing_bytes"], found["image_format"]) == (
+        len(image),
+        3000,
+        "png",
+    )
+    assert of(report, "container.embedded_data")
+
+
+def test_a_second_image_after_the_first_is_a_multi_picture_not_a_payload() -> None:
+    apic = b"\x00image/jpeg\x00\x03\x00" + jpeg_image() + jpeg_image(500)
+    report = inspect(id3v23([(b"APIC", apic)]) + MP3)
+    assert clean(report), messages(report)
+
+
+def test_a_zip_after_cover_art_in_an_apev2_item_is_an_archive() -> None:
+    payload = base64.b64decode(
+        "UEsDBBQAAAAIAAAAIQAAAAAAAAAAAAAAAAAFAAAAYS50eHQDAFBLAQIUABQAAAAIAAAAIQAAAAAAAAAAAAAAAAAFAAAAAAAAAAAAAAAAAAAAAABhLnR4dFBLBQYAAAAAAQABADMAAAAjAAAAAAA="
+    )
+    value = b"cover.jpg\x00" + jpeg_image() + payload
+    report = inspect(MP3 + ape_tag([("Cover Art (Front)", 1, value)]))
+    assert of(report, "container.nonconforming_metadata")[0]["trailing_bytes"] == len(payload)
+    assert of(report, "container.embedded_archive")
+
+
+def test_flac_picture_whose_png_fails_its_crc_is_nonconforming() -> None:
+    image = bytearray(png_image())
+    image[60] ^= 0xFF  # inside IDAT's data
+    report = inspect(flac_with([(6, flac_picture(bytes(image)))]))
+    (found,) = of(report, "container.nonconforming_metadata")
+    assert "CRC" in str(found["problem"])
+
+
+# -- text fields ------------------------------------------------------------------------------
+
+
+def test_base64_of_a_binary_in_a_wav_info_field_is_flagged_with_its_field() -> None:
+    comment = b"Recorded live. " + base64.b64encode(random_bytes(2000)) + b"\x00"
+    data = wav_with([(b"LIST", info_list([(b"INAM", b"Song\x00"), (b"ICMT", comment)]))])
+    report = inspect(data)
+    (found,) = of(report, "container.embedded_data")
+    assert found["where"] == "LIST/INFO 'ICMT'" and found["encoding"] == "base64"
+    assert data[int(str(found["offset"])) :].startswith(b"Recorded live.")
+
+
+def test_hex_of_an_executable_in_a_wav_info_field_is_an_executable() -> None:
+    data = wav_with([(b"LIST", info_list([(b"ICMT", elf().hex().encode() + b"\x00")]))])
+    found = of(inspect(data), "container.embedded_executable")
+    assert found and found[0]["encoding"] == "hex"
+
+
+def test_ordinary_wav_info_text_is_clean() -> None:
+    fields = [(b"INAM", b"A Song\x00"), (b"IART", b"Someone\x00"), (b"ICMT", b"Take 3, " * 40)]
+    report = inspect(wav_with([(b"LIST", info_list(fields))]))
+    assert clean(report), messages(report)
+
+
+def test_wav_info_field_claiming_more_than_its_list_is_a_size_mismatch() -> None:
+    body = b"INFO" + b"ICMT" + struct.pack("<I", 90_000) + b"short\x00"
+    found = of(inspect(wav_with([(b"LIST", body)])), "container.size_mismatch")
+    assert found and found[0]["declared"] == 90_000
+
+
+def test_absurdly_long_text_field_is_oversized() -> None:
+    data = wav_with([(b"LIST", info_list([(b"ICMT", b"la " * 30_000)]))])
+    assert of(inspect(data), "container.oversized_metadata")[0]["limit"] == 1 << 16
+
+
+def test_encrypted_blob_in_a_known_riff_chunk_is_flagged() -> None:
+    report = inspect(wav_with([(b"bext", random_bytes(8000))]))
+    (found,) = of(report, "container.embedded_data")
+    assert found["size"] == 8000
+
+
+def test_hex_of_random_bytes_in_a_vorbis_comment_is_flagged() -> None:
+    comments = [b"TITLE=Song", b"DESCRIPTION=" + random_bytes(500).hex().encode()]
+    report = inspect(flac_with([(4, comment_block(comments))]))
+    assert of(report, "container.embedded_data")[0]["encoding"] == "hex"
+
+
+def test_acoustid_fingerprint_is_encoded_by_definition_and_clean() -> None:
+    fingerprint = base64.urlsafe_b64encode(zlib.compress(random_bytes(3000))).rstrip(b"=")
+    comments = [b"TITLE=Song", b"ACOUSTID_FINGERPRINT=" + fingerprint]
+    report = inspect(flac_with([(4, comment_block(comments))]))
+    assert clean(report), messages(report)
+
+
+def test_base64_in_id3_text_frames_is_decoded_whatever_the_text_encoding() -> None:
+    utf16 = ("note " + base64.b64encode(elf()).decode()).encode("utf-16")
+    frames = [(b"COMM", b"\x01eng" + "".encode("utf-16") + b"\x00\x00" + utf16)]
+    assert of(inspect(id3v23(frames) + MP3), "container.embedded_executable")
+    txxx = [(b"TXXX", b"\x00blob\x00" + base64.b64encode(random_bytes(900)))]
+    assert of(inspect(id3v23(txxx) + MP3), "container.embedded_data")
+
+
+def test_checksums_in_text_are_too_short_to_count() -> None:
+    fields = [(b"ICMT", b"sha512 " + random_bytes(64).hex().encode() + b"\x00")]
+    assert clean(inspect(wav_with([(b"LIST", info_list(fields))])))
+
+
+# -- FLAC APPLICATION ids ---------------------------------------------------------------------
+
+
+def test_unregistered_flac_application_id_is_reported_with_its_offset() -> None:
+    data = flac_with([(2, b"ZZZZ" + b"settings=1;" * 10)])
+    (found,) = of(inspect(data), "container.unknown_chunk")
+    assert found["application_id"] == "ZZZZ" and data[int(str(found["offset"])) + 4 :].startswith(
+        b"ZZZZ"
+    )
+    assert not of(
+        inspect(flac_with([(2, b"riff" + b"LIST" + bytes(12))])), "container.unknown_chunk"
+    )
+
+
+# -- the parsers ------------------------------------------------------------------------------
+
+
+def test_image_extent_finds_each_format_end() -> None:
+    for image, fmt in [(png_image(), "png"), (jpeg_image(), "jpeg"), (gif_image(), "gif")]:
+        extent = image_extent(image + b"tail")
+        assert extent is not None and (extent.format, extent.end) == (fmt, len(image))
+        cut = image_extent(image[: len(image) - 3])
+        assert cut is not None and cut.end == -1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"RIFF"]),
+    body=st.binary(max_size=600),
+)
+def test_image_extent_never_raises_and_stays_inside_the_bytes(prefix: bytes, body: bytes) -> None:
+    extent = image_extent(prefix + body)
+    assert extent is None or -1 <= extent.end <= len(prefix + body)
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=st.binary(min_size=48, max_size=3000), hexed=st.booleans())
+def test_encoded_runs_decode_what_was_encoded(payload: bytes, hexed: bool) -> None:
+    text = payload.hex().encode() if hexed else base64.b64encode(payload)
+    runs = encoded_runs(b"field: " + text + b" end")
+    assert any(r.decoded == payload and r.offset == 7 for r in runs)
+
+
+def test_looks_random_tells_random_bytes_from_structured_ones() -> None:
+    assert all(looks_random(random_bytes(n, n)) for n in (128, 300, 2048, 65536))
+    assert not looks_random(b"The quick brown fox jumps over the lazy dog. " * 20)
+    assert not looks_random(np.arange(4096, dtype=np.int16).tobytes())
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    fields=st.lists(
+        st.tuples(
+            st.sampled_from([b"INAM", b"ICMT", b"ISFT", b"labl", b"x\x00yz"]),
+            st.binary(max_size=300),
+        ),
+        max_size=6,
+    ),
+    kind=st.sampled_from([b"INFO", b"adtl", b"wavl"]),
+    cut=st.integers(0, 24),
+)
+def test_random_list_chunks_never_raise(
+    fields: list[tuple[bytes, bytes]], kind: bytes, cut: int
+) -> None:
+    body = kind + info_list(fields)[4:]
+    report = inspect(wav_with([(b"LIST", body[: max(4, len(body) - cut)])]))
+    assert report.format == "wav" and report.audio_end <= report.size
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    frame=st.sampled_from([b"PRIV", b"APIC", b"GEOB", b"TXXX", b"COMM", b"USLT", b"TIT2"]),
+    encoding=st.integers(0, 4),
+    body=st.binary(max_size=600),
+)
+def test_random_id3_frames_never_raise(frame: bytes, encoding: int, body: bytes) -> None:
+    report = inspect(id3v23([(frame, bytes([encoding]) + body)]) + MP3)
+    assert report.format == "mp3"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    items=st.lists(
+        st.tuples(
+            st.sampled_from(["Title", "Cover Art (Front)", "Blob"]),
+            st.integers(0, 3),
+            st.binary(max_size=400),
+        ),
+        max_size=4,
+    )
+)
+def test_random_apev2_items_never_raise(items: list[tuple[str, int, bytes]]) -> None:
+    report = inspect(MP3 + ape_tag(items))
+    assert report.format == "mp3"

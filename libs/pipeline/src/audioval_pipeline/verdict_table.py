@@ -1,0 +1,238 @@
+"""The verdict table every service shares: one item per track, one verdict ever.
+
+The item (:class:`VerdictItem`, the only codec of it):
+
+==============  ====  =======================================================================
+attribute       type  holds
+==============  ====  =======================================================================
+``track_id``    S     the key
+``state``       S     ``pending`` (in flight) or ``judged``
+``user_id``     S     the uploader
+``track_name``  S     pending items only: the name ingest was given
+``verdict``     B     judged items only: the binary ``audioval.v1.Verdict``
+``updated_at``  N     epoch milliseconds of the write
+==============  ====  =======================================================================
+
+The writes (:class:`VerdictTable`):
+
+- :meth:`~VerdictTable.put_pending` (ingest, and classify for a track sent to it directly)
+  records a track in flight; an existing item is left alone.
+- :meth:`~VerdictTable.put_first` (classify for a judged track, rebuild for a track it could not
+  rebuild) stores a verdict with one conditional put, so whichever verdict is stored first is the
+  only one. It writes the judged item whole, as it always has: the pending item's
+  ``track_name`` is not carried over (the verdict names the track by id; a judged item holds
+  exactly ``track_id``, ``state``, ``user_id``, ``verdict``, ``updated_at``).
+- :meth:`~VerdictTable.forget_pending` (ingest) removes a pending item whose manifest was never
+  sent, and never a judged one.
+
+Errors of the client (``botocore`` ``ClientError`` / ``BotoCoreError``) reach the caller, who
+knows what a failure means for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from audioval.v1 import verdict_pb2
+
+__all__ = [
+    "FIRST_VERDICT_ONLY",
+    "JUDGED",
+    "PENDING",
+    "TRACK_KEY",
+    "TrackLookup",
+    "VerdictItem",
+    "VerdictTable",
+    "verdict_from_item",
+]
+
+# The table's one key (hash, S).
+TRACK_KEY = "track_id"
+PENDING = "pending"
+JUDGED = "judged"
+FIRST_VERDICT_ONLY = "attribute_not_exists(track_id) OR #s = :pending"
+_NEW_ITEM_ONLY = "attribute_not_exists(track_id)"
+
+
+class TrackLookup(Enum):
+    UNKNOWN = "unknown"
+    PENDING = "pending"
+    JUDGED = "judged"
+
+
+def now_ms() -> int:
+    """Epoch milliseconds, the unit of ``updated_at``."""
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class VerdictItem:
+    """One item of the verdict table, as DynamoDB holds it (see the module docstring)."""
+
+    track_id: str
+    state: str
+    user_id: str
+    updated_at: int
+    track_name: str | None = None
+    verdict: bytes | None = None
+
+    @classmethod
+    def pending(
+        cls, track_id: str, user_id: str, *, track_name: str | None = None, at_ms: int | None = None
+    ) -> VerdictItem:
+        """The item of a track in flight."""
+        return cls(
+            track_id=track_id,
+            state=PENDING,
+            user_id=user_id,
+            updated_at=now_ms() if at_ms is None else at_ms,
+            track_name=track_name,
+        )
+
+    @classmethod
+    def judged(cls, verdict: verdict_pb2.Verdict, *, at_ms: int | None = None) -> VerdictItem:
+        """The item holding ``verdict`` (its track and user ids come from the verdict)."""
+        return cls(
+            track_id=verdict.track_id,
+            state=JUDGED,
+            user_id=verdict.user_id,
+            updated_at=now_ms() if at_ms is None else at_ms,
+            verdict=verdict.SerializeToString(),
+        )
+
+    def to_item(self) -> dict[str, dict[str, Any]]:
+        """The DynamoDB attribute map (optional attributes only when set)."""
+        item: dict[str, dict[str, Any]] = {
+            "track_id": {"S": self.track_id},
+            "state": {"S": self.state},
+            "user_id": {"S": self.user_id},
+        }
+        if self.track_name is not None:
+            item["track_name"] = {"S": self.track_name}
+        if self.verdict is not None:
+            item["verdict"] = {"B": self.verdict}
+        item["updated_at"] = {"N": str(self.updated_at)}
+        return item
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> VerdictItem:
+        """Read an item from GetItem or a stream record's image (KeyError without a track id)."""
+        updated = item.get("updated_at", {}).get("N")
+        name = item.get("track_name", {}).get("S")
+        verdict = item.get("verdict", {}).get("B")
+        return cls(
+            track_id=str(item["track_id"]["S"]),
+            state=str(item.get("state", {}).get("S", "")),
+            user_id=str(item.get("user_id", {}).get("S", "")),
+            updated_at=int(updated) if updated is not None else 0,
+            track_name=str(name) if name is not None else None,
+            verdict=bytes(verdict) if verdict is not None else None,
+        )
+
+    def decoded_verdict(self) -> verdict_pb2.Verdict | None:
+        """The stored verdict; None for a pending item.
+
+        Raises ``google.protobuf.message.DecodeError`` when the bytes are not a ``Verdict``.
+        """
+        if self.state != JUDGED or self.verdict is None:
+            return None
+        return verdict_pb2.Verdict.FromString(self.verdict)
+
+
+def verdict_from_item(item: Mapping[str, Any]) -> verdict_pb2.Verdict | None:
+    """The verdict a table item holds (an item from GetItem or a stream record's image).
+
+    None for a pending item. Raises ``google.protobuf.message.DecodeError`` when the stored
+    bytes are not a ``Verdict``.
+    """
+    if item.get("state", {}).get("S") != JUDGED or "verdict" not in item:
+        return None
+    return VerdictItem.from_item(item).decoded_verdict()
+
+
+def _key(track_id: str) -> dict[str, dict[str, str]]:
+    return {TRACK_KEY: {"S": track_id}}
+
+
+class VerdictTable:
+    """Reads and conditional writes of the verdict table (boto3 DynamoDB client passed in)."""
+
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._db = dynamodb
+        self._table = table
+
+    def lookup(self, track_id: str) -> tuple[TrackLookup, verdict_pb2.Verdict | None]:
+        """The track's state and, when judged, its verdict, from one strongly consistent read."""
+        item = self._db.get_item(
+            TableName=self._table, Key=_key(track_id), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return TrackLookup.UNKNOWN, None
+        verdict = verdict_from_item(item)
+        if verdict is not None:
+            return TrackLookup.JUDGED, verdict
+        return TrackLookup.PENDING, None
+
+    def get(self, track_id: str) -> verdict_pb2.Verdict | None:
+        return self.lookup(track_id)[1]
+
+    def is_judged(self, track_id: str) -> bool:
+        """Whether a verdict is stored (reads the state only)."""
+        item = self._db.get_item(
+            TableName=self._table,
+            Key=_key(track_id),
+            ConsistentRead=True,
+            ProjectionExpression="#s",
+            ExpressionAttributeNames={"#s": "state"},
+        ).get("Item")
+        return item is not None and item.get("state", {}).get("S") == JUDGED
+
+    def put_first(self, verdict: verdict_pb2.Verdict) -> bool:
+        """Store ``verdict`` unless the track is judged already; True when it was stored."""
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=VerdictItem.judged(verdict).to_item(),
+                ConditionExpression=FIRST_VERDICT_ONLY,
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":pending": {"S": PENDING}},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def put_pending(self, track_id: str, user_id: str, *, track_name: str | None = None) -> bool:
+        """Record that a track is in flight; True when this call wrote the item.
+
+        An existing item (pending or judged) is left alone: for ingest, whose track ids are fresh
+        uuid4s, an existing item is this very write, applied by AWS on an earlier attempt whose
+        reply was lost.
+        """
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=VerdictItem.pending(track_id, user_id, track_name=track_name).to_item(),
+                ConditionExpression=_NEW_ITEM_ONLY,
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def mark_pending(self, track_id: str, user_id: str) -> None:
+        """:meth:`put_pending` without a track name, for a track classify was sent directly."""
+        self.put_pending(track_id, user_id)
+
+    def forget_pending(self, track_id: str) -> None:
+        """Delete the track's item if it is still pending (raises the client's errors, a judged
+        item included: ``ConditionalCheckFailedException``)."""
+        self._db.delete_item(
+            TableName=self._table,
+            Key=_key(track_id),
+            ConditionExpression="#s = :pending",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={":pending": {"S": PENDING}},
+        )
