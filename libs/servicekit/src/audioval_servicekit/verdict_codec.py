@@ -22,8 +22,8 @@ from typing import cast
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
-from audiomodel.findings import EvidenceValue, Finding, Severity
-from audiomodel.verdict import Decision, Label, Verdict
+from audiomodel import Decision, Finding, Label, Severity, Verdict
+from audiomodel.findings import EvidenceValue
 from audioval.v1 import verdict_pb2
 
 __all__ = ["from_proto", "to_proto"]

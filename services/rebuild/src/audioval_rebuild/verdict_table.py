@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from audiomodel.findings import Finding, Severity
-from audiomodel.verdict import Decision, Label, Verdict
+from audiomodel import Decision, Finding, Label, Severity, Verdict
 from audioval.v1 import pipeline_pb2, verdict_pb2
 from audioval_pipeline.verdict_table import VerdictTable
 from audioval_rebuild.integrity import HashMismatchError, IntegrityError
