@@ -75,7 +75,7 @@ def overhead(calls: int) -> None:
     import ray
 
     from audiomodel import Limits, load_default_model, validate_bytes
-    from audioval_classify.actor_pool import ValidatorPool
+    from audioval_classify.pool import ValidatorPool
 
     content = song(5_000_000 / (RATE * 4), seed=7)  # 16-bit stereo: 4 bytes a frame
     model = load_default_model()
@@ -160,8 +160,8 @@ def _p90_ms(values: list[float]) -> float:
 
 def scaling(files: int, seconds: float) -> None:
     from audiomodel import Limits
-    from audioval_classify.actor_pool import ValidatorPool
     from audioval_classify.batch import run_batch
+    from audioval_classify.pool import ValidatorPool
 
     with tempfile.TemporaryDirectory(prefix="avbench-") as tmp:
         catalogue = Path(tmp) / "in"
@@ -205,7 +205,7 @@ def main() -> None:
     os.environ.update(ray_environment(token))
     import ray
 
-    from audioval_classify.actor_pool import connect_ray
+    from audioval_classify.ray_connection import connect_ray
 
     with RayHead(num_cpus=2, token_path=token) as head:
         connect_ray(head.address)

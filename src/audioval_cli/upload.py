@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 import grpc
-from google.protobuf import json_format
 from tqdm import tqdm
 
 from audioval.v1 import classify_pb2, classify_pb2_grpc, ingest_pb2, ingest_pb2_grpc, verdict_pb2
+from audioval_servicekit.verdict_codec import from_proto
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -54,29 +54,11 @@ def _await_verdict(
 
 
 def verdict_json(verdict: verdict_pb2.Verdict, path: Path) -> dict[str, object]:
-    """The verdict in the shape `audioval validate` prints (plus track and timing fields)."""
-    doc = json_format.MessageToDict(verdict, preserving_proto_field_name=True)
-    return {
-        "path": str(path),
-        "track_id": verdict.track_id,
-        "verdict": verdict_pb2.Decision.Name(verdict.decision).removeprefix("DECISION_").lower(),
-        "label": verdict_pb2.Label.Name(verdict.label).removeprefix("LABEL_").lower(),
-        "score": round(verdict.score, 6),
-        "findings": [
-            {
-                "code": f.code,
-                "message": f.message,
-                "severity": verdict_pb2.Severity.Name(f.severity).removeprefix("SEVERITY_").lower(),
-                "evidence": json_format.MessageToDict(f.evidence),
-            }
-            for f in verdict.findings
-        ],
-        "model_version": verdict.model_version,
-        "sha256": verdict.sha256,
-        "size_bytes": verdict.size_bytes,
-        "format": verdict.format,
-        "timings_ms": doc.get("timings_ms", {}),
-    }
+    """The verdict in the one JSON form (``Verdict.to_dict``, as ``audioval validate`` prints
+    it) plus its ``track_id``; without ``duration_s``, which the API's verdict does not carry."""
+    doc = from_proto(verdict).to_dict()
+    del doc["duration_s"]
+    return {"path": str(path), "track_id": verdict.track_id, **doc}
 
 
 @click.command("upload")

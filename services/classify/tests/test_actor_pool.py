@@ -17,14 +17,11 @@ import soundfile as sf
 from audiomodel import Limits, validate_bytes
 from audiomodel.corpus import threats
 from audiomodel.corpus.samples import synth_music
-from audioval_classify import actor_pool
-from audioval_classify.actor_pool import (
-    OverloadedError,
-    SharedTrackBuffer,
-    ValidatorActor,
-    ValidatorPool,
-    connect_ray,
-)
+from audioval_classify import pool as pool_module
+from audioval_classify.pool import OverloadedError, ValidatorPool
+from audioval_classify.ray_connection import connect_ray
+from audioval_classify.shm_transport import SharedTrackBuffer
+from audioval_classify.validator_actor import ValidatorActor
 from audioval_localstack.ray_head import RayHead
 
 
@@ -68,6 +65,17 @@ def test_the_pool_gives_the_library_verdict(pool: ValidatorPool, song: bytes) ->
     assert [f.result().decision.value for _, f in futures] == ["accept", "reject", "reject"]
 
 
+def _all_pids(pool: ValidatorPool, timeout_s: float = 30.0) -> list[int]:
+    """Every actor's pid, once none is restarting; fails after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pids = pool.actor_pids(timeout_s=max(0.1, deadline - time.monotonic()))
+        if None not in pids:
+            return [pid for pid in pids if pid is not None]
+        assert time.monotonic() < deadline, f"actors still restarting after {timeout_s} s: {pids}"
+        time.sleep(0.1)
+
+
 @pytest.mark.parametrize("transport", ["object store", "shared buffer"])
 def test_killing_an_actor_mid_request_still_yields_the_verdict(
     pool: ValidatorPool,
@@ -78,10 +86,10 @@ def test_killing_an_actor_mid_request_still_yields_the_verdict(
 ) -> None:
     # The long song is over the shared buffers' cap, so it takes the object store unless the
     # cap is raised.
-    assert len(long_song) > actor_pool.SHARED_BUFFER_MAX
+    assert len(long_song) > pool_module.SHARED_BUFFER_MAX
     if transport == "shared buffer":
-        monkeypatch.setattr(actor_pool, "SHARED_BUFFER_MAX", 2 * len(long_song))
-    pids = pool.actor_pids()
+        monkeypatch.setattr(pool_module, "SHARED_BUFFER_MAX", 2 * len(long_song))
+    pids = _all_pids(pool)
     retries = pool.retries
     future = pool.submit(long_song, "long.wav")
     time.sleep(0.7)  # the object is in the store and an idle actor has started on it
@@ -93,7 +101,9 @@ def test_killing_an_actor_mid_request_still_yields_the_verdict(
     assert "validator.failed" not in [f.code for f in verdict.findings]
     assert pool.retries == retries + 1
     # The pool recovers: the dead actor was restarted with a new process and serves again.
-    after = pool.actor_pids()
+    # Ray may still be restarting it when the verdict arrives (the retry ran on the other
+    # actor), so wait for both to answer.
+    after = _all_pids(pool, timeout_s=60)
     assert victim not in after and len(after) == 2
     again = [pool.submit(song, "t.wav") for _ in range(4)]
     assert [f.result(timeout=60).decision.value for f in again] == ["accept"] * 4
@@ -164,3 +174,19 @@ def test_a_lost_buffer_falls_back_to_the_object_store(ray_cluster: RayHead, song
         assert lone.submit(song, "t.wav").result(timeout=60).sha256 == verdict.sha256
     finally:
         lone.close()
+
+
+def test_actor_pids_reports_none_for_an_actor_that_cannot_answer(ray_cluster: RayHead) -> None:
+    connect_ray(ray_cluster.address)
+    lone = ValidatorPool(
+        1, limits=Limits(), max_in_flight=1, call_timeout_s=120, share_memory=False
+    )
+    try:
+        (pid,) = lone.actor_pids()
+        assert isinstance(pid, int) and pid != os.getpid()
+    finally:
+        lone.close()  # kills the actor for good (ray.kill returns before the process is gone)
+    deadline = time.monotonic() + 30
+    while (pids := lone.actor_pids(timeout_s=5)) != [None]:
+        assert time.monotonic() < deadline, f"a killed actor still answers: {pids}"
+        time.sleep(0.1)

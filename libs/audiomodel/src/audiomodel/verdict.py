@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from audiomodel.findings import Finding, Severity
 
@@ -47,7 +48,9 @@ class Verdict:
     duration_s: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
-        """Plain-JSON form: the ``audioval validate --format jsonl`` schema (without ``path``)."""
+        """The one JSON form of a verdict (``audioval validate``, ``audioval upload`` and the
+        batch job print it, adding ``path`` and their own keys): see "Verdict JSON" in
+        ``FINDINGS.md``. Score, duration and timings are rounded (6, 3 and 3 decimals)."""
         return {
             "verdict": self.decision.value,
             "label": self.label.value,
@@ -60,6 +63,31 @@ class Verdict:
             "duration_s": round(self.duration_s, 3),
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
         }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Verdict:
+        """The verdict :meth:`to_dict` wrote (keys it does not know, such as ``path``, are
+        ignored; optional ones default). Raises KeyError or ValueError for a malformed one."""
+        return cls(
+            decision=Decision(doc["verdict"]),
+            label=Label(doc["label"]),
+            score=float(doc["score"]),
+            findings=tuple(
+                Finding(
+                    code=str(item["code"]),
+                    message=str(item.get("message", "")),
+                    severity=Severity[str(item.get("severity", "info")).upper()],
+                    evidence=dict(item.get("evidence", {})),
+                )
+                for item in doc.get("findings", ())
+            ),
+            model_version=str(doc.get("model_version", "")),
+            format=str(doc.get("format", "")),
+            size_bytes=int(doc.get("size_bytes", 0)),
+            sha256=str(doc.get("sha256", "")),
+            timings_ms={str(k): float(v) for k, v in doc.get("timings_ms", {}).items()},
+            duration_s=float(doc.get("duration_s", 0.0)),
+        )
 
 
 def decide(

@@ -2,11 +2,13 @@
 
 Settings base (:class:`ServiceSettings`), a server bootstrap that adds health and reflection
 (:func:`build_server`), bearer-token auth (:class:`BearerAuthInterceptor`), JSON logging
-(:func:`configure_logging`) and a graceful stop on SIGTERM/SIGINT (:func:`run_until_signal`).
+(:func:`configure_logging`), a graceful stop on SIGTERM/SIGINT (:func:`run_until_signal`) and
+the decorator that turns domain errors into status codes (:func:`status_errors`).
 What the services share about AWS (settings, client factory, table items) is ``audioval_pipeline``.
 """
 
 from audioval_servicekit.auth import BearerAuthInterceptor
+from audioval_servicekit.errors import StatusTable, note, status_errors
 from audioval_servicekit.logs import configure_logging
 from audioval_servicekit.server import RunningServer, build_server, run_until_signal
 from audioval_servicekit.settings import ServiceSettings
@@ -15,7 +17,10 @@ __all__ = [
     "BearerAuthInterceptor",
     "RunningServer",
     "ServiceSettings",
+    "StatusTable",
     "build_server",
     "configure_logging",
+    "note",
     "run_until_signal",
+    "status_errors",
 ]

@@ -35,7 +35,8 @@ from typing import Any, ClassVar, Protocol
 from urllib.parse import urlparse
 
 from audiomodel import Limits, Verdict
-from audioval_classify.actor_pool import ValidatorPool, connect_ray, pool_size_default
+from audioval_classify.pool import ValidatorPool
+from audioval_classify.ray_connection import connect_ray, pool_size_default
 from audioval_pipeline.clients import aws_client
 from audioval_pipeline.settings import PipelineSettings
 

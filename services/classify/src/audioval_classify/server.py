@@ -8,8 +8,9 @@ from typing import Any
 
 from audiomodel import Limits
 from audioval.v1 import classify_pb2, classify_pb2_grpc
-from audioval_classify.actor_pool import ValidatorPool, connect_ray, pool_size_default
 from audioval_classify.dynamo_store import DynamoVerdictStore
+from audioval_classify.pool import ValidatorPool
+from audioval_classify.ray_connection import connect_ray, pool_size_default
 from audioval_classify.servicer import ClassifyServicer
 from audioval_classify.settings import ClassifySettings
 from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster, VerdictStore

@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -68,11 +68,25 @@ class InMemoryVerdictStore:
             return (TrackLookup.PENDING if track_id in self._pending else TrackLookup.UNKNOWN), None
 
 
+class WatcherTooSlowError(Exception):
+    """A watcher fell so far behind that its queue filled: its stream ends."""
+
+
+class ServerStoppingError(Exception):
+    """The server is stopping: every watcher's stream ends."""
+
+
 @dataclass(frozen=True)
 class StreamClosed:
     """Put on a subscriber's queue when its stream must end; ``slow`` says whose fault it is."""
 
     slow: bool
+
+    def error(self) -> Exception:
+        """Why the stream ended, as the error its watcher gets."""
+        if self.slow:
+            return WatcherTooSlowError("watcher fell too far behind")
+        return ServerStoppingError("server is stopping")
 
 
 WatchItem = verdict_pb2.Verdict | StreamClosed
@@ -104,6 +118,33 @@ class VerdictBroadcaster:
         finally:
             with self._lock:
                 self._subscribers.discard(q)
+
+    def follow(
+        self,
+        *,
+        user_id: str = "",
+        track_ids: Collection[str] = (),
+        keep_going: Callable[[], bool],
+        poll_s: float = 0.5,
+    ) -> Iterator[verdict_pb2.Verdict]:
+        """Verdicts as they are published, those of ``user_id`` and ``track_ids`` only (empty:
+        all), while ``keep_going()`` says the watcher is still there (asked every ``poll_s``).
+        Ends with :class:`WatcherTooSlowError` or :class:`ServerStoppingError` when the
+        broadcaster closes this stream."""
+        wanted = set(track_ids)
+        with self.subscribe() as inbox:
+            while keep_going():
+                try:
+                    item = inbox.get(timeout=poll_s)
+                except queue.Empty:
+                    continue
+                if isinstance(item, StreamClosed):
+                    raise item.error()
+                if user_id and item.user_id != user_id:
+                    continue
+                if wanted and item.track_id not in wanted:
+                    continue
+                yield item
 
     def publish(self, verdict: verdict_pb2.Verdict) -> bool:
         """Hand ``verdict`` to every subscriber; False (and nothing sent) if its track was

@@ -1,16 +1,14 @@
 """IngestService: translates the UploadTrack stream into an upload through the funnel.
 
 The protocol checks live here (metadata first and only first, then chunks); the work lives in
-:mod:`audioval_ingest.upload`. Every domain error becomes a status code in :func:`_status_of`,
-the one place that mapping is made.
+:mod:`audioval_ingest.upload`. Every domain error becomes a status code through ``_STATUS``,
+the one place that mapping is made (applied by :func:`audioval_servicekit.status_errors`).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 import grpc
 
@@ -25,6 +23,7 @@ from audioval_ingest.upload import (
     UploadMetadata,
     UploadTooLargeError,
 )
+from audioval_servicekit import StatusTable, note, status_errors
 
 __all__ = ["IngestServicer"]
 
@@ -32,7 +31,7 @@ log = logging.getLogger(__name__)
 
 # Domain error -> status code, most specific first. Anything else is a bug and surfaces as
 # UNKNOWN through gRPC's own handling (with its traceback in the log).
-_STATUS: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
+_STATUS: StatusTable = (
     (InvalidUploadError, grpc.StatusCode.INVALID_ARGUMENT),
     (UploadTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (UploadCancelledError, grpc.StatusCode.CANCELLED),
@@ -42,22 +41,7 @@ _STATUS: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (StreamRegistryError, grpc.StatusCode.UNAVAILABLE),
     (NoActiveStreamError, grpc.StatusCode.UNAVAILABLE),
 )
-_MAPPED = tuple(kind for kind, _ in _STATUS)
-
-
-def _status_of(exc: Exception) -> grpc.StatusCode:
-    for kind, code in _STATUS:
-        if isinstance(exc, kind):
-            return code
-    return grpc.StatusCode.UNKNOWN
-
-
-@dataclass
-class _Call:
-    """What one call has learned so far, for its log lines."""
-
-    track_id: str = ""
-    received: int = 0
+_refusing = status_errors(_STATUS, logger=log, what="upload")
 
 
 def _requests(
@@ -91,38 +75,13 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(self, funnel: UploadFunnel) -> None:
         self._funnel = funnel
 
+    @_refusing
     def UploadTrack(
         self,
         request_iterator: Iterator[ingest_pb2.UploadTrackRequest],
         context: grpc.ServicerContext,
     ) -> ingest_pb2.UploadTrackResponse:
-        call = _Call()
-        started = time.monotonic()
-        try:
-            return self._upload(request_iterator, context, call)
-        except _MAPPED as exc:
-            code = _status_of(exc)
-            level = logging.ERROR if code == grpc.StatusCode.UNAVAILABLE else logging.INFO
-            log.log(
-                level,
-                "upload refused" if code != grpc.StatusCode.CANCELLED else "upload cancelled",
-                extra={
-                    "track_id": call.track_id or None,
-                    "status": code.name,
-                    "reason": str(exc),
-                    "received_bytes": call.received,
-                    "elapsed_s": round(time.monotonic() - started, 3),
-                },
-            )
-            context.abort(code, str(exc))
-            raise AssertionError("unreachable: abort raises") from exc
-
-    def _upload(
-        self,
-        request_iterator: Iterable[ingest_pb2.UploadTrackRequest],
-        context: grpc.ServicerContext,
-        call: _Call,
-    ) -> ingest_pb2.UploadTrackResponse:
+        note(received_bytes=0)
         requests = _requests(request_iterator)
         first = next(requests, None)
         if first is None or first.WhichOneof("payload") != "metadata":
@@ -130,7 +89,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         upload = self._funnel.start(
             _metadata(first), keep_going=context.is_active, time_left=context.time_remaining
         )
-        call.track_id = upload.track_id
+        note(track_id=upload.track_id)
         log.info(
             "upload started",
             extra={
@@ -147,7 +106,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 raise UploadCancelledError("client went away mid-upload")
             # An unset payload and an empty chunk both carry no bytes: nothing to do.
             upload.add(request.chunk)
-            call.received = upload.size_bytes
+            note(received_bytes=upload.size_bytes)
         result = upload.finish()
         log.info(
             "upload accepted",

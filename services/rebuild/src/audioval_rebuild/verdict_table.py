@@ -6,14 +6,13 @@ The table itself is ``audioval_pipeline.verdict_table.VerdictTable``, shared wit
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from importlib import metadata
 
-from google.protobuf import struct_pb2, timestamp_pb2
-
+from audiomodel import Decision, Finding, Label, Severity, Verdict
 from audioval.v1 import pipeline_pb2, verdict_pb2
 from audioval_pipeline.verdict_table import VerdictTable
 from audioval_rebuild.integrity import HashMismatchError, IntegrityError
+from audioval_servicekit.verdict_codec import to_proto
 
 __all__ = ["VerdictTable", "rejection"]
 
@@ -36,30 +35,17 @@ def rejection(
     error's code and evidence. ``sha256`` and ``size_bytes`` are the bytes actually rebuilt
     for a hash mismatch (every byte was read); otherwise they are left empty.
     """
-    evidence = struct_pb2.Struct()
-    evidence.update(dict(error.evidence))
-    judged_at = timestamp_pb2.Timestamp()
-    judged_at.FromDatetime(datetime.now(UTC))
     # Only a hash mismatch has rebuilt every byte; then say which bytes were refused.
     rebuilt = isinstance(error, HashMismatchError)
-    return verdict_pb2.Verdict(
-        track_id=manifest.track_id,
-        decision=verdict_pb2.DECISION_REJECT,
-        label=verdict_pb2.LABEL_MOCK,
+    verdict = Verdict(
+        decision=Decision.REJECT,
+        label=Label.MOCK,
         score=1.0,
-        findings=[
-            verdict_pb2.Finding(
-                code=error.code,
-                message=error.message,
-                severity=verdict_pb2.SEVERITY_MALICIOUS,
-                evidence=evidence,
-            )
-        ],
+        findings=(Finding(error.code, error.message, Severity.MALICIOUS, dict(error.evidence)),),
         model_version=MODEL_VERSION,
-        user_id=manifest.user_id,
-        sha256=str(error.evidence["actual"]) if rebuilt else "",
-        size_bytes=int(error.evidence["size_bytes"]) if rebuilt else 0,
         format="unknown",
+        size_bytes=int(error.evidence["size_bytes"]) if rebuilt else 0,
+        sha256=str(error.evidence["actual"]) if rebuilt else "",
         timings_ms={"rebuild": elapsed_ms, "total": elapsed_ms},
-        judged_at=judged_at,
     )
+    return to_proto(verdict, track_id=manifest.track_id, user_id=manifest.user_id)

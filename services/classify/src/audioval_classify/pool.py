@@ -1,61 +1,40 @@
 """The validator on a pool of Ray actors, shared by ValidateTrack and the batch job.
 
-Each actor loads the model once and judges one track at a time. The pool keeps at most one
-call on each actor and a bounded backlog in front of them: ``submit`` refuses work beyond
-``max_in_flight`` (the caller sees RESOURCE_EXHAUSTED) and ``submit_uri`` blocks until a slot
-frees (the batch job's backpressure), so nothing queues without bound.
+Each actor (:class:`~audioval_classify.validator_actor.ValidatorActor`) loads the model once
+and judges one track at a time. The pool keeps at most one call on each actor and a bounded
+backlog in front of them: ``submit`` refuses work beyond ``max_in_flight`` (the caller sees
+RESOURCE_EXHAUSTED) and ``submit_uri`` blocks until a slot frees (the batch job's
+backpressure), so nothing queues without bound.
 
 Failure handling: actors restart after a crash (``max_restarts``); a call whose actor died or
 hung past ``call_timeout_s`` (the watchdog kills it) is retried once, and a second failure
 becomes a verdict with the ``validator.failed`` finding rather than an error or a hang.
 Track bytes reach an actor on the pool's own node through a shared-memory buffer kept for that
-actor (a memfd the actor maps through /proc: one warm copy in, no object store round trip); an
-actor elsewhere, or a track over ``SHARED_BUFFER_MAX``, gets them through the object store, put
-once, so a retry does not ship them again.
+actor (:mod:`audioval_classify.shm_transport`: one warm copy in, no object store round trip);
+an actor elsewhere, or a track over ``SHARED_BUFFER_MAX``, gets them through the object store,
+put once, so a retry does not ship them again.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import mmap
-import os
-import secrets
 import threading
 import time
 from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
-import numpy.typing as npt
 import ray
-from ray.exceptions import RayTaskError
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
-from audiomodel import (
-    Limits,
-    TreeEnsembleModel,
-    Verdict,
-    finding,
-    load_default_model,
-    validate_path,
-    validate_stream,
-    verdict_from_findings,
-)
-from audioval_pipeline.clients import aws_client
+from audiomodel import Limits, Verdict, finding, load_default_model, verdict_from_findings
+from audioval_classify.shm_transport import TrackBuffer, usable_buffers
+from audioval_classify.validator_actor import ValidatorActor
 from audioval_pipeline.settings import PipelineSettings
 
-__all__ = [
-    "OverloadedError",
-    "SharedTrackBuffer",
-    "ValidatorActor",
-    "ValidatorPool",
-    "connect_ray",
-    "pool_size_default",
-]
+__all__ = ["SHARED_BUFFER_MAX", "OverloadedError", "ValidatorPool"]
 
 log = logging.getLogger(__name__)
 
@@ -67,170 +46,6 @@ SHARED_BUFFER_MAX = 64 * 1024 * 1024
 
 class OverloadedError(RuntimeError):
     """Too many validations in flight."""
-
-
-def connect_ray(address: str | None, *, num_cpus: int | None = None) -> None:
-    """Join the Ray cluster at ``address`` (None: start a private one in this process).
-
-    Ray's own environment decides authentication: ``RAY_AUTH_MODE=token`` with the token in
-    ``RAY_AUTH_TOKEN`` / ``RAY_AUTH_TOKEN_PATH`` / ``~/.ray/auth_token``.
-    """
-    if ray.is_initialized():
-        return
-    options: dict[str, Any] = {"namespace": "audioval", "logging_level": logging.WARNING}
-    if address:
-        ray.init(address=address, **options)
-    else:
-        ray.init(
-            num_cpus=num_cpus,
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            **options,
-        )
-
-
-def _read_s3_object(s3: Any, uri: str) -> bytes:
-    """The bytes of ``s3://bucket/key``."""
-    parsed = urlparse(uri)
-    body = s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"]
-    try:
-        return bytes(body.read())
-    finally:
-        body.close()
-
-
-class ValidatorActor:
-    """One validator process: the model loaded once, one track judged at a time."""
-
-    def __init__(self, limits: Limits, storage: PipelineSettings | None = None) -> None:
-        self._model: TreeEnsembleModel = load_default_model()
-        self._limits = limits
-        self._storage = storage
-        self._s3: Any = None
-        self._shared: mmap.mmap | None = None
-        self._shared_path = ""
-        self._node_id = str(ray.get_runtime_context().get_node_id())
-
-    def pid(self) -> int:
-        """The actor's process id (tests kill it to check recovery)."""
-        return os.getpid()
-
-    def validate(self, content: npt.NDArray[np.uint8], name: str) -> Verdict:
-        """Judge track bytes: a read-only view of the object store's copy, taken as one
-        memory copy into a BytesIO (the validator seeks and reads it several times)."""
-        started = time.perf_counter()
-        return self._validate(io.BytesIO(content.data), name, started)
-
-    def validate_shared(self, buffer: SharedTrackBuffer, length: int, name: str) -> Verdict | None:
-        """Judge the first ``length`` bytes of the pool's shared buffer for this actor.
-
-        None when this actor cannot see that buffer (it was restarted on another node, say):
-        the pool then sends the track through the object store instead.
-        """
-        started = time.perf_counter()
-        view = self._map_shared(buffer, length)
-        if view is None:
-            return None
-        return self._validate(io.BytesIO(view), name, started)
-
-    def read_shared(self, buffer: SharedTrackBuffer, length: int) -> bytes | None:
-        """The first ``length`` bytes of the shared buffer, as this actor sees them (the pool's
-        start-up check that sharing works here)."""
-        view = self._map_shared(buffer, length)
-        return None if view is None else bytes(view)
-
-    def _map_shared(self, buffer: SharedTrackBuffer, length: int) -> memoryview | None:
-        if buffer.node_id != self._node_id:
-            return None  # a /proc path on another machine names some other process's file
-        if self._shared is None or self._shared_path != buffer.path or len(self._shared) < length:
-            if self._shared is not None:
-                self._shared.close()
-                self._shared = None
-            try:
-                with Path(buffer.path).open("rb") as handle:
-                    self._shared = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-            except (OSError, ValueError):
-                return None  # not visible here (another user, a container boundary)
-            self._shared_path = buffer.path
-        if len(self._shared) < length:
-            return None
-        return memoryview(self._shared)[:length]
-
-    def _validate(self, stream: io.BytesIO, name: str, started: float) -> Verdict:
-        verdict = validate_stream(stream, name=name or None, model=self._model, limits=self._limits)
-        return _with_actor_time(verdict, started)
-
-    def validate_uri(self, uri: str) -> Verdict:
-        """Fetch and judge one object or file; an unreadable one still gets a verdict."""
-        started = time.perf_counter()
-        if urlparse(uri).scheme != "s3":
-            return _with_actor_time(
-                validate_path(Path(uri), model=self._model, limits=self._limits), started
-            )
-        if self._s3 is None:
-            self._s3 = aws_client("s3", self._storage or PipelineSettings())
-        try:
-            content = _read_s3_object(self._s3, uri)
-        except Exception as err:  # every storage error becomes a finding, never a crash
-            problem = finding(
-                "input.unreadable",
-                f"The object could not be read: {err}.",
-                error=type(err).__name__,
-            )
-            return verdict_from_findings([problem], self._model.version)
-        fetched = time.perf_counter()
-        verdict = validate_stream(
-            io.BytesIO(content),
-            name=uri.rsplit("/", 1)[-1],
-            model=self._model,
-            limits=self._limits,
-        )
-        verdict = replace(
-            verdict, timings_ms={**verdict.timings_ms, "fetch": (fetched - started) * 1e3}
-        )
-        return _with_actor_time(verdict, started)
-
-
-def _with_actor_time(verdict: Verdict, started: float) -> Verdict:
-    """The verdict with ``timings_ms["actor"]``: the actor's whole call (what the pool adds to
-    a request is its wall time minus this)."""
-    actor_ms = (time.perf_counter() - started) * 1e3
-    return replace(verdict, timings_ms={**verdict.timings_ms, "actor": actor_ms})
-
-
-@dataclass(frozen=True)
-class SharedTrackBuffer:
-    """Where an actor finds the track the pool wrote for it: one of the pool process's file
-    descriptors, seen through /proc, so only meaningful on the pool's node."""
-
-    path: str
-    node_id: str
-
-
-class _TrackBuffer:
-    """The pool's side of one actor's shared buffer: an anonymous memory file (memfd) that
-    grows to the largest track sent through it and is reused, so its pages stay mapped.
-    Writing 5 MB into warm pages costs a memcpy; a fresh object store object costs a page
-    fault per 4 KiB page as well (bench/ray_pool.py measures both paths)."""
-
-    def __init__(self, node_id: str) -> None:
-        self._fd = os.memfd_create("audioval-track", os.MFD_CLOEXEC)
-        self._map: mmap.mmap | None = None
-        self.shared = SharedTrackBuffer(f"/proc/{os.getpid()}/fd/{self._fd}", node_id)
-
-    def write(self, content: bytes | bytearray) -> None:
-        if self._map is None or len(self._map) < len(content):
-            size = max(1 << 20, 1 << (len(content) - 1).bit_length())
-            os.ftruncate(self._fd, size)
-            if self._map is not None:
-                self._map.close()
-            self._map = mmap.mmap(self._fd, size)
-        self._map[: len(content)] = content
-
-    def close(self) -> None:
-        if self._map is not None:
-            self._map.close()
-        os.close(self._fd)
 
 
 @dataclass
@@ -298,32 +113,10 @@ class ValidatorPool:
         self._closed = False
         self.retries = 0  # calls sent again after their actor died or hung
         # Waits for every model to load, so the first request does not pay for it.
-        self._buffers = self._shared_buffers() if share_memory else [None] * size
+        self._buffers = usable_buffers(self._actors) if share_memory else [None] * size
         ray.get([actor.pid.remote() for actor in self._actors])
         self._watchdog = threading.Thread(target=self._watch, name="pool-watchdog", daemon=True)
         self._watchdog.start()
-
-    def _shared_buffers(self) -> list[_TrackBuffer | None]:
-        """A buffer for each actor that proves it can read one: the actor must read back a
-        random nonce the pool wrote (same node, same user, /proc visible)."""
-        if not hasattr(os, "memfd_create"):
-            return [None] * self.size
-        node_id = str(ray.get_runtime_context().get_node_id())
-        buffers = [_TrackBuffer(node_id) for _ in self._actors]
-        checks = []
-        for actor, buffer in zip(self._actors, buffers, strict=True):
-            nonce = secrets.token_bytes(16)
-            buffer.write(nonce)
-            checks.append((nonce, actor.read_shared.remote(buffer.shared, len(nonce))))
-        usable: list[_TrackBuffer | None] = []
-        for index, (buffer, (nonce, seen)) in enumerate(zip(buffers, checks, strict=True)):
-            if ray.get(seen) == nonce:
-                usable.append(buffer)
-                continue
-            log.warning("an actor cannot see the pool's shared buffer", extra={"actor": index})
-            buffer.close()
-            usable.append(None)
-        return usable
 
     @property
     def size(self) -> int:
@@ -334,9 +127,22 @@ class ValidatorPool:
         """How many actors take tracks through a shared buffer."""
         return sum(buffer is not None for buffer in self._buffers)
 
-    def actor_pids(self) -> list[int]:
-        """The process ids of the actors (as they are now; a restarted actor has a new one)."""
-        return [int(pid) for pid in ray.get([a.pid.remote() for a in self._actors])]
+    def actor_pids(self, timeout_s: float = 10.0) -> list[int | None]:
+        """The process id of each actor as it is now (a restarted actor has a new one).
+
+        An actor that cannot answer — Ray is restarting it (``ActorUnavailableError``), it is
+        dead for good, or it does not reply within ``timeout_s`` — is reported as None, not
+        waited for: a caller that needs every actor up polls until no entry is None.
+        """
+        calls = [actor.pid.remote() for actor in self._actors]
+        deadline = time.monotonic() + timeout_s
+        pids: list[int | None] = []
+        for call in calls:
+            try:
+                pids.append(int(ray.get(call, timeout=max(0.0, deadline - time.monotonic()))))
+            except (RayActorError, GetTimeoutError):  # ActorUnavailableError is a RayActorError
+                pids.append(None)
+        return pids
 
     def submit(self, content: bytes | bytearray, name: str = "") -> Future[Verdict]:
         """Judge ``content``; raises :class:`OverloadedError` when ``max_in_flight`` are running."""
@@ -435,7 +241,7 @@ class ValidatorPool:
                 "validator actor failed",
                 extra={"attempt": call.attempts, "retry": retry, "error": type(err).__name__},
             )
-        unused: _TrackBuffer | None = None
+        unused: TrackBuffer | None = None
         with self._lock:
             if self._busy[index] is call:
                 self._busy[index] = None
@@ -505,10 +311,3 @@ class ValidatorPool:
         for buffer in self._buffers:
             if buffer is not None:
                 buffer.close()
-
-
-def pool_size_default(*, free_only: bool = False) -> int:
-    """The CPUs the connected Ray cluster advertises (``free_only``: not yet taken); at least 1."""
-    read = ray.available_resources if free_only else ray.cluster_resources
-    resources = read()  # type: ignore[no-untyped-call]
-    return max(1, int(resources.get("CPU", 1)))
