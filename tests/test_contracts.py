@@ -193,12 +193,21 @@ class Aws:
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[Aws]:
+    run = uuid.uuid4().hex[:8]
     with Emulator() as emulator:
         settings = PipelineSettings(
             aws_endpoint_url=emulator.endpoint_url,
             aws_access_key_id=SecretStr("testing"),
             aws_secret_access_key=SecretStr("testing"),
             aws_max_attempts=2,
+            # moto keeps one backend per process: every server started by this pytest run
+            # shares queues and tables, so this module's names are its own.
+            availability_zone=f"contracts-{run}",
+            stream_registry_table=f"contracts-registry-{run}",
+            stream_name_prefix=f"contracts-{run}",
+            manifest_queue=f"contracts-manifests-{run}.fifo",
+            dead_letter_queue=f"contracts-dlq-{run}.fifo",
+            verdict_table=f"contracts-verdicts-{run}",
         )
         provision(settings, baseline_streams=2)
         yield Aws(
