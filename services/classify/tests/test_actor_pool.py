@@ -15,8 +15,6 @@ import ray
 import soundfile as sf
 
 from audiomodel import Limits, validate_bytes
-from audiomodel.corpus import threats
-from audiomodel.corpus.samples import synth_music
 from audioval_classify import actor_pool
 from audioval_classify.actor_pool import (
     OverloadedError,
@@ -25,6 +23,8 @@ from audioval_classify.actor_pool import (
     ValidatorPool,
     connect_ray,
 )
+from audioval_corpus import threats
+from audioval_corpus.samples import synth_music
 from audioval_localstack.ray_head import RayHead
 
 

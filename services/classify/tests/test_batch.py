@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from audiomodel import Limits, validate_path
-from audiomodel.corpus.samples import write_samples
 from audioval_classify.actor_pool import ValidatorPool, connect_ray
 from audioval_classify.batch import list_sources, run_batch
+from audioval_corpus.samples import write_samples
 from audioval_localstack.ray_head import RayHead
 
 

@@ -12,10 +12,10 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audiomodel.corpus import threats
-from audiomodel.corpus.build import assign_splits
-from audiomodel.corpus.debian import sniff_audio_format, sniff_renderable_format
 from audiomodel.payload import PayloadKind, find_signatures, identify_payload
+from audioval_corpus import threats
+from audioval_corpus.debian import sniff_audio_format, sniff_renderable_format
+from audioval_corpus.plan.splits import assign_splits
 
 RATE = 22050
 
@@ -427,7 +427,7 @@ def test_splits_keep_each_group_whole_and_hold_out_about_thirty_percent() -> Non
 def test_virtualenv_files_are_grouped_the_same_in_every_checkout() -> None:
     from pathlib import Path
 
-    from audiomodel.corpus.build import file_group
+    from audioval_corpus.machine_files import file_group
 
     site = Path(np.__file__).resolve().parents[1]
     assert file_group(site / "numpy" / "__init__.py") == "file:site-packages/numpy/__init__.py"
@@ -437,7 +437,7 @@ def test_virtualenv_files_are_grouped_the_same_in_every_checkout() -> None:
 def test_corpus_file_names_do_not_depend_on_where_the_virtualenv_lives() -> None:
     from pathlib import Path
 
-    from audiomodel.corpus.build import _digest
+    from audioval_corpus.seeding import spec_digest as _digest
 
     site = Path(np.__file__).resolve().parents[1]
     inside = _digest({"file": str(site / "numpy" / "core.so"), "size": 3})
