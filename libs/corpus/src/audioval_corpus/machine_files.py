@@ -9,9 +9,9 @@ repo in another directory plans the same corpus, with the same names, groups and
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Literal
 
 import numpy as np
@@ -23,6 +23,7 @@ __all__ = [
     "MachineFiles",
     "file_group",
     "find_machine_files",
+    "machine_text",
     "pick_large",
     "portable_name",
     "portable_text",
@@ -87,9 +88,16 @@ def _head(path: Path, n: int = 512) -> bytes:
         return b""
 
 
+def _ordered(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` without repeats, in the order of their portable names (the files of the
+    virtualenv after every absolute path, wherever the checkout is)."""
+    return sorted(set(paths), key=lambda p: PurePath(portable_name(p)))
+
+
 def _regular(paths: Sequence[Path], limit: int) -> list[Path]:
+    """The first ``limit`` of ``paths`` that are regular files of 1 KiB or more."""
     out = []
-    for path in sorted(set(paths))[:limit]:
+    for path in _ordered(paths)[:limit]:
         try:
             if path.is_file() and not path.is_symlink() and path.stat().st_size >= 1024:
                 out.append(path)
@@ -112,7 +120,7 @@ def find_machine_files(cache: Path) -> MachineFiles:
     site = site_packages()
     bins = _regular(list(Path("/usr/bin").glob("*")), 2000)
     text = _regular(
-        list(site.glob("*/*.py"))[:4000]
+        _ordered(site.glob("*/*.py"))[:4000]
         + list(site.glob("*.dist-info/RECORD"))
         + list(Path("/usr/lib/python3.11").glob("*.py"))
         + list(Path("/usr/include").glob("*.h"))
@@ -151,11 +159,30 @@ def find_machine_files(cache: Path) -> MachineFiles:
         )
         if identify_payload(_head(p)).kind == PayloadKind.IMAGE
     ]
-    return MachineFiles(text=sorted(set(text)), binary=binary, archive=archive, images=images)
+    return MachineFiles(text=_ordered(text), binary=binary, archive=archive, images=images)
+
+
+def _names_the_virtualenv(path: Path) -> bool:
+    """A wheel's RECORD in the virtualenv: its lines for files outside site-packages
+    (``../../../bin/<script>``) carry the hash and size of console scripts whose shebang is the
+    interpreter's absolute path, so they differ from one checkout to another."""
+    return path.name == "RECORD" and portable_name(path).startswith("site-packages/")
+
+
+def machine_text(path: Path) -> str:
+    """The text of a machine file as every checkout reads it (a virtualenv RECORD without its
+    lines for files outside site-packages)."""
+    text = path.read_text(errors="replace")
+    if _names_the_virtualenv(path):
+        lines = text.splitlines(keepends=True)
+        text = "".join(line for line in lines if not line.startswith("../"))
+    return text
 
 
 @functools.cache
 def _size(path: Path) -> int:
+    if _names_the_virtualenv(path):
+        return len(machine_text(path).encode())
     return path.stat().st_size
 
 

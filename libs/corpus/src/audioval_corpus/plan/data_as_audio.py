@@ -14,6 +14,7 @@ from audioval_corpus import threats
 from audioval_corpus.machine_files import (
     FileKind,
     file_group,
+    machine_text,
     pick_large,
     portable_name,
     read_slice,
@@ -127,7 +128,7 @@ def plan_text_as_pcm(ctx: PlanContext, count: int) -> list[Item]:
         )
 
         def make(spec: TextSpec = spec) -> bytes:
-            text = spec.file.read_text(errors="replace")
+            text = machine_text(spec.file)
             r = np.random.default_rng(spec.offset_seed)
             start = int(r.integers(0, max(1, len(text) - spec.chars)))
             return threats.text_as_pcm(
