@@ -118,9 +118,7 @@ def _sources(tmp_path: Path) -> list[AudioSource]:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 x = 0.3 * np.sin(np.arange(44100 * 2) * 0.05) + 0.01 * rng.standard_normal(88200)
                 sf.write(path, x.astype(np.float32), 44100, subtype="PCM_16")
-                out.append(
-                    AudioSource(path, package, path.name, f"{package}:song{group}", "wav")
-                )
+                out.append(AudioSource(path, package, path.name, f"{package}:song{group}", "wav"))
     return out
 
 
