@@ -1,4 +1,4 @@
-"""The corpus is dev tooling: no service (and so no service image) installs it or mutagen."""
+"""The corpus is dev tooling: no service or Lambda (and so no image) installs it or mutagen."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def _reached(lock: dict[str, Any], start: str) -> set[str]:
 def test_no_service_reaches_the_corpus_or_mutagen() -> None:
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
     services = [p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml")]
+    services += [
+        p.parent.name.replace("_", "-") for p in (ROOT / "functions").glob("*/pyproject.toml")
+    ]
     assert "audioval-audiomodel" in _reached(lock, "audioval-classify")
     for service in services:
         reached = _reached(lock, f"audioval-{service}")
