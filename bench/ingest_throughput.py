@@ -63,9 +63,9 @@ import numpy.typing as npt
 import soundfile as sf
 from pydantic import SecretStr
 
-from audiomodel.corpus.samples import synth_music
 from audioval.v1 import ingest_pb2, ingest_pb2_grpc
 from audioval_cli.stack import stop_processes, wait_serving
+from audioval_corpus.samples import synth_music
 from audioval_ingest.settings import IngestSettings
 from audioval_ingest.stream_set import pick_stream
 from audioval_localstack import Emulator, free_port, provision, stream_name

@@ -55,9 +55,9 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from audiomodel.corpus.samples import synth_music
 from audioval.v1 import classify_pb2, classify_pb2_grpc, ingest_pb2, ingest_pb2_grpc, verdict_pb2
 from audioval_cli.stack import StackPorts
+from audioval_corpus.samples import synth_music
 
 RATE = 44100
 UPLOAD_CHUNK = 1024 * 1024  # what `audioval upload` sends per request

@@ -46,7 +46,7 @@ RATE = 44100
 
 
 def song(seconds: float, seed: int) -> bytes:
-    from audiomodel.corpus.samples import synth_music
+    from audioval_corpus.samples import synth_music
 
     clip = synth_music(min(seconds, 10.0), seed=seed)
     frames = int(seconds * RATE)

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from audiomodel.corpus.stego_embed import embed_lsb
 from audiomodel.stego import StegoReport, analyse_lsb, statistics
+from audioval_corpus.stego_embed import embed_lsb
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 BITS = (1, 2)

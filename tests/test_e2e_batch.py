@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from audiomodel import validate_path
-from audiomodel.corpus.samples import write_samples
+from audioval_corpus.samples import write_samples
 from audioval_localstack import Emulator
 from audioval_localstack.ray_head import RayHead
 from audioval_pipeline.clients import aws_client

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiomodel.corpus.samples import synth_music
 from audioval.v1 import classify_pb2, classify_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from audioval_cli.stack import Stack, StackPorts, local_stack
+from audioval_corpus.samples import synth_music
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -32,9 +32,9 @@ import pytest
 import soundfile as sf
 from pydantic import SecretStr
 
-from audiomodel.corpus.samples import synth_music
 from audioval.v1 import classify_pb2, classify_pb2_grpc, ingest_pb2, ingest_pb2_grpc, verdict_pb2
 from audioval_cli.stack import LOCAL_KEY, Stack, StackPorts, local_stack, wait_serving
+from audioval_corpus.samples import synth_music
 from audioval_pipeline.clients import aws_client
 from audioval_pipeline.settings import PipelineSettings
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from audiomodel.corpus.samples import write_samples
 from audioval_cli.stack import StackPorts
+from audioval_corpus.samples import write_samples
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 AUDIOVAL = shutil.which("audioval", path=str(Path(sys.executable).parent))

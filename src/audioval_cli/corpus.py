@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from audiomodel.corpus.build import main as corpus_main
-from audiomodel.corpus.samples import write_samples
+from audioval_corpus.cli import main as corpus_main
+from audioval_corpus.samples import write_samples
 
 
 @click.group("corpus")

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audiomodel.container import ContainerReport, inspect_container, sniff_format
-from audiomodel.corpus import threats
 from audiomodel.findings import Severity
+from audioval_corpus import threats
 
 # -- inputs ----------------------------------------------------------------------------------
 

@@ -169,7 +169,7 @@ def test_a_slow_full_range_ramp_is_reported_as_synthetic() -> None:
 
     import soundfile as sf
 
-    from audiomodel.corpus.threats import synthetic_signal
+    from audioval_corpus.threats import synthetic_signal
 
     ramp, _ = sf.read(
         io.BytesIO(synthetic_signal("ramp", seconds=4.0, sample_rate=RATE)),

@@ -9,7 +9,6 @@ import zipfile
 import numpy as np
 import pytest
 
-from audiomodel.corpus.stego_embed import embed_lsb
 from audiomodel.stego import (
     FEATURE_NAMES,
     LsbAnalyzer,
@@ -18,6 +17,7 @@ from audiomodel.stego import (
     carving,
     statistics,
 )
+from audioval_corpus.stego_embed import embed_lsb
 
 RATE = 44100
 

@@ -11,11 +11,11 @@ import numpy.typing as npt
 import pytest
 import soundfile as sf
 
-from audiomodel.corpus import threats
 from audiomodel.findings import CODES
 from audiomodel.model import load_default_model
 from audiomodel.validator import Limits, analyse_stream, validate_bytes, validate_path
 from audiomodel.verdict import Decision, Label
+from audioval_corpus import threats
 
 RATE = 44100
 TESTS = Path(__file__).resolve().parent
@@ -105,7 +105,7 @@ def test_an_elf_appended_after_the_data_chunk_is_rejected_with_its_offset(clean_
 
 def test_a_zip_hidden_in_the_low_bits_is_rejected(clean_wav: bytes) -> None:
     samples, _ = sf.read(io.BytesIO(clean_wav), dtype="int16", always_2d=True)
-    from audiomodel.corpus.stego_embed import embed_lsb
+    from audioval_corpus.stego_embed import embed_lsb
 
     stego = embed_lsb(samples, threats.make_payload("zip", 20_000), bits=1, fraction=0.5)
     assert "stego.lsb_payload" in codes(wav(stego))
@@ -114,7 +114,7 @@ def test_a_zip_hidden_in_the_low_bits_is_rejected(clean_wav: bytes) -> None:
 def test_an_encrypted_payload_with_a_length_header_in_a_short_crash_goes_to_review() -> None:
     """A one-second crash cymbal: too few samples for the statistics, and random payload bits
     carve to nothing, but the length the loader needs is there; a person looks at it."""
-    from audiomodel.corpus.stego_embed import embed_lsb
+    from audioval_corpus.stego_embed import embed_lsb
 
     rng = np.random.default_rng(9)
     crash = (rng.normal(0, 5000, (44100, 2)) * np.exp(-np.arange(44100) / 20000)[:, None]).astype(

@@ -15,13 +15,13 @@ import ray
 import soundfile as sf
 
 from audiomodel import Limits, validate_bytes
-from audiomodel.corpus import threats
-from audiomodel.corpus.samples import synth_music
 from audioval_classify import pool as pool_module
 from audioval_classify.pool import OverloadedError, ValidatorPool
 from audioval_classify.ray_connection import connect_ray
 from audioval_classify.shm_transport import SharedTrackBuffer
 from audioval_classify.validator_actor import ValidatorActor
+from audioval_corpus import threats
+from audioval_corpus.samples import synth_music
 from audioval_localstack.ray_head import RayHead
 
 

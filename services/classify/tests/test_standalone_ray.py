@@ -14,9 +14,9 @@ import grpc
 import pytest
 import soundfile as sf
 
-from audiomodel.corpus.samples import synth_music
 from audioval.v1 import classify_pb2, classify_pb2_grpc, verdict_pb2
 from audioval_cli.stack import wait_serving
+from audioval_corpus.samples import synth_music
 from audioval_localstack import free_port
 
 pytestmark = [pytest.mark.slow]

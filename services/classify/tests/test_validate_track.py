@@ -12,12 +12,12 @@ import pytest
 import soundfile as sf
 
 from audiomodel import validate_bytes
-from audiomodel.corpus import threats
-from audiomodel.corpus.samples import synth_music
 from audioval.v1 import classify_pb2, classify_pb2_grpc, verdict_pb2
 from audioval_classify.dynamo_store import DynamoVerdictStore
 from audioval_classify.server import serve
 from audioval_classify.settings import ClassifySettings
+from audioval_corpus import threats
+from audioval_corpus.samples import synth_music
 from audioval_localstack import Emulator, provision
 from audioval_localstack.ray_head import RayHead
 from audioval_pipeline.clients import aws_client

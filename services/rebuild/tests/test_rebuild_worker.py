@@ -29,10 +29,10 @@ from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic import SecretStr
 
-from audiomodel.corpus.samples import synth_music
 from audioval.v1 import classify_pb2, classify_pb2_grpc, pipeline_pb2, verdict_pb2
 from audioval_classify.server import serve as serve_classify
 from audioval_classify.settings import ClassifySettings
+from audioval_corpus.samples import synth_music
 from audioval_localstack import Emulator, provision, stream_name
 from audioval_localstack.emulator import free_port
 from audioval_localstack.ray_head import RayHead

@@ -8,7 +8,7 @@ Three families:
 2. Real audio carrying a payload: bytes after the last frame, an extra RIFF chunk, an oversized
    LIST/INFO or ID3 tag, a picture or GEOB that is really an archive or executable, size fields
    that lie.
-3. LSB steganography in 16-bit PCM, through :mod:`audiomodel.corpus.stego_embed`.
+3. LSB steganography in 16-bit PCM, through :mod:`audioval_corpus.stego_embed`.
 
 Every function is deterministic: randomness comes from a seeded :class:`numpy.random.Generator`
 and the encoders used (soundfile/libsndfile, hand-built headers) write no timestamps.
@@ -618,11 +618,11 @@ def lsb_stego(
 ) -> bytes:
     """Hide ``payload`` in the low ``bits`` of a 16-bit WAV or FLAC; same container out.
 
-    The embedding itself is :func:`audiomodel.corpus.stego_embed.embed_lsb`: ``fraction`` is the
+    The embedding itself is :func:`audioval_corpus.stego_embed.embed_lsb`: ``fraction`` is the
     share of the capacity overwritten from the first sample on (a shorter payload is followed
     by seeded random filler, a longer one is cut); the other keywords are passed unchanged.
     """
-    from audiomodel.corpus.stego_embed import embed_lsb
+    from audioval_corpus.stego_embed import embed_lsb
 
     info = sf.info(io.BytesIO(audio))
     if info.format not in ("WAV", "WAVEX", "FLAC") or info.subtype != "PCM_16":

@@ -9,13 +9,13 @@ import struct
 import numpy as np
 import pytest
 import soundfile as sf
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from audiomodel.corpus import threats
-from audiomodel.corpus.build import assign_splits
-from audiomodel.corpus.debian import sniff_audio_format, sniff_renderable_format
 from audiomodel.payload import PayloadKind, find_signatures, identify_payload
+from audioval_corpus import threats
+from audioval_corpus.debian import sniff_audio_format, sniff_renderable_format
+from audioval_corpus.plan.splits import assign_splits
 
 RATE = 22050
 
@@ -127,6 +127,9 @@ def test_text_as_pcm_stereo_interleaves_characters() -> None:
     channels=st.sampled_from([1, 2]),
 )
 def test_bytes_as_pcm_data_chunk_is_the_data(data: bytes, encoding: str, channels: int) -> None:
+    # libsndfile refuses a WAV whose sample data opens with WavPack's "wvpk" ("Data is in
+    # WAVPACK format"): true of its reader, not of the bytes written here (found by hypothesis).
+    assume(not data.startswith(b"wvpk"))
     wav = threats.bytes_as_pcm(data, encoding=encoding, channels=channels)  # type: ignore[arg-type]
     body = _data_bytes(wav)
     width = {"u8": 1, "s16": 2, "s24": 3}[encoding]
@@ -422,24 +425,3 @@ def test_splits_keep_each_group_whole_and_hold_out_about_thirty_percent() -> Non
     reordered = {k: list(reversed(v)) for k, v in strata.items()}
     assert assign_splits(reordered, seed=7) == splits
     assert assign_splits(strata, seed=8) != splits
-
-
-def test_virtualenv_files_are_grouped_the_same_in_every_checkout() -> None:
-    from pathlib import Path
-
-    from audiomodel.corpus.build import file_group
-
-    site = Path(np.__file__).resolve().parents[1]
-    assert file_group(site / "numpy" / "__init__.py") == "file:site-packages/numpy/__init__.py"
-    assert file_group(Path("/usr/bin/ls")) == "file:/usr/bin/ls"
-
-
-def test_corpus_file_names_do_not_depend_on_where_the_virtualenv_lives() -> None:
-    from pathlib import Path
-
-    from audiomodel.corpus.build import _digest
-
-    site = Path(np.__file__).resolve().parents[1]
-    inside = _digest({"file": str(site / "numpy" / "core.so"), "size": 3})
-    assert inside == _digest({"file": "site-packages/numpy/core.so", "size": 3})
-    assert inside != _digest({"file": "/elsewhere/numpy/core.so", "size": 3})

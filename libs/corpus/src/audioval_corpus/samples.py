@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from audiomodel.corpus import threats
-from audiomodel.corpus.stego_embed import embed_lsb
+from audioval_corpus import threats
+from audioval_corpus.stego_embed import embed_lsb
 
 __all__ = ["synth_music", "write_samples"]
 

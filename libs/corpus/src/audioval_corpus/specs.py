@@ -1,0 +1,270 @@
+"""What a planned corpus file is made of: one frozen spec per kind of file.
+
+A spec holds every choice behind a file's bytes. Its :func:`identity` (the spec as the JSON
+object the first builder wrote) names the file: ``<threat>-<index>-<digest of identity>``, so a
+changed choice is a new file, and a rebuild with the same choices skips what is on disk.
+Field names are the JSON keys; fields marked ``omit_none`` are left out of the identity when
+unset, and ``as_str`` ones are written as ``str(value)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from audioval_corpus.threats import Container, LieKind, PcmEncoding, SyntheticKind, TextMode
+
+__all__ = [
+    "CLIP_FORMATS",
+    "AppendSpec",
+    "Base64Spec",
+    "BytesSpec",
+    "ChunkSpec",
+    "ClipSpec",
+    "DataParams",
+    "Drive",
+    "LieSpec",
+    "LowRes",
+    "LsbSpec",
+    "Pad",
+    "SyntheticSpec",
+    "TagSpec",
+    "TextSpec",
+    "XorSpec",
+    "identity",
+]
+
+# name: (container, libsndfile subtype or None for lossy, weight among good clips)
+CLIP_FORMATS: dict[str, tuple[str, str | None, float]] = {
+    "wav16": ("wav", "PCM_16", 0.22),
+    "wav24": ("wav", "PCM_24", 0.07),
+    "wav8": ("wav", "PCM_U8", 0.04),
+    "wavf": ("wav", "FLOAT", 0.05),
+    "flac16": ("flac", "PCM_16", 0.16),
+    "flac24": ("flac", "PCM_24", 0.05),
+    "ogg": ("ogg", None, 0.20),
+    "mp3": ("mp3", None, 0.21),
+}
+
+_OMIT_NONE = {"omit_none": True}
+_AS_STR = {"as_str": True}
+
+
+def identity(spec: object) -> dict[str, object]:
+    """The spec as a JSON-ready object (nested specs as objects): what names its file."""
+    out: dict[str, object] = {}
+    for f in dataclasses.fields(spec):  # type: ignore[arg-type]
+        value = getattr(spec, f.name)
+        if value is None and f.metadata.get("omit_none"):
+            continue
+        if f.metadata.get("as_str"):
+            value = str(value)
+        elif dataclasses.is_dataclass(value):
+            value = identity(value)
+        out[f.name] = value
+    return out
+
+
+# --- clips of real audio -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Pad:
+    """Silence (or faint noise at ``noise_dbfs``) before and after a clip, in seconds."""
+
+    lead: float
+    trail: float
+    noise_dbfs: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LowRes:
+    """A low-resolution source: samples rounded to ``bits``, then scaled by ``gain_db``."""
+
+    bits: int
+    gain_db: float
+
+
+@dataclass(frozen=True, slots=True)
+class Drive:
+    """A loud master: ``db`` of gain into hard clipping or a soft (tanh) limiter."""
+
+    db: float
+    mode: Literal["hard", "soft"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClipSpec:
+    """A clip of a real recording: the stretch, the rendition and the encoder."""
+
+    source: Path = field(metadata=_AS_STR)
+    start: float
+    seconds: float
+    rate: int
+    channels: int
+    fmt: str
+    gain_db: float
+    pad: Pad | None
+    encoder: str
+    quality: int | None = field(default=None, metadata=_OMIT_NONE)
+    serial: int | None = field(default=None, metadata=_OMIT_NONE)
+    kbps: int | None = field(default=None, metadata=_OMIT_NONE)
+    lowres: LowRes | None = field(default=None, metadata=_OMIT_NONE)
+    companding: Literal["ULAW", "ALAW"] | None = field(default=None, metadata=_OMIT_NONE)
+    drive: Drive | None = field(default=None, metadata=_OMIT_NONE)
+    cover: Path | None = field(default=None, metadata=_OMIT_NONE)
+
+    @property
+    def container(self) -> str:
+        return CLIP_FORMATS[self.fmt][0]
+
+    @property
+    def subtype(self) -> str | None:
+        """The libsndfile subtype stored (companding replaces the format's), None if lossy."""
+        return self.companding or CLIP_FORMATS[self.fmt][1]
+
+
+# --- data dressed as audio -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DataParams:
+    """How data is stored as audio: rate, channels, sample encoding, container, duration."""
+
+    rate: int
+    channels: int
+    encoding: PcmEncoding
+    container: Container
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class TextSpec:
+    """``chars`` characters of a text file from a seeded offset, one character per sample."""
+
+    rate: int
+    channels: int
+    encoding: PcmEncoding
+    container: Container
+    seconds: float
+    file: Path = field(metadata=_AS_STR)
+    mode: TextMode
+    chars: int
+    offset_seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class BytesSpec:
+    """``size`` bytes (of ``file`` from a seeded offset, or seeded random) as samples."""
+
+    rate: int
+    channels: int
+    encoding: PcmEncoding
+    container: Container
+    seconds: float
+    size: int
+    slice_seed: int
+    file: Path | None = field(default=None, metadata={**_OMIT_NONE, **_AS_STR})
+
+
+@dataclass(frozen=True, slots=True)
+class Base64Spec:
+    """A slice of ``file`` in base64, as text-as-PCM or as bytes in ``encoding``."""
+
+    rate: int
+    channels: int
+    encoding: PcmEncoding
+    container: Container
+    seconds: float
+    file: Path = field(metadata=_AS_STR)
+    as_text: bool
+    size: int
+    slice_seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticSpec:
+    """A synthetic signal no recording makes (silence, a counter, a byte pattern ...)."""
+
+    kind: SyntheticKind
+    rate: int
+    channels: int
+    seconds: float
+    container: Container
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class XorSpec:
+    """A binary slice (or a seeded PE when the machine has none) xor-ed and base64-ed."""
+
+    file: Path | None = field(metadata=_AS_STR)
+    size: int
+    order: Literal["b64_then_xor", "xor_then_b64"]
+    rate: int
+    encoding: PcmEncoding
+    seed: int
+
+    @property
+    def container(self) -> Container:
+        return "wav"
+
+    @property
+    def channels(self) -> None:
+        return None
+
+
+# --- payloads in real audio ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AppendSpec:
+    """``size`` bytes of ``payload`` after the audio, maybe inside the RIFF size."""
+
+    payload: str
+    size: int
+    cover_in_riff: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSpec:
+    """A RIFF chunk ``chunk_id`` of ``size`` payload bytes, before or after the data chunk."""
+
+    payload: str
+    size: int
+    chunk_id: str
+    before_data: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TagSpec:
+    """``size`` payload bytes in a tag: ``how`` names the frame or block."""
+
+    payload: str
+    size: int
+    how: str
+
+
+@dataclass(frozen=True, slots=True)
+class LieSpec:
+    """A WAV whose size fields lie (``kind``), maybe hiding ``payload`` past the data."""
+
+    kind: LieKind
+    payload: str
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class LsbSpec:
+    """``payload`` in the low ``bits`` of ``fraction`` of the samples; ``elf`` when it is a file."""
+
+    payload: str
+    fraction: float
+    bits: int
+    length_prefix: bool
+    bit_order: Literal["msb_first", "lsb_first"]
+    interleaved: bool
+    seed: int
+    elf: Path | None = field(default=None, metadata=_AS_STR)
