@@ -211,13 +211,16 @@ def test_first_party_imports_are_declared_dependencies_of_the_importing_package(
             for p in (ROOT / member / "src").iterdir()
             if p.is_dir() and not p.name.endswith("egg-info")
         }
+        # An optional extra counts: a module behind it is imported only by who installs it
+        # (servicekit's verdict codec, behind `audioval-servicekit[verdicts]`).
+        declared = [
+            *project.get("dependencies", []),
+            *(d for extra in project.get("optional-dependencies", {}).values() for d in extra),
+        ]
         packages[project["name"]] = (
             member,
             top,
-            {
-                d.split(">")[0].split("=")[0].split("[")[0].strip()
-                for d in project.get("dependencies", [])
-            },
+            {d.split(">")[0].split("=")[0].split("[")[0].strip() for d in declared},
         )
     module_to_dist = {mod: dist for dist, (_, tops, _) in packages.items() for mod in tops}
     missing = []
