@@ -50,6 +50,7 @@ without a second decode. :func:`landmarks` is the one-call form for an array in 
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -91,20 +92,21 @@ SILENCE_DB = -75.0  # band power (dB re a full-scale sine) under which nothing i
 CHUNK_FRAMES = 1024
 READ_BLOCK_FRAMES = 65536  # what the validator decodes at a time
 
-REFERENCE_FAN_OUT = 3
-QUERY_FAN_OUT = 6
+REFERENCE_FAN_OUT = 4
+QUERY_FAN_OUT = 7
 MIN_SPAN = 2  # frames between anchor and third peak (64 ms) ...
 MAX_SPAN = 63  # ... up to ~2 s
-DF_STEP = 2.0  # bands per quantisation step of a frequency difference (1/18 octave)
-DF_LEVELS = 31  # steps each side of zero: differences up to 62 bands (1.7 octaves)
-RATIO_LEVELS = 16
+DF_STEP = 3.0  # bands per quantisation step of a frequency difference (1/12 octave)
+DF_LEVELS = 20  # steps each side of zero: differences up to 60 bands (1.7 octaves)
+RATIO_LEVELS = 8
 
 MAX_SPEED_CHANGE = 0.06  # scales 0.94-1.06 are searched
 SCALE_STEP = 0.0075
 WINDOW_S = 15.0
 OFFSET_BIN = 4  # frames (128 ms) per offset cell; cells are also counted shifted by half
-MIN_ALIGNED = 8  # hashes in one cell for a match
+MIN_ALIGNED = 6  # query anchors in one cell (summed over windows) for a match
 MIN_SCORE = 0.04
+MIN_MATCHED_S = 1.0  # the agreeing anchors must span at least this much of the query
 
 _EPS = 1e-10
 
@@ -356,46 +358,51 @@ def read_landmarks(source: str | os.PathLike[str] | BinaryIO) -> Landmarks:
 
 
 def hashes(marks: Landmarks, *, fan_out: int = REFERENCE_FAN_OUT) -> Hashes:
-    """Triplet hashes of landmarks: each peak with every pair of the next ``fan_out`` peaks.
+    """Quadruplet hashes of landmarks: each peak with every triple of the next ``fan_out`` peaks.
 
-    Bits (high to low): frequency difference 1->2 (6 bits), 2->3 (6), time ratio (4), anchor
-    octave (3), octave of the span t3 - t1 (3); 22 bits used of 32 (room for a version tag).
+    Bits (high to low): log-frequency differences 1->2, 2->3, 3->4 (6 bits each), time ratios
+    (t2 - t1) / (t4 - t1) and (t3 - t1) / (t4 - t1) (4 bits each), the anchor's octave (3) and
+    the octave of the span t4 - t1 (3): 32 bits.
     """
     times, bands = marks.times, marks.bands
     n = times.shape[0]
     out_h: list[npt.NDArray[np.uint32]] = []
     out_t: list[npt.NDArray[np.uint32]] = []
-    for j in range(1, fan_out):
-        for k in range(j + 1, fan_out + 1):
-            if n <= k:
-                continue
-            anchor = np.arange(n - k)
-            t1, t2, t3 = times[anchor], times[anchor + j], times[anchor + k]
-            f1, f2, f3 = bands[anchor], bands[anchor + j], bands[anchor + k]
-            span = t3 - t1
-            d12 = np.rint((f2 - f1) / DF_STEP)
-            d23 = np.rint((f3 - f2) / DF_STEP)
-            keep = (
-                (span >= MIN_SPAN)
-                & (span <= MAX_SPAN)
-                & (np.abs(d12) <= DF_LEVELS)
-                & (np.abs(d23) <= DF_LEVELS)
-            )
-            if not keep.any():
-                continue
-            span, t1, t2 = span[keep], t1[keep], t2[keep]
-            ratio = np.minimum(((t2 - t1) / span * RATIO_LEVELS).astype(np.int64), RATIO_LEVELS - 1)
-            octave = np.clip((f1[keep] / BINS_PER_OCTAVE).astype(np.int64), 0, 7)
-            span_octave = np.clip(np.log2(span).astype(np.int64), 0, 7)
-            value = (
-                ((d12[keep].astype(np.int64) + DF_LEVELS) << 16)
-                | ((d23[keep].astype(np.int64) + DF_LEVELS) << 10)
-                | (ratio << 6)
-                | (octave << 3)
-                | span_octave
-            )
-            out_h.append(value.astype(np.uint32))
-            out_t.append(np.rint(t1).astype(np.uint32))
+    for j, k, m in itertools.combinations(range(1, fan_out + 1), 3):
+        if n <= m:
+            continue
+        anchor = np.arange(n - m)
+        t1, t2, t3, t4 = times[anchor], times[anchor + j], times[anchor + k], times[anchor + m]
+        f1, f2, f3, f4 = bands[anchor], bands[anchor + j], bands[anchor + k], bands[anchor + m]
+        span = t4 - t1
+        d12 = np.rint((f2 - f1) / DF_STEP)
+        d23 = np.rint((f3 - f2) / DF_STEP)
+        d34 = np.rint((f4 - f3) / DF_STEP)
+        keep = (
+            (span >= MIN_SPAN)
+            & (span <= MAX_SPAN)
+            & (np.abs(d12) <= DF_LEVELS)
+            & (np.abs(d23) <= DF_LEVELS)
+            & (np.abs(d34) <= DF_LEVELS)
+        )
+        if not keep.any():
+            continue
+        span, t1 = span[keep], t1[keep]
+        r2 = np.minimum(((t2[keep] - t1) / span * RATIO_LEVELS).astype(np.int64), RATIO_LEVELS - 1)
+        r3 = np.minimum(((t3[keep] - t1) / span * RATIO_LEVELS).astype(np.int64), RATIO_LEVELS - 1)
+        octave = np.clip((f1[keep] / BINS_PER_OCTAVE).astype(np.int64), 0, 7)
+        span_octave = np.clip(np.log2(span).astype(np.int64), 0, 7)
+        value = (
+            ((d12[keep].astype(np.int64) + DF_LEVELS) << 26)
+            | ((d23[keep].astype(np.int64) + DF_LEVELS) << 20)
+            | ((d34[keep].astype(np.int64) + DF_LEVELS) << 14)
+            | (r2 << 10)
+            | (r3 << 6)
+            | (octave << 3)
+            | span_octave
+        )
+        out_h.append(value.astype(np.uint32))
+        out_t.append(np.rint(t1).astype(np.uint32))
     if not out_h:
         return Hashes(np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32))
     return Hashes(np.concatenate(out_h), np.concatenate(out_t))
@@ -405,10 +412,10 @@ def hashes(marks: Landmarks, *, fan_out: int = REFERENCE_FAN_OUT) -> Hashes:
 class Alignment:
     """One reference's best alignment with a query.
 
-    ``ref`` is the caller's reference number; ``count`` the hashes that agree on one line
-    ``t_ref = scale * t_query + offset`` (summed over the query's windows); ``score`` that count
-    over the query's reference-density hash count, clipped to [0, 1] (1: every hash a reference
-    of the query itself would store is found in place). Times in seconds.
+    ``ref`` is the caller's reference number; ``count`` the query anchors (peaks) whose hashes
+    agree on one line ``t_ref = scale * t_query + offset`` (summed over the query's windows);
+    ``score`` that count over the query's anchors, clipped to [0, 1] (1: every anchor a
+    reference of the query itself would store is found in place). Times in seconds.
     """
 
     ref: int
@@ -425,13 +432,37 @@ _SCALES = 1.0 + np.arange(
 )
 
 
+COARSE_BIN = 48  # frames (1.5 s): more than a window's drift at the largest speed change
+
+
+def _coarse_support(
+    hit_query: npt.NDArray[np.int64],
+    ref_idx: npt.NDArray[np.int64],
+    query_times: npt.NDArray[np.uint32],
+    hit_ref_times: npt.NDArray[np.uint32],
+    min_aligned: int,
+) -> npt.NDArray[np.bool_]:
+    q_t = query_times[hit_query].astype(np.int64)
+    offset = hit_ref_times.astype(np.int64) - q_t + int(query_times.max()) + COARSE_BIN
+    window = q_t // int(WINDOW_S * FRAME_RATE)
+    stem = (ref_idx.astype(np.int64) * (window.max() + 1) + window) * (
+        int(offset.max()) // (COARSE_BIN // 2) + 2
+    )
+    supported = np.zeros(hit_query.size, dtype=bool)
+    for shift in (0, COARSE_BIN // 2):
+        key = stem + (offset + shift) // COARSE_BIN
+        _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        supported |= counts[inverse] >= min_aligned
+    return supported
+
+
 def align(
     query_times: npt.NDArray[np.uint32],
     hit_query: npt.NDArray[np.int64],
     hit_ref: npt.NDArray[np.uint32],
     hit_ref_times: npt.NDArray[np.uint32],
     *,
-    query_reference_hashes: int,
+    query_anchors: int,
     limit: int = 10,
     min_aligned: int = MIN_ALIGNED,
     min_score: float = MIN_SCORE,
@@ -440,10 +471,12 @@ def align(
 
     ``hit_query[i]`` indexes ``query_times`` (the query hash that hit), ``hit_ref[i]`` and
     ``hit_ref_times[i]`` are the posting it found. Votes are counted per (window of
-    :data:`WINDOW_S`, reference, scale, offset cell); each query hash votes once per cell.
+    :data:`WINDOW_S`, reference, scale, offset cell); each query *anchor* (peak) votes once
+    per cell, however many of its hashes hit. ``query_anchors``: the distinct anchor times of
+    the query's reference-density hashes (the score's denominator).
     Fully vectorised; the cost is ~(hits x scales).
     """
-    if hit_query.size == 0 or query_reference_hashes <= 0:
+    if hit_query.size == 0 or query_anchors <= 0:
         return []
     # Only references with enough hits at all can reach min_aligned in one cell.
     refs, ref_idx, ref_hits = np.unique(hit_ref, return_inverse=True, return_counts=True)
@@ -451,6 +484,12 @@ def align(
     if not candidates.any():
         return []
     keep = candidates[ref_idx]
+    # Coarse pass: a line (any scale in range) stays within one cell of COARSE_BIN frames of
+    # offset at scale 1 over a window, in one of two half-shifted grids. Hits in a coarse cell
+    # with fewer than min_aligned votes cannot be part of a match; most random hits go here.
+    keep &= _coarse_support(hit_query, ref_idx, query_times, hit_ref_times, min_aligned)
+    if not keep.any():
+        return []
     q_idx = hit_query[keep]
     cand_refs, cand = np.unique(ref_idx[keep], return_inverse=True)
     refs = refs[cand_refs]
@@ -465,7 +504,8 @@ def align(
     # lowest digit), so a line near a cell edge is still counted whole in one of them.
     offsets = r_t[:, None] - _SCALES[None, :] * q_t[:, None]
     stem = (cand.astype(np.int64) * n_windows + window)[:, None] * n_scales + np.arange(n_scales)
-    voter = np.repeat(q_idx.astype(np.int64), n_scales)
+    # Votes are anchors, not hashes: the quads of one anchor peak are not independent evidence.
+    voter = np.repeat(query_times[q_idx].astype(np.int64), n_scales)
     keys = []
     for shift in (0, 1):
         cell = np.floor((offsets + shift * OFFSET_BIN / 2) / OFFSET_BIN).astype(np.int64) + pad
@@ -491,9 +531,9 @@ def align(
     results: list[Alignment] = []
     for c in ranked[:limit]:  # at most `limit` candidates: not a per-hit loop
         total = int(totals[c])
-        score = min(1.0, total / query_reference_hashes)
+        score = min(1.0, total / query_anchors)
         if total < min_aligned or score < min_score:
-            break
+            break  # ranked: the rest have fewer
         mine = np.flatnonzero(top_cand == c)
         strongest = top_cells[mine[np.argmax(top_counts[mine])]]
         shift = strongest % 2
@@ -504,7 +544,9 @@ def align(
         # The candidate's hits on that line (within a cell): their extent is the match.
         on_line = (cand == c) & (np.abs(r_t - scale * q_t - offset) <= OFFSET_BIN)
         q_on = q_t[on_line]
-        q_start = float(q_on.min()) if q_on.size else 0.0
+        if q_on.size == 0 or np.ptp(q_on) < MIN_MATCHED_S * FRAME_RATE:
+            continue  # a pile-up at one instant (a repeated chord), not a stretch of audio
+        q_start = float(q_on.min())
         results.append(
             Alignment(
                 ref=int(refs[c]),
@@ -513,7 +555,7 @@ def align(
                 scale=round(scale, 4),
                 query_start_s=round(q_start / FRAME_RATE, 3),
                 ref_start_s=round(max(0.0, scale * q_start + offset) / FRAME_RATE, 3),
-                matched_s=round(float(np.ptp(q_on)) / FRAME_RATE if q_on.size else 0.0, 3),
+                matched_s=round(float(np.ptp(q_on)) / FRAME_RATE, 3),
             )
         )
     return results

@@ -66,6 +66,9 @@ COMPACT_DELETED_SHARE = 0.25
 # A hash with more postings than this in the whole index is skipped at query time: it is too
 # common to identify anything (a stop word) and would cost most of the query's time.
 MAX_POSTINGS_PER_HASH = 4096
+# Hits one query may gather; past it the commonest hashes are skipped (a 10 s query against
+# 1,000 h of music gathers ~5,000 on average: the budget only bounds the worst case).
+MAX_HITS = 100_000
 LOCK_TIMEOUT_S = 60.0
 
 _SCHEMA = """
@@ -277,7 +280,8 @@ class FingerprintIndex:
         """Every posting of every query hash: (query hash index, ref, ref time) per hit.
 
         One binary search per distinct query hash per segment; hashes with more than
-        :data:`MAX_POSTINGS_PER_HASH` postings in all are skipped; tombstoned refs dropped.
+        :data:`MAX_POSTINGS_PER_HASH` postings in all are skipped, and the commonest beyond a
+        budget of :data:`MAX_HITS` hits; tombstoned refs dropped.
         """
         self._refresh()
         empty = (np.zeros(0, np.int64), np.zeros(0, np.uint32), np.zeros(0, np.uint32))
@@ -291,7 +295,13 @@ class FingerprintIndex:
             hi = np.searchsorted(segment.hashes, distinct, side="right")
             bounds.append((lo, hi))
             per_hash += hi - lo
-        usable = per_hash <= MAX_POSTINGS_PER_HASH
+        # Rarest hashes first (they say the most), until the query's budget of hits is spent.
+        order = np.argsort(per_hash, kind="stable")
+        weight = per_hash[order] * np.bincount(inverse, minlength=distinct.size)[order]
+        within = np.cumsum(weight) <= MAX_HITS
+        usable = np.zeros(distinct.size, dtype=bool)
+        usable[order[within]] = True
+        usable &= per_hash <= MAX_POSTINGS_PER_HASH
         hit_query: list[npt.NDArray[np.int64]] = []
         postings: list[npt.NDArray[np.uint64]] = []
         for segment, (lo, hi) in zip(self._segments, bounds, strict=True):
@@ -320,10 +330,10 @@ class FingerprintIndex:
     def match(self, marks: Landmarks, *, limit: int = 5) -> list[Match]:
         """References found in a query's landmarks, best first (empty: nothing matches)."""
         query = hashes(marks, fan_out=QUERY_FAN_OUT)
-        own = len(hashes(marks, fan_out=REFERENCE_FAN_OUT))
+        own = int(np.unique(hashes(marks, fan_out=REFERENCE_FAN_OUT).times).size)
         hit_query, hit_ref, hit_time = self.lookup(query)
         alignments = align(
-            query.times, hit_query, hit_ref, hit_time, query_reference_hashes=own, limit=limit
+            query.times, hit_query, hit_ref, hit_time, query_anchors=own, limit=limit
         )
         if not alignments:
             return []
