@@ -263,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for tool in ("fpcalc", "lame", "oggenc", "sox"):
         if shutil.which(tool) is None:
-            sys.exit(f"bench/fingerprint.py needs {tool} (apt: libchromaprint-tools, lame, vorbis-tools, sox)")
+            sys.exit(
+                f"bench/fingerprint.py needs {tool} (apt: libchromaprint-tools, lame, vorbis-tools, sox)"
+            )
     rng = np.random.default_rng(args.seed)
     songs = music_songs(args.debs, args.corpus / "manifest.jsonl", min_s=EXCERPT_S + 2)
     heldout = [s for s in songs if s.split == "heldout"]
@@ -332,7 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     with index.writer() as writer:
         for _ in range(n_tracks):
-            drawn = values[np.searchsorted(cdf, rng.random(per_track), side="right").clip(0, values.size - 1)]
+            drawn = values[
+                np.searchsorted(cdf, rng.random(per_track), side="right").clip(0, values.size - 1)
+            ]
             times = np.sort(rng.integers(0, int(track_s * 31.25), per_track)).astype(np.uint32)
             writer.add_hashes(Hashes(drawn, times), duration_s=track_s, list_name="catalogue")
     bulk_build_s = time.perf_counter() - t
@@ -340,7 +344,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\n## Index size\n")
     print("| index | hours | entries | entries/h | bytes | MB/h | segments |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, st in (("real held-out songs only", stats_real), ("grown (real + synthetic bulk)", stats)):
+    for name, st in (
+        ("real held-out songs only", stats_real),
+        ("grown (real + synthetic bulk)", stats),
+    ):
         print(
             f"| {name} | {st.hours:.1f} | {st.entries:,} | {st.entries / st.hours:,.0f} | "
             f"{st.bytes:,} | {st.bytes / st.hours / 1e6:.2f} | {st.segments} |"
@@ -438,9 +445,15 @@ def main(argv: list[str] | None = None) -> int:
     print("\n## Query latency (CPU, one core)\n")
     print("| what | p50 ms | p95 ms |")
     print("| --- | ---: | ---: |")
-    print(f"| lookup + alignment, known excerpts | {pct(match_ms, 50):.1f} | {pct(match_ms, 95):.1f} |")
-    print(f"| lookup + alignment, unrelated excerpts | {pct(unrelated_ms, 50):.1f} | {pct(unrelated_ms, 95):.1f} |")
-    print(f"| fingerprint the 10 s query + lookup + alignment | {pct(query_ms, 50):.1f} | {pct(query_ms, 95):.1f} |")
+    print(
+        f"| lookup + alignment, known excerpts | {pct(match_ms, 50):.1f} | {pct(match_ms, 95):.1f} |"
+    )
+    print(
+        f"| lookup + alignment, unrelated excerpts | {pct(unrelated_ms, 50):.1f} | {pct(unrelated_ms, 95):.1f} |"
+    )
+    print(
+        f"| fingerprint the 10 s query + lookup + alignment | {pct(query_ms, 50):.1f} | {pct(query_ms, 95):.1f} |"
+    )
     index.close()
     if args.index_dir is None:
         shutil.rmtree(work_root, ignore_errors=True)

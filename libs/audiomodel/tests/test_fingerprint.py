@@ -39,7 +39,9 @@ def song(seconds: float, seed: int, rate: int = RATE) -> npt.NDArray[np.float32]
             mask = (t >= onset) & (t < onset + duration)
             tt = t[mask] - onset
             envelope = np.minimum(tt / 0.01, 1) * np.exp(-tt * rng.uniform(1.5, 4))
-            tone = sum(np.sin(2 * np.pi * f0 * h * tt) * rng.uniform(0.2, 1) / h for h in (1, 2, 3, 4))
+            tone = sum(
+                np.sin(2 * np.pi * f0 * h * tt) * rng.uniform(0.2, 1) / h for h in (1, 2, 3, 4)
+            )
             out[mask] += 0.3 * envelope * tone
             onset += rng.exponential(mean_gap) + 0.05
     out += rng.normal(0, 0.003, t.size)
@@ -86,7 +88,9 @@ def catalogue(songs: list[npt.NDArray[np.float32]]) -> Catalogue:
     return Catalogue([landmarks(y, sr=RATE) for y in songs])
 
 
-def excerpt(y: npt.NDArray[np.float32], start_s: float, seconds: float = 10.0) -> npt.NDArray[np.float32]:
+def excerpt(
+    y: npt.NDArray[np.float32], start_s: float, seconds: float = 10.0
+) -> npt.NDArray[np.float32]:
     return y[int(start_s * RATE) : int((start_s + seconds) * RATE)]
 
 
@@ -137,7 +141,9 @@ def test_blocks_fed_in_any_sizes_give_the_same_landmarks() -> None:
     y = song(40.0, 7, rate=8000)  # at the fingerprint's own rate: no resampler in the way
     whole = landmarks(y, sr=8000)
     streamed = Fingerprinter(8000)
-    for start, size in zip(range(0, y.shape[0], 777), [777] * (y.shape[0] // 777 + 1), strict=False):
+    for start, size in zip(
+        range(0, y.shape[0], 777), [777] * (y.shape[0] // 777 + 1), strict=False
+    ):
         streamed.update(y[start : start + size])
     parts = streamed.finish()
     assert len(whole) > 10 * 40
