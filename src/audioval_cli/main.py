@@ -11,6 +11,7 @@ import click
 
 from audioval_cli.batch import batch_command
 from audioval_cli.corpus import corpus_group
+from audioval_cli.index import index_group
 from audioval_cli.stack import up_command
 from audioval_cli.upload import upload_command
 from audioval_cli.validate import validate_command
@@ -30,6 +31,7 @@ cli.add_command(corpus_group)
 cli.add_command(up_command)
 cli.add_command(upload_command)
 cli.add_command(batch_command)
+cli.add_command(index_group)
 
 
 def main() -> None:

@@ -1,0 +1,130 @@
+"""`audioval index add/match/delete` as a user runs them: the console script, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
+
+pytestmark = pytest.mark.slow  # each command is a fresh process importing the CLI
+
+AUDIOVAL = shutil.which("audioval", path=str(Path(sys.executable).parent))
+RATE = 44100
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    assert AUDIOVAL, "the audioval console script is installed by uv sync"
+    return subprocess.run([AUDIOVAL, *args], capture_output=True, text=True, timeout=300)
+
+
+def song(seconds: float, seed: int) -> npt.NDArray[np.float32]:
+    """Music-like stereo: notes (harmonic tones with attack and decay) at irregular onsets."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * RATE)) / RATE
+    out = rng.normal(0, 0.003, t.size)
+    scale = rng.uniform(100, 200) * 2 ** (np.sort(rng.choice(12, 7, replace=False)) / 12)
+    for octave, gap in ((4, 0.25), (2, 0.7), (1, 0.6)):
+        onset = 0.0
+        while onset < seconds:
+            f0 = scale[rng.integers(0, 7)] * octave
+            mask = (t >= onset) & (t < onset + 1.0)
+            tt = t[mask] - onset
+            tone = sum(np.sin(2 * np.pi * f0 * h * tt) / h for h in (1, 2, 3))
+            out[mask] += 0.3 * np.minimum(tt / 0.01, 1) * np.exp(-3 * tt) * tone
+            onset += rng.exponential(gap) + 0.05
+    mono = 0.8 * out / np.abs(out).max()
+    return np.stack((mono, 0.9 * mono), axis=1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("index-inputs")
+    bad, good = song(40.0, 1), song(40.0, 2)
+    paths = {
+        "bad": root / "bad.flac",
+        "good": root / "good.wav",
+        "copy": root / "bad-copy-fast.wav",
+        "other": root / "other.wav",
+        "garbage": root / "garbage.mp3",
+    }
+    sf.write(paths["bad"], bad, RATE)
+    sf.write(paths["good"], good, RATE, subtype="PCM_16")
+    # 10 s of the bad track from 12 s, played 3 % fast and 6 dB quieter.
+    fast = resample_poly(bad[12 * RATE : 22 * RATE], 100, 103, axis=0) * 0.5
+    sf.write(paths["copy"], fast.astype(np.float32), RATE, subtype="PCM_16")
+    sf.write(paths["other"], song(12.0, 3), RATE, subtype="PCM_16")
+    paths["garbage"].write_bytes(np.random.default_rng(0).bytes(5000))
+    return paths
+
+
+def test_add_then_match_follow_the_contract(files: dict[str, Path], tmp_path: Path) -> None:
+    index = str(tmp_path / "index")
+    added = run("index", "add", "--index", index, "--list", "known-bad", str(files["bad"]))
+    assert added.returncode == 0, added.stderr
+    (bad,) = [json.loads(line) for line in added.stdout.splitlines()]
+    assert bad["path"] == str(files["bad"]) and bad["list"] == "known-bad"
+    assert isinstance(bad["ref"], int)
+    added = run("index", "add", "--index", index, str(files["good"]))
+    (good,) = [json.loads(line) for line in added.stdout.splitlines()]
+    assert good["list"] == "catalogue" and good["ref"] != bad["ref"]
+
+    matched = run(
+        "index",
+        "match",
+        "--index",
+        index,
+        "--format",
+        "jsonl",
+        str(files["copy"]),
+        str(files["other"]),
+    )
+    assert matched.returncode == 0, matched.stderr
+    copy, other = [json.loads(line) for line in matched.stdout.splitlines()]
+    assert copy["path"] == str(files["copy"])
+    best = copy["matches"][0]
+    assert {"ref", "list", "score", "query_start_s", "ref_start_s", "matched_s"} <= set(best)
+    assert (best["ref"], best["list"]) == (bad["ref"], "known-bad")
+    assert 0 < best["score"] <= 1
+    assert abs(best["ref_start_s"] - (12.0 + best["query_start_s"] * 1.03)) < 0.5
+    assert best["scale"] == pytest.approx(1.03, abs=0.012)
+    assert other == {"path": str(files["other"]), "matches": []}
+
+
+def test_deleting_a_reference_stops_its_matches(files: dict[str, Path], tmp_path: Path) -> None:
+    index = str(tmp_path / "index")
+    added = run("index", "add", "--index", index, str(files["bad"]))
+    ref = json.loads(added.stdout)["ref"]
+    deleted = run("index", "delete", "--index", index, str(ref))
+    assert json.loads(deleted.stdout) == {"ref": ref, "deleted": True}
+    matched = run("index", "match", "--index", index, str(files["copy"]))
+    assert json.loads(matched.stdout)["matches"] == []
+
+
+def test_unreadable_files_are_reported_not_raised(files: dict[str, Path], tmp_path: Path) -> None:
+    index = str(tmp_path / "index")
+    missing = tmp_path / "nope.wav"
+    added = run(
+        "index", "add", "--index", index, str(files["garbage"]), str(missing), str(files["good"])
+    )
+    assert added.returncode == 1
+    assert "Traceback" not in added.stderr
+    lines = [json.loads(line) for line in added.stdout.splitlines()]
+    assert [Path(obj["path"]).name for obj in lines] == ["garbage.mp3", "nope.wav", "good.wav"]
+    assert "error" in lines[0] and "error" in lines[1] and "ref" in lines[2]
+    matched = run("index", "match", "--index", index, str(files["garbage"]))
+    assert matched.returncode == 1 and "Traceback" not in matched.stderr
+    assert json.loads(matched.stdout)["matches"] == []
+
+
+def test_a_remote_index_is_refused_with_a_message() -> None:
+    result = run("index", "match", "--index", "grpc://127.0.0.1:1", "x.wav")
+    assert result.returncode != 0
+    assert "not supported yet" in result.stderr and "Traceback" not in result.stderr
