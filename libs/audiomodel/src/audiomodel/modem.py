@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
-from scipy.ndimage import maximum_filter1d, median_filter
+from scipy.ndimage import maximum_filter1d, median_filter, minimum_filter1d
 
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.payload import PayloadKind, confirm_signature, find_signatures, identify_payload
@@ -71,6 +71,7 @@ MIN_CHUNK_S = 0.75
 MIN_TONE_HZ = 150.0
 MAX_TONE_HZ = 7800.0
 MIN_SHIFT_HZ = 80.0
+BAND_HALF = 0.75  # each tone's band, in tone shifts either side: the other tone stays out
 MIN_BAUD = 30.0  # Morse, DTMF dialling, tremolo and arpeggios of real tempo sit below
 MAX_PAIRS = 4  # pair tests per chunk (the cost bound)
 MIN_TRANSITIONS = 40  # tone changes in a chunk before a clock is timed
@@ -120,7 +121,11 @@ def modem_plan(baud: float, f_a: float, f_b: float) -> tuple[str, float, float]:
     for name, rate, mark, space in COMMON_MODEMS:
         want_lo, want_hi = sorted((mark, space))
         slack = 0.1 * (want_hi - want_lo) + 15
-        if abs(baud - rate) <= 0.03 * rate and abs(lo - want_lo) <= slack and abs(hi - want_hi) <= slack:
+        if (
+            abs(baud - rate) <= 0.03 * rate
+            and abs(lo - want_lo) <= slack
+            and abs(hi - want_hi) <= slack
+        ):
             return name, want_lo, want_hi
     want_lo, want_hi = sorted(_minimodem_tones(round(baud)))
     if abs(lo - want_lo) < 0.06 * want_lo and abs(hi - want_hi) < 0.06 * want_hi:
@@ -189,7 +194,7 @@ class ModemReport:
 
 def _spectral_peaks(power: Floats, bin_hz: float, limit: int = 5) -> list[tuple[float, float]]:
     """(frequency, prominence dB) of the strongest distinct narrow peaks, ~10 Hz resolution."""
-    group = max(1, int(round(10.0 / bin_hz)))
+    group = max(1, round(10.0 / bin_hz))
     usable = power[: power.size // group * group].reshape(-1, group).sum(axis=1)
     step = group * bin_hz
     freqs = (np.arange(usable.size) + 0.5) * step
@@ -210,10 +215,11 @@ def _candidate_pairs(peaks: list[tuple[float, float]], nyquist: float) -> list[t
     freqs = [f for f, _ in peaks]
     # Common tone plans whose tones sit on one of the peaks (CPFSK with a small shift puts its
     # spectral peak near one tone only).
-    for f in freqs[:3]:
+    for f in freqs:
         for _, _, mark, space in COMMON_MODEMS:
             if min(abs(f - mark), abs(f - space)) < 25:
                 pairs.append((min(mark, space), max(mark, space)))
+    for f in freqs[:3]:
         for baud in (2 * (f - 600), 0.75 * (f - 600)):  # f as minimodem's mark, or its space
             if baud >= 400:
                 mark, space = _minimodem_tones(baud)
@@ -236,7 +242,7 @@ def _band_envelope(
 ) -> npt.NDArray[np.complex128]:
     """Complex envelope of the band ``centre +- half`` from a full FFT, ``length`` samples long
     (an FFT filter bank: one transform of the chunk serves every band)."""
-    c = int(round(centre / bin_hz))
+    c = round(centre / bin_hz)
     h = max(1, int(half / bin_hz))
     lo, hi = max(1, c - h), min(spectrum.size, c + h + 1)
     taper = np.hanning(hi - lo + 2)[1:-1]
@@ -319,6 +325,50 @@ def _symbol_rate(times: Floats, max_baud: float) -> tuple[float, float]:
     return float(finest[int(phase.argmax())]), float(fc[j])
 
 
+def _clock_lines(diff: Floats, rate: float, max_baud: float) -> Floats:
+    """Candidate clocks from the spectrum of the change signal ``|d diff/dt|``: a steady clock
+    puts lines at the symbol rate and, with 8-N-1 framing, at multiples of a tenth of it. The
+    lines are an average over every symbol of the chunk, so they stand out under music where
+    single changes are timed badly."""
+    g = np.abs(np.diff(diff))
+    g -= g.mean()
+    power = np.abs(scipy.fft.rfft(g)) ** 2
+    freqs = np.fft.rfftfreq(g.size, 1 / rate)
+    block = 64
+    usable = power.size // block * block
+    floor = np.repeat(np.median(power[:usable].reshape(-1, block), axis=1), block)
+    ok = (freqs[:usable] >= MIN_BAUD / 10) & (freqs[:usable] <= max_baud)
+    ratio = np.where(ok, power[:usable] / (floor + EPS), 0.0)
+    top = np.argpartition(ratio, -4)[-4:]
+    lines = freqs[top[ratio[top] > 30.0]]  # 15 dB over the local median
+    if lines.size == 0:
+        return np.empty(0)
+    candidates = np.unique(np.round(np.outer(lines, np.arange(1, 13)).ravel(), 1))
+    out: Floats = candidates[(candidates >= MIN_BAUD) & (candidates <= max_baud)].astype(np.float64)
+    return out
+
+
+def _clock_by_lines(diff: Floats, rate: float, max_baud: float) -> tuple[float, float, Floats]:
+    """(baud, coherence, change times) from the smoothed change signal, or (0, 0, [])."""
+    candidates = _clock_lines(diff, rate, max_baud)
+    cumulative = np.concatenate(([0.0], np.cumsum(diff)))
+    for baud in candidates[:16].tolist():
+        width = max(1, round(rate / baud))
+        # a symbol-long average: the matched filter for one symbol of a keyed tone
+        smooth = (cumulative[width:] - cumulative[:-width]) / width
+        times = _crossings(smooth, rate) + width / (2 * rate)
+        if times.size < MIN_TRANSITIONS:
+            continue
+        grid = baud * (1 + np.linspace(-0.01, 0.01, 21))
+        coh = _interval_coherence((times[2:] - times[:-2])[:400], grid)
+        if coh.max() >= MIN_COHERENCE:
+            found, coherence = _symbol_rate(times, max_baud)
+            if coherence >= MIN_COHERENCE and abs(found - baud) < 0.02 * baud:
+                return found, coherence, times
+            return float(grid[int(coh.argmax())]), float(coh.max()), times
+    return 0.0, 0.0, np.empty(0)
+
+
 def _symbols(times: Floats, baud: float, first_high: bool) -> npt.NDArray[np.bool_]:
     """The symbol sequence rebuilt from the change times: each run lasts a whole number of
     symbols."""
@@ -361,7 +411,7 @@ def _test_pair(
     test costs about one transform of ~16k points.
     """
     shift = f_b - f_a
-    half = 0.75 * shift
+    half = BAND_HALF * shift
     max_baud = min(2.2 * shift, 0.4 * rate)
     env_rate = min(rate, 2.5 * max_baud + 4 * half)
     n = min(x.size, 1 << int(np.ceil(np.log2(max(rate, 2.0e4 * rate / env_rate)))))
@@ -378,25 +428,30 @@ def _test_pair(
     env_rate = length * rate / n
     e_a = np.abs(_band_envelope(spectrum, bin_hz, f_a, half, length)) ** 2
     e_b = np.abs(_band_envelope(spectrum, bin_hz, f_b, half, length)) ** 2
-    # Each tone at its own level: a channel that attenuates one tone more (the decimator, a
-    # speaker) would otherwise shift every change of one direction against the other.
+    # Under music each band also holds the music's energy, which changes slowly next to the
+    # symbols: the band's floor over a dozen of the fastest symbols is taken off, leaving the
+    # tone keyed on and off. Then each tone at its own level: a channel that attenuates one tone
+    # more (the decimator, a speaker) would otherwise shift every change of one direction
+    # against the other.
+    raw_total = e_a / (e_a.mean() + EPS) + e_b / (e_b.mean() + EPS)
+    span = max(3, int(12 / shift * env_rate))
+    e_a -= minimum_filter1d(e_a, span)
+    e_b -= minimum_filter1d(e_b, span)
     e_a /= e_a.mean() + EPS
     e_b /= e_b.mean() + EPS
     total = e_a + e_b
-    level = 2 * total.mean()
-    if level <= EPS:
-        return None
-    keyed = total > 0.1 * level
-    diff = np.where(keyed, (e_a - e_b) / (total + EPS), 0.0)
+    keyed = total > 0.2 * total.mean()
+    diff = np.where(keyed, (e_a - e_b) / (total + 0.2 * total.mean() + EPS), 0.0)
     times = _crossings(diff, env_rate)
-    if times.size < MIN_TRANSITIONS:
-        return None
-    baud, coherence = _symbol_rate(times, max_baud)
-    if baud <= 0:
-        return None
+    baud, coherence = _symbol_rate(times, max_baud) if times.size >= MIN_TRANSITIONS else (0, 0)
+    if baud <= 0 or coherence < MIN_COHERENCE:
+        # single changes timed too badly (music in the bands): time the clock from the lines
+        baud, coherence, times = _clock_by_lines(diff, env_rate, max_baud)
+        if baud <= 0:
+            return None
     # While keying (from the first change to the last), does the envelope hold?
     first, last = int(times[0] * env_rate), int(times[-1] * env_rate)
-    span = total[first : last + 1]
+    span = raw_total[first : last + 1]
     width = max(1, int(env_rate / baud))
     smooth = np.convolve(span, np.ones(width) / width, mode="valid") if span.size > width else span
     hold = float(np.percentile(smooth, 10) / (np.percentile(smooth, 90) + EPS))
@@ -408,7 +463,9 @@ def _test_pair(
     return baud, coherence, int(times.size), hold, periodic
 
 
-def detect_keying(y: npt.NDArray[np.floating], sr: float, *, offset_s: float = 0.0) -> Keying | None:
+def detect_keying(
+    y: npt.NDArray[np.floating], sr: float, *, offset_s: float = 0.0
+) -> Keying | None:
     """Find FSK keying in one stretch (~1-4 s) of mono audio at a reduced rate.
 
     Parameters
@@ -525,7 +582,7 @@ def demodulate_fsk(
     whose frames end in a mark stop bit most often is the real one.
     """
     x = np.asarray(y, dtype=np.float64)
-    width = max(2, int(round(sr / baud)))
+    width = max(2, round(sr / baud))
     low = _tone_magnitude(x, sr, f_low, width)
     high = _tone_magnitude(x, sr, f_high, width)
     best: Demodulated | None = None
@@ -549,7 +606,7 @@ def demodulate_fsk(
 def _trim_to_keying(x: Floats, sr: float, keying: Keying) -> Floats:
     """The part of ``x`` where the pair's tones are on (the kept chunks may hold music only at
     their edges, which would demodulate into garbage bytes)."""
-    width = max(2, int(round(sr / keying.baud)))
+    width = max(2, round(sr / keying.baud))
     energy = _tone_magnitude(x, sr, keying.f_low, width) + _tone_magnitude(
         x, sr, keying.f_high, width
     )
@@ -640,8 +697,13 @@ class ModemScanner:
     def report(self, *, deadline: float | None = None) -> ModemReport:
         """Findings for the whole track; ``deadline`` (``time.perf_counter()`` value) stops
         demodulating when reached (detection findings are still reported)."""
-        if self._pending_len >= MIN_CHUNK_S * self.rate:
-            self._analyse(np.concatenate(self._pending))
+        if self._pending_len:
+            tail = np.concatenate(self._pending)
+            if tail.size >= MIN_CHUNK_S * self.rate:
+                self._analyse(tail)
+            elif self._keep_next:  # too short to time a clock, but a transmission may end in it
+                self._keep(self._chunks, None, tail)
+                self._chunks += 1
             self._pending, self._pending_len = [], 0
         report = ModemReport()
         for group in _group_hits(self._hits):
@@ -650,10 +712,15 @@ class ModemScanner:
             report.findings.extend(_findings(transmission))
         return report
 
-    def _transmission(self, group: list[tuple[int, Keying]], deadline: float | None) -> Transmission:
+    def _transmission(
+        self, group: list[tuple[int, Keying]], deadline: float | None
+    ) -> Transmission:
         first, last = group[0][0], group[-1][0]
         keyings = [k for _, k in group]
-        best = max(keyings, key=lambda k: k.coherence)
+        # the chunk whose tones fit a common modem's plan, else the best clocked one
+        best = max(
+            keyings, key=lambda k: (modem_name(k.baud, k.f_low, k.f_high) != "FSK", k.coherence)
+        )
         baud = float(np.median([k.baud for k in keyings]))
         keying = Keying(
             keyings[0].start_s,
@@ -767,9 +834,7 @@ def _findings(t: Transmission) -> list[Finding]:
     return out
 
 
-def scan_modem(
-    y: npt.NDArray[np.number], sr: int, *, deadline: float | None = None
-) -> ModemReport:
+def scan_modem(y: npt.NDArray[np.number], sr: int, *, deadline: float | None = None) -> ModemReport:
     """Scan a whole decoded signal, shape (frames,) or (frames, channels), at its own rate."""
     scanner = ModemScanner(sr, 1 if np.ndim(y) == 1 else int(np.shape(y)[1]))
     for block in _blocks(np.asarray(y), 1 << 16):
