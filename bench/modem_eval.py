@@ -16,6 +16,7 @@ rate, DTMF dialling, a test tone, a sweep, bird-like chirps, Morse beeps).
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import shutil
 import subprocess
@@ -83,7 +84,7 @@ def _mix(modem: np.ndarray, music: np.ndarray | None, level_db: float | None) ->
 
 def receivable(y: np.ndarray, sent: bytes, baud: float, tmp: Path) -> bool:
     """Whether the real receiver (``minimodem --rx``) gets the payload back from the mix: a
-    transmission it cannot receive carries nothing, so the table counts those apart."""
+    transmission it cannot receive carries little, so the table counts those apart."""
     path = tmp / "rx.wav"
     sf.write(path, y, RATE, subtype="PCM_16")
     rx = subprocess.run(
@@ -92,7 +93,8 @@ def receivable(y: np.ndarray, sent: bytes, baud: float, tmp: Path) -> bool:
         timeout=300,
         check=False,
     ).stdout
-    return sent in rx
+    # most of the payload (one flipped bit breaks an exact match under music)
+    return difflib.SequenceMatcher(None, sent, rx, autojunk=False).ratio() >= 0.9
 
 
 def _judge(y: np.ndarray, sent: bytes) -> tuple[bool, bool]:
