@@ -93,9 +93,11 @@ def test_text_sent_alone_is_recovered_byte_for_byte(baud: int, tmp_path: Path) -
 
 
 @needs_minimodem
-def test_a_modem_mixed_ten_db_under_music_is_found(tmp_path: Path) -> None:
-    modem = minimodem_tx(ELF[:900], 1200, tmp_path)
-    assert "signal.modem" in codes(under_music(modem, -10.0))
+def test_a_bell_103_modem_mixed_into_dense_music_is_found(tmp_path: Path) -> None:
+    # +6 dB over this dense bed is about where minimodem's own receiver starts to read the
+    # bytes back (bench/modem_eval.py measures real music at lower levels)
+    modem = minimodem_tx(ELF[:150], 300, tmp_path)
+    assert "signal.modem" in codes(under_music(modem, 6.0))
 
 
 @needs_minimodem

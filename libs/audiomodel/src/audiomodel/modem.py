@@ -75,9 +75,18 @@ MAX_TONE_HZ = 7800.0
 MIN_SHIFT_HZ = 80.0
 BAND_HALF = 0.75  # each tone's band, in tone shifts either side: the other tone stays out
 MIN_BAUD = 30.0  # Morse, DTMF dialling, tremolo and arpeggios of real tempo sit below
-MAX_PAIRS = 4  # pair tests per chunk (the cost bound)
+MAX_PAIRS = 3  # pair tests per chunk (the cost bound)
+# While nothing keys, one chunk in IDLE_STRIDE is analysed (the cost: ~half); a hit analyses
+# its neighbours. A transmission of two chunks (~5.5 s) or more is always seen; a shorter burst
+# is seen with probability ~1/IDLE_STRIDE (several bursts: each one another chance).
+IDLE_STRIDE = 2
+ENVELOPE_SAMPLES = 4096  # per pair test: ~0.2 s of a 4800 Bd modem, a whole chunk at 150 Bd
 MIN_TRANSITIONS = 40  # tone changes in a chunk before a clock is timed
-MIN_COHERENCE = 0.8  # Rayleigh coherence of change times at the symbol rate
+# Rayleigh coherence of the change intervals at the symbol rate: 1 for a clean clock, ~0.6
+# under music that leaves the modem receivable (changes jittered by ~0.15 symbol), ~1/sqrt(n)
+# for changes at random times; n * coherence^2 (the Rayleigh Z) must also be significant.
+MIN_COHERENCE = 0.5
+MIN_RAYLEIGH_Z = 30.0
 # A symbol sequence that agrees with itself shifted by a short period this often is a cycle
 # (an arpeggio), not data: bytes of text or code agree ~55-75% at their best short period.
 PERIODIC_AGREEMENT_MAX = 0.93
@@ -196,13 +205,17 @@ class Transmission:
 
     @property
     def flagged(self) -> bool:
-        """Enough evidence to report: framed bytes, a common modem's plan, or a perfect clock."""
-        k = self.keying
-        return (
-            self.framed
-            or self.name != "FSK"
-            or (k.coherence >= GENERIC_COHERENCE and k.transitions >= GENERIC_TRANSITIONS)
-        )
+        """Enough evidence to report: framed bytes, a standard modem's tone plan, minimodem's
+        rate-dependent plan with bytes that mostly frame (a one-parameter family: a pair of
+        partials fits it by chance now and then), or a perfect clock."""
+        k, d = self.keying, self.demodulated
+        if self.framed or (
+            k.coherence >= GENERIC_COHERENCE and k.transitions >= GENERIC_TRANSITIONS
+        ):
+            return True
+        if self.name.startswith("minimodem"):
+            return d is not None and d.frames >= MIN_FRAMES and d.valid_ratio >= 0.6
+        return self.name != "FSK"
 
 
 @dataclass
@@ -221,7 +234,8 @@ def _spectral_peaks(power: Floats, bin_hz: float, limit: int = 5) -> list[tuple[
     step = group * bin_hz
     freqs = (np.arange(usable.size) + 0.5) * step
     smooth = np.convolve(usable, np.ones(3) / 3, mode="same")
-    floor = median_filter(smooth, size=int(600 / step) | 1, mode="nearest") + EPS
+    # the floor over 2 kHz: a slow modem keyed with text fills a few hundred Hz around its tones
+    floor = median_filter(smooth, size=int(2000 / step) | 1, mode="nearest") + EPS
     local = smooth == maximum_filter1d(smooth, size=int(150 / step) | 1)
     local &= (freqs > MIN_TONE_HZ) & (freqs < MAX_TONE_HZ)
     idx = np.flatnonzero(local)
@@ -241,13 +255,13 @@ def _candidate_pairs(peaks: list[tuple[float, float]], nyquist: float) -> list[t
         for _, _, mark, space in COMMON_MODEMS:
             if min(abs(f - mark), abs(f - space)) < 25:
                 pairs.append((min(mark, space), max(mark, space)))
-    for f in freqs[:3]:
+    for f in freqs[:4]:
         for baud in (2 * (f - 600), 0.75 * (f - 600)):  # f as minimodem's mark, or its space
             if baud >= 400:
                 mark, space = _minimodem_tones(baud)
                 pairs.append((mark, space))
-    for i, a in enumerate(freqs):
-        for b in freqs[i + 1 :]:
+    for i, a in enumerate(freqs[:5]):
+        for b in freqs[i + 1 : 5]:
             pairs.append((min(a, b), max(a, b)))
     out: list[tuple[float, float]] = []
     for a, b in pairs:
@@ -329,7 +343,7 @@ def _symbol_rate(times: Floats, max_baud: float) -> tuple[float, float]:
     # Between changes of the same direction (space->mark to space->mark): whatever delays one
     # direction more than the other cancels out.
     intervals = (times[2:] - times[:-2])[:160]
-    grid = (candidates[:, None] * (1 + np.linspace(-0.1, 0.1, 41))[None, :]).ravel()
+    grid = (candidates[:, None] * (1 + np.linspace(-0.1, 0.1, 11))[None, :]).ravel()
     coh = _interval_coherence(intervals, grid).reshape(candidates.size, -1)
     best_i = coh.argmax(axis=1)
     best = coh[np.arange(candidates.size), best_i]
@@ -344,8 +358,8 @@ def _symbol_rate(times: Floats, max_baud: float) -> tuple[float, float]:
     j = int(fc.argmax())
     # then on the whole span, changes of one direction only (the clock's phase must hold for
     # seconds): resolution ~ 1 / span
-    same = times[::2][:: max(1, times.size // 1500)]
-    finest = fine[j] * (1 + np.linspace(-0.004, 0.004, 81))
+    same = times[::2][:: max(1, times.size // 500)]
+    finest = fine[j] * (1 + np.linspace(-0.004, 0.004, 41))
     phase = np.abs(np.exp(2j * np.pi * np.outer(finest, same - same[0])).mean(axis=1))
     return float(finest[int(phase.argmax())]), float(fc[j])
 
@@ -377,7 +391,7 @@ def _clock_by_lines(diff: Floats, rate: float, max_baud: float) -> tuple[float, 
     """(baud, coherence, change times) from the smoothed change signal, or (0, 0, [])."""
     candidates = _clock_lines(diff, rate, max_baud)
     cumulative = np.concatenate(([0.0], np.cumsum(diff)))
-    for baud in candidates[:16].tolist():
+    for baud in candidates[:4].tolist():
         width = max(1, round(rate / baud))
         # a symbol-long average: the matched filter for one symbol of a keyed tone
         smooth = (cumulative[width:] - cumulative[:-width]) / width
@@ -433,13 +447,13 @@ def _test_pair(
 
     Wide shifts allow fast clocks, which many changes time well in a short window; narrow
     shifts (slow modems) are timed over the whole chunk at a low envelope rate. Either way a
-    test costs about one transform of ~16k points.
+    test costs a few transforms of ~4k points.
     """
     shift = f_b - f_a
     half = BAND_HALF * shift
     max_baud = min(2.2 * shift, 0.4 * rate)
     env_rate = min(rate, 2.5 * max_baud + 4 * half)
-    n = min(x.size, 1 << int(np.ceil(np.log2(max(rate, 2.0e4 * rate / env_rate)))))
+    n = min(x.size, 1 << int(np.ceil(np.log2(ENVELOPE_SAMPLES * rate / env_rate))))
     if n & (n - 1):
         n = 1 << int(np.log2(n))
     if n not in spectra:
@@ -520,7 +534,7 @@ def detect_keying(
         x = np.concatenate((x, np.zeros((1 << int(np.ceil(np.log2(n)))) - n)))
         n = x.size
     spectra = {n: scipy.fft.rfft(x)}
-    peaks = _spectral_peaks(np.abs(spectra[n]) ** 2, sr / n)
+    peaks = _spectral_peaks(np.abs(spectra[n]) ** 2, sr / n, limit=8)
     best: Keying | None = None
     best_rank = 0.0
     for f_a, f_b in _candidate_pairs(peaks, sr / 2):
@@ -530,6 +544,7 @@ def detect_keying(
         baud, coherence, transitions, hold, agreement = result
         if (
             coherence < MIN_COHERENCE
+            or transitions * coherence**2 < MIN_RAYLEIGH_Z
             or hold < MIN_ENVELOPE_HOLD
             or agreement > PERIODIC_AGREEMENT_MAX
         ):
@@ -664,10 +679,11 @@ class ModemScanner:
         self.channels = channels
         self._pending: list[npt.NDArray[np.float32]] = []
         self._pending_len = 0
-        self._rest = np.empty(0, dtype=np.float32)  # input frames not yet a whole factor
+        self._rest: npt.NDArray[np.number] = np.empty(0)  # input frames not a whole factor yet
         self._chunks = 0
         self._previous: npt.NDArray[np.float32] | None = None
         self._previous_kept = False
+        self._previous_skipped = False
         self._keep_next = False
         # (chunk index, keying or None, audio) of the chunks kept for demodulation
         self._kept: list[tuple[int, Keying | None, npt.NDArray[np.float32]]] = []
@@ -676,16 +692,24 @@ class ModemScanner:
 
     def update(self, block: npt.NDArray[np.number]) -> None:
         """Add a block of decoded frames, shape (frames, channels) or (frames,)."""
-        mono = np.asarray(block, dtype=np.float32)
-        if mono.ndim == 2:
-            mono = mono.mean(axis=1, dtype=np.float32)
+        arr = np.asarray(block)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        # Channels summed and the box decimator run in exact integer arithmetic on 16-bit
+        # input (one pass per channel and per phase; numpy's reductions along a short axis
+        # are several times slower); floats only at the reduced rate.
+        wide = np.int32 if arr.dtype.kind in "iu" and arr.dtype.itemsize <= 2 else np.float64
+        mono = arr[:, 0].astype(wide)
+        for c in range(1, arr.shape[1]):
+            mono += arr[:, c]
         if self._rest.size:
-            mono = np.concatenate((self._rest, mono))
+            mono = np.concatenate((self._rest.astype(wide), mono))
         usable = mono.size // self.factor * self.factor
         self._rest = mono[usable:].copy()
-        # A box average before taking every factor-th sample: a cheap anti-alias filter (its
-        # nulls sit on the alias images' centres).
-        reduced = mono[:usable].reshape(-1, self.factor).mean(axis=1, dtype=np.float32)
+        summed = mono[0 : usable : self.factor].copy()
+        for phase in range(1, self.factor):
+            summed += mono[phase : usable : self.factor]
+        reduced = (summed * (1.0 / (self.factor * arr.shape[1]))).astype(np.float32)
         self._pending.append(reduced)
         self._pending_len += reduced.size
         while self._pending_len >= CHUNK:
@@ -703,8 +727,13 @@ class ModemScanner:
     def _analyse(self, chunk: npt.NDArray[np.float32]) -> None:
         index = self._chunks
         self._chunks += 1
-        keying = detect_keying(chunk, self.rate, offset_s=index * CHUNK / self.rate)
+        skip = not self._keep_next and index % IDLE_STRIDE != 0
+        keying = None if skip else detect_keying(chunk, self.rate, offset_s=self._at(index))
         if keying is not None:
+            if self._previous is not None and self._previous_skipped:
+                earlier = detect_keying(self._previous, self.rate, offset_s=self._at(index - 1))
+                if earlier is not None:
+                    self._hits.append((index - 1, earlier))
             self._hits.append((index, keying))
             if self._previous is not None and not self._previous_kept:
                 self._keep(index - 1, None, self._previous)  # the transmission may start there
@@ -718,6 +747,10 @@ class ModemScanner:
         else:
             self._previous_kept = False
         self._previous = chunk
+        self._previous_skipped = skip
+
+    def _at(self, index: int) -> float:
+        return index * CHUNK / self.rate
 
     def report(self, *, deadline: float | None = None) -> ModemReport:
         """Findings for the whole track; ``deadline`` (``time.perf_counter()`` value) stops
@@ -766,7 +799,17 @@ class ModemScanner:
             transmission.truncated = True
         if not audio or (deadline is not None and time.perf_counter() > deadline):
             return transmission
-        x = _trim_to_keying(np.concatenate(audio).astype(np.float64), self.rate, keying)
+        x = np.concatenate(audio).astype(np.float64)
+        if transmission.name == "FSK":
+            # no common plan: the framing decides, and 3 s tell (music finds a clock now and
+            # then; demodulating all of it would cost more than finding it)
+            head = demodulate_fsk(
+                x[: int(3 * self.rate)], self.rate, keying.f_low, keying.f_high, baud
+            )
+            if head.frames < MIN_FRAMES or head.valid_ratio < MIN_VALID_FRAMES:
+                transmission.demodulated = head
+                return transmission
+        x = _trim_to_keying(x, self.rate, keying)
         demodulated = demodulate_fsk(x, self.rate, keying.f_low, keying.f_high, baud)
         transmission.demodulated = demodulated
         if transmission.framed:
