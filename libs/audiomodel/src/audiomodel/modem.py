@@ -14,13 +14,16 @@ symbol period ``T``. So the detector asks two questions of a pair of narrow band
    Rayleigh statistic). Players and singers drift by tens of milliseconds; a sound card's clock
    does not drift by a microsecond within seconds.
 
-Tone pairs come from the strongest narrow spectral peaks of each ~4 s chunk (generic: any
+Tone pairs come from the strongest narrow spectral peaks of each ~3 s chunk (generic: any
 shift, any rate) and from the tone plans of common modems whose tones sit on a peak (Bell 103
 originate/answer, Bell 202, V.23, RTTY 170/425/850 Hz shifts, minimodem's own defaults for any
 rate: mark = rate/2 + 600 Hz, space = mark + 5/6 rate). Where a pair keys at a steady clock,
 :func:`demodulate_fsk` does what a receiver does (non-coherent: tone energy over one symbol,
 compared; asynchronous framing re-synchronised on every start bit, 8-N-1 as minimodem sends)
-and the recovered bytes are carved with :mod:`audiomodel.payload`.
+and the recovered bytes are carved with :mod:`audiomodel.payload`. A keying is *reported* only
+with more than a clock: bytes that frame, a standard modem's tone plan, or a near-perfect clock
+over thousands of changes (:attr:`Transmission.flagged`); a clock alone turns up in ~3 % of
+real music clips (two partials beating steadily).
 
 What music can still do: a chiptune arpeggio switches between exact tones at the frame rate of
 its player (50/60 Hz), on a steady clock. It repeats a short cycle, though: the symbol sequence
@@ -30,7 +33,7 @@ of data does not (``PERIODIC_AGREEMENT_MAX``). DTMF digits and Morse key tones o
 What this does not see: modems above ~5000 Bd or with tones above ``MAX_TONE_HZ`` (the
 reduced rate keeps up to ~8 kHz), PSK/QAM carriers (one tone whose *phase* jumps: no pair of
 bands takes turns), and many-tone MFSK like ggwave (its symbols last 20-60 ms: a pair of its
-tones takes turns too rarely in 4 s to time a clock). See FINDINGS.md.
+tones takes turns too rarely in 3 s to time a clock). See FINDINGS.md.
 
 The API takes the mono signal at a reduced rate (``>= 20 kHz``; :func:`reduced_rate`):
 demodulating needs phase and sample timing that a shared magnitude spectrogram does not keep.
@@ -43,6 +46,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -679,7 +683,7 @@ class ModemScanner:
         self.channels = channels
         self._pending: list[npt.NDArray[np.float32]] = []
         self._pending_len = 0
-        self._rest: npt.NDArray[np.number] = np.empty(0)  # input frames not a whole factor yet
+        self._rest: npt.NDArray[Any] = np.empty(0)  # input frames not a whole factor yet
         self._chunks = 0
         self._previous: npt.NDArray[np.float32] | None = None
         self._previous_kept = False
@@ -699,7 +703,7 @@ class ModemScanner:
         # input (one pass per channel and per phase; numpy's reductions along a short axis
         # are several times slower); floats only at the reduced rate.
         wide = np.int32 if arr.dtype.kind in "iu" and arr.dtype.itemsize <= 2 else np.float64
-        mono = arr[:, 0].astype(wide)
+        mono: npt.NDArray[Any] = arr[:, 0].astype(wide)
         for c in range(1, arr.shape[1]):
             mono += arr[:, c]
         if self._rest.size:
