@@ -79,7 +79,7 @@ MAX_TONE_HZ = 7800.0
 MIN_SHIFT_HZ = 80.0
 BAND_HALF = 0.75  # each tone's band, in tone shifts either side: the other tone stays out
 MIN_BAUD = 30.0  # Morse, DTMF dialling, tremolo and arpeggios of real tempo sit below
-MAX_PAIRS = 3  # pair tests per chunk (the cost bound)
+MAX_PAIRS = 4  # pair tests per chunk (the cost bound)
 # While nothing keys, one chunk in IDLE_STRIDE is analysed (the cost: ~half); a hit analyses
 # its neighbours. A transmission of two chunks (~5.5 s) or more is always seen; a shorter burst
 # is seen with probability ~1/IDLE_STRIDE (several bursts: each one another chance).
@@ -174,9 +174,11 @@ class Keying:
     transitions: int
 
     def matches(self, other: Keying) -> bool:
-        """Overlapping tones: the same transmission when the chunks are neighbours (a chunk of
-        equal bytes may time the clock at a multiple of it, so the rate is not compared)."""
-        return self.f_low < other.f_high and other.f_low < self.f_high
+        """Overlapping tones or the same clock: the same transmission when the chunks are
+        neighbours (a chunk of equal bytes may time the clock at a multiple of it; a chunk under
+        music may find one tone of the pair beside a partial)."""
+        tones = self.f_low < other.f_high and other.f_low < self.f_high
+        return tones or abs(self.baud - other.baud) <= 0.01 * self.baud
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +207,12 @@ class Transmission:
     @property
     def framed(self) -> bool:
         d = self.demodulated
-        return d is not None and d.frames >= MIN_FRAMES and d.valid_ratio >= MIN_VALID_FRAMES
+        return (
+            d is not None
+            and d.frames >= MIN_FRAMES
+            and d.valid_ratio >= MIN_VALID_FRAMES
+            and not _cyclic(d.data)
+        )
 
     @property
     def flagged(self) -> bool:
@@ -218,8 +225,26 @@ class Transmission:
         ):
             return True
         if self.name.startswith("minimodem"):
-            return d is not None and d.frames >= MIN_FRAMES and d.valid_ratio >= 0.6
+            return (
+                d is not None
+                and d.frames >= MIN_FRAMES
+                and d.valid_ratio >= 0.6
+                and not _cyclic(d.data)
+            )
         return self.name != "FSK"
+
+
+def _cyclic(data: bytes, max_period: int = 8) -> bool:
+    """Bytes that repeat a cycle, or use a handful of values, almost throughout: what a steady
+    musical pattern (a chiptune arpeggio's partials beating on the note's period) parses into
+    when read as 8-N-1 frames. A payload of 32+ bytes, even one padded with zeros, does not."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    if arr.size < 4 * max_period:
+        return False
+    if np.unique(arr).size < 12:  # a handful of values (a pattern read 8 bits at a time)
+        return True
+    best = max(float((arr[p:] == arr[:-p]).mean()) for p in range(1, max_period + 1))
+    return best >= 0.9
 
 
 @dataclass
@@ -231,50 +256,88 @@ class ModemReport:
 # -- detection --------------------------------------------------------------------------------
 
 
-def _spectral_peaks(power: Floats, bin_hz: float, limit: int = 5) -> list[tuple[float, float]]:
-    """(frequency, prominence dB) of the strongest distinct narrow peaks, ~10 Hz resolution."""
-    group = max(1, round(10.0 / bin_hz))
-    usable = power[: power.size // group * group].reshape(-1, group).sum(axis=1)
-    step = group * bin_hz
-    freqs = (np.arange(usable.size) + 0.5) * step
-    smooth = np.convolve(usable, np.ones(3) / 3, mode="same")
-    # the floor over 2 kHz: a slow modem keyed with text fills a few hundred Hz around its tones
-    floor = median_filter(smooth, size=int(2000 / step) | 1, mode="nearest") + EPS
-    local = smooth == maximum_filter1d(smooth, size=int(150 / step) | 1)
-    local &= (freqs > MIN_TONE_HZ) & (freqs < MAX_TONE_HZ)
-    idx = np.flatnonzero(local)
-    if idx.size == 0:
-        return []
-    prominence = 10 * np.log10(smooth[idx] / floor[idx])
-    order = np.argsort(prominence)[::-1][:limit]
-    return [(float(freqs[idx[i]]), float(prominence[i])) for i in order if prominence[i] > 6.0]
+@dataclass(frozen=True, slots=True)
+class _Spectrum:
+    """A chunk's power spectrum at ~10 Hz resolution, against its floor over 2 kHz (a slow
+    modem keyed with text fills a few hundred Hz around its tones)."""
+
+    freqs: Floats
+    excess_db: Floats  # level over the floor
+
+    @classmethod
+    def of(cls, power: Floats, bin_hz: float) -> _Spectrum:
+        group = max(1, round(10.0 / bin_hz))
+        usable = power[: power.size // group * group].reshape(-1, group).sum(axis=1)
+        step = group * bin_hz
+        smooth = np.convolve(usable, np.ones(3) / 3, mode="same")
+        floor = median_filter(smooth, size=int(2000 / step) | 1, mode="nearest") + EPS
+        freqs = (np.arange(usable.size) + 0.5) * step
+        return cls(freqs, 10 * np.log10(smooth / floor + EPS))
+
+    def _step(self) -> float:
+        return float(self.freqs[1] - self.freqs[0]) if self.freqs.size > 1 else 10.0
+
+    def peaks(self, limit: int) -> list[float]:
+        """The strongest distinct narrow peaks (>= 6 dB over the floor, 150 Hz apart)."""
+        e = self.excess_db
+        local = (e == maximum_filter1d(e, size=int(150 / self._step()) | 1)) & (e > 6.0)
+        local &= (self.freqs > MIN_TONE_HZ) & (self.freqs < MAX_TONE_HZ)
+        idx = np.flatnonzero(local)
+        order = idx[np.argsort(e[idx])[::-1][:limit]]
+        return [float(self.freqs[i]) for i in order]
+
+    def at(self, freq: float) -> float:
+        """Excess (dB) near ``freq`` (the best within +-20 Hz)."""
+        i = int(freq / self._step())
+        return float(self.excess_db[max(0, i - 2) : i + 3].max(initial=-99.0))
 
 
-def _candidate_pairs(peaks: list[tuple[float, float]], nyquist: float) -> list[tuple[float, float]]:
-    pairs: list[tuple[float, float]] = []
-    freqs = [f for f, _ in peaks]
-    # Common tone plans whose tones sit on one of the peaks (CPFSK with a small shift puts its
-    # spectral peak near one tone only).
+def _candidate_pairs(spectrum: _Spectrum, nyquist: float) -> list[tuple[float, float]]:
+    """Tone pairs worth a test: half the tests for common tone plans (suggested by the strongest
+    peaks first), half for pairs of peaks (the best supported first: a pair is as good as its
+    weaker tone stands over the floor)."""
+    freqs = spectrum.peaks(8)
+    planned: list[tuple[float, float]] = []
+    # Common tone plans with a peak near a tone (CPFSK with a small shift may show one tone
+    # only, or sidebands of the framing beside both)
     for f in freqs:
         for _, _, mark, space in COMMON_MODEMS:
-            if min(abs(f - mark), abs(f - space)) < 25:
-                pairs.append((min(mark, space), max(mark, space)))
+            if min(abs(f - mark), abs(f - space)) < min(100.0, abs(mark - space) / 2):
+                planned.append((min(mark, space), max(mark, space)))
     for f in freqs[:4]:
         for baud in (2 * (f - 600), 0.75 * (f - 600)):  # f as minimodem's mark, or its space
             if baud >= 400:
                 mark, space = _minimodem_tones(baud)
-                pairs.append((mark, space))
-    for i, a in enumerate(freqs[:5]):
-        for b in freqs[i + 1 : 5]:
-            pairs.append((min(a, b), max(a, b)))
-    out: list[tuple[float, float]] = []
+                planned.append((min(mark, space), max(mark, space)))
+    generic = [(min(a, b), max(a, b)) for i, a in enumerate(freqs[:5]) for b in freqs[i + 1 : 5]]
+    out = _best_supported(planned, spectrum, nyquist, MAX_PAIRS // 2, [], ranked=False)
+    out += _best_supported(generic, spectrum, nyquist, MAX_PAIRS - len(out), out)
+    return out
+
+
+def _best_supported(
+    pairs: list[tuple[float, float]],
+    spectrum: _Spectrum,
+    nyquist: float,
+    limit: int,
+    taken: list[tuple[float, float]],
+    *,
+    ranked: bool = True,
+) -> list[tuple[float, float]]:
+    """The first ``limit`` pairs whose weaker tone stands over the floor: in the given order
+    (plans come by the strength of the peak that suggested them), or the best supported first."""
+    seen = list(taken)
+    scored: list[tuple[float, float, float]] = []
     for a, b in pairs:
         if b - a < MIN_SHIFT_HZ or b >= min(MAX_TONE_HZ, nyquist - 100):
             continue
-        if any(abs(a - c) < 0.03 * a and abs(b - d) < 0.03 * b for c, d in out):
+        if any(abs(a - c) < 0.03 * a and abs(b - d) < 0.03 * b for c, d in seen):
             continue
-        out.append((a, b))
-    return out[:MAX_PAIRS]
+        seen.append((a, b))
+        scored.append((min(spectrum.at(a), spectrum.at(b)), a, b))
+    if ranked:
+        scored.sort(reverse=True)
+    return [(a, b) for support, a, b in scored if support > 0.0][:limit]
 
 
 def _band_envelope(
@@ -538,10 +601,10 @@ def detect_keying(
         x = np.concatenate((x, np.zeros((1 << int(np.ceil(np.log2(n)))) - n)))
         n = x.size
     spectra = {n: scipy.fft.rfft(x)}
-    peaks = _spectral_peaks(np.abs(spectra[n]) ** 2, sr / n, limit=8)
+    spectrum = _Spectrum.of(np.abs(spectra[n]) ** 2, sr / n)
     best: Keying | None = None
     best_rank = 0.0
-    for f_a, f_b in _candidate_pairs(peaks, sr / 2):
+    for f_a, f_b in _candidate_pairs(spectrum, sr / 2):
         result = _test_pair(x, spectra, sr, f_a, f_b)
         if result is None:
             continue
