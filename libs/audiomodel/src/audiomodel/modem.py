@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -154,6 +154,18 @@ def modem_plan(baud: float, f_a: float, f_b: float) -> tuple[str, float, float]:
     if abs(lo - want_lo) < 0.06 * want_lo and abs(hi - want_hi) < 0.06 * want_hi:
         return f"minimodem default for {baud:.0f} Bd", want_lo, want_hi
     return "FSK", lo, hi
+
+
+def _plans_at(baud: float) -> list[tuple[str, float, float]]:
+    """The common modems' (name, low tone, high tone) for a rate."""
+    out = [
+        (name, min(mark, space), max(mark, space))
+        for name, rate, mark, space in COMMON_MODEMS
+        if abs(baud - rate) <= 0.03 * rate
+    ]
+    lo, hi = sorted(_minimodem_tones(round(baud)))
+    out.append((f"minimodem default for {baud:.0f} Bd", lo, hi))
+    return out
 
 
 def modem_name(baud: float, f_a: float, f_b: float) -> str:
@@ -868,13 +880,20 @@ class ModemScanner:
             return transmission
         x = np.concatenate(audio).astype(np.float64)
         if transmission.name == "FSK":
-            # no common plan: the framing decides, and 3 s tell (music finds a clock now and
-            # then; demodulating all of it would cost more than finding it)
-            head = demodulate_fsk(
-                x[: int(3 * self.rate)], self.rate, keying.f_low, keying.f_high, baud
-            )
-            if head.frames < MIN_FRAMES or head.valid_ratio < MIN_VALID_FRAMES:
-                transmission.demodulated = head
+            # No plan fits the tones found. Does a common modem's plan at this rate frame
+            # better (the peaks of a fast CPFSK signal sit beside its tones)? The framing of
+            # 3 s decides (music finds a clock now and then; demodulating all of it would cost
+            # more than finding it).
+            head_x = x[: int(3 * self.rate)]
+            best_head = demodulate_fsk(head_x, self.rate, keying.f_low, keying.f_high, baud)
+            for name, lo, hi in _plans_at(baud):
+                trial = demodulate_fsk(head_x, self.rate, lo, hi, baud)
+                if trial.frames >= MIN_FRAMES and trial.valid_ratio > best_head.valid_ratio:
+                    best_head = trial
+                    keying = replace(keying, f_low=lo, f_high=hi)
+                    transmission.keying, transmission.name = keying, name
+            if best_head.frames < MIN_FRAMES or best_head.valid_ratio < MIN_VALID_FRAMES:
+                transmission.demodulated = best_head
                 return transmission
         x = _trim_to_keying(x, self.rate, keying)
         demodulated = demodulate_fsk(x, self.rate, keying.f_low, keying.f_high, baud)
