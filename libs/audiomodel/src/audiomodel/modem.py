@@ -228,22 +228,15 @@ class Transmission:
 
     @property
     def flagged(self) -> bool:
-        """Enough evidence to report: framed bytes, a standard modem's tone plan, minimodem's
-        rate-dependent plan with bytes that mostly frame (a one-parameter family: a pair of
-        partials fits it by chance now and then), or a perfect clock."""
-        k, d = self.keying, self.demodulated
+        """Enough evidence to report: bytes that frame, a standard modem's tone plan and rate,
+        or a near-perfect clock. minimodem's rate-dependent plan is a one-parameter family that a
+        pair of partials fits by chance now and then (~0.5 % of real clips): it needs framing."""
+        k = self.keying
         if self.framed or (
             k.coherence >= GENERIC_COHERENCE and k.transitions >= GENERIC_TRANSITIONS
         ):
             return True
-        if self.name.startswith("minimodem"):
-            return (
-                d is not None
-                and d.frames >= MIN_FRAMES
-                and d.valid_ratio >= 0.6
-                and not _cyclic(d.data)
-            )
-        return self.name != "FSK"
+        return self.name != "FSK" and not self.name.startswith("minimodem")
 
 
 def _cyclic(data: bytes, max_period: int = 8) -> bool:
@@ -888,7 +881,11 @@ class ModemScanner:
             best_head = demodulate_fsk(head_x, self.rate, keying.f_low, keying.f_high, baud)
             for name, lo, hi in _plans_at(baud):
                 trial = demodulate_fsk(head_x, self.rate, lo, hi, baud)
-                if trial.frames >= MIN_FRAMES and trial.valid_ratio > best_head.valid_ratio:
+                if (
+                    trial.frames >= MIN_FRAMES
+                    and trial.valid_ratio >= MIN_VALID_FRAMES
+                    and trial.valid_ratio > best_head.valid_ratio
+                ):
                     best_head = trial
                     keying = replace(keying, f_low=lo, f_high=hi)
                     transmission.keying, transmission.name = keying, name
