@@ -305,13 +305,12 @@ def _candidate_pairs(spectrum: _Spectrum, nyquist: float) -> list[tuple[float, f
     planned: list[tuple[float, float]] = []
     # Common tone plans with a peak near a tone (CPFSK with a small shift may show one tone
     # only, or sidebands of the framing beside both)
-    for f in freqs:
+    for rank, f in enumerate(freqs):  # the strongest peak's plans first
         for _, _, mark, space in COMMON_MODEMS:
             if min(abs(f - mark), abs(f - space)) < min(100.0, abs(mark - space) / 2):
                 planned.append((min(mark, space), max(mark, space)))
-    for f in freqs[:4]:
-        for baud in (2 * (f - 600), 0.75 * (f - 600)):  # f as minimodem's mark, or its space
-            if baud >= 400:
+        for baud in (0.75 * (f - 600), 2 * (f - 600)):  # f as minimodem's space, or its mark
+            if baud >= 400 and rank < 4:
                 mark, space = _minimodem_tones(baud)
                 planned.append((min(mark, space), max(mark, space)))
     generic = [(min(a, b), max(a, b)) for i, a in enumerate(freqs[:5]) for b in freqs[i + 1 : 5]]
