@@ -297,10 +297,10 @@ class _Spectrum:
         return float(self.excess_db[max(0, i - 2) : i + 3].max(initial=-99.0))
 
 
-def _candidate_pairs(spectrum: _Spectrum, nyquist: float) -> list[tuple[float, float]]:
+def _candidate_pairs(spectrum: _Spectrum, nyquist: float) -> list[tuple[float, float, bool]]:
     """Tone pairs worth a test: half the tests for common tone plans (suggested by the strongest
     peaks first), half for pairs of peaks (the best supported first: a pair is as good as its
-    weaker tone stands over the floor)."""
+    weaker tone stands over the floor). (low, high, from a plan)."""
     freqs = spectrum.peaks(8)
     planned: list[tuple[float, float]] = []
     # Common tone plans with a peak near a tone (CPFSK with a small shift may show one tone
@@ -314,9 +314,9 @@ def _candidate_pairs(spectrum: _Spectrum, nyquist: float) -> list[tuple[float, f
                 mark, space = _minimodem_tones(baud)
                 planned.append((min(mark, space), max(mark, space)))
     generic = [(min(a, b), max(a, b)) for i, a in enumerate(freqs[:5]) for b in freqs[i + 1 : 5]]
-    out = _best_supported(planned, spectrum, nyquist, MAX_PAIRS // 2, [], ranked=False)
-    out += _best_supported(generic, spectrum, nyquist, MAX_PAIRS - len(out), out)
-    return out
+    plans = _best_supported(planned, spectrum, nyquist, MAX_PAIRS // 2, [], ranked=False)
+    peaks = _best_supported(generic, spectrum, nyquist, MAX_PAIRS - len(plans), plans)
+    return [(a, b, True) for a, b in plans] + [(a, b, False) for a, b in peaks]
 
 
 def _best_supported(
@@ -512,7 +512,13 @@ def _periodic_agreement(bits: npt.NDArray[np.bool_], max_period: int = 24) -> tu
 
 
 def _test_pair(
-    x: Floats, spectra: dict[int, npt.NDArray[np.complex128]], rate: float, f_a: float, f_b: float
+    x: Floats,
+    spectra: dict[int, npt.NDArray[np.complex128]],
+    rate: float,
+    f_a: float,
+    f_b: float,
+    *,
+    robust: bool = True,
 ) -> tuple[float, float, int, float, float] | None:
     """(baud, coherence, transitions, envelope hold, periodic agreement) of one pair, or None.
 
@@ -554,11 +560,13 @@ def _test_pair(
     diff = np.where(keyed, (e_a - e_b) / (total + 0.2 * total.mean() + EPS), 0.0)
     times = _crossings(diff, env_rate)
     baud, coherence = _symbol_rate(times, max_baud) if times.size >= MIN_TRANSITIONS else (0, 0)
-    if baud <= 0 or coherence < MIN_COHERENCE:
+    if robust and (baud <= 0 or coherence < MIN_COHERENCE):
         # single changes timed too badly (music in the bands): time the clock from the lines
+        # (for a common plan's tones only: a pair of peaks needs framing to be reported, which
+        # music this loud breaks anyway)
         baud, coherence, times = _clock_by_lines(diff, env_rate, max_baud)
-        if baud <= 0:
-            return None
+    if baud <= 0:
+        return None
     # While keying (from the first change to the last), does the envelope hold?
     first, last = int(times[0] * env_rate), int(times[-1] * env_rate)
     span = raw_total[first : last + 1]
@@ -608,8 +616,8 @@ def detect_keying(
     spectrum = _Spectrum.of(np.abs(spectra[n]) ** 2, sr / n)
     best: Keying | None = None
     best_rank = 0.0
-    for f_a, f_b in _candidate_pairs(spectrum, sr / 2):
-        result = _test_pair(x, spectra, sr, f_a, f_b)
+    for f_a, f_b, planned in _candidate_pairs(spectrum, sr / 2):
+        result = _test_pair(x, spectra, sr, f_a, f_b, robust=planned)
         if result is None:
             continue
         baud, coherence, transitions, hold, agreement = result
