@@ -101,6 +101,7 @@ PERIODIC_AGREEMENT_MAX = 0.93
 MIN_FRAMES = 20
 MIN_VALID_FRAMES = 0.9
 GENERIC_COHERENCE = 0.98
+GENERIC_FRAMED_COHERENCE = 0.8
 GENERIC_TRANSITIONS = 2000
 MIN_ENVELOPE_HOLD = 0.2  # 10th/90th percentile of the pair's energy while keying (FSK ~0.3-1)
 MAX_KEPT_SECONDS = 900.0  # reduced-rate audio kept for demodulation, at most
@@ -232,9 +233,11 @@ class Transmission:
         or a near-perfect clock. minimodem's rate-dependent plan is a one-parameter family that a
         pair of partials fits by chance now and then (~0.5 % of real clips): it needs framing."""
         k = self.keying
-        if self.framed or (
-            k.coherence >= GENERIC_COHERENCE and k.transitions >= GENERIC_TRANSITIONS
-        ):
+        # Tones no plan knows: the framing must come with a clean clock (music's steady
+        # patterns frame now and then, on a clock jittered by the rest of the music)
+        if self.framed and (self.name != "FSK" or k.coherence >= GENERIC_FRAMED_COHERENCE):
+            return True
+        if k.coherence >= GENERIC_COHERENCE and k.transitions >= GENERIC_TRANSITIONS:
             return True
         return self.name != "FSK" and not self.name.startswith("minimodem")
 
