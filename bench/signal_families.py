@@ -221,6 +221,7 @@ def main() -> None:
     parser.add_argument("--per-family", type=int, default=24, help="cases per family")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", action="store_true", help="print every miss")
+    parser.add_argument("--keep-misses", type=Path, help="write every missed case here")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
@@ -271,9 +272,14 @@ def main() -> None:
             flagged = verdict.decision.value != "accept"
             located = overlaps(verdict, case.truth) if case.truth else None
             results[case.family].append((flagged, located))
-            if args.verbose and (not flagged or located is False):
+            if not flagged or located is False:
                 codes = [f.code for f in verdict.findings]
-                print(f"miss {case.family} truth={case.truth} {verdict.decision.value} {codes}")
+                if args.verbose:
+                    print(f"miss {case.family} truth={case.truth} {verdict.decision.value} {codes}")
+                if args.keep_misses:
+                    args.keep_misses.mkdir(parents=True, exist_ok=True)
+                    name = f"{case.family.replace(' ', '_')}-{len(results[case.family])}.wav"
+                    (args.keep_misses / name).write_bytes(case.data)
 
     print(f"\n### Signal families ({args.split} split, {len(clips)} clips, seed {args.seed})\n")
     print("| family | cases | flagged | time range overlaps truth |")

@@ -179,3 +179,12 @@ def test_window_summaries_stay_fixed_size_and_map_frames_to_bytes() -> None:
     report = analyzer.report(ByteMap(offset=44, frame_bytes=2))
     assert len(report.start_s) == 60_020 // 4000 - 2
     assert report.findings == []
+
+
+def test_a_last_partial_half_second_is_judged_too() -> None:
+    analyzer = WindowAnalyzer(sample_rate=8000, channels=2)
+    rng = np.random.default_rng(1)
+    analyzer.update((rng.standard_normal((4000 * 3 + 2500, 2)) * 1000).astype(np.int16))
+    report = analyzer.report()
+    assert len(report.start_s) == 2  # 4 cells (the last one short), 1.5 s windows
+    assert report.end_s[-1] == pytest.approx((4000 * 3 + 2500) / 8000)

@@ -67,10 +67,10 @@ FULL_SCALE = 32768.0
 # -- data segments: a window is data-like when it is white AND shows a sign of bytes ---------
 # Best fixed predictor within this many dB of the variance: nothing predicts it (sound: -10 to
 # -40 dB; noisy sound effects reach -3 at low sample rates).
-WHITE_PRED_GAIN_DB = -2.5
+WHITE_PRED_GAIN_DB = -4.0
 # ... and it stands out from the same track by at least this much (self-calibration: a noise
 # track's windows are all white, so none stands out).
-STANDOUT_PRED_DB = 6.0
+STANDOUT_PRED_DB = 3.0
 ONE_SIDED_DC = 0.5  # |mean| / RMS over 1.5 s; AC-coupled sound stays well under 0.2
 UNIFORM_ENTROPY_BITS = 7.5  # high-byte entropy of uniform bytes ~8; loud Gaussian noise ~7
 # ... and half of the samples beyond half scale (clip values aside): uniform bytes 0.5;
@@ -83,13 +83,17 @@ ABSURD_FLOAT_COUNT = 4
 MIN_RMS_DB = -50.0  # quieter windows are not judged for data (a noise floor is white)
 # -- held steps -------------------------------------------------------------------------------
 STEP_LEAP = 2048  # a held value left by a leap of 1/16 of full scale: a step
+# Loud samples (1/16 of full scale) that repeat the previous one exactly, per sample: coarse
+# 8-bit recordings reach 0.15 (424 good training clips); bytes held or sorted: 0.5-0.9.
+HELD_SHARE = 0.3
 MIN_STEPS = 48  # steps in a cell or window (good clips: up to 459 in 8-bit audio)
 # Distinct leap sizes (in 1/256 of full scale) among them: a square wave leaps by one size per
 # voice and volume; coarse 8-bit audio showed at most 35 (424 good training clips); bytes
 # held as steps leap by the difference of two bytes: 200+.
-STEP_SIZES = 64
+STEP_SIZES = 48
 # -- monotonic runs ---------------------------------------------------------------------------
-MONOTONIC_MS = 50.0  # a half cycle of 10 Hz
+# A half cycle of 25 Hz at -18 dBFS or more with nothing over it; good clips: at most 3.4 ms.
+MONOTONIC_MS = 20.0
 MONOTONIC_RISE = 4096  # the run climbs at least 1/8 of full scale (16-bit steps)
 MONOTONIC_STEPS = 32  # with at least this many strict steps
 
@@ -319,10 +323,11 @@ class WindowAnalyzer:
         if self._carry.shape[0] >= max(64, self.cell // 4) or (
             not self._sums and self._carry.shape[0] >= 16
         ):
-            carry, absurd = self._carry, self._carry_absurd
+            carry, level, absurd = self._carry, self._carry_level, self._carry_absurd
             self._carry = np.zeros((0, self.channels), dtype=np.int16)
+            self._carry_level = np.zeros(0, dtype=np.float64)
             self._carry_absurd = np.zeros(0, dtype=np.int32)
-            self._cells(carry, absurd)
+            self._cells(carry, level, absurd)
         if not self._sums:
             empty = np.zeros(0)
             return WindowReport(empty, empty, {}, np.zeros(0, dtype=bool))
@@ -420,6 +425,10 @@ class WindowAnalyzer:
         typical = (
             float(np.median(cells["pred_gain_db"][audible_cells])) if audible_cells.any() else 0.0
         )
+        # A sign the track's median half second shows is the track's own character (a DC
+        # offset, a clipped master), not evidence of a spliced file.
+        median_cell = {k: np.median(v[audible_cells]) if audible_cells.any() else 0.0 for k, v in cells.items()}
+        usual = {name: bool(sign) for name, sign in _data_signs(median_cell).items()}
         flags: dict[str, npt.NDArray[np.bool_]] = {
             "signal.data_segment": np.zeros(cells["rms_db"].size, dtype=bool),
             "signal.held_steps": np.zeros(cells["rms_db"].size, dtype=bool),
@@ -429,15 +438,16 @@ class WindowAnalyzer:
         for m in scales.values():
             width = int(round((m["end_frame"][0] - m["start_frame"][0]) / self.cell)) or 1
             hits = {
-                "signal.data_segment": self._data_like(m, typical),
-                "signal.held_steps": (m["steps"] >= MIN_STEPS) & (m["step_sizes"] >= STEP_SIZES),
+                "signal.data_segment": self._data_like(m, typical, usual),
+                "signal.held_steps": ((m["steps"] >= MIN_STEPS) & (m["step_sizes"] >= STEP_SIZES))
+                | (m["held_share"] >= HELD_SHARE),
                 "signal.monotonic_run": m["monotonic_ms"] >= MONOTONIC_MS,
             }
             if m is scales["window"]:
                 report.data_like = hits["signal.data_segment"]
             strength = {
                 "signal.data_segment": m["pred_gain_db"],
-                "signal.held_steps": m["steps"],
+                "signal.held_steps": m["held_share"] + m["steps"] / 1e6,
                 "signal.monotonic_run": m["monotonic_ms"],
             }
             for code, hit in hits.items():
@@ -460,14 +470,21 @@ class WindowAnalyzer:
             where["cells"] = int(flagged.sum())
             report.findings.append(self._finding(code, worst[code][1], typical, where))
 
-    def _data_like(self, m: dict[str, npt.NDArray[np.float64]], typical: float) -> npt.NDArray[np.bool_]:
-        """White, with a sign of bytes, and standing out from the track; or absurd floats."""
+    def _data_like(
+        self,
+        m: dict[str, npt.NDArray[np.float64]],
+        typical: float,
+        usual: dict[str, bool],
+    ) -> npt.NDArray[np.bool_]:
+        """White, more so than the track, with a sign of bytes the track's typical half second
+        does not show; or absurd floats."""
         audible = m["rms_db"] >= MIN_RMS_DB
         white = (m["pred_gain_db"] >= WHITE_PRED_GAIN_DB) & audible
         standout = m["pred_gain_db"] - typical >= STANDOUT_PRED_DB
         structured = np.zeros_like(white)
-        for sign in _data_signs(m).values():
-            structured |= sign
+        for name, sign in _data_signs(m).items():
+            if not usual[name]:
+                structured |= sign
         absurd: npt.NDArray[np.bool_] = m["absurd_floats"] >= ABSURD_FLOAT_COUNT
         return (white & structured & standout) | absurd
 
@@ -513,7 +530,7 @@ class WindowAnalyzer:
             code,
             f"The samples climb (or fall) without turning for {m['monotonic_ms']:.0f} ms in "
             f"{span}: sorted values, not sound, which oscillates (a half cycle that long is "
-            "below 10 Hz).",
+            "below 25 Hz).",
             monotonic_ms=round(m["monotonic_ms"], 1),
             **where,
         )
