@@ -128,15 +128,6 @@ def as_samples(values: npt.NDArray[np.uint8], width: str) -> npt.NDArray[np.gene
 # -- the families ------------------------------------------------------------------------------
 
 
-def middle_splice(
-    rng: np.random.Generator, x: Audio, rate: int, width: str, insert_frames: int
-) -> tuple[bytes, int]:
-    """The track as WAV, and the frame in its middle where data goes."""
-    del rng
-    at = x.shape[0] // 2 - insert_frames // 2
-    return wav(x, rate, width), max(0, at)
-
-
 def splice_case(
     rng: np.random.Generator, pool: list[Path], x: Audio, rate: int, width: str
 ) -> Case:
@@ -144,13 +135,14 @@ def splice_case(
     channels = x.shape[1]
     frame_bytes = BYTES_PER_SAMPLE[width] * channels
     frames = max(1, round(x.shape[0] * share / (1 - share)))
-    blob, at = middle_splice(rng, x, rate, width, 0)
-    at = x.shape[0] // 2
+    blob, at = wav(x, rate, width), x.shape[0] // 2
     data = splice_raw(blob, at * frame_bytes, payload(rng, pool, frames * frame_bytes))
     return Case(f"splice {width}", data, (at / rate, (at + frames) / rate))
 
 
-def steps_values(rng: np.random.Generator, pool: list[Path], n: int, held: int) -> npt.NDArray[np.uint8]:
+def steps_values(
+    rng: np.random.Generator, pool: list[Path], n: int, held: int
+) -> npt.NDArray[np.uint8]:
     raw = np.frombuffer(payload(rng, pool, max(1, n // held + 1)), dtype=np.uint8)
     return np.repeat(raw, held)[:n]
 
@@ -183,7 +175,6 @@ def pattern_case(
     held = int(rng.choice([2, 3, 4, 8, 16, 64]))
     values = steps_values(rng, pool, n, held) if kind == "steps" else ramp_values(rng, pool, n)
     samples = as_samples(values, width).reshape(frames, channels)
-    name = f"steps N={held}" if kind == "steps" else "ramp"
     if x is None:
         return Case(f"{kind} {width}", wav(samples, rate, width), None)
     # Into the middle of a track of the same width (the track converted to the sample dtype).
@@ -195,19 +186,22 @@ def pattern_case(
     else:
         track = np.clip(np.rint(x * 2147483647.0), -(2**31), 2**31 - 1).astype(np.int32)
     spliced = np.concatenate([track[:at], samples, track[at:]])
-    del name
-    return Case(f"{kind} {width} in track", wav(spliced, rate, width), (at / rate, (at + frames) / rate))
+    return Case(
+        f"{kind} {width} in track", wav(spliced, rate, width), (at / rate, (at + frames) / rate)
+    )
 
 
 # -- running -----------------------------------------------------------------------------------
 
 
 def overlaps(verdict: Verdict, truth: tuple[float, float]) -> bool:
+    """True when a localised finding's time range overlaps the truth."""
     for f in verdict.findings:
         start, end = f.evidence.get("start_s"), f.evidence.get("end_s")
-        if f.code in LOCATED and isinstance(start, float | int) and isinstance(end, float | int):
-            if max(float(start), truth[0]) < min(float(end), truth[1]):
-                return True
+        if f.code not in LOCATED or not isinstance(start, float | int):
+            continue
+        if isinstance(end, float | int) and max(start, truth[0]) < min(end, truth[1]):
+            return True
     return False
 
 
@@ -265,7 +259,7 @@ def main() -> None:
             )
 
     results: dict[str, list[tuple[bool, bool | None]]] = defaultdict(list)
-    for family, make in makers.items():
+    for make in makers.values():
         for _ in range(args.per_family):
             case = make(rng)
             verdict = validate_bytes(case.data, model=model)

@@ -148,7 +148,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     ),
     "signal.monotonic_run": (
         Severity.SUSPICIOUS,
-        "The samples climb or fall without turning for longer than a half cycle of 10 Hz: sorted values, not sound, which oscillates around zero.",
+        "The samples climb or fall without turning, by 1/8 of full scale, for longer than a half cycle of 25 Hz: sorted values, not sound, which oscillates around zero.",
     ),
     "signal.clipping": (Severity.INFO, "A large share of samples sit at full scale."),
     "signal.too_short": (

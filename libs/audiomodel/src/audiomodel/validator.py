@@ -25,9 +25,9 @@ from audiomodel.container import ContainerReport, inspect_container
 from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.signal import SignalAnalyzer, SignalReport, to_int16
-from audiomodel.windows import ByteMap
 from audiomodel.stego import LsbAnalyzer, StegoReport
 from audiomodel.verdict import Thresholds, Verdict, decide
+from audiomodel.windows import ByteMap
 
 __all__ = [
     "Limits",

@@ -16,8 +16,10 @@ The measures, and the physical reason each separates sound from data:
   band-limited and mostly low-pass: the order-1 or order-2 residual is 10-40 dB below the
   signal. Bytes of a compressed, encrypted or executable file, and text, are white: no
   predictor beats the mean (0 dB). White *noise* is white too (rain, cymbals at 8 kHz,
-  applause), so whiteness alone never flags; it must come with a sign of bytes below and stand
-  out from the rest of the same track.
+  applause), so whiteness alone never flags; it must come with a sign of bytes below that the
+  track's typical half second does not show, and stand out from the rest of the same track.
+  Measured on the mono mix (the sum of the channels): bytes interleaved over the channels are
+  white in each and in their sum.
 - **One-sidedness** (``dc_ratio``): microphones and converters are AC-coupled, so over 1.5 s
   of sound the mean is a small share of the RMS. Text and source code written as samples are
   printable bytes (0x20-0x7E): every sample is positive (16/24/32-bit) or negative (8-bit).
@@ -32,15 +34,18 @@ The measures, and the physical reason each separates sound from data:
   zero-padded fields of a file; sound fades into digital silence.
 - **Absurd floats** (``absurd_floats``): float audio lives within +-1 (a few dB over at
   most); a file's bytes read as IEEE floats give NaNs, infinities and values up to 1e38.
-- **Held values** (``held_share``, ``held_levels``): an ADC's noise floor moves every sample by
-  a least significant bit or more, so a *loud* value repeated exactly by the next sample is
-  rare, and at many different levels rarer still. A clip ceiling (the window's own extreme
-  values) is excluded: a clipped master holds there. Bytes held for N samples each repeat
-  (N-1)/N of their samples, at as many levels as the data has byte values.
+- **Held values** (``held_share``, ``steps``, ``step_sizes``): an ADC's noise floor moves
+  every sample by a least significant bit or more, so a *loud* value repeated exactly by the
+  next sample is rare, and a held value left by a leap (a *step*) rarer still: a band-limited
+  signal that stood still cannot jump. A clip ceiling (the cell's own extreme values) is
+  excluded: a clipped master holds there. Coarse 8-bit recordings and square waves hold and
+  leap too, but by one or a few leap sizes; bytes held for N samples repeat (N-1)/N of their
+  samples and leap by the difference of two bytes (dozens of sizes).
 - **Monotonic runs** (``monotonic_ms``): sound oscillates around zero; a run of samples that
-  only climbs (or only falls) for longer than ``MONOTONIC_MS`` is a half cycle below 10 Hz,
-  which the DC/subsonic filters of every converter and mastering chain remove. Bytes sorted
-  into a ramp climb for thousands of samples.
+  only climbs (or only falls) by 1/8 of full scale for longer than ``MONOTONIC_MS`` is a loud
+  half cycle below 25 Hz with nothing above it, which the DC/subsonic filters of converters and
+  mastering chains remove and any other sound breaks up. Bytes sorted into a ramp climb for
+  thousands of samples.
 
 Every threshold below says what real recordings produce (measured on the dev corpus' good
 clips and renditions, ``bench/signal_families.py``).
@@ -383,6 +388,7 @@ class WindowAnalyzer:
         rms = np.sqrt(w[:, _S2] / n)
         first = np.arange(w.shape[0]) * self.cell
         return {
+            "width": np.full(w.shape[0], float(width)),
             "start_frame": first.astype(np.float64),
             "end_frame": np.minimum(first + width * self.cell, self.frames).astype(np.float64),
             "pred_gain_db": 10 * np.log10(best + EPS),
@@ -410,7 +416,8 @@ class WindowAnalyzer:
             out: npt.NDArray[np.float64] = high[:, _PRINTABLE_8].sum(axis=1) / total
             return out
         both = high[:, _PRINTABLE].sum(axis=1) + low[:, _PRINTABLE].sum(axis=1)
-        return both / (2 * total)
+        share: npt.NDArray[np.float64] = both / (2 * total)
+        return share
 
     def _judge(
         self,
@@ -427,7 +434,9 @@ class WindowAnalyzer:
         )
         # A sign the track's median half second shows is the track's own character (a DC
         # offset, a clipped master), not evidence of a spliced file.
-        median_cell = {k: np.median(v[audible_cells]) if audible_cells.any() else 0.0 for k, v in cells.items()}
+        median_cell = {
+            k: np.median(v[audible_cells]) if audible_cells.any() else 0.0 for k, v in cells.items()
+        }
         usual = {name: bool(sign) for name, sign in _data_signs(median_cell).items()}
         flags: dict[str, npt.NDArray[np.bool_]] = {
             "signal.data_segment": np.zeros(cells["rms_db"].size, dtype=bool),
@@ -436,7 +445,7 @@ class WindowAnalyzer:
         }
         worst: dict[str, tuple[float, dict[str, float]]] = {}
         for m in scales.values():
-            width = int(round((m["end_frame"][0] - m["start_frame"][0]) / self.cell)) or 1
+            width = int(m["width"][0])
             hits = {
                 "signal.data_segment": self._data_like(m, typical, usual),
                 "signal.held_steps": ((m["steps"] >= MIN_STEPS) & (m["step_sizes"] >= STEP_SIZES))
