@@ -86,6 +86,8 @@ ZERO_EDGE_RATE = 0.01  # zero next to a loud sample per sample (good clips: < 0.
 ABSURD_FLOAT = 16.0  # |x| over 24 dB above full scale, or not finite
 ABSURD_FLOAT_COUNT = 4
 MIN_RMS_DB = -50.0  # quieter windows are not judged for data (a noise floor is white)
+QUIET_DB = 20.0  # nor windows this far below the track's typical half second
+MIN_ENTROPY_BITS = 2.5  # nor windows using fewer than ~6 high bytes evenly (near silence)
 # -- held steps -------------------------------------------------------------------------------
 STEP_LEAP = 2048  # a held value left by a leap of 1/16 of full scale: a step
 # Loud samples (1/16 of full scale) that repeat the previous one exactly, per sample: coarse
@@ -438,6 +440,11 @@ class WindowAnalyzer:
             k: np.median(v[audible_cells]) if audible_cells.any() else 0.0 for k, v in cells.items()
         }
         usual = {name: bool(sign) for name, sign in _data_signs(median_cell).items()}
+        track = {
+            "rms_db": float(median_cell["rms_db"]),
+            "pred_gain_db": typical,
+            "zero_edge_p90": float(np.percentile(cells["zero_edge_rate"], 90)),
+        }
         flags: dict[str, npt.NDArray[np.bool_]] = {
             "signal.data_segment": np.zeros(cells["rms_db"].size, dtype=bool),
             "signal.held_steps": np.zeros(cells["rms_db"].size, dtype=bool),
@@ -447,9 +454,8 @@ class WindowAnalyzer:
         for m in scales.values():
             width = int(m["width"][0])
             hits = {
-                "signal.data_segment": self._data_like(m, typical, usual),
-                "signal.held_steps": ((m["steps"] >= MIN_STEPS) & (m["step_sizes"] >= STEP_SIZES))
-                | (m["held_share"] >= HELD_SHARE),
+                "signal.data_segment": self._data_like(m, track, usual),
+                "signal.held_steps": (m["steps"] >= MIN_STEPS) & (m["step_sizes"] >= STEP_SIZES),
                 "signal.monotonic_run": m["monotonic_ms"] >= MONOTONIC_MS,
             }
             if m is scales["window"]:
@@ -482,18 +488,25 @@ class WindowAnalyzer:
     def _data_like(
         self,
         m: dict[str, npt.NDArray[np.float64]],
-        typical: float,
+        track: dict[str, float],
         usual: dict[str, bool],
     ) -> npt.NDArray[np.bool_]:
         """White, more so than the track, with a sign of bytes the track's typical half second
         does not show; or absurd floats."""
-        audible = m["rms_db"] >= MIN_RMS_DB
+        # Judged: windows within 20 dB of the track's typical level (a quiet intro of coarse
+        # audio is white quantisation noise) using several byte values (bytes of a file take
+        # dozens; near-silence and quantisation noise a handful).
+        audible = m["rms_db"] >= max(MIN_RMS_DB, track["rms_db"] - QUIET_DB)
+        audible &= m["high_byte_entropy"] >= MIN_ENTROPY_BITS
         white = (m["pred_gain_db"] >= WHITE_PRED_GAIN_DB) & audible
-        standout = m["pred_gain_db"] - typical >= STANDOUT_PRED_DB
+        standout = m["pred_gain_db"] - track["pred_gain_db"] >= STANDOUT_PRED_DB
         structured = np.zeros_like(white)
         for name, sign in _data_signs(m).items():
             if not usual[name]:
                 structured |= sign
+        # Zero edges are common in coarse (8-bit) audio: count them only well above the
+        # track's own busiest half seconds.
+        structured |= m["zero_edge_rate"] >= max(ZERO_EDGE_RATE, 2 * track["zero_edge_p90"])
         absurd: npt.NDArray[np.bool_] = m["absurd_floats"] >= ABSURD_FLOAT_COUNT
         return (white & structured & standout) | absurd
 
@@ -507,6 +520,8 @@ class WindowAnalyzer:
         span = f"{where['start_s']}-{where['end_s']} s"
         if code == "signal.data_segment":
             why = [name for name, sign in _data_signs(m).items() if sign]
+            if m["zero_edge_rate"] >= ZERO_EDGE_RATE:
+                why.append("zero-padded fields")
             if m["absurd_floats"] >= ABSURD_FLOAT_COUNT:
                 why.append("float values no audio has")
             return finding(
@@ -552,7 +567,6 @@ def _data_signs(m: Mapping[str, Any]) -> dict[str, Any]:
         "uniform byte values": (m["high_byte_entropy"] >= UNIFORM_ENTROPY_BITS)
         & (m["outer_share"] >= UNIFORM_OUTER_SHARE),
         "printable bytes": m["printable_share"] >= PRINTABLE_SHARE,
-        "zero-padded fields": m["zero_edge_rate"] >= ZERO_EDGE_RATE,
     }
 
 
