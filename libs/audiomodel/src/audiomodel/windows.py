@@ -3,8 +3,8 @@
 A data segment spliced into the middle of a real track is a few seconds of a long file: the
 file-level features average it away. :class:`WindowAnalyzer` takes the same 16-bit blocks as
 :class:`~audiomodel.signal.SignalAnalyzer` and keeps one fixed-size summary per *cell*
-(``CELL_SECONDS`` of frames: sums, a 256-bin histogram of the samples' high bytes, counts), so
-memory grows by ~1.6 KB per half second (~11 MB for an hour) and every measure is computed
+(``CELL_SECONDS`` of frames: sums, 256-bin histograms of the samples' low and high bytes,
+counts), so memory grows by ~2.5 KB per half second (~18 MB for an hour) and every measure is computed
 vectorised over all the cells of a block at once. A *window* is ``WINDOW_CELLS`` adjacent
 cells (1.5 s, hop 0.5 s); its measures come from the cells' sums.
 
@@ -82,7 +82,9 @@ UNIFORM_ENTROPY_BITS = 7.5  # high-byte entropy of uniform bytes ~8; loud Gaussi
 # Gaussian noise gets there only with sigma ~0.6 of full scale, clipping all the time.
 UNIFORM_OUTER_SHARE = 0.35
 PRINTABLE_SHARE = 0.85  # both byte lanes printable: text (sound: 0.35-0.45)
-ZERO_EDGE_RATE = 0.01  # zero next to a loud sample per sample (good clips: < 0.003 per file)
+# Zeros next to a loud sample per sample (good clips: < 0.003 per file), and twice the track's
+# own 90th percentile half second (coarse 8-bit audio has many).
+ZERO_EDGE_RATE = 0.01
 ABSURD_FLOAT = 16.0  # |x| over 24 dB above full scale, or not finite
 ABSURD_FLOAT_COUNT = 4
 MIN_RMS_DB = -50.0  # quieter windows are not judged for data (a noise floor is white)
@@ -90,9 +92,10 @@ QUIET_DB = 20.0  # nor windows this far below the track's typical half second
 MIN_ENTROPY_BITS = 2.5  # nor windows using fewer than ~6 high bytes evenly (near silence)
 # -- held steps -------------------------------------------------------------------------------
 STEP_LEAP = 2048  # a held value left by a leap of 1/16 of full scale: a step
-# Loud samples (1/16 of full scale) that repeat the previous one exactly, per sample: coarse
-# 8-bit recordings reach 0.15 (424 good training clips); bytes held or sorted: 0.5-0.9.
-HELD_SHARE = 0.3
+# ... and 4% or more of the samples loud (1/16 of full scale) and repeating the previous one
+# exactly: bright coarse audio (mu-law, 8-bit) leaps after holds by many sizes but holds only
+# 1-3% of its samples; bytes held N samples hold (N-1)/N of theirs, a binary's fields several %.
+HELD_SHARE = 0.04
 MIN_STEPS = 48  # steps in a cell or window (good clips: up to 459 in 8-bit audio)
 # Distinct leap sizes (in 1/256 of full scale) among them: a square wave leaps by one size per
 # voice and volume; coarse 8-bit audio showed at most 35 (424 good training clips); bytes
@@ -455,7 +458,9 @@ class WindowAnalyzer:
             width = int(m["width"][0])
             hits = {
                 "signal.data_segment": self._data_like(m, track, usual),
-                "signal.held_steps": (m["steps"] >= MIN_STEPS) & (m["step_sizes"] >= STEP_SIZES),
+                "signal.held_steps": (m["steps"] >= MIN_STEPS)
+                & (m["step_sizes"] >= STEP_SIZES)
+                & (m["held_share"] >= HELD_SHARE),
                 "signal.monotonic_run": m["monotonic_ms"] >= MONOTONIC_MS,
             }
             if m is scales["window"]:
