@@ -145,7 +145,15 @@ def _faded_silence() -> npt.NDArray[np.float64]:
 
 @pytest.mark.parametrize(
     "name",
-    ["music", "quiet music", "test tone", "silence with fades", "clipped master", "8-bit music"],
+    [
+        "music",
+        "quiet music",
+        "test tone",
+        "silence with fades",
+        "clipped master",
+        "8-bit music",
+        "8 kHz mu-law music",
+    ],
 )
 def test_good_audio_has_no_localised_data_finding(name: str) -> None:
     x = music(15.0, seed=5)
@@ -160,6 +168,11 @@ def test_good_audio_has_no_localised_data_finding(name: str) -> None:
         x = np.clip(x * 4, -1, 1)
     elif name == "8-bit music":
         subtype = "PCM_U8"
+    elif name == "8 kHz mu-law music":
+        return_rate = 8000
+        x = music(15.0, seed=5, rate=return_rate) * 2.0
+        assert located(wav(np.clip(x, -1, 1), "ULAW", rate=return_rate)) == {}
+        return
     assert located(wav(x, subtype)) == {}
 
 

@@ -96,6 +96,9 @@ STEP_LEAP = 2048  # a held value left by a leap of 1/16 of full scale: a step
 # exactly: bright coarse audio (mu-law, 8-bit) leaps after holds by many sizes but holds only
 # 1-3% of its samples; bytes held N samples hold (N-1)/N of theirs, a binary's fields several %.
 HELD_SHARE = 0.04
+# ... unless steps are not the track's own character: its median half second has fewer than
+# this many (self-calibration: coarse audio steps everywhere, a spliced file only where it is).
+USUAL_STEPS = 8
 MIN_STEPS = 48  # steps in a cell or window (good clips: up to 459 in 8-bit audio)
 # Distinct leap sizes (in 1/256 of full scale) among them: a square wave leaps by one size per
 # voice and volume; coarse 8-bit audio showed at most 35 (424 good training clips); bytes
@@ -447,6 +450,7 @@ class WindowAnalyzer:
             "rms_db": float(median_cell["rms_db"]),
             "pred_gain_db": typical,
             "zero_edge_p90": float(np.percentile(cells["zero_edge_rate"], 90)),
+            "steps": float(np.median(cells["steps"])),
         }
         flags: dict[str, npt.NDArray[np.bool_]] = {
             "signal.data_segment": np.zeros(cells["rms_db"].size, dtype=bool),
@@ -460,7 +464,7 @@ class WindowAnalyzer:
                 "signal.data_segment": self._data_like(m, track, usual),
                 "signal.held_steps": (m["steps"] >= MIN_STEPS)
                 & (m["step_sizes"] >= STEP_SIZES)
-                & (m["held_share"] >= HELD_SHARE),
+                & ((m["held_share"] >= HELD_SHARE) | (track["steps"] < USUAL_STEPS)),
                 "signal.monotonic_run": m["monotonic_ms"] >= MONOTONIC_MS,
             }
             if m is scales["window"]:
