@@ -152,6 +152,18 @@ CODES: dict[str, tuple[Severity, str]] = {
         "The waveform never crosses zero over a second or more of sound, as samples written "
         "from text or many binaries do.",
     ),
+    "signal.data_segment": (
+        Severity.MALICIOUS,
+        "Part of the track (time and byte range in the evidence) is white and shows the bytes of a file (one-sided, uniform, printable or zero-padded values, or floats no audio has), standing out from the rest of the same track.",
+    ),
+    "signal.held_steps": (
+        Severity.SUSPICIOUS,
+        "Loud sample values are repeated exactly, at many levels, over part of the track: values held as steps; a converter's noise floor never lets sound do that.",
+    ),
+    "signal.monotonic_run": (
+        Severity.SUSPICIOUS,
+        "The samples climb or fall without turning, by 1/8 of full scale, for longer than a half cycle of 25 Hz: sorted values, not sound, which oscillates around zero.",
+    ),
     "signal.clipping": (Severity.INFO, "A large share of samples sit at full scale."),
     "signal.too_short": (
         Severity.INFO,

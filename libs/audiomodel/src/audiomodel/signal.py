@@ -46,6 +46,7 @@ import scipy.fft
 
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.payload import confirm_signature, find_signatures
+from audiomodel.windows import ByteMap, WindowAnalyzer, WindowReport
 
 __all__ = ["FEATURE_NAMES", "SignalAnalyzer", "SignalReport", "to_int16"]
 
@@ -145,6 +146,8 @@ class SignalReport:
     sample_rate: int
     channels: int
     envelope_db: npt.NDArray[np.float32] = field(repr=False)
+    windows: WindowReport | None = field(default=None, repr=False)
+    """Per-window measures (1.5 s windows, hop 0.5 s): see :mod:`audiomodel.windows`."""
 
 
 class SignalAnalyzer:
@@ -158,10 +161,18 @@ class SignalAnalyzer:
         Channels per frame.
     bits_per_sample : int, optional
         Resolution the samples were stored with (8, 16, 24, 32); None for lossy or float.
+    byte_map : ByteMap, optional
+        Where frames sit in the file (uncompressed PCM), so findings about a part of the
+        track give its byte range as well as its time range.
     """
 
     def __init__(
-        self, *, sample_rate: int, channels: int, bits_per_sample: int | None = None
+        self,
+        *,
+        sample_rate: int,
+        channels: int,
+        bits_per_sample: int | None = None,
+        byte_map: ByteMap | None = None,
     ) -> None:
         if sample_rate <= 0 or channels <= 0:
             raise ValueError(f"bad stream parameters: {sample_rate} Hz, {channels} channels")
@@ -206,6 +217,10 @@ class SignalAnalyzer:
         self._next_spectrum = 0  # frame index where the next sampled spectrum starts
         self._spec_carry = np.zeros(0, dtype=np.float64)  # levels a segment may still need
         self._window = np.hanning(FFT_SIZE).astype(np.float32)
+        self._byte_map = byte_map
+        self._windows = WindowAnalyzer(
+            sample_rate=sample_rate, channels=channels, level_bits=self.level_bits
+        )
 
     @property
     def value_counts(self) -> npt.NDArray[np.intp]:
@@ -213,8 +228,11 @@ class SignalAnalyzer:
         -1)."""
         return self._hist
 
-    def update(self, ints: npt.NDArray[np.int16]) -> None:
-        """Add one block of 16-bit samples, shape (frames, channels).
+    def update(
+        self, ints: npt.NDArray[np.int16], floats: npt.NDArray[np.floating] | None = None
+    ) -> None:
+        """Add one block of 16-bit samples, shape (frames, channels); ``floats``, for a float
+        file, are the decoded values the 16-bit samples were rendered from.
 
         16-bit PCM arrives as stored; anything else is first rendered to 16 bits with
         :func:`to_int16` (the features do not need more resolution, and one integer path keeps
@@ -249,6 +267,7 @@ class SignalAnalyzer:
             self._keep_head(ints)
         self._update_envelope(level)
         self._update_spectra(level, block_start)
+        self._windows.update(ints, floats, level)
 
     def _update_pairs(
         self, summed: npt.NDArray[np.int32], level: npt.NDArray[np.float64], sumsq: float
@@ -390,14 +409,19 @@ class SignalAnalyzer:
         """Features and signal findings for everything seen so far."""
         features = self._features()
         envelope = np.concatenate(self._envelope) if self._envelope else np.zeros(0, np.float32)
+        windows = self._windows.report(self._byte_map)
+        findings = self._findings(features)
+        if not any(f.code == "signal.silence" for f in findings):
+            findings.extend(windows.findings)
         return SignalReport(
             features=features,
-            findings=self._findings(features),
+            findings=findings,
             duration_s=self._frames / self.sample_rate,
             frames=self._frames,
             sample_rate=self.sample_rate,
             channels=self.channels,
             envelope_db=envelope,
+            windows=windows,
         )
 
     def _features(self) -> dict[str, float]:

@@ -30,6 +30,7 @@ from audiomodel.modem import ModemScanner
 from audiomodel.signal import SignalAnalyzer, SignalReport, to_int16
 from audiomodel.stego import LsbAnalyzer, StegoReport
 from audiomodel.verdict import Thresholds, Verdict, decide
+from audiomodel.windows import ByteMap
 
 __all__ = [
     "Limits",
@@ -238,13 +239,16 @@ def _decode_and_measure(
                 return
             subtype = audio.subtype
             signal = SignalAnalyzer(
-                sample_rate=rate, channels=channels, bits_per_sample=_STORED_BITS.get(subtype)
+                sample_rate=rate,
+                channels=channels,
+                bits_per_sample=_STORED_BITS.get(subtype),
+                byte_map=_byte_map(analysis.container, channels),
             )
             stego = _stego_analyzer(subtype, channels)
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
             decoded = 0
             for samples, stored in _blocks(audio, subtype):
-                signal.update(samples)
+                signal.update(samples, stored if subtype in _FLOAT_SUBTYPES else None)
                 modem.update(samples)
                 if stego is not None and stored is not None:
                     stego.update(stored)
@@ -348,6 +352,16 @@ def _int(value: EvidenceValue | None, default: int) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
 
 
+def _byte_map(container: ContainerReport | None, channels: int) -> ByteMap | None:
+    """Frame -> file offset for uncompressed PCM (WAV/AIFF); None for coded audio."""
+    pcm = container.pcm if container is not None else None
+    if pcm is None or pcm.channels != channels:
+        return None
+    frame_bytes = pcm.block_align or channels * ((pcm.bits_per_sample + 7) // 8)
+    return ByteMap(offset=pcm.data_offset, frame_bytes=frame_bytes) if frame_bytes > 0 else None
+
+
+_FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
 _STORED_BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
 
 
@@ -363,11 +377,12 @@ def _stego_analyzer(subtype: str, channels: int) -> LsbAnalyzer | None:
 
 def _blocks(
     audio: sf.SoundFile, subtype: str
-) -> Iterator[tuple[npt.NDArray[np.int16], npt.NDArray[np.integer] | None]]:
-    """Yield (16-bit samples for the signal, stored integers or None) blocks, (frames, channels).
+) -> Iterator[tuple[npt.NDArray[np.int16], npt.NDArray[Any] | None]]:
+    """Yield (16-bit samples for the signal, stored values or None) blocks, (frames, channels).
 
     Integer PCM is read as integers (exact low bits for steganalysis); everything else
-    (float, 8-bit, lossy) is decoded to float and rendered to 16 bits.
+    (float, 8-bit, lossy) is decoded to float and rendered to 16 bits. For float files the
+    stored values are the decoded floats (values no audio has are data: see ``windows.py``).
     """
     if subtype == "PCM_16":
         for ints in _decoded(audio, "int16"):
@@ -376,8 +391,9 @@ def _blocks(
         for wide in _decoded(audio, "int32"):
             yield to_int16(wide), wide
     else:
+        keep = subtype in _FLOAT_SUBTYPES
         for floats in _decoded(audio, "float32"):
-            yield to_int16(floats), None
+            yield to_int16(floats), floats if keep else None
 
 
 def _decoded(audio: sf.SoundFile, dtype: str) -> Iterator[npt.NDArray[Any]]:

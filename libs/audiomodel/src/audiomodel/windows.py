@@ -1,0 +1,605 @@
+"""Localised judgement: fixed-size summaries of every half second, judged in overlapping windows.
+
+A data segment spliced into the middle of a real track is a few seconds of a long file: the
+file-level features average it away. :class:`WindowAnalyzer` takes the same 16-bit blocks as
+:class:`~audiomodel.signal.SignalAnalyzer` and keeps one fixed-size summary per *cell*
+(``CELL_SECONDS`` of frames: sums, 256-bin histograms of the samples' low and high bytes,
+counts), so memory grows by ~2.5 KB per half second (~18 MB for an hour) and every measure is computed
+vectorised over all the cells of a block at once. A *window* is ``WINDOW_CELLS`` adjacent
+cells (1.5 s, hop 0.5 s); its measures come from the cells' sums.
+
+The measures, and the physical reason each separates sound from data:
+
+- **Predictability from neighbours** (``pred_gain_db``, ``diff_ratio``): the residual of the
+  best fixed linear predictor of order 0, 1 or 2 (mean, previous sample, linear
+  extrapolation; Shorten/FLAC's fixed predictors) against the window's variance. Sound is
+  band-limited and mostly low-pass: the order-1 or order-2 residual is 10-40 dB below the
+  signal. Bytes of a compressed, encrypted or executable file, and text, are white: no
+  predictor beats the mean (0 dB). White *noise* is white too (rain, cymbals at 8 kHz,
+  applause), so whiteness alone never flags; it must come with a sign of bytes below that the
+  track's typical half second does not show, and stand out from the rest of the same track.
+  Measured on the mono mix (the sum of the channels): bytes interleaved over the channels are
+  white in each and in their sum.
+- **One-sidedness** (``dc_ratio``): microphones and converters are AC-coupled, so over 1.5 s
+  of sound the mean is a small share of the RMS. Text and source code written as samples are
+  printable bytes (0x20-0x7E): every sample is positive (16/24/32-bit) or negative (8-bit).
+- **Value entropy** (``high_byte_entropy``): the high bytes of sound cluster around 0x00/0xFF
+  (a peaked, Laplacian-like level distribution); compressed or encrypted bytes use all 256
+  high bytes evenly (8 bits). Gaussian noise reaches 7.5 bits only at an RMS where it would
+  clip all the time.
+- **Byte lanes** (``printable_share``): the bytes of 16-bit sound are ~35-45% printable (the
+  low byte is noise, the high byte near 0x00/0xFF); ASCII text puts printable bytes in every
+  lane of every sample.
+- **Zero edges** (``zero_edge_rate``): exact zeros right next to a loud sample are the
+  zero-padded fields of a file; sound fades into digital silence.
+- **Absurd floats** (``absurd_floats``): float audio lives within +-1 (a few dB over at
+  most); a file's bytes read as IEEE floats give NaNs, infinities and values up to 1e38.
+- **Held values** (``held_share``, ``steps``, ``step_sizes``): an ADC's noise floor moves
+  every sample by a least significant bit or more, so a *loud* value repeated exactly by the
+  next sample is rare, and a held value left by a leap (a *step*) rarer still: a band-limited
+  signal that stood still cannot jump. A clip ceiling (the cell's own extreme values) is
+  excluded: a clipped master holds there. Coarse 8-bit recordings and square waves hold and
+  leap too, but by one or a few leap sizes; bytes held for N samples repeat (N-1)/N of their
+  samples and leap by the difference of two bytes (dozens of sizes).
+- **Monotonic runs** (``monotonic_ms``): sound oscillates around zero; a run of samples that
+  only climbs (or only falls) by 1/8 of full scale for longer than ``MONOTONIC_MS`` is a loud
+  half cycle below 25 Hz with nothing above it, which the DC/subsonic filters of converters and
+  mastering chains remove and any other sound breaks up. Bytes sorted into a ramp climb for
+  thousands of samples.
+
+Every threshold below says what real recordings produce (measured on the dev corpus' good
+clips and renditions, ``bench/signal_families.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from audiomodel.findings import Finding, finding
+
+__all__ = ["ByteMap", "WindowAnalyzer", "WindowReport"]
+
+CELL_SECONDS = 0.5
+WINDOW_CELLS = 3  # 1.5 s windows, hop 0.5 s
+EPS = 1e-12
+FULL_SCALE = 32768.0
+
+# -- data segments: a window is data-like when it is white AND shows a sign of bytes ---------
+# Best fixed predictor within this many dB of the variance: nothing predicts it (sound: -10 to
+# -40 dB; noisy sound effects reach -3 at low sample rates).
+WHITE_PRED_GAIN_DB = -4.0
+# ... and it stands out from the same track by at least this much (self-calibration: a noise
+# track's windows are all white, so none stands out).
+STANDOUT_PRED_DB = 3.0
+ONE_SIDED_DC = 0.5  # |mean| / RMS over 1.5 s; AC-coupled sound stays well under 0.2
+UNIFORM_ENTROPY_BITS = 7.5  # high-byte entropy of uniform bytes ~8; loud Gaussian noise ~7
+# ... and half of the samples beyond half scale (clip values aside): uniform bytes 0.5;
+# Gaussian noise gets there only with sigma ~0.6 of full scale, clipping all the time.
+UNIFORM_OUTER_SHARE = 0.35
+PRINTABLE_SHARE = 0.85  # both byte lanes printable: text (sound: 0.35-0.45)
+# Zeros next to a loud sample per sample (good clips: < 0.003 per file), and twice the track's
+# own 90th percentile half second (coarse 8-bit audio has many).
+ZERO_EDGE_RATE = 0.01
+ABSURD_FLOAT = 16.0  # |x| over 24 dB above full scale, or not finite
+ABSURD_FLOAT_COUNT = 4
+MIN_RMS_DB = -50.0  # quieter windows are not judged for data (a noise floor is white)
+QUIET_DB = 20.0  # nor windows this far below the track's typical half second
+MIN_ENTROPY_BITS = 2.5  # nor windows using fewer than ~6 high bytes evenly (near silence)
+# -- held steps -------------------------------------------------------------------------------
+STEP_LEAP = 2048  # a held value left by a leap of 1/16 of full scale: a step
+# ... and 4% or more of the samples loud (1/16 of full scale) and repeating the previous one
+# exactly: bright coarse audio (mu-law, 8-bit) leaps after holds by many sizes but holds only
+# 1-3% of its samples; bytes held N samples hold (N-1)/N of theirs, a binary's fields several %.
+HELD_SHARE = 0.04
+# ... unless steps are not the track's own character: its median half second has fewer than
+# this many (self-calibration: coarse audio steps everywhere, a spliced file only where it is).
+USUAL_STEPS = 8
+MIN_STEPS = 48  # steps in a cell or window (good clips: up to 459 in 8-bit audio)
+# Distinct leap sizes (in 1/256 of full scale) among them: a square wave leaps by one size per
+# voice and volume; coarse 8-bit audio showed at most 35 (424 good training clips); bytes
+# held as steps leap by the difference of two bytes: 200+.
+STEP_SIZES = 48
+# -- monotonic runs ---------------------------------------------------------------------------
+# A half cycle of 25 Hz at -18 dBFS or more with nothing over it; good clips: at most 3.4 ms.
+MONOTONIC_MS = 20.0
+MONOTONIC_RISE = 4096  # the run climbs at least 1/8 of full scale (16-bit steps)
+MONOTONIC_STEPS = 32  # with at least this many strict steps
+
+_PRINTABLE = np.zeros(256, dtype=bool)
+_PRINTABLE[0x20:0x7F] = True
+_PRINTABLE[[0x09, 0x0A, 0x0D]] = True
+# High bytes of values at or beyond half scale, full scale (0x7F, 0x80: clip levels) excluded.
+_OUTER = np.r_[0x40:0x7F, 0x81:0xC0]
+# The stored byte of 8-bit audio is the high byte of its 16-bit rendering, offset by 0x80.
+_PRINTABLE_8 = _PRINTABLE[np.arange(256) ^ 0x80]
+
+# Per-cell scalar sums, one row per cell.
+_S1, _S2, _V0, _E1, _E2, _N, _N1, _N2 = range(8)
+_SAMPLES, _ZEDGE, _HELD, _ABSURD, _MONO, _STEPS = range(8, 14)
+_FIELDS = 14
+
+
+@dataclass(frozen=True)
+class ByteMap:
+    """Where frame ``i`` sits in the file: ``offset + i * frame_bytes`` (uncompressed PCM)."""
+
+    offset: int
+    frame_bytes: int
+
+
+@dataclass
+class WindowReport:
+    """Per-window measures (arrays of one value per window) and the findings they support."""
+
+    start_s: npt.NDArray[np.float64]
+    end_s: npt.NDArray[np.float64]
+    measures: dict[str, npt.NDArray[np.float64]]
+    data_like: npt.NDArray[np.bool_]
+    findings: list[Finding] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+
+
+class WindowAnalyzer:
+    """Per-cell summaries of 16-bit blocks, judged per window at the end.
+
+    Parameters
+    ----------
+    sample_rate, channels : int
+        Stream parameters.
+    level_bits : int
+        Stored resolution up to 16 (8 for 8-bit audio: its stored byte is the high byte).
+    """
+
+    def __init__(self, *, sample_rate: int, channels: int, level_bits: int = 16) -> None:
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.level_bits = level_bits
+        self.cell = max(256, round(sample_rate * CELL_SECONDS))
+        step = 1 << (16 - min(level_bits, 16))
+        self._loud = max(2048, 16 * step)  # 1/16 of full scale
+        self._big = max(1024, 16 * step)
+        # Decimation of the monotonic pre-check: a run of MONOTONIC_MS spans 16+ kept points.
+        self._decimate = max(1, int(sample_rate * MONOTONIC_MS / 1000 / 16))
+        self._sums: list[npt.NDArray[np.float64]] = []
+        self._lanes: list[npt.NDArray[np.uint32]] = []  # (cells, 2, 256): low, high byte counts
+        self._step_sizes: list[npt.NDArray[np.bool_]] = []
+        self._carry = np.zeros((0, channels), dtype=np.int16)
+        self._carry_level = np.zeros(0, dtype=np.float64)
+        self._carry_absurd = np.zeros(0, dtype=np.int32)
+        self.frames = 0
+
+    # -- accumulation -------------------------------------------------------------------------
+
+    def update(
+        self,
+        ints: npt.NDArray[np.int16],
+        floats: npt.NDArray[np.floating] | None = None,
+        level: npt.NDArray[np.float64] | None = None,
+    ) -> None:
+        """Add a block of 16-bit samples, shape (frames, channels).
+
+        ``floats`` are the decoded values of a float file (the same frames), checked for values
+        no audio has; ``level`` is the sum of the channels (the caller often has it already).
+        """
+        if ints.shape[0] == 0:
+            return
+        self.frames += ints.shape[0]
+        if level is None:
+            level = ints.astype(np.float64).sum(axis=1)
+        absurd = np.zeros(ints.shape[0], dtype=np.int32)
+        if floats is not None:
+            with np.errstate(invalid="ignore"):
+                bad = ~(np.abs(floats) <= ABSURD_FLOAT)  # NaN compares False: counted
+            absurd = bad.sum(axis=1, dtype=np.int32)
+        if self._carry.shape[0]:
+            ints = np.concatenate([self._carry, ints])
+            level = np.concatenate([self._carry_level, level])
+            absurd = np.concatenate([self._carry_absurd, absurd])
+        whole = ints.shape[0] - ints.shape[0] % self.cell
+        if whole:
+            self._cells(ints[:whole], level[:whole], absurd[:whole])
+        self._carry = ints[whole:].copy()
+        self._carry_level = level[whole:].copy()
+        self._carry_absurd = absurd[whole:].copy()
+
+    def _cells(
+        self,
+        ints: npt.NDArray[np.int16],
+        level: npt.NDArray[np.float64],
+        absurd: npt.NDArray[np.int32],
+    ) -> None:
+        """Summaries of whole cells, vectorised over all cells of the block."""
+        length = min(self.cell, ints.shape[0])  # the last, short cell of a track is one cell
+        cells = ints.shape[0] // length
+        ch = self.channels
+        sums = np.zeros((cells, _FIELDS))
+        # Predictability of the mono level (the sum of the channels): data interleaved over
+        # the channels is white in every channel and in their sum.
+        mono = level[: cells * length].reshape(cells, length)
+        s1 = mono.sum(axis=1)
+        sums[:, _S1] = s1
+        sums[:, _S2] = np.einsum("ij,ij->i", mono, mono)
+        sums[:, _V0] = sums[:, _S2] - s1 * s1 / length
+        d1 = np.diff(mono, axis=1)
+        sums[:, _E1] = np.einsum("ij,ij->i", d1, d1)
+        d2 = np.diff(d1, axis=1)
+        sums[:, _E2] = np.einsum("ij,ij->i", d2, d2)
+        sums[:, _N] = length
+        sums[:, _N1] = length - 1
+        sums[:, _N2] = length - 2
+        sums[:, _SAMPLES] = length * ch
+        sums[:, _ABSURD] = absurd[: cells * length].reshape(cells, length).sum(axis=1)
+
+        # Byte lanes: histograms of the low and high byte of every sample (little-endian).
+        flat = ints.reshape(-1)
+        lanes = np.empty((cells, 2, 256), dtype=np.uint32)
+        raw = flat.view(np.uint8)
+        per = length * ch * 2
+        for c in range(cells):
+            part = raw[c * per : (c + 1) * per]
+            lanes[c, 0] = np.bincount(part[0::2], minlength=256)
+            lanes[c, 1] = np.bincount(part[1::2], minlength=256)
+        self._lanes.append(lanes)
+
+        # Exact zeros next to a loud sample (same channel), and held values left by a leap.
+        # Both are rare in sound, so only their few positions are looked at.
+        samples_per_cell = length * ch
+        zeros = np.flatnonzero(flat == 0)
+        if zeros.size:
+            for shift in (-ch, ch):
+                near = zeros + shift
+                near = near[(near >= 0) & (near < flat.size)]
+                edge = np.abs(flat[near].astype(np.int32)) >= self._big
+                np.add.at(sums[:, _ZEDGE], near[edge] // samples_per_cell, 1)
+        held = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch  # flat[held] == flat[held - ch]
+        if held.size:
+            values = flat[held].astype(np.int32)
+            loud = np.abs(values) >= self._loud
+            np.add.at(sums[:, _HELD], held[loud] // samples_per_cell, 1)
+            nxt = held + ch
+            ok = (nxt < flat.size) & (values != 0)
+            held, values, nxt = held[ok], values[ok], nxt[ok]
+            leap = flat[nxt].astype(np.int32) - values
+            big = np.abs(leap) >= STEP_LEAP
+            held, values, leap = held[big], values[big], leap[big]
+            if held.size:
+                # A clip ceiling holds by design: the cell's own extremes are not steps.
+                cell_of = held // samples_per_cell
+                grid = flat.reshape(cells, samples_per_cell)
+                top = grid.max(axis=1).astype(np.int32)
+                bottom = grid.min(axis=1).astype(np.int32)
+                inside = (values != top[cell_of]) & (values != bottom[cell_of])
+                cell_of, leap = cell_of[inside], leap[inside]
+                np.add.at(sums[:, _STEPS], cell_of, 1)
+                sizes = np.bincount(
+                    cell_of * 256 + np.minimum(np.abs(leap) >> 8, 255), minlength=cells * 256
+                )
+                self._step_sizes.append(sizes.reshape(cells, 256) > 0)
+            else:
+                self._step_sizes.append(np.zeros((cells, 256), dtype=bool))
+        else:
+            self._step_sizes.append(np.zeros((cells, 256), dtype=bool))
+        sums[:, _MONO] = self._monotonic(mono.reshape(-1), length)
+        self._sums.append(sums)
+
+    def _monotonic(self, mono: npt.NDArray[np.float64], length: int) -> npt.NDArray[np.float64]:
+        """Longest monotonic climb or fall per cell, in frames, of the mono level: from the
+        first to the last strict step of a stretch whose steps all go the same way (ties do
+        not break it), climbing ``MONOTONIC_RISE`` per channel in ``MONOTONIC_STEPS`` steps or
+        more. A decimated pre-check finds the candidates (sound never gives any)."""
+        cells = mono.size // length
+        longest = np.zeros(cells)
+        k = self._decimate
+        coarse = mono[::k]
+        if coarse.size < 4:
+            candidates = [(0, mono.size)]
+        else:
+            d = np.diff(coarse)
+            need = max(2, int(MONOTONIC_MS / 1000 * self.sample_rate / k) - 2)
+            candidates = []
+            for way in (d >= 0, d <= 0):
+                padded = np.concatenate([[False], way, [False]]).astype(np.int8)
+                edges = np.flatnonzero(np.diff(padded))
+                for first, last in zip(edges[::2], edges[1::2], strict=True):
+                    if last - first >= need:
+                        candidates.append((max(0, (first - 1) * k), min(mono.size, (last + 2) * k)))
+        rise_needed = MONOTONIC_RISE * self.channels
+        for begin, end in candidates:
+            v = mono[begin:end]
+            d = np.diff(v)
+            moves = np.flatnonzero(d)
+            if moves.size < MONOTONIC_STEPS:
+                continue
+            up = d[moves] > 0
+            turns = np.flatnonzero(up[1:] != up[:-1])
+            first = np.concatenate([[0], turns + 1])
+            last = np.concatenate([turns, [moves.size - 1]])
+            keep = last - first + 1 >= MONOTONIC_STEPS
+            first, last = first[keep], last[keep]
+            start, stop = moves[first], moves[last] + 1
+            ok = np.abs(v[stop] - v[start]) >= rise_needed
+            if ok.any():
+                np.maximum.at(
+                    longest, (begin + start[ok]) // length, (stop - start)[ok].astype(np.float64)
+                )
+        return longest
+
+    # -- judgement ----------------------------------------------------------------------------
+
+    def report(self, byte_map: ByteMap | None = None) -> WindowReport:
+        """Measures per window and the findings; ``byte_map`` turns frames into file offsets."""
+        if self._carry.shape[0] >= max(64, self.cell // 4) or (
+            not self._sums and self._carry.shape[0] >= 16
+        ):
+            carry, level, absurd = self._carry, self._carry_level, self._carry_absurd
+            self._carry = np.zeros((0, self.channels), dtype=np.int16)
+            self._carry_level = np.zeros(0, dtype=np.float64)
+            self._carry_absurd = np.zeros(0, dtype=np.int32)
+            self._cells(carry, level, absurd)
+        if not self._sums:
+            empty = np.zeros(0)
+            return WindowReport(empty, empty, {}, np.zeros(0, dtype=bool))
+        sums = np.concatenate(self._sums)
+        tables = {
+            "lanes": np.concatenate(self._lanes).astype(np.float64).reshape(-1, 512),
+            "sizes": np.concatenate(self._step_sizes).astype(np.float64),
+        }
+        cells = sums.shape[0]
+        # Two scales: windows (the track's context) and single cells (a short segment that a
+        # 1.5 s window would dilute). A flag at either scale marks its frames.
+        scales = {
+            "window": self._measures(sums, tables, min(WINDOW_CELLS, cells)),
+            "cell": self._measures(sums, tables, 1),
+        }
+        start = np.arange(sums.shape[0] - min(WINDOW_CELLS, cells) + 1) * self.cell
+        report = WindowReport(
+            start_s=start / self.sample_rate,
+            end_s=np.minimum(start + min(WINDOW_CELLS, cells) * self.cell, self.frames)
+            / self.sample_rate,
+            measures=scales["window"],
+            data_like=np.zeros(start.size, dtype=bool),
+        )
+        self._judge(report, scales, byte_map)
+        return report
+
+    def _measures(
+        self,
+        sums: npt.NDArray[np.float64],
+        tables: dict[str, npt.NDArray[np.float64]],
+        width: int,
+    ) -> dict[str, npt.NDArray[np.float64]]:
+        """Measures of every run of ``width`` adjacent cells (from the cells' sums)."""
+
+        def slide(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            if width == 1:
+                return a
+            c = np.concatenate([np.zeros((1, *a.shape[1:])), np.cumsum(a, axis=0)])
+            out: npt.NDArray[np.float64] = c[width:] - c[:-width]
+            return out
+
+        w = slide(sums)
+        lanes = slide(tables["lanes"])
+        low, h = lanes[:, :256], lanes[:, 256:]
+        mono = np.lib.stride_tricks.sliding_window_view(sums[:, _MONO], width).max(axis=1)
+        n = np.maximum(w[:, _N], 1)
+        var0 = w[:, _V0] / n
+        r1 = w[:, _E1] / np.maximum(w[:, _N1], 1) / (var0 + EPS)
+        r2 = w[:, _E2] / np.maximum(w[:, _N2], 1) / (var0 + EPS)
+        best = np.minimum(1.0, np.minimum(r1, r2))
+        p = h / np.maximum(h.sum(axis=1, keepdims=True), 1)
+        logs = np.log2(np.where(p > 0, p, 1.0))
+        rms = np.sqrt(w[:, _S2] / n)
+        first = np.arange(w.shape[0]) * self.cell
+        return {
+            "width": np.full(w.shape[0], float(width)),
+            "start_frame": first.astype(np.float64),
+            "end_frame": np.minimum(first + width * self.cell, self.frames).astype(np.float64),
+            "pred_gain_db": 10 * np.log10(best + EPS),
+            "diff_ratio": r1,
+            "rms_db": 20 * np.log10(rms / FULL_SCALE + EPS),
+            "dc_ratio": np.abs(w[:, _S1] / n) / (rms + EPS),
+            "high_byte_entropy": -(p * logs).sum(axis=1),
+            "outer_share": p[:, _OUTER].sum(axis=1),
+            "printable_share": self._printable_share(low, h),
+            "zero_edge_rate": w[:, _ZEDGE] / n,
+            "absurd_floats": w[:, _ABSURD],
+            "held_share": w[:, _HELD] / np.maximum(w[:, _SAMPLES], 1),
+            "steps": w[:, _STEPS],
+            "step_sizes": (slide(tables["sizes"]) > 0).sum(axis=1).astype(np.float64),
+            "monotonic_ms": mono / self.sample_rate * 1e3,
+        }
+
+    def _printable_share(
+        self, low: npt.NDArray[np.float64], high: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        """Share of the stored bytes that are printable: both lanes of 16-bit (and wider)
+        samples, the one stored byte of 8-bit audio."""
+        total = np.maximum(high.sum(axis=1), 1)
+        if self.level_bits == 8:
+            out: npt.NDArray[np.float64] = high[:, _PRINTABLE_8].sum(axis=1) / total
+            return out
+        both = high[:, _PRINTABLE].sum(axis=1) + low[:, _PRINTABLE].sum(axis=1)
+        share: npt.NDArray[np.float64] = both / (2 * total)
+        return share
+
+    def _judge(
+        self,
+        report: WindowReport,
+        scales: dict[str, dict[str, npt.NDArray[np.float64]]],
+        byte_map: ByteMap | None,
+    ) -> None:
+        cells = scales["cell"]
+        audible_cells = cells["rms_db"] >= MIN_RMS_DB
+        # Self-calibration: the track's typical half second (median over audible cells), so a
+        # genre whose every window is loud or noisy sets its own reference.
+        typical = (
+            float(np.median(cells["pred_gain_db"][audible_cells])) if audible_cells.any() else 0.0
+        )
+        # A sign the track's median half second shows is the track's own character (a DC
+        # offset, a clipped master), not evidence of a spliced file.
+        median_cell = {
+            k: np.median(v[audible_cells]) if audible_cells.any() else 0.0 for k, v in cells.items()
+        }
+        usual = {name: bool(sign) for name, sign in _data_signs(median_cell).items()}
+        track = {
+            "rms_db": float(median_cell["rms_db"]),
+            "pred_gain_db": typical,
+            "zero_edge_p90": float(np.percentile(cells["zero_edge_rate"], 90)),
+            "steps": float(np.median(cells["steps"])),
+        }
+        flags: dict[str, npt.NDArray[np.bool_]] = {
+            "signal.data_segment": np.zeros(cells["rms_db"].size, dtype=bool),
+            "signal.held_steps": np.zeros(cells["rms_db"].size, dtype=bool),
+            "signal.monotonic_run": np.zeros(cells["rms_db"].size, dtype=bool),
+        }
+        worst: dict[str, tuple[float, dict[str, float]]] = {}
+        for m in scales.values():
+            width = int(m["width"][0])
+            hits = {
+                "signal.data_segment": self._data_like(m, track, usual),
+                "signal.held_steps": (m["steps"] >= MIN_STEPS)
+                & (m["step_sizes"] >= STEP_SIZES)
+                & ((m["held_share"] >= HELD_SHARE) | (track["steps"] < USUAL_STEPS)),
+                "signal.monotonic_run": m["monotonic_ms"] >= MONOTONIC_MS,
+            }
+            if m is scales["window"]:
+                report.data_like = hits["signal.data_segment"]
+            strength = {
+                "signal.data_segment": m["pred_gain_db"],
+                "signal.held_steps": m["held_share"] + m["steps"] / 1e6,
+                "signal.monotonic_run": m["monotonic_ms"],
+            }
+            for code, hit in hits.items():
+                for index in np.flatnonzero(hit):
+                    flags[code][index : index + width] = True
+                    value = float(strength[code][index])
+                    if code not in worst or value > worst[code][0]:
+                        worst[code] = (value, {k: float(v[index]) for k, v in m.items()})
+        report.features = {
+            "window_pred_gain_typical_db": typical,
+            "window_data_share": float(flags["signal.data_segment"].mean()),
+        }
+        for code, flagged in flags.items():
+            if not flagged.any():
+                continue
+            first, last = _longest_run(flagged)
+            start = first * self.cell
+            end = min((last + 1) * self.cell, self.frames)
+            where = _ranges(start, end, 1.0 / self.sample_rate, byte_map)
+            where["cells"] = int(flagged.sum())
+            report.findings.append(self._finding(code, worst[code][1], typical, where))
+
+    def _data_like(
+        self,
+        m: dict[str, npt.NDArray[np.float64]],
+        track: dict[str, float],
+        usual: dict[str, bool],
+    ) -> npt.NDArray[np.bool_]:
+        """White, more so than the track, with a sign of bytes the track's typical half second
+        does not show; or absurd floats."""
+        # Judged: windows within 20 dB of the track's typical level (a quiet intro of coarse
+        # audio is white quantisation noise) using several byte values (bytes of a file take
+        # dozens; near-silence and quantisation noise a handful).
+        audible = m["rms_db"] >= max(MIN_RMS_DB, track["rms_db"] - QUIET_DB)
+        audible &= m["high_byte_entropy"] >= MIN_ENTROPY_BITS
+        white = (m["pred_gain_db"] >= WHITE_PRED_GAIN_DB) & audible
+        standout = m["pred_gain_db"] - track["pred_gain_db"] >= STANDOUT_PRED_DB
+        structured = np.zeros_like(white)
+        for name, sign in _data_signs(m).items():
+            if not usual[name]:
+                structured |= sign
+        # Zero edges are common in coarse (8-bit) audio: count them only well above the
+        # track's own busiest half seconds.
+        structured |= m["zero_edge_rate"] >= max(ZERO_EDGE_RATE, 2 * track["zero_edge_p90"])
+        absurd: npt.NDArray[np.bool_] = m["absurd_floats"] >= ABSURD_FLOAT_COUNT
+        return (white & structured & standout) | absurd
+
+    def _finding(
+        self,
+        code: str,
+        m: dict[str, float],
+        typical: float,
+        where: dict[str, int | float | str],
+    ) -> Finding:
+        span = f"{where['start_s']}-{where['end_s']} s"
+        if code == "signal.data_segment":
+            why = [name for name, sign in _data_signs(m).items() if sign]
+            if m["zero_edge_rate"] >= ZERO_EDGE_RATE:
+                why.append("zero-padded fields")
+            if m["absurd_floats"] >= ABSURD_FLOAT_COUNT:
+                why.append("float values no audio has")
+            return finding(
+                code,
+                f"{span} of the track look like the bytes of a file, not sound "
+                f"({', '.join(why)}; the best predictor gains {-m['pred_gain_db']:.1f} dB "
+                f"there against {-typical:.1f} dB in the rest of the track).",
+                pred_gain_db=round(m["pred_gain_db"], 2),
+                track_pred_gain_db=round(typical, 2),
+                dc_ratio=round(m["dc_ratio"], 3),
+                high_byte_entropy=round(m["high_byte_entropy"], 3),
+                printable_share=round(m["printable_share"], 3),
+                zero_edge_rate=round(m["zero_edge_rate"], 4),
+                absurd_floats=int(m["absurd_floats"]),
+                **where,
+            )
+        if code == "signal.held_steps":
+            return finding(
+                code,
+                f"In {span}, {int(m['steps'])} times a loud value is held exactly and then left "
+                f"by a leap ({int(m['step_sizes'])} different leap sizes; {m['held_share']:.0%} "
+                "of the loud samples repeat the previous one): values held as steps, which a "
+                "converter's noise floor never lets band-limited sound do.",
+                steps=int(m["steps"]),
+                step_sizes=int(m["step_sizes"]),
+                held_share=round(m["held_share"], 4),
+                **where,
+            )
+        return finding(
+            code,
+            f"The samples climb (or fall) without turning for {m['monotonic_ms']:.0f} ms in "
+            f"{span}: sorted values, not sound, which oscillates (a half cycle that long is "
+            "below 25 Hz).",
+            monotonic_ms=round(m["monotonic_ms"], 1),
+            **where,
+        )
+
+
+def _data_signs(m: Mapping[str, Any]) -> dict[str, Any]:
+    """The signs of a file's bytes (arrays, or floats for one window)."""
+    return {
+        "one-sided": m["dc_ratio"] >= ONE_SIDED_DC,
+        "uniform byte values": (m["high_byte_entropy"] >= UNIFORM_ENTROPY_BITS)
+        & (m["outer_share"] >= UNIFORM_OUTER_SHARE),
+        "printable bytes": m["printable_share"] >= PRINTABLE_SHARE,
+    }
+
+
+def _longest_run(flags: npt.NDArray[np.bool_]) -> tuple[int, int]:
+    """First and last index of the longest run of True (the first one on ties)."""
+    padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    starts, ends = edges[::2], edges[1::2]
+    best = int(np.argmax(ends - starts))
+    return int(starts[best]), int(ends[best]) - 1
+
+
+def _ranges(
+    start: int, end: int, frames_to_s: float, byte_map: ByteMap | None
+) -> dict[str, int | float | str]:
+    out: dict[str, int | float | str] = {
+        "start_s": round(start * frames_to_s, 2),
+        "end_s": round(end * frames_to_s, 2),
+        "start_frame": start,
+        "end_frame": end,
+    }
+    if byte_map is not None:
+        out["byte_start"] = byte_map.offset + start * byte_map.frame_bytes
+        out["byte_end"] = byte_map.offset + end * byte_map.frame_bytes
+    else:
+        out["byte_range"] = "absent: compressed audio has no fixed bytes per frame"
+    return out
