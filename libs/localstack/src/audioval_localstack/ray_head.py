@@ -26,9 +26,14 @@ from types import TracebackType
 
 from audioval_localstack.emulator import free_ports
 
-__all__ = ["RayHead", "default_token_path", "ensure_token", "ray_environment"]
+__all__ = ["PYTHON_ENV", "RayHead", "default_token_path", "ensure_token", "ray_environment"]
 
 log = logging.getLogger(__name__)
+
+# The interpreter jobs on this head should run with (``audioval batch``'s entrypoint reads it):
+# the one the head runs on, which has audioval installed. A bare ``python`` in a job's shell is
+# whatever PATH finds, not the venv ``ray start`` was started from.
+PYTHON_ENV = "AUDIOVAL_PYTHON"
 
 
 def default_token_path() -> Path:
@@ -148,7 +153,7 @@ class RayHead:
         ]
         if self.num_cpus is not None:
             command.append(f"--num-cpus={self.num_cpus}")
-        env = {**os.environ, **self.client_environment()}
+        env = {**os.environ, **self.client_environment(), PYTHON_ENV: sys.executable}
         out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(
