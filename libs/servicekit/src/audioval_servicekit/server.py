@@ -173,8 +173,12 @@ def _reflection_v1_file() -> descriptor_pb2.FileDescriptorProto:
     return proto
 
 
-def run_until_signal(running: RunningServer, grace: float) -> None:
-    """Block until SIGTERM or SIGINT, then stop gracefully (health first)."""
+def stop_requested() -> threading.Event:
+    """Handle SIGTERM and SIGINT from now on: the returned event is set when one arrives.
+
+    Call it before a slow start-up, so a signal during start-up is a clean stop once the server
+    is up (and not a library's default, such as Ray's ``sys.exit(15)``).
+    """
     requested = threading.Event()
 
     def handle(signum: int, _frame: FrameType | None) -> None:
@@ -183,6 +187,18 @@ def run_until_signal(running: RunningServer, grace: float) -> None:
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
+    return requested
+
+
+def run_until_signal(
+    running: RunningServer, grace: float, requested: threading.Event | None = None
+) -> None:
+    """Block until SIGTERM or SIGINT, then stop gracefully (health first).
+
+    ``requested`` is the event of an earlier :func:`stop_requested` (default: install now).
+    """
+    if requested is None:
+        requested = stop_requested()
     while not requested.wait(timeout=1.0):
         pass
     running.stop(grace)
