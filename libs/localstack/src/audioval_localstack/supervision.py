@@ -97,8 +97,12 @@ class Child:
         self._sink: IO[bytes] | None
         if log_path is not None:
             self._sink = log_path.open("ab")
+        elif discard:
+            self._sink = None
         else:
-            self._sink = None if discard else sys.stderr.buffer
+            # Our standard error as a file descriptor (as an inherited stderr would write to it),
+            # not sys.stderr, which a test runner may have replaced.
+            self._sink = os.fdopen(os.dup(2), "wb", buffering=0)
         self.process = subprocess.Popen(
             list(command),
             env=env,
@@ -122,7 +126,7 @@ class Child:
                 with contextlib.suppress(OSError, ValueError):
                     self._sink.write(line)
                     self._sink.flush()
-        if self._sink is not None and self._sink is not sys.stderr.buffer:
+        if self._sink is not None:
             self._sink.close()
 
     def tail(self) -> list[str]:
