@@ -1,7 +1,13 @@
 """``audioval batch SOURCE --out DEST``: the batch validator as a Ray job, through the Jobs API.
 
-The job runs ``python -m audioval_classify.batch`` on the cluster (the local head of
-``audioval up`` by default). Ray's token authentication stays on: the token comes from where
+The job runs ``audioval_classify.batch`` on the cluster (the local head of ``audioval up`` by
+default) with the head's own interpreter: Ray runs a job's entrypoint through a shell on the head
+node, in the environment the head was started with, where a bare ``python`` is whatever comes
+first on that PATH (not the venv ``ray start`` ran from). So the entrypoint names
+``$AUDIOVAL_PYTHON``, which :class:`~audioval_localstack.ray_head.RayHead` exports to its head (a
+cluster's bootstrap sets it likewise), falling back to ``python`` on the head's PATH; ``--python``
+names an interpreter on the cluster outright. Not the submitter's ``sys.executable``: that path
+means nothing on a remote cluster, and even here it may be another checkout than the head's. Ray's token authentication stays on: the token comes from where
 Ray keeps it (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``, or ``~/.ray/auth_token``) and goes
 in the ``Authorization`` header. The AWS settings of this shell (``AUDIOVAL_AWS_*``) go with
 the job, so an ``s3://`` source in the local emulator works the same as in AWS.
@@ -27,6 +33,8 @@ if TYPE_CHECKING:
     from ray.job_submission import JobSubmissionClient
 
 DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
+# Expanded by the shell Ray runs the entrypoint in, on the head node.
+HEAD_PYTHON = '"${AUDIOVAL_PYTHON:-python}"'
 FINAL_STATES = {"SUCCEEDED", "FAILED", "STOPPED"}
 
 
@@ -44,6 +52,11 @@ def ray_token() -> str | None:
 def _location(value: str) -> str:
     """An s3:// URI as given; a local path made absolute (the job runs elsewhere)."""
     return value if urlparse(value).scheme == "s3" else str(Path(value).resolve())
+
+
+def job_command(arguments: list[str], python: str | None = None) -> str:
+    """The entrypoint running ``python ARGUMENTS`` with the head's interpreter (or ``python``)."""
+    return " ".join([shlex.quote(python) if python else HEAD_PYTHON, shlex.join(arguments)])
 
 
 def job_environment(settings: PipelineSettings) -> dict[str, str]:
@@ -79,12 +92,25 @@ def job_environment(settings: PipelineSettings) -> dict[str, str]:
     help="The Ray dashboard / Jobs API of the cluster (env AUDIOVAL_RAY_DASHBOARD_URL).",
 )
 @click.option("--pool-size", default=0, show_default=True, help="Actors (0: the free CPUs).")
+@click.option(
+    "--python",
+    envvar="AUDIOVAL_BATCH_PYTHON",
+    default=None,
+    help="The interpreter on the cluster that has audioval installed (default: the head's "
+    "$AUDIOVAL_PYTHON, else python on its PATH).",
+)
 @click.option("--wait", is_flag=True, help="Follow the job's log until it ends.")
 @click.option(
     "--timeout", default=None, type=float, help="With --wait: give up after this many seconds."
 )
 def batch_command(
-    source: str, dest: str, address: str, pool_size: int, wait: bool, timeout: float | None
+    source: str,
+    dest: str,
+    address: str,
+    pool_size: int,
+    python: str | None,
+    wait: bool,
+    timeout: float | None,
 ) -> None:
     """Judge every object under SOURCE (s3://bucket/prefix or a directory) as a Ray job.
 
@@ -93,8 +119,7 @@ def batch_command(
     """
     from ray.job_submission import JobSubmissionClient
 
-    entrypoint = [
-        "python",
+    arguments = [
         "-m",
         "audioval_classify.batch",
         _location(source),
@@ -102,13 +127,13 @@ def batch_command(
         _location(dest),
     ]
     if pool_size:
-        entrypoint += ["--pool-size", str(pool_size)]
+        arguments += ["--pool-size", str(pool_size)]
     token = ray_token()
     headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
         client = JobSubmissionClient(address, headers=headers)
         job_id = client.submit_job(
-            entrypoint=shlex.join(entrypoint),
+            entrypoint=job_command(arguments, python),
             submission_id=f"audioval-batch-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}",
             runtime_env={"env_vars": job_environment(PipelineSettings())},
             metadata={"audioval": "batch", "source": source, "dest": dest},

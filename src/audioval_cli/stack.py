@@ -1,11 +1,16 @@
 """``audioval up``: the whole pipeline on this machine, in the foreground.
 
-The AWS emulator (moto in server mode) runs inside this process on 127.0.0.1; a Ray head
-(``ray start --head``, dashboard included, token authentication on) and the three services run
-as child processes started the way a deployment starts them (``python -m audioval_<service>``),
+The AWS emulator (``python -m moto.server`` on 127.0.0.1), a Ray head (``ray start --head``,
+dashboard included, token authentication on) and the three services run as child processes, the
+services started the way a deployment starts them (``python -m audioval_<service>``) and
 configured only through their environment. Endpoints are printed once every health check says
 SERVING; SIGINT/SIGTERM stops the children (SIGTERM, then SIGKILL after a grace period), then
 the Ray head and the emulator, leaving nothing running.
+
+Every child is watched from its start (:mod:`audioval_localstack.supervision`): when one exits,
+before or after the stack is ready, ``up`` stops the rest and exits 1 naming it, with its last
+lines of output. Each runs in its own process group, and a watchdog process kills those groups
+if ``up`` itself dies without stopping them (SIGKILL, OOM), so no orphan keeps a port.
 
 The Ray token is Ray's own: ``RAY_AUTH_TOKEN_PATH`` if set, else ``~/.ray/auth_token``
 (generated once, owner-only), so ``audioval batch`` and ``ray`` commands in another shell find
@@ -19,14 +24,15 @@ goes straight to the emulator.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -35,9 +41,17 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic import SecretStr
 
-from audioval_localstack import Emulator, free_ports, provision
+from audioval_localstack import free_ports, provision
+from audioval_localstack.emulator import EmulatorProcess
 from audioval_localstack.faults import FAULT_KINDS, FaultProxy
 from audioval_localstack.ray_head import RayHead, default_token_path
+from audioval_localstack.supervision import (
+    Child,
+    ChildExitedError,
+    Watchdog,
+    check_children,
+    wait_until,
+)
 from audioval_pipeline.settings import PipelineSettings
 
 LOCAL_KEY = "testing"  # the emulator accepts any credentials; these never leave the machine
@@ -69,13 +83,17 @@ class Stack:
     """A running local stack: the emulator, the service processes and their addresses."""
 
     ports: StackPorts
-    emulator: Emulator
+    emulator: EmulatorProcess
     ray: RayHead | None = None
     # What the services were started with (a restarted service must get the same).
     environment: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # The fault layer the services talk to instead of the emulator, when faults are on.
     proxy: FaultProxy | None = None
+    # Every supervised child in start order (emulator, Ray head, services).
+    children: dict[str, Child] = field(default_factory=dict)
+    # Seconds from the start to each step's end, in order (``audioval up`` prints them).
+    timings: dict[str, float] = field(default_factory=dict)
 
     def endpoints(self) -> dict[str, str]:
         endpoints = {
@@ -90,6 +108,10 @@ class Stack:
         if self.proxy is not None:
             endpoints["faults"] = f"{self.proxy.endpoint_url} (what the services use)"
         return endpoints
+
+    def check(self, stage: str = "") -> None:
+        """Raise :class:`ChildExitedError` naming the first child (in start order) that has exited."""
+        check_children(self.children.values(), stage)
 
 
 def _environment(
@@ -123,26 +145,32 @@ def _environment(
     return env
 
 
+def _timings(timings: dict[str, float]) -> str:
+    """``41.2 s (emulator at 2.1 s, provisioned at 2.9 s, ...)``: when each step was done."""
+    steps = ", ".join(f"{k} at {v:.1f} s" for k, v in timings.items() if k != "ready")
+    return f"{timings.get('ready', 0.0):.1f} s ({steps})"
+
+
 def _cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def wait_serving(address: str, deadline: float) -> None:
-    """Poll grpc.health.v1 until SERVING, or raise TimeoutError at ``deadline``."""
+def wait_serving(address: str, deadline: float, check: Callable[[], None] = lambda: None) -> None:
+    """Poll grpc.health.v1 until SERVING, or raise TimeoutError at ``deadline``.
+
+    ``check`` runs between polls and raises to give up early (a child that died).
+    """
     with grpc.insecure_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
-        delay = 0.05
-        while True:
+
+        def serving() -> bool:
             try:
                 reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
             except grpc.RpcError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{address} did not report SERVING in time")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+                return False
+            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+        wait_until(serving, deadline, check=check, what=f"{address} (SERVING)")
 
 
 @contextmanager
@@ -158,20 +186,33 @@ def local_stack(
 ) -> Iterator[Stack]:
     """Start everything, yield when healthy, stop everything on exit.
 
+    Every child is supervised from the moment it starts: if one exits before the stack is ready,
+    :class:`ChildExitedError` names it (and quotes its last lines) at once instead of a later timeout.
+    Steps that do not depend on each other overlap: the emulator and the Ray head start together;
+    ingest and rebuild start once the emulator is provisioned, while the head is still coming
+    up; classify, which joins the head, once the head answers.
+
     ``fault_rate`` (None: no fault layer) puts a :class:`FaultProxy` between the services and
     the emulator, injecting ``fault_kinds`` into that share of calls (``fault_seed`` fixes which)
     and, with ``kinesis_limits``, enforcing Kinesis' per-shard limits.
     """
-    emulator = Emulator(port=ports.aws).start()
+    started = time.monotonic()
+    deadline = started + startup_timeout
+    watchdog = Watchdog()
+    emulator = EmulatorProcess(
+        port=ports.aws,
+        log_path=log_dir / "aws.log" if log_dir else None,
+        watchdog=watchdog,
+    )
     stack = Stack(ports=ports, emulator=emulator)
-    logs = ExitStack()
+
+    def lap(step: str) -> None:
+        stack.timings[step] = time.monotonic() - started
+
     try:
-        settings = PipelineSettings(
-            aws_endpoint_url=emulator.endpoint_url,
-            aws_access_key_id=SecretStr(LOCAL_KEY),
-            aws_secret_access_key=SecretStr(LOCAL_KEY),
-        )
-        provision(settings)
+        emulator.launch()
+        assert emulator.child is not None
+        stack.children["aws"] = emulator.child
         # Twice the cores as logical CPUs: classify's actors hold one set, a batch job the
         # other; on a laptop both rarely run flat out at once.
         stack.ray = RayHead(
@@ -180,7 +221,20 @@ def local_stack(
             num_cpus=2 * _cores(),
             token_path=Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or default_token_path()),
             log_path=log_dir / "ray.log" if log_dir else None,
-        ).start(timeout=startup_timeout)
+            watchdog=watchdog,
+        ).launch()
+        assert stack.ray.child is not None
+        stack.children["ray"] = stack.ray.child
+        before_ready = functools.partial(stack.check, "before the stack was ready")
+        emulator.wait_ready(deadline, before_ready)
+        settings = PipelineSettings(
+            aws_endpoint_url=emulator.endpoint_url,
+            aws_access_key_id=SecretStr(LOCAL_KEY),
+            aws_secret_access_key=SecretStr(LOCAL_KEY),
+        )
+        lap("emulator")
+        provision(settings)
+        lap("provisioned")
         endpoint = emulator.endpoint_url
         if fault_rate is not None:
             stack.proxy = FaultProxy(
@@ -199,35 +253,46 @@ def local_stack(
             stack.ray,
             shard_limits=fault_rate is not None and kinesis_limits,
         )
-        for name in ("classify", "ingest", "rebuild"):
-            out = logs.enter_context((log_dir / f"{name}.log").open("ab")) if log_dir else None
-            stack.processes[name] = subprocess.Popen(
+
+        def start_service(name: str) -> None:
+            child = Child(
+                name,
                 [sys.executable, "-m", f"audioval_{name}"],
-                env=env,
-                stdout=out or subprocess.DEVNULL,
-                stderr=out or None,
-                start_new_session=True,  # our SIGINT is ours to forward, not the group's
+                env,
+                log_path=log_dir / f"{name}.log" if log_dir else None,
+                watchdog=watchdog,
             )
-        deadline = time.monotonic() + startup_timeout
+            stack.children[name] = child
+            stack.processes[name] = child.process
+
+        # ingest and rebuild need only the emulator: they start while the head comes up.
+        start_service("ingest")
+        start_service("rebuild")
+        stack.ray.wait_ready(deadline, before_ready)
+        lap("ray head")
+        start_service("classify")
         for name, port in (
-            ("classify", ports.classify),
             ("ingest", ports.ingest),
             ("rebuild", ports.rebuild),
+            ("classify", ports.classify),
         ):
-            if stack.processes[name].poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited with {stack.processes[name].returncode} during start-up"
-                )
-            wait_serving(f"127.0.0.1:{port}", deadline)
+            wait_serving(f"127.0.0.1:{port}", deadline, before_ready)
+            lap(name)
+        lap("ready")
         yield stack
     finally:
-        stop_processes(stack.processes)
+        # A service restarted by hand (tests) is in processes but not among the children.
+        supervised = {id(c.process) for c in stack.children.values()}
+        stop_processes({n: p for n, p in stack.processes.items() if id(p) not in supervised})
+        for name in ("classify", "ingest", "rebuild"):
+            if name in stack.children:
+                stack.children[name].stop()
         if stack.ray is not None:
             stack.ray.stop()
         if stack.proxy is not None:
             stack.proxy.stop()
         emulator.stop()
-        logs.close()
+        watchdog.close()
 
 
 def stop_processes(processes: dict[str, subprocess.Popen[bytes]], grace: float = 10.0) -> None:
@@ -337,13 +402,12 @@ def up_command(
         ) as stack:
             for name, address in stack.endpoints().items():
                 click.echo(f"{name:<9} {address}")
+            click.echo(f"ready in {_timings(stack.timings)}", err=True)
             click.echo("ready: every service is SERVING (Ctrl-C stops everything)", err=True)
             while not stop.wait(0.5):
-                for name, process in stack.processes.items():
-                    if process.poll() is not None:
-                        raise click.ClickException(f"{name} exited with {process.returncode}")
-                if stack.ray is not None and not stack.ray.running():
-                    raise click.ClickException("the Ray head exited")
+                stack.check("after the stack was ready")
+    except ChildExitedError as err:
+        raise click.ClickException(f"{err}\nstopped everything else") from None
     except (TimeoutError, RuntimeError, OSError) as err:
         raise click.ClickException(str(err)) from None
     click.echo("stopped", err=True)

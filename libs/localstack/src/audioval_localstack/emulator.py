@@ -1,16 +1,23 @@
-"""moto in server mode, in this process, bound to 127.0.0.1 only."""
+"""moto in server mode bound to 127.0.0.1 only: in this process, or as a child process."""
 
 from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
+import time
+import urllib.error
 import urllib.request
+from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 
 from moto.server import ThreadedMotoServer
 
-__all__ = ["Emulator", "free_port", "free_ports"]
+from audioval_localstack.supervision import Child, Watchdog, check_children, wait_until
+
+__all__ = ["Emulator", "EmulatorProcess", "free_port", "free_ports"]
 
 
 def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
@@ -65,6 +72,90 @@ class Emulator:
             pass
 
     def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class EmulatorProcess:
+    """``python -m moto.server`` on ``host:port`` as a supervised child (:class:`Child`).
+
+    What ``audioval up`` runs: a process of its own can die and be named, keeps moto's request
+    handling off the stack's interpreter, and is stopped with its process group.
+    """
+
+    name = "the AWS emulator"
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        log_path: Path | None = None,
+        watchdog: Watchdog | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_path = log_path
+        self.watchdog = watchdog
+        self.child: Child | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def launch(self) -> EmulatorProcess:
+        """Start the process; :meth:`wait_ready` waits for it to answer."""
+        self.child = Child(
+            self.name,
+            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            log_path=self.log_path,
+            discard=self.log_path is None,  # moto logs every request; keep only the tail
+            watchdog=self.watchdog,
+        )
+        return self
+
+    def wait_ready(self, deadline: float, check: Callable[[], None] = lambda: None) -> None:
+        wait_until(self._answers, deadline, check=check, what=f"{self.name} on {self.endpoint_url}")
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/data.json", timeout=2):
+                return True
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def start(self, timeout: float = 60.0) -> EmulatorProcess:
+        self.launch()
+        try:
+            self.wait_ready(time.monotonic() + timeout, self._check)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _check(self) -> None:
+        if self.child is not None:
+            check_children([self.child], "before it was ready")
+
+    def stop(self) -> None:
+        child, self.child = self.child, None
+        if child is not None:
+            child.stop(grace=5.0)
+
+    def reset(self) -> None:
+        """Forget every resource (moto's reset endpoint)."""
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+
+    def __enter__(self) -> EmulatorProcess:
         return self.start()
 
     def __exit__(

@@ -1,7 +1,8 @@
 """A local Ray head on 127.0.0.1 with the dashboard and token authentication on.
 
-Started the way an operator starts one (``ray start --head --block``), as a child process in
-its own session so that stopping it takes every Ray process with it. Every port Ray opens is
+Started the way an operator starts one (``ray start --head --block``), as a supervised child
+process (:class:`~audioval_localstack.supervision.Child`) in its own session so that stopping it
+takes every Ray process with it. Every port Ray opens is
 bound to loopback (``--node-ip-address 127.0.0.1``, ``--dashboard-host 127.0.0.1``), and token
 authentication stays on: clients need ``RAY_AUTH_MODE=token`` and the token, which
 :meth:`RayHead.client_environment` hands out.
@@ -9,26 +10,30 @@ authentication stays on: clients need ``RAY_AUTH_MODE=token`` and the token, whi
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from audioval_localstack.emulator import free_ports
+from audioval_localstack.supervision import Child, Watchdog, check_children, wait_until
 
-__all__ = ["RayHead", "default_token_path", "ensure_token", "ray_environment"]
+__all__ = ["PYTHON_ENV", "RayHead", "default_token_path", "ensure_token", "ray_environment"]
 
 log = logging.getLogger(__name__)
+
+# The interpreter jobs on this head should run with (``audioval batch``'s entrypoint reads it):
+# the one the head runs on, which has audioval installed. A bare ``python`` in a job's shell is
+# whatever PATH finds, not the venv ``ray start`` was started from.
+PYTHON_ENV = "AUDIOVAL_PYTHON"
 
 
 def default_token_path() -> Path:
@@ -75,8 +80,12 @@ class RayHead:
     token_path
         The token file (generated if missing); None uses a private one under ``temp_dir``.
     log_path
-        Where ``ray start``'s own output goes (None: discarded).
+        Where ``ray start``'s own output goes (None: discarded, but for its last lines).
+    watchdog
+        Kills the head's process group if this process dies without stopping it.
     """
+
+    name = "the Ray head"
 
     def __init__(
         self,
@@ -86,6 +95,7 @@ class RayHead:
         num_cpus: int | None = None,
         token_path: Path | None = None,
         log_path: Path | None = None,
+        watchdog: Watchdog | None = None,
     ) -> None:
         # Ray puts unix sockets under the temp dir, whose paths must stay short (108 bytes).
         self.temp_dir = Path(tempfile.mkdtemp(prefix="avray-"))
@@ -103,7 +113,8 @@ class RayHead:
         self.dashboard_port = dashboard_port or dashboard
         self.num_cpus = num_cpus
         self.log_path = log_path
-        self._process: subprocess.Popen[bytes] | None = None
+        self.watchdog = watchdog
+        self.child: Child | None = None
 
     @property
     def address(self) -> str:
@@ -123,8 +134,8 @@ class RayHead:
         """Environment variables a client (driver, job submitter, service) of this head needs."""
         return ray_environment(self.token_path)
 
-    def start(self, timeout: float = 120.0) -> RayHead:
-        """Start the head and wait until the dashboard's Jobs API answers."""
+    def launch(self) -> RayHead:
+        """Start ``ray start --head --block``; :meth:`wait_ready` waits for its Jobs API."""
         ensure_token(self.token_path)
         ray_cli = Path(sys.executable).with_name("ray")
         command = [
@@ -148,68 +159,66 @@ class RayHead:
         ]
         if self.num_cpus is not None:
             command.append(f"--num-cpus={self.num_cpus}")
-        env = {**os.environ, **self.client_environment()}
-        out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
+        env = {**os.environ, **self.client_environment(), PYTHON_ENV: sys.executable}
+        # Its own session (Child): stop() signals the whole group, so no Ray process outlives
+        # it; ``ray start --block`` exits when any of its processes (GCS, raylet) dies.
+        self.child = Child(
+            self.name,
+            command,
+            env,
+            log_path=self.log_path,
+            discard=self.log_path is None,
+            watchdog=self.watchdog,
+        )
+        return self
+
+    def start(self, timeout: float = 120.0) -> RayHead:
+        """Start the head and wait until the dashboard's Jobs API answers."""
+        self.launch()
         try:
-            self._process = subprocess.Popen(
-                command,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                # Its own session: stop() signals the whole group, so no Ray process outlives it.
-                start_new_session=True,
-            )
-        finally:
-            if self.log_path:
-                out.close()  # type: ignore[union-attr]
-        try:
-            self._wait_ready(time.monotonic() + timeout)
+            self.wait_ready(time.monotonic() + timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _wait_ready(self, deadline: float) -> None:
+    def wait_ready(self, deadline: float, check: Callable[[], None] | None = None) -> None:
+        """Poll the Jobs API until it answers; ``check`` (raising) runs between polls.
+
+        Raises :class:`ChildExitedError` (naming the head, with its last lines) if it exits first.
+        """
+        assert self.child is not None, "launch() first"
+        child = self.child
         request = urllib.request.Request(
             f"{self.dashboard_url}/api/jobs/", headers={"Authorization": f"Bearer {self.token}"}
         )
-        delay = 0.2
-        while True:
-            assert self._process is not None
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"ray start exited with {self._process.returncode}"
-                    + (f"; see {self.log_path}" if self.log_path else "")
-                )
+
+        def answers() -> bool:
             try:
                 with urllib.request.urlopen(request, timeout=2.0) as reply:
-                    if reply.status == 200:
-                        return
+                    return bool(reply.status == 200)
             except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the Ray head did not answer on {self.dashboard_url} in time")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
+                return False
+
+        def checks() -> None:
+            if check is not None:
+                check()  # the caller's check names the head among its own children first
+            check_children([child], "before it was ready")
+
+        wait_until(answers, deadline, check=checks, what=f"the Ray head on {self.dashboard_url}")
 
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self.child is not None and self.child.alive()
 
     def stop(self, grace: float = 20.0) -> None:
-        """SIGTERM ``ray start``, which stops its processes in order; then SIGKILL any leftover."""
-        process, self._process = self._process, None
-        if process is not None:
-            pgid = process.pid  # start_new_session: the group id is the leader's pid
-            # Only the leader: signalled together, the GCS dies first and the raylet then
-            # spends its grace period trying to drain against a GCS that is gone.
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                log.warning("ray head ignored SIGTERM; killing it")
-            # Workers and agents may linger a moment after the leader exits.
-            _signal_group(pgid, signal.SIGKILL)
-            process.wait(timeout=10)
+        """SIGTERM ``ray start``, which stops its processes in order; then SIGKILL any leftover.
+
+        Only the leader gets SIGTERM: signalled together, the GCS dies first and the raylet then
+        spends its grace period trying to drain against a GCS that is gone.
+        """
+        child, self.child = self.child, None
+        if child is not None:
+            child.stop(grace)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def __enter__(self) -> RayHead:
@@ -222,8 +231,3 @@ class RayHead:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def _signal_group(pgid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signum)

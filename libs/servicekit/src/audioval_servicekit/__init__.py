@@ -2,7 +2,8 @@
 
 Settings base (:class:`ServiceSettings`), a server bootstrap that adds health and reflection
 (:func:`build_server`), bearer-token auth (:class:`BearerAuthInterceptor`), JSON logging
-(:func:`configure_logging`), a graceful stop on SIGTERM/SIGINT (:func:`run_until_signal`) and
+(:func:`configure_logging`), a graceful stop on SIGTERM/SIGINT (:func:`stop_requested`,
+:func:`run_until_signal`) and
 the decorator that turns domain errors into status codes (:func:`status_errors`).
 What the services share about AWS (settings, client factory, table items) is ``audioval_pipeline``.
 """
@@ -10,7 +11,12 @@ What the services share about AWS (settings, client factory, table items) is ``a
 from audioval_servicekit.auth import BearerAuthInterceptor
 from audioval_servicekit.errors import StatusTable, note, status_errors
 from audioval_servicekit.logs import configure_logging
-from audioval_servicekit.server import RunningServer, build_server, run_until_signal
+from audioval_servicekit.server import (
+    RunningServer,
+    build_server,
+    run_until_signal,
+    stop_requested,
+)
 from audioval_servicekit.settings import ServiceSettings
 
 __all__ = [
@@ -23,4 +29,5 @@ __all__ = [
     "note",
     "run_until_signal",
     "status_errors",
+    "stop_requested",
 ]

@@ -1,7 +1,8 @@
 """Build, start and stop a gRPC server the same way in every service.
 
-Every server gets ``grpc.health.v1.Health`` and server reflection; on shutdown health goes
-NOT_SERVING first so load balancers drain, then in-flight calls get a grace period.
+Every server gets ``grpc.health.v1.Health`` and server reflection under both names clients ask
+for (``grpc.reflection.v1`` and ``v1alpha``); on shutdown health goes NOT_SERVING first so load
+balancers drain, then in-flight calls get a grace period.
 """
 
 from __future__ import annotations
@@ -16,13 +17,20 @@ from types import FrameType
 from typing import Any
 
 import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from audioval_servicekit.auth import BearerAuthInterceptor
 from audioval_servicekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+# grpcio-reflection (1.81) ships only v1alpha. v1 is the same protocol under another package:
+# its messages are wire-identical, so one servicer answers both service names.
+REFLECTION_V1_SERVICE_NAME = "grpc.reflection.v1.ServerReflection"
+_REFLECTION_V1_FILE = "grpc/reflection/v1/reflection.proto"
+_reflection_v1_lock = threading.Lock()
 
 # Registers servicers on a server: e.g. ``lambda s: add_FooServiceServicer_to_server(impl, s)``.
 Registrar = Callable[[grpc.Server], None]
@@ -97,9 +105,7 @@ def build_server(
         register(server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    enable_reflection(server, (*service_names, health.SERVICE_NAME))
     if settings.tls_enabled:
         port = server.add_secure_port(settings.address, _credentials(settings))
     else:
@@ -115,8 +121,64 @@ def build_server(
     return running
 
 
-def run_until_signal(running: RunningServer, grace: float) -> None:
-    """Block until SIGTERM or SIGINT, then stop gracefully (health first)."""
+def enable_reflection(server: grpc.Server, service_names: Sequence[str]) -> None:
+    """Serve reflection as ``grpc.reflection.v1.ServerReflection`` and its ``v1alpha`` twin.
+
+    Both names are listed by ``list_services``; both files resolve by symbol, so a v1 client
+    can describe the reflection service itself as it would on a server whose library has v1.
+    """
+    _register_reflection_v1_descriptor()
+    servicer = reflection.ReflectionServicer(
+        (*service_names, reflection.SERVICE_NAME, REFLECTION_V1_SERVICE_NAME)
+    )
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
+    v1 = grpc.method_handlers_generic_handler(
+        REFLECTION_V1_SERVICE_NAME,
+        {
+            "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+                servicer.ServerReflectionInfo,
+                request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+                response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+            )
+        },
+    )
+    server.add_generic_rpc_handlers((v1,))
+
+
+def _register_reflection_v1_descriptor() -> None:
+    """Add ``grpc/reflection/v1/reflection.proto`` to the default pool, derived from v1alpha."""
+    pool = descriptor_pool.Default()
+    with _reflection_v1_lock:
+        try:
+            pool.FindFileByName(_REFLECTION_V1_FILE)
+        except KeyError:
+            pool.AddSerializedFile(_reflection_v1_file().SerializeToString())
+        # else: already there (a newer grpcio-reflection, or an earlier server)
+
+
+def _reflection_v1_file() -> descriptor_pb2.FileDescriptorProto:
+    proto = descriptor_pb2.FileDescriptorProto()
+    reflection_pb2.DESCRIPTOR.CopyToProto(proto)
+    old, new = ".grpc.reflection.v1alpha.", ".grpc.reflection.v1."
+    proto.name = _REFLECTION_V1_FILE
+    proto.package = "grpc.reflection.v1"
+    for message in proto.message_type:
+        for f in message.field:
+            if f.HasField("type_name"):
+                f.type_name = f.type_name.replace(old, new)
+    for service in proto.service:
+        for method in service.method:
+            method.input_type = method.input_type.replace(old, new)
+            method.output_type = method.output_type.replace(old, new)
+    return proto
+
+
+def stop_requested() -> threading.Event:
+    """Handle SIGTERM and SIGINT from now on: the returned event is set when one arrives.
+
+    Call it before a slow start-up, so a signal during start-up is a clean stop once the server
+    is up (and not a library's default, such as Ray's ``sys.exit(15)``).
+    """
     requested = threading.Event()
 
     def handle(signum: int, _frame: FrameType | None) -> None:
@@ -125,6 +187,18 @@ def run_until_signal(running: RunningServer, grace: float) -> None:
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
+    return requested
+
+
+def run_until_signal(
+    running: RunningServer, grace: float, requested: threading.Event | None = None
+) -> None:
+    """Block until SIGTERM or SIGINT, then stop gracefully (health first).
+
+    ``requested`` is the event of an earlier :func:`stop_requested` (default: install now).
+    """
+    if requested is None:
+        requested = stop_requested()
     while not requested.wait(timeout=1.0):
         pass
     running.stop(grace)

@@ -10,13 +10,24 @@ from audiomodel import Limits
 from audioval.v1 import classify_pb2, classify_pb2_grpc
 from audioval_classify.dynamo_store import DynamoVerdictStore
 from audioval_classify.pool import ValidatorPool
-from audioval_classify.ray_connection import connect_ray, pool_size_default
+from audioval_classify.ray_connection import (
+    StartupInterrupted,
+    connect_ray,
+    disconnect_ray,
+    pool_size_default,
+)
 from audioval_classify.servicer import ClassifyServicer
 from audioval_classify.settings import ClassifySettings
 from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster, VerdictStore
 from audioval_classify.verdict_stream import VerdictStreamFollower
 from audioval_pipeline.clients import aws_client
-from audioval_servicekit import RunningServer, build_server, configure_logging, run_until_signal
+from audioval_servicekit import (
+    RunningServer,
+    build_server,
+    configure_logging,
+    run_until_signal,
+    stop_requested,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +126,24 @@ def _stop_follower(follower: VerdictStreamFollower) -> None:
 
 
 def main() -> None:
+    """Serve until SIGTERM/SIGINT, then drain, leave Ray (stopping a private one) and exit 0.
+
+    The signal handlers go in before ``serve``: a signal during start-up (joining Ray, creating
+    the pool, following the stream) then stops the server as soon as it is up.
+    """
     settings = ClassifySettings()
     configure_logging(settings.log_level, service="classify")
-    run_until_signal(serve(settings), settings.grace_seconds)
+    requested = stop_requested()
+    try:
+        running = serve(settings)
+    except StartupInterrupted:
+        log.info("stopped while starting")
+        disconnect_ray()
+        return
+    try:
+        run_until_signal(running, settings.grace_seconds, requested)
+    finally:
+        disconnect_ray()
 
 
 if __name__ == "__main__":
