@@ -536,3 +536,14 @@ def test_ray_nodes_get_the_workspace_wheels_but_not_the_pulumi_program(tmp_path:
     (tmp_path / "other-1.0-py3-none-any.whl").write_bytes(b"")
     assert [w.name for w in _ray_wheels(tmp_path)] == ["audioval_classify-0.1.0-py3-none-any.whl"]
     assert _ray_wheels(tmp_path / "missing") == []
+
+
+def test_ray_nodes_run_batch_jobs_with_the_installed_interpreter() -> None:
+    # `audioval batch` submits `"${AUDIOVAL_PYTHON:-python}" -m audioval_classify.batch`; a bare
+    # `python` on an EMR node is not the venv the bootstrap installs the wheels into.
+    import audioval_infra
+
+    bootstrap = Path(audioval_infra.__file__).parent / "assets" / "ray-bootstrap.sh"
+    text = bootstrap.read_text()
+    assert "venv=/opt/audioval" in text
+    assert "Environment=AUDIOVAL_PYTHON=${venv}/bin/python" in text

@@ -45,6 +45,8 @@ Wants=network-online.target
 [Service]
 User=ray
 Environment=RAY_USAGE_STATS_ENABLED=0
+# Job entrypoints run through a shell on the head: `audioval batch` runs "$AUDIOVAL_PYTHON".
+Environment=AUDIOVAL_PYTHON=${venv}/bin/python
 ExecStart=${start}
 ExecStop=${venv}/bin/ray stop
 Restart=always
