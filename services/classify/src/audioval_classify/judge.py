@@ -3,7 +3,9 @@
 :class:`TrackJudge` checks the bytes against the sha256 the caller announced, names the track
 (its own id, or one derived from the hash), answers from the store when the track was judged
 before (idempotent by track id), otherwise judges it on the validator pool within the caller's
-deadline, stores the verdict (the first stored wins) and tells watchers. :class:`TrackAssembly`
+deadline, looks its fingerprint up in the index when there is one (a known-bad match rejects,
+a catalogue match is reported as a duplicate), stores the verdict (the first stored wins),
+tells watchers, and adds an accepted track to the catalogue. :class:`TrackAssembly`
 gathers a streamed track within the size limit. Every refusal is a :class:`ClassifyError`
 subclass; the servicer maps them to status codes in one table.
 """
@@ -16,7 +18,9 @@ from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
+from audiomodel import Decision, Verdict
 from audioval.v1 import verdict_pb2
+from audioval_classify.identity import TrackIndex
 from audioval_classify.pool import OverloadedError, ValidatorPool
 from audioval_classify.store import VerdictBroadcaster, VerdictStore
 from audioval_pipeline.verdict_table import TrackLookup
@@ -132,11 +136,13 @@ class TrackJudge:
         pool: ValidatorPool | None = None,
         *,
         max_track_bytes: int = 512 * 1024 * 1024,
+        index: TrackIndex | None = None,
     ) -> None:
         self._store = store
         self._broadcaster = broadcaster
         self._pool = pool
         self._max_track_bytes = max_track_bytes
+        self._index = index
 
     def ensure_validating(self) -> ValidatorPool:
         """The pool; :class:`NotValidatingError` on a replica without one."""
@@ -178,10 +184,13 @@ class TrackJudge:
         except FutureTimeout as err:
             future.cancel()
             raise DeadlineExceededError("validation did not finish before the deadline") from err
+        verdict = self._identify(verdict, track_id)
         message = to_proto(verdict, track_id=track_id, user_id=track.user_id)
         stored, new = self._store.put_if_absent(message)
         if new:
             self._broadcaster.publish(stored)
+            if stored.decision == verdict_pb2.DECISION_ACCEPT:
+                self._admit(verdict, track_id)
         log.info(
             "judged",
             extra={
@@ -192,6 +201,42 @@ class TrackJudge:
             },
         )
         return stored
+
+    def _identify(self, verdict: Verdict, track_id: str) -> Verdict:
+        """The verdict with what the index says of the track's fingerprint.
+
+        An index that cannot be read leaves the verdict as the validator gave it (logged): the
+        other checks still stand, and refusing every upload for want of the index would be
+        worse.
+        """
+        if self._index is None or verdict.fingerprint is None:
+            return verdict
+        try:
+            judged, matches = self._index.identify(verdict, track_id)
+        except Exception:
+            log.exception("index lookup failed", extra={"track_id": track_id})
+            return verdict
+        if matches:
+            log.info(
+                "fingerprint matched",
+                extra={
+                    "track_id": track_id,
+                    "matches": [f"{m.list}:{m.ref}:{m.score:.2f}" for m in matches],
+                    "decision": judged.decision.value,
+                },
+            )
+        return judged
+
+    def _admit(self, verdict: Verdict, track_id: str) -> None:
+        """Add an accepted track to the catalogue (reference = track id)."""
+        if self._index is None or verdict.fingerprint is None or not len(verdict.fingerprint):
+            return
+        if verdict.decision is not Decision.ACCEPT:
+            return
+        try:
+            self._index.admit(verdict.fingerprint, track_id)
+        except Exception:
+            log.exception("could not add the track to the catalogue", extra={"track_id": track_id})
 
     def lookup(self, track_id: str) -> tuple[TrackLookup, verdict_pb2.Verdict | None]:
         """The track's state (JUDGED or PENDING) and, when judged, its verdict;

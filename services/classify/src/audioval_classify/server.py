@@ -9,6 +9,7 @@ from typing import Any
 from audiomodel import Limits
 from audioval.v1 import classify_pb2, classify_pb2_grpc
 from audioval_classify.dynamo_store import DynamoVerdictStore
+from audioval_classify.identity import TrackIndex
 from audioval_classify.pool import ValidatorPool
 from audioval_classify.ray_connection import connect_ray, pool_size_default
 from audioval_classify.servicer import ClassifyServicer
@@ -56,6 +57,7 @@ def serve(
             max_in_flight=settings.max_in_flight,
             call_timeout_s=settings.call_timeout_s or settings.time_budget_s + 60.0,
             actor_cpus=settings.actor_cpus,
+            fingerprint=bool(settings.index_dir),
         )
     broadcaster = VerdictBroadcaster(
         settings.watch_queue_size, recent_tracks=settings.watch_recent_tracks
@@ -75,7 +77,10 @@ def serve(
         )
     else:
         store = InMemoryVerdictStore()
-    servicer = ClassifyServicer(store, broadcaster, pool, max_track_bytes=settings.max_track_bytes)
+    index = TrackIndex.open(settings.index_dir) if settings.index_dir and validate else None
+    servicer = ClassifyServicer(
+        store, broadcaster, pool, max_track_bytes=settings.max_track_bytes, index=index
+    )
     if follower is not None:
         follower.start()
     try:
@@ -98,6 +103,8 @@ def serve(
     running.on_shutdown.append(broadcaster.close)
     if pool is not None:
         running.on_shutdown.append(pool.close)
+    if index is not None:
+        running.on_shutdown.append(index.close)
     return running
 
 

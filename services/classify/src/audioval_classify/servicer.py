@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import grpc
 
 from audioval.v1 import classify_pb2, classify_pb2_grpc
+from audioval_classify.identity import TrackIndex
 from audioval_classify.judge import (
     DeadlineExceededError,
     InvalidTrackError,
@@ -75,8 +76,11 @@ class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
         pool: ValidatorPool | None = None,
         *,
         max_track_bytes: int = 512 * 1024 * 1024,
+        index: TrackIndex | None = None,
     ) -> None:
-        self._judge = TrackJudge(store, broadcaster, pool, max_track_bytes=max_track_bytes)
+        self._judge = TrackJudge(
+            store, broadcaster, pool, max_track_bytes=max_track_bytes, index=index
+        )
         self._broadcaster = broadcaster
 
     @_refusing

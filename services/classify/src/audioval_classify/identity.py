@@ -1,0 +1,83 @@
+"""The fingerprint index as classify holds it: look tracks up, admit accepted ones.
+
+One classify process holds the index directory (``AUDIOVAL_CLASSIFY_INDEX_DIR``) and is its
+one writer: accepted tracks join the ``catalogue`` list (reference = track id) and references
+are added and removed through it. Other processes on the same machine may still write (the
+index's file lock serialises them: ``audioval index add`` into the stack's index works while
+it runs) and every process reads. Several replicas on several machines cannot share one
+directory: that needs the index sharded by hash range over Ray actors, one writer per shard
+(the next slice of #13), with segments in S3.
+
+Calls are serialised by a lock: the index keeps one SQLite connection and a cached list of
+segments, neither meant for concurrent use from the servicer's threads. A lookup takes
+milliseconds (``libs/index/README.md``), well under a track's validation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from audiomodel import Verdict
+from audiomodel.fingerprint import Landmarks
+from audioval_index import FingerprintIndex, Match, Reference, identify
+
+__all__ = ["CATALOGUE", "KNOWN_BAD", "TrackIndex"]
+
+log = logging.getLogger(__name__)
+
+CATALOGUE = "catalogue"
+KNOWN_BAD = "known-bad"
+
+
+class TrackIndex:
+    """Known-bad references and the accepted catalogue, for one classify process."""
+
+    def __init__(self, index: FingerprintIndex) -> None:
+        self._index = index
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, directory: str | Path) -> TrackIndex:
+        """The index in ``directory`` (created on first use)."""
+        return cls(FingerprintIndex(Path(directory).expanduser()))
+
+    def close(self) -> None:
+        with self._lock:
+            self._index.close()
+
+    def identify(self, verdict: Verdict, track_id: str) -> tuple[Verdict, list[Match]]:
+        """The verdict with ``fingerprint.*`` findings for what the track's landmarks match
+        (a track is never a duplicate of its own catalogue entry)."""
+        with self._lock:
+            return identify(verdict, self._index, track_id=track_id)
+
+    def match(self, marks: Landmarks, *, limit: int = 5) -> list[Match]:
+        with self._lock:
+            return self._index.match(marks, limit=limit)
+
+    def admit(self, marks: Landmarks, track_id: str) -> Reference:
+        """Add an accepted track to the catalogue under its track id."""
+        return self.add(marks, list_name=CATALOGUE, track_id=track_id)
+
+    def add(
+        self,
+        marks: Landmarks,
+        *,
+        list_name: str,
+        track_id: str | None = None,
+        path: str | None = None,
+    ) -> Reference:
+        """Add one reference (``ValueError`` for an unknown list)."""
+        with self._lock:
+            return self._index.add(marks, list_name=list_name, track_id=track_id, path=path)
+
+    def remove(self, ref: int) -> bool:
+        """Delete a reference; False when there is no such live reference."""
+        with self._lock:
+            return self._index.delete(ref)
+
+    def reference(self, ref: int) -> Reference | None:
+        with self._lock:
+            return self._index.reference(ref)

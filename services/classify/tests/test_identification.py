@@ -1,0 +1,157 @@
+"""Classify with a fingerprint index: known-bad copies rejected, duplicates named, accepted
+tracks joining the catalogue; the landmarks come back from the Ray actors' own decode pass."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from concurrent.futures import Future
+from pathlib import Path
+
+import grpc
+import numpy as np
+import numpy.typing as npt
+import pytest
+import soundfile as sf
+from google.protobuf.json_format import MessageToDict
+from scipy.signal import resample_poly
+
+from audiomodel.validator import validate_bytes
+from audiomodel.verdict import Verdict
+from audioval.v1 import classify_pb2, classify_pb2_grpc, verdict_pb2
+from audioval_classify.identity import TrackIndex
+from audioval_classify.judge import TrackJudge, TrackToJudge
+from audioval_classify.server import serve
+from audioval_classify.settings import ClassifySettings
+from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster
+from audioval_index import FingerprintIndex
+from audioval_localstack.ray_head import RayHead
+from audioval_servicekit import RunningServer
+
+RATE = 44100
+
+
+def song(seconds: float, seed: int) -> npt.NDArray[np.float32]:
+    """Music-like mono: harmonic notes at irregular onsets (enough peaks to fingerprint)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * RATE)) / RATE
+    out = rng.normal(0, 0.003, t.size)
+    scale = rng.uniform(100, 200) * 2 ** (np.sort(rng.choice(12, 7, replace=False)) / 12)
+    for octave, gap in ((4, 0.25), (2, 0.7), (1, 0.6)):
+        onset = 0.0
+        while onset < seconds:
+            f0 = scale[rng.integers(0, 7)] * octave
+            mask = (t >= onset) & (t < onset + 1.0)
+            tt = t[mask] - onset
+            tone = sum(np.sin(2 * np.pi * f0 * h * tt) / h for h in (1, 2, 3))
+            out[mask] += 0.3 * np.minimum(tt / 0.01, 1) * np.exp(-3 * tt) * tone
+            onset += rng.exponential(gap) + 0.05
+    return (0.8 * out / np.abs(out).max()).astype(np.float32)
+
+
+def wav(y: npt.NDArray[np.float32], rate: int = RATE) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, y, rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def reencoded(y: npt.NDArray[np.float32]) -> bytes:
+    """15 s from 3 s in, 6 dB quieter, resampled to 48 kHz."""
+    return wav(resample_poly(y[3 * RATE : 18 * RATE] * 0.5, 160, 147).astype(np.float32), 48000)
+
+
+def codes(verdict: verdict_pb2.Verdict) -> dict[str, dict[str, object]]:
+    return {f.code: MessageToDict(f.evidence) for f in verdict.findings}
+
+
+class LibraryPool:
+    """The library's verdict with its landmarks, as the actors return it."""
+
+    def submit(self, content: bytes | bytearray, name: str = "") -> Future[Verdict]:
+        future: Future[Verdict] = Future()
+        future.set_result(validate_bytes(bytes(content), name=name, fingerprint=True))
+        return future
+
+
+def test_an_unreadable_index_leaves_the_validators_verdict(tmp_path: Path) -> None:
+    index = TrackIndex.open(tmp_path / "idx")
+    index.close()  # every call now fails
+    judge = TrackJudge(
+        InMemoryVerdictStore(), VerdictBroadcaster(queue_size=4), LibraryPool(), index=index
+    )  # type: ignore[arg-type]
+    verdict = judge.judge(TrackToJudge(track_id="t"), wav(song(12.0, 40)), time_left=lambda: None)
+    assert verdict.decision == verdict_pb2.DECISION_ACCEPT
+    assert not any(f.code.startswith("fingerprint.") for f in verdict.findings)
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("classify-index")
+
+
+@pytest.fixture(scope="module")
+def server(index_dir: Path, ray_cluster: RayHead) -> Iterator[RunningServer]:
+    running = serve(
+        ClassifySettings(
+            port=0,
+            store="memory",
+            pool_size=1,
+            ray_address=ray_cluster.address,
+            index_dir=str(index_dir),
+        )
+    )
+    yield running
+    running.stop(0)
+
+
+@pytest.fixture(scope="module")
+def stub(server: RunningServer) -> Iterator[classify_pb2_grpc.ClassifyServiceStub]:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield classify_pb2_grpc.ClassifyServiceStub(channel)
+
+
+def validate(
+    stub: classify_pb2_grpc.ClassifyServiceStub, track_id: str, content: bytes
+) -> verdict_pb2.Verdict:
+    request = classify_pb2.ValidateTrackRequest(track_id=track_id, content=content)
+    verdict: verdict_pb2.Verdict = stub.ValidateTrack(request, timeout=120).verdict
+    return verdict
+
+
+@pytest.mark.slow
+def test_accepted_tracks_join_the_catalogue_and_copies_are_duplicates_of_them(
+    stub: classify_pb2_grpc.ClassifyServiceStub, index_dir: Path
+) -> None:
+    original = song(25.0, 41)
+    first = validate(stub, "orig-1", wav(original))
+    assert first.decision == verdict_pb2.DECISION_ACCEPT
+    assert not any(code.startswith("fingerprint.") for code in codes(first))
+    with FingerprintIndex(index_dir) as index:
+        (entry,) = [r for r in index.references() if r.track_id == "orig-1"]
+        assert entry.list == "catalogue" and entry.hashes > 0
+
+    copy = validate(stub, "copy-1", reencoded(original))
+    found = codes(copy)
+    assert copy.decision == verdict_pb2.DECISION_ACCEPT  # a duplicate is information
+    assert found["fingerprint.duplicate"]["track_id"] == "orig-1"
+    assert found["fingerprint.duplicate"]["list"] == "catalogue"
+
+
+@pytest.mark.slow
+def test_a_reencoded_copy_of_a_known_bad_reference_is_rejected(
+    stub: classify_pb2_grpc.ClassifyServiceStub, index_dir: Path
+) -> None:
+    bad = song(25.0, 42)
+    marks = validate_bytes(wav(bad), fingerprint=True).fingerprint
+    assert marks is not None
+    # Another process adds the reference (the index's lock serialises writers).
+    with FingerprintIndex(index_dir) as index:
+        ref = index.add(marks, list_name="known-bad", path="carrier.wav").ref
+    verdict = validate(stub, "smuggler-1", reencoded(bad))
+    assert verdict.decision == verdict_pb2.DECISION_REJECT
+    evidence = codes(verdict)["fingerprint.known_bad"]
+    assert evidence["ref"] == ref and evidence["list"] == "known-bad"
+    assert evidence["ref_start_s"] == pytest.approx(3.0 + evidence["query_start_s"], abs=0.5)
+    # A rejected track does not join the catalogue.
+    with FingerprintIndex(index_dir) as index:
+        assert not [r for r in index.references() if r.track_id == "smuggler-1"]
