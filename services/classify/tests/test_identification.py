@@ -4,7 +4,7 @@ tracks joining the catalogue; the landmarks come back from the Ray actors' own d
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -18,10 +18,12 @@ from scipy.signal import resample_poly
 
 from audiomodel.validator import validate_bytes
 from audiomodel.verdict import Verdict
-from audioval.v1 import classify_pb2, classify_pb2_grpc, verdict_pb2
+from audioval.v1 import classify_pb2, classify_pb2_grpc, index_pb2, index_pb2_grpc, verdict_pb2
 from audioval_classify.identity import TrackIndex
 from audioval_classify.judge import TrackJudge, TrackToJudge
+from audioval_classify.references import IndexUnavailableError, ReferenceDesk
 from audioval_classify.server import serve
+from audioval_classify.servicer import _STATUS
 from audioval_classify.settings import ClassifySettings
 from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster
 from audioval_index import FingerprintIndex
@@ -155,3 +157,109 @@ def test_a_reencoded_copy_of_a_known_bad_reference_is_rejected(
     # A rejected track does not join the catalogue.
     with FingerprintIndex(index_dir) as index:
         assert not [r for r in index.references() if r.track_id == "smuggler-1"]
+
+
+@pytest.fixture(scope="module")
+def index_stub(server: RunningServer) -> Iterator[index_pb2_grpc.IndexServiceStub]:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield index_pb2_grpc.IndexServiceStub(channel)
+
+
+def status_of(call: Callable[[], object]) -> grpc.StatusCode:
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    code: grpc.StatusCode = caught.value.code()  # type: ignore[attr-defined]
+    return code
+
+
+@pytest.mark.slow
+def test_a_reference_added_by_bytes_rejects_copies_until_it_is_removed(
+    stub: classify_pb2_grpc.ClassifyServiceStub, index_stub: index_pb2_grpc.IndexServiceStub
+) -> None:
+    bad = song(25.0, 43)
+    added = index_stub.AddReference(
+        index_pb2.AddReferenceRequest(
+            content=wav(bad), list=index_pb2.REFERENCE_LIST_KNOWN_BAD, name="case-17"
+        ),
+        timeout=120,
+    ).reference
+    assert added.list == index_pb2.REFERENCE_LIST_KNOWN_BAD and added.name == "case-17"
+    assert added.hashes > 0 and added.duration_s == pytest.approx(25.0, abs=0.1)
+
+    found = index_stub.MatchTrack(
+        index_pb2.MatchTrackRequest(content=reencoded(bad)), timeout=120
+    ).matches
+    assert found and found[0].reference.ref == added.ref and 0 < found[0].score <= 1
+    assert found[0].ref_start_s == pytest.approx(3.0 + found[0].query_start_s, abs=0.5)
+    assert validate(stub, "bytes-copy-1", reencoded(bad)).decision == verdict_pb2.DECISION_REJECT
+
+    removed = index_stub.RemoveReference(index_pb2.RemoveReferenceRequest(ref=added.ref))
+    assert removed.reference.ref == added.ref
+    assert not index_stub.MatchTrack(
+        index_pb2.MatchTrackRequest(content=reencoded(bad)), timeout=120
+    ).matches
+    assert validate(stub, "bytes-copy-2", reencoded(bad)).decision == verdict_pb2.DECISION_ACCEPT
+    assert (
+        status_of(
+            lambda: index_stub.RemoveReference(index_pb2.RemoveReferenceRequest(ref=added.ref))
+        )
+        == grpc.StatusCode.NOT_FOUND
+    )
+
+
+@pytest.mark.slow
+def test_an_upload_becomes_a_reference_by_its_track_id(
+    stub: classify_pb2_grpc.ClassifyServiceStub, index_stub: index_pb2_grpc.IndexServiceStub
+) -> None:
+    tune = song(20.0, 44)
+    assert validate(stub, "upload-7", wav(tune)).decision == verdict_pb2.DECISION_ACCEPT
+    added = index_stub.AddReference(
+        index_pb2.AddReferenceRequest(track_id="upload-7", list=index_pb2.REFERENCE_LIST_KNOWN_BAD)
+    ).reference
+    assert added.track_id == "upload-7" and added.list == index_pb2.REFERENCE_LIST_KNOWN_BAD
+    matches = index_stub.MatchTrack(index_pb2.MatchTrackRequest(track_id="upload-7")).matches
+    assert {(m.reference.ref, m.reference.list) for m in matches} >= {
+        (added.ref, index_pb2.REFERENCE_LIST_KNOWN_BAD)
+    }
+    verdict = validate(stub, "upload-8", reencoded(tune))
+    assert verdict.decision == verdict_pb2.DECISION_REJECT
+    assert codes(verdict)["fingerprint.known_bad"]["track_id"] == "upload-7"
+
+
+@pytest.mark.slow
+def test_index_requests_that_cannot_be_served_get_precise_statuses(
+    index_stub: index_pb2_grpc.IndexServiceStub,
+) -> None:
+    add = index_stub.AddReference
+    known_bad = index_pb2.REFERENCE_LIST_KNOWN_BAD
+    cases = {
+        "unknown track": (
+            lambda: add(index_pb2.AddReferenceRequest(track_id="never-seen", list=known_bad)),
+            grpc.StatusCode.NOT_FOUND,
+        ),
+        "no list": (
+            lambda: add(index_pb2.AddReferenceRequest(content=wav(song(5.0, 45)))),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        "no audio": (
+            lambda: add(index_pb2.AddReferenceRequest(content=b"MZ" + bytes(900), list=known_bad)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        "nothing to match": (
+            lambda: index_stub.MatchTrack(index_pb2.MatchTrackRequest()),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        "unknown ref": (
+            lambda: index_stub.RemoveReference(index_pb2.RemoveReferenceRequest(ref=987654)),
+            grpc.StatusCode.NOT_FOUND,
+        ),
+    }
+    got = {name: status_of(call) for name, (call, _) in cases.items()}
+    assert got == {name: code for name, (_, code) in cases.items()}
+
+
+def test_without_an_index_reference_calls_are_a_failed_precondition() -> None:
+    desk = ReferenceDesk(None, None, max_bytes=1024)
+    with pytest.raises(IndexUnavailableError):
+        desk.remove(1)
+    assert (IndexUnavailableError, grpc.StatusCode.FAILED_PRECONDITION) in _STATUS

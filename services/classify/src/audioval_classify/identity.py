@@ -15,9 +15,13 @@ milliseconds (``libs/index/README.md``), well under a track's validation.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import threading
 from pathlib import Path
+
+import numpy as np
 
 from audiomodel import Verdict
 from audiomodel.fingerprint import Landmarks
@@ -37,6 +41,10 @@ class TrackIndex:
     def __init__(self, index: FingerprintIndex) -> None:
         self._index = index
         self._lock = threading.Lock()
+        # The landmarks of every upload judged (~12 peaks a second, 12 bytes each: ~40 KB per
+        # 4-minute track), so an upload can be added as a reference or matched by its id.
+        self._tracks = index.root / "tracks"
+        self._tracks.mkdir(exist_ok=True)
 
     @classmethod
     def open(cls, directory: str | Path) -> TrackIndex:
@@ -77,6 +85,35 @@ class TrackIndex:
         """Delete a reference; False when there is no such live reference."""
         with self._lock:
             return self._index.delete(ref)
+
+    def remember(self, track_id: str, marks: Landmarks) -> None:
+        """Keep an upload's landmarks under its track id (written whole or not at all)."""
+        path = self._track_path(track_id)
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
+        with partial.open("wb") as out:
+            np.savez(
+                out,
+                times=marks.times,
+                bands=marks.bands,
+                duration_s=np.float64(marks.duration_s),
+            )
+        partial.replace(path)
+
+    def recall(self, track_id: str) -> Landmarks | None:
+        """The landmarks kept for an upload, or None for a track never judged with them."""
+        try:
+            with np.load(self._track_path(track_id)) as data:
+                return Landmarks(
+                    times=data["times"].astype(np.float64),
+                    bands=data["bands"].astype(np.float32),
+                    duration_s=float(data["duration_s"]),
+                )
+        except FileNotFoundError:
+            return None
+
+    def _track_path(self, track_id: str) -> Path:
+        # Track ids are any string up to 128 characters: the file is named by their hash.
+        return self._tracks / f"{hashlib.sha256(track_id.encode()).hexdigest()[:40]}.npz"
 
     def reference(self, ref: int) -> Reference | None:
         with self._lock:

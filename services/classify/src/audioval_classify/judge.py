@@ -40,11 +40,13 @@ __all__ = [
     "TrackToJudge",
     "TrackTooLargeError",
     "check_track_id",
+    "run_on_pool",
 ]
 
 log = logging.getLogger(__name__)
 
 MAX_TRACK_ID_LENGTH = 128
+NO_DEADLINE_S = 10 * 365 * 86400.0  # more time left than this: the caller set no deadline
 
 
 class ClassifyError(Exception):
@@ -78,6 +80,28 @@ class DeadlineExceededError(ClassifyError):
 
 class NotValidatingError(ClassifyError):
     """This replica serves verdicts but has no validator pool."""
+
+
+def run_on_pool(
+    pool: ValidatorPool,
+    content: bytes | bytearray,
+    name: str,
+    time_left: Callable[[], float | None],
+) -> Verdict:
+    """The validator's verdict on ``content`` from the pool, within the caller's deadline."""
+    try:
+        future = pool.submit(content, name)
+    except OverloadedError as err:
+        raise PoolOverloadedError("too many tracks in flight; retry later") from err
+    timeout = time_left()
+    if timeout is not None and timeout > NO_DEADLINE_S:
+        # gRPC reports a call without a deadline as ~2**63 ns left, which a wait cannot take.
+        timeout = None
+    try:
+        return future.result(timeout=timeout)
+    except FutureTimeout as err:
+        future.cancel()
+        raise DeadlineExceededError("validation did not finish before the deadline") from err
 
 
 def check_track_id(track_id: str) -> None:
@@ -175,15 +199,7 @@ class TrackJudge:
         stored = self._store.get(track_id)
         if stored is not None:  # idempotent: a track is judged once
             return stored
-        try:
-            future = pool.submit(content, track.track_name)
-        except OverloadedError as err:
-            raise PoolOverloadedError("too many tracks in flight; retry later") from err
-        try:
-            verdict = future.result(timeout=time_left())
-        except FutureTimeout as err:
-            future.cancel()
-            raise DeadlineExceededError("validation did not finish before the deadline") from err
+        verdict = run_on_pool(pool, content, track.track_name, time_left)
         verdict = self._identify(verdict, track_id)
         message = to_proto(verdict, track_id=track_id, user_id=track.user_id)
         stored, new = self._store.put_if_absent(message)
@@ -212,6 +228,8 @@ class TrackJudge:
         if self._index is None or verdict.fingerprint is None:
             return verdict
         try:
+            # Kept so the upload can later be added or matched by its track id.
+            self._index.remember(track_id, verdict.fingerprint)
             judged, matches = self._index.identify(verdict, track_id)
         except Exception:
             log.exception("index lookup failed", extra={"track_id": track_id})

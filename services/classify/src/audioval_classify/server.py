@@ -7,12 +7,13 @@ import logging
 from typing import Any
 
 from audiomodel import Limits
-from audioval.v1 import classify_pb2, classify_pb2_grpc
+from audioval.v1 import classify_pb2, classify_pb2_grpc, index_pb2, index_pb2_grpc
 from audioval_classify.dynamo_store import DynamoVerdictStore
 from audioval_classify.identity import TrackIndex
 from audioval_classify.pool import ValidatorPool
 from audioval_classify.ray_connection import connect_ray, pool_size_default
-from audioval_classify.servicer import ClassifyServicer
+from audioval_classify.references import ReferenceDesk
+from audioval_classify.servicer import ClassifyServicer, IndexServicer
 from audioval_classify.settings import ClassifySettings
 from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster, VerdictStore
 from audioval_classify.verdict_stream import VerdictStreamFollower
@@ -22,6 +23,7 @@ from audioval_servicekit import RunningServer, build_server, configure_logging, 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = classify_pb2.DESCRIPTOR.services_by_name["ClassifyService"].full_name
+INDEX_SERVICE_NAME = index_pb2.DESCRIPTOR.services_by_name["IndexService"].full_name
 
 
 # How long start-up waits for the stream follower to hold its place in the stream, and how
@@ -81,13 +83,17 @@ def serve(
     servicer = ClassifyServicer(
         store, broadcaster, pool, max_track_bytes=settings.max_track_bytes, index=index
     )
+    references = IndexServicer(ReferenceDesk(index, pool, max_bytes=settings.max_track_bytes))
     if follower is not None:
         follower.start()
     try:
         running = build_server(
             settings,
-            [lambda s: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, s)],
-            [SERVICE_NAME],
+            [
+                lambda s: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, s),
+                lambda s: index_pb2_grpc.add_IndexServiceServicer_to_server(references, s),
+            ],
+            [SERVICE_NAME, INDEX_SERVICE_NAME],
         )
     except BaseException:
         if follower is not None:
