@@ -213,9 +213,12 @@ def test_an_upload_becomes_a_reference_by_its_track_id(
 ) -> None:
     tune = song(20.0, 44)
     assert validate(stub, "upload-7", wav(tune)).decision == verdict_pb2.DECISION_ACCEPT
-    added = index_stub.AddReference(
+    response = index_stub.AddReference(
         index_pb2.AddReferenceRequest(track_id="upload-7", list=index_pb2.REFERENCE_LIST_KNOWN_BAD)
-    ).reference
+    )
+    added = response.reference
+    # The upload itself was accepted: the re-scan rejects it now.
+    assert list(response.superseded_track_ids) == ["upload-7"]
     assert added.track_id == "upload-7" and added.list == index_pb2.REFERENCE_LIST_KNOWN_BAD
     matches = index_stub.MatchTrack(index_pb2.MatchTrackRequest(track_id="upload-7")).matches
     assert {(m.reference.ref, m.reference.list) for m in matches} >= {
@@ -263,3 +266,54 @@ def test_without_an_index_reference_calls_are_a_failed_precondition() -> None:
     with pytest.raises(IndexUnavailableError):
         desk.remove(1)
     assert (IndexUnavailableError, grpc.StatusCode.FAILED_PRECONDITION) in _STATUS
+
+
+@pytest.mark.slow
+def test_a_new_known_bad_reference_rejects_the_accepted_copies_and_watchers_hear_of_it(
+    stub: classify_pb2_grpc.ClassifyServiceStub,
+    index_stub: index_pb2_grpc.IndexServiceStub,
+    index_dir: Path,
+) -> None:
+    tune, other = song(30.0, 46), song(20.0, 47)
+    assert validate(stub, "cat-1", wav(tune)).decision == verdict_pb2.DECISION_ACCEPT
+    copy = validate(stub, "cat-2", reencoded(tune))
+    assert copy.decision == verdict_pb2.DECISION_ACCEPT
+    assert validate(stub, "cat-3", wav(other)).decision == verdict_pb2.DECISION_ACCEPT
+    watched = ["cat-1", "cat-2", "cat-3", "watch-ready"]
+    watch = stub.WatchVerdicts(classify_pb2.WatchVerdictsRequest(track_ids=watched), timeout=120)
+    # A fresh verdict arriving proves the watcher is subscribed before the re-scan.
+    validate(stub, "watch-ready", wav(song(6.0, 48)))
+    assert next(watch).verdict.track_id == "watch-ready"
+
+    # The reference arrives as another encoding again: 30 s, 6 dB quieter, at 22.05 kHz.
+    reference = wav(resample_poly(tune * 0.5, 1, 2).astype(np.float32), RATE // 2)
+    added = index_stub.AddReference(
+        index_pb2.AddReferenceRequest(
+            content=reference, list=index_pb2.REFERENCE_LIST_KNOWN_BAD, name="case-31"
+        ),
+        timeout=120,
+    )
+    assert sorted(added.superseded_track_ids) == ["cat-1", "cat-2"]
+    heard = {next(watch).verdict.track_id: None for _ in range(2)}
+    watch.cancel()
+    assert sorted(heard) == ["cat-1", "cat-2"]
+    for track_id in ("cat-1", "cat-2"):
+        answer = stub.GetVerdict(classify_pb2.GetVerdictRequest(track_id=track_id))
+        assert answer.verdict.decision == verdict_pb2.DECISION_REJECT
+        evidence = codes(answer.verdict)["fingerprint.known_bad"]
+        assert evidence["ref"] == added.reference.ref and evidence["path"] == "case-31"
+    untouched = stub.GetVerdict(classify_pb2.GetVerdictRequest(track_id="cat-3")).verdict
+    assert untouched.decision == verdict_pb2.DECISION_ACCEPT
+    # Rejected now, the copies left the catalogue.
+    with FingerprintIndex(index_dir) as index:
+        assert not {"cat-1", "cat-2"} & {r.track_id for r in index.references()}
+
+
+def test_the_memory_store_supersedes_only_the_verdict_read_and_keeps_the_trail() -> None:
+    store = InMemoryVerdictStore()
+    accepted = verdict_pb2.Verdict(track_id="t", decision=verdict_pb2.DECISION_ACCEPT)
+    rejected = verdict_pb2.Verdict(track_id="t", decision=verdict_pb2.DECISION_REJECT)
+    store.put_if_absent(accepted)
+    assert not store.supersede(rejected, replaces=rejected, reason="stale")
+    assert store.supersede(rejected, replaces=accepted, reason="ref 3")
+    assert store.get("t") == rejected and store.superseded("t") == [(accepted, "ref 3")]

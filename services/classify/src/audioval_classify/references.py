@@ -23,6 +23,7 @@ from audioval_classify.judge import (
     run_on_pool,
 )
 from audioval_classify.pool import ValidatorPool
+from audioval_classify.rescan import Rescan, Superseded
 from audioval_index import LISTS, Match, Reference
 
 __all__ = [
@@ -63,11 +64,17 @@ class ReferenceDesk:
     """The index's references as IndexService offers them."""
 
     def __init__(
-        self, index: TrackIndex | None, pool: ValidatorPool | None, *, max_bytes: int
+        self,
+        index: TrackIndex | None,
+        pool: ValidatorPool | None,
+        *,
+        max_bytes: int,
+        rescan: Rescan | None = None,
     ) -> None:
         self._index = index
         self._pool = pool
         self._max_bytes = max_bytes
+        self._rescan = rescan
 
     def _require_index(self) -> TrackIndex:
         if self._index is None:
@@ -76,18 +83,23 @@ class ReferenceDesk:
 
     def add(
         self, recording: Recording, list_name: str, *, time_left: Callable[[], float | None]
-    ) -> Reference:
-        """Add the recording to ``list_name`` (``known-bad`` or ``catalogue``)."""
+    ) -> tuple[Reference, list[Superseded]]:
+        """Add the recording to ``list_name`` (``known-bad`` or ``catalogue``); a known-bad
+        one is re-scanned against the catalogue: the accepted tracks it rejected come back."""
         index = self._require_index()
         if list_name not in LISTS:
             raise InvalidTrackError(f"list must be one of {', '.join(LISTS)}")
         marks = self._landmarks(index, recording, time_left)
-        return index.add(
+        reference = index.add(
             marks,
             list_name=list_name,
             track_id=recording.track_id or None,
             path=recording.name or None,
         )
+        superseded: list[Superseded] = []
+        if self._rescan is not None and list_name == "known-bad":
+            superseded = self._rescan.run(reference, marks)
+        return reference, superseded
 
     def remove(self, ref: int) -> Reference:
         """Remove a live reference; the reference as it was."""

@@ -13,6 +13,7 @@ from audioval_classify.identity import TrackIndex
 from audioval_classify.pool import ValidatorPool
 from audioval_classify.ray_connection import connect_ray, pool_size_default
 from audioval_classify.references import ReferenceDesk
+from audioval_classify.rescan import Rescan
 from audioval_classify.servicer import ClassifyServicer, IndexServicer
 from audioval_classify.settings import ClassifySettings
 from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster, VerdictStore
@@ -83,7 +84,10 @@ def serve(
     servicer = ClassifyServicer(
         store, broadcaster, pool, max_track_bytes=settings.max_track_bytes, index=index
     )
-    references = IndexServicer(ReferenceDesk(index, pool, max_bytes=settings.max_track_bytes))
+    rescan = Rescan(index, store, broadcaster) if index is not None else None
+    references = IndexServicer(
+        ReferenceDesk(index, pool, max_bytes=settings.max_track_bytes, rescan=rescan)
+    )
     if follower is not None:
         follower.start()
     try:

@@ -196,8 +196,13 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         list_name = _LIST_NAMES.get(request.list)
         if list_name is None:
             raise InvalidTrackError("list is required (known-bad or catalogue)")
-        reference = self._desk.add(recording, list_name, time_left=context.time_remaining)
-        return index_pb2.AddReferenceResponse(reference=_reference(reference))
+        reference, superseded = self._desk.add(
+            recording, list_name, time_left=context.time_remaining
+        )
+        return index_pb2.AddReferenceResponse(
+            reference=_reference(reference),
+            superseded_track_ids=[s.track_id for s in superseded],
+        )
 
     @_refusing
     def RemoveReference(

@@ -24,31 +24,31 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61udioval/v1/index.proto\x12\x0b\x61udioval.v1\"\x86\x01\n\tReference\x12\x0b\n\x03ref\x18\x01 \x01(\x04\x12(\n\x04list\x18\x02 \x01(\x0e\x32\x1a.audioval.v1.ReferenceList\x12\x10\n\x08track_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x12\n\nduration_s\x18\x05 \x01(\x01\x12\x0e\n\x06hashes\x18\x06 \x01(\x04\"~\n\x13\x41\x64\x64ReferenceRequest\x12\x11\n\x07\x63ontent\x18\x01 \x01(\x0cH\x00\x12\x12\n\x08track_id\x18\x02 \x01(\tH\x00\x12(\n\x04list\x18\x03 \x01(\x0e\x32\x1a.audioval.v1.ReferenceList\x12\x0c\n\x04name\x18\x04 \x01(\tB\x08\n\x06source\"A\n\x14\x41\x64\x64ReferenceResponse\x12)\n\treference\x18\x01 \x01(\x0b\x32\x16.audioval.v1.Reference\"%\n\x16RemoveReferenceRequest\x12\x0b\n\x03ref\x18\x01 \x01(\x04\"D\n\x17RemoveReferenceResponse\x12)\n\treference\x18\x01 \x01(\x0b\x32\x16.audioval.v1.Reference\"S\n\x11MatchTrackRequest\x12\x11\n\x07\x63ontent\x18\x01 \x01(\x0cH\x00\x12\x12\n\x08track_id\x18\x02 \x01(\tH\x00\x12\r\n\x05limit\x18\x03 \x01(\rB\x08\n\x06source\"\x98\x01\n\x0eReferenceMatch\x12)\n\treference\x18\x01 \x01(\x0b\x32\x16.audioval.v1.Reference\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x15\n\rquery_start_s\x18\x03 \x01(\x01\x12\x13\n\x0bref_start_s\x18\x04 \x01(\x01\x12\x11\n\tmatched_s\x18\x05 \x01(\x01\x12\r\n\x05scale\x18\x06 \x01(\x01\"B\n\x12MatchTrackResponse\x12,\n\x07matches\x18\x01 \x03(\x0b\x32\x1b.audioval.v1.ReferenceMatch*k\n\rReferenceList\x12\x1e\n\x1aREFERENCE_LIST_UNSPECIFIED\x10\x00\x12\x1c\n\x18REFERENCE_LIST_KNOWN_BAD\x10\x01\x12\x1c\n\x18REFERENCE_LIST_CATALOGUE\x10\x02\x32\x90\x02\n\x0cIndexService\x12S\n\x0c\x41\x64\x64Reference\x12 .audioval.v1.AddReferenceRequest\x1a!.audioval.v1.AddReferenceResponse\x12\\\n\x0fRemoveReference\x12#.audioval.v1.RemoveReferenceRequest\x1a$.audioval.v1.RemoveReferenceResponse\x12M\n\nMatchTrack\x12\x1e.audioval.v1.MatchTrackRequest\x1a\x1f.audioval.v1.MatchTrackResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61udioval/v1/index.proto\x12\x0b\x61udioval.v1\"\x86\x01\n\tReference\x12\x0b\n\x03ref\x18\x01 \x01(\x04\x12(\n\x04list\x18\x02 \x01(\x0e\x32\x1a.audioval.v1.ReferenceList\x12\x10\n\x08track_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x12\n\nduration_s\x18\x05 \x01(\x01\x12\x0e\n\x06hashes\x18\x06 \x01(\x04\"~\n\x13\x41\x64\x64ReferenceRequest\x12\x11\n\x07\x63ontent\x18\x01 \x01(\x0cH\x00\x12\x12\n\x08track_id\x18\x02 \x01(\tH\x00\x12(\n\x04list\x18\x03 \x01(\x0e\x32\x1a.audioval.v1.ReferenceList\x12\x0c\n\x04name\x18\x04 \x01(\tB\x08\n\x06source\"_\n\x14\x41\x64\x64ReferenceResponse\x12)\n\treference\x18\x01 \x01(\x0b\x32\x16.audioval.v1.Reference\x12\x1c\n\x14superseded_track_ids\x18\x02 \x03(\t\"%\n\x16RemoveReferenceRequest\x12\x0b\n\x03ref\x18\x01 \x01(\x04\"D\n\x17RemoveReferenceResponse\x12)\n\treference\x18\x01 \x01(\x0b\x32\x16.audioval.v1.Reference\"S\n\x11MatchTrackRequest\x12\x11\n\x07\x63ontent\x18\x01 \x01(\x0cH\x00\x12\x12\n\x08track_id\x18\x02 \x01(\tH\x00\x12\r\n\x05limit\x18\x03 \x01(\rB\x08\n\x06source\"\x98\x01\n\x0eReferenceMatch\x12)\n\treference\x18\x01 \x01(\x0b\x32\x16.audioval.v1.Reference\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x15\n\rquery_start_s\x18\x03 \x01(\x01\x12\x13\n\x0bref_start_s\x18\x04 \x01(\x01\x12\x11\n\tmatched_s\x18\x05 \x01(\x01\x12\r\n\x05scale\x18\x06 \x01(\x01\"B\n\x12MatchTrackResponse\x12,\n\x07matches\x18\x01 \x03(\x0b\x32\x1b.audioval.v1.ReferenceMatch*k\n\rReferenceList\x12\x1e\n\x1aREFERENCE_LIST_UNSPECIFIED\x10\x00\x12\x1c\n\x18REFERENCE_LIST_KNOWN_BAD\x10\x01\x12\x1c\n\x18REFERENCE_LIST_CATALOGUE\x10\x02\x32\x90\x02\n\x0cIndexService\x12S\n\x0c\x41\x64\x64Reference\x12 .audioval.v1.AddReferenceRequest\x1a!.audioval.v1.AddReferenceResponse\x12\\\n\x0fRemoveReference\x12#.audioval.v1.RemoveReferenceRequest\x1a$.audioval.v1.RemoveReferenceResponse\x12M\n\nMatchTrack\x12\x1e.audioval.v1.MatchTrackRequest\x1a\x1f.audioval.v1.MatchTrackResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'audioval.v1.index_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REFERENCELIST']._serialized_start=789
-  _globals['_REFERENCELIST']._serialized_end=896
+  _globals['_REFERENCELIST']._serialized_start=819
+  _globals['_REFERENCELIST']._serialized_end=926
   _globals['_REFERENCE']._serialized_start=41
   _globals['_REFERENCE']._serialized_end=175
   _globals['_ADDREFERENCEREQUEST']._serialized_start=177
   _globals['_ADDREFERENCEREQUEST']._serialized_end=303
   _globals['_ADDREFERENCERESPONSE']._serialized_start=305
-  _globals['_ADDREFERENCERESPONSE']._serialized_end=370
-  _globals['_REMOVEREFERENCEREQUEST']._serialized_start=372
-  _globals['_REMOVEREFERENCEREQUEST']._serialized_end=409
-  _globals['_REMOVEREFERENCERESPONSE']._serialized_start=411
-  _globals['_REMOVEREFERENCERESPONSE']._serialized_end=479
-  _globals['_MATCHTRACKREQUEST']._serialized_start=481
-  _globals['_MATCHTRACKREQUEST']._serialized_end=564
-  _globals['_REFERENCEMATCH']._serialized_start=567
-  _globals['_REFERENCEMATCH']._serialized_end=719
-  _globals['_MATCHTRACKRESPONSE']._serialized_start=721
-  _globals['_MATCHTRACKRESPONSE']._serialized_end=787
-  _globals['_INDEXSERVICE']._serialized_start=899
-  _globals['_INDEXSERVICE']._serialized_end=1171
+  _globals['_ADDREFERENCERESPONSE']._serialized_end=400
+  _globals['_REMOVEREFERENCEREQUEST']._serialized_start=402
+  _globals['_REMOVEREFERENCEREQUEST']._serialized_end=439
+  _globals['_REMOVEREFERENCERESPONSE']._serialized_start=441
+  _globals['_REMOVEREFERENCERESPONSE']._serialized_end=509
+  _globals['_MATCHTRACKREQUEST']._serialized_start=511
+  _globals['_MATCHTRACKREQUEST']._serialized_end=594
+  _globals['_REFERENCEMATCH']._serialized_start=597
+  _globals['_REFERENCEMATCH']._serialized_end=749
+  _globals['_MATCHTRACKRESPONSE']._serialized_start=751
+  _globals['_MATCHTRACKRESPONSE']._serialized_end=817
+  _globals['_INDEXSERVICE']._serialized_start=929
+  _globals['_INDEXSERVICE']._serialized_end=1201
 # @@protoc_insertion_point(module_scope)

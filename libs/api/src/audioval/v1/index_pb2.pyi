@@ -45,10 +45,12 @@ class AddReferenceRequest(_message.Message):
     def __init__(self, content: _Optional[bytes] = ..., track_id: _Optional[str] = ..., list: _Optional[_Union[ReferenceList, str]] = ..., name: _Optional[str] = ...) -> None: ...
 
 class AddReferenceResponse(_message.Message):
-    __slots__ = ("reference",)
+    __slots__ = ("reference", "superseded_track_ids")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    SUPERSEDED_TRACK_IDS_FIELD_NUMBER: _ClassVar[int]
     reference: Reference
-    def __init__(self, reference: _Optional[_Union[Reference, _Mapping]] = ...) -> None: ...
+    superseded_track_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, reference: _Optional[_Union[Reference, _Mapping]] = ..., superseded_track_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RemoveReferenceRequest(_message.Message):
     __slots__ = ("ref",)

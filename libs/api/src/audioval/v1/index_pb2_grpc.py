@@ -65,7 +65,9 @@ class IndexServiceServicer:
     def AddReference(self, request, context):
         """Adds a reference recording, from its bytes (decoded and fingerprinted by classify) or from
         an upload classify has judged (by track id; NOT_FOUND when classify holds no fingerprint
-        for it). INVALID_ARGUMENT when the list is unspecified or the bytes hold no audio.
+        for it). INVALID_ARGUMENT when the list is unspecified or the bytes hold no audio. A
+        known-bad reference is matched against the accepted catalogue at once (no re-decode):
+        copies already accepted get a new verdict, reject.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
