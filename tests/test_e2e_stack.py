@@ -41,7 +41,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "AUDIOVAL_CLASSIFY_POOL_SIZE": "2"},
+        # The stack's fingerprint index in the test's own directory, not the user's.
+        env={
+            **os.environ,
+            "AUDIOVAL_CLASSIFY_POOL_SIZE": "2",
+            "AUDIOVAL_INDEX": str(tmp_path_factory.mktemp("index")),
+        },
     )
     ready = ""
     deadline = time.monotonic() + 180
