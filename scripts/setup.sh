@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 # locally made base (scripts/build_images.sh; tests/test_e2e_images.py).
 APT_PACKAGES=(sox libsox-fmt-all ffmpeg flac vorbis-tools lame espeak-ng libsndfile1 iproute2
   podman runc slirp4netns debootstrap debian-archive-keyring)
+# minimodem (a real FSK modem) makes the data-over-sound audio of audiomodel's modem tests and
+# bench/modem_eval.py; test and bench only, never a runtime dependency of audiomodel.
+APT_PACKAGES+=(minimodem)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -157,6 +157,17 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.INFO,
         "The track is too short for the signal model; judged on the container alone.",
     ),
+    "signal.modem": (
+        Severity.SUSPICIOUS,
+        "Data sent as sound: two exact tones take turns on a steady symbol clock (FSK modem), "
+        "which no microphone, voice or instrument produces; the time range, rate and tones are "
+        "given, and the bytes recovered when a common framing fits.",
+    ),
+    "signal.modem_payload": (
+        Severity.MALICIOUS,
+        "Bytes demodulated from a modem signal in the audio carry an executable, archive, "
+        "script or document signature.",
+    ),
     # -- hidden payloads -----------------------------------------------------------------------
     "stego.lsb_payload": (
         Severity.MALICIOUS,

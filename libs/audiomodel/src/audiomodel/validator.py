@@ -27,6 +27,7 @@ from audiomodel.container import ContainerReport, inspect_container
 from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.fingerprint import Fingerprinter, Landmarks
 from audiomodel.model import TreeEnsembleModel, load_default_model
+from audiomodel.modem import ModemScanner
 from audiomodel.signal import SignalAnalyzer, SignalReport, to_int16
 from audiomodel.stego import LsbAnalyzer, StegoReport
 from audiomodel.verdict import Thresholds, Verdict, decide
@@ -256,10 +257,12 @@ def _decode_and_measure(
                 sample_rate=rate, channels=channels, bits_per_sample=_STORED_BITS.get(subtype)
             )
             stego = _stego_analyzer(subtype, channels)
+            modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
             prints = Fingerprinter(rate) if fingerprint else None
             decoded = 0
             for samples, stored in _blocks(audio, subtype):
                 signal.update(samples)
+                modem.update(samples)
                 if prints is not None:
                     prints.update(samples)
                 if stego is not None and stored is not None:
@@ -297,6 +300,10 @@ def _decode_and_measure(
         )
         return
     analysis.findings.extend(analysis.signal.findings)
+    # -- data sent as sound: demodulation stops at the time budget's deadline --------------
+    mark = time.perf_counter()
+    analysis.findings.extend(modem.report(deadline=budget.deadline).findings)
+    analysis.timings_ms["modem"] = (time.perf_counter() - mark) * 1e3
     if stego is not None:
         counts = signal.value_counts if stego.wants_value_counts else None
         analysis.stego = stego.report(value_counts=counts)

@@ -1,0 +1,1009 @@
+"""Data sent as sound: find keyed modulation (FSK/AFSK), demodulate it, carve what it carried.
+
+The physical reason this works: a microphone, a voice or an instrument never puts its energy
+into two exact frequencies that take turns at a crystal-stable symbol clock for seconds. A
+modem does nothing else. Binary FSK (Bell 103/202, RTTY, minimodem at any rate) keys a constant
+envelope between a *mark* and a *space* tone; every change of tone happens on a multiple of the
+symbol period ``T``. So the detector asks two questions of a pair of narrow bands:
+
+1. **Do they take turns?** The normalised band-energy difference ``(e1 - e2) / (e1 + e2)``
+   swings from +1 to -1 and back while the sum stays up (constant envelope). Two notes of a
+   chord are both on; a melody moves through many bands; Morse keys one tone on and off.
+2. **On a steady clock?** The times the difference crosses zero are all multiples of ``T``:
+   their phase ``exp(2j*pi*t/T)`` agrees (coherence near 1, measured with the textbook
+   Rayleigh statistic). Players and singers drift by tens of milliseconds; a sound card's clock
+   does not drift by a microsecond within seconds.
+
+Tone pairs come from the strongest narrow spectral peaks of each ~3 s chunk (generic: any
+shift, any rate) and from the tone plans of common modems whose tones sit on a peak (Bell 103
+originate/answer, Bell 202, V.23, RTTY 170/425/850 Hz shifts, minimodem's own defaults for any
+rate: mark = rate/2 + 600 Hz, space = mark + 5/6 rate). Where a pair keys at a steady clock,
+:func:`demodulate_fsk` does what a receiver does (non-coherent: tone energy over one symbol,
+compared; asynchronous framing re-synchronised on every start bit, 8-N-1 as minimodem sends)
+and the recovered bytes are carved with :mod:`audiomodel.payload`. A keying is *reported* only
+with more than a clock: bytes that frame, a standard modem's tone plan, or a near-perfect clock
+over thousands of changes (:attr:`Transmission.flagged`); a clock alone turns up in ~3 % of
+real music clips (two partials beating steadily).
+
+What music can still do: a chiptune arpeggio switches between exact tones at the frame rate of
+its player (50/60 Hz), on a steady clock. It repeats a short cycle, though: the symbol sequence
+of data does not (``PERIODIC_AGREEMENT_MAX``). DTMF digits and Morse key tones on and off
+(the envelope does not hold, ``MIN_ENVELOPE_HOLD``) at a rate below ``MIN_BAUD``.
+
+What this does not see: modems above ~5000 Bd or with tones above ``MAX_TONE_HZ`` (the
+reduced rate keeps up to ~8 kHz), PSK/QAM carriers (one tone whose *phase* jumps: no pair of
+bands takes turns), and many-tone MFSK like ggwave (its symbols last 20-60 ms: a pair of its
+tones takes turns too rarely in 3 s to time a clock). See FINDINGS.md.
+
+The API takes the mono signal at a reduced rate (``>= 20 kHz``; :func:`reduced_rate`):
+demodulating needs phase and sample timing that a shared magnitude spectrogram does not keep.
+:class:`ModemScanner` takes decoded blocks in file order and keeps only the chunks where a
+modem keyed (bounded by ``MAX_KEPT_SECONDS``), so memory does not grow with the track.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.fft
+from scipy.ndimage import maximum_filter1d, median_filter, minimum_filter1d
+
+from audiomodel.findings import Finding, Severity, finding
+from audiomodel.payload import PayloadKind, confirm_signature, find_signatures, identify_payload
+
+__all__ = [
+    "Demodulated",
+    "Keying",
+    "ModemScanner",
+    "Transmission",
+    "demodulate_fsk",
+    "detect_keying",
+    "reduced_rate",
+    "scan_modem",
+]
+
+Floats = npt.NDArray[np.float64]
+
+# Tones up to ~7.8 kHz stay well inside Nyquist (minimodem 4800 Bd sends 3000/7000 Hz; at 16 kHz
+# the 7 kHz tone sits so close to Nyquist that a box decimator garbles 18 % of its frames).
+TARGET_RATE = 20000
+CHUNK = 65536  # samples per analysed chunk (~3 s at 22-24 kHz): one FFT of it serves every test
+MIN_CHUNK_S = 0.75
+MIN_TONE_HZ = 300.0  # telephone-band and acoustic modems stay above the bass (and its beats)
+MAX_TONE_HZ = 7800.0
+MIN_SHIFT_HZ = 80.0
+BAND_HALF = 0.75  # each tone's band, in tone shifts either side: the other tone stays out
+MIN_BAUD = 30.0  # Morse, DTMF dialling, tremolo and arpeggios of real tempo sit below
+MAX_PAIRS = 4  # pair tests per chunk (the cost bound)
+# While nothing keys, one chunk in IDLE_STRIDE is analysed (the cost: ~half); a hit analyses
+# its neighbours. A transmission of two chunks (~5.5 s) or more is always seen; a shorter burst
+# is seen with probability ~1/IDLE_STRIDE (several bursts: each one another chance).
+IDLE_STRIDE = 2
+ENVELOPE_SAMPLES = 4096  # per pair test: ~0.2 s of a 4800 Bd modem, a whole chunk at 150 Bd
+MIN_TRANSITIONS = 40  # tone changes in a chunk before a clock is timed
+# Rayleigh coherence of the change intervals at the symbol rate: 1 for a clean clock, ~0.6
+# under music that leaves the modem receivable (changes jittered by ~0.15 symbol), ~1/sqrt(n)
+# for changes at random times; n * coherence^2 (the Rayleigh Z) must also be significant.
+MIN_COHERENCE = 0.5
+MIN_RAYLEIGH_Z = 30.0
+# A symbol sequence that agrees with itself shifted by a short period this often is a cycle
+# (an arpeggio), not data: bytes of text or code agree ~55-75% at their best short period.
+PERIODIC_AGREEMENT_MAX = 0.93
+# A keying is reported when the bytes demodulate as framed data, or its tones and rate fit a
+# common modem's plan, or (neither) its clock is near perfect over thousands of changes: a
+# clock alone at 0.8-0.97 coherence turns up in ~3 % of real music clips (steady beats between
+# two partials), framing and tone plans do not.
+MIN_FRAMES = 20
+MIN_VALID_FRAMES = 0.9
+GENERIC_COHERENCE = 0.98
+GENERIC_FRAMED_COHERENCE = 0.8
+GENERIC_TRANSITIONS = 2000
+MIN_ENVELOPE_HOLD = 0.2  # 10th/90th percentile of the pair's energy while keying (FSK ~0.3-1)
+MAX_KEPT_SECONDS = 900.0  # reduced-rate audio kept for demodulation, at most
+MAX_RECOVERED = 1 << 20  # bytes demodulated per transmission, at most
+EPS = 1e-20
+
+
+def reduced_rate(sample_rate: int) -> tuple[int, float]:
+    """(decimation factor, reduced rate): the largest integer factor keeping >= 20 kHz."""
+    factor = max(1, int(sample_rate) // TARGET_RATE)
+    return factor, sample_rate / factor
+
+
+# -- common modems: (name, baud, mark Hz, space Hz) ----------------------------------------------
+COMMON_MODEMS: tuple[tuple[str, float, float, float], ...] = (
+    ("Bell 103 originate", 300.0, 1270.0, 1070.0),
+    ("Bell 103 answer", 300.0, 2225.0, 2025.0),
+    ("Bell 202", 1200.0, 1200.0, 2200.0),
+    ("V.23", 1200.0, 1300.0, 2100.0),
+    ("V.21", 300.0, 980.0, 1180.0),
+    ("RTTY 170 Hz shift", 45.45, 2125.0, 2295.0),
+    ("RTTY 425 Hz shift", 50.0, 2125.0, 2550.0),
+    ("RTTY 850 Hz shift", 50.0, 2125.0, 2975.0),
+    ("RTTY (minimodem)", 45.45, 1585.0, 1415.0),
+)
+
+
+def _minimodem_tones(baud: float) -> tuple[float, float]:
+    """minimodem's default mark/space for a rate given as a number (``man minimodem``)."""
+    if baud >= 400:
+        mark = baud / 2 + 600
+        return mark, mark + baud * 5 / 6
+    if baud >= 100:
+        return 1270.0, 1070.0
+    return 1585.0, 1415.0
+
+
+def modem_plan(baud: float, f_a: float, f_b: float) -> tuple[str, float, float]:
+    """The common modem a keying matches (name, low tone, high tone), or ("FSK", f_a, f_b)."""
+    lo, hi = sorted((f_a, f_b))
+    for name, rate, mark, space in COMMON_MODEMS:
+        want_lo, want_hi = sorted((mark, space))
+        slack = 0.1 * (want_hi - want_lo) + 15
+        if (
+            abs(baud - rate) <= 0.03 * rate
+            and abs(lo - want_lo) <= slack
+            and abs(hi - want_hi) <= slack
+        ):
+            return name, want_lo, want_hi
+    want_lo, want_hi = sorted(_minimodem_tones(round(baud)))
+    if abs(lo - want_lo) < 0.06 * want_lo and abs(hi - want_hi) < 0.06 * want_hi:
+        return f"minimodem default for {baud:.0f} Bd", want_lo, want_hi
+    return "FSK", lo, hi
+
+
+def _plans_at(baud: float) -> list[tuple[str, float, float]]:
+    """The common modems' (name, low tone, high tone) for a rate."""
+    out = [
+        (name, min(mark, space), max(mark, space))
+        for name, rate, mark, space in COMMON_MODEMS
+        if abs(baud - rate) <= 0.03 * rate
+    ]
+    lo, hi = sorted(_minimodem_tones(round(baud)))
+    out.append((f"minimodem default for {baud:.0f} Bd", lo, hi))
+    return out
+
+
+def modem_name(baud: float, f_a: float, f_b: float) -> str:
+    """The common modem a keying matches, or "FSK"."""
+    return modem_plan(baud, f_a, f_b)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Keying:
+    """Two tones taking turns at a steady symbol clock in one stretch of audio."""
+
+    start_s: float
+    end_s: float
+    f_low: float
+    f_high: float
+    baud: float
+    coherence: float  # 0..1, how well the tone changes sit on the clock
+    transitions: int
+
+    def matches(self, other: Keying) -> bool:
+        """Overlapping tones or the same clock: the same transmission when the chunks are
+        neighbours (a chunk of equal bytes may time the clock at a multiple of it; a chunk under
+        music may find one tone of the pair beside a partial)."""
+        tones = self.f_low < other.f_high and other.f_low < self.f_high
+        return tones or abs(self.baud - other.baud) <= 0.01 * self.baud
+
+
+@dataclass(frozen=True, slots=True)
+class Demodulated:
+    """Bytes recovered from FSK with asynchronous 8-N-1 framing."""
+
+    data: bytes
+    mark_hz: float
+    space_hz: float
+    frames: int
+    valid_ratio: float  # frames whose stop bit was a mark (a real UART stream: ~1.0)
+
+
+@dataclass
+class Transmission:
+    """One modem transmission: merged chunk keyings, and what demodulation recovered."""
+
+    keying: Keying
+    name: str
+    demodulated: Demodulated | None = None
+    payload_kind: str = ""
+    payload_name: str = ""
+    signature_offset: int = -1
+    truncated: bool = False  # audio was not kept (over MAX_KEPT_SECONDS) or the budget ran out
+
+    @property
+    def framed(self) -> bool:
+        d = self.demodulated
+        return (
+            d is not None
+            and d.frames >= MIN_FRAMES
+            and d.valid_ratio >= MIN_VALID_FRAMES
+            and not _cyclic(d.data)
+        )
+
+    @property
+    def flagged(self) -> bool:
+        """Enough evidence to report: bytes that frame, a standard modem's tone plan and rate,
+        or a near-perfect clock. minimodem's rate-dependent plan is a one-parameter family that a
+        pair of partials fits by chance now and then (~0.5 % of real clips): it needs framing."""
+        k = self.keying
+        # Tones no plan knows: the framing must come with a clean clock (music's steady
+        # patterns frame now and then, on a clock jittered by the rest of the music)
+        if self.framed and (self.name != "FSK" or k.coherence >= GENERIC_FRAMED_COHERENCE):
+            return True
+        if k.coherence >= GENERIC_COHERENCE and k.transitions >= GENERIC_TRANSITIONS:
+            return True
+        return self.name != "FSK" and not self.name.startswith("minimodem")
+
+
+def _cyclic(data: bytes, max_period: int = 8) -> bool:
+    """Bytes that repeat a cycle, or use a handful of values, almost throughout: what a steady
+    musical pattern (a chiptune arpeggio's partials beating on the note's period) parses into
+    when read as 8-N-1 frames. A payload of 32+ bytes, even one padded with zeros, does not."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    if arr.size < 4 * max_period:
+        return False
+    if np.unique(arr).size < 12:  # a handful of values (a pattern read 8 bits at a time)
+        return True
+    best = max(float((arr[p:] == arr[:-p]).mean()) for p in range(1, max_period + 1))
+    return best >= 0.9
+
+
+@dataclass
+class ModemReport:
+    transmissions: list[Transmission] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+# -- detection --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Spectrum:
+    """A chunk's power spectrum at ~10 Hz resolution, against its floor over 2 kHz (a slow
+    modem keyed with text fills a few hundred Hz around its tones)."""
+
+    freqs: Floats
+    excess_db: Floats  # level over the floor
+
+    @classmethod
+    def of(cls, power: Floats, bin_hz: float) -> _Spectrum:
+        group = max(1, round(10.0 / bin_hz))
+        usable = power[: power.size // group * group].reshape(-1, group).sum(axis=1)
+        step = group * bin_hz
+        smooth = np.convolve(usable, np.ones(3) / 3, mode="same")
+        floor = median_filter(smooth, size=int(2000 / step) | 1, mode="nearest") + EPS
+        freqs = (np.arange(usable.size) + 0.5) * step
+        return cls(freqs, 10 * np.log10(smooth / floor + EPS))
+
+    def _step(self) -> float:
+        return float(self.freqs[1] - self.freqs[0]) if self.freqs.size > 1 else 10.0
+
+    def peaks(self, limit: int) -> list[float]:
+        """The strongest distinct narrow peaks (>= 6 dB over the floor, 150 Hz apart)."""
+        e = self.excess_db
+        local = (e == maximum_filter1d(e, size=int(150 / self._step()) | 1)) & (e > 6.0)
+        local &= (self.freqs > MIN_TONE_HZ) & (self.freqs < MAX_TONE_HZ)
+        idx = np.flatnonzero(local)
+        order = idx[np.argsort(e[idx])[::-1][:limit]]
+        return [float(self.freqs[i]) for i in order]
+
+    def at(self, freq: float) -> float:
+        """Excess (dB) near ``freq`` (the best within +-20 Hz)."""
+        i = int(freq / self._step())
+        return float(self.excess_db[max(0, i - 2) : i + 3].max(initial=-99.0))
+
+
+def _candidate_pairs(spectrum: _Spectrum, nyquist: float) -> list[tuple[float, float, bool]]:
+    """Tone pairs worth a test: half the tests for common tone plans (suggested by the strongest
+    peaks first), half for pairs of peaks (the best supported first: a pair is as good as its
+    weaker tone stands over the floor). (low, high, from a plan)."""
+    freqs = spectrum.peaks(8)
+    planned: list[tuple[float, float]] = []
+    # Common tone plans with a peak near a tone (CPFSK with a small shift may show one tone
+    # only, or sidebands of the framing beside both)
+    for rank, f in enumerate(freqs):  # the strongest peak's plans first
+        for _, _, mark, space in COMMON_MODEMS:
+            if min(abs(f - mark), abs(f - space)) < min(100.0, abs(mark - space) / 2):
+                planned.append((min(mark, space), max(mark, space)))
+        for baud in (0.75 * (f - 600), 2 * (f - 600)):  # f as minimodem's space, or its mark
+            if baud >= 400 and rank < 4:
+                mark, space = _minimodem_tones(baud)
+                planned.append((min(mark, space), max(mark, space)))
+    generic = [(min(a, b), max(a, b)) for i, a in enumerate(freqs[:5]) for b in freqs[i + 1 : 5]]
+    plans = _best_supported(planned, spectrum, nyquist, MAX_PAIRS // 2, [], ranked=False)
+    peaks = _best_supported(generic, spectrum, nyquist, MAX_PAIRS - len(plans), plans)
+    return [(a, b, True) for a, b in plans] + [(a, b, False) for a, b in peaks]
+
+
+def _best_supported(
+    pairs: list[tuple[float, float]],
+    spectrum: _Spectrum,
+    nyquist: float,
+    limit: int,
+    taken: list[tuple[float, float]],
+    *,
+    ranked: bool = True,
+) -> list[tuple[float, float]]:
+    """The first ``limit`` pairs whose weaker tone stands over the floor: in the given order
+    (plans come by the strength of the peak that suggested them), or the best supported first."""
+    seen = list(taken)
+    scored: list[tuple[float, float, float]] = []
+    for a, b in pairs:
+        if b - a < MIN_SHIFT_HZ or b >= min(MAX_TONE_HZ, nyquist - 100):
+            continue
+        if any(abs(a - c) < 0.03 * a and abs(b - d) < 0.03 * b for c, d in seen):
+            continue
+        seen.append((a, b))
+        scored.append((min(spectrum.at(a), spectrum.at(b)), a, b))
+    if ranked:
+        scored.sort(reverse=True)
+    return [(a, b) for support, a, b in scored if support > 0.0][:limit]
+
+
+def _band_envelope(
+    spectrum: npt.NDArray[np.complex128], bin_hz: float, centre: float, half: float, length: int
+) -> npt.NDArray[np.complex128]:
+    """Complex envelope of the band ``centre +- half`` from a full FFT, ``length`` samples long
+    (an FFT filter bank: one transform of the chunk serves every band)."""
+    c = round(centre / bin_hz)
+    h = max(1, int(half / bin_hz))
+    lo, hi = max(1, c - h), min(spectrum.size, c + h + 1)
+    taper = np.hanning(hi - lo + 2)[1:-1]
+    shifted = np.zeros(length, dtype=np.complex128)
+    shifted[(np.arange(lo, hi) - c) % length] = spectrum[lo:hi] * taper
+    out: npt.NDArray[np.complex128] = scipy.fft.ifft(shifted)
+    return out
+
+
+def _crossings(diff: Floats, rate: float, hysteresis: float = 0.3) -> Floats:
+    """Times (s) at which ``diff`` goes from one tone to the other: a Schmitt trigger on +-0.3,
+    each change timed at the last zero crossing before the new tone is decided."""
+    state = np.where(diff > hysteresis, 1, np.where(diff < -hysteresis, -1, 0))
+    decided = np.flatnonzero(state)
+    if decided.size < 2:
+        return np.empty(0)
+    levels = state[decided]
+    flips = np.flatnonzero(levels[1:] != levels[:-1])
+    sign = diff >= 0
+    zeros = np.flatnonzero(sign[1:] != sign[:-1])  # crossing between zeros[i] and zeros[i] + 1
+    if flips.size == 0 or zeros.size == 0:
+        return np.empty(0)
+    at = np.searchsorted(zeros, decided[flips + 1], side="left") - 1
+    z = zeros[np.clip(at, 0, zeros.size - 1)]
+    y0, y1 = diff[z], diff[z + 1]
+    frac = np.where(y0 != y1, y0 / np.where(y0 != y1, y0 - y1, 1.0), 0.0)
+    times: Floats = (z + frac) / rate
+    return np.unique(times)
+
+
+def _interval_coherence(intervals: Floats, rates: Floats) -> Floats:
+    """|mean exp(2j pi f dt)| over the intervals between tone changes, for each rate f: 1 when
+    every interval is a whole number of symbols. Local intervals, so a clock error of a few
+    tenths of a percent (or a slow drift) costs nothing."""
+    cycles = np.outer(rates, intervals).astype(np.float32)
+    cycles -= np.rint(cycles)
+    angle = (2 * np.pi) * cycles
+    out: Floats = np.hypot(np.cos(angle).mean(axis=1), np.sin(angle).mean(axis=1)).astype(
+        np.float64
+    )
+    return out
+
+
+def _symbol_rate(times: Floats, max_baud: float) -> tuple[float, float]:
+    """The steady clock of the tone changes (Hz) and its coherence, or (0, coherence)."""
+    runs = np.diff(times)
+    # Data changes tone after 1, 2, 3... symbols: a change and the next of the same direction
+    # are 2, 3, 4... symbols apart (one direction may be timed late, the pair is not), so the
+    # short ones give the period, roughly; coherence over the intervals decides between the
+    # guesses and refines the winner.
+    short = np.percentile(times[2:] - times[:-2], [5, 15, 30])
+    guesses = (np.arange(1, 13)[None, :] / short[:, None]).ravel()
+    candidates = guesses[(guesses >= MIN_BAUD) & (guesses <= max_baud)]
+    # A clock much slower than the changes themselves agrees with any short interval: the
+    # symbol period cannot be much longer than the typical run (1-2 symbols in data).
+    # Nearly any data has one-symbol runs (the stop bit of a zero byte, the start bit of 0xFF):
+    # the shortest runs bound the period from above, so a tenth or a half of the rate (which
+    # runs of equal bytes, 10 symbols a frame, also fit) is not taken for it.
+    candidates = candidates[candidates >= 0.7 / float(np.percentile(runs, 10))]
+    if candidates.size == 0:
+        return 0.0, 0.0
+    # Between changes of the same direction (space->mark to space->mark): whatever delays one
+    # direction more than the other cancels out.
+    intervals = (times[2:] - times[:-2])[:160]
+    grid = (candidates[:, None] * (1 + np.linspace(-0.1, 0.1, 11))[None, :]).ravel()
+    coh = _interval_coherence(intervals, grid).reshape(candidates.size, -1)
+    best_i = coh.argmax(axis=1)
+    best = coh[np.arange(candidates.size), best_i]
+    rates = grid.reshape(candidates.size, -1)[np.arange(candidates.size), best_i]
+    good = np.flatnonzero(best >= max(MIN_COHERENCE, best.max() - 0.03))
+    if good.size == 0:  # no clock: the common case for music, decided on 160 intervals
+        return 0.0, float(best.max())
+    k = int(good[np.argmin(rates[good])])
+    # refine the chosen rate on a finer grid
+    fine = rates[k] * (1 + np.linspace(-0.006, 0.006, 25))
+    fc = _interval_coherence((times[2:] - times[:-2])[:800], fine)
+    j = int(fc.argmax())
+    # then on the whole span, changes of one direction only (the clock's phase must hold for
+    # seconds): resolution ~ 1 / span
+    same = times[::2][:: max(1, times.size // 500)]
+    finest = fine[j] * (1 + np.linspace(-0.004, 0.004, 41))
+    phase = np.abs(np.exp(2j * np.pi * np.outer(finest, same - same[0])).mean(axis=1))
+    return float(finest[int(phase.argmax())]), float(fc[j])
+
+
+def _clock_lines(diff: Floats, rate: float, max_baud: float) -> Floats:
+    """Candidate clocks from the spectrum of the change signal ``|d diff/dt|``: a steady clock
+    puts lines at the symbol rate and, with 8-N-1 framing, at multiples of a tenth of it. The
+    lines are an average over every symbol of the chunk, so they stand out under music where
+    single changes are timed badly."""
+    g = np.abs(np.diff(diff))
+    g -= g.mean()
+    power = np.abs(scipy.fft.rfft(g)) ** 2
+    freqs = np.fft.rfftfreq(g.size, 1 / rate)
+    block = 64
+    usable = power.size // block * block
+    floor = np.repeat(np.median(power[:usable].reshape(-1, block), axis=1), block)
+    ok = (freqs[:usable] >= MIN_BAUD / 10) & (freqs[:usable] <= max_baud)
+    ratio = np.where(ok, power[:usable] / (floor + EPS), 0.0)
+    top = np.argpartition(ratio, -4)[-4:]
+    lines = freqs[top[ratio[top] > 30.0]]  # 15 dB over the local median
+    if lines.size == 0:
+        return np.empty(0)
+    candidates = np.unique(np.round(np.outer(lines, np.arange(1, 13)).ravel(), 1))
+    out: Floats = candidates[(candidates >= MIN_BAUD) & (candidates <= max_baud)].astype(np.float64)
+    return out
+
+
+def _clock_by_lines(diff: Floats, rate: float, max_baud: float) -> tuple[float, float, Floats]:
+    """(baud, coherence, change times) from the smoothed change signal, or (0, 0, [])."""
+    candidates = _clock_lines(diff, rate, max_baud)
+    cumulative = np.concatenate(([0.0], np.cumsum(diff)))
+    for baud in candidates[:4].tolist():
+        width = max(1, round(rate / baud))
+        # a symbol-long average: the matched filter for one symbol of a keyed tone
+        smooth = (cumulative[width:] - cumulative[:-width]) / width
+        times = _crossings(smooth, rate) + width / (2 * rate)
+        if times.size < MIN_TRANSITIONS:
+            continue
+        grid = baud * (1 + np.linspace(-0.01, 0.01, 21))
+        coh = _interval_coherence((times[2:] - times[:-2])[:400], grid)
+        if coh.max() >= MIN_COHERENCE:
+            found, coherence = _symbol_rate(times, max_baud)
+            if coherence >= MIN_COHERENCE and abs(found - baud) < 0.02 * baud:
+                return found, coherence, times
+            return float(grid[int(coh.argmax())]), float(coh.max()), times
+    return 0.0, 0.0, np.empty(0)
+
+
+def _symbols(times: Floats, baud: float, first_high: bool) -> npt.NDArray[np.bool_]:
+    """The symbol sequence rebuilt from the change times: each run lasts a whole number of
+    symbols."""
+    runs = np.maximum(1, np.rint(np.diff(times) * baud).astype(np.int64))
+    runs = np.minimum(runs, 64)
+    values = (np.arange(runs.size) % 2 == 0) != (not first_high)
+    out: npt.NDArray[np.bool_] = np.repeat(values, runs)
+    return out
+
+
+def _periodic_agreement(bits: npt.NDArray[np.bool_], max_period: int = 24) -> tuple[float, int]:
+    """Best agreement of the symbol sequence with itself shifted by 1..max_period symbols,
+    over symbols near a change (idle carrier agrees with anything)."""
+    if bits.size < 3 * max_period:
+        return 1.0, 1
+    changes = np.flatnonzero(bits[1:] != bits[:-1])
+    if changes.size < 8:
+        return 1.0, 1
+    active = np.zeros(bits.size, dtype=bool)
+    for c in changes[:: max(1, changes.size // 2000)].tolist():
+        active[max(0, c - 10) : c + 11] = True
+    best, period = 0.0, 1
+    for p in range(1, max_period + 1):
+        sel = active[:-p]
+        if sel.sum() < 32:
+            continue
+        agree = float((bits[:-p][sel] == bits[p:][sel]).mean())
+        if agree > best + 0.01:
+            best, period = agree, p
+    return best, period
+
+
+def _test_pair(
+    x: Floats,
+    spectra: dict[int, npt.NDArray[np.complex128]],
+    rate: float,
+    f_a: float,
+    f_b: float,
+    *,
+    robust: bool = True,
+) -> tuple[float, float, int, float, float] | None:
+    """(baud, coherence, transitions, envelope hold, periodic agreement) of one pair, or None.
+
+    Wide shifts allow fast clocks, which many changes time well in a short window; narrow
+    shifts (slow modems) are timed over the whole chunk at a low envelope rate. Either way a
+    test costs a few transforms of ~4k points.
+    """
+    shift = f_b - f_a
+    half = BAND_HALF * shift
+    max_baud = min(2.2 * shift, 0.4 * rate)
+    env_rate = min(rate, 2.5 * max_baud + 4 * half)
+    n = min(x.size, 1 << int(np.ceil(np.log2(ENVELOPE_SAMPLES * rate / env_rate))))
+    if n & (n - 1):
+        n = 1 << int(np.log2(n))
+    if n not in spectra:
+        start = (x.size - n) // 2
+        spectra[n] = scipy.fft.rfft(x[start : start + n])
+    spectrum = spectra[n]
+    bin_hz = rate / n
+    length = int(n * env_rate / rate)
+    if length < 64:
+        return None
+    env_rate = length * rate / n
+    e_a = np.abs(_band_envelope(spectrum, bin_hz, f_a, half, length)) ** 2
+    e_b = np.abs(_band_envelope(spectrum, bin_hz, f_b, half, length)) ** 2
+    # Under music each band also holds the music's energy, which changes slowly next to the
+    # symbols: the band's floor over a dozen of the fastest symbols is taken off, leaving the
+    # tone keyed on and off. Then each tone at its own level: a channel that attenuates one tone
+    # more (the decimator, a speaker) would otherwise shift every change of one direction
+    # against the other.
+    raw_total = e_a / (e_a.mean() + EPS) + e_b / (e_b.mean() + EPS)
+    span = max(3, int(12 / shift * env_rate))
+    e_a -= minimum_filter1d(e_a, span)
+    e_b -= minimum_filter1d(e_b, span)
+    e_a /= e_a.mean() + EPS
+    e_b /= e_b.mean() + EPS
+    total = e_a + e_b
+    keyed = total > 0.2 * total.mean()
+    diff = np.where(keyed, (e_a - e_b) / (total + 0.2 * total.mean() + EPS), 0.0)
+    times = _crossings(diff, env_rate)
+    baud, coherence = _symbol_rate(times, max_baud) if times.size >= MIN_TRANSITIONS else (0, 0)
+    if robust and (baud <= 0 or coherence < MIN_COHERENCE):
+        # single changes timed too badly (music in the bands): time the clock from the lines
+        # (for a common plan's tones only: a pair of peaks needs framing to be reported, which
+        # music this loud breaks anyway)
+        baud, coherence, times = _clock_by_lines(diff, env_rate, max_baud)
+    if baud <= 0:
+        return None
+    # While keying (from the first change to the last), does the envelope hold?
+    first, last = int(times[0] * env_rate), int(times[-1] * env_rate)
+    span = raw_total[first : last + 1]
+    width = max(1, int(env_rate / baud))
+    smooth = np.convolve(span, np.ones(width) / width, mode="valid") if span.size > width else span
+    hold = float(np.percentile(smooth, 10) / (np.percentile(smooth, 90) + EPS))
+    first_high = bool(diff[min(diff.size - 1, int(times[0] * env_rate) + 1)] > 0)
+    agreement, period = _periodic_agreement(_symbols(times, baud, first_high))
+    # A cycle of a few notes (an arpeggio, a trill) repeats within 6 symbols; a run of equal
+    # bytes in 8-N-1 repeats every 10.
+    periodic = agreement if period <= 6 else 0.0
+    return baud, coherence, int(times.size), hold, periodic
+
+
+def detect_keying(
+    y: npt.NDArray[np.floating], sr: float, *, offset_s: float = 0.0
+) -> Keying | None:
+    """Find FSK keying in one stretch (~1-4 s) of mono audio at a reduced rate.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n,)
+        Mono samples, any scale, at ``sr`` (>= ~20 kHz for the fastest modems).
+    sr : float
+        Sample rate in Hz.
+    offset_s : float
+        Where ``y`` starts in the track (for the reported time range).
+
+    Returns
+    -------
+    Keying or None
+        The best-clocked tone pair whose changes sit on a steady clock, that keeps a constant
+        envelope and does not repeat a short cycle; None when nothing keys.
+    """
+    x = np.asarray(y, dtype=np.float64)
+    n = x.size
+    if n < MIN_CHUNK_S * sr:
+        return None
+    x = x - x.mean()
+    if not np.any(x):
+        return None
+    end_s = offset_s + n / sr
+    if n & (n - 1):  # a track's last chunk: zero-pad to a length the FFT is fast at
+        x = np.concatenate((x, np.zeros((1 << int(np.ceil(np.log2(n)))) - n)))
+        n = x.size
+    spectra = {n: scipy.fft.rfft(x)}
+    spectrum = _Spectrum.of(np.abs(spectra[n]) ** 2, sr / n)
+    best: Keying | None = None
+    best_rank = 0.0
+    for f_a, f_b, planned in _candidate_pairs(spectrum, sr / 2):
+        result = _test_pair(x, spectra, sr, f_a, f_b, robust=planned)
+        if result is None:
+            continue
+        baud, coherence, transitions, hold, agreement = result
+        if (
+            coherence < MIN_COHERENCE
+            or transitions * coherence**2 < MIN_RAYLEIGH_Z
+            or hold < MIN_ENVELOPE_HOLD
+            or agreement > PERIODIC_AGREEMENT_MAX
+        ):
+            continue
+        # a common modem's tone plan explains the keying better than a pair of stray peaks;
+        # its exact tones demodulate better than the peaks' estimates
+        name, lo, hi = modem_plan(baud, f_a, f_b)
+        keying = Keying(offset_s, end_s, lo, hi, baud, coherence, transitions)
+        rank = coherence + (0.1 if name != "FSK" else 0.0)
+        if best is None or rank > best_rank:
+            best, best_rank = keying, rank
+    return best
+
+
+# -- demodulation -------------------------------------------------------------------------------
+
+
+def _tone_magnitude(x: Floats, sr: float, freq: float, width: int) -> Floats:
+    """|sum over one symbol of x * exp(-j w t)| at every sample (a sliding DFT bin)."""
+    t = np.arange(x.size) / sr
+    mixed = x * np.exp(-2j * np.pi * freq * t)
+    c = np.concatenate(([0], np.cumsum(mixed)))
+    window = c[width:] - c[:-width]
+    out = np.zeros(x.size)
+    out[width // 2 : width // 2 + window.size] = np.abs(window)
+    return out
+
+
+def _uart(
+    mark: npt.NDArray[np.bool_], samples_per_bit: float, limit: int
+) -> tuple[bytes, int, int]:
+    """Asynchronous 8-N-1 framing: each start bit (mark -> space) re-synchronises the clock;
+    8 data bits LSB first sampled mid-bit, then a stop bit (mark). (data, frames, valid)."""
+    falling = np.flatnonzero(mark[:-1] & ~mark[1:]) + 1
+    out = bytearray()
+    frames = valid = 0
+    pos = 0
+    offsets = (np.arange(10) + 0.5) * samples_per_bit
+    frame_len = 9.5 * samples_per_bit
+    n = mark.size
+    while len(out) < limit:
+        k = int(np.searchsorted(falling, pos))
+        if k >= falling.size:
+            break
+        start = int(falling[k])
+        if start + frame_len >= n:
+            break
+        bits = mark[(start + offsets).astype(np.int64)]
+        if bits[0]:  # a glitch, not a start bit
+            pos = start + 1
+            continue
+        frames += 1
+        value = int(np.dot(bits[1:9].astype(np.int64), 1 << np.arange(8)))
+        if bits[9]:
+            valid += 1
+            out.append(value)
+            pos = int(start + frame_len)
+        else:
+            pos = start + int(samples_per_bit)
+    return bytes(out), frames, valid
+
+
+def demodulate_fsk(
+    y: npt.NDArray[np.floating],
+    sr: float,
+    f_low: float,
+    f_high: float,
+    baud: float,
+    *,
+    limit: int = MAX_RECOVERED,
+) -> Demodulated:
+    """Non-coherent FSK receiver with asynchronous 8-N-1 framing, both tone polarities tried.
+
+    Tone energy is compared over one symbol (a sliding DFT bin at each tone); the polarity
+    whose frames end in a mark stop bit most often is the real one.
+    """
+    x = np.asarray(y, dtype=np.float64)
+    width = max(2, round(sr / baud))
+    low = _tone_magnitude(x, sr, f_low, width)
+    high = _tone_magnitude(x, sr, f_high, width)
+    best: Demodulated | None = None
+    for mark_is_low in (True, False):
+        mark = (low > high) if mark_is_low else (high > low)
+        data, frames, valid = _uart(mark, sr / baud, limit)
+        ratio = valid / frames if frames else 0.0
+        candidate = Demodulated(
+            data=data,
+            mark_hz=f_low if mark_is_low else f_high,
+            space_hz=f_high if mark_is_low else f_low,
+            frames=frames,
+            valid_ratio=ratio,
+        )
+        if best is None or (ratio, len(data)) > (best.valid_ratio, len(best.data)):
+            best = candidate
+    assert best is not None
+    return best
+
+
+def _trim_to_keying(x: Floats, sr: float, keying: Keying) -> Floats:
+    """The part of ``x`` where the pair's tones are on (the kept chunks may hold music only at
+    their edges, which would demodulate into garbage bytes)."""
+    width = max(2, round(sr / keying.baud))
+    energy = _tone_magnitude(x, sr, keying.f_low, width) + _tone_magnitude(
+        x, sr, keying.f_high, width
+    )
+    hop = max(1, int(sr / 50))
+    blocks = energy[: energy.size // hop * hop].reshape(-1, hop).mean(axis=1)
+    if blocks.size == 0:
+        return x
+    on = np.flatnonzero(blocks > 0.3 * np.percentile(blocks, 90))
+    if on.size == 0:
+        return x
+    return x[max(0, (on[0] - 1) * hop) : min(x.size, (on[-1] + 2) * hop)]
+
+
+# -- streaming over a whole track -------------------------------------------------------------------
+
+
+class ModemScanner:
+    """Scan decoded audio for modems, block by block, in file order.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Frames per second of the blocks.
+    channels : int
+        Channels per frame; they are mixed to mono.
+    """
+
+    def __init__(self, sample_rate: int, channels: int) -> None:
+        self.factor, self.rate = reduced_rate(sample_rate)
+        self.channels = channels
+        self._pending: list[npt.NDArray[np.float32]] = []
+        self._pending_len = 0
+        self._rest: npt.NDArray[Any] = np.empty(0)  # input frames not a whole factor yet
+        self._chunks = 0
+        self._previous: npt.NDArray[np.float32] | None = None
+        self._previous_kept = False
+        self._previous_skipped = False
+        self._keep_next = False
+        # (chunk index, keying or None, audio) of the chunks kept for demodulation
+        self._kept: list[tuple[int, Keying | None, npt.NDArray[np.float32]]] = []
+        self._kept_samples = 0
+        self._hits: list[tuple[int, Keying]] = []
+
+    def update(self, block: npt.NDArray[np.number]) -> None:
+        """Add a block of decoded frames, shape (frames, channels) or (frames,)."""
+        arr = np.asarray(block)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        # Channels summed and the box decimator run in exact integer arithmetic on 16-bit
+        # input (one pass per channel and per phase; numpy's reductions along a short axis
+        # are several times slower); floats only at the reduced rate.
+        wide = np.int32 if arr.dtype.kind in "iu" and arr.dtype.itemsize <= 2 else np.float64
+        mono: npt.NDArray[Any] = arr[:, 0].astype(wide)
+        for c in range(1, arr.shape[1]):
+            mono += arr[:, c]
+        if self._rest.size:
+            mono = np.concatenate((self._rest.astype(wide), mono))
+        usable = mono.size // self.factor * self.factor
+        self._rest = mono[usable:].copy()
+        summed = mono[0 : usable : self.factor].copy()
+        for phase in range(1, self.factor):
+            summed += mono[phase : usable : self.factor]
+        reduced = (summed * (1.0 / (self.factor * arr.shape[1]))).astype(np.float32)
+        self._pending.append(reduced)
+        self._pending_len += reduced.size
+        while self._pending_len >= CHUNK:
+            joined = np.concatenate(self._pending)
+            self._analyse(joined[:CHUNK])
+            rest = joined[CHUNK:]
+            self._pending = [rest] if rest.size else []
+            self._pending_len = rest.size
+
+    def _keep(self, index: int, keying: Keying | None, audio: npt.NDArray[np.float32]) -> None:
+        if self._kept_samples + audio.size <= MAX_KEPT_SECONDS * self.rate:
+            self._kept.append((index, keying, audio))
+            self._kept_samples += audio.size
+
+    def _analyse(self, chunk: npt.NDArray[np.float32]) -> None:
+        index = self._chunks
+        self._chunks += 1
+        skip = not self._keep_next and index % IDLE_STRIDE != 0
+        keying = None if skip else detect_keying(chunk, self.rate, offset_s=self._at(index))
+        if keying is not None:
+            if self._previous is not None and self._previous_skipped:
+                earlier = detect_keying(self._previous, self.rate, offset_s=self._at(index - 1))
+                if earlier is not None:
+                    self._hits.append((index - 1, earlier))
+            self._hits.append((index, keying))
+            if self._previous is not None and not self._previous_kept:
+                self._keep(index - 1, None, self._previous)  # the transmission may start there
+            self._keep(index, keying, chunk)
+            self._keep_next = True
+            self._previous_kept = True
+        elif self._keep_next:
+            self._keep(index, None, chunk)  # ... or end there
+            self._keep_next = False
+            self._previous_kept = True
+        else:
+            self._previous_kept = False
+        self._previous = chunk
+        self._previous_skipped = skip
+
+    def _at(self, index: int) -> float:
+        return index * CHUNK / self.rate
+
+    def report(self, *, deadline: float | None = None) -> ModemReport:
+        """Findings for the whole track; ``deadline`` (``time.perf_counter()`` value) stops
+        demodulating when reached (detection findings are still reported)."""
+        if self._pending_len:
+            tail = np.concatenate(self._pending)
+            if tail.size >= MIN_CHUNK_S * self.rate:
+                self._analyse(tail)
+            elif self._keep_next:  # too short to time a clock, but a transmission may end in it
+                self._keep(self._chunks, None, tail)
+                self._chunks += 1
+            self._pending, self._pending_len = [], 0
+        report = ModemReport()
+        for group in _group_hits(self._hits):
+            transmission = self._transmission(group, deadline)
+            report.transmissions.append(transmission)
+            if transmission.flagged:
+                report.findings.extend(_findings(transmission))
+        return report
+
+    def _transmission(
+        self, group: list[tuple[int, Keying]], deadline: float | None
+    ) -> Transmission:
+        first, last = group[0][0], group[-1][0]
+        keyings = [k for _, k in group]
+        # the chunk whose tones fit a common modem's plan, else the best clocked one
+        best = max(
+            keyings, key=lambda k: (modem_name(k.baud, k.f_low, k.f_high) != "FSK", k.coherence)
+        )
+        baud = best.baud
+        keying = Keying(
+            keyings[0].start_s,
+            keyings[-1].end_s,
+            best.f_low,
+            best.f_high,
+            baud,
+            float(np.mean([k.coherence for k in keyings])),
+            sum(k.transitions for k in keyings),
+        )
+        transmission = Transmission(keying, modem_name(baud, best.f_low, best.f_high))
+        audio = [a for i, _, a in self._kept if first - 1 <= i <= last + 1]
+        covered = {i for i, _, _ in self._kept}
+        if not all(i in covered for i in range(first, last + 1)) or (
+            deadline is not None and time.perf_counter() > deadline
+        ):
+            transmission.truncated = True
+        if not audio or (deadline is not None and time.perf_counter() > deadline):
+            return transmission
+        x = np.concatenate(audio).astype(np.float64)
+        if transmission.name == "FSK":
+            # No plan fits the tones found. Does a common modem's plan at this rate frame
+            # better (the peaks of a fast CPFSK signal sit beside its tones)? The framing of
+            # 3 s decides (music finds a clock now and then; demodulating all of it would cost
+            # more than finding it).
+            head_x = x[: int(3 * self.rate)]
+            best_head = demodulate_fsk(head_x, self.rate, keying.f_low, keying.f_high, baud)
+            for name, lo, hi in _plans_at(baud):
+                trial = demodulate_fsk(head_x, self.rate, lo, hi, baud)
+                if (
+                    trial.frames >= MIN_FRAMES
+                    and trial.valid_ratio >= MIN_VALID_FRAMES
+                    and trial.valid_ratio > best_head.valid_ratio
+                ):
+                    best_head = trial
+                    keying = replace(keying, f_low=lo, f_high=hi)
+                    transmission.keying, transmission.name = keying, name
+            if best_head.frames < MIN_FRAMES or best_head.valid_ratio < MIN_VALID_FRAMES:
+                transmission.demodulated = best_head
+                return transmission
+        x = _trim_to_keying(x, self.rate, keying)
+        demodulated = demodulate_fsk(x, self.rate, keying.f_low, keying.f_high, baud)
+        transmission.demodulated = demodulated
+        if transmission.framed:
+            _carve(transmission, demodulated.data)
+        return transmission
+
+
+def _group_hits(hits: list[tuple[int, Keying]]) -> list[list[tuple[int, Keying]]]:
+    """Consecutive chunks (one missed chunk bridged) keying the same way are one transmission."""
+    groups: list[list[tuple[int, Keying]]] = []
+    for index, keying in hits:
+        if (
+            groups
+            and index - groups[-1][-1][0] <= 2
+            and any(k.matches(keying) for _, k in groups[-1])
+        ):
+            groups[-1].append((index, keying))
+        else:
+            groups.append([(index, keying)])
+    return groups
+
+
+def _carve(transmission: Transmission, data: bytes) -> None:
+    guess = identify_payload(data)
+    transmission.payload_kind = guess.kind.value
+    transmission.payload_name = guess.name
+    if guess.is_dangerous:
+        transmission.signature_offset = 0
+        return
+    for offset, name, kind in find_signatures(data):
+        if confirm_signature(name, data, offset):
+            transmission.payload_kind, transmission.payload_name = kind.value, name
+            transmission.signature_offset = offset
+            return
+
+
+_DANGEROUS = {
+    PayloadKind.EXECUTABLE.value,
+    PayloadKind.ARCHIVE.value,
+    PayloadKind.SCRIPT.value,
+    PayloadKind.DOCUMENT.value,
+}
+
+
+def _findings(t: Transmission) -> list[Finding]:
+    k = t.keying
+    where = f"{k.start_s:.1f}-{k.end_s:.1f} s"
+    label = t.name if t.name != "FSK" else "generic"
+    evidence: dict[str, int | float | str | bool] = {
+        "start_s": round(k.start_s, 2),
+        "end_s": round(k.end_s, 2),
+        "baud": round(k.baud, 2),
+        "tone_low_hz": round(k.f_low, 1),
+        "tone_high_hz": round(k.f_high, 1),
+        "clock_coherence": round(k.coherence, 3),
+        "modem": label,
+    }
+    recovered = ""
+    d = t.demodulated
+    if d is not None and t.framed:
+        evidence.update(
+            bytes_recovered=len(d.data),
+            valid_frames=round(d.valid_ratio, 3),
+            payload=t.payload_name or "binary",
+        )
+        recovered = f", {len(d.data):,} bytes recovered (8-N-1, {d.valid_ratio:.0%} valid frames)"
+    if t.truncated:
+        evidence["truncated"] = True
+    head = f"FSK {k.baud:.0f} Bd ({label}, {k.f_low:.0f}/{k.f_high:.0f} Hz) at {where}"
+    out = [
+        finding(
+            "signal.modem",
+            f"Data sent as sound: {head}{recovered}; two exact tones take turns on a steady "
+            f"symbol clock (coherence {k.coherence:.2f}), which no instrument or voice does.",
+            **evidence,
+        )
+    ]
+    if t.payload_kind in _DANGEROUS and d is not None:
+        kind = t.payload_kind
+        out.append(
+            finding(
+                "signal.modem_payload",
+                f"{head}: the demodulated bytes carry {kind} data ({t.payload_name} header at "
+                f"byte {t.signature_offset}).",
+                Severity.MALICIOUS,
+                **evidence,
+                signature=t.payload_name,
+                signature_offset=t.signature_offset,
+            )
+        )
+    return out
+
+
+def scan_modem(y: npt.NDArray[np.number], sr: int, *, deadline: float | None = None) -> ModemReport:
+    """Scan a whole decoded signal, shape (frames,) or (frames, channels), at its own rate."""
+    scanner = ModemScanner(sr, 1 if np.ndim(y) == 1 else int(np.shape(y)[1]))
+    for block in _blocks(np.asarray(y), 1 << 16):
+        scanner.update(block)
+    return scanner.report(deadline=deadline)
+
+
+def _blocks(y: npt.NDArray[np.number], size: int) -> Iterable[npt.NDArray[np.number]]:
+    for start in range(0, y.shape[0], size):
+        yield y[start : start + size]

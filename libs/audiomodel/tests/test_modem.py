@@ -1,0 +1,178 @@
+"""Data sent as sound: real modem audio (minimodem) is found and demodulated; music-like
+sounds that switch between exact tones are not modems."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import soundfile as sf
+
+from audiomodel.modem import ModemScanner, demodulate_fsk, modem_name, scan_modem
+from audiomodel.validator import validate_bytes
+from audiomodel.verdict import Decision
+
+RATE = 48000
+ELF = Path("/bin/true").read_bytes()
+
+needs_minimodem = pytest.mark.skipif(
+    shutil.which("minimodem") is None,
+    reason="minimodem (apt package, installed by scripts/setup.sh) is not on PATH",
+)
+
+
+def minimodem_tx(data: bytes, baud: float, tmp_path: Path) -> npt.NDArray[np.float64]:
+    out = tmp_path / f"tx-{baud:g}.wav"
+    subprocess.run(
+        ["minimodem", "--tx", "-f", str(out), f"{baud:g}"], input=data, check=True, timeout=120
+    )
+    y, rate = sf.read(out, dtype="float64")
+    assert rate == RATE
+    return y
+
+
+def music(seconds: float, seed: int = 1) -> npt.NDArray[np.float64]:
+    """Plucked harmonic notes (a stand-in for a recording) with a noise floor."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    t = np.arange(n) / RATE
+    out = np.zeros(n)
+    for start in np.arange(0.0, seconds, 0.25):
+        f0 = 110.0 * 2 ** (rng.integers(0, 30) / 12)
+        i = int(start * RATE)
+        tt = t[i:] - start
+        env = np.exp(-tt * 4.0) * (1 - np.exp(-tt * 300.0))
+        for h in range(1, 8):
+            out[i:] += env * np.sin(2 * np.pi * f0 * h * tt + h) / h**1.2
+    return out / np.abs(out).max() + rng.normal(0, 1e-3, n)
+
+
+def as_int16(y: npt.NDArray[np.float64]) -> npt.NDArray[np.int16]:
+    y = 0.9 * y / np.abs(y).max()
+    return np.rint(y * 32767).astype(np.int16)
+
+
+def under_music(modem: npt.NDArray[np.float64], level_db: float) -> npt.NDArray[np.float64]:
+    bed = music(modem.size / RATE + 2)
+    at = RATE
+    rms = np.sqrt(np.mean(bed**2)) / np.sqrt(np.mean(modem**2))
+    bed[at : at + modem.size] += modem * rms * 10 ** (level_db / 20)
+    return bed
+
+
+def codes(y: npt.NDArray[np.float64]) -> set[str]:
+    return {f.code for f in scan_modem(as_int16(y), RATE).findings}
+
+
+@needs_minimodem
+def test_an_elf_sent_at_1200_baud_is_demodulated_and_named(tmp_path: Path) -> None:
+    sent = ELF[:1500]
+    report = scan_modem(as_int16(minimodem_tx(sent, 1200, tmp_path)), RATE)
+    (transmission,) = report.transmissions
+    assert transmission.name == "Bell 202"
+    assert transmission.keying.baud == pytest.approx(1200, rel=0.005)
+    assert transmission.demodulated is not None and sent in transmission.demodulated.data
+    payload = [f for f in report.findings if f.code == "signal.modem_payload"]
+    assert payload and payload[0].evidence["signature"] == "elf"
+    assert payload[0].evidence["signature_offset"] == 0
+
+
+@needs_minimodem
+@pytest.mark.parametrize("baud", [300, 2400])
+def test_text_sent_alone_is_recovered_byte_for_byte(baud: int, tmp_path: Path) -> None:
+    sent = (b"meet at the usual place; bring the keys. " * 40)[: baud // 2]
+    report = scan_modem(as_int16(minimodem_tx(sent, baud, tmp_path)), RATE)
+    assert any(f.code == "signal.modem" for f in report.findings)
+    recovered = [t.demodulated.data for t in report.transmissions if t.demodulated]
+    assert any(sent in data for data in recovered)
+
+
+@needs_minimodem
+def test_a_bell_103_modem_mixed_into_dense_music_is_found(tmp_path: Path) -> None:
+    # +6 dB over this dense bed is about where minimodem's own receiver starts to read the
+    # bytes back (bench/modem_eval.py measures real music at lower levels)
+    modem = minimodem_tx(ELF[:150], 300, tmp_path)
+    assert "signal.modem" in codes(under_music(modem, 6.0))
+
+
+@needs_minimodem
+def test_a_wav_carrying_a_modem_elf_is_rejected_by_the_validator(tmp_path: Path) -> None:
+    y = as_int16(minimodem_tx(ELF[:1200], 1200, tmp_path))
+    buf = io.BytesIO()
+    sf.write(buf, y, RATE, format="WAV", subtype="PCM_16")
+    verdict = validate_bytes(buf.getvalue())
+    assert verdict.decision is Decision.REJECT
+    assert "signal.modem_payload" in {f.code for f in verdict.findings}
+
+
+def test_the_receiver_reads_8n1_frames_of_synthesised_fsk() -> None:
+    sent = b"\x7fELF hello"
+    baud, mark, space = 300.0, 1270.0, 1070.0
+    bits: list[int] = [1] * 30
+    for byte in sent:
+        bits += [0] + [(byte >> i) & 1 for i in range(8)] + [1]
+    bits += [1] * 10
+    per = RATE / baud
+    freq = np.repeat(np.where(np.array(bits) == 1, mark, space), int(per))
+    y = np.sin(2 * np.pi * np.cumsum(freq) / RATE)
+    out = demodulate_fsk(y, RATE, space, mark, RATE / int(per))
+    assert out.data == sent and out.mark_hz == mark
+
+
+def test_common_tone_plans_are_named() -> None:
+    assert modem_name(300, 1070, 1270) == "Bell 103 originate"
+    assert modem_name(1200, 1200, 2200) == "Bell 202"
+    assert modem_name(3600, 2400, 5400) == "minimodem default for 3600 Bd"
+    assert modem_name(777, 500, 3333) == "FSK"
+
+
+# -- what is not a modem ---------------------------------------------------------------------
+
+
+def tone(freq: npt.NDArray[np.float64] | float, seconds: float) -> npt.NDArray[np.float64]:
+    n = int(seconds * RATE)
+    return np.sin(2 * np.pi * np.cumsum(np.broadcast_to(freq, (n,))) / RATE)
+
+
+def test_a_chiptune_arpeggio_on_a_60_hz_frame_clock_is_not_a_modem() -> None:
+    notes = 262 * 2 ** (np.array([0, 4, 7]) / 12)
+    freqs = np.repeat(np.resize(notes, 600), RATE // 60)
+    square = np.sign(np.sin(2 * np.pi * np.cumsum(freqs) / RATE))
+    assert not codes(square)
+
+
+def test_dtmf_dialling_is_not_a_modem() -> None:
+    rng = np.random.default_rng(2)
+    parts = []
+    for _ in range(40):
+        lo, hi = rng.choice([697, 770, 852, 941]), rng.choice([1209, 1336, 1477])
+        parts += [tone(float(lo), 0.06) + tone(float(hi), 0.06), np.zeros(int(0.05 * RATE))]
+    assert not codes(np.concatenate(parts))
+
+
+def test_morse_beeps_a_test_tone_and_a_sweep_are_not_modems() -> None:
+    rng = np.random.default_rng(3)
+    dot = 0.05
+    parts = []
+    for length in rng.choice([dot, 3 * dot], 150):
+        parts += [tone(700.0, float(length)), np.zeros(int(dot * RATE))]
+    assert not codes(np.concatenate(parts))
+    assert not codes(tone(1200.0, 8.0))
+    assert not codes(tone(np.geomspace(100, 7000, 8 * RATE), 8.0))
+
+
+def test_music_alone_is_not_a_modem() -> None:
+    assert not codes(music(12.0, seed=5))
+
+
+def test_the_scanner_takes_blocks_of_any_size_and_channel_count() -> None:
+    scanner = ModemScanner(44100, 2)
+    stereo = as_int16(music(9.0))[:, None].repeat(2, axis=1)
+    for start in range(0, stereo.shape[0], 12345):
+        scanner.update(stereo[start : start + 12345])
+    assert scanner.report().findings == []
