@@ -104,3 +104,25 @@ def test_a_catalogue_match_is_a_duplicate_naming_the_original_and_decides_nothin
 def test_a_verdict_without_landmarks_is_left_alone(index: FingerprintIndex) -> None:
     verdict = validate_bytes(b"\x7fELF" + bytes(4000), fingerprint=True)
     assert identify(verdict, index) == (verdict, [])
+
+
+def test_a_long_track_is_looked_up_window_by_window(tmp_path: Path) -> None:
+    """Unrelated long audio does not pile chance votes into a match; a copy inside it is found."""
+    from audiomodel.fingerprint import landmarks
+
+    index = FingerprintIndex(tmp_path / "many")
+    refs = [song(60.0, 500 + i) for i in range(10)]
+    with index.writer() as writer:
+        for i, y in enumerate(refs):
+            writer.add(landmarks(y, sr=RATE), list_name="known-bad", track_id=f"kb{i}")
+    long_track = song(180.0, 900)
+    clean = validate_bytes(wav(long_track), fingerprint=True)
+    judged, _ = identify(clean, index)
+    assert not any(f.code.startswith("fingerprint.") for f in judged.findings)
+    # 25 s of kb3 (from 20 s in), 6 dB quieter, spliced in at 90 s.
+    spliced = long_track.copy()
+    spliced[90 * RATE : 115 * RATE] = refs[3][20 * RATE : 45 * RATE] * 0.5
+    judged, _ = identify(validate_bytes(wav(spliced), fingerprint=True), index)
+    (hit,) = [f for f in judged.findings if f.code == "fingerprint.known_bad"]
+    assert hit.evidence["track_id"] == "kb3" and judged.decision is Decision.REJECT
+    assert 85 <= float(hit.evidence["query_start_s"]) <= 115

@@ -25,7 +25,7 @@ import numpy as np
 
 from audiomodel import Verdict
 from audiomodel.fingerprint import Landmarks
-from audioval_index import FingerprintIndex, Match, Reference, identify
+from audioval_index import FingerprintIndex, Match, Reference, identify, match_windows
 
 __all__ = ["CATALOGUE", "KNOWN_BAD", "TrackIndex"]
 
@@ -62,8 +62,9 @@ class TrackIndex:
             return identify(verdict, self._index, track_id=track_id)
 
     def match(self, marks: Landmarks, *, limit: int = 5) -> list[Match]:
+        """References found in ``marks`` (window by window, as :func:`identify` looks)."""
         with self._lock:
-            return self._index.match(marks, limit=limit)
+            return match_windows(self._index, marks, limit=limit)
 
     def admit(self, marks: Landmarks, track_id: str) -> Reference:
         """Add an accepted track to the catalogue under its track id."""

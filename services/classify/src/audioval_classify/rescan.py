@@ -1,8 +1,9 @@
 """Re-scan: a new known-bad reference finds the accepted tracks that already copy it.
 
-Nothing is decoded again: the reference's landmarks are matched against the index as one long
-query (the matcher votes per ~15 s window, so a copy of any part of it is found) with a high
-match limit, and the catalogue references that match name the accepted tracks. Each such
+Nothing is decoded again: the reference's landmarks are matched against the index's postings,
+window by window (``audioval_index.match_windows``: 20 s every 10 s, so a copy of any part of it
+is found and chance votes do not pile up over a long reference) with a high match limit, and the
+catalogue references that match name the accepted tracks. Each such
 track's stored verdict is superseded (reject, ``fingerprint.known_bad``) through the store's one
 audited ``supersede`` write, which replaces only the exact verdict read; the new verdict reaches
 ``WatchVerdicts`` and the track leaves the catalogue.
@@ -22,6 +23,7 @@ from audioval.v1 import verdict_pb2
 from audioval_classify.identity import CATALOGUE, TrackIndex
 from audioval_classify.store import VerdictBroadcaster, VerdictStore
 from audioval_index import Match, Reference, match_findings, with_findings
+from audioval_index.identify import MIN_FINDING_ALIGNED
 from audioval_servicekit.verdict_codec import from_proto, to_proto
 
 __all__ = ["RESCAN_MATCH_LIMIT", "RESCAN_MIN_ALIGNED", "Rescan", "Superseded"]
@@ -31,11 +33,8 @@ log = logging.getLogger(__name__)
 # Catalogue tracks one reference may turn up (copies of one recording; more are reported on
 # the next re-scan of the same reference).
 RESCAN_MATCH_LIMIT = 1000
-# Agreeing anchors a re-scan match needs: twice the matcher's own floor (6). A whole reference
-# as the query votes over many windows, so chance pile-ups reach the floor far more often than
-# for a 10 s excerpt (measured on synthetic songs: unrelated tracks at exactly 6 anchors, score
-# 0.05; a 15 s re-encoded copy at 61). A superseding reject must not rest on chance.
-RESCAN_MIN_ALIGNED = 12
+# Agreeing anchors a re-scan match needs: what a verdict's fingerprint finding needs.
+RESCAN_MIN_ALIGNED = MIN_FINDING_ALIGNED
 
 
 @dataclass(frozen=True)
