@@ -282,6 +282,32 @@ def test_classifys_first_verdict_replaces_the_pending_item_and_reads_back(aws: A
     assert store.put_if_absent(later) == (verdict, False)
 
 
+def test_a_superseding_verdict_replaces_only_the_one_read_and_keeps_it_in_the_trail(
+    aws: Aws,
+) -> None:
+    from audioval_classify.dynamo_store import DynamoVerdictStore
+
+    track_id = f"trk_{uuid.uuid4().hex}"
+    store = DynamoVerdictStore(aws.dynamodb, aws.settings.verdict_table)
+    accepted = _verdict(track_id, "u-9")
+    assert store.put_if_absent(accepted)[1]
+    rejected = _verdict(track_id, "u-9")
+    rejected.decision = verdict_pb2.DECISION_REJECT
+    stale = _verdict(track_id, "u-9")
+    stale.score = 0.42  # not what is stored: refused
+    assert not store.supersede(rejected, replaces=stale, reason="stale read")
+    assert store.get(track_id) == accepted
+    assert store.supersede(rejected, replaces=accepted, reason="fingerprint.known_bad ref 7")
+    item = VerdictItem.from_item(aws.verdict_item(track_id))
+    assert (item.state, item.user_id, item.decoded_verdict()) == (JUDGED, "u-9", rejected)
+    ((old, at_ms, reason),) = store.superseded(track_id)
+    assert (old, reason) == (accepted, "fingerprint.known_bad ref 7") and at_ms > 0
+    # A pending track has no verdict to supersede.
+    assert not store.supersede(
+        _verdict("never-judged", ""), replaces=_verdict("never-judged", ""), reason="x"
+    )
+
+
 def test_rebuilds_rejection_reads_back_with_the_one_codec(aws: Aws) -> None:
     from audioval_rebuild.integrity import CountMismatchError
     from audioval_rebuild.verdict_table import VerdictTable, rejection

@@ -41,7 +41,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "AUDIOVAL_CLASSIFY_POOL_SIZE": "2"},
+        # The stack's fingerprint index in the test's own directory, not the user's.
+        env={
+            **os.environ,
+            "AUDIOVAL_CLASSIFY_POOL_SIZE": "2",
+            "AUDIOVAL_INDEX": str(tmp_path_factory.mktemp("index")),
+        },
     )
     ready = ""
     deadline = time.monotonic() + 180
@@ -87,7 +92,9 @@ def test_every_uploaded_file_gets_the_verdict_validate_gives(
     assert remote.keys() == local.keys() == {p.name for p in samples}
     for name, got in remote.items():
         assert got["verdict"] == local[name]["verdict"], name
-        assert [f["code"] for f in got["findings"]] == [
+        # The stack also identifies tracks against its index (a copy of a track it accepted
+        # earlier is a fingerprint.duplicate); plain `validate` has no index to ask.
+        assert [f["code"] for f in got["findings"] if not f["code"].startswith("fingerprint.")] == [
             f["code"] for f in local[name]["findings"]
         ], name
         assert got["sha256"] == local[name]["sha256"], "the rebuilt bytes are the uploaded bytes"

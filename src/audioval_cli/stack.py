@@ -41,6 +41,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic import SecretStr
 
+from audioval_cli.index import DEFAULT_INDEX
 from audioval_localstack import free_ports, provision
 from audioval_localstack.emulator import EmulatorProcess
 from audioval_localstack.faults import FAULT_KINDS, FaultProxy
@@ -115,9 +116,17 @@ class Stack:
 
 
 def _environment(
-    ports: StackPorts, endpoint: str, ray: RayHead, *, shard_limits: bool
+    ports: StackPorts,
+    endpoint: str,
+    ray: RayHead,
+    *,
+    shard_limits: bool,
+    index_dir: Path | None = None,
 ) -> dict[str, str]:
     env = dict(os.environ)
+    if index_dir is not None:
+        # classify's fingerprint index: known-bad references and the accepted catalogue.
+        env["AUDIOVAL_CLASSIFY_INDEX_DIR"] = str(index_dir)
     if not shard_limits:
         # ingest paces each shard to Kinesis' budget; the bare emulator has no such limit, so
         # pacing would only slow the local stack down to a cloud it is not talking to.
@@ -183,6 +192,7 @@ def local_stack(
     fault_kinds: Sequence[str] = FAULT_KINDS,
     fault_seed: int = 0,
     kinesis_limits: bool = True,
+    index_dir: Path | None = None,
 ) -> Iterator[Stack]:
     """Start everything, yield when healthy, stop everything on exit.
 
@@ -191,6 +201,8 @@ def local_stack(
     Steps that do not depend on each other overlap: the emulator and the Ray head start together;
     ingest and rebuild start once the emulator is provisioned, while the head is still coming
     up; classify, which joins the head, once the head answers.
+
+    ``index_dir`` (None: no identification) is classify's fingerprint index.
 
     ``fault_rate`` (None: no fault layer) puts a :class:`FaultProxy` between the services and
     the emulator, injecting ``fault_kinds`` into that share of calls (``fault_seed`` fixes which)
@@ -252,6 +264,7 @@ def local_stack(
             endpoint,
             stack.ray,
             shard_limits=fault_rate is not None and kinesis_limits,
+            index_dir=index_dir,
         )
 
         def start_service(name: str) -> None:
@@ -350,6 +363,14 @@ def stop_processes(processes: dict[str, subprocess.Popen[bytes]], grace: float =
     show_default=True,
     help="With --faults: enforce Kinesis' per-shard throughput and record-size limits.",
 )
+@click.option(
+    "--index-dir",
+    envvar="AUDIOVAL_INDEX",
+    default=str(DEFAULT_INDEX),
+    show_default=True,
+    help="classify's fingerprint index (known-bad references and the accepted catalogue; "
+    "`audioval index add` writes to the same place by default). Empty: no identification.",
+)
 def up_command(
     ingest_port: int,
     rebuild_port: int,
@@ -363,6 +384,7 @@ def up_command(
     fault_kinds: str,
     fault_seed: int,
     kinesis_limits: bool,
+    index_dir: str,
 ) -> None:
     """Run the local stack in the foreground until Ctrl-C (or SIGTERM)."""
     stop = threading.Event()
@@ -399,6 +421,7 @@ def up_command(
             fault_kinds=kinds,
             fault_seed=fault_seed,
             kinesis_limits=kinesis_limits,
+            index_dir=Path(index_dir).expanduser() if index_dir else None,
         ) as stack:
             for name, address in stack.endpoints().items():
                 click.echo(f"{name:<9} {address}")

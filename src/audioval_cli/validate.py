@@ -14,24 +14,37 @@ import click
 from tqdm import tqdm
 
 from audiomodel import Limits, ModelError, TreeEnsembleModel, load_default_model, validate_path
+from audioval_index import FingerprintIndex, IndexStoreError, identify, open_index
 
 # Each worker process loads the model once, not once per file.
 _worker_model: TreeEnsembleModel | None = None
 _worker_limits: Limits | None = None
 _worker_plot_dir: Path | None = None
+_worker_index: FingerprintIndex | None = None
 
 
-def _init_worker(model_path: str | None, limits: Limits, plot_dir: Path | None) -> None:
-    global _worker_model, _worker_limits, _worker_plot_dir
+def _init_worker(
+    model_path: str | None, limits: Limits, plot_dir: Path | None, index_uri: str | None = None
+) -> None:
+    global _worker_model, _worker_limits, _worker_plot_dir, _worker_index
     _worker_model = TreeEnsembleModel.load(Path(model_path)) if model_path else load_default_model()
     _worker_limits = limits
     _worker_plot_dir = plot_dir
+    # Each worker reads the index on its own (readers never wait for one another).
+    _worker_index = open_index(index_uri) if index_uri else None
 
 
 def _judge(path: str) -> tuple[dict[str, Any], str | None]:
     """Judge one file (and plot it, in the same worker); returns (result, plot error)."""
     assert _worker_model is not None
-    verdict = validate_path(Path(path), model=_worker_model, limits=_worker_limits)
+    verdict = validate_path(
+        Path(path),
+        model=_worker_model,
+        limits=_worker_limits,
+        fingerprint=_worker_index is not None,
+    )
+    if _worker_index is not None:
+        verdict, _ = identify(verdict, _worker_index)
     result = {"path": path, **verdict.to_dict()}
     plot_error = None
     if _worker_plot_dir is not None:
@@ -97,6 +110,14 @@ def _table_row(result: dict[str, Any]) -> str:
     help="Model JSON (default: the one shipped).",
 )
 @click.option(
+    "--index",
+    "index_uri",
+    default=None,
+    help="Look each track up in this fingerprint index (a local directory, as `audioval index "
+    "add` builds): a known-bad match rejects (fingerprint.known_bad), a catalogue match is "
+    "reported (fingerprint.duplicate).",
+)
+@click.option(
     "--max-bytes",
     type=click.IntRange(min=1),
     default=Limits.max_bytes,
@@ -126,6 +147,7 @@ def validate_command(
     max_bytes: int,
     max_duration: float,
     time_budget: float,
+    index_uri: str | None,
 ) -> None:
     """Judge audio files: real audio, data in disguise, or a payload smuggler.
 
@@ -139,6 +161,11 @@ def validate_command(
             load_default_model()
     except ModelError as err:
         raise click.ClickException(str(err)) from None
+    if index_uri:
+        try:
+            open_index(index_uri).close()
+        except IndexStoreError as err:
+            raise click.ClickException(str(err)) from None
     limits = Limits(max_bytes=max_bytes, max_duration_s=max_duration, time_budget_s=time_budget)
     files = list(expand_paths(paths))
     workers = min(jobs or len(os.sched_getaffinity(0)), max(len(files), 1))
@@ -147,7 +174,7 @@ def validate_command(
     if plot_dir is not None:
         plot_dir.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(
-        workers, initializer=_init_worker, initargs=(model_path, limits, plot_dir)
+        workers, initializer=_init_worker, initargs=(model_path, limits, plot_dir, index_uri)
     ) as pool:
         for result, plot_error in pool.map(_judge, files, chunksize=1):
             line = json.dumps(result) if fmt == "jsonl" else _table_row(result)

@@ -12,8 +12,15 @@ import pytest
 import soundfile as sf
 
 from audiomodel.findings import CODES
+from audiomodel.fingerprint import Fingerprinter
 from audiomodel.model import load_default_model
-from audiomodel.validator import Limits, analyse_stream, validate_bytes, validate_path
+from audiomodel.validator import (
+    BLOCK_FRAMES,
+    Limits,
+    analyse_stream,
+    validate_bytes,
+    validate_path,
+)
 from audiomodel.verdict import Decision, Label
 from audioval_corpus import threats
 
@@ -220,3 +227,26 @@ def test_every_registered_code_is_exercised_by_some_test() -> None:
     )
     untested = [code for code in CODES if not re.search(re.escape(f'"{code}"'), text)]
     assert untested == []
+
+
+def test_fingerprint_comes_from_the_validators_own_decode_pass() -> None:
+    samples = music(seconds=12.0, seed=5)
+    verdict = validate_bytes(wav(samples), fingerprint=True)
+    assert verdict.decision is Decision.ACCEPT
+    marks = verdict.fingerprint
+    assert marks is not None and len(marks) > 5 * 12
+    assert marks.duration_s == pytest.approx(12.0)
+    # The same blocks fed to a Fingerprinter directly give the same landmarks.
+    direct = Fingerprinter(RATE)
+    for start in range(0, samples.shape[0], BLOCK_FRAMES):
+        direct.update(samples[start : start + BLOCK_FRAMES])
+    expected = direct.finish()
+    np.testing.assert_allclose(marks.times, expected.times)
+    np.testing.assert_allclose(marks.bands, expected.bands)
+    # Not asked for: not computed, and never part of the verdict's JSON.
+    assert validate_bytes(wav(samples)).fingerprint is None
+    assert "fingerprint" not in verdict.to_dict()
+
+
+def test_undecodable_input_has_no_fingerprint() -> None:
+    assert validate_bytes(b"\x7fELF" + bytes(4000), fingerprint=True).fingerprint is None

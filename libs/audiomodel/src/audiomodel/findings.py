@@ -207,6 +207,17 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.MALICIOUS,
         "A stream record the manifest names could not be read.",
     ),
+    # -- identification (a fingerprint index looked up by the caller) ------------------------
+    "fingerprint.known_bad": (
+        Severity.MALICIOUS,
+        "The audio matches a known-bad reference (a track rejected before, re-encoded or not): "
+        "which reference and list, the score, and the matched time range in each.",
+    ),
+    "fingerprint.duplicate": (
+        Severity.INFO,
+        "The audio matches an accepted track of the catalogue: the original's track id or path, "
+        "the score, and the matched time range in each.",
+    ),
     # -- the model -----------------------------------------------------------------------------
     "model.score": (Severity.INFO, "The learned score, with the features that drove it."),
 }

@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from audiomodel.container import ContainerReport, inspect_container
 from audiomodel.findings import EvidenceValue, Finding, Severity, finding
+from audiomodel.fingerprint import Fingerprinter, Landmarks
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.modem import ModemScanner
 from audiomodel.signal import SignalAnalyzer, SignalReport, to_int16
@@ -69,6 +70,8 @@ class TrackAnalysis:
     container: ContainerReport | None = None
     signal: SignalReport | None = None
     stego: StegoReport | None = None
+    # Landmarks from the same decode pass, when asked for (``fingerprint=True``).
+    fingerprint: Landmarks | None = None
     findings: list[Finding] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -160,9 +163,17 @@ def _stream_size(stream: BinaryIO) -> int:
 
 
 def analyse_stream(
-    stream: BinaryIO, *, name: str | None = None, limits: Limits | None = None
+    stream: BinaryIO,
+    *,
+    name: str | None = None,
+    limits: Limits | None = None,
+    fingerprint: bool = False,
 ) -> TrackAnalysis:
-    """Measure a track: container walk, streamed decode with signal and LSB analysis."""
+    """Measure a track: container walk, streamed decode with signal and LSB analysis.
+
+    With ``fingerprint``, the decoded blocks also feed a :class:`Fingerprinter` (no second
+    decode) and ``analysis.fingerprint`` holds the track's landmarks.
+    """
     limits = limits or Limits()
     started = time.perf_counter()
     budget = _Budget(limits.time_budget_s)
@@ -215,7 +226,7 @@ def analyse_stream(
     # Small per-block BLAS calls are slower across threads than on one; callers run tracks in
     # parallel processes instead.
     with threadpool_limits(limits=1, user_api="blas"):
-        _decode_and_measure(source, analysis, limits, budget)
+        _decode_and_measure(source, analysis, limits, budget, fingerprint=fingerprint)
     analysis.timings_ms["decode_and_signal"] = (time.perf_counter() - mark) * 1e3
     _settle_truncation(analysis)
     analysis.timings_ms["analysis"] = (time.perf_counter() - started) * 1e3
@@ -223,7 +234,12 @@ def analyse_stream(
 
 
 def _decode_and_measure(
-    stream: BinaryIO, analysis: TrackAnalysis, limits: Limits, budget: _Budget
+    stream: BinaryIO,
+    analysis: TrackAnalysis,
+    limits: Limits,
+    budget: _Budget,
+    *,
+    fingerprint: bool = False,
 ) -> None:
     stream.seek(0)
     try:
@@ -246,10 +262,13 @@ def _decode_and_measure(
             )
             stego = _stego_analyzer(subtype, channels)
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
+            prints = Fingerprinter(rate) if fingerprint else None
             decoded = 0
             for samples, stored in _blocks(audio, subtype):
                 signal.update(samples, stored if subtype in _FLOAT_SUBTYPES else None)
                 modem.update(samples)
+                if prints is not None:
+                    prints.update(samples)
                 if stego is not None and stored is not None:
                     stego.update(stored)
                 decoded += samples.shape[0]
@@ -275,6 +294,10 @@ def _decode_and_measure(
         )
         return
     analysis.signal = signal.report()
+    if prints is not None:
+        mark = time.perf_counter()
+        analysis.fingerprint = prints.finish()
+        analysis.timings_ms["fingerprint_finish"] = (time.perf_counter() - mark) * 1e3
     if analysis.signal.frames == 0:
         analysis.findings.append(
             finding("container.undecodable", "The container holds no audio frames.", frames=0)
@@ -473,6 +496,7 @@ def verdict_from_analysis(analysis: TrackAnalysis, model: TreeEnsembleModel) -> 
         sha256=analysis.sha256,
         timings_ms=analysis.timings_ms,
         duration_s=signal.duration_s if signal is not None else 0.0,
+        fingerprint=analysis.fingerprint,
     )
 
 
@@ -482,11 +506,13 @@ def validate_stream(
     name: str | None = None,
     model: TreeEnsembleModel | None = None,
     limits: Limits | None = None,
+    fingerprint: bool = False,
 ) -> Verdict:
-    """Judge the track in a seekable binary stream."""
+    """Judge the track in a seekable binary stream; with ``fingerprint``, ``verdict.fingerprint``
+    holds its landmarks (None when nothing decoded)."""
     started = time.perf_counter()
     model = model or load_default_model()
-    analysis = analyse_stream(stream, name=name, limits=limits)
+    analysis = analyse_stream(stream, name=name, limits=limits, fingerprint=fingerprint)
     analysis.timings_ms["total"] = (time.perf_counter() - started) * 1e3
     return verdict_from_analysis(analysis, model)
 
@@ -497,19 +523,28 @@ def validate_bytes(
     name: str | None = None,
     model: TreeEnsembleModel | None = None,
     limits: Limits | None = None,
+    fingerprint: bool = False,
 ) -> Verdict:
     """Judge a track held in memory."""
-    return validate_stream(io.BytesIO(data), name=name, model=model, limits=limits)
+    return validate_stream(
+        io.BytesIO(data), name=name, model=model, limits=limits, fingerprint=fingerprint
+    )
 
 
 def validate_path(
-    path: Path, *, model: TreeEnsembleModel | None = None, limits: Limits | None = None
+    path: Path,
+    *,
+    model: TreeEnsembleModel | None = None,
+    limits: Limits | None = None,
+    fingerprint: bool = False,
 ) -> Verdict:
     """Judge a file; a file that cannot be read still gets a (rejecting) verdict."""
     model = model or load_default_model()
     try:
         with path.open("rb") as stream:
-            return validate_stream(stream, name=path.name, model=model, limits=limits)
+            return validate_stream(
+                stream, name=path.name, model=model, limits=limits, fingerprint=fingerprint
+            )
     except OSError as err:
         problem = finding(
             "input.unreadable",

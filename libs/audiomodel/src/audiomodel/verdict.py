@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audiomodel.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from audiomodel.fingerprint import Landmarks
 
 __all__ = ["Decision", "Label", "Thresholds", "Verdict", "decide"]
 
@@ -46,6 +49,9 @@ class Verdict:
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     # Decoded audio length (0 when nothing decoded): what "x realtime" is measured against.
     duration_s: float = 0.0
+    # The track's fingerprint landmarks when the caller asked for them (``fingerprint=True``):
+    # for the index lookup, never part of the verdict's JSON or API form.
+    fingerprint: Landmarks | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, object]:
         """The one JSON form of a verdict (``audioval validate``, ``audioval upload`` and the

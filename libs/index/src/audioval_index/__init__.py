@@ -3,6 +3,7 @@
 See ``libs/index/README.md`` for the layout, the sizes per hour of audio and how it shards.
 """
 
+from audioval_index.identify import identify, match_findings, match_windows, with_findings
 from audioval_index.store import (
     LISTS,
     FingerprintIndex,
@@ -22,5 +23,9 @@ __all__ = [
     "IndexWriter",
     "Match",
     "Reference",
+    "identify",
+    "match_findings",
+    "match_windows",
     "open_index",
+    "with_findings",
 ]

@@ -11,6 +11,8 @@ attribute       type  holds
 ``track_name``  S     pending items only: the name ingest was given
 ``verdict``     B     judged items only: the binary ``audioval.v1.Verdict``
 ``updated_at``  N     epoch milliseconds of the write
+``superseded``  L     judged items whose verdict was superseded only: the audit trail, oldest
+                      first, each ``{verdict: B, superseded_at: N, reason: S}``
 ==============  ====  =======================================================================
 
 The writes (:class:`VerdictTable`):
@@ -22,6 +24,10 @@ The writes (:class:`VerdictTable`):
   only one. It writes the judged item whole, as it always has: the pending item's
   ``track_name`` is not carried over (the verdict names the track by id; a judged item holds
   exactly ``track_id``, ``state``, ``user_id``, ``verdict``, ``updated_at``).
+- :meth:`~VerdictTable.supersede` (classify's re-scan, when a new known-bad reference matches
+  a track it accepted) replaces a stored verdict, and only the exact verdict the caller read
+  (a conditional update), keeping the replaced one in ``superseded`` with the reason: the one
+  sanctioned exception to "one verdict ever", explicit and audited.
 - :meth:`~VerdictTable.forget_pending` (ingest) removes a pending item whose manifest was never
   sent, and never a judged one.
 
@@ -101,7 +107,9 @@ class VerdictItem:
             state=JUDGED,
             user_id=verdict.user_id,
             updated_at=now_ms() if at_ms is None else at_ms,
-            verdict=verdict.SerializeToString(),
+            # Deterministic (map keys sorted): a verdict read back and written again is the
+            # same bytes, which is what supersede's condition compares.
+            verdict=verdict.SerializeToString(deterministic=True),
         )
 
     def to_item(self) -> dict[str, dict[str, Any]]:
@@ -204,6 +212,63 @@ class VerdictTable:
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def supersede(
+        self, verdict: verdict_pb2.Verdict, *, replaces: verdict_pb2.Verdict, reason: str
+    ) -> bool:
+        """Replace the stored verdict ``replaces`` with ``verdict``, keeping the old one in the
+        item's ``superseded`` trail with ``reason``; False (nothing written) when the track's
+        stored verdict is not ``replaces`` any more (or the track is not judged)."""
+        if verdict.track_id != replaces.track_id:
+            raise ValueError("a verdict supersedes a verdict of the same track")
+        at = now_ms()
+        entry = {
+            "M": {
+                "verdict": {"B": replaces.SerializeToString(deterministic=True)},
+                "superseded_at": {"N": str(at)},
+                "reason": {"S": reason},
+            }
+        }
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_key(verdict.track_id),
+                UpdateExpression=(
+                    "SET #v = :new, #u = :at, #h = list_append(if_not_exists(#h, :none), :entry)"
+                ),
+                ConditionExpression="#s = :judged AND #v = :old",
+                ExpressionAttributeNames={
+                    "#s": "state",
+                    "#v": "verdict",
+                    "#u": "updated_at",
+                    "#h": "superseded",
+                },
+                ExpressionAttributeValues={
+                    ":judged": {"S": JUDGED},
+                    ":old": {"B": replaces.SerializeToString(deterministic=True)},
+                    ":new": {"B": verdict.SerializeToString(deterministic=True)},
+                    ":at": {"N": str(at)},
+                    ":none": {"L": []},
+                    ":entry": {"L": [entry]},
+                },
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def superseded(self, track_id: str) -> list[tuple[verdict_pb2.Verdict, int, str]]:
+        """The track's audit trail: (replaced verdict, epoch ms, reason), oldest first."""
+        item = self._db.get_item(
+            TableName=self._table, Key=_key(track_id), ConsistentRead=True
+        ).get("Item", {})
+        return [
+            (
+                verdict_pb2.Verdict.FromString(bytes(entry["M"]["verdict"]["B"])),
+                int(entry["M"]["superseded_at"]["N"]),
+                str(entry["M"]["reason"]["S"]),
+            )
+            for entry in item.get("superseded", {}).get("L", [])
+        ]
 
     def put_pending(self, track_id: str, user_id: str, *, track_name: str | None = None) -> bool:
         """Record that a track is in flight; True when this call wrote the item.

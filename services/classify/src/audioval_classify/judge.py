@@ -3,7 +3,9 @@
 :class:`TrackJudge` checks the bytes against the sha256 the caller announced, names the track
 (its own id, or one derived from the hash), answers from the store when the track was judged
 before (idempotent by track id), otherwise judges it on the validator pool within the caller's
-deadline, stores the verdict (the first stored wins) and tells watchers. :class:`TrackAssembly`
+deadline, looks its fingerprint up in the index when there is one (a known-bad match rejects,
+a catalogue match is reported as a duplicate), stores the verdict (the first stored wins),
+tells watchers, and adds an accepted track to the catalogue. :class:`TrackAssembly`
 gathers a streamed track within the size limit. Every refusal is a :class:`ClassifyError`
 subclass; the servicer maps them to status codes in one table.
 """
@@ -16,7 +18,9 @@ from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
+from audiomodel import Decision, Verdict
 from audioval.v1 import verdict_pb2
+from audioval_classify.identity import TrackIndex
 from audioval_classify.pool import OverloadedError, ValidatorPool
 from audioval_classify.store import VerdictBroadcaster, VerdictStore
 from audioval_pipeline.verdict_table import TrackLookup
@@ -36,11 +40,13 @@ __all__ = [
     "TrackToJudge",
     "TrackTooLargeError",
     "check_track_id",
+    "run_on_pool",
 ]
 
 log = logging.getLogger(__name__)
 
 MAX_TRACK_ID_LENGTH = 128
+NO_DEADLINE_S = 10 * 365 * 86400.0  # more time left than this: the caller set no deadline
 
 
 class ClassifyError(Exception):
@@ -74,6 +80,28 @@ class DeadlineExceededError(ClassifyError):
 
 class NotValidatingError(ClassifyError):
     """This replica serves verdicts but has no validator pool."""
+
+
+def run_on_pool(
+    pool: ValidatorPool,
+    content: bytes | bytearray,
+    name: str,
+    time_left: Callable[[], float | None],
+) -> Verdict:
+    """The validator's verdict on ``content`` from the pool, within the caller's deadline."""
+    try:
+        future = pool.submit(content, name)
+    except OverloadedError as err:
+        raise PoolOverloadedError("too many tracks in flight; retry later") from err
+    timeout = time_left()
+    if timeout is not None and timeout > NO_DEADLINE_S:
+        # gRPC reports a call without a deadline as ~2**63 ns left, which a wait cannot take.
+        timeout = None
+    try:
+        return future.result(timeout=timeout)
+    except FutureTimeout as err:
+        future.cancel()
+        raise DeadlineExceededError("validation did not finish before the deadline") from err
 
 
 def check_track_id(track_id: str) -> None:
@@ -132,11 +160,13 @@ class TrackJudge:
         pool: ValidatorPool | None = None,
         *,
         max_track_bytes: int = 512 * 1024 * 1024,
+        index: TrackIndex | None = None,
     ) -> None:
         self._store = store
         self._broadcaster = broadcaster
         self._pool = pool
         self._max_track_bytes = max_track_bytes
+        self._index = index
 
     def ensure_validating(self) -> ValidatorPool:
         """The pool; :class:`NotValidatingError` on a replica without one."""
@@ -169,19 +199,14 @@ class TrackJudge:
         stored = self._store.get(track_id)
         if stored is not None:  # idempotent: a track is judged once
             return stored
-        try:
-            future = pool.submit(content, track.track_name)
-        except OverloadedError as err:
-            raise PoolOverloadedError("too many tracks in flight; retry later") from err
-        try:
-            verdict = future.result(timeout=time_left())
-        except FutureTimeout as err:
-            future.cancel()
-            raise DeadlineExceededError("validation did not finish before the deadline") from err
+        verdict = run_on_pool(pool, content, track.track_name, time_left)
+        verdict = self._identify(verdict, track_id)
         message = to_proto(verdict, track_id=track_id, user_id=track.user_id)
         stored, new = self._store.put_if_absent(message)
         if new:
             self._broadcaster.publish(stored)
+            if stored.decision == verdict_pb2.DECISION_ACCEPT:
+                self._admit(verdict, track_id)
         log.info(
             "judged",
             extra={
@@ -192,6 +217,44 @@ class TrackJudge:
             },
         )
         return stored
+
+    def _identify(self, verdict: Verdict, track_id: str) -> Verdict:
+        """The verdict with what the index says of the track's fingerprint.
+
+        An index that cannot be read leaves the verdict as the validator gave it (logged): the
+        other checks still stand, and refusing every upload for want of the index would be
+        worse.
+        """
+        if self._index is None or verdict.fingerprint is None:
+            return verdict
+        try:
+            # Kept so the upload can later be added or matched by its track id.
+            self._index.remember(track_id, verdict.fingerprint)
+            judged, matches = self._index.identify(verdict, track_id)
+        except Exception:
+            log.exception("index lookup failed", extra={"track_id": track_id})
+            return verdict
+        if matches:
+            log.info(
+                "fingerprint matched",
+                extra={
+                    "track_id": track_id,
+                    "matches": [f"{m.list}:{m.ref}:{m.score:.2f}" for m in matches],
+                    "decision": judged.decision.value,
+                },
+            )
+        return judged
+
+    def _admit(self, verdict: Verdict, track_id: str) -> None:
+        """Add an accepted track to the catalogue (reference = track id)."""
+        if self._index is None or verdict.fingerprint is None or not len(verdict.fingerprint):
+            return
+        if verdict.decision is not Decision.ACCEPT:
+            return
+        try:
+            self._index.admit(verdict.fingerprint, track_id)
+        except Exception:
+            log.exception("could not add the track to the catalogue", extra={"track_id": track_id})
 
     def lookup(self, track_id: str) -> tuple[TrackLookup, verdict_pb2.Verdict | None]:
         """The track's state (JUDGED or PENDING) and, when judged, its verdict;

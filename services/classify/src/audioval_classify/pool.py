@@ -80,6 +80,9 @@ class ValidatorPool:
     share_memory
         Hand tracks to actors on this node through shared buffers (False: always the object
         store; the benchmark compares the two).
+    fingerprint
+        Actors return each track's landmarks on ``Verdict.fingerprint`` (from the same decode
+        pass), for an index lookup.
     """
 
     def __init__(
@@ -93,6 +96,7 @@ class ValidatorPool:
         actor_cpus: float = 1.0,
         max_restarts: int = 4,
         share_memory: bool = True,
+        fingerprint: bool = False,
     ) -> None:
         if size < 1:
             raise ValueError("a pool needs at least one actor")
@@ -102,7 +106,9 @@ class ValidatorPool:
             max_restarts=max_restarts,
             max_task_retries=0,  # the pool retries, so it can count attempts and give up
         )
-        self._actors: list[Any] = [actor_class.remote(limits, storage) for _ in range(size)]
+        self._actors: list[Any] = [
+            actor_class.remote(limits, storage, fingerprint) for _ in range(size)
+        ]
         self.model_version = load_default_model().version
         self._max_in_flight = max_in_flight
         self._call_timeout_s = call_timeout_s

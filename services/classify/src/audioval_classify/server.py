@@ -7,8 +7,9 @@ import logging
 from typing import Any
 
 from audiomodel import Limits
-from audioval.v1 import classify_pb2, classify_pb2_grpc
+from audioval.v1 import classify_pb2, classify_pb2_grpc, index_pb2, index_pb2_grpc
 from audioval_classify.dynamo_store import DynamoVerdictStore
+from audioval_classify.identity import TrackIndex
 from audioval_classify.pool import ValidatorPool
 from audioval_classify.ray_connection import (
     StartupInterrupted,
@@ -16,7 +17,9 @@ from audioval_classify.ray_connection import (
     disconnect_ray,
     pool_size_default,
 )
-from audioval_classify.servicer import ClassifyServicer
+from audioval_classify.references import ReferenceDesk
+from audioval_classify.rescan import Rescan
+from audioval_classify.servicer import ClassifyServicer, IndexServicer
 from audioval_classify.settings import ClassifySettings
 from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster, VerdictStore
 from audioval_classify.verdict_stream import VerdictStreamFollower
@@ -32,6 +35,7 @@ from audioval_servicekit import (
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = classify_pb2.DESCRIPTOR.services_by_name["ClassifyService"].full_name
+INDEX_SERVICE_NAME = index_pb2.DESCRIPTOR.services_by_name["IndexService"].full_name
 
 
 # How long start-up waits for the stream follower to hold its place in the stream, and how
@@ -67,6 +71,7 @@ def serve(
             max_in_flight=settings.max_in_flight,
             call_timeout_s=settings.call_timeout_s or settings.time_budget_s + 60.0,
             actor_cpus=settings.actor_cpus,
+            fingerprint=bool(settings.index_dir),
         )
     broadcaster = VerdictBroadcaster(
         settings.watch_queue_size, recent_tracks=settings.watch_recent_tracks
@@ -86,14 +91,24 @@ def serve(
         )
     else:
         store = InMemoryVerdictStore()
-    servicer = ClassifyServicer(store, broadcaster, pool, max_track_bytes=settings.max_track_bytes)
+    index = TrackIndex.open(settings.index_dir) if settings.index_dir and validate else None
+    servicer = ClassifyServicer(
+        store, broadcaster, pool, max_track_bytes=settings.max_track_bytes, index=index
+    )
+    rescan = Rescan(index, store, broadcaster) if index is not None else None
+    references = IndexServicer(
+        ReferenceDesk(index, pool, max_bytes=settings.max_track_bytes, rescan=rescan)
+    )
     if follower is not None:
         follower.start()
     try:
         running = build_server(
             settings,
-            [lambda s: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, s)],
-            [SERVICE_NAME],
+            [
+                lambda s: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, s),
+                lambda s: index_pb2_grpc.add_IndexServiceServicer_to_server(references, s),
+            ],
+            [SERVICE_NAME, INDEX_SERVICE_NAME],
         )
     except BaseException:
         if follower is not None:
@@ -109,6 +124,8 @@ def serve(
     running.on_shutdown.append(broadcaster.close)
     if pool is not None:
         running.on_shutdown.append(pool.close)
+    if index is not None:
+        running.on_shutdown.append(index.close)
     return running
 
 

@@ -1,4 +1,5 @@
-"""ClassifyService: a thin translation between the wire and :class:`~audioval_classify.judge.TrackJudge`.
+"""ClassifyService and IndexService: thin translations between the wire and the domain
+(:class:`~audioval_classify.judge.TrackJudge`, :class:`~audioval_classify.references.ReferenceDesk`).
 
 The servicer checks the request's shape (a header first, then chunks) and turns messages into
 the judge's terms and back. Every refusal is a domain error, and ``_STATUS`` below is the one
@@ -13,7 +14,8 @@ from collections.abc import Iterator
 
 import grpc
 
-from audioval.v1 import classify_pb2, classify_pb2_grpc
+from audioval.v1 import classify_pb2, classify_pb2_grpc, index_pb2, index_pb2_grpc
+from audioval_classify.identity import TrackIndex
 from audioval_classify.judge import (
     DeadlineExceededError,
     InvalidTrackError,
@@ -26,16 +28,23 @@ from audioval_classify.judge import (
     TrackTooLargeError,
 )
 from audioval_classify.pool import ValidatorPool
+from audioval_classify.references import (
+    IndexUnavailableError,
+    Recording,
+    ReferenceDesk,
+    ReferenceNotFoundError,
+)
 from audioval_classify.store import (
     ServerStoppingError,
     VerdictBroadcaster,
     VerdictStore,
     WatcherTooSlowError,
 )
+from audioval_index import Match, Reference
 from audioval_pipeline.verdict_table import TrackLookup
 from audioval_servicekit import StatusTable, note, status_errors
 
-__all__ = ["ClassifyServicer"]
+__all__ = ["ClassifyServicer", "IndexServicer"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,8 @@ log = logging.getLogger(__name__)
 _STATUS: StatusTable = (
     (InvalidTrackError, grpc.StatusCode.INVALID_ARGUMENT),
     (TrackNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (ReferenceNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (IndexUnavailableError, grpc.StatusCode.FAILED_PRECONDITION),
     (TrackTooLargeError, grpc.StatusCode.OUT_OF_RANGE),
     (TrackCorruptedError, grpc.StatusCode.DATA_LOSS),
     (PoolOverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
@@ -75,8 +86,11 @@ class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
         pool: ValidatorPool | None = None,
         *,
         max_track_bytes: int = 512 * 1024 * 1024,
+        index: TrackIndex | None = None,
     ) -> None:
-        self._judge = TrackJudge(store, broadcaster, pool, max_track_bytes=max_track_bytes)
+        self._judge = TrackJudge(
+            store, broadcaster, pool, max_track_bytes=max_track_bytes, index=index
+        )
         self._broadcaster = broadcaster
 
     @_refusing
@@ -136,3 +150,74 @@ class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
         )
         for verdict in verdicts:
             yield classify_pb2.WatchVerdictsResponse(verdict=verdict)
+
+
+_LISTS = {
+    "known-bad": index_pb2.REFERENCE_LIST_KNOWN_BAD,
+    "catalogue": index_pb2.REFERENCE_LIST_CATALOGUE,
+}
+_LIST_NAMES = {value: name for name, value in _LISTS.items()}
+
+
+def _reference(reference: Reference) -> index_pb2.Reference:
+    return index_pb2.Reference(
+        ref=reference.ref,
+        list=_LISTS.get(reference.list, index_pb2.REFERENCE_LIST_UNSPECIFIED),
+        track_id=reference.track_id or "",
+        name=reference.path or "",
+        duration_s=reference.duration_s,
+        hashes=reference.hashes,
+    )
+
+
+def _match(match: Match, reference: Reference) -> index_pb2.ReferenceMatch:
+    return index_pb2.ReferenceMatch(
+        reference=_reference(reference),
+        score=match.score,
+        query_start_s=match.query_start_s,
+        ref_start_s=match.ref_start_s,
+        matched_s=match.matched_s,
+        scale=match.scale,
+    )
+
+
+class IndexServicer(index_pb2_grpc.IndexServiceServicer):
+    """Adds, removes and matches fingerprint references through a :class:`ReferenceDesk`."""
+
+    def __init__(self, desk: ReferenceDesk) -> None:
+        self._desk = desk
+
+    @_refusing
+    def AddReference(
+        self, request: index_pb2.AddReferenceRequest, context: grpc.ServicerContext
+    ) -> index_pb2.AddReferenceResponse:
+        note(track_id=request.track_id or None)
+        recording = Recording(request.content, request.track_id, request.name)
+        list_name = _LIST_NAMES.get(request.list)
+        if list_name is None:
+            raise InvalidTrackError("list is required (known-bad or catalogue)")
+        reference, superseded = self._desk.add(
+            recording, list_name, time_left=context.time_remaining
+        )
+        return index_pb2.AddReferenceResponse(
+            reference=_reference(reference),
+            superseded_track_ids=[s.track_id for s in superseded],
+        )
+
+    @_refusing
+    def RemoveReference(
+        self, request: index_pb2.RemoveReferenceRequest, context: grpc.ServicerContext
+    ) -> index_pb2.RemoveReferenceResponse:
+        reference = self._desk.remove(request.ref)
+        return index_pb2.RemoveReferenceResponse(reference=_reference(reference))
+
+    @_refusing
+    def MatchTrack(
+        self, request: index_pb2.MatchTrackRequest, context: grpc.ServicerContext
+    ) -> index_pb2.MatchTrackResponse:
+        note(track_id=request.track_id or None)
+        recording = Recording(request.content, request.track_id)
+        matches = self._desk.match(recording, limit=request.limit, time_left=context.time_remaining)
+        return index_pb2.MatchTrackResponse(
+            matches=[_match(match, reference) for match, reference in matches]
+        )

@@ -45,6 +45,11 @@ class ClassifySettings(ServiceSettings):
     # An actor still busy with one track after this long is killed (and restarted) and the
     # track retried once; 0 means the time budget plus a minute.
     call_timeout_s: float = Field(default=0.0, ge=0)
+    # The embedded fingerprint index (a directory, created on first use; empty: no
+    # identification). Known-bad matches reject, catalogue matches are reported as duplicates,
+    # accepted tracks join the catalogue. This process is its writer: one replica per index
+    # directory (several replicas need the Ray-sharded index, not built yet).
+    index_dir: str = ""
     # Limits of one validation (fail closed: over a limit is a reject, never unseen).
     max_track_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     max_duration_s: float = Field(default=4 * 3600.0, gt=0)

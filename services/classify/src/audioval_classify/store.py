@@ -2,6 +2,9 @@
 
 The store guarantees exactly one verdict per track: the first ``put`` wins and later ones
 return the stored verdict (the DynamoDB-backed store does the same with a conditional write).
+The one exception is explicit: ``supersede`` replaces the exact verdict the caller read (the
+re-scan, when a new known-bad reference matches an accepted track) and keeps the old one in
+the track's audit trail.
 """
 
 from __future__ import annotations
@@ -33,6 +36,13 @@ class VerdictStore(Protocol):
         """The track's state and, when judged, its verdict, from one consistent read."""
         ...
 
+    def supersede(
+        self, verdict: verdict_pb2.Verdict, *, replaces: verdict_pb2.Verdict, reason: str
+    ) -> bool:
+        """Replace the stored verdict ``replaces`` (and only it) with ``verdict``, keeping the
+        old one in the audit trail; False when the stored verdict is another."""
+        ...
+
 
 class InMemoryVerdictStore:
     """A process-local store, for tests and a single classify replica."""
@@ -41,6 +51,7 @@ class InMemoryVerdictStore:
         self._lock = threading.Lock()
         self._verdicts: dict[str, verdict_pb2.Verdict] = {}
         self._pending: set[str] = set()
+        self._superseded: dict[str, list[tuple[verdict_pb2.Verdict, str]]] = {}
 
     def put_if_absent(self, verdict: verdict_pb2.Verdict) -> tuple[verdict_pb2.Verdict, bool]:
         with self._lock:
@@ -66,6 +77,21 @@ class InMemoryVerdictStore:
             if verdict is not None:
                 return TrackLookup.JUDGED, verdict
             return (TrackLookup.PENDING if track_id in self._pending else TrackLookup.UNKNOWN), None
+
+    def supersede(
+        self, verdict: verdict_pb2.Verdict, *, replaces: verdict_pb2.Verdict, reason: str
+    ) -> bool:
+        with self._lock:
+            if self._verdicts.get(verdict.track_id) != replaces:
+                return False
+            self._superseded.setdefault(verdict.track_id, []).append((replaces, reason))
+            self._verdicts[verdict.track_id] = verdict
+            return True
+
+    def superseded(self, track_id: str) -> list[tuple[verdict_pb2.Verdict, str]]:
+        """The track's audit trail: (replaced verdict, reason), oldest first."""
+        with self._lock:
+            return list(self._superseded.get(track_id, []))
 
 
 class WatcherTooSlowError(Exception):
@@ -146,11 +172,11 @@ class VerdictBroadcaster:
                     continue
                 yield item
 
-    def publish(self, verdict: verdict_pb2.Verdict) -> bool:
+    def publish(self, verdict: verdict_pb2.Verdict, *, supersedes: bool = False) -> bool:
         """Hand ``verdict`` to every subscriber; False (and nothing sent) if its track was
-        published recently."""
+        published recently, unless ``supersedes``: a verdict that replaced the stored one."""
         with self._lock:
-            if verdict.track_id in self._published:
+            if verdict.track_id in self._published and not supersedes:
                 self._published.move_to_end(verdict.track_id)
                 return False
             self._published[verdict.track_id] = None
