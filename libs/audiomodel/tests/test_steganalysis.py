@@ -439,3 +439,91 @@ class TestEmbedLsb:
             embed_lsb(clean, b"x", fraction=1.5)
         with pytest.raises(ValueError):
             embed_lsb(clean, b"x", bit_order="middle")
+
+
+# -- stored wider than made, 8-bit PCM, LSB matching, steghide ----------------------------------
+
+
+def lsb_match(values: np.ndarray, share: float, seed: int = 1) -> np.ndarray:
+    """LSB matching: the first ``share`` of the interleaved samples carry random bits; where a
+    sample's low bit differs, it moves by +-1 (sign at random)."""
+    rng = np.random.default_rng(seed)
+    flat = values.astype(np.int64).reshape(-1).copy()
+    count = int(share * flat.size)
+    bits = rng.integers(0, 2, count)
+    step = rng.choice(np.array([-1, 1]), count)
+    flat[:count] += np.where((flat[:count] & 1) != bits, step, 0)
+    return flat.reshape(values.shape)
+
+
+def analyse_wide(values: np.ndarray, bits: int, block: int = 65536) -> StegoReport:
+    """Analyse right-justified integers as ``bits``-bit PCM, left-justified as soundfile reads."""
+    dtype = np.int16 if bits <= 16 else np.int32
+    stored = (values.astype(np.int64) << (8 * dtype().itemsize - bits)).astype(dtype)
+    blocks = (stored[i : i + block] for i in range(0, stored.shape[0], block))
+    return analyse_lsb(blocks, bits_per_sample=bits, channels=values.shape[1])
+
+
+def test_padded_24_bit_clean_is_not_flagged(clean: np.ndarray) -> None:
+    report = analyse_wide(clean.astype(np.int64) << 8, 24)
+    assert codes(report) == []
+    assert report.features["lattice_bits"] == 0.0
+
+
+@pytest.mark.parametrize("method", ["replace", "match"])
+def test_payload_in_the_empty_low_byte_of_padded_24_bit_is_flagged(
+    clean: np.ndarray, method: str
+) -> None:
+    padded = clean.astype(np.int64) << 8
+    share = 0.5
+    if method == "replace":
+        rng = np.random.default_rng(3)
+        flat = padded.reshape(-1).copy()
+        count = int(share * flat.size)
+        flat[:count] |= rng.integers(0, 2, count)
+        stego = flat.reshape(padded.shape)
+    else:
+        stego = lsb_match(padded, share)
+    report = analyse_wide(stego, 24)
+    assert "stego.lsb_below_noise_floor" in codes(report)
+    found = next(f for f in report.findings if f.code == "stego.lsb_below_noise_floor")
+    assert found.evidence["empty_low_bits"] == 8
+    # The payload estimate is within a factor 1.25 of the truth (random bits).
+    true_bytes = share * padded.size / 8
+    assert true_bytes / 1.25 < float(found.evidence["estimated_payload_bytes"]) < true_bytes * 1.25
+
+
+def test_payload_in_12_bit_audio_stored_as_16_bit_is_flagged(clean: np.ndarray) -> None:
+    coarse = (clean.astype(np.int64) >> 4) << 4
+    assert codes(analyse_wide(coarse, 16)) == []
+    report = analyse_wide(lsb_match(coarse, 0.25), 16)
+    assert "stego.lsb_below_noise_floor" in codes(report)
+
+
+def test_quiet_recording_near_zero_is_not_a_lattice() -> None:
+    """Samples within +-1 of zero are a quiet recording, not a lattice with a payload."""
+    rng = np.random.default_rng(5)
+    quiet = np.clip(np.round(rng.normal(0, 0.6, (RATE * 4, 2))), -32768, 32767)
+    report = analyse_wide(quiet.astype(np.int64), 16)
+    assert "stego.lsb_below_noise_floor" not in codes(report)
+
+
+def eight_bit(clean16: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(clean16 / 256.0 * 4), -128, 127).astype(np.int64)  # +12 dB in 8 bits
+
+
+def test_clean_8_bit_is_not_flagged(clean: np.ndarray) -> None:
+    report = analyse_wide(eight_bit(clean), 8)
+    assert codes(report) == []
+    assert report.features["statistics"] == 1.0
+
+
+def test_lsb_replacement_in_8_bit_pcm_is_flagged_with_its_share(clean: np.ndarray) -> None:
+    cover = eight_bit(clean)
+    rng = np.random.default_rng(9)
+    flat = cover.reshape(-1).copy()
+    count = flat.size // 2
+    flat[:count] = (flat[:count] & ~1) | rng.integers(0, 2, count)
+    report = analyse_wide(flat.reshape(cover.shape), 8)
+    assert "stego.lsb_statistical" in codes(report)
+    assert 0.25 < report.estimated_fraction < 0.8
