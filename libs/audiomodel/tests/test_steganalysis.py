@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+import shutil
+import subprocess
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -527,3 +530,63 @@ def test_lsb_replacement_in_8_bit_pcm_is_flagged_with_its_share(clean: np.ndarra
     report = analyse_wide(flat.reshape(cover.shape), 8)
     assert "stego.lsb_statistical" in codes(report)
     assert 0.25 < report.estimated_fraction < 0.8
+
+
+def test_lsb_matching_raises_the_quantisation_floor_of_8_bit_pcm(clean: np.ndarray) -> None:
+    """+-1 changes add noise at the floor: measured (``floor_power``), not flagged on its own
+    (a dithered cover has the same floor; see docs/steganalysis.md)."""
+    cover = eight_bit(clean)
+    before = analyse_wide(cover, 8).features
+    after = analyse_wide(lsb_match(cover, 1.0), 8).features
+    assert before["floor_blocks"] > 50
+    # Matching every sample changes half of them by +-1: +0.5 LSB^2 before the interpolator's
+    # noise gain (> 1).
+    assert after["floor_power"] - before["floor_power"] > 0.4
+
+
+STEGHIDE = shutil.which("steghide")
+
+
+def steghide_embed(cover: np.ndarray, bits: int, payload: bytes, tmp_path: Path) -> np.ndarray:
+    """Run the real steghide on ``cover`` (right-justified ints) as a ``bits``-bit WAV."""
+    import soundfile as sf
+
+    subtype = {16: "PCM_16", 24: "PCM_24"}[bits]
+    stored = (cover.astype(np.int64) << (32 - bits)).astype(np.int32)
+    sf.write(tmp_path / "cover.wav", stored, RATE, subtype=subtype)
+    (tmp_path / "payload").write_bytes(payload)
+    subprocess.run(
+        ["steghide", "embed", "-cf", "cover.wav", "-ef", "payload", "-sf", "stego.wav"]
+        + ["-p", "pass", "-f", "-q"],
+        cwd=tmp_path,
+        check=True,
+    )
+    back, _ = sf.read(tmp_path / "stego.wav", dtype="int32", always_2d=True)
+    return back.astype(np.int64) >> (32 - bits)
+
+
+@pytest.mark.skipif(STEGHIDE is None, reason="steghide is not installed (scripts/setup.sh)")
+def test_steghide_in_16_bit_audio_padded_to_24_is_flagged_with_its_size(
+    clean: np.ndarray, tmp_path: Path
+) -> None:
+    cover = clean[: RATE * 2].astype(np.int64) << 8  # 2 s: steghide's matching is slow
+    payload = np.random.default_rng(4).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    stego = steghide_embed(cover, 24, payload, tmp_path)
+    assert not np.array_equal(stego, cover)
+    assert codes(analyse_wide(cover, 24)) == []
+    report = analyse_wide(stego, 24)
+    found = next(f for f in report.findings if f.code == "stego.lsb_below_noise_floor")
+    # steghide carries one bit per two samples and changes one in two: the off-lattice count
+    # gives its payload (plus its own header, after compression) within a factor of 2.
+    estimate = float(found.evidence["estimated_payload_bytes"])
+    assert len(payload) / 2 < estimate < len(payload) * 2
+
+
+@pytest.mark.skipif(STEGHIDE is None, reason="steghide is not installed (scripts/setup.sh)")
+def test_steghide_in_12_bit_audio_stored_as_16_bit_is_flagged(
+    clean: np.ndarray, tmp_path: Path
+) -> None:
+    cover = (clean[: RATE * 2].astype(np.int64) >> 4) << 4
+    payload = np.random.default_rng(5).integers(0, 256, 1500, dtype=np.uint8).tobytes()
+    stego = steghide_embed(cover, 16, payload, tmp_path)
+    assert "stego.lsb_below_noise_floor" in codes(analyse_wide(stego, 16))

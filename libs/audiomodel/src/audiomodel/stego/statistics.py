@@ -66,6 +66,8 @@ _PREFIX_MIN_SHARE = 0.02  # shortest prefix scanned, as a share of the file
 _MAX_SEGMENTS = 8192  # per-segment sums kept; neighbours merge beyond (bounded memory)
 _PAIR_EVIDENCE = 200.0  # samples beyond a fair coin's imbalance needed to judge determinism
 _DETERMINISM_SLACK = 0.5
+_FLOOR_POWER = (0.05, 1.0)  # LSB^2: residual power of a sub-block at the quantisation floor
+_FLOOR_PEAK = 8  # LSB: a floor sub-block holds sound, not digital silence
 
 IntSamples = npt.NDArray[np.signedinteger[Any]]  # right-justified samples: int16 or int32
 
@@ -221,6 +223,10 @@ class ParityStatistics:
         self.residual_power = 0.0
         self.quiet_subblocks = 0
         self.subblocks = 0
+        self.floor_blocks = 0  # sub-blocks at the quantisation floor, and their moments
+        self.floor_fourth = 0.0
+        self.floor_square = 0.0
+        self.floor_power = 0.0
 
     def update(self, values: IntSamples) -> None:
         self._pending.append(values)
@@ -286,7 +292,33 @@ class ParityStatistics:
         self.residual_power += float(energy.sum())
         self.quiet_subblocks += int(np.count_nonzero(energy < 4.0 * _SUB))
         self.subblocks += energy.size
+        self._floor_shape(by_channel[:, _EDGE : _EDGE + usable], by_sub, energy.reshape(-1))
         self._add(rows)
+
+    def _floor_shape(
+        self, measured: IntSamples, by_sub: npt.NDArray[np.floating], energy: npt.NDArray[Any]
+    ) -> None:
+        """Moments of the residual in sub-blocks at the quantisation floor (see ``floor_*``).
+
+        A floor sub-block holds sound (some sample at least ``_FLOOR_PEAK`` LSB from zero, so
+        the rounding noise is dense, not a few +-1 in digital silence) predicted to within
+        ``_FLOOR_POWER`` LSB^2: its residual is the rounding, dither or converter noise.
+        """
+        power = energy / _SUB
+        candidate = (power >= _FLOOR_POWER[0]) & (power <= _FLOOR_POWER[1])
+        if not candidate.any():
+            return
+        peak = np.abs(measured.reshape(-1, _SUB)[candidate]).max(axis=1)
+        chosen = np.flatnonzero(candidate)[peak >= _FLOOR_PEAK]
+        if chosen.size == 0:
+            return
+        rows = by_sub[chosen]
+        squares = rows * rows
+        fourth = np.einsum("ij,ij->i", squares, squares) / _SUB
+        self.floor_blocks += chosen.size
+        self.floor_fourth += float(fourth.sum())
+        self.floor_square += float((power[chosen] ** 2).sum())
+        self.floor_power += float(power[chosen].sum())
 
     def _add(self, rows: npt.NDArray[np.float64]) -> None:
         need = self.segment_subblocks - self._partial_subblocks
@@ -527,6 +559,10 @@ def judge_parity(
     pairs = parity.pair_parity if value_counts is None else value_counts
     determinism = lsb_determinism(pairs)
     features["lsb_determinism"] = determinism
+    features["floor_blocks"] = float(parity.floor_blocks)
+    if parity.floor_blocks:
+        features["floor_power"] = parity.floor_power / parity.floor_blocks
+        features["floor_kurtosis"] = parity.floor_fourth / max(parity.floor_square, 1e-12)
     estimated = 0.0
     if stats["prefix_z"] >= _Z_ESTIMATE:
         estimated = min(max(stats["prefix_fraction"], 0.0), 1.0)
