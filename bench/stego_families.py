@@ -95,7 +95,7 @@ def embed(values: np.ndarray, rate: float, kind: str, method: str, seed: int) ->
     """Bit-0 plane of the first ``rate`` of the interleaved samples carries the payload."""
     rng = np.random.default_rng(seed)
     flat = values.reshape(-1).copy()
-    count = int(round(rate * flat.size))
+    count = round(rate * flat.size)
     bits = payload_bits(count, kind, rng)
     head = flat[:count]
     if method == "lsb-replace":
@@ -136,8 +136,21 @@ def steghide_embed(cover: bytes, share: float, encrypted: bool, seed: int) -> by
                 ef.write_bytes(np.resize(np.frombuffer(FILE_PAYLOAD.read_bytes(), np.uint8), size))
                 extra = ["-e", "none", "-Z"]
             done = subprocess.run(
-                ["steghide", "embed", "-cf", str(cf), "-ef", str(ef), "-sf", str(sf_)]
-                + ["-p", "PASS", "-f", "-q", *extra],
+                [
+                    "steghide",
+                    "embed",
+                    "-cf",
+                    str(cf),
+                    "-ef",
+                    str(ef),
+                    "-sf",
+                    str(sf_),
+                    "-p",
+                    "PASS",
+                    "-f",
+                    "-q",
+                    *extra,
+                ],
                 capture_output=True,
                 check=False,
             )
@@ -215,7 +228,9 @@ def main() -> None:
             for method in ("lsb-replace", "lsb-match"):
                 for share in LSB_RATES:
                     stego = embed(values, share, kind, method, seed=index)
-                    record((f"{method} {cover}", f"{share:.0%}", kind), encode(stego, rate, subtype))
+                    record(
+                        (f"{method} {cover}", f"{share:.0%}", kind), encode(stego, rate, subtype)
+                    )
             if have_steghide and cover in args.steghide_covers.split(","):
                 for share in STEGHIDE_RATES:
                     encrypted = index % 2 == 0

@@ -556,8 +556,20 @@ def steghide_embed(cover: np.ndarray, bits: int, payload: bytes, tmp_path: Path)
     sf.write(tmp_path / "cover.wav", stored, RATE, subtype=subtype)
     (tmp_path / "payload").write_bytes(payload)
     subprocess.run(
-        ["steghide", "embed", "-cf", "cover.wav", "-ef", "payload", "-sf", "stego.wav"]
-        + ["-p", "pass", "-f", "-q"],
+        [
+            "steghide",
+            "embed",
+            "-cf",
+            "cover.wav",
+            "-ef",
+            "payload",
+            "-sf",
+            "stego.wav",
+            "-p",
+            "pass",
+            "-f",
+            "-q",
+        ],
         cwd=tmp_path,
         check=True,
     )

@@ -114,5 +114,5 @@ def judge_lattice(estimate: LatticeEstimate, bits_per_sample: int) -> Finding | 
         off_lattice_share=round(estimate.off_share, 5),
         far_share=round(estimate.far_share, 6),
         estimated_fraction=round(estimate.used_share, 3),
-        estimated_payload_bytes=int(round(estimate.payload_bytes)),
+        estimated_payload_bytes=round(estimate.payload_bytes),
     )
