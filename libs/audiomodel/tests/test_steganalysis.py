@@ -318,13 +318,13 @@ def test_float_blocks_are_skipped() -> None:
     assert tuple(report.features) == FEATURE_NAMES
 
 
-def test_eight_bit_pcm_is_carved_but_not_measured() -> None:
+def test_eight_bit_pcm_is_carved_and_measured() -> None:
     samples = np.random.default_rng(0).integers(-40, 40, (2 * RATE, 1)).astype(np.int16)
     stego8 = embed_lsb(samples, zip_payload(), bits=1)
     left = stego8 << 8  # soundfile's int16 for 8-bit PCM
     report = analyse_lsb([left], bits_per_sample=8, channels=1)
     assert "stego.lsb_payload" in codes(report)
-    assert report.features["statistics"] == 0.0
+    assert report.features["statistics"] == 1.0
 
 
 def test_24_bit_left_justified_payload_is_carved() -> None:
