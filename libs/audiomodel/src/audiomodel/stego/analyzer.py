@@ -199,7 +199,12 @@ class LsbAnalyzer:
             features.update(parity_features)
             if flagged is not None:
                 findings.append(flagged)
-            lattice = lattice_estimate(self._low16(value_counts), self.bits_per_sample)
+            wide = value_counts is None and self.bits_per_sample > 16
+            lattice = lattice_estimate(
+                self._low16(value_counts),
+                self.bits_per_sample,
+                zeros=self._stats.zeros if wide else None,
+            )
             features["lattice_bits"] = float(lattice.step_bits)
             features["lattice_off_share"] = lattice.off_share
             features["lattice_fraction"] = lattice.used_share

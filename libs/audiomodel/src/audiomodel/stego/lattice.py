@@ -60,8 +60,15 @@ class LatticeEstimate:
     samples: int = 0
 
 
-def lattice_estimate(low16: npt.NDArray[np.integer], bits_per_sample: int) -> LatticeEstimate:
-    """Find a lattice with only near-lattice deviations in ``low16`` (see the module docstring)."""
+def lattice_estimate(
+    low16: npt.NDArray[np.integer], bits_per_sample: int, zeros: int | None = None
+) -> LatticeEstimate:
+    """Find a lattice with only near-lattice deviations in ``low16`` (see the module docstring).
+
+    ``zeros``: samples exactly 0. Needed for samples wider than 16 bits, where bin 0 of the
+    low 16 bits also holds the non-zero multiples of 65536 (8-bit sound padded to 24 bits);
+    defaults to ``low16[0]``.
+    """
     counts = np.asarray(low16, dtype=np.int64)
     if counts.shape != (1 << 16,):
         raise ValueError(f"low16 must have 65536 bins, got {counts.shape}")
@@ -73,7 +80,8 @@ def lattice_estimate(low16: npt.NDArray[np.integer], bits_per_sample: int) -> La
         step = 1 << k
         residues = counts.reshape(-1, step).sum(axis=0)  # counts per value mod 2**k
         centred = np.abs(np.where(np.arange(step) < step // 2, 0, step) - np.arange(step))
-        on_lattice_loud = int(residues[0] - counts[0])  # non-zero multiples of 2**k
+        silent = int(counts[0]) if zeros is None else zeros
+        on_lattice_loud = int(residues[0]) - silent  # non-zero multiples of 2**k
         if on_lattice_loud < max(256, _MIN_LATTICE_SHARE * total):
             continue
         for reach, planes in ((1, 1), (3, 2)):

@@ -212,6 +212,7 @@ class ParityStatistics:
         # Samples per value pair (2m, 2m + 1) and parity, the pair index folded to 16 bits.
         self.pair_parity = np.zeros(1 << 17, dtype=np.int64)
         self.count_values = count_values
+        self.zeros = 0  # samples exactly 0 (counted with the pairs, for samples wider than 16 bits)
         self._full = (1 << (bits_per_sample - 1)) - 1  # +full scale; -full - 1 is below it
         self._pending: list[IntSamples] = []
         self._pending_frames = 0
@@ -356,6 +357,8 @@ class ParityStatistics:
                 self.pair_parity[: 1 << 16] += np.bincount(row.view(np.uint16), minlength=1 << 16)
             else:
                 self.pair_parity += np.bincount(row & 0x1FFFF, minlength=1 << 17)
+                # Bin 0 also holds the multiples of 2**17: the lattice test needs true zeros.
+                self.zeros += int(np.count_nonzero(row == 0))
 
     def _drop_clipped(self, span: IntSamples, residual: npt.NDArray[np.floating]) -> None:
         """Zero the residual of clipped samples (at full scale, or on a loud flat top).
