@@ -25,6 +25,17 @@ predictable from the bits above it (:func:`lsb_determinism`) to carry the estima
 clipped samples are left out, their parity being fixed by the clip level; evidence from sub-LSB
 silence needs a rate near 1. The classic pairs-of-values chi-square test is not used: it calls
 almost every smooth 16-bit music file "embedded".
+
+The quantisation floor (``floor_power``, ``floor_kurtosis``, ``floor_blocks``; features, no
+finding). LSB matching (+-1 where the bit differs) and steghide (it swaps sample values an odd
+distance apart, keeping the histogram) do not correlate the residual with the parity: they add
++-1 noise. Where the interpolator predicts the sound to within its rounding (sub-blocks with
+0.05-1 LSB^2 of residual that hold sound, a sample >= 8 LSB from zero, not digital silence),
+the residual *is* the cover's quantisation noise: 1/12 LSB^2 times the interpolator's noise gain
+for plain rounding, 1/3 for TPDF dither, bounded and light-tailed either way (kurtosis <= 3).
+Changing a share q of the samples by +-1 adds about q LSB^2 before that gain, and sparse changes
+(steghide at a low rate) make it heavy-tailed. A dithered cover reaches the same power, so these
+measure rather than judge; ``libs/audiomodel/docs/steganalysis.md`` has the figures.
 """
 
 from __future__ import annotations
