@@ -602,3 +602,15 @@ def test_steghide_in_12_bit_audio_stored_as_16_bit_is_flagged(
     payload = np.random.default_rng(5).integers(0, 256, 1500, dtype=np.uint8).tobytes()
     stego = steghide_embed(cover, 16, payload, tmp_path)
     assert "stego.lsb_below_noise_floor" in codes(analyse_wide(stego, 16))
+
+
+def test_gain_near_a_power_of_two_on_lattice_audio_is_not_a_payload(clean: np.ndarray) -> None:
+    """-30 dB of 8-bit sound padded to 16 bits is x 8.09 per 8-bit step: samples land within
+    +-1..3 of a lattice of 8, but a whole value at a time, not sample by sample."""
+    quiet8 = np.round(clean / 256.0 / 2).astype(np.int64)  # 8-bit sound, +-12
+    gained = np.round(quiet8 * 256 * 10 ** (-30 / 20)).astype(np.int64)
+    residue = gained % 8
+    near = np.isin(residue, (1, 7)).mean()
+    assert near > 0.01 and np.isin(residue, (2, 3, 4, 5, 6)).mean() < near / 50  # on +-1 of 8
+    report = analyse_wide(gained, 16)
+    assert "stego.lsb_below_noise_floor" not in codes(report)

@@ -39,6 +39,26 @@ _MIN_OFF_SHARE = 1e-3
 _MAX_FAR_SHARE = 1e-3  # samples further off the lattice, of all samples
 _FAR_RATIO = 50.0  # near-lattice samples per far one, at least
 _MIN_LATTICE_SHARE = 0.02  # non-zero samples exactly on the lattice (the sound defines it)
+_MIN_MIXING = 0.5  # a payload leaves lattice points both on and off; a gain moves them whole
+
+
+def _mixing(counts: npt.NDArray[np.int64], step: int, reach: int) -> float:
+    """How far the off-lattice samples share their lattice point with on-lattice ones.
+
+    A payload moves each sample on its own: every populated lattice point keeps most of its
+    samples and loses a few (about 1). A gain near a power of two (-30 dB is 8.09 / 256 of
+    8-bit sound padded to 16 bits) moves whole values: every sample of lattice point n lands
+    at the same residue, round(0.09 n), so points are either all on or all off (about 0).
+    The measure is sum over lattice points of min(on, off) / sum of off.
+    """
+    rows = counts.reshape(-1, step)
+    on = rows[:, 0]
+    above = rows[:, 1 : reach + 1].sum(axis=1)
+    # Point j's values just below it end the previous row (point 0's: the last row, i.e. -1).
+    below = np.roll(rows[:, step - reach :].sum(axis=1), 1)
+    off = above + below
+    total = float(off.sum())
+    return float(np.minimum(on, off).sum()) / total if total else 0.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,8 @@ def lattice_estimate(
             if near < max(_MIN_OFF, _MIN_OFF_SHARE * total):
                 continue
             if far > _MAX_FAR_SHARE * total or far * _FAR_RATIO > near:
+                continue
+            if _mixing(counts, step, reach) < _MIN_MIXING:
                 continue
             # Random bits: one plane changes a sample with chance 1/2, two planes with 3/4.
             used = min(1.0, near / total * (2.0 if planes == 1 else 4.0 / 3.0))
