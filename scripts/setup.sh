@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 # iproute2's ss lets the tests check that the local stack listens on loopback only.
 # podman (with runc and slirp4netns) and debootstrap build and run the service images on a
 # locally made base (scripts/build_images.sh; tests/test_e2e_images.py).
+# steghide is a dev/bench tool only: bench/stego_families.py and the steganalysis tests embed
+# with it (histogram-preserving stego by a real tool); the validator never runs it.
 APT_PACKAGES=(sox libsox-fmt-all ffmpeg flac vorbis-tools lame espeak-ng libsndfile1 iproute2
-  podman runc slirp4netns debootstrap debian-archive-keyring)
+  podman runc slirp4netns debootstrap debian-archive-keyring steghide)
 # minimodem (a real FSK modem) makes the data-over-sound audio of audiomodel's modem tests and
 # bench/modem_eval.py; test and bench only, never a runtime dependency of audiomodel.
 APT_PACKAGES+=(minimodem)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+import shutil
+import subprocess
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -315,13 +318,13 @@ def test_float_blocks_are_skipped() -> None:
     assert tuple(report.features) == FEATURE_NAMES
 
 
-def test_eight_bit_pcm_is_carved_but_not_measured() -> None:
+def test_eight_bit_pcm_is_carved_and_measured() -> None:
     samples = np.random.default_rng(0).integers(-40, 40, (2 * RATE, 1)).astype(np.int16)
     stego8 = embed_lsb(samples, zip_payload(), bits=1)
     left = stego8 << 8  # soundfile's int16 for 8-bit PCM
     report = analyse_lsb([left], bits_per_sample=8, channels=1)
     assert "stego.lsb_payload" in codes(report)
-    assert report.features["statistics"] == 0.0
+    assert report.features["statistics"] == 1.0
 
 
 def test_24_bit_left_justified_payload_is_carved() -> None:
@@ -439,3 +442,175 @@ class TestEmbedLsb:
             embed_lsb(clean, b"x", fraction=1.5)
         with pytest.raises(ValueError):
             embed_lsb(clean, b"x", bit_order="middle")
+
+
+# -- stored wider than made, 8-bit PCM, LSB matching, steghide ----------------------------------
+
+
+def lsb_match(values: np.ndarray, share: float, seed: int = 1) -> np.ndarray:
+    """LSB matching: the first ``share`` of the interleaved samples carry random bits; where a
+    sample's low bit differs, it moves by +-1 (sign at random)."""
+    rng = np.random.default_rng(seed)
+    flat = values.astype(np.int64).reshape(-1).copy()
+    count = int(share * flat.size)
+    bits = rng.integers(0, 2, count)
+    step = rng.choice(np.array([-1, 1]), count)
+    flat[:count] += np.where((flat[:count] & 1) != bits, step, 0)
+    return flat.reshape(values.shape)
+
+
+def analyse_wide(values: np.ndarray, bits: int, block: int = 65536) -> StegoReport:
+    """Analyse right-justified integers as ``bits``-bit PCM, left-justified as soundfile reads."""
+    dtype = np.int16 if bits <= 16 else np.int32
+    stored = (values.astype(np.int64) << (8 * dtype().itemsize - bits)).astype(dtype)
+    blocks = (stored[i : i + block] for i in range(0, stored.shape[0], block))
+    return analyse_lsb(blocks, bits_per_sample=bits, channels=values.shape[1])
+
+
+def test_padded_24_bit_clean_is_not_flagged(clean: np.ndarray) -> None:
+    report = analyse_wide(clean.astype(np.int64) << 8, 24)
+    assert codes(report) == []
+    assert report.features["lattice_bits"] == 0.0
+
+
+@pytest.mark.parametrize("method", ["replace", "match"])
+def test_payload_in_the_empty_low_byte_of_padded_24_bit_is_flagged(
+    clean: np.ndarray, method: str
+) -> None:
+    padded = clean.astype(np.int64) << 8
+    share = 0.5
+    if method == "replace":
+        rng = np.random.default_rng(3)
+        flat = padded.reshape(-1).copy()
+        count = int(share * flat.size)
+        flat[:count] |= rng.integers(0, 2, count)
+        stego = flat.reshape(padded.shape)
+    else:
+        stego = lsb_match(padded, share)
+    report = analyse_wide(stego, 24)
+    assert "stego.lsb_below_noise_floor" in codes(report)
+    found = next(f for f in report.findings if f.code == "stego.lsb_below_noise_floor")
+    assert found.evidence["empty_low_bits"] == 8
+    # The payload estimate is within a factor 1.25 of the truth (random bits).
+    true_bytes = share * padded.size / 8
+    assert true_bytes / 1.25 < float(found.evidence["estimated_payload_bytes"]) < true_bytes * 1.25
+
+
+def test_payload_in_12_bit_audio_stored_as_16_bit_is_flagged(clean: np.ndarray) -> None:
+    coarse = (clean.astype(np.int64) >> 4) << 4
+    assert codes(analyse_wide(coarse, 16)) == []
+    report = analyse_wide(lsb_match(coarse, 0.25), 16)
+    assert "stego.lsb_below_noise_floor" in codes(report)
+
+
+def test_quiet_recording_near_zero_is_not_a_lattice() -> None:
+    """Samples within +-1 of zero are a quiet recording, not a lattice with a payload."""
+    rng = np.random.default_rng(5)
+    quiet = np.clip(np.round(rng.normal(0, 0.6, (RATE * 4, 2))), -32768, 32767)
+    report = analyse_wide(quiet.astype(np.int64), 16)
+    assert "stego.lsb_below_noise_floor" not in codes(report)
+
+
+def eight_bit(clean16: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(clean16 / 256.0 * 4), -128, 127).astype(np.int64)  # +12 dB in 8 bits
+
+
+def test_clean_8_bit_is_not_flagged(clean: np.ndarray) -> None:
+    report = analyse_wide(eight_bit(clean), 8)
+    assert codes(report) == []
+    assert report.features["statistics"] == 1.0
+
+
+def test_lsb_replacement_in_8_bit_pcm_is_flagged_with_its_share(clean: np.ndarray) -> None:
+    cover = eight_bit(clean)
+    rng = np.random.default_rng(9)
+    flat = cover.reshape(-1).copy()
+    count = flat.size // 2
+    flat[:count] = (flat[:count] & ~1) | rng.integers(0, 2, count)
+    report = analyse_wide(flat.reshape(cover.shape), 8)
+    assert "stego.lsb_statistical" in codes(report)
+    assert 0.25 < report.estimated_fraction < 0.8
+
+
+def test_lsb_matching_raises_the_quantisation_floor_of_8_bit_pcm(clean: np.ndarray) -> None:
+    """+-1 changes add noise at the floor: measured (``floor_power``), not flagged on its own
+    (a dithered cover has the same floor; see docs/steganalysis.md)."""
+    cover = eight_bit(clean)
+    before = analyse_wide(cover, 8).features
+    after = analyse_wide(lsb_match(cover, 1.0), 8).features
+    assert before["floor_blocks"] > 50
+    # Matching every sample changes half of them by +-1: +0.5 LSB^2 before the interpolator's
+    # noise gain (> 1).
+    assert after["floor_power"] - before["floor_power"] > 0.4
+
+
+STEGHIDE = shutil.which("steghide")
+
+
+def steghide_embed(cover: np.ndarray, bits: int, payload: bytes, tmp_path: Path) -> np.ndarray:
+    """Run the real steghide on ``cover`` (right-justified ints) as a ``bits``-bit WAV."""
+    import soundfile as sf
+
+    subtype = {16: "PCM_16", 24: "PCM_24"}[bits]
+    stored = (cover.astype(np.int64) << (32 - bits)).astype(np.int32)
+    sf.write(tmp_path / "cover.wav", stored, RATE, subtype=subtype)
+    (tmp_path / "payload").write_bytes(payload)
+    subprocess.run(
+        [
+            "steghide",
+            "embed",
+            "-cf",
+            "cover.wav",
+            "-ef",
+            "payload",
+            "-sf",
+            "stego.wav",
+            "-p",
+            "pass",
+            "-f",
+            "-q",
+        ],
+        cwd=tmp_path,
+        check=True,
+    )
+    back, _ = sf.read(tmp_path / "stego.wav", dtype="int32", always_2d=True)
+    return back.astype(np.int64) >> (32 - bits)
+
+
+@pytest.mark.skipif(STEGHIDE is None, reason="steghide is not installed (scripts/setup.sh)")
+def test_steghide_in_16_bit_audio_padded_to_24_is_flagged_with_its_size(
+    clean: np.ndarray, tmp_path: Path
+) -> None:
+    cover = clean[: RATE * 2].astype(np.int64) << 8  # 2 s: steghide's matching is slow
+    payload = np.random.default_rng(4).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    stego = steghide_embed(cover, 24, payload, tmp_path)
+    assert not np.array_equal(stego, cover)
+    assert codes(analyse_wide(cover, 24)) == []
+    report = analyse_wide(stego, 24)
+    found = next(f for f in report.findings if f.code == "stego.lsb_below_noise_floor")
+    # steghide carries one bit per two samples and changes one in two: the off-lattice count
+    # gives its payload (plus its own header, after compression) within a factor of 2.
+    estimate = float(found.evidence["estimated_payload_bytes"])
+    assert len(payload) / 2 < estimate < len(payload) * 2
+
+
+@pytest.mark.skipif(STEGHIDE is None, reason="steghide is not installed (scripts/setup.sh)")
+def test_steghide_in_12_bit_audio_stored_as_16_bit_is_flagged(
+    clean: np.ndarray, tmp_path: Path
+) -> None:
+    cover = (clean[: RATE * 2].astype(np.int64) >> 4) << 4
+    payload = np.random.default_rng(5).integers(0, 256, 1500, dtype=np.uint8).tobytes()
+    stego = steghide_embed(cover, 16, payload, tmp_path)
+    assert "stego.lsb_below_noise_floor" in codes(analyse_wide(stego, 16))
+
+
+def test_gain_near_a_power_of_two_on_lattice_audio_is_not_a_payload(clean: np.ndarray) -> None:
+    """-30 dB of 8-bit sound padded to 16 bits is x 8.09 per 8-bit step: samples land within
+    +-1..3 of a lattice of 8, but a whole value at a time, not sample by sample."""
+    quiet8 = np.round(clean / 256.0 / 2).astype(np.int64)  # 8-bit sound, +-12
+    gained = np.round(quiet8 * 256 * 10 ** (-30 / 20)).astype(np.int64)
+    residue = gained % 8
+    near = np.isin(residue, (1, 7)).mean()
+    assert near > 0.01 and np.isin(residue, (2, 3, 4, 5, 6)).mean() < near / 50  # on +-1 of 8
+    report = analyse_wide(gained, 16)
+    assert "stego.lsb_below_noise_floor" not in codes(report)

@@ -194,6 +194,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.SUSPICIOUS,
         "Statistics of the low bits say a large fraction of them were replaced.",
     ),
+    "stego.lsb_below_noise_floor": (
+        Severity.SUSPICIOUS,
+        "The sound is stored wider than it was made (its low bits are empty), yet samples sit "
+        "one or a few steps off that lattice: a payload written into the empty low bits.",
+    ),
     # -- the pipeline (a track that could not be rebuilt from its stream records) -------------
     "pipeline.hash_mismatch": (
         Severity.MALICIOUS,

@@ -390,7 +390,7 @@ _STORED_BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 
 
 def _stego_analyzer(subtype: str, channels: int) -> LsbAnalyzer | None:
     """LSB analysis applies to lossless integer PCM only (lossy decoding rewrites low bits)."""
-    bits = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32}.get(subtype)
+    bits = _STORED_BITS.get(subtype)
     if not bits:
         return None
     # 16-bit values are exactly what the signal analyzer histograms: the report borrows its
@@ -413,6 +413,12 @@ def _blocks(
     elif subtype in ("PCM_24", "PCM_32"):
         for wide in _decoded(audio, "int32"):
             yield to_int16(wide), wide
+    elif subtype in ("PCM_U8", "PCM_S8"):
+        # libsndfile reads 8-bit s as s / 128 exactly: x 32768 gives s << 8, the stored value
+        # left-justified in 16 bits (the same as to_int16 renders for the signal).
+        for floats in _decoded(audio, "float32"):
+            ints = to_int16(floats)
+            yield ints, ints
     else:
         keep = subtype in _FLOAT_SUBTYPES
         for floats in _decoded(audio, "float32"):

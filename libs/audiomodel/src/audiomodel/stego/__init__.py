@@ -2,8 +2,8 @@
 that was replaced.
 
 What is detected and what is not, with the measurements and the commands that produced them:
-``libs/audiomodel/docs/steganalysis.md``. The validator runs it on 16-, 24- and 32-bit integer
-PCM (FLAC included), never on float or lossy-decoded audio.
+``libs/audiomodel/docs/steganalysis.md``. The validator runs it on 8-, 16-, 24- and 32-bit
+integer PCM (FLAC included), never on float or lossy-decoded audio.
 
 The modules, by what they hold:
 
@@ -14,7 +14,10 @@ The modules, by what they hold:
   headers read back out of the low bit planes (``stego.lsb_payload``,
   ``stego.lsb_length_header``);
 - :mod:`~audiomodel.stego.statistics`: the weighted parity statistic, its flag rule
-  (``stego.lsb_statistical``) and :func:`~audiomodel.stego.statistics.lsb_determinism`.
+  (``stego.lsb_statistical``), :func:`~audiomodel.stego.statistics.lsb_determinism` and the
+  quantisation-floor features;
+- :mod:`~audiomodel.stego.lattice`: payloads in the empty low bits of audio stored wider than
+  it was made (``stego.lsb_below_noise_floor``).
 """
 
 from audiomodel.stego.analyzer import FEATURE_NAMES, LsbAnalyzer, StegoReport, analyse_lsb

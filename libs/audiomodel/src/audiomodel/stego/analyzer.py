@@ -12,8 +12,11 @@ each can and cannot detect, with the measurements: ``libs/audiomodel/docs/stegan
 Input: blocks of integer samples as stored, shape (frames, channels), in file order. 16-bit
 audio comes as int16. Wider samples come as int32 **left-justified** (what
 soundfile reads with ``dtype="int32"``: a 24-bit sample ``s`` arrives as ``s << 8``);
-pass ``justify="right"`` for right-justified values. 8-bit PCM (int16 from soundfile, i.e.
-``s << 8``, or uint8 right-justified) is carved only: its low bit is noise in any recording.
+pass ``justify="right"`` for right-justified values. 8-bit PCM comes as int16 from soundfile
+(``s << 8``; unsigned 8-bit WAV is read signed, which keeps the parity) or int8/int16
+right-justified. In 8 bits the quantisation step is coarse next to the sound's own noise in
+most recordings made at 16 bits and rendered down, so the interpolator predicts it to about
+one LSB and the parity statistic works better than at 16 bits.
 Float blocks are skipped (a float file has no integer low bits to replace). Lossy-decoded
 audio (MP3, Ogg, AAC decoded by the validator) must not be given here: its low bits are the
 decoder's rounding, and a payload could not survive the encoder anyway.
@@ -30,12 +33,13 @@ import numpy.typing as npt
 
 from audiomodel.findings import Finding
 from audiomodel.stego.carving import carve
+from audiomodel.stego.lattice import judge_lattice, lattice_estimate
 from audiomodel.stego.statistics import IntSamples, ParityStatistics, judge_parity
 
 __all__ = ["FEATURE_NAMES", "LsbAnalyzer", "StegoReport", "analyse_lsb"]
 
-# Keys of StegoReport.features: "analysed" is 0 for float input, "statistics" 0 for 8-bit PCM
-# (carved only) and for input too short to measure.
+# Keys of StegoReport.features: "analysed" is 0 for float input, "statistics" 0 for input too
+# short to measure (or statistics=False). "lattice_*": see audiomodel.stego.lattice.
 FEATURE_NAMES = (
     "frames",
     "analysed",
@@ -55,6 +59,12 @@ FEATURE_NAMES = (
     "residual_rms",
     "lsb_determinism",
     "estimated_fraction",
+    "floor_blocks",
+    "floor_power",
+    "floor_kurtosis",
+    "lattice_bits",
+    "lattice_off_share",
+    "lattice_fraction",
 )
 
 
@@ -82,7 +92,7 @@ class LsbAnalyzer:
         Where a sample narrower than its container dtype sits: ``"left"`` (soundfile's int32
         for 24-bit, int16 for 8-bit) or ``"right"`` (the value as is).
     statistics : bool
-        Run the parity statistics (on for 16 bits and wider; 8-bit PCM is only carved).
+        Run the parity statistics and the lattice test (off: carving only).
     count_values : bool
         Count the samples per value pair for ``lsb_determinism``. A caller that already keeps
         a histogram of the 16-bit values passes False and hands it to :meth:`report`.
@@ -121,7 +131,7 @@ class LsbAnalyzer:
             ParityStatistics(
                 channels, np.float64 if wide else np.float32, bits_per_sample, count_values
             )
-            if statistics and bits_per_sample >= 16
+            if statistics
             else None
         )
 
@@ -189,7 +199,29 @@ class LsbAnalyzer:
             features.update(parity_features)
             if flagged is not None:
                 findings.append(flagged)
+            wide = value_counts is None and self.bits_per_sample > 16
+            lattice = lattice_estimate(
+                self._low16(value_counts),
+                self.bits_per_sample,
+                zeros=self._stats.zeros if wide else None,
+            )
+            features["lattice_bits"] = float(lattice.step_bits)
+            features["lattice_off_share"] = lattice.off_share
+            features["lattice_fraction"] = lattice.used_share
+            below_floor = judge_lattice(lattice, self.bits_per_sample)
+            if below_floor is not None:
+                findings.append(below_floor)
+                estimated = max(estimated, lattice.used_share)
+                features["estimated_fraction"] = estimated
         return StegoReport(findings, estimated, features)
+
+    def _low16(self, value_counts: npt.NDArray[np.integer] | None) -> npt.NDArray[np.int64]:
+        """Histogram of the samples' low 16 bits (index ``value & 0xFFFF``)."""
+        if value_counts is not None:
+            return np.asarray(value_counts, dtype=np.int64)
+        assert self._stats is not None
+        pairs = self._stats.pair_parity  # folded to 17 bits
+        return pairs[: 1 << 16] + pairs[1 << 16 :]
 
 
 def analyse_lsb(

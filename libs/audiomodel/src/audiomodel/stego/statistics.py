@@ -25,6 +25,17 @@ predictable from the bits above it (:func:`lsb_determinism`) to carry the estima
 clipped samples are left out, their parity being fixed by the clip level; evidence from sub-LSB
 silence needs a rate near 1. The classic pairs-of-values chi-square test is not used: it calls
 almost every smooth 16-bit music file "embedded".
+
+The quantisation floor (``floor_power``, ``floor_kurtosis``, ``floor_blocks``; features, no
+finding). LSB matching (+-1 where the bit differs) and steghide (it swaps sample values an odd
+distance apart, keeping the histogram) do not correlate the residual with the parity: they add
++-1 noise. Where the interpolator predicts the sound to within its rounding (sub-blocks with
+0.05-1 LSB^2 of residual that hold sound, a sample >= 8 LSB from zero, not digital silence),
+the residual *is* the cover's quantisation noise: 1/12 LSB^2 times the interpolator's noise gain
+for plain rounding, 1/3 for TPDF dither, bounded and light-tailed either way (kurtosis <= 3).
+Changing a share q of the samples by +-1 adds about q LSB^2 before that gain, and sparse changes
+(steghide at a low rate) make it heavy-tailed. A dithered cover reaches the same power, so these
+measure rather than judge; ``libs/audiomodel/docs/steganalysis.md`` has the figures.
 """
 
 from __future__ import annotations
@@ -66,6 +77,8 @@ _PREFIX_MIN_SHARE = 0.02  # shortest prefix scanned, as a share of the file
 _MAX_SEGMENTS = 8192  # per-segment sums kept; neighbours merge beyond (bounded memory)
 _PAIR_EVIDENCE = 200.0  # samples beyond a fair coin's imbalance needed to judge determinism
 _DETERMINISM_SLACK = 0.5
+_FLOOR_POWER = (0.05, 1.0)  # LSB^2: residual power of a sub-block at the quantisation floor
+_FLOOR_PEAK = 8  # LSB: a floor sub-block holds sound, not digital silence
 
 IntSamples = npt.NDArray[np.signedinteger[Any]]  # right-justified samples: int16 or int32
 
@@ -210,6 +223,7 @@ class ParityStatistics:
         # Samples per value pair (2m, 2m + 1) and parity, the pair index folded to 16 bits.
         self.pair_parity = np.zeros(1 << 17, dtype=np.int64)
         self.count_values = count_values
+        self.zeros = 0  # samples exactly 0 (counted with the pairs, for samples wider than 16 bits)
         self._full = (1 << (bits_per_sample - 1)) - 1  # +full scale; -full - 1 is below it
         self._pending: list[IntSamples] = []
         self._pending_frames = 0
@@ -221,6 +235,10 @@ class ParityStatistics:
         self.residual_power = 0.0
         self.quiet_subblocks = 0
         self.subblocks = 0
+        self.floor_blocks = 0  # sub-blocks at the quantisation floor, and their moments
+        self.floor_fourth = 0.0
+        self.floor_square = 0.0
+        self.floor_power = 0.0
 
     def update(self, values: IntSamples) -> None:
         self._pending.append(values)
@@ -286,7 +304,33 @@ class ParityStatistics:
         self.residual_power += float(energy.sum())
         self.quiet_subblocks += int(np.count_nonzero(energy < 4.0 * _SUB))
         self.subblocks += energy.size
+        self._floor_shape(by_channel[:, _EDGE : _EDGE + usable], by_sub, energy.reshape(-1))
         self._add(rows)
+
+    def _floor_shape(
+        self, measured: IntSamples, by_sub: npt.NDArray[np.floating], energy: npt.NDArray[Any]
+    ) -> None:
+        """Moments of the residual in sub-blocks at the quantisation floor (see ``floor_*``).
+
+        A floor sub-block holds sound (some sample at least ``_FLOOR_PEAK`` LSB from zero, so
+        the rounding noise is dense, not a few +-1 in digital silence) predicted to within
+        ``_FLOOR_POWER`` LSB^2: its residual is the rounding, dither or converter noise.
+        """
+        power = energy / _SUB
+        candidate = (power >= _FLOOR_POWER[0]) & (power <= _FLOOR_POWER[1])
+        if not candidate.any():
+            return
+        peak = np.abs(measured.reshape(-1, _SUB)[candidate]).max(axis=1)
+        chosen = np.flatnonzero(candidate)[peak >= _FLOOR_PEAK]
+        if chosen.size == 0:
+            return
+        rows = by_sub[chosen]
+        squares = rows * rows
+        fourth = np.einsum("ij,ij->i", squares, squares) / _SUB
+        self.floor_blocks += chosen.size
+        self.floor_fourth += float(fourth.sum())
+        self.floor_square += float((power[chosen] ** 2).sum())
+        self.floor_power += float(power[chosen].sum())
 
     def _add(self, rows: npt.NDArray[np.float64]) -> None:
         need = self.segment_subblocks - self._partial_subblocks
@@ -324,6 +368,8 @@ class ParityStatistics:
                 self.pair_parity[: 1 << 16] += np.bincount(row.view(np.uint16), minlength=1 << 16)
             else:
                 self.pair_parity += np.bincount(row & 0x1FFFF, minlength=1 << 17)
+                # Bin 0 also holds the multiples of 2**17: the lattice test needs true zeros.
+                self.zeros += int(np.count_nonzero(row == 0))
 
     def _drop_clipped(self, span: IntSamples, residual: npt.NDArray[np.floating]) -> None:
         """Zero the residual of clipped samples (at full scale, or on a loud flat top).
@@ -527,6 +573,10 @@ def judge_parity(
     pairs = parity.pair_parity if value_counts is None else value_counts
     determinism = lsb_determinism(pairs)
     features["lsb_determinism"] = determinism
+    features["floor_blocks"] = float(parity.floor_blocks)
+    if parity.floor_blocks:
+        features["floor_power"] = parity.floor_power / parity.floor_blocks
+        features["floor_kurtosis"] = parity.floor_fourth / max(parity.floor_square, 1e-12)
     estimated = 0.0
     if stats["prefix_z"] >= _Z_ESTIMATE:
         estimated = min(max(stats["prefix_fraction"], 0.0), 1.0)
