@@ -16,11 +16,11 @@ uv run --frozen audioval up --log-dir "$logs" >"$logs/up.out" 2>"$logs/up.err" &
 stack=$!
 trap 'kill -INT "$stack" 2>/dev/null; wait "$stack" 2>/dev/null || true' EXIT
 for _ in $(seq 1 360); do  # up to 180 s for every health check
-  grep -q "ready" "$logs/up.err" 2>/dev/null && break
+  grep -q "^ready: every service is SERVING" "$logs/up.err" 2>/dev/null && break
   kill -0 "$stack" 2>/dev/null || { cat "$logs/up.err" >&2; exit 1; }
   sleep 0.5
 done
-grep -q "ready" "$logs/up.err" || { echo "quickstart: the stack did not become ready" >&2; exit 1; }
+grep -q "^ready: every service is SERVING" "$logs/up.err" || { echo "quickstart: the stack did not become ready" >&2; exit 1; }
 cat "$logs/up.out" >&2
 uv run --frozen audioval upload --user-id quickstart "$out"/*
 dashboard="$(awk '$1 == "dashboard" {print $2}' "$logs/up.out")"
