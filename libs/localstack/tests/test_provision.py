@@ -25,7 +25,9 @@ def settings() -> Iterator[PipelineSettings]:
 def test_provision_creates_the_stream_set_queues_and_tables(settings: PipelineSettings) -> None:
     created = provision(settings, baseline_streams=2)
     kinesis = aws_client("kinesis", settings)
-    assert set(created["streams"]) <= set(kinesis.list_streams()["StreamNames"])
+    for name in created["streams"]:
+        summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+        assert summary["StreamStatus"] == "ACTIVE"
     registry = aws_client("dynamodb", settings).query(
         TableName=settings.stream_registry_table,
         KeyConditionExpression="az = :az",

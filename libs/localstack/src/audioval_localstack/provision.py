@@ -6,6 +6,7 @@ Pulumi program owns these resources; this is for the local stack and tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
@@ -41,9 +42,10 @@ def provision(
     # Classify follows the verdict table's stream to tell watchers of every stored verdict.
     _table(dynamodb, settings.verdict_table, [(TRACK_KEY, "S")], stream_view="NEW_IMAGE")
     streams = [stream_name(settings, i) for i in range(baseline_streams)]
-    existing = set(kinesis.list_streams().get("StreamNames", []))
     for name in streams:
-        if name not in existing:
+        # Create and accept "in use": ListStreams pages (10 names a page in the emulator), so a
+        # listing is no proof a stream is missing, and create-then-catch is race-free anyway.
+        with contextlib.suppress(kinesis.exceptions.ResourceInUseException):
             kinesis.create_stream(StreamName=name, ShardCount=shards)
     deadline = time.monotonic() + wait_s
     for name in streams:
