@@ -149,12 +149,6 @@ class EmulatorProcess:
         if child is not None:
             child.stop(grace=5.0)
 
-    def reset(self) -> None:
-        """Forget every resource (moto's reset endpoint)."""
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=5):
-            pass
-
     def __enter__(self) -> EmulatorProcess:
         return self.start()
 
