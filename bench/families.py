@@ -190,12 +190,15 @@ def main() -> None:
     print("| set | n | flagged | rate | 95% upper bound | findings |")
     print("| --- | ---: | ---: | ---: | ---: | --- |")
     sets: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    variants: dict[str, str] = {}
     for r in good_rows:
         path = str(args.corpus / r["path"])
         sets[f"corpus {args.split} split: {r['threat_class']}"].append((path, verdicts[path]))
+        variants[path] = r.get("variant", "")
     for name, results in by_family.items():
         if name.startswith("good rendition"):
             sets[name] = [(str(out / r["path"]), v) for r, v in results]
+            variants.update((str(out / r["path"]), r["variant"]) for r, _ in results)
     total_n = total_k = 0
     false_flags: list[str] = []
     for name, results in sets.items():
@@ -207,7 +210,7 @@ def main() -> None:
             f"| {name} | {len(results)} | {k} | {k / len(results):.1%} | {upper95(k, len(results)):.1%} | {top} |"
         )
         false_flags += [
-            f"{name}: {v['decision']} {v['codes']}  {p}"
+            f"{name} ({variants[p]}): {v['decision']} {v['codes']}  {p}"
             for p, v in results
             if v["decision"] != "accept"
         ]

@@ -73,9 +73,13 @@ def splice_into_wav(track: np.ndarray, rate: int, subtype: str, data: bytes, at:
     frame_bytes = chunk.size // max(1, track.shape[0])
     insert = data[: len(data) - len(data) % frame_bytes]
     start = chunk.data_offset + at * frame_bytes
-    out = bytearray(blob[:start] + insert + blob[start:])
+    end = chunk.data_offset + chunk.size
+    size = chunk.size + len(insert)
+    # the data chunk's pad byte (RIFF chunks are word-aligned) follows its new size
+    body = blob[:start] + insert + blob[start:end] + (b"\x00" if size & 1 else b"")
+    out = bytearray(body + blob[end + (chunk.size & 1) :])
     struct.pack_into("<I", out, 4, len(out) - 8)
-    struct.pack_into("<I", out, chunk.offset + 4, chunk.size + len(insert))
+    struct.pack_into("<I", out, chunk.offset + 4, size)
     frames = len(insert) // frame_bytes
     return Placed(bytes(out), (start, start + len(insert)), (at / rate, (at + frames) / rate))
 
@@ -201,16 +205,16 @@ def add_id3_binary(mp3: bytes, payload: bytes, *, how: Id3Binary) -> Placed:
 
     tags = ID3()  # type: ignore[no-untyped-call]
     tags.add(TIT2(encoding=3, text=["Untitled"]))  # type: ignore[no-untyped-call]
+    frame: GEOB | PRIV
     if how == "geob":
-        frame = GEOB(
-            encoding=0, mime="application/octet-stream", filename="data.bin", desc="", data=payload
-        )  # type: ignore[no-untyped-call]
+        mime = "application/octet-stream"
+        frame = GEOB(encoding=0, mime=mime, filename="data.bin", desc="", data=payload)  # type: ignore[no-untyped-call]
     else:
         owner = "AverageLevel" if how == "priv_average_level" else "com.example.sync"
         frame = PRIV(owner=owner, data=payload)  # type: ignore[no-untyped-call]
     tags.add(frame)  # type: ignore[no-untyped-call]
     buf = io.BytesIO(mp3)
-    tags.save(buf)  # type: ignore[no-untyped-call]
+    tags.save(buf)
     out = buf.getvalue()
     at = out.find(payload[:64])
     return Placed(out, (at, at + len(payload)))
@@ -225,7 +229,7 @@ def add_apev2_binary(mp3: bytes, payload: bytes, *, key: str) -> Placed:
     tags = APEv2()  # type: ignore[no-untyped-call]
     tags[key] = APEValue(body, 1)  # type: ignore[no-untyped-call]  # 1: binary
     buf = io.BytesIO(mp3)
-    tags.save(buf)  # type: ignore[no-untyped-call]
+    tags.save(buf)
     out = buf.getvalue()
     at = out.find(payload[:64])
     return Placed(out, (at, at + len(payload)))

@@ -23,9 +23,15 @@ import numpy as np
 import soundfile as sf
 
 from audioval_corpus import tools
-from audioval_corpus.specs import RenditionKind, RenditionSpec
+from audioval_corpus.specs import RenditionFormat, RenditionKind, RenditionSpec
 
-__all__ = ["RENDITION_FORMATS", "RENDITION_KINDS", "render"]
+__all__ = [
+    "RENDITION_FORMATS",
+    "RENDITION_KINDS",
+    "chiptune_from_console",
+    "render",
+    "rendition_variant",
+]
 
 RENDITION_KINDS: tuple[RenditionKind, ...] = (
     "synth_music",
@@ -34,7 +40,7 @@ RENDITION_KINDS: tuple[RenditionKind, ...] = (
     "test_tone",
     "noise_sfx",
 )
-RENDITION_FORMATS = ("wav16", "wav24", "flac", "mp3", "ogg")
+RENDITION_FORMATS: tuple[RenditionFormat, ...] = ("wav16", "wav24", "flac", "mp3", "ogg")
 _RATE = 44100
 _PROMPTS = (
     "Thank you for calling. Please enter your account number followed by the pound key.",
@@ -113,7 +119,7 @@ def _pulse(phase: np.ndarray, duty: float) -> np.ndarray:
     return np.where((phase % 1.0) < duty, 1.0, -1.0)
 
 
-def _chiptune(rng: np.random.Generator, seconds: float) -> np.ndarray:
+def _chiptune(rng: np.random.Generator, seconds: float, console: bool) -> np.ndarray:
     frame_rate = int(rng.choice([50, 60]))
     frame = _RATE // frame_rate
     n_frames = int(seconds * frame_rate)
@@ -146,9 +152,9 @@ def _chiptune(rng: np.random.Generator, seconds: float) -> np.ndarray:
     noise = np.repeat(np.asarray(bits, dtype=np.float64) * 2 - 1, 4)
     noise = np.resize(noise, lead.size) * noise_gate
     mono = 0.25 * lead + 0.3 * tri + 0.12 * noise
-    if rng.random() < 0.5:
+    if console:
         # captured from the console: its output stage high-passes at ~37 and ~90 Hz and
-        # low-passes at ~14 kHz (first order each); the other half is a plug-in's exact output
+        # low-passes at ~14 kHz (first order each); otherwise a plug-in's exact output
         from scipy.signal import butter, lfilter
 
         for kind, cut in (("highpass", 37.0), ("highpass", 90.0), ("lowpass", 14000.0)):
@@ -182,8 +188,11 @@ def _telephone(rng: np.random.Generator, seconds: float, fmt: str) -> bytes:
     return tools.sox([tools.wav_bytes(y, 22050)], ["sinc", "300-3400"], out_args=out_args)
 
 
-def _test_tone(rng: np.random.Generator, seconds: float) -> bytes:
-    kind = int(rng.integers(4))
+_TEST_TONES = ("steady sine", "log sweep", "two-tone (SMPTE IMD)", "stepped sines")
+_NOISE_SFX = ("wind", "rain", "explosion", "whoosh", "static with hum")
+
+
+def _test_tone(rng: np.random.Generator, seconds: float, kind: int) -> bytes:
     if kind == 0:
         synth = ["synth", f"{seconds:g}", "sine", str(rng.choice([440, 997, 1000, 1200]))]
     elif kind == 1:
@@ -222,8 +231,7 @@ def _sox_synth(synth: list[str], effects: list[str]) -> bytes:
         return out.read_bytes()
 
 
-def _noise_sfx(rng: np.random.Generator, seconds: float) -> bytes:
-    kind = int(rng.integers(5))
+def _noise_sfx(rng: np.random.Generator, seconds: float, kind: int) -> bytes:
     s = f"{seconds:g}"
     if kind == 0:  # wind: brown noise, slow tremolo, band-passed
         synth, fx = ["synth", s, "brownnoise"], ["tremolo", "0.3", "60", "bandpass", "400", "2q"]
@@ -258,6 +266,25 @@ def _store(x: np.ndarray, rate: int, fmt: str) -> bytes:
     return tools.oggenc_encode(x, rate, quality=5)
 
 
+def chiptune_from_console(spec: RenditionSpec) -> bool:
+    """Whether a chiptune is captured through the console's output filter (half of them) or
+    is a plug-in's exact output (square waves held at exact levels)."""
+    return spec.seed % 2 == 0
+
+
+def rendition_variant(spec: RenditionSpec) -> str:
+    """What a rendition is, in words, beyond its kind: its format and its drawn sub-kind."""
+    if spec.kind == "chiptune":
+        what = "console output filter" if chiptune_from_console(spec) else "exact plug-in output"
+    elif spec.kind == "test_tone":
+        what = _TEST_TONES[spec.seed % len(_TEST_TONES)]
+    elif spec.kind == "noise_sfx":
+        what = _NOISE_SFX[spec.seed % len(_NOISE_SFX)]
+    else:
+        what = ""
+    return f"{spec.fmt} {what}".strip()
+
+
 def render(spec: RenditionSpec) -> bytes:
     """The bytes of one rendition."""
     rng = np.random.default_rng(spec.seed)
@@ -265,9 +292,9 @@ def render(spec: RenditionSpec) -> bytes:
         return _telephone(rng, spec.seconds, spec.fmt)
     if spec.kind in ("test_tone", "noise_sfx"):
         made = (
-            _test_tone(rng, spec.seconds)
+            _test_tone(rng, spec.seconds, spec.seed % len(_TEST_TONES))
             if spec.kind == "test_tone"
-            else _noise_sfx(rng, spec.seconds)
+            else _noise_sfx(rng, spec.seconds, spec.seed % len(_NOISE_SFX))
         )
         if spec.fmt == "wav24":
             return made
@@ -276,6 +303,6 @@ def render(spec: RenditionSpec) -> bytes:
     x = (
         _synth_music(rng, spec.seconds)
         if spec.kind == "synth_music"
-        else _chiptune(rng, spec.seconds)
+        else _chiptune(rng, spec.seconds, console=chiptune_from_console(spec))
     )
     return _store(x, _RATE, spec.fmt)

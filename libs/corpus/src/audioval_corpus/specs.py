@@ -417,6 +417,7 @@ class TruncateSpec:
 
 
 RenditionKind = Literal["synth_music", "chiptune", "telephone", "test_tone", "noise_sfx"]
+RenditionFormat = Literal["wav16", "wav24", "flac", "mp3", "ogg", "ulaw8k"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,4 +428,4 @@ class RenditionSpec:
     kind: RenditionKind
     seed: int
     seconds: float
-    fmt: Literal["wav16", "wav24", "flac", "mp3", "ogg", "ulaw8k"]
+    fmt: RenditionFormat

@@ -37,7 +37,12 @@ from audioval_corpus import family_threats as ft
 from audioval_corpus import threats, tools
 from audioval_corpus.family_threats import Placed
 from audioval_corpus.plan.items import item_name
-from audioval_corpus.renditions import RENDITION_FORMATS, RENDITION_KINDS, render
+from audioval_corpus.renditions import (
+    RENDITION_FORMATS,
+    RENDITION_KINDS,
+    render,
+    rendition_variant,
+)
 from audioval_corpus.seeding import choice, keyed_rng
 from audioval_corpus.specs import (
     FlacCountSpec,
@@ -45,6 +50,7 @@ from audioval_corpus.specs import (
     ModemSpec,
     OggStreamSpec,
     PatternSpec,
+    RenditionFormat,
     RenditionSpec,
     SpliceSpec,
     SteghideSpec,
@@ -204,13 +210,7 @@ def _case(
     clip: Clip | None,
     label: Literal["good", "bad"] = "bad",
 ) -> Case:
-    slug = (
-        family.split(":")[0]
-        .replace(" ", "_")
-        .replace("/", "_")
-        .replace("%", "pct")
-        .replace(">=", "ge")
-    )
+    slug = _SLUGS.get(family) or family.removeprefix("good rendition: ").replace(" ", "_")
     return Case(
         rel=item_name(label, slug, index, identity(spec), ext),
         family=family,
@@ -357,14 +357,12 @@ def _modem(mixed: bool) -> Callable[[PlanArgs, int], Case]:
                 at = (m.size - modem.size) // 2
                 padded = np.zeros(m.size)
                 padded[at : at + modem.size] = modem
-                gain = (
-                    np.sqrt(np.mean(m**2))
-                    / max(1e-9, np.sqrt(np.mean(modem**2)))
-                    * 10 ** (spec.level_db / 20)
-                )  # type: ignore[operator]
+                level = 10 ** ((spec.level_db or 0.0) / 20)
+                gain = np.sqrt(np.mean(m**2)) / max(1e-9, np.sqrt(np.mean(modem**2))) * level
                 mixed_wav = tools.sox(
                     [
-                        tools.wav_bytes(m, rate, "FLOAT"),
+                        # both halved so the float WAVs stay in range; sox normalises the mix
+                        tools.wav_bytes(m / 2, rate, "FLOAT"),
                         tools.wav_bytes(padded * gain / 2, rate, "FLOAT"),
                     ],
                     ["gain", "-n", "-1"],
@@ -450,7 +448,7 @@ def _low_bits(
             x, rate = _decode(clip, spec.seconds)
             if spec.cover == "u8":
                 values = np.clip(np.rint(x * 128), -128, 127).astype(np.int64)
-                subtype, shift, dtype = "PCM_U8", 8, np.int16
+                subtype, shift, dtype = "PCM_U8", 8, "int16"
             elif spec.cover in ("s24_real", "s24_padded"):
                 wav16 = tools.wav_bytes(x, rate, "PCM_16")
                 if spec.cover == "s24_real":
@@ -461,14 +459,14 @@ def _low_bits(
                 else:
                     ints, _ = sf.read(io.BytesIO(wav16), dtype="int16", always_2d=True)
                     values = ints.astype(np.int64) << 8
-                subtype, shift, dtype = "PCM_24", 8, np.int32
+                subtype, shift, dtype = "PCM_24", 8, "int32"
             else:
                 wav16 = tools.wav_bytes(x, rate, "PCM_16")
                 if spec.cover == "s16_22k":
                     wav16 = tools.sox([wav16], ["rate", "22050"], out_args=["-b", "16"])
                 ints, rate = sf.read(io.BytesIO(wav16), dtype="int16", always_2d=True)
                 values = ints.astype(np.int64)
-                subtype, shift, dtype = "PCM_16", 0, np.int16
+                subtype, shift, dtype = "PCM_16", 0, "int16"
             capacity = values.size // 8
             payload = _payload_bytes(spec.payload, max(16, capacity), spec.seed)
             stego = ft.embed_low_bit(values, payload, spec.share)
@@ -626,6 +624,29 @@ def _truncated(args: PlanArgs, i: int) -> Case:
     )
 
 
+# Directory names of the families (the rendition kinds name their own).
+_SLUGS: dict[str, str] = {
+    "data segment spliced into a track (5-20%)": "splice",
+    "data held as steps": "held_steps",
+    "data sorted into a ramp": "sorted_ramp",
+    "minimodem alone": "modem_alone",
+    "minimodem under music": "modem_under_music",
+    "steghide 25-60% of capacity": "steghide_25_60",
+    "steghide 5% of capacity": "steghide_5",
+    "LSB in 8-bit PCM (>= 50% capacity)": "lsb_8bit",
+    "LSB in 24-bit PCM (>= 50% capacity)": "lsb_24bit",
+    "encrypted low bits, short clip (<= 12 s)": "lowbits_short",
+    "encrypted low bits, 22.05 kHz clip": "lowbits_22k",
+    "second Ogg stream, multiplexed": "ogg_multiplexed",
+    "second Ogg stream, chained": "ogg_chained",
+    "ID3v2 PRIV/GEOB binary payload": "id3_priv_geob",
+    "APEv2 binary item": "apev2_binary",
+    "4-byte PRIV AverageLevel holding 100 KB": "priv_average_level",
+    "base64 of a binary in WAV LIST/INFO": "list_info_base64",
+    "FLAC STREAMINFO understates the count": "flac_count",
+    "truncated upload (a broken upload, not an attack)": "truncated",
+}
+
 FAMILIES: dict[str, Family] = {
     "data segment spliced into a track (5-20%)": Family("flag99", _splice),
     "data held as steps": Family("flag99", _pattern("steps")),
@@ -671,13 +692,15 @@ def _renditions(args: PlanArgs, count: int) -> list[Case]:
     for kind in RENDITION_KINDS:
         for i in range(count):
             rng = keyed_rng(args.seed, "rendition", kind, i)
-            fmts = ("ulaw8k", "wav16") if kind == "telephone" else RENDITION_FORMATS
+            fmts: tuple[RenditionFormat, ...] = (
+                ("ulaw8k", "wav16") if kind == "telephone" else RENDITION_FORMATS
+            )
             spec = RenditionSpec(
                 kind=kind,
                 seed=int(rng.integers(2**31)),
                 seconds=round(float(rng.uniform(4, 15)), 2),
                 fmt=fmts[i % len(fmts)],
-            )  # type: ignore[arg-type]
+            )
             ext = "wav" if spec.fmt in ("wav16", "wav24", "ulaw8k") else spec.fmt
 
             def make(spec: RenditionSpec = spec) -> Placed:
@@ -690,7 +713,7 @@ def _renditions(args: PlanArgs, count: int) -> list[Case]:
                     i,
                     spec,
                     ext,
-                    spec.fmt,
+                    rendition_variant(spec),
                     make,
                     None,
                     label="good",
