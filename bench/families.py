@@ -56,7 +56,9 @@ def judge(path: str) -> dict[str, Any]:
     from audiomodel import validate_path
     from audiomodel.findings import Severity
 
+    started = time.perf_counter()
     verdict = validate_path(Path(path), model=_MODEL)
+    seconds = time.perf_counter() - started
     located = [
         (f.evidence["start_s"], f.evidence["end_s"])
         for f in verdict.findings
@@ -69,6 +71,7 @@ def judge(path: str) -> dict[str, Any]:
         "codes": sorted({f.code for f in verdict.findings if f.severity >= Severity.SUSPICIOUS}),
         "all_codes": sorted({f.code for f in verdict.findings}),
         "located": located,
+        "seconds": seconds,
     }
 
 
@@ -143,19 +146,23 @@ def main() -> None:
     for row in rows:
         by_family[row["family"]].append((row, verdicts[str(out / row["path"])]))
     print(f"\n### Threat families of #17 ({args.split} split of {args.corpus}, seed {args.seed})\n")
-    print("| family | n | flagged | target | met | located | findings that flagged (top 3) |")
-    print("| --- | ---: | ---: | --- | --- | ---: | --- |")
+    print(
+        "| family | n | flagged | target | met | located | slowest verdict | "
+        "findings that flagged (top 3) |"
+    )
+    print("| --- | ---: | ---: | --- | --- | ---: | ---: | --- |")
     misses: list[str] = []
     for name, family in FAMILIES.items():
         results = by_family.get(name, [])
         n = len(results)
         if not n:
-            print(f"| {name} | 0 | - | {TARGETS[family.target]} | not made | | |")
+            print(f"| {name} | 0 | - | {TARGETS[family.target]} | not made | | | |")
             continue
         flagged = [v["decision"] != "accept" for _, v in results]
         share = sum(flagged) / n
         codes = Counter(c for _, v in results for c in v["codes"])
-        timed = [(r, v) for r, v in results if r.get("time_range") and r["byte_range"] is not None]
+        # the signal families say where the payload sounds; a FLAC's hidden tail is the container's
+        timed = [(r, v) for r, v in results if r.get("time_range") and not name.startswith("FLAC")]
         located = (
             f"{sum(_overlaps(v['located'], r['time_range']) for r, v in timed)}/{len(timed)}"
             if timed
@@ -174,8 +181,10 @@ def main() -> None:
         else:
             met = "yes" if share >= (0.99 if family.target == "flag99" else 0.90) else "no"
         top = ", ".join(f"{c} {k}" for c, k in codes.most_common(3))
+        slowest = max(v["seconds"] for _, v in results)
         print(
-            f"| {name} | {n} | {share:.0%} | {TARGETS[family.target]} | {met} | {located} | {top} |"
+            f"| {name} | {n} | {share:.0%} | {TARGETS[family.target]} | {met} | {located} "
+            f"| {slowest:.1f} s | {top} |"
         )
         for row, v in results:
             bad_truncated = family.target == "own_finding" and (

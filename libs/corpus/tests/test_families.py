@@ -192,3 +192,22 @@ def test_every_rendition_kind_decodes_as_sound(kind: str) -> None:
     assert 0.05 < float(np.max(np.abs(y))) <= 1.0
     if kind == "telephone":
         assert rate == 8000 and sf.info(io.BytesIO(data)).subtype == "ULAW"
+
+
+@needs_tools
+def test_silent_flac_of_unknown_length_decodes_to_every_frame_it_holds(tmp_path: Path) -> None:
+    import subprocess
+
+    path = tmp_path / "silent.flac"
+    path.write_bytes(ft.silent_flac(30.0, 44100, 2))
+    assert tools.metaflac_total_samples(path.read_bytes()) == 0
+    subprocess.run(["flac", "--test", "--silent", str(path)], check=True)  # every CRC right
+    pcm = subprocess.run(
+        ["flac", "-d", "-c", "--force-raw-format", "--endian=little", "--sign=signed", str(path)],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert len(pcm) == (30 * 44100 // 4096) * 4096 * 2 * 2
+    assert not any(pcm)
+    ten_hours = ft.silent_flac(36000.0, 8000, 1)
+    assert len(ten_hours) < 2 << 20  # ten hours in a few bytes a frame

@@ -36,6 +36,7 @@ __all__ = [
     "into_track",
     "list_info_base64",
     "ogg_serials",
+    "silent_flac",
     "sorted_ramp",
     "splice_into_wav",
     "truncate",
@@ -257,6 +258,57 @@ def understate_flac_count(flac: bytes, claimed: int) -> bytes:
     word = (word & ~((1 << 36) - 1)) | (claimed & ((1 << 36) - 1))
     out = bytearray(flac)
     struct.pack_into(">Q", out, at, word)
+    return bytes(out)
+
+
+def _crc_table(poly: int, width: int) -> list[int]:
+    top, mask = 1 << (width - 1), (1 << width) - 1
+    table = []
+    for byte in range(256):
+        crc = byte << (width - 8)
+        for _ in range(8):
+            crc = ((crc << 1) ^ poly) if crc & top else (crc << 1)
+        table.append(crc & mask)
+    return table
+
+
+_CRC8, _CRC16 = _crc_table(0x07, 8), _crc_table(0x8005, 16)
+_FLAC_RATE_CODES = {8000: 0b0100, 16000: 0b0101, 22050: 0b0110, 44100: 0b1001, 48000: 0b1010}
+
+
+def _crc8(data: bytes) -> int:
+    crc = 0
+    for b in data:
+        crc = _CRC8[crc ^ b]
+    return crc
+
+
+def _crc16(data: bytes) -> int:
+    crc = 0
+    for b in data:
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC16[(crc >> 8) ^ b]
+    return crc
+
+
+def silent_flac(seconds: float, rate: int, channels: int = 1) -> bytes:
+    """A FLAC of ``seconds`` of digital silence whose STREAMINFO says the length is unknown
+    (total samples 0): 4096-sample frames of one CONSTANT subframe per channel, a few bytes each,
+    so ten hours fit in a few megabytes (FLAC format, sections 9.1-9.3)."""
+    if rate not in _FLAC_RATE_CODES or channels not in (1, 2):
+        raise ValueError(f"no frame header code for {rate} Hz x {channels}")
+    block = 4096
+    info = struct.pack(">HH", block, block) + bytes(6)  # frame sizes 0: unknown
+    word = (rate << 44) | ((channels - 1) << 41) | (15 << 36)  # 16 bits/sample, 0 samples
+    streaminfo = info + struct.pack(">Q", word) + bytes(16)  # MD5 0: not computed
+    out = bytearray(b"fLaC" + bytes([0x80]) + len(streaminfo).to_bytes(3, "big") + streaminfo)
+    fixed = bytes(
+        [0xFF, 0xF8, (0b1100 << 4) | _FLAC_RATE_CODES[rate], ((channels - 1) << 4) | 0b1000]
+    )
+    subframes = b"\x00\x00\x00" * channels  # CONSTANT subframe, value 0 (16 bits)
+    for n in range(int(seconds * rate) // block):
+        header = fixed + chr(n).encode("utf-8", "surrogatepass")
+        frame = header + bytes([_crc8(header)]) + subframes
+        out += frame + _crc16(frame).to_bytes(2, "big")
     return bytes(out)
 
 

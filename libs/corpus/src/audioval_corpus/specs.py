@@ -35,6 +35,7 @@ __all__ = [
     "Pad",
     "PatternSpec",
     "RenditionSpec",
+    "SilentFlacSpec",
     "SpliceSpec",
     "SteghideSpec",
     "SyntheticSpec",
@@ -414,6 +415,16 @@ class TruncateSpec:
     container: Literal["wav", "flac", "mp3", "ogg"]
     keep: float
     seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class SilentFlacSpec:
+    """``hours`` of digital silence in FLAC frames at ``rate`` x ``channels``, STREAMINFO's
+    count 0 (unknown): the decoder must find the length, the container walk already knows it."""
+
+    hours: float
+    rate: int
+    channels: int
 
 
 RenditionKind = Literal["synth_music", "chiptune", "telephone", "test_tone", "noise_sfx"]

@@ -52,6 +52,7 @@ from audioval_corpus.specs import (
     PatternSpec,
     RenditionFormat,
     RenditionSpec,
+    SilentFlacSpec,
     SpliceSpec,
     SteghideSpec,
     TagBinarySpec,
@@ -585,6 +586,26 @@ def _flac_count(args: PlanArgs, i: int) -> Case:
     )
 
 
+_SILENT_LAYOUTS = ((8000, 1), (44100, 2), (48000, 1))
+
+
+def _silent_flac(args: PlanArgs, i: int) -> Case | None:
+    if i >= len(_SILENT_LAYOUTS):
+        return None  # the layouts are the cases: more would repeat them
+    rate, channels = _SILENT_LAYOUTS[i]
+    spec = SilentFlacSpec(hours=10.0, rate=rate, channels=channels)
+
+    def make() -> Placed:
+        frames = int(spec.hours * 3600 * spec.rate) // 4096 * 4096
+        flac = ft.silent_flac(spec.hours * 3600, spec.rate, spec.channels)
+        return Placed(flac, None, (0.0, frames / spec.rate), {"frames": frames, "claimed": 0})
+
+    variant = f"{rate} Hz x {channels}"
+    return _case(
+        args, "FLAC of 10 h silent frames, unknown length", i, spec, "flac", variant, make, None
+    )
+
+
 def _truncated(args: PlanArgs, i: int) -> Case:
     family = "truncated upload (a broken upload, not an attack)"
     rng = keyed_rng(args.seed, family, i)
@@ -644,6 +665,7 @@ _SLUGS: dict[str, str] = {
     "4-byte PRIV AverageLevel holding 100 KB": "priv_average_level",
     "base64 of a binary in WAV LIST/INFO": "list_info_base64",
     "FLAC STREAMINFO understates the count": "flac_count",
+    "FLAC of 10 h silent frames, unknown length": "flac_10h_silent",
     "truncated upload (a broken upload, not an attack)": "truncated",
 }
 
@@ -683,6 +705,7 @@ FAMILIES: dict[str, Family] = {
         "flag99", _tags("base64 of a binary in WAV LIST/INFO", ("list_info_base64",))
     ),
     "FLAC STREAMINFO understates the count": Family("flag99", _flac_count),
+    "FLAC of 10 h silent frames, unknown length": Family("flag99", _silent_flac),
     "truncated upload (a broken upload, not an attack)": Family("own_finding", _truncated),
 }
 
