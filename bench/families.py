@@ -190,14 +190,20 @@ def main() -> None:
             bad_truncated = family.target == "own_finding" and (
                 "container.truncated" not in v["all_codes"] or v["decision"] == "reject"
             )
-            if v["decision"] == "accept" or bad_truncated:
+            missed = v["decision"] == "accept" and family.target != "own_finding"
+            if missed or bad_truncated:
                 misses.append(
                     f"{name}: {row['variant']} -> {v['decision']} {v['all_codes']}  {out / row['path']}"
                 )
 
     print("\n### False flags on good audio\n")
-    print("| set | n | flagged | rate | 95% upper bound | findings |")
-    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    # signal.pure_tone sends a steady tone to review by design (FINDINGS.md): counted, and
+    # counted apart, so a test tone's review is not mistaken for a detector's error
+    print(
+        "| set | n | flagged | rate | 95% upper bound | flagged by more than signal.pure_tone "
+        "| findings |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     sets: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     variants: dict[str, str] = {}
     for r in good_rows:
@@ -208,16 +214,18 @@ def main() -> None:
         if name.startswith("good rendition"):
             sets[name] = [(str(out / r["path"]), v) for r, v in results]
             variants.update((str(out / r["path"]), r["variant"]) for r, _ in results)
-    total_n = total_k = 0
+    total_n = total_k = total_other = 0
     false_flags: list[str] = []
     for name, results in sets.items():
+        n = len(results)
         k = sum(v["decision"] != "accept" for _, v in results)
-        total_n, total_k = total_n + len(results), total_k + k
+        other = sum(
+            v["decision"] != "accept" and v["codes"] != ["signal.pure_tone"] for _, v in results
+        )
+        total_n, total_k, total_other = total_n + n, total_k + k, total_other + other
         codes = Counter(c for _, v in results if v["decision"] != "accept" for c in v["codes"])
         top = ", ".join(f"{c} {n}" for c, n in codes.most_common(3))
-        print(
-            f"| {name} | {len(results)} | {k} | {k / len(results):.1%} | {upper95(k, len(results)):.1%} | {top} |"
-        )
+        print(f"| {name} | {n} | {k} | {k / n:.1%} | {upper95(k, n):.1%} | {other} | {top} |")
         false_flags += [
             f"{name} ({variants[p]}): {v['decision']} {v['codes']}  {p}"
             for p, v in results
@@ -225,7 +233,9 @@ def main() -> None:
         ]
     print(
         f"| **all good audio** | {total_n} | {total_k} | {total_k / max(total_n, 1):.1%} "
-        f"| {upper95(total_k, total_n):.1%} | target <= 0.3% |"
+        f"| {upper95(total_k, total_n):.1%} | {total_other} "
+        f"({total_other / max(total_n, 1):.1%}, bound {upper95(total_other, total_n):.1%}) "
+        "| target <= 0.3% |"
     )
     if args.verbose:
         print("\nMisses:\n" + "\n".join(f"- {m}" for m in misses))
