@@ -196,6 +196,15 @@ def main() -> None:
                     f"{name}: {row['variant']} -> {v['decision']} {v['all_codes']}  {out / row['path']}"
                 )
 
+    for name, results in by_family.items():
+        received = [(r, v) for r, v in results if r["truth"].get("rx_ratio", 0.0) >= 0.9]
+        if any("rx_ratio" in r["truth"] for r, _ in results):
+            caught = sum(v["decision"] != "accept" for _, v in received)
+            print(
+                f"\n{name}: `minimodem --rx` gets >= 90% of the bytes back from "
+                f"{len(received)}/{len(results)}; flagged {caught}/{len(received)} of those"
+            )
+
     print("\n### False flags on good audio\n")
     # signal.pure_tone sends a steady tone to review by design (FINDINGS.md): counted, and
     # counted apart, so a test tone's review is not mistaken for a detector's error
@@ -216,19 +225,19 @@ def main() -> None:
             variants.update((str(out / r["path"]), r["variant"]) for r, _ in results)
     total_n = total_k = total_other = 0
     false_flags: list[str] = []
-    for name, results in sets.items():
-        n = len(results)
-        k = sum(v["decision"] != "accept" for _, v in results)
+    for name, judged_set in sets.items():
+        n = len(judged_set)
+        k = sum(v["decision"] != "accept" for _, v in judged_set)
         other = sum(
-            v["decision"] != "accept" and v["codes"] != ["signal.pure_tone"] for _, v in results
+            v["decision"] != "accept" and v["codes"] != ["signal.pure_tone"] for _, v in judged_set
         )
         total_n, total_k, total_other = total_n + n, total_k + k, total_other + other
-        codes = Counter(c for _, v in results if v["decision"] != "accept" for c in v["codes"])
-        top = ", ".join(f"{c} {n}" for c, n in codes.most_common(3))
+        codes = Counter(c for _, v in judged_set if v["decision"] != "accept" for c in v["codes"])
+        top = ", ".join(f"{c} {count}" for c, count in codes.most_common(3))
         print(f"| {name} | {n} | {k} | {k / n:.1%} | {upper95(k, n):.1%} | {other} | {top} |")
         false_flags += [
             f"{name} ({variants[p]}): {v['decision']} {v['codes']}  {p}"
-            for p, v in results
+            for p, v in judged_set
             if v["decision"] != "accept"
         ]
     print(

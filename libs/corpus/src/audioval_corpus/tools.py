@@ -28,6 +28,7 @@ __all__ = [
     "flac_encode",
     "lame_encode",
     "metaflac_total_samples",
+    "minimodem_rx",
     "minimodem_tx",
     "missing_tools",
     "oggenc_encode",
@@ -74,6 +75,20 @@ def minimodem_tx(data: bytes, baud: float) -> np.ndarray:
         _run(["minimodem", "--tx", "-f", str(out), f"{baud:g}"], stdin=data)
         y, _ = sf.read(out, dtype="float64")
     return np.asarray(y)
+
+
+def minimodem_rx(wav: bytes, baud: float) -> bytes:
+    """What ``minimodem --rx`` at ``baud`` receives from a WAV: whether a transmission still
+    carries its bytes (under music, a weak one may not)."""
+    with tempfile.TemporaryDirectory(prefix="families-") as tmp:
+        path = Path(tmp) / "rx.wav"
+        path.write_bytes(wav)
+        return subprocess.run(
+            ["minimodem", "--rx", "-q", "-f", str(path), f"{baud:g}"],
+            capture_output=True,
+            check=False,
+            timeout=300,
+        ).stdout
 
 
 def sox(inputs: Sequence[bytes], effects: Sequence[str], *, out_args: Sequence[str] = ()) -> bytes:
