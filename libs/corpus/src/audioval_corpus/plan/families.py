@@ -383,7 +383,11 @@ def _modem(mixed: bool) -> Callable[[PlanArgs, int], Case]:
             # music breaks an exact match, not the transmission)
             rx = tools.minimodem_rx(tools.wav_bytes(y, rate), spec.baud)
             ratio = difflib.SequenceMatcher(None, sent, rx, autojunk=False).ratio()
-            facts = {"baud": spec.baud, "sent_bytes": len(sent), "rx_ratio": round(ratio, 3)}
+            facts: dict[str, object] = {
+                "baud": spec.baud,
+                "sent_bytes": len(sent),
+                "rx_ratio": round(ratio, 3),
+            }
             return Placed(blob, None, when, facts)
 
         level = "alone" if spec.level_db is None else f"{spec.level_db:+.0f} dB"
