@@ -28,7 +28,7 @@ from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.fingerprint import Fingerprinter, Landmarks
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.modem import ModemScanner
-from audiomodel.signal import SignalAnalyzer, SignalReport, to_int16
+from audiomodel.signal import SignalAnalyzer, SignalReport, channel_sum, to_int16
 from audiomodel.stego import LsbAnalyzer, StegoReport
 from audiomodel.verdict import Thresholds, Verdict, decide
 from audiomodel.windows import ByteMap
@@ -265,8 +265,11 @@ def _decode_and_measure(
             prints = Fingerprinter(rate) if fingerprint else None
             decoded = 0
             for samples, stored in _blocks(audio, subtype):
-                signal.update(samples, stored if subtype in _FLOAT_SUBTYPES else None)
-                modem.update(samples)
+                summed = channel_sum(samples)  # the mono level, shared by signal and modem
+                signal.update(
+                    samples, stored if subtype in _FLOAT_SUBTYPES else None, summed=summed
+                )
+                modem.update(samples, summed=summed)
                 if prints is not None:
                     prints.update(samples)
                 if stego is not None and stored is not None:
