@@ -34,7 +34,7 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import grpc
 
-__all__ = ["CLIENT_CODES", "StatusTable", "note", "status_errors", "status_of"]
+__all__ = ["CLIENT_CODES", "StatusTable", "code_seen", "note", "status_errors", "status_of"]
 
 StatusTable = Sequence[tuple[type[Exception], grpc.StatusCode]]
 
@@ -90,7 +90,7 @@ def status_errors(
     def refuse(exc: Exception, context: grpc.ServicerContext, rpc: str, started: float) -> NoReturn:
         code = status_of(exc, table)
         assert code is not None  # only mapped errors get here
-        got = _code_seen(code, context)
+        got = code_seen(code, context)
         notes = _notes.get() or {}
         logger.log(
             logging.WARNING if got in CLIENT_CODES else logging.ERROR,
@@ -150,7 +150,7 @@ def status_errors(
     return decorate
 
 
-def _code_seen(code: grpc.StatusCode, context: grpc.ServicerContext) -> grpc.StatusCode:
+def code_seen(code: grpc.StatusCode, context: grpc.ServicerContext) -> grpc.StatusCode:
     """What the client gets for ``code``: a call already over ended as CANCELLED, or as
     DEADLINE_EXCEEDED when its deadline passed."""
     if context.is_active():
