@@ -12,9 +12,15 @@ import threading
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import Histogram, start_http_server
+from prometheus_client import Counter, Histogram, start_http_server
 
-__all__ = ["GRPC_SERVER_HANDLING_SECONDS", "LATENCY_BUCKETS", "MetricsEndpoint", "serve_metrics"]
+__all__ = [
+    "GRPC_SERVER_HANDLING_SECONDS",
+    "LATENCY_BUCKETS",
+    "VERDICTS",
+    "MetricsEndpoint",
+    "serve_metrics",
+]
 
 # From a health check (~1 ms) to a long upload or validation (minutes).
 LATENCY_BUCKETS = (
@@ -40,6 +46,14 @@ GRPC_SERVER_HANDLING_SECONDS = Histogram(
     "Time from a call's start to its last response, by method and the status the client got.",
     ["grpc_service", "grpc_method", "grpc_code"],
     buckets=LATENCY_BUCKETS,
+)
+
+# Stored by classify (judged) and by rebuild (a track that does not rebuild is rejected there),
+# each counting what it stored; summed over both, every verdict once.
+VERDICTS = Counter(
+    "audioval_verdicts_total",
+    "Verdicts this process stored, by decision (accept, review, reject).",
+    ["decision"],
 )
 
 

@@ -84,7 +84,8 @@ def _tracer() -> trace.Tracer:
 
 
 def _final_code(context: grpc.ServicerContext, error: BaseException | None) -> grpc.StatusCode:
-    code = context.code()  # set by abort() or set_code(); None when the handler set none
+    # Set by abort() or set_code(); None when the handler set none (not in grpc-stubs' type).
+    code = getattr(context, "code", lambda: None)()
     if not isinstance(code, grpc.StatusCode):
         code = grpc.StatusCode.OK if error is None else grpc.StatusCode.UNKNOWN
     return code_seen(code, context)

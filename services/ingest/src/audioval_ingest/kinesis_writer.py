@@ -143,7 +143,7 @@ def chunk_record_bytes(
     setting the field and serializing the message would make.
     """
     head = pipeline_pb2.ChunkRecord(track_id=track_id, index=index, offset=offset)
-    parts = [head.SerializeToString()]
+    parts: list[bytes | bytearray | memoryview] = [head.SerializeToString()]
     if len(data):  # proto3 leaves an empty bytes field out
         parts += (_DATA_FIELD_KEY, _varint(len(data)), data)
     if traceparent:
