@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 import urllib.request
@@ -16,7 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
-from audioval_servicekit import RunningServer, ServiceSettings, build_server
+from audioval_servicekit import RunningServer, ServiceSettings, build_server, status_errors
 from audioval_servicekit.tracing import (
     context_from_traceparent,
     current_traceparent,
@@ -39,6 +40,27 @@ def _say(request: bytes, context: grpc.ServicerContext) -> bytes:
         raise RuntimeError("a bug")
     # The handler sees the server span as current: its traceparent names it.
     return current_traceparent().encode()
+
+
+class ClientGoneError(Exception):
+    pass
+
+
+_log = logging.getLogger("test_telemetry.upload")
+
+
+class Uploads:
+    """Like ingest's UploadTrack: reads a request stream; a call already over is refused."""
+
+    @status_errors(((ClientGoneError, grpc.StatusCode.CANCELLED),), logger=_log, what="upload")
+    def upload(
+        self, requests: Iterator[health_pb2.HealthCheckRequest], context: grpc.ServicerContext
+    ) -> health_pb2.HealthCheckResponse:
+        for _request in requests:
+            pass
+        if not context.is_active():
+            raise ClientGoneError("the stream ended and the call is over")
+        return health_pb2.HealthCheckResponse()
 
 
 def _count(data: bytes, start: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
@@ -64,6 +86,11 @@ def server() -> Iterator[RunningServer]:
             "Say": grpc.unary_unary_rpc_method_handler(_say),
             "Count": grpc.unary_stream_rpc_method_handler(
                 lambda request, context: _count(request, b"", context)
+            ),
+            "Up": grpc.stream_unary_rpc_method_handler(
+                Uploads().upload,
+                request_deserializer=health_pb2.HealthCheckRequest.FromString,
+                response_serializer=health_pb2.HealthCheckResponse.SerializeToString,
             ),
         },
     )
@@ -167,3 +194,48 @@ def test_metrics_off_by_default_and_refused_beyond_loopback() -> None:
     assert ServiceSettings().metrics_port == 0
     with pytest.raises(ValueError, match="metrics"):
         ServiceSettings(metrics_host="0.0.0.0", metrics_port=9000)
+
+
+GARBAGE = b"\xff\xff\xff\xff not a protobuf"
+
+
+def test_an_undecodable_request_is_counted_as_internal_and_logged_as_the_clients_mistake(
+    server: RunningServer, channel: grpc.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    check = channel.unary_unary("/grpc.health.v1.Health/Check")
+    before = _calls(server, "grpc.health.v1.Health", "Check", "INTERNAL")
+    with pytest.raises(grpc.RpcError) as refused:
+        check(GARBAGE, timeout=5)
+    assert refused.value.code() is grpc.StatusCode.INTERNAL
+    assert _calls(server, "grpc.health.v1.Health", "Check", "INTERNAL") == before + 1
+    (line,) = [r for r in caplog.records if r.getMessage() == "request message undecodable"]
+    assert line.levelno == logging.WARNING and line.exc_info is None
+    assert getattr(line, "status", None) == "INTERNAL"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_an_undecodable_message_in_a_request_stream_logs_the_status_the_client_got(
+    server: RunningServer, channel: grpc.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    up = channel.stream_unary(f"/{SERVICE}/Up")
+    before = _calls(server, SERVICE, "Up", "INTERNAL")
+    good = health_pb2.HealthCheckRequest(service="x").SerializeToString()
+    with pytest.raises(grpc.RpcError) as refused:
+        up(iter([good, GARBAGE]), timeout=5)
+    assert refused.value.code() is grpc.StatusCode.INTERNAL
+
+    def refusal() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "test_telemetry.upload"]
+
+    deadline = time.monotonic() + 5
+    while not refusal() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (line,) = refusal()
+    # The handler saw its stream end on a call already over: without the decoding failure it
+    # would have logged CANCELLED; the client got INTERNAL, and it was the client's mistake.
+    assert getattr(line, "status", None) == "INTERNAL"
+    assert line.levelno == logging.WARNING and line.exc_info is None
+    assert _calls(server, SERVICE, "Up", "INTERNAL") == before + 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -4,7 +4,10 @@ Every call is observed in ``audioval_grpc_server_handling_seconds`` by service, 
 status the client actually got: OK, the code the handler aborted with, UNKNOWN for an error
 that escaped it, and CANCELLED or DEADLINE_EXCEEDED when the client was gone before the
 answer (as :mod:`audioval_servicekit.errors` logs it). A server-streaming call is timed to its
-last message.
+last message. A request message that cannot be decoded is counted as the INTERNAL gRPC answers
+(the client's mistake: one WARNING line, instead of gRPC's ERROR traceback), and the handler of
+a request stream, which sees that stream end early, logs the status the client got
+(:func:`~audioval_servicekit.errors.watching_decoding`).
 
 Every call but health checks and reflection runs in a SERVER span named for the method
 (``audioval.v1.IngestService/UploadTrack``), child of the ``traceparent`` the caller sent;
@@ -14,6 +17,8 @@ refused by authentication are counted too.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -22,11 +27,13 @@ import grpc
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from audioval_servicekit.errors import CLIENT_CODES, code_seen
+from audioval_servicekit.errors import CLIENT_CODES, code_seen, watching_decoding
 from audioval_servicekit.metrics import GRPC_SERVER_HANDLING_SECONDS
 from audioval_servicekit.tracing import TRACEPARENT, context_from_traceparent
 
 __all__ = ["TelemetryInterceptor"]
+
+log = logging.getLogger(__name__)
 
 # Probed every few seconds by load balancers and `audioval up`: timed, never traced.
 _UNTRACED_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
@@ -114,29 +121,75 @@ class TelemetryInterceptor(_Interceptor):
         traceparent = _traceparent(handler_call_details) if traced else ""
         streaming = handler.response_streaming
         inner = _behavior(handler)
+        undecodable = threading.Event()  # this call's; set on gRPC's thread, read on the handler's
 
         def observe(request: Any, context: grpc.ServicerContext) -> Any:
             call = _Call(method, traceparent, traced)
             if streaming:
-                return _observed_stream(call, inner, request, context)
+                return _observed_stream(call, inner, request, context, undecodable)
             error: BaseException | None = None
             try:
-                if call.span is None:
-                    return inner(request, context)
-                with _current(call.span):
-                    return inner(request, context)
+                with watching_decoding(undecodable):
+                    if call.span is None:
+                        return inner(request, context)
+                    with _current(call.span):
+                        return inner(request, context)
             except BaseException as exc:
                 error = exc
                 raise
             finally:
-                call.finish(context, error)
+                with watching_decoding(undecodable):
+                    call.finish(context, error)
 
         factory = _FACTORIES[(handler.request_streaming, streaming)]
         return factory(
             observe,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=_decoder(
+                handler.request_deserializer,
+                method,
+                undecodable,
+                handled_later=handler.request_streaming,
+            ),
             response_serializer=handler.response_serializer,
         )
+
+
+def _decoder(
+    decode: Callable[[bytes], Any] | None,
+    method: str,
+    undecodable: threading.Event,
+    *,
+    handled_later: bool,
+) -> Callable[[bytes], Any] | None:
+    """``decode``, answering None (gRPC then ends the call with INTERNAL) for a message that
+    does not decode, once logged as the client's mistake."""
+    if decode is None:
+        return None
+
+    def decoded(data: bytes) -> Any:
+        try:
+            return decode(data)
+        except Exception as exc:
+            first = not undecodable.is_set()
+            undecodable.set()
+            if first and not handled_later:
+                # A unary request: the handler never runs, so the call is counted here.
+                service, _, name = method.lstrip("/").rpartition("/")
+                GRPC_SERVER_HANDLING_SECONDS.labels(service, name, "INTERNAL").observe(0.0)
+            if first:
+                log.warning(
+                    "request message undecodable",
+                    extra={
+                        "track_id": None,
+                        "rpc": method,
+                        "status": "INTERNAL",
+                        "bytes": len(data),
+                        "reason": f"{type(exc).__name__}: {str(exc)[:200]}",
+                    },
+                )
+            return None
+
+    return decoded
 
 
 def _behavior(handler: grpc.RpcMethodHandler[Any, Any]) -> Callable[..., Any]:
@@ -148,7 +201,11 @@ def _behavior(handler: grpc.RpcMethodHandler[Any, Any]) -> Callable[..., Any]:
 
 
 def _observed_stream(
-    call: _Call, inner: Callable[..., Any], request: Any, context: grpc.ServicerContext
+    call: _Call,
+    inner: Callable[..., Any],
+    request: Any,
+    context: grpc.ServicerContext,
+    undecodable: threading.Event,
 ) -> Iterator[Any]:
     """The handler's responses, each produced inside the call's span; timed to the last one."""
     error: BaseException | None = None
@@ -166,7 +223,8 @@ def _observed_stream(
         error = exc
         raise
     finally:
-        call.finish(context, error)
+        with watching_decoding(undecodable):
+            call.finish(context, error)
 
 
 def _current(span: Span) -> Any:
