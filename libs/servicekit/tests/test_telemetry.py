@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -18,6 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client.parser import text_string_to_metric_families
 
 from audioval_servicekit import RunningServer, ServiceSettings, build_server, status_errors
+from audioval_servicekit.logs import JsonFormatter
 from audioval_servicekit.tracing import (
     context_from_traceparent,
     current_traceparent,
@@ -239,3 +241,12 @@ def test_an_undecodable_message_in_a_request_stream_logs_the_status_the_client_g
     assert line.levelno == logging.WARNING and line.exc_info is None
     assert _calls(server, SERVICE, "Up", "INTERNAL") == before + 1
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_log_line_inside_a_span_carries_its_trace_id(spans: InMemorySpanExporter) -> None:
+    formatter = JsonFormatter()
+    record = logging.makeLogRecord({"msg": "judged", "levelname": "INFO"})
+    assert "trace_id" not in json.loads(formatter.format(record))
+    with trace.get_tracer(__name__).start_as_current_span("upload") as span:
+        line = json.loads(formatter.format(record))
+    assert line["trace_id"] == format(span.get_span_context().trace_id, "032x")
