@@ -288,3 +288,23 @@ def test_an_upload_moves_each_services_series(stack: Stack) -> None:
     for name, labels in classify:
         assert not {k for k, _ in labels} & {"user_id", "track_id"}, name
         assert not any(v in {track_id, "u-telemetry"} for _, v in labels), name
+
+
+def test_validate_track_calls_are_counted_under_the_status_each_got(stack: Stack) -> None:
+    before = scrape(stack.classify)
+    content = _song(3.0)
+    with grpc.insecure_channel(f"127.0.0.1:{stack.classify.port}") as channel:
+        classify = classify_pb2_grpc.ClassifyServiceStub(channel)
+        classify.ValidateTrack(classify_pb2.ValidateTrackRequest(content=content), timeout=120)
+        with pytest.raises(grpc.RpcError) as corrupted:
+            classify.ValidateTrack(
+                classify_pb2.ValidateTrackRequest(content=content, sha256="0" * 64), timeout=30
+            )
+    assert corrupted.value.code() is grpc.StatusCode.DATA_LOSS
+    after = scrape(stack.classify)
+    moved = {
+        code: handled(after, "ClassifyService", "ValidateTrack", code)
+        - handled(before, "ClassifyService", "ValidateTrack", code)
+        for code in ("OK", "DATA_LOSS", "UNKNOWN")
+    }
+    assert moved == {"OK": 1, "DATA_LOSS": 1, "UNKNOWN": 0}
