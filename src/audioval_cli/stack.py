@@ -66,6 +66,10 @@ class StackPorts:
     aws: int = 4566
     ray: int = 6379
     dashboard: int = 8265
+    # Each service's Prometheus /metrics (plain HTTP on 127.0.0.1).
+    ingest_metrics: int = 9151
+    rebuild_metrics: int = 9152
+    classify_metrics: int = 9153
 
     @classmethod
     def free(cls) -> StackPorts:
@@ -75,7 +79,9 @@ class StackPorts:
     def up_options(self) -> list[str]:
         """These ports as ``audioval up`` options (``--ingest-port N`` ...)."""
         return [
-            arg for f in fields(self) for arg in (f"--{f.name}-port", str(getattr(self, f.name)))
+            arg
+            for f in fields(self)
+            for arg in (f"--{f.name.replace('_', '-')}-port", str(getattr(self, f.name)))
         ]
 
 
@@ -102,6 +108,14 @@ class Stack:
             "rebuild": f"127.0.0.1:{self.ports.rebuild} (health only)",
             "classify": f"127.0.0.1:{self.ports.classify}",
             "aws": self.emulator.endpoint_url,
+            "metrics": ", ".join(
+                f"{name} http://127.0.0.1:{port}/metrics"
+                for name, port in (
+                    ("ingest", self.ports.ingest_metrics),
+                    ("rebuild", self.ports.rebuild_metrics),
+                    ("classify", self.ports.classify_metrics),
+                )
+            ),
         }
         if self.ray is not None:
             endpoints["ray"] = self.ray.address
@@ -144,6 +158,9 @@ def _environment(
             "AUDIOVAL_INGEST_PORT": str(ports.ingest),
             "AUDIOVAL_REBUILD_PORT": str(ports.rebuild),
             "AUDIOVAL_CLASSIFY_PORT": str(ports.classify),
+            "AUDIOVAL_INGEST_METRICS_PORT": str(ports.ingest_metrics),
+            "AUDIOVAL_REBUILD_METRICS_PORT": str(ports.rebuild_metrics),
+            "AUDIOVAL_CLASSIFY_METRICS_PORT": str(ports.classify_metrics),
             "AUDIOVAL_REBUILD_CLASSIFY_ADDRESS": f"127.0.0.1:{ports.classify}",
             "AUDIOVAL_CLASSIFY_RAY_ADDRESS": ray.address,
             # Small per-block numpy work: threads only add contention.
@@ -330,6 +347,15 @@ def stop_processes(processes: dict[str, subprocess.Popen[bytes]], grace: float =
 @click.option(
     "--dashboard-port", default=8265, show_default=True, help="The Ray dashboard and Jobs API."
 )
+@click.option("--ingest-metrics-port", default=9151, show_default=True)
+@click.option("--rebuild-metrics-port", default=9152, show_default=True)
+@click.option("--classify-metrics-port", default=9153, show_default=True)
+@click.option(
+    "--otlp-endpoint",
+    default="",
+    help="Send every service's spans to this OTLP/gRPC collector (http://127.0.0.1:4317); "
+    "default: no export (trace context is still passed on).",
+)
 @click.option(
     "--log-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -378,6 +404,10 @@ def up_command(
     aws_port: int,
     ray_port: int,
     dashboard_port: int,
+    ingest_metrics_port: int,
+    rebuild_metrics_port: int,
+    classify_metrics_port: int,
+    otlp_endpoint: str,
     log_dir: Path | None,
     startup_timeout: float,
     fault_rate: float | None,
@@ -396,6 +426,10 @@ def up_command(
     signal.signal(signal.SIGTERM, request_stop)
     if log_dir:
         log_dir.mkdir(parents=True, exist_ok=True)
+    if otlp_endpoint:
+        # The services' environment is this process' (see _environment).
+        for service in ("INGEST", "REBUILD", "CLASSIFY"):
+            os.environ.setdefault(f"AUDIOVAL_{service}_TRACE_OTLP_ENDPOINT", otlp_endpoint)
     ports = StackPorts(
         ingest=ingest_port,
         rebuild=rebuild_port,
@@ -403,6 +437,9 @@ def up_command(
         aws=aws_port,
         ray=ray_port,
         dashboard=dashboard_port,
+        ingest_metrics=ingest_metrics_port,
+        rebuild_metrics=rebuild_metrics_port,
+        classify_metrics=classify_metrics_port,
     )
     kinds = tuple(k.strip() for k in fault_kinds.split(",") if k.strip())
     if unknown := set(kinds) - set(FAULT_KINDS):
