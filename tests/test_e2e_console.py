@@ -200,10 +200,12 @@ def test_a_review_track_is_decided_in_the_browser_and_reaches_watchers(
         findings = alice.find_element(By.ID, "findings").text
         assert "container.truncated" in findings and "missing_bytes" in findings
         WebDriverWait(alice, WAIT_S).until(
-            lambda d: d.execute_script(
-                "const i = document.getElementById('picture'); return i.complete && i.naturalWidth"
+            lambda d: (
+                d.execute_script(
+                    "const i = document.getElementById('picture'); return i.complete && i.naturalWidth"
+                )
+                == 1200
             )
-            == 1200
         )
         assert alice.find_element(By.ID, "player").get_attribute("src").endswith("/audio")
 
@@ -219,7 +221,7 @@ def test_a_review_track_is_decided_in_the_browser_and_reaches_watchers(
         assert "Held by alice" in bob.find_element(By.ID, "held").text
         assert not bob.find_elements(By.ID, "decide")
 
-        alice.set_window_size(1280, 1250)
+        alice.set_window_size(1440, 1000)
         alice.save_screenshot(str(tmp_path / "console.png"))
         save_small_png(tmp_path / "console.png", SCREENSHOT)
 

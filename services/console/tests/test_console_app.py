@@ -177,3 +177,18 @@ def test_tokens_name_their_moderator() -> None:
     assert check_token("bob-token", moderators) == "bob"
     assert check_token("bob-toke", moderators) is None
     assert check_token("", moderators) is None
+
+
+def test_without_held_bytes_the_picture_still_shows_the_verdict_and_no_audio_is_served(
+    pipeline: PipelineSettings, table: VerdictTable, review_track: ReviewTrack
+) -> None:
+    _, verdict = review_track()
+    table.put_first(verdict)
+    settings = ConsoleSettings(token=SecretStr("t0ken"), pipeline=pipeline)
+    client = TestClient(create_app(settings, table), follow_redirects=False)
+    _login(client, "t0ken")
+    page = client.get(f"/tracks/{verdict.track_id}").text
+    assert 'id="no-audio"' in page and 'id="player"' not in page
+    assert client.get(f"/tracks/{verdict.track_id}/picture.png").content.startswith(PNG_MAGIC)
+    assert client.get(f"/tracks/{verdict.track_id}/audio").status_code == 404
+    assert client.get("/tracks/..%2F..%2Fetc%2Fpasswd/audio").status_code in (401, 404)
