@@ -311,14 +311,15 @@ def local_stack(
             stack.children[name] = child
             stack.processes[name] = child.process
 
-        # ingest, rebuild and the console need only the emulator: they start while the head
-        # comes up.
+        # ingest and rebuild need only the emulator: they start while the head comes up.
         start_service("ingest")
         start_service("rebuild")
-        start_service("console")
         stack.ray.wait_ready(deadline, before_ready)
         lap("ray head")
         start_service("classify")
+        # The console needs only the emulator too, but its imports (matplotlib) would compete
+        # with the head's start: it starts beside classify, which takes longer.
+        start_service("console")
         for name, port in (
             ("ingest", ports.ingest),
             ("rebuild", ports.rebuild),
