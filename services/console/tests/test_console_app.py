@@ -192,3 +192,32 @@ def test_without_held_bytes_the_picture_still_shows_the_verdict_and_no_audio_is_
     assert client.get(f"/tracks/{verdict.track_id}/picture.png").content.startswith(PNG_MAGIC)
     assert client.get(f"/tracks/{verdict.track_id}/audio").status_code == 404
     assert client.get("/tracks/..%2F..%2Fetc%2Fpasswd/audio").status_code in (401, 404)
+
+
+def test_reject_and_add_as_known_bad_reference_asks_the_index_for_that_track(
+    pipeline: PipelineSettings, table: VerdictTable, tmp_path: Path, held: verdict_pb2.Verdict
+) -> None:
+    added: list[str] = []
+
+    def add_reference(track_id: str) -> str:
+        added.append(track_id)
+        return "17"
+
+    settings = _settings(pipeline, tmp_path)
+    client = TestClient(create_app(settings, table, add_reference=add_reference))
+    _login_following(client, "alice-token")
+    track = held.track_id
+    page = client.post(f"/tracks/{track}/claim", data={"csrf": _csrf(client.get("/").text)})
+    assert 'id="reject-reference"' in page.text
+    done = client.post(
+        f"/tracks/{track}/decide",
+        data={"csrf": _csrf(page.text), "decision": "reject_reference", "reason": "known spam"},
+    )
+    assert "known-bad reference 17 added" in done.text
+    assert added == [track]
+    stored = table.get(track)
+    assert stored is not None and stored.decision == verdict_pb2.DECISION_REJECT
+
+
+def _login_following(client: TestClient, token: str) -> None:
+    assert client.get("/", params={"token": token}).url.path == "/"
