@@ -49,6 +49,7 @@ if CHROMIUM is None or CHROMEDRIVER is None:
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 
@@ -196,7 +197,7 @@ def test_a_review_track_is_decided_in_the_browser_and_reaches_watchers(
         row.find_element(By.CSS_SELECTOR, "button.claim").click()
 
         # The track page: findings in words, the picture drawn, the player.
-        assert alice.find_element(By.ID, "track-id").text == track_id
+        assert shown(alice, "track-id").text == track_id
         findings = alice.find_element(By.ID, "findings").text
         assert "container.truncated" in findings and "missing_bytes" in findings
         WebDriverWait(alice, WAIT_S).until(
@@ -216,9 +217,9 @@ def test_a_review_track_is_decided_in_the_browser_and_reaches_watchers(
         row = bob.find_element(By.CSS_SELECTOR, f'tr.item[data-track-id="{track_id}"]')
         assert "alice" in row.text
         row.find_element(By.CSS_SELECTOR, "button.claim").click()
-        assert "held by alice" in bob.find_element(By.ID, "notice").text
+        assert "held by alice" in shown(bob, "notice").text
         bob.get(f"{console}/tracks/{track_id}")
-        assert "Held by alice" in bob.find_element(By.ID, "held").text
+        assert "Held by alice" in shown(bob, "held").text
         assert not bob.find_elements(By.ID, "decide")
 
         alice.set_window_size(1440, 1000)
@@ -227,8 +228,8 @@ def test_a_review_track_is_decided_in_the_browser_and_reaches_watchers(
 
         alice.find_element(By.ID, "reason").send_keys("cut to a quarter; nothing hidden in it")
         alice.find_element(By.ID, "accept").click()
+        assert "alice" in shown(alice, "audit").text
         assert alice.find_element(By.ID, "decision").text == "accept"
-        assert "alice" in alice.find_element(By.ID, "audit").text
 
         decided = watch.wait_for(verdict_pb2.DECISION_ACCEPT)
         assert decided.track_id == track_id
@@ -236,6 +237,12 @@ def test_a_review_track_is_decided_in_the_browser_and_reaches_watchers(
         assert track_id not in bob.find_element(By.ID, "queue").text
     finally:
         watch.close()
+
+
+def shown(driver: webdriver.Chrome, element_id: str) -> WebElement:
+    """The element once the page that has it is loaded (a click's navigation is not waited
+    for by the click itself)."""
+    return WebDriverWait(driver, WAIT_S).until(lambda d: d.find_element(By.ID, element_id))
 
 
 def save_small_png(source: Path, target: Path) -> None:
