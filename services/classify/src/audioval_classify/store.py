@@ -9,6 +9,7 @@ the track's audit trail.
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 from collections import OrderedDict
@@ -122,9 +123,12 @@ class VerdictBroadcaster:
     """Fans newly stored verdicts out to WatchVerdicts subscribers, each with a bounded queue.
 
     A verdict can reach the broadcaster twice: from the replica that stored it (right after its
-    conditional write) and from the verdict table's stream. A track has one verdict ever, so
-    the broadcaster remembers the last ``recent_tracks`` track ids it published and drops a
-    second copy; the window only has to outlast the stream's delay, not the table's lifetime.
+    conditional write) and from the verdict table's stream. The broadcaster remembers, for the
+    last ``recent_tracks`` tracks it published, a digest of the verdict it sent, and drops a
+    second copy of *that* verdict; the window only has to outlast the stream's delay, not the
+    table's lifetime. A different verdict of a track already published (a re-scan or a
+    moderator superseded it, on this replica or, seen through the table's stream, on another)
+    is delivered: remembering track ids alone dropped every supersede another replica stored.
     """
 
     def __init__(self, queue_size: int, *, recent_tracks: int = 10_000) -> None:
@@ -132,7 +136,7 @@ class VerdictBroadcaster:
         self._recent_tracks = recent_tracks
         self._lock = threading.Lock()
         self._subscribers: set[queue.Queue[WatchItem]] = set()
-        self._published: OrderedDict[str, None] = OrderedDict()
+        self._published: OrderedDict[str, bytes] = OrderedDict()  # track id -> verdict digest
 
     @contextmanager
     def subscribe(self) -> Iterator[queue.Queue[WatchItem]]:
@@ -173,13 +177,20 @@ class VerdictBroadcaster:
                 yield item
 
     def publish(self, verdict: verdict_pb2.Verdict, *, supersedes: bool = False) -> bool:
-        """Hand ``verdict`` to every subscriber; False (and nothing sent) if its track was
-        published recently, unless ``supersedes``: a verdict that replaced the stored one."""
+        """Hand ``verdict`` to every subscriber; False (and nothing sent) if this very verdict
+        was published recently. A verdict that replaced its track's stored one is delivered
+        whether ``supersedes`` says so (the replica that wrote it) or not (another replica,
+        through the table's stream): it differs from the verdict published before."""
+        del supersedes  # the digest tells a new verdict of a track from a second copy
+        digest = hashlib.blake2b(
+            verdict.SerializeToString(deterministic=True), digest_size=16
+        ).digest()
         with self._lock:
-            if verdict.track_id in self._published and not supersedes:
+            if self._published.get(verdict.track_id) == digest:
                 self._published.move_to_end(verdict.track_id)
                 return False
-            self._published[verdict.track_id] = None
+            self._published[verdict.track_id] = digest
+            self._published.move_to_end(verdict.track_id)
             if len(self._published) > self._recent_tracks:
                 self._published.popitem(last=False)
             subscribers = list(self._subscribers)
