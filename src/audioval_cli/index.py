@@ -160,7 +160,7 @@ def add_command(
     show_default=True,
     help="Output format on stdout.",
 )
-@click.option("--limit", type=click.IntRange(min=1, max=100), default=5, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True)
 @_token_option
 @click.argument("paths", nargs=-1, required=True)
 def match_command(
@@ -259,6 +259,8 @@ def _each(
 @_index_option
 def stats_command(index_uri: str) -> None:
     """References, segments, postings, bytes and hours of audio in the index."""
+    if index_uri.startswith(GRPC_SCHEME):
+        raise click.ClickException("stats reads an embedded index (IndexService has no stats call)")
     with _open(index_uri) as index:
         stats = index.stats()
         _emit({"index": str(index.root), **stats.__dict__})
