@@ -61,6 +61,13 @@ class IngestSettings(ServiceSettings):
     # ms after their turn and not always in turn order; at exactly the limit some are refused.
     shard_write_headroom: float = Field(default=0.05, ge=0, lt=1)
 
+    # A track's records rotate over this many evenly spaced hash keys (ExplicitHashKey), so they
+    # land on every shard of a stream of up to this many evenly split shards: no one shard's
+    # 1 MiB/s in and 2 MiB/s out bounds a track, and rebuild reads the shards in parallel. Keep
+    # it >= the shards per stream (a multiple of it spreads consecutive records best); 1 puts a
+    # track on one shard.
+    spread_hash_keys: int = Field(default=8, ge=1, le=64)
+
     # How long the stream registry read is trusted before it is read again.
     stream_cache_ttl_s: float = Field(default=5.0, ge=0)
     # When the registry cannot be read, a cached set this young is still used.

@@ -226,6 +226,7 @@ class UploadFunnel:
             retry=self._retry,
             pacer=self._pacer,
             shard_map=self._shard_map,
+            spread=self._settings.spread_hash_keys,
             keep_going=keep_going,
             time_left=time_left,
         )
