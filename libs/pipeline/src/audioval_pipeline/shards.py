@@ -32,12 +32,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 __all__ = [
+    "HASH_KEY_SPACE",
     "ShardMap",
     "ShardPacer",
     "ShardRange",
     "TokenBucket",
     "WriteBudget",
-    "HASH_KEY_SPACE",
     "hash_key",
     "open_shards",
     "shard_for",

@@ -5,6 +5,12 @@ record and goes forward, keeping only the named sequence numbers (other tracks' 
 same shard are skipped). It never scans from the horizon, and it is bounded in GetRecords calls
 and wall-clock time. Each record must be this track's chunk at the named index, offset and size;
 the bytes must hash to the manifest's sha256.
+
+Ingest spreads a track's records over the stream's shards, so the shards are read concurrently
+(at most ``ReadLimits.parallel_shards`` at a time) and the chunks put back in index order. A
+GetRecords call asks for no more records than the shard still owes this track: other tracks'
+records interleave on a shard, and an unbounded call would return them all (moto has no 10 MiB
+cap per call; Kinesis has, and charges every byte to the shard's 2 MiB/s).
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
@@ -52,6 +59,8 @@ class ReadLimits:
     throttle_retries: int = 5
     backoff_base_s: float = 0.2
     backoff_cap_s: float = 5.0
+    # Shards of one track read at the same time.
+    parallel_shards: int = 8
 
 
 @dataclass
@@ -64,6 +73,13 @@ class _Reader:
     # Offset of each chunk in the file, by index.
     offsets: list[int]
     calls: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _count_call(self) -> int:
+        """One more GetRecords call (shards are read concurrently); the count before it."""
+        with self.lock:
+            self.calls += 1
+            return self.calls - 1
 
     def _remaining_s(self) -> float:
         return self.deadline - time.monotonic()
@@ -125,14 +141,15 @@ class _Reader:
         while remaining:
             if iterator is None:
                 self._missing(stream, shard, remaining, "the shard is closed and ended")
-            if self.calls >= self.limits.max_calls:
-                self._missing(
-                    stream, shard, remaining, f"not found in {self.calls} GetRecords calls"
-                )
-            self.calls += 1
+            made = self._count_call()
+            if made >= self.limits.max_calls:
+                self._missing(stream, shard, remaining, f"not found in {made} GetRecords calls")
             try:
+                # No more records than this shard still owes: the rest are other tracks'.
                 response = self._call(
-                    "get_records", ShardIterator=iterator, Limit=self.limits.records_per_call
+                    "get_records",
+                    ShardIterator=iterator,
+                    Limit=min(self.limits.records_per_call, len(remaining)),
                 )
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
@@ -220,6 +237,51 @@ class _Reader:
         return bytes(record.data)
 
 
+_Group = tuple[tuple[str, str], dict[int, pipeline_pb2.ChunkLocation]]
+
+
+def _read_shards(reader: _Reader, groups: list[_Group], parallel: int) -> list[dict[int, bytes]]:
+    """Every group's chunks, read by up to ``parallel`` threads; the first failure is raised.
+
+    Daemon threads, not an executor: a read stuck in an HTTP call must not hold up the
+    process' exit (its time is bounded by the read deadline anyway).
+    """
+    if len(groups) == 1 or parallel <= 1:
+        return [reader.read_shard(stream, shard, wanted) for (stream, shard), wanted in groups]
+    results: list[dict[int, bytes] | None] = [None] * len(groups)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    todo = iter(range(len(groups)))
+
+    def work() -> None:
+        while True:
+            with lock:
+                if errors:
+                    return  # the track has failed: start no other shard
+                position = next(todo, None)
+            if position is None:
+                return
+            (stream, shard), wanted = groups[position]
+            try:
+                results[position] = reader.read_shard(stream, shard, wanted)
+            except BaseException as exc:  # handed to the caller's thread below
+                with lock:
+                    errors.append(exc)
+                return
+
+    threads = [
+        threading.Thread(target=work, name="rebuild-read", daemon=True)
+        for _ in range(min(parallel, len(groups)))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return [found for found in results if found is not None]
+
+
 def read_track(
     kinesis: Any,
     manifest: pipeline_pb2.Manifest,
@@ -258,8 +320,8 @@ def read_track(
             chunk
         )
     parts: dict[int, bytes] = {}
-    for (stream, shard), wanted in groups.items():
-        parts.update(reader.read_shard(stream, shard, wanted))
+    for found in _read_shards(reader, list(groups.items()), limits.parallel_shards):
+        parts.update(found)
     if len(parts) != manifest.chunk_count:
         raise CountMismatchError(
             f"rebuilt {len(parts)} chunks, manifest names {manifest.chunk_count}",
