@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -72,6 +74,12 @@ class IngestSettings(ServiceSettings):
     stream_cache_ttl_s: float = Field(default=5.0, ge=0)
     # When the registry cannot be read, a cached set this young is still used.
     stream_cache_max_stale_s: float = Field(default=60.0, ge=0)
+
+    # The manifest's SQS FIFO message group. "track": tracks are judged independently, one
+    # user's album at the same time (SQS gives out none of a group's later messages while one
+    # is in flight). "user": one user's tracks one after another, in upload order (set rebuild's
+    # AUDIOVAL_REBUILD_ORDERED_BY=user too).
+    manifest_group_by: Literal["track", "user"] = "track"
 
     # SQS' message size limit; the manifest of the largest upload must fit (checked at startup).
     sqs_max_message_bytes: int = Field(default=256 * 1024, ge=1024)

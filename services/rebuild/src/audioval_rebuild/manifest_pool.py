@@ -91,15 +91,24 @@ class ManifestPool:
             if item is None:
                 return
             handler, future = item
-            if future.set_running_or_notify_cancel():
+            result: Any = None
+            error: BaseException | None = None
+            running = future.set_running_or_notify_cancel()
+            if running:
                 try:
-                    future.set_result(handler())
+                    result = handler()
                 except BaseException as exc:  # handed to whoever reads the future
-                    future.set_exception(exc)
+                    error = exc
+            # The slot is free before the result is out: whoever waited on it may reserve again.
             with self._cond:
                 self._reserved -= 1
                 self._idle += 1
                 self._cond.notify_all()
+            if running:
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(result)
 
     def wait_idle(self, timeout_s: float) -> bool:
         """Wait until no handler is queued or running; False if some still are."""

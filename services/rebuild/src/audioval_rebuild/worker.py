@@ -29,6 +29,7 @@ verdict is stored.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import threading
 import time
@@ -183,7 +184,7 @@ class RebuildWorker:
         self.pool.give_back(slots - len(messages))
         for message in messages:
             self._heartbeat.hold(message["ReceiptHandle"], message.get("MessageId", ""))
-        return [self.pool.submit(lambda m=message: self._start(m)) for message in messages]
+        return [self.pool.submit(functools.partial(self._start, m)) for m in messages]
 
     def poll_once(self) -> list[Outcome]:
         """One long poll, every received message handled (concurrently); their outcomes in
