@@ -127,7 +127,7 @@ def start_stack(tmp: Path, args: argparse.Namespace) -> StackHandle:
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp / "up.err").open("w"),
         text=True,
         env={**os.environ, **extra},
     )
@@ -140,7 +140,10 @@ def start_stack(tmp: Path, args: argparse.Namespace) -> StackHandle:
         line = process.stdout.readline()
         if not line:
             handle.stop()
-            raise SystemExit(f"audioval up exited with {process.wait()} (logs in {tmp})")
+            for log in sorted(tmp.glob("**/*.err")) + sorted(tmp.glob("logs/*.log")):
+                tail = log.read_text(errors="replace").splitlines()[-5:]
+                print(f"--- {log.name}\n" + "\n".join(tail), file=sys.stderr)
+            raise SystemExit(f"audioval up exited with {process.wait()}")
         seen += line
     return handle
 
