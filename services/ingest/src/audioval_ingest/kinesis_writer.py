@@ -1,12 +1,13 @@
 """Write an upload's bytes to one Kinesis stream as ChunkRecords, batch by batch, as they arrive.
 
 The upload is cut into slices of at most ``record_data_bytes`` (each a binary
-``pipeline_pb2.ChunkRecord`` with PartitionKey = track id). With ``spread`` > 1, record ``i`` also
-carries the ``i % spread``-th of ``spread`` evenly spaced hash keys as ``ExplicitHashKey``
-(:func:`audioval_pipeline.shards.spread_hash_keys`), so a track's records land on every shard of
-the stream and are read back in parallel; with ``spread`` = 1 they all land on one shard. Records are grouped into PutRecords calls of at most 500 records and
-5 MiB (data + partition keys); a batch is sent as soon as it cannot take another record, so
-memory stays bounded by about one batch whatever the upload's size.
+``pipeline_pb2.ChunkRecord`` with PartitionKey = track id). With ``spread`` > 1, record ``i``
+also carries the ``i % spread``-th of ``spread`` hash keys spread over the hash-key space as
+``ExplicitHashKey`` (:func:`audioval_pipeline.shards.spread_hash_keys`), so a track's records
+land on every shard of the stream and are read back in parallel; with ``spread`` = 1 they all
+land on one shard. Records are grouped into PutRecords calls of at most 500 records and 5 MiB
+(data + partition keys); a batch is sent as soon as it cannot take another record, so memory
+stays bounded by about one batch whatever the upload's size.
 
 PutRecords can accept some records of a call and refuse others (``FailedRecordCount > 0``,
 usually ``ProvisionedThroughputExceededException``). Only the refused records are sent again,
@@ -168,8 +169,8 @@ class ChunkWriter:
     shard_map
         Where each record's shard is looked up before an answer names it (with a pacer).
     spread
-        How many evenly spaced hash keys the track's records rotate over (1: the partition
-        key's own, one shard).
+        How many hash keys the track's records rotate over (1: the partition key's own, one
+        shard).
     keep_going
         Called before each wait; returning False stops with :class:`WriteCancelledError`
         (e.g. ``context.is_active``).
@@ -334,15 +335,15 @@ class ChunkWriter:
         sent = pending[: self._window]
         if self._pacer is None:
             return sent
-        # Per slot, not per shard: no map lookup here, and slots of one shard share its budget
-        # in the reservation anyway.
-        totals: dict[int, tuple[int, int]] = {}
+        # By shard where it is known (slots can share one), else by slot.
+        totals: dict[str | int, tuple[int, int]] = {}
         for count, entry in enumerate(sent):
-            size, records = totals.get(entry.slot, (0, 0))
+            where: str | int = self._shard_of(entry) or entry.slot
+            size, records = totals.get(where, (0, 0))
             size, records = size + self._cost(entry), records + 1
             if count and (size > self._pacer.call_bytes or records > self._pacer.call_records):
                 return sent[:count]
-            totals[entry.slot] = (size, records)
+            totals[where] = (size, records)
         return sent
 
     def _wait_for_budget(self, sent: list[_Entry]) -> bool:
