@@ -109,6 +109,7 @@ class Watch:
 def start_stack(tmp: Path, args: argparse.Namespace) -> StackHandle:
     """``audioval up`` on free ports, returned once it prints its endpoints."""
     audioval = Path(sys.executable).parent / "audioval"
+    tmp.mkdir(parents=True)
     ports = StackPorts.free()
     command = [
         str(audioval),
@@ -276,7 +277,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="audioval-funnel-") as tmp_name:
         tmp = Path(tmp_name)
         started = time.monotonic()
-        stack = start_stack(tmp, args)
+        for attempt in range(3):  # Ray's node gives up after 30 s on a busy machine: try again
+            try:
+                stack = start_stack(tmp / f"up-{attempt}", args)
+                break
+            except SystemExit as failed:
+                print(f"{failed}; trying again", file=sys.stderr)
+        else:
+            raise SystemExit("audioval up did not start in 3 tries")
         up_s = time.monotonic() - started
         client = Client(stack.ingest, stack.classify, poll_s=0.02, timeout_s=args.timeout)
         watch = Watch(client.classify)
@@ -311,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             attribute(judged, stack.log_dir)
             for name, timings, wall, failed in results:
                 rows.append(load_row(name, timings, wall, failed))
-            stored = stored_verdicts(tmp / "logs")
+            stored = stored_verdicts(stack.log_dir or tmp)
         finally:
             client.close()
             stack.stop()
