@@ -277,14 +277,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="audioval-funnel-") as tmp_name:
         tmp = Path(tmp_name)
         started = time.monotonic()
-        for attempt in range(3):  # Ray's node gives up after 30 s on a busy machine: try again
+        for attempt in range(5):  # Ray's node gives up after 30 s on a busy machine: try again
             try:
                 stack = start_stack(tmp / f"up-{attempt}", args)
                 break
             except SystemExit as failed:
                 print(f"{failed}; trying again", file=sys.stderr)
         else:
-            raise SystemExit("audioval up did not start in 3 tries")
+            raise SystemExit("audioval up did not start in 5 tries")
         up_s = time.monotonic() - started
         client = Client(stack.ingest, stack.classify, poll_s=0.02, timeout_s=args.timeout)
         watch = Watch(client.classify)

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from audioval.v1 import pipeline_pb2, verdict_pb2
 from audioval_pipeline.manifest import encode_manifest
 from audioval_rebuild.manifest_pool import KeyedLocks, ManifestPool
-from audioval_rebuild.reader import ReadLimits, read_track
+from audioval_rebuild.reader import ReadLimits, ReadPacer, read_track
 from audioval_rebuild.settings import RebuildSettings
 from audioval_rebuild.visibility import VisibilityHeartbeat
 from audioval_rebuild.worker import Outcome, RebuildWorker
@@ -352,3 +352,23 @@ def test_the_pool_never_runs_more_than_its_slots(size: int) -> None:
     assert most <= size
     assert pool.wait_idle(5)
     assert pool.threads <= size
+
+
+def test_reads_wait_for_each_shards_budget_instead_of_being_throttled() -> None:
+    clock = [100.0]
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waited.append(seconds)
+        clock[0] += seconds
+
+    kinesis = FakeKinesis()
+    content = os.urandom(12 * CHUNK)
+    # Another track's record before each of ours, one record a call: 23 calls from our first.
+    manifest = write_track(kinesis, content, shards=1, others=True)
+    pacer = ReadPacer(5.0, 1e9, 5.0, clock=lambda: clock[0])
+    limits = ReadLimits(records_per_call=1)
+    assert read_track(kinesis, manifest, limits, sleep=sleep, pacer=pacer) == content
+    # 5 calls a second: the first 5 go at once, every later one waits its 0.2 s turn.
+    assert kinesis.calls == 23
+    assert sum(waited) == pytest.approx((kinesis.calls - 5) / 5.0, abs=0.05)

@@ -16,6 +16,7 @@ import grpc
 from audioval_pipeline.clients import aws_client
 from audioval_rebuild.classify_client import ClassifyClient, open_classify_channel
 from audioval_rebuild.manifest_pool import KeyedLocks, ManifestPool
+from audioval_rebuild.reader import ReadPacer
 from audioval_rebuild.settings import RebuildSettings
 from audioval_rebuild.verdict_table import VerdictTable
 from audioval_rebuild.visibility import VisibilityHeartbeat
@@ -105,6 +106,20 @@ def serve(
     # One pool and one set of order locks for every receive loop of the process.
     pool = ManifestPool(settings.manifest_concurrency)
     order = KeyedLocks()
+    pace = (
+        settings.shard_read_calls_per_s > 0
+        and settings.shard_read_bytes_per_s > 0
+        and settings.shard_iterator_calls_per_s > 0
+    )
+    read_pacer = (
+        ReadPacer(
+            settings.shard_read_calls_per_s,
+            settings.shard_read_bytes_per_s,
+            settings.shard_iterator_calls_per_s,
+        )
+        if pace
+        else None
+    )
     workers = [
         RebuildWorker(
             settings,
@@ -118,6 +133,7 @@ def serve(
             stop=stop_event,
             pool=pool,
             order=order,
+            read_pacer=read_pacer,
         )
         for _ in range(settings.workers)
     ]

@@ -64,9 +64,16 @@ class RebuildSettings(ServiceSettings):
     # Wall-clock budget of reading one track's records (throttling included).
     read_timeout_s: float = Field(default=120.0, gt=0)
     # Own backoff on throttling after botocore's retries gave up: full jitter, bounded.
-    throttle_retries: int = Field(default=5, ge=0)
+    # Throttling is expected under load (many tracks read at once): retried until read_timeout_s
+    # in practice (5 gave up within seconds and sent tracks to the DLQ under Kinesis' limits).
+    throttle_retries: int = Field(default=50, ge=0)
     throttle_backoff_base_s: float = Field(default=0.2, gt=0)
-    throttle_backoff_cap_s: float = Field(default=5.0, gt=0)
+    throttle_backoff_cap_s: float = Field(default=2.0, gt=0)
+    # One shard's read limits as Kinesis publishes them; handlers of this process pace their
+    # calls to each shard within them instead of being throttled. 0 turns pacing off.
+    shard_read_calls_per_s: float = Field(default=5.0, ge=0)
+    shard_read_bytes_per_s: float = Field(default=2 * 1024 * 1024, ge=0)
+    shard_iterator_calls_per_s: float = Field(default=5.0, ge=0)
     # Shards of one track read at the same time (ingest spreads a track over the shards).
     read_parallel_shards: int = Field(default=8, ge=1, le=64)
 

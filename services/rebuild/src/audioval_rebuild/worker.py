@@ -45,7 +45,7 @@ from audioval_rebuild.classify_client import ClassifyClient
 from audioval_rebuild.integrity import IntegrityError, PoisonManifestError
 from audioval_rebuild.manifest import check_manifest, parse_manifest
 from audioval_rebuild.manifest_pool import KeyedLocks, ManifestPool
-from audioval_rebuild.reader import ReadLimits, ReadTimeoutError, read_track
+from audioval_rebuild.reader import ReadLimits, ReadPacer, ReadTimeoutError, read_track
 from audioval_rebuild.settings import RebuildSettings
 from audioval_rebuild.verdict_table import VerdictTable, rejection
 from audioval_rebuild.visibility import VisibilityHeartbeat
@@ -104,6 +104,8 @@ class RebuildWorker:
         of ``settings.manifest_concurrency`` slots.
     order
         The locks that keep manifests of one track (or user) in order; shared like ``pool``.
+    read_pacer
+        Each shard's read budget, shared by the process' loops; None reads unpaced.
     """
 
     def __init__(
@@ -120,6 +122,7 @@ class RebuildWorker:
         stop: threading.Event | None = None,
         pool: ManifestPool | None = None,
         order: KeyedLocks | None = None,
+        read_pacer: ReadPacer | None = None,
     ) -> None:
         self._settings = settings
         self._sqs = sqs
@@ -132,6 +135,7 @@ class RebuildWorker:
         self.stop = stop or threading.Event()
         self.pool = pool or ManifestPool(settings.manifest_concurrency)
         self._order = order or KeyedLocks()
+        self._read_pacer = read_pacer
         self._limits = ReadLimits(
             max_calls=settings.max_get_records_calls,
             records_per_call=settings.get_records_limit,
@@ -246,7 +250,13 @@ class RebuildWorker:
                 return Outcome.ALREADY_JUDGED
             try:
                 check_manifest(manifest, max_track_bytes=self._settings.max_track_bytes)
-                content = read_track(self._kinesis, manifest, self._limits, sleep=self.stop.wait)
+                content = read_track(
+                    self._kinesis,
+                    manifest,
+                    self._limits,
+                    sleep=self.stop.wait,
+                    pacer=self._read_pacer,
+                )
             except IntegrityError as exc:
                 elapsed_ms = (time.monotonic() - started) * 1000
                 return self._refuse(message, manifest, exc, elapsed_ms, track_log)
