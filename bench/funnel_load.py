@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -267,6 +268,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="environment for the started stack (e.g. AUDIOVAL_REBUILD_CONCURRENCY=4)",
     )
+    parser.add_argument("--keep-logs", type=Path, help="copy the stack's logs here at the end")
     parser.add_argument("--skip-alone", action="store_true", help="no classify-alone run")
     return parser.parse_args(argv)
 
@@ -323,6 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             client.close()
             stack.stop()
+            if args.keep_logs is not None and stack.log_dir is not None:
+                shutil.copytree(stack.log_dir, args.keep_logs, dirs_exist_ok=True)
     load1 = os.getloadavg()[0]
     mode = (
         f"fault layer: Kinesis limits + {args.faults:.0%} throttled"
