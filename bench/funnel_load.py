@@ -225,11 +225,15 @@ def classify_alone(
 
 
 def stored_verdicts(log_dir: Path) -> collections.Counter[str]:
-    """How many times classify logged storing a new verdict, per track."""
+    """How many verdicts were stored per track: classify's new ones, rebuild's refusals."""
     counts: collections.Counter[str] = collections.Counter()
     for entry in _log_lines(log_dir / "classify.log"):
         if entry.get("msg") == "judged" and entry.get("new") and entry.get("track_id"):
             counts[str(entry["track_id"])] += 1
+    for entry in _log_lines(log_dir / "rebuild.log"):
+        if entry.get("msg") == "refused" and entry.get("verdict_stored") and entry.get("track_id"):
+            counts[str(entry["track_id"])] += 1
+            print(f"refused {entry['track_id']}: {entry.get('error')}", file=sys.stderr)
     return counts
 
 
