@@ -407,5 +407,5 @@ def test_the_manifest_ingest_sends_is_the_one_rebuild_reads(aws: Aws) -> None:
     )["Messages"]
     aws.sqs.delete_message(QueueUrl=funnel.queue_url(), ReceiptHandle=message["ReceiptHandle"])
     assert parse_manifest(message["Body"]) == manifest
-    assert message["Attributes"]["MessageGroupId"] == "u-4"
+    assert message["Attributes"]["MessageGroupId"] == manifest.track_id
     assert message["Attributes"]["MessageDeduplicationId"] == manifest.track_id

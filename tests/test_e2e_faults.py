@@ -41,6 +41,8 @@ SERVICE_ENV = {
     # manifests over the four workers instead of queueing ten behind one.
     "AUDIOVAL_REBUILD_RECEIVE_MAX_MESSAGES": "1",
     "AUDIOVAL_CLASSIFY_POOL_SIZE": "2",
+    # Two one-shard streams (the local stack makes 4 shards a stream): the uploads contend.
+    "AUDIOVAL_SHARDS_PER_STREAM": "1",
 }
 UPLOAD_TIMEOUT_S = 120.0
 VERDICT_DEADLINE_S = 170.0

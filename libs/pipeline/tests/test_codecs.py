@@ -148,7 +148,8 @@ def test_a_manifest_round_trips_through_its_sqs_body(
     body = encode_manifest(manifest)
     assert body.isascii() and "\n" not in body
     assert decode_manifest(body) == manifest
-    assert (group_id(manifest), deduplication_id(manifest)) == (user_id, track_id)
+    assert (group_id(manifest), deduplication_id(manifest)) == (track_id, track_id)
+    assert group_id(manifest, by="user") == user_id
 
 
 @given(st.text(max_size=200) | st.binary(max_size=200).map(lambda b: b.decode("latin-1")))

@@ -28,7 +28,13 @@ from audioval_ingest.kinesis_writer import (
     chunk_record_bytes,
 )
 from audioval_ingest.settings import IngestSettings
-from audioval_pipeline.shards import ShardMap, ShardPacer
+from audioval_pipeline.shards import (
+    HASH_KEY_SPACE,
+    ShardMap,
+    ShardPacer,
+    hash_key,
+    spread_hash_keys,
+)
 
 TRACK = "trk_" + "0" * 32
 THROTTLED = "ProvisionedThroughputExceededException"
@@ -599,3 +605,49 @@ def test_an_answer_from_another_shard_is_charged_there_and_the_map_read_again() 
     second.write(os.urandom(KIB))
     second.close()
     assert len(listing.requests) == 4
+
+
+# -- spreading a track over shards -----------------------------------------------------------
+
+
+@dataclass
+class FourShards(FakeKinesis):
+    """Places each record as Kinesis does on a stream of four evenly split shards."""
+
+    def put_records(self, *, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 (boto3's names)
+        self.calls.append(Records)
+        results = [
+            {
+                "ShardId": f"shardId-{hash_key(r['PartitionKey'], r.get('ExplicitHashKey')) * 4 // HASH_KEY_SPACE:012d}",
+                "SequenceNumber": str(next(self._sequence)),
+            }
+            for r in Records
+        ]
+        return {"FailedRecordCount": 0, "Records": results}
+
+
+def test_a_spread_track_lands_on_every_shard_and_each_shard_is_paced_on_its_own() -> None:
+    sleeps = ClockSleeps()
+    pacer = ShardPacer(float(MIB), 1000.0, clock=sleeps.clock)
+    kinesis = FourShards()
+    writer = _writer(kinesis, sleeps, pacer=pacer, spread=8)
+    data = os.urandom(8 * 512 * KIB)
+    writer.write(data)
+    locations = writer.close()
+    # Records 0-3 and 4-7 each cover the four shards: two ~512 KiB records per shard.
+    assert [
+        sum(1 for loc in locations if loc.shard_id == f"shardId-{s:012d}") for s in range(4)
+    ] == [2] * 4
+    assert all("ExplicitHashKey" in r for call in kinesis.calls for r in call)
+    # 4 MiB over four shards of 1 MiB/s each: about one second, not the four one shard needs.
+    assert sum(sleeps.delays) < 1.1
+    records = sorted((_decode(r["Data"]) for c in kinesis.calls for r in c), key=lambda r: r.index)
+    assert b"".join(r.data for r in records) == data
+
+
+def test_spread_hash_keys_put_any_aligned_run_of_records_on_distinct_shards() -> None:
+    for n in (1, 2, 4, 8):
+        for track in (TRACK, "trk_" + "f" * 32, "trk_" + "7" * 32):
+            shards = [k * n // HASH_KEY_SPACE for k in spread_hash_keys(track, 8)]
+            for start in range(0, 8, n):
+                assert len(set(shards[start : start + n])) == n

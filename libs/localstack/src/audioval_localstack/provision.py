@@ -28,9 +28,15 @@ def stream_name(settings: PipelineSettings, index: int, az: str | None = None) -
 
 
 def provision(
-    settings: PipelineSettings, *, baseline_streams: int = 2, shards: int = 1, wait_s: float = 30.0
+    settings: PipelineSettings,
+    *,
+    baseline_streams: int = 2,
+    shards: int | None = None,
+    wait_s: float = 30.0,
 ) -> dict[str, Any]:
-    """Create everything; returns the names and URLs created (or found)."""
+    """Create everything (streams of ``shards``, default ``settings.shards_per_stream``);
+    returns the names and URLs created (or found)."""
+    shards = shards or settings.shards_per_stream
     kinesis = aws_client("kinesis", settings)
     sqs = aws_client("sqs", settings)
     dynamodb = aws_client("dynamodb", settings)

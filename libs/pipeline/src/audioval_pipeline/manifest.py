@@ -1,12 +1,16 @@
 """The manifest on the SQS FIFO queue: one encode (ingest), one decode (rebuild), its FIFO ids.
 
 The body is ``audioval.v1.Manifest`` as compact protobuf JSON (ASCII only: SQS bodies are text
-and the manifest is small metadata, never the track's bytes). The message group id is the user
-(one user's tracks are handled in order) and the deduplication id is the track (a resent
-manifest is dropped by SQS); both must be 1-128 printable ASCII characters, which is why ingest
-refuses other user ids and why a manifest without usable ids is poison. ``traceparent`` carries
-the upload's W3C trace context to rebuild; a manifest without it (an older ingest, an untraced
-upload) decodes with it empty and starts a new trace.
+and the manifest is small metadata, never the track's bytes). The deduplication id is the track
+(a resent manifest is dropped by SQS). The message group id is the track too by default: SQS
+gives out none of a group's later messages while one is in flight, so with the user as the group
+an album's ten manifests were handled one after another; tracks are independent verdicts, and
+the only order that matters is a track's own (a manifest sent again must not overtake the first).
+``group_by="user"`` keeps the old order (one user's tracks one at a time). Ids must be 1-128
+printable ASCII characters, which is why ingest refuses other user ids and why a manifest
+without a usable track id or user id is poison. ``traceparent`` carries the upload's W3C trace
+context to rebuild; a manifest without it (an older ingest, an untraced upload) decodes with it
+empty and starts a new trace.
 """
 
 from __future__ import annotations
@@ -39,9 +43,13 @@ def is_fifo_id(text: str) -> bool:
     return _FIFO_ID.fullmatch(text) is not None
 
 
-def group_id(manifest: pipeline_pb2.Manifest) -> str:
-    """The FIFO message group: the user."""
-    return manifest.user_id
+def group_id(manifest: pipeline_pb2.Manifest, *, by: str = "track") -> str:
+    """The FIFO message group: the track (``by="track"``) or the user (``by="user"``)."""
+    if by == "user":
+        return manifest.user_id
+    if by != "track":
+        raise ValueError(f"group by 'track' or 'user', not {by!r}")
+    return manifest.track_id
 
 
 def deduplication_id(manifest: pipeline_pb2.Manifest) -> str:
@@ -68,6 +76,6 @@ def decode_manifest(body: str) -> pipeline_pb2.Manifest:
         raise ManifestDecodeError(f"body is not a manifest: {str(exc)[:200]}") from exc
     if not is_fifo_id(deduplication_id(manifest)):
         raise ManifestDecodeError("manifest has no usable track_id")
-    if not is_fifo_id(group_id(manifest)):
+    if not is_fifo_id(group_id(manifest, by="user")):
         raise ManifestDecodeError("manifest has no usable user_id")
     return manifest

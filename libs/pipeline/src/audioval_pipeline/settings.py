@@ -32,6 +32,9 @@ class PipelineSettings(BaseSettings):
     availability_zone: str = "local-a"
     stream_registry_table: str = "audioval-stream-registry"
     stream_name_prefix: str = "audioval-chunks"
+    # Shards of each stream the local stack creates (on AWS, the Pulumi stack's shardsPerStream).
+    # More than one lets a track's records spread over shards (ingest's spread_hash_keys).
+    shards_per_stream: int = Field(default=4, ge=1, le=64)
     manifest_queue: str = "audioval-manifests.fifo"
     dead_letter_queue: str = "audioval-manifests-dlq.fifo"
     # Receives before SQS moves a manifest to the dead-letter queue.

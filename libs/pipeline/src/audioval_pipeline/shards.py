@@ -5,6 +5,13 @@ Placement is Kinesis' own: a record's 128-bit hash key is the MD5 of its partiti
 Ingest's writers find their track's shard this way before the first answer names it
 (:class:`ShardMap`); the local stack's fault proxy places records the same way to throttle them.
 
+A track's records are spread over the stream's shards (:func:`spread_hash_keys`): record ``i``
+goes with the ``i % slots``-th of ``slots`` hash keys spread over the hash-key space from the
+track's own (the MD5 of its id), sent as ``ExplicitHashKey``. Kinesis splits a new stream's
+hash-key space evenly, so with ``slots`` a multiple of the shard count every shard takes an even
+share of every track, and no single shard's 1 MiB/s in or 2 MiB/s out bounds one track; the manifest names
+the shard of each record, so readers read the shards in parallel.
+
 Budgets are token buckets (:class:`TokenBucket`): ``rate`` tokens a second, at most ``capacity``
 held. A shard's write budget (:class:`WriteBudget`) is two of them, bytes and records. The fault
 proxy *admits* a record only if both have room, as Kinesis does; ingest's :class:`ShardPacer`
@@ -25,6 +32,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 __all__ = [
+    "HASH_KEY_SPACE",
     "ShardMap",
     "ShardPacer",
     "ShardRange",
@@ -33,6 +41,7 @@ __all__ = [
     "hash_key",
     "open_shards",
     "shard_for",
+    "spread_hash_keys",
 ]
 
 log = logging.getLogger(__name__)
@@ -44,6 +53,37 @@ def hash_key(partition_key: str, explicit_hash_key: str | None = None) -> int:
         return int(explicit_hash_key)
     digest = hashlib.md5(partition_key.encode("utf-8"), usedforsecurity=False).digest()
     return int.from_bytes(digest, "big")
+
+
+HASH_KEY_SPACE = 2**128
+
+
+def _van_der_corput(index: int) -> float:
+    """``index`` with its binary digits mirrored after the point: 0, 1/2, 1/4, 3/4, 1/8, ..."""
+    value, scale = 0.0, 0.5
+    while index:
+        value += scale * (index & 1)
+        index >>= 1
+        scale /= 2
+    return value
+
+
+def spread_hash_keys(partition_key: str, slots: int) -> list[int]:
+    """``slots`` hash keys over the hash-key space, the first the partition key's own.
+
+    Key ``j`` is the partition key's own shifted by the ``j``-th fraction of the van der Corput
+    sequence (0, 1/2, 1/4, 3/4, 1/8, ...), so any first ``2**k`` keys are evenly spaced: on a
+    stream of ``n`` evenly split shards (``n`` a power of two, ``slots`` a multiple of it), a
+    track's records ``i`` to ``i + n - 1`` (``i`` a multiple of ``n``) land on ``n``
+    different shards. Starting from the track's own key keeps tracks from all starting on the
+    same shard.
+    """
+    if slots < 1:
+        raise ValueError("slots must be at least 1")
+    base = hash_key(partition_key)
+    return [
+        (base + int(_van_der_corput(j) * HASH_KEY_SPACE)) % HASH_KEY_SPACE for j in range(slots)
+    ]
 
 
 @dataclass(frozen=True)
@@ -256,7 +296,11 @@ class ShardMap:
 
     def shard_of(self, stream: str, partition_key: str) -> str | None:
         """The shard ``partition_key`` goes to, or None if the map cannot say."""
-        found = shard_for(self._ranges(stream), hash_key(partition_key))
+        return self.shard_of_key(stream, hash_key(partition_key))
+
+    def shard_of_key(self, stream: str, key: int) -> str | None:
+        """The shard the 128-bit hash ``key`` goes to, or None if the map cannot say."""
+        found = shard_for(self._ranges(stream), key)
         return found.shard_id if found is not None else None
 
     def forget(self, stream: str) -> None:

@@ -1,10 +1,13 @@
 """Write an upload's bytes to one Kinesis stream as ChunkRecords, batch by batch, as they arrive.
 
 The upload is cut into slices of at most ``record_data_bytes`` (each a binary
-``pipeline_pb2.ChunkRecord`` with PartitionKey = track id, so every slice of a track lands on
-one shard, in order). Records are grouped into PutRecords calls of at most 500 records and
-5 MiB (data + partition keys); a batch is sent as soon as it cannot take another record, so
-memory stays bounded by about one batch whatever the upload's size.
+``pipeline_pb2.ChunkRecord`` with PartitionKey = track id). With ``spread`` > 1, record ``i``
+also carries the ``i % spread``-th of ``spread`` hash keys spread over the hash-key space as
+``ExplicitHashKey`` (:func:`audioval_pipeline.shards.spread_hash_keys`), so a track's records
+land on every shard of the stream and are read back in parallel; with ``spread`` = 1 they all
+land on one shard. Records are grouped into PutRecords calls of at most 500 records and 5 MiB
+(data + partition keys); a batch is sent as soon as it cannot take another record, so memory
+stays bounded by about one batch whatever the upload's size.
 
 PutRecords can accept some records of a call and refuse others (``FailedRecordCount > 0``,
 usually ``ProvisionedThroughputExceededException``). Only the refused records are sent again,
@@ -21,10 +24,10 @@ Refused records are still sent twice. A :class:`ShardPacer`, shared by every wri
 process, keeps them from being sent at all: it holds each shard's write budget as Kinesis
 publishes it (1 MiB and 1,000 records a second) and makes a call wait until the budget it
 needs is there, the way the Kinesis Producer Library limits its rate per shard. Calls then
-carry at most one second of a shard's budget: all records of a track go to one shard, so a
-bigger call could never be taken whole. A writer finds its shard before its first call in a
-:class:`ShardMap` (ListShards, cached: the MD5 of the partition key falls in one open shard's
-hash-key range, as Kinesis places records) and trusts the shard every answer names over it.
+carry at most one second of each shard's budget, so a call can be taken whole. A writer finds
+each record's shard before its first call in a :class:`ShardMap` (ListShards, cached: the
+record's hash key falls in one open shard's hash-key range, as Kinesis places records) and
+trusts the shard every answer names over it.
 Both live in :mod:`audioval_pipeline.shards`, which the local stack's fault proxy uses too.
 """
 
@@ -42,7 +45,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from audioval.v1 import pipeline_pb2
 from audioval_ingest.metrics import KINESIS_PUT_RETRIES, KINESIS_REFUSED_RECORDS
-from audioval_pipeline.shards import ShardMap, ShardPacer
+from audioval_pipeline.shards import ShardMap, ShardPacer, hash_key, spread_hash_keys
 
 __all__ = [
     "BatchLimits",
@@ -110,6 +113,7 @@ class _Entry:
     index: int
     size: int  # bytes of file data
     data: bytes  # the serialized ChunkRecord
+    slot: int = 0  # which of the track's spread hash keys it is sent with
 
 
 # ChunkRecord.data is field 4, traceparent field 5, both length-delimited (wire type 2).
@@ -174,7 +178,10 @@ class ChunkWriter:
     pacer
         The process' shard budgets; None sends calls as soon as they are ready.
     shard_map
-        Where the track's shard is looked up before its first answer names it (with a pacer).
+        Where each record's shard is looked up before an answer names it (with a pacer).
+    spread
+        How many hash keys the track's records rotate over (1: the partition key's own, one
+        shard).
     keep_going
         Called before each wait; returning False stops with :class:`WriteCancelledError`
         (e.g. ``context.is_active``).
@@ -198,6 +205,7 @@ class ChunkWriter:
         retry: RetryPolicy = RetryPolicy(),
         pacer: ShardPacer | None = None,
         shard_map: ShardMap | None = None,
+        spread: int = 1,
         keep_going: Callable[[], bool] = _never_cancelled,
         time_left: Callable[[], float | None] = _no_deadline,
         traceparent: str = "",
@@ -212,7 +220,13 @@ class ChunkWriter:
         self._retry = retry
         self._pacer = pacer
         self._shard_map = shard_map
-        self._shard_id: str | None = None  # looked up, then as the answers name it
+        if spread < 1:
+            raise ValueError("spread must be at least 1")
+        self._spread = spread
+        # ExplicitHashKey of each slot (none with one slot: the partition key places it).
+        self._keys = spread_hash_keys(track_id, spread) if spread > 1 else []
+        # slot -> shard: looked up, then as the answers name it
+        self._slot_shards: dict[int, str] = {}
         self._keep_going = keep_going
         self._time_left = time_left
         self._traceparent = traceparent
@@ -287,7 +301,12 @@ class ChunkWriter:
             data,
             self._traceparent if self._next_index == 0 else "",
         )
-        entry = _Entry(index=self._next_index, size=len(data), data=record)
+        entry = _Entry(
+            index=self._next_index,
+            size=len(data),
+            data=record,
+            slot=self._next_index % self._spread,
+        )
         self._next_index += 1
         self._offset += len(data)
         cost = len(record) + self._partition_key_bytes
@@ -309,37 +328,65 @@ class ChunkWriter:
         self._batch_bytes = 0
 
     def _cost(self, entry: _Entry) -> int:
+        # ExplicitHashKey is not charged by Kinesis (only data + partition key).
         return len(entry.data) + self._partition_key_bytes
 
+    def _shard_of(self, entry: _Entry) -> str | None:
+        """The shard ``entry`` goes to, as an answer named it or the map says; None if unknown."""
+        shard = self._slot_shards.get(entry.slot)
+        if shard is None and self._shard_map is not None:
+            key = self._keys[entry.slot] if self._keys else hash_key(self._track_id)
+            shard = self._shard_map.shard_of_key(self._stream, key)
+            if shard is not None:
+                self._slot_shards[entry.slot] = shard
+        return shard
+
+    def _by_shard(self, entries: list[_Entry]) -> dict[str, tuple[int, int]]:
+        """Bytes and records of ``entries`` per known shard."""
+        totals: dict[str, tuple[int, int]] = {}
+        for entry in entries:
+            shard = self._shard_of(entry)
+            if shard is not None:
+                size, count = totals.get(shard, (0, 0))
+                totals[shard] = (size + self._cost(entry), count + 1)
+        return totals
+
     def _next_call(self, pending: list[_Entry]) -> list[_Entry]:
-        """The records of the next call: the window, and with a pacer one second's budget."""
+        """The records of the next call: the window, and with a pacer one second's budget of
+        each shard (records of a shard past its second wait for the next call)."""
         sent = pending[: self._window]
         if self._pacer is None:
             return sent
-        size, most_records = 0, self._pacer.call_records
+        # By shard where it is known (slots can share one), else by slot.
+        totals: dict[str | int, tuple[int, int]] = {}
         for count, entry in enumerate(sent):
-            size += self._cost(entry)
-            if count and (size > self._pacer.call_bytes or count >= most_records):
+            where: str | int = self._shard_of(entry) or entry.slot
+            size, records = totals.get(where, (0, 0))
+            size, records = size + self._cost(entry), records + 1
+            if count and (size > self._pacer.call_bytes or records > self._pacer.call_records):
                 return sent[:count]
+            totals[where] = (size, records)
         return sent
 
     def _wait_for_budget(self, sent: list[_Entry]) -> bool:
-        """Reserve the call's budget and wait for it; False when the call goes out unpaced."""
+        """Reserve the call's budget on each shard and wait for the last of them; False when
+        the call goes out unpaced (no shard known)."""
         if self._pacer is None:
             return False
-        if self._shard_id is None and self._shard_map is not None:
-            self._shard_id = self._shard_map.shard_of(self._stream, self._track_id)
-        if self._shard_id is None:
+        totals = self._by_shard(sent)
+        if not totals:
             return False
-        delay = self._pacer.reserve(
-            self._stream, self._shard_id, sum(self._cost(e) for e in sent), len(sent)
-        )
+        delay, slowest = 0.0, ""
+        for shard, (size, records) in totals.items():
+            wait = self._pacer.reserve(self._stream, shard, size, records)
+            if wait > delay:
+                delay, slowest = wait, shard
         if delay <= 0:
             return True
         deadline = self._time_left()
         if deadline is not None and delay >= deadline:
             raise KinesisWriteError(
-                f"out of time: shard {self._shard_id} of {self._stream} has no write budget "
+                f"out of time: shard {slowest} of {self._stream} has no write budget "
                 f"for {delay:.1f} s, the caller has {deadline:.1f} s left"
             )
         if not self._keep_going():
@@ -355,11 +402,10 @@ class ChunkWriter:
             sent = self._next_call(pending)
             paced = self._wait_for_budget(sent)
             refused, reason, answered = self._attempt(sent)
-            if paced and refused and self._pacer is not None and self._shard_id is not None:
+            if paced and refused and self._pacer is not None:
                 # Another producer used the shard: what it refused, it did not charge.
-                self._pacer.refund(
-                    self._stream, self._shard_id, sum(self._cost(e) for e in refused), len(refused)
-                )
+                for shard, (size, records) in self._by_shard(refused).items():
+                    self._pacer.refund(self._stream, shard, size, records)
             pending = refused + pending[len(sent) :]
             accepted = len(sent) - len(refused)
             if answered:
@@ -409,7 +455,12 @@ class ChunkWriter:
     def _attempt(self, pending: list[_Entry]) -> tuple[list[_Entry], str, bool]:
         """One PutRecords call: the entries refused, why, and whether it answered per record."""
         self.calls += 1
-        records = [{"Data": e.data, "PartitionKey": self._track_id} for e in pending]
+        records: list[dict[str, Any]] = [
+            {"Data": e.data, "PartitionKey": self._track_id} for e in pending
+        ]
+        if self._keys:
+            for record, entry in zip(records, pending, strict=True):
+                record["ExplicitHashKey"] = str(self._keys[entry.slot])
         try:
             response = self._kinesis.put_records(StreamName=self._stream, Records=records)
         except ClientError as exc:
@@ -427,6 +478,7 @@ class ChunkWriter:
             )
         refused: list[_Entry] = []
         reasons: set[str] = set()
+        paced_on = dict(self._slot_shards)  # the shards this call was paced against
         for entry, result in zip(pending, results, strict=True):
             code = result.get("ErrorCode")
             if code:
@@ -438,15 +490,14 @@ class ChunkWriter:
                 reasons.add(str(code))
                 continue
             shard_id = str(result["ShardId"])
-            if self._pacer is not None and shard_id != self._shard_id:
-                # The call went out unpaced, or paced against a shard the map got wrong:
+            expected = paced_on.get(entry.slot)
+            if self._pacer is not None and shard_id != expected:
+                # The record went out unpaced, or paced against a shard the map got wrong:
                 # charge the shard that took it, and read the map again next time.
-                if self._shard_id is not None and self._shard_map is not None:
+                if expected is not None and self._shard_map is not None:
                     self._shard_map.forget(self._stream)
-                self._shard_id = shard_id
-                self._pacer.reserve(
-                    self._stream, shard_id, sum(self._cost(e) for e in pending), len(pending)
-                )
+                self._slot_shards[entry.slot] = shard_id
+                self._pacer.reserve(self._stream, shard_id, self._cost(entry), 1)
             self._locations[entry.index] = pipeline_pb2.ChunkLocation(
                 index=entry.index,
                 stream_name=self._stream,

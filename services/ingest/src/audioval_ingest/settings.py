@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -61,10 +63,23 @@ class IngestSettings(ServiceSettings):
     # ms after their turn and not always in turn order; at exactly the limit some are refused.
     shard_write_headroom: float = Field(default=0.05, ge=0, lt=1)
 
+    # A track's records rotate over this many evenly spaced hash keys (ExplicitHashKey), so they
+    # land on every shard of a stream of up to this many evenly split shards: no one shard's
+    # 1 MiB/s in and 2 MiB/s out bounds a track, and rebuild reads the shards in parallel. Keep
+    # it >= the shards per stream (a multiple of it spreads consecutive records best); 1 puts a
+    # track on one shard.
+    spread_hash_keys: int = Field(default=8, ge=1, le=64)
+
     # How long the stream registry read is trusted before it is read again.
     stream_cache_ttl_s: float = Field(default=5.0, ge=0)
     # When the registry cannot be read, a cached set this young is still used.
     stream_cache_max_stale_s: float = Field(default=60.0, ge=0)
+
+    # The manifest's SQS FIFO message group. "track": tracks are judged independently, one
+    # user's album at the same time (SQS gives out none of a group's later messages while one
+    # is in flight). "user": one user's tracks one after another, in upload order (set rebuild's
+    # AUDIOVAL_REBUILD_ORDERED_BY=user too).
+    manifest_group_by: Literal["track", "user"] = "track"
 
     # SQS' message size limit; the manifest of the largest upload must fit (checked at startup).
     sqs_max_message_bytes: int = Field(default=256 * 1024, ge=1024)

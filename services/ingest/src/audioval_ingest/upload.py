@@ -233,6 +233,7 @@ class UploadFunnel:
             retry=self._retry,
             pacer=self._pacer,
             shard_map=self._shard_map,
+            spread=self._settings.spread_hash_keys,
             keep_going=keep_going,
             time_left=time_left,
             traceparent=traceparent,
@@ -272,12 +273,12 @@ class UploadFunnel:
             )
 
     def send_manifest(self, manifest: pipeline_pb2.Manifest) -> None:
-        """Send the manifest on the FIFO queue (group = user, dedup = track)."""
+        """Send the manifest on the FIFO queue (group = track or user, dedup = track)."""
         try:
             self._sqs.send_message(
                 QueueUrl=self.queue_url(),
                 MessageBody=encode_manifest(manifest),
-                MessageGroupId=group_id(manifest),
+                MessageGroupId=group_id(manifest, by=self._settings.manifest_group_by),
                 MessageDeduplicationId=deduplication_id(manifest),
             )
         except (BotoCoreError, ClientError) as exc:

@@ -5,6 +5,17 @@ record and goes forward, keeping only the named sequence numbers (other tracks' 
 same shard are skipped). It never scans from the horizon, and it is bounded in GetRecords calls
 and wall-clock time. Each record must be this track's chunk at the named index, offset and size;
 the bytes must hash to the manifest's sha256.
+
+Ingest spreads a track's records over the stream's shards, so the shards are read concurrently
+(at most ``ReadLimits.parallel_shards`` at a time) and the chunks put back in index order. A
+GetRecords call asks for no more records than the shard still owes this track: other tracks'
+records interleave on a shard, and an unbounded call would return them all (moto has no 10 MiB
+cap per call; Kinesis has, and charges every byte to the shard's 2 MiB/s).
+
+With a :class:`ReadPacer` (shared by the process' handlers) each call first waits for its
+shard's budget, as Kinesis publishes it: 5 GetRecords calls and 2 MiB a second, 5
+GetShardIterator calls a second. Handlers reading many tracks at once would otherwise be
+throttled in turn until their backoffs ran out.
 """
 
 from __future__ import annotations
@@ -12,19 +23,21 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
 from google.protobuf.message import DecodeError
 
 from audioval.v1 import pipeline_pb2
+from audioval_pipeline.shards import ShardPacer
 from audioval_rebuild.integrity import CountMismatchError, HashMismatchError, MissingRecordError
 from audioval_rebuild.metrics import KINESIS_RETRIES, KINESIS_THROTTLES
 
-__all__ = ["ReadLimits", "ReadTimeoutError", "read_track"]
+__all__ = ["ReadLimits", "ReadPacer", "ReadTimeoutError", "read_track"]
 
 # Throttling is expected under load; botocore's standard mode retries these first.
 _THROTTLING = frozenset(
@@ -53,6 +66,39 @@ class ReadLimits:
     throttle_retries: int = 5
     backoff_base_s: float = 0.2
     backoff_cap_s: float = 5.0
+    # Shards of one track read at the same time.
+    parallel_shards: int = 8
+
+
+class ReadPacer:
+    """Each shard's read budget, shared by the readers of one process.
+
+    GetRecords: ``calls_per_s`` calls and ``bytes_per_s`` bytes a second (the bytes are known
+    only from the answer, so they are charged after it and the next call waits off the debt);
+    GetShardIterator: ``iterator_calls_per_s`` calls a second.
+    """
+
+    def __init__(
+        self,
+        calls_per_s: float = 5.0,
+        bytes_per_s: float = 2 * 1024 * 1024,
+        iterator_calls_per_s: float = 5.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._records = ShardPacer(bytes_per_s, calls_per_s, clock=clock)
+        self._iterators = ShardPacer(1e18, iterator_calls_per_s, clock=clock)  # calls only
+
+    def before_get_records(self, stream: str, shard: str) -> float:
+        """Take one GetRecords call of the shard's budget; seconds to wait before making it."""
+        return self._records.reserve(stream, shard, 0, 1)
+
+    def after_get_records(self, stream: str, shard: str, size: int) -> None:
+        """Charge the bytes the answer carried."""
+        self._records.reserve(stream, shard, size, 0)
+
+    def before_get_shard_iterator(self, stream: str, shard: str) -> float:
+        return self._iterators.reserve(stream, shard, 0, 1)
 
 
 @dataclass
@@ -65,18 +111,43 @@ class _Reader:
     # Offset of each chunk in the file, by index.
     offsets: list[int]
     calls: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    pacer: ReadPacer | None = None
+
+    def _pace(self, delay: float) -> None:
+        if delay <= 0:
+            return
+        if delay >= self._remaining_s():
+            raise ReadTimeoutError(f"no read budget for track {self.manifest.track_id} in time")
+        self.sleep(delay)
+
+    def _count_call(self) -> int:
+        """One more GetRecords call (shards are read concurrently); the count before it."""
+        with self.lock:
+            self.calls += 1
+            return self.calls - 1
 
     def _remaining_s(self) -> float:
         return self.deadline - time.monotonic()
 
-    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        """Call Kinesis, backing off (full jitter, bounded) when throttled past botocore's retries."""
+    def _call(self, operation: str, where: tuple[str, str], **kwargs: Any) -> dict[str, Any]:
+        """Call Kinesis on the shard ``where`` (stream, shard) within its read budget, backing
+        off (full jitter, bounded) when throttled past botocore's retries."""
         attempt = 0
         while True:
             if self._remaining_s() <= 0:
                 raise ReadTimeoutError(f"reading track {self.manifest.track_id} took too long")
+            if self.pacer is not None:
+                self._pace(
+                    self.pacer.before_get_records(*where)
+                    if operation == "get_records"
+                    else self.pacer.before_get_shard_iterator(*where)
+                )
             try:
                 response: dict[str, Any] = getattr(self.kinesis, operation)(**kwargs)
+                if self.pacer is not None and operation == "get_records":
+                    size = sum(len(r.get("Data", b"")) for r in response.get("Records", []))
+                    self.pacer.after_get_records(*where, size)
                 return response
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
@@ -99,6 +170,7 @@ class _Reader:
         try:
             response = self._call(
                 "get_shard_iterator",
+                (stream, shard),
                 StreamName=stream,
                 ShardId=shard,
                 ShardIteratorType=kind,
@@ -128,14 +200,16 @@ class _Reader:
         while remaining:
             if iterator is None:
                 self._missing(stream, shard, remaining, "the shard is closed and ended")
-            if self.calls >= self.limits.max_calls:
-                self._missing(
-                    stream, shard, remaining, f"not found in {self.calls} GetRecords calls"
-                )
-            self.calls += 1
+            made = self._count_call()
+            if made >= self.limits.max_calls:
+                self._missing(stream, shard, remaining, f"not found in {made} GetRecords calls")
             try:
+                # No more records than this shard still owes: the rest are other tracks'.
                 response = self._call(
-                    "get_records", ShardIterator=iterator, Limit=self.limits.records_per_call
+                    "get_records",
+                    (stream, shard),
+                    ShardIterator=iterator,
+                    Limit=min(self.limits.records_per_call, len(remaining)),
                 )
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
@@ -223,12 +297,58 @@ class _Reader:
         return bytes(record.data)
 
 
+_Group = tuple[tuple[str, str], dict[int, pipeline_pb2.ChunkLocation]]
+
+
+def _read_shards(reader: _Reader, groups: list[_Group], parallel: int) -> list[dict[int, bytes]]:
+    """Every group's chunks, read by up to ``parallel`` threads; the first failure is raised.
+
+    Daemon threads, not an executor: a read stuck in an HTTP call must not hold up the
+    process' exit (its time is bounded by the read deadline anyway).
+    """
+    if len(groups) == 1 or parallel <= 1:
+        return [reader.read_shard(stream, shard, wanted) for (stream, shard), wanted in groups]
+    results: list[dict[int, bytes] | None] = [None] * len(groups)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    todo = iter(range(len(groups)))
+
+    def work() -> None:
+        while True:
+            with lock:
+                if errors:
+                    return  # the track has failed: start no other shard
+                position = next(todo, None)
+            if position is None:
+                return
+            (stream, shard), wanted = groups[position]
+            try:
+                results[position] = reader.read_shard(stream, shard, wanted)
+            except BaseException as exc:  # handed to the caller's thread below
+                with lock:
+                    errors.append(exc)
+                return
+
+    threads = [
+        threading.Thread(target=work, name="rebuild-read", daemon=True)
+        for _ in range(min(parallel, len(groups)))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return [found for found in results if found is not None]
+
+
 def read_track(
     kinesis: Any,
     manifest: pipeline_pb2.Manifest,
     limits: ReadLimits | None = None,
     *,
     sleep: Callable[[float], object] = time.sleep,
+    pacer: ReadPacer | None = None,
 ) -> bytes:
     """The track's bytes, read from the records its (already checked) manifest names.
 
@@ -242,6 +362,8 @@ def read_track(
         Call, time and throttling bounds.
     sleep
         How to wait between throttled calls (the worker passes its stop event's ``wait``).
+    pacer
+        The process' per-shard read budgets; None calls as soon as it can.
 
     Raises
     ------
@@ -254,15 +376,23 @@ def read_track(
     """
     limits = limits or ReadLimits()
     offsets = [0, *itertools.accumulate(c.size_bytes for c in manifest.chunks)]
-    reader = _Reader(kinesis, manifest, limits, sleep, time.monotonic() + limits.timeout_s, offsets)
+    reader = _Reader(
+        kinesis,
+        manifest,
+        limits,
+        sleep,
+        time.monotonic() + limits.timeout_s,
+        offsets,
+        pacer=pacer,
+    )
     groups: dict[tuple[str, str], dict[int, pipeline_pb2.ChunkLocation]] = {}
     for chunk in manifest.chunks:
         groups.setdefault((chunk.stream_name, chunk.shard_id), {})[int(chunk.sequence_number)] = (
             chunk
         )
     parts: dict[int, bytes] = {}
-    for (stream, shard), wanted in groups.items():
-        parts.update(reader.read_shard(stream, shard, wanted))
+    for found in _read_shards(reader, list(groups.items()), limits.parallel_shards):
+        parts.update(found)
     if len(parts) != manifest.chunk_count:
         raise CountMismatchError(
             f"rebuilt {len(parts)} chunks, manifest names {manifest.chunk_count}",

@@ -15,7 +15,9 @@ import grpc
 
 from audioval_pipeline.clients import aws_client
 from audioval_rebuild.classify_client import ClassifyClient, open_classify_channel
+from audioval_rebuild.manifest_pool import KeyedLocks, ManifestPool
 from audioval_rebuild.metrics import MANIFESTS_IN_FLIGHT, OLDEST_MANIFEST_AGE
+from audioval_rebuild.reader import ReadPacer
 from audioval_rebuild.settings import RebuildSettings
 from audioval_rebuild.verdict_table import VerdictTable
 from audioval_rebuild.visibility import VisibilityHeartbeat
@@ -34,6 +36,7 @@ class RebuildService:
 
     server: RunningServer
     workers: list[RebuildWorker]
+    pool: ManifestPool
     heartbeat: VisibilityHeartbeat
     stop_event: threading.Event
     join_timeout_s: float
@@ -52,6 +55,10 @@ class RebuildService:
             thread.join(timeout=self.join_timeout_s)
             if thread.is_alive():
                 log.warning("worker still busy at shutdown", extra={"thread": thread.name})
+        if not self.pool.wait_idle(self.join_timeout_s):
+            log.warning(
+                "manifests still in flight at shutdown", extra={"in_flight": self.pool.busy}
+            )
         self.heartbeat.stop()
         if self.owned_channel is not None:
             self.owned_channel.close()
@@ -100,6 +107,23 @@ def serve(
     MANIFESTS_IN_FLIGHT.set_function(heartbeat.held)
     OLDEST_MANIFEST_AGE.set_function(heartbeat.oldest_age)
     stop_event = threading.Event()
+    # One pool and one set of order locks for every receive loop of the process.
+    pool = ManifestPool(settings.manifest_concurrency)
+    order = KeyedLocks()
+    pace = (
+        settings.shard_read_calls_per_s > 0
+        and settings.shard_read_bytes_per_s > 0
+        and settings.shard_iterator_calls_per_s > 0
+    )
+    read_pacer = (
+        ReadPacer(
+            settings.shard_read_calls_per_s,
+            settings.shard_read_bytes_per_s,
+            settings.shard_iterator_calls_per_s,
+        )
+        if pace
+        else None
+    )
     workers = [
         RebuildWorker(
             settings,
@@ -111,6 +135,9 @@ def serve(
             dlq_url=dlq_url,
             heartbeat=heartbeat,
             stop=stop_event,
+            pool=pool,
+            order=order,
+            read_pacer=read_pacer,
         )
         for _ in range(settings.workers)
     ]
@@ -119,6 +146,7 @@ def serve(
     service = RebuildService(
         server=running,
         workers=workers,
+        pool=pool,
         heartbeat=heartbeat,
         stop_event=stop_event,
         join_timeout_s=settings.receive_wait_s + settings.grace_seconds + 1.0,
@@ -136,7 +164,13 @@ def serve(
         thread.start()
     log.info(
         "rebuild worker started",
-        extra={"track_id": None, "workers": settings.workers, "queue": queue_url},
+        extra={
+            "track_id": None,
+            "workers": settings.workers,
+            "concurrency": pool.size,
+            "ordered_by": settings.ordered_by,
+            "queue": queue_url,
+        },
     )
     return service
 

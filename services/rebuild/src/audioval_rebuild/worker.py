@@ -14,15 +14,27 @@ Per message:
   ``max_receive_count`` receives.
 
 Nothing ends the loop but the stop event, which is checked between messages.
+
+Manifests are handled concurrently: the loop takes free slots of a :class:`ManifestPool`
+(shared by the process' loops, sized by ``RebuildSettings.manifest_concurrency``), asks SQS for
+at most that many messages and hands each to the pool, then polls again without waiting for
+them. SQS FIFO delivers a group (a user) in order and gives out none of its later messages while
+one is in flight; once received, order is kept only where it matters: manifests of one track
+(``ordered_by="track"``, the default) or of one user (``"user"``) are handled one after another
+(:class:`KeyedLocks`). A held message's visibility is renewed by the heartbeat until it is
+settled, so a long track is not handed to another worker, and it is deleted only once its
+verdict is stored.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import threading
 import time
 from collections.abc import Mapping, MutableMapping
+from concurrent.futures import Future
 from typing import Any
 
 import grpc
@@ -33,8 +45,9 @@ from audioval.v1 import pipeline_pb2, verdict_pb2
 from audioval_rebuild.classify_client import ClassifyClient
 from audioval_rebuild.integrity import IntegrityError, PoisonManifestError
 from audioval_rebuild.manifest import check_manifest, parse_manifest
+from audioval_rebuild.manifest_pool import KeyedLocks, ManifestPool
 from audioval_rebuild.metrics import MANIFESTS
-from audioval_rebuild.reader import ReadLimits, ReadTimeoutError, read_track
+from audioval_rebuild.reader import ReadLimits, ReadPacer, ReadTimeoutError, read_track
 from audioval_rebuild.settings import RebuildSettings
 from audioval_rebuild.verdict_table import VerdictTable, rejection
 from audioval_rebuild.visibility import VisibilityHeartbeat
@@ -91,6 +104,13 @@ class RebuildWorker:
         Renews visibility of the messages this worker holds (may be shared between workers).
     stop
         Set to end :meth:`run` between messages.
+    pool
+        Where messages are handled (shared by the process' loops); default: the worker's own,
+        of ``settings.manifest_concurrency`` slots.
+    order
+        The locks that keep manifests of one track (or user) in order; shared like ``pool``.
+    read_pacer
+        Each shard's read budget, shared by the process' loops; None reads unpaced.
     """
 
     def __init__(
@@ -105,6 +125,9 @@ class RebuildWorker:
         dlq_url: str,
         heartbeat: VisibilityHeartbeat,
         stop: threading.Event | None = None,
+        pool: ManifestPool | None = None,
+        order: KeyedLocks | None = None,
+        read_pacer: ReadPacer | None = None,
     ) -> None:
         self._settings = settings
         self._sqs = sqs
@@ -115,6 +138,9 @@ class RebuildWorker:
         self._dlq_url = dlq_url
         self._heartbeat = heartbeat
         self.stop = stop or threading.Event()
+        self.pool = pool or ManifestPool(settings.manifest_concurrency)
+        self._order = order or KeyedLocks()
+        self._read_pacer = read_pacer
         self._limits = ReadLimits(
             max_calls=settings.max_get_records_calls,
             records_per_call=settings.get_records_limit,
@@ -122,6 +148,7 @@ class RebuildWorker:
             throttle_retries=settings.throttle_retries,
             backoff_base_s=settings.throttle_backoff_base_s,
             backoff_cap_s=settings.throttle_backoff_cap_s,
+            parallel_shards=settings.read_parallel_shards,
         )
 
     def run(self) -> None:
@@ -129,7 +156,7 @@ class RebuildWorker:
         failures = 0
         while not self.stop.is_set():
             try:
-                self.poll_once()
+                self.dispatch_once()
                 failures = 0
             except (ClientError, BotoCoreError) as exc:
                 # SQS itself is failing: back off (bounded) instead of spinning.
@@ -143,33 +170,48 @@ class RebuildWorker:
                 log.exception("receive loop error", extra={"track_id": None})
                 self.stop.wait(1.0)
 
-    def poll_once(self) -> list[Outcome]:
-        """One long poll, then every received message handled in order."""
-        response = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._settings.receive_max_messages,
-            WaitTimeSeconds=self._settings.receive_wait_s,
-            VisibilityTimeout=self._settings.visibility_timeout_s,
-            MessageSystemAttributeNames=[
-                "ApproximateReceiveCount",
-                "MessageGroupId",
-                "SentTimestamp",
-            ],
+    def dispatch_once(self) -> list[Future[Outcome]]:
+        """Wait for free slots, one long poll for at most that many, each message handed to
+        the pool; returns without waiting for them."""
+        slots = self.pool.reserve(
+            self._settings.receive_max_messages, timeout_s=max(1.0, self._settings.receive_wait_s)
         )
-        messages: list[dict[str, Any]] = response.get("Messages", [])
+        if not slots:
+            return []  # every slot busy: look at the stop event, then wait again
+        try:
+            response = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=slots,
+                WaitTimeSeconds=self._settings.receive_wait_s,
+                VisibilityTimeout=self._settings.visibility_timeout_s,
+                MessageSystemAttributeNames=[
+                    "ApproximateReceiveCount",
+                    "MessageGroupId",
+                    "SentTimestamp",
+                ],
+            )
+        except BaseException:
+            self.pool.give_back(slots)
+            raise
+        messages: list[dict[str, Any]] = response.get("Messages", [])[:slots]
+        self.pool.give_back(slots - len(messages))
         for message in messages:
             self._heartbeat.hold(
                 message["ReceiptHandle"], message.get("MessageId", ""), sent_at=_sent_at(message)
             )
-        outcomes: list[Outcome] = []
-        for message in messages:
-            if self.stop.is_set():
-                # Hand it back now rather than after the visibility timeout.
-                self._settle(message, delete=False, visibility_s=0)
-                outcomes.append(Outcome.RELEASED)
-                continue
-            outcomes.append(self.handle(message))
-        return outcomes
+        return [self.pool.submit(functools.partial(self._start, m)) for m in messages]
+
+    def poll_once(self) -> list[Outcome]:
+        """One long poll, every received message handled (concurrently); their outcomes in
+        the order received."""
+        return [future.result() for future in self.dispatch_once()]
+
+    def _start(self, message: Mapping[str, Any]) -> Outcome:
+        if self.stop.is_set():
+            # Hand it back now rather than after the visibility timeout.
+            self._settle(message, delete=False, visibility_s=0)
+            return Outcome.RELEASED
+        return self.handle(message)
 
     def handle(self, message: Mapping[str, Any]) -> Outcome:
         """Handle one received message; never raises."""
@@ -203,18 +245,22 @@ class RebuildWorker:
         context["track_id"] = manifest.track_id
         context["user_id"] = manifest.user_id
         self._heartbeat.hold(message["ReceiptHandle"], manifest.track_id)  # relabel for logs
+        key = manifest.user_id if self._settings.ordered_by == "user" else manifest.track_id
         # The upload's trace goes on here (a new trace when the manifest carries none).
-        with span_from_traceparent(tracer, "rebuild.track", manifest.traceparent) as span:
-            outcome = self._rebuild(message, manifest, track_log, started)
+        with (
+            span_from_traceparent(tracer, "rebuild.track", manifest.traceparent) as span,
+            self._order.hold(key),
+        ):
+            outcome = self._judge(message, manifest, started, track_log)
             span.set_attribute("audioval.outcome", outcome.value)
             return outcome
 
-    def _rebuild(
+    def _judge(
         self,
         message: Mapping[str, Any],
         manifest: pipeline_pb2.Manifest,
-        track_log: _TrackLog,
         started: float,
+        track_log: _TrackLog,
     ) -> Outcome:
         try:
             if self._verdicts.is_judged(manifest.track_id):
@@ -225,7 +271,11 @@ class RebuildWorker:
                 check_manifest(manifest, max_track_bytes=self._settings.max_track_bytes)
                 with tracer.start_as_current_span("rebuild.read_track"):
                     content = read_track(
-                        self._kinesis, manifest, self._limits, sleep=self.stop.wait
+                        self._kinesis,
+                        manifest,
+                        self._limits,
+                        sleep=self.stop.wait,
+                        pacer=self._read_pacer,
                     )
             except IntegrityError as exc:
                 elapsed_ms = (time.monotonic() - started) * 1000
