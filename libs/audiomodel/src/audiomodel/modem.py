@@ -291,8 +291,8 @@ def _alternating(data: bytes) -> bool:
     arr = np.frombuffer(data, dtype=np.uint8)
     if arr.size < MIN_FRAMES:
         return False
-    changes = np.unpackbits((arr ^ (arr >> 1)) & 0x7F).reshape(-1, 8).sum(axis=1)
-    return float(changes.mean()) / 7 >= MAX_BIT_ALTERNATION
+    flips = ((arr ^ (arr >> 1)) & 0x7F).astype(np.uint8)  # bit i: data bit i != bit i + 1
+    return float(np.unpackbits(flips).mean()) * 8 / 7 >= MAX_BIT_ALTERNATION
 
 
 @dataclass
