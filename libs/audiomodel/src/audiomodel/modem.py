@@ -21,8 +21,8 @@ rate: mark = rate/2 + 600 Hz, space = mark + 5/6 rate). Where a pair keys at a s
 :func:`demodulate_fsk` does what a receiver does (non-coherent: tone energy over one symbol,
 compared; asynchronous framing re-synchronised on every start bit, 8-N-1 as minimodem sends)
 and the recovered bytes are carved with :mod:`audiomodel.payload`. A keying is *reported* only
-with more than a clock: bytes that frame, a standard modem's tone plan, or a near-perfect clock
-over thousands of changes (:attr:`Transmission.flagged`); a clock alone turns up in ~3 % of
+with more than a clock: bytes that frame, a standard modem's tone plan with frames above
+chance, or a near-perfect clock over thousands of changes (:attr:`Transmission.flagged`); a clock alone turns up in ~3 % of
 real music clips (two partials beating steadily).
 
 What music can still do: a chiptune arpeggio switches between exact tones at the frame rate of
@@ -101,6 +101,9 @@ PERIODIC_AGREEMENT_MAX = 0.93
 # two partials), framing and tone plans do not.
 MIN_FRAMES = 20
 MIN_VALID_FRAMES = 0.9
+# A standard modem's plan (tones and rate) needs frames above chance (random symbols: ~0.55)
+PLAN_MIN_VALID_FRAMES = 0.7
+MAX_BIT_ALTERNATION = 0.6  # share of neighbouring data bits that differ: data ~0.5 at most
 GENERIC_COHERENCE = 0.98
 GENERIC_FRAMED_COHERENCE = 0.8
 GENERIC_TRANSITIONS = 2000
@@ -226,12 +229,13 @@ class Transmission:
             and d.frames >= MIN_FRAMES
             and d.valid_ratio >= MIN_VALID_FRAMES
             and not _cyclic(d.data)
+            and not _alternating(d.data)
         )
 
     @property
     def flagged(self) -> bool:
-        """Enough evidence to report: bytes that frame, a standard modem's tone plan and rate,
-        or a near-perfect clock. minimodem's rate-dependent plan is a one-parameter family that a
+        """Enough evidence to report: bytes that frame, a standard modem's tone plan and rate
+        with frames above chance, or a near-perfect clock. minimodem's rate-dependent plan is a one-parameter family that a
         pair of partials fits by chance now and then (~0.5 % of real clips): it needs framing."""
         k = self.keying
         # Tones no plan knows: the framing must come with a clean clock (music's steady
@@ -240,7 +244,29 @@ class Transmission:
             return True
         if k.coherence >= GENERIC_COHERENCE and k.transitions >= GENERIC_TRANSITIONS:
             return True
-        return self.name != "FSK" and not self.name.startswith("minimodem")
+        if self.name == "FSK" or self.name.startswith("minimodem"):
+            return False
+        # A standard plan's tones and rate are not enough either. A held note whose partials
+        # are ~600 Hz apart (the distorted guitar of real-0149, 598 Hz) beats in the 1200 and
+        # 2200 Hz bands at twice its pitch: "keying" at 1150-1230 Bd with a clock of coherence
+        # 0.7-0.9, i.e. Bell 202 within its 3 % rate slack, wherever the chunk boundaries fall
+        # around a steady stretch of it. What a modem has and the note has not is data: its
+        # 8-N-1 frames end in a stop bit far more often than chance (~0.55 with the better
+        # polarity; real-0149 frames at 0.55), and its bits do not alternate on every symbol (a
+        # note phase-locked to the receiver's clock frames as 0x55 again and again). Under music
+        # the frames of a readable modem still end well above chance (0.8-0.9 where the strict
+        # MIN_VALID_FRAMES fails). Without a demodulation (audio not kept, budget spent) the
+        # plan stands alone, as before; RTTY sends 5-bit Baudot that this 8-N-1 receiver cannot
+        # frame, so its plans keep the clock as their evidence.
+        d = self.demodulated
+        if d is None or self.name.startswith("RTTY"):
+            return True
+        return (
+            d.frames >= MIN_FRAMES
+            and d.valid_ratio >= PLAN_MIN_VALID_FRAMES
+            and not _cyclic(d.data)
+            and not _alternating(d.data)
+        )
 
 
 def _cyclic(data: bytes, max_period: int = 8) -> bool:
@@ -254,6 +280,19 @@ def _cyclic(data: bytes, max_period: int = 8) -> bool:
         return True
     best = max(float((arr[p:] == arr[:-p]).mean()) for p in range(1, max_period + 1))
     return best >= 0.9
+
+
+def _alternating(data: bytes) -> bool:
+    """Bits that change between neighbours of a byte almost always (0x55 with slips): the
+    symbols alternate on nearly every clock tick, as when two partials of a held note beat at
+    twice its pitch (or a modem idles on a 0x55 preamble, which carries nothing). Data does not:
+    random bytes change between 50 % of neighbouring bits, text ~49 %, code and zero-padded
+    executables 7-50 %; the beating notes measured 64-87 %."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    if arr.size < MIN_FRAMES:
+        return False
+    flips = ((arr ^ (arr >> 1)) & 0x7F).astype(np.uint8)  # bit i: data bit i != bit i + 1
+    return float(np.unpackbits(flips).mean()) * 8 / 7 >= MAX_BIT_ALTERNATION
 
 
 @dataclass
