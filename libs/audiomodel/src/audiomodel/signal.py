@@ -352,8 +352,8 @@ class SignalAnalyzer:
             & (before * after < 0)
             & (8 * np.abs(before + after) <= np.abs(before - after))
         )
-        edges = has_before & (np.abs(before) >= self._big_level)
-        edges = edges.astype(np.int64) + (np.abs(after) >= self._big_level)
+        edges = (has_before & (np.abs(before) >= self._big_level)).astype(np.int64)
+        edges += np.abs(after) >= self._big_level
         return int(edges[zero & ~crossing].sum())
 
     def _zero_edge_count(self) -> int:
