@@ -243,3 +243,21 @@ def test_a_chiptunes_exact_pulse_waves_are_not_held_steps() -> None:
     assert busy.any() and (measures["step_sizes"][busy] >= 48).any()
     assert (measures["step_size_spread"][busy] < 16).all()
     assert located(wav(x)) == {}
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_difference_energies_from_lagged_products_equal_summing_the_differences(
+    channels: int,
+) -> None:
+    from audiomodel.windows import _difference_energies
+
+    rng = np.random.default_rng(channels)
+    loud = rng.choice([-32768, 32767], size=(4, 22050, channels)).sum(axis=2)  # full-scale square
+    noise = rng.integers(-32768, 32768, size=(4, 22050, channels)).sum(axis=2)
+    for levels in (loud, noise, noise[:, :3]):
+        mono = levels.astype(np.float64)
+        d1 = np.diff(mono, axis=1)
+        d2 = np.diff(d1, axis=1)
+        e1, e2 = _difference_energies(mono, np.einsum("ij,ij->i", mono, mono), channels)
+        np.testing.assert_array_equal(e1, (d1 * d1).sum(axis=1))
+        np.testing.assert_array_equal(e2, (d2 * d2).sum(axis=1))
