@@ -275,6 +275,32 @@ def test_nan_and_infinite_floats_render_as_silence_and_full_scale() -> None:
     assert to_int16(floats)[:, 0].tolist() == [0, 32767, -32768, 16384]
 
 
+def test_a_tone_crossing_zero_on_the_sample_grid_has_no_zero_edges_in_any_block_size() -> None:
+    """4 kHz at 48 kHz crosses zero exactly on every sixth sample, between mirror values."""
+    t = np.arange(48000 * 3) / 48000
+    tone = np.rint(0.5 * np.sin(2 * np.pi * 4000 * t) * 32767).astype(np.int16).reshape(-1, 1)
+    assert np.count_nonzero(tone == 0) == tone.shape[0] // 6  # two crossings a period of 12
+    for block in (tone.shape[0], 7):
+        analyzer = SignalAnalyzer(sample_rate=48000, channels=1)
+        for start in range(0, tone.shape[0], block):
+            analyzer.update(tone[start : start + block])
+        report = analyzer.report()
+        # the first sample's zero has no sample before it to mirror: one edge, no more
+        assert report.features["zero_edge_ratio"] * tone.shape[0] == pytest.approx(1.0)
+        assert not any(f.code == "signal.data_as_audio" for f in report.findings)
+
+
+def test_zero_padding_between_mirror_values_is_still_an_edge_past_a_block_boundary() -> None:
+    """A zero between mirror values is a crossing; one beside another zero is padding."""
+    fields = np.tile(np.array([9000, 0, -9000, 0, 0, 0, 9000], dtype=np.int16), 4000)
+    ints = fields.reshape(-1, 1)
+    whole = analyse(ints, block=ints.shape[0]).features["zero_edge_ratio"]
+    # per 7 samples: the zero at index 1 crosses; indexes 3 and 5 are each next to one loud one
+    assert whole == pytest.approx(2 / 7, rel=1e-3)
+    assert analyse(ints, block=7).features["zero_edge_ratio"] == pytest.approx(whole, rel=1e-12)
+    assert analyse(ints, block=3).features["zero_edge_ratio"] == pytest.approx(whole, rel=1e-12)
+
+
 def test_float32_rendering_to_16_bits_matches_the_float64_rendering_bit_for_bit() -> None:
     from audiomodel.signal import to_int16
 

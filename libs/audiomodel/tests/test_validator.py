@@ -250,3 +250,13 @@ def test_fingerprint_comes_from_the_validators_own_decode_pass() -> None:
 
 def test_undecodable_input_has_no_fingerprint() -> None:
     assert validate_bytes(b"\x7fELF" + bytes(4000), fingerprint=True).fingerprint is None
+
+
+def test_a_steady_test_tone_is_accepted_and_noted_as_a_pure_tone() -> None:
+    """A signal generator's tone is real audio: noted, not held (FINDINGS.md)."""
+    t = np.arange(5 * 48000) / 48000
+    buf = io.BytesIO()
+    sf.write(buf, 0.5 * np.sin(2 * np.pi * 1000 * t), 48000, format="WAV", subtype="PCM_16")
+    verdict = validate_bytes(buf.getvalue(), name="tone.wav")
+    assert "signal.pure_tone" in {f.code for f in verdict.findings}
+    assert verdict.decision is Decision.ACCEPT and verdict.label is Label.REAL

@@ -203,6 +203,48 @@ def test_a_last_partial_half_second_is_judged_too() -> None:
     assert report.end_s[-1] == pytest.approx((4000 * 3 + 2500) / 8000)
 
 
+def chiptune(seconds: float, *, rate: int = RATE, seed: int = 0) -> npt.NDArray[np.float64]:
+    """A sequencer's exact output: a pulse voice (25% duty) arpeggiating every frame, a 4-bit
+    triangle bass, a gated LFSR noise channel held four samples per clock, and an echo on the
+    right channel: exact holds and leaps at every edge, periodic in each voice."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    frame = rate // 60
+    notes = np.repeat(rng.choice([57, 60, 62, 64, 67, 69], size=n // frame + 1), frame)[:n]
+    arpeggio = np.repeat(np.resize([0, 4, 7], n // frame + 1), frame)[:n]
+
+    def phase(midi: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = np.cumsum(440.0 * 2 ** ((midi - 69) / 12) / rate) % 1.0
+        return out
+
+    lead = np.where(phase(notes + arpeggio) < 0.25, 1.0, -1.0)
+    tri = np.floor(np.abs(phase(notes - 24.0) * 32 - 16)) / 7.5 - 1
+    lfsr, bits = 1, []
+    for _ in range(4096):
+        bit = (lfsr ^ (lfsr >> 1)) & 1
+        lfsr = (lfsr >> 1) | (bit << 14)
+        bits.append(bit)
+    gate = (np.arange(n) // frame) % 8 < 2
+    noise = np.resize(np.repeat(np.asarray(bits, dtype=np.float64) * 2 - 1, 4), n) * gate
+    mono = 0.25 * lead + 0.3 * tri + 0.12 * noise
+    echo = np.concatenate([np.zeros(frame * 8), mono[: -frame * 8]]) * 0.3
+    x = np.stack([mono, 0.8 * mono + echo], axis=1)
+    out: npt.NDArray[np.float64] = 0.9 * x / np.abs(x).max()
+    return out
+
+
+def test_a_chiptunes_exact_pulse_waves_are_not_held_steps() -> None:
+    """Many leap sizes from the voices' sums, but a few carry the steps (one per voice level)."""
+    x = chiptune(8.0)
+    analyzer = WindowAnalyzer(sample_rate=RATE, channels=2)
+    analyzer.update(np.rint(x * 32767).astype(np.int16))
+    measures = analyzer.report().measures
+    busy = measures["steps"] >= 48
+    assert busy.any() and (measures["step_sizes"][busy] >= 48).any()
+    assert (measures["step_size_spread"][busy] < 16).all()
+    assert located(wav(x)) == {}
+
+
 @pytest.mark.parametrize("channels", [1, 2, 3])
 def test_difference_energies_from_lagged_products_equal_summing_the_differences(
     channels: int,

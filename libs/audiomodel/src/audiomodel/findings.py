@@ -146,7 +146,10 @@ CODES: dict[str, tuple[Severity, str]] = {
         "The samples are a synthetic pattern (constant, ramp, square, byte pattern) with no sound.",
     ),
     "signal.silence": (Severity.SUSPICIOUS, "The track is digital silence throughout."),
-    "signal.pure_tone": (Severity.SUSPICIOUS, "The track is a steady pure tone throughout."),
+    "signal.pure_tone": (
+        Severity.INFO,
+        "The track is a steady pure tone throughout (a test tone: noted, not held).",
+    ),
     "signal.one_sided": (
         Severity.SUSPICIOUS,
         "The waveform never crosses zero over a second or more of sound, as samples written "

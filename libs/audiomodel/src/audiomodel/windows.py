@@ -4,7 +4,7 @@ A data segment spliced into the middle of a real track is a few seconds of a lon
 file-level features average it away. :class:`WindowAnalyzer` takes the same 16-bit blocks as
 :class:`~audiomodel.signal.SignalAnalyzer` and keeps one fixed-size summary per *cell*
 (``CELL_SECONDS`` of frames: sums, 256-bin histograms of the samples' low and high bytes,
-counts), so memory grows by ~2.5 KB per half second (~18 MB for an hour) and every measure is computed
+counts), so memory grows by ~2.7 KB per half second (~19 MB for an hour) and every measure is computed
 vectorised over all the cells of a block at once. A *window* is ``WINDOW_CELLS`` adjacent
 cells (1.5 s, hop 0.5 s); its measures come from the cells' sums.
 
@@ -40,7 +40,10 @@ The measures, and the physical reason each separates sound from data:
   signal that stood still cannot jump. A clip ceiling (the cell's own extreme values) is
   excluded: a clipped master holds there. Coarse 8-bit recordings and square waves hold and
   leap too, but by one or a few leap sizes; bytes held for N samples repeat (N-1)/N of their
-  samples and leap by the difference of two bytes (dozens of sizes).
+  samples and leap by the difference of two bytes (dozens of sizes). A synthesiser holds and
+  leaps exactly too (a pulse wave, a tracker's noise channel), but periodically: each voice
+  leaps by its own amplitude, period after period, so a few sizes carry almost every step
+  (``step_size_spread``, the sizes weighted by use), where bytes make a new size at each step.
 - **Monotonic runs** (``monotonic_ms``): sound oscillates around zero; a run of samples that
   only climbs (or only falls) by 1/8 of full scale for longer than ``MONOTONIC_MS`` is a loud
   half cycle below 25 Hz with nothing above it, which the DC/subsonic filters of converters and
@@ -104,6 +107,14 @@ MIN_STEPS = 48  # steps in a cell or window (good clips: up to 459 in 8-bit audi
 # voice and volume; coarse 8-bit audio showed at most 35 (424 good training clips); bytes
 # held as steps leap by the difference of two bytes: 200+.
 STEP_SIZES = 48
+# ... and used evenly: at least this many leap sizes weighted by use (2 ** entropy of the sizes).
+# A synthesiser's voices leap by their own amplitude again and again, one period after the
+# next (a pulse wave between its two levels, an LFSR noise channel between its two), so a few
+# sizes carry the steps even when the voices' sums and an echo add rare ones: exact chiptune
+# output showed 6-11 effective sizes against 60+ distinct. Bytes held as steps leap by the
+# difference of two arbitrary bytes, a new size at every step: 30-45 effective for text,
+# 150+ for binary or random bytes.
+STEP_SPREAD = 16.0
 # -- monotonic runs ---------------------------------------------------------------------------
 # A half cycle of 25 Hz at -18 dBFS or more with nothing over it; good clips: at most 3.4 ms.
 MONOTONIC_MS = 20.0
@@ -167,7 +178,7 @@ class WindowAnalyzer:
         self._decimate = max(1, int(sample_rate * MONOTONIC_MS / 1000 / 16))
         self._sums: list[npt.NDArray[np.float64]] = []
         self._lanes: list[npt.NDArray[np.uint32]] = []  # (cells, 2, 256): low, high byte counts
-        self._step_sizes: list[npt.NDArray[np.bool_]] = []
+        self._step_sizes: list[npt.NDArray[np.uint16]] = []  # (cells, 256) steps per leap size
         self._carry = np.zeros((0, channels), dtype=np.int16)
         self._carry_level = np.zeros(0, dtype=np.float64)
         self._carry_absurd: npt.NDArray[np.int32] | None = None
@@ -282,11 +293,12 @@ class WindowAnalyzer:
                 sizes = np.bincount(
                     cell_of * 256 + np.minimum(np.abs(leap) >> 8, 255), minlength=cells * 256
                 )
-                self._step_sizes.append(sizes.reshape(cells, 256) > 0)
+                counts = np.minimum(sizes.reshape(cells, 256), np.iinfo(np.uint16).max)
+                self._step_sizes.append(counts.astype(np.uint16))
             else:
-                self._step_sizes.append(np.zeros((cells, 256), dtype=bool))
+                self._step_sizes.append(np.zeros((cells, 256), dtype=np.uint16))
         else:
-            self._step_sizes.append(np.zeros((cells, 256), dtype=bool))
+            self._step_sizes.append(np.zeros((cells, 256), dtype=np.uint16))
         sums[:, _MONO] = self._monotonic(mono.reshape(-1), length)
         self._sums.append(sums)
 
@@ -389,6 +401,7 @@ class WindowAnalyzer:
             return out
 
         w = slide(sums)
+        sizes = slide(tables["sizes"])
         lanes = slide(tables["lanes"])
         low, h = lanes[:, :256], lanes[:, 256:]
         mono = np.lib.stride_tricks.sliding_window_view(sums[:, _MONO], width).max(axis=1)
@@ -416,7 +429,8 @@ class WindowAnalyzer:
             "absurd_floats": w[:, _ABSURD],
             "held_share": w[:, _HELD] / np.maximum(w[:, _SAMPLES], 1),
             "steps": w[:, _STEPS],
-            "step_sizes": (slide(tables["sizes"]) > 0).sum(axis=1).astype(np.float64),
+            "step_sizes": (sizes > 0).sum(axis=1).astype(np.float64),
+            "step_size_spread": _effective_count(sizes),
             "monotonic_ms": mono / self.sample_rate * 1e3,
         }
 
@@ -470,6 +484,7 @@ class WindowAnalyzer:
                 "signal.data_segment": self._data_like(m, track, usual),
                 "signal.held_steps": (m["steps"] >= MIN_STEPS)
                 & (m["step_sizes"] >= STEP_SIZES)
+                & (m["step_size_spread"] >= STEP_SPREAD)
                 & ((m["held_share"] >= HELD_SHARE) | (track["steps"] < USUAL_STEPS)),
                 "signal.monotonic_run": m["monotonic_ms"] >= MONOTONIC_MS,
             }
@@ -557,11 +572,13 @@ class WindowAnalyzer:
             return finding(
                 code,
                 f"In {span}, {int(m['steps'])} times a loud value is held exactly and then left "
-                f"by a leap ({int(m['step_sizes'])} different leap sizes; {m['held_share']:.0%} "
+                f"by a leap ({int(m['step_sizes'])} different leap sizes, "
+                f"{m['step_size_spread']:.0f} in effect; {m['held_share']:.0%} "
                 "of the loud samples repeat the previous one): values held as steps, which a "
                 "converter's noise floor never lets band-limited sound do.",
                 steps=int(m["steps"]),
                 step_sizes=int(m["step_sizes"]),
+                step_size_spread=round(m["step_size_spread"], 1),
                 held_share=round(m["held_share"], 4),
                 **where,
             )
@@ -583,6 +600,15 @@ def _data_signs(m: Mapping[str, Any]) -> dict[str, Any]:
         & (m["outer_share"] >= UNIFORM_OUTER_SHARE),
         "printable bytes": m["printable_share"] >= PRINTABLE_SHARE,
     }
+
+
+def _effective_count(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """2 ** entropy of each row's distribution: how many values are used, weighted by use (a
+    value seen once among thousands barely counts)."""
+    p = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    logs = np.log2(np.where(p > 0, p, 1.0))
+    out: npt.NDArray[np.float64] = 2.0 ** -(p * logs).sum(axis=1)
+    return out
 
 
 def _longest_run(flags: npt.NDArray[np.bool_]) -> tuple[int, int]:
