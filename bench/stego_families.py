@@ -37,6 +37,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -243,6 +244,7 @@ def main() -> None:
         codes[key].update(set(found))
 
     for index, row in enumerate(chosen):
+        print(f"{index + 1}/{len(chosen)} {row['path']}", file=sys.stderr, flush=True)
         x, rate = sf.read(root / row["path"], always_2d=True)
         x = x[: int(args.max_seconds * rate)]
         for cover in DITHERED:

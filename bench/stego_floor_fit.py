@@ -33,6 +33,7 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -118,6 +119,27 @@ def summaries(rows: list[dict[str, object]], key: str) -> list[tuple[float, floa
     return out
 
 
+def report_rows(rows: list[dict[str, object]], flags: Any, model: dict[str, Any]) -> None:
+    """Flagged / reported counts per cover and rendition under ``model``'s thresholds."""
+    excess, contrast = model["excess_flag"], model["prefix_contrast"]
+    spread = model["max_spread"]
+    innocent = summaries(rows, "clean") + summaries(rows, "tpdf")
+    print(
+        f"innocent renditions {len(innocent)}, flagged {flags(innocent, excess, contrast, spread)}"
+    )
+    keys = sorted({k for r in rows for k in r if k not in ("clip", "cover", "rate")})
+    for cover in ("16-bit", "8-bit"):
+        for key in keys:
+            got = summaries([r for r in rows if r["cover"] == cover], key)
+            hit = flags(got, excess, contrast, spread)
+            info = sum(1 for e, _, n, _ in got if n >= MIN_EMPTY and e >= model["excess_report"])
+            judged = sum(1 for _, _, n, _ in got if n >= MIN_EMPTY)
+            print(
+                f"{cover:7s} {key:14s} flagged {hit}/{len(got)}, reported {info}/{len(got)}, "
+                f"judged (a band empty in >= {MIN_EMPTY} stretches) {judged}/{len(got)}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -129,6 +151,11 @@ def main() -> None:
     parser.add_argument("--steghide-every", type=int, default=4)
     parser.add_argument("--max-false", type=float, default=0.003)
     parser.add_argument("--write", action="store_true", help="write the model JSON")
+    parser.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="no fit: count with the shipped thresholds (for --split heldout)",
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     if args.rows.exists():
@@ -153,6 +180,11 @@ def main() -> None:
     def caught(e: float, c: float, s: float) -> float:
         return sum(flags(got, e, c, s) / max(len(got), 1) for got in embedded.values())
 
+    if args.evaluate:
+        shipped = json.loads(MODEL.read_text())
+        print(f"shipped {shipped['version']} on the {args.split} split")
+        report_rows(rows, flags, shipped)
+        return
     excesses = np.round(np.arange(DITHER_MARGIN, 1.0, 0.01), 2)
     contrasts = np.round(np.arange(0.06, 0.6, 0.02), 2)
     spreads = (1.3, 1.5, 2.0, 3.0)
@@ -181,13 +213,7 @@ def main() -> None:
     print(
         f"innocent renditions {len(innocent)}, flagged {flags(innocent, excess, contrast, spread)}"
     )
-    keys = sorted({k for r in rows for k in r if k not in ("clip", "cover", "rate")})
-    for cover in ("16-bit", "8-bit"):
-        for key in keys:
-            got = summaries([r for r in rows if r["cover"] == cover], key)
-            hit = flags(got, excess, contrast, spread)
-            info = sum(1 for e, _, n, _ in got if n >= MIN_EMPTY and e >= model["excess_report"])
-            print(f"{cover:7s} {key:14s} flagged {hit}/{len(got)}, reported {info}/{len(got)}")
+    report_rows(rows, flags, model)
     if args.write:
         MODEL.write_text(json.dumps(model, indent=2) + "\n")
         print(f"wrote {MODEL}")
