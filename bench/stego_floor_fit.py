@@ -17,7 +17,8 @@ in ``--rows`` (JSONL, reused when it exists), then picks the thresholds:
   clean and dithered renditions (0.3 % by default), the excess never under dither's 1/6
   LSB^2 plus a margin;
 - ``excess_report`` (an info finding, no flag): the 95th percentile of the clean, undithered
-  covers' excess, and never under dither's.
+  covers' excess, and never under dither's; up to ``report_below`` (0.6 LSB^2: the most
+  +-1 embedding adds, with a margin).
 
 Usage::
 
@@ -51,6 +52,9 @@ MATCH_RATES = (0.10, 0.25, 0.50, 1.00)
 STEGHIDE_RATES = (0.05, 0.25, 0.50)
 MATCH_KEYS = tuple(f"match {share:.0%}" for share in MATCH_RATES)
 DITHER_MARGIN = 1.0 / 6.0 + 0.1  # LSB^2: TPDF dither's added power, and a margin
+# LSB^2: the most +-1 embedding adds over the rounding floor (matching of the whole capacity
+# changes half the samples by 1: 0.5), and a margin; a higher floor is the sound's own noise.
+REPORT_BELOW = 0.6
 
 
 def floors(values: npt.NDArray[np.int64]) -> list[list[float]]:
@@ -132,7 +136,11 @@ def report_rows(rows: list[dict[str, object]], flags: Any, model: dict[str, Any]
         for key in keys:
             got = summaries([r for r in rows if r["cover"] == cover], key)
             hit = flags(got, excess, contrast, spread)
-            info = sum(1 for e, _, n, _ in got if n >= MIN_EMPTY and e >= model["excess_report"])
+            info = sum(
+                1
+                for e, _, n, _ in got
+                if n >= MIN_EMPTY and model["excess_report"] <= e <= model["report_below"]
+            )
             judged = sum(1 for _, _, n, _ in got if n >= MIN_EMPTY)
             print(
                 f"{cover:7s} {key:14s} flagged {hit}/{len(got)}, reported {info}/{len(got)}, "
@@ -207,6 +215,7 @@ def main() -> None:
         "excess_flag": excess,
         "max_spread": spread,
         "excess_report": round(report, 3),
+        "report_below": REPORT_BELOW,
         "prefix_contrast": contrast,
     }
     print(json.dumps(model, indent=2))

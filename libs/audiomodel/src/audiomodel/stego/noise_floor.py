@@ -180,7 +180,8 @@ class FloorModel:
     min_empty_stretches: int  # stretches with an empty band needed to judge
     excess_flag: float  # LSB^2 over the rounding floor: flagged, when the floor is steady
     max_spread: float  # the floor's 90th over 10th percentile, at most (steady: white noise)
-    excess_report: float  # LSB^2 over the reference: reported as info below excess_flag
+    excess_report: float  # LSB^2 over the rounding floor: reported as info ...
+    report_below: float  # ... up to this: the most +-1 embedding adds (more is the sound's noise)
     prefix_contrast: float  # LSB^2: a prefix's floor above the rest of the clip
 
 
@@ -196,6 +197,7 @@ def load_floor_model() -> FloorModel:
         excess_flag=float(raw["excess_flag"]),
         max_spread=float(raw["max_spread"]),
         excess_report=float(raw["excess_report"]),
+        report_below=float(raw["report_below"]),
         prefix_contrast=float(raw["prefix_contrast"]),
     )
 
@@ -302,17 +304,23 @@ def judge_floor(
     """``stego.lsb_noise_excess``: white LSB-scale noise above what the clip's own floor allows.
 
     Flagged (suspicious) when the clip's floor, measured where a band holds no sound, stands
-    ``excess_flag`` above the rounding floor, or a leading stretch stands ``prefix_contrast``
-    above the rest; reported (info) from ``excess_report``. The evidence estimates the payload
+    ``excess_flag`` above the rounding floor, steadily, or a leading stretch stands
+    ``prefix_contrast`` above the rest; reported (info) from ``excess_report`` up to
+    ``report_below`` (LSB matching of the whole capacity adds 0.5 LSB^2: a floor higher above
+    the rounding is the recording's own noise, and says nothing). The evidence estimates the payload
     from the excess power (``c`` changed samples of +-1: ``c`` LSB^2).
     """
     if summary.empty < model.min_empty_stretches:
         return None
-    whole = summary.excess if summary.spread <= model.max_spread else 0.0
+    whole = summary.excess
+    steady = summary.spread <= model.max_spread
+    if not (whole >= model.excess_flag and steady) and whole > model.report_below:
+        # Above what +-1 embedding can add to the rounding floor: the recording's own noise.
+        whole = 0.0
     prefix = summary.prefix_excess if summary.prefix_excess >= model.prefix_contrast else 0.0
     if whole < model.excess_report and prefix == 0.0:
         return None
-    flagged = whole >= model.excess_flag or prefix > 0.0
+    flagged = (whole >= model.excess_flag and steady) or prefix > 0.0
     if prefix > 0.0 and (whole < model.excess_flag or prefix * summary.prefix_share > whole):
         changed, share, where = prefix, summary.prefix_share, "the first"
     else:
