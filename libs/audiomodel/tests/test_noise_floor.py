@@ -121,3 +121,10 @@ def test_shipped_thresholds_sit_above_dither() -> None:
         )
         is None
     )
+
+
+def test_wider_samples_are_not_judged_by_the_floor() -> None:
+    wide = matched(band_limited(6.0), 1.0) << 8  # 24-bit samples, right-justified
+    report = analyse_lsb([wide.astype(np.int32)], bits_per_sample=24, channels=2, justify="right")
+    assert report.features["floor_stretches"] == 0.0
+    assert all(f.code != "stego.lsb_noise_excess" for f in report.findings)

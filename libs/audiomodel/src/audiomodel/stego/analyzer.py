@@ -144,7 +144,9 @@ class LsbAnalyzer:
             if statistics
             else None
         )
-        self._floor = NoiseFloor(channels) if statistics else None
+        # The floor's thresholds were fit on 8- and 16-bit covers; in wider samples the LSB
+        # sits far below any converter's noise and no band is empty at that scale.
+        self._floor = NoiseFloor(channels) if statistics and bits_per_sample <= 16 else None
 
     def _values(self, block: npt.NDArray[np.generic]) -> IntSamples | None:
         """The stored integers right-justified (int16 for 16-bit, else int32), or None for float."""
