@@ -198,6 +198,7 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=30.0, help="clips cut to this")
     parser.add_argument("--no-steghide", action="store_true")
     parser.add_argument("--no-lsb", action="store_true", help="skip LSB replacement/matching")
+    parser.add_argument("--log", type=Path, help="append each result as a JSON line (long runs)")
     parser.add_argument(
         "--clean-only", action="store_true", help="false flags only (use with a large --clips)"
     )
@@ -239,6 +240,9 @@ def main() -> None:
         if data is None:
             return
         bad, found = flagged(data)
+        if args.log:
+            with args.log.open("a") as log:
+                log.write(json.dumps({"key": key, "flagged": bad, "findings": found}) + "\n")
         hits[key].append(bad)
         reported[key].append(bad or any(c.startswith("stego.") for c in found))
         codes[key].update(set(found))
