@@ -14,21 +14,24 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
 import sys
 import warnings
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).parent))
-import good_renditions
-import stego_families as families
-
 from audiomodel.findings import Severity
 from audiomodel.stego import analyse_lsb
+
+# The renditions and covers of two sibling scripts (bench/ is no package).
+sys.path.insert(0, str(Path(__file__).parent))
+good_renditions: Any = importlib.import_module("good_renditions")
+families: Any = importlib.import_module("stego_families")
 
 BITS = {"PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
 

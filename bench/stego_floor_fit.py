@@ -29,6 +29,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
 import sys
@@ -40,10 +41,11 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).parent))
-import stego_families as families
-
 from audiomodel.stego.noise_floor import NoiseFloor, summarise_floor
+
+# The covers and embedders of the families bench, a sibling script (bench/ is no package).
+sys.path.insert(0, str(Path(__file__).parent))
+families: Any = importlib.import_module("stego_families")
 
 MODEL = Path(__file__).parents[1] / "libs/audiomodel/src/audiomodel/model/stego-floor.json"
 EMPTY_BELOW = 1.0
