@@ -4,7 +4,8 @@ Takes the good WAV/FLAC clips of one split of a dev corpus manifest (``--split h
 the figures, ``train`` to tune thresholds: the split is by source package), renders each one as
 the covers below, embeds payloads the ways real tools and loaders do, validates every file with
 :func:`audiomodel.validate_bytes` and prints, per family x rate, the share flagged (verdict not
-``accept``) and the findings that flagged it; then the false flags on the clean covers.
+``accept``), the share reported (flagged, or a ``stego.*`` finding at info level) and the
+findings; then the false flags on the clean covers.
 
 Covers: 16-bit (the clip as stored, rendered to 16 bits), 8-bit unsigned WAV, a real 24-bit
 recording (the clip delayed by half a sample in float and stored as 24 bits: its low bits
@@ -17,6 +18,7 @@ Families:
   of the capacity ``steghide info`` reports, random bytes encrypted (the default) and a file's
   bytes with ``-e none -Z`` (neither encrypted nor compressed), on the 16-, 8- and padded 24-bit
   covers.
+- clean only (false flags): the 16- and 8-bit covers rounded with TPDF dither.
 - ``lsb-replace`` / ``lsb-match``: LSB replacement, and LSB matching (+-1 where the bit
   differs, the sign at random), of the bit-0 plane from the first sample on, at 10 / 25 / 50 /
   100 % of the capacity, random bytes and a file's bytes in turn, on every cover.
@@ -35,6 +37,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -54,6 +57,9 @@ LSB_RATES = (0.10, 0.25, 0.50, 1.00)
 FILE_PAYLOAD = Path("/usr/bin/env")  # an ELF every Debian machine has
 COVERS = ("16-bit", "8-bit", "24-bit real", "24-bit padded")
 STEGHIDE_COVERS = ("16-bit", "8-bit", "24-bit padded")  # --steghide-covers picks from these
+# Clean only (false flags): the clip rounded with TPDF dither, as sox renders a bit-depth
+# reduction by default; its white noise above the rounding floor is innocent.
+DITHERED = ("16-bit TPDF", "8-bit TPDF")
 
 
 def cover_values(x: npt.NDArray[np.float64], rate: int, cover: str) -> tuple[np.ndarray, str]:
@@ -69,6 +75,15 @@ def cover_values(x: npt.NDArray[np.float64], rate: int, cover: str) -> tuple[np.
     taps = np.sinc(np.arange(-16, 16) + 0.5) * np.hanning(32)
     shifted = scipy.signal.lfilter(taps / taps.sum() * 0.97, [1.0], x, axis=0)
     return np.clip(np.rint(shifted * 8388608), -8388608, 8388607).astype(np.int64), "PCM_24"
+
+
+def dithered_values(x: npt.NDArray[np.float64], cover: str, seed: int) -> tuple[np.ndarray, str]:
+    """The clip rounded with TPDF dither (two uniform LSB draws summed)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.uniform(-0.5, 0.5, x.shape) + rng.uniform(-0.5, 0.5, x.shape)
+    if cover == "8-bit TPDF":
+        return np.clip(np.rint(x * 128 + noise), -128, 127).astype(np.int64), "PCM_U8"
+    return np.clip(np.rint(x * 32768 + noise), -32768, 32767).astype(np.int64), "PCM_16"
 
 
 def encode(values: np.ndarray, rate: int, subtype: str) -> bytes:
@@ -161,8 +176,14 @@ def steghide_embed(cover: bytes, share: float, encrypted: bool, seed: int) -> by
 
 
 def flagged(data: bytes) -> tuple[bool, list[str]]:
+    """Verdict not accept, and the findings: suspicious or worse by code, ``stego.*`` at info
+    level as ``code (info)`` (reported, not flagged)."""
     verdict = validate_bytes(data)
-    codes = [f.code for f in verdict.findings if f.severity >= Severity.SUSPICIOUS]
+    codes = [
+        f.code if f.severity >= Severity.SUSPICIOUS else f"{f.code} (info)"
+        for f in verdict.findings
+        if f.severity >= Severity.SUSPICIOUS or f.code.startswith("stego.")
+    ]
     return verdict.decision.value != "accept", codes
 
 
@@ -176,8 +197,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-seconds", type=float, default=30.0, help="clips cut to this")
     parser.add_argument("--no-steghide", action="store_true")
+    parser.add_argument("--no-lsb", action="store_true", help="skip LSB replacement/matching")
+    parser.add_argument("--log", type=Path, help="append each result as a JSON line (long runs)")
     parser.add_argument(
         "--clean-only", action="store_true", help="false flags only (use with a large --clips)"
+    )
+    parser.add_argument(
+        "--steghide-rates",
+        default=",".join(f"{r:g}" for r in STEGHIDE_RATES),
+        help="comma-separated shares of steghide's capacity",
     )
     parser.add_argument(
         "--steghide-covers",
@@ -200,7 +228,9 @@ def main() -> None:
     ]
     order = np.random.default_rng(args.seed).permutation(len(good))
     chosen = [good[i] for i in order[: args.clips]]
+    steghide_rates = [float(r) for r in args.steghide_rates.split(",")]
     hits: dict[tuple[str, str, str], list[bool]] = defaultdict(list)
+    reported: dict[tuple[str, str, str], list[bool]] = defaultdict(list)
     codes: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
     clean: dict[str, list[bool]] = defaultdict(list)
     clean_codes: dict[str, Counter[str]] = defaultdict(Counter)
@@ -210,12 +240,22 @@ def main() -> None:
         if data is None:
             return
         bad, found = flagged(data)
+        if args.log:
+            with args.log.open("a") as log:
+                log.write(json.dumps({"key": key, "flagged": bad, "findings": found}) + "\n")
         hits[key].append(bad)
+        reported[key].append(bad or any(c.startswith("stego.") for c in found))
         codes[key].update(set(found))
 
     for index, row in enumerate(chosen):
+        print(f"{index + 1}/{len(chosen)} {row['path']}", file=sys.stderr, flush=True)
         x, rate = sf.read(root / row["path"], always_2d=True)
         x = x[: int(args.max_seconds * rate)]
+        for cover in DITHERED:
+            values, subtype = dithered_values(x, cover, seed=index)
+            bad, found = flagged(encode(values, rate, subtype))
+            clean[cover].append(bad)
+            clean_codes[cover].update(set(found))
         for cover in COVERS:
             values, subtype = cover_values(x, rate, cover)
             cover_bytes = encode(values, rate, subtype)
@@ -225,14 +265,14 @@ def main() -> None:
             if args.clean_only:
                 continue
             kind = "random" if index % 2 == 0 else "file"
-            for method in ("lsb-replace", "lsb-match"):
+            for method in () if args.no_lsb else ("lsb-replace", "lsb-match"):
                 for share in LSB_RATES:
                     stego = embed(values, share, kind, method, seed=index)
                     record(
                         (f"{method} {cover}", f"{share:.0%}", kind), encode(stego, rate, subtype)
                     )
             if have_steghide and cover in args.steghide_covers.split(","):
-                for share in STEGHIDE_RATES:
+                for share in steghide_rates:
                     encrypted = index % 2 == 0
                     name = "encrypted" if encrypted else "-e none file"
                     data = steghide_embed(cover_bytes, share, encrypted, seed=index)
@@ -240,18 +280,21 @@ def main() -> None:
 
     elapsed = time.perf_counter() - started
     print(f"\n### Stego families, {len(chosen)} {args.split} clips ({elapsed:.0f} s)\n")
-    print("| family | rate | flagged | findings |")
-    print("| --- | ---: | ---: | --- |")
+    print("| family | rate | flagged | reported | findings |")
+    print("| --- | ---: | ---: | ---: | --- |")
     by_family: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    by_reported: dict[tuple[str, str], list[bool]] = defaultdict(list)
     by_codes: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for (family, share, _), results in hits.items():
         by_family[(family, share)].extend(results)
+        by_reported[(family, share)].extend(reported[(family, share, _)])
         by_codes[(family, share)].update(codes[(family, share, _)])
     for (family, share), results in sorted(
         by_family.items(), key=lambda kv: (kv[0][0], float(kv[0][1].rstrip("%")))
     ):
         top = ", ".join(f"{c} {n}" for c, n in by_codes[(family, share)].most_common(3))
-        print(f"| {family} | {share} | {sum(results)}/{len(results)} | {top} |")
+        seen = by_reported[(family, share)]
+        print(f"| {family} | {share} | {sum(results)}/{len(results)} | {sum(seen)} | {top} |")
     print("\n| clean cover | false flags | findings |")
     print("| --- | ---: | --- |")
     for cover, results in clean.items():

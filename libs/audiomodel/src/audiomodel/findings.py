@@ -202,6 +202,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         "The sound is stored wider than it was made (its low bits are empty), yet samples sit "
         "one or a few steps off that lattice: a payload written into the empty low bits.",
     ),
+    "stego.lsb_noise_excess": (
+        Severity.SUSPICIOUS,
+        "Where a band of the sound is empty, its noise floor stands above the rounding floor by "
+        "white +-1 noise: LSB matching or histogram-preserving embedding (steghide).",
+    ),
     # -- the pipeline (a track that could not be rebuilt from its stream records) -------------
     "pipeline.hash_mismatch": (
         Severity.MALICIOUS,

@@ -17,7 +17,10 @@ The modules, by what they hold:
   (``stego.lsb_statistical``), :func:`~audiomodel.stego.statistics.lsb_determinism` and the
   quantisation-floor features;
 - :mod:`~audiomodel.stego.lattice`: payloads in the empty low bits of audio stored wider than
-  it was made (``stego.lsb_below_noise_floor``).
+  it was made (``stego.lsb_below_noise_floor``);
+- :mod:`~audiomodel.stego.noise_floor`: +-1 embedding (LSB matching, steghide) read as white
+  noise above the rounding floor where a band holds no sound, against the clip's own floor
+  (``stego.lsb_noise_excess``; thresholds in ``model/stego-floor.json``).
 """
 
 from audiomodel.stego.analyzer import FEATURE_NAMES, LsbAnalyzer, StegoReport, analyse_lsb

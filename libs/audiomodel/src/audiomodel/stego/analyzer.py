@@ -31,15 +31,24 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from audiomodel.findings import Finding
+from audiomodel.findings import Finding, Severity
 from audiomodel.stego.carving import carve
 from audiomodel.stego.lattice import judge_lattice, lattice_estimate
+from audiomodel.stego.noise_floor import (
+    FLOOR_FEATURES,
+    STRETCH_FRAMES,
+    NoiseFloor,
+    judge_floor,
+    load_floor_model,
+    summarise_floor,
+)
 from audiomodel.stego.statistics import IntSamples, ParityStatistics, judge_parity
 
 __all__ = ["FEATURE_NAMES", "LsbAnalyzer", "StegoReport", "analyse_lsb"]
 
 # Keys of StegoReport.features: "analysed" is 0 for float input, "statistics" 0 for input too
-# short to measure (or statistics=False). "lattice_*": see audiomodel.stego.lattice.
+# short to measure (or statistics=False). "lattice_*": see audiomodel.stego.lattice; "floor_*"
+# from floor_stretches on: audiomodel.stego.noise_floor.
 FEATURE_NAMES = (
     "frames",
     "analysed",
@@ -65,6 +74,7 @@ FEATURE_NAMES = (
     "lattice_bits",
     "lattice_off_share",
     "lattice_fraction",
+    *FLOOR_FEATURES,
 )
 
 
@@ -134,6 +144,9 @@ class LsbAnalyzer:
             if statistics
             else None
         )
+        # The floor's thresholds were fit on 8- and 16-bit covers; in wider samples the LSB
+        # sits far below any converter's noise and no band is empty at that scale.
+        self._floor = NoiseFloor(channels) if statistics and bits_per_sample <= 16 else None
 
     def _values(self, block: npt.NDArray[np.generic]) -> IntSamples | None:
         """The stored integers right-justified (int16 for 16-bit, else int32), or None for float."""
@@ -171,6 +184,8 @@ class LsbAnalyzer:
         self._frames += values.shape[0]
         if self._stats is not None:
             self._stats.update(values)
+        if self._floor is not None:
+            self._floor.update(values)
 
     @property
     def wants_value_counts(self) -> bool:
@@ -213,6 +228,22 @@ class LsbAnalyzer:
                 findings.append(below_floor)
                 estimated = max(estimated, lattice.used_share)
                 features["estimated_fraction"] = estimated
+        if self._floor is not None:
+            model = load_floor_model()
+            summary = summarise_floor(self._floor.finish(), model.empty_below)
+            features.update(summary.features())
+            excess = judge_floor(
+                summary,
+                model,
+                samples=self._frames * self.channels,
+                bits_per_sample=self.bits_per_sample,
+                stretch_frames=STRETCH_FRAMES,
+            )
+            if excess is not None:
+                findings.append(excess)
+                if excess.severity > Severity.INFO:
+                    estimated = max(estimated, float(excess.evidence["estimated_fraction"]))
+                    features["estimated_fraction"] = estimated
         return StegoReport(findings, estimated, features)
 
     def _low16(self, value_counts: npt.NDArray[np.integer] | None) -> npt.NDArray[np.int64]:

@@ -1,0 +1,130 @@
+"""The calibrated noise floor: +-1 embedding lifts the floor of a band with no sound."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.signal
+
+from audiomodel.findings import Severity
+from audiomodel.stego import analyse_lsb
+from audiomodel.stego.noise_floor import (
+    ROUNDING,
+    NoiseFloor,
+    judge_floor,
+    load_floor_model,
+    summarise_floor,
+)
+
+RATE = 44100
+
+
+def band_limited(seconds: float, *, seed: int = 0, channels: int = 2) -> np.ndarray:
+    """Sound below 8 kHz with a swelling envelope, rounded to 16-bit: above 8 kHz only the
+    rounding is left, as in audio decoded from a codec or rendered at a lower rate."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    sos = scipy.signal.butter(10, 8000, fs=RATE, output="sos")
+    sound = scipy.signal.sosfilt(sos, rng.standard_normal((n, channels)), axis=0)
+    envelope = 0.4 + 0.6 * np.abs(np.sin(np.linspace(0, 5 * np.pi, n)))[:, None]
+    return np.rint(sound * envelope * 3000).astype(np.int64)
+
+
+def matched(values: np.ndarray, share: float, seed: int = 1) -> np.ndarray:
+    """LSB matching of the first ``share`` of the interleaved samples (random bits)."""
+    rng = np.random.default_rng(seed)
+    flat = values.reshape(-1).copy()
+    count = round(share * flat.size)
+    bits = rng.integers(0, 2, count)
+    differs = (flat[:count] & 1) != bits
+    flat[:count] += np.where(differs, rng.choice([-1, 1], count), 0)
+    return flat.reshape(values.shape)
+
+
+def floors(values: np.ndarray, block: int = 65536) -> np.ndarray:
+    meter = NoiseFloor(values.shape[1])
+    for start in range(0, values.shape[0], block):
+        meter.update(values[start : start + block])
+    return meter.finish()
+
+
+def report_of(values: np.ndarray):
+    return analyse_lsb([values.astype(np.int16)], bits_per_sample=16, channels=values.shape[1])
+
+
+def floor_finding(values: np.ndarray):
+    return next((f for f in report_of(values).findings if f.code == "stego.lsb_noise_excess"), None)
+
+
+def test_white_noise_reads_its_variance_in_lsb2() -> None:
+    rng = np.random.default_rng(3)
+    noise = np.rint(rng.standard_normal((16384 * 200, 1)) * 10).astype(np.int64)
+    measured = floors(noise)
+    assert float(np.mean(measured)) == pytest.approx(100.0 + ROUNDING, rel=0.03)
+
+
+def test_band_limited_clip_sits_at_the_rounding_floor() -> None:
+    summary = summarise_floor(floors(band_limited(6.0)), 1.0)
+    assert summary.empty >= 10
+    assert abs(summary.excess) < 0.03
+    assert floor_finding(band_limited(6.0)) is None
+
+
+def test_lsb_matching_throughout_is_reported_with_its_payload_estimated() -> None:
+    # Reported, not flagged: a real recording's steady noise floor near one LSB reads the same
+    # (the shipped thresholds keep the train split's false flags under 0.3 %).
+    found = floor_finding(matched(band_limited(6.0), 1.0))
+    assert found is not None and found.severity >= Severity.INFO
+    assert 0.6 <= float(found.evidence["estimated_fraction"]) <= 1.0
+    assert float(found.evidence["estimated_payload_bytes"]) > 0.6 * 6.0 * RATE * 2 / 8
+
+
+def test_lsb_matching_of_a_prefix_is_flagged_against_the_rest_of_the_clip() -> None:
+    found = floor_finding(matched(band_limited(8.0), 0.3))
+    assert found is not None and found.severity == Severity.SUSPICIOUS
+    assert 0.15 <= float(found.evidence["prefix_share"]) <= 0.45
+
+
+def test_tpdf_dither_is_not_flagged() -> None:
+    rng = np.random.default_rng(5)
+    n = int(6.0 * RATE)
+    sos = scipy.signal.butter(10, 8000, fs=RATE, output="sos")
+    sound = scipy.signal.sosfilt(sos, rng.standard_normal((n, 2)), axis=0) * 3000
+    dither = rng.uniform(-0.5, 0.5, sound.shape) + rng.uniform(-0.5, 0.5, sound.shape)
+    found = floor_finding(np.rint(sound + dither).astype(np.int64))
+    assert found is None or found.severity == Severity.INFO
+
+
+def test_full_band_noise_gives_no_reading() -> None:
+    rng = np.random.default_rng(7)
+    noise = np.rint(rng.standard_normal((RATE * 5, 2)) * 30).astype(np.int64)
+    assert summarise_floor(floors(noise), 1.0).empty == 0
+    assert floor_finding(matched(noise, 1.0)) is None
+
+
+def test_floors_do_not_depend_on_how_the_stream_is_cut() -> None:
+    values = band_limited(3.0)
+    np.testing.assert_allclose(floors(values, 65536), floors(values, 1000))
+
+
+def test_shipped_thresholds_sit_above_dither() -> None:
+    model = load_floor_model()
+    assert model.excess_flag > 1.0 / 6.0  # TPDF dither adds 1/6 LSB^2 and is innocent
+    assert 0.0 < model.excess_report <= model.excess_flag
+    assert (
+        judge_floor(
+            summarise_floor(np.zeros((0, 1)), 1.0),
+            model,
+            samples=0,
+            bits_per_sample=16,
+            stretch_frames=16384,
+        )
+        is None
+    )
+
+
+def test_wider_samples_are_not_judged_by_the_floor() -> None:
+    wide = matched(band_limited(6.0), 1.0) << 8  # 24-bit samples, right-justified
+    report = analyse_lsb([wide.astype(np.int32)], bits_per_sample=24, channels=2, justify="right")
+    assert report.features["floor_stretches"] == 0.0
+    assert all(f.code != "stego.lsb_noise_excess" for f in report.findings)
