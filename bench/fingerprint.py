@@ -64,6 +64,7 @@ from audiomodel.fingerprint import (  # noqa: E402
     read_landmarks,
 )
 from audioval_index import FingerprintIndex  # noqa: E402
+from audioval_index.identify import MIN_FINDING_ALIGNED  # noqa: E402
 
 DEFAULT_CORPUS = Path("/work/main/.cache/corpus")
 MUSIC_PACKAGES = ("asc-music", "drascula-music", "hyperrogue-music", "fretsonfire-songs-")
@@ -361,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     # 3. Identification of transformed excerpts against the grown index.
     results: dict[str, list[bool]] = {name: [] for name in TRANSFORMS}
     placed: dict[str, list[bool]] = {name: [] for name in TRANSFORMS}
+    # Identified strongly enough to become a verdict finding (what validate and classify report).
+    as_finding: dict[str, list[bool]] = {name: [] for name in TRANSFORMS}
     scores: dict[str, list[float]] = {name: [] for name in TRANSFORMS}
     match_ms: list[float] = []
     misses: list[str] = []
@@ -387,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
                 query_ms.append((t2 - t0) * 1e3)
                 hit = bool(found) and found[0].ref == ref_of[song.path]
                 results[name].append(hit)
+                as_finding[name].append(hit and found[0].count >= MIN_FINDING_ALIGNED)
                 if not hit and len(misses) < 8:
                     top = found[0].to_dict() if found else None
                     misses.append(f"{name}: {song.path} at {start / rate:.1f} s -> {top}")
@@ -399,14 +403,19 @@ def main(argv: list[str] | None = None) -> int:
         f"index: {stats.hours:,.0f} h ({len(heldout)} real held-out songs + bulk); "
         f"{args.excerpts} excerpts per song per transform ({silent} silent excerpts skipped)\n"
     )
-    print("| transform | identified | rate | target | placed within 1 s | median score |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| transform | identified | rate | target | placed within 1 s | median score | "
+        f"as a verdict finding (>= {MIN_FINDING_ALIGNED} anchors) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in TRANSFORMS:
         got = results[name]
         rate_ = sum(got) / max(len(got), 1)
+        strong = as_finding[name]
         print(
             f"| {name} | {sum(got)}/{len(got)} | {rate_:.1%} | >= {TARGETS[name]:.0%} | "
-            f"{sum(placed[name])}/{len(placed[name])} | {np.median(scores[name]) if scores[name] else 0:.3f} |"
+            f"{sum(placed[name])}/{len(placed[name])} | {np.median(scores[name]) if scores[name] else 0:.3f} | "
+            f"{sum(strong)}/{len(strong)} ({sum(strong) / max(len(strong), 1):.1%}) |"
         )
 
     for miss in misses:
@@ -415,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     # 4. False matches on unrelated audio.
     sources: list[Path] = [s.path for s in unrelated if s.group not in used_groups]
     sources += other_clips(args.corpus, min_s=EXCERPT_S, exclude_groups=used_groups)
-    false = 0
+    false = false_findings = 0
     unrelated_ms: list[float] = []
     examples = []
     for i in range(args.unrelated):
@@ -432,13 +441,15 @@ def main(argv: list[str] | None = None) -> int:
         unrelated_ms.append((time.process_time() - t1) * 1e3)
         if found:
             false += 1
+            false_findings += found[0].count >= MIN_FINDING_ALIGNED
             if len(examples) < 5:
                 examples.append((str(path), start / info.samplerate, found[0].to_dict()))
         del i
     print("\n## False matches\n")
     print(
         f"{false} false matches in {args.unrelated} excerpts of {EXCERPT_S:.0f} s of unrelated audio "
-        f"({len(sources)} files: train-split songs and corpus clips)"
+        f"({len(sources)} files: train-split songs and corpus clips); {false_findings} of them "
+        f"strong enough for a verdict finding (>= {MIN_FINDING_ALIGNED} agreeing anchors)"
     )
     for example in examples:
         print(f"- {example}")

@@ -1,15 +1,21 @@
-"""How fast is audioval's validator next to the original system's feature pipeline?
+"""How fast is audioval's validator next to Chromaprint's fpcalc and the original pipeline?
 
 Measures, in one run and on the same files, (a) ``audiomodel.validator.validate_path`` (hash,
-container walk, streamed decode, signal and LSB analysis, score) and (b) the original system's
-librosa features (``bench/original_pipeline.py``), interleaved file by file after a warm-up, on
-one core. Prints markdown tables; asserts nothing. See ``bench/README.md`` for the columns.
+container walk, streamed decode, signal, window, modem and LSB analysis, score), (b)
+Chromaprint's ``fpcalc -length 0`` (C: decode and one spectral pass; a process per file, as it
+is used) and (c) the original system's librosa features (``bench/original_pipeline.py``),
+interleaved file by file after a warm-up, on one core. Wall time and CPU time are both kept:
+on a shared machine wall time counts the waits for the core, CPU time (``process_time`` in
+process, ``RUSAGE_CHILDREN`` for fpcalc) does not. Prints markdown tables; asserts nothing.
+See ``bench/README.md`` for the columns.
 
 Usage::
 
     uv run --frozen python bench/validate_speed.py                   # corpus if built, else synthetic
     uv run --frozen python bench/validate_speed.py --synthetic --files 6 --seconds 45
     uv run --frozen python bench/validate_speed.py --corpus DIR_OR_MANIFEST --files 20
+    uv run --frozen python bench/validate_speed.py --corpus DIR --threat-class real --files 40 \
+        --skip-original                                          # validator vs fpcalc only
     uv run --frozen python bench/validate_speed.py --files 0 --memory  # one hour file, peak RSS
 """
 
@@ -26,6 +32,7 @@ import argparse  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -166,15 +173,25 @@ def _duration(path: Path) -> float | None:
 
 
 def corpus_files(
-    source: Path, *, count: int, label: str | None, min_seconds: float, seed: int
+    source: Path,
+    *,
+    count: int,
+    label: str | None,
+    min_seconds: float,
+    seed: int,
+    threat_class: str | None = None,
 ) -> list[Path]:
-    """Up to ``count`` audio files from a manifest (or a directory), spread by a seeded shuffle."""
+    """Up to ``count`` audio files from a manifest (or a directory), spread by a seeded shuffle;
+    ``label`` and ``threat_class`` filter a manifest's rows (``threat_class="real"``: music)."""
     if source.is_dir() and (source / "manifest.jsonl").is_file():
         source = source / "manifest.jsonl"
     if source.is_file():
         rows = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
         candidates = [
-            source.parent / str(r["path"]) for r in rows if label is None or r.get("label") == label
+            source.parent / str(r["path"])
+            for r in rows
+            if (label is None or r.get("label") == label)
+            and (threat_class is None or r.get("threat_class") == threat_class)
         ]
     else:
         candidates = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
@@ -219,7 +236,10 @@ class Row:
     name: str
     audio_s: float
     validator_s: float | None = None
+    validator_cpu_s: float | None = None
     verdict: str = "-"
+    fpcalc_s: float | None = None
+    fpcalc_cpu_s: float | None = None
     validator_stages_ms: dict[str, float] = field(default_factory=dict)
     original_s: float | None = None
     original_stages_s: dict[str, float] = field(default_factory=dict)
@@ -263,6 +283,31 @@ class Validator:
     def __call__(self, path: Path) -> tuple[float, Any]:
         return _timed(lambda: self.validate_path(path, model=self.model))
 
+    def timed(self, path: Path) -> tuple[float, float, Any]:
+        """(wall s, CPU s of this process, verdict)."""
+        cpu = time.process_time()
+        wall, verdict = self(path)
+        return wall, time.process_time() - cpu, verdict
+
+
+def fpcalc_available() -> bool:
+    """Whether Chromaprint's ``fpcalc`` is on PATH (Debian: libchromaprint-tools)."""
+    return shutil.which("fpcalc") is not None
+
+
+def run_fpcalc(path: Path) -> tuple[float, float]:
+    """(wall s, CPU s) of ``fpcalc -length 0 PATH`` (the whole file), as a user runs it: one
+    process per file, its start-up included. CPU from ``RUSAGE_CHILDREN`` (user + system)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall, _ = _timed(
+        lambda: subprocess.run(
+            ["fpcalc", "-length", "0", str(path)], capture_output=True, check=False
+        )
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
 
 def warm_up_validator(validator: Validator, directory: Path) -> dict[str, float]:
     """Time a first and a second validation of a short clip (lazy set-up shows in the first)."""
@@ -299,10 +344,11 @@ def measure(
     original: Callable[..., Any] | None,
     *,
     repeat: int = 1,
+    fpcalc: bool = False,
 ) -> list[Row]:
-    """Time both sides on every file, alternating which goes first (page cache warmed before).
+    """Time every side on every file, rotating which goes first (page cache warmed before).
 
-    With ``repeat`` > 1 each side runs that many times per file, still alternating, and the
+    With ``repeat`` > 1 each side runs that many times per file, still rotating, and the
     fastest run is kept: on a shared machine the minimum is the least disturbed measurement.
     """
     rows = []
@@ -312,25 +358,36 @@ def measure(
         sides: list[Callable[[], None]] = []
         if validator is not None:
             sides.append(partial(_run_validator, validator, path, row))
+        if fpcalc:
+            sides.append(partial(_run_fpcalc, path, row))
         if original is not None:
             sides.append(partial(_run_original, original, path, row))
         for run in range(repeat):
-            for side in sides if (i + run) % 2 == 0 else sides[::-1]:
+            turn = (i + run) % max(1, len(sides))
+            for side in sides[turn:] + sides[:turn]:
                 side()
         rows.append(row)
         sys.stderr.write(f"  {i + 1}/{len(files)} {path.name}\n")
     return rows
 
 
+def _run_fpcalc(path: Path, row: Row) -> None:
+    wall, cpu = run_fpcalc(path)
+    if row.fpcalc_cpu_s is None or cpu < row.fpcalc_cpu_s:
+        row.fpcalc_s, row.fpcalc_cpu_s = wall, cpu
+
+
 def _run_validator(validator: Validator, path: Path, row: Row) -> None:
     try:
-        seconds, verdict = validator(path)
+        seconds, cpu, verdict = validator.timed(path)
     except Exception as err:  # the validator promises not to raise; if it does, show it
         row.errors.append(f"validator: {type(err).__name__}: {err}")
         return
     if row.validator_s is not None and row.validator_s <= seconds:
+        row.validator_cpu_s = min(cpu, row.validator_cpu_s or cpu)
         return
     row.validator_s = seconds
+    row.validator_cpu_s = min(cpu, row.validator_cpu_s or cpu)
     row.verdict = str(verdict.decision.value)
     row.validator_stages_ms = {k: float(v) for k, v in verdict.timings_ms.items()}
 
@@ -464,6 +521,29 @@ def speed_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def fpcalc_table(rows: Sequence[Row]) -> str:
+    """The validator against ``fpcalc -length 0`` on the files both finished: totals of wall
+    and CPU seconds and the ratio fpcalc / validator (>= 1: the validator is as fast or faster)."""
+    both = [r for r in rows if r.validator_s is not None and r.fpcalc_s is not None]
+    if not both:
+        return "(no file measured by both)"
+    audio = sum(r.audio_s for r in both)
+    v_wall = sum(r.validator_s or 0.0 for r in both)
+    v_cpu = sum(r.validator_cpu_s or 0.0 for r in both)
+    f_wall = sum(r.fpcalc_s or 0.0 for r in both)
+    f_cpu = sum(r.fpcalc_cpu_s or 0.0 for r in both)
+    lines = [
+        "| measure | audio s | validator s | validator x RT | fpcalc s | fpcalc x RT | fpcalc / validator |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, v, f in (("wall", v_wall, f_wall), ("CPU", v_cpu, f_cpu)):
+        lines.append(
+            f"| {name} ({len(both)} files) | {audio:.1f} | {v:.3f} | {_fmt(_ratio(audio, v), '.0f')} "
+            f"| {f:.3f} | {_fmt(_ratio(audio, f), '.0f')} | {_fmt(_ratio(f, v), '.2f')} |"
+        )
+    return "\n".join(lines)
+
+
 def stage_table(rows: Sequence[Row]) -> str:
     """Where each side spends its time, summed over the files."""
     lines = ["| side | stage | seconds | share |", "| --- | --- | ---: | ---: |"]
@@ -531,6 +611,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--synthetic", action="store_true", help="synthetic files even if a corpus exists"
     )
     parser.add_argument("--label", help="only manifest rows with this label (e.g. good)")
+    parser.add_argument(
+        "--threat-class", help="only manifest rows of this threat_class (e.g. real: music)"
+    )
+    parser.add_argument(
+        "--skip-fpcalc", action="store_true", help="do not time fpcalc -length 0 (when on PATH)"
+    )
     parser.add_argument("--min-seconds", type=float, default=3.0, help="skip shorter corpus files")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -588,7 +674,12 @@ def speed_section(args: argparse.Namespace, work: Path) -> list[str]:
     source = None if args.synthetic else (args.corpus or default_corpus())
     if source is not None:
         files = corpus_files(
-            source, count=args.files, label=args.label, min_seconds=args.min_seconds, seed=args.seed
+            source,
+            count=args.files,
+            label=args.label,
+            min_seconds=args.min_seconds,
+            seed=args.seed,
+            threat_class=args.threat_class,
         )
         described = f"{len(files)} files from {source}"
     else:
@@ -621,8 +712,11 @@ def speed_section(args: argparse.Namespace, work: Path) -> list[str]:
         notes.append(f"NUMBA_CACHE_DIR={os.environ['NUMBA_CACHE_DIR']}")
         original = original_pipeline.original_features
 
+    fpcalc = not args.skip_fpcalc and validator is not None and fpcalc_available()
+    if not args.skip_fpcalc and not fpcalc_available():
+        notes.append("fpcalc not on PATH (Debian: libchromaprint-tools): not measured")
     load_before = _load_average()
-    rows = measure(files, validator, original, repeat=max(1, args.repeat))
+    rows = measure(files, validator, original, repeat=max(1, args.repeat), fpcalc=fpcalc)
     # Pinning gives one core, not an idle one: the load average says how shared it was.
     notes.append(
         f"load average (1 min) before / after the timed runs: {load_before} / {_load_average()}"
@@ -637,6 +731,10 @@ def speed_section(args: argparse.Namespace, work: Path) -> list[str]:
         "## warm-up (first-run costs, not in the timings below)",
         "",
         warm_up_table(warm),
+        "",
+        "## validator vs fpcalc -length 0 (same files, interleaved)",
+        "",
+        fpcalc_table(rows) if fpcalc else "(fpcalc not measured)",
         "",
         "## per file (interleaved, after warm-up)",
         "",

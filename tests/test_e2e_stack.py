@@ -18,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from audioval_cli.stack import StackPorts
 from audioval_corpus.samples import write_samples
@@ -110,6 +111,36 @@ def test_the_ray_dashboard_answers_only_with_the_token(stack: dict[str, object])
     with urllib.request.urlopen(request, timeout=10) as reply:
         assert reply.status == 200
         assert isinstance(json.loads(reply.read()), list)
+
+
+def test_each_service_serves_its_metrics_on_its_own_port(stack: dict[str, object]) -> None:
+    def samples(service: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        url = f"http://127.0.0.1:{stack[f'{service}_metrics']}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        return {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    for service in ("ingest", "rebuild", "classify"):
+        checks = samples(service).get(
+            (
+                "audioval_grpc_server_handling_seconds_count",
+                frozenset(
+                    {
+                        ("grpc_service", "grpc.health.v1.Health"),
+                        ("grpc_method", "Check"),
+                        ("grpc_code", "OK"),
+                    }
+                ),
+            ),
+            0.0,
+        )
+        # `up` asked each server's health before it said ready: each timed those calls.
+        assert checks >= 1, service
+    assert samples("classify")[("audioval_classify_pool_actors", frozenset())] == 2
 
 
 def test_nothing_the_stack_runs_listens_beyond_loopback(stack: dict[str, object]) -> None:

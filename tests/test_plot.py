@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 from matplotlib.image import imread
 
-from audioval_cli.plot import _Envelope, plot_filename, plot_track
+from audiomodel.plot import _Envelope, plot_filename, plot_track
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 REJECT_RED = (0xC6, 0x28, 0x28)

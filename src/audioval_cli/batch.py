@@ -115,7 +115,8 @@ def batch_command(
     """Judge every object under SOURCE (s3://bucket/prefix or a directory) as a Ray job.
 
     Results go to DEST/results/*.jsonl (the `validate` schema plus `key`) and
-    DEST/summary.json; a rerun skips what is already judged.
+    DEST/summary.json, and DEST/duplicates.jsonl (groups of near-identical files, from
+    fingerprints taken in the same decode pass); a rerun skips what is already judged.
     """
     from ray.job_submission import JobSubmissionClient
 

@@ -1,9 +1,11 @@
 """``audioval up``: the whole pipeline on this machine, in the foreground.
 
 The AWS emulator (``python -m moto.server`` on 127.0.0.1), a Ray head (``ray start --head``,
-dashboard included, token authentication on) and the three services run as child processes, the
-services started the way a deployment starts them (``python -m audioval_<service>``) and
-configured only through their environment. Endpoints are printed once every health check says
+dashboard included, token authentication on), the three services and the review console run as
+child processes, the services started the way a deployment starts them (``python -m
+audioval_<service>``) and configured only through their environment. The console's moderator
+token is ``AUDIOVAL_CONSOLE_TOKEN`` (or ``AUDIOVAL_CONSOLE_TOKENS``) when set, else a fresh one,
+printed in its URL. Endpoints are printed once every health check says
 SERVING; SIGINT/SIGTERM stops the children (SIGTERM, then SIGKILL after a grace period), then
 the Ray head and the emulator, leaving nothing running.
 
@@ -26,11 +28,14 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -66,6 +71,11 @@ class StackPorts:
     aws: int = 4566
     ray: int = 6379
     dashboard: int = 8265
+    # Each service's Prometheus /metrics (plain HTTP on 127.0.0.1).
+    ingest_metrics: int = 9151
+    rebuild_metrics: int = 9152
+    classify_metrics: int = 9153
+    console: int = 8080
 
     @classmethod
     def free(cls) -> StackPorts:
@@ -75,7 +85,9 @@ class StackPorts:
     def up_options(self) -> list[str]:
         """These ports as ``audioval up`` options (``--ingest-port N`` ...)."""
         return [
-            arg for f in fields(self) for arg in (f"--{f.name}-port", str(getattr(self, f.name)))
+            arg
+            for f in fields(self)
+            for arg in (f"--{f.name.replace('_', '-')}-port", str(getattr(self, f.name)))
         ]
 
 
@@ -101,7 +113,16 @@ class Stack:
             "ingest": f"127.0.0.1:{self.ports.ingest}",
             "rebuild": f"127.0.0.1:{self.ports.rebuild} (health only)",
             "classify": f"127.0.0.1:{self.ports.classify}",
+            "console": self.console_url,
             "aws": self.emulator.endpoint_url,
+            "metrics": ", ".join(
+                f"{name} http://127.0.0.1:{port}/metrics"
+                for name, port in (
+                    ("ingest", self.ports.ingest_metrics),
+                    ("rebuild", self.ports.rebuild_metrics),
+                    ("classify", self.ports.classify_metrics),
+                )
+            ),
         }
         if self.ray is not None:
             endpoints["ray"] = self.ray.address
@@ -109,6 +130,13 @@ class Stack:
         if self.proxy is not None:
             endpoints["faults"] = f"{self.proxy.endpoint_url} (what the services use)"
         return endpoints
+
+    @property
+    def console_url(self) -> str:
+        """The review console, logging in with the stack's token when it made one."""
+        url = f"http://127.0.0.1:{self.ports.console}/"
+        token = self.environment.get("AUDIOVAL_CONSOLE_TOKEN")
+        return f"{url}?token={token}" if token else url
 
     def check(self, stage: str = "") -> None:
         """Raise :class:`ChildExitedError` naming the first child (in start order) that has exited."""
@@ -135,6 +163,11 @@ def _environment(
     # Half the head's logical CPUs go to classify's validator actors, so a batch job started
     # alongside still finds CPUs to schedule on (see local_stack).
     env.setdefault("AUDIOVAL_CLASSIFY_POOL_SIZE", str(_cores()))
+    if index_dir is not None:
+        # "Reject and add as known-bad reference" asks classify's index.
+        env["AUDIOVAL_CONSOLE_CLASSIFY_ADDRESS"] = f"127.0.0.1:{ports.classify}"
+    if not env.get("AUDIOVAL_CONSOLE_TOKENS"):
+        env.setdefault("AUDIOVAL_CONSOLE_TOKEN", secrets.token_urlsafe(18))
     env.update(ray.client_environment())
     env.update(
         {
@@ -144,8 +177,12 @@ def _environment(
             "AUDIOVAL_INGEST_PORT": str(ports.ingest),
             "AUDIOVAL_REBUILD_PORT": str(ports.rebuild),
             "AUDIOVAL_CLASSIFY_PORT": str(ports.classify),
+            "AUDIOVAL_INGEST_METRICS_PORT": str(ports.ingest_metrics),
+            "AUDIOVAL_REBUILD_METRICS_PORT": str(ports.rebuild_metrics),
+            "AUDIOVAL_CLASSIFY_METRICS_PORT": str(ports.classify_metrics),
             "AUDIOVAL_REBUILD_CLASSIFY_ADDRESS": f"127.0.0.1:{ports.classify}",
             "AUDIOVAL_CLASSIFY_RAY_ADDRESS": ray.address,
+            "AUDIOVAL_CONSOLE_PORT": str(ports.console),
             # Small per-block numpy work: threads only add contention.
             "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1",
@@ -162,6 +199,19 @@ def _timings(timings: dict[str, float]) -> str:
 
 def _cores() -> int:
     return len(os.sched_getaffinity(0))
+
+
+def wait_http(url: str, deadline: float, check: Callable[[], None] = lambda: None) -> None:
+    """Poll ``url`` until it answers 200, or raise TimeoutError at ``deadline``."""
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as reply:
+                return bool(reply.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    wait_until(answers, deadline, check=check, what=url)
 
 
 def wait_serving(address: str, deadline: float, check: Callable[[], None] = lambda: None) -> None:
@@ -289,15 +339,20 @@ def local_stack(
         lap("rebuild")
         stack.ray.wait_ready(deadline, before_ready)
         lap("ray head")
+        # The console needs only the emulator too, but its imports (matplotlib) would compete
+        # with the head's start: it starts once the head is up, while classify joins it.
+        start_service("console")
         wait_serving(f"127.0.0.1:{ports.classify}", deadline, before_ready)
         lap("classify")
+        wait_http(f"http://127.0.0.1:{ports.console}/healthz", deadline, before_ready)
+        lap("console")
         lap("ready")
         yield stack
     finally:
         # A service restarted by hand (tests) is in processes but not among the children.
         supervised = {id(c.process) for c in stack.children.values()}
         stop_processes({n: p for n, p in stack.processes.items() if id(p) not in supervised})
-        for name in ("classify", "ingest", "rebuild"):
+        for name in ("console", "classify", "ingest", "rebuild"):
             if name in stack.children:
                 stack.children[name].stop()
         if stack.ray is not None:
@@ -330,6 +385,16 @@ def stop_processes(processes: dict[str, subprocess.Popen[bytes]], grace: float =
 @click.option(
     "--dashboard-port", default=8265, show_default=True, help="The Ray dashboard and Jobs API."
 )
+@click.option("--ingest-metrics-port", default=9151, show_default=True)
+@click.option("--rebuild-metrics-port", default=9152, show_default=True)
+@click.option("--classify-metrics-port", default=9153, show_default=True)
+@click.option(
+    "--otlp-endpoint",
+    default="",
+    help="Send every service's spans to this OTLP/gRPC collector (http://127.0.0.1:4317); "
+    "default: no export (trace context is still passed on).",
+)
+@click.option("--console-port", default=8080, show_default=True, help="The review console.")
 @click.option(
     "--log-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -378,6 +443,11 @@ def up_command(
     aws_port: int,
     ray_port: int,
     dashboard_port: int,
+    ingest_metrics_port: int,
+    rebuild_metrics_port: int,
+    classify_metrics_port: int,
+    otlp_endpoint: str,
+    console_port: int,
     log_dir: Path | None,
     startup_timeout: float,
     fault_rate: float | None,
@@ -396,6 +466,10 @@ def up_command(
     signal.signal(signal.SIGTERM, request_stop)
     if log_dir:
         log_dir.mkdir(parents=True, exist_ok=True)
+    if otlp_endpoint:
+        # The services' environment is this process' (see _environment).
+        for service in ("INGEST", "REBUILD", "CLASSIFY"):
+            os.environ.setdefault(f"AUDIOVAL_{service}_TRACE_OTLP_ENDPOINT", otlp_endpoint)
     ports = StackPorts(
         ingest=ingest_port,
         rebuild=rebuild_port,
@@ -403,6 +477,10 @@ def up_command(
         aws=aws_port,
         ray=ray_port,
         dashboard=dashboard_port,
+        ingest_metrics=ingest_metrics_port,
+        rebuild_metrics=rebuild_metrics_port,
+        classify_metrics=classify_metrics_port,
+        console=console_port,
     )
     kinds = tuple(k.strip() for k in fault_kinds.split(",") if k.strip())
     if unknown := set(kinds) - set(FAULT_KINDS):

@@ -48,7 +48,7 @@ def _judge(path: str) -> tuple[dict[str, Any], str | None]:
     result = {"path": path, **verdict.to_dict()}
     plot_error = None
     if _worker_plot_dir is not None:
-        from audioval_cli.plot import plot_track
+        from audiomodel.plot import plot_track
 
         try:
             plot_track(Path(path), result, _worker_plot_dir)

@@ -176,3 +176,16 @@ def test_the_scanner_takes_blocks_of_any_size_and_channel_count() -> None:
     for start in range(0, stereo.shape[0], 12345):
         scanner.update(stereo[start : start + 12345])
     assert scanner.report().findings == []
+
+
+def test_a_shared_channel_sum_feeds_the_scanner_the_same_reduced_signal() -> None:
+    from audiomodel.signal import channel_sum
+
+    rng = np.random.default_rng(5)
+    own, shared = ModemScanner(44100, 2), ModemScanner(44100, 2)
+    for n in (65536, 333, 65536, 65536):
+        block = (rng.standard_normal((n, 2)) * 2000).astype(np.int16)
+        own.update(block)
+        shared.update(block, summed=channel_sum(block))
+    assert own._chunks == shared._chunks
+    np.testing.assert_array_equal(np.concatenate(own._pending), np.concatenate(shared._pending))

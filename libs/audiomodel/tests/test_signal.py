@@ -273,3 +273,46 @@ def test_nan_and_infinite_floats_render_as_silence_and_full_scale() -> None:
 
     floats = np.array([[np.nan], [np.inf], [-np.inf], [0.5]], dtype=np.float32)
     assert to_int16(floats)[:, 0].tolist() == [0, 32767, -32768, 16384]
+
+
+def test_float32_rendering_to_16_bits_matches_the_float64_rendering_bit_for_bit() -> None:
+    from audiomodel.signal import to_int16
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate(
+        [
+            rng.uniform(-1.2, 1.2, 20000),
+            (np.arange(-40, 40) + 0.5) / 32768.0,  # half-way values round to even
+            [np.nan, np.inf, -np.inf, 3e38, -3e38, 1e-40, -1.0, 32767 / 32768, 1.0],
+        ]
+    ).astype(np.float32)
+    block = values.reshape(-1, 1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        expected = np.clip(
+            np.nan_to_num(
+                np.rint(block.astype(np.float64) * 32768.0),
+                nan=0.0,
+                posinf=32767.0,
+                neginf=-32768.0,
+            ),
+            -32768,
+            32767,
+        ).astype(np.int16)
+    np.testing.assert_array_equal(to_int16(block), expected)
+
+
+def test_a_shared_channel_sum_gives_the_same_report_as_the_analyzer_computing_its_own() -> None:
+    from audiomodel.signal import channel_sum
+
+    rng = np.random.default_rng(4)
+    blocks = [
+        (rng.standard_normal((n, 2)) * 3000).astype(np.int16) for n in (65536, 1000, 65536, 7)
+    ]
+    own = SignalAnalyzer(sample_rate=44100, channels=2)
+    shared = SignalAnalyzer(sample_rate=44100, channels=2)
+    for block in blocks:
+        own.update(block)
+        shared.update(block, summed=channel_sum(block))
+    a, b = own.report(), shared.report()
+    assert a.features == b.features
+    assert [f.code for f in a.findings] == [f.code for f in b.findings]

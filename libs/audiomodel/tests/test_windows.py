@@ -201,3 +201,21 @@ def test_a_last_partial_half_second_is_judged_too() -> None:
     report = analyzer.report()
     assert len(report.start_s) == 2  # 4 cells (the last one short), 1.5 s windows
     assert report.end_s[-1] == pytest.approx((4000 * 3 + 2500) / 8000)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_difference_energies_from_lagged_products_equal_summing_the_differences(
+    channels: int,
+) -> None:
+    from audiomodel.windows import _difference_energies
+
+    rng = np.random.default_rng(channels)
+    loud = rng.choice([-32768, 32767], size=(4, 22050, channels)).sum(axis=2)  # full-scale square
+    noise = rng.integers(-32768, 32768, size=(4, 22050, channels)).sum(axis=2)
+    for levels in (loud, noise, noise[:, :3]):
+        mono = levels.astype(np.float64)
+        d1 = np.diff(mono, axis=1)
+        d2 = np.diff(d1, axis=1)
+        e1, e2 = _difference_energies(mono, np.einsum("ij,ij->i", mono, mono), channels)
+        np.testing.assert_array_equal(e1, (d1 * d1).sum(axis=1))
+        np.testing.assert_array_equal(e2, (d2 * d2).sum(axis=1))

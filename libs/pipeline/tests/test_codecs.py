@@ -175,6 +175,17 @@ def test_a_manifest_without_usable_fifo_ids_is_refused(body: str) -> None:
         decode_manifest(body)
 
 
+def test_a_manifest_carries_the_uploads_trace_context_and_an_older_one_decodes_without() -> None:
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    traced = pipeline_pb2.Manifest(track_id="t", user_id="u", traceparent=traceparent)
+    body = encode_manifest(traced)
+    assert f'"traceparent": "{traceparent}"' in body
+    assert decode_manifest(body).traceparent == traceparent
+    # What an ingest from before the field wrote, and a newer field an older rebuild ignores.
+    assert decode_manifest('{"trackId": "t", "userId": "u"}').traceparent == ""
+    assert decode_manifest('{"trackId": "t", "userId": "u", "baggage": "x"}').track_id == "t"
+
+
 # -- what the Lambda's archive may hold -------------------------------------------------------
 
 

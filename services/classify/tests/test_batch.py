@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
 
-from audiomodel import Limits, validate_path
+from audiomodel import Limits, Verdict, validate_path
 from audioval_classify.batch import list_sources, run_batch
 from audioval_classify.pool import ValidatorPool
 from audioval_classify.ray_connection import connect_ray
@@ -93,3 +98,72 @@ def test_a_source_that_is_neither_s3_nor_a_directory_is_refused(tmp_path: Path) 
         list(list_sources("http://example.invalid/x"))
     with pytest.raises(ValueError, match="not a directory"):
         list(list_sources(str(tmp_path / "missing")))
+
+
+def _song(seconds: float, seed: int, rate: int = 44100) -> np.ndarray:
+    """Music-like mono: harmonic notes at irregular onsets (enough peaks to fingerprint)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    out = rng.normal(0, 0.003, t.size)
+    scale = rng.uniform(100, 200) * 2 ** (np.sort(rng.choice(12, 7, replace=False)) / 12)
+    for octave, gap in ((4, 0.25), (2, 0.7), (1, 0.6)):
+        onset = 0.0
+        while onset < seconds:
+            f0 = scale[rng.integers(0, 7)] * octave
+            mask = (t >= onset) & (t < onset + 1.0)
+            tt = t[mask] - onset
+            tone = sum(np.sin(2 * np.pi * f0 * h * tt) / h for h in (1, 2, 3))
+            out[mask] += 0.3 * np.minimum(tt / 0.01, 1) * np.exp(-3 * tt) * tone
+            onset += rng.exponential(gap) + 0.05
+    return (0.8 * out / np.abs(out).max()).astype(np.float32)
+
+
+class InProcessPool:
+    """What run_batch asks of a pool (``submit_uri``), judging here, landmarks kept as a
+    fingerprinting pool's actors keep them (``validate_path(..., fingerprint=True)``)."""
+
+    def submit_uri(self, uri: str, timeout: float | None = None) -> Future[Verdict]:
+        future: Future[Verdict] = Future()
+        future.set_result(validate_path(Path(uri), fingerprint=True))
+        return future
+
+
+@pytest.mark.slow
+def test_near_identical_files_are_grouped_in_duplicates_jsonl_across_resumed_runs(
+    tmp_path: Path,
+) -> None:
+    fingerprinting_pool: Any = InProcessPool()
+    rate = 44100
+    a, b, c = (_song(30.0, seed) for seed in (51, 52, 53))
+    catalogue = tmp_path / "catalogue"
+    (catalogue / "uploads").mkdir(parents=True)
+    sf.write(catalogue / "a.wav", a, rate)
+    # A copy resampled to 48 kHz, 6 dB down, as FLAC; another trimmed by 2 s at each end.
+    sf.write(catalogue / "uploads" / "a-again.flac", 0.5 * resample_poly(a, 160, 147), 48000)
+    sf.write(catalogue / "uploads" / "a-trimmed.wav", a[2 * rate : -2 * rate], rate)
+    sf.write(catalogue / "b.wav", b, rate)
+    sf.write(catalogue / "c.wav", c, rate)
+    out = tmp_path / "out"
+    run_batch(str(catalogue), str(out), fingerprinting_pool, part_size=2)
+    # A file added later, judged by a resumed run: grouped with what earlier runs kept.
+    sf.write(catalogue / "uploads" / "b-copy.ogg", b, rate, format="OGG", subtype="VORBIS")
+    second = run_batch(str(catalogue), str(out), fingerprinting_pool, part_size=2)
+    assert second.judged == 1 and second.skipped == 5
+    groups = [json.loads(line) for line in (out / "duplicates.jsonl").read_text().splitlines()]
+    assert [g["keys"] for g in groups] == [
+        ["a.wav", "uploads/a-again.flac", "uploads/a-trimmed.wav"],
+        ["b.wav", "uploads/b-copy.ogg"],
+    ]
+    assert [g["size"] for g in groups] == [3, 2]
+    trimmed = next(
+        link
+        for link in groups[0]["links"]
+        if link["key"] == "uploads/a-trimmed.wav" and link["other"] == "a.wav"
+    )
+    # The trimmed copy starts 2 s into the original.
+    assert trimmed["ref_start_s"] == pytest.approx(trimmed["query_start_s"] + 2.0, abs=0.5)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["last_run"]["duplicate_groups"] == 2
+    # Results lines carry no landmarks; the fingerprints sit beside them.
+    assert all("fingerprint" not in r for r in _results(out))
+    assert len(list((out / "fingerprints").glob("part-*.npz"))) == 4

@@ -326,3 +326,81 @@ def test_a_table_whose_stream_is_turned_on_late_is_followed_once_it_is() -> None
             assert published.wait_for(1) == ["late"]
         finally:
             assert follower.stop(WAIT_S)
+
+
+def _drain(inbox: Any, want: int) -> list[verdict_pb2.Verdict]:
+    """The verdicts a subscriber received, once ``want`` arrived (or the wait ran out)."""
+    got: list[verdict_pb2.Verdict] = []
+    deadline = time.monotonic() + WAIT_S
+    while len(got) < want and time.monotonic() < deadline:
+        try:
+            got.append(inbox.get(timeout=0.05))
+        except Exception:
+            continue
+    return got
+
+
+def test_a_verdict_superseded_on_one_replica_reaches_the_watchers_of_another() -> None:
+    """Replica A judges a track, then a re-scan supersedes it there; replica B's watchers hear
+    both verdicts through the table's stream, and A's own watchers each exactly once."""
+    with Emulator() as emulator:
+        settings = PipelineSettings(
+            aws_endpoint_url=emulator.endpoint_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            verdict_table=f"verdicts-{uuid.uuid4().hex[:12]}",
+        )
+        dynamodb = aws_client("dynamodb", settings)
+        dynamodb.create_table(
+            TableName=settings.verdict_table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "track_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "track_id", "KeyType": "HASH"}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        )
+        replicas = {name: VerdictBroadcaster(queue_size=16) for name in ("a", "b")}
+        followers = [
+            VerdictStreamFollower(
+                dynamodb,
+                aws_client("dynamodbstreams", settings),
+                settings.verdict_table,
+                broadcaster.publish,
+                poll_interval_s=0.02,
+                max_backoff_s=0.1,
+            ).start()
+            for broadcaster in replicas.values()
+        ]
+        try:
+            for follower in followers:
+                assert follower.ready.wait(WAIT_S)
+            table = VerdictTable(dynamodb, settings.verdict_table)
+            with replicas["a"].subscribe() as inbox_a, replicas["b"].subscribe() as inbox_b:
+                accepted = verdict_pb2.Verdict(
+                    track_id="t-1", user_id="alice", decision=verdict_pb2.DECISION_ACCEPT
+                )
+                assert table.put_first(accepted)
+                # As the judge does after its write (False when the stream copy came first).
+                replicas["a"].publish(accepted)
+                assert [v.decision for v in _drain(inbox_b, 1)] == [verdict_pb2.DECISION_ACCEPT]
+
+                rejected = verdict_pb2.Verdict(
+                    track_id="t-1", user_id="alice", decision=verdict_pb2.DECISION_REJECT
+                )
+                assert table.supersede(rejected, replaces=accepted, reason="fingerprint.known_bad")
+                replicas["a"].publish(rejected, supersedes=True)  # as the re-scan does
+                assert [v.decision for v in _drain(inbox_b, 1)] == [verdict_pb2.DECISION_REJECT]
+
+                # A's own stream copies of both verdicts are dropped as second copies.
+                deadline = time.monotonic() + WAIT_S
+                while followers[0].stats.duplicates < 2 and time.monotonic() < deadline:
+                    followers[0].ready.wait(0.02)
+                assert followers[0].stats.duplicates == 2  # A: accepted, rejected
+                assert followers[1].stats.published == 2  # B: both, from the stream
+                heard_by_a = [inbox_a.get_nowait() for _ in range(inbox_a.qsize())]
+                assert [v.decision for v in heard_by_a] == [
+                    verdict_pb2.DECISION_ACCEPT,
+                    verdict_pb2.DECISION_REJECT,
+                ]
+        finally:
+            for follower in followers:
+                assert follower.stop(WAIT_S)

@@ -212,6 +212,41 @@ def test_a_verdict_another_replica_stores_reaches_this_replicas_watcher(
         other.stop(0)
 
 
+def test_a_moderators_decision_reaches_a_watcher_that_had_the_review_verdict(
+    replica: RunningServer, table: VerdictTable
+) -> None:
+    """The review console's write (a supersede with the lease released, in one transaction)
+    reaches watchers through the stream, though the track's first verdict was sent already."""
+    watch = Watch(replica.port, classify_pb2.WatchVerdictsRequest())
+    try:
+        wait_subscribed(watch, probe_ids(), table.put_first)
+        review = _verdict("held-1")
+        review.decision = verdict_pb2.DECISION_REVIEW
+        assert table.put_first(review)
+        assert watch.next() == review
+        decided = verdict_pb2.Verdict()
+        decided.CopyFrom(review)
+        decided.decision = verdict_pb2.DECISION_ACCEPT
+        assert table.lease("held-1", "alice", ttl_s=60) is not None
+        assert table.decide(decided, replaces=review, moderator="alice", reason="a cut upload")
+        assert watch.next() == decided
+        assert table.put_first(_verdict("marker-2"))
+        assert watch.next().track_id == "marker-2"
+        assert watch.nothing_more() == []  # each once
+    finally:
+        watch.close()
+
+
+def test_a_superseding_verdict_is_published_once_though_the_stream_brings_it_back() -> None:
+    broadcaster = VerdictBroadcaster(queue_size=8)
+    first, second = _verdict("t-1"), _verdict("t-1")
+    second.decision = verdict_pb2.DECISION_ACCEPT
+    assert broadcaster.publish(first)
+    assert not broadcaster.publish(first)
+    assert broadcaster.publish(second, supersedes=True)  # what a re-scan does
+    assert not broadcaster.publish(second, supersedes=True)  # the stream's copy of it
+
+
 def test_a_verdict_published_locally_is_not_delivered_again_by_the_stream(
     pipeline: PipelineSettings,
 ) -> None:

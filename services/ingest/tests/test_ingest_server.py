@@ -536,3 +536,33 @@ def test_python_dash_m_serves_until_sigterm(pipeline_settings: PipelineSettings)
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+def test_a_garbage_message_mid_upload_is_logged_as_the_internal_the_client_got(
+    channel: grpc.Channel, aws: Aws, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    aws.queue.drain()
+    upload = channel.stream_unary("/audioval.v1.IngestService/UploadTrack")
+    messages = [
+        metadata(track_name="garbage.wav").SerializeToString(),
+        chunk(os.urandom(1024)).SerializeToString(),
+        b"\xff\xff\xff\xff not an UploadTrackRequest",
+    ]
+    with pytest.raises(grpc.RpcError) as refused:
+        upload(iter(messages), timeout=30)
+    assert refused.value.code() is grpc.StatusCode.INTERNAL
+    refusals = eventually(
+        lambda: [
+            r
+            for r in caplog.records
+            if r.name == "audioval_ingest.servicer"
+            and r.getMessage().startswith("upload ")
+            and r.getMessage() != "upload started"
+        ]
+    )
+    assert [(getattr(r, "status", None), r.levelno, r.exc_info) for r in refusals] == [
+        ("INTERNAL", logging.WARNING, None)
+    ]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert aws.queue.drain() == []

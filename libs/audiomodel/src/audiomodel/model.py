@@ -14,11 +14,11 @@ the data-as-audio passed (see MODEL_REPORT.md); shallow trees handle those inter
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,61 @@ class Tree:
 
 
 @dataclass(frozen=True)
+class _Forest:
+    """Every tree's arrays side by side (trees x nodes, padded with leaves), so one walk
+    moves all trees a level at a time instead of one tree at a time in Python."""
+
+    feature: npt.NDArray[np.int64]
+    threshold: npt.NDArray[np.float64]
+    left: npt.NDArray[np.int64]
+    right: npt.NDArray[np.int64]
+    value: npt.NDArray[np.float64]
+    rows: npt.NDArray[np.int64]
+    depth: int
+
+    @classmethod
+    def of(cls, trees: Sequence[Tree]) -> _Forest:
+        width = max((t.value.size for t in trees), default=1)
+        shape = (len(trees), width)
+        feature = np.zeros(shape, dtype=np.int64)
+        threshold = np.zeros(shape)
+        left = np.full(shape, LEAF, dtype=np.int64)
+        right = np.full(shape, LEAF, dtype=np.int64)
+        value = np.zeros(shape)
+        depth = 0
+        for i, t in enumerate(trees):
+            n = t.value.size
+            feature[i, :n], threshold[i, :n] = t.feature, t.threshold
+            left[i, :n], right[i, :n], value[i, :n] = t.left, t.right, t.value
+            depth = max(depth, _depth(t))
+        rows = np.arange(len(trees))
+        return cls(feature, threshold, left, right, value, rows, depth)
+
+    def walk(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        """(depth + 1, trees): the node each tree is at after each level; leaves stay put.
+        ``x <= threshold`` goes left, as :meth:`Tree.path`."""
+        node = np.zeros(self.rows.size, dtype=np.int64)
+        steps = [node]
+        for _ in range(self.depth):
+            left = self.left[self.rows, node]
+            goes_left = x[self.feature[self.rows, node]] <= self.threshold[self.rows, node]
+            node = np.where(
+                left == LEAF, node, np.where(goes_left, left, self.right[self.rows, node])
+            )
+            steps.append(node)
+        return np.stack(steps)
+
+
+def _depth(tree: Tree) -> int:
+    """Edges on the longest path from the root (children come after their parent)."""
+    level = np.zeros(tree.value.size, dtype=np.int64)
+    for node in range(tree.value.size):
+        if tree.left[node] != LEAF:
+            level[tree.left[node]] = level[tree.right[node]] = level[node] + 1
+    return int(level.max(initial=0))
+
+
+@dataclass(frozen=True)
 class TreeEnsembleModel:
     """P(data) = sigmoid(base + rate * sum of tree values at the leaves ``features`` reach)."""
 
@@ -122,7 +177,14 @@ class TreeEnsembleModel:
         return np.clip(raw, self.lower, self.upper)
 
     def margin(self, x: npt.NDArray[np.float64]) -> float:
-        return self.base + self.rate * sum(float(t.value[t.path(x)[-1]]) for t in self.trees)
+        leaves = self._forest.walk(x)[-1]
+        # Summed tree by tree in order (Python's sum), as the trees' own walks would.
+        values: list[float] = self._forest.value[self._forest.rows, leaves].tolist()
+        return self.base + self.rate * sum(values)
+
+    @cached_property
+    def _forest(self) -> _Forest:
+        return _Forest.of(self.trees)
 
     @staticmethod
     def _as_split(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -137,10 +199,16 @@ class TreeEnsembleModel:
         """The features that moved the margin most, signed (positive = towards data)."""
         x = self._as_split(self.vector(features))
         credit = np.zeros(len(self.features))
-        for tree in self.trees:
-            visited = tree.path(x)
-            for parent, child in itertools.pairwise(visited):
-                credit[tree.feature[parent]] += self.rate * (tree.value[child] - tree.value[parent])
+        forest = self._forest
+        steps = forest.walk(x)  # (depth + 1, trees): node of each tree at each depth
+        moved = steps[1:] != steps[:-1]  # a leaf reached early stays put
+        # The splits taken, tree by tree in path order (the order the credit is summed in).
+        depth, tree = np.nonzero(moved)
+        order_taken = np.lexsort((depth, tree))
+        depth, tree = depth[order_taken], tree[order_taken]
+        parent, child = steps[depth, tree], steps[depth + 1, tree]
+        gain = self.rate * (forest.value[tree, child] - forest.value[tree, parent])
+        np.add.at(credit, forest.feature[tree, parent], gain)
         order = np.argsort(-np.abs(credit))[:top]
         return [(self.features[i], float(credit[i])) for i in order]
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -347,6 +348,14 @@ def _best_supported(
     return [(a, b) for support, a, b in scored if support > 0.0][:limit]
 
 
+@lru_cache(maxsize=256)
+def _taper(width: int) -> Floats:
+    """A Hann taper over ``width`` bins (its zero ends left off), made once per width."""
+    taper: Floats = np.hanning(width + 2)[1:-1]
+    taper.setflags(write=False)
+    return taper
+
+
 def _band_envelope(
     spectrum: npt.NDArray[np.complex128], bin_hz: float, centre: float, half: float, length: int
 ) -> npt.NDArray[np.complex128]:
@@ -355,7 +364,7 @@ def _band_envelope(
     c = round(centre / bin_hz)
     h = max(1, int(half / bin_hz))
     lo, hi = max(1, c - h), min(spectrum.size, c + h + 1)
-    taper = np.hanning(hi - lo + 2)[1:-1]
+    taper = _taper(hi - lo)
     shifted = np.zeros(length, dtype=np.complex128)
     shifted[(np.arange(lo, hi) - c) % length] = spectrum[lo:hi] * taper
     out: npt.NDArray[np.complex128] = scipy.fft.ifft(shifted)
@@ -772,8 +781,12 @@ class ModemScanner:
         self._kept_samples = 0
         self._hits: list[tuple[int, Keying]] = []
 
-    def update(self, block: npt.NDArray[np.number]) -> None:
-        """Add a block of decoded frames, shape (frames, channels) or (frames,)."""
+    def update(
+        self, block: npt.NDArray[np.number], *, summed: npt.NDArray[np.int32] | None = None
+    ) -> None:
+        """Add a block of decoded frames, shape (frames, channels) or (frames,); ``summed``,
+        for 16-bit blocks, is the sum of their channels when the caller has it (one pass
+        fewer)."""
         arr = np.asarray(block)
         if arr.ndim == 1:
             arr = arr[:, None]
@@ -781,9 +794,13 @@ class ModemScanner:
         # input (one pass per channel and per phase; numpy's reductions along a short axis
         # are several times slower); floats only at the reduced rate.
         wide = np.int32 if arr.dtype.kind in "iu" and arr.dtype.itemsize <= 2 else np.float64
-        mono: npt.NDArray[Any] = arr[:, 0].astype(wide)
-        for c in range(1, arr.shape[1]):
-            mono += arr[:, c]
+        mono: npt.NDArray[Any]
+        if summed is not None and wide is np.int32 and summed.shape[0] == arr.shape[0]:
+            mono = summed
+        else:
+            mono = arr[:, 0].astype(wide)
+            for c in range(1, arr.shape[1]):
+                mono += arr[:, c]
         if self._rest.size:
             mono = np.concatenate((self._rest.astype(wide), mono))
         usable = mono.size // self.factor * self.factor

@@ -48,7 +48,7 @@ from audiomodel.findings import Finding, Severity, finding
 from audiomodel.payload import confirm_signature, find_signatures
 from audiomodel.windows import ByteMap, WindowAnalyzer, WindowReport
 
-__all__ = ["FEATURE_NAMES", "SignalAnalyzer", "SignalReport", "to_int16"]
+__all__ = ["FEATURE_NAMES", "SignalAnalyzer", "SignalReport", "channel_sum", "to_int16"]
 
 ENVELOPE_FRAME = 1024
 FFT_SIZE = 1024
@@ -108,6 +108,9 @@ _VALUES = np.where(np.arange(65536) < 32768, np.arange(65536), np.arange(65536) 
     np.int64
 )
 _SQUARES = (_VALUES * _VALUES).astype(np.float64)
+# Each bin's value as a level in [-1, 1), and its square (made once, not per report).
+_LEVELS = _VALUES / 32768.0
+_LEVELS_SQUARED = _LEVELS * _LEVELS
 # Full-scale samples: +32767 and -32768 (and -32767, which symmetric writers use).
 _CLIP_BINS = np.array([32767, 32768, 32769])
 # For each 16-bit sample value, how many of its two little-endian bytes are printable.
@@ -129,10 +132,26 @@ def to_int16(samples: npt.NDArray[np.number]) -> npt.NDArray[np.int16]:
     # A float file holding the bytes of something else has NaNs (signalling ones too, which
     # raise "invalid" on any cast) and infinities: no sample value, so they render as silence
     # and full scale rather than as whatever a cast makes.
-    with np.errstate(invalid="ignore"):
-        scaled: npt.NDArray[np.float64] = np.rint(samples.astype(np.float64) * 32768.0)
+    # float32 (what the decoder gives) stays float32: x 32768 is exact in it, so rounding
+    # gives the same values as in float64 without a widened copy of the block. Values past
+    # float32's range become infinities there, and clip to the same full scale.
+    wide = np.float32 if samples.dtype == np.float32 else np.float64
+    floats: npt.NDArray[np.floating] = samples.astype(wide, copy=False)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled: npt.NDArray[np.floating] = np.rint(floats * floats.dtype.type(32768.0))
     np.nan_to_num(scaled, copy=False, nan=0.0, posinf=32767.0, neginf=-32768.0)
-    return np.clip(scaled, -32768, 32767).astype(np.int16)
+    rendered: npt.NDArray[np.int16] = np.clip(scaled, -32768, 32767).astype(np.int16)
+    return rendered
+
+
+def channel_sum(ints: npt.NDArray[np.int16]) -> npt.NDArray[np.int32]:
+    """The sum of the channels of 16-bit samples (frames, channels), exact in int32: the mono
+    level the signal, window and modem measures share (computed once per block)."""
+    # Column by column: numpy's sum over a short axis 1 is ten times slower than this.
+    summed = ints[:, 0].astype(np.int32)
+    for channel in range(1, ints.shape[1]):
+        summed += ints[:, channel]
+    return summed
 
 
 @dataclass
@@ -229,10 +248,15 @@ class SignalAnalyzer:
         return self._hist
 
     def update(
-        self, ints: npt.NDArray[np.int16], floats: npt.NDArray[np.floating] | None = None
+        self,
+        ints: npt.NDArray[np.int16],
+        floats: npt.NDArray[np.floating] | None = None,
+        *,
+        summed: npt.NDArray[np.int32] | None = None,
     ) -> None:
         """Add one block of 16-bit samples, shape (frames, channels); ``floats``, for a float
-        file, are the decoded values the 16-bit samples were rendered from.
+        file, are the decoded values the 16-bit samples were rendered from; ``summed``, the
+        block's :func:`channel_sum` when the caller has it.
 
         16-bit PCM arrives as stored; anything else is first rendered to 16 bits with
         :func:`to_int16` (the features do not need more resolution, and one integer path keeps
@@ -247,10 +271,8 @@ class SignalAnalyzer:
         self._n += ints.size
         self._frames += ints.shape[0]
 
-        # Column by column: numpy's sum over a short axis 1 is ten times slower than this.
-        summed = ints[:, 0].astype(np.int32)
-        for channel in range(1, self.channels):
-            summed += ints[:, channel]
+        if summed is None:
+            summed = channel_sum(ints)
         level = summed.astype(np.float64)
         sumsq = float(np.dot(level, level))
         if self.channels > 2:
@@ -431,9 +453,8 @@ class SignalAnalyzer:
         distinct = int(nonzero.size)
         p = nonzero / n
         # Level statistics come from the exact histogram of 16-bit values: no per-sample pass.
-        values = _VALUES / 32768.0
-        mean = float(np.dot(hist, values)) / n
-        rms = math.sqrt(float(np.dot(hist, values * values)) / n)
+        mean = float(np.dot(hist, _LEVELS)) / n
+        rms = math.sqrt(float(np.dot(hist, _LEVELS_SQUARED)) / n)
         peak = self._peak()
         envelope = np.concatenate(self._envelope) if self._envelope else np.zeros(1, np.float32)
         audible = envelope[envelope > SILENCE_DB]

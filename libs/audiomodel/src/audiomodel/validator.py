@@ -13,6 +13,7 @@ import io
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -21,14 +22,14 @@ import numpy.typing as npt
 import soundfile as sf
 from soundfile import _ffi as sf_ffi
 from soundfile import _snd as sf_lib
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from audiomodel.container import ContainerReport, inspect_container
 from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.fingerprint import Fingerprinter, Landmarks
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.modem import ModemScanner
-from audiomodel.signal import SignalAnalyzer, SignalReport, to_int16
+from audiomodel.signal import SignalAnalyzer, SignalReport, channel_sum, to_int16
 from audiomodel.stego import LsbAnalyzer, StegoReport
 from audiomodel.verdict import Thresholds, Verdict, decide
 from audiomodel.windows import ByteMap
@@ -225,12 +226,19 @@ def analyse_stream(
         source = io.BufferedReader(_Overlay(stream, container.decode_patches))
     # Small per-block BLAS calls are slower across threads than on one; callers run tracks in
     # parallel processes instead.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _thread_pools().limit(limits=1, user_api="blas"):
         _decode_and_measure(source, analysis, limits, budget, fingerprint=fingerprint)
     analysis.timings_ms["decode_and_signal"] = (time.perf_counter() - mark) * 1e3
     _settle_truncation(analysis)
     analysis.timings_ms["analysis"] = (time.perf_counter() - started) * 1e3
     return analysis
+
+
+@cache
+def _thread_pools() -> ThreadpoolController:
+    """The process' thread pools, found once: ``threadpool_limits`` looks every loaded library
+    up again on each use (~1 ms a track; BLAS is loaded with numpy, before any track)."""
+    return ThreadpoolController()
 
 
 def _decode_and_measure(
@@ -265,8 +273,11 @@ def _decode_and_measure(
             prints = Fingerprinter(rate) if fingerprint else None
             decoded = 0
             for samples, stored in _blocks(audio, subtype):
-                signal.update(samples, stored if subtype in _FLOAT_SUBTYPES else None)
-                modem.update(samples)
+                summed = channel_sum(samples)  # the mono level, shared by signal and modem
+                signal.update(
+                    samples, stored if subtype in _FLOAT_SUBTYPES else None, summed=summed
+                )
+                modem.update(samples, summed=summed)
                 if prints is not None:
                     prints.update(samples)
                 if stego is not None and stored is not None:

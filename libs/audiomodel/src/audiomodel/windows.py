@@ -170,7 +170,7 @@ class WindowAnalyzer:
         self._step_sizes: list[npt.NDArray[np.bool_]] = []
         self._carry = np.zeros((0, channels), dtype=np.int16)
         self._carry_level = np.zeros(0, dtype=np.float64)
-        self._carry_absurd = np.zeros(0, dtype=np.int32)
+        self._carry_absurd: npt.NDArray[np.int32] | None = None
         self.frames = 0
 
     # -- accumulation -------------------------------------------------------------------------
@@ -186,12 +186,14 @@ class WindowAnalyzer:
         ``floats`` are the decoded values of a float file (the same frames), checked for values
         no audio has; ``level`` is the sum of the channels (the caller often has it already).
         """
-        if ints.shape[0] == 0:
+        n = ints.shape[0]
+        if n == 0:
             return
-        self.frames += ints.shape[0]
+        self.frames += n
         if level is None:
             level = ints.astype(np.float64).sum(axis=1)
-        absurd = np.zeros(ints.shape[0], dtype=np.int32)
+        # Integer PCM has no absurd values: no per-frame count to carry (None counts as zeros).
+        absurd: npt.NDArray[np.int32] | None = None
         if floats is not None:
             with np.errstate(invalid="ignore"):
                 bad = ~(np.abs(floats) <= ABSURD_FLOAT)  # NaN compares False: counted
@@ -199,19 +201,22 @@ class WindowAnalyzer:
         if self._carry.shape[0]:
             ints = np.concatenate([self._carry, ints])
             level = np.concatenate([self._carry_level, level])
-            absurd = np.concatenate([self._carry_absurd, absurd])
+            if absurd is not None or self._carry_absurd is not None:
+                absurd = np.concatenate(
+                    [_or_zeros(self._carry_absurd, self._carry.shape[0]), _or_zeros(absurd, n)]
+                )
         whole = ints.shape[0] - ints.shape[0] % self.cell
         if whole:
-            self._cells(ints[:whole], level[:whole], absurd[:whole])
+            self._cells(ints[:whole], level[:whole], None if absurd is None else absurd[:whole])
         self._carry = ints[whole:].copy()
         self._carry_level = level[whole:].copy()
-        self._carry_absurd = absurd[whole:].copy()
+        self._carry_absurd = None if absurd is None else absurd[whole:].copy()
 
     def _cells(
         self,
         ints: npt.NDArray[np.int16],
         level: npt.NDArray[np.float64],
-        absurd: npt.NDArray[np.int32],
+        absurd: npt.NDArray[np.int32] | None,
     ) -> None:
         """Summaries of whole cells, vectorised over all cells of the block."""
         length = min(self.cell, ints.shape[0])  # the last, short cell of a track is one cell
@@ -225,15 +230,13 @@ class WindowAnalyzer:
         sums[:, _S1] = s1
         sums[:, _S2] = np.einsum("ij,ij->i", mono, mono)
         sums[:, _V0] = sums[:, _S2] - s1 * s1 / length
-        d1 = np.diff(mono, axis=1)
-        sums[:, _E1] = np.einsum("ij,ij->i", d1, d1)
-        d2 = np.diff(d1, axis=1)
-        sums[:, _E2] = np.einsum("ij,ij->i", d2, d2)
+        sums[:, _E1], sums[:, _E2] = _difference_energies(mono, sums[:, _S2], ch)
         sums[:, _N] = length
         sums[:, _N1] = length - 1
         sums[:, _N2] = length - 2
         sums[:, _SAMPLES] = length * ch
-        sums[:, _ABSURD] = absurd[: cells * length].reshape(cells, length).sum(axis=1)
+        if absurd is not None:
+            sums[:, _ABSURD] = absurd[: cells * length].reshape(cells, length).sum(axis=1)
 
         # Byte lanes: histograms of the low and high byte of every sample (little-endian).
         flat = ints.reshape(-1)
@@ -255,12 +258,12 @@ class WindowAnalyzer:
                 near = zeros + shift
                 near = near[(near >= 0) & (near < flat.size)]
                 edge = np.abs(flat[near].astype(np.int32)) >= self._big
-                np.add.at(sums[:, _ZEDGE], near[edge] // samples_per_cell, 1)
+                sums[:, _ZEDGE] += np.bincount(near[edge] // samples_per_cell, minlength=cells)
         held = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch  # flat[held] == flat[held - ch]
         if held.size:
             values = flat[held].astype(np.int32)
             loud = np.abs(values) >= self._loud
-            np.add.at(sums[:, _HELD], held[loud] // samples_per_cell, 1)
+            sums[:, _HELD] += np.bincount(held[loud] // samples_per_cell, minlength=cells)
             nxt = held + ch
             ok = (nxt < flat.size) & (values != 0)
             held, values, nxt = held[ok], values[ok], nxt[ok]
@@ -275,7 +278,7 @@ class WindowAnalyzer:
                 bottom = grid.min(axis=1).astype(np.int32)
                 inside = (values != top[cell_of]) & (values != bottom[cell_of])
                 cell_of, leap = cell_of[inside], leap[inside]
-                np.add.at(sums[:, _STEPS], cell_of, 1)
+                sums[:, _STEPS] += np.bincount(cell_of, minlength=cells)
                 sizes = np.bincount(
                     cell_of * 256 + np.minimum(np.abs(leap) >> 8, 255), minlength=cells * 256
                 )
@@ -305,9 +308,12 @@ class WindowAnalyzer:
             for way in (d >= 0, d <= 0):
                 padded = np.concatenate([[False], way, [False]]).astype(np.int8)
                 edges = np.flatnonzero(np.diff(padded))
-                for first, last in zip(edges[::2], edges[1::2], strict=True):
-                    if last - first >= need:
-                        candidates.append((max(0, (first - 1) * k), min(mono.size, (last + 2) * k)))
+                # Only the long runs matter (sound gives thousands of short ones per cell).
+                long_enough = edges[1::2] - edges[::2] >= need
+                for first, last in zip(
+                    edges[::2][long_enough].tolist(), edges[1::2][long_enough].tolist(), strict=True
+                ):
+                    candidates.append((max(0, (first - 1) * k), min(mono.size, (last + 2) * k)))
         rise_needed = MONOTONIC_RISE * self.channels
         for begin, end in candidates:
             v = mono[begin:end]
@@ -339,7 +345,7 @@ class WindowAnalyzer:
             carry, level, absurd = self._carry, self._carry_level, self._carry_absurd
             self._carry = np.zeros((0, self.channels), dtype=np.int16)
             self._carry_level = np.zeros(0, dtype=np.float64)
-            self._carry_absurd = np.zeros(0, dtype=np.int32)
+            self._carry_absurd = None
             self._cells(carry, level, absurd)
         if not self._sums:
             empty = np.zeros(0)
@@ -603,3 +609,38 @@ def _ranges(
     else:
         out["byte_range"] = "absent: compressed audio has no fixed bytes per frame"
     return out
+
+
+def _or_zeros(counts: npt.NDArray[np.int32] | None, n: int) -> npt.NDArray[np.int32]:
+    return np.zeros(n, dtype=np.int32) if counts is None else counts
+
+
+def _difference_energies(
+    mono: npt.NDArray[np.float64], energy: npt.NDArray[np.float64], channels: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per row of ``mono`` (cells, frames): the sums of squared first and second differences.
+
+    For at most two 16-bit channels every product and partial sum below is an integer under
+    2**53, so the lagged products give exactly the number that summing the differences gives,
+    in two passes instead of four and without the difference arrays. ``energy`` is the rows'
+    sum of squares.
+    """
+    if channels > 2 or mono.shape[1] < 3:
+        d1 = np.diff(mono, axis=1)
+        d2 = np.diff(d1, axis=1)
+        return np.einsum("ij,ij->i", d1, d1), np.einsum("ij,ij->i", d2, d2)
+    r1 = np.einsum("ij,ij->i", mono[:, 1:], mono[:, :-1])
+    r2 = np.einsum("ij,ij->i", mono[:, 2:], mono[:, :-2])
+    a, b = mono[:, 0], mono[:, 1]  # first two, last two
+    y, z = mono[:, -2], mono[:, -1]
+    e1 = 2.0 * energy - a * a - z * z - 2.0 * r1
+    # sum (x[i+2] - 2 x[i+1] + x[i])^2 over i = 0 .. n-3, expanded term by term
+    e2 = (
+        (energy - a * a - b * b)
+        + 4.0 * (energy - a * a - z * z)
+        + (energy - y * y - z * z)
+        - 4.0 * (r1 - a * b)
+        - 4.0 * (r1 - y * z)
+        + 2.0 * r2
+    )
+    return e1, e2

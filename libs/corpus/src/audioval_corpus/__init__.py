@@ -21,6 +21,9 @@ Where things live:
 - :mod:`~audioval_corpus.threats`: the bad-class generators (bytes in, a file's bytes out).
 - :mod:`~audioval_corpus.stego_embed`: LSB embedding, the layout steganalysis looks for.
 - :mod:`~audioval_corpus.samples`: the quick start's dozen sample files.
+- :mod:`~audioval_corpus.family_threats`, :mod:`~audioval_corpus.tools`,
+  :mod:`~audioval_corpus.renditions`, :mod:`~audioval_corpus.plan.families`: the evaluation set
+  of issue #17 (every family it names, made with the real tools; good renditions).
 """
 
 from audioval_corpus.build import build

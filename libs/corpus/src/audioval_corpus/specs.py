@@ -25,13 +25,24 @@ __all__ = [
     "ClipSpec",
     "DataParams",
     "Drive",
+    "FlacCountSpec",
     "LieSpec",
+    "LowBitSpec",
     "LowRes",
     "LsbSpec",
+    "ModemSpec",
+    "OggStreamSpec",
     "Pad",
+    "PatternSpec",
+    "RenditionSpec",
+    "SilentFlacSpec",
+    "SpliceSpec",
+    "SteghideSpec",
     "SyntheticSpec",
+    "TagBinarySpec",
     "TagSpec",
     "TextSpec",
+    "TruncateSpec",
     "XorSpec",
     "identity",
 ]
@@ -268,3 +279,164 @@ class LsbSpec:
     interleaved: bool
     seed: int
     elf: Path | None = field(default=None, metadata=_AS_STR)
+
+
+# --- the evaluation families of issue #17 (audioval_corpus.plan.families) ----------------------
+#
+# Each names its parent (a good clip of the corpus, by its manifest path) or None for a file made
+# from nothing but its payload; ``payload`` names the bytes: a machine file (its portable name),
+# ``random`` (what encrypted bytes look like) or ``text``.
+
+
+@dataclass(frozen=True, slots=True)
+class SpliceSpec:
+    """``share`` of the track's samples are a file's bytes, spliced raw into the middle of its
+    sample data, the track written as ``subtype`` WAV."""
+
+    parent: str
+    subtype: str
+    share: float
+    payload: str
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class PatternSpec:
+    """A file's bytes held as steps (each repeated ``hold`` times) or sorted into a ramp (blocks
+    of ``block`` bytes, maybe alternating up and down), a whole file (``parent`` None,
+    ``seconds`` at ``rate``) or spliced into a track over ``share`` of its samples."""
+
+    kind: Literal["steps", "ramp"]
+    parent: str | None
+    subtype: str
+    hold: int
+    block: int
+    alternate: bool
+    share: float
+    rate: int
+    seconds: float
+    payload: str
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModemSpec:
+    """``payload`` sent by ``minimodem --tx`` at ``baud``; alone (``parent`` None) or mixed by
+    sox under a music clip at ``level_db`` of the music's RMS; stored as ``container``."""
+
+    baud: int
+    payload: str
+    parent: str | None
+    level_db: float | None
+    container: Literal["wav", "flac"]
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class SteghideSpec:
+    """``steghide embed`` at ``share`` of the capacity it reports for the 16-bit WAV cover;
+    random bytes encrypted (its default), or a file's bytes with ``-e none -Z``."""
+
+    parent: str
+    share: float
+    encrypted: bool
+    seconds: float
+    seed: int
+
+
+LowBitCover = Literal["u8", "s24_real", "s24_padded", "s16_short", "s16_22k"]
+
+
+@dataclass(frozen=True, slots=True)
+class LowBitSpec:
+    """Bit 0 of the first ``share`` of the samples replaced by ``payload``, in the ``cover``
+    rendering of the clip: 8-bit, a real 24-bit recording (sox resampled to 24 bits, its low
+    bits the filter's), 16-bit padded to 24, 16-bit cut to ``seconds``, 16-bit at 22.05 kHz."""
+
+    parent: str
+    cover: LowBitCover
+    share: float
+    payload: str
+    seconds: float
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class OggStreamSpec:
+    """A second logical Ogg stream (``codec`` header packet, then ``size`` bytes of ``payload``)
+    multiplexed into or chained after the clip encoded by oggenc."""
+
+    parent: str
+    mode: Literal["multiplexed", "chained"]
+    codec: str
+    size: int
+    payload: str
+    seed: int
+
+
+TagBinaryHow = Literal[
+    "priv", "geob", "priv_average_level", "apev2_binary", "apev2_cover", "list_info_base64"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TagBinarySpec:
+    """``size`` bytes of ``payload`` in a binary tag item: ID3v2 PRIV / GEOB / a PRIV
+    ``AverageLevel`` (4 bytes by its writer's spec) and APEv2 binary items on the clip encoded
+    by lame, or base64 of it in a WAV LIST/INFO text ``field``."""
+
+    parent: str
+    how: TagBinaryHow
+    size: int
+    payload: str
+    field: str | None
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlacCountSpec:
+    """The clip encoded by ``flac`` with a tail after it (``data``: a file's bytes as samples,
+    or ``track``: more of the clip), STREAMINFO's count set to the clip's own length (off a
+    frame boundary), so readers that trust the header never reach the tail."""
+
+    parent: str
+    tail: Literal["data", "track"]
+    tail_share: float
+    payload: str
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class TruncateSpec:
+    """The clip encoded as ``container`` (libsndfile WAV, flac, lame, oggenc), its upload cut
+    after ``keep`` of its bytes."""
+
+    parent: str
+    container: Literal["wav", "flac", "mp3", "ogg"]
+    keep: float
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class SilentFlacSpec:
+    """``hours`` of digital silence in FLAC frames at ``rate`` x ``channels``, STREAMINFO's
+    count 0 (unknown): the decoder must find the length, the container walk already knows it."""
+
+    hours: float
+    rate: int
+    channels: int
+
+
+RenditionKind = Literal["synth_music", "chiptune", "telephone", "test_tone", "noise_sfx"]
+RenditionFormat = Literal["wav16", "wav24", "flac", "mp3", "ogg", "ulaw8k"]
+
+
+@dataclass(frozen=True, slots=True)
+class RenditionSpec:
+    """Good audio that looks most like data or a modem, synthesised or spoken (espeak-ng), then
+    stored as ``fmt``; every other choice is drawn from ``seed``."""
+
+    kind: RenditionKind
+    seed: int
+    seconds: float
+    fmt: RenditionFormat

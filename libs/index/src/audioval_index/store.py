@@ -25,7 +25,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -284,44 +284,9 @@ class FingerprintIndex:
         budget of :data:`MAX_HITS` hits; tombstoned refs dropped.
         """
         self._refresh()
-        empty = (np.zeros(0, np.int64), np.zeros(0, np.uint32), np.zeros(0, np.uint32))
-        if len(query) == 0 or not self._segments:
-            return empty
-        distinct, inverse = np.unique(query.hashes, return_inverse=True)
-        bounds = []
-        per_hash = np.zeros(distinct.size, dtype=np.int64)
-        for segment in self._segments:
-            lo = np.searchsorted(segment.hashes, distinct, side="left")
-            hi = np.searchsorted(segment.hashes, distinct, side="right")
-            bounds.append((lo, hi))
-            per_hash += hi - lo
-        # Rarest hashes first (they say the most), until the query's budget of hits is spent.
-        order = np.argsort(per_hash, kind="stable")
-        weight = per_hash[order] * np.bincount(inverse, minlength=distinct.size)[order]
-        within = np.cumsum(weight) <= MAX_HITS
-        usable = np.zeros(distinct.size, dtype=bool)
-        usable[order[within]] = True
-        usable &= per_hash <= MAX_POSTINGS_PER_HASH
-        hit_query: list[npt.NDArray[np.int64]] = []
-        postings: list[npt.NDArray[np.uint64]] = []
-        for segment, (lo, hi) in zip(self._segments, bounds, strict=True):
-            counts = np.where(usable, hi - lo, 0)[inverse]
-            total = int(counts.sum())
-            if total == 0:
-                continue
-            starts = lo[inverse]
-            # Index of every posting: each query hash's range, laid end to end.
-            ends = np.cumsum(counts)
-            rows = np.arange(total, dtype=np.int64) - np.repeat(ends - counts, counts)
-            rows += np.repeat(starts, counts)
-            hit_query.append(np.repeat(np.arange(len(query), dtype=np.int64), counts))
-            postings.append(np.asarray(segment.postings[rows]))
-        if not postings:
-            return empty
-        post = np.concatenate(postings)
-        refs = (post >> np.uint64(32)).astype(np.uint32)
-        times = (post & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        hq = np.concatenate(hit_query)
+        hq, refs, times = lookup_segments(
+            [(s.hashes, s.postings) for s in self._segments], query.hashes, budget=MAX_HITS
+        )
         if self._deleted.size:
             live = ~np.isin(refs, self._deleted)
             hq, refs, times = hq[live], refs[live], times[live]
@@ -329,35 +294,7 @@ class FingerprintIndex:
 
     def match(self, marks: Landmarks, *, limit: int = 5) -> list[Match]:
         """References found in a query's landmarks, best first (empty: nothing matches)."""
-        query = hashes(marks, fan_out=QUERY_FAN_OUT)
-        own = int(np.unique(hashes(marks, fan_out=REFERENCE_FAN_OUT).times).size)
-        hit_query, hit_ref, hit_time = self.lookup(query)
-        alignments = align(
-            query.times, hit_query, hit_ref, hit_time, query_anchors=own, limit=limit
-        )
-        if not alignments:
-            return []
-        rows = self._references([a.ref for a in alignments])
-        out = []
-        for a in alignments:
-            reference = rows.get(a.ref)
-            if reference is None or reference.deleted:
-                continue
-            out.append(
-                Match(
-                    ref=a.ref,
-                    list=reference.list,
-                    score=a.score,
-                    query_start_s=a.query_start_s,
-                    ref_start_s=a.ref_start_s,
-                    matched_s=a.matched_s,
-                    scale=a.scale,
-                    count=a.count,
-                    path=reference.path,
-                    track_id=reference.track_id,
-                )
-            )
-        return out
+        return matches_of(marks, self.lookup, self._references, limit=limit)
 
     def _references(self, refs: Sequence[int]) -> dict[int, Reference]:
         marks = ",".join("?" * len(refs))
@@ -395,6 +332,110 @@ class FingerprintIndex:
             bytes=size,
             hours=float(seconds) / 3600.0,
         )
+
+
+HitArrays = tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]
+
+
+def lookup_segments(
+    segments: Sequence[tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint64]]],
+    query: npt.NDArray[np.uint32],
+    *,
+    budget: int = MAX_HITS,
+) -> HitArrays:
+    """Every posting of every query hash in sorted ``(hashes, postings)`` segments.
+
+    Returns ``(query hash index, ref, ref time)`` per hit. One binary search per distinct query
+    hash per segment; hashes with more than :data:`MAX_POSTINGS_PER_HASH` postings in all the
+    segments are skipped, and the commonest beyond ``budget`` hits (rarest hashes first: they
+    say the most). Tombstones are the caller's to drop. A shard of a sharded index calls this
+    on its own segments with its slice of the query.
+    """
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.uint32), np.zeros(0, np.uint32))
+    if query.size == 0 or not segments:
+        return empty
+    distinct, inverse = np.unique(query, return_inverse=True)
+    bounds = []
+    per_hash = np.zeros(distinct.size, dtype=np.int64)
+    for segment_hashes, _ in segments:
+        lo = np.searchsorted(segment_hashes, distinct, side="left")
+        hi = np.searchsorted(segment_hashes, distinct, side="right")
+        bounds.append((lo, hi))
+        per_hash += hi - lo
+    order = np.argsort(per_hash, kind="stable")
+    weight = per_hash[order] * np.bincount(inverse, minlength=distinct.size)[order]
+    within = np.cumsum(weight) <= budget
+    usable = np.zeros(distinct.size, dtype=bool)
+    usable[order[within]] = True
+    usable &= per_hash <= MAX_POSTINGS_PER_HASH
+    hit_query: list[npt.NDArray[np.int64]] = []
+    postings: list[npt.NDArray[np.uint64]] = []
+    for (_, segment_postings), (lo, hi) in zip(segments, bounds, strict=True):
+        counts = np.where(usable, hi - lo, 0)[inverse]
+        total = int(counts.sum())
+        if total == 0:
+            continue
+        starts = lo[inverse]
+        # Index of every posting: each query hash's range, laid end to end.
+        ends = np.cumsum(counts)
+        rows = np.arange(total, dtype=np.int64) - np.repeat(ends - counts, counts)
+        rows += np.repeat(starts, counts)
+        hit_query.append(np.repeat(np.arange(query.size, dtype=np.int64), counts))
+        postings.append(np.asarray(segment_postings[rows]))
+    if not postings:
+        return empty
+    post = np.concatenate(postings)
+    refs = (post >> np.uint64(32)).astype(np.uint32)
+    times = (post & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    return np.concatenate(hit_query), refs, times
+
+
+def matches_of(
+    marks: Landmarks,
+    lookup: Callable[[Hashes], HitArrays],
+    references: Callable[[Sequence[int]], dict[int, Reference]],
+    *,
+    limit: int,
+) -> list[Match]:
+    """Look ``marks`` up (``lookup``: hits of the query hashes), align, and name the references."""
+    query = hashes(marks, fan_out=QUERY_FAN_OUT)
+    own = int(np.unique(hashes(marks, fan_out=REFERENCE_FAN_OUT).times).size)
+    hit_query, hit_ref, hit_time = lookup(query)
+    alignments = align(query.times, hit_query, hit_ref, hit_time, query_anchors=own, limit=limit)
+    if not alignments:
+        return []
+    rows = references([a.ref for a in alignments])
+    out = []
+    for a in alignments:
+        reference = rows.get(a.ref)
+        if reference is None or reference.deleted:
+            continue
+        out.append(
+            Match(
+                ref=a.ref,
+                list=reference.list,
+                score=a.score,
+                query_start_s=a.query_start_s,
+                ref_start_s=a.ref_start_s,
+                matched_s=a.matched_s,
+                scale=a.scale,
+                count=a.count,
+                path=reference.path,
+                track_id=reference.track_id,
+            )
+        )
+    return out
+
+
+def segments_to_merge(segments: Sequence[tuple[str, int]]) -> list[str] | None:
+    """The first :data:`MERGE_FAN_IN` segments of the smallest size tier that holds that many
+    (tiers :data:`TIER_RATIO` apart from :data:`TIER_BASE` entries); None when no tier does."""
+    tiers: dict[int, list[str]] = {}
+    for name, entries in segments:
+        tier = 0 if entries <= TIER_BASE else int(np.log(entries / TIER_BASE) / np.log(TIER_RATIO))
+        tiers.setdefault(tier, []).append(name)
+    full = [group for _, group in sorted(tiers.items()) if len(group) >= MERGE_FAN_IN]
+    return full[0][:MERGE_FAN_IN] if full else None
 
 
 def _reference(row: Sequence[Any]) -> Reference:
@@ -541,18 +582,10 @@ class IndexWriter:
     def _merge_tiers(self) -> None:
         """Merge MERGE_FAN_IN segments of one size tier until no tier holds that many."""
         while True:
-            tiers: dict[int, list[tuple[str, int]]] = {}
-            for name, entries in self._segments():
-                tier = (
-                    0
-                    if entries <= TIER_BASE
-                    else int(np.log(entries / TIER_BASE) / np.log(TIER_RATIO))
-                )
-                tiers.setdefault(tier, []).append((name, entries))
-            full = [group for _, group in sorted(tiers.items()) if len(group) >= MERGE_FAN_IN]
-            if not full:
+            names = segments_to_merge(self._segments())
+            if names is None:
                 return
-            self._merge([name for name, _ in full[0][:MERGE_FAN_IN]])
+            self._merge(names)
 
     def compact(self, *, full: bool = True) -> None:
         self.flush()

@@ -4,7 +4,9 @@ The body is ``audioval.v1.Manifest`` as compact protobuf JSON (ASCII only: SQS b
 and the manifest is small metadata, never the track's bytes). The message group id is the user
 (one user's tracks are handled in order) and the deduplication id is the track (a resent
 manifest is dropped by SQS); both must be 1-128 printable ASCII characters, which is why ingest
-refuses other user ids and why a manifest without usable ids is poison.
+refuses other user ids and why a manifest without usable ids is poison. ``traceparent`` carries
+the upload's W3C trace context to rebuild; a manifest without it (an older ingest, an untraced
+upload) decodes with it empty and starts a new trace.
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@ Settings base (:class:`ServiceSettings`), a server bootstrap that adds health an
 (:func:`build_server`), bearer-token auth (:class:`BearerAuthInterceptor`), JSON logging
 (:func:`configure_logging`), a graceful stop on SIGTERM/SIGINT (:func:`stop_requested`,
 :func:`run_until_signal`) and
-the decorator that turns domain errors into status codes (:func:`status_errors`).
+the decorator that turns domain errors into status codes (:func:`status_errors`). Every server
+times its calls and continues callers' traces (:mod:`~audioval_servicekit.telemetry`); the
+Prometheus endpoint and shared series are :mod:`~audioval_servicekit.metrics`, trace context
+helpers :mod:`~audioval_servicekit.tracing`.
 What the services share about AWS (settings, client factory, table items) is ``audioval_pipeline``.
 """
 

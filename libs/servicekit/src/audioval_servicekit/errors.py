@@ -15,7 +15,8 @@ server-streaming ones (a generator). A mapped error aborts the call with its cod
 error's message, and is logged on one line without a traceback: at WARNING when the client
 caused it or can fix it (:data:`CLIENT_CODES`), at ERROR otherwise. The logged ``status`` is the
 one the client actually got: a client that went away got CANCELLED (or DEADLINE_EXCEEDED),
-whatever the table says. An unmapped error is a bug: it propagates, and gRPC logs it with its
+whatever the table says, and a client whose message could not be decoded got gRPC's INTERNAL
+(its stream just ends for the handler), a client mistake logged at WARNING. An unmapped error is a bug: it propagates, and gRPC logs it with its
 traceback and answers UNKNOWN, as for any undecorated handler.
 
 Fields learned during the call (a track id, bytes received) join that log line through
@@ -24,17 +25,28 @@ Fields learned during the call (a track id, bytes received) join that log line t
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn, TypeVar, cast
 
 import grpc
 
-__all__ = ["CLIENT_CODES", "StatusTable", "note", "status_errors", "status_of"]
+__all__ = [
+    "CLIENT_CODES",
+    "StatusTable",
+    "code_seen",
+    "note",
+    "request_undecodable",
+    "status_errors",
+    "status_of",
+    "watching_decoding",
+]
 
 StatusTable = Sequence[tuple[type[Exception], grpc.StatusCode]]
 
@@ -61,6 +73,29 @@ _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 _notes: contextvars.ContextVar[dict[str, object] | None] = contextvars.ContextVar(
     "audioval_call_notes", default=None
 )
+
+
+# Whether a request message of the current call failed to decode (set per call by
+# :class:`~audioval_servicekit.telemetry.TelemetryInterceptor`; gRPC decodes on its own thread).
+_undecodable: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "audioval_request_undecodable", default=None
+)
+
+
+@contextlib.contextmanager
+def watching_decoding(flag: threading.Event) -> Iterator[None]:
+    """Within this block, :func:`request_undecodable` reads ``flag`` (set when a message fails)."""
+    token = _undecodable.set(flag)
+    try:
+        yield
+    finally:
+        _undecodable.reset(token)
+
+
+def request_undecodable() -> bool:
+    """Whether the current call received a message that could not be decoded."""
+    flag = _undecodable.get()
+    return flag is not None and flag.is_set()
 
 
 def note(**fields: object) -> None:
@@ -90,10 +125,13 @@ def status_errors(
     def refuse(exc: Exception, context: grpc.ServicerContext, rpc: str, started: float) -> NoReturn:
         code = status_of(exc, table)
         assert code is not None  # only mapped errors get here
-        got = _code_seen(code, context)
+        got = code_seen(code, context)
         notes = _notes.get() or {}
+        undecodable = request_undecodable()
+        if undecodable:
+            notes = {**notes, "undecodable_request": True}
         logger.log(
-            logging.WARNING if got in CLIENT_CODES else logging.ERROR,
+            logging.WARNING if got in CLIENT_CODES or undecodable else logging.ERROR,
             f"{what} cancelled" if got is grpc.StatusCode.CANCELLED else f"{what} refused",
             extra={
                 "track_id": None,
@@ -150,9 +188,12 @@ def status_errors(
     return decorate
 
 
-def _code_seen(code: grpc.StatusCode, context: grpc.ServicerContext) -> grpc.StatusCode:
-    """What the client gets for ``code``: a call already over ended as CANCELLED, or as
-    DEADLINE_EXCEEDED when its deadline passed."""
+def code_seen(code: grpc.StatusCode, context: grpc.ServicerContext) -> grpc.StatusCode:
+    """What the client gets for ``code``: INTERNAL when gRPC ended the call over a message it
+    could not decode; a call already over ended as CANCELLED, or as DEADLINE_EXCEEDED when its
+    deadline passed."""
+    if request_undecodable():
+        return grpc.StatusCode.INTERNAL
     if context.is_active():
         return code
     remaining = context.time_remaining()

@@ -1,4 +1,5 @@
-"""JSON log lines on stderr, with the track id on every line that has one."""
+"""JSON log lines on stderr, with the track id on every line that has one, and the trace id on
+every line logged inside a span (the upload's, across services)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 import sys
 import time
 from typing import Any
+
+from opentelemetry import trace
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is logged.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -22,6 +25,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry.setdefault("trace_id", format(span.trace_id, "032x"))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -22,7 +22,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from audioval_servicekit.auth import BearerAuthInterceptor
+from audioval_servicekit.metrics import MetricsEndpoint, serve_metrics
 from audioval_servicekit.settings import ServiceSettings
+from audioval_servicekit.telemetry import TelemetryInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ class RunningServer:
     stopped: threading.Event = field(default_factory=threading.Event)
     # Run after health goes NOT_SERVING and before the grace period (e.g. end open streams).
     on_shutdown: list[Callable[[], None]] = field(default_factory=list)
+    # The Prometheus endpoint (``settings.metrics_port``), None when off.
+    metrics: MetricsEndpoint | None = None
 
     def set_serving(self, serving: bool) -> None:
         status = (
@@ -63,6 +67,8 @@ class RunningServer:
         for hook in self.on_shutdown:
             hook()
         self.server.stop(grace).wait()
+        if self.metrics is not None:
+            self.metrics.stop()
         self.stopped.set()
 
 
@@ -87,11 +93,14 @@ def build_server(
 
     ``service_names`` are the full names (``audioval.v1.ClassifyService``) reported by health
     and reflection. Binding port 0 picks a free port, returned in ``RunningServer.port``.
+    Every call is timed and traced (:class:`TelemetryInterceptor`, first in the chain);
+    ``settings.metrics_port`` (when not 0) serves Prometheus metrics.
     """
     chain: list[grpc.ServerInterceptor[Any, Any]] = list(interceptors)
     tokens = [t.get_secret_value() for t in settings.auth_tokens]
     if tokens:
         chain.insert(0, BearerAuthInterceptor(tokens))
+    chain.insert(0, TelemetryInterceptor())
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers),
         interceptors=chain,
@@ -112,12 +121,28 @@ def build_server(
         port = server.add_insecure_port(settings.address)
     if port == 0:
         raise OSError(f"could not bind {settings.address}")
+    metrics = (
+        serve_metrics(settings.metrics_host, settings.metrics_port)
+        if settings.metrics_port
+        else None
+    )
     server.start()
     running = RunningServer(
-        server=server, port=port, health=health_servicer, service_names=service_names
+        server=server,
+        port=port,
+        health=health_servicer,
+        service_names=service_names,
+        metrics=metrics,
     )
     running.set_serving(True)
-    log.info("listening", extra={"address": f"{settings.host}:{port}", "tls": settings.tls_enabled})
+    log.info(
+        "listening",
+        extra={
+            "address": f"{settings.host}:{port}",
+            "tls": settings.tls_enabled,
+            "metrics": f"{settings.metrics_host}:{metrics.port}" if metrics else None,
+        },
+    )
     return running
 
 

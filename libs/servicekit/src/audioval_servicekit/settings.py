@@ -34,6 +34,12 @@ class ServiceSettings(BaseSettings):
     # Listening beyond loopback without TLS must be asked for explicitly.
     allow_insecure_non_loopback: bool = False
     log_level: str = "INFO"
+    # Prometheus metrics on http://metrics_host:metrics_port/metrics; port 0 serves none.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    # Where spans go: an OTLP/gRPC collector (``http://127.0.0.1:4317``); empty exports none
+    # (trace context is still passed on).
+    trace_otlp_endpoint: str = ""
 
     @property
     def address(self) -> str:
@@ -56,6 +62,15 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 f"refusing to listen on {self.host} without TLS; set tls_cert_file/tls_key_file "
                 "or allow_insecure_non_loopback=true"
+            )
+        if (
+            self.metrics_port
+            and not self.allow_insecure_non_loopback
+            and not _is_loopback(self.metrics_host)
+        ):
+            raise ValueError(
+                f"refusing to serve metrics on {self.metrics_host} (plain HTTP) unless "
+                "allow_insecure_non_loopback=true"
             )
         return self
 

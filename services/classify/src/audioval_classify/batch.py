@@ -10,6 +10,11 @@ schema plus ``key``), flushed every ``part_size`` results so a failed job loses 
 ``DEST/summary.json`` (counts per verdict and per finding code, throughput). A rerun skips every
 key already in the results: the job is resumable. DEST is ``s3://bucket/prefix`` or a directory.
 
+The actors fingerprint each file in its decode pass (pool ``fingerprint=True``); the landmarks are
+kept beside each part (``DEST/fingerprints/part-*.npz``, written before the part's results), and at
+the end ``DEST/duplicates.jsonl`` groups the near-identical files of every run
+(:mod:`audioval_classify.duplicates`).
+
 Progress (files, files/s, x realtime) goes to the job log every few seconds and to Ray metrics
 (``audioval_batch_files``, ``_file_seconds``, ``_stage_seconds`` per validator stage,
 ``_remaining``), and each result line carries its timings, so the dashboard shows where
@@ -35,6 +40,13 @@ from typing import Any, ClassVar, Protocol
 from urllib.parse import urlparse
 
 from audiomodel import Limits, Verdict
+from audiomodel.fingerprint import Landmarks
+from audioval_classify.duplicates import (
+    duplicate_groups,
+    duplicates_jsonl,
+    pack_landmarks,
+    unpack_landmarks,
+)
 from audioval_classify.pool import ValidatorPool
 from audioval_classify.ray_connection import connect_ray, pool_size_default
 from audioval_pipeline.clients import aws_client
@@ -82,6 +94,12 @@ class ResultStore(Protocol):
 
     def write_summary(self, summary: dict[str, Any]) -> None: ...
 
+    def write_fingerprints(self, name: str, data: bytes) -> None: ...
+
+    def fingerprint_parts(self) -> Iterator[bytes]: ...
+
+    def write_duplicates(self, text: str) -> None: ...
+
 
 class LocalResults:
     """Results in a directory."""
@@ -102,6 +120,22 @@ class LocalResults:
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         (self.root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+    def write_fingerprints(self, name: str, data: bytes) -> None:
+        final = self.root / "fingerprints" / name
+        final.parent.mkdir(exist_ok=True)
+        partial = final.with_suffix(".tmp")
+        partial.write_bytes(data)
+        partial.replace(final)
+
+    def fingerprint_parts(self) -> Iterator[bytes]:
+        for part in sorted((self.root / "fingerprints").glob("part-*.npz")):
+            yield part.read_bytes()
+
+    def write_duplicates(self, text: str) -> None:
+        partial = self.root / "duplicates.jsonl.tmp"
+        partial.write_text(text)
+        partial.replace(self.root / "duplicates.jsonl")
 
 
 class S3Results:
@@ -137,6 +171,27 @@ class S3Results:
             ContentType="application/json",
         )
 
+    def write_fingerprints(self, name: str, data: bytes) -> None:
+        self._s3.put_object(
+            Bucket=self._bucket, Key=f"{self._prefix}fingerprints/{name}", Body=data
+        )
+
+    def fingerprint_parts(self) -> Iterator[bytes]:
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=f"{self._prefix}fingerprints/part-"
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield self._s3.get_object(Bucket=self._bucket, Key=item["Key"])["Body"].read()
+
+    def write_duplicates(self, text: str) -> None:
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=f"{self._prefix}duplicates.jsonl",
+            Body=text.encode("utf-8"),
+            ContentType="application/x-ndjson",
+        )
+
 
 def _records(text: str) -> Iterator[dict[str, Any]]:
     for line in text.splitlines():
@@ -164,6 +219,7 @@ class BatchReport:
     audio_s: float = 0.0
     wall_s: float = 0.0
     decisions: Counter[str] = field(default_factory=Counter)
+    duplicate_groups: int = 0
 
     def rates(self) -> dict[str, float]:
         wall = max(self.wall_s, 1e-9)
@@ -232,13 +288,18 @@ def run_batch(
     submitter.start()
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     buffer: list[str] = []
+    marks: dict[str, Landmarks] = {}
     parts = 0
     last_flush = last_progress = time.monotonic()
 
     def flush() -> None:
         nonlocal parts, last_flush
         if buffer:
-            store.write_part(f"part-{run_id}-{parts:05d}.jsonl", buffer)
+            name = f"part-{run_id}-{parts:05d}"
+            if marks:  # before the results: a key judged always has its fingerprint kept
+                store.write_fingerprints(f"{name}.npz", pack_landmarks(marks))
+                marks.clear()
+            store.write_part(f"{name}.jsonl", buffer)
             parts += 1
             buffer.clear()
         last_flush = time.monotonic()
@@ -248,6 +309,8 @@ def run_batch(
         verdict = future.result()
         record = {"path": item.uri, "key": item.key, **verdict.to_dict()}
         buffer.append(json.dumps(record, separators=(",", ":")) + "\n")
+        if verdict.fingerprint is not None and len(verdict.fingerprint):
+            marks[item.key] = verdict.fingerprint
         report.judged += 1
         report.audio_s += verdict.duration_s
         report.decisions[verdict.decision.value] += 1
@@ -265,6 +328,13 @@ def run_batch(
             )
     flush()
     submitter.join()
+    groups = duplicate_groups(
+        (key, landmarks)
+        for part in store.fingerprint_parts()
+        for key, landmarks in unpack_landmarks(part)
+    )
+    store.write_duplicates(duplicates_jsonl(groups))
+    report.duplicate_groups = len(groups)
     report.wall_s = time.monotonic() - started
     store.write_summary(summarise(store.done_records(), report))
     log.info("batch done", extra={"judged": report.judged, "skipped": report.skipped})
@@ -303,6 +373,7 @@ def summarise(records: Iterable[dict[str, Any]], run: BatchReport) -> dict[str, 
             "judged": run.judged,
             "wall_s": round(run.wall_s, 3),
             "audio_s": round(run.audio_s, 3),
+            "duplicate_groups": run.duplicate_groups,
             **run.rates(),
         },
     }
@@ -330,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         limits=Limits(),
         max_in_flight=args.max_in_flight or 2 * size,
         storage=storage,
+        fingerprint=True,  # landmarks from the decode pass, for DEST/duplicates.jsonl
     )
     try:
         report = run_batch(args.source, args.out, pool, s3=s3, part_size=args.part_size)

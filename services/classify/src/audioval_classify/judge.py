@@ -18,12 +18,16 @@ from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
+from opentelemetry import trace
+
 from audiomodel import Decision, Verdict
 from audioval.v1 import verdict_pb2
 from audioval_classify.identity import TrackIndex
+from audioval_classify.metrics import VALIDATOR_STAGE_SECONDS
 from audioval_classify.pool import OverloadedError, ValidatorPool
 from audioval_classify.store import VerdictBroadcaster, VerdictStore
 from audioval_pipeline.verdict_table import TrackLookup
+from audioval_servicekit.metrics import VERDICTS
 from audioval_servicekit.verdict_codec import to_proto
 
 __all__ = [
@@ -44,6 +48,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 MAX_TRACK_ID_LENGTH = 128
 NO_DEADLINE_S = 10 * 365 * 86400.0  # more time left than this: the caller set no deadline
@@ -199,11 +204,16 @@ class TrackJudge:
         stored = self._store.get(track_id)
         if stored is not None:  # idempotent: a track is judged once
             return stored
-        verdict = run_on_pool(pool, content, track.track_name, time_left)
+        with tracer.start_as_current_span("classify.validate") as span:
+            verdict = run_on_pool(pool, content, track.track_name, time_left)
+            span.set_attribute("audioval.decision", verdict.decision.value)
+        for stage, ms in verdict.timings_ms.items():
+            VALIDATOR_STAGE_SECONDS.labels(stage).observe(ms / 1e3)
         verdict = self._identify(verdict, track_id)
         message = to_proto(verdict, track_id=track_id, user_id=track.user_id)
         stored, new = self._store.put_if_absent(message)
         if new:
+            VERDICTS.labels(verdict.decision.value).inc()
             self._broadcaster.publish(stored)
             if stored.decision == verdict_pb2.DECISION_ACCEPT:
                 self._admit(verdict, track_id)

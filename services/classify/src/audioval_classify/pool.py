@@ -133,6 +133,12 @@ class ValidatorPool:
         """How many actors take tracks through a shared buffer."""
         return sum(buffer is not None for buffer in self._buffers)
 
+    def load(self) -> tuple[int, int, int]:
+        """Tracks in flight (running or waiting), waiting for an actor, and busy actors."""
+        with self._lock:
+            busy = sum(call is not None for call in self._busy)
+            return self._in_flight, len(self._backlog), busy
+
     def actor_pids(self, timeout_s: float = 10.0) -> list[int | None]:
         """The process id of each actor as it is now (a restarted actor has a new one).
 

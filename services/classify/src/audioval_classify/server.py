@@ -15,6 +15,7 @@ from audioval.v1 import classify_pb2, classify_pb2_grpc, index_pb2, index_pb2_gr
 from audioval_classify.dynamo_store import DynamoVerdictStore
 from audioval_classify.identity import TrackIndex
 from audioval_classify.judge import TrackJudge
+from audioval_classify.metrics import POOL_ACTORS, POOL_BUSY_ACTORS, POOL_IN_FLIGHT, POOL_QUEUED
 from audioval_classify.pool import ValidatorPool
 from audioval_classify.ray_connection import (
     StartupInterrupted,
@@ -37,6 +38,7 @@ from audioval_servicekit import (
     run_until_signal,
     stop_requested,
 )
+from audioval_servicekit.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +160,7 @@ def _validator_pool(
         actor_cpus=settings.actor_cpus,
         fingerprint=bool(settings.index_dir),
     )
+    _export_load(pool)
     startup.lap("pool_s")
     return pool
 
@@ -189,6 +192,14 @@ def _process_age_s() -> float | None:
         return None
 
 
+def _export_load(pool: ValidatorPool) -> None:
+    """Read the pool's load into its gauges whenever they are scraped."""
+    POOL_IN_FLIGHT.set_function(lambda: pool.load()[0])
+    POOL_QUEUED.set_function(lambda: pool.load()[1])
+    POOL_BUSY_ACTORS.set_function(lambda: pool.load()[2])
+    POOL_ACTORS.set(pool.size)
+
+
 def _streams_client(settings: ClassifySettings) -> Any:
     # The follower retries on its own schedule (and must stop promptly on shutdown): botocore
     # tries each call at most twice instead of the pipeline's usual attempts.
@@ -210,6 +221,7 @@ def main() -> None:
     """
     settings = ClassifySettings()
     configure_logging(settings.log_level, service="classify")
+    configure_tracing("classify", otlp_endpoint=settings.trace_otlp_endpoint)
     requested = stop_requested()
     try:
         running = serve(settings, stop=requested)

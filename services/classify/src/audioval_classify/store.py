@@ -125,6 +125,8 @@ class VerdictBroadcaster:
     conditional write) and from the verdict table's stream. A track has one verdict ever, so
     the broadcaster remembers the last ``recent_tracks`` track ids it published and drops a
     second copy; the window only has to outlast the stream's delay, not the table's lifetime.
+    A verdict that supersedes the stored one (a re-scan, a moderator's decision) is published
+    unless it is the very verdict last published for its track (the stream's copy of it).
     """
 
     def __init__(self, queue_size: int, *, recent_tracks: int = 10_000) -> None:
@@ -132,7 +134,8 @@ class VerdictBroadcaster:
         self._recent_tracks = recent_tracks
         self._lock = threading.Lock()
         self._subscribers: set[queue.Queue[WatchItem]] = set()
-        self._published: OrderedDict[str, None] = OrderedDict()
+        # track id -> the last verdict published for it (deterministic bytes)
+        self._published: OrderedDict[str, bytes] = OrderedDict()
 
     @contextmanager
     def subscribe(self) -> Iterator[queue.Queue[WatchItem]]:
@@ -175,11 +178,14 @@ class VerdictBroadcaster:
     def publish(self, verdict: verdict_pb2.Verdict, *, supersedes: bool = False) -> bool:
         """Hand ``verdict`` to every subscriber; False (and nothing sent) if its track was
         published recently, unless ``supersedes``: a verdict that replaced the stored one."""
+        body = verdict.SerializeToString(deterministic=True)
         with self._lock:
-            if verdict.track_id in self._published and not supersedes:
+            last = self._published.get(verdict.track_id)
+            if last is not None and (not supersedes or last == body):
                 self._published.move_to_end(verdict.track_id)
                 return False
-            self._published[verdict.track_id] = None
+            self._published[verdict.track_id] = body
+            self._published.move_to_end(verdict.track_id)
             if len(self._published) > self._recent_tracks:
                 self._published.popitem(last=False)
             subscribers = list(self._subscribers)

@@ -104,7 +104,13 @@ class ValidatorActor:
         started = time.perf_counter()
         if urlparse(uri).scheme != "s3":
             return _with_actor_time(
-                validate_path(Path(uri), model=self._model, limits=self._limits), started
+                validate_path(
+                    Path(uri),
+                    model=self._model,
+                    limits=self._limits,
+                    fingerprint=self._fingerprint,
+                ),
+                started,
             )
         if self._s3 is None:
             self._s3 = aws_client("s3", self._storage or PipelineSettings())
@@ -123,6 +129,7 @@ class ValidatorActor:
             name=uri.rsplit("/", 1)[-1],
             model=self._model,
             limits=self._limits,
+            fingerprint=self._fingerprint,
         )
         verdict = replace(
             verdict, timings_ms={**verdict.timings_ms, "fetch": (fetched - started) * 1e3}

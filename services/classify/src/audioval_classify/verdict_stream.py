@@ -4,7 +4,10 @@ A classify replica publishes the verdicts it stores itself at once; verdicts the
 stores (integrity failures) and those other replicas store reach it only through the table.
 :class:`VerdictStreamFollower` reads the table's stream (view type ``NEW_IMAGE``) with the
 DynamoDB Streams API and hands each newly judged item to a ``publish`` callable (the
-broadcaster, which drops the copies of verdicts this replica published already).
+broadcaster, which drops the copies of verdicts this replica published already). An item with a
+``superseded`` trail holds a verdict that replaced another (a re-scan, a moderator's decision):
+it is handed over as superseding, so the broadcaster sends it even though it has sent the
+track's first verdict.
 
 The protocol, as AWS documents it:
 
@@ -35,7 +38,6 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from google.protobuf.message import DecodeError
 
-from audioval.v1 import verdict_pb2
 from audioval_pipeline.verdict_table import verdict_from_item
 
 __all__ = ["FollowerStats", "VerdictStreamFollower"]
@@ -92,8 +94,9 @@ class VerdictStreamFollower:
     table:
         The verdict table's name.
     publish:
-        Called with each verdict the stream carries; returns False for a copy of a verdict it
-        has seen (the broadcaster's ``publish``).
+        Called with each verdict the stream carries (with ``supersedes=True`` when the item
+        has a ``superseded`` trail); returns False for a copy of a verdict it has seen (the
+        broadcaster's ``publish``).
     poll_interval_s:
         The wait between two rounds of reads that found nothing.
     shard_refresh_s:
@@ -107,7 +110,7 @@ class VerdictStreamFollower:
         dynamodb: Any,
         streams: Any,
         table: str,
-        publish: Callable[[verdict_pb2.Verdict], bool],
+        publish: Callable[..., bool],
         *,
         poll_interval_s: float = 0.5,
         shard_refresh_s: float = 60.0,
@@ -340,7 +343,12 @@ class VerdictStreamFollower:
             return
         if verdict is None:  # a pending item
             return
-        if self._publish(verdict):
+        published = (
+            self._publish(verdict, supersedes=True)
+            if image.get("superseded", {}).get("L")
+            else self._publish(verdict)
+        )
+        if published:
             self.stats.published += 1
             log.info("verdict from stream", extra={"track_id": verdict.track_id})
         else:

@@ -41,6 +41,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from audioval.v1 import pipeline_pb2
+from audioval_ingest.metrics import KINESIS_PUT_RETRIES, KINESIS_REFUSED_RECORDS
 from audioval_pipeline.shards import ShardMap, ShardPacer
 
 __all__ = [
@@ -111,8 +112,9 @@ class _Entry:
     data: bytes  # the serialized ChunkRecord
 
 
-# ChunkRecord.data is field 4, length-delimited (wire type 2).
+# ChunkRecord.data is field 4, traceparent field 5, both length-delimited (wire type 2).
 _DATA_FIELD_KEY = bytes([4 << 3 | 2])
+_TRACEPARENT_FIELD_KEY = bytes([5 << 3 | 2])
 
 
 def _varint(value: int) -> bytes:
@@ -126,19 +128,28 @@ def _varint(value: int) -> bytes:
 
 
 def chunk_record_bytes(
-    track_id: str, index: int, offset: int, data: bytes | bytearray | memoryview
+    track_id: str,
+    index: int,
+    offset: int,
+    data: bytes | bytearray | memoryview,
+    traceparent: str = "",
 ) -> bytes:
-    """``ChunkRecord(track_id, index, offset, data).SerializeToString()``, copying ``data`` once.
+    """``ChunkRecord(track_id, index, offset, data, traceparent).SerializeToString()``, copying
+    ``data`` once.
 
-    protobuf writes fields in field-number order and ``data`` is the last one, so its head
-    (the other fields, serialized by protobuf) followed by ``data``'s key, length and bytes is
+    protobuf writes fields in field-number order, so the head (the fields before ``data``,
+    serialized by protobuf), then ``data``'s key, length and bytes, then ``traceparent``'s is
     the same byte string; building it with one join skips the two copies of the slice that
     setting the field and serializing the message would make.
     """
     head = pipeline_pb2.ChunkRecord(track_id=track_id, index=index, offset=offset)
-    if not len(data):
-        return head.SerializeToString()  # proto3 leaves an empty bytes field out
-    return b"".join((head.SerializeToString(), _DATA_FIELD_KEY, _varint(len(data)), data))
+    parts: list[bytes | bytearray | memoryview] = [head.SerializeToString()]
+    if len(data):  # proto3 leaves an empty bytes field out
+        parts += (_DATA_FIELD_KEY, _varint(len(data)), data)
+    if traceparent:
+        tail = traceparent.encode("ascii")
+        parts += (_TRACEPARENT_FIELD_KEY, _varint(len(tail)), tail)
+    return b"".join(parts)
 
 
 def _never_cancelled() -> bool:
@@ -170,6 +181,9 @@ class ChunkWriter:
     time_left
         Seconds the caller still has (e.g. ``context.time_remaining``), or None for no
         deadline; a backoff that would outlast it fails the write instead of sleeping.
+    traceparent
+        The upload's W3C trace context, carried by the first record only (a reader joins the
+        trace from it; on every record it would cost a shard's 1 MiB/s its second record).
     sleep, uniform
         Injectable so retry tests run without waiting.
     """
@@ -186,6 +200,7 @@ class ChunkWriter:
         shard_map: ShardMap | None = None,
         keep_going: Callable[[], bool] = _never_cancelled,
         time_left: Callable[[], float | None] = _no_deadline,
+        traceparent: str = "",
         sleep: Callable[[float], None] = time.sleep,
         uniform: Callable[[float, float], float] = random.uniform,
     ) -> None:
@@ -200,6 +215,7 @@ class ChunkWriter:
         self._shard_id: str | None = None  # looked up, then as the answers name it
         self._keep_going = keep_going
         self._time_left = time_left
+        self._traceparent = traceparent
         self._sleep = sleep
         self._uniform = uniform
         # Largest framing a record can have (largest index and offset, 4-byte data length):
@@ -264,7 +280,13 @@ class ChunkWriter:
 
     def _emit(self, data: bytearray | memoryview) -> None:
         # The record is built from the caller's buffer with one copy (the buffer is reused).
-        record = chunk_record_bytes(self._track_id, self._next_index, self._offset, data)
+        record = chunk_record_bytes(
+            self._track_id,
+            self._next_index,
+            self._offset,
+            data,
+            self._traceparent if self._next_index == 0 else "",
+        )
         entry = _Entry(index=self._next_index, size=len(data), data=record)
         self._next_index += 1
         self._offset += len(data)
@@ -351,6 +373,7 @@ class ChunkWriter:
             if not refused:
                 attempt = 0
                 continue
+            KINESIS_REFUSED_RECORDS.labels(reason).inc(len(refused))
             # A call that moved some records is progress, not a failure: on a shard at its
             # limit every batch takes several calls, each accepting a share.
             attempt = 1 if accepted else attempt + 1
@@ -381,6 +404,7 @@ class ChunkWriter:
             if not self._keep_going():
                 raise WriteCancelledError(f"upload of {self._track_id} cancelled")
             self._sleep(delay)
+            KINESIS_PUT_RETRIES.inc()
 
     def _attempt(self, pending: list[_Entry]) -> tuple[list[_Entry], str, bool]:
         """One PutRecords call: the entries refused, why, and whether it answered per record."""

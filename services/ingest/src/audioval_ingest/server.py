@@ -12,6 +12,7 @@ from audioval_ingest.stream_set import StreamSet
 from audioval_ingest.upload import UploadFunnel, largest_manifest_bytes
 from audioval_pipeline.clients import aws_client
 from audioval_servicekit import RunningServer, build_server, configure_logging, run_until_signal
+from audioval_servicekit.tracing import configure_tracing
 
 __all__ = ["SERVICE_NAME", "main", "serve"]
 
@@ -76,6 +77,7 @@ def main() -> None:
     """Run ingest from the environment (``AUDIOVAL_INGEST_*``, ``AUDIOVAL_*``) until a signal."""
     settings = IngestSettings()
     configure_logging(settings.log_level, service="ingest")
+    configure_tracing("ingest", otlp_endpoint=settings.trace_otlp_endpoint)
     run_until_signal(serve(settings), settings.grace_seconds)
 
 

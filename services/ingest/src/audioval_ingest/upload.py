@@ -29,6 +29,7 @@ from audioval_ingest.stream_set import StreamSet
 from audioval_pipeline.manifest import deduplication_id, encode_manifest, group_id
 from audioval_pipeline.shards import ShardMap, ShardPacer
 from audioval_pipeline.verdict_table import VerdictTable
+from audioval_servicekit.tracing import current_traceparent
 
 __all__ = [
     "AwsUnavailableError",
@@ -143,6 +144,7 @@ def largest_manifest_bytes(settings: IngestSettings) -> int:
         sha256="0" * 64,
         chunk_count=chunks,
         uploaded_at=timestamp_pb2.Timestamp(seconds=4_000_000_000, nanos=999_999_999),
+        traceparent=f"00-{'f' * 32}-{'f' * 16}-ff",
     )
     return len(encode_manifest(head)) + chunks * (one + 2)
 
@@ -214,10 +216,15 @@ class UploadFunnel:
         keep_going: Callable[[], bool],
         time_left: Callable[[], float | None],
     ) -> TrackUpload:
-        """Check the metadata, give the track an id and route it to a stream."""
+        """Check the metadata, give the track an id and route it to a stream.
+
+        The current span (the UploadTrack call's) is the upload's trace context: the first
+        chunk record and the manifest carry it on.
+        """
         check_metadata(meta, self._settings)
         track_id = new_track_id()
         stream = self._stream_set.route(track_id)
+        traceparent = current_traceparent()
         writer = ChunkWriter(
             self._kinesis,
             stream_name=stream,
@@ -228,8 +235,9 @@ class UploadFunnel:
             shard_map=self._shard_map,
             keep_going=keep_going,
             time_left=time_left,
+            traceparent=traceparent,
         )
-        return TrackUpload(self, track_id, meta, writer, keep_going)
+        return TrackUpload(self, track_id, meta, writer, keep_going, traceparent)
 
     def queue_url(self) -> str:
         """URL of the manifest queue, looked up once."""
@@ -286,8 +294,10 @@ class TrackUpload:
         meta: UploadMetadata,
         writer: ChunkWriter,
         keep_going: Callable[[], bool],
+        traceparent: str = "",
     ) -> None:
         self.track_id = track_id
+        self.traceparent = traceparent
         self.meta = meta
         self._funnel = funnel
         self._writer = writer
@@ -346,6 +356,7 @@ class TrackUpload:
             chunk_count=len(locations),
             chunks=locations,
             uploaded_at=uploaded_at,
+            traceparent=self.traceparent,
         )
         self._funnel.put_pending(self.track_id, self.meta)
         # Last look before the manifest makes the track real to consumers.

@@ -8,14 +8,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import grpc
+from opentelemetry import trace
 
 from audioval.v1 import classify_pb2, classify_pb2_grpc, pipeline_pb2, verdict_pb2
 from audioval_rebuild.settings import RebuildSettings
+from audioval_servicekit.tracing import grpc_metadata
 
 # Well under gRPC's default 4 MiB message limit, large enough that framing costs nothing.
 STREAM_CHUNK_BYTES = 1024 * 1024
 
 __all__ = ["ClassifyClient", "open_classify_channel"]
+
+tracer = trace.get_tracer(__name__)
 
 
 def open_classify_channel(settings: RebuildSettings) -> grpc.Channel:
@@ -48,10 +52,18 @@ class ClassifyClient:
         self._metadata = [("authorization", f"Bearer {auth_token}")] if auth_token else []
 
     def validate(self, manifest: pipeline_pb2.Manifest, content: bytes) -> verdict_pb2.Verdict:
-        """The stored verdict on ``content``; raises ``grpc.RpcError`` on any non-OK status."""
-        reply: classify_pb2.ValidateTrackStreamResponse = self._stub.ValidateTrackStream(
-            _messages(manifest, content), timeout=self._deadline_s, metadata=self._metadata
-        )
+        """The stored verdict on ``content``; raises ``grpc.RpcError`` on any non-OK status.
+
+        The call is a CLIENT span of the current trace, whose context classify continues.
+        """
+        with tracer.start_as_current_span(
+            "audioval.v1.ClassifyService/ValidateTrackStream", kind=trace.SpanKind.CLIENT
+        ):
+            reply: classify_pb2.ValidateTrackStreamResponse = self._stub.ValidateTrackStream(
+                _messages(manifest, content),
+                timeout=self._deadline_s,
+                metadata=[*self._metadata, *grpc_metadata()],
+            )
         return reply.verdict
 
 

@@ -22,6 +22,7 @@ from google.protobuf.message import DecodeError
 
 from audioval.v1 import pipeline_pb2
 from audioval_rebuild.integrity import CountMismatchError, HashMismatchError, MissingRecordError
+from audioval_rebuild.metrics import KINESIS_RETRIES, KINESIS_THROTTLES
 
 __all__ = ["ReadLimits", "ReadTimeoutError", "read_track"]
 
@@ -81,6 +82,7 @@ class _Reader:
                 code = exc.response.get("Error", {}).get("Code", "")
                 if code not in _THROTTLING:
                     raise
+                KINESIS_THROTTLES.labels(operation).inc()
                 if attempt >= self.limits.throttle_retries:
                     raise ReadTimeoutError(
                         f"{operation} still throttled after {attempt} backoffs"
@@ -91,6 +93,7 @@ class _Reader:
                 raise ReadTimeoutError(f"{operation} throttled until the read deadline")
             self.sleep(pause)
             attempt += 1
+            KINESIS_RETRIES.labels(operation).inc()
 
     def _iterator(self, stream: str, shard: str, kind: str, sequence_number: str) -> str:
         try:

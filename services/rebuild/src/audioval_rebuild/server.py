@@ -15,11 +15,13 @@ import grpc
 
 from audioval_pipeline.clients import aws_client
 from audioval_rebuild.classify_client import ClassifyClient, open_classify_channel
+from audioval_rebuild.metrics import MANIFESTS_IN_FLIGHT, OLDEST_MANIFEST_AGE
 from audioval_rebuild.settings import RebuildSettings
 from audioval_rebuild.verdict_table import VerdictTable
 from audioval_rebuild.visibility import VisibilityHeartbeat
 from audioval_rebuild.worker import RebuildWorker
 from audioval_servicekit import RunningServer, build_server, configure_logging, run_until_signal
+from audioval_servicekit.tracing import configure_tracing
 
 __all__ = ["RebuildService", "main", "serve"]
 
@@ -95,6 +97,8 @@ def serve(
         interval_s=settings.heartbeat_interval_s,
         timeout_s=settings.visibility_timeout_s,
     ).start()
+    MANIFESTS_IN_FLIGHT.set_function(heartbeat.held)
+    OLDEST_MANIFEST_AGE.set_function(heartbeat.oldest_age)
     stop_event = threading.Event()
     workers = [
         RebuildWorker(
@@ -150,6 +154,7 @@ def _run_worker(worker: RebuildWorker, running: RunningServer, stop: threading.E
 def main() -> None:
     settings = RebuildSettings()
     configure_logging(settings.log_level, service="rebuild")
+    configure_tracing("rebuild", otlp_endpoint=settings.trace_otlp_endpoint)
     service = serve(settings)
     run_until_signal(service.server, settings.grace_seconds)
 

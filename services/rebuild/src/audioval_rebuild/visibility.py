@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -33,6 +34,7 @@ class VisibilityHeartbeat:
         # Held for the whole renewal round, so release() waits until no renewal is in progress.
         self._lock = threading.Lock()
         self._held: dict[str, str] = {}  # receipt handle -> track id (or message id) for logs
+        self._sent_at: dict[str, float] = {}  # receipt handle -> when SQS got it (epoch s)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="visibility-heartbeat", daemon=True)
 
@@ -45,19 +47,29 @@ class VisibilityHeartbeat:
         if self._thread.is_alive():
             self._thread.join()
 
-    def hold(self, receipt_handle: str, label: str) -> None:
-        """Keep this message invisible until :meth:`release`."""
+    def hold(self, receipt_handle: str, label: str, *, sent_at: float | None = None) -> None:
+        """Keep this message invisible until :meth:`release`; ``sent_at`` (epoch seconds) is
+        when it was sent, for :meth:`oldest_age` (kept when the message is held again)."""
         with self._lock:
             self._held[receipt_handle] = label
+            if sent_at is not None:
+                self._sent_at[receipt_handle] = sent_at
 
     def release(self, receipt_handle: str) -> None:
         """Stop renewing this message (call before deleting it or changing its visibility)."""
         with self._lock:
             self._held.pop(receipt_handle, None)
+            self._sent_at.pop(receipt_handle, None)
 
     def held(self) -> int:
         with self._lock:
             return len(self._held)
+
+    def oldest_age(self) -> float:
+        """Seconds since the oldest held message was sent (0 when none is held)."""
+        with self._lock:
+            oldest = min(self._sent_at.values(), default=None)
+        return 0.0 if oldest is None else max(0.0, time.time() - oldest)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):

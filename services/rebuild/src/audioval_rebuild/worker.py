@@ -27,19 +27,24 @@ from typing import Any
 
 import grpc
 from botocore.exceptions import BotoCoreError, ClientError
+from opentelemetry import trace
 
 from audioval.v1 import pipeline_pb2, verdict_pb2
 from audioval_rebuild.classify_client import ClassifyClient
 from audioval_rebuild.integrity import IntegrityError, PoisonManifestError
 from audioval_rebuild.manifest import check_manifest, parse_manifest
+from audioval_rebuild.metrics import MANIFESTS
 from audioval_rebuild.reader import ReadLimits, ReadTimeoutError, read_track
 from audioval_rebuild.settings import RebuildSettings
 from audioval_rebuild.verdict_table import VerdictTable, rejection
 from audioval_rebuild.visibility import VisibilityHeartbeat
+from audioval_servicekit.metrics import VERDICTS
+from audioval_servicekit.tracing import span_from_traceparent
 
 __all__ = ["Outcome", "RebuildWorker"]
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 # SQS message attribute values are capped; error messages are for people, keep them short.
 _MAX_ERROR_MESSAGE = 1000
@@ -145,11 +150,17 @@ class RebuildWorker:
             MaxNumberOfMessages=self._settings.receive_max_messages,
             WaitTimeSeconds=self._settings.receive_wait_s,
             VisibilityTimeout=self._settings.visibility_timeout_s,
-            MessageSystemAttributeNames=["ApproximateReceiveCount", "MessageGroupId"],
+            MessageSystemAttributeNames=[
+                "ApproximateReceiveCount",
+                "MessageGroupId",
+                "SentTimestamp",
+            ],
         )
         messages: list[dict[str, Any]] = response.get("Messages", [])
         for message in messages:
-            self._heartbeat.hold(message["ReceiptHandle"], message.get("MessageId", ""))
+            self._heartbeat.hold(
+                message["ReceiptHandle"], message.get("MessageId", ""), sent_at=_sent_at(message)
+            )
         outcomes: list[Outcome] = []
         for message in messages:
             if self.stop.is_set():
@@ -170,14 +181,16 @@ class RebuildWorker:
         }
         track_log = _TrackLog(log, context)
         try:
-            return self._handle(message, context, track_log)
+            outcome = self._handle(message, context, track_log)
         except Exception:
             # The loop must go on; the message comes back and is tried again (then dead-lettered).
             track_log.exception("unexpected failure; will retry")
             self._settle(
                 message, track_log, delete=False, visibility_s=self._settings.retry_delay_s
             )
-            return Outcome.RETRY
+            outcome = Outcome.RETRY
+        MANIFESTS.labels(outcome.value).inc()
+        return outcome
 
     def _handle(
         self, message: Mapping[str, Any], context: dict[str, Any], track_log: _TrackLog
@@ -190,6 +203,19 @@ class RebuildWorker:
         context["track_id"] = manifest.track_id
         context["user_id"] = manifest.user_id
         self._heartbeat.hold(message["ReceiptHandle"], manifest.track_id)  # relabel for logs
+        # The upload's trace goes on here (a new trace when the manifest carries none).
+        with span_from_traceparent(tracer, "rebuild.track", manifest.traceparent) as span:
+            outcome = self._rebuild(message, manifest, track_log, started)
+            span.set_attribute("audioval.outcome", outcome.value)
+            return outcome
+
+    def _rebuild(
+        self,
+        message: Mapping[str, Any],
+        manifest: pipeline_pb2.Manifest,
+        track_log: _TrackLog,
+        started: float,
+    ) -> Outcome:
         try:
             if self._verdicts.is_judged(manifest.track_id):
                 track_log.info("already judged; dropping the duplicate manifest")
@@ -197,7 +223,10 @@ class RebuildWorker:
                 return Outcome.ALREADY_JUDGED
             try:
                 check_manifest(manifest, max_track_bytes=self._settings.max_track_bytes)
-                content = read_track(self._kinesis, manifest, self._limits, sleep=self.stop.wait)
+                with tracer.start_as_current_span("rebuild.read_track"):
+                    content = read_track(
+                        self._kinesis, manifest, self._limits, sleep=self.stop.wait
+                    )
             except IntegrityError as exc:
                 elapsed_ms = (time.monotonic() - started) * 1000
                 return self._refuse(message, manifest, exc, elapsed_ms, track_log)
@@ -264,6 +293,8 @@ class RebuildWorker:
             stored = self._verdicts.put_first(rejection(manifest, exc, elapsed_ms=elapsed_ms))
         except (ClientError, BotoCoreError) as aws_error:
             return self._retry(message, track_log, "refusal failed", "aws", str(aws_error))
+        if stored:
+            VERDICTS.labels("reject").inc()
         self._settle(message, track_log, delete=True)
         track_log.warning(
             "refused",
@@ -327,3 +358,12 @@ class RebuildWorker:
                 "could not settle message",
                 extra={"message_id": message.get("MessageId"), "delete": delete, "error": str(exc)},
             )
+
+
+def _sent_at(message: Mapping[str, Any]) -> float | None:
+    """When SQS got the message (epoch seconds), from its SentTimestamp attribute."""
+    sent = message.get("Attributes", {}).get("SentTimestamp")
+    try:
+        return int(sent) / 1000.0 if sent is not None else None
+    except ValueError:
+        return None

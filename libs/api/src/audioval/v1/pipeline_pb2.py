@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61udioval/v1/pipeline.proto\x12\x0b\x61udioval.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"L\n\x0b\x43hunkRecord\x12\x10\n\x08track_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"r\n\rChunkLocation\x12\r\n\x05index\x18\x01 \x01(\r\x12\x13\n\x0bstream_name\x18\x02 \x01(\t\x12\x10\n\x08shard_id\x18\x03 \x01(\t\x12\x17\n\x0fsequence_number\x18\x04 \x01(\t\x12\x12\n\nsize_bytes\x18\x05 \x01(\r\"\xed\x01\n\x08Manifest\x12\x10\n\x08track_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x12\n\ntrack_name\x18\x03 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12\x13\n\x0b\x63hunk_count\x18\x07 \x01(\r\x12*\n\x06\x63hunks\x18\x08 \x03(\x0b\x32\x1a.audioval.v1.ChunkLocation\x12/\n\x0buploaded_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61udioval/v1/pipeline.proto\x12\x0b\x61udioval.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"a\n\x0b\x43hunkRecord\x12\x10\n\x08track_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x13\n\x0btraceparent\x18\x05 \x01(\t\"r\n\rChunkLocation\x12\r\n\x05index\x18\x01 \x01(\r\x12\x13\n\x0bstream_name\x18\x02 \x01(\t\x12\x10\n\x08shard_id\x18\x03 \x01(\t\x12\x17\n\x0fsequence_number\x18\x04 \x01(\t\x12\x12\n\nsize_bytes\x18\x05 \x01(\r\"\x82\x02\n\x08Manifest\x12\x10\n\x08track_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x12\n\ntrack_name\x18\x03 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12\x13\n\x0b\x63hunk_count\x18\x07 \x01(\r\x12*\n\x06\x63hunks\x18\x08 \x03(\x0b\x32\x1a.audioval.v1.ChunkLocation\x12/\n\x0buploaded_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0btraceparent\x18\n \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,9 +33,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'audioval.v1.pipeline_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CHUNKRECORD']._serialized_start=76
-  _globals['_CHUNKRECORD']._serialized_end=152
-  _globals['_CHUNKLOCATION']._serialized_start=154
-  _globals['_CHUNKLOCATION']._serialized_end=268
-  _globals['_MANIFEST']._serialized_start=271
-  _globals['_MANIFEST']._serialized_end=508
+  _globals['_CHUNKRECORD']._serialized_end=173
+  _globals['_CHUNKLOCATION']._serialized_start=175
+  _globals['_CHUNKLOCATION']._serialized_end=289
+  _globals['_MANIFEST']._serialized_start=292
+  _globals['_MANIFEST']._serialized_end=550
 # @@protoc_insertion_point(module_scope)

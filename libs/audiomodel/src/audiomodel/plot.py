@@ -1,7 +1,7 @@
 """One PNG per judged file, for a person: waveform, spectrogram, low-bit plane, bytes, findings.
 
 ``audioval validate --plot DIR`` calls :func:`plot_track` once per input with the JSON object it
-printed. The picture shows what the verdict rests on: a real recording has a waveform with
+printed; the review console calls it with the same object made from a stored verdict. The picture shows what the verdict rests on: a real recording has a waveform with
 dynamics, a spectrogram with harmonics and a falling high end, a low-bit plane with structure in
 quiet passages and a byte histogram dominated by small sample values; data dressed up as audio
 shows a flat, dense waveform, a flat spectrum up to Nyquist, uniform-noise (or text-striped) low
