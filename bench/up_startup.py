@@ -42,6 +42,7 @@ COMPONENTS = (
     ("ingest", "audioval_ingest"),
     ("rebuild", "audioval_rebuild"),
     ("classify", "audioval_classify"),
+    ("console", "audioval_console"),
     ("ray workers", "default_worker"),
     ("ray workers", "ray::"),
     ("ray head", "ray"),
