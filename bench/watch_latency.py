@@ -38,6 +38,7 @@ import grpc
 
 from audioval.v1 import classify_pb2, classify_pb2_grpc, verdict_pb2
 from audioval_classify.dynamo_store import DynamoVerdictStore
+from audioval_classify.judge import TrackJudge
 from audioval_classify.server import SERVICE_NAME
 from audioval_classify.servicer import ClassifyServicer
 from audioval_classify.settings import ClassifySettings
@@ -70,7 +71,7 @@ class Replica:
             self.broadcaster.publish,
             poll_interval_s=poll_s,
         ).start()
-        servicer = ClassifyServicer(self.store, self.broadcaster)
+        servicer = ClassifyServicer(TrackJudge(self.store, self.broadcaster))
         self.server: RunningServer = build_server(
             settings,
             [lambda s: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, s)],

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from audioval_corpus.cli import main as corpus_main
-from audioval_corpus.samples import write_samples
+# audioval_corpus is imported by the commands that use it: it loads scipy.signal and
+# scipy.stats (~3 CPU s), which every other `audioval` command (`up` first) would pay for.
 
 
 @click.group("corpus")
@@ -24,6 +24,8 @@ def corpus_group() -> None:
 )
 def samples_command(out: Path) -> None:
     """Write a dozen small good and bad sample files (made here, nothing downloaded)."""
+    from audioval_corpus.samples import write_samples
+
     for path in write_samples(out):
         click.echo(str(path))
 
@@ -36,4 +38,6 @@ def samples_command(out: Path) -> None:
 @click.pass_context
 def build_command(ctx: click.Context) -> None:
     """Build or resume the dev corpus (--out DIR --scale small|full --seed N --jobs N --no-fetch; -h for help)."""
+    from audioval_corpus.cli import main as corpus_main
+
     ctx.exit(corpus_main(["build", *ctx.args]))

@@ -249,8 +249,8 @@ def local_stack(
     Every child is supervised from the moment it starts: if one exits before the stack is ready,
     :class:`ChildExitedError` names it (and quotes its last lines) at once instead of a later timeout.
     Steps that do not depend on each other overlap: the emulator and the Ray head start together;
-    ingest and rebuild start once the emulator is provisioned, while the head is still coming
-    up; classify, which joins the head, once the head answers.
+    the three services start once the emulator is provisioned, while the head is still coming
+    up (classify imports its modules meanwhile, then waits for the head's GCS to join it).
 
     ``index_dir`` (None: no identification) is classify's fingerprint index.
 
@@ -328,22 +328,22 @@ def local_stack(
             stack.children[name] = child
             stack.processes[name] = child.process
 
-        # ingest and rebuild need only the emulator: they start while the head comes up.
-        start_service("ingest")
-        start_service("rebuild")
+        # classify waits for the head's GCS by itself (as long as we wait for everything):
+        # all three start now, and classify's imports overlap the head's start.
+        env.setdefault("AUDIOVAL_CLASSIFY_RAY_CONNECT_TIMEOUT_S", str(startup_timeout))
+        for name in ("ingest", "rebuild", "classify"):
+            start_service(name)
+        wait_serving(f"127.0.0.1:{ports.ingest}", deadline, before_ready)
+        lap("ingest")
+        wait_serving(f"127.0.0.1:{ports.rebuild}", deadline, before_ready)
+        lap("rebuild")
         stack.ray.wait_ready(deadline, before_ready)
         lap("ray head")
-        start_service("classify")
         # The console needs only the emulator too, but its imports (matplotlib) would compete
-        # with the head's start: it starts beside classify, which takes longer.
+        # with the head's start: it starts once the head is up, while classify joins it.
         start_service("console")
-        for name, port in (
-            ("ingest", ports.ingest),
-            ("rebuild", ports.rebuild),
-            ("classify", ports.classify),
-        ):
-            wait_serving(f"127.0.0.1:{port}", deadline, before_ready)
-            lap(name)
+        wait_serving(f"127.0.0.1:{ports.classify}", deadline, before_ready)
+        lap("classify")
         wait_http(f"http://127.0.0.1:{ports.console}/healthz", deadline, before_ready)
         lap("console")
         lap("ready")

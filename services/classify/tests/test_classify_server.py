@@ -93,12 +93,13 @@ def test_bearer_token_is_required_when_configured_but_health_stays_open() -> Non
 
 
 def test_watch_streams_published_verdicts_for_the_requested_user_only() -> None:
+    from audioval_classify.judge import TrackJudge
     from audioval_classify.servicer import ClassifyServicer
     from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster
     from audioval_servicekit import build_server
 
     broadcaster = VerdictBroadcaster(queue_size=16)
-    servicer = ClassifyServicer(InMemoryVerdictStore(), broadcaster)
+    servicer = ClassifyServicer(TrackJudge(InMemoryVerdictStore(), broadcaster))
     running = build_server(
         ClassifySettings(port=0),
         [lambda s: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, s)],
@@ -132,6 +133,7 @@ def test_watch_streams_published_verdicts_for_the_requested_user_only() -> None:
 def test_get_verdict_answers_from_one_read_of_the_store() -> None:
     """State and verdict from one read: a verdict stored between two reads once made a pending
     track look unknown (NOT_FOUND); with a single lookup that cannot happen."""
+    from audioval_classify.judge import TrackJudge
     from audioval_classify.servicer import ClassifyServicer
     from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster
     from audioval_pipeline.verdict_table import TrackLookup
@@ -152,7 +154,7 @@ def test_get_verdict_answers_from_one_read_of_the_store() -> None:
     store = CountingStore()
     store.mark_pending("t-pending", "u")
     store.put_if_absent(verdict_pb2.Verdict(track_id="t-judged", user_id="u"))
-    servicer = ClassifyServicer(store, VerdictBroadcaster(queue_size=1))
+    servicer = ClassifyServicer(TrackJudge(store, VerdictBroadcaster(queue_size=1)))
     running = build_server(
         ClassifySettings(port=0, store="memory"),
         [lambda s: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, s)],

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from audioval.v1 import classify_pb2, classify_pb2_grpc, verdict_pb2
 from audioval_classify.dynamo_store import DynamoVerdictStore
+from audioval_classify.judge import TrackJudge
 from audioval_classify.server import SERVICE_NAME, serve
 from audioval_classify.servicer import ClassifyServicer
 from audioval_classify.settings import ClassifySettings
@@ -260,7 +261,7 @@ def test_a_verdict_published_locally_is_not_delivered_again_by_the_stream(
         broadcaster.publish,
         poll_interval_s=0.05,
     ).start()
-    servicer = ClassifyServicer(store, broadcaster)
+    servicer = ClassifyServicer(TrackJudge(store, broadcaster))
     running = build_server(
         _settings(pipeline),
         [lambda s: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, s)],

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from moto.server import ThreadedMotoServer
-
 from audioval_localstack.supervision import Child, Watchdog, check_children, wait_until
 
 __all__ = ["Emulator", "EmulatorProcess", "free_port", "free_ports"]
@@ -40,6 +38,10 @@ class Emulator:
     """A moto server on ``host:port`` (port 0 picks a free one); use as a context manager."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        # moto costs ~1 CPU s to import: only the in-process emulator pays for it
+        # (EmulatorProcess, what `audioval up` runs, imports it in its child).
+        from moto.server import ThreadedMotoServer
+
         self.host = host
         self.port = port or free_port(host)
         self._server = ThreadedMotoServer(ip_address=host, port=self.port, verbose=False)

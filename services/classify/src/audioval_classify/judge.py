@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
@@ -265,6 +265,13 @@ class TrackJudge:
             self._index.admit(verdict.fingerprint, track_id)
         except Exception:
             log.exception("could not add the track to the catalogue", extra={"track_id": track_id})
+
+    def follow(
+        self, *, user_id: str = "", track_ids: Collection[str] = (), keep_going: Callable[[], bool]
+    ) -> Iterator[verdict_pb2.Verdict]:
+        """Verdicts as they are stored, filtered by user and track ids
+        (:meth:`VerdictBroadcaster.follow`)."""
+        return self._broadcaster.follow(user_id=user_id, track_ids=track_ids, keep_going=keep_going)
 
     def lookup(self, track_id: str) -> tuple[TrackLookup, verdict_pb2.Verdict | None]:
         """The track's state (JUDGED or PENDING) and, when judged, its verdict;

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 from audiomodel import Limits
 from audioval.v1 import classify_pb2, classify_pb2_grpc, index_pb2, index_pb2_grpc
 from audioval_classify.dynamo_store import DynamoVerdictStore
 from audioval_classify.identity import TrackIndex
+from audioval_classify.judge import TrackJudge
 from audioval_classify.metrics import POOL_ACTORS, POOL_BUSY_ACTORS, POOL_IN_FLIGHT, POOL_QUEUED
 from audioval_classify.pool import ValidatorPool
 from audioval_classify.ray_connection import (
@@ -17,6 +22,7 @@ from audioval_classify.ray_connection import (
     connect_ray,
     disconnect_ray,
     pool_size_default,
+    wait_for_gcs,
 )
 from audioval_classify.references import ReferenceDesk
 from audioval_classify.rescan import Rescan
@@ -52,30 +58,21 @@ def serve(
     dynamodb: Any = None,
     dynamodbstreams: Any = None,
     validate: bool = True,
+    stop: threading.Event | None = None,
 ) -> RunningServer:
     """Build and start classify (``validate=False``: serve verdicts only, no validator pool).
 
     With the dynamodb store a :class:`VerdictStreamFollower` publishes verdicts stored by
     others (the rebuild worker, other replicas) to this replica's watchers; ``dynamodb`` and
     ``dynamodbstreams`` replace the clients made from the settings.
+
+    Start-up waits for the Ray cluster to accept connections (``ray_connect_timeout_s``), so a
+    replica may start alongside its head; ``stop`` set meanwhile (a SIGTERM) raises
+    :class:`StartupInterrupted`. The stream follower starts first, so it finds its place in
+    the stream while the validator actors load. Health says SERVING only once every actor has
+    its model. The log line ``classify start-up`` gives each stage's seconds.
     """
-    pool = None
-    if validate:
-        limits = Limits(
-            max_bytes=settings.max_track_bytes,
-            max_duration_s=settings.max_duration_s,
-            time_budget_s=settings.time_budget_s,
-        )
-        connect_ray(settings.ray_address or None)
-        pool = ValidatorPool(
-            settings.pool_size or pool_size_default(),
-            limits=limits,
-            max_in_flight=settings.max_in_flight,
-            call_timeout_s=settings.call_timeout_s or settings.time_budget_s + 60.0,
-            actor_cpus=settings.actor_cpus,
-            fingerprint=bool(settings.index_dir),
-        )
-        _export_load(pool)
+    startup = _Stopwatch()
     broadcaster = VerdictBroadcaster(
         settings.watch_queue_size, recent_tracks=settings.watch_recent_tracks
     )
@@ -94,17 +91,20 @@ def serve(
         )
     else:
         store = InMemoryVerdictStore()
-    index = TrackIndex.open(settings.index_dir) if settings.index_dir and validate else None
-    servicer = ClassifyServicer(
-        store, broadcaster, pool, max_track_bytes=settings.max_track_bytes, index=index
-    )
-    rescan = Rescan(index, store, broadcaster) if index is not None else None
-    references = IndexServicer(
-        ReferenceDesk(index, pool, max_bytes=settings.max_track_bytes, rescan=rescan)
-    )
     if follower is not None:
         follower.start()
+    pool: ValidatorPool | None = None
     try:
+        pool = _validator_pool(settings, startup, stop) if validate else None
+        index = TrackIndex.open(settings.index_dir) if settings.index_dir and validate else None
+        judge = TrackJudge(
+            store, broadcaster, pool, max_track_bytes=settings.max_track_bytes, index=index
+        )
+        servicer = ClassifyServicer(judge)
+        rescan = Rescan(index, store, broadcaster) if index is not None else None
+        references = IndexServicer(
+            ReferenceDesk(index, pool, max_bytes=settings.max_track_bytes, rescan=rescan)
+        )
         running = build_server(
             settings,
             [
@@ -116,7 +116,10 @@ def serve(
     except BaseException:
         if follower is not None:
             follower.stop(FOLLOWER_STOP_TIMEOUT_S)
+        if pool is not None:
+            pool.close()
         raise
+    startup.lap("serving_s")
     if follower is not None:
         # Stop reading before the watchers' streams end, so nothing is published after.
         running.on_shutdown.append(functools.partial(_stop_follower, follower))
@@ -124,12 +127,69 @@ def serve(
         # place in the stream; a stream that cannot be read yet only delays that (it retries).
         if not follower.ready.wait(FOLLOWER_READY_TIMEOUT_S):
             log.warning("verdict stream not followed yet; retrying in the background")
+        startup.lap("follower_s")
     running.on_shutdown.append(broadcaster.close)
     if pool is not None:
         running.on_shutdown.append(pool.close)
     if index is not None:
         running.on_shutdown.append(index.close)
+    log.info("classify start-up", extra=startup.laps)
     return running
+
+
+def _validator_pool(
+    settings: ClassifySettings, startup: _Stopwatch, stop: threading.Event | None
+) -> ValidatorPool:
+    """Join Ray (waiting for a cluster still starting) and start the actors, models loaded."""
+    deadline = time.monotonic() + settings.ray_connect_timeout_s
+    if settings.ray_address:
+        wait_for_gcs(settings.ray_address, deadline, stop=stop)
+        startup.lap("ray_wait_s")
+    connect_ray(settings.ray_address or None, retry_until=deadline)
+    startup.lap("ray_join_s")
+    limits = Limits(
+        max_bytes=settings.max_track_bytes,
+        max_duration_s=settings.max_duration_s,
+        time_budget_s=settings.time_budget_s,
+    )
+    pool = ValidatorPool(
+        settings.pool_size or pool_size_default(),
+        limits=limits,
+        max_in_flight=settings.max_in_flight,
+        call_timeout_s=settings.call_timeout_s or settings.time_budget_s + 60.0,
+        actor_cpus=settings.actor_cpus,
+        fingerprint=bool(settings.index_dir),
+    )
+    _export_load(pool)
+    startup.lap("pool_s")
+    return pool
+
+
+class _Stopwatch:
+    """Seconds each start-up stage took (``imports_s``: from the process' start to here)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        if (age := _process_age_s()) is not None:
+            self.laps["imports_s"] = round(age, 2)
+        self._last = time.monotonic()
+
+    def lap(self, stage: str) -> None:
+        now = time.monotonic()
+        self.laps[stage] = round(now - self._last, 2)
+        self._last = now
+
+
+def _process_age_s() -> float | None:
+    """Seconds since this process started (Linux; None elsewhere)."""
+    try:
+        # Field 22 of /proc/self/stat, in clock ticks since boot; the fields after the
+        # command name (which may hold spaces) start at field 3.
+        stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(stat[19]) / os.sysconf("SC_CLK_TCK")
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - started
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 def _export_load(pool: ValidatorPool) -> None:
@@ -164,7 +224,7 @@ def main() -> None:
     configure_tracing("classify", otlp_endpoint=settings.trace_otlp_endpoint)
     requested = stop_requested()
     try:
-        running = serve(settings)
+        running = serve(settings, stop=requested)
     except StartupInterrupted:
         log.info("stopped while starting")
         disconnect_ray()

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 import grpc
 
 from audioval.v1 import classify_pb2, classify_pb2_grpc, index_pb2, index_pb2_grpc
-from audioval_classify.identity import TrackIndex
 from audioval_classify.judge import (
     DeadlineExceededError,
     InvalidTrackError,
@@ -27,19 +26,13 @@ from audioval_classify.judge import (
     TrackToJudge,
     TrackTooLargeError,
 )
-from audioval_classify.pool import ValidatorPool
 from audioval_classify.references import (
     IndexUnavailableError,
     Recording,
     ReferenceDesk,
     ReferenceNotFoundError,
 )
-from audioval_classify.store import (
-    ServerStoppingError,
-    VerdictBroadcaster,
-    VerdictStore,
-    WatcherTooSlowError,
-)
+from audioval_classify.store import ServerStoppingError, WatcherTooSlowError
 from audioval_index import Match, Reference
 from audioval_pipeline.verdict_table import TrackLookup
 from audioval_servicekit import StatusTable, note, status_errors
@@ -76,22 +69,11 @@ def _track(header: classify_pb2.TrackHeader) -> TrackToJudge:
 
 
 class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
-    """Serves stored verdicts; ValidateTrack(Stream) has a :class:`TrackJudge` judge and store
-    them (``pool`` None: a replica that only serves verdicts)."""
+    """Serves stored verdicts; ValidateTrack(Stream) has the :class:`TrackJudge` judge and
+    store them (a judge without a pool: a replica that only serves verdicts)."""
 
-    def __init__(
-        self,
-        store: VerdictStore,
-        broadcaster: VerdictBroadcaster,
-        pool: ValidatorPool | None = None,
-        *,
-        max_track_bytes: int = 512 * 1024 * 1024,
-        index: TrackIndex | None = None,
-    ) -> None:
-        self._judge = TrackJudge(
-            store, broadcaster, pool, max_track_bytes=max_track_bytes, index=index
-        )
-        self._broadcaster = broadcaster
+    def __init__(self, judge: TrackJudge) -> None:
+        self._judge = judge
 
     @_refusing
     def ValidateTrack(
@@ -145,7 +127,7 @@ class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
     def WatchVerdicts(
         self, request: classify_pb2.WatchVerdictsRequest, context: grpc.ServicerContext
     ) -> Iterator[classify_pb2.WatchVerdictsResponse]:
-        verdicts = self._broadcaster.follow(
+        verdicts = self._judge.follow(
             user_id=request.user_id, track_ids=request.track_ids, keep_going=context.is_active
         )
         for verdict in verdicts:

@@ -37,6 +37,10 @@ class ClassifySettings(ServiceSettings):
     # a private Ray in this process (one machine). Authentication is Ray's own: RAY_AUTH_MODE
     # and RAY_AUTH_TOKEN_PATH in the environment.
     ray_address: str = ""
+    # Start-up waits this long to join the cluster: for its GCS to accept connections and its
+    # head's node to take this driver (a replica started alongside its head, as `audioval up`
+    # starts one, joins once the head is up; a failed join is retried until then).
+    ray_connect_timeout_s: float = Field(default=120.0, ge=0)
     # Validator actors (0: the CPUs Ray sees), the logical CPUs each takes, and how many tracks
     # may be in flight (running or waiting for an actor) before RESOURCE_EXHAUSTED.
     pool_size: int = Field(default=0, ge=0)
