@@ -29,7 +29,7 @@ class ManifestQueueArgs:
 
 
 class ManifestQueue(pulumi.ComponentResource):
-    """FIFO (group = user), deduplicated by track id (never by content), KMS, DLQ with redrive."""
+    """FIFO (group = track by default, see audioval_pipeline.manifest), deduplicated by track id (never by content), KMS, DLQ with redrive."""
 
     queue: aws.sqs.Queue
     dead_letter_queue: aws.sqs.Queue
@@ -58,7 +58,7 @@ class ManifestQueue(pulumi.ComponentResource):
             name=args.queue_name,
             visibility_timeout_seconds=args.visibility_timeout_s,
             message_retention_seconds=args.retention_s,
-            # Throughput scales per message group (user), not per queue.
+            # Throughput scales per message group (the track by default), not per queue.
             deduplication_scope="messageGroup",
             fifo_throughput_limit="perMessageGroupId",
             redrive_policy=self.dead_letter_queue.arn.apply(
