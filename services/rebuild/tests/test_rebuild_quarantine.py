@@ -114,7 +114,10 @@ def _send_track(
     )
     body = json_format.MessageToJson(manifest)
     sqs.send_message(
-        QueueUrl=queue_url, MessageBody=body, MessageGroupId="user-1", MessageDeduplicationId=track_id
+        QueueUrl=queue_url,
+        MessageBody=body,
+        MessageGroupId="user-1",
+        MessageDeduplicationId=track_id,
     )
     return track_id, body
 

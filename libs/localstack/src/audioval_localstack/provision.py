@@ -105,12 +105,10 @@ def provision(
 def _bucket(s3: Any, name: str, region: str) -> None:
     """Create the bucket (private by default), or find it made already."""
     location = {} if region == "us-east-1" else {"LocationConstraint": region}
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(
             Bucket=name, **({"CreateBucketConfiguration": location} if location else {})
         )
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
 
 
 def _table(
