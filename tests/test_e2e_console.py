@@ -66,10 +66,9 @@ def held_for_review(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StackPorts, Path]]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackPorts]:
     assert AUDIOVAL
     ports = StackPorts.free()
-    held = tmp_path_factory.mktemp("held")  # where the platform keeps tracks held for review
     logs = tmp_path_factory.mktemp("logs")
     process = subprocess.Popen(
         [AUDIOVAL, "up", *ports.up_options(), "--log-dir", str(logs)],
@@ -81,7 +80,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StackPorts
             "AUDIOVAL_CLASSIFY_POOL_SIZE": "1",
             "AUDIOVAL_INDEX": str(tmp_path_factory.mktemp("index")),
             "AUDIOVAL_CONSOLE_TOKENS": json.dumps([f"{n}:{t}" for n, t in TOKENS.items()]),
-            "AUDIOVAL_CONSOLE_TRACKS_DIR": str(held),
         },
     )
     ready = ""
@@ -94,7 +92,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StackPorts
         process.stderr.read() if process.poll() is not None else "",
     )
     try:
-        yield ports, held
+        yield ports
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=90)
@@ -173,9 +171,9 @@ def upload(ports: StackPorts, path: Path, user_id: str) -> dict[str, object]:
 
 
 def test_a_review_track_is_decided_in_the_browser_and_reaches_watchers(
-    stack: tuple[StackPorts, Path], tmp_path: Path, browsers: list[webdriver.Chrome]
+    stack: StackPorts, tmp_path: Path, browsers: list[webdriver.Chrome]
 ) -> None:
-    ports, held = stack
+    ports = stack
     console = f"http://127.0.0.1:{ports.console}"
     user = f"uploader-{uuid.uuid4().hex[:8]}"
     watch = Watch(f"127.0.0.1:{ports.classify}", user)
@@ -184,7 +182,8 @@ def test_a_review_track_is_decided_in_the_browser_and_reaches_watchers(
         result = upload(ports, track, user)
         assert result["verdict"] == "review", result
         track_id = str(result["track_id"])
-        shutil.copyfile(track, held / track_id)  # the platform holds the bytes for review
+        # rebuild holds the bytes in the quarantine bucket right after classify's verdict.
+        wait_until_held(ports, track_id)
 
         alice = chromium()
         browsers.append(alice)
@@ -209,6 +208,15 @@ def test_a_review_track_is_decided_in_the_browser_and_reaches_watchers(
             )
         )
         assert alice.find_element(By.ID, "player").get_attribute("src").endswith("/audio")
+        # The player's source answers with the uploaded bytes (the session's cookie sent).
+        alice.set_script_timeout(WAIT_S)
+        status, size = alice.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(document.getElementById('player').src)"
+            ".then(r => r.arrayBuffer().then(b => done([r.status, b.byteLength])))"
+            ".catch(e => done([0, String(e)]));"
+        )
+        assert (status, size) == (200, track.stat().st_size)
 
         # Bob, in his own browser, finds it held and cannot take it.
         bob = chromium()
@@ -237,6 +245,26 @@ def test_a_review_track_is_decided_in_the_browser_and_reaches_watchers(
         assert track_id not in bob.find_element(By.ID, "queue").text
     finally:
         watch.close()
+
+
+def wait_until_held(ports: StackPorts, track_id: str) -> None:
+    """Poll the stack's emulator until the quarantine bucket holds the track."""
+    from audioval_pipeline.clients import aws_client
+    from audioval_pipeline.settings import PipelineSettings
+
+    settings = PipelineSettings(
+        aws_endpoint_url=f"http://127.0.0.1:{ports.aws}",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3 = aws_client("s3", settings)
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        listed = s3.list_objects_v2(Bucket=settings.quarantine_bucket, Prefix=track_id)
+        if any(o["Key"] == track_id for o in listed.get("Contents", [])):
+            return
+        assert time.monotonic() < deadline, f"{track_id} was never held for review"
+        time.sleep(0.2)
 
 
 def shown(driver: webdriver.Chrome, element_id: str) -> WebElement:

@@ -80,7 +80,13 @@ def test_every_bucket_is_kms_encrypted_private_tls_only_and_has_a_lifecycle(
     stack_run: StackRun,
 ) -> None:
     buckets = {b.name for b in stack_run.of_type(BUCKET)}
-    assert {n.rsplit("-", 1)[-1] for n in buckets} == {"uploads", "results", "artifacts", "logs"}
+    assert {n.rsplit("-", 1)[-1] for n in buckets} == {
+        "uploads",
+        "results",
+        "artifacts",
+        "logs",
+        "quarantine",
+    }
     for name in buckets:
         sse = stack_run.named(
             "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
@@ -112,6 +118,12 @@ def test_every_bucket_is_kms_encrypted_private_tls_only_and_has_a_lifecycle(
     ).inputs["rules"]
     expiry = [r["expiration"]["days"] for r in rules if "expiration" in r]
     assert expiry == [_config(stack_run).uploads_expire_days]
+    quarantine = next(n for n in buckets if n.endswith("quarantine"))
+    rules = stack_run.named(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", quarantine
+    ).inputs["rules"]
+    expiry = [r["expiration"]["days"] for r in rules if "expiration" in r]
+    assert expiry == [_config(stack_run).quarantine_expire_days]
 
 
 def test_the_stack_key_rotates(stack_run: StackRun) -> None:
@@ -218,9 +230,12 @@ def test_ingest_may_write_only_its_zones_streams_and_send_manifests(stack_run: S
         }
 
 
-def test_rebuild_may_read_streams_and_work_the_queue_only(stack_run: StackRun) -> None:
+def test_rebuild_may_read_streams_work_the_queue_and_hold_review_tracks_only(
+    stack_run: StackRun,
+) -> None:
     cfg = _config(stack_run)
     policy = _policy(stack_run, f"{cfg.prefix}-fleet-rebuild")
+    quarantine = f"arn:aws:s3:::{stack_run.outputs['quarantineBucket']}"
     assert policy == {
         "ReadChunks": (
             ["kinesis:GetRecords", "kinesis:GetShardIterator"],
@@ -243,6 +258,8 @@ def test_rebuild_may_read_streams_and_work_the_queue_only(stack_run: StackRun) -
             ["dynamodb:GetItem", "dynamodb:PutItem"],
             [_arn("dynamodb", f"table/{cfg.verdict_table_name}")],
         ),
+        "HoldReviewTracks": (["s3:GetObject", "s3:PutObject"], [f"{quarantine}/*"]),
+        "FindHeldTracks": (["s3:ListBucket"], [quarantine]),
         "DecryptWithStackKey": (["kms:Decrypt", "kms:GenerateDataKey"], [KEY_ARN]),
     }
 
@@ -443,6 +460,7 @@ def test_services_read_the_names_the_stack_created(
             zone = family.removeprefix(f"{cfg.prefix}-ingest-")
             assert pipeline.availability_zone == zone
         if container["name"] == "rebuild":
+            assert pipeline.quarantine_bucket == stack_run.outputs["quarantineBucket"]
             assert settings.classify_address == f"classify.{cfg.prefix}.internal:50053"
 
 
@@ -521,7 +539,13 @@ def test_outputs_say_where_everything_is(stack_run: StackRun) -> None:
     assert "AWS-StartPortForwardingSession" in out["rayDashboardTunnel"]
     assert out["rayClusterId"] in out["rayDashboardTunnel"]
     assert set(out["imageRepositories"]) == {"ingest", "rebuild", "classify"}
-    for name in ("uploadsBucket", "resultsBucket", "artifactsBucket", "autoscalerFunction"):
+    for name in (
+        "uploadsBucket",
+        "resultsBucket",
+        "artifactsBucket",
+        "quarantineBucket",
+        "autoscalerFunction",
+    ):
         assert out[name]
 
 

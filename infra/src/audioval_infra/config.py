@@ -79,6 +79,8 @@ class StackConfig:
     wheels_dir: str = "../dist"
     log_retention_days: int = 30
     uploads_expire_days: int = 30
+    # Bytes of tracks held for review (the console's player) expire after this many days.
+    quarantine_expire_days: int = 30
     results_infrequent_access_days: int = 90
     autoscaler_schedule: str = "rate(1 minute)"
     autoscaler_policy: Mapping[str, float] = field(default_factory=dict)
@@ -174,6 +176,7 @@ class StackConfig:
             wheels_dir=str(values.get("wheelsDir", "../dist")),
             log_retention_days=int(values.get("logRetentionDays", 30)),
             uploads_expire_days=int(values.get("uploadsExpireDays", 30)),
+            quarantine_expire_days=int(values.get("quarantineExpireDays", 30)),
             results_infrequent_access_days=int(values.get("resultsInfrequentAccessDays", 90)),
             autoscaler_schedule=str(autoscaler.pop("schedule", defaults.autoscaler_schedule)),
             autoscaler_policy={str(k): float(v) for k, v in autoscaler.items()},

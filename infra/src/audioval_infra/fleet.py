@@ -73,6 +73,9 @@ class ServiceFleetArgs:
     queue_arn: pulumi.Input[str]
     dead_letter_queue_name: pulumi.Input[str]
     dead_letter_queue_arn: pulumi.Input[str]
+    # Where rebuild holds the bytes of tracks judged `review`.
+    quarantine_bucket_name: pulumi.Input[str]
+    quarantine_bucket_arn: pulumi.Input[str]
     max_receive_count: int
     visibility_timeout_s: int
     ingest: ServiceSize
@@ -224,9 +227,12 @@ class ServiceFleet(pulumi.ComponentResource):
             "rebuild",
             "rebuild",
             args.rebuild,
-            environment=pulumi.Output.all(pipeline_env, self.network.classify_address).apply(
+            environment=pulumi.Output.all(
+                pipeline_env, self.network.classify_address, args.quarantine_bucket_name
+            ).apply(
                 lambda v: {
                     **v[0],
+                    "AUDIOVAL_QUARANTINE_BUCKET": v[2],
                     # Health only, checked from inside the task: loopback is enough.
                     "AUDIOVAL_REBUILD_PORT": str(SERVICE_PORTS["rebuild"]),
                     "AUDIOVAL_REBUILD_CLASSIFY_ADDRESS": v[1],
@@ -239,6 +245,7 @@ class ServiceFleet(pulumi.ComponentResource):
                 args.queue_arn,
                 args.dead_letter_queue_arn,
                 args.key_arn,
+                args.quarantine_bucket_arn,
             ).apply(
                 lambda v: rebuild_policy(
                     stream_patterns=[v[0][z] for z in args.zones],
@@ -246,6 +253,7 @@ class ServiceFleet(pulumi.ComponentResource):
                     queue_arn=v[2],
                     dlq_arn=v[3],
                     key_arn=v[4],
+                    quarantine_bucket_arn=v[5],
                 )
             ),
             role_description="rebuild worker",

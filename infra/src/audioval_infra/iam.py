@@ -76,9 +76,12 @@ def rebuild_policy(
     queue_arn: str,
     dlq_arn: str,
     key_arn: str,
+    quarantine_bucket_arn: str,
 ) -> dict[str, Any]:
     """Rebuild: read the records manifests name, work the queue, dead-letter poison, store
-    rejections (integrity failures) in the verdict table."""
+    rejections (integrity failures) in the verdict table, hold `review` tracks' bytes in the
+    quarantine bucket (GetObject and ListBucket so that HEAD of a missing object says 404:
+    a redelivered manifest of a review track checks whether its bytes are held)."""
     return _document(
         _allow(["kinesis:GetRecords", "kinesis:GetShardIterator"], stream_patterns, "ReadChunks"),
         _allow(
@@ -95,6 +98,10 @@ def rebuild_policy(
         ),
         _allow(["sqs:GetQueueUrl", "sqs:SendMessage"], [dlq_arn], "DeadLetterPoison"),
         _allow(["dynamodb:GetItem", "dynamodb:PutItem"], [verdict_table_arn], "Verdicts"),
+        _allow(
+            ["s3:GetObject", "s3:PutObject"], [f"{quarantine_bucket_arn}/*"], "HoldReviewTracks"
+        ),
+        _allow(["s3:ListBucket"], [quarantine_bucket_arn], "FindHeldTracks"),
         _allow(["kms:GenerateDataKey", "kms:Decrypt"], [key_arn], "DecryptWithStackKey"),
     )
 

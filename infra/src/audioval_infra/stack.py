@@ -104,6 +104,11 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
             versioned=True,
         ),
     )
+    # The bytes of tracks judged `review`, written by rebuild for the review console.
+    quarantine = EncryptedBucket(
+        f"{prefix}-quarantine",
+        EncryptedBucketArgs("quarantine", key.arn, expire_days=cfg.quarantine_expire_days),
+    )
     artifacts = EncryptedBucket(
         f"{prefix}-artifacts", EncryptedBucketArgs("artifacts", key.arn, force_destroy=True)
     )
@@ -153,6 +158,8 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
             queue_arn=queue.queue.arn,
             dead_letter_queue_name=queue.dead_letter_queue.name,
             dead_letter_queue_arn=queue.dead_letter_queue.arn,
+            quarantine_bucket_name=quarantine.bucket.bucket,
+            quarantine_bucket_arn=quarantine.bucket.arn,
             max_receive_count=cfg.max_receive_count,
             visibility_timeout_s=cfg.visibility_timeout_s,
             ingest=cfg.ingest,
@@ -175,6 +182,7 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
         "uploadsBucket": uploads.bucket.bucket,
         "resultsBucket": results.bucket.bucket,
         "artifactsBucket": artifacts.bucket.bucket,
+        "quarantineBucket": quarantine.bucket.bucket,
         "rayClusterId": ray.cluster.id,
         "rayDashboardUrl": ray.dashboard_url,
         "rayDashboardTunnel": ray.cluster.id.apply(_tunnel_command),

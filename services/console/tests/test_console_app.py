@@ -12,7 +12,9 @@ from starlette.testclient import TestClient
 
 from audioval.v1 import verdict_pb2
 from audioval_console import ConsoleSettings, create_app
+from audioval_console.held import HeldTracks
 from audioval_console.sessions import check_token
+from audioval_pipeline.clients import aws_client
 from audioval_pipeline.settings import PipelineSettings
 from audioval_pipeline.verdict_table import VerdictTable
 
@@ -20,25 +22,39 @@ ReviewTrack = Callable[[], tuple[bytes, verdict_pb2.Verdict]]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _settings(pipeline: PipelineSettings, tracks: Path) -> ConsoleSettings:
+def _settings(pipeline: PipelineSettings) -> ConsoleSettings:
     return ConsoleSettings(
         tokens=[SecretStr("alice:alice-token"), SecretStr("bob:bob-token")],
-        tracks_dir=tracks,
         lease_s=60,
         pipeline=pipeline,
     )
 
 
+def _held_tracks(pipeline: PipelineSettings) -> HeldTracks:
+    return HeldTracks(aws_client("s3", pipeline), pipeline.quarantine_bucket)
+
+
 @pytest.fixture
-def held(table: VerdictTable, tmp_path: Path, review_track: ReviewTrack) -> verdict_pb2.Verdict:
+def held_bytes(
+    pipeline: PipelineSettings, table: VerdictTable, review_track: ReviewTrack
+) -> tuple[bytes, verdict_pb2.Verdict]:
+    """A review verdict whose bytes rebuild put in the quarantine bucket."""
     cut, verdict = review_track()
     assert table.put_first(verdict)
-    (tmp_path / verdict.track_id).write_bytes(cut)
-    return verdict
+    aws_client("s3", pipeline).put_object(
+        Bucket=pipeline.quarantine_bucket, Key=verdict.track_id, Body=cut, ContentType="audio/wav"
+    )
+    return cut, verdict
 
 
-def _client(pipeline: PipelineSettings, table: VerdictTable, tracks: Path) -> TestClient:
-    return TestClient(create_app(_settings(pipeline, tracks), table), follow_redirects=False)
+@pytest.fixture
+def held(held_bytes: tuple[bytes, verdict_pb2.Verdict]) -> verdict_pb2.Verdict:
+    return held_bytes[1]
+
+
+def _client(pipeline: PipelineSettings, table: VerdictTable, _tracks: Path) -> TestClient:
+    app = create_app(_settings(pipeline), table, _held_tracks(pipeline))
+    return TestClient(app, follow_redirects=False)
 
 
 def _login(client: TestClient, token: str) -> None:
@@ -185,7 +201,7 @@ def test_without_held_bytes_the_picture_still_shows_the_verdict_and_no_audio_is_
     _, verdict = review_track()
     table.put_first(verdict)
     settings = ConsoleSettings(token=SecretStr("t0ken"), pipeline=pipeline)
-    client = TestClient(create_app(settings, table), follow_redirects=False)
+    client = TestClient(create_app(settings, table, _held_tracks(pipeline)), follow_redirects=False)
     _login(client, "t0ken")
     page = client.get(f"/tracks/{verdict.track_id}").text
     assert 'id="no-audio"' in page and 'id="player"' not in page
@@ -203,8 +219,9 @@ def test_reject_and_add_as_known_bad_reference_asks_the_index_for_that_track(
         added.append(track_id)
         return "17"
 
-    settings = _settings(pipeline, tmp_path)
-    client = TestClient(create_app(settings, table, add_reference=add_reference))
+    settings = _settings(pipeline)
+    app = create_app(settings, table, _held_tracks(pipeline), add_reference=add_reference)
+    client = TestClient(app)
     _login_following(client, "alice-token")
     track = held.track_id
     page = client.post(f"/tracks/{track}/claim", data={"csrf": _csrf(client.get("/").text)})
@@ -221,3 +238,45 @@ def test_reject_and_add_as_known_bad_reference_asks_the_index_for_that_track(
 
 def _login_following(client: TestClient, token: str) -> None:
     assert client.get("/", params={"token": token}).url.path == "/"
+
+
+def test_the_player_streams_the_held_bytes_from_the_quarantine_bucket_only_with_a_session(
+    pipeline: PipelineSettings,
+    table: VerdictTable,
+    tmp_path: Path,
+    held_bytes: tuple[bytes, verdict_pb2.Verdict],
+) -> None:
+    cut, verdict = held_bytes
+    client = _client(pipeline, table, tmp_path)
+    audio = f"/tracks/{verdict.track_id}/audio"
+    assert client.get(audio).status_code == 401
+    assert client.get(audio, params={"token": "alice-token"}).status_code == 401
+    _login(client, "alice-token")
+    page = client.get(f"/tracks/{verdict.track_id}").text
+    assert f'id="player" src="{audio}"' in page
+    reply = client.get(audio)
+    assert reply.status_code == 200
+    assert reply.content == cut
+    assert reply.headers["content-type"] == "audio/wav"
+    assert reply.headers["content-length"] == str(len(cut))
+    assert reply.headers["cache-control"] == "private, no-store"
+
+
+def test_the_picture_draws_the_held_bytes_audio_panels(
+    pipeline: PipelineSettings,
+    table: VerdictTable,
+    tmp_path: Path,
+    held_bytes: tuple[bytes, verdict_pb2.Verdict],
+) -> None:
+    _, verdict = held_bytes
+    client = _client(pipeline, table, tmp_path)
+    _login(client, "alice-token")
+    with_audio = client.get(f"/tracks/{verdict.track_id}/picture.png").content
+    aws_client("s3", pipeline).delete_object(
+        Bucket=pipeline.quarantine_bucket, Key=verdict.track_id
+    )
+    fresh = _client(pipeline, table, tmp_path)  # a new console: nothing cached
+    _login(fresh, "alice-token")
+    without = fresh.get(f"/tracks/{verdict.track_id}/picture.png").content
+    assert with_audio.startswith(PNG_MAGIC) and without.startswith(PNG_MAGIC)
+    assert with_audio != without  # the waveform and spectrogram panels are drawn

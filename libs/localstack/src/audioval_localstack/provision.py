@@ -1,4 +1,5 @@
-"""Create the pipeline's resources: stream set + registry, FIFO manifest queue + DLQ, verdicts.
+"""Create the pipeline's resources: stream set + registry, FIFO manifest queue + DLQ, verdicts,
+the quarantine bucket.
 
 Idempotent: running it twice changes nothing. The same calls work against AWS, but there the
 Pulumi program owns these resources; this is for the local stack and tests.
@@ -90,13 +91,24 @@ def provision(
             ),
         },
     )["QueueUrl"]
+    _bucket(aws_client("s3", settings), settings.quarantine_bucket, settings.aws_region)
     return {
         "streams": streams,
         "queue_url": queue_url,
         "dlq_url": dlq_url,
         "verdict_table": settings.verdict_table,
         "stream_registry_table": settings.stream_registry_table,
+        "quarantine_bucket": settings.quarantine_bucket,
     }
+
+
+def _bucket(s3: Any, name: str, region: str) -> None:
+    """Create the bucket (private by default), or find it made already."""
+    location = {} if region == "us-east-1" else {"LocationConstraint": region}
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(
+            Bucket=name, **({"CreateBucketConfiguration": location} if location else {})
+        )
 
 
 def _table(

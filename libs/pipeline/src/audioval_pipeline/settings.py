@@ -14,7 +14,7 @@ __all__ = ["PipelineSettings"]
 
 
 class PipelineSettings(BaseSettings):
-    """AWS endpoint and the names of the streams, queues and tables the services share."""
+    """AWS endpoint and the names of the streams, queues, tables and buckets the services share."""
 
     model_config = SettingsConfigDict(env_prefix="AUDIOVAL_", extra="ignore")
 
@@ -40,3 +40,6 @@ class PipelineSettings(BaseSettings):
     # Receives before SQS moves a manifest to the dead-letter queue.
     max_receive_count: int = Field(default=5, ge=1)
     verdict_table: str = "audioval-verdicts"
+    # Private bucket holding the bytes of each track judged ``review`` (key: the track id) for
+    # the review console's player; rebuild writes it, the console reads it. Empty: none held.
+    quarantine_bucket: str = "audioval-quarantine"

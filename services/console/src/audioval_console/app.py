@@ -9,7 +9,6 @@ session's CSRF token (the login form carries one of its own, bound to a cookie).
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,15 +22,16 @@ from google.protobuf import timestamp_pb2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import (
-    FileResponse,
     PlainTextResponse,
     RedirectResponse,
     Response,
+    StreamingResponse,
 )
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from audioval.v1 import verdict_pb2
+from audioval_console.held import HeldTracks
 from audioval_console.picture import PictureCache
 from audioval_console.present import findings_of, matches_of, when
 from audioval_console.sessions import COOKIE, LOCAL_MODERATOR, Session, SessionStore, check_token
@@ -43,13 +43,6 @@ __all__ = ["Console", "create_app"]
 log = logging.getLogger(__name__)
 
 _LOGIN_COOKIE = "audioval_console_login"
-_TRACK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_AUDIO_TYPES = {
-    "wav": "audio/wav",
-    "flac": "audio/flac",
-    "ogg": "audio/ogg",
-    "mp3": "audio/mpeg",
-}
 _DECISIONS = {"accept": verdict_pb2.DECISION_ACCEPT, "reject": verdict_pb2.DECISION_REJECT}
 _TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 _TEMPLATES.env.globals["when"] = when
@@ -60,10 +53,12 @@ _TEMPLATES.env.globals["decision_name"] = lambda d: (
 
 @dataclass
 class Console:
-    """What the routes share: settings, the verdict table, sessions, pictures, classify."""
+    """What the routes share: settings, the verdict table, held tracks, sessions, pictures,
+    classify."""
 
     settings: ConsoleSettings
     table: VerdictTable
+    held: HeldTracks
     sessions: SessionStore
     pictures: PictureCache
     # Adds a track as a known-bad reference (track id -> reference id); None: no index.
@@ -76,22 +71,17 @@ class Console:
     def session(self, request: Request) -> Session | None:
         return self.sessions.get(request.cookies.get(COOKIE))
 
-    def track_file(self, track_id: str) -> Path | None:
-        """The held track's bytes, if the tracks directory has them."""
-        if self.settings.tracks_dir is None or not _TRACK_ID.fullmatch(track_id):
-            return None
-        path = self.settings.tracks_dir / track_id
-        return path if path.is_file() else None
-
 
 def create_app(
     settings: ConsoleSettings,
     table: VerdictTable,
+    held: HeldTracks,
     *,
     add_reference: Callable[[str], str] | None = None,
 ) -> Starlette:
-    """The console as an ASGI app (``add_reference``: classify's AddReference, or None)."""
-    console = Console(settings, table, SessionStore(), PictureCache(), add_reference)
+    """The console as an ASGI app over the verdict table and the quarantine bucket
+    (``add_reference``: classify's AddReference, or None)."""
+    console = Console(settings, table, held, SessionStore(), PictureCache(), add_reference)
 
     def bind(handler: Callable[[Console, Request], Response]) -> Callable[[Request], Response]:
         def endpoint(request: Request) -> Response:
@@ -245,8 +235,7 @@ def track_page(console: Console, request: Request) -> Response:
             "audit": console.table.audit(track_id),
             "lease": lease,
             "mine": lease is not None and lease.moderator == session.moderator,
-            "has_audio": console.track_file(track_id) is not None,
-            "audio_type": _AUDIO_TYPES.get(verdict.format, "application/octet-stream"),
+            "has_audio": console.held.has(track_id),
             "can_reference": console.add_reference is not None,
             "notice": request.query_params.get("notice", ""),
         },
@@ -260,22 +249,20 @@ def picture(console: Console, request: Request) -> Response:
     verdict = console.table.get(track_id)
     if verdict is None:
         return PlainTextResponse("no such track", status_code=404)
-    png = console.pictures.get(verdict, console.track_file(track_id))
+    png = console.pictures.get(verdict, lambda: console.held.read(track_id))
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
 
 def audio(console: Console, request: Request) -> Response:
     if console.session(request) is None:
         return PlainTextResponse("log in first", status_code=401)
-    track_id = request.path_params["track_id"]
-    path = console.track_file(track_id)
-    verdict = console.table.get(track_id)
-    if path is None or verdict is None:
-        return PlainTextResponse("the track's bytes are not held here", status_code=404)
-    return FileResponse(
-        path,
-        media_type=_AUDIO_TYPES.get(verdict.format, "application/octet-stream"),
-        headers={"Cache-Control": "private, no-store"},
+    held = console.held.open(request.path_params["track_id"])
+    if held is None:
+        return PlainTextResponse("the track's bytes are not held", status_code=404)
+    return StreamingResponse(
+        held.chunks(),
+        media_type=held.content_type,
+        headers={"Cache-Control": "private, no-store", "Content-Length": str(held.size_bytes)},
     )
 
 

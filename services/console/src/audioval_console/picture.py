@@ -8,6 +8,7 @@ import re
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from audiomodel.plot import plot_track
@@ -25,13 +26,17 @@ class PictureCache:
         self._lock = threading.Lock()
         self._pngs: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
 
-    def get(self, verdict: verdict_pb2.Verdict, track: Path | None) -> bytes:
+    def get(self, verdict: verdict_pb2.Verdict, load: Callable[[], bytes | None]) -> bytes:
+        """The picture of ``verdict``, drawn over ``load()``'s bytes when it is not cached."""
         key = (verdict.track_id, verdict.SerializeToString(deterministic=True))
         with self._lock:
             if key in self._pngs:
                 self._pngs.move_to_end(key)
                 return self._pngs[key]
-        png = _draw(verdict, track)
+        content = load()
+        png = _draw(verdict, content)
+        if content is None:
+            return png  # not kept: the bytes may be held by the next look
         with self._lock:
             self._pngs[key] = png
             while len(self._pngs) > self._size:
@@ -39,12 +44,11 @@ class PictureCache:
         return png
 
 
-def _draw(verdict: verdict_pb2.Verdict, track: Path | None) -> bytes:
+def _draw(verdict: verdict_pb2.Verdict, content: bytes | None) -> bytes:
     with tempfile.TemporaryDirectory(prefix="audioval-console-") as tmp:
         out = Path(tmp)
-        if track is None:
-            # plot_track names the picture after the file: an empty one named by the track.
-            track = out / (re.sub(r"[^A-Za-z0-9._-]+", "_", verdict.track_id)[:64] or "track")
-            track.write_bytes(b"")
+        # plot_track reads a file and names the picture after it: one named by the track.
+        track = out / (re.sub(r"[^A-Za-z0-9._-]+", "_", verdict.track_id)[:64] or "track")
+        track.write_bytes(content or b"")
         written = plot_track(track, verdict_doc(verdict), out)
         return written.read_bytes()

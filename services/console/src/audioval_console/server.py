@@ -11,6 +11,7 @@ import uvicorn
 
 from audioval.v1 import index_pb2, index_pb2_grpc
 from audioval_console.app import create_app
+from audioval_console.held import HeldTracks
 from audioval_console.settings import ConsoleSettings
 from audioval_pipeline.clients import aws_client
 from audioval_pipeline.verdict_table import VerdictTable
@@ -50,7 +51,8 @@ def main() -> None:
     settings = ConsoleSettings()
     configure_logging(settings.log_level, service="console")
     table = VerdictTable(aws_client("dynamodb", settings.pipeline), settings.pipeline.verdict_table)
-    app = create_app(settings, table, add_reference=reference_adder(settings))
+    held = HeldTracks(aws_client("s3", settings.pipeline), settings.pipeline.quarantine_bucket)
+    app = create_app(settings, table, held, add_reference=reference_adder(settings))
     log.info("review console at %s", settings.url, extra={"url": settings.url})
     uvicorn.run(
         app,

@@ -17,7 +17,8 @@ DEFAULT_MODERATOR = "moderator"
 
 
 class ConsoleSettings(BaseSettings):
-    """Where the console listens, who may log in, and where it finds verdicts and tracks."""
+    """Where the console listens, who may log in, and where it finds verdicts and tracks (the
+    pipeline's verdict table and quarantine bucket)."""
 
     model_config = SettingsConfigDict(env_prefix="AUDIOVAL_CONSOLE_", extra="ignore")
 
@@ -29,9 +30,6 @@ class ConsoleSettings(BaseSettings):
     tokens: list[SecretStr] = Field(default_factory=list)
     # How long opening a track holds it for one moderator.
     lease_s: float = Field(default=600.0, gt=0)
-    # Where the platform keeps tracks held for review, one file named by track id (the pipeline
-    # itself stores no track bytes). Unset: no player, and the picture has no audio panels.
-    tracks_dir: Path | None = None
     # classify, for "reject and add as known-bad reference" (empty: the button is not offered).
     classify_address: str = ""
     classify_token: SecretStr | None = None

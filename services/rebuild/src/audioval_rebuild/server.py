@@ -17,6 +17,7 @@ from audioval_pipeline.clients import aws_client
 from audioval_rebuild.classify_client import ClassifyClient, open_classify_channel
 from audioval_rebuild.manifest_pool import KeyedLocks, ManifestPool
 from audioval_rebuild.metrics import MANIFESTS_IN_FLIGHT, OLDEST_MANIFEST_AGE
+from audioval_rebuild.quarantine import Quarantine
 from audioval_rebuild.reader import ReadPacer
 from audioval_rebuild.settings import RebuildSettings
 from audioval_rebuild.verdict_table import VerdictTable
@@ -75,6 +76,7 @@ def serve(
     sqs: Any = None,
     kinesis: Any = None,
     dynamodb: Any = None,
+    s3: Any = None,
     classify_channel: grpc.Channel | None = None,
 ) -> RebuildService:
     """Build and start the health server and ``settings.workers`` loop threads.
@@ -86,6 +88,8 @@ def serve(
     sqs = sqs or aws_client("sqs", settings.pipeline)
     kinesis = kinesis or aws_client("kinesis", settings.pipeline)
     dynamodb = dynamodb or aws_client("dynamodb", settings.pipeline)
+    bucket = settings.pipeline.quarantine_bucket
+    quarantine = Quarantine(s3 or aws_client("s3", settings.pipeline), bucket) if bucket else None
     queue_url = sqs.get_queue_url(QueueName=settings.pipeline.manifest_queue)["QueueUrl"]
     dlq_url = sqs.get_queue_url(QueueName=settings.pipeline.dead_letter_queue)["QueueUrl"]
     owned = None
@@ -138,6 +142,7 @@ def serve(
             pool=pool,
             order=order,
             read_pacer=read_pacer,
+            quarantine=quarantine,
         )
         for _ in range(settings.workers)
     ]

@@ -8,7 +8,10 @@ Per message:
 - the manifest or its records do not rebuild the file (hash, count, missing record, too large):
   dead-letter it with the finding's code, store a REJECT verdict (conditional put: the first
   verdict wins), delete it;
-- rebuilt and verified: ``ValidateTrack`` (classify stores the verdict), then delete it;
+- rebuilt and verified: ``ValidateTrack`` (classify stores the verdict); a ``review`` verdict's
+  bytes go to the quarantine bucket (:mod:`audioval_rebuild.quarantine`) for the console; then
+  delete it. A track judged ``review`` whose bytes are not held yet (the put failed after
+  classify stored the verdict) is read again and held, without asking classify again;
 - anything transient (classify unavailable or late, AWS errors, read timeouts): leave it; it
   comes back after ``retry_delay_s`` and SQS' redrive dead-letters it after
   ``max_receive_count`` receives.
@@ -47,6 +50,7 @@ from audioval_rebuild.integrity import IntegrityError, PoisonManifestError
 from audioval_rebuild.manifest import check_manifest, parse_manifest
 from audioval_rebuild.manifest_pool import KeyedLocks, ManifestPool
 from audioval_rebuild.metrics import MANIFESTS
+from audioval_rebuild.quarantine import Quarantine
 from audioval_rebuild.reader import ReadLimits, ReadPacer, ReadTimeoutError, read_track
 from audioval_rebuild.settings import RebuildSettings
 from audioval_rebuild.verdict_table import VerdictTable, rejection
@@ -111,6 +115,8 @@ class RebuildWorker:
         The locks that keep manifests of one track (or user) in order; shared like ``pool``.
     read_pacer
         Each shard's read budget, shared by the process' loops; None reads unpaced.
+    quarantine
+        Where the bytes of ``review`` tracks are held; None holds nothing.
     """
 
     def __init__(
@@ -128,6 +134,7 @@ class RebuildWorker:
         pool: ManifestPool | None = None,
         order: KeyedLocks | None = None,
         read_pacer: ReadPacer | None = None,
+        quarantine: Quarantine | None = None,
     ) -> None:
         self._settings = settings
         self._sqs = sqs
@@ -141,6 +148,7 @@ class RebuildWorker:
         self.pool = pool or ManifestPool(settings.manifest_concurrency)
         self._order = order or KeyedLocks()
         self._read_pacer = read_pacer
+        self._quarantine = quarantine
         self._limits = ReadLimits(
             max_calls=settings.max_get_records_calls,
             records_per_call=settings.get_records_limit,
@@ -263,10 +271,13 @@ class RebuildWorker:
         track_log: _TrackLog,
     ) -> Outcome:
         try:
+            stored = None
             if self._verdicts.is_judged(manifest.track_id):
-                track_log.info("already judged; dropping the duplicate manifest")
-                self._settle(message, track_log, delete=True)
-                return Outcome.ALREADY_JUDGED
+                stored = self._review_not_held(manifest.track_id)
+                if stored is None:
+                    track_log.info("already judged; dropping the duplicate manifest")
+                    self._settle(message, track_log, delete=True)
+                    return Outcome.ALREADY_JUDGED
             try:
                 check_manifest(manifest, max_track_bytes=self._settings.max_track_bytes)
                 with tracer.start_as_current_span("rebuild.read_track"):
@@ -281,7 +292,11 @@ class RebuildWorker:
                 elapsed_ms = (time.monotonic() - started) * 1000
                 return self._refuse(message, manifest, exc, elapsed_ms, track_log)
             read_ms = (time.monotonic() - started) * 1000
-            verdict = self._classify.validate(manifest, content)
+            verdict = stored or self._classify.validate(manifest, content)
+            if self._quarantine is not None and verdict.decision == verdict_pb2.DECISION_REVIEW:
+                self._quarantine.hold(
+                    manifest.track_id, content, sha256=manifest.sha256, format_name=verdict.format
+                )
         except grpc.RpcError as exc:
             return self._retry(
                 message, track_log, "classify failed", exc.code().name, exc.details() or ""
@@ -300,6 +315,15 @@ class RebuildWorker:
             },
         )
         return Outcome.JUDGED
+
+    def _review_not_held(self, track_id: str) -> verdict_pb2.Verdict | None:
+        """The stored verdict when it is ``review`` and the quarantine lacks the bytes."""
+        if self._quarantine is None:
+            return None
+        verdict = self._verdicts.get(track_id)
+        if verdict is None or verdict.decision != verdict_pb2.DECISION_REVIEW:
+            return None
+        return None if self._quarantine.holds(track_id) else verdict
 
     def _poison(
         self, message: Mapping[str, Any], exc: PoisonManifestError, track_log: _TrackLog
