@@ -4,12 +4,16 @@ notes, chords and beats are not."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import numpy.typing as npt
 import pytest
+import soundfile as sf
 
 from audiomodel.findings import Finding
 from audiomodel.modem import detect_phase_keying, scan_modem
+from audiomodel.validator import validate_bytes
 
 RATE = 48000
 
@@ -99,6 +103,28 @@ def test_a_phase_keyed_carrier_is_reported_with_its_carrier_rate_and_order(
     assert int(ev["transitions"]) >= 32
     # the time range spans the transmission (it fills the clip)
     assert float(ev["start_s"]) < 1.0 and float(ev["end_s"]) > seconds - 3.5
+
+
+@pytest.mark.parametrize("baud", [2.0, 5.0])
+def test_slow_unshaped_bpsk_is_timed_over_neighbouring_chunks(baud: float) -> None:
+    # a few changes a chunk (at 2 Bd, none in some: those chunks are a steady line and are
+    # bridged): the lattice is timed over the changes of several chunks together; 80 s at 2 Bd
+    # gives ~80 changes, 32+ of them in chunks that hold several (the pure-tone rule used to be
+    # the only one to see this)
+    seconds = 80.0
+    (found,) = phase_findings(keyed(seconds, 1000.0, baud, 2, seed=3))
+    assert found.evidence["modulation"] == "BPSK"
+    assert abs(float(found.evidence["baud"]) - baud) < 0.03 * baud
+    assert int(found.evidence["transitions"]) >= 32
+
+
+def test_the_validator_reports_psk31_in_a_wav_as_a_modem() -> None:
+    # the scanner's findings reach a verdict (the pure-tone rule no longer does this job)
+    buf = io.BytesIO()
+    sf.write(buf, as_int16(keyed(10.0, 1000.0, 31.25, 2, shaped=True)), RATE, format="WAV")
+    verdict = validate_bytes(buf.getvalue())
+    found = [f for f in verdict.findings if f.code == "signal.modem"]
+    assert found and found[0].evidence["modulation"] == "BPSK"
 
 
 def test_one_chunk_of_keying_gives_its_carrier_and_lattice() -> None:

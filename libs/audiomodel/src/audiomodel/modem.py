@@ -716,10 +716,15 @@ PSK_MAX_BAUD = 120.0
 PSK_MAX_PLAIN_LINE = 0.35
 PSK_MIN_POWER_LINE = 0.6  # ... and the M-th power puts it back into one line (keyed: ~0.9)
 PSK_MIN_COHERENCE = 0.7  # phase changes on the symbol lattice (interval coherence)
-PSK_MIN_CHUNK_TRANSITIONS = 8  # on-lattice changes in one chunk (10 Bd random data: 8-16)
+PSK_MIN_CHUNK_TRANSITIONS = 8  # on-lattice changes in a window (10 Bd random data: 8-16 a chunk)
 # ... and their Rayleigh Z (changes * coherence^2): few changes must sit on the lattice closely
 PSK_MIN_RAYLEIGH_Z = 6.0
 PSK_MIN_TRANSITIONS = 32  # ... and over the whole transmission, before it is reported
+PSK_WINDOW_CHUNKS = 8  # chunks (~20 s) whose changes are timed together: 2 Bd gives ~20
+# Chunks bridged within a transmission: a slow keying leaves whole chunks without a change
+# (its band is one line there, and the gate turns them away)
+PSK_BRIDGE_CHUNKS = 4
+MAX_PHASE_LINES = 20000  # chunks' candidates kept per track (a ~15 h transmission)
 PSK_RUN_SHARE = (0.1, 0.9)  # share of one-symbol runs: data has both short and long runs
 
 
@@ -813,12 +818,99 @@ def _phase_lattice(times: Floats, max_baud: float) -> tuple[float, float, int, f
     fine = float(grid[first]) * (1 + np.linspace(-0.06, 0.06, 241))
     clock = np.exp(2j * np.pi * np.outer(fine, times - times[0])).mean(axis=1)
     k = int(np.abs(clock).argmax())
-    rate, coherence = float(fine[k]), float(np.abs(clock[k]))
+    # ... and finer, for a lattice timed over many seconds
+    finer = float(fine[k]) * (1 + np.linspace(-0.003, 0.003, 121))
+    clock = np.exp(2j * np.pi * np.outer(finer, times - times[0])).mean(axis=1)
+    k = int(np.abs(clock).argmax())
+    rate, coherence = float(finer[k]), float(np.abs(clock[k]))
     offset = (rate * (times - times[0]) - np.angle(clock[k]) / (2 * np.pi)) % 1.0
     on = int(np.count_nonzero(np.minimum(offset, 1 - offset) < 0.2))
     runs = np.rint(intervals * rate)
     single = float(np.mean(runs == 1))
     return rate, coherence, on, single
+
+
+@dataclass(frozen=True, slots=True)
+class _PhaseLine:
+    """A carrier in one chunk whose band is spread but whose M-th power is one line, with the
+    times of its phase changes (s, in the track)."""
+
+    carrier_hz: float
+    order: int
+    share: float
+    times: Floats
+    max_baud: float
+
+
+def _phase_lines(y: npt.NDArray[np.floating], sr: float, offset_s: float) -> list[_PhaseLine]:
+    """The phase-keyed carrier candidates of one stretch (most chunks: none, after the gate)."""
+    x = np.asarray(y, dtype=np.float64)
+    if x.size < MIN_CHUNK_S * sr:
+        return []
+    n = 1 << int(np.log2(x.size))  # the middle power-of-two stretch: a fast transform
+    start = (x.size - n) // 2
+    x = x[start : start + n] - x[start : start + n].mean()
+    if not np.any(x):
+        return []
+    spectrum = scipy.fft.rfft(x)
+    bin_hz = sr / n
+    coarse = _Spectrum.of(np.abs(spectrum) ** 2, bin_hz)
+    top = min(PSK_MAX_CARRIER_HZ, sr / 2 - 2 * PSK_BAND_HALF)
+    carriers = [
+        f
+        for f in coarse.peaks(8)
+        if PSK_MIN_CARRIER_HZ <= f <= top and coarse.at(f) >= PSK_MIN_EXCESS_DB
+    ][:PSK_CANDIDATES]
+    if not carriers:
+        return []
+    length = n >> max(0, int(np.log2(sr / (4 * PSK_BAND_HALF))))  # envelope at ~500-1000 Hz
+    env_rate = length * sr / n
+    edge = length // 64  # the circular envelope wraps at its ends
+    begin = offset_s + (start + edge * n / length) / sr
+    out = []
+    for carrier in carriers:
+        z = _band_envelope(spectrum, bin_hz, carrier, PSK_BAND_HALF, length)[edge:-edge]
+        plain, _ = _line_share(z, env_rate, PSK_BAND_HALF)
+        if plain > PSK_MAX_PLAIN_LINE:
+            continue  # a tone (steady, tremolo) keeps its band in one line
+        unit = z / (np.abs(z) + EPS)
+        for order in (2, 4):
+            share, line_hz = _line_share(unit**order * np.abs(z), env_rate, order * 20.0)
+            if share >= PSK_MIN_POWER_LINE:
+                times = begin + _phase_changes(z, env_rate, order, line_hz)
+                line = _PhaseLine(
+                    carrier + line_hz / order, order, share, times, min(PSK_MAX_BAUD, env_rate / 6)
+                )
+                out.append(line)
+                break
+    return out
+
+
+def _lattice_keying(lines: list[_PhaseLine]) -> PhaseKeying | None:
+    """The keying of one carrier's changes over one or more neighbouring chunks, when they sit
+    on a steady lattice with runs of data; None otherwise."""
+    times = np.concatenate([line.times for line in lines])
+    if times.size < 2:
+        return None
+    baud, coherence, on, single = _phase_lattice(times, min(line.max_baud for line in lines))
+    if (
+        baud <= 0
+        or coherence < PSK_MIN_COHERENCE
+        or on < PSK_MIN_CHUNK_TRANSITIONS
+        or on * coherence**2 < PSK_MIN_RAYLEIGH_Z
+        or not PSK_RUN_SHARE[0] <= single <= PSK_RUN_SHARE[1]
+    ):
+        return None
+    return PhaseKeying(
+        start_s=float(times[0]),
+        end_s=float(times[-1]),
+        carrier_hz=float(np.mean([line.carrier_hz for line in lines])),
+        baud=baud,
+        order=lines[0].order,
+        coherence=coherence,
+        transitions=on,
+        line_share=float(np.mean([line.share for line in lines])),
+    )
 
 
 def detect_phase_keying(
@@ -840,69 +932,12 @@ def detect_phase_keying(
     PhaseKeying or None
         The keyed carrier with its rate and order, when a narrow dominant line's band is
         spread but its M-th power is one line, and its phase changes sit on a steady lattice
-        with runs of data; None otherwise (the common case, decided by the gate).
+        with runs of data; None otherwise (the common case, decided by the gate). A slow
+        keying (a few changes a second) needs a longer stretch: :class:`ModemScanner` times
+        it over neighbouring chunks.
     """
-    x = np.asarray(y, dtype=np.float64)
-    if x.size < MIN_CHUNK_S * sr:
-        return None
-    n = 1 << int(np.log2(x.size))  # the middle power-of-two stretch: a fast transform
-    start = (x.size - n) // 2
-    x = x[start : start + n] - x[start : start + n].mean()
-    if not np.any(x):
-        return None
-    spectrum = scipy.fft.rfft(x)
-    bin_hz = sr / n
-    coarse = _Spectrum.of(np.abs(spectrum) ** 2, bin_hz)
-    top = min(PSK_MAX_CARRIER_HZ, sr / 2 - 2 * PSK_BAND_HALF)
-    carriers = [
-        f
-        for f in coarse.peaks(8)
-        if PSK_MIN_CARRIER_HZ <= f <= top and coarse.at(f) >= PSK_MIN_EXCESS_DB
-    ][:PSK_CANDIDATES]
-    if not carriers:
-        return None
-    length = n >> max(0, int(np.log2(sr / (4 * PSK_BAND_HALF))))  # envelope at ~500-1000 Hz
-    env_rate = length * sr / n
-    max_baud = min(PSK_MAX_BAUD, env_rate / 6)
-    edge = length // 64  # the circular envelope wraps at its ends
-    best: PhaseKeying | None = None
-    for carrier in carriers:
-        z = _band_envelope(spectrum, bin_hz, carrier, PSK_BAND_HALF, length)[edge:-edge]
-        plain, _ = _line_share(z, env_rate, PSK_BAND_HALF)
-        if plain > PSK_MAX_PLAIN_LINE:
-            continue  # a tone (steady, tremolo) keeps its band in one line
-        shares: dict[int, tuple[float, float]] = {}
-        for order in (2, 4):
-            unit = z / (np.abs(z) + EPS)
-            shares[order] = _line_share(unit**order * np.abs(z), env_rate, order * 20.0)
-        order = next((m for m in (2, 4) if shares[m][0] >= PSK_MIN_POWER_LINE), 0)
-        if order == 0:
-            continue
-        share, line_hz = shares[order]
-        times = _phase_changes(z, env_rate, order, line_hz)
-        baud, coherence, on, single = _phase_lattice(times, max_baud)
-        if (
-            baud <= 0
-            or coherence < PSK_MIN_COHERENCE
-            or on < PSK_MIN_CHUNK_TRANSITIONS
-            or on * coherence**2 < PSK_MIN_RAYLEIGH_Z
-            or not PSK_RUN_SHARE[0] <= single <= PSK_RUN_SHARE[1]
-        ):
-            continue
-        begin = offset_s + (start + edge * n / length) / sr
-        keyed = PhaseKeying(
-            start_s=begin + float(times[0]),
-            end_s=begin + float(times[-1]),
-            carrier_hz=carrier + line_hz / order,
-            baud=baud,
-            order=order,
-            coherence=coherence,
-            transitions=on,
-            line_share=share,
-        )
-        if best is None or keyed.coherence > best.coherence:
-            best = keyed
-    return best
+    found = [k for line in _phase_lines(y, sr, offset_s) if (k := _lattice_keying([line]))]
+    return max(found, key=lambda k: k.coherence, default=None)
 
 
 # -- demodulation -------------------------------------------------------------------------------
@@ -1035,7 +1070,7 @@ class ModemScanner:
         self._kept: list[tuple[int, Keying | None, npt.NDArray[np.float32]]] = []
         self._kept_samples = 0
         self._hits: list[tuple[int, Keying]] = []
-        self._phase_hits: list[tuple[int, PhaseKeying]] = []
+        self._phase_lines: list[tuple[int, _PhaseLine]] = []
 
     def update(
         self, block: npt.NDArray[np.number], *, summed: npt.NDArray[np.int32] | None = None
@@ -1086,9 +1121,9 @@ class ModemScanner:
         keying = None if skip else detect_keying(chunk, self.rate, offset_s=self._at(index))
         # Phase keying on every chunk (a slow one needs several chunks' changes); its gate, a
         # narrow line far over the floor, turns most chunks away after one transform.
-        phased = detect_phase_keying(chunk, self.rate, offset_s=self._at(index))
-        if phased is not None:
-            self._phase_hits.append((index, phased))
+        for line in _phase_lines(chunk, self.rate, self._at(index)):
+            if len(self._phase_lines) < MAX_PHASE_LINES:
+                self._phase_lines.append((index, line))
         if keying is not None:
             if self._previous is not None and self._previous_skipped:
                 earlier = detect_keying(self._previous, self.rate, offset_s=self._at(index - 1))
@@ -1129,7 +1164,7 @@ class ModemScanner:
             report.transmissions.append(transmission)
             if transmission.flagged:
                 report.findings.extend(_findings(transmission))
-        for phased in _phase_transmissions(self._phase_hits):
+        for phased in _phase_transmissions(self._phase_lines):
             if phased.transitions >= PSK_MIN_TRANSITIONS:
                 report.findings.append(_phase_finding(phased))
         return report
@@ -1206,19 +1241,39 @@ def _group_hits(hits: list[tuple[int, Keying]]) -> list[list[tuple[int, Keying]]
     return groups
 
 
-def _phase_transmissions(hits: list[tuple[int, PhaseKeying]]) -> list[PhaseKeying]:
-    """Neighbouring chunks (one missed chunk bridged) keying the same carrier, order and rate
-    are one transmission: their changes add up."""
-    groups: list[list[tuple[int, PhaseKeying]]] = []
-    for index, keyed in hits:
-        if groups and index - groups[-1][-1][0] <= 2 and groups[-1][-1][1].matches(keyed):
-            groups[-1].append((index, keyed))
+def _phase_transmissions(lines: list[tuple[int, _PhaseLine]]) -> list[PhaseKeying]:
+    """Neighbouring chunks (a few missed chunks bridged) with the same carrier and order are one
+    transmission; its lattice is timed over windows of ``PSK_WINDOW_CHUNKS`` chunks (a slow
+    keying has a few changes a chunk; a long one may drift a little), and the changes of the
+    windows on a lattice add up."""
+    groups: list[list[tuple[int, _PhaseLine]]] = []
+    for index, line in lines:
+        home = next(
+            (
+                g
+                for g in groups
+                if index - g[-1][0] <= PSK_BRIDGE_CHUNKS
+                and g[-1][1].order == line.order
+                and abs(g[-1][1].carrier_hz - line.carrier_hz) <= 15.0
+            ),
+            None,
+        )
+        if home is None:
+            groups.append([(index, line)])
         else:
-            groups.append([(index, keyed)])
+            home.append((index, line))
     out = []
     for group in groups:
-        ks = [k for _, k in group]
+        windows = [
+            _lattice_keying([line for _, line in group[i : i + PSK_WINDOW_CHUNKS]])
+            for i in range(0, len(group), PSK_WINDOW_CHUNKS)
+        ]
+        ks = [k for k in windows if k is not None]
+        if not ks:
+            continue
         best = max(ks, key=lambda k: k.coherence)
+        if any(abs(k.baud - best.baud) > 0.03 * best.baud for k in ks):
+            ks = [k for k in ks if abs(k.baud - best.baud) <= 0.03 * best.baud]
         out.append(
             replace(
                 best,
