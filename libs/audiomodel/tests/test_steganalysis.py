@@ -503,6 +503,46 @@ def test_payload_in_12_bit_audio_stored_as_16_bit_is_flagged(clean: np.ndarray) 
     assert "stego.lsb_below_noise_floor" in codes(report)
 
 
+def ten_bit(clean16: np.ndarray) -> np.ndarray:
+    """The sound cut to 10 bits, stored as 16: a lattice of 64."""
+    return (clean16.astype(np.int64) >> 6) << 6
+
+
+def tpdf(shape: tuple[int, ...], width: float, seed: int) -> np.ndarray:
+    """Triangular dither on (-width, width): two uniform draws summed."""
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(-0.5, 0.5, shape) + rng.uniform(-0.5, 0.5, shape)) * width
+
+
+def test_random_low_bits_in_10_bit_audio_padded_to_16_are_flagged(clean: np.ndarray) -> None:
+    cover = ten_bit(clean)
+    assert codes(analyse_wide(cover, 16)) == []
+    stego = cover | np.random.default_rng(6).integers(0, 2, cover.shape)
+    report = analyse_wide(stego, 16)
+    found = next(f for f in report.findings if f.code == "stego.lsb_below_noise_floor")
+    assert found.evidence["empty_low_bits"] == 6
+
+
+def test_dither_as_wide_as_the_coarse_step_is_not_a_lattice_payload(clean: np.ndarray) -> None:
+    """TPDF dither spanning +-1 step of the 10-bit lattice, rounded to 16 bits, leaves
+    residues across the whole step: sound, not a payload."""
+    dithered = np.rint(ten_bit(clean) + tpdf(clean.shape, 64.0, seed=7)).astype(np.int64)
+    assert "stego.lsb_below_noise_floor" not in codes(analyse_wide(dithered, 16))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known false flag (stego/lattice.py docstring): TPDF dither at the 16-bit LSB moves "
+    "lattice samples by -1/+1 with chance 1/8 each, like LSB matching at half capacity or "
+    "steghide near full capacity",
+)
+def test_10_bit_audio_rendered_to_16_bits_with_tpdf_dither_is_not_flagged(
+    clean: np.ndarray,
+) -> None:
+    dithered = np.rint(ten_bit(clean) + tpdf(clean.shape, 1.0, seed=8)).astype(np.int64)
+    assert "stego.lsb_below_noise_floor" not in codes(analyse_wide(dithered, 16))
+
+
 def test_quiet_recording_near_zero_is_not_a_lattice() -> None:
     """Samples within +-1 of zero are a quiet recording, not a lattice with a payload."""
     rng = np.random.default_rng(5)

@@ -4,8 +4,9 @@ Many files are wider than their sound: 16-bit audio padded to 24 bits (the low b
 8- or 12-bit audio padded to 16, a 20-bit converter's output in a 24-bit file. Every sample of
 such a file is a multiple of ``2**k``: it sits on a lattice. Nothing physical moves a sample
 off that lattice by exactly one or a few steps of the low plane while leaving the planes
-between untouched: a microphone, an ADC or dither fills every plane below the sound's noise
-floor with noise (all residues mod ``2**k`` equally likely), and any gain, fade, mix or
+between untouched: a microphone, an ADC or dither at the sound's own LSB fills every plane
+below the sound's noise floor with noise (all residues mod ``2**k`` equally likely; see the
+false flag below for dither at the container's LSB), and any gain, fade, mix or
 resampling computed at the wider precision does the same. Whatever puts ``+-1`` (or
 ``0..3``) into the empty planes of a lattice file and nothing else is writing there on purpose:
 LSB replacement sets the low bit of a lattice sample (residue 1), LSB matching moves it by +-1
@@ -19,6 +20,16 @@ loud samples, with all the samples off it lying within ``m`` (1, else 3) of it: 
 off-lattice samples are the payload. A random payload sets half the bits it carries, so the
 share of samples it used is about twice the off-lattice share (4/3 of it for 2 planes);
 structured payloads (zero runs) are understated.
+
+Known false flag, kept on purpose: lattice sound rendered to the container's width with TPDF
+dither at the container's LSB (8- to 12-bit sound converted to 16 bits by a tool that always
+dithers). Rounding ``x + d``, ``d`` triangular on (-1, 1) LSB, moves a lattice sample by -1 /
++1 with chance 1/8 each, independently, at every position and level: the same residues, the
+same symmetry and the same spread as LSB matching of random bits at half the capacity (a
+changed sample with chance 1/4, sign at random) and as steghide near its full capacity
+(measured: 0.12 / 0.12 off by -1 / +1 in 10-bit sound stored as 16). A rule that spared the
+dither signature would miss those payloads, so the file stays flagged. Dither as wide as the
+coarse step, rounded to the container's LSB, leaves samples far off the lattice: not flagged.
 """
 
 from __future__ import annotations
