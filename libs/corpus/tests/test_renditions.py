@@ -215,3 +215,10 @@ def test_more_renditions_keep_the_first_files_names_and_chain_the_rest(tmp_path:
         assert ("chain" in identity(spec)) is not fixed
     kinds = {c.spec.kind for c in many if isinstance(c.spec, RenditionSpec)}
     assert kinds == set(RENDITION_KINDS) | set(CHAIN_KINDS)
+
+
+@needs_tools
+def test_a_drum_machine_clip_shorter_than_a_step_still_sounds() -> None:
+    spec = dataclasses.replace(_spec("drum_machine"), seconds=0.05)
+    y, _ = sf.read(io.BytesIO(render(spec)))
+    assert float(np.max(np.abs(y))) > 0.1

@@ -407,7 +407,7 @@ def _drum_machine(rng: np.random.Generator, seconds: float) -> np.ndarray:
     sounds = {"kick": (kick, 0.5, 0.5), "snare": (snare, 0.45, 0.55), "clap": (clap, 0.4, 0.6),
               "closed": (closed, 0.3, 0.7), "open": (opened, 0.35, 0.65),
               "cowbell": (cowbell, 0.6, 0.4)}  # fmt: skip
-    for s in range(int(seconds / step)):
+    for s in range(int(np.ceil(seconds / step))):  # a clip shorter than a step still has its hit
         at = int((s * step + (swing * step if s % 2 else 0.0)) * _RATE)
         for name, hits in pattern.items():
             if not hits[s % 16] or at >= n:
