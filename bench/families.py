@@ -124,6 +124,11 @@ def main() -> None:
         "--quick", action="store_true", help="2 cases a family, 1 rendition, 2 recordings, 10 good"
     )
     parser.add_argument("--verbose", action="store_true", help="list every miss and false flag")
+    parser.add_argument(
+        "--verdicts",
+        type=Path,
+        help="also write every good file's verdict as JSONL (set, variant, decision, codes, path)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.per_family, args.renditions, args.good = 2, 1, args.good or 10
@@ -263,6 +268,15 @@ def main() -> None:
             for p, v in judged_set
             if v["decision"] != "accept"
         ]
+    if args.verdicts:
+        args.verdicts.write_text(
+            "".join(
+                json.dumps({"set": name, "variant": variants[p], "path": p, **v}, sort_keys=True)
+                + "\n"
+                for name, judged_set in sets.items()
+                for p, v in judged_set
+            )
+        )
     print(
         f"| **all good audio** | {total_n} | {total_k} | {total_k / max(total_n, 1):.1%} "
         f"| {upper95(total_k, total_n):.1%} | {total_other} "
