@@ -22,8 +22,9 @@ Where things live:
 - :mod:`~audioval_corpus.stego_embed`: LSB embedding, the layout steganalysis looks for.
 - :mod:`~audioval_corpus.samples`: the quick start's dozen sample files.
 - :mod:`~audioval_corpus.family_threats`, :mod:`~audioval_corpus.tools`,
-  :mod:`~audioval_corpus.renditions`, :mod:`~audioval_corpus.plan.families`: the evaluation set
-  of issue #17 (every family it names, made with the real tools; good renditions).
+  :mod:`~audioval_corpus.renditions`, :mod:`~audioval_corpus.conversion`,
+  :mod:`~audioval_corpus.plan.families`: the evaluation set of issue #17 (every family it names,
+  made with the real tools; good renditions through converter chains).
 """
 
 from audioval_corpus.build import build

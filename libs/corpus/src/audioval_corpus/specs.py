@@ -21,6 +21,7 @@ __all__ = [
     "AppendSpec",
     "Base64Spec",
     "BytesSpec",
+    "Chain",
     "ChunkSpec",
     "ClipSpec",
     "DataParams",
@@ -427,16 +428,59 @@ class SilentFlacSpec:
     channels: int
 
 
-RenditionKind = Literal["synth_music", "chiptune", "telephone", "test_tone", "noise_sfx"]
-RenditionFormat = Literal["wav16", "wav24", "flac", "mp3", "ogg", "ulaw8k"]
+RenditionKind = Literal[
+    "synth_music",
+    "chiptune",
+    "telephone",
+    "test_tone",
+    "noise_sfx",
+    "fm_synth",
+    "drum_machine",
+    "call_tones",
+    "test_signal",
+    "room_tone",
+    "recording",
+]
+RenditionFormat = Literal["wav16", "wav24", "flac", "mp3", "ogg", "ulaw8k", "chain"]
+Dither = Literal["none", "tpdf", "shaped"]
+Master = Literal["none", "hard_clip", "limit"]
+# The file a chain stores: PCM WAV of a width, float WAV, FLAC of a width, MP3 (CBR kbps or
+# VBR -V), Ogg Vorbis (-q).
+Store = Literal["wav_u8", "wav16", "wav24", "wav_float", "flac16", "flac24", "mp3", "ogg"]
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """What a converter or a DAW's export did to a rendition, in order: down/up-mix to
+    ``channels``, normalise the peak to ``level_db``, drive ``drive_db`` into hard clipping or
+    sox's limiter (``master``), resample to ``rate`` (sox ``rate -v``), an optional lossy round
+    trip (``via``: ``mp3-<kbps>`` through lame and back, ``ogg-q<n>`` through oggenc/oggdec),
+    then store as ``store`` (``setting``: the MP3's kbps or ``V<n>``, the Vorbis quality, the
+    FLAC level) with ``dither`` when the width shrinks (none: truncation, tpdf: sox's default,
+    shaped: ``dither -s``)."""
+
+    rate: int
+    channels: int
+    level_db: float
+    master: Master
+    drive_db: float
+    via: str | None
+    store: Store
+    setting: str | None
+    dither: Dither
 
 
 @dataclass(frozen=True, slots=True)
 class RenditionSpec:
-    """Good audio that looks most like data or a modem, synthesised or spoken (espeak-ng), then
-    stored as ``fmt``; every other choice is drawn from ``seed``."""
+    """Good audio that looks most like data or a modem, synthesised, spoken (espeak-ng) or a
+    recording of a Debian package the corpus does not use (``source``: ``package:path``), then
+    stored as ``fmt``, or through ``chain`` when ``fmt`` is ``"chain"``; every other choice is
+    drawn from ``seed``."""
 
     kind: RenditionKind
     seed: int
     seconds: float
     fmt: RenditionFormat
+    chain: Chain | None = field(default=None, metadata=_OMIT_NONE)
+    source: str | None = field(default=None, metadata=_OMIT_NONE)
+    start: float | None = field(default=None, metadata=_OMIT_NONE)

@@ -105,7 +105,8 @@ def sox(inputs: Sequence[bytes], effects: Sequence[str], *, out_args: Sequence[s
             paths.append(str(p))
         out = Path(tmp) / "out.wav"
         mix = ["-m"] if len(paths) > 1 else []
-        _run(["sox", *mix, *paths, *out_args, str(out), *effects])
+        # -R: sox's repeatable mode (its dither and noise generators seeded alike every run)
+        _run(["sox", "-R", *mix, *paths, *out_args, str(out), *effects])
         return out.read_bytes()
 
 

