@@ -343,6 +343,27 @@ class _Spectrum:
         return float(self.excess_db[max(0, i - 2) : i + 3].max(initial=-99.0))
 
 
+@dataclass(frozen=True, slots=True)
+class _ChunkTransform:
+    """One chunk's transform, shared by the FSK and the PSK tests: the centred samples, their
+    real FFT and the coarse spectrum against its floor."""
+
+    x: Floats
+    spectrum: npt.NDArray[np.complex128]
+    coarse: _Spectrum
+
+    @classmethod
+    def of(cls, x: Floats, sr: float, *, centred: bool = False) -> _ChunkTransform | None:
+        """The transform of ``x`` (float64, a power-of-two length), centred first unless
+        ``centred``; None when it is silent (constant)."""
+        if not centred:
+            x = x - x.mean()
+            if not np.any(x):
+                return None
+        spectrum = scipy.fft.rfft(x)
+        return cls(x, spectrum, _Spectrum.of(np.abs(spectrum) ** 2, sr / x.size))
+
+
 def _candidate_pairs(spectrum: _Spectrum, nyquist: float) -> list[tuple[float, float, bool]]:
     """Tone pairs worth a test: half the tests for common tone plans (suggested by the strongest
     peaks first), half for pairs of peaks (the best supported first: a pair is as good as its
@@ -659,15 +680,20 @@ def detect_keying(
     n = x.size
     if n < MIN_CHUNK_S * sr:
         return None
-    x = x - x.mean()
-    if not np.any(x):
-        return None
-    end_s = offset_s + n / sr
     if n & (n - 1):  # a track's last chunk: zero-pad to a length the FFT is fast at
-        x = np.concatenate((x, np.zeros((1 << int(np.ceil(np.log2(n)))) - n)))
-        n = x.size
-    spectra = {n: scipy.fft.rfft(x)}
-    spectrum = _Spectrum.of(np.abs(spectra[n]) ** 2, sr / n)
+        x = x - x.mean()
+        if not np.any(x):
+            return None
+        padded = np.concatenate((x, np.zeros((1 << int(np.ceil(np.log2(n)))) - n)))
+        return _keying(_ChunkTransform.of(padded, sr, centred=True), sr, offset_s, offset_s + n / sr)
+    chunk = _ChunkTransform.of(x, sr)
+    return None if chunk is None else _keying(chunk, sr, offset_s, offset_s + n / sr)
+
+
+def _keying(chunk: _ChunkTransform, sr: float, offset_s: float, end_s: float) -> Keying | None:
+    """:func:`detect_keying` on a chunk already transformed (a power-of-two length)."""
+    x, n, spectrum = chunk.x, chunk.x.size, chunk.coarse
+    spectra = {n: chunk.spectrum}
     best: Keying | None = None
     best_rank = 0.0
     for f_a, f_b, planned in _candidate_pairs(spectrum, sr / 2):
@@ -838,19 +864,27 @@ class _PhaseLine:
     max_baud: float
 
 
-def _phase_lines(y: npt.NDArray[np.floating], sr: float, offset_s: float) -> list[_PhaseLine]:
-    """The phase-keyed carrier candidates of one stretch (most chunks: none, after the gate)."""
-    x = np.asarray(y, dtype=np.float64)
-    if x.size < MIN_CHUNK_S * sr:
+def _phase_lines(
+    y: npt.NDArray[np.floating],
+    sr: float,
+    offset_s: float,
+    chunk: _ChunkTransform | None = None,
+) -> list[_PhaseLine]:
+    """The phase-keyed carrier candidates of one stretch (most chunks: none, after the gate);
+    ``chunk``, the transform of the whole stretch when its length is a power of two (shared
+    with :func:`detect_keying`)."""
+    size = np.size(y)
+    if size < MIN_CHUNK_S * sr:
         return []
-    n = 1 << int(np.log2(x.size))  # the middle power-of-two stretch: a fast transform
-    start = (x.size - n) // 2
-    x = x[start : start + n] - x[start : start + n].mean()
-    if not np.any(x):
-        return []
-    spectrum = scipy.fft.rfft(x)
+    n = 1 << int(np.log2(size))  # the middle power-of-two stretch: a fast transform
+    start = (size - n) // 2
+    if chunk is None or chunk.x.size != n:
+        x = np.asarray(y, dtype=np.float64)
+        chunk = _ChunkTransform.of(x[start : start + n], sr)
+        if chunk is None:
+            return []
+    spectrum, coarse = chunk.spectrum, chunk.coarse
     bin_hz = sr / n
-    coarse = _Spectrum.of(np.abs(spectrum) ** 2, bin_hz)
     top = min(PSK_MAX_CARRIER_HZ, sr / 2 - 2 * PSK_BAND_HALF)
     carriers = [
         f
@@ -954,33 +988,38 @@ def _uart(
     mark: npt.NDArray[np.bool_], samples_per_bit: float, limit: int
 ) -> tuple[bytes, int, int]:
     """Asynchronous 8-N-1 framing: each start bit (mark -> space) re-synchronises the clock;
-    8 data bits LSB first sampled mid-bit, then a stop bit (mark). (data, frames, valid)."""
+    8 data bits LSB first sampled mid-bit, then a stop bit (mark). (data, frames, valid).
+
+    Every falling edge is read as a frame at once (its bits, its value, where the receiver
+    looks next after it); only the walk from one frame to the next is sequential.
+    """
     falling = np.flatnonzero(mark[:-1] & ~mark[1:]) + 1
-    out = bytearray()
-    frames = valid = 0
-    pos = 0
     offsets = (np.arange(10) + 0.5) * samples_per_bit
     frame_len = 9.5 * samples_per_bit
-    n = mark.size
-    while len(out) < limit:
-        k = int(np.searchsorted(falling, pos))
-        if k >= falling.size:
-            break
-        start = int(falling[k])
-        if start + frame_len >= n:
-            break
-        bits = mark[(start + offsets).astype(np.int64)]
-        if bits[0]:  # a glitch, not a start bit
-            pos = start + 1
+    starts = falling[falling + frame_len < mark.size]  # frames that end inside the signal
+    if starts.size == 0:
+        return b"", 0, 0
+    bits = mark[(starts[:, None] + offsets[None, :]).astype(np.int64)]
+    values = (bits[:, 1:9].astype(np.int64) @ (1 << np.arange(8))).tolist()
+    glitch = bits[:, 0].tolist()  # a mark where the start bit should be: not a frame
+    stop = bits[:, 9].tolist()
+    # after a framed byte the receiver waits out the frame; after a bad stop bit, one bit
+    after_valid = np.searchsorted(starts, (starts + frame_len).astype(np.int64)).tolist()
+    after_bad = np.searchsorted(starts, starts + int(samples_per_bit)).tolist()
+    out = bytearray()
+    frames = valid = 0
+    k, count = 0, len(glitch)
+    while k < count and len(out) < limit:
+        if glitch[k]:
+            k += 1
             continue
         frames += 1
-        value = int(np.dot(bits[1:9].astype(np.int64), 1 << np.arange(8)))
-        if bits[9]:
+        if stop[k]:
             valid += 1
-            out.append(value)
-            pos = int(start + frame_len)
+            out.append(values[k])
+            k = after_valid[k]
         else:
-            pos = start + int(samples_per_bit)
+            k = after_bad[k]
     return bytes(out), frames, valid
 
 
@@ -1114,10 +1153,19 @@ class ModemScanner:
         index = self._chunks
         self._chunks += 1
         skip = not self._keep_next and index % IDLE_STRIDE != 0
-        keying = None if skip else detect_keying(chunk, self.rate, offset_s=self._at(index))
+        at = self._at(index)
+        # One transform of a whole chunk serves the FSK and the PSK tests.
+        whole = chunk.size == CHUNK  # the track's last chunk is shorter (detect_keying pads it)
+        shared = _ChunkTransform.of(chunk.astype(np.float64), self.rate) if whole else None
+        if skip or (whole and shared is None):  # skipped, or silent
+            keying = None
+        elif shared is not None:
+            keying = _keying(shared, self.rate, at, at + chunk.size / self.rate)
+        else:
+            keying = detect_keying(chunk, self.rate, offset_s=at)
         # Phase keying on every chunk (a slow one needs several chunks' changes); its gate, a
         # narrow line far over the floor, turns most chunks away after one transform.
-        for line in _phase_lines(chunk, self.rate, self._at(index)):
+        for line in _phase_lines(chunk, self.rate, at, shared):
             if len(self._phase_lines) < MAX_PHASE_LINES:
                 self._phase_lines.append((index, line))
         if keying is not None:
