@@ -623,6 +623,8 @@ def _pair_bands(
     rate: float,
     f_a: float,
     f_b: float,
+    *,
+    fast: bool = False,
 ) -> tuple[Floats, Floats, Floats, float, float] | None:
     """The energy of the two bands of a pair over time with their slow floor taken off, their
     sum before that (each band at its mean), the envelope rate and the fastest clock the pair
@@ -631,7 +633,8 @@ def _pair_bands(
     Wide shifts allow fast clocks, which many changes time well in a short window (the middle
     of the chunk; ``spectra`` holds its transform by length); narrow shifts (slow modems) are
     timed over the whole chunk at a low envelope rate. Either way a few transforms of ~4k
-    points.
+    points; ``fast`` rounds their length up to one the FFT is quick at (the envelope rate
+    then rises by a little).
     """
     shift = f_b - f_a
     half = BAND_HALF * shift
@@ -648,6 +651,8 @@ def _pair_bands(
     length = int(n * env_rate / rate)
     if length < 64:
         return None
+    if fast:
+        length = scipy.fft.next_fast_len(length)
     env_rate = length * rate / n
     e_a = np.abs(_band_envelope(spectrum, bin_hz, f_a, half, length)) ** 2
     e_b = np.abs(_band_envelope(spectrum, bin_hz, f_b, half, length)) ** 2
@@ -710,7 +715,7 @@ def _turn_taking(
 ) -> float:
     """Correlation of the fast energy changes of the bands of ``f_a`` and ``f_b`` (the bands,
     stretch and floor of :func:`_test_pair`): near -1 when two tones take turns."""
-    bands = _pair_bands(x, spectra, rate, f_a, f_b)
+    bands = _pair_bands(x, spectra, rate, f_a, f_b, fast=True)
     if bands is None:
         return 0.0
     a, b = bands[0] - bands[0].mean(), bands[1] - bands[1].mean()
