@@ -40,7 +40,11 @@ What this does not see: modems above ~5000 Bd or with tones above ``MAX_TONE_HZ`
 reduced rate keeps up to ~8 kHz), QAM and PSK faster than ~120 Bd or of order above 4 (BPSK and
 QPSK up to ~120 Bd on a 300-4000 Hz carrier are found by their phase: :func:`detect_phase_keying`),
 and many-tone MFSK like ggwave (its symbols last 20-60 ms: a pair of its
-tones takes turns too rarely in 3 s to time a clock). See FINDINGS.md.
+tones takes turns too rarely in 3 s to time a clock). Under music a modem is missed where its
+tones are not among the chunk's narrow peaks (a fast CPFSK spreads over hundreds of Hz, and
+dense partials stand higher over the floor: minimodem 600 Bd 6 dB under held chords), and
+where the music garbles its frames to chance (4800 Bd: minimodem's own receiver gets 2-20 %
+of the bytes back). See FINDINGS.md.
 
 The API takes the mono signal at a reduced rate (``>= 20 kHz``; :func:`reduced_rate`):
 demodulating needs phase and sample timing that a shared magnitude spectrogram does not keep.
