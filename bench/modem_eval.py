@@ -11,23 +11,35 @@ looks most like a modem (synth arpeggios, a chiptune square-wave arpeggio at a 6
 rate, DTMF dialling, a test tone, a sweep, bird-like chirps, Morse beeps).
 
     uv run --frozen python bench/modem_eval.py [--corpus .cache/corpus/full-seed0] [--clips 6]
+
+Cost of the scan: ``--speed-against REV`` times the scanner as it is now against
+``audiomodel/modem.py`` at git revision REV, interleaved on the same real music files (train
+clips of the corpus, ``--speed-files``, fed as 16-bit blocks with their channel sum as the
+validator does), and checks both report the same. Timing on a shared machine is noisy: read the
+ratio, not the seconds.
+
+    uv run --frozen python bench/modem_eval.py --speed-against main --speed-files 40
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import importlib.util
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import soundfile as sf
 
+from audiomodel import modem
 from audiomodel.modem import scan_modem
 
 RATE = 48000
@@ -206,6 +218,60 @@ def _cells(row: list[int]) -> str:
     )
 
 
+def _scan(module: ModuleType, y: np.ndarray, rate: int) -> list[str]:
+    scanner = module.ModemScanner(rate, y.shape[1])
+    for start in range(0, y.shape[0], 1 << 16):
+        block = y[start : start + (1 << 16)]
+        summed = block[:, 0].astype(np.int32)
+        for c in range(1, block.shape[1]):
+            summed += block[:, c]
+        scanner.update(block, summed=summed)
+    return [f"{f.code}: {f.message}" for f in scanner.report().findings]
+
+
+def speed(corpus: Path, rev: str, count: int, rounds: int) -> None:
+    """The scan now against the scan at ``rev``, interleaved file by file."""
+    source = subprocess.run(
+        ["git", "show", f"{rev}:libs/audiomodel/src/audiomodel/modem.py"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "modem_ref.py"
+        path.write_bytes(source)
+        spec = importlib.util.spec_from_file_location("modem_ref", path)
+        assert spec is not None and spec.loader is not None
+        reference = importlib.util.module_from_spec(spec)
+        sys.modules["modem_ref"] = reference  # dataclasses look their module up there
+        spec.loader.exec_module(reference)
+    rows = [json.loads(line) for line in (corpus / "manifest.jsonl").open()]
+    paths = [
+        corpus / r["path"] for r in rows if r["threat_class"] == "real" and r["split"] == "train"
+    ][:count]
+    clips = []
+    for p in paths:
+        with sf.SoundFile(p) as f:
+            clips.append((f.read(dtype="int16", always_2d=True), f.samplerate))
+    spent = {"reference": 0.0, "now": 0.0}
+    differ = 0
+    for _ in range(rounds):
+        for y, rate in clips:
+            started = time.perf_counter()
+            before = _scan(reference, y, rate)
+            middle = time.perf_counter()
+            after = _scan(modem, y, rate)
+            spent["reference"] += middle - started
+            spent["now"] += time.perf_counter() - middle
+            differ += before != after
+    audio = sum(y.shape[0] / rate for y, rate in clips)
+    print(
+        f"modem scan on {len(clips)} real clips ({audio:.0f} s of audio) x {rounds}: "
+        f"{rev} {spent['reference']:.2f} s, now {spent['now']:.2f} s, "
+        f"now/{rev} = {spent['now'] / spent['reference']:.3f}; findings differ on "
+        f"{differ} of {len(clips) * rounds}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=Path(".cache/corpus/full-seed0"))
@@ -218,7 +284,13 @@ def main() -> None:
     parser.add_argument(
         "--bauds", type=float, nargs="*", help="rates to test (default: the split's)"
     )
+    parser.add_argument("--speed-against", metavar="REV", help="time the scan against REV")
+    parser.add_argument("--speed-files", type=int, default=40)
+    parser.add_argument("--speed-rounds", type=int, default=2)
     args = parser.parse_args()
+    if args.speed_against:
+        speed(args.corpus, args.speed_against, args.speed_files, args.speed_rounds)
+        return
     if shutil.which("minimodem") is None:
         raise SystemExit("minimodem is not installed (apt-get install minimodem)")
     rng = np.random.default_rng(7)

@@ -19,6 +19,7 @@ from audiomodel.modem import (
     Keying,
     ModemScanner,
     Transmission,
+    _uart,
     demodulate_fsk,
     modem_name,
     scan_modem,
@@ -252,3 +253,41 @@ def test_a_shared_channel_sum_feeds_the_scanner_the_same_reduced_signal() -> Non
         shared.update(block, summed=channel_sum(block))
     assert own._chunks == shared._chunks
     np.testing.assert_array_equal(np.concatenate(own._pending), np.concatenate(shared._pending))
+
+
+def _uart_one_edge_at_a_time(
+    mark: npt.NDArray[np.bool_], samples_per_bit: float, limit: int
+) -> tuple[bytes, int, int]:
+    """The receiver's framing written as the textbook loop: from each start bit, read a frame;
+    a good stop bit waits out the frame, a bad one looks again one bit later."""
+    falling = np.flatnonzero(mark[:-1] & ~mark[1:]) + 1
+    out, frames, valid, pos = bytearray(), 0, 0, 0
+    while len(out) < limit:
+        k = int(np.searchsorted(falling, pos))
+        if k >= falling.size or falling[k] + 9.5 * samples_per_bit >= mark.size:
+            break
+        start = int(falling[k])
+        bits = mark[(start + (np.arange(10) + 0.5) * samples_per_bit).astype(np.int64)]
+        if bits[0]:
+            pos = start + 1
+            continue
+        frames += 1
+        if bits[9]:
+            valid += 1
+            out.append(int(np.dot(bits[1:9].astype(np.int64), 1 << np.arange(8))))
+            pos = int(start + 9.5 * samples_per_bit)
+        else:
+            pos = start + int(samples_per_bit)
+    return bytes(out), frames, valid
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_receiver_frames_every_start_bit_as_the_textbook_loop_does(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    samples_per_bit = float(rng.uniform(2.0, 40.0))
+    runs = rng.integers(1, int(3 * samples_per_bit) + 2, 3000)
+    mark = np.repeat(np.arange(runs.size) % 2 == 0, runs)
+    for limit in (1 << 20, 17):
+        assert _uart(mark, samples_per_bit, limit) == _uart_one_edge_at_a_time(
+            mark, samples_per_bit, limit
+        )

