@@ -720,3 +720,64 @@ def test_random_low_bits_of_a_dense_24_bit_recording_are_not_a_comb() -> None:
     noisy += np.random.default_rng(14).normal(0, 300, noisy.shape).astype(np.int64)
     report = analyse_wide(replace_low_bit(noisy, 1.0, seed=15), 24)
     assert "stego.lsb_below_noise_floor" not in codes(report)
+
+
+def exchanged(cover: np.ndarray, changed: float, seed: int) -> np.ndarray:
+    """What steghide's value exchanges do to a cover (measured on a train-split clip at 25 %
+    of its capacity): ``changed`` of the samples, at random, moved by an odd amount, +-1 for
+    92 % of them and +-3..+-19 for the rest, fewer the further."""
+    rng = np.random.default_rng(seed)
+    flat = cover.reshape(-1).astype(np.int64).copy()
+    where = np.flatnonzero(rng.random(flat.size) < changed)
+    sizes = np.arange(1, 20, 2)
+    weights = np.array([11444, 800, 172, 58, 30, 11, 10, 7, 6, 4], dtype=np.float64)
+    step = rng.choice(sizes, where.size, p=weights / weights.sum())
+    flat[where] += step * rng.choice([-1, 1], where.size)
+    return np.clip(flat, -32768, 32767).reshape(cover.shape)
+
+
+def displaced(report: StegoReport) -> bool:
+    return "stego.displaced_samples" in codes(report)
+
+
+def test_value_exchanges_leave_lone_displaced_samples(clean: np.ndarray) -> None:
+    report = analyse(exchanged(clean, 0.06, seed=21).astype(np.int16))
+    found = next(f for f in report.findings if f.code == "stego.displaced_samples")
+    assert found.evidence["impulses"] >= 12
+    assert 5.0 <= float(found.evidence["mean_displacement_lsb"]) <= 19.0
+    assert report.features["impulse_events"] == found.evidence["impulses"]
+
+
+def test_clean_clip_has_no_displaced_samples(clean: np.ndarray) -> None:
+    report = analyse(clean)
+    assert not displaced(report)
+    assert report.features["impulse_rows"] >= 300  # judged, not skipped: the clip is predictable
+    assert report.features["impulse_events"] <= 2
+
+
+def test_plus_minus_one_changes_and_dither_are_not_displaced_samples(clean: np.ndarray) -> None:
+    """LSB matching and TPDF dither move samples by at most one or two LSB: no lone impulse
+    stands out of the rounding noise."""
+    matched = lsb_match(clean.astype(np.int64), 1.0).astype(np.int16)
+    assert not displaced(analyse(matched))
+    dithered = np.rint(clean + tpdf(clean.shape, 2.0, seed=22)).astype(np.int16)
+    assert not displaced(analyse(dithered))
+
+
+def test_a_sharp_kink_repeating_in_the_sound_is_not_a_displaced_sample(clean: np.ndarray) -> None:
+    """A crossover kink or a glitch repeating with a wave spans several samples: its residual
+    does not fit the lone-sample template."""
+    t = np.arange(clean.shape[0]) / RATE
+    wave = 3000.0 * np.sin(2 * np.pi * 154.0 * t)
+    kinked = wave + 6.0 * np.sign(wave) * (np.abs(wave) < 200)  # a step at every crossing
+    sound = np.clip(np.rint(clean + kinked[:, None]), -32768, 32767).astype(np.int16)
+    assert not displaced(analyse(sound))
+
+
+@pytest.mark.skipif(STEGHIDE is None, reason="steghide is not installed (scripts/setup.sh)")
+def test_steghide_in_ordinary_16_bit_audio_is_flagged(clean: np.ndarray, tmp_path: Path) -> None:
+    cover = clean[: RATE * 3].astype(np.int64)
+    payload = np.random.default_rng(23).integers(0, 256, 1200, dtype=np.uint8).tobytes()
+    stego = steghide_embed(cover, 16, payload, tmp_path)
+    assert not displaced(analyse(cover.astype(np.int16)))
+    assert displaced(analyse(stego.astype(np.int16)))

@@ -34,6 +34,7 @@ import numpy.typing as npt
 from audiomodel.findings import Finding, Severity
 from audiomodel.stego.carving import carve
 from audiomodel.stego.comb import NEAR_BITS, CombEstimate, comb_estimate, judge_comb
+from audiomodel.stego.impulses import IMPULSE_FEATURES, judge_impulses
 from audiomodel.stego.lattice import judge_lattice, lattice_estimate
 from audiomodel.stego.noise_floor import (
     FLOOR_FEATURES,
@@ -49,7 +50,8 @@ __all__ = ["FEATURE_NAMES", "LsbAnalyzer", "StegoReport", "analyse_lsb"]
 
 # Keys of StegoReport.features: "analysed" is 0 for float input, "statistics" 0 for input too
 # short to measure (or statistics=False). "lattice_*": see audiomodel.stego.lattice; "comb_*":
-# audiomodel.stego.comb; "floor_*" from floor_stretches on: audiomodel.stego.noise_floor.
+# audiomodel.stego.comb; "impulse_*": audiomodel.stego.impulses; "floor_*" from floor_stretches
+# on: audiomodel.stego.noise_floor.
 FEATURE_NAMES = (
     "frames",
     "analysed",
@@ -78,6 +80,7 @@ FEATURE_NAMES = (
     "comb_pairs",
     "comb_aligned_share",
     "comb_fraction",
+    *IMPULSE_FEATURES,
     *FLOOR_FEATURES,
 )
 
@@ -270,6 +273,16 @@ class LsbAnalyzer:
                 if excess.severity > Severity.INFO:
                     estimated = max(estimated, float(excess.evidence["estimated_fraction"]))
                     features["estimated_fraction"] = estimated
+        if self._stats is not None:
+            impulses = self._stats.impulses
+            features.update(impulses.features())
+            displaced = judge_impulses(
+                impulses,
+                changed_share=features.get("floor_changed_share", 0.0),
+                samples=self._frames * self.channels,
+            )
+            if displaced is not None:
+                findings.append(displaced)
         return StegoReport(findings, estimated, features)
 
     def _comb(self, value_counts: npt.NDArray[np.integer] | None) -> CombEstimate | None:
