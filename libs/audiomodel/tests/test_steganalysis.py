@@ -654,3 +654,143 @@ def test_gain_near_a_power_of_two_on_lattice_audio_is_not_a_payload(clean: np.nd
     assert near > 0.01 and np.isin(residue, (2, 3, 4, 5, 6)).mean() < near / 50  # on +-1 of 8
     report = analyse_wide(gained, 16)
     assert "stego.lsb_below_noise_floor" not in codes(report)
+
+
+def gained_24_bit(clean16: np.ndarray, dither: float = 0.0, seed: int = 0) -> np.ndarray:
+    """16-bit sound scaled by -0.25 dB at a wider precision and stored as 24 bits: a comb of
+    step 248.7, one value per tooth (what ``sox gain -0.25`` writes with ``-b 24``), with
+    TPDF dither of ``dither`` LSB at the 24-bit LSB when asked."""
+    scaled = clean16.astype(np.float64) * 256.0 * 10 ** (-0.25 / 20)
+    if dither:
+        scaled += tpdf(clean16.shape, dither, seed)
+    return np.rint(scaled).astype(np.int64)
+
+
+def replace_low_bit(values: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """Bit 0 of the first ``share`` of the samples (frame order) set to random bits."""
+    rng = np.random.default_rng(seed)
+    flat = values.reshape(-1).copy()
+    count = int(share * flat.size)
+    flat[:count] = (flat[:count] & ~1) | rng.integers(0, 2, count)
+    return flat.reshape(values.shape)
+
+
+def test_clean_gained_24_bit_comb_is_not_flagged(clean: np.ndarray) -> None:
+    report = analyse_wide(gained_24_bit(clean), 24)
+    assert codes(report) == []
+    assert report.features["comb_pairs"] == 0.0
+
+
+@pytest.mark.parametrize("share", [0.5, 1.0])
+def test_lsb_replacement_on_a_gained_24_bit_comb_is_flagged_with_its_size(
+    clean: np.ndarray, share: float
+) -> None:
+    cover = gained_24_bit(clean)
+    report = analyse_wide(replace_low_bit(cover, share, seed=11), 24)
+    found = next(f for f in report.findings if f.code == "stego.lsb_below_noise_floor")
+    assert found.evidence["pair_aligned"] == found.evidence["comb_pairs"] >= 32
+    # The share is read on the quiet samples (|value| < 2**16): within 0.1 of theirs.
+    quiet = (np.abs(cover) < 1 << 16).reshape(-1)
+    truth = quiet[: int(share * quiet.size)].sum() / quiet.sum()
+    assert abs(float(found.evidence["estimated_fraction"]) - truth) < 0.1
+    assert report.estimated_fraction == pytest.approx(found.evidence["estimated_fraction"], 1e-3)
+
+
+def test_tpdf_dither_at_the_24_bit_lsb_of_a_comb_is_not_flagged(clean: np.ndarray) -> None:
+    """Dither spreads each tooth to both neighbours alike: its two-value runs are pair-aligned
+    half the time, where replacement's always are."""
+    report = analyse_wide(gained_24_bit(clean, dither=1.0, seed=12), 24)
+    assert "stego.lsb_below_noise_floor" not in codes(report)
+    assert report.features["comb_pairs"] >= 32
+    assert 0.3 < report.features["comb_aligned_share"] < 0.7
+
+
+def test_lsb_replacement_on_gained_8_bit_sound_in_16_bits_is_flagged(clean: np.ndarray) -> None:
+    """The comb test reads every 16-bit value: 8-bit sound scaled by 0.9 into 16 bits
+    (step 230.4, not a power of two, so no lattice) with its low bit replaced."""
+    cover = np.rint((clean.astype(np.int64) >> 8) * 256 * 0.9).astype(np.int64)
+    assert codes(analyse_wide(cover, 16)) == []
+    report = analyse_wide(replace_low_bit(cover, 1.0, seed=13), 16)
+    assert "stego.lsb_below_noise_floor" in codes(report)
+
+
+def test_random_low_bits_of_a_dense_24_bit_recording_are_not_a_comb() -> None:
+    """A real 24-bit recording's quiet samples fill every value: no isolated teeth."""
+    noisy = music_like(4.0, seed=3).astype(np.int64) * 256
+    noisy += np.random.default_rng(14).normal(0, 300, noisy.shape).astype(np.int64)
+    report = analyse_wide(replace_low_bit(noisy, 1.0, seed=15), 24)
+    assert "stego.lsb_below_noise_floor" not in codes(report)
+
+
+def exchanged(cover: np.ndarray, changed: float, seed: int) -> np.ndarray:
+    """What steghide's value exchanges do to a cover (measured on a train-split clip at 25 %
+    of its capacity): ``changed`` of the samples, at random, moved by an odd amount, +-1 for
+    92 % of them and +-3..+-19 for the rest, fewer the further."""
+    rng = np.random.default_rng(seed)
+    flat = cover.reshape(-1).astype(np.int64).copy()
+    where = np.flatnonzero(rng.random(flat.size) < changed)
+    sizes = np.arange(1, 20, 2)
+    weights = np.array([11444, 800, 172, 58, 30, 11, 10, 7, 6, 4], dtype=np.float64)
+    step = rng.choice(sizes, where.size, p=weights / weights.sum())
+    flat[where] += step * rng.choice([-1, 1], where.size)
+    return np.clip(flat, -32768, 32767).reshape(cover.shape)
+
+
+def displaced(report: StegoReport) -> bool:
+    return "stego.displaced_samples" in codes(report)
+
+
+def test_value_exchanges_leave_lone_displaced_samples(clean: np.ndarray) -> None:
+    report = analyse(exchanged(clean, 0.06, seed=21).astype(np.int16))
+    found = next(f for f in report.findings if f.code == "stego.displaced_samples")
+    assert found.evidence["impulses"] >= 12
+    assert 5.0 <= float(found.evidence["mean_displacement_lsb"]) <= 19.0
+    assert report.features["impulse_events"] == found.evidence["impulses"]
+
+
+def test_clean_clip_has_no_displaced_samples(clean: np.ndarray) -> None:
+    report = analyse(clean)
+    assert not displaced(report)
+    assert report.features["impulse_rows"] >= 300  # judged, not skipped: the clip is predictable
+    assert report.features["impulse_events"] <= 2
+
+
+def test_plus_minus_one_changes_and_dither_are_not_displaced_samples(clean: np.ndarray) -> None:
+    """LSB matching and TPDF dither move samples by at most one or two LSB: no lone impulse
+    stands out of the rounding noise."""
+    matched = lsb_match(clean.astype(np.int64), 1.0).astype(np.int16)
+    assert not displaced(analyse(matched))
+    dithered = np.rint(clean + tpdf(clean.shape, 2.0, seed=22)).astype(np.int16)
+    assert not displaced(analyse(dithered))
+
+
+def test_a_sharp_kink_repeating_in_the_sound_is_not_a_displaced_sample(clean: np.ndarray) -> None:
+    """A crossover kink or a glitch repeating with a wave spans several samples: its residual
+    does not fit the lone-sample template."""
+    t = np.arange(clean.shape[0]) / RATE
+    wave = 3000.0 * np.sin(2 * np.pi * 154.0 * t)
+    kinked = wave + 6.0 * np.sign(wave) * (np.abs(wave) < 200)  # a step at every crossing
+    sound = np.clip(np.rint(clean + kinked[:, None]), -32768, 32767).astype(np.int16)
+    assert not displaced(analyse(sound))
+
+
+@pytest.mark.skipif(STEGHIDE is None, reason="steghide is not installed (scripts/setup.sh)")
+def test_steghide_in_ordinary_16_bit_audio_is_flagged(clean: np.ndarray, tmp_path: Path) -> None:
+    cover = clean[: RATE * 3].astype(np.int64)
+    payload = np.random.default_rng(23).integers(0, 256, 1200, dtype=np.uint8).tobytes()
+    stego = steghide_embed(cover, 16, payload, tmp_path)
+    assert not displaced(analyse(cover.astype(np.int16)))
+    assert displaced(analyse(stego.astype(np.int16)))
+
+
+def test_loud_one_sample_clicks_of_a_synthesiser_are_not_displaced_samples() -> None:
+    """A test impulse train (one-sample clicks of 150 LSB, 8 a second) over a quiet tone in
+    white noise: a click that loud echoes through the interpolator (-a_k d beside it) and lifts
+    its own block's noise past what a predictable block may hold, so it is not counted."""
+    rng = np.random.default_rng(24)
+    t = np.arange(RATE * 6) / RATE
+    sound = 30.0 * np.sin(2 * np.pi * 220.0 * t)[:, None] + rng.normal(0, 1.0, (t.size, 2))
+    sound[:: RATE // 8] += 150.0
+    report = analyse(np.rint(sound).astype(np.int16))
+    assert report.features["impulse_rows"] >= 300  # judged: every block is predictable
+    assert not displaced(report)

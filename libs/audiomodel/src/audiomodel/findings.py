@@ -208,6 +208,12 @@ CODES: dict[str, tuple[Severity, str]] = {
         "Where a band of the sound is empty, its noise floor stands above the rounding floor by "
         "white +-1 noise: LSB matching or histogram-preserving embedding (steghide).",
     ),
+    "stego.displaced_samples": (
+        Severity.SUSPICIOUS,
+        "Lone samples in predictable passages are displaced by several LSB from what both "
+        "neighbours predict, as the value exchanges of histogram-preserving embedding "
+        "(steghide) leave them.",
+    ),
     # -- the pipeline (a track that could not be rebuilt from its stream records) -------------
     "pipeline.hash_mismatch": (
         Severity.MALICIOUS,

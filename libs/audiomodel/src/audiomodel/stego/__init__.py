@@ -18,6 +18,12 @@ The modules, by what they hold:
   quantisation-floor features;
 - :mod:`~audiomodel.stego.lattice`: payloads in the empty low bits of audio stored wider than
   it was made (``stego.lsb_below_noise_floor``);
+- :mod:`~audiomodel.stego.comb`: LSB replacement in coarse audio stored wider through a gain
+  (a comb of isolated values whose teeth spread only to their low-bit pair partner; also
+  ``stego.lsb_below_noise_floor``);
+- :mod:`~audiomodel.stego.impulses`: lone samples displaced by several LSB where both
+  neighbours predict them, as steghide's value exchanges leave them
+  (``stego.displaced_samples``);
 - :mod:`~audiomodel.stego.noise_floor`: +-1 embedding (LSB matching, steghide) read as white
   noise above the rounding floor where a band holds no sound, against the clip's own floor
   (``stego.lsb_noise_excess``; thresholds in ``model/stego-floor.json``).

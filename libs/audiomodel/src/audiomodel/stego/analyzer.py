@@ -33,6 +33,8 @@ import numpy.typing as npt
 
 from audiomodel.findings import Finding, Severity
 from audiomodel.stego.carving import carve
+from audiomodel.stego.comb import NEAR_BITS, CombEstimate, comb_estimate, judge_comb
+from audiomodel.stego.impulses import IMPULSE_FEATURES, judge_impulses
 from audiomodel.stego.lattice import judge_lattice, lattice_estimate
 from audiomodel.stego.noise_floor import (
     FLOOR_FEATURES,
@@ -47,8 +49,9 @@ from audiomodel.stego.statistics import IntSamples, ParityStatistics, judge_pari
 __all__ = ["FEATURE_NAMES", "LsbAnalyzer", "StegoReport", "analyse_lsb"]
 
 # Keys of StegoReport.features: "analysed" is 0 for float input, "statistics" 0 for input too
-# short to measure (or statistics=False). "lattice_*": see audiomodel.stego.lattice; "floor_*"
-# from floor_stretches on: audiomodel.stego.noise_floor.
+# short to measure (or statistics=False). "lattice_*": see audiomodel.stego.lattice; "comb_*":
+# audiomodel.stego.comb; "impulse_*": audiomodel.stego.impulses; "floor_*" from floor_stretches
+# on: audiomodel.stego.noise_floor.
 FEATURE_NAMES = (
     "frames",
     "analysed",
@@ -74,6 +77,10 @@ FEATURE_NAMES = (
     "lattice_bits",
     "lattice_off_share",
     "lattice_fraction",
+    "comb_pairs",
+    "comb_aligned_share",
+    "comb_fraction",
+    *IMPULSE_FEATURES,
     *FLOOR_FEATURES,
 )
 
@@ -147,6 +154,13 @@ class LsbAnalyzer:
         # The floor's thresholds were fit on 8- and 16-bit covers; in wider samples the LSB
         # sits far below any converter's noise and no band is empty at that scale.
         self._floor = NoiseFloor(channels) if statistics and bits_per_sample <= 16 else None
+        # The quiet samples' histogram at full resolution, for the comb test on wide samples
+        # (16-bit files use the value histogram whole; 8 bits hold too few values for a comb).
+        self._near = (
+            np.zeros(2 << NEAR_BITS, dtype=np.int64)
+            if statistics and bits_per_sample > 16
+            else None
+        )
 
     def _values(self, block: npt.NDArray[np.generic]) -> IntSamples | None:
         """The stored integers right-justified (int16 for 16-bit, else int32), or None for float."""
@@ -186,6 +200,10 @@ class LsbAnalyzer:
             self._stats.update(values)
         if self._floor is not None:
             self._floor.update(values)
+        if self._near is not None:
+            flat = values.reshape(-1)
+            quiet = flat[np.abs(flat) < (1 << NEAR_BITS)]
+            self._near += np.bincount(quiet + (1 << NEAR_BITS), minlength=2 << NEAR_BITS)
 
     @property
     def wants_value_counts(self) -> bool:
@@ -224,9 +242,20 @@ class LsbAnalyzer:
             features["lattice_off_share"] = lattice.off_share
             features["lattice_fraction"] = lattice.used_share
             below_floor = judge_lattice(lattice, self.bits_per_sample)
+            used = lattice.used_share
+            comb = self._comb(value_counts)
+            if comb is not None:
+                features["comb_pairs"] = float(comb.pairs)
+                features["comb_aligned_share"] = comb.aligned_share
+                features["comb_fraction"] = comb.used_share
+                if below_floor is None:  # a lattice is a comb too: one finding is enough
+                    below_floor = judge_comb(
+                        comb, self.bits_per_sample, self._frames * self.channels
+                    )
+                    used = comb.used_share
             if below_floor is not None:
                 findings.append(below_floor)
-                estimated = max(estimated, lattice.used_share)
+                estimated = max(estimated, used)
                 features["estimated_fraction"] = estimated
         if self._floor is not None:
             model = load_floor_model()
@@ -244,7 +273,26 @@ class LsbAnalyzer:
                 if excess.severity > Severity.INFO:
                     estimated = max(estimated, float(excess.evidence["estimated_fraction"]))
                     features["estimated_fraction"] = estimated
+        if self._stats is not None:
+            impulses = self._stats.impulses
+            features.update(impulses.features())
+            displaced = judge_impulses(
+                impulses,
+                changed_share=features.get("floor_changed_share", 0.0),
+                samples=self._frames * self.channels,
+            )
+            if displaced is not None:
+                findings.append(displaced)
         return StegoReport(findings, estimated, features)
+
+    def _comb(self, value_counts: npt.NDArray[np.integer] | None) -> CombEstimate | None:
+        """The comb test's runs: the quiet samples of wide files, every 16-bit value."""
+        if self._near is not None:
+            return comb_estimate(self._near, 1 << NEAR_BITS)
+        if self.bits_per_sample == 16:
+            # uint16 order (0..32767, then -32768..-1) to value order, offset 32768
+            return comb_estimate(np.roll(self._low16(value_counts), 1 << 15), 1 << 15)
+        return None
 
     def _low16(self, value_counts: npt.NDArray[np.integer] | None) -> npt.NDArray[np.int64]:
         """Histogram of the samples' low 16 bits (index ``value & 0xFFFF``)."""

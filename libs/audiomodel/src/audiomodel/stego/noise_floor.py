@@ -55,7 +55,6 @@ and channel.
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -112,6 +111,22 @@ def _window() -> tuple[npt.NDArray[np.float32], float]:
     return window.astype(np.float32), float((window**2).sum())
 
 
+def _nanmedian_frames(levels: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``np.nanmedian(levels, axis=2)``, the same values to the bit, without its masked-array
+    path (a quarter of the steganalysis' time on 30 s clips): sort (NaN last), then the mean of
+    the two middle finite values (one value twice for an odd count), NaN where none is finite.
+    """
+    ordered = np.sort(levels, axis=2)
+    finite = np.count_nonzero(~np.isnan(levels), axis=2)[:, :, None, :]
+    high = finite // 2
+    low = np.where(finite % 2 == 1, high, high - 1)
+    pair = np.take_along_axis(ordered, np.concatenate([np.maximum(low, 0), high], axis=2), axis=2)
+    with np.errstate(invalid="ignore"):
+        medians = (pair[:, :, 0] + pair[:, :, 1]) / 2.0
+    medians[finite[:, :, 0] == 0] = np.nan
+    return medians
+
+
 class NoiseFloor:
     """Streamed per-stretch spectral floors of integer samples, one series per channel."""
 
@@ -152,9 +167,7 @@ class NoiseFloor:
         """Floors of whole stretches, (channels, stretches, frames, bands) of band levels."""
         used = stretches[..., _FIRST_BAND:_LAST_BAND]
         sound = np.count_nonzero(np.isfinite(used[..., 0]), axis=-1)  # (channels, stretches)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN stretches: no floor
-            medians = np.nanmedian(used, axis=2)  # (channels, stretches, bands)
+        medians = _nanmedian_frames(used)  # (channels, stretches, bands)
         floor = medians.min(axis=-1) / WHITE_BIAS
         floor[sound < _MIN_SOUND_FRAMES] = np.nan
         self.floors.append(floor.T)

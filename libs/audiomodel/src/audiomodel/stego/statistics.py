@@ -50,6 +50,7 @@ import scipy.fft
 from scipy.special import gammaln
 
 from audiomodel.findings import Finding, finding
+from audiomodel.stego.impulses import ImpulseCounter
 
 __all__ = ["IntSamples", "ParityStatistics", "judge_parity", "lsb_determinism"]
 
@@ -125,15 +126,18 @@ def _block_excess(framed: npt.NDArray[np.floating], blocks: int) -> npt.NDArray[
     return excess
 
 
-def _interpolation_residual(window: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
-    """Residual of a two-sided interpolator fitted to ``window`` (channels, frames).
+def _interpolation_residual(
+    window: npt.NDArray[np.floating],
+) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.float64]]:
+    """Residual of a two-sided interpolator fitted to ``window`` (channels, frames), and its
+    coefficients a_1..a_16 (x[n] is predicted as sum a_k (x[n-k] + x[n+k])).
 
     The interpolator predicts x[n] from x[n-k] + x[n+k], k = 1.._TAPS, never from x[n], so
     the residual of a replaced sample keeps its full embedding change. Coefficients come from
     the window's autocorrelation, summed over its FFT blocks and channels (white quantisation
     noise of 1/12 LSB^2 added so digital silence gives a zero predictor). The filter runs by
     overlap-save in ``_BLOCK``-point blocks (zero-padded past the end). Returns (channels,
-    frames - 2 _EDGE).
+    frames - 2 _EDGE) and (_TAPS,).
     """
     channels, frames = window.shape
     blocks = max(1, -(-(frames - 2 * _EDGE) // _HOP))
@@ -168,7 +172,9 @@ def _interpolation_residual(window: npt.NDArray[np.floating]) -> npt.NDArray[np.
     residual: npt.NDArray[np.floating] = scipy.fft.irfft(
         spectrum, n=_BLOCK, axis=-1, overwrite_x=True
     )
-    return residual[..., _EDGE : _BLOCK - _EDGE].reshape(channels, -1)[:, : frames - 2 * _EDGE]
+    return residual[..., _EDGE : _BLOCK - _EDGE].reshape(channels, -1)[
+        :, : frames - 2 * _EDGE
+    ], coef
 
 
 # Columns of the per-segment, per-channel sums.
@@ -227,6 +233,8 @@ class ParityStatistics:
         self._full = (1 << (bits_per_sample - 1)) - 1  # +full scale; -full - 1 is below it
         self._pending: list[IntSamples] = []
         self._pending_frames = 0
+        self._origin = 0  # file frame of the first pending frame
+        self.impulses = ImpulseCounter()  # lone displaced samples (audiomodel.stego.impulses)
         self._segments: list[npt.NDArray[np.float64]] = []  # each (n, channels, _COLUMNS)
         self._segment_count = 0
         self.segment_subblocks = _SEG_SUBS
@@ -250,18 +258,19 @@ class ParityStatistics:
         data = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
         start = 0
         while data.shape[0] - start >= _WINDOW:
-            self._window(data[start : start + _WINDOW])
+            self._window(data[start : start + _WINDOW], self._origin + start)
             start += _STRIDE
         if final and data.shape[0] - start >= _MIN_FRAMES:
-            self._window(data[start:])
+            self._window(data[start:], self._origin + start)
             start = data.shape[0]
+        self._origin += start
         rest = data[start:]
         self._pending = [rest] if rest.shape[0] else []
         self._pending_frames = rest.shape[0]
 
-    def _window(self, values: IntSamples) -> None:
+    def _window(self, values: IntSamples, origin: int) -> None:
         by_channel = np.ascontiguousarray(values.T)  # (channels, frames): rows reshape freely
-        residual = _interpolation_residual(by_channel.astype(self.dtype))
+        residual, coef = _interpolation_residual(by_channel.astype(self.dtype))
         usable = (residual.shape[1] // _SUB) * _SUB
         if usable == 0:
             return
@@ -305,6 +314,9 @@ class ParityStatistics:
         self.quiet_subblocks += int(np.count_nonzero(energy < 4.0 * _SUB))
         self.subblocks += energy.size
         self._floor_shape(by_channel[:, _EDGE : _EDGE + usable], by_sub, energy.reshape(-1))
+        self.impulses.update(
+            residual, coef, by_channel[:, _EDGE : _EDGE + usable], energy, origin + _EDGE
+        )
         self._add(rows)
 
     def _floor_shape(

@@ -1,0 +1,187 @@
+"""Lone displaced samples: histogram-preserving embedding (steghide) read as discrete impulses.
+
+steghide keeps the first-order histogram by *exchanging* values: a sample whose low bit must
+change takes the value of another sample that needs the opposite change, within a radius.
+Measured on a train-split clip at 25 % of its capacity: 6.4 % of the samples changed, 92 %
+of them by +-1 and the rest by an odd +-3..+-19 (the exchange partner's distance), at
+positions spread over the whole file, independently of the sound and of each other. The +-1
+changes are white noise under the sound's own (:mod:`~audiomodel.stego.noise_floor`); the
+large ones are the tell: one sample moved by 5-19 LSB while both its neighbours stay put.
+
+Why nothing innocent does that where the sound is predictable: after a converter's
+anti-alias filter, a codec's synthesis filter or a resampler, every event is band-limited and
+spans many samples; dither and rounding are continuous and at most about one LSB; a click or
+a crossover kink moves a run of samples together. A lone sample displaced by ``d`` leaves a
+precise trace in the two-sided interpolation residual of :mod:`~audiomodel.stego.statistics`
+(which predicts each sample from its neighbours, never from itself): ``d`` at the sample and
+``-a_k d`` at the sample k away, ``a_k`` being the interpolator's own coefficients. The test
+fits that template to the residual around every outlier and counts the outliers it explains
+to within the local noise and is even about the sample as that trace is (an *impulse*; a
+step, an edge or a kink leaves an odd trace), in sub-blocks where the sound is predicted to
+within ``_MAX_SIGMA`` LSB (elsewhere a 19 LSB jump hides under the prediction error). A sound
+event has the wrong shape (a kink or a zero-crossing glitch of a synthesised wave leaves an
+asymmetric residual spread over several samples), so it does not fit.
+
+Calibration against the clip itself: the rate is per *predictable* sub-block, so a loud or
+full-band clip is not judged on few blocks (``_MIN_ROWS``); impulses must be many
+(``_MIN_EVENTS``) and frequent among those blocks (``_MIN_RATE``) where a recording's odd
+glitch is one or two. What stays out of reach: +-1-only embedding (LSB matching; its changes
+are under the rounding noise sample by sample), and clips with no predictable passage
+(full-band loud audio, low sample rates): no block qualifies.
+
+The payload is *not* estimated from the impulses: their rate does not follow the payload
+(train split: clips at 5 % of steghide's capacity show as many impulses per predictable block as
+clips at 25-60 %, since a small payload leaves steghide fewer exchange partners near each
+sample, so more of its changes are large). Where the clip has a band with no sound, the
+changes lift its noise floor by their mean square, ``c E[d^2]`` LSB^2
+(:mod:`~audiomodel.stego.noise_floor`); ``|d| >= 1``, so that excess bounds the changed share
+``c`` from above, and the finding quotes it as an upper bound on the payload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from audiomodel.findings import Finding, finding
+
+__all__ = ["IMPULSE_FEATURES", "ImpulseCounter", "impulse_flagged", "judge_impulses"]
+
+_SUB = 128  # frames per sub-block, as the parity statistic's
+_K = 4  # template half-width (samples each side)
+_MIN_SIGMA, _MAX_SIGMA = 0.25, 2.0  # LSB: the sub-block's residual without its largest sample
+_PEAK = 8  # LSB: the sub-block holds sound (not digital silence)
+_OUTLIER_SIGMAS = 6.0
+_OUTLIER_LSB = 4.5
+_MAX_MISFIT = 3.0  # residual left after the template fit, in units of the local noise power
+_MAX_ASYMMETRY = 2.5  # odd part of the residual around the sample, in the same units
+_MIN_EVENTS = 12
+_MIN_ROWS = 300
+_MIN_RATE = 4e-3  # impulses per qualifying sub-block
+FULL_CAPACITY_CHANGED = 0.24  # share of samples steghide changes at its full capacity
+
+IMPULSE_FEATURES = ("impulse_rows", "impulse_events", "impulse_rate", "impulse_amplitude")
+
+
+class ImpulseCounter:
+    """Counts lone displaced samples in the interpolation residual, window by window."""
+
+    def __init__(self) -> None:
+        self.rows = 0  # qualifying sub-blocks
+        self.events = 0  # impulses found in them
+        self.amplitude = 0.0  # sum of the impulses' fitted |d|
+        self.first_frame = -1  # frame of the first and last impulse (file order)
+        self.last_frame = -1
+
+    def update(
+        self,
+        residual: npt.NDArray[np.floating[Any]],
+        coef: npt.NDArray[np.floating[Any]],
+        measured: npt.NDArray[np.integer[Any]],
+        energy: npt.NDArray[np.floating[Any]],
+        start_frame: int,
+    ) -> None:
+        """One window: ``residual`` and ``measured`` (channels, frames), a whole number of
+        sub-blocks; ``energy`` their per-sub-block sum of squares (channels, sub-blocks);
+        ``coef`` the interpolator's a_1..a_K.. (at least ``_K``); ``start_frame`` the file
+        frame of column 0."""
+        channels, frames = residual.shape
+        subs = frames // _SUB
+        blocks = np.abs(residual.reshape(channels, subs, _SUB))
+        top = blocks.max(axis=-1)
+        rest = np.maximum(np.asarray(energy, dtype=np.float64) - top.astype(np.float64) ** 2, 0.0)
+        sigma = np.sqrt(rest / (_SUB - 1))
+        qualifying = (sigma >= _MIN_SIGMA) & (sigma <= _MAX_SIGMA)
+        if not qualifying.any():
+            return
+        peak = np.abs(measured.reshape(channels, subs, _SUB)).max(axis=-1)
+        qualifying &= peak >= _PEAK
+        self.rows += int(np.count_nonzero(qualifying))
+        outlier = qualifying & (top >= np.maximum(_OUTLIER_LSB, _OUTLIER_SIGMAS * sigma))
+        if not outlier.any():
+            return
+        channel, sub = np.nonzero(outlier)
+        at = sub * _SUB + blocks[channel, sub].argmax(axis=-1)
+        inside = (at >= _K) & (at < frames - _K)
+        channel, sub, at = channel[inside], sub[inside], at[inside]
+        a = np.asarray(coef[:_K], dtype=np.float64)
+        template = np.concatenate([-a[::-1], [1.0], -a])
+        offsets = np.arange(-_K, _K + 1)
+        windows = np.asarray(residual[channel[:, None], at[:, None] + offsets], dtype=np.float64)
+        amplitude = windows @ template / (template @ template)
+        misfit = ((windows - amplitude[:, None] * template) ** 2).sum(axis=1)
+        power = sigma[channel, sub] ** 2
+        noise = (2 * _K) * power  # one degree of freedom went to the fit
+        # A lone sample's trace is even about it; a step (an edge, a kink) is odd, and with a
+        # short interpolator the template alone would take a step of 12 LSB for an impulse.
+        odd = ((windows[:, _K + 1 :] - windows[:, _K - 1 :: -1]) ** 2).sum(axis=1)
+        fits = (misfit <= _MAX_MISFIT * noise) & (odd <= _MAX_ASYMMETRY * (2 * _K) * power)
+        if not fits.any():
+            return
+        self.events += int(np.count_nonzero(fits))
+        self.amplitude += float(np.abs(amplitude[fits]).sum())
+        frames_hit = start_frame + at[fits]
+        if self.first_frame < 0:
+            self.first_frame = int(frames_hit.min())
+        self.last_frame = max(self.last_frame, int(frames_hit.max()))
+
+    def features(self) -> dict[str, float]:
+        return {
+            "impulse_rows": float(self.rows),
+            "impulse_events": float(self.events),
+            "impulse_rate": self.events / self.rows if self.rows else 0.0,
+            "impulse_amplitude": self.amplitude / self.events if self.events else 0.0,
+        }
+
+
+def impulse_flagged(counter: ImpulseCounter) -> bool:
+    """Many lone impulses, frequent among the clip's predictable sub-blocks."""
+    return (
+        counter.rows >= _MIN_ROWS
+        and counter.events >= _MIN_EVENTS
+        and counter.events / counter.rows >= _MIN_RATE
+    )
+
+
+def judge_impulses(
+    counter: ImpulseCounter, *, changed_share: float, samples: int
+) -> Finding | None:
+    """``stego.displaced_samples`` when :func:`impulse_flagged`.
+
+    ``changed_share``: the noise floor's excess in LSB^2 (0 when no floor was read), an upper
+    bound on the share of samples changed; the payload bound is quoted as a share of steghide's
+    capacity (it changes about 0.24 of the samples at full capacity) and in bytes.
+    """
+    if not impulse_flagged(counter):
+        return None
+    features = counter.features()
+    capacity_share = min(1.0, changed_share / FULL_CAPACITY_CHANGED)
+    # steghide's capacity is ~ one bit per 2 samples (its graph vertices are sample pairs) less
+    # its header: bytes = share * samples / 16
+    payload_bytes = capacity_share * samples / 16.0
+    estimate = (
+        f"; the noise floor bounds the changes to {changed_share:.1%} of the samples, at most "
+        f"{capacity_share:.0%} of steghide's capacity ({payload_bytes:,.0f} bytes)"
+        if changed_share > 0
+        else "; the payload's size is not measurable here (no band of the clip is empty)"
+    )
+    return finding(
+        "stego.displaced_samples",
+        f"{counter.events} samples in the clip's predictable passages stand alone, displaced "
+        f"by {features['impulse_amplitude']:.0f} LSB on average from what both neighbours "
+        f"predict (one per {1.0 / features['impulse_rate']:.0f} of the {counter.rows} "
+        f"predictable blocks of {_SUB} samples; a recording has none): the value exchanges of "
+        f"histogram-preserving embedding "
+        f"(steghide){estimate}.",
+        impulses=counter.events,
+        predictable_subblocks=counter.rows,
+        impulse_rate=round(features["impulse_rate"], 4),
+        mean_displacement_lsb=round(features["impulse_amplitude"], 1),
+        changed_share_at_most=round(changed_share, 4),
+        steghide_capacity_fraction_at_most=round(capacity_share, 3),
+        estimated_payload_bytes_at_most=round(payload_bytes),
+        start_frame=counter.first_frame,
+        end_frame=counter.last_frame + 1,
+    )
