@@ -38,6 +38,7 @@ byte-level view is this project's own (data hides in the bytes, not in the sound
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,6 +120,10 @@ _PRINTABLE_BYTES_PER_VALUE = _PRINTABLE[_VALUES & 0xFF].astype(np.int64) + _PRIN
 ].astype(np.int64)
 
 
+def _no_lap(stage: str) -> None:
+    """No profile: nothing is measured."""
+
+
 def to_int16(samples: npt.NDArray[np.number]) -> npt.NDArray[np.int16]:
     """Render decoded samples as 16-bit values: floats in [-1, 1] are scaled and rounded,
     wider integers (int32 left-justified, as libsndfile gives 24/32-bit PCM) keep their top 16
@@ -183,6 +188,9 @@ class SignalAnalyzer:
     byte_map : ByteMap, optional
         Where frames sit in the file (uncompressed PCM), so findings about a part of the
         track give its byte range as well as its time range.
+    lap : callable, optional
+        Called with a stage name ("signal", "windows") when that stage's work is done, to
+        charge the CPU time since the previous call to it (the validator's profile).
     """
 
     def __init__(
@@ -192,6 +200,7 @@ class SignalAnalyzer:
         channels: int,
         bits_per_sample: int | None = None,
         byte_map: ByteMap | None = None,
+        lap: Callable[[str], None] | None = None,
     ) -> None:
         if sample_rate <= 0 or channels <= 0:
             raise ValueError(f"bad stream parameters: {sample_rate} Hz, {channels} channels")
@@ -239,6 +248,7 @@ class SignalAnalyzer:
         self._spec_carry = np.zeros(0, dtype=np.float64)  # levels a segment may still need
         self._window = np.hanning(FFT_SIZE).astype(np.float32)
         self._byte_map = byte_map
+        self._lap = lap or _no_lap
         self._windows = WindowAnalyzer(
             sample_rate=sample_rate, channels=channels, level_bits=self.level_bits
         )
@@ -291,7 +301,9 @@ class SignalAnalyzer:
             self._keep_head(ints)
         self._update_envelope(level)
         self._update_spectra(level, block_start)
+        self._lap("signal")
         self._windows.update(ints, floats, level)
+        self._lap("windows")
 
     def _update_pairs(
         self, summed: npt.NDArray[np.int32], level: npt.NDArray[np.float64], sumsq: float
@@ -471,7 +483,9 @@ class SignalAnalyzer:
         """Features and signal findings for everything seen so far."""
         features = self._features()
         envelope = np.concatenate(self._envelope) if self._envelope else np.zeros(0, np.float32)
+        self._lap("signal")
         windows = self._windows.report(self._byte_map)
+        self._lap("windows")
         findings = self._findings(features)
         if not any(f.code == "signal.silence" for f in findings):
             findings.extend(windows.findings)
