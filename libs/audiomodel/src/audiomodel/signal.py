@@ -235,7 +235,7 @@ class SignalAnalyzer:
         self._zero_edges = 0
         self._last_frame = np.zeros((0, channels), dtype=np.int16)
         # The last two frames: a zero's edges are judged once the frame after it is seen.
-        self._zero_tail = np.zeros((0, channels), dtype=np.int32)
+        self._zero_tail = np.zeros((0, channels), dtype=np.int16)
         self._head: list[bytes] = []
         self._head_bytes = 0
         self._envelope: list[npt.NDArray[np.float32]] = []
@@ -279,7 +279,8 @@ class SignalAnalyzer:
         if ints.shape[0] == 0:
             return
         block_start = self._frames
-        self._hist += np.bincount(ints.reshape(-1).view(np.uint16), minlength=65536)
+        counts = np.bincount(ints.reshape(-1).view(np.uint16), minlength=65536)
+        self._hist += counts
         self._n += ints.size
         self._frames += ints.shape[0]
 
@@ -296,7 +297,7 @@ class SignalAnalyzer:
             side -= ints[:, 1]
             self._mid_side += (float(np.dot(mid, mid)), float(np.dot(side, side)))
         self._update_pairs(summed, level, sumsq)
-        self._update_structure(ints)
+        self._update_structure(ints, zeros=bool(counts[0]))
         if self._head_bytes < HEAD_BYTES:
             self._keep_head(ints)
         self._update_envelope(level)
@@ -343,19 +344,20 @@ class SignalAnalyzer:
             self._count_ramps(edge[max(first - 2, 0) : first + 2])
         self._prev = np.concatenate([prev, summed[-2:]])[-2:]
 
-    def _update_structure(self, ints: npt.NDArray[np.int16]) -> None:
-        """Held loud levels and zero-to-loud edges per channel, across block boundaries."""
+    def _update_structure(self, ints: npt.NDArray[np.int16], *, zeros: bool) -> None:
+        """Held loud levels and zero-to-loud edges per channel, across block boundaries;
+        ``zeros``: whether the block holds an exact zero (its histogram says)."""
         self._count_structure(ints)
         if self._last_frame.shape[0]:
             self._count_structure(np.concatenate([self._last_frame, ints[:1]]))
         self._last_frame = ints[-1:].copy()
         # Zero edges: every frame but the last is judged now (it needs the frame after it).
         tail = self._zero_tail
-        if (ints[:-1] == 0).any() or (tail.shape[0] and (tail[-1] == 0).any()):
-            data = np.concatenate([tail, ints.astype(np.int32)])
+        if zeros or (tail.shape[0] and (tail[-1] == 0).any()):
+            data = np.concatenate([tail, ints]) if tail.shape[0] else ints
             first = max(tail.shape[0] - 1, 0)
             self._zero_edges += self._count_zero_edges(data, first, data.shape[0] - 1)
-        self._zero_tail = np.concatenate([tail, ints[-2:].astype(np.int32)])[-2:]
+        self._zero_tail = np.concatenate([tail, ints[-2:]])[-2:]
 
     def _count_structure(self, ints: npt.NDArray[np.int16]) -> None:
         if ints.shape[0] < 2:
@@ -365,7 +367,7 @@ class SignalAnalyzer:
         self._held += int(np.count_nonzero((ints[1:] == ints[:-1]) & loud))
         self._loud_pairs += int(np.count_nonzero(loud))
 
-    def _count_zero_edges(self, data: npt.NDArray[np.int32], first: int, stop: int) -> int:
+    def _count_zero_edges(self, data: npt.NDArray[np.int16], first: int, stop: int) -> int:
         """Loud neighbours (same channel) of the exact zeros in frames ``first`` to ``stop - 1``
         of ``data``, a zero crossing aside.
 
@@ -376,13 +378,17 @@ class SignalAnalyzer:
         padding has another zero, or a value of either sign and any size, on its other side
         (bytes give such a mirror pair to one zero edge in 10-20).
         """
-        rows = np.flatnonzero((data[first:stop] == 0).any(axis=1)) + first
-        if rows.size == 0:
+        # Sample by sample over the interleaved values: a zero's neighbours in its channel sit
+        # one frame (``ch`` values) before and after it. Only the zeros' neighbours are widened
+        # to int32 (|-32768| and the products need it), not the block.
+        ch = data.shape[1]
+        flat = data.reshape(-1)
+        at = np.flatnonzero(flat[first * ch : stop * ch] == 0) + first * ch
+        if at.size == 0:
             return 0
-        before = data[np.maximum(rows - 1, 0)]
-        after = data[rows + 1]
-        zero = data[rows] == 0
-        has_before = (rows > 0)[:, None]
+        before = flat[np.maximum(at - ch, 0)].astype(np.int32)
+        after = flat[at + ch].astype(np.int32)
+        has_before = at >= ch
         crossing = (
             has_before
             & (before * after < 0)
@@ -390,14 +396,14 @@ class SignalAnalyzer:
         )
         edges = (has_before & (np.abs(before) >= self._big_level)).astype(np.int64)
         edges += np.abs(after) >= self._big_level
-        return int(edges[zero & ~crossing].sum())
+        return int(edges[~crossing].sum())
 
     def _zero_edge_count(self) -> int:
         """Zero edges so far, the last frame's zeros judged without a frame after them."""
         tail = self._zero_tail
         if tail.shape[0] < 2:  # no frame, or a single one: it has no neighbour
             return self._zero_edges
-        loud_before = np.abs(tail[-2]) >= self._big_level
+        loud_before = np.abs(tail[-2].astype(np.int32)) >= self._big_level
         return self._zero_edges + int(np.count_nonzero((tail[-1] == 0) & loud_before))
 
     def _keep_head(self, ints: npt.NDArray[np.int16]) -> None:
