@@ -140,18 +140,33 @@ def to_int16(samples: npt.NDArray[np.number]) -> npt.NDArray[np.int16]:
     # float32 (what the decoder gives) stays float32: x 32768 is exact in it, so rounding
     # gives the same values as in float64 without a widened copy of the block. Values past
     # float32's range become infinities there, and clip to the same full scale.
+    # In place on one scaled copy: clipping takes infinities to full scale, and leaves NaNs,
+    # which alone are then set to silence (the same values as nan_to_num before the clip).
     wide = np.float32 if samples.dtype == np.float32 else np.float64
     floats: npt.NDArray[np.floating] = samples.astype(wide, copy=False)
     with np.errstate(invalid="ignore", over="ignore"):
-        scaled: npt.NDArray[np.floating] = np.rint(floats * floats.dtype.type(32768.0))
-    np.nan_to_num(scaled, copy=False, nan=0.0, posinf=32767.0, neginf=-32768.0)
-    rendered: npt.NDArray[np.int16] = np.clip(scaled, -32768, 32767).astype(np.int16)
+        scaled: npt.NDArray[np.floating] = floats * floats.dtype.type(32768.0)
+        np.rint(scaled, out=scaled)
+        np.clip(scaled, -32768, 32767, out=scaled)
+        nan = np.isnan(scaled)
+        if nan.any():
+            scaled[nan] = 0.0
+        rendered: npt.NDArray[np.int16] = scaled.astype(np.int16)
     return rendered
 
 
 def channel_sum(ints: npt.NDArray[np.int16]) -> npt.NDArray[np.int32]:
     """The sum of the channels of 16-bit samples (frames, channels), exact in int32: the mono
     level the signal, window and modem measures share (computed once per block)."""
+    if ints.shape[1] == 2 and ints.flags.c_contiguous and ints.dtype == np.int16:
+        # A stereo frame is one 32-bit word: its two halves, sign-extended by arithmetic
+        # shifts, are the channels (which half is which does not matter to a sum). Three passes
+        # over contiguous words, several times faster than widening strided columns.
+        words = ints.view(np.int32).reshape(-1)
+        pair: npt.NDArray[np.int32] = words << 16
+        pair >>= 16
+        pair += words >> 16
+        return pair
     # Column by column: numpy's sum over a short axis 1 is ten times slower than this.
     summed = ints[:, 0].astype(np.int32)
     for channel in range(1, ints.shape[1]):
