@@ -225,6 +225,8 @@ class SignalAnalyzer:
         # measured on their 16-bit rendering.
         self.level_bits = min(bits_per_sample or 16, 16)
         self._hist = np.zeros(65536, dtype=np.intp)
+        self._used_bins = np.zeros(0, dtype=np.intp)
+        self._used_at = -1  # the sample count ``_used_bins`` was found at
         self._n = 0  # samples (all channels)
         self._frames = 0
         # Sums over the mono level ``S`` (the integer sum of the channels; the mono mix is
@@ -524,12 +526,14 @@ class SignalAnalyzer:
     def _features(self) -> dict[str, float]:
         n = max(self._n, 1)
         hist = self._hist
-        nonzero = hist[hist > 0]
+        nonzero = hist[self._used()]
         distinct = int(nonzero.size)
         p = nonzero / n
         # Level statistics come from the exact histogram of 16-bit values: no per-sample pass.
-        mean = float(np.dot(hist, _LEVELS)) / n
-        rms = math.sqrt(float(np.dot(hist, _LEVELS_SQUARED)) / n)
+        # The counts as floats once (what each dot with a float table would convert them to).
+        counts = hist.astype(np.float64)
+        mean = float(np.dot(counts, _LEVELS)) / n
+        rms = math.sqrt(float(np.dot(counts, _LEVELS_SQUARED)) / n)
         peak = self._peak()
         envelope = np.concatenate(self._envelope) if self._envelope else np.zeros(1, np.float32)
         audible = envelope[envelope > SILENCE_DB]
@@ -538,7 +542,7 @@ class SignalAnalyzer:
         if self.channels == 2:
             # (l + r)^2 + (l - r)^2 = 2 (l^2 + r^2), summed: the side needs no pass of its own.
             mid_energy = self._mono_sumsq
-            side_energy = 2.0 * float(np.dot(hist, _SQUARES)) - mid_energy
+            side_energy = 2.0 * float(np.dot(counts, _SQUARES)) - mid_energy
         return {
             "log_distinct": math.log10(distinct + 1),
             "distinct_ratio": distinct / min(n, 65536),
@@ -596,22 +600,35 @@ class SignalAnalyzer:
         counter or uniform random bytes fill their range evenly. Needs enough samples for the
         counts to be meaningful.
         """
-        by_value = np.roll(self._hist, 32768)  # bin order -> value order (-32768 ... 32767)
-        used = np.flatnonzero(by_value)
-        if used.size < 2 or self._n < 50_000:
+        if self._n < 50_000:
             return False
-        span = by_value[used[0] : used[-1] + 1]
-        if span.size < 16384:
+        used = self._used()
+        if used.size < 2:
             return False
+        # Value order (-32768 ... 32767) of the bins (uint16 order): the top bit flipped.
+        by_order = used ^ 0x8000
+        first, last = int(by_order.min()), int(by_order.max())
+        if last + 1 - first < 16384:
+            return False
+        by_value = np.roll(self._hist, 32768)  # bin order -> value order
+        span = by_value[first : last + 1]
         # Compare coarse bins (256 values each) so quantisation gaps do not matter.
         coarse = np.add.reduceat(span, np.arange(0, span.size, 256))[:-1]
         if coarse.size < 8 or coarse.mean() <= 0:
             return False
         return bool(coarse.std() / coarse.mean() < 0.25)
 
+    def _used(self) -> npt.NDArray[np.intp]:
+        """The histogram's non-empty bins (uint16 order), found once for all the samples seen
+        (the features and findings of a report each need them)."""
+        if self._used_at != self._n:
+            self._used_bins = np.flatnonzero(self._hist)
+            self._used_at = self._n
+        return self._used_bins
+
     def _peak(self) -> float:
         """Largest absolute sample value seen, in [0, 1]."""
-        used = np.flatnonzero(self._hist)
+        used = self._used()
         if used.size == 0:
             return 0.0
         return float(np.abs(_VALUES[used]).max()) / 32768.0
@@ -688,7 +705,7 @@ class SignalAnalyzer:
                     byte_offset=offset,
                 )
             )
-        distinct = int(np.count_nonzero(self._hist))
+        distinct = int(self._used().size)
         peak_lsb = self._peak() * 32768
         if peak_lsb <= 2.0:
             out.append(
