@@ -652,19 +652,24 @@ class SignalAnalyzer:
             "flux_mean",
             "peak_ratio_median",
         )
-        spectra = [s for s in self._spectra if s.sum() > EPS * s.size]
-        if not spectra and self._spec_carry.size >= FFT_SIZE // 4:
+        power = np.zeros((0, 0))
+        if self._spectra:
+            # One stack, its rows summed along their contiguous axis (the same pairwise sums
+            # as each spectrum's own), the silent ones dropped.
+            stacked = np.stack(self._spectra)
+            power = stacked[stacked.sum(axis=1) > EPS * stacked.shape[1]].astype(np.float64)
+        if not power.shape[0] and self._spec_carry.size >= FFT_SIZE // 4:
             # Shorter than one segment (tiny files are common among data in disguise): measure
             # what there is, zero-padded, rather than report a spectrum of nothing.
             padded = np.zeros(FFT_SIZE * SEGMENT_FRAMES, dtype=np.float32)
             tail = (self._spec_carry[-padded.size :] * self._scale).astype(np.float32)
             padded[: tail.size] = tail
             frames = padded.reshape(SEGMENT_FRAMES, FFT_SIZE)[: max(1, -(-tail.size // FFT_SIZE))]
-            power = np.abs(np.fft.rfft(frames * self._window, axis=1)) ** 2
-            spectra = [power.mean(axis=0)[1:]]
-        if not spectra:
+            padded_power = np.abs(np.fft.rfft(frames * self._window, axis=1)) ** 2
+            power = padded_power.mean(axis=0)[None, 1:].astype(np.float64)
+        if not power.shape[0]:
             return dict.fromkeys(names, 0.0)
-        power = np.stack(spectra).astype(np.float64)  # (segments, bins)
+        # power: (segments, bins)
         total = power.sum(axis=1, keepdims=True)
         flatness = np.exp(np.mean(np.log(power + EPS), axis=1)) / (power.mean(axis=1) + EPS)
         bins = power.shape[1]
@@ -674,7 +679,7 @@ class SignalAnalyzer:
         normalised = power / total
         flux = (
             np.abs(np.diff(normalised, axis=0)).sum(axis=1) / 2.0
-            if len(spectra) > 1
+            if power.shape[0] > 1
             else np.zeros(1)
         )
         # A pure tone concentrates its energy in a handful of bins (window main lobe).

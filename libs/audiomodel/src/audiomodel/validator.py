@@ -170,10 +170,22 @@ class _Overlay(io.RawIOBase):
 
 
 def _sha256(stream: BinaryIO) -> str:
+    """The stream's SHA-256: bytes in memory hashed where they lie, a file read into one
+    reused buffer (a fresh 1 MiB ``read`` per chunk costs a new mapping and its page faults)."""
     digest = hashlib.sha256()
     stream.seek(0)
-    while chunk := stream.read(HASH_BLOCK):
-        digest.update(chunk)
+    getbuffer = getattr(stream, "getbuffer", None)
+    readinto = getattr(stream, "readinto", None)
+    if getbuffer is not None:
+        with getbuffer() as whole:
+            digest.update(whole)
+    elif readinto is not None:
+        buffer = memoryview(bytearray(HASH_BLOCK))
+        while n := readinto(buffer):
+            digest.update(buffer[:n])
+    else:
+        while chunk := stream.read(HASH_BLOCK):
+            digest.update(chunk)
     stream.seek(0)
     return digest.hexdigest()
 
