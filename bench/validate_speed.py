@@ -6,8 +6,9 @@ Chromaprint's ``fpcalc -length 0`` (C: decode and one spectral pass; a process p
 is used) and (c) the original system's librosa features (``bench/original_pipeline.py``),
 interleaved file by file after a warm-up, on one core. Wall time and CPU time are both kept:
 on a shared machine wall time counts the waits for the core, CPU time (``process_time`` in
-process, ``RUSAGE_CHILDREN`` for fpcalc) does not. Prints markdown tables; asserts nothing.
-See ``bench/README.md`` for the columns.
+process, ``RUSAGE_CHILDREN`` for fpcalc) does not. A profiled pass of its own then gives the
+validator's CPU time by stage. Prints markdown tables; asserts nothing. See ``bench/README.md``
+for the columns.
 
 Usage::
 
