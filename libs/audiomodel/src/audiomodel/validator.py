@@ -303,6 +303,7 @@ def _decode_and_measure(
                 analysis.findings.append(_duration_finding(declared, limits, "header"))
                 return
             subtype = audio.subtype
+            lap("decode")  # opening the decoder; each analyzer's set-up is its own stage's
             signal = SignalAnalyzer(
                 sample_rate=rate,
                 channels=channels,
@@ -310,11 +311,14 @@ def _decode_and_measure(
                 byte_map=_byte_map(analysis.container, channels),
                 lap=lap,
             )
+            lap("signal")
             stego = _stego_analyzer(subtype, channels)
+            lap("stego")
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
+            lap("modem")
             prints = Fingerprinter(rate) if fingerprint else None
+            lap("fingerprint" if fingerprint else "decode")
             decoded = 0
-            lap("decode")
             for samples, stored in _blocks(audio, subtype):
                 lap("decode")
                 summed = channel_sum(samples)  # the mono level, shared by signal and modem
