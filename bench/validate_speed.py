@@ -6,8 +6,9 @@ Chromaprint's ``fpcalc -length 0`` (C: decode and one spectral pass; a process p
 is used) and (c) the original system's librosa features (``bench/original_pipeline.py``),
 interleaved file by file after a warm-up, on one core. Wall time and CPU time are both kept:
 on a shared machine wall time counts the waits for the core, CPU time (``process_time`` in
-process, ``RUSAGE_CHILDREN`` for fpcalc) does not. Prints markdown tables; asserts nothing.
-See ``bench/README.md`` for the columns.
+process, ``RUSAGE_CHILDREN`` for fpcalc) does not. A profiled pass of its own then gives the
+validator's CPU time by stage. Prints markdown tables; asserts nothing. See ``bench/README.md``
+for the columns.
 
 Usage::
 
@@ -278,10 +279,27 @@ class Validator:
         except Exception as err:  # an unfinished validator: report it and run the baseline alone
             self.error = f"{type(err).__name__}: {err}"
             return
+        self.module = module
         self.validate_path = module.validate_path
 
     def __call__(self, path: Path) -> tuple[float, Any]:
         return _timed(lambda: self.validate_path(path, model=self.model))
+
+    def profiled(self, path: Path) -> dict[str, float]:
+        """CPU ms per stage of one validation of ``path``: ``analyse_stream(profile=True)``
+        (hash, container, decode, signal, windows, modem, stego, findings), ``model`` (the
+        score and the verdict) and ``other`` (opening the file, the glue between stages: the
+        whole call's CPU time less the stages)."""
+        started = time.process_time()
+        with path.open("rb") as stream:
+            analysis = self.module.analyse_stream(stream, name=path.name, profile=True)
+        mark = time.process_time()
+        self.module.verdict_from_analysis(analysis, self.model)
+        done = time.process_time()
+        stages = {k: float(v) for k, v in analysis.cpu_ms.items()}
+        stages["model"] = (done - mark) * 1e3
+        stages["other"] = max(0.0, (done - started) * 1e3 - sum(stages.values()))
+        return stages
 
     def timed(self, path: Path) -> tuple[float, float, Any]:
         """(wall s, CPU s of this process, verdict)."""
@@ -307,6 +325,34 @@ def run_fpcalc(path: Path) -> tuple[float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu
+
+
+def profile_stages(
+    files: Sequence[Path], validator: Validator, *, repeat: int = 1
+) -> dict[str, float]:
+    """CPU seconds per validator stage, summed over ``files`` (each file's least total of
+    ``repeat`` profiled runs); a pass of its own after the timed runs, so its clock reads do
+    not weigh on them."""
+    totals: dict[str, float] = {}
+    for path in files:
+        best: dict[str, float] | None = None
+        for _ in range(repeat):
+            stages = validator.profiled(path)
+            if best is None or sum(stages.values()) < sum(best.values()):
+                best = stages
+        for k, v in (best or {}).items():
+            totals[k] = totals.get(k, 0.0) + v / 1e3
+    return totals
+
+
+def profile_table(totals: dict[str, float]) -> str:
+    """The validator's CPU time by stage, largest first, with each stage's share."""
+    whole = sum(totals.values()) or 1.0
+    lines = ["| stage | CPU s | share |", "| --- | ---: | ---: |"]
+    for k, v in sorted(totals.items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {k} | {v:.3f} | {100 * v / whole:.1f}% |")
+    lines.append(f"| **total** | {whole:.3f} | 100% |")
+    return "\n".join(lines)
 
 
 def warm_up_validator(validator: Validator, directory: Path) -> dict[str, float]:
@@ -636,6 +682,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also the original's peak RSS (shorten --memory-seconds!)",
     )
+    parser.add_argument(
+        "--no-profile",
+        action="store_true",
+        help="skip the validator's CPU-by-stage pass (one more validation per file)",
+    )
     parser.add_argument("--cpu", type=int, help="CPU to pin to (default: the first allowed)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin to one core")
     parser.add_argument("--child-memory", nargs=2, metavar=("SIDE", "PATH"), help=argparse.SUPPRESS)
@@ -724,6 +775,16 @@ def speed_section(args: argparse.Namespace, work: Path) -> list[str]:
     if args.repeat > 1:
         notes.append(f"each side ran {args.repeat} times per file; the fastest run is shown")
     notes += [f"{r.name}: {e}" for r in rows for e in r.errors]
+    profile: list[str] = []
+    if validator is not None and not args.no_profile:
+        sys.stderr.write("validator: CPU by stage ...\n")
+        totals = profile_stages(files, validator, repeat=max(1, args.repeat))
+        profile = [
+            "",
+            "## validator CPU by stage (a profiled pass of its own, summed over the files)",
+            "",
+            profile_table(totals),
+        ]
     return [
         "",
         *(f"- {n}" for n in notes),
@@ -743,6 +804,7 @@ def speed_section(args: argparse.Namespace, work: Path) -> list[str]:
         "## where the time goes (summed over the files)",
         "",
         stage_table(rows),
+        *profile,
     ]
 
 

@@ -220,6 +220,53 @@ def test_the_sha256_is_of_the_bytes_judged(clean_wav: bytes) -> None:
     assert validate_bytes(clean_wav).sha256 == hashlib.sha256(clean_wav).hexdigest()
 
 
+class _ReadOnly:
+    """A seekable stream with ``read`` alone (no ``readinto`` or ``getbuffer`` to lean on)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.inner = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self.inner.read(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self.inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.inner.tell()
+
+
+def test_the_sha256_is_the_same_from_memory_a_file_and_a_read_only_stream(
+    clean_wav: bytes, tmp_path: Path
+) -> None:
+    import hashlib
+
+    from audiomodel.validator import _sha256
+
+    path = tmp_path / "clean.wav"
+    path.write_bytes(clean_wav * 3)  # ~2 MB: several hash blocks through the one buffer
+    expected = hashlib.sha256(clean_wav * 3).hexdigest()
+    with path.open("rb") as stream:
+        assert _sha256(stream) == expected
+        assert stream.tell() == 0  # left at the start for the container walk
+    assert _sha256(io.BytesIO(clean_wav * 3)) == expected
+    assert _sha256(_ReadOnly(clean_wav * 3)) == expected  # type: ignore[arg-type]
+
+
+def test_a_profiled_analysis_charges_cpu_time_to_each_stage_and_a_plain_one_to_none(
+    clean_wav: bytes,
+) -> None:
+    plain = analyse_stream(io.BytesIO(clean_wav))
+    assert plain.cpu_ms == {}
+    profiled = analyse_stream(io.BytesIO(clean_wav), profile=True)
+    for stage in ("hash", "container", "decode", "signal", "windows", "modem", "stego"):
+        assert profiled.cpu_ms[stage] >= 0.0, stage
+    assert sum(profiled.cpu_ms.values()) > 0.0
+    # Profiling measures; it does not change what is measured.
+    assert profiled.features == plain.features
+    assert [f.code for f in profiled.findings] == [f.code for f in plain.findings]
+
+
 def test_every_registered_code_is_exercised_by_some_test() -> None:
     root = TESTS.parent.parent.parent
     text = "\n".join(

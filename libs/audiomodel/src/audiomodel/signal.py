@@ -38,6 +38,7 @@ byte-level view is this project's own (data hides in the bytes, not in the sound
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,6 +120,10 @@ _PRINTABLE_BYTES_PER_VALUE = _PRINTABLE[_VALUES & 0xFF].astype(np.int64) + _PRIN
 ].astype(np.int64)
 
 
+def _no_lap(stage: str) -> None:
+    """No profile: nothing is measured."""
+
+
 def to_int16(samples: npt.NDArray[np.number]) -> npt.NDArray[np.int16]:
     """Render decoded samples as 16-bit values: floats in [-1, 1] are scaled and rounded,
     wider integers (int32 left-justified, as libsndfile gives 24/32-bit PCM) keep their top 16
@@ -135,18 +140,33 @@ def to_int16(samples: npt.NDArray[np.number]) -> npt.NDArray[np.int16]:
     # float32 (what the decoder gives) stays float32: x 32768 is exact in it, so rounding
     # gives the same values as in float64 without a widened copy of the block. Values past
     # float32's range become infinities there, and clip to the same full scale.
+    # In place on one scaled copy: clipping takes infinities to full scale, and leaves NaNs,
+    # which alone are then set to silence (the same values as nan_to_num before the clip).
     wide = np.float32 if samples.dtype == np.float32 else np.float64
     floats: npt.NDArray[np.floating] = samples.astype(wide, copy=False)
     with np.errstate(invalid="ignore", over="ignore"):
-        scaled: npt.NDArray[np.floating] = np.rint(floats * floats.dtype.type(32768.0))
-    np.nan_to_num(scaled, copy=False, nan=0.0, posinf=32767.0, neginf=-32768.0)
-    rendered: npt.NDArray[np.int16] = np.clip(scaled, -32768, 32767).astype(np.int16)
+        scaled: npt.NDArray[np.floating] = floats * floats.dtype.type(32768.0)
+        np.rint(scaled, out=scaled)
+        np.clip(scaled, -32768, 32767, out=scaled)
+        nan = np.isnan(scaled)
+        if nan.any():
+            scaled[nan] = 0.0
+        rendered: npt.NDArray[np.int16] = scaled.astype(np.int16)
     return rendered
 
 
 def channel_sum(ints: npt.NDArray[np.int16]) -> npt.NDArray[np.int32]:
     """The sum of the channels of 16-bit samples (frames, channels), exact in int32: the mono
     level the signal, window and modem measures share (computed once per block)."""
+    if ints.shape[1] == 2 and ints.flags.c_contiguous and ints.dtype == np.int16:
+        # A stereo frame is one 32-bit word: its two halves, sign-extended by arithmetic
+        # shifts, are the channels (which half is which does not matter to a sum). Three passes
+        # over contiguous words, several times faster than widening strided columns.
+        words = ints.view(np.int32).reshape(-1)
+        pair: npt.NDArray[np.int32] = words << 16
+        pair >>= 16
+        pair += words >> 16
+        return pair
     # Column by column: numpy's sum over a short axis 1 is ten times slower than this.
     summed = ints[:, 0].astype(np.int32)
     for channel in range(1, ints.shape[1]):
@@ -183,6 +203,9 @@ class SignalAnalyzer:
     byte_map : ByteMap, optional
         Where frames sit in the file (uncompressed PCM), so findings about a part of the
         track give its byte range as well as its time range.
+    lap : callable, optional
+        Called with a stage name ("signal", "windows") when that stage's work is done, to
+        charge the CPU time since the previous call to it (the validator's profile).
     """
 
     def __init__(
@@ -192,6 +215,7 @@ class SignalAnalyzer:
         channels: int,
         bits_per_sample: int | None = None,
         byte_map: ByteMap | None = None,
+        lap: Callable[[str], None] | None = None,
     ) -> None:
         if sample_rate <= 0 or channels <= 0:
             raise ValueError(f"bad stream parameters: {sample_rate} Hz, {channels} channels")
@@ -201,6 +225,8 @@ class SignalAnalyzer:
         # measured on their 16-bit rendering.
         self.level_bits = min(bits_per_sample or 16, 16)
         self._hist = np.zeros(65536, dtype=np.intp)
+        self._used_bins = np.zeros(0, dtype=np.intp)
+        self._used_at = -1  # the sample count ``_used_bins`` was found at
         self._n = 0  # samples (all channels)
         self._frames = 0
         # Sums over the mono level ``S`` (the integer sum of the channels; the mono mix is
@@ -226,7 +252,7 @@ class SignalAnalyzer:
         self._zero_edges = 0
         self._last_frame = np.zeros((0, channels), dtype=np.int16)
         # The last two frames: a zero's edges are judged once the frame after it is seen.
-        self._zero_tail = np.zeros((0, channels), dtype=np.int32)
+        self._zero_tail = np.zeros((0, channels), dtype=np.int16)
         self._head: list[bytes] = []
         self._head_bytes = 0
         self._envelope: list[npt.NDArray[np.float32]] = []
@@ -239,6 +265,7 @@ class SignalAnalyzer:
         self._spec_carry = np.zeros(0, dtype=np.float64)  # levels a segment may still need
         self._window = np.hanning(FFT_SIZE).astype(np.float32)
         self._byte_map = byte_map
+        self._lap = lap or _no_lap
         self._windows = WindowAnalyzer(
             sample_rate=sample_rate, channels=channels, level_bits=self.level_bits
         )
@@ -269,7 +296,8 @@ class SignalAnalyzer:
         if ints.shape[0] == 0:
             return
         block_start = self._frames
-        self._hist += np.bincount(ints.reshape(-1).view(np.uint16), minlength=65536)
+        counts = np.bincount(ints.reshape(-1).view(np.uint16), minlength=65536)
+        self._hist += counts
         self._n += ints.size
         self._frames += ints.shape[0]
 
@@ -286,12 +314,14 @@ class SignalAnalyzer:
             side -= ints[:, 1]
             self._mid_side += (float(np.dot(mid, mid)), float(np.dot(side, side)))
         self._update_pairs(summed, level, sumsq)
-        self._update_structure(ints)
+        self._update_structure(ints, zeros=bool(counts[0]))
         if self._head_bytes < HEAD_BYTES:
             self._keep_head(ints)
         self._update_envelope(level)
         self._update_spectra(level, block_start)
+        self._lap("signal")
         self._windows.update(ints, floats, level)
+        self._lap("windows")
 
     def _update_pairs(
         self, summed: npt.NDArray[np.int32], level: npt.NDArray[np.float64], sumsq: float
@@ -331,19 +361,20 @@ class SignalAnalyzer:
             self._count_ramps(edge[max(first - 2, 0) : first + 2])
         self._prev = np.concatenate([prev, summed[-2:]])[-2:]
 
-    def _update_structure(self, ints: npt.NDArray[np.int16]) -> None:
-        """Held loud levels and zero-to-loud edges per channel, across block boundaries."""
+    def _update_structure(self, ints: npt.NDArray[np.int16], *, zeros: bool) -> None:
+        """Held loud levels and zero-to-loud edges per channel, across block boundaries;
+        ``zeros``: whether the block holds an exact zero (its histogram says)."""
         self._count_structure(ints)
         if self._last_frame.shape[0]:
             self._count_structure(np.concatenate([self._last_frame, ints[:1]]))
         self._last_frame = ints[-1:].copy()
         # Zero edges: every frame but the last is judged now (it needs the frame after it).
         tail = self._zero_tail
-        if (ints[:-1] == 0).any() or (tail.shape[0] and (tail[-1] == 0).any()):
-            data = np.concatenate([tail, ints.astype(np.int32)])
+        if zeros or (tail.shape[0] and (tail[-1] == 0).any()):
+            data = np.concatenate([tail, ints]) if tail.shape[0] else ints
             first = max(tail.shape[0] - 1, 0)
             self._zero_edges += self._count_zero_edges(data, first, data.shape[0] - 1)
-        self._zero_tail = np.concatenate([tail, ints[-2:].astype(np.int32)])[-2:]
+        self._zero_tail = np.concatenate([tail, ints[-2:]])[-2:]
 
     def _count_structure(self, ints: npt.NDArray[np.int16]) -> None:
         if ints.shape[0] < 2:
@@ -353,7 +384,7 @@ class SignalAnalyzer:
         self._held += int(np.count_nonzero((ints[1:] == ints[:-1]) & loud))
         self._loud_pairs += int(np.count_nonzero(loud))
 
-    def _count_zero_edges(self, data: npt.NDArray[np.int32], first: int, stop: int) -> int:
+    def _count_zero_edges(self, data: npt.NDArray[np.int16], first: int, stop: int) -> int:
         """Loud neighbours (same channel) of the exact zeros in frames ``first`` to ``stop - 1``
         of ``data``, a zero crossing aside.
 
@@ -364,13 +395,17 @@ class SignalAnalyzer:
         padding has another zero, or a value of either sign and any size, on its other side
         (bytes give such a mirror pair to one zero edge in 10-20).
         """
-        rows = np.flatnonzero((data[first:stop] == 0).any(axis=1)) + first
-        if rows.size == 0:
+        # Sample by sample over the interleaved values: a zero's neighbours in its channel sit
+        # one frame (``ch`` values) before and after it. Only the zeros' neighbours are widened
+        # to int32 (|-32768| and the products need it), not the block.
+        ch = data.shape[1]
+        flat = data.reshape(-1)
+        at = np.flatnonzero(flat[first * ch : stop * ch] == 0) + first * ch
+        if at.size == 0:
             return 0
-        before = data[np.maximum(rows - 1, 0)]
-        after = data[rows + 1]
-        zero = data[rows] == 0
-        has_before = (rows > 0)[:, None]
+        before = flat[np.maximum(at - ch, 0)].astype(np.int32)
+        after = flat[at + ch].astype(np.int32)
+        has_before = at >= ch
         crossing = (
             has_before
             & (before * after < 0)
@@ -378,14 +413,14 @@ class SignalAnalyzer:
         )
         edges = (has_before & (np.abs(before) >= self._big_level)).astype(np.int64)
         edges += np.abs(after) >= self._big_level
-        return int(edges[zero & ~crossing].sum())
+        return int(edges[~crossing].sum())
 
     def _zero_edge_count(self) -> int:
         """Zero edges so far, the last frame's zeros judged without a frame after them."""
         tail = self._zero_tail
         if tail.shape[0] < 2:  # no frame, or a single one: it has no neighbour
             return self._zero_edges
-        loud_before = np.abs(tail[-2]) >= self._big_level
+        loud_before = np.abs(tail[-2].astype(np.int32)) >= self._big_level
         return self._zero_edges + int(np.count_nonzero((tail[-1] == 0) & loud_before))
 
     def _keep_head(self, ints: npt.NDArray[np.int16]) -> None:
@@ -471,7 +506,9 @@ class SignalAnalyzer:
         """Features and signal findings for everything seen so far."""
         features = self._features()
         envelope = np.concatenate(self._envelope) if self._envelope else np.zeros(0, np.float32)
+        self._lap("signal")
         windows = self._windows.report(self._byte_map)
+        self._lap("windows")
         findings = self._findings(features)
         if not any(f.code == "signal.silence" for f in findings):
             findings.extend(windows.findings)
@@ -489,12 +526,14 @@ class SignalAnalyzer:
     def _features(self) -> dict[str, float]:
         n = max(self._n, 1)
         hist = self._hist
-        nonzero = hist[hist > 0]
+        nonzero = hist[self._used()]
         distinct = int(nonzero.size)
         p = nonzero / n
         # Level statistics come from the exact histogram of 16-bit values: no per-sample pass.
-        mean = float(np.dot(hist, _LEVELS)) / n
-        rms = math.sqrt(float(np.dot(hist, _LEVELS_SQUARED)) / n)
+        # The counts as floats once (what each dot with a float table would convert them to).
+        counts = hist.astype(np.float64)
+        mean = float(np.dot(counts, _LEVELS)) / n
+        rms = math.sqrt(float(np.dot(counts, _LEVELS_SQUARED)) / n)
         peak = self._peak()
         envelope = np.concatenate(self._envelope) if self._envelope else np.zeros(1, np.float32)
         audible = envelope[envelope > SILENCE_DB]
@@ -503,7 +542,7 @@ class SignalAnalyzer:
         if self.channels == 2:
             # (l + r)^2 + (l - r)^2 = 2 (l^2 + r^2), summed: the side needs no pass of its own.
             mid_energy = self._mono_sumsq
-            side_energy = 2.0 * float(np.dot(hist, _SQUARES)) - mid_energy
+            side_energy = 2.0 * float(np.dot(counts, _SQUARES)) - mid_energy
         return {
             "log_distinct": math.log10(distinct + 1),
             "distinct_ratio": distinct / min(n, 65536),
@@ -561,22 +600,35 @@ class SignalAnalyzer:
         counter or uniform random bytes fill their range evenly. Needs enough samples for the
         counts to be meaningful.
         """
-        by_value = np.roll(self._hist, 32768)  # bin order -> value order (-32768 ... 32767)
-        used = np.flatnonzero(by_value)
-        if used.size < 2 or self._n < 50_000:
+        if self._n < 50_000:
             return False
-        span = by_value[used[0] : used[-1] + 1]
-        if span.size < 16384:
+        used = self._used()
+        if used.size < 2:
             return False
+        # Value order (-32768 ... 32767) of the bins (uint16 order): the top bit flipped.
+        by_order = used ^ 0x8000
+        first, last = int(by_order.min()), int(by_order.max())
+        if last + 1 - first < 16384:
+            return False
+        by_value = np.roll(self._hist, 32768)  # bin order -> value order
+        span = by_value[first : last + 1]
         # Compare coarse bins (256 values each) so quantisation gaps do not matter.
         coarse = np.add.reduceat(span, np.arange(0, span.size, 256))[:-1]
         if coarse.size < 8 or coarse.mean() <= 0:
             return False
         return bool(coarse.std() / coarse.mean() < 0.25)
 
+    def _used(self) -> npt.NDArray[np.intp]:
+        """The histogram's non-empty bins (uint16 order), found once for all the samples seen
+        (the features and findings of a report each need them)."""
+        if self._used_at != self._n:
+            self._used_bins = np.flatnonzero(self._hist)
+            self._used_at = self._n
+        return self._used_bins
+
     def _peak(self) -> float:
         """Largest absolute sample value seen, in [0, 1]."""
-        used = np.flatnonzero(self._hist)
+        used = self._used()
         if used.size == 0:
             return 0.0
         return float(np.abs(_VALUES[used]).max()) / 32768.0
@@ -600,19 +652,24 @@ class SignalAnalyzer:
             "flux_mean",
             "peak_ratio_median",
         )
-        spectra = [s for s in self._spectra if s.sum() > EPS * s.size]
-        if not spectra and self._spec_carry.size >= FFT_SIZE // 4:
+        power = np.zeros((0, 0))
+        if self._spectra:
+            # One stack, its rows summed along their contiguous axis (the same pairwise sums
+            # as each spectrum's own), the silent ones dropped.
+            stacked = np.stack(self._spectra)
+            power = stacked[stacked.sum(axis=1) > EPS * stacked.shape[1]].astype(np.float64)
+        if not power.shape[0] and self._spec_carry.size >= FFT_SIZE // 4:
             # Shorter than one segment (tiny files are common among data in disguise): measure
             # what there is, zero-padded, rather than report a spectrum of nothing.
             padded = np.zeros(FFT_SIZE * SEGMENT_FRAMES, dtype=np.float32)
             tail = (self._spec_carry[-padded.size :] * self._scale).astype(np.float32)
             padded[: tail.size] = tail
             frames = padded.reshape(SEGMENT_FRAMES, FFT_SIZE)[: max(1, -(-tail.size // FFT_SIZE))]
-            power = np.abs(np.fft.rfft(frames * self._window, axis=1)) ** 2
-            spectra = [power.mean(axis=0)[1:]]
-        if not spectra:
+            padded_power = np.abs(np.fft.rfft(frames * self._window, axis=1)) ** 2
+            power = padded_power.mean(axis=0)[None, 1:].astype(np.float64)
+        if not power.shape[0]:
             return dict.fromkeys(names, 0.0)
-        power = np.stack(spectra).astype(np.float64)  # (segments, bins)
+        # power: (segments, bins)
         total = power.sum(axis=1, keepdims=True)
         flatness = np.exp(np.mean(np.log(power + EPS), axis=1)) / (power.mean(axis=1) + EPS)
         bins = power.shape[1]
@@ -622,7 +679,7 @@ class SignalAnalyzer:
         normalised = power / total
         flux = (
             np.abs(np.diff(normalised, axis=0)).sum(axis=1) / 2.0
-            if len(spectra) > 1
+            if power.shape[0] > 1
             else np.zeros(1)
         )
         # A pure tone concentrates its energy in a handful of bins (window main lobe).
@@ -653,7 +710,7 @@ class SignalAnalyzer:
                     byte_offset=offset,
                 )
             )
-        distinct = int(np.count_nonzero(self._hist))
+        distinct = int(self._used().size)
         peak_lsb = self._peak() * 32768
         if peak_lsb <= 2.0:
             out.append(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -75,6 +75,9 @@ class TrackAnalysis:
     fingerprint: Landmarks | None = None
     findings: list[Finding] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # CPU milliseconds per stage (hash, container, decode, signal, windows, modem, stego, ...),
+    # filled only when :func:`analyse_stream` is asked to ``profile`` (bench/validate_speed.py).
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def features(self) -> dict[str, float]:
@@ -107,6 +110,24 @@ class _Budget:
             elapsed_s=round(time.perf_counter() - self.started, 3),
             **evidence,
         )
+
+
+class _Stopwatch:
+    """CPU time per stage: each :meth:`lap` charges the CPU time since the previous lap to the
+    stage named (``process_time``: on a shared machine, the waits for a core are nobody's)."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into = into
+        self.last = time.process_time()
+
+    def lap(self, stage: str) -> None:
+        now = time.process_time()
+        self.into[stage] = self.into.get(stage, 0.0) + (now - self.last) * 1e3
+        self.last = now
+
+
+def _no_lap(stage: str) -> None:
+    """The lap of an unprofiled analysis: nothing is measured."""
 
 
 class _Overlay(io.RawIOBase):
@@ -149,10 +170,22 @@ class _Overlay(io.RawIOBase):
 
 
 def _sha256(stream: BinaryIO) -> str:
+    """The stream's SHA-256: bytes in memory hashed where they lie, a file read into one
+    reused buffer (a fresh 1 MiB ``read`` per chunk costs a new mapping and its page faults)."""
     digest = hashlib.sha256()
     stream.seek(0)
-    while chunk := stream.read(HASH_BLOCK):
-        digest.update(chunk)
+    getbuffer = getattr(stream, "getbuffer", None)
+    readinto = getattr(stream, "readinto", None)
+    if getbuffer is not None:
+        with getbuffer() as whole:
+            digest.update(whole)
+    elif readinto is not None:
+        buffer = memoryview(bytearray(HASH_BLOCK))
+        while n := readinto(buffer):
+            digest.update(buffer[:n])
+    else:
+        while chunk := stream.read(HASH_BLOCK):
+            digest.update(chunk)
     stream.seek(0)
     return digest.hexdigest()
 
@@ -169,18 +202,23 @@ def analyse_stream(
     name: str | None = None,
     limits: Limits | None = None,
     fingerprint: bool = False,
+    profile: bool = False,
 ) -> TrackAnalysis:
     """Measure a track: container walk, streamed decode with signal and LSB analysis.
 
     With ``fingerprint``, the decoded blocks also feed a :class:`Fingerprinter` (no second
-    decode) and ``analysis.fingerprint`` holds the track's landmarks.
+    decode) and ``analysis.fingerprint`` holds the track's landmarks. With ``profile``,
+    ``analysis.cpu_ms`` holds the CPU time of each stage.
     """
     limits = limits or Limits()
     started = time.perf_counter()
+    cpu_ms: dict[str, float] = {}
+    lap = _Stopwatch(cpu_ms).lap if profile else _no_lap
     budget = _Budget(limits.time_budget_s)
     size = _stream_size(stream)
-    analysis = TrackAnalysis(size=size, sha256=_sha256(stream))
+    analysis = TrackAnalysis(size=size, sha256=_sha256(stream), cpu_ms=cpu_ms)
     analysis.timings_ms["hash"] = (time.perf_counter() - started) * 1e3
+    lap("hash")
     if budget.exceeded():
         analysis.findings.append(budget.finding("hashing"))
         return analysis
@@ -206,6 +244,7 @@ def analyse_stream(
     analysis.container = container
     analysis.findings.extend(container.findings)
     analysis.timings_ms["container"] = (time.perf_counter() - mark) * 1e3
+    lap("container")
     if container.format not in DECODABLE_FORMATS:
         return analysis
     if budget.exceeded():
@@ -227,9 +266,10 @@ def analyse_stream(
     # Small per-block BLAS calls are slower across threads than on one; callers run tracks in
     # parallel processes instead.
     with _thread_pools().limit(limits=1, user_api="blas"):
-        _decode_and_measure(source, analysis, limits, budget, fingerprint=fingerprint)
+        _decode_and_measure(source, analysis, limits, budget, fingerprint=fingerprint, lap=lap)
     analysis.timings_ms["decode_and_signal"] = (time.perf_counter() - mark) * 1e3
     _settle_truncation(analysis)
+    lap("findings")
     analysis.timings_ms["analysis"] = (time.perf_counter() - started) * 1e3
     return analysis
 
@@ -248,6 +288,7 @@ def _decode_and_measure(
     budget: _Budget,
     *,
     fingerprint: bool = False,
+    lap: Callable[[str], None] = _no_lap,
 ) -> None:
     stream.seek(0)
     try:
@@ -262,26 +303,37 @@ def _decode_and_measure(
                 analysis.findings.append(_duration_finding(declared, limits, "header"))
                 return
             subtype = audio.subtype
+            lap("decode")  # opening the decoder; each analyzer's set-up is its own stage's
             signal = SignalAnalyzer(
                 sample_rate=rate,
                 channels=channels,
                 bits_per_sample=_STORED_BITS.get(subtype),
                 byte_map=_byte_map(analysis.container, channels),
+                lap=lap,
             )
+            lap("signal")
             stego = _stego_analyzer(subtype, channels)
+            lap("stego")
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
+            lap("modem")
             prints = Fingerprinter(rate) if fingerprint else None
+            lap("fingerprint" if fingerprint else "decode")
             decoded = 0
             for samples, stored in _blocks(audio, subtype):
+                lap("decode")
                 summed = channel_sum(samples)  # the mono level, shared by signal and modem
                 signal.update(
                     samples, stored if subtype in _FLOAT_SUBTYPES else None, summed=summed
                 )
+                lap("signal")
                 modem.update(samples, summed=summed)
+                lap("modem")
                 if prints is not None:
                     prints.update(samples)
+                    lap("fingerprint")
                 if stego is not None and stored is not None:
                     stego.update(stored)
+                    lap("stego")
                 decoded += samples.shape[0]
                 if decoded / rate > limits.max_duration_s:
                     analysis.findings.append(_duration_finding(decoded / rate, limits, "decoding"))
@@ -295,6 +347,7 @@ def _decode_and_measure(
             if error and (decoded == 0 or not _cut_short(analysis)):
                 message = sf_ffi.string(sf_lib.sf_strerror(audio._file)).decode("utf-8", "replace")
                 raise sf.LibsndfileError(error, f"after {decoded} frames: {message}")
+            lap("decode")
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError, EOFError) as err:
         analysis.findings.append(
             finding(
@@ -305,10 +358,12 @@ def _decode_and_measure(
         )
         return
     analysis.signal = signal.report()
+    lap("signal")
     if prints is not None:
         mark = time.perf_counter()
         analysis.fingerprint = prints.finish()
         analysis.timings_ms["fingerprint_finish"] = (time.perf_counter() - mark) * 1e3
+        lap("fingerprint")
     if analysis.signal.frames == 0:
         analysis.findings.append(
             finding("container.undecodable", "The container holds no audio frames.", frames=0)
@@ -319,10 +374,12 @@ def _decode_and_measure(
     mark = time.perf_counter()
     analysis.findings.extend(modem.report(deadline=budget.deadline).findings)
     analysis.timings_ms["modem"] = (time.perf_counter() - mark) * 1e3
+    lap("modem")
     if stego is not None:
         counts = signal.value_counts if stego.wants_value_counts else None
         analysis.stego = stego.report(value_counts=counts)
         analysis.findings.extend(analysis.stego.findings)
+        lap("stego")
     if budget.exceeded():
         analysis.findings.append(budget.finding("reports"))
 
