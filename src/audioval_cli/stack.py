@@ -1,11 +1,11 @@
 """``audioval up``: the whole pipeline on this machine, in the foreground.
 
-The AWS emulator (``python -m moto.server`` on 127.0.0.1), a Ray head (``ray start --head``,
-dashboard included, token authentication on), the three services and the review console run as
-child processes, the services started the way a deployment starts them (``python -m
-audioval_<service>``) and configured only through their environment. The console's moderator
-token is ``AUDIOVAL_CONSOLE_TOKEN`` (or ``AUDIOVAL_CONSOLE_TOKENS``) when set, else a fresh one,
-printed in its URL. Endpoints are printed once every health check says
+The AWS emulator (moto's server, ``python -m audioval_localstack.moto_server`` on 127.0.0.1), a
+Ray head (``ray start --head``, dashboard included, token authentication on), the three services
+and the review console run as child processes, the services started the way a deployment starts
+them (``python -m audioval_<service>``) and configured only through their environment. The
+console's moderator token is ``AUDIOVAL_CONSOLE_TOKEN`` (or ``AUDIOVAL_CONSOLE_TOKENS``) when set,
+else a fresh one, printed in its URL. Endpoints are printed once every health check says
 SERVING; SIGINT/SIGTERM stops the children (SIGTERM, then SIGKILL after a grace period), then
 the Ray head and the emulator, leaving nothing running.
 
