@@ -120,7 +120,7 @@ class EmulatorProcess:
             [
                 sys.executable,
                 "-m",
-                "audioval_localstack.moto_server",  # moto.server, less a per-response scan
+                "audioval_localstack.moto_server",  # moto.server, made safe and lean for uploads
                 "-H",
                 self.host,
                 "-p",
