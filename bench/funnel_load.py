@@ -16,6 +16,12 @@ same run and on the same stack, classify alone: ``--crowd`` other tracks sent wh
 ``ValidateTrack`` at the same concurrency, no funnel. The funnel's throughput (the crowd load's
 tracks / wall time) over classify's alone is the funnel ratio.
 
+Last, the CPU seconds each component of the stack used while each load ran
+(:mod:`process_cpu`: the emulator, ingest, rebuild, classify's own process, the validator's Ray
+workers, the Ray head, this client), with the total against wall time x CPUs: on a shared
+machine a total well under 100% means other work took the rest. Each track is its own piece
+(see :class:`Tracks`); ``--same-music`` makes every track the same one.
+
 ``--faults RATE`` starts the stack with its fault layer (``audioval up --faults RATE
 --fault-kinds throttle``): Kinesis' per-shard limits enforced (1 MiB/s and 1,000 records/s in,
 2 MiB/s and 5 GetRecords/s out) and that share of every AWS call throttled. It then also checks
