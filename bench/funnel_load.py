@@ -16,6 +16,12 @@ same run and on the same stack, classify alone: ``--crowd`` other tracks sent wh
 ``ValidateTrack`` at the same concurrency, no funnel. The funnel's throughput (the crowd load's
 tracks / wall time) over classify's alone is the funnel ratio.
 
+Last, the CPU seconds each component of the stack used while each load ran
+(:mod:`process_cpu`: the emulator, ingest, rebuild, classify's own process, the validator's Ray
+workers, the Ray head, this client), with the total against wall time x CPUs: on a shared
+machine a total well under 100% means other work took the rest. Each track is its own piece
+(see :class:`Tracks`); ``--same-music`` makes every track the same one.
+
 ``--faults RATE`` starts the stack with its fault layer (``audioval up --faults RATE
 --fault-kinds throttle``): Kinesis' per-shard limits enforced (1 MiB/s and 1,000 records/s in,
 2 MiB/s and 5 GetRecords/s out) and that share of every AWS call throttled. It then also checks
@@ -49,6 +55,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
+import numpy as np
+import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -64,6 +72,7 @@ from pipeline_latency import (
     music_track,
     percentile,
 )
+from process_cpu import StackCpu, cpu_table
 
 from audioval.v1 import classify_pb2, classify_pb2_grpc
 from audioval_cli.stack import StackPorts
@@ -151,18 +160,36 @@ def start_stack(tmp: Path, args: argparse.Namespace) -> StackHandle:
 
 
 class Tracks:
-    """Unique 5 MB WAVs made as they are needed (no two hash alike)."""
+    """Unique 5 MB WAVs made as they are needed (no two hash alike).
 
-    def __init__(self, size_bytes: int) -> None:
+    By default each track is its own piece: a melody of its own (``synth_music`` seeded by the
+    track's number) played at its own speed (resampled by a factor spread over an octave either
+    way), so no two tracks' fingerprints match, as with real uploads. With ``same_music`` every
+    track is the same piece under its own noise floor: each then matches every track accepted
+    before it (``fingerprint.duplicate``), and classify's index lookup grows with the catalogue.
+    """
+
+    def __init__(self, size_bytes: int, *, same_music: bool = False) -> None:
         self._size = size_bytes
-        self._base = synth_music(8.0, seed=7)
+        self._same = synth_music(8.0, seed=7) if same_music else None
         self._next = 0
         self._lock = threading.Lock()
 
     def take(self, count: int) -> list[bytes]:
         with self._lock:
             first, self._next = self._next, self._next + count
-        return [music_track(self._size, i, self._base) for i in range(first, first + count)]
+        return [music_track(self._size, i, self._base(i)) for i in range(first, first + count)]
+
+    def _base(self, index: int) -> npt.NDArray[np.float32]:
+        if self._same is not None:
+            return self._same
+        piece = synth_music(4.0, seed=1000 + index)
+        speed = 2.0 ** ((index * 0.6180339887) % 1.0 * 2.0 - 1.0)  # well spread in [0.5, 2)
+        at = np.arange(0.0, len(piece) - 1, speed)
+        frames = np.arange(len(piece))
+        return np.stack(
+            [np.interp(at, frames, piece[:, c]) for c in range(piece.shape[1])], axis=1
+        ).astype(np.float32)
 
 
 def run_load(
@@ -274,12 +301,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--keep-logs", type=Path, help="copy the stack's logs here at the end")
     parser.add_argument("--skip-alone", action="store_true", help="no classify-alone run")
+    parser.add_argument(
+        "--same-music",
+        action="store_true",
+        help="every track the same piece (each then matches the whole catalogue: see Tracks)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    make = Tracks(int(args.size_mb * MIB))
+    make = Tracks(int(args.size_mb * MIB), same_music=args.same_music)
     with tempfile.TemporaryDirectory(prefix="audioval-funnel-") as tmp_name:
         tmp = Path(tmp_name)
         started = time.monotonic()
@@ -295,6 +327,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         client = Client(stack.ingest, stack.classify, poll_s=0.02, timeout_s=args.timeout)
         watch = Watch(client.classify)
         client.watch = watch  # type: ignore[assignment]  # same wait() as VerdictWatch
+        assert stack.process is not None
+        cpu = StackCpu(stack.process.pid)
+        phases: list[tuple[str, float, dict[str, float], dict[str, float]]] = []
         rows: list[str] = []
         judged: list[TrackTiming] = []
         failures = 0
@@ -312,15 +347,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if count <= 0:
                     continue
                 tracks = make.take(count)
+                before = cpu.snapshot()
                 timings, wall, failed = run_load(
                     client, tracks, [user(i) for i in range(count)], concurrency, name
                 )
+                phases.append((name, wall, before, cpu.snapshot()))
                 results.append((name, timings, wall, failed))
                 judged += timings
                 failures += failed
                 del tracks
             if not args.skip_alone and args.crowd > 0:
-                alone = classify_alone(stack.classify, make.take(args.crowd), args.crowd)
+                tracks = make.take(args.crowd)
+                before = cpu.snapshot()
+                alone = classify_alone(stack.classify, tracks, args.crowd)
+                phases.append(("alone", alone[0], before, cpu.snapshot()))
+                del tracks
             time.sleep(1.0)  # let the last log lines reach the files
             attribute(judged, stack.log_dir)
             for name, timings, wall, failed in results:
@@ -363,6 +404,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"funnel (crowd) {funnel_tps:.2f} tracks/s = {funnel_tps / alone_tps:.0%} of "
             "classify alone (target >= 50%)"
         )
+    if phases:
+        print("\nCPU seconds by component while each load ran (/proc; client = this benchmark):\n")
+        print(cpu_table(phases))
     problems: list[str] = []
     if args.faults is not None:
         for t in judged:

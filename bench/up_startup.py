@@ -38,7 +38,7 @@ READY_S = 300.0
 STEP = re.compile(r"([a-z ]+) at ([0-9.]+) s")
 # Which component a process below `up` belongs to, by its command line (first match wins).
 COMPONENTS = (
-    ("emulator", "moto.server"),
+    ("emulator", "moto_server"),
     ("ingest", "audioval_ingest"),
     ("rebuild", "audioval_rebuild"),
     ("classify", "audioval_classify"),

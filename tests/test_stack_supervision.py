@@ -30,7 +30,7 @@ STOP_S = 90
 
 # How each child shows in /proc (its command line) and how `up` names it.
 CHILDREN = {
-    "aws": ("moto.server", "the AWS emulator"),
+    "aws": ("audioval_localstack.moto_server", "the AWS emulator"),
     "ray": ("ray start --head", "the Ray head"),
     "ingest": ("-m audioval_ingest", "ingest"),
     "rebuild": ("-m audioval_rebuild", "rebuild"),
@@ -168,7 +168,7 @@ def test_a_dead_child_stops_the_stack_which_names_it(up: Up, name: str, stage: s
 def test_a_killed_up_leaves_no_orphans(up: Up) -> None:
     up.wait_for(lambda: up.ready, "ready")
     running = " ".join(cmd for _, cmd in up.seen)
-    for marker in ("moto.server", "ray start", "audioval_classify", "audioval_localstack.watchdog"):
+    for marker in ("moto_server", "ray start", "audioval_classify", "audioval_localstack.watchdog"):
         assert marker in running, marker
     up.process.kill()
     up.process.wait(timeout=10)

@@ -1,11 +1,11 @@
 """``audioval up``: the whole pipeline on this machine, in the foreground.
 
-The AWS emulator (``python -m moto.server`` on 127.0.0.1), a Ray head (``ray start --head``,
-dashboard included, token authentication on), the three services and the review console run as
-child processes, the services started the way a deployment starts them (``python -m
-audioval_<service>``) and configured only through their environment. The console's moderator
-token is ``AUDIOVAL_CONSOLE_TOKEN`` (or ``AUDIOVAL_CONSOLE_TOKENS``) when set, else a fresh one,
-printed in its URL. Endpoints are printed once every health check says
+The AWS emulator (moto's server, ``python -m audioval_localstack.moto_server`` on 127.0.0.1), a
+Ray head (``ray start --head``, dashboard included, token authentication on), the three services
+and the review console run as child processes, the services started the way a deployment starts
+them (``python -m audioval_<service>``) and configured only through their environment. The
+console's moderator token is ``AUDIOVAL_CONSOLE_TOKEN`` (or ``AUDIOVAL_CONSOLE_TOKENS``) when set,
+else a fresh one, printed in its URL. Endpoints are printed once every health check says
 SERVING; SIGINT/SIGTERM stops the children (SIGTERM, then SIGKILL after a grace period), then
 the Ray head and the emulator, leaving nothing running.
 
@@ -156,10 +156,15 @@ def _environment(
         # classify's fingerprint index: known-bad references and the accepted catalogue.
         env["AUDIOVAL_CLASSIFY_INDEX_DIR"] = str(index_dir)
     if not shard_limits:
-        # ingest paces each shard to Kinesis' budget; the bare emulator has no such limit, so
-        # pacing would only slow the local stack down to a cloud it is not talking to.
+        # ingest and rebuild pace each shard to Kinesis' budget (writes; reads); the bare
+        # emulator has no such limit, so pacing would only slow the local stack down to a cloud
+        # it is not talking to (reads paced at 2 MiB/s a shard capped a crowd of uploads at 8
+        # MiB/s over the 4 local shards: below what classify judges on 2 cores).
         env.setdefault("AUDIOVAL_INGEST_SHARD_WRITE_BYTES_PER_S", "0")
         env.setdefault("AUDIOVAL_INGEST_SHARD_WRITE_RECORDS_PER_S", "0")
+        env.setdefault("AUDIOVAL_REBUILD_SHARD_READ_CALLS_PER_S", "0")
+        env.setdefault("AUDIOVAL_REBUILD_SHARD_READ_BYTES_PER_S", "0")
+        env.setdefault("AUDIOVAL_REBUILD_SHARD_ITERATOR_CALLS_PER_S", "0")
     # Half the head's logical CPUs go to classify's validator actors, so a batch job started
     # alongside still finds CPUs to schedule on (see local_stack).
     env.setdefault("AUDIOVAL_CLASSIFY_POOL_SIZE", str(_cores()))

@@ -69,7 +69,9 @@ def codes(verdict: verdict_pb2.Verdict) -> dict[str, dict[str, object]]:
 class LibraryPool:
     """The library's verdict with its landmarks, as the actors return it."""
 
-    def submit(self, content: bytes | bytearray, name: str = "") -> Future[Verdict]:
+    def submit(
+        self, content: bytes | bytearray, name: str = "", owner: str = ""
+    ) -> Future[Verdict]:
         future: Future[Verdict] = Future()
         future.set_result(validate_bytes(bytes(content), name=name, fingerprint=True))
         return future

@@ -38,7 +38,9 @@ class FakePool:
         self.calls: list[str] = []
         self.pending: list[Future[Verdict]] = []
 
-    def submit(self, content: bytes | bytearray, name: str = "") -> Future[Verdict]:
+    def submit(
+        self, content: bytes | bytearray, name: str = "", owner: str = ""
+    ) -> Future[Verdict]:
         if self.overloaded:
             raise OverloadedError("2 tracks in flight")
         self.calls.append(name)

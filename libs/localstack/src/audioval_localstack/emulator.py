@@ -86,7 +86,8 @@ class Emulator:
 
 
 class EmulatorProcess:
-    """``python -m moto.server`` on ``host:port`` as a supervised child (:class:`Child`).
+    """moto's server (``python -m audioval_localstack.moto_server``) on ``host:port`` as a
+    supervised child (:class:`Child`).
 
     What ``audioval up`` runs: a process of its own can die and be named, keeps moto's request
     handling off the stack's interpreter, and is stopped with its process group.
@@ -116,7 +117,15 @@ class EmulatorProcess:
         """Start the process; :meth:`wait_ready` waits for it to answer."""
         self.child = Child(
             self.name,
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "audioval_localstack.moto_server",  # moto.server, made safe and lean for uploads
+                "-H",
+                self.host,
+                "-p",
+                str(self.port),
+            ],
             log_path=self.log_path,
             discard=self.log_path is None,  # moto logs every request; keep only the tail
             watchdog=self.watchdog,

@@ -92,10 +92,12 @@ def run_on_pool(
     content: bytes | bytearray,
     name: str,
     time_left: Callable[[], float | None],
+    owner: str = "",
 ) -> Verdict:
-    """The validator's verdict on ``content`` from the pool, within the caller's deadline."""
+    """The validator's verdict on ``content`` from the pool, within the caller's deadline;
+    ``owner`` (the user) has the pool share its waiting calls fairly between users."""
     try:
-        future = pool.submit(content, name)
+        future = pool.submit(content, name, owner)
     except OverloadedError as err:
         raise PoolOverloadedError("too many tracks in flight; retry later") from err
     timeout = time_left()
@@ -205,7 +207,7 @@ class TrackJudge:
         if stored is not None:  # idempotent: a track is judged once
             return stored
         with tracer.start_as_current_span("classify.validate") as span:
-            verdict = run_on_pool(pool, content, track.track_name, time_left)
+            verdict = run_on_pool(pool, content, track.track_name, time_left, track.user_id)
             span.set_attribute("audioval.decision", verdict.decision.value)
         for stage, ms in verdict.timings_ms.items():
             VALIDATOR_STAGE_SECONDS.labels(stage).observe(ms / 1e3)

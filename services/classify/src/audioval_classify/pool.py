@@ -4,7 +4,9 @@ Each actor (:class:`~audioval_classify.validator_actor.ValidatorActor`) loads th
 and judges one track at a time. The pool keeps at most one call on each actor and a bounded
 backlog in front of them: ``submit`` refuses work beyond ``max_in_flight`` (the caller sees
 RESOURCE_EXHAUSTED) and ``submit_uri`` blocks until a slot frees (the batch job's
-backpressure), so nothing queues without bound.
+backpressure), so nothing queues without bound. Waiting calls go to free actors fairly between
+the users who sent them (:mod:`audioval_classify.fair_backlog`): one user's album does not hold
+up other users' tracks sent just after it.
 
 Failure handling: actors restart after a crash (``max_restarts``); a call whose actor died or
 hung past ``call_timeout_s`` (the watchdog kills it) is retried once, and a second failure
@@ -20,7 +22,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from audiomodel import Limits, Verdict, finding, load_default_model, verdict_from_findings
+from audioval_classify.fair_backlog import FairBacklog
 from audioval_classify.shm_transport import TrackBuffer, usable_buffers
 from audioval_classify.validator_actor import ValidatorActor
 from audioval_pipeline.settings import PipelineSettings
@@ -53,6 +55,7 @@ class _Call:
     result: Future[Verdict]
     content: bytes | bytearray | None = None  # a track to judge (else ``uri``)
     name: str = ""
+    owner: str = ""  # whose track (the user): the backlog is shared fairly between owners
     uri: str = ""
     reference: Any = None  # the track in the object store, once put there
     attempts: int = 0
@@ -114,7 +117,7 @@ class ValidatorPool:
         self._call_timeout_s = call_timeout_s
         self._lock = threading.Condition()
         self._busy: list[_Call | None] = [None] * size
-        self._backlog: deque[_Call] = deque()
+        self._backlog: FairBacklog[_Call] = FairBacklog()
         self._in_flight = 0
         self._closed = False
         self.retries = 0  # calls sent again after their actor died or hung
@@ -156,13 +159,19 @@ class ValidatorPool:
                 pids.append(None)
         return pids
 
-    def submit(self, content: bytes | bytearray, name: str = "") -> Future[Verdict]:
-        """Judge ``content``; raises :class:`OverloadedError` when ``max_in_flight`` are running."""
+    def submit(
+        self, content: bytes | bytearray, name: str = "", owner: str = ""
+    ) -> Future[Verdict]:
+        """Judge ``content``; raises :class:`OverloadedError` when ``max_in_flight`` are running.
+
+        ``owner`` (the track's user) shares the waiting calls fairly between users
+        (:class:`~audioval_classify.fair_backlog.FairBacklog`); "" for none.
+        """
         with self._lock:
             if self._in_flight >= self._max_in_flight:
                 raise OverloadedError(f"{self._in_flight} tracks in flight")
             self._in_flight += 1
-        return self._enqueue(_Call(Future(), content=content, name=name))
+        return self._enqueue(_Call(Future(), content=content, name=name, owner=owner))
 
     def submit_uri(self, uri: str, timeout: float | None = None) -> Future[Verdict]:
         """Judge the object or file at ``uri``, waiting for a free slot (backpressure)."""
@@ -180,7 +189,7 @@ class ValidatorPool:
                 self._in_flight -= 1
                 call.result.set_exception(RuntimeError("the validator pool is closed"))
                 return call.result
-            self._backlog.append(call)
+            self._backlog.append(call, call.owner)
             assigned = self._assign_locked()
         self._launch(assigned)
         return call.result
@@ -189,7 +198,7 @@ class ValidatorPool:
         """Give waiting calls to free actors; the caller launches them after the lock."""
         assigned = []
         while self._backlog and None in self._busy:
-            call = self._backlog.popleft()
+            call = self._backlog.pop(c.owner for c in self._busy if c is not None)
             # A retry goes to another actor when one is free: the failed one may be restarting.
             free = [i for i, busy in enumerate(self._busy) if busy is None]
             index = next((i for i in free if i != call.actor), free[0])
@@ -264,7 +273,7 @@ class ValidatorPool:
             if (retry or unshared) and not self._closed:
                 if retry:
                     self.retries += 1
-                self._backlog.appendleft(call)
+                self._backlog.appendleft(call, call.owner)
             else:
                 self._in_flight -= 1
                 self._lock.notify_all()
