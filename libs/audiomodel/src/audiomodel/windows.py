@@ -3,8 +3,8 @@
 A data segment spliced into the middle of a real track is a few seconds of a long file: the
 file-level features average it away. :class:`WindowAnalyzer` takes the same 16-bit blocks as
 :class:`~audiomodel.signal.SignalAnalyzer` and keeps one fixed-size summary per *cell*
-(``CELL_SECONDS`` of frames: sums, 256-bin histograms of the samples' low and high bytes,
-counts), so memory grows by ~2.7 KB per half second (~19 MB for an hour) and every measure is computed
+(``CELL_SECONDS`` of frames: sums, a 256-bin histogram of the samples' high bytes, the count of
+printable low bytes), so memory grows by ~2.7 KB per half second (~19 MB for an hour) and every measure is computed
 vectorised over all the cells of a block at once. A *window* is ``WINDOW_CELLS`` adjacent
 cells (1.5 s, hop 0.5 s); its measures come from the cells' sums.
 
@@ -177,7 +177,8 @@ class WindowAnalyzer:
         # Decimation of the monotonic pre-check: a run of MONOTONIC_MS spans 16+ kept points.
         self._decimate = max(1, int(sample_rate * MONOTONIC_MS / 1000 / 16))
         self._sums: list[npt.NDArray[np.float64]] = []
-        self._lanes: list[npt.NDArray[np.uint32]] = []  # (cells, 2, 256): low, high byte counts
+        # (cells, 257): high byte counts, then the count of printable low bytes
+        self._lanes: list[npt.NDArray[np.uint32]] = []
         self._step_sizes: list[npt.NDArray[np.uint16]] = []  # (cells, 256) steps per leap size
         self._carry = np.zeros((0, channels), dtype=np.int16)
         self._carry_level = np.zeros(0, dtype=np.float64)
@@ -249,15 +250,15 @@ class WindowAnalyzer:
         if absurd is not None:
             sums[:, _ABSURD] = absurd[: cells * length].reshape(cells, length).sum(axis=1)
 
-        # Byte lanes: histograms of the low and high byte of every sample (little-endian).
+        # Byte lanes (little-endian): the histogram of the high bytes, and how many low bytes
+        # are printable (the only use of the low lane; 8-bit audio's low byte is always 0).
         flat = ints.reshape(-1)
-        lanes = np.empty((cells, 2, 256), dtype=np.uint32)
-        raw = flat.view(np.uint8)
-        per = length * ch * 2
+        lanes = np.zeros((cells, 257), dtype=np.uint32)
+        raw = flat.view(np.uint8).reshape(cells, length * ch * 2)
         for c in range(cells):
-            part = raw[c * per : (c + 1) * per]
-            lanes[c, 0] = np.bincount(part[0::2], minlength=256)
-            lanes[c, 1] = np.bincount(part[1::2], minlength=256)
+            lanes[c, :256] = np.bincount(raw[c, 1::2], minlength=256)
+            if self.level_bits != 8:
+                lanes[c, 256] = np.bincount(raw[c, 0::2], minlength=256)[_PRINTABLE].sum()
         self._lanes.append(lanes)
 
         # Exact zeros next to a loud sample (same channel), and held values left by a leap.
@@ -329,6 +330,10 @@ class WindowAnalyzer:
         rise_needed = MONOTONIC_RISE * self.channels
         for begin, end in candidates:
             v = mono[begin:end]
+            # A stretch that never spans the rise holds no run that climbs it (digital silence,
+            # a slow drift: most candidates), and the extremes cost less than the steps.
+            if v.size < 2 or v.max() - v.min() < rise_needed:
+                continue
             d = np.diff(v)
             moves = np.flatnonzero(d)
             if moves.size < MONOTONIC_STEPS:
@@ -364,7 +369,7 @@ class WindowAnalyzer:
             return WindowReport(empty, empty, {}, np.zeros(0, dtype=bool))
         sums = np.concatenate(self._sums)
         tables = {
-            "lanes": np.concatenate(self._lanes).astype(np.float64).reshape(-1, 512),
+            "lanes": np.concatenate(self._lanes).astype(np.float64),
             "sizes": np.concatenate(self._step_sizes).astype(np.float64),
         }
         cells = sums.shape[0]
@@ -400,10 +405,17 @@ class WindowAnalyzer:
             out: npt.NDArray[np.float64] = c[width:] - c[:-width]
             return out
 
+        def add(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            """Sums of ``width`` adjacent rows of counts (exact: whole numbers under 2**53)."""
+            out = a[: a.shape[0] - width + 1].copy()
+            for k in range(1, width):
+                out += a[k : a.shape[0] - width + 1 + k]
+            return out
+
         w = slide(sums)
-        sizes = slide(tables["sizes"])
-        lanes = slide(tables["lanes"])
-        low, h = lanes[:, :256], lanes[:, 256:]
+        sizes = add(tables["sizes"])
+        lanes = add(tables["lanes"])
+        low_printable, h = lanes[:, 256], lanes[:, :256]
         mono = np.lib.stride_tricks.sliding_window_view(sums[:, _MONO], width).max(axis=1)
         n = np.maximum(w[:, _N], 1)
         var0 = w[:, _V0] / n
@@ -424,7 +436,7 @@ class WindowAnalyzer:
             "dc_ratio": np.abs(w[:, _S1] / n) / (rms + EPS),
             "high_byte_entropy": -(p * logs).sum(axis=1),
             "outer_share": p[:, _OUTER].sum(axis=1),
-            "printable_share": self._printable_share(low, h),
+            "printable_share": self._printable_share(low_printable, h),
             "zero_edge_rate": w[:, _ZEDGE] / n,
             "absurd_floats": w[:, _ABSURD],
             "held_share": w[:, _HELD] / np.maximum(w[:, _SAMPLES], 1),
@@ -435,7 +447,7 @@ class WindowAnalyzer:
         }
 
     def _printable_share(
-        self, low: npt.NDArray[np.float64], high: npt.NDArray[np.float64]
+        self, low_printable: npt.NDArray[np.float64], high: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.float64]:
         """Share of the stored bytes that are printable: both lanes of 16-bit (and wider)
         samples, the one stored byte of 8-bit audio."""
@@ -443,7 +455,7 @@ class WindowAnalyzer:
         if self.level_bits == 8:
             out: npt.NDArray[np.float64] = high[:, _PRINTABLE_8].sum(axis=1) / total
             return out
-        both = high[:, _PRINTABLE].sum(axis=1) + low[:, _PRINTABLE].sum(axis=1)
+        both = high[:, _PRINTABLE].sum(axis=1) + low_printable
         share: npt.NDArray[np.float64] = both / (2 * total)
         return share
 
@@ -462,9 +474,12 @@ class WindowAnalyzer:
         )
         # A sign the track's median half second shows is the track's own character (a DC
         # offset, a clipped master), not evidence of a spliced file.
-        median_cell = {
-            k: np.median(v[audible_cells]) if audible_cells.any() else 0.0 for k, v in cells.items()
-        }
+        # (Only the measures the signs and the track's level read: one median per row.)
+        keys = ("rms_db", *_SIGN_MEASURES)
+        median_cell = dict.fromkeys(keys, 0.0)
+        if audible_cells.any():
+            rows = np.median(np.stack([cells[k][audible_cells] for k in keys]), axis=1)
+            median_cell = dict(zip(keys, rows.tolist(), strict=True))
         usual = {name: bool(sign) for name, sign in _data_signs(median_cell).items()}
         track = {
             "rms_db": float(median_cell["rms_db"]),
@@ -590,6 +605,9 @@ class WindowAnalyzer:
             monotonic_ms=round(m["monotonic_ms"], 1),
             **where,
         )
+
+
+_SIGN_MEASURES = ("dc_ratio", "high_byte_entropy", "outer_share", "printable_share")
 
 
 def _data_signs(m: Mapping[str, Any]) -> dict[str, Any]:
