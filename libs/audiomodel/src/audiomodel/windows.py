@@ -371,6 +371,15 @@ class WindowAnalyzer:
                     edges[::2][long_enough].tolist(), edges[1::2][long_enough].tolist(), strict=True
                 ):
                     candidates.append((max(0, (first - 1) * k), min(mono.size, (last + 2) * k)))
+            # Climbs and falls overlap where the level stands still: judge each stretch once.
+            candidates.sort()
+            merged: list[tuple[int, int]] = []
+            for begin, end in candidates:
+                if merged and begin <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+                else:
+                    merged.append((begin, end))
+            candidates = merged
         rise_needed = MONOTONIC_RISE * self.channels
         for begin, end in candidates:
             v = mono[begin:end]
