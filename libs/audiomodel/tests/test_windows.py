@@ -261,3 +261,115 @@ def test_difference_energies_from_lagged_products_equal_summing_the_differences(
         e1, e2 = _difference_energies(mono, np.einsum("ij,ij->i", mono, mono), channels)
         np.testing.assert_array_equal(e1, (d1 * d1).sum(axis=1))
         np.testing.assert_array_equal(e2, (d2 * d2).sum(axis=1))
+
+
+def noisy_recording(seconds: float, rate: int, *, seed: int = 0) -> npt.NDArray[np.float64]:
+    """A white-ish track: noise through a gentle low-pass (binomial taps 1 3 3 1) at -23 dBFS,
+    the kind of recording whose every half second is nearly as unpredictable as bytes (the
+    previous sample predicts it by 3 dB only; second differences 1.2 times the first)."""
+    rng = np.random.default_rng(seed)
+    x = np.convolve(rng.standard_normal(int(seconds * rate)), [1.0, 3.0, 3.0, 1.0], mode="same")
+    out: npt.NDArray[np.float64] = 0.07 * x / x.std()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("subtype", "at_s"),
+    [("PCM_24", 2.78), ("PCM_16", 2.78), ("PCM_24", 2.5), ("PCM_U8", 2.78)],
+)
+def test_text_spliced_into_a_noisy_track_stands_out_by_its_signs(subtype: str, at_s: float) -> None:
+    """The track is as white as the text, so only the text's signs (every sample on one side,
+    printable bytes) set it apart; at 2.78 s the 0.45 s of text straddles two half seconds,
+    and the step in the mean hides its whiteness from the order-0 predictor, not from the
+    differences."""
+    rate = 22050
+    track = noisy_recording(5.0, rate)
+    width = {"PCM_24": 3, "PCM_16": 2, "PCM_U8": 1}[subtype]
+    frames = int(0.45 * rate)
+    blob = splice(wav(track, subtype, rate), int(at_s * rate), width, file_bytes(frames * width))
+    evidence = located(blob)["signal.data_segment"]
+    assert float(evidence["start_s"]) <= at_s + 0.5  # type: ignore[arg-type]
+    assert float(evidence["end_s"]) >= at_s  # type: ignore[arg-type]
+
+
+def test_a_noisy_track_alone_has_no_localised_data_finding() -> None:
+    for subtype in ("PCM_24", "PCM_16", "PCM_U8"):
+        assert located(wav(noisy_recording(5.0, 22050, seed=1), subtype, 22050)) == {}
+
+
+def binary_bytes(size: int, *, seed: int = 0) -> bytes:
+    """An executable's texture: code and data whose byte values are skewed (a few opcodes and
+    0xFF common, most values rare: weights 1 / rank), in records with zero-padded fields
+    (every 16-byte record ends in 6 zero bytes)."""
+    rng = np.random.default_rng(seed)
+    weights = 1.0 / np.arange(1, 257)
+    values = rng.choice(rng.permutation(256), p=weights / weights.sum(), size=(size // 16 + 1, 16))
+    raw = values.astype(np.uint8)
+    raw[:, 10:] = 0
+    return raw.tobytes()[:size]
+
+
+def test_a_binary_spliced_over_a_fifth_of_a_track_cannot_set_its_own_zero_edge_reference() -> None:
+    """2 s of a binary in a 10 s track: a fifth of the half seconds. Its zero-padded fields are
+    its only sign (not uniform, not printable, two-sided); the track's reference level for zero
+    edges must come from the track, not from the splice."""
+    x = music(8.0, seed=8)
+    track = wav(x)
+    frames = 2 * RATE
+    blob = splice(track, 4 * RATE, 4, binary_bytes(frames * 4))
+    evidence = located(blob)["signal.data_segment"]
+    assert 3.0 <= float(evidence["start_s"]) <= 4.5  # type: ignore[arg-type]
+
+
+def sorted_blocks(raw: npt.NDArray[np.uint8], block: int) -> npt.NDArray[np.uint8]:
+    out = raw.copy()
+    for i, start in enumerate(range(0, out.size, block)):
+        part = np.sort(out[start : start + block])
+        out[start : start + block] = part[::-1] if i % 2 else part
+    return out
+
+
+def test_short_sorted_ramps_are_found_by_their_erratic_steps() -> None:
+    """4096-byte blocks at 96 kHz stereo: each ramp climbs for about 20 ms (the length rule
+    alone needs more), spending on each value as many samples as the file has of that byte."""
+    rate = 96000
+    raw = np.frombuffer(binary_bytes(rate * 2 * 2, seed=3), dtype=np.uint8)
+    ramp = (sorted_blocks(raw, 4096).astype(np.float64) - 128) / 128
+    x = music(6.0, seed=9, rate=rate) * 0.5
+    y = np.concatenate([x[: 3 * rate], ramp.reshape(-1, 2), x[3 * rate :]])
+    evidence = located(wav(y, "PCM_U8", rate))["signal.monotonic_run"]
+    assert float(evidence["monotonic_ms"]) < 25  # type: ignore[arg-type]
+    assert float(evidence["erratic_share"]) >= 0.2  # type: ignore[arg-type]
+    assert 2.5 <= float(evidence["start_s"]) <= 3.5  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16"])
+def test_a_loud_sub_bass_climbs_smoothly_and_is_no_ramp(subtype: str) -> None:
+    """A synthesiser's 35 Hz sine at full scale, alone: 14 ms half cycles that climb without
+    turning, but the time per level follows the slope (no erratic steps)."""
+    rate = 96000
+    t = np.arange(4 * rate) / rate
+    x = 0.95 * np.sin(2 * np.pi * 35 * t)
+    analyzer = WindowAnalyzer(
+        sample_rate=rate, channels=1, level_bits=8 if subtype == "PCM_U8" else 16
+    )
+    step = 256 if subtype == "PCM_U8" else 1
+    analyzer.update((np.rint(x * 32767 / step) * step).astype(np.int16).reshape(-1, 1))
+    measures = analyzer.report().measures
+    assert (measures["monotonic_ms"] >= 10).all()  # long runs are there ...
+    assert (measures["erratic_run_ms"] == 0).all()  # ... and none is erratic
+    assert located(wav(x, subtype, rate)) == {}
+
+
+def test_erratic_share_separates_sorted_bytes_from_a_quantised_slope() -> None:
+    from audiomodel.windows import _erratic_share
+
+    def share(levels: npt.NDArray[np.float64]) -> float:
+        d = np.diff(levels)
+        moves = np.flatnonzero(d)
+        return _erratic_share(np.diff(moves).astype(np.float64), np.abs(d[moves[1:]]))
+
+    half_cycle = np.rint(127 * np.sin(np.linspace(-np.pi / 2, np.pi / 2, 2000)))
+    sorted_bytes = np.sort(np.frombuffer(binary_bytes(2000, seed=4), dtype=np.uint8))
+    assert share(half_cycle) < 0.05
+    assert share(sorted_bytes.astype(np.float64)) > 0.2

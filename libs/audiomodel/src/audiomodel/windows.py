@@ -3,8 +3,8 @@
 A data segment spliced into the middle of a real track is a few seconds of a long file: the
 file-level features average it away. :class:`WindowAnalyzer` takes the same 16-bit blocks as
 :class:`~audiomodel.signal.SignalAnalyzer` and keeps one fixed-size summary per *cell*
-(``CELL_SECONDS`` of frames: sums, 256-bin histograms of the samples' low and high bytes,
-counts), so memory grows by ~2.7 KB per half second (~19 MB for an hour) and every measure is computed
+(``CELL_SECONDS`` of frames: sums, a 256-bin histogram of the samples' high bytes, the count of
+printable low bytes), so memory grows by ~2.7 KB per half second (~19 MB for an hour) and every measure is computed
 vectorised over all the cells of a block at once. A *window* is ``WINDOW_CELLS`` adjacent
 cells (1.5 s, hop 0.5 s); its measures come from the cells' sums.
 
@@ -20,6 +20,11 @@ The measures, and the physical reason each separates sound from data:
   track's typical half second does not show, and stand out from the rest of the same track.
   Measured on the mono mix (the sum of the channels): bytes interleaved over the channels are
   white in each and in their sum.
+- **White differences** (``diff2_ratio``): the energy of the second difference against the
+  first. White samples give 3 (6 and 2 times the variance); band-limited, low-pass sound gives
+  4 sin^2(pi f / fs), far below. A segment that fills only part of a window (a splice's edge
+  inside it) adds a step to the window's mean, which the order-0 residual counts but the
+  differences barely see: the splice stays white there.
 - **One-sidedness** (``dc_ratio``): microphones and converters are AC-coupled, so over 1.5 s
   of sound the mean is a small share of the RMS. Text and source code written as samples are
   printable bytes (0x20-0x7E): every sample is positive (16/24/32-bit) or negative (8-bit).
@@ -49,6 +54,15 @@ The measures, and the physical reason each separates sound from data:
   half cycle below 25 Hz with nothing above it, which the DC/subsonic filters of converters and
   mastering chains remove and any other sound breaks up. Bytes sorted into a ramp climb for
   thousands of samples.
+- **Ramps with erratic steps** (``erratic_run_ms``, ``erratic_share``): a shorter monotonic run
+  (from ``ERRATIC_MS``) still betrays sorted bytes by how it climbs. A converter's or a
+  synthesiser's climb follows a smooth slope: the time it spends on each level (the plateau
+  between two strict steps) and the size of each step change gradually from one step to the
+  next (quantisation adds a sample or an LSB, a peak stretches the last few plateaus). Sorted
+  bytes spend on each value as many samples as the file holds that byte, and skip the values it
+  lacks: plateaus of 40, 1, 12, 3 samples and steps of one, three, one value. A step whose
+  plateau or size is three times above or below its four neighbours' median (and off by 4 or
+  more) is erratic; runs of good clips had at most 10% such steps, sorted bytes 27% or more.
 
 Every threshold below says what real recordings produce (measured on the dev corpus' good
 clips and renditions, ``bench/signal_families.py``).
@@ -76,9 +90,21 @@ FULL_SCALE = 32768.0
 # Best fixed predictor within this many dB of the variance: nothing predicts it (sound: -10 to
 # -40 dB; noisy sound effects reach -3 at low sample rates).
 WHITE_PRED_GAIN_DB = -4.0
+# Or its differences are white (see diff2_ratio: 3 for white samples; good clips' median half
+# second 0.8) while the samples are nearly so: a splice straddling two half seconds fills half
+# of one or more, where the step in the mean costs text (mean ~3 times its spread) ~5 dB of
+# apparent predictor gain. Bright noise over a bass also has white differences (4% of the good
+# clips' half seconds, 1% above -8 dB), so this only widens what is judged: the signs decide.
+WHITE_DIFF2 = 2.5
+WHITE_DIFF2_FLOOR_DB = -8.0
 # ... and it stands out from the same track by at least this much (self-calibration: a noise
-# track's windows are all white, so none stands out).
+# track's windows are all white, so none stands out) ...
 STANDOUT_PRED_DB = 3.0
+# ... or the sign of bytes it shows is far from the track's typical half second: its median
+# is under half the sign's threshold (one-sided, zero edges) or sound-like (printable bytes:
+# 0.35-0.45 in sound). A white track (a noisy recording, a low-rate clip) cannot stand out in
+# whiteness, but text is one-sided and printable whatever the track around it.
+FAR_PRINTABLE_SHARE = 0.6
 ONE_SIDED_DC = 0.5  # |mean| / RMS over 1.5 s; AC-coupled sound stays well under 0.2
 UNIFORM_ENTROPY_BITS = 7.5  # high-byte entropy of uniform bytes ~8; loud Gaussian noise ~7
 # ... and half of the samples beyond half scale (clip values aside): uniform bytes 0.5;
@@ -86,8 +112,10 @@ UNIFORM_ENTROPY_BITS = 7.5  # high-byte entropy of uniform bytes ~8; loud Gaussi
 UNIFORM_OUTER_SHARE = 0.35
 PRINTABLE_SHARE = 0.85  # both byte lanes printable: text (sound: 0.35-0.45)
 # Zeros next to a loud sample per sample (good clips: < 0.003 per file), and twice the track's
-# own 90th percentile half second (coarse 8-bit audio has many).
+# own 75th percentile half second (coarse 8-bit audio has many; a splice of up to a quarter of
+# the track cannot set the reference itself).
 ZERO_EDGE_RATE = 0.01
+ZERO_EDGE_PERCENTILE = 75
 ABSURD_FLOAT = 16.0  # |x| over 24 dB above full scale, or not finite
 ABSURD_FLOAT_COUNT = 4
 MIN_RMS_DB = -50.0  # quieter windows are not judged for data (a noise floor is white)
@@ -120,6 +148,12 @@ STEP_SPREAD = 16.0
 MONOTONIC_MS = 20.0
 MONOTONIC_RISE = 4096  # the run climbs at least 1/8 of full scale (16-bit steps)
 MONOTONIC_STEPS = 32  # with at least this many strict steps
+# A shorter run (a half cycle of 62 Hz) is judged by its steps: at least this share of them
+# erratic (good clips' runs of 8 ms or more: at most 0.10; bytes sorted in blocks: 0.27+).
+ERRATIC_MS = 8.0
+ERRATIC_SHARE = 0.2
+ERRATIC_RATIO = 3.0  # a plateau or step this many times above or below its neighbours' median
+ERRATIC_MIN = 4  # ... and off by at least this many samples (plateau) or LSBs (step)
 
 _PRINTABLE = np.zeros(256, dtype=bool)
 _PRINTABLE[0x20:0x7F] = True
@@ -131,8 +165,8 @@ _PRINTABLE_8 = _PRINTABLE[np.arange(256) ^ 0x80]
 
 # Per-cell scalar sums, one row per cell.
 _S1, _S2, _V0, _E1, _E2, _N, _N1, _N2 = range(8)
-_SAMPLES, _ZEDGE, _HELD, _ABSURD, _MONO, _STEPS = range(8, 14)
-_FIELDS = 14
+_SAMPLES, _ZEDGE, _HELD, _ABSURD, _MONO, _STEPS, _ERRATIC, _ERRATIC_SHARE = range(8, 16)
+_FIELDS = 16
 
 
 @dataclass(frozen=True)
@@ -174,10 +208,11 @@ class WindowAnalyzer:
         step = 1 << (16 - min(level_bits, 16))
         self._loud = max(2048, 16 * step)  # 1/16 of full scale
         self._big = max(1024, 16 * step)
-        # Decimation of the monotonic pre-check: a run of MONOTONIC_MS spans 16+ kept points.
-        self._decimate = max(1, int(sample_rate * MONOTONIC_MS / 1000 / 16))
+        # Decimation of the monotonic pre-check: a run of ERRATIC_MS spans 16+ kept points.
+        self._decimate = max(1, int(sample_rate * ERRATIC_MS / 1000 / 16))
         self._sums: list[npt.NDArray[np.float64]] = []
-        self._lanes: list[npt.NDArray[np.uint32]] = []  # (cells, 2, 256): low, high byte counts
+        # (cells, 257): high byte counts, then the count of printable low bytes
+        self._lanes: list[npt.NDArray[np.uint32]] = []
         self._step_sizes: list[npt.NDArray[np.uint16]] = []  # (cells, 256) steps per leap size
         self._carry = np.zeros((0, channels), dtype=np.int16)
         self._carry_level = np.zeros(0, dtype=np.float64)
@@ -249,15 +284,15 @@ class WindowAnalyzer:
         if absurd is not None:
             sums[:, _ABSURD] = absurd[: cells * length].reshape(cells, length).sum(axis=1)
 
-        # Byte lanes: histograms of the low and high byte of every sample (little-endian).
+        # Byte lanes (little-endian): the histogram of the high bytes, and how many low bytes
+        # are printable (the only use of the low lane; 8-bit audio's low byte is always 0).
         flat = ints.reshape(-1)
-        lanes = np.empty((cells, 2, 256), dtype=np.uint32)
-        raw = flat.view(np.uint8)
-        per = length * ch * 2
+        lanes = np.zeros((cells, 257), dtype=np.uint32)
+        raw = flat.view(np.uint8).reshape(cells, length * ch * 2)
         for c in range(cells):
-            part = raw[c * per : (c + 1) * per]
-            lanes[c, 0] = np.bincount(part[0::2], minlength=256)
-            lanes[c, 1] = np.bincount(part[1::2], minlength=256)
+            lanes[c, :256] = np.bincount(raw[c, 1::2], minlength=256)
+            if self.level_bits != 8:
+                lanes[c, 256] = np.bincount(raw[c, 0::2], minlength=256)[_PRINTABLE].sum()
         self._lanes.append(lanes)
 
         # Exact zeros next to a loud sample (same channel), and held values left by a leap.
@@ -299,23 +334,33 @@ class WindowAnalyzer:
                 self._step_sizes.append(np.zeros((cells, 256), dtype=np.uint16))
         else:
             self._step_sizes.append(np.zeros((cells, 256), dtype=np.uint16))
-        sums[:, _MONO] = self._monotonic(mono.reshape(-1), length)
+        sums[:, _MONO], sums[:, _ERRATIC], sums[:, _ERRATIC_SHARE] = self._monotonic(
+            mono.reshape(-1), length
+        )
         self._sums.append(sums)
 
-    def _monotonic(self, mono: npt.NDArray[np.float64], length: int) -> npt.NDArray[np.float64]:
+    def _monotonic(
+        self, mono: npt.NDArray[np.float64], length: int
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Longest monotonic climb or fall per cell, in frames, of the mono level: from the
         first to the last strict step of a stretch whose steps all go the same way (ties do
         not break it), climbing ``MONOTONIC_RISE`` per channel in ``MONOTONIC_STEPS`` steps or
-        more. A decimated pre-check finds the candidates (sound never gives any)."""
+        more. A decimated pre-check finds the candidates (sound never gives any).
+
+        Also, per cell, the longest such run of ``ERRATIC_MS`` or more whose steps are erratic
+        (see :func:`_erratic_share`), and that share."""
         cells = mono.size // length
         longest = np.zeros(cells)
+        erratic = np.zeros(cells)
+        erratic_share = np.zeros(cells)
+        erratic_frames = ERRATIC_MS / 1000 * self.sample_rate
         k = self._decimate
         coarse = mono[::k]
         if coarse.size < 4:
             candidates = [(0, mono.size)]
         else:
             d = np.diff(coarse)
-            need = max(2, int(MONOTONIC_MS / 1000 * self.sample_rate / k) - 2)
+            need = max(2, int(ERRATIC_MS / 1000 * self.sample_rate / k) - 2)
             candidates = []
             for way in (d >= 0, d <= 0):
                 padded = np.concatenate([[False], way, [False]]).astype(np.int8)
@@ -326,9 +371,22 @@ class WindowAnalyzer:
                     edges[::2][long_enough].tolist(), edges[1::2][long_enough].tolist(), strict=True
                 ):
                     candidates.append((max(0, (first - 1) * k), min(mono.size, (last + 2) * k)))
+            # Climbs and falls overlap where the level stands still: judge each stretch once.
+            candidates.sort()
+            merged: list[tuple[int, int]] = []
+            for begin, end in candidates:
+                if merged and begin <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+                else:
+                    merged.append((begin, end))
+            candidates = merged
         rise_needed = MONOTONIC_RISE * self.channels
         for begin, end in candidates:
             v = mono[begin:end]
+            # A stretch that never spans the rise holds no run that climbs it (digital silence,
+            # a slow drift: most candidates), and the extremes cost less than the steps.
+            if v.size < 2 or v.max() - v.min() < rise_needed:
+                continue
             d = np.diff(v)
             moves = np.flatnonzero(d)
             if moves.size < MONOTONIC_STEPS:
@@ -345,7 +403,15 @@ class WindowAnalyzer:
                 np.maximum.at(
                     longest, (begin + start[ok]) // length, (stop - start)[ok].astype(np.float64)
                 )
-        return longest
+            for i in np.flatnonzero(ok & (stop - start >= erratic_frames)).tolist():
+                at = moves[first[i] : last[i] + 1]
+                share = _erratic_share(np.diff(at).astype(np.float64), np.abs(d[at[1:]]))
+                if share >= ERRATIC_SHARE:
+                    cell = (begin + int(start[i])) // length
+                    if stop[i] - start[i] > erratic[cell]:
+                        erratic[cell] = stop[i] - start[i]
+                        erratic_share[cell] = share
+        return longest, erratic, erratic_share
 
     # -- judgement ----------------------------------------------------------------------------
 
@@ -364,7 +430,7 @@ class WindowAnalyzer:
             return WindowReport(empty, empty, {}, np.zeros(0, dtype=bool))
         sums = np.concatenate(self._sums)
         tables = {
-            "lanes": np.concatenate(self._lanes).astype(np.float64).reshape(-1, 512),
+            "lanes": np.concatenate(self._lanes).astype(np.float64),
             "sizes": np.concatenate(self._step_sizes).astype(np.float64),
         }
         cells = sums.shape[0]
@@ -400,11 +466,25 @@ class WindowAnalyzer:
             out: npt.NDArray[np.float64] = c[width:] - c[:-width]
             return out
 
+        def add(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            """Sums of ``width`` adjacent rows of counts (exact: whole numbers under 2**53)."""
+            out = a[: a.shape[0] - width + 1].copy()
+            for k in range(1, width):
+                out += a[k : a.shape[0] - width + 1 + k]
+            return out
+
         w = slide(sums)
-        sizes = slide(tables["sizes"])
-        lanes = slide(tables["lanes"])
-        low, h = lanes[:, :256], lanes[:, 256:]
-        mono = np.lib.stride_tricks.sliding_window_view(sums[:, _MONO], width).max(axis=1)
+        sizes = add(tables["sizes"])
+        lanes = add(tables["lanes"])
+        low_printable, h = lanes[:, 256], lanes[:, :256]
+
+        def most(column: int) -> npt.NDArray[np.float64]:
+            out: npt.NDArray[np.float64] = np.lib.stride_tricks.sliding_window_view(
+                sums[:, column], width
+            ).max(axis=1)
+            return out
+
+        mono = most(_MONO)
         n = np.maximum(w[:, _N], 1)
         var0 = w[:, _V0] / n
         r1 = w[:, _E1] / np.maximum(w[:, _N1], 1) / (var0 + EPS)
@@ -420,11 +500,14 @@ class WindowAnalyzer:
             "end_frame": np.minimum(first + width * self.cell, self.frames).astype(np.float64),
             "pred_gain_db": 10 * np.log10(best + EPS),
             "diff_ratio": r1,
+            "diff2_ratio": w[:, _E2]
+            / np.maximum(w[:, _N2], 1)
+            / (w[:, _E1] / np.maximum(w[:, _N1], 1) + EPS),
             "rms_db": 20 * np.log10(rms / FULL_SCALE + EPS),
             "dc_ratio": np.abs(w[:, _S1] / n) / (rms + EPS),
             "high_byte_entropy": -(p * logs).sum(axis=1),
             "outer_share": p[:, _OUTER].sum(axis=1),
-            "printable_share": self._printable_share(low, h),
+            "printable_share": self._printable_share(low_printable, h),
             "zero_edge_rate": w[:, _ZEDGE] / n,
             "absurd_floats": w[:, _ABSURD],
             "held_share": w[:, _HELD] / np.maximum(w[:, _SAMPLES], 1),
@@ -432,10 +515,12 @@ class WindowAnalyzer:
             "step_sizes": (sizes > 0).sum(axis=1).astype(np.float64),
             "step_size_spread": _effective_count(sizes),
             "monotonic_ms": mono / self.sample_rate * 1e3,
+            "erratic_run_ms": most(_ERRATIC) / self.sample_rate * 1e3,
+            "erratic_share": most(_ERRATIC_SHARE),
         }
 
     def _printable_share(
-        self, low: npt.NDArray[np.float64], high: npt.NDArray[np.float64]
+        self, low_printable: npt.NDArray[np.float64], high: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.float64]:
         """Share of the stored bytes that are printable: both lanes of 16-bit (and wider)
         samples, the one stored byte of 8-bit audio."""
@@ -443,7 +528,7 @@ class WindowAnalyzer:
         if self.level_bits == 8:
             out: npt.NDArray[np.float64] = high[:, _PRINTABLE_8].sum(axis=1) / total
             return out
-        both = high[:, _PRINTABLE].sum(axis=1) + low[:, _PRINTABLE].sum(axis=1)
+        both = high[:, _PRINTABLE].sum(axis=1) + low_printable
         share: npt.NDArray[np.float64] = both / (2 * total)
         return share
 
@@ -462,14 +547,20 @@ class WindowAnalyzer:
         )
         # A sign the track's median half second shows is the track's own character (a DC
         # offset, a clipped master), not evidence of a spliced file.
-        median_cell = {
-            k: np.median(v[audible_cells]) if audible_cells.any() else 0.0 for k, v in cells.items()
-        }
+        # (Only the measures the signs and the track's level read: one median per row.)
+        keys = ("rms_db", "zero_edge_rate", *_SIGN_MEASURES)
+        median_cell = dict.fromkeys(keys, 0.0)
+        if audible_cells.any():
+            rows = np.median(np.stack([cells[k][audible_cells] for k in keys]), axis=1)
+            median_cell = dict(zip(keys, rows.tolist(), strict=True))
         usual = {name: bool(sign) for name, sign in _data_signs(median_cell).items()}
         track = {
             "rms_db": float(median_cell["rms_db"]),
             "pred_gain_db": typical,
-            "zero_edge_p90": float(np.percentile(cells["zero_edge_rate"], 90)),
+            "zero_edge_ref": float(np.percentile(cells["zero_edge_rate"], ZERO_EDGE_PERCENTILE)),
+            "zero_edge_median": float(median_cell["zero_edge_rate"]),
+            "dc_ratio": float(median_cell["dc_ratio"]),
+            "printable_share": float(median_cell["printable_share"]),
             "steps": float(np.median(cells["steps"])),
         }
         flags: dict[str, npt.NDArray[np.bool_]] = {
@@ -486,7 +577,8 @@ class WindowAnalyzer:
                 & (m["step_sizes"] >= STEP_SIZES)
                 & (m["step_size_spread"] >= STEP_SPREAD)
                 & ((m["held_share"] >= HELD_SHARE) | (track["steps"] < USUAL_STEPS)),
-                "signal.monotonic_run": m["monotonic_ms"] >= MONOTONIC_MS,
+                "signal.monotonic_run": (m["monotonic_ms"] >= MONOTONIC_MS)
+                | (m["erratic_run_ms"] >= ERRATIC_MS),
             }
             if m is scales["window"]:
                 report.data_like = hits["signal.data_segment"]
@@ -521,22 +613,35 @@ class WindowAnalyzer:
         track: dict[str, float],
         usual: dict[str, bool],
     ) -> npt.NDArray[np.bool_]:
-        """White, more so than the track, with a sign of bytes the track's typical half second
-        does not show; or absurd floats."""
+        """White (in samples or in differences), with a sign of bytes the track's typical half
+        second does not show, standing out from the track in whiteness or by that sign; or
+        absurd floats."""
         # Judged: windows within 20 dB of the track's typical level (a quiet intro of coarse
         # audio is white quantisation noise) using several byte values (bytes of a file take
         # dozens; near-silence and quantisation noise a handful).
         audible = m["rms_db"] >= max(MIN_RMS_DB, track["rms_db"] - QUIET_DB)
         audible &= m["high_byte_entropy"] >= MIN_ENTROPY_BITS
-        white = (m["pred_gain_db"] >= WHITE_PRED_GAIN_DB) & audible
+        white = (m["pred_gain_db"] >= WHITE_PRED_GAIN_DB) | (
+            (m["diff2_ratio"] >= WHITE_DIFF2) & (m["pred_gain_db"] >= WHITE_DIFF2_FLOOR_DB)
+        )
+        white &= audible
         standout = m["pred_gain_db"] - track["pred_gain_db"] >= STANDOUT_PRED_DB
         structured = np.zeros_like(white)
-        for name, sign in _data_signs(m).items():
+        signs = _data_signs(m)
+        for name, sign in signs.items():
             if not usual[name]:
                 structured |= sign
         # Zero edges are common in coarse (8-bit) audio: count them only well above the
         # track's own busiest half seconds.
-        structured |= m["zero_edge_rate"] >= max(ZERO_EDGE_RATE, 2 * track["zero_edge_p90"])
+        zero_edges = m["zero_edge_rate"] >= max(ZERO_EDGE_RATE, 2 * track["zero_edge_ref"])
+        structured |= zero_edges
+        # Signs far from the track's typical half second stand out on their own.
+        if track["dc_ratio"] < ONE_SIDED_DC / 2:
+            standout |= signs["one-sided"]
+        if track["printable_share"] < FAR_PRINTABLE_SHARE:
+            standout |= signs["printable bytes"]
+        if track["zero_edge_median"] < ZERO_EDGE_RATE / 2:
+            standout |= zero_edges
         absurd: npt.NDArray[np.bool_] = m["absurd_floats"] >= ABSURD_FLOAT_COUNT
         return (white & structured & standout) | absurd
 
@@ -582,14 +687,27 @@ class WindowAnalyzer:
                 held_share=round(m["held_share"], 4),
                 **where,
             )
+        if m["monotonic_ms"] >= MONOTONIC_MS:
+            reason = (
+                "sorted values, not sound, which oscillates (a half cycle that long is below 25 Hz)"
+            )
+        else:
+            reason = (
+                f"{m['erratic_share']:.0%} of its steps erratic in length or size, as sorted "
+                "bytes climb; a converter's or synthesiser's slope changes gradually"
+            )
         return finding(
             code,
             f"The samples climb (or fall) without turning for {m['monotonic_ms']:.0f} ms in "
-            f"{span}: sorted values, not sound, which oscillates (a half cycle that long is "
-            "below 25 Hz).",
+            f"{span}: {reason}.",
             monotonic_ms=round(m["monotonic_ms"], 1),
+            erratic_run_ms=round(m["erratic_run_ms"], 1),
+            erratic_share=round(m["erratic_share"], 3),
             **where,
         )
+
+
+_SIGN_MEASURES = ("dc_ratio", "high_byte_entropy", "outer_share", "printable_share")
 
 
 def _data_signs(m: Mapping[str, Any]) -> dict[str, Any]:
@@ -600,6 +718,25 @@ def _data_signs(m: Mapping[str, Any]) -> dict[str, Any]:
         & (m["outer_share"] >= UNIFORM_OUTER_SHARE),
         "printable bytes": m["printable_share"] >= PRINTABLE_SHARE,
     }
+
+
+def _erratic_share(plateaus: npt.NDArray[np.float64], steps: npt.NDArray[np.float64]) -> float:
+    """Share of a run's strict steps whose plateau (samples on the level it leaves) or size is
+    erratic: ``ERRATIC_RATIO`` times above or below the median of its four neighbours and off
+    by ``ERRATIC_MIN`` or more. ``plateaus[j]`` ends with the step ``steps[j]``."""
+    if plateaus.size < 5:
+        return 0.0
+    odd = _erratic(plateaus) | _erratic(steps)
+    return float(odd.mean())
+
+
+def _erratic(x: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    pad = np.pad(x, 2, mode="edge")
+    near = np.median(np.stack([pad[:-4], pad[1:-3], pad[3:-1], pad[4:]]), axis=0)
+    out: npt.NDArray[np.bool_] = ((x > ERRATIC_RATIO * near) | (x * ERRATIC_RATIO < near)) & (
+        np.abs(x - near) >= ERRATIC_MIN
+    )
+    return out
 
 
 def _effective_count(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
