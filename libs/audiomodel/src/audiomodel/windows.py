@@ -640,7 +640,11 @@ class WindowAnalyzer:
             standout |= signs["one-sided"]
         if track["printable_share"] < FAR_PRINTABLE_SHARE:
             standout |= signs["printable bytes"]
-        if track["zero_edge_median"] < ZERO_EDGE_RATE / 2:
+        # Not in 8-bit audio: zero is one of only 256 levels there, so a loud, bright signal
+        # (a sweep near Nyquist) lands on it beside a loud sample about once in a hundred
+        # samples by chance; and an 8-bit file's zero bytes decode to the negative rail, not
+        # to zero, so zero padding leaves no zero edges to find.
+        if track["zero_edge_median"] < ZERO_EDGE_RATE / 2 and self.level_bits > 8:
             standout |= zero_edges
         absurd: npt.NDArray[np.bool_] = m["absurd_floats"] >= ABSURD_FLOAT_COUNT
         return (white & structured & standout) | absurd
