@@ -200,6 +200,18 @@ class _Manifest:
     def to_json(self) -> bytes:
         return json.dumps(self.__dict__).encode()
 
+    def copy(self) -> _Manifest:
+        """A copy to build the next generation in (the lists are its own)."""
+        return _Manifest(
+            self.generation,
+            self.shards,
+            self.next_ref,
+            [list(shard) for shard in self.segments],
+            list(self.ref_batches),
+            list(self.deleted),
+            list(self.purged),
+        )
+
     @classmethod
     def from_json(cls, data: bytes) -> _Manifest:
         raw = json.loads(data)
@@ -435,15 +447,9 @@ class ShardedWriter(ReferenceWriter):
             return
         index = self._index
         old = index._manifest
-        manifest = _Manifest(
-            old.generation,
-            old.shards,
-            self._next_ref,
-            [list(shard) for shard in old.segments],
-            list(old.ref_batches),
-            sorted({*old.deleted, *self._deleted}),
-            list(old.purged),
-        )
+        manifest = old.copy()
+        manifest.next_ref = self._next_ref
+        manifest.deleted = sorted({*old.deleted, *self._deleted})
         calls = {
             s: index._actors[s].write.remote(
                 np.concatenate(self._hashes[s]), np.concatenate(self._postings[s])
@@ -499,15 +505,6 @@ class ShardedWriter(ReferenceWriter):
 
     def compact(self) -> None:
         self.flush()
-        old = self._index._manifest
-        manifest = _Manifest(
-            old.generation,
-            old.shards,
-            old.next_ref,
-            [list(shard) for shard in old.segments],
-            list(old.ref_batches),
-            list(old.deleted),
-            list(old.purged),
-        )
+        manifest = self._index._manifest.copy()
         self._merge_tiers(manifest, everything=True)
         self._index._commit(manifest, [])
