@@ -14,6 +14,8 @@ import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from audioval_corpus.samples import synth_notes
+
 pytestmark = pytest.mark.slow  # each command is a fresh process importing the CLI
 
 AUDIOVAL = shutil.which("audioval", path=str(Path(sys.executable).parent))
@@ -26,22 +28,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def song(seconds: float, seed: int) -> npt.NDArray[np.float32]:
-    """Music-like stereo: notes (harmonic tones with attack and decay) at irregular onsets."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * RATE)) / RATE
-    out = rng.normal(0, 0.003, t.size)
-    scale = rng.uniform(100, 200) * 2 ** (np.sort(rng.choice(12, 7, replace=False)) / 12)
-    for octave, gap in ((4, 0.25), (2, 0.7), (1, 0.6)):
-        onset = 0.0
-        while onset < seconds:
-            f0 = scale[rng.integers(0, 7)] * octave
-            mask = (t >= onset) & (t < onset + 1.0)
-            tt = t[mask] - onset
-            tone = sum(np.sin(2 * np.pi * f0 * h * tt) / h for h in (1, 2, 3))
-            out[mask] += 0.3 * np.minimum(tt / 0.01, 1) * np.exp(-3 * tt) * tone
-            onset += rng.exponential(gap) + 0.05
-    mono = 0.8 * out / np.abs(out).max()
-    return np.stack((mono, 0.9 * mono), axis=1).astype(np.float32)
+    """Music-like stereo: the notes of :func:`synth_notes`, the right channel 0.9 of the left."""
+    mono = synth_notes(seconds, seed=seed, rate=RATE)
+    return np.stack((mono, 0.9 * mono), axis=1)
 
 
 @pytest.fixture(scope="module")

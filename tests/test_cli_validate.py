@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from audioval_corpus.samples import synth_notes
+
 AUDIOVAL = shutil.which("audioval", path=str(Path(sys.executable).parent))
 
 
@@ -90,34 +92,16 @@ def test_a_bad_option_is_a_usage_error_without_a_traceback(files: dict[str, Path
     assert "Traceback" not in result.stderr and "xml" in result.stderr
 
 
-def _music(seconds: float, seed: int, rate: int = 44100) -> np.ndarray:
-    """Music-like mono: harmonic notes at irregular onsets (enough peaks to fingerprint)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * rate)) / rate
-    out = rng.normal(0, 0.003, t.size)
-    scale = rng.uniform(100, 200) * 2 ** (np.sort(rng.choice(12, 7, replace=False)) / 12)
-    for octave, gap in ((4, 0.25), (2, 0.7), (1, 0.6)):
-        onset = 0.0
-        while onset < seconds:
-            f0 = scale[rng.integers(0, 7)] * octave
-            mask = (t >= onset) & (t < onset + 1.0)
-            tt = t[mask] - onset
-            tone = sum(np.sin(2 * np.pi * f0 * h * tt) / h for h in (1, 2, 3))
-            out[mask] += 0.3 * np.minimum(tt / 0.01, 1) * np.exp(-3 * tt) * tone
-            onset += rng.exponential(gap) + 0.05
-    return (0.8 * out / np.abs(out).max()).astype(np.float32)
-
-
 @pytest.mark.slow
 def test_validate_with_an_index_rejects_a_reencoded_known_bad_track(tmp_path: Path) -> None:
     from scipy.signal import resample_poly
 
-    bad = _music(30.0, 21)
+    bad = synth_notes(30.0, seed=21)
     sf.write(tmp_path / "bad.wav", bad, 44100, subtype="PCM_16")
     # Re-encoded: 6 dB quieter, 15 s from 8 s in, resampled to 32 kHz, as FLAC.
     copy = resample_poly(bad[8 * 44100 : 23 * 44100] * 0.5, 320, 441)
     sf.write(tmp_path / "renamed.flac", copy.astype(np.float32), 32000)
-    sf.write(tmp_path / "other.wav", _music(15.0, 22), 44100, subtype="PCM_16")
+    sf.write(tmp_path / "other.wav", synth_notes(15.0, seed=22), 44100, subtype="PCM_16")
     index = str(tmp_path / "index")
     added = run("index", "add", "--index", index, "--list", "known-bad", str(tmp_path / "bad.wav"))
     assert added.returncode == 0, added.stderr

@@ -13,28 +13,11 @@ from scipy.signal import resample_poly
 
 from audiomodel import Decision
 from audiomodel.validator import validate_bytes
+from audioval_corpus.samples import synth_notes
 from audioval_index import FingerprintIndex
 from audioval_index.identify import identify
 
 RATE = 44100
-
-
-def song(seconds: float, seed: int) -> npt.NDArray[np.float32]:
-    """Music-like mono: notes (harmonic tones with attack and decay) at irregular onsets."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * RATE)) / RATE
-    out = rng.normal(0, 0.003, t.size)
-    scale = rng.uniform(100, 200) * 2 ** (np.sort(rng.choice(12, 7, replace=False)) / 12)
-    for octave, gap in ((4, 0.25), (2, 0.7), (1, 0.6)):
-        onset = 0.0
-        while onset < seconds:
-            f0 = scale[rng.integers(0, 7)] * octave
-            mask = (t >= onset) & (t < onset + 1.0)
-            tt = t[mask] - onset
-            tone = sum(np.sin(2 * np.pi * f0 * h * tt) / h for h in (1, 2, 3))
-            out[mask] += 0.3 * np.minimum(tt / 0.01, 1) * np.exp(-3 * tt) * tone
-            onset += rng.exponential(gap) + 0.05
-    return (0.8 * out / np.abs(out).max()).astype(np.float32)
 
 
 def wav(y: npt.NDArray[np.float32], rate: int = RATE) -> bytes:
@@ -45,7 +28,7 @@ def wav(y: npt.NDArray[np.float32], rate: int = RATE) -> bytes:
 
 @pytest.fixture(scope="module")
 def original() -> npt.NDArray[np.float32]:
-    return song(30.0, 11)
+    return synth_notes(30.0, seed=11, rate=RATE)
 
 
 @pytest.fixture
@@ -78,7 +61,7 @@ def test_a_known_bad_track_reencoded_with_gain_and_resampling_is_rejected(
 
 
 def test_unrelated_audio_is_judged_as_without_the_index(index: FingerprintIndex) -> None:
-    verdict = validate_bytes(wav(song(20.0, 12)), fingerprint=True)
+    verdict = validate_bytes(wav(synth_notes(20.0, seed=12, rate=RATE)), fingerprint=True)
     judged, matches = identify(verdict, index)
     assert matches == []
     assert judged.decision is verdict.decision and judged.findings == verdict.findings
@@ -111,11 +94,11 @@ def test_a_long_track_is_looked_up_window_by_window(tmp_path: Path) -> None:
     from audiomodel.fingerprint import landmarks
 
     index = FingerprintIndex(tmp_path / "many")
-    refs = [song(60.0, 500 + i) for i in range(10)]
+    refs = [synth_notes(60.0, seed=500 + i, rate=RATE) for i in range(10)]
     with index.writer() as writer:
         for i, y in enumerate(refs):
             writer.add(landmarks(y, sr=RATE), list_name="known-bad", track_id=f"kb{i}")
-    long_track = song(180.0, 900)
+    long_track = synth_notes(180.0, seed=900, rate=RATE)
     clean = validate_bytes(wav(long_track), fingerprint=True)
     judged, _ = identify(clean, index)
     assert not any(f.code.startswith("fingerprint.") for f in judged.findings)

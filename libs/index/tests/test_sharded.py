@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pytest
 
 from audiomodel.fingerprint import Landmarks, hashes, landmarks
+from audioval_corpus.samples import synth_notes
 from audioval_index import FingerprintIndex
 from audioval_index.sharded import S3Location, ShardedIndex, shard_of
 from audioval_localstack import Emulator
@@ -19,27 +20,9 @@ from audioval_localstack.ray_head import RayHead
 RATE = 22050
 
 
-def song(seconds: float, seed: int) -> npt.NDArray[np.float32]:
-    """Music-like mono: notes (harmonic tones with attack and decay) at irregular onsets."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * RATE)) / RATE
-    out = rng.normal(0, 0.003, t.size)
-    scale = rng.uniform(100, 200) * 2 ** (np.sort(rng.choice(12, 7, replace=False)) / 12)
-    for octave, gap in ((4, 0.25), (2, 0.7), (1, 0.6)):
-        onset = 0.0
-        while onset < seconds:
-            f0 = scale[rng.integers(0, 7)] * octave
-            mask = (t >= onset) & (t < onset + 1.0)
-            tt = t[mask] - onset
-            tone = sum(np.sin(2 * np.pi * f0 * h * tt) / h for h in (1, 2, 3))
-            out[mask] += 0.3 * np.minimum(tt / 0.01, 1) * np.exp(-3 * tt) * tone
-            onset += rng.exponential(gap) + 0.05
-    return (0.8 * out / np.abs(out).max()).astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def tracks() -> list[npt.NDArray[np.float32]]:
-    return [song(40.0, seed) for seed in range(3)]
+    return [synth_notes(40.0, seed=seed, rate=RATE) for seed in range(3)]
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +102,7 @@ def test_sharded_matches_are_the_embedded_index_matches(
                 (m.ref, m.count, m.list) for m in want
             ]
             assert abs(got[0].ref_start_s - 13.0) < 1.0
-        assert sharded.match(landmarks(song(10.0, 99), sr=RATE)) == []
+        assert sharded.match(landmarks(synth_notes(10.0, seed=99, rate=RATE), sr=RATE)) == []
     embedded.close()
 
 

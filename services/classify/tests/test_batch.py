@@ -9,7 +9,6 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
@@ -18,7 +17,7 @@ from audiomodel import Limits, Verdict, validate_path
 from audioval_classify.batch import list_sources, run_batch
 from audioval_classify.pool import ValidatorPool
 from audioval_classify.ray_connection import connect_ray
-from audioval_corpus.samples import write_samples
+from audioval_corpus.samples import synth_notes, write_samples
 from audioval_localstack.ray_head import RayHead
 
 
@@ -100,24 +99,6 @@ def test_a_source_that_is_neither_s3_nor_a_directory_is_refused(tmp_path: Path) 
         list(list_sources(str(tmp_path / "missing")))
 
 
-def _song(seconds: float, seed: int, rate: int = 44100) -> np.ndarray:
-    """Music-like mono: harmonic notes at irregular onsets (enough peaks to fingerprint)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * rate)) / rate
-    out = rng.normal(0, 0.003, t.size)
-    scale = rng.uniform(100, 200) * 2 ** (np.sort(rng.choice(12, 7, replace=False)) / 12)
-    for octave, gap in ((4, 0.25), (2, 0.7), (1, 0.6)):
-        onset = 0.0
-        while onset < seconds:
-            f0 = scale[rng.integers(0, 7)] * octave
-            mask = (t >= onset) & (t < onset + 1.0)
-            tt = t[mask] - onset
-            tone = sum(np.sin(2 * np.pi * f0 * h * tt) / h for h in (1, 2, 3))
-            out[mask] += 0.3 * np.minimum(tt / 0.01, 1) * np.exp(-3 * tt) * tone
-            onset += rng.exponential(gap) + 0.05
-    return (0.8 * out / np.abs(out).max()).astype(np.float32)
-
-
 class InProcessPool:
     """What run_batch asks of a pool (``submit_uri``), judging here, landmarks kept as a
     fingerprinting pool's actors keep them (``validate_path(..., fingerprint=True)``)."""
@@ -134,7 +115,7 @@ def test_near_identical_files_are_grouped_in_duplicates_jsonl_across_resumed_run
 ) -> None:
     fingerprinting_pool: Any = InProcessPool()
     rate = 44100
-    a, b, c = (_song(30.0, seed) for seed in (51, 52, 53))
+    a, b, c = (synth_notes(30.0, seed=seed) for seed in (51, 52, 53))
     catalogue = tmp_path / "catalogue"
     (catalogue / "uploads").mkdir(parents=True)
     sf.write(catalogue / "a.wav", a, rate)

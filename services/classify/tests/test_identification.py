@@ -26,29 +26,12 @@ from audioval_classify.server import serve
 from audioval_classify.servicer import _STATUS
 from audioval_classify.settings import ClassifySettings
 from audioval_classify.store import InMemoryVerdictStore, VerdictBroadcaster
+from audioval_corpus.samples import synth_notes
 from audioval_index import FingerprintIndex
 from audioval_localstack.ray_head import RayHead
 from audioval_servicekit import RunningServer
 
 RATE = 44100
-
-
-def song(seconds: float, seed: int) -> npt.NDArray[np.float32]:
-    """Music-like mono: harmonic notes at irregular onsets (enough peaks to fingerprint)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * RATE)) / RATE
-    out = rng.normal(0, 0.003, t.size)
-    scale = rng.uniform(100, 200) * 2 ** (np.sort(rng.choice(12, 7, replace=False)) / 12)
-    for octave, gap in ((4, 0.25), (2, 0.7), (1, 0.6)):
-        onset = 0.0
-        while onset < seconds:
-            f0 = scale[rng.integers(0, 7)] * octave
-            mask = (t >= onset) & (t < onset + 1.0)
-            tt = t[mask] - onset
-            tone = sum(np.sin(2 * np.pi * f0 * h * tt) / h for h in (1, 2, 3))
-            out[mask] += 0.3 * np.minimum(tt / 0.01, 1) * np.exp(-3 * tt) * tone
-            onset += rng.exponential(gap) + 0.05
-    return (0.8 * out / np.abs(out).max()).astype(np.float32)
 
 
 def wav(y: npt.NDArray[np.float32], rate: int = RATE) -> bytes:
@@ -83,7 +66,11 @@ def test_an_unreadable_index_leaves_the_validators_verdict(tmp_path: Path) -> No
     judge = TrackJudge(
         InMemoryVerdictStore(), VerdictBroadcaster(queue_size=4), LibraryPool(), index=index
     )  # type: ignore[arg-type]
-    verdict = judge.judge(TrackToJudge(track_id="t"), wav(song(12.0, 40)), time_left=lambda: None)
+    verdict = judge.judge(
+        TrackToJudge(track_id="t"),
+        wav(synth_notes(12.0, seed=40, rate=RATE)),
+        time_left=lambda: None,
+    )
     assert verdict.decision == verdict_pb2.DECISION_ACCEPT
     assert not any(f.code.startswith("fingerprint.") for f in verdict.findings)
 
@@ -126,7 +113,7 @@ def validate(
 def test_accepted_tracks_join_the_catalogue_and_copies_are_duplicates_of_them(
     stub: classify_pb2_grpc.ClassifyServiceStub, index_dir: Path
 ) -> None:
-    original = song(25.0, 41)
+    original = synth_notes(25.0, seed=41, rate=RATE)
     first = validate(stub, "orig-1", wav(original))
     assert first.decision == verdict_pb2.DECISION_ACCEPT
     assert not any(code.startswith("fingerprint.") for code in codes(first))
@@ -145,7 +132,7 @@ def test_accepted_tracks_join_the_catalogue_and_copies_are_duplicates_of_them(
 def test_a_reencoded_copy_of_a_known_bad_reference_is_rejected(
     stub: classify_pb2_grpc.ClassifyServiceStub, index_dir: Path
 ) -> None:
-    bad = song(25.0, 42)
+    bad = synth_notes(25.0, seed=42, rate=RATE)
     marks = validate_bytes(wav(bad), fingerprint=True).fingerprint
     assert marks is not None
     # Another process adds the reference (the index's lock serialises writers).
@@ -178,7 +165,7 @@ def status_of(call: Callable[[], object]) -> grpc.StatusCode:
 def test_a_reference_added_by_bytes_rejects_copies_until_it_is_removed(
     stub: classify_pb2_grpc.ClassifyServiceStub, index_stub: index_pb2_grpc.IndexServiceStub
 ) -> None:
-    bad = song(25.0, 43)
+    bad = synth_notes(25.0, seed=43, rate=RATE)
     added = index_stub.AddReference(
         index_pb2.AddReferenceRequest(
             content=wav(bad), list=index_pb2.REFERENCE_LIST_KNOWN_BAD, name="case-17"
@@ -213,7 +200,7 @@ def test_a_reference_added_by_bytes_rejects_copies_until_it_is_removed(
 def test_an_upload_becomes_a_reference_by_its_track_id(
     stub: classify_pb2_grpc.ClassifyServiceStub, index_stub: index_pb2_grpc.IndexServiceStub
 ) -> None:
-    tune = song(20.0, 44)
+    tune = synth_notes(20.0, seed=44, rate=RATE)
     assert validate(stub, "upload-7", wav(tune)).decision == verdict_pb2.DECISION_ACCEPT
     response = index_stub.AddReference(
         index_pb2.AddReferenceRequest(track_id="upload-7", list=index_pb2.REFERENCE_LIST_KNOWN_BAD)
@@ -243,7 +230,9 @@ def test_index_requests_that_cannot_be_served_get_precise_statuses(
             grpc.StatusCode.NOT_FOUND,
         ),
         "no list": (
-            lambda: add(index_pb2.AddReferenceRequest(content=wav(song(5.0, 45)))),
+            lambda: add(
+                index_pb2.AddReferenceRequest(content=wav(synth_notes(5.0, seed=45, rate=RATE)))
+            ),
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
         "no audio": (
@@ -276,7 +265,7 @@ def test_a_new_known_bad_reference_rejects_the_accepted_copies_and_watchers_hear
     index_stub: index_pb2_grpc.IndexServiceStub,
     index_dir: Path,
 ) -> None:
-    tune, other = song(30.0, 46), song(20.0, 47)
+    tune, other = synth_notes(30.0, seed=46, rate=RATE), synth_notes(20.0, seed=47, rate=RATE)
     assert validate(stub, "cat-1", wav(tune)).decision == verdict_pb2.DECISION_ACCEPT
     copy = validate(stub, "cat-2", reencoded(tune))
     assert copy.decision == verdict_pb2.DECISION_ACCEPT
@@ -284,7 +273,7 @@ def test_a_new_known_bad_reference_rejects_the_accepted_copies_and_watchers_hear
     watched = ["cat-1", "cat-2", "cat-3", "watch-ready"]
     watch = stub.WatchVerdicts(classify_pb2.WatchVerdictsRequest(track_ids=watched), timeout=120)
     # A fresh verdict arriving proves the watcher is subscribed before the re-scan.
-    validate(stub, "watch-ready", wav(song(6.0, 48)))
+    validate(stub, "watch-ready", wav(synth_notes(6.0, seed=48, rate=RATE)))
     assert next(watch).verdict.track_id == "watch-ready"
 
     # The reference arrives as another encoding again: 30 s, 6 dB quieter, at 22.05 kHz.

@@ -40,20 +40,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from audiomodel.fingerprint import REFERENCE_FAN_OUT, Hashes, Landmarks, hashes
+from audiomodel.fingerprint import Hashes
 from audioval_index.store import (
     COMPACT_DELETED_SHARE,
     FLUSH_ENTRIES,
-    LISTS,
     MAX_HITS,
     HitArrays,
+    IndexFront,
     IndexStats,
     IndexStoreError,
-    Match,
     Reference,
+    ReferenceWriter,
     _now,
     lookup_segments,
-    matches_of,
+    merge_segments,
     segments_to_merge,
 )
 
@@ -177,14 +177,7 @@ class IndexShard:
 
     def merge(self, names: Sequence[str], deleted: npt.NDArray[np.uint32]) -> tuple[str, int]:
         """One new segment holding ``names``' postings minus those of ``deleted`` refs."""
-        parts = [self._load(name) for name in names]
-        hashes_ = np.concatenate([np.asarray(h) for h, _ in parts])
-        postings = np.concatenate([np.asarray(p) for _, p in parts])
-        if deleted.size:
-            live = ~np.isin((postings >> np.uint64(32)).astype(np.uint32), deleted)
-            hashes_, postings = hashes_[live], postings[live]
-        order = np.argsort(hashes_, kind="stable")  # merges the sorted runs
-        return self._write(hashes_[order], postings[order])
+        return self._write(*merge_segments([self._load(name) for name in names], deleted))
 
     def lookup(self, query: npt.NDArray[np.uint32], budget: int) -> HitArrays:
         """Hits of this shard's slice of a query (see :func:`audioval_index.store.lookup_segments`)."""
@@ -207,6 +200,18 @@ class _Manifest:
     def to_json(self) -> bytes:
         return json.dumps(self.__dict__).encode()
 
+    def copy(self) -> _Manifest:
+        """A copy to build the next generation in (the lists are its own)."""
+        return _Manifest(
+            self.generation,
+            self.shards,
+            self.next_ref,
+            [list(shard) for shard in self.segments],
+            list(self.ref_batches),
+            list(self.deleted),
+            list(self.purged),
+        )
+
     @classmethod
     def from_json(cls, data: bytes) -> _Manifest:
         raw = json.loads(data)
@@ -214,7 +219,7 @@ class _Manifest:
         return cls(**raw)
 
 
-class ShardedIndex:
+class ShardedIndex(IndexFront):
     """A fingerprint index over Ray shard actors and S3: the embedded store's interface.
 
     ``ray`` must be initialised (the caller joins its cluster). ``shards`` applies when the
@@ -323,12 +328,6 @@ class ShardedIndex:
             ray.kill(actor)
         self._actors = []
 
-    def __enter__(self) -> ShardedIndex:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # Reading ----------------------------------------------------------------------------------
 
     @property
@@ -357,10 +356,6 @@ class ShardedIndex:
             live = ~np.isin(refs, self._deleted)
             hq, refs, times = hq[live], refs[live], times[live]
         return hq, refs, times
-
-    def match(self, marks: Landmarks, *, limit: int = 5) -> list[Match]:
-        """References found in a query's landmarks, best first (empty: nothing matches)."""
-        return matches_of(marks, self.lookup, self._references, limit=limit)
 
     def _references(self, refs: Sequence[int]) -> dict[int, Reference]:
         return {int(r): self._refs[int(r)] for r in refs if int(r) in self._refs}
@@ -396,29 +391,8 @@ class ShardedIndex:
         yield writer
         writer.flush()
 
-    def add(
-        self,
-        marks: Landmarks,
-        *,
-        list_name: str = "catalogue",
-        path: str | None = None,
-        track_id: str | None = None,
-    ) -> Reference:
-        with self.writer() as writer:
-            return writer.add(marks, list_name=list_name, path=path, track_id=track_id)
 
-    def delete(self, ref: int) -> bool:
-        """Tombstone a reference; False when there is no such live reference."""
-        with self.writer() as writer:
-            return writer.delete(ref)
-
-    def compact(self) -> None:
-        """Every shard's segments merged into one, without the deleted references' postings."""
-        with self.writer() as writer:
-            writer.compact()
-
-
-class ShardedWriter:
+class ShardedWriter(ReferenceWriter):
     """Adds and deletes references of a :class:`ShardedIndex`; see :meth:`ShardedIndex.writer`."""
 
     def __init__(self, index: ShardedIndex) -> None:
@@ -431,38 +405,17 @@ class ShardedWriter:
         self._buffered = 0
         self._next_ref = index._manifest.next_ref
 
-    def add(
-        self,
-        marks: Landmarks,
-        *,
-        list_name: str = "catalogue",
-        path: str | None = None,
-        track_id: str | None = None,
-    ) -> Reference:
-        return self.add_hashes(
-            hashes(marks, fan_out=REFERENCE_FAN_OUT),
-            duration_s=marks.duration_s,
-            list_name=list_name,
-            path=path,
-            track_id=track_id,
-        )
-
-    def add_hashes(
+    def _buffer(
         self,
         entries: Hashes,
-        *,
         duration_s: float,
-        list_name: str = "catalogue",
-        path: str | None = None,
-        track_id: str | None = None,
+        list_name: str,
+        path: str | None,
+        track_id: str | None,
     ) -> Reference:
-        if list_name not in LISTS:
-            raise ValueError(f"list must be one of {', '.join(LISTS)}, not {list_name!r}")
         ref = self._next_ref
         self._next_ref += 1
-        reference = Reference(
-            ref, list_name, path, track_id, float(duration_s), len(entries), _now()
-        )
+        reference = Reference(ref, list_name, path, track_id, duration_s, len(entries), _now())
         self._added.append(reference)
         owner = shard_of(entries.hashes, len(self._hashes))
         postings = (np.uint64(ref) << np.uint64(32)) | entries.times.astype(np.uint64)
@@ -494,15 +447,9 @@ class ShardedWriter:
             return
         index = self._index
         old = index._manifest
-        manifest = _Manifest(
-            old.generation,
-            old.shards,
-            self._next_ref,
-            [list(shard) for shard in old.segments],
-            list(old.ref_batches),
-            sorted({*old.deleted, *self._deleted}),
-            list(old.purged),
-        )
+        manifest = old.copy()
+        manifest.next_ref = self._next_ref
+        manifest.deleted = sorted({*old.deleted, *self._deleted})
         calls = {
             s: index._actors[s].write.remote(
                 np.concatenate(self._hashes[s]), np.concatenate(self._postings[s])
@@ -558,15 +505,6 @@ class ShardedWriter:
 
     def compact(self) -> None:
         self.flush()
-        old = self._index._manifest
-        manifest = _Manifest(
-            old.generation,
-            old.shards,
-            old.next_ref,
-            [list(shard) for shard in old.segments],
-            list(old.ref_batches),
-            list(old.deleted),
-            list(old.purged),
-        )
+        manifest = self._index._manifest.copy()
         self._merge_tiers(manifest, everything=True)
         self._index._commit(manifest, [])

@@ -19,6 +19,7 @@ postings. Readers map segments read-only and look hashes up with ``np.searchsort
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import fcntl
 import os
@@ -29,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +52,7 @@ __all__ = [
     "IndexWriter",
     "Match",
     "Reference",
+    "ReferenceWriter",
     "open_index",
 ]
 
@@ -149,6 +151,10 @@ class IndexStats:
     hours: float
 
 
+# (query hash index, ref, ref time) per hit of a lookup.
+HitArrays = tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]
+
+
 @dataclass
 class _Segment:
     name: str
@@ -167,7 +173,113 @@ def _connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
-class FingerprintIndex:
+class ReferenceWriter(abc.ABC):
+    """What every index's writer shares: a reference from landmarks is hashed at reference
+    fan-out, and its list checked, before the writer buffers it (:class:`IndexWriter` here,
+    :class:`audioval_index.sharded.ShardedWriter` past one machine)."""
+
+    def add(
+        self,
+        marks: Landmarks,
+        *,
+        list_name: str = "catalogue",
+        path: str | None = None,
+        track_id: str | None = None,
+    ) -> Reference:
+        return self.add_hashes(
+            hashes(marks, fan_out=REFERENCE_FAN_OUT),
+            duration_s=marks.duration_s,
+            list_name=list_name,
+            path=path,
+            track_id=track_id,
+        )
+
+    def add_hashes(
+        self,
+        entries: Hashes,
+        *,
+        duration_s: float,
+        list_name: str = "catalogue",
+        path: str | None = None,
+        track_id: str | None = None,
+    ) -> Reference:
+        """Add a reference from hashes already computed (reference fan-out)."""
+        if list_name not in LISTS:
+            raise ValueError(f"list must be one of {', '.join(LISTS)}, not {list_name!r}")
+        return self._buffer(entries, float(duration_s), list_name, path, track_id)
+
+    @abc.abstractmethod
+    def _buffer(
+        self,
+        entries: Hashes,
+        duration_s: float,
+        list_name: str,
+        path: str | None,
+        track_id: str | None,
+    ) -> Reference:
+        """Give the reference its id and buffer its postings until the next flush."""
+
+    @abc.abstractmethod
+    def delete(self, ref: int) -> bool:
+        """Tombstone a reference; False when there is no such live reference."""
+
+    @abc.abstractmethod
+    def compact(self) -> None:
+        """Merge every segment into one and drop the postings of deleted references."""
+
+
+class IndexFront(abc.ABC):
+    """What every index shares above its writer and its lookup: adding, deleting and compacting
+    in a writer session of their own, matching, and closing as a context manager."""
+
+    @abc.abstractmethod
+    def writer(self) -> contextlib.AbstractContextManager[ReferenceWriter]:
+        """The one writer session; what it buffered is committed on exit."""
+
+    @abc.abstractmethod
+    def lookup(self, query: Hashes) -> HitArrays:
+        """Every posting of every query hash: (query hash index, ref, ref time) per hit."""
+
+    @abc.abstractmethod
+    def _references(self, refs: Sequence[int]) -> dict[int, Reference]: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add(
+        self,
+        marks: Landmarks,
+        *,
+        list_name: str = "catalogue",
+        path: str | None = None,
+        track_id: str | None = None,
+    ) -> Reference:
+        """Add one reference (a writer session of its own)."""
+        with self.writer() as writer:
+            return writer.add(marks, list_name=list_name, path=path, track_id=track_id)
+
+    def delete(self, ref: int) -> bool:
+        """Tombstone a reference; False when there is no such live reference."""
+        with self.writer() as writer:
+            return writer.delete(ref)
+
+    def compact(self) -> None:
+        """Merge every segment into one and drop the postings of deleted references."""
+        with self.writer() as writer:
+            writer.compact()
+
+    def match(self, marks: Landmarks, *, limit: int = 5) -> list[Match]:
+        """References found in a query's landmarks, best first (empty: nothing matches)."""
+        return matches_of(marks, self.lookup, self._references, limit=limit)
+
+
+class FingerprintIndex(IndexFront):
     """An index directory: match from any number of processes, write from one at a time."""
 
     def __init__(self, root: Path) -> None:
@@ -185,12 +297,6 @@ class FingerprintIndex:
     def close(self) -> None:
         self._segments = []
         self._db.close()
-
-    def __enter__(self) -> FingerprintIndex:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # Writing --------------------------------------------------------------------------------
 
@@ -217,28 +323,6 @@ class FingerprintIndex:
             finally:
                 writer.abandon()
                 fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def add(
-        self,
-        marks: Landmarks,
-        *,
-        list_name: str = "catalogue",
-        path: str | None = None,
-        track_id: str | None = None,
-    ) -> Reference:
-        """Add one reference (a writer session of its own)."""
-        with self.writer() as writer:
-            return writer.add(marks, list_name=list_name, path=path, track_id=track_id)
-
-    def delete(self, ref: int) -> bool:
-        """Tombstone a reference; False when there is no such live reference."""
-        with self.writer() as writer:
-            return writer.delete(ref)
-
-    def compact(self) -> None:
-        """Merge every segment into one and drop the postings of deleted references."""
-        with self.writer() as writer:
-            writer.compact(full=True)
 
     # Reading --------------------------------------------------------------------------------
 
@@ -292,10 +376,6 @@ class FingerprintIndex:
             hq, refs, times = hq[live], refs[live], times[live]
         return hq, refs, times
 
-    def match(self, marks: Landmarks, *, limit: int = 5) -> list[Match]:
-        """References found in a query's landmarks, best first (empty: nothing matches)."""
-        return matches_of(marks, self.lookup, self._references, limit=limit)
-
     def _references(self, refs: Sequence[int]) -> dict[int, Reference]:
         marks = ",".join("?" * len(refs))
         rows = self._db.execute(
@@ -332,9 +412,6 @@ class FingerprintIndex:
             bytes=size,
             hours=float(seconds) / 3600.0,
         )
-
-
-HitArrays = tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]
 
 
 def lookup_segments(
@@ -438,6 +515,21 @@ def segments_to_merge(segments: Sequence[tuple[str, int]]) -> list[str] | None:
     return full[0][:MERGE_FAN_IN] if full else None
 
 
+def merge_segments(
+    segments: Sequence[tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint64]]],
+    deleted: npt.NDArray[np.uint32],
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint64]]:
+    """One sorted segment of ``segments``' postings, without those of the ``deleted`` refs."""
+    hashes_ = np.concatenate([np.asarray(h) for h, _ in segments])
+    postings = np.concatenate([np.asarray(p) for _, p in segments])
+    if deleted.size:
+        live = ~np.isin((postings >> np.uint64(32)).astype(np.uint32), deleted)
+        hashes_, postings = hashes_[live], postings[live]
+    # Timsort (numpy's stable sort) merges the already-sorted runs in about linear time.
+    order = np.argsort(hashes_, kind="stable")
+    return hashes_[order], postings[order]
+
+
 def _reference(row: Sequence[Any]) -> Reference:
     return Reference(
         ref=int(row[0]),
@@ -451,7 +543,7 @@ def _reference(row: Sequence[Any]) -> Reference:
     )
 
 
-class IndexWriter:
+class IndexWriter(ReferenceWriter):
     """Adds and deletes references; get one from :meth:`FingerprintIndex.writer`."""
 
     def __init__(self, index: FingerprintIndex) -> None:
@@ -467,40 +559,20 @@ class IndexWriter:
             self._db.execute("BEGIN IMMEDIATE")
             self._open = True
 
-    def add(
-        self,
-        marks: Landmarks,
-        *,
-        list_name: str = "catalogue",
-        path: str | None = None,
-        track_id: str | None = None,
-    ) -> Reference:
-        return self.add_hashes(
-            hashes(marks, fan_out=REFERENCE_FAN_OUT),
-            duration_s=marks.duration_s,
-            list_name=list_name,
-            path=path,
-            track_id=track_id,
-        )
-
-    def add_hashes(
+    def _buffer(
         self,
         entries: Hashes,
-        *,
         duration_s: float,
-        list_name: str = "catalogue",
-        path: str | None = None,
-        track_id: str | None = None,
+        list_name: str,
+        path: str | None,
+        track_id: str | None,
     ) -> Reference:
-        """Add a reference from hashes already computed (reference fan-out)."""
-        if list_name not in LISTS:
-            raise ValueError(f"list must be one of {', '.join(LISTS)}, not {list_name!r}")
         self._begin()
         added_at = _now()
         cursor = self._db.execute(
             "INSERT INTO refs (list, path, track_id, duration_s, hashes, added_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (list_name, path, track_id, float(duration_s), len(entries), added_at),
+            (list_name, path, track_id, duration_s, len(entries), added_at),
         )
         ref = int(cursor.lastrowid or 0)
         if len(entries):
@@ -511,7 +583,7 @@ class IndexWriter:
             self._buffered += len(entries)
         if self._buffered >= FLUSH_ENTRIES:
             self.flush()
-        return Reference(ref, list_name, path, track_id, float(duration_s), len(entries), added_at)
+        return Reference(ref, list_name, path, track_id, duration_s, len(entries), added_at)
 
     def delete(self, ref: int) -> bool:
         self.flush()
@@ -605,18 +677,12 @@ class IndexWriter:
         """Replace segments by one (sorted merge), dropping postings of deleted references."""
         index = self._index
         parts = [index._load(name) for name in names]
-        hashes_ = np.concatenate([np.asarray(p.hashes) for p in parts])
-        postings = np.concatenate([np.asarray(p.postings) for p in parts])
         deleted = np.asarray(
             [row[0] for row in self._db.execute("SELECT ref FROM refs WHERE deleted = 1")],
             dtype=np.uint32,
         )
-        if deleted.size:
-            live = ~np.isin((postings >> np.uint64(32)).astype(np.uint32), deleted)
-            hashes_, postings = hashes_[live], postings[live]
-        # Timsort (numpy's stable sort) merges the already-sorted runs in about linear time.
-        order = np.argsort(hashes_, kind="stable")
-        name = self._write_segment(hashes_[order], postings[order]) if hashes_.size else None
+        hashes_, postings = merge_segments([(p.hashes, p.postings) for p in parts], deleted)
+        name = self._write_segment(hashes_, postings) if hashes_.size else None
         self._begin()
         self._db.executemany("DELETE FROM segments WHERE name = ?", [(n,) for n in names])
         if name is not None:
