@@ -77,7 +77,6 @@ SIGN_MIN_RMS = 1024  # LSB (-30 dBFS RMS): bytes written as samples span the cod
 # 0.13-0.45 against 0).
 LOW_BYTE_SKEW = {16: 0.4, 8: 0.1}
 ZERO_EDGE_SIGN = 0.005  # exact zeros next to a loud sample, per sample (good clips: <= 0.003)
-HOLD_SIGN = 0.1  # share of loud samples repeating the previous one exactly
 DC_SIGN = 0.3  # |mean| / RMS
 ONE_SIDED_MIN_S = 1.0  # sound this long that never crosses zero is not a recording
 
@@ -567,9 +566,9 @@ class SignalAnalyzer:
           density is smooth at that scale, and a converter's noise floor smooths it further);
           bytes of text, base64, code or tables written as samples put their own, skewed
           byte distribution in that lane (8-bit: the low nibble). Only for loud tracks.
-        - ``zero_edges`` / ``held``: exact zeros next to loud samples, loud values repeated
-          exactly (the zero-padded fields and tables of files; see ``zero_edge_ratio`` and
-          ``hold_ratio``): a converter's noise floor never repeats a loud value exactly.
+        - ``zero_edges``: exact zeros next to loud samples (the zero-padded fields of files;
+          see ``zero_edge_ratio``). Not ``hold_ratio``: a hard clip holds its ceiling exactly,
+          and values held as steps have their own finding (``signal.held_steps``).
         All signs need an RMS level of ``SIGN_MIN_RMS`` or more: bytes as samples span the
         code range, and a quiet master's few loud samples prove nothing.
 
@@ -586,8 +585,6 @@ class SignalAnalyzer:
             return ()
         if f["zero_edge_ratio"] >= ZERO_EDGE_SIGN:
             signs.append("zero_edges")
-        if f["hold_ratio"] >= HOLD_SIGN:
-            signs.append("held")
         if f["dc_ratio"] >= DC_SIGN:
             signs.append("one_sided")
         return tuple(signs)
@@ -764,7 +761,11 @@ class SignalAnalyzer:
                     dc_ratio=round(f["dc_ratio"], 4),
                 )
             )
-        if distinct <= 4 or f["ramp_ratio"] > 0.5:
+        # A few values within two steps of the stored resolution around zero are its lowest
+        # codes (a quiet 8-bit master: its step is -48 dBFS), not a constant, ramp or square.
+        step = 1 << (16 - self.level_bits)
+        lowest_codes = distinct >= 2 and peak_lsb <= 2 * step
+        if (distinct <= 4 and not lowest_codes) or f["ramp_ratio"] > 0.5:
             out.append(
                 finding(
                     "signal.synthetic",
