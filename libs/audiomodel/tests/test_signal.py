@@ -383,3 +383,9 @@ def test_a_quiet_8_bit_track_is_not_a_synthetic_pattern_but_a_constant_is() -> N
     analyzer = SignalAnalyzer(sample_rate=RATE, channels=1, bits_per_sample=8)
     analyzer.update(constant)
     assert "signal.synthetic" in {x.code for x in analyzer.report().findings}
+
+
+def test_random_bytes_are_white_and_uniform_but_white_gaussian_hiss_is_not() -> None:
+    assert "white_uniform" in analyse(bytes_as_int16()).data_signs
+    hiss = np.random.default_rng(6).normal(0, 4000, (3 * RATE, 1))
+    assert "white_uniform" not in analyse(np.rint(hiss).astype(np.int16)).data_signs

@@ -76,6 +76,9 @@ SIGN_MIN_RMS = 1024  # LSB (-30 dBFS RMS): bytes written as samples span the cod
 # train renditions of seed 1; bytes of binaries and XORed base64 give 0.44-0.77 (8-bit:
 # 0.13-0.45 against 0).
 LOW_BYTE_SKEW = {16: 0.4, 8: 0.1}
+WHITE_CORR = 0.1  # |lag-1|, |lag-2| correlation under which neighbours predict nothing
+WHITE_FLATNESS = 0.8  # spectral flatness of white samples (random bytes: 0.88)
+UNIFORM_KURTOSIS = 2.2  # uniform values 1.8, Gaussian noise 3
 ZERO_EDGE_SIGN = 0.005  # exact zeros next to a loud sample, per sample (good clips: <= 0.003)
 DC_SIGN = 0.3  # |mean| / RMS
 ONE_SIDED_MIN_S = 1.0  # sound this long that never crosses zero is not a recording
@@ -566,6 +569,10 @@ class SignalAnalyzer:
           density is smooth at that scale, and a converter's noise floor smooths it further);
           bytes of text, base64, code or tables written as samples put their own, skewed
           byte distribution in that lane (8-bit: the low nibble). Only for loud tracks.
+        - ``white_uniform``: white (no correlation with the neighbours at lags 1 and 2, a flat
+          spectrum) and spread evenly over its range (kurtosis under 2.2: uniform values give
+          1.8). Physical noise that white is a sum of many small causes, Gaussian by the
+          central limit theorem (kurtosis 3); random or compressed bytes are uniform.
         - ``zero_edges``: exact zeros next to loud samples (the zero-padded fields of files;
           see ``zero_edge_ratio``). Not ``hold_ratio``: a hard clip holds its ceiling exactly,
           and values held as steps have their own finding (``signal.held_steps``).
@@ -583,11 +590,28 @@ class SignalAnalyzer:
             signs.append("low_byte")
         if not loud:
             return ()
+        if (
+            max(abs(f["lag1_corr"]), abs(f["lag2_corr"])) < WHITE_CORR
+            and f["flatness_mean"] >= WHITE_FLATNESS
+            and self._kurtosis() < UNIFORM_KURTOSIS
+        ):
+            signs.append("white_uniform")
         if f["zero_edge_ratio"] >= ZERO_EDGE_SIGN:
             signs.append("zero_edges")
         if f["dc_ratio"] >= DC_SIGN:
             signs.append("one_sided")
         return tuple(signs)
+
+    def _kurtosis(self) -> float:
+        """Kurtosis (m4 / m2^2) of the sample values, from the histogram: 3 for Gaussian
+        noise, 1.8 for uniform values, 1.5 for a sine."""
+        n = max(self._n, 1)
+        mean = float(np.dot(self._hist, _VALUES)) / n
+        centred = _VALUES - mean
+        squares = centred * centred
+        m2 = float(np.dot(self._hist, squares)) / n
+        m4 = float(np.dot(self._hist, squares * squares)) / n
+        return m4 / (m2 * m2) if m2 > 0 else 0.0
 
     def _low_byte_skew(self) -> float:
         """Total-variation distance from uniform of the stored values' low half (the low byte
@@ -604,8 +628,8 @@ class SignalAnalyzer:
         if values.size < max(64, 1 << half) or counts.sum() == 0:
             return 0.0
         residue = np.bincount(values & ((1 << half) - 1), weights=counts, minlength=1 << half)
-        residue /= residue.sum()
-        return float(0.5 * np.abs(residue - 1.0 / (1 << half)).sum())
+        share = residue.astype(np.float64) / float(residue.sum())
+        return float(0.5 * np.abs(share - 1.0 / (1 << half)).sum())
 
     def _byte_lane_distance(self) -> float:
         """Total-variation distance between the low-byte and high-byte distributions.
