@@ -349,7 +349,8 @@ def log_sweep(seconds: float = 4.0, level: float = 0.9) -> npt.NDArray[np.int16]
     t = np.arange(int(seconds * RATE)) / RATE
     k = np.log(10000.0 / 20.0) / seconds
     wave = np.clip(1.4 * np.sin(2 * np.pi * 20.0 * (np.exp(k * t) - 1) / k), -1, 1)
-    return np.rint(level * 32767 * wave).astype(np.int16).reshape(-1, 1)
+    samples: npt.NDArray[np.int16] = np.rint(level * 32767 * wave).astype(np.int16)
+    return samples.reshape(-1, 1)
 
 
 def test_a_clipped_sweep_and_music_carry_no_sign_of_bytes() -> None:
