@@ -342,3 +342,51 @@ def test_a_shared_channel_sum_gives_the_same_report_as_the_analyzer_computing_it
     a, b = own.report(), shared.report()
     assert a.features == b.features
     assert [f.code for f in a.findings] == [f.code for f in b.findings]
+
+
+def log_sweep(seconds: float = 4.0, level: float = 0.9) -> npt.NDArray[np.int16]:
+    """A 20 Hz - 10 kHz log sweep at a steady level, hard-limited like a loud master."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    k = np.log(10000.0 / 20.0) / seconds
+    wave = np.clip(1.4 * np.sin(2 * np.pi * 20.0 * (np.exp(k * t) - 1) / k), -1, 1)
+    samples: npt.NDArray[np.int16] = np.rint(level * 32767 * wave).astype(np.int16)
+    return samples.reshape(-1, 1)
+
+
+def test_a_clipped_sweep_and_music_carry_no_sign_of_bytes() -> None:
+    assert analyse(log_sweep()).data_signs == ()
+    assert analyse(music_like()).data_signs == ()
+
+
+def test_base64_bytes_as_16_bit_samples_show_a_skewed_low_byte() -> None:
+    alphabet = np.frombuffer(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", dtype=np.uint8
+    )
+    raw = np.random.default_rng(3).choice(alphabet, 3 * RATE * 2)
+    key = np.resize(np.frombuffer(b"\x8f\x13\xa2\x5c\x07\xe1\x90\x3b", dtype=np.uint8), raw.size)
+    samples = (raw ^ key).view(np.int16).reshape(-1, 1)
+    assert "low_byte" in analyse(samples).data_signs
+
+
+def test_quiet_tracks_carry_no_sign_of_bytes() -> None:
+    # A -60 dBFS room: its few loud samples and its mean prove nothing about bytes.
+    quiet = np.rint(np.random.default_rng(4).normal(0, 30, (3 * RATE, 1))).astype(np.int16)
+    assert analyse(quiet).data_signs == ()
+
+
+def test_a_quiet_8_bit_track_is_not_a_synthetic_pattern_but_a_constant_is() -> None:
+    rng = np.random.default_rng(5)
+    quiet = (rng.integers(-1, 2, (3 * RATE, 1)) * 256).astype(np.int16)  # 8-bit codes -1, 0, 1
+    analyzer = SignalAnalyzer(sample_rate=RATE, channels=1, bits_per_sample=8)
+    analyzer.update(quiet)
+    assert "signal.synthetic" not in {x.code for x in analyzer.report().findings}
+    constant = np.full((3 * RATE, 1), 3 * 256, dtype=np.int16)
+    analyzer = SignalAnalyzer(sample_rate=RATE, channels=1, bits_per_sample=8)
+    analyzer.update(constant)
+    assert "signal.synthetic" in {x.code for x in analyzer.report().findings}
+
+
+def test_random_bytes_are_white_and_uniform_but_white_gaussian_hiss_is_not() -> None:
+    assert "white_uniform" in analyse(bytes_as_int16()).data_signs
+    hiss = np.random.default_rng(6).normal(0, 4000, (3 * RATE, 1))
+    assert "white_uniform" not in analyse(np.rint(hiss).astype(np.int16)).data_signs

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -13,13 +15,14 @@ import soundfile as sf
 
 from audiomodel.findings import CODES
 from audiomodel.fingerprint import Fingerprinter
-from audiomodel.model import load_default_model
+from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.validator import (
     BLOCK_FRAMES,
     Limits,
     analyse_stream,
     validate_bytes,
     validate_path,
+    verdict_from_analysis,
 )
 from audiomodel.verdict import Decision, Label
 from audioval_corpus import threats
@@ -307,3 +310,42 @@ def test_a_steady_test_tone_is_accepted_and_noted_as_a_pure_tone() -> None:
     verdict = validate_bytes(buf.getvalue(), name="tone.wav")
     assert "signal.pure_tone" in {f.code for f in verdict.findings}
     assert verdict.decision is Decision.ACCEPT and verdict.label is Label.REAL
+
+
+class _CrestModel:
+    """A stand-in for the learned model that calls anything with a low crest factor data (as
+    the real one does for limited sweeps), or everything data with ``always``."""
+
+    version = "crest-stub"
+    thresholds = load_default_model().thresholds
+
+    def __init__(self, *, always: bool = False) -> None:
+        self.always = always
+
+    def score(self, features: Mapping[str, float]) -> float:
+        return 1.0 if self.always or features["crest_db"] < 6.0 else 0.1
+
+    def explain(self, features: Mapping[str, float], top: int = 3) -> list[tuple[str, float]]:
+        return [("crest_db", 2.0)]
+
+
+def _verdict_with(model: _CrestModel, samples: npt.NDArray[np.int16]) -> Decision:
+    analysis = analyse_stream(io.BytesIO(wav(samples)))
+    return verdict_from_analysis(analysis, cast(TreeEnsembleModel, model)).decision
+
+
+def test_a_score_resting_on_the_crest_factor_alone_does_not_flag_a_limited_tone() -> None:
+    t = np.arange(4 * RATE) / RATE
+    limited = np.clip(1.5 * np.sin(2 * np.pi * 440.0 * t), -1, 1) * 0.7  # crest ~1 dB
+    samples = np.rint(limited * 32767).astype(np.int16).reshape(-1, 1)
+    assert _verdict_with(_CrestModel(), samples) is Decision.ACCEPT
+    # The same score that does not rest on the level's shape still stands.
+    assert _verdict_with(_CrestModel(always=True), samples) is Decision.REJECT
+
+
+def test_a_score_on_bytes_with_a_skewed_low_byte_stands_whatever_the_crest_factor() -> None:
+    alphabet = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+/", np.uint8)
+    raw = np.random.default_rng(7).choice(alphabet, 4 * RATE * 2)
+    key = np.resize(np.frombuffer(b"\x8f\x13\xa2\x5c\x07\xe1\x90\x3b", np.uint8), raw.size)
+    samples = (raw ^ key).view(np.int16).reshape(-1, 1)
+    assert _verdict_with(_CrestModel(), samples) is Decision.REJECT

@@ -70,6 +70,18 @@ HEAD_BYTES = 1 << 16
 # clips of the dev corpus; binaries dressed up as audio give ~0.09).
 ZERO_EDGE_DATA = 0.02
 ZERO_EDGE_MIN_COUNT = 64
+# Signs of bytes that do not depend on the level's shape (see SignalAnalyzer.data_signs).
+SIGN_MIN_RMS = 1024  # LSB (-30 dBFS RMS): bytes written as samples span the code range
+# Total-variation distance from uniform of the low byte (16-bit) or nibble (8-bit): sound
+# gives <= 0.09, and sweeps re-quantised through coarser converter chains up to 0.32, on the
+# train renditions of seed 1; bytes of binaries and XORed base64 give 0.44-0.77 (8-bit:
+# 0.13-0.45 against 0).
+LOW_BYTE_SKEW = {16: 0.4, 8: 0.1}
+WHITE_CORR = 0.1  # |lag-1|, |lag-2| correlation under which neighbours predict nothing
+WHITE_FLATNESS = 0.8  # spectral flatness of white samples (random bytes: 0.88)
+UNIFORM_KURTOSIS = 2.2  # uniform values 1.8, Gaussian noise 3
+ZERO_EDGE_SIGN = 0.005  # exact zeros next to a loud sample, per sample (good clips: <= 0.003)
+DC_SIGN = 0.3  # |mean| / RMS
 ONE_SIDED_MIN_S = 1.0  # sound this long that never crosses zero is not a recording
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -187,6 +199,10 @@ class SignalReport:
     envelope_db: npt.NDArray[np.float32] = field(repr=False)
     windows: WindowReport | None = field(default=None, repr=False)
     """Per-window measures (1.5 s windows, hop 0.5 s): see :mod:`audiomodel.windows`."""
+    data_signs: tuple[str, ...] = ()
+    """Signs that the samples are bytes of data, independent of the level's shape (crest
+    factor, silence): see :meth:`SignalAnalyzer.data_signs`. The learned score stands on its
+    own only with one of these or when it does not rest on the level's shape alone."""
 
 
 class SignalAnalyzer:
@@ -521,6 +537,7 @@ class SignalAnalyzer:
             channels=self.channels,
             envelope_db=envelope,
             windows=windows,
+            data_signs=self.data_signs(features),
         )
 
     def _features(self) -> dict[str, float]:
@@ -576,6 +593,82 @@ class SignalAnalyzer:
             "hold_ratio": self._held / max(self._loud_pairs, 1),
             "zero_edge_ratio": self._zero_edge_count() / n,
         }
+
+    def data_signs(self, f: dict[str, float]) -> tuple[str, ...]:
+        """Signs, each with a physical reason, that the samples are bytes of data.
+
+        The learned model leans on the level's shape (crest factor, silence ratio), which
+        mastering changes without making sound into data: a limiter or a hard clip brings any
+        master to a 0-3 dB crest factor (a square wave has 0 dB, a sine 3 dB, random bytes
+        4.8 dB), and a quiet master reads as "mostly silent" against an absolute -60 dBFS.
+        These signs do not depend on the level's shape:
+
+        - ``low_byte``: the low byte of loud 16-bit samples is not uniform. The value of any
+          signal whose amplitude spans many 256-step bands, taken modulo 256, is uniform (its
+          density is smooth at that scale, and a converter's noise floor smooths it further);
+          bytes of text, base64, code or tables written as samples put their own, skewed
+          byte distribution in that lane (8-bit: the low nibble). Only for loud tracks.
+        - ``white_uniform``: white (no correlation with the neighbours at lags 1 and 2, a flat
+          spectrum) and spread evenly over its range (kurtosis under 2.2: uniform values give
+          1.8). Physical noise that white is a sum of many small causes, Gaussian by the
+          central limit theorem (kurtosis 3); random or compressed bytes are uniform.
+        - ``zero_edges``: exact zeros next to loud samples (the zero-padded fields of files;
+          see ``zero_edge_ratio``). Not ``hold_ratio``: a hard clip holds its ceiling exactly,
+          and values held as steps have their own finding (``signal.held_steps``).
+        All signs need an RMS level of ``SIGN_MIN_RMS`` or more: bytes as samples span the
+        code range, and a quiet master's few loud samples prove nothing.
+
+        - ``one_sided``: a mean of 0.3 RMS or more: microphones and converters
+          are AC-coupled (printable text and base64 are all positive).
+        """
+        signs: list[str] = []
+        n = max(self._n, 1)
+        rms_lsb = math.sqrt(float(np.dot(self._hist, _SQUARES)) / n)
+        loud = rms_lsb >= SIGN_MIN_RMS
+        if loud and self._low_byte_skew() >= LOW_BYTE_SKEW.get(self.level_bits, 0.4):
+            signs.append("low_byte")
+        if not loud:
+            return ()
+        if (
+            max(abs(f["lag1_corr"]), abs(f["lag2_corr"])) < WHITE_CORR
+            and f["flatness_mean"] >= WHITE_FLATNESS
+            and self._kurtosis() < UNIFORM_KURTOSIS
+        ):
+            signs.append("white_uniform")
+        if f["zero_edge_ratio"] >= ZERO_EDGE_SIGN:
+            signs.append("zero_edges")
+        if f["dc_ratio"] >= DC_SIGN:
+            signs.append("one_sided")
+        return tuple(signs)
+
+    def _kurtosis(self) -> float:
+        """Kurtosis (m4 / m2^2) of the sample values, from the histogram: 3 for Gaussian
+        noise, 1.8 for uniform values, 1.5 for a sine."""
+        n = max(self._n, 1)
+        mean = float(np.dot(self._hist, _VALUES)) / n
+        centred = _VALUES - mean
+        squares = centred * centred
+        m2 = float(np.dot(self._hist, squares)) / n
+        m4 = float(np.dot(self._hist, squares * squares)) / n
+        return m4 / (m2 * m2) if m2 > 0 else 0.0
+
+    def _low_byte_skew(self) -> float:
+        """Total-variation distance from uniform of the stored values' low half (the low byte
+        of 16-bit samples, the low nibble of 8-bit ones), over the samples within 3/4 of the
+        peak (a limiter or a constant-amplitude tone piles values at its ceiling, within one
+        band); 0 when fewer than 256 values (64 for 8-bit) are in use (a square or a
+        few-valued signal decides its low byte by itself)."""
+        half = self.level_bits // 2
+        shift = 16 - self.level_bits
+        ceiling = 0.75 * self._peak() * 32768
+        keep = (np.abs(_VALUES) <= ceiling) & (self._hist > 0)
+        values = _VALUES[keep] >> shift
+        counts = self._hist[keep]
+        if values.size < max(64, 1 << half) or counts.sum() == 0:
+            return 0.0
+        residue = np.bincount(values & ((1 << half) - 1), weights=counts, minlength=1 << half)
+        share = residue.astype(np.float64) / float(residue.sum())
+        return float(0.5 * np.abs(share - 1.0 / (1 << half)).sum())
 
     def _byte_lane_distance(self) -> float:
         """Total-variation distance between the low-byte and high-byte distributions.
@@ -749,7 +842,11 @@ class SignalAnalyzer:
                     dc_ratio=round(f["dc_ratio"], 4),
                 )
             )
-        if distinct <= 4 or f["ramp_ratio"] > 0.5:
+        # A few values within two steps of the stored resolution around zero are its lowest
+        # codes (a quiet 8-bit master: its step is -48 dBFS), not a constant, ramp or square.
+        step = 1 << (16 - self.level_bits)
+        lowest_codes = distinct >= 2 and peak_lsb <= 2 * step
+        if (distinct <= 4 and not lowest_codes) or f["ramp_ratio"] > 0.5:
             out.append(
                 finding(
                     "signal.synthetic",

@@ -522,6 +522,38 @@ _READERS: dict[str, tuple[Any, str]] = {
 }
 
 
+# A level shape a recording can have: mastering sets the crest factor and the silence ratio
+# (limiters and hard clips bring any master to 0-3 dB, a sine has 3 dB; a quiet master is
+# "mostly silent" against the absolute -60 dBFS), so neither is evidence of data by itself.
+LEVEL_SHAPE_OF_SOUND = {"crest_db": 10.0, "silence_ratio": 0.0}
+# What the model's score is held to when it rests on the level's shape alone: under review.
+UNCORROBORATED_CAP = 0.5
+
+
+def _corroborated_score(score: float, analysis: TrackAnalysis, model: TreeEnsembleModel) -> float:
+    """The model's score, or at most ``UNCORROBORATED_CAP`` when it rests on the level's shape.
+
+    The score stands when (a) the model still calls the samples data with a recording's level
+    shape put in place of their own (a crest factor of at least 10 dB, no silence), or (b) the
+    samples carry a sign of bytes that does not depend on the level's shape
+    (:meth:`audiomodel.signal.SignalAnalyzer.data_signs`), or (c) another finding already
+    holds the track. Otherwise a test tone, a sweep, a limited or clipped master or a quiet
+    room scored high only for its crest factor and silence, which mastering sets.
+    """
+    review = model.thresholds.review
+    signal = analysis.signal
+    if score < review or signal is None or signal.data_signs:
+        return score
+    if any(f.severity >= Severity.SUSPICIOUS for f in analysis.findings):
+        return score
+    features = dict(analysis.features)
+    features["crest_db"] = max(features.get("crest_db", 0.0), LEVEL_SHAPE_OF_SOUND["crest_db"])
+    features["silence_ratio"] = LEVEL_SHAPE_OF_SOUND["silence_ratio"]
+    if model.score(features) >= review:
+        return score
+    return min(score, UNCORROBORATED_CAP)
+
+
 def verdict_from_analysis(analysis: TrackAnalysis, model: TreeEnsembleModel) -> Verdict:
     """Combine the hard findings with the learned score into the verdict."""
     findings = list(analysis.findings)
@@ -529,9 +561,12 @@ def verdict_from_analysis(analysis: TrackAnalysis, model: TreeEnsembleModel) -> 
     signal = analysis.signal
     silent = any(f.code == "signal.silence" for f in findings)
     if signal is not None and signal.frames * signal.channels >= MIN_SCORED_SAMPLES and not silent:
-        score = model.score(analysis.features)
+        raw = model.score(analysis.features)
         drivers = model.explain(analysis.features)
+        score = _corroborated_score(raw, analysis, model)
         evidence: dict[str, EvidenceValue] = {"score": round(score, 4)}
+        if score != raw:
+            evidence["level_shape_only"] = round(raw, 4)
         evidence.update(
             {f"driver_{i + 1}": f"{name} ({c:+.2f})" for i, (name, c) in enumerate(drivers)}
         )
