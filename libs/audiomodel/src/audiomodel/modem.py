@@ -589,23 +589,44 @@ def _clock_lines(diff: Floats, rate: float, max_baud: float) -> Floats:
 
 def _clock_by_lines(diff: Floats, rate: float, max_baud: float) -> tuple[float, float, Floats]:
     """(baud, coherence, change times) from the smoothed change signal, or (0, 0, [])."""
-    candidates = _clock_lines(diff, rate, max_baud)
     cumulative = np.concatenate(([0.0], np.cumsum(diff)))
-    for baud in candidates[:4].tolist():
-        width = max(1, round(rate / baud))
-        # a symbol-long average: the matched filter for one symbol of a keyed tone
-        smooth = (cumulative[width:] - cumulative[:-width]) / width
-        times = _crossings(smooth, rate) + width / (2 * rate)
-        if times.size < MIN_TRANSITIONS:
-            continue
-        grid = baud * (1 + np.linspace(-0.01, 0.01, 21))
-        coh = _interval_coherence((times[2:] - times[:-2])[:400], grid)
-        if coh.max() >= MIN_COHERENCE:
-            found, coherence = _symbol_rate(times, max_baud)
-            if coherence >= MIN_COHERENCE and abs(found - baud) < 0.02 * baud:
-                return found, coherence, times
-            return float(grid[int(coh.argmax())]), float(coh.max()), times
+    for baud in _clock_lines(diff, rate, max_baud)[:4].tolist():
+        found = _clock_at(cumulative, rate, baud, max_baud)
+        if found[0] > 0:
+            return found
     return 0.0, 0.0, np.empty(0)
+
+
+def _clock_at(
+    cumulative: Floats, rate: float, baud: float, max_baud: float
+) -> tuple[float, float, Floats]:
+    """(baud, coherence, change times) of the change signal (given as its running sum) read
+    through a filter one symbol of ``baud`` long, when its changes sit on a clock within 1 % of
+    ``baud``; else (0, 0, [])."""
+    width = max(1, round(rate / baud))
+    # a symbol-long average: the matched filter for one symbol of a keyed tone
+    smooth = (cumulative[width:] - cumulative[:-width]) / width
+    times = _crossings(smooth, rate) + width / (2 * rate)
+    if times.size < MIN_TRANSITIONS:
+        return 0.0, 0.0, np.empty(0)
+    grid = baud * (1 + np.linspace(-0.01, 0.01, 21))
+    coh = _interval_coherence((times[2:] - times[:-2])[:400], grid)
+    if coh.max() < MIN_COHERENCE:
+        return 0.0, 0.0, np.empty(0)
+    found, coherence = _symbol_rate(times, max_baud)
+    if coherence >= MIN_COHERENCE and abs(found - baud) < 0.02 * baud:
+        return found, coherence, times
+    return float(grid[int(coh.argmax())]), float(coh.max()), times
+
+
+def _named_rate(f_a: float, f_b: float) -> float:
+    """The rate minimodem's default plan names for these tones (mark = rate/2 + 600 Hz, space
+    = mark + 5/6 rate, both within 3 %), or 0."""
+    lo, hi = sorted((f_a, f_b))
+    rate = 2 * (lo - 600)
+    if rate < 400 or abs(hi - (lo + rate * 5 / 6)) > 0.03 * hi:
+        return 0.0
+    return rate
 
 
 def _symbols(times: Floats, baud: float, first_high: bool) -> npt.NDArray[np.bool_]:
@@ -717,6 +738,20 @@ def _test_pair(
         # (for a common plan's tones only: a pair of peaks needs framing to be reported, which
         # music this loud breaks anyway)
         baud, coherence, times = _clock_by_lines(diff, env_rate, max_baud)
+    named = _named_rate(f_a, f_b) if robust else 0.0
+    # (The named rate is only as good as the tones' estimate, +-6 %: a clock near it stands.)
+    near = abs(baud - named) <= 0.1 * named
+    fraction = any(abs(k * baud - named) <= 0.05 * named for k in (2, 3, 4))
+    if named and coherence < GENERIC_FRAMED_COHERENCE and not near and not fraction:
+        # Tones that name minimodem's rate, a clock that is no fraction of it and sits only
+        # loosely: under loud music the single changes may time a wrong clock (600 Bd read as
+        # 190-280 Bd at 0.6-0.75) where the changes read through a filter one symbol of the
+        # named rate long sit on it. A clock the changes already keep cleanly is the sound's
+        # own (a real clip's partials beating at 1069 Bd, 0.87, re-timed at its tones' 933 Bd
+        # framed at 0.82).
+        found = _clock_at(np.concatenate(([0.0], np.cumsum(diff))), env_rate, named, max_baud)
+        if found[0] > 0:
+            baud, coherence, times = found
     if baud <= 0:
         return None
     # While keying (from the first change to the last), does the envelope hold?
