@@ -164,6 +164,15 @@ def _minimodem_tones(baud: float) -> tuple[float, float]:
     return 1585.0, 1415.0
 
 
+# minimodem's tones at the rates it is most often run at (300 Bd sends Bell 103's tones, 1200 Bd
+# Bell 202's): tested wherever their bands take turns, peaks or not
+FIXED_PLAN_BAUDS = (300.0, 600.0, 1200.0, 2400.0, 4800.0)
+FIXED_PLAN_MIN_EXCESS_DB = 3.0  # dB over the 2 kHz floor at each tone (keyed under chords: 3.6-15)
+FIXED_PLANS = tuple(
+    (min(pair), max(pair)) for pair in (_minimodem_tones(b) for b in FIXED_PLAN_BAUDS)
+)
+
+
 def _minimodem_rate(f_a: float, f_b: float, baud: float) -> float:
     """minimodem's rate when the tones fit its plan for one rate (mark = rate/2 + 600 Hz, space
     = mark + 5/6 rate: both tones name the same rate) and the clock found is a whole fraction
@@ -780,14 +789,40 @@ def _turn_taking(
     return float(np.mean(a * b) / (a.std() * b.std() + EPS))
 
 
+def _fixed_plans(
+    chunk: _ChunkTransform,
+    spectra: dict[int, npt.NDArray[np.complex128]],
+    rate: float,
+    candidates: list[tuple[float, float, bool]],
+) -> list[tuple[float, float, bool]]:
+    """minimodem's tone pairs at its common rates (``FIXED_PLAN_BAUDS``) whose bands take turns,
+    where the chunk's peaks did not suggest them: under loud chords a keyed pair's tones need
+    not stand out as peaks (a chord's partials stand higher), while their bands still take
+    turns (-0.5 to -0.7 where a 600 Bd minimodem keys 0-3 dB over held chords)."""
+    out: list[tuple[float, float, bool]] = []
+    for lo, hi in FIXED_PLANS:
+        if hi >= min(MAX_TONE_HZ, rate / 2 - 100):
+            continue
+        if any(abs(lo - a) < 0.03 * lo and abs(hi - b) < 0.03 * hi for a, b, _ in candidates):
+            continue
+        # each keyed tone still lifts its band over the floor (the cost bound: most real
+        # chunks hold no such pair)
+        if min(chunk.coarse.at(lo), chunk.coarse.at(hi)) < FIXED_PLAN_MIN_EXCESS_DB:
+            continue
+        if _turn_taking(chunk.x, spectra, rate, lo, hi) <= TURN_TAKING_GATE:
+            out.append((lo, hi, True))
+    return out
+
+
 def _takes_turns(chunk: _ChunkTransform, rate: float) -> bool:
     """Whether a candidate pair of the chunk's tones takes turns (the cheap look at a chunk the
     idle stride would skip: two band envelopes per pair, no clock)."""
     spectra = {chunk.x.size: chunk.spectrum}
+    candidates = _candidate_pairs(chunk.coarse, rate / 2)
     return any(
         _turn_taking(chunk.x, spectra, rate, f_a, f_b) <= TURN_TAKING_GATE
-        for f_a, f_b, _ in _candidate_pairs(chunk.coarse, rate / 2)
-    )
+        for f_a, f_b, _ in candidates
+    ) or bool(_fixed_plans(chunk, spectra, rate, candidates))
 
 
 def detect_keying(
@@ -826,12 +861,31 @@ def detect_keying(
 
 
 def _keying(chunk: _ChunkTransform, sr: float, offset_s: float, end_s: float) -> Keying | None:
-    """:func:`detect_keying` on a chunk already transformed (a power-of-two length)."""
+    """:func:`detect_keying` on a chunk already transformed (a power-of-two length): the pairs
+    the chunk's peaks suggest, and where none of them keys, minimodem's common plans whose
+    bands take turns (their wide bands also hold a slower plan's tones: they come second)."""
     x, n, spectrum = chunk.x, chunk.x.size, chunk.coarse
     spectra = {n: chunk.spectrum}
+    candidates = _candidate_pairs(spectrum, sr / 2)
+    best = _best_keying(x, spectra, sr, candidates, offset_s, end_s)
+    if best is None:
+        fixed = _fixed_plans(chunk, spectra, sr, candidates)
+        best = _best_keying(x, spectra, sr, fixed, offset_s, end_s)
+    return best
+
+
+def _best_keying(
+    x: Floats,
+    spectra: dict[int, npt.NDArray[np.complex128]],
+    sr: float,
+    pairs: list[tuple[float, float, bool]],
+    offset_s: float,
+    end_s: float,
+) -> Keying | None:
+    """The best-clocked of ``pairs`` (low, high, from a plan) that keys, or None."""
     best: Keying | None = None
     best_rank = 0.0
-    for f_a, f_b, planned in _candidate_pairs(spectrum, sr / 2):
+    for f_a, f_b, planned in pairs:
         result = _test_pair(x, spectra, sr, f_a, f_b, robust=planned)
         if result is None:
             continue
