@@ -17,7 +17,10 @@ symbol period ``T``. So the detector asks two questions of a pair of narrow band
 Tone pairs come from the strongest narrow spectral peaks of each ~3 s chunk (generic: any
 shift, any rate) and from the tone plans of common modems whose tones sit on a peak (Bell 103
 originate/answer, Bell 202, V.23, RTTY 170/425/850 Hz shifts, minimodem's own defaults for any
-rate: mark = rate/2 + 600 Hz, space = mark + 5/6 rate). Where a pair keys at a steady clock,
+rate: mark = rate/2 + 600 Hz, space = mark + 5/6 rate). Where none of those keys, minimodem's
+plans at its common rates are tested too wherever their tones stand over the floor and their
+bands take turns: under chords as loud as the modem, the chords' partials outshine its tones as
+peaks. Where a pair keys at a steady clock,
 :func:`demodulate_fsk` does what a receiver does (non-coherent: tone energy over one symbol,
 compared; asynchronous framing re-synchronised on every start bit, 8-N-1 as minimodem sends)
 and the recovered bytes are carved with :mod:`audiomodel.payload`. A keying is *reported* only
@@ -27,7 +30,9 @@ changes (:attr:`Transmission.flagged`); a clock alone turns up in ~3 % of real m
 partials beating steadily).
 
 Under music the modem does not dominate the chunk: each band's slow floor (the music's share)
-is taken off before the tones' turns are timed, and a cheap look at every chunk the idle stride
+is taken off before the tones' turns are timed (where tones name minimodem's rate and the single
+changes keep only a loose clock that is no fraction of it, the changes are re-read through a
+filter one symbol of that rate long), and a cheap look at every chunk the idle stride
 would skip (do a candidate pair's fast energy changes anti-correlate: two tones taking turns?)
 sends a short burst to the full test.
 
@@ -41,10 +46,12 @@ reduced rate keeps up to ~8 kHz), QAM and PSK faster than ~120 Bd or of order ab
 QPSK up to ~120 Bd on a 300-4000 Hz carrier are found by their phase: :func:`detect_phase_keying`),
 and many-tone MFSK like ggwave (its symbols last 20-60 ms: a pair of its
 tones takes turns too rarely in 3 s to time a clock). Under music a modem is missed where its
-tones are not among the chunk's narrow peaks (a fast CPFSK spreads over hundreds of Hz, and
-dense partials stand higher over the floor: minimodem 600 Bd 6 dB under held chords), and
-where the music garbles its frames to chance (4800 Bd: minimodem's own receiver gets 2-20 %
-of the bytes back). See FINDINGS.md.
+tones are not among the chunk's narrow peaks and its rate is not one of minimodem's common
+ones, where the music times its changes too loosely for any clock (minimodem 600 Bd 3-6 dB
+under held chords: even at its exact tones the pair test finds no clock), and where the music
+garbles its frames to chance (2400-4800 Bd: minimodem's own receiver gets 2-20 % of the bytes
+back; a strong symbol-rate line in the change spectrum is there, but one real music clip of
+~100 shows such a line too, so it is no evidence alone). See FINDINGS.md.
 
 The API takes the mono signal at a reduced rate (``>= 20 kHz``; :func:`reduced_rate`):
 demodulating needs phase and sample timing that a shared magnitude spectrogram does not keep.
