@@ -25,10 +25,17 @@ held-out and train by the corpus manifest's groups, as the classifier's corpus i
    split songs, and the corpus' train-split good clips of >= 10 s: other music, game sounds,
    speech): any match is a false match.
 
+5. **Similar references** (``--similar 1,10,100``, run alone): lookup time of 10 s excerpts of
+   one held-out song when the index holds N copies of it (each the song at -9 dB plus its own
+   white noise at 20 dB SNR: the same piece uploaded N times), with every candidate aligned
+   (as before ``store.MAX_ALIGNED``) and with only the top ``MAX_ALIGNED`` by offset votes,
+   interleaved query by query in one run; and whether the best match's score differs.
+
 Prints markdown tables. Usage::
 
     uv run --frozen python bench/fingerprint.py                      # defaults as in the report
     uv run --frozen python bench/fingerprint.py --bulk-hours 0 --excerpts 1   # quick look
+    uv run --frozen python bench/fingerprint.py --similar 1,10,100            # section 5 only
 """
 
 from __future__ import annotations
@@ -64,6 +71,7 @@ from audiomodel.fingerprint import (  # noqa: E402
     read_landmarks,
 )
 from audioval_index import FingerprintIndex  # noqa: E402
+from audioval_index import store as index_store  # noqa: E402
 from audioval_index.identify import MIN_FINDING_ALIGNED  # noqa: E402
 
 DEFAULT_CORPUS = Path("/work/main/.cache/corpus")
@@ -252,6 +260,57 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
+def similar_references(
+    song: Song, counts: list[int], excerpts: int, work: Path, rng: np.random.Generator
+) -> None:
+    """Section 5: lookup time against N copies of one song, all aligned vs the top K."""
+    audio, rate = sf.read(str(song.path), dtype="float32", always_2d=True)
+    index = FingerprintIndex(work / "similar")
+    queries = []
+    for _ in range(excerpts):
+        start = int(rng.integers(0, audio.shape[0] - int(EXCERPT_S * rate)))
+        excerpt, _ = gain_noise(audio[start : start + int(EXCERPT_S * rate)], rate, work, rng)
+        queries.append(landmarks(excerpt, sr=rate))
+    bounded = index_store.MAX_ALIGNED
+    print(f"\n## Lookup against N copies of one song ({song.path.name}, {song.duration_s:.0f} s)\n")
+    print(
+        f"{excerpts} excerpts of {EXCERPT_S:.0f} s (-9 dB + noise), limit 5; CPU ms per lookup, "
+        f"all candidates aligned vs the top {bounded} by offset votes, interleaved\n"
+    )
+    print(
+        "| copies | all aligned p50 | p95 | top K p50 | p95 | ratio p50 | "
+        "best score differs | top-5 refs differ |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    added = 0
+    for n in counts:
+        with index.writer() as writer:
+            while added < n:
+                copy, _ = gain_noise(audio, rate, work, rng)
+                writer.add(landmarks(copy, sr=rate), path=f"copy{added}")
+                added += 1
+        times: dict[int, list[float]] = {bounded: [], 10**9: []}
+        score_differs = refs_differ = 0
+        for marks in queries:
+            found = {}
+            for k in (10**9, bounded) if len(times[bounded]) % 2 else (bounded, 10**9):
+                index_store.MAX_ALIGNED = k
+                t = time.process_time()
+                found[k] = index.match(marks, limit=5)
+                times[k].append((time.process_time() - t) * 1e3)
+            index_store.MAX_ALIGNED = bounded
+            a, b = found[10**9], found[bounded]
+            score_differs += (a[0].score if a else 0.0) != (b[0].score if b else 0.0)
+            refs_differ += [m.ref for m in a] != [m.ref for m in b]
+        old, new = times[10**9], times[bounded]
+        print(
+            f"| {n} | {pct(old, 50):.1f} | {pct(old, 95):.1f} | {pct(new, 50):.1f} | "
+            f"{pct(new, 95):.1f} | {pct(old, 50) / pct(new, 50):.2f} | "
+            f"{score_differs}/{len(queries)} | {refs_differ}/{len(queries)} |"
+        )
+    index.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--debs", type=Path, default=DEFAULT_CORPUS / "debs")
@@ -261,7 +320,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--excerpts", type=int, default=3, help="per held-out song")
     parser.add_argument("--unrelated", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--similar", default="", help="comma-separated copy counts: run section 5 only"
+    )
+    parser.add_argument(
+        "--max-aligned",
+        type=int,
+        default=index_store.MAX_ALIGNED,
+        help="references aligned per lookup (a huge value: every candidate, as before the bound)",
+    )
     args = parser.parse_args(argv)
+    index_store.MAX_ALIGNED = args.max_aligned
+    if args.similar:
+        songs = music_songs(args.debs, args.corpus / "manifest.jsonl", min_s=60.0)
+        song = next(s for s in songs if s.split == "heldout")
+        work_root = Path(tempfile.mkdtemp(prefix="fpbench-"))
+        counts = [int(n) for n in args.similar.split(",")]
+        similar_references(
+            song, counts, max(args.excerpts, 10), work_root, np.random.default_rng(args.seed)
+        )
+        shutil.rmtree(work_root, ignore_errors=True)
+        return 0
     for tool in ("fpcalc", "lame", "oggenc", "sox"):
         if shutil.which(tool) is None:
             sys.exit(
