@@ -79,12 +79,13 @@ class ImpulseCounter:
         self,
         residual: npt.NDArray[np.floating[Any]],
         coef: npt.NDArray[np.floating[Any]],
-        measured: npt.NDArray[np.integer[Any]],
+        peak: npt.NDArray[np.integer[Any]],
         energy: npt.NDArray[np.floating[Any]],
         start_frame: int,
     ) -> None:
-        """One window: ``residual`` and ``measured`` (channels, frames), a whole number of
-        sub-blocks; ``energy`` their per-sub-block sum of squares (channels, sub-blocks);
+        """One window: ``residual`` (channels, frames), a whole number of sub-blocks; ``peak``
+        the samples' largest |value| per sub-block and ``energy`` the residual's sum of
+        squares per sub-block, both (channels, sub-blocks);
         ``coef`` the interpolator's a_1..a_K.. (at least ``_K``); ``start_frame`` the file
         frame of column 0."""
         channels, frames = residual.shape
@@ -96,7 +97,6 @@ class ImpulseCounter:
         qualifying = (sigma >= _MIN_SIGMA) & (sigma <= _MAX_SIGMA)
         if not qualifying.any():
             return
-        peak = np.abs(measured.reshape(channels, subs, _SUB)).max(axis=-1)
         qualifying &= peak >= _PEAK
         self.rows += int(np.count_nonzero(qualifying))
         outlier = qualifying & (top >= np.maximum(_OUTLIER_LSB, _OUTLIER_SIGMAS * sigma))
