@@ -74,6 +74,7 @@ class ImpulseCounter:
         self.amplitude = 0.0  # sum of the impulses' fitted |d|
         self.first_frame = -1  # frame of the first and last impulse (file order)
         self.last_frame = -1
+        self._magnitude = np.zeros(0, dtype=np.float32)  # |residual|, reused window to window
 
     def update(
         self,
@@ -90,7 +91,9 @@ class ImpulseCounter:
         frame of column 0."""
         channels, frames = residual.shape
         subs = frames // _SUB
-        blocks = np.abs(residual.reshape(channels, subs, _SUB))
+        if self._magnitude.shape != residual.shape or self._magnitude.dtype != residual.dtype:
+            self._magnitude = np.empty_like(residual)
+        blocks = np.abs(residual, out=self._magnitude).reshape(channels, subs, _SUB)
         top = blocks.max(axis=-1)
         rest = np.maximum(np.asarray(energy, dtype=np.float64) - top.astype(np.float64) ** 2, 0.0)
         sigma = np.sqrt(rest / (_SUB - 1))

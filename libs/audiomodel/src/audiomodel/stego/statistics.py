@@ -279,8 +279,13 @@ class ParityStatistics:
         self._pending_frames = rest.shape[0]
 
     def _window(self, values: IntSamples, origin: int) -> None:
-        by_channel = np.ascontiguousarray(values.T)  # (channels, frames): rows reshape freely
-        residual, coef = _interpolation_residual(by_channel.astype(self.dtype))
+        # (channels, frames): rows reshape freely. Both copies go to arrays kept from window to
+        # window (no page faults on fresh memory).
+        by_channel = self._scratch("samples", values.T.shape, values.dtype)
+        np.copyto(by_channel, values.T)
+        window = self._scratch("window", values.T.shape, np.dtype(self.dtype))
+        np.copyto(window, by_channel, casting="unsafe")
+        residual, coef = _interpolation_residual(window)
         usable = (residual.shape[1] // _SUB) * _SUB
         if usable == 0:
             return
