@@ -128,6 +128,7 @@ def _block_excess(framed: npt.NDArray[np.floating], blocks: int) -> npt.NDArray[
 
 def _interpolation_residual(
     window: npt.NDArray[np.floating],
+    out: npt.NDArray[np.floating] | None = None,
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.float64]]:
     """Residual of a two-sided interpolator fitted to ``window`` (channels, frames), and its
     coefficients a_1..a_16 (x[n] is predicted as sum a_k (x[n-k] + x[n+k])).
@@ -137,7 +138,8 @@ def _interpolation_residual(
     the window's autocorrelation, summed over its FFT blocks and channels (white quantisation
     noise of 1/12 LSB^2 added so digital silence gives a zero predictor). The filter runs by
     overlap-save in ``_BLOCK``-point blocks (zero-padded past the end). Returns (channels,
-    frames - 2 _EDGE) and (_TAPS,).
+    frames - 2 _EDGE) and (_TAPS,). ``out``, when given, holds the residual: an array of
+    (channels, blocks * _HOP) of the window's dtype (:func:`_residual_frames` gives the width).
     """
     channels, frames = window.shape
     blocks = max(1, -(-(frames - 2 * _EDGE) // _HOP))
@@ -172,9 +174,18 @@ def _interpolation_residual(
     residual: npt.NDArray[np.floating] = scipy.fft.irfft(
         spectrum, n=_BLOCK, axis=-1, overwrite_x=True
     )
-    return residual[..., _EDGE : _BLOCK - _EDGE].reshape(channels, -1)[
-        :, : frames - 2 * _EDGE
-    ], coef
+    trimmed = residual[..., _EDGE : _BLOCK - _EDGE]
+    if out is None:
+        kept = trimmed.reshape(channels, -1)
+    else:
+        kept = out
+        np.copyto(out.reshape(trimmed.shape), trimmed)
+    return kept[:, : frames - 2 * _EDGE], coef
+
+
+def _residual_frames(frames: int) -> int:
+    """Width of :func:`_interpolation_residual`'s ``out`` for a window of ``frames``."""
+    return max(1, -(-(frames - 2 * _EDGE) // _HOP)) * _HOP
 
 
 # Columns of the per-segment, per-channel sums.
@@ -285,7 +296,10 @@ class ParityStatistics:
         np.copyto(by_channel, values.T)
         window = self._scratch("window", values.T.shape, np.dtype(self.dtype))
         np.copyto(window, by_channel, casting="unsafe")
-        residual, coef = _interpolation_residual(window)
+        kept = self._scratch(
+            "residual", (self.channels, _residual_frames(window.shape[1])), window.dtype
+        )
+        residual, coef = _interpolation_residual(window, kept)
         usable = (residual.shape[1] // _SUB) * _SUB
         if usable == 0:
             return
