@@ -261,6 +261,7 @@ class ParityStatistics:
         self.floor_square = 0.0
         self.floor_power = 0.0
         self._buffers: dict[str, npt.NDArray[Any]] = {}
+        self._turn = 0  # which of two kept arrays _joined writes next
 
     def _scratch(self, name: str, shape: tuple[int, ...], dtype: Any) -> npt.NDArray[Any]:
         """A work array kept from window to window (same shape and dtype: the same array)."""
@@ -276,7 +277,7 @@ class ParityStatistics:
             self._drain(final=False)
 
     def _drain(self, *, final: bool) -> None:
-        data = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        data = self._joined() if len(self._pending) > 1 else self._pending[0]
         start = 0
         while data.shape[0] - start >= _WINDOW:
             self._window(data[start : start + _WINDOW], self._origin + start)
@@ -288,6 +289,20 @@ class ParityStatistics:
         rest = data[start:]
         self._pending = [rest] if rest.shape[0] else []
         self._pending_frames = rest.shape[0]
+
+    def _joined(self) -> IntSamples:
+        """The pending blocks in one array: written into one of two kept arrays in turn (the
+        tail left pending is a view of the one written last time), not fresh memory."""
+        first = self._pending[0]
+        self._turn ^= 1
+        name = f"joined{self._turn}"
+        buffer = self._buffers.get(name)
+        frames = self._pending_frames
+        if buffer is None or buffer.shape[0] < frames or buffer.dtype != first.dtype:
+            buffer = np.empty((max(frames, 2 * _WINDOW), self.channels), first.dtype)
+            self._buffers[name] = buffer
+        joined: IntSamples = np.concatenate(self._pending, out=buffer[:frames])
+        return joined
 
     def _window(self, values: IntSamples, origin: int) -> None:
         # (channels, frames): rows reshape freely. Both copies go to arrays kept from window to
