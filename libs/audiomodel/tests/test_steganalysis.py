@@ -794,3 +794,12 @@ def test_loud_one_sample_clicks_of_a_synthesiser_are_not_displaced_samples() -> 
     report = analyse(np.rint(sound).astype(np.int16))
     assert report.features["impulse_rows"] >= 300  # judged: every block is predictable
     assert not displaced(report)
+
+
+@pytest.mark.parametrize("bits", [1, 2])
+@pytest.mark.parametrize("carriers", [64, 8 * 100 + 3, 4 * 100 + 2])
+def test_streams_packed_once_equal_each_bit_order_packed_alone(bits: int, carriers: int) -> None:
+    low = np.random.default_rng(carriers + bits).integers(0, 256, carriers, dtype=np.uint8)
+    packed = carving._pack_streams(low, bits, 1 << 16)
+    for order, stream in zip(carving._ORDERS, packed, strict=True):
+        np.testing.assert_array_equal(stream, carving._pack_stream(low, bits, order, 1 << 16))

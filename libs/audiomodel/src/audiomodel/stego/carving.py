@@ -258,6 +258,23 @@ def _pack_stream(
     return packed
 
 
+# Each byte with its bits, or its 2-bit groups, in the opposite order: the stream read in one
+# bit order, from the stream packed in the other (one table look-up instead of a second pack).
+_BIT_REVERSED = np.array([int(f"{b:08b}"[::-1], 2) for b in range(256)], dtype=np.uint8)
+_CRUMB_REVERSED = np.array(
+    [sum(((b >> (2 * i)) & 3) << (6 - 2 * i) for i in range(4)) for b in range(256)],
+    dtype=np.uint8,
+)
+
+
+def _pack_streams(
+    low: npt.NDArray[np.uint8], bits: int, n_bytes: int
+) -> tuple[npt.NDArray[np.uint8], ...]:
+    """:func:`_pack_stream` in each of ``_ORDERS``, packed once."""
+    first = _pack_stream(low, bits, _ORDERS[0], n_bytes)
+    return first, (_BIT_REVERSED if bits == 1 else _CRUMB_REVERSED)[first]
+
+
 def carve(
     low: npt.NDArray[np.uint8], frames: int, channels: int, carve_bytes: int
 ) -> tuple[list[Finding], dict[str, float]]:
@@ -277,8 +294,8 @@ def carve(
         carriers = np.ascontiguousarray(carriers)
         for bits in (1, 2):
             capacity = total_carriers * bits // 8
-            for order in _ORDERS:
-                stream = _pack_stream(carriers, bits, order, carve_bytes)
+            streams_by_order = _pack_streams(carriers, bits, carve_bytes)
+            for order, stream in zip(_ORDERS, streams_by_order, strict=True):
                 if stream.size < 8:
                     continue
                 streams += 1

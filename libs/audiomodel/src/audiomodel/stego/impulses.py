@@ -74,29 +74,32 @@ class ImpulseCounter:
         self.amplitude = 0.0  # sum of the impulses' fitted |d|
         self.first_frame = -1  # frame of the first and last impulse (file order)
         self.last_frame = -1
+        self._magnitude = np.zeros(0, dtype=np.float32)  # |residual|, reused window to window
 
     def update(
         self,
         residual: npt.NDArray[np.floating[Any]],
         coef: npt.NDArray[np.floating[Any]],
-        measured: npt.NDArray[np.integer[Any]],
+        peak: npt.NDArray[np.integer[Any]],
         energy: npt.NDArray[np.floating[Any]],
         start_frame: int,
     ) -> None:
-        """One window: ``residual`` and ``measured`` (channels, frames), a whole number of
-        sub-blocks; ``energy`` their per-sub-block sum of squares (channels, sub-blocks);
+        """One window: ``residual`` (channels, frames), a whole number of sub-blocks; ``peak``
+        the samples' largest |value| per sub-block and ``energy`` the residual's sum of
+        squares per sub-block, both (channels, sub-blocks);
         ``coef`` the interpolator's a_1..a_K.. (at least ``_K``); ``start_frame`` the file
         frame of column 0."""
         channels, frames = residual.shape
         subs = frames // _SUB
-        blocks = np.abs(residual.reshape(channels, subs, _SUB))
+        if self._magnitude.shape != residual.shape or self._magnitude.dtype != residual.dtype:
+            self._magnitude = np.empty_like(residual)
+        blocks = np.abs(residual, out=self._magnitude).reshape(channels, subs, _SUB)
         top = blocks.max(axis=-1)
         rest = np.maximum(np.asarray(energy, dtype=np.float64) - top.astype(np.float64) ** 2, 0.0)
         sigma = np.sqrt(rest / (_SUB - 1))
         qualifying = (sigma >= _MIN_SIGMA) & (sigma <= _MAX_SIGMA)
         if not qualifying.any():
             return
-        peak = np.abs(measured.reshape(channels, subs, _SUB)).max(axis=-1)
         qualifying &= peak >= _PEAK
         self.rows += int(np.count_nonzero(qualifying))
         outlier = qualifying & (top >= np.maximum(_OUTLIER_LSB, _OUTLIER_SIGMAS * sigma))

@@ -132,32 +132,47 @@ class NoiseFloor:
 
     def __init__(self, channels: int) -> None:
         self.channels = channels
-        self._pending = np.zeros((0, channels), dtype=np.float32)
+        self._pending = np.zeros((channels, 0), dtype=np.float32)  # (channels, frames)
         # Band levels of the frames of the stretch being filled, NaN for frames without sound.
         self._levels = np.zeros((channels, 0, _BANDS), dtype=np.float64)
         self.floors: list[npt.NDArray[np.float64]] = []  # (stretches, channels) blocks
+        # Work arrays kept from block to block: fresh large arrays cost a page fault per 4 KiB.
+        self._buffers: dict[str, npt.NDArray[np.float32]] = {}
+
+    def _scratch(self, name: str, shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.shape != shape:
+            buffer = self._buffers[name] = np.empty(shape, np.float32)
+        return buffer
 
     def update(self, values: npt.NDArray[np.integer[Any]]) -> None:
         """Take the next block of right-justified integer samples, (frames, channels)."""
         # float32 holds 24-bit integers exactly; wider samples lose low bits no floor reads.
-        data = np.concatenate([self._pending, np.asarray(values, dtype=np.float32)])
-        whole = (data.shape[0] // _FFT) * _FFT
+        # Converted and transposed to (channels, frames) in one copy; blocks of a multiple of
+        # _FFT frames (the validator's) leave nothing pending and need no concatenation.
+        block = self._scratch("block", values.T.shape)
+        np.copyto(block, values.T, casting="unsafe")
+        data = np.concatenate([self._pending, block], axis=1) if self._pending.size else block
+        whole = (data.shape[1] // _FFT) * _FFT
         if whole:
-            self._frames_of(data[:whole])
-        self._pending = data[whole:]
+            self._frames_of(data[:, :whole])
+        self._pending = data[:, whole:].copy()  # not a view of the reused block
 
     def _frames_of(self, data: npt.NDArray[np.float32]) -> None:
-        framed = np.ascontiguousarray(data.T).reshape(self.channels, -1, _FFT)
+        """Band levels of whole frames of ``data`` (channels, frames)."""
+        framed = data.reshape(self.channels, -1, _FFT)
         span = framed.max(axis=-1) - framed.min(axis=-1)  # (channels, frames)
         window, norm = _window()
         # The frame mean is not removed: the Hann window keeps DC out of bins >= 2, and the
         # bands read start far above them.
-        spectrum = scipy.fft.rfft(framed * window, axis=-1)[..., 1:]  # bins 1..512
-        power = spectrum.real**2 + spectrum.imag**2
+        windowed = np.multiply(framed, window, out=self._scratch("windowed", framed.shape))
+        spectrum = scipy.fft.rfft(windowed, axis=-1)[..., 1:]  # bins 1..512
+        power = np.square(spectrum.real, out=self._scratch("power", spectrum.shape))
+        power += np.square(spectrum.imag, out=self._scratch("imag", spectrum.shape))
         bands = power.reshape(self.channels, -1, _BANDS, _BAND_BINS).mean(axis=-1) / norm
         bands = bands.astype(np.float64)
         bands[span < _SOUND_SPAN] = np.nan
-        levels = np.concatenate([self._levels, bands], axis=1)
+        levels = np.concatenate([self._levels, bands], axis=1) if self._levels.size else bands
         whole = (levels.shape[1] // _STRETCH) * _STRETCH
         if whole:
             self._close(levels[:, :whole].reshape(self.channels, -1, _STRETCH, _BANDS))

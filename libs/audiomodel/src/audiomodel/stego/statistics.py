@@ -128,6 +128,7 @@ def _block_excess(framed: npt.NDArray[np.floating], blocks: int) -> npt.NDArray[
 
 def _interpolation_residual(
     window: npt.NDArray[np.floating],
+    out: npt.NDArray[np.floating] | None = None,
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.float64]]:
     """Residual of a two-sided interpolator fitted to ``window`` (channels, frames), and its
     coefficients a_1..a_16 (x[n] is predicted as sum a_k (x[n-k] + x[n+k])).
@@ -137,7 +138,8 @@ def _interpolation_residual(
     the window's autocorrelation, summed over its FFT blocks and channels (white quantisation
     noise of 1/12 LSB^2 added so digital silence gives a zero predictor). The filter runs by
     overlap-save in ``_BLOCK``-point blocks (zero-padded past the end). Returns (channels,
-    frames - 2 _EDGE) and (_TAPS,).
+    frames - 2 _EDGE) and (_TAPS,). ``out``, when given, holds the residual: an array of
+    (channels, blocks * _HOP) of the window's dtype (:func:`_residual_frames` gives the width).
     """
     channels, frames = window.shape
     blocks = max(1, -(-(frames - 2 * _EDGE) // _HOP))
@@ -172,9 +174,18 @@ def _interpolation_residual(
     residual: npt.NDArray[np.floating] = scipy.fft.irfft(
         spectrum, n=_BLOCK, axis=-1, overwrite_x=True
     )
-    return residual[..., _EDGE : _BLOCK - _EDGE].reshape(channels, -1)[
-        :, : frames - 2 * _EDGE
-    ], coef
+    trimmed = residual[..., _EDGE : _BLOCK - _EDGE]
+    if out is None:
+        kept = trimmed.reshape(channels, -1)
+    else:
+        kept = out
+        np.copyto(out.reshape(trimmed.shape), trimmed)
+    return kept[:, : frames - 2 * _EDGE], coef
+
+
+def _residual_frames(frames: int) -> int:
+    """Width of :func:`_interpolation_residual`'s ``out`` for a window of ``frames``."""
+    return max(1, -(-(frames - 2 * _EDGE) // _HOP)) * _HOP
 
 
 # Columns of the per-segment, per-channel sums.
@@ -193,7 +204,9 @@ def lsb_determinism(pair_parity: npt.NDArray[np.integer]) -> float:
     0 when the pairs hold too few samples to tell.
     """
     counts = pair_parity.reshape(-1, 2)
-    n = counts.sum(axis=1)
+    # The two columns added (exact; a sum over a 2-wide axis is several times slower), in the
+    # dtype that sum would give.
+    n = np.add(counts[:, 0], counts[:, 1], dtype=counts[:1].sum(axis=1).dtype)
     seen = n >= 2
     total = n[seen].astype(np.float64)
     imbalance = np.abs(counts[seen, 0] - counts[seen, 1]).astype(np.float64)
@@ -247,6 +260,15 @@ class ParityStatistics:
         self.floor_fourth = 0.0
         self.floor_square = 0.0
         self.floor_power = 0.0
+        self._buffers: dict[str, npt.NDArray[Any]] = {}
+        self._turn = 0  # which of two kept arrays _joined writes next
+
+    def _scratch(self, name: str, shape: tuple[int, ...], dtype: Any) -> npt.NDArray[Any]:
+        """A work array kept from window to window (same shape and dtype: the same array)."""
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
+            buffer = self._buffers[name] = np.empty(shape, dtype)
+        return buffer
 
     def update(self, values: IntSamples) -> None:
         self._pending.append(values)
@@ -255,7 +277,7 @@ class ParityStatistics:
             self._drain(final=False)
 
     def _drain(self, *, final: bool) -> None:
-        data = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        data = self._joined() if len(self._pending) > 1 else self._pending[0]
         start = 0
         while data.shape[0] - start >= _WINDOW:
             self._window(data[start : start + _WINDOW], self._origin + start)
@@ -268,9 +290,31 @@ class ParityStatistics:
         self._pending = [rest] if rest.shape[0] else []
         self._pending_frames = rest.shape[0]
 
+    def _joined(self) -> IntSamples:
+        """The pending blocks in one array: written into one of two kept arrays in turn (the
+        tail left pending is a view of the one written last time), not fresh memory."""
+        first = self._pending[0]
+        self._turn ^= 1
+        name = f"joined{self._turn}"
+        buffer = self._buffers.get(name)
+        frames = self._pending_frames
+        if buffer is None or buffer.shape[0] < frames or buffer.dtype != first.dtype:
+            buffer = np.empty((max(frames, 2 * _WINDOW), self.channels), first.dtype)
+            self._buffers[name] = buffer
+        joined: IntSamples = np.concatenate(self._pending, out=buffer[:frames])
+        return joined
+
     def _window(self, values: IntSamples, origin: int) -> None:
-        by_channel = np.ascontiguousarray(values.T)  # (channels, frames): rows reshape freely
-        residual, coef = _interpolation_residual(by_channel.astype(self.dtype))
+        # (channels, frames): rows reshape freely. Both copies go to arrays kept from window to
+        # window (no page faults on fresh memory).
+        by_channel = self._scratch("samples", values.T.shape, values.dtype)
+        np.copyto(by_channel, values.T)
+        window = self._scratch("window", values.T.shape, np.dtype(self.dtype))
+        np.copyto(window, by_channel, casting="unsafe")
+        kept = self._scratch(
+            "residual", (self.channels, _residual_frames(window.shape[1])), window.dtype
+        )
+        residual, coef = _interpolation_residual(window, kept)
         usable = (residual.shape[1] // _SUB) * _SUB
         if usable == 0:
             return
@@ -280,17 +324,23 @@ class ParityStatistics:
         self._drop_clipped(by_channel[:, _EDGE - 1 : _EDGE + usable + 1], residual)
         # Per sub-block sums of r * c, c = 2 b - 1 for bit b: sum(r c) = 2 sum(r b) - sum(r), by
         # two-operand einsums that multiply and add in one pass without temporaries.
-        low = by_channel[:, _EDGE : _EDGE + usable] & 3
+        # Each bit is written as 0.0 / 1.0 into one reused array: a fresh one per window costs a
+        # page fault per 4 KiB, as much as the arithmetic.
+        measured = by_channel[:, _EDGE : _EDGE + usable]
         by_sub = residual.reshape(-1, _SUB)
-        bit0 = (low & 1).astype(residual.dtype).reshape(-1, _SUB)
-        bit1 = (low >> 1).astype(residual.dtype).reshape(-1, _SUB)
+        bits = self._scratch("bits", measured.shape, residual.dtype)
+        bit = bits.reshape(-1, _SUB)
         total = np.einsum("ij->i", by_sub)
 
         def per_channel(sums: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
             return np.asarray(sums, dtype=np.float64).reshape(self.channels, -1)
 
-        rc0 = per_channel(2.0 * np.einsum("ij,ij->i", by_sub, bit0) - total)
-        rc1 = per_channel(2.0 * np.einsum("ij,ij->i", by_sub, bit1) - total)
+        np.bitwise_and(measured, 1, out=bits, casting="unsafe")
+        rc0 = per_channel(2.0 * np.einsum("ij,ij->i", by_sub, bit) - total)
+        shifted = self._scratch("shifted", measured.shape, measured.dtype)
+        np.right_shift(measured, 1, out=shifted)
+        np.bitwise_and(shifted, 1, out=bits, casting="unsafe")
+        rc1 = per_channel(2.0 * np.einsum("ij,ij->i", by_sub, bit) - total)
         energy = per_channel(np.einsum("ij,ij->i", by_sub, by_sub))
         # The weight comes from the whole sub-block's power; one sample's own share of it is
         # 1/128 and symmetric in its parity, so it does not bias the sum.
@@ -313,27 +363,29 @@ class ParityStatistics:
         self.residual_power += float(energy.sum())
         self.quiet_subblocks += int(np.count_nonzero(energy < 4.0 * _SUB))
         self.subblocks += energy.size
-        self._floor_shape(by_channel[:, _EDGE : _EDGE + usable], by_sub, energy.reshape(-1))
-        self.impulses.update(
-            residual, coef, by_channel[:, _EDGE : _EDGE + usable], energy, origin + _EDGE
-        )
+        # Each sub-block's largest |sample|, shared by the floor and the impulse test.
+        magnitude = self._scratch("shifted", measured.shape, measured.dtype)
+        np.abs(measured, out=magnitude)
+        peak = magnitude.reshape(self.channels, -1, _SUB).max(axis=-1)
+        self._floor_shape(peak.reshape(-1), by_sub, energy.reshape(-1))
+        self.impulses.update(residual, coef, peak, energy, origin + _EDGE)
         self._add(rows)
 
     def _floor_shape(
-        self, measured: IntSamples, by_sub: npt.NDArray[np.floating], energy: npt.NDArray[Any]
+        self, peaks: IntSamples, by_sub: npt.NDArray[np.floating], energy: npt.NDArray[Any]
     ) -> None:
         """Moments of the residual in sub-blocks at the quantisation floor (see ``floor_*``).
 
         A floor sub-block holds sound (some sample at least ``_FLOOR_PEAK`` LSB from zero, so
         the rounding noise is dense, not a few +-1 in digital silence) predicted to within
         ``_FLOOR_POWER`` LSB^2: its residual is the rounding, dither or converter noise.
+        ``peaks``: each sub-block's largest |sample|, in the order of ``energy``.
         """
         power = energy / _SUB
         candidate = (power >= _FLOOR_POWER[0]) & (power <= _FLOOR_POWER[1])
         if not candidate.any():
             return
-        peak = np.abs(measured.reshape(-1, _SUB)[candidate]).max(axis=1)
-        chosen = np.flatnonzero(candidate)[peak >= _FLOOR_PEAK]
+        chosen = np.flatnonzero(candidate)[peaks[candidate] >= _FLOOR_PEAK]
         if chosen.size == 0:
             return
         rows = by_sub[chosen]
