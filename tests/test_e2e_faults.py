@@ -43,6 +43,11 @@ SERVICE_ENV = {
     "AUDIOVAL_CLASSIFY_POOL_SIZE": "2",
     # Two one-shard streams (the local stack makes 4 shards a stream): the uploads contend.
     "AUDIOVAL_SHARDS_PER_STREAM": "1",
+    # Ingest unpaced, so the shards must push back: a paced writer stays under the proxy's
+    # limits, and whether its timing jitter ever crosses them depends on the machine's load
+    # (a busy CI machine wrote 19 MB without one refusal). The pacer has its own tests.
+    "AUDIOVAL_INGEST_SHARD_WRITE_BYTES_PER_S": "0",
+    "AUDIOVAL_INGEST_SHARD_WRITE_RECORDS_PER_S": "0",
 }
 UPLOAD_TIMEOUT_S = 120.0
 VERDICT_DEADLINE_S = 170.0
