@@ -285,21 +285,33 @@ def test_broadcaster_drops_a_second_copy_and_forgets_beyond_its_window() -> None
     ]
 
 
+def _verdict_table(emulator: Emulator, *, stream: bool) -> tuple[PipelineSettings, Any]:
+    """A fresh verdict table on the emulator (its stream on or off) and a client for it."""
+    settings = PipelineSettings(
+        aws_endpoint_url=emulator.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        verdict_table=f"verdicts-{uuid.uuid4().hex[:12]}",
+    )
+    dynamodb = aws_client("dynamodb", settings)
+    extra: dict[str, Any] = (
+        {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}}
+        if stream
+        else {}
+    )
+    dynamodb.create_table(
+        TableName=settings.verdict_table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "track_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "track_id", "KeyType": "HASH"}],
+        **extra,
+    )
+    return settings, dynamodb
+
+
 def test_a_table_whose_stream_is_turned_on_late_is_followed_once_it_is() -> None:
     with Emulator() as emulator:
-        settings = PipelineSettings(
-            aws_endpoint_url=emulator.endpoint_url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            verdict_table=f"verdicts-{uuid.uuid4().hex[:12]}",
-        )
-        dynamodb = aws_client("dynamodb", settings)
-        dynamodb.create_table(
-            TableName=settings.verdict_table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "track_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "track_id", "KeyType": "HASH"}],
-        )
+        settings, dynamodb = _verdict_table(emulator, stream=False)
         published = Published()
         follower = VerdictStreamFollower(
             dynamodb,
@@ -344,20 +356,7 @@ def test_a_verdict_superseded_on_one_replica_reaches_the_watchers_of_another() -
     """Replica A judges a track, then a re-scan supersedes it there; replica B's watchers hear
     both verdicts through the table's stream, and A's own watchers each exactly once."""
     with Emulator() as emulator:
-        settings = PipelineSettings(
-            aws_endpoint_url=emulator.endpoint_url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            verdict_table=f"verdicts-{uuid.uuid4().hex[:12]}",
-        )
-        dynamodb = aws_client("dynamodb", settings)
-        dynamodb.create_table(
-            TableName=settings.verdict_table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "track_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "track_id", "KeyType": "HASH"}],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-        )
+        settings, dynamodb = _verdict_table(emulator, stream=True)
         replicas = {name: VerdictBroadcaster(queue_size=16) for name in ("a", "b")}
         followers = [
             VerdictStreamFollower(
