@@ -714,6 +714,50 @@ def test_lsb_replacement_on_gained_8_bit_sound_in_16_bits_is_flagged(clean: np.n
     assert "stego.lsb_below_noise_floor" in codes(report)
 
 
+def gained_8_bit(clean: np.ndarray, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """8-bit sound scaled by 0.9 into 16 bits (a comb of step 230.4), with Gaussian noise of
+    ``noise`` LSB added before the rounding (a gain and a noise computed at once)."""
+    scaled = (clean.astype(np.int64) >> 8) * 256 * 0.9
+    scaled = scaled + np.random.default_rng(seed).normal(0.0, noise, scaled.shape) * (noise > 0)
+    return np.rint(scaled).astype(np.int64)
+
+
+def satellites(report: StegoReport) -> dict[str, object] | None:
+    found = [f for f in report.findings if f.code == "stego.lsb_below_noise_floor"]
+    return found[0].evidence if found and "satellite_share_per_side" in found[0].evidence else None
+
+
+def test_plus_minus_one_embedding_on_a_comb_is_flagged_by_its_even_satellites(
+    clean: np.ndarray,
+) -> None:
+    """steghide's exchanges find no partner an odd distance away on a comb and move samples by
+    +-1: every tooth gives the same share to both neighbours, which the comb test spares."""
+    cover = gained_8_bit(clean)
+    assert codes(analyse_wide(cover, 16)) == []
+    report = analyse_wide(exchanged(cover, 0.063, seed=33), 16)
+    evidence = satellites(report)
+    assert evidence is not None
+    assert 0.025 < float(evidence["satellite_share_per_side"]) < 0.035  # 0.063 * 0.92 / 2
+    assert 0.15 < float(evidence["steghide_capacity_fraction"]) < 0.35  # 25 % of its capacity
+    low = analyse_wide(exchanged(cover, 0.013, seed=34), 16)  # steghide at 5 % of capacity
+    assert satellites(low) is not None
+
+
+def test_tpdf_dither_on_a_stored_comb_is_not_a_payload(clean: np.ndarray) -> None:
+    """Dither added to the stored integers spreads 1/8 of each tooth to each side."""
+    cover = gained_8_bit(clean)
+    dithered = np.rint(cover + tpdf(cover.shape, 2.0, seed=35)).astype(np.int64)
+    assert "stego.lsb_below_noise_floor" not in codes(analyse_wide(dithered, 16))
+
+
+def test_noise_before_the_rounding_of_a_comb_is_not_a_payload(clean: np.ndarray) -> None:
+    """Noise as small as +-1 embedding's, added before the gain's rounding: each tooth spreads
+    by the fraction its true value was rounded by, unevenly from tooth to tooth."""
+    for noise in (0.2, 0.3):
+        report = analyse_wide(gained_8_bit(clean, noise=noise, seed=36), 16)
+        assert "stego.lsb_below_noise_floor" not in codes(report)
+
+
 def test_random_low_bits_of_a_dense_24_bit_recording_are_not_a_comb() -> None:
     """A real 24-bit recording's quiet samples fill every value: no isolated teeth."""
     noisy = music_like(4.0, seed=3).astype(np.int64) * 256
@@ -781,6 +825,42 @@ def test_steghide_in_ordinary_16_bit_audio_is_flagged(clean: np.ndarray, tmp_pat
     stego = steghide_embed(cover, 16, payload, tmp_path)
     assert not displaced(analyse(cover.astype(np.int16)))
     assert displaced(analyse(stego.astype(np.int16)))
+
+
+def loud_with_silences(seed: int = 30) -> np.ndarray:
+    """3 s of loud full-band sound (white noise of 3000 LSB: no 128-sample block is
+    predictable) broken by twelve 6144-sample stretches of digital silence, mono int64."""
+    rng = np.random.default_rng(seed)
+    sound = rng.normal(0.0, 3000.0, (RATE * 3, 1))
+    for start in range(RATE // 8, sound.shape[0], RATE // 4):
+        sound[start : start + 6144] = 0.0
+    return np.rint(sound).astype(np.int64)
+
+
+def test_exchanges_in_the_silences_of_a_loud_clip_are_displaced_samples() -> None:
+    """Where the only predictable blocks are digital silence (loud clips, low sample rates),
+    steghide's exchanges leave lone odd samples of 9-19 LSB there: a clip with far fewer than
+    300 predictable blocks is judged by the impulses standing in most of them."""
+    cover = loud_with_silences()
+    clean_report = analyse(cover.astype(np.int16))
+    assert clean_report.features["impulse_rows"] == 0  # silence alone does not qualify
+    assert not displaced(clean_report)
+    report = analyse(exchanged(cover, 0.064, seed=31).astype(np.int16))
+    assert 8 <= report.features["impulse_rows"] < 300
+    assert report.features["impulse_events"] >= report.features["impulse_rows"] / 2
+    assert displaced(report)
+
+
+def test_a_few_clicks_in_the_silences_of_a_loud_clip_are_not_displaced_samples() -> None:
+    """An edit's or a glitch's lone samples in dithered silence: each stands alone in its
+    block, but there are a few of them, where a payload leaves one in every block it reaches."""
+    cover = loud_with_silences()
+    sound = np.rint(cover + tpdf(cover.shape, 2.0, seed=32)).astype(np.int64)
+    for start in range(RATE // 8, 6 * (RATE // 4), RATE // 4):
+        sound[start + 3000] = 13
+    report = analyse(sound.astype(np.int16))
+    assert 1 <= report.features["impulse_events"] < 8
+    assert not displaced(report)
 
 
 def test_loud_one_sample_clicks_of_a_synthesiser_are_not_displaced_samples() -> None:

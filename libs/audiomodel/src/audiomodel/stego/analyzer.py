@@ -44,6 +44,11 @@ from audiomodel.stego.noise_floor import (
     load_floor_model,
     summarise_floor,
 )
+from audiomodel.stego.satellites import (
+    SatelliteEstimate,
+    judge_satellites,
+    satellite_estimate,
+)
 from audiomodel.stego.statistics import IntSamples, ParityStatistics, judge_parity
 
 __all__ = ["FEATURE_NAMES", "LsbAnalyzer", "StegoReport", "analyse_lsb"]
@@ -253,6 +258,13 @@ class LsbAnalyzer:
                         comb, self.bits_per_sample, self._frames * self.channels
                     )
                     used = comb.used_share
+            if below_floor is None:  # +-1 spread evenly over a comb's teeth
+                satellites = self._satellites(value_counts)
+                if satellites is not None:
+                    below_floor = judge_satellites(
+                        satellites, self.bits_per_sample, self._frames * self.channels
+                    )
+                    used = min(1.0, 2.0 * satellites.changed_share)
             if below_floor is not None:
                 findings.append(below_floor)
                 estimated = max(estimated, used)
@@ -292,6 +304,14 @@ class LsbAnalyzer:
         if self.bits_per_sample == 16:
             # uint16 order (0..32767, then -32768..-1) to value order, offset 32768
             return comb_estimate(np.roll(self._low16(value_counts), 1 << 15), 1 << 15)
+        return None
+
+    def _satellites(self, value_counts: npt.NDArray[np.integer] | None) -> SatelliteEstimate | None:
+        """The satellite test on the comb test's histogram (see :meth:`_comb`)."""
+        if self._near is not None:
+            return satellite_estimate(self._near, 1 << NEAR_BITS)
+        if self.bits_per_sample == 16:
+            return satellite_estimate(np.roll(self._low16(value_counts), 1 << 15), 1 << 15)
         return None
 
     def _low16(self, value_counts: npt.NDArray[np.integer] | None) -> npt.NDArray[np.int64]:
