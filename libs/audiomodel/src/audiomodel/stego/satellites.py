@@ -10,12 +10,13 @@ spreads and *how evenly*:
 - +-1 embedding (LSB matching; steghide, whose value exchanges find no partner an odd distance
   away on a comb and fall back to +-1) moves a share ``c`` of the stored integers by +1 or -1 at
   random, whatever the sound: every tooth keeps ``1 - c`` of its samples and gives ``c / 2`` to
-  each neighbour, the same share at every tooth and on both sides. Measured (held-out split):
-  steghide at 25 % of its capacity in a gained 8-bit clip gives 3.1-3.3 % to each side of every
-  tooth, at 5 % 0.6-0.7 %; nothing lands 2 or more away.
+  each neighbour, the same share at every tooth and on both sides. Measured (train split, three
+  gained 8-bit clips in 16 bits, steghide at 25 % of its capacity): 3.1-3.2 % to each side of
+  every tooth (6.3 % of the samples changed), nothing 2 or more away; at 5 % about 1.3 %
+  change, 0.65 % a side.
 - TPDF dither on the stored integers (a format conversion that always dithers) gives exactly
-  1/8 to each side: more than embedding below ~70 % of a 1-bit capacity, so it is told apart
-  by the share (``_MAX_SIDE``).
+  1/8 to each side, more than embedding gives up to ~35 % of a 1-bit capacity as LSB matching
+  or ~75 % of steghide's: told apart by the share (``_MAX_SIDE``).
 - Noise or dither added *before* the rounding that made the comb (the usual case: the gain and
   the dither computed at once) rounds each tooth's true value ``88.7 n`` with its own fraction:
   a tooth whose value was rounded down by 0.4 spreads up far more than down, and the next tooth
@@ -26,7 +27,7 @@ spreads and *how evenly*:
   (``_MIN_COMB_MASS``), teeth far apart (``_MIN_GAP``).
 
 What this does not see: a comb with a step under ``_MIN_GAP`` (satellites of neighbouring teeth
-touch), embedding above ~70 % of a 1-bit capacity (it reads as dither), and power-of-two
+touch), embedding above those shares (it reads as dither), and power-of-two
 lattices (:mod:`~audiomodel.stego.lattice` flags those whatever the spread).
 """
 
