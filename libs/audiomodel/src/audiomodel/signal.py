@@ -89,8 +89,10 @@ NOISE_FLOOR_CODES = 3
 AUDIBLE_CROSSINGS_PER_S = 40.0  # zero crossings of a waveform at 20 Hz, the lowest audible
 # Share of a spectrum's power in its strongest 4 bins (of 1,023; ``peak_ratio_median``) from
 # which a track is tonal: a tone, a sweep, a square or a synthesiser's voice keeps its power
-# in a few partials, however it is limited, clipped or coded. Bytes of a file written as
-# samples are broadband.
+# in a few partials, however it is limited, clipped or coded. White bytes (random, archives)
+# are broadband (0.02-0.03 on the dev corpus); bytes can pass it too (text and binaries,
+# one-sided, pile power in the lowest bins; a short XOR key makes lines: up to 0.96), so it
+# never clears a track alone: those carry a sign of bytes (data_signs) that keeps the score.
 TONAL_LINE_SHARE = 0.5
 
 FEATURE_NAMES: tuple[str, ...] = (

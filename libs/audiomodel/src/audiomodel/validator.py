@@ -536,9 +536,10 @@ _READERS: dict[str, tuple[Any, str]] = {
 # master that is not clipped), and only in a tonal track (see TONAL_LINE_SHARE).
 LEVEL_SHAPE_OF_SOUND = {"crest_db": 10.0, "silence_ratio": 0.0, "clip_ratio": 0.001}
 # A tonal track (signal.TONAL_LINE_SHARE) keeps its power in a few partials however hard it is
-# limited or clipped, so its full-scale samples are mastering; in bytes of a file written as
-# samples (broadband) they are the file's own bytes (0x00 and 0xFF at the rails of an offset
-# encoding), and stay as evidence.
+# limited or clipped, so its full-scale samples are mastering; in white, broadband bytes they
+# are the file's own bytes (0x00 and 0xFF at the rails of an offset encoding), and stay as
+# evidence. (Bytes that look tonal, one-sided text or XOR with a short key, keep their score
+# by their sign of bytes, which is checked first.)
 # What the model's score is held to when it rests on the level's shape alone: under review.
 UNCORROBORATED_CAP = 0.5
 
