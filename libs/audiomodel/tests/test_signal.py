@@ -460,3 +460,20 @@ def test_zeros_beside_loud_samples_are_no_sign_of_bytes_in_8_bit_audio() -> None
     assert analyse(samples).features["zero_edge_ratio"] >= 0.005  # as 16-bit: a sign
     assert "zero_edges" in analyse(samples).data_signs
     assert "zero_edges" not in _analyse_stored(samples, 8).data_signs
+
+
+def test_one_short_period_repeated_exactly_has_no_skewed_low_byte_sign() -> None:
+    # A generated square at 31.25 Hz (256 samples at 8 kHz), band-limited and with a fixed
+    # ripple, repeated exactly as a signal generator and a deterministic codec give it, with
+    # a fade at each end: its histogram is one period's values, piled at the edges.
+    rate = 8000
+    t = np.arange(256)
+    wave = sum(np.sin(2 * np.pi * k * t / 256) / k for k in range(1, 16, 2))
+    period = 4420 * 4 / np.pi * wave + np.random.default_rng(16).normal(0, 2, 256)
+    looped = np.tile(period, int(11.4 * rate / 256))
+    fade = np.ones(looped.size)
+    fade[:256], fade[-256:] = np.linspace(0, 1, 256), np.linspace(1, 0, 256)
+    samples = np.rint(looped * fade).astype(np.int16).reshape(-1, 1)
+    analyzer = SignalAnalyzer(sample_rate=rate, channels=1)
+    analyzer.update(samples)
+    assert "low_byte" not in analyzer.report().data_signs

@@ -86,7 +86,8 @@ ONE_SIDED_MIN_S = 1.0  # sound this long that never crosses zero is not a record
 # Codes a noise floor spreads over within two codes of zero (TPDF dither alone spans three);
 # fewer are digital silence, a constant or a square of the lowest bit (see _findings).
 NOISE_FLOOR_CODES = 3
-AUDIBLE_CROSSINGS_PER_S = 40.0  # zero crossings of a waveform at 20 Hz, the lowest audible
+LOWEST_PITCH_HZ = 20.0  # the lowest audible pitch: a waveform's period of 50 ms
+AUDIBLE_CROSSINGS_PER_S = 2 * LOWEST_PITCH_HZ  # zero crossings of a waveform at 20 Hz
 # Share of a spectrum's power in its strongest 4 bins (of 1,023; ``peak_ratio_median``) from
 # which a track is tonal: a tone, a sweep, a square or a synthesiser's voice keeps its power
 # in a few partials, however it is limited, clipped or coded. White bytes (random, archives)
@@ -94,6 +95,10 @@ AUDIBLE_CROSSINGS_PER_S = 40.0  # zero crossings of a waveform at 20 Hz, the low
 # one-sided, pile power in the lowest bins; a short XOR key makes lines: up to 0.96), so it
 # never clears a track alone: those carry a sign of bytes (data_signs) that keeps the score.
 TONAL_LINE_SHARE = 0.5
+# A track whose samples' values are seen a multiple of N times each (N at least 20 a second: a
+# period of 50 ms or less, 20 Hz and up), for this share of the samples, is one short period
+# repeated exactly: a digitally generated test signal (see SignalAnalyzer._one_period_repeated).
+REPEATED_PERIOD_SHARE = 0.9
 
 FEATURE_NAMES: tuple[str, ...] = (
     "log_distinct",
@@ -618,7 +623,9 @@ class SignalAnalyzer:
           signal whose amplitude spans many 256-step bands, taken modulo 256, is uniform (its
           density is smooth at that scale, and a converter's noise floor smooths it further);
           bytes of text, base64, code or tables written as samples put their own, skewed
-          byte distribution in that lane (8-bit: the low nibble). Only for loud tracks.
+          byte distribution in that lane (8-bit: the low nibble). Only for loud tracks, and
+          not when the track is one short period repeated exactly (a generated test signal):
+          its values are one period's few hundred, so no density is smoothed at that scale.
         - ``white_uniform``: white (no correlation with the neighbours at lags 1 and 2, a flat
           spectrum) and spread evenly over its range (kurtosis under 2.2: uniform values give
           1.8). Physical noise that white is a sum of many small causes, Gaussian by the
@@ -640,7 +647,8 @@ class SignalAnalyzer:
         rms_lsb = math.sqrt(float(np.dot(self._hist, _SQUARES)) / n)
         if rms_lsb < SIGN_MIN_RMS:
             return ()
-        if self._low_byte_skew() >= LOW_BYTE_SKEW.get(self.level_bits, 0.4):
+        skewed = self._low_byte_skew() >= LOW_BYTE_SKEW.get(self.level_bits, 0.4)
+        if skewed and not self._one_period_repeated():
             signs.append("low_byte")
         if (
             max(abs(f["lag1_corr"]), abs(f["lag2_corr"])) < WHITE_CORR
@@ -653,6 +661,25 @@ class SignalAnalyzer:
         if f["dc_ratio"] >= DC_SIGN:
             signs.append("one_sided")
         return tuple(signs)
+
+    def _one_period_repeated(self) -> bool:
+        """True when the track is one period of 50 ms or less repeated exactly, from the
+        histogram alone: nearly every sample (``REPEATED_PERIOD_SHARE``) has a value seen a
+        multiple of N times (within one count per multiple, and one for the cut edge), N being
+        the most common count among values seen 20 times a second or more. A generated test
+        signal (a square, a sawtooth) repeats one period's values N times; bytes of a file
+        give each value its own count (a payload looped every 50 ms or less would be a few KB
+        repeated hundreds of times, and is judged by the other signs and the model)."""
+        counts = self._hist[self._used()]
+        seconds = self._frames / self.sample_rate
+        frequent = counts[counts >= LOWEST_PITCH_HZ * seconds]
+        if frequent.size == 0 or counts.sum() == 0:
+            return False
+        sizes, times = np.unique(frequent, return_counts=True)
+        periods = int(sizes[np.argmax(times)])
+        multiple = np.maximum(np.rint(counts / periods), 1)
+        fits = np.abs(counts - multiple * periods) <= multiple + 1
+        return bool(counts[fits].sum() >= REPEATED_PERIOD_SHARE * counts.sum())
 
     def _square_wave(self, f: dict[str, float]) -> bool:
         """True when the samples are a periodic square wave, the test signal of every signal
