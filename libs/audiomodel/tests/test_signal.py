@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from audiomodel.findings import Severity
 from audiomodel.signal import FEATURE_NAMES, SignalAnalyzer, SignalReport
 
 RATE = 22050
@@ -110,9 +111,13 @@ def test_silence_is_reported_as_silence() -> None:
     [
         np.full(RATE * 2, 1000, dtype=np.int16),  # constant
         (np.arange(RATE * 2) % 2000 * 16 - 16000).astype(np.int16),  # sawtooth ramp from a counter
-        np.where(np.arange(RATE * 2) // 50 % 2 == 0, 12000, -12000).astype(np.int16),  # square
+        # +-12000 held for random runs: bits sent as polarity, not a periodic square wave
+        np.repeat(np.random.default_rng(8).choice([12000, -12000], RATE * 2 // 20), 20).astype(
+            np.int16
+        ),
+        np.round(np.linspace(-32768.0, 32767.0, RATE * 4)).astype(np.int16),  # one slow ramp
     ],
-    ids=["constant", "ramp", "square"],
+    ids=["constant", "ramp", "polarity bits", "slow ramp"],
 )
 def test_synthetic_patterns_are_reported(pattern: npt.NDArray[np.int16]) -> None:
     codes = [f.code for f in analyse(pattern.reshape(-1, 1)).findings]
@@ -390,3 +395,85 @@ def test_random_bytes_are_white_and_uniform_but_white_gaussian_hiss_is_not() -> 
     assert "white_uniform" in analyse(bytes_as_int16()).data_signs
     hiss = np.random.default_rng(6).normal(0, 4000, (3 * RATE, 1))
     assert "white_uniform" not in analyse(np.rint(hiss).astype(np.int16)).data_signs
+
+
+def _analyse_stored(ints: npt.NDArray[np.int16], bits: int) -> SignalReport:
+    analyzer = SignalAnalyzer(sample_rate=RATE, channels=ints.shape[1], bits_per_sample=bits)
+    analyzer.update(ints)
+    return analyzer.report()
+
+
+def _silence_severity(report: SignalReport) -> Severity | None:
+    found = [f.severity for f in report.findings if f.code == "signal.silence"]
+    return found[0] if found else None
+
+
+def test_a_dithered_noise_floor_is_noted_as_near_silence_but_digital_silence_is_held() -> None:
+    rng = np.random.default_rng(11)
+    t = np.arange(3 * RATE) / RATE
+    # A 1 kHz tone at -96 dBFS under TPDF dither: five codes around zero.
+    tone = (
+        0.5 * np.sin(2 * np.pi * 1000 * t) + rng.uniform(-1, 1, t.size) + rng.uniform(-1, 1, t.size)
+    )
+    floor = np.rint(tone).astype(np.int16).reshape(-1, 1)
+    assert _silence_severity(analyse(floor)) is Severity.INFO
+    assert _silence_severity(analyse(np.zeros((RATE, 1), dtype=np.int16))) is Severity.SUSPICIOUS
+    # The lowest bit as a square (bytes 0x00/0xFF in runs): two codes, no noise floor.
+    lowest_bit = -(np.arange(2 * RATE) // 40 % 2).astype(np.int16).reshape(-1, 1)
+    assert _silence_severity(analyse(lowest_bit)) is Severity.SUSPICIOUS
+
+
+def test_an_8_bit_noise_floor_is_near_silence_in_its_own_codes() -> None:
+    # A quiet 8-bit room: TPDF dither over the codes -1, 0, +1 (256 16-bit LSBs each).
+    rng = np.random.default_rng(12)
+    codes = np.rint(rng.uniform(-0.5, 0.5, 3 * RATE) + rng.uniform(-0.5, 0.5, 3 * RATE))
+    room = (codes * 256).astype(np.int16).reshape(-1, 1)
+    report = _analyse_stored(room, 8)
+    assert _silence_severity(report) is Severity.INFO
+    assert "signal.synthetic" not in {f.code for f in report.findings}
+
+
+def test_a_periodic_square_wave_test_signal_is_not_a_synthetic_pattern() -> None:
+    square = np.where(np.arange(RATE * 3) // 50 % 2 == 0, 4420, -4420).astype(np.int16)
+    codes = [f.code for f in analyse(square.reshape(-1, 1)).findings]
+    assert "signal.synthetic" not in codes
+
+
+def test_a_triangle_sweep_spreads_evenly_but_is_not_a_synthetic_pattern() -> None:
+    t = np.arange(4 * RATE) / RATE
+    phase = 2 * np.pi * (100.0 * t + 200.0 * t * t)  # 100 Hz gliding up to 1.7 kHz
+    triangle = 2 / np.pi * np.arcsin(np.sin(phase))
+    rng = np.random.default_rng(13)
+    samples = np.rint(0.6 * 32767 * triangle + rng.uniform(-1, 1, t.size)).astype(np.int16)
+    codes = [f.code for f in analyse(samples.reshape(-1, 1)).findings]
+    assert "signal.synthetic" not in codes
+    # Uniform random values fill their range as evenly, and are white: still synthetic.
+    assert "signal.synthetic" in [f.code for f in analyse(bytes_as_int16()).findings]
+
+
+def test_zeros_beside_loud_samples_are_no_sign_of_bytes_in_8_bit_audio() -> None:
+    # Loud rain in 8-bit codes: zero is one of 256 levels, so the noise lands on it beside
+    # loud samples by chance (an 8-bit file's zero bytes would decode to the negative rail).
+    rng = np.random.default_rng(14)
+    rain = np.clip(np.rint(rng.normal(0, 30, 3 * RATE)), -128, 127) * 256
+    samples = rain.astype(np.int16).reshape(-1, 1)
+    assert analyse(samples).features["zero_edge_ratio"] >= 0.005  # as 16-bit: a sign
+    assert "zero_edges" in analyse(samples).data_signs
+    assert "zero_edges" not in _analyse_stored(samples, 8).data_signs
+
+
+def test_one_short_period_repeated_exactly_has_no_skewed_low_byte_sign() -> None:
+    # A generated square at 31.25 Hz (256 samples at 8 kHz), band-limited and with a fixed
+    # ripple, repeated exactly as a signal generator and a deterministic codec give it, with
+    # a fade at each end: its histogram is one period's values, piled at the edges.
+    rate = 8000
+    t = np.arange(256)
+    wave = sum(np.sin(2 * np.pi * k * t / 256) / k for k in range(1, 16, 2))
+    period = 4420 * 4 / np.pi * wave + np.random.default_rng(16).normal(0, 2, 256)
+    looped = np.tile(period, int(11.4 * rate / 256))
+    fade = np.ones(looped.size)
+    fade[:256], fade[-256:] = np.linspace(0, 1, 256), np.linspace(1, 0, 256)
+    samples = np.rint(looped * fade).astype(np.int16).reshape(-1, 1)
+    analyzer = SignalAnalyzer(sample_rate=rate, channels=1)
+    analyzer.update(samples)
+    assert "low_byte" not in analyzer.report().data_signs

@@ -343,6 +343,32 @@ def test_a_score_resting_on_the_crest_factor_alone_does_not_flag_a_limited_tone(
     assert _verdict_with(_CrestModel(always=True), samples) is Decision.REJECT
 
 
+class _ClipModel(_CrestModel):
+    """A stand-in that calls anything with many samples at full scale data (as the real model
+    does for clipped sweeps and synth notes)."""
+
+    def score(self, features: Mapping[str, float]) -> float:
+        return 1.0 if features["clip_ratio"] > 0.003 else 0.1
+
+
+def test_a_score_resting_on_the_clipped_peaks_of_a_tonal_sweep_does_not_flag_it() -> None:
+    t = np.arange(4 * RATE) / RATE
+    k = np.log(10000.0 / 100.0) / 4.0
+    sweep = np.clip(2.0 * np.sin(2 * np.pi * 100.0 * (np.exp(k * t) - 1) / k), -1, 1)
+    samples = np.rint(sweep * 32767).astype(np.int16).reshape(-1, 1)  # hard clip, +6 dB
+    assert _verdict_with(_ClipModel(), samples) is Decision.ACCEPT
+
+
+def test_a_score_resting_on_full_scale_samples_of_broadband_sound_still_stands() -> None:
+    # Low-passed noise clipped at the rails: no partial holds its power, so the full-scale
+    # samples are not put down to mastering a tone.
+    rng = np.random.default_rng(21)
+    noise = np.convolve(rng.normal(0, 1, 4 * RATE), np.ones(8) / 8, mode="same")
+    clipped = np.clip(noise / noise.std() * 0.6, -1, 1)
+    samples = np.rint(clipped * 32767).astype(np.int16).reshape(-1, 1)
+    assert _verdict_with(_ClipModel(), samples) is Decision.REJECT
+
+
 def test_a_score_on_bytes_with_a_skewed_low_byte_stands_whatever_the_crest_factor() -> None:
     alphabet = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+/", np.uint8)
     raw = np.random.default_rng(7).choice(alphabet, 4 * RATE * 2)

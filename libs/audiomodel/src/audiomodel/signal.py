@@ -83,6 +83,22 @@ UNIFORM_KURTOSIS = 2.2  # uniform values 1.8, Gaussian noise 3
 ZERO_EDGE_SIGN = 0.005  # exact zeros next to a loud sample, per sample (good clips: <= 0.003)
 DC_SIGN = 0.3  # |mean| / RMS
 ONE_SIDED_MIN_S = 1.0  # sound this long that never crosses zero is not a recording
+# Codes a noise floor spreads over within two codes of zero (TPDF dither alone spans three);
+# fewer are digital silence, a constant or a square of the lowest bit (see _findings).
+NOISE_FLOOR_CODES = 3
+LOWEST_PITCH_HZ = 20.0  # the lowest audible pitch: a waveform's period of 50 ms
+AUDIBLE_CROSSINGS_PER_S = 2 * LOWEST_PITCH_HZ  # zero crossings of a waveform at 20 Hz
+# Share of a spectrum's power in its strongest 4 bins (of 1,023; ``peak_ratio_median``) from
+# which a track is tonal: a tone, a sweep, a square or a synthesiser's voice keeps its power
+# in a few partials, however it is limited, clipped or coded. White bytes (random, archives)
+# are broadband (0.02-0.03 on the dev corpus); bytes can pass it too (text and binaries,
+# one-sided, pile power in the lowest bins; a short XOR key makes lines: up to 0.96), so it
+# never clears a track alone: those carry a sign of bytes (data_signs) that keeps the score.
+TONAL_LINE_SHARE = 0.5
+# A track whose samples' values are seen a multiple of N times each (N at least 20 a second: a
+# period of 50 ms or less, 20 Hz and up), for this share of the samples, is one short period
+# repeated exactly: a digitally generated test signal (see SignalAnalyzer._one_period_repeated).
+REPEATED_PERIOD_SHARE = 0.9
 
 FEATURE_NAMES: tuple[str, ...] = (
     "log_distinct",
@@ -607,39 +623,94 @@ class SignalAnalyzer:
           signal whose amplitude spans many 256-step bands, taken modulo 256, is uniform (its
           density is smooth at that scale, and a converter's noise floor smooths it further);
           bytes of text, base64, code or tables written as samples put their own, skewed
-          byte distribution in that lane (8-bit: the low nibble). Only for loud tracks.
+          byte distribution in that lane (8-bit: the low nibble). Only for loud tracks, and
+          not when the track is one short period repeated exactly (a generated test signal):
+          its values are one period's few hundred, so no density is smoothed at that scale.
         - ``white_uniform``: white (no correlation with the neighbours at lags 1 and 2, a flat
           spectrum) and spread evenly over its range (kurtosis under 2.2: uniform values give
           1.8). Physical noise that white is a sum of many small causes, Gaussian by the
           central limit theorem (kurtosis 3); random or compressed bytes are uniform.
         - ``zero_edges``: exact zeros next to loud samples (the zero-padded fields of files;
           see ``zero_edge_ratio``). Not ``hold_ratio``: a hard clip holds its ceiling exactly,
-          and values held as steps have their own finding (``signal.held_steps``).
-        All signs need an RMS level of ``SIGN_MIN_RMS`` or more: bytes as samples span the
-        code range, and a quiet master's few loud samples prove nothing.
-
+          and values held as steps have their own finding (``signal.held_steps``). Not in
+          8-bit audio (as in :mod:`audiomodel.windows`): zero is one of only 256 levels there,
+          so loud, bright sound lands on it beside a loud sample by chance, and an 8-bit
+          file's zero bytes decode to the negative rail, so zero padding leaves no zero edges.
         - ``one_sided``: a mean of 0.3 RMS or more: microphones and converters
           are AC-coupled (printable text and base64 are all positive).
+
+        All signs need an RMS level of ``SIGN_MIN_RMS`` or more: bytes as samples span the
+        code range, and a quiet master's few loud samples prove nothing.
         """
         signs: list[str] = []
         n = max(self._n, 1)
         rms_lsb = math.sqrt(float(np.dot(self._hist, _SQUARES)) / n)
-        loud = rms_lsb >= SIGN_MIN_RMS
-        if loud and self._low_byte_skew() >= LOW_BYTE_SKEW.get(self.level_bits, 0.4):
-            signs.append("low_byte")
-        if not loud:
+        if rms_lsb < SIGN_MIN_RMS:
             return ()
+        skewed = self._low_byte_skew() >= LOW_BYTE_SKEW.get(self.level_bits, 0.4)
+        if skewed and not self._one_period_repeated():
+            signs.append("low_byte")
         if (
             max(abs(f["lag1_corr"]), abs(f["lag2_corr"])) < WHITE_CORR
             and f["flatness_mean"] >= WHITE_FLATNESS
             and self._kurtosis() < UNIFORM_KURTOSIS
         ):
             signs.append("white_uniform")
-        if f["zero_edge_ratio"] >= ZERO_EDGE_SIGN:
+        if f["zero_edge_ratio"] >= ZERO_EDGE_SIGN and self.level_bits > 8:
             signs.append("zero_edges")
         if f["dc_ratio"] >= DC_SIGN:
             signs.append("one_sided")
         return tuple(signs)
+
+    def _one_period_repeated(self) -> bool:
+        """True when the track is one period of 50 ms or less repeated exactly, from the
+        histogram alone: nearly every sample (``REPEATED_PERIOD_SHARE``) has a value seen a
+        multiple of N times (within one count per multiple, and one for the cut edge), N being
+        the most common count among values seen 20 times a second or more. A generated test
+        signal (a square, a sawtooth) repeats one period's values N times; bytes of a file
+        give each value its own count (a payload looped every 50 ms or less would be a few KB
+        repeated hundreds of times, and is judged by the other signs and the model)."""
+        counts = self._hist[self._used()]
+        seconds = self._frames / self.sample_rate
+        frequent = counts[counts >= LOWEST_PITCH_HZ * seconds]
+        if frequent.size == 0 or counts.sum() == 0:
+            return False
+        sizes, times = np.unique(frequent, return_counts=True)
+        periods = int(sizes[np.argmax(times)])
+        multiple = np.maximum(np.rint(counts / periods), 1)
+        fits = np.abs(counts - multiple * periods) <= multiple + 1
+        return bool(counts[fits].sum() >= REPEATED_PERIOD_SHARE * counts.sum())
+
+    def _square_wave(self, f: dict[str, float]) -> bool:
+        """True when the samples are a periodic square wave, the test signal of every signal
+        generator: two values swinging symmetrically about zero (``v`` and ``-v``, or ``-v - 1``
+        in two's complement) beyond the lowest codes, each held for a share of the track, with
+        over half of the power in the strongest few bins of the spectrum (a square's
+        fundamental carries 8/pi^2 = 81% of it).
+
+        Not a square wave: a constant (one value); bytes 0x00/0xFF in runs (0 and -1, or 255
+        and -256 with 0 and -1); a short byte pattern (values that are not each other's
+        negatives); bits sent as the polarity of +-v (a run length per bit: a broadband
+        spectrum, no line carries half the power)."""
+        used = self._used()
+        if used.size != 2:
+            return False
+        low, high = sorted(int(v) for v in _VALUES[used])
+        step = 1 << (16 - self.level_bits)
+        counts = self._hist[used]
+        balanced = bool(counts.min() >= 0.1 * counts.sum())
+        periodic = f["peak_ratio_median"] >= TONAL_LINE_SHARE
+        return high > 2 * step and low + high in (0, -1) and balanced and periodic
+
+    def _triangle_wave(self, f: dict[str, float]) -> bool:
+        """True when evenly spread values are a waveform oscillating at an audible rate: a
+        triangle (or a band-limited sawtooth) spends equal time at every level by its shape,
+        and its neighbours predict each other (lag-1 or lag-2 correlation past
+        ``WHITE_CORR``); it crosses zero twice per cycle, 40 times a second or more at 20 Hz
+        and up. A ramp sweeps the range once (one crossing); uniform random bytes are white."""
+        smooth = max(abs(f["lag1_corr"]), abs(f["lag2_corr"])) >= WHITE_CORR
+        seconds = self._frames / self.sample_rate
+        return smooth and self._zero_cross >= AUDIBLE_CROSSINGS_PER_S * seconds
 
     def _kurtosis(self) -> float:
         """Kurtosis (m4 / m2^2) of the sample values, from the histogram: 3 for Gaussian
@@ -805,7 +876,28 @@ class SignalAnalyzer:
             )
         distinct = int(self._used().size)
         peak_lsb = self._peak() * 32768
-        if peak_lsb <= 2.0:
+        # Silence policy, in codes of the stored resolution (an 8-bit code is 256 16-bit LSBs):
+        # a track that never leaves the two codes either side of zero has no sound to judge
+        # and no room for a file's bytes, which span the code range.
+        # - Three or more codes: a noise floor. A converter's dither or a microphone's noise at
+        #   that level spreads over the codes around zero (TPDF dither alone spans -1, 0, +1):
+        #   a quiet room or a tone at -90 dBFS, not data. Noted, not held.
+        # - One or two codes: digital silence, a constant, or a square of the lowest bit (bytes
+        #   0x00/0xFF in runs): nothing a converter's noise produces. Held for review.
+        step = 1 << (16 - self.level_bits)
+        if peak_lsb <= 2.0 * step:
+            if distinct >= NOISE_FLOOR_CODES:
+                out.append(
+                    finding(
+                        "signal.silence",
+                        f"The track is near silence: {distinct} codes within {peak_lsb:.0f} LSB "
+                        "of zero, a converter's noise floor (noted, not held).",
+                        Severity.INFO,
+                        peak_lsb=round(peak_lsb, 2),
+                        distinct_values=distinct,
+                    )
+                )
+                return out
             out.append(
                 finding(
                     "signal.silence",
@@ -844,9 +936,9 @@ class SignalAnalyzer:
             )
         # A few values within two steps of the stored resolution around zero are its lowest
         # codes (a quiet 8-bit master: its step is -48 dBFS), not a constant, ramp or square.
-        step = 1 << (16 - self.level_bits)
         lowest_codes = distinct >= 2 and peak_lsb <= 2 * step
-        if (distinct <= 4 and not lowest_codes) or f["ramp_ratio"] > 0.5:
+        few_values = distinct <= 4 and not lowest_codes and not self._square_wave(f)
+        if few_values or f["ramp_ratio"] > 0.5:
             out.append(
                 finding(
                     "signal.synthetic",
@@ -855,7 +947,7 @@ class SignalAnalyzer:
                     ramp_ratio=round(f["ramp_ratio"], 4),
                 )
             )
-        elif self._flat_histogram():
+        elif self._flat_histogram() and not self._triangle_wave(f):
             out.append(
                 finding(
                     "signal.synthetic",

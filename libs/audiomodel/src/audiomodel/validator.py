@@ -29,7 +29,13 @@ from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.fingerprint import Fingerprinter, Landmarks
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.modem import ModemScanner
-from audiomodel.signal import SignalAnalyzer, SignalReport, channel_sum, to_int16
+from audiomodel.signal import (
+    TONAL_LINE_SHARE,
+    SignalAnalyzer,
+    SignalReport,
+    channel_sum,
+    to_int16,
+)
 from audiomodel.stego import LsbAnalyzer, StegoReport
 from audiomodel.verdict import Thresholds, Verdict, decide
 from audiomodel.windows import ByteMap
@@ -522,10 +528,18 @@ _READERS: dict[str, tuple[Any, str]] = {
 }
 
 
-# A level shape a recording can have: mastering sets the crest factor and the silence ratio
-# (limiters and hard clips bring any master to 0-3 dB, a sine has 3 dB; a quiet master is
-# "mostly silent" against the absolute -60 dBFS), so neither is evidence of data by itself.
-LEVEL_SHAPE_OF_SOUND = {"crest_db": 10.0, "silence_ratio": 0.0}
+# A level shape a recording can have: mastering sets the crest factor, the silence ratio and
+# the share of samples at full scale (limiters and hard clips bring any master to 0-3 dB, a
+# sine has 3 dB; a hard clip drives its peaks to the rails; a quiet master is "mostly silent"
+# against the absolute -60 dBFS), so none is evidence of data by itself.
+# The clip ratio is only lowered, to one sample in a thousand at full scale (the peaks of a loud
+# master that is not clipped), and only in a tonal track (see TONAL_LINE_SHARE).
+LEVEL_SHAPE_OF_SOUND = {"crest_db": 10.0, "silence_ratio": 0.0, "clip_ratio": 0.001}
+# A tonal track (signal.TONAL_LINE_SHARE) keeps its power in a few partials however hard it is
+# limited or clipped, so its full-scale samples are mastering; in white, broadband bytes they
+# are the file's own bytes (0x00 and 0xFF at the rails of an offset encoding), and stay as
+# evidence. (Bytes that look tonal, one-sided text or XOR with a short key, keep their score
+# by their sign of bytes, which is checked first.)
 # What the model's score is held to when it rests on the level's shape alone: under review.
 UNCORROBORATED_CAP = 0.5
 
@@ -534,7 +548,8 @@ def _corroborated_score(score: float, analysis: TrackAnalysis, model: TreeEnsemb
     """The model's score, or at most ``UNCORROBORATED_CAP`` when it rests on the level's shape.
 
     The score stands when (a) the model still calls the samples data with a recording's level
-    shape put in place of their own (a crest factor of at least 10 dB, no silence), or (b) the
+    shape put in place of their own (a crest factor of at least 10 dB, no silence, and for a
+    tonal track at most one sample in a thousand at full scale), or (b) the
     samples carry a sign of bytes that does not depend on the level's shape
     (:meth:`audiomodel.signal.SignalAnalyzer.data_signs`), or (c) another finding already
     holds the track. Otherwise a test tone, a sweep, a limited or clipped master or a quiet
@@ -549,6 +564,10 @@ def _corroborated_score(score: float, analysis: TrackAnalysis, model: TreeEnsemb
     features = dict(analysis.features)
     features["crest_db"] = max(features.get("crest_db", 0.0), LEVEL_SHAPE_OF_SOUND["crest_db"])
     features["silence_ratio"] = LEVEL_SHAPE_OF_SOUND["silence_ratio"]
+    if features.get("peak_ratio_median", 0.0) >= TONAL_LINE_SHARE:
+        features["clip_ratio"] = min(
+            features.get("clip_ratio", 0.0), LEVEL_SHAPE_OF_SOUND["clip_ratio"]
+        )
     if model.score(features) >= review:
         return score
     return min(score, UNCORROBORATED_CAP)
