@@ -614,7 +614,9 @@ def matches_of(
         # Known-bad references the limit left out: aligned on their own hits (a reference's
         # alignment does not depend on the other references' hits), then ranked in.
         found = {a.ref for a in alignments}
-        missing = forced & ~np.isin(refs, np.asarray(sorted(found), dtype=np.uint32))
+        missing = forced.copy()
+        for i in np.flatnonzero(forced):  # the few known-bad candidates
+            missing[i] = int(refs[i]) not in found
         if missing.any():
             mine = missing[ref_idx]
             extra = align(
