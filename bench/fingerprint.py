@@ -29,13 +29,16 @@ held-out and train by the corpus manifest's groups, as the classifier's corpus i
    one held-out song when the index holds N copies of it (each the song at -9 dB plus its own
    white noise at 20 dB SNR: the same piece uploaded N times), with every candidate aligned
    (as before ``store.MAX_ALIGNED``) and with only the top ``MAX_ALIGNED`` by offset votes,
-   interleaved query by query in one run; and whether the best match's score differs.
+   interleaved query by query in one run; and whether the best match's score differs. With
+   ``--known-bad``, the first copy is on the known-bad list (a catalogue of N - 1 copies of a
+   song the platform flagged): lookups in which it is reported.
 
 Prints markdown tables. Usage::
 
     uv run --frozen python bench/fingerprint.py                      # defaults as in the report
     uv run --frozen python bench/fingerprint.py --bulk-hours 0 --excerpts 1   # quick look
     uv run --frozen python bench/fingerprint.py --similar 1,10,100            # section 5 only
+    uv run --frozen python bench/fingerprint.py --similar 1,10,100 --known-bad  # one is known-bad
 """
 
 from __future__ import annotations
@@ -261,9 +264,16 @@ def pct(values: list[float], q: float) -> float:
 
 
 def similar_references(
-    song: Song, counts: list[int], excerpts: int, work: Path, rng: np.random.Generator
+    song: Song,
+    counts: list[int],
+    excerpts: int,
+    work: Path,
+    rng: np.random.Generator,
+    *,
+    known_bad: bool = False,
 ) -> None:
-    """Section 5: lookup time against N copies of one song, all aligned vs the top K."""
+    """Section 5: lookup time against N copies of one song, all aligned vs the top K (with
+    ``known_bad``, the first copy a known-bad reference)."""
     audio, rate = sf.read(str(song.path), dtype="float32", always_2d=True)
     index = FingerprintIndex(work / "similar")
     queries = []
@@ -275,22 +285,26 @@ def similar_references(
     print(f"\n## Lookup against N copies of one song ({song.path.name}, {song.duration_s:.0f} s)\n")
     print(
         f"{excerpts} excerpts of {EXCERPT_S:.0f} s (-9 dB + noise), limit 5; CPU ms per lookup, "
-        f"all candidates aligned vs the top {bounded} by offset votes, interleaved\n"
+        f"all candidates aligned vs the top {bounded} by offset votes, interleaved"
+        + ("; copy 0 is known-bad" if known_bad else "")
+        + "\n"
     )
     print(
         "| copies | all aligned p50 | p95 | top K p50 | p95 | ratio p50 | "
-        "best score differs | top-5 refs differ |"
+        "best score differs | top-5 refs differ | known-bad reported (all / top K) |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     added = 0
     for n in counts:
         with index.writer() as writer:
             while added < n:
                 copy, _ = gain_noise(audio, rate, work, rng)
-                writer.add(landmarks(copy, sr=rate), path=f"copy{added}")
+                listed = "known-bad" if known_bad and added == 0 else "catalogue"
+                writer.add(landmarks(copy, sr=rate), list_name=listed, path=f"copy{added}")
                 added += 1
         times: dict[int, list[float]] = {bounded: [], 10**9: []}
         score_differs = refs_differ = 0
+        reported = {bounded: 0, 10**9: 0}
         for marks in queries:
             found = {}
             for k in (10**9, bounded) if len(times[bounded]) % 2 else (bounded, 10**9):
@@ -301,12 +315,19 @@ def similar_references(
             index_store.MAX_ALIGNED = bounded
             a, b = found[10**9], found[bounded]
             score_differs += (a[0].score if a else 0.0) != (b[0].score if b else 0.0)
-            refs_differ += [m.ref for m in a] != [m.ref for m in b]
+            refs_differ += [m.ref for m in a[:5]] != [m.ref for m in b[:5]]
+            for k, matches in found.items():
+                reported[k] += any(m.list == "known-bad" for m in matches)
         old, new = times[10**9], times[bounded]
         print(
             f"| {n} | {pct(old, 50):.1f} | {pct(old, 95):.1f} | {pct(new, 50):.1f} | "
             f"{pct(new, 95):.1f} | {pct(old, 50) / pct(new, 50):.2f} | "
-            f"{score_differs}/{len(queries)} | {refs_differ}/{len(queries)} |"
+            f"{score_differs}/{len(queries)} | {refs_differ}/{len(queries)} | "
+            + (
+                f"{reported[10**9]}/{len(queries)} / {reported[bounded]}/{len(queries)} |"
+                if known_bad
+                else "- |"
+            )
         )
     index.close()
 
@@ -324,6 +345,11 @@ def main(argv: list[str] | None = None) -> int:
         "--similar", default="", help="comma-separated copy counts: run section 5 only"
     )
     parser.add_argument(
+        "--known-bad",
+        action="store_true",
+        help="with --similar: the first copy is a known-bad reference (is it reported?)",
+    )
+    parser.add_argument(
         "--max-aligned",
         type=int,
         default=index_store.MAX_ALIGNED,
@@ -337,7 +363,12 @@ def main(argv: list[str] | None = None) -> int:
         work_root = Path(tempfile.mkdtemp(prefix="fpbench-"))
         counts = [int(n) for n in args.similar.split(",")]
         similar_references(
-            song, counts, max(args.excerpts, 10), work_root, np.random.default_rng(args.seed)
+            song,
+            counts,
+            max(args.excerpts, 10),
+            work_root,
+            np.random.default_rng(args.seed),
+            known_bad=args.known_bad,
         )
         shutil.rmtree(work_root, ignore_errors=True)
         return 0

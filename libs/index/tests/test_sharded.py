@@ -103,6 +103,8 @@ def test_sharded_matches_are_the_embedded_index_matches(
             ]
             assert abs(got[0].ref_start_s - 13.0) < 1.0
         assert sharded.match(landmarks(synth_notes(10.0, seed=99, rate=RATE), sr=RATE)) == []
+        # Both know which references to align and report whatever outranks them.
+        assert sharded._known_bad().tolist() == embedded._known_bad().tolist() == [2]
     embedded.close()
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from audiomodel.findings import EvidenceValue, Finding, finding
 from audiomodel.fingerprint import FRAME_RATE, Landmarks
 from audiomodel.verdict import Decision, Label, Thresholds, Verdict, decide
-from audioval_index.store import FingerprintIndex, Match
+from audioval_index.store import KNOWN_BAD, FingerprintIndex, Match
 
 __all__ = [
     "MATCH_LIMIT",
@@ -49,7 +49,8 @@ MIN_FINDING_ALIGNED = 12
 
 def match_windows(index: FingerprintIndex, marks: Landmarks, *, limit: int) -> list[Match]:
     """References found in ``marks``, looked up window by window; per reference the best
-    window's match (times in the whole recording), best first."""
+    window's match (times in the whole recording), best first: the ``limit`` best, and every
+    known-bad reference found beyond them (as :meth:`FingerprintIndex.match` reports them)."""
     if marks.duration_s <= WINDOW_S + HOP_S:
         return index.match(marks, limit=limit)
     best: dict[int, Match] = {}
@@ -69,7 +70,8 @@ def match_windows(index: FingerprintIndex, marks: Landmarks, *, limit: int) -> l
                 if held is None or match.score > held.score:
                     best[match.ref] = match
         start += hop
-    return sorted(best.values(), key=lambda m: -m.score)[:limit]
+    ranked = sorted(best.values(), key=lambda m: -m.score)
+    return ranked[:limit] + [m for m in ranked[limit:] if m.list == KNOWN_BAD]
 
 
 def _evidence(match: Match) -> dict[str, EvidenceValue]:
@@ -106,7 +108,7 @@ def match_findings(matches: Sequence[Match], *, track_id: str | None = None) -> 
             f"{match.query_start_s:.1f}-{match.query_start_s + match.matched_s:.1f} s of this "
             f"track match {match.ref_start_s:.1f} s on of"
         )
-        if match.list == "known-bad":
+        if match.list == KNOWN_BAD:
             name = match.track_id or match.path or f"ref {match.ref}"
             out.append(
                 finding(

@@ -44,6 +44,7 @@ from audiomodel.fingerprint import Hashes
 from audioval_index.store import (
     COMPACT_DELETED_SHARE,
     FLUSH_ENTRIES,
+    KNOWN_BAD,
     MAX_HITS,
     HitArrays,
     IndexFront,
@@ -308,6 +309,8 @@ class ShardedIndex(IndexFront):
             held = self._refs.get(ref)
             if held is not None and not held.deleted:
                 self._refs[ref] = Reference(**{**held.to_dict(), "deleted": True})
+        bad = [r.ref for r in self._refs.values() if r.list == KNOWN_BAD and not r.deleted]
+        self._bad = np.asarray(sorted(bad), dtype=np.uint32)
 
     def refresh(self) -> None:
         """Read the latest manifest (what other writers committed since)."""
@@ -359,6 +362,9 @@ class ShardedIndex(IndexFront):
 
     def _references(self, refs: Sequence[int]) -> dict[int, Reference]:
         return {int(r): self._refs[int(r)] for r in refs if int(r) in self._refs}
+
+    def _known_bad(self) -> npt.NDArray[np.uint32]:
+        return self._bad
 
     def reference(self, ref: int) -> Reference | None:
         return self._refs.get(int(ref))

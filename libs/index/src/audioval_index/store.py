@@ -60,7 +60,8 @@ __all__ = [
     "open_index",
 ]
 
-LISTS = ("known-bad", "catalogue")
+KNOWN_BAD = "known-bad"
+LISTS = (KNOWN_BAD, "catalogue")
 # Postings buffered by a writer before they become a segment (12 bytes each: ~48 MB).
 FLUSH_ENTRIES = 4_000_000
 # Segments of one size tier (a factor of TIER_RATIO apart) merged together once there are this many.
@@ -79,6 +80,8 @@ MAX_HITS = 100_000
 # first voted into a coarse (reference, time offset) histogram, and only the references with the
 # highest peaks are aligned, so a popular song uploaded many times costs a lookup no more than
 # one with a few copies. Alignment costs ~hits x 17 scales per reference; the vote ~hits once.
+# Known-bad references are aligned beyond it, and reported beyond the match limit: a known-bad
+# copy must not be crowded out by catalogue copies of the same song.
 MAX_ALIGNED = 12
 LOCK_TIMEOUT_S = 60.0
 
@@ -253,6 +256,10 @@ class IndexFront(abc.ABC):
     def _references(self, refs: Sequence[int]) -> dict[int, Reference]: ...
 
     @abc.abstractmethod
+    def _known_bad(self) -> npt.NDArray[np.uint32]:
+        """The live known-bad references' ids, sorted, as of the last :meth:`lookup`."""
+
+    @abc.abstractmethod
     def close(self) -> None: ...
 
     def __enter__(self) -> Self:
@@ -284,8 +291,12 @@ class IndexFront(abc.ABC):
             writer.compact()
 
     def match(self, marks: Landmarks, *, limit: int = 5) -> list[Match]:
-        """References found in a query's landmarks, best first (empty: nothing matches)."""
-        return matches_of(marks, self.lookup, self._references, limit=limit)
+        """References found in a query's landmarks, best first (empty: nothing matches).
+
+        At most ``limit``, and every known-bad reference that matches beyond them."""
+        return matches_of(
+            marks, self.lookup, self._references, known_bad=self._known_bad, limit=limit
+        )
 
 
 class FingerprintIndex(IndexFront):
@@ -302,6 +313,7 @@ class FingerprintIndex(IndexFront):
         self._generation = -1
         self._segments: list[_Segment] = []
         self._deleted: npt.NDArray[np.uint32] = np.zeros(0, dtype=np.uint32)
+        self._bad: npt.NDArray[np.uint32] = np.zeros(0, dtype=np.uint32)
 
     def close(self) -> None:
         self._segments = []
@@ -354,9 +366,13 @@ class FingerprintIndex(IndexFront):
                     self._generation = -1
                     return self._refresh()
             segments.append(segment)
-        deleted = [row[0] for row in self._db.execute("SELECT ref FROM refs WHERE deleted = 1")]
+        # One scan for both: tombstones to drop, known-bad references to align whatever else hits.
+        rows = self._db.execute(
+            "SELECT ref, deleted FROM refs WHERE deleted = 1 OR list = ?", (KNOWN_BAD,)
+        ).fetchall()
         self._segments = segments
-        self._deleted = np.asarray(sorted(deleted), dtype=np.uint32)
+        self._deleted = np.asarray(sorted(r for r, dead in rows if dead), dtype=np.uint32)
+        self._bad = np.asarray(sorted(r for r, dead in rows if not dead), dtype=np.uint32)
         self._generation = generation
 
     def _load(self, name: str) -> _Segment:
@@ -393,6 +409,9 @@ class FingerprintIndex(IndexFront):
             [int(r) for r in refs],
         )
         return {row[0]: _reference(row) for row in rows}
+
+    def _known_bad(self) -> npt.NDArray[np.uint32]:
+        return self._bad
 
     def reference(self, ref: int) -> Reference | None:
         return self._references([ref]).get(ref)
@@ -479,25 +498,36 @@ def lookup_segments(
 def top_candidates(
     query_times: npt.NDArray[np.uint32],
     hit_query: npt.NDArray[np.int64],
-    hit_ref: npt.NDArray[np.uint32],
+    ref_idx: npt.NDArray[np.int64],
+    ref_hits: npt.NDArray[np.int64],
     hit_time: npt.NDArray[np.uint32],
     *,
     k: int,
+    forced: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.bool_] | None:
     """The hits of the ``k`` references most likely to align best, or None (align them all).
 
-    None when at most ``k`` references have the :data:`~audiomodel.fingerprint.MIN_ALIGNED`
-    hits a match needs at all: then nothing is dropped and the alignment is exactly what it
-    would be without this step. Otherwise each reference's hits vote once per query anchor
-    into cells of (window of ``WINDOW_S``, time offset in ``COARSE_BIN`` frames, in two
-    half-shifted grids: a 6 % speed change stays in one cell over a window); a reference's
-    votes are its best cell per window, summed over windows, as ``align`` sums its fine cells.
-    A coarse cell is twelve of ``align``'s fine offset cells wide, so a reference's peak is
-    about its alignment count or more; the ``k`` highest peaks are kept (ties: lowest ref
-    first, as ``align`` breaks them). Cost: one sort of twice the hits, no per-scale work.
+    ``ref_idx``, ``ref_hits``: each hit's reference as an index into the distinct references
+    hit, and each distinct reference's hit count (``np.unique(hit_ref, return_inverse=True,
+    return_counts=True)``). ``forced`` (per distinct reference) are kept whatever their votes,
+    on top of the ``k`` (the known-bad: a copy of the same song in the catalogue uploaded more
+    than ``k`` times must not crowd one out).
+
+    None when at most ``k`` references besides the forced ones have the
+    :data:`~audiomodel.fingerprint.MIN_ALIGNED` hits a match needs at all: then nothing is
+    dropped and the alignment is exactly what it would be without this step. Otherwise each
+    reference's hits vote once per query anchor into cells of (window of ``WINDOW_S``, time
+    offset in ``COARSE_BIN`` frames, in two half-shifted grids: a 6 % speed change stays in one
+    cell over a window); a reference's votes are its best cell per window, summed over windows,
+    as ``align`` sums its fine cells. A coarse cell is twelve of ``align``'s fine offset cells
+    wide, so a reference's peak is about its alignment count or more; the ``k`` highest peaks
+    are kept (ties: lowest ref first, as ``align`` breaks them). Cost: one sort of twice the
+    hits, no per-scale work.
     """
-    refs, ref_idx, ref_hits = np.unique(hit_ref, return_inverse=True, return_counts=True)
-    if int(np.count_nonzero(ref_hits >= MIN_ALIGNED)) <= k:
+    able = ref_hits >= MIN_ALIGNED
+    if forced is not None:
+        able = able & ~forced
+    if int(np.count_nonzero(able)) <= k:
         return None
     q_t = query_times[hit_query].astype(np.int64)
     window = q_t // int(WINDOW_S * FRAME_RATE)
@@ -519,13 +549,26 @@ def top_candidates(
     cells, votes = np.unique(key[first], return_counts=True)
     # Best cell per (reference, window), then summed per reference.
     ref_window = cells // n_cells // 2
-    best = np.zeros(refs.size * n_windows, dtype=np.int64)
+    best = np.zeros(ref_hits.size * n_windows, dtype=np.int64)
     np.maximum.at(best, ref_window, votes)
-    peaks = best.reshape(refs.size, n_windows).sum(axis=1)
+    peaks = best.reshape(ref_hits.size, n_windows).sum(axis=1)
+    if forced is not None:
+        peaks[forced] = -1  # ranked last, kept below: the k are chosen among the others
     ranked = np.argsort(-peaks, kind="stable")[:k]
-    chosen = np.zeros(refs.size, dtype=bool)
+    chosen = np.zeros(ref_hits.size, dtype=bool)
     chosen[ranked] = True
+    if forced is not None:
+        chosen |= forced
     return chosen[ref_idx]
+
+
+def _members(refs: npt.NDArray[np.uint32], among: npt.NDArray[np.uint32]) -> npt.NDArray[np.bool_]:
+    """Which of ``refs`` are in the sorted ``among`` (a binary search each: ``among`` may be
+    large, ``refs`` are the few references with enough hits to match)."""
+    if among.size == 0:
+        return np.zeros(refs.size, dtype=bool)
+    at = np.minimum(np.searchsorted(among, refs), among.size - 1)
+    return np.asarray(among[at] == refs)
 
 
 def matches_of(
@@ -533,16 +576,58 @@ def matches_of(
     lookup: Callable[[Hashes], HitArrays],
     references: Callable[[Sequence[int]], dict[int, Reference]],
     *,
+    known_bad: Callable[[], npt.NDArray[np.uint32]] | None = None,
     limit: int,
 ) -> list[Match]:
-    """Look ``marks`` up (``lookup``: hits of the query hashes), align, and name the references."""
+    """Look ``marks`` up (``lookup``: hits of the query hashes), align, and name the references.
+
+    The ``limit`` best, and beyond them every known-bad reference (``known_bad()``: their sorted
+    ids, read after the lookup) that matches: those are always aligned and always reported.
+    """
     query = hashes(marks, fan_out=QUERY_FAN_OUT)
     own = int(np.unique(hashes(marks, fan_out=REFERENCE_FAN_OUT).times).size)
     hit_query, hit_ref, hit_time = lookup(query)
-    keep = top_candidates(query.times, hit_query, hit_ref, hit_time, k=max(MAX_ALIGNED, limit))
+    refs, ref_idx, ref_hits = np.unique(hit_ref, return_inverse=True, return_counts=True)
+    forced: npt.NDArray[np.bool_] | None = None
+    if known_bad is not None and refs.size:
+        bad = known_bad()
+        if bad.size:
+            # Only references with enough hits to match at all are looked for among them.
+            able = np.flatnonzero(ref_hits >= MIN_ALIGNED)
+            is_bad = np.zeros(refs.size, dtype=bool)
+            is_bad[able] = _members(refs[able], bad)
+            forced = is_bad if is_bad.any() else None
+    keep = top_candidates(
+        query.times,
+        hit_query,
+        ref_idx,
+        ref_hits,
+        hit_time,
+        k=max(MAX_ALIGNED, limit),
+        forced=forced,
+    )
     if keep is not None:
         hit_query, hit_ref, hit_time = hit_query[keep], hit_ref[keep], hit_time[keep]
+        ref_idx = ref_idx[keep]
     alignments = align(query.times, hit_query, hit_ref, hit_time, query_anchors=own, limit=limit)
+    if forced is not None:
+        # Known-bad references the limit left out: aligned on their own hits (a reference's
+        # alignment does not depend on the other references' hits), then ranked in.
+        found = {a.ref for a in alignments}
+        missing = forced.copy()
+        for i in np.flatnonzero(forced):  # the few known-bad candidates
+            missing[i] = int(refs[i]) not in found
+        if missing.any():
+            mine = missing[ref_idx]
+            extra = align(
+                query.times,
+                hit_query[mine],
+                hit_ref[mine],
+                hit_time[mine],
+                query_anchors=own,
+                limit=int(np.count_nonzero(missing)),
+            )
+            alignments = sorted([*alignments, *extra], key=lambda a: (-a.count, a.ref))
     if not alignments:
         return []
     rows = references([a.ref for a in alignments])
