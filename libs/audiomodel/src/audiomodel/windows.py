@@ -82,6 +82,7 @@ from audiomodel.findings import Finding, finding
 __all__ = ["ByteMap", "WindowAnalyzer", "WindowReport"]
 
 CELL_SECONDS = 0.5
+PIECE_FRAMES = 65536  # frames taken at a time (see WindowAnalyzer.update)
 WINDOW_CELLS = 3  # 1.5 s windows, hop 0.5 s
 EPS = 1e-12
 FULL_SCALE = 32768.0
@@ -217,6 +218,9 @@ class WindowAnalyzer:
         self._carry = np.zeros((0, channels), dtype=np.int16)
         self._carry_level = np.zeros(0, dtype=np.float64)
         self._carry_absurd: npt.NDArray[np.int32] | None = None
+        # The carry and a block joined (kept: see update).
+        self._joined_ints = np.zeros((0, channels), dtype=np.int16)
+        self._joined_level = np.zeros(0)
         self.frames = 0
 
     # -- accumulation -------------------------------------------------------------------------
@@ -235,6 +239,17 @@ class WindowAnalyzer:
         n = ints.shape[0]
         if n == 0:
             return
+        if n > PIECE_FRAMES:
+            # Monotonic runs are followed within what one call holds (the carry and the block):
+            # longer blocks are taken in pieces of the length they were measured with.
+            for start in range(0, n, PIECE_FRAMES):
+                stop = start + PIECE_FRAMES
+                self.update(
+                    ints[start:stop],
+                    None if floats is None else floats[start:stop],
+                    None if level is None else level[start:stop],
+                )
+            return
         self.frames += n
         if level is None:
             level = ints.astype(np.float64).sum(axis=1)
@@ -245,8 +260,13 @@ class WindowAnalyzer:
                 bad = ~(np.abs(floats) <= ABSURD_FLOAT)  # NaN compares False: counted
             absurd = bad.sum(axis=1, dtype=np.int32)
         if self._carry.shape[0]:
-            ints = np.concatenate([self._carry, ints])
-            level = np.concatenate([self._carry_level, level])
+            # Into arrays kept from block to block: fresh ones cost a page fault per 4 KiB.
+            frames = self._carry.shape[0] + n
+            if self._joined_level.size < frames:
+                self._joined_ints = np.empty((frames, self.channels), dtype=np.int16)
+                self._joined_level = np.empty(frames)
+            ints = np.concatenate([self._carry, ints], out=self._joined_ints[:frames])
+            level = np.concatenate([self._carry_level, level], out=self._joined_level[:frames])
             if absurd is not None or self._carry_absurd is not None:
                 absurd = np.concatenate(
                     [_or_zeros(self._carry_absurd, self._carry.shape[0]), _or_zeros(absurd, n)]
