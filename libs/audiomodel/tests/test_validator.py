@@ -217,6 +217,27 @@ def test_an_unreadable_path_gets_a_rejecting_verdict(tmp_path: Path) -> None:
     assert (verdict.label, verdict.score) == (empty.label, empty.score)
 
 
+@pytest.mark.parametrize("kind", ["clean", "random_s24", "flac", "garbage"])
+def test_a_file_decoded_from_its_descriptor_is_judged_as_its_bytes_are(
+    kind: str, clean_wav: bytes, tmp_path: Path
+) -> None:
+    # validate_path hands libsndfile the file's descriptor; bytes in memory go through the
+    # stream's methods. The same audio must give the same verdict either way.
+    noise = np.random.default_rng(8).integers(0, 256, 200_000, dtype=np.uint8).tobytes()
+    blob = {
+        "clean": clean_wav,
+        "random_s24": threats.bytes_as_pcm(noise, encoding="s24"),
+        "flac": wav(music(3.0), fmt="FLAC"),
+        "garbage": b"RIFF" + noise,
+    }[kind]
+    path = tmp_path / f"{kind}.wav"
+    path.write_bytes(blob)
+    from_path, from_bytes = validate_path(path), validate_bytes(blob, name=path.name)
+    assert from_path.score == from_bytes.score
+    assert [f.code for f in from_path.findings] == [f.code for f in from_bytes.findings]
+    assert from_path.duration_s == from_bytes.duration_s
+
+
 def test_the_sha256_is_of_the_bytes_judged(clean_wav: bytes) -> None:
     import hashlib
 

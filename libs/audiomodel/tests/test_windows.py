@@ -384,3 +384,36 @@ def test_chance_zeros_beside_loud_samples_in_8_bit_audio_are_not_a_data_segment(
     x[: int(2.5 * rate)] = 0.4 * rng.standard_normal(int(2.5 * rate))
     verdict = validate_bytes(wav(np.clip(x, -1, 1), "PCM_U8", rate))
     assert "signal.data_segment" not in [f.code for f in verdict.findings]
+
+
+def test_a_block_taken_whole_measures_as_its_65536_frame_pieces_do() -> None:
+    # Held steps, sorted ramps and zero-padded fields that straddle the pieces' ends: what a
+    # run, a held value or a zero's neighbour is must not depend on how long a block is.
+    rng = np.random.default_rng(4)
+    raw = rng.integers(0, 256, 60000, dtype=np.uint8)
+    steps = ((np.repeat(raw, 4).astype(np.int32) - 128) << 8).astype(np.int16)
+    ramp = np.frombuffer(file_bytes(90000), dtype=np.uint8).copy()
+    for start in range(0, ramp.size, 3000):
+        ramp[start : start + 3000] = np.sort(ramp[start : start + 3000])
+    fields = np.frombuffer(file_bytes(80000), dtype=np.int16).copy()
+    fields[::7] = 0
+    track = (music(3.0)[:, 0] * 32767).astype(np.int16)
+    mono = np.concatenate(
+        [track[:50000], steps, ((ramp.astype(np.int32) - 128) << 8).astype(np.int16), fields]
+    )
+    mono = np.concatenate([mono, track[: 6 * 65536 + 777 - mono.size]])
+    ints = np.stack([mono, np.roll(mono, 3)], axis=1)
+    assert ints.shape[0] > 6 * 65536
+    whole = WindowAnalyzer(sample_rate=RATE, channels=2)
+    whole.update(ints)
+    pieces = WindowAnalyzer(sample_rate=RATE, channels=2)
+    for start in range(0, ints.shape[0], 65536):
+        pieces.update(ints[start : start + 65536])
+    one, many = whole.report(), pieces.report()
+    assert {f.code for f in many.findings} >= {"signal.held_steps", "signal.monotonic_run"}
+    assert [(f.code, f.evidence) for f in one.findings] == [
+        (f.code, f.evidence) for f in many.findings
+    ]
+    assert one.measures.keys() == many.measures.keys()
+    for name, values in many.measures.items():
+        np.testing.assert_array_equal(one.measures[name], values, err_msg=name)

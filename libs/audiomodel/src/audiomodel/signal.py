@@ -291,6 +291,7 @@ class SignalAnalyzer:
         self._spectra: list[npt.NDArray[np.float32]] = []
         self._carry = np.zeros(0, dtype=np.float64)  # levels not yet in an envelope frame
         self._prev = np.zeros(0, dtype=np.int32)  # the last 2 levels of the previous block
+        self._level = np.zeros(0)  # the block's level as floats (kept: see update)
         seg = FFT_SIZE * SEGMENT_FRAMES
         self._spectrum_hop = max(seg, int(sample_rate / SPECTRA_PER_SECOND))
         self._next_spectrum = 0  # frame index where the next sampled spectrum starts
@@ -335,7 +336,12 @@ class SignalAnalyzer:
 
         if summed is None:
             summed = channel_sum(ints)
-        level = summed.astype(np.float64)
+        # The level as floats in an array kept from block to block (every measure that keeps
+        # some of it copies that part).
+        if self._level.size < summed.size:
+            self._level = np.empty(summed.size)
+        level = self._level[: summed.size]
+        np.copyto(level, summed)
         sumsq = float(np.dot(level, level))
         if self.channels > 2:
             # Mid/side energies of the first two channels (for exactly two, the mid is the
@@ -346,7 +352,7 @@ class SignalAnalyzer:
             side -= ints[:, 1]
             self._mid_side += (float(np.dot(mid, mid)), float(np.dot(side, side)))
         self._update_pairs(summed, level, sumsq)
-        self._update_structure(ints, zeros=bool(counts[0]))
+        self._update_structure(ints, zeros=bool(counts[0]), counts=counts)
         if self._head_bytes < HEAD_BYTES:
             self._keep_head(ints)
         self._update_envelope(level)
@@ -393,10 +399,17 @@ class SignalAnalyzer:
             self._count_ramps(edge[max(first - 2, 0) : first + 2])
         self._prev = np.concatenate([prev, summed[-2:]])[-2:]
 
-    def _update_structure(self, ints: npt.NDArray[np.int16], *, zeros: bool) -> None:
+    def _update_structure(
+        self,
+        ints: npt.NDArray[np.int16],
+        *,
+        zeros: bool,
+        counts: npt.NDArray[np.intp] | None = None,
+    ) -> None:
         """Held loud levels and zero-to-loud edges per channel, across block boundaries;
-        ``zeros``: whether the block holds an exact zero (its histogram says)."""
-        self._count_structure(ints)
+        ``zeros``: whether the block holds an exact zero (its histogram says); ``counts``, the
+        block's histogram of values."""
+        self._count_structure(ints, counts)
         if self._last_frame.shape[0]:
             self._count_structure(np.concatenate([self._last_frame, ints[:1]]))
         self._last_frame = ints[-1:].copy()
@@ -408,8 +421,28 @@ class SignalAnalyzer:
             self._zero_edges += self._count_zero_edges(data, first, data.shape[0] - 1)
         self._zero_tail = np.concatenate([tail, ints[-2:]])[-2:]
 
-    def _count_structure(self, ints: npt.NDArray[np.int16]) -> None:
+    def _count_structure(
+        self, ints: npt.NDArray[np.int16], counts: npt.NDArray[np.intp] | None = None
+    ) -> None:
+        """Held loud levels and loud samples after the first frame of ``ints``; ``counts``, the
+        histogram of ``ints`` when the caller has it."""
         if ints.shape[0] < 2:
+            return
+        if counts is not None:
+            # The loud samples from the histogram: |value| >= level is one run of bins in uint16
+            # order (level ... 32767, -32768 ... -level), the first frame's taken out. The held
+            # ones among the few samples equal to the one before them in their channel.
+            level = self._hold_level
+            first = np.abs(ints[0].astype(np.int32)) >= level
+            self._loud_pairs += int(counts[level : 65537 - level].sum()) - int(
+                np.count_nonzero(first)
+            )
+            ch = ints.shape[1]
+            flat = ints.reshape(-1)
+            same = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch
+            if same.size:
+                held = np.abs(flat[same].astype(np.int32)) >= level
+                self._held += int(np.count_nonzero(held))
             return
         magnitude = np.abs(ints).view(np.uint16)  # |-32768| wraps to 32768 as uint16
         loud = magnitude[1:] >= self._hold_level
@@ -484,8 +517,14 @@ class SignalAnalyzer:
             return
         step = np.diff(levels)
         audible = np.abs(levels[1:-1]) > 2 * self.channels
-        steady = (step[1:] == step[:-1]) & (step[1:] != 0)
-        self._ramp += int(np.count_nonzero(steady & audible))
+        same = step[1:] == step[:-1]
+        at = np.flatnonzero(same)
+        if at.size * 8 < same.size:
+            # Sound repeats a step rarely: only those few places are looked at further.
+            steady = (step[1:][at] != 0) & audible[at]
+        else:
+            steady = same & (step[1:] != 0) & audible
+        self._ramp += int(np.count_nonzero(steady))
         self._audible += int(np.count_nonzero(audible))
 
     def _update_envelope(self, level: npt.NDArray[np.float64]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -51,7 +52,9 @@ __all__ = [
 ]
 
 DECODABLE_FORMATS = frozenset({"wav", "flac", "ogg", "mp3", "aiff"})
-BLOCK_FRAMES = 65536
+# Frames decoded and measured at a time: every measure is streamed and does not depend on where
+# blocks end, and a quarter of a million frames (1-2 MB a copy) keeps the per-block calls few.
+BLOCK_FRAMES = 1 << 18
 # Below this many samples (all channels) the signal statistics are too noisy to score; the
 # container decides. ~12 ms of 44.1 kHz stereo: data files are often tiny, so score early.
 MIN_SCORED_SAMPLES = 1024
@@ -298,7 +301,7 @@ def _decode_and_measure(
 ) -> None:
     stream.seek(0)
     try:
-        with sf.SoundFile(stream) as audio:
+        with _open_sound(stream) as audio:
             rate, channels, frames = audio.samplerate, audio.channels, audio.frames
             if rate <= 0 or channels <= 0 or channels > 64:
                 raise sf.LibsndfileError(
@@ -388,6 +391,23 @@ def _decode_and_measure(
         lap("stego")
     if budget.exceeded():
         analysis.findings.append(budget.finding("reports"))
+
+
+def _open_sound(stream: BinaryIO) -> sf.SoundFile:
+    """libsndfile over ``stream``: on its file descriptor when it is a file (libsndfile then
+    reads it itself, rather than calling back into Python for every 8 KiB it reads), else
+    through the stream's methods. A file it cannot open is opened again through the methods,
+    so the failure reads as it always did."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return sf.SoundFile(stream)
+    os.lseek(fd, 0, os.SEEK_SET)
+    try:
+        return sf.SoundFile(fd, closefd=False)
+    except sf.LibsndfileError:
+        stream.seek(0)
+        return sf.SoundFile(stream)
 
 
 def _duration_finding(seconds: float, limits: Limits, measured_by: str) -> Finding:
@@ -511,11 +531,15 @@ def _decoded(audio: sf.SoundFile, dtype: str) -> Iterator[npt.NDArray[Any]]:
     one whose STREAMINFO count is laid over as unknown), losing the frames just decoded. The
     decoder is called directly; its count is what was decoded, and errors are checked by the
     caller.
+
+    One buffer is refilled block after block (a fresh one per block costs its page faults):
+    each block is measured before the next is read, and every analyzer copies what it keeps.
     """
     read, ctype = _READERS[dtype]
+    block = np.empty((BLOCK_FRAMES, audio.channels), dtype=dtype)
+    into = sf_ffi.cast(ctype, block.ctypes.data)
     while True:
-        block = np.empty((BLOCK_FRAMES, audio.channels), dtype=dtype)
-        n = read(audio._file, sf_ffi.cast(ctype, block.ctypes.data), BLOCK_FRAMES)
+        n = read(audio._file, into, BLOCK_FRAMES)
         if n <= 0:
             return
         yield block[:n]

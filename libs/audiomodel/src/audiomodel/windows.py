@@ -82,6 +82,7 @@ from audiomodel.findings import Finding, finding
 __all__ = ["ByteMap", "WindowAnalyzer", "WindowReport"]
 
 CELL_SECONDS = 0.5
+PIECE_FRAMES = 65536  # monotonic runs are followed per piece this long (see WindowAnalyzer.update)
 WINDOW_CELLS = 3  # 1.5 s windows, hop 0.5 s
 EPS = 1e-12
 FULL_SCALE = 32768.0
@@ -217,6 +218,9 @@ class WindowAnalyzer:
         self._carry = np.zeros((0, channels), dtype=np.int16)
         self._carry_level = np.zeros(0, dtype=np.float64)
         self._carry_absurd: npt.NDArray[np.int32] | None = None
+        # The carry and a block joined (kept: see update).
+        self._joined_ints = np.zeros((0, channels), dtype=np.int16)
+        self._joined_level = np.zeros(0)
         self.frames = 0
 
     # -- accumulation -------------------------------------------------------------------------
@@ -235,6 +239,7 @@ class WindowAnalyzer:
         n = ints.shape[0]
         if n == 0:
             return
+        first_frame = self.frames
         self.frames += n
         if level is None:
             level = ints.astype(np.float64).sum(axis=1)
@@ -245,15 +250,32 @@ class WindowAnalyzer:
                 bad = ~(np.abs(floats) <= ABSURD_FLOAT)  # NaN compares False: counted
             absurd = bad.sum(axis=1, dtype=np.int32)
         if self._carry.shape[0]:
-            ints = np.concatenate([self._carry, ints])
-            level = np.concatenate([self._carry_level, level])
+            # Into arrays kept from block to block: fresh ones cost a page fault per 4 KiB.
+            frames = self._carry.shape[0] + n
+            if self._joined_level.size < frames:
+                self._joined_ints = np.empty((frames, self.channels), dtype=np.int16)
+                self._joined_level = np.empty(frames)
+            ints = np.concatenate([self._carry, ints], out=self._joined_ints[:frames])
+            level = np.concatenate([self._carry_level, level], out=self._joined_level[:frames])
             if absurd is not None or self._carry_absurd is not None:
                 absurd = np.concatenate(
                     [_or_zeros(self._carry_absurd, self._carry.shape[0]), _or_zeros(absurd, n)]
                 )
         whole = ints.shape[0] - ints.shape[0] % self.cell
         if whole:
-            self._cells(ints[:whole], level[:whole], None if absurd is None else absurd[:whole])
+            # Monotonic runs are followed within the cells that pieces of PIECE_FRAMES frames
+            # of the block (the carry before each) complete: where they were measured.
+            done = (first_frame - self._carry.shape[0]) // self.cell
+            ends = [
+                (first_frame + stop) // self.cell - done
+                for stop in range(PIECE_FRAMES, n, PIECE_FRAMES)
+            ]
+            self._cells(
+                ints[:whole],
+                level[:whole],
+                None if absurd is None else absurd[:whole],
+                pieces=[*ends, whole // self.cell],
+            )
         self._carry = ints[whole:].copy()
         self._carry_level = level[whole:].copy()
         self._carry_absurd = None if absurd is None else absurd[whole:].copy()
@@ -263,8 +285,10 @@ class WindowAnalyzer:
         ints: npt.NDArray[np.int16],
         level: npt.NDArray[np.float64],
         absurd: npt.NDArray[np.int32] | None,
+        pieces: list[int] | None = None,
     ) -> None:
-        """Summaries of whole cells, vectorised over all cells of the block."""
+        """Summaries of whole cells, vectorised over all cells of the block; monotonic runs are
+        followed within each run of cells up to the counts ``pieces`` (default: all)."""
         length = min(self.cell, ints.shape[0])  # the last, short cell of a track is one cell
         cells = ints.shape[0] // length
         ch = self.channels
@@ -298,20 +322,35 @@ class WindowAnalyzer:
         # Exact zeros next to a loud sample (same channel), and held values left by a leap.
         # Both are rare in sound, so only their few positions are looked at.
         samples_per_cell = length * ch
+        # Neighbours are looked for within a piece (see ``pieces``): where the samples starting
+        # each piece after the first sit.
+        cuts = np.array([end * samples_per_cell for end in (pieces or [])[:-1]], dtype=np.intp)
+
+        def piece(at: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+            out: npt.NDArray[np.intp] = np.searchsorted(cuts, at, side="right")
+            return out
+
         zeros = np.flatnonzero(flat == 0)
         if zeros.size:
             for shift in (-ch, ch):
                 near = zeros + shift
-                near = near[(near >= 0) & (near < flat.size)]
+                inside = (near >= 0) & (near < flat.size)
+                if cuts.size:
+                    inside &= piece(near) == piece(zeros)
+                near = near[inside]
                 edge = np.abs(flat[near].astype(np.int32)) >= self._big
                 sums[:, _ZEDGE] += np.bincount(near[edge] // samples_per_cell, minlength=cells)
         held = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch  # flat[held] == flat[held - ch]
+        if held.size and cuts.size:
+            held = held[piece(held) == piece(held - ch)]
         if held.size:
             values = flat[held].astype(np.int32)
             loud = np.abs(values) >= self._loud
             sums[:, _HELD] += np.bincount(held[loud] // samples_per_cell, minlength=cells)
             nxt = held + ch
             ok = (nxt < flat.size) & (values != 0)
+            if cuts.size:
+                ok &= piece(nxt) == piece(held)
             held, values, nxt = held[ok], values[ok], nxt[ok]
             leap = flat[nxt].astype(np.int32) - values
             big = np.abs(leap) >= STEP_LEAP
@@ -334,9 +373,14 @@ class WindowAnalyzer:
                 self._step_sizes.append(np.zeros((cells, 256), dtype=np.uint16))
         else:
             self._step_sizes.append(np.zeros((cells, 256), dtype=np.uint16))
-        sums[:, _MONO], sums[:, _ERRATIC], sums[:, _ERRATIC_SHARE] = self._monotonic(
-            mono.reshape(-1), length
-        )
+        begin = 0
+        for end in pieces or [cells]:
+            if end > begin:
+                part = sums[begin:end]
+                part[:, _MONO], part[:, _ERRATIC], part[:, _ERRATIC_SHARE] = self._monotonic(
+                    mono[begin:end].reshape(-1), length
+                )
+                begin = end
         self._sums.append(sums)
 
     def _monotonic(
