@@ -27,8 +27,8 @@ crowd load the emulator was the stack's biggest user of CPU after the validator 
 - **Per-request work that never changes is done once.** For every request moto lists its own
   package directory (a ``listdir`` and ~170 ``isdir``) to find the backend for a host name, and
   lists the methods of the response class with ``inspect.getmembers``; both answers are now
-  kept. Requests are not logged one line each (werkzeug's access log); warnings and errors
-  still are.
+  kept. Requests are not logged one line each (werkzeug's access log, whose line was formatted
+  even when its level was off); warnings and errors still are.
 
 The arguments are ``moto.server``'s.
 """
@@ -50,11 +50,13 @@ from moto.core.serialize import TimestampSerializer
 from moto.core.utils import method_names_from_class as _moto_method_names
 from moto.kinesis.models import KinesisBackend
 from moto.kinesis.responses import KinesisResponse
+from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.server import main
 
 __all__ = [
     "enrich_response",
     "get_records",
+    "log_request",
     "main",
     "method_names_from_class",
     "parse_qsl",
@@ -63,7 +65,9 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_werkzeug_log = logging.getLogger("werkzeug")
 _moto_enrich = BaseResponse._enrich_response
+_moto_log_request = MotoRequestHandler.log_request
 _moto_modules = moto.backends.list_of_moto_modules
 _kinesis_writes = threading.Lock()
 # Bodies this long that look like JSON objects skip the query-string parse (see parse_qsl).
@@ -158,6 +162,12 @@ def get_records(self: KinesisResponse) -> tuple[str, dict[str, str]]:
     return json.dumps(answer), {"Content-Type": "application/x-amz-json-1.1"}
 
 
+def log_request(self: MotoRequestHandler, code: int | str = "-", size: int | str = "-") -> None:
+    """werkzeug's access log line, formatted only when it is logged."""
+    if _werkzeug_log.isEnabledFor(logging.INFO):
+        _moto_log_request(self, code, size)
+
+
 def _one_writer(method: F) -> F:
     @functools.wraps(method)
     def locked(*args: Any, **kwargs: Any) -> Any:
@@ -175,8 +185,9 @@ KinesisBackend.put_record = _one_writer(KinesisBackend.put_record)  # type: igno
 KinesisBackend.put_records = _one_writer(KinesisBackend.put_records)  # type: ignore[method-assign]
 KinesisResponse.put_records = put_records  # type: ignore[method-assign]
 KinesisResponse.get_records = get_records  # type: ignore[assignment]
+MotoRequestHandler.log_request = log_request  # type: ignore[method-assign,assignment]
 # werkzeug logs each request at INFO; keep its warnings and errors.
-logging.getLogger("werkzeug").setLevel(logging.WARNING)
+_werkzeug_log.setLevel(logging.WARNING)
 
 if __name__ == "__main__":
     main()
