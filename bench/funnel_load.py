@@ -18,7 +18,8 @@ tracks / wall time) over classify's alone is the funnel ratio.
 
 Last, the CPU seconds each component of the stack used while each load ran
 (:mod:`process_cpu`: the emulator, ingest, rebuild, classify's own process, the validator's Ray
-workers, the Ray head, this client), with the total against wall time x CPUs: on a shared
+workers, the Ray head, ``up`` itself with the fault layer when there is one, this client), with
+the total against wall time x CPUs: on a shared
 machine a total well under 100% means other work took the rest. Each track is its own piece
 (see :class:`Tracks`); ``--same-music`` makes every track the same one.
 
