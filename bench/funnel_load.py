@@ -18,7 +18,8 @@ tracks / wall time) over classify's alone is the funnel ratio.
 
 Last, the CPU seconds each component of the stack used while each load ran
 (:mod:`process_cpu`: the emulator, ingest, rebuild, classify's own process, the validator's Ray
-workers, the Ray head, this client), with the total against wall time x CPUs: on a shared
+workers, the Ray head, ``up`` itself with the fault layer when there is one, this client), with
+the total against wall time x CPUs: on a shared
 machine a total well under 100% means other work took the rest. Each track is its own piece
 (see :class:`Tracks`); ``--same-music`` makes every track the same one.
 
@@ -67,6 +68,7 @@ from pipeline_latency import (
     Client,
     StackHandle,
     TrackTiming,
+    VerdictWatch,
     _log_lines,
     attribute,
     music_track,
@@ -80,40 +82,6 @@ from audioval_corpus.samples import synth_music
 
 MIB = 1024 * 1024
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
-
-
-class Watch:
-    """One unfiltered WatchVerdicts stream: when each track's verdict arrived, and how often."""
-
-    def __init__(self, stub: classify_pb2_grpc.ClassifyServiceStub) -> None:
-        self.arrivals: collections.Counter[str] = collections.Counter()
-        self._first: dict[str, tuple[float, classify_pb2.WatchVerdictsResponse]] = {}
-        self._cond = threading.Condition()
-        self._call = stub.WatchVerdicts(classify_pb2.WatchVerdictsRequest())
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        try:
-            for reply in self._call:
-                with self._cond:
-                    track = reply.verdict.track_id
-                    self.arrivals[track] += 1
-                    self._first.setdefault(track, (time.time(), reply))
-                    self._cond.notify_all()
-        except grpc.RpcError as err:
-            if err.code() != grpc.StatusCode.CANCELLED:
-                print(f"watch ended: {err.code().name}", file=sys.stderr)
-
-    def wait(
-        self, track_id: str, timeout_s: float
-    ) -> tuple[float, classify_pb2.WatchVerdictsResponse]:
-        with self._cond:
-            if not self._cond.wait_for(lambda: track_id in self._first, timeout_s):
-                raise TimeoutError(f"no verdict for {track_id} on the watch stream")
-            return self._first[track_id]
-
-    def close(self) -> None:
-        self._call.cancel()
 
 
 def start_stack(tmp: Path, args: argparse.Namespace) -> StackHandle:
@@ -325,8 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit("audioval up did not start in 5 tries")
         up_s = time.monotonic() - started
         client = Client(stack.ingest, stack.classify, poll_s=0.02, timeout_s=args.timeout)
-        watch = Watch(client.classify)
-        client.watch = watch  # type: ignore[assignment]  # same wait() as VerdictWatch
+        # One unfiltered stream; the first arrival times a track, every arrival is counted.
+        watch = client.watch = VerdictWatch(client.classify, keep="first")
         assert stack.process is not None
         cpu = StackCpu(stack.process.pid)
         phases: list[tuple[str, float, dict[str, float], dict[str, float]]] = []

@@ -34,6 +34,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import collections
 import io
 import json
 import os
@@ -49,6 +50,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import grpc
 import numpy as np
@@ -161,14 +163,30 @@ class TrackTiming:
 
 
 class VerdictWatch:
-    """One WatchVerdicts stream per user id; records when each track's verdict arrives."""
+    """WatchVerdicts streams: when each track's verdict arrived, and how often.
 
-    def __init__(self, stub: classify_pb2_grpc.ClassifyServiceStub, user_ids: Sequence[str]):
+    One stream per user id in ``user_ids`` (each filtered to that user), or one unfiltered
+    stream when there are none. Every arrival is counted (``arrivals``: a verdict delivered
+    twice shows as 2, what ``funnel_load``'s exactly-once check reads); :meth:`wait` answers
+    with the ``keep="first"`` or ``"last"`` arrival of a track (this script's latency has
+    always been the last one seen when it asks; ``funnel_load`` takes the first).
+    """
+
+    def __init__(
+        self,
+        stub: classify_pb2_grpc.ClassifyServiceStub,
+        user_ids: Sequence[str] = (),
+        *,
+        keep: Literal["first", "last"] = "last",
+    ) -> None:
+        self.arrivals: collections.Counter[str] = collections.Counter()
         self._arrived: dict[str, tuple[float, classify_pb2.WatchVerdictsResponse]] = {}
+        self._keep_last = keep == "last"
         self._cond = threading.Condition()
-        self._calls = [
-            stub.WatchVerdicts(classify_pb2.WatchVerdictsRequest(user_id=u)) for u in user_ids
+        requests = [classify_pb2.WatchVerdictsRequest(user_id=u) for u in user_ids] or [
+            classify_pb2.WatchVerdictsRequest()
         ]
+        self._calls = [stub.WatchVerdicts(request) for request in requests]
         for call in self._calls:
             threading.Thread(target=self._drain, args=(call,), daemon=True).start()
 
@@ -176,7 +194,10 @@ class VerdictWatch:
         try:
             for reply in call:
                 with self._cond:
-                    self._arrived[reply.verdict.track_id] = (time.time(), reply)
+                    track = reply.verdict.track_id
+                    self.arrivals[track] += 1
+                    if self._keep_last or track not in self._arrived:
+                        self._arrived[track] = (time.time(), reply)
                     self._cond.notify_all()
         except grpc.RpcError as err:
             if err.code() != grpc.StatusCode.CANCELLED:

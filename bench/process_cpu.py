@@ -36,8 +36,15 @@ COMPONENTS = (
 )
 
 
+# Ray's per-node agents name themselves ``ray::...`` like workers, but serve the head.
+_RAY_AGENTS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")
+
+
 def component_of(cmdline: str) -> str:
-    """The stack component a process with this command line belongs to."""
+    """The stack component a process with this command line belongs to (``up`` itself is
+    known by its pid: its command line names its Ray port)."""
+    if cmdline.startswith(_RAY_AGENTS):
+        return "ray head"
     if cmdline.startswith("ray::") or "default_worker.py" in cmdline:
         return "ray workers"
     for module, name in (
@@ -108,7 +115,7 @@ class StackCpu:
         totals = dict.fromkeys(COMPONENTS, 0.0)
         for pid, seconds in self._descendants().items():
             if pid not in self._names:
-                self._names[pid] = component_of(_cmdline(pid))
+                self._names[pid] = "up" if pid == self._root else component_of(_cmdline(pid))
             totals[self._names[pid]] += seconds
         own = os.times()
         totals["client"] += own.user + own.system

@@ -127,7 +127,7 @@ class EmulatorProcess:
                 str(self.port),
             ],
             log_path=self.log_path,
-            discard=self.log_path is None,  # moto logs every request; keep only the tail
+            discard=self.log_path is None,  # keep only the tail of what moto prints
             watchdog=self.watchdog,
         )
         return self
