@@ -484,11 +484,15 @@ def _best_supported(
     """The first ``limit`` pairs whose weaker tone stands over the floor: in the given order
     (plans come by the strength of the peak that suggested them), or the best supported first."""
     seen = list(taken)
+    tried: set[tuple[float, float]] = set()  # met already (common plans repeat): skipped again
     scored: list[tuple[float, float, float]] = []
     supported = 0
     for a, b in pairs:
         if not ranked and supported >= limit:
             break  # in the given order: the later pairs cannot come first
+        if (a, b) in tried:
+            continue
+        tried.add((a, b))
         if b - a < MIN_SHIFT_HZ or b >= min(MAX_TONE_HZ, nyquist - 100):
             continue
         if any(abs(a - c) < 0.03 * a and abs(b - d) < 0.03 * b for c, d in seen):
