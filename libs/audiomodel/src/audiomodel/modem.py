@@ -826,7 +826,7 @@ def _turn_taking(
 ) -> float:
     """Correlation of the fast energy changes of the bands of ``f_a`` and ``f_b`` (the bands,
     stretch and floor of :func:`_test_pair`): near -1 when two tones take turns."""
-    bands = _pair_bands(x, spectra, rate, f_a, f_b)
+    bands = _pair_bands(x, spectra, rate, f_a, f_b, fast=True)
     if bands is None:
         return 0.0
     a, b = bands[0] - bands[0].mean(), bands[1] - bands[1].mean()
