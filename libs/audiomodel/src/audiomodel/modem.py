@@ -32,9 +32,9 @@ partials beating steadily).
 Under music the modem does not dominate the chunk: each band's slow floor (the music's share)
 is taken off before the tones' turns are timed (where tones name minimodem's rate and the single
 changes keep only a loose clock that is no fraction of it, the changes are re-read through a
-filter one symbol of that rate long), and a cheap look at every chunk the idle stride
-would skip (do a candidate pair's fast energy changes anti-correlate: two tones taking turns?)
-sends a short burst to the full test.
+filter one symbol of that rate long), and a cheap look at every chunk while nothing keys (do
+a candidate pair's fast energy changes anti-correlate: two tones taking turns?) sends it to the
+full test.
 
 What music can still do: a chiptune arpeggio switches between exact tones at the frame rate of
 its player (50/60 Hz), on a steady clock. It repeats a short cycle, though: the symbol sequence
@@ -101,11 +101,10 @@ MIN_SHIFT_HZ = 80.0
 BAND_HALF = 0.75  # each tone's band, in tone shifts either side: the other tone stays out
 MIN_BAUD = 30.0  # Morse, DTMF dialling, tremolo and arpeggios of real tempo sit below
 MAX_PAIRS = 4  # pair tests per chunk (the cost bound)
-# While nothing keys, one chunk in IDLE_STRIDE is analysed in full (the cost: ~half); a hit
-# analyses its neighbours. The chunks between get a cheap look (TURN_TAKING_GATE) that sends a
-# chunk where two tones take turns to the full test, so a burst shorter than two chunks is
-# seen too.
-IDLE_STRIDE = 2
+# While nothing keys, a chunk after the first gets a cheap look (TURN_TAKING_GATE) that sends
+# it to the full test where two tones take turns; a hit analyses its neighbours in full.
+# (Analysing one idle chunk in two in full as well cost ~20 % more on real music and found no
+# transmission the look missed: where the look misses a keyed chunk, it passes a neighbour.)
 # Correlation of the fast energy changes (the slow floor taken off, as in the pair test) of a
 # candidate pair's two bands: keyed tones take turns, so they anti-correlate (-0.4 to -0.6
 # where a minimodem keys under music at -6..+6 dB; -0.6 to -0.9 alone); a note's partials rise
@@ -377,6 +376,9 @@ class ModemReport:
 # -- detection --------------------------------------------------------------------------------
 
 
+_TOP_PEAKS = 8  # peaks a chunk's spectrum keeps ready
+
+
 @dataclass(frozen=True, slots=True)
 class _Spectrum:
     """A chunk's power spectrum at ~10 Hz resolution, against its floor over 2 kHz (a slow
@@ -384,6 +386,8 @@ class _Spectrum:
 
     freqs: Floats
     excess_db: Floats  # level over the floor
+    near_db: Floats  # the best excess within +-2 steps of each (what :meth:`at` reads)
+    top: list[float]  # :meth:`peaks` up to _TOP_PEAKS, made once (the FSK and PSK tests ask)
 
     @classmethod
     def of(cls, power: Floats, bin_hz: float) -> _Spectrum:
@@ -393,24 +397,36 @@ class _Spectrum:
         smooth = np.convolve(usable, np.ones(3) / 3, mode="same")
         floor = median_filter(smooth, size=int(2000 / step) | 1, mode="nearest") + EPS
         freqs = (np.arange(usable.size) + 0.5) * step
-        return cls(freqs, 10 * np.log10(smooth / floor + EPS))
+        excess = 10 * np.log10(smooth / floor + EPS)
+        near = maximum_filter1d(excess, size=5, mode="constant", cval=-np.inf)
+        return cls(freqs, excess, near, _peaks(freqs, excess, _TOP_PEAKS))
 
     def _step(self) -> float:
         return float(self.freqs[1] - self.freqs[0]) if self.freqs.size > 1 else 10.0
 
     def peaks(self, limit: int) -> list[float]:
         """The strongest distinct narrow peaks (>= 6 dB over the floor, 150 Hz apart)."""
-        e = self.excess_db
-        local = (e == maximum_filter1d(e, size=int(150 / self._step()) | 1)) & (e > 6.0)
-        local &= (self.freqs > MIN_TONE_HZ) & (self.freqs < MAX_TONE_HZ)
-        idx = np.flatnonzero(local)
-        order = idx[np.argsort(e[idx])[::-1][:limit]]
-        return [float(self.freqs[i]) for i in order]
+        if limit <= _TOP_PEAKS:
+            return self.top[:limit]
+        return _peaks(self.freqs, self.excess_db, limit)
 
     def at(self, freq: float) -> float:
         """Excess (dB) near ``freq`` (the best within +-20 Hz)."""
         i = int(freq / self._step())
+        if 0 <= i < self.near_db.size:
+            return max(-99.0, float(self.near_db[i]))
         return float(self.excess_db[max(0, i - 2) : i + 3].max(initial=-99.0))
+
+
+def _peaks(freqs: Floats, excess_db: Floats, limit: int) -> list[float]:
+    """:meth:`_Spectrum.peaks` of a spectrum's bins and excess."""
+    step = float(freqs[1] - freqs[0]) if freqs.size > 1 else 10.0
+    e = excess_db
+    local = (e == maximum_filter1d(e, size=int(150 / step) | 1)) & (e > 6.0)
+    local &= (freqs > MIN_TONE_HZ) & (freqs < MAX_TONE_HZ)
+    idx = np.flatnonzero(local)
+    order = idx[np.argsort(e[idx])[::-1][:limit]]
+    return [float(freqs[i]) for i in order]
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,14 +484,22 @@ def _best_supported(
     """The first ``limit`` pairs whose weaker tone stands over the floor: in the given order
     (plans come by the strength of the peak that suggested them), or the best supported first."""
     seen = list(taken)
+    tried: set[tuple[float, float]] = set()  # met already (common plans repeat): skipped again
     scored: list[tuple[float, float, float]] = []
+    supported = 0
     for a, b in pairs:
+        if not ranked and supported >= limit:
+            break  # in the given order: the later pairs cannot come first
+        if (a, b) in tried:
+            continue
+        tried.add((a, b))
         if b - a < MIN_SHIFT_HZ or b >= min(MAX_TONE_HZ, nyquist - 100):
             continue
         if any(abs(a - c) < 0.03 * a and abs(b - d) < 0.03 * b for c, d in seen):
             continue
         seen.append((a, b))
         scored.append((min(spectrum.at(a), spectrum.at(b)), a, b))
+        supported += scored[-1][0] > 0.0
     if ranked:
         scored.sort(reverse=True)
     return [(a, b) for support, a, b in scored if support > 0.0][:limit]
@@ -494,13 +518,26 @@ def _band_envelope(
 ) -> npt.NDArray[np.complex128]:
     """Complex envelope of the band ``centre +- half`` from a full FFT, ``length`` samples long
     (an FFT filter bank: one transform of the chunk serves every band)."""
-    c = round(centre / bin_hz)
+    out: npt.NDArray[np.complex128] = _band_envelopes(spectrum, bin_hz, (centre,), half, length)[0]
+    return out
+
+
+def _band_envelopes(
+    spectrum: npt.NDArray[np.complex128],
+    bin_hz: float,
+    centres: tuple[float, ...],
+    half: float,
+    length: int,
+) -> npt.NDArray[np.complex128]:
+    """:func:`_band_envelope` of several bands of one width, shape (bands, length): one inverse
+    transform call serves them all (the same values as one call each)."""
     h = max(1, int(half / bin_hz))
-    lo, hi = max(1, c - h), min(spectrum.size, c + h + 1)
-    taper = _taper(hi - lo)
-    shifted = np.zeros(length, dtype=np.complex128)
-    shifted[(np.arange(lo, hi) - c) % length] = spectrum[lo:hi] * taper
-    out: npt.NDArray[np.complex128] = scipy.fft.ifft(shifted)
+    shifted = np.zeros((len(centres), length), dtype=np.complex128)
+    for row, centre in zip(shifted, centres, strict=True):
+        c = round(centre / bin_hz)
+        lo, hi = max(1, c - h), min(spectrum.size, c + h + 1)
+        row[(np.arange(lo, hi) - c) % length] = spectrum[lo:hi] * _taper(hi - lo)
+    out: npt.NDArray[np.complex128] = scipy.fft.ifft(shifted, axis=-1)
     return out
 
 
@@ -694,7 +731,7 @@ def _pair_bands(
     of the chunk; ``spectra`` holds its transform by length); narrow shifts (slow modems) are
     timed over the whole chunk at a low envelope rate. Either way a few transforms of ~4k
     points; ``fast`` rounds their length up to one the FFT is quick at (the envelope rate
-    then rises by a little).
+    then rises by a little) and leaves the sum out (empty).
     """
     shift = f_b - f_a
     half = BAND_HALF * shift
@@ -714,15 +751,15 @@ def _pair_bands(
     if fast:
         length = scipy.fft.next_fast_len(length)
     env_rate = length * rate / n
-    e_a = np.abs(_band_envelope(spectrum, bin_hz, f_a, half, length)) ** 2
-    e_b = np.abs(_band_envelope(spectrum, bin_hz, f_b, half, length)) ** 2
+    energy = np.abs(_band_envelopes(spectrum, bin_hz, (f_a, f_b), half, length)) ** 2
+    e_a, e_b = energy
     # Under music each band also holds the music's energy, which changes slowly next to the
     # symbols: the band's floor over a dozen of the fastest symbols is taken off, leaving the
     # tone keyed on and off.
-    raw_total = e_a / (e_a.mean() + EPS) + e_b / (e_b.mean() + EPS)
+    # (the cheap look, ``fast``, times no clock: it needs no sum)
+    raw_total = np.empty(0) if fast else e_a / (e_a.mean() + EPS) + e_b / (e_b.mean() + EPS)
     span = max(3, int(12 / shift * env_rate))
-    e_a -= minimum_filter1d(e_a, span)
-    e_b -= minimum_filter1d(e_b, span)
+    energy -= minimum_filter1d(energy, span, axis=-1)
     return e_a, e_b, raw_total, env_rate, max_baud
 
 
@@ -822,8 +859,8 @@ def _fixed_plans(
 
 
 def _takes_turns(chunk: _ChunkTransform, rate: float) -> bool:
-    """Whether a candidate pair of the chunk's tones takes turns (the cheap look at a chunk the
-    idle stride would skip: two band envelopes per pair, no clock)."""
+    """Whether a candidate pair of the chunk's tones takes turns (the cheap look the scanner
+    gives every chunk while nothing keys: two band envelopes per pair, no clock)."""
     spectra = {chunk.x.size: chunk.spectrum}
     candidates = _candidate_pairs(chunk.coarse, rate / 2)
     return any(
@@ -852,19 +889,25 @@ def detect_keying(
         The best-clocked tone pair whose changes sit on a steady clock, that keeps a constant
         envelope and does not repeat a short cycle; None when nothing keys.
     """
-    x = np.asarray(y, dtype=np.float64)
-    n = x.size
+    n = np.size(y)
     if n < MIN_CHUNK_S * sr:
         return None
-    if n & (n - 1):  # a track's last chunk: zero-pad to a length the FFT is fast at
+    chunk = _stretch_transform(y, sr)
+    return None if chunk is None else _keying(chunk, sr, offset_s, offset_s + n / sr)
+
+
+def _stretch_transform(y: npt.NDArray[np.floating], sr: float) -> _ChunkTransform | None:
+    """The transform of a stretch of any length (zero-padded to a power of two after centring:
+    a length the FFT is fast at), or None when it is silent."""
+    x = np.asarray(y, dtype=np.float64)
+    n = x.size
+    if n & (n - 1):  # a track's last chunk
         x = x - x.mean()
         if not np.any(x):
             return None
         padded = np.concatenate((x, np.zeros((1 << int(np.ceil(np.log2(n)))) - n)))
-        chunk = _ChunkTransform.of(padded, sr, centred=True)
-    else:
-        chunk = _ChunkTransform.of(x, sr)
-    return None if chunk is None else _keying(chunk, sr, offset_s, offset_s + n / sr)
+        return _ChunkTransform.of(padded, sr, centred=True)
+    return _ChunkTransform.of(x, sr)
 
 
 def _keying(chunk: _ChunkTransform, sr: float, offset_s: float, end_s: float) -> Keying | None:
@@ -972,14 +1015,39 @@ class PhaseKeying:
         return "BPSK" if self.order == 2 else "QPSK"
 
 
-def _line_share(w: npt.NDArray[np.complex128], rate: float, max_hz: float) -> tuple[float, float]:
-    """(share of the energy of ``w`` in its strongest single line within +-max_hz, its Hz)."""
+@lru_cache(maxsize=64)
+def _line_bins(size: int, rate: float, max_hz: float) -> tuple[npt.NDArray[np.intp], Floats]:
+    """The bins of a ``size``-point FFT at ``rate`` within +-max_hz (in the FFT's order) and
+    their frequencies, made once per size."""
+    freqs = scipy.fft.fftfreq(size, 1 / rate)
+    bins = np.flatnonzero(np.abs(freqs) <= max_hz)
+    bins.setflags(write=False)
+    return bins, freqs[bins]
+
+
+# A line of share p on the 4x-padded grid is at most 1/(4n) cycles from a point of the 2x grid,
+# where the share is at least (sqrt(p) c - sqrt(1 - p) sqrt(1 - c^2))^2, c = |Dirichlet(1/(4n))|
+# >= sin(pi/4) / (pi/4): at p = 0.6, 0.178. Under this on the 2x grid, no line reaches 0.6.
+_HALF_GRID_BOUND = 0.17
+
+
+def _line_share(
+    w: npt.NDArray[np.complex128], rate: float, max_hz: float, *, at_least: float = 0.0
+) -> tuple[float, float]:
+    """(share of the energy of ``w`` in its strongest single line within +-max_hz, its Hz);
+    with ``at_least`` = PSK_MIN_POWER_LINE, (0, 0) when a coarser grid shows no line reaches
+    it (the 4x-padded transform is then left out)."""
     n = w.size
-    spec = np.abs(scipy.fft.fft(w, 4 * n)) ** 2
-    freqs = scipy.fft.fftfreq(4 * n, 1 / rate)
-    spec[np.abs(freqs) > max_hz] = 0.0
-    k = int(spec.argmax())
     total = float(np.sum(np.abs(w) ** 2)) * n + EPS
+    if at_least >= PSK_MIN_POWER_LINE:
+        # the 2x grid, one bin beyond +-max_hz: the 4x grid's lines are within half its bin
+        bins, _ = _line_bins(2 * n, rate, max_hz + rate / (2 * n))
+        half = scipy.fft.fft(w, 2 * n)[bins]
+        if float(np.max(half.real**2 + half.imag**2, initial=0.0)) < _HALF_GRID_BOUND * total:
+            return 0.0, 0.0
+    bins, freqs = _line_bins(4 * n, rate, max_hz)
+    spec = np.abs(scipy.fft.fft(w, 4 * n)[bins]) ** 2  # bin 0 is always among them
+    k = int(spec.argmax())
     return float(spec[k]) / total, float(freqs[k])
 
 
@@ -1102,7 +1170,9 @@ def _phase_lines(
             continue  # a tone (steady, tremolo) keeps its band in one line
         unit = z / (np.abs(z) + EPS)
         for order in (2, 4):
-            share, line_hz = _line_share(unit**order * np.abs(z), env_rate, order * 20.0)
+            share, line_hz = _line_share(
+                unit**order * np.abs(z), env_rate, order * 20.0, at_least=PSK_MIN_POWER_LINE
+            )
             if share >= PSK_MIN_POWER_LINE:
                 times = begin + _phase_changes(z, env_rate, order, line_hz)
                 line = _PhaseLine(
@@ -1295,9 +1365,11 @@ class ModemScanner:
         self._rest: npt.NDArray[Any] = np.empty(0)  # input frames not a whole factor yet
         self._chunks = 0
         self._previous: npt.NDArray[np.float32] | None = None
+        self._previous_transform: _ChunkTransform | None = None  # of the previous chunk
         self._previous_kept = False
         self._previous_skipped = False
         self._keep_next = False
+        self._turns_before = False  # the cheap look at the previous chunk passed
         # (chunk index, keying or None, audio) of the chunks kept for demodulation
         self._kept: list[tuple[int, Keying | None, npt.NDArray[np.float32]]] = []
         self._kept_samples = 0
@@ -1349,19 +1421,22 @@ class ModemScanner:
     def _analyse(self, chunk: npt.NDArray[np.float32]) -> None:
         index = self._chunks
         self._chunks += 1
-        skip = not self._keep_next and index % IDLE_STRIDE != 0
+        # a track's first chunk is analysed in full, and one after tones took turns (a burst
+        # there may go on into this one)
+        skip = not self._keep_next and not self._turns_before and index > 0
         at = self._at(index)
         # One transform of a whole chunk serves the FSK and the PSK tests.
-        whole = chunk.size == CHUNK  # the track's last chunk is shorter (detect_keying pads it)
+        whole = chunk.size == CHUNK  # the track's last chunk is shorter (zero-padded)
         shared = _ChunkTransform.of(chunk.astype(np.float64), self.rate) if whole else None
-        if skip and shared is not None and _takes_turns(shared, self.rate):
+        transform = shared if whole else _stretch_transform(chunk, self.rate)
+        turns = skip and transform is not None and _takes_turns(transform, self.rate)
+        if turns:
             skip = False  # two tones take turns here: a short burst may sit in this chunk only
-        if skip or (whole and shared is None):  # skipped, or silent
+        self._turns_before = turns
+        if skip or transform is None:  # skipped, or silent
             keying = None
-        elif shared is not None:
-            keying = _keying(shared, self.rate, at, at + chunk.size / self.rate)
         else:
-            keying = detect_keying(chunk, self.rate, offset_s=at)
+            keying = _keying(transform, self.rate, at, at + chunk.size / self.rate)
         # Phase keying on every chunk (a slow one needs several chunks' changes); its gate, a
         # narrow line far over the floor, turns most chunks away after one transform.
         for line in _phase_lines(chunk, self.rate, at, shared):
@@ -1369,7 +1444,16 @@ class ModemScanner:
                 self._phase_lines.append((index, line))
         if keying is not None:
             if self._previous is not None and self._previous_skipped:
-                earlier = detect_keying(self._previous, self.rate, offset_s=self._at(index - 1))
+                earlier = (
+                    None
+                    if self._previous_transform is None
+                    else _keying(
+                        self._previous_transform,
+                        self.rate,
+                        self._at(index - 1),
+                        self._at(index - 1) + self._previous.size / self.rate,
+                    )
+                )
                 if earlier is not None:
                     self._hits.append((index - 1, earlier))
             self._hits.append((index, keying))
@@ -1385,6 +1469,7 @@ class ModemScanner:
         else:
             self._previous_kept = False
         self._previous = chunk
+        self._previous_transform = transform
         self._previous_skipped = skip
 
     def _at(self, index: int) -> float:
