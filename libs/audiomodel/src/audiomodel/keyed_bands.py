@@ -77,9 +77,9 @@ def _keyed_part(power: Floats, slow: int = SLOW_FRAMES) -> Floats:
         half = slow // 2
         # frames half..n-half-1 get the mean of the ``slow`` frames around them; the ends the
         # nearest whole one
-        mean[half : n - slow + half + 1] = np.concatenate(
-            (cs[slow - 1 : slow], cs[slow:] - cs[:-slow])
-        ) / slow
+        mean[half : n - slow + half + 1] = (
+            np.concatenate((cs[slow - 1 : slow], cs[slow:] - cs[:-slow])) / slow
+        )
         mean[:half] = mean[half]
         mean[n - slow + half + 1 :] = mean[n - slow + half]
         fast = power - mean
