@@ -45,10 +45,13 @@ What this does not see: modems above ~5000 Bd or with tones above ``MAX_TONE_HZ`
 reduced rate keeps up to ~8 kHz), QAM and PSK faster than ~120 Bd or of order above 4 (BPSK and
 QPSK up to ~120 Bd on a 300-4000 Hz carrier are found by their phase: :func:`detect_phase_keying`),
 and many-tone MFSK like ggwave (its symbols last 20-60 ms: a pair of its
-tones takes turns too rarely in 3 s to time a clock). Under music a modem is missed where its
-tones are not among the chunk's narrow peaks and its rate is not one of minimodem's common
-ones, where the music times its changes too loosely for any clock (minimodem 600 Bd 3-6 dB
-under held chords: even at its exact tones the pair test finds no clock), and where the music
+tones takes turns too rarely in 3 s to time a clock). Where neither peaks nor plans key, pairs
+of bands whose keyed parts take turns are tested whatever their tones
+(:mod:`audiomodel.keyed_bands`), and a clock the intervals between changes no longer keep is
+looked for in the phase of the single changes against a line of the change spectrum
+(:func:`_clock_by_phase`). Under music a modem is still missed where that search refines its
+tones too far off for the pair test (~50 Hz bins), where the music times its changes too
+loosely for any clock, and where the music
 garbles its frames to chance (2400-4800 Bd: minimodem's own receiver gets 2-20 % of the bytes
 back; a strong symbol-rate line in the change spectrum is there, but one real music clip of
 ~100 shows such a line too, so it is no evidence alone). See FINDINGS.md.
