@@ -13,11 +13,17 @@ import numpy.typing as npt
 import pytest
 import soundfile as sf
 
+from audiomodel.keyed_bands import KEYED_PAIR_GATE, keyed_band_pairs
 from audiomodel.modem import (
     CHUNK,
+    COMMON_MODEMS,
+    MIN_COHERENCE,
     TURN_TAKING_GATE,
     _ChunkTransform,
+    _clock_by_phase,
+    _crossings,
     _minimodem_rate,
+    _minimodem_tones,
     _turn_taking,
     reduced_rate,
     scan_modem,
@@ -162,3 +168,56 @@ def test_tones_naming_a_minimodem_rate_give_that_rate_to_a_half_rate_clock() -> 
     assert _minimodem_rate(1800.0, 3800.0, 800.0) == pytest.approx(2400.0)  # a third
     assert _minimodem_rate(907.0, 1419.0, 450.0) == 450.0  # no whole fraction
     assert _minimodem_rate(1070.0, 1270.0, 150.0) == 150.0  # not minimodem's tones for a rate
+
+
+# -- a modem no tone plan knows: its two tone bands take turns (their keyed parts
+# anti-correlate) whatever the tones, and its changes keep the phase of one clock
+
+# 350 Bd between 2000 and 2300 Hz: no common modem's rate or tones, and not minimodem's plan
+# for 350 Bd (1070/1270 Hz)
+UNPLANNED_BAUD, UNPLANNED_LOW, UNPLANNED_HIGH = 350.0, 2000.0, 2300.0
+
+
+def test_the_pair_is_in_no_tone_plan() -> None:
+    assert all(abs(UNPLANNED_BAUD - rate) > 0.03 * rate for _, rate, _, _ in COMMON_MODEMS)
+    assert sorted(_minimodem_tones(UNPLANNED_BAUD)) != [UNPLANNED_LOW, UNPLANNED_HIGH]
+
+
+@pytest.mark.parametrize(("level_db", "seed"), [(0.0, 0), (0.0, 1), (-2.0, 1)])
+def test_fsk_at_a_rate_and_tones_no_plan_knows_under_chords_is_found(
+    level_db: float, seed: int
+) -> None:
+    # neither the chunk's peaks (the chords' partials stand higher) nor a plan name the pair
+    modem = fsk(TEXT[:140], UNPLANNED_BAUD, UNPLANNED_LOW, UNPLANNED_HIGH)
+    y = mix(modem, level_db, BURST_AT_S, seed)
+    found = [dict(f.evidence) for f in scan_modem(y, RATE).findings if f.code == "signal.modem"]
+    assert found, f"{UNPLANNED_BAUD:g} Bd FSK {level_db:+} dB under chords (seed {seed}) was missed"
+    assert any(abs(float(str(e["baud"])) - UNPLANNED_BAUD) < 0.02 * UNPLANNED_BAUD for e in found)
+
+
+def test_keyed_tone_bands_are_found_within_a_bin_of_the_tones() -> None:
+    modem = fsk(TEXT[:300], UNPLANNED_BAUD, UNPLANNED_LOW, UNPLANNED_HIGH)
+    y = mix(modem, 0.0, 0.1, seed=1).astype(np.float64)
+    chunk, rate = _chunk(y)
+    pairs = keyed_band_pairs(chunk.x, rate, min_hz=300.0, max_hz=7800.0, min_shift_hz=80.0)
+    assert pairs, "no pair of bands took turns"
+    lo, hi, corr = pairs[0]
+    assert corr <= KEYED_PAIR_GATE
+    assert abs(lo - UNPLANNED_LOW) < 100.0 and abs(hi - UNPLANNED_HIGH) < 100.0, (lo, hi)
+
+
+def test_changes_jittered_off_their_clock_keep_its_phase() -> None:
+    # a +-1 keyed difference at 600 Bd whose changes are each moved by up to 0.3 symbol: the
+    # intervals between changes add two jitters, the phase of each change against the clock
+    # only one
+    rng = np.random.default_rng(5)
+    rate, baud = 6000.0, 600.0
+    symbols = rng.integers(0, 2, 1500) * 2 - 1
+    edges = (np.arange(symbols.size + 1) + rng.uniform(-0.3, 0.3, symbols.size + 1)) / baud
+    t = np.arange(int(edges[-1] * rate)) / rate
+    diff = symbols[np.clip(np.searchsorted(edges, t, side="right") - 1, 0, symbols.size - 1)]
+    diff = diff.astype(np.float64) + rng.normal(0, 0.2, t.size)
+    found, coherence, times = _clock_by_phase(diff, _crossings(diff, rate), rate, 2000.0)
+    assert abs(found - baud) < 0.01 * baud
+    assert coherence >= MIN_COHERENCE
+    assert times.size > 500

@@ -45,10 +45,13 @@ What this does not see: modems above ~5000 Bd or with tones above ``MAX_TONE_HZ`
 reduced rate keeps up to ~8 kHz), QAM and PSK faster than ~120 Bd or of order above 4 (BPSK and
 QPSK up to ~120 Bd on a 300-4000 Hz carrier are found by their phase: :func:`detect_phase_keying`),
 and many-tone MFSK like ggwave (its symbols last 20-60 ms: a pair of its
-tones takes turns too rarely in 3 s to time a clock). Under music a modem is missed where its
-tones are not among the chunk's narrow peaks and its rate is not one of minimodem's common
-ones, where the music times its changes too loosely for any clock (minimodem 600 Bd 3-6 dB
-under held chords: even at its exact tones the pair test finds no clock), and where the music
+tones takes turns too rarely in 3 s to time a clock). Where neither peaks nor plans key, pairs
+of bands whose keyed parts take turns are tested whatever their tones
+(:mod:`audiomodel.keyed_bands`), and a clock the intervals between changes no longer keep is
+looked for in the phase of the single changes against a line of the change spectrum
+(:func:`_clock_by_phase`). Under music a modem is still missed where that search refines its
+tones too far off for the pair test (~50 Hz bins), where the music times its changes too
+loosely for any clock, and where the music
 garbles its frames to chance (2400-4800 Bd: minimodem's own receiver gets 2-20 % of the bytes
 back; a strong symbol-rate line in the change spectrum is there, but one real music clip of
 ~100 shows such a line too, so it is no evidence alone). See FINDINGS.md.
@@ -73,6 +76,7 @@ import scipy.fft
 from scipy.ndimage import maximum_filter1d, median_filter, minimum_filter1d
 
 from audiomodel.findings import Finding, Severity, finding
+from audiomodel.keyed_bands import keyed_band_pairs
 from audiomodel.payload import PayloadKind, confirm_signature, find_signatures, identify_payload
 
 __all__ = [
@@ -118,6 +122,12 @@ MIN_TRANSITIONS = 40  # tone changes in a chunk before a clock is timed
 # for changes at random times; n * coherence^2 (the Rayleigh Z) must also be significant.
 MIN_COHERENCE = 0.5
 MIN_RAYLEIGH_Z = 30.0
+# The lines of the change spectrum whose clock the single changes' phase is tested against
+# (:func:`_clock_by_phase`): the strongest few, each this far over the local median (a keyed
+# modem's symbol-rate line stands 35-180x over it under music at -6..+6 dB)
+PHASE_CLOCK_LINES = 4
+PHASE_CLOCK_MIN_LINE = 30.0
+CLOCK_SPREAD = 0.1  # a transmission's chunks are timed together when their clocks are this close
 # A symbol sequence that agrees with itself shifted by a short period this often is a cycle
 # (an arpeggio), not data: bytes of text or code agree ~55-75% at their best short period.
 PERIODIC_AGREEMENT_MAX = 0.93
@@ -650,6 +660,50 @@ def _clock_by_lines(diff: Floats, rate: float, max_baud: float) -> tuple[float, 
     return 0.0, 0.0, np.empty(0)
 
 
+def _clock_by_phase(
+    diff: Floats, times: Floats, rate: float, max_baud: float
+) -> tuple[float, float, Floats]:
+    """(baud, coherence, change times) from the strongest lines of the change signal ``diff``,
+    judged by the phase of its single changes (``times``, :func:`_crossings`) against one clock
+    over the whole chunk; or (0, 0, []).
+
+    Under music each change is timed with a jitter that two changes (an interval) add up, so
+    the interval coherence of :func:`_symbol_rate` may stay below ``MIN_COHERENCE`` where the
+    changes themselves still sit on the grid of the symbol clock: ``|mean exp(2j pi f t)|``
+    over the change times ``t`` is the Rayleigh statistic of their phase against the clock
+    (0.55-0.6 where a 600 Bd minimodem keys at about 0 dB under music and the change spectrum
+    shows its line 150x over the floor; changes at random times give ~1/sqrt(n)). The rate is
+    one of the lines (the clock the whole chunk keeps), refined within a bin of it.
+    """
+    if times.size < MIN_TRANSITIONS:
+        return 0.0, 0.0, np.empty(0)
+    g = np.abs(np.diff(diff))
+    g -= g.mean()
+    power = np.abs(scipy.fft.rfft(g)) ** 2
+    freqs = np.fft.rfftfreq(g.size, 1 / rate)
+    block = 64
+    usable = power.size // block * block
+    floor = np.repeat(np.median(power[:usable].reshape(-1, block), axis=1), block)
+    ok = (freqs[:usable] >= MIN_BAUD) & (freqs[:usable] <= max_baud)
+    ratio = np.where(ok, power[:usable] / (floor + EPS), 0.0)
+    top = np.argpartition(ratio, -PHASE_CLOCK_LINES)[-PHASE_CLOCK_LINES:]
+    lines = freqs[top[ratio[top] > PHASE_CLOCK_MIN_LINE]]
+    if lines.size == 0:
+        return 0.0, 0.0, np.empty(0)
+    # within a bin of each line (the clock's phase must hold over the whole chunk)
+    step = rate / g.size
+    grid = (lines[:, None] + step * np.linspace(-1.0, 1.0, 9)[None, :]).ravel()
+    t = (times - times[0])[:: max(1, times.size // 400)]
+    cycles = np.outer(grid, t).astype(np.float32)
+    cycles -= np.rint(cycles)
+    angle = (2 * np.pi) * cycles
+    coh = np.hypot(np.cos(angle).mean(axis=1), np.sin(angle).mean(axis=1)).astype(np.float64)
+    best = int(coh.argmax())
+    if coh[best] < MIN_COHERENCE or times.size * coh[best] ** 2 < MIN_RAYLEIGH_Z:
+        return 0.0, 0.0, np.empty(0)
+    return float(grid[best]), float(coh[best]), times
+
+
 def _clock_at(
     cumulative: Floats, rate: float, baud: float, max_baud: float
 ) -> tuple[float, float, Floats]:
@@ -790,7 +844,10 @@ def _test_pair(
         # single changes timed too badly (music in the bands): time the clock from the lines
         # (for a common plan's tones only: a pair of peaks needs framing to be reported, which
         # music this loud breaks anyway)
+        changes = times
         baud, coherence, times = _clock_by_lines(diff, env_rate, max_baud)
+        if baud <= 0 or coherence < MIN_COHERENCE:
+            baud, coherence, times = _clock_by_phase(diff, changes, env_rate, max_baud)
     named = _named_rate(f_a, f_b) if robust else 0.0
     # (The named rate is only as good as the tones' estimate, +-6 %: a clock near it stands.)
     near = abs(baud - named) <= 0.1 * named
@@ -921,7 +978,31 @@ def _keying(chunk: _ChunkTransform, sr: float, offset_s: float, end_s: float) ->
     if best is None:
         fixed = _fixed_plans(chunk, spectra, sr, candidates)
         best = _best_keying(x, spectra, sr, fixed, offset_s, end_s)
+        if best is None:
+            keyed = _keyed_candidates(chunk, sr, candidates + fixed)
+            best = _best_keying(x, spectra, sr, keyed, offset_s, end_s)
     return best
+
+
+def _keyed_candidates(
+    chunk: _ChunkTransform, sr: float, tested: list[tuple[float, float, bool]]
+) -> list[tuple[float, float, bool]]:
+    """Tone pairs whose bands take turns, whatever their tones (:mod:`audiomodel.keyed_bands`),
+    not tested already: under music a modem's tones need be neither the chunk's peaks nor a
+    known plan's. Tested as plans are (the clock may be timed from its lines), since the
+    turn-taking itself, not a peak, put them forward."""
+    found = keyed_band_pairs(
+        chunk.x,
+        sr,
+        min_hz=MIN_TONE_HZ,
+        max_hz=min(MAX_TONE_HZ, sr / 2 - 100),
+        min_shift_hz=MIN_SHIFT_HZ,
+    )
+    return [
+        (lo, hi, True)
+        for lo, hi, _ in found
+        if not any(abs(lo - a) < 0.03 * lo and abs(hi - b) < 0.03 * hi for a, b, _ in tested)
+    ]
 
 
 def _best_keying(
@@ -1500,6 +1581,7 @@ class ModemScanner:
     def _transmission(
         self, group: list[tuple[int, Keying]], deadline: float | None
     ) -> Transmission:
+        group = _well_clocked(group)
         first, last = group[0][0], group[-1][0]
         keyings = [k for _, k in group]
         # the chunk whose tones fit a common modem's plan, else the best clocked one
@@ -1552,6 +1634,20 @@ class ModemScanner:
         if transmission.framed:
             _carve(transmission, demodulated.data)
         return transmission
+
+
+def _well_clocked(group: list[tuple[int, Keying]]) -> list[tuple[int, Keying]]:
+    """The chunks of a transmission whose clock is at most ``CLOCK_SPREAD`` below that of the
+    chunk it is named by (the one whose tones fit a common modem's plan, else the best
+    clocked): a chunk the modem fills only in part (its first or last) keeps a loose clock of
+    the changes it holds (0.5-0.6 against 0.9 where the modem fills the chunk) and would
+    otherwise drag the transmission's clock, and move the stretch demodulated, into the music
+    around it (its audio is still demodulated: the chunks either side of the kept ones are)."""
+    named = max(
+        (k for _, k in group),
+        key=lambda k: (modem_name(k.baud, k.f_low, k.f_high) != "FSK", k.coherence),
+    )
+    return [(i, k) for i, k in group if k.coherence >= named.coherence - CLOCK_SPREAD]
 
 
 def _group_hits(hits: list[tuple[int, Keying]]) -> list[list[tuple[int, Keying]]]:
