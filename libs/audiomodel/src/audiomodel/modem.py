@@ -920,10 +920,16 @@ def _takes_turns(chunk: _ChunkTransform, rate: float) -> bool:
     gives every chunk while nothing keys: two band envelopes per pair, no clock)."""
     spectra = {chunk.x.size: chunk.spectrum}
     candidates = _candidate_pairs(chunk.coarse, rate / 2)
-    return any(
-        _turn_taking(chunk.x, spectra, rate, f_a, f_b) <= TURN_TAKING_GATE
-        for f_a, f_b, _ in candidates
-    ) or bool(_fixed_plans(chunk, spectra, rate, candidates))
+    return (
+        any(
+            _turn_taking(chunk.x, spectra, rate, f_a, f_b) <= TURN_TAKING_GATE
+            for f_a, f_b, _ in candidates
+        )
+        or bool(_fixed_plans(chunk, spectra, rate, candidates))
+        # tones that are neither the chunk's peaks nor a plan's (a modem under music); the
+        # search costs about a third of the look above and passes ~1% of music's chunks
+        or bool(_keyed_pairs(chunk, rate))
+    )
 
 
 def detect_keying(
@@ -984,6 +990,17 @@ def _keying(chunk: _ChunkTransform, sr: float, offset_s: float, end_s: float) ->
     return best
 
 
+def _keyed_pairs(chunk: _ChunkTransform, sr: float) -> list[tuple[float, float, float]]:
+    """Tone pairs whose bands take turns in the chunk, wherever the tones sit."""
+    return keyed_band_pairs(
+        chunk.x,
+        sr,
+        min_hz=MIN_TONE_HZ,
+        max_hz=min(MAX_TONE_HZ, sr / 2 - 100),
+        min_shift_hz=MIN_SHIFT_HZ,
+    )
+
+
 def _keyed_candidates(
     chunk: _ChunkTransform, sr: float, tested: list[tuple[float, float, bool]]
 ) -> list[tuple[float, float, bool]]:
@@ -991,16 +1008,9 @@ def _keyed_candidates(
     not tested already: under music a modem's tones need be neither the chunk's peaks nor a
     known plan's. Tested as plans are (the clock may be timed from its lines), since the
     turn-taking itself, not a peak, put them forward."""
-    found = keyed_band_pairs(
-        chunk.x,
-        sr,
-        min_hz=MIN_TONE_HZ,
-        max_hz=min(MAX_TONE_HZ, sr / 2 - 100),
-        min_shift_hz=MIN_SHIFT_HZ,
-    )
     return [
         (lo, hi, True)
-        for lo, hi, _ in found
+        for lo, hi, _ in _keyed_pairs(chunk, sr)
         if not any(abs(lo - a) < 0.03 * lo and abs(hi - b) < 0.03 * hi for a, b, _ in tested)
     ]
 
@@ -1613,7 +1623,9 @@ class ModemScanner:
             # better (the peaks of a fast CPFSK signal sit beside its tones)? The framing of
             # 3 s decides (music finds a clock now and then; demodulating all of it would cost
             # more than finding it).
-            head_x = x[: int(3 * self.rate)]
+            # where the tones are on: the chunk before the first that keys is kept in case the
+            # transmission starts there, and may be music alone
+            head_x = _trim_to_keying(x, self.rate, keying)[: int(3 * self.rate)]
             best_head = demodulate_fsk(head_x, self.rate, keying.f_low, keying.f_high, baud)
             for name, lo, hi in _plans_at(baud):
                 trial = demodulate_fsk(head_x, self.rate, lo, hi, baud)
