@@ -144,6 +144,7 @@ class LsbAnalyzer:
         self.justify = justify
         self._frames = 0
         self._skipped: str | None = None
+        self._rolled: npt.NDArray[np.int64] | None = None  # see _by_value
         # Per-channel 1-bit streams need 8 frames per byte; the rest need fewer.
         self._carve_frames = 8 * carve_bytes
         self._low = np.zeros((self._carve_frames, channels), dtype=np.uint8)
@@ -185,6 +186,11 @@ class LsbAnalyzer:
             # A copy: the statistics keep a tail across calls, and a caller may refill its
             # buffer (soundfile's blocks(out=...) does).
             return np.array(arr, dtype=np.int16, order="C")
+        if arr.dtype.kind == "i" and container_bits <= 32:
+            # Signed and at most 32 bits: the arithmetic shift in int32 gives the values of the
+            # int64 detour, in one fresh array (a copy: see above).
+            shifted: npt.NDArray[np.int32] = np.right_shift(arr, shift, dtype=np.int32)
+            return shifted
         wide: npt.NDArray[np.int64] = np.asarray(arr, dtype=np.int64)
         return np.asarray(wide >> shift, dtype=np.int32)
 
@@ -302,8 +308,7 @@ class LsbAnalyzer:
         if self._near is not None:
             return comb_estimate(self._near, 1 << NEAR_BITS)
         if self.bits_per_sample == 16:
-            # uint16 order (0..32767, then -32768..-1) to value order, offset 32768
-            return comb_estimate(np.roll(self._low16(value_counts), 1 << 15), 1 << 15)
+            return comb_estimate(self._by_value(value_counts), 1 << 15)
         return None
 
     def _satellites(self, value_counts: npt.NDArray[np.integer] | None) -> SatelliteEstimate | None:
@@ -311,8 +316,15 @@ class LsbAnalyzer:
         if self._near is not None:
             return satellite_estimate(self._near, 1 << NEAR_BITS)
         if self.bits_per_sample == 16:
-            return satellite_estimate(np.roll(self._low16(value_counts), 1 << 15), 1 << 15)
+            return satellite_estimate(self._by_value(value_counts), 1 << 15)
         return None
+
+    def _by_value(self, value_counts: npt.NDArray[np.integer] | None) -> npt.NDArray[np.int64]:
+        """The 16-bit histogram in value order, offset 32768 (from uint16 order: 0..32767, then
+        -32768..-1), made once for the comb and satellite tests (neither writes to it)."""
+        if self._rolled is None:
+            self._rolled = np.roll(self._low16(value_counts), 1 << 15)
+        return self._rolled
 
     def _low16(self, value_counts: npt.NDArray[np.integer] | None) -> npt.NDArray[np.int64]:
         """Histogram of the samples' low 16 bits (index ``value & 0xFFFF``)."""

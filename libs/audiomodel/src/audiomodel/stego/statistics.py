@@ -359,10 +359,10 @@ class ParityStatistics:
 
         np.bitwise_and(measured, 1, out=bits, casting="unsafe")
         rc0 = per_channel(2.0 * np.einsum("ij,ij->i", by_sub, bit) - total)
-        shifted = self._scratch("shifted", measured.shape, measured.dtype)
-        np.right_shift(measured, 1, out=shifted)
-        np.bitwise_and(shifted, 1, out=bits, casting="unsafe")
-        rc1 = per_channel(2.0 * np.einsum("ij,ij->i", by_sub, bit) - total)
+        # Bit 1 written as 0.0 / 2.0 with no shift: every product and partial sum is twice
+        # what 0.0 / 1.0 gives, exactly (a power of two), so this is 2 sum(r b1) to the bit.
+        np.bitwise_and(measured, 2, out=bits, casting="unsafe")
+        rc1 = per_channel(np.einsum("ij,ij->i", by_sub, bit) - total)
         energy = per_channel(np.einsum("ij,ij->i", by_sub, by_sub))
         # The weight comes from the whole sub-block's power; one sample's own share of it is
         # 1/128 and symmetric in its parity, so it does not bias the sum.
@@ -386,7 +386,7 @@ class ParityStatistics:
         self.quiet_subblocks += int(np.count_nonzero(energy < 4.0 * _SUB))
         self.subblocks += energy.size
         # Each sub-block's largest |sample|, shared by the floor and the impulse test.
-        magnitude = self._scratch("shifted", measured.shape, measured.dtype)
+        magnitude = self._scratch("magnitude", measured.shape, measured.dtype)
         np.abs(measured, out=magnitude)
         peak = magnitude.reshape(self.channels, -1, _SUB).max(axis=-1)
         self._floor_shape(peak.reshape(-1), by_sub, energy.reshape(-1))
