@@ -1609,7 +1609,8 @@ class ModemScanner:
             sum(k.transitions for k in keyings),
         )
         transmission = Transmission(keying, modem_name(baud, best.f_low, best.f_high))
-        audio = [a for i, _, a in self._kept if first - 1 <= i <= last + 1]
+        kept = [(i, a) for i, _, a in self._kept if first - 1 <= i <= last + 1]
+        audio = [a for _, a in kept]
         covered = {i for i, _, _ in self._kept}
         if not all(i in covered for i in range(first, last + 1)) or (
             deadline is not None and time.perf_counter() > deadline
@@ -1623,10 +1624,19 @@ class ModemScanner:
             # better (the peaks of a fast CPFSK signal sit beside its tones)? The framing of
             # 3 s decides (music finds a clock now and then; demodulating all of it would cost
             # more than finding it).
-            # where the tones are on: the chunk before the first that keys is kept in case the
-            # transmission starts there, and may be music alone
-            head_x = _trim_to_keying(x, self.rate, keying)[: int(3 * self.rate)]
-            best_head = demodulate_fsk(head_x, self.rate, keying.f_low, keying.f_high, baud)
+            # The transmission starts in the chunk kept before the first that keys, or in that
+            # one (the one before may be music alone): the head that frames better decides.
+            start = sum(a.size for i, a in kept if i < first)
+            head_x, best_head = max(
+                (
+                    (head, demodulate_fsk(head, self.rate, keying.f_low, keying.f_high, baud))
+                    for head in (
+                        [x[: int(3 * self.rate)]]
+                        + ([x[start : start + int(3 * self.rate)]] if start else [])
+                    )
+                ),
+                key=lambda pair: pair[1].valid_ratio,
+            )
             for name, lo, hi in _plans_at(baud):
                 trial = demodulate_fsk(head_x, self.rate, lo, hi, baud)
                 if (
