@@ -352,13 +352,21 @@ class SignalAnalyzer:
             side -= ints[:, 1]
             self._mid_side += (float(np.dot(mid, mid)), float(np.dot(side, side)))
         self._update_pairs(summed, level, sumsq)
-        self._update_structure(ints, zeros=bool(counts[0]), counts=counts)
+        # Where a sample repeats the one a frame before it, and the exact zeros: found once
+        # over the block's values, for the held levels and zero edges here and in the windows.
+        ch = self.channels
+        flat = ints.reshape(-1)
+        same = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch
+        zero_at = np.flatnonzero(flat == 0) if counts[0] else np.zeros(0, dtype=np.intp)
+        self._update_structure(
+            ints, zeros=bool(counts[0]), counts=counts, same=same, zero_at=zero_at
+        )
         if self._head_bytes < HEAD_BYTES:
             self._keep_head(ints)
         self._update_envelope(level)
         self._update_spectra(level, block_start)
         self._lap("signal")
-        self._windows.update(ints, floats, level)
+        self._windows.update(ints, floats, level, held=same, zeros=zero_at)
         self._lap("windows")
 
     def _update_pairs(
@@ -405,11 +413,14 @@ class SignalAnalyzer:
         *,
         zeros: bool,
         counts: npt.NDArray[np.intp] | None = None,
+        same: npt.NDArray[np.intp] | None = None,
+        zero_at: npt.NDArray[np.intp] | None = None,
     ) -> None:
         """Held loud levels and zero-to-loud edges per channel, across block boundaries;
         ``zeros``: whether the block holds an exact zero (its histogram says); ``counts``, the
-        block's histogram of values."""
-        self._count_structure(ints, counts)
+        block's histogram of values; ``same`` and ``zero_at``, where the block's flat values
+        repeat the one a frame before and where they are zero, when the caller has them."""
+        self._count_structure(ints, counts, same)
         if self._last_frame.shape[0]:
             self._count_structure(np.concatenate([self._last_frame, ints[:1]]))
         self._last_frame = ints[-1:].copy()
@@ -418,14 +429,26 @@ class SignalAnalyzer:
         if zeros or (tail.shape[0] and (tail[-1] == 0).any()):
             data = np.concatenate([tail, ints]) if tail.shape[0] else ints
             first = max(tail.shape[0] - 1, 0)
-            self._zero_edges += self._count_zero_edges(data, first, data.shape[0] - 1)
+            stop = data.shape[0] - 1
+            at = None
+            if zero_at is not None:
+                # The tail's judged zeros, then the block's (shifted past the tail).
+                ch = ints.shape[1]
+                tail_zeros = np.flatnonzero(tail.reshape(-1)[first * ch :] == 0) + first * ch
+                at = np.concatenate([tail_zeros, zero_at + tail.shape[0] * ch])
+                at = at[at < stop * ch]
+            self._zero_edges += self._count_zero_edges(data, first, stop, at)
         self._zero_tail = np.concatenate([tail, ints[-2:]])[-2:]
 
     def _count_structure(
-        self, ints: npt.NDArray[np.int16], counts: npt.NDArray[np.intp] | None = None
+        self,
+        ints: npt.NDArray[np.int16],
+        counts: npt.NDArray[np.intp] | None = None,
+        same: npt.NDArray[np.intp] | None = None,
     ) -> None:
         """Held loud levels and loud samples after the first frame of ``ints``; ``counts``, the
-        histogram of ``ints`` when the caller has it."""
+        histogram of ``ints``, and ``same``, where its flat values equal the one a frame before,
+        when the caller has them."""
         if ints.shape[0] < 2:
             return
         if counts is not None:
@@ -439,7 +462,8 @@ class SignalAnalyzer:
             )
             ch = ints.shape[1]
             flat = ints.reshape(-1)
-            same = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch
+            if same is None:
+                same = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch
             if same.size:
                 held = np.abs(flat[same].astype(np.int32)) >= level
                 self._held += int(np.count_nonzero(held))
@@ -449,9 +473,16 @@ class SignalAnalyzer:
         self._held += int(np.count_nonzero((ints[1:] == ints[:-1]) & loud))
         self._loud_pairs += int(np.count_nonzero(loud))
 
-    def _count_zero_edges(self, data: npt.NDArray[np.int16], first: int, stop: int) -> int:
+    def _count_zero_edges(
+        self,
+        data: npt.NDArray[np.int16],
+        first: int,
+        stop: int,
+        at: npt.NDArray[np.intp] | None = None,
+    ) -> int:
         """Loud neighbours (same channel) of the exact zeros in frames ``first`` to ``stop - 1``
-        of ``data``, a zero crossing aside.
+        of ``data`` (their flat positions ``at``, when the caller has them), a zero crossing
+        aside.
 
         A waveform crossing zero exactly on a sample (a test tone whose period divides the
         sample rate: 4 kHz at 48 kHz crosses on every sixth sample) puts the zero between two
@@ -465,7 +496,8 @@ class SignalAnalyzer:
         # to int32 (|-32768| and the products need it), not the block.
         ch = data.shape[1]
         flat = data.reshape(-1)
-        at = np.flatnonzero(flat[first * ch : stop * ch] == 0) + first * ch
+        if at is None:
+            at = np.flatnonzero(flat[first * ch : stop * ch] == 0) + first * ch
         if at.size == 0:
             return 0
         before = flat[np.maximum(at - ch, 0)].astype(np.int32)

@@ -221,6 +221,9 @@ class WindowAnalyzer:
         # The carry and a block joined (kept: see update).
         self._joined_ints = np.zeros((0, channels), dtype=np.int16)
         self._joined_level = np.zeros(0)
+        # Where the carry's flat values repeat the one a frame before, and its zeros (None:
+        # not known, found again from the carry).
+        self._carry_positions: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None = None
         self.frames = 0
 
     # -- accumulation -------------------------------------------------------------------------
@@ -230,15 +233,24 @@ class WindowAnalyzer:
         ints: npt.NDArray[np.int16],
         floats: npt.NDArray[np.floating] | None = None,
         level: npt.NDArray[np.float64] | None = None,
+        *,
+        held: npt.NDArray[np.intp] | None = None,
+        zeros: npt.NDArray[np.intp] | None = None,
     ) -> None:
         """Add a block of 16-bit samples, shape (frames, channels).
 
         ``floats`` are the decoded values of a float file (the same frames), checked for values
         no audio has; ``level`` is the sum of the channels (the caller often has it already).
+        ``held`` and ``zeros``, when the caller has them (both or neither), are the positions in
+        the block's flat values (frame x channels + channel) of the values equal to the one a
+        frame before and of the exact zeros, in increasing order.
         """
         n = ints.shape[0]
         if n == 0:
             return
+        positions = None
+        if held is not None and zeros is not None:
+            positions = self._joined_positions(ints, held, zeros)
         first_frame = self.frames
         self.frames += n
         if level is None:
@@ -270,15 +282,54 @@ class WindowAnalyzer:
                 (first_frame + stop) // self.cell - done
                 for stop in range(PIECE_FRAMES, n, PIECE_FRAMES)
             ]
+            within = None
+            if positions is not None:
+                limit = whole * self.channels
+                within = (
+                    positions[0][: np.searchsorted(positions[0], limit)],
+                    positions[1][: np.searchsorted(positions[1], limit)],
+                )
             self._cells(
                 ints[:whole],
                 level[:whole],
                 None if absurd is None else absurd[:whole],
                 pieces=[*ends, whole // self.cell],
+                positions=within,
             )
+        self._carry_positions = None
+        if positions is not None:
+            # The carry's own: past the cells, shifted to its start (a repeat of the frame
+            # before the carry is not one within it).
+            limit = whole * self.channels
+            kept_held = positions[0][np.searchsorted(positions[0], limit + self.channels) :]
+            kept_zeros = positions[1][np.searchsorted(positions[1], limit) :]
+            self._carry_positions = (kept_held - limit, kept_zeros - limit)
         self._carry = ints[whole:].copy()
         self._carry_level = level[whole:].copy()
         self._carry_absurd = None if absurd is None else absurd[whole:].copy()
+
+    def _joined_positions(
+        self,
+        ints: npt.NDArray[np.int16],
+        held: npt.NDArray[np.intp],
+        zeros: npt.NDArray[np.intp],
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """The block's repeats and zeros (see update) as positions in the carry and the block
+        joined: the carry's, the first frame's against the carry's last, the block's."""
+        carry = self._carry
+        if not carry.shape[0]:
+            return held, zeros
+        ch = self.channels
+        offset = carry.shape[0] * ch
+        known = self._carry_positions
+        if known is None:
+            flat = carry.reshape(-1)
+            known = (np.flatnonzero(flat[ch:] == flat[:-ch]) + ch, np.flatnonzero(flat == 0))
+        junction = np.flatnonzero(ints[0] == carry[-1]) + offset
+        return (
+            np.concatenate([known[0], junction, held + offset]),
+            np.concatenate([known[1], zeros + offset]),
+        )
 
     def _cells(
         self,
@@ -286,9 +337,12 @@ class WindowAnalyzer:
         level: npt.NDArray[np.float64],
         absurd: npt.NDArray[np.int32] | None,
         pieces: list[int] | None = None,
+        positions: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None = None,
     ) -> None:
         """Summaries of whole cells, vectorised over all cells of the block; monotonic runs are
-        followed within each run of cells up to the counts ``pieces`` (default: all)."""
+        followed within each run of cells up to the counts ``pieces`` (default: all);
+        ``positions``, the flat positions of repeated values and of zeros when known (see
+        update)."""
         length = min(self.cell, ints.shape[0])  # the last, short cell of a track is one cell
         cells = ints.shape[0] // length
         ch = self.channels
@@ -326,23 +380,30 @@ class WindowAnalyzer:
         # each piece after the first sit.
         cuts = np.array([end * samples_per_cell for end in (pieces or [])[:-1]], dtype=np.intp)
 
-        def piece(at: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
-            out: npt.NDArray[np.intp] = np.searchsorted(cuts, at, side="right")
-            return out
+        def within(later: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+            """Whether each of the increasing positions ``later`` is in the same piece as the
+            position a frame before it: not in the first frame of a piece after the first."""
+            keep = np.ones(later.size, dtype=bool)
+            for lo, hi in np.searchsorted(later, np.stack([cuts, cuts + ch], axis=1)).tolist():
+                keep[lo:hi] = False
+            return keep
 
-        zeros = np.flatnonzero(flat == 0)
+        if positions is None:
+            held = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch  # flat[held] == flat[held - ch]
+            zeros = np.flatnonzero(flat == 0)
+        else:
+            held, zeros = positions
         if zeros.size:
             for shift in (-ch, ch):
                 near = zeros + shift
                 inside = (near >= 0) & (near < flat.size)
                 if cuts.size:
-                    inside &= piece(near) == piece(zeros)
+                    inside &= within(zeros if shift < 0 else near)
                 near = near[inside]
                 edge = np.abs(flat[near].astype(np.int32)) >= self._big
                 sums[:, _ZEDGE] += np.bincount(near[edge] // samples_per_cell, minlength=cells)
-        held = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch  # flat[held] == flat[held - ch]
         if held.size and cuts.size:
-            held = held[piece(held) == piece(held - ch)]
+            held = held[within(held)]
         if held.size:
             values = flat[held].astype(np.int32)
             loud = np.abs(values) >= self._loud
@@ -350,7 +411,7 @@ class WindowAnalyzer:
             nxt = held + ch
             ok = (nxt < flat.size) & (values != 0)
             if cuts.size:
-                ok &= piece(nxt) == piece(held)
+                ok &= within(nxt)
             held, values, nxt = held[ok], values[ok], nxt[ok]
             leap = flat[nxt].astype(np.int32) - values
             big = np.abs(leap) >= STEP_LEAP
@@ -468,6 +529,7 @@ class WindowAnalyzer:
             self._carry = np.zeros((0, self.channels), dtype=np.int16)
             self._carry_level = np.zeros(0, dtype=np.float64)
             self._carry_absurd = None
+            self._carry_positions = None
             self._cells(carry, level, absurd)
         if not self._sums:
             empty = np.zeros(0)
