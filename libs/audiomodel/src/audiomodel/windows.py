@@ -156,6 +156,10 @@ ERRATIC_SHARE = 0.2
 ERRATIC_RATIO = 3.0  # a plateau or step this many times above or below its neighbours' median
 ERRATIC_MIN = 4  # ... and off by at least this many samples (plateau) or LSBs (step)
 
+# Samples per cell from which the byte lanes are counted from the 16-bit values (a
+# 65,536-bin count per cell): faster than two byte counts for stereo at 44.1 kHz and up.
+LANE_VALUES_FROM = 40_000
+
 _PRINTABLE = np.zeros(256, dtype=bool)
 _PRINTABLE[0x20:0x7F] = True
 _PRINTABLE[[0x09, 0x0A, 0x0D]] = True
@@ -366,11 +370,21 @@ class WindowAnalyzer:
         # are printable (the only use of the low lane; 8-bit audio's low byte is always 0).
         flat = ints.reshape(-1)
         lanes = np.zeros((cells, 257), dtype=np.uint32)
-        raw = flat.view(np.uint8).reshape(cells, length * ch * 2)
-        for c in range(cells):
-            lanes[c, :256] = np.bincount(raw[c, 1::2], minlength=256)
-            if self.level_bits != 8:
-                lanes[c, 256] = np.bincount(raw[c, 0::2], minlength=256)[_PRINTABLE].sum()
+        if length * ch >= LANE_VALUES_FROM:
+            # Long cells: one count of the 16-bit values per cell, its rows (high byte) and
+            # columns (low byte) summed, costs less than counting each strided byte lane.
+            words = flat.view(np.uint16).reshape(cells, length * ch)
+            for c in range(cells):
+                by_value = np.bincount(words[c], minlength=65536).reshape(256, 256)
+                lanes[c, :256] = by_value.sum(axis=1)
+                if self.level_bits != 8:
+                    lanes[c, 256] = by_value.sum(axis=0)[_PRINTABLE].sum()
+        else:
+            raw = flat.view(np.uint8).reshape(cells, length * ch * 2)
+            for c in range(cells):
+                lanes[c, :256] = np.bincount(raw[c, 1::2], minlength=256)
+                if self.level_bits != 8:
+                    lanes[c, 256] = np.bincount(raw[c, 0::2], minlength=256)[_PRINTABLE].sum()
         self._lanes.append(lanes)
 
         # Exact zeros next to a loud sample (same channel), and held values left by a leap.
