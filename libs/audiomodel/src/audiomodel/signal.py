@@ -342,7 +342,11 @@ class SignalAnalyzer:
             self._level = np.empty(summed.size)
         level = self._level[: summed.size]
         np.copyto(level, summed)
-        sumsq = float(np.dot(level, level))
+        # The block's sum of squares, from the envelope's frames when it is exact there: for
+        # one or two 16-bit channels every square and partial sum is an integer under 2**53,
+        # so any order of summing gives the number the block's own dot product gives.
+        envelope_sumsq = self._update_envelope(level)
+        sumsq = envelope_sumsq if self.channels <= 2 else float(np.dot(level, level))
         if self.channels > 2:
             # Mid/side energies of the first two channels (for exactly two, the mid is the
             # level and the side follows from the histogram's sum of squares at the end).
@@ -363,7 +367,6 @@ class SignalAnalyzer:
         )
         if self._head_bytes < HEAD_BYTES:
             self._keep_head(ints)
-        self._update_envelope(level)
         self._update_spectra(level, block_start)
         self._lap("signal")
         self._windows.update(ints, floats, level, held=same, zeros=zero_at)
@@ -559,14 +562,21 @@ class SignalAnalyzer:
         self._ramp += int(np.count_nonzero(steady))
         self._audible += int(np.count_nonzero(audible))
 
-    def _update_envelope(self, level: npt.NDArray[np.float64]) -> None:
+    def _update_envelope(self, level: npt.NDArray[np.float64]) -> float:
+        """RMS per envelope frame; returns the block's sum of squares of ``level``, as the
+        frames' sums, the new carry's and the old carry's give it."""
+        carried = float(np.dot(self._carry, self._carry)) if self._carry.size else 0.0
         data = np.concatenate([self._carry, level]) if self._carry.size else level
         whole = data.size - data.size % ENVELOPE_FRAME
+        total = -carried
         if whole:
             frames = data[:whole].reshape(-1, ENVELOPE_FRAME)
-            rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / ENVELOPE_FRAME) * self._scale
+            energy = np.einsum("ij,ij->i", frames, frames)
+            total += float(energy.sum())
+            rms = np.sqrt(energy / ENVELOPE_FRAME) * self._scale
             self._envelope.append((20.0 * np.log10(rms + EPS)).astype(np.float32))
         self._carry = data[whole:].copy()
+        return total + float(np.dot(self._carry, self._carry))
 
     def _update_spectra(self, level: npt.NDArray[np.float64], block_start: int) -> None:
         """Sampled spectra, one Welch estimate (4 windowed FFT frames) per hop, one batched FFT
