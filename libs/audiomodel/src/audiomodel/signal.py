@@ -355,7 +355,7 @@ class SignalAnalyzer:
             side = ints[:, 0].astype(np.float64)
             side -= ints[:, 1]
             self._mid_side += (float(np.dot(mid, mid)), float(np.dot(side, side)))
-        self._update_pairs(summed, level, sumsq)
+        self._update_pairs(summed, level, sumsq, counts if self.channels == 1 else None)
         # Where a sample repeats the one a frame before it, and the exact zeros: found once
         # over the block's values, for the held levels and zero edges here and in the windows.
         ch = self.channels
@@ -373,10 +373,15 @@ class SignalAnalyzer:
         self._lap("windows")
 
     def _update_pairs(
-        self, summed: npt.NDArray[np.int32], level: npt.NDArray[np.float64], sumsq: float
+        self,
+        summed: npt.NDArray[np.int32],
+        level: npt.NDArray[np.float64],
+        sumsq: float,
+        counts: npt.NDArray[np.intp] | None = None,
     ) -> None:
         """Lagged products, zero crossings and ramps of the level: within the block, and the
-        few pairs and triples that straddle the previous block's last two samples."""
+        few pairs and triples that straddle the previous block's last two samples; ``counts``,
+        for one channel, the block's histogram of values (its levels)."""
         n = summed.size
         total = float(level.sum())
         for lag in (1, 2):
@@ -392,7 +397,7 @@ class SignalAnalyzer:
         self._mono_n += n
         negative = summed < 0
         self._zero_cross += int(np.count_nonzero(negative[1:] != negative[:-1]))
-        self._count_ramps(summed)
+        self._count_ramps(summed, counts)
 
         prev = self._prev
         if prev.size:
@@ -541,41 +546,73 @@ class SignalAnalyzer:
                 return offset, name, str(kind)
         return None
 
-    def _count_ramps(self, levels: npt.NDArray[np.int32]) -> None:
+    def _count_ramps(
+        self, levels: npt.NDArray[np.int32], counts: npt.NDArray[np.intp] | None = None
+    ) -> None:
         """Ramps: the integer levels move by the same non-zero step again and again.
 
         Recorded sound, even coarsely quantised, almost never does; counters and sawtooths
         always do. Counted on every inner sample of ``levels`` where the signal is not digital
-        silence.
+        silence. ``counts``, for one channel, the histogram of ``levels`` (the block's values).
         """
         if levels.size < 3:
             return
         step = np.diff(levels)
-        audible = np.abs(levels[1:-1]) > 2 * self.channels
+        inner = levels[1:-1]
+        limit = 2 * self.channels
+        audible: npt.NDArray[np.bool_] | None = None
+        if counts is not None:
+            # One channel: the levels are the values, whose histogram counts the quiet ones
+            # (within ``limit`` of zero); the two ends are not inner samples.
+            quiet = int(counts[: limit + 1].sum()) + int(counts[65536 - limit :].sum())
+            ends = int(abs(int(levels[0])) > limit) + int(abs(int(levels[-1])) > limit)
+            self._audible += levels.size - quiet - ends
+        else:
+            audible = np.abs(inner) > limit
+            self._audible += int(np.count_nonzero(audible))
         same = step[1:] == step[:-1]
         at = np.flatnonzero(same)
         if at.size * 8 < same.size:
             # Sound repeats a step rarely: only those few places are looked at further.
-            steady = (step[1:][at] != 0) & audible[at]
+            loud = audible[at] if audible is not None else np.abs(inner[at]) > limit
+            steady = (step[1:][at] != 0) & loud
         else:
+            if audible is None:
+                audible = np.abs(inner) > limit
             steady = same & (step[1:] != 0) & audible
         self._ramp += int(np.count_nonzero(steady))
-        self._audible += int(np.count_nonzero(audible))
 
     def _update_envelope(self, level: npt.NDArray[np.float64]) -> float:
         """RMS per envelope frame; returns the block's sum of squares of ``level``, as the
-        frames' sums, the new carry's and the old carry's give it."""
-        carried = float(np.dot(self._carry, self._carry)) if self._carry.size else 0.0
-        data = np.concatenate([self._carry, level]) if self._carry.size else level
-        whole = data.size - data.size % ENVELOPE_FRAME
-        total = -carried
+        frames' sums, the new carry's and the old carry's give it.
+
+        The carry completes one frame with the block's first levels, and the rest of the
+        frames are read in place (not from a copy of the carry and the block joined): a
+        frame's sum of squares is an integer under 2**53 (1,024 squares of at most 64
+        channels' sum), the same however the frames are laid out."""
+        carry = self._carry
+        carried = float(np.dot(carry, carry)) if carry.size else 0.0
+        start = 0
+        energies = []
+        if carry.size:
+            start = min(ENVELOPE_FRAME - carry.size, level.size)
+            head = np.concatenate([carry, level[:start]])
+            if head.size < ENVELOPE_FRAME:
+                self._carry = head
+                return float(np.dot(head, head)) - carried
+            energies.append(np.einsum("ij,ij->i", head[None, :], head[None, :]))
+        rest = level[start:]
+        whole = rest.size - rest.size % ENVELOPE_FRAME
         if whole:
-            frames = data[:whole].reshape(-1, ENVELOPE_FRAME)
-            energy = np.einsum("ij,ij->i", frames, frames)
+            frames = rest[:whole].reshape(-1, ENVELOPE_FRAME)
+            energies.append(np.einsum("ij,ij->i", frames, frames))
+        total = -carried
+        if energies:
+            energy = np.concatenate(energies) if len(energies) > 1 else energies[0]
             total += float(energy.sum())
             rms = np.sqrt(energy / ENVELOPE_FRAME) * self._scale
             self._envelope.append((20.0 * np.log10(rms + EPS)).astype(np.float32))
-        self._carry = data[whole:].copy()
+        self._carry = rest[whole:].copy()
         return total + float(np.dot(self._carry, self._carry))
 
     def _update_spectra(self, level: npt.NDArray[np.float64], block_start: int) -> None:
