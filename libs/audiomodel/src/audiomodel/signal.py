@@ -291,7 +291,6 @@ class SignalAnalyzer:
         self._spectra: list[npt.NDArray[np.float32]] = []
         self._carry = np.zeros(0, dtype=np.float64)  # levels not yet in an envelope frame
         self._prev = np.zeros(0, dtype=np.int32)  # the last 2 levels of the previous block
-        self._level = np.zeros(0)  # the block's level as floats (kept: see update)
         seg = FFT_SIZE * SEGMENT_FRAMES
         self._spectrum_hop = max(seg, int(sample_rate / SPECTRA_PER_SECOND))
         self._next_spectrum = 0  # frame index where the next sampled spectrum starts
@@ -336,11 +335,9 @@ class SignalAnalyzer:
 
         if summed is None:
             summed = channel_sum(ints)
-        # The level as floats in an array kept from block to block (every measure that keeps
-        # some of it copies that part).
-        if self._level.size < summed.size:
-            self._level = np.empty(summed.size)
-        level = self._level[: summed.size]
+        # The level as floats, written where the windows join it to their carry (an array kept
+        # from block to block; every measure that keeps some of it copies that part).
+        level = self._windows.level_slot(summed.size)
         np.copyto(level, summed)
         # The block's sum of squares, from the envelope's frames when it is exact there: for
         # one or two 16-bit channels every square and partial sum is an integer under 2**53,

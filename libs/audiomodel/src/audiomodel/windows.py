@@ -272,7 +272,13 @@ class WindowAnalyzer:
                 self._joined_ints = np.empty((frames, self.channels), dtype=np.int16)
                 self._joined_level = np.empty(frames)
             ints = np.concatenate([self._carry, ints], out=self._joined_ints[:frames])
-            level = np.concatenate([self._carry_level, level], out=self._joined_level[:frames])
+            joined = self._joined_level[:frames]
+            if _same_memory(level, joined[self._carry.shape[0] :]):
+                # Written in place by the caller (see level_slot): only the carry goes before it.
+                joined[: self._carry.shape[0]] = self._carry_level
+                level = joined
+            else:
+                level = np.concatenate([self._carry_level, level], out=joined)
             if absurd is not None or self._carry_absurd is not None:
                 absurd = np.concatenate(
                     [_or_zeros(self._carry_absurd, self._carry.shape[0]), _or_zeros(absurd, n)]
@@ -311,6 +317,16 @@ class WindowAnalyzer:
         self._carry = ints[whole:].copy()
         self._carry_level = level[whole:].copy()
         self._carry_absurd = None if absurd is None else absurd[whole:].copy()
+
+    def level_slot(self, n: int) -> npt.NDArray[np.float64]:
+        """Where the caller may write the next block's level (``n`` frames) before passing it
+        to :meth:`update`: right after the carry in the buffer the two are joined in, so the
+        block's level is not copied there again."""
+        start = self._carry.shape[0]
+        if self._joined_level.size < start + n:
+            self._joined_ints = np.empty((start + n, self.channels), dtype=np.int16)
+            self._joined_level = np.empty(start + n)
+        return self._joined_level[start : start + n]
 
     def _joined_positions(
         self,
@@ -896,6 +912,15 @@ def _ranges(
     else:
         out["byte_range"] = "absent: compressed audio has no fixed bytes per frame"
     return out
+
+
+def _same_memory(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> bool:
+    """Whether ``a`` is exactly the array ``b`` (the same first element and length)."""
+    return bool(
+        a.size == b.size
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.strides == b.strides
+    )
 
 
 def _or_zeros(counts: npt.NDArray[np.int32] | None, n: int) -> npt.NDArray[np.int32]:
