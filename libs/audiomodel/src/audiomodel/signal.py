@@ -291,7 +291,6 @@ class SignalAnalyzer:
         self._spectra: list[npt.NDArray[np.float32]] = []
         self._carry = np.zeros(0, dtype=np.float64)  # levels not yet in an envelope frame
         self._prev = np.zeros(0, dtype=np.int32)  # the last 2 levels of the previous block
-        self._level = np.zeros(0)  # the block's level as floats (kept: see update)
         seg = FFT_SIZE * SEGMENT_FRAMES
         self._spectrum_hop = max(seg, int(sample_rate / SPECTRA_PER_SECOND))
         self._next_spectrum = 0  # frame index where the next sampled spectrum starts
@@ -336,13 +335,15 @@ class SignalAnalyzer:
 
         if summed is None:
             summed = channel_sum(ints)
-        # The level as floats in an array kept from block to block (every measure that keeps
-        # some of it copies that part).
-        if self._level.size < summed.size:
-            self._level = np.empty(summed.size)
-        level = self._level[: summed.size]
+        # The level as floats, written where the windows join it to their carry (an array kept
+        # from block to block; every measure that keeps some of it copies that part).
+        level = self._windows.level_slot(summed.size)
         np.copyto(level, summed)
-        sumsq = float(np.dot(level, level))
+        # The block's sum of squares, from the envelope's frames when it is exact there: for
+        # one or two 16-bit channels every square and partial sum is an integer under 2**53,
+        # so any order of summing gives the number the block's own dot product gives.
+        envelope_sumsq = self._update_envelope(level)
+        sumsq = envelope_sumsq if self.channels <= 2 else float(np.dot(level, level))
         if self.channels > 2:
             # Mid/side energies of the first two channels (for exactly two, the mid is the
             # level and the side follows from the histogram's sum of squares at the end).
@@ -351,21 +352,33 @@ class SignalAnalyzer:
             side = ints[:, 0].astype(np.float64)
             side -= ints[:, 1]
             self._mid_side += (float(np.dot(mid, mid)), float(np.dot(side, side)))
-        self._update_pairs(summed, level, sumsq)
-        self._update_structure(ints, zeros=bool(counts[0]), counts=counts)
+        self._update_pairs(summed, level, sumsq, counts if self.channels == 1 else None)
+        # Where a sample repeats the one a frame before it, and the exact zeros: found once
+        # over the block's values, for the held levels and zero edges here and in the windows.
+        ch = self.channels
+        flat = ints.reshape(-1)
+        same = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch
+        zero_at = np.flatnonzero(flat == 0) if counts[0] else np.zeros(0, dtype=np.intp)
+        self._update_structure(
+            ints, zeros=bool(counts[0]), counts=counts, same=same, zero_at=zero_at
+        )
         if self._head_bytes < HEAD_BYTES:
             self._keep_head(ints)
-        self._update_envelope(level)
         self._update_spectra(level, block_start)
         self._lap("signal")
-        self._windows.update(ints, floats, level)
+        self._windows.update(ints, floats, level, held=same, zeros=zero_at)
         self._lap("windows")
 
     def _update_pairs(
-        self, summed: npt.NDArray[np.int32], level: npt.NDArray[np.float64], sumsq: float
+        self,
+        summed: npt.NDArray[np.int32],
+        level: npt.NDArray[np.float64],
+        sumsq: float,
+        counts: npt.NDArray[np.intp] | None = None,
     ) -> None:
         """Lagged products, zero crossings and ramps of the level: within the block, and the
-        few pairs and triples that straddle the previous block's last two samples."""
+        few pairs and triples that straddle the previous block's last two samples; ``counts``,
+        for one channel, the block's histogram of values (its levels)."""
         n = summed.size
         total = float(level.sum())
         for lag in (1, 2):
@@ -381,7 +394,7 @@ class SignalAnalyzer:
         self._mono_n += n
         negative = summed < 0
         self._zero_cross += int(np.count_nonzero(negative[1:] != negative[:-1]))
-        self._count_ramps(summed)
+        self._count_ramps(summed, counts)
 
         prev = self._prev
         if prev.size:
@@ -405,11 +418,14 @@ class SignalAnalyzer:
         *,
         zeros: bool,
         counts: npt.NDArray[np.intp] | None = None,
+        same: npt.NDArray[np.intp] | None = None,
+        zero_at: npt.NDArray[np.intp] | None = None,
     ) -> None:
         """Held loud levels and zero-to-loud edges per channel, across block boundaries;
         ``zeros``: whether the block holds an exact zero (its histogram says); ``counts``, the
-        block's histogram of values."""
-        self._count_structure(ints, counts)
+        block's histogram of values; ``same`` and ``zero_at``, where the block's flat values
+        repeat the one a frame before and where they are zero, when the caller has them."""
+        self._count_structure(ints, counts, same)
         if self._last_frame.shape[0]:
             self._count_structure(np.concatenate([self._last_frame, ints[:1]]))
         self._last_frame = ints[-1:].copy()
@@ -418,14 +434,26 @@ class SignalAnalyzer:
         if zeros or (tail.shape[0] and (tail[-1] == 0).any()):
             data = np.concatenate([tail, ints]) if tail.shape[0] else ints
             first = max(tail.shape[0] - 1, 0)
-            self._zero_edges += self._count_zero_edges(data, first, data.shape[0] - 1)
+            stop = data.shape[0] - 1
+            at = None
+            if zero_at is not None:
+                # The tail's judged zeros, then the block's (shifted past the tail).
+                ch = ints.shape[1]
+                tail_zeros = np.flatnonzero(tail.reshape(-1)[first * ch :] == 0) + first * ch
+                at = np.concatenate([tail_zeros, zero_at + tail.shape[0] * ch])
+                at = at[at < stop * ch]
+            self._zero_edges += self._count_zero_edges(data, first, stop, at)
         self._zero_tail = np.concatenate([tail, ints[-2:]])[-2:]
 
     def _count_structure(
-        self, ints: npt.NDArray[np.int16], counts: npt.NDArray[np.intp] | None = None
+        self,
+        ints: npt.NDArray[np.int16],
+        counts: npt.NDArray[np.intp] | None = None,
+        same: npt.NDArray[np.intp] | None = None,
     ) -> None:
         """Held loud levels and loud samples after the first frame of ``ints``; ``counts``, the
-        histogram of ``ints`` when the caller has it."""
+        histogram of ``ints``, and ``same``, where its flat values equal the one a frame before,
+        when the caller has them."""
         if ints.shape[0] < 2:
             return
         if counts is not None:
@@ -439,7 +467,8 @@ class SignalAnalyzer:
             )
             ch = ints.shape[1]
             flat = ints.reshape(-1)
-            same = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch
+            if same is None:
+                same = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch
             if same.size:
                 held = np.abs(flat[same].astype(np.int32)) >= level
                 self._held += int(np.count_nonzero(held))
@@ -449,9 +478,16 @@ class SignalAnalyzer:
         self._held += int(np.count_nonzero((ints[1:] == ints[:-1]) & loud))
         self._loud_pairs += int(np.count_nonzero(loud))
 
-    def _count_zero_edges(self, data: npt.NDArray[np.int16], first: int, stop: int) -> int:
+    def _count_zero_edges(
+        self,
+        data: npt.NDArray[np.int16],
+        first: int,
+        stop: int,
+        at: npt.NDArray[np.intp] | None = None,
+    ) -> int:
         """Loud neighbours (same channel) of the exact zeros in frames ``first`` to ``stop - 1``
-        of ``data``, a zero crossing aside.
+        of ``data`` (their flat positions ``at``, when the caller has them), a zero crossing
+        aside.
 
         A waveform crossing zero exactly on a sample (a test tone whose period divides the
         sample rate: 4 kHz at 48 kHz crosses on every sixth sample) puts the zero between two
@@ -465,7 +501,8 @@ class SignalAnalyzer:
         # to int32 (|-32768| and the products need it), not the block.
         ch = data.shape[1]
         flat = data.reshape(-1)
-        at = np.flatnonzero(flat[first * ch : stop * ch] == 0) + first * ch
+        if at is None:
+            at = np.flatnonzero(flat[first * ch : stop * ch] == 0) + first * ch
         if at.size == 0:
             return 0
         before = flat[np.maximum(at - ch, 0)].astype(np.int32)
@@ -506,35 +543,74 @@ class SignalAnalyzer:
                 return offset, name, str(kind)
         return None
 
-    def _count_ramps(self, levels: npt.NDArray[np.int32]) -> None:
+    def _count_ramps(
+        self, levels: npt.NDArray[np.int32], counts: npt.NDArray[np.intp] | None = None
+    ) -> None:
         """Ramps: the integer levels move by the same non-zero step again and again.
 
         Recorded sound, even coarsely quantised, almost never does; counters and sawtooths
         always do. Counted on every inner sample of ``levels`` where the signal is not digital
-        silence.
+        silence. ``counts``, for one channel, the histogram of ``levels`` (the block's values).
         """
         if levels.size < 3:
             return
         step = np.diff(levels)
-        audible = np.abs(levels[1:-1]) > 2 * self.channels
+        inner = levels[1:-1]
+        limit = 2 * self.channels
+        audible: npt.NDArray[np.bool_] | None = None
+        if counts is not None:
+            # One channel: the levels are the values, whose histogram counts the quiet ones
+            # (within ``limit`` of zero); the two ends are not inner samples.
+            quiet = int(counts[: limit + 1].sum()) + int(counts[65536 - limit :].sum())
+            ends = int(abs(int(levels[0])) > limit) + int(abs(int(levels[-1])) > limit)
+            self._audible += levels.size - quiet - ends
+        else:
+            audible = np.abs(inner) > limit
+            self._audible += int(np.count_nonzero(audible))
         same = step[1:] == step[:-1]
         at = np.flatnonzero(same)
         if at.size * 8 < same.size:
             # Sound repeats a step rarely: only those few places are looked at further.
-            steady = (step[1:][at] != 0) & audible[at]
+            loud = audible[at] if audible is not None else np.abs(inner[at]) > limit
+            steady = (step[1:][at] != 0) & loud
         else:
+            if audible is None:
+                audible = np.abs(inner) > limit
             steady = same & (step[1:] != 0) & audible
         self._ramp += int(np.count_nonzero(steady))
-        self._audible += int(np.count_nonzero(audible))
 
-    def _update_envelope(self, level: npt.NDArray[np.float64]) -> None:
-        data = np.concatenate([self._carry, level]) if self._carry.size else level
-        whole = data.size - data.size % ENVELOPE_FRAME
+    def _update_envelope(self, level: npt.NDArray[np.float64]) -> float:
+        """RMS per envelope frame; returns the block's sum of squares of ``level``, as the
+        frames' sums, the new carry's and the old carry's give it.
+
+        The carry completes one frame with the block's first levels, and the rest of the
+        frames are read in place (not from a copy of the carry and the block joined): a
+        frame's sum of squares is an integer under 2**53 (1,024 squares of at most 64
+        channels' sum), the same however the frames are laid out."""
+        carry = self._carry
+        carried = float(np.dot(carry, carry)) if carry.size else 0.0
+        start = 0
+        energies = []
+        if carry.size:
+            start = min(ENVELOPE_FRAME - carry.size, level.size)
+            head = np.concatenate([carry, level[:start]])
+            if head.size < ENVELOPE_FRAME:
+                self._carry = head
+                return float(np.dot(head, head)) - carried
+            energies.append(np.einsum("ij,ij->i", head[None, :], head[None, :]))
+        rest = level[start:]
+        whole = rest.size - rest.size % ENVELOPE_FRAME
         if whole:
-            frames = data[:whole].reshape(-1, ENVELOPE_FRAME)
-            rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / ENVELOPE_FRAME) * self._scale
+            frames = rest[:whole].reshape(-1, ENVELOPE_FRAME)
+            energies.append(np.einsum("ij,ij->i", frames, frames))
+        total = -carried
+        if energies:
+            energy = np.concatenate(energies) if len(energies) > 1 else energies[0]
+            total += float(energy.sum())
+            rms = np.sqrt(energy / ENVELOPE_FRAME) * self._scale
             self._envelope.append((20.0 * np.log10(rms + EPS)).astype(np.float32))
-        self._carry = data[whole:].copy()
+        self._carry = rest[whole:].copy()
+        return total + float(np.dot(self._carry, self._carry))
 
     def _update_spectra(self, level: npt.NDArray[np.float64], block_start: int) -> None:
         """Sampled spectra, one Welch estimate (4 windowed FFT frames) per hop, one batched FFT
