@@ -1623,19 +1623,18 @@ class ModemScanner:
             # No plan fits the tones found. Does a common modem's plan at this rate frame
             # better (the peaks of a fast CPFSK signal sit beside its tones)? The framing of
             # 3 s decides (music finds a clock now and then; demodulating all of it would cost
-            # more than finding it).
-            # The transmission starts in the chunk kept before the first that keys, or in that
-            # one (the one before may be music alone): the head that frames better decides.
-            start = sum(a.size for i, a in kept if i < first)
+            # more than finding it). Those 3 s start where the transmission may: in the chunk
+            # kept before the first that keys (it may be music alone) or in that one; the
+            # head that frames better is taken.
+            keyed_from = sum(a.size for i, a in kept if i < first)
+            head_len = int(3 * self.rate)
+            heads = [x[s : s + head_len] for s in ((0, keyed_from) if keyed_from else (0,))]
             head_x, best_head = max(
                 (
-                    (head, demodulate_fsk(head, self.rate, keying.f_low, keying.f_high, baud))
-                    for head in (
-                        [x[: int(3 * self.rate)]]
-                        + ([x[start : start + int(3 * self.rate)]] if start else [])
-                    )
+                    (h, demodulate_fsk(h, self.rate, keying.f_low, keying.f_high, baud))
+                    for h in heads
                 ),
-                key=lambda pair: pair[1].valid_ratio,
+                key=lambda trial: trial[1].valid_ratio,
             )
             for name, lo, hi in _plans_at(baud):
                 trial = demodulate_fsk(head_x, self.rate, lo, hi, baud)
