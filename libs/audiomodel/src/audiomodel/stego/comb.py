@@ -80,6 +80,14 @@ class CombEstimate:
         return (self.aligned - self.pairs / 2.0) / math.sqrt(self.pairs / 4.0)
 
 
+def populated_runs(
+    hist: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Where each run of populated bins of ``hist`` starts and ends (one past its last)."""
+    edges = np.diff(np.concatenate([[0], (hist > 0).astype(np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
 def comb_estimate(counts: npt.NDArray[np.integer], offset: int = 0) -> CombEstimate:
     """Measure the runs of ``counts``, a histogram whose bin ``i`` holds value ``i - offset``.
 
@@ -91,9 +99,7 @@ def comb_estimate(counts: npt.NDArray[np.integer], offset: int = 0) -> CombEstim
     total = int(hist.sum())
     if total == 0:
         return CombEstimate()
-    populated = np.concatenate([[0], (hist > 0).astype(np.int8), [0]])
-    edges = np.diff(populated)
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    starts, ends = populated_runs(hist)
     widths = ends - starts
     mass = np.add.reduceat(hist, starts)
     short = widths <= 2

@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from audiomodel.findings import Finding, finding
+from audiomodel.stego.comb import populated_runs
 
 __all__ = ["SatelliteEstimate", "judge_satellites", "satellite_estimate", "satellites_flagged"]
 
@@ -86,9 +87,7 @@ def satellite_estimate(counts: npt.NDArray[np.integer], offset: int = 0) -> Sate
     total = int(hist.sum())
     if total == 0:
         return SatelliteEstimate()
-    populated = np.concatenate([[0], (hist > 0).astype(np.int8), [0]])
-    edges = np.diff(populated)
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    starts, ends = populated_runs(hist)
     widths = ends - starts
     if starts.size < _MIN_TEETH:
         return SatelliteEstimate()
