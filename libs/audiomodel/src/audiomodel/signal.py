@@ -219,6 +219,9 @@ class SignalReport:
     """Signs that the samples are bytes of data, independent of the level's shape (crest
     factor, silence): see :meth:`SignalAnalyzer.data_signs`. The learned score stands on its
     own only with one of these or when it does not rest on the level's shape alone."""
+    square_wave: bool = False
+    """The samples are a signal generator's square wave (see :meth:`SignalAnalyzer._square_wave`):
+    two values in a steady period, which carry nothing but a frequency and a level."""
 
 
 class SignalAnalyzer:
@@ -676,6 +679,7 @@ class SignalAnalyzer:
             envelope_db=envelope,
             windows=windows,
             data_signs=self.data_signs(features),
+            square_wave=self._used().size == 2 and self._square_wave(features),
         )
 
     def _features(self) -> dict[str, float]:

@@ -584,7 +584,13 @@ def _corroborated_score(score: float, analysis: TrackAnalysis, model: TreeEnsemb
     """
     review = model.thresholds.review
     signal = analysis.signal
-    if score < review or signal is None or signal.data_signs:
+    if score < review or signal is None:
+        return score
+    if signal.square_wave:
+        # Two values in a steady period: a signal generator's square wave carries nothing but
+        # its frequency and level (bits sent as polarity are broadband and not one).
+        return min(score, UNCORROBORATED_CAP)
+    if signal.data_signs:
         return score
     if any(f.severity >= Severity.SUSPICIOUS for f in analysis.findings):
         return score
