@@ -970,12 +970,16 @@ def _grid_share(gaps: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """How far the steps keep to one clock: for the period ``p`` that fits best, the share of
     gaps between a channel's steps that are whole multiples of ``p``, beyond the ``1/p`` that
     gaps at random times would give, scaled to 1 (all on the grid); 0 when none fits better
-    than chance. ``gaps``: (rows, 256) counts per gap length in frames (see ``_step_gaps``)."""
-    total = gaps.sum(axis=1, keepdims=True)
-    share = (gaps @ _ON_GRID) / np.maximum(total, 1)
-    chance = 1.0 / _GRID_PERIODS
-    excess = (share - chance) / (1.0 - chance)
-    out: npt.NDArray[np.float64] = np.maximum(excess.max(axis=1), 0.0) * (total[:, 0] > 0)
+    than chance, or with too few gaps to judge (under half of ``MIN_STEPS``: no held steps
+    either). ``gaps``: (rows, 256) counts per gap length in frames (see ``_step_gaps``)."""
+    total = gaps.sum(axis=1)
+    out = np.zeros(gaps.shape[0])
+    rows = np.flatnonzero(total >= MIN_STEPS // 2)  # sound has few steps: most rows skip this
+    if rows.size:
+        share = (gaps[rows] @ _ON_GRID) / total[rows, None]
+        chance = 1.0 / _GRID_PERIODS
+        excess = (share - chance) / (1.0 - chance)
+        out[rows] = np.maximum(excess.max(axis=1), 0.0)
     return out
 
 
