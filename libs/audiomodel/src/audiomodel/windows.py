@@ -943,18 +943,20 @@ def _step_gaps(
     """Per cell, how many gaps between successive steps of one channel have each length in
     frames (the last column: 255 frames or more), from the steps' flat positions (frame x
     channels + channel, increasing)."""
-    out = np.zeros((cells, 256), dtype=np.uint16)
-    if steps.size < 2:
-        return out
-    cell = steps // samples_per_cell
-    channel = steps % channels
-    if channels > 1:
-        order = np.lexsort((steps, channel))  # stable within a channel: positions stay sorted
-        steps, channel, cell = steps[order], channel[order], cell[order]
-    same = (cell[1:] == cell[:-1]) & (channel[1:] == channel[:-1])
-    gaps = (np.diff(steps) // channels)[same]
-    counts = np.bincount(cell[1:][same] * 256 + np.minimum(gaps, 255), minlength=cells * 256)
-    out[:] = np.minimum(counts.reshape(cells, 256), np.iinfo(np.uint16).max)
+    index: list[npt.NDArray[np.intp]] = []
+    for channel in range(channels):
+        mine = steps[steps % channels == channel] if channels > 1 else steps
+        if mine.size < 2:
+            continue
+        cell = mine // samples_per_cell
+        same = cell[1:] == cell[:-1]
+        gaps = np.minimum(np.diff(mine)[same] // channels, 255)
+        index.append(cell[1:][same] * 256 + gaps)
+    counts = np.bincount(np.concatenate(index), minlength=cells * 256) if index else None
+    if counts is None:
+        return np.zeros((cells, 256), dtype=np.uint16)
+    capped = np.minimum(counts.reshape(cells, 256), np.iinfo(np.uint16).max)
+    out: npt.NDArray[np.uint16] = capped.astype(np.uint16)
     return out
 
 
