@@ -396,3 +396,25 @@ def test_a_score_on_bytes_with_a_skewed_low_byte_stands_whatever_the_crest_facto
     key = np.resize(np.frombuffer(b"\x8f\x13\xa2\x5c\x07\xe1\x90\x3b", np.uint8), raw.size)
     samples = (raw ^ key).view(np.int16).reshape(-1, 1)
     assert _verdict_with(_CrestModel(), samples) is Decision.REJECT
+
+
+@pytest.mark.parametrize("half_period", [24, 54, 240])
+def test_a_signal_generators_square_wave_is_accepted_though_the_model_calls_it_data(
+    half_period: int,
+) -> None:
+    """Two values in a steady period carry a frequency and a level, nothing else: the model's
+    score (it reads a 0 dB crest factor and a line spectrum as data) is held under review."""
+    square = np.where(np.arange(48000 * 11) // half_period % 2 == 0, 7087, -7087)
+    verdict = validate_bytes(wav(square.astype(np.int16), 48000))
+    score = next(f for f in verdict.findings if f.code == "model.score")
+    assert float(score.evidence["level_shape_only"]) >= load_default_model().thresholds.review
+    assert verdict.decision is Decision.ACCEPT, verdict.to_dict()
+
+
+def test_bits_sent_as_the_polarity_of_a_square_are_still_flagged() -> None:
+    """The same two values held for runs of whole bits: broadband, not a square wave."""
+    rng = np.random.default_rng(8)
+    bits = np.repeat(rng.choice([7087, -7087], 48000 * 11 // 24), 24).astype(np.int16)
+    verdict = validate_bytes(wav(bits, 48000))
+    assert verdict.decision is not Decision.ACCEPT
+    assert "signal.data_as_audio" in {f.code for f in verdict.findings}

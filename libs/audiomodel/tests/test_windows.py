@@ -245,6 +245,72 @@ def test_a_chiptunes_exact_pulse_waves_are_not_held_steps() -> None:
     assert located(wav(x)) == {}
 
 
+def limited(x: npt.NDArray[np.float64], drive: float = 3.0) -> npt.NDArray[np.float64]:
+    """A memoryless soft limiter (a master's ``gain -l``): every level bent by its own amount."""
+    out: npt.NDArray[np.float64] = np.tanh(drive * x) / np.tanh(drive)
+    return out
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_a_limited_chiptunes_leaps_are_off_any_clock_and_not_held_steps(channels: int) -> None:
+    """Through a limiter every leap of the voices' sums has its own size (the spread of a
+    file's bytes), but the edges come when the voices' pitches say: off any sample clock."""
+    x = chiptune(8.0)
+    x = limited(x if channels == 2 else x.mean(axis=1, keepdims=True))
+    analyzer = WindowAnalyzer(sample_rate=RATE, channels=channels)
+    analyzer.update(np.rint(x * 32767).astype(np.int16))
+    m = analyzer.report().measures
+    like_bytes = (
+        (m["steps"] >= 48)
+        & (m["step_sizes"] >= 48)
+        & (m["step_size_spread"] >= 16)
+        & (m["held_share"] >= 0.5)
+    )
+    assert like_bytes.all()  # every window would be held steps by its leaps alone
+    assert (m["step_grid_share"] < 0.5).all()
+    assert located(wav(x)) == {}
+
+
+@pytest.mark.parametrize(("held", "channels"), [(64, 1), (3, 2), (16, 2)])
+def test_bytes_held_as_long_as_a_synthesisers_notes_keep_their_clock_and_are_flagged(
+    held: int, channels: int
+) -> None:
+    """Held 64 samples (98% of the samples held, like a synthesiser's voices) or interleaved
+    over two channels, bytes leap on a grid of their hold; through the same limiter too."""
+    raw = np.random.default_rng(held).integers(0, 256, RATE * 6 // held, dtype=np.uint8)
+    values = (np.repeat(raw, held).astype(np.float64) - 128.0) / 128.0
+    x = limited(0.9 * values[: values.size - values.size % channels].reshape(-1, channels))
+    analyzer = WindowAnalyzer(sample_rate=RATE, channels=channels)
+    analyzer.update(np.rint(x * 32767).astype(np.int16))
+    m = analyzer.report().measures
+    assert (m["step_grid_share"] >= 0.9).all()
+    assert "signal.held_steps" in located(wav(x))
+
+
+def test_a_transform_codecs_decode_makes_no_data_segment_from_byte_signs() -> None:
+    """Text spliced into a noisy track is flagged in the WAV; the same track through MP3 is the
+    codec's synthesis of quantised spectra: the text's bytes are gone (one-sided, white as
+    the decode still looks), so its windows make no data segment."""
+    rate = 22050
+    frames = int(0.45 * rate)
+    blob = splice(
+        wav(noisy_recording(5.0, rate), "PCM_16", rate), int(2.5 * rate), 2, file_bytes(frames * 2)
+    )
+    assert "signal.data_segment" in located(blob)
+    x, _ = sf.read(io.BytesIO(blob), always_2d=True)
+    buf = io.BytesIO()
+    sf.write(buf, x, rate, format="MP3", subtype="MPEG_LAYER_III")
+    decoded, _ = sf.read(io.BytesIO(buf.getvalue()), always_2d=True, dtype="float32")
+    ints = np.rint(np.clip(decoded, -1, 32767 / 32768) * 32768).astype(np.int16)
+    verdicts = {}
+    for coded in (False, True):
+        analyzer = WindowAnalyzer(sample_rate=rate, channels=1, transform_coded=coded)
+        analyzer.update(ints)
+        verdicts[coded] = [f.code for f in analyzer.report().findings]
+    assert verdicts == {False: ["signal.data_segment"], True: []}
+    assert "signal.data_segment" not in located(buf.getvalue())
+
+
 @pytest.mark.parametrize("channels", [1, 2, 3])
 def test_difference_energies_from_lagged_products_equal_summing_the_differences(
     channels: int,

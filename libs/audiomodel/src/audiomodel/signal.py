@@ -219,6 +219,9 @@ class SignalReport:
     """Signs that the samples are bytes of data, independent of the level's shape (crest
     factor, silence): see :meth:`SignalAnalyzer.data_signs`. The learned score stands on its
     own only with one of these or when it does not rest on the level's shape alone."""
+    square_wave: bool = False
+    """The samples are a signal generator's square wave (see :meth:`SignalAnalyzer._square_wave`):
+    two values in a steady period, which carry nothing but a frequency and a level."""
 
 
 class SignalAnalyzer:
@@ -235,6 +238,9 @@ class SignalAnalyzer:
     byte_map : ByteMap, optional
         Where frames sit in the file (uncompressed PCM), so findings about a part of the
         track give its byte range as well as its time range.
+    transform_coded : bool
+        The samples are a transform codec's decode (MP3, Vorbis, Opus; see
+        :class:`~audiomodel.windows.WindowAnalyzer`).
     lap : callable, optional
         Called with a stage name ("signal", "windows") when that stage's work is done, to
         charge the CPU time since the previous call to it (the validator's profile).
@@ -248,6 +254,7 @@ class SignalAnalyzer:
         bits_per_sample: int | None = None,
         byte_map: ByteMap | None = None,
         lap: Callable[[str], None] | None = None,
+        transform_coded: bool = False,
     ) -> None:
         if sample_rate <= 0 or channels <= 0:
             raise ValueError(f"bad stream parameters: {sample_rate} Hz, {channels} channels")
@@ -299,7 +306,10 @@ class SignalAnalyzer:
         self._byte_map = byte_map
         self._lap = lap or _no_lap
         self._windows = WindowAnalyzer(
-            sample_rate=sample_rate, channels=channels, level_bits=self.level_bits
+            sample_rate=sample_rate,
+            channels=channels,
+            level_bits=self.level_bits,
+            transform_coded=transform_coded,
         )
 
     @property
@@ -669,6 +679,7 @@ class SignalAnalyzer:
             envelope_db=envelope,
             windows=windows,
             data_signs=self.data_signs(features),
+            square_wave=self._used().size == 2 and self._square_wave(features),
         )
 
     def _features(self) -> dict[str, float]:

@@ -319,6 +319,7 @@ def _decode_and_measure(
                 bits_per_sample=_STORED_BITS.get(subtype),
                 byte_map=_byte_map(analysis.container, channels),
                 lap=lap,
+                transform_coded=subtype in _TRANSFORM_CODED,
             )
             lap("signal")
             stego = _stego_analyzer(subtype, channels)
@@ -480,6 +481,8 @@ def _byte_map(container: ContainerReport | None, channels: int) -> ByteMap | Non
 
 _FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
 _STORED_BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
+# Codecs that store quantised spectra (subbands, MDCT), whose decoders synthesise every sample.
+_TRANSFORM_CODED = frozenset({"MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III", "VORBIS", "OPUS"})
 
 
 def _stego_analyzer(subtype: str, channels: int) -> LsbAnalyzer | None:
@@ -581,7 +584,13 @@ def _corroborated_score(score: float, analysis: TrackAnalysis, model: TreeEnsemb
     """
     review = model.thresholds.review
     signal = analysis.signal
-    if score < review or signal is None or signal.data_signs:
+    if score < review or signal is None:
+        return score
+    if signal.square_wave:
+        # Two values in a steady period: a signal generator's square wave carries nothing but
+        # its frequency and level (bits sent as polarity are broadband and not one).
+        return min(score, UNCORROBORATED_CAP)
+    if signal.data_signs:
         return score
     if any(f.severity >= Severity.SUSPICIOUS for f in analysis.findings):
         return score
