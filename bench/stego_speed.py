@@ -37,8 +37,6 @@ import audiomodel.stego
 from audiomodel.signal import to_int16
 from audiomodel.validator import BLOCK_FRAMES
 
-import os
-SORT = os.environ.get("STEGO_SORT", "tottime")
 BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
 
 
@@ -74,9 +72,7 @@ def load(path: Path) -> tuple[list[np.ndarray], int, int, np.ndarray | None]:
 def run(package: ModuleType, clip: tuple[list[np.ndarray], int, int, np.ndarray | None]) -> Any:
     """The report of ``package``'s analyzer on one clip, as the validator makes it."""
     blocks, bits, channels, counts = clip
-    analyzer = package.LsbAnalyzer(
-        bits_per_sample=bits, channels=channels, count_values=bits != 16
-    )
+    analyzer = package.LsbAnalyzer(bits_per_sample=bits, channels=channels, count_values=bits != 16)
     for block in blocks:
         analyzer.update(block)
     return analyzer.report(value_counts=counts if analyzer.wants_value_counts else None)
@@ -151,6 +147,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--speed-against", metavar="REV", help="time now against REV")
     parser.add_argument("--profile", action="store_true", help="cProfile of the analyzer now")
+    parser.add_argument("--sort", default="tottime", help="profile order (pstats key)")
     args = parser.parse_args()
     clips = [load(p) for p in real_files(args.corpus, args.files, args.seed)]
     if args.speed_against:
@@ -162,7 +159,7 @@ def main() -> None:
         for clip in clips:
             run(audiomodel.stego, clip)
         profile.disable()
-        pstats.Stats(profile).sort_stats(SORT).print_stats(45)
+        pstats.Stats(profile).sort_stats(args.sort).print_stats(45)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from audiomodel.findings import Finding, finding
+from audiomodel.stego import kernels
 
 __all__ = ["NEAR_BITS", "CombEstimate", "comb_estimate", "comb_flagged", "judge_comb"]
 
@@ -84,8 +85,7 @@ def populated_runs(
     hist: npt.NDArray[np.int64],
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Where each run of populated bins of ``hist`` starts and ends (one past its last)."""
-    edges = np.diff(np.concatenate([[0], (hist > 0).astype(np.int8), [0]]))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return kernels.populated_runs(hist)
 
 
 def comb_estimate(counts: npt.NDArray[np.integer], offset: int = 0) -> CombEstimate:

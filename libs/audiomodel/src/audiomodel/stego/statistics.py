@@ -51,6 +51,7 @@ from scipy.special import gammaln
 
 from audiomodel.findings import Finding, finding
 from audiomodel.stego.impulses import ImpulseCounter
+from audiomodel.stego.kernels import determinism_terms, subblock_extremes
 
 __all__ = ["IntSamples", "ParityStatistics", "judge_parity", "lsb_determinism"]
 
@@ -204,6 +205,14 @@ def lsb_determinism(pair_parity: npt.NDArray[np.integer]) -> float:
     0 when the pairs hold too few samples to tell.
     """
     counts = pair_parity.reshape(-1, 2)
+    # The common case (every pair's count in the table) in one compiled pass, summed as below.
+    terms = determinism_terms(counts, _fair_table())
+    if terms is not None:
+        room_terms, excess_terms = terms
+        room = float(room_terms.sum())
+        if room < _PAIR_EVIDENCE:
+            return 0.0
+        return float(excess_terms.sum() / room)
     # The two columns added (exact; a sum over a 2-wide axis is several times slower), in the
     # dtype that sum would give.
     n = np.add(counts[:, 0], counts[:, 1], dtype=counts[:1].sum(axis=1).dtype)
@@ -385,12 +394,11 @@ class ParityStatistics:
         self.residual_power += float(energy.sum())
         self.quiet_subblocks += int(np.count_nonzero(energy < 4.0 * _SUB))
         self.subblocks += energy.size
-        # Each sub-block's largest |sample|, shared by the floor and the impulse test.
-        magnitude = self._scratch("magnitude", measured.shape, measured.dtype)
-        np.abs(measured, out=magnitude)
-        peak = magnitude.reshape(self.channels, -1, _SUB).max(axis=-1)
+        # Each sub-block's largest |sample|, shared by the floor and the impulse test, and its
+        # largest |residual|, for the impulse test: one compiled pass over both.
+        top, peak = subblock_extremes(residual, measured, _SUB)
         self._floor_shape(peak.reshape(-1), by_sub, energy.reshape(-1))
-        self.impulses.update(residual, coef, peak, energy, origin + _EDGE)
+        self.impulses.update(residual, coef, peak, energy, origin + _EDGE, top=top)
         self._add(rows)
 
     def _floor_shape(

@@ -1,0 +1,172 @@
+"""Compiled loops of the steganalysis: one pass where numpy takes several, the same results.
+
+Each kernel gives exactly what the numpy expression it replaces gives (integers, maxima,
+table look-ups, comparisons: nothing whose value depends on an order of summation), so the
+analysis' features and findings do not move by a bit. The tests run each kernel against that
+expression.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "determinism_terms",
+    "has_aligned_run",
+    "populated_runs",
+    "subblock_extremes",
+]
+
+
+@numba.njit(cache=True)
+def _subblock_extremes(
+    residual_bits: Any, samples: Any, sub: int
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    channels, frames = residual_bits.shape
+    subs = frames // sub
+    top = np.empty((channels, subs), dtype=np.int32)
+    high = np.empty((channels, subs), dtype=np.int64)
+    low = np.empty((channels, subs), dtype=np.int64)
+    for c in range(channels):
+        for s in range(subs):
+            # Branch-free reductions (they vectorise): |x| of a float is its bit pattern
+            # without the sign, and those patterns order as the values do (NaN above all).
+            most = np.int32(0)
+            up = np.int64(samples[c, s * sub])
+            down = up
+            for i in range(s * sub, (s + 1) * sub):
+                most = max(most, residual_bits[c, i] & np.int32(0x7FFFFFFF))
+                value = np.int64(samples[c, i])
+                up = max(up, value)
+                down = min(down, value)
+            top[c, s] = most
+            high[c, s] = up
+            low[c, s] = down
+    return top, high, low
+
+
+def subblock_extremes(
+    residual: npt.NDArray[np.float32], samples: npt.NDArray[np.signedinteger[Any]], sub: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.signedinteger[Any]]]:
+    """Per sub-block of ``sub`` frames of (channels, frames) arrays: the largest |residual| and
+    the largest |sample|, exactly as ``np.abs(a).reshape(channels, -1, sub).max(axis=-1)``
+    gives them (a NaN residual gives NaN; the sample dtype's minimum, whose abs wraps to
+    itself, is not a candidate: its sub-blocks are left to numpy)."""
+    top_bits, high, low = _subblock_extremes(residual.view(np.int32), samples, sub)
+    top = top_bits.view(np.float32)
+    floor = np.iinfo(samples.dtype).min
+    peak = np.maximum(high, -low).astype(samples.dtype)
+    wrapped = low == floor
+    if wrapped.any():
+        channel, block = np.nonzero(wrapped)
+        rows = samples.reshape(samples.shape[0], -1, sub)[channel, block]
+        peak[channel, block] = np.abs(rows).max(axis=-1)
+    return top, peak
+
+
+@numba.njit(cache=True)
+def has_aligned_run(stream: Any, table: Any, k: int) -> bool:
+    """Whether some aligned block of ``k`` bytes of ``stream`` is all ``table``-true:
+    ``table[stream][: size // k * k].reshape(-1, k).all(axis=1).any()``."""
+    for start in range(0, (stream.size // k) * k, k):
+        whole = True
+        for i in range(start, start + k):
+            if not table[stream[i]]:
+                whole = False
+                break
+        if whole:
+            return True
+    return False
+
+
+@numba.njit(cache=True)
+def _runs(hist: Any) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    starts = np.empty(hist.size // 2 + 1, dtype=np.intp)
+    ends = np.empty(hist.size // 2 + 1, dtype=np.intp)
+    count = 0
+    inside = False
+    for i in range(hist.size):
+        full = hist[i] > 0
+        if full and not inside:
+            starts[count] = i
+            inside = True
+        elif inside and not full:
+            ends[count] = i
+            count += 1
+            inside = False
+    if inside:
+        ends[count] = hist.size
+        count += 1
+    return starts[:count].copy(), ends[:count].copy()
+
+
+def populated_runs(
+    hist: npt.NDArray[np.integer[Any]],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Where each run of populated (> 0) bins of ``hist`` starts and ends (one past its last)."""
+    return _runs(np.ascontiguousarray(hist))
+
+
+@numba.njit(cache=True)
+def _determinism_terms(
+    counts: Any, table: Any
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], bool]:
+    pairs = counts.shape[0]
+    room = np.empty(pairs, dtype=np.float64)
+    excess = np.empty(pairs, dtype=np.float64)
+    kept = 0
+    for j in range(pairs):
+        even = np.int64(counts[j, 0])
+        odd = np.int64(counts[j, 1])
+        n = even + odd
+        if n < 2:
+            continue
+        if n >= table.size:
+            return room[:0], excess[:0], False
+        fair = table[n]
+        room[kept] = np.float64(n) - fair
+        excess[kept] = np.float64(abs(even - odd)) - fair
+        kept += 1
+    return room[:kept].copy(), excess[:kept].copy(), True
+
+
+def determinism_terms(
+    counts: npt.NDArray[np.integer[Any]], table: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """For each value pair (rows of ``counts``, (pairs, 2)) seen at least twice, in order:
+    ``n - fair[n]`` and ``|n_even - n_odd| - fair[n]`` (``n`` the pair's samples, ``fair`` a
+    table of the fair coin's mean imbalance); None when some ``n`` is past the table."""
+    room, excess, complete = _determinism_terms(counts, table)
+    return (room, excess) if complete else None
+
+
+@numba.njit(cache=True)
+def band_levels(spectrum: Any, first_bin: int, bands: int, norm: np.float32, out: Any) -> None:
+    """Into ``out`` (channels, frames, bands): the mean power of each band of 16 bins of
+    ``spectrum`` (channels, frames, bins) from ``first_bin`` on, over ``norm``, in float32 as
+    ``noise_floor`` computes it with numpy (re^2 + im^2 rounded to float32, the 16 terms added
+    in numpy's pairwise order: halves, then neighbours in three rounds)."""
+    channels, frames = spectrum.shape[0], spectrum.shape[1]
+    power = np.empty(16, dtype=np.float32)
+    half = np.empty(8, dtype=np.float32)
+    for c in range(channels):
+        for f in range(frames):
+            for b in range(bands):
+                at = first_bin + 16 * b
+                for i in range(16):
+                    value = spectrum[c, f, at + i]
+                    re = value.real
+                    im = value.imag
+                    power[i] = re * re + im * im
+                for i in range(8):
+                    half[i] = power[i] + power[i + 8]
+                quarter0 = half[0] + half[1]
+                quarter1 = half[2] + half[3]
+                quarter2 = half[4] + half[5]
+                quarter3 = half[6] + half[7]
+                total = (quarter0 + quarter1) + (quarter2 + quarter3)
+                out[c, f, b] = (total / np.float32(16.0)) / norm
