@@ -24,46 +24,61 @@ __all__ = [
 
 @numba.njit(cache=True)
 def _subblock_extremes(
-    residual_bits: Any, samples: Any, sub: int
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    channels, frames = residual_bits.shape
-    subs = frames // sub
-    top = np.empty((channels, subs), dtype=np.int32)
-    high = np.empty((channels, subs), dtype=np.int64)
-    low = np.empty((channels, subs), dtype=np.int64)
-    for c in range(channels):
-        for s in range(subs):
-            # Branch-free reductions (they vectorise): |x| of a float is its bit pattern
-            # without the sign, and those patterns order as the values do (NaN above all).
-            most = np.int32(0)
-            up = np.int64(samples[c, s * sub])
-            down = up
-            for i in range(s * sub, (s + 1) * sub):
-                most = max(most, residual_bits[c, i] & np.int32(0x7FFFFFFF))
-                value = np.int64(samples[c, i])
-                up = max(up, value)
-                down = min(down, value)
-            top[c, s] = most
-            high[c, s] = up
-            low[c, s] = down
-    return top, high, low
+    residual_bits: Any, samples: Any, sub: int, top: Any, high: Any, low: Any
+) -> None:
+    # One channel (contiguous rows); simple compare-and-keep loops the compiler vectorises.
+    # |x| of a float is its bit pattern without the sign bit, and those patterns order as the
+    # values do, NaN above all: the integer maximum is numpy's maximum of |x|, NaN included.
+    for s in range(residual_bits.size // sub):
+        base = s * sub
+        most = np.int32(0)
+        for i in range(sub):
+            value = residual_bits[base + i] & np.int32(0x7FFFFFFF)
+            if value > most:
+                most = value
+        top[s] = most
+        up = samples[base]
+        down = up
+        for i in range(sub):
+            value = samples[base + i]
+            if value > up:
+                up = value
+            if value < down:
+                down = value
+        high[s] = up
+        low[s] = down
 
 
 def subblock_extremes(
     residual: npt.NDArray[np.float32], samples: npt.NDArray[np.signedinteger[Any]], sub: int
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.signedinteger[Any]]]:
-    """Per sub-block of ``sub`` frames of (channels, frames) arrays: the largest |residual| and
-    the largest |sample|, exactly as ``np.abs(a).reshape(channels, -1, sub).max(axis=-1)``
-    gives them (a NaN residual gives NaN; the sample dtype's minimum, whose abs wraps to
-    itself, is not a candidate: its sub-blocks are left to numpy)."""
-    top_bits, high, low = _subblock_extremes(residual.view(np.int32), samples, sub)
+    """Per sub-block of ``sub`` frames of (channels, frames) arrays whose rows are contiguous:
+    the largest |residual| and the largest |sample|, exactly as
+    ``np.abs(a).reshape(channels, -1, sub).max(axis=-1)`` gives them (a NaN residual gives
+    NaN; the sample dtype's minimum, whose abs wraps to itself, is no candidate: sub-blocks
+    holding it are left to numpy)."""
+    channels, frames = residual.shape
+    subs = frames // sub
+    top_bits = np.empty((channels, subs), dtype=np.int32)
+    high = np.empty((channels, subs), dtype=samples.dtype)
+    low = np.empty((channels, subs), dtype=samples.dtype)
+    for c in range(channels):
+        _subblock_extremes(
+            np.ascontiguousarray(residual[c]).view(np.int32),
+            np.ascontiguousarray(samples[c]),
+            sub,
+            top_bits[c],
+            high[c],
+            low[c],
+        )
     top = top_bits.view(np.float32)
     floor = np.iinfo(samples.dtype).min
-    peak = np.maximum(high, -low).astype(samples.dtype)
-    wrapped = low == floor
+    wide = low.astype(np.int64)
+    peak = np.maximum(high, -wide).astype(samples.dtype)
+    wrapped = wide == floor
     if wrapped.any():
         channel, block = np.nonzero(wrapped)
-        rows = samples.reshape(samples.shape[0], -1, sub)[channel, block]
+        rows = samples.reshape(channels, -1, sub)[channel, block]
         peak[channel, block] = np.abs(rows).max(axis=-1)
     return top, peak
 
