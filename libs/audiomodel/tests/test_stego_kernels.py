@@ -115,3 +115,22 @@ def test_determinism_terms_are_the_pairs_seen_twice_or_none_past_the_table() -> 
     np.testing.assert_array_equal(terms[1], np.abs(counts[seen, 0] - counts[seen, 1]) - fair)
     counts[100] = (table.size, 3)
     assert kernels.determinism_terms(counts, table) is None
+
+
+def test_zero_clipped_zeroes_the_loud_samples_at_full_scale_or_on_a_flat_top() -> None:
+    rng = np.random.default_rng(9)
+    span = rng.integers(-32768, 32768, (2, 5002)).astype(np.int16)
+    span[0, 100:110] = 20000  # a loud flat top
+    span[1, 50] = 32767
+    span[1, 900] = -32768
+    residual = rng.standard_normal((2, 6000)).astype(np.float32)[:, :5000]  # strided rows
+    expected = residual.copy()
+    centre = span[:, 1:-1]
+    rows, cols = np.nonzero((centre >= 16384) | (centre <= -16384))
+    value = centre[rows, cols]
+    clipped = (value >= 32767) | (value <= -32767)
+    clipped |= (value == span[rows, cols]) | (value == span[rows, cols + 2])
+    expected[rows[clipped], cols[clipped]] = 0.0
+    kernels.zero_clipped(span, residual, 16384, 32767)
+    assert residual.tobytes() == expected.tobytes()
+    assert residual[0, 100:108].tolist() == [0.0] * 8

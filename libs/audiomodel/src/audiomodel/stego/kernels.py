@@ -19,6 +19,7 @@ __all__ = [
     "has_aligned_run",
     "populated_runs",
     "subblock_extremes",
+    "zero_clipped",
 ]
 
 
@@ -185,3 +186,27 @@ def band_levels(spectrum: Any, first_bin: int, bands: int, norm: np.float32, out
                 quarter3 = half[6] + half[7]
                 total = (quarter0 + quarter1) + (quarter2 + quarter3)
                 out[c, f, b] = (total / np.float32(16.0)) / norm
+
+
+@numba.njit(cache=True)
+def _zero_clipped(span: Any, residual: Any, loud: int, full: int) -> None:
+    for i in range(residual.size):
+        value = span[i + 1]
+        if value >= loud or value <= -loud:
+            if value >= full or value <= -full or value == span[i] or value == span[i + 2]:
+                residual[i] = 0.0
+
+
+def zero_clipped(
+    span: npt.NDArray[np.signedinteger[Any]],
+    residual: npt.NDArray[np.floating[Any]],
+    loud: int,
+    full: int,
+) -> None:
+    """Zero ``residual`` (channels, frames) where the sample (``span``, one frame more on each
+    side) is at least ``loud`` from zero and at full scale (``full``) or equal to a neighbour."""
+    for c in range(residual.shape[0]):
+        row = residual[c]
+        if not row.flags.c_contiguous:
+            raise ValueError("residual rows must be contiguous")
+        _zero_clipped(np.ascontiguousarray(span[c]), row, loud, full)

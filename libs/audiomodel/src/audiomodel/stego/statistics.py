@@ -51,7 +51,7 @@ from scipy.special import gammaln
 
 from audiomodel.findings import Finding, finding
 from audiomodel.stego.impulses import ImpulseCounter
-from audiomodel.stego.kernels import determinism_terms, subblock_extremes
+from audiomodel.stego.kernels import determinism_terms, subblock_extremes, zero_clipped
 
 __all__ = ["IntSamples", "ParityStatistics", "judge_parity", "lsb_determinism"]
 
@@ -481,13 +481,8 @@ class ParityStatistics:
         unclipped = -self._full < low and high < self._full
         if unclipped and np.count_nonzero(centre == high) + np.count_nonzero(centre == low) <= 4:
             return
-        rows, cols = np.nonzero((centre >= self._loud) | (centre <= -self._loud))
-        if rows.size == 0:
-            return
-        value = centre[rows, cols]
-        clipped = (value >= self._full) | (value <= -self._full)
-        clipped |= (value == span[rows, cols]) | (value == span[rows, cols + 2])
-        residual[rows[clipped], cols[clipped]] = 0.0
+        # Loud samples at full scale or equal to a neighbour, in one compiled pass.
+        zero_clipped(span, residual, self._loud, self._full)
 
     def finish(self) -> npt.NDArray[np.float64]:
         """Per-segment sums, shape (segments, channels, _COLUMNS); the last may be partial."""
