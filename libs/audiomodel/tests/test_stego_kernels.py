@@ -134,3 +134,33 @@ def test_zero_clipped_zeroes_the_loud_samples_at_full_scale_or_on_a_flat_top() -
     kernels.zero_clipped(span, residual, 16384, 32767)
     assert residual.tobytes() == expected.tobytes()
     assert residual[0, 100:108].tolist() == [0.0] * 8
+
+
+def test_count_low_bits_adds_the_bincount_and_counts_zeros() -> None:
+    rng = np.random.default_rng(10)
+    values = rng.integers(-(1 << 23), 1 << 23, 50_000).astype(np.int32)
+    values[::97] = 0
+    values[1::89] = 1 << 17  # a multiple of 2**17: bin 0, not a zero
+    counts = rng.integers(0, 5, 1 << 17)
+    expected = counts + np.bincount(values & 0x1FFFF, minlength=1 << 17)
+    zeros = kernels.count_low_bits(values, counts)
+    np.testing.assert_array_equal(counts, expected)
+    assert zeros == np.count_nonzero(values == 0)
+
+
+def test_count_near_zero_adds_the_quiet_samples_histogram() -> None:
+    rng = np.random.default_rng(11)
+    values = rng.integers(-(1 << 18), 1 << 18, (20_000, 2)).astype(np.int32)
+    values[5] = (-(1 << 16), (1 << 16) - 1)
+    counts = np.zeros(2 << 16, dtype=np.int64)
+    flat = values.reshape(-1)
+    quiet = flat[np.abs(flat) < (1 << 16)]
+    expected = np.bincount(quiet + (1 << 16), minlength=2 << 16)
+    kernels.count_near_zero(values, counts, 1 << 16)
+    np.testing.assert_array_equal(counts, expected)
+    values[7, 1] = np.iinfo(np.int32).min  # numpy's abs wraps: bincount refused it
+    with pytest.raises(ValueError):
+        quiet = flat[np.abs(flat) < (1 << 16)]
+        np.bincount(quiet + (1 << 16), minlength=2 << 16)
+    with pytest.raises(ValueError):
+        kernels.count_near_zero(values, counts, 1 << 16)

@@ -15,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "count_low_bits",
+    "count_near_zero",
     "determinism_terms",
     "has_aligned_run",
     "populated_runs",
@@ -192,9 +194,11 @@ def band_levels(spectrum: Any, first_bin: int, bands: int, norm: np.float32, out
 def _zero_clipped(span: Any, residual: Any, loud: int, full: int) -> None:
     for i in range(residual.size):
         value = span[i + 1]
-        if value >= loud or value <= -loud:
-            if value >= full or value <= -full or value == span[i] or value == span[i + 2]:
-                residual[i] = 0.0
+        loud_sample = value >= loud or value <= -loud
+        if loud_sample and (
+            value >= full or value <= -full or value == span[i] or value == span[i + 2]
+        ):
+            residual[i] = 0.0
 
 
 def zero_clipped(
@@ -210,3 +214,48 @@ def zero_clipped(
         if not row.flags.c_contiguous:
             raise ValueError("residual rows must be contiguous")
         _zero_clipped(np.ascontiguousarray(span[c]), row, loud, full)
+
+
+@numba.njit(cache=True)
+def _count_low_bits(values: Any, counts: Any, mask: int) -> int:
+    zeros = 0
+    for i in range(values.size):
+        value = values[i]
+        counts[value & mask] += 1
+        if value == 0:
+            zeros += 1
+    return zeros
+
+
+def count_low_bits(
+    values: npt.NDArray[np.signedinteger[Any]], counts: npt.NDArray[np.int64]
+) -> int:
+    """Add to ``counts`` (2**k bins) the samples of ``values`` per ``value & (2**k - 1)``, as
+    ``counts += np.bincount(values & (2**k - 1), minlength=2**k)`` does; returns how many
+    are exactly 0."""
+    return int(_count_low_bits(np.ascontiguousarray(values).reshape(-1), counts, counts.size - 1))
+
+
+@numba.njit(cache=True)
+def _count_near_zero(values: Any, counts: Any, reach: int, wrap: int) -> bool:
+    wrapped = False
+    for i in range(values.size):
+        value = np.int64(values[i])
+        if -reach < value < reach:
+            counts[value + reach] += 1
+        elif value == wrap:
+            wrapped = True
+    return wrapped
+
+
+def count_near_zero(
+    values: npt.NDArray[np.signedinteger[Any]], counts: npt.NDArray[np.int64], reach: int
+) -> None:
+    """Add to ``counts`` (2 ``reach`` bins, bin ``v + reach`` for value ``v``) the samples of
+    ``values`` with ``|v| < reach``, as ``np.bincount`` of them did; like it, raises
+    ValueError for the dtype's minimum (numpy's abs wraps it to itself, below ``reach``, and
+    its bin would be negative), leaving ``counts`` part-counted."""
+    wrap = np.iinfo(values.dtype).min
+    flat = np.ascontiguousarray(values).reshape(-1)
+    if _count_near_zero(flat, counts, reach, wrap) and wrap + reach < 0:
+        raise ValueError("'list' argument must have no negative elements")

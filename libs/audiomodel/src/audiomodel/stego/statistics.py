@@ -51,7 +51,12 @@ from scipy.special import gammaln
 
 from audiomodel.findings import Finding, finding
 from audiomodel.stego.impulses import ImpulseCounter
-from audiomodel.stego.kernels import determinism_terms, subblock_extremes, zero_clipped
+from audiomodel.stego.kernels import (
+    count_low_bits,
+    determinism_terms,
+    subblock_extremes,
+    zero_clipped,
+)
 
 __all__ = ["IntSamples", "ParityStatistics", "judge_parity", "lsb_determinism"]
 
@@ -461,9 +466,9 @@ class ParityStatistics:
             if row.dtype == np.int16:
                 self.pair_parity[: 1 << 16] += np.bincount(row.view(np.uint16), minlength=1 << 16)
             else:
-                self.pair_parity += np.bincount(row & 0x1FFFF, minlength=1 << 17)
-                # Bin 0 also holds the multiples of 2**17: the lattice test needs true zeros.
-                self.zeros += int(np.count_nonzero(row == 0))
+                # In one compiled pass; bin 0 also holds the multiples of 2**17, so the true
+                # zeros (the lattice test needs them) are counted apart.
+                self.zeros += count_low_bits(row, self.pair_parity)
 
     def _drop_clipped(self, span: IntSamples, residual: npt.NDArray[np.floating]) -> None:
         """Zero the residual of clipped samples (at full scale, or on a loud flat top).
