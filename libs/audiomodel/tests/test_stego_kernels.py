@@ -8,8 +8,9 @@ import scipy.fft
 
 from audiomodel.stego import kernels
 from audiomodel.stego.carving import _PRINTABLE
+from audiomodel.stego.comb import populated_runs
 from audiomodel.stego.impulses import ImpulseCounter
-from audiomodel.stego.statistics import _fair_table
+from audiomodel.stego.statistics import _fair_imbalance, _fair_table
 
 
 def numpy_band_levels(spectrum: np.ndarray, first: int, bands: int, norm: float) -> np.ndarray:
@@ -94,27 +95,32 @@ def test_populated_runs_find_every_run() -> None:
     for size in (1, 2, 7, 65536):
         hist = rng.integers(0, 3, size) * rng.integers(0, 2, size)
         edges = np.diff(np.concatenate([[0], (hist > 0).astype(np.int8), [0]]))
-        starts, ends = kernels.populated_runs(hist)
+        starts, ends = populated_runs(hist)
         np.testing.assert_array_equal(starts, np.flatnonzero(edges == 1))
         np.testing.assert_array_equal(ends, np.flatnonzero(edges == -1))
 
 
-def test_determinism_terms_are_the_pairs_seen_twice_or_none_past_the_table() -> None:
+def test_determinism_terms_are_the_pairs_seen_twice_with_the_fair_imbalance() -> None:
     rng = np.random.default_rng(6)
     counts = rng.integers(0, 40, (5000, 2))
     counts[::7] = 0
     counts[1::11, 0] = 1
     counts[1::11, 1] = 0
+    counts[3::500] = rng.integers(9000, 90000, (10, 2))  # past the table: computed
     table = _fair_table()
-    terms = kernels.determinism_terms(counts, table)
-    assert terms is not None
+    room, excess = kernels.determinism_terms(counts, table, _fair_imbalance)
+    # What lsb_determinism computed with numpy: the formula for every pair, the table's
+    # values where the count is in it.
     n = counts.sum(axis=1)
     seen = n >= 2
-    fair = table[n[seen]]
-    np.testing.assert_array_equal(terms[0], n[seen] - fair)
-    np.testing.assert_array_equal(terms[1], np.abs(counts[seen, 0] - counts[seen, 1]) - fair)
-    counts[100] = (table.size, 3)
-    assert kernels.determinism_terms(counts, table) is None
+    total = n[seen].astype(np.float64)
+    fair = _fair_imbalance(total)
+    common = n[seen] < table.size
+    assert not common.all()
+    fair[common] = table[n[seen][common]]
+    imbalance = np.abs(counts[seen, 0] - counts[seen, 1]).astype(np.float64)
+    assert room.tobytes() == (total - fair).tobytes()
+    assert excess.tobytes() == (imbalance - fair).tobytes()
 
 
 def test_zero_clipped_zeroes_the_loud_samples_at_full_scale_or_on_a_flat_top() -> None:

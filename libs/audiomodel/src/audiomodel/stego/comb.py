@@ -38,7 +38,6 @@ import numpy as np
 import numpy.typing as npt
 
 from audiomodel.findings import Finding, finding
-from audiomodel.stego import kernels
 
 __all__ = ["NEAR_BITS", "CombEstimate", "comb_estimate", "comb_flagged", "judge_comb"]
 
@@ -85,7 +84,9 @@ def populated_runs(
     hist: npt.NDArray[np.int64],
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Where each run of populated bins of ``hist`` starts and ends (one past its last)."""
-    return kernels.populated_runs(hist)
+    populated = np.concatenate(([False], hist > 0, [False]))
+    edges = np.flatnonzero(populated[1:] != populated[:-1])  # starts and ends, alternating
+    return edges[0::2], edges[1::2]
 
 
 def comb_estimate(counts: npt.NDArray[np.integer], offset: int = 0) -> CombEstimate:

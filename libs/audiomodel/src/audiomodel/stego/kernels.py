@@ -8,6 +8,7 @@ expression.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numba
@@ -19,7 +20,6 @@ __all__ = [
     "count_near_zero",
     "determinism_terms",
     "has_aligned_run",
-    "populated_runs",
     "subblock_extremes",
     "zero_clipped",
 ]
@@ -102,64 +102,56 @@ def has_aligned_run(stream: Any, table: Any, k: int) -> bool:
 
 
 @numba.njit(cache=True)
-def _runs(hist: Any) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    starts = np.empty(hist.size // 2 + 1, dtype=np.intp)
-    ends = np.empty(hist.size // 2 + 1, dtype=np.intp)
-    count = 0
-    inside = False
-    for i in range(hist.size):
-        full = hist[i] > 0
-        if full and not inside:
-            starts[count] = i
-            inside = True
-        elif inside and not full:
-            ends[count] = i
-            count += 1
-            inside = False
-    if inside:
-        ends[count] = hist.size
-        count += 1
-    return starts[:count].copy(), ends[:count].copy()
-
-
-def populated_runs(
-    hist: npt.NDArray[np.integer[Any]],
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Where each run of populated (> 0) bins of ``hist`` starts and ends (one past its last)."""
-    return _runs(np.ascontiguousarray(hist))
-
-
-@numba.njit(cache=True)
-def _determinism_terms(
-    counts: Any, table: Any
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], bool]:
+def _determinism_terms(counts: Any, table: Any) -> tuple[Any, Any, Any, Any, Any]:
     pairs = counts.shape[0]
     room = np.empty(pairs, dtype=np.float64)
     excess = np.empty(pairs, dtype=np.float64)
+    beyond = np.empty(pairs, dtype=np.intp)  # where n is past the table
+    beyond_n = np.empty(pairs, dtype=np.int64)
+    beyond_imbalance = np.empty(pairs, dtype=np.int64)
     kept = 0
+    past = 0
     for j in range(pairs):
         even = np.int64(counts[j, 0])
         odd = np.int64(counts[j, 1])
         n = even + odd
         if n < 2:
             continue
-        if n >= table.size:
-            return room[:0], excess[:0], False
-        fair = table[n]
-        room[kept] = np.float64(n) - fair
-        excess[kept] = np.float64(abs(even - odd)) - fair
+        if n < table.size:
+            fair = table[n]
+            room[kept] = np.float64(n) - fair
+            excess[kept] = np.float64(abs(even - odd)) - fair
+        else:
+            beyond[past] = kept
+            beyond_n[past] = n
+            beyond_imbalance[past] = abs(even - odd)
+            past += 1
         kept += 1
-    return room[:kept].copy(), excess[:kept].copy(), True
+    return (
+        room[:kept].copy(),
+        excess[:kept].copy(),
+        beyond[:past].copy(),
+        beyond_n[:past].copy(),
+        beyond_imbalance[:past].copy(),
+    )
 
 
 def determinism_terms(
-    counts: npt.NDArray[np.integer[Any]], table: npt.NDArray[np.float64]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    counts: npt.NDArray[np.integer[Any]],
+    table: npt.NDArray[np.float64],
+    fair: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """For each value pair (rows of ``counts``, (pairs, 2)) seen at least twice, in order:
-    ``n - fair[n]`` and ``|n_even - n_odd| - fair[n]`` (``n`` the pair's samples, ``fair`` a
-    table of the fair coin's mean imbalance); None when some ``n`` is past the table."""
-    room, excess, complete = _determinism_terms(counts, table)
-    return (room, excess) if complete else None
+    ``n - fair(n)`` and ``|n_even - n_odd| - fair(n)`` (``n`` the pair's samples; ``fair``
+    the fair coin's mean imbalance, from ``table`` where ``n`` is in it, else computed by
+    ``fair`` on the float64 counts, element by element)."""
+    room, excess, beyond, beyond_n, beyond_imbalance = _determinism_terms(counts, table)
+    if beyond.size:
+        total = beyond_n.astype(np.float64)
+        expected = fair(total)
+        room[beyond] = total - expected
+        excess[beyond] = beyond_imbalance.astype(np.float64) - expected
+    return room, excess
 
 
 @numba.njit(cache=True)

@@ -209,33 +209,16 @@ def lsb_determinism(pair_parity: npt.NDArray[np.integer]) -> float:
     left it a function of the level, about 1 - f after a share f of such low bits was replaced.
     0 when the pairs hold too few samples to tell.
     """
-    counts = pair_parity.reshape(-1, 2)
-    # The common case (every pair's count in the table) in one compiled pass, summed as below.
-    terms = determinism_terms(counts, _fair_table())
-    if terms is not None:
-        room_terms, excess_terms = terms
-        room = float(room_terms.sum())
-        if room < _PAIR_EVIDENCE:
-            return 0.0
-        return float(excess_terms.sum() / room)
-    # The two columns added (exact; a sum over a 2-wide axis is several times slower), in the
-    # dtype that sum would give.
-    n = np.add(counts[:, 0], counts[:, 1], dtype=counts[:1].sum(axis=1).dtype)
-    seen = n >= 2
-    total = n[seen].astype(np.float64)
-    imbalance = np.abs(counts[seen, 0] - counts[seen, 1]).astype(np.float64)
-    # E|n_even - n_odd| for a fair coin: 2 n C(n - 1, floor((n - 1) / 2)) / 2^n, from a table
-    # made once for the common counts (the same values, without three gammaln per pair).
-    common = n[seen] < _FAIR_TABLE_SIZE
-    if common.all():
-        fair = _fair_table()[n[seen]]
-    else:
-        fair = _fair_imbalance(total)
-        fair[common] = _fair_table()[n[seen][common]]
-    room = float((total - fair).sum())
+    # Per pair seen twice or more: n - E and |n_even - n_odd| - E, E = E|n_even - n_odd| for a
+    # fair coin, 2 n C(n - 1, floor((n - 1) / 2)) / 2^n, from a table made once for the common
+    # counts (the same values, without three gammaln per pair), in one compiled pass.
+    room_terms, excess_terms = determinism_terms(
+        pair_parity.reshape(-1, 2), _fair_table(), _fair_imbalance
+    )
+    room = float(room_terms.sum())
     if room < _PAIR_EVIDENCE:
         return 0.0
-    return float((imbalance - fair).sum() / room)
+    return float(excess_terms.sum() / room)
 
 
 _FAIR_TABLE_SIZE = 1 << 14
