@@ -11,6 +11,7 @@ CPU time (``process_time``); on a shared machine read the ratio, not the seconds
 Usage::
 
     uv run --frozen python bench/stego_speed.py --speed-against main --files 40
+    uv run --frozen python bench/stego_speed.py --speed-against main --bits 24  # 24-bit only
     uv run --frozen python bench/stego_speed.py --profile --files 40   # cProfile of now only
 """
 
@@ -40,13 +41,17 @@ from audiomodel.validator import BLOCK_FRAMES
 BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
 
 
-def real_files(corpus: Path, count: int, seed: int) -> list[Path]:
-    """``count`` integer-PCM music files of the corpus (train split), by a seeded shuffle."""
+def real_files(corpus: Path, count: int, seed: int, bits: int | None = None) -> list[Path]:
+    """``count`` integer-PCM music files of the corpus (train split), by a seeded shuffle;
+    ``bits``: only files of that sample width."""
     rows = [json.loads(line) for line in (corpus / "manifest.jsonl").open()]
     chosen = [
         corpus / r["path"]
         for r in rows
-        if r["threat_class"] == "real" and r["split"] == "train" and r.get("subtype") in BITS
+        if r["threat_class"] == "real"
+        and r["split"] == "train"
+        and r.get("subtype") in BITS
+        and (bits is None or BITS[r["subtype"]] == bits)
     ]
     order = np.random.default_rng(seed).permutation(len(chosen))
     return [chosen[i] for i in order[:count]]
@@ -144,12 +149,13 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=Path(".cache/corpus/full-seed0"))
     parser.add_argument("--files", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bits", type=int, help="only files of this sample width (8, 16, 24)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--speed-against", metavar="REV", help="time now against REV")
     parser.add_argument("--profile", action="store_true", help="cProfile of the analyzer now")
     parser.add_argument("--sort", default="tottime", help="profile order (pstats key)")
     args = parser.parse_args()
-    clips = [load(p) for p in real_files(args.corpus, args.files, args.seed)]
+    clips = [load(p) for p in real_files(args.corpus, args.files, args.seed, args.bits)]
     if args.speed_against:
         speed(clips, args.speed_against, args.rounds)
     if args.profile:
