@@ -137,8 +137,12 @@ def test_zero_clipped_zeroes_the_loud_samples_at_full_scale_or_on_a_flat_top() -
     clipped = (value >= 32767) | (value <= -32767)
     clipped |= (value == span[rows, cols]) | (value == span[rows, cols + 2])
     expected[rows[clipped], cols[clipped]] = 0.0
+    strided = np.zeros((2, 10000), np.float32)[:, ::2]  # rows not contiguous: same result
+    strided[...] = residual
     kernels.zero_clipped(span, residual, 16384, 32767)
     assert residual.tobytes() == expected.tobytes()
+    kernels.zero_clipped(span, strided, 16384, 32767)
+    assert strided.tobytes() == expected.tobytes()
     assert residual[0, 100:108].tolist() == [0.0] * 8
 
 

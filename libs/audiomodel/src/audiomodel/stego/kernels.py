@@ -203,9 +203,10 @@ def zero_clipped(
     side) is at least ``loud`` from zero and at full scale (``full``) or equal to a neighbour."""
     for c in range(residual.shape[0]):
         row = residual[c]
-        if not row.flags.c_contiguous:
-            raise ValueError("residual rows must be contiguous")
-        _zero_clipped(np.ascontiguousarray(span[c]), row, loud, full)
+        work = row if row.flags.c_contiguous else row.copy()
+        _zero_clipped(np.ascontiguousarray(span[c]), work, loud, full)
+        if work is not row:
+            row[...] = work
 
 
 @numba.njit(cache=True)

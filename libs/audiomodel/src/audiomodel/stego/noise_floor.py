@@ -178,9 +178,9 @@ class NoiseFloor:
             # The frame mean is not removed: the Hann window keeps DC out of bins >= 2, and the
             # bands read start far above them.
             windowed = np.multiply(part, window, out=self._scratch("windowed", chunk)[:, :taken])
-            # Only the bands read (bins 1 + 16 _FIRST_BAND .. 1 + 16 _LAST_BAND), each band's
-            # mean power (over 16: exact, a power of two) over the window's norm, in float32:
-            # what _band_levels gives, in one compiled pass.
+            # Only the bands read (bins 1 + 16 _FIRST_BAND .. 1 + 16 _LAST_BAND): each band's
+            # mean power (over 16: exact, a power of two) over the window's norm, in float32
+            # and numpy's pairwise order for its 16 terms, in one compiled pass.
             spectrum = scipy.fft.rfft(windowed, axis=-1)
             band_levels(
                 spectrum,
