@@ -26,7 +26,9 @@ The modules, by what they hold:
   (``stego.displaced_samples``);
 - :mod:`~audiomodel.stego.noise_floor`: +-1 embedding (LSB matching, steghide) read as white
   noise above the rounding floor where a band holds no sound, against the clip's own floor
-  (``stego.lsb_noise_excess``; thresholds in ``model/stego-floor.json``).
+  (``stego.lsb_noise_excess``; thresholds in ``model/stego-floor.json``);
+- :mod:`~audiomodel.stego.kernels`: compiled loops (numba) some of the above run, each giving
+  exactly what the numpy passes it replaces gave.
 """
 
 from audiomodel.stego.analyzer import FEATURE_NAMES, LsbAnalyzer, StegoReport, analyse_lsb

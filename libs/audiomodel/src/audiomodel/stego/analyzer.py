@@ -35,6 +35,7 @@ from audiomodel.findings import Finding, Severity
 from audiomodel.stego.carving import carve
 from audiomodel.stego.comb import NEAR_BITS, CombEstimate, comb_estimate, judge_comb
 from audiomodel.stego.impulses import IMPULSE_FEATURES, judge_impulses
+from audiomodel.stego.kernels import count_near_zero
 from audiomodel.stego.lattice import judge_lattice, lattice_estimate
 from audiomodel.stego.noise_floor import (
     FLOOR_FEATURES,
@@ -212,9 +213,7 @@ class LsbAnalyzer:
         if self._floor is not None:
             self._floor.update(values)
         if self._near is not None:
-            flat = values.reshape(-1)
-            quiet = flat[np.abs(flat) < (1 << NEAR_BITS)]
-            self._near += np.bincount(quiet + (1 << NEAR_BITS), minlength=2 << NEAR_BITS)
+            count_near_zero(values, self._near, 1 << NEAR_BITS)
 
     @property
     def wants_value_counts(self) -> bool:

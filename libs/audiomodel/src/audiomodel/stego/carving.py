@@ -37,6 +37,7 @@ from audiomodel.payload import (
     find_signatures,
     identify_payload,
 )
+from audiomodel.stego.kernels import has_aligned_run
 
 __all__ = ["BitOrder", "carve"]
 
@@ -98,12 +99,12 @@ def _printable_preview(data: bytes, limit: int = 40) -> str:
 
 def _text_hits(stream: npt.NDArray[np.uint8], data: bytes, min_len: int) -> list[_Hit]:
     """Runs of printable bytes that read like prose, code or base64 (not a repeated pattern)."""
-    mask = _PRINTABLE[stream]
     # A run of 2k - 1 or more bytes holds an aligned block of k: no such block, no run (the
     # usual case for low bits of sound, checked without finding every run).
     k = max(1, (min_len + 1) // 2)
-    if not mask[: mask.size // k * k].reshape(-1, k).all(axis=1).any():
+    if not has_aligned_run(stream, _PRINTABLE, k):
         return []
+    mask = _PRINTABLE[stream]
     edges = np.flatnonzero(np.diff(np.concatenate([[False], mask, [False]]).astype(np.int8)))
     starts, ends = edges[0::2], edges[1::2]
     keep = (ends - starts) >= min_len
@@ -258,21 +259,19 @@ def _pack_stream(
     return packed
 
 
-# Each byte with its bits, or its 2-bit groups, in the opposite order: the stream read in one
-# bit order, from the stream packed in the other (one table look-up instead of a second pack).
-_BIT_REVERSED = np.array([int(f"{b:08b}"[::-1], 2) for b in range(256)], dtype=np.uint8)
-_CRUMB_REVERSED = np.array(
-    [sum(((b >> (2 * i)) & 3) << (6 - 2 * i) for i in range(4)) for b in range(256)],
-    dtype=np.uint8,
-)
-
-
 def _pack_streams(
     low: npt.NDArray[np.uint8], bits: int, n_bytes: int
 ) -> tuple[npt.NDArray[np.uint8], ...]:
-    """:func:`_pack_stream` in each of ``_ORDERS``, packed once."""
-    first = _pack_stream(low, bits, _ORDERS[0], n_bytes)
-    return first, (_BIT_REVERSED if bits == 1 else _CRUMB_REVERSED)[first]
+    """:func:`_pack_stream` in each of ``_ORDERS`` (``low`` contiguous)."""
+    if bits == 1:
+        carriers = low[: n_bytes * 8] & 1
+        return np.packbits(carriers, bitorder="little"), np.packbits(carriers, bitorder="big")
+    # Four carriers a byte: read as one little-endian word, carrier i's two bits sit at 8 i;
+    # shifted to 2 i (LSB-first) or 6 - 2 i (MSB-first) and or-ed, the low byte is the packed one.
+    words = low[: (low.size // 4) * 4][: n_bytes * 4].view("<u4") & np.uint32(0x03030303)
+    first = (words | words >> 6 | words >> 12 | words >> 18).astype(np.uint8)
+    second = (words << 6 | words >> 4 | words >> 14 | words >> 24).astype(np.uint8)
+    return first, second
 
 
 def carve(

@@ -84,8 +84,9 @@ def populated_runs(
     hist: npt.NDArray[np.int64],
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Where each run of populated bins of ``hist`` starts and ends (one past its last)."""
-    edges = np.diff(np.concatenate([[0], (hist > 0).astype(np.int8), [0]]))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    populated = np.concatenate(([False], hist > 0, [False]))
+    edges = np.flatnonzero(populated[1:] != populated[:-1])  # starts and ends, alternating
+    return edges[0::2], edges[1::2]
 
 
 def comb_estimate(counts: npt.NDArray[np.integer], offset: int = 0) -> CombEstimate:

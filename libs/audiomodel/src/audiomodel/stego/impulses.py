@@ -83,7 +83,6 @@ class ImpulseCounter:
         self.amplitude = 0.0  # sum of the impulses' fitted |d|
         self.first_frame = -1  # frame of the first and last impulse (file order)
         self.last_frame = -1
-        self._magnitude = np.zeros(0, dtype=np.float32)  # |residual|, reused window to window
 
     def update(
         self,
@@ -92,18 +91,19 @@ class ImpulseCounter:
         peak: npt.NDArray[np.integer[Any]],
         energy: npt.NDArray[np.floating[Any]],
         start_frame: int,
+        *,
+        top: npt.NDArray[np.floating[Any]] | None = None,
     ) -> None:
         """One window: ``residual`` (channels, frames), a whole number of sub-blocks; ``peak``
         the samples' largest |value| per sub-block and ``energy`` the residual's sum of
         squares per sub-block, both (channels, sub-blocks);
         ``coef`` the interpolator's a_1..a_K.. (at least ``_K``); ``start_frame`` the file
-        frame of column 0."""
+        frame of column 0; ``top``, when given, the residual's largest |value| per sub-block
+        (what the test would otherwise find itself)."""
         channels, frames = residual.shape
         subs = frames // _SUB
-        if self._magnitude.shape != residual.shape or self._magnitude.dtype != residual.dtype:
-            self._magnitude = np.empty_like(residual)
-        blocks = np.abs(residual, out=self._magnitude).reshape(channels, subs, _SUB)
-        top = blocks.max(axis=-1)
+        if top is None:
+            top = np.abs(residual).reshape(channels, subs, _SUB).max(axis=-1)
         rest = np.maximum(np.asarray(energy, dtype=np.float64) - top.astype(np.float64) ** 2, 0.0)
         sigma = np.sqrt(rest / (_SUB - 1))
         qualifying = (sigma >= _MIN_SIGMA) & (sigma <= _MAX_SIGMA)
@@ -115,7 +115,8 @@ class ImpulseCounter:
         if not outlier.any():
             return
         channel, sub = np.nonzero(outlier)
-        at = sub * _SUB + blocks[channel, sub].argmax(axis=-1)
+        blocks = residual.reshape(channels, subs, _SUB)
+        at = sub * _SUB + np.abs(blocks[channel, sub]).argmax(axis=-1)
         inside = (at >= _K) & (at < frames - _K)
         channel, sub, at = channel[inside], sub[inside], at[inside]
         a = np.asarray(coef[:_K], dtype=np.float64)

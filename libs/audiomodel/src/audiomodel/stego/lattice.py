@@ -107,9 +107,13 @@ def lattice_estimate(
     if total == 0:
         return LatticeEstimate()
     top = min(bits_per_sample - _SOUND_BITS, 12)
+    # Counts per value mod 2**top, folded in halves for each smaller k (exact integer sums:
+    # one pass over the histogram instead of one per k).
+    residues = counts.reshape(-1, 1 << top).sum(axis=0)
     for k in range(top, _MIN_K - 1, -1):
         step = 1 << k
-        residues = counts.reshape(-1, step).sum(axis=0)  # counts per value mod 2**k
+        if residues.size > step:
+            residues = residues[:step] + residues[step : 2 * step]  # counts per value mod 2**k
         centred = np.abs(np.where(np.arange(step) < step // 2, 0, step) - np.arange(step))
         silent = int(counts[0]) if zeros is None else zeros
         on_lattice_loud = int(residues[0]) - silent  # non-zero multiples of 2**k

@@ -51,6 +51,12 @@ from scipy.special import gammaln
 
 from audiomodel.findings import Finding, finding
 from audiomodel.stego.impulses import ImpulseCounter
+from audiomodel.stego.kernels import (
+    count_low_bits,
+    determinism_terms,
+    subblock_extremes,
+    zero_clipped,
+)
 
 __all__ = ["IntSamples", "ParityStatistics", "judge_parity", "lsb_determinism"]
 
@@ -203,25 +209,16 @@ def lsb_determinism(pair_parity: npt.NDArray[np.integer]) -> float:
     left it a function of the level, about 1 - f after a share f of such low bits was replaced.
     0 when the pairs hold too few samples to tell.
     """
-    counts = pair_parity.reshape(-1, 2)
-    # The two columns added (exact; a sum over a 2-wide axis is several times slower), in the
-    # dtype that sum would give.
-    n = np.add(counts[:, 0], counts[:, 1], dtype=counts[:1].sum(axis=1).dtype)
-    seen = n >= 2
-    total = n[seen].astype(np.float64)
-    imbalance = np.abs(counts[seen, 0] - counts[seen, 1]).astype(np.float64)
-    # E|n_even - n_odd| for a fair coin: 2 n C(n - 1, floor((n - 1) / 2)) / 2^n, from a table
-    # made once for the common counts (the same values, without three gammaln per pair).
-    common = n[seen] < _FAIR_TABLE_SIZE
-    if common.all():
-        fair = _fair_table()[n[seen]]
-    else:
-        fair = _fair_imbalance(total)
-        fair[common] = _fair_table()[n[seen][common]]
-    room = float((total - fair).sum())
+    # Per pair seen twice or more: n - E and |n_even - n_odd| - E, E = E|n_even - n_odd| for a
+    # fair coin, 2 n C(n - 1, floor((n - 1) / 2)) / 2^n, from a table made once for the common
+    # counts (the same values, without three gammaln per pair), in one compiled pass.
+    room_terms, excess_terms = determinism_terms(
+        pair_parity.reshape(-1, 2), _fair_table(), _fair_imbalance
+    )
+    room = float(room_terms.sum())
     if room < _PAIR_EVIDENCE:
         return 0.0
-    return float((imbalance - fair).sum() / room)
+    return float(excess_terms.sum() / room)
 
 
 _FAIR_TABLE_SIZE = 1 << 14
@@ -385,12 +382,11 @@ class ParityStatistics:
         self.residual_power += float(energy.sum())
         self.quiet_subblocks += int(np.count_nonzero(energy < 4.0 * _SUB))
         self.subblocks += energy.size
-        # Each sub-block's largest |sample|, shared by the floor and the impulse test.
-        magnitude = self._scratch("magnitude", measured.shape, measured.dtype)
-        np.abs(measured, out=magnitude)
-        peak = magnitude.reshape(self.channels, -1, _SUB).max(axis=-1)
+        # Each sub-block's largest |sample|, shared by the floor and the impulse test, and its
+        # largest |residual|, for the impulse test: one compiled pass over both.
+        top, peak = subblock_extremes(residual, measured, _SUB)
         self._floor_shape(peak.reshape(-1), by_sub, energy.reshape(-1))
-        self.impulses.update(residual, coef, peak, energy, origin + _EDGE)
+        self.impulses.update(residual, coef, peak, energy, origin + _EDGE, top=top)
         self._add(rows)
 
     def _floor_shape(
@@ -453,9 +449,9 @@ class ParityStatistics:
             if row.dtype == np.int16:
                 self.pair_parity[: 1 << 16] += np.bincount(row.view(np.uint16), minlength=1 << 16)
             else:
-                self.pair_parity += np.bincount(row & 0x1FFFF, minlength=1 << 17)
-                # Bin 0 also holds the multiples of 2**17: the lattice test needs true zeros.
-                self.zeros += int(np.count_nonzero(row == 0))
+                # In one compiled pass; bin 0 also holds the multiples of 2**17, so the true
+                # zeros (the lattice test needs them) are counted apart.
+                self.zeros += count_low_bits(row, self.pair_parity)
 
     def _drop_clipped(self, span: IntSamples, residual: npt.NDArray[np.floating]) -> None:
         """Zero the residual of clipped samples (at full scale, or on a loud flat top).
@@ -473,13 +469,8 @@ class ParityStatistics:
         unclipped = -self._full < low and high < self._full
         if unclipped and np.count_nonzero(centre == high) + np.count_nonzero(centre == low) <= 4:
             return
-        rows, cols = np.nonzero((centre >= self._loud) | (centre <= -self._loud))
-        if rows.size == 0:
-            return
-        value = centre[rows, cols]
-        clipped = (value >= self._full) | (value <= -self._full)
-        clipped |= (value == span[rows, cols]) | (value == span[rows, cols + 2])
-        residual[rows[clipped], cols[clipped]] = 0.0
+        # Loud samples at full scale or equal to a neighbour, in one compiled pass.
+        zero_clipped(span, residual, self._loud, self._full)
 
     def finish(self) -> npt.NDArray[np.float64]:
         """Per-segment sums, shape (segments, channels, _COLUMNS); the last may be partial."""

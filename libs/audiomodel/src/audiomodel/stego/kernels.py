@@ -1,0 +1,254 @@
+"""Compiled loops of the steganalysis: one pass where numpy takes several, the same results.
+
+Each kernel gives exactly what the numpy expression it replaces gives (integers, maxima,
+table look-ups, comparisons: nothing whose value depends on an order of summation), so the
+analysis' features and findings do not move by a bit. The tests run each kernel against that
+expression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "count_low_bits",
+    "count_near_zero",
+    "determinism_terms",
+    "has_aligned_run",
+    "subblock_extremes",
+    "zero_clipped",
+]
+
+
+@numba.njit(cache=True)
+def _subblock_extremes(
+    residual_bits: Any, samples: Any, sub: int, top: Any, high: Any, low: Any
+) -> None:
+    # One channel (contiguous rows); simple compare-and-keep loops the compiler vectorises.
+    # |x| of a float is its bit pattern without the sign bit, and those patterns order as the
+    # values do, NaN above all: the integer maximum is numpy's maximum of |x|, NaN included.
+    for s in range(residual_bits.size // sub):
+        base = s * sub
+        most = np.int32(0)
+        for i in range(sub):
+            value = residual_bits[base + i] & np.int32(0x7FFFFFFF)
+            if value > most:
+                most = value
+        top[s] = most
+        up = samples[base]
+        down = up
+        for i in range(sub):
+            value = samples[base + i]
+            if value > up:
+                up = value
+            if value < down:
+                down = value
+        high[s] = up
+        low[s] = down
+
+
+def subblock_extremes(
+    residual: npt.NDArray[np.float32], samples: npt.NDArray[np.signedinteger[Any]], sub: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.signedinteger[Any]]]:
+    """Per sub-block of ``sub`` frames of (channels, frames) arrays whose rows are contiguous:
+    the largest |residual| and the largest |sample|, exactly as
+    ``np.abs(a).reshape(channels, -1, sub).max(axis=-1)`` gives them (a NaN residual gives
+    NaN; the sample dtype's minimum, whose abs wraps to itself, is no candidate: sub-blocks
+    holding it are left to numpy)."""
+    channels, frames = residual.shape
+    subs = frames // sub
+    top_bits = np.empty((channels, subs), dtype=np.int32)
+    high = np.empty((channels, subs), dtype=samples.dtype)
+    low = np.empty((channels, subs), dtype=samples.dtype)
+    for c in range(channels):
+        _subblock_extremes(
+            np.ascontiguousarray(residual[c]).view(np.int32),
+            np.ascontiguousarray(samples[c]),
+            sub,
+            top_bits[c],
+            high[c],
+            low[c],
+        )
+    top = top_bits.view(np.float32)
+    floor = np.iinfo(samples.dtype).min
+    wide = low.astype(np.int64)
+    peak = np.maximum(high, -wide).astype(samples.dtype)
+    wrapped = wide == floor
+    if wrapped.any():
+        channel, block = np.nonzero(wrapped)
+        rows = samples.reshape(channels, -1, sub)[channel, block]
+        peak[channel, block] = np.abs(rows).max(axis=-1)
+    return top, peak
+
+
+@numba.njit(cache=True)
+def has_aligned_run(stream: Any, table: Any, k: int) -> bool:
+    """Whether some aligned block of ``k`` bytes of ``stream`` is all ``table``-true:
+    ``table[stream][: size // k * k].reshape(-1, k).all(axis=1).any()``."""
+    for start in range(0, (stream.size // k) * k, k):
+        whole = True
+        for i in range(start, start + k):
+            if not table[stream[i]]:
+                whole = False
+                break
+        if whole:
+            return True
+    return False
+
+
+@numba.njit(cache=True)
+def _determinism_terms(counts: Any, table: Any) -> tuple[Any, Any, Any, Any, Any]:
+    pairs = counts.shape[0]
+    room = np.empty(pairs, dtype=np.float64)
+    excess = np.empty(pairs, dtype=np.float64)
+    beyond = np.empty(pairs, dtype=np.intp)  # where n is past the table
+    beyond_n = np.empty(pairs, dtype=np.int64)
+    beyond_imbalance = np.empty(pairs, dtype=np.int64)
+    kept = 0
+    past = 0
+    for j in range(pairs):
+        even = np.int64(counts[j, 0])
+        odd = np.int64(counts[j, 1])
+        n = even + odd
+        if n < 2:
+            continue
+        if n < table.size:
+            fair = table[n]
+            room[kept] = np.float64(n) - fair
+            excess[kept] = np.float64(abs(even - odd)) - fair
+        else:
+            beyond[past] = kept
+            beyond_n[past] = n
+            beyond_imbalance[past] = abs(even - odd)
+            past += 1
+        kept += 1
+    return (
+        room[:kept].copy(),
+        excess[:kept].copy(),
+        beyond[:past].copy(),
+        beyond_n[:past].copy(),
+        beyond_imbalance[:past].copy(),
+    )
+
+
+def determinism_terms(
+    counts: npt.NDArray[np.integer[Any]],
+    table: npt.NDArray[np.float64],
+    fair: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """For each value pair (rows of ``counts``, (pairs, 2)) seen at least twice, in order:
+    ``n - fair(n)`` and ``|n_even - n_odd| - fair(n)`` (``n`` the pair's samples; ``fair``
+    the fair coin's mean imbalance, from ``table`` where ``n`` is in it, else computed by
+    ``fair`` on the float64 counts, element by element)."""
+    room, excess, beyond, beyond_n, beyond_imbalance = _determinism_terms(counts, table)
+    if beyond.size:
+        total = beyond_n.astype(np.float64)
+        expected = fair(total)
+        room[beyond] = total - expected
+        excess[beyond] = beyond_imbalance.astype(np.float64) - expected
+    return room, excess
+
+
+@numba.njit(cache=True)
+def band_levels(spectrum: Any, first_bin: int, bands: int, norm: np.float32, out: Any) -> None:
+    """Into ``out`` (channels, frames, bands): the mean power of each band of 16 bins of
+    ``spectrum`` (channels, frames, bins) from ``first_bin`` on, over ``norm``, in float32 as
+    ``noise_floor`` computes it with numpy (re^2 + im^2 rounded to float32, the 16 terms added
+    in numpy's pairwise order: halves, then neighbours in three rounds)."""
+    channels, frames = spectrum.shape[0], spectrum.shape[1]
+    power = np.empty(16, dtype=np.float32)
+    half = np.empty(8, dtype=np.float32)
+    for c in range(channels):
+        for f in range(frames):
+            for b in range(bands):
+                at = first_bin + 16 * b
+                for i in range(16):
+                    value = spectrum[c, f, at + i]
+                    re = value.real
+                    im = value.imag
+                    power[i] = re * re + im * im
+                for i in range(8):
+                    half[i] = power[i] + power[i + 8]
+                quarter0 = half[0] + half[1]
+                quarter1 = half[2] + half[3]
+                quarter2 = half[4] + half[5]
+                quarter3 = half[6] + half[7]
+                total = (quarter0 + quarter1) + (quarter2 + quarter3)
+                out[c, f, b] = (total / np.float32(16.0)) / norm
+
+
+@numba.njit(cache=True)
+def _zero_clipped(span: Any, residual: Any, loud: int, full: int) -> None:
+    for i in range(residual.size):
+        value = span[i + 1]
+        loud_sample = value >= loud or value <= -loud
+        if loud_sample and (
+            value >= full or value <= -full or value == span[i] or value == span[i + 2]
+        ):
+            residual[i] = 0.0
+
+
+def zero_clipped(
+    span: npt.NDArray[np.signedinteger[Any]],
+    residual: npt.NDArray[np.floating[Any]],
+    loud: int,
+    full: int,
+) -> None:
+    """Zero ``residual`` (channels, frames) where the sample (``span``, one frame more on each
+    side) is at least ``loud`` from zero and at full scale (``full``) or equal to a neighbour."""
+    for c in range(residual.shape[0]):
+        row = residual[c]
+        work = row if row.flags.c_contiguous else row.copy()
+        _zero_clipped(np.ascontiguousarray(span[c]), work, loud, full)
+        if work is not row:
+            row[...] = work
+
+
+@numba.njit(cache=True)
+def _count_low_bits(values: Any, counts: Any, mask: int) -> int:
+    zeros = 0
+    for i in range(values.size):
+        value = values[i]
+        counts[value & mask] += 1
+        if value == 0:
+            zeros += 1
+    return zeros
+
+
+def count_low_bits(
+    values: npt.NDArray[np.signedinteger[Any]], counts: npt.NDArray[np.int64]
+) -> int:
+    """Add to ``counts`` (2**k bins) the samples of ``values`` per ``value & (2**k - 1)``, as
+    ``counts += np.bincount(values & (2**k - 1), minlength=2**k)`` does; returns how many
+    are exactly 0."""
+    return int(_count_low_bits(np.ascontiguousarray(values).reshape(-1), counts, counts.size - 1))
+
+
+@numba.njit(cache=True)
+def _count_near_zero(values: Any, counts: Any, reach: int, wrap: int) -> bool:
+    wrapped = False
+    for i in range(values.size):
+        value = np.int64(values[i])
+        if -reach < value < reach:
+            counts[value + reach] += 1
+        elif value == wrap:
+            wrapped = True
+    return wrapped
+
+
+def count_near_zero(
+    values: npt.NDArray[np.signedinteger[Any]], counts: npt.NDArray[np.int64], reach: int
+) -> None:
+    """Add to ``counts`` (2 ``reach`` bins, bin ``v + reach`` for value ``v``) the samples of
+    ``values`` with ``|v| < reach``, as ``np.bincount`` of them did; like it, raises
+    ValueError for the dtype's minimum (numpy's abs wraps it to itself, below ``reach``, and
+    its bin would be negative), leaving ``counts`` part-counted."""
+    wrap = np.iinfo(values.dtype).min
+    flat = np.ascontiguousarray(values).reshape(-1)
+    if _count_near_zero(flat, counts, reach, wrap) and wrap + reach < 0:
+        raise ValueError("'list' argument must have no negative elements")

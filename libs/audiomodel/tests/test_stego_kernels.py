@@ -1,0 +1,176 @@
+"""The compiled steganalysis loops give exactly what the numpy passes they replace give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.fft
+
+from audiomodel.stego import kernels
+from audiomodel.stego.carving import _PRINTABLE
+from audiomodel.stego.comb import populated_runs
+from audiomodel.stego.impulses import ImpulseCounter
+from audiomodel.stego.statistics import _fair_imbalance, _fair_table
+
+
+def numpy_band_levels(spectrum: np.ndarray, first: int, bands: int, norm: float) -> np.ndarray:
+    """The noise floor's band levels as numpy computed them (float32, numpy's pairwise order)."""
+    part = spectrum[..., first : first + 16 * bands]
+    power = np.square(part.real)
+    power += np.square(part.imag)
+    power = power.reshape(*power.shape[:-1], bands, 16)
+    half = power[..., :8] + power[..., 8:]
+    quarter = half[..., 0::2] + half[..., 1::2]
+    eighth = quarter[..., 0::2] + quarter[..., 1::2]
+    out = eighth[..., 0] + eighth[..., 1]
+    out /= 16
+    out /= np.float32(norm)
+    assert np.array_equal(out, power.sum(axis=-1) / 16 / np.float32(norm))  # numpy's own sum
+    return out.astype(np.float64)
+
+
+@pytest.mark.parametrize("scale", [0.3, 40.0, 20000.0])
+def test_band_levels_equal_numpy_to_the_bit(scale: float) -> None:
+    rng = np.random.default_rng(int(scale))
+    frames = np.rint(rng.standard_normal((2, 37, 1024)) * scale).astype(np.float32)
+    spectrum = scipy.fft.rfft(frames * np.hanning(1026)[1:-1].astype(np.float32), axis=-1)
+    out = np.full((2, 37, 28), np.nan)
+    kernels.band_levels(spectrum, 49, 28, np.float32(383.6), out)
+    expected = numpy_band_levels(spectrum, 49, 28, 383.6)
+    assert out.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.int32])
+def test_subblock_extremes_equal_numpy_abs_max(dtype: type) -> None:
+    rng = np.random.default_rng(3)
+    residual = (rng.standard_normal((2, 130 * 128)) * 3).astype(np.float32)
+    residual[0, 5] = -np.inf
+    residual[1, 300] = np.nan
+    residual[1, 1000:1128] = -0.0
+    info = np.iinfo(dtype)
+    samples = rng.integers(-2000, 2000, (2, 130 * 128 + 7)).astype(dtype)
+    samples[0, 20] = info.min  # abs wraps: numpy's max skips it
+    samples[1, 140:268] = info.min  # a whole sub-block of it
+    samples[0, 700] = info.max
+    view = samples[:, 3 : 3 + 130 * 128]  # strided rows, as the statistics pass them
+    top, peak = kernels.subblock_extremes(residual, view, 128)
+    expected_top = np.abs(residual).reshape(2, -1, 128).max(axis=-1)
+    expected_peak = np.abs(view).reshape(2, -1, 128).max(axis=-1)
+    assert top.dtype == expected_top.dtype and peak.dtype == expected_peak.dtype
+    assert top.tobytes() == expected_top.tobytes()
+    assert peak.tobytes() == expected_peak.tobytes()
+
+
+def test_impulse_counter_counts_the_same_given_the_maxima() -> None:
+    rng = np.random.default_rng(8)
+    residual = rng.normal(0, 0.6, (2, 64 * 128)).astype(np.float32)
+    residual[:, 3000] += 12.0
+    residual[1, 7001] -= 9.0
+    energy = np.einsum("ij,ij->i", *(2 * [residual.reshape(-1, 128)])).reshape(2, -1)
+    peak = np.full((2, 64), 100)
+    coef = np.full(16, 1 / 32)
+    alone, given = ImpulseCounter(), ImpulseCounter()
+    alone.update(residual, coef, peak, energy.astype(np.float64), 10)
+    top, _ = kernels.subblock_extremes(residual, peak.repeat(128, axis=1), 128)
+    given.update(residual, coef, peak, energy.astype(np.float64), 10, top=top)
+    assert alone.events >= 2
+    assert vars(alone) == vars(given)
+
+
+@pytest.mark.parametrize("k", [1, 16])
+def test_has_aligned_run_equals_the_block_test(k: int) -> None:
+    rng = np.random.default_rng(k)
+    for trial in range(40):
+        stream = rng.integers(0, 256, 4096 + trial, dtype=np.uint8)
+        if trial % 3 == 0:
+            start = rng.integers(0, 4000)
+            stream[start : start + 40] = rng.integers(0x41, 0x5A, 40)
+        mask = _PRINTABLE[stream]
+        expected = bool(mask[: mask.size // k * k].reshape(-1, k).all(axis=1).any())
+        assert kernels.has_aligned_run(stream, _PRINTABLE, k) == expected
+
+
+def test_populated_runs_find_every_run() -> None:
+    rng = np.random.default_rng(5)
+    for size in (1, 2, 7, 65536):
+        hist = rng.integers(0, 3, size) * rng.integers(0, 2, size)
+        edges = np.diff(np.concatenate([[0], (hist > 0).astype(np.int8), [0]]))
+        starts, ends = populated_runs(hist)
+        np.testing.assert_array_equal(starts, np.flatnonzero(edges == 1))
+        np.testing.assert_array_equal(ends, np.flatnonzero(edges == -1))
+
+
+def test_determinism_terms_are_the_pairs_seen_twice_with_the_fair_imbalance() -> None:
+    rng = np.random.default_rng(6)
+    counts = rng.integers(0, 40, (5000, 2))
+    counts[::7] = 0
+    counts[1::11, 0] = 1
+    counts[1::11, 1] = 0
+    counts[3::500] = rng.integers(9000, 90000, (10, 2))  # past the table: computed
+    table = _fair_table()
+    room, excess = kernels.determinism_terms(counts, table, _fair_imbalance)
+    # What lsb_determinism computed with numpy: the formula for every pair, the table's
+    # values where the count is in it.
+    n = counts.sum(axis=1)
+    seen = n >= 2
+    total = n[seen].astype(np.float64)
+    fair = _fair_imbalance(total)
+    common = n[seen] < table.size
+    assert not common.all()
+    fair[common] = table[n[seen][common]]
+    imbalance = np.abs(counts[seen, 0] - counts[seen, 1]).astype(np.float64)
+    assert room.tobytes() == (total - fair).tobytes()
+    assert excess.tobytes() == (imbalance - fair).tobytes()
+
+
+def test_zero_clipped_zeroes_the_loud_samples_at_full_scale_or_on_a_flat_top() -> None:
+    rng = np.random.default_rng(9)
+    span = rng.integers(-32768, 32768, (2, 5002)).astype(np.int16)
+    span[0, 100:110] = 20000  # a loud flat top
+    span[1, 50] = 32767
+    span[1, 900] = -32768
+    residual = rng.standard_normal((2, 6000)).astype(np.float32)[:, :5000]  # strided rows
+    expected = residual.copy()
+    centre = span[:, 1:-1]
+    rows, cols = np.nonzero((centre >= 16384) | (centre <= -16384))
+    value = centre[rows, cols]
+    clipped = (value >= 32767) | (value <= -32767)
+    clipped |= (value == span[rows, cols]) | (value == span[rows, cols + 2])
+    expected[rows[clipped], cols[clipped]] = 0.0
+    strided = np.zeros((2, 10000), np.float32)[:, ::2]  # rows not contiguous: same result
+    strided[...] = residual
+    kernels.zero_clipped(span, residual, 16384, 32767)
+    assert residual.tobytes() == expected.tobytes()
+    kernels.zero_clipped(span, strided, 16384, 32767)
+    assert strided.tobytes() == expected.tobytes()
+    assert residual[0, 100:108].tolist() == [0.0] * 8
+
+
+def test_count_low_bits_adds_the_bincount_and_counts_zeros() -> None:
+    rng = np.random.default_rng(10)
+    values = rng.integers(-(1 << 23), 1 << 23, 50_000).astype(np.int32)
+    values[::97] = 0
+    values[1::89] = 1 << 17  # a multiple of 2**17: bin 0, not a zero
+    counts = rng.integers(0, 5, 1 << 17)
+    expected = counts + np.bincount(values & 0x1FFFF, minlength=1 << 17)
+    zeros = kernels.count_low_bits(values, counts)
+    np.testing.assert_array_equal(counts, expected)
+    assert zeros == np.count_nonzero(values == 0)
+
+
+def test_count_near_zero_adds_the_quiet_samples_histogram() -> None:
+    rng = np.random.default_rng(11)
+    values = rng.integers(-(1 << 18), 1 << 18, (20_000, 2)).astype(np.int32)
+    values[5] = (-(1 << 16), (1 << 16) - 1)
+    counts = np.zeros(2 << 16, dtype=np.int64)
+    flat = values.reshape(-1)
+    quiet = flat[np.abs(flat) < (1 << 16)]
+    expected = np.bincount(quiet + (1 << 16), minlength=2 << 16)
+    kernels.count_near_zero(values, counts, 1 << 16)
+    np.testing.assert_array_equal(counts, expected)
+    values[7, 1] = np.iinfo(np.int32).min  # numpy's abs wraps: bincount refused it
+    with pytest.raises(ValueError):
+        quiet = flat[np.abs(flat) < (1 << 16)]
+        np.bincount(quiet + (1 << 16), minlength=2 << 16)
+    with pytest.raises(ValueError):
+        kernels.count_near_zero(values, counts, 1 << 16)
