@@ -81,6 +81,16 @@ def test_clean_recordings_in_other_formats_are_accepted(fmt: str) -> None:
     assert verdict.decision is Decision.ACCEPT, verdict.to_dict()
 
 
+def test_a_32_bit_recording_touching_negative_full_scale_is_decoded() -> None:
+    # The most negative 32-bit value has no absolute value in 32 bits: it once made the quiet-value
+    # histogram refuse the block, and a clipped recording came back `container.undecodable`.
+    samples = music(seed=6).astype(np.int32) << 16
+    samples[1000, 0] = np.iinfo(np.int32).min
+    verdict = validate_bytes(wav(samples, subtype="PCM_32"))  # type: ignore[arg-type]
+    assert "container.undecodable" not in {f.code for f in verdict.findings}, verdict.to_dict()
+    assert verdict.decision is Decision.ACCEPT, verdict.to_dict()
+
+
 def test_source_code_as_samples_is_rejected_as_data() -> None:
     source = (Path(threats.__file__).read_text() * 4)[: RATE * 3]
     verdict = validate_bytes(threats.text_as_pcm(source, sample_rate=22050))

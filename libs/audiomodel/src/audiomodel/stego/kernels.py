@@ -32,7 +32,7 @@ def _subblock_extremes(
     # One channel (contiguous rows); simple compare-and-keep loops the compiler vectorises.
     # |x| of a float is its bit pattern without the sign bit, and those patterns order as the
     # values do, NaN above all: the integer maximum is numpy's maximum of |x|, NaN included.
-    for s in range(residual_bits.size // sub):
+    for s in range(top.size):
         base = s * sub
         most = np.int32(0)
         for i in range(sub):
@@ -53,8 +53,8 @@ def _subblock_extremes(
 
 
 def subblock_extremes(
-    residual: npt.NDArray[np.float32], samples: npt.NDArray[np.signedinteger[Any]], sub: int
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.signedinteger[Any]]]:
+    residual: npt.NDArray[np.floating[Any]], samples: npt.NDArray[np.signedinteger[Any]], sub: int
+) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.signedinteger[Any]]]:
     """Per sub-block of ``sub`` frames of (channels, frames) arrays whose rows are contiguous:
     the largest |residual| and the largest |sample|, exactly as
     ``np.abs(a).reshape(channels, -1, sub).max(axis=-1)`` gives them (a NaN residual gives
@@ -62,6 +62,10 @@ def subblock_extremes(
     holding it are left to numpy)."""
     channels, frames = residual.shape
     subs = frames // sub
+    if residual.dtype != np.float32:
+        # The bit-pattern maximum below reads 32-bit floats; 32-bit PCM's residual is float64.
+        top64 = np.abs(residual).reshape(channels, subs, sub).max(axis=-1)
+        return top64, np.abs(samples).reshape(channels, subs, sub).max(axis=-1)
     top_bits = np.empty((channels, subs), dtype=np.int32)
     high = np.empty((channels, subs), dtype=samples.dtype)
     low = np.empty((channels, subs), dtype=samples.dtype)
@@ -230,25 +234,17 @@ def count_low_bits(
 
 
 @numba.njit(cache=True)
-def _count_near_zero(values: Any, counts: Any, reach: int, wrap: int) -> bool:
-    wrapped = False
+def _count_near_zero(values: Any, counts: Any, reach: int) -> None:
     for i in range(values.size):
-        value = np.int64(values[i])
+        value = np.int64(values[i])  # widened: the dtype's minimum has no absolute value in it
         if -reach < value < reach:
             counts[value + reach] += 1
-        elif value == wrap:
-            wrapped = True
-    return wrapped
 
 
 def count_near_zero(
     values: npt.NDArray[np.signedinteger[Any]], counts: npt.NDArray[np.int64], reach: int
 ) -> None:
     """Add to ``counts`` (2 ``reach`` bins, bin ``v + reach`` for value ``v``) the samples of
-    ``values`` with ``|v| < reach``, as ``np.bincount`` of them did; like it, raises
-    ValueError for the dtype's minimum (numpy's abs wraps it to itself, below ``reach``, and
-    its bin would be negative), leaving ``counts`` part-counted."""
-    wrap = np.iinfo(values.dtype).min
-    flat = np.ascontiguousarray(values).reshape(-1)
-    if _count_near_zero(flat, counts, reach, wrap) and wrap + reach < 0:
-        raise ValueError("'list' argument must have no negative elements")
+    ``values`` with ``|v| < reach``. The dtype's minimum (a full-scale negative sample of 24- or
+    32-bit audio) is far from zero and not counted."""
+    _count_near_zero(np.ascontiguousarray(values).reshape(-1), counts, reach)
