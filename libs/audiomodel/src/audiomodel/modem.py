@@ -627,11 +627,18 @@ def _symbol_rate(times: Floats, max_baud: float) -> tuple[float, float]:
     return float(finest[int(phase.argmax())]), float(fc[j])
 
 
-def _clock_lines(diff: Floats, rate: float, max_baud: float) -> Floats:
-    """Candidate clocks from the spectrum of the change signal ``|d diff/dt|``: a steady clock
-    puts lines at the symbol rate and, with 8-N-1 framing, at multiples of a tenth of it. The
-    lines are an average over every symbol of the chunk, so they stand out under music where
-    single changes are timed badly."""
+_ChangePower = tuple[int, Floats, Floats, Floats, int]
+_last_change_power: list[tuple[Floats, float, _ChangePower] | None] = [None]
+
+
+def _change_power(diff: Floats, rate: float) -> _ChangePower:
+    """(size, Hz, power, local median floor, bins with a floor) of the spectrum of the change
+    signal ``|d diff/dt|`` (mean removed), the floor the median of each 64 bins. The clock
+    from lines and the clock from phase both read it for one ``diff`` in turn: the last one is
+    kept (the same object, not a copy: it is not written to)."""
+    last = _last_change_power[0]
+    if last is not None and last[0] is diff and last[1] == rate:
+        return last[2]
     g = np.abs(np.diff(diff))
     g -= g.mean()
     power = np.abs(scipy.fft.rfft(g)) ** 2
@@ -639,6 +646,17 @@ def _clock_lines(diff: Floats, rate: float, max_baud: float) -> Floats:
     block = 64
     usable = power.size // block * block
     floor = np.repeat(np.median(power[:usable].reshape(-1, block), axis=1), block)
+    out = (g.size, freqs, power, floor, usable)
+    _last_change_power[0] = (diff, rate, out)
+    return out
+
+
+def _clock_lines(diff: Floats, rate: float, max_baud: float) -> Floats:
+    """Candidate clocks from the spectrum of the change signal ``|d diff/dt|``: a steady clock
+    puts lines at the symbol rate and, with 8-N-1 framing, at multiples of a tenth of it. The
+    lines are an average over every symbol of the chunk, so they stand out under music where
+    single changes are timed badly."""
+    _, freqs, power, floor, usable = _change_power(diff, rate)
     ok = (freqs[:usable] >= MIN_BAUD / 10) & (freqs[:usable] <= max_baud)
     ratio = np.where(ok, power[:usable] / (floor + EPS), 0.0)
     top = np.argpartition(ratio, -4)[-4:]
@@ -677,13 +695,7 @@ def _clock_by_phase(
     """
     if times.size < MIN_TRANSITIONS:
         return 0.0, 0.0, np.empty(0)
-    g = np.abs(np.diff(diff))
-    g -= g.mean()
-    power = np.abs(scipy.fft.rfft(g)) ** 2
-    freqs = np.fft.rfftfreq(g.size, 1 / rate)
-    block = 64
-    usable = power.size // block * block
-    floor = np.repeat(np.median(power[:usable].reshape(-1, block), axis=1), block)
+    g_size, freqs, power, floor, usable = _change_power(diff, rate)
     ok = (freqs[:usable] >= MIN_BAUD) & (freqs[:usable] <= max_baud)
     ratio = np.where(ok, power[:usable] / (floor + EPS), 0.0)
     top = np.argpartition(ratio, -PHASE_CLOCK_LINES)[-PHASE_CLOCK_LINES:]
@@ -691,7 +703,7 @@ def _clock_by_phase(
     if lines.size == 0:
         return 0.0, 0.0, np.empty(0)
     # within a bin of each line (the clock's phase must hold over the whole chunk)
-    step = rate / g.size
+    step = rate / g_size
     grid = (lines[:, None] + step * np.linspace(-1.0, 1.0, 9)[None, :]).ravel()
     t = (times - times[0])[:: max(1, times.size // 400)]
     cycles = np.outer(grid, t).astype(np.float32)
