@@ -554,11 +554,11 @@ def _band_envelopes(
 def _crossings(diff: Floats, rate: float, hysteresis: float = 0.3) -> Floats:
     """Times (s) at which ``diff`` goes from one tone to the other: a Schmitt trigger on +-0.3,
     each change timed at the last zero crossing before the new tone is decided."""
-    state = np.where(diff > hysteresis, 1, np.where(diff < -hysteresis, -1, 0))
-    decided = np.flatnonzero(state)
+    high = diff > hysteresis
+    decided = np.flatnonzero(high | (diff < -hysteresis))
     if decided.size < 2:
         return np.empty(0)
-    levels = state[decided]
+    levels = high[decided]  # the decided tone (True: the first, over +0.3)
     flips = np.flatnonzero(levels[1:] != levels[:-1])
     sign = diff >= 0
     zeros = np.flatnonzero(sign[1:] != sign[:-1])  # crossing between zeros[i] and zeros[i] + 1
