@@ -546,7 +546,15 @@ def _band_envelopes(
     for row, centre in zip(shifted, centres, strict=True):
         c = round(centre / bin_hz)
         lo, hi = max(1, c - h), min(spectrum.size, c + h + 1)
-        row[(np.arange(lo, hi) - c) % length] = spectrum[lo:hi] * _taper(hi - lo)
+        band = spectrum[lo:hi] * _taper(hi - lo)
+        first = lo - c  # bin k goes to (k - c) % length: below c to the end, c on from 0
+        if -length <= first and hi - c <= length and hi - lo <= length:
+            below = max(0, min(hi, c) - lo)
+            row[length + first : length + first + below] = band[:below]
+            if hi > c:
+                row[first + below : hi - c] = band[below:]
+        else:
+            row[(np.arange(lo, hi) - c) % length] = band
     out: npt.NDArray[np.complex128] = scipy.fft.ifft(shifted, axis=-1)
     return out
 
