@@ -456,7 +456,7 @@ class _ChunkTransform:
             x = x - x.mean()
             if not np.any(x):
                 return None
-        spectrum = scipy.fft.rfft(x)
+        spectrum = scipy.fft.rfft(x.astype(np.float32)).astype(np.complex128)
         return cls(x, spectrum, _Spectrum.of(np.abs(spectrum) ** 2, sr / x.size))
 
 
