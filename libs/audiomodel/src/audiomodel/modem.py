@@ -635,7 +635,7 @@ def _symbol_rate(times: Floats, max_baud: float) -> tuple[float, float]:
     return float(finest[int(phase.argmax())]), float(fc[j])
 
 
-_ChangePower = tuple[int, Floats, Floats, Floats, int]
+_ChangePower = tuple[int, npt.NDArray[np.floating[Any]], Floats, Floats, int]
 _last_change_power: list[tuple[Floats, float, _ChangePower] | None] = [None]
 
 
@@ -649,12 +649,12 @@ def _change_power(diff: Floats, rate: float) -> _ChangePower:
         return last[2]
     g = np.abs(np.diff(diff))
     g -= g.mean()
-    power = np.abs(scipy.fft.rfft(g)) ** 2
+    power: Floats = np.abs(scipy.fft.rfft(g)) ** 2
     freqs = np.fft.rfftfreq(g.size, 1 / rate)
     block = 64
-    usable = power.size // block * block
-    floor = np.repeat(np.median(power[:usable].reshape(-1, block), axis=1), block)
-    out = (g.size, freqs, power, floor, usable)
+    usable = int(power.size // block * block)
+    floor: Floats = np.repeat(np.median(power[:usable].reshape(-1, block), axis=1), block)
+    out: _ChangePower = (int(g.size), freqs, power, floor, usable)
     _last_change_power[0] = (diff, rate, out)
     return out
 
