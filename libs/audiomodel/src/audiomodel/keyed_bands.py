@@ -21,6 +21,8 @@ the bins beside each coarse tone.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
@@ -51,13 +53,21 @@ def _frames_pow2(seconds: float, rate: float) -> int:
     return max(8, 1 << round(float(np.log2(seconds * rate))))
 
 
+@lru_cache(maxsize=16)
+def _taper32(width: int) -> npt.NDArray[np.float32]:
+    """The Hann taper of a frame ``width`` long (its zero ends left off), float32, made once."""
+    taper = np.hanning(width + 2)[1:-1].astype(np.float32)
+    taper.setflags(write=False)
+    return taper
+
+
 def _band_power(
     x: Floats, rate: float, width: int, min_hz: float, max_hz: float, stride: int = 1
 ) -> tuple[Floats, Floats]:
     """(bin centres Hz, power (frames, bins)) of Hann frames ``width`` long, every ``stride``-th
     of the non-overlapping ones, for the bins between ``min_hz`` and ``max_hz``."""
     frames = sliding_window_view(x, width)[:: width * stride]
-    taper = np.hanning(width + 2)[1:-1].astype(np.float32)
+    taper = _taper32(width)
     spectrum = scipy.fft.rfft(frames.astype(np.float32) * taper, axis=1)
     bin_hz = rate / width
     lo = max(0, int(np.ceil(min_hz / bin_hz - 0.5)))
@@ -78,15 +88,17 @@ def _keyed_part(power: Floats, slow: int = SLOW_FRAMES) -> Floats:
         mean = np.empty_like(power)
         half = slow // 2
         # frames half..n-half-1 get the mean of the ``slow`` frames around them; the ends the
-        # nearest whole one
-        mean[half : n - slow + half + 1] = (
-            np.concatenate((cs[slow - 1 : slow], cs[slow:] - cs[:-slow])) / slow
-        )
+        # nearest whole one (written in place: the same values as whole-array expressions)
+        whole = mean[half : n - slow + half + 1]
+        whole[0] = cs[slow - 1]
+        np.subtract(cs[slow:], cs[:-slow], out=whole[1:])
+        whole /= slow
         mean[:half] = mean[half]
         mean[n - slow + half + 1 :] = mean[n - slow + half]
-        fast = power - mean
+        fast = np.subtract(power, mean, out=mean)
         fast -= fast.mean(axis=0)
-    out: Floats = fast / (np.sqrt((fast**2).mean(axis=0)) + EPS)
+    square = fast * fast
+    out: Floats = np.divide(fast, np.sqrt(square.mean(axis=0)) + EPS, out=square)
     return out
 
 

@@ -456,7 +456,7 @@ class _ChunkTransform:
             x = x - x.mean()
             if not np.any(x):
                 return None
-        spectrum = scipy.fft.rfft(x)
+        spectrum = scipy.fft.rfft(x.astype(np.float32)).astype(np.complex128)
         return cls(x, spectrum, _Spectrum.of(np.abs(spectrum) ** 2, sr / x.size))
 
 
@@ -546,7 +546,15 @@ def _band_envelopes(
     for row, centre in zip(shifted, centres, strict=True):
         c = round(centre / bin_hz)
         lo, hi = max(1, c - h), min(spectrum.size, c + h + 1)
-        row[(np.arange(lo, hi) - c) % length] = spectrum[lo:hi] * _taper(hi - lo)
+        band = spectrum[lo:hi] * _taper(hi - lo)
+        first = lo - c  # bin k goes to (k - c) % length: below c to the end, c on from 0
+        if -length <= first and hi - c <= length and hi - lo <= length:
+            below = max(0, min(hi, c) - lo)
+            row[length + first : length + first + below] = band[:below]
+            if hi > c:
+                row[first + below : hi - c] = band[below:]
+        else:
+            row[(np.arange(lo, hi) - c) % length] = band
     out: npt.NDArray[np.complex128] = scipy.fft.ifft(shifted, axis=-1)
     return out
 
@@ -554,11 +562,11 @@ def _band_envelopes(
 def _crossings(diff: Floats, rate: float, hysteresis: float = 0.3) -> Floats:
     """Times (s) at which ``diff`` goes from one tone to the other: a Schmitt trigger on +-0.3,
     each change timed at the last zero crossing before the new tone is decided."""
-    state = np.where(diff > hysteresis, 1, np.where(diff < -hysteresis, -1, 0))
-    decided = np.flatnonzero(state)
+    high = diff > hysteresis
+    decided = np.flatnonzero(high | (diff < -hysteresis))
     if decided.size < 2:
         return np.empty(0)
-    levels = state[decided]
+    levels = high[decided]  # the decided tone (True: the first, over +0.3)
     flips = np.flatnonzero(levels[1:] != levels[:-1])
     sign = diff >= 0
     zeros = np.flatnonzero(sign[1:] != sign[:-1])  # crossing between zeros[i] and zeros[i] + 1
@@ -627,18 +635,36 @@ def _symbol_rate(times: Floats, max_baud: float) -> tuple[float, float]:
     return float(finest[int(phase.argmax())]), float(fc[j])
 
 
+_ChangePower = tuple[int, npt.NDArray[np.floating[Any]], Floats, Floats, int]
+_last_change_power: list[tuple[Floats, float, _ChangePower] | None] = [None]
+
+
+def _change_power(diff: Floats, rate: float) -> _ChangePower:
+    """(size, Hz, power, local median floor, bins with a floor) of the spectrum of the change
+    signal ``|d diff/dt|`` (mean removed), the floor the median of each 64 bins. The clock
+    from lines and the clock from phase both read it for one ``diff`` in turn: the last one is
+    kept (the same object, not a copy: it is not written to)."""
+    last = _last_change_power[0]
+    if last is not None and last[0] is diff and last[1] == rate:
+        return last[2]
+    g = np.abs(np.diff(diff))
+    g -= g.mean()
+    power: Floats = np.abs(scipy.fft.rfft(g)) ** 2
+    freqs = np.fft.rfftfreq(g.size, 1 / rate)
+    block = 64
+    usable = int(power.size // block * block)
+    floor: Floats = np.repeat(np.median(power[:usable].reshape(-1, block), axis=1), block)
+    out: _ChangePower = (int(g.size), freqs, power, floor, usable)
+    _last_change_power[0] = (diff, rate, out)
+    return out
+
+
 def _clock_lines(diff: Floats, rate: float, max_baud: float) -> Floats:
     """Candidate clocks from the spectrum of the change signal ``|d diff/dt|``: a steady clock
     puts lines at the symbol rate and, with 8-N-1 framing, at multiples of a tenth of it. The
     lines are an average over every symbol of the chunk, so they stand out under music where
     single changes are timed badly."""
-    g = np.abs(np.diff(diff))
-    g -= g.mean()
-    power = np.abs(scipy.fft.rfft(g)) ** 2
-    freqs = np.fft.rfftfreq(g.size, 1 / rate)
-    block = 64
-    usable = power.size // block * block
-    floor = np.repeat(np.median(power[:usable].reshape(-1, block), axis=1), block)
+    _, freqs, power, floor, usable = _change_power(diff, rate)
     ok = (freqs[:usable] >= MIN_BAUD / 10) & (freqs[:usable] <= max_baud)
     ratio = np.where(ok, power[:usable] / (floor + EPS), 0.0)
     top = np.argpartition(ratio, -4)[-4:]
@@ -677,13 +703,7 @@ def _clock_by_phase(
     """
     if times.size < MIN_TRANSITIONS:
         return 0.0, 0.0, np.empty(0)
-    g = np.abs(np.diff(diff))
-    g -= g.mean()
-    power = np.abs(scipy.fft.rfft(g)) ** 2
-    freqs = np.fft.rfftfreq(g.size, 1 / rate)
-    block = 64
-    usable = power.size // block * block
-    floor = np.repeat(np.median(power[:usable].reshape(-1, block), axis=1), block)
+    g_size, freqs, power, floor, usable = _change_power(diff, rate)
     ok = (freqs[:usable] >= MIN_BAUD) & (freqs[:usable] <= max_baud)
     ratio = np.where(ok, power[:usable] / (floor + EPS), 0.0)
     top = np.argpartition(ratio, -PHASE_CLOCK_LINES)[-PHASE_CLOCK_LINES:]
@@ -691,7 +711,7 @@ def _clock_by_phase(
     if lines.size == 0:
         return 0.0, 0.0, np.empty(0)
     # within a bin of each line (the clock's phase must hold over the whole chunk)
-    step = rate / g.size
+    step = rate / g_size
     grid = (lines[:, None] + step * np.linspace(-1.0, 1.0, 9)[None, :]).ravel()
     t = (times - times[0])[:: max(1, times.size // 400)]
     cycles = np.outer(grid, t).astype(np.float32)
