@@ -77,6 +77,7 @@ from scipy.ndimage import maximum_filter1d, median_filter, minimum_filter1d
 
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.keyed_bands import keyed_band_pairs
+from audiomodel.modem_music import keyed_stretch
 from audiomodel.payload import PayloadKind, confirm_signature, find_signatures, identify_payload
 
 __all__ = [
@@ -1411,10 +1412,18 @@ def demodulate_fsk(
             frames=frames,
             valid_ratio=ratio,
         )
-        if best is None or (ratio, len(data)) > (best.valid_ratio, len(best.data)):
+        if best is None or _polarity_rank(candidate) > _polarity_rank(best):
             best = candidate
     assert best is not None
     return best
+
+
+def _polarity_rank(d: Demodulated) -> tuple[bool, float, int]:
+    """How well one polarity of a receiver reads: frames that carry data first (the wrong
+    polarity of zero-rich data, an executable's, frames as 0xFF almost as validly as the right
+    one, and under music at a transmission's edges may frame a little better), then the share
+    of valid frames, then the bytes."""
+    return not _idle(d.data), d.valid_ratio, len(d.data)
 
 
 def _trim_to_keying(x: Floats, sr: float, keying: Keying) -> Floats:
@@ -1432,6 +1441,16 @@ def _trim_to_keying(x: Floats, sr: float, keying: Keying) -> Floats:
     if on.size == 0:
         return x
     return x[max(0, (on[0] - 1) * hop) : min(x.size, (on[-1] + 2) * hop)]
+
+
+def _trim_where_keyed(x: Floats, sr: float, keying: Keying) -> Floats:
+    """The stretch of ``x`` where the pair's tones take turns (:func:`keyed_stretch`: under
+    music as loud as the modem, where its tones are on says little), and there, where they are
+    on (:func:`_trim_to_keying`: the exact ends of a modem heard alone)."""
+    stretch = keyed_stretch(x, sr, keying.f_low, keying.f_high, keying.baud)
+    if stretch is not None:
+        x = x[stretch[0] : stretch[1]]
+    return _trim_to_keying(x, sr, keying)
 
 
 # -- streaming over a whole track -------------------------------------------------------------------
@@ -1649,7 +1668,7 @@ class ModemScanner:
             if best_head.frames < MIN_FRAMES or best_head.valid_ratio < MIN_VALID_FRAMES:
                 transmission.demodulated = best_head
                 return transmission
-        x = _trim_to_keying(x, self.rate, keying)
+        x = _trim_where_keyed(x, self.rate, keying)
         demodulated = demodulate_fsk(x, self.rate, keying.f_low, keying.f_high, baud)
         transmission.demodulated = demodulated
         if transmission.framed:
