@@ -1022,24 +1022,17 @@ def _keying(chunk: _ChunkTransform, sr: float, offset_s: float, end_s: float) ->
     spectra = {n: chunk.spectrum}
     candidates = _candidate_pairs(spectrum, sr / 2)
     best = _best_keying(x, spectra, sr, candidates, offset_s, end_s)
+    turns = best is not None  # something keys, or (below) takes turns
     if best is None:
         fixed = _fixed_plans(chunk, spectra, sr, candidates)
         best = _best_keying(x, spectra, sr, fixed, offset_s, end_s)
         if best is None:
             keyed = _keyed_candidates(chunk, sr, candidates + fixed)
             best = _best_keying(x, spectra, sr, keyed, offset_s, end_s)
-    # tones that name a rate whose clock the whole chunk keeps: over a keying timed otherwise
-    # (under music a fast modem's changes may time a wrong clock on wrong tones)
-    # (a plan keying found at a whole fraction of the named rate stands: the changes of a modem
-    # at 300 Bd keep a 600 Bd clock too)
-    whole = _whole_chunk_keying(chunk, sr, spectra, candidates, offset_s, end_s)
-    if whole is not None and (
-        best is None
-        or modem_name(best.baud, best.f_low, best.f_high) == "FSK"
-        or not any(abs(k * best.baud - whole.baud) <= 0.03 * whole.baud for k in (1, 2, 3, 4))
-    ):
-        best = whole
-    return best
+            turns = bool(fixed or keyed)
+    return (
+        _over_whole_chunk(chunk, sr, spectra, candidates, best, offset_s, end_s) if turns else best
+    )
 
 
 def _keyed_pairs(chunk: _ChunkTransform, sr: float) -> list[tuple[float, float, float]]:
@@ -1128,6 +1121,30 @@ def _named_rates(f_a: float, f_b: float) -> list[float]:
         if abs(lo - want_lo) <= slack and abs(hi - want_hi) <= slack and rate >= MIN_BAUD:
             out.append(rate)
     return out
+
+
+def _over_whole_chunk(
+    chunk: _ChunkTransform,
+    sr: float,
+    spectra: dict[int, npt.NDArray[np.complex128]],
+    candidates: list[tuple[float, float, bool]],
+    best: Keying | None,
+    offset_s: float,
+    end_s: float,
+) -> Keying | None:
+    """``best``, or a keying of tones that name a rate whose clock the whole chunk keeps
+    (:func:`_whole_chunk_keying`) over it, where the chunk keys or takes turns at all (the
+    cost bound: most music neither): under music a fast modem's changes may time a wrong clock
+    on wrong tones. A plan's keying at a whole fraction of the named rate stands (the changes
+    of a modem at 300 Bd keep a 600 Bd clock too)."""
+    whole = _whole_chunk_keying(chunk, sr, spectra, candidates, offset_s, end_s)
+    if whole is not None and (
+        best is None
+        or modem_name(best.baud, best.f_low, best.f_high) == "FSK"
+        or not any(abs(k * best.baud - whole.baud) <= 0.03 * whole.baud for k in (1, 2, 3, 4))
+    ):
+        return whole
+    return best
 
 
 def _whole_chunk_keying(
