@@ -34,7 +34,7 @@ SLOW_SYMBOLS = 24  # each band's running mean over this many symbols is the musi
 # and up (its lowest blocks, where a glide moves a partial from one band to the other, -0.4).
 KEYED_BLOCK_MAX = -0.3
 MIN_KEYED_BLOCKS = 3  # a stretch of under ~0.75 s is left to the energy trim
-BRIDGE_BLOCKS = 2  # a block or two the music garbles inside a transmission is bridged
+BRIDGE_BLOCKS = 4  # up to a second the music garbles inside a transmission is bridged
 EPS = 1e-20
 
 
