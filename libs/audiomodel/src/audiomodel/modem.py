@@ -77,7 +77,6 @@ from scipy.ndimage import maximum_filter1d, median_filter, minimum_filter1d
 
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.keyed_bands import keyed_band_pairs
-from audiomodel.modem_music import keyed_stretch
 from audiomodel.payload import PayloadKind, confirm_signature, find_signatures, identify_payload
 
 __all__ = [
@@ -888,14 +887,15 @@ def _test_pair(
 # the clock found (the intervals of a zero-rich stream, 10 symbols each, also fit a clock 2.5x
 # slower: Bell 103's 300 Bd read as 116-124 Bd under music, train split)
 PLAN_CLOCK_SLACK = 0.05
+PLAN_CLOCK_SLOWER = 2.0
 
 
 def _plan_clock(
     times: Floats, f_a: float, f_b: float, baud: float, coherence: float
 ) -> tuple[float, float]:
     """(baud, coherence): the rate of the standard modem whose tones these are (Bell 103/202,
-    V.21, V.23, RTTY), when the changes keep its clock within ``PLAN_CLOCK_SLACK`` of the one
-    found; else the clock found. The tones name the rate: whatever clock the changes also fit
+    V.21, V.23, RTTY), when the clock found is at least ``PLAN_CLOCK_SLOWER`` times slower and
+    the changes keep the plan's within ``PLAN_CLOCK_SLACK`` of it; else the clock found. The tones name the rate: whatever clock the changes also fit
     (a whole fraction of it, or one that runs of equal bytes fit), the plan's is the one a
     receiver would use."""
     lo, hi = sorted((f_a, f_b))
@@ -905,8 +905,10 @@ def _plan_clock(
     for _, rate, mark, space in COMMON_MODEMS:
         want_lo, want_hi = sorted((mark, space))
         slack = 0.1 * (want_hi - want_lo) + 15
+        # only a clock at least twice slower: what runs of equal bits fit (a sound periodic at
+        # a subharmonic of both fits a clock near the plan's too, and is no modem)
         if (
-            abs(baud - rate) <= 0.03 * rate
+            baud > rate / PLAN_CLOCK_SLOWER
             or abs(lo - want_lo) > slack
             or abs(hi - want_hi) > slack
         ):
@@ -1616,11 +1618,14 @@ def demodulate_fsk(
 
 
 def _polarity_rank(d: Demodulated) -> tuple[bool, float, int]:
-    """How well one polarity of a receiver reads: frames that carry data first (the wrong
-    polarity of zero-rich data, an executable's, frames as 0xFF almost as validly as the right
-    one, and under music at a transmission's edges may frame a little better), then the share
-    of valid frames, then the bytes."""
-    return not _idle(d.data), d.valid_ratio, len(d.data)
+    """How well one polarity of a receiver reads: zero-rich bytes first (an executable's: its
+    other polarity reads as an idle mark's 0xFF, which frames almost as validly, and under
+    music at a transmission's edges may frame a little better), then the share of valid
+    frames, then the bytes. (Only zero-rich bytes: a tone that sits on one band reads as 0xFF
+    one way and as bytes of mostly ones, 0xBF 0xAF, the other, neither of them data.)"""
+    arr = np.frombuffer(d.data, dtype=np.uint8)
+    zero_rich = arr.size >= MIN_FRAMES and float(np.unpackbits(arr).mean()) <= 1 - MAX_ONE_BITS
+    return zero_rich, d.valid_ratio, len(d.data)
 
 
 def _trim_to_keying(x: Floats, sr: float, keying: Keying) -> Floats:
@@ -1638,16 +1643,6 @@ def _trim_to_keying(x: Floats, sr: float, keying: Keying) -> Floats:
     if on.size == 0:
         return x
     return x[max(0, (on[0] - 1) * hop) : min(x.size, (on[-1] + 2) * hop)]
-
-
-def _trim_where_keyed(x: Floats, sr: float, keying: Keying) -> Floats:
-    """The stretch of ``x`` where the pair's tones take turns (:func:`keyed_stretch`: under
-    music as loud as the modem, where its tones are on says little), and there, where they are
-    on (:func:`_trim_to_keying`: the exact ends of a modem heard alone)."""
-    stretch = keyed_stretch(x, sr, keying.f_low, keying.f_high, keying.baud)
-    if stretch is not None:
-        x = x[stretch[0] : stretch[1]]
-    return _trim_to_keying(x, sr, keying)
 
 
 # -- streaming over a whole track -------------------------------------------------------------------
@@ -1866,7 +1861,7 @@ class ModemScanner:
             if best_head.frames < MIN_FRAMES or best_head.valid_ratio < MIN_VALID_FRAMES:
                 transmission.demodulated = best_head
                 return transmission
-        x = _trim_where_keyed(x, self.rate, keying)
+        x = _trim_to_keying(x, self.rate, keying)
         demodulated = demodulate_fsk(x, self.rate, keying.f_low, keying.f_high, baud)
         transmission.demodulated = demodulated
         if transmission.framed:
