@@ -275,6 +275,13 @@ def test_bell_103_tones_give_a_clock_that_also_fits_a_slower_one_its_own_rate() 
     assert _plan_clock(times, 2000.0, 2300.0, 120.0, 0.95) == (120.0, 0.95)
 
 
+def test_a_clock_near_a_plans_rate_is_kept() -> None:
+    # a sound periodic at 109 Hz fits 874 Bd and Bell 202's 1200 Bd alike: a clock under twice
+    # slower than the plan's is no run of equal bits, and keeps its own rate
+    times = np.arange(300) * 8.0 / 874.0
+    assert _plan_clock(times, 1200.0, 2200.0, 874.0, 0.9) == (874.0, 0.9)
+
+
 def _chunk_at(y: npt.NDArray[np.number], start_s: float) -> tuple[_ChunkTransform, float]:
     x, rate = _reduced(y)
     at = int(start_s * rate)

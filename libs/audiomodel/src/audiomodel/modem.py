@@ -49,7 +49,10 @@ tones takes turns too rarely in 3 s to time a clock). Where neither peaks nor pl
 of bands whose keyed parts take turns are tested whatever their tones
 (:mod:`audiomodel.keyed_bands`), and a clock the intervals between changes no longer keep is
 looked for in the phase of the single changes against a line of the change spectrum
-(:func:`_clock_by_phase`). Under music a modem is still missed where that search refines its
+(:func:`_clock_by_phase`); where the tones name a rate, that rate's clock is looked for in the
+phase of the changes over the whole chunk (:func:`_whole_chunk_keying`: a fast modem under
+music keeps it where the short stretch the pair test times holds no clock). Under music a
+modem is still missed where that search refines its
 tones too far off for the pair test (~50 Hz bins), where the music times its changes too
 loosely for any clock, and where the music
 garbles its frames to chance (2400-4800 Bd: minimodem's own receiver gets 2-20 % of the bytes
