@@ -315,6 +315,11 @@ class Transmission:
             return True
         if self.name == "FSK":
             return False
+        # A plan's tones whose named clock the changes keep over whole chunks (Rayleigh Z >=
+        # WHOLE_CLOCK_MIN_Z; train music at minimodem's tones and rates: 29 at most): under
+        # music that garbles a fast modem's frames to chance, the clock is still there
+        if k.clock_z >= WHOLE_CLOCK_MIN_Z:
+            return True
         # A standard plan's tones and rate are not enough either. A held note whose partials
         # are ~600 Hz apart (the distorted guitar of real-0149, 598 Hz) beats in the 1200 and
         # 2200 Hz bands at twice its pitch: "keying" at 1150-1230 Bd with a clock of coherence
@@ -2013,6 +2018,8 @@ def _findings(t: Transmission) -> list[Finding]:
             payload=t.payload_name or "binary",
         )
         recovered = f", {len(d.data):,} bytes recovered (8-N-1, {d.valid_ratio:.0%} valid frames)"
+    if k.clock_z > 0:
+        evidence["named_clock_z"] = round(k.clock_z, 1)
     if t.truncated:
         evidence["truncated"] = True
     head = f"FSK {k.baud:.0f} Bd ({label}, {k.f_low:.0f}/{k.f_high:.0f} Hz) at {where}"
