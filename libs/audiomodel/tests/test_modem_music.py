@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,9 @@ from audiomodel.modem import (
     MIN_COHERENCE,
     TURN_TAKING_GATE,
     WHOLE_CLOCK_MIN_Z,
+    Demodulated,
+    Keying,
+    Transmission,
     _ChunkTransform,
     _clock_by_phase,
     _crossings,
@@ -325,3 +329,16 @@ def test_a_steady_beat_at_a_named_rate_is_no_modem() -> None:
     chunk, rate = _chunk_at(y, 0.5)
     assert _whole_chunk_clock(chunk, rate, 1800.0, 3800.0, 2400.0) is None
     assert not modem_findings(np.rint(0.2 * y / np.abs(y).max() * 32767).astype(np.int16))
+
+
+def test_a_named_clock_kept_over_whole_chunks_is_reported_though_frames_are_garbled() -> None:
+    # under music a 4800 Bd minimodem frames at chance (0.55) while its changes keep the clock
+    # its tones name over the whole chunk
+    garbled = Demodulated(bytes(range(200)), 3000.0, 7000.0, frames=400, valid_ratio=0.55)
+    keying = Keying(2.7, 5.5, 3000.0, 7000.0, 4800.0, 0.6, 1500, clock_z=540.0)
+    plan = "minimodem default for 4800 Bd"
+    assert Transmission(keying, plan, garbled).flagged
+    # the clock as loosely kept as music keeps one at these tones is not enough
+    assert not Transmission(replace(keying, clock_z=29.0), plan, garbled).flagged
+    # nor is a clock at tones no plan names
+    assert not Transmission(keying, "FSK", garbled).flagged
