@@ -342,3 +342,6 @@ def test_a_named_clock_kept_over_whole_chunks_is_reported_though_frames_are_garb
     assert not Transmission(replace(keying, clock_z=29.0), plan, garbled).flagged
     # nor is a clock at tones no plan names
     assert not Transmission(keying, "FSK", garbled).flagged
+    # nor one whose frames sit far below chance (a steady sound read by a receiver)
+    below = replace(garbled, valid_ratio=0.24)
+    assert not Transmission(keying, plan, below).flagged

@@ -317,8 +317,14 @@ class Transmission:
             return False
         # A plan's tones whose named clock the changes keep over whole chunks (Rayleigh Z >=
         # WHOLE_CLOCK_MIN_Z; train music at minimodem's tones and rates: 29 at most): under
-        # music that garbles a fast modem's frames to chance, the clock is still there
-        if k.clock_z >= WHOLE_CLOCK_MIN_Z:
+        # music that garbles a fast modem's frames to chance, the clock is still there. Its
+        # frames are garbled to chance at worst (0.49-0.64 on train mixes); a steady sound
+        # read by a receiver may frame far below it (an FM synth with a named clock of Z 109
+        # once the turn gate was loosened in a trial: 0.24), and is no modem.
+        d = self.demodulated
+        if k.clock_z >= WHOLE_CLOCK_MIN_Z and (
+            d is None or d.valid_ratio >= NAMED_CLOCK_MIN_FRAMES
+        ):
             return True
         # A standard plan's tones and rate are not enough either. A held note whose partials
         # are ~600 Hz apart (the distorted guitar of real-0149, 598 Hz) beats in the 1200 and
@@ -1119,6 +1125,7 @@ def _best_keying(
 WHOLE_CLOCK_MIN_Z = 100.0
 WHOLE_CLOCK_GRID = 0.004  # +- share of the named rate searched (the crystal's and the tones' slack)
 WHOLE_CLOCK_CHANGES = 1500  # changes whose phase is searched at most (the cost bound)
+NAMED_CLOCK_MIN_FRAMES = 0.4  # a named clock reported alone: its frames no worse than garbled
 
 
 def _named_rates(f_a: float, f_b: float) -> list[float]:
