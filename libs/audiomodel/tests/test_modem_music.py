@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +20,21 @@ from audiomodel.modem import (
     COMMON_MODEMS,
     MIN_COHERENCE,
     TURN_TAKING_GATE,
+    WHOLE_CLOCK_MIN_Z,
+    Demodulated,
+    Keying,
+    Transmission,
     _ChunkTransform,
     _clock_by_phase,
     _crossings,
     _minimodem_rate,
     _minimodem_tones,
+    _plan_clock,
+    _polarity_rank,
     _turn_taking,
+    _whole_chunk_clock,
+    _whole_chunk_keying,
+    demodulate_fsk,
     reduced_rate,
     scan_modem,
 )
@@ -221,3 +231,117 @@ def test_changes_jittered_off_their_clock_keep_its_phase() -> None:
     assert abs(found - baud) < 0.01 * baud
     assert coherence >= MIN_COHERENCE
     assert times.size > 500
+
+
+# -- a modem as loud as the music: read in the polarity that carries data, clocked at the rate its tones name (over the whole chunk where a fast
+# modem's single changes time no clock); music alone keys none of it
+
+RANDOM = bytes(np.random.default_rng(11).integers(0, 256, 2000, dtype=np.uint8))
+
+
+def _reduced(y: npt.NDArray[np.number]) -> tuple[npt.NDArray[np.float64], float]:
+    factor, rate = reduced_rate(RATE)
+    x = np.asarray(y, dtype=np.float64)
+    return x[: x.size // factor * factor].reshape(-1, factor).mean(axis=1), rate
+
+
+# -- the polarity that carries data ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("level_db", "edge_s", "seed"), [(3.0, 0.5, 0), (0.0, 0.3, 3)])
+def test_an_executable_is_read_in_the_polarity_that_carries_data(
+    level_db: float, edge_s: float, seed: int
+) -> None:
+    # zero-rich bytes read with mark and space swapped frame as 0xFF nearly as validly; with
+    # chords at the edges of the stretch the swapped reading frames better (0.87 against 0.82)
+    elf = b"\x7fELF\x02\x01\x01" + bytes(57) + b"\x03\x00>\x00\x01" + bytes(40)
+    modem = fsk(elf, 300.0, 1270.0, 1070.0)
+    y = mix(modem, level_db, edge_s, seed)
+    x, rate = _reduced(y[: int((2 * edge_s + modem.size / RATE) * RATE)])
+    demodulated = demodulate_fsk(x, rate, 1070.0, 1270.0, 300.0)
+    assert demodulated.mark_hz == 1270.0
+    assert b"ELF" in demodulated.data
+    assert _polarity_rank(demodulated)[0]  # zero-rich, not an idle mark's 0xFF
+
+
+# -- the rate the tones name -----------------------------------------------------------------
+
+
+def test_bell_103_tones_give_a_clock_that_also_fits_a_slower_one_its_own_rate() -> None:
+    # a zero-rich stream at 300 Bd changes at each frame's start and stop bits only: every
+    # interval between changes of one direction is 10 symbols, which a clock 2.5x slower fits
+    frames = np.arange(120) * 10.0
+    times = np.sort(np.concatenate((frames, frames + 9.0))) / 300.0
+    baud, coherence = _plan_clock(times, 1070.0, 1270.0, 120.0, 0.95)
+    assert abs(baud - 300.0) < 3.0
+    assert coherence > 0.9
+    # tones no standard plan has keep the clock found
+    assert _plan_clock(times, 2000.0, 2300.0, 120.0, 0.95) == (120.0, 0.95)
+
+
+def test_a_clock_near_a_plans_rate_is_kept() -> None:
+    # a sound periodic at 109 Hz fits 874 Bd and Bell 202's 1200 Bd alike: a clock under twice
+    # slower than the plan's is no run of equal bits, and keeps its own rate
+    times = np.arange(300) * 8.0 / 874.0
+    assert _plan_clock(times, 1200.0, 2200.0, 874.0, 0.9) == (874.0, 0.9)
+
+
+def _chunk_at(y: npt.NDArray[np.number], start_s: float) -> tuple[_ChunkTransform, float]:
+    x, rate = _reduced(y)
+    at = int(start_s * rate)
+    chunk = _ChunkTransform.of(x[at : at + CHUNK], rate)
+    assert chunk is not None
+    return chunk, rate
+
+
+@pytest.mark.parametrize(("level_db", "seed"), [(3.0, 0), (3.0, 1), (0.0, 0)])
+def test_a_4800_baud_minimodem_plan_under_chords_is_found_by_its_whole_chunk_clock(
+    level_db: float, seed: int
+) -> None:
+    # minimodem's 4800 Bd plan (3000/7000 Hz) as loud as held chords: the ~0.2 s the pair
+    # test times holds too few clean changes for a clock, the whole chunk keeps the named one
+    modem = fsk(RANDOM[:1920], 4800.0, 3000.0, 7000.0)
+    y = mix(modem, level_db, BURST_AT_S, seed)
+    bauds = [float(str(e["baud"])) for e in modem_findings(y)]
+    assert bauds, f"4800 Bd FSK {level_db:+} dB under chords (seed {seed}) was missed"
+    assert any(abs(b - 4800.0) < 0.01 * 4800.0 for b in bauds)
+    chunk, rate = _chunk_at(y, BURST_AT_S)
+    found = _whole_chunk_clock(chunk, rate, 3000.0, 7000.0, 4800.0)
+    assert found is not None
+    assert abs(found[0] - 4800.0) < 0.005 * 4800.0
+    assert found[3] >= WHOLE_CLOCK_MIN_Z
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_held_chords_keep_no_clock_a_plan_names(seed: int) -> None:
+    chunk, rate = _chunk_at(chords(4.0, seed), 0.5)
+    spectra = {chunk.x.size: chunk.spectrum}
+    assert _whole_chunk_keying(chunk, rate, spectra, [], 0.0, 2.7) is None
+
+
+def test_a_steady_beat_at_a_named_rate_is_no_modem() -> None:
+    # two partials 2400 Hz apart beat at exactly minimodem's 2400 Bd inside its tone bands:
+    # a perfect clock, but the "symbols" repeat a cycle of one or two
+    n = 4 * RATE
+    t = np.arange(n) / RATE
+    y = sum(np.sin(2 * np.pi * f * t) for f in (1500.0, 3900.0, 4100.0, 6300.0))
+    y = y + np.random.default_rng(3).normal(0, 0.01, n)
+    chunk, rate = _chunk_at(y, 0.5)
+    assert _whole_chunk_clock(chunk, rate, 1800.0, 3800.0, 2400.0) is None
+    assert not modem_findings(np.rint(0.2 * y / np.abs(y).max() * 32767).astype(np.int16))
+
+
+def test_a_named_clock_kept_over_whole_chunks_is_reported_though_frames_are_garbled() -> None:
+    # under music a 4800 Bd minimodem frames at chance (0.55) while its changes keep the clock
+    # its tones name over the whole chunk
+    garbled = Demodulated(bytes(range(200)), 3000.0, 7000.0, frames=400, valid_ratio=0.55)
+    keying = Keying(2.7, 5.5, 3000.0, 7000.0, 4800.0, 0.6, 1500, clock_z=540.0)
+    plan = "minimodem default for 4800 Bd"
+    assert Transmission(keying, plan, garbled).flagged
+    # the clock as loosely kept as music keeps one at these tones is not enough
+    assert not Transmission(replace(keying, clock_z=29.0), plan, garbled).flagged
+    # nor is a clock at tones no plan names
+    assert not Transmission(keying, "FSK", garbled).flagged
+    # nor one whose frames sit far below chance (a steady sound read by a receiver)
+    below = replace(garbled, valid_ratio=0.24)
+    assert not Transmission(keying, plan, below).flagged
