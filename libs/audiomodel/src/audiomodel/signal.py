@@ -47,6 +47,7 @@ import scipy.fft
 
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.payload import confirm_signature, find_signatures
+from audiomodel.sample_kernels import count_block, level_pass, render_int16
 from audiomodel.windows import ByteMap, WindowAnalyzer, WindowReport
 
 __all__ = ["FEATURE_NAMES", "SignalAnalyzer", "SignalReport", "channel_sum", "to_int16"]
@@ -160,6 +161,11 @@ def to_int16(samples: npt.NDArray[np.number]) -> npt.NDArray[np.int16]:
         return samples.astype(np.int16, copy=False)
     if samples.dtype == np.int32:
         return np.right_shift(samples.astype(np.int32, copy=False), 16).astype(np.int16)
+    if samples.dtype == np.float32:
+        # One compiled pass (render_int16) gives the values of the numpy steps below.
+        out = np.empty(samples.shape, dtype=np.int16)
+        render_int16(np.ascontiguousarray(samples).reshape(-1), out.reshape(-1))
+        return out
     # x 32768, the inverse of libsndfile's int -> float read: 16-bit values stored as float
     # come back bit-exact (their bytes matter: see byte_lane_distance).
     # A float file holding the bytes of something else has NaNs (signalling ones too, which
@@ -328,8 +334,9 @@ class SignalAnalyzer:
         if ints.shape[0] == 0:
             return
         block_start = self._frames
-        counts = np.bincount(ints.reshape(-1).view(np.uint16), minlength=65536)
-        self._hist += counts
+        # The histogram, with the block's exact zeros and loud values (held levels: see
+        # _count_structure), in one pass.
+        zero_count, loud_count = count_block(ints.reshape(-1), self._hist, self._hold_level)
         self._n += ints.size
         self._frames += ints.shape[0]
 
@@ -352,15 +359,15 @@ class SignalAnalyzer:
             side = ints[:, 0].astype(np.float64)
             side -= ints[:, 1]
             self._mid_side += (float(np.dot(mid, mid)), float(np.dot(side, side)))
-        self._update_pairs(summed, level, sumsq, counts if self.channels == 1 else None)
+        self._update_pairs(summed, level, sumsq)
         # Where a sample repeats the one a frame before it, and the exact zeros: found once
         # over the block's values, for the held levels and zero edges here and in the windows.
         ch = self.channels
         flat = ints.reshape(-1)
         same = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch
-        zero_at = np.flatnonzero(flat == 0) if counts[0] else np.zeros(0, dtype=np.intp)
+        zero_at = np.flatnonzero(flat == 0) if zero_count else np.zeros(0, dtype=np.intp)
         self._update_structure(
-            ints, zeros=bool(counts[0]), counts=counts, same=same, zero_at=zero_at
+            ints, zeros=bool(zero_count), loud=int(loud_count), same=same, zero_at=zero_at
         )
         if self._head_bytes < HEAD_BYTES:
             self._keep_head(ints)
@@ -374,27 +381,43 @@ class SignalAnalyzer:
         summed: npt.NDArray[np.int32],
         level: npt.NDArray[np.float64],
         sumsq: float,
-        counts: npt.NDArray[np.intp] | None = None,
     ) -> None:
         """Lagged products, zero crossings and ramps of the level: within the block, and the
-        few pairs and triples that straddle the previous block's last two samples; ``counts``,
-        for one channel, the block's histogram of values (its levels)."""
+        few pairs and triples that straddle the previous block's last two samples."""
         n = summed.size
-        total = float(level.sum())
-        for lag in (1, 2):
-            if n > lag:
-                self._lag_sums[lag - 1] += (
-                    float(np.dot(level[:-lag], level[lag:])),
-                    total - float(level[n - lag :].sum()),
-                    total - float(level[:lag].sum()),
-                    n - lag,
-                )
+        if self.channels <= 2:
+            # One compiled pass: every sum is an integer under 2**53 for one or two 16-bit
+            # channels, the numbers the float dot products below give.
+            total_i, lag1, lag2, crossings, audible, ramps = level_pass(summed, 2 * self.channels)
+            total = float(total_i)
+            products = (float(lag1), float(lag2))
+            for lag in (1, 2):
+                if n > lag:
+                    self._lag_sums[lag - 1] += (
+                        products[lag - 1],
+                        total - float(level[n - lag :].sum()),
+                        total - float(level[:lag].sum()),
+                        n - lag,
+                    )
+            self._zero_cross += int(crossings)
+            self._audible += int(audible)
+            self._ramp += int(ramps)
+        else:
+            total = float(level.sum())
+            for lag in (1, 2):
+                if n > lag:
+                    self._lag_sums[lag - 1] += (
+                        float(np.dot(level[:-lag], level[lag:])),
+                        total - float(level[n - lag :].sum()),
+                        total - float(level[:lag].sum()),
+                        n - lag,
+                    )
+            negative = summed < 0
+            self._zero_cross += int(np.count_nonzero(negative[1:] != negative[:-1]))
+            self._count_ramps(summed)
         self._mono_sum += total
         self._mono_sumsq += sumsq
         self._mono_n += n
-        negative = summed < 0
-        self._zero_cross += int(np.count_nonzero(negative[1:] != negative[:-1]))
-        self._count_ramps(summed, counts)
 
         prev = self._prev
         if prev.size:
@@ -417,15 +440,16 @@ class SignalAnalyzer:
         ints: npt.NDArray[np.int16],
         *,
         zeros: bool,
-        counts: npt.NDArray[np.intp] | None = None,
+        loud: int | None = None,
         same: npt.NDArray[np.intp] | None = None,
         zero_at: npt.NDArray[np.intp] | None = None,
     ) -> None:
         """Held loud levels and zero-to-loud edges per channel, across block boundaries;
-        ``zeros``: whether the block holds an exact zero (its histogram says); ``counts``, the
-        block's histogram of values; ``same`` and ``zero_at``, where the block's flat values
-        repeat the one a frame before and where they are zero, when the caller has them."""
-        self._count_structure(ints, counts, same)
+        ``zeros``: whether the block holds an exact zero (its histogram says); ``loud``, how
+        many of the block's values are loud (``|v| >= hold level``); ``same`` and ``zero_at``,
+        where the block's flat values repeat the one a frame before and where they are zero,
+        when the caller has them."""
+        self._count_structure(ints, loud, same)
         if self._last_frame.shape[0]:
             self._count_structure(np.concatenate([self._last_frame, ints[:1]]))
         self._last_frame = ints[-1:].copy()
@@ -448,23 +472,20 @@ class SignalAnalyzer:
     def _count_structure(
         self,
         ints: npt.NDArray[np.int16],
-        counts: npt.NDArray[np.intp] | None = None,
+        loud_count: int | None = None,
         same: npt.NDArray[np.intp] | None = None,
     ) -> None:
-        """Held loud levels and loud samples after the first frame of ``ints``; ``counts``, the
-        histogram of ``ints``, and ``same``, where its flat values equal the one a frame before,
-        when the caller has them."""
+        """Held loud levels and loud samples after the first frame of ``ints``; ``loud_count``,
+        how many values of ``ints`` are loud, and ``same``, where its flat values equal the one
+        a frame before, when the caller has them."""
         if ints.shape[0] < 2:
             return
-        if counts is not None:
-            # The loud samples from the histogram: |value| >= level is one run of bins in uint16
-            # order (level ... 32767, -32768 ... -level), the first frame's taken out. The held
+        if loud_count is not None:
+            # The loud samples counted with the histogram, the first frame's taken out. The held
             # ones among the few samples equal to the one before them in their channel.
             level = self._hold_level
             first = np.abs(ints[0].astype(np.int32)) >= level
-            self._loud_pairs += int(counts[level : 65537 - level].sum()) - int(
-                np.count_nonzero(first)
-            )
+            self._loud_pairs += loud_count - int(np.count_nonzero(first))
             ch = ints.shape[1]
             flat = ints.reshape(-1)
             if same is None:
@@ -543,39 +564,26 @@ class SignalAnalyzer:
                 return offset, name, str(kind)
         return None
 
-    def _count_ramps(
-        self, levels: npt.NDArray[np.int32], counts: npt.NDArray[np.intp] | None = None
-    ) -> None:
+    def _count_ramps(self, levels: npt.NDArray[np.int32]) -> None:
         """Ramps: the integer levels move by the same non-zero step again and again.
 
         Recorded sound, even coarsely quantised, almost never does; counters and sawtooths
         always do. Counted on every inner sample of ``levels`` where the signal is not digital
-        silence. ``counts``, for one channel, the histogram of ``levels`` (the block's values).
+        silence (one or two channels: in :func:`level_pass`, over whole blocks).
         """
         if levels.size < 3:
             return
         step = np.diff(levels)
         inner = levels[1:-1]
         limit = 2 * self.channels
-        audible: npt.NDArray[np.bool_] | None = None
-        if counts is not None:
-            # One channel: the levels are the values, whose histogram counts the quiet ones
-            # (within ``limit`` of zero); the two ends are not inner samples.
-            quiet = int(counts[: limit + 1].sum()) + int(counts[65536 - limit :].sum())
-            ends = int(abs(int(levels[0])) > limit) + int(abs(int(levels[-1])) > limit)
-            self._audible += levels.size - quiet - ends
-        else:
-            audible = np.abs(inner) > limit
-            self._audible += int(np.count_nonzero(audible))
+        audible = np.abs(inner) > limit
+        self._audible += int(np.count_nonzero(audible))
         same = step[1:] == step[:-1]
         at = np.flatnonzero(same)
         if at.size * 8 < same.size:
             # Sound repeats a step rarely: only those few places are looked at further.
-            loud = audible[at] if audible is not None else np.abs(inner[at]) > limit
-            steady = (step[1:][at] != 0) & loud
+            steady = (step[1:][at] != 0) & audible[at]
         else:
-            if audible is None:
-                audible = np.abs(inner) > limit
             steady = same & (step[1:] != 0) & audible
         self._ramp += int(np.count_nonzero(steady))
 

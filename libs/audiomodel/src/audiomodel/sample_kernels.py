@@ -1,0 +1,134 @@
+"""Compiled loops over a block of samples for :mod:`audiomodel.signal` and
+:mod:`audiomodel.windows`: several per-sample measures in one pass, where numpy needs a pass
+(and often a temporary) for each.
+
+Every kernel gives exactly the numbers the numpy expressions it replaces give: counts are
+integers, and the float sums are of integers whose partial sums stay under 2**53 (the callers
+use them only where that holds: one or two 16-bit channels), so the order of summing does not
+change them.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["cell_sums", "count_block", "level_pass", "render_int16"]
+
+
+@numba.njit(cache=True, nogil=True)
+def count_block(
+    values: npt.NDArray[np.int16],
+    hist: npt.NDArray[np.intp],
+    loud_level: int,
+) -> tuple[np.int64, np.int64]:
+    """Add the 16-bit ``values`` to ``hist`` (65,536 bins in uint16 order) and return (exact
+    zeros, values with ``|v| >= loud_level``)."""
+    zeros = np.int64(0)
+    loud = np.int64(0)
+    for i in range(values.size):
+        v = np.int64(values[i])
+        hist[v & 0xFFFF] += 1
+        zeros += v == 0
+        loud += (-v if v < 0 else v) >= loud_level
+    return zeros, loud
+
+
+@numba.njit(cache=True, nogil=True)
+def level_pass(
+    level: npt.NDArray[np.int32], limit: int
+) -> tuple[np.int64, np.int64, np.int64, np.int64, np.int64, np.int64]:
+    """Over the mono level of a block: (sum, sum of x[i] x[i+1], sum of x[i] x[i+2], sign
+    changes (x < 0 against x >= 0) between neighbours, inner samples with ``|x| > limit``,
+    inner samples where the level moves by the same non-zero step again and is above
+    ``limit``). Sums are exact integers."""
+    n = level.size
+    total = np.int64(0)
+    lag1 = np.int64(0)
+    lag2 = np.int64(0)
+    crossings = np.int64(0)
+    audible = np.int64(0)
+    ramps = np.int64(0)
+    if n == 0:
+        return total, lag1, lag2, crossings, audible, ramps
+    previous = np.int64(level[0])
+    total += previous
+    before = np.int64(0)
+    for i in range(1, n):
+        x = np.int64(level[i])
+        total += x
+        lag1 += previous * x
+        crossings += (previous < 0) != (x < 0)
+        if i >= 2:
+            lag2 += before * x
+            # The inner sample i - 1 (``previous``): its steps in and out.
+            a = -previous if previous < 0 else previous
+            loud = a > limit
+            audible += loud
+            step_out = x - previous
+            if loud and step_out != 0 and step_out == previous - before:
+                ramps += 1
+        before = previous
+        previous = x
+    return total, lag1, lag2, crossings, audible, ramps
+
+
+@numba.njit(cache=True, nogil=True)
+def cell_sums(
+    mono: npt.NDArray[np.float64],
+    words: npt.NDArray[np.uint16],
+    printable: npt.NDArray[np.bool_],
+    count_low: bool,
+    lags: npt.NDArray[np.float64],
+    lanes: npt.NDArray[np.uint32],
+) -> None:
+    """Per cell (row of ``mono``, (cells, frames), and of ``words``, (cells, values)): into
+    ``lags`` rows 0-3 (4, cells) the sum, the sum of squares and the lag-1 and lag-2 products
+    of the level; into ``lanes`` the counts of the high bytes (columns 0-255) and, with
+    ``count_low``, of the printable low bytes (column 256)."""
+    cells, length = mono.shape
+    for c in range(cells):
+        row = mono[c]
+        s1 = 0.0
+        s2 = 0.0
+        r1 = 0.0
+        r2 = 0.0
+        for i in range(length):
+            x = row[i]
+            s1 += x
+            s2 += x * x
+            if i >= 1:
+                r1 += x * row[i - 1]
+            if i >= 2:
+                r2 += x * row[i - 2]
+        lags[0, c] = s1
+        lags[1, c] = s2
+        lags[2, c] = r1
+        lags[3, c] = r2
+        values = words[c]
+        low = 0
+        for i in range(values.size):
+            u = values[i]
+            lanes[c, u >> 8] += 1
+            low += int(printable[u & 0xFF])
+        if count_low:
+            lanes[c, 256] += low
+
+
+@numba.njit(cache=True, nogil=True)
+def render_int16(floats: npt.NDArray[np.float32], out: npt.NDArray[np.int16]) -> None:
+    """``floats`` (float32 in [-1, 1]) x 32768, rounded half to even, clipped to 16 bits;
+    NaN renders as 0 (infinities clip to full scale)."""
+    scale = np.float32(32768.0)
+    for i in range(floats.size):
+        v = floats[i] * scale
+        if v != v:
+            out[i] = 0
+            continue
+        r = np.rint(v)
+        if r > 32767.0:
+            r = 32767.0
+        elif r < -32768.0:
+            r = -32768.0
+        out[i] = np.int16(r)

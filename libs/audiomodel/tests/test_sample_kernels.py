@@ -1,0 +1,91 @@
+"""The compiled per-sample loops give exactly the numbers of the numpy expressions they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from audiomodel.sample_kernels import cell_sums, count_block, level_pass, render_int16
+from audiomodel.signal import channel_sum
+from audiomodel.windows import _PRINTABLE
+
+
+def _samples(frames: int, channels: int, seed: int) -> npt.NDArray[np.int16]:
+    """Loud noise with exact zeros, held runs, a ramp and both rails in it."""
+    rng = np.random.default_rng(seed)
+    ints = rng.normal(0, 6000, (frames, channels)).clip(-32768, 32767).astype(np.int16)
+    ints[10:30] = 0
+    ints[40:60] = 5000
+    ints[70:170] = (np.arange(100, dtype=np.int16) * 7 - 300)[:, None]
+    ints[200] = -32768
+    ints[201] = 32767
+    return ints
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_count_block_adds_the_histogram_and_counts_zeros_and_loud_values(channels: int) -> None:
+    ints = _samples(5000, channels, seed=channels)
+    flat = ints.reshape(-1)
+    hist = np.ones(65536, dtype=np.intp)
+    zeros, loud = count_block(flat, hist, 2048)
+    expected = 1 + np.bincount(flat.view(np.uint16), minlength=65536)
+    np.testing.assert_array_equal(hist, expected)
+    assert zeros == int(np.count_nonzero(flat == 0))
+    assert loud == int(np.count_nonzero(np.abs(flat.astype(np.int32)) >= 2048))
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_level_pass_matches_lagged_products_crossings_and_ramps(channels: int) -> None:
+    level = channel_sum(_samples(5000, channels, seed=10 + channels))
+    limit = 2 * channels
+    total, lag1, lag2, crossings, audible, ramps = level_pass(level, limit)
+    wide = level.astype(np.int64)
+    assert total == int(wide.sum())
+    assert lag1 == int(np.dot(wide[:-1], wide[1:]))
+    assert lag2 == int(np.dot(wide[:-2], wide[2:]))
+    negative = level < 0
+    assert crossings == int(np.count_nonzero(negative[1:] != negative[:-1]))
+    inner = wide[1:-1]
+    step = np.diff(wide)
+    loud = np.abs(inner) > limit
+    assert audible == int(np.count_nonzero(loud))
+    assert ramps == int(np.count_nonzero((step[1:] == step[:-1]) & (step[1:] != 0) & loud))
+    assert ramps >= 90  # the ramp is found
+
+
+def test_level_pass_of_fewer_than_three_levels_counts_no_inner_samples() -> None:
+    assert level_pass(np.array([5, -5], dtype=np.int32), 2) == (0, -25, 0, 1, 0, 0)
+    assert level_pass(np.zeros(0, dtype=np.int32), 2) == (0, 0, 0, 0, 0, 0)
+
+
+@pytest.mark.parametrize(("channels", "count_low"), [(1, True), (2, True), (2, False)])
+def test_cell_sums_match_numpy_sums_and_byte_lanes(channels: int, count_low: bool) -> None:
+    cells, length = 3, 1000
+    ints = _samples(cells * length, channels, seed=20 + channels)
+    mono = channel_sum(ints).astype(np.float64).reshape(cells, length)
+    words = ints.reshape(-1).view(np.uint16).reshape(cells, length * channels)
+    lags = np.empty((4, cells))
+    lanes = np.zeros((cells, 257), dtype=np.uint32)
+    cell_sums(mono, words, _PRINTABLE, count_low, lags, lanes)
+    np.testing.assert_array_equal(lags[0], mono.sum(axis=1))
+    np.testing.assert_array_equal(lags[1], np.einsum("ij,ij->i", mono, mono))
+    np.testing.assert_array_equal(lags[2], np.einsum("ij,ij->i", mono[:, 1:], mono[:, :-1]))
+    np.testing.assert_array_equal(lags[3], np.einsum("ij,ij->i", mono[:, 2:], mono[:, :-2]))
+    for c in range(cells):
+        np.testing.assert_array_equal(lanes[c, :256], np.bincount(words[c] >> 8, minlength=256))
+        printable = int(_PRINTABLE[words[c] & 0xFF].sum()) if count_low else 0
+        assert lanes[c, 256] == printable
+
+
+def test_render_int16_scales_rounds_half_to_even_clips_and_silences_nan() -> None:
+    halves = [0.0, 0.5 / 32768, 1.5 / 32768, -2.5 / 32768]
+    extremes = [0.999, 1.0, -1.0, 7.0, -7.0, np.inf, -np.inf, np.nan, 3e38, -3e38]
+    floats = np.array([*halves, *extremes], dtype=np.float32)
+    out = np.empty(floats.size, dtype=np.int16)
+    render_int16(floats, out)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = np.rint(floats * np.float32(32768.0)).clip(-32768, 32767)
+    expected = np.where(np.isnan(scaled), 0, scaled).astype(np.int16)
+    np.testing.assert_array_equal(out, expected)
+    assert out.tolist()[:4] == [0, 0, 2, -2]
