@@ -47,7 +47,7 @@ import scipy.fft
 
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.payload import confirm_signature, find_signatures
-from audiomodel.sample_kernels import count_block, level_pass, render_int16
+from audiomodel.sample_kernels import count_values, level_pass, render_int16
 from audiomodel.windows import ByteMap, WindowAnalyzer, WindowReport
 
 __all__ = ["FEATURE_NAMES", "SignalAnalyzer", "SignalReport", "channel_sum", "to_int16"]
@@ -265,6 +265,7 @@ class SignalAnalyzer:
         self._hist = np.zeros(65536, dtype=np.intp)
         self._used_bins = np.zeros(0, dtype=np.intp)
         self._used_at = -1  # the sample count ``_used_bins`` was found at
+        self._loud = 0  # values seen with |v| >= the hold level (see _loud_seen)
         self._n = 0  # samples (all channels)
         self._frames = 0
         # Sums over the mono level ``S`` (the integer sum of the channels; the mono mix is
@@ -334,9 +335,13 @@ class SignalAnalyzer:
         if ints.shape[0] == 0:
             return
         block_start = self._frames
-        # The histogram, with the block's exact zeros and loud values (held levels: see
-        # _count_structure), in one pass.
-        zero_count, loud_count = count_block(ints.reshape(-1), self._hist, self._hold_level)
+        # The block's exact zeros and loud values (held levels: see _count_structure), as what
+        # the histogram gained.
+        zeros_before, loud_before = int(self._hist[0]), self._loud
+        count_values(ints.reshape(-1), self._hist)
+        zero_count = int(self._hist[0]) - zeros_before
+        self._loud = self._loud_seen()
+        loud_count = self._loud - loud_before
         self._n += ints.size
         self._frames += ints.shape[0]
 
@@ -367,7 +372,7 @@ class SignalAnalyzer:
         same = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch
         zero_at = np.flatnonzero(flat == 0) if zero_count else np.zeros(0, dtype=np.intp)
         self._update_structure(
-            ints, zeros=bool(zero_count), loud=int(loud_count), same=same, zero_at=zero_at
+            ints, zeros=bool(zero_count), loud=loud_count, same=same, zero_at=zero_at
         )
         if self._head_bytes < HEAD_BYTES:
             self._keep_head(ints)
@@ -375,6 +380,12 @@ class SignalAnalyzer:
         self._lap("signal")
         self._windows.update(ints, floats, level, held=same, zeros=zero_at)
         self._lap("windows")
+
+    def _loud_seen(self) -> int:
+        """Values seen so far with ``|v| >= hold level``: one run of histogram bins in uint16
+        order (level ... 32767, -32768 ... -level)."""
+        level = self._hold_level
+        return int(self._hist[level : 65537 - level].sum())
 
     def _update_pairs(
         self,
