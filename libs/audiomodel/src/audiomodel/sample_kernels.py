@@ -85,9 +85,8 @@ def cell_sums(
         r1 = np.int64(0)
         r2 = np.int64(0)
         low = np.int64(0)
-        x1 = np.int64(0)  # the level one and two frames back
+        x1 = np.int64(0)  # the level one and two frames back (none: 0, adding nothing)
         x2 = np.int64(0)
-        frame = 0
         for start in range(0, width, channels):
             x = np.int64(0)
             for k in range(channels):
@@ -97,13 +96,10 @@ def cell_sums(
                 x += np.int64(np.int16(u))
             s1 += x
             s2 += x * x
-            if frame >= 1:
-                r1 += x * x1
-            if frame >= 2:
-                r2 += x * x2
+            r1 += x * x1
+            r2 += x * x2
             x2 = x1
             x1 = x
-            frame += 1
         lags[0, c] = s1
         lags[1, c] = s2
         lags[2, c] = r1
