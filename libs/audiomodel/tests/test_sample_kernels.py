@@ -62,7 +62,7 @@ def test_cell_sums_match_numpy_sums_and_byte_lanes(channels: int, count_low: boo
     words = ints.reshape(-1).view(np.uint16).reshape(cells, length * channels)
     lags = np.empty((4, cells))
     lanes = np.zeros((cells, 257), dtype=np.uint32)
-    cell_sums(words, channels, _PRINTABLE, count_low, lags, lanes)
+    cell_sums(mono, words, _PRINTABLE, count_low, lags, lanes)
     np.testing.assert_array_equal(lags[0], mono.sum(axis=1))
     np.testing.assert_array_equal(lags[1], np.einsum("ij,ij->i", mono, mono))
     np.testing.assert_array_equal(lags[2], np.einsum("ij,ij->i", mono[:, 1:], mono[:, :-1]))

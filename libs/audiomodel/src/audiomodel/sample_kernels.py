@@ -65,45 +65,42 @@ def level_pass(
 
 @numba.njit(cache=True, nogil=True)
 def cell_sums(
+    mono: npt.NDArray[np.float64],
     words: npt.NDArray[np.uint16],
-    channels: int,
     printable: npt.NDArray[np.bool_],
     count_low: bool,
     lags: npt.NDArray[np.float64],
     lanes: npt.NDArray[np.uint32],
 ) -> None:
-    """Per cell (row of ``words``, (cells, frames x channels), the 16-bit values as uint16):
-    into ``lags`` rows 0-3 (4, cells) the sum, the sum of squares and the lag-1 and lag-2
-    products of the level (the sum of a frame's channels), exact in integers; into ``lanes``
-    the counts of the high bytes (columns 0-255) and, with ``count_low``, of the printable low
-    bytes (column 256)."""
-    cells, width = words.shape
+    """Per cell (row of ``mono``, (cells, frames), and of ``words``, (cells, values)): into
+    ``lags`` rows 0-3 (4, cells) the sum, the sum of squares and the lag-1 and lag-2 products
+    of the level; into ``lanes`` the counts of the high bytes (columns 0-255) and, with
+    ``count_low``, of the printable low bytes (column 256)."""
+    cells, length = mono.shape
     for c in range(cells):
-        values = words[c]
-        s1 = np.int64(0)
-        s2 = np.int64(0)
-        r1 = np.int64(0)
-        r2 = np.int64(0)
-        low = np.int64(0)
-        x1 = np.int64(0)  # the level one and two frames back (none: 0, adding nothing)
-        x2 = np.int64(0)
-        for start in range(0, width, channels):
-            x = np.int64(0)
-            for k in range(channels):
-                u = values[start + k]
-                lanes[c, u >> 8] += 1
-                low += printable[u & 0xFF]
-                x += np.int64(np.int16(u))
+        row = mono[c]
+        s1 = 0.0
+        s2 = 0.0
+        r1 = 0.0
+        r2 = 0.0
+        for i in range(length):
+            x = row[i]
             s1 += x
             s2 += x * x
-            r1 += x * x1
-            r2 += x * x2
-            x2 = x1
-            x1 = x
+            if i >= 1:
+                r1 += x * row[i - 1]
+            if i >= 2:
+                r2 += x * row[i - 2]
         lags[0, c] = s1
         lags[1, c] = s2
         lags[2, c] = r1
         lags[3, c] = r2
+        values = words[c]
+        low = 0
+        for i in range(values.size):
+            u = values[i]
+            lanes[c, u >> 8] += 1
+            low += int(printable[u & 0xFF])
         if count_low:
             lanes[c, 256] += low
 

@@ -374,11 +374,11 @@ class WindowAnalyzer:
         flat = ints.reshape(-1)
         lanes = np.zeros((cells, 257), dtype=np.uint32)
         if ch <= 2 and length >= 3:
-            # One compiled pass per cell over its values: the level's sums (exact integers, see
-            # _difference_energies; the level is the sum of the channels) and the byte lanes.
+            # One compiled pass per cell: the level's sums (exact integers, see
+            # _difference_energies) and the byte lanes.
             words = flat[: cells * length * ch].view(np.uint16).reshape(cells, length * ch)
             lags = np.empty((4, cells))  # sum, sum of squares, lag-1 and lag-2 products
-            cell_sums(words, ch, _PRINTABLE, self.level_bits != 8, lags, lanes)
+            cell_sums(mono, words, _PRINTABLE, self.level_bits != 8, lags, lanes)
             s1 = lags[0]
             sums[:, _S1] = s1
             sums[:, _S2] = lags[1]
