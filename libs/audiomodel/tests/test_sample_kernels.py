@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from audiomodel.sample_kernels import cell_sums, count_values, level_pass, render_int16
+from audiomodel.sample_kernels import cell_sums, count_values, level_pass, long_runs, render_int16
 from audiomodel.signal import channel_sum
 from audiomodel.windows import _PRINTABLE
 
@@ -23,11 +23,18 @@ def _samples(frames: int, channels: int, seed: int) -> npt.NDArray[np.int16]:
     return ints
 
 
-def test_count_values_adds_the_histogram_of_16_bit_values() -> None:
-    flat = _samples(5000, 2, seed=1).reshape(-1)
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_count_values_adds_the_histogram_and_finds_repeats_and_zeros(channels: int) -> None:
+    flat = _samples(5000, channels, seed=channels).reshape(-1)
     hist = np.ones(65536, dtype=np.intp)
-    count_values(flat, hist)
+    same = np.full(flat.size, -1, dtype=np.intp)
+    zeros = np.full(flat.size, -1, dtype=np.intp)
+    n_same, n_zeros = count_values(flat, channels, hist, same, zeros)
     np.testing.assert_array_equal(hist, 1 + np.bincount(flat.view(np.uint16), minlength=65536))
+    expected_same = np.flatnonzero(flat[channels:] == flat[:-channels]) + channels
+    np.testing.assert_array_equal(same[:n_same], expected_same)
+    np.testing.assert_array_equal(zeros[:n_zeros], np.flatnonzero(flat == 0))
+    assert n_zeros >= 20 * channels and n_same >= 19 * channels
 
 
 @pytest.mark.parametrize("channels", [1, 2])
@@ -84,3 +91,22 @@ def test_render_int16_scales_rounds_half_to_even_clips_and_silences_nan() -> Non
     expected = np.where(np.isnan(scaled), 0, scaled).astype(np.int16)
     np.testing.assert_array_equal(out, expected)
     assert out.tolist()[:4] == [0, 0, 2, -2]
+
+
+def test_long_runs_finds_the_climbs_then_the_falls_of_at_least_the_steps_needed() -> None:
+    rng = np.random.default_rng(3)
+    coarse = rng.normal(0, 1, 4000).round(1)
+    coarse[100:140] = np.arange(40)  # a climb of 39 steps
+    coarse[500:530] = 5.0  # flat: a climb and a fall at once
+    coarse[900:960] = -np.arange(60)  # a fall
+    need = 12
+    expected = []
+    d = np.diff(coarse)
+    for way in (d >= 0, d <= 0):
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], way, [False]]).astype(np.int8)))
+        starts, ends = edges[::2], edges[1::2]
+        keep = ends - starts >= need
+        expected += list(zip(starts[keep].tolist(), ends[keep].tolist(), strict=True))
+    found = [tuple(row) for row in long_runs(coarse, need).tolist()]
+    assert found == expected
+    assert len(found) >= 4

@@ -14,14 +14,33 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["cell_sums", "count_values", "level_pass", "render_int16"]
+__all__ = ["cell_sums", "count_values", "level_pass", "long_runs", "render_int16"]
 
 
 @numba.njit(cache=True, nogil=True)
-def count_values(values: npt.NDArray[np.int16], hist: npt.NDArray[np.intp]) -> None:
-    """Add the 16-bit ``values`` to ``hist`` (65,536 bins in uint16 order)."""
+def count_values(
+    values: npt.NDArray[np.int16],
+    channels: int,
+    hist: npt.NDArray[np.intp],
+    same: npt.NDArray[np.intp],
+    zeros: npt.NDArray[np.intp],
+) -> tuple[int, int]:
+    """Add the 16-bit ``values`` (interleaved frames of ``channels``) to ``hist`` (65,536 bins
+    in uint16 order); write into ``same`` the positions of the values equal to the one a frame
+    before, and into ``zeros`` those of the exact zeros (both in increasing order, each buffer
+    at least as long as ``values``); return how many of each."""
+    n_same = 0
+    n_zeros = 0
     for i in range(values.size):
-        hist[np.uint16(values[i])] += 1
+        v = values[i]
+        hist[np.uint16(v)] += 1
+        if v == 0:
+            zeros[n_zeros] = i
+            n_zeros += 1
+        if i >= channels and v == values[i - channels]:
+            same[n_same] = i
+            n_same += 1
+    return n_same, n_zeros
 
 
 @numba.njit(cache=True, nogil=True)
@@ -103,6 +122,30 @@ def cell_sums(
             low += int(printable[u & 0xFF])
         if count_low:
             lanes[c, 256] += low
+
+
+@numba.njit(cache=True, nogil=True)
+def long_runs(coarse: npt.NDArray[np.float64], need: int) -> npt.NDArray[np.intp]:
+    """The runs of at least ``need`` steps of ``coarse`` that never fall (``d >= 0``), then
+    those that never climb (``d <= 0``), ``d`` its first difference: rows (first step, one past
+    the last step), in the order found."""
+    steps = coarse.size - 1
+    out = np.empty((2 * (steps // max(need, 1) + 1), 2), dtype=np.intp)
+    found = 0
+    for way in (1.0, -1.0):
+        start = -1
+        for i in range(steps + 1):
+            going = i < steps and (coarse[i + 1] - coarse[i]) * way >= 0
+            if going:
+                if start < 0:
+                    start = i
+            elif start >= 0:
+                if i - start >= need:
+                    out[found, 0] = start
+                    out[found, 1] = i
+                    found += 1
+                start = -1
+    return out[:found]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -266,6 +266,8 @@ class SignalAnalyzer:
         self._used_bins = np.zeros(0, dtype=np.intp)
         self._used_at = -1  # the sample count ``_used_bins`` was found at
         self._loud = 0  # values seen with |v| >= the hold level (see _loud_seen)
+        # Where count_values writes the positions of a block's repeats and zeros (reused).
+        self._positions = np.zeros((2, 0), dtype=np.intp)
         self._n = 0  # samples (all channels)
         self._frames = 0
         # Sums over the mono level ``S`` (the integer sum of the channels; the mono mix is
@@ -335,11 +337,19 @@ class SignalAnalyzer:
         if ints.shape[0] == 0:
             return
         block_start = self._frames
-        # The block's exact zeros and loud values (held levels: see _count_structure), as what
-        # the histogram gained.
-        zeros_before, loud_before = int(self._hist[0]), self._loud
-        count_values(ints.reshape(-1), self._hist)
-        zero_count = int(self._hist[0]) - zeros_before
+        # One pass over the values: the histogram, where a sample repeats the one a frame
+        # before it, and the exact zeros (for the held levels and zero edges here and in the
+        # windows). The block's loud values (held levels: see _count_structure) are what the
+        # histogram gained.
+        flat = ints.reshape(-1)
+        if self._positions.shape[1] < flat.size:
+            self._positions = np.empty((2, flat.size), dtype=np.intp)
+        n_same, n_zeros = count_values(
+            flat, self.channels, self._hist, self._positions[0], self._positions[1]
+        )
+        same = self._positions[0, :n_same].copy()
+        zero_at = self._positions[1, :n_zeros].copy()
+        loud_before = self._loud
         self._loud = self._loud_seen()
         loud_count = self._loud - loud_before
         self._n += ints.size
@@ -365,14 +375,8 @@ class SignalAnalyzer:
             side -= ints[:, 1]
             self._mid_side += (float(np.dot(mid, mid)), float(np.dot(side, side)))
         self._update_pairs(summed, level, sumsq)
-        # Where a sample repeats the one a frame before it, and the exact zeros: found once
-        # over the block's values, for the held levels and zero edges here and in the windows.
-        ch = self.channels
-        flat = ints.reshape(-1)
-        same = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch
-        zero_at = np.flatnonzero(flat == 0) if zero_count else np.zeros(0, dtype=np.intp)
         self._update_structure(
-            ints, zeros=bool(zero_count), loud=loud_count, same=same, zero_at=zero_at
+            ints, zeros=bool(n_zeros), loud=loud_count, same=same, zero_at=zero_at
         )
         if self._head_bytes < HEAD_BYTES:
             self._keep_head(ints)

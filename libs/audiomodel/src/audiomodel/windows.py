@@ -78,7 +78,7 @@ import numpy as np
 import numpy.typing as npt
 
 from audiomodel.findings import Finding, finding
-from audiomodel.sample_kernels import cell_sums
+from audiomodel.sample_kernels import cell_sums, long_runs
 
 __all__ = ["ByteMap", "WindowAnalyzer", "WindowReport"]
 
@@ -270,8 +270,7 @@ class WindowAnalyzer:
             # Into arrays kept from block to block: fresh ones cost a page fault per 4 KiB.
             frames = self._carry.shape[0] + n
             if self._joined_level.size < frames:
-                self._joined_ints = np.empty((frames, self.channels), dtype=np.int16)
-                self._joined_level = np.empty(frames)
+                self._join_room(n)
             ints = np.concatenate([self._carry, ints], out=self._joined_ints[:frames])
             joined = self._joined_level[:frames]
             if _same_memory(level, joined[self._carry.shape[0] :]):
@@ -325,9 +324,16 @@ class WindowAnalyzer:
         block's level is not copied there again."""
         start = self._carry.shape[0]
         if self._joined_level.size < start + n:
-            self._joined_ints = np.empty((start + n, self.channels), dtype=np.int16)
-            self._joined_level = np.empty(start + n)
+            self._join_room(n)
         return self._joined_level[start : start + n]
+
+    def _join_room(self, n: int) -> None:
+        """New arrays to join the carry and a block of ``n`` frames in, with room for any
+        carry (under a cell): a carry that grows does not make them anew (and fault in their
+        pages) block after block."""
+        frames = n + self.cell
+        self._joined_ints = np.empty((frames, self.channels), dtype=np.int16)
+        self._joined_level = np.empty(frames)
 
     def _joined_positions(
         self,
@@ -517,18 +523,12 @@ class WindowAnalyzer:
         if coarse.size < 4:
             candidates = [(0, mono.size)]
         else:
-            d = np.diff(coarse)
             need = max(2, int(ERRATIC_MS / 1000 * self.sample_rate / k) - 2)
             candidates = []
-            for way in (d >= 0, d <= 0):
-                padded = np.concatenate([[False], way, [False]]).astype(np.int8)
-                edges = np.flatnonzero(np.diff(padded))
-                # Only the long runs matter (sound gives thousands of short ones per cell).
-                long_enough = edges[1::2] - edges[::2] >= need
-                for first, last in zip(
-                    edges[::2][long_enough].tolist(), edges[1::2][long_enough].tolist(), strict=True
-                ):
-                    candidates.append((max(0, (first - 1) * k), min(mono.size, (last + 2) * k)))
+            # Only the long runs that never fall or never climb matter (sound gives thousands
+            # of short ones per cell): found in one compiled pass.
+            for first, last in long_runs(np.ascontiguousarray(coarse), need).tolist():
+                candidates.append((max(0, (first - 1) * k), min(mono.size, (last + 2) * k)))
             # Climbs and falls overlap where the level stands still: judge each stretch once.
             candidates.sort()
             merged: list[tuple[int, int]] = []
