@@ -6,7 +6,15 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from audiomodel.sample_kernels import cell_sums, count_values, level_pass, long_runs, render_int16
+from audiomodel import signal
+from audiomodel.sample_kernels import (
+    ENVELOPE_FRAME,
+    cell_sums,
+    count_values,
+    level_pass,
+    long_runs,
+    render_int16,
+)
 from audiomodel.signal import channel_sum
 from audiomodel.windows import _PRINTABLE
 
@@ -29,20 +37,29 @@ def test_count_values_adds_the_histogram_and_finds_repeats_and_zeros(channels: i
     hist = np.ones(65536, dtype=np.intp)
     same = np.full(flat.size, -1, dtype=np.intp)
     zeros = np.full(flat.size, -1, dtype=np.intp)
-    n_same, n_zeros = count_values(flat, channels, hist, same, zeros)
+    n_same, n_zeros, held = count_values(flat, channels, hist, same, zeros, 2048)
     np.testing.assert_array_equal(hist, 1 + np.bincount(flat.view(np.uint16), minlength=65536))
     expected_same = np.flatnonzero(flat[channels:] == flat[:-channels]) + channels
     np.testing.assert_array_equal(same[:n_same], expected_same)
     np.testing.assert_array_equal(zeros[:n_zeros], np.flatnonzero(flat == 0))
     assert n_zeros >= 20 * channels and n_same >= 19 * channels
+    loud = np.abs(flat[expected_same].astype(np.int32)) >= 2048
+    assert held == int(np.count_nonzero(loud)) >= 19 * channels
 
 
-@pytest.mark.parametrize("channels", [1, 2])
-def test_level_pass_matches_lagged_products_crossings_and_ramps(channels: int) -> None:
+@pytest.mark.parametrize(("channels", "frame_start"), [(1, 0), (2, 0), (2, 700)])
+def test_level_pass_matches_lagged_products_crossings_ramps_and_frame_energies(
+    channels: int, frame_start: int
+) -> None:
     level = channel_sum(_samples(5000, channels, seed=10 + channels))
     limit = 2 * channels
-    total, lag1, lag2, crossings, audible, ramps = level_pass(level, limit)
+    floats = np.empty(level.size)
+    energies = np.empty((level.size - frame_start) // ENVELOPE_FRAME)
+    total, lag1, lag2, crossings, audible, ramps = level_pass(
+        level, limit, floats, frame_start, energies
+    )
     wide = level.astype(np.int64)
+    np.testing.assert_array_equal(floats, wide)
     assert total == int(wide.sum())
     assert lag1 == int(np.dot(wide[:-1], wide[1:]))
     assert lag2 == int(np.dot(wide[:-2], wide[2:]))
@@ -54,11 +71,17 @@ def test_level_pass_matches_lagged_products_crossings_and_ramps(channels: int) -
     assert audible == int(np.count_nonzero(loud))
     assert ramps == int(np.count_nonzero((step[1:] == step[:-1]) & (step[1:] != 0) & loud))
     assert ramps >= 90  # the ramp is found
+    frames = floats[frame_start : frame_start + energies.size * ENVELOPE_FRAME]
+    squares = frames.reshape(-1, ENVELOPE_FRAME) ** 2
+    np.testing.assert_array_equal(energies, squares.sum(axis=1))
+    assert ENVELOPE_FRAME == signal.ENVELOPE_FRAME
 
 
 def test_level_pass_of_fewer_than_three_levels_counts_no_inner_samples() -> None:
-    assert level_pass(np.array([5, -5], dtype=np.int32), 2) == (0, -25, 0, 1, 0, 0)
-    assert level_pass(np.zeros(0, dtype=np.int32), 2) == (0, 0, 0, 0, 0, 0)
+    none = np.zeros(0)
+    two = level_pass(np.array([5, -5], dtype=np.int32), 2, np.empty(2), 0, none)
+    assert two == (0, -25, 0, 1, 0, 0)
+    assert level_pass(np.zeros(0, dtype=np.int32), 2, none, 0, none) == (0, 0, 0, 0, 0, 0)
 
 
 @pytest.mark.parametrize(("channels", "count_low"), [(1, True), (2, True), (2, False), (3, True)])

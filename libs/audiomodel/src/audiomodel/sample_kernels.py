@@ -14,7 +14,9 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["cell_sums", "count_values", "level_pass", "long_runs", "render_int16"]
+ENVELOPE_FRAME = 1024  # levels per envelope frame (audiomodel.signal.ENVELOPE_FRAME)
+
+__all__ = ["ENVELOPE_FRAME", "cell_sums", "count_values", "level_pass", "long_runs", "render_int16"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -24,13 +26,16 @@ def count_values(
     hist: npt.NDArray[np.intp],
     same: npt.NDArray[np.intp],
     zeros: npt.NDArray[np.intp],
-) -> tuple[int, int]:
+    loud_level: int,
+) -> tuple[int, int, int]:
     """Add the 16-bit ``values`` (interleaved frames of ``channels``) to ``hist`` (65,536 bins
     in uint16 order); write into ``same`` the positions of the values equal to the one a frame
     before, and into ``zeros`` those of the exact zeros (both in increasing order, each buffer
-    at least as long as ``values``); return how many of each."""
+    at least as long as ``values``); return how many of each, and how many of the repeated
+    values are loud (``|v| >= loud_level``)."""
     n_same = 0
     n_zeros = 0
+    held = 0
     for i in range(values.size):
         v = values[i]
         hist[np.uint16(v)] += 1
@@ -40,17 +45,26 @@ def count_values(
         if i >= channels and v == values[i - channels]:
             same[n_same] = i
             n_same += 1
-    return n_same, n_zeros
+            wide = np.int64(v)
+            if (-wide if wide < 0 else wide) >= loud_level:
+                held += 1
+    return n_same, n_zeros, held
 
 
 @numba.njit(cache=True, nogil=True)
 def level_pass(
-    level: npt.NDArray[np.int32], limit: int
+    level: npt.NDArray[np.int32],
+    limit: int,
+    floats: npt.NDArray[np.float64],
+    frame_start: int,
+    energies: npt.NDArray[np.float64],
 ) -> tuple[np.int64, np.int64, np.int64, np.int64, np.int64, np.int64]:
     """Over the mono level of a block: (sum, sum of x[i] x[i+1], sum of x[i] x[i+2], sign
     changes (x < 0 against x >= 0) between neighbours, inner samples with ``|x| > limit``,
     inner samples where the level moves by the same non-zero step again and is above
-    ``limit``). Sums are exact integers."""
+    ``limit``), sums exact in integers. Also writes the level into ``floats`` (as long), and
+    into ``energies`` the sums of squares of its whole frames of ``ENVELOPE_FRAME`` levels
+    from ``frame_start`` on (as many as ``energies`` holds)."""
     n = level.size
     total = np.int64(0)
     lag1 = np.int64(0)
@@ -58,16 +72,23 @@ def level_pass(
     crossings = np.int64(0)
     audible = np.int64(0)
     ramps = np.int64(0)
-    if n == 0:
-        return total, lag1, lag2, crossings, audible, ramps
-    previous = np.int64(level[0])
-    total += previous
+    energy = np.int64(0)
+    frames = 0
+    previous = np.int64(0)
     before = np.int64(0)
-    for i in range(1, n):
+    for i in range(n):
         x = np.int64(level[i])
+        floats[i] = x
         total += x
-        lag1 += previous * x
-        crossings += (previous < 0) != (x < 0)
+        if i >= frame_start:
+            energy += x * x
+            if (i - frame_start) % ENVELOPE_FRAME == ENVELOPE_FRAME - 1 and frames < energies.size:
+                energies[frames] = energy
+                frames += 1
+                energy = np.int64(0)
+        if i >= 1:
+            lag1 += previous * x
+            crossings += (previous < 0) != (x < 0)
         if i >= 2:
             lag2 += before * x
             # The inner sample i - 1 (``previous``): its steps in and out.

@@ -344,8 +344,13 @@ class SignalAnalyzer:
         flat = ints.reshape(-1)
         if self._positions.shape[1] < flat.size:
             self._positions = np.empty((2, flat.size), dtype=np.intp)
-        n_same, n_zeros = count_values(
-            flat, self.channels, self._hist, self._positions[0], self._positions[1]
+        n_same, n_zeros, held = count_values(
+            flat,
+            self.channels,
+            self._hist,
+            self._positions[0],
+            self._positions[1],
+            self._hold_level,
         )
         same = self._positions[0, :n_same].copy()
         zero_at = self._positions[1, :n_zeros].copy()
@@ -360,11 +365,23 @@ class SignalAnalyzer:
         # The level as floats, written where the windows join it to their carry (an array kept
         # from block to block; every measure that keeps some of it copies that part).
         level = self._windows.level_slot(summed.size)
-        np.copyto(level, summed)
+        passed = None
+        energies = None
+        if self.channels <= 2:
+            # One compiled pass writes the level and finds its lagged sums, crossings, ramps
+            # and the energies of the envelope's whole frames after the carry's (every sum is
+            # an integer under 2**53 for one or two 16-bit channels: the numbers of the float
+            # dot products in _update_pairs and _update_envelope).
+            start = self._envelope_start(summed.size)
+            rest = summed.size - start
+            energies = np.empty(rest // ENVELOPE_FRAME)
+            passed = level_pass(summed, 2 * self.channels, level, start, energies)
+        else:
+            np.copyto(level, summed)
         # The block's sum of squares, from the envelope's frames when it is exact there: for
         # one or two 16-bit channels every square and partial sum is an integer under 2**53,
         # so any order of summing gives the number the block's own dot product gives.
-        envelope_sumsq = self._update_envelope(level)
+        envelope_sumsq = self._update_envelope(level, energies)
         sumsq = envelope_sumsq if self.channels <= 2 else float(np.dot(level, level))
         if self.channels > 2:
             # Mid/side energies of the first two channels (for exactly two, the mid is the
@@ -374,9 +391,9 @@ class SignalAnalyzer:
             side = ints[:, 0].astype(np.float64)
             side -= ints[:, 1]
             self._mid_side += (float(np.dot(mid, mid)), float(np.dot(side, side)))
-        self._update_pairs(summed, level, sumsq)
+        self._update_pairs(summed, level, sumsq, passed)
         self._update_structure(
-            ints, zeros=bool(n_zeros), loud=loud_count, same=same, zero_at=zero_at
+            ints, zeros=bool(n_zeros), loud=loud_count, same=same, zero_at=zero_at, held=held
         )
         if self._head_bytes < HEAD_BYTES:
             self._keep_head(ints)
@@ -396,14 +413,14 @@ class SignalAnalyzer:
         summed: npt.NDArray[np.int32],
         level: npt.NDArray[np.float64],
         sumsq: float,
+        passed: tuple[np.int64, ...] | None = None,
     ) -> None:
         """Lagged products, zero crossings and ramps of the level: within the block, and the
-        few pairs and triples that straddle the previous block's last two samples."""
+        few pairs and triples that straddle the previous block's last two samples; ``passed``,
+        what :func:`level_pass` found in the block (one or two channels)."""
         n = summed.size
-        if self.channels <= 2:
-            # One compiled pass: every sum is an integer under 2**53 for one or two 16-bit
-            # channels, the numbers the float dot products below give.
-            total_i, lag1, lag2, crossings, audible, ramps = level_pass(summed, 2 * self.channels)
+        if passed is not None:
+            total_i, lag1, lag2, crossings, audible, ramps = passed
             total = float(total_i)
             products = (float(lag1), float(lag2))
             for lag in (1, 2):
@@ -458,13 +475,14 @@ class SignalAnalyzer:
         loud: int | None = None,
         same: npt.NDArray[np.intp] | None = None,
         zero_at: npt.NDArray[np.intp] | None = None,
+        held: int | None = None,
     ) -> None:
         """Held loud levels and zero-to-loud edges per channel, across block boundaries;
         ``zeros``: whether the block holds an exact zero (its histogram says); ``loud``, how
         many of the block's values are loud (``|v| >= hold level``); ``same`` and ``zero_at``,
         where the block's flat values repeat the one a frame before and where they are zero,
-        when the caller has them."""
-        self._count_structure(ints, loud, same)
+        and ``held``, how many of those repeats are loud, when the caller has them."""
+        self._count_structure(ints, loud, same, held)
         if self._last_frame.shape[0]:
             self._count_structure(np.concatenate([self._last_frame, ints[:1]]))
         self._last_frame = ints[-1:].copy()
@@ -489,10 +507,11 @@ class SignalAnalyzer:
         ints: npt.NDArray[np.int16],
         loud_count: int | None = None,
         same: npt.NDArray[np.intp] | None = None,
+        held: int | None = None,
     ) -> None:
         """Held loud levels and loud samples after the first frame of ``ints``; ``loud_count``,
-        how many values of ``ints`` are loud, and ``same``, where its flat values equal the one
-        a frame before, when the caller has them."""
+        how many values of ``ints`` are loud, ``same``, where its flat values equal the one a
+        frame before, and ``held``, how many of those are loud, when the caller has them."""
         if ints.shape[0] < 2:
             return
         if loud_count is not None:
@@ -501,13 +520,15 @@ class SignalAnalyzer:
             level = self._hold_level
             first = np.abs(ints[0].astype(np.int32)) >= level
             self._loud_pairs += loud_count - int(np.count_nonzero(first))
+            if held is not None:
+                self._held += held
+                return
             ch = ints.shape[1]
             flat = ints.reshape(-1)
             if same is None:
                 same = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch
             if same.size:
-                held = np.abs(flat[same].astype(np.int32)) >= level
-                self._held += int(np.count_nonzero(held))
+                self._held += int(np.count_nonzero(np.abs(flat[same].astype(np.int32)) >= level))
             return
         magnitude = np.abs(ints).view(np.uint16)  # |-32768| wraps to 32768 as uint16
         loud = magnitude[1:] >= self._hold_level
@@ -602,9 +623,18 @@ class SignalAnalyzer:
             steady = same & (step[1:] != 0) & audible
         self._ramp += int(np.count_nonzero(steady))
 
-    def _update_envelope(self, level: npt.NDArray[np.float64]) -> float:
+    def _envelope_start(self, n: int) -> int:
+        """Where the block's first whole envelope frame after the carry's starts (``n``
+        levels: the block's size when the carry and the block fill no frame)."""
+        carry = self._carry.size
+        return min(ENVELOPE_FRAME - carry, n) if carry else 0
+
+    def _update_envelope(
+        self, level: npt.NDArray[np.float64], whole_frames: npt.NDArray[np.float64] | None = None
+    ) -> float:
         """RMS per envelope frame; returns the block's sum of squares of ``level``, as the
-        frames' sums, the new carry's and the old carry's give it.
+        frames' sums, the new carry's and the old carry's give it; ``whole_frames``, the sums
+        of squares of the frames after :meth:`_envelope_start`, when the caller has them.
 
         The carry completes one frame with the block's first levels, and the rest of the
         frames are read in place (not from a copy of the carry and the block joined): a
@@ -615,7 +645,7 @@ class SignalAnalyzer:
         start = 0
         energies = []
         if carry.size:
-            start = min(ENVELOPE_FRAME - carry.size, level.size)
+            start = self._envelope_start(level.size)
             head = np.concatenate([carry, level[:start]])
             if head.size < ENVELOPE_FRAME:
                 self._carry = head
@@ -623,7 +653,9 @@ class SignalAnalyzer:
             energies.append(np.einsum("ij,ij->i", head[None, :], head[None, :]))
         rest = level[start:]
         whole = rest.size - rest.size % ENVELOPE_FRAME
-        if whole:
+        if whole and whole_frames is not None:
+            energies.append(whole_frames)
+        elif whole:
             frames = rest[:whole].reshape(-1, ENVELOPE_FRAME)
             energies.append(np.einsum("ij,ij->i", frames, frames))
         total = -carried
@@ -870,9 +902,11 @@ class SignalAnalyzer:
         half = self.level_bits // 2
         shift = 16 - self.level_bits
         ceiling = 0.75 * self._peak() * 32768
-        keep = (np.abs(_VALUES) <= ceiling) & (self._hist > 0)
-        values = _VALUES[keep] >> shift
-        counts = self._hist[keep]
+        used = self._used()  # the bins with samples, in the same (uint16) order
+        values = _VALUES[used]
+        keep = np.abs(values) <= ceiling
+        values = values[keep] >> shift
+        counts = self._hist[used[keep]]
         if values.size < max(64, 1 << half) or counts.sum() == 0:
             return 0.0
         residue = np.bincount(values & ((1 << half) - 1), weights=counts, minlength=1 << half)
@@ -933,7 +967,12 @@ class SignalAnalyzer:
         used = self._used()
         if used.size == 0:
             return 0.0
-        return float(np.abs(_VALUES[used]).max()) / 32768.0
+        # The used bins are in uint16 order: the largest positive value is the last bin under
+        # 32768, the most negative the first bin from it (value = bin - 65536).
+        split = int(np.searchsorted(used, 32768))
+        top = int(used[split - 1]) if split else 0
+        bottom = 65536 - int(used[split]) if split < used.size else 0
+        return float(max(top, bottom)) / 32768.0
 
     def _lag_corr(self, index: int) -> float:
         """Autocorrelation of the mono mix at lag ``index + 1``, centred on the global mean."""
