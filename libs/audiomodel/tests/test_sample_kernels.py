@@ -14,6 +14,7 @@ from audiomodel.sample_kernels import (
     level_pass,
     long_runs,
     render_int16,
+    sum_channels,
 )
 from audiomodel.signal import channel_sum
 from audiomodel.windows import _PRINTABLE
@@ -133,3 +134,15 @@ def test_long_runs_finds_the_climbs_then_the_falls_of_at_least_the_steps_needed(
     found = [tuple(row) for row in long_runs(coarse, need).tolist()]
     assert found == expected
     assert len(found) >= 4
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 6])
+def test_sum_channels_adds_each_frames_channels_exactly(channels: int) -> None:
+    ints = _samples(3000, channels, seed=30 + channels)
+    out = np.empty(ints.shape[0], dtype=np.int32)
+    sum_channels(ints, out)
+    np.testing.assert_array_equal(out, ints.astype(np.int32).sum(axis=1))
+    strided = ints[::2, ::-1]  # any layout
+    out = np.empty(strided.shape[0], dtype=np.int32)
+    sum_channels(strided, out)
+    np.testing.assert_array_equal(out, strided.astype(np.int32).sum(axis=1))

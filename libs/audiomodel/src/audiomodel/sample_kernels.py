@@ -16,7 +16,34 @@ import numpy.typing as npt
 
 ENVELOPE_FRAME = 1024  # levels per envelope frame (audiomodel.signal.ENVELOPE_FRAME)
 
-__all__ = ["ENVELOPE_FRAME", "cell_sums", "count_values", "level_pass", "long_runs", "render_int16"]
+__all__ = [
+    "ENVELOPE_FRAME",
+    "cell_sums",
+    "count_values",
+    "level_pass",
+    "long_runs",
+    "render_int16",
+    "sum_channels",
+]
+
+
+@numba.njit(cache=True, nogil=True)
+def sum_channels(ints: npt.NDArray[np.int16], out: npt.NDArray[np.int32]) -> None:
+    """Into ``out`` the sum of each frame's channels (``ints``: frames x channels)."""
+    frames, channels = ints.shape
+    # One and two channels spelled out: the compiler vectorises those loops.
+    if channels == 1:
+        for i in range(frames):
+            out[i] = ints[i, 0]
+    elif channels == 2:
+        for i in range(frames):
+            out[i] = np.int32(ints[i, 0]) + np.int32(ints[i, 1])
+    else:
+        for i in range(frames):
+            total = np.int32(0)
+            for k in range(channels):
+                total += np.int32(ints[i, k])
+            out[i] = total
 
 
 @numba.njit(cache=True, nogil=True)

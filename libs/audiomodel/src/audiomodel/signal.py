@@ -47,7 +47,7 @@ import scipy.fft
 
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.payload import confirm_signature, find_signatures
-from audiomodel.sample_kernels import count_values, level_pass, render_int16
+from audiomodel.sample_kernels import count_values, level_pass, render_int16, sum_channels
 from audiomodel.windows import ByteMap, WindowAnalyzer, WindowReport
 
 __all__ = ["FEATURE_NAMES", "SignalAnalyzer", "SignalReport", "channel_sum", "to_int16"]
@@ -192,15 +192,11 @@ def to_int16(samples: npt.NDArray[np.number]) -> npt.NDArray[np.int16]:
 def channel_sum(ints: npt.NDArray[np.int16]) -> npt.NDArray[np.int32]:
     """The sum of the channels of 16-bit samples (frames, channels), exact in int32: the mono
     level the signal, window and modem measures share (computed once per block)."""
-    if ints.shape[1] == 2 and ints.flags.c_contiguous and ints.dtype == np.int16:
-        # A stereo frame is one 32-bit word: its two halves, sign-extended by arithmetic
-        # shifts, are the channels (which half is which does not matter to a sum). Three passes
-        # over contiguous words, several times faster than widening strided columns.
-        words = ints.view(np.int32).reshape(-1)
-        pair: npt.NDArray[np.int32] = words << 16
-        pair >>= 16
-        pair += words >> 16
-        return pair
+    if ints.dtype == np.int16 and ints.shape[1] <= 64:
+        # One compiled pass, no temporaries (at most 64 channels: the sum fits in int32).
+        out = np.empty(ints.shape[0], dtype=np.int32)
+        sum_channels(ints, out)
+        return out
     # Column by column: numpy's sum over a short axis 1 is ten times slower than this.
     summed = ints[:, 0].astype(np.int32)
     for channel in range(1, ints.shape[1]):
