@@ -89,44 +89,42 @@ def level_pass(
     """Over the mono level of a block: (sum, sum of x[i] x[i+1], sum of x[i] x[i+2], sign
     changes (x < 0 against x >= 0) between neighbours, inner samples with ``|x| > limit``,
     inner samples where the level moves by the same non-zero step again and is above
-    ``limit``), sums exact in integers. Also writes the level into ``floats`` (as long), and
-    into ``energies`` the sums of squares of its whole frames of ``ENVELOPE_FRAME`` levels
-    from ``frame_start`` on (as many as ``energies`` holds)."""
+    ``limit``), exact in integers (and as floats: for one or two 16-bit channels, under 2**53
+    for blocks of up to 2**20 frames; the validator's have 2**18). Also writes the level into
+    ``floats`` (as long), and into ``energies`` the sums of squares of its whole frames of
+    ``ENVELOPE_FRAME`` levels from ``frame_start`` on (as many as ``energies`` holds).
+
+    Simple loops, one measure each: the compiler keeps each tight."""
     n = level.size
     total = np.int64(0)
-    lag1 = np.int64(0)
-    lag2 = np.int64(0)
-    crossings = np.int64(0)
-    audible = np.int64(0)
-    ramps = np.int64(0)
-    energy = np.int64(0)
-    frames = 0
-    previous = np.int64(0)
-    before = np.int64(0)
     for i in range(n):
         x = np.int64(level[i])
         floats[i] = x
         total += x
-        if i >= frame_start:
-            energy += x * x
-            if (i - frame_start) % ENVELOPE_FRAME == ENVELOPE_FRAME - 1 and frames < energies.size:
-                energies[frames] = energy
-                frames += 1
-                energy = np.int64(0)
-        if i >= 1:
-            lag1 += previous * x
-            crossings += (previous < 0) != (x < 0)
-        if i >= 2:
-            lag2 += before * x
-            # The inner sample i - 1 (``previous``): its steps in and out.
-            a = -previous if previous < 0 else previous
-            loud = a > limit
-            audible += loud
-            step_out = x - previous
-            if loud and step_out != 0 and step_out == previous - before:
-                ramps += 1
-        before = previous
-        previous = x
+    lag1 = np.int64(0)
+    for i in range(1, n):
+        lag1 += np.int64(level[i]) * level[i - 1]
+    lag2 = np.int64(0)
+    for i in range(2, n):
+        lag2 += np.int64(level[i]) * level[i - 2]
+    crossings = np.int64(0)
+    for i in range(1, n):
+        crossings += (level[i - 1] < 0) != (level[i] < 0)
+    audible = np.int64(0)
+    ramps = np.int64(0)
+    for i in range(1, n - 1):
+        # The inner sample i: its steps in and out.
+        x = np.int64(level[i])
+        loud = (-x if x < 0 else x) > limit
+        step_out = level[i + 1] - x
+        audible += loud
+        ramps += loud & (step_out != 0) & (step_out == x - level[i - 1])
+    for frame in range(energies.size):
+        energy = np.int64(0)
+        first = frame_start + frame * ENVELOPE_FRAME
+        for i in range(first, first + ENVELOPE_FRAME):
+            energy += np.int64(level[i]) * level[i]
+        energies[frame] = energy
     return total, lag1, lag2, crossings, audible, ramps
 
 
