@@ -682,7 +682,8 @@ class SignalAnalyzer:
                     segments[row, : carry.size - start] = carry[start:]
                     segments[row, carry.size - start :] = level[: seg - (carry.size - start)]
             segments *= np.float32(self._scale)
-            frames = segments.reshape(-1, FFT_SIZE) * self._window
+            frames = segments.reshape(-1, FFT_SIZE)
+            frames *= self._window  # in place: the same products as a windowed copy
             power = np.abs(scipy.fft.rfft(frames, axis=1)) ** 2
             power = power.reshape(starts.size, SEGMENT_FRAMES, -1).mean(axis=1)
             self._spectra.extend(power[:, 1:].astype(np.float32))  # no DC: measured apart
@@ -1011,9 +1012,9 @@ class SignalAnalyzer:
         flatness = np.exp(np.mean(np.log(power + EPS), axis=1)) / (power.mean(axis=1) + EPS)
         bins = power.shape[1]
         freqs = np.arange(1, bins + 1, dtype=np.float64)
-        mean_spectrum = (power / total).mean(axis=0)
-        slope = float(np.polyfit(np.log(freqs), np.log(mean_spectrum + EPS), 1)[0])
         normalised = power / total
+        mean_spectrum = normalised.mean(axis=0)
+        slope = float(np.polyfit(np.log(freqs), np.log(mean_spectrum + EPS), 1)[0])
         flux = (
             np.abs(np.diff(normalised, axis=0)).sum(axis=1) / 2.0
             if power.shape[0] > 1

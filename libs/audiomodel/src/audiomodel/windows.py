@@ -650,7 +650,7 @@ class WindowAnalyzer:
         r2 = w[:, _E2] / np.maximum(w[:, _N2], 1) / (var0 + EPS)
         best = np.minimum(1.0, np.minimum(r1, r2))
         p = h / np.maximum(h.sum(axis=1, keepdims=True), 1)
-        logs = np.log2(np.where(p > 0, p, 1.0))
+        logs = _log2_used(p)
         rms = np.sqrt(w[:, _S2] / n)
         first = np.arange(w.shape[0]) * self.cell
         return {
@@ -906,9 +906,17 @@ def _effective_count(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]
     """2 ** entropy of each row's distribution: how many values are used, weighted by use (a
     value seen once among thousands barely counts)."""
     p = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    logs = np.log2(np.where(p > 0, p, 1.0))
+    logs = _log2_used(p)
     out: npt.NDArray[np.float64] = 2.0 ** -(p * logs).sum(axis=1)
     return out
+
+
+def _log2_used(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """log2 of the shares in ``p`` that are used, 0 (log2 of 1) where a share is 0: only the
+    used ones are computed (most bins of a cell's byte and leap-size counts are empty)."""
+    logs = np.zeros_like(p)
+    np.log2(p, out=logs, where=p > 0)
+    return logs
 
 
 def _longest_run(flags: npt.NDArray[np.bool_]) -> tuple[int, int]:
