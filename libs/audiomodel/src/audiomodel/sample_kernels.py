@@ -60,17 +60,21 @@ def count_values(
     before, and into ``zeros`` those of the exact zeros (both in increasing order, each buffer
     at least as long as ``values``); return how many of each, and how many of the repeated
     values are loud (``|v| >= loud_level``)."""
-    n_same = 0
     n_zeros = 0
-    held = 0
     for i in range(values.size):
         v = values[i]
         hist[np.uint16(v)] += 1
         if v == 0:
             zeros[n_zeros] = i
             n_zeros += 1
-        if i >= channels and v == values[i - channels]:
-            same[n_same] = i
+    # Over slices (an index that cannot be negative): no check of each index.
+    later, earlier = values[channels:], values[: max(values.size - channels, 0)]
+    n_same = 0
+    held = 0
+    for i in range(later.size):
+        v = later[i]
+        if v == earlier[i]:
+            same[n_same] = i + channels
             n_same += 1
             wide = np.int64(v)
             if (-wide if wide < 0 else wide) >= loud_level:
@@ -94,38 +98,63 @@ def level_pass(
     ``floats`` (as long), and into ``energies`` the sums of squares of its whole frames of
     ``ENVELOPE_FRAME`` levels from ``frame_start`` on (as many as ``energies`` holds).
 
-    Simple loops, one measure each: the compiler keeps each tight."""
+    Simple loops, one measure each, over slices (an index that cannot be negative): the
+    compiler vectorises them."""
     n = level.size
     total = np.int64(0)
     for i in range(n):
         x = np.int64(level[i])
         floats[i] = x
         total += x
+    later, earlier = level[1:], level[:-1]
     lag1 = np.int64(0)
-    for i in range(1, n):
-        lag1 += np.int64(level[i]) * level[i - 1]
-    lag2 = np.int64(0)
-    for i in range(2, n):
-        lag2 += np.int64(level[i]) * level[i - 2]
     crossings = np.int64(0)
-    for i in range(1, n):
-        crossings += (level[i - 1] < 0) != (level[i] < 0)
+    for i in range(later.size):
+        lag1 += np.int64(later[i]) * np.int64(earlier[i])
+        crossings += (earlier[i] < 0) != (later[i] < 0)
+    after, before = level[2:], level[:-2]
+    lag2 = np.int64(0)
+    for i in range(after.size):
+        lag2 += np.int64(after[i]) * np.int64(before[i])
+    inner = level[1:-1]
     audible = np.int64(0)
     ramps = np.int64(0)
-    for i in range(1, n - 1):
-        # The inner sample i: its steps in and out.
-        x = np.int64(level[i])
+    for i in range(inner.size):
+        # The inner sample (level[i + 1]): its steps in and out.
+        x = np.int64(inner[i])
         loud = (-x if x < 0 else x) > limit
-        step_out = level[i + 1] - x
+        step_out = np.int64(after[i]) - x
         audible += loud
-        ramps += loud & (step_out != 0) & (step_out == x - level[i - 1])
+        ramps += loud & (step_out != 0) & (step_out == x - np.int64(before[i]))
     for frame in range(energies.size):
-        energy = np.int64(0)
         first = frame_start + frame * ENVELOPE_FRAME
-        for i in range(first, first + ENVELOPE_FRAME):
-            energy += np.int64(level[i]) * level[i]
+        part = level[first : first + ENVELOPE_FRAME]
+        energy = np.int64(0)
+        for i in range(part.size):
+            energy += np.int64(part[i]) * np.int64(part[i])
         energies[frame] = energy
     return total, lag1, lag2, crossings, audible, ramps
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _row_sums(row: npt.NDArray[np.float64]) -> tuple[float, float, float, float]:
+    """Sum, sum of squares, lag-1 and lag-2 products of ``row``, whole numbers whose partial
+    sums stay under 2**53 (a cell of one or two 16-bit channels' sum): exact in any order, so
+    the compiler may reorder (and vectorise) the sums."""
+    s1 = 0.0
+    s2 = 0.0
+    for i in range(row.size):
+        s1 += row[i]
+        s2 += row[i] * row[i]
+    later, earlier = row[1:], row[:-1]
+    r1 = 0.0
+    for i in range(later.size):
+        r1 += later[i] * earlier[i]
+    after, before = row[2:], row[:-2]
+    r2 = 0.0
+    for i in range(after.size):
+        r2 += after[i] * before[i]
+    return s1, s2, r1, r2
 
 
 @numba.njit(cache=True, nogil=True)
@@ -141,25 +170,9 @@ def cell_sums(
     ``lags`` rows 0-3 (4, cells) the sum, the sum of squares and the lag-1 and lag-2 products
     of the level; into ``lanes`` the counts of the high bytes (columns 0-255) and, with
     ``count_low``, of the printable low bytes (column 256)."""
-    cells, length = mono.shape
+    cells = mono.shape[0]
     for c in range(cells):
-        row = mono[c]
-        s1 = 0.0
-        s2 = 0.0
-        r1 = 0.0
-        r2 = 0.0
-        for i in range(length):
-            x = row[i]
-            s1 += x
-            s2 += x * x
-            if i >= 1:
-                r1 += x * row[i - 1]
-            if i >= 2:
-                r2 += x * row[i - 2]
-        lags[0, c] = s1
-        lags[1, c] = s2
-        lags[2, c] = r1
-        lags[3, c] = r2
+        lags[0, c], lags[1, c], lags[2, c], lags[3, c] = _row_sums(mono[c])
         values = words[c]
         low = 0
         for i in range(values.size):
