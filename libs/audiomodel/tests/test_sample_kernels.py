@@ -15,6 +15,7 @@ from audiomodel.sample_kernels import (
     long_runs,
     render_int16,
     sum_channels,
+    zero_edges,
 )
 from audiomodel.signal import channel_sum
 from audiomodel.windows import _PRINTABLE
@@ -146,3 +147,28 @@ def test_sum_channels_adds_each_frames_channels_exactly(channels: int) -> None:
     out = np.empty(strided.shape[0], dtype=np.int32)
     sum_channels(strided, out)
     np.testing.assert_array_equal(out, strided.astype(np.int32).sum(axis=1))
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_zero_edges_counts_loud_neighbours_of_zeros_but_not_mirrored_crossings(
+    channels: int,
+) -> None:
+    ints = _samples(4000, channels, seed=40 + channels)
+    ints[300] = 0
+    ints[299], ints[301] = 9000, -9000  # a crossing on a sample: no edge
+    ints[400] = 0
+    ints[399], ints[401] = 9000, 9000  # the same sign: two edges
+    flat = ints.reshape(-1)
+    at = np.flatnonzero(flat[:-channels] == 0)
+    big = 1024
+    before = flat[np.maximum(at - channels, 0)].astype(np.int32)
+    after = flat[at + channels].astype(np.int32)
+    has_before = at >= channels
+    crossing = (
+        has_before & (before * after < 0) & (8 * np.abs(before + after) <= np.abs(before - after))
+    )
+    edges = (has_before & (np.abs(before) >= big)).astype(np.int64)
+    edges += np.abs(after) >= big
+    assert zero_edges(flat, at, channels, big) == int(edges[~crossing].sum())
+    assert zero_edges(flat, np.array([300 * channels]), channels, big) == 0
+    assert zero_edges(flat, np.array([400 * channels]), channels, big) == 2

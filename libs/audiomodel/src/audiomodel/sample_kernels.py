@@ -184,6 +184,29 @@ def cell_sums(
 
 
 @numba.njit(cache=True, nogil=True)
+def zero_edges(
+    flat: npt.NDArray[np.int16], at: npt.NDArray[np.intp], channels: int, big: int
+) -> np.int64:
+    """Loud neighbours (``|v| >= big``) in their channel (a frame, ``channels`` values, before
+    and after) of the exact zeros at the positions ``at`` of ``flat`` (each with a frame after
+    it), but none for a zero between two loud samples of opposite sign that mirror each other
+    within 1/8 (a waveform crossing zero on a sample)."""
+    edges = np.int64(0)
+    for j in range(at.size):
+        p = at[j]
+        after = np.int64(flat[p + channels])
+        has_before = p >= channels
+        if has_before:
+            before = np.int64(flat[p - channels])
+            mirrored = 8 * abs(before + after) <= abs(before - after)
+            if before * after < 0 and mirrored:
+                continue
+            edges += abs(before) >= big
+        edges += abs(after) >= big
+    return edges
+
+
+@numba.njit(cache=True, nogil=True)
 def long_runs(coarse: npt.NDArray[np.float64], need: int) -> npt.NDArray[np.intp]:
     """The runs of at least ``need`` steps of ``coarse`` that never fall (``d >= 0``), then
     those that never climb (``d <= 0``), ``d`` its first difference: rows (first step, one past

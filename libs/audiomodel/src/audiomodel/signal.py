@@ -47,7 +47,13 @@ import scipy.fft
 
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.payload import confirm_signature, find_signatures
-from audiomodel.sample_kernels import count_values, level_pass, render_int16, sum_channels
+from audiomodel.sample_kernels import (
+    count_values,
+    level_pass,
+    render_int16,
+    sum_channels,
+    zero_edges,
+)
 from audiomodel.windows import ByteMap, WindowAnalyzer, WindowReport
 
 __all__ = ["FEATURE_NAMES", "SignalAnalyzer", "SignalReport", "channel_sum", "to_int16"]
@@ -549,26 +555,15 @@ class SignalAnalyzer:
         padding has another zero, or a value of either sign and any size, on its other side
         (bytes give such a mirror pair to one zero edge in 10-20).
         """
-        # Sample by sample over the interleaved values: a zero's neighbours in its channel sit
-        # one frame (``ch`` values) before and after it. Only the zeros' neighbours are widened
-        # to int32 (|-32768| and the products need it), not the block.
+        # Sample by sample over the interleaved values (compiled: zero_edges): a zero's
+        # neighbours in its channel sit one frame (``ch`` values) before and after it.
         ch = data.shape[1]
         flat = data.reshape(-1)
         if at is None:
             at = np.flatnonzero(flat[first * ch : stop * ch] == 0) + first * ch
         if at.size == 0:
             return 0
-        before = flat[np.maximum(at - ch, 0)].astype(np.int32)
-        after = flat[at + ch].astype(np.int32)
-        has_before = at >= ch
-        crossing = (
-            has_before
-            & (before * after < 0)
-            & (8 * np.abs(before + after) <= np.abs(before - after))
-        )
-        edges = (has_before & (np.abs(before) >= self._big_level)).astype(np.int64)
-        edges += np.abs(after) >= self._big_level
-        return int(edges[~crossing].sum())
+        return int(zero_edges(flat, at, ch, self._big_level))
 
     def _zero_edge_count(self) -> int:
         """Zero edges so far, the last frame's zeros judged without a frame after them."""
