@@ -47,6 +47,13 @@ import scipy.fft
 
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.payload import confirm_signature, find_signatures
+from audiomodel.sample_kernels import (
+    count_values,
+    level_pass,
+    render_int16,
+    sum_channels,
+    zero_edges,
+)
 from audiomodel.windows import ByteMap, WindowAnalyzer, WindowReport
 
 __all__ = ["FEATURE_NAMES", "SignalAnalyzer", "SignalReport", "channel_sum", "to_int16"]
@@ -160,6 +167,11 @@ def to_int16(samples: npt.NDArray[np.number]) -> npt.NDArray[np.int16]:
         return samples.astype(np.int16, copy=False)
     if samples.dtype == np.int32:
         return np.right_shift(samples.astype(np.int32, copy=False), 16).astype(np.int16)
+    if samples.dtype == np.float32:
+        # One compiled pass (render_int16) gives the values of the numpy steps below.
+        out = np.empty(samples.shape, dtype=np.int16)
+        render_int16(np.ascontiguousarray(samples).reshape(-1), out.reshape(-1))
+        return out
     # x 32768, the inverse of libsndfile's int -> float read: 16-bit values stored as float
     # come back bit-exact (their bytes matter: see byte_lane_distance).
     # A float file holding the bytes of something else has NaNs (signalling ones too, which
@@ -186,15 +198,11 @@ def to_int16(samples: npt.NDArray[np.number]) -> npt.NDArray[np.int16]:
 def channel_sum(ints: npt.NDArray[np.int16]) -> npt.NDArray[np.int32]:
     """The sum of the channels of 16-bit samples (frames, channels), exact in int32: the mono
     level the signal, window and modem measures share (computed once per block)."""
-    if ints.shape[1] == 2 and ints.flags.c_contiguous and ints.dtype == np.int16:
-        # A stereo frame is one 32-bit word: its two halves, sign-extended by arithmetic
-        # shifts, are the channels (which half is which does not matter to a sum). Three passes
-        # over contiguous words, several times faster than widening strided columns.
-        words = ints.view(np.int32).reshape(-1)
-        pair: npt.NDArray[np.int32] = words << 16
-        pair >>= 16
-        pair += words >> 16
-        return pair
+    if ints.dtype == np.int16 and ints.shape[1] <= 64:
+        # One compiled pass, no temporaries (at most 64 channels: the sum fits in int32).
+        out = np.empty(ints.shape[0], dtype=np.int32)
+        sum_channels(ints, out)
+        return out
     # Column by column: numpy's sum over a short axis 1 is ten times slower than this.
     summed = ints[:, 0].astype(np.int32)
     for channel in range(1, ints.shape[1]):
@@ -266,6 +274,9 @@ class SignalAnalyzer:
         self._hist = np.zeros(65536, dtype=np.intp)
         self._used_bins = np.zeros(0, dtype=np.intp)
         self._used_at = -1  # the sample count ``_used_bins`` was found at
+        self._loud = 0  # values seen with |v| >= the hold level (see _loud_seen)
+        # Where count_values writes the positions of a block's repeats and zeros (reused).
+        self._positions = np.zeros((2, 0), dtype=np.intp)
         self._n = 0  # samples (all channels)
         self._frames = 0
         # Sums over the mono level ``S`` (the integer sum of the channels; the mono mix is
@@ -338,8 +349,26 @@ class SignalAnalyzer:
         if ints.shape[0] == 0:
             return
         block_start = self._frames
-        counts = np.bincount(ints.reshape(-1).view(np.uint16), minlength=65536)
-        self._hist += counts
+        # One pass over the values: the histogram, where a sample repeats the one a frame
+        # before it, and the exact zeros (for the held levels and zero edges here and in the
+        # windows). The block's loud values (held levels: see _count_structure) are what the
+        # histogram gained.
+        flat = ints.reshape(-1)
+        if self._positions.shape[1] < flat.size:
+            self._positions = np.empty((2, flat.size), dtype=np.intp)
+        n_same, n_zeros, held = count_values(
+            flat,
+            self.channels,
+            self._hist,
+            self._positions[0],
+            self._positions[1],
+            self._hold_level,
+        )
+        same = self._positions[0, :n_same].copy()
+        zero_at = self._positions[1, :n_zeros].copy()
+        loud_before = self._loud
+        self._loud = self._loud_seen()
+        loud_count = self._loud - loud_before
         self._n += ints.size
         self._frames += ints.shape[0]
 
@@ -348,11 +377,23 @@ class SignalAnalyzer:
         # The level as floats, written where the windows join it to their carry (an array kept
         # from block to block; every measure that keeps some of it copies that part).
         level = self._windows.level_slot(summed.size)
-        np.copyto(level, summed)
+        passed = None
+        energies = None
+        if self.channels <= 2:
+            # One compiled pass writes the level and finds its lagged sums, crossings, ramps
+            # and the energies of the envelope's whole frames after the carry's (every sum is
+            # an integer under 2**53 for one or two 16-bit channels: the numbers of the float
+            # dot products in _update_pairs and _update_envelope).
+            start = self._envelope_start(summed.size)
+            rest = summed.size - start
+            energies = np.empty(rest // ENVELOPE_FRAME)
+            passed = level_pass(summed, 2 * self.channels, level, start, energies)
+        else:
+            np.copyto(level, summed)
         # The block's sum of squares, from the envelope's frames when it is exact there: for
         # one or two 16-bit channels every square and partial sum is an integer under 2**53,
         # so any order of summing gives the number the block's own dot product gives.
-        envelope_sumsq = self._update_envelope(level)
+        envelope_sumsq = self._update_envelope(level, energies)
         sumsq = envelope_sumsq if self.channels <= 2 else float(np.dot(level, level))
         if self.channels > 2:
             # Mid/side energies of the first two channels (for exactly two, the mid is the
@@ -362,15 +403,9 @@ class SignalAnalyzer:
             side = ints[:, 0].astype(np.float64)
             side -= ints[:, 1]
             self._mid_side += (float(np.dot(mid, mid)), float(np.dot(side, side)))
-        self._update_pairs(summed, level, sumsq, counts if self.channels == 1 else None)
-        # Where a sample repeats the one a frame before it, and the exact zeros: found once
-        # over the block's values, for the held levels and zero edges here and in the windows.
-        ch = self.channels
-        flat = ints.reshape(-1)
-        same = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch
-        zero_at = np.flatnonzero(flat == 0) if counts[0] else np.zeros(0, dtype=np.intp)
+        self._update_pairs(summed, level, sumsq, passed)
         self._update_structure(
-            ints, zeros=bool(counts[0]), counts=counts, same=same, zero_at=zero_at
+            ints, zeros=bool(n_zeros), loud=loud_count, same=same, zero_at=zero_at, held=held
         )
         if self._head_bytes < HEAD_BYTES:
             self._keep_head(ints)
@@ -379,32 +414,54 @@ class SignalAnalyzer:
         self._windows.update(ints, floats, level, held=same, zeros=zero_at)
         self._lap("windows")
 
+    def _loud_seen(self) -> int:
+        """Values seen so far with ``|v| >= hold level``: one run of histogram bins in uint16
+        order (level ... 32767, -32768 ... -level)."""
+        level = self._hold_level
+        return int(self._hist[level : 65537 - level].sum())
+
     def _update_pairs(
         self,
         summed: npt.NDArray[np.int32],
         level: npt.NDArray[np.float64],
         sumsq: float,
-        counts: npt.NDArray[np.intp] | None = None,
+        passed: tuple[np.int64, ...] | None = None,
     ) -> None:
         """Lagged products, zero crossings and ramps of the level: within the block, and the
-        few pairs and triples that straddle the previous block's last two samples; ``counts``,
-        for one channel, the block's histogram of values (its levels)."""
+        few pairs and triples that straddle the previous block's last two samples; ``passed``,
+        what :func:`level_pass` found in the block (one or two channels)."""
         n = summed.size
-        total = float(level.sum())
-        for lag in (1, 2):
-            if n > lag:
-                self._lag_sums[lag - 1] += (
-                    float(np.dot(level[:-lag], level[lag:])),
-                    total - float(level[n - lag :].sum()),
-                    total - float(level[:lag].sum()),
-                    n - lag,
-                )
+        if passed is not None:
+            total_i, lag1, lag2, crossings, audible, ramps = passed
+            total = float(total_i)
+            products = (float(lag1), float(lag2))
+            for lag in (1, 2):
+                if n > lag:
+                    self._lag_sums[lag - 1] += (
+                        products[lag - 1],
+                        total - float(level[n - lag :].sum()),
+                        total - float(level[:lag].sum()),
+                        n - lag,
+                    )
+            self._zero_cross += int(crossings)
+            self._audible += int(audible)
+            self._ramp += int(ramps)
+        else:
+            total = float(level.sum())
+            for lag in (1, 2):
+                if n > lag:
+                    self._lag_sums[lag - 1] += (
+                        float(np.dot(level[:-lag], level[lag:])),
+                        total - float(level[n - lag :].sum()),
+                        total - float(level[:lag].sum()),
+                        n - lag,
+                    )
+            negative = summed < 0
+            self._zero_cross += int(np.count_nonzero(negative[1:] != negative[:-1]))
+            self._count_ramps(summed)
         self._mono_sum += total
         self._mono_sumsq += sumsq
         self._mono_n += n
-        negative = summed < 0
-        self._zero_cross += int(np.count_nonzero(negative[1:] != negative[:-1]))
-        self._count_ramps(summed, counts)
 
         prev = self._prev
         if prev.size:
@@ -427,15 +484,17 @@ class SignalAnalyzer:
         ints: npt.NDArray[np.int16],
         *,
         zeros: bool,
-        counts: npt.NDArray[np.intp] | None = None,
+        loud: int | None = None,
         same: npt.NDArray[np.intp] | None = None,
         zero_at: npt.NDArray[np.intp] | None = None,
+        held: int | None = None,
     ) -> None:
         """Held loud levels and zero-to-loud edges per channel, across block boundaries;
-        ``zeros``: whether the block holds an exact zero (its histogram says); ``counts``, the
-        block's histogram of values; ``same`` and ``zero_at``, where the block's flat values
-        repeat the one a frame before and where they are zero, when the caller has them."""
-        self._count_structure(ints, counts, same)
+        ``zeros``: whether the block holds an exact zero (its histogram says); ``loud``, how
+        many of the block's values are loud (``|v| >= hold level``); ``same`` and ``zero_at``,
+        where the block's flat values repeat the one a frame before and where they are zero,
+        and ``held``, how many of those repeats are loud, when the caller has them."""
+        self._count_structure(ints, loud, same, held)
         if self._last_frame.shape[0]:
             self._count_structure(np.concatenate([self._last_frame, ints[:1]]))
         self._last_frame = ints[-1:].copy()
@@ -458,30 +517,30 @@ class SignalAnalyzer:
     def _count_structure(
         self,
         ints: npt.NDArray[np.int16],
-        counts: npt.NDArray[np.intp] | None = None,
+        loud_count: int | None = None,
         same: npt.NDArray[np.intp] | None = None,
+        held: int | None = None,
     ) -> None:
-        """Held loud levels and loud samples after the first frame of ``ints``; ``counts``, the
-        histogram of ``ints``, and ``same``, where its flat values equal the one a frame before,
-        when the caller has them."""
+        """Held loud levels and loud samples after the first frame of ``ints``; ``loud_count``,
+        how many values of ``ints`` are loud, ``same``, where its flat values equal the one a
+        frame before, and ``held``, how many of those are loud, when the caller has them."""
         if ints.shape[0] < 2:
             return
-        if counts is not None:
-            # The loud samples from the histogram: |value| >= level is one run of bins in uint16
-            # order (level ... 32767, -32768 ... -level), the first frame's taken out. The held
+        if loud_count is not None:
+            # The loud samples counted with the histogram, the first frame's taken out. The held
             # ones among the few samples equal to the one before them in their channel.
             level = self._hold_level
             first = np.abs(ints[0].astype(np.int32)) >= level
-            self._loud_pairs += int(counts[level : 65537 - level].sum()) - int(
-                np.count_nonzero(first)
-            )
+            self._loud_pairs += loud_count - int(np.count_nonzero(first))
+            if held is not None:
+                self._held += held
+                return
             ch = ints.shape[1]
             flat = ints.reshape(-1)
             if same is None:
                 same = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch
             if same.size:
-                held = np.abs(flat[same].astype(np.int32)) >= level
-                self._held += int(np.count_nonzero(held))
+                self._held += int(np.count_nonzero(np.abs(flat[same].astype(np.int32)) >= level))
             return
         magnitude = np.abs(ints).view(np.uint16)  # |-32768| wraps to 32768 as uint16
         loud = magnitude[1:] >= self._hold_level
@@ -506,26 +565,15 @@ class SignalAnalyzer:
         padding has another zero, or a value of either sign and any size, on its other side
         (bytes give such a mirror pair to one zero edge in 10-20).
         """
-        # Sample by sample over the interleaved values: a zero's neighbours in its channel sit
-        # one frame (``ch`` values) before and after it. Only the zeros' neighbours are widened
-        # to int32 (|-32768| and the products need it), not the block.
+        # Sample by sample over the interleaved values (compiled: zero_edges): a zero's
+        # neighbours in its channel sit one frame (``ch`` values) before and after it.
         ch = data.shape[1]
         flat = data.reshape(-1)
         if at is None:
             at = np.flatnonzero(flat[first * ch : stop * ch] == 0) + first * ch
         if at.size == 0:
             return 0
-        before = flat[np.maximum(at - ch, 0)].astype(np.int32)
-        after = flat[at + ch].astype(np.int32)
-        has_before = at >= ch
-        crossing = (
-            has_before
-            & (before * after < 0)
-            & (8 * np.abs(before + after) <= np.abs(before - after))
-        )
-        edges = (has_before & (np.abs(before) >= self._big_level)).astype(np.int64)
-        edges += np.abs(after) >= self._big_level
-        return int(edges[~crossing].sum())
+        return int(zero_edges(flat, at, ch, self._big_level))
 
     def _zero_edge_count(self) -> int:
         """Zero edges so far, the last frame's zeros judged without a frame after them."""
@@ -553,45 +601,41 @@ class SignalAnalyzer:
                 return offset, name, str(kind)
         return None
 
-    def _count_ramps(
-        self, levels: npt.NDArray[np.int32], counts: npt.NDArray[np.intp] | None = None
-    ) -> None:
+    def _count_ramps(self, levels: npt.NDArray[np.int32]) -> None:
         """Ramps: the integer levels move by the same non-zero step again and again.
 
         Recorded sound, even coarsely quantised, almost never does; counters and sawtooths
         always do. Counted on every inner sample of ``levels`` where the signal is not digital
-        silence. ``counts``, for one channel, the histogram of ``levels`` (the block's values).
+        silence (one or two channels: in :func:`level_pass`, over whole blocks).
         """
         if levels.size < 3:
             return
         step = np.diff(levels)
         inner = levels[1:-1]
         limit = 2 * self.channels
-        audible: npt.NDArray[np.bool_] | None = None
-        if counts is not None:
-            # One channel: the levels are the values, whose histogram counts the quiet ones
-            # (within ``limit`` of zero); the two ends are not inner samples.
-            quiet = int(counts[: limit + 1].sum()) + int(counts[65536 - limit :].sum())
-            ends = int(abs(int(levels[0])) > limit) + int(abs(int(levels[-1])) > limit)
-            self._audible += levels.size - quiet - ends
-        else:
-            audible = np.abs(inner) > limit
-            self._audible += int(np.count_nonzero(audible))
+        audible = np.abs(inner) > limit
+        self._audible += int(np.count_nonzero(audible))
         same = step[1:] == step[:-1]
         at = np.flatnonzero(same)
         if at.size * 8 < same.size:
             # Sound repeats a step rarely: only those few places are looked at further.
-            loud = audible[at] if audible is not None else np.abs(inner[at]) > limit
-            steady = (step[1:][at] != 0) & loud
+            steady = (step[1:][at] != 0) & audible[at]
         else:
-            if audible is None:
-                audible = np.abs(inner) > limit
             steady = same & (step[1:] != 0) & audible
         self._ramp += int(np.count_nonzero(steady))
 
-    def _update_envelope(self, level: npt.NDArray[np.float64]) -> float:
+    def _envelope_start(self, n: int) -> int:
+        """Where the block's first whole envelope frame after the carry's starts (``n``
+        levels: the block's size when the carry and the block fill no frame)."""
+        carry = self._carry.size
+        return min(ENVELOPE_FRAME - carry, n) if carry else 0
+
+    def _update_envelope(
+        self, level: npt.NDArray[np.float64], whole_frames: npt.NDArray[np.float64] | None = None
+    ) -> float:
         """RMS per envelope frame; returns the block's sum of squares of ``level``, as the
-        frames' sums, the new carry's and the old carry's give it.
+        frames' sums, the new carry's and the old carry's give it; ``whole_frames``, the sums
+        of squares of the frames after :meth:`_envelope_start`, when the caller has them.
 
         The carry completes one frame with the block's first levels, and the rest of the
         frames are read in place (not from a copy of the carry and the block joined): a
@@ -602,7 +646,7 @@ class SignalAnalyzer:
         start = 0
         energies = []
         if carry.size:
-            start = min(ENVELOPE_FRAME - carry.size, level.size)
+            start = self._envelope_start(level.size)
             head = np.concatenate([carry, level[:start]])
             if head.size < ENVELOPE_FRAME:
                 self._carry = head
@@ -610,7 +654,9 @@ class SignalAnalyzer:
             energies.append(np.einsum("ij,ij->i", head[None, :], head[None, :]))
         rest = level[start:]
         whole = rest.size - rest.size % ENVELOPE_FRAME
-        if whole:
+        if whole and whole_frames is not None:
+            energies.append(whole_frames)
+        elif whole:
             frames = rest[:whole].reshape(-1, ENVELOPE_FRAME)
             energies.append(np.einsum("ij,ij->i", frames, frames))
         total = -carried
@@ -641,7 +687,8 @@ class SignalAnalyzer:
                     segments[row, : carry.size - start] = carry[start:]
                     segments[row, carry.size - start :] = level[: seg - (carry.size - start)]
             segments *= np.float32(self._scale)
-            frames = segments.reshape(-1, FFT_SIZE) * self._window
+            frames = segments.reshape(-1, FFT_SIZE)
+            frames *= self._window  # in place: the same products as a windowed copy
             power = np.abs(scipy.fft.rfft(frames, axis=1)) ** 2
             power = power.reshape(starts.size, SEGMENT_FRAMES, -1).mean(axis=1)
             self._spectra.extend(power[:, 1:].astype(np.float32))  # no DC: measured apart
@@ -858,9 +905,11 @@ class SignalAnalyzer:
         half = self.level_bits // 2
         shift = 16 - self.level_bits
         ceiling = 0.75 * self._peak() * 32768
-        keep = (np.abs(_VALUES) <= ceiling) & (self._hist > 0)
-        values = _VALUES[keep] >> shift
-        counts = self._hist[keep]
+        used = self._used()  # the bins with samples, in the same (uint16) order
+        values = _VALUES[used]
+        keep = np.abs(values) <= ceiling
+        values = values[keep] >> shift
+        counts = self._hist[used[keep]]
         if values.size < max(64, 1 << half) or counts.sum() == 0:
             return 0.0
         residue = np.bincount(values & ((1 << half) - 1), weights=counts, minlength=1 << half)
@@ -921,7 +970,12 @@ class SignalAnalyzer:
         used = self._used()
         if used.size == 0:
             return 0.0
-        return float(np.abs(_VALUES[used]).max()) / 32768.0
+        # The used bins are in uint16 order: the largest positive value is the last bin under
+        # 32768, the most negative the first bin from it (value = bin - 65536).
+        split = int(np.searchsorted(used, 32768))
+        top = int(used[split - 1]) if split else 0
+        bottom = 65536 - int(used[split]) if split < used.size else 0
+        return float(max(top, bottom)) / 32768.0
 
     def _lag_corr(self, index: int) -> float:
         """Autocorrelation of the mono mix at lag ``index + 1``, centred on the global mean."""
@@ -964,9 +1018,9 @@ class SignalAnalyzer:
         flatness = np.exp(np.mean(np.log(power + EPS), axis=1)) / (power.mean(axis=1) + EPS)
         bins = power.shape[1]
         freqs = np.arange(1, bins + 1, dtype=np.float64)
-        mean_spectrum = (power / total).mean(axis=0)
-        slope = float(np.polyfit(np.log(freqs), np.log(mean_spectrum + EPS), 1)[0])
         normalised = power / total
+        mean_spectrum = normalised.mean(axis=0)
+        slope = float(np.polyfit(np.log(freqs), np.log(mean_spectrum + EPS), 1)[0])
         flux = (
             np.abs(np.diff(normalised, axis=0)).sum(axis=1) / 2.0
             if power.shape[0] > 1

@@ -30,6 +30,7 @@ from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.fingerprint import Fingerprinter, Landmarks
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.modem import ModemScanner
+from audiomodel.sample_kernels import render_int16
 from audiomodel.signal import (
     TONAL_LINE_SHARE,
     SignalAnalyzer,
@@ -513,13 +514,25 @@ def _blocks(
     elif subtype in ("PCM_U8", "PCM_S8"):
         # libsndfile reads 8-bit s as s / 128 exactly: x 32768 gives s << 8, the stored value
         # left-justified in 16 bits (the same as to_int16 renders for the signal).
+        rendered = np.empty((BLOCK_FRAMES, audio.channels), dtype=np.int16)
         for floats in _decoded(audio, "float32"):
-            ints = to_int16(floats)
+            ints = _render(floats, rendered)
             yield ints, ints
     else:
         keep = subtype in _FLOAT_SUBTYPES
+        rendered = np.empty((BLOCK_FRAMES, audio.channels), dtype=np.int16)
         for floats in _decoded(audio, "float32"):
-            yield to_int16(floats), floats if keep else None
+            yield _render(floats, rendered), floats if keep else None
+
+
+def _render(
+    floats: npt.NDArray[np.float32], buffer: npt.NDArray[np.int16]
+) -> npt.NDArray[np.int16]:
+    """``to_int16(floats)``, written into the start of ``buffer`` (one buffer refilled block
+    after block, as the decoded floats are: see ``_decoded``)."""
+    out = buffer[: floats.shape[0]]
+    render_int16(floats.reshape(-1), out.reshape(-1))
+    return out
 
 
 def _decoded(audio: sf.SoundFile, dtype: str) -> Iterator[npt.NDArray[Any]]:

@@ -81,6 +81,7 @@ import numpy as np
 import numpy.typing as npt
 
 from audiomodel.findings import Finding, finding
+from audiomodel.sample_kernels import cell_sums, long_runs
 
 __all__ = ["ByteMap", "WindowAnalyzer", "WindowReport"]
 
@@ -297,8 +298,7 @@ class WindowAnalyzer:
             # Into arrays kept from block to block: fresh ones cost a page fault per 4 KiB.
             frames = self._carry.shape[0] + n
             if self._joined_level.size < frames:
-                self._joined_ints = np.empty((frames, self.channels), dtype=np.int16)
-                self._joined_level = np.empty(frames)
+                self._join_room(n)
             ints = np.concatenate([self._carry, ints], out=self._joined_ints[:frames])
             joined = self._joined_level[:frames]
             if _same_memory(level, joined[self._carry.shape[0] :]):
@@ -352,9 +352,16 @@ class WindowAnalyzer:
         block's level is not copied there again."""
         start = self._carry.shape[0]
         if self._joined_level.size < start + n:
-            self._joined_ints = np.empty((start + n, self.channels), dtype=np.int16)
-            self._joined_level = np.empty(start + n)
+            self._join_room(n)
         return self._joined_level[start : start + n]
+
+    def _join_room(self, n: int) -> None:
+        """New arrays to join the carry and a block of ``n`` frames in, with room for any
+        carry (under a cell): a carry that grows does not make them anew (and fault in their
+        pages) block after block."""
+        frames = n + self.cell
+        self._joined_ints = np.empty((frames, self.channels), dtype=np.int16)
+        self._joined_level = np.empty(frames)
 
     def _joined_positions(
         self,
@@ -398,11 +405,25 @@ class WindowAnalyzer:
         # Predictability of the mono level (the sum of the channels): data interleaved over
         # the channels is white in every channel and in their sum.
         mono = level[: cells * length].reshape(cells, length)
-        s1 = mono.sum(axis=1)
-        sums[:, _S1] = s1
-        sums[:, _S2] = np.einsum("ij,ij->i", mono, mono)
+        flat = ints.reshape(-1)
+        lanes = np.zeros((cells, 257), dtype=np.uint32)
+        if ch <= 2 and length >= 3:
+            # One compiled pass per cell: the level's sums (exact integers, see
+            # _difference_energies) and the byte lanes.
+            words = flat[: cells * length * ch].view(np.uint16).reshape(cells, length * ch)
+            lags = np.empty((4, cells))  # sum, sum of squares, lag-1 and lag-2 products
+            cell_sums(mono, words, _PRINTABLE, self.level_bits != 8, lags, lanes)
+            s1 = lags[0]
+            sums[:, _S1] = s1
+            sums[:, _S2] = lags[1]
+            sums[:, _E1], sums[:, _E2] = _energies_from_lags(mono, lags[1], lags[2], lags[3])
+        else:
+            s1 = mono.sum(axis=1)
+            sums[:, _S1] = s1
+            sums[:, _S2] = np.einsum("ij,ij->i", mono, mono)
+            sums[:, _E1], sums[:, _E2] = _difference_energies(mono, sums[:, _S2], ch)
+            self._count_lanes(flat, cells, length, lanes)
         sums[:, _V0] = sums[:, _S2] - s1 * s1 / length
-        sums[:, _E1], sums[:, _E2] = _difference_energies(mono, sums[:, _S2], ch)
         sums[:, _N] = length
         sums[:, _N1] = length - 1
         sums[:, _N2] = length - 2
@@ -410,25 +431,6 @@ class WindowAnalyzer:
         if absurd is not None:
             sums[:, _ABSURD] = absurd[: cells * length].reshape(cells, length).sum(axis=1)
 
-        # Byte lanes (little-endian): the histogram of the high bytes, and how many low bytes
-        # are printable (the only use of the low lane; 8-bit audio's low byte is always 0).
-        flat = ints.reshape(-1)
-        lanes = np.zeros((cells, 257), dtype=np.uint32)
-        if length * ch >= LANE_VALUES_FROM:
-            # Long cells: one count of the 16-bit values per cell, its rows (high byte) and
-            # columns (low byte) summed, costs less than counting each strided byte lane.
-            words = flat.view(np.uint16).reshape(cells, length * ch)
-            for c in range(cells):
-                by_value = np.bincount(words[c], minlength=65536).reshape(256, 256)
-                lanes[c, :256] = by_value.sum(axis=1)
-                if self.level_bits != 8:
-                    lanes[c, 256] = by_value.sum(axis=0)[_PRINTABLE].sum()
-        else:
-            raw = flat.view(np.uint8).reshape(cells, length * ch * 2)
-            for c in range(cells):
-                lanes[c, :256] = np.bincount(raw[c, 1::2], minlength=256)
-                if self.level_bits != 8:
-                    lanes[c, 256] = np.bincount(raw[c, 0::2], minlength=256)[_PRINTABLE].sum()
         self._lanes.append(lanes)
 
         # Exact zeros next to a loud sample (same channel), and held values left by a leap.
@@ -505,6 +507,33 @@ class WindowAnalyzer:
                 begin = end
         self._sums.append(sums)
 
+    def _count_lanes(
+        self,
+        flat: npt.NDArray[np.int16],
+        cells: int,
+        length: int,
+        lanes: npt.NDArray[np.uint32],
+    ) -> None:
+        """Byte lanes (little-endian) per cell, into ``lanes``: the histogram of the high bytes,
+        and how many low bytes are printable (the only use of the low lane; 8-bit audio's low
+        byte is always 0)."""
+        ch = self.channels
+        if length * ch >= LANE_VALUES_FROM:
+            # Long cells: one count of the 16-bit values per cell, its rows (high byte) and
+            # columns (low byte) summed, costs less than counting each strided byte lane.
+            words = flat.view(np.uint16).reshape(cells, length * ch)
+            for c in range(cells):
+                by_value = np.bincount(words[c], minlength=65536).reshape(256, 256)
+                lanes[c, :256] = by_value.sum(axis=1)
+                if self.level_bits != 8:
+                    lanes[c, 256] = by_value.sum(axis=0)[_PRINTABLE].sum()
+        else:
+            raw = flat.view(np.uint8).reshape(cells, length * ch * 2)
+            for c in range(cells):
+                lanes[c, :256] = np.bincount(raw[c, 1::2], minlength=256)
+                if self.level_bits != 8:
+                    lanes[c, 256] = np.bincount(raw[c, 0::2], minlength=256)[_PRINTABLE].sum()
+
     def _monotonic(
         self, mono: npt.NDArray[np.float64], length: int
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -525,18 +554,12 @@ class WindowAnalyzer:
         if coarse.size < 4:
             candidates = [(0, mono.size)]
         else:
-            d = np.diff(coarse)
             need = max(2, int(ERRATIC_MS / 1000 * self.sample_rate / k) - 2)
             candidates = []
-            for way in (d >= 0, d <= 0):
-                padded = np.concatenate([[False], way, [False]]).astype(np.int8)
-                edges = np.flatnonzero(np.diff(padded))
-                # Only the long runs matter (sound gives thousands of short ones per cell).
-                long_enough = edges[1::2] - edges[::2] >= need
-                for first, last in zip(
-                    edges[::2][long_enough].tolist(), edges[1::2][long_enough].tolist(), strict=True
-                ):
-                    candidates.append((max(0, (first - 1) * k), min(mono.size, (last + 2) * k)))
+            # Only the long runs that never fall or never climb matter (sound gives thousands
+            # of short ones per cell): found in one compiled pass.
+            for first, last in long_runs(np.ascontiguousarray(coarse), need).tolist():
+                candidates.append((max(0, (first - 1) * k), min(mono.size, (last + 2) * k)))
             # Climbs and falls overlap where the level stands still: judge each stretch once.
             candidates.sort()
             merged: list[tuple[int, int]] = []
@@ -660,7 +683,7 @@ class WindowAnalyzer:
         r2 = w[:, _E2] / np.maximum(w[:, _N2], 1) / (var0 + EPS)
         best = np.minimum(1.0, np.minimum(r1, r2))
         p = h / np.maximum(h.sum(axis=1, keepdims=True), 1)
-        logs = np.log2(np.where(p > 0, p, 1.0))
+        logs = _log2_used(p)
         rms = np.sqrt(w[:, _S2] / n)
         first = np.arange(w.shape[0]) * self.cell
         return {
@@ -926,7 +949,7 @@ def _effective_count(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]
     """2 ** entropy of each row's distribution: how many values are used, weighted by use (a
     value seen once among thousands barely counts)."""
     p = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    logs = np.log2(np.where(p > 0, p, 1.0))
+    logs = _log2_used(p)
     out: npt.NDArray[np.float64] = 2.0 ** -(p * logs).sum(axis=1)
     return out
 
@@ -985,6 +1008,14 @@ def _grid_share(gaps: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return out
 
 
+def _log2_used(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """log2 of the shares in ``p`` that are used, 0 (log2 of 1) where a share is 0: only the
+    used ones are computed (most bins of a cell's byte and leap-size counts are empty)."""
+    logs = np.zeros_like(p)
+    np.log2(p, out=logs, where=p > 0)
+    return logs
+
+
 def _longest_run(flags: npt.NDArray[np.bool_]) -> tuple[int, int]:
     """First and last index of the longest run of True (the first one on ties)."""
     padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
@@ -1024,6 +1055,30 @@ def _or_zeros(counts: npt.NDArray[np.int32] | None, n: int) -> npt.NDArray[np.in
     return np.zeros(n, dtype=np.int32) if counts is None else counts
 
 
+def _energies_from_lags(
+    mono: npt.NDArray[np.float64],
+    energy: npt.NDArray[np.float64],
+    r1: npt.NDArray[np.float64],
+    r2: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The sums of squared first and second differences of each row of ``mono`` (at least 3
+    frames, one or two 16-bit channels) from its sum of squares ``energy`` and its lag-1 and
+    lag-2 products ``r1``, ``r2``: see :func:`_difference_energies`."""
+    a, b = mono[:, 0], mono[:, 1]  # first two, last two
+    y, z = mono[:, -2], mono[:, -1]
+    e1 = 2.0 * energy - a * a - z * z - 2.0 * r1
+    # sum (x[i+2] - 2 x[i+1] + x[i])^2 over i = 0 .. n-3, expanded term by term
+    e2 = (
+        (energy - a * a - b * b)
+        + 4.0 * (energy - a * a - z * z)
+        + (energy - y * y - z * z)
+        - 4.0 * (r1 - a * b)
+        - 4.0 * (r1 - y * z)
+        + 2.0 * r2
+    )
+    return e1, e2
+
+
 def _difference_energies(
     mono: npt.NDArray[np.float64], energy: npt.NDArray[np.float64], channels: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -1040,16 +1095,4 @@ def _difference_energies(
         return np.einsum("ij,ij->i", d1, d1), np.einsum("ij,ij->i", d2, d2)
     r1 = np.einsum("ij,ij->i", mono[:, 1:], mono[:, :-1])
     r2 = np.einsum("ij,ij->i", mono[:, 2:], mono[:, :-2])
-    a, b = mono[:, 0], mono[:, 1]  # first two, last two
-    y, z = mono[:, -2], mono[:, -1]
-    e1 = 2.0 * energy - a * a - z * z - 2.0 * r1
-    # sum (x[i+2] - 2 x[i+1] + x[i])^2 over i = 0 .. n-3, expanded term by term
-    e2 = (
-        (energy - a * a - b * b)
-        + 4.0 * (energy - a * a - z * z)
-        + (energy - y * y - z * z)
-        - 4.0 * (r1 - a * b)
-        - 4.0 * (r1 - y * z)
-        + 2.0 * r2
-    )
-    return e1, e2
+    return _energies_from_lags(mono, energy, r1, r2)

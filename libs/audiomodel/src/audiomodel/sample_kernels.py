@@ -1,0 +1,248 @@
+"""Compiled loops over a block of samples for :mod:`audiomodel.signal` and
+:mod:`audiomodel.windows`: several per-sample measures in one pass, where numpy needs a pass
+(and often a temporary) for each.
+
+Every kernel gives exactly the numbers the numpy expressions it replaces give: counts are
+integers, and the float sums are of integers whose partial sums stay under 2**53 (the callers
+use them only where that holds: one or two 16-bit channels), so the order of summing does not
+change them.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+ENVELOPE_FRAME = 1024  # levels per envelope frame (audiomodel.signal.ENVELOPE_FRAME)
+
+__all__ = [
+    "ENVELOPE_FRAME",
+    "cell_sums",
+    "count_values",
+    "level_pass",
+    "long_runs",
+    "render_int16",
+    "sum_channels",
+]
+
+
+@numba.njit(cache=True, nogil=True)
+def sum_channels(ints: npt.NDArray[np.int16], out: npt.NDArray[np.int32]) -> None:
+    """Into ``out`` the sum of each frame's channels (``ints``: frames x channels)."""
+    frames, channels = ints.shape
+    # One and two channels spelled out: the compiler vectorises those loops.
+    if channels == 1:
+        for i in range(frames):
+            out[i] = ints[i, 0]
+    elif channels == 2:
+        for i in range(frames):
+            out[i] = np.int32(ints[i, 0]) + np.int32(ints[i, 1])
+    else:
+        for i in range(frames):
+            total = np.int32(0)
+            for k in range(channels):
+                total += np.int32(ints[i, k])
+            out[i] = total
+
+
+@numba.njit(cache=True, nogil=True)
+def count_values(
+    values: npt.NDArray[np.int16],
+    channels: int,
+    hist: npt.NDArray[np.intp],
+    same: npt.NDArray[np.intp],
+    zeros: npt.NDArray[np.intp],
+    loud_level: int,
+) -> tuple[int, int, int]:
+    """Add the 16-bit ``values`` (interleaved frames of ``channels``) to ``hist`` (65,536 bins
+    in uint16 order); write into ``same`` the positions of the values equal to the one a frame
+    before, and into ``zeros`` those of the exact zeros (both in increasing order, each buffer
+    at least as long as ``values``); return how many of each, and how many of the repeated
+    values are loud (``|v| >= loud_level``)."""
+    n_zeros = 0
+    for i in range(values.size):
+        v = values[i]
+        hist[np.uint16(v)] += 1
+        if v == 0:
+            zeros[n_zeros] = i
+            n_zeros += 1
+    # Over slices (an index that cannot be negative): no check of each index.
+    later, earlier = values[channels:], values[: max(values.size - channels, 0)]
+    n_same = 0
+    held = 0
+    for i in range(later.size):
+        v = later[i]
+        if v == earlier[i]:
+            same[n_same] = i + channels
+            n_same += 1
+            wide = np.int64(v)
+            if (-wide if wide < 0 else wide) >= loud_level:
+                held += 1
+    return n_same, n_zeros, held
+
+
+@numba.njit(cache=True, nogil=True)
+def level_pass(
+    level: npt.NDArray[np.int32],
+    limit: int,
+    floats: npt.NDArray[np.float64],
+    frame_start: int,
+    energies: npt.NDArray[np.float64],
+) -> tuple[np.int64, np.int64, np.int64, np.int64, np.int64, np.int64]:
+    """Over the mono level of a block: (sum, sum of x[i] x[i+1], sum of x[i] x[i+2], sign
+    changes (x < 0 against x >= 0) between neighbours, inner samples with ``|x| > limit``,
+    inner samples where the level moves by the same non-zero step again and is above
+    ``limit``), exact in integers (and as floats: for one or two 16-bit channels, under 2**53
+    for blocks of up to 2**20 frames; the validator's have 2**18). Also writes the level into
+    ``floats`` (as long), and into ``energies`` the sums of squares of its whole frames of
+    ``ENVELOPE_FRAME`` levels from ``frame_start`` on (as many as ``energies`` holds).
+
+    Simple loops, one measure each, over slices (an index that cannot be negative): the
+    compiler vectorises them."""
+    n = level.size
+    total = np.int64(0)
+    for i in range(n):
+        x = np.int64(level[i])
+        floats[i] = x
+        total += x
+    later, earlier = level[1:], level[:-1]
+    lag1 = np.int64(0)
+    crossings = np.int64(0)
+    for i in range(later.size):
+        lag1 += np.int64(later[i]) * np.int64(earlier[i])
+        crossings += (earlier[i] < 0) != (later[i] < 0)
+    after, before = level[2:], level[:-2]
+    lag2 = np.int64(0)
+    for i in range(after.size):
+        lag2 += np.int64(after[i]) * np.int64(before[i])
+    inner = level[1:-1]
+    audible = np.int64(0)
+    ramps = np.int64(0)
+    for i in range(inner.size):
+        # The inner sample (level[i + 1]): its steps in and out.
+        x = np.int64(inner[i])
+        loud = (-x if x < 0 else x) > limit
+        step_out = np.int64(after[i]) - x
+        audible += loud
+        ramps += loud & (step_out != 0) & (step_out == x - np.int64(before[i]))
+    for frame in range(energies.size):
+        first = frame_start + frame * ENVELOPE_FRAME
+        part = level[first : first + ENVELOPE_FRAME]
+        energy = np.int64(0)
+        for i in range(part.size):
+            energy += np.int64(part[i]) * np.int64(part[i])
+        energies[frame] = energy
+    return total, lag1, lag2, crossings, audible, ramps
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _row_sums(row: npt.NDArray[np.float64]) -> tuple[float, float, float, float]:
+    """Sum, sum of squares, lag-1 and lag-2 products of ``row``, whole numbers whose partial
+    sums stay under 2**53 (a cell of one or two 16-bit channels' sum): exact in any order, so
+    the compiler may reorder (and vectorise) the sums."""
+    s1 = 0.0
+    s2 = 0.0
+    for i in range(row.size):
+        s1 += row[i]
+        s2 += row[i] * row[i]
+    later, earlier = row[1:], row[:-1]
+    r1 = 0.0
+    for i in range(later.size):
+        r1 += later[i] * earlier[i]
+    after, before = row[2:], row[:-2]
+    r2 = 0.0
+    for i in range(after.size):
+        r2 += after[i] * before[i]
+    return s1, s2, r1, r2
+
+
+@numba.njit(cache=True, nogil=True)
+def cell_sums(
+    mono: npt.NDArray[np.float64],
+    words: npt.NDArray[np.uint16],
+    printable: npt.NDArray[np.bool_],
+    count_low: bool,
+    lags: npt.NDArray[np.float64],
+    lanes: npt.NDArray[np.uint32],
+) -> None:
+    """Per cell (row of ``mono``, (cells, frames), and of ``words``, (cells, values)): into
+    ``lags`` rows 0-3 (4, cells) the sum, the sum of squares and the lag-1 and lag-2 products
+    of the level; into ``lanes`` the counts of the high bytes (columns 0-255) and, with
+    ``count_low``, of the printable low bytes (column 256)."""
+    cells = mono.shape[0]
+    for c in range(cells):
+        lags[0, c], lags[1, c], lags[2, c], lags[3, c] = _row_sums(mono[c])
+        values = words[c]
+        low = 0
+        for i in range(values.size):
+            u = values[i]
+            lanes[c, u >> 8] += 1
+            low += int(printable[u & 0xFF])
+        if count_low:
+            lanes[c, 256] += low
+
+
+@numba.njit(cache=True, nogil=True)
+def zero_edges(
+    flat: npt.NDArray[np.int16], at: npt.NDArray[np.intp], channels: int, big: int
+) -> np.int64:
+    """Loud neighbours (``|v| >= big``) in their channel (a frame, ``channels`` values, before
+    and after) of the exact zeros at the positions ``at`` of ``flat`` (each with a frame after
+    it), but none for a zero between two loud samples of opposite sign that mirror each other
+    within 1/8 (a waveform crossing zero on a sample)."""
+    edges = np.int64(0)
+    for j in range(at.size):
+        p = at[j]
+        after = np.int64(flat[p + channels])
+        has_before = p >= channels
+        if has_before:
+            before = np.int64(flat[p - channels])
+            mirrored = 8 * abs(before + after) <= abs(before - after)
+            if before * after < 0 and mirrored:
+                continue
+            edges += abs(before) >= big
+        edges += abs(after) >= big
+    return edges
+
+
+@numba.njit(cache=True, nogil=True)
+def long_runs(coarse: npt.NDArray[np.float64], need: int) -> npt.NDArray[np.intp]:
+    """The runs of at least ``need`` steps of ``coarse`` that never fall (``d >= 0``), then
+    those that never climb (``d <= 0``), ``d`` its first difference: rows (first step, one past
+    the last step), in the order found."""
+    steps = coarse.size - 1
+    out = np.empty((2 * (steps // max(need, 1) + 1), 2), dtype=np.intp)
+    found = 0
+    for way in (1.0, -1.0):
+        start = -1
+        for i in range(steps + 1):
+            going = i < steps and (coarse[i + 1] - coarse[i]) * way >= 0
+            if going:
+                if start < 0:
+                    start = i
+            elif start >= 0:
+                if i - start >= need:
+                    out[found, 0] = start
+                    out[found, 1] = i
+                    found += 1
+                start = -1
+    return out[:found]
+
+
+@numba.njit(cache=True, nogil=True)
+def render_int16(floats: npt.NDArray[np.float32], out: npt.NDArray[np.int16]) -> None:
+    """``floats`` (float32 in [-1, 1]) x 32768, rounded half to even, clipped to 16 bits;
+    NaN renders as 0 (infinities clip to full scale)."""
+    scale = np.float32(32768.0)
+    for i in range(floats.size):
+        v = floats[i] * scale
+        if v != v:
+            out[i] = 0
+            continue
+        r = np.rint(v)
+        if r > 32767.0:
+            r = 32767.0
+        elif r < -32768.0:
+            r = -32768.0
+        out[i] = np.int16(r)

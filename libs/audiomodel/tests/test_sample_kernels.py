@@ -1,0 +1,174 @@
+"""The compiled per-sample loops give exactly the numbers of the numpy expressions they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from audiomodel import signal
+from audiomodel.sample_kernels import (
+    ENVELOPE_FRAME,
+    cell_sums,
+    count_values,
+    level_pass,
+    long_runs,
+    render_int16,
+    sum_channels,
+    zero_edges,
+)
+from audiomodel.signal import channel_sum
+from audiomodel.windows import _PRINTABLE
+
+
+def _samples(frames: int, channels: int, seed: int) -> npt.NDArray[np.int16]:
+    """Loud noise with exact zeros, held runs, a ramp and both rails in it."""
+    rng = np.random.default_rng(seed)
+    ints = rng.normal(0, 6000, (frames, channels)).clip(-32768, 32767).astype(np.int16)
+    ints[10:30] = 0
+    ints[40:60] = 5000
+    ints[70:170] = (np.arange(100, dtype=np.int16) * 7 - 300)[:, None]
+    ints[200] = -32768
+    ints[201] = 32767
+    return ints
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_count_values_adds_the_histogram_and_finds_repeats_and_zeros(channels: int) -> None:
+    flat = _samples(5000, channels, seed=channels).reshape(-1)
+    hist = np.ones(65536, dtype=np.intp)
+    same = np.full(flat.size, -1, dtype=np.intp)
+    zeros = np.full(flat.size, -1, dtype=np.intp)
+    n_same, n_zeros, held = count_values(flat, channels, hist, same, zeros, 2048)
+    np.testing.assert_array_equal(hist, 1 + np.bincount(flat.view(np.uint16), minlength=65536))
+    expected_same = np.flatnonzero(flat[channels:] == flat[:-channels]) + channels
+    np.testing.assert_array_equal(same[:n_same], expected_same)
+    np.testing.assert_array_equal(zeros[:n_zeros], np.flatnonzero(flat == 0))
+    assert n_zeros >= 20 * channels and n_same >= 19 * channels
+    loud = np.abs(flat[expected_same].astype(np.int32)) >= 2048
+    assert held == int(np.count_nonzero(loud)) >= 19 * channels
+
+
+@pytest.mark.parametrize(("channels", "frame_start"), [(1, 0), (2, 0), (2, 700)])
+def test_level_pass_matches_lagged_products_crossings_ramps_and_frame_energies(
+    channels: int, frame_start: int
+) -> None:
+    level = channel_sum(_samples(5000, channels, seed=10 + channels))
+    limit = 2 * channels
+    floats = np.empty(level.size)
+    energies = np.empty((level.size - frame_start) // ENVELOPE_FRAME)
+    total, lag1, lag2, crossings, audible, ramps = level_pass(
+        level, limit, floats, frame_start, energies
+    )
+    wide = level.astype(np.int64)
+    np.testing.assert_array_equal(floats, wide)
+    assert total == int(wide.sum())
+    assert lag1 == int(np.dot(wide[:-1], wide[1:]))
+    assert lag2 == int(np.dot(wide[:-2], wide[2:]))
+    negative = level < 0
+    assert crossings == int(np.count_nonzero(negative[1:] != negative[:-1]))
+    inner = wide[1:-1]
+    step = np.diff(wide)
+    loud = np.abs(inner) > limit
+    assert audible == int(np.count_nonzero(loud))
+    assert ramps == int(np.count_nonzero((step[1:] == step[:-1]) & (step[1:] != 0) & loud))
+    assert ramps >= 90  # the ramp is found
+    frames = floats[frame_start : frame_start + energies.size * ENVELOPE_FRAME]
+    squares = frames.reshape(-1, ENVELOPE_FRAME) ** 2
+    np.testing.assert_array_equal(energies, squares.sum(axis=1))
+    assert ENVELOPE_FRAME == signal.ENVELOPE_FRAME
+
+
+def test_level_pass_of_fewer_than_three_levels_counts_no_inner_samples() -> None:
+    none = np.zeros(0)
+    two = level_pass(np.array([5, -5], dtype=np.int32), 2, np.empty(2), 0, none)
+    assert two == (0, -25, 0, 1, 0, 0)
+    assert level_pass(np.zeros(0, dtype=np.int32), 2, none, 0, none) == (0, 0, 0, 0, 0, 0)
+
+
+@pytest.mark.parametrize(("channels", "count_low"), [(1, True), (2, True), (2, False), (3, True)])
+def test_cell_sums_match_numpy_sums_and_byte_lanes(channels: int, count_low: bool) -> None:
+    cells, length = 3, 1000
+    ints = _samples(cells * length, channels, seed=20 + channels)
+    mono = channel_sum(ints).astype(np.float64).reshape(cells, length)
+    words = ints.reshape(-1).view(np.uint16).reshape(cells, length * channels)
+    lags = np.empty((4, cells))
+    lanes = np.zeros((cells, 257), dtype=np.uint32)
+    cell_sums(mono, words, _PRINTABLE, count_low, lags, lanes)
+    np.testing.assert_array_equal(lags[0], mono.sum(axis=1))
+    np.testing.assert_array_equal(lags[1], np.einsum("ij,ij->i", mono, mono))
+    np.testing.assert_array_equal(lags[2], np.einsum("ij,ij->i", mono[:, 1:], mono[:, :-1]))
+    np.testing.assert_array_equal(lags[3], np.einsum("ij,ij->i", mono[:, 2:], mono[:, :-2]))
+    for c in range(cells):
+        np.testing.assert_array_equal(lanes[c, :256], np.bincount(words[c] >> 8, minlength=256))
+        printable = int(_PRINTABLE[words[c] & 0xFF].sum()) if count_low else 0
+        assert lanes[c, 256] == printable
+
+
+def test_render_int16_scales_rounds_half_to_even_clips_and_silences_nan() -> None:
+    halves = [0.0, 0.5 / 32768, 1.5 / 32768, -2.5 / 32768]
+    extremes = [0.999, 1.0, -1.0, 7.0, -7.0, np.inf, -np.inf, np.nan, 3e38, -3e38]
+    floats = np.array([*halves, *extremes], dtype=np.float32)
+    out = np.empty(floats.size, dtype=np.int16)
+    render_int16(floats, out)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = np.rint(floats * np.float32(32768.0)).clip(-32768, 32767)
+    expected = np.where(np.isnan(scaled), 0, scaled).astype(np.int16)
+    np.testing.assert_array_equal(out, expected)
+    assert out.tolist()[:4] == [0, 0, 2, -2]
+
+
+def test_long_runs_finds_the_climbs_then_the_falls_of_at_least_the_steps_needed() -> None:
+    rng = np.random.default_rng(3)
+    coarse = rng.normal(0, 1, 4000).round(1)
+    coarse[100:140] = np.arange(40)  # a climb of 39 steps
+    coarse[500:530] = 5.0  # flat: a climb and a fall at once
+    coarse[900:960] = -np.arange(60)  # a fall
+    need = 12
+    expected = []
+    d = np.diff(coarse)
+    for way in (d >= 0, d <= 0):
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], way, [False]]).astype(np.int8)))
+        starts, ends = edges[::2], edges[1::2]
+        keep = ends - starts >= need
+        expected += list(zip(starts[keep].tolist(), ends[keep].tolist(), strict=True))
+    found = [tuple(row) for row in long_runs(coarse, need).tolist()]
+    assert found == expected
+    assert len(found) >= 4
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 6])
+def test_sum_channels_adds_each_frames_channels_exactly(channels: int) -> None:
+    ints = _samples(3000, channels, seed=30 + channels)
+    out = np.empty(ints.shape[0], dtype=np.int32)
+    sum_channels(ints, out)
+    np.testing.assert_array_equal(out, ints.astype(np.int32).sum(axis=1))
+    strided = ints[::2, ::-1]  # any layout
+    out = np.empty(strided.shape[0], dtype=np.int32)
+    sum_channels(strided, out)
+    np.testing.assert_array_equal(out, strided.astype(np.int32).sum(axis=1))
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_zero_edges_counts_loud_neighbours_of_zeros_but_not_mirrored_crossings(
+    channels: int,
+) -> None:
+    ints = _samples(4000, channels, seed=40 + channels)
+    ints[300] = 0
+    ints[299], ints[301] = 9000, -9000  # a crossing on a sample: no edge
+    ints[400] = 0
+    ints[399], ints[401] = 9000, 9000  # the same sign: two edges
+    flat = ints.reshape(-1)
+    at = np.flatnonzero(flat[:-channels] == 0)
+    big = 1024
+    before = flat[np.maximum(at - channels, 0)].astype(np.int32)
+    after = flat[at + channels].astype(np.int32)
+    has_before = at >= channels
+    crossing = (
+        has_before & (before * after < 0) & (8 * np.abs(before + after) <= np.abs(before - after))
+    )
+    edges = (has_before & (np.abs(before) >= big)).astype(np.int64)
+    edges += np.abs(after) >= big
+    assert zero_edges(flat, at, channels, big) == int(edges[~crossing].sum())
+    assert zero_edges(flat, np.array([300 * channels]), channels, big) == 0
+    assert zero_edges(flat, np.array([400 * channels]), channels, big) == 2
