@@ -29,6 +29,7 @@ from audiomodel import (
     validate_stream,
     verdict_from_findings,
 )
+from audiomodel.warmup import warm_up
 from audioval_classify.shm_transport import SharedBufferView, SharedTrackBuffer
 from audioval_pipeline.clients import aws_client
 from audioval_pipeline.settings import PipelineSettings
@@ -53,6 +54,9 @@ class ValidatorActor:
         self, limits: Limits, storage: PipelineSettings | None = None, fingerprint: bool = False
     ) -> None:
         self._model: TreeEnsembleModel = load_default_model()
+        # The compiled kernels load (or compile, on a fresh machine) here, while the pool waits
+        # for its actors, not on the first upload.
+        warm_up()
         self._limits = limits
         # Landmarks from the decode pass ride back on the verdict (``Verdict.fingerprint``:
         # ~12 peaks a second, 12 bytes each) for the caller's index lookup.

@@ -1,0 +1,57 @@
+"""Load (or compile, the first time on a machine) every compiled kernel before the first track.
+
+The validator's per-sample loops are numba kernels (``audiomodel.sample_kernels``,
+``audiomodel.stego.kernels``), compiled on first use and cached in ``NUMBA_CACHE_DIR``. Compiling
+them costs ~5 s on a fresh machine and loading them from the cache ~1 s, so a worker judges one
+short clip of every stored layout when it starts (the classify pool's actors do, and the service
+image does at build time, filling its cache), and the first real upload pays for none of it.
+
+``python -m audiomodel.warmup`` does the same from a shell and prints, per layout, the codes of
+the findings (the kernel bounds test runs it with ``NUMBA_DISABLE_JIT=1``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import soundfile as sf
+
+__all__ = ["LAYOUTS", "warm_up"]
+
+# Every sample width and kind a container stores, mono and stereo: each takes its own kernels
+# (8-bit's high byte, 24/32-bit's wide integers and float64 residuals, floats' 16-bit rendering).
+LAYOUTS = tuple(
+    (subtype, channels)
+    for subtype in ("PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")
+    for channels in (1, 2)
+)
+
+
+def _clip(subtype: str, channels: int, rate: int = 22050) -> bytes:
+    """A tone over a little noise, an odd number of frames long (no block, window or sub-block
+    divides it), touching negative full scale once (the dtype's minimum)."""
+    rng = np.random.default_rng(7)
+    frames = rate + 777
+    t = np.arange(frames) / rate
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t) + rng.normal(0, 1e-3, frames)
+    clip = np.repeat(tone[:, None], channels, axis=1)
+    clip[frames // 2, 0] = -1.0
+    out = io.BytesIO()
+    sf.write(out, clip, rate, format="WAV", subtype=subtype)
+    return out.getvalue()
+
+
+def warm_up() -> dict[str, list[str]]:
+    """Judge one short clip of every layout; returns each layout's finding codes."""
+    from audiomodel.validator import validate_bytes
+
+    return {
+        f"{subtype}/{channels}": [f.code for f in validate_bytes(_clip(subtype, channels)).findings]
+        for subtype, channels in LAYOUTS
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(warm_up()))
