@@ -51,7 +51,9 @@ The measures, and the physical reason each separates sound from data:
   (``step_size_spread``, the sizes weighted by use), where bytes make a new size at each step.
   A limiter bends each level by its own amount and gives every leap its own size; what stays
   is *when* the voices leap: at their pitches, where bytes held N samples leap on a clock of N
-  samples (``step_grid_share``).
+  samples (``step_grid_share``); and *how* the level moves between the loud voice's edges: by
+  the small stairs of its quieter voices, where a byte's next value is a new draw
+  (``small_move_excess``).
 - **Monotonic runs** (``monotonic_ms``): sound oscillates around zero; a run of samples that
   only climbs (or only falls) by 1/8 of full scale for longer than ``MONOTONIC_MS`` is a loud
   half cycle below 25 Hz with nothing above it, which the DC/subsonic filters of converters and
