@@ -268,6 +268,7 @@ def test_a_limited_chiptunes_leaps_are_off_any_clock_and_not_held_steps(channels
     )
     assert like_bytes.all()  # every window would be held steps by its leaps alone
     assert (m["step_grid_share"] < 0.5).all()
+    assert (m["small_move_excess"] >= 0.45).all()  # its triangle moves the held level
     assert located(wav(x)) == {}
 
 
@@ -284,6 +285,33 @@ def test_bytes_held_as_long_as_a_synthesisers_notes_keep_their_clock_and_are_fla
     analyzer.update(np.rint(x * 32767).astype(np.int16))
     m = analyzer.report().measures
     assert (m["step_grid_share"] >= 0.9).all()
+    assert "signal.held_steps" in located(wav(x))
+
+
+@pytest.mark.parametrize("payload", ["binary", "text"])
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("limit", [False, True])
+def test_bytes_held_for_random_lengths_are_off_any_clock_but_do_not_glide_and_are_flagged(
+    payload: str, channels: int, limit: bool
+) -> None:
+    """Held 4-64 samples at random, bytes keep to no clock (like a synthesiser's voices), but
+    each new level is a new draw from the bytes: the held level does not glide by small moves
+    as a synthesiser's quieter voices move it."""
+    rng = np.random.default_rng(channels + 2 * limit)
+    raw = (
+        rng.integers(0, 256, 12000, dtype=np.uint8)
+        if payload == "binary"
+        else np.frombuffer(file_bytes(12000), dtype=np.uint8)
+    )
+    values = (np.repeat(raw, rng.integers(4, 65, raw.size)).astype(np.float64) - 128) / 128
+    values = 0.9 * values[: RATE * 6 - RATE * 6 % channels]
+    x = values.reshape(-1, channels)
+    x = limited(x) if limit else x
+    analyzer = WindowAnalyzer(sample_rate=RATE, channels=channels)
+    analyzer.update(np.rint(x * 32767).astype(np.int16))
+    m = analyzer.report().measures
+    assert (m["step_grid_share"] < 0.5).all() and (m["held_share"] >= 0.5).all()
+    assert (m["small_move_excess"] < 0.45).all()
     assert "signal.held_steps" in located(wav(x))
 
 
