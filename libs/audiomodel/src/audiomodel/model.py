@@ -18,7 +18,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -272,8 +272,10 @@ def _sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
+@cache
 def load_default_model() -> TreeEnsembleModel:
-    """The model shipped inside the package."""
+    """The model shipped inside the package, parsed once per process (a frozen value: ~25 ms of
+    JSON and 150 trees that a caller of ``validate_bytes`` without a model paid at every call)."""
     ref = resources.files("audiomodel") / DEFAULT_MODEL_PATH
     with resources.as_file(ref) as path:
         return TreeEnsembleModel.load(path)
