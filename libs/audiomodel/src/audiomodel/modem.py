@@ -346,7 +346,8 @@ class Transmission:
         # set, "console output filter") keyed 2125/2550 Hz at 49.97 Bd with a clock of 0.77,
         # its symbols as varied as Baudot text (block entropy 0.81-0.94 bit a symbol, best
         # cycle agreement 0.60), but its frames end at chance: Baudot 0.45-0.54, 8-N-1 0.66.
-        # minimodem's Baudot, alone or under chords at -3..+6 dB, frames at 1.00.
+        # Random Baudot keyed at 45.45/50 Bd frames at 1.00 as Baudot, alone and under chords
+        # at -3..+6 dB (as 8-N-1: 0.58-0.68, chance too, hence the Baudot receiver).
         d = self.demodulated
         if d is None:
             return True
