@@ -1689,19 +1689,26 @@ def _baudot_framing(
     spb = sr / baud
     best = (0, 0.0)
     for mark in (low > high, high > low):
+        # every falling edge read as a frame at once; only the walk is sequential (as _uart)
         falling = np.flatnonzero(mark[:-1] & ~mark[1:]) + 1
-        starts = falling[falling + 6.5 * spb < mark.size].tolist()
+        starts = falling[falling + 6.5 * spb < mark.size]
+        glitch = mark[(starts + 0.5 * spb).astype(np.int64)].tolist()
+        stop = mark[(starts + 6.5 * spb).astype(np.int64)].tolist()
+        # after a framed character the receiver waits out its stop bit; after a bad one, a bit
+        after_valid = np.searchsorted(starts, (starts + 7.0 * spb).astype(np.int64)).tolist()
+        after_bad = np.searchsorted(starts, (starts + spb).astype(np.int64)).tolist()
         frames = valid = 0
-        k, nxt = 0, 0
-        for k in starts:  # after a frame the receiver waits out its stop bit
-            if k < nxt or mark[int(k + 0.5 * spb)]:
+        k, count = 0, len(glitch)
+        while k < count:
+            if glitch[k]:
+                k += 1
                 continue
             frames += 1
-            if mark[int(k + 6.5 * spb)]:
+            if stop[k]:
                 valid += 1
-                nxt = int(k + 7.0 * spb)
+                k = after_valid[k]
             else:
-                nxt = int(k + spb)
+                k = after_bad[k]
         ratio = valid / frames if frames else 0.0
         if ratio > best[1]:
             best = (frames, ratio)
