@@ -24,6 +24,7 @@ from audiomodel.modem import (
     Demodulated,
     Keying,
     Transmission,
+    _baudot_framing,
     _ChunkTransform,
     _clock_by_phase,
     _crossings,
@@ -345,3 +346,97 @@ def test_a_named_clock_kept_over_whole_chunks_is_reported_though_frames_are_garb
     # nor one whose frames sit far below chance (a steady sound read by a receiver)
     below = replace(garbled, valid_ratio=0.24)
     assert not Transmission(keying, plan, below).flagged
+
+
+# -- RTTY's rates: a tracker's arpeggio switches notes at its 50 Hz frame tick --------------
+
+
+def arpeggio(notes: tuple[float, ...], seconds: float, tick: float = 50.0) -> npt.NDArray:
+    """A tracker arpeggio: the notes in turn, one per frame tick, as 16-bit samples."""
+    per_tick = round(RATE / tick)
+    count = int(seconds * tick)
+    freq = np.repeat(np.resize(np.asarray(notes, dtype=np.float64), count), per_tick)
+    y = np.sin(2 * np.pi * np.cumsum(freq) / RATE)
+    return np.rint(0.8 * y * 32767).astype(np.int16)
+
+
+@pytest.mark.parametrize(
+    "notes",
+    [
+        (2125.0, 2550.0),
+        (2125.0, 2550.0, 1800.0),
+        (2125.0, 2295.0),
+        (1000.0, 1500.0),
+        (700.0, 1100.0, 1400.0),
+    ],
+)
+def test_an_arpeggio_on_a_50_hz_tick_is_not_a_modem(notes: tuple[float, ...]) -> None:
+    assert not modem_findings(arpeggio(notes, 8.0))
+
+
+def baudot_fsk(codes: list[int], baud: float, mark: float, space: float) -> npt.NDArray:
+    """Continuous-phase FSK of 5-bit codes in 5-N-1.5 frames (RTTY), after a mark lead-in."""
+    halves = [1] * 20  # half-symbols
+    for code in codes:
+        halves += [0, 0, *(b for i in range(5) for b in [(code >> i) & 1] * 2), 1, 1, 1]
+    edges = np.rint(np.arange(len(halves) + 1) * RATE / (2 * baud)).astype(np.int64)
+    freq = np.repeat(np.where(np.array(halves) == 1, mark, space), np.diff(edges))
+    return np.sin(2 * np.pi * np.cumsum(freq) / RATE)
+
+
+def test_baudot_frames_of_rtty_end_in_a_stop_bit_and_a_cycles_do_not() -> None:
+    rng = np.random.default_rng(11)
+    rtty = baudot_fsk(rng.integers(0, 32, 120).tolist(), 45.45, 2125.0, 2295.0)
+    frames, valid = _baudot_framing(rtty, RATE, 2125.0, 2295.0, 45.45)
+    assert frames >= 100 and valid >= 0.95
+    # symbols keyed at random (no framing) end at chance
+    bits = rng.integers(0, 2, 600)
+    edges = np.rint(np.arange(bits.size + 1) * RATE / 50.0).astype(np.int64)
+    freq = np.repeat(np.where(bits == 1, 2125.0, 2550.0), np.diff(edges))
+    random_keying = np.sin(2 * np.pi * np.cumsum(freq) / RATE)
+    frames, valid = _baudot_framing(random_keying, RATE, 2125.0, 2550.0, 50.0)
+    assert frames >= 50 and 0.3 <= valid <= 0.65
+
+
+def test_an_rtty_plan_is_reported_only_with_frames_above_chance() -> None:
+    # the chiptune of the dev good set read as RTTY 425 Hz shift (its figures)
+    keying = Keying(0.0, 3.0, 2125.0, 2550.0, 49.97, 0.77, 75)
+    rng = np.random.default_rng(12)
+    data = rng.integers(0, 256, 29, dtype=np.uint8).tobytes()
+    chance = Demodulated(data, 2125.0, 2550.0, frames=44, valid_ratio=0.66)
+    arpeggio_read = Transmission(keying, "RTTY 425 Hz shift", chance, baudot=(49, 0.45))
+    assert not arpeggio_read.flagged
+    # Baudot frames of RTTY, or minimodem's 8-N-1 under music, are data
+    assert replace(arpeggio_read, baudot=(80, 0.97)).flagged
+    framed_8n1 = Demodulated(data * 4, 2125.0, 2550.0, frames=140, valid_ratio=0.8)
+    assert replace(arpeggio_read, demodulated=framed_8n1).flagged
+    # without a demodulation (audio not kept) the plan stands alone, as before
+    assert replace(arpeggio_read, demodulated=None, baudot=None).flagged
+
+
+@needs_minimodem
+@pytest.mark.parametrize(
+    ("baud", "tones"), [(45.45, ()), (50.0, ()), (45.45, ("-M", "2125", "-S", "2295"))]
+)
+@pytest.mark.parametrize("level_db", [None, 0.0])
+def test_minimodem_random_bytes_at_rttys_rates_are_reported(
+    baud: float, tones: tuple[str, ...], level_db: float | None, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(13)
+    data = rng.integers(0, 256, 150, dtype=np.uint8).tobytes()
+    out = tmp_path / "rtty-rate.wav"
+    subprocess.run(
+        ["minimodem", "--tx", "-f", str(out), *tones, f"{baud:g}"],
+        input=data,
+        check=True,
+        timeout=120,
+    )
+    y, rate = sf.read(out, dtype="float64")
+    assert rate == RATE
+    z = (
+        np.rint(0.9 * y / np.abs(y).max() * 32767).astype(np.int16)
+        if level_db is None
+        else mix(y, level_db, 2.0, 3)
+    )
+    found = modem_findings(z)
+    assert any(abs(float(f["baud"]) - baud) < 0.02 * baud for f in found)  # type: ignore[arg-type]

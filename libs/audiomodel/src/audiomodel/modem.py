@@ -287,6 +287,9 @@ class Transmission:
     payload_name: str = ""
     signature_offset: int = -1
     truncated: bool = False  # audio was not kept (over MAX_KEPT_SECONDS) or the budget ran out
+    # (frames, valid share) of 5-N-1.5 Baudot frames (:func:`_baudot_framing`), read where an
+    # RTTY plan's 8-N-1 frames do not decide; None where not read
+    baudot: tuple[int, float] | None = None
 
     @property
     def framed(self) -> bool:
@@ -337,14 +340,26 @@ class Transmission:
         # the frames of a readable modem still end well above chance (0.8-0.9 where the strict
         # MIN_VALID_FRAMES fails). Without a demodulation (audio not kept, budget spent) the
         # plan stands alone, as before; RTTY sends 5-bit Baudot that this 8-N-1 receiver cannot
-        # frame, so its plans keep the clock as their evidence.
+        # frame: its plans are held to Baudot's 5-N-1.5 frames instead (or 8-N-1's, which
+        # minimodem sends at RTTY's rates). A tracker's arpeggio switches notes at the player's
+        # 50 Hz frame tick, RTTY's 50 Bd, and may sit on RTTY's tones: a chiptune (dev good
+        # set, "console output filter") keyed 2125/2550 Hz at 49.97 Bd with a clock of 0.77,
+        # its symbols as varied as Baudot text (block entropy 0.81-0.94 bit a symbol, best
+        # cycle agreement 0.60), but its frames end at chance: Baudot 0.45-0.54, 8-N-1 0.66.
+        # Random Baudot keyed at 45.45/50 Bd frames at 1.00 as Baudot, alone and under chords
+        # at -3..+6 dB (as 8-N-1: 0.58-0.68, chance too, hence the Baudot receiver).
         d = self.demodulated
-        if d is None or self.name.startswith("RTTY"):
+        if d is None:
             return True
-        return (
+        framed_8n1 = (
             d.frames >= MIN_FRAMES
             and d.valid_ratio >= PLAN_MIN_VALID_FRAMES
             and not _patterned(d.data)
+        )
+        if framed_8n1 or not self.name.startswith("RTTY"):
+            return framed_8n1
+        return self.baudot is None or (
+            self.baudot[0] >= MIN_FRAMES and self.baudot[1] >= PLAN_MIN_VALID_FRAMES
         )
 
 
@@ -1663,6 +1678,43 @@ def _polarity_rank(d: Demodulated) -> tuple[bool, float, int]:
     return zero_rich, d.valid_ratio, len(d.data)
 
 
+def _baudot_framing(
+    x: Floats, sr: float, f_low: float, f_high: float, baud: float
+) -> tuple[int, float]:
+    """(frames, share ending in a mark stop bit) of asynchronous 5-N-1.5 (Baudot, as RTTY
+    sends it) read from ``x``, the better of both tone polarities."""
+    width = max(2, round(sr / baud))
+    low = _tone_magnitude(x, sr, f_low, width)
+    high = _tone_magnitude(x, sr, f_high, width)
+    spb = sr / baud
+    best = (0, 0.0)
+    for mark in (low > high, high > low):
+        # every falling edge read as a frame at once; only the walk is sequential (as _uart)
+        falling = np.flatnonzero(mark[:-1] & ~mark[1:]) + 1
+        starts = falling[falling + 6.5 * spb < mark.size]
+        glitch = mark[(starts + 0.5 * spb).astype(np.int64)].tolist()
+        stop = mark[(starts + 6.5 * spb).astype(np.int64)].tolist()
+        # after a framed character the receiver waits out its stop bit; after a bad one, a bit
+        after_valid = np.searchsorted(starts, (starts + 7.0 * spb).astype(np.int64)).tolist()
+        after_bad = np.searchsorted(starts, (starts + spb).astype(np.int64)).tolist()
+        frames = valid = 0
+        k, count = 0, len(glitch)
+        while k < count:
+            if glitch[k]:
+                k += 1
+                continue
+            frames += 1
+            if stop[k]:
+                valid += 1
+                k = after_valid[k]
+            else:
+                k = after_bad[k]
+        ratio = valid / frames if frames else 0.0
+        if ratio > best[1]:
+            best = (frames, ratio)
+    return best
+
+
 def _trim_to_keying(x: Floats, sr: float, keying: Keying) -> Floats:
     """The part of ``x`` where the pair's tones are on (the kept chunks may hold music only at
     their edges, which would demodulate into garbage bytes)."""
@@ -1895,13 +1947,24 @@ class ModemScanner:
                     transmission.keying, transmission.name = keying, name
             if best_head.frames < MIN_FRAMES or best_head.valid_ratio < MIN_VALID_FRAMES:
                 transmission.demodulated = best_head
+                _measure_baudot(transmission, x, self.rate)
                 return transmission
         x = _trim_to_keying(x, self.rate, keying)
         demodulated = demodulate_fsk(x, self.rate, keying.f_low, keying.f_high, baud)
         transmission.demodulated = demodulated
         if transmission.framed:
             _carve(transmission, demodulated.data)
+        else:
+            _measure_baudot(transmission, x, self.rate)
         return transmission
+
+
+def _measure_baudot(transmission: Transmission, x: Floats, rate: float) -> None:
+    """Baudot framing, for an RTTY plan about to be reported without 8-N-1 frames above chance
+    (the only place it is needed)."""
+    if transmission.name.startswith("RTTY") and transmission.flagged:
+        k = transmission.keying
+        transmission.baudot = _baudot_framing(x, rate, k.f_low, k.f_high, k.baud)
 
 
 def _well_clocked(group: list[tuple[int, Keying]]) -> list[tuple[int, Keying]]:
