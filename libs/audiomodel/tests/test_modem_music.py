@@ -4,6 +4,7 @@ alone, however tonal, is not a modem."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 from dataclasses import replace
@@ -440,3 +441,43 @@ def test_minimodem_random_bytes_at_rttys_rates_are_reported(
     )
     found = modem_findings(z)
     assert any(abs(float(f["baud"]) - baud) < 0.02 * baud for f in found)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("baud", "mark", "space"), [(45.45, 2125.0, 2295.0), (50.0, 2125.0, 2550.0)]
+)
+@pytest.mark.parametrize("level_db", [None, 0.0])
+def test_baudot_with_half_symbol_stop_bits_is_reported_at_rttys_rate(
+    baud: float, mark: float, space: float, level_db: float | None
+) -> None:
+    # the changes after 1.5 stop bits fall on half symbols: the pair test times twice the rate
+    rng = np.random.default_rng(14)
+    rtty = baudot_fsk(rng.integers(0, 32, 200).tolist(), baud, mark, space)
+    z = np.rint(0.9 * rtty * 32767).astype(np.int16) if level_db is None else mix(rtty, 0.0, 2.0, 3)
+    found = modem_findings(z)
+    assert found and all(abs(float(f["baud"]) - baud) < 0.02 * baud for f in found)  # type: ignore[arg-type]
+    assert all(str(f["modem"]).startswith("RTTY") for f in found)
+
+
+@needs_minimodem
+@pytest.mark.parametrize("mode", [("rtty",), ("--baudot", "50")])
+@pytest.mark.parametrize("level_db", [None, 0.0])
+def test_minimodem_rtty_baudot_of_base32_text_is_reported(
+    mode: tuple[str, ...], level_db: float | None, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(15)
+    text = base64.b32encode(rng.integers(0, 256, 200, dtype=np.uint8).tobytes())
+    out = tmp_path / "rtty.wav"
+    subprocess.run(
+        ["minimodem", "--tx", "-f", str(out), *mode], input=text, check=True, timeout=120
+    )
+    y, rate = sf.read(out, dtype="float64")
+    assert rate == RATE
+    z = (
+        np.rint(0.9 * y / np.abs(y).max() * 32767).astype(np.int16)
+        if level_db is None
+        else mix(y, level_db, 2.0, 3)
+    )
+    baud = 45.45 if mode == ("rtty",) else 50.0
+    rtty = [f for f in modem_findings(z) if str(f["modem"]).startswith("RTTY")]
+    assert rtty and all(abs(float(f["baud"]) - baud) < 0.02 * baud for f in rtty)  # type: ignore[arg-type]

@@ -1918,6 +1918,20 @@ class ModemScanner:
         if not audio or (deadline is not None and time.perf_counter() > deadline):
             return transmission
         x = np.concatenate(audio).astype(np.float64)
+        self._demodulate(transmission, x, kept, first)
+        _baudot_on_half_symbols(transmission, x, self.rate, best)
+        return transmission
+
+    def _demodulate(
+        self,
+        transmission: Transmission,
+        x: Floats,
+        kept: list[tuple[int, npt.NDArray[np.float32]]],
+        first: int,
+    ) -> Transmission:
+        """Read the transmission's audio ``x`` with its plan's (or a common plan's) receiver."""
+        keying = transmission.keying
+        baud = keying.baud
         if transmission.name == "FSK":
             # No plan fits the tones found. Does a common modem's plan at this rate frame
             # better (the peaks of a fast CPFSK signal sit beside its tones)? The framing of
@@ -1957,6 +1971,55 @@ class ModemScanner:
         else:
             _measure_baudot(transmission, x, self.rate)
         return transmission
+
+
+# -- Baudot keyed with 1.5 stop bits ---------------------------------------------------------
+#
+# RTTY sends 5-bit Baudot with 1.5 stop bits: after each stop bit the following changes fall half
+# a symbol off the clock, so the changes keep the half-symbol lattice (2x the rate: minimodem's
+# `--tx rtty` is timed at 90.9 Bd, random Baudot at 50 Bd at 100 Bd) or a clock of a few of its
+# steps (2/3 of the rate, or the rate itself), and no pair test times RTTY's own rate. Where a
+# pair keys on such a clock, its Baudot frames at the RTTY rate whose half-symbol lattice the
+# clock fits decide: random Baudot frames at ~1.0, a tracker's arpeggio at its 50 Hz tick, which
+# is RTTY's rate, at chance (0.45-0.54).
+RTTY_RATES = tuple(sorted({rate for name, rate, _, _ in COMMON_MODEMS if name.startswith("RTTY")}))
+BAUDOT_LATTICE_STEPS = (1, 2, 3, 4)  # the clock found times these is twice the RTTY rate
+BAUDOT_MAX_SECONDS = 30.0  # audio framed at most (the cost bound; a rate is decided well before)
+BAUDOT_OTHER_TONES = "RTTY (Baudot, other tones)"
+
+
+def _baudot_on_half_symbols(
+    transmission: Transmission, x: Floats, sr: float, found: Keying
+) -> None:
+    """Where the transmission's clock fits the half-symbol lattice of an RTTY rate and it is not
+    reported otherwise, its Baudot frames at that rate: when they end in a stop bit beyond
+    chance (an RTTY plan's tones: ``PLAN_MIN_VALID_FRAMES``; other tones, as framed bytes of
+    unknown tones: ``MIN_VALID_FRAMES``), the transmission becomes RTTY at that rate. ``found``
+    is the chunk keying whose tones the pair test found (a receiver may have replaced them)."""
+    k = transmission.keying
+    if transmission.framed or (transmission.name.startswith("RTTY") and transmission.flagged):
+        return
+    for rate in RTTY_RATES:
+        if not any(abs(found.baud * m - 2 * rate) <= 0.03 * 2 * rate for m in BAUDOT_LATTICE_STEPS):
+            continue
+        name, lo, hi, need = BAUDOT_OTHER_TONES, found.f_low, found.f_high, MIN_VALID_FRAMES
+        for plan, _, mark, space in COMMON_MODEMS:
+            want_lo, want_hi = sorted((mark, space))
+            slack = 0.1 * (want_hi - want_lo) + 15
+            if (
+                plan.startswith("RTTY")
+                and abs(lo - want_lo) <= slack
+                and abs(hi - want_hi) <= slack
+            ):
+                name, lo, hi, need = plan, want_lo, want_hi, PLAN_MIN_VALID_FRAMES
+                break
+        trial = replace(k, baud=rate, f_low=lo, f_high=hi)
+        y = _trim_to_keying(x, sr, trial)[: int(BAUDOT_MAX_SECONDS * sr)]
+        frames, valid = _baudot_framing(y, sr, lo, hi, rate)
+        if frames >= MIN_FRAMES and valid >= need:
+            transmission.keying, transmission.name = trial, name
+            transmission.baudot = (frames, valid)
+            return
 
 
 def _measure_baudot(transmission: Transmission, x: Floats, rate: float) -> None:
