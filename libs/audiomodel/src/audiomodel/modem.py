@@ -76,10 +76,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
-from scipy.ndimage import maximum_filter1d, median_filter, minimum_filter1d
+from scipy.ndimage import maximum_filter1d, median_filter
 
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.keyed_bands import keyed_band_pairs
+from audiomodel.modem_kernels import change_times, subtract_floor
 from audiomodel.payload import PayloadKind, confirm_signature, find_signatures, identify_payload
 
 __all__ = [
@@ -594,22 +595,8 @@ def _band_envelopes(
 def _crossings(diff: Floats, rate: float, hysteresis: float = 0.3) -> Floats:
     """Times (s) at which ``diff`` goes from one tone to the other: a Schmitt trigger on +-0.3,
     each change timed at the last zero crossing before the new tone is decided."""
-    high = diff > hysteresis
-    decided = np.flatnonzero(high | (diff < -hysteresis))
-    if decided.size < 2:
-        return np.empty(0)
-    levels = high[decided]  # the decided tone (True: the first, over +0.3)
-    flips = np.flatnonzero(levels[1:] != levels[:-1])
-    sign = diff >= 0
-    zeros = np.flatnonzero(sign[1:] != sign[:-1])  # crossing between zeros[i] and zeros[i] + 1
-    if flips.size == 0 or zeros.size == 0:
-        return np.empty(0)
-    at = np.searchsorted(zeros, decided[flips + 1], side="left") - 1
-    z = zeros[np.clip(at, 0, zeros.size - 1)]
-    y0, y1 = diff[z], diff[z + 1]
-    frac = np.where(y0 != y1, y0 / np.where(y0 != y1, y0 - y1, 1.0), 0.0)
-    times: Floats = (z + frac) / rate
-    return np.unique(times)
+    times: Floats = change_times(diff, rate, hysteresis)
+    return times
 
 
 def _interval_coherence(intervals: Floats, rates: Floats) -> Floats:
@@ -865,7 +852,7 @@ def _pair_bands(
     # (the cheap look, ``fast``, times no clock: it needs no sum)
     raw_total = np.empty(0) if fast else e_a / (e_a.mean() + EPS) + e_b / (e_b.mean() + EPS)
     span = max(3, int(12 / shift * env_rate))
-    energy -= minimum_filter1d(energy, span, axis=-1)
+    subtract_floor(energy, span)
     return e_a, e_b, raw_total, env_rate, max_baud
 
 
@@ -1256,7 +1243,7 @@ def _whole_chunk_clock(
     energy = np.abs(_band_envelopes(chunk.spectrum, sr / n, (f_a, f_b), half, length)) ** 2
     raw = energy / (energy.mean(axis=1, keepdims=True) + EPS)
     raw_total = raw[0] + raw[1]
-    energy -= minimum_filter1d(energy, max(3, int(12 / shift * env_rate)), axis=-1)
+    subtract_floor(energy, max(3, int(12 / shift * env_rate)))
     e_a = energy[0] / (energy[0].mean() + EPS)
     e_b = energy[1] / (energy[1].mean() + EPS)
     total = e_a + e_b
