@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from scipy.ndimage import minimum_filter1d
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
-from audiomodel.modem_kernels import change_times, subtract_floor
+from audiomodel.modem_kernels import change_times, moving_max, place_band, subtract_floor
 
 
 def _numpy_change_times(
@@ -94,3 +94,31 @@ def test_the_kernels_stay_inside_their_arrays_bounds_checked() -> None:
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+
+
+@pytest.mark.parametrize("cval", [None, -np.inf, 0.5])
+def test_moving_max_equals_scipys_maximum_filter(cval: float | None) -> None:
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 5, 64, 301):
+        for span in sorted({1, 2, 3, 4, 5, 15, 33, max(1, n - 1), n, n + 1, 2 * n, 3 * n + 1}):
+            x = rng.normal(size=n) * 10
+            x[2:6] = 1.0  # plateaus (ties)
+            if cval is None:
+                want = maximum_filter1d(x, span)
+            else:
+                want = maximum_filter1d(x, span, mode="constant", cval=cval)
+            assert np.array_equal(moving_max(x, span, cval=cval), want), (n, span)
+
+
+def test_place_band_writes_the_tapered_bins_as_numpy_does_to_the_bit() -> None:
+    rng = np.random.default_rng(6)
+    spectrum = rng.normal(size=300) + 1j * rng.normal(size=300)
+    spectrum[10:14] = [0.0, -0.0 + 1j, 1.0 - 0.0j, -0.0 - 0.0j]  # zeros of both signs
+    for length in (8, 64, 100):
+        for lo, hi, centre in ((1, 20, 10), (5, 14, 9), (250, 300, 290), (40, 41, 40), (3, 3, 3)):
+            taper = np.hanning(hi - lo + 2)[1:-1]
+            want = np.zeros(length, dtype=np.complex128)
+            want[(np.arange(lo, hi) - centre) % length] = spectrum[lo:hi] * taper
+            got = np.zeros(length, dtype=np.complex128)
+            place_band(got, spectrum, lo, hi, centre, taper)
+            assert np.array_equal(got.view(np.int64), want.view(np.int64)), (length, lo, hi)

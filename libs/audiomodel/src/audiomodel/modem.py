@@ -76,11 +76,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
-from scipy.ndimage import maximum_filter1d, median_filter
+from scipy.ndimage import median_filter
 
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.keyed_bands import keyed_band_pairs
-from audiomodel.modem_kernels import change_times, subtract_floor
+from audiomodel.modem_kernels import change_times, moving_max, place_band, subtract_floor
 from audiomodel.payload import PayloadKind, confirm_signature, find_signatures, identify_payload
 
 __all__ = [
@@ -441,7 +441,7 @@ class _Spectrum:
         floor = median_filter(smooth, size=int(2000 / step) | 1, mode="nearest") + EPS
         freqs = (np.arange(usable.size) + 0.5) * step
         excess = 10 * np.log10(smooth / floor + EPS)
-        near = maximum_filter1d(excess, size=5, mode="constant", cval=-np.inf)
+        near = moving_max(excess, 5, cval=-np.inf)
         return cls(freqs, excess, near, _peaks(freqs, excess, _TOP_PEAKS))
 
     def _step(self) -> float:
@@ -465,7 +465,7 @@ def _peaks(freqs: Floats, excess_db: Floats, limit: int) -> list[float]:
     """:meth:`_Spectrum.peaks` of a spectrum's bins and excess."""
     step = float(freqs[1] - freqs[0]) if freqs.size > 1 else 10.0
     e = excess_db
-    local = (e == maximum_filter1d(e, size=int(150 / step) | 1)) & (e > 6.0)
+    local = (e == moving_max(e, int(150 / step) | 1)) & (e > 6.0)
     local &= (freqs > MIN_TONE_HZ) & (freqs < MAX_TONE_HZ)
     idx = np.flatnonzero(local)
     order = idx[np.argsort(e[idx])[::-1][:limit]]
@@ -579,15 +579,7 @@ def _band_envelopes(
     for row, centre in zip(shifted, centres, strict=True):
         c = round(centre / bin_hz)
         lo, hi = max(1, c - h), min(spectrum.size, c + h + 1)
-        band = spectrum[lo:hi] * _taper(hi - lo)
-        first = lo - c  # bin k goes to (k - c) % length: below c to the end, c on from 0
-        if -length <= first and hi - c <= length and hi - lo <= length:
-            below = max(0, min(hi, c) - lo)
-            row[length + first : length + first + below] = band[:below]
-            if hi > c:
-                row[first + below : hi - c] = band[below:]
-        else:
-            row[(np.arange(lo, hi) - c) % length] = band
+        place_band(row, spectrum, lo, hi, c, _taper(hi - lo))
     out: npt.NDArray[np.complex128] = scipy.fft.ifft(shifted, axis=-1)
     return out
 

@@ -11,48 +11,106 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["change_times", "subtract_floor"]
+__all__ = ["change_times", "moving_max", "place_band", "subtract_floor"]
+
+
+@numba.njit(cache=True, nogil=True)
+def _extend(
+    line: npt.NDArray[np.float64],
+    span: int,
+    reflect: bool,
+    cval: float,
+    padded: npt.NDArray[np.float64],
+) -> None:
+    """Into ``padded`` (``line.size + span - 1`` long) ``line`` with ``span // 2`` values before
+    it and the rest after, as scipy.ndimage extends it: "reflect" (d c b a | a b c d | d c b a;
+    a window past a whole length on a side covers every value, however it is extended) or the
+    constant ``cval``."""
+    n = line.size
+    before = span // 2
+    for k in range(n + span - 1):
+        j = k - before
+        if 0 <= j < n:
+            padded[k] = line[j]
+        elif reflect:
+            j %= 2 * n
+            if j >= n:
+                j = 2 * n - 1 - j
+            padded[k] = line[j]
+        else:
+            padded[k] = cval
+
+
+@numba.njit(cache=True, nogil=True)
+def _moving_extreme(
+    padded: npt.NDArray[np.float64],
+    span: int,
+    lowest: bool,
+    ahead: npt.NDArray[np.float64],
+    behind: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64],
+) -> None:
+    """Into ``out`` the minimum (``lowest``) or maximum of each ``span`` values of ``padded``
+    (van Herk / Gil-Werman: a window spans the end of one block of ``span`` and the start of the
+    next, so its extreme is that of ``ahead`` at its start and ``behind`` at its end)."""
+    width = padded.size
+    for start in range(0, width, span):
+        stop = min(start + span, width)
+        best = padded[start]
+        for k in range(start, stop):
+            v = padded[k]
+            if (v < best) if lowest else (v > best):
+                best = v
+            behind[k] = best
+        best = padded[stop - 1]
+        for k in range(stop - 1, start - 1, -1):
+            v = padded[k]
+            if (v < best) if lowest else (v > best):
+                best = v
+            ahead[k] = best
+    for i in range(out.size):
+        a = ahead[i]
+        b = behind[i + span - 1]
+        if lowest:
+            out[i] = a if a <= b else b
+        else:
+            out[i] = a if a >= b else b
 
 
 @numba.njit(cache=True, nogil=True)
 def _subtract_floor(energy: npt.NDArray[np.float64], span: int) -> None:
     rows, n = energy.shape
-    before = span // 2
     width = n + span - 1
     padded = np.empty(width)
-    ahead = np.empty(width)  # the minimum from each sample to the end of its block of span
-    behind = np.empty(width)  # the minimum from the start of its block to each sample
+    ahead = np.empty(width)
+    behind = np.empty(width)
+    floor = np.empty(n)
     for r in range(rows):
         line = energy[r]
-        for k in range(width):
-            j = k - before
-            if j < 0 or j >= n:
-                # scipy.ndimage's "reflect" extension (d c b a | a b c d | d c b a); a window
-                # past a whole length on a side covers every value, however it is extended
-                j %= 2 * n
-                if j >= n:
-                    j = 2 * n - 1 - j
-            padded[k] = line[j]
-        # van Herk / Gil-Werman: the window at i spans the end of one block and the start of
-        # the next, so its minimum is the lesser of ahead[i] and behind[i + span - 1]
-        for start in range(0, width, span):
-            stop = min(start + span, width)
-            low = padded[start]
-            for k in range(start, stop):
-                v = padded[k]
-                if v < low:
-                    low = v
-                behind[k] = low
-            low = padded[stop - 1]
-            for k in range(stop - 1, start - 1, -1):
-                v = padded[k]
-                if v < low:
-                    low = v
-                ahead[k] = low
+        _extend(line, span, True, 0.0, padded)
+        _moving_extreme(padded, span, True, ahead, behind, floor)
         for i in range(n):
-            a = ahead[i]
-            b = behind[i + span - 1]
-            line[i] -= a if a <= b else b
+            line[i] -= floor[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _moving_max(
+    x: npt.NDArray[np.float64], span: int, reflect: bool, cval: float
+) -> npt.NDArray[np.float64]:
+    width = x.size + span - 1
+    padded = np.empty(width)
+    out = np.empty(x.size)
+    _extend(x, span, reflect, cval, padded)
+    _moving_extreme(padded, span, False, np.empty(width), np.empty(width), out)
+    return out
+
+
+def moving_max(
+    x: npt.NDArray[np.float64], span: int, *, cval: float | None = None
+) -> npt.NDArray[np.float64]:
+    """``scipy.ndimage.maximum_filter1d(x, span)`` of a float64 vector (``span`` >= 1), ends
+    reflected, or extended with ``cval`` (its ``mode="constant"``) when given."""
+    return _moving_max(x, span, cval is None, 0.0 if cval is None else cval)
 
 
 def subtract_floor(energy: npt.NDArray[np.float64], span: int) -> None:
@@ -110,3 +168,37 @@ def change_times(
     tone is decided, sorted and without repeats; empty when fewer than two samples are decided,
     nothing changes or ``diff`` never crosses zero (``modem._crossings``)."""
     return np.unique(_change_times(diff, rate, hysteresis))
+
+
+@numba.njit(cache=True, nogil=True)
+def _place_band(
+    row: npt.NDArray[np.complex128],
+    spectrum: npt.NDArray[np.complex128],
+    lo: int,
+    hi: int,
+    centre: int,
+    taper: npt.NDArray[np.float64],
+) -> None:
+    length = row.size
+    for k in range(lo, hi):
+        s = spectrum[k]
+        t = taper[k - lo]
+        # numpy multiplies by the taper as by a complex number (t + 0j): the same formula
+        re = s.real * t - s.imag * 0.0
+        im = s.real * 0.0 + s.imag * t
+        row[(k - centre) % length] = complex(re, im)
+
+
+def place_band(
+    row: npt.NDArray[np.complex128],
+    spectrum: npt.NDArray[np.complex128],
+    lo: int,
+    hi: int,
+    centre: int,
+    taper: npt.NDArray[np.float64],
+) -> None:
+    """Write bins ``lo:hi`` of ``spectrum`` times ``taper`` (``hi - lo`` long) into ``row``, bin
+    k at ``(k - centre) % row.size`` (a later bin over an earlier one where two meet): the band
+    shifted down to 0 Hz, as ``row[(np.arange(lo, hi) - centre) % row.size] =
+    spectrum[lo:hi] * taper``."""
+    _place_band(row, spectrum, lo, hi, centre, taper)
