@@ -51,3 +51,4 @@ def test_the_warm_up_leaves_every_kernel_in_the_cache(tmp_path: Path) -> None:
     # the signal/window kernels and the steganalysis kernels both compiled and saved
     assert any(name.startswith("sample_kernels") for name in cached), cached
     assert any(name.startswith("kernels") for name in cached), cached
+    assert any(name.startswith("modem_kernels") for name in cached), cached

@@ -76,10 +76,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
-from scipy.ndimage import maximum_filter1d, median_filter, minimum_filter1d
+from scipy.ndimage import median_filter
 
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.keyed_bands import keyed_band_pairs
+from audiomodel.modem_kernels import change_times, moving_max, place_band, subtract_floor
 from audiomodel.payload import PayloadKind, confirm_signature, find_signatures, identify_payload
 
 __all__ = [
@@ -440,7 +441,7 @@ class _Spectrum:
         floor = median_filter(smooth, size=int(2000 / step) | 1, mode="nearest") + EPS
         freqs = (np.arange(usable.size) + 0.5) * step
         excess = 10 * np.log10(smooth / floor + EPS)
-        near = maximum_filter1d(excess, size=5, mode="constant", cval=-np.inf)
+        near = moving_max(excess, 5, cval=-np.inf)
         return cls(freqs, excess, near, _peaks(freqs, excess, _TOP_PEAKS))
 
     def _step(self) -> float:
@@ -464,7 +465,7 @@ def _peaks(freqs: Floats, excess_db: Floats, limit: int) -> list[float]:
     """:meth:`_Spectrum.peaks` of a spectrum's bins and excess."""
     step = float(freqs[1] - freqs[0]) if freqs.size > 1 else 10.0
     e = excess_db
-    local = (e == maximum_filter1d(e, size=int(150 / step) | 1)) & (e > 6.0)
+    local = (e == moving_max(e, int(150 / step) | 1)) & (e > 6.0)
     local &= (freqs > MIN_TONE_HZ) & (freqs < MAX_TONE_HZ)
     idx = np.flatnonzero(local)
     order = idx[np.argsort(e[idx])[::-1][:limit]]
@@ -578,15 +579,7 @@ def _band_envelopes(
     for row, centre in zip(shifted, centres, strict=True):
         c = round(centre / bin_hz)
         lo, hi = max(1, c - h), min(spectrum.size, c + h + 1)
-        band = spectrum[lo:hi] * _taper(hi - lo)
-        first = lo - c  # bin k goes to (k - c) % length: below c to the end, c on from 0
-        if -length <= first and hi - c <= length and hi - lo <= length:
-            below = max(0, min(hi, c) - lo)
-            row[length + first : length + first + below] = band[:below]
-            if hi > c:
-                row[first + below : hi - c] = band[below:]
-        else:
-            row[(np.arange(lo, hi) - c) % length] = band
+        place_band(row, spectrum, lo, hi, c, _taper(hi - lo))
     out: npt.NDArray[np.complex128] = scipy.fft.ifft(shifted, axis=-1)
     return out
 
@@ -594,22 +587,8 @@ def _band_envelopes(
 def _crossings(diff: Floats, rate: float, hysteresis: float = 0.3) -> Floats:
     """Times (s) at which ``diff`` goes from one tone to the other: a Schmitt trigger on +-0.3,
     each change timed at the last zero crossing before the new tone is decided."""
-    high = diff > hysteresis
-    decided = np.flatnonzero(high | (diff < -hysteresis))
-    if decided.size < 2:
-        return np.empty(0)
-    levels = high[decided]  # the decided tone (True: the first, over +0.3)
-    flips = np.flatnonzero(levels[1:] != levels[:-1])
-    sign = diff >= 0
-    zeros = np.flatnonzero(sign[1:] != sign[:-1])  # crossing between zeros[i] and zeros[i] + 1
-    if flips.size == 0 or zeros.size == 0:
-        return np.empty(0)
-    at = np.searchsorted(zeros, decided[flips + 1], side="left") - 1
-    z = zeros[np.clip(at, 0, zeros.size - 1)]
-    y0, y1 = diff[z], diff[z + 1]
-    frac = np.where(y0 != y1, y0 / np.where(y0 != y1, y0 - y1, 1.0), 0.0)
-    times: Floats = (z + frac) / rate
-    return np.unique(times)
+    times: Floats = change_times(diff, rate, hysteresis)
+    return times
 
 
 def _interval_coherence(intervals: Floats, rates: Floats) -> Floats:
@@ -865,7 +844,7 @@ def _pair_bands(
     # (the cheap look, ``fast``, times no clock: it needs no sum)
     raw_total = np.empty(0) if fast else e_a / (e_a.mean() + EPS) + e_b / (e_b.mean() + EPS)
     span = max(3, int(12 / shift * env_rate))
-    energy -= minimum_filter1d(energy, span, axis=-1)
+    subtract_floor(energy, span)
     return e_a, e_b, raw_total, env_rate, max_baud
 
 
@@ -1256,7 +1235,7 @@ def _whole_chunk_clock(
     energy = np.abs(_band_envelopes(chunk.spectrum, sr / n, (f_a, f_b), half, length)) ** 2
     raw = energy / (energy.mean(axis=1, keepdims=True) + EPS)
     raw_total = raw[0] + raw[1]
-    energy -= minimum_filter1d(energy, max(3, int(12 / shift * env_rate)), axis=-1)
+    subtract_floor(energy, max(3, int(12 / shift * env_rate)))
     e_a = energy[0] / (energy[0].mean() + EPS)
     e_b = energy[1] / (energy[1].mean() + EPS)
     total = e_a + e_b

@@ -45,8 +45,10 @@ def _clip(subtype: str, channels: int, rate: int = 22050) -> bytes:
 
 def warm_up() -> dict[str, list[str]]:
     """Judge one short clip of every layout; returns each layout's finding codes."""
+    from audiomodel import modem_kernels
     from audiomodel.validator import validate_bytes
 
+    modem_kernels.warm_up()  # the clips key no tone pair: the modem's timing kernels run here
     return {
         f"{subtype}/{channels}": [f.code for f in validate_bytes(_clip(subtype, channels)).findings]
         for subtype, channels in LAYOUTS
