@@ -90,6 +90,9 @@ __all__ = ["ByteMap", "WindowAnalyzer", "WindowReport"]
 CELL_SECONDS = 0.5
 PIECE_FRAMES = 65536  # monotonic runs are followed per piece this long (see WindowAnalyzer.update)
 WINDOW_CELLS = 3  # 1.5 s windows, hop 0.5 s
+# Rows of windows (or cells) whose byte and step tables are measured at once (a few MB of
+# float64 shares, whatever the file's length).
+_ROW_PIECE = 512
 EPS = 1e-12
 FULL_SCALE = 32768.0
 
@@ -697,8 +700,8 @@ class WindowAnalyzer:
         """Measures of every run of ``width`` adjacent cells (from the cells' sums).
 
         The tables' rows are added as integers (exact, as their float64 sums were) and only
-        the shares taken of them are float64, one table at a time: an hour of audio's cells
-        no longer hold several float64 copies of every table at once."""
+        the shares taken of them are float64, ``_ROW_PIECE`` rows at a time: an hour of
+        audio's cells held ~200 MB of float64 copies of the tables at once."""
 
         def slide(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
             if width == 1:
@@ -718,8 +721,6 @@ class WindowAnalyzer:
             return out
 
         w = slide(sums)
-        lanes = add(tables["lanes"])
-        low_printable, h = lanes[:, 256], lanes[:, :256]
 
         def most(column: int) -> npt.NDArray[np.float64]:
             out: npt.NDArray[np.float64] = np.lib.stride_tricks.sliding_window_view(
@@ -733,20 +734,39 @@ class WindowAnalyzer:
         r1 = w[:, _E1] / np.maximum(w[:, _N1], 1) / (var0 + EPS)
         r2 = w[:, _E2] / np.maximum(w[:, _N2], 1) / (var0 + EPS)
         best = np.minimum(1.0, np.minimum(r1, r2))
-        p = h / np.maximum(h.sum(axis=1, keepdims=True), 1)
-        high_byte_entropy = -(p * _log2_used(p)).sum(axis=1)
-        outer_share = p[:, _OUTER].sum(axis=1)
-        del p
-        printable_share = self._printable_share(low_printable, h)
-        del lanes, low_printable, h
-        sizes = add(tables["sizes"])
-        step_sizes = (sizes > 0).sum(axis=1).astype(np.float64)
-        step_size_spread = _effective_count(sizes)
-        del sizes
-        step_grid_share = _grid_share(add(tables["gaps"]))
-        small_move_excess = _small_beyond_chance(
-            w[:, _GLIDES] / np.maximum(w[:, _MOVES], 1), add(tables["levels"])
-        )
+        rows = w.shape[0]
+        glide_share = w[:, _GLIDES] / np.maximum(w[:, _MOVES], 1)
+        shares = {
+            name: np.empty(rows)
+            for name in (
+                "high_byte_entropy",
+                "outer_share",
+                "printable_share",
+                "step_sizes",
+                "step_size_spread",
+                "step_grid_share",
+                "small_move_excess",
+            )
+        }
+        # Row by row measures of the tables, in pieces of rows (each row's value is the same).
+        for start in range(0, rows, _ROW_PIECE):
+            stop = min(rows, start + _ROW_PIECE)
+            piece = slice(start, stop)
+            lanes = add(tables["lanes"][start : stop + width - 1])
+            h = lanes[:, :256]
+            p = h / np.maximum(h.sum(axis=1, keepdims=True), 1)
+            shares["high_byte_entropy"][piece] = -(p * _log2_used(p)).sum(axis=1)
+            shares["outer_share"][piece] = p[:, _OUTER].sum(axis=1)
+            shares["printable_share"][piece] = self._printable_share(lanes[:, 256], h)
+            sizes = add(tables["sizes"][start : stop + width - 1])
+            shares["step_sizes"][piece] = (sizes > 0).sum(axis=1)
+            shares["step_size_spread"][piece] = _effective_count(sizes)
+            shares["step_grid_share"][piece] = _grid_share(
+                add(tables["gaps"][start : stop + width - 1])
+            )
+            shares["small_move_excess"][piece] = _small_beyond_chance(
+                glide_share[piece], add(tables["levels"][start : stop + width - 1])
+            )
         rms = np.sqrt(w[:, _S2] / n)
         first = np.arange(w.shape[0]) * self.cell
         return {
@@ -760,17 +780,17 @@ class WindowAnalyzer:
             / (w[:, _E1] / np.maximum(w[:, _N1], 1) + EPS),
             "rms_db": 20 * np.log10(rms / FULL_SCALE + EPS),
             "dc_ratio": np.abs(w[:, _S1] / n) / (rms + EPS),
-            "high_byte_entropy": high_byte_entropy,
-            "outer_share": outer_share,
-            "printable_share": printable_share,
+            "high_byte_entropy": shares["high_byte_entropy"],
+            "outer_share": shares["outer_share"],
+            "printable_share": shares["printable_share"],
             "zero_edge_rate": w[:, _ZEDGE] / n,
             "absurd_floats": w[:, _ABSURD],
             "held_share": w[:, _HELD] / np.maximum(w[:, _SAMPLES], 1),
             "steps": w[:, _STEPS],
-            "step_sizes": step_sizes,
-            "step_size_spread": step_size_spread,
-            "step_grid_share": step_grid_share,
-            "small_move_excess": small_move_excess,
+            "step_sizes": shares["step_sizes"],
+            "step_size_spread": shares["step_size_spread"],
+            "step_grid_share": shares["step_grid_share"],
+            "small_move_excess": shares["small_move_excess"],
             "monotonic_ms": mono / self.sample_rate * 1e3,
             "erratic_run_ms": most(_ERRATIC) / self.sample_rate * 1e3,
             "erratic_share": most(_ERRATIC_SHARE),
