@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 import soundfile as sf
 
-from audiomodel import validate_bytes
+from audiomodel import validate_bytes, windows
 from audiomodel.windows import ByteMap, WindowAnalyzer
 
 RATE = 44100
@@ -511,3 +511,38 @@ def test_a_block_taken_whole_measures_as_its_65536_frame_pieces_do() -> None:
     assert one.measures.keys() == many.measures.keys()
     for name, values in many.measures.items():
         np.testing.assert_array_equal(one.measures[name], values, err_msg=name)
+
+
+def test_the_tables_measured_in_pieces_of_rows_measure_as_all_rows_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Held steps and sorted ramps fill the step and byte tables; pieces of 2-5 rows leave
+    # short last pieces at both scales (windows and cells).
+    rng = np.random.default_rng(5)
+    raw = rng.integers(0, 256, 30000, dtype=np.uint8)
+    steps = ((np.repeat(raw, 4).astype(np.int32) - 128) << 8).astype(np.int16)
+    ramp = np.frombuffer(file_bytes(60000), dtype=np.uint8).copy()
+    for start in range(0, ramp.size, 3000):
+        ramp[start : start + 3000] = np.sort(ramp[start : start + 3000])
+    track = (music(4.0, seed=2)[:, 0] * 32767).astype(np.int16)
+    mono = np.concatenate(
+        [track[:60000], steps, ((ramp.astype(np.int32) - 128) << 8).astype(np.int16), track]
+    )
+    ints = np.stack([mono, np.roll(mono, 5)], axis=1)
+
+    def judged(piece: int) -> tuple[list[tuple[str, object]], dict[str, npt.NDArray[np.float64]]]:
+        monkeypatch.setattr(windows, "_ROW_PIECE", piece)
+        analyzer = WindowAnalyzer(sample_rate=RATE, channels=2)
+        analyzer.update(ints)
+        report = analyzer.report()
+        return [(f.code, f.evidence) for f in report.findings], report.measures
+
+    one, whole = judged(1 << 30)
+    assert {code for code, _ in one} >= {"signal.held_steps", "signal.monotonic_run"}
+    assert len(whole["steps"]) % 4 == 1  # a last piece of one row, joined to the one before
+    for piece in (2, 3, 4, 5):
+        few, small = judged(piece)
+        assert few == one
+        assert small.keys() == whole.keys()
+        for name, values in small.items():
+            np.testing.assert_array_equal(whole[name], values, err_msg=f"{name} by {piece}")

@@ -90,6 +90,9 @@ __all__ = ["ByteMap", "WindowAnalyzer", "WindowReport"]
 CELL_SECONDS = 0.5
 PIECE_FRAMES = 65536  # monotonic runs are followed per piece this long (see WindowAnalyzer.update)
 WINDOW_CELLS = 3  # 1.5 s windows, hop 0.5 s
+# Rows of windows (or cells) whose byte and step tables are measured at once (a few MB of
+# float64 shares, whatever the file's length).
+_ROW_PIECE = 512
 EPS = 1e-12
 FULL_SCALE = 32768.0
 
@@ -656,12 +659,19 @@ class WindowAnalyzer:
         if not self._sums:
             empty = np.zeros(0)
             return WindowReport(empty, empty, {}, np.zeros(0, dtype=bool))
-        sums = np.concatenate(self._sums)
-        tables = {
-            "lanes": np.concatenate(self._lanes).astype(np.float64),
-            "sizes": np.concatenate(self._step_sizes).astype(np.float64),
-            "gaps": np.concatenate(self._step_gaps).astype(np.float64),
-            "levels": np.concatenate(self._move_levels).astype(np.float64),
+        # The per-cell tables stay integer counts (a float64 copy of each is 15 MB an hour of
+        # audio); joined once, in place of their blocks.
+        self._sums = [np.concatenate(self._sums)]
+        self._lanes = [np.concatenate(self._lanes)]
+        self._step_sizes = [np.concatenate(self._step_sizes)]
+        self._step_gaps = [np.concatenate(self._step_gaps)]
+        self._move_levels = [np.concatenate(self._move_levels)]
+        sums = self._sums[0]
+        tables: dict[str, npt.NDArray[np.unsignedinteger]] = {
+            "lanes": self._lanes[0],
+            "sizes": self._step_sizes[0],
+            "gaps": self._step_gaps[0],
+            "levels": self._move_levels[0],
         }
         cells = sums.shape[0]
         # Two scales: windows (the track's context) and single cells (a short segment that a
@@ -684,10 +694,14 @@ class WindowAnalyzer:
     def _measures(
         self,
         sums: npt.NDArray[np.float64],
-        tables: dict[str, npt.NDArray[np.float64]],
+        tables: dict[str, npt.NDArray[np.unsignedinteger]],
         width: int,
     ) -> dict[str, npt.NDArray[np.float64]]:
-        """Measures of every run of ``width`` adjacent cells (from the cells' sums)."""
+        """Measures of every run of ``width`` adjacent cells (from the cells' sums).
+
+        The tables' rows are added as integers (exact, as their float64 sums were) and only
+        the shares taken of them are float64, ``_ROW_PIECE`` rows at a time: an hour of
+        audio's cells held ~200 MB of float64 copies of the tables at once."""
 
         def slide(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
             if width == 1:
@@ -696,19 +710,17 @@ class WindowAnalyzer:
             out: npt.NDArray[np.float64] = c[width:] - c[:-width]
             return out
 
-        def add(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-            """Sums of ``width`` adjacent rows of counts (exact: whole numbers under 2**53)."""
-            out = a[: a.shape[0] - width + 1].copy()
+        def add(a: npt.NDArray[np.unsignedinteger]) -> npt.NDArray[np.unsignedinteger]:
+            """Sums of ``width`` adjacent rows of counts (exact: uint32 holds any three cells'
+            uint16 counts or sample counts)."""
+            if width == 1:
+                return a
+            out = a[: a.shape[0] - width + 1].astype(np.uint32)
             for k in range(1, width):
                 out += a[k : a.shape[0] - width + 1 + k]
             return out
 
         w = slide(sums)
-        sizes = add(tables["sizes"])
-        gaps = add(tables["gaps"])
-        left = add(tables["levels"])
-        lanes = add(tables["lanes"])
-        low_printable, h = lanes[:, 256], lanes[:, :256]
 
         def most(column: int) -> npt.NDArray[np.float64]:
             out: npt.NDArray[np.float64] = np.lib.stride_tricks.sliding_window_view(
@@ -722,8 +734,43 @@ class WindowAnalyzer:
         r1 = w[:, _E1] / np.maximum(w[:, _N1], 1) / (var0 + EPS)
         r2 = w[:, _E2] / np.maximum(w[:, _N2], 1) / (var0 + EPS)
         best = np.minimum(1.0, np.minimum(r1, r2))
-        p = h / np.maximum(h.sum(axis=1, keepdims=True), 1)
-        logs = _log2_used(p)
+        rows = w.shape[0]
+        glide_share = w[:, _GLIDES] / np.maximum(w[:, _MOVES], 1)
+        shares = {
+            name: np.empty(rows)
+            for name in (
+                "high_byte_entropy",
+                "outer_share",
+                "printable_share",
+                "step_sizes",
+                "step_size_spread",
+                "step_grid_share",
+                "small_move_excess",
+            )
+        }
+        # Row by row measures of the tables, in pieces of rows (each row's value is the same),
+        # never a piece of one row after others: numpy sums a lone row in another order (the
+        # last bit of a share moves).
+        starts = list(range(0, rows, _ROW_PIECE))
+        if len(starts) > 1 and rows - starts[-1] == 1:
+            starts.pop()
+        for start, stop in zip(starts, [*starts[1:], rows], strict=True):
+            piece = slice(start, stop)
+            lanes = add(tables["lanes"][start : stop + width - 1])
+            h = lanes[:, :256]
+            p = h / np.maximum(h.sum(axis=1, keepdims=True), 1)
+            shares["high_byte_entropy"][piece] = -(p * _log2_used(p)).sum(axis=1)
+            shares["outer_share"][piece] = p[:, _OUTER].sum(axis=1)
+            shares["printable_share"][piece] = self._printable_share(lanes[:, 256], h)
+            sizes = add(tables["sizes"][start : stop + width - 1])
+            shares["step_sizes"][piece] = (sizes > 0).sum(axis=1)
+            shares["step_size_spread"][piece] = _effective_count(sizes)
+            shares["step_grid_share"][piece] = _grid_share(
+                add(tables["gaps"][start : stop + width - 1])
+            )
+            shares["small_move_excess"][piece] = _small_beyond_chance(
+                glide_share[piece], add(tables["levels"][start : stop + width - 1])
+            )
         rms = np.sqrt(w[:, _S2] / n)
         first = np.arange(w.shape[0]) * self.cell
         return {
@@ -737,26 +784,24 @@ class WindowAnalyzer:
             / (w[:, _E1] / np.maximum(w[:, _N1], 1) + EPS),
             "rms_db": 20 * np.log10(rms / FULL_SCALE + EPS),
             "dc_ratio": np.abs(w[:, _S1] / n) / (rms + EPS),
-            "high_byte_entropy": -(p * logs).sum(axis=1),
-            "outer_share": p[:, _OUTER].sum(axis=1),
-            "printable_share": self._printable_share(low_printable, h),
+            "high_byte_entropy": shares["high_byte_entropy"],
+            "outer_share": shares["outer_share"],
+            "printable_share": shares["printable_share"],
             "zero_edge_rate": w[:, _ZEDGE] / n,
             "absurd_floats": w[:, _ABSURD],
             "held_share": w[:, _HELD] / np.maximum(w[:, _SAMPLES], 1),
             "steps": w[:, _STEPS],
-            "step_sizes": (sizes > 0).sum(axis=1).astype(np.float64),
-            "step_size_spread": _effective_count(sizes),
-            "step_grid_share": _grid_share(gaps),
-            "small_move_excess": _small_beyond_chance(
-                w[:, _GLIDES] / np.maximum(w[:, _MOVES], 1), left
-            ),
+            "step_sizes": shares["step_sizes"],
+            "step_size_spread": shares["step_size_spread"],
+            "step_grid_share": shares["step_grid_share"],
+            "small_move_excess": shares["small_move_excess"],
             "monotonic_ms": mono / self.sample_rate * 1e3,
             "erratic_run_ms": most(_ERRATIC) / self.sample_rate * 1e3,
             "erratic_share": most(_ERRATIC_SHARE),
         }
 
     def _printable_share(
-        self, low_printable: npt.NDArray[np.float64], high: npt.NDArray[np.float64]
+        self, low_printable: npt.NDArray[np.number], high: npt.NDArray[np.number]
     ) -> npt.NDArray[np.float64]:
         """Share of the stored bytes that are printable: both lanes of 16-bit (and wider)
         samples, the one stored byte of 8-bit audio."""
@@ -988,7 +1033,7 @@ def _erratic(x: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
     return out
 
 
-def _effective_count(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _effective_count(counts: npt.NDArray[np.number]) -> npt.NDArray[np.float64]:
     """2 ** entropy of each row's distribution: how many values are used, weighted by use (a
     value seen once among thousands barely counts)."""
     p = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
@@ -1008,7 +1053,7 @@ def _synthesiser_steps(m: Mapping[str, Any]) -> Any:
 
 
 def _small_beyond_chance(
-    share: npt.NDArray[np.float64], levels: npt.NDArray[np.float64]
+    share: npt.NDArray[np.float64], levels: npt.NDArray[np.number]
 ) -> npt.NDArray[np.float64]:
     """How far ``share`` (moves of a held level under ``GLIDE_LEAP``) exceeds the share that two
     of the levels left drawn apart would give, scaled to 1. ``levels``: (rows, 256) counts of
@@ -1055,7 +1100,7 @@ _ON_GRID = (
 ).astype(np.float64)
 
 
-def _grid_share(gaps: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _grid_share(gaps: npt.NDArray[np.number]) -> npt.NDArray[np.float64]:
     """How far the steps keep to one clock: for the period ``p`` that fits best, the share of
     gaps between a channel's steps that are whole multiples of ``p``, beyond the ``1/p`` that
     gaps at random times would give, scaled to 1 (all on the grid); 0 when none fits better
