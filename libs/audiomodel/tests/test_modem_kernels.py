@@ -13,13 +13,14 @@ import numpy.typing as npt
 import pytest
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
+from audiomodel import modem
 from audiomodel.modem_kernels import change_times, moving_max, place_band, subtract_floor
 
 
 def _numpy_change_times(
     diff: npt.NDArray[np.float64], rate: float, hysteresis: float
 ) -> npt.NDArray[np.float64]:
-    """What modem._crossings computed before the kernel."""
+    """What modem._crossings computed before the kernel: the test's oracle of the kernel."""
     high = diff > hysteresis
     decided = np.flatnonzero(high | (diff < -hysteresis))
     if decided.size < 2:
@@ -51,6 +52,9 @@ def _diffs() -> list[npt.NDArray[np.float64]]:
         np.array([-0.5, 0.0, 0.5]),
         np.array([0.5, 0.1, -0.1, -0.5, 0.0, 0.5]),
         np.array([-0.0, 0.0, 0.4, -0.4]),
+        np.array([0.5, 0.1, -0.2, -0.5, 0.0, 0.31]),
+        np.sign(np.sin(np.linspace(0, 60, 2000))) * 0.9,  # exact zeros and flat runs
+        np.sin(np.linspace(0, 300, 5000)) + rng.normal(0, 0.3, 5000),
     ]
     for n in (2, 3, 10, 300):
         for scale in (0.1, 0.3, 1.0, 3.0):
@@ -68,6 +72,9 @@ def test_change_times_equal_the_numpy_schmitt_trigger_to_the_bit() -> None:
             want = _numpy_change_times(diff, rate, 0.3)
             got = change_times(diff, rate, 0.3)
             assert got.dtype == want.dtype and np.array_equal(got, want), diff
+            assert np.array_equal(modem._crossings(diff, rate), want)
+    noisy_tones = np.sin(np.linspace(0, 300, 5000)) + np.random.default_rng(5).normal(0, 0.3, 5000)
+    assert modem._crossings(noisy_tones, 1000.0).size > 40  # the oracle is not compared on nothing
 
 
 @pytest.mark.parametrize("rows", [1, 2])

@@ -34,25 +34,6 @@ def plain_band_envelopes(
     return out
 
 
-def plain_crossings(diff: Floats, rate: float, hysteresis: float = 0.3) -> Floats:
-    state = np.where(diff > hysteresis, 1, np.where(diff < -hysteresis, -1, 0))
-    decided = np.flatnonzero(state)
-    if decided.size < 2:
-        return np.empty(0)
-    levels = state[decided]
-    flips = np.flatnonzero(levels[1:] != levels[:-1])
-    sign = diff >= 0
-    zeros = np.flatnonzero(sign[1:] != sign[:-1])
-    if flips.size == 0 or zeros.size == 0:
-        return np.empty(0)
-    at = np.searchsorted(zeros, decided[flips + 1], side="left") - 1
-    z = zeros[np.clip(at, 0, zeros.size - 1)]
-    y0, y1 = diff[z], diff[z + 1]
-    frac = np.where(y0 != y1, y0 / np.where(y0 != y1, y0 - y1, 1.0), 0.0)
-    times: Floats = (z + frac) / rate
-    return np.unique(times)
-
-
 def plain_keyed_part(power: Floats, slow: int = SLOW_FRAMES) -> Floats:
     n = power.shape[0]
     cs = np.cumsum(power, axis=0)
@@ -88,22 +69,6 @@ def test_band_envelopes_place_bins_as_the_modulo_index_does(size: int) -> None:
         assert np.array_equal(got, plain_band_envelopes(spectrum, bin_hz, centres, half, length))
         checked += 1
     assert checked > 100
-
-
-def test_crossings_match_the_whole_array_schmitt_trigger() -> None:
-    rng = np.random.default_rng(3)
-    signals = [
-        np.sin(np.linspace(0, 300, 5000)) + rng.normal(0, 0.3, 5000),
-        rng.normal(0, 1, 3000),
-        np.sign(np.sin(np.linspace(0, 60, 2000))) * 0.9,  # exact zeros and flat runs
-        np.zeros(10),
-        np.array([0.5, -0.5]),
-        np.array([0.5, 0.1, -0.2, -0.5, 0.0, 0.31]),
-    ]
-    for diff in signals:
-        got = modem._crossings(diff, 1000.0)
-        assert np.array_equal(got, plain_crossings(diff, 1000.0))
-    assert modem._crossings(signals[0], 1000.0).size > 40
 
 
 @pytest.mark.parametrize("frames", [SLOW_FRAMES + 1, 256, 300])
