@@ -408,7 +408,9 @@ def _silence_severity(report: SignalReport) -> Severity | None:
     return found[0] if found else None
 
 
-def test_a_dithered_noise_floor_is_noted_as_near_silence_but_digital_silence_is_held() -> None:
+def test_a_noise_floor_and_digital_silence_are_noted_but_the_lowest_bit_as_a_square_is_held() -> (
+    None
+):
     rng = np.random.default_rng(11)
     t = np.arange(3 * RATE) / RATE
     # A 1 kHz tone at -96 dBFS under TPDF dither: five codes around zero.
@@ -417,7 +419,9 @@ def test_a_dithered_noise_floor_is_noted_as_near_silence_but_digital_silence_is_
     )
     floor = np.rint(tone).astype(np.int16).reshape(-1, 1)
     assert _silence_severity(analyse(floor)) is Severity.INFO
-    assert _silence_severity(analyse(np.zeros((RATE, 1), dtype=np.int16))) is Severity.SUSPICIOUS
+    # One value, no sound and nothing carried: noted. A DC offset of a code holds no more.
+    assert _silence_severity(analyse(np.zeros((RATE, 1), dtype=np.int16))) is Severity.INFO
+    assert _silence_severity(analyse(np.ones((RATE, 2), dtype=np.int16))) is Severity.INFO
     # The lowest bit as a square (bytes 0x00/0xFF in runs): two codes, no noise floor.
     lowest_bit = -(np.arange(2 * RATE) // 40 % 2).astype(np.int16).reshape(-1, 1)
     assert _silence_severity(analyse(lowest_bit)) is Severity.SUSPICIOUS

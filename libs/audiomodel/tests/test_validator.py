@@ -24,7 +24,7 @@ from audiomodel.validator import (
     validate_path,
     verdict_from_analysis,
 )
-from audiomodel.verdict import Decision, Label
+from audiomodel.verdict import Decision, Label, Severity
 from audioval_corpus import threats
 
 RATE = 44100
@@ -341,6 +341,26 @@ def test_a_steady_test_tone_is_accepted_and_noted_as_a_pure_tone() -> None:
     verdict = validate_bytes(buf.getvalue(), name="tone.wav")
     assert "signal.pure_tone" in {f.code for f in verdict.findings}
     assert verdict.decision is Decision.ACCEPT and verdict.label is Label.REAL
+
+
+@pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24"])
+def test_a_digitally_silent_track_is_accepted_and_noted_but_a_lowest_bit_square_is_held(
+    subtype: str,
+) -> None:
+    """One value carries nothing (a silent interlude is published as it is); two values in
+    runs can carry bits in their lengths and no converter's noise makes them."""
+    silent = io.BytesIO()
+    sf.write(silent, np.zeros((3 * 16000, 2)), 16000, format="WAV", subtype=subtype)
+    verdict = validate_bytes(silent.getvalue(), name="silent.wav")
+    found = {f.code: f.severity for f in verdict.findings}
+    assert found.get("signal.silence") is Severity.INFO, verdict.to_dict()
+    assert verdict.decision is Decision.ACCEPT
+    lowest_bit = -(np.arange(3 * 16000) // 40 % 2).astype(np.int16)
+    square = validate_bytes(wav(lowest_bit, 16000), name="square.wav")
+    assert {f.code: f.severity for f in square.findings}.get("signal.silence") is (
+        Severity.SUSPICIOUS
+    )
+    assert square.decision is not Decision.ACCEPT
 
 
 class _CrestModel:

@@ -145,7 +145,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.SUSPICIOUS,
         "The samples are a synthetic pattern (constant, ramp, square, byte pattern) with no sound.",
     ),
-    "signal.silence": (Severity.SUSPICIOUS, "The track is digital silence throughout."),
+    "signal.silence": (
+        Severity.SUSPICIOUS,
+        "The track never leaves two codes of zero: noted as digital silence (one value) or a "
+        "noise floor (three or more); held as a square of the lowest bit (two).",
+    ),
     "signal.pure_tone": (
         Severity.INFO,
         "The track is a steady pure tone throughout (a test tone: noted, not held).",

@@ -91,7 +91,7 @@ ZERO_EDGE_SIGN = 0.005  # exact zeros next to a loud sample, per sample (good cl
 DC_SIGN = 0.3  # |mean| / RMS
 ONE_SIDED_MIN_S = 1.0  # sound this long that never crosses zero is not a recording
 # Codes a noise floor spreads over within two codes of zero (TPDF dither alone spans three);
-# fewer are digital silence, a constant or a square of the lowest bit (see _findings).
+# one is digital silence (noted), two a square of the lowest bit (held; see _findings).
 NOISE_FLOOR_CODES = 3
 LOWEST_PITCH_HZ = 20.0  # the lowest audible pitch: a waveform's period of 50 ms
 AUDIBLE_CROSSINGS_PER_S = 2 * LOWEST_PITCH_HZ  # zero crossings of a waveform at 20 Hz
@@ -1062,8 +1062,11 @@ class SignalAnalyzer:
         # - Three or more codes: a noise floor. A converter's dither or a microphone's noise at
         #   that level spreads over the codes around zero (TPDF dither alone spans -1, 0, +1):
         #   a quiet room or a tone at -90 dBFS, not data. Noted, not held.
-        # - One or two codes: digital silence, a constant, or a square of the lowest bit (bytes
-        #   0x00/0xFF in runs): nothing a converter's noise produces. Held for review.
+        # - One code: digital silence (or a DC offset of a code or two). Not sound, but not
+        #   data either: one value holds nothing, and silent tracks are published (a pregap, a
+        #   silent interlude, a render of a voice too quiet for its width). Noted, not held.
+        # - Two codes: a square of the lowest bit (bytes 0x00/0xFF in runs), whose run lengths
+        #   can carry bits; no converter's noise stays on two codes. Held for review.
         step = 1 << (16 - self.level_bits)
         if peak_lsb <= 2.0 * step:
             if distinct >= NOISE_FLOOR_CODES:
@@ -1078,11 +1081,25 @@ class SignalAnalyzer:
                     )
                 )
                 return out
+            if distinct == 1:
+                out.append(
+                    finding(
+                        "signal.silence",
+                        "The track is digital silence throughout: one value, no sound and no "
+                        "data in its samples (noted, not held).",
+                        Severity.INFO,
+                        peak_lsb=round(peak_lsb, 2),
+                        distinct_values=distinct,
+                    )
+                )
+                return out
             out.append(
                 finding(
                     "signal.silence",
-                    "The track is digital silence throughout.",
+                    "The track never leaves two codes next to zero: a square of the lowest bit, "
+                    "whose run lengths can carry bits; no converter's noise stays on two codes.",
                     peak_lsb=round(peak_lsb, 2),
+                    distinct_values=distinct,
                 )
             )
             return out
