@@ -82,10 +82,12 @@ from audiomodel.findings import Finding, Severity, finding
 from audiomodel.keyed_bands import keyed_band_pairs
 from audiomodel.modem_kernels import (
     band_energy,
+    centre_samples,
     change_times,
     group_sums,
     keyed_difference,
     moving_max,
+    percentiles,
     place_band,
     turn_correlation,
 )
@@ -493,11 +495,13 @@ class _ChunkTransform:
     def of(cls, x: Floats, sr: float, *, centred: bool = False) -> _ChunkTransform | None:
         """The transform of ``x`` (float64, a power-of-two length), centred first unless
         ``centred``; None when it is silent (constant)."""
-        if not centred:
-            x = x - x.mean()
-            if not np.any(x):
+        if centred:
+            single = x.astype(np.float32)
+        else:
+            x, single, nonzero = centre_samples(x)
+            if not nonzero:
                 return None
-        spectrum = scipy.fft.rfft(x.astype(np.float32)).astype(np.complex128)
+        spectrum = scipy.fft.rfft(single).astype(np.complex128)
         power = np.abs(spectrum)
         power *= power
         return cls(x, spectrum, _Spectrum.of(power, sr / x.size))
@@ -621,7 +625,7 @@ def _symbol_rate(times: Floats, max_baud: float) -> tuple[float, float]:
     # are 2, 3, 4... symbols apart (one direction may be timed late, the pair is not), so the
     # short ones give the period, roughly; coherence over the intervals decides between the
     # guesses and refines the winner.
-    short = np.percentile(times[2:] - times[:-2], [5, 15, 30])
+    short = percentiles(times[2:] - times[:-2], (5, 15, 30))
     guesses = (np.arange(1, 13)[None, :] / short[:, None]).ravel()
     candidates = guesses[(guesses >= MIN_BAUD) & (guesses <= max_baud)]
     # A clock much slower than the changes themselves agrees with any short interval: the
@@ -629,7 +633,7 @@ def _symbol_rate(times: Floats, max_baud: float) -> tuple[float, float]:
     # Nearly any data has one-symbol runs (the stop bit of a zero byte, the start bit of 0xFF):
     # the shortest runs bound the period from above, so a tenth or a half of the rate (which
     # runs of equal bytes, 10 symbols a frame, also fit) is not taken for it.
-    candidates = candidates[candidates >= 0.7 / float(np.percentile(runs, 10))]
+    candidates = candidates[candidates >= 0.7 / float(percentiles(runs, (10,))[0])]
     if candidates.size == 0:
         return 0.0, 0.0
     # Between changes of the same direction (space->mark to space->mark): whatever delays one
@@ -907,7 +911,8 @@ def _test_pair(
     span = raw_total[first : last + 1]
     width = max(1, int(env_rate / baud))
     smooth = np.convolve(span, np.ones(width) / width, mode="valid") if span.size > width else span
-    hold = float(np.percentile(smooth, 10) / (np.percentile(smooth, 90) + EPS))
+    low, high = percentiles(smooth, (10, 90))
+    hold = float(low / (high + EPS))
     first_high = bool(diff[min(diff.size - 1, int(times[0] * env_rate) + 1)] > 0)
     agreement, period = _periodic_agreement(_symbols(times, baud, first_high))
     # A cycle of a few notes (an arpeggio, a trill) repeats within 6 symbols; a run of equal
@@ -1267,7 +1272,8 @@ def _whole_chunk_clock(
     smoothed = (
         np.convolve(span, np.ones(width) / width, mode="valid") if span.size > width else span
     )
-    hold = float(np.percentile(smoothed, 10) / (np.percentile(smoothed, 90) + EPS))
+    low, high = percentiles(smoothed, (10, 90))
+    hold = float(low / (high + EPS))
     first_high = bool(smooth[min(smooth.size - 1, int(times[0] * env_rate) + 1)] > 0)
     agreement, period = _periodic_agreement(_symbols(times, baud, first_high))
     if hold < MIN_ENVELOPE_HOLD or (period <= 6 and agreement > PERIODIC_AGREEMENT_MAX):
@@ -1404,7 +1410,7 @@ def _phase_lattice(times: Floats, max_baud: float) -> tuple[float, float, int, f
         return 0.0, 0.0, 0, 0.0
     # The symbol period is no longer than the shortest runs (data has one-symbol runs): a
     # much slower clock agrees with any short interval.
-    slowest = max(PSK_MIN_BAUD, 0.7 / float(np.percentile(intervals, 10)))
+    slowest = max(PSK_MIN_BAUD, 0.7 / float(percentiles(intervals, (10,))[0]))
     if slowest >= max_baud:
         return 0.0, 0.0, 0, 0.0
     grid = np.geomspace(slowest, max_baud, 1200)

@@ -14,10 +14,12 @@ import numpy.typing as npt
 
 __all__ = [
     "band_energy",
+    "centre_samples",
     "change_times",
     "group_sums",
     "keyed_difference",
     "moving_max",
+    "percentiles",
     "place_band",
     "subtract_floor",
     "turn_correlation",
@@ -404,6 +406,71 @@ def group_sums(power: npt.NDArray[np.float64], group: int) -> npt.NDArray[np.flo
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _centre(
+    x: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32], bool]:
+    n = x.size
+    level = _mean(x)
+    out = np.empty(n)
+    single = np.empty(n, dtype=np.float32)
+    nonzero = False
+    for i in range(n):
+        v = x[i] - level
+        out[i] = v
+        single[i] = np.float32(v)
+        nonzero |= v != 0.0
+    return out, single, nonzero
+
+
+def centre_samples(
+    x: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32], bool]:
+    """``(x - x.mean(), the same as float32, np.any(x - x.mean()))`` of a float64 vector (of
+    one or more values) in one pass after the mean."""
+    out: tuple[npt.NDArray[np.float64], npt.NDArray[np.float32], bool] = _centre(
+        np.ascontiguousarray(x)
+    )
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _percentiles(
+    x: npt.NDArray[np.float64], percents: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    ordered = np.sort(x)
+    n = ordered.size
+    out = np.empty(percents.size)
+    for k in range(percents.size):
+        if np.isnan(ordered[n - 1]):
+            out[k] = np.nan  # numpy: a NaN anywhere makes every percentile NaN
+            continue
+        virtual = (n - 1) * (percents[k] / 100.0)
+        below = np.floor(virtual)
+        if virtual >= n - 1:  # numpy takes the last value (index -1) for both neighbours
+            below = -1.0
+            lo = hi = n - 1
+        else:
+            lo = int(below)
+            hi = lo + 1
+        t = virtual - below
+        a, b = ordered[lo], ordered[hi]
+        # numpy's _lerp: from the lower value up, or from the upper one down past half-way
+        step = b - a
+        out[k] = b - step * (1 - t) if t >= 0.5 else a + step * t
+    return out
+
+
+def percentiles(x: npt.NDArray[np.float64], percents: tuple[float, ...]) -> npt.NDArray[np.float64]:
+    """``np.percentile(x, percents)`` of a float64 vector (of one or more values), its default
+    ("linear") method, the same numbers: the order statistics of a sort, and numpy's own
+    interpolation between them."""
+    out: npt.NDArray[np.float64] = _percentiles(
+        np.asarray(x, dtype=np.float64), np.array(percents, dtype=np.float64)
+    )
+    return out
+
+
 def warm_up() -> None:
     """Call every kernel once on a few samples: loads each from the cache (compiling it the
     first time), where a warm-up clip holds no keyed pair for the modem to time."""
@@ -421,3 +488,5 @@ def warm_up() -> None:
     turn_correlation(energy[0], energy[1])
     keyed_difference(energy[0], energy[1])
     group_sums(np.ones(300), 30)
+    centre_samples(np.arange(300.0))
+    percentiles(np.arange(5.0), (5.0, 50.0, 100.0))
