@@ -61,6 +61,16 @@ def _taper32(width: int) -> npt.NDArray[np.float32]:
     return taper
 
 
+@lru_cache(maxsize=64)
+def _upper_pairs(size: int, gap: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """``np.triu_indices(size, gap)``, made once per (size, gap): the band pairs at least
+    ``gap`` bands apart."""
+    ii, jj = np.triu_indices(size, gap)
+    ii.setflags(write=False)
+    jj.setflags(write=False)
+    return ii, jj
+
+
 def _band_power(
     x: Floats, rate: float, width: int, min_hz: float, max_hz: float, stride: int = 1
 ) -> tuple[Floats, Floats]:
@@ -173,7 +183,7 @@ def keyed_band_pairs(
             continue
         corr = _correlation(_keyed_part(power))
         gap = max(MIN_BAND_GAP, int(np.ceil(min_shift_hz / bin_hz)))
-        ii, jj = np.triu_indices(freqs.size, gap)
+        ii, jj = _upper_pairs(freqs.size, gap)
         values = corr[ii, jj]
         for k in np.argsort(values)[: 2 * limit].tolist():
             if values[k] > KEYED_PAIR_GATE:

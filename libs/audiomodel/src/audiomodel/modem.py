@@ -82,8 +82,8 @@ from audiomodel.findings import Finding, Severity, finding
 from audiomodel.keyed_bands import keyed_band_pairs
 from audiomodel.modem_kernels import (
     band_energy,
-    centre_samples,
     change_times,
+    decimate,
     group_sums,
     keyed_difference,
     moving_max,
@@ -495,13 +495,11 @@ class _ChunkTransform:
     def of(cls, x: Floats, sr: float, *, centred: bool = False) -> _ChunkTransform | None:
         """The transform of ``x`` (float64, a power-of-two length), centred first unless
         ``centred``; None when it is silent (constant)."""
-        if centred:
-            single = x.astype(np.float32)
-        else:
-            x, single, nonzero = centre_samples(x)
-            if not nonzero:
+        if not centred:
+            x = x - x.mean()
+            if not np.any(x):
                 return None
-        spectrum = scipy.fft.rfft(single).astype(np.complex128)
+        spectrum = scipy.fft.rfft(x.astype(np.float32)).astype(np.complex128)
         power = np.abs(spectrum)
         power *= power
         return cls(x, spectrum, _Spectrum.of(power, sr / x.size))
@@ -1771,10 +1769,7 @@ class ModemScanner:
             mono = np.concatenate((self._rest.astype(wide), mono))
         usable = mono.size // self.factor * self.factor
         self._rest = mono[usable:].copy()
-        summed = mono[0 : usable : self.factor].copy()
-        for phase in range(1, self.factor):
-            summed += mono[phase : usable : self.factor]
-        reduced = (summed * (1.0 / (self.factor * arr.shape[1]))).astype(np.float32)
+        reduced = decimate(mono, self.factor, 1.0 / (self.factor * arr.shape[1]))
         self._pending.append(reduced)
         self._pending_len += reduced.size
         while self._pending_len >= CHUNK:

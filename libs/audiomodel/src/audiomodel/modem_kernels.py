@@ -8,14 +8,16 @@ order (:func:`_numpy_sum`: the pairwise summation numpy uses for a contiguous fl
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
     "band_energy",
-    "centre_samples",
     "change_times",
+    "decimate",
     "group_sums",
     "keyed_difference",
     "moving_max",
@@ -407,34 +409,6 @@ def group_sums(power: npt.NDArray[np.float64], group: int) -> npt.NDArray[np.flo
 
 
 @numba.njit(cache=True, nogil=True)
-def _centre(
-    x: npt.NDArray[np.float64],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32], bool]:
-    n = x.size
-    level = _mean(x)
-    out = np.empty(n)
-    single = np.empty(n, dtype=np.float32)
-    nonzero = False
-    for i in range(n):
-        v = x[i] - level
-        out[i] = v
-        single[i] = np.float32(v)
-        nonzero |= v != 0.0
-    return out, single, nonzero
-
-
-def centre_samples(
-    x: npt.NDArray[np.float64],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32], bool]:
-    """``(x - x.mean(), the same as float32, np.any(x - x.mean()))`` of a float64 vector (of
-    one or more values) in one pass after the mean."""
-    out: tuple[npt.NDArray[np.float64], npt.NDArray[np.float32], bool] = _centre(
-        np.ascontiguousarray(x)
-    )
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
 def _percentiles(
     x: npt.NDArray[np.float64], percents: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
@@ -471,6 +445,27 @@ def percentiles(x: npt.NDArray[np.float64], percents: tuple[float, ...]) -> npt.
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _decimate(mono: npt.NDArray[Any], factor: int, scale: float) -> npt.NDArray[np.float32]:
+    count = mono.size // factor
+    out = np.empty(count, dtype=np.float32)
+    for i in range(count):
+        total = mono[i * factor]
+        for phase in range(1, factor):
+            total += mono[i * factor + phase]
+        out[i] = np.float32(total * scale)
+    return out
+
+
+def decimate(mono: npt.NDArray[Any], factor: int, scale: float) -> npt.NDArray[np.float32]:
+    """The box decimator: each ``factor`` neighbouring values of ``mono`` (int32, or float64)
+    summed in order in its own type, times ``scale``, as float32 (the incomplete group at the
+    end left off): ``summed = mono[0:usable:factor].copy(); summed += mono[phase:usable:factor]``
+    for each phase, then ``(summed * scale).astype(np.float32)``."""
+    out: npt.NDArray[np.float32] = _decimate(np.ascontiguousarray(mono), factor, scale)
+    return out
+
+
 def warm_up() -> None:
     """Call every kernel once on a few samples: loads each from the cache (compiling it the
     first time), where a warm-up clip holds no keyed pair for the modem to time."""
@@ -488,5 +483,6 @@ def warm_up() -> None:
     turn_correlation(energy[0], energy[1])
     keyed_difference(energy[0], energy[1])
     group_sums(np.ones(300), 30)
-    centre_samples(np.arange(300.0))
     percentiles(np.arange(5.0), (5.0, 50.0, 100.0))
+    decimate(np.arange(9, dtype=np.int32), 2, 0.25)
+    decimate(np.arange(9.0), 2, 0.25)
