@@ -20,6 +20,7 @@ __all__ = [
     "decimate",
     "group_sums",
     "keyed_difference",
+    "keyed_part",
     "moving_max",
     "percentiles",
     "place_band",
@@ -466,6 +467,75 @@ def decimate(mono: npt.NDArray[Any], factor: int, scale: float) -> npt.NDArray[n
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _column_means(a: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``a.mean(axis=0)`` of a C-ordered float32 matrix of one or more rows: numpy adds the
+    rows in order, in float32, then divides by their count."""
+    rows, columns = a.shape
+    out = a[0].copy()
+    for i in range(1, rows):
+        for j in range(columns):
+            out[j] += a[i, j]
+    count = np.float32(rows)
+    for j in range(columns):
+        out[j] = out[j] / count
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _keyed_part(power: npt.NDArray[np.float32], slow: int) -> npt.NDArray[np.float32]:
+    rows, columns = power.shape
+    fast = np.empty_like(power)
+    if rows == 0:
+        return fast
+    if rows <= slow:
+        level = _column_means(power)
+        for i in range(rows):
+            for j in range(columns):
+                fast[i, j] = power[i, j] - level[j]
+    else:
+        running = np.empty_like(power)  # the cumulative sum down each column
+        running[0] = power[0]
+        for i in range(1, rows):
+            for j in range(columns):
+                running[i, j] = running[i - 1, j] + power[i, j]
+        mean = np.empty_like(power)
+        half = slow // 2
+        width = np.float32(slow)
+        for j in range(columns):
+            mean[half, j] = running[slow - 1, j] / width
+        for i in range(1, rows - slow + 1):
+            for j in range(columns):
+                mean[half + i, j] = (running[slow + i - 1, j] - running[i - 1, j]) / width
+        for i in range(half):
+            mean[i] = mean[half]
+        for i in range(rows - slow + half + 1, rows):
+            mean[i] = mean[rows - slow + half]
+        for i in range(rows):
+            for j in range(columns):
+                fast[i, j] = power[i, j] - mean[i, j]
+        level = _column_means(fast)
+        for i in range(rows):
+            for j in range(columns):
+                fast[i, j] -= level[j]
+    spread = _column_means(fast * fast)
+    for j in range(columns):
+        spread[j] = np.sqrt(spread[j]) + np.float32(EPS)
+    for i in range(rows):
+        for j in range(columns):
+            fast[i, j] = fast[i, j] / spread[j]
+    return fast
+
+
+def keyed_part(power: npt.NDArray[np.float32], slow: int) -> npt.NDArray[np.float32]:
+    """``keyed_bands._keyed_part`` of a float32 matrix (frames x bands): each column less its
+    centred running mean over ``slow`` frames (the ends the nearest whole one; with ``slow``
+    frames or fewer, less its mean), less its mean, over its RMS (+ EPS), every step in
+    float32 as numpy takes it (cumulative sums and column means added row after row)."""
+    out: npt.NDArray[np.float32] = _keyed_part(np.ascontiguousarray(power), slow)
+    return out
+
+
 def warm_up() -> None:
     """Call every kernel once on a few samples: loads each from the cache (compiling it the
     first time), where a warm-up clip holds no keyed pair for the modem to time."""
@@ -486,3 +556,5 @@ def warm_up() -> None:
     percentiles(np.arange(5.0), (5.0, 50.0, 100.0))
     decimate(np.arange(9, dtype=np.int32), 2, 0.25)
     decimate(np.arange(9.0), 2, 0.25)
+    keyed_part(np.ones((30, 3), dtype=np.float32), 24)
+    keyed_part(np.ones((20, 3), dtype=np.float32), 24)
