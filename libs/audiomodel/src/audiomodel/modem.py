@@ -445,7 +445,7 @@ class _Spectrum:
     @classmethod
     def of(cls, power: Floats, bin_hz: float) -> _Spectrum:
         group = max(1, round(10.0 / bin_hz))
-        usable = group_sums(power, group)
+        usable: Any = group_sums(power, group)
         step = group * bin_hz
         smooth = np.convolve(usable, np.ones(3) / 3, mode="same")
         floor = median_filter(smooth, size=int(2000 / step) | 1, mode="nearest") + EPS

@@ -57,7 +57,7 @@ def _block_sum(a: npt.NDArray[np.float64], lo: int, n: int) -> float:
     while i < lo + n:
         res += a[i]
         i += 1
-    return res
+    return float(res)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -472,7 +472,7 @@ def _column_means(a: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """``a.mean(axis=0)`` of a C-ordered float32 matrix of one or more rows: numpy adds the
     rows in order, in float32, then divides by their count."""
     rows, columns = a.shape
-    out = a[0].copy()
+    out: npt.NDArray[np.float32] = a[0].copy()
     for i in range(1, rows):
         for j in range(columns):
             out[j] += a[i, j]
@@ -527,12 +527,12 @@ def _keyed_part(power: npt.NDArray[np.float32], slow: int) -> npt.NDArray[np.flo
     return fast
 
 
-def keyed_part(power: npt.NDArray[np.float32], slow: int) -> npt.NDArray[np.float32]:
+def keyed_part(power: npt.NDArray[Any], slow: int) -> npt.NDArray[Any]:
     """``keyed_bands._keyed_part`` of a float32 matrix (frames x bands): each column less its
     centred running mean over ``slow`` frames (the ends the nearest whole one; with ``slow``
     frames or fewer, less its mean), less its mean, over its RMS (+ EPS), every step in
     float32 as numpy takes it (cumulative sums and column means added row after row)."""
-    out: npt.NDArray[np.float32] = _keyed_part(np.ascontiguousarray(power), slow)
+    out: npt.NDArray[Any] = _keyed_part(np.ascontiguousarray(power), slow)
     return out
 
 
