@@ -19,28 +19,42 @@ validator does), and checks both report the same. Timing on a shared machine is 
 ratio, not the seconds.
 
     uv run --frozen python bench/modem_eval.py --speed-against main --speed-files 40
+
+A speed change must not change what the scan says: ``--compare-against REV`` runs every case of
+the tables (the modem cases, the good clips, the renditions) through the scan at REV as well
+and counts the cases whose findings (code and message) or transmissions differ. The scan at REV
+is ``modem.py`` with its own ``modem_kernels.py`` and ``keyed_bands.py`` of that revision.
+
+    uv run --frozen python bench/modem_eval.py --compare-against main
 """
 
 from __future__ import annotations
 
-import argparse
-import difflib
-import importlib.util
-import json
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
+import os
 
-import numpy as np
-import soundfile as sf
+# One thread per numeric library, before numpy is imported (as bench/validate_speed.py): CPU
+# time of the process counts a BLAS thread's spinning as the scan's.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from audiomodel import modem
-from audiomodel.modem import scan_modem
+import argparse  # noqa: E402
+import difflib  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from types import ModuleType  # noqa: E402
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+from audiomodel import modem  # noqa: E402
+from audiomodel.modem import scan_modem  # noqa: E402
 
 RATE = 48000
 TUNE_BAUDS = (110, 300, 1200, 2400, 4800)
@@ -110,8 +124,29 @@ def receivable(y: np.ndarray, sent: bytes, baud: float, tmp: Path) -> bool:
     return difflib.SequenceMatcher(None, sent, rx, autojunk=False).ratio() >= 0.9
 
 
+# (reference module, [cases compared, cases that differ]) under ``--compare-against``
+_COMPARE: list[tuple[ModuleType, list[int]]] = []
+
+
+def _scan_compared(y: np.ndarray, rate: int) -> modem.ModemReport:
+    """``scan_modem`` of 16-bit samples; under ``--compare-against`` the reference's too,
+    counting a difference in the findings or in the transmissions (their floats included)."""
+    report = scan_modem(y, rate)
+    for reference, counts in _COMPARE:
+        other = reference.scan_modem(y, rate)
+        counts[0] += 1
+        counts[1] += _described(report) != _described(other)
+    return report
+
+
+def _described(report: modem.ModemReport) -> list[str]:
+    return [f"{f.code}: {f.message}" for f in report.findings] + [
+        repr(t) for t in report.transmissions
+    ]
+
+
 def _judge(y: np.ndarray, sent: bytes) -> tuple[bool, bool]:
-    report = scan_modem((y * 32767).astype(np.int16), RATE)
+    report = _scan_compared((y * 32767).astype(np.int16), RATE)
     found = any(f.code == "signal.modem" for f in report.findings)
     recovered = any(
         t.demodulated is not None and sent in t.demodulated.data for t in report.transmissions
@@ -206,7 +241,7 @@ SYNTH: dict[str, Callable[[np.random.Generator], np.ndarray]] = {
 
 def _flagged(y: np.ndarray) -> bool:
     y = y / max(1e-9, float(np.max(np.abs(y)))) * 0.9
-    return bool(scan_modem((y * 32767).astype(np.int16), RATE).findings)
+    return bool(_scan_compared((y * 32767).astype(np.int16), RATE).findings)
 
 
 def _cells(row: list[int]) -> str:
@@ -226,24 +261,47 @@ def _scan(module: ModuleType, y: np.ndarray, rate: int) -> list[str]:
         for c in range(1, block.shape[1]):
             summed += block[:, c]
         scanner.update(block, summed=summed)
-    return [f"{f.code}: {f.message}" for f in scanner.report().findings]
+    return _described(scanner.report())
+
+
+_SOURCES = "libs/audiomodel/src/audiomodel"
+
+
+def _reference(rev: str) -> ModuleType:
+    """``modem.py`` at ``rev`` as module ``modem_ref``, importing that revision's own
+    ``modem_kernels`` and ``keyed_bands`` (as ``modem_kernels_ref``, ``keyed_bands_ref``) where
+    it has them. Written under ``.cache/modem_ref/COMMIT`` (a fixed path: numba's cache of the
+    reference's kernels is kept between runs)."""
+    commit = subprocess.run(
+        ["git", "rev-parse", rev], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    folder = Path(".cache/modem_ref") / commit
+    folder.mkdir(parents=True, exist_ok=True)
+    module = None
+    for name in ("modem_kernels", "keyed_bands", "modem"):
+        shown = subprocess.run(
+            ["git", "show", f"{commit}:{_SOURCES}/{name}.py"], capture_output=True, check=False
+        )
+        if shown.returncode != 0:
+            continue  # a revision before the module
+        source = shown.stdout.replace(
+            b"from audiomodel.modem_kernels import", b"from modem_kernels_ref import"
+        ).replace(b"from audiomodel.keyed_bands import", b"from keyed_bands_ref import")
+        path = folder / f"{name}_ref.py"
+        if not path.exists() or path.read_bytes() != source:
+            path.write_bytes(source)
+        spec = importlib.util.spec_from_file_location(f"{name}_ref", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[f"{name}_ref"] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    assert module is not None
+    return module
 
 
 def speed(corpus: Path, rev: str, count: int, rounds: int) -> None:
     """The scan now against the scan at ``rev``, interleaved file by file."""
-    source = subprocess.run(
-        ["git", "show", f"{rev}:libs/audiomodel/src/audiomodel/modem.py"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "modem_ref.py"
-        path.write_bytes(source)
-        spec = importlib.util.spec_from_file_location("modem_ref", path)
-        assert spec is not None and spec.loader is not None
-        reference = importlib.util.module_from_spec(spec)
-        sys.modules["modem_ref"] = reference  # dataclasses look their module up there
-        spec.loader.exec_module(reference)
+    reference = _reference(rev)
     rows = [json.loads(line) for line in (corpus / "manifest.jsonl").open()]
     paths = [
         corpus / r["path"] for r in rows if r["threat_class"] == "real" and r["split"] == "train"
@@ -252,22 +310,30 @@ def speed(corpus: Path, rev: str, count: int, rounds: int) -> None:
     for p in paths:
         with sf.SoundFile(p) as f:
             clips.append((f.read(dtype="int16", always_2d=True), f.samplerate))
+    for y, rate in clips:  # loads every kernel of both sides and warms the FFT plans
+        _scan(reference, y, rate)
+        _scan(modem, y, rate)
     spent = {"reference": 0.0, "now": 0.0}
+    found: dict[str, list[str]] = {}
     differ = 0
+    # Each side goes first on every other file (the second scan of a file finds its samples
+    # and the allocator warm); CPU time of this process, so waits for the core on a shared
+    # machine do not count.
+    turn = 0
     for _ in range(rounds):
         for y, rate in clips:
-            started = time.perf_counter()
-            before = _scan(reference, y, rate)
-            middle = time.perf_counter()
-            after = _scan(modem, y, rate)
-            spent["reference"] += middle - started
-            spent["now"] += time.perf_counter() - middle
-            differ += before != after
+            order = [("reference", reference), ("now", modem)]
+            for side, module in order if turn % 2 == 0 else order[::-1]:
+                started = time.process_time()
+                found[side] = _scan(module, y, rate)
+                spent[side] += time.process_time() - started
+            turn += 1
+            differ += found["reference"] != found["now"]
     audio = sum(y.shape[0] / rate for y, rate in clips)
     print(
         f"modem scan on {len(clips)} real clips ({audio:.0f} s of audio) x {rounds}: "
         f"{rev} {spent['reference']:.2f} s, now {spent['now']:.2f} s, "
-        f"now/{rev} = {spent['now'] / spent['reference']:.3f}; findings differ on "
+        f"now/{rev} = {spent['now'] / spent['reference']:.3f}; findings or transmissions differ on "
         f"{differ} of {len(clips) * rounds}"
     )
 
@@ -287,7 +353,12 @@ def main() -> None:
     parser.add_argument("--speed-against", metavar="REV", help="time the scan against REV")
     parser.add_argument("--speed-files", type=int, default=40)
     parser.add_argument("--speed-rounds", type=int, default=2)
+    parser.add_argument(
+        "--compare-against", metavar="REV", help="count the cases the scan at REV reports apart"
+    )
     args = parser.parse_args()
+    if args.compare_against:
+        _COMPARE.append((_reference(args.compare_against), [0, 0]))
     if args.speed_against:
         speed(args.corpus, args.speed_against, args.speed_files, args.speed_rounds)
         return
@@ -350,11 +421,17 @@ def main() -> None:
         if y.shape[0] == 0:
             continue
         checked += 1
-        flagged += bool(scan_modem((y * 32767).astype(np.int16), sf.info(path).samplerate).findings)
+        flagged += bool(
+            _scan_compared((y * 32767).astype(np.int16), sf.info(path).samplerate).findings
+        )
     print(f"| real music ({split} clips of the dev corpus) | {checked} | {flagged} |")
     for name, make in SYNTH.items():
         hits = sum(_flagged(make(rng)) for _ in range(args.synth))
         print(f"| {name} | {args.synth} | {hits} |")
+    for _, (compared, differ) in _COMPARE:
+        print(
+            f"\nfindings or transmissions differ from {args.compare_against}: {differ} of {compared}"
+        )
     print(f"\n{time.perf_counter() - started:.0f} s")
 
 

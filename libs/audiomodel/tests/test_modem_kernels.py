@@ -14,7 +14,21 @@ import pytest
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 from audiomodel import modem
-from audiomodel.modem_kernels import change_times, moving_max, place_band, subtract_floor
+from audiomodel.modem_kernels import (
+    EPS,
+    _numpy_sum,
+    band_energy,
+    change_times,
+    decimate,
+    group_sums,
+    keyed_difference,
+    keyed_part,
+    moving_max,
+    percentiles,
+    place_band,
+    subtract_floor,
+    turn_correlation,
+)
 
 
 def _numpy_change_times(
@@ -129,3 +143,137 @@ def test_place_band_writes_the_tapered_bins_as_numpy_does_to_the_bit() -> None:
             got = np.zeros(length, dtype=np.complex128)
             place_band(got, spectrum, lo, hi, centre, taper)
             assert np.array_equal(got.view(np.int64), want.view(np.int64)), (length, lo, hi)
+
+
+def _same(got: npt.NDArray[np.floating] | float, want: npt.NDArray[np.floating] | float) -> bool:
+    """Equal to the bit (signs of zeros too; NaN where NaN)."""
+    a, b = np.asarray(got), np.asarray(want)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def _runs() -> list[npt.NDArray[np.float64]]:
+    """Vectors of every length class numpy's pairwise sum treats apart (under 8, up to 128,
+    halved once or many times, at and beside multiples of 8), values of wide magnitudes."""
+    rng = np.random.default_rng(7)
+    sizes = [1, 2, 7, 8, 9, 15, 16, 17, 127, 128, 129, 130, 255, 256, 257, 1000, 4097, 65536]
+    return [rng.normal(size=n) * 10 ** rng.uniform(-6, 6, size=n) for n in sizes]
+
+
+def test_numpy_sum_adds_in_numpys_own_order() -> None:
+    for x in _runs():
+        assert _numpy_sum(x, 0, x.size) == np.sum(x), x.size
+        assert _numpy_sum(x, 1, x.size - 1) == np.sum(x[1:]), x.size
+
+
+@pytest.mark.parametrize("group", [1, 2, 3, 8, 9, 30, 129])
+def test_group_sums_equal_numpys_sums_of_the_reshaped_rows(group: int) -> None:
+    for x in _runs():
+        want = x[: x.size // group * group].reshape(-1, group).sum(axis=1)
+        assert _same(group_sums(x, group), want), (x.size, group)
+
+
+@pytest.mark.parametrize("total", [True, False])
+def test_band_energy_squares_sums_and_takes_the_floor_off_as_numpy_does(total: bool) -> None:
+    rng = np.random.default_rng(8)
+    for n in (1, 7, 64, 301, 5000):
+        for span in (1, 3, 40, n + 2):
+            magnitude = np.abs(rng.normal(size=(2, n)) + 1j * rng.normal(size=(2, n)))
+            magnitude[:, 3:6] = 0.0
+            energy = magnitude**2
+            e_a, e_b = energy
+            want_total = e_a / (e_a.mean() + EPS) + e_b / (e_b.mean() + EPS)
+            want = energy - minimum_filter1d(energy, span, axis=-1)
+            got = magnitude.copy()
+            got_total = band_energy(got, span, total=total)
+            assert _same(got, want), (n, span)
+            assert _same(got_total, want_total if total else np.empty(0)), (n, span)
+
+
+def test_turn_correlation_is_numpys_correlation_to_the_bit() -> None:
+    rng = np.random.default_rng(9)
+    for n in (1, 2, 9, 130, 2816, 6250):
+        e_a = np.abs(rng.normal(size=n)) ** 2
+        for e_b in (np.abs(rng.normal(size=n)) ** 2, 2.0 - e_a, np.zeros(n), e_a.copy()):
+            a, b = e_a - e_a.mean(), e_b - e_b.mean()
+            want = float(np.mean(a * b) / (a.std() * b.std() + EPS))
+            assert _same(turn_correlation(e_a, e_b), want), n
+
+
+def test_keyed_difference_is_numpys_expression_to_the_bit() -> None:
+    rng = np.random.default_rng(10)
+    for n in (1, 5, 129, 4096):
+        e_a = np.abs(rng.normal(size=n)) ** 2
+        e_b = np.abs(rng.normal(size=n)) ** 2
+        e_b[: n // 3] = 0.0  # one tone held: below the gate in places
+        want_a, want_b = e_a.copy(), e_b.copy()
+        want_a /= want_a.mean() + EPS
+        want_b /= want_b.mean() + EPS
+        total = want_a + want_b
+        keyed = total > 0.2 * total.mean()
+        want = np.where(keyed, (want_a - want_b) / (total + 0.2 * total.mean() + EPS), 0.0)
+        got = keyed_difference(e_a, e_b)
+        assert _same(got, want) and _same(e_a, want_a) and _same(e_b, want_b), n
+
+
+def test_percentiles_are_numpys_linear_percentiles_to_the_bit() -> None:
+    rng = np.random.default_rng(11)
+    percents = (0, 5, 10, 15, 30, 50, 90, 99.9, 100)
+    for n in (1, 2, 3, 10, 161, 1000):
+        # the modem's inputs: intervals, runs, smoothed energy (none negative; ties; zeros)
+        for x in (
+            np.abs(rng.normal(size=n)),
+            np.round(np.abs(rng.normal(size=n)), 1),
+            np.cumsum(np.abs(rng.normal(size=n))),
+            np.zeros(n),
+        ):
+            assert _same(percentiles(x, percents), np.percentile(x, percents)), n
+            assert _same(percentiles(x, (10,))[0], np.percentile(x, 10)), n
+    assert np.isnan(percentiles(np.array([1.0, np.nan, 2.0]), (10, 90))).all()
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 9])
+def test_decimate_sums_and_scales_as_the_numpy_decimator(factor: int) -> None:
+    rng = np.random.default_rng(12)
+    for channels in (1, 2, 6):
+        for mono in (
+            rng.integers(-32768 * channels, 32768 * channels, size=10007).astype(np.int32),
+            rng.normal(size=10007),
+        ):
+            usable = mono.size // factor * factor
+            summed = mono[0:usable:factor].copy()
+            for phase in range(1, factor):
+                summed += mono[phase:usable:factor]
+            scale = 1.0 / (factor * channels)
+            want = (summed * scale).astype(np.float32)
+            assert _same(decimate(mono, factor, scale), want), (factor, channels, mono.dtype)
+
+
+def _numpy_keyed_part(power: npt.NDArray[np.float32], slow: int) -> npt.NDArray[np.float32]:
+    """What keyed_bands._keyed_part computed before the kernel."""
+    n = power.shape[0]
+    if n <= slow:
+        fast = power - power.mean(axis=0)
+    else:
+        cs = np.cumsum(power, axis=0)
+        mean = np.empty_like(power)
+        half = slow // 2
+        whole = mean[half : n - slow + half + 1]
+        whole[0] = cs[slow - 1]
+        np.subtract(cs[slow:], cs[:-slow], out=whole[1:])
+        whole /= slow
+        mean[:half] = mean[half]
+        mean[n - slow + half + 1 :] = mean[n - slow + half]
+        fast = np.subtract(power, mean, out=mean)
+        fast -= fast.mean(axis=0)
+    square = fast * fast
+    out: npt.NDArray[np.float32] = np.divide(fast, np.sqrt(square.mean(axis=0)) + EPS, out=square)
+    return out
+
+
+@pytest.mark.parametrize("slow", [1, 2, 24, 25])
+def test_keyed_part_is_the_numpy_running_mean_and_scaling_to_the_bit(slow: int) -> None:
+    rng = np.random.default_rng(13)
+    for shape in ((1, 4), (20, 10), (24, 5), (25, 3), (129, 33), (256, 44), (2000, 7)):
+        power = (np.abs(rng.normal(size=shape)) ** 2 * 10 ** rng.uniform(-3, 3)).astype(np.float32)
+        power[:, 0] = 0.0  # a silent band
+        assert _same(keyed_part(power, slow), _numpy_keyed_part(power, slow)), (shape, slow)

@@ -28,6 +28,8 @@ import numpy.typing as npt
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
+from audiomodel.modem_kernels import keyed_part
+
 __all__ = ["keyed_band_pairs"]
 
 Floats = npt.NDArray[np.float64]
@@ -61,6 +63,16 @@ def _taper32(width: int) -> npt.NDArray[np.float32]:
     return taper
 
 
+@lru_cache(maxsize=64)
+def _upper_pairs(size: int, gap: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """``np.triu_indices(size, gap)``, made once per (size, gap): the band pairs at least
+    ``gap`` bands apart."""
+    ii, jj = np.triu_indices(size, gap)
+    ii.setflags(write=False)
+    jj.setflags(write=False)
+    return ii, jj
+
+
 def _band_power(
     x: Floats, rate: float, width: int, min_hz: float, max_hz: float, stride: int = 1
 ) -> tuple[Floats, Floats]:
@@ -79,26 +91,10 @@ def _band_power(
 
 def _keyed_part(power: Floats, slow: int = SLOW_FRAMES) -> Floats:
     """Each band's power (a column) less its centred running mean over ``slow`` frames, at
-    unit RMS: the share of the band that changes faster than the music's spectrum does."""
-    n = power.shape[0]
-    if n <= slow:
-        fast = power - power.mean(axis=0)
-    else:
-        cs = np.cumsum(power, axis=0)
-        mean = np.empty_like(power)
-        half = slow // 2
-        # frames half..n-half-1 get the mean of the ``slow`` frames around them; the ends the
-        # nearest whole one (written in place: the same values as whole-array expressions)
-        whole = mean[half : n - slow + half + 1]
-        whole[0] = cs[slow - 1]
-        np.subtract(cs[slow:], cs[:-slow], out=whole[1:])
-        whole /= slow
-        mean[:half] = mean[half]
-        mean[n - slow + half + 1 :] = mean[n - slow + half]
-        fast = np.subtract(power, mean, out=mean)
-        fast -= fast.mean(axis=0)
-    square = fast * fast
-    out: Floats = np.divide(fast, np.sqrt(square.mean(axis=0)) + EPS, out=square)
+    unit RMS: the share of the band that changes faster than the music's spectrum does (the
+    ends get the mean of the nearest whole window; in float32, one compiled pass per step:
+    :func:`audiomodel.modem_kernels.keyed_part`)."""
+    out: Floats = keyed_part(power, slow)
     return out
 
 
@@ -173,7 +169,7 @@ def keyed_band_pairs(
             continue
         corr = _correlation(_keyed_part(power))
         gap = max(MIN_BAND_GAP, int(np.ceil(min_shift_hz / bin_hz)))
-        ii, jj = np.triu_indices(freqs.size, gap)
+        ii, jj = _upper_pairs(freqs.size, gap)
         values = corr[ii, jj]
         for k in np.argsort(values)[: 2 * limit].tolist():
             if values[k] > KEYED_PAIR_GATE:

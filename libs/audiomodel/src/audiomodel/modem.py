@@ -80,7 +80,17 @@ from scipy.ndimage import median_filter
 
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.keyed_bands import keyed_band_pairs
-from audiomodel.modem_kernels import change_times, moving_max, place_band, subtract_floor
+from audiomodel.modem_kernels import (
+    band_energy,
+    change_times,
+    decimate,
+    group_sums,
+    keyed_difference,
+    moving_max,
+    percentiles,
+    place_band,
+    turn_correlation,
+)
 from audiomodel.payload import PayloadKind, confirm_signature, find_signatures, identify_payload
 
 __all__ = [
@@ -435,7 +445,7 @@ class _Spectrum:
     @classmethod
     def of(cls, power: Floats, bin_hz: float) -> _Spectrum:
         group = max(1, round(10.0 / bin_hz))
-        usable = power[: power.size // group * group].reshape(-1, group).sum(axis=1)
+        usable: Any = group_sums(power, group)
         step = group * bin_hz
         smooth = np.convolve(usable, np.ones(3) / 3, mode="same")
         floor = median_filter(smooth, size=int(2000 / step) | 1, mode="nearest") + EPS
@@ -490,7 +500,9 @@ class _ChunkTransform:
             if not np.any(x):
                 return None
         spectrum = scipy.fft.rfft(x.astype(np.float32)).astype(np.complex128)
-        return cls(x, spectrum, _Spectrum.of(np.abs(spectrum) ** 2, sr / x.size))
+        power = np.abs(spectrum)
+        power *= power
+        return cls(x, spectrum, _Spectrum.of(power, sr / x.size))
 
 
 def _candidate_pairs(spectrum: _Spectrum, nyquist: float) -> list[tuple[float, float, bool]]:
@@ -611,7 +623,7 @@ def _symbol_rate(times: Floats, max_baud: float) -> tuple[float, float]:
     # are 2, 3, 4... symbols apart (one direction may be timed late, the pair is not), so the
     # short ones give the period, roughly; coherence over the intervals decides between the
     # guesses and refines the winner.
-    short = np.percentile(times[2:] - times[:-2], [5, 15, 30])
+    short = percentiles(times[2:] - times[:-2], (5, 15, 30))
     guesses = (np.arange(1, 13)[None, :] / short[:, None]).ravel()
     candidates = guesses[(guesses >= MIN_BAUD) & (guesses <= max_baud)]
     # A clock much slower than the changes themselves agrees with any short interval: the
@@ -619,7 +631,7 @@ def _symbol_rate(times: Floats, max_baud: float) -> tuple[float, float]:
     # Nearly any data has one-symbol runs (the stop bit of a zero byte, the start bit of 0xFF):
     # the shortest runs bound the period from above, so a tenth or a half of the rate (which
     # runs of equal bytes, 10 symbols a frame, also fit) is not taken for it.
-    candidates = candidates[candidates >= 0.7 / float(np.percentile(runs, 10))]
+    candidates = candidates[candidates >= 0.7 / float(percentiles(runs, (10,))[0])]
     if candidates.size == 0:
         return 0.0, 0.0
     # Between changes of the same direction (space->mark to space->mark): whatever delays one
@@ -836,15 +848,14 @@ def _pair_bands(
     if fast:
         length = scipy.fft.next_fast_len(length)
     env_rate = length * rate / n
-    energy = np.abs(_band_envelopes(spectrum, bin_hz, (f_a, f_b), half, length)) ** 2
-    e_a, e_b = energy
+    energy = np.abs(_band_envelopes(spectrum, bin_hz, (f_a, f_b), half, length))
     # Under music each band also holds the music's energy, which changes slowly next to the
     # symbols: the band's floor over a dozen of the fastest symbols is taken off, leaving the
     # tone keyed on and off.
-    # (the cheap look, ``fast``, times no clock: it needs no sum)
-    raw_total = np.empty(0) if fast else e_a / (e_a.mean() + EPS) + e_b / (e_b.mean() + EPS)
+    # (the cheap look, ``fast``, times no clock: it needs no sum of the bands each at its mean)
     span = max(3, int(12 / shift * env_rate))
-    subtract_floor(energy, span)
+    raw_total = band_energy(energy, span, total=not fast)
+    e_a, e_b = energy
     return e_a, e_b, raw_total, env_rate, max_baud
 
 
@@ -864,11 +875,7 @@ def _test_pair(
     e_a, e_b, raw_total, env_rate, max_baud = bands
     # Each tone at its own level: a channel that attenuates one tone more (the decimator, a
     # speaker) would otherwise shift every change of one direction against the other.
-    e_a /= e_a.mean() + EPS
-    e_b /= e_b.mean() + EPS
-    total = e_a + e_b
-    keyed = total > 0.2 * total.mean()
-    diff = np.where(keyed, (e_a - e_b) / (total + 0.2 * total.mean() + EPS), 0.0)
+    diff = keyed_difference(e_a, e_b)
     times = _crossings(diff, env_rate)
     baud, coherence = _symbol_rate(times, max_baud) if times.size >= MIN_TRANSITIONS else (0, 0)
     if robust and (baud <= 0 or coherence < MIN_COHERENCE):
@@ -902,7 +909,8 @@ def _test_pair(
     span = raw_total[first : last + 1]
     width = max(1, int(env_rate / baud))
     smooth = np.convolve(span, np.ones(width) / width, mode="valid") if span.size > width else span
-    hold = float(np.percentile(smooth, 10) / (np.percentile(smooth, 90) + EPS))
+    low, high = percentiles(smooth, (10, 90))
+    hold = float(low / (high + EPS))
     first_high = bool(diff[min(diff.size - 1, int(times[0] * env_rate) + 1)] > 0)
     agreement, period = _periodic_agreement(_symbols(times, baud, first_high))
     # A cycle of a few notes (an arpeggio, a trill) repeats within 6 symbols; a run of equal
@@ -957,8 +965,7 @@ def _turn_taking(
     bands = _pair_bands(x, spectra, rate, f_a, f_b, fast=True)
     if bands is None:
         return 0.0
-    a, b = bands[0] - bands[0].mean(), bands[1] - bands[1].mean()
-    return float(np.mean(a * b) / (a.std() * b.std() + EPS))
+    return turn_correlation(bands[0], bands[1])
 
 
 def _fixed_plans(
@@ -1232,16 +1239,9 @@ def _whole_chunk_clock(
     env_rate = length * sr / n
     if env_rate < 2 * named:
         return None
-    energy = np.abs(_band_envelopes(chunk.spectrum, sr / n, (f_a, f_b), half, length)) ** 2
-    raw = energy / (energy.mean(axis=1, keepdims=True) + EPS)
-    raw_total = raw[0] + raw[1]
-    subtract_floor(energy, max(3, int(12 / shift * env_rate)))
-    e_a = energy[0] / (energy[0].mean() + EPS)
-    e_b = energy[1] / (energy[1].mean() + EPS)
-    total = e_a + e_b
-    diff = np.where(
-        total > 0.2 * total.mean(), (e_a - e_b) / (total + 0.2 * total.mean() + EPS), 0.0
-    )
+    energy = np.abs(_band_envelopes(chunk.spectrum, sr / n, (f_a, f_b), half, length))
+    raw_total = band_energy(energy, max(3, int(12 / shift * env_rate)), total=True)
+    diff = keyed_difference(energy[0], energy[1])
     edge = length // 32  # the circular envelope wraps at its ends
     diff = diff[edge:-edge]
     width = max(1, round(env_rate / named))
@@ -1270,7 +1270,8 @@ def _whole_chunk_clock(
     smoothed = (
         np.convolve(span, np.ones(width) / width, mode="valid") if span.size > width else span
     )
-    hold = float(np.percentile(smoothed, 10) / (np.percentile(smoothed, 90) + EPS))
+    low, high = percentiles(smoothed, (10, 90))
+    hold = float(low / (high + EPS))
     first_high = bool(smooth[min(smooth.size - 1, int(times[0] * env_rate) + 1)] > 0)
     agreement, period = _periodic_agreement(_symbols(times, baud, first_high))
     if hold < MIN_ENVELOPE_HOLD or (period <= 6 and agreement > PERIODIC_AGREEMENT_MAX):
@@ -1407,7 +1408,7 @@ def _phase_lattice(times: Floats, max_baud: float) -> tuple[float, float, int, f
         return 0.0, 0.0, 0, 0.0
     # The symbol period is no longer than the shortest runs (data has one-symbol runs): a
     # much slower clock agrees with any short interval.
-    slowest = max(PSK_MIN_BAUD, 0.7 / float(np.percentile(intervals, 10)))
+    slowest = max(PSK_MIN_BAUD, 0.7 / float(percentiles(intervals, (10,))[0]))
     if slowest >= max_baud:
         return 0.0, 0.0, 0, 0.0
     grid = np.geomspace(slowest, max_baud, 1200)
@@ -1768,10 +1769,7 @@ class ModemScanner:
             mono = np.concatenate((self._rest.astype(wide), mono))
         usable = mono.size // self.factor * self.factor
         self._rest = mono[usable:].copy()
-        summed = mono[0 : usable : self.factor].copy()
-        for phase in range(1, self.factor):
-            summed += mono[phase : usable : self.factor]
-        reduced = (summed * (1.0 / (self.factor * arr.shape[1]))).astype(np.float32)
+        reduced = decimate(mono, self.factor, 1.0 / (self.factor * arr.shape[1]))
         self._pending.append(reduced)
         self._pending_len += reduced.size
         while self._pending_len >= CHUNK:

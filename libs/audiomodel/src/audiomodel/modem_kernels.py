@@ -1,17 +1,108 @@
 """Compiled loops for :mod:`audiomodel.modem`: small per-pair steps that numpy (and
 ``scipy.ndimage``) spend more time calling than computing.
 
-Every kernel gives exactly the numbers of the expression it replaces: minima and comparisons
-only, and float arithmetic done element by element in the same order (no sums).
+Every kernel gives exactly the numbers of the expression it replaces: minima and comparisons,
+float arithmetic done element by element in the same order, and sums added in numpy's own
+order (:func:`_numpy_sum`: the pairwise summation numpy uses for a contiguous float64 run).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["change_times", "moving_max", "place_band", "subtract_floor"]
+__all__ = [
+    "band_energy",
+    "change_times",
+    "decimate",
+    "group_sums",
+    "keyed_difference",
+    "keyed_part",
+    "moving_max",
+    "percentiles",
+    "place_band",
+    "subtract_floor",
+    "turn_correlation",
+]
+
+EPS = 1e-20  # modem.EPS
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_sum(a: npt.NDArray[np.float64], lo: int, n: int) -> float:
+    """:func:`_numpy_sum` of a run of at most 128 values."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = lo + 8
+    stop = lo + n - n % 8
+    while i < stop:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < lo + n:
+        res += a[i]
+        i += 1
+    return float(res)
+
+
+@numba.njit(cache=True, nogil=True)
+def _numpy_sum(a: npt.NDArray[np.float64], lo: int, n: int) -> float:
+    """``np.sum(a[lo:lo + n])`` of a contiguous float64 vector, added as numpy adds it
+    (``pairwise_sum`` of numpy's ``loops_utils.h``: runs under 8 in order, up to 128 in eight
+    interleaved partial sums, longer ones halved at a multiple of 8, each half summed so and
+    the two added), so the same number. The halving walked with a stack of its own (numba
+    does not cache a function that calls itself)."""
+    if n <= 128:
+        return _block_sum(a, lo, n)
+    starts = np.empty(64, dtype=np.int64)
+    sizes = np.empty(64, dtype=np.int64)
+    steps = np.zeros(64, dtype=np.int64)  # 0: split it, 1: its first half is summed, 2: both
+    firsts = np.empty(64)
+    top = 0
+    starts[0], sizes[0] = lo, n
+    value = 0.0  # the sum last finished, handed to the run above it
+    while top >= 0:
+        size = sizes[top]
+        if size <= 128:
+            value = _block_sum(a, starts[top], size)
+            top -= 1
+            continue
+        half = size // 2
+        half -= half % 8
+        if steps[top] == 0:
+            steps[top] = 1
+            top += 1
+            starts[top], sizes[top], steps[top] = starts[top - 1], half, 0
+        elif steps[top] == 1:
+            firsts[top] = value
+            steps[top] = 2
+            top += 1
+            starts[top], sizes[top], steps[top] = starts[top - 1] + half, size - half, 0
+        else:
+            value = firsts[top] + value
+            top -= 1
+    return value
+
+
+@numba.njit(cache=True, nogil=True)
+def _mean(a: npt.NDArray[np.float64]) -> float:
+    """``a.mean()`` of a contiguous float64 vector (numpy's sum, then divided by the count)."""
+    return _numpy_sum(a, 0, a.size) / a.size
 
 
 @numba.njit(cache=True, nogil=True)
@@ -204,6 +295,247 @@ def place_band(
     _place_band(row, spectrum, lo, hi, centre, taper)
 
 
+@numba.njit(cache=True, nogil=True)
+def _band_energy(
+    energy: npt.NDArray[np.float64], span: int, with_total: bool
+) -> npt.NDArray[np.float64]:
+    rows, n = energy.shape
+    for r in range(rows):
+        line = energy[r]
+        for i in range(n):
+            line[i] = line[i] * line[i]
+    total = np.empty(n if with_total else 0)
+    if with_total:
+        scale_a = _mean(energy[0]) + EPS
+        scale_b = _mean(energy[1]) + EPS
+        for i in range(n):
+            total[i] = energy[0, i] / scale_a + energy[1, i] / scale_b
+    _subtract_floor(energy, span)
+    return total
+
+
+def band_energy(
+    energy: npt.NDArray[np.float64], span: int, *, total: bool
+) -> npt.NDArray[np.float64]:
+    """The two bands' energy from their envelopes' magnitudes, in place: ``energy`` (shape
+    (2, n), C-ordered float64, ``np.abs`` of the envelopes) squared, then
+    :func:`subtract_floor` over ``span``. Returns, when ``total``, the sum of the two squared
+    bands each over its mean, before the floor is taken off (``e_a / (e_a.mean() + EPS) +
+    e_b / (e_b.mean() + EPS)``), else an empty array."""
+    out: npt.NDArray[np.float64] = _band_energy(energy, span, total)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _std(a: npt.NDArray[np.float64], work: npt.NDArray[np.float64]) -> float:
+    """``a.std()`` (numpy's steps: the mean, the squared deviations summed, over the count)."""
+    n = a.size
+    m = _mean(a)
+    for i in range(n):
+        d = a[i] - m
+        work[i] = d * d
+    return float(np.sqrt(_numpy_sum(work, 0, n) / n))
+
+
+@numba.njit(cache=True, nogil=True)
+def _turn_correlation(e_a: npt.NDArray[np.float64], e_b: npt.NDArray[np.float64]) -> float:
+    n = e_a.size
+    a = np.empty(n)
+    b = np.empty(n)
+    work = np.empty(n)
+    mean_a = _mean(e_a)
+    mean_b = _mean(e_b)
+    for i in range(n):
+        a[i] = e_a[i] - mean_a
+        b[i] = e_b[i] - mean_b
+    for i in range(n):
+        work[i] = a[i] * b[i]
+    product = _numpy_sum(work, 0, n) / n
+    spread = _std(a, work) * _std(b, work)
+    return product / (spread + EPS)
+
+
+def turn_correlation(e_a: npt.NDArray[np.float64], e_b: npt.NDArray[np.float64]) -> float:
+    """The correlation of two bands' energies (contiguous float64 vectors of one length >= 1):
+    with ``a, b`` each less its mean, ``np.mean(a * b) / (a.std() * b.std() + EPS)``."""
+    return float(_turn_correlation(e_a, e_b))
+
+
+@numba.njit(cache=True, nogil=True)
+def _keyed_difference(
+    e_a: npt.NDArray[np.float64], e_b: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    n = e_a.size
+    scale_a = _mean(e_a) + EPS
+    scale_b = _mean(e_b) + EPS
+    total = np.empty(n)
+    for i in range(n):
+        e_a[i] /= scale_a
+        e_b[i] /= scale_b
+        total[i] = e_a[i] + e_b[i]
+    gate = 0.2 * _mean(total)
+    diff = np.empty(n)
+    for i in range(n):
+        t = total[i]
+        diff[i] = (e_a[i] - e_b[i]) / ((t + gate) + EPS) if t > gate else 0.0
+    return diff
+
+
+def keyed_difference(
+    e_a: npt.NDArray[np.float64], e_b: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Which tone holds, -1..1, where the pair keys at all (0 elsewhere): each band over its
+    mean, in place (``e_a /= e_a.mean() + EPS``, the same for ``e_b``), then with ``total =
+    e_a + e_b`` and ``gate = 0.2 * total.mean()``: ``np.where(total > gate, (e_a - e_b) /
+    (total + gate + EPS), 0.0)``. Contiguous float64 vectors of one length >= 1."""
+    out: npt.NDArray[np.float64] = _keyed_difference(e_a, e_b)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _group_sums(power: npt.NDArray[np.float64], group: int) -> npt.NDArray[np.float64]:
+    count = power.size // group
+    out = np.empty(count)
+    for j in range(count):
+        out[j] = _numpy_sum(power, j * group, group)
+    return out
+
+
+def group_sums(power: npt.NDArray[np.float64], group: int) -> npt.NDArray[np.float64]:
+    """The sums of each ``group`` neighbouring values of a contiguous float64 vector, the
+    incomplete group at its end left off: ``power[: power.size // group * group].reshape(-1,
+    group).sum(axis=1)`` (``group`` >= 1)."""
+    out: npt.NDArray[np.float64] = _group_sums(power, group)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _percentiles(
+    x: npt.NDArray[np.float64], percents: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    ordered = np.sort(x)
+    n = ordered.size
+    out = np.empty(percents.size)
+    for k in range(percents.size):
+        if np.isnan(ordered[n - 1]):
+            out[k] = np.nan  # numpy: a NaN anywhere makes every percentile NaN
+            continue
+        virtual = (n - 1) * (percents[k] / 100.0)
+        below = np.floor(virtual)
+        if virtual >= n - 1:  # numpy takes the last value (index -1) for both neighbours
+            below = -1.0
+            lo = hi = n - 1
+        else:
+            lo = int(below)
+            hi = lo + 1
+        t = virtual - below
+        a, b = ordered[lo], ordered[hi]
+        # numpy's _lerp: from the lower value up, or from the upper one down past half-way
+        step = b - a
+        out[k] = b - step * (1 - t) if t >= 0.5 else a + step * t
+    return out
+
+
+def percentiles(x: npt.NDArray[np.float64], percents: tuple[float, ...]) -> npt.NDArray[np.float64]:
+    """``np.percentile(x, percents)`` of a float64 vector (of one or more values), its default
+    ("linear") method, the same numbers: the order statistics of a sort, and numpy's own
+    interpolation between them."""
+    out: npt.NDArray[np.float64] = _percentiles(
+        np.asarray(x, dtype=np.float64), np.array(percents, dtype=np.float64)
+    )
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _decimate(mono: npt.NDArray[Any], factor: int, scale: float) -> npt.NDArray[np.float32]:
+    count = mono.size // factor
+    out = np.empty(count, dtype=np.float32)
+    for i in range(count):
+        total = mono[i * factor]
+        for phase in range(1, factor):
+            total += mono[i * factor + phase]
+        out[i] = np.float32(total * scale)
+    return out
+
+
+def decimate(mono: npt.NDArray[Any], factor: int, scale: float) -> npt.NDArray[np.float32]:
+    """The box decimator: each ``factor`` neighbouring values of ``mono`` (int32, or float64)
+    summed in order in its own type, times ``scale``, as float32 (the incomplete group at the
+    end left off): ``summed = mono[0:usable:factor].copy(); summed += mono[phase:usable:factor]``
+    for each phase, then ``(summed * scale).astype(np.float32)``."""
+    out: npt.NDArray[np.float32] = _decimate(np.ascontiguousarray(mono), factor, scale)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _column_means(a: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``a.mean(axis=0)`` of a C-ordered float32 matrix of one or more rows: numpy adds the
+    rows in order, in float32, then divides by their count."""
+    rows, columns = a.shape
+    out: npt.NDArray[np.float32] = a[0].copy()
+    for i in range(1, rows):
+        for j in range(columns):
+            out[j] += a[i, j]
+    count = np.float32(rows)
+    for j in range(columns):
+        out[j] = out[j] / count
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _keyed_part(power: npt.NDArray[np.float32], slow: int) -> npt.NDArray[np.float32]:
+    rows, columns = power.shape
+    fast = np.empty_like(power)
+    if rows == 0:
+        return fast
+    if rows <= slow:
+        level = _column_means(power)
+        for i in range(rows):
+            for j in range(columns):
+                fast[i, j] = power[i, j] - level[j]
+    else:
+        running = np.empty_like(power)  # the cumulative sum down each column
+        running[0] = power[0]
+        for i in range(1, rows):
+            for j in range(columns):
+                running[i, j] = running[i - 1, j] + power[i, j]
+        mean = np.empty_like(power)
+        half = slow // 2
+        width = np.float32(slow)
+        for j in range(columns):
+            mean[half, j] = running[slow - 1, j] / width
+        for i in range(1, rows - slow + 1):
+            for j in range(columns):
+                mean[half + i, j] = (running[slow + i - 1, j] - running[i - 1, j]) / width
+        for i in range(half):
+            mean[i] = mean[half]
+        for i in range(rows - slow + half + 1, rows):
+            mean[i] = mean[rows - slow + half]
+        for i in range(rows):
+            for j in range(columns):
+                fast[i, j] = power[i, j] - mean[i, j]
+        level = _column_means(fast)
+        for i in range(rows):
+            for j in range(columns):
+                fast[i, j] -= level[j]
+    spread = _column_means(fast * fast)
+    for j in range(columns):
+        spread[j] = np.sqrt(spread[j]) + np.float32(EPS)
+    for i in range(rows):
+        for j in range(columns):
+            fast[i, j] = fast[i, j] / spread[j]
+    return fast
+
+
+def keyed_part(power: npt.NDArray[Any], slow: int) -> npt.NDArray[Any]:
+    """``keyed_bands._keyed_part`` of a float32 matrix (frames x bands): each column less its
+    centred running mean over ``slow`` frames (the ends the nearest whole one; with ``slow``
+    frames or fewer, less its mean), less its mean, over its RMS (+ EPS), every step in
+    float32 as numpy takes it (cumulative sums and column means added row after row)."""
+    out: npt.NDArray[Any] = _keyed_part(np.ascontiguousarray(power), slow)
+    return out
+
+
 def warm_up() -> None:
     """Call every kernel once on a few samples: loads each from the cache (compiling it the
     first time), where a warm-up clip holds no keyed pair for the modem to time."""
@@ -215,3 +547,14 @@ def warm_up() -> None:
     taper = np.ones(2)
     taper.setflags(write=False)  # as modem's cached tapers
     place_band(np.zeros(4, dtype=np.complex128), diff.astype(np.complex128), 1, 3, 2, taper)
+    energy = np.ones((2, 8))
+    band_energy(energy, 3, total=True)
+    band_energy(energy, 3, total=False)
+    turn_correlation(energy[0], energy[1])
+    keyed_difference(energy[0], energy[1])
+    group_sums(np.ones(300), 30)
+    percentiles(np.arange(5.0), (5.0, 50.0, 100.0))
+    decimate(np.arange(9, dtype=np.int32), 2, 0.25)
+    decimate(np.arange(9.0), 2, 0.25)
+    keyed_part(np.ones((30, 3), dtype=np.float32), 24)
+    keyed_part(np.ones((20, 3), dtype=np.float32), 24)
