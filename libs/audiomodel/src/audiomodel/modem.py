@@ -1229,7 +1229,13 @@ def _whole_chunk_keying(
 
 
 def _whole_chunk_clock(
-    chunk: _ChunkTransform, sr: float, f_a: float, f_b: float, named: float
+    chunk: _ChunkTransform,
+    sr: float,
+    f_a: float,
+    f_b: float,
+    named: float,
+    *,
+    keyed_span: bool = False,
 ) -> tuple[float, float, int, float] | None:
     """(baud, coherence, changes, Rayleigh Z) of the changes between the bands of ``f_a`` and
     ``f_b`` over the whole chunk against a clock within ``WHOLE_CLOCK_GRID`` of ``named``, when
@@ -1277,6 +1283,8 @@ def _whole_chunk_clock(
     # the envelope holds while keying, and the symbols are no cycle of a few (a beat)
     first = int((times[0] * env_rate) + edge)
     last = int((times[-1] * env_rate) + edge)
+    if keyed_span:  # a stretch longer than the keying: its energy held where it keys only
+        first, last = _keyed_span(times, baud, env_rate, edge, (first, last))
     span = raw_total[first : last + 1]
     smoothed = (
         np.convolve(span, np.ones(width) / width, mode="valid") if span.size > width else span
@@ -1910,6 +1918,7 @@ class ModemScanner:
         x = np.concatenate(audio).astype(np.float64)
         self._demodulate(transmission, x, kept, first)
         _baudot_on_half_symbols(transmission, x, self.rate, best)
+        _named_clock_over_transmission(transmission, x, self.rate)
         return transmission
 
     def _demodulate(
@@ -1961,6 +1970,81 @@ class ModemScanner:
         else:
             _measure_baudot(transmission, x, self.rate)
         return transmission
+
+
+# -- a named clock over the whole transmission -------------------------------------------------
+#
+# A transmission shorter than a few chunks is cut by their boundaries: a 4 s minimodem burst under
+# music fills two ~2.7 s chunks by half each, and each half keeps the named clock's phase too
+# weakly (chunk Z 50-70 under music at 0..+3 dB) where the whole burst, timed at once, keeps it
+# strongly. Where a transmission is found but does not report, each of minimodem's common plans
+# (and the plan its own tones name) is timed over its kept audio at once: the Rayleigh Z adds up
+# over the burst as the changes keep one phase across the chunk boundary. The guards of the
+# whole-chunk clock hold (the pair's energy while keying, no short cycle, frames no worse than
+# garbled), and the threshold is the same: music does not keep a named rate's phase for seconds.
+TRANSMISSION_CLOCK_SAMPLES = 1 << 19  # kept audio timed at once, at most (~22 s: the cost bound)
+
+
+KEYED_SPAN_CHANGES = 64  # changes whose phase is averaged to tell where the clock is kept
+# |mean phase| of that many changes: ~0.11 (1/sqrt(64)) at random times, above 0.35 with odds
+# of e^-7.8 (~0.04 %) per window; a modem under music keeps 0.4-0.9 where it keys
+KEYED_SPAN_MIN_COHERENCE = 0.35
+
+
+def _keyed_span(
+    times: Floats, baud: float, env_rate: float, edge: int, whole: tuple[int, int]
+) -> tuple[int, int]:
+    """The envelope samples from the first to the last change whose neighbourhood keeps the
+    clock at ``baud`` (``whole`` where none does)."""
+    if times.size < 2 * KEYED_SPAN_CHANGES:
+        return whole
+    phase = np.exp(2j * np.pi * baud * times)
+    local = np.abs(_moving_mean(phase, KEYED_SPAN_CHANGES))
+    keyed = np.flatnonzero(local >= KEYED_SPAN_MIN_COHERENCE)
+    if keyed.size == 0:
+        return whole
+    half = KEYED_SPAN_CHANGES // 2  # the windows are centred on their change
+    lo = int(times[max(0, keyed[0] - half)] * env_rate) + edge
+    hi = int(times[min(times.size - 1, keyed[-1] + half)] * env_rate) + edge
+    return lo, hi
+
+
+def _named_clock_over_transmission(transmission: Transmission, x: Floats, rate: float) -> None:
+    """Where ``transmission`` does not report, time the named clocks of minimodem's common plans
+    and of its own tones over its kept audio ``x`` at once (:func:`_whole_chunk_clock`); the
+    best that reaches ``WHOLE_CLOCK_MIN_Z`` replaces its plan, rate and Z, and its audio is read
+    again with that plan's receiver."""
+    if transmission.flagged or transmission.truncated:
+        return
+    k = transmission.keying
+    segment = x[:TRANSMISSION_CLOCK_SAMPLES]
+    if segment.size < MIN_CHUNK_S * rate:
+        return
+    chunk = _stretch_transform(segment, rate)
+    if chunk is None:
+        return
+    pairs = [(lo, hi, named) for (lo, hi), named in zip(FIXED_PLANS, FIXED_PLAN_BAUDS, strict=True)]
+    pairs += [(k.f_low, k.f_high, named) for named in _named_rates(k.f_low, k.f_high)]
+    best: tuple[float, float, float, float, int, float] | None = None
+    for lo, hi, named in pairs:
+        if hi >= min(MAX_TONE_HZ, rate / 2 - 100):
+            continue
+        found = _whole_chunk_clock(chunk, rate, lo, hi, named, keyed_span=True)
+        if found is not None and (best is None or found[3] > best[5]):
+            best = (lo, hi, *found)
+    if best is None:
+        return
+    lo, hi, baud, _, _, z = best  # the coherence stays the pair test's (music dilutes this one)
+    name, plan_lo, plan_hi = modem_plan(baud, lo, hi)
+    if name == "FSK":
+        return
+    demodulated = demodulate_fsk(x, rate, plan_lo, plan_hi, baud)
+    keying = replace(k, f_low=plan_lo, f_high=plan_hi, baud=baud, clock_z=max(k.clock_z, z))
+    trial = Transmission(keying, name, demodulated)
+    if trial.flagged:
+        transmission.keying, transmission.name = keying, name
+        transmission.demodulated = demodulated
+        transmission.baudot = None
 
 
 # -- Baudot keyed with 1.5 stop bits ---------------------------------------------------------
