@@ -2067,9 +2067,14 @@ def _named_clock_over_transmission(transmission: Transmission, x: Floats, rate: 
         return
     pairs = [(lo, hi, named) for (lo, hi), named in zip(FIXED_PLANS, FIXED_PLAN_BAUDS, strict=True)]
     pairs += [(k.f_low, k.f_high, named) for named in _named_rates(k.f_low, k.f_high)]
+    middle: dict[int, npt.NDArray[np.complex128]] = {}  # of the audio, not of its padding
     best: tuple[float, float, float, float, int, float] | None = None
     for lo, hi, named in pairs:
         if hi >= min(MAX_TONE_HZ, rate / 2 - 100):
+            continue
+        # the plan's bands take turns in the middle of the transmission, however weakly
+        # (STANDING_TURN_GATE): steady partials beating at a named rate rise and fall together
+        if _turn_taking(segment, middle, rate, lo, hi) > STANDING_TURN_GATE:
             continue
         found = _whole_chunk_clock(chunk, rate, lo, hi, named, keyed_span=True)
         if found is not None and (best is None or found[3] > best[5]):
@@ -2083,7 +2088,9 @@ def _named_clock_over_transmission(transmission: Transmission, x: Floats, rate: 
     demodulated = demodulate_fsk(x, rate, plan_lo, plan_hi, baud)
     keying = replace(k, f_low=plan_lo, f_high=plan_hi, baud=baud, clock_z=max(k.clock_z, z))
     trial = Transmission(keying, name, demodulated)
-    if trial.flagged:
+    # bits that alternate on nearly every symbol (a held note beating at the rate, read in
+    # phase with it) or a handful of values are no data, whatever the clock
+    if trial.flagged and not _patterned(demodulated.data):
         transmission.keying, transmission.name = keying, name
         transmission.demodulated = demodulated
         transmission.baudot = None
