@@ -17,6 +17,8 @@ import soundfile as sf
 
 from audiomodel.keyed_bands import KEYED_PAIR_GATE, keyed_band_pairs
 from audiomodel.modem import (
+    BAUDOT_FIGURES,
+    BAUDOT_LETTERS,
     CHUNK,
     COMMON_MODEMS,
     MIN_COHERENCE,
@@ -40,6 +42,7 @@ from audiomodel.modem import (
     _whole_chunk_clock,
     _whole_chunk_keying,
     _with_named_clock,
+    baudot_text,
     demodulate_fsk,
     reduced_rate,
     scan_modem,
@@ -545,3 +548,37 @@ def test_a_transmission_keyed_on_stray_tones_is_timed_on_a_plans_clock_over_its_
     alone = Transmission(stray, "FSK", demodulate_fsk(x, rate, 1150.0, 1730.0, 880.0))
     _named_clock_over_transmission(alone, x, rate)
     assert alone.name == "FSK" and not alone.flagged and alone.keying.clock_z == 0.0
+
+
+# -- Baudot read into text ---------------------------------------------------------------------
+
+
+def _baudot_codes(text: str) -> list[int]:
+    """``text`` as a teleprinter sends it: a shift before each run of figures or letters."""
+    codes, table = [BAUDOT_LETTERS.index("\x0f")], BAUDOT_LETTERS
+    for char in text:
+        if char not in table:
+            table = BAUDOT_FIGURES if table is BAUDOT_LETTERS else BAUDOT_LETTERS
+            codes.append(table.index("\x0e" if table is BAUDOT_FIGURES else "\x0f"))
+        codes.append(table.index(char))
+    return codes
+
+
+@pytest.mark.parametrize("level_db", [None, 0.0])
+def test_rtty_is_read_into_the_text_it_carries(level_db: float | None) -> None:
+    text = "CQ CQ DE TEST 73 QTH 52.1N/4.3E?"
+    rtty = baudot_fsk(_baudot_codes(text) * 3, 45.45, 2125.0, 2295.0)
+    y = np.rint(0.9 * rtty * 32767).astype(np.int16) if level_db is None else mix(rtty, 0.0, 2.0, 3)
+    x, rate = _reduced(y)
+    assert text in baudot_text(x, rate, 2125.0, 2295.0, 45.45)
+    found = [f for f in modem_findings(y) if str(f["modem"]).startswith("RTTY")]
+    assert found and text in str(found[0]["text"])
+
+
+def test_a_space_shifts_baudot_back_to_letters() -> None:
+    # minimodem sends no letters shift after a space (unshift on space, as teleprinters print)
+    figures, letters = BAUDOT_FIGURES.index, BAUDOT_LETTERS.index
+    codes = [letters("\x0f"), figures("\x0e"), figures("7"), figures("3"), letters(" ")]
+    codes += [letters("D"), letters("E")]
+    x, rate = _reduced(np.rint(0.9 * baudot_fsk(codes * 4, 50.0, 1585.0, 1415.0) * 32767))
+    assert "73 DE" in baudot_text(x, rate, 1415.0, 1585.0, 50.0)

@@ -89,6 +89,7 @@ __all__ = [
     "ModemScanner",
     "PhaseKeying",
     "Transmission",
+    "baudot_text",
     "demodulate_fsk",
     "detect_keying",
     "detect_phase_keying",
@@ -291,6 +292,7 @@ class Transmission:
     # (frames, valid share) of 5-N-1.5 Baudot frames (:func:`_baudot_framing`), read where an
     # RTTY plan's 8-N-1 frames do not decide; None where not read
     baudot: tuple[int, float] | None = None
+    text: str = ""  # the Baudot characters read where it is reported as RTTY (:func:`baudot_text`)
 
     @property
     def framed(self) -> bool:
@@ -2142,6 +2144,7 @@ def _baudot_on_half_symbols(
         if frames >= MIN_FRAMES and valid >= need:
             transmission.keying, transmission.name = trial, name
             transmission.baudot = (frames, valid)
+            transmission.text = baudot_text(y, sr, lo, hi, rate)
             return
 
 
@@ -2151,6 +2154,77 @@ def _measure_baudot(transmission: Transmission, x: Floats, rate: float) -> None:
     if transmission.name.startswith("RTTY") and transmission.flagged:
         k = transmission.keying
         transmission.baudot = _baudot_framing(x, rate, k.f_low, k.f_high, k.baud)
+        if transmission.flagged:
+            transmission.text = baudot_text(x, rate, k.f_low, k.f_high, k.baud)
+
+
+# ITA2 letters and the US teleprinter's figures (minimodem's), indexed by the 5-bit code with
+# the first data bit as the lowest; "\x0e" shifts to figures, "\x0f" to letters, "\a" rings.
+BAUDOT_LETTERS = "\0E\nA SIU\rDRJNFCKTZLWHYPQOBG\x0eMXV\x0f"
+BAUDOT_FIGURES = "\x003\n- \a87\r$4',!:(5\")2#6019?&\x0e./;\x0f"
+BAUDOT_TEXT_CHARS = 200  # characters read for the evidence, at most (~4 s of RTTY at 50 Bd)
+
+
+def baudot_text(
+    x: Floats,
+    sr: float,
+    f_low: float,
+    f_high: float,
+    baud: float,
+    *,
+    limit: int = BAUDOT_TEXT_CHARS,
+) -> str:
+    """The text of asynchronous Baudot (5 data bits, a stop bit or more) keyed in ``x``, read
+    in the tone polarity whose frames end in a stop bit most often, as a teleprinter prints it:
+    the letters and figures shifts followed, a space shifting back to letters (unshift on
+    space, as minimodem sends: it sends no letters shift after a space), control codes dropped.
+
+    Each start bit (mark -> space) re-synchronises the clock; bits are sampled mid-bit and the
+    next start bit is looked for from the middle of the stop bit (1, 1.5 or 2 stop bits).
+    """
+    width = max(2, round(sr / baud))
+    low = _tone_magnitude(x, sr, f_low, width)
+    high = _tone_magnitude(x, sr, f_high, width)
+    spb = sr / baud
+    offsets = (np.arange(7) + 0.5) * spb  # start bit, 5 data bits, stop bit
+    best: tuple[float, list[int]] = (-1.0, [])
+    for mark in (low > high, high > low):
+        falling = np.flatnonzero(mark[:-1] & ~mark[1:]) + 1
+        starts = falling[falling + offsets[-1] < mark.size]
+        if starts.size == 0:
+            continue
+        bits = mark[(starts[:, None] + offsets[None, :]).astype(np.int64)]
+        codes = (bits[:, 1:6].astype(np.int64) @ (1 << np.arange(5))).tolist()
+        glitch, stop = bits[:, 0].tolist(), bits[:, 6].tolist()
+        after_valid = np.searchsorted(starts, (starts + offsets[-1]).astype(np.int64)).tolist()
+        after_bad = np.searchsorted(starts, (starts + spb).astype(np.int64)).tolist()
+        read: list[int] = []
+        frames = valid = k = 0
+        while k < len(glitch) and len(read) < limit:
+            if glitch[k]:
+                k += 1
+                continue
+            frames += 1
+            if stop[k]:
+                valid += 1
+                read.append(codes[k])
+                k = after_valid[k]
+            else:
+                k = after_bad[k]
+        ratio = valid / frames if frames else 0.0
+        if ratio > best[0]:
+            best = (ratio, read)
+    text: list[str] = []
+    table = BAUDOT_LETTERS
+    for code in best[1]:
+        char = table[code]
+        if char == "\x0e":
+            table = BAUDOT_FIGURES
+        elif char == "\x0f" or char == " ":
+            table = BAUDOT_LETTERS
+        if char not in "\0\a\x0e\x0f":
+            text.append(char)
+    return "".join(text)
 
 
 def _well_clocked(group: list[tuple[int, Keying]]) -> list[tuple[int, Keying]]:
@@ -2296,6 +2370,9 @@ def _findings(t: Transmission) -> list[Finding]:
         recovered = f", {len(d.data):,} bytes recovered (8-N-1, {d.valid_ratio:.0%} valid frames)"
     if k.clock_z > 0:
         evidence["named_clock_z"] = round(k.clock_z, 1)
+    if t.text:
+        evidence["text"] = t.text
+        recovered += f", Baudot text {t.text[:40]!r}"
     if t.truncated:
         evidence["truncated"] = True
     head = f"FSK {k.baud:.0f} Bd ({label}, {k.f_low:.0f}/{k.f_high:.0f} Hz) at {where}"
