@@ -51,7 +51,10 @@ of bands whose keyed parts take turns are tested whatever their tones
 looked for in the phase of the single changes against a line of the change spectrum
 (:func:`_clock_by_phase`); where the tones name a rate, that rate's clock is looked for in the
 phase of the changes over the whole chunk (:func:`_whole_chunk_keying`: a fast modem under
-music keeps it where the short stretch the pair test times holds no clock). Under music a
+music keeps it where the short stretch the pair test times holds no clock), over a whole
+transmission where chunk boundaries cut a short burst (:func:`_named_clock_over_transmission`),
+and for minimodem's plans whose tones stand over the floor while music hides their turn-taking
+(:func:`_standing_plans_clock`). RTTY is read into its text (:func:`baudot_text`). Under music a
 modem is still missed where that search refines its
 tones too far off for the pair test (~50 Hz bins), where the music times its changes too
 loosely for any clock, and where the music
