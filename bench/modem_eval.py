@@ -11,6 +11,8 @@ looks most like a modem (synth arpeggios, a chiptune square-wave arpeggio at a 6
 rate, DTMF dialling, a test tone, a sweep, bird-like chirps, Morse beeps).
 
     uv run --frozen python bench/modem_eval.py [--corpus .cache/corpus/full-seed0] [--clips 6]
+    # development under music as loud as the modem (train clips, the tune rates)
+    uv run --frozen python bench/modem_eval.py --tune --levels -3 0 1 3 --clips 6 --good-clips 0
 
 Cost of the scan: ``--speed-against REV`` times the scanner as it is now against
 ``audiomodel/modem.py`` at git revision REV, interleaved on the same real music files (train
@@ -350,6 +352,13 @@ def main() -> None:
     parser.add_argument(
         "--bauds", type=float, nargs="*", help="rates to test (default: the split's)"
     )
+    parser.add_argument(
+        "--levels",
+        type=float,
+        nargs="*",
+        help="mix levels in dB, modem vs music (default: the split's); e.g. -3 0 1 3, where "
+        "music as loud as the modem hides it",
+    )
     parser.add_argument("--speed-against", metavar="REV", help="time the scan against REV")
     parser.add_argument("--speed-files", type=int, default=40)
     parser.add_argument("--speed-rounds", type=int, default=2)
@@ -371,7 +380,7 @@ def main() -> None:
         args.corpus / r["path"] for r in rows if r["threat_class"] == "real" and r["split"] == split
     ]
     bauds = args.bauds or (TUNE_BAUDS if args.tune else HELDOUT_BAUDS)
-    levels = TUNE_LEVELS_DB if args.tune else HELDOUT_LEVELS_DB
+    levels = args.levels or (TUNE_LEVELS_DB if args.tune else HELDOUT_LEVELS_DB)
     started = time.perf_counter()
     print(f"# modem detection ({'tune' if args.tune else 'held-out'} settings)")
     print(

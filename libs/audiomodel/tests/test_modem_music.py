@@ -17,6 +17,8 @@ import soundfile as sf
 
 from audiomodel.keyed_bands import KEYED_PAIR_GATE, keyed_band_pairs
 from audiomodel.modem import (
+    BAUDOT_FIGURES,
+    BAUDOT_LETTERS,
     CHUNK,
     COMMON_MODEMS,
     MIN_COHERENCE,
@@ -29,13 +31,18 @@ from audiomodel.modem import (
     _ChunkTransform,
     _clock_by_phase,
     _crossings,
+    _keyed_span,
     _minimodem_rate,
     _minimodem_tones,
+    _named_clock_over_transmission,
     _plan_clock,
     _polarity_rank,
+    _standing_plans_clock,
     _turn_taking,
     _whole_chunk_clock,
     _whole_chunk_keying,
+    _with_named_clock,
+    baudot_text,
     demodulate_fsk,
     reduced_rate,
     scan_modem,
@@ -481,3 +488,97 @@ def test_minimodem_rtty_baudot_of_base32_text_is_reported(
     baud = 45.45 if mode == ("rtty",) else 50.0
     rtty = [f for f in modem_findings(z) if str(f["modem"]).startswith("RTTY")]
     assert rtty and all(abs(float(f["baud"]) - baud) < 0.02 * baud for f in rtty)  # type: ignore[arg-type]
+
+
+# -- the named clock: kept by a plan's keying, over a transmission, where tones stand ----------
+
+
+def test_a_plans_keying_keeps_the_named_clock_the_whole_chunk_finds() -> None:
+    best = Keying(0.0, 2.7, 1200.0, 2200.0, 1200.0, 0.99, 300)
+    whole = replace(best, coherence=0.4, transitions=2000, clock_z=540.0)
+    assert _with_named_clock(best, whole) == replace(best, clock_z=540.0)
+    assert _with_named_clock(best, None) is best
+    assert _with_named_clock(None, whole) is None
+
+
+def test_the_keyed_span_is_where_the_changes_keep_the_clock() -> None:
+    # random change times for 1 s, then 2 s of changes on a 600 Bd clock, then random again
+    rng = np.random.default_rng(5)
+    clocked = 1.0 + np.sort(rng.choice(1200, 700, replace=False)) / 600.0
+    times = np.sort(np.concatenate((rng.uniform(0, 1, 300), clocked, rng.uniform(3, 4, 300))))
+    first, last = _keyed_span(times, 600.0, 1000.0, 0, (0, 4000))
+    # within half a window of changes (32 random ones: ~0.1 s) of the clocked stretch's ends
+    assert 850 <= first <= 1150 and 2850 <= last <= 3150
+    # no clock anywhere: the whole stretch
+    assert _keyed_span(np.sort(rng.uniform(0, 4, 1000)), 600.0, 1000.0, 0, (0, 4000)) == (0, 4000)
+
+
+def test_a_plan_whose_tones_stand_but_barely_take_turns_is_found_by_its_named_clock() -> None:
+    # minimodem's 600 Bd plan 3 dB under chords, the chunk it half fills: its bands anti-
+    # correlate too weakly for the turn-taking gate, its tones stand over the floor, its
+    # changes keep the named clock
+    lo, hi = sorted(_minimodem_tones(600.0))
+    y = mix(fsk(RANDOM[:240], 600.0, lo, hi), -3.0, BURST_AT_S, seed=1)
+    chunk, rate = _chunk_at(y, BURST_AT_S + 2.53)
+    spectra = {chunk.x.size: chunk.spectrum}
+    assert _turn_taking(chunk.x, spectra, rate, lo, hi) > TURN_TAKING_GATE
+    found = _standing_plans_clock(chunk, rate, spectra, 0.0, 2.7)
+    assert found is not None
+    assert abs(found.baud - 600.0) < 0.005 * 600.0 and found.clock_z >= WHOLE_CLOCK_MIN_Z
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_held_chords_give_no_standing_plan_a_clock(seed: int) -> None:
+    chunk, rate = _chunk_at(chords(4.0, seed), 0.5)
+    assert _standing_plans_clock(chunk, rate, {chunk.x.size: chunk.spectrum}, 0.0, 2.7) is None
+
+
+def test_a_transmission_keyed_on_stray_tones_is_timed_on_a_plans_clock_over_its_audio() -> None:
+    # a 4800 Bd minimodem 4 s burst under chords, its chunks keyed on a pair of stray peaks:
+    # over the transmission's audio at once, the plan's named clock is kept
+    y = mix(fsk(RANDOM[:1920], 4800.0, 3000.0, 7000.0), 0.0, 1.0, seed=2)
+    x, rate = _reduced(y)
+    stray = Keying(0.0, 7.0, 1150.0, 1730.0, 880.0, 0.6, 300)
+    found = Transmission(stray, "FSK", demodulate_fsk(x, rate, 1150.0, 1730.0, 880.0))
+    _named_clock_over_transmission(found, x, rate)
+    assert found.name == "minimodem default for 4800 Bd" and found.flagged
+    assert found.keying.clock_z >= WHOLE_CLOCK_MIN_Z
+    # chords alone keep no plan's clock: the transmission stays as it was
+    x, rate = _reduced(chords(7.0, 4))
+    alone = Transmission(stray, "FSK", demodulate_fsk(x, rate, 1150.0, 1730.0, 880.0))
+    _named_clock_over_transmission(alone, x, rate)
+    assert alone.name == "FSK" and not alone.flagged and alone.keying.clock_z == 0.0
+
+
+# -- Baudot read into text ---------------------------------------------------------------------
+
+
+def _baudot_codes(text: str) -> list[int]:
+    """``text`` as a teleprinter sends it: a shift before each run of figures or letters."""
+    codes, table = [BAUDOT_LETTERS.index("\x0f")], BAUDOT_LETTERS
+    for char in text:
+        if char not in table:
+            table = BAUDOT_FIGURES if table is BAUDOT_LETTERS else BAUDOT_LETTERS
+            codes.append(table.index("\x0e" if table is BAUDOT_FIGURES else "\x0f"))
+        codes.append(table.index(char))
+    return codes
+
+
+@pytest.mark.parametrize("level_db", [None, 0.0])
+def test_rtty_is_read_into_the_text_it_carries(level_db: float | None) -> None:
+    text = "CQ CQ DE TEST 73 QTH 52.1N/4.3E?"
+    rtty = baudot_fsk(_baudot_codes(text) * 3, 45.45, 2125.0, 2295.0)
+    y = np.rint(0.9 * rtty * 32767).astype(np.int16) if level_db is None else mix(rtty, 0.0, 2.0, 3)
+    x, rate = _reduced(y)
+    assert text in baudot_text(x, rate, 2125.0, 2295.0, 45.45)
+    found = [f for f in modem_findings(y) if str(f["modem"]).startswith("RTTY")]
+    assert found and text in str(found[0]["text"])
+
+
+def test_a_space_shifts_baudot_back_to_letters() -> None:
+    # minimodem sends no letters shift after a space (unshift on space, as teleprinters print)
+    figures, letters = BAUDOT_FIGURES.index, BAUDOT_LETTERS.index
+    codes = [letters("\x0f"), figures("\x0e"), figures("7"), figures("3"), letters(" ")]
+    codes += [letters("D"), letters("E")]
+    x, rate = _reduced(np.rint(0.9 * baudot_fsk(codes * 4, 50.0, 1585.0, 1415.0) * 32767))
+    assert "73 DE" in baudot_text(x, rate, 1415.0, 1585.0, 50.0)
