@@ -13,6 +13,7 @@ from audiomodel.sample_kernels import (
     count_values,
     level_pass,
     long_runs,
+    neighbour_sums,
     render_int16,
     sum_channels,
     zero_edges,
@@ -172,3 +173,17 @@ def test_zero_edges_counts_loud_neighbours_of_zeros_but_not_mirrored_crossings(
     assert zero_edges(flat, at, channels, big) == int(edges[~crossing].sum())
     assert zero_edges(flat, np.array([300 * channels]), channels, big) == 0
     assert zero_edges(flat, np.array([400 * channels]), channels, big) == 2
+
+
+@pytest.mark.parametrize(("rows", "reach"), [(1, 24), (7, 24), (3, 300)])
+def test_neighbour_sums_equal_the_shifted_adds_to_the_bit(rows: int, reach: int) -> None:
+    rng = np.random.default_rng(rows)
+    counts = rng.integers(0, 40, (rows, 256)) * (rng.random((rows, 256)) < 0.3)
+    p = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    expected = p.copy()
+    for shift in range(1, min(reach, 256)):
+        expected[:, shift:] += p[:, :-shift]
+        expected[:, :-shift] += p[:, shift:]
+    out = np.full_like(p, np.nan)
+    neighbour_sums(p, reach, out)
+    assert out.tobytes() == expected.tobytes()

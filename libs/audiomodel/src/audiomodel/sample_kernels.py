@@ -22,6 +22,7 @@ __all__ = [
     "count_values",
     "level_pass",
     "long_runs",
+    "neighbour_sums",
     "render_int16",
     "sum_channels",
 ]
@@ -246,3 +247,23 @@ def render_int16(floats: npt.NDArray[np.float32], out: npt.NDArray[np.int16]) ->
         elif r < -32768.0:
             r = -32768.0
         out[i] = np.int16(r)
+
+
+@numba.njit(cache=True, nogil=True)
+def neighbour_sums(p: npt.NDArray[np.float64], reach: int, out: npt.NDArray[np.float64]) -> None:
+    """Into ``out`` (the shape of ``p``, rows x columns) each value of ``p`` plus its neighbours
+    in its row up to ``reach - 1`` columns away, added in the order of the numpy expression it
+    replaces (``out = p.copy()``, then for each shift from 1 up ``out[:, shift:] +=
+    p[:, :-shift]`` and ``out[:, :-shift] += p[:, shift:]``): the same sums to the bit, with the
+    row in cache instead of two passes over the whole table per shift."""
+    rows, columns = p.shape
+    for r in range(rows):
+        row = p[r]
+        acc = out[r]
+        for j in range(columns):
+            acc[j] = row[j]
+        for shift in range(1, min(reach, columns)):
+            for j in range(shift, columns):
+                acc[j] += row[j - shift]
+            for j in range(columns - shift):
+                acc[j] += row[j + shift]

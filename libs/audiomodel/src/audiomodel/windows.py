@@ -83,7 +83,7 @@ import numpy as np
 import numpy.typing as npt
 
 from audiomodel.findings import Finding, finding
-from audiomodel.sample_kernels import cell_sums, long_runs
+from audiomodel.sample_kernels import cell_sums, long_runs, neighbour_sums
 
 __all__ = ["ByteMap", "WindowAnalyzer", "WindowReport"]
 
@@ -1060,10 +1060,9 @@ def _small_beyond_chance(
     the held levels left by a move, per high byte in level order."""
     reach = GLIDE_LEAP >> 8
     p = levels / np.maximum(levels.sum(axis=1, keepdims=True), 1)
-    near = p.copy()
-    for shift in range(1, reach):
-        near[:, shift:] += p[:, :-shift]
-        near[:, :-shift] += p[:, shift:]
+    # Each share plus those of the levels within reach, in one compiled pass per row.
+    near = np.empty_like(p)
+    neighbour_sums(p, reach, near)
     chance = (p * near).sum(axis=1)
     out: npt.NDArray[np.float64] = np.maximum(share - chance, 0.0) / np.maximum(1.0 - chance, 1e-9)
     return out

@@ -21,6 +21,7 @@ __all__ = [
     "determinism_terms",
     "has_aligned_run",
     "subblock_extremes",
+    "windowed_frames",
     "zero_clipped",
 ]
 
@@ -248,3 +249,28 @@ def count_near_zero(
     ``values`` with ``|v| < reach``. The dtype's minimum (a full-scale negative sample of 24- or
     32-bit audio) is far from zero and not counted."""
     _count_near_zero(np.ascontiguousarray(values).reshape(-1), counts, reach)
+
+
+@numba.njit(cache=True, nogil=True)
+def windowed_frames(samples: Any, first: int, window: Any, out: Any, span: Any) -> None:
+    """Frames ``first``, ``first + 1``, ... of ``samples`` (channels, frames; any layout and
+    dtype, integers of up to 24 bits or float32), ``window.size`` frames each, as float32
+    times ``window`` into ``out`` (channels, frames taken, ``window.size``), and each frame's
+    largest minus smallest value into ``span`` (channels, frames taken): in one pass, exactly
+    what converting to float32, ``np.multiply(frame, window)`` and ``frame.max() -
+    frame.min()`` give."""
+    channels, count, size = out.shape
+    for c in range(channels):
+        for f in range(count):
+            base = (first + f) * size
+            row = out[c, f]
+            up = np.float32(samples[c, base])
+            down = up
+            for i in range(size):
+                value = np.float32(samples[c, base + i])
+                row[i] = value * window[i]
+                if value > up:
+                    up = value
+                if value < down:
+                    down = value
+            span[c, f] = up - down
