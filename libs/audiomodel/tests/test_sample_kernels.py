@@ -13,6 +13,7 @@ from audiomodel.sample_kernels import (
     count_values,
     level_pass,
     long_runs,
+    monotone_runs,
     neighbour_sums,
     render_int16,
     sum_channels,
@@ -89,7 +90,7 @@ def test_level_pass_of_fewer_than_three_levels_counts_no_inner_samples() -> None
 
 @pytest.mark.parametrize(("channels", "count_low"), [(1, True), (2, True), (2, False), (3, True)])
 def test_cell_sums_match_numpy_sums_and_byte_lanes(channels: int, count_low: bool) -> None:
-    cells, length = 3, 1000
+    cells, length = 3, 1001  # an odd count of values per cell: the kernel's tail too
     ints = _samples(cells * length, channels, seed=20 + channels)
     mono = channel_sum(ints).astype(np.float64).reshape(cells, length)
     words = ints.reshape(-1).view(np.uint16).reshape(cells, length * channels)
@@ -187,3 +188,42 @@ def test_neighbour_sums_equal_the_shifted_adds_to_the_bit(rows: int, reach: int)
     out = np.full_like(p, np.nan)
     neighbour_sums(p, reach, out)
     assert out.tobytes() == expected.tobytes()
+
+
+def _numpy_monotone_runs(
+    level: npt.NDArray[np.float64], bounds: list[tuple[int, int]], rise: float, steps: int
+) -> list[tuple[int, int]]:
+    """The runs as the windows' numpy pass found them, stretch by stretch."""
+    found = []
+    for begin, end in bounds:
+        v = level[begin:end]
+        if v.size < 2 or v.max() - v.min() < rise:
+            continue
+        d = np.diff(v)
+        moves = np.flatnonzero(d)
+        if moves.size < steps:
+            continue
+        up = d[moves] > 0
+        turns = np.flatnonzero(up[1:] != up[:-1])
+        first = np.concatenate([[0], turns + 1])
+        last = np.concatenate([turns, [moves.size - 1]])
+        keep = last - first + 1 >= steps
+        start, stop = moves[first[keep]], moves[last[keep]] + 1
+        ok = np.abs(v[stop] - v[start]) >= rise
+        found += [(begin + a, begin + b) for a, b in zip(start[ok], stop[ok], strict=True)]
+    return found
+
+
+def test_monotone_runs_are_the_climbs_and_falls_the_numpy_pass_finds() -> None:
+    rng = np.random.default_rng(5)
+    level = np.cumsum(rng.integers(-40, 41, 20_000)).astype(np.float64)
+    level[1000:1400] = np.repeat(np.arange(100) * 50.0, 4)  # a climb of 100 steps with ties
+    level[5000:5300] = 8000.0 - np.arange(300) * 30.0  # a fall
+    level[9000:9100] = 3.0  # flat
+    bounds = [(0, 30), (900, 1500), (4990, 5400), (8990, 9200), (12_000, 20_000), (20_000, 20_001)]
+    starts = np.array([b for b, _ in bounds], dtype=np.intp)
+    ends = np.array([e for _, e in bounds], dtype=np.intp)
+    for rise, steps in ((4096.0, 32), (100.0, 5), (1e9, 2)):
+        runs = monotone_runs(level, starts, ends, rise, steps)
+        assert [tuple(r) for r in runs.tolist()] == _numpy_monotone_runs(level, bounds, rise, steps)
+    assert len(monotone_runs(level, starts, ends, 4096.0, 32)) >= 2

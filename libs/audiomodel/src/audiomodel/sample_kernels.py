@@ -22,6 +22,7 @@ __all__ = [
     "count_values",
     "level_pass",
     "long_runs",
+    "monotone_runs",
     "neighbour_sums",
     "render_int16",
     "sum_channels",
@@ -172,14 +173,29 @@ def cell_sums(
     of the level; into ``lanes`` the counts of the high bytes (columns 0-255) and, with
     ``count_low``, of the printable low bytes (column 256)."""
     cells = mono.shape[0]
+    # Four partial counts, each value's into the one its position picks: sound's high bytes
+    # sit on a few bins, and one count would wait on its own last increment of the same bin.
+    parts = np.zeros((4, 256), dtype=np.uint32)
     for c in range(cells):
         lags[0, c], lags[1, c], lags[2, c], lags[3, c] = _row_sums(mono[c])
         values = words[c]
+        parts[:] = 0
         low = 0
-        for i in range(values.size):
+        whole = values.size - values.size % 4
+        for i in range(0, whole, 4):
+            u0, u1, u2, u3 = values[i], values[i + 1], values[i + 2], values[i + 3]
+            parts[0, u0 >> 8] += 1
+            parts[1, u1 >> 8] += 1
+            parts[2, u2 >> 8] += 1
+            parts[3, u3 >> 8] += 1
+            low += int(printable[u0 & 0xFF]) + int(printable[u1 & 0xFF])
+            low += int(printable[u2 & 0xFF]) + int(printable[u3 & 0xFF])
+        for i in range(whole, values.size):
             u = values[i]
-            lanes[c, u >> 8] += 1
+            parts[0, u >> 8] += 1
             low += int(printable[u & 0xFF])
+        for b in range(256):
+            lanes[c, b] += parts[0, b] + parts[1, b] + parts[2, b] + parts[3, b]
         if count_low:
             lanes[c, 256] += low
 
@@ -267,3 +283,62 @@ def neighbour_sums(p: npt.NDArray[np.float64], reach: int, out: npt.NDArray[np.f
                 acc[j] += row[j - shift]
             for j in range(columns - shift):
                 acc[j] += row[j + shift]
+
+
+@numba.njit(cache=True, nogil=True)
+def monotone_runs(
+    level: npt.NDArray[np.float64],
+    begins: npt.NDArray[np.intp],
+    ends: npt.NDArray[np.intp],
+    rise: float,
+    steps: int,
+) -> npt.NDArray[np.intp]:
+    """In each stretch ``level[begins[k]:ends[k]]`` (increasing, not overlapping), the runs of
+    at least ``steps`` strict steps that all go the same way (ties do not break a run), from
+    its first to its last step, that climb or fall by ``rise`` or more: rows (first frame of
+    the first step, frame after the last step), in order. A stretch whose extremes are less
+    than ``rise`` apart holds none and is not followed step by step."""
+    room = 0
+    for k in range(begins.size):
+        room += (ends[k] - begins[k]) // max(steps, 1) + 1
+    out = np.empty((room, 2), dtype=np.intp)
+    found = 0
+    for k in range(begins.size):
+        begin, end = begins[k], ends[k]
+        if end - begin < 2:
+            continue
+        high = level[begin]
+        low = high
+        for j in range(begin, end):
+            value = level[j]
+            if value > high:
+                high = value
+            if value < low:
+                low = value
+        if high - low < rise:
+            continue
+        count = 0
+        first = 0
+        last = 0
+        up = False
+        for j in range(begin, end - 1):
+            step = level[j + 1] - level[j]
+            if step == 0:
+                continue
+            going_up = step > 0
+            if count and going_up != up:
+                if count >= steps and abs(level[last + 1] - level[first]) >= rise:
+                    out[found, 0] = first
+                    out[found, 1] = last + 1
+                    found += 1
+                count = 0
+            if count == 0:
+                first = j
+                up = going_up
+            last = j
+            count += 1
+        if count >= steps and abs(level[last + 1] - level[first]) >= rise:
+            out[found, 0] = first
+            out[found, 1] = last + 1
+            found += 1
+    return out[:found]

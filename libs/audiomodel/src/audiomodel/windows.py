@@ -83,7 +83,7 @@ import numpy as np
 import numpy.typing as npt
 
 from audiomodel.findings import Finding, finding
-from audiomodel.sample_kernels import cell_sums, long_runs, neighbour_sums
+from audiomodel.sample_kernels import cell_sums, long_runs, monotone_runs, neighbour_sums
 
 __all__ = ["ByteMap", "WindowAnalyzer", "WindowReport"]
 
@@ -611,36 +611,24 @@ class WindowAnalyzer:
                     merged.append((begin, end))
             candidates = merged
         rise_needed = MONOTONIC_RISE * self.channels
-        for begin, end in candidates:
-            v = mono[begin:end]
-            # A stretch that never spans the rise holds no run that climbs it (digital silence,
-            # a slow drift: most candidates), and the extremes cost less than the steps.
-            if v.size < 2 or v.max() - v.min() < rise_needed:
-                continue
-            d = np.diff(v)
-            moves = np.flatnonzero(d)
-            if moves.size < MONOTONIC_STEPS:
-                continue
-            up = d[moves] > 0
-            turns = np.flatnonzero(up[1:] != up[:-1])
-            first = np.concatenate([[0], turns + 1])
-            last = np.concatenate([turns, [moves.size - 1]])
-            keep = last - first + 1 >= MONOTONIC_STEPS
-            first, last = first[keep], last[keep]
-            start, stop = moves[first], moves[last] + 1
-            ok = np.abs(v[stop] - v[start]) >= rise_needed
-            if ok.any():
-                np.maximum.at(
-                    longest, (begin + start[ok]) // length, (stop - start)[ok].astype(np.float64)
-                )
-            for i in np.flatnonzero(ok & (stop - start >= erratic_frames)).tolist():
-                at = moves[first[i] : last[i] + 1]
-                share = _erratic_share(np.diff(at).astype(np.float64), np.abs(d[at[1:]]))
-                if share >= ERRATIC_SHARE:
-                    cell = (begin + int(start[i])) // length
-                    if stop[i] - start[i] > erratic[cell]:
-                        erratic[cell] = stop[i] - start[i]
-                        erratic_share[cell] = share
+        if not candidates:
+            return longest, erratic, erratic_share
+        # The runs, stretch by stretch, in one compiled pass (a stretch that never spans the
+        # rise holds none: digital silence, a slow drift, most candidates).
+        bounds = np.array(candidates, dtype=np.intp)
+        runs = monotone_runs(mono, bounds[:, 0], bounds[:, 1], rise_needed, MONOTONIC_STEPS)
+        start, stop = runs[:, 0], runs[:, 1]
+        if start.size:
+            np.maximum.at(longest, start // length, (stop - start).astype(np.float64))
+        for first, last in runs[stop - start >= erratic_frames].tolist():
+            d = np.diff(mono[first : last + 1])
+            at = np.flatnonzero(d)  # the run's steps (from its start)
+            share = _erratic_share(np.diff(at).astype(np.float64), np.abs(d[at[1:]]))
+            if share >= ERRATIC_SHARE:
+                cell = first // length
+                if last - first > erratic[cell]:
+                    erratic[cell] = last - first
+                    erratic_share[cell] = share
         return longest, erratic, erratic_share
 
     # -- judgement ----------------------------------------------------------------------------
