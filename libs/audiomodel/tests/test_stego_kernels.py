@@ -191,3 +191,25 @@ def test_windowed_frames_equal_numpy_window_product_and_span(dtype: type, channe
     assert out.tobytes() == np.multiply(frames, window).tobytes()
     assert span.tobytes() == (frames.max(axis=-1) - frames.min(axis=-1)).tobytes()
     assert (span[:, 0] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows", [1, 5, 32])
+def test_column_power_equals_einsum_then_pair_sums_to_the_bit(dtype: type, rows: int) -> None:
+    rng = np.random.default_rng(rows)
+    parts = rng.normal(0, 3e4, (rows, 2 * 2049)).astype(dtype)
+    out = np.full(2049, np.nan, dtype=dtype)
+    kernels.column_power(parts, out)
+    expected = np.einsum("ib,ib->b", parts, parts).reshape(-1, 2).sum(axis=1)
+    assert out.dtype == expected.dtype and out.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize(("dtype", "lanes"), [(np.float32, 4), (np.float64, 2)])
+@pytest.mark.parametrize(("rows", "n"), [(2049, 16), (33, 2049), (3, 7), (4, 33)])
+def test_lane_dot_rows_equals_einsum_to_the_bit(dtype: type, lanes: int, rows: int, n: int) -> None:
+    rng = np.random.default_rng(n)
+    matrix = rng.normal(0, 1, (rows, n)).astype(dtype)
+    vector = (rng.normal(0, 1, n) * 10.0 ** rng.integers(-3, 9, n)).astype(dtype)
+    out = np.full(rows, np.nan, dtype=dtype)
+    kernels.lane_dot_rows(matrix, vector, lanes, out)
+    assert out.tobytes() == np.einsum("ij,j->i", matrix, vector).tobytes()
