@@ -202,14 +202,3 @@ def test_column_power_equals_einsum_then_pair_sums_to_the_bit(dtype: type, rows:
     kernels.column_power(parts, out)
     expected = np.einsum("ib,ib->b", parts, parts).reshape(-1, 2).sum(axis=1)
     assert out.dtype == expected.dtype and out.tobytes() == expected.tobytes()
-
-
-@pytest.mark.parametrize(("dtype", "lanes"), [(np.float32, 4), (np.float64, 2)])
-@pytest.mark.parametrize(("rows", "n"), [(2049, 16), (33, 2049), (3, 7), (4, 33)])
-def test_lane_dot_rows_equals_einsum_to_the_bit(dtype: type, lanes: int, rows: int, n: int) -> None:
-    rng = np.random.default_rng(n)
-    matrix = rng.normal(0, 1, (rows, n)).astype(dtype)
-    vector = (rng.normal(0, 1, n) * 10.0 ** rng.integers(-3, 9, n)).astype(dtype)
-    out = np.full(rows, np.nan, dtype=dtype)
-    kernels.lane_dot_rows(matrix, vector, lanes, out)
-    assert out.tobytes() == np.einsum("ij,j->i", matrix, vector).tobytes()

@@ -21,7 +21,6 @@ __all__ = [
     "count_near_zero",
     "determinism_terms",
     "has_aligned_run",
-    "lane_dot_rows",
     "subblock_extremes",
     "windowed_frames",
     "zero_clipped",
@@ -285,45 +284,12 @@ def column_power(parts: Any, out: Any) -> None:
     row, then the two parts added, in the dtype of ``parts`` (what ``np.einsum("ib,ib->b",
     parts, parts).reshape(-1, 2).sum(axis=1)`` gives: einsum adds row after row)."""
     rows, columns = parts.shape
+    # Row after row into one running sum per column (contiguous: the loop vectorises, and each
+    # column's sum is still added in row order).
+    acc = parts[0] * parts[0]
+    for i in range(1, rows):
+        row = parts[i]
+        for col in range(columns):
+            acc[col] = row[col] * row[col] + acc[col]
     for b in range(columns // 2):
-        re = parts[0, 2 * b] * parts[0, 2 * b]
-        im = parts[0, 2 * b + 1] * parts[0, 2 * b + 1]
-        for i in range(1, rows):
-            re = parts[i, 2 * b] * parts[i, 2 * b] + re
-            im = parts[i, 2 * b + 1] * parts[i, 2 * b + 1] + im
-        out[b] = re + im
-
-
-@numba.njit(cache=True, nogil=True)
-def lane_dot_rows(matrix: Any, vector: Any, lanes: int, out: Any) -> None:
-    """Into ``out`` (rows) each row of ``matrix`` (rows, n; contiguous) dotted with ``vector``
-    (n), summed as ``np.einsum("ij,j->i", matrix, vector)`` sums in numpy 2's x86-64 build
-    (SIMD of ``lanes`` lanes, 4 for float32 and 2 for float64, no fused multiply-add): per
-    lane, groups of four vectors added last to first into the running sum, the tail a
-    vector at a time, then the lanes added pairwise. The same number to the bit, without
-    einsum's set-up for each call."""
-    rows, n = matrix.shape
-    acc = np.zeros(lanes, dtype=out.dtype)
-    group = 4 * lanes
-    for r in range(rows):
-        row = matrix[r]
-        acc[:] = 0
-        i = 0
-        while n - i >= group:
-            for lane in range(lanes):
-                a3 = row[i + 3 * lanes + lane] * vector[i + 3 * lanes + lane] + acc[lane]
-                a2 = row[i + 2 * lanes + lane] * vector[i + 2 * lanes + lane] + a3
-                a1 = row[i + lanes + lane] * vector[i + lanes + lane] + a2
-                acc[lane] = row[i + lane] * vector[i + lane] + a1
-            i += group
-        while i < n:
-            for lane in range(min(lanes, n - i)):
-                acc[lane] = row[i + lane] * vector[i + lane] + acc[lane]
-            i += lanes
-        if lanes == 4:
-            out[r] = (acc[0] + acc[1]) + (acc[2] + acc[3])
-        else:
-            total = acc[0]
-            for lane in range(1, lanes):
-                total += acc[lane]
-            out[r] = total
+        out[b] = acc[2 * b] + acc[2 * b + 1]

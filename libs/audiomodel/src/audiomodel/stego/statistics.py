@@ -55,7 +55,6 @@ from audiomodel.stego.kernels import (
     column_power,
     count_low_bits,
     determinism_terms,
-    lane_dot_rows,
     subblock_extremes,
     zero_clipped,
 )
@@ -106,8 +105,6 @@ def _cos_tables(dtype: str) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.fl
     return full, to_acf
 
 
-# SIMD lanes numpy's einsum adds in, by item size (float32, float64): see lane_dot_rows.
-_LANES = {4: 4, 8: 2}
 _ANTI_DIAGONAL = (np.arange(2 * _TAPS)[:, None] + np.arange(2 * _TAPS)[None, :]).ravel()
 
 
@@ -179,12 +176,12 @@ def _interpolation_residual(
     spectrum = scipy.fft.rfft(framed, axis=-1)  # (channels, blocks, bins)
     full, to_acf = _cos_tables(window.dtype.str)
     parts = spectrum.view(window.dtype).reshape(-1, 2 * spectrum.shape[-1])
-    # The products in compiled loops that add in einsum's order (not @: BLAS would spin up
-    # threads for these small products and cost more than it saves on a shared core).
+    # The power in a compiled loop that adds in einsum's order (row after row); einsum, not
+    # @, for the products: BLAS would spin up threads for these small products and cost more
+    # than it saves on a shared core.
     power = np.empty(spectrum.shape[-1], dtype=window.dtype)
     column_power(parts, power)
-    circular = np.empty(to_acf.shape[0])
-    lane_dot_rows(to_acf, power.astype(np.float64), 2, circular)
+    circular = np.einsum("lb,b->l", to_acf, power.astype(np.float64))
     acf = circular - _block_excess(framed, blocks)  # sum x[n] x[n+l] over the window, exactly
     acf[0] += acf[0] * 1e-6 + channels * frames / 12.0
     k = np.arange(1, _TAPS + 1)
@@ -194,9 +191,7 @@ def _interpolation_residual(
     # correlates with the constant parity of the silence.
     unit, free = np.linalg.solve(normal, np.stack([np.ones(_TAPS), acf[k]], axis=1)).T
     coef = free + unit * (0.5 - free.sum()) / unit.sum()
-    response = np.empty(full.shape[0], dtype=full.dtype)
-    lane_dot_rows(full, coef.astype(full.dtype), _LANES[full.dtype.itemsize], response)
-    response = (1.0 - 2.0 * response).astype(full.dtype)
+    response = (1.0 - 2.0 * np.einsum("bk,k->b", full, coef.astype(full.dtype))).astype(full.dtype)
     # The response is real: each bin's real and imaginary parts scaled by it, in place (a
     # complex product would first widen the response to complex and multiply by its zeros).
     parts *= np.repeat(response, 2)
