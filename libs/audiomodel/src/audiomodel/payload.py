@@ -130,8 +130,13 @@ def byte_entropy(data: bytes | memoryview | np.ndarray) -> float:
     )
     if arr.size == 0:
         return 0.0
-    counts = np.bincount(arr, minlength=256).astype(np.float64)
-    p = counts[counts > 0] / arr.size
+    return _entropy_of(np.bincount(arr, minlength=256), arr.size)
+
+
+def _entropy_of(counts: npt.NDArray[np.integer], size: int) -> float:
+    """:func:`byte_entropy` from the byte values' counts (``size`` bytes, at least one)."""
+    floats = counts.astype(np.float64)
+    p = floats[floats > 0] / size
     return float(-(p * np.log2(p)).sum())
 
 
@@ -169,10 +174,13 @@ def identify_payload(data: bytes | memoryview, *, sample_limit: int = 1 << 20) -
     printable bytes. Runs of zero or 0xFF bytes are padding.
     """
     head = bytes(data[:sample_limit])
-    entropy = byte_entropy(head)
-    ratio = printable_ratio(head)
     if not head:
         return PayloadGuess(PayloadKind.UNKNOWN, "empty", 0.0, 0.0)
+    # Both measures from one count of the byte values (the printable share is an exact count
+    # over the size, as the mean of the printable flags is).
+    counts = np.bincount(np.frombuffer(head, dtype=np.uint8), minlength=256)
+    entropy = _entropy_of(counts, len(head))
+    ratio = int(counts[_PRINTABLE].sum()) / len(head)
     sig = _signature_at_start(head)
     if sig is not None:
         return PayloadGuess(sig.kind, sig.name, entropy, ratio)
@@ -220,7 +228,7 @@ def _prefix_positions(
 ) -> npt.NDArray[np.intp]:
     """The positions ``i`` whose bytes ``data[i]``, ``data[i + 1]`` (as a little-endian code)
     are marked in ``is_prefix``, increasing: counted, then written (an array of the few found,
-    not one as long as the data)."""
+    not one as long as the data; the count's loads do not wait on each other)."""
     found = 0
     for i in range(data.size - 1):
         found += is_prefix[np.intp(data[i]) | (np.intp(data[i + 1]) << 8)]
