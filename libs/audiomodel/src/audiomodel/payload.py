@@ -97,6 +97,17 @@ _SCRIPT_MARKERS = re.compile(
 # Base64 or hex runs of this length are data, not prose.
 _ENCODED_RUN = re.compile(rb"[A-Za-z0-9+/]{64,}={0,2}|[0-9a-fA-F]{64,}")
 
+
+def _first_byte_table() -> dict[int, dict[int, tuple[int, ...]]]:
+    """The signatures (indices into SIGNATURES) by where they start, then by first byte."""
+    table: dict[int, dict[int, tuple[int, ...]]] = {}
+    for index, sig in enumerate(SIGNATURES):
+        at = table.setdefault(sig.offset, {})
+        at[sig.magic[0]] = (*at.get(sig.magic[0], ()), index)
+    return table
+
+
+_BY_FIRST_BYTE = _first_byte_table()
 _PRINTABLE = np.zeros(256, dtype=bool)
 _PRINTABLE[0x20:0x7F] = True
 _PRINTABLE[[0x09, 0x0A, 0x0D]] = True
@@ -146,9 +157,14 @@ def printable_ratio(data: bytes | memoryview) -> float:
 
 
 def _signature_at_start(data: bytes) -> Signature | None:
-    for sig in SIGNATURES:
-        end = sig.offset + len(sig.magic)
-        if len(data) >= end and data[sig.offset : end] == sig.magic:
+    # Only the signatures whose first byte is at its place are compared, in table order.
+    candidates: list[int] = []
+    for offset, by_byte in _BY_FIRST_BYTE.items():
+        if len(data) > offset:
+            candidates += by_byte.get(data[offset], ())
+    for index in sorted(candidates):
+        sig = SIGNATURES[index]
+        if data.startswith(sig.magic, sig.offset):
             if sig.name == "pe" and not _looks_like_pe(data):
                 continue
             return sig

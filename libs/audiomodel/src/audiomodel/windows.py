@@ -711,9 +711,13 @@ class WindowAnalyzer:
         w = slide(sums)
 
         def most(column: int) -> npt.NDArray[np.float64]:
-            out: npt.NDArray[np.float64] = np.lib.stride_tricks.sliding_window_view(
-                sums[:, column], width
-            ).max(axis=1)
+            """The largest of ``width`` adjacent cells' values (shifted maxima: the window
+            view's own set-up costs more than the few comparisons)."""
+            a = sums[:, column]
+            rows = a.size - width + 1
+            out: npt.NDArray[np.float64] = a[:rows].copy()
+            for k in range(1, width):
+                np.maximum(out, a[k : k + rows], out=out)
             return out
 
         mono = most(_MONO)
