@@ -41,7 +41,7 @@ def test_count_values_adds_the_histogram_and_finds_repeats_and_zeros(channels: i
     hist = np.ones(65536, dtype=np.intp)
     same = np.full(flat.size, -1, dtype=np.intp)
     zeros = np.full(flat.size, -1, dtype=np.intp)
-    n_same, n_zeros, held = count_values(flat, channels, hist, same, zeros, 2048)
+    n_same, n_zeros, held, loud_values = count_values(flat, channels, hist, same, zeros, 2048)
     np.testing.assert_array_equal(hist, 1 + np.bincount(flat.view(np.uint16), minlength=65536))
     expected_same = np.flatnonzero(flat[channels:] == flat[:-channels]) + channels
     np.testing.assert_array_equal(same[:n_same], expected_same)
@@ -49,6 +49,9 @@ def test_count_values_adds_the_histogram_and_finds_repeats_and_zeros(channels: i
     assert n_zeros >= 20 * channels and n_same >= 19 * channels
     loud = np.abs(flat[expected_same].astype(np.int32)) >= 2048
     assert held == int(np.count_nonzero(loud)) >= 19 * channels
+    magnitude = np.abs(flat.astype(np.int32))
+    assert loud_values == int(np.count_nonzero(magnitude >= 2048)) > 0
+    assert (flat == -32768).any()  # counted as loud: |-32768| does not wrap
 
 
 @pytest.mark.parametrize(("channels", "frame_start"), [(1, 0), (2, 0), (2, 700)])

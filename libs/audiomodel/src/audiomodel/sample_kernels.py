@@ -56,12 +56,12 @@ def count_values(
     same: npt.NDArray[np.intp],
     zeros: npt.NDArray[np.intp],
     loud_level: int,
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, int]:
     """Add the 16-bit ``values`` (interleaved frames of ``channels``) to ``hist`` (65,536 bins
     in uint16 order); write into ``same`` the positions of the values equal to the one a frame
     before, and into ``zeros`` those of the exact zeros (both in increasing order, each buffer
-    at least as long as ``values``); return how many of each, and how many of the repeated
-    values are loud (``|v| >= loud_level``)."""
+    at least as long as ``values``); return how many of each, how many of the repeated values
+    are loud (``|v| >= loud_level``), and how many values are loud."""
     n_zeros = 0
     for i in range(values.size):
         v = values[i]
@@ -69,6 +69,10 @@ def count_values(
         if v == 0:
             zeros[n_zeros] = i
             n_zeros += 1
+    loud = 0
+    for i in range(values.size):
+        wide = np.int64(values[i])
+        loud += (-wide if wide < 0 else wide) >= loud_level
     # Over slices (an index that cannot be negative): no check of each index.
     later, earlier = values[channels:], values[: max(values.size - channels, 0)]
     n_same = 0
@@ -81,7 +85,7 @@ def count_values(
             wide = np.int64(v)
             if (-wide if wide < 0 else wide) >= loud_level:
                 held += 1
-    return n_same, n_zeros, held
+    return n_same, n_zeros, held, loud
 
 
 @numba.njit(cache=True, nogil=True)
