@@ -611,11 +611,10 @@ class WindowAnalyzer:
                     merged.append((begin, end))
             candidates = merged
         rise_needed = MONOTONIC_RISE * self.channels
-        if not candidates:
-            return longest, erratic, erratic_share
         # The runs, stretch by stretch, in one compiled pass (a stretch that never spans the
-        # rise holds none: digital silence, a slow drift, most candidates).
-        bounds = np.array(candidates, dtype=np.intp)
+        # rise holds none: digital silence, a slow drift, most candidates). Called with no
+        # stretch too, so the warm-up's clips, which have none, compile it.
+        bounds = np.array(candidates, dtype=np.intp).reshape(-1, 2)
         runs = monotone_runs(mono, bounds[:, 0], bounds[:, 1], rise_needed, MONOTONIC_STEPS)
         start, stop = runs[:, 0], runs[:, 1]
         if start.size:
