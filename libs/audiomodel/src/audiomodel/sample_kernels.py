@@ -56,7 +56,7 @@ def count_values(
     same: npt.NDArray[np.intp],
     zeros: npt.NDArray[np.intp],
     loud_level: int,
-) -> tuple[int, int, int, int]:
+) -> tuple[int, int, int, np.int64]:
     """Add the 16-bit ``values`` (interleaved frames of ``channels``) to ``hist`` (65,536 bins
     in uint16 order); write into ``same`` the positions of the values equal to the one a frame
     before, and into ``zeros`` those of the exact zeros (both in increasing order, each buffer
@@ -69,10 +69,10 @@ def count_values(
         if v == 0:
             zeros[n_zeros] = i
             n_zeros += 1
-    loud = 0
+    loud = np.int64(0)
     for i in range(values.size):
         wide = np.int64(values[i])
-        loud += (-wide if wide < 0 else wide) >= loud_level
+        loud += np.int64((-wide if wide < 0 else wide) >= loud_level)
     # Over slices (an index that cannot be negative): no check of each index.
     later, earlier = values[channels:], values[: max(values.size - channels, 0)]
     n_same = 0

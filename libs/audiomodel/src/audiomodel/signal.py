@@ -401,7 +401,7 @@ class SignalAnalyzer:
             self._mid_side += (float(np.dot(mid, mid)), float(np.dot(side, side)))
         self._update_pairs(summed, level, sumsq, passed)
         self._update_structure(
-            ints, zeros=bool(n_zeros), loud=loud_count, same=same, zero_at=zero_at, held=held
+            ints, zeros=bool(n_zeros), loud=int(loud_count), same=same, zero_at=zero_at, held=held
         )
         if self._head_bytes < HEAD_BYTES:
             self._keep_head(ints)
