@@ -11,6 +11,7 @@ from audiomodel.sample_kernels import (
     ENVELOPE_FRAME,
     cell_sums,
     count_values,
+    held_moves,
     level_pass,
     long_runs,
     monotone_runs,
@@ -230,3 +231,43 @@ def test_monotone_runs_are_the_climbs_and_falls_the_numpy_pass_finds() -> None:
         runs = monotone_runs(level, starts, ends, rise, steps)
         assert [tuple(r) for r in runs.tolist()] == _numpy_monotone_runs(level, bounds, rise, steps)
     assert len(monotone_runs(level, starts, ends, 4096.0, 32)) >= 2
+
+
+@pytest.mark.parametrize(("channels", "cut_frames"), [(1, []), (2, []), (2, [700, 1500])])
+def test_held_moves_are_the_loud_held_values_and_the_moves_numpy_finds(
+    channels: int, cut_frames: list[int]
+) -> None:
+    ints = _samples(3000, channels, seed=30 + channels)
+    ints[500:540] = 3000  # held, then left by a leap
+    ints[699:702] = -4000  # held across a cut
+    flat = ints.reshape(-1)
+    cell_values = 1000 * channels
+    cells = flat.size // cell_values
+    cuts = np.array([f * channels for f in cut_frames], dtype=np.intp)
+    held = np.flatnonzero(flat[channels:] == flat[:-channels]) + channels
+
+    def within(later: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+        keep = np.ones(later.size, dtype=bool)
+        for cut in cuts.tolist():
+            keep &= ~((later >= cut) & (later < cut + channels))
+        return keep
+
+    kept = held[within(held)]
+    values = flat[kept].astype(np.int32)
+    expected_loud = np.bincount(kept[np.abs(values) >= 2048] // cell_values, minlength=cells)
+    after = kept + channels
+    ok = (after < flat.size) & (values != 0)
+    ok[ok] &= within(after[ok])
+    leaps = flat[np.minimum(after, flat.size - 1)].astype(np.int32) - values
+    moved = ok & (leaps != 0)
+
+    loud_held = np.zeros(cells, dtype=np.int64)
+    at = np.empty(held.size, dtype=np.intp)
+    left = np.empty(held.size, dtype=np.int32)
+    leap = np.empty(held.size, dtype=np.int32)
+    n = held_moves(flat, held, channels, 2048, cell_values, cuts, loud_held, at, left, leap)
+    np.testing.assert_array_equal(loud_held, expected_loud)
+    np.testing.assert_array_equal(at[:n], kept[moved])
+    np.testing.assert_array_equal(left[:n], values[moved])
+    np.testing.assert_array_equal(leap[:n], leaps[moved])
+    assert n > 0 and loud_held.sum() > 0

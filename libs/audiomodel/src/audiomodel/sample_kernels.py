@@ -20,6 +20,7 @@ __all__ = [
     "ENVELOPE_FRAME",
     "cell_sums",
     "count_values",
+    "held_moves",
     "level_pass",
     "long_runs",
     "monotone_runs",
@@ -346,3 +347,52 @@ def monotone_runs(
             out[found, 1] = last + 1
             found += 1
     return out[:found]
+
+
+@numba.njit(cache=True, nogil=True)
+def _at_cut(position: int, cuts: npt.NDArray[np.intp], channels: int) -> bool:
+    """Whether ``position`` is in the first frame of a piece after the first (``cuts``: the
+    increasing flat positions where those pieces start)."""
+    k = np.searchsorted(cuts, position, side="right") - 1
+    return k >= 0 and position < cuts[k] + channels
+
+
+@numba.njit(cache=True, nogil=True)
+def held_moves(
+    flat: npt.NDArray[np.int16],
+    held: npt.NDArray[np.intp],
+    channels: int,
+    loud: int,
+    cell_values: int,
+    cuts: npt.NDArray[np.intp],
+    loud_held: npt.NDArray[np.int64],
+    at: npt.NDArray[np.intp],
+    values: npt.NDArray[np.int32],
+    leaps: npt.NDArray[np.int32],
+) -> int:
+    """The held values (flat positions ``held``, increasing, each equal to the value a frame
+    before it; those in the first frame of a piece after the first left out, see ``cuts``):
+    into ``loud_held`` (per cell of ``cell_values`` values) how many are loud (``|v| >=
+    loud``); into ``at``, ``values`` and ``leaps`` (each as long as ``held``) those left by a
+    move in the frame after them (a non-zero value, the next frame in the same piece), their
+    value and the move; returns how many moved."""
+    moved = 0
+    for j in range(held.size):
+        p = held[j]
+        if cuts.size and _at_cut(p, cuts, channels):
+            continue
+        v = np.int32(flat[p])
+        if abs(v) >= loud:
+            loud_held[p // cell_values] += 1
+        after = p + channels
+        if after >= flat.size or v == 0:
+            continue
+        if cuts.size and _at_cut(after, cuts, channels):
+            continue
+        leap = np.int32(flat[after]) - v
+        if leap != 0:
+            at[moved] = p
+            values[moved] = v
+            leaps[moved] = leap
+            moved += 1
+    return moved

@@ -83,7 +83,13 @@ import numpy as np
 import numpy.typing as npt
 
 from audiomodel.findings import Finding, finding
-from audiomodel.sample_kernels import cell_sums, long_runs, monotone_runs, neighbour_sums
+from audiomodel.sample_kernels import (
+    cell_sums,
+    held_moves,
+    long_runs,
+    monotone_runs,
+    neighbour_sums,
+)
 
 __all__ = ["ByteMap", "WindowAnalyzer", "WindowReport"]
 
@@ -483,20 +489,18 @@ class WindowAnalyzer:
                 near = near[inside]
                 edge = np.abs(flat[near].astype(np.int32)) >= self._big
                 sums[:, _ZEDGE] += np.bincount(near[edge] // samples_per_cell, minlength=cells)
-        if held.size and cuts.size:
-            held = held[within(held)]
         if held.size:
-            values = flat[held].astype(np.int32)
-            loud = np.abs(values) >= self._loud
-            sums[:, _HELD] += np.bincount(held[loud] // samples_per_cell, minlength=cells)
-            nxt = held + ch
-            ok = (nxt < flat.size) & (values != 0)
-            if cuts.size:
-                ok &= within(nxt)
-            held, values, nxt = held[ok], values[ok], nxt[ok]
-            leap = flat[nxt].astype(np.int32) - values
-            moved = leap != 0
-            held, values, leap = held[moved], values[moved], leap[moved]
+            # The loud ones per cell, and those a move leaves (with their value and the move),
+            # in one compiled pass: music holds a value now and then, quiet passages often.
+            loud_held = np.zeros(cells, dtype=np.int64)
+            at = np.empty(held.size, dtype=np.intp)
+            left_value = np.empty(held.size, dtype=np.int32)
+            move = np.empty(held.size, dtype=np.int32)
+            moved = held_moves(
+                flat, held, ch, self._loud, samples_per_cell, cuts, loud_held, at, left_value, move
+            )
+            sums[:, _HELD] += loud_held
+            held, values, leap = at[:moved], left_value[:moved], move[:moved]
             levels = np.zeros((cells, 256), dtype=np.uint16)
             if held.size:
                 # A clip ceiling holds by design: the cell's own extremes are neither steps nor
