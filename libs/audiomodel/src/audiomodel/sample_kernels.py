@@ -354,7 +354,7 @@ def _at_cut(position: int, cuts: npt.NDArray[np.intp], channels: int) -> bool:
     """Whether ``position`` is in the first frame of a piece after the first (``cuts``: the
     increasing flat positions where those pieces start)."""
     k = np.searchsorted(cuts, position, side="right") - 1
-    return k >= 0 and position < cuts[k] + channels
+    return bool(k >= 0 and position < cuts[k] + channels)
 
 
 @numba.njit(cache=True, nogil=True)
