@@ -1057,3 +1057,23 @@ def test_signatures_are_listed_earliest_first_and_capped() -> None:
     assert [offset for offset, _, _ in repeated] == [0, 4, 8, 12]
     pe_hits = find_signatures(bytes(7) + pe())
     assert (7, "pe", PayloadKind.EXECUTABLE) in pe_hits
+
+
+@pytest.mark.parametrize("limit", [1, 3, 64])
+def test_signatures_found_by_prefix_are_those_a_scan_of_every_offset_finds(limit: int) -> None:
+    from audiomodel.payload import _MID_STREAM, _PE, _looks_like_pe, find_signatures
+
+    rng = np.random.default_rng(limit)
+    noise = rng.integers(0, 256, 60_000, dtype=np.uint8).tobytes()
+    # Few candidates (noise with files in it) and many (a file's own repeated structures).
+    for data in (noise[:9000] + zip_archive() + noise[9000:] + elf(), b"PK\x03\x04PK" * 700):
+        expected = []
+        for sig in (*_MID_STREAM, _PE):
+            offsets = [
+                at
+                for at in range(len(data) - 1)
+                if data.startswith(sig.magic[:2], at)
+                and (_looks_like_pe(data, at) if sig is _PE else data.startswith(sig.magic, at))
+            ]
+            expected += [(at, sig.name, sig.kind) for at in offsets[:limit]]
+        assert find_signatures(data, limit=limit) == sorted(expected)[:limit]

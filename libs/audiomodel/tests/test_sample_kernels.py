@@ -11,8 +11,11 @@ from audiomodel.sample_kernels import (
     ENVELOPE_FRAME,
     cell_sums,
     count_values,
+    held_moves,
     level_pass,
     long_runs,
+    monotone_runs,
+    neighbour_sums,
     render_int16,
     sum_channels,
     zero_edges,
@@ -39,7 +42,7 @@ def test_count_values_adds_the_histogram_and_finds_repeats_and_zeros(channels: i
     hist = np.ones(65536, dtype=np.intp)
     same = np.full(flat.size, -1, dtype=np.intp)
     zeros = np.full(flat.size, -1, dtype=np.intp)
-    n_same, n_zeros, held = count_values(flat, channels, hist, same, zeros, 2048)
+    n_same, n_zeros, held, loud_values = count_values(flat, channels, hist, same, zeros, 2048)
     np.testing.assert_array_equal(hist, 1 + np.bincount(flat.view(np.uint16), minlength=65536))
     expected_same = np.flatnonzero(flat[channels:] == flat[:-channels]) + channels
     np.testing.assert_array_equal(same[:n_same], expected_same)
@@ -47,6 +50,9 @@ def test_count_values_adds_the_histogram_and_finds_repeats_and_zeros(channels: i
     assert n_zeros >= 20 * channels and n_same >= 19 * channels
     loud = np.abs(flat[expected_same].astype(np.int32)) >= 2048
     assert held == int(np.count_nonzero(loud)) >= 19 * channels
+    magnitude = np.abs(flat.astype(np.int32))
+    assert loud_values == int(np.count_nonzero(magnitude >= 2048)) > 0
+    assert (flat == -32768).any()  # counted as loud: |-32768| does not wrap
 
 
 @pytest.mark.parametrize(("channels", "frame_start"), [(1, 0), (2, 0), (2, 700)])
@@ -88,7 +94,7 @@ def test_level_pass_of_fewer_than_three_levels_counts_no_inner_samples() -> None
 
 @pytest.mark.parametrize(("channels", "count_low"), [(1, True), (2, True), (2, False), (3, True)])
 def test_cell_sums_match_numpy_sums_and_byte_lanes(channels: int, count_low: bool) -> None:
-    cells, length = 3, 1000
+    cells, length = 3, 1001  # an odd count of values per cell: the kernel's tail too
     ints = _samples(cells * length, channels, seed=20 + channels)
     mono = channel_sum(ints).astype(np.float64).reshape(cells, length)
     words = ints.reshape(-1).view(np.uint16).reshape(cells, length * channels)
@@ -172,3 +178,96 @@ def test_zero_edges_counts_loud_neighbours_of_zeros_but_not_mirrored_crossings(
     assert zero_edges(flat, at, channels, big) == int(edges[~crossing].sum())
     assert zero_edges(flat, np.array([300 * channels]), channels, big) == 0
     assert zero_edges(flat, np.array([400 * channels]), channels, big) == 2
+
+
+@pytest.mark.parametrize(("rows", "reach"), [(1, 24), (7, 24), (3, 300)])
+def test_neighbour_sums_equal_the_shifted_adds_to_the_bit(rows: int, reach: int) -> None:
+    rng = np.random.default_rng(rows)
+    counts = rng.integers(0, 40, (rows, 256)) * (rng.random((rows, 256)) < 0.3)
+    p = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    expected = p.copy()
+    for shift in range(1, min(reach, 256)):
+        expected[:, shift:] += p[:, :-shift]
+        expected[:, :-shift] += p[:, shift:]
+    out = np.full_like(p, np.nan)
+    neighbour_sums(p, reach, out)
+    assert out.tobytes() == expected.tobytes()
+
+
+def _numpy_monotone_runs(
+    level: npt.NDArray[np.float64], bounds: list[tuple[int, int]], rise: float, steps: int
+) -> list[tuple[int, int]]:
+    """The runs as the windows' numpy pass found them, stretch by stretch."""
+    found = []
+    for begin, end in bounds:
+        v = level[begin:end]
+        if v.size < 2 or v.max() - v.min() < rise:
+            continue
+        d = np.diff(v)
+        moves = np.flatnonzero(d)
+        if moves.size < steps:
+            continue
+        up = d[moves] > 0
+        turns = np.flatnonzero(up[1:] != up[:-1])
+        first = np.concatenate([[0], turns + 1])
+        last = np.concatenate([turns, [moves.size - 1]])
+        keep = last - first + 1 >= steps
+        start, stop = moves[first[keep]], moves[last[keep]] + 1
+        ok = np.abs(v[stop] - v[start]) >= rise
+        found += [(begin + a, begin + b) for a, b in zip(start[ok], stop[ok], strict=True)]
+    return found
+
+
+def test_monotone_runs_are_the_climbs_and_falls_the_numpy_pass_finds() -> None:
+    rng = np.random.default_rng(5)
+    level = np.cumsum(rng.integers(-40, 41, 20_000)).astype(np.float64)
+    level[1000:1400] = np.repeat(np.arange(100) * 50.0, 4)  # a climb of 100 steps with ties
+    level[5000:5300] = 8000.0 - np.arange(300) * 30.0  # a fall
+    level[9000:9100] = 3.0  # flat
+    bounds = [(0, 30), (900, 1500), (4990, 5400), (8990, 9200), (12_000, 20_000), (20_000, 20_001)]
+    starts = np.array([b for b, _ in bounds], dtype=np.intp)
+    ends = np.array([e for _, e in bounds], dtype=np.intp)
+    for rise, steps in ((4096.0, 32), (100.0, 5), (1e9, 2)):
+        runs = monotone_runs(level, starts, ends, rise, steps)
+        assert [tuple(r) for r in runs.tolist()] == _numpy_monotone_runs(level, bounds, rise, steps)
+    assert len(monotone_runs(level, starts, ends, 4096.0, 32)) >= 2
+
+
+@pytest.mark.parametrize(("channels", "cut_frames"), [(1, []), (2, []), (2, [700, 1500])])
+def test_held_moves_are_the_loud_held_values_and_the_moves_numpy_finds(
+    channels: int, cut_frames: list[int]
+) -> None:
+    ints = _samples(3000, channels, seed=30 + channels)
+    ints[500:540] = 3000  # held, then left by a leap
+    ints[699:702] = -4000  # held across a cut
+    flat = ints.reshape(-1)
+    cell_values = 1000 * channels
+    cells = flat.size // cell_values
+    cuts = np.array([f * channels for f in cut_frames], dtype=np.intp)
+    held = np.flatnonzero(flat[channels:] == flat[:-channels]) + channels
+
+    def within(later: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+        keep = np.ones(later.size, dtype=bool)
+        for cut in cuts.tolist():
+            keep &= ~((later >= cut) & (later < cut + channels))
+        return keep
+
+    kept = held[within(held)]
+    values = flat[kept].astype(np.int32)
+    expected_loud = np.bincount(kept[np.abs(values) >= 2048] // cell_values, minlength=cells)
+    after = kept + channels
+    ok = (after < flat.size) & (values != 0)
+    ok[ok] &= within(after[ok])
+    leaps = flat[np.minimum(after, flat.size - 1)].astype(np.int32) - values
+    moved = ok & (leaps != 0)
+
+    loud_held = np.zeros(cells, dtype=np.int64)
+    at = np.empty(held.size, dtype=np.intp)
+    left = np.empty(held.size, dtype=np.int32)
+    leap = np.empty(held.size, dtype=np.int32)
+    n = held_moves(flat, held, channels, 2048, cell_values, cuts, loud_held, at, left, leap)
+    np.testing.assert_array_equal(loud_held, expected_loud)
+    np.testing.assert_array_equal(at[:n], kept[moved])
+    np.testing.assert_array_equal(left[:n], values[moved])
+    np.testing.assert_array_equal(leap[:n], leaps[moved])
+    assert n > 0 and loud_held.sum() > 0

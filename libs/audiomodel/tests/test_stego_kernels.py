@@ -174,3 +174,31 @@ def test_count_near_zero_adds_the_quiet_samples_histogram() -> None:
     wide = values.reshape(-1).astype(np.int64)
     quiet = wide[np.abs(wide) < (1 << 16)]
     np.testing.assert_array_equal(again, np.bincount(quiet + (1 << 16), minlength=2 << 16))
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_windowed_frames_equal_numpy_window_product_and_span(dtype: type, channels: int) -> None:
+    rng = np.random.default_rng(channels)
+    samples = rng.normal(0, 3000, (5 * 1024 + 17, channels)).clip(-32768, 32767).astype(dtype)
+    samples[1024:2048] = 7  # a flat frame: span 0
+    by_channel = samples.T  # (channels, frames), as the noise floor reads a block
+    window = np.hanning(1026)[1:-1].astype(np.float32)
+    out = np.full((channels, 3, 1024), np.nan, dtype=np.float32)
+    span = np.full((channels, 3), np.nan, dtype=np.float32)
+    kernels.windowed_frames(by_channel, 1, window, out, span)
+    frames = by_channel[:, 1024 : 4 * 1024].astype(np.float32).reshape(channels, 3, 1024)
+    assert out.tobytes() == np.multiply(frames, window).tobytes()
+    assert span.tobytes() == (frames.max(axis=-1) - frames.min(axis=-1)).tobytes()
+    assert (span[:, 0] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows", [1, 5, 32])
+def test_column_power_equals_einsum_then_pair_sums_to_the_bit(dtype: type, rows: int) -> None:
+    rng = np.random.default_rng(rows)
+    parts = rng.normal(0, 3e4, (rows, 2 * 2049)).astype(dtype)
+    out = np.full(2049, np.nan, dtype=dtype)
+    kernels.column_power(parts, out)
+    expected = np.einsum("ib,ib->b", parts, parts).reshape(-1, 2).sum(axis=1)
+    assert out.dtype == expected.dtype and out.tobytes() == expected.tobytes()

@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numba
 import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "EncodedRun",
@@ -95,6 +97,17 @@ _SCRIPT_MARKERS = re.compile(
 # Base64 or hex runs of this length are data, not prose.
 _ENCODED_RUN = re.compile(rb"[A-Za-z0-9+/]{64,}={0,2}|[0-9a-fA-F]{64,}")
 
+
+def _first_byte_table() -> dict[int, dict[int, tuple[int, ...]]]:
+    """The signatures (indices into SIGNATURES) by where they start, then by first byte."""
+    table: dict[int, dict[int, tuple[int, ...]]] = {}
+    for index, sig in enumerate(SIGNATURES):
+        at = table.setdefault(sig.offset, {})
+        at[sig.magic[0]] = (*at.get(sig.magic[0], ()), index)
+    return table
+
+
+_BY_FIRST_BYTE = _first_byte_table()
 _PRINTABLE = np.zeros(256, dtype=bool)
 _PRINTABLE[0x20:0x7F] = True
 _PRINTABLE[[0x09, 0x0A, 0x0D]] = True
@@ -128,8 +141,13 @@ def byte_entropy(data: bytes | memoryview | np.ndarray) -> float:
     )
     if arr.size == 0:
         return 0.0
-    counts = np.bincount(arr, minlength=256).astype(np.float64)
-    p = counts[counts > 0] / arr.size
+    return _entropy_of(np.bincount(arr, minlength=256), arr.size)
+
+
+def _entropy_of(counts: npt.NDArray[np.integer], size: int) -> float:
+    """:func:`byte_entropy` from the byte values' counts (``size`` bytes, at least one)."""
+    floats = counts.astype(np.float64)
+    p = floats[floats > 0] / size
     return float(-(p * np.log2(p)).sum())
 
 
@@ -139,9 +157,14 @@ def printable_ratio(data: bytes | memoryview) -> float:
 
 
 def _signature_at_start(data: bytes) -> Signature | None:
-    for sig in SIGNATURES:
-        end = sig.offset + len(sig.magic)
-        if len(data) >= end and data[sig.offset : end] == sig.magic:
+    # Only the signatures whose first byte is at its place are compared, in table order.
+    candidates: list[int] = []
+    for offset, by_byte in _BY_FIRST_BYTE.items():
+        if len(data) > offset:
+            candidates += by_byte.get(data[offset], ())
+    for index in sorted(candidates):
+        sig = SIGNATURES[index]
+        if data.startswith(sig.magic, sig.offset):
             if sig.name == "pe" and not _looks_like_pe(data):
                 continue
             return sig
@@ -167,10 +190,13 @@ def identify_payload(data: bytes | memoryview, *, sample_limit: int = 1 << 20) -
     printable bytes. Runs of zero or 0xFF bytes are padding.
     """
     head = bytes(data[:sample_limit])
-    entropy = byte_entropy(head)
-    ratio = printable_ratio(head)
     if not head:
         return PayloadGuess(PayloadKind.UNKNOWN, "empty", 0.0, 0.0)
+    # Both measures from one count of the byte values (the printable share is an exact count
+    # over the size, as the mean of the printable flags is).
+    counts = np.bincount(np.frombuffer(head, dtype=np.uint8), minlength=256)
+    entropy = _entropy_of(counts, len(head))
+    ratio = int(counts[_PRINTABLE].sum()) / len(head)
     sig = _signature_at_start(head)
     if sig is not None:
         return PayloadGuess(sig.kind, sig.name, entropy, ratio)
@@ -204,8 +230,40 @@ _PREFIX_CODES = np.array(
 )
 _IS_PREFIX = np.zeros(1 << 16, dtype=bool)
 _IS_PREFIX[_PREFIX_CODES] = True
-# bytes.translate table: 1 for a byte that starts a signature, else 0.
-_FIRST_BYTES = bytes(int(b in {code & 0xFF for code in _PREFIX_CODES.tolist()}) for b in range(256))
+_SEARCHED = (*_MID_STREAM, _PE)
+# The signatures (indices into _SEARCHED) each two-byte prefix code starts.
+_BY_PREFIX: dict[int, tuple[int, ...]] = {
+    code: tuple(i for i, c in enumerate(_PREFIX_CODES.tolist()) if c == code)
+    for code in set(_PREFIX_CODES.tolist())
+}
+
+
+@numba.njit(cache=True, nogil=True)
+def _prefix_positions(
+    data: npt.NDArray[np.uint8], is_prefix: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.intp]:
+    """The positions ``i`` whose bytes ``data[i]``, ``data[i + 1]`` (as a little-endian code)
+    are marked in ``is_prefix``, increasing: counted, then written (an array of the few found,
+    not one as long as the data; the count's loads do not wait on each other)."""
+    found = 0
+    for i in range(data.size - 1):
+        found += is_prefix[np.intp(data[i]) | (np.intp(data[i + 1]) << 8)]
+    out = np.empty(found, dtype=np.intp)
+    found = 0
+    for i in range(data.size - 1):
+        if is_prefix[np.intp(data[i]) | (np.intp(data[i + 1]) << 8)]:
+            out[found] = i
+            found += 1
+    return out
+
+
+# Up to this many candidate offsets are looked at one by one (see find_signatures).
+_FEW_CANDIDATES = 512
+
+
+def _matches(sig: Signature, buf: bytes, offset: int) -> bool:
+    """Whether the searched signature ``sig`` is at ``offset`` (a PE by its header)."""
+    return _looks_like_pe(buf, offset) if sig is _PE else buf.startswith(sig.magic, offset)
 
 
 def find_signatures(
@@ -221,26 +279,31 @@ def find_signatures(
     arr = np.frombuffer(buf, dtype=np.uint8)
     if arr.size < 2 or limit <= 0:
         return []
-    # The positions whose byte can start a signature, by one table translation in C (a few in
-    # a hundred in random bytes), then their two-byte codes looked up: no intp array of every
-    # byte position (its making was the cost of a search).
-    starts = np.flatnonzero(np.frombuffer(buf.translate(_FIRST_BYTES), dtype=np.bool_)[:-1])
-    codes = arr[starts].astype(np.intp)
-    codes |= arr[starts + 1].astype(np.intp) << 8
-    prefix = np.take(_IS_PREFIX, codes, mode="clip")
-    candidates = starts[prefix]
+    # The positions whose two bytes start a signature, and those two bytes (as a little-endian
+    # code), in one compiled pass: sound and random bytes give a few in a thousand.
+    candidates = _prefix_positions(arr, _IS_PREFIX)
     found: list[tuple[int, str, PayloadKind]] = []
-    if candidates.size:
-        at_code = codes[prefix]
-        for sig, code in zip((*_MID_STREAM, _PE), _PREFIX_CODES.tolist(), strict=True):
-            # The earliest ``limit`` hits of each signature are all the answer can use.
-            hits = 0
+    # The earliest ``limit`` hits of each signature are all the answer can use.
+    if candidates.size <= _FEW_CANDIDATES:
+        # Sound and random bytes: each candidate looked at once, in order.
+        hits = [0] * len(_SEARCHED)
+        for offset in candidates.tolist():
+            for index in _BY_PREFIX[buf[offset] | buf[offset + 1] << 8]:
+                if hits[index] < limit and _matches(_SEARCHED[index], buf, offset):
+                    found.append((offset, _SEARCHED[index].name, _SEARCHED[index].kind))
+                    hits[index] += 1
+    else:
+        # Many (a file's own structures): per signature, its candidates until enough match.
+        at_code = arr[candidates].astype(np.intp)
+        at_code |= arr[candidates + 1].astype(np.intp) << 8
+        for sig, code in zip(_SEARCHED, _PREFIX_CODES.tolist(), strict=True):
+            count = 0
             for offset in candidates[at_code == code].tolist():
-                if hits == limit:
+                if count == limit:
                     break
-                if _looks_like_pe(buf, offset) if sig is _PE else buf.startswith(sig.magic, offset):
+                if _matches(sig, buf, offset):
                     found.append((offset, sig.name, sig.kind))
-                    hits += 1
+                    count += 1
     found.sort()
     return found[:limit]
 

@@ -20,8 +20,11 @@ __all__ = [
     "ENVELOPE_FRAME",
     "cell_sums",
     "count_values",
+    "held_moves",
     "level_pass",
     "long_runs",
+    "monotone_runs",
+    "neighbour_sums",
     "render_int16",
     "sum_channels",
 ]
@@ -54,12 +57,12 @@ def count_values(
     same: npt.NDArray[np.intp],
     zeros: npt.NDArray[np.intp],
     loud_level: int,
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, np.int64]:
     """Add the 16-bit ``values`` (interleaved frames of ``channels``) to ``hist`` (65,536 bins
     in uint16 order); write into ``same`` the positions of the values equal to the one a frame
     before, and into ``zeros`` those of the exact zeros (both in increasing order, each buffer
-    at least as long as ``values``); return how many of each, and how many of the repeated
-    values are loud (``|v| >= loud_level``)."""
+    at least as long as ``values``); return how many of each, how many of the repeated values
+    are loud (``|v| >= loud_level``), and how many values are loud."""
     n_zeros = 0
     for i in range(values.size):
         v = values[i]
@@ -67,6 +70,10 @@ def count_values(
         if v == 0:
             zeros[n_zeros] = i
             n_zeros += 1
+    loud = np.int64(0)
+    for i in range(values.size):
+        wide = np.int64(values[i])
+        loud += np.int64((-wide if wide < 0 else wide) >= loud_level)
     # Over slices (an index that cannot be negative): no check of each index.
     later, earlier = values[channels:], values[: max(values.size - channels, 0)]
     n_same = 0
@@ -79,7 +86,7 @@ def count_values(
             wide = np.int64(v)
             if (-wide if wide < 0 else wide) >= loud_level:
                 held += 1
-    return n_same, n_zeros, held
+    return n_same, n_zeros, held, loud
 
 
 @numba.njit(cache=True, nogil=True)
@@ -171,14 +178,29 @@ def cell_sums(
     of the level; into ``lanes`` the counts of the high bytes (columns 0-255) and, with
     ``count_low``, of the printable low bytes (column 256)."""
     cells = mono.shape[0]
+    # Four partial counts, each value's into the one its position picks: sound's high bytes
+    # sit on a few bins, and one count would wait on its own last increment of the same bin.
+    parts = np.zeros((4, 256), dtype=np.uint32)
     for c in range(cells):
         lags[0, c], lags[1, c], lags[2, c], lags[3, c] = _row_sums(mono[c])
         values = words[c]
+        parts[:] = 0
         low = 0
-        for i in range(values.size):
+        whole = values.size - values.size % 4
+        for i in range(0, whole, 4):
+            u0, u1, u2, u3 = values[i], values[i + 1], values[i + 2], values[i + 3]
+            parts[0, u0 >> 8] += 1
+            parts[1, u1 >> 8] += 1
+            parts[2, u2 >> 8] += 1
+            parts[3, u3 >> 8] += 1
+            low += int(printable[u0 & 0xFF]) + int(printable[u1 & 0xFF])
+            low += int(printable[u2 & 0xFF]) + int(printable[u3 & 0xFF])
+        for i in range(whole, values.size):
             u = values[i]
-            lanes[c, u >> 8] += 1
+            parts[0, u >> 8] += 1
             low += int(printable[u & 0xFF])
+        for b in range(256):
+            lanes[c, b] += parts[0, b] + parts[1, b] + parts[2, b] + parts[3, b]
         if count_low:
             lanes[c, 256] += low
 
@@ -246,3 +268,131 @@ def render_int16(floats: npt.NDArray[np.float32], out: npt.NDArray[np.int16]) ->
         elif r < -32768.0:
             r = -32768.0
         out[i] = np.int16(r)
+
+
+@numba.njit(cache=True, nogil=True)
+def neighbour_sums(p: npt.NDArray[np.float64], reach: int, out: npt.NDArray[np.float64]) -> None:
+    """Into ``out`` (the shape of ``p``, rows x columns) each value of ``p`` plus its neighbours
+    in its row up to ``reach - 1`` columns away, added in the order of the numpy expression it
+    replaces (``out = p.copy()``, then for each shift from 1 up ``out[:, shift:] +=
+    p[:, :-shift]`` and ``out[:, :-shift] += p[:, shift:]``): the same sums to the bit, with the
+    row in cache instead of two passes over the whole table per shift."""
+    rows, columns = p.shape
+    for r in range(rows):
+        row = p[r]
+        acc = out[r]
+        for j in range(columns):
+            acc[j] = row[j]
+        for shift in range(1, min(reach, columns)):
+            for j in range(shift, columns):
+                acc[j] += row[j - shift]
+            for j in range(columns - shift):
+                acc[j] += row[j + shift]
+
+
+@numba.njit(cache=True, nogil=True)
+def monotone_runs(
+    level: npt.NDArray[np.float64],
+    begins: npt.NDArray[np.intp],
+    ends: npt.NDArray[np.intp],
+    rise: float,
+    steps: int,
+) -> npt.NDArray[np.intp]:
+    """In each stretch ``level[begins[k]:ends[k]]`` (increasing, not overlapping), the runs of
+    at least ``steps`` strict steps that all go the same way (ties do not break a run), from
+    its first to its last step, that climb or fall by ``rise`` or more: rows (first frame of
+    the first step, frame after the last step), in order. A stretch whose extremes are less
+    than ``rise`` apart holds none and is not followed step by step."""
+    room = 0
+    for k in range(begins.size):
+        room += (ends[k] - begins[k]) // max(steps, 1) + 1
+    out = np.empty((room, 2), dtype=np.intp)
+    found = 0
+    for k in range(begins.size):
+        begin, end = begins[k], ends[k]
+        if end - begin < 2:
+            continue
+        high = level[begin]
+        low = high
+        for j in range(begin, end):
+            value = level[j]
+            if value > high:
+                high = value
+            if value < low:
+                low = value
+        if high - low < rise:
+            continue
+        count = 0
+        first = 0
+        last = 0
+        up = False
+        for j in range(begin, end - 1):
+            step = level[j + 1] - level[j]
+            if step == 0:
+                continue
+            going_up = step > 0
+            if count and going_up != up:
+                if count >= steps and abs(level[last + 1] - level[first]) >= rise:
+                    out[found, 0] = first
+                    out[found, 1] = last + 1
+                    found += 1
+                count = 0
+            if count == 0:
+                first = j
+                up = going_up
+            last = j
+            count += 1
+        if count >= steps and abs(level[last + 1] - level[first]) >= rise:
+            out[found, 0] = first
+            out[found, 1] = last + 1
+            found += 1
+    return out[:found]
+
+
+@numba.njit(cache=True, nogil=True)
+def _at_cut(position: int, cuts: npt.NDArray[np.intp], channels: int) -> bool:
+    """Whether ``position`` is in the first frame of a piece after the first (``cuts``: the
+    increasing flat positions where those pieces start)."""
+    k = np.searchsorted(cuts, position, side="right") - 1
+    return bool(k >= 0 and position < cuts[k] + channels)
+
+
+@numba.njit(cache=True, nogil=True)
+def held_moves(
+    flat: npt.NDArray[np.int16],
+    held: npt.NDArray[np.intp],
+    channels: int,
+    loud: int,
+    cell_values: int,
+    cuts: npt.NDArray[np.intp],
+    loud_held: npt.NDArray[np.int64],
+    at: npt.NDArray[np.intp],
+    values: npt.NDArray[np.int32],
+    leaps: npt.NDArray[np.int32],
+) -> int:
+    """The held values (flat positions ``held``, increasing, each equal to the value a frame
+    before it; those in the first frame of a piece after the first left out, see ``cuts``):
+    into ``loud_held`` (per cell of ``cell_values`` values) how many are loud (``|v| >=
+    loud``); into ``at``, ``values`` and ``leaps`` (each as long as ``held``) those left by a
+    move in the frame after them (a non-zero value, the next frame in the same piece), their
+    value and the move; returns how many moved."""
+    moved = 0
+    for j in range(held.size):
+        p = held[j]
+        if cuts.size and _at_cut(p, cuts, channels):
+            continue
+        v = np.int32(flat[p])
+        if abs(v) >= loud:
+            loud_held[p // cell_values] += 1
+        after = p + channels
+        if after >= flat.size or v == 0:
+            continue
+        if cuts.size and _at_cut(after, cuts, channels):
+            continue
+        leap = np.int32(flat[after]) - v
+        if leap != 0:
+            at[moved] = p
+            values[moved] = v
+            leaps[moved] = leap
+            moved += 1
+    return moved

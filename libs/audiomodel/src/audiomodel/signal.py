@@ -274,7 +274,6 @@ class SignalAnalyzer:
         self._hist = np.zeros(65536, dtype=np.intp)
         self._used_bins = np.zeros(0, dtype=np.intp)
         self._used_at = -1  # the sample count ``_used_bins`` was found at
-        self._loud = 0  # values seen with |v| >= the hold level (see _loud_seen)
         # Where count_values writes the positions of a block's repeats and zeros (reused).
         self._positions = np.zeros((2, 0), dtype=np.intp)
         self._n = 0  # samples (all channels)
@@ -351,12 +350,12 @@ class SignalAnalyzer:
         block_start = self._frames
         # One pass over the values: the histogram, where a sample repeats the one a frame
         # before it, and the exact zeros (for the held levels and zero edges here and in the
-        # windows). The block's loud values (held levels: see _count_structure) are what the
-        # histogram gained.
+        # windows), and how many of the block's values are loud (held levels: see
+        # _count_structure).
         flat = ints.reshape(-1)
         if self._positions.shape[1] < flat.size:
             self._positions = np.empty((2, flat.size), dtype=np.intp)
-        n_same, n_zeros, held = count_values(
+        n_same, n_zeros, held, loud_count = count_values(
             flat,
             self.channels,
             self._hist,
@@ -366,9 +365,6 @@ class SignalAnalyzer:
         )
         same = self._positions[0, :n_same].copy()
         zero_at = self._positions[1, :n_zeros].copy()
-        loud_before = self._loud
-        self._loud = self._loud_seen()
-        loud_count = self._loud - loud_before
         self._n += ints.size
         self._frames += ints.shape[0]
 
@@ -405,7 +401,7 @@ class SignalAnalyzer:
             self._mid_side += (float(np.dot(mid, mid)), float(np.dot(side, side)))
         self._update_pairs(summed, level, sumsq, passed)
         self._update_structure(
-            ints, zeros=bool(n_zeros), loud=loud_count, same=same, zero_at=zero_at, held=held
+            ints, zeros=bool(n_zeros), loud=int(loud_count), same=same, zero_at=zero_at, held=held
         )
         if self._head_bytes < HEAD_BYTES:
             self._keep_head(ints)
@@ -413,12 +409,6 @@ class SignalAnalyzer:
         self._lap("signal")
         self._windows.update(ints, floats, level, held=same, zeros=zero_at)
         self._lap("windows")
-
-    def _loud_seen(self) -> int:
-        """Values seen so far with ``|v| >= hold level``: one run of histogram bins in uint16
-        order (level ... 32767, -32768 ... -level)."""
-        level = self._hold_level
-        return int(self._hist[level : 65537 - level].sum())
 
     def _update_pairs(
         self,

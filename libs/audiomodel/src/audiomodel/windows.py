@@ -83,7 +83,13 @@ import numpy as np
 import numpy.typing as npt
 
 from audiomodel.findings import Finding, finding
-from audiomodel.sample_kernels import cell_sums, long_runs
+from audiomodel.sample_kernels import (
+    cell_sums,
+    held_moves,
+    long_runs,
+    monotone_runs,
+    neighbour_sums,
+)
 
 __all__ = ["ByteMap", "WindowAnalyzer", "WindowReport"]
 
@@ -483,20 +489,18 @@ class WindowAnalyzer:
                 near = near[inside]
                 edge = np.abs(flat[near].astype(np.int32)) >= self._big
                 sums[:, _ZEDGE] += np.bincount(near[edge] // samples_per_cell, minlength=cells)
-        if held.size and cuts.size:
-            held = held[within(held)]
         if held.size:
-            values = flat[held].astype(np.int32)
-            loud = np.abs(values) >= self._loud
-            sums[:, _HELD] += np.bincount(held[loud] // samples_per_cell, minlength=cells)
-            nxt = held + ch
-            ok = (nxt < flat.size) & (values != 0)
-            if cuts.size:
-                ok &= within(nxt)
-            held, values, nxt = held[ok], values[ok], nxt[ok]
-            leap = flat[nxt].astype(np.int32) - values
-            moved = leap != 0
-            held, values, leap = held[moved], values[moved], leap[moved]
+            # The loud ones per cell, and those a move leaves (with their value and the move),
+            # in one compiled pass: music holds a value now and then, quiet passages often.
+            loud_held = np.zeros(cells, dtype=np.int64)
+            at = np.empty(held.size, dtype=np.intp)
+            left_value = np.empty(held.size, dtype=np.int32)
+            move = np.empty(held.size, dtype=np.int32)
+            moved = held_moves(
+                flat, held, ch, self._loud, samples_per_cell, cuts, loud_held, at, left_value, move
+            )
+            sums[:, _HELD] += loud_held
+            held, values, leap = at[:moved], left_value[:moved], move[:moved]
             levels = np.zeros((cells, 256), dtype=np.uint16)
             if held.size:
                 # A clip ceiling holds by design: the cell's own extremes are neither steps nor
@@ -611,36 +615,23 @@ class WindowAnalyzer:
                     merged.append((begin, end))
             candidates = merged
         rise_needed = MONOTONIC_RISE * self.channels
-        for begin, end in candidates:
-            v = mono[begin:end]
-            # A stretch that never spans the rise holds no run that climbs it (digital silence,
-            # a slow drift: most candidates), and the extremes cost less than the steps.
-            if v.size < 2 or v.max() - v.min() < rise_needed:
-                continue
-            d = np.diff(v)
-            moves = np.flatnonzero(d)
-            if moves.size < MONOTONIC_STEPS:
-                continue
-            up = d[moves] > 0
-            turns = np.flatnonzero(up[1:] != up[:-1])
-            first = np.concatenate([[0], turns + 1])
-            last = np.concatenate([turns, [moves.size - 1]])
-            keep = last - first + 1 >= MONOTONIC_STEPS
-            first, last = first[keep], last[keep]
-            start, stop = moves[first], moves[last] + 1
-            ok = np.abs(v[stop] - v[start]) >= rise_needed
-            if ok.any():
-                np.maximum.at(
-                    longest, (begin + start[ok]) // length, (stop - start)[ok].astype(np.float64)
-                )
-            for i in np.flatnonzero(ok & (stop - start >= erratic_frames)).tolist():
-                at = moves[first[i] : last[i] + 1]
-                share = _erratic_share(np.diff(at).astype(np.float64), np.abs(d[at[1:]]))
-                if share >= ERRATIC_SHARE:
-                    cell = (begin + int(start[i])) // length
-                    if stop[i] - start[i] > erratic[cell]:
-                        erratic[cell] = stop[i] - start[i]
-                        erratic_share[cell] = share
+        # The runs, stretch by stretch, in one compiled pass (a stretch that never spans the
+        # rise holds none: digital silence, a slow drift, most candidates). Called with no
+        # stretch too, so the warm-up's clips, which have none, compile it.
+        bounds = np.array(candidates, dtype=np.intp).reshape(-1, 2)
+        runs = monotone_runs(mono, bounds[:, 0], bounds[:, 1], rise_needed, MONOTONIC_STEPS)
+        start, stop = runs[:, 0], runs[:, 1]
+        if start.size:
+            np.maximum.at(longest, start // length, (stop - start).astype(np.float64))
+        for first, last in runs[stop - start >= erratic_frames].tolist():
+            d = np.diff(mono[first : last + 1])
+            at = np.flatnonzero(d)  # the run's steps (from its start)
+            share = _erratic_share(np.diff(at).astype(np.float64), np.abs(d[at[1:]]))
+            if share >= ERRATIC_SHARE:
+                cell = first // length
+                if last - first > erratic[cell]:
+                    erratic[cell] = last - first
+                    erratic_share[cell] = share
         return longest, erratic, erratic_share
 
     # -- judgement ----------------------------------------------------------------------------
@@ -723,9 +714,13 @@ class WindowAnalyzer:
         w = slide(sums)
 
         def most(column: int) -> npt.NDArray[np.float64]:
-            out: npt.NDArray[np.float64] = np.lib.stride_tricks.sliding_window_view(
-                sums[:, column], width
-            ).max(axis=1)
+            """The largest of ``width`` adjacent cells' values (shifted maxima: the window
+            view's own set-up costs more than the few comparisons)."""
+            a = sums[:, column]
+            rows = a.size - width + 1
+            out: npt.NDArray[np.float64] = a[:rows].copy()
+            for k in range(1, width):
+                np.maximum(out, a[k : k + rows], out=out)
             return out
 
         mono = most(_MONO)
@@ -1060,10 +1055,9 @@ def _small_beyond_chance(
     the held levels left by a move, per high byte in level order."""
     reach = GLIDE_LEAP >> 8
     p = levels / np.maximum(levels.sum(axis=1, keepdims=True), 1)
-    near = p.copy()
-    for shift in range(1, reach):
-        near[:, shift:] += p[:, :-shift]
-        near[:, :-shift] += p[:, shift:]
+    # Each share plus those of the levels within reach, in one compiled pass per row.
+    near = np.empty_like(p)
+    neighbour_sums(p, reach, near)
     chance = (p * near).sum(axis=1)
     out: npt.NDArray[np.float64] = np.maximum(share - chance, 0.0) / np.maximum(1.0 - chance, 1e-9)
     return out

@@ -16,11 +16,13 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "column_power",
     "count_low_bits",
     "count_near_zero",
     "determinism_terms",
     "has_aligned_run",
     "subblock_extremes",
+    "windowed_frames",
     "zero_clipped",
 ]
 
@@ -248,3 +250,46 @@ def count_near_zero(
     ``values`` with ``|v| < reach``. The dtype's minimum (a full-scale negative sample of 24- or
     32-bit audio) is far from zero and not counted."""
     _count_near_zero(np.ascontiguousarray(values).reshape(-1), counts, reach)
+
+
+@numba.njit(cache=True, nogil=True)
+def windowed_frames(samples: Any, first: int, window: Any, out: Any, span: Any) -> None:
+    """Frames ``first``, ``first + 1``, ... of ``samples`` (channels, frames; any layout and
+    dtype, integers of up to 24 bits or float32), ``window.size`` frames each, as float32
+    times ``window`` into ``out`` (channels, frames taken, ``window.size``), and each frame's
+    largest minus smallest value into ``span`` (channels, frames taken): in one pass, exactly
+    what converting to float32, ``np.multiply(frame, window)`` and ``frame.max() -
+    frame.min()`` give."""
+    channels, count, size = out.shape
+    for c in range(channels):
+        for f in range(count):
+            base = (first + f) * size
+            row = out[c, f]
+            up = np.float32(samples[c, base])
+            down = up
+            for i in range(size):
+                value = np.float32(samples[c, base + i])
+                row[i] = value * window[i]
+                if value > up:
+                    up = value
+                if value < down:
+                    down = value
+            span[c, f] = up - down
+
+
+@numba.njit(cache=True, nogil=True)
+def column_power(parts: Any, out: Any) -> None:
+    """Into ``out`` (columns / 2) the power of each bin of ``parts`` (rows, real and imaginary
+    part of each bin side by side): per column the sum of squares down the rows, row after
+    row, then the two parts added, in the dtype of ``parts`` (what ``np.einsum("ib,ib->b",
+    parts, parts).reshape(-1, 2).sum(axis=1)`` gives: einsum adds row after row)."""
+    rows, columns = parts.shape
+    # Row after row into one running sum per column (contiguous: the loop vectorises, and each
+    # column's sum is still added in row order).
+    acc = parts[0] * parts[0]
+    for i in range(1, rows):
+        row = parts[i]
+        for col in range(columns):
+            acc[col] = row[col] * row[col] + acc[col]
+    for b in range(columns // 2):
+        out[b] = acc[2 * b] + acc[2 * b + 1]

@@ -65,7 +65,7 @@ import numpy.typing as npt
 import scipy.fft
 
 from audiomodel.findings import Finding, Severity, finding
-from audiomodel.stego.kernels import band_levels
+from audiomodel.stego.kernels import band_levels, windowed_frames
 
 __all__ = [
     "FLOOR_FEATURES",
@@ -151,33 +151,36 @@ class NoiseFloor:
     def update(self, values: npt.NDArray[np.integer[Any]]) -> None:
         """Take the next block of right-justified integer samples, (frames, channels)."""
         # float32 holds 24-bit integers exactly; wider samples lose low bits no floor reads.
-        # Converted and transposed to (channels, frames) in one copy; blocks of a multiple of
-        # _FFT frames (the validator's) leave nothing pending and need no concatenation.
-        block = self._scratch("block", values.T.shape)
-        np.copyto(block, values.T, casting="unsafe")
-        data = np.concatenate([self._pending, block], axis=1) if self._pending.size else block
+        # Blocks of a multiple of _FFT frames (the validator's) leave nothing pending: their
+        # frames are read from the samples as they are; a pending tail is joined as float32.
+        if self._pending.shape[1]:
+            block = self._scratch("block", values.T.shape)
+            np.copyto(block, values.T, casting="unsafe")
+            data: npt.NDArray[Any] = np.concatenate([self._pending, block], axis=1)
+        else:
+            data = values.T
         whole = (data.shape[1] // _FFT) * _FFT
         if whole:
-            self._frames_of(data[:, :whole])
-        self._pending = data[:, whole:].copy()  # not a view of the reused block
+            self._frames_of(data, whole // _FFT)
+        rest = data[:, whole:]
+        self._pending = rest.astype(np.float32)  # a copy: the caller may refill ``values``
 
-    def _frames_of(self, data: npt.NDArray[np.float32]) -> None:
-        """Band levels of whole frames of ``data`` (channels, frames)."""
-        framed = data.reshape(self.channels, -1, _FFT)
-        count = framed.shape[1]
-        span = framed.max(axis=-1) - framed.min(axis=-1)  # (channels, frames)
+    def _frames_of(self, data: npt.NDArray[Any], count: int) -> None:
+        """Band levels of the first ``count`` whole frames of ``data`` (channels, frames)."""
         window, norm = _window()
         read = _LAST_BAND - _FIRST_BAND
         levels64 = np.empty((self.channels, count, read))
+        span = np.empty((self.channels, count), dtype=np.float32)
         # _CHUNK frames at a time: the work arrays stay in cache and are the same arrays from
         # chunk to chunk (each frame's transform does not depend on the others in its call).
         chunk = (self.channels, _CHUNK, _FFT)
         for first in range(0, count, _CHUNK):
-            part = framed[:, first : first + _CHUNK]
-            taken = part.shape[1]
+            taken = min(_CHUNK, count - first)
             # The frame mean is not removed: the Hann window keeps DC out of bins >= 2, and the
-            # bands read start far above them.
-            windowed = np.multiply(part, window, out=self._scratch("windowed", chunk)[:, :taken])
+            # bands read start far above them. Each frame's span (does it hold sound?) is
+            # found in the same compiled pass that windows it.
+            windowed = self._scratch("windowed", chunk)[:, :taken]
+            windowed_frames(data, first, window, windowed, span[:, first : first + taken])
             # Only the bands read (bins 1 + 16 _FIRST_BAND .. 1 + 16 _LAST_BAND): each band's
             # mean power (over 16: exact, a power of two) over the window's norm, in float32
             # and numpy's pairwise order for its 16 terms, in one compiled pass.

@@ -52,6 +52,7 @@ from scipy.special import gammaln
 from audiomodel.findings import Finding, finding
 from audiomodel.stego.impulses import ImpulseCounter
 from audiomodel.stego.kernels import (
+    column_power,
     count_low_bits,
     determinism_terms,
     subblock_extremes,
@@ -132,6 +133,25 @@ def _block_excess(framed: npt.NDArray[np.floating], blocks: int) -> npt.NDArray[
     return excess
 
 
+def _blocks_of(window: npt.NDArray[np.floating], blocks: int) -> npt.NDArray[np.floating]:
+    """A read-only view of ``window`` (channels, frames) as (channels, blocks, _BLOCK): the
+    FFT blocks, ``_HOP`` frames apart (a contiguous window's view is made directly: the
+    stride helper's own checks cost more than the rest of a window's fixed work)."""
+    step_channel, step_frame = window.strides
+    shape = (window.shape[0], blocks, _BLOCK)
+    strides = (step_channel, _HOP * step_frame, step_frame)
+    if window.flags.c_contiguous:
+        framed: npt.NDArray[np.floating] = np.ndarray(
+            shape, window.dtype, buffer=window, strides=strides
+        )
+        framed.flags.writeable = False
+        return framed
+    viewed: npt.NDArray[np.floating] = np.lib.stride_tricks.as_strided(
+        window, shape=shape, strides=strides, writeable=False
+    )
+    return viewed
+
+
 def _interpolation_residual(
     window: npt.NDArray[np.floating],
     out: npt.NDArray[np.floating] | None = None,
@@ -152,19 +172,15 @@ def _interpolation_residual(
     padded = blocks * _HOP + 2 * _EDGE
     if padded > frames:
         window = np.concatenate([window, np.zeros((channels, padded - frames), window.dtype)], 1)
-    step_channel, step_frame = window.strides
-    framed = np.lib.stride_tricks.as_strided(
-        window,
-        shape=(channels, blocks, _BLOCK),
-        strides=(step_channel, _HOP * step_frame, step_frame),
-        writeable=False,
-    )
+    framed = _blocks_of(window, blocks)
     spectrum = scipy.fft.rfft(framed, axis=-1)  # (channels, blocks, bins)
     full, to_acf = _cos_tables(window.dtype.str)
     parts = spectrum.view(window.dtype).reshape(-1, 2 * spectrum.shape[-1])
-    power = np.einsum("ib,ib->b", parts, parts).reshape(-1, 2).sum(axis=1)
-    # einsum, not @: BLAS would spin up threads for these small products and cost more than
-    # it saves on a shared core.
+    # The power in a compiled loop that adds in einsum's order (row after row); einsum, not
+    # @, for the products: BLAS would spin up threads for these small products and cost more
+    # than it saves on a shared core.
+    power = np.empty(spectrum.shape[-1], dtype=window.dtype)
+    column_power(parts, power)
     circular = np.einsum("lb,b->l", to_acf, power.astype(np.float64))
     acf = circular - _block_excess(framed, blocks)  # sum x[n] x[n+l] over the window, exactly
     acf[0] += acf[0] * 1e-6 + channels * frames / 12.0
@@ -176,7 +192,9 @@ def _interpolation_residual(
     unit, free = np.linalg.solve(normal, np.stack([np.ones(_TAPS), acf[k]], axis=1)).T
     coef = free + unit * (0.5 - free.sum()) / unit.sum()
     response = (1.0 - 2.0 * np.einsum("bk,k->b", full, coef.astype(full.dtype))).astype(full.dtype)
-    spectrum *= response
+    # The response is real: each bin's real and imaginary parts scaled by it, in place (a
+    # complex product would first widen the response to complex and multiply by its zeros).
+    parts *= np.repeat(response, 2)
     residual: npt.NDArray[np.floating] = scipy.fft.irfft(
         spectrum, n=_BLOCK, axis=-1, overwrite_x=True
     )
