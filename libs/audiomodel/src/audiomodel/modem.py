@@ -677,8 +677,9 @@ def _change_power(diff: Floats, rate: float) -> _ChangePower:
         return last[2]
     g = np.abs(np.diff(diff))
     g -= g.mean()
-    power: Floats = np.abs(scipy.fft.rfft(g)) ** 2
-    freqs = np.fft.rfftfreq(g.size, 1 / rate)
+    size = scipy.fft.next_fast_len(g.size, real=True)  # zero-padded to a length FFTs are quick at
+    power: Floats = np.abs(scipy.fft.rfft(g, size)) ** 2
+    freqs = np.fft.rfftfreq(size, 1 / rate)
     block = 64
     usable = int(power.size // block * block)
     floor: Floats = np.repeat(np.median(power[:usable].reshape(-1, block), axis=1), block)
@@ -832,8 +833,8 @@ def _pair_bands(
     Wide shifts allow fast clocks, which many changes time well in a short window (the middle
     of the chunk; ``spectra`` holds its transform by length); narrow shifts (slow modems) are
     timed over the whole chunk at a low envelope rate. Either way a few transforms of ~4k
-    points; ``fast`` rounds their length up to one the FFT is quick at (the envelope rate
-    then rises by a little) and leaves the sum out (empty).
+    points, their length rounded up to one the FFT is quick at (the envelope rate then rises
+    by a little); ``fast`` leaves the sum out (empty).
     """
     shift = f_b - f_a
     half = BAND_HALF * shift
@@ -850,8 +851,7 @@ def _pair_bands(
     length = int(n * env_rate / rate)
     if length < 64:
         return None
-    if fast:
-        length = scipy.fft.next_fast_len(length)
+    length = scipy.fft.next_fast_len(length)  # a 5-smooth length: the rate rises a little
     env_rate = length * rate / n
     energy = np.abs(_band_envelopes(spectrum, bin_hz, (f_a, f_b), half, length))
     # Under music each band also holds the music's energy, which changes slowly next to the
@@ -1412,8 +1412,8 @@ def _line_bins(size: int, rate: float, max_hz: float) -> tuple[npt.NDArray[np.in
     return bins, freqs[bins]
 
 
-# A line of share p on the 4x-padded grid is at most 1/(4n) cycles from a point of the 2x grid,
-# where the share is at least (sqrt(p) c - sqrt(1 - p) sqrt(1 - c^2))^2, c = |Dirichlet(1/(4n))|
+# A line of share p on the 4x-padded grid is at most 1/(4n) cycles from a point of the 2x grid
+# (or of a finer one), where the share is at least (sqrt(p) c - sqrt(1 - p) sqrt(1 - c^2))^2, c = |Dirichlet(1/(4n))|
 # >= sin(pi/4) / (pi/4): at p = 0.6, 0.178. Under this on the 2x grid, no line reaches 0.6.
 _HALF_GRID_BOUND = 0.17
 
@@ -1426,14 +1426,16 @@ def _line_share(
     it (the 4x-padded transform is then left out)."""
     n = w.size
     total = float(np.sum(np.abs(w) ** 2)) * n + EPS
+    # zero-padded to at least 2x and 4x, at lengths FFTs are quick at (a grid a little finer)
+    twice, four = scipy.fft.next_fast_len(2 * n), scipy.fft.next_fast_len(4 * n)
     if at_least >= PSK_MIN_POWER_LINE:
         # the 2x grid, one bin beyond +-max_hz: the 4x grid's lines are within half its bin
-        bins, _ = _line_bins(2 * n, rate, max_hz + rate / (2 * n))
-        half = scipy.fft.fft(w, 2 * n)[bins]
+        bins, _ = _line_bins(twice, rate, max_hz + rate / (2 * n))
+        half = scipy.fft.fft(w, twice)[bins]
         if float(np.max(half.real**2 + half.imag**2, initial=0.0)) < _HALF_GRID_BOUND * total:
             return 0.0, 0.0
-    bins, freqs = _line_bins(4 * n, rate, max_hz)
-    spec = np.abs(scipy.fft.fft(w, 4 * n)[bins]) ** 2  # bin 0 is always among them
+    bins, freqs = _line_bins(four, rate, max_hz)
+    spec = np.abs(scipy.fft.fft(w, four)[bins]) ** 2  # bin 0 is always among them
     k = int(spec.argmax())
     return float(spec[k]) / total, float(freqs[k])
 
