@@ -962,15 +962,28 @@ def _plan_clock(
     return baud, coherence
 
 
+# (samples, rate, correlation by tones) of the last stretch :func:`_turn_taking` looked at: the
+# cheap look, the common plans and the plans standing out ask for the same pairs in turn
+_turn_memo: list[tuple[Floats, float, dict[tuple[float, float], float]] | None] = [None]
+
+
 def _turn_taking(
     x: Floats, spectra: dict[int, npt.NDArray[np.complex128]], rate: float, f_a: float, f_b: float
 ) -> float:
     """Correlation of the fast energy changes of the bands of ``f_a`` and ``f_b`` (the bands,
-    stretch and floor of :func:`_test_pair`): near -1 when two tones take turns."""
+    stretch and floor of :func:`_test_pair`): near -1 when two tones take turns. Kept for the
+    last ``x`` (the same object: it is not written to), so a pair asked again costs nothing."""
+    memo = _turn_memo[0]
+    if memo is None or memo[0] is not x or memo[1] != rate:
+        memo = (x, rate, {})
+        _turn_memo[0] = memo
+    known = memo[2].get((f_a, f_b))
+    if known is not None:
+        return known
     bands = _pair_bands(x, spectra, rate, f_a, f_b, fast=True)
-    if bands is None:
-        return 0.0
-    return turn_correlation(bands[0], bands[1])
+    value = 0.0 if bands is None else turn_correlation(bands[0], bands[1])
+    memo[2][(f_a, f_b)] = value
+    return value
 
 
 def _fixed_plans(
