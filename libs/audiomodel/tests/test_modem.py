@@ -207,14 +207,8 @@ def held_guitar_note(seconds: float, seed: int) -> npt.NDArray[np.float64]:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_a_held_note_beating_at_a_modem_rate_is_not_reported(seed: int) -> None:
     report = scan_modem(as_int16(held_guitar_note(6.0, seed)), RATE)
-    # the bands do take turns at Bell 202's tones and rate (what used to be reported; the
-    # tones may be read a few % low, which names minimodem's plan for ~1160 Bd instead) ...
-    assert any(
-        abs(t.keying.f_low - 1200) < 40
-        and abs(t.keying.f_high - 2200) < 70
-        and abs(t.keying.baud - 1200) < 60
-        for t in report.transmissions
-    )
+    # the bands do take turns at Bell 202's tones and rate (what used to be reported) ...
+    assert any(t.name == "Bell 202" for t in report.transmissions)
     # ... but the frames carry no data: the bits alternate on nearly every symbol
     assert not report.findings
 

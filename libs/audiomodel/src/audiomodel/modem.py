@@ -833,8 +833,8 @@ def _pair_bands(
     Wide shifts allow fast clocks, which many changes time well in a short window (the middle
     of the chunk; ``spectra`` holds its transform by length); narrow shifts (slow modems) are
     timed over the whole chunk at a low envelope rate. Either way a few transforms of ~4k
-    points, their length rounded up to one the FFT is quick at (the envelope rate then rises
-    by a little); ``fast`` leaves the sum out (empty).
+    points; ``fast`` rounds their length up to one the FFT is quick at (the envelope rate
+    then rises by a little) and leaves the sum out (empty).
     """
     shift = f_b - f_a
     half = BAND_HALF * shift
@@ -851,7 +851,8 @@ def _pair_bands(
     length = int(n * env_rate / rate)
     if length < 64:
         return None
-    length = scipy.fft.next_fast_len(length)  # a 5-smooth length: the rate rises a little
+    if fast:
+        length = scipy.fft.next_fast_len(length)
     env_rate = length * rate / n
     energy = np.abs(_band_envelopes(spectrum, bin_hz, (f_a, f_b), half, length))
     # Under music each band also holds the music's energy, which changes slowly next to the
@@ -1426,8 +1427,9 @@ def _line_bins(size: int, rate: float, max_hz: float) -> tuple[npt.NDArray[np.in
 
 
 # A line of share p on the 4x-padded grid is at most 1/(4n) cycles from a point of the 2x grid
-# (or of a finer one), where the share is at least (sqrt(p) c - sqrt(1 - p) sqrt(1 - c^2))^2, c = |Dirichlet(1/(4n))|
-# >= sin(pi/4) / (pi/4): at p = 0.6, 0.178. Under this on the 2x grid, no line reaches 0.6.
+# (or of a finer one), where the share is at least (sqrt(p) c - sqrt(1 - p) sqrt(1 - c^2))^2,
+# c = |Dirichlet(1/(4n))| >= sin(pi/4) / (pi/4): at p = 0.6, 0.178. Under this on the 2x grid,
+# no line reaches 0.6.
 _HALF_GRID_BOUND = 0.17
 
 
