@@ -120,11 +120,11 @@ def extract(
 ) -> dict[str, dict[str, Any]]:
     """Features for every manifest row (paths under ``corpus``), cached in ``cache_dir`` by the
     extractor's source hash (and ``tag``, naming the set)."""
+    # Every module of the package: the cached findings come from all the detectors (modem,
+    # windows, kernels ...), not only the feature extractor, so any change to them re-extracts.
     package = ROOT / "libs/audiomodel/src/audiomodel"
-    modules = [package / m for m in ("signal.py", "validator.py", "payload.py")]
-    modules += sorted((package / "stego").glob("*.py"))
-    modules += sorted((package / "container").glob("*.py"))
-    source = b"".join(m.read_bytes() for m in modules)
+    modules = sorted(package.rglob("*.py"))
+    source = b"".join(m.relative_to(package).as_posix().encode() + m.read_bytes() for m in modules)
     cache_dir.mkdir(parents=True, exist_ok=True)
     source += json.dumps(CACHE_FIELDS).encode()
     cache = cache_dir / f"features-{tag}{hashlib.sha256(source).hexdigest()[:12]}.jsonl"
