@@ -677,9 +677,8 @@ def _change_power(diff: Floats, rate: float) -> _ChangePower:
         return last[2]
     g = np.abs(np.diff(diff))
     g -= g.mean()
-    size = scipy.fft.next_fast_len(g.size, real=True)  # zero-padded to a length FFTs are quick at
-    power: Floats = np.abs(scipy.fft.rfft(g, size)) ** 2
-    freqs = np.fft.rfftfreq(size, 1 / rate)
+    power: Floats = np.abs(scipy.fft.rfft(g)) ** 2
+    freqs = np.fft.rfftfreq(g.size, 1 / rate)
     block = 64
     usable = int(power.size // block * block)
     floor: Floats = np.repeat(np.median(power[:usable].reshape(-1, block), axis=1), block)
@@ -963,28 +962,15 @@ def _plan_clock(
     return baud, coherence
 
 
-# (samples, rate, correlation by tones) of the last stretch :func:`_turn_taking` looked at: the
-# cheap look, the common plans and the plans standing out ask for the same pairs in turn
-_turn_memo: list[tuple[Floats, float, dict[tuple[float, float], float]] | None] = [None]
-
-
 def _turn_taking(
     x: Floats, spectra: dict[int, npt.NDArray[np.complex128]], rate: float, f_a: float, f_b: float
 ) -> float:
     """Correlation of the fast energy changes of the bands of ``f_a`` and ``f_b`` (the bands,
-    stretch and floor of :func:`_test_pair`): near -1 when two tones take turns. Kept for the
-    last ``x`` (the same object: it is not written to), so a pair asked again costs nothing."""
-    memo = _turn_memo[0]
-    if memo is None or memo[0] is not x or memo[1] != rate:
-        memo = (x, rate, {})
-        _turn_memo[0] = memo
-    known = memo[2].get((f_a, f_b))
-    if known is not None:
-        return known
+    stretch and floor of :func:`_test_pair`): near -1 when two tones take turns."""
     bands = _pair_bands(x, spectra, rate, f_a, f_b, fast=True)
-    value = 0.0 if bands is None else turn_correlation(bands[0], bands[1])
-    memo[2][(f_a, f_b)] = value
-    return value
+    if bands is None:
+        return 0.0
+    return turn_correlation(bands[0], bands[1])
 
 
 def _fixed_plans(
@@ -1426,10 +1412,9 @@ def _line_bins(size: int, rate: float, max_hz: float) -> tuple[npt.NDArray[np.in
     return bins, freqs[bins]
 
 
-# A line of share p on the 4x-padded grid is at most 1/(4n) cycles from a point of the 2x grid
-# (or of a finer one), where the share is at least (sqrt(p) c - sqrt(1 - p) sqrt(1 - c^2))^2,
-# c = |Dirichlet(1/(4n))| >= sin(pi/4) / (pi/4): at p = 0.6, 0.178. Under this on the 2x grid,
-# no line reaches 0.6.
+# A line of share p on the 4x-padded grid is at most 1/(4n) cycles from a point of the 2x grid,
+# where the share is at least (sqrt(p) c - sqrt(1 - p) sqrt(1 - c^2))^2, c = |Dirichlet(1/(4n))|
+# >= sin(pi/4) / (pi/4): at p = 0.6, 0.178. Under this on the 2x grid, no line reaches 0.6.
 _HALF_GRID_BOUND = 0.17
 
 
@@ -1441,16 +1426,14 @@ def _line_share(
     it (the 4x-padded transform is then left out)."""
     n = w.size
     total = float(np.sum(np.abs(w) ** 2)) * n + EPS
-    # zero-padded to at least 2x and 4x, at lengths FFTs are quick at (a grid a little finer)
-    twice, four = scipy.fft.next_fast_len(2 * n), scipy.fft.next_fast_len(4 * n)
     if at_least >= PSK_MIN_POWER_LINE:
         # the 2x grid, one bin beyond +-max_hz: the 4x grid's lines are within half its bin
-        bins, _ = _line_bins(twice, rate, max_hz + rate / (2 * n))
-        half = scipy.fft.fft(w, twice)[bins]
+        bins, _ = _line_bins(2 * n, rate, max_hz + rate / (2 * n))
+        half = scipy.fft.fft(w, 2 * n)[bins]
         if float(np.max(half.real**2 + half.imag**2, initial=0.0)) < _HALF_GRID_BOUND * total:
             return 0.0, 0.0
-    bins, freqs = _line_bins(four, rate, max_hz)
-    spec = np.abs(scipy.fft.fft(w, four)[bins]) ** 2  # bin 0 is always among them
+    bins, freqs = _line_bins(4 * n, rate, max_hz)
+    spec = np.abs(scipy.fft.fft(w, 4 * n)[bins]) ** 2  # bin 0 is always among them
     k = int(spec.argmax())
     return float(spec[k]) / total, float(freqs[k])
 
