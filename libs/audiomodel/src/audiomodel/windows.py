@@ -914,9 +914,13 @@ class WindowAnalyzer:
             if not usual[name]:
                 structured |= sign
         # Zero edges are common in coarse (8-bit) audio: count them only well above the
-        # track's own busiest half seconds.
+        # track's own busiest half seconds, and not at all at 8 bits (see below: there they
+        # are a loud, bright signal passing the zero code, not padding). An 8-bit log sweep
+        # at 8 kHz under shaped dither (white for its first 1.5 s, as loud as the dither
+        # there) read 0.013 zero edges per sample in that window and was rejected for it.
         zero_edges = m["zero_edge_rate"] >= max(ZERO_EDGE_RATE, 2 * track["zero_edge_ref"])
-        structured |= zero_edges
+        if self.level_bits > 8:
+            structured |= zero_edges
         # Signs far from the track's typical half second stand out on their own.
         if track["dc_ratio"] < ONE_SIDED_DC / 2:
             standout |= signs["one-sided"]
