@@ -387,7 +387,7 @@ class ParityStatistics:
         top, peak = subblock_extremes(residual, measured, _SUB)
         self._floor_shape(peak.reshape(-1), by_sub, energy.reshape(-1))
         self.impulses.update(
-            residual, coef, peak, energy, origin + _EDGE, top=top, samples=measured
+            residual, coef, peak, energy, origin + _EDGE, top=top, samples=measured, full=self._full
         )
         self._add(rows)
 
