@@ -216,7 +216,8 @@ _S1, _S2, _V0, _E1, _E2, _N, _N1, _N2 = range(8)
 _SAMPLES, _ZEDGE, _HELD, _ABSURD, _MONO, _STEPS, _ERRATIC, _ERRATIC_SHARE = range(8, 16)
 _MOVES = 16  # held values left by any change
 _GLIDES = 17  # ... by a change under GLIDE_LEAP
-_FIELDS = 18
+_CRESTS = 18  # held values left by a leap that are a crest (see the note on crests)
+_FIELDS = 19
 
 
 @dataclass(frozen=True)
@@ -542,6 +543,7 @@ class WindowAnalyzer:
                 crest = (before >= 0) & (held + 2 * ch < flat.size) & (entry != 0)
                 crest &= ((entry > 0) != (leap > 0)) & ((rise > 0) == (entry > 0)) & (rise != 0)
                 crest &= ((fall > 0) == (leap > 0)) & (fall != 0)
+                sums[:, _CRESTS] += np.bincount(cell_of[big & crest], minlength=cells)
                 big &= ~crest
                 held, leap, cell_of = held[big], leap[big], cell_of[big]
             self._move_levels.append(levels)
@@ -813,6 +815,7 @@ class WindowAnalyzer:
             "absurd_floats": w[:, _ABSURD],
             "held_share": w[:, _HELD] / np.maximum(w[:, _SAMPLES], 1),
             "steps": w[:, _STEPS],
+            "crests": w[:, _CRESTS],
             "step_sizes": shares["step_sizes"],
             "step_size_spread": shares["step_size_spread"],
             "step_grid_share": shares["step_grid_share"],
@@ -864,7 +867,9 @@ class WindowAnalyzer:
             "zero_edge_median": float(median_cell["zero_edge_rate"]),
             "dc_ratio": float(median_cell["dc_ratio"]),
             "printable_share": float(median_cell["printable_share"]),
-            "steps": float(np.median(cells["steps"])),
+            # Whether steps are the track's own character counts its crests too: a bright
+            # coarse tone that turns on held codes everywhere holds and leaps everywhere.
+            "steps": float(np.median(cells["steps"] + cells["crests"])),
         }
         flags: dict[str, npt.NDArray[np.bool_]] = {
             "signal.data_segment": np.zeros(cells["rms_db"].size, dtype=bool),
