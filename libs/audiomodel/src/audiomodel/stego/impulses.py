@@ -185,7 +185,7 @@ def _beside_clip(
     level = np.abs(np.asarray(peak, dtype=np.int64))[:, None]  # a wrapped minimum, unwrapped
     high = window >= level - tol
     flat = high[:, :-1] & high[:, 1:] & (np.abs(np.diff(window, axis=1)) <= tol)
-    clipped = flat.any(axis=1)
+    clipped: npt.NDArray[np.bool_] = np.asarray(flat.any(axis=1))
     if full is not None:
         clipped |= (window[:, 1:4] >= full - tol).any(axis=1)
     return clipped
