@@ -481,3 +481,46 @@ def test_one_short_period_repeated_exactly_has_no_skewed_low_byte_sign() -> None
     analyzer = SignalAnalyzer(sample_rate=rate, channels=1)
     analyzer.update(samples)
     assert "low_byte" not in analyzer.report().data_signs
+
+
+def _two_tone_8_bit(rate: int, high: float, seed: int = 0) -> npt.NDArray[np.int16]:
+    """SMPTE-style two-tone (60 Hz + ``high``) at -1 dBFS stored as 8-bit codes with TPDF
+    dither, rendered to 16 bits (a code is 256 LSB)."""
+    t = np.arange(rate * 4) / rate
+    x = 0.45 * (np.sin(2 * np.pi * 60 * t) + np.sin(2 * np.pi * high * t))
+    dither = np.random.default_rng(seed).uniform(-0.5, 0.5, (2, t.size)).sum(axis=0)
+    codes = np.clip(np.rint(x * 127 + dither), -128, 127)
+    return (codes * 256).astype(np.int16).reshape(-1, 1)
+
+
+def analyse_8_bit(ints: npt.NDArray[np.int16], rate: int) -> SignalReport:
+    analyzer = SignalAnalyzer(sample_rate=rate, channels=ints.shape[1], bits_per_sample=8)
+    analyzer.update(ints)
+    return analyzer.report()
+
+
+@pytest.mark.parametrize(("rate", "high"), [(8000, 3000), (16000, 7000), (32000, 7000)])
+def test_an_8_bit_two_tone_passing_the_zero_code_is_not_zero_padding(
+    rate: int, high: float
+) -> None:
+    """A loud bright tone at 8 bits lands on the zero code beside a loud sample as often as on
+    the codes either side: many zero edges, none of them padding."""
+    report = analyse_8_bit(_two_tone_8_bit(rate, high), rate)
+    assert report.features["zero_edge_ratio"] >= 0.02  # what the rule alone would hold
+    assert not any(
+        f.code == "signal.data_as_audio" and "zero" in f.message for f in report.findings
+    )
+
+
+def test_8_bit_samples_with_zero_padded_fields_keep_their_zero_edges() -> None:
+    """Loud values cut into fields by runs of the zero code: zero beside loud samples far more
+    often than its neighbouring codes."""
+    rng = np.random.default_rng(5)
+    fields = []
+    for _ in range(4000):
+        fields.append(rng.choice([-1, 1], 6) * rng.integers(20, 128, 6))
+        fields.append(np.zeros(int(rng.integers(1, 4))))
+    codes = np.concatenate(fields)
+    report = analyse_8_bit((codes * 256).astype(np.int16).reshape(-1, 1), 8000)
+    assert report.features["zero_edge_ratio"] >= 0.02
+    assert any(f.code == "signal.data_as_audio" and "zero" in f.message for f in report.findings)

@@ -883,3 +883,49 @@ def test_streams_packed_once_equal_each_bit_order_packed_alone(bits: int, carrie
     packed = carving._pack_streams(low, bits, 1 << 16)
     for order, stream in zip(carving._ORDERS, packed, strict=True):
         np.testing.assert_array_equal(stream, carving._pack_stream(low, bits, order, 1 << 16))
+
+
+@pytest.mark.parametrize("drive", [1.8, 4.0])
+def test_a_hard_clipped_tone_under_dither_has_no_displaced_samples(drive: float) -> None:
+    """A hard clip joins a flat top to a slope: the corner's residual is even and sits on one
+    sample, an impulse the size of the slope there; it sits beside the clip, which no steghide
+    exchange needs to. (A quiet clipped effect: flat tops at +-333 LSB under TPDF dither.)"""
+    t = np.arange(RATE * 4) / RATE
+    wave = np.clip(333.0 * drive * np.sin(2 * np.pi * 97.0 * t), -333.0, 333.0)
+    sound = np.rint(wave + tpdf(t.shape, 2.0, seed=40)).astype(np.int16).reshape(-1, 1)
+    report = analyse(sound)
+    assert report.features["impulse_rows"] >= 300  # judged: the tone is predictable
+    assert not displaced(report)
+
+
+def test_a_tone_clipped_at_the_rail_has_no_displaced_samples() -> None:
+    """A 1 kHz tone at 8 kHz driven into the rails: each crest sample is cut by the clip alone."""
+    rate = 8000
+    t = np.arange(rate * 8) / rate
+    wave = 2.7 * 32767.0 * np.sin(2 * np.pi * 1000.0 * t + 0.3)
+    noisy = wave + tpdf(t.shape, 2.0, seed=41)
+    sound = np.clip(np.rint(noisy), -32768, 32767).astype(np.int16).reshape(-1, 1)
+    assert not displaced(analyse(sound))
+
+
+def _zstd_frame(body: bytes, descriptor: int = 0x20) -> bytes:
+    """A zstd frame: single segment, 1-byte content size, one raw last block (RFC 8878)."""
+    block = (len(body) << 3 | 0 << 1 | 1).to_bytes(3, "little")
+    return b"\x28\xb5\x2f\xfd" + bytes([descriptor, len(body)]) + block + body
+
+
+def test_a_zstd_magic_is_confirmed_by_its_frame_and_block_headers() -> None:
+    from audiomodel.payload import confirm_signature
+
+    assert confirm_signature("zstd", _zstd_frame(b"x" * 200), 0)
+    assert not confirm_signature("zstd", _zstd_frame(b"x" * 200, descriptor=0x30), 0)  # unused bit
+    reserved = bytearray(_zstd_frame(b"x" * 200))
+    reserved[6] |= 0b110  # block type 3: reserved
+    assert not confirm_signature("zstd", bytes(reserved), 0)
+    rng = np.random.default_rng(43)
+    heads = [
+        b"\x28\xb5\x2f\xfd" + rng.integers(0, 256, 60, dtype=np.uint8).tobytes()
+        for _ in range(4000)
+    ]
+    passed = sum(confirm_signature("zstd", head, 0) for head in heads)
+    assert passed < 4000 / 40  # random bytes: ~1/98 pass (the reserved bit alone passed 1/2)

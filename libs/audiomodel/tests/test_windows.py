@@ -546,3 +546,38 @@ def test_the_tables_measured_in_pieces_of_rows_measure_as_all_rows_at_once(
         assert small.keys() == whole.keys()
         for name, values in small.items():
             np.testing.assert_array_equal(whole[name], values, err_msg=f"{name} by {piece}")
+
+
+def _sweep_8_bit(rate: int, seconds: float, low: float, high: float) -> npt.NDArray[np.float64]:
+    """A loud log sweep stored as 8-bit codes with TPDF dither (float, on the 8-bit grid)."""
+    t = np.arange(int(rate * seconds)) / rate
+    phase = (
+        2
+        * np.pi
+        * low
+        * seconds
+        / np.log(high / low)
+        * (np.exp(t / seconds * np.log(high / low)) - 1)
+    )
+    dither = np.random.default_rng(7).uniform(-0.5, 0.5, (2, t.size)).sum(axis=0)
+    return np.clip(np.rint(0.8 * 127 * np.sin(phase) + dither), -128, 127) / 128
+
+
+def test_an_8_bit_sweep_turning_on_two_equal_codes_has_no_held_steps() -> None:
+    """A loud tone at 8 bits straddles many crests with two equal codes and falls away by 8+
+    codes (300 Hz-1.5 kHz at 16 kHz): a turn of the wave, not a step."""
+    x = _sweep_8_bit(16000, 6.0, 300.0, 1500.0)
+    codes = np.rint(x * 128).astype(np.int64)
+    turns = (codes[1:-1] == codes[:-2]) & (np.abs(codes[1:-1]) >= 16)
+    turns &= np.abs(codes[2:] - codes[1:-1]) >= 8
+    assert np.count_nonzero(turns) >= 300  # steps to the old count: up to 88 in a half second
+    analyzer = WindowAnalyzer(sample_rate=16000, channels=1, level_bits=8)
+    analyzer.update(np.rint(x * 32768).astype(np.int16).reshape(-1, 1))
+    assert (analyzer.report().measures["steps"] < 48).all()
+    assert "signal.held_steps" not in located(wav(x, "PCM_U8", 16000))
+
+
+def test_bytes_held_two_samples_in_stereo_are_still_held_steps() -> None:
+    raw = np.frombuffer(file_bytes(RATE * 4), dtype=np.uint8)
+    samples = ((np.repeat(raw, 2).astype(np.int32) - 128) << 8).astype(np.int16).reshape(-1, 2)
+    assert "signal.held_steps" in located(wav(samples))

@@ -77,6 +77,16 @@ HEAD_BYTES = 1 << 16
 # clips of the dev corpus; binaries dressed up as audio give ~0.09).
 ZERO_EDGE_DATA = 0.02
 ZERO_EDGE_MIN_COUNT = 64
+# ... and, at 8 bits, only where the zero code is visited next to loud samples this many times
+# as often as the codes either side of it. A 16-bit zero is 1/65536 of the range: loud sound
+# lands on it by chance once in ~1000 crossings. An 8-bit zero code is 256 times wider, and a
+# loud tone whose slope spans tens of codes a sample lands on it every few dozen crossings:
+# 8-bit two-tone (60 Hz + 3/7 kHz, 400 Hz + 5 kHz), 8-48 kHz, -1 to -12 dBFS, TPDF dither, read
+# 0.5-6.5% zero edges but visit zero 0.2-2.8 times as often as the codes +-1 (2.8: a periodic
+# tone starting at zero phase returns to the zero code once a period); dev-good seed 4
+# test_tone-0013 and -0017 1.15. Padding is zeros: the 8-bit bad file the rule catches
+# (xor_base64_as_pcm-0025, 8.3%) visits zero 14 times as often as +-1.
+ZERO_CODE_EXCESS_8BIT = 4.0
 # Signs of bytes that do not depend on the level's shape (see SignalAnalyzer.data_signs).
 SIGN_MIN_RMS = 1024  # LSB (-30 dBFS RMS): bytes written as samples span the code range
 # Total-variation distance from uniform of the low byte (16-bit) or nibble (8-bit): sound
@@ -299,6 +309,7 @@ class SignalAnalyzer:
         self._held = 0
         self._loud_pairs = 0
         self._zero_edges = 0
+        self._near_zero_edges = 0  # loud neighbours of the codes +-1 (8-bit only)
         self._last_frame = np.zeros((0, channels), dtype=np.int16)
         # The last two frames: a zero's edges are judged once the frame after it is seen.
         self._zero_tail = np.zeros((0, channels), dtype=np.int16)
@@ -502,6 +513,8 @@ class SignalAnalyzer:
                 at = np.concatenate([tail_zeros, zero_at + tail.shape[0] * ch])
                 at = at[at < stop * ch]
             self._zero_edges += self._count_zero_edges(data, first, stop, at)
+        if self.level_bits == 8:
+            self._near_zero_edges += self._count_near_zero_edges(ints)
         self._zero_tail = np.concatenate([tail, ints[-2:]])[-2:]
 
     def _count_structure(
@@ -564,6 +577,29 @@ class SignalAnalyzer:
         if at.size == 0:
             return 0
         return int(zero_edges(flat, at, ch, self._big_level))
+
+    def _count_near_zero_edges(self, ints: npt.NDArray[np.int16]) -> int:
+        """Loud neighbours (same channel, within the block) of the codes one step either side
+        of zero: what sound that lands on the zero code by chance lands on as often."""
+        step = 1 << (16 - self.level_bits)
+        flat = ints.reshape(-1)
+        ch = ints.shape[1]
+        at = np.flatnonzero(np.abs(flat.astype(np.int32)) == step)
+        at = at[(at >= ch) & (at < flat.size - ch)]
+        if at.size == 0:
+            return 0
+        big = self._big_level
+        before = np.abs(flat[at - ch].astype(np.int32)) >= big
+        after = np.abs(flat[at + ch].astype(np.int32)) >= big
+        return int(np.count_nonzero(before)) + int(np.count_nonzero(after))
+
+    def _zero_is_padding(self) -> bool:
+        """Whether exact zeros sit next to loud samples more often than a waveform passing the
+        zero code would put them there (always at 16 bits; see ``ZERO_CODE_EXCESS_8BIT``)."""
+        if self.level_bits != 8:
+            return True
+        near = self._near_zero_edges / 2  # per code, the two codes either side
+        return self._zero_edge_count() >= ZERO_CODE_EXCESS_8BIT * near
 
     def _zero_edge_count(self) -> int:
         """Zero edges so far, the last frame's zeros judged without a frame after them."""
@@ -1097,6 +1133,7 @@ class SignalAnalyzer:
             f["zero_edge_ratio"] >= ZERO_EDGE_DATA
             and self._zero_edge_count() >= ZERO_EDGE_MIN_COUNT
             and header is None
+            and self._zero_is_padding()
         ):
             out.append(
                 finding(

@@ -139,6 +139,16 @@ QUIET_DB = 20.0  # nor windows this far below the track's typical half second
 MIN_ENTROPY_BITS = 2.5  # nor windows using fewer than ~6 high bytes evenly (near silence)
 # -- held steps -------------------------------------------------------------------------------
 STEP_LEAP = 2048  # a held value left by a leap of 1/16 of full scale: a step
+# Crests: a value held exactly two samples that the wave turns on (climbing for two samples
+# into it, falling for two out of it, or the mirror) is a crest or trough straddled by two
+# samples, not a step: at 8 bits a loud tone of a few hundred Hz and up straddles crests with
+# two equal codes and falls away by 8+ codes (dev good seed 4 test_tone-0019, a log sweep at
+# 16 kHz through Vorbis: [-86, -98, -102, -102, -94, -82]; 48 steps in its busiest half second,
+# 28 once its crests are left out, where a flag needs MIN_STEPS). Bytes held N >= 2 samples
+# enter each hold from a hold; bytes read one a sample turn like this by chance (the middle
+# of three draws is their extreme 2/3 of the time, and both sides run on 1/4 of that), so the
+# families' steps stay (heldout "data held as steps": 12 files' busiest half seconds unchanged
+# or 8,671 -> 7,609 and 8,394 -> 7,467 in stereo).
 # ... and 4% or more of the samples loud (1/16 of full scale) and repeating the previous one
 # exactly: bright coarse audio (mu-law, 8-bit) leaps after holds by many sizes but holds only
 # 1-3% of its samples; bytes held N samples hold (N-1)/N of theirs, a binary's fields several %.
@@ -212,7 +222,8 @@ _S1, _S2, _V0, _E1, _E2, _N, _N1, _N2 = range(8)
 _SAMPLES, _ZEDGE, _HELD, _ABSURD, _MONO, _STEPS, _ERRATIC, _ERRATIC_SHARE = range(8, 16)
 _MOVES = 16  # held values left by any change
 _GLIDES = 17  # ... by a change under GLIDE_LEAP
-_FIELDS = 18
+_CRESTS = 18  # held values left by a leap that are a crest (see the note on crests)
+_FIELDS = 19
 
 
 @dataclass(frozen=True)
@@ -525,6 +536,19 @@ class WindowAnalyzer:
                     np.uint16
                 )
                 big = np.abs(leap) >= STEP_LEAP
+                # A crest straddled by two equal samples is no step (see the note on crests).
+                before = held - 3 * ch
+                after = np.minimum(held + 2 * ch, flat.size - 1)
+                entry = values - flat[np.maximum(held - 2 * ch, 0)].astype(np.int32)
+                rise = flat[np.maximum(held - 2 * ch, 0)].astype(np.int32) - flat[
+                    np.maximum(before, 0)
+                ].astype(np.int32)
+                fall = flat[after].astype(np.int32) - (values + leap)
+                crest = (before >= 0) & (held + 2 * ch < flat.size) & (entry != 0)
+                crest &= ((entry > 0) != (leap > 0)) & ((rise > 0) == (entry > 0)) & (rise != 0)
+                crest &= ((fall > 0) == (leap > 0)) & (fall != 0)
+                sums[:, _CRESTS] += np.bincount(cell_of[big & crest], minlength=cells)
+                big &= ~crest
                 held, leap, cell_of = held[big], leap[big], cell_of[big]
             self._move_levels.append(levels)
             if held.size:
@@ -786,6 +810,7 @@ class WindowAnalyzer:
             "absurd_floats": w[:, _ABSURD],
             "held_share": w[:, _HELD] / np.maximum(w[:, _SAMPLES], 1),
             "steps": w[:, _STEPS],
+            "crests": w[:, _CRESTS],
             "step_sizes": shares["step_sizes"],
             "step_size_spread": shares["step_size_spread"],
             "step_grid_share": shares["step_grid_share"],
@@ -837,7 +862,9 @@ class WindowAnalyzer:
             "zero_edge_median": float(median_cell["zero_edge_rate"]),
             "dc_ratio": float(median_cell["dc_ratio"]),
             "printable_share": float(median_cell["printable_share"]),
-            "steps": float(np.median(cells["steps"])),
+            # Whether steps are the track's own character counts its crests too: a bright
+            # coarse tone that turns on held codes everywhere holds and leaps everywhere.
+            "steps": float(np.median(cells["steps"] + cells["crests"])),
         }
         flags: dict[str, npt.NDArray[np.bool_]] = {
             "signal.data_segment": np.zeros(cells["rms_db"].size, dtype=bool),
@@ -909,9 +936,13 @@ class WindowAnalyzer:
             if not usual[name]:
                 structured |= sign
         # Zero edges are common in coarse (8-bit) audio: count them only well above the
-        # track's own busiest half seconds.
+        # track's own busiest half seconds, and not at all at 8 bits (see below: there they
+        # are a loud, bright signal passing the zero code, not padding). An 8-bit log sweep
+        # at 8 kHz under shaped dither (white for its first 1.5 s, as loud as the dither
+        # there) read 0.013 zero edges per sample in that window and was rejected for it.
         zero_edges = m["zero_edge_rate"] >= max(ZERO_EDGE_RATE, 2 * track["zero_edge_ref"])
-        structured |= zero_edges
+        if self.level_bits > 8:
+            structured |= zero_edges
         # Signs far from the track's typical half second stand out on their own.
         if track["dc_ratio"] < ONE_SIDED_DC / 2:
             standout |= signs["one-sided"]

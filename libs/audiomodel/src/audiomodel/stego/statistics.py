@@ -404,7 +404,9 @@ class ParityStatistics:
         # largest |residual|, for the impulse test: one compiled pass over both.
         top, peak = subblock_extremes(residual, measured, _SUB)
         self._floor_shape(peak.reshape(-1), by_sub, energy.reshape(-1))
-        self.impulses.update(residual, coef, peak, energy, origin + _EDGE, top=top)
+        self.impulses.update(
+            residual, coef, peak, energy, origin + _EDGE, top=top, samples=measured, full=self._full
+        )
         self._add(rows)
 
     def _floor_shape(
