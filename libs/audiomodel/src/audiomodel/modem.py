@@ -1638,43 +1638,52 @@ def _tone_magnitude(x: Floats, sr: float, freq: float, width: int) -> Floats:
     return out
 
 
-def _uart(
-    mark: npt.NDArray[np.bool_], samples_per_bit: float, limit: int
-) -> tuple[bytes, int, int]:
-    """Asynchronous 8-N-1 framing: each start bit (mark -> space) re-synchronises the clock;
-    8 data bits LSB first sampled mid-bit, then a stop bit (mark). (data, frames, valid).
+def _frames(
+    mark: npt.NDArray[np.bool_], samples_per_bit: float, data_bits: int, limit: int
+) -> tuple[list[int], int, int]:
+    """Asynchronous framing: a start bit (mark -> space) re-synchronises the clock, then
+    ``data_bits`` LSB first sampled mid-bit, then a stop bit (mark). (values, frames, valid).
 
     Every falling edge is read as a frame at once (its bits, its value, where the receiver
-    looks next after it); only the walk from one frame to the next is sequential.
+    looks next after it); only the walk from one frame to the next is sequential. After a
+    framed value the receiver looks for the next start bit from the middle of the stop bit
+    (so 1, 1.5 or 2 stop bits all read); after a bad stop bit, one bit on.
     """
     falling = np.flatnonzero(mark[:-1] & ~mark[1:]) + 1
-    offsets = (np.arange(10) + 0.5) * samples_per_bit
-    frame_len = 9.5 * samples_per_bit
+    offsets = (np.arange(data_bits + 2) + 0.5) * samples_per_bit
+    frame_len = offsets[-1]
     starts = falling[falling + frame_len < mark.size]  # frames that end inside the signal
     if starts.size == 0:
-        return b"", 0, 0
+        return [], 0, 0
     bits = mark[(starts[:, None] + offsets[None, :]).astype(np.int64)]
-    values = (bits[:, 1:9].astype(np.int64) @ (1 << np.arange(8))).tolist()
+    values = (bits[:, 1 : data_bits + 1].astype(np.int64) @ (1 << np.arange(data_bits))).tolist()
     glitch = bits[:, 0].tolist()  # a mark where the start bit should be: not a frame
-    stop = bits[:, 9].tolist()
-    # after a framed byte the receiver waits out the frame; after a bad stop bit, one bit
+    stop = bits[:, -1].tolist()
     after_valid = np.searchsorted(starts, (starts + frame_len).astype(np.int64)).tolist()
     after_bad = np.searchsorted(starts, starts + int(samples_per_bit)).tolist()
-    out = bytearray()
+    read: list[int] = []
     frames = valid = 0
     k, count = 0, len(glitch)
-    while k < count and len(out) < limit:
+    while k < count and len(read) < limit:
         if glitch[k]:
             k += 1
             continue
         frames += 1
         if stop[k]:
             valid += 1
-            out.append(values[k])
+            read.append(values[k])
             k = after_valid[k]
         else:
             k = after_bad[k]
-    return bytes(out), frames, valid
+    return read, frames, valid
+
+
+def _uart(
+    mark: npt.NDArray[np.bool_], samples_per_bit: float, limit: int
+) -> tuple[bytes, int, int]:
+    """Asynchronous 8-N-1 framing (:func:`_frames` with 8 data bits). (data, frames, valid)."""
+    read, frames, valid = _frames(mark, samples_per_bit, 8, limit)
+    return bytes(read), frames, valid
 
 
 def demodulate_fsk(
@@ -2186,32 +2195,9 @@ def baudot_text(
     width = max(2, round(sr / baud))
     low = _tone_magnitude(x, sr, f_low, width)
     high = _tone_magnitude(x, sr, f_high, width)
-    spb = sr / baud
-    offsets = (np.arange(7) + 0.5) * spb  # start bit, 5 data bits, stop bit
     best: tuple[float, list[int]] = (-1.0, [])
     for mark in (low > high, high > low):
-        falling = np.flatnonzero(mark[:-1] & ~mark[1:]) + 1
-        starts = falling[falling + offsets[-1] < mark.size]
-        if starts.size == 0:
-            continue
-        bits = mark[(starts[:, None] + offsets[None, :]).astype(np.int64)]
-        codes = (bits[:, 1:6].astype(np.int64) @ (1 << np.arange(5))).tolist()
-        glitch, stop = bits[:, 0].tolist(), bits[:, 6].tolist()
-        after_valid = np.searchsorted(starts, (starts + offsets[-1]).astype(np.int64)).tolist()
-        after_bad = np.searchsorted(starts, (starts + spb).astype(np.int64)).tolist()
-        read: list[int] = []
-        frames = valid = k = 0
-        while k < len(glitch) and len(read) < limit:
-            if glitch[k]:
-                k += 1
-                continue
-            frames += 1
-            if stop[k]:
-                valid += 1
-                read.append(codes[k])
-                k = after_valid[k]
-            else:
-                k = after_bad[k]
+        read, frames, valid = _frames(mark, sr / baud, 5, limit)
         ratio = valid / frames if frames else 0.0
         if ratio > best[0]:
             best = (ratio, read)
