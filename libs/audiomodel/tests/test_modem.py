@@ -272,6 +272,11 @@ def test_tones_that_are_steady_lines_are_not_keyed_at_a_plans_rate() -> None:
     framed = Demodulated(data, 1200.0, 2200.0, frames=600, valid_ratio=0.78)
     assert not Transmission(keying, "Bell 202", framed, tone_lines=fm).flagged
     assert Transmission(keying, "Bell 202", framed, tone_lines=keyed).flagged
+    # tones no plan knows, framing cleanly on a clean clock: the same test
+    generic = Keying(0.0, 3.0, 1105.0, 4446.0, 2880.0, 0.95, 400)
+    clean = Demodulated(data, 1105.0, 4446.0, frames=400, valid_ratio=0.95)
+    assert not Transmission(generic, "FSK", clean, tone_lines=fm).flagged
+    assert Transmission(generic, "FSK", clean, tone_lines=keyed).flagged
 
 
 def test_fsk_keyed_on_a_plans_tones_is_still_reported_with_its_tones_spread() -> None:

@@ -170,6 +170,7 @@ MIN_ENVELOPE_HOLD = 0.2  # 10th/90th percentile of the pair's energy while keyin
 # note (its "keying" is two partials beating in the bands): 0.82-0.91 for the 7 of 200 fm_synth
 # renditions (fresh seeds 100-139) read as minimodem's plan at 512-5079 Bd or Bell 202, framing
 # at 0.71-0.81 (above PLAN_MIN_VALID_FRAMES, short of MIN_VALID_FRAMES, no named clock).
+# Tones no plan knows framing cleanly are held to it too (fresh seeds 141-180: one at 0.92).
 TONE_LINE_BINS = 0.01  # the share of a band's bins that its lines may fill
 MAX_TONE_LINE_SHARE = 0.7  # the weaker band's power in them, above which both tones are lines
 MAX_KEPT_SECONDS = 900.0  # reduced-rate audio kept for demodulation, at most
@@ -339,7 +340,12 @@ class Transmission:
         k = self.keying
         # Tones no plan knows: the framing must come with a clean clock (music's steady
         # patterns frame now and then, on a clock jittered by the rest of the music)
-        if self.framed and (self.name != "FSK" or k.coherence >= GENERIC_FRAMED_COHERENCE):
+        # and tones that are keyed, not steady lines (MAX_TONE_LINE_SHARE: an FM voice framed
+        # 0.91 on partials 1105/4446 Hz apart at 2880 Bd, clock 0.95, lines 0.92)
+        generic_ok = (
+            k.coherence >= GENERIC_FRAMED_COHERENCE and self.tone_lines < MAX_TONE_LINE_SHARE
+        )
+        if self.framed and (self.name != "FSK" or generic_ok):
             return True
         if k.coherence >= GENERIC_COHERENCE and k.transitions >= GENERIC_TRANSITIONS:
             return True
