@@ -15,10 +15,12 @@ import scipy.signal
 import soundfile as sf
 
 from audiomodel.modem import (
+    MAX_TONE_LINE_SHARE,
     Demodulated,
     Keying,
     ModemScanner,
     Transmission,
+    _tone_line_share,
     _uart,
     demodulate_fsk,
     modem_name,
@@ -228,6 +230,60 @@ def test_a_standard_plan_is_reported_only_with_frames_above_chance() -> None:
     # 0x55 with slips: a note phase-locked to the receiver's clock, or an idle preamble
     dotting = Demodulated(bytes([0x55, 0x5D, 0x57, 0xD5] * 100), 1200.0, 2200.0, 400, 0.97)
     assert not _bell_202(dotting).flagged
+
+
+def fm_bells(seconds: float, seed: int) -> npt.NDArray[np.float64]:
+    """Two-operator FM bells (modulator at 3.5x the carrier, its index decaying with the note)
+    on an eighth-note grid: every partial a line at the carrier +- multiples of the modulator."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    out = np.zeros(n)
+    step = 60 / rng.uniform(70, 130) / 2
+    for s in range(int(seconds / step)):
+        at = int(s * step * RATE)
+        t = np.arange(min(n - at, int(4.2 * RATE))) / RATE
+        f = 440 * 2 ** (rng.integers(-5, 12) / 12)
+        index = 4.0 * np.exp(-t / 0.47)
+        out[at : at + t.size] += np.exp(-t / 1.4) * np.sin(
+            2 * np.pi * f * t + index * np.sin(2 * np.pi * 3.5 * f * t)
+        )
+    return out
+
+
+def bell_202_fsk(seconds: float, seed: int) -> npt.NDArray[np.float64]:
+    """Random bytes sent 8-N-1 at 1200 Bd on Bell 202's tones, phase-continuous (as minimodem)."""
+    rng = np.random.default_rng(seed)
+    bits: list[int] = []
+    for byte in rng.integers(0, 256, int(seconds * 120)):
+        bits += [0] + [(int(byte) >> i) & 1 for i in range(8)] + [1]
+    freq = np.repeat(np.where(np.array(bits) == 1, 1200.0, 2200.0), RATE // 1200)
+    return np.sin(2 * np.pi * np.cumsum(freq) / RATE)
+
+
+def test_tones_that_are_steady_lines_are_not_keyed_at_a_plans_rate() -> None:
+    keying = Keying(0.0, 3.0, 1200.0, 2200.0, 1200.0, 0.8, 400)
+    fm = _tone_line_share(fm_bells(3.0, seed=2), RATE, keying)
+    keyed = _tone_line_share(bell_202_fsk(3.0, seed=0), RATE, keying)
+    # FM partials hold most of each band in a handful of bins; keyed tones spread over ~the rate
+    assert fm >= MAX_TONE_LINE_SHARE > 2 * keyed
+    rng = np.random.default_rng(5)
+    data = rng.integers(0, 256, 400, dtype=np.uint8).tobytes()
+    # frames above chance but short of clean (as an FM voice read by Bell 202's receiver)
+    framed = Demodulated(data, 1200.0, 2200.0, frames=600, valid_ratio=0.78)
+    assert not Transmission(keying, "Bell 202", framed, tone_lines=fm).flagged
+    assert Transmission(keying, "Bell 202", framed, tone_lines=keyed).flagged
+    # tones no plan knows, framing cleanly on a clean clock: the same test
+    generic = Keying(0.0, 3.0, 1105.0, 4446.0, 2880.0, 0.95, 400)
+    clean = Demodulated(data, 1105.0, 4446.0, frames=400, valid_ratio=0.95)
+    assert not Transmission(generic, "FSK", clean, tone_lines=fm).flagged
+    assert Transmission(generic, "FSK", clean, tone_lines=keyed).flagged
+
+
+def test_fsk_keyed_on_a_plans_tones_is_still_reported_with_its_tones_spread() -> None:
+    report = scan_modem(as_int16(bell_202_fsk(4.0, seed=1)), RATE)
+    assert any(f.code == "signal.modem" for f in report.findings)
+    assert all(t.tone_lines < MAX_TONE_LINE_SHARE for t in report.transmissions)
+    assert not scan_modem(as_int16(fm_bells(6.0, seed=2)), RATE).findings
 
 
 def _generic(data: bytes) -> Transmission:

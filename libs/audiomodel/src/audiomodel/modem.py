@@ -163,6 +163,16 @@ GENERIC_COHERENCE = 0.98
 GENERIC_FRAMED_COHERENCE = 0.8
 GENERIC_TRANSITIONS = 2000
 MIN_ENVELOPE_HOLD = 0.2  # 10th/90th percentile of the pair's energy while keying (FSK ~0.3-1)
+# Tones that are lines are not keyed (:func:`_tone_line_share`). A symbol lasting 1/baud s spreads
+# its tone's power over ~baud Hz, so the strongest 1 % of a keyed band's bins hold little of it:
+# the weaker band 0.09-0.57 for train minimodem at 300-4800 Bd alone (0.57: 4800 Bd, framing
+# cleanly), 0.09-0.39 under train music at -4..+5 dB. An FM voice's partials are lines held for a
+# note (its "keying" is two partials beating in the bands): 0.82-0.91 for the 7 of 200 fm_synth
+# renditions (fresh seeds 100-139) read as minimodem's plan at 512-5079 Bd or Bell 202, framing
+# at 0.71-0.81 (above PLAN_MIN_VALID_FRAMES, short of MIN_VALID_FRAMES, no named clock).
+# Tones no plan knows framing cleanly are held to it too (fresh seeds 141-180: one at 0.92).
+TONE_LINE_BINS = 0.01  # the share of a band's bins that its lines may fill
+MAX_TONE_LINE_SHARE = 0.7  # the weaker band's power in them, above which both tones are lines
 MAX_KEPT_SECONDS = 900.0  # reduced-rate audio kept for demodulation, at most
 MAX_RECOVERED = 1 << 20  # bytes demodulated per transmission, at most
 EPS = 1e-20
@@ -306,6 +316,8 @@ class Transmission:
     # RTTY plan's 8-N-1 frames do not decide; None where not read
     baudot: tuple[int, float] | None = None
     text: str = ""  # the Baudot characters read where it is reported as RTTY (:func:`baudot_text`)
+    # the weaker tone band's power share in its strongest bins (:func:`_tone_line_share`)
+    tone_lines: float = field(default=0.0, repr=False)  # a measure, not what was found
 
     @property
     def framed(self) -> bool:
@@ -328,7 +340,12 @@ class Transmission:
         k = self.keying
         # Tones no plan knows: the framing must come with a clean clock (music's steady
         # patterns frame now and then, on a clock jittered by the rest of the music)
-        if self.framed and (self.name != "FSK" or k.coherence >= GENERIC_FRAMED_COHERENCE):
+        # and tones that are keyed, not steady lines (MAX_TONE_LINE_SHARE: an FM voice framed
+        # 0.91 on partials 1105/4446 Hz apart at 2880 Bd, clock 0.95, lines 0.92)
+        generic_ok = (
+            k.coherence >= GENERIC_FRAMED_COHERENCE and self.tone_lines < MAX_TONE_LINE_SHARE
+        )
+        if self.framed and (self.name != "FSK" or generic_ok):
             return True
         if k.coherence >= GENERIC_COHERENCE and k.transitions >= GENERIC_TRANSITIONS:
             return True
@@ -372,6 +389,14 @@ class Transmission:
             and d.valid_ratio >= PLAN_MIN_VALID_FRAMES
             and not _patterned(d.data)
         )
+        if (
+            framed_8n1
+            and self.tone_lines >= MAX_TONE_LINE_SHARE
+            and not self.name.startswith("RTTY")
+        ):
+            # frames above chance only (not MIN_VALID_FRAMES), no named clock, and both tones
+            # are steady lines: partials that beat (an FM voice framed 0.71-0.81), not keying
+            return False
         if framed_8n1 or not self.name.startswith("RTTY"):
             return framed_8n1
         return self.baudot is None or (
@@ -1787,6 +1812,27 @@ def _trim_to_keying(x: Floats, sr: float, keying: Keying) -> Floats:
     return x[max(0, (on[0] - 1) * hop) : min(x.size, (on[-1] + 2) * hop)]
 
 
+def _tone_line_share(x: Floats, sr: float, keying: Keying) -> float:
+    """The power share of each tone's band (BAND_HALF shifts either side) held by its strongest
+    TONE_LINE_BINS of bins over ``x`` (at most TRANSMISSION_CLOCK_SAMPLES), the weaker band's: ~1
+    where both tones are steady lines, well under 1 where they are keyed (MAX_TONE_LINE_SHARE)."""
+    x = x[:TRANSMISSION_CLOCK_SAMPLES]
+    if x.size < MIN_CHUNK_S * sr:
+        return 0.0
+    power = np.abs(np.fft.rfft(x * np.hanning(x.size))) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1 / sr)
+    half = BAND_HALF * (keying.f_high - keying.f_low)
+    shares = []
+    for tone in (keying.f_low, keying.f_high):
+        band = power[(freqs > tone - half) & (freqs < tone + half)]
+        total = float(band.sum())
+        if band.size == 0 or total <= EPS:
+            return 0.0
+        top = max(1, int(band.size * TONE_LINE_BINS))
+        shares.append(float(np.sort(band)[-top:].sum()) / total)
+    return min(shares)
+
+
 # -- streaming over a whole track -------------------------------------------------------------------
 
 
@@ -2019,6 +2065,7 @@ class ModemScanner:
         x = _trim_to_keying(x, self.rate, keying)
         demodulated = demodulate_fsk(x, self.rate, keying.f_low, keying.f_high, baud)
         transmission.demodulated = demodulated
+        transmission.tone_lines = _tone_line_share(x, self.rate, keying)
         if transmission.framed:
             _carve(transmission, demodulated.data)
         else:
@@ -2099,13 +2146,14 @@ def _named_clock_over_transmission(transmission: Transmission, x: Floats, rate: 
         return
     demodulated = demodulate_fsk(x, rate, plan_lo, plan_hi, baud)
     keying = replace(k, f_low=plan_lo, f_high=plan_hi, baud=baud, clock_z=max(k.clock_z, z))
-    trial = Transmission(keying, name, demodulated)
+    trial = Transmission(keying, name, demodulated, tone_lines=_tone_line_share(x, rate, keying))
     # bits that alternate on nearly every symbol (a held note beating at the rate, read in
     # phase with it) or a handful of values are no data, whatever the clock
     if trial.flagged and not _patterned(demodulated.data):
         transmission.keying, transmission.name = keying, name
         transmission.demodulated = demodulated
         transmission.baudot = None
+        transmission.tone_lines = trial.tone_lines
 
 
 # -- Baudot keyed with 1.5 stop bits ---------------------------------------------------------
