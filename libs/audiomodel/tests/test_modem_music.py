@@ -422,6 +422,22 @@ def test_an_rtty_plan_is_reported_only_with_frames_above_chance() -> None:
     assert replace(arpeggio_read, demodulated=None, baudot=None).flagged
 
 
+def minimodem_track(
+    args: list[str], data: bytes, level_db: float | None, tmp_path: Path
+) -> npt.NDArray[np.int16]:
+    """``data`` sent by ``minimodem --tx ARGS``: alone at -1 dBFS peak (``level_db`` None), or
+    mixed ``level_db`` over chords from 2 s on."""
+    out = tmp_path / "tx.wav"
+    subprocess.run(
+        ["minimodem", "--tx", "-f", str(out), *args], input=data, check=True, timeout=120
+    )
+    y, rate = sf.read(out, dtype="float64")
+    assert rate == RATE
+    if level_db is None:
+        return np.rint(0.9 * y / np.abs(y).max() * 32767).astype(np.int16)
+    return mix(y, level_db, 2.0, 3)
+
+
 @needs_minimodem
 @pytest.mark.parametrize(
     ("baud", "tones"), [(45.45, ()), (50.0, ()), (45.45, ("-M", "2125", "-S", "2295"))]
@@ -432,20 +448,7 @@ def test_minimodem_random_bytes_at_rttys_rates_are_reported(
 ) -> None:
     rng = np.random.default_rng(13)
     data = rng.integers(0, 256, 150, dtype=np.uint8).tobytes()
-    out = tmp_path / "rtty-rate.wav"
-    subprocess.run(
-        ["minimodem", "--tx", "-f", str(out), *tones, f"{baud:g}"],
-        input=data,
-        check=True,
-        timeout=120,
-    )
-    y, rate = sf.read(out, dtype="float64")
-    assert rate == RATE
-    z = (
-        np.rint(0.9 * y / np.abs(y).max() * 32767).astype(np.int16)
-        if level_db is None
-        else mix(y, level_db, 2.0, 3)
-    )
+    z = minimodem_track([*tones, f"{baud:g}"], data, level_db, tmp_path)
     found = modem_findings(z)
     assert any(abs(float(f["baud"]) - baud) < 0.02 * baud for f in found)  # type: ignore[arg-type]
 
@@ -474,17 +477,7 @@ def test_minimodem_rtty_baudot_of_base32_text_is_reported(
 ) -> None:
     rng = np.random.default_rng(15)
     text = base64.b32encode(rng.integers(0, 256, 200, dtype=np.uint8).tobytes())
-    out = tmp_path / "rtty.wav"
-    subprocess.run(
-        ["minimodem", "--tx", "-f", str(out), *mode], input=text, check=True, timeout=120
-    )
-    y, rate = sf.read(out, dtype="float64")
-    assert rate == RATE
-    z = (
-        np.rint(0.9 * y / np.abs(y).max() * 32767).astype(np.int16)
-        if level_db is None
-        else mix(y, level_db, 2.0, 3)
-    )
+    z = minimodem_track(list(mode), text, level_db, tmp_path)
     baud = 45.45 if mode == ("rtty",) else 50.0
     rtty = [f for f in modem_findings(z) if str(f["modem"]).startswith("RTTY")]
     assert rtty and all(abs(float(f["baud"]) - baud) < 0.02 * baud for f in rtty)  # type: ignore[arg-type]
