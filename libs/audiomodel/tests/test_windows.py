@@ -480,21 +480,27 @@ def test_chance_zeros_beside_loud_samples_in_8_bit_audio_are_not_a_data_segment(
     assert "signal.data_segment" not in [f.code for f in verdict.findings]
 
 
+def held_steps_and_sorted_ramp(
+    rng: np.random.Generator, step_bytes: int, ramp_bytes: int
+) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
+    """Random bytes held 4 samples each, and a file's bytes sorted in runs of 3,000, both as
+    8-bit values lifted to 16 bits: they fill the held-step and the byte tables."""
+    raw = rng.integers(0, 256, step_bytes, dtype=np.uint8)
+    steps = ((np.repeat(raw, 4).astype(np.int32) - 128) << 8).astype(np.int16)
+    ramp = np.frombuffer(file_bytes(ramp_bytes), dtype=np.uint8).copy()
+    for start in range(0, ramp.size, 3000):
+        ramp[start : start + 3000] = np.sort(ramp[start : start + 3000])
+    return steps, ((ramp.astype(np.int32) - 128) << 8).astype(np.int16)
+
+
 def test_a_block_taken_whole_measures_as_its_65536_frame_pieces_do() -> None:
     # Held steps, sorted ramps and zero-padded fields that straddle the pieces' ends: what a
     # run, a held value or a zero's neighbour is must not depend on how long a block is.
-    rng = np.random.default_rng(4)
-    raw = rng.integers(0, 256, 60000, dtype=np.uint8)
-    steps = ((np.repeat(raw, 4).astype(np.int32) - 128) << 8).astype(np.int16)
-    ramp = np.frombuffer(file_bytes(90000), dtype=np.uint8).copy()
-    for start in range(0, ramp.size, 3000):
-        ramp[start : start + 3000] = np.sort(ramp[start : start + 3000])
+    steps, ramp = held_steps_and_sorted_ramp(np.random.default_rng(4), 60000, 90000)
     fields = np.frombuffer(file_bytes(80000), dtype=np.int16).copy()
     fields[::7] = 0
     track = (music(3.0)[:, 0] * 32767).astype(np.int16)
-    mono = np.concatenate(
-        [track[:50000], steps, ((ramp.astype(np.int32) - 128) << 8).astype(np.int16), fields]
-    )
+    mono = np.concatenate([track[:50000], steps, ramp, fields])
     mono = np.concatenate([mono, track[: 6 * 65536 + 777 - mono.size]])
     ints = np.stack([mono, np.roll(mono, 3)], axis=1)
     assert ints.shape[0] > 6 * 65536
@@ -518,16 +524,9 @@ def test_the_tables_measured_in_pieces_of_rows_measure_as_all_rows_at_once(
 ) -> None:
     # Held steps and sorted ramps fill the step and byte tables; pieces of 2-5 rows leave
     # short last pieces at both scales (windows and cells).
-    rng = np.random.default_rng(5)
-    raw = rng.integers(0, 256, 30000, dtype=np.uint8)
-    steps = ((np.repeat(raw, 4).astype(np.int32) - 128) << 8).astype(np.int16)
-    ramp = np.frombuffer(file_bytes(60000), dtype=np.uint8).copy()
-    for start in range(0, ramp.size, 3000):
-        ramp[start : start + 3000] = np.sort(ramp[start : start + 3000])
+    steps, ramp = held_steps_and_sorted_ramp(np.random.default_rng(5), 30000, 60000)
     track = (music(4.0, seed=2)[:, 0] * 32767).astype(np.int16)
-    mono = np.concatenate(
-        [track[:60000], steps, ((ramp.astype(np.int32) - 128) << 8).astype(np.int16), track]
-    )
+    mono = np.concatenate([track[:60000], steps, ramp, track])
     ints = np.stack([mono, np.roll(mono, 5)], axis=1)
 
     def judged(piece: int) -> tuple[list[tuple[str, object]], dict[str, npt.NDArray[np.float64]]]:
