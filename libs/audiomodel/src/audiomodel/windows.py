@@ -126,6 +126,12 @@ UNIFORM_ENTROPY_BITS = 7.5  # high-byte entropy of uniform bytes ~8; loud Gaussi
 # ... and half of the samples beyond half scale (clip values aside): uniform bytes 0.5;
 # Gaussian noise gets there only with sigma ~0.6 of full scale, clipping all the time.
 UNIFORM_OUTER_SHARE = 0.35
+# ... and no pile at full scale: bytes put 2 of their 256 high bytes there (0x7F, 0x80: 0.8% of
+# the samples); a clipper piles every over onto its rails (a hard-clipped, aliased FM voice at
+# 8 kHz: 6-8% of a loud half second's samples, its other values spread near evenly). Above four
+# times the bytes' share, the spread is the clipper's, not a file's. (A half second half data
+# and half a clipped master can read over it; the half seconds wholly inside a splice cannot.)
+UNIFORM_FULL_SCALE_SHARE = 0.03
 PRINTABLE_SHARE = 0.85  # both byte lanes printable: text (sound: 0.35-0.45)
 # Zeros next to a loud sample per sample (good clips: < 0.003 per file), and twice the track's
 # own 75th percentile half second (coarse 8-bit audio has many; a splice of up to a quarter of
@@ -214,6 +220,7 @@ _PRINTABLE[0x20:0x7F] = True
 _PRINTABLE[[0x09, 0x0A, 0x0D]] = True
 # High bytes of values at or beyond half scale, full scale (0x7F, 0x80: clip levels) excluded.
 _OUTER = np.r_[0x40:0x7F, 0x81:0xC0]
+_FULL_SCALE = np.array([0x7F, 0x80])
 # The stored byte of 8-bit audio is the high byte of its 16-bit rendering, offset by 0x80.
 _PRINTABLE_8 = _PRINTABLE[np.arange(256) ^ 0x80]
 
@@ -760,6 +767,7 @@ class WindowAnalyzer:
             for name in (
                 "high_byte_entropy",
                 "outer_share",
+                "full_scale_share",
                 "printable_share",
                 "step_sizes",
                 "step_size_spread",
@@ -780,6 +788,7 @@ class WindowAnalyzer:
             p = h / np.maximum(h.sum(axis=1, keepdims=True), 1)
             shares["high_byte_entropy"][piece] = -(p * _log2_used(p)).sum(axis=1)
             shares["outer_share"][piece] = p[:, _OUTER].sum(axis=1)
+            shares["full_scale_share"][piece] = p[:, _FULL_SCALE].sum(axis=1)
             shares["printable_share"][piece] = self._printable_share(lanes[:, 256], h)
             sizes = add(tables["sizes"][start : stop + width - 1])
             shares["step_sizes"][piece] = (sizes > 0).sum(axis=1)
@@ -805,6 +814,7 @@ class WindowAnalyzer:
             "dc_ratio": np.abs(w[:, _S1] / n) / (rms + EPS),
             "high_byte_entropy": shares["high_byte_entropy"],
             "outer_share": shares["outer_share"],
+            "full_scale_share": shares["full_scale_share"],
             "printable_share": shares["printable_share"],
             "zero_edge_rate": w[:, _ZEDGE] / n,
             "absurd_floats": w[:, _ABSURD],
@@ -1027,7 +1037,13 @@ class WindowAnalyzer:
         )
 
 
-_SIGN_MEASURES = ("dc_ratio", "high_byte_entropy", "outer_share", "printable_share")
+_SIGN_MEASURES = (
+    "dc_ratio",
+    "high_byte_entropy",
+    "outer_share",
+    "full_scale_share",
+    "printable_share",
+)
 
 
 def _data_signs(m: Mapping[str, Any]) -> dict[str, Any]:
@@ -1035,7 +1051,8 @@ def _data_signs(m: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "one-sided": m["dc_ratio"] >= ONE_SIDED_DC,
         "uniform byte values": (m["high_byte_entropy"] >= UNIFORM_ENTROPY_BITS)
-        & (m["outer_share"] >= UNIFORM_OUTER_SHARE),
+        & (m["outer_share"] >= UNIFORM_OUTER_SHARE)
+        & (m["full_scale_share"] <= UNIFORM_FULL_SCALE_SHARE),
         "printable bytes": m["printable_share"] >= PRINTABLE_SHARE,
     }
 
