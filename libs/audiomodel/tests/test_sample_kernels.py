@@ -9,6 +9,7 @@ import pytest
 from audiomodel import signal
 from audiomodel.sample_kernels import (
     ENVELOPE_FRAME,
+    absurd_per_frame,
     cell_sums,
     count_values,
     held_moves,
@@ -271,3 +272,27 @@ def test_held_moves_are_the_loud_held_values_and_the_moves_numpy_finds(
     np.testing.assert_array_equal(left[:n], values[moved])
     np.testing.assert_array_equal(leap[:n], leaps[moved])
     assert n > 0 and loud_held.sum() > 0
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_absurd_per_frame_counts_values_beyond_the_limit_and_nans_as_numpy_does(
+    channels: int, dtype: type
+) -> None:
+    rng = np.random.default_rng(channels)
+    floats = (rng.normal(0, 10, (1000, channels))).astype(dtype)
+    floats.flat[::7] = np.nan
+    floats.flat[::11] = np.inf
+    floats.flat[::13] = -16.0  # on the limit: not counted
+    floats.flat[::17] = np.nextafter(dtype(16.0), dtype(17.0))  # just past it: counted
+    with np.errstate(invalid="ignore"):
+        expected = (~(np.abs(floats) <= 16.0)).sum(axis=1, dtype=np.int32)
+    out = np.empty(floats.shape[0], dtype=np.int32)
+    absurd_per_frame(floats, floats.dtype.type(16.0), out)
+    np.testing.assert_array_equal(out, expected)
+    assert expected.max() >= 1  # the values past the limit were there to count
+    absurd_per_frame(floats[::-2], floats.dtype.type(16.0), out[:500])  # any stride
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(
+            out[:500], (~(np.abs(floats[::-2]) <= 16.0)).sum(axis=1, dtype=np.int32)
+        )

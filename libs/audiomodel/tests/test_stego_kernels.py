@@ -202,3 +202,26 @@ def test_column_power_equals_einsum_then_pair_sums_to_the_bit(dtype: type, rows:
     kernels.column_power(parts, out)
     expected = np.einsum("ib,ib->b", parts, parts).reshape(-1, 2).sum(axis=1)
     assert out.dtype == expected.dtype and out.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("bits", [1, 2])
+@pytest.mark.parametrize("carriers", [0, 7, 64, 8 * 100 + 3, 4 * 100 + 2])
+def test_pack_low_bits_equals_packbits_and_the_crumb_packing_of_a_strided_column(
+    bits: int, carriers: int
+) -> None:
+    low = np.random.default_rng(carriers + bits).integers(0, 256, (carriers, 2), dtype=np.uint8)
+    column = low[:, 1]  # a channel's carriers, read where they lie
+    for n_bytes in (1 << 16, 5):
+        lsb, msb = kernels.pack_low_bits(column, bits, n_bytes)
+        if bits == 1:
+            taken = column[: 8 * n_bytes] & 1
+            expected = (np.packbits(taken, bitorder="little"), np.packbits(taken, bitorder="big"))
+        else:
+            crumbs = (column[: 4 * min(carriers // 4, n_bytes)] & 3).astype(np.uint8).reshape(-1, 4)
+            expected = (
+                crumbs[:, 0] | crumbs[:, 1] << 2 | crumbs[:, 2] << 4 | crumbs[:, 3] << 6,
+                crumbs[:, 0] << 6 | crumbs[:, 1] << 4 | crumbs[:, 2] << 2 | crumbs[:, 3],
+            )
+        for got, want in zip((lsb, msb), expected, strict=True):
+            assert got.dtype == np.uint8
+            np.testing.assert_array_equal(got, want)

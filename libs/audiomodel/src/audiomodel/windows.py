@@ -84,6 +84,7 @@ import numpy.typing as npt
 
 from audiomodel.findings import Finding, finding
 from audiomodel.sample_kernels import (
+    absurd_per_frame,
     cell_sums,
     held_moves,
     long_runs,
@@ -336,9 +337,10 @@ class WindowAnalyzer:
         # Integer PCM has no absurd values: no per-frame count to carry (None counts as zeros).
         absurd: npt.NDArray[np.int32] | None = None
         if floats is not None:
-            with np.errstate(invalid="ignore"):
-                bad = ~(np.abs(floats) <= ABSURD_FLOAT)  # NaN compares False: counted
-            absurd = bad.sum(axis=1, dtype=np.int32)
+            # Per frame, the values not within ABSURD_FLOAT of zero (NaN: counted), in one
+            # compiled pass; the limit in the floats' own type, as numpy compares with it.
+            absurd = np.empty(floats.shape[0], dtype=np.int32)
+            absurd_per_frame(floats, floats.dtype.type(ABSURD_FLOAT), absurd)
         if self._carry.shape[0]:
             # Into arrays kept from block to block: fresh ones cost a page fault per 4 KiB.
             frames = self._carry.shape[0] + n

@@ -37,7 +37,7 @@ from audiomodel.payload import (
     find_signatures,
     identify_payload,
 )
-from audiomodel.stego.kernels import has_aligned_run
+from audiomodel.stego.kernels import has_aligned_run, pack_low_bits
 
 __all__ = ["BitOrder", "carve"]
 
@@ -262,16 +262,10 @@ def _pack_stream(
 def _pack_streams(
     low: npt.NDArray[np.uint8], bits: int, n_bytes: int
 ) -> tuple[npt.NDArray[np.uint8], ...]:
-    """:func:`_pack_stream` in each of ``_ORDERS`` (``low`` contiguous)."""
-    if bits == 1:
-        carriers = low[: n_bytes * 8] & 1
-        return np.packbits(carriers, bitorder="little"), np.packbits(carriers, bitorder="big")
-    # Four carriers a byte: read as one little-endian word, carrier i's two bits sit at 8 i;
-    # shifted to 2 i (LSB-first) or 6 - 2 i (MSB-first) and or-ed, the low byte is the packed one.
-    words = low[: (low.size // 4) * 4][: n_bytes * 4].view("<u4") & np.uint32(0x03030303)
-    first = (words | words >> 6 | words >> 12 | words >> 18).astype(np.uint8)
-    second = (words << 6 | words >> 4 | words >> 14 | words >> 24).astype(np.uint8)
-    return first, second
+    """:func:`_pack_stream` in each of ``_ORDERS``, both in one compiled pass over ``low``
+    (any stride: a channel's column is read where it lies)."""
+    lsb, msb = pack_low_bits(low, bits, n_bytes)
+    return lsb, msb
 
 
 def carve(
@@ -290,7 +284,6 @@ def carve(
     streams = 0
     chance = 0.0  # that a clean file's random low bits spell a fitting length somewhere
     for channel, carriers, total_carriers in layouts:
-        carriers = np.ascontiguousarray(carriers)
         for bits in (1, 2):
             capacity = total_carriers * bits // 8
             streams_by_order = _pack_streams(carriers, bits, carve_bytes)

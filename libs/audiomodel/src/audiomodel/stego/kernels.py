@@ -21,6 +21,7 @@ __all__ = [
     "count_near_zero",
     "determinism_terms",
     "has_aligned_run",
+    "pack_low_bits",
     "subblock_extremes",
     "windowed_frames",
     "zero_clipped",
@@ -90,6 +91,45 @@ def subblock_extremes(
         rows = samples.reshape(channels, -1, sub)[channel, block]
         peak[channel, block] = np.abs(rows).max(axis=-1)
     return top, peak
+
+
+@numba.njit(cache=True, nogil=True)
+def pack_low_bits(carriers: Any, bits: int, n_bytes: int) -> tuple[Any, Any]:
+    """The bytes the low ``bits`` (1 or 2) of ``carriers`` (uint8, any stride) carry, packed
+    LSB-first and MSB-first, from at most ``n_bytes`` bytes of capacity, in one pass: what
+    ``np.packbits(carriers[: 8 n] & 1, bitorder=...)`` gives for 1 bit (a last partial byte
+    padded with zero bits), and for 2 bits each whole group of four carriers ``c0..c3`` as
+    ``c0 | c1 << 2 | c2 << 4 | c3 << 6`` and ``c0 << 6 | c1 << 4 | c2 << 2 | c3``."""
+    if bits == 1:
+        count = min(carriers.size, n_bytes * 8)
+        size = (count + 7) // 8
+        lsb = np.zeros(size, dtype=np.uint8)
+        msb = np.zeros(size, dtype=np.uint8)
+        for j in range(count // 8):
+            low = 0
+            high = 0
+            for k in range(8):
+                bit = carriers[8 * j + k] & 1
+                low |= bit << k
+                high |= bit << (7 - k)
+            lsb[j] = low
+            msb[j] = high
+        for i in range((count // 8) * 8, count):
+            bit = carriers[i] & 1
+            lsb[i >> 3] |= bit << (i & 7)
+            msb[i >> 3] |= bit << (7 - (i & 7))
+        return lsb, msb
+    size = min(carriers.size // 4, n_bytes)
+    lsb = np.empty(size, dtype=np.uint8)
+    msb = np.empty(size, dtype=np.uint8)
+    for j in range(size):
+        c0 = carriers[4 * j] & 3
+        c1 = carriers[4 * j + 1] & 3
+        c2 = carriers[4 * j + 2] & 3
+        c3 = carriers[4 * j + 3] & 3
+        lsb[j] = c0 | (c1 << 2) | (c2 << 4) | (c3 << 6)
+        msb[j] = (c0 << 6) | (c1 << 4) | (c2 << 2) | c3
+    return lsb, msb
 
 
 @numba.njit(cache=True)

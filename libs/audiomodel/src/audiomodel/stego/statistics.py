@@ -106,6 +106,9 @@ def _cos_tables(dtype: str) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.fl
 
 
 _ANTI_DIAGONAL = (np.arange(2 * _TAPS)[:, None] + np.arange(2 * _TAPS)[None, :]).ravel()
+# The lags |j - k| and j + k of the normal equations' terms, j, k = 1.._TAPS (made once).
+_LAG_DIFFERENCE = np.abs(np.arange(_TAPS)[:, None] - np.arange(_TAPS)[None, :])
+_LAG_SUM = np.arange(1, _TAPS + 1)[:, None] + np.arange(1, _TAPS + 1)[None, :]
 
 
 def _block_excess(framed: npt.NDArray[np.floating], blocks: int) -> npt.NDArray[np.float64]:
@@ -184,12 +187,13 @@ def _interpolation_residual(
     circular = np.einsum("lb,b->l", to_acf, power.astype(np.float64))
     acf = circular - _block_excess(framed, blocks)  # sum x[n] x[n+l] over the window, exactly
     acf[0] += acf[0] * 1e-6 + channels * frames / 12.0
-    k = np.arange(1, _TAPS + 1)
-    normal = acf[np.abs(k[:, None] - k[None, :])] + acf[k[:, None] + k[None, :]]
+    normal = acf[_LAG_DIFFERENCE] + acf[_LAG_SUM]
     # Least squares under the constraint sum(2 a_k) = 1: a constant (a DC offset in digital
     # silence) is then predicted exactly, instead of leaving a tiny constant residual that
     # correlates with the constant parity of the silence.
-    unit, free = np.linalg.solve(normal, np.stack([np.ones(_TAPS), acf[k]], axis=1)).T
+    sides = np.ones((_TAPS, 2))
+    sides[:, 1] = acf[1 : _TAPS + 1]
+    unit, free = np.linalg.solve(normal, sides).T
     coef = free + unit * (0.5 - free.sum()) / unit.sum()
     response = (1.0 - 2.0 * np.einsum("bk,k->b", full, coef.astype(full.dtype))).astype(full.dtype)
     # The response is real: each bin's real and imaginary parts scaled by it, in place (a
