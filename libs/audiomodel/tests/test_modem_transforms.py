@@ -90,3 +90,64 @@ def test_both_clocks_read_one_change_spectrum_per_signal() -> None:
     lines = modem._clock_lines(diff, 2000.0, 800.0)
     # a 300 Hz square wave changes sign 600 times a second: the clock is 600 Bd
     assert lines.size and np.any(np.abs(lines - 600.0) < 1.0)
+
+
+def keyed_under_noise(seed: int, level: float) -> tuple[Floats, float]:
+    """600 Bd FSK at 900/1400 Hz (random bits, continuous phase) under noise and a held
+    chord, one chunk at 24 kHz."""
+    rng = np.random.default_rng(seed)
+    rate = 24000.0
+    n = modem.CHUNK
+    bits = rng.integers(0, 2, n // 40 + 1)
+    freq = np.where(np.repeat(bits, 40)[:n] > 0, 1400.0, 900.0)
+    t = np.arange(n) / rate
+    chord = sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) for f in (440.0, 554.4, 659.3))
+    x = level * np.sin(2 * np.pi * np.cumsum(freq) / rate) + 0.3 * chord
+    return x + rng.normal(0, 0.2, n), rate
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_turn_taking_against_a_gate_falls_on_the_correlations_side(seed: int) -> None:
+    checked = 0
+    for level in (1.0, 0.3, 0.0):
+        x, rate = keyed_under_noise(seed, level)
+        chunk = modem._ChunkTransform.of(x, rate)
+        assert chunk is not None
+        pairs = [(900.0, 1400.0), (440.0, 659.3), (554.4, 1400.0), (700.0, 2100.0)]
+        pairs += list(modem.FIXED_PLANS[:3])
+        for f_a, f_b in pairs:
+            exact = modem._turn_taking(chunk.x, {chunk.x.size: chunk.spectrum}, rate, f_a, f_b)
+            estimate = modem._turn_correlation(
+                chunk.x, {chunk.x.size: chunk.spectrum}, rate, f_a, f_b, coarse=True
+            )
+            # the margin is several times the estimate's error
+            assert abs(estimate - exact) < modem.TURN_ESTIMATE_MARGIN / 2
+            for gate in (modem.TURN_TAKING_GATE, modem.STANDING_TURN_GATE, exact):
+                got = modem._turn_taking(
+                    chunk.x, {chunk.x.size: chunk.spectrum}, rate, f_a, f_b, gate
+                )
+                assert (got <= gate) == (exact <= gate)
+                assert (got > gate) == (exact > gate)
+            checked += 1
+    assert checked == 21
+
+
+def test_a_chunks_tests_share_its_spectra_and_turn_taking() -> None:
+    x, rate = keyed_under_noise(4, 1.0)
+    chunk = modem._ChunkTransform.of(x, rate)
+    assert chunk is not None
+    spectra = chunk.spectra
+    assert spectra is chunk.spectra and spectra[chunk.x.size] is chunk.spectrum
+    plain = {chunk.x.size: chunk.spectrum}
+    exact = modem._turn_taking(chunk.x, plain, rate, 900.0, 1400.0)
+    assert exact <= modem.TURN_TAKING_GATE - modem.TURN_ESTIMATE_MARGIN  # keyed: far under it
+    # against a gate far from it: the estimate, remembered without the correlation
+    first = modem._turn_taking(chunk.x, spectra, rate, 900.0, 1400.0, modem.STANDING_TURN_GATE)
+    assert spectra.turns[(900.0, 1400.0)] == (first, None)
+    # asked without a gate (or near one): the correlation itself, then remembered
+    assert modem._turn_taking(chunk.x, spectra, rate, 900.0, 1400.0) == exact
+    assert spectra.turns[(900.0, 1400.0)] == (first, exact)
+    assert modem._turn_taking(chunk.x, spectra, rate, 900.0, 1400.0, 0.0) == exact
+    # the middle stretches' transforms the pair test read are kept with the chunk
+    assert set(plain) <= set(spectra) and len(spectra) == len(plain)
+    assert all(np.array_equal(spectra[k], plain[k]) for k in plain)

@@ -512,14 +512,33 @@ def _peaks(freqs: Floats, excess_db: Floats, limit: int) -> list[float]:
     return [float(freqs[i]) for i in order]
 
 
+class _Spectra(dict[int, npt.NDArray[np.complex128]]):
+    """The real FFTs of a stretch's middle by length (what :func:`_pair_bands` reads), and the
+    turn-taking of the pairs met in it so far (:func:`_turn_taking`): one per chunk, kept with
+    its transform, so every test of the chunk (the cheap look, the full test, the plans'
+    clocks) computes each once."""
+
+    __slots__ = ("turns",)
+
+    def __init__(self, items: dict[int, npt.NDArray[np.complex128]]) -> None:
+        super().__init__(items)
+        # (f_a, f_b) -> (the estimate, the exact correlation or None while not needed)
+        self.turns: dict[tuple[float, float], tuple[float, float | None]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class _ChunkTransform:
     """One chunk's transform, shared by the FSK and the PSK tests: the centred samples, their
-    real FFT and the coarse spectrum against its floor."""
+    real FFT and the coarse spectrum against its floor (and :class:`_Spectra` of the samples,
+    which the tests of the chunk fill)."""
 
     x: Floats
     spectrum: npt.NDArray[np.complex128]
     coarse: _Spectrum
+    spectra: _Spectra = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "spectra", _Spectra({self.x.size: self.spectrum}))
 
     @classmethod
     def of(cls, x: Floats, sr: float, *, centred: bool = False) -> _ChunkTransform | None:
@@ -849,6 +868,7 @@ def _pair_bands(
     f_b: float,
     *,
     fast: bool = False,
+    coarse: bool = False,
 ) -> tuple[Floats, Floats, Floats, float, float] | None:
     """The energy of the two bands of a pair over time with their slow floor taken off, their
     sum before that (each band at its mean), the envelope rate and the fastest clock the pair
@@ -858,7 +878,9 @@ def _pair_bands(
     of the chunk; ``spectra`` holds its transform by length); narrow shifts (slow modems) are
     timed over the whole chunk at a low envelope rate. Either way a few transforms of ~4k
     points; ``fast`` rounds their length up to one the FFT is quick at (the envelope rate
-    then rises by a little) and leaves the sum out (empty).
+    then rises by a little) and leaves the sum out (empty); ``coarse`` (with ``fast``) takes
+    the envelopes at ``TURN_ESTIMATE_SAMPLING`` times the band's width instead (the same band,
+    sampled ~3x more sparsely: :func:`_turn_taking`'s estimate).
     """
     shift = f_b - f_a
     half = BAND_HALF * shift
@@ -877,6 +899,9 @@ def _pair_bands(
         return None
     if fast:
         length = scipy.fft.next_fast_len(length)
+        if coarse:
+            bins = 2 * max(1, int(half / bin_hz)) + 1  # as _band_envelopes places them
+            length = min(length, scipy.fft.next_fast_len(TURN_ESTIMATE_SAMPLING * bins))
     env_rate = length * rate / n
     energy = np.abs(_band_envelopes(spectrum, bin_hz, (f_a, f_b), half, length))
     # Under music each band also holds the music's energy, which changes slowly next to the
@@ -987,12 +1012,57 @@ def _plan_clock(
     return baud, coherence
 
 
+# The turn-taking of a pair is first estimated from its band envelopes sampled ~3x more sparsely
+# (at TURN_ESTIMATE_SAMPLING times the band's width instead of ~5.7 times: the same band-limited
+# envelopes, at about half the cost); the estimate stands where it is this far from the gate it
+# is compared with. Over the 845 pairs the cheap look met in 195 chunks of 40 real tracks the
+# estimate was at most 0.031 off the correlation (99th percentile 0.016); where it is closer to
+# the gate the correlation itself is computed, so the answer is the correlation's.
+TURN_ESTIMATE_SAMPLING = 2
+TURN_ESTIMATE_MARGIN = 0.1
+
+
 def _turn_taking(
-    x: Floats, spectra: dict[int, npt.NDArray[np.complex128]], rate: float, f_a: float, f_b: float
+    x: Floats,
+    spectra: dict[int, npt.NDArray[np.complex128]],
+    rate: float,
+    f_a: float,
+    f_b: float,
+    gate: float | None = None,
 ) -> float:
     """Correlation of the fast energy changes of the bands of ``f_a`` and ``f_b`` (the bands,
-    stretch and floor of :func:`_test_pair`): near -1 when two tones take turns."""
-    bands = _pair_bands(x, spectra, rate, f_a, f_b, fast=True)
+    stretch and floor of :func:`_test_pair`): near -1 when two tones take turns. With a
+    ``gate``, a value on the same side of it as the correlation (its estimate, where that is
+    ``TURN_ESTIMATE_MARGIN`` or more from the gate: the caller only compares it with the gate);
+    remembered per pair where ``spectra`` is a chunk's :class:`_Spectra`."""
+    memo = spectra.turns if isinstance(spectra, _Spectra) else None
+    estimate, exact = memo.get((f_a, f_b), (np.nan, None)) if memo is not None else (np.nan, None)
+    if exact is not None:
+        return exact
+    if gate is not None:
+        if np.isnan(estimate):
+            estimate = _turn_correlation(x, spectra, rate, f_a, f_b, coarse=True)
+        if abs(estimate - gate) >= TURN_ESTIMATE_MARGIN:
+            if memo is not None:
+                memo[(f_a, f_b)] = (estimate, None)
+            return estimate
+    exact = _turn_correlation(x, spectra, rate, f_a, f_b, coarse=False)
+    if memo is not None:
+        memo[(f_a, f_b)] = (estimate, exact)
+    return exact
+
+
+def _turn_correlation(
+    x: Floats,
+    spectra: dict[int, npt.NDArray[np.complex128]],
+    rate: float,
+    f_a: float,
+    f_b: float,
+    *,
+    coarse: bool,
+) -> float:
+    """:func:`_turn_taking`'s correlation, or its estimate (``coarse``)."""
+    bands = _pair_bands(x, spectra, rate, f_a, f_b, fast=True, coarse=coarse)
     if bands is None:
         return 0.0
     return turn_correlation(bands[0], bands[1])
@@ -1018,7 +1088,7 @@ def _fixed_plans(
         # chunks hold no such pair)
         if min(chunk.coarse.at(lo), chunk.coarse.at(hi)) < FIXED_PLAN_MIN_EXCESS_DB:
             continue
-        if _turn_taking(chunk.x, spectra, rate, lo, hi) <= TURN_TAKING_GATE:
+        if _turn_taking(chunk.x, spectra, rate, lo, hi, TURN_TAKING_GATE) <= TURN_TAKING_GATE:
             out.append((lo, hi, True))
     return out
 
@@ -1026,11 +1096,11 @@ def _fixed_plans(
 def _takes_turns(chunk: _ChunkTransform, rate: float) -> bool:
     """Whether a candidate pair of the chunk's tones takes turns (the cheap look the scanner
     gives every chunk while nothing keys: two band envelopes per pair, no clock)."""
-    spectra = {chunk.x.size: chunk.spectrum}
+    spectra = chunk.spectra
     candidates = _candidate_pairs(chunk.coarse, rate / 2)
     return (
         any(
-            _turn_taking(chunk.x, spectra, rate, f_a, f_b) <= TURN_TAKING_GATE
+            _turn_taking(chunk.x, spectra, rate, f_a, f_b, TURN_TAKING_GATE) <= TURN_TAKING_GATE
             for f_a, f_b, _ in candidates
         )
         or bool(_fixed_plans(chunk, spectra, rate, candidates))
@@ -1087,8 +1157,8 @@ def _keying(chunk: _ChunkTransform, sr: float, offset_s: float, end_s: float) ->
     """:func:`detect_keying` on a chunk already transformed (a power-of-two length): the pairs
     the chunk's peaks suggest, and where none of them keys, minimodem's common plans whose
     bands take turns (their wide bands also hold a slower plan's tones: they come second)."""
-    x, n, spectrum = chunk.x, chunk.x.size, chunk.coarse
-    spectra = {n: chunk.spectrum}
+    x, spectrum = chunk.x, chunk.coarse
+    spectra = chunk.spectra
     candidates = _candidate_pairs(spectrum, sr / 2)
     best = _best_keying(x, spectra, sr, candidates, offset_s, end_s)
     turns = best is not None  # something keys, or (below) takes turns
@@ -1256,7 +1326,7 @@ def _standing_plans_clock(
             continue
         if min(chunk.coarse.at(lo), chunk.coarse.at(hi)) < FIXED_PLAN_MIN_EXCESS_DB:
             continue
-        if _turn_taking(chunk.x, spectra, sr, lo, hi) > STANDING_TURN_GATE:
+        if _turn_taking(chunk.x, spectra, sr, lo, hi, STANDING_TURN_GATE) > STANDING_TURN_GATE:
             continue
         found = _whole_chunk_clock(chunk, sr, lo, hi, named)
         if found is None:
@@ -1288,7 +1358,7 @@ def _whole_chunk_keying(
     for lo, hi in pairs:
         if hi >= min(MAX_TONE_HZ, sr / 2 - 100):
             continue
-        if _turn_taking(chunk.x, spectra, sr, lo, hi) > TURN_TAKING_GATE:
+        if _turn_taking(chunk.x, spectra, sr, lo, hi, TURN_TAKING_GATE) > TURN_TAKING_GATE:
             continue
         for named in _named_rates(lo, hi):
             if (lo, hi, named) in seen:
@@ -2133,7 +2203,7 @@ def _named_clock_over_transmission(transmission: Transmission, x: Floats, rate: 
             continue
         # the plan's bands take turns in the middle of the transmission, however weakly
         # (STANDING_TURN_GATE): steady partials beating at a named rate rise and fall together
-        if _turn_taking(segment, middle, rate, lo, hi) > STANDING_TURN_GATE:
+        if _turn_taking(segment, middle, rate, lo, hi, STANDING_TURN_GATE) > STANDING_TURN_GATE:
             continue
         found = _whole_chunk_clock(chunk, rate, lo, hi, named, keyed_span=True)
         if found is not None and (best is None or found[3] > best[5]):
