@@ -518,12 +518,13 @@ class _Spectra(dict[int, npt.NDArray[np.complex128]]):
     its transform, so every test of the chunk (the cheap look, the full test, the plans'
     clocks) computes each once."""
 
-    __slots__ = ("turns",)
+    __slots__ = ("keyed", "turns")
 
     def __init__(self, items: dict[int, npt.NDArray[np.complex128]]) -> None:
         super().__init__(items)
         # (f_a, f_b) -> (the estimate, the exact correlation or None while not needed)
         self.turns: dict[tuple[float, float], tuple[float, float | None]] = {}
+        self.keyed: dict[float, list[tuple[float, float, float]]] = {}  # _keyed_pairs by rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -1175,14 +1176,18 @@ def _keying(chunk: _ChunkTransform, sr: float, offset_s: float, end_s: float) ->
 
 
 def _keyed_pairs(chunk: _ChunkTransform, sr: float) -> list[tuple[float, float, float]]:
-    """Tone pairs whose bands take turns in the chunk, wherever the tones sit."""
-    return keyed_band_pairs(
-        chunk.x,
-        sr,
-        min_hz=MIN_TONE_HZ,
-        max_hz=min(MAX_TONE_HZ, sr / 2 - 100),
-        min_shift_hz=MIN_SHIFT_HZ,
-    )
+    """Tone pairs whose bands take turns in the chunk, wherever the tones sit (searched once
+    per chunk: the cheap look and the full test both ask)."""
+    found = chunk.spectra.keyed.get(sr)
+    if found is None:
+        found = chunk.spectra.keyed[sr] = keyed_band_pairs(
+            chunk.x,
+            sr,
+            min_hz=MIN_TONE_HZ,
+            max_hz=min(MAX_TONE_HZ, sr / 2 - 100),
+            min_shift_hz=MIN_SHIFT_HZ,
+        )
+    return found
 
 
 def _keyed_candidates(
@@ -1647,15 +1652,16 @@ def _phase_lines(
     out = []
     for carrier in carriers:
         z = _band_envelope(spectrum, bin_hz, carrier, PSK_BAND_HALF, length)[edge:-edge]
-        plain, _ = _line_share(z, env_rate, PSK_BAND_HALF)
-        if plain > PSK_MAX_PLAIN_LINE:
-            continue  # a tone (steady, tremolo) keeps its band in one line
         unit = z / (np.abs(z) + EPS)
         for order in (2, 4):
             share, line_hz = _line_share(
                 unit**order * np.abs(z), env_rate, order * 20.0, at_least=PSK_MIN_POWER_LINE
             )
             if share >= PSK_MIN_POWER_LINE:
+                # a tone (steady, tremolo) keeps its band in one line: no keying (asked only
+                # of a band whose M-th power is one line, the few that get here)
+                if _line_share(z, env_rate, PSK_BAND_HALF)[0] > PSK_MAX_PLAIN_LINE:
+                    break
                 times = begin + _phase_changes(z, env_rate, order, line_hz)
                 line = _PhaseLine(
                     carrier + line_hz / order, order, share, times, min(PSK_MAX_BAUD, env_rate / 6)
