@@ -151,3 +151,28 @@ def test_a_chunks_tests_share_its_spectra_and_turn_taking() -> None:
     # the middle stretches' transforms the pair test read are kept with the chunk
     assert set(plain) <= set(spectra) and len(spectra) == len(plain)
     assert all(np.array_equal(spectra[k], plain[k]) for k in plain)
+
+
+def test_tone_phasors_kept_for_a_transmission_are_the_expressions_numbers() -> None:
+    modem._phasors.clear()
+    sr, freq = 22050.0, 1478.6666666666665
+    plain = np.exp(-2j * np.pi * freq * (np.arange(300001) / sr))
+    for size in (1000, 72000, 300001, 5000):  # made, extended twice, then read shorter
+        assert np.array_equal(modem._phasor(sr, freq, size), plain[:size])
+    assert modem._phasors[(sr, freq)].size == 300001
+    x = np.random.default_rng(0).normal(size=72000)
+    t = np.arange(x.size) / sr
+    mixed = x * np.exp(-2j * np.pi * freq * t)
+    c = np.concatenate(([0], np.cumsum(mixed)))
+    want = np.zeros(x.size)
+    want[9 : 9 + x.size - 17] = np.abs(c[18:] - c[:-18])
+    assert np.array_equal(modem._tone_magnitude(x, sr, freq, 18), want)
+    # at most PHASOR_SAMPLES kept, the oldest let go first
+    modem._phasor(sr, 500.0, modem.PHASOR_SAMPLES - 1000)
+    assert (sr, freq) not in modem._phasors and (sr, 500.0) in modem._phasors
+    modem._phasor(sr, 600.0, modem.PHASOR_SAMPLES + 1)  # longer than all: not kept
+    assert (sr, 600.0) not in modem._phasors
+    scanner = modem.ModemScanner(44100, 1)
+    scanner.update(np.zeros(44100, dtype=np.int16))
+    scanner.report()
+    assert not modem._phasors

@@ -1728,10 +1728,34 @@ def detect_phase_keying(
 # -- demodulation -------------------------------------------------------------------------------
 
 
+# A transmission's receivers read the same tones over the same kept audio (from its start) several
+# times: each tone's phasors are made once and kept while the transmission is read, at most this
+# many samples in all (ModemScanner.report lets them go).
+PHASOR_SAMPLES = 1 << 21
+_phasors: dict[tuple[float, float], npt.NDArray[np.complex128]] = {}
+
+
+def _phasor(sr: float, freq: float, size: int) -> npt.NDArray[np.complex128]:
+    """``exp(-2j pi freq t)`` at ``t = np.arange(size) / sr``, each value the number that
+    expression gives (a longer run of the same tone extends the one kept)."""
+    key = (sr, freq)
+    have = _phasors.get(key)
+    if have is not None and have.size >= size:
+        return have[:size]
+    start = 0 if have is None else have.size
+    tail = np.exp(-2j * np.pi * freq * (np.arange(start, size) / sr))
+    out = tail if have is None else np.concatenate((have, tail))
+    _phasors.pop(key, None)
+    while _phasors and sum(p.size for p in _phasors.values()) + size > PHASOR_SAMPLES:
+        _phasors.pop(next(iter(_phasors)))  # the oldest first
+    if size <= PHASOR_SAMPLES:
+        _phasors[key] = out
+    return out
+
+
 def _tone_magnitude(x: Floats, sr: float, freq: float, width: int) -> Floats:
     """|sum over one symbol of x * exp(-j w t)| at every sample (a sliding DFT bin)."""
-    t = np.arange(x.size) / sr
-    mixed = x * np.exp(-2j * np.pi * freq * t)
+    mixed = x * _phasor(sr, freq, x.size)
     c = np.concatenate(([0], np.cumsum(mixed)))
     window = c[width:] - c[:-width]
     out = np.zeros(x.size)
@@ -2058,6 +2082,7 @@ class ModemScanner:
         for phased in _phase_transmissions(self._phase_lines):
             if phased.transitions >= PSK_MIN_TRANSITIONS:
                 report.findings.append(_phase_finding(phased))
+        _phasors.clear()
         return report
 
     def _transmission(
