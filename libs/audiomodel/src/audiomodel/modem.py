@@ -86,6 +86,7 @@ from audiomodel.keyed_bands import keyed_band_pairs
 from audiomodel.modem_kernels import (
     band_energy,
     change_times,
+    clock_coherence,
     decimate,
     group_sums,
     keyed_difference,
@@ -1416,11 +1417,7 @@ def _whole_chunk_clock(
         return None
     t = times - times[0]
     grid = named * (1 + np.linspace(-WHOLE_CLOCK_GRID, WHOLE_CLOCK_GRID, 81))
-    sample = t[:: max(1, t.size // WHOLE_CLOCK_CHANGES)]
-    cycles = np.outer(grid, sample).astype(np.float64)
-    cycles -= np.rint(cycles)
-    angle = (2 * np.pi) * cycles
-    coh = np.hypot(np.cos(angle).mean(axis=1), np.sin(angle).mean(axis=1))
+    coh = clock_coherence(grid, t[:: max(1, t.size // WHOLE_CLOCK_CHANGES)])
     k = int(coh.argmax())
     baud = float(grid[k])
     coherence = float(np.abs(np.exp(2j * np.pi * baud * t).mean()))
