@@ -176,3 +176,20 @@ def test_tone_phasors_kept_for_a_transmission_are_the_expressions_numbers() -> N
     scanner.update(np.zeros(44100, dtype=np.int16))
     scanner.report()
     assert not modem._phasors
+
+
+@pytest.mark.parametrize("stride", [1, 2, 5])
+def test_band_power_frames_are_the_sliding_windows_numbers(stride: int) -> None:
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from audiomodel.keyed_bands import _band_power, _taper32
+
+    rng = np.random.default_rng(stride)
+    for size in (128, 129, 1000, 65536, 65537):
+        x = rng.normal(size=size)
+        frames = sliding_window_view(x, 128)[:: 128 * stride]
+        spectrum = scipy.fft.rfft(frames.astype(np.float32) * _taper32(128), axis=1)
+        part = spectrum[:, 3:38]  # 500 to 7000 Hz in bins of 187.5 Hz
+        freqs, power = _band_power(x, 24000.0, 128, 500.0, 7000.0, stride)
+        assert np.array_equal(power, part.real**2 + part.imag**2), size
+        assert np.array_equal(freqs, np.arange(3, 38) * 24000.0 / 128)
