@@ -411,7 +411,8 @@ def _clock_coherence(
             angle = two_pi * cycles
             cos[j] = math.cos(angle)
             sin[j] = math.sin(angle)
-        out[g] = math.hypot(_numpy_sum(cos, 0, count) / count, _numpy_sum(sin, 0, count) / count)
+        # np.hypot: the C library's, as numpy's (Python's math.hypot, run without the JIT, is not)
+        out[g] = np.hypot(_numpy_sum(cos, 0, count) / count, _numpy_sum(sin, 0, count) / count)
     return out
 
 
