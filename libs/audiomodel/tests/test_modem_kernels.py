@@ -19,6 +19,7 @@ from audiomodel.modem_kernels import (
     _numpy_sum,
     band_energy,
     change_times,
+    clock_coherence,
     decimate,
     group_sums,
     keyed_difference,
@@ -277,3 +278,23 @@ def test_keyed_part_is_the_numpy_running_mean_and_scaling_to_the_bit(slow: int) 
         power = (np.abs(rng.normal(size=shape)) ** 2 * 10 ** rng.uniform(-3, 3)).astype(np.float32)
         power[:, 0] = 0.0  # a silent band
         assert _same(keyed_part(power, slow), _numpy_keyed_part(power, slow)), (shape, slow)
+
+
+def test_clock_coherence_is_numpys_outer_product_coherence_to_the_bit() -> None:
+    rng = np.random.default_rng(8)
+    checked = 0
+    for count in (1, 2, 7, 129, 1500):
+        for keyed in (False, True):
+            named = float(rng.uniform(300, 4800))
+            t = np.sort(rng.uniform(0, 2.7, count))
+            if keyed:  # changes near a clock's ticks
+                t = np.round(t * named) / named + rng.normal(0, 0.1 / named, count)
+            t -= t[0]
+            rates = named * (1 + np.linspace(-0.004, 0.004, 81))
+            cycles = np.outer(rates, t).astype(np.float64)
+            cycles -= np.rint(cycles)
+            angle = (2 * np.pi) * cycles
+            want = np.hypot(np.cos(angle).mean(axis=1), np.sin(angle).mean(axis=1))
+            assert np.array_equal(clock_coherence(rates, t), want), (count, keyed)
+            checked += 1
+    assert checked == 10

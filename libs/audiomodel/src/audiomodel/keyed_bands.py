@@ -26,7 +26,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from audiomodel.modem_kernels import keyed_part
 
@@ -78,9 +78,12 @@ def _band_power(
 ) -> tuple[Floats, Floats]:
     """(bin centres Hz, power (frames, bins)) of Hann frames ``width`` long, every ``stride``-th
     of the non-overlapping ones, for the bins between ``min_hz`` and ``max_hz``."""
-    frames = sliding_window_view(x, width)[:: width * stride]
-    taper = _taper32(width)
-    spectrum = scipy.fft.rfft(frames.astype(np.float32) * taper, axis=1)
+    step = width * stride
+    count = (x.size - width) // step + 1 if x.size >= width else 0
+    # (the frames of sliding_window_view(x, width)[::step], made with one stride trick; each
+    # rounded to float32 and tapered in one pass, the numbers of astype then multiply)
+    frames = as_strided(x, (count, width), (step * x.strides[0], x.strides[0]), writeable=False)
+    spectrum = scipy.fft.rfft(np.multiply(frames, _taper32(width), dtype=np.float32), axis=1)
     bin_hz = rate / width
     lo = max(0, int(np.ceil(min_hz / bin_hz - 0.5)))
     hi = min(spectrum.shape[1], int(max_hz / bin_hz) + 1)
