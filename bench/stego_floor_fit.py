@@ -7,8 +7,10 @@ it renders the 16-bit and 8-bit covers of ``bench/stego_families.py``, the same 
 dither (what sox does by default when it reduces the bit depth: the innocent white noise above
 the rounding floor), LSB matching of 10 / 25 / 50 / 100 % of the capacity from the first
 sample, and, every ``--steghide-every``-th clip, steghide at 5 / 25 / 50 % of its capacity.
-It records each rendition's per-stretch floors (:class:`audiomodel.stego.noise_floor.NoiseFloor`)
-in ``--rows`` (JSONL, reused when it exists), then picks the thresholds:
+It records each rendition's per-stretch floors and band medians
+(:class:`audiomodel.stego.noise_floor.NoiseFloor`) in ``--rows`` (JSONL, reused when it exists;
+rows written before the band medians were kept must be rendered again), then picks the
+thresholds:
 
 - ``empty_below``, ``min_empty_stretches``: fixed (1 LSB^2: a stretch whose lowest band is
   within a few times the rounding floor holds no sound there; 4 stretches, ~1.5 s at 44.1 kHz);
@@ -16,6 +18,9 @@ in ``--rows`` (JSONL, reused when it exists), then picks the thresholds:
   LSB-matching renditions of the train split while flagging at most ``--max-false`` of its
   clean and dithered renditions (0.3 % by default), the excess never under dither's 1/6
   LSB^2 plus a margin;
+- ``max_lift_spread``: fixed (``MAX_LIFT_SPREAD``, between what LSB matching's white lift and a
+  decaying noise effect's leak read; the prefix contrast counts only below it, here as in the
+  validator);
 - ``excess_report`` (an info finding, no flag): the 95th percentile of the clean, undithered
   covers' excess, and never under dither's; up to ``report_below`` (0.6 LSB^2: the most
   +-1 embedding adds, with a margin).

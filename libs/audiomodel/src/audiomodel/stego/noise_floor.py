@@ -27,7 +27,12 @@ The calibration is twofold, both from the clip itself:
 - *relative*: embedders that fill from the first sample leave the rest of the clip as it was:
   the clip's other stretches give its own floor, and a leading run whose floor sits above it
   by a constant amount is what a payload does (a fade or a new instrument changes the floor
-  with the sound, so it is measured per stretch where a band is empty).
+  with the sound, so it is measured per stretch where a band is empty). The lift must also be
+  *white*: +-1 noise lifts every band alike, so across the bands quiet in the rest of the clip
+  the head stands above the rest by the same amount in each. Where a sound is loud, what it
+  leaks into those bands (a gentle filter's stopband: a synthesised explosion's first seconds)
+  lifts the floor too, falling as the sound decays, but as unevenly as the sound's spectrum
+  falls off: many times more next to the sound than far from it (``max_lift_spread``).
 
 What reads the same and is innocent: dither (TPDF adds 1/6 LSB^2 of white noise to the
 rounding, as much as LSB matching of a third of the capacity) and a real recording whose
@@ -48,8 +53,8 @@ other tests); its periodogram (a white noise of variance s^2 reads s^2 in every 
 in 32 bands of 16 bins. A stretch of 16 frames keeps, per band, the median over its sound
 frames; the stretch's floor is the lowest band median from 9 % to 97 % of Nyquist, divided by
 the bias that median-then-minimum has on white noise (:data:`WHITE_BIAS`, measured by the
-tests): the floor in LSB^2 of white noise. Memory: one float per stretch (0.37 s at 44.1 kHz)
-and channel.
+tests): the floor in LSB^2 of white noise; the stretch's 28 band medians are kept with it (the
+lift's whiteness). Memory: 29 floats per stretch (0.37 s at 44.1 kHz) and channel.
 """
 
 from __future__ import annotations
