@@ -13,6 +13,7 @@ from audiomodel.stego import analyse_lsb
 from audiomodel.stego.noise_floor import (
     ROUNDING,
     NoiseFloor,
+    _lift_spread,
     _nanmedian_frames,
     judge_floor,
     load_floor_model,
@@ -135,6 +136,22 @@ def test_a_prefix_payload_on_a_decaying_noise_effect_is_still_flagged() -> None:
     found = floor_finding(values)
     assert found is not None and found.severity == Severity.SUSPICIOUS
     assert 0.2 <= float(found.evidence["prefix_share"]) <= 0.4
+
+
+def test_a_lift_is_white_when_every_quiet_band_rises_alike() -> None:
+    # 28 bands: sound in the first 20, the rounding floor (1/12) in the last 8 of the rest.
+    rest = np.concatenate([np.geomspace(1e6, 10.0, 20), np.full(8, ROUNDING)])
+    white = np.vstack([np.tile(rest + 0.5, (6, 1)), np.tile(rest, (14, 1))])
+    assert _lift_spread(white, 6) == pytest.approx(1.0)
+    # A loud opening's leak, falling off through the quiet bands as the sound's spectrum does.
+    leak = rest.copy()
+    leak[20:] += np.geomspace(4.0, 0.4, 8)
+    sloped = np.vstack([np.tile(leak, (6, 1)), np.tile(rest, (14, 1))])
+    assert _lift_spread(sloped, 6) > load_floor_model().max_lift_spread
+    # One band empty near Nyquist: the rest's two lowest bands are compared.
+    narrow = np.concatenate([np.geomspace(1e6, 10.0, 26), [0.2, ROUNDING]])
+    head = narrow + 0.5
+    assert _lift_spread(np.vstack([np.tile(head, (6, 1)), np.tile(narrow, (14, 1))]), 6) < 1.1
 
 
 def test_tpdf_dither_is_not_flagged() -> None:

@@ -388,14 +388,17 @@ def _lift_spread(spectra: npt.NDArray[np.float64], end: int) -> float:
     effect's first seconds, whose floor falls with its envelope) follows the sound's spectrum:
     it lifts the bands next to the sound many times more than the far ones. The spread is the
     lifts' 75th percentile over their 10th (not the 90th: the cover's own sound may differ
-    between the head and the rest in a band or two at the edge of the quiet ones); infinite when
-    fewer than two bands are quiet in the rest (nothing to tell a white lift by: a sound still
-    decaying through the rest of the clip).
+    between the head and the rest in a band or two at the edge of the quiet ones). The quiet
+    bands are at least the rest's two lowest (a codec's low-pass may leave one band empty near
+    Nyquist); infinite when fewer than two bands were read (nothing to tell a white lift by).
     """
     with np.errstate(all="ignore"):
         head = np.nanmedian(spectra[:end], axis=0)
         rest = np.nanmedian(spectra[end:], axis=0)
     quiet = np.isfinite(head) & np.isfinite(rest) & (rest <= _QUIET_FACTOR * np.nanmin(rest))
+    if np.count_nonzero(quiet) < 2:  # a lift is white or not across two bands at least
+        quiet[np.argsort(np.where(np.isfinite(head), rest, np.nan))[:2]] = True
+        quiet &= np.isfinite(head) & np.isfinite(rest)
     lift = head[quiet] - rest[quiet]
     if lift.size < 2:
         return float("inf")
