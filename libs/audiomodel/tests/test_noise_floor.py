@@ -13,6 +13,7 @@ from audiomodel.stego import analyse_lsb
 from audiomodel.stego.noise_floor import (
     ROUNDING,
     NoiseFloor,
+    _lift_spread,
     _nanmedian_frames,
     judge_floor,
     load_floor_model,
@@ -86,6 +87,71 @@ def test_lsb_matching_of_a_prefix_is_flagged_against_the_rest_of_the_clip() -> N
     found = floor_finding(matched(band_limited(8.0), 0.3))
     assert found is not None and found.severity == Severity.SUSPICIOUS
     assert 0.15 <= float(found.evidence["prefix_share"]) <= 0.45
+
+
+def decaying_noise_effect(*, order: int, tau: float | None, seed: int = 0) -> np.ndarray:
+    """A synthesised noise sound effect (an explosion): white noise through a low-pass at 1.5 kHz
+    with a decaying envelope (exponential over ``tau`` s, or a quarter sine over 90 % of the
+    clip), 9.6 s of 44.1 kHz stereo peaking at -5 dBFS, rounded to 16 bits without dither."""
+    rng = np.random.default_rng(seed)
+    n = int(9.6 * RATE)
+    sos = scipy.signal.butter(order, 1500, fs=RATE, output="sos")
+    sound = scipy.signal.sosfilt(sos, rng.standard_normal((n, 2)), axis=0)
+    t = np.arange(n) / RATE
+    if tau is None:
+        envelope = np.sin(0.5 * np.pi * np.minimum(1.0, (9.6 - t) / (0.9 * 9.6)))
+    else:
+        envelope = np.exp(-t / tau)
+    x = sound * envelope[:, None]
+    return np.rint(x * 10 ** (-5 / 20) * 32767 / np.max(np.abs(x))).astype(np.int64)
+
+
+def summary_with_spectra(values: np.ndarray):
+    meter = NoiseFloor(values.shape[1])
+    meter.update(values)
+    return summarise_floor(meter.finish(), 1.0, meter.spectra())
+
+
+@pytest.mark.parametrize("tau", [2.0, None])
+def test_a_decaying_noise_effect_is_not_read_as_a_prefix_payload(tau: float | None) -> None:
+    # A gentle (2-pole) low-pass leaves the loud start's noise in the bands above it, a little
+    # over the rounding floor, falling as the sound decays: the prefix test reads its first
+    # seconds as standing above the rest. A payload's +-1 noise lifts every band alike; this
+    # lift follows the sound's spectrum (far more next to the low-pass than far above it).
+    values = decaying_noise_effect(order=2, tau=tau)
+    summary = summary_with_spectra(values)
+    model = load_floor_model()
+    assert summary.prefix_excess >= model.prefix_contrast  # what the floors alone flagged
+    assert summary.prefix_lift_spread > model.max_lift_spread
+    found = floor_finding(values)
+    assert found is None or found.severity == Severity.INFO
+
+
+def test_a_prefix_payload_on_a_decaying_noise_effect_is_still_flagged() -> None:
+    # The same kind of sound through a steep (8-pole) low-pass: its stopband holds only the
+    # rounding, and LSB matching of the first 30 % lifts it alike in every band.
+    values = matched(decaying_noise_effect(order=8, tau=2.0), 0.3)
+    summary = summary_with_spectra(values)
+    assert summary.prefix_lift_spread <= 1.5
+    found = floor_finding(values)
+    assert found is not None and found.severity == Severity.SUSPICIOUS
+    assert 0.2 <= float(found.evidence["prefix_share"]) <= 0.4
+
+
+def test_a_lift_is_white_when_every_quiet_band_rises_alike() -> None:
+    # 28 bands: sound in the first 20, the rounding floor (1/12) in the last 8 of the rest.
+    rest = np.concatenate([np.geomspace(1e6, 10.0, 20), np.full(8, ROUNDING)])
+    white = np.vstack([np.tile(rest + 0.5, (6, 1)), np.tile(rest, (14, 1))])
+    assert _lift_spread(white, 6) == pytest.approx(1.0)
+    # A loud opening's leak, falling off through the quiet bands as the sound's spectrum does.
+    leak = rest.copy()
+    leak[20:] += np.geomspace(4.0, 0.4, 8)
+    sloped = np.vstack([np.tile(leak, (6, 1)), np.tile(rest, (14, 1))])
+    assert _lift_spread(sloped, 6) > load_floor_model().max_lift_spread
+    # One band empty near Nyquist: the rest's two lowest bands are compared.
+    narrow = np.concatenate([np.geomspace(1e6, 10.0, 26), [0.2, ROUNDING]])
+    head = narrow + 0.5
+    assert _lift_spread(np.vstack([np.tile(head, (6, 1)), np.tile(narrow, (14, 1))]), 6) < 1.1
 
 
 def test_tpdf_dither_is_not_flagged() -> None:

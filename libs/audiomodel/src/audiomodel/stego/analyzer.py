@@ -276,7 +276,8 @@ class LsbAnalyzer:
                 features["estimated_fraction"] = estimated
         if self._floor is not None:
             model = load_floor_model()
-            summary = summarise_floor(self._floor.finish(), model.empty_below)
+            floors = self._floor.finish()
+            summary = summarise_floor(floors, model.empty_below, self._floor.spectra())
             features.update(summary.features())
             excess = judge_floor(
                 summary,

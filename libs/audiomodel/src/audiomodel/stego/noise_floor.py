@@ -27,7 +27,12 @@ The calibration is twofold, both from the clip itself:
 - *relative*: embedders that fill from the first sample leave the rest of the clip as it was:
   the clip's other stretches give its own floor, and a leading run whose floor sits above it
   by a constant amount is what a payload does (a fade or a new instrument changes the floor
-  with the sound, so it is measured per stretch where a band is empty).
+  with the sound, so it is measured per stretch where a band is empty). The lift must also be
+  *white*: +-1 noise lifts every band alike, so across the bands quiet in the rest of the clip
+  the head stands above the rest by the same amount in each. Where a sound is loud, what it
+  leaks into those bands (a gentle filter's stopband: a synthesised explosion's first seconds)
+  lifts the floor too, falling as the sound decays, but as unevenly as the sound's spectrum
+  falls off: many times more next to the sound than far from it (``max_lift_spread``).
 
 What reads the same and is innocent: dither (TPDF adds 1/6 LSB^2 of white noise to the
 rounding, as much as LSB matching of a third of the capacity) and a real recording whose
@@ -48,8 +53,9 @@ other tests); its periodogram (a white noise of variance s^2 reads s^2 in every 
 in 32 bands of 16 bins. A stretch of 16 frames keeps, per band, the median over its sound
 frames; the stretch's floor is the lowest band median from 9 % to 97 % of Nyquist, divided by
 the bias that median-then-minimum has on white noise (:data:`WHITE_BIAS`, measured by the
-tests): the floor in LSB^2 of white noise. Memory: one float per stretch (0.37 s at 44.1 kHz)
-and channel.
+tests): the floor in LSB^2 of white noise; the stretch's 28 band medians are kept with it (the
+lift's whiteness). Memory: a float and 28 float32 per stretch (0.37 s at 44.1 kHz) and channel:
+~10 MB for 4 h of 44.1 kHz stereo.
 """
 
 from __future__ import annotations
@@ -93,6 +99,9 @@ _REFERENCE_QUANTILE = 0.1
 # Median over a stretch of 16 frames, then the minimum over 28 bands, of the band levels of white
 # noise of variance 1 (Hann-windowed, 16-bin bands): measured in the tests, 1e5 draws.
 WHITE_BIAS = 0.77
+# A band is quiet in the rest of the clip when its level there is within this factor of the
+# rest's floor (its lowest band): what the head's lift is compared across (see summarise_floor).
+_QUIET_FACTOR = 2.0
 
 # Keys of the features this module adds to the analyzer's report.
 FLOOR_FEATURES = (
@@ -139,6 +148,8 @@ class NoiseFloor:
         # filled, NaN for frames without sound.
         self._levels = np.zeros((channels, 0, _LAST_BAND - _FIRST_BAND), dtype=np.float64)
         self.floors: list[npt.NDArray[np.float64]] = []  # (stretches, channels) blocks
+        # Each stretch's band medians (stretches, channels, bands read): the floor's spectrum.
+        self.bands: list[npt.NDArray[np.float32]] = []
         # Work arrays kept from block to block: fresh large arrays cost a page fault per 4 KiB.
         self._buffers: dict[str, npt.NDArray[np.float32]] = {}
 
@@ -207,6 +218,9 @@ class NoiseFloor:
         floor = medians.min(axis=-1) / WHITE_BIAS
         floor[sound < _MIN_SOUND_FRAMES] = np.nan
         self.floors.append(floor.T)
+        # The spectrum the floor is the lowest band of: is a lift white? (see summarise_floor)
+        spectrum = np.where(np.isfinite(floor)[..., None], medians, np.nan).astype(np.float32)
+        self.bands.append(np.transpose(spectrum, (1, 0, 2)))
 
     def finish(self) -> npt.NDArray[np.float64]:
         """Floors per stretch and channel, (stretches, channels), in LSB^2 of white noise.
@@ -218,6 +232,13 @@ class NoiseFloor:
         if not self.floors:
             return np.zeros((0, self.channels))
         return np.concatenate(self.floors)
+
+    def spectra(self) -> npt.NDArray[np.float32]:
+        """After :meth:`finish`: each floor's band medians, (stretches, channels, bands read),
+        in the floor's units before :data:`WHITE_BIAS` (NaN where no floor was read)."""
+        if not self.bands:
+            return np.zeros((0, self.channels, _LAST_BAND - _FIRST_BAND), dtype=np.float32)
+        return np.concatenate(self.bands)
 
 
 @dataclass(frozen=True)
@@ -232,6 +253,7 @@ class FloorModel:
     excess_report: float  # LSB^2 over the rounding floor: reported as info ...
     report_below: float  # ... up to this: the most +-1 embedding adds (more is the sound's noise)
     prefix_contrast: float  # LSB^2: a prefix's floor above the rest of the clip
+    max_lift_spread: float  # a prefix's lift across the quiet bands, 75th over 10th pct, at most
 
 
 @lru_cache(maxsize=1)
@@ -248,6 +270,7 @@ def load_floor_model() -> FloorModel:
         excess_report=float(raw["excess_report"]),
         report_below=float(raw["report_below"]),
         prefix_contrast=float(raw["prefix_contrast"]),
+        max_lift_spread=float(raw["max_lift_spread"]),
     )
 
 
@@ -260,7 +283,10 @@ class FloorSummary:
     ``spread``: their 90th percentile over the 10th (white noise: ~1.15);
     ``prefix_share`` and ``prefix_excess``: the leading run of those stretches whose floor
     stands above the rest (what an embedder filling from the first sample leaves), as a share
-    of them, and how far its cleanest stretches stand above the rest's median.
+    of them, and how far its cleanest stretches stand above the rest's median;
+    ``prefix_lift_spread``: how unevenly that run stands above the rest across the bands quiet
+    in the rest, its lift's 75th percentile over its 10th (white +-1 noise: ~1.2; 1.0 when no
+    spectrum was given, see :func:`_lift_spread`).
     """
 
     stretches: int = 0
@@ -271,6 +297,7 @@ class FloorSummary:
     spread: float = 0.0
     prefix_share: float = 0.0
     prefix_excess: float = 0.0
+    prefix_lift_spread: float = 1.0
     first_empty: int = 0  # stretch index of the first empty-band stretch
     last_empty: int = 0
 
@@ -288,14 +315,20 @@ class FloorSummary:
         }
 
 
-def summarise_floor(floors: npt.NDArray[np.float64], empty_below: float) -> FloorSummary:
-    """Pool the per-stretch, per-channel ``floors`` (see :class:`FloorSummary`)."""
+def summarise_floor(
+    floors: npt.NDArray[np.float64],
+    empty_below: float,
+    spectra: npt.NDArray[np.floating[Any]] | None = None,
+) -> FloorSummary:
+    """Pool the per-stretch, per-channel ``floors`` and, when given, their band ``spectra``
+    (:meth:`NoiseFloor.spectra`; see :class:`FloorSummary`)."""
     if floors.size == 0:
         return FloorSummary()
     # A stretch's floor: the lowest over its channels (a payload is in every channel it fills;
     # a channel holding the sound's full band gives no reading).
-    with np.errstate(all="ignore"):
-        per_stretch = np.nanmin(np.where(np.isnan(floors), np.inf, floors), axis=1)
+    readable = np.where(np.isnan(floors), np.inf, floors)
+    lowest = np.argmin(readable, axis=1)
+    per_stretch = readable[np.arange(readable.shape[0]), lowest]
     empty = np.isfinite(per_stretch) & (per_stretch < empty_below)
     stretches = int(np.count_nonzero(np.isfinite(per_stretch)))
     if not empty.any():
@@ -314,7 +347,7 @@ def summarise_floor(floors: npt.NDArray[np.float64], empty_below: float) -> Floo
     # empty-band stretches, in order, into a head and a tail of least squared deviation from
     # their means (at least 3 on each side); its contrast is how far the head's cleanest
     # stretches stand above the tail's median (a payload lifts every stretch it reaches).
-    prefix_share, prefix_excess = 0.0, 0.0
+    prefix_share, prefix_excess, lift_spread = 0.0, 0.0, 1.0
     if values.size >= 6:
         ends = np.arange(3, values.size - 2)
         total, squares = np.cumsum(values), np.cumsum(values**2)
@@ -328,6 +361,8 @@ def summarise_floor(floors: npt.NDArray[np.float64], empty_below: float) -> Floo
         )
         if contrast > 0:
             prefix_share, prefix_excess = end / values.size, contrast
+            if spectra is not None:
+                lift_spread = _lift_spread(spectra[index, lowest[index]], end)
     return FloorSummary(
         stretches=stretches,
         empty=int(values.size),
@@ -337,9 +372,40 @@ def summarise_floor(floors: npt.NDArray[np.float64], empty_below: float) -> Floo
         spread=spread,
         prefix_share=prefix_share,
         prefix_excess=prefix_excess,
+        prefix_lift_spread=lift_spread,
         first_empty=int(index[0]),
         last_empty=int(index[-1]),
     )
+
+
+def _lift_spread(spectra: npt.NDArray[np.floating[Any]], end: int) -> float:
+    """How unevenly the first ``end`` stretches of ``spectra`` (stretches, bands; the empty-band
+    stretches, in order) stand above the rest, across the bands quiet in the rest.
+
+    A payload's +-1 noise is white: it lifts every band alike, so over the bands where the rest
+    of the clip is quiet (within :data:`_QUIET_FACTOR` of its lowest band: the rounding, or the
+    sound's own quiet stopband) the head's median stands above the rest's by the same amount in
+    each. What a loud opening leaks into those bands (a filter's stopband, a decaying noise
+    effect's first seconds, whose floor falls with its envelope) follows the sound's spectrum:
+    it lifts the bands next to the sound many times more than the far ones. The spread is the
+    lifts' 75th percentile over their 10th (not the 90th: the cover's own sound may differ
+    between the head and the rest in a band or two at the edge of the quiet ones). The quiet
+    bands are at least the rest's two lowest (a codec's low-pass may leave one band empty near
+    Nyquist); infinite when fewer than two bands were read (nothing to tell a white lift by).
+    """
+    with np.errstate(all="ignore"):
+        head = np.nanmedian(spectra[:end], axis=0)
+        rest = np.nanmedian(spectra[end:], axis=0)
+    quiet = np.isfinite(head) & np.isfinite(rest) & (rest <= _QUIET_FACTOR * np.nanmin(rest))
+    if np.count_nonzero(quiet) < 2:  # a lift is white or not across two bands at least
+        quiet[np.argsort(np.where(np.isfinite(head), rest, np.nan))[:2]] = True
+        quiet &= np.isfinite(head) & np.isfinite(rest)
+    lift = head[quiet] - rest[quiet]
+    if lift.size < 2:
+        return float("inf")
+    low = float(np.quantile(lift, _REFERENCE_QUANTILE))
+    high = float(np.quantile(lift, 0.75))
+    return high / low if low > 0 else float("inf")
 
 
 def judge_floor(
@@ -366,7 +432,14 @@ def judge_floor(
     if not (whole >= model.excess_flag and steady) and whole > model.report_below:
         # Above what +-1 embedding can add to the rounding floor: the recording's own noise.
         whole = 0.0
-    prefix = summary.prefix_excess if summary.prefix_excess >= model.prefix_contrast else 0.0
+    # A payload's +-1 noise is white: it lifts every band quiet in the rest of the clip alike.
+    # A loud opening's leak into those bands (a filter's stopband, a decaying noise effect's
+    # first seconds: its floor falls with its envelope) lifts them as unevenly as the sound's
+    # spectrum falls off: a head whose lift is not white is the sound (see _lift_spread).
+    white = summary.prefix_lift_spread <= model.max_lift_spread
+    prefix = (
+        summary.prefix_excess if summary.prefix_excess >= model.prefix_contrast and white else 0.0
+    )
     if whole < model.excess_report and prefix == 0.0:
         return None
     flagged = (whole >= model.excess_flag and steady) or prefix > 0.0
