@@ -262,6 +262,22 @@ def _plans_at(baud: float) -> list[tuple[str, float, float]]:
     return out
 
 
+def _plans_at_multiples(keying: Keying) -> list[tuple[str, float, float, float, float]]:
+    """(name, low tone, high tone, rate, least valid share of frames) of minimodem's common
+    plans at 2-4 times the clock of ``keying`` whose tone bands hold both its tones: under
+    music the changes of a modem may keep every second symbol's clock only (runs of equal bits)
+    and the peaks sit beside its tones; such a plan's frames are held to a named plan's bar
+    (``PLAN_MIN_VALID_FRAMES``: the receiver reads the rate and tones the plan names)."""
+    out = []
+    for (lo, hi), rate in zip(FIXED_PLANS, FIXED_PLAN_BAUDS, strict=True):
+        if not any(abs(k * keying.baud - rate) <= 0.03 * rate for k in (2, 3, 4)):
+            continue
+        half = BAND_HALF * (hi - lo) / 2  # well inside the bands the pair test reads
+        if abs(keying.f_low - lo) <= half and abs(keying.f_high - hi) <= half:
+            out.append((modem_plan(rate, lo, hi)[0], lo, hi, rate, PLAN_MIN_VALID_FRAMES))
+    return out
+
+
 def modem_name(baud: float, f_a: float, f_b: float) -> str:
     """The common modem a keying matches, or "FSK"."""
     return modem_plan(baud, f_a, f_b)[0]
@@ -2178,17 +2194,22 @@ class ModemScanner:
                 ),
                 key=lambda trial: trial[1].valid_ratio,
             )
-            for name, lo, hi in _plans_at(baud):
-                trial = demodulate_fsk(head_x, self.rate, lo, hi, baud)
+            plans = [(name, lo, hi, baud, MIN_VALID_FRAMES) for name, lo, hi in _plans_at(baud)]
+            plans += _plans_at_multiples(keying)
+            for name, lo, hi, rate, least in plans:
+                trial = demodulate_fsk(head_x, self.rate, lo, hi, rate)
                 if (
                     trial.frames >= MIN_FRAMES
-                    and trial.valid_ratio >= MIN_VALID_FRAMES
+                    and trial.valid_ratio >= least
                     and trial.valid_ratio > best_head.valid_ratio
                 ):
                     best_head = trial
-                    keying = replace(keying, f_low=lo, f_high=hi)
+                    keying = replace(keying, f_low=lo, f_high=hi, baud=rate)
                     transmission.keying, transmission.name = keying, name
-            if best_head.frames < MIN_FRAMES or best_head.valid_ratio < MIN_VALID_FRAMES:
+            baud = keying.baud
+            if transmission.name == "FSK" and (
+                best_head.frames < MIN_FRAMES or best_head.valid_ratio < MIN_VALID_FRAMES
+            ):
                 transmission.demodulated = best_head
                 _measure_baudot(transmission, x, self.rate)
                 return transmission
