@@ -373,9 +373,14 @@ class Transmission:
         # frames are garbled to chance at worst (0.49-0.64 on train mixes); a steady sound
         # read by a receiver may frame far below it (an FM synth with a named clock of Z 109
         # once the turn gate was loosened in a trial: 0.24), and is no modem.
+        # Not at a rate a sequencer's tick can keep (NAMED_CLOCK_MIN_BAUD): a tracker's arpeggio
+        # switches notes on its tick, as steady as a crystal, and keeps a named clock at RTTY's
+        # 50 Bd (a chiptune on RTTY 425 Hz shift's tones: Z 123, frames 0.49, chance).
         d = self.demodulated
-        if k.clock_z >= WHOLE_CLOCK_MIN_Z and (
-            d is None or d.valid_ratio >= NAMED_CLOCK_MIN_FRAMES
+        if (
+            k.clock_z >= WHOLE_CLOCK_MIN_Z
+            and k.baud >= NAMED_CLOCK_MIN_BAUD
+            and (d is None or d.valid_ratio >= NAMED_CLOCK_MIN_FRAMES)
         ):
             return True
         # A standard plan's tones and rate are not enough either. A held note whose partials
@@ -1213,6 +1218,9 @@ WHOLE_CLOCK_MIN_Z = 100.0
 WHOLE_CLOCK_GRID = 0.004  # +- share of the named rate searched (the crystal's and the tones' slack)
 WHOLE_CLOCK_CHANGES = 1500  # changes whose phase is searched at most (the cost bound)
 NAMED_CLOCK_MIN_FRAMES = 0.4  # a named clock reported alone: its frames no worse than garbled
+# A tracker ticks at 2/5 of its tempo in BPM (32-255: 12.8-102 Hz; 50 Hz by default): a named
+# clock at or below that is kept by a chiptune's arpeggio too, and is no evidence alone
+NAMED_CLOCK_MIN_BAUD = 105.0
 
 
 def _named_rates(f_a: float, f_b: float) -> list[float]:
@@ -2276,7 +2284,11 @@ def _named_clock_over_transmission(transmission: Transmission, x: Floats, rate: 
     if chunk is None:
         return
     pairs = [(lo, hi, named) for (lo, hi), named in zip(FIXED_PLANS, FIXED_PLAN_BAUDS, strict=True)]
-    pairs += [(k.f_low, k.f_high, named) for named in _named_rates(k.f_low, k.f_high)]
+    pairs += [
+        (k.f_low, k.f_high, named)
+        for named in _named_rates(k.f_low, k.f_high)
+        if named >= NAMED_CLOCK_MIN_BAUD  # a sequencer's tick keeps the slower ones
+    ]
     middle: dict[int, npt.NDArray[np.complex128]] = {}  # of the audio, not of its padding
     best: tuple[float, float, float, float, int, float] | None = None
     for lo, hi, named in pairs:
