@@ -54,7 +54,8 @@ phase of the changes over the whole chunk (:func:`_whole_chunk_keying`: a fast m
 music keeps it where the short stretch the pair test times holds no clock), over a whole
 transmission where chunk boundaries cut a short burst (:func:`_named_clock_over_transmission`),
 and for minimodem's plans whose tones stand over the floor while music hides their turn-taking
-(:func:`_standing_plans_clock`). RTTY is read into its text (:func:`baudot_text`). Under music a
+(:func:`_standing_plans_clock`), and in the band above a plan's higher tone where the music
+drowns the lower one (:func:`_sideband_keying`). RTTY is read into its text (:func:`baudot_text`). Under music a
 modem is still missed where that search refines its
 tones too far off for the pair test (~50 Hz bins), where the music times its changes too
 loosely for any clock, and where the music
