@@ -1428,6 +1428,10 @@ def _whole_chunk_clock(
 SIDEBAND_MIN_EXCESS_DB = 3.0
 SIDEBAND_TURN_GATE = 0.0
 SIDEBAND_SYMBOLS = 1.5  # the band above the higher tone, in symbol rates
+# the plans timed so: a higher tone above the bulk of music's energy (minimodem at 2400 and 4800 Bd,
+# 3.8 and 7 kHz); the slower plans' bands above their tones lie in it (the cost bound too: real
+# music passes the gate mostly at 300-600 Bd's tones)
+SIDEBAND_MIN_TONE_HZ = 3000.0
 
 
 def _sideband_keying(
@@ -1437,12 +1441,13 @@ def _sideband_keying(
     offset_s: float,
     end_s: float,
 ) -> Keying | None:
-    """The best keying of minimodem's common plans whose higher tone stands over the floor,
-    whose bands anti-correlate (``SIDEBAND_TURN_GATE``) and whose named clock the band above
-    the higher tone keeps (:func:`_sideband_clock`); None where none does."""
+    """The best keying of minimodem's common plans whose higher tone sits above
+    ``SIDEBAND_MIN_TONE_HZ`` and stands over the floor, whose bands anti-correlate
+    (``SIDEBAND_TURN_GATE``) and whose named clock the band above the higher tone keeps
+    (:func:`_sideband_clock`); None where none does."""
     best: Keying | None = None
     for (lo, hi), named in zip(FIXED_PLANS, FIXED_PLAN_BAUDS, strict=True):
-        if hi >= min(MAX_TONE_HZ, sr / 2 - 100):
+        if hi < SIDEBAND_MIN_TONE_HZ or hi >= min(MAX_TONE_HZ, sr / 2 - 100):
             continue
         if chunk.coarse.at(hi) < SIDEBAND_MIN_EXCESS_DB:
             continue
