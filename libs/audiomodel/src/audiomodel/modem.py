@@ -377,11 +377,14 @@ class Transmission:
         # Not at a rate a sequencer's tick can keep (NAMED_CLOCK_MIN_BAUD): a tracker's arpeggio
         # switches notes on its tick, as steady as a crystal, and keeps a named clock at RTTY's
         # 50 Bd (a chiptune on RTTY 425 Hz shift's tones: Z 123, frames 0.49, chance).
+        # Nor without frames: data keyed for seconds gives a receiver start bits every few
+        # symbols, a steady tone none (a test tone's lines kept a 2400 Bd clock, Z 130, and
+        # framed 2 bytes in 8 s).
         d = self.demodulated
         if (
             k.clock_z >= WHOLE_CLOCK_MIN_Z
             and k.baud >= NAMED_CLOCK_MIN_BAUD
-            and (d is None or d.valid_ratio >= NAMED_CLOCK_MIN_FRAMES)
+            and (d is None or (d.frames >= MIN_FRAMES and d.valid_ratio >= NAMED_CLOCK_MIN_FRAMES))
         ):
             return True
         # A standard plan's tones and rate are not enough either. A held note whose partials
