@@ -640,3 +640,16 @@ def test_a_named_clock_at_a_trackers_tick_is_no_evidence_alone() -> None:
     # the same clock at Bell 202's rate, far above any tick, with frames garbled by music: reported
     fast = replace(tick, f_low=1200.0, f_high=2200.0, baud=1200.0)
     assert Transmission(fast, "Bell 202", replace(chance, valid_ratio=0.6)).flagged
+
+
+def test_a_named_clock_without_frames_to_read_is_no_evidence_alone() -> None:
+    # a test tone's steady lines kept minimodem's 2400 Bd clock and framed 2 bytes in 8 s
+    lines = Keying(0.0, 8.0, 1800.0, 3800.0, 2400.0, 0.67, 289, clock_z=130.0)
+    two = Demodulated(b"\x00\xff", 1800.0, 3800.0, frames=2, valid_ratio=0.5)
+    assert not Transmission(lines, "minimodem default for 2400 Bd", two).flagged
+    # a modem under music frames thousands of bytes, garbled towards chance
+    rng = np.random.default_rng(17)
+    garbled = Demodulated(
+        rng.integers(0, 256, 1200, dtype=np.uint8).tobytes(), 1800.0, 3800.0, 1200, 0.6
+    )
+    assert Transmission(lines, "minimodem default for 2400 Bd", garbled).flagged
