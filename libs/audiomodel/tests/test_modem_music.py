@@ -21,7 +21,10 @@ from audiomodel.modem import (
     BAUDOT_LETTERS,
     CHUNK,
     COMMON_MODEMS,
+    FIXED_PLAN_BAUDS,
+    FIXED_PLANS,
     MIN_COHERENCE,
+    NAMED_CLOCK_MIN_BAUD,
     TURN_TAKING_GATE,
     WHOLE_CLOCK_MIN_Z,
     Demodulated,
@@ -36,7 +39,9 @@ from audiomodel.modem import (
     _minimodem_tones,
     _named_clock_over_transmission,
     _plan_clock,
+    _plans_at_multiples,
     _polarity_rank,
+    _sideband_clock,
     _standing_plans_clock,
     _turn_taking,
     _whole_chunk_clock,
@@ -575,3 +580,76 @@ def test_a_space_shifts_baudot_back_to_letters() -> None:
     codes += [letters("D"), letters("E")]
     x, rate = _reduced(np.rint(0.9 * baudot_fsk(codes * 4, 50.0, 1585.0, 1415.0) * 32767))
     assert "73 DE" in baudot_text(x, rate, 1415.0, 1585.0, 50.0)
+
+
+# -- the band above a fast modem's tones; plans at a multiple of the clock; a tracker's tick --
+
+
+def test_the_band_above_a_fast_modems_higher_tone_keeps_its_clock_where_music_drowns_the_pair() -> (
+    None
+):
+    # 4800 Bd on minimodem's tones under noise shaped as music's (below 6 kHz, falling with
+    # frequency) 6 dB over the modem: the pair's bands no longer time the named clock, the band
+    # from 7 kHz up still does
+    rng = np.random.default_rng(21)
+    sr, n = RATE // 2, CHUNK
+    modem = fsk(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes(), 4800.0, 3000.0, 7000.0)
+    modem = modem[::2][:n] / np.sqrt(np.mean(modem**2))
+    freqs = np.fft.rfftfreq(n, 1 / sr)
+    shaped = np.fft.rfft(rng.normal(size=n)) * (freqs < 6000) / np.maximum(freqs, 100) ** 0.5
+    music = np.fft.irfft(shaped, n)
+    x = modem + music / np.sqrt(np.mean(music**2)) * 10 ** (6 / 20)
+    chunk = _ChunkTransform.of(x, sr)
+    assert chunk is not None
+    assert _whole_chunk_clock(chunk, sr, 3000.0, 7000.0, 4800.0) is None
+    found = _sideband_clock(chunk, sr, 3000.0, 7000.0, 4800.0)
+    assert found is not None
+    baud, _, _, z = found
+    assert abs(baud - 4800.0) < 0.01 * 4800.0 and z >= WHOLE_CLOCK_MIN_Z
+
+
+def test_held_chords_keep_no_clock_in_the_band_above_any_plans_tones() -> None:
+    sr = RATE // 2
+    bed = chords(2 * CHUNK / RATE + 1, seed=4)[::2][:CHUNK]
+    chunk = _ChunkTransform.of(bed, sr)
+    assert chunk is not None
+    for (lo, hi), baud in zip(FIXED_PLANS, FIXED_PLAN_BAUDS, strict=True):
+        assert _sideband_clock(chunk, sr, lo, hi, baud) is None
+
+
+def test_a_keying_at_half_a_plans_rate_beside_its_tones_is_read_with_that_plans_receiver() -> None:
+    # a 600 Bd minimodem under music: its changes kept a 300 Bd clock, peaks beside its tones
+    halved = Keying(0.0, 2.7, 984.0, 1359.0, 300.0, 0.55, 251)
+    plans = _plans_at_multiples(halved)
+    assert [(lo, hi, rate) for _, lo, hi, rate, _ in plans] == [(900.0, 1400.0, 600.0)]
+    # tones no such plan holds, or a clock no whole fraction of one: no plan
+    assert _plans_at_multiples(replace(halved, f_low=2000.0, f_high=3000.0)) == []
+    assert _plans_at_multiples(replace(halved, baud=250.0)) == []
+
+
+def test_a_named_clock_at_a_trackers_tick_is_no_evidence_alone() -> None:
+    # a chiptune's arpeggio on RTTY 425 Hz shift's tones keeps RTTY's 50 Bd clock over whole
+    # chunks; its frames end at chance both ways
+    rng = np.random.default_rng(16)
+    data = rng.integers(0, 256, 96, dtype=np.uint8).tobytes()
+    chance = Demodulated(data, 2125.0, 2550.0, frames=96, valid_ratio=0.49)
+    tick = Keying(0.0, 8.0, 2125.0, 2550.0, 50.0, 0.76, 286, clock_z=123.0)
+    assert tick.baud < NAMED_CLOCK_MIN_BAUD
+    arpeggio = Transmission(tick, "RTTY 425 Hz shift", chance, baudot=(111, 0.58))
+    assert not arpeggio.flagged
+    # the same clock at Bell 202's rate, far above any tick, with frames garbled by music: reported
+    fast = replace(tick, f_low=1200.0, f_high=2200.0, baud=1200.0)
+    assert Transmission(fast, "Bell 202", replace(chance, valid_ratio=0.6)).flagged
+
+
+def test_a_named_clock_without_frames_to_read_is_no_evidence_alone() -> None:
+    # a test tone's steady lines kept minimodem's 2400 Bd clock and framed 2 bytes in 8 s
+    lines = Keying(0.0, 8.0, 1800.0, 3800.0, 2400.0, 0.67, 289, clock_z=130.0)
+    two = Demodulated(b"\x00\xff", 1800.0, 3800.0, frames=2, valid_ratio=0.5)
+    assert not Transmission(lines, "minimodem default for 2400 Bd", two).flagged
+    # a modem under music frames thousands of bytes, garbled towards chance
+    rng = np.random.default_rng(17)
+    garbled = Demodulated(
+        rng.integers(0, 256, 1200, dtype=np.uint8).tobytes(), 1800.0, 3800.0, 1200, 0.6
+    )
+    assert Transmission(lines, "minimodem default for 2400 Bd", garbled).flagged
