@@ -1528,7 +1528,7 @@ def _sideband_keying(
             continue
         if chunk.coarse.at(hi) < SIDEBAND_MIN_EXCESS_DB:
             continue
-        if _turn_taking(chunk.x, spectra, sr, lo, hi) > SIDEBAND_TURN_GATE:
+        if _turn_taking(chunk.x, spectra, sr, lo, hi, SIDEBAND_TURN_GATE) > SIDEBAND_TURN_GATE:
             continue
         found = _sideband_clock(chunk, sr, lo, hi, named)
         if found is None:
