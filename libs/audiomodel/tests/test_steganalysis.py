@@ -929,3 +929,71 @@ def test_a_zstd_magic_is_confirmed_by_its_frame_and_block_headers() -> None:
     ]
     passed = sum(confirm_signature("zstd", head, 0) for head in heads)
     assert passed < 4000 / 40  # random bytes: ~1/98 pass (the reserved bit alone passed 1/2)
+
+
+def _exact_tone(seconds: float, freq: float, gain: float, rate: int = 48000) -> np.ndarray:
+    """A generator's 24-bit sine whose period is a whole number of samples, scaled digitally
+    and stored as 24 bits again (a stepped-sine level check): the same samples, roundings and
+    parities period after period."""
+    period = round(rate / freq)
+    t = (np.arange(int(seconds * rate)) % period) / rate
+    full = np.round(np.sin(2 * np.pi * freq * t) * (2**23 - 1)) / 2**23
+    # written as libsndfile does: rounded to 32 bits, then shifted down to 24 (a floor)
+    return np.floor(np.round(full * gain * (2**31 - 1)) / 2**8).astype(np.int64)[:, None]
+
+
+def _stepped_tones(gain: float) -> np.ndarray:
+    return np.concatenate([_exact_tone(2.0, f, gain) for f in (250.0, 500.0, 1000.0)])
+
+
+def test_an_exactly_periodic_tone_repeating_its_roundings_is_not_taken_for_embedding() -> None:
+    """One period's rounding bias, repeated by every period, read as z = 49-149 here and
+    z = 75 on a dev stepped-sine tone."""
+    tone = _stepped_tones(0.43)
+    assert np.array_equal(tone[192:96000], tone[: 96000 - 192])  # it repeats
+    report = analyse_wide(tone, 24)
+    assert "stego.lsb_statistical" not in codes(report)
+    assert report.features["prefix_z"] < statistics._Z_FLAG
+
+
+def test_replaced_bits_in_an_exactly_periodic_tone_are_still_seen() -> None:
+    """Every sample the payload changed differs from its twin a period earlier."""
+    tone = _stepped_tones(0.43)
+    bits = np.random.default_rng(3).integers(0, 2, tone.shape)
+    report = analyse_wide((tone & ~1) | bits, 24)
+    assert "stego.lsb_statistical" in codes(report)
+    assert report.estimated_fraction > 0.8
+
+
+def _clipped_then_lowered(
+    seconds: float, level: float, band: float = 16000.0, rate: int = 48000
+) -> np.ndarray:
+    """A preamp's hiss band-limited to ``band``, clipped at 2 sigma by an integer bus (+full scale
+    odd, -full scale even) and then lowered to ``level`` of 24-bit full scale by a fader whose
+    arithmetic shift floors: the flat tops keep the rails' parities at whatever level they
+    land."""
+    import scipy.signal
+
+    b, a = scipy.signal.butter(4, band, fs=rate)
+    hum = scipy.signal.lfilter(b, a, np.random.default_rng(5).normal(0, 1, int(seconds * rate)))
+    bus = np.clip(np.round(hum / (2 * hum.std()) * 2**31), -(2**31), 2**31 - 1)
+    return np.floor(bus * level / 2**8).astype(np.int64)[:, None]
+
+
+def test_a_clip_lowered_by_a_fader_is_not_taken_for_embedding() -> None:
+    """z = 13.9 before (a dev room tone clipped and normalised to -64 dBFS: z = 7)."""
+    hiss = _clipped_then_lowered(8.0, 6.6e-4)
+    top, bottom = int(hiss.max()), int(hiss.min())
+    assert top % 2 != bottom % 2 and np.mean(hiss == top) > 0.01  # the premise: flat tops
+    assert top < 2**21  # ... far under the half scale where flat tops were looked for
+    report = analyse_wide(hiss, 24)
+    assert "stego.lsb_statistical" not in codes(report)
+    assert report.features["prefix_z"] < statistics._Z_FLAG
+
+
+def test_replaced_bits_under_a_lowered_clip_are_still_seen() -> None:
+    """A rumble (hiss to 500 Hz) clipped and lowered alike: its samples off the rails keep
+    the evidence of the payload."""
+    rumble = _clipped_then_lowered(8.0, 6.6e-4, band=500.0)
+    bits = np.random.default_rng(4).integers(0, 2, rumble.shape)
+    assert "stego.lsb_statistical" in codes(analyse_wide((rumble & ~1) | bits, 24))
