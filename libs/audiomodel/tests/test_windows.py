@@ -618,3 +618,36 @@ def test_bytes_held_as_steps_stored_as_8_bit_codes_are_still_held_steps() -> Non
     codes = np.repeat(raw, 4)
     blob = wav((codes.astype(np.float64) - 128) / 128, "PCM_U8")
     assert "signal.held_steps" in located(blob)
+
+
+def _noisy_kick(rate: int = 8000, seconds: float = 4.0) -> npt.NDArray[np.int16]:
+    """A 45 Hz kick at half scale with broadband hats riding on it, as a codec's decode at
+    8 kHz gives it: half cycles of 11 ms whose steps scatter around the slope."""
+    t = np.arange(int(rate * seconds)) / rate
+    rng = np.random.default_rng(13)
+    x = 0.5 * np.sin(2 * np.pi * 45 * t) + 0.004 * rng.standard_normal(t.size)
+    return np.rint(x * 32767).astype(np.int16).reshape(-1, 1)
+
+
+def test_a_codecs_decode_has_no_erratic_steps_to_read() -> None:
+    """The erratic-step rule reads exact plateaus and step sizes; a transform codec's decode
+    keeps neither, and its noise on a steep slope looks erratic."""
+
+    def measures(transform_coded: bool) -> dict[str, npt.NDArray[np.float64]]:
+        analyzer = WindowAnalyzer(sample_rate=8000, channels=1, transform_coded=transform_coded)
+        analyzer.update(_noisy_kick())
+        return analyzer.report().measures
+
+    assert (measures(False)["erratic_run_ms"] >= windows.ERRATIC_MS).any()  # the premise
+    decoded = measures(True)
+    assert (decoded["erratic_run_ms"] == 0).all()
+    assert (decoded["monotonic_ms"] < windows.MONOTONIC_MS).all()
+
+
+def test_a_long_sorted_ramp_in_a_codecs_decode_is_still_a_monotonic_run() -> None:
+    raw = np.frombuffer(binary_bytes(8000 * 2, seed=6), dtype=np.uint8)
+    ramp = ((sorted_blocks(raw, 4096).astype(np.int32) - 128) << 8).astype(np.int16)
+    analyzer = WindowAnalyzer(sample_rate=8000, channels=1, transform_coded=True)
+    analyzer.update(ramp.reshape(-1, 1))
+    report = analyzer.report()
+    assert "signal.monotonic_run" in {f.code for f in report.findings}
