@@ -997,3 +997,34 @@ def test_replaced_bits_under_a_lowered_clip_are_still_seen() -> None:
     rumble = _clipped_then_lowered(8.0, 6.6e-4, band=500.0)
     bits = np.random.default_rng(4).integers(0, 2, rumble.shape)
     assert "stego.lsb_statistical" in codes(analyse_wide((rumble & ~1) | bits, 24))
+
+
+def _hits_on_a_grid(cover: np.ndarray, step: int, offsets: tuple[int, ...]) -> np.ndarray:
+    """A sequencer's glitch: the same lone sample displaced by 11 LSB at the same offsets in
+    every hit, hits on a grid of ``step`` frames (truncated to whole frames, 70% of steps)."""
+    out = cover.astype(np.int64).copy()
+    rng = np.random.default_rng(31)
+    for s in range(int(cover.shape[0] / step)):
+        if rng.random() < 0.7:
+            for offset in offsets:
+                at = int(s * step + 0.37 * (s % 3)) + offset
+                if at < out.shape[0]:
+                    out[at, 0] -= 11
+    return np.clip(out, -32768, 32767).astype(np.int16)
+
+
+def test_a_sequencers_glitch_repeating_on_its_grid_is_not_a_displaced_sample(
+    clean: np.ndarray,
+) -> None:
+    """A drum machine plays the same hit each step: its lone displaced samples recur at the
+    same offsets on the tempo's grid, where steghide's fall anywhere."""
+    glitched = _hits_on_a_grid(clean, 3300, (1200, 1415))
+    assert not displaced(analyse(glitched))
+
+
+def test_value_exchanges_beside_a_sequencers_grid_are_still_displaced_samples(
+    clean: np.ndarray,
+) -> None:
+    glitched = _hits_on_a_grid(clean, 3300, (1200, 1415))
+    report = analyse(exchanged(glitched, 0.06, seed=21).astype(np.int16))
+    assert displaced(report)
