@@ -106,8 +106,7 @@ class ImpulseCounter:
         self.amplitude = 0.0  # sum of the impulses' fitted |d|
         self.first_frame = -1  # frame of the first and last impulse (file order)
         self.last_frame = -1
-        self._hits: list[npt.NDArray[np.int64]] = []  # their frames (see on_a_grid)
-        self._kept = 0
+        self._hits: list[int] = []  # their frames, up to _MAX_KEPT (see on_a_grid)
 
     def update(
         self,
@@ -169,9 +168,8 @@ class ImpulseCounter:
         self.events += int(np.count_nonzero(fits))
         self.amplitude += float(np.abs(amplitude[fits]).sum())
         frames_hit = start_frame + at[fits]
-        if self._kept < _MAX_KEPT:
-            self._hits.append(frames_hit.astype(np.int64))
-            self._kept += frames_hit.size
+        if len(self._hits) < _MAX_KEPT:
+            self._hits.extend(frames_hit.tolist())
         if self.first_frame < 0:
             self.first_frame = int(frames_hit.min())
         self.last_frame = max(self.last_frame, int(frames_hit.max()))
@@ -182,7 +180,7 @@ class ImpulseCounter:
         ``_GRID_NEIGHBOURS``)."""
         if not self._hits:
             return 0
-        frames = np.sort(np.concatenate(self._hits))
+        frames = np.sort(np.array(self._hits, dtype=np.int64))
         n = frames.size
         grid = np.zeros(n, dtype=bool)
         for k in range(1, min(_GRID_NEIGHBOURS, n - 1) + 1):

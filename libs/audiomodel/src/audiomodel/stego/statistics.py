@@ -448,9 +448,9 @@ class ParityStatistics:
         weight = 1.0 / (_FLOOR + energy / _SUB)
         # Samples that repeat their twin a period earlier are no evidence (see _drop_repeats):
         # they count in neither the rate's denominator nor the clean variance.
-        kept = (
-            float(_SUB) if repeats is None else _SUB - per_channel(repeats.reshape(-1, _SUB).sum(1))
-        )
+        kept: float | npt.NDArray[np.float64] = float(_SUB)
+        if repeats is not None:
+            kept = _SUB - per_channel(repeats.reshape(-1, _SUB).sum(1))
         sub_lsb = energy < _SUB  # residual power under 1 LSB^2: silence, or replaced silence
         rows = np.stack(
             [
