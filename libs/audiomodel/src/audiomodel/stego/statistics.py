@@ -448,19 +448,19 @@ class ParityStatistics:
         weight = 1.0 / (_FLOOR + energy / _SUB)
         # Samples that repeat their twin a period earlier are no evidence (see _drop_repeats):
         # they count in neither the rate's denominator nor the clean variance.
-        kept: float | npt.NDArray[np.float64] = float(_SUB)
+        counted: float | npt.NDArray[np.float64] = float(_SUB)
         if repeats is not None:
-            kept = _SUB - per_channel(repeats.reshape(-1, _SUB).sum(1))
+            counted = _SUB - per_channel(repeats.reshape(-1, _SUB).sum(1))
         sub_lsb = energy < _SUB  # residual power under 1 LSB^2: silence, or replaced silence
         rows = np.stack(
             [
                 weight * rc0,
-                weight * kept,
+                weight * counted,
                 # Variance under the clean hypothesis, with at least the rounding noise (1/12
                 # LSB^2) per sample: a residual far smaller than that is arithmetic, not
                 # evidence (a held constant leaves float round-off that would otherwise give
                 # a z growing with the square root of its length).
-                weight * weight * (energy + kept / 12.0),
+                weight * weight * (energy + counted / 12.0),
                 weight * rc1,
                 weight * rc0 * sub_lsb,
             ],
