@@ -219,53 +219,62 @@ def _residual_frames(frames: int) -> int:
 def _drop_repeats(
     samples: IntSamples, residual: npt.NDArray[np.floating]
 ) -> npt.NDArray[np.bool_] | None:
-    """Zero the residual of samples that repeat the sample one period earlier exactly, in a
-    window that repeats itself (``samples``: (channels, _EDGE + frames), the residual's
-    frames being the last ones).
+    """Zero the residual of sub-blocks that repeat the samples one period earlier, and return
+    where (``samples``: (channels, _EDGE + frames), the residual's frames being the last ones).
 
     The statistic counts each sample's rounding as a fresh draw. A generator's tone whose
-    period is a whole number of samples (sox's 250 Hz-1 kHz at 48 kHz, stepped sines for a level
-    check; a codec's decode of it at 8 kHz) repeats the same samples, so the same roundings and
-    parities, period after period: the bias of one period's couple of hundred roundings
-    (about 1/sqrt(P) of the noise) is multiplied by every period, z = 75 on a 24-bit tone at
-    0.2-0.7 of full scale. A sample equal to its twin a period earlier is that rounding again,
-    not new evidence; replaced low bits break the repetition (a random bit differs from the
-    twin's half the time), so every sample the payload changed differs from its twin and
-    keeps its residual. Only windows that repeat (half their samples or more on one lag, found
-    where a loud sample's three-sample pattern recurs) are looked at: sound and noise never do,
-    and near silence, whose values repeat by chance, has no loud pattern to anchor the lag.
+    period is a whole number of samples (sox's 250 Hz-1 kHz at 8 or 48 kHz, stepped sines for
+    a level check, a codec's decode of one) repeats the same samples, so the same roundings
+    and parities, period after period: the bias of one period's roundings (about 1/sqrt(P) of
+    the noise) is multiplied by every period, z = 37-75 on dev stepped-sine tones. A sample
+    equal to its twin a period earlier is that rounding again, not new evidence; replaced low
+    bits break the repetition (a random bit differs from the twin's half the time), so a
+    sub-block the payload fills at 20% or more no longer repeats and keeps its residual (see
+    ``_REPEAT_BLOCK``). Only lags where a loud sample's three-sample pattern recurs are tried:
+    sound and noise never repeat so, and near silence, whose values repeat by chance, has no
+    loud pattern to anchor a lag.
     """
     frames = residual.shape[1]
     dropped: npt.NDArray[np.bool_] | None = None
     for c in range(samples.shape[0]):
         row = samples[c]
-        # the anchor: the first loud sample from the window's middle on (past any onset)
-        middle = _EDGE + frames // 2
-        part = row[middle : middle + 4097]
-        loud = np.flatnonzero((np.abs(part[:-1]) >= _REPEAT_ANCHOR) & (part[:-1] != part[1:]))
-        if loud.size == 0 or middle + int(loud[0]) + 3 > row.size:
-            continue
-        at = middle + int(loud[0])
-        a, b, d = row[at], row[at + 1], row[at + 2]
-        found = np.flatnonzero((row[:-2] == a) & (row[1:-1] == b) & (row[2:] == d))
-        gaps = np.unique(np.diff(found))
-        best, best_share = 0, 0.0
-        for lag in gaps[:_REPEAT_LAGS].tolist():
-            if lag > frames // 2:
-                break
-            share = float(np.count_nonzero(row[lag:] == row[:-lag])) / (row.size - lag)
-            if share > best_share:
-                best, best_share = lag, share
-        if best_share < _REPEAT_SHARE:
-            continue
         tail = row[_EDGE:]
-        same = np.zeros(frames, dtype=bool)
-        start = max(0, best - _EDGE)  # the twin of residual frame n is row[_EDGE + n - best]
-        same[start:] = tail[start:] == row[_EDGE + start - best : _EDGE + frames - best]
-        residual[c, same] = 0.0
+        mask = np.zeros(frames, dtype=bool)
+        # anchors at a quarter, half and three quarters of the window: a tone's step (a
+        # level-check sequence) changes the period inside a window
+        for quarter in (2, 1, 3):
+            begin = _EDGE + quarter * frames // 4
+            part = row[begin : begin + 4097]
+            loud = np.flatnonzero((np.abs(part[:-1]) >= _REPEAT_ANCHOR) & (part[:-1] != part[1:]))
+            if loud.size == 0 or begin + int(loud[0]) + 3 > row.size:
+                continue
+            at = begin + int(loud[0])
+            a, b, d = row[at], row[at + 1], row[at + 2]
+            found = np.flatnonzero((row[:-2] == a) & (row[1:-1] == b) & (row[2:] == d))
+            best, best_count = 0, 0
+            for lag in np.unique(np.diff(found))[:_REPEAT_LAGS].tolist():
+                if lag > frames // 2:
+                    break
+                count = int(np.count_nonzero(row[lag:] == row[:-lag]))
+                if count > best_count:
+                    best, best_count = lag, count
+            if best_count < _REPEAT_SHARE * (frames // 4):
+                continue  # no repetition of a quarter of the window at least
+            same = np.zeros(frames, dtype=bool)
+            start = max(0, best - _EDGE)  # the twin of residual frame n is row[_EDGE + n - best]
+            same[start:] = tail[start:frames] == row[_EDGE + start - best : _EDGE + frames - best]
+            # Whole sub-blocks that repeat, never single samples: a sample differing from its
+            # twin by one code is one whose value sat on a rounding boundary (residual +-1/2,
+            # its parity following the side it fell on), so choosing samples by their twin
+            # would select parity evidence; the share of a sub-block's samples that repeat
+            # does not.
+            mask |= np.repeat(same.reshape(-1, _SUB).mean(axis=1) >= _REPEAT_BLOCK, _SUB)
+        if not mask.any():
+            continue
+        residual[c, mask] = 0.0
         if dropped is None:
             dropped = np.zeros(residual.shape, dtype=bool)
-        dropped[c] = same
+        dropped[c] = mask
     return dropped
 
 
@@ -310,10 +319,14 @@ _RAIL_SPIKE = 4
 _RAIL_MIN = 4 * _RAIL_REACH
 
 # A window that repeats: a loud sample (64 LSB: 36 dB over the rounding) anchors the pattern,
-# its first few recurrences are the candidate periods, and half the window equal at one of them.
+# its first few recurrences are the candidate periods, and half of a quarter of the window (or
+# more) equal at one of them.
 _REPEAT_ANCHOR = 64
 _REPEAT_LAGS = 4
 _REPEAT_SHARE = 0.5
+# A sub-block repeats when this share of its samples equal their twins: replaced low bits at a
+# rate of 20% or more in it leave at most 90% equal.
+_REPEAT_BLOCK = 0.9
 
 # Columns of the per-segment, per-channel sums.
 _A, _B, _V, _A1, _AQ = range(5)  # sum w*r*c; sum w; sum w^2*r^2; sum w*r*c1; _A over sub-LSB blocks
