@@ -278,46 +278,6 @@ def _drop_repeats(
     return dropped
 
 
-def _dithered_rail(centre: IntSamples, high: int, low: int) -> tuple[int, int]:
-    """The levels from which a quiet window's samples sit on a dithered clip, above and below
-    (0: no rail on that side).
-
-    A clip lowered to a few LSB lands between two codes, and dither added afterwards toggles
-    its flat tops between them: the residual of each sample is then +-1/2 LSB with the parity
-    of its code, exactly as a replaced low bit leaves it (dev renditions: HVAC rumble clipped,
-    normalised to -59 and -66 dBFS and TPDF-dithered to 16 bits, its rails at +-16.5 holding a
-    third of the samples: z = 311-827). Such a rail is a spike in the window's counts: the
-    codes within a dither's reach (``_RAIL_REACH``) of an extreme hold many times what the codes
-    further in hold (``_RAIL_SPIKE``); sound, near silence and replaced low bits thin out
-    smoothly towards their extremes. Each side's level is its innermost rail code.
-    """
-    levels = []
-    for values in (
-        centre[centre >= high - 2 * _RAIL_REACH],
-        -centre[centre <= low + 2 * _RAIL_REACH],
-    ):
-        edge = int(values.max())
-        counts = np.bincount(edge - values, minlength=2 * _RAIL_REACH + 1)
-        rail, inner = counts[:_RAIL_REACH], counts[_RAIL_REACH : 2 * _RAIL_REACH + 1]
-        peak = int(rail.max())
-        spike = peak >= _RAIL_SPIKE * max(int(inner.max()), 1) and peak * 100 >= centre.size
-        # near silence: its few codes are all "extremes", and its replaced bits must show
-        levels.append(
-            edge - int(np.flatnonzero(rail * _RAIL_SPIKE >= peak).max())
-            if spike and edge >= _RAIL_MIN
-            else 0
-        )
-    return levels[0], levels[1]
-
-
-# A dithered rail: the codes within TPDF dither's reach (+-1 LSB and the rounding) of each
-# extreme, the busiest holding _RAIL_SPIKE times any code further in and 1% of the window.
-_RAIL_REACH = 3
-_RAIL_SPIKE = 4
-# ... and a rail this far from zero at least (four reaches): the codes further in are sound,
-# and near silence (every code a few LSB from zero, where replaced bits show) has no rail.
-_RAIL_MIN = 4 * _RAIL_REACH
-
 # A window that repeats: a loud sample (64 LSB: 36 dB over the rounding) anchors the pattern,
 # its first few recurrences are the candidate periods, and half of a quarter of the window (or
 # more) equal at one of them.
@@ -606,11 +566,6 @@ class ParityStatistics:
         centre = span[:, 1:-1]
         high, low = int(centre.max()), int(centre.min())
         if max(high, -low) < _CLIP_LEVEL_MIN:
-            top, bottom = _dithered_rail(centre, high, low)
-            if top:
-                residual[centre >= top] = 0.0
-            if bottom:
-                residual[centre <= -bottom] = 0.0
             return
         # Unclipped sound touches its extremes once or twice; a flat top sits on them.
         unclipped = -self._full < low and high < self._full
