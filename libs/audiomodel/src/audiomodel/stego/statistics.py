@@ -87,10 +87,6 @@ _PAIR_EVIDENCE = 200.0  # samples beyond a fair coin's imbalance needed to judge
 _DETERMINISM_SLACK = 0.5
 _FLOOR_POWER = (0.05, 1.0)  # LSB^2: residual power of a sub-block at the quantisation floor
 _FLOOR_PEAK = 8  # LSB: a floor sub-block holds sound, not digital silence
-# A window's extremes held as a flat top below half scale are a clip lowered afterwards (see
-# ParityStatistics._drop_clipped) from this level up: 64 LSB is 36 dB over the rounding, so a
-# value held there is no chance of the noise floor.
-_CLIP_LEVEL_MIN = 64
 
 IntSamples = npt.NDArray[np.signedinteger[Any]]  # right-justified samples: int16 or int32
 
@@ -215,78 +211,6 @@ def _residual_frames(frames: int) -> int:
     """Width of :func:`_interpolation_residual`'s ``out`` for a window of ``frames``."""
     return max(1, -(-(frames - 2 * _EDGE) // _HOP)) * _HOP
 
-
-def _drop_repeats(
-    samples: IntSamples, residual: npt.NDArray[np.floating]
-) -> npt.NDArray[np.bool_] | None:
-    """Zero the residual of sub-blocks that repeat the samples one period earlier, and return
-    where (``samples``: (channels, _EDGE + frames), the residual's frames being the last ones).
-
-    The statistic counts each sample's rounding as a fresh draw. A generator's tone whose
-    period is a whole number of samples (sox's 250 Hz-1 kHz at 8 or 48 kHz, stepped sines for
-    a level check, a codec's decode of one) repeats the same samples, so the same roundings
-    and parities, period after period: the bias of one period's roundings (about 1/sqrt(P) of
-    the noise) is multiplied by every period, z = 37-75 on dev stepped-sine tones. A sample
-    equal to its twin a period earlier is that rounding again, not new evidence; replaced low
-    bits break the repetition (a random bit differs from the twin's half the time), so a
-    sub-block the payload fills at 20% or more no longer repeats and keeps its residual (see
-    ``_REPEAT_BLOCK``). Only lags where a loud sample's three-sample pattern recurs are tried:
-    sound and noise never repeat so, and near silence, whose values repeat by chance, has no
-    loud pattern to anchor a lag.
-    """
-    frames = residual.shape[1]
-    dropped: npt.NDArray[np.bool_] | None = None
-    for c in range(samples.shape[0]):
-        row = samples[c]
-        tail = row[_EDGE:]
-        mask = np.zeros(frames, dtype=bool)
-        # anchors at a quarter, half and three quarters of the window: a tone's step (a
-        # level-check sequence) changes the period inside a window
-        for quarter in (2, 1, 3):
-            begin = _EDGE + quarter * frames // 4
-            part = row[begin : begin + 4097]
-            loud = np.flatnonzero((np.abs(part[:-1]) >= _REPEAT_ANCHOR) & (part[:-1] != part[1:]))
-            if loud.size == 0 or begin + int(loud[0]) + 3 > row.size:
-                continue
-            at = begin + int(loud[0])
-            a, b, d = row[at], row[at + 1], row[at + 2]
-            found = np.flatnonzero((row[:-2] == a) & (row[1:-1] == b) & (row[2:] == d))
-            best, best_count = 0, 0
-            for lag in np.unique(np.diff(found))[:_REPEAT_LAGS].tolist():
-                if lag > frames // 2:
-                    break
-                count = int(np.count_nonzero(row[lag:] == row[:-lag]))
-                if count > best_count:
-                    best, best_count = lag, count
-            if best_count < _REPEAT_SHARE * (frames // 4):
-                continue  # no repetition of a quarter of the window at least
-            same = np.zeros(frames, dtype=bool)
-            start = max(0, best - _EDGE)  # the twin of residual frame n is row[_EDGE + n - best]
-            same[start:] = tail[start:frames] == row[_EDGE + start - best : _EDGE + frames - best]
-            # Whole sub-blocks that repeat, never single samples: a sample differing from its
-            # twin by one code is one whose value sat on a rounding boundary (residual +-1/2,
-            # its parity following the side it fell on), so choosing samples by their twin
-            # would select parity evidence; the share of a sub-block's samples that repeat
-            # does not.
-            mask |= np.repeat(same.reshape(-1, _SUB).mean(axis=1) >= _REPEAT_BLOCK, _SUB)
-        if not mask.any():
-            continue
-        residual[c, mask] = 0.0
-        if dropped is None:
-            dropped = np.zeros(residual.shape, dtype=bool)
-        dropped[c] = mask
-    return dropped
-
-
-# A window that repeats: a loud sample (64 LSB: 36 dB over the rounding) anchors the pattern,
-# its first few recurrences are the candidate periods, and half of a quarter of the window (or
-# more) equal at one of them.
-_REPEAT_ANCHOR = 64
-_REPEAT_LAGS = 4
-_REPEAT_SHARE = 0.5
-# A sub-block repeats when this share of its samples equal their twins: replaced low bits at a
-# rate of 20% or more in it leave at most 90% equal.
-_REPEAT_BLOCK = 0.9
 
 # Columns of the per-segment, per-channel sums.
 _A, _B, _V, _A1, _AQ = range(5)  # sum w*r*c; sum w; sum w^2*r^2; sum w*r*c1; _A over sub-LSB blocks
@@ -435,7 +359,6 @@ class ParityStatistics:
         if self.count_values:
             self._count_pairs(by_channel[:, _EDGE : _EDGE + usable])  # each frame once
         self._drop_clipped(by_channel[:, _EDGE - 1 : _EDGE + usable + 1], residual)
-        repeats = _drop_repeats(by_channel[:, : _EDGE + usable], residual)
         # Per sub-block sums of r * c, c = 2 b - 1 for bit b: sum(r c) = 2 sum(r b) - sum(r), by
         # two-operand einsums that multiply and add in one pass without temporaries.
         # Each bit is written as 0.0 / 1.0 into one reused array: a fresh one per window costs a
@@ -459,21 +382,16 @@ class ParityStatistics:
         # The weight comes from the whole sub-block's power; one sample's own share of it is
         # 1/128 and symmetric in its parity, so it does not bias the sum.
         weight = 1.0 / (_FLOOR + energy / _SUB)
-        # Samples that repeat their twin a period earlier are no evidence (see _drop_repeats):
-        # they count in neither the rate's denominator nor the clean variance.
-        counted: float | npt.NDArray[np.float64] = float(_SUB)
-        if repeats is not None:
-            counted = _SUB - per_channel(repeats.reshape(-1, _SUB).sum(1))
         sub_lsb = energy < _SUB  # residual power under 1 LSB^2: silence, or replaced silence
         rows = np.stack(
             [
                 weight * rc0,
-                weight * counted,
+                weight * _SUB,
                 # Variance under the clean hypothesis, with at least the rounding noise (1/12
                 # LSB^2) per sample: a residual far smaller than that is arithmetic, not
                 # evidence (a held constant leaves float round-off that would otherwise give
                 # a z growing with the square root of its length).
-                weight * weight * (energy + counted / 12.0),
+                weight * weight * (energy + _SUB / 12.0),
                 weight * rc1,
                 weight * rc0 * sub_lsb,
             ],
@@ -565,29 +483,14 @@ class ParityStatistics:
         """
         centre = span[:, 1:-1]
         high, low = int(centre.max()), int(centre.min())
-        if max(high, -low) < _CLIP_LEVEL_MIN:
+        if high < self._loud and low > -self._loud:
             return
         # Unclipped sound touches its extremes once or twice; a flat top sits on them.
         unclipped = -self._full < low and high < self._full
-        flat_top = np.count_nonzero(centre == high) + np.count_nonzero(centre == low) > 4
-        if unclipped and not flat_top:
+        if unclipped and np.count_nonzero(centre == high) + np.count_nonzero(centre == low) <= 4:
             return
-        # A flat top is a clip at whatever level the track was then set to: a preamp or a
-        # bus driven into its rail and the result lowered by a fader or a normalisation (room
-        # tone clipped at 2 sigma and normalised to -64 dBFS: its rails at +5543 and -5542 of
-        # 24 bits, odd on top and even below, read as every low bit replaced, z = 7). Its
-        # samples' parity is the clip level's as much as at full scale, so the flat top counts
-        # from the window's own extremes down, never from under _CLIP_LEVEL_MIN (a quiet
-        # passage's extremes repeat by chance there, and carry the sub-LSB evidence).
-        loud, rail = self._loud, self._full
-        if high < loud and low > -loud:
-            if not flat_top:
-                return
-            # the lowered rail: every sample on it is clipped, held or alone (hiss clips for
-            # a sample at a time)
-            loud = rail = max(min(high, -low), _CLIP_LEVEL_MIN)
-        # Loud samples at the rail or equal to a neighbour, in one compiled pass.
-        zero_clipped(span, residual, loud, rail)
+        # Loud samples at full scale or equal to a neighbour, in one compiled pass.
+        zero_clipped(span, residual, self._loud, self._full)
 
     def finish(self) -> npt.NDArray[np.float64]:
         """Per-segment sums, shape (segments, channels, _COLUMNS); the last may be partial."""
