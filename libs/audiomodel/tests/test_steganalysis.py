@@ -929,3 +929,34 @@ def test_a_zstd_magic_is_confirmed_by_its_frame_and_block_headers() -> None:
     ]
     passed = sum(confirm_signature("zstd", head, 0) for head in heads)
     assert passed < 4000 / 40  # random bytes: ~1/98 pass (the reserved bit alone passed 1/2)
+
+
+def _hits_on_a_grid(cover: np.ndarray, step: int, offsets: tuple[int, ...]) -> np.ndarray:
+    """A sequencer's glitch: the same lone sample displaced by 11 LSB at the same offsets in
+    every hit, hits on a grid of ``step`` frames (truncated to whole frames, 70% of steps)."""
+    out = cover.astype(np.int64).copy()
+    rng = np.random.default_rng(31)
+    for s in range(int(cover.shape[0] / step)):
+        if rng.random() < 0.7:
+            for offset in offsets:
+                at = int(s * step + 0.37 * (s % 3)) + offset
+                if at < out.shape[0]:
+                    out[at, 0] -= 11
+    return np.clip(out, -32768, 32767).astype(np.int16)
+
+
+def test_a_sequencers_glitch_repeating_on_its_grid_is_not_a_displaced_sample(
+    clean: np.ndarray,
+) -> None:
+    """A drum machine plays the same hit each step: its lone displaced samples recur at the
+    same offsets on the tempo's grid, where steghide's fall anywhere."""
+    glitched = _hits_on_a_grid(clean, 3300, (1200, 1415))
+    assert not displaced(analyse(glitched))
+
+
+def test_value_exchanges_beside_a_sequencers_grid_are_still_displaced_samples(
+    clean: np.ndarray,
+) -> None:
+    glitched = _hits_on_a_grid(clean, 3300, (1200, 1415))
+    report = analyse(exchanged(glitched, 0.06, seed=21).astype(np.int16))
+    assert displaced(report)

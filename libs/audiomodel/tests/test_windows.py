@@ -594,3 +594,74 @@ def test_a_hard_clipped_noise_burst_is_a_clippers_spread_but_bytes_spliced_there
     assert located(wav(track)) == {}
     blob = splice(wav(music(6.0)), start, 4, rng.bytes((end - start) * 4))
     assert float(located(blob)["signal.data_segment"]["start_s"]) == 2.0  # type: ignore[arg-type]
+
+
+def _clipped_8_bit_shaped(rate: int, seconds: float, freq: float, drive_db: float) -> bytes:
+    """A sine driven ``drive_db`` into a hard clip, stored as 8-bit codes through TPDF dither
+    with second-order noise shaping (error feedback through (1 - z^-1)^2: +12 dB at the top of
+    the band, as a converter's noise shaper lifts it)."""
+    t = np.arange(int(rate * seconds)) / rate
+    x = np.clip(10 ** (drive_db / 20) * np.sin(2 * np.pi * freq * t), -1.0, 1.0) * 127
+    dither = np.random.default_rng(11).uniform(-0.5, 0.5, (2, t.size)).sum(axis=0)
+    codes = np.empty(t.size)
+    e1 = e2 = 0.0
+    for i in range(t.size):
+        want = x[i] - (2 * e1 - e2)  # the shaped error: e[n] - 2 e[n-1] + e[n-2]
+        codes[i] = min(max(np.rint(want + dither[i]), -128), 127)
+        e1, e2 = codes[i] - want, e1
+    return wav(codes / 128, "PCM_U8", rate)
+
+
+def test_a_clipped_tone_dithered_with_noise_shaping_into_8_bits_has_no_held_steps() -> None:
+    """Dither after the clip scatters the flat tops over the codes under the rail: codes held
+    there are the clip's plateau, and the wave leaps away from them as it leaves the clip."""
+    blob = _clipped_8_bit_shaped(48000, 4.0, 1300.0, 4.6)
+    ints = sf.read(io.BytesIO(blob), dtype="int16")[0]
+    codes = ints.astype(np.int64) >> 8
+    held = codes[1:-1]
+    under = (held == codes[:-2]) & (np.abs(held) >= 120) & (held > -128) & (held < 127)
+    assert np.count_nonzero(under & (np.abs(codes[2:] - codes[1:-1]) >= 8)) >= 300
+    analyzer = WindowAnalyzer(sample_rate=48000, channels=1, level_bits=8)
+    analyzer.update(ints.reshape(-1, 1))
+    assert (analyzer.report().measures["steps"] < windows.MIN_STEPS).all()  # 264-285 unbanded
+    assert "signal.held_steps" not in located(blob)
+
+
+def test_bytes_held_as_steps_stored_as_8_bit_codes_are_still_held_steps() -> None:
+    raw = np.random.default_rng(12).integers(0, 256, RATE, dtype=np.uint8)
+    codes = np.repeat(raw, 4)
+    blob = wav((codes.astype(np.float64) - 128) / 128, "PCM_U8")
+    assert "signal.held_steps" in located(blob)
+
+
+def _noisy_kick(rate: int = 8000, seconds: float = 4.0) -> npt.NDArray[np.int16]:
+    """A 45 Hz kick at half scale with broadband hats riding on it, as a codec's decode at
+    8 kHz gives it: half cycles of 11 ms whose steps scatter around the slope."""
+    t = np.arange(int(rate * seconds)) / rate
+    rng = np.random.default_rng(13)
+    x = 0.5 * np.sin(2 * np.pi * 45 * t) + 0.004 * rng.standard_normal(t.size)
+    return np.rint(x * 32767).astype(np.int16).reshape(-1, 1)
+
+
+def test_a_codecs_decode_has_no_erratic_steps_to_read() -> None:
+    """The erratic-step rule reads exact plateaus and step sizes; a transform codec's decode
+    keeps neither, and its noise on a steep slope looks erratic."""
+
+    def measures(transform_coded: bool) -> dict[str, npt.NDArray[np.float64]]:
+        analyzer = WindowAnalyzer(sample_rate=8000, channels=1, transform_coded=transform_coded)
+        analyzer.update(_noisy_kick())
+        return analyzer.report().measures
+
+    assert (measures(False)["erratic_run_ms"] >= windows.ERRATIC_MS).any()  # the premise
+    decoded = measures(True)
+    assert (decoded["erratic_run_ms"] == 0).all()
+    assert (decoded["monotonic_ms"] < windows.MONOTONIC_MS).all()
+
+
+def test_a_long_sorted_ramp_in_a_codecs_decode_is_still_a_monotonic_run() -> None:
+    raw = np.frombuffer(binary_bytes(8000 * 2, seed=6), dtype=np.uint8)
+    ramp = ((sorted_blocks(raw, 4096).astype(np.int32) - 128) << 8).astype(np.int16)
+    analyzer = WindowAnalyzer(sample_rate=8000, channels=1, transform_coded=True)
+    analyzer.update(ramp.reshape(-1, 1))
+    report = analyzer.report()
+    assert "signal.monotonic_run" in {f.code for f in report.findings}

@@ -146,6 +146,16 @@ QUIET_DB = 20.0  # nor windows this far below the track's typical half second
 MIN_ENTROPY_BITS = 2.5  # nor windows using fewer than ~6 high bytes evenly (near silence)
 # -- held steps -------------------------------------------------------------------------------
 STEP_LEAP = 2048  # a held value left by a leap of 1/16 of full scale: a step
+# A clip ceiling holds by design, and so does the band just under it once the master is
+# dithered: dither added after the clip scatters the flat top over the codes below the rail,
+# where two equal codes in a row are the clip's plateau, and the wave leaving the clip leaps
+# away from them. TPDF dither reaches 1-2 stored LSB; noise shaping (sox ``dither -s``) lifts
+# it by up to ~18 dB at high frequencies, so up to ~8 LSB (dev good seed 2 test_tone-0029, a
+# sine clipped +4.6 dB into 8 bits with shaped dither: its plateaus span the top 6 codes, and
+# held codes 1-5 under the rail made ~60 of its ~80 steps per half second). Held values within
+# this many stored LSB of the cell's own extremes are neither steps nor moves. Bytes held as
+# steps lose only the steps that land in that band: 16 of 256 codes at 8 bits, none at 16.
+CEILING_DITHER_LSB = 8
 # Crests: a value held exactly two samples that the wave turns on (climbing for two samples
 # into it, falling for two out of it, or the mirror) is a crest or trough straddled by two
 # samples, not a step: at 8 bits a loud tone of a few hundred Hz and up straddles crests with
@@ -284,6 +294,7 @@ class WindowAnalyzer:
         step = 1 << (16 - min(level_bits, 16))
         self._loud = max(2048, 16 * step)  # 1/16 of full scale
         self._big = max(1024, 16 * step)
+        self._ceiling_band = CEILING_DITHER_LSB * step  # see CEILING_DITHER_LSB
         # Decimation of the monotonic pre-check: a run of ERRATIC_MS spans 16+ kept points.
         self._decimate = max(1, int(sample_rate * ERRATIC_MS / 1000 / 16))
         self._sums: list[npt.NDArray[np.float64]] = []
@@ -523,13 +534,14 @@ class WindowAnalyzer:
             held, values, leap = at[:moved], left_value[:moved], move[:moved]
             levels = np.zeros((cells, 256), dtype=np.uint16)
             if held.size:
-                # A clip ceiling holds by design: the cell's own extremes are neither steps nor
-                # moves of a held level.
+                # A clip ceiling holds by design: the cell's own extremes, and the band that
+                # dither scatters them over, are neither steps nor moves of a held level (see
+                # CEILING_DITHER_LSB).
                 cell_of = held // samples_per_cell
                 grid = flat.reshape(cells, samples_per_cell)
-                top = grid.max(axis=1).astype(np.int32)
-                bottom = grid.min(axis=1).astype(np.int32)
-                inside = (values != top[cell_of]) & (values != bottom[cell_of])
+                top = grid.max(axis=1).astype(np.int32) - self._ceiling_band
+                bottom = grid.min(axis=1).astype(np.int32) + self._ceiling_band
+                inside = (values < top[cell_of]) & (values > bottom[cell_of])
                 held, values, leap, cell_of = (
                     held[inside],
                     values[inside],
@@ -656,7 +668,13 @@ class WindowAnalyzer:
         start, stop = runs[:, 0], runs[:, 1]
         if start.size:
             np.maximum.at(longest, start // length, (stop - start).astype(np.float64))
-        for first, last in runs[stop - start >= erratic_frames].tolist():
+        # A transform codec's decode has no erratic steps to read: the exact plateaus and
+        # step sizes of sorted values do not survive its quantisation, and the decode's own
+        # noise makes any steep slope's steps erratic (dev renditions: an 808 kick's 45 Hz
+        # half cycle at 8 kHz through MP3 V9, 11 ms, steps of 4-579 LSB around ~300, 26%
+        # "erratic"). Its long runs are judged by their length alone.
+        judged = runs[stop - start >= erratic_frames] if not self.transform_coded else runs[:0]
+        for first, last in judged.tolist():
             d = np.diff(mono[first : last + 1])
             at = np.flatnonzero(d)  # the run's steps (from its start)
             share = _erratic_share(np.diff(at).astype(np.float64), np.abs(d[at[1:]]))
