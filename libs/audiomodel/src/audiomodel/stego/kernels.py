@@ -328,9 +328,9 @@ def windowed_frames(samples: Any, first: int, window: Any, out: Any, span: Any) 
 @numba.njit(cache=True, fastmath=True)
 def window_autocorrelation(window: Any, lags: int, out: Any) -> None:
     """Into ``out`` (``lags`` + 1) the sum over channels of sum_n x[n] x[n + l] of
-    ``window`` (channels, frames), l = 0..``lags``: sums of 256 products in the window's
-    dtype (float32: twice the vector width of float64, and ~1e-7 of the signal power, far
-    under the ~1e-5 the interpolator's fit needs), added up in float64."""
+    ``window`` (channels, frames), l = 0..``lags``, in float64. Products of samples up to 24
+    bits and their sums over a window are exact in float64, so the order of the additions
+    (reassociated to vectorise) does not change the value for 16-bit PCM."""
     channels, frames = window.shape
     for lag in range(lags + 1):
         out[lag] = 0.0
@@ -339,15 +339,11 @@ def window_autocorrelation(window: Any, lags: int, out: Any) -> None:
         for lag in range(lags + 1):
             # Slices indexed from 0 (an index that could be negative would cost a wrap-around
             # test per element and keep the loop from vectorising).
-            span = frames - lag
+            head = row[: frames - lag]
+            tail = row[lag:]
             total = 0.0
-            for start in range(0, span, 256):
-                head = row[start : min(start + 256, span)]
-                tail = row[start + lag : start + lag + head.size]
-                part = head[0] - head[0]  # zero in the window's dtype
-                for n in range(head.size):
-                    part += head[n] * tail[n]
-                total += part
+            for n in range(frames - lag):
+                total += np.float64(head[n]) * np.float64(tail[n])
             out[lag] += total
 
 
