@@ -194,14 +194,58 @@ def test_windowed_frames_equal_numpy_window_product_and_span(dtype: type, channe
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("rows", [1, 5, 32])
-def test_column_power_equals_einsum_then_pair_sums_to_the_bit(dtype: type, rows: int) -> None:
-    rng = np.random.default_rng(rows)
-    parts = rng.normal(0, 3e4, (rows, 2 * 2049)).astype(dtype)
-    out = np.full(2049, np.nan, dtype=dtype)
-    kernels.column_power(parts, out)
-    expected = np.einsum("ib,ib->b", parts, parts).reshape(-1, 2).sum(axis=1)
-    assert out.dtype == expected.dtype and out.tobytes() == expected.tobytes()
+def test_window_autocorrelation_is_the_exact_lagged_sum_over_channels(dtype: type) -> None:
+    rng = np.random.default_rng(3)
+    window = rng.integers(-(1 << 15), 1 << 15, (2, 5000)).astype(dtype)
+    out = np.full(33, np.nan)
+    kernels.window_autocorrelation(window, 32, out)
+    wide = window.astype(np.int64)
+    expected = [int((wide[:, : 5000 - lag] * wide[:, lag:]).sum()) for lag in range(33)]
+    assert out.tolist() == [float(e) for e in expected]  # 16-bit products: exact in float64
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_interpolation_residual_is_the_two_sided_filter_away_from_the_edges(dtype: type) -> None:
+    rng = np.random.default_rng(4)
+    window = np.rint(rng.standard_normal((2, 3000)) * 3000).astype(dtype)
+    coef = rng.standard_normal(16) * 0.05
+    out = np.full((2, 3000 - 128), np.nan, dtype=dtype)
+    kernels.interpolation_residual(window, coef, 64, out)
+    taps = np.concatenate([-coef[::-1], [1.0], -coef])
+    expected = np.stack([np.convolve(row.astype(np.float64), taps, "valid") for row in window])
+    expected = expected[:, 64 - 16 : 3000 - 64 - 16]
+    tolerance = 1e-9 if dtype == np.float64 else 1e-3  # float32: the stored rounding
+    assert np.abs(out - expected).max() <= tolerance * np.abs(window).max()
+
+
+def test_parity_rows_weigh_each_sub_blocks_parity_sums_by_its_power() -> None:
+    rng = np.random.default_rng(5)
+    samples = rng.integers(-300, 300, (2, 8 * 128)).astype(np.int16)
+    residual = (rng.standard_normal((2, 8 * 128)) * np.repeat([0.3, 1.0, 4.0, 30.0], 256)).astype(
+        np.float32
+    )
+    rows = np.full((8, 2, 5), np.nan)
+    energy = np.full((2, 8), np.nan)
+    kernels.parity_rows(residual, samples, 128, 1.0, rows, energy)
+    r = residual.astype(np.float64).reshape(2, 8, 128)
+    c0 = 2.0 * (samples & 1).reshape(2, 8, 128) - 1
+    c1 = 2.0 * ((samples >> 1) & 1).reshape(2, 8, 128) - 1
+    power = (r * r).sum(axis=-1)
+    weight = 1.0 / (1.0 + power / 128)
+    rc0 = (r * c0).sum(axis=-1)
+    expected = np.stack(
+        [
+            weight * rc0,
+            weight * 128,
+            weight**2 * (power + 128 / 12.0),
+            weight * (r * c1).sum(axis=-1),
+            weight * rc0 * (power < 128),
+        ],
+        axis=-1,
+    ).transpose(1, 0, 2)
+    np.testing.assert_allclose(energy, power, rtol=1e-12)
+    np.testing.assert_allclose(rows, expected, rtol=1e-9, atol=1e-12)
+    assert (rows[:, :, 4][power.T >= 128] == 0).all() and (rows[:, :, 4][power.T < 128] != 0).all()
 
 
 @pytest.mark.parametrize("bits", [1, 2])

@@ -3,7 +3,8 @@
 Each kernel gives exactly what the numpy expression it replaces gives (integers, maxima,
 table look-ups, comparisons: nothing whose value depends on an order of summation), so the
 analysis' features and findings do not move by a bit. The tests run each kernel against that
-expression.
+expression. The parity statistic's kernels at the end are the exception: they replace FFT
+arithmetic with direct sums in float64, closer to exact than what they replace.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "column_power",
     "count_low_bits",
     "count_near_zero",
     "determinism_terms",
     "has_aligned_run",
+    "interpolation_residual",
     "pack_low_bits",
+    "parity_rows",
     "subblock_extremes",
+    "window_autocorrelation",
     "windowed_frames",
     "zero_clipped",
 ]
@@ -317,19 +320,98 @@ def windowed_frames(samples: Any, first: int, window: Any, out: Any, span: Any) 
             span[c, f] = up - down
 
 
-@numba.njit(cache=True, nogil=True)
-def column_power(parts: Any, out: Any) -> None:
-    """Into ``out`` (columns / 2) the power of each bin of ``parts`` (rows, real and imaginary
-    part of each bin side by side): per column the sum of squares down the rows, row after
-    row, then the two parts added, in the dtype of ``parts`` (what ``np.einsum("ib,ib->b",
-    parts, parts).reshape(-1, 2).sum(axis=1)`` gives: einsum adds row after row)."""
-    rows, columns = parts.shape
-    # Row after row into one running sum per column (contiguous: the loop vectorises, and each
-    # column's sum is still added in row order).
-    acc = parts[0] * parts[0]
-    for i in range(1, rows):
-        row = parts[i]
-        for col in range(columns):
-            acc[col] = row[col] * row[col] + acc[col]
-    for b in range(columns // 2):
-        out[b] = acc[2 * b] + acc[2 * b + 1]
+# The parity statistic's interpolator (audiomodel.stego.statistics), computed directly: these
+# replace FFT arithmetic, not a numpy expression, so their sums are exact or closer to exact
+# than what they replace, not equal to it to the bit.
+
+
+@numba.njit(cache=True, fastmath=True)
+def window_autocorrelation(window: Any, lags: int, out: Any) -> None:
+    """Into ``out`` (``lags`` + 1) the sum over channels of sum_n x[n] x[n + l] of
+    ``window`` (channels, frames), l = 0..``lags``, in float64. Products of samples up to 24
+    bits and their sums over a window are exact in float64, so the order of the additions
+    (reassociated to vectorise) does not change the value for 16-bit PCM."""
+    channels, frames = window.shape
+    for lag in range(lags + 1):
+        out[lag] = 0.0
+    for c in range(channels):
+        row = window[c]
+        for lag in range(lags + 1):
+            # Slices indexed from 0 (an index that could be negative would cost a wrap-around
+            # test per element and keep the loop from vectorising).
+            head = row[: frames - lag]
+            tail = row[lag:]
+            total = 0.0
+            for n in range(frames - lag):
+                total += np.float64(head[n]) * np.float64(tail[n])
+            out[lag] += total
+
+
+@numba.njit(cache=True, fastmath=True)
+def interpolation_residual(window: Any, coef: Any, edge: int, out: Any) -> None:
+    """Into ``out`` (channels, frames - 2 ``edge``) x[n] - sum_k a_k (x[n-k] + x[n+k]) of
+    ``window`` (channels, frames), n = ``edge``..frames - ``edge`` - 1, a_k = ``coef[k - 1]``
+    (``edge`` >= the taps), accumulated in float64 in chunks that stay in cache."""
+    channels, frames = window.shape
+    taps = coef.size
+    width = frames - 2 * edge
+    chunk = 512
+    acc = np.empty(chunk, dtype=np.float64)
+    for c in range(channels):
+        row = window[c]
+        dest = out[c]
+        for start in range(0, width, chunk):
+            size = min(chunk, width - start)
+            base = start + edge
+            centre = row[base : base + size]
+            for i in range(size):
+                acc[i] = np.float64(centre[i])
+            for k in range(1, taps + 1):
+                a = coef[k - 1]
+                # Slices indexed from 0, as in window_autocorrelation.
+                left = row[base - k : base - k + size]
+                right = row[base + k : base + k + size]
+                for i in range(size):
+                    acc[i] -= a * (np.float64(left[i]) + np.float64(right[i]))
+            kept = dest[start : start + size]
+            for i in range(size):
+                kept[i] = acc[i]
+
+
+@numba.njit(cache=True, fastmath=True)
+def parity_rows(
+    residual: Any, samples: Any, sub: int, floor: float, rows: Any, energy: Any
+) -> None:
+    """The parity statistic's per-sub-block sums of ``residual`` and ``samples`` (channels,
+    frames; frames a multiple of ``sub``) in one pass, in float64: into ``energy`` (channels,
+    sub-blocks) sum r^2, and into ``rows`` (sub-blocks, channels, 5) with w = 1 / (``floor`` +
+    energy / ``sub``) and c0, c1 = +-1 from bits 0 and 1: w sum(r c0), w ``sub``,
+    w^2 (energy + ``sub`` / 12), w sum(r c1), and w sum(r c0) where energy < ``sub``."""
+    channels, frames = residual.shape
+    subs = frames // sub
+    for c in range(channels):
+        r = residual[c]
+        x = samples[c]
+        for s in range(subs):
+            values = r[s * sub : (s + 1) * sub]
+            words = x[s * sub : (s + 1) * sub]
+            total = 0.0
+            low = 0.0
+            high = 0.0
+            power = 0.0
+            for i in range(sub):
+                value = np.float64(values[i])
+                bits = words[i]
+                total += value
+                power += value * value
+                low += value * np.float64(bits & 1)
+                high += value * np.float64(bits & 2)
+            rc0 = 2.0 * low - total
+            rc1 = high - total  # bit 1 read as 0 / 2
+            weight = 1.0 / (floor + power / sub)
+            energy[c, s] = power
+            rows[s, c, 0] = weight * rc0
+            rows[s, c, 1] = weight * sub
+            rows[s, c, 2] = weight * weight * (power + sub / 12.0)
+            rows[s, c, 3] = weight * rc1
+            rows[s, c, 4] = weight * rc0 if power < sub else 0.0

@@ -3,8 +3,8 @@
 Weighted stego-signal analysis (after Fridrich & Goljan 2004 and Ker & Böhme 2008), adapted to
 1-D audio. Every sample is predicted from its neighbours on both sides by a two-sided linear
 interpolator fitted per ~1.4 s window (16 taps each side, least squares on the window's exact
-autocorrelation, constrained to predict a constant exactly) and applied by overlap-save in
-4096-point FFT blocks. LSB replacement pushes an even sample up or an odd one down, so the
+autocorrelation, constrained to predict a constant exactly) and applied directly as a 33-tap
+filter. LSB replacement pushes an even sample up or an odd one down, so the
 prediction residual ``r`` correlates with the parity sign ``c = +1 (odd) / -1 (even)``:
 ``E[r * c] = p / 2`` where ``p`` is the share of samples whose LSB was replaced by random bits,
 and 0 in a recording whose parity owes nothing to its neighbours. Residuals are weighted by the
@@ -46,16 +46,17 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.fft
 from scipy.special import gammaln
 
 from audiomodel.findings import Finding, finding
 from audiomodel.stego.impulses import ImpulseCounter
 from audiomodel.stego.kernels import (
-    column_power,
     count_low_bits,
     determinism_terms,
+    interpolation_residual,
+    parity_rows,
     subblock_extremes,
+    window_autocorrelation,
     zero_clipped,
 )
 
@@ -64,14 +65,9 @@ __all__ = ["IntSamples", "ParityStatistics", "judge_parity", "lsb_determinism"]
 _TAPS = 16  # interpolator taps on each side
 _SUB = 128  # frames per weight sub-block
 _SEG_SUBS = 32  # sub-blocks per stored segment (4096 frames)
-# The residual is filtered by overlap-save in short FFT blocks (a 4096-point transform stays in
-# cache: three times faster per sample than one 65,536-point transform), and the interpolator
-# is fitted once per window of _WINDOW_BLOCKS blocks (~1.4 s at 44.1 kHz).
-_BLOCK = 4096  # FFT size
-_EDGE = 64  # frames dropped at each side of a block (> _TAPS: circular-filter edges)
-_HOP = _BLOCK - 2 * _EDGE  # 3968 = 31 sub-blocks of residual per FFT block
-_WINDOW_BLOCKS = 16
-_STRIDE = _WINDOW_BLOCKS * _HOP  # 63488 frames = 496 sub-blocks between windows
+# The interpolator is fitted once per window (~1.4 s at 44.1 kHz) and filters it directly.
+_EDGE = 64  # frames of a window left unfiltered at each side (>= _TAPS: the filter's reach)
+_STRIDE = 496 * _SUB  # 63488 frames between windows
 _WINDOW = _STRIDE + 2 * _EDGE  # frames per fitting window
 _FLOOR = 1.0  # LSB^2 added to the local residual power before weighting
 _MIN_FRAMES = 4 * _SUB + 2 * _EDGE  # shorter input gives no statistics
@@ -91,68 +87,9 @@ _FLOOR_PEAK = 8  # LSB: a floor sub-block holds sound, not digital silence
 IntSamples = npt.NDArray[np.signedinteger[Any]]  # right-justified samples: int16 or int32
 
 
-@lru_cache(maxsize=4)
-def _cos_tables(dtype: str) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.float64]]:
-    """cos(k w) for every rfft bin of a block and k = 1.._TAPS, (bins, taps); and the
-    (2 _TAPS + 1, bins) matrix that turns a block power spectrum into its circular
-    autocorrelation at lags 0..2 _TAPS (DC and Nyquist counted once, other bins twice)."""
-    bins = _BLOCK // 2 + 1
-    omega = np.arange(bins) * (2.0 * np.pi / _BLOCK)
-    full = np.cos(np.outer(omega, np.arange(1, _TAPS + 1))).astype(dtype)
-    weights = np.full(bins, 2.0 / _BLOCK)
-    weights[[0, -1]] = 1.0 / _BLOCK
-    to_acf = np.cos(np.outer(np.arange(2 * _TAPS + 1), omega)) * weights
-    return full, to_acf
-
-
-_ANTI_DIAGONAL = (np.arange(2 * _TAPS)[:, None] + np.arange(2 * _TAPS)[None, :]).ravel()
 # The lags |j - k| and j + k of the normal equations' terms, j, k = 1.._TAPS (made once).
 _LAG_DIFFERENCE = np.abs(np.arange(_TAPS)[:, None] - np.arange(_TAPS)[None, :])
 _LAG_SUM = np.arange(1, _TAPS + 1)[:, None] + np.arange(1, _TAPS + 1)[None, :]
-
-
-def _block_excess(framed: npt.NDArray[np.floating], blocks: int) -> npt.NDArray[np.float64]:
-    """What the blocks' circular autocorrelations, summed, hold beyond the window's own
-    sum x[n] x[n+l] at lags 0..2 _TAPS: the products that wrap around each block (its end
-    times its start), and the pairs inside two neighbouring blocks' 2 _EDGE-frame overlap,
-    counted twice. At 16 taps the fit needs the sums to ~1e-5 of the signal power (smooth
-    music is predicted to about one LSB), so these are taken out exactly.
-
-    ``framed`` is (channels, blocks, _BLOCK), consecutive blocks _HOP frames apart.
-    """
-    span = 2 * _TAPS
-    # Lag l wraps sum_{m<l} tail[span - l + m] head[m]: an anti-diagonal of the reversed
-    # tail-by-head product matrix.
-    ends = np.einsum("cbi,cbj->ij", framed[..., : _BLOCK - span - 1 : -1], framed[..., :span])
-    excess = np.zeros(span + 1)
-    excess[1:] = np.bincount(_ANTI_DIAGONAL, weights=ends.ravel(), minlength=2 * span)[:span]
-    if blocks > 1:
-        # Pairs inside an overlap: the linear autocorrelation of each overlap, by a zero-padded
-        # FFT, summed.
-        overlap = 2 * _EDGE
-        spectrum = scipy.fft.rfft(framed[:, 1:, :overlap], n=2 * overlap, axis=-1)
-        power = np.einsum("cnb->b", spectrum.real**2 + spectrum.imag**2)
-        excess += scipy.fft.irfft(power.astype(np.float64), n=2 * overlap)[: span + 1]
-    return excess
-
-
-def _blocks_of(window: npt.NDArray[np.floating], blocks: int) -> npt.NDArray[np.floating]:
-    """A read-only view of ``window`` (channels, frames) as (channels, blocks, _BLOCK): the
-    FFT blocks, ``_HOP`` frames apart (a contiguous window's view is made directly: the
-    stride helper's own checks cost more than the rest of a window's fixed work)."""
-    step_channel, step_frame = window.strides
-    shape = (window.shape[0], blocks, _BLOCK)
-    strides = (step_channel, _HOP * step_frame, step_frame)
-    if window.flags.c_contiguous:
-        framed: npt.NDArray[np.floating] = np.ndarray(
-            shape, window.dtype, buffer=window, strides=strides
-        )
-        framed.flags.writeable = False
-        return framed
-    viewed: npt.NDArray[np.floating] = np.lib.stride_tricks.as_strided(
-        window, shape=shape, strides=strides, writeable=False
-    )
-    return viewed
 
 
 def _interpolation_residual(
@@ -164,28 +101,16 @@ def _interpolation_residual(
 
     The interpolator predicts x[n] from x[n-k] + x[n+k], k = 1.._TAPS, never from x[n], so
     the residual of a replaced sample keeps its full embedding change. Coefficients come from
-    the window's autocorrelation, summed over its FFT blocks and channels (white quantisation
-    noise of 1/12 LSB^2 added so digital silence gives a zero predictor). The filter runs by
-    overlap-save in ``_BLOCK``-point blocks (zero-padded past the end). Returns (channels,
-    frames - 2 _EDGE) and (_TAPS,). ``out``, when given, holds the residual: an array of
-    (channels, blocks * _HOP) of the window's dtype (:func:`_residual_frames` gives the width).
+    the window's autocorrelation summed over channels (exact in float64 for 16-bit PCM; white
+    quantisation noise of 1/12 LSB^2 added so digital silence gives a zero predictor). Both
+    the autocorrelation and the 33-tap filter are direct compiled loops (at 16 taps they cost
+    less than the FFTs they replaced). Returns (channels, frames - 2 _EDGE) and (_TAPS,).
+    ``out``, when given, holds the residual: an array of at least that shape, of the
+    window's dtype.
     """
     channels, frames = window.shape
-    blocks = max(1, -(-(frames - 2 * _EDGE) // _HOP))
-    padded = blocks * _HOP + 2 * _EDGE
-    if padded > frames:
-        window = np.concatenate([window, np.zeros((channels, padded - frames), window.dtype)], 1)
-    framed = _blocks_of(window, blocks)
-    spectrum = scipy.fft.rfft(framed, axis=-1)  # (channels, blocks, bins)
-    full, to_acf = _cos_tables(window.dtype.str)
-    parts = spectrum.view(window.dtype).reshape(-1, 2 * spectrum.shape[-1])
-    # The power in a compiled loop that adds in einsum's order (row after row); einsum, not
-    # @, for the products: BLAS would spin up threads for these small products and cost more
-    # than it saves on a shared core.
-    power = np.empty(spectrum.shape[-1], dtype=window.dtype)
-    column_power(parts, power)
-    circular = np.einsum("lb,b->l", to_acf, power.astype(np.float64))
-    acf = circular - _block_excess(framed, blocks)  # sum x[n] x[n+l] over the window, exactly
+    acf = np.empty(2 * _TAPS + 1)
+    window_autocorrelation(window, 2 * _TAPS, acf)
     acf[0] += acf[0] * 1e-6 + channels * frames / 12.0
     normal = acf[_LAG_DIFFERENCE] + acf[_LAG_SUM]
     # Least squares under the constraint sum(2 a_k) = 1: a constant (a DC offset in digital
@@ -195,25 +120,15 @@ def _interpolation_residual(
     sides[:, 1] = acf[1 : _TAPS + 1]
     unit, free = np.linalg.solve(normal, sides).T
     coef = free + unit * (0.5 - free.sum()) / unit.sum()
-    response = (1.0 - 2.0 * np.einsum("bk,k->b", full, coef.astype(full.dtype))).astype(full.dtype)
-    # The response is real: each bin's real and imaginary parts scaled by it, in place (a
-    # complex product would first widen the response to complex and multiply by its zeros).
-    parts *= np.repeat(response, 2)
-    residual: npt.NDArray[np.floating] = scipy.fft.irfft(
-        spectrum, n=_BLOCK, axis=-1, overwrite_x=True
-    )
-    trimmed = residual[..., _EDGE : _BLOCK - _EDGE]
-    if out is None:
-        kept = trimmed.reshape(channels, -1)
-    else:
-        kept = out
-        np.copyto(out.reshape(trimmed.shape), trimmed)
-    return kept[:, : frames - 2 * _EDGE], coef
+    width = frames - 2 * _EDGE
+    kept = np.empty((channels, width), window.dtype) if out is None else out[:, :width]
+    interpolation_residual(window, coef, _EDGE, kept)
+    return kept, coef
 
 
 def _residual_frames(frames: int) -> int:
     """Width of :func:`_interpolation_residual`'s ``out`` for a window of ``frames``."""
-    return max(1, -(-(frames - 2 * _EDGE) // _HOP)) * _HOP
+    return frames - 2 * _EDGE
 
 
 # Columns of the per-segment, per-channel sums.
@@ -363,44 +278,20 @@ class ParityStatistics:
         if self.count_values:
             self._count_pairs(by_channel[:, _EDGE : _EDGE + usable])  # each frame once
         self._drop_clipped(by_channel[:, _EDGE - 1 : _EDGE + usable + 1], residual)
-        # Per sub-block sums of r * c, c = 2 b - 1 for bit b: sum(r c) = 2 sum(r b) - sum(r), by
-        # two-operand einsums that multiply and add in one pass without temporaries.
-        # Each bit is written as 0.0 / 1.0 into one reused array: a fresh one per window costs a
-        # page fault per 4 KiB, as much as the arithmetic.
+        # Per sub-block sums of r * c, c = 2 b - 1 for bit b, the residual's power and the
+        # rows of weighted sums, in one compiled pass. The weight comes from the whole
+        # sub-block's power; one sample's own share of it is 1/128 and symmetric in its parity,
+        # so it does not bias the sum. The variance under the clean hypothesis counts at least
+        # the rounding noise (1/12 LSB^2) per sample: a residual far smaller than that is
+        # arithmetic, not evidence (a held constant leaves float round-off that would otherwise
+        # give a z growing with the square root of its length). Residual power under 1 LSB^2
+        # (silence, or replaced silence) also goes to the sub-LSB column.
         measured = by_channel[:, _EDGE : _EDGE + usable]
         by_sub = residual.reshape(-1, _SUB)
-        bits = self._scratch("bits", measured.shape, residual.dtype)
-        bit = bits.reshape(-1, _SUB)
-        total = np.einsum("ij->i", by_sub)
-
-        def per_channel(sums: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
-            return np.asarray(sums, dtype=np.float64).reshape(self.channels, -1)
-
-        np.bitwise_and(measured, 1, out=bits, casting="unsafe")
-        rc0 = per_channel(2.0 * np.einsum("ij,ij->i", by_sub, bit) - total)
-        # Bit 1 written as 0.0 / 2.0 with no shift: every product and partial sum is twice
-        # what 0.0 / 1.0 gives, exactly (a power of two), so this is 2 sum(r b1) to the bit.
-        np.bitwise_and(measured, 2, out=bits, casting="unsafe")
-        rc1 = per_channel(np.einsum("ij,ij->i", by_sub, bit) - total)
-        energy = per_channel(np.einsum("ij,ij->i", by_sub, by_sub))
-        # The weight comes from the whole sub-block's power; one sample's own share of it is
-        # 1/128 and symmetric in its parity, so it does not bias the sum.
-        weight = 1.0 / (_FLOOR + energy / _SUB)
-        sub_lsb = energy < _SUB  # residual power under 1 LSB^2: silence, or replaced silence
-        rows = np.stack(
-            [
-                weight * rc0,
-                weight * _SUB,
-                # Variance under the clean hypothesis, with at least the rounding noise (1/12
-                # LSB^2) per sample: a residual far smaller than that is arithmetic, not
-                # evidence (a held constant leaves float round-off that would otherwise give
-                # a z growing with the square root of its length).
-                weight * weight * (energy + _SUB / 12.0),
-                weight * rc1,
-                weight * rc0 * sub_lsb,
-            ],
-            axis=-1,
-        ).transpose(1, 0, 2)  # (sub-blocks, channels, _COLUMNS)
+        subs = usable // _SUB
+        rows = self._scratch("rows", (subs, self.channels, _COLUMNS), np.dtype(np.float64))
+        energy = self._scratch("energy", (self.channels, subs), np.dtype(np.float64))
+        parity_rows(residual, measured, _SUB, _FLOOR, rows, energy)
         self.residual_power += float(energy.sum())
         self.quiet_subblocks += int(np.count_nonzero(energy < 4.0 * _SUB))
         self.subblocks += energy.size
