@@ -2170,9 +2170,10 @@ class ModemScanner:
     def _analyse(self, chunk: npt.NDArray[np.float32]) -> None:
         index = self._chunks
         self._chunks += 1
-        # a track's first chunk is analysed in full, and one after tones took turns (a burst
-        # there may go on into this one)
-        skip = not self._keep_next and not self._turns_before and index > 0
+        # a chunk is analysed in full after tones took turns (a burst there may go on into
+        # this one); the track's first chunk too takes the cheap look first (a modem in it
+        # takes turns as one anywhere else does, and a keying in the next chunk analyses it)
+        skip = not self._keep_next and not self._turns_before
         at = self._at(index)
         # One transform of a whole chunk serves the FSK and the PSK tests.
         whole = chunk.size == CHUNK  # the track's last chunk is shorter (zero-padded)
@@ -2181,7 +2182,10 @@ class ModemScanner:
         turns = skip and transform is not None and _takes_turns(transform, self.rate)
         if turns:
             skip = False  # two tones take turns here: a short burst may sit in this chunk only
-        self._turns_before = turns
+        # ... but the first chunk's look lends the next chunk no full analysis: a first chunk
+        # analysed in full that keys nothing leaves the next to its own look (as it always
+        # did; lent, FM bells' turns went on to clock a modem in the next chunk)
+        self._turns_before = turns and index > 0
         if skip or transform is None:  # skipped, or silent
             keying = None
         else:
