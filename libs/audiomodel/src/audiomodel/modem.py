@@ -72,7 +72,7 @@ modem keyed (bounded by ``MAX_KEPT_SECONDS``), so memory does not grow with the 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -1372,21 +1372,47 @@ def _standing_plans_clock(
     """The best keying of minimodem's common plans whose tones stand over the floor, whose
     bands anti-correlate (``STANDING_TURN_GATE``) and whose named clock the chunk keeps
     (:func:`_whole_chunk_clock`); None where none does."""
+    return _best_plan_keying(
+        chunk,
+        sr,
+        spectra,
+        (offset_s, end_s),
+        stands=lambda lo, hi: (
+            min(chunk.coarse.at(lo), chunk.coarse.at(hi)) >= FIXED_PLAN_MIN_EXCESS_DB
+        ),
+        gate=STANDING_TURN_GATE,
+        clock=_whole_chunk_clock,
+    )
+
+
+def _best_plan_keying(
+    chunk: _ChunkTransform,
+    sr: float,
+    spectra: dict[int, npt.NDArray[np.complex128]],
+    span: tuple[float, float],
+    *,
+    stands: Callable[[float, float], bool],
+    gate: float,
+    clock: Callable[
+        [_ChunkTransform, float, float, float, float], tuple[float, float, int, float] | None
+    ],
+) -> Keying | None:
+    """The keying of the common plan (below Nyquist, its tones as ``stands`` asks) whose bands
+    anti-correlate to ``gate`` or below and whose ``clock`` (baud, coherence, changes, Z) is
+    a named plan's with the highest Z; None where none is."""
     best: Keying | None = None
     for (lo, hi), named in zip(FIXED_PLANS, FIXED_PLAN_BAUDS, strict=True):
-        if hi >= min(MAX_TONE_HZ, sr / 2 - 100):
+        if hi >= min(MAX_TONE_HZ, sr / 2 - 100) or not stands(lo, hi):
             continue
-        if min(chunk.coarse.at(lo), chunk.coarse.at(hi)) < FIXED_PLAN_MIN_EXCESS_DB:
+        if _turn_taking(chunk.x, spectra, sr, lo, hi, gate) > gate:
             continue
-        if _turn_taking(chunk.x, spectra, sr, lo, hi, STANDING_TURN_GATE) > STANDING_TURN_GATE:
-            continue
-        found = _whole_chunk_clock(chunk, sr, lo, hi, named)
+        found = clock(chunk, sr, lo, hi, named)
         if found is None:
             continue
         baud, coherence, changes, z = found
         name, plan_lo, plan_hi = modem_plan(baud, lo, hi)
         if name != "FSK" and (best is None or z > best.clock_z):
-            best = Keying(offset_s, end_s, plan_lo, plan_hi, baud, coherence, changes, z)
+            best = Keying(*span, plan_lo, plan_hi, baud, coherence, changes, z)
     return best
 
 
@@ -1522,22 +1548,17 @@ def _sideband_keying(
     ``SIDEBAND_MIN_TONE_HZ`` and stands over the floor, whose bands anti-correlate
     (``SIDEBAND_TURN_GATE``) and whose named clock the band above the higher tone keeps
     (:func:`_sideband_clock`); None where none does."""
-    best: Keying | None = None
-    for (lo, hi), named in zip(FIXED_PLANS, FIXED_PLAN_BAUDS, strict=True):
-        if hi < SIDEBAND_MIN_TONE_HZ or hi >= min(MAX_TONE_HZ, sr / 2 - 100):
-            continue
-        if chunk.coarse.at(hi) < SIDEBAND_MIN_EXCESS_DB:
-            continue
-        if _turn_taking(chunk.x, spectra, sr, lo, hi, SIDEBAND_TURN_GATE) > SIDEBAND_TURN_GATE:
-            continue
-        found = _sideband_clock(chunk, sr, lo, hi, named)
-        if found is None:
-            continue
-        baud, coherence, changes, z = found
-        name, plan_lo, plan_hi = modem_plan(baud, lo, hi)
-        if name != "FSK" and (best is None or z > best.clock_z):
-            best = Keying(offset_s, end_s, plan_lo, plan_hi, baud, coherence, changes, z)
-    return best
+    return _best_plan_keying(
+        chunk,
+        sr,
+        spectra,
+        (offset_s, end_s),
+        stands=lambda lo, hi: (
+            hi >= SIDEBAND_MIN_TONE_HZ and chunk.coarse.at(hi) >= SIDEBAND_MIN_EXCESS_DB
+        ),
+        gate=SIDEBAND_TURN_GATE,
+        clock=_sideband_clock,
+    )
 
 
 def _sideband_clock(
