@@ -1478,14 +1478,31 @@ def _whole_chunk_clock(
         return None
     energy = np.abs(_band_envelopes(chunk.spectrum, sr / n, (f_a, f_b), half, length))
     raw_total = band_energy(energy, max(3, int(12 / shift * env_rate)), total=True)
-    diff = keyed_difference(energy[0], energy[1])
     edge = length // 32  # the circular envelope wraps at its ends
-    diff = diff[edge:-edge]
+    diff = keyed_difference(energy[0], energy[1])[edge:-edge]
+    return _named_clock(diff, raw_total, env_rate, edge, named, keyed_span=keyed_span)
+
+
+def _named_clock(
+    level: Floats,
+    raw_total: Floats,
+    env_rate: float,
+    edge: int,
+    named: float,
+    *,
+    keyed_span: bool,
+) -> tuple[float, float, int, float] | None:
+    """(baud, coherence, changes, Rayleigh Z) of the changes of ``level`` (an envelope at
+    ``env_rate`` with ``edge`` samples left off each end, which swings with the keying) against
+    a clock within ``WHOLE_CLOCK_GRID`` of ``named``, when Z reaches ``WHOLE_CLOCK_MIN_Z``, the
+    pair's energy (``raw_total``, the whole envelope) holds while it keys and its symbols repeat
+    no short cycle; else None. ``keyed_span``: the energy is judged where it keys only (a
+    stretch longer than the keying)."""
     width = max(1, round(env_rate / named))
-    cumulative = np.concatenate(([0.0], np.cumsum(diff)))
+    cumulative = np.concatenate(([0.0], np.cumsum(level)))
     smooth = (cumulative[width:] - cumulative[:-width]) / width  # one symbol: the matched filter
     times = _crossings(smooth, env_rate)
-    if times.size < MIN_TRANSITIONS or times.size * 0.25 < WHOLE_CLOCK_MIN_Z * 0.25:
+    if times.size < MIN_TRANSITIONS or times.size < WHOLE_CLOCK_MIN_Z:
         return None
     t = times - times[0]
     grid = named * (1 + np.linspace(-WHOLE_CLOCK_GRID, WHOLE_CLOCK_GRID, 81))
@@ -1499,7 +1516,7 @@ def _whole_chunk_clock(
     # the envelope holds while keying, and the symbols are no cycle of a few (a beat)
     first = int((times[0] * env_rate) + edge)
     last = int((times[-1] * env_rate) + edge)
-    if keyed_span:  # a stretch longer than the keying: its energy held where it keys only
+    if keyed_span:
         first, last = _keyed_span(times, baud, env_rate, edge, (first, last))
     span = raw_total[first : last + 1]
     smoothed = (
@@ -1589,43 +1606,7 @@ def _sideband_clock(
     raw_total = band_energy(pair, max(3, int(12 / shift * env_rate)), total=True)
     edge = length // 32
     level = keyed_difference(band[0], np.ones(length))[edge:-edge]  # the band over its mean
-    width = max(1, round(env_rate / named))
-    cumulative = np.concatenate(([0.0], np.cumsum(level)))
-    smooth = (cumulative[width:] - cumulative[:-width]) / width  # one symbol: the matched filter
-    times = _crossings(smooth, env_rate)
-    if times.size < max(MIN_TRANSITIONS, WHOLE_CLOCK_MIN_Z):
-        return None
-    t = times - times[0]
-    grid = named * (1 + np.linspace(-WHOLE_CLOCK_GRID, WHOLE_CLOCK_GRID, 81))
-    sample = t[:: max(1, t.size // WHOLE_CLOCK_CHANGES)]
-    cycles = np.outer(grid, sample)
-    cycles -= np.rint(cycles)
-    angle = (2 * np.pi) * cycles
-    coh = np.hypot(np.cos(angle).mean(axis=1), np.sin(angle).mean(axis=1))
-    baud = float(grid[int(coh.argmax())])
-    coherence = float(np.abs(np.exp(2j * np.pi * baud * t).mean()))
-    z = times.size * coherence**2
-    if z < WHOLE_CLOCK_MIN_Z:
-        return None
-    first, last = _keyed_span(
-        times,
-        baud,
-        env_rate,
-        edge,
-        (int(times[0] * env_rate) + edge, int(times[-1] * env_rate) + edge),
-    )
-    span = raw_total[first : last + 1]
-    smoothed = (
-        np.convolve(span, np.ones(width) / width, mode="valid") if span.size > width else span
-    )
-    low, high = percentiles(smoothed, (10, 90))
-    first_high = bool(smooth[min(smooth.size - 1, int(times[0] * env_rate) + 1)] > 0)
-    agreement, period = _periodic_agreement(_symbols(times, baud, first_high))
-    if low / (high + EPS) < MIN_ENVELOPE_HOLD or (
-        period <= 6 and agreement > PERIODIC_AGREEMENT_MAX
-    ):
-        return None
-    return baud, coherence, int(times.size), float(z)
+    return _named_clock(level, raw_total, env_rate, edge, named, keyed_span=True)
 
 
 # -- phase keying (BPSK, QPSK) -------------------------------------------------------------------
