@@ -239,16 +239,15 @@ def _beside_clip(
 def impulse_flagged(counter: ImpulseCounter) -> bool:
     """Many lone impulses off any grid (see ``_GRID_SLACK``), frequent among the clip's
     predictable sub-blocks; or, in a clip with few such sub-blocks, impulses in most of them."""
-    events = counter.events
-    if counter.rows >= _MIN_ROWS:
-        if events < _MIN_EVENTS or events / counter.rows < _MIN_RATE:
-            return False
-        events -= counter.on_a_grid()
-        return events >= _MIN_EVENTS and events / counter.rows >= _MIN_RATE
-    if events < _DENSE_EVENTS or events < _DENSE_SHARE * counter.rows:
-        return False
-    events -= counter.on_a_grid()
-    return events >= _DENSE_EVENTS and events >= _DENSE_SHARE * counter.rows
+    rows = counter.rows
+
+    def many(events: int) -> bool:
+        if rows >= _MIN_ROWS:
+            return events >= _MIN_EVENTS and events / rows >= _MIN_RATE
+        return events >= _DENSE_EVENTS and events >= _DENSE_SHARE * rows
+
+    # The grid (a sort of every impulse kept) is asked only where the count alone flags.
+    return many(counter.events) and many(counter.events - counter.on_a_grid())
 
 
 def judge_impulses(
