@@ -23,7 +23,8 @@ low rate, so the rate inside the prefix must be high too; a digital gain just un
 leaves the low bit a function of the level, so the flag is dropped when the low bit is too
 predictable from the bits above it (:func:`lsb_determinism`) to carry the estimated share;
 clipped samples are left out, their parity being fixed by the clip level; evidence from sub-LSB
-silence needs a rate near 1. The classic pairs-of-values chi-square test is not used: it calls
+silence needs a rate near 1; plateaus (a level under rounding or dither) are left out when some
+of them read the sign replacement never makes (see ``_PLATEAU_CODES``). The classic pairs-of-values chi-square test is not used: it calls
 almost every smooth 16-bit music file "embedded".
 
 The quantisation floor (``floor_power``, ``floor_kurtosis``, ``floor_blocks``; features, no
