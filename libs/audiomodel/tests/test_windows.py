@@ -582,6 +582,37 @@ def test_bytes_held_two_samples_in_stereo_are_still_held_steps() -> None:
     assert "signal.held_steps" in located(wav(samples))
 
 
+def clipped_resampled_chiptune(seconds: float = 8.0, seed: int = 1) -> npt.NDArray[np.int16]:
+    """A pulse lead arpeggiated every 1/60 s frame over a 4-bit triangle bass, an echo in the
+    right channel, driven +8.4 dB into a hard clip at 44.1 kHz, resampled to 16 kHz and stored
+    at 8 bits (as 16-bit values): its edges are band-limited and every leap has its own size."""
+    import scipy.signal
+
+    rng = np.random.default_rng(seed)
+    rate, frame = 44100, 44100 // 60
+    frames = int(seconds * 60)
+    arpeggio = np.tile([0, 4, 7], frames // 3 + 1)[:frames]
+    steps = rng.choice([0, 2, 4, 5, 7, 9, 11, 12], frames) + arpeggio
+    lead_f = np.repeat(440 * 2 ** ((rng.integers(57, 69) - 69 + steps) / 12), frame)
+    lead = np.where((np.cumsum(lead_f) / rate) % 1.0 < 0.25, 1.0, -1.0)
+    tri = np.floor(np.abs((np.cumsum(lead_f / 4) / rate) % 1.0 * 32 - 16)) / 7.5 - 1
+    mono = 0.25 * lead + 0.3 * tri
+    echo = np.concatenate([np.zeros(frame * 8), mono[: -frame * 8]]) * 0.3
+    x = np.stack([mono, 0.8 * mono + echo], axis=1)
+    x = np.clip(x / np.abs(x).max() * 10 ** (8.4 / 20), -1.0, 1.0)
+    y = scipy.signal.resample_poly(x, 160, 441, axis=0)
+    coded = np.clip(np.round(y * 127), -128, 127).astype(np.int16)
+    out: npt.NDArray[np.int16] = coded << 8
+    return out
+
+
+def test_a_clipped_chiptune_resampled_into_8_bits_is_not_held_steps() -> None:
+    """Its leaps spread over 24 sizes in effect (like text's), but a band-limited edge does not
+    come to rest within a sample (the level it reaches is held next in under 25% of the steps),
+    keeps no clock, and the window is predictable sound, not white bytes."""
+    assert "signal.held_steps" not in located(wav(clipped_resampled_chiptune(), "PCM_U8", 16000))
+
+
 def test_a_hard_clipped_noise_burst_is_a_clippers_spread_but_bytes_spliced_there_are_data() -> None:
     """A loud noise-like half second driven into a hard clip spreads its values nearly evenly,
     as bytes do, but piles 7.6% of them on the rails (bytes: 0.8% in the two full-scale high

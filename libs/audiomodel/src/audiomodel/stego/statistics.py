@@ -23,7 +23,8 @@ low rate, so the rate inside the prefix must be high too; a digital gain just un
 leaves the low bit a function of the level, so the flag is dropped when the low bit is too
 predictable from the bits above it (:func:`lsb_determinism`) to carry the estimated share;
 clipped samples are left out, their parity being fixed by the clip level; evidence from sub-LSB
-silence needs a rate near 1. The classic pairs-of-values chi-square test is not used: it calls
+silence needs a rate near 1; plateaus (a level under rounding or dither) are left out when some
+of them read the sign replacement never makes (see ``_PLATEAU_CODES``). The classic pairs-of-values chi-square test is not used: it calls
 almost every smooth 16-bit music file "embedded".
 
 The quantisation floor (``floor_power``, ``floor_kurtosis``, ``floor_blocks``; features, no
@@ -81,6 +82,18 @@ _PREFIX_MIN_SHARE = 0.02  # shortest prefix scanned, as a share of the file
 _MAX_SEGMENTS = 8192  # per-segment sums kept; neighbours merge beyond (bounded memory)
 _PAIR_EVIDENCE = 200.0  # samples beyond a fair coin's imbalance needed to judge determinism
 _DETERMINISM_SLACK = 0.5
+# Random bits written over a share f of the low bits leave at most 1 - f of them following the
+# bits above (see :func:`lsb_determinism`), however the cover's own low bits behaved. The
+# parity estimate can overstate the share by 2x (a 16-bit file padded to 24 bits with half its
+# low bits replaced: determinism 0.49, estimated 0.98 on the train split's "LSB in 24-bit
+# PCM"), so a flag needs determinism at most 1 - estimated / _OVERSTATED (a factor of 2 to
+# spare). A noiseless synthesiser or generator repeats its exact levels (a chiptune plug-in's
+# pulse and triangle levels, a stepped sine whose period is a whole number of samples): every
+# value keeps one parity (determinism 0.998-1.0) and each of its edges or periods couples the
+# parity to the interpolator's residual the same way again, which no independent noise does
+# (own good set seed 21, chiptune-0001 at 24 bits: z 11.4 at "rate 1.0" in 17 % of a channel,
+# determinism 1.0; stepped sines read z 23-125 at determinism 0.998-0.9998).
+_OVERSTATED = 4.0
 _FLOOR_POWER = (0.05, 1.0)  # LSB^2: residual power of a sub-block at the quantisation floor
 _FLOOR_PEAK = 8  # LSB: a floor sub-block holds sound, not digital silence
 
@@ -133,7 +146,23 @@ def _residual_frames(frames: int) -> int:
 
 # Columns of the per-segment, per-channel sums.
 _A, _B, _V, _A1, _AQ = range(5)  # sum w*r*c; sum w; sum w^2*r^2; sum w*r*c1; _A over sub-LSB blocks
-_COLUMNS = 5
+_PLATEAU = 5  # the same five sums over the plateau sub-blocks alone (see _PLATEAU_CODES)
+_COLUMNS = 10
+# A plateau: a sub-block whose samples span at most this many codes (the sound stands on one
+# level and only rounding or dither moves it: a clip rail lowered by a fader, a held level,
+# silence). There the parity says on which side of the level a sample was rounded, and so does
+# the interpolator's residual (the sample minus the level its neighbours give): their
+# correlation is the cover's own, E[r c] = E[(x - s) c(x)] for a level s, which no dither
+# removes (TPDF over a level at 38.5 gives 38 or 39: r c = +0.5 either way). Its sign is the
+# level's: +0.5 at an even code plus a half (the two codes are a value pair 2m, 2m + 1, as
+# replaced bits make them), -0.5 at an odd code plus a half (the codes straddle two pairs,
+# which replacement never makes), 0 on a code. Replacement only ever adds +p/2, so a plateau
+# stretch reading z <= -_Z_FLAG shows that this file's levels carry that bias, and then its
+# plateaus say nothing about a payload: they are left out (see :func:`_plateaus_judged`). Own
+# good set seed 23: HVAC rumble whose brown noise sox clipped on reading and lowered to -59 and
+# -66 dBFS under TPDF dither, rails at +-38.5 LSB, read z = 827 and 311 (rate 0.89-0.99) from
+# the +rail, and -54 on a segment of the -rail; without their plateaus, 6.4 and 0.8.
+_PLATEAU_CODES = 3
 
 
 def lsb_determinism(pair_parity: npt.NDArray[np.integer]) -> float:
@@ -292,6 +321,9 @@ class ParityStatistics:
         rows = self._scratch("rows", (subs, self.channels, _COLUMNS), np.dtype(np.float64))
         energy = self._scratch("energy", (self.channels, subs), np.dtype(np.float64))
         parity_rows(residual, measured, _SUB, _FLOOR, rows, energy)
+        by_block = measured.reshape(self.channels, subs, _SUB)
+        plateau = (by_block.max(axis=2) - by_block.min(axis=2) <= _PLATEAU_CODES).T
+        np.multiply(rows[..., :_PLATEAU], plateau[..., None], out=rows[..., _PLATEAU:])
         self.residual_power += float(energy.sum())
         self.quiet_subblocks += int(np.count_nonzero(energy < 4.0 * _SUB))
         self.subblocks += energy.size
@@ -397,6 +429,21 @@ class ParityStatistics:
         return np.concatenate(parts) if parts else np.zeros((0, self.channels, _COLUMNS))
 
 
+def _plateaus_judged(segments: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``segments`` without their plateau sub-blocks' sums when some segment's plateaus read
+    a parity bias replacement cannot make (z <= -_Z_FLAG; see _PLATEAU_CODES), else as is."""
+    if segments.shape[0] == 0:
+        return segments
+    a, v = segments[..., _PLATEAU + _A], segments[..., _PLATEAU + _V]
+    z = np.divide(a, np.sqrt(v), out=np.zeros_like(a), where=v > 0)
+    if z.min() > -_Z_FLAG:
+        return segments
+    kept = segments.copy()
+    kept[..., :_PLATEAU] -= segments[..., _PLATEAU:]
+    kept[..., _PLATEAU:] = 0.0
+    return kept
+
+
 def _prefix_end(cum: npt.NDArray[np.float64]) -> tuple[int, float]:
     """End segment and z of the best prefix of cumulative sums ``cum`` (segments, _COLUMNS)."""
     first = min(max(math.ceil(_PREFIX_MIN_SHARE * len(cum)) - 1, 0), len(cum) - 1)
@@ -476,6 +523,7 @@ def _parity_estimates(segments: npt.NDArray[np.float64]) -> dict[str, float]:
         "prefix_fraction",
     )
     out = dict.fromkeys((*names, "prefix_channel", "sublsb_share"), 0.0)
+    segments = _plateaus_judged(segments)
     if segments.shape[0] == 0 or segments[..., _B].sum() <= 0:
         return out
     channels = segments.shape[1]
@@ -522,6 +570,10 @@ def _statistically_replaced(stats: dict[str, float], estimated: float, determini
     # that follows the level more than that (digital gain near 2x) cannot hold the estimated
     # payload: the parity-residual correlation comes from the gain.
     if estimated > 1.0 - determinism + _DETERMINISM_SLACK:
+        return False
+    # Nor can the low bits be replaced at all where they all follow the level: replacing a
+    # share f makes f of them a coin (see _OVERSTATED).
+    if determinism > 1.0 - estimated / _OVERSTATED:
         return False
     # Evidence from silence is ambiguous with sub-LSB noise at a half-LSB offset unless the
     # parity is fully random (rate ~1), as it is where every low bit was replaced: the rate
