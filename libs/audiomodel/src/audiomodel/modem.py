@@ -499,6 +499,7 @@ class _Spectrum:
     excess_db: Floats  # level over the floor
     near_db: Floats  # the best excess within +-2 steps of each (what :meth:`at` reads)
     top: list[float]  # :meth:`peaks` up to _TOP_PEAKS, made once (the FSK and PSK tests ask)
+    step: float  # Hz between neighbouring values (:meth:`at` reads it thousands of times)
 
     @classmethod
     def of(cls, power: Floats, bin_hz: float) -> _Spectrum:
@@ -510,10 +511,8 @@ class _Spectrum:
         freqs = (np.arange(usable.size) + 0.5) * step
         excess = 10 * np.log10(smooth / floor + EPS)
         near = moving_max(excess, 5, cval=-np.inf)
-        return cls(freqs, excess, near, _peaks(freqs, excess, _TOP_PEAKS))
-
-    def _step(self) -> float:
-        return float(self.freqs[1] - self.freqs[0]) if self.freqs.size > 1 else 10.0
+        between = float(freqs[1] - freqs[0]) if freqs.size > 1 else 10.0
+        return cls(freqs, excess, near, _peaks(freqs, excess, _TOP_PEAKS), between)
 
     def peaks(self, limit: int) -> list[float]:
         """The strongest distinct narrow peaks (>= 6 dB over the floor, 150 Hz apart)."""
@@ -523,7 +522,7 @@ class _Spectrum:
 
     def at(self, freq: float) -> float:
         """Excess (dB) near ``freq`` (the best within +-20 Hz)."""
-        i = int(freq / self._step())
+        i = int(freq / self.step)
         if 0 <= i < self.near_db.size:
             return max(-99.0, float(self.near_db[i]))
         return float(self.excess_db[max(0, i - 2) : i + 3].max(initial=-99.0))
