@@ -26,8 +26,10 @@ from audiomodel.modem_kernels import (
     keyed_part,
     moving_max,
     percentiles,
+    phasor_run,
     place_band,
     subtract_floor,
+    symbol_sums,
     turn_correlation,
 )
 
@@ -298,3 +300,34 @@ def test_clock_coherence_is_numpys_outer_product_coherence_to_the_bit() -> None:
             assert np.array_equal(clock_coherence(rates, t), want), (count, keyed)
             checked += 1
     assert checked == 10
+
+
+def test_phasor_run_is_numpys_complex_exponential_to_the_bit() -> None:
+    # the rates and tones of the receivers (reduced rates, plan and peak tones), runs from the
+    # start and extending a kept one
+    for rate in (16000.0, 22050.0, 24000.0, 14700.0):
+        for freq in (300.0, 1070.0, 1478.6666666666665, 2110.25390625, 7000.0):
+            for start, stop in ((0, 1), (0, 70001), (70001, 90000), (5, 5)):
+                want = np.exp(-2j * np.pi * freq * (np.arange(start, stop) / rate))
+                assert _same(phasor_run(freq, rate, start, stop), want), (rate, freq, start)
+    freq64 = np.float64(933.0413818359375)  # a tone estimated by numpy, not a Python float
+    want = np.exp(-2j * np.pi * freq64 * (np.arange(3000) / 24000.0))
+    assert _same(phasor_run(freq64, 24000.0, 0, 3000), want)
+
+
+def test_symbol_sums_are_the_running_sums_differences_to_the_bit() -> None:
+    rng = np.random.default_rng(14)
+    for n in (0, 1, 2, 17, 5000):
+        x = rng.normal(size=n) * 10 ** rng.uniform(-3, 4)
+        if n > 4:
+            x[:3] = [0.0, -0.0, 0.0]  # exact zeros at the start: zero sums of either sign
+        phasor = np.exp(-2j * np.pi * 1234.5 * (np.arange(n + 3) / 22050.0))
+        for width in (1, 2, 3, 18, n, n + 1, n + 2):
+            if width < 1:
+                continue
+            c = np.concatenate(([0], np.cumsum(x * phasor[:n])))
+            want = c[width:] - c[:-width]
+            got = symbol_sums(x, phasor, width)
+            # the same sums (a zero's sign aside: the receiver reads their magnitudes)
+            assert got.shape == want.shape and np.array_equal(got, want), (n, width)
+            assert _same(np.abs(got), np.abs(want)), (n, width)

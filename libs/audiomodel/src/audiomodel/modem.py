@@ -93,7 +93,9 @@ from audiomodel.modem_kernels import (
     keyed_difference,
     moving_max,
     percentiles,
+    phasor_run,
     place_band,
+    symbol_sums,
     turn_correlation,
 )
 from audiomodel.payload import PayloadKind, confirm_signature, find_signatures, identify_payload
@@ -497,6 +499,7 @@ class _Spectrum:
     excess_db: Floats  # level over the floor
     near_db: Floats  # the best excess within +-2 steps of each (what :meth:`at` reads)
     top: list[float]  # :meth:`peaks` up to _TOP_PEAKS, made once (the FSK and PSK tests ask)
+    step: float  # Hz between neighbouring values (:meth:`at` reads it thousands of times)
 
     @classmethod
     def of(cls, power: Floats, bin_hz: float) -> _Spectrum:
@@ -508,10 +511,8 @@ class _Spectrum:
         freqs = (np.arange(usable.size) + 0.5) * step
         excess = 10 * np.log10(smooth / floor + EPS)
         near = moving_max(excess, 5, cval=-np.inf)
-        return cls(freqs, excess, near, _peaks(freqs, excess, _TOP_PEAKS))
-
-    def _step(self) -> float:
-        return float(self.freqs[1] - self.freqs[0]) if self.freqs.size > 1 else 10.0
+        between = float(freqs[1] - freqs[0]) if freqs.size > 1 else 10.0
+        return cls(freqs, excess, near, _peaks(freqs, excess, _TOP_PEAKS), between)
 
     def peaks(self, limit: int) -> list[float]:
         """The strongest distinct narrow peaks (>= 6 dB over the floor, 150 Hz apart)."""
@@ -521,7 +522,7 @@ class _Spectrum:
 
     def at(self, freq: float) -> float:
         """Excess (dB) near ``freq`` (the best within +-20 Hz)."""
-        i = int(freq / self._step())
+        i = int(freq / self.step)
         if 0 <= i < self.near_db.size:
             return max(-99.0, float(self.near_db[i]))
         return float(self.excess_db[max(0, i - 2) : i + 3].max(initial=-99.0))
@@ -668,7 +669,8 @@ def _band_envelopes(
         c = round(centre / bin_hz)
         lo, hi = max(1, c - h), min(spectrum.size, c + h + 1)
         place_band(row, spectrum, lo, hi, c, _taper(hi - lo))
-    out: npt.NDArray[np.complex128] = scipy.fft.ifft(shifted, axis=-1)
+    # (in place: the bands placed are not read again; the same numbers as out of place)
+    out: npt.NDArray[np.complex128] = scipy.fft.ifft(shifted, axis=-1, overwrite_x=True)
     return out
 
 
@@ -1598,9 +1600,9 @@ def _sideband_clock(
     env_rate = length * sr / n
     if env_rate < 2 * named:
         return None
-    bands = _band_envelopes(chunk.spectrum, sr / n, (f_b + half, f_a, f_b), half, length)
+    bands = _band_envelopes(chunk.spectrum, sr / n, (f_b + half,), half, length)
     pair = np.abs(_band_envelopes(chunk.spectrum, sr / n, (f_a, f_b), pair_half, length))
-    band = np.abs(bands[:1])
+    band = np.abs(bands)
     band = np.concatenate((band, band))  # band_energy works on pairs of bands
     band_energy(band, max(3, int(12 / shift * env_rate)), total=False)
     raw_total = band_energy(pair, max(3, int(12 / shift * env_rate)), total=True)
@@ -1907,7 +1909,7 @@ def _phasor(sr: float, freq: float, size: int) -> npt.NDArray[np.complex128]:
     if have is not None and have.size >= size:
         return have[:size]
     start = 0 if have is None else have.size
-    tail = np.exp(-2j * np.pi * freq * (np.arange(start, size) / sr))
+    tail = phasor_run(freq, sr, start, size)  # compiled, the numbers of the expression above
     out = tail if have is None else np.concatenate((have, tail))
     _phasors.pop(key, None)
     while _phasors and sum(p.size for p in _phasors.values()) + size > PHASOR_SAMPLES:
@@ -1919,9 +1921,7 @@ def _phasor(sr: float, freq: float, size: int) -> npt.NDArray[np.complex128]:
 
 def _tone_magnitude(x: Floats, sr: float, freq: float, width: int) -> Floats:
     """|sum over one symbol of x * exp(-j w t)| at every sample (a sliding DFT bin)."""
-    mixed = x * _phasor(sr, freq, x.size)
-    c = np.concatenate(([0], np.cumsum(mixed)))
-    window = c[width:] - c[:-width]
+    window = symbol_sums(x, _phasor(sr, freq, x.size), width)  # in one compiled pass
     out = np.zeros(x.size)
     out[width // 2 : width // 2 + window.size] = np.abs(window)
     return out

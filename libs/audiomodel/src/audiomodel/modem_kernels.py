@@ -25,8 +25,10 @@ __all__ = [
     "keyed_part",
     "moving_max",
     "percentiles",
+    "phasor_run",
     "place_band",
     "subtract_floor",
+    "symbol_sums",
     "turn_correlation",
 ]
 
@@ -432,6 +434,68 @@ def clock_coherence(
 
 
 @numba.njit(cache=True, nogil=True)
+def _phasor_run(step: float, rate: float, start: int, stop: int) -> npt.NDArray[np.complex128]:
+    out = np.empty(max(0, stop - start), dtype=np.complex128)
+    for k in range(start, stop):
+        # numpy's complex product adds an exact zero to the angle (+0 at sample 0, not -0),
+        # and its complex exponential of 0 + i*angle is the C library's cosine and sine of it
+        angle = 0.0 + step * (k / rate)
+        out[k - start] = complex(math.cos(angle), math.sin(angle))
+    return out
+
+
+def phasor_run(freq: float, rate: float, start: int, stop: int) -> npt.NDArray[np.complex128]:
+    """``np.exp(-2j * np.pi * freq * (np.arange(start, stop) / rate))`` without its
+    temporaries: the angle of sample k is ``(-2 pi freq) * (k / rate)`` rounded as numpy rounds
+    it (its complex product with a real zero part adds exact zeros), and the C library's cosine
+    and sine of it are what numpy's complex exponential returns for a zero real part (a test
+    checks it)."""
+    step = float((-2j * np.pi * freq).imag)
+    out: npt.NDArray[np.complex128] = _phasor_run(step, float(rate), int(start), int(stop))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _symbol_sums(
+    x: npt.NDArray[np.float64], phasor: npt.NDArray[np.complex128], width: int
+) -> npt.NDArray[np.complex128]:
+    n = x.size
+    out = np.empty(max(0, n + 1 - width), dtype=np.complex128)
+    # the running sum's last ``width`` values (the sum before sample k sits at k % width): a
+    # sum over one symbol is the running sum now less the one ``width`` samples back
+    back_re = np.zeros(width)
+    back_im = np.zeros(width)
+    run_re = 0.0
+    run_im = 0.0
+    for k in range(n):
+        # x * phasor as numpy multiplies a real by a complex number (x + 0j): the products
+        # with the zero part are exact zeros, which leave a running sum that starts at +0 as
+        # it is (numpy's cumulative sum adds in this order, real and imaginary apart)
+        run_re += x[k] * phasor[k].real
+        run_im += x[k] * phasor[k].imag
+        slot = (k + 1) % width
+        if k + 1 >= width:
+            out[k + 1 - width] = complex(run_re - back_re[slot], run_im - back_im[slot])
+        back_re[slot] = run_re
+        back_im[slot] = run_im
+    return out
+
+
+def symbol_sums(
+    x: npt.NDArray[np.float64], phasor: npt.NDArray[np.complex128], width: int
+) -> npt.NDArray[np.complex128]:
+    """The sums of ``x * phasor`` over each ``width`` neighbouring samples (``width`` >= 1;
+    ``phasor`` at least as long as ``x``), as numpy gives them: with ``c =
+    np.concatenate(([0], np.cumsum(x * phasor[:x.size])))``, ``c[width:] - c[:-width]`` (the
+    signs of zero sums aside: a sliding DFT bin that is zero has no phase to keep), in one pass
+    and without the temporaries."""
+    out: npt.NDArray[np.complex128] = _symbol_sums(
+        np.ascontiguousarray(x, dtype=np.float64), phasor, int(width)
+    )
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def _group_sums(power: npt.NDArray[np.float64], group: int) -> npt.NDArray[np.float64]:
     count = power.size // group
     out = np.empty(count)
@@ -593,6 +657,7 @@ def warm_up() -> None:
     keyed_difference(energy[0], energy[1])
     group_sums(np.ones(300), 30)
     clock_coherence(np.array([1.0, 2.0]), diff)
+    symbol_sums(diff, phasor_run(1.0, 4.0, 0, 4), 2)
     percentiles(np.arange(5.0), (5.0, 50.0, 100.0))
     decimate(np.arange(9, dtype=np.int32), 2, 0.25)
     decimate(np.arange(9.0), 2, 0.25)
