@@ -31,10 +31,13 @@ from audiomodel.modem import (
     Keying,
     Transmission,
     _baudot_framing,
+    _best_keying,
+    _candidate_pairs,
     _ChunkTransform,
     _clock_by_phase,
     _crossings,
     _keyed_span,
+    _keying,
     _minimodem_rate,
     _minimodem_tones,
     _named_clock_over_transmission,
@@ -179,6 +182,21 @@ def test_keyed_tones_take_turns_and_a_chords_partials_do_not() -> None:
     for i, f_a in enumerate(peaks):
         for f_b in peaks[i + 1 :]:
             assert _turn_taking(tonal.x, spectra, rate, f_a, f_b) > TURN_TAKING_GATE
+
+
+def test_a_plan_that_keys_where_no_peak_pair_does_carries_its_named_clock() -> None:
+    # minimodem's 600 Bd plan as loud as chords whose partials outshine its tones: no pair of
+    # peaks keys, the plan's own pair does, and the whole chunk keeps the plan's named clock;
+    # the keying carries that clock's Z (it was dropped when the plan, not a peak pair, keyed)
+    modem = fsk(TEXT[:400], 600.0, 900.0, 1400.0)
+    chunk, rate = _chunk(mix(modem, 0.0, 0.3, seed=0).astype(np.float64))
+    candidates = _candidate_pairs(chunk.coarse, rate / 2)
+    assert _best_keying(chunk.x, chunk.spectra, rate, candidates, 0.0, 1.0) is None
+    whole = _whole_chunk_keying(chunk, rate, chunk.spectra, candidates, 0.0, 1.0)
+    assert whole is not None and whole.clock_z >= WHOLE_CLOCK_MIN_Z
+    keying = _keying(chunk, rate, 0.0, 1.0)
+    assert keying is not None and keying.baud == pytest.approx(600.0, rel=0.01)
+    assert keying.clock_z == pytest.approx(whole.clock_z)
 
 
 @pytest.mark.parametrize("seed", [6, 7, 8])

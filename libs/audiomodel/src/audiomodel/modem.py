@@ -1194,6 +1194,9 @@ def _keying(chunk: _ChunkTransform, sr: float, offset_s: float, end_s: float) ->
     if best is None:
         fixed = _fixed_plans(chunk, spectra, sr, candidates)
         best = _best_keying(x, spectra, sr, fixed, offset_s, end_s)
+        # a plan that keys takes turns too (its bands passed the gate): its named clock over
+        # the whole chunk is timed as a peak pair's is
+        turns = bool(fixed)
         if best is None:
             keyed = _keyed_candidates(chunk, sr, candidates + fixed)
             best = _best_keying(x, spectra, sr, keyed, offset_s, end_s)
@@ -1303,6 +1306,8 @@ NAMED_CLOCK_MIN_FRAMES = 0.4  # a named clock reported alone: its frames no wors
 # A tracker ticks at 2/5 of its tempo in BPM (32-255: 12.8-102 Hz; 50 Hz by default): a named
 # clock at or below that is kept by a chiptune's arpeggio too, and is no evidence alone
 NAMED_CLOCK_MIN_BAUD = 105.0
+# symbols over which a named clock's pair energy is averaged before its hold is judged
+HOLD_TREND_SYMBOLS = 16
 
 
 def _named_rates(f_a: float, f_b: float) -> list[float]:
@@ -1525,7 +1530,13 @@ def _named_clock(
         np.convolve(span, np.ones(width) / width, mode="valid") if span.size > width else span
     )
     low, high = percentiles(smoothed, (10, 90))
-    hold = float(low / (high + EPS))
+    # ... over the span, or against its own trend over HOLD_TREND_SYMBOLS symbols: under music
+    # louder than the modem the bands' energy is the music's, which rises and falls with its
+    # notes (tens to hundreds of symbols at >= 105 Bd), while a tone keyed on and off dips
+    # within a few symbols either way
+    trend = _moving_mean(smoothed, min(smoothed.size, HOLD_TREND_SYMBOLS * width))
+    trend_low, trend_high = percentiles(smoothed / (trend + EPS), (10, 90))
+    hold = float(max(low / (high + EPS), trend_low / (trend_high + EPS)))
     first_high = bool(smooth[min(smooth.size - 1, int(times[0] * env_rate) + 1)] > 0)
     agreement, period = _periodic_agreement(_symbols(times, baud, first_high))
     if hold < MIN_ENVELOPE_HOLD or (period <= 6 and agreement > PERIODIC_AGREEMENT_MAX):
@@ -1542,8 +1553,10 @@ def _named_clock(
 # turns cleanly and no pair clock is timed, while the band from the higher tone up by 1.5
 # symbol rates may still keep the named clock: Rayleigh Z 367-543 on the two train mixes that
 # every other test missed; 335 for 4800 Bd under noise shaped as music's, 6 dB over it. (At
-# 2400 Bd alone the band keeps little, Z ~9: it adds evidence under music, never replaces the
-# pair test.) Over half of dev good set 1 (200 files: chiptunes, FM synths, DTMF, test tones,
+# 2400 Bd alone the band keeps little for text, Z 9-23: its level decides "on" at twice the
+# band's mean, which a band keyed half the time barely reaches; zero-rich bytes, or a burst
+# filling part of the chunk, reach it (/bin/true alone: Z 250-1460). It adds evidence under
+# music, never replaces the pair test.) Over half of dev good set 1 (200 files: chiptunes, FM synths, DTMF, test tones,
 # music) the same band timed at minimodem's rates reaches Z 22 at most (WHOLE_CLOCK_MIN_Z is
 # 100). The gate: the higher tone stands over the floor and the pair's bands anti-correlate at
 # all (the cost bound; a note's partials rise and fall together).
