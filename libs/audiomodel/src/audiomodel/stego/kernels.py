@@ -20,6 +20,7 @@ __all__ = [
     "count_low_bits",
     "count_near_zero",
     "determinism_terms",
+    "frame_medians",
     "has_aligned_run",
     "interpolation_residual",
     "pack_low_bits",
@@ -230,6 +231,37 @@ def band_levels(spectrum: Any, first_bin: int, bands: int, norm: np.float32, out
                 quarter3 = half[6] + half[7]
                 total = (quarter0 + quarter1) + (quarter2 + quarter3)
                 out[c, f, b] = (total / np.float32(16.0)) / norm
+
+
+@numba.njit(cache=True)
+def frame_medians(levels: Any, out: Any) -> None:
+    """Into ``out`` (channels, stretches, bands) the median over the frames (axis 2) of
+    ``levels`` (channels, stretches, frames, bands), NaN left out and NaN where all are: what
+    ``np.nanmedian(levels, axis=2)`` gives, to the bit (the two middle values of the sorted
+    non-NaN ones, the same value twice for an odd count, added and halved). A stretch's few
+    values are sorted by insertion, where numpy sorts along a strided axis."""
+    channels, stretches, frames, bands = levels.shape
+    ordered = np.empty(frames, dtype=np.float64)
+    for c in range(channels):
+        for s in range(stretches):
+            for b in range(bands):
+                count = 0
+                for f in range(frames):
+                    value = levels[c, s, f, b]
+                    if np.isnan(value):
+                        continue
+                    at = count
+                    while at > 0 and ordered[at - 1] > value:
+                        ordered[at] = ordered[at - 1]
+                        at -= 1
+                    ordered[at] = value
+                    count += 1
+                if count == 0:
+                    out[c, s, b] = np.nan
+                    continue
+                high = count // 2
+                low = high if count % 2 == 1 else high - 1
+                out[c, s, b] = (ordered[low] + ordered[high]) / 2.0
 
 
 @numba.njit(cache=True)
