@@ -445,11 +445,18 @@ def window_autocorrelation_exact(window: Any, lags: int, out: Any) -> None:
             out[lag] += total
 
 
-@numba.njit(cache=True, fastmath=True)
+# Fast-math without reassociation: each sample's taps are subtracted in the order k = 1, 2, ...
+# (the value does not depend on how many taps a pass over the chunk takes), multiply-subtracts
+# fused as before.
+_IN_ORDER = {"contract", "nnan", "ninf", "nsz", "arcp", "afn"}
+
+
+@numba.njit(cache=True, fastmath=_IN_ORDER)
 def interpolation_residual(window: Any, coef: Any, edge: int, out: Any) -> None:
     """Into ``out`` (channels, frames - 2 ``edge``) x[n] - sum_k a_k (x[n-k] + x[n+k]) of
     ``window`` (channels, frames), n = ``edge``..frames - ``edge`` - 1, a_k = ``coef[k - 1]``
-    (``edge`` >= the taps), accumulated in float64 in chunks that stay in cache."""
+    (``edge`` >= the taps), subtracted k after k in float64, in chunks that stay in cache,
+    four taps per pass over a chunk (a quarter of the loads and stores of its sums)."""
     channels, frames = window.shape
     taps = coef.size
     width = frames - 2 * edge
@@ -464,13 +471,31 @@ def interpolation_residual(window: Any, coef: Any, edge: int, out: Any) -> None:
             centre = row[base : base + size]
             for i in range(size):
                 acc[i] = np.float64(centre[i])
-            for k in range(1, taps + 1):
-                a = coef[k - 1]
+            k = 1
+            while k + 3 <= taps:
+                a0, a1, a2, a3 = coef[k - 1], coef[k], coef[k + 1], coef[k + 2]
                 # Slices indexed from 0, as in window_autocorrelation.
+                left0 = row[base - k : base - k + size]
+                right0 = row[base + k : base + k + size]
+                left1 = row[base - k - 1 : base - k - 1 + size]
+                right1 = row[base + k + 1 : base + k + 1 + size]
+                left2 = row[base - k - 2 : base - k - 2 + size]
+                right2 = row[base + k + 2 : base + k + 2 + size]
+                left3 = row[base - k - 3 : base - k - 3 + size]
+                right3 = row[base + k + 3 : base + k + 3 + size]
+                for i in range(size):
+                    value = acc[i] - a0 * (np.float64(left0[i]) + np.float64(right0[i]))
+                    value = value - a1 * (np.float64(left1[i]) + np.float64(right1[i]))
+                    value = value - a2 * (np.float64(left2[i]) + np.float64(right2[i]))
+                    acc[i] = value - a3 * (np.float64(left3[i]) + np.float64(right3[i]))
+                k += 4
+            while k <= taps:
+                a = coef[k - 1]
                 left = row[base - k : base - k + size]
                 right = row[base + k : base + k + size]
                 for i in range(size):
                     acc[i] -= a * (np.float64(left[i]) + np.float64(right[i]))
+                k += 1
             kept = dest[start : start + size]
             for i in range(size):
                 kept[i] = acc[i]
