@@ -15,6 +15,7 @@ from audiomodel.sample_kernels import (
     held_moves,
     level_pass,
     long_runs,
+    loud_zero_neighbours,
     monotone_runs,
     neighbour_sums,
     render_int16,
@@ -272,6 +273,46 @@ def test_held_moves_are_the_loud_held_values_and_the_moves_numpy_finds(
     np.testing.assert_array_equal(left[:n], values[moved])
     np.testing.assert_array_equal(leap[:n], leaps[moved])
     assert n > 0 and loud_held.sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("channels", "cut_frames"), [(1, []), (2, []), (2, [700, 1500]), (3, [999])]
+)
+def test_loud_zero_neighbours_are_the_loud_samples_beside_zeros_numpy_finds(
+    channels: int, cut_frames: list[int]
+) -> None:
+    ints = _samples(3000, channels, seed=40 + channels)
+    ints[690:700] = 0  # zeros up to a cut, and a loud frame after it
+    ints[700] = 9000
+    ints[998:1000] = 0
+    ints[1000] = -9000
+    ints[1500] = 0  # a zero on a cut, a loud frame before it
+    ints[1499] = 9000
+    ints[0] = 0  # no frame before
+    ints[-1] = 0  # no frame after
+    flat = ints.reshape(-1)
+    cell_values = 500 * channels
+    cells = flat.size // cell_values
+    cuts = np.array([f * channels for f in cut_frames], dtype=np.intp)
+    zeros = np.flatnonzero(flat == 0)
+
+    def within(later: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+        keep = np.ones(later.size, dtype=bool)
+        for cut in cuts.tolist():
+            keep &= ~((later >= cut) & (later < cut + channels))
+        return keep
+
+    expected = np.zeros(cells, dtype=np.int64)
+    for shift in (-channels, channels):
+        near = zeros + shift
+        inside = (near >= 0) & (near < flat.size) & within(zeros if shift < 0 else near)
+        near = near[inside]
+        loud = np.abs(flat[near].astype(np.int32)) >= 1024
+        expected += np.bincount(near[loud] // cell_values, minlength=cells)
+    out = np.zeros(cells, dtype=np.int64)
+    loud_zero_neighbours(flat, zeros, channels, 1024, cell_values, cuts, out)
+    np.testing.assert_array_equal(out, expected)
+    assert out.sum() > 0
 
 
 @pytest.mark.parametrize("channels", [1, 2, 3])

@@ -194,13 +194,26 @@ def test_windowed_frames_equal_numpy_window_product_and_span(dtype: type, channe
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_window_autocorrelation_is_the_exact_lagged_sum_over_channels(dtype: type) -> None:
+@pytest.mark.parametrize("exact", [False, True])
+@pytest.mark.parametrize(
+    ("channels", "frames", "lags"),
+    [(2, 5000, 32), (3, 4099, 32), (1, 40, 32), (1, 20, 32), (2, 700, 10)],
+)
+def test_window_autocorrelation_is_the_exact_lagged_sum_over_channels(
+    dtype: type, exact: bool, channels: int, frames: int, lags: int
+) -> None:
     rng = np.random.default_rng(3)
-    window = rng.integers(-(1 << 15), 1 << 15, (2, 5000)).astype(dtype)
-    out = np.full(33, np.nan)
-    kernels.window_autocorrelation(window, 32, out)
+    window = rng.integers(-(1 << 15), 1 << 15, (channels, frames)).astype(dtype)
+    window[0, :3] = -(1 << 15)  # the largest product, 2**30
+    out = np.full(lags + 1, np.nan)
+    autocorrelation = (
+        kernels.window_autocorrelation_exact if exact else kernels.window_autocorrelation
+    )
+    autocorrelation(window, lags, out)
     wide = window.astype(np.int64)
-    expected = [int((wide[:, : 5000 - lag] * wide[:, lag:]).sum()) for lag in range(33)]
+    expected = [
+        int((wide[:, : max(frames - lag, 0)] * wide[:, lag:]).sum()) for lag in range(lags + 1)
+    ]
     assert out.tolist() == [float(e) for e in expected]  # 16-bit products: exact in float64
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "held_moves",
     "level_pass",
     "long_runs",
+    "loud_zero_neighbours",
     "monotone_runs",
     "neighbour_sums",
     "render_int16",
@@ -382,6 +383,40 @@ def _at_cut(position: int, cuts: npt.NDArray[np.intp], channels: int) -> bool:
     increasing flat positions where those pieces start)."""
     k = np.searchsorted(cuts, position, side="right") - 1
     return bool(k >= 0 and position < cuts[k] + channels)
+
+
+@numba.njit(cache=True, nogil=True)
+def loud_zero_neighbours(
+    flat: npt.NDArray[np.int16],
+    zeros: npt.NDArray[np.intp],
+    channels: int,
+    big: int,
+    cell_values: int,
+    cuts: npt.NDArray[np.intp],
+    out: npt.NDArray[np.int64],
+) -> None:
+    """Add to ``out`` (per cell of ``cell_values`` values) the loud neighbours (``|v| >=
+    big``), a frame (``channels`` values) before and after in the same piece, of the exact
+    zeros at the flat positions ``zeros``: each counted in its own cell. A neighbour before
+    does not count from a zero in the first frame of a piece after the first (``cuts``: where
+    those pieces start), nor one after that is in such a frame."""
+    for j in range(zeros.size):
+        p = zeros[j]
+        # Loudness first: most zeros sit among zeros, and the cuts are few.
+        before = p - channels
+        if (
+            before >= 0
+            and abs(np.int32(flat[before])) >= big
+            and not (cuts.size and _at_cut(p, cuts, channels))
+        ):
+            out[before // cell_values] += 1
+        after = p + channels
+        if (
+            after < flat.size
+            and abs(np.int32(flat[after])) >= big
+            and not (cuts.size and _at_cut(after, cuts, channels))
+        ):
+            out[after // cell_values] += 1
 
 
 @numba.njit(cache=True, nogil=True)

@@ -88,6 +88,7 @@ from audiomodel.sample_kernels import (
     cell_sums,
     held_moves,
     long_runs,
+    loud_zero_neighbours,
     monotone_runs,
     neighbour_sums,
 )
@@ -518,29 +519,17 @@ class WindowAnalyzer:
         # Neighbours are looked for within a piece (see ``pieces``): where the samples starting
         # each piece after the first sit.
         cuts = np.array([end * samples_per_cell for end in (pieces or [])[:-1]], dtype=np.intp)
-
-        def within(later: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
-            """Whether each of the increasing positions ``later`` is in the same piece as the
-            position a frame before it: not in the first frame of a piece after the first."""
-            keep = np.ones(later.size, dtype=bool)
-            for lo, hi in np.searchsorted(later, np.stack([cuts, cuts + ch], axis=1)).tolist():
-                keep[lo:hi] = False
-            return keep
-
         if positions is None:
             held = np.flatnonzero(flat[ch:] == flat[:-ch]) + ch  # flat[held] == flat[held - ch]
             zeros = np.flatnonzero(flat == 0)
         else:
             held, zeros = positions
         if zeros.size:
-            for shift in (-ch, ch):
-                near = zeros + shift
-                inside = (near >= 0) & (near < flat.size)
-                if cuts.size:
-                    inside &= within(zeros if shift < 0 else near)
-                near = near[inside]
-                edge = np.abs(flat[near].astype(np.int32)) >= self._big
-                sums[:, _ZEDGE] += np.bincount(near[edge] // samples_per_cell, minlength=cells)
+            # In one compiled pass: digital silence holds millions of zeros, all but a few of
+            # them between zeros.
+            edges = np.zeros(cells, dtype=np.int64)
+            loud_zero_neighbours(flat, zeros, ch, self._big, samples_per_cell, cuts, edges)
+            sums[:, _ZEDGE] += edges
         if held.size:
             # The loud ones per cell, and those a move leaves (with their value and the move),
             # in one compiled pass: music holds a value now and then, quiet passages often.

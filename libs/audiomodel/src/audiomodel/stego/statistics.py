@@ -58,6 +58,7 @@ from audiomodel.stego.kernels import (
     parity_rows,
     subblock_extremes,
     window_autocorrelation,
+    window_autocorrelation_exact,
     zero_clipped,
 )
 
@@ -108,6 +109,8 @@ _LAG_SUM = np.arange(1, _TAPS + 1)[:, None] + np.arange(1, _TAPS + 1)[None, :]
 def _interpolation_residual(
     window: npt.NDArray[np.floating],
     out: npt.NDArray[np.floating] | None = None,
+    *,
+    narrow: bool = False,
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.float64]]:
     """Residual of a two-sided interpolator fitted to ``window`` (channels, frames), and its
     coefficients a_1..a_16 (x[n] is predicted as sum a_k (x[n-k] + x[n+k])).
@@ -119,11 +122,15 @@ def _interpolation_residual(
     the autocorrelation and the 33-tap filter are direct compiled loops (at 16 taps they cost
     less than the FFTs they replaced). Returns (channels, frames - 2 _EDGE) and (_TAPS,).
     ``out``, when given, holds the residual: an array of at least that shape, of the
-    window's dtype.
+    window's dtype. ``narrow``: the window holds samples of at most 16 bits, whose
+    autocorrelation sums are exact in any order (:func:`window_autocorrelation_exact`).
     """
     channels, frames = window.shape
     acf = np.empty(2 * _TAPS + 1)
-    window_autocorrelation(window, 2 * _TAPS, acf)
+    if narrow:
+        window_autocorrelation_exact(window, 2 * _TAPS, acf)
+    else:
+        window_autocorrelation(window, 2 * _TAPS, acf)
     acf[0] += acf[0] * 1e-6 + channels * frames / 12.0
     normal = acf[_LAG_DIFFERENCE] + acf[_LAG_SUM]
     # Least squares under the constraint sum(2 a_k) = 1: a constant (a DC offset in digital
@@ -224,6 +231,7 @@ class ParityStatistics:
         self.channels = channels
         self.dtype = dtype
         self._loud = 1 << (bits_per_sample - 2)  # half of full scale
+        self._narrow = bits_per_sample <= 16  # see _interpolation_residual
         # Samples per value pair (2m, 2m + 1) and parity, the pair index folded to 16 bits.
         self.pair_parity = np.zeros(1 << 17, dtype=np.int64)
         self.count_values = count_values
@@ -299,7 +307,7 @@ class ParityStatistics:
         kept = self._scratch(
             "residual", (self.channels, _residual_frames(window.shape[1])), window.dtype
         )
-        residual, coef = _interpolation_residual(window, kept)
+        residual, coef = _interpolation_residual(window, kept, narrow=self._narrow)
         usable = (residual.shape[1] // _SUB) * _SUB
         if usable == 0:
             return
