@@ -53,12 +53,18 @@ def test_subblock_extremes_equal_numpy_abs_max(dtype: type) -> None:
     samples[1, 140:268] = info.min  # a whole sub-block of it
     samples[0, 700] = info.max
     view = samples[:, 3 : 3 + 130 * 128]  # strided rows, as the statistics pass them
-    top, peak = kernels.subblock_extremes(residual, view, 128)
+    top, peak, span = kernels.subblock_extremes(residual, view, 128)
     expected_top = np.abs(residual).reshape(2, -1, 128).max(axis=-1)
     expected_peak = np.abs(view).reshape(2, -1, 128).max(axis=-1)
+    blocks = view.reshape(2, -1, 128).astype(np.int64)
     assert top.dtype == expected_top.dtype and peak.dtype == expected_peak.dtype
     assert top.tobytes() == expected_top.tobytes()
     assert peak.tobytes() == expected_peak.tobytes()
+    assert np.array_equal(span, blocks.max(axis=-1) - blocks.min(axis=-1))
+    # float64 residuals (32-bit PCM) take numpy's path: the same three answers
+    top64, peak64, span64 = kernels.subblock_extremes(residual.astype(np.float64), view, 128)
+    assert np.array_equal(top64, expected_top.astype(np.float64), equal_nan=True)
+    assert np.array_equal(peak64, expected_peak) and np.array_equal(span64, span)
 
 
 def test_impulse_counter_counts_the_same_given_the_maxima() -> None:
@@ -71,7 +77,7 @@ def test_impulse_counter_counts_the_same_given_the_maxima() -> None:
     coef = np.full(16, 1 / 32)
     alone, given = ImpulseCounter(), ImpulseCounter()
     alone.update(residual, coef, peak, energy.astype(np.float64), 10)
-    top, _ = kernels.subblock_extremes(residual, peak.repeat(128, axis=1), 128)
+    top, _, _ = kernels.subblock_extremes(residual, peak.repeat(128, axis=1), 128)
     given.update(residual, coef, peak, energy.astype(np.float64), 10, top=top)
     assert alone.events >= 2
     assert vars(alone) == vars(given)

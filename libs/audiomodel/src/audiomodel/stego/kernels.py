@@ -62,18 +62,23 @@ def _subblock_extremes(
 
 def subblock_extremes(
     residual: npt.NDArray[np.floating[Any]], samples: npt.NDArray[np.signedinteger[Any]], sub: int
-) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.signedinteger[Any]]]:
+) -> tuple[
+    npt.NDArray[np.floating[Any]], npt.NDArray[np.signedinteger[Any]], npt.NDArray[np.int64]
+]:
     """Per sub-block of ``sub`` frames of (channels, frames) arrays whose rows are contiguous:
     the largest |residual| and the largest |sample|, exactly as
     ``np.abs(a).reshape(channels, -1, sub).max(axis=-1)`` gives them (a NaN residual gives
     NaN; the sample dtype's minimum, whose abs wraps to itself, is no candidate: sub-blocks
-    holding it are left to numpy)."""
+    holding it are left to numpy), and the span of the samples (largest minus least, exact in
+    64 bits)."""
     channels, frames = residual.shape
     subs = frames // sub
     if residual.dtype != np.float32:
         # The bit-pattern maximum below reads 32-bit floats; 32-bit PCM's residual is float64.
         top64 = np.abs(residual).reshape(channels, subs, sub).max(axis=-1)
-        return top64, np.abs(samples).reshape(channels, subs, sub).max(axis=-1)
+        blocks = samples.reshape(channels, subs, sub)
+        span64 = blocks.max(axis=-1).astype(np.int64) - blocks.min(axis=-1).astype(np.int64)
+        return top64, np.abs(blocks).max(axis=-1), span64
     top_bits = np.empty((channels, subs), dtype=np.int32)
     high = np.empty((channels, subs), dtype=samples.dtype)
     low = np.empty((channels, subs), dtype=samples.dtype)
@@ -89,13 +94,14 @@ def subblock_extremes(
     top = top_bits.view(np.float32)
     floor = np.iinfo(samples.dtype).min
     wide = low.astype(np.int64)
+    span = high.astype(np.int64) - wide
     peak = np.maximum(high, -wide).astype(samples.dtype)
     wrapped = wide == floor
     if wrapped.any():
         channel, block = np.nonzero(wrapped)
         rows = samples.reshape(channels, -1, sub)[channel, block]
         peak[channel, block] = np.abs(rows).max(axis=-1)
-    return top, peak
+    return top, peak, span
 
 
 @numba.njit(cache=True, nogil=True)

@@ -329,15 +329,15 @@ class ParityStatistics:
         rows = self._scratch("rows", (subs, self.channels, _COLUMNS), np.dtype(np.float64))
         energy = self._scratch("energy", (self.channels, subs), np.dtype(np.float64))
         parity_rows(residual, measured, _SUB, _FLOOR, rows, energy)
-        by_block = measured.reshape(self.channels, subs, _SUB)
-        plateau = (by_block.max(axis=2) - by_block.min(axis=2) <= _PLATEAU_CODES).T
+        # Each sub-block's largest |sample|, shared by the floor and the impulse test, its
+        # largest |residual|, for the impulse test, and the span of its samples, for the
+        # plateaus: one compiled pass over both.
+        top, peak, span = subblock_extremes(residual, measured, _SUB)
+        plateau = (span <= _PLATEAU_CODES).T
         np.multiply(rows[..., :_PLATEAU], plateau[..., None], out=rows[..., _PLATEAU:])
         self.residual_power += float(energy.sum())
         self.quiet_subblocks += int(np.count_nonzero(energy < 4.0 * _SUB))
         self.subblocks += energy.size
-        # Each sub-block's largest |sample|, shared by the floor and the impulse test, and its
-        # largest |residual|, for the impulse test: one compiled pass over both.
-        top, peak = subblock_extremes(residual, measured, _SUB)
         self._floor_shape(peak.reshape(-1), by_sub, energy.reshape(-1))
         self.impulses.update(
             residual, coef, peak, energy, origin + _EDGE, top=top, samples=measured, full=self._full
