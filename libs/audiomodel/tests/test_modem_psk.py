@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from audiomodel.findings import Finding
-from audiomodel.modem import detect_phase_keying, scan_modem
+from audiomodel.modem import PSK_MIN_POWER_LINE, _line_share, detect_phase_keying, scan_modem
 from audiomodel.validator import validate_bytes
 
 RATE = 48000
@@ -195,3 +195,28 @@ def test_harmonic_notes_with_note_changes_are_not_keying() -> None:
         tt = T[i:j] - start
         out[i:j] = harmonic(f0, tt, 6) * np.exp(-tt * 3.0)
     assert not phase_findings(out)
+
+
+@pytest.mark.parametrize("size", [992, 1000, 1984])
+def test_the_line_check_on_a_padded_grid_never_drops_a_line_that_reaches_the_bar(
+    size: int,
+) -> None:
+    """The coarse check pads to a fast length, never coarser than twice the stretch: a line at
+    the bar anywhere between two points of the 4x grid (under noise) is still measured in full."""
+    rng = np.random.default_rng(size)
+    rate = 1000.0
+    t = np.arange(size) / rate
+    reached = 0
+    for share in (0.55, 0.6, 0.65, 0.7):
+        for offset in np.linspace(0.0, 1.0, 9):
+            freq = (100 + offset) * rate / (4 * size)  # between two bins of the 4x grid
+            noise = (rng.normal(size=size) + 1j * rng.normal(size=size)) / np.sqrt(2)
+            w = np.sqrt(share) * np.exp(2j * np.pi * freq * t) + np.sqrt(1 - share) * noise
+            full = _line_share(w, rate, 40.0)
+            checked = _line_share(w, rate, 40.0, at_least=PSK_MIN_POWER_LINE)
+            if full[0] >= PSK_MIN_POWER_LINE:
+                reached += 1
+                assert checked == full
+            else:
+                assert checked[0] < PSK_MIN_POWER_LINE
+    assert reached >= 9
