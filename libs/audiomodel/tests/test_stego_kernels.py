@@ -52,6 +52,9 @@ def test_subblock_extremes_equal_numpy_abs_max(dtype: type) -> None:
     samples[0, 20] = info.min  # abs wraps: numpy's max skips it
     samples[1, 140:268] = info.min  # a whole sub-block of it
     samples[0, 700] = info.max
+    # both rails in one sub-block: its span (65,535 at 16 bits) does not fit the sample dtype,
+    # and a span taken in that dtype wraps to a small negative number, a "plateau"
+    samples[1, 1500], samples[1, 1510] = info.min, info.max
     view = samples[:, 3 : 3 + 130 * 128]  # strided rows, as the statistics pass them
     top, peak, span = kernels.subblock_extremes(residual, view, 128)
     expected_top = np.abs(residual).reshape(2, -1, 128).max(axis=-1)
@@ -61,6 +64,7 @@ def test_subblock_extremes_equal_numpy_abs_max(dtype: type) -> None:
     assert top.tobytes() == expected_top.tobytes()
     assert peak.tobytes() == expected_peak.tobytes()
     assert np.array_equal(span, blocks.max(axis=-1) - blocks.min(axis=-1))
+    assert span[1, (1500 - 3) // 128] == int(info.max) - int(info.min)
     # float64 residuals (32-bit PCM) take numpy's path: the same three answers
     top64, peak64, span64 = kernels.subblock_extremes(residual.astype(np.float64), view, 128)
     assert np.array_equal(top64, expected_top.astype(np.float64), equal_nan=True)
