@@ -273,14 +273,17 @@ def test_a_verdict_published_locally_is_not_delivered_again_by_the_stream(
         assert follower.ready.wait(WAIT_S)
         wait_subscribed(watch, probe_ids(), store.put_if_absent)
         stored, new = store.put_if_absent(_verdict("judged-here"))
-        assert new and broadcaster.publish(stored)  # what ValidateTrack does
+        assert new
+        # What ValidateTrack does. The follower polls every 50 ms and may bring the stream's
+        # copy first; either way the verdict is delivered once and the other copy dropped.
+        published_here = broadcaster.publish(stored)
         assert watch.next() == stored
         # The stream is ordered: once a later verdict arrives through it, the stream's copy
-        # of the first has been read too, and dropped.
+        # of the first has been read too, and dropped if it came second.
         assert store.put_if_absent(_verdict("marker"))[1]
         assert watch.next().track_id == "marker"
         assert watch.nothing_more() == []
-        assert follower.stats.duplicates >= 1
+        assert not published_here or follower.stats.duplicates >= 1
     finally:
         watch.close()
         running.stop(0)
