@@ -437,13 +437,18 @@ class ParityStatistics:
         return np.concatenate(parts) if parts else np.zeros((0, self.channels, _COLUMNS))
 
 
+def _z(a: npt.NDArray[np.float64], v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """z = sum(w r c) / sqrt(its variance) of the sums ``a`` and ``v`` (columns _A and _V),
+    elementwise; 0 where the variance is 0 (nothing measured)."""
+    return np.divide(a, np.sqrt(v), out=np.zeros_like(a), where=v > 0)
+
+
 def _plateaus_judged(segments: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """``segments`` without their plateau sub-blocks' sums when some segment's plateaus read
     a parity bias replacement cannot make (z <= -_Z_FLAG; see _PLATEAU_CODES), else as is."""
     if segments.shape[0] == 0:
         return segments
-    a, v = segments[..., _PLATEAU + _A], segments[..., _PLATEAU + _V]
-    z = np.divide(a, np.sqrt(v), out=np.zeros_like(a), where=v > 0)
+    z = _z(segments[..., _PLATEAU + _A], segments[..., _PLATEAU + _V])
     if z.min() > -_Z_FLAG:
         return segments
     kept = segments.copy()
@@ -455,12 +460,7 @@ def _plateaus_judged(segments: npt.NDArray[np.float64]) -> npt.NDArray[np.float6
 def _prefix_end(cum: npt.NDArray[np.float64]) -> tuple[int, float]:
     """End segment and z of the best prefix of cumulative sums ``cum`` (segments, _COLUMNS)."""
     first = min(max(math.ceil(_PREFIX_MIN_SHARE * len(cum)) - 1, 0), len(cum) - 1)
-    z = np.divide(
-        cum[first:, _A],
-        np.sqrt(cum[first:, _V]),
-        out=np.zeros(len(cum) - first),
-        where=cum[first:, _V] > 0,
-    )
+    z = _z(cum[first:, _A], cum[first:, _V])
     top = float(z.max())
     if top <= 0:
         return len(cum) - 1, 0.0
