@@ -35,7 +35,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import sys
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator
@@ -47,6 +49,10 @@ import numpy.typing as npt
 import soundfile as sf
 
 from audiomodel.stego.statistics import _EDGE, _interpolation_residual
+
+# The covers of the families bench, a sibling script (bench/ is no package).
+sys.path.insert(0, str(Path(__file__).parent))
+families: Any = importlib.import_module("stego_families")
 
 _SUB = 128  # frames per sub-block, as the parity statistic's
 _STEP = 496 * _SUB  # frames per fitted window, as the parity statistic's
@@ -66,9 +72,8 @@ def int16_view(path: Path, tpdf_seed: int | None) -> tuple[npt.NDArray[np.int64]
     subtype = sf.info(str(path)).subtype
     if tpdf_seed is not None:
         x, _ = sf.read(str(path), dtype="float64", always_2d=True)
-        rng = np.random.default_rng(tpdf_seed)
-        dither = rng.uniform(-0.5, 0.5, x.shape) + rng.uniform(-0.5, 0.5, x.shape)
-        return np.clip(np.rint(x * 32768 + dither), -32768, 32767).astype(np.int64).T, "tpdf16"
+        values, _ = families.dithered_values(x, "16-bit TPDF", tpdf_seed)
+        return values.T, "tpdf16"
     if subtype == "PCM_16":
         ints, _ = sf.read(str(path), dtype="int16", always_2d=True)
         return ints.T.astype(np.int64), "pcm16"
