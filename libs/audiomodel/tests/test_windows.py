@@ -696,3 +696,19 @@ def test_a_long_sorted_ramp_in_a_codecs_decode_is_still_a_monotonic_run() -> Non
     analyzer.update(ramp.reshape(-1, 1))
     report = analyzer.report()
     assert "signal.monotonic_run" in {f.code for f in report.findings}
+
+
+@pytest.mark.parametrize("hold", [2, 4])
+def test_8_bit_sound_upsampled_by_repeating_each_sample_is_not_held_steps(hold: int) -> None:
+    """An old converter's zero-order hold: 8-bit sound at 1/hold of the rate, each sample
+    repeated ``hold`` times. Every value is held and left by a leap on a grid of ``hold``, as
+    bytes held ``hold`` samples are, but the held values are a slower sound that their
+    neighbours predict; the same rate conversion of a file's bytes is still held steps."""
+    slow = RATE // hold
+    sound = music(4.0, rate=slow)[:, 0]
+    codes = np.clip(np.round(sound / np.abs(sound).max() * 127), -128, 127)
+    held_sound = np.repeat(codes, hold) / 128
+    assert "signal.held_steps" not in located(wav(held_sound))
+    raw = np.frombuffer(file_bytes(codes.size), dtype=np.uint8)
+    held_bytes = (np.repeat(raw, hold).astype(np.float64) - 128) / 128
+    assert "signal.held_steps" in located(wav(held_bytes))

@@ -231,6 +231,17 @@ GLIDE_LEAP = 6144
 # anyway), or holds each byte for lengths that vary at random and leaves every new level after
 # one sample per channel in a predictable window, is judged by the bytes' other signs alone.
 STEP_LANDING_SHARE = 0.25
+# ... or the holds are a rate conversion by repetition. A converter that upsamples by k by
+# repeating each sample k times (a zero-order hold, as old game engines and sound tools did:
+# tuxpaint-data's tuxok.wav and areyousure.wav are 8-bit 22.05 kHz sound held in pairs at
+# 44.1 kHz) holds every value for exactly k samples and leaps on a grid of k, as bytes held k
+# samples do. What tells them apart is what is held: the held values are the samples of a
+# slower signal, and a sound's are predicted by their neighbours where bytes are not. Measured
+# at the hold's own lag k (``held_level_pred_db``, the first and second differences of the
+# level k samples apart, as ``pred_gain_db`` reads lag 1): tuxok -9.6 dB, areyousure -10;
+# bytes held 2-8 samples: random +3, text +0.7, an ELF -0.6 (the same -4 dB line as a white
+# window's). Cells with few steps (sound: nearly all) skip the measure.
+HOLD_GRID_TOLERANCE = 0.9  # the hold: the longest period whose grid share is this near the best
 # -- monotonic runs ---------------------------------------------------------------------------
 # A half cycle of 25 Hz at -18 dBFS or more with nothing over it; good clips: at most 3.4 ms.
 MONOTONIC_MS = 20.0
@@ -263,7 +274,10 @@ _MOVES = 16  # held values left by any change
 _GLIDES = 17  # ... by a change under GLIDE_LEAP
 _CRESTS = 18  # held values left by a leap that are a crest (see the note on crests)
 _LANDED = 19  # steps whose new level is held by the next sample (see STEP_LANDING_SHARE)
-_FIELDS = 20
+# The level's squared first and second differences at the hold's lag, and their counts, in
+# cells held on a grid (see HOLD_GRID_TOLERANCE).
+_HE1, _HE2, _HN1, _HN2 = range(20, 24)
+_FIELDS = 24
 
 
 @dataclass(frozen=True)
@@ -591,7 +605,9 @@ class WindowAnalyzer:
                 landed = np.zeros(held.size, dtype=bool)
                 landed[inside] = flat[reached[inside] + ch] == flat[reached[inside]]
                 sums[:, _LANDED] += np.bincount(cell_of[landed], minlength=cells)
-                self._step_gaps.append(_step_gaps(held, ch, samples_per_cell, cells))
+                gaps = _step_gaps(held, ch, samples_per_cell, cells)
+                self._step_gaps.append(gaps)
+                _held_level_differences(mono, gaps, sums)
                 sizes = np.bincount(
                     cell_of * 256 + np.minimum(np.abs(leap) >> 8, 255), minlength=cells * 256
                 )
@@ -797,6 +813,10 @@ class WindowAnalyzer:
         r1 = w[:, _E1] / np.maximum(w[:, _N1], 1) / (var0 + EPS)
         r2 = w[:, _E2] / np.maximum(w[:, _N2], 1) / (var0 + EPS)
         best = np.minimum(1.0, np.minimum(r1, r2))
+        held_r1 = w[:, _HE1] / np.maximum(w[:, _HN1], 1) / (var0 + EPS)
+        held_r2 = w[:, _HE2] / np.maximum(w[:, _HN2], 1) / (var0 + EPS)
+        # white (0 dB) where no cell of the window was measured
+        held_best = np.where(w[:, _HN1] > 0, np.minimum(1.0, np.minimum(held_r1, held_r2)), 1.0)
         rows = w.shape[0]
         glide_share = w[:, _GLIDES] / np.maximum(w[:, _MOVES], 1)
         shares = {
@@ -843,6 +863,7 @@ class WindowAnalyzer:
             "start_frame": first.astype(np.float64),
             "end_frame": np.minimum(first + width * self.cell, self.frames).astype(np.float64),
             "pred_gain_db": 10 * np.log10(best + EPS),
+            "held_level_pred_db": 10 * np.log10(held_best + EPS),
             "diff_ratio": r1,
             "diff2_ratio": w[:, _E2]
             / np.maximum(w[:, _N2], 1)
@@ -929,7 +950,8 @@ class WindowAnalyzer:
                 & (m["step_size_spread"] >= STEP_SPREAD)
                 & ((m["held_share"] >= HELD_SHARE) | (track["steps"] < USUAL_STEPS))
                 & ~_synthesiser_steps(m)
-                & ~_band_limited_steps(m),
+                & ~_band_limited_steps(m)
+                & ~_held_by_a_rate_converter(m),
                 "signal.monotonic_run": (m["monotonic_ms"] >= MONOTONIC_MS)
                 | (m["erratic_run_ms"] >= ERRATIC_MS),
             }
@@ -1054,6 +1076,7 @@ class WindowAnalyzer:
                 step_size_spread=round(m["step_size_spread"], 1),
                 step_grid_share=round(m["step_grid_share"], 3),
                 step_landing_share=round(m["step_landing_share"], 3),
+                held_level_pred_db=round(m["held_level_pred_db"], 2),
                 held_share=round(m["held_share"], 4),
                 **where,
             )
@@ -1144,6 +1167,37 @@ def _band_limited_steps(m: Mapping[str, Any]) -> Any:
         & (m["step_grid_share"] < SYNTH_GRID_SHARE)
         & (m["pred_gain_db"] < WHITE_PRED_GAIN_DB)
     )
+
+
+def _held_by_a_rate_converter(m: Mapping[str, Any]) -> Any:
+    """Steps of sound upsampled by repeating each sample: the leaps on one clock's grid and
+    the held values predicted by their neighbours (see ``HOLD_GRID_TOLERANCE``)."""
+    return (m["step_grid_share"] >= SYNTH_GRID_SHARE) & (
+        m["held_level_pred_db"] < WHITE_PRED_GAIN_DB
+    )
+
+
+def _held_level_differences(
+    mono: npt.NDArray[np.float64], gaps: npt.NDArray[np.number], sums: npt.NDArray[np.float64]
+) -> None:
+    """For each cell whose steps are enough to judge, the hold ``k`` (the longest period whose
+    grid share is within ``HOLD_GRID_TOLERANCE`` of the best: bytes held 4 samples keep the
+    grids of 2 and 4 alike, and lag 2 would see half of them unmoved) and the level's squared
+    first and second differences ``k`` samples apart, added to ``sums``. ``mono``: (cells,
+    frames) levels; ``gaps``: (cells, 256) step gaps (see ``_step_gaps``)."""
+    total = gaps.sum(axis=1)
+    for cell in np.flatnonzero(total >= MIN_STEPS // 2):
+        share = (gaps[cell] @ _ON_GRID) / total[cell]
+        k = int(_GRID_PERIODS[np.flatnonzero(share >= HOLD_GRID_TOLERANCE * share.max())[-1]])
+        x = mono[cell]
+        if x.size <= 2 * k:
+            continue
+        d1 = x[k:] - x[:-k]
+        d2 = d1[k:] - d1[:-k]
+        sums[cell, _HE1] += float(d1 @ d1)
+        sums[cell, _HE2] += float(d2 @ d2)
+        sums[cell, _HN1] += d1.size
+        sums[cell, _HN2] += d2.size
 
 
 def _small_beyond_chance(
