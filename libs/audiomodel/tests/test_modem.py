@@ -108,6 +108,32 @@ def test_text_sent_alone_is_recovered_byte_for_byte(baud: int, tmp_path: Path) -
 
 
 @needs_minimodem
+def test_a_same_header_without_start_bits_is_found_on_its_plan(tmp_path: Path) -> None:
+    # NOAA SAME sends its bytes back to back (no start or stop bits): no 8-N-1 receiver frames
+    # them, so the plan's named clock is the evidence
+    out = tmp_path / "same.wav"
+    header = b"ZCZC-WXR-TOR-029095+0030-1051700-KEAX/NWS-" * 4
+    subprocess.run(["minimodem", "--tx", "-f", str(out), "same"], input=header, check=True)
+    y, rate = sf.read(out, dtype="float64")
+    report = scan_modem(as_int16(y), rate)
+    flagged = [t for t in report.transmissions if t.flagged]
+    assert flagged and flagged[0].name == "NOAA SAME (EAS)"
+
+
+@needs_minimodem
+def test_tdd_baudot_with_two_stop_bits_is_found(tmp_path: Path) -> None:
+    # 45.45 Bd: a chunk holds ~30-36 changes and its pair window ~60 symbols, fewer than the
+    # fast modems' bars; the changes sit on whole symbols (no half symbols: 2 stop bits)
+    out = tmp_path / "tdd.wav"
+    text = b"GA THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG 0123456789 SK GA " * 2
+    subprocess.run(["minimodem", "--tx", "-f", str(out), "tdd"], input=text, check=True)
+    y, rate = sf.read(out, dtype="float64")
+    report = scan_modem(as_int16(y), rate)
+    assert "signal.modem" in [f.code for f in report.findings]
+    assert any(t.baudot is not None and t.baudot[1] >= 0.9 for t in report.transmissions)
+
+
+@needs_minimodem
 def test_a_bell_103_modem_mixed_into_dense_music_is_found(tmp_path: Path) -> None:
     # +6 dB over this dense bed is about where minimodem's own receiver starts to read the
     # bytes back (bench/modem_eval.py measures real music at lower levels)

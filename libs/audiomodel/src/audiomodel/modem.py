@@ -139,6 +139,7 @@ MAX_PAIRS = 4  # pair tests per chunk (the cost bound)
 TURN_TAKING_GATE = -0.35
 ENVELOPE_SAMPLES = 4096  # per pair test: ~0.2 s of a 4800 Bd modem, a whole chunk at 150 Bd
 MIN_TRANSITIONS = 40  # tone changes in a chunk before a clock is timed
+SLOW_KEYING_MAX_BAUD = 60.0  # ... or MIN_RAYLEIGH_Z changes for a clock up to this rate
 # Rayleigh coherence of the change intervals at the symbol rate: 1 for a clean clock, ~0.6
 # under music that leaves the modem receivable (changes jittered by ~0.15 symbol), ~1/sqrt(n)
 # for changes at random times; n * coherence^2 (the Rayleigh Z) must also be significant.
@@ -153,6 +154,7 @@ CLOCK_SPREAD = 0.1  # a transmission's chunks are timed together when their cloc
 # A symbol sequence that agrees with itself shifted by a short period this often is a cycle
 # (an arpeggio), not data: bytes of text or code agree ~55-75% at their best short period.
 PERIODIC_AGREEMENT_MAX = 0.93
+PERIODIC_MAX_CYCLE = 6  # symbols: a cycle of a few notes repeats within it, a run of bytes in 10
 # A keying is reported when the bytes demodulate as framed data, or its tones and rate fit a
 # common modem's plan, or (neither) its clock is near perfect over thousands of changes: a
 # clock alone at 0.8-0.97 coherence turns up in ~3 % of real music clips (steady beats between
@@ -199,6 +201,11 @@ COMMON_MODEMS: tuple[tuple[str, float, float, float], ...] = (
     ("RTTY 425 Hz shift", 50.0, 2125.0, 2550.0),
     ("RTTY 850 Hz shift", 50.0, 2125.0, 2975.0),
     ("RTTY (minimodem)", 45.45, 1585.0, 1415.0),
+    # The US Emergency Alert System's header (47 CFR 11.31; minimodem `same`): bytes sent
+    # back to back with no start or stop bits, so no 8-N-1 receiver frames them (0.41-0.56,
+    # chance) and, unnamed, only a near-perfect clock reported it; named, its clock is timed
+    # at the rate the plan names (train sweep: 0 -> 16 of 22 flagged, named clock Z 100-570)
+    ("NOAA SAME (EAS)", 520.83, 2083.3, 1562.5),
 )
 
 
@@ -280,6 +287,21 @@ def _plans_at_multiples(keying: Keying) -> list[tuple[str, float, float, float, 
         if abs(keying.f_low - lo) <= half and abs(keying.f_high - hi) <= half:
             out.append((modem_plan(rate, lo, hi)[0], lo, hi, rate, PLAN_MIN_VALID_FRAMES))
     return out
+
+
+def _plan_the_tones_name(keying: Keying) -> list[tuple[str, float, float, float, float]]:
+    """(name, low tone, high tone, rate, least valid share of frames) of minimodem's plan whose
+    tones the keying's are, at the rate they name, where the clock found is not that rate or a
+    whole fraction of it (those are read already): minimodem's tones are a function of its
+    rate, so the tones say at what rate to read, whatever clock the changes kept. Under music
+    the changes of a 600 Bd minimodem were timed at 271 Bd (coherence 0.53, no fraction of
+    600) on its exact tones; read at 600 Bd its frames end in a stop bit 0.82 of the time. Held
+    to a named plan's bar (``PLAN_MIN_VALID_FRAMES``), as the plans at multiples are."""
+    named = _named_rate(keying.f_low, keying.f_high)
+    if not named or any(abs(k * keying.baud - named) <= 0.05 * named for k in (1, 2, 3, 4)):
+        return []
+    lo, hi = sorted(_minimodem_tones(named))
+    return [(modem_plan(named, lo, hi)[0], lo, hi, named, PLAN_MIN_VALID_FRAMES)]
 
 
 def modem_name(baud: float, f_a: float, f_b: float) -> str:
@@ -869,8 +891,12 @@ def _symbols(times: Floats, baud: float, first_high: bool) -> npt.NDArray[np.boo
 
 def _periodic_agreement(bits: npt.NDArray[np.bool_], max_period: int = 24) -> tuple[float, int]:
     """Best agreement of the symbol sequence with itself shifted by 1..max_period symbols,
-    over symbols near a change (idle carrier agrees with anything)."""
-    if bits.size < 3 * max_period:
+    over symbols near a change (idle carrier agrees with anything). A sequence shorter than
+    three times ``max_period`` is tested up to a third of its length, down to twice the longest
+    cycle the guard looks for (``PERIODIC_MAX_CYCLE``): a slow modem's pair window (~1.3 s)
+    holds ~60 symbols at 45.45 Bd, and read as "cannot tell" (a cycle) it was never keyed."""
+    max_period = min(max_period, bits.size // 3)
+    if max_period < 2 * PERIODIC_MAX_CYCLE:
         return 1.0, 1
     changes = np.flatnonzero(bits[1:] != bits[:-1])
     if changes.size < 8:
@@ -961,7 +987,17 @@ def _test_pair(
     # speaker) would otherwise shift every change of one direction against the other.
     diff = keyed_difference(e_a, e_b)
     times = _crossings(diff, env_rate)
-    baud, coherence = _symbol_rate(times, max_baud) if times.size >= MIN_TRANSITIONS else (0, 0)
+    if times.size >= MIN_TRANSITIONS:
+        baud, coherence = _symbol_rate(times, max_baud)
+    elif times.size >= MIN_RAYLEIGH_Z:
+        # A slow modem's chunk holds fewer changes than MIN_TRANSITIONS (TDD's Baudot 5-N-2 at
+        # 45.45 Bd changes ~2.5 times in a character's 8 symbols: 30-36 changes a ~2.7 s
+        # chunk); as few as can reach the Rayleigh bar (MIN_RAYLEIGH_Z at coherence 1) are
+        # timed, for a slow clock only (a faster one keys more changes than that in a chunk:
+        # fewer are music's, and would send more chunks to the full test)
+        baud, coherence = _symbol_rate(times, min(max_baud, SLOW_KEYING_MAX_BAUD))
+    else:
+        baud, coherence = 0.0, 0.0
     if robust and (baud <= 0 or coherence < MIN_COHERENCE):
         # single changes timed too badly (music in the bands): time the clock from the lines
         # (for a common plan's tones only: a pair of peaks needs framing to be reported, which
@@ -999,7 +1035,7 @@ def _test_pair(
     agreement, period = _periodic_agreement(_symbols(times, baud, first_high))
     # A cycle of a few notes (an arpeggio, a trill) repeats within 6 symbols; a run of equal
     # bytes in 8-N-1 repeats every 10.
-    periodic = agreement if period <= 6 else 0.0
+    periodic = agreement if period <= PERIODIC_MAX_CYCLE else 0.0
     return baud, coherence, int(times.size), hold, periodic
 
 
@@ -1539,7 +1575,9 @@ def _named_clock(
     hold = float(max(low / (high + EPS), trend_low / (trend_high + EPS)))
     first_high = bool(smooth[min(smooth.size - 1, int(times[0] * env_rate) + 1)] > 0)
     agreement, period = _periodic_agreement(_symbols(times, baud, first_high))
-    if hold < MIN_ENVELOPE_HOLD or (period <= 6 and agreement > PERIODIC_AGREEMENT_MAX):
+    if hold < MIN_ENVELOPE_HOLD or (
+        period <= PERIODIC_MAX_CYCLE and agreement > PERIODIC_AGREEMENT_MAX
+    ):
         return None
     return baud, coherence, int(times.size), float(z)
 
@@ -2335,7 +2373,7 @@ class ModemScanner:
                 key=lambda trial: trial[1].valid_ratio,
             )
             plans = [(name, lo, hi, baud, MIN_VALID_FRAMES) for name, lo, hi in _plans_at(baud)]
-            plans += _plans_at_multiples(keying)
+            plans += _plans_at_multiples(keying) + _plan_the_tones_name(keying)
             for name, lo, hi, rate, least in plans:
                 trial = demodulate_fsk(head_x, self.rate, lo, hi, rate)
                 if (
@@ -2462,6 +2500,11 @@ def _named_clock_over_transmission(transmission: Transmission, x: Floats, rate: 
 # is RTTY's rate, at chance (0.45-0.54).
 RTTY_RATES = tuple(sorted({rate for name, rate, _, _ in COMMON_MODEMS if name.startswith("RTTY")}))
 BAUDOT_LATTICE_STEPS = (1, 2, 3, 4)  # the clock found times these is twice the RTTY rate
+# Baudot with 2 stop bits (TDD, minimodem `tdd`) has no half symbols: its changes sit on whole
+# symbols, which every whole multiple of the rate fits as well, and the pair test may take one
+# (a few changes a chunk, or glitches under music that make short runs and bar the rate itself:
+# 3x and 5x of 45.45 Bd were timed on the train sweep)
+BAUDOT_HARMONICS = (3, 4, 5)
 BAUDOT_MAX_SECONDS = 30.0  # audio framed at most (the cost bound; a rate is decided well before)
 BAUDOT_OTHER_TONES = "RTTY (Baudot, other tones)"
 
@@ -2478,7 +2521,11 @@ def _baudot_on_half_symbols(
     if transmission.framed or (transmission.name.startswith("RTTY") and transmission.flagged):
         return
     for rate in RTTY_RATES:
-        if not any(abs(found.baud * m - 2 * rate) <= 0.03 * 2 * rate for m in BAUDOT_LATTICE_STEPS):
+        half_symbols = any(
+            abs(found.baud * m - 2 * rate) <= 0.03 * 2 * rate for m in BAUDOT_LATTICE_STEPS
+        )
+        whole_symbols = any(abs(found.baud - k * rate) <= 0.03 * k * rate for k in BAUDOT_HARMONICS)
+        if not half_symbols and not whole_symbols:
             continue
         name, lo, hi, need = BAUDOT_OTHER_TONES, found.f_low, found.f_high, MIN_VALID_FRAMES
         for plan, _, mark, space in COMMON_MODEMS:
