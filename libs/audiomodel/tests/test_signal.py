@@ -101,6 +101,28 @@ def test_recorded_sound_and_short_one_sided_hits_are_not_one_sided() -> None:
     assert "signal.one_sided" not in [f.code for f in analyse(pulse).findings]
 
 
+def test_zero_rich_bytes_resting_on_the_negative_rail_are_one_sided() -> None:
+    """A binary's zero bytes written as top bytes sit on the negative rail: bytes 80 % zeros,
+    each held 64 samples, cross zero on their non-zero bytes but rest on one rail with a mean
+    far from zero, which no AC-coupled converter's output does."""
+    rng = np.random.default_rng(21)
+    raw = np.where(rng.random(4 * RATE // 64) < 0.8, 0, rng.integers(1, 256, 4 * RATE // 64))
+    ints = ((np.repeat(raw, 64) - 128) << 8).astype(np.int16)[:, None]
+    found = [f for f in analyse(ints).findings if f.code == "signal.one_sided"]
+    assert found and float(found[0].evidence["rail_share"]) >= 0.7  # type: ignore[arg-type]
+
+
+def test_a_lopsided_wave_clipped_on_one_rail_is_not_one_sided() -> None:
+    """An AC-coupled pulse wave (30 % duty, mean zero) with a tone on it, driven into a hard
+    clip: its pulses sit on the positive rail for 30 % of the samples and it never reaches the
+    negative one, but its mean stays near zero: a converter's output, not bytes."""
+    t = np.arange(3 * RATE) / RATE
+    pulse = np.where((t * 80) % 1 < 0.3, 1.0, -0.3 / 0.7) + 0.1 * np.sin(2 * np.pi * 440 * t)
+    ints = np.clip(pulse * 1.2 * 32767, -32768, 32767).astype(np.int16)
+    assert np.mean(ints == 32767) >= 0.25 and np.mean(ints == -32768) == 0
+    assert "signal.one_sided" not in [f.code for f in analyse(ints[:, None]).findings]
+
+
 def test_silence_is_reported_as_silence() -> None:
     report = analyse(np.zeros((RATE, 2), dtype=np.int16))
     assert [f.code for f in report.findings] == ["signal.silence"]

@@ -100,6 +100,16 @@ UNIFORM_KURTOSIS = 2.2  # uniform values 1.8, Gaussian noise 3
 ZERO_EDGE_SIGN = 0.005  # exact zeros next to a loud sample, per sample (good clips: <= 0.003)
 DC_SIGN = 0.3  # |mean| / RMS
 ONE_SIDED_MIN_S = 1.0  # sound this long that never crosses zero is not a recording
+# ... nor a level that rests on one rail for this share of the samples, the other rail nearly
+# unused (under RAIL_OTHER_SHARE of it), with a mean of DC_SIGN RMS or more. A converter's
+# output is AC-coupled: a clipped master meets both rails within a period of its lowest
+# frequency, and even a lopsided waveform clipped on one side keeps a mean near zero (good
+# files with a quarter of their samples on one rail: |mean| 0.04-0.08 RMS). A file's zero
+# bytes written as samples (offset 8-bit, or top bytes) sit on the negative rail: an ELF held
+# 64 samples a byte (families, held_steps-0003: 80 % on the rail, mean 0.9 RMS), binaries as
+# PCM (0.10-0.67 of their samples, 0.4-0.8 RMS).
+RAIL_REST_SHARE = 0.25
+RAIL_OTHER_SHARE = 0.1
 # Codes a noise floor spreads over within two codes of zero (TPDF dither alone spans three);
 # one is digital silence (noted), two a square of the lowest bit (held; see _findings).
 NOISE_FLOOR_CODES = 3
@@ -861,6 +871,15 @@ class SignalAnalyzer:
             signs.append("one_sided")
         return tuple(signs)
 
+    def _rail_rest(self) -> tuple[str, float, float]:
+        """(the busier rail, its share of the samples, the other rail's share). The rails of
+        the stored resolution: -32768 (and -32767) and the top code (32767 at 16 bits)."""
+        n = max(self._n, 1)
+        top = (1 << 15) - (1 << (16 - self.level_bits))
+        low = float(self._hist[0x8000] + self._hist[0x8001]) / n
+        high = float(self._hist[top]) / n
+        return ("negative", low, high) if low >= high else ("positive", high, low)
+
     def _one_period_repeated(self) -> bool:
         """True when the track is one period of 50 ms or less repeated exactly, from the
         histogram alone: nearly every sample (``REPEATED_PERIOD_SHARE``) has a value seen a
@@ -1158,6 +1177,20 @@ class SignalAnalyzer:
                     dc_ratio=round(f["dc_ratio"], 4),
                 )
             )
+        elif audible_s >= ONE_SIDED_MIN_S and distinct > 4 and f["dc_ratio"] >= DC_SIGN:
+            rail, share, other = self._rail_rest()
+            if share >= RAIL_REST_SHARE and other <= RAIL_OTHER_SHARE * share:
+                out.append(
+                    finding(
+                        "signal.one_sided",
+                        f"The level rests on the {rail} rail for {share:.0%} of the samples "
+                        f"with a mean of {f['dc_ratio']:.2f} RMS: converters are AC-coupled "
+                        "and meet both rails when they clip; a file's zero bytes written as "
+                        "samples rest on one.",
+                        rail_share=round(share, 4),
+                        dc_ratio=round(f["dc_ratio"], 4),
+                    )
+                )
         # A few values within two steps of the stored resolution around zero are its lowest
         # codes (a quiet 8-bit master: its step is -48 dBFS), not a constant, ramp or square.
         lowest_codes = distinct >= 2 and peak_lsb <= 2 * step
