@@ -13,6 +13,7 @@ import scipy.fft
 
 from audiomodel import modem
 from audiomodel.keyed_bands import SLOW_FRAMES, _keyed_part
+from audiomodel.modem_kernels import phasor_run
 
 Floats = npt.NDArray[np.float64]
 
@@ -157,12 +158,13 @@ def test_tone_phasors_kept_for_a_transmission_are_the_expressions_numbers() -> N
     modem._phasors.clear()
     sr, freq = 22050.0, 1478.6666666666665
     plain = np.exp(-2j * np.pi * freq * (np.arange(300001) / sr))
+    whole = phasor_run(freq, sr, 0, 300001)  # the expression's numbers to ~1e-11
+    assert np.max(np.abs(whole - plain)) < 1e-10
     for size in (1000, 72000, 300001, 5000):  # made, extended twice, then read shorter
-        assert np.array_equal(modem._phasor(sr, freq, size), plain[:size])
+        assert np.array_equal(modem._phasor(sr, freq, size), whole[:size])
     assert modem._phasors[(sr, freq)].size == 300001
     x = np.random.default_rng(0).normal(size=72000)
-    t = np.arange(x.size) / sr
-    mixed = x * np.exp(-2j * np.pi * freq * t)
+    mixed = x * whole[: x.size]
     c = np.concatenate(([0], np.cumsum(mixed)))
     want = np.zeros(x.size)
     want[9 : 9 + x.size - 17] = np.abs(c[18:] - c[:-18])
