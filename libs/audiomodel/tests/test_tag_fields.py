@@ -663,3 +663,21 @@ def test_real_tools_honest_metadata_is_clean_and_zip_polyglots_are_not(tmp_path:
     polyglot.write_bytes(b"RIFF" + struct.pack("<I", len(body) + 4) + b"WAVE" + body)
     subprocess.run(["zip", "-A", "-q", str(polyglot)], check=True)
     assert of(inspect(polyglot.read_bytes()), "container.embedded_archive")
+
+
+def xored_elf() -> bytes:
+    """An executable with its magic hidden (XOR 0x20): no signature, not random, not text."""
+    code = b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\x3e\x00" + bytes(range(1, 40)) * 40
+    return bytes(b ^ 0x20 for b in code)
+
+
+def test_binary_in_a_text_field_is_nonconforming() -> None:
+    info = inspect(wav_with([(b"LIST", info_list([(b"ICMT", xored_elf())]))]))
+    (found,) = of(info, "container.nonconforming_metadata")
+    assert found["where"] == "LIST/INFO 'ICMT'"
+    vorbis = inspect(flac_with([(4, comment_block([b"COMMENT=" + xored_elf()]))]))
+    assert of(vorbis, "container.nonconforming_metadata")
+    cyrillic = "Песня о встрече, слова и музыка народные".encode()
+    assert clean(inspect(flac_with([(4, comment_block([b"TITLE=" + cyrillic]))])))
+    two_values = inspect(MP3[:0] + id3v23([(b"TPE1", b"\x00Band\x00Other Band")]) + MP3)
+    assert clean(two_values)
