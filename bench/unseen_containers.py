@@ -740,6 +740,41 @@ def _decoy_runs(kit: Kit) -> str:
     return "checksums:\n" + sha + "data:\n" + base64.b64encode(kit.random[:3000]).decode()
 
 
+def xored(data: bytes) -> bytes:
+    """An executable with its magic and its zeros hidden (XOR 0x20): no signature, not
+    random, not text."""
+    return bytes(b ^ 0x20 for b in data)
+
+
+def _mutagen_vorbis(tags: Callable[[Kit], dict[str, str]]) -> Maker:
+    def make(kit: Kit, out: Path) -> Path:
+        import mutagen.oggvorbis
+
+        kit.copy("ogg", out)
+        f = mutagen.oggvorbis.OggVorbis(out)
+        for k, v in tags(kit).items():
+            f[k] = v
+        f.save()
+        return out
+
+    return make
+
+
+def _latin1_txxx(value: Callable[[Kit], str]) -> Callable[[Kit], list[object]]:
+    def frames(kit: Kit) -> list[object]:
+        from mutagen.id3 import TXXX
+
+        return [TXXX(encoding=0, desc="notes", text=value(kit))]
+
+    return frames
+
+
+def _multi_artist(kit: Kit) -> list[object]:
+    from mutagen.id3 import TIT2, TPE1
+
+    return [TPE1(encoding=3, text=["Band", "Guest Singer"]), TIT2(encoding=1, text="Canción")]
+
+
 CASES: tuple[Case, ...] = (
     # FLAC: metaflac and flac used honestly
     Case("flac", "flac -8 (seektable, padding)", "good", ("flac",),
@@ -882,7 +917,17 @@ CASES: tuple[Case, ...] = (
     Case("mp3", "zip appended after the last frame", "bad", ("lame",), _mp3_append(lambda kit: kit.zip)),
     Case("mp3", "random appended before an ID3v1 tag", "bad", ("lame",),
          _mp3_append(lambda kit: kit.random[:20_000] + b"TAG" + bytes(125))),
+    Case("mp3", "mutagen v2.4 two artists (NUL-separated) + UTF-16 title", "good", ("mutagen",),
+         _mutagen_id3("mp3", _multi_artist)),
+    Case("mp3", "mutagen TXXX Latin-1 = an ELF with its magic XORed away", "bad", ("mutagen",),
+         _mutagen_id3("mp3", _latin1_txxx(lambda kit: xored(kit.elf[:6000]).replace(b"\x00", b"\x01").decode("latin-1")))),
+    Case("ogg", "mutagen Vorbis tags in Cyrillic and Japanese", "good", ("mutagen",),
+         _mutagen_vorbis(lambda kit: {"TITLE": "Песня о встрече", "ARTIST": "坂本龍一", "ALBUM": "Ünïcödé"})),
+    Case("ogg", "mutagen Vorbis COMMENT = an ELF with its magic XORed away", "bad", ("mutagen",),
+         _mutagen_vorbis(lambda kit: {"COMMENT": xored(kit.elf[:6000]).decode("latin-1")})),
     # WAV / RF64 / BWF
+    Case("wav", "bytes: LIST INFO ICMT = an ELF with its magic XORed away", "bad", (),
+         _wav_chunks(lambda kit: _info([(b"INAM", b"Song\x00"), (b"ICMT", xored(kit.elf[:6000]))]))),
     Case("wav", "ffmpeg tags (LIST INFO)", "good", ("ffmpeg",),
          _ffmpeg("wav", "-metadata", "title=Song", "-metadata", "artist=Band")),
     Case("wav", "ffmpeg BWF (bext)", "good", ("ffmpeg",),
