@@ -775,6 +775,38 @@ def _multi_artist(kit: Kit) -> list[object]:
     return [TPE1(encoding=3, text=["Band", "Guest Singer"]), TIT2(encoding=1, text="Canción")]
 
 
+def _xing_payload(kit: Kit, mp3: bytes) -> bytes:
+    """Bytes written into the zeros of the Xing/Info frame after LAME's tag."""
+    at = mp3.find(b"Xing")
+    at = at if at >= 0 else mp3.find(b"Info")
+    nxt = mp3.find(b"\xff\xfb", at)
+    start = at + 120 + 36
+    payload = xored(kit.elf[:4000])[: max(0, nxt - start)]
+    return mp3[:start] + payload + mp3[start + len(payload) :]
+
+
+def _opushead_extra(kit: Kit, out: Path) -> Path:
+    """An OpusHead that grew 100 bytes past its fields (the first page rebuilt, CRC fixed)."""
+    data = kit.encoded("opus").read_bytes()
+    nseg = data[26]
+    body_at = 27 + nseg
+    length = sum(data[27:body_at])
+    packet = data[body_at : body_at + length] + xored(kit.elf[:100])
+    page = bytearray(data[:26] + bytes([1, len(packet)]) + packet)
+    page[22:26] = bytes(4)
+    page[22:26] = ogg_crc(bytes(page)).to_bytes(4, "little")
+    out.write_bytes(bytes(page) + data[body_at + length :])
+    return out
+
+
+def _encrypted_frame(kit: Kit, mp3: bytes) -> bytes:
+    encr = b"ENCR" + struct.pack(">I", 14) + b"\x00\x00" + b"me@x.org\x00\x80" + b"\x00\x00\x00\x00"
+    blob = kit.random[:1500]
+    body = b"\x80" + blob  # the method symbol, then the encrypted bytes
+    frame = b"TXXX" + struct.pack(">I", len(body)) + b"\x00\x40" + body  # v2.3 encryption flag
+    return id3_tag(encr + frame, 3) + mp3
+
+
 CASES: tuple[Case, ...] = (
     # FLAC: metaflac and flac used honestly
     Case("flac", "flac -8 (seektable, padding)", "good", ("flac",),
@@ -925,6 +957,10 @@ CASES: tuple[Case, ...] = (
          _mutagen_vorbis(lambda kit: {"TITLE": "Песня о встрече", "ARTIST": "坂本龍一", "ALBUM": "Ünïcödé"})),
     Case("ogg", "mutagen Vorbis COMMENT = an ELF with its magic XORed away", "bad", ("mutagen",),
          _mutagen_vorbis(lambda kit: {"COMMENT": xored(kit.elf[:6000]).decode("latin-1")})),
+    Case("mp3", "bytes: an XORed ELF in the zeros of LAME's Xing frame", "bad", ("lame",),
+         _raw_mp3(_xing_payload)),
+    Case("mp3", "bytes: an encrypted TXXX frame (1.5 KB)", "bad", ("lame",), _raw_mp3(_encrypted_frame)),
+    Case("ogg", "bytes: OpusHead with 100 bytes past its fields", "bad", ("opusenc",), _opushead_extra),
     # WAV / RF64 / BWF
     Case("wav", "bytes: LIST INFO ICMT = an ELF with its magic XORed away", "bad", (),
          _wav_chunks(lambda kit: _info([(b"INAM", b"Song\x00"), (b"ICMT", xored(kit.elf[:6000]))]))),

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audiomodel.container import ContainerReport, inspect_container
+from audiomodel.container.checksums import ogg_crc
 from audiomodel.container.images import image_extent
 from audiomodel.findings import Severity
 from audiomodel.payload import encoded_runs, looks_random
@@ -681,3 +682,42 @@ def test_binary_in_a_text_field_is_nonconforming() -> None:
     assert clean(inspect(flac_with([(4, comment_block([b"TITLE=" + cyrillic]))])))
     two_values = inspect(MP3[:0] + id3v23([(b"TPE1", b"\x00Band\x00Other Band")]) + MP3)
     assert clean(two_values)
+
+
+def test_the_xing_frame_holds_zeros_past_its_fields() -> None:
+    assert clean(inspect(MP3))  # libsndfile's LAME: Xing header, LAME tag, zeros
+    frame_end = MP3.find(MP3[:2], 4)  # the next frame's header
+    hidden = MP3[: frame_end - 16] + b"16 secret bytes!" + MP3[frame_end:]
+    (found,) = of(inspect(hidden), "container.nonconforming_metadata")
+    assert found["where"] == "mpeg Xing/Info frame"
+
+
+def test_opus_identification_header_bytes_past_its_fields_are_reported() -> None:
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros((4800, 1), dtype=np.float32), 48000, format="OGG", subtype="OPUS")
+    opus = buf.getvalue()
+    nseg, length = opus[26], opus[27]
+    assert nseg == 1 and opus[28:36] == b"OpusHead"
+    packet = opus[28 : 28 + length] + b"hidden behind the header fields"
+    page = bytearray(opus[:26] + bytes([1, len(packet)]) + packet)
+    page[22:26] = ogg_crc(bytes(page)).to_bytes(4, "little")
+    report = inspect(bytes(page) + opus[28 + length :])
+    (found,) = of(report, "container.nonconforming_metadata")
+    assert found["where"] == "opus identification header"
+
+
+def test_ds64_holds_its_table_and_nothing_after() -> None:
+    riff_size = len(WAV) - 8 + 36
+    ds64 = struct.pack("<QQQI", riff_size, len(WAV) - 44, RATE // 2, 0)
+    rf64 = b"RF64" + b"\xff" * 4 + b"WAVE" + b"ds64" + struct.pack("<I", 28) + ds64 + WAV[12:]
+    assert clean(inspect(rf64))
+    padded = ds64 + b"not a table entry!!!"
+    bad = b"RF64" + b"\xff" * 4 + b"WAVE" + b"ds64" + struct.pack("<I", len(padded)) + padded
+    assert of(inspect(bad + WAV[12:]), "container.nonconforming_metadata")
+
+
+def test_an_encrypted_id3_frame_is_bytes_nothing_can_read() -> None:
+    body = b"\x80" + random_bytes(600)
+    frame = b"TXXX" + struct.pack(">I", len(body)) + b"\x00\x40" + body
+    tag = b"ID3\x03\x00\x00" + synchsafe(len(frame)) + frame
+    assert of(inspect(tag + MP3), "container.nonconforming_metadata")

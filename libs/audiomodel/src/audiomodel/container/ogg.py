@@ -298,7 +298,9 @@ class _OggWalk:
                     first_len += lace
                     if lace < 255:
                         break
-                _ogg_codec(st, data[27 + nseg : 27 + nseg + first_len])
+                packet = data[27 + nseg : 27 + nseg + first_len]
+                _ogg_codec(st, packet)
+                self.id_header_rest(st, packet, pos + 27 + nseg)
             else:
                 self.insp.add(
                     "container.unknown_chunk",
@@ -347,6 +349,37 @@ class _OggWalk:
                         break
             if 1 <= st.packets <= st.meta_packets:
                 self.header_size(st, pos)
+
+    def id_header_rest(self, st: _OggStream, packet: bytes, offset: int) -> None:
+        """Report bytes past the fields of a stream's identification header.
+
+        Vorbis's is 30 bytes (to its framing bit); Opus's 19, or 21 plus one byte a channel
+        with a channel mapping table (RFC 7845 5.1). RFC 7845 lets later versions grow it,
+        but no version does: non-zero bytes there are read by no decoder.
+        """
+        if st.codec == "vorbis":
+            used = 30
+        elif st.codec == "opus" and len(packet) >= 19:
+            used = 19 if packet[18] == 0 else 21 + packet[9]
+        else:
+            return
+        rest = packet[used:]
+        if not rest.strip(b"\x00"):
+            return
+        where = f"{st.codec} identification header past its fields"
+        before = self.insp.reported()
+        memory_region(
+            self.insp, rest, offset=offset + used, size=len(rest), where=where, flag_data=True
+        )
+        if self.insp.reported() == before:
+            self.insp.add(
+                "container.nonconforming_metadata",
+                f"the {st.codec} identification header of stream {st.serial:08x} holds "
+                f"{len(rest)} bytes past its {used} (at byte {offset + used})",
+                offset=offset + used,
+                size=len(rest),
+                where=f"{st.codec} identification header",
+            )
 
     def header_size(self, st: _OggStream, pos: int) -> None:
         """Report a header packet over the metadata limit (once per stream)."""

@@ -371,6 +371,9 @@ def _wav_chunks(
             _past_fields(insp, ch, 4, name)
             continue
         if ch.cid == b"ds64":
+            # RF64's sizes: RIFF, data and sample count (24 bytes), a table count, then
+            # 12-byte entries (chunk id, 64-bit size) for other chunks over 4 GiB.
+            _counted(insp, ch, name, 28, 24, 12)
             continue
         if ch.cid in (b"fmt ", b"data"):
             # Decoders read the first; a second one is a hiding place.

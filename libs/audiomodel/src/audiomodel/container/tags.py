@@ -215,6 +215,16 @@ def id3_frame(insp: Inspection, name: str, body: int, size: int, major: int, fla
             )
             return
     where = f"ID3v2 {name} frame"
+    if encrypted:
+        # An encrypted frame (the method an ENCR frame registers) is bytes no reader without
+        # the key can account for; no tagger in use writes them.
+        insp.add(
+            "container.nonconforming_metadata",
+            f"{where} at byte {body} is encrypted: {size} bytes nothing can read",
+            offset=body,
+            size=size,
+            where=f"id3v2 {name}",
+        )
     known = name in _ID3_KNOWN or name[0] in "TW"
     if not known:
         insp.add(
