@@ -1004,6 +1004,10 @@ CASES: tuple[Case, ...] = (
     Case("wav", "zip appended + zip -A", "bad", ("zip",), _wav_zip_appended),
     Case("wav", "zip in a JUNK chunk + zip -A", "bad", ("zip",), _wav_zip_in_junk),
     Case("wav", "zip inside the data chunk + zip -A", "bad", ("zip",), _wav_zip_in_data),
+    Case("wav", "bytes: unknown chunk 'zzzz' = 100 KB XORed ELF", "bad", (),
+         _wav_chunks(lambda kit: riff_chunk(b"zzzz", xored((kit.elf * 3)[:100_000])))),
+    Case("wav", "bytes: LIST 'xyzw' (unknown list type) = XORed ELF", "bad", (),
+         _wav_chunks(lambda kit: riff_chunk(b"LIST", b"xyzw" + xored(kit.elf[:20_000])))),
     # AIFF
     Case("aiff", "sox AIFF", "good", ("sox",), lambda kit, out: kit.copy("aiff", out)),
     Case("aiff", "ffmpeg AIFF with id3 chunk", "good", ("ffmpeg",),
