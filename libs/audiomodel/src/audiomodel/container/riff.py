@@ -755,6 +755,7 @@ def walk_aiff(insp: Inspection, head: bytes) -> None:
                 known=ch.cid in _AIFF_KNOWN,
                 id3=ch.cid in (b"ID3 ", b"id3 "),
                 filler=ch.cid in (b"FLLR", b"PAD "),
+                big=True,  # AIFF is big-endian; RIFF's structured chunks are not its own
             )
     _settle_form_end(insp, "FORM", form_end, walk_end, chunks, streamed=False)
     if comm is None or ssnd is None or not comm[3] or comm[0] <= 0 or comm[2] <= 0:
