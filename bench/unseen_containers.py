@@ -807,6 +807,44 @@ def _encrypted_frame(kit: Kit, mp3: bytes) -> bytes:
     return id3_tag(encr + frame, 3) + mp3
 
 
+def _opus_padding_payload(kit: Kit, out: Path) -> Path:
+    """Every whole single-frame Opus packet rewritten as a code-3 packet whose padding
+    (RFC 6716 3.2.5; decoders drop it) carries 16 bytes of an XORed executable; pages
+    re-laced, CRCs set. The audio is untouched."""
+    data, pos, result = kit.encoded("opus").read_bytes(), 0, b""
+    payload, taken, index = xored(kit.elf), 0, 0
+    while pos < len(data):
+        nseg = data[pos + 26]
+        table = data[pos + 27 : pos + 27 + nseg]
+        end = pos + 27 + nseg + sum(table)
+        page = data[pos:end]
+        whole = index >= 2 and not page[5] & 1 and table and table[-1] != 255
+        if whole:
+            packets, at, size = [], 27 + nseg, 0
+            for lace in table:
+                size += lace
+                if lace < 255:
+                    packets.append(page[at : at + size])
+                    at, size = at + size, 0
+            new = []
+            for p in packets:
+                if p[0] & 3 == 0:
+                    chunk = payload[taken % len(payload) :][:16].ljust(16, b"\x01")
+                    taken += 16
+                    p = bytes([p[0] | 3, 0x41, 16]) + p[1:] + chunk
+                new.append(p)
+            lacing = b"".join(bytes([255] * (len(p) // 255) + [len(p) % 255]) for p in new)
+            if len(lacing) <= 255:
+                head = bytearray(page[:26] + bytes([len(lacing)]) + lacing + b"".join(new))
+                head[22:26] = bytes(4)
+                head[22:26] = ogg_crc(bytes(head)).to_bytes(4, "little")
+                page = bytes(head)
+        result += page
+        pos, index = end, index + 1
+    out.write_bytes(result)
+    return out
+
+
 CASES: tuple[Case, ...] = (
     # FLAC: metaflac and flac used honestly
     Case("flac", "flac -8 (seektable, padding)", "good", ("flac",),
@@ -961,6 +999,9 @@ CASES: tuple[Case, ...] = (
          _raw_mp3(_xing_payload)),
     Case("mp3", "bytes: an encrypted TXXX frame (1.5 KB)", "bad", ("lame",), _raw_mp3(_encrypted_frame)),
     Case("ogg", "bytes: OpusHead with 100 bytes past its fields", "bad", ("opusenc",), _opushead_extra),
+    Case("ogg", "opusenc --hard-cbr (zero padding)", "good", ("opusenc",), _opusenc("--hard-cbr")),
+    Case("ogg", "bytes: an XORed ELF in the padding of every Opus packet", "bad", ("opusenc",),
+         _opus_padding_payload),
     # WAV / RF64 / BWF
     Case("wav", "bytes: LIST INFO ICMT = an ELF with its magic XORed away", "bad", (),
          _wav_chunks(lambda kit: _info([(b"INAM", b"Song\x00"), (b"ICMT", xored(kit.elf[:6000]))]))),

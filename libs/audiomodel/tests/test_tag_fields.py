@@ -721,3 +721,45 @@ def test_an_encrypted_id3_frame_is_bytes_nothing_can_read() -> None:
     frame = b"TXXX" + struct.pack(">I", len(body)) + b"\x00\x40" + body
     tag = b"ID3\x03\x00\x00" + synchsafe(len(frame)) + frame
     assert of(inspect(tag + MP3), "container.nonconforming_metadata")
+
+
+def padded_opus(padding: bytes) -> bytes:
+    """An Ogg Opus stream whose first audio page's single-frame packets were rewritten as
+    code-3 packets ending in ``padding`` (RFC 6716 3.2.5), the page re-laced and its CRC set."""
+    buf = io.BytesIO()
+    t = np.arange(9600) / 48000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    sf.write(buf, tone, 48000, format="OGG", subtype="OPUS")
+    data, pos, out = buf.getvalue(), 0, b""
+    page_index = 0
+    while pos < len(data):
+        nseg = data[pos + 26]
+        table = data[pos + 27 : pos + 27 + nseg]
+        end = pos + 27 + nseg + sum(table)
+        page = data[pos:end]
+        if page_index == 2:  # the first audio page (after OpusHead and OpusTags)
+            packets, at, size = [], 27 + nseg, 0
+            for lace in table:
+                size += lace
+                if lace < 255:
+                    packets.append(page[at : at + size])
+                    at, size = at + size, 0
+            rewritten = [
+                bytes([p[0] | 3, 0x41, len(padding)]) + p[1:] + padding if p[0] & 3 == 0 else p
+                for p in packets
+            ]
+            lacing = b"".join(bytes([255] * (len(p) // 255) + [len(p) % 255]) for p in rewritten)
+            head = bytearray(page[:26] + bytes([len(lacing)]) + lacing + b"".join(rewritten))
+            head[22:26] = bytes(4)
+            head[22:26] = ogg_crc(bytes(head)).to_bytes(4, "little")
+            page = bytes(head)
+        out += page
+        pos, page_index = end, page_index + 1
+    return out
+
+
+def test_opus_padding_must_be_zeros() -> None:
+    assert clean(inspect(padded_opus(bytes(12))))  # what constant-bitrate encoders write
+    report = inspect(padded_opus(b"covert data!"))
+    (found,) = of(report, "container.nonconforming_metadata")
+    assert "padding" in str(found["where"])
