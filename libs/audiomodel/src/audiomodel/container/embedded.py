@@ -396,6 +396,7 @@ def text_value(insp: Inspection, text: bytes, offset: int, size: int, where: str
             where=where,
             limit=TEXT_FIELD_BYTES,
         )
+    binary_in_text(insp, text, offset, size, where)
     for run in encoded_runs(text):
         ev: dict[str, EvidenceValue] = {
             "offset": offset,
@@ -433,13 +434,51 @@ def text_value(insp: Inspection, text: bytes, offset: int, size: int, where: str
             return
 
 
+#: Control characters no text holds: C0 but NUL (a terminator or, in ID3v2.4, a separator of
+#: values) and the whitespace ones (tab, line and page breaks); and DEL.
+_CONTROL_BYTES: Final = bytes([*range(1, 9), *range(14, 32), 127])
+#: A text field is binary when this many control characters, and at least one byte in
+#: :data:`CONTROL_SHARE`, are in it: text in any encoding (UTF-8, Latin-1, UTF-16 decoded) has
+#: none, machine code and packed numbers have them everywhere (an executable XORed with 0x20
+#: to hide its magic and zeros: 2.7% of its first 6 KB, 6% further in).
+MIN_CONTROL_BYTES: Final = 16
+CONTROL_SHARE: Final = 100
+
+
+def binary_in_text(insp: Inspection, text: bytes, offset: int, size: int, where: str) -> bool:
+    """Report a text field that holds binary bytes (control characters throughout) as
+    ``container.nonconforming_metadata``; whether it did."""
+    controls = len(text) - len(text.translate(None, _CONTROL_BYTES))
+    if controls < MIN_CONTROL_BYTES or controls * CONTROL_SHARE < len(text):
+        return False
+    insp.add(
+        "container.nonconforming_metadata",
+        f"{where}: a text field holding binary ({controls} control bytes in {len(text)}), "
+        f"at byte {offset}",
+        offset=offset,
+        size=size,
+        where=where,
+        control_bytes=controls,
+    )
+    return True
+
+
 def comment_bytes(
-    insp: Inspection, value: bytes, offset: int, size: int, where: str, *, encoded: bool = False
+    insp: Inspection,
+    value: bytes,
+    offset: int,
+    size: int,
+    where: str,
+    *,
+    encoded: bool = False,
+    is_text: bool = True,
 ) -> None:
     """Identify a comment value (or the bytes after the comments): tag text is normal, a
     file at its start, binary high-entropy data, or encoded binaries in the text
-    (:func:`text_value`) are not. ``encoded``: the key holds an encoded binary by its
-    definition, so only a dangerous file in it counts."""
+    (:func:`text_value`) are not, and neither is binary (control characters throughout) in
+    what is text by definition. ``encoded``: the key holds an encoded binary by its
+    definition, so only a dangerous file in it counts; not ``is_text``: the bytes may be
+    binary by their specification (what Opus keeps after its comments)."""
     if len(value) < MIN_COMMENT_VALUE:
         return
     guess = identify_payload(value)
@@ -463,6 +502,8 @@ def comment_bytes(
         emit_payload(insp, kind, message, ev)
     elif guess.kind is PayloadKind.HIGH_ENTROPY:
         insp.emit("container.embedded_data", f"{where}: high-entropy bytes at {offset}", ev)
+    elif is_text and not encoded:
+        text_value(insp, value, offset, size, where)  # text in a script other than Latin
 
 
 def base64_prefix(text: bytes) -> bytes | None:

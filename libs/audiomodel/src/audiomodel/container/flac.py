@@ -8,6 +8,8 @@ numbers in the frame headers, so a large appended payload costs a few reads, not
 
 from __future__ import annotations
 
+import itertools
+import struct
 from typing import Final
 
 import numpy as np
@@ -52,6 +54,7 @@ def walk_flac(insp: Inspection, start: int) -> None:
     insp.report.codec = "flac"
     pos = start + 4
     info: FlacInfo | None = None
+    seektable: tuple[int, int] | None = None
     last = False
     for index in range(MAX_CHUNKS):
         if last:
@@ -97,6 +100,8 @@ def walk_flac(insp: Inspection, start: int) -> None:
                 info = streaminfo(insp.src.read(body, 34))
         else:
             _block(insp, btype, name, pos, body, length)
+            if btype == 3 and seektable is None:
+                seektable = (body, length)
         pos = body + length
     else:
         insp.add(
@@ -119,6 +124,8 @@ def walk_flac(insp: Inspection, start: int) -> None:
     insp.report.sample_rate, insp.report.channels = info.sample_rate, info.channels
     insp.report.frames = info.total or None
     _frames(insp, pos, info, start + 8)
+    if seektable is not None and insp.report.audio_start is not None:
+        _seek_points(insp, *seektable, info, insp.report.audio_start)
 
 
 def _sane(info: FlacInfo | None) -> bool:
@@ -139,7 +146,9 @@ def _block(insp: Inspection, btype: int, name: str, pos: int, body: int, length:
     elif btype == 4:
         raw = insp.src.read(body, min(length, insp.max_meta + COMMENT_MARGIN_BYTES))
         vorbis_comments(insp, raw, 0, length, lambda at: body + at, where, complete=True)
-    elif btype in (3, 5):
+    elif btype == 5:
+        _cuesheet(insp, body, length, where)
+    elif btype == 3:
         sample, guess = insp.identify(body, length)
         blob = guess.kind is PayloadKind.HIGH_ENTROPY and length >= BLOB_BYTES
         examine(insp, body, length, where, flag_data=blob, sample=sample, guess=guess)
@@ -152,6 +161,108 @@ def _block(insp: Inspection, btype: int, name: str, pos: int, body: int, length:
             where=f"flac block {btype}",
         )
         examine(insp, body, length, where, flag_data=True, flag_text=False)
+
+
+#: A seek point (RFC 9639 8.5): sample number, offset from the first frame, samples in it.
+_SEEK_POINT = 18
+_PLACEHOLDER = 0xFFFFFFFFFFFFFFFF
+#: Seek points checked against the frame they point at, spread over the table: each costs
+#: one small read.
+_SEEK_POINTS_CHECKED = 64
+
+
+def _seek_points(insp: Inspection, body: int, length: int, info: FlacInfo, first: int) -> None:
+    """Check a SEEKTABLE against its specification and the frames: points in ascending sample
+    order, placeholders only after them, each pointing at the frame that starts with its
+    sample. Points that do not are numbers carrying something else."""
+    raw = insp.src.read(body, min(length, insp.max_meta))
+    where = "FLAC SEEKTABLE block"
+    problem = ""
+    if length % _SEEK_POINT:
+        problem = f"{length} bytes are not whole {_SEEK_POINT}-byte seek points"
+    points = [struct.unpack_from(">QQH", raw, at) for at in range(0, len(raw) - 17, _SEEK_POINT)]
+    real = [p for p in points if p[0] != _PLACEHOLDER]
+    if not problem and points[len(real) :] != [p for p in points if p[0] == _PLACEHOLDER]:
+        problem = "a placeholder before a seek point"
+    for a, b in itertools.pairwise(real):
+        if problem:
+            break
+        if b[0] <= a[0] or b[1] < a[1]:
+            problem = f"seek point for sample {b[0]} out of order"
+    if not problem and real:
+        step = max(1, len(real) // _SEEK_POINTS_CHECKED)
+        for sample, offset, _ in real[::step][:_SEEK_POINTS_CHECKED]:
+            if info.total and sample >= info.total:
+                problem = f"seek point for sample {sample}, past the {info.total} the stream has"
+                break
+            buf = insp.src.read(first + offset, 24)
+            frame = frame_header(buf, 0, info, first + offset)
+            if frame is None or frame.first_sample != sample:
+                problem = (
+                    f"seek point for sample {sample} points at byte {first + offset}, "
+                    "where no frame starts with that sample"
+                )
+                break
+    if problem:
+        insp.add(
+            "container.nonconforming_metadata",
+            f"{where}: {problem}",
+            offset=body,
+            size=length,
+            where=where,
+            points=len(points),
+        )
+
+
+def _cuesheet(insp: Inspection, body: int, length: int, where: str) -> None:
+    """Check a CUESHEET block field by field (RFC 9639 8.7): the catalog number is ASCII padded
+    with NULs, reserved bits and bytes are zeros, and the tracks and their index points fill
+    the block exactly."""
+    raw = insp.src.read(body, min(length, insp.max_meta))
+    problem = ""
+    at = 0
+    if len(raw) < 396:
+        problem = f"{length} bytes, fewer than a cue sheet's 396 fixed ones"
+    else:
+        catalog, _, pad = raw[:128].partition(b"\x00")
+        if pad.strip(b"\x00") or not all(0x20 <= c < 0x7F for c in catalog):
+            problem, at = "the catalog number is not ASCII padded with zeros", 0
+        elif raw[136] & 0x7F or raw[137:395].strip(b"\x00"):
+            problem, at = "reserved bytes are not zeros", 136
+        else:
+            pos = 396
+            for _ in range(raw[395]):
+                if pos + 36 > len(raw):
+                    problem, at = "tracks run past the block", pos
+                    break
+                indices = raw[pos + 35]
+                if raw[pos + 21] & 0x3F or raw[pos + 22 : pos + 35].strip(b"\x00"):
+                    problem, at = "a track's reserved bytes are not zeros", pos
+                    break
+                pos += 36
+                if pos + 12 * indices > len(raw):
+                    problem, at = "index points run past the block", pos
+                    break
+                if any(
+                    raw[pos + 12 * i + 9 : pos + 12 * i + 12].strip(b"\x00") for i in range(indices)
+                ):
+                    problem, at = "an index point's reserved bytes are not zeros", pos
+                    break
+                pos += 12 * indices
+            if not problem and pos < length:
+                problem, at = f"{length - pos} bytes past its last track", pos
+    sample, guess = insp.identify(body, length)
+    blob = guess.kind is PayloadKind.HIGH_ENTROPY and length >= BLOB_BYTES
+    before = insp.reported()
+    examine(insp, body, length, where, flag_data=blob, sample=sample, guess=guess)
+    if problem and insp.reported() == before:
+        insp.add(
+            "container.nonconforming_metadata",
+            f"{where}: {problem}",
+            offset=body + at,
+            size=length - at,
+            where=where,
+        )
 
 
 def _application(insp: Inspection, pos: int, body: int, length: int, where: str) -> None:

@@ -59,6 +59,52 @@ def _walk(insp: Inspection, head: bytes) -> None:
             walk_mpeg(insp, start)
 
 
+#: A zip reader looks for the end-of-central-directory record in the last 22 bytes of a file
+#: plus its comment (at most 65,535 bytes), scanning back from the end (APPNOTE 4.3.16).
+_EOCD_WINDOW: Final = 22 + 0xFFFF
+
+
+def zip_reader_view(insp: Inspection) -> None:
+    """Report a file that a zip reader opens as an archive, wherever its members sit.
+
+    Zip readers start from the end: the end-of-central-directory record (``PK\\5\\6``) in
+    the last 64 KiB, its central directory at the offset it gives (or just before it, as
+    ``zip -A`` leaves it for self-extracting files). Members hidden inside chunks or samples,
+    whose local headers the walk never sees, still make the file a working archive; the
+    record and a central directory where it says are what makes it one, which chance bytes
+    of audio do not arrange.
+    """
+    if insp.has("container.embedded_archive"):
+        return
+    tail_at = max(0, insp.size - _EOCD_WINDOW)
+    tail = insp.src.read(tail_at, insp.size - tail_at)
+    at = tail.rfind(b"PK\x05\x06")
+    while at >= 0:
+        record = tail[at : at + 22]
+        if len(record) == 22:
+            entries, cd_size, cd_offset, comment = struct.unpack("<HIIH", record[10:22])
+            eocd = tail_at + at
+            starts = {cd_offset, eocd - cd_size}
+            if (
+                entries
+                and at + 22 + comment == len(tail)
+                and any(0 <= cd < eocd and insp.src.read(cd, 4) == b"PK\x01\x02" for cd in starts)
+            ):
+                insp.add(
+                    "container.embedded_archive",
+                    f"the file opens as a zip archive: its end-of-central-directory record at "
+                    f"byte {eocd} lists {entries} members",
+                    offset=min(starts),
+                    size=insp.size - min(starts),
+                    payload_kind="archive",
+                    payload_name="zip",
+                    where="end of the file, as zip readers see it",
+                    members=entries,
+                )
+                return
+        at = tail.rfind(b"PK\x05\x06", 0, at)
+
+
 def inspect_container(
     stream: BinaryIO,
     *,
@@ -152,6 +198,7 @@ def inspect_container(
                 where=report.format,
                 error=type(exc).__name__,
             )
+        zip_reader_view(insp)
     report.audio_end = max(0, min(report.audio_end, size))
     stream.seek(start)
     if name:

@@ -141,6 +141,7 @@ def walk_mpeg(insp: Inspection, start: int) -> None:
     insp.report.codec = {1: "mp1", 2: "mp2", 3: "mp3"}[head.layer]
     insp.report.sample_rate, insp.report.channels = head.sample_rate, head.channels
     xing_frames = _xing_frames(win.get(first, 200), head, ref)
+    _info_frame_rest(insp, win.get(first, head.length), head, ref, first)
     pos = first
     frames = 0
     samples = 0
@@ -254,6 +255,47 @@ def _mpeg_chain(win: Window, pos: int, hi: int, need: int) -> bool:
         if pos + 4 > hi:
             return k > 0
     return True
+
+
+#: The LAME extension after a Xing/Info header: a 9-byte encoder version (``LAME3.100``,
+#: ``Lavc59.37``) and 27 bytes of fields, to its CRC.
+_LAME_TAG_BYTES: Final = 36
+
+
+def _info_frame_rest(
+    insp: Inspection, frame: bytes, head: _MpegFrame, header: int, offset: int
+) -> None:
+    """Check that a Xing/Info frame holds nothing past its fields.
+
+    The first frame of a LAME or FFmpeg stream is no audio: a Xing/Info header (flags, frame
+    and byte counts, a 100-entry seek table, a quality value, each present by its flag) and the
+    LAME extension, then zeros to the frame's end. Decoders skip that frame, so bytes written
+    into its zeros are never heard and never read.
+    """
+    at = 4 + head.side_info + (0 if header & 0x10000 else 2)
+    if frame[at : at + 4] not in (b"Xing", b"Info"):
+        return
+    flags = int.from_bytes(frame[at + 4 : at + 8], "big")
+    end = at + 8 + sum(size for bit, size in ((1, 4), (2, 4), (4, 100), (8, 4)) if flags & bit)
+    version = frame[end : end + 9]
+    if len(version) == 9 and version[:4].isalnum() and all(0x20 <= c < 0x7F for c in version):
+        end += _LAME_TAG_BYTES
+    rest = frame[end:]
+    if not rest.strip(b"\x00"):
+        return
+    first = end + len(rest) - len(rest.lstrip(b"\x00"))
+    where = "Xing/Info frame past its fields"
+    before = insp.reported()
+    examine(insp, offset + first, len(frame) - first, where, flag_data=False)
+    if insp.reported() == before:
+        insp.add(
+            "container.nonconforming_metadata",
+            f"the Xing/Info frame at byte {offset} holds {len(frame) - first} non-zero bytes "
+            f"past its fields (from byte {offset + first}): that frame is never played",
+            offset=offset + first,
+            size=len(frame) - first,
+            where="mpeg Xing/Info frame",
+        )
 
 
 def _xing_frames(head: bytes, frame: _MpegFrame, header: int) -> int | None:

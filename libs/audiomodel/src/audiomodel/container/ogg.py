@@ -62,6 +62,11 @@ class _OggStream:
         # The first bytes a stream of no known codec carries, to identify (bounded).
         self.sample = bytearray()
         self.sample_at = -1
+        # Opus padding bytes that are not zeros (RFC 6716 3.2.5), a sample of them and where
+        # the first sits.
+        self.padding_bytes = 0
+        self.padding_sample = bytearray()
+        self.padding_at = -1
 
 
 def walk_ogg(insp: Inspection) -> None:
@@ -174,6 +179,9 @@ class _OggWalk:
             for st in order:
                 if st is not audio:
                     self.extra_stream(st, audio)
+        for st in order:
+            if st.padding_bytes:
+                self.padding_payload(st)
         if end < insp.size:
             trailing(self.insp, end, "after the last Ogg page")
 
@@ -217,6 +225,29 @@ class _OggWalk:
                 size=st.bytes,
                 where=f"Ogg stream {st.serial:08x}",
                 flag_data=True,
+            )
+
+    def padding_payload(self, st: _OggStream) -> None:
+        """Report the non-zero padding of a stream's Opus packets, and what it holds."""
+        where = f"Opus packet padding of stream {st.serial:08x}"
+        before = self.insp.reported()
+        memory_region(
+            self.insp,
+            bytes(st.padding_sample),
+            offset=st.padding_at,
+            size=st.padding_bytes,
+            where=where,
+            flag_data=False,
+        )
+        if self.insp.reported() == before:
+            self.insp.add(
+                "container.nonconforming_metadata",
+                f"{where}: {st.padding_bytes} padding bytes that are not zeros, the first at "
+                f"byte {st.padding_at} (RFC 6716 has encoders write zeros, so that padding "
+                "is no covert channel)",
+                offset=st.padding_at,
+                size=st.padding_bytes,
+                where=where,
             )
 
     def read_page(self, win: Window, pos: int) -> tuple[bytes, bool] | int | None:
@@ -298,7 +329,9 @@ class _OggWalk:
                     first_len += lace
                     if lace < 255:
                         break
-                _ogg_codec(st, data[27 + nseg : 27 + nseg + first_len])
+                packet = data[27 + nseg : 27 + nseg + first_len]
+                _ogg_codec(st, packet)
+                self.id_header_rest(st, packet, pos + 27 + nseg)
             else:
                 self.insp.add(
                     "container.unknown_chunk",
@@ -327,6 +360,8 @@ class _OggWalk:
         if flags & 4 and not st.ended:
             st.ended = True
             self.open_streams -= 1
+        if st.codec == "opus" and st.packets >= st.header_packets:
+            _opus_padding(st, data, pos, nseg, table)
         if st.packets < st.header_packets:
             # Header packets (comments, pictures) are where metadata hides; audio packets are
             # not followed, so this loop runs on the first few pages of a stream only.
@@ -347,6 +382,37 @@ class _OggWalk:
                         break
             if 1 <= st.packets <= st.meta_packets:
                 self.header_size(st, pos)
+
+    def id_header_rest(self, st: _OggStream, packet: bytes, offset: int) -> None:
+        """Report bytes past the fields of a stream's identification header.
+
+        Vorbis's is 30 bytes (to its framing bit); Opus's 19, or 21 plus one byte a channel
+        with a channel mapping table (RFC 7845 5.1). RFC 7845 lets later versions grow it,
+        but no version does: non-zero bytes there are read by no decoder.
+        """
+        if st.codec == "vorbis":
+            used = 30
+        elif st.codec == "opus" and len(packet) >= 19:
+            used = 19 if packet[18] == 0 else 21 + packet[9]
+        else:
+            return
+        rest = packet[used:]
+        if not rest.strip(b"\x00"):
+            return
+        where = f"{st.codec} identification header past its fields"
+        before = self.insp.reported()
+        memory_region(
+            self.insp, rest, offset=offset + used, size=len(rest), where=where, flag_data=True
+        )
+        if self.insp.reported() == before:
+            self.insp.add(
+                "container.nonconforming_metadata",
+                f"the {st.codec} identification header of stream {st.serial:08x} holds "
+                f"{len(rest)} bytes past its {used} (at byte {offset + used})",
+                offset=offset + used,
+                size=len(rest),
+                where=f"{st.codec} identification header",
+            )
 
     def header_size(self, st: _OggStream, pos: int) -> None:
         """Report a header packet over the metadata limit (once per stream)."""
@@ -402,6 +468,42 @@ class _OggWalk:
         elif prefix is not None and packet.startswith(prefix):
             where = f"{st.codec} comment packet"
             vorbis_comments(self.insp, packet, len(prefix), total, locate, where, complete=complete)
+
+
+def _opus_padding(st: _OggStream, page: bytes, pos: int, nseg: int, table: bytes) -> None:
+    """Collect the padding of the Opus packets that start and end in this page.
+
+    A code-3 packet (RFC 6716 3.2.5) may end with padding, its length in the bytes after the
+    frame count; decoders drop it, and the RFC has encoders write zeros there "to avoid
+    creating a covert channel". Constant-bitrate encoders pad with zeros; anything else there
+    is data riding in every packet.
+    """
+    start = 27 + nseg
+    at = start
+    size = 0
+    first = not page[5] & 1  # a packet continued from the last page is not whole here
+    for lace in table:
+        size += lace
+        if lace == 255:
+            continue
+        packet = page[at : at + size]
+        if first and len(packet) > 2 and packet[0] & 3 == 3 and packet[1] & 0x40:
+            padding, i = 0, 2
+            while i < len(packet):
+                padding += 254 if packet[i] == 255 else packet[i]
+                i += 1
+                if packet[i - 1] != 255:
+                    break
+            tail = packet[len(packet) - min(padding, len(packet) - i) :] if padding else b""
+            if tail.strip(b"\x00"):
+                st.padding_bytes += len(tail)
+                if st.padding_at < 0:
+                    st.padding_at = pos + at + len(packet) - len(tail)
+                if len(st.padding_sample) < STREAM_SAMPLE_BYTES:
+                    st.padding_sample += tail
+        first = True
+        at += size
+        size = 0
 
 
 def _ogg_codec(st: _OggStream, packet: bytes) -> None:

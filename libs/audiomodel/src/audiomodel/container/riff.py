@@ -16,6 +16,7 @@ from typing import Final, NamedTuple
 
 from audiomodel.container.embedded import (
     examine,
+    padding_payload,
     padding_region,
     scan_pcm_head,
     scan_signatures,
@@ -33,7 +34,7 @@ from audiomodel.container.limits import (
 from audiomodel.container.report import PcmLayout
 from audiomodel.container.tags import id3v2, inner_tags, tail_tags
 from audiomodel.findings import Severity
-from audiomodel.payload import PayloadKind
+from audiomodel.payload import PayloadKind, identify_payload
 
 
 def _is_fourcc(b: bytes) -> bool:
@@ -356,7 +357,9 @@ def _wav_chunks(
             )
         if ch.cid == b"fmt " and not fmt_seen:
             fmt_seen = True
-            fmt = _wav_fmt(insp, insp.src.read(body, min(ch.present, 64)), endian)
+            raw = insp.src.read(body, min(ch.present, 64))
+            fmt = _wav_fmt(insp, raw, endian)
+            _past_fields(insp, ch, _fmt_fields(raw, ch.present, endian), name)
             continue
         if ch.cid == b"data" and data is None:
             data = ch
@@ -365,8 +368,12 @@ def _wav_chunks(
             raw = insp.src.read(body, 4)
             if len(raw) == 4:
                 fact_frames = struct.unpack(endian + "I", raw)[0]
+            _past_fields(insp, ch, 4, name)
             continue
         if ch.cid == b"ds64":
+            # RF64's sizes: RIFF, data and sample count (24 bytes), a table count, then
+            # 12-byte entries (chunk id, 64-bit size) for other chunks over 4 GiB.
+            _counted(insp, ch, name, 28, 24, 12)
             continue
         if ch.cid in (b"fmt ", b"data"):
             # Decoders read the first; a second one is a hiding place.
@@ -430,6 +437,43 @@ def _wav_chunks(
         )
 
 
+def _fmt_fields(raw: bytes, size: int, endian: str) -> int:
+    """How many bytes of a ``fmt `` chunk its fields take: the 16 of WAVEFORMAT (PCM), or 18
+    plus the extension size ``cbSize`` says (WAVEFORMATEX, 22 more for EXTENSIBLE)."""
+    if size < 18 or len(raw) < 18:
+        return min(size, 16)
+    extension = int.from_bytes(raw[16:18], "big" if endian == ">" else "little")
+    # A cbSize that claims more than the chunk holds is no cbSize: the fields end at 16.
+    return 18 + extension if 18 + extension <= size else 16
+
+
+def _past_fields(insp: Inspection, ch: _Chunk, used: int, name: str) -> None:
+    """Report the bytes of a chunk past the fields its specification defines (``used`` bytes
+    of them): zeros are a writer's padding, anything else is data that no reader looks at."""
+    body = ch.offset + 8
+    extra = ch.present - used
+    if extra <= 0:
+        return
+    at = insp.first_nonzero(body + used, extra)
+    if at is None:
+        return
+    where = f"chunk {name!r}"
+    size = body + ch.present - at
+    before = insp.reported()
+    examine(insp, at, size, f"{where} past its fields", flag_data=False)
+    if insp.reported() == before:
+        insp.add(
+            "container.nonconforming_metadata",
+            f"{where} holds {extra} bytes past the {used} its fields take "
+            f"(non-zero from byte {at})",
+            offset=at,
+            size=size,
+            where=where,
+            fields_size=used,
+            declared=ch.present,
+        )
+
+
 def _wav_fmt(
     insp: Inspection, raw: bytes, endian: str
 ) -> tuple[int, int, int, int, int, bool] | None:
@@ -484,6 +528,19 @@ def _meta_chunk(
     insp.metadata(ch.offset, ch.present, where)
     if id3 and id3v2(insp, body, body + ch.present) is not None:
         return
+    structure = _STRUCTURED.get(ch.cid) if not big else None
+    if structure is not None:
+        structure(insp, ch, name)
+        return
+    _generic_chunk(insp, ch, name, known=known, big=big)
+
+
+def _generic_chunk(
+    insp: Inspection, ch: _Chunk, name: str, *, known: bool, big: bool = False
+) -> None:
+    """Identify what a chunk of no structure checked here holds."""
+    body = ch.offset + 8
+    where = f"chunk {name!r}"
     sample, guess = insp.identify(body, ch.present)
     # Known chunks hold text or small structures; an encrypted or compressed blob is neither.
     blob = guess.kind is PayloadKind.HIGH_ENTROPY and ch.present >= BLOB_BYTES
@@ -495,6 +552,134 @@ def _meta_chunk(
         _list_texts(insp, sample, body, ch.present, big)
     elif known and guess.kind is PayloadKind.TEXT:
         text_value(insp, sample, body, ch.present, where)
+
+
+def _counted(insp: Inspection, ch: _Chunk, name: str, fixed: int, count_at: int, item: int,
+             extra_at: int | None = None) -> None:  # fmt: skip
+    """A chunk of ``fixed`` header bytes whose 32-bit count at ``count_at`` says how many
+    ``item``-byte records follow (and, with ``extra_at``, a 32-bit size of vendor data after
+    them): a count that claims more than the chunk holds is a size that lies, bytes past the
+    records are data no reader looks at, and vendor data is identified like a binary field."""
+    body = ch.offset + 8
+    raw = insp.src.read(body, fixed)
+    if len(raw) < fixed:
+        _past_fields(insp, ch, 0, name)
+        return
+    count = int.from_bytes(raw[count_at : count_at + 4], "little")
+    vendor = int.from_bytes(raw[extra_at : extra_at + 4], "little") if extra_at is not None else 0
+    used = fixed + count * item + vendor
+    if used > ch.present:
+        examine(insp, body, ch.present, f"chunk {name!r}", flag_data=False)
+        insp.add(
+            "container.size_mismatch",
+            f"chunk {name!r} at byte {ch.offset} counts {count} records"
+            + (f" and {vendor} bytes of vendor data" if vendor else "")
+            + f" ({used} bytes), it holds {ch.present}",
+            offset=ch.offset,
+            declared=used,
+            size=ch.present,
+            where=f"chunk {name}",
+            count=count,
+        )
+        return
+    if vendor:
+        at = body + fixed + count * item
+        sample, guess = insp.identify(at, vendor)
+        blob = guess.kind is PayloadKind.HIGH_ENTROPY and vendor >= BLOB_BYTES
+        examine(insp, at, vendor, f"chunk {name!r} vendor data", flag_data=blob, sample=sample,
+                guess=guess)  # fmt: skip
+    _past_fields(insp, ch, used, name)
+
+
+#: BWF ``bext`` (EBU Tech 3285): its fixed fields (name, offset, size, kind) before the coding
+#: history, which is text to the end of the chunk. Text fields are ASCII padded with NULs;
+#: reserved bytes are zeros; the UMID (SMPTE 330M) is binary: zeros or a UMID's own label.
+_BEXT_FIELDS: Final = (
+    ("Description", 0, 256, "text"), ("Originator", 256, 32, "text"),
+    ("OriginatorReference", 288, 32, "text"), ("OriginationDate", 320, 10, "text"),
+    ("OriginationTime", 330, 8, "text"), ("UMID", 348, 64, "umid"),
+)  # fmt: skip
+#: Where the reserved bytes (zeros to byte 602) start in each bext version: version 1 added
+#: the UMID, version 2 the loudness values.
+_BEXT_RESERVED: Final = {0: 348, 1: 412}
+_BEXT_RESERVED_V2: Final = 422
+_BEXT_HISTORY: Final = 602
+#: The SMPTE universal label every UMID starts with (SMPTE 330M: 06 0A 2B 34 01 01 01 0x).
+_UMID_LABEL: Final = b"\x06\x0a\x2b\x34\x01\x01\x01"
+
+
+def _bext(insp: Inspection, ch: _Chunk, name: str) -> None:
+    """Check a Broadcast WAV ``bext`` chunk field by field against what each field holds."""
+    body = ch.offset + 8
+    raw = insp.src.read(body, min(ch.present, _BEXT_HISTORY))
+    before = insp.reported()
+    _generic_chunk(insp, ch, name, known=True)  # a file or an encrypted blob as a whole
+    if len(raw) < _BEXT_HISTORY or insp.reported() > before:
+        return
+    version = int.from_bytes(raw[346:348], "little")
+    reserved = _BEXT_RESERVED.get(version, _BEXT_RESERVED_V2)
+    if raw[reserved:].strip(b"\x00"):
+        value = raw[reserved:]
+        _nonconforming_field(insp, body + reserved, value, "bext reserved", "not zeros")
+    for field, at, size, kind in _BEXT_FIELDS:
+        value = raw[at : at + size]
+        where = f"bext {field}"
+        if kind == "umid":
+            if at < reserved and value.strip(b"\x00") and not value.startswith(_UMID_LABEL):
+                _nonconforming_field(insp, body + at, value, where, "no SMPTE UMID")
+            continue
+        text, _, pad = value.partition(b"\x00")
+        if pad.strip(b"\x00"):
+            _nonconforming_field(insp, body + at, value, where, "bytes after its text's end")
+        text_value(insp, text, body + at, len(text), where)
+    history = insp.src.read(body + _BEXT_HISTORY, ch.present - _BEXT_HISTORY)
+    if history:
+        text, _, pad = history.partition(b"\x00")
+        if pad.strip(b"\x00"):
+            at = body + _BEXT_HISTORY + len(text)
+            _nonconforming_field(insp, at, pad, "bext CodingHistory", "bytes after its text's end")
+        where = "bext CodingHistory"
+        guess = identify_payload(text)
+        if guess.kind is PayloadKind.TEXT:
+            examine(insp, body + _BEXT_HISTORY, len(text), where, flag_data=False, sample=text,
+                    guess=guess)  # fmt: skip
+            text_value(insp, text, body + _BEXT_HISTORY, len(text), where)
+        elif text:
+            # The coding history is lines of ASCII text; binary there is data, and high-entropy
+            # binary is reported as such.
+            before = insp.reported()
+            examine(insp, body + _BEXT_HISTORY, len(text), where, flag_data=True, sample=text,
+                    guess=guess)  # fmt: skip
+            if insp.reported() == before:
+                _nonconforming_field(insp, body + _BEXT_HISTORY, text, where, "not text")
+
+
+def _nonconforming_field(insp: Inspection, at: int, value: bytes, where: str, problem: str) -> None:
+    """Report a fixed field that holds other than its specification says; what it holds is
+    identified too."""
+    before = insp.reported()
+    examine(
+        insp, at, len(value), where, flag_data=False, sample=value, guess=identify_payload(value)
+    )
+    if insp.reported() == before:
+        insp.add(
+            "container.nonconforming_metadata",
+            f"{where}: {problem} ({len(value)} bytes at byte {at})",
+            offset=at,
+            size=len(value),
+            where=where,
+        )
+
+
+_STRUCTURED: Final[dict[bytes, Callable[[Inspection, _Chunk, str], None]]] = {
+    # cue: count, then 24-byte cue points.
+    b"cue ": lambda i, c, n: _counted(i, c, n, 4, 0, 24),
+    # smpl: 36 bytes of fields (loop count at 28, vendor data size at 32), 24-byte loops.
+    b"smpl": lambda i, c, n: _counted(i, c, n, 36, 28, 24, 32),
+    # plst: count, then 12-byte play segments.
+    b"plst": lambda i, c, n: _counted(i, c, n, 4, 0, 12),
+    b"bext": _bext,
+}
 
 
 #: LIST/adtl sub-chunks and how many bytes of fields come before their text.
@@ -556,6 +741,11 @@ def walk_aiff(insp: Inspection, head: bytes) -> None:
             raw = insp.src.read(body, 8)
             skip = int.from_bytes(raw[:4], "big") if len(raw) == 8 else 0
             start = body + 8 + skip
+            if skip:
+                # The offset skips bytes to block-align the samples: alignment, not a place
+                # for data (AIFF 1.3 leaves them unused).
+                skipped = min(skip, max(0, body + ch.present - body - 8))
+                padding_payload(insp, body + 8, skipped, "bytes SSND's offset skips")
             ssnd = (start, max(0, body + ch.present - start))
         elif ch.cid not in _AIFF_AUDIO:
             _meta_chunk(
@@ -565,6 +755,7 @@ def walk_aiff(insp: Inspection, head: bytes) -> None:
                 known=ch.cid in _AIFF_KNOWN,
                 id3=ch.cid in (b"ID3 ", b"id3 "),
                 filler=ch.cid in (b"FLLR", b"PAD "),
+                big=True,  # AIFF is big-endian; RIFF's structured chunks are not its own
             )
     _settle_form_end(insp, "FORM", form_end, walk_end, chunks, streamed=False)
     if comm is None or ssnd is None or not comm[3] or comm[0] <= 0 or comm[2] <= 0:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Final
+
 from audiomodel.container.limits import SAMPLE_BYTES
 from audiomodel.container.mpeg import mpeg_sync_in
 from audiomodel.container.tags import id3v2_total
@@ -46,7 +49,9 @@ def sniff_format(head: bytes) -> str:
         return "mp3"
     if identify_payload(head[:SAMPLE_BYTES]).is_dangerous:
         return "not_audio"
-    if mpeg_sync_in(head) is not None:
+    # A container that starts with its own magic (Matroska, MP4, ...) is that container even
+    # when MPEG-like sync words turn up inside it.
+    if unsupported_audio(head) is None and mpeg_sync_in(head) is not None:
         return "mp3"
     return "unknown"
 
@@ -79,4 +84,51 @@ def unsupported_audio(head: bytes) -> str | None:
     for magic, offset, name in _UNSUPPORTED_AUDIO:
         if head[offset : offset + len(magic)] == magic:
             return name
+    if _chained(head, _adts_length):
+        return "AAC (ADTS)"
+    if _chained(head, _ac3_length):
+        return "AC-3"
     return None
+
+
+def _chained(head: bytes, length_of: Callable[[bytes], int | None]) -> bool:
+    """Whether three frames whose headers give their lengths follow each other from byte 0
+    (or the bytes end after the first ones): raw elementary streams have no magic of their own."""
+    pos = 0
+    for _ in range(3):
+        if pos >= len(head):
+            return pos > 0
+        length = length_of(head[pos : pos + 8])
+        if length is None:
+            return False
+        pos += length
+    return True
+
+
+def _adts_length(h: bytes) -> int | None:
+    """The frame length of an ADTS header (ISO/IEC 13818-7: sync 0xFFF, layer 0)."""
+    if len(h) < 7 or h[0] != 0xFF or h[1] & 0xF6 != 0xF0 or (h[2] >> 2) & 15 > 12:
+        return None
+    length = ((h[3] & 3) << 11) | (h[4] << 3) | (h[5] >> 5)
+    return length if length >= 7 else None
+
+
+#: AC-3 frame sizes in 16-bit words per frame size code, for 48, 44.1 and 32 kHz (ATSC A/52
+#: table 5.18); 44.1 kHz frames add one word when the code is odd.
+_AC3_WORDS: Final = (
+    (64, 69, 96), (80, 87, 120), (96, 104, 144), (112, 121, 168), (128, 139, 192),
+    (160, 174, 240), (192, 208, 288), (224, 243, 336), (256, 278, 384), (320, 348, 480),
+    (384, 417, 576), (448, 487, 672), (512, 557, 768), (640, 696, 960), (768, 835, 1152),
+    (896, 975, 1344), (1024, 1114, 1536), (1152, 1253, 1728), (1280, 1393, 1920),
+)  # fmt: skip
+
+
+def _ac3_length(h: bytes) -> int | None:
+    """The frame length of an AC-3 sync frame header (sync word 0x0B77)."""
+    if len(h) < 5 or h[:2] != b"\x0b\x77":
+        return None
+    rate, code = h[4] >> 6, h[4] & 0x3F
+    if rate == 3 or code >= 2 * len(_AC3_WORDS):
+        return None
+    words = _AC3_WORDS[code >> 1][rate] + (code & 1 if rate == 1 else 0)
+    return 2 * words

@@ -7,6 +7,7 @@ payload hides in a tag.
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from typing import Final
@@ -14,6 +15,7 @@ from typing import Final
 from audiomodel.container.embedded import examine, image_structure, padding_payload, text_value
 from audiomodel.container.inspection import Inspection
 from audiomodel.container.limits import BLOB_BYTES, MAX_CHUNKS, SAMPLE_BYTES
+from audiomodel.container.source import Source
 from audiomodel.findings import Severity
 from audiomodel.payload import PayloadKind, identify_payload
 
@@ -92,6 +94,8 @@ def id3v2(insp: Inspection, offset: int, limit: int) -> int | None:
             )
         return None
     major, flags = hdr[3], hdr[5]
+    if offset >= limit:
+        return None
     if offset + total > limit:
         insp.add(
             "container.truncated",
@@ -104,7 +108,23 @@ def id3v2(insp: Inspection, offset: int, limit: int) -> int | None:
         total = limit - offset
     _tag(insp, f"id3v2.{major}", "ID3v2 tag", offset, total)
     end = offset + total - (10 if major == 4 and flags & 0x10 else 0)
-    pos = offset + 10
+    if major < 4 and flags & 0x80:
+        # v2.2/v2.3 unsynchronisation covers the whole tag after its header: every 0xFF 0x00
+        # stands for 0xFF, and the frames (their sizes too) are those of the restored bytes.
+        restored = deunsync(insp.src.read(offset + 10, min(end - offset - 10, SAMPLE_BYTES)))
+        saved = insp.src
+        insp.src = MemorySource(offset + 10, restored)
+        try:
+            _frames(insp, offset + 10, offset + 10 + len(restored), major, flags)
+        finally:
+            insp.src = saved
+        return total
+    _frames(insp, offset + 10, end, major, flags)
+    return total
+
+
+def _frames(insp: Inspection, pos: int, end: int, major: int, flags: int) -> None:
+    """Walk the frames of an ID3v2 tag (after its header) from ``pos`` to ``end``."""
     if flags & 0x40:  # extended header
         ext = insp.src.read(pos, 4)
         ext_size = (synchsafe(ext) or 0) if major == 4 else int.from_bytes(ext, "big") + 4
@@ -139,9 +159,10 @@ def id3v2(insp: Inspection, offset: int, limit: int) -> int | None:
             )
             fsize = end - body
         fflags = int.from_bytes(fh[8:10], "big") if major > 2 else 0
+        if major == 4 and flags & 0x80:
+            fflags |= 0x0002  # a v2.4 tag's flag says every frame is unsynchronised
         id3_frame(insp, name, body, fsize, major, fflags)
         pos = body + fsize
-    return total
 
 
 def id3v24_frame_size(insp: Inspection, fh: bytes, pos: int, end: int) -> int:
@@ -177,6 +198,9 @@ def id3_frame(insp: Inspection, name: str, body: int, size: int, major: int, fla
     if encrypted:
         skip += 1
     sample = sample[skip:]
+    restored = major == 4 and flags & 0x0002 and not encrypted
+    if restored:
+        sample = deunsync(sample)
     if compressed and not encrypted:
         try:
             sample = zlib.decompressobj().decompress(sample, SAMPLE_BYTES)
@@ -191,6 +215,16 @@ def id3_frame(insp: Inspection, name: str, body: int, size: int, major: int, fla
             )
             return
     where = f"ID3v2 {name} frame"
+    if encrypted:
+        # An encrypted frame (the method an ENCR frame registers) is bytes no reader without
+        # the key can account for; no tagger in use writes them.
+        insp.add(
+            "container.nonconforming_metadata",
+            f"{where} at byte {body} is encrypted: {size} bytes nothing can read",
+            offset=body,
+            size=size,
+            where=f"id3v2 {name}",
+        )
     known = name in _ID3_KNOWN or name[0] in "TW"
     if not known:
         insp.add(
@@ -205,7 +239,7 @@ def id3_frame(insp: Inspection, name: str, body: int, size: int, major: int, fla
     if not data:
         return
     at = body + skip + inner if not compressed else body
-    length = size - skip - inner if not compressed else len(data)
+    length = size - skip - inner if not (compressed or restored) else len(data)
     guess = identify_payload(data)
     picture = name in _ID3_PICTURE
     # Binary fields (PRIV, GEOB, ...) may hold data by spec, but not an encrypted blob.
@@ -265,7 +299,9 @@ def inner_tags(insp: Inspection, pos: int, hi: int) -> int:
     """Step over tags that sit right after the audio but not at the end of the file (an
     ID3v1 or APEv2 tag with bytes appended after it); where the unexplained bytes start."""
     for _ in range(8):
-        head = insp.src.read(pos, 32)
+        if pos >= hi:  # what lies at ``hi`` (a tag at the end) was peeled off already
+            break
+        head = insp.src.read(pos, min(32, hi - pos))
         if head[:3] == b"TAG" and pos + 128 <= hi:
             _tag(insp, "id3v1", "ID3v1 tag", pos, 128)
             pos += 128
@@ -319,6 +355,7 @@ def tail_tags(insp: Inspection, lo: int, hi: int) -> int:
             total = int(tail[:6]) + 15
             if total <= hi - lo and insp.src.read(hi - total, 11) == b"LYRICSBEGIN":
                 _tag(insp, "lyrics3v2", "Lyrics3v2 tag", hi - total, total)
+                lyrics3_fields(insp, hi - total + 11, hi - 15)
                 hi -= total
                 continue
         if tail[6:] == b"LYRICSEND":
@@ -339,6 +376,63 @@ def tail_tags(insp: Inspection, lo: int, hi: int) -> int:
                     continue
         break
     return hi
+
+
+def deunsync(data: bytes) -> bytes:
+    """Undo ID3v2 unsynchronisation: the 0x00 written after every 0xFF is dropped."""
+    return data.replace(b"\xff\x00", b"\xff")
+
+
+class MemorySource(Source):
+    """Bytes restored in memory (an unsynchronised tag) read at the file offsets they
+    stand for, from ``base``."""
+
+    def __init__(self, base: int, data: bytes) -> None:
+        super().__init__(io.BytesIO(data), len(data))
+        self.base = base
+
+    def read(self, offset: int, n: int) -> bytes:
+        return super().read(offset - self.base, n)
+
+
+def lyrics3_fields(insp: Inspection, start: int, end: int) -> None:
+    """Walk the fields of a Lyrics3v2 tag (between ``LYRICSBEGIN`` and its size): a 3-letter
+    id, a 5-digit size, then ISO-8859-1 text (lyrics, names, image file names). Each value is
+    checked as text; bytes that are no field, or a field that is not text, are reported."""
+    raw = insp.src.read(start, min(end - start, SAMPLE_BYTES))
+    pos = 0
+    while pos < len(raw):
+        fid, digits = raw[pos : pos + 3], raw[pos + 3 : pos + 8]
+        if len(digits) < 5 or not fid.isalpha() or not fid.isupper() or not digits.isdigit():
+            examine(insp, start + pos, end - start - pos, "Lyrics3v2 tag after its fields",
+                    flag_data=True)  # fmt: skip
+            return
+        length = int(digits)
+        value = raw[pos + 8 : pos + 8 + length]
+        where = f"Lyrics3v2 {fid.decode()} field"
+        at = start + pos + 8
+        guess = identify_payload(value)
+        if guess.kind is not PayloadKind.TEXT and not _latin1_text(value):
+            examine(insp, at, len(value), where, flag_data=True, sample=value, guess=guess)
+            if guess.kind not in (PayloadKind.HIGH_ENTROPY, PayloadKind.PADDING) and not (
+                guess.is_dangerous
+            ):
+                insp.add(
+                    "container.nonconforming_metadata",
+                    f"{where}: {len(value)} bytes that are not text, at byte {at}",
+                    offset=at,
+                    size=len(value),
+                    where=where,
+                )
+        else:
+            text_value(insp, value, at, len(value), where)
+        pos += 8 + length
+
+
+def _latin1_text(value: bytes) -> bool:
+    """Whether bytes read as ISO-8859-1 text: no control characters but tab and line breaks."""
+    controls = sum(value.count(bytes([c])) for c in range(32) if c not in (9, 10, 13))
+    return controls + value.count(b"\x7f") <= len(value) // 100
 
 
 def ape_items(insp: Inspection, start: int, end: int, count: int) -> None:

@@ -77,7 +77,9 @@ def vorbis_comments(
     # Past the last comment (or past MAX_COMMENTS of them): Vorbis has a framing byte,
     # Opus may keep binary data; whatever is there is identified as one run.
     rest = data[pos:avail]
-    comment_bytes(insp, rest, locate(pos), total - pos, f"{where} after its comments")
+    comment_bytes(
+        insp, rest, locate(pos), total - pos, f"{where} after its comments", is_text=False
+    )
 
 
 def _comment_overrun(
