@@ -220,6 +220,45 @@ def channel_sum(ints: npt.NDArray[np.int16]) -> npt.NDArray[np.int32]:
     return summed
 
 
+class StoredLevels:
+    """How many distinct values a source finer than 16 bits stores (24/32-bit PCM, float),
+    counted up to :data:`NOISE_FLOOR_CODES`.
+
+    The signal is measured on a 16-bit rendering, and 24/32-bit integers keep only their top
+    16 bits (a floor): a noise floor within one 16-bit step of zero, which a 24-bit converter's
+    dither or a float mix's tail spreads over many stored values, renders as the two codes -1
+    and 0, which is what a square of the lowest bit looks like. Whether a near-silent track is
+    two values or a noise floor is a question about the values it stores. Exact and cheap: a
+    block with a value strictly between its own extremes holds three; otherwise its (at most
+    two) values join a set of at most three. A track of sound settles it in its first block.
+    """
+
+    def __init__(self) -> None:
+        self._values: set[float] = set()
+        self._between = False  # a block held a value strictly between its extremes
+
+    @property
+    def distinct(self) -> int:
+        """Distinct stored values seen, capped at :data:`NOISE_FLOOR_CODES`."""
+        return NOISE_FLOOR_CODES if self._between else min(len(self._values), NOISE_FLOOR_CODES)
+
+    def update(self, stored: npt.NDArray[np.number]) -> None:
+        if self.distinct >= NOISE_FLOOR_CODES or stored.size == 0:
+            return
+        flat = stored.reshape(-1)
+        if flat.dtype.kind == "f":
+            # NaNs and infinities are not levels (they render as silence and full scale):
+            # they cannot make a two-value square read as a noise floor.
+            flat = flat[np.isfinite(flat)]
+            if flat.size == 0:
+                return
+        low, high = flat.min(), flat.max()
+        if low != high and bool(np.any((flat > low) & (flat < high))):
+            self._between = True
+            return
+        self._values.update((float(low), float(high)))
+
+
 @dataclass
 class SignalReport:
     """Features of one decoded track, and the findings the signal alone supports."""
@@ -273,6 +312,7 @@ class SignalAnalyzer:
         byte_map: ByteMap | None = None,
         lap: Callable[[str], None] | None = None,
         transform_coded: bool = False,
+        stored_finer: bool = False,
     ) -> None:
         if sample_rate <= 0 or channels <= 0:
             raise ValueError(f"bad stream parameters: {sample_rate} Hz, {channels} channels")
@@ -326,6 +366,9 @@ class SignalAnalyzer:
         self._window = np.hanning(FFT_SIZE).astype(np.float32)
         self._byte_map = byte_map
         self._lap = lap or _no_lap
+        # The stored values of a source finer than its 16-bit rendering (fed by
+        # update_stored), for the silence policy's two codes.
+        self._stored_levels = StoredLevels() if stored_finer else None
         self._windows = WindowAnalyzer(
             sample_rate=sample_rate,
             channels=channels,
@@ -338,6 +381,12 @@ class SignalAnalyzer:
         """Samples seen per 16-bit value (65536 bins, in uint16 order: 0 ... 32767, -32768 ...
         -1)."""
         return self._hist
+
+    def update_stored(self, stored: npt.NDArray[np.number]) -> None:
+        """The stored values of a block (24/32-bit integers or floats) of an analyzer made with
+        ``stored_finer``, beside the 16-bit rendering :meth:`update` takes."""
+        if self._stored_levels is not None:
+            self._stored_levels.update(stored)
 
     def update(
         self,
@@ -1116,6 +1165,22 @@ class SignalAnalyzer:
                         Severity.INFO,
                         peak_lsb=round(peak_lsb, 2),
                         distinct_values=distinct,
+                    )
+                )
+                return out
+            stored = self._stored_levels.distinct if self._stored_levels is not None else 2
+            if stored >= NOISE_FLOOR_CODES:
+                # Two codes only in the 16-bit rendering: the stored values (24-bit, float) are
+                # a noise floor finer than one 16-bit step (see StoredLevels).
+                out.append(
+                    finding(
+                        "signal.silence",
+                        f"The track is near silence: within {peak_lsb:.1f} 16-bit LSB of zero, "
+                        "a noise floor finer than 16 bits stored as many values (noted, not held).",
+                        Severity.INFO,
+                        peak_lsb=round(peak_lsb, 2),
+                        distinct_values=distinct,
+                        stored_values_at_least=stored,
                     )
                 )
                 return out
