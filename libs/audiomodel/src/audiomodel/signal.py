@@ -103,6 +103,14 @@ ONE_SIDED_MIN_S = 1.0  # sound this long that never crosses zero is not a record
 # Codes a noise floor spreads over within two codes of zero (TPDF dither alone spans three);
 # one is digital silence (noted), two a square of the lowest bit (held; see _findings).
 NOISE_FLOOR_CODES = 3
+# Magnitudes (16-bit codes) a sound made at 16 bits always passes through and a sound made at
+# 8 bits (one code: 256) and widened never uses, even scaled down 6 dB: above a noise-shaped
+# dither's reach around zero (a few codes), below half an 8-bit code (see coarse_steps).
+COARSE_GAP = (16, 128)
+# Lag-1 correlation from which a coarse track is sound, predictable from its neighbours (its
+# power below a quarter of the sample rate): speech and music at any rate, noisy clips 0.5 and
+# up; zero-padded random bytes written as high bytes 0.0 (see coarse_sound).
+COARSE_SOUND_LAG1 = 0.3
 LOWEST_PITCH_HZ = 20.0  # the lowest audible pitch: a waveform's period of 50 ms
 AUDIBLE_CROSSINGS_PER_S = 2 * LOWEST_PITCH_HZ  # zero crossings of a waveform at 20 Hz
 # Share of a spectrum's power in its strongest 4 bins (of 1,023; ``peak_ratio_median``) from
@@ -786,6 +794,7 @@ class SignalAnalyzer:
         features = self._features()
         envelope = np.concatenate(self._envelope) if self._envelope else np.zeros(0, np.float32)
         self._lap("signal")
+        self._windows.coarse_steps = self.coarse_sound(features)
         windows = self._windows.report(self._byte_map)
         self._lap("windows")
         findings = self._findings(features)
@@ -904,7 +913,11 @@ class SignalAnalyzer:
             and self._kurtosis() < UNIFORM_KURTOSIS
         ):
             signs.append("white_uniform")
-        if f["zero_edge_ratio"] >= ZERO_EDGE_SIGN and self.level_bits > 8:
+        if (
+            f["zero_edge_ratio"] >= ZERO_EDGE_SIGN
+            and self.level_bits > 8
+            and not self.coarse_sound(f)
+        ):
             signs.append("zero_edges")
         if f["dc_ratio"] >= DC_SIGN:
             signs.append("one_sided")
@@ -1031,6 +1044,30 @@ class SignalAnalyzer:
         if coarse.size < 8 or coarse.mean() <= 0:
             return False
         return bool(coarse.std() / coarse.mean() < 0.25)
+
+    def coarse_sound(self, f: dict[str, float]) -> bool:
+        """Whether a track stored at 16 bits is a sound made at 8 bits (or coarser): it moves
+        in steps of an 8-bit code or more (no sample in :data:`COARSE_GAP` either side of
+        zero, some beyond it) and is predictable from its neighbours
+        (:data:`COARSE_SOUND_LAG1`).
+
+        An 8-bit sound (a retro sample, a game's effects, u-law telephone audio) widened to 16
+        bits keeps its values on multiples of 256, and a gain, a normalisation or a resample
+        with dither after that only blurs each level by a few codes: the band between the
+        dither around zero and the first level stays empty, which no sound made at 16 bits
+        leaves (every waveform crossing zero passes through it). Such a track's zero edges
+        are judged as an 8-bit file's are (a neighbour of zero one or two of its steps away is
+        not "loud"). Data written as samples fills the band: a binary's small words, and
+        text with zero padding, whose (character, 0) words are 32-126; bytes written into the
+        high byte leave it empty, but are white (lag-1 correlation ~0), which sound is not.
+        """
+        if self.level_bits <= 8 or self._n == 0 or f["lag1_corr"] < COARSE_SOUND_LAG1:
+            return False
+        low, high = COARSE_GAP
+        hist = self._hist  # uint16 order: v >= 0 at v, v < 0 at 65536 + v
+        in_gap = int(hist[low:high].sum()) + int(hist[65536 - high + 1 : 65536 - low + 1].sum())
+        beyond = int(hist[high:32768].sum()) + int(hist[32768 : 65536 - high + 1].sum())
+        return in_gap == 0 and beyond > 0
 
     def _used(self) -> npt.NDArray[np.intp]:
         """The histogram's non-empty bins (uint16 order), found once for all the samples seen
@@ -1197,6 +1234,7 @@ class SignalAnalyzer:
         if (
             f["zero_edge_ratio"] >= ZERO_EDGE_DATA
             and self._zero_edge_count() >= ZERO_EDGE_MIN_COUNT
+            and not self.coarse_sound(f)
             and header is None
             and self._zero_is_padding()
         ):
