@@ -348,7 +348,7 @@ CLIP_KINDS: dict[str, tuple[str, Make]] = {
             )
         ),
     ),
-    "long fades": ("fades", sox_store(effects=("fade", "q", "1.5", "-0", "1.5"))),
+    "long fades": ("fades", sox_store(effects=("fade", "q", "0.7", "-0", "0.7"))),
     "limited +18 dB": ("dynamics", sox_store(effects=("gain", "-l", "18"))),
     "clipped +12 dB": ("dynamics", sox_global("-D", effects=("gain", "12"))),
     "compand hard": (
