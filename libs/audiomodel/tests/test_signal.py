@@ -255,6 +255,34 @@ def test_zero_padded_fields_are_the_structure_of_a_file_not_sound() -> None:
     assert flagged and flagged[0].evidence["zero_edges"] >= 64
 
 
+def test_an_8_bit_sound_widened_and_normalised_is_judged_at_its_own_steps() -> None:
+    """An 8-bit sound exported at 16 bits after a normalisation with TPDF dither keeps each
+    level within a code of a multiple of ~1,300: a neighbour of its zero is one of its steps,
+    not a loud sample beside a zero-padded field (coarse_sound)."""
+    rng = np.random.default_rng(4)
+    sound = music_like(seconds=3.0, channels=1).astype(np.float64) / 10  # quiet: few codes
+    eight_bit = np.rint(sound / 256) * 256  # stored at 8 bits
+    normalised = eight_bit * (26000 / np.abs(eight_bit).max())
+    dither = rng.uniform(-0.5, 0.5, normalised.shape) + rng.uniform(-0.5, 0.5, normalised.shape)
+    widened = np.rint(normalised + dither).astype(np.int16)
+    report = analyse(widened)
+    assert report.features["zero_edge_ratio"] > 0.01  # every step beside zero is "loud"
+    assert not any(f.severity >= Severity.SUSPICIOUS for f in report.findings), report.findings
+
+
+def test_zero_padded_bytes_written_as_high_bytes_keep_their_zero_edges() -> None:
+    """Bytes written into the high byte of 16-bit samples also leave the small values empty,
+    but they are white: the zero edges still count."""
+    rng = np.random.default_rng(3)
+    parts = []
+    for _ in range(3000):
+        parts.append(rng.integers(0, 256, int(rng.integers(2, 12))))
+        parts.append(np.zeros(int(rng.integers(4, 40)), dtype=np.int64))
+    high_bytes = (np.concatenate(parts) << 8).astype(np.int16).reshape(-1, 1)
+    report = analyse(high_bytes)
+    assert any(f.code == "signal.data_as_audio" for f in report.findings)
+
+
 def test_music_fades_into_silence_instead_of_jumping_to_exact_zero() -> None:
     quiet_start = music_like()
     quiet_start[: RATE // 2] = 0  # digital silence, then the notes

@@ -363,6 +363,34 @@ def test_a_digitally_silent_track_is_accepted_and_noted_but_a_lowest_bit_square_
     assert square.decision is not Decision.ACCEPT
 
 
+@pytest.mark.parametrize("subtype", ["PCM_24", "PCM_32", "FLOAT"])
+def test_a_noise_floor_finer_than_16_bits_is_near_silence_but_a_wide_two_value_square_is_held(
+    subtype: str,
+) -> None:
+    """A 24-bit, 32-bit or float track within one 16-bit step of zero (a quiet room through a
+    24-bit converter, a fade's dithered tail) renders to the 16-bit codes -1 and 0 and would
+    read as a square of the lowest bit; its stored values are a noise floor (StoredLevels).
+    Two stored values in runs are still held, at any width."""
+    rng = np.random.default_rng(5)
+    offset = 0.3 if subtype == "FLOAT" else 0.0  # floats round: off-centre to reach two codes
+    floor = (rng.normal(offset, 0.15, (3 * 48000, 1)) / 32768).clip(-1 / 32768, 0.99 / 32768)
+    buf = io.BytesIO()
+    sf.write(buf, floor, 48000, format="WAV", subtype=subtype)
+    verdict = validate_bytes(buf.getvalue(), name="room.wav")
+    silence = [f for f in verdict.findings if f.code == "signal.silence"]
+    assert silence and silence[0].severity is Severity.INFO, verdict.to_dict()
+    assert silence[0].evidence["distinct_values"] == 2  # the rendering alone is two codes
+    assert verdict.decision is Decision.ACCEPT
+    runs = -(np.arange(3 * 48000) // 40 % 2).reshape(-1, 1) / 32768  # 0 and -1 16-bit LSB
+    square = io.BytesIO()
+    sf.write(square, runs, 48000, format="WAV", subtype=subtype)
+    held = validate_bytes(square.getvalue(), name="square.wav")
+    assert {f.code: f.severity for f in held.findings}.get("signal.silence") is (
+        Severity.SUSPICIOUS
+    )
+    assert held.decision is not Decision.ACCEPT
+
+
 class _CrestModel:
     """A stand-in for the learned model that calls anything with a low crest factor data (as
     the real one does for limited sweeps), or everything data with ``always``."""

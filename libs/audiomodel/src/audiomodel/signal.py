@@ -113,6 +113,14 @@ RAIL_OTHER_SHARE = 0.1
 # Codes a noise floor spreads over within two codes of zero (TPDF dither alone spans three);
 # one is digital silence (noted), two a square of the lowest bit (held; see _findings).
 NOISE_FLOOR_CODES = 3
+# Magnitudes (16-bit codes) a sound made at 16 bits always passes through and a sound made at
+# 8 bits (one code: 256) and widened never uses, even scaled down 6 dB: above a noise-shaped
+# dither's reach around zero (a few codes), below half an 8-bit code (see coarse_steps).
+COARSE_GAP = (16, 128)
+# Lag-1 correlation from which a coarse track is sound, predictable from its neighbours (its
+# power below a quarter of the sample rate): speech and music at any rate, noisy clips 0.5 and
+# up; zero-padded random bytes written as high bytes 0.0 (see coarse_sound).
+COARSE_SOUND_LAG1 = 0.3
 LOWEST_PITCH_HZ = 20.0  # the lowest audible pitch: a waveform's period of 50 ms
 AUDIBLE_CROSSINGS_PER_S = 2 * LOWEST_PITCH_HZ  # zero crossings of a waveform at 20 Hz
 # Share of a spectrum's power in its strongest 4 bins (of 1,023; ``peak_ratio_median``) from
@@ -230,6 +238,45 @@ def channel_sum(ints: npt.NDArray[np.int16]) -> npt.NDArray[np.int32]:
     return summed
 
 
+class StoredLevels:
+    """How many distinct values a source finer than 16 bits stores (24/32-bit PCM, float),
+    counted up to :data:`NOISE_FLOOR_CODES`.
+
+    The signal is measured on a 16-bit rendering, and 24/32-bit integers keep only their top
+    16 bits (a floor): a noise floor within one 16-bit step of zero, which a 24-bit converter's
+    dither or a float mix's tail spreads over many stored values, renders as the two codes -1
+    and 0, which is what a square of the lowest bit looks like. Whether a near-silent track is
+    two values or a noise floor is a question about the values it stores. Exact and cheap: a
+    block with a value strictly between its own extremes holds three; otherwise its (at most
+    two) values join a set of at most three. A track of sound settles it in its first block.
+    """
+
+    def __init__(self) -> None:
+        self._values: set[float] = set()
+        self._between = False  # a block held a value strictly between its extremes
+
+    @property
+    def distinct(self) -> int:
+        """Distinct stored values seen, capped at :data:`NOISE_FLOOR_CODES`."""
+        return NOISE_FLOOR_CODES if self._between else min(len(self._values), NOISE_FLOOR_CODES)
+
+    def update(self, stored: npt.NDArray[np.number]) -> None:
+        if self.distinct >= NOISE_FLOOR_CODES or stored.size == 0:
+            return
+        flat = stored.reshape(-1)
+        if flat.dtype.kind == "f":
+            # NaNs and infinities are not levels (they render as silence and full scale):
+            # they cannot make a two-value square read as a noise floor.
+            flat = flat[np.isfinite(flat)]
+            if flat.size == 0:
+                return
+        low, high = flat.min(), flat.max()
+        if low != high and bool(np.any((flat > low) & (flat < high))):
+            self._between = True
+            return
+        self._values.update((float(low), float(high)))
+
+
 @dataclass
 class SignalReport:
     """Features of one decoded track, and the findings the signal alone supports."""
@@ -283,6 +330,7 @@ class SignalAnalyzer:
         byte_map: ByteMap | None = None,
         lap: Callable[[str], None] | None = None,
         transform_coded: bool = False,
+        stored_finer: bool = False,
     ) -> None:
         if sample_rate <= 0 or channels <= 0:
             raise ValueError(f"bad stream parameters: {sample_rate} Hz, {channels} channels")
@@ -336,6 +384,9 @@ class SignalAnalyzer:
         self._window = np.hanning(FFT_SIZE).astype(np.float32)
         self._byte_map = byte_map
         self._lap = lap or _no_lap
+        # The stored values of a source finer than its 16-bit rendering (fed by
+        # update_stored), for the silence policy's two codes.
+        self._stored_levels = StoredLevels() if stored_finer else None
         self._windows = WindowAnalyzer(
             sample_rate=sample_rate,
             channels=channels,
@@ -348,6 +399,12 @@ class SignalAnalyzer:
         """Samples seen per 16-bit value (65536 bins, in uint16 order: 0 ... 32767, -32768 ...
         -1)."""
         return self._hist
+
+    def update_stored(self, stored: npt.NDArray[np.number]) -> None:
+        """The stored values of a block (24/32-bit integers or floats) of an analyzer made with
+        ``stored_finer``, beside the 16-bit rendering :meth:`update` takes."""
+        if self._stored_levels is not None:
+            self._stored_levels.update(stored)
 
     def update(
         self,
@@ -747,6 +804,7 @@ class SignalAnalyzer:
         features = self._features()
         envelope = np.concatenate(self._envelope) if self._envelope else np.zeros(0, np.float32)
         self._lap("signal")
+        self._windows.coarse_steps = self.coarse_sound(features)
         windows = self._windows.report(self._byte_map)
         self._lap("windows")
         findings = self._findings(features)
@@ -865,7 +923,11 @@ class SignalAnalyzer:
             and self._kurtosis() < UNIFORM_KURTOSIS
         ):
             signs.append("white_uniform")
-        if f["zero_edge_ratio"] >= ZERO_EDGE_SIGN and self.level_bits > 8:
+        if (
+            f["zero_edge_ratio"] >= ZERO_EDGE_SIGN
+            and self.level_bits > 8
+            and not self.coarse_sound(f)
+        ):
             signs.append("zero_edges")
         if f["dc_ratio"] >= DC_SIGN:
             signs.append("one_sided")
@@ -1001,6 +1063,30 @@ class SignalAnalyzer:
         if coarse.size < 8 or coarse.mean() <= 0:
             return False
         return bool(coarse.std() / coarse.mean() < 0.25)
+
+    def coarse_sound(self, f: dict[str, float]) -> bool:
+        """Whether a track stored at 16 bits is a sound made at 8 bits (or coarser): it moves
+        in steps of an 8-bit code or more (no sample in :data:`COARSE_GAP` either side of
+        zero, some beyond it) and is predictable from its neighbours
+        (:data:`COARSE_SOUND_LAG1`).
+
+        An 8-bit sound (a retro sample, a game's effects, u-law telephone audio) widened to 16
+        bits keeps its values on multiples of 256, and a gain, a normalisation or a resample
+        with dither after that only blurs each level by a few codes: the band between the
+        dither around zero and the first level stays empty, which no sound made at 16 bits
+        leaves (every waveform crossing zero passes through it). Such a track's zero edges
+        are judged as an 8-bit file's are (a neighbour of zero one or two of its steps away is
+        not "loud"). Data written as samples fills the band: a binary's small words, and
+        text with zero padding, whose (character, 0) words are 32-126; bytes written into the
+        high byte leave it empty, but are white (lag-1 correlation ~0), which sound is not.
+        """
+        if self.level_bits <= 8 or self._n == 0 or f["lag1_corr"] < COARSE_SOUND_LAG1:
+            return False
+        low, high = COARSE_GAP
+        hist = self._hist  # uint16 order: v >= 0 at v, v < 0 at 65536 + v
+        in_gap = int(hist[low:high].sum()) + int(hist[65536 - high + 1 : 65536 - low + 1].sum())
+        beyond = int(hist[high:32768].sum()) + int(hist[32768 : 65536 - high + 1].sum())
+        return in_gap == 0 and beyond > 0
 
     def _used(self) -> npt.NDArray[np.intp]:
         """The histogram's non-empty bins (uint16 order), found once for all the samples seen
@@ -1138,6 +1224,22 @@ class SignalAnalyzer:
                     )
                 )
                 return out
+            stored = self._stored_levels.distinct if self._stored_levels is not None else 2
+            if stored >= NOISE_FLOOR_CODES:
+                # Two codes only in the 16-bit rendering: the stored values (24-bit, float) are
+                # a noise floor finer than one 16-bit step (see StoredLevels).
+                out.append(
+                    finding(
+                        "signal.silence",
+                        f"The track is near silence: within {peak_lsb:.1f} 16-bit LSB of zero, "
+                        "a noise floor finer than 16 bits stored as many values (noted, not held).",
+                        Severity.INFO,
+                        peak_lsb=round(peak_lsb, 2),
+                        distinct_values=distinct,
+                        stored_values_at_least=stored,
+                    )
+                )
+                return out
             out.append(
                 finding(
                     "signal.silence",
@@ -1151,6 +1253,7 @@ class SignalAnalyzer:
         if (
             f["zero_edge_ratio"] >= ZERO_EDGE_DATA
             and self._zero_edge_count() >= ZERO_EDGE_MIN_COUNT
+            and not self.coarse_sound(f)
             and header is None
             and self._zero_is_padding()
         ):

@@ -321,6 +321,7 @@ def _decode_and_measure(
                 byte_map=_byte_map(analysis.container, channels),
                 lap=lap,
                 transform_coded=subtype in _TRANSFORM_CODED,
+                stored_finer=subtype in _FINER_THAN_16,
             )
             lap("signal")
             stego = _stego_analyzer(subtype, channels)
@@ -336,6 +337,8 @@ def _decode_and_measure(
                 signal.update(
                     samples, stored if subtype in _FLOAT_SUBTYPES else None, summed=summed
                 )
+                if stored is not None and subtype in _FINER_THAN_16:
+                    signal.update_stored(stored)
                 lap("signal")
                 modem.update(samples, summed=summed)
                 lap("modem")
@@ -482,6 +485,8 @@ def _byte_map(container: ContainerReport | None, channels: int) -> ByteMap | Non
 
 _FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
 _STORED_BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
+# Sources whose stored values are finer than the 16-bit rendering the signal is measured on.
+_FINER_THAN_16 = _FLOAT_SUBTYPES | {"PCM_24", "PCM_32"}
 # Codecs that store quantised spectra (subbands, MDCT), whose decoders synthesise every sample.
 _TRANSFORM_CODED = frozenset({"MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III", "VORBIS", "OPUS"})
 

@@ -325,6 +325,10 @@ class WindowAnalyzer:
         self.sample_rate = sample_rate
         self.channels = channels
         self.level_bits = level_bits
+        # Set by the signal analyzer before report(): the track's sound moves in steps of an
+        # 8-bit code or more however it is stored (SignalAnalyzer.coarse_sound), so zero edges
+        # are judged as at 8 bits.
+        self.coarse_steps = False
         self.transform_coded = transform_coded
         self.cell = max(256, round(sample_rate * CELL_SECONDS))
         step = 1 << (16 - min(level_bits, 16))
@@ -1012,7 +1016,7 @@ class WindowAnalyzer:
         # at 8 kHz under shaped dither (white for its first 1.5 s, as loud as the dither
         # there) read 0.013 zero edges per sample in that window and was rejected for it.
         zero_edges = m["zero_edge_rate"] >= max(ZERO_EDGE_RATE, 2 * track["zero_edge_ref"])
-        if self.level_bits > 8:
+        if self.level_bits > 8 and not self.coarse_steps:
             structured |= zero_edges
         # Signs far from the track's typical half second stand out on their own.
         if track["dc_ratio"] < ONE_SIDED_DC / 2:
@@ -1023,7 +1027,11 @@ class WindowAnalyzer:
         # (a sweep near Nyquist) lands on it beside a loud sample about once in a hundred
         # samples by chance; and an 8-bit file's zero bytes decode to the negative rail, not
         # to zero, so zero padding leaves no zero edges to find.
-        if track["zero_edge_median"] < ZERO_EDGE_RATE / 2 and self.level_bits > 8:
+        if (
+            track["zero_edge_median"] < ZERO_EDGE_RATE / 2
+            and self.level_bits > 8
+            and not self.coarse_steps
+        ):
             standout |= zero_edges
         absurd: npt.NDArray[np.bool_] = m["absurd_floats"] >= ABSURD_FLOAT_COUNT
         if self.transform_coded:
