@@ -1,0 +1,243 @@
+"""Digital modulation found by its symbol clock in the signal's envelope (cyclostationarity).
+
+A PSK, QAM or scrambled-baseband modem sends one symbol every 1/R s, each a pulse of a fixed
+shape whose amplitude or phase the data picks. Whatever the data, the power of the signal
+rises and falls with the pulse train: the squared envelope ``|z(t)|^2`` of the analytic signal
+is periodic on average with the symbol period, so its spectrum holds a sharp line at the symbol
+rate R (hundreds to thousands of Hz, held to a crystal's accuracy over the whole burst), while
+the signal's own spectrum is a spread band with no line there: the line is made by thousands of
+frequency pairs ``(f, f + R)`` across the band's edges, each adding a little in phase
+(``E(R) = sum_f Z(f + R) Z*(f)``). This is what no microphone, voice or instrument makes:
+
+- a sound's envelope lines come from pairs of its own spectral lines (a held note's partials
+  beat at its pitch, two notes at their difference), so a handful of frequency pairs carry the
+  whole envelope line; the test asks that the strongest 1 % of the pairs carry little of it
+  (``MAX_TOP_PAIR_SHARE``);
+- tempo, a sequencer's tick and a drum machine's loop are periodic at under ~20 Hz (a chiptune
+  frame clock at 50-60 Hz): their envelope is a comb of lines at multiples of that rate, many
+  of them below R; a modem's envelope holds lines only at multiples of R, so a chunk with
+  strong lines below the candidate not at its multiples is not read (``MAX_STRAY_LINES``);
+- vibrato, portamento and the drift of a player smear a line over many bins in ~3 s.
+
+FSK with continuous phase keeps a constant envelope (no line; the FSK test finds its tones);
+OFDM's envelope is near Gaussian, its symbol rate (tens of Hz) below ``MIN_RATE_HZ``.
+
+The test reads each analysed chunk (``modem.CHUNK`` samples at the reduced rate) through the
+chunk's shared real FFT: one inverse complex FFT (the analytic signal of 200 Hz up) and one real
+FFT of the squared envelope. A transmission is consecutive chunks whose lines sit at the same
+rate; it is reported from ``MIN_CHUNKS`` chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.fft
+
+Floats = npt.NDArray[np.float64]
+
+BAND_LOW_HZ = 200.0  # the analytic band starts here: bass and drums beat at tempo below it
+MIN_RATE_HZ = 150.0  # symbol rates looked for: tempo, ticks and frame clocks sit below
+MAX_RATE_HZ = 10000.0
+FLOOR_BLOCK = 256  # envelope-spectrum bins a floor median is taken over (~94 Hz at 24 kHz)
+MIN_LINE_RATIO = 400.0
+WHITEN_BLOCK = 128  # bins (~47 Hz at 24 kHz) a level is taken over  # the line over the envelope spectrum's floor (a power ratio)
+CANDIDATES = 4  # lines examined a chunk (the strongest)
+TOP_PAIRS = 0.01  # the share of frequency pairs whose contribution is weighed
+MAX_TOP_PAIR_SHARE = 0.35  # of the line carried by the strongest 1 % of pairs
+MAX_STRAY_LINES = 3  # strong envelope lines below the rate that are not its multiples
+RATE_MATCH = 0.002  # relative: chunks of one transmission share the rate this closely
+MIN_CHUNKS = 2
+PARTIAL_POWER = 30.0  # a spectral line in the whitened band (each block's mean power is 1)
+MIN_LINE_PAIRS = 2  # pairs of lines the rate apart that make the envelope line a sound's
+
+
+@dataclass(frozen=True, slots=True)
+class CyclicLine:
+    """One chunk's symbol-rate line: the rate (Hz = Bd), its power over the floor, the share
+    of it carried by the strongest pairs, and the chunk's time span."""
+
+    rate_hz: float
+    ratio: float
+    top_pair_share: float
+    start_s: float
+    end_s: float
+
+
+def _floor(power: Floats) -> Floats:
+    """A robust floor of ``power`` per bin: the median of each block of ``FLOOR_BLOCK`` bins,
+    the larger of a block's and its neighbours' medians (a line near a block edge)."""
+    blocks = power.size // FLOOR_BLOCK
+    medians = np.median(power[: blocks * FLOOR_BLOCK].reshape(blocks, FLOOR_BLOCK), axis=1)
+    padded = np.concatenate((medians[:1], medians, medians[-1:]))
+    smooth = np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])
+    floor = np.repeat(smooth, FLOOR_BLOCK)
+    if floor.size < power.size:
+        floor = np.concatenate((floor, np.full(power.size - floor.size, floor[-1])))
+    return floor + 1e-30
+
+
+def _whitened(band: npt.NDArray[np.complex128]) -> npt.NDArray[np.complex64]:
+    """``band`` over its local level (blocks of ``WHITEN_BLOCK`` bins): music's energy falls
+    by tens of dB from the bass up and would otherwise bury a modem's band in its own beating;
+    divided out, every frequency pair weighs by how much the modem holds of it."""
+    power = (band.real**2 + band.imag**2).astype(np.float64)
+    blocks = max(1, power.size // WHITEN_BLOCK)
+    level = power[: blocks * WHITEN_BLOCK].reshape(blocks, -1).mean(axis=1)
+    level = np.repeat(level, WHITEN_BLOCK)
+    if level.size < power.size:
+        level = np.concatenate((level, np.full(power.size - level.size, level[-1])))
+    whitened: npt.NDArray[np.complex64] = (band / np.sqrt(level + 1e-30)).astype(np.complex64)
+    return whitened
+
+
+def _top_pair_share(band: npt.NDArray[np.complex64], lag: int) -> float:
+    """The share of ``sum_f Z(f + lag) Z*(f)`` carried by its strongest ``TOP_PAIRS`` terms
+    (each term's part along the sum): ~1 when a few pairs of lines make it, small when the
+    whole band adds in phase."""
+    terms = band[lag:] * np.conj(band[:-lag])
+    total = terms.sum()
+    if abs(total) == 0:
+        return 1.0
+    along = (terms * np.conj(total) / abs(total)).real
+    k = max(8, int(TOP_PAIRS * along.size))
+    top = np.partition(along, along.size - k)[-k:]
+    return float(min(1.0, max(0.0, top.sum() / along.sum())))
+
+
+def cyclic_lines(
+    spectrum: npt.NDArray[np.complex128], size: int, sr: float, start_s: float
+) -> list[CyclicLine]:
+    """Symbol-rate lines of one chunk from its real FFT ``spectrum`` (of ``size`` samples at
+    ``sr``): lines of the squared envelope at ``MIN_RATE_HZ``-``MAX_RATE_HZ`` standing
+    ``MIN_LINE_RATIO`` over the floor, made by the whole band (``MAX_TOP_PAIR_SHARE``), in a
+    chunk whose envelope has few other lines below them."""
+    bin_hz = sr / size
+    low = int(BAND_LOW_HZ / bin_hz)
+    analytic = np.zeros(size, dtype=np.complex64)
+    analytic[low : spectrum.size - 1] = _whitened(spectrum[low:-1])
+    envelope = scipy.fft.ifft(analytic)
+    power_env = np.abs(scipy.fft.rfft(envelope.real**2 + envelope.imag**2))
+    power_env *= power_env
+    ratio = power_env / _floor(power_env)
+    lo = int(MIN_RATE_HZ / bin_hz)
+    hi = min(ratio.size - 1, int(min(MAX_RATE_HZ, 0.9 * sr / 2) / bin_hz))
+    if hi <= lo:
+        return []
+    window = ratio[lo:hi]
+    strong = np.flatnonzero(window >= MIN_LINE_RATIO)
+    if strong.size == 0:
+        return []
+    order = strong[np.argsort(window[strong])[::-1]]
+    band = analytic[low : spectrum.size - 1]
+    lines: list[CyclicLine] = []
+    seen: list[int] = []
+    strong_all = np.flatnonzero(ratio[int(20 / bin_hz) : hi] >= MIN_LINE_RATIO) + int(20 / bin_hz)
+    for i in order:
+        lag = int(i + lo)
+        if any(abs(lag - s) <= 3 for s in seen):
+            continue
+        seen.append(lag)
+        if len(seen) > CANDIDATES:
+            break
+        # lines below the rate that are not its multiples: a periodic sound's comb
+        below = strong_all[strong_all < lag - 3]
+        multiple = below * 1.0 / lag
+        stray = np.abs(multiple - np.round(multiple)) * lag > 3
+        # runs of adjacent bins are one line
+        stray_lines = np.unique(below[stray] // 4).size
+        if stray_lines > MAX_STRAY_LINES:
+            continue
+        if _line_pairs(band, lag) >= MIN_LINE_PAIRS:
+            continue
+        share = _top_pair_share(band, lag)
+        if share <= MAX_TOP_PAIR_SHARE:
+            rate = _refined(power_env, lag) * bin_hz
+            lines.append(CyclicLine(rate, float(window[i]), share, start_s, start_s + size / sr))
+    return lines
+
+
+def _line_pairs(band: npt.NDArray[np.complex64], lag: int) -> int:
+    """How many pairs of spectral lines of the whitened band lie ``lag`` bins apart (within
+    tuning and a little vibrato): a held note's partials, or two notes' partials, beat in the
+    envelope at their spacing; a modem's spectrum is a spread band whose line is made by the
+    whole band, not by lines."""
+    power = band.real**2 + band.imag**2
+    peaks = np.flatnonzero(power >= PARTIAL_POWER)
+    if peaks.size < 2:
+        return 0
+    reach = max(2, int(0.004 * lag))
+    at = np.searchsorted(peaks, peaks + lag - reach)
+    ends = np.searchsorted(peaks, peaks + lag + reach, side="right")
+    paired = peaks[ends > at]
+    # neighbouring bins of one line count once
+    return int(np.unique(paired // 8).size)
+
+
+def _refined(power: Floats, peak: int) -> float:
+    """The line's frequency in bins, between bins (the power-weighted centre of the peak and
+    its neighbours)."""
+    part = power[peak - 1 : peak + 2]
+    return float(peak + (part[2] - part[0]) / max(1e-30, part.sum()))
+
+
+@dataclass(frozen=True, slots=True)
+class CyclicTransmission:
+    """Chunks whose envelopes hold a line at one symbol rate."""
+
+    rate_hz: float
+    start_s: float
+    end_s: float
+    chunks: int
+    ratio: float  # the median line over the floor
+    top_pair_share: float  # the median share of the strongest pairs
+
+
+def cyclic_transmissions(lines: list[tuple[int, CyclicLine]]) -> list[CyclicTransmission]:
+    """Group chunk lines at one rate (``RATE_MATCH``; one missed chunk bridged) into
+    transmissions of at least ``MIN_CHUNKS`` chunks; a rate that is a multiple of a slower
+    one found over the same chunks is that one's harmonic and not reported apart."""
+    groups: list[list[tuple[int, CyclicLine]]] = []
+    for index, line in sorted(lines, key=lambda item: (item[0], item[1].rate_hz)):
+        home = next(
+            (
+                g
+                for g in groups
+                if 0 < index - g[-1][0] <= 2
+                and abs(g[-1][1].rate_hz - line.rate_hz) <= RATE_MATCH * line.rate_hz
+            ),
+            None,
+        )
+        if home is None:
+            groups.append([(index, line)])
+        else:
+            home.append((index, line))
+    found = []
+    for group in groups:
+        chunks = {i for i, _ in group}
+        if len(chunks) < MIN_CHUNKS:
+            continue
+        found.append(
+            CyclicTransmission(
+                float(np.median([line.rate_hz for _, line in group])),
+                min(line.start_s for _, line in group),
+                max(line.end_s for _, line in group),
+                len(chunks),
+                float(np.median([line.ratio for _, line in group])),
+                float(np.median([line.top_pair_share for _, line in group])),
+            )
+        )
+    kept: list[CyclicTransmission] = []
+    for t in sorted(found, key=lambda t: t.rate_hz):
+        harmonic = any(
+            k.start_s < t.end_s
+            and t.start_s < k.end_s
+            and abs(t.rate_hz / k.rate_hz - round(t.rate_hz / k.rate_hz)) * k.rate_hz
+            <= RATE_MATCH * t.rate_hz
+            for k in kept
+        )
+        if not harmonic:
+            kept.append(t)
+    return kept
