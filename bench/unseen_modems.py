@@ -120,11 +120,11 @@ def codec2_fsk(
 
 
 AMODEM_SCRIPT = """
-import os, sys
-os.environ['BITRATE'] = sys.argv[1]
-from amodem.__main__ import main
-sys.argv = ['amodem', 'send', '-i', sys.argv[2], '-o', sys.argv[3]]
-main()
+import sys
+from amodem import config, main
+cfg = config.bitrates[int(sys.argv[1])]
+with open(sys.argv[2], 'rb') as src, open(sys.argv[3], 'wb') as dst:
+    main.send(cfg, src, dst)
 """
 
 GGWAVE_SCRIPT = """
@@ -158,8 +158,8 @@ def amodem(bitrate: int, venv: Path | None) -> Callable[[bytes, Path], np.ndarra
             )
         except subprocess.CalledProcessError:
             return None
-        # amodem writes 16-bit mono at its configured rate: 8 kHz up to 48 kb/s, else 32 kHz
-        sr = 8000 if bitrate <= 48 else 32000
+        # amodem writes 16-bit mono at its configuration's rate (8, 16 or 32 kHz)
+        sr = 8000 if bitrate <= 8 else 16000 if bitrate <= 24 else 32000
         return _raw(tmp / "am.raw", sr)
 
     return make

@@ -42,7 +42,7 @@ BAND_LOW_HZ = 200.0  # the analytic band starts here: bass and drums beat at tem
 MIN_RATE_HZ = 150.0  # symbol rates looked for: tempo, ticks and frame clocks sit below
 MAX_RATE_HZ = 10000.0
 FLOOR_BLOCK = 256  # envelope-spectrum bins a floor median is taken over (~94 Hz at 24 kHz)
-MIN_LINE_RATIO = 400.0
+MIN_LINE_RATIO = 150.0
 WHITEN_BLOCK = 128  # bins (~47 Hz at 24 kHz) a level is taken over  # the line over the envelope spectrum's floor (a power ratio)
 CANDIDATES = 4  # lines examined a chunk (the strongest)
 TOP_PAIRS = 0.01  # the share of frequency pairs whose contribution is weighed
@@ -50,7 +50,7 @@ MAX_TOP_PAIR_SHARE = 0.35  # of the line carried by the strongest 1 % of pairs
 MAX_STRAY_LINES = 3  # strong envelope lines below the rate that are not its multiples
 RATE_MATCH = 0.002  # relative: chunks of one transmission share the rate this closely
 MIN_CHUNKS = 2
-PARTIAL_POWER = 30.0  # a spectral line in the whitened band (each block's mean power is 1)
+PARTIAL_POWER = 100.0  # a spectral line: its bin over its block's median
 MIN_LINE_PAIRS = 2  # pairs of lines the rate apart that make the envelope line a sound's
 
 
@@ -133,6 +133,7 @@ def cyclic_lines(
     order = strong[np.argsort(window[strong])[::-1]]
     band = analytic[low : spectrum.size - 1]
     lines: list[CyclicLine] = []
+    line_powers: Floats | None = None
     seen: list[int] = []
     strong_all = np.flatnonzero(ratio[int(20 / bin_hz) : hi] >= MIN_LINE_RATIO) + int(20 / bin_hz)
     for i in order:
@@ -150,7 +151,9 @@ def cyclic_lines(
         stray_lines = np.unique(below[stray] // 4).size
         if stray_lines > MAX_STRAY_LINES:
             continue
-        if _line_pairs(band, lag) >= MIN_LINE_PAIRS:
+        if line_powers is None:
+            line_powers = _line_powers(spectrum[low:-1])
+        if _line_pairs(line_powers, lag) >= MIN_LINE_PAIRS:
             continue
         share = _top_pair_share(band, lag)
         if share <= MAX_TOP_PAIR_SHARE:
@@ -159,21 +162,32 @@ def cyclic_lines(
     return lines
 
 
-def _line_pairs(band: npt.NDArray[np.complex64], lag: int) -> int:
-    """How many pairs of spectral lines of the whitened band lie ``lag`` bins apart (within
-    tuning and a little vibrato): a held note's partials, or two notes' partials, beat in the
-    envelope at their spacing; a modem's spectrum is a spread band whose line is made by the
-    whole band, not by lines."""
-    power = band.real**2 + band.imag**2
-    peaks = np.flatnonzero(power >= PARTIAL_POWER)
+def _line_powers(band: npt.NDArray[np.complex128]) -> Floats:
+    """The band's power over the median of its block of ``WHITEN_BLOCK`` bins: a spectral line
+    (a partial held over the chunk) stands hundreds of times over it, a spread band's bins ~1."""
+    power = (band.real**2 + band.imag**2).astype(np.float64)
+    blocks = max(1, power.size // WHITEN_BLOCK)
+    level = np.median(power[: blocks * WHITEN_BLOCK].reshape(blocks, -1), axis=1)
+    level = np.repeat(level, WHITEN_BLOCK)
+    if level.size < power.size:
+        level = np.concatenate((level, np.full(power.size - level.size, level[-1])))
+    ratio: Floats = power / (level + 1e-30)
+    return ratio
+
+
+def _line_pairs(lines: Floats, lag: int) -> int:
+    """How many spectral lines of the band (``lines``: :func:`_line_powers`) have another
+    ``lag`` bins above them (within tuning and a little vibrato): a held note's partials, or two
+    notes' partials, or a clipped chord's products beat in the envelope at their spacing; a
+    modem's spectrum is a spread band whose line is made by the whole band, not by lines."""
+    peaks = np.flatnonzero(lines >= PARTIAL_POWER)
     if peaks.size < 2:
         return 0
     reach = max(2, int(0.004 * lag))
     at = np.searchsorted(peaks, peaks + lag - reach)
     ends = np.searchsorted(peaks, peaks + lag + reach, side="right")
     paired = peaks[ends > at]
-    # neighbouring bins of one line count once
-    return int(np.unique(paired // 8).size)
+    return int(np.unique(paired // 8).size)  # neighbouring bins of one line count once
 
 
 def _refined(power: Floats, peak: int) -> float:
