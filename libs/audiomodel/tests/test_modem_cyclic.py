@@ -41,6 +41,16 @@ def _psk(
     return np.real(base * np.exp(2j * np.pi * carrier * t))
 
 
+def _qam16(baud: float, carrier: float, seconds: float, seed: int) -> npt.NDArray[np.float64]:
+    rng = np.random.default_rng(seed)
+    levels = np.array([-3, -1, 1, 3])
+    n = int(seconds * baud)
+    symbols = levels[rng.integers(0, 4, n)] + 1j * levels[rng.integers(0, 4, n)]
+    base = _shaped_symbols(symbols.astype(np.complex128), baud, rng)
+    t = np.arange(base.size) / RATE
+    return np.real(base * np.exp(2j * np.pi * carrier * t))
+
+
 def _findings(y: npt.NDArray[np.float64]) -> list[dict[str, object]]:
     y = 0.5 * y / np.max(np.abs(y))
     report = scan_modem((y * 32767).astype(np.int16), RATE)
@@ -67,6 +77,8 @@ def _chords(seconds: float, seed: int) -> npt.NDArray[np.float64]:
 @pytest.mark.parametrize(
     ("name", "signal", "baud"),
     [
+        ("QPSK 1200 Bd", lambda: _psk(1200, 1800, 4, 8.0, 1), 1200),
+        ("16-QAM 2400 Bd", lambda: _qam16(2400, 3000, 8.0, 3), 2400),
         ("8PSK 1600 Bd", lambda: _psk(1600, 1800, 8, 8.0, 2), 1600),
     ],
 )
@@ -75,6 +87,16 @@ def test_psk_and_qam_are_found_by_their_symbol_rate(name: str, signal, baud: flo
     rates = [f["baud"] for f in found if f.get("modulation") == "cyclostationary"]
     assert rates, name
     assert abs(float(rates[0]) - baud) <= 0.005 * baud  # type: ignore[arg-type]
+
+
+def test_8psk_ten_db_under_chords_is_found() -> None:
+    chords = _chords(10.0, 4)
+    modem = _psk(1600, 1800, 8, 8.0, 5)
+    pad = np.zeros(chords.size)
+    pad[RATE : RATE + modem.size] = modem[: chords.size - RATE]
+    gain = np.sqrt(np.mean(chords**2) / np.mean(modem**2)) * 10 ** (-10 / 20)
+    found = _findings(chords + gain * pad)
+    assert any(f.get("modulation") == "cyclostationary" for f in found)
 
 
 @pytest.mark.parametrize("seed", [6, 7])

@@ -43,7 +43,11 @@ MIN_RATE_HZ = 150.0  # symbol rates looked for: tempo, ticks and frame clocks si
 MAX_RATE_HZ = 10000.0
 FLOOR_BLOCK = 256  # envelope-spectrum bins a floor median is taken over (~94 Hz at 24 kHz)
 MIN_LINE_RATIO = 150.0
-WHITEN_BLOCK = 128  # bins (~47 Hz at 24 kHz) a level is taken over  # the line over the envelope spectrum's floor (a power ratio)
+WHITEN_BLOCK = 128  # bins (~47 Hz at 24 kHz) a level is taken over
+# The band over its level to these powers: 0.5 whitens it (what finds a modem under music);
+# 0.25 keeps half its shape in dB (what finds a clean modem whose pulse has far, sign-alternating
+# sidelobes: whitened, pairs across each lobe boundary cancel the main lobe's line)
+WHITENINGS = (0.5, 0.25)  # the line over the envelope spectrum's floor (a power ratio)
 CANDIDATES = 4  # lines examined a chunk (the strongest)
 TOP_PAIRS = 0.01  # the share of frequency pairs whose contribution is weighed
 MAX_TOP_PAIR_SHARE = 0.35  # of the line carried by the strongest 1 % of pairs
@@ -79,7 +83,7 @@ def _floor(power: Floats) -> Floats:
     return floor + 1e-30
 
 
-def _whitened(band: npt.NDArray[np.complex128]) -> npt.NDArray[np.complex64]:
+def _whitened(band: npt.NDArray[np.complex128], exponent: float) -> npt.NDArray[np.complex64]:
     """``band`` over its local level (blocks of ``WHITEN_BLOCK`` bins): music's energy falls
     by tens of dB from the bass up and would otherwise bury a modem's band in its own beating;
     divided out, every frequency pair weighs by how much the modem holds of it."""
@@ -89,7 +93,7 @@ def _whitened(band: npt.NDArray[np.complex128]) -> npt.NDArray[np.complex64]:
     level = np.repeat(level, WHITEN_BLOCK)
     if level.size < power.size:
         level = np.concatenate((level, np.full(power.size - level.size, level[-1])))
-    whitened: npt.NDArray[np.complex64] = (band / np.sqrt(level + 1e-30)).astype(np.complex64)
+    whitened: npt.NDArray[np.complex64] = (band / (level + 1e-30) ** exponent).astype(np.complex64)
     return whitened
 
 
@@ -112,12 +116,33 @@ def cyclic_lines(
 ) -> list[CyclicLine]:
     """Symbol-rate lines of one chunk from its real FFT ``spectrum`` (of ``size`` samples at
     ``sr``): lines of the squared envelope at ``MIN_RATE_HZ``-``MAX_RATE_HZ`` standing
-    ``MIN_LINE_RATIO`` over the floor, made by the whole band (``MAX_TOP_PAIR_SHARE``), in a
-    chunk whose envelope has few other lines below them."""
+    ``MIN_LINE_RATIO`` over the floor, made by the whole band (``MAX_TOP_PAIR_SHARE``), not by
+    pairs of spectral lines, in a chunk whose envelope has few other lines below them; read
+    with the band whitened by each of ``WHITENINGS``."""
     bin_hz = sr / size
     low = int(BAND_LOW_HZ / bin_hz)
+    found: list[CyclicLine] = []
+    line_powers: list[Floats] = []  # of the raw band, made when first needed
+    for exponent in WHITENINGS:
+        for line in _lines_whitened(spectrum, size, sr, start_s, low, exponent, line_powers):
+            if all(abs(line.rate_hz - f.rate_hz) > 3 * bin_hz for f in found):
+                found.append(line)
+    return found
+
+
+def _lines_whitened(
+    spectrum: npt.NDArray[np.complex128],
+    size: int,
+    sr: float,
+    start_s: float,
+    low: int,
+    exponent: float,
+    line_powers: list[Floats],
+) -> list[CyclicLine]:
+    """:func:`cyclic_lines` of the band from bin ``low`` whitened with ``exponent``."""
+    bin_hz = sr / size
     analytic = np.zeros(size, dtype=np.complex64)
-    analytic[low : spectrum.size - 1] = _whitened(spectrum[low:-1])
+    analytic[low : spectrum.size - 1] = _whitened(spectrum[low:-1], exponent)
     envelope = scipy.fft.ifft(analytic)
     power_env = np.abs(scipy.fft.rfft(envelope.real**2 + envelope.imag**2))
     power_env *= power_env
@@ -133,7 +158,6 @@ def cyclic_lines(
     order = strong[np.argsort(window[strong])[::-1]]
     band = analytic[low : spectrum.size - 1]
     lines: list[CyclicLine] = []
-    line_powers: Floats | None = None
     seen: list[int] = []
     strong_all = np.flatnonzero(ratio[int(20 / bin_hz) : hi] >= MIN_LINE_RATIO) + int(20 / bin_hz)
     for i in order:
@@ -151,9 +175,9 @@ def cyclic_lines(
         stray_lines = np.unique(below[stray] // 4).size
         if stray_lines > MAX_STRAY_LINES:
             continue
-        if line_powers is None:
-            line_powers = _line_powers(spectrum[low:-1])
-        if _line_pairs(line_powers, lag) >= MIN_LINE_PAIRS:
+        if not line_powers:
+            line_powers.append(_line_powers(spectrum[low:-1]))
+        if _line_pairs(line_powers[0], lag) >= MIN_LINE_PAIRS:
             continue
         share = _top_pair_share(band, lag)
         if share <= MAX_TOP_PAIR_SHARE:
