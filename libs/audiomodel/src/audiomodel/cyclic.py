@@ -23,8 +23,9 @@ FSK with continuous phase keeps a constant envelope (no line; the FSK test finds
 OFDM's envelope is near Gaussian, its symbol rate (tens of Hz) below ``MIN_RATE_HZ``.
 
 The test reads each analysed chunk (``modem.CHUNK`` samples at the reduced rate) through the
-chunk's shared real FFT: one inverse complex FFT (the analytic signal of 200 Hz up) and one real
-FFT of the squared envelope. A transmission is consecutive chunks whose lines sit at the same
+chunk's shared real FFT, once per whitening of ``WHITENINGS``: one inverse complex FFT (the
+analytic signal of 200 Hz up) and one real FFT of the squared envelope. The cost is ~2-2.5 ms
+a pass and chunk, about what the rest of the modem scan spends (FINDINGS.md). A transmission is consecutive chunks whose lines sit at the same
 rate; it is reported from ``MIN_CHUNKS`` chunks.
 """
 
