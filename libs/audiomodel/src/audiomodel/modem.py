@@ -82,7 +82,13 @@ import numpy.typing as npt
 import scipy.fft
 from scipy.ndimage import median_filter
 
-from audiomodel.cyclic import CyclicLine, CyclicTransmission, cyclic_lines, cyclic_transmissions
+from audiomodel.cyclic import (
+    LIGHT_EVERY,
+    CyclicLine,
+    CyclicTransmission,
+    cyclic_lines,
+    cyclic_transmissions,
+)
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.keyed_bands import keyed_band_pairs
 from audiomodel.modem_kernels import (
@@ -2148,6 +2154,7 @@ class ModemScanner:
         self._hits: list[tuple[int, Keying]] = []
         self._phase_lines: list[tuple[int, _PhaseLine]] = []
         self._cyclic_lines: list[tuple[int, CyclicLine]] = []
+        self._cyclic_follow = False  # the last chunk held a line: read the next one lightly too
 
     def update(
         self, block: npt.NDArray[np.number], *, summed: npt.NDArray[np.int32] | None = None
@@ -2218,7 +2225,11 @@ class ModemScanner:
                 self._phase_lines.append((index, line))
         # PSK, QAM and scrambled baseband by the symbol-rate line of their envelope
         if shared is not None and len(self._cyclic_lines) < MAX_PHASE_LINES:
-            found = cyclic_lines(shared.spectrum, shared.x.size, self.rate, at)
+            # the light reading (a clean modem) on every fourth chunk: a transmission spans
+            # several, and a chunk with a line has the next read lightly too (its second chunk)
+            light = index % LIGHT_EVERY == 0 or self._cyclic_follow
+            found = cyclic_lines(shared.x, self.rate, at, at + chunk.size / self.rate, light=light)
+            self._cyclic_follow = bool(found)
             self._cyclic_lines.extend((index, line) for line in found)
         if keying is not None:
             if self._previous is not None and self._previous_skipped:
