@@ -82,6 +82,13 @@ import numpy.typing as npt
 import scipy.fft
 from scipy.ndimage import median_filter
 
+from audiomodel.cyclic import (
+    LIGHT_EVERY,
+    CyclicLine,
+    CyclicTransmission,
+    cyclic_lines,
+    cyclic_transmissions,
+)
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.keyed_bands import keyed_band_pairs
 from audiomodel.modem_kernels import (
@@ -2184,6 +2191,8 @@ class ModemScanner:
         self._kept_samples = 0
         self._hits: list[tuple[int, Keying]] = []
         self._phase_lines: list[tuple[int, _PhaseLine]] = []
+        self._cyclic_lines: list[tuple[int, CyclicLine]] = []
+        self._cyclic_follow = False  # the last chunk held a line: read the next one lightly too
 
     def update(
         self, block: npt.NDArray[np.number], *, summed: npt.NDArray[np.int32] | None = None
@@ -2252,6 +2261,14 @@ class ModemScanner:
         for line in _phase_lines(chunk, self.rate, at, shared):
             if len(self._phase_lines) < MAX_PHASE_LINES:
                 self._phase_lines.append((index, line))
+        # PSK, QAM and scrambled baseband by the symbol-rate line of their envelope
+        if shared is not None and len(self._cyclic_lines) < MAX_PHASE_LINES:
+            # the light reading (a clean modem) on every fourth chunk: a transmission spans
+            # several, and a chunk with a line has the next read lightly too (its second chunk)
+            light = index % LIGHT_EVERY == 0 or self._cyclic_follow
+            found = cyclic_lines(shared.x, self.rate, at, at + chunk.size / self.rate, light=light)
+            self._cyclic_follow = bool(found)
+            self._cyclic_lines.extend((index, line) for line in found)
         if keying is not None:
             if self._previous is not None and self._previous_skipped:
                 earlier = (
@@ -2305,6 +2322,9 @@ class ModemScanner:
         for phased in _phase_transmissions(self._phase_lines):
             if phased.transitions >= PSK_MIN_TRANSITIONS:
                 report.findings.append(_phase_finding(phased))
+        # the symbol-rate line of the envelope: PSK, QAM, scrambled baseband (and FSK whose
+        # bands the whitening turns into a keyed envelope), reported with its own evidence
+        report.findings.extend(map(_cyclic_finding, cyclic_transmissions(self._cyclic_lines)))
         _phasors.clear()
         return report
 
@@ -2698,6 +2718,26 @@ def _phase_finding(k: PhaseKeying) -> Finding:
         clock_coherence=round(k.coherence, 3),
         power_line_share=round(k.line_share, 3),
         modem=f"generic {k.modulation}",
+    )
+
+
+def _cyclic_finding(t: CyclicTransmission) -> Finding:
+    where = f"{t.start_s:.1f}-{t.end_s:.1f} s"
+    return finding(
+        "signal.modem",
+        f"Data sent as sound: digital modulation (PSK/QAM-like or baseband), symbol rate "
+        f"{t.rate_hz:.0f} Bd, at {where}; the signal's power rises and falls on a steady symbol "
+        f"clock (a line {t.ratio:.0f}x over the floor of its envelope's spectrum in {t.chunks} "
+        f"chunks) made by the whole band at once (the strongest 1 % of frequency pairs carry "
+        f"{t.top_pair_share:.0%}), which no instrument or voice does.",
+        start_s=round(t.start_s, 2),
+        end_s=round(t.end_s, 2),
+        baud=round(t.rate_hz, 1),
+        modulation="cyclostationary",
+        envelope_line_ratio=round(t.ratio, 1),
+        top_pair_share=round(t.top_pair_share, 3),
+        chunks=t.chunks,
+        modem="generic digital modulation",
     )
 
 
