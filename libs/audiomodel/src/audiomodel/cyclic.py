@@ -77,6 +77,13 @@ MAX_TOP_PAIR_SHARE = 0.35  # of the line carried by the strongest 1 % of pairs
 MAX_STRAY_LINES = 3  # strong envelope lines below the rate that are not its multiples
 RATE_MATCH = 0.002  # relative: chunks of one transmission share the rate this closely
 MIN_CHUNKS = 2
+# ... and reported when their median line stands this far over the floor. Good renditions
+# the scan had not seen (fresh set seed 10: a Vorbis synth at 32 kHz, a hard-clipped 16 kHz
+# chiptune, a Vorbis tone at -89 dBFS) kept lines at 2-3 chunks of 59, 61 and 108x: the
+# chance lines of a clip's or a codec's products. direwolf's QPSK, 8PSK and G3RUH read
+# 220-1,370x alone and at 0 dB under music, 110-1,030x at -10 dB (one 8PSK mix, 110x, and
+# the -20 dB ones at 87-234x are among those given up).
+MIN_REPORT_RATIO = 150.0
 # a spectral line: its bin over its block's median over 16,384 samples; a held partial stands
 # over a noise-like band in proportion to the segment, so the bar scales with it (25 over 8,192;
 # over 8,192 samples at 50, clipped synth chords' products were read as data)
@@ -289,7 +296,8 @@ def cyclic_transmissions(lines: list[tuple[int, CyclicLine]]) -> list[CyclicTran
     found = []
     for group in groups:
         chunks = {i for i, _ in group}
-        if len(chunks) < MIN_CHUNKS:
+        ratio = float(np.median([line.ratio for _, line in group]))
+        if len(chunks) < MIN_CHUNKS or ratio < MIN_REPORT_RATIO:
             continue
         found.append(
             CyclicTransmission(
@@ -297,7 +305,7 @@ def cyclic_transmissions(lines: list[tuple[int, CyclicLine]]) -> list[CyclicTran
                 min(line.start_s for _, line in group),
                 max(line.end_s for _, line in group),
                 len(chunks),
-                float(np.median([line.ratio for _, line in group])),
+                ratio,
                 float(np.median([line.top_pair_share for _, line in group])),
             )
         )
