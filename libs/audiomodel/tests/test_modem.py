@@ -26,6 +26,7 @@ from audiomodel.modem import (
     demodulate_fsk,
     detect_keying,
     modem_name,
+    modem_plan,
     reduced_rate,
     scan_modem,
 )
@@ -416,3 +417,13 @@ def test_the_receiver_frames_every_start_bit_as_the_textbook_loop_does(seed: int
         assert _uart(mark, samples_per_bit, limit) == _uart_one_edge_at_a_time(
             mark, samples_per_bit, limit
         )
+
+
+def test_slow_plan_holds_its_tones_to_the_line_not_a_semitone() -> None:
+    """Below 100 Bd minimodem's tones are separate lines: a keying measured on them is the plan,
+    a pair of notes near them (a chiptune's arpeggio a semitone-sized step off) is not."""
+    assert modem_plan(60.0, 1417.0, 1590.0)[0] == "minimodem default for 60 Bd"
+    assert modem_plan(60.0, 1421.0, 1637.0)[0] == "FSK"
+    # keyed faster the lines merge, and the plan keeps its wider slack
+    lo, hi = 1250.0 / 2 + 600, 1250.0 / 2 + 600 + 1250.0 * 5 / 6
+    assert modem_plan(1250.0, lo * 1.04, hi * 0.96)[0].startswith("minimodem default")
