@@ -26,6 +26,7 @@ from soundfile import _snd as sf_lib
 from threadpoolctl import ThreadpoolController
 
 from audiomodel.container import ContainerReport, inspect_container
+from audiomodel.dtmf import DtmfScanner
 from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.fingerprint import Fingerprinter, Landmarks
 from audiomodel.model import TreeEnsembleModel, load_default_model
@@ -327,6 +328,7 @@ def _decode_and_measure(
             stego = _stego_analyzer(subtype, channels)
             lap("stego")
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
+            dtmf = DtmfScanner(rate)  # ... and as DTMF digits (audiomodel.dtmf)
             lap("modem")
             prints = Fingerprinter(rate) if fingerprint else None
             lap("fingerprint" if fingerprint else "decode")
@@ -341,6 +343,7 @@ def _decode_and_measure(
                     signal.update_stored(stored)
                 lap("signal")
                 modem.update(samples, summed=summed)
+                dtmf.update(summed)
                 lap("modem")
                 if prints is not None:
                     prints.update(samples)
@@ -387,6 +390,7 @@ def _decode_and_measure(
     # -- data sent as sound: demodulation stops at the time budget's deadline --------------
     mark = time.perf_counter()
     analysis.findings.extend(modem.report(deadline=budget.deadline).findings)
+    analysis.findings.extend(dtmf.report())
     analysis.timings_ms["modem"] = (time.perf_counter() - mark) * 1e3
     lap("modem")
     if stego is not None:
