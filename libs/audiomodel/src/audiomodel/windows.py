@@ -240,10 +240,7 @@ STEP_LANDING_SHARE = 0.25
 # at the hold's own lag k (``held_level_pred_db``, the first and second differences of the
 # level k samples apart, as ``pred_gain_db`` reads lag 1): tuxok -9.6 dB, areyousure -10;
 # bytes held 2-8 samples: random +3, text +0.7, an ELF -0.6 (the same -4 dB line as a white
-# window's). Cells with few steps (sound: nearly all) skip the measure. No grid is required
-# (session 13): sound held at lengths that vary is sound too (a loud synth stored at 8 bits holds
-# its slow stretches for 1-8 samples at random and leaps at its edges: -11.2 dB, 178 steps),
-# and bytes held at any length stay white (108 own held-byte files: none moved).
+# window's). Cells with few steps (sound: nearly all) skip the measure.
 HOLD_GRID_TOLERANCE = 0.9  # the hold: the longest period whose grid share is this near the best
 # -- monotonic runs ---------------------------------------------------------------------------
 # A half cycle of 25 Hz at -18 dBFS or more with nothing over it; good clips: at most 3.4 ms.
@@ -958,7 +955,7 @@ class WindowAnalyzer:
                 & ((m["held_share"] >= HELD_SHARE) | (track["steps"] < USUAL_STEPS))
                 & ~_synthesiser_steps(m)
                 & ~_band_limited_steps(m)
-                & ~_held_sound(m),
+                & ~_held_by_a_rate_converter(m),
                 "signal.monotonic_run": (m["monotonic_ms"] >= MONOTONIC_MS)
                 | (m["erratic_run_ms"] >= ERRATIC_MS),
             }
@@ -1180,11 +1177,12 @@ def _band_limited_steps(m: Mapping[str, Any]) -> Any:
     )
 
 
-def _held_sound(m: Mapping[str, Any]) -> Any:
-    """Steps whose held values are predicted by their neighbours (see ``HOLD_GRID_TOLERANCE``):
-    sound held, by a rate converter repeating samples (on a grid) or by coarse steps at 8 bits
-    or a sample-rate reducer (at lengths that vary), not bytes, which are white at any hold."""
-    return m["held_level_pred_db"] < WHITE_PRED_GAIN_DB
+def _held_by_a_rate_converter(m: Mapping[str, Any]) -> Any:
+    """Steps of sound upsampled by repeating each sample: the leaps on one clock's grid and
+    the held values predicted by their neighbours (see ``HOLD_GRID_TOLERANCE``)."""
+    return (m["step_grid_share"] >= SYNTH_GRID_SHARE) & (
+        m["held_level_pred_db"] < WHITE_PRED_GAIN_DB
+    )
 
 
 def _held_level_differences(
