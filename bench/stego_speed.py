@@ -119,7 +119,12 @@ def reference_package(rev: str, tmp: Path) -> ModuleType:
 def speed(clips: list[Any], rev: str, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         reference = reference_package(rev, Path(tmp))
-        for clip in clips[:2]:  # warm-up (numba loads its cache, lru tables fill)
+        # Warm-up (numba loads its cache or compiles, lru tables fill): one untimed pass over
+        # every clip. Each sample width, channel count and length (a last partial window, a
+        # whole one) meets kernels in layouts of its own, and the reference's copy has no
+        # cache: a layout first met while timed would count its compilation (seconds a
+        # kernel) against the reference.
+        for clip in clips:
             run(reference, clip)
             run(audiomodel.stego, clip)
         spent = {"reference": 0.0, "now": 0.0}

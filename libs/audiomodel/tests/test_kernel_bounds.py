@@ -52,3 +52,53 @@ def test_the_warm_up_leaves_every_kernel_in_the_cache(tmp_path: Path) -> None:
     assert any(name.startswith("sample_kernels") for name in cached), cached
     assert any(name.startswith("kernels") for name in cached), cached
     assert any(name.startswith("modem_kernels") for name in cached), cached
+
+
+def _signatures() -> dict[str, set[str]]:
+    """Every loaded numba kernel's compiled signatures, by qualified name."""
+    import gc
+
+    from numba.core.registry import CPUDispatcher
+
+    return {
+        f"{d.py_func.__module__}.{d.py_func.__qualname__}": {str(s) for s in d.signatures}
+        for d in gc.get_objects()
+        if isinstance(d, CPUDispatcher)
+    }
+
+
+@pytest.mark.slow
+def test_after_the_warm_up_a_streamed_track_needs_no_new_kernel_signature() -> None:
+    """A track longer than a parity window and a noise-floor chunk meets its kernels in the
+    layouts of a real upload (strided per-channel rows, whole windows): the warm-up must have
+    loaded them all, or the first real track pays for loading or compiling them."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from audiomodel.validator import validate_bytes
+    from audiomodel.warmup import warm_up
+
+    warm_up()
+    before = _signatures()
+    rng = np.random.default_rng(3)
+    rate = 44100
+    t = np.arange(4 * rate) / rate
+    music = 0.2 * np.sin(2 * np.pi * 220 * t) + 0.05 * np.sin(2 * np.pi * 3 * t) * rng.normal(
+        0, 0.3, t.size
+    )
+    for subtype in ("PCM_16", "PCM_24", "PCM_32"):
+        for channels in (1, 2):
+            out = io.BytesIO()
+            sf.write(
+                out,
+                np.repeat(music[:, None], channels, axis=1),
+                rate,
+                subtype=subtype,
+                format="WAV",
+            )
+            validate_bytes(out.getvalue())
+    after = _signatures()
+    new = {name: sigs - before.get(name, set()) for name, sigs in after.items()}
+    assert not {name: sigs for name, sigs in new.items() if sigs}

@@ -29,11 +29,25 @@ LAYOUTS = tuple(
 )
 
 
+# Frames of a clip that runs the steganalysis' streaming path as a track does: one whole
+# parity window (63,616 frames) and more than one noise-floor chunk (65,536 frames). A shorter
+# clip meets only the last, partial window, whose arrays the kernels see in other layouts
+# (contiguous where a track's are strided), so a worker would load or compile those kernels on
+# its first real track instead (six of them, 1-2 s on an empty cache, measured on the corpus).
+_STREAMED_FRAMES = 66_560 + 777
+_STREAMED_SUBTYPES = frozenset({"PCM_16", "PCM_24", "PCM_32"})
+
+
 def _clip(subtype: str, channels: int, rate: int = 22050) -> bytes:
     """A tone over a little noise, an odd number of frames long (no block, window or sub-block
-    divides it), touching negative full scale once (the dtype's minimum)."""
+    divides it), touching negative full scale once (the dtype's minimum). Stereo 16-, 24- and
+    32-bit PCM (each pair of stored and residual dtypes the steganalysis reads, in the layout
+    whose per-channel rows are strided views) is long enough to stream (see
+    ``_STREAMED_FRAMES``); the other layouts take a second (8-bit PCM reaches the
+    steganalysis as 16-bit values)."""
     rng = np.random.default_rng(7)
-    frames = rate + 777
+    streamed = channels > 1 and subtype in _STREAMED_SUBTYPES
+    frames = _STREAMED_FRAMES if streamed else rate + 777
     t = np.arange(frames) / rate
     tone = 0.3 * np.sin(2 * np.pi * 440 * t) + rng.normal(0, 1e-3, frames)
     clip = np.repeat(tone[:, None], channels, axis=1)

@@ -700,8 +700,10 @@ class WindowAnalyzer:
         # The runs, stretch by stretch, in one compiled pass (a stretch that never spans the
         # rise holds none: digital silence, a slow drift, most candidates). Called with no
         # stretch too, so the warm-up's clips, which have none, compile it.
-        bounds = np.array(candidates, dtype=np.intp).reshape(-1, 2)
-        runs = monotone_runs(mono, bounds[:, 0], bounds[:, 1], rise_needed, MONOTONIC_STEPS)
+        # Starts and stops as contiguous rows: the kernel then takes the layout the warm-up
+        # compiled (an empty stretch list is contiguous whatever its strides).
+        starts, stops = np.array(candidates, dtype=np.intp).reshape(-1, 2).T.copy()
+        runs = monotone_runs(mono, starts, stops, rise_needed, MONOTONIC_STEPS)
         start, stop = runs[:, 0], runs[:, 1]
         if start.size:
             np.maximum.at(longest, start // length, (stop - start).astype(np.float64))
