@@ -38,9 +38,9 @@ def _keyed(y: npt.NDArray[np.float64]) -> list[dict[str, object]]:
 @pytest.mark.parametrize(
     ("baud", "tones"),
     [
-        (150.0, (1500.0, 1800.0)),  # binary, shift 2x the rate
-        (120.0, (1000.0, 1250.0, 1500.0, 1750.0)),  # 4FSK
-        (400.0, (1600.0, 2200.0)),
+        (300.0, (1200.0, 1800.0)),  # binary, shift 2x the rate
+        (250.0, (1000.0, 1500.0, 2000.0, 2500.0)),  # 4FSK
+        (400.0, (1600.0, 2200.0)),  # shift 1.5x the rate
     ],
 )
 def test_keyed_tones_without_framing_are_found(baud: float, tones: tuple[float, ...]) -> None:
