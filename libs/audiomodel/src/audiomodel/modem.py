@@ -2333,8 +2333,13 @@ class ModemScanner:
         # the symbol-rate line of the envelope: PSK, QAM, scrambled baseband (and FSK whose
         # bands the whitening turns into a keyed envelope), reported with its own evidence
         report.findings.extend(map(_cyclic_finding, cyclic_transmissions(self._cyclic_lines)))
-        keyed = cyclic_transmissions(self._keyed_lines, min_ratio=KEYED_REPORT_RATIO, keyed=True)
-        report.findings.extend(map(_cyclic_finding, keyed))
+        # keyed tones by their bands' energies: what the tests above miss (no framing), so
+        # only where none of them found data (a PSK carrier's reversals key its bands too)
+        if not any(f.code == "signal.modem" for f in report.findings):
+            keyed = cyclic_transmissions(
+                self._keyed_lines, min_ratio=KEYED_REPORT_RATIO, keyed=True
+            )
+            report.findings.extend(map(_cyclic_finding, keyed))
         _phasors.clear()
         return report
 
