@@ -19,7 +19,8 @@ frequency pairs ``(f, f + R)`` across the band's edges, each adding a little in 
   strong lines below the candidate not at its multiples is not read (``MAX_STRAY_LINES``);
 - vibrato, portamento and the drift of a player smear a line over many bins in ~3 s.
 
-FSK with continuous phase keeps a constant envelope (no line; the FSK test finds its tones);
+FSK with continuous phase keeps a constant envelope (no line; the FSK test finds its tones, and
+:func:`keyed_band_lines` the symbol clock in its tones' bands, below);
 OFDM's envelope is near Gaussian, its symbol rate (tens of Hz) below ``MIN_RATE_HZ``.
 
 The test reads a segment from the middle of each analysed chunk (``modem.CHUNK`` samples at
@@ -365,9 +366,9 @@ KEYED_HIGH_HZ = 7800.0
 KEYED_FLOOR_HZ = 20.0  # the band energy spectrum's floor: block medians this wide
 KEYED_MIN_RATIO = 30.0  # a band's line over its floor, in the second-best band at that rate
 KEYED_REPORT_RATIO = 120.0  # ... and a transmission when its median line stands this far
-KEYED_CANDIDATES = 3
-HELD_BINS = 0.01
-MAX_HELD_SHARE = 0.6
+KEYED_CANDIDATES = 3  # lines examined a plan and chunk (the strongest)
+HELD_BINS = 0.01  # the share of a band's bins whose power is weighed ...
+MAX_HELD_SHARE = 0.6  # ... and at most this much of it there: a keyed tone is spread
 KEYED_STRAY_FROM_HZ = 8.0  # tempo and pattern lines looked for from here up
 PATTERN_SYMBOLS = 8  # repeating patterns looked for: up to this many symbols long
 # ... each line at a whole fraction of the rate held under this share of the rate's line
@@ -403,6 +404,8 @@ def _keyed_plan_lines(
     plan: BandPlan,
     span: tuple[float, float],
 ) -> list[CyclicLine]:
+    """:func:`keyed_band_lines` of one :class:`BandPlan`: each band's energy over the whole
+    chunk (one inverse FFT of its bins), its spectrum over block medians."""
     width = scipy.fft.next_fast_len(int(plan.width_hz / bin_hz))
     low = int(KEYED_LOW_HZ / bin_hz)
     high = min(spectrum.size, int(KEYED_HIGH_HZ / bin_hz))
@@ -453,6 +456,8 @@ def _keyed_plan_lines(
             for b in best_two
         ):
             continue
+        # one band made by its whole spread suffices (the other may hold a tone whose idle
+        # pattern's line pairs dominate it, as direwolf's HDLC flags do)
         share = min(_top_pair_share(bands[b], lag) for b in best_two)
         if share > MAX_TOP_PAIR_SHARE:
             continue
@@ -485,8 +490,9 @@ def _keyed_band_rejected(
     partial: float,
 ) -> bool:
     """A band's line at ``lag`` bins is a sound's: two spectral lines of the band lie ``lag``
-    apart (partials beating), or the band's energy holds more than ``MAX_STRAY_LINES`` strong
-    lines below it that are not its multiples (a tempo's or a repeating pattern's comb)."""
+    apart (partials beating), the band's energy holds more than ``MAX_STRAY_LINES`` strong
+    lines below it that are not its multiples (a tempo's comb), or a line at a whole fraction
+    of it (a repeating pattern)."""
     levels = _line_powers(band, max(1, round(WHITEN_BLOCK_HZ / bin_hz)))
     if _line_pairs(levels, lag, partial) >= MIN_LINE_PAIRS:
         return True
