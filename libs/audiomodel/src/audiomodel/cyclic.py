@@ -19,7 +19,8 @@ frequency pairs ``(f, f + R)`` across the band's edges, each adding a little in 
   strong lines below the candidate not at its multiples is not read (``MAX_STRAY_LINES``);
 - vibrato, portamento and the drift of a player smear a line over many bins in ~3 s.
 
-FSK with continuous phase keeps a constant envelope (no line; the FSK test finds its tones);
+FSK with continuous phase keeps a constant envelope (no line; the FSK test finds its tones, and
+:func:`keyed_band_lines` the symbol clock in its tones' bands, below);
 OFDM's envelope is near Gaussian, its symbol rate (tens of Hz) below ``MIN_RATE_HZ``.
 
 The test reads a segment from the middle of each analysed chunk (``modem.CHUNK`` samples at
@@ -272,12 +273,19 @@ class CyclicTransmission:
     chunks: int
     ratio: float  # the median line over the floor
     top_pair_share: float  # the median share of the strongest pairs
+    keyed: bool = False  # found in the tone bands' energies (keyed tones), not the envelope
 
 
-def cyclic_transmissions(lines: list[tuple[int, CyclicLine]]) -> list[CyclicTransmission]:
+def cyclic_transmissions(
+    lines: list[tuple[int, CyclicLine]],
+    *,
+    min_ratio: float = MIN_REPORT_RATIO,
+    keyed: bool = False,
+) -> list[CyclicTransmission]:
     """Group chunk lines at one rate (``RATE_MATCH``; one missed chunk bridged) into
-    transmissions of at least ``MIN_CHUNKS`` chunks; a rate that is a multiple of a slower
-    one found over the same chunks is that one's harmonic and not reported apart."""
+    transmissions of at least ``MIN_CHUNKS`` chunks whose median line reaches ``min_ratio``;
+    a rate that is a multiple of a slower one found over the same chunks is that one's
+    harmonic and not reported apart. ``keyed``: the lines are :func:`keyed_band_lines`'."""
     groups: list[list[tuple[int, CyclicLine]]] = []
     for index, line in sorted(lines, key=lambda item: (item[0], item[1].rate_hz)):
         home = next(
@@ -297,7 +305,7 @@ def cyclic_transmissions(lines: list[tuple[int, CyclicLine]]) -> list[CyclicTran
     for group in groups:
         chunks = {i for i, _ in group}
         ratio = float(np.median([line.ratio for _, line in group]))
-        if len(chunks) < MIN_CHUNKS or ratio < MIN_REPORT_RATIO:
+        if len(chunks) < MIN_CHUNKS or ratio < min_ratio:
             continue
         found.append(
             CyclicTransmission(
@@ -307,6 +315,7 @@ def cyclic_transmissions(lines: list[tuple[int, CyclicLine]]) -> list[CyclicTran
                 len(chunks),
                 ratio,
                 float(np.median([line.top_pair_share for _, line in group])),
+                keyed,
             )
         )
     kept: list[CyclicTransmission] = []
@@ -321,3 +330,185 @@ def cyclic_transmissions(lines: list[tuple[int, CyclicLine]]) -> list[CyclicTran
         if not harmonic:
             kept.append(t)
     return kept
+
+
+# -- keyed tones: the symbol clock in the band energies (FSK and MFSK without framing) --------
+#
+# A keyed FSK (or MFSK) transmitter holds a constant envelope, so the whole band's squared
+# envelope has no line; but each tone's *band* is switched on and off at symbol boundaries
+# only. A band of width W around a tone, read through a tapered window, has an energy that
+# is high while its tone is sent, low while another is, and crosses between on the symbol
+# clock whatever the data or the framing: its squared envelope is periodic on average with
+# the symbol period (the filtered pulses' squares add up to a comb dipping at every boundary),
+# so its spectrum holds a line at the symbol rate R when W exceeds R. The sum of the tones'
+# bands is constant: the line is in the parts, not in the whole. Music's bands beat at the
+# differences of their partials (a pair of spectral lines: the line-pair guard), at its tempo
+# and a sequencer's tick with the pattern's repeats below (the stray-line guard).
+
+
+@dataclass(frozen=True, slots=True)
+class BandPlan:
+    """Bands ``width_hz`` wide (half overlapping, Hann-tapered) read for lines at
+    ``min_rate_hz``-``max_rate_hz`` (a band's energy carries rates up to ~half its width)."""
+
+    width_hz: float
+    min_rate_hz: float
+    max_rate_hz: float
+
+
+BAND_PLANS = (
+    BandPlan(300.0, 40.0, 150.0),
+    BandPlan(1200.0, 150.0, 600.0),
+    BandPlan(4800.0, 600.0, 2400.0),
+)
+KEYED_LOW_HZ = 300.0  # tones looked for: the FSK test's range
+KEYED_HIGH_HZ = 7800.0
+KEYED_FLOOR_HZ = 20.0  # the band energy spectrum's floor: block medians this wide
+KEYED_MIN_RATIO = 30.0  # a band's line over its floor, in the second-best band at that rate
+KEYED_REPORT_RATIO = 120.0  # ... and a transmission when its median line stands this far
+KEYED_CANDIDATES = 3  # lines examined a plan and chunk (the strongest)
+HELD_BINS = 0.01  # the share of a band's bins whose power is weighed ...
+MAX_HELD_SHARE = 0.6  # ... and at most this much of it there: a keyed tone is spread
+KEYED_STRAY_FROM_HZ = 8.0  # tempo and pattern lines looked for from here up
+PATTERN_SYMBOLS = 8  # repeating patterns looked for: up to this many symbols long
+# ... each line at a whole fraction of the rate held under this share of the rate's line
+# (direwolf's HDLC flags, 8 symbols repeated between frames, keep theirs at <= 0.12 of the
+# 300 Bd line); at sequencer tick rates (50-60 Hz frame clocks and 100-105 Hz tracker ticks,
+# where a chiptune's arpeggio held 0.08-0.28) the bar is the stricter one
+PATTERN_SHARE = 0.25
+PATTERN_SHARE_SLOW = 0.05
+TICK_MAX_HZ = 105.0
+
+
+def keyed_band_lines(
+    spectrum: npt.NDArray[np.complexfloating], sr: float, start_s: float, end_s: float
+) -> list[CyclicLine]:
+    """Symbol-rate lines of the tone bands' energies of one chunk (``spectrum``: the real FFT
+    of the whole chunk, at ``sr``): lines standing ``KEYED_MIN_RATIO`` over the floor in at
+    least two bands (two tones, or a tone's two flanks), not made by a pair of spectral lines,
+    with the band's energy holding few other lines below them."""
+    size = 2 * (spectrum.size - 1)
+    bin_hz = sr / size
+    found: list[CyclicLine] = []
+    for plan in BAND_PLANS:
+        for line in _keyed_plan_lines(spectrum, size, bin_hz, plan, (start_s, end_s)):
+            if all(abs(line.rate_hz - f.rate_hz) > RATE_MATCH * line.rate_hz for f in found):
+                found.append(line)
+    return found
+
+
+def _keyed_plan_lines(
+    spectrum: npt.NDArray[np.complexfloating],
+    size: int,
+    bin_hz: float,
+    plan: BandPlan,
+    span: tuple[float, float],
+) -> list[CyclicLine]:
+    """:func:`keyed_band_lines` of one :class:`BandPlan`: each band's energy over the whole
+    chunk (one inverse FFT of its bins), its spectrum over block medians."""
+    width = scipy.fft.next_fast_len(int(plan.width_hz / bin_hz))
+    low = int(KEYED_LOW_HZ / bin_hz)
+    high = min(spectrum.size, int(KEYED_HIGH_HZ / bin_hz))
+    starts = np.arange(low, high - width, width // 2)
+    if starts.size < 2:
+        return []
+    index = starts[:, None] + np.arange(width)[None, :]
+    bands = (spectrum[index] * np.hanning(width)).astype(np.complex64)
+    envelope = scipy.fft.ifft(bands, axis=1)
+    energy = envelope.real**2 + envelope.imag**2
+    energy /= energy.mean(axis=1, keepdims=True) + 1e-30
+    energy -= 1.0
+    spectrum_energy = scipy.fft.rfft(energy, axis=1)
+    block = max(4, round(KEYED_FLOOR_HZ / bin_hz))
+    lo = int(plan.min_rate_hz / bin_hz)
+    hi = min(spectrum_energy.shape[1] - 1, int(plan.max_rate_hz / bin_hz))
+    # the floor over whole blocks from a block under the rates to a block over them
+    first = max(0, lo // block - 1)
+    blocks = min(spectrum_energy.shape[1] // block, hi // block + 2) - first
+    part = spectrum_energy[:, first * block : (first + blocks) * block]
+    power = (part.real**2 + part.imag**2).astype(np.float32)
+    medians = np.median(power.reshape(power.shape[0], blocks, block), axis=2)
+    padded = np.concatenate((medians[:, :1], medians, medians[:, -1:]), axis=1)
+    smooth = np.maximum(np.maximum(padded[:, :-2], padded[:, 1:-1]), padded[:, 2:])
+    ratios = power / (np.repeat(smooth, block, axis=1) + 1e-30)
+    offset = first * block  # bins of the energy spectrum before the first column
+    lo -= offset
+    hi -= offset
+    ranked = np.sort(ratios[:, lo:hi], axis=0)
+    second = ranked[-2]
+    strong = np.flatnonzero(second >= KEYED_MIN_RATIO)
+    if strong.size == 0:
+        return []
+    lines: list[CyclicLine] = []
+    seen: list[int] = []
+    partial = PARTIAL_POWER * size / PARTIAL_SAMPLES
+    for i in strong[np.argsort(second[strong])[::-1]]:
+        column = int(i + lo)
+        lag = column + offset
+        if any(abs(lag - s) <= 3 for s in seen):
+            continue
+        seen.append(lag)
+        if len(seen) > KEYED_CANDIDATES:
+            break
+        best_two = np.argsort(ratios[:, column])[-2:]
+        if any(
+            _keyed_band_rejected(bands[b], ratios[b], offset, lag, bin_hz, partial)
+            for b in best_two
+        ):
+            continue
+        # one band made by its whole spread suffices (the other may hold a tone whose idle
+        # pattern's line pairs dominate it, as direwolf's HDLC flags do)
+        share = min(_top_pair_share(bands[b], lag) for b in best_two)
+        if share > MAX_TOP_PAIR_SHARE:
+            continue
+        held = min(_held_share(bands[b]) for b in best_two)
+        if held > MAX_HELD_SHARE:
+            continue
+        rate = (_refined(power[best_two[-1]].astype(np.float64), column) + offset) * bin_hz
+        lines.append(CyclicLine(rate, float(second[i]), share, *span))
+    return lines
+
+
+def _held_share(band: npt.NDArray[np.complex64]) -> float:
+    """The share of a band's power in its strongest ``HELD_BINS`` of bins: a tone keyed at R
+    Bd spreads over ~R Hz (a few per cent of the power in any 1 % of the bins), a held note's
+    partial, a test tone or a steady square wave stays in one bin (most of it)."""
+    power = band.real**2 + band.imag**2
+    top = max(1, int(HELD_BINS * power.size))
+    total = float(power.sum())
+    if total <= 0.0:
+        return 1.0
+    return float(np.partition(power, power.size - top)[-top:].sum()) / total
+
+
+def _keyed_band_rejected(
+    band: npt.NDArray[np.complex64],
+    ratios: npt.NDArray[np.float32],
+    offset: int,
+    lag: int,
+    bin_hz: float,
+    partial: float,
+) -> bool:
+    """A band's line at ``lag`` bins is a sound's: two spectral lines of the band lie ``lag``
+    apart (partials beating), the band's energy holds more than ``MAX_STRAY_LINES`` strong
+    lines below it that are not its multiples (a tempo's comb), or a line at a whole fraction
+    of it (a repeating pattern)."""
+    levels = _line_powers(band, max(1, round(WHITEN_BLOCK_HZ / bin_hz)))
+    if _line_pairs(levels, lag, partial) >= MIN_LINE_PAIRS:
+        return True
+    start = max(0, int(KEYED_STRAY_FROM_HZ / bin_hz) - offset)  # columns of ``ratios``
+    below = np.flatnonzero(ratios[start : lag - offset - 3] >= KEYED_MIN_RATIO) + start + offset
+    multiple = below / lag
+    stray = np.abs(multiple - np.round(multiple)) * lag > 3
+    if np.unique(below[stray] // 4).size > MAX_STRAY_LINES:
+        return True
+    # a pattern of a few symbols repeating (an arpeggio on a sound driver's frame tick) puts
+    # lines at whole fractions of its tick; data does not repeat
+    line = float(ratios[lag - offset])
+    bar = PATTERN_SHARE_SLOW if lag * bin_hz <= TICK_MAX_HZ else PATTERN_SHARE
+    for k in range(2, PATTERN_SYMBOLS + 1):
+        for j in range(1, k):
+            at = round(lag * j / k) - offset
+            if at >= 2 and float(ratios[at - 2 : at + 3].max()) >= bar * line:
+                return True
+    return False

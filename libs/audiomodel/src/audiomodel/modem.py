@@ -83,11 +83,13 @@ import scipy.fft
 from scipy.ndimage import median_filter
 
 from audiomodel.cyclic import (
+    KEYED_REPORT_RATIO,
     LIGHT_EVERY,
     CyclicLine,
     CyclicTransmission,
     cyclic_lines,
     cyclic_transmissions,
+    keyed_band_lines,
 )
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.keyed_bands import keyed_band_pairs
@@ -2211,6 +2213,7 @@ class ModemScanner:
         self._phase_lines: list[tuple[int, _PhaseLine]] = []
         self._cyclic_lines: list[tuple[int, CyclicLine]] = []
         self._cyclic_follow = False  # the last chunk held a line: read the next one lightly too
+        self._keyed_lines: list[tuple[int, CyclicLine]] = []
 
     def update(
         self, block: npt.NDArray[np.number], *, summed: npt.NDArray[np.int32] | None = None
@@ -2287,6 +2290,11 @@ class ModemScanner:
             found = cyclic_lines(shared.x, self.rate, at, at + chunk.size / self.rate, light=light)
             self._cyclic_follow = bool(found)
             self._cyclic_lines.extend((index, line) for line in found)
+        # keyed tones without framing: their bands' energies, where the FSK test looks in full
+        if shared is not None and not skip and len(self._keyed_lines) < MAX_PHASE_LINES:
+            end = at + chunk.size / self.rate
+            keyed = keyed_band_lines(shared.spectrum, self.rate, at, end)
+            self._keyed_lines.extend((index, line) for line in keyed)
         if keying is not None:
             if self._previous is not None and self._previous_skipped:
                 earlier = (
@@ -2343,6 +2351,13 @@ class ModemScanner:
         # the symbol-rate line of the envelope: PSK, QAM, scrambled baseband (and FSK whose
         # bands the whitening turns into a keyed envelope), reported with its own evidence
         report.findings.extend(map(_cyclic_finding, cyclic_transmissions(self._cyclic_lines)))
+        # keyed tones by their bands' energies: what the tests above miss (no framing), so
+        # only where none of them found data (a PSK carrier's reversals key its bands too)
+        if not any(f.code == "signal.modem" for f in report.findings):
+            keyed = cyclic_transmissions(
+                self._keyed_lines, min_ratio=KEYED_REPORT_RATIO, keyed=True
+            )
+            report.findings.extend(map(_cyclic_finding, keyed))
         _phasors.clear()
         return report
 
@@ -2741,6 +2756,22 @@ def _phase_finding(k: PhaseKeying) -> Finding:
 
 def _cyclic_finding(t: CyclicTransmission) -> Finding:
     where = f"{t.start_s:.1f}-{t.end_s:.1f} s"
+    if t.keyed:
+        return finding(
+            "signal.modem",
+            f"Data sent as sound: keyed tones (FSK-like), symbol rate {t.rate_hz:.0f} Bd, at "
+            f"{where}; the energy of the tones' bands switches on a steady symbol clock (a line "
+            f"{t.ratio:.0f}x over the floor in {t.chunks} chunks), which no instrument or voice "
+            "does.",
+            start_s=round(t.start_s, 2),
+            end_s=round(t.end_s, 2),
+            baud=round(t.rate_hz, 1),
+            modulation="keyed tones",
+            band_line_ratio=round(t.ratio, 1),
+            top_pair_share=round(t.top_pair_share, 3),
+            chunks=t.chunks,
+            modem="generic FSK (no framing read)",
+        )
     return finding(
         "signal.modem",
         f"Data sent as sound: digital modulation (PSK/QAM-like or baseband), symbol rate "
