@@ -845,6 +845,106 @@ def _opus_padding_payload(kit: Kit, out: Path) -> Path:
     return out
 
 
+def xored_key(data: bytes, key: bytes) -> bytes:
+    """``data`` XORed with a repeating multi-byte ``key``."""
+    return bytes(b ^ key[i % len(key)] for i, b in enumerate(data))
+
+
+def structured_binary(kit: Kit, n: int) -> bytes:
+    """``n`` bytes of 6-bit values: no signature, not random, not text (any packed data)."""
+    return bytes(b & 0x3F for b in (kit.random * (n // len(kit.random) + 1))[:n])
+
+
+def _sapi_like_events(n: int) -> bytes:
+    """Event records the way a speech engine's ``EVNT`` chunk keeps them: 24-byte records of
+    small integers (type, flags, sample positions), mostly zeros."""
+    out = bytearray()
+    for i in range(n):
+        out += struct.pack("<IIIIQ", 1 + i % 7, 0, 0, 0, 4410 * i)
+    return bytes(out)
+
+
+def _pro_tools_chunks(kit: Kit) -> bytes:
+    """The chunks Pro Tools adds to the files it records, at the sizes measured in real files
+    (hydrogen's drum kits): minf 16, elm1 426, regn 92, umid 24, ovwf 4."""
+    rng = np.random.default_rng(7)
+    return (riff_chunk(b"minf", struct.pack("<IIII", 1, 44100, 2, 0))
+            + riff_chunk(b"elm1", bytes(rng.integers(0, 4, 426, dtype=np.uint8)))
+            + riff_chunk(b"regn", bytes(88) + b"tk01")
+            + riff_chunk(b"umid", b"\x06\x0a\x2b\x34" + bytes(20))
+            + riff_chunk(b"ovwf", struct.pack("<I", 1)))  # fmt: skip
+
+
+def _mkvmerge_attach(kit: Kit, out: Path) -> Path:
+    elf = kit.file("tool.elf", kit.elf)
+    flac = kit.encoded("flac")
+    run(["mkvmerge", "-q", "-o", str(out), "--attachment-mime-type", "application/octet-stream",
+         "--attach-file", str(elf), str(flac)])  # fmt: skip
+    return out
+
+
+def _atomicparsley_artwork(kit: Kit, out: Path) -> Path:
+    m4a = kit.work / "plain.m4a"
+    run(["ffmpeg", "-v", "error", "-y", "-i", str(kit.wav), "-c:a", "aac", "-f", "ipod", str(m4a)])
+    elf = kit.file("cover.jpg", kit.elf)
+    run(["AtomicParsley", str(m4a), "--artwork", str(elf), "--title", "Song", "-o", str(out)])
+    return out
+
+
+def _geob(n: int) -> Callable[[Kit], list[object]]:
+    def frames(kit: Kit) -> list[object]:
+        import mutagen.id3 as id3
+
+        return [id3.GEOB(encoding=0, mime="application/octet-stream", filename="x.bin",
+                         desc="d", data=structured_binary(kit, n))]  # fmt: skip
+
+    return frames
+
+
+def _apic_elf_frame(kit: Kit) -> list[object]:
+    import mutagen.id3 as id3
+
+    return [id3.APIC(encoding=3, mime="image/jpeg", type=3, desc="", data=kit.elf)]
+
+
+def _ape_binary(kit: Kit) -> dict[str, object]:
+    import mutagen.apev2 as apev2
+
+    return {"Blob": apev2.APEValue(structured_binary(kit, 60_000), apev2.BINARY)}
+
+
+def _chapters(sub: Callable[[Kit], list[object]]) -> Callable[[Kit], list[object]]:
+    def frames(kit: Kit) -> list[object]:
+        import mutagen.id3 as id3
+
+        chaps = [id3.CHAP(element_id=f"ch{i}", start_time=i * 4000, end_time=(i + 1) * 4000,
+                          sub_frames=[id3.TIT2(encoding=3, text=[f"Part {i}"]), *sub(kit)])
+                 for i in range(2)]  # fmt: skip
+        toc = id3.CTOC(element_id="toc", flags=id3.CTOCFlags.TOP_LEVEL | id3.CTOCFlags.ORDERED,
+                       child_element_ids=["ch0", "ch1"],
+                       sub_frames=[id3.TIT2(encoding=3, text=["Chapters"])])  # fmt: skip
+        return [toc, *chaps]
+
+    return frames
+
+
+def _chapter_cover(kit: Kit) -> list[object]:
+    import mutagen.id3 as id3
+
+    return [
+        id3.APIC(encoding=3, mime="image/jpeg", type=3, desc="", data=kit.cover("jpg").read_bytes())
+    ]
+
+
+def _synced_lyrics(kit: Kit) -> list[object]:
+    import mutagen.id3 as id3
+
+    lines = [(f"line {i} of the song", i * 1500) for i in range(40)]
+    return [id3.SYLT(encoding=3, lang="eng", format=2, type=1, text=lines),
+            id3.ETCO(format=2, events=[(1, 0), (3, 4000), (2, 8000)]),
+            id3.RVA2(desc="track", channel=1, gain=-3.5, peak=0.9)]  # fmt: skip
+
+
 CASES: tuple[Case, ...] = (
     # FLAC: metaflac and flac used honestly
     Case("flac", "flac -8 (seektable, padding)", "good", ("flac",),
@@ -1066,6 +1166,42 @@ CASES: tuple[Case, ...] = (
     Case("aiff", "mutagen AIFF ID3 APIC = ELF", "bad", ("mutagen", "sox"),
          _mutagen_id3("aiff", _apic_elf_mutagen)),
     Case("aiff", "bytes: ELF in the bytes SSND's offset skips", "bad", ("sox",), _aiff_ssnd_offset),
+    # Session 13: bytes of no known purpose beyond a budget, and executables hidden by XOR
+    Case("wav", "bytes: 'uuid' chunk = 100 KB ELF XORed with a 4-byte key", "bad", (),
+         _wav_chunks(lambda kit: riff_chunk(b"uuid", bytes(16) + xored_key((kit.elf * 3)[:100_000], b"k3Y!")))),
+    Case("wav", "bytes: unknown chunk 'zzzz' = 100 KB of packed 6-bit data", "bad", (),
+         _wav_chunks(lambda kit: riff_chunk(b"zzzz", structured_binary(kit, 100_000)))),
+    Case("wav", "bytes: ten unknown 12 KB chunks of packed data", "bad", (),
+         _wav_chunks(lambda kit: b"".join(riff_chunk(b"zz%02d" % i, structured_binary(kit, 12_000)[i:] + bytes(i))
+                                         for i in range(10)))),
+    Case("wav", "bytes: known 'elm1' chunk = 60 KB of packed data", "bad", (),
+         _wav_chunks(lambda kit: riff_chunk(b"elm1", structured_binary(kit, 60_000)))),
+    Case("wav", "bytes: LIST adtl 'file' = XORed ELF", "bad", (),
+         _wav_chunks(lambda kit: riff_chunk(b"LIST", b"adtl" + riff_chunk(b"file", struct.pack("<I", 1) + b"EXE " + xored(kit.elf[:30_000]))))),
+    Case("wav", "bytes: Pro Tools chunks (minf, elm1, regn, umid, ovwf)", "good", (),
+         _wav_chunks(_pro_tools_chunks)),
+    Case("wav", "bytes: speech-engine 'EVNT' chunk, 12 KB of event records", "good", (),
+         _wav_chunks(lambda kit: riff_chunk(b"EVNT", _sapi_like_events(500)))),
+    Case("flac", "bytes: APPLICATION 'riff' (registered) = 60 KB packed data", "bad", ("flac",),
+         _flac_then(_app_block(b"riff", lambda kit: structured_binary(kit, 60_000)))),
+    Case("flac", "bytes: APPLICATION 'xyzw' = ELF XORed with 0x5A", "bad", ("flac",),
+         _flac_then(_app_block(b"xyzw", lambda kit: xored_key(kit.elf, b"Z")))),
+    Case("mp3", "mutagen GEOB = 60 KB packed data", "bad", ("mutagen",),
+         _mutagen_id3("mp3", _tagged(_geob(60_000)))),
+    Case("mp3", "mutagen PRIV = XORed ELF", "bad", ("mutagen",),
+         _mutagen_id3("mp3", _priv("com.example", lambda kit: xored(kit.elf)))),
+    Case("mp3", "mutagen CHAP sub-frame APIC = ELF", "bad", ("mutagen",),
+         _mutagen_id3("mp3", _chapters(_apic_elf_frame))),
+    Case("mp3", "mutagen CHAP sub-frames GEOB = 2 x 30 KB packed data", "bad", ("mutagen",),
+         _mutagen_id3("mp3", _chapters(_geob(30_000)))),
+    Case("mp3", "mutagen APEv2 binary = 60 KB packed data", "bad", ("mutagen",),
+         _mutagen_ape(_ape_binary)),
+    Case("mp3", "mutagen chapters CHAP/CTOC with titles and a JPEG per chapter", "good", ("mutagen", "ffmpeg"),
+         _mutagen_id3("mp3", _chapters(_chapter_cover))),
+    Case("mp3", "mutagen SYLT + ETCO + RVA2", "good", ("mutagen",), _mutagen_id3("mp3", _synced_lyrics)),
+    Case("refused", "mkvmerge MKA + --attach-file ELF", "refused", ("mkvmerge", "flac"), _mkvmerge_attach),
+    Case("refused", "AtomicParsley M4A + --artwork ELF", "refused", ("AtomicParsley", "ffmpeg"),
+         _atomicparsley_artwork),
     # Containers the validator does not accept: a clear verdict
     Case("refused", "ffmpeg M4A (AAC)", "refused", ("ffmpeg",), _ffmpeg("wav", "-c:a", "aac", "-f", "ipod")),
     Case("refused", "ffmpeg M4A + cover (covr)", "refused", ("ffmpeg",),

@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 import numba
 import numpy as np
@@ -407,6 +408,54 @@ def confirm_signature(name: str, data: bytes, offset: int) -> bool:
         return True  # identify_payload / find_signatures already require "PE\0\0" or a DOS stub
     # 6+ byte magics (xz, 7z, rar, ole2, png, rtf, flac/ogg/shebang handled as text) need no more.
     return name in ("xz", "7z", "rar", "ole2", "png", "rtf", "tar", "flac", "ogg")
+
+
+#: Key lengths tried when looking for a file hidden by a repeating XOR key: one byte, and eight
+#: (which also covers keys of two and four bytes).
+_XOR_PERIODS: Final = (1, 8)
+_XOR_KINDS: Final = frozenset({PayloadKind.EXECUTABLE, PayloadKind.ARCHIVE, PayloadKind.DOCUMENT})
+
+
+@dataclass(frozen=True, slots=True)
+class XorHidden:
+    """A dangerous file found once a repeating XOR key is taken off a region."""
+
+    offset: int
+    name: str
+    kind: PayloadKind
+    key: bytes
+
+
+def xor_hidden(data: bytes | memoryview) -> XorHidden | None:
+    """Look for an executable, archive or document hidden in ``data`` by a repeating XOR key.
+
+    An executable is mostly zero bytes (padding, high bytes of small numbers, alignment), and
+    XOR maps a zero to the key byte itself, so the most frequent byte at each position of the
+    key is the key. Taking it off restores the file's own magic, which is then searched for as
+    anywhere else. Keys of one byte and of eight (two and four divide it) are tried; a region
+    whose most frequent bytes are zeros holds no key (its signatures were searched already).
+    """
+    arr = np.frombuffer(bytes(data), dtype=np.uint8)
+    for period in _XOR_PERIODS:
+        usable = arr.size - arr.size % period
+        if usable < 64 * period:
+            continue
+        columns = arr[:usable].reshape(-1, period)
+        key = np.array(
+            [np.bincount(columns[:, i], minlength=256).argmax() for i in range(period)],
+            dtype=np.uint8,
+        )
+        if not key.any():
+            continue
+        unmasked = (arr ^ np.resize(key, arr.size)).tobytes()
+        sig = _signature_at_start(unmasked)
+        if sig is not None and sig.kind in _XOR_KINDS:
+            return XorHidden(0, sig.name, sig.kind, key.tobytes())
+        hits = find_signatures(unmasked, limit=1)
+        if hits:
+            at, name, kind = hits[0]
+            return XorHidden(at, name, kind, key.tobytes())
+    return None
 
 
 def describe_size(n: int) -> str:

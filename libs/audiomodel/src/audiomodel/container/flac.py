@@ -278,7 +278,13 @@ def _application(insp: Inspection, pos: int, body: int, length: int, where: str)
             where=where,
             application_id=name,
         )
-    examine(insp, body + 4, length - 4, f"{where} {name!r}", flag_data=True, flag_text=False)
+    guess = examine(
+        insp, body + 4, length - 4, f"{where} {name!r}", flag_data=True, flag_text=False
+    )
+    registered = app in _FLAC_APPLICATIONS
+    if guess is not None and not (registered and guess.kind is PayloadKind.TEXT):
+        # What an application keeps is read by that application only: bytes unaccounted for.
+        insp.unaccount(body + 4, length - 4, f"{where} {name!r}", guess)
 
 
 def _picture(insp: Inspection, body: int, length: int, where: str) -> None:

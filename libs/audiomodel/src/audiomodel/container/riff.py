@@ -541,17 +541,33 @@ def _generic_chunk(
     """Identify what a chunk of no structure checked here holds."""
     body = ch.offset + 8
     where = f"chunk {name!r}"
-    sample, guess = insp.identify(body, ch.present)
-    # Known chunks hold text or small structures; an encrypted or compressed blob is neither.
-    blob = guess.kind is PayloadKind.HIGH_ENTROPY and ch.present >= BLOB_BYTES
-    flag = not known or blob
-    examine(
-        insp, body, ch.present, where, flag_data=flag, flag_text=False, sample=sample, guess=guess
-    )
     if ch.cid == b"LIST":
-        _list_texts(insp, sample, body, ch.present, big)
+        kind = insp.src.read(body, 4)
+        if kind not in _LIST_TYPES:
+            # A LIST of a type nothing here reads is as unaccounted for as an unknown chunk.
+            where = f"LIST {_fourcc_name(kind)!r}"
+            insp.add(
+                "container.unknown_chunk",
+                f"{where} (a list type nothing here reads) at byte {ch.offset}, {ch.present} bytes",
+                offset=ch.offset,
+                size=ch.present,
+                where=f"chunk {where}",
+            )
+            body, known = body + 4, False
+    size = ch.present - (body - ch.offset - 8)
+    sample, guess = insp.identify(body, size)
+    # Known chunks hold text or small structures; an encrypted or compressed blob is neither.
+    blob = guess.kind is PayloadKind.HIGH_ENTROPY and size >= BLOB_BYTES
+    flag = not known or blob
+    examine(insp, body, size, where, flag_data=flag, flag_text=False, sample=sample, guess=guess)
+    if known and ch.cid == b"LIST":
+        _list_texts(insp, sample, body, size, big)
     elif known and guess.kind is PayloadKind.TEXT:
-        text_value(insp, sample, body, ch.present, where)
+        text_value(insp, sample, body, size, where)
+    else:
+        # An unknown chunk or list, or the binary of a known id whose fields are not read
+        # here (a vendor's claim nothing can check): bytes unaccounted for.
+        insp.unaccount(body, size, where, guess)
 
 
 def _counted(insp: Inspection, ch: _Chunk, name: str, fixed: int, count_at: int, item: int,
@@ -684,6 +700,9 @@ _STRUCTURED: Final[dict[bytes, Callable[[Inspection, _Chunk, str], None]]] = {
 
 #: LIST/adtl sub-chunks and how many bytes of fields come before their text.
 _ADTL_TEXT: Final = {b"labl": 4, b"note": 4, b"ltxt": 20}
+#: LIST types whose sub-chunks are read: INFO and adtl text, and the Exif audio fields cameras
+#: write (JEIDA's ``exif`` list of text sub-chunks), read as INFO is.
+_LIST_TYPES: Final = frozenset({b"INFO", b"adtl", b"exif"})
 
 
 def _list_texts(insp: Inspection, raw: bytes, body: int, size: int, big: bool) -> None:
@@ -691,8 +710,6 @@ def _list_texts(insp: Inspection, raw: bytes, body: int, size: int, big: bool) -
     at file offset ``body``): each value for encoded binaries and absurd sizes, each
     sub-chunk size against the LIST it sits in."""
     kind = raw[:4]
-    if kind not in (b"INFO", b"adtl"):
-        return
     pos = 4
     end = min(len(raw), size)
     for _ in range(MAX_CHUNKS):
@@ -716,8 +733,14 @@ def _list_texts(insp: Inspection, raw: bytes, body: int, size: int, big: bool) -
             length = size - pos - 8
         skip = _ADTL_TEXT.get(sid, 0) if kind == b"adtl" else 0
         value = raw[pos + 8 + skip : pos + 8 + length]
-        if kind == b"INFO" or sid in _ADTL_TEXT:
+        if kind != b"adtl" or sid in _ADTL_TEXT:
             text_value(insp, value, body + pos + 8 + skip, max(0, length - skip), label)
+        elif length > 0:
+            # adtl's ``file`` (a cue point's embedded file) and ids of no known use hold
+            # bytes nothing here reads.
+            guess = examine(insp, body + pos + 8, length, label, flag_data=True, flag_text=False)
+            if guess is not None:
+                insp.unaccount(body + pos + 8, length, label, guess)
         pos += 8 + length + (length & 1)
 
 
