@@ -883,12 +883,36 @@ def _mkvmerge_attach(kit: Kit, out: Path) -> Path:
     return out
 
 
-def _atomicparsley_artwork(kit: Kit, out: Path) -> Path:
+def _opustags_binary_tail(kit: Kit, out: Path) -> Path:
+    """opusenc's file with 30 KB of packed data after OpusTags' comments, where RFC 7845 lets
+    an encoder keep binary data (first byte's low bit set); the tags page rebuilt, CRC fixed."""
+    data = kit.encoded("opus").read_bytes()
+    first_end = 27 + data[26] + sum(data[27 : 27 + data[26]])
+    nseg = data[first_end + 26]
+    body_at = first_end + 27 + nseg
+    length = sum(data[first_end + 27 : body_at])
+    packet = data[body_at : body_at + length] + b"\x01" + structured_binary(kit, 30_000)
+    lacing = bytes([255] * (len(packet) // 255) + [len(packet) % 255])
+    page = bytearray(data[first_end : first_end + 26] + bytes([len(lacing)]) + lacing + packet)
+    page[22:26] = bytes(4)
+    page[22:26] = ogg_crc(bytes(page)).to_bytes(4, "little")
+    out.write_bytes(data[:first_end] + bytes(page) + data[body_at + length :])
+    return out
+
+
+def _atomicparsley_uuid(kit: Kit, out: Path) -> Path:
     m4a = kit.work / "plain.m4a"
     run(["ffmpeg", "-v", "error", "-y", "-i", str(kit.wav), "-c:a", "aac", "-f", "ipod", str(m4a)])
-    elf = kit.file("cover.jpg", kit.elf)
-    run(["AtomicParsley", str(m4a), "--artwork", str(elf), "--title", "Song", "-o", str(out)])
+    elf = kit.file("tool.elf", kit.elf)
+    run(["AtomicParsley", str(m4a), "--meta-uuid", "tool", "file", str(elf),
+         "mime=application/octet-stream", "-o", str(out)])  # fmt: skip
     return out
+
+
+def _mcdi_xored(kit: Kit) -> list[object]:
+    import mutagen.id3 as id3
+
+    return [id3.MCDI(data=xored_key(kit.elf, b"k3Y!"))]
 
 
 def _geob(n: int) -> Callable[[Kit], list[object]]:
@@ -1200,8 +1224,14 @@ CASES: tuple[Case, ...] = (
          _mutagen_id3("mp3", _chapters(_chapter_cover))),
     Case("mp3", "mutagen SYLT + ETCO + RVA2", "good", ("mutagen",), _mutagen_id3("mp3", _synced_lyrics)),
     Case("refused", "mkvmerge MKA + --attach-file ELF", "refused", ("mkvmerge", "flac"), _mkvmerge_attach),
-    Case("refused", "AtomicParsley M4A + --artwork ELF", "refused", ("AtomicParsley", "ffmpeg"),
-         _atomicparsley_artwork),
+    Case("refused", "AtomicParsley M4A + --meta-uuid file ELF", "refused", ("AtomicParsley", "ffmpeg"),
+         _atomicparsley_uuid),
+    Case("ogg", "bytes: 30 KB of packed data after OpusTags' comments", "bad", ("opusenc",),
+         _opustags_binary_tail),
+    Case("flac", "bytes: reserved metadata block type 100 = 60 KB packed data", "bad", ("flac",),
+         _flac_then(lambda kit, out: flac_insert_block(out, 100, structured_binary(kit, 60_000)))),
+    Case("mp3", "mutagen MCDI (CD TOC) = ELF XORed with a 4-byte key", "bad", ("mutagen",),
+         _mutagen_id3("mp3", _mcdi_xored)),
     # Containers the validator does not accept: a clear verdict
     Case("refused", "ffmpeg M4A (AAC)", "refused", ("ffmpeg",), _ffmpeg("wav", "-c:a", "aac", "-f", "ipod")),
     Case("refused", "ffmpeg M4A + cover (covr)", "refused", ("ffmpeg",),

@@ -465,6 +465,11 @@ def test_a_registered_flac_application_holding_packed_data_is_unaccounted_for() 
     assert only(report, "container.unaccounted_data")["where"] == "FLAC APPLICATION block 'riff'"
 
 
+def test_a_reserved_flac_block_is_unaccounted_for() -> None:
+    report = inspect(flac_with(encoded("flac"), [(100, packed(40_000))]))
+    assert only(report, "container.unaccounted_data")["size"] == 40_000
+
+
 def _id3v23(frames: bytes) -> bytes:
     size = len(frames)
     synchsafe = bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])

@@ -534,13 +534,23 @@ def comment_bytes(
         return
     if guess.kind is PayloadKind.PADDING:
         return
+    if not is_text:
+        # Binary by its specification (what Opus keeps after its comments): only the encoder
+        # that wrote it reads it.
+        insp.unaccount(offset, size, where, guess)
     # Binary bytes in a UTF-8 comment: look for a file inside, else judge by entropy.
     hits = find_signatures(value, limit=1)
+    hidden = xor_hidden(value) if not hits and len(value) >= XOR_MIN_BYTES else None
     if hits:
         at, name, kind = hits[0]
         ev.update(payload_kind=kind.value, payload_name=name, value_offset=at)
         message = f"{where}: {name} signature {at} bytes into the value at byte {offset}"
         emit_payload(insp, kind, message, ev)
+    elif hidden is not None and guess.kind is not PayloadKind.HIGH_ENTROPY:
+        ev.update(payload_kind=hidden.kind.value, payload_name=hidden.name)
+        ev.update(value_offset=hidden.offset, xor_key=hidden.key.hex())
+        message = f"{where}: {hidden.name} hidden by XOR with key {hidden.key.hex()} at {offset}"
+        emit_payload(insp, hidden.kind, message, ev)
     elif guess.kind is PayloadKind.HIGH_ENTROPY:
         insp.emit("container.embedded_data", f"{where}: high-entropy bytes at {offset}", ev)
     elif is_text and not encoded:

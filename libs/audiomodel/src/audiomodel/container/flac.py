@@ -160,7 +160,9 @@ def _block(insp: Inspection, btype: int, name: str, pos: int, body: int, length:
             size=length,
             where=f"flac block {btype}",
         )
-        examine(insp, body, length, where, flag_data=True, flag_text=False)
+        reserved = examine(insp, body, length, where, flag_data=True, flag_text=False)
+        if reserved is not None:
+            insp.unaccount(body, length, where, reserved)
 
 
 #: A seek point (RFC 9639 8.5): sample number, offset from the first frame, samples in it.
