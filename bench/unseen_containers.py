@@ -937,6 +937,52 @@ def _ape_binary(kit: Kit) -> dict[str, object]:
     return {"Blob": apev2.APEValue(structured_binary(kit, 60_000), apev2.BINARY)}
 
 
+def _wav_cbsize_payload(kit: Kit, out: Path) -> Path:
+    """A PCM ``fmt `` chunk whose cbSize claims 30 KB of 'codec data' (PCM has none), holding
+    an ELF XORed with an 8-byte key."""
+    data = kit.wav.read_bytes()
+    size = int.from_bytes(data[16:20], "little")
+    hidden = xored_key(kit.elf[:30_000], b"\x11\x22\x33\x44\x55\x66\x77\x88")
+    fmt = data[20 : 20 + 16] + struct.pack("<H", len(hidden)) + hidden
+    new = data[:12] + b"fmt " + struct.pack("<I", len(fmt)) + fmt + data[20 + size :]
+    out.write_bytes(new[:4] + struct.pack("<I", len(new) - 8) + new[8:])
+    return out
+
+
+def _aiff_edit(
+    edit: Callable[[Kit, list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]],
+) -> Maker:
+    """sox's AIFF with its chunk list edited."""
+
+    def make(kit: Kit, out: Path) -> Path:
+        data = kit.encoded("aiff").read_bytes()
+        chunks, pos = [], 12
+        while pos + 8 <= len(data):
+            cid, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "big")
+            chunks.append((cid, data[pos + 8 : pos + 8 + size]))
+            pos += 8 + size + (size & 1)
+        body = data[8:12] + b"".join(iff_chunk(c, b) for c, b in edit(kit, chunks))
+        out.write_bytes(b"FORM" + struct.pack(">I", len(body)) + body)
+        return out
+
+    return make
+
+
+def _comm_grown(kit: Kit, chunks: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [(c, b + xored(kit.elf[:3000]) if c == b"COMM" else b) for c, b in chunks]
+
+
+def _second_ssnd(kit: Kit, chunks: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [*chunks, (b"SSND", bytes(8) + structured_binary(kit, 40_000))]
+
+
+def _ext_header_payload(kit: Kit, mp3: bytes) -> bytes:
+    frames = id3_frame(b"TIT2", b"\x00Song")
+    hidden = xored(kit.elf[:8000])
+    ext = struct.pack(">IHI", 6 + len(hidden), 0, 0) + hidden
+    return id3_tag(ext + frames, 3, 0x40) + mp3
+
+
 def _chapters(sub: Callable[[Kit], list[object]]) -> Callable[[Kit], list[object]]:
     def frames(kit: Kit) -> list[object]:
         import mutagen.id3 as id3
@@ -1232,6 +1278,17 @@ CASES: tuple[Case, ...] = (
          _flac_then(lambda kit, out: flac_insert_block(out, 100, structured_binary(kit, 60_000)))),
     Case("mp3", "mutagen MCDI (CD TOC) = ELF XORed with a 4-byte key", "bad", ("mutagen",),
          _mutagen_id3("mp3", _mcdi_xored)),
+    Case("wav", "bytes: PCM fmt cbSize = 30 KB ELF XORed with an 8-byte key", "bad", (), _wav_cbsize_payload),
+    Case("wav", "sox IMA ADPCM (fmt codec data)", "good", ("sox",),
+         lambda kit, out: (run(["sox", str(kit.wav), "-e", "ima-adpcm", str(out)]), out)[1]),
+    Case("wav", "sox MS ADPCM (fmt coefficients)", "good", ("sox",),
+         lambda kit, out: (run(["sox", str(kit.wav), "-e", "ms-adpcm", str(out)]), out)[1]),
+    Case("aiff", "sox AIFF-C", "good", ("sox",),
+         lambda kit, out: (run(["sox", str(kit.wav), "-t", "aifc", str(out)]), out)[1]),
+    Case("aiff", "bytes: COMM with an XORed ELF past its fields", "bad", ("sox",), _aiff_edit(_comm_grown)),
+    Case("aiff", "bytes: second SSND = 40 KB packed data", "bad", ("sox",), _aiff_edit(_second_ssnd)),
+    Case("mp3", "bytes: ID3v2.3 extended header holding an XORed ELF", "bad", ("lame",),
+         _raw_mp3(_ext_header_payload)),
     # Containers the validator does not accept: a clear verdict
     Case("refused", "ffmpeg M4A (AAC)", "refused", ("ffmpeg",), _ffmpeg("wav", "-c:a", "aac", "-f", "ipod")),
     Case("refused", "ffmpeg M4A + cover (covr)", "refused", ("ffmpeg",),

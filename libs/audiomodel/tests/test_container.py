@@ -470,6 +470,61 @@ def test_a_reserved_flac_block_is_unaccounted_for() -> None:
     assert only(report, "container.unaccounted_data")["size"] == 40_000
 
 
+def test_a_pcm_fmt_chunk_holds_no_codec_data_whatever_its_cb_size_says() -> None:
+    hidden = xor_key(executable(6_000), b" ")
+    fmt = fmt_pcm16() + struct.pack("<H", len(hidden)) + hidden
+    report = inspect(riff([(b"fmt ", fmt), (b"data", pcm_frames(100))]))
+    assert only(report, "container.embedded_executable")["xor_key"] == "20"
+
+
+def test_a_codec_s_setup_data_in_fmt_counts_as_unaccounted() -> None:
+    adpcm = struct.pack("<HHIIHH", 0x11, 2, RATE, RATE * 2, 4, 4)
+    small = riff([(b"fmt ", adpcm + struct.pack("<HH", 2, 505)), (b"data", pcm_frames(100))])
+    assert worst(inspect(small)) == Severity.INFO
+    big = adpcm + struct.pack("<H", 40_000) + packed(40_000)
+    report = inspect(riff([(b"fmt ", big), (b"data", pcm_frames(100))]))
+    assert only(report, "container.unaccounted_data")["offset"] == 38
+
+
+def _form(chunks: list[tuple[bytes, bytes]], kind: bytes = b"AIFF") -> bytes:
+    body = kind
+    for cid, data in chunks:
+        body += cid + struct.pack(">I", len(data)) + data + (b"\x00" if len(data) % 2 else b"")
+    return b"FORM" + struct.pack(">I", len(body)) + body
+
+
+_COMM = struct.pack(">hIh", 2, 1000, 16) + b"\x40\x0d\xac\x44" + bytes(6)
+_SSND = struct.pack(">II", 0, 0) + bytes(4000)
+
+
+def test_aiff_comm_and_fver_hold_nothing_past_their_fields() -> None:
+    aifc_comm = _COMM + b"sowt\x0dlittle endian"
+    fver = (b"FVER", struct.pack(">I", 0xA2805140))
+    assert worst(inspect(_form([fver, (b"COMM", aifc_comm), (b"SSND", _SSND)], b"AIFC"))) == (
+        Severity.INFO
+    )
+    past = inspect(_form([(b"COMM", _COMM + packed(3_000)), (b"SSND", _SSND)]))
+    assert only(past, "container.nonconforming_metadata")["fields_size"] == 18
+    grown = inspect(_form([(b"COMM", _COMM), (b"FVER", packed(3_000)), (b"SSND", _SSND)]))
+    assert only(grown, "container.nonconforming_metadata")["fields_size"] == 4
+
+
+def test_a_second_ssnd_chunk_is_held() -> None:
+    report = inspect(_form([(b"COMM", _COMM), (b"SSND", _SSND), (b"SSND", packed(20_000))]))
+    assert "second 'SSND'" in next(
+        f.message for f in report.findings if f.code == "container.unknown_chunk"
+    )
+    assert "container.unaccounted_data" in codes(report)
+
+
+def test_an_id3_extended_header_holds_nothing_past_its_fields() -> None:
+    size = 6 + 3_000
+    ext = struct.pack(">IHI", size, 0, 0) + xor_key(executable(3_000), b" ")
+    tag = b"ID3\x03\x00\x40" + bytes([0, 0, (len(ext) >> 7) & 0x7F, len(ext) & 0x7F]) + ext
+    report = inspect(tag + encoded("mp3"))
+    assert only(report, "container.embedded_executable")["xor_key"] == "20"
+
+
 def _id3v23(frames: bytes) -> bytes:
     size = len(frames)
     synchsafe = bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])

@@ -132,6 +132,7 @@ def _frames(
     if flags & 0x40:  # extended header
         ext = insp.src.read(pos, 4)
         ext_size = (synchsafe(ext) or 0) if major == 4 else int.from_bytes(ext, "big") + 4
+        _extended_header(insp, pos, min(max(ext_size, 4), end - pos), major)
         pos += max(ext_size, 4)
     hlen = 6 if major == 2 else 10
     for _ in range(MAX_CHUNKS):
@@ -167,6 +168,40 @@ def _frames(
             fflags |= 0x0002  # a v2.4 tag's flag says every frame is unsynchronised
         id3_frame(insp, name, body, fsize, major, fflags, chapter=chapter)
         pos = body + fsize
+
+
+def _extended_header(insp: Inspection, pos: int, size: int, major: int) -> None:
+    """An ID3v2 extended header holds a few flags and a CRC; bytes past those are read by
+    nothing (a tag reader skips the header by its size)."""
+    head = insp.src.read(pos, 6)
+    if major == 3:
+        # Size, two flag bytes, padding size, and a CRC when the first flag bit says so.
+        fields = 4 + (10 if len(head) > 4 and head[4] & 0x80 else 6)
+    elif major == 4:
+        # Size, flag count, flags; an update (its length byte), a CRC (length and 5 bytes),
+        # restrictions (length and 1 byte), as the flags say.
+        flags = head[5] if len(head) > 5 else 0
+        fields = 6 + (flags & 0x40 and 1) + (flags & 0x20 and 6) + (flags & 0x10 and 2)
+    else:
+        return
+    if size <= fields:
+        return
+    where = "ID3v2 extended header"
+    at, extra = pos + fields, size - fields
+    before = insp.reported()
+    guess = examine(insp, at, extra, f"{where} past its fields", flag_data=True, flag_text=False)
+    if guess is None or guess.kind is PayloadKind.PADDING:
+        return
+    insp.unaccount(at, extra, where, guess)
+    if insp.reported() == before:
+        insp.add(
+            "container.nonconforming_metadata",
+            f"{where} holds {extra} bytes past the {fields} its fields take",
+            offset=at,
+            size=extra,
+            where=where,
+            fields_size=fields,
+        )
 
 
 def id3v24_frame_size(insp: Inspection, fh: bytes, pos: int, end: int) -> int:
