@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import binascii
 import io
 import json
 import shutil
@@ -983,6 +984,42 @@ def _ext_header_payload(kit: Kit, mp3: bytes) -> bytes:
     return id3_tag(ext + frames, 3, 0x40) + mp3
 
 
+def _encoded_comment(tool: list[str], data: Callable[[Kit], bytes], ext: str = "ogg") -> Maker:
+    """A comment whose value is ``data`` encoded by a real encoder (coreutils base32, basenc)."""
+
+    def make(kit: Kit, out: Path) -> Path:
+        encoded = subprocess.run(tool, input=data(kit), capture_output=True, check=True).stdout
+        (kit.work / "encoded.txt").write_text(encoded.decode("ascii").strip())
+        return _vorbiscomment("COMMENT=@encoded.txt", ext=ext)(kit, out)
+
+    return make
+
+
+def _a85_comm(kit: Kit) -> list[object]:
+    import mutagen.id3 as id3
+
+    return [
+        id3.COMM(encoding=3, lang="eng", desc="", text=[base64.a85encode(kit.elf[:6000]).decode()])
+    ]
+
+
+def _uu_comm(kit: Kit) -> list[object]:
+    import mutagen.id3 as id3
+
+    lines = b"".join(binascii.b2a_uu(kit.elf[i : i + 45]) for i in range(0, 6000, 45))
+    return [id3.COMM(encoding=3, lang="eng", desc="", text=[lines.decode()])]
+
+
+def _url_comment(kit: Kit) -> list[object]:
+    import mutagen.id3 as id3
+
+    url = "https://example.org/releases/" + "/".join(
+        f"disc{i}?track={i}&take={i}" for i in range(12)
+    )
+    return [id3.COMM(encoding=3, lang="eng", desc="", text=[url]),
+            id3.WXXX(encoding=3, desc="source", url=url)]  # fmt: skip
+
+
 def _chapters(sub: Callable[[Kit], list[object]]) -> Callable[[Kit], list[object]]:
     def frames(kit: Kit) -> list[object]:
         import mutagen.id3 as id3
@@ -1289,6 +1326,13 @@ CASES: tuple[Case, ...] = (
     Case("aiff", "bytes: second SSND = 40 KB packed data", "bad", ("sox",), _aiff_edit(_second_ssnd)),
     Case("mp3", "bytes: ID3v2.3 extended header holding an XORed ELF", "bad", ("lame",),
          _raw_mp3(_ext_header_payload)),
+    Case("ogg", "vorbiscomment COMMENT = coreutils base32 of an ELF", "bad", ("vorbiscomment", "oggenc", "base32"),
+         _encoded_comment(["base32", "-w", "0"], lambda kit: kit.elf[:6000])),
+    Case("ogg", "vorbiscomment COMMENT = basenc --z85 of 4 KB random", "bad", ("vorbiscomment", "oggenc", "basenc"),
+         _encoded_comment(["basenc", "--z85", "-w", "0"], lambda kit: kit.random[:4000])),
+    Case("mp3", "mutagen COMM = ascii85 of an ELF", "bad", ("mutagen",), _mutagen_id3("mp3", _a85_comm)),
+    Case("mp3", "mutagen COMM = uuencode of an ELF", "bad", ("mutagen",), _mutagen_id3("mp3", _uu_comm)),
+    Case("mp3", "mutagen COMM + WXXX = a long URL", "good", ("mutagen",), _mutagen_id3("mp3", _url_comment)),
     # Containers the validator does not accept: a clear verdict
     Case("refused", "ffmpeg M4A (AAC)", "refused", ("ffmpeg",), _ffmpeg("wav", "-c:a", "aac", "-f", "ipod")),
     Case("refused", "ffmpeg M4A + cover (covr)", "refused", ("ffmpeg",),

@@ -486,6 +486,14 @@ def test_a_codec_s_setup_data_in_fmt_counts_as_unaccounted() -> None:
     assert only(report, "container.unaccounted_data")["offset"] == 38
 
 
+def test_extensible_fmt_keeps_its_sub_format_data_as_codec_data() -> None:
+    # ffmpeg's IMA ADPCM in WAVE_FORMAT_EXTENSIBLE: cbSize 24, the 22 bytes, samples per block.
+    head = struct.pack("<HHIIHHH", 0xFFFE, 1, RATE, RATE // 2, 1024, 4, 24)
+    guid = b"\x11\x00\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+    fmt = head + struct.pack("<HI", 4, 4) + guid + struct.pack("<H", 2041)
+    assert worst(inspect(riff([(b"fmt ", fmt), (b"data", bytes(4096))]))) == Severity.INFO
+
+
 def _form(chunks: list[tuple[bytes, bytes]], kind: bytes = b"AIFF") -> bytes:
     body = kind
     for cid, data in chunks:

@@ -359,11 +359,11 @@ def _wav_chunks(
             fmt_seen = True
             raw = insp.src.read(body, min(ch.present, 64))
             fmt = _wav_fmt(insp, raw, endian)
-            used, codec_data = _fmt_fields(raw, ch.present, endian)
+            used, codec_at, codec_data = _fmt_fields(raw, ch.present, endian)
             if codec_data:
                 # A codec's own setup (ADPCM coefficients, MPEG flags): only its decoder reads
                 # it, and no codec here needs more than a few dozen bytes.
-                at = body + 18
+                at = body + codec_at
                 guess = examine(insp, at, codec_data, f"chunk {name!r} codec data", flag_data=True,
                                 flag_text=False)  # fmt: skip
                 if guess is not None:
@@ -448,24 +448,26 @@ def _wav_chunks(
         )
 
 
-def _fmt_fields(raw: bytes, size: int, endian: str) -> tuple[int, int]:
-    """How many bytes of a ``fmt `` chunk its fields take, and how many of them are a codec's
-    own data: the 16 of WAVEFORMAT (PCM); WAVEFORMATEX's ``cbSize`` after them, which is 0 for
-    PCM and IEEE float and 22 for WAVE_FORMAT_EXTENSIBLE, whose bytes are therefore fields; any
-    other codec's ``cbSize`` bytes are its setup data."""
+def _fmt_fields(raw: bytes, size: int, endian: str) -> tuple[int, int, int]:
+    """How many bytes of a ``fmt `` chunk its fields take, and where a codec's own data sits
+    among them and how long it is: the 16 of WAVEFORMAT (PCM); WAVEFORMATEX's ``cbSize`` after
+    them, which is 0 for PCM and IEEE float and 22 or more for WAVE_FORMAT_EXTENSIBLE (22 of
+    fields, then the sub-format's data); any other codec's ``cbSize`` bytes are its setup data."""
     if size < 18 or len(raw) < 18:
-        return min(size, 16), 0
+        return min(size, 16), 0, 0
     order: Literal["big", "little"] = "big" if endian == ">" else "little"
     tag = int.from_bytes(raw[0:2], order)
     extension = int.from_bytes(raw[16:18], order)
     if 18 + extension > size:
         # A cbSize that claims more than the chunk holds is no cbSize: the fields end at 16.
-        return 16, 0
+        return 16, 0, 0
     if tag in (1, 3):
-        return 18, 0  # whatever cbSize says, PCM's extension is no field: zeros or a finding
+        return 18, 0, 0  # whatever cbSize says, PCM's extension is no field: zeros or a finding
     if tag == 0xFFFE:
-        return min(size, 18 + 22), 0
-    return 18 + extension, extension
+        # EXTENSIBLE's 22 bytes (valid bits, channel mask, sub-format GUID), then the
+        # sub-format's own data (ffmpeg's IMA ADPCM: 2 bytes, the samples per block).
+        return 18 + extension, 40, max(0, extension - 22)
+    return 18 + extension, 18, extension
 
 
 def _past_fields(insp: Inspection, ch: _Chunk, used: int, name: str) -> None:
