@@ -12,6 +12,13 @@ this script to their specification, said so in the case name (``bytes:``).
 use: must be accepted) or ``refused`` (a container the validator does not accept: must be
 rejected with a message that names it). Prints a markdown table; asserts nothing.
 
+Session 13 added bytes of no known purpose (unknown and known-but-unparsed chunks, LIST types,
+APPLICATION and reserved FLAC blocks, GEOB/PRIV/MCDI and chapter frames, APEv2 binary, Opus's
+binary after its comments), executables hidden by a repeating XOR key, fields past their
+structure (fmt's cbSize, AIFF COMM/SSND, the ID3v2 extended header), other binary-to-text
+encodings (base32, ascii85, Z85, uuencode), mkvmerge and AtomicParsley attachments, and the
+honest files those tools make.
+
 Usage::
 
     uv run --frozen python bench/unseen_containers.py --out /work/bench12/redcont14/unseen
