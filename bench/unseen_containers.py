@@ -12,6 +12,13 @@ this script to their specification, said so in the case name (``bytes:``).
 use: must be accepted) or ``refused`` (a container the validator does not accept: must be
 rejected with a message that names it). Prints a markdown table; asserts nothing.
 
+Session 13 added bytes of no known purpose (unknown and known-but-unparsed chunks, LIST types,
+APPLICATION and reserved FLAC blocks, GEOB/PRIV/MCDI and chapter frames, APEv2 binary, Opus's
+binary after its comments), executables hidden by a repeating XOR key, fields past their
+structure (fmt's cbSize, AIFF COMM/SSND, the ID3v2 extended header), other binary-to-text
+encodings (base32, ascii85, Z85, uuencode), mkvmerge and AtomicParsley attachments, and the
+honest files those tools make.
+
 Usage::
 
     uv run --frozen python bench/unseen_containers.py --out /work/bench12/redcont14/unseen
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import binascii
 import io
 import json
 import shutil
@@ -845,6 +853,212 @@ def _opus_padding_payload(kit: Kit, out: Path) -> Path:
     return out
 
 
+def xored_key(data: bytes, key: bytes) -> bytes:
+    """``data`` XORed with a repeating multi-byte ``key``."""
+    return bytes(b ^ key[i % len(key)] for i, b in enumerate(data))
+
+
+def structured_binary(kit: Kit, n: int) -> bytes:
+    """``n`` bytes of 6-bit values: no signature, not random, not text (any packed data)."""
+    return bytes(b & 0x3F for b in (kit.random * (n // len(kit.random) + 1))[:n])
+
+
+def _sapi_like_events(n: int) -> bytes:
+    """Event records the way a speech engine's ``EVNT`` chunk keeps them: 24-byte records of
+    small integers (type, flags, sample positions), mostly zeros."""
+    out = bytearray()
+    for i in range(n):
+        out += struct.pack("<IIIIQ", 1 + i % 7, 0, 0, 0, 4410 * i)
+    return bytes(out)
+
+
+def _pro_tools_chunks(kit: Kit) -> bytes:
+    """The chunks Pro Tools adds to the files it records, at the sizes measured in real files
+    (hydrogen's drum kits): minf 16, elm1 426, regn 92, umid 24, ovwf 4."""
+    rng = np.random.default_rng(7)
+    return (riff_chunk(b"minf", struct.pack("<IIII", 1, 44100, 2, 0))
+            + riff_chunk(b"elm1", bytes(rng.integers(0, 4, 426, dtype=np.uint8)))
+            + riff_chunk(b"regn", bytes(88) + b"tk01")
+            + riff_chunk(b"umid", b"\x06\x0a\x2b\x34" + bytes(20))
+            + riff_chunk(b"ovwf", struct.pack("<I", 1)))  # fmt: skip
+
+
+def _mkvmerge_attach(kit: Kit, out: Path) -> Path:
+    elf = kit.file("tool.elf", kit.elf)
+    flac = kit.encoded("flac")
+    run(["mkvmerge", "-q", "-o", str(out), "--attachment-mime-type", "application/octet-stream",
+         "--attach-file", str(elf), str(flac)])  # fmt: skip
+    return out
+
+
+def _opustags_binary_tail(kit: Kit, out: Path) -> Path:
+    """opusenc's file with 30 KB of packed data after OpusTags' comments, where RFC 7845 lets
+    an encoder keep binary data (first byte's low bit set); the tags page rebuilt, CRC fixed."""
+    data = kit.encoded("opus").read_bytes()
+    first_end = 27 + data[26] + sum(data[27 : 27 + data[26]])
+    nseg = data[first_end + 26]
+    body_at = first_end + 27 + nseg
+    length = sum(data[first_end + 27 : body_at])
+    packet = data[body_at : body_at + length] + b"\x01" + structured_binary(kit, 30_000)
+    lacing = bytes([255] * (len(packet) // 255) + [len(packet) % 255])
+    page = bytearray(data[first_end : first_end + 26] + bytes([len(lacing)]) + lacing + packet)
+    page[22:26] = bytes(4)
+    page[22:26] = ogg_crc(bytes(page)).to_bytes(4, "little")
+    out.write_bytes(data[:first_end] + bytes(page) + data[body_at + length :])
+    return out
+
+
+def _atomicparsley_uuid(kit: Kit, out: Path) -> Path:
+    m4a = kit.work / "plain.m4a"
+    run(["ffmpeg", "-v", "error", "-y", "-i", str(kit.wav), "-c:a", "aac", "-f", "ipod", str(m4a)])
+    elf = kit.file("tool.elf", kit.elf)
+    run(["AtomicParsley", str(m4a), "--meta-uuid", "tool", "file", str(elf),
+         "mime=application/octet-stream", "-o", str(out)])  # fmt: skip
+    return out
+
+
+def _mcdi_xored(kit: Kit) -> list[object]:
+    import mutagen.id3 as id3
+
+    return [id3.MCDI(data=xored_key(kit.elf, b"k3Y!"))]
+
+
+def _geob(n: int) -> Callable[[Kit], list[object]]:
+    def frames(kit: Kit) -> list[object]:
+        import mutagen.id3 as id3
+
+        return [id3.GEOB(encoding=0, mime="application/octet-stream", filename="x.bin",
+                         desc="d", data=structured_binary(kit, n))]  # fmt: skip
+
+    return frames
+
+
+def _apic_elf_frame(kit: Kit) -> list[object]:
+    import mutagen.id3 as id3
+
+    return [id3.APIC(encoding=3, mime="image/jpeg", type=3, desc="", data=kit.elf)]
+
+
+def _ape_binary(kit: Kit) -> dict[str, object]:
+    import mutagen.apev2 as apev2
+
+    return {"Blob": apev2.APEValue(structured_binary(kit, 60_000), apev2.BINARY)}
+
+
+def _wav_cbsize_payload(kit: Kit, out: Path) -> Path:
+    """A PCM ``fmt `` chunk whose cbSize claims 30 KB of 'codec data' (PCM has none), holding
+    an ELF XORed with an 8-byte key."""
+    data = kit.wav.read_bytes()
+    size = int.from_bytes(data[16:20], "little")
+    hidden = xored_key(kit.elf[:30_000], b"\x11\x22\x33\x44\x55\x66\x77\x88")
+    fmt = data[20 : 20 + 16] + struct.pack("<H", len(hidden)) + hidden
+    new = data[:12] + b"fmt " + struct.pack("<I", len(fmt)) + fmt + data[20 + size :]
+    out.write_bytes(new[:4] + struct.pack("<I", len(new) - 8) + new[8:])
+    return out
+
+
+def _aiff_edit(
+    edit: Callable[[Kit, list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]],
+) -> Maker:
+    """sox's AIFF with its chunk list edited."""
+
+    def make(kit: Kit, out: Path) -> Path:
+        data = kit.encoded("aiff").read_bytes()
+        chunks, pos = [], 12
+        while pos + 8 <= len(data):
+            cid, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "big")
+            chunks.append((cid, data[pos + 8 : pos + 8 + size]))
+            pos += 8 + size + (size & 1)
+        body = data[8:12] + b"".join(iff_chunk(c, b) for c, b in edit(kit, chunks))
+        out.write_bytes(b"FORM" + struct.pack(">I", len(body)) + body)
+        return out
+
+    return make
+
+
+def _comm_grown(kit: Kit, chunks: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [(c, b + xored(kit.elf[:3000]) if c == b"COMM" else b) for c, b in chunks]
+
+
+def _second_ssnd(kit: Kit, chunks: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [*chunks, (b"SSND", bytes(8) + structured_binary(kit, 40_000))]
+
+
+def _ext_header_payload(kit: Kit, mp3: bytes) -> bytes:
+    frames = id3_frame(b"TIT2", b"\x00Song")
+    hidden = xored(kit.elf[:8000])
+    ext = struct.pack(">IHI", 6 + len(hidden), 0, 0) + hidden
+    return id3_tag(ext + frames, 3, 0x40) + mp3
+
+
+def _encoded_comment(tool: list[str], data: Callable[[Kit], bytes], ext: str = "ogg") -> Maker:
+    """A comment whose value is ``data`` encoded by a real encoder (coreutils base32, basenc)."""
+
+    def make(kit: Kit, out: Path) -> Path:
+        encoded = subprocess.run(tool, input=data(kit), capture_output=True, check=True).stdout
+        (kit.work / "encoded.txt").write_text(encoded.decode("ascii").strip())
+        return _vorbiscomment("COMMENT=@encoded.txt", ext=ext)(kit, out)
+
+    return make
+
+
+def _a85_comm(kit: Kit) -> list[object]:
+    import mutagen.id3 as id3
+
+    return [
+        id3.COMM(encoding=3, lang="eng", desc="", text=[base64.a85encode(kit.elf[:6000]).decode()])
+    ]
+
+
+def _uu_comm(kit: Kit) -> list[object]:
+    import mutagen.id3 as id3
+
+    lines = b"".join(binascii.b2a_uu(kit.elf[i : i + 45]) for i in range(0, 6000, 45))
+    return [id3.COMM(encoding=3, lang="eng", desc="", text=[lines.decode()])]
+
+
+def _url_comment(kit: Kit) -> list[object]:
+    import mutagen.id3 as id3
+
+    url = "https://example.org/releases/" + "/".join(
+        f"disc{i}?track={i}&take={i}" for i in range(12)
+    )
+    return [id3.COMM(encoding=3, lang="eng", desc="", text=[url]),
+            id3.WXXX(encoding=3, desc="source", url=url)]  # fmt: skip
+
+
+def _chapters(sub: Callable[[Kit], list[object]]) -> Callable[[Kit], list[object]]:
+    def frames(kit: Kit) -> list[object]:
+        import mutagen.id3 as id3
+
+        chaps = [id3.CHAP(element_id=f"ch{i}", start_time=i * 4000, end_time=(i + 1) * 4000,
+                          sub_frames=[id3.TIT2(encoding=3, text=[f"Part {i}"]), *sub(kit)])
+                 for i in range(2)]  # fmt: skip
+        toc = id3.CTOC(element_id="toc", flags=id3.CTOCFlags.TOP_LEVEL | id3.CTOCFlags.ORDERED,
+                       child_element_ids=["ch0", "ch1"],
+                       sub_frames=[id3.TIT2(encoding=3, text=["Chapters"])])  # fmt: skip
+        return [toc, *chaps]
+
+    return frames
+
+
+def _chapter_cover(kit: Kit) -> list[object]:
+    import mutagen.id3 as id3
+
+    return [
+        id3.APIC(encoding=3, mime="image/jpeg", type=3, desc="", data=kit.cover("jpg").read_bytes())
+    ]
+
+
+def _synced_lyrics(kit: Kit) -> list[object]:
+    import mutagen.id3 as id3
+
+    lines = [(f"line {i} of the song", i * 1500) for i in range(40)]
+    return [id3.SYLT(encoding=3, lang="eng", format=2, type=1, text=lines),
+            id3.ETCO(format=2, events=[(1, 0), (3, 4000), (2, 8000)]),
+            id3.RVA2(desc="track", channel=1, gain=-3.5, peak=0.9)]  # fmt: skip
+
+
 CASES: tuple[Case, ...] = (
     # FLAC: metaflac and flac used honestly
     Case("flac", "flac -8 (seektable, padding)", "good", ("flac",),
@@ -1066,6 +1280,66 @@ CASES: tuple[Case, ...] = (
     Case("aiff", "mutagen AIFF ID3 APIC = ELF", "bad", ("mutagen", "sox"),
          _mutagen_id3("aiff", _apic_elf_mutagen)),
     Case("aiff", "bytes: ELF in the bytes SSND's offset skips", "bad", ("sox",), _aiff_ssnd_offset),
+    # Session 13: bytes of no known purpose beyond a budget, and executables hidden by XOR
+    Case("wav", "bytes: 'uuid' chunk = 100 KB ELF XORed with a 4-byte key", "bad", (),
+         _wav_chunks(lambda kit: riff_chunk(b"uuid", bytes(16) + xored_key((kit.elf * 3)[:100_000], b"k3Y!")))),
+    Case("wav", "bytes: unknown chunk 'zzzz' = 100 KB of packed 6-bit data", "bad", (),
+         _wav_chunks(lambda kit: riff_chunk(b"zzzz", structured_binary(kit, 100_000)))),
+    Case("wav", "bytes: ten unknown 12 KB chunks of packed data", "bad", (),
+         _wav_chunks(lambda kit: b"".join(riff_chunk(b"zz%02d" % i, structured_binary(kit, 12_000)[i:] + bytes(i))
+                                         for i in range(10)))),
+    Case("wav", "bytes: known 'elm1' chunk = 60 KB of packed data", "bad", (),
+         _wav_chunks(lambda kit: riff_chunk(b"elm1", structured_binary(kit, 60_000)))),
+    Case("wav", "bytes: LIST adtl 'file' = XORed ELF", "bad", (),
+         _wav_chunks(lambda kit: riff_chunk(b"LIST", b"adtl" + riff_chunk(b"file", struct.pack("<I", 1) + b"EXE " + xored(kit.elf[:30_000]))))),
+    Case("wav", "bytes: Pro Tools chunks (minf, elm1, regn, umid, ovwf)", "good", (),
+         _wav_chunks(_pro_tools_chunks)),
+    Case("wav", "bytes: speech-engine 'EVNT' chunk, 12 KB of event records", "good", (),
+         _wav_chunks(lambda kit: riff_chunk(b"EVNT", _sapi_like_events(500)))),
+    Case("flac", "bytes: APPLICATION 'riff' (registered) = 60 KB packed data", "bad", ("flac",),
+         _flac_then(_app_block(b"riff", lambda kit: structured_binary(kit, 60_000)))),
+    Case("flac", "bytes: APPLICATION 'xyzw' = ELF XORed with 0x5A", "bad", ("flac",),
+         _flac_then(_app_block(b"xyzw", lambda kit: xored_key(kit.elf, b"Z")))),
+    Case("mp3", "mutagen GEOB = 60 KB packed data", "bad", ("mutagen",),
+         _mutagen_id3("mp3", _tagged(_geob(60_000)))),
+    Case("mp3", "mutagen PRIV = XORed ELF", "bad", ("mutagen",),
+         _mutagen_id3("mp3", _priv("com.example", lambda kit: xored(kit.elf)))),
+    Case("mp3", "mutagen CHAP sub-frame APIC = ELF", "bad", ("mutagen",),
+         _mutagen_id3("mp3", _chapters(_apic_elf_frame))),
+    Case("mp3", "mutagen CHAP sub-frames GEOB = 2 x 30 KB packed data", "bad", ("mutagen",),
+         _mutagen_id3("mp3", _chapters(_geob(30_000)))),
+    Case("mp3", "mutagen APEv2 binary = 60 KB packed data", "bad", ("mutagen",),
+         _mutagen_ape(_ape_binary)),
+    Case("mp3", "mutagen chapters CHAP/CTOC with titles and a JPEG per chapter", "good", ("mutagen", "ffmpeg"),
+         _mutagen_id3("mp3", _chapters(_chapter_cover))),
+    Case("mp3", "mutagen SYLT + ETCO + RVA2", "good", ("mutagen",), _mutagen_id3("mp3", _synced_lyrics)),
+    Case("refused", "mkvmerge MKA + --attach-file ELF", "refused", ("mkvmerge", "flac"), _mkvmerge_attach),
+    Case("refused", "AtomicParsley M4A + --meta-uuid file ELF", "refused", ("AtomicParsley", "ffmpeg"),
+         _atomicparsley_uuid),
+    Case("ogg", "bytes: 30 KB of packed data after OpusTags' comments", "bad", ("opusenc",),
+         _opustags_binary_tail),
+    Case("flac", "bytes: reserved metadata block type 100 = 60 KB packed data", "bad", ("flac",),
+         _flac_then(lambda kit, out: flac_insert_block(out, 100, structured_binary(kit, 60_000)))),
+    Case("mp3", "mutagen MCDI (CD TOC) = ELF XORed with a 4-byte key", "bad", ("mutagen",),
+         _mutagen_id3("mp3", _mcdi_xored)),
+    Case("wav", "bytes: PCM fmt cbSize = 30 KB ELF XORed with an 8-byte key", "bad", (), _wav_cbsize_payload),
+    Case("wav", "sox IMA ADPCM (fmt codec data)", "good", ("sox",),
+         lambda kit, out: (run(["sox", str(kit.wav), "-e", "ima-adpcm", str(out)]), out)[1]),
+    Case("wav", "sox MS ADPCM (fmt coefficients)", "good", ("sox",),
+         lambda kit, out: (run(["sox", str(kit.wav), "-e", "ms-adpcm", str(out)]), out)[1]),
+    Case("aiff", "sox AIFF-C", "good", ("sox",),
+         lambda kit, out: (run(["sox", str(kit.wav), "-t", "aifc", str(out)]), out)[1]),
+    Case("aiff", "bytes: COMM with an XORed ELF past its fields", "bad", ("sox",), _aiff_edit(_comm_grown)),
+    Case("aiff", "bytes: second SSND = 40 KB packed data", "bad", ("sox",), _aiff_edit(_second_ssnd)),
+    Case("mp3", "bytes: ID3v2.3 extended header holding an XORed ELF", "bad", ("lame",),
+         _raw_mp3(_ext_header_payload)),
+    Case("ogg", "vorbiscomment COMMENT = coreutils base32 of an ELF", "bad", ("vorbiscomment", "oggenc", "base32"),
+         _encoded_comment(["base32", "-w", "0"], lambda kit: kit.elf[:6000])),
+    Case("ogg", "vorbiscomment COMMENT = basenc --z85 of 4 KB random", "bad", ("vorbiscomment", "oggenc", "basenc"),
+         _encoded_comment(["basenc", "--z85", "-w", "0"], lambda kit: kit.random[:4000])),
+    Case("mp3", "mutagen COMM = ascii85 of an ELF", "bad", ("mutagen",), _mutagen_id3("mp3", _a85_comm)),
+    Case("mp3", "mutagen COMM = uuencode of an ELF", "bad", ("mutagen",), _mutagen_id3("mp3", _uu_comm)),
+    Case("mp3", "mutagen COMM + WXXX = a long URL", "good", ("mutagen",), _mutagen_id3("mp3", _url_comment)),
     # Containers the validator does not accept: a clear verdict
     Case("refused", "ffmpeg M4A (AAC)", "refused", ("ffmpeg",), _ffmpeg("wav", "-c:a", "aac", "-f", "ipod")),
     Case("refused", "ffmpeg M4A + cover (covr)", "refused", ("ffmpeg",),

@@ -385,6 +385,177 @@ def test_unknown_chunk_of_plain_text_is_info_only() -> None:
     assert worst(report) == Severity.INFO
 
 
+def packed(n: int, seed: int = 3) -> bytes:
+    """Bytes of 6-bit values: no signature, not random, not text (any packed data)."""
+    return bytes(b & 0x3F for b in np.random.default_rng(seed).bytes(n))
+
+
+def xor_key(data: bytes, key: bytes) -> bytes:
+    return bytes(b ^ key[i % len(key)] for i, b in enumerate(data))
+
+
+def executable(n: int) -> bytes:
+    """An ELF-like program: its header, then code and data with zeros throughout."""
+    rng = np.random.default_rng(5)
+    body = bytearray(rng.bytes(n))
+    body[::3] = bytes(len(body[::3]))  # small numbers and alignment: zeros dominate
+    return elf()[:20] + bytes(body)
+
+
+def test_unknown_chunk_over_the_budget_is_held_with_its_offset() -> None:
+    data = riff([(b"fmt ", fmt_pcm16()), (b"zzzz", packed(100_000)), (b"data", pcm_frames(100))])
+    report = inspect(data)
+    ev = only(report, "container.unaccounted_data")
+    assert (ev["offset"], ev["size"], ev["unaccounted_bytes"]) == (44, 100_000, 100_000)
+    assert worst(report) == Severity.SUSPICIOUS
+
+
+def test_unaccounted_bytes_add_up_across_chunks_and_known_binary_ids() -> None:
+    chunks = [(b"zz%02d" % i, packed(5_000, i)) for i in range(3)] + [(b"elm1", packed(5_000))]
+    data = riff([(b"fmt ", fmt_pcm16()), *chunks, (b"data", pcm_frames(100))])
+    assert only(inspect(data), "container.unaccounted_data")["regions"] == 4
+
+
+def test_vendor_chunks_of_the_sizes_daws_write_stay_info() -> None:
+    events = b"".join(struct.pack("<IIIIQ", 1 + i % 7, 0, 0, 0, 4410 * i) for i in range(600))
+    pro_tools = [(b"minf", packed(16)), (b"elm1", packed(426)), (b"regn", packed(92)),
+                 (b"umid", packed(24)), (b"EVNT", events)]  # fmt: skip
+    report = inspect(riff([(b"fmt ", fmt_pcm16()), *pro_tools, (b"data", pcm_frames(100))]))
+    assert worst(report) == Severity.INFO, report.findings
+
+
+def test_encrypted_bytes_over_the_budget_reject() -> None:
+    blob = np.random.default_rng(9).bytes(40_000)
+    report = inspect(riff([(b"fmt ", fmt_pcm16()), (b"zzzz", blob), (b"data", pcm_frames(100))]))
+    assert only(report, "container.unaccounted_data")["high_entropy_bytes"] == 40_000
+    assert worst(report) == Severity.MALICIOUS
+
+
+@pytest.mark.parametrize("key", [b" ", b"Z", b"k3Y!", b"\x01\x02\x03\x04\x05\x06\x07\x08"])
+def test_an_executable_hidden_by_a_repeating_xor_key_is_found(key: bytes) -> None:
+    hidden = xor_key(executable(6_000), key)
+    report = inspect(riff([(b"fmt ", fmt_pcm16()), (b"uuid", hidden), (b"data", pcm_frames(100))]))
+    ev = only(report, "container.embedded_executable")
+    assert ev["offset"] == 44 and bytes.fromhex(str(ev["xor_key"]))[: len(key)] == key
+
+
+def test_a_list_of_unknown_type_is_unaccounted_for() -> None:
+    listed = b"xyzw" + packed(30_000)
+    report = inspect(riff([(b"fmt ", fmt_pcm16()), (b"LIST", listed), (b"data", pcm_frames(100))]))
+    assert "LIST 'xyzw'" in str(only(report, "container.unknown_chunk")["where"])
+    assert only(report, "container.unaccounted_data")["offset"] == 48
+
+
+def test_an_adtl_file_sub_chunk_is_identified() -> None:
+    sub = (
+        b"file"
+        + struct.pack("<I", 4 + 6_000)
+        + struct.pack("<I", 1)
+        + xor_key(executable(5_996), b" ")
+    )
+    report = inspect(
+        riff([(b"fmt ", fmt_pcm16()), (b"LIST", b"adtl" + sub), (b"data", pcm_frames(100))])
+    )
+    assert only(report, "container.embedded_executable")["xor_key"] == "20"
+
+
+def test_a_registered_flac_application_holding_packed_data_is_unaccounted_for() -> None:
+    data = flac_with(encoded("flac"), [(2, b"riff" + packed(60_000))])
+    report = inspect(data)
+    assert only(report, "container.unaccounted_data")["where"] == "FLAC APPLICATION block 'riff'"
+
+
+def test_a_reserved_flac_block_is_unaccounted_for() -> None:
+    report = inspect(flac_with(encoded("flac"), [(100, packed(40_000))]))
+    assert only(report, "container.unaccounted_data")["size"] == 40_000
+
+
+def test_a_pcm_fmt_chunk_holds_no_codec_data_whatever_its_cb_size_says() -> None:
+    hidden = xor_key(executable(6_000), b" ")
+    fmt = fmt_pcm16() + struct.pack("<H", len(hidden)) + hidden
+    report = inspect(riff([(b"fmt ", fmt), (b"data", pcm_frames(100))]))
+    assert only(report, "container.embedded_executable")["xor_key"] == "20"
+
+
+def test_a_codec_s_setup_data_in_fmt_counts_as_unaccounted() -> None:
+    adpcm = struct.pack("<HHIIHH", 0x11, 2, RATE, RATE * 2, 4, 4)
+    small = riff([(b"fmt ", adpcm + struct.pack("<HH", 2, 505)), (b"data", pcm_frames(100))])
+    assert worst(inspect(small)) == Severity.INFO
+    big = adpcm + struct.pack("<H", 40_000) + packed(40_000)
+    report = inspect(riff([(b"fmt ", big), (b"data", pcm_frames(100))]))
+    assert only(report, "container.unaccounted_data")["offset"] == 38
+
+
+def test_extensible_fmt_keeps_its_sub_format_data_as_codec_data() -> None:
+    # ffmpeg's IMA ADPCM in WAVE_FORMAT_EXTENSIBLE: cbSize 24, the 22 bytes, samples per block.
+    head = struct.pack("<HHIIHHH", 0xFFFE, 1, RATE, RATE // 2, 1024, 4, 24)
+    guid = b"\x11\x00\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+    fmt = head + struct.pack("<HI", 4, 4) + guid + struct.pack("<H", 2041)
+    assert worst(inspect(riff([(b"fmt ", fmt), (b"data", bytes(4096))]))) == Severity.INFO
+
+
+def _form(chunks: list[tuple[bytes, bytes]], kind: bytes = b"AIFF") -> bytes:
+    body = kind
+    for cid, data in chunks:
+        body += cid + struct.pack(">I", len(data)) + data + (b"\x00" if len(data) % 2 else b"")
+    return b"FORM" + struct.pack(">I", len(body)) + body
+
+
+_COMM = struct.pack(">hIh", 2, 1000, 16) + b"\x40\x0d\xac\x44" + bytes(6)
+_SSND = struct.pack(">II", 0, 0) + bytes(4000)
+
+
+def test_aiff_comm_and_fver_hold_nothing_past_their_fields() -> None:
+    aifc_comm = _COMM + b"sowt\x0dlittle endian"
+    fver = (b"FVER", struct.pack(">I", 0xA2805140))
+    assert worst(inspect(_form([fver, (b"COMM", aifc_comm), (b"SSND", _SSND)], b"AIFC"))) == (
+        Severity.INFO
+    )
+    past = inspect(_form([(b"COMM", _COMM + packed(3_000)), (b"SSND", _SSND)]))
+    assert only(past, "container.nonconforming_metadata")["fields_size"] == 18
+    grown = inspect(_form([(b"COMM", _COMM), (b"FVER", packed(3_000)), (b"SSND", _SSND)]))
+    assert only(grown, "container.nonconforming_metadata")["fields_size"] == 4
+
+
+def test_a_second_ssnd_chunk_is_held() -> None:
+    report = inspect(_form([(b"COMM", _COMM), (b"SSND", _SSND), (b"SSND", packed(20_000))]))
+    assert "second 'SSND'" in next(
+        f.message for f in report.findings if f.code == "container.unknown_chunk"
+    )
+    assert "container.unaccounted_data" in codes(report)
+
+
+def test_an_id3_extended_header_holds_nothing_past_its_fields() -> None:
+    size = 6 + 3_000
+    ext = struct.pack(">IHI", size, 0, 0) + xor_key(executable(3_000), b" ")
+    tag = b"ID3\x03\x00\x40" + bytes([0, 0, (len(ext) >> 7) & 0x7F, len(ext) & 0x7F]) + ext
+    report = inspect(tag + encoded("mp3"))
+    assert only(report, "container.embedded_executable")["xor_key"] == "20"
+
+
+def _id3v23(frames: bytes) -> bytes:
+    size = len(frames)
+    synchsafe = bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])
+    return b"ID3\x03\x00\x00" + synchsafe + frames
+
+
+def _frame(fid: bytes, body: bytes) -> bytes:
+    return fid + struct.pack(">I", len(body)) + b"\x00\x00" + body
+
+
+def _chapter(sub: bytes) -> bytes:
+    return _frame(b"CHAP", b"ch0\x00" + struct.pack(">IIII", 0, 4000, 0xFFFFFFFF, 0xFFFFFFFF) + sub)
+
+
+def test_chapter_sub_frames_are_walked_as_frames() -> None:
+    title = _frame(b"TIT2", b"\x03Part one")
+    apic = _frame(b"APIC", b"\x00image/jpeg\x00\x03\x00" + elf())
+    report = inspect(_id3v23(_chapter(title + apic)) + encoded("mp3"))
+    assert "container.embedded_executable" in codes(report)
+    honest = inspect(_id3v23(_chapter(title)) + encoded("mp3"))
+    assert worst(honest) == Severity.INFO, honest.findings
+
+
 def test_rifx_is_walked_big_endian() -> None:
     fmt = struct.pack(">HHIIHH", 1, 2, RATE, RATE * 4, 4, 16)
     samples = (_tone(0.01) * 32767).astype(">i2").tobytes()

@@ -197,3 +197,22 @@ def test_every_extra_stream_is_reported_whatever_it_holds(
         data = first + b"".join(q for p in extra_pages for q in p)
     report = inspect(data)
     assert sorted(e["serial"] for e in extra(report)) == sorted(f"{s:08x}" for s, _ in streams)
+
+
+def test_binary_kept_after_opus_comments_counts_as_unaccounted() -> None:
+    t = np.arange(48000) / 48000
+    buf = io.BytesIO()
+    sf.write(buf, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 48000,
+             format="OGG", subtype="OPUS")  # fmt: skip
+    head, tags, *rest = pages(buf.getvalue())
+    body = tags[27 + tags[26] :]
+    assert body.startswith(b"OpusTags")
+    # RFC 7845 5.2: bytes after the comments whose first byte's low bit is set are binary an
+    # encoder may keep; 30 KB of packed 6-bit values is no encoder's note.
+    packed = bytes(b & 0x3F for b in np.random.default_rng(4).bytes(30_000))
+    serial, seq = struct.unpack("<II", tags[14:22])
+    grown = ogg_page(serial, seq, body + b"\x01" + packed, flags=tags[5], granule=0)
+    report = inspect(head + grown + b"".join(rest))
+    found = [f for f in report.findings if f.code == "container.unaccounted_data"]
+    assert found and int(found[0].evidence["size"]) >= 30_001
+    assert found[0].severity == Severity.SUSPICIOUS

@@ -5,12 +5,14 @@ fields carrying encoded binaries (RIFF LIST/INFO, ID3 text, Vorbis comments, APE
 from __future__ import annotations
 
 import base64
+import binascii
 import io
 import shutil
 import struct
 import subprocess
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -277,6 +279,53 @@ def test_hex_of_an_executable_in_a_wav_info_field_is_an_executable() -> None:
     data = wav_with([(b"LIST", info_list([(b"ICMT", elf().hex().encode() + b"\x00")]))])
     found = of(inspect(data), "container.embedded_executable")
     assert found and found[0]["encoding"] == "hex"
+
+
+_Z85 = bytes.maketrans(
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~",
+    b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#",
+)
+
+
+def _uuencode(data: bytes) -> bytes:
+    return (
+        b"begin 644 x\n"
+        + b"".join(binascii.b2a_uu(data[i : i + 45]) for i in range(0, len(data), 45))
+        + b"`\nend\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("base32", base64.b32encode),
+        ("ascii85", base64.a85encode),
+        ("base85", base64.b85encode),
+        ("z85", lambda b: base64.b85encode(b).translate(_Z85)),
+        ("uuencode", _uuencode),
+    ],
+)
+def test_other_binary_to_text_encodings_are_decoded(
+    encoding: str, encode: Callable[[bytes], bytes]
+) -> None:
+    program = elf() + random_bytes(3000)
+    found = of(inspect(wav_with([(b"LIST", info_list([(b"ICMT", encode(program) + b"\x00")]))])),
+               "container.embedded_executable")  # fmt: skip
+    assert found and found[0]["encoding"] == encoding
+    noise = of(inspect(wav_with([(b"LIST", info_list([(b"ICMT", encode(random_bytes(3000)) + b"\x00")]))])),
+               "container.embedded_data")  # fmt: skip
+    assert noise
+
+
+def test_urls_paths_and_xml_without_spaces_are_no_base85() -> None:
+    long_url = b"https://example.org/music/" + b"/".join(
+        b"album%d?track=%d&take=%d" % (i, i, i) for i in range(12)
+    )
+    xml = b"<BWFXML><IXML_VERSION>1.61</IXML_VERSION><PROJECT>Film_Reel_07</PROJECT>" * 4
+    report = inspect(
+        wav_with([(b"LIST", info_list([(b"ICMT", long_url + b"\x00"), (b"ISRC", xml + b"\x00")]))])
+    )
+    assert clean(report), messages(report)
 
 
 def test_ordinary_wav_info_text_is_clean() -> None:

@@ -116,6 +116,13 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.SUSPICIOUS,
         "High-entropy or structured non-audio data is embedded in the file.",
     ),
+    "container.unaccounted_data": (
+        Severity.SUSPICIOUS,
+        "More bytes than vendors' private chunks take sit in structures of no known purpose "
+        "(unknown chunks, LIST types, FLAC APPLICATION blocks, ID3 frames, APEv2 binary items, "
+        "or the unparsed binary of known ones); encrypted or compressed bytes beyond that "
+        "budget reject.",
+    ),
     "container.extra_stream": (
         Severity.SUSPICIOUS,
         "A logical stream besides the one decoded (a second audio stream multiplexed or chained "

@@ -6,12 +6,14 @@ unknown chunk or an oversized tag, carved from the low bits of the samples).
 
 from __future__ import annotations
 
+import base64
 import binascii
 import functools
 import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 import numba
 import numpy as np
@@ -409,6 +411,54 @@ def confirm_signature(name: str, data: bytes, offset: int) -> bool:
     return name in ("xz", "7z", "rar", "ole2", "png", "rtf", "tar", "flac", "ogg")
 
 
+#: Key lengths tried when looking for a file hidden by a repeating XOR key: one byte, and eight
+#: (which also covers keys of two and four bytes).
+_XOR_PERIODS: Final = (1, 8)
+_XOR_KINDS: Final = frozenset({PayloadKind.EXECUTABLE, PayloadKind.ARCHIVE, PayloadKind.DOCUMENT})
+
+
+@dataclass(frozen=True, slots=True)
+class XorHidden:
+    """A dangerous file found once a repeating XOR key is taken off a region."""
+
+    offset: int
+    name: str
+    kind: PayloadKind
+    key: bytes
+
+
+def xor_hidden(data: bytes | memoryview) -> XorHidden | None:
+    """Look for an executable, archive or document hidden in ``data`` by a repeating XOR key.
+
+    An executable is mostly zero bytes (padding, high bytes of small numbers, alignment), and
+    XOR maps a zero to the key byte itself, so the most frequent byte at each position of the
+    key is the key. Taking it off restores the file's own magic, which is then searched for as
+    anywhere else. Keys of one byte and of eight (two and four divide it) are tried; a region
+    whose most frequent bytes are zeros holds no key (its signatures were searched already).
+    """
+    arr = np.frombuffer(bytes(data), dtype=np.uint8)
+    for period in _XOR_PERIODS:
+        usable = arr.size - arr.size % period
+        if usable < 64 * period:
+            continue
+        columns = arr[:usable].reshape(-1, period)
+        key = np.array(
+            [np.bincount(columns[:, i], minlength=256).argmax() for i in range(period)],
+            dtype=np.uint8,
+        )
+        if not key.any():
+            continue
+        unmasked = (arr ^ np.resize(key, arr.size)).tobytes()
+        sig = _signature_at_start(unmasked)
+        if sig is not None and sig.kind in _XOR_KINDS:
+            return XorHidden(0, sig.name, sig.kind, key.tobytes())
+        hits = find_signatures(unmasked, limit=1)
+        if hits:
+            at, name, kind = hits[0]
+            return XorHidden(at, name, kind, key.tobytes())
+    return None
+
+
 def describe_size(n: int) -> str:
     """Human size: 1536 -> '1.5 KiB'."""
     if n < 1024:
@@ -460,7 +510,8 @@ class EncodedRun:
     offset: int
     length: int
     encoding: str
-    """``base64`` (standard or URL-safe alphabet) or ``hex``."""
+    """``base64`` (standard or URL-safe alphabet), ``hex``, ``base32``, ``ascii85``,
+    ``base85``, ``z85`` or ``uuencode``."""
     decoded: bytes
 
 
@@ -469,12 +520,28 @@ class EncodedRun:
 _ENCODED_CHARS = re.compile(rb"[A-Za-z0-9+/_\-=\r\n]{64,}")
 _HEX_RUN = re.compile(rb"[0-9a-fA-F\r\n]+")
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
+# RFC 4648 base32 (coreutils ``base32``): a subset of the base64 alphabet, read both ways.
+_BASE32_RUN = re.compile(rb"[A-Z2-7=\r\n]+")
+# Base85 in its three alphabets (Adobe's ascii85, RFC 1924's, ZeroMQ's Z85 from ``basenc
+# --z85``): runs of printable characters with no space. URLs, paths and XML have no spaces for
+# a while too, but they do not spread over 60 of the 85 symbols as encoded binaries do.
+_BASE85_CHARS = re.compile(rb"[!-~\r\n]{80,}")
+_BASE85_MIN_SYMBOLS = 60
+_Z85_TO_RFC1924 = bytes.maketrans(
+    b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#",
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~",
+)
+# uuencode (sharutils): lines of 45 bytes start with ``M`` and hold 60 characters of
+# ``' '``..``'`'``; two in a row are no prose.
+_UU_LINES = re.compile(rb"(?:M[ -`]{60}\r?\n)+(?:[!-M][ -`]*\r?\n)?")
 
 
 def encoded_runs(text: bytes, *, min_chars: int = 64, limit: int = 4) -> list[EncodedRun]:
-    """The first ``limit`` base64 or hex runs of at least ``min_chars`` characters in ``text``,
-    decoded. A run of hex digits only is read both ways (``AAAA...`` is base64 of zeros as much
-    as hex of 0xAA bytes), hex first; anything else in the alphabet is base64."""
+    """The first ``limit`` base64, base32 or hex runs of at least ``min_chars`` characters in
+    ``text``, decoded, then the first run of uuencoded lines and the first base85 run (in each
+    alphabet that takes it). A run of hex digits only is read both ways (``AAAA...`` is base64
+    of zeros as much as hex of 0xAA bytes), hex first, and one of base32's alphabet both ways
+    too; anything else in the alphabet is base64."""
     out: list[EncodedRun] = []
     for match in _ENCODED_CHARS.finditer(text):
         run = match.group().translate(None, b"\r\n")
@@ -491,6 +558,51 @@ def encoded_runs(text: bytes, *, min_chars: int = 64, limit: int = 4) -> list[En
         except binascii.Error:
             continue
         out.append(EncodedRun(start, length, "base64", decoded))
+        if _BASE32_RUN.fullmatch(run):
+            try:
+                decoded = base64.b32decode(clean + b"=" * (-len(clean) % 8))
+            except binascii.Error:
+                pass
+            else:
+                out.append(EncodedRun(start, length, "base32", decoded))
         if len(out) >= limit:
             break
-    return out[:limit]
+    # Base85 text holds base64-alphabet stretches too: its own runs are read whatever those
+    # used of the limit.
+    return out[:limit] + _uu_runs(text) + _base85_runs(text, min_chars)
+
+
+def _base85_runs(text: bytes, min_chars: int) -> list[EncodedRun]:
+    """Runs of base85 text decoded by each alphabet that takes them (at most one run)."""
+    for match in _BASE85_CHARS.finditer(text):
+        run = match.group().translate(None, b"\r\n")
+        if len(run) < max(min_chars, 80) or len(set(run)) < _BASE85_MIN_SYMBOLS:
+            continue
+        body = run.removeprefix(b"<~").removesuffix(b"~>")
+        whole = body[: len(body) - len(body) % 5]
+        found = []
+        for name, alphabet in (("ascii85", None), ("base85", b""), ("z85", _Z85_TO_RFC1924)):
+            try:
+                if alphabet is None:
+                    decoded = base64.a85decode(whole)
+                else:
+                    decoded = base64.b85decode(whole.translate(alphabet or None))
+            except ValueError:
+                continue
+            found.append(EncodedRun(match.start(), match.end() - match.start(), name, decoded))
+        return found
+    return []
+
+
+def _uu_runs(text: bytes) -> list[EncodedRun]:
+    """The first run of uuencoded lines, decoded."""
+    match = _UU_LINES.search(text)
+    if match is None or match.end() - match.start() < 120:
+        return []
+    decoded = b""
+    for line in match.group().splitlines():
+        try:
+            decoded += binascii.a2b_uu(line)
+        except binascii.Error:
+            break
+    return [EncodedRun(match.start(), match.end() - match.start(), "uuencode", decoded)]

@@ -21,6 +21,8 @@ from audiomodel.container.limits import (
     PADDING_INFO_BYTES,
     TAIL_SAMPLE_BYTES,
     TEXT_FIELD_BYTES,
+    UNACCOUNTED_BUDGET_BYTES,
+    XOR_MIN_BYTES,
 )
 from audiomodel.findings import EvidenceValue, Severity
 from audiomodel.payload import (
@@ -31,6 +33,7 @@ from audiomodel.payload import (
     find_signatures,
     identify_payload,
     looks_random,
+    xor_hidden,
 )
 
 EMBEDDED_CODE: Final = {
@@ -119,6 +122,18 @@ def examine(
         message = f"{where}: {name} signature at byte {offset + at}, {at} bytes into the region"
         emit_payload(insp, kind, message, ev)
         return guess
+    if guess.kind is PayloadKind.UNKNOWN and length >= XOR_MIN_BYTES:
+        hidden = xor_hidden(sample)
+        if hidden is not None:
+            ev.update(offset=offset + hidden.offset, size=length - hidden.offset)
+            ev.update(payload_kind=hidden.kind.value, payload_name=hidden.name)
+            ev.update(region_offset=offset, xor_key=hidden.key.hex())
+            message = (
+                f"{where}: {hidden.name} hidden by XOR with key {hidden.key.hex()} at byte "
+                f"{offset + hidden.offset}, {length - hidden.offset} bytes"
+            )
+            emit_payload(insp, hidden.kind, message, ev)
+            return guess
     text = guess.kind is PayloadKind.TEXT and (flag_text or guess.name == "encoded_text")
     if flag_data and (guess.kind is PayloadKind.HIGH_ENTROPY or text):
         what = "high-entropy data" if guess.kind is PayloadKind.HIGH_ENTROPY else guess.name
@@ -128,6 +143,32 @@ def examine(
             ev,
         )
     return guess
+
+
+def settle_unaccounted(insp: Inspection) -> None:
+    """Report the bytes of no purpose the walk could account for when, all together, they are
+    more than a vendor's private notes (:data:`UNACCOUNTED_BUDGET_BYTES`). Encrypted or
+    compressed bytes making up more than that on their own reject: no writer known to us puts
+    a blob of that size where nothing can read it."""
+    total = sum(size for _, size, _, _ in insp.unaccounted)
+    if total <= UNACCOUNTED_BUDGET_BYTES:
+        return
+    high = sum(size for _, size, _, high in insp.unaccounted if high)
+    offset, size, where, _ = max(insp.unaccounted, key=lambda region: region[1])
+    insp.add(
+        "container.unaccounted_data",
+        f"{total} bytes in {len(insp.unaccounted)} structure(s) of no known purpose "
+        f"(more than the {UNACCOUNTED_BUDGET_BYTES} vendors' private chunks take); the largest: "
+        f"{where} at byte {offset}, {size} bytes",
+        severity=Severity.MALICIOUS if high > UNACCOUNTED_BUDGET_BYTES else None,
+        offset=offset,
+        size=size,
+        where=where,
+        unaccounted_bytes=total,
+        high_entropy_bytes=high,
+        regions=len(insp.unaccounted),
+        budget=UNACCOUNTED_BUDGET_BYTES,
+    )
 
 
 def memory_region(
@@ -493,13 +534,23 @@ def comment_bytes(
         return
     if guess.kind is PayloadKind.PADDING:
         return
+    if not is_text:
+        # Binary by its specification (what Opus keeps after its comments): only the encoder
+        # that wrote it reads it.
+        insp.unaccount(offset, size, where, guess)
     # Binary bytes in a UTF-8 comment: look for a file inside, else judge by entropy.
     hits = find_signatures(value, limit=1)
+    hidden = xor_hidden(value) if not hits and len(value) >= XOR_MIN_BYTES else None
     if hits:
         at, name, kind = hits[0]
         ev.update(payload_kind=kind.value, payload_name=name, value_offset=at)
         message = f"{where}: {name} signature {at} bytes into the value at byte {offset}"
         emit_payload(insp, kind, message, ev)
+    elif hidden is not None and guess.kind is not PayloadKind.HIGH_ENTROPY:
+        ev.update(payload_kind=hidden.kind.value, payload_name=hidden.name)
+        ev.update(value_offset=hidden.offset, xor_key=hidden.key.hex())
+        message = f"{where}: {hidden.name} hidden by XOR with key {hidden.key.hex()} at {offset}"
+        emit_payload(insp, hidden.kind, message, ev)
     elif guess.kind is PayloadKind.HIGH_ENTROPY:
         insp.emit("container.embedded_data", f"{where}: high-entropy bytes at {offset}", ev)
     elif is_text and not encoded:

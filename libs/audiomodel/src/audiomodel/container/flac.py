@@ -160,7 +160,9 @@ def _block(insp: Inspection, btype: int, name: str, pos: int, body: int, length:
             size=length,
             where=f"flac block {btype}",
         )
-        examine(insp, body, length, where, flag_data=True, flag_text=False)
+        reserved = examine(insp, body, length, where, flag_data=True, flag_text=False)
+        if reserved is not None:
+            insp.unaccount(body, length, where, reserved)
 
 
 #: A seek point (RFC 9639 8.5): sample number, offset from the first frame, samples in it.
@@ -278,7 +280,13 @@ def _application(insp: Inspection, pos: int, body: int, length: int, where: str)
             where=where,
             application_id=name,
         )
-    examine(insp, body + 4, length - 4, f"{where} {name!r}", flag_data=True, flag_text=False)
+    guess = examine(
+        insp, body + 4, length - 4, f"{where} {name!r}", flag_data=True, flag_text=False
+    )
+    registered = app in _FLAC_APPLICATIONS
+    if guess is not None and not (registered and guess.kind is PayloadKind.TEXT):
+        # What an application keeps is read by that application only: bytes unaccounted for.
+        insp.unaccount(body + 4, length - 4, f"{where} {name!r}", guess)
 
 
 def _picture(insp: Inspection, body: int, length: int, where: str) -> None:

@@ -16,7 +16,7 @@ from audiomodel.container.limits import (
 from audiomodel.container.report import ContainerReport, Segment
 from audiomodel.container.source import Source
 from audiomodel.findings import EvidenceValue, Severity, finding
-from audiomodel.payload import PayloadGuess, identify_payload
+from audiomodel.payload import PayloadGuess, PayloadKind, identify_payload
 
 
 class Inspection:
@@ -41,6 +41,8 @@ class Inspection:
         self.max_meta = max_meta
         self.deadline = deadline
         self.counts: dict[str, int] = {}
+        #: Regions of no purpose the walk can account for: (offset, size, where, high entropy).
+        self.unaccounted: list[tuple[int, int, str, bool]] = []
 
     def out_of_time(self, offset: int) -> bool:
         """Whether the walk is past its deadline (``time.perf_counter`` seconds); reports it
@@ -112,6 +114,13 @@ class Inspection:
                 where=what if where is None else where,
                 limit=self.max_meta,
             )
+
+    def unaccount(self, offset: int, size: int, where: str, guess: PayloadGuess) -> None:
+        """Count a region whose bytes no structure or text check here accounts for (zeros
+        are padding and do not count)."""
+        if size > 0 and guess.kind is not PayloadKind.PADDING:
+            high = guess.kind is PayloadKind.HIGH_ENTROPY
+            self.unaccounted.append((offset, size, where, high))
 
     # -- regions -------------------------------------------------------------------------------
 

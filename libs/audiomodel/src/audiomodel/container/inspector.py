@@ -7,7 +7,7 @@ import struct
 from pathlib import PurePath
 from typing import BinaryIO, Final
 
-from audiomodel.container.embedded import guess_evidence
+from audiomodel.container.embedded import guess_evidence, settle_unaccounted
 from audiomodel.container.flac import walk_flac
 from audiomodel.container.inspection import Inspection
 from audiomodel.container.mpeg import walk_mpeg
@@ -199,6 +199,7 @@ def inspect_container(
                 error=type(exc).__name__,
             )
         zip_reader_view(insp)
+        settle_unaccounted(insp)
     report.audio_end = max(0, min(report.audio_end, size))
     stream.seek(start)
     if name:

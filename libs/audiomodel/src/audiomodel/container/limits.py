@@ -44,6 +44,17 @@ STREAM_SAMPLE_BYTES: Final = 1 << 16
 #: chunks, FLAC blocks): honest binary fields there (GUIDs, levels, DJ cue points, seek
 #: tables) are small or structured; a payload worth hiding is not.
 BLOB_BYTES: Final = 2048
+#: Bytes in structures whose purpose the platform cannot account for (chunks, blocks, frames
+#: and items of no known id, and the unparsed binary of known ones such as Pro Tools' ``elm1``
+#: or a FLAC APPLICATION block) up to this many in a file are a vendor's private notes; more is
+#: ``container.unaccounted_data``. Measured on 30,256 WAV and AIFF files of 24 Debian packages
+#: and the dev corpus: Pro Tools writes ``minf`` 16, ``umid`` 24, ``regn`` 92, ``elm1`` 426 and
+#: ``ovwf`` 4 bytes, Logic ``LGWV`` 258, Apple ``PEAK`` 16-24; the largest is Microsoft SAPI's
+#: ``EVNT`` (word and phoneme events of a synthesised voice, 6-15 KB, two thirds zeros).
+UNACCOUNTED_BUDGET_BYTES: Final = 16 << 10
+#: Regions this small are not searched for an executable hidden by a repeating XOR key: the key
+#: is read from the most frequent byte of each of its positions, which needs enough bytes.
+XOR_MIN_BYTES: Final = 512
 #: Base64 or hex text in a text field that decodes to random-looking bytes is flagged from this
 #: many decoded bytes on (a SHA-512 in hex is 64 bytes: checksums stay below it).
 ENCODED_BLOB_BYTES: Final = 128

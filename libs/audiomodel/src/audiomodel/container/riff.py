@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Callable
-from typing import Final, NamedTuple
+from typing import Final, Literal, NamedTuple
 
 from audiomodel.container.embedded import (
     examine,
@@ -359,7 +359,16 @@ def _wav_chunks(
             fmt_seen = True
             raw = insp.src.read(body, min(ch.present, 64))
             fmt = _wav_fmt(insp, raw, endian)
-            _past_fields(insp, ch, _fmt_fields(raw, ch.present, endian), name)
+            used, codec_at, codec_data = _fmt_fields(raw, ch.present, endian)
+            if codec_data:
+                # A codec's own setup (ADPCM coefficients, MPEG flags): only its decoder reads
+                # it, and no codec here needs more than a few dozen bytes.
+                at = body + codec_at
+                guess = examine(insp, at, codec_data, f"chunk {name!r} codec data", flag_data=True,
+                                flag_text=False)  # fmt: skip
+                if guess is not None:
+                    insp.unaccount(at, codec_data, f"chunk {name!r} codec data", guess)
+            _past_fields(insp, ch, used, name)
             continue
         if ch.cid == b"data" and data is None:
             data = ch
@@ -386,7 +395,9 @@ def _wav_chunks(
                 where=f"chunk {name}",
             )
             insp.metadata(body, ch.present, f"chunk {name!r}")
-            examine(insp, body, ch.present, f"second {name!r} chunk", flag_data=False)
+            guess = examine(insp, body, ch.present, f"second {name!r} chunk", flag_data=False)
+            if guess is not None:
+                insp.unaccount(body, ch.present, f"second {name!r} chunk", guess)
             continue
         _meta_chunk(
             insp,
@@ -437,14 +448,26 @@ def _wav_chunks(
         )
 
 
-def _fmt_fields(raw: bytes, size: int, endian: str) -> int:
-    """How many bytes of a ``fmt `` chunk its fields take: the 16 of WAVEFORMAT (PCM), or 18
-    plus the extension size ``cbSize`` says (WAVEFORMATEX, 22 more for EXTENSIBLE)."""
+def _fmt_fields(raw: bytes, size: int, endian: str) -> tuple[int, int, int]:
+    """How many bytes of a ``fmt `` chunk its fields take, and where a codec's own data sits
+    among them and how long it is: the 16 of WAVEFORMAT (PCM); WAVEFORMATEX's ``cbSize`` after
+    them, which is 0 for PCM and IEEE float and 22 or more for WAVE_FORMAT_EXTENSIBLE (22 of
+    fields, then the sub-format's data); any other codec's ``cbSize`` bytes are its setup data."""
     if size < 18 or len(raw) < 18:
-        return min(size, 16)
-    extension = int.from_bytes(raw[16:18], "big" if endian == ">" else "little")
-    # A cbSize that claims more than the chunk holds is no cbSize: the fields end at 16.
-    return 18 + extension if 18 + extension <= size else 16
+        return min(size, 16), 0, 0
+    order: Literal["big", "little"] = "big" if endian == ">" else "little"
+    tag = int.from_bytes(raw[0:2], order)
+    extension = int.from_bytes(raw[16:18], order)
+    if 18 + extension > size:
+        # A cbSize that claims more than the chunk holds is no cbSize: the fields end at 16.
+        return 16, 0, 0
+    if tag in (1, 3):
+        return 18, 0, 0  # whatever cbSize says, PCM's extension is no field: zeros or a finding
+    if tag == 0xFFFE:
+        # EXTENSIBLE's 22 bytes (valid bits, channel mask, sub-format GUID), then the
+        # sub-format's own data (ffmpeg's IMA ADPCM: 2 bytes, the samples per block).
+        return 18 + extension, 40, max(0, extension - 22)
+    return 18 + extension, 18, extension
 
 
 def _past_fields(insp: Inspection, ch: _Chunk, used: int, name: str) -> None:
@@ -541,17 +564,33 @@ def _generic_chunk(
     """Identify what a chunk of no structure checked here holds."""
     body = ch.offset + 8
     where = f"chunk {name!r}"
-    sample, guess = insp.identify(body, ch.present)
-    # Known chunks hold text or small structures; an encrypted or compressed blob is neither.
-    blob = guess.kind is PayloadKind.HIGH_ENTROPY and ch.present >= BLOB_BYTES
-    flag = not known or blob
-    examine(
-        insp, body, ch.present, where, flag_data=flag, flag_text=False, sample=sample, guess=guess
-    )
     if ch.cid == b"LIST":
-        _list_texts(insp, sample, body, ch.present, big)
+        kind = insp.src.read(body, 4)
+        if kind not in _LIST_TYPES:
+            # A LIST of a type nothing here reads is as unaccounted for as an unknown chunk.
+            where = f"LIST {_fourcc_name(kind)!r}"
+            insp.add(
+                "container.unknown_chunk",
+                f"{where} (a list type nothing here reads) at byte {ch.offset}, {ch.present} bytes",
+                offset=ch.offset,
+                size=ch.present,
+                where=f"chunk {where}",
+            )
+            body, known = body + 4, False
+    size = ch.present - (body - ch.offset - 8)
+    sample, guess = insp.identify(body, size)
+    # Known chunks hold text or small structures; an encrypted or compressed blob is neither.
+    blob = guess.kind is PayloadKind.HIGH_ENTROPY and size >= BLOB_BYTES
+    flag = not known or blob
+    examine(insp, body, size, where, flag_data=flag, flag_text=False, sample=sample, guess=guess)
+    if known and ch.cid == b"LIST":
+        _list_texts(insp, sample, body, size, big)
     elif known and guess.kind is PayloadKind.TEXT:
-        text_value(insp, sample, body, ch.present, where)
+        text_value(insp, sample, body, size, where)
+    else:
+        # An unknown chunk or list, or the binary of a known id whose fields are not read
+        # here (a vendor's claim nothing can check): bytes unaccounted for.
+        insp.unaccount(body, size, where, guess)
 
 
 def _counted(insp: Inspection, ch: _Chunk, name: str, fixed: int, count_at: int, item: int,
@@ -684,6 +723,9 @@ _STRUCTURED: Final[dict[bytes, Callable[[Inspection, _Chunk, str], None]]] = {
 
 #: LIST/adtl sub-chunks and how many bytes of fields come before their text.
 _ADTL_TEXT: Final = {b"labl": 4, b"note": 4, b"ltxt": 20}
+#: LIST types whose sub-chunks are read: INFO and adtl text, and the Exif audio fields cameras
+#: write (JEIDA's ``exif`` list of text sub-chunks), read as INFO is.
+_LIST_TYPES: Final = frozenset({b"INFO", b"adtl", b"exif"})
 
 
 def _list_texts(insp: Inspection, raw: bytes, body: int, size: int, big: bool) -> None:
@@ -691,8 +733,6 @@ def _list_texts(insp: Inspection, raw: bytes, body: int, size: int, big: bool) -
     at file offset ``body``): each value for encoded binaries and absurd sizes, each
     sub-chunk size against the LIST it sits in."""
     kind = raw[:4]
-    if kind not in (b"INFO", b"adtl"):
-        return
     pos = 4
     end = min(len(raw), size)
     for _ in range(MAX_CHUNKS):
@@ -716,8 +756,14 @@ def _list_texts(insp: Inspection, raw: bytes, body: int, size: int, big: bool) -
             length = size - pos - 8
         skip = _ADTL_TEXT.get(sid, 0) if kind == b"adtl" else 0
         value = raw[pos + 8 + skip : pos + 8 + length]
-        if kind == b"INFO" or sid in _ADTL_TEXT:
+        if kind != b"adtl" or sid in _ADTL_TEXT:
             text_value(insp, value, body + pos + 8 + skip, max(0, length - skip), label)
+        elif length > 0:
+            # adtl's ``file`` (a cue point's embedded file) and ids of no known use hold
+            # bytes nothing here reads.
+            guess = examine(insp, body + pos + 8, length, label, flag_data=True, flag_text=False)
+            if guess is not None:
+                insp.unaccount(body + pos + 8, length, label, guess)
         pos += 8 + length + (length & 1)
 
 
@@ -732,11 +778,14 @@ def walk_aiff(insp: Inspection, head: bytes) -> None:
         name = _chunk_head(insp, ch)
         body = ch.offset + 8
         if ch.cid == b"COMM" and comm is None:
-            raw = insp.src.read(body, min(ch.present, 64))
+            raw = insp.src.read(body, min(ch.present, 300))
             if len(raw) >= 18:
                 channels, frames, bits = struct.unpack(">hIh", raw[:8])
                 compression = raw[18:22] if aifc and len(raw) >= 22 else b"NONE"
                 comm = (channels, frames, bits, _ieee_extended(raw[8:18]), compression)
+            _past_fields(insp, ch, _comm_fields(raw, aifc), name)
+        elif ch.cid == b"FVER":
+            _past_fields(insp, ch, 4, name)  # the AIFC version's timestamp
         elif ch.cid == b"SSND" and ssnd is None:
             raw = insp.src.read(body, 8)
             skip = int.from_bytes(raw[:4], "big") if len(raw) == 8 else 0
@@ -747,6 +796,20 @@ def walk_aiff(insp: Inspection, head: bytes) -> None:
                 skipped = min(skip, max(0, body + ch.present - body - 8))
                 padding_payload(insp, body + 8, skipped, "bytes SSND's offset skips")
             ssnd = (start, max(0, body + ch.present - start))
+        elif ch.cid in (b"COMM", b"SSND"):
+            # Decoders read the first; a second one is a hiding place.
+            insp.add(
+                "container.unknown_chunk",
+                f"second {name!r} chunk at byte {ch.offset}, {ch.present} bytes",
+                severity=Severity.SUSPICIOUS,
+                offset=ch.offset,
+                size=ch.present,
+                where=f"chunk {name}",
+            )
+            insp.metadata(body, ch.present, f"chunk {name!r}")
+            guess = examine(insp, body, ch.present, f"second {name!r} chunk", flag_data=False)
+            if guess is not None:
+                insp.unaccount(body, ch.present, f"second {name!r} chunk", guess)
         elif ch.cid not in _AIFF_AUDIO:
             _meta_chunk(
                 insp,
@@ -792,6 +855,15 @@ def walk_aiff(insp: Inspection, head: bytes) -> None:
     )
     insp.report.walked_frames = ssnd[1] // max(1, insp.report.pcm.block_align)
     scan_pcm_head(insp, ssnd[0], ssnd[1])
+
+
+def _comm_fields(raw: bytes, aifc: bool) -> int:
+    """How many bytes of a ``COMM`` chunk its fields take: 18 (AIFF), or 22 and the
+    compression name, a Pascal string padded to an even length (AIFF-C)."""
+    if not aifc or len(raw) < 23:
+        return 18 if not aifc else min(len(raw), 22)
+    name = 1 + raw[22]
+    return 22 + name + (name & 1)
 
 
 def _wav_codec(tag: int, bits: int, is_float: bool, big: bool) -> str:

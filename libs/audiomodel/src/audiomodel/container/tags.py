@@ -49,6 +49,7 @@ _ID3_KNOWN: Final = frozenset(
     }
 )  # fmt: skip
 _ID3_PICTURE: Final = frozenset({"APIC", "PIC"})
+_ID3_CHAPTERS: Final = frozenset({"CHAP", "CTOC"})
 _ID3_TEXT: Final = frozenset({"COMM", "USLT", "COM", "ULT"})
 #: PRIV owners whose data has a fixed size: Windows Media Player's normalisation levels (one
 #: 32-bit value each), its media class and content ids (GUIDs), Apple's HLS timestamp (33 bits
@@ -123,11 +124,15 @@ def id3v2(insp: Inspection, offset: int, limit: int) -> int | None:
     return total
 
 
-def _frames(insp: Inspection, pos: int, end: int, major: int, flags: int) -> None:
-    """Walk the frames of an ID3v2 tag (after its header) from ``pos`` to ``end``."""
+def _frames(
+    insp: Inspection, pos: int, end: int, major: int, flags: int, *, chapter: bool = False
+) -> None:
+    """Walk the frames of an ID3v2 tag (after its header) from ``pos`` to ``end`` (or the
+    sub-frames of a ``chapter`` frame)."""
     if flags & 0x40:  # extended header
         ext = insp.src.read(pos, 4)
         ext_size = (synchsafe(ext) or 0) if major == 4 else int.from_bytes(ext, "big") + 4
+        _extended_header(insp, pos, min(max(ext_size, 4), end - pos), major)
         pos += max(ext_size, 4)
     hlen = 6 if major == 2 else 10
     for _ in range(MAX_CHUNKS):
@@ -161,8 +166,42 @@ def _frames(insp: Inspection, pos: int, end: int, major: int, flags: int) -> Non
         fflags = int.from_bytes(fh[8:10], "big") if major > 2 else 0
         if major == 4 and flags & 0x80:
             fflags |= 0x0002  # a v2.4 tag's flag says every frame is unsynchronised
-        id3_frame(insp, name, body, fsize, major, fflags)
+        id3_frame(insp, name, body, fsize, major, fflags, chapter=chapter)
         pos = body + fsize
+
+
+def _extended_header(insp: Inspection, pos: int, size: int, major: int) -> None:
+    """An ID3v2 extended header holds a few flags and a CRC; bytes past those are read by
+    nothing (a tag reader skips the header by its size)."""
+    head = insp.src.read(pos, 6)
+    if major == 3:
+        # Size, two flag bytes, padding size, and a CRC when the first flag bit says so.
+        fields = 4 + (10 if len(head) > 4 and head[4] & 0x80 else 6)
+    elif major == 4:
+        # Size, flag count, flags; an update (its length byte), a CRC (length and 5 bytes),
+        # restrictions (length and 1 byte), as the flags say.
+        flags = head[5] if len(head) > 5 else 0
+        fields = 6 + (flags & 0x40 and 1) + (flags & 0x20 and 6) + (flags & 0x10 and 2)
+    else:
+        return
+    if size <= fields:
+        return
+    where = "ID3v2 extended header"
+    at, extra = pos + fields, size - fields
+    before = insp.reported()
+    guess = examine(insp, at, extra, f"{where} past its fields", flag_data=True, flag_text=False)
+    if guess is None or guess.kind is PayloadKind.PADDING:
+        return
+    insp.unaccount(at, extra, where, guess)
+    if insp.reported() == before:
+        insp.add(
+            "container.nonconforming_metadata",
+            f"{where} holds {extra} bytes past the {fields} its fields take",
+            offset=at,
+            size=extra,
+            where=where,
+            fields_size=fields,
+        )
 
 
 def id3v24_frame_size(insp: Inspection, fh: bytes, pos: int, end: int) -> int:
@@ -182,8 +221,18 @@ def id3v24_frame_size(insp: Inspection, fh: bytes, pos: int, end: int) -> int:
     return safe
 
 
-def id3_frame(insp: Inspection, name: str, body: int, size: int, major: int, flags: int) -> None:
-    """Identify what an ID3v2 frame carries past its text fields (inflated if compressed)."""
+def id3_frame(
+    insp: Inspection,
+    name: str,
+    body: int,
+    size: int,
+    major: int,
+    flags: int,
+    *,
+    chapter: bool = False,
+) -> None:
+    """Identify what an ID3v2 frame carries past its text fields (inflated if compressed);
+    the sub-frames of a chapter (``CHAP``, ``CTOC``) are walked as frames."""
     insp.check_size(f"ID3v2 frame {name}", body, size, where=f"id3v2 {name}")
     if size <= 0:
         return
@@ -225,7 +274,15 @@ def id3_frame(insp: Inspection, name: str, body: int, size: int, major: int, fla
             size=size,
             where=f"id3v2 {name}",
         )
-    known = name in _ID3_KNOWN or name[0] in "TW"
+    plain = not (compressed or encrypted or restored)
+    if name in _ID3_CHAPTERS and plain and not chapter:
+        # ID3v2 Chapter Frame Addendum: an element id, then (CHAP) four 32-bit times or
+        # (CTOC) flags, a child count and the children's ids; the rest is sub-frames.
+        start = _chapter_frames_start(name, sample)
+        if start is not None:
+            _frames(insp, body + skip + start, body + size, major, 0, chapter=True)
+            return
+    known = (name in _ID3_KNOWN and name not in _ID3_CHAPTERS) or name[0] in "TW"
     if not known:
         insp.add(
             "container.unknown_chunk",
@@ -246,6 +303,11 @@ def id3_frame(insp: Inspection, name: str, body: int, size: int, major: int, fla
     blob = not picture and guess.kind is PayloadKind.HIGH_ENTROPY and length >= BLOB_BYTES
     flag = not known or blob or (picture and guess.kind is PayloadKind.HIGH_ENTROPY)
     examine(insp, at, length, where, flag_data=flag, flag_text=False, sample=data, guess=guess)
+    text_frame = name[0] in "TW" or name in _ID3_TEXT
+    if not known or not (picture or text_frame or guess.kind is PayloadKind.TEXT):
+        # Unknown frames, and the binary of known ones (PRIV, GEOB, SYLT, ETCO, RVA2, ...):
+        # a tagger's private data nothing here reads.
+        insp.unaccount(at, length, where, guess)
     whole = len(data) == length
     if name == "PRIV":
         _priv_size(insp, sample[: max(inner - 1, 0)], at, length, where)
@@ -472,6 +534,8 @@ def _ape_item(insp: Inspection, key: str, kind: int, value: int, vsize: int) -> 
     blob = kind == 1 and not cover and guess.kind is PayloadKind.HIGH_ENTROPY
     blob = blob and vsize >= BLOB_BYTES
     examine(insp, value + inner, vsize - inner, where, flag_data=blob, sample=sample, guess=guess)
+    if kind == 1 and not cover and guess.kind is not PayloadKind.TEXT:
+        insp.unaccount(value, vsize, where, guess)
     if cover and len(sample) == vsize - inner:
         image_structure(insp, sample, offset=value + inner, size=vsize - inner, where=where)
     elif kind == 0 and key.lower() not in _APE_ENCODED_BY_SPEC:
@@ -506,6 +570,27 @@ def _terminated(data: bytes, start: int, encoding: int) -> int:
             at += 1
     at = data.find(b"\x00", start)
     return len(data) if at < 0 else at + 1
+
+
+def _chapter_frames_start(name: str, data: bytes) -> int | None:
+    """Where the sub-frames of a ``CHAP`` or ``CTOC`` frame start, if its fields fit."""
+    at = data.find(b"\x00")
+    if at < 0:
+        return None
+    at += 1
+    if name == "CHAP":
+        at += 16
+    else:
+        if at + 2 > len(data):
+            return None
+        children = data[at + 1]
+        at += 2
+        for _ in range(children):
+            end = data.find(b"\x00", at)
+            if end < 0:
+                return None
+            at = end + 1
+    return at if at <= len(data) else None
 
 
 def _id3_payload_start(name: str, data: bytes) -> int:
