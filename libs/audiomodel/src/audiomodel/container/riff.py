@@ -385,19 +385,7 @@ def _wav_chunks(
             _counted(insp, ch, name, 28, 24, 12)
             continue
         if ch.cid in (b"fmt ", b"data"):
-            # Decoders read the first; a second one is a hiding place.
-            insp.add(
-                "container.unknown_chunk",
-                f"second {name!r} chunk at byte {ch.offset}, {ch.present} bytes",
-                severity=Severity.SUSPICIOUS,
-                offset=ch.offset,
-                size=ch.present,
-                where=f"chunk {name}",
-            )
-            insp.metadata(body, ch.present, f"chunk {name!r}")
-            guess = examine(insp, body, ch.present, f"second {name!r} chunk", flag_data=False)
-            if guess is not None:
-                insp.unaccount(body, ch.present, f"second {name!r} chunk", guess)
+            _second_chunk(insp, ch, body, name)  # decoders read the first: a hiding place
             continue
         _meta_chunk(
             insp,
@@ -468,6 +456,23 @@ def _fmt_fields(raw: bytes, size: int, endian: str) -> tuple[int, int, int]:
         # sub-format's own data (ffmpeg's IMA ADPCM: 2 bytes, the samples per block).
         return 18 + extension, 40, max(0, extension - 22)
     return 18 + extension, 18, extension
+
+
+def _second_chunk(insp: Inspection, ch: _Chunk, body: int, name: str) -> None:
+    """A second chunk of a kind decoders read once (WAV fmt/data, AIFF COMM/SSND): reported,
+    and its bytes examined and counted as unaccounted."""
+    insp.add(
+        "container.unknown_chunk",
+        f"second {name!r} chunk at byte {ch.offset}, {ch.present} bytes",
+        severity=Severity.SUSPICIOUS,
+        offset=ch.offset,
+        size=ch.present,
+        where=f"chunk {name}",
+    )
+    insp.metadata(body, ch.present, f"chunk {name!r}")
+    guess = examine(insp, body, ch.present, f"second {name!r} chunk", flag_data=False)
+    if guess is not None:
+        insp.unaccount(body, ch.present, f"second {name!r} chunk", guess)
 
 
 def _past_fields(insp: Inspection, ch: _Chunk, used: int, name: str) -> None:
@@ -797,19 +802,7 @@ def walk_aiff(insp: Inspection, head: bytes) -> None:
                 padding_payload(insp, body + 8, skipped, "bytes SSND's offset skips")
             ssnd = (start, max(0, body + ch.present - start))
         elif ch.cid in (b"COMM", b"SSND"):
-            # Decoders read the first; a second one is a hiding place.
-            insp.add(
-                "container.unknown_chunk",
-                f"second {name!r} chunk at byte {ch.offset}, {ch.present} bytes",
-                severity=Severity.SUSPICIOUS,
-                offset=ch.offset,
-                size=ch.present,
-                where=f"chunk {name}",
-            )
-            insp.metadata(body, ch.present, f"chunk {name!r}")
-            guess = examine(insp, body, ch.present, f"second {name!r} chunk", flag_data=False)
-            if guess is not None:
-                insp.unaccount(body, ch.present, f"second {name!r} chunk", guess)
+            _second_chunk(insp, ch, body, name)  # decoders read the first: a hiding place
         elif ch.cid not in _AIFF_AUDIO:
             _meta_chunk(
                 insp,
