@@ -39,6 +39,7 @@ from audiomodel.signal import (
     to_int16,
 )
 from audiomodel.stego import LsbAnalyzer, StegoReport
+from audiomodel.ultrasonic import UltrasonicScanner
 from audiomodel.verdict import Thresholds, Verdict, decide
 from audiomodel.windows import ByteMap
 
@@ -327,6 +328,7 @@ def _decode_and_measure(
             stego = _stego_analyzer(subtype, channels)
             lap("stego")
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
+            ultrasonic = UltrasonicScanner(rate)  # ... above 14 kHz (audiomodel.ultrasonic)
             lap("modem")
             prints = Fingerprinter(rate) if fingerprint else None
             lap("fingerprint" if fingerprint else "decode")
@@ -341,6 +343,7 @@ def _decode_and_measure(
                     signal.update_stored(stored)
                 lap("signal")
                 modem.update(samples, summed=summed)
+                ultrasonic.update(summed)
                 lap("modem")
                 if prints is not None:
                     prints.update(samples)
@@ -387,6 +390,7 @@ def _decode_and_measure(
     # -- data sent as sound: demodulation stops at the time budget's deadline --------------
     mark = time.perf_counter()
     analysis.findings.extend(modem.report(deadline=budget.deadline).findings)
+    analysis.findings.extend(ultrasonic.report())
     analysis.timings_ms["modem"] = (time.perf_counter() - mark) * 1e3
     lap("modem")
     if stego is not None:
