@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -62,7 +63,7 @@ GATE_SIDE = (5, 24)
 LINE_OVER_FLOOR = 10.0
 FRAME_SIDE = (3, 10)
 MIN_LINE_SHARE = 1e-6
-PAD_S = 0.5  # analysed around a gated spectrum, so a transmission's edges are kept
+PAD_S = 0.25  # analysed around a gated spectrum: consecutive ones (0.5 s apart) join up
 FRAME_S = 0.0213  # 1024 points at 48 kHz: 47 Hz bins (ggwave's tone grid), 10.7 ms hops
 STEADY_SHARE = 0.8  # a line present in 80 % of frames does not switch (pilot, whine)
 MIN_KEYINGS_PER_TONE = 3  # a modem's alphabet is a few tones used again and again
@@ -82,11 +83,17 @@ MIN_END_Z = 10.0
 MIN_SYMBOL_S = 0.025
 MAX_SYMBOL_S = 0.25
 MIN_TONES = 2
+MAX_CYCLE = 8
+MIN_CYCLE_COMPARISONS = 8
+MAX_REPEATS = 0.8
+PLAYER_TICKS_HZ = (50.0, 60.0)
+MAX_TICK_Z = 10.0  # exp(-10) x 2 ticks ~ 1e-4 for data (its changes: z 0-2 at either)
 MAX_AUDIBLE_LOCK = 0.3
 AUDIBLE_LOW_HZ = 150.0
 AUDIBLE_HIGH_HZ = 12000.0  # the audible band, read away from the high lines' leakage
 # Fast FSK: candidate pairs among the strongest mean-spectrum peaks, 100 Hz to 2 kHz apart
-MAX_PAIR_LINES = 5
+MAX_PAIR_LINES = 4
+FAST_LINE_SHARE = 0.3
 PAIR_OVER_SIDES = 4.0  # 6 dB: a keyed pair's mean spectrum holds two humps, not two thin lines
 MIN_SHIFT_HZ = 100.0
 MAX_SHIFT_HZ = 2000.0
@@ -108,6 +115,9 @@ class UltrasonicEvidence:
     keyed_bins_hz: set[float] = field(default_factory=set)
     end_times: list[float] = field(default_factory=list)  # a keyed line ended, s
     end_weights: list[int] = field(default_factory=list)
+    # per analysed stretch: (its first frame's time s, the hop s, its keyed lines per frame
+    # packed to bits, band bins): the symbols are read from them once the clock is known
+    line_frames: list[tuple[float, float, npt.NDArray[np.uint8], int]] = field(default_factory=list)
     audible_times: list[Floats] = field(default_factory=list)  # every analysed frame, s
     audible_change: list[Floats] = field(default_factory=list)  # standardised per stretch
     pair_hz: tuple[float, float] = (0.0, 0.0)
@@ -170,6 +180,55 @@ class UltrasonicEvidence:
             return 0.0
         return float(np.concatenate(self.audible_change)[ticks].mean())
 
+    def repeats(self, period: float) -> float:
+        """The largest share, over cycles of 2-8 symbols, of changed symbols that the symbol a
+        cycle later repeats (half their lines or more): an arpeggio, a warble or a tracker's
+        vibrato cycles through a few line sets; data does not (random symbols agree by chance:
+        1/2 for binary FSK, 1/16 and less for MFSK)."""
+        if period <= 0 or not self.line_frames or not self.change_times:
+            return 0.0
+        weights = np.asarray(self.change_weights, dtype=np.float64)
+        starts = np.exp(2j * np.pi * np.asarray(self.change_times) / period) @ weights
+        first_tick = float(np.angle(starts)) / (2 * np.pi) * period
+        agree = np.zeros(MAX_CYCLE + 1)
+        count = np.zeros(MAX_CYCLE + 1)
+        for t0, hop_s, packed, bins in self.line_frames:
+            lines = np.unpackbits(packed, axis=1, count=bins).astype(bool)
+            # the frame starting nearest the middle of each symbol
+            first = math.ceil((t0 - first_tick) / period)
+            ticks = (
+                first_tick + (first + np.arange(int(lines.shape[0] * hop_s / period) + 1)) * period
+            )
+            at = np.rint((ticks + period / 2 - hop_s - t0) / hop_s).astype(int)
+            at = at[(at >= 0) & (at < lines.shape[0])]
+            symbols = lines[at]
+            sizes = symbols.sum(axis=1)
+            changed = np.ones(at.size, dtype=bool)
+            changed[1:] = (symbols[1:] != symbols[:-1]).any(axis=1)
+            changed &= sizes > 0
+            for cycle in range(2, min(MAX_CYCLE, at.size - 1) + 1):
+                k = np.flatnonzero(changed[: at.size - cycle])
+                if k.size == 0:
+                    continue
+                shared = (symbols[k] & symbols[k + cycle]).sum(axis=1)
+                agree[cycle] += float((2 * shared >= sizes[k]).sum())
+                count[cycle] += k.size
+        valid = count >= MIN_CYCLE_COMPARISONS
+        return float((agree[valid] / count[valid]).max()) if valid.any() else 0.0
+
+    def tick_z(self) -> float:
+        """Rayleigh z of the line starts at a sound chip player's tick (50 or 60 Hz: a PAL or
+        NTSC frame), the larger: a tracker switches its arpeggios on that tick, so its line
+        changes keep it whatever longer clock they seem to keep too."""
+        if not self.change_times:
+            return 0.0
+        weights = np.asarray(self.change_weights, dtype=np.float64)
+        times = np.asarray(self.change_times)
+        return max(
+            float(np.abs(np.exp(2j * np.pi * times * hz) @ weights) ** 2 / np.dot(weights, weights))
+            for hz in PLAYER_TICKS_HZ
+        )
+
     def end_clock(self, period: float) -> float:
         """Rayleigh z of the line ends (weighted) at ``period``."""
         if period <= 0 or not self.end_times:
@@ -190,8 +249,8 @@ class UltrasonicScanner:
         self._next_gate = 0  # absolute sample index of the next gate spectrum
         self.frame = 1 << round(math.log2(FRAME_S * self.rate)) if self.active else 2
         self.hop = self.frame // 2
-        self._gate_window = np.hanning(GATE_POINTS).astype(np.float32)
-        self._frame_window = np.hanning(self.frame).astype(np.float32)
+        self._gate_window = _hann(GATE_POINTS)
+        self._frame_window = _hann(self.frame)
         nyquist = self.rate / 2 - NYQUIST_GUARD_HZ
         self._gate_band = _bins(LOW_EDGE_HZ, nyquist, self.rate, GATE_POINTS)
         self._band = _bins(LOW_EDGE_HZ, nyquist, self.rate, self.frame)
@@ -253,6 +312,9 @@ class UltrasonicScanner:
         binhz = self.rate / self.frame
         keyed = np.flatnonzero(new.any(axis=0))
         ev.keyed_bins_hz.update(((self._band.start + keyed) * binhz).round(1).tolist())
+        ev.line_frames.append(
+            (t0, frame_s, np.packbits(near & ~steady[None, :], axis=1), near.shape[1])
+        )
         # How much the audible band changed (this frame or the one before), standardised
         change = _audible_change(power[:, self._audible], float(power.sum(axis=1).max()))
         change[1:] = np.maximum(change[1:], change[:-1])
@@ -262,7 +324,8 @@ class UltrasonicScanner:
         # Fast FSK: the peaks of the stretch's mean spectrum, taken two by two
         mean = power.mean(axis=0, keepdims=True)
         ratio = _line_ratio(mean, self._band, FRAME_SIDE)[0]
-        peaks = np.flatnonzero(ratio > PAIR_OVER_SIDES)
+        # (a tone keyed faster than a frame is in nearly every frame: its line looks steady)
+        peaks = np.flatnonzero((ratio > PAIR_OVER_SIDES) & (near.mean(axis=0) >= FAST_LINE_SHARE))
         if peaks.size >= 2:
             strongest = peaks[np.argsort(ratio[peaks])[::-1][:MAX_PAIR_LINES]]
             self._turns(x, t0, np.sort(self._band.start + strongest) * binhz)
@@ -318,6 +381,13 @@ def scan_ultrasonic(level: npt.NDArray[np.number], sample_rate: int) -> Ultrason
     return scanner
 
 
+@lru_cache(maxsize=8)
+def _hann(points: int) -> npt.NDArray[np.float32]:
+    window: npt.NDArray[np.float32] = np.hanning(points).astype(np.float32)
+    window.flags.writeable = False
+    return window
+
+
 def _bins(low_hz: float, high_hz: float, rate: int, points: int) -> slice:
     return slice(math.ceil(low_hz * points / rate), max(1, math.floor(high_hz * points / rate)))
 
@@ -343,14 +413,20 @@ def _line_ratio(
     would pass its low end."""
     near, far = side
     lo, hi = band.start, band.stop
-    cums = np.zeros((power.shape[0], power.shape[1] + 1))
-    np.cumsum(power, axis=1, out=cums[:, 1:])
-    bins = np.arange(lo, hi)
-    left_lo, left_hi = np.clip(bins - far, 0, None), np.clip(bins - near + 1, 1, None)
-    right_lo = np.clip(bins + near, None, power.shape[1] - 1)
-    right_hi = np.clip(bins + far + 1, None, power.shape[1])
-    left = (cums[:, left_hi] - cums[:, left_lo]) / np.maximum(left_hi - left_lo, 1)
-    right = (cums[:, right_hi] - cums[:, right_lo]) / np.maximum(right_hi - right_lo, 1)
+    # Only the band and its sides are summed, by running sums read at shifted slices (the
+    # sides past the spectrum's end count as empty; their bins are not counted)
+    first = lo - far
+    stop = min(hi + far + 1, power.shape[1])
+    cums = np.zeros((power.shape[0], hi + far + 2 - first))
+    np.cumsum(power[:, first:stop], axis=1, out=cums[:, 1 : stop - first + 1])
+    cums[:, stop - first + 1 :] = cums[:, stop - first : stop - first + 1]
+    count = near - far - 1
+    left = (cums[:, lo - near + 1 - first : hi - near + 1 - first] - cums[:, : hi - lo]) / -count
+    right_count = np.clip(stop - np.arange(lo, hi) - near, 1, far - near + 1)
+    right = (
+        cums[:, lo + far + 1 - first : hi + far + 1 - first]
+        - cums[:, lo + near - first : hi + near - first]
+    ) / right_count
     high = power[:, lo:hi]
     peak = (high >= power[:, lo - 1 : hi - 1]) & (high >= power[:, lo + 1 : hi + 1])
     floor = np.maximum(np.maximum(left, right), 1e-30)
@@ -400,11 +476,14 @@ def _findings(ev: UltrasonicEvidence) -> list[Finding]:
     tones = ev.tones_hz()
     end_z = ev.end_clock(period)
     lock = ev.audible_lock(period)
+    repeats = ev.repeats(period)
     if (
         z >= MIN_CLOCK_Z
         and end_z >= MIN_END_Z
         and len(tones) >= MIN_TONES
         and lock <= MAX_AUDIBLE_LOCK
+        and repeats < MAX_REPEATS
+        and ev.tick_z() < MAX_TICK_Z
     ):
         where = f"{ev.start_s:.1f}-{ev.end_s:.1f} s"
         out.append(
@@ -427,6 +506,8 @@ def _findings(ev: UltrasonicEvidence) -> list[Finding]:
                 rayleigh_z=round(z, 1),
                 end_rayleigh_z=round(end_z, 1),
                 audible_lock=round(lock, 3),
+                cycle_repeats=round(repeats, 3),
+                player_tick_z=round(ev.tick_z(), 1),
             )
         )
     if ev.pair_correlation <= MAX_TURN_CORRELATION and ev.pair_seconds >= MIN_PAIR_SECONDS:
