@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from audiomodel.ultrasonic import scan_ultrasonic
+from audiomodel.ultrasonic import UltrasonicScanner, scan_ultrasonic
 from audiomodel.validator import validate_bytes
 
 RATE = 48000
@@ -106,6 +106,19 @@ def test_a_square_wave_melody_that_aliases_all_over_the_band_is_not_data() -> No
         square = np.where((hz * t) % 1.0 < 0.5, 1.0, -1.0)
         parts.append(square * np.exp(-t * 12.0))
     assert modulations(np.concatenate(parts)) == []
+
+
+def test_blocks_of_any_size_are_read_whole() -> None:
+    # The decoder's blocks need not be a multiple of the gate's spacing, nor as long as one
+    # gate spectrum: each block's gates start where the last one's left off (a gate that would
+    # straddle two blocks once raised, and the validator read the file as undecodable).
+    level = as_level(under(mfsk(60, 0.064), -20.0))
+    for size, found in ((100_003, ["ultrasonic MFSK"]), (3001, None)):
+        scanner = UltrasonicScanner(RATE)
+        for start in range(0, level.size, size):
+            scanner.update(level[start : start + size])
+        modulations = [f.evidence["modulation"] for f in scanner.report()]
+        assert found is None or modulations == found
 
 
 def test_rates_under_32_khz_are_skipped() -> None:

@@ -265,7 +265,9 @@ class UltrasonicScanner:
         if not self.active or self.evidence.analysed_s >= MAX_ANALYSED_S:
             return
         every = round(GATE_EVERY_S * self.rate)
-        offsets = np.arange(self._next_gate - start, level.shape[0] - GATE_POINTS + 1, every)
+        # (a gate spectrum that would straddle the previous block starts this one instead)
+        first = max(self._next_gate - start, 0)
+        offsets = np.arange(first, level.shape[0] - GATE_POINTS + 1, every)
         if offsets.size == 0:
             return
         self._next_gate = start + int(offsets[-1]) + every
@@ -319,7 +321,7 @@ class UltrasonicScanner:
         change = _audible_change(power[:, self._audible], float(power.sum(axis=1).max()))
         change[1:] = np.maximum(change[1:], change[:-1])
         spread = float(change.std())
-        ev.audible_times.append(t0 + np.arange(n) * frame_s)
+        ev.audible_times.append(t0 + np.arange(n, dtype=np.float64) * frame_s)
         ev.audible_change.append((change - change.mean()) / spread if spread > 0 else change * 0)
         # Fast FSK: the peaks of the stretch's mean spectrum, taken two by two
         mean = power.mean(axis=0, keepdims=True)
