@@ -16,10 +16,12 @@ What a recording or a mix holds above ~14 kHz (the physical reason the rules wor
 A modulator keys narrow lines on a symbol clock of its own:
 
 * MFSK (ggwave, beacons; symbols longer than the ~21 ms analysis frame): new lines appear at
-  a few fixed frequencies, hold a symbol and are replaced, on a steady clock (the change times
-  agree in phase: Rayleigh's test), and the audible band does not change on that clock (a
-  sequenced synth's lines change on ITS beat grid, where its notes start: the audible band's
-  change agrees in phase with the same clock);
+  a few fixed frequencies, hold a symbol and are replaced, so their starts AND their ends keep
+  one steady clock (the change times agree in phase: Rayleigh's test). A sequenced synth's
+  aliased partials start on its beat grid too, but fade as its notes decay: their ends keep no
+  clock. What starts and ends on a clock and is still not data: a melody whose notes are the
+  ticks (the audible band changes at them), a warble or an arpeggio (its symbols cycle), a
+  sound chip player's 50/60 Hz tick (the starts keep it);
 * binary FSK faster than a frame (hundreds of baud): both lines look steady in a frame, but
   their powers in frames of one shift cycle rise and fall in turn (their fast parts
   anti-correlate); two steady lines, noise and a line gliding slowly do not.
