@@ -40,7 +40,6 @@ from audiomodel.signal import (
     to_int16,
 )
 from audiomodel.stego import LsbAnalyzer, StegoReport
-from audiomodel.ultrasonic import UltrasonicScanner
 from audiomodel.verdict import Thresholds, Verdict, decide
 from audiomodel.windows import ByteMap
 
@@ -330,7 +329,6 @@ def _decode_and_measure(
             lap("stego")
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
             dtmf = DtmfScanner(rate)  # ... and as DTMF digits (audiomodel.dtmf)
-            ultrasonic = UltrasonicScanner(rate)  # ... above 14 kHz (audiomodel.ultrasonic)
             lap("modem")
             prints = Fingerprinter(rate) if fingerprint else None
             lap("fingerprint" if fingerprint else "decode")
@@ -346,7 +344,6 @@ def _decode_and_measure(
                 lap("signal")
                 modem.update(samples, summed=summed)
                 dtmf.update(summed)
-                ultrasonic.update(summed)
                 lap("modem")
                 if prints is not None:
                     prints.update(samples)
@@ -394,7 +391,6 @@ def _decode_and_measure(
     mark = time.perf_counter()
     analysis.findings.extend(modem.report(deadline=budget.deadline).findings)
     analysis.findings.extend(dtmf.report())
-    analysis.findings.extend(ultrasonic.report())
     analysis.timings_ms["modem"] = (time.perf_counter() - mark) * 1e3
     lap("modem")
     if stego is not None:
