@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from audiomodel import validate_bytes, windows
-from audiomodel.windows import ByteMap, WindowAnalyzer
+from audiomodel.windows import ByteMap, WindowAnalyzer, _held_sound
 
 RATE = 44100
 LOCATED = {"signal.data_segment", "signal.held_steps", "signal.monotonic_run"}
@@ -712,3 +712,25 @@ def test_8_bit_sound_upsampled_by_repeating_each_sample_is_not_held_steps(hold: 
     raw = np.frombuffer(file_bytes(codes.size), dtype=np.uint8)
     held_bytes = (np.repeat(raw, hold).astype(np.float64) - 128) / 128
     assert "signal.held_steps" in located(wav(held_bytes))
+
+
+@pytest.mark.parametrize(
+    ("grid", "held", "held_level_db", "sound"),
+    [
+        (0.15, 0.10, -12.9, True),  # loud synths stored as 8-bit WAV (fresh good sets 14, 16, 17)
+        (0.22, 0.18, -13.2, True),
+        (0.95, 0.50, -9.6, True),  # 8-bit sound repeated twice by a rate converter (tuxok.wav)
+        (0.30, 0.90, -8.0, False),  # bytes held 4-64 samples at random: most samples held
+        (0.95, 0.50, -0.6, False),  # an ELF held two samples a byte: white held levels
+        (0.15, 0.10, 0.7, False),  # text, rarely held: white
+    ],
+)
+def test_held_values_predicted_by_their_neighbours_are_sound_where_few_are_held_or_on_a_grid(
+    grid: float, held: float, held_level_db: float, sound: bool
+) -> None:
+    m = {
+        "step_grid_share": np.array([grid]),
+        "held_share": np.array([held]),
+        "held_level_pred_db": np.array([held_level_db]),
+    }
+    assert bool(_held_sound(m)[0]) is sound
