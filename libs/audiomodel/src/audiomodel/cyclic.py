@@ -162,9 +162,14 @@ def cyclic_lines(
         middle = (x.size - size) // 2
         spectrum = scipy.fft.rfft(x[middle : middle + size].astype(np.float32))
         for line in _lines_whitened(spectrum, size, sr, (start_s, end_s), reading):
-            if all(abs(line.rate_hz - f.rate_hz) > RATE_MATCH * line.rate_hz for f in found):
-                found.append(line)
+            _add_if_new_rate(found, line)
     return found
+
+
+def _add_if_new_rate(found: list[CyclicLine], line: CyclicLine) -> None:
+    """Keep ``line`` unless a kept one has its rate (within ``RATE_MATCH``)."""
+    if all(abs(line.rate_hz - f.rate_hz) > RATE_MATCH * line.rate_hz for f in found):
+        found.append(line)
 
 
 def _lines_whitened(
@@ -392,8 +397,7 @@ def keyed_band_lines(
     found: list[CyclicLine] = []
     for plan in BAND_PLANS:
         for line in _keyed_plan_lines(spectrum, size, bin_hz, plan, (start_s, end_s)):
-            if all(abs(line.rate_hz - f.rate_hz) > RATE_MATCH * line.rate_hz for f in found):
-                found.append(line)
+            _add_if_new_rate(found, line)
     return found
 
 

@@ -22,7 +22,12 @@ import numpy.typing as npt
 from scipy.ndimage import maximum_filter1d
 
 from audiomodel.findings import Finding, Severity, finding
-from audiomodel.payload import PayloadKind, confirm_signature, find_signatures, identify_payload
+from audiomodel.payload import (
+    DANGEROUS_KINDS,
+    confirm_signature,
+    find_signatures,
+    identify_payload,
+)
 
 ROWS_HZ = (697.0, 770.0, 852.0, 941.0)
 COLUMNS_HZ = (1209.0, 1336.0, 1477.0, 1633.0)
@@ -207,16 +212,13 @@ def _repeats_a_phrase(digits: str) -> bool:
     return max(float((codes[p:] == codes[:-p]).mean()) for p in periods) >= MAX_PHRASE_AGREEMENT
 
 
-_DANGEROUS = {PayloadKind.EXECUTABLE, PayloadKind.ARCHIVE, PayloadKind.SCRIPT, PayloadKind.DOCUMENT}
-
-
 def _carve(data: bytes) -> tuple[str, str, int]:
     """(kind, name, offset) of a dangerous payload in ``data``, or ("", "", -1)."""
     guess = identify_payload(data)
     if guess.is_dangerous:
         return guess.kind.value, guess.name, 0
     for offset, name, kind in find_signatures(data):
-        if kind in _DANGEROUS and confirm_signature(name, data, offset):
+        if kind in DANGEROUS_KINDS and confirm_signature(name, data, offset):
             return kind.value, name, offset
     return "", "", -1
 

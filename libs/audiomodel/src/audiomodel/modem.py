@@ -107,7 +107,12 @@ from audiomodel.modem_kernels import (
     symbol_sums,
     turn_correlation,
 )
-from audiomodel.payload import PayloadKind, confirm_signature, find_signatures, identify_payload
+from audiomodel.payload import (
+    DANGEROUS_KINDS,
+    confirm_signature,
+    find_signatures,
+    identify_payload,
+)
 
 __all__ = [
     "Demodulated",
@@ -2804,12 +2809,7 @@ def _carve(transmission: Transmission, data: bytes) -> None:
             return
 
 
-_DANGEROUS = {
-    PayloadKind.EXECUTABLE.value,
-    PayloadKind.ARCHIVE.value,
-    PayloadKind.SCRIPT.value,
-    PayloadKind.DOCUMENT.value,
-}
+_DANGEROUS = {kind.value for kind in DANGEROUS_KINDS}  # transmissions keep the kind's value
 
 
 def _findings(t: Transmission) -> list[Finding]:

@@ -115,6 +115,12 @@ _PRINTABLE[0x20:0x7F] = True
 _PRINTABLE[[0x09, 0x0A, 0x0D]] = True
 
 
+# What a carve reports as a payload (an executable, archive, script or document), not data
+DANGEROUS_KINDS = frozenset(
+    {PayloadKind.EXECUTABLE, PayloadKind.ARCHIVE, PayloadKind.SCRIPT, PayloadKind.DOCUMENT}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PayloadGuess:
     """What a run of bytes most likely is."""
@@ -126,12 +132,7 @@ class PayloadGuess:
 
     @property
     def is_dangerous(self) -> bool:
-        return self.kind in {
-            PayloadKind.EXECUTABLE,
-            PayloadKind.ARCHIVE,
-            PayloadKind.SCRIPT,
-            PayloadKind.DOCUMENT,
-        }
+        return self.kind in DANGEROUS_KINDS
 
 
 def byte_entropy(data: bytes | memoryview | np.ndarray) -> float:
