@@ -25,6 +25,7 @@ from soundfile import _ffi as sf_ffi
 from soundfile import _snd as sf_lib
 from threadpoolctl import ThreadpoolController
 
+from audiomodel.companded import COMPANDED_SUBTYPES, CodeScanner
 from audiomodel.container import ContainerReport, inspect_container
 from audiomodel.dtmf import DtmfScanner
 from audiomodel.findings import EvidenceValue, Finding, Severity, finding
@@ -325,6 +326,15 @@ def _decode_and_measure(
                 stored_finer=subtype in _FINER_THAN_16,
             )
             lap("signal")
+            # bytes stored as the codes of a companded file (audiomodel.companded)
+            # (and as 16-bit values on a companding lattice: what converters expand codes to)
+            codes = (
+                CodeScanner(subtype, rate, _code_byte_map(analysis.container, channels))
+                if subtype in COMPANDED_SUBTYPES
+                else CodeScanner(subtype, rate, _byte_map(analysis.container, channels))
+                if subtype == "PCM_16"
+                else None
+            )
             stego = _stego_analyzer(subtype, channels)
             lap("stego")
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
@@ -341,6 +351,8 @@ def _decode_and_measure(
                 )
                 if stored is not None and subtype in _FINER_THAN_16:
                     signal.update_stored(stored)
+                if codes is not None:
+                    codes.update(samples)
                 lap("signal")
                 modem.update(samples, summed=summed)
                 dtmf.update(summed)
@@ -387,6 +399,8 @@ def _decode_and_measure(
         )
         return
     analysis.findings.extend(analysis.signal.findings)
+    if codes is not None:
+        analysis.findings.extend(codes.report())
     # -- data sent as sound: demodulation stops at the time budget's deadline --------------
     mark = time.perf_counter()
     analysis.findings.extend(modem.report(deadline=budget.deadline).findings)
@@ -485,6 +499,14 @@ def _byte_map(container: ContainerReport | None, channels: int) -> ByteMap | Non
         return None
     frame_bytes = pcm.block_align or channels * ((pcm.bits_per_sample + 7) // 8)
     return ByteMap(offset=pcm.data_offset, frame_bytes=frame_bytes) if frame_bytes > 0 else None
+
+
+def _code_byte_map(container: ContainerReport | None, channels: int) -> ByteMap | None:
+    """Frame -> file offset for companded audio: one byte per code, from where the audio
+    starts (WAV's data chunk, AIFF-C's SSND)."""
+    if container is None or container.audio_start is None:
+        return None
+    return ByteMap(offset=container.audio_start, frame_bytes=channels)
 
 
 _FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})

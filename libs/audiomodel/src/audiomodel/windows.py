@@ -93,7 +93,7 @@ from audiomodel.sample_kernels import (
     neighbour_sums,
 )
 
-__all__ = ["ByteMap", "WindowAnalyzer", "WindowReport"]
+__all__ = ["ByteMap", "WindowAnalyzer", "WindowReport", "longest_run"]
 
 CELL_SECONDS = 0.5
 PIECE_FRAMES = 65536  # monotonic runs are followed per piece this long (see WindowAnalyzer.update)
@@ -988,7 +988,7 @@ class WindowAnalyzer:
         for code, flagged in flags.items():
             if not flagged.any():
                 continue
-            first, last = _longest_run(flagged)
+            first, last = longest_run(flagged)
             start = first * self.cell
             end = min((last + 1) * self.cell, self.frames)
             where = _ranges(start, end, 1.0 / self.sample_rate, byte_map)
@@ -1291,7 +1291,7 @@ def _log2_used(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return logs
 
 
-def _longest_run(flags: npt.NDArray[np.bool_]) -> tuple[int, int]:
+def longest_run(flags: npt.NDArray[np.bool_]) -> tuple[int, int]:
     """First and last index of the longest run of True (the first one on ties)."""
     padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
     edges = np.flatnonzero(np.diff(padded))

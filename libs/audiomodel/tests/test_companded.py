@@ -1,0 +1,121 @@
+"""Data stored as companded codes (audiomodel.companded): a file's bytes written as mu-law or
+A-law codes, or expanded from them to 16-bit PCM, use every code evenly and forget their level
+from one sample to the next; sound through the same codecs keeps an envelope."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import soundfile as sf
+
+from audiomodel.companded import MIN_CODE_ENTROPY_BITS, CodeScanner
+from audiomodel.validator import validate_bytes
+from audiomodel.verdict import Decision
+
+RATE = 8000
+PAYLOAD = np.random.default_rng(14).integers(0, 256, 24 * RATE, dtype=np.uint8).tobytes()
+
+
+def _codes_wav(codes: bytes, subtype: str, channels: int = 1) -> bytes:
+    """A WAV whose data chunk is ``codes`` as they are (mu-law tag 7, A-law tag 6)."""
+    tag = {"ULAW": 7, "ALAW": 6}[subtype]
+    fmt = struct.pack("<HHIIHH", tag, channels, RATE, RATE * channels, channels, 8)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(codes)) + codes + b"\0" * (len(codes) % 2)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _expanded_to_pcm16(codes: bytes, subtype: str) -> bytes:
+    """The codes decoded to 16-bit PCM (as sox or ffmpeg convert a telephone file)."""
+    samples = sf.read(
+        io.BytesIO(codes), dtype="int16", format="RAW", subtype=subtype, samplerate=RATE, channels=1
+    )[0]
+    buf = io.BytesIO()
+    sf.write(buf, samples, RATE, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def _speech_like(seconds: float, seed: int) -> npt.NDArray[np.float64]:
+    """The hardest sound for the rule: Laplacian noise whose level jumps over 40 dB every 20 ms
+    (fills the codes to ~7.88 bits), lightly low-passed as a telephone channel is."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * RATE)
+    blocks = -(-n // 160)
+    level = 10 ** ((-6 - rng.uniform(0, 40, blocks)) / 20)
+    x = rng.laplace(0, 1 / np.sqrt(2), n) * np.repeat(level, 160)[:n]
+    x = np.convolve(x, [0.25, 0.5, 0.25], mode="same")
+    return np.clip(x, -1, 1)
+
+
+def _encoded(x: npt.NDArray[np.float64], subtype: str) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, x.astype(np.float32), RATE, format="WAV", subtype=subtype)
+    return buf.getvalue()
+
+
+def _codes(wav: bytes) -> list[str]:
+    return [f.code for f in validate_bytes(wav).findings]
+
+
+@pytest.mark.parametrize("subtype", ["ULAW", "ALAW"])
+def test_bytes_stored_as_codes_are_data(subtype: str) -> None:
+    verdict = validate_bytes(_codes_wav(PAYLOAD, subtype))
+    found = [f for f in verdict.findings if f.evidence.get("stored_as") == "codes"]
+    assert verdict.decision is Decision.REJECT
+    assert found and found[0].code == "signal.data_as_audio"
+    assert float(found[0].evidence["code_entropy_bits"]) >= MIN_CODE_ENTROPY_BITS
+    assert found[0].evidence["byte_start"] == 44  # the data chunk's first code
+
+
+@pytest.mark.parametrize("subtype", ["ULAW", "ALAW"])
+def test_codes_expanded_to_16_bit_pcm_are_data(subtype: str) -> None:
+    verdict = validate_bytes(_expanded_to_pcm16(PAYLOAD, subtype))
+    assert verdict.decision is Decision.REJECT
+    assert any(
+        f.code == "signal.data_as_audio" and "lattice" in str(f.evidence.get("stored_as"))
+        for f in verdict.findings
+    )
+
+
+def test_codes_spliced_into_a_companded_track_are_located() -> None:
+    sound = _encoded(_speech_like(20.0, seed=1), "ULAW")
+    data_at = sound.index(b"data") + 8
+    start = data_at + 8 * RATE
+    spliced = sound[:start] + PAYLOAD[: 5 * RATE] + sound[start + 5 * RATE :]
+    segments = [
+        f
+        for f in validate_bytes(spliced).findings
+        if f.code == "signal.data_segment" and f.evidence.get("stored_as") == "codes"
+    ]
+    assert segments
+    where = segments[0].evidence
+    assert float(where["start_s"]) >= 8.0 and float(where["end_s"]) <= 13.0
+    assert start <= int(where["byte_start"]) < int(where["byte_end"]) <= start + 5 * RATE
+
+
+@pytest.mark.parametrize("subtype", ["ULAW", "ALAW"])
+def test_sound_through_companding_keeps_its_envelope(subtype: str) -> None:
+    for seed in range(3):
+        assert "signal.data_as_audio" not in _codes(_encoded(_speech_like(12.0, seed), subtype))
+    rng = np.random.default_rng(5)
+    for level in (0.1, 0.3, 0.6):  # white noise at its most code-filling levels
+        noise = np.clip(rng.normal(0, level, 12 * RATE), -1, 1)
+        scanner = CodeScanner(subtype, RATE, None)
+        samples = sf.read(io.BytesIO(_encoded(noise, subtype)), dtype="int16", always_2d=True)[0]
+        scanner.update(samples)
+        assert scanner.report() == []
+
+
+def test_sixteen_bit_audio_off_the_lattice_is_not_read() -> None:
+    t = np.arange(10 * RATE) / RATE
+    tone = np.round(
+        8000 * np.sin(2 * np.pi * 440 * t) + np.random.default_rng(0).normal(0, 3, t.size)
+    )
+    scanner = CodeScanner("PCM_16", RATE, None)
+    scanner.update(tone.astype(np.int16)[:, None])
+    assert [m for _, m in scanner.windows] == [None]
+    assert scanner.report() == []
