@@ -51,6 +51,23 @@ _MAX_FAR_SHARE = 1e-3  # samples further off the lattice, of all samples
 _FAR_RATIO = 50.0  # near-lattice samples per far one, at least
 _MIN_LATTICE_SHARE = 0.02  # non-zero samples exactly on the lattice (the sound defines it)
 _MIN_MIXING = 0.5  # a payload leaves lattice points both on and off; a gain moves them whole
+# Non-zero lattice points the sound uses, weighted by use (2 ** entropy), at least: sound made
+# coarse spreads over many levels of its lattice, while a level of a square wave or a clip's
+# rail is a multiple of 2**k by chance (1 in 2**k), so a track whose on-lattice samples are a
+# few such levels has found no lattice (session 14, a fresh good set: a TPDF-dithered square
+# wave, two levels, read as 12-bit sound; a clipped undithered sine, 6.8 points, as 13-bit).
+_MIN_LATTICE_POINTS = 16.0
+
+
+def _lattice_points(counts: npt.NDArray[np.int64], step: int) -> float:
+    """The non-zero multiples of ``step`` in use, weighted by use (2 ** their entropy)."""
+    on = counts.reshape(-1, step)[:, 0].astype(np.float64)
+    on[0] = 0.0  # zero: silence, on every lattice
+    total = on.sum()
+    if total <= 0:
+        return 0.0
+    p = on[on > 0] / total
+    return float(2.0 ** -(p * np.log2(p)).sum())
 
 
 def _mixing(counts: npt.NDArray[np.int64], step: int, reach: int) -> float:
@@ -119,6 +136,8 @@ def lattice_estimate(
         on_lattice_loud = int(residues[0]) - silent  # non-zero multiples of 2**k
         if on_lattice_loud < max(256, _MIN_LATTICE_SHARE * total):
             continue
+        if _lattice_points(counts, step) < _MIN_LATTICE_POINTS:
+            continue  # a few levels (a square's two, a clip's rails) sit on any lattice by chance
         for reach, planes in ((1, 1), (3, 2)):
             near = int(residues[(centred > 0) & (centred <= reach)].sum())
             far = int(residues[centred > reach].sum())
