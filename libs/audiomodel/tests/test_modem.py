@@ -319,6 +319,19 @@ def test_tones_that_are_steady_lines_are_not_keyed_at_a_plans_rate() -> None:
     assert Transmission(generic, "FSK", clean, tone_lines=keyed).flagged
 
 
+def test_a_named_clock_on_two_steady_lines_is_not_keying() -> None:
+    """A named clock kept over whole chunks reports without clean frames (a modem garbled by
+    music), but not where both tones are steady lines (a clipped two-tone test signal read by
+    minimodem's 4800 Bd receiver kept the clock at Z 108 with frames 0.82)."""
+    rng = np.random.default_rng(6)
+    data = rng.integers(0, 256, 400, dtype=np.uint8).tobytes()
+    keying = Keying(0.0, 9.9, 3000.0, 7000.0, 4800.0, 0.71, 748, clock_z=108.0)
+    garbled = Demodulated(data, 3000.0, 7000.0, frames=5538, valid_ratio=0.6)
+    name = "minimodem default for 4800 Bd"
+    assert Transmission(keying, name, garbled, tone_lines=0.12).flagged
+    assert not Transmission(keying, name, garbled, tone_lines=1.0).flagged
+
+
 def test_fsk_keyed_on_a_plans_tones_is_still_reported_with_its_tones_spread() -> None:
     report = scan_modem(as_int16(bell_202_fsk(4.0, seed=1)), RATE)
     assert any(f.code == "signal.modem" for f in report.findings)

@@ -431,11 +431,17 @@ class Transmission:
         # Nor without frames: data keyed for seconds gives a receiver start bits every few
         # symbols, a steady tone none (a test tone's lines kept a 2400 Bd clock, Z 130, and
         # framed 2 bytes in 8 s).
+        # Nor on two steady lines: keying at a named rate (105 Bd and up) spreads each tone over
+        # +-baud, so the strongest 1 % of a band's bins hold 0.07-0.15 of its power (minimodem
+        # at 300-4800 Bd, alone and under music at +6..-6 dB), where a steady two-tone holds
+        # all of it (a hard-clipped SMPTE two-tone through MP3, a fresh good set: Z 108 at
+        # 4800 Bd on 3000/7000 Hz, frames 0.82, line share 1.00).
         d = self.demodulated
         if (
             k.clock_z >= WHOLE_CLOCK_MIN_Z
             and k.coherence >= NAMED_CLOCK_MIN_COHERENCE
             and k.baud >= NAMED_CLOCK_MIN_BAUD
+            and self.tone_lines < MAX_TONE_LINE_SHARE
             and (d is None or (d.frames >= MIN_FRAMES and d.valid_ratio >= NAMED_CLOCK_MIN_FRAMES))
         ):
             return True
