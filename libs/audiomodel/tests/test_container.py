@@ -1123,6 +1123,34 @@ def test_ten_megabyte_mp3_is_walked_to_its_last_frame() -> None:
     assert only(report, "container.trailing_data")["offset"] == len(data)
 
 
+def test_bytes_given_mp3_frame_headers_break_the_bit_reservoir() -> None:
+    """A file's bytes cut into frame bodies behind valid Layer III headers declare random main
+    data lengths and back-pointers: the encoder's bit account breaks in nearly every frame."""
+    clean = encoded("mp3_44k", seconds=2.0)
+    assert "container.nonconforming_stream" not in codes(inspect(clean))
+    offsets = mp3_frames(clean)
+    header = clean[offsets[1] : offsets[1] + 4]  # an audio frame's: 128 kb/s, no padding
+    length = offsets[2] - offsets[1]
+    body = np.random.default_rng(14).bytes((length - 4) * 60)
+    fake = b"".join(header + body[i : i + length - 4] for i in range(0, len(body), length - 4))
+    report = inspect(fake)
+    evidence = only(report, "container.nonconforming_stream")
+    assert evidence["frames"] == 60 and float(str(evidence["broken_share"])) > 0.5
+    assert worst(report) is Severity.MALICIOUS
+
+
+def test_an_mp3_cut_inside_its_bit_reservoir_keeps_its_account() -> None:
+    """Cut at a frame boundary (as frame-exact editors cut), the first frame points back into
+    bytes that are gone: the account starts there, and the stream is an encoder's."""
+    clean = encoded("mp3_44k", seconds=3.0)
+    offsets = mp3_frames(clean)
+    for cut in (offsets[5], offsets[17], offsets[-30]):
+        assert "container.nonconforming_stream" not in codes(inspect(clean[cut:]))
+    # two cut pieces joined: one broken frame at the join at most
+    joined = clean[offsets[5] : offsets[40]] + clean[offsets[60] :]
+    assert "container.nonconforming_stream" not in codes(inspect(joined))
+
+
 def test_huge_payload_after_a_flac_is_found_without_reading_it() -> None:
     clean = encoded("flac")
     stream = VirtualFile(clean + elf(), 600 << 20)

@@ -139,6 +139,13 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.SUSPICIOUS,
         "A page or frame checksum does not match its contents.",
     ),
+    "container.nonconforming_stream": (
+        Severity.MALICIOUS,
+        "The codec's own bookkeeping in the audio frames is broken throughout: MPEG Layer III "
+        "side information declaring more bits than the frames carry (bit-reservoir overruns and "
+        "overlaps) in a large share of the frames, which no encoder writes; a file's bytes given "
+        "frame headers, not encoded sound.",
+    ),
     "container.extension_mismatch": (
         Severity.INFO,
         "The file name's extension names another format than the bytes are.",

@@ -145,6 +145,7 @@ def walk_mpeg(insp: Inspection, start: int) -> None:
     pos = first
     frames = 0
     samples = 0
+    reservoir = _BitReservoir() if head.layer == 3 else None
     junk = first - start
     mask = ref & _MPEG_STREAM_MASK
     last = first
@@ -157,6 +158,8 @@ def walk_mpeg(insp: Inspection, start: int) -> None:
             if pos + f.length <= hi:
                 frames += 1
                 samples += f.samples
+                if reservoir is not None:
+                    reservoir.frame(f, h, win.get(pos + 4, f.side_info + 2))
                 last = pos
                 pos += f.length
                 continue
@@ -185,6 +188,8 @@ def walk_mpeg(insp: Inspection, start: int) -> None:
         _mpeg_junk(insp, pos, nxt - pos, total_junk=junk)
         pos = nxt
     insp.segment("frames", insp.report.codec, first, pos - first, frames)
+    if reservoir is not None:
+        reservoir.judge(insp, first, pos - first)
     insp.report.walked_frames = samples
     if xing_frames is not None:
         insp.report.frames = xing_frames * head.samples
@@ -199,6 +204,92 @@ def walk_mpeg(insp: Inspection, start: int) -> None:
         trailing(insp, pos, "after the last MPEG frame", stop=hi)
     else:
         insp.report.audio_end = insp.size
+
+
+# -- Layer III's bit reservoir ------------------------------------------------------------------
+#
+# A Layer III frame's side information says where its main data starts (main_data_begin: that
+# many bytes back into earlier frames' main data, the bit reservoir) and how many bits each
+# granule and channel takes (part2_3_length). An encoder keeps this account exactly: a frame's
+# data starts at or after the end of the previous frame's and ends within the bytes the frames
+# so far carry (ISO/IEC 11172-3 2.4.1.7, 13818-3). A file's bytes given frame headers declare
+# random lengths (4 x ~2,048 bits in a 128 kb/s frame that carries ~3,000) and random
+# back-pointers: nearly every frame overruns or overlaps. Decoders conceal such frames as
+# noise, so the samples say nothing (a random body decoded loud and clipped; score 0.07-0.17).
+# A stream cut mid-reservoir breaks the account once where it starts (its first frame points
+# back into bytes that are gone); bit errors in transit break a few frames.
+RESERVOIR_MIN_FRAMES = 20
+RESERVOIR_MAX_BROKEN_SHARE = 0.25  # share of frames whose account breaks, at most
+
+
+class _BitReservoir:
+    """Follows the main-data account of a Layer III stream frame by frame."""
+
+    def __init__(self) -> None:
+        self.carried = 0  # main-data bytes the frames so far carry
+        self.used_to = 0  # where the previous frame's main data ends, in those bytes
+        self.frames = 0
+        self.broken = 0
+
+    def frame(self, f: _MpegFrame, header: int, side: bytes) -> None:
+        crc = 0 if header & 0x10000 else 2
+        info = side[crc : crc + f.side_info]
+        main_bytes = f.length - 4 - crc - f.side_info
+        if len(info) < f.side_info or main_bytes < 0:
+            return
+        back, bits = _side_info(info, f)
+        start = self.carried - back
+        end = start + (bits + 7) // 8
+        if self.frames == 0 and start < 0:
+            start, end = 0, (bits + 7) // 8  # a stream cut mid-reservoir: its first frame
+        elif start < self.used_to or end > self.carried + main_bytes or start < 0:
+            self.broken += 1
+            end = max(self.used_to, min(end, self.carried + main_bytes))
+        self.frames += 1
+        self.carried += main_bytes
+        self.used_to = max(self.used_to, end)
+
+    def judge(self, insp: Inspection, offset: int, size: int) -> None:
+        if self.frames < RESERVOIR_MIN_FRAMES:
+            return
+        share = self.broken / self.frames
+        if share <= RESERVOIR_MAX_BROKEN_SHARE:
+            return
+        insp.add(
+            "container.nonconforming_stream",
+            f"{self.broken} of {self.frames} Layer III frames declare more main-data bits than "
+            "the frames carry, or data that overlaps the previous frame's: no encoder keeps its "
+            "bit reservoir so; the frames' bodies are not encoded sound",
+            offset=offset,
+            size=size,
+            where="mpeg frames",
+            broken_frames=self.broken,
+            frames=self.frames,
+            broken_share=round(share, 3),
+        )
+
+
+def _side_info(info: bytes, f: _MpegFrame) -> tuple[int, int]:
+    """(main_data_begin in bytes, main-data bits all granules and channels declare) of a Layer
+    III frame's side information."""
+    value = int.from_bytes(info, "big")
+    width = len(info) * 8
+
+    def field(at: int, bits: int) -> int:
+        return (value >> (width - at - bits)) & ((1 << bits) - 1)
+
+    if f.version == 1:
+        back = field(0, 9)
+        at = 9 + (5 if f.channels == 1 else 3) + 4 * f.channels  # private bits, scfsi
+        granules, per_channel = 2, 59
+    else:
+        back = field(0, 8)
+        at = 8 + (1 if f.channels == 1 else 2)
+        granules, per_channel = 1, 63
+    bits = 0
+    for g in range(granules * f.channels):
+        bits += field(at + g * per_channel, 12)  # part2_3_length
+    return back, bits
 
 
 def _mpeg_sync(insp: Inspection, win: Window, lo: int, hi: int, ref: int | None) -> int | None:
