@@ -273,23 +273,28 @@ def _side_info(info: bytes, f: _MpegFrame) -> tuple[int, int]:
     """(main_data_begin in bytes, main-data bits all granules and channels declare) of a Layer
     III frame's side information."""
     value = int.from_bytes(info, "big")
-    width = len(info) * 8
+    back_shift, back_mask, length_shifts = _side_info_layout(f.version, f.channels, len(info))
+    bits = 0
+    for shift in length_shifts:
+        bits += (value >> shift) & 0xFFF  # part2_3_length
+    return (value >> back_shift) & back_mask, bits
 
-    def field(at: int, bits: int) -> int:
-        return (value >> (width - at - bits)) & ((1 << bits) - 1)
 
-    if f.version == 1:
-        back = field(0, 9)
-        at = 9 + (5 if f.channels == 1 else 3) + 4 * f.channels  # private bits, scfsi
+@lru_cache(maxsize=16)
+def _side_info_layout(version: int, channels: int, size: int) -> tuple[int, int, tuple[int, ...]]:
+    """Where main_data_begin and each part2_3_length sit in a side information of ``size``
+    bytes read as one big-endian integer: (its shift, its mask, the lengths' shifts)."""
+    width = size * 8
+    if version == 1:
+        back_bits = 9
+        at = 9 + (5 if channels == 1 else 3) + 4 * channels  # private bits, scfsi
         granules, per_channel = 2, 59
     else:
-        back = field(0, 8)
-        at = 8 + (1 if f.channels == 1 else 2)
+        back_bits = 8
+        at = 8 + (1 if channels == 1 else 2)
         granules, per_channel = 1, 63
-    bits = 0
-    for g in range(granules * f.channels):
-        bits += field(at + g * per_channel, 12)  # part2_3_length
-    return back, bits
+    shifts = tuple(width - (at + g * per_channel) - 12 for g in range(granules * channels))
+    return width - back_bits, (1 << back_bits) - 1, shifts
 
 
 def _mpeg_sync(insp: Inspection, win: Window, lo: int, hi: int, ref: int | None) -> int | None:
