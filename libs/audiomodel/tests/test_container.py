@@ -1139,6 +1139,30 @@ def test_bytes_given_mp3_frame_headers_break_the_bit_reservoir() -> None:
     assert worst(report) is Severity.MALICIOUS
 
 
+def test_bytes_in_frames_that_declare_empty_granules_are_ancillary_data() -> None:
+    """All-zero side information keeps the account (every frame valid and empty), so the
+    frames' main data is ancillary: an encoder's fill repeats a short pattern, a payload does
+    not (encrypted: rejected past the unaccounted budget; an executable: named)."""
+    clean = encoded("mp3_44k", seconds=2.0)
+    offsets = mp3_frames(clean)
+    header = clean[offsets[1] : offsets[1] + 4]
+    body = offsets[2] - offsets[1] - 4 - 32
+
+    def frames(payload: bytes) -> bytes:
+        return b"".join(
+            header + bytes(32) + payload[i : i + body].ljust(body, b"\0")
+            for i in range(0, len(payload), body)
+        )
+
+    encrypted = inspect(frames(np.random.default_rng(3).bytes(40_000)))
+    assert "container.nonconforming_stream" not in codes(encrypted)
+    assert int(str(only(encrypted, "container.unaccounted_data")["high_entropy_bytes"])) >= 40_000
+    assert worst(encrypted) is Severity.MALICIOUS
+    assert "container.embedded_executable" in codes(inspect(frames(elf() * 20)))
+    fill = inspect(frames(b"LAME3.100" + b"U" * 40_000))  # an encoder's stuffing
+    assert "container.unaccounted_data" not in codes(fill)
+
+
 def test_an_mp3_cut_inside_its_bit_reservoir_keeps_its_account() -> None:
     """Cut at a frame boundary (as frame-exact editors cut), the first frame points back into
     bytes that are gone: the account starts there, and the stream is an encoder's."""
