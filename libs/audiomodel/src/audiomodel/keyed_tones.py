@@ -51,7 +51,7 @@ LOW_HZ = 300.0  # under this, mains hum and its harmonics are lines that key not
 HIGH_HZ = 22000.0
 NYQUIST_GUARD_HZ = 300.0  # converters' anti-alias filters roll off the last few hundred Hz
 GATE_S = 0.0427  # 2048 points at 48 kHz: 23 Hz bins, half ggwave's tone spacing
-GATE_EVERY_S = 2.0
+GATE_EVERY_S = 3.0
 # A narrow line: a local maximum this many times the mean of the bins beside it (the higher
 # of its two sides, ``*_SIDE`` = first and last bin away: past the window's main lobe), and
 # over a millionth (-60 dB) of its spectrum's power (a line that far under the mix carries
@@ -67,8 +67,13 @@ MIN_LINE_SHARE = 1e-6
 PARTNER_REACH = 1
 PARTNER_OVER = 3.0  # in the gate: a partial 5 dB over its sides is a partner
 PARTNER_RATIOS = (1 / 3, 1 / 2, 2.0, 3.0)
+# A stretch whose pure line starts keep a clock (z >= 8 over its ~2 s; music's onsets rarely
+# do once its partials are left out) is followed on FOLLOW_S past its end, again and again
+FOLLOW_Z = 8.0
+FOLLOW_MIN_STARTS = 6
+FOLLOW_S = 2.0
 GLIDE_BINS = 4  # a sweep moving up to 4 bins a frame (~18 kHz/s at 48 kHz) is a glide
-PAD_S = 1.0  # analysed either side of a gate hit: hits two seconds apart join up
+PAD_S = 1.0  # analysed either side of a gate hit (a clocked stretch is followed on)
 STEADY_SHARE = 0.8  # a line present in 80 % of a stretch's frames does not switch
 MIN_KEYINGS_PER_TONE = 2  # a modem's alphabet is a few tones used again and again
 # The clock: Rayleigh z of the line starts, each weighted by the lines that started at once
@@ -80,6 +85,7 @@ MIN_CHANGES = 24
 MIN_SYMBOL_S = 0.025
 MAX_SYMBOL_S = 0.25
 MIN_CLOCK_Z = 15.0
+CLOCK_PERIODS = 200  # log-spaced, 1.2 % apart: a clock's peak over seconds of symbols is wider
 CLOCK_REACH_S = 0.011  # a start within a frame hop of a tick keeps the clock
 MIN_END_Z = 10.0
 # The grid: the keyed tones' frequencies (interpolated between bins) fit f0 + k x spacing,
@@ -175,7 +181,7 @@ class KeyedToneEvidence:
             return 0.0, 0.0, 0.0
         times = np.asarray(self.start_times)
         weights = np.asarray(self.start_weights, dtype=np.float64)
-        periods = np.geomspace(MIN_SYMBOL_S, MAX_SYMBOL_S, 400)
+        periods = _periods()
         phases = np.exp(2j * np.pi * times[None, :] / periods[:, None]) @ weights
         coherence = np.abs(phases) / weights.sum()
         z = np.abs(phases) ** 2 / float(np.dot(weights, weights))
@@ -302,7 +308,7 @@ class KeyedToneScanner:
         if spans:
             self._analyse_spans(spans, level, start)
         # the stretch before a hit early in the next block is in this one's tail
-        self._tail = level[-pad:]
+        self._tail = level[-round((GATE_EVERY_S + PAD_S) * self.rate) :]
 
     def _analyse_spans(
         self, spans: list[tuple[int, int]], level: npt.NDArray[np.number], start: int
@@ -310,14 +316,33 @@ class KeyedToneScanner:
         tail = self._tail
         joined = np.concatenate((tail, level)).astype(np.float32)
         origin = start - tail.shape[0]  # absolute index of joined[0]
-        for lo, hi in _merged_spans(spans):
-            lo = max(lo, self._next_free, origin)
-            hi = min(hi, origin + joined.size)
-            if hi - lo >= 8 * self.frame:
-                self._analyse(joined[lo - origin : hi - origin], lo / self.rate)
-                self._next_free = hi - self.frame  # the next stretch's first frame follows on
+        end = origin + joined.size
+        pending = _merged_spans(spans)
+        while pending:
+            lo, hi = pending.pop(0)
+            free = self._next_free
+            lo = max(lo, free, origin)
+            hi = min(hi, end)
+            if hi - lo < 8 * self.frame:
+                continue
+            clocked = self._analyse(joined[lo - origin : hi - origin], lo / self.rate)
+            self._next_free = max(free, hi - self.frame)  # the next stretch follows on
+            # a stretch that keeps starting pure lines is followed on, forward (into the next
+            # block too) until it stops, and back to the previous gate: a transmission is read
+            # whole, music's lone hit is not
+            if clocked:
+                self._follow_until = max(self._follow_until, hi + round(FOLLOW_S * self.rate))
+                if hi < end and not pending:
+                    pending.append((hi - self.frame, self._follow_until))
+                back = max(free, origin)
+                if lo - back >= 8 * self.frame:
+                    self._analyse(
+                        joined[back - origin : lo + self.frame - origin], back / self.rate
+                    )
 
-    def _analyse(self, x: npt.NDArray[np.float32], t0: float) -> None:
+    def _analyse(self, x: npt.NDArray[np.float32], t0: float) -> int:
+        """Read a stretch's line starts and ends; returns whether its pure line starts keep a
+        clock of their own (Rayleigh z over FOLLOW_Z at some symbol period)."""
         n = (x.size - self.frame) // self.hop + 1
         ev = self.evidence
         ev.analysed_s += x.size / self.rate
@@ -370,6 +395,12 @@ class KeyedToneScanner:
         ev.line_frames.append(
             (t0, hop_s, np.packbits(near & ~steady[None, :], axis=1), near.shape[1])
         )
+        at = np.flatnonzero(new.any(axis=1))
+        if at.size < FOLLOW_MIN_STARTS:
+            return False
+        weights = new[at].sum(axis=1).astype(np.float64)
+        phases = np.exp(2j * np.pi * at[None, :] * hop_s / _periods()[:, None]) @ weights
+        return bool((np.abs(phases) ** 2).max() >= FOLLOW_Z * float(weights @ weights))
 
     def report(self) -> list[Finding]:
         if not self.active:
@@ -384,6 +415,14 @@ def scan_keyed_tones(level: npt.NDArray[np.number], sample_rate: int) -> KeyedTo
     for start in range(0, max(level.shape[0], 1), 1 << 16):
         scanner.update(level[start : start + (1 << 16)])
     return scanner
+
+
+@lru_cache(maxsize=1)
+def _periods() -> Floats:
+    """The symbol periods a clock is looked for at (s)."""
+    periods = np.geomspace(MIN_SYMBOL_S, MAX_SYMBOL_S, CLOCK_PERIODS)
+    periods.flags.writeable = False
+    return periods
 
 
 def _pow2(points: float) -> int:
