@@ -325,7 +325,10 @@ class KeyedToneScanner:
             hi = min(hi, end)
             if hi - lo < 8 * self.frame:
                 continue
-            clocked = self._analyse(joined[lo - origin : hi - origin], lo / self.rate)
+            # (a stretch that follows a clocked one on is read whatever it keeps)
+            following = lo < self._follow_until
+            stretch = joined[lo - origin : hi - origin]
+            clocked = self._analyse(stretch, lo / self.rate, keep=following)
             self._next_free = max(free, hi - self.frame)  # the next stretch follows on
             # a stretch that keeps starting pure lines is followed on, forward (into the next
             # block too) until it stops, and back to the previous gate: a transmission is read
@@ -336,13 +339,13 @@ class KeyedToneScanner:
                     pending.append((hi - self.frame, self._follow_until))
                 back = max(free, origin)
                 if lo - back >= 8 * self.frame:
-                    self._analyse(
-                        joined[back - origin : lo + self.frame - origin], back / self.rate
-                    )
+                    stretch = joined[back - origin : lo + self.frame - origin]
+                    self._analyse(stretch, back / self.rate, keep=True)
 
-    def _analyse(self, x: npt.NDArray[np.float32], t0: float) -> int:
-        """Read a stretch's line starts and ends; returns whether its pure line starts keep a
-        clock of their own (Rayleigh z over FOLLOW_Z at some symbol period)."""
+    def _analyse(self, x: npt.NDArray[np.float32], t0: float, *, keep: bool = False) -> bool:
+        """Read a stretch's line starts; when they keep a clock of their own (Rayleigh z over
+        FOLLOW_Z at some symbol period), or ``keep``, add its starts, ends, tones and line sets
+        to the evidence. Returns whether they kept a clock."""
         n = (x.size - self.frame) // self.hop + 1
         ev = self.evidence
         ev.analysed_s += x.size / self.rate
@@ -351,17 +354,13 @@ class KeyedToneScanner:
         ratio = _line_ratio(power, self._band, FRAME_SIDE)
         peak = (ratio > LINE_OVER) & (power[:, self._band] > _floor(power))
         # A line near this bin (a tone between two bins, a line that glides one bin a frame)
-        near = peak.copy()
-        near[:, 1:] |= peak[:, :-1]
-        near[:, :-1] |= peak[:, 1:]
+        near = _widened(peak, 1)
         steady = near.mean(axis=0) >= STEADY_SHARE
         # A start: a line appears where no line was (nor next to it) and holds the next frame
         # (a symbol of 20 ms or more; noise peaks and a cymbal's partials do not hold) ...
         new = peak[1:-1] & ~near[:-2] & near[2:] & ~steady[None, :]
         # ... and is pure: no line starts with it at f/3, f/2, 2f or 3f (a note's partials do)
         new &= ~_partnered(new, self._partners)
-        # An end: a line held two frames and is gone (nor next to it) the frame after
-        gone = peak[:-2] & near[1:-1] & ~near[2:] & ~steady[None, :]
         # A glide (a sweep, a slide) moves its line a bin or more a frame: it looks like a line
         # that ends where a new one starts a few bins away. Where a line stood within
         # GLIDE_BINS the frame before a start (after an end), the line must hold one frame
@@ -370,10 +369,20 @@ class KeyedToneScanner:
         later = np.zeros_like(new)
         later[:-1] = near[3:]
         new &= ~glide[:-2] | later
+        hop_s = self.hop / self.rate
+        at = np.flatnonzero(new.any(axis=1))
+        clocked = False
+        if at.size >= FOLLOW_MIN_STARTS:
+            weights = new[at].sum(axis=1).astype(np.float64)
+            phases = np.exp(2j * np.pi * at[None, :] * hop_s / _periods()[:, None]) @ weights
+            clocked = bool((np.abs(phases) ** 2).max() >= FOLLOW_Z * float(weights @ weights))
+        if not (clocked or keep):
+            return False
+        # An end: a line held two frames and is gone (nor next to it) the frame after
+        gone = peak[:-2] & near[1:-1] & ~near[2:] & ~steady[None, :]
         earlier = np.zeros_like(gone)
         earlier[1:] = near[:-3]
         gone &= ~glide[2:] | earlier
-        hop_s = self.hop / self.rate
         bin_hz = self.rate / self.frame
         for mask, lag, events in ((new, 1, ev.start_events), (gone, 2, ev.end_events)):
             rows, cols = np.nonzero(mask)
@@ -389,18 +398,13 @@ class KeyedToneScanner:
             curve = np.minimum(logs[:, 0] - 2 * logs[:, 1] + logs[:, 2], -1e-12)
             offset = 0.5 * (logs[:, 0] - logs[:, 2]) / curve
             for b, off in zip(bins.tolist(), np.clip(offset, -0.5, 0.5).tolist(), strict=True):
-                acc = self.evidence.keyed.setdefault(round(b * bin_hz, 1), [0.0, 0])
+                acc = ev.keyed.setdefault(round(b * bin_hz, 1), [0.0, 0])
                 acc[0] += off * bin_hz
                 acc[1] += 1
         ev.line_frames.append(
             (t0, hop_s, np.packbits(near & ~steady[None, :], axis=1), near.shape[1])
         )
-        at = np.flatnonzero(new.any(axis=1))
-        if at.size < FOLLOW_MIN_STARTS:
-            return False
-        weights = new[at].sum(axis=1).astype(np.float64)
-        phases = np.exp(2j * np.pi * at[None, :] * hop_s / _periods()[:, None]) @ weights
-        return bool((np.abs(phases) ** 2).max() >= FOLLOW_Z * float(weights @ weights))
+        return clocked
 
     def report(self) -> list[Finding]:
         if not self.active:
