@@ -25,9 +25,10 @@ What sets such a transmission apart from sound (the physical reasons the rules w
 DTMF (two tones from two groups spaced ~10 % apart: no linear grid, and digits separated by
 silence) is the DTMF scan's business and fails the grid.
 
-Cost: one ~85 ms spectrum per second of audio (the gate: a narrow line 15 dB over its
-neighbours with no harmonic partner, which real music holds in about one gate spectrum in
-six); only around a gate hit (half a second either side) is a ~21 ms short-time spectrum taken.
+Cost: one ~43 ms spectrum every 3 s of audio (the gate: three narrow lines 20 dB over their
+neighbours with no harmonic partner, or nothing but two or more such lines); only around a
+gate hit is a ~21 ms short-time spectrum taken over 2 s, kept and followed on only when its
+pure line starts keep a clock.
 """
 
 from __future__ import annotations
@@ -52,15 +53,17 @@ HIGH_HZ = 22000.0
 NYQUIST_GUARD_HZ = 300.0  # converters' anti-alias filters roll off the last few hundred Hz
 GATE_S = 0.0427  # 2048 points at 48 kHz: 23 Hz bins, half ggwave's tone spacing
 GATE_EVERY_S = 3.0
-# A narrow line: a local maximum this many times the mean of the bins beside it (the higher
-# of its two sides, ``*_SIDE`` = first and last bin away: past the window's main lobe), and
-# over a millionth (-60 dB) of its spectrum's power (a line that far under the mix carries
-# nothing a microphone would get back).
-GATE_LINE_OVER = 100.0  # 20 dB
+# A narrow line: a local maximum over a millionth (-60 dB) of its spectrum's power (a line
+# that far under the mix carries nothing a microphone would get back) and, in the gate, 20 dB
+# over the larger of single bins GATE_SIDE away either side (past the window's main lobe); the
+# gate hits at GATE_MIN_PURE such lines with no harmonic partner, or at 2+ and nothing else
+# (589 good files of the dev corpus: ~1 gate spectrum in 30)
+GATE_LINE_OVER = 100.0
 GATE_SIDE = (4, 8)
 GATE_MIN_PURE = 3
 FRAME_S = 0.0213  # 1024 points at 48 kHz: 47 Hz bins (ggwave's grid), 10.7 ms hops
-LINE_OVER = 10.0  # 10 dB; a frame's line must also hold the next frame (see _analyse)
+# In 21 ms frames: 10 dB over the mean of the bins FRAME_SIDE away on the side that holds more
+LINE_OVER = 10.0
 FRAME_SIDE = (3, 10)
 MIN_LINE_SHARE = 1e-6
 # A harmonic partner: a line within this many bins of f/3, f/2, 2f or 3f
@@ -77,7 +80,7 @@ PAD_S = 1.0  # analysed either side of a gate hit (a clocked stretch is followed
 STEADY_SHARE = 0.8  # a line present in 80 % of a stretch's frames does not switch
 MIN_KEYINGS_PER_TONE = 2  # a modem's alphabet is a few tones used again and again
 # The clock: Rayleigh z of the line starts, each weighted by the lines that started at once
-# (~400 periods tried: z >= 15 leaves ~400 x exp(-15) ~ 1e-4 for starts at random times); the
+# (200 periods tried: z >= 15 leaves ~200 x exp(-15) ~ 6e-5 for starts at random times); the
 # ENDS keep the same clock (z >= 10 at that one period). Symbols of 25-250 ms (4-40 Bd): a
 # 21 ms frame could not hold a shorter symbol's line twice; over the air MFSK symbols are
 # 40-200 ms (ggwave's fastest hold 64 ms against echoes).
