@@ -389,9 +389,9 @@ class KeyedToneScanner:
         bin_hz = self.rate / self.frame
         for mask, lag, events in ((new, 1, ev.start_events), (gone, 2, ev.end_events)):
             rows, cols = np.nonzero(mask)
-            events.append(
-                (t0 + (rows + lag) * hop_s, np.round((self._band.start + cols) * bin_hz, 1))
-            )
+            times: Floats = t0 + (rows + lag).astype(np.float64) * hop_s
+            centres: Floats = np.round((self._band.start + cols) * bin_hz, 1).astype(np.float64)
+            events.append((times, centres))
         # Each keyed tone's frequency, interpolated between bins (a parabola through the log
         # powers of the line's bin and its neighbours): what the grid test reads
         rows, cols = np.nonzero(new)
