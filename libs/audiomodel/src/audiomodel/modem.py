@@ -93,6 +93,7 @@ from audiomodel.cyclic import (
 )
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.keyed_bands import keyed_band_pairs
+from audiomodel.keyed_tones import KeyedToneScanner
 from audiomodel.modem_kernels import (
     band_energy,
     change_times,
@@ -2225,6 +2226,8 @@ class ModemScanner:
         self._cyclic_lines: list[tuple[int, CyclicLine]] = []
         self._cyclic_follow = False  # the last chunk held a line: read the next one lightly too
         self._keyed_lines: list[tuple[int, CyclicLine]] = []
+        # multi-tone FSK in the whole band, at the full rate (audiomodel.keyed_tones)
+        self._keyed_tones = KeyedToneScanner(sample_rate)
 
     def update(
         self, block: npt.NDArray[np.number], *, summed: npt.NDArray[np.int32] | None = None
@@ -2246,6 +2249,7 @@ class ModemScanner:
             mono = arr[:, 0].astype(wide)
             for c in range(1, arr.shape[1]):
                 mono += arr[:, c]
+        self._keyed_tones.update(mono)
         if self._rest.size:
             mono = np.concatenate((self._rest.astype(wide), mono))
         usable = mono.size // self.factor * self.factor
@@ -2369,6 +2373,7 @@ class ModemScanner:
                 self._keyed_lines, min_ratio=KEYED_REPORT_RATIO, keyed=True
             )
             report.findings.extend(map(_cyclic_finding, keyed))
+        report.findings.extend(self._keyed_tones.report())
         _phasors.clear()
         return report
 

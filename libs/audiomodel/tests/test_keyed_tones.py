@@ -1,0 +1,125 @@
+"""Multi-tone FSK (pure tones on a linear grid, keyed on one clock) is found alone and under a
+music-like bed, in the audible band and near-ultrasound; a chiptune arpeggio on a 50 Hz tick,
+a test tone, a sweep, DTMF digits and a melody of pure tones are not data."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from audiomodel.keyed_tones import scan_keyed_tones
+from audiomodel.modem import scan_modem
+
+RATE = 48000
+Floats = npt.NDArray[np.float64]
+
+
+def mfsk(
+    low_hz: float, spacing_hz: float, baud: float, groups: int, seconds: float = 6.0
+) -> Floats:
+    """Random data as MFSK: one tone of 16 per group, the groups side by side on one grid."""
+    rng = np.random.default_rng(11)
+    n = int(RATE / baud)
+    t = np.arange(n) / RATE
+    parts = []
+    for values in rng.integers(0, 16, (int(seconds * baud), groups)):
+        hz = low_hz + spacing_hz * (16 * np.arange(groups) + values)
+        parts.append(np.sin(2 * np.pi * hz[:, None] * t).sum(axis=0) / groups)
+    return np.concatenate(parts)
+
+
+def bed(seconds: float, seed: int = 1) -> Floats:
+    """Plucked harmonic notes on a beat grid (a stand-in for a recording) over falling noise."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    t = np.arange(n) / RATE
+    out = np.zeros(n)
+    for start in np.arange(0.0, seconds, 0.25):
+        f0 = 110.0 * 2 ** (rng.integers(0, 30) / 12)
+        i = int(start * RATE)
+        tt = t[i:] - start
+        env = np.exp(-tt * 4.0) * (1 - np.exp(-tt * 300.0))
+        for h in range(1, 8):
+            out[i:] += env * np.sin(2 * np.pi * f0 * h * tt + h) / h**1.2
+    out /= np.abs(out).max()
+    air = np.fft.irfft(np.fft.rfft(rng.normal(0, 1, n)) / np.sqrt(1 + np.arange(n // 2 + 1)), n)
+    return out + 0.05 * air / np.std(air)
+
+
+def under(signal: Floats, level_db: float) -> Floats:
+    music = bed(signal.size / RATE)
+    gain = np.sqrt(np.mean(music**2) / np.mean(signal**2)) * 10 ** (level_db / 20)
+    mixed = music + gain * signal
+    return mixed / np.abs(mixed).max()
+
+
+def flagged(y: Floats) -> list[dict[str, object]]:
+    level = np.round(0.5 * 32767 * y / max(1e-9, float(np.abs(y).max()))).astype(np.int16)
+    return [dict(f.evidence) for f in scan_keyed_tones(level, RATE).report()]
+
+
+def test_audible_mfsk_alone_is_flagged_with_its_grid_and_clock() -> None:
+    found = flagged(mfsk(2000.0, 70.0, 12.0, 4))
+    assert len(found) == 1
+    evidence = found[0]
+    assert evidence["modulation"] == "MFSK"
+    assert abs(float(evidence["grid_spacing_hz"]) - 70.0) < 1.5  # type: ignore[arg-type]
+    assert abs(float(evidence["baud"]) - 12.0) < 0.6  # type: ignore[arg-type]
+    assert 1900 < float(evidence["band_low_hz"]) < 2300  # type: ignore[arg-type]
+
+
+def test_near_ultrasonic_mfsk_under_music_is_flagged() -> None:
+    assert flagged(under(mfsk(15000.0, 46.875, 8.0, 6), -10.0))
+
+
+def test_audible_mfsk_under_music_is_flagged_by_the_modem_scan() -> None:
+    y = under(mfsk(3000.0, 62.5, 15.0, 3), 0.0)
+    report = scan_modem((0.5 * 32767 * y).astype(np.int16), RATE)
+    assert any(f.evidence.get("modulation") == "MFSK" for f in report.findings)
+
+
+def test_chiptune_arpeggio_on_a_50_hz_tick_is_not_data() -> None:
+    """A tracker's arpeggio: a chord's three notes in turn, each held 3 ticks of 50 Hz (60 ms),
+    as square waves and as pure tones (a triangle-like voice)."""
+    chord = 440.0 * 2 ** (np.array([0, 4, 7]) / 12)
+    rng = np.random.default_rng(2)
+    step = int(0.06 * RATE)
+    for pure in (False, True):
+        parts = []
+        for bar in range(16):
+            root = 2 ** (rng.integers(-5, 6) / 12)
+            for i in range(8 * 3):
+                t = np.arange(step) / RATE
+                phase = chord[i % 3] * root * t
+                parts.append(
+                    np.sin(2 * np.pi * phase) if pure else np.sign(np.sin(2 * np.pi * phase))
+                )
+            del bar
+        assert not flagged(np.concatenate(parts)), pure
+
+
+def test_a_tone_a_sweep_dtmf_and_a_pure_melody_are_not_data() -> None:
+    t = np.arange(6 * RATE) / RATE
+    tone = np.sin(2 * np.pi * 1000.0 * t)
+    sweep = np.sin(2 * np.pi * 20.0 * 6 / np.log(1000) * (np.exp(t / 6 * np.log(1000)) - 1))
+    rng = np.random.default_rng(4)
+    low, high = (697, 770, 852, 941), (1209, 1336, 1477, 1633)
+    digit = np.arange(int(0.07 * RATE)) / RATE
+    dtmf = np.concatenate(
+        [
+            np.concatenate(
+                (
+                    np.sin(2 * np.pi * low[rng.integers(4)] * digit)
+                    + np.sin(2 * np.pi * high[rng.integers(4)] * digit),
+                    np.zeros(int(0.07 * RATE)),
+                )
+            )
+            for _ in range(40)
+        ]
+    )
+    note = np.arange(int(0.125 * RATE)) / RATE
+    melody = np.concatenate(
+        [np.sin(2 * np.pi * 440.0 * 2 ** (rng.integers(-12, 13) / 12) * note) for _ in range(48)]
+    )
+    for name, y in (("tone", tone), ("sweep", sweep), ("dtmf", dtmf), ("melody", melody)):
+        assert not flagged(y), name
