@@ -186,7 +186,7 @@ def test_a_clipped_sweep_converted_from_48_to_44_1_khz_is_not_data(tmp_path: Pat
     scanner = ModemScanner(44100, 1)
     scanner.update(y)
     unclipped = [f for f in scanner.report().findings if f.code == "signal.modem"]
-    assert any(abs(float(f.evidence["baud"]) - 3900) < 8 for f in unclipped)  # type: ignore[arg-type]
+    assert any(abs(float(f.evidence["baud"]) - 3900) < 8 for f in unclipped)
     verdict = validate_path(path)
     assert "signal.clipping" in {f.code for f in verdict.findings}
     assert not [f for f in verdict.findings if f.code == "signal.modem"]
@@ -220,4 +220,4 @@ def test_a_modem_in_a_clipped_file_or_at_a_conversion_rate_is_still_found(
     scanner = ModemScanner(rate, 1)
     scanner.update(y)
     found = [f for f in scanner.report(clipped=clipped).findings if f.code == "signal.modem"]
-    assert any(abs(float(f.evidence["baud"]) - baud) <= 0.005 * baud for f in found)  # type: ignore[arg-type]
+    assert any(abs(float(f.evidence["baud"]) - baud) <= 0.005 * baud for f in found)
