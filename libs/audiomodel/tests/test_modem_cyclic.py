@@ -11,7 +11,9 @@ import numpy.typing as npt
 import pytest
 import soundfile as sf
 
-from audiomodel.modem import scan_modem
+from audiomodel.cyclic import conversion_shifts
+from audiomodel.modem import ModemScanner, scan_modem
+from audiomodel.validator import validate_path
 
 RATE = 48000
 
@@ -140,3 +142,82 @@ def test_direwolf_qpsk_packets_are_found(tmp_path: Path) -> None:
         f.get("modulation") == "cyclostationary" and abs(float(f["baud"]) - 1200) < 6  # type: ignore[arg-type]
         for f in found
     )
+
+
+def _clipped_sweep_converted(tmp_path: Path, rate: int) -> Path:
+    """A triangle sweep made at 48 kHz (sox's generator), driven 7.7 dB into hard clipping,
+    converted to ``rate`` by sox and stored at 16 bits (the conversion's overshoots clip again):
+    a converter chain's clipped master."""
+    source, out = tmp_path / "clipped.wav", tmp_path / f"converted-{rate}.wav"
+    synth = ["sox", "-R", "-n", "-r", "48000", "-e", "floating-point", "-b", "32", str(source)]
+    subprocess.run(
+        [*synth, "synth", "9.42", "triangle", "100:20000", "gain", "-n", "-2.9", "gain", "7.7"],
+        check=True,
+        capture_output=True,
+    )
+    y, _ = sf.read(source, dtype="float64")
+    sf.write(source, np.clip(y, -1.0, 1.0), 48000, subtype="FLOAT")
+    subprocess.run(
+        [
+            "sox",
+            "-R",
+            str(source),
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            str(out),
+            "rate",
+            "-v",
+            str(rate),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+@pytest.mark.skipif(shutil.which("sox") is None, reason="sox absent")
+def test_a_clipped_sweep_converted_from_48_to_44_1_khz_is_not_data(tmp_path: Path) -> None:
+    """Clipped at 48 kHz and again at 44.1 kHz, every component has a companion 3,900 Hz away
+    (48,000 - 44,100): the envelope's line at 3,900 Bd (349x at d270aee) is the conversion's."""
+    path = _clipped_sweep_converted(tmp_path, 44100)
+    y, _ = sf.read(path, dtype="int16")
+    scanner = ModemScanner(44100, 1)
+    scanner.update(y)
+    unclipped = [f for f in scanner.report().findings if f.code == "signal.modem"]
+    assert any(abs(float(f.evidence["baud"]) - 3900) < 8 for f in unclipped)
+    verdict = validate_path(path)
+    assert "signal.clipping" in {f.code for f in verdict.findings}
+    assert not [f for f in verdict.findings if f.code == "signal.modem"]
+
+
+def test_conversion_shifts_are_the_down_conversions_of_standard_rates() -> None:
+    assert conversion_shifts(44100) == (3900.0, 7800.0)
+    assert conversion_shifts(48000) == (7800.0,)  # from 44.1 kHz is a conversion up: none
+    assert 1200.0 not in conversion_shifts(8000) and 2400.0 not in conversion_shifts(8000)
+
+
+@pytest.mark.parametrize(("baud", "clipped"), [(3900.0, False), (2400.0, True)])
+def test_a_modem_in_a_clipped_file_or_at_a_conversion_rate_is_still_found(
+    baud: float, clipped: bool
+) -> None:
+    """The exception holds only for a clipped file's conversion rates: 16-QAM at 3,900 Bd
+    unclipped, and at 2,400 Bd clipped, are still reported."""
+    rate = 44100
+    rng = np.random.default_rng(int(baud))
+    levels = np.array([-3, -1, 1, 3])
+    n = int(8.0 * baud)
+    symbols = levels[rng.integers(0, 4, n)] + 1j * levels[rng.integers(0, 4, n)]
+    per = rate / baud
+    base = np.zeros(int(n * per) + int(4 * per), dtype=np.complex128)
+    pulse = np.hanning(int(per))
+    for i, s in enumerate(symbols):
+        base[round(i * per) : round(i * per) + pulse.size] += s * pulse
+    t = np.arange(base.size) / rate
+    y = np.real(base * np.exp(2j * np.pi * 5000 * t))
+    y = (0.5 * y / np.max(np.abs(y)) * 32767).astype(np.int16)
+    scanner = ModemScanner(rate, 1)
+    scanner.update(y)
+    found = [f for f in scanner.report(clipped=clipped).findings if f.code == "signal.modem"]
+    assert any(abs(float(f.evidence["baud"]) - baud) <= 0.005 * baud for f in found)

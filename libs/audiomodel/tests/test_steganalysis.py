@@ -1020,3 +1020,31 @@ def test_value_exchanges_beside_a_sequencers_grid_are_still_displaced_samples(
     glitched = _hits_on_a_grid(clean, 3300, (1200, 1415))
     report = analyse(exchanged(glitched, 0.06, seed=21).astype(np.int16))
     assert displaced(report)
+
+
+def naive_triangles(seconds: float, seed: int, level: float = 0.018) -> np.ndarray:
+    """A quiet synthesiser line of naive (not band-limited) triangle waves, -35 dBFS, stored
+    undithered: straight segments whose slope breaks at one exact sample at every peak."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    y = np.zeros(n)
+    note = RATE // 4
+    for start in range(0, n, note):
+        f0 = 110.0 * 2 ** (rng.integers(0, 24) / 12)
+        phase = (f0 * np.arange(min(note, n - start)) / RATE) % 1.0
+        y[start : start + phase.size] = (4 * np.abs(phase - 0.5) - 1) * level
+    mono = np.rint(y * 32767).astype(np.int64)
+    return np.stack([mono, mono], axis=1)
+
+
+def test_a_quiet_naive_synthesiser_s_corners_are_not_displaced_samples() -> None:
+    """Fresh good seed 24's quiet synth read 56 lone impulses at d270aee, all at its waves'
+    corners (own naive triangles: 148-344): a corner is a lone second-difference spike on
+    straight segments, a displaced sample puts half its spike against it on each side."""
+    assert not displaced(analyse(naive_triangles(10.0, seed=0).astype(np.int16)))
+
+
+def test_exchanges_in_a_quiet_naive_synthesiser_are_still_displaced_samples() -> None:
+    cover = naive_triangles(10.0, seed=0)
+    report = analyse(exchanged(cover, 0.06, seed=25).astype(np.int16))
+    assert displaced(report)

@@ -85,6 +85,11 @@ MIN_CHUNKS = 2
 # 220-1,370x alone and at 0 dB under music, 110-1,030x at -10 dB (one 8PSK mix, 110x, and
 # the -20 dB ones at 87-234x are among those given up).
 MIN_REPORT_RATIO = 150.0
+# Sample rates audio is mastered, clipped and stored at (converters, DAWs, codecs, telephony)
+STANDARD_RATES_HZ = (
+    8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000, 176400, 192000,
+)  # fmt: skip
+MAX_CONVERSION_STEP = 4  # a source rate at most this many times the file's
 # a spectral line: its bin over its block's median over 16,384 samples; a held partial stands
 # over a noise-like band in proportion to the segment, so the bar scales with it (25 over 8,192;
 # over 8,192 samples at 50, clipped synth chords' products were read as data)
@@ -281,16 +286,44 @@ class CyclicTransmission:
     keyed: bool = False  # found in the tone bands' energies (keyed tones), not the envelope
 
 
+def conversion_shifts(sample_rate: float) -> tuple[float, ...]:
+    """Envelope line rates a clipped master converted from another standard rate makes in a
+    file stored at ``sample_rate``.
+
+    Hard clipping at the source's rate A folds the products above its Nyquist frequency about
+    A/2 (x -> A - x); sox's resampler, a DAW or the store clips the conversion's overshoots
+    again at the file's rate B, folding about B/2 (y -> B - y). Twice folded, every component x
+    has a companion at x - (A - B): the whole band shifted by a fixed amount, which the
+    envelope reads as a line at ``A mod B`` (or ``B - A mod B``) made by every frequency pair
+    at once, like a modem's (own renditions: a clipped sweep made at 48 kHz, stored at
+    44.1 kHz as WAV, MP3 or Vorbis, read at 3,900.4 Bd, 195-349x)."""
+    shifts = set()
+    # converted down only: a source at a lower rate holds nothing above its own Nyquist
+    # frequency for the file's clip to fold again (a 44.1 kHz sweep clipped, stored at 48 kHz,
+    # keeps no line); and by one converter's step (at most 4x)
+    for source in STANDARD_RATES_HZ:
+        if not sample_rate < source <= MAX_CONVERSION_STEP * sample_rate:
+            continue
+        folded = source % sample_rate
+        shift = min(folded, sample_rate - folded)
+        if MIN_RATE_HZ <= shift <= MAX_RATE_HZ:
+            shifts.add(float(shift))
+    return tuple(sorted(shifts))
+
+
 def cyclic_transmissions(
     lines: list[tuple[int, CyclicLine]],
     *,
     min_ratio: float = MIN_REPORT_RATIO,
     keyed: bool = False,
+    conversion_rates: tuple[float, ...] = (),
 ) -> list[CyclicTransmission]:
     """Group chunk lines at one rate (``RATE_MATCH``; one missed chunk bridged) into
     transmissions of at least ``MIN_CHUNKS`` chunks whose median line reaches ``min_ratio``;
     a rate that is a multiple of a slower one found over the same chunks is that one's
-    harmonic and not reported apart. ``keyed``: the lines are :func:`keyed_band_lines`'."""
+    harmonic and not reported apart. ``keyed``: the lines are :func:`keyed_band_lines`'.
+    ``conversion_rates`` (:func:`conversion_shifts`, given for a clipped file): a
+    transmission at one of these rates is the clipped conversion's shifted band, not data."""
     groups: list[list[tuple[int, CyclicLine]]] = []
     for index, line in sorted(lines, key=lambda item: (item[0], item[1].rate_hz)):
         home = next(
@@ -312,9 +345,12 @@ def cyclic_transmissions(
         ratio = float(np.median([line.ratio for _, line in group]))
         if len(chunks) < MIN_CHUNKS or ratio < min_ratio:
             continue
+        rate = float(np.median([line.rate_hz for _, line in group]))
+        if any(abs(rate - shift) <= RATE_MATCH * shift for shift in conversion_rates):
+            continue
         found.append(
             CyclicTransmission(
-                float(np.median([line.rate_hz for _, line in group])),
+                rate,
                 min(line.start_s for _, line in group),
                 max(line.end_s for _, line in group),
                 len(chunks),

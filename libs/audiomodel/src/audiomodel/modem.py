@@ -87,6 +87,7 @@ from audiomodel.cyclic import (
     LIGHT_EVERY,
     CyclicLine,
     CyclicTransmission,
+    conversion_shifts,
     cyclic_lines,
     cyclic_transmissions,
     keyed_band_lines,
@@ -2206,6 +2207,7 @@ class ModemScanner:
     """
 
     def __init__(self, sample_rate: int, channels: int) -> None:
+        self.sample_rate = sample_rate
         self.factor, self.rate = reduced_rate(sample_rate)
         self.channels = channels
         self._pending: list[npt.NDArray[np.float32]] = []
@@ -2343,9 +2345,11 @@ class ModemScanner:
     def _at(self, index: int) -> float:
         return index * CHUNK / self.rate
 
-    def report(self, *, deadline: float | None = None) -> ModemReport:
+    def report(self, *, deadline: float | None = None, clipped: bool = False) -> ModemReport:
         """Findings for the whole track; ``deadline`` (``time.perf_counter()`` value) stops
-        demodulating when reached (detection findings are still reported)."""
+        demodulating when reached (detection findings are still reported); ``clipped``: the
+        track sits at full scale (``signal.clipping``), so a clipped conversion's shifted band
+        may line its envelope (:func:`~audiomodel.cyclic.conversion_shifts`)."""
         if self._pending_len:
             tail = np.concatenate(self._pending)
             if tail.size >= MIN_CHUNK_S * self.rate:
@@ -2365,7 +2369,9 @@ class ModemScanner:
                 report.findings.append(_phase_finding(phased))
         # the symbol-rate line of the envelope: PSK, QAM, scrambled baseband (and FSK whose
         # bands the whitening turns into a keyed envelope), reported with its own evidence
-        report.findings.extend(map(_cyclic_finding, cyclic_transmissions(self._cyclic_lines)))
+        shifts = conversion_shifts(self.sample_rate) if clipped else ()
+        cyclic = cyclic_transmissions(self._cyclic_lines, conversion_rates=shifts)
+        report.findings.extend(map(_cyclic_finding, cyclic))
         # keyed tones by their bands' energies: what the tests above miss (no framing), so
         # only where none of them found data (a PSK carrier's reversals key its bands too)
         if not any(f.code == "signal.modem" for f in report.findings):

@@ -403,7 +403,8 @@ def _decode_and_measure(
         analysis.findings.extend(codes.report())
     # -- data sent as sound: demodulation stops at the time budget's deadline --------------
     mark = time.perf_counter()
-    analysis.findings.extend(modem.report(deadline=budget.deadline).findings)
+    clipped = any(f.code == "signal.clipping" for f in analysis.signal.findings)
+    analysis.findings.extend(modem.report(deadline=budget.deadline, clipped=clipped).findings)
     analysis.findings.extend(dtmf.report())
     analysis.timings_ms["modem"] = (time.perf_counter() - mark) * 1e3
     lap("modem")

@@ -90,6 +90,10 @@ _CLIP_LSB = 4
 # within _GRID_SLACK frames (a grid position truncated to a whole frame, swing on every other
 # step), among its _GRID_NEIGHBOURS nearest later impulses, is left out of the count.
 _GRID_SLACK = 1
+# A candidate whose neighbours' second differences (less the curve's) hold under this share of
+# its own is a corner (see _at_a_corner): a displaced sample's hold all of it, a corner's none.
+_CORNER_SHARE = 0.5
+_CORNER_STRAIGHT_LSB = 3  # |D2| two and three samples either side: the pieces are lines
 _GRID_NEIGHBOURS = 16
 _MAX_KEPT = 1 << 16  # impulse frames kept for the grid (steghide at full rate: far fewer)
 FULL_CAPACITY_CHANGED = 0.24  # share of samples steghide changes at its full capacity
@@ -163,6 +167,7 @@ class ImpulseCounter:
             fits &= ~_beside_clip(
                 samples, channel, at, peak[channel, sub], sigma[channel, sub], full
             )
+            fits &= ~_at_a_corner(samples, channel, at)
         if not fits.any():
             return
         self.events += int(np.count_nonzero(fits))
@@ -234,6 +239,36 @@ def _beside_clip(
     if full is not None:
         clipped |= (window[:, 1:4] >= full - tol).any(axis=1)
     return clipped
+
+
+def _at_a_corner(
+    samples: npt.NDArray[np.integer[Any]],
+    channel: npt.NDArray[np.intp],
+    at: npt.NDArray[np.intp],
+) -> npt.NDArray[np.bool_]:
+    """Whether each candidate is a waveform's corner rather than a displaced sample, by the
+    second differences ``D2`` of the samples around it, less the curve's own (their mean two
+    and three samples away, where neither leaves a trace).
+
+    A sample displaced by ``d`` off a curve puts ``-2d`` in ``D2`` at itself and ``+d`` at
+    each neighbour; a synthesiser's naive waveform (a triangle's peak, an envelope's hard
+    attack, a ramp meeting its reset) breaks its slope at one exact sample, a lone ``D2``
+    spike with nothing beside it (or, between two samples, split over both with one sign),
+    which the interpolation residual reads as a lone impulse too. A candidate whose
+    neighbours' ``D2`` hold against its own less than ``_CORNER_SHARE`` of it (a displaced
+    sample's hold all of it) is a corner."""
+    rows = np.asarray(samples[channel[:, None], at[:, None] + np.arange(-4, 5)], dtype=np.float64)
+    second = rows[:, :-2] - 2 * rows[:, 1:-1] + rows[:, 2:]  # D2 at at-3 .. at+3
+    curve = (second[:, 0] + second[:, 1] + second[:, 5] + second[:, 6]) / 4
+    centre = second[:, 3] - curve
+    # what the neighbours hold against the centre (a corner between two samples splits its
+    # spike over both, of one sign: nothing against it)
+    against = -(second[:, 2] + second[:, 4] - 2 * curve) * np.sign(centre)
+    # ... on straight segments: a naive waveform's pieces are lines (their D2 the rounding's
+    # and the dither's, a few LSB); a sound's curve bends on both sides
+    straight = (np.abs(second[:, [0, 1, 5, 6]]) <= _CORNER_STRAIGHT_LSB).all(axis=1)
+    corner: npt.NDArray[np.bool_] = straight & (against < _CORNER_SHARE * np.abs(centre))
+    return corner
 
 
 def impulse_flagged(counter: ImpulseCounter) -> bool:
