@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from audiomodel.companded import decode_codes
 from audiomodel.findings import Severity
 from audiomodel.validator import validate_path
 
@@ -68,16 +69,8 @@ def g711_as_pcm16(subtype: str) -> Callable[[bytes], bytes]:
     """The same codes expanded to 16-bit PCM (what a converter writes)."""
 
     def make(data: bytes) -> bytes:
-        samples = sf.read(
-            io.BytesIO(data),
-            dtype="int16",
-            format="RAW",
-            subtype=subtype,
-            samplerate=8000,
-            channels=1,
-        )[0]
         buf = io.BytesIO()
-        sf.write(buf, samples, 8000, format="WAV", subtype="PCM_16")
+        sf.write(buf, decode_codes(data, subtype), 8000, format="WAV", subtype="PCM_16")
         return buf.getvalue()
 
     return make

@@ -43,7 +43,7 @@ import soundfile as sf
 from audiomodel.findings import Finding, finding
 from audiomodel.windows import ByteMap, longest_run
 
-__all__ = ["COMPANDED_SUBTYPES", "CodeScanner", "WindowCodes", "window_codes"]
+__all__ = ["COMPANDED_SUBTYPES", "CodeScanner", "WindowCodes", "decode_codes", "window_codes"]
 
 COMPANDED_SUBTYPES = frozenset({"ULAW", "ALAW"})
 WINDOW_S = 1.0
@@ -68,17 +68,18 @@ class _Lattice:
     rank: npt.NDArray[np.int8]
 
 
-def _lattice(subtype: str) -> _Lattice:
-    """The lattice of ``subtype``, decoded by libsndfile itself (the values are the decoder's,
-    and the standard G.711 expansion that sox and ffmpeg write too)."""
-    decoded = sf.read(
-        io.BytesIO(bytes(range(256))),
-        dtype="int16",
-        format="RAW",
-        subtype=subtype,
-        samplerate=8000,
-        channels=1,
+def decode_codes(codes: bytes, subtype: str) -> npt.NDArray[np.int16]:
+    """Mono ``ULAW`` or ``ALAW`` codes expanded to 16-bit values by libsndfile (the standard
+    G.711 expansion, the values sox and ffmpeg write too)."""
+    decoded: npt.NDArray[np.int16] = sf.read(
+        io.BytesIO(codes), dtype="int16", format="RAW", subtype=subtype, samplerate=8000, channels=1
     )[0]
+    return decoded
+
+
+def _lattice(subtype: str) -> _Lattice:
+    """The lattice of ``subtype``: the decoder's value of each of the 256 codes."""
+    decoded = decode_codes(bytes(range(256)), subtype)
     table = np.full(1 << 16, OFF_LATTICE, dtype=np.uint16)
     table[decoded.astype(np.int64) & 0xFFFF] = np.arange(256, dtype=np.uint16)
     magnitudes = np.abs(decoded.astype(np.int32))
