@@ -326,15 +326,7 @@ def _decode_and_measure(
                 stored_finer=subtype in _FINER_THAN_16,
             )
             lap("signal")
-            # bytes stored as the codes of a companded file (audiomodel.companded)
-            # (and as 16-bit values on a companding lattice: what converters expand codes to)
-            codes = (
-                CodeScanner(subtype, rate, _code_byte_map(analysis.container, channels))
-                if subtype in COMPANDED_SUBTYPES
-                else CodeScanner(subtype, rate, _byte_map(analysis.container, channels))
-                if subtype == "PCM_16"
-                else None
-            )
+            codes = _code_scanner(subtype, rate, analysis.container, channels)
             stego = _stego_analyzer(subtype, channels)
             lap("stego")
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
@@ -502,12 +494,19 @@ def _byte_map(container: ContainerReport | None, channels: int) -> ByteMap | Non
     return ByteMap(offset=pcm.data_offset, frame_bytes=frame_bytes) if frame_bytes > 0 else None
 
 
-def _code_byte_map(container: ContainerReport | None, channels: int) -> ByteMap | None:
-    """Frame -> file offset for companded audio: one byte per code, from where the audio
-    starts (WAV's data chunk, AIFF-C's SSND)."""
-    if container is None or container.audio_start is None:
-        return None
-    return ByteMap(offset=container.audio_start, frame_bytes=channels)
+def _code_scanner(
+    subtype: str, rate: int, container: ContainerReport | None, channels: int
+) -> CodeScanner | None:
+    """The reader of bytes stored as companded codes (:mod:`audiomodel.companded`): for a
+    mu-law/A-law file (one byte per code per channel from where the audio starts), and for
+    16-bit PCM, whose values may be codes expanded to their lattice; None for anything else."""
+    if subtype in COMPANDED_SUBTYPES:
+        start = container.audio_start if container is not None else None
+        byte_map = None if start is None else ByteMap(offset=start, frame_bytes=channels)
+        return CodeScanner(subtype, rate, byte_map)
+    if subtype == "PCM_16":
+        return CodeScanner(subtype, rate, _byte_map(container, channels))
+    return None
 
 
 _FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
