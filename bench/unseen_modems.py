@@ -9,7 +9,8 @@ Tools (each skipped with a message when absent; bench tools, never runtime depen
 
 - development: Debian ``direwolf`` (``gen_packets``: AFSK 1200 Bd, 300 Bd HF, 2400 bps QPSK,
   4800 bps 8PSK, 9600 Bd G3RUH scrambled baseband), Debian ``codec2`` (``fdmdv_mod``: FDMDV,
-  14 DQPSK carriers at 50 Bd; ``fsk_mod``: 2FSK and 4FSK).
+  14 DQPSK carriers at 50 Bd; ``fsk_mod``: 2FSK and 4FSK), Debian ``minimodem`` on tones the
+  attacker chose above the telephone band (``-M``/``-S``, 8.5-17 kHz).
 - held out (``--heldout``; run once at the end, never developed on): PyPI ``amodem``
   (QAM on several carriers) and ``ggwave`` (multi-tone FSK), from a throwaway venv given by
   ``--venv`` (its python runs them).
@@ -88,6 +89,20 @@ def direwolf(option: list[str]) -> Callable[[bytes, Path], np.ndarray | None]:
         (tmp / "packets.txt").write_text("\n".join(lines) + "\n")
         out = tmp / "dw.wav"
         _run(["gen_packets", *option, "-r", str(RATE), "-o", str(out), str(tmp / "packets.txt")])
+        return _wav(out)
+
+    return make
+
+
+def minimodem_tones(baud: int, mark: int, space: int) -> Callable[[bytes, Path], np.ndarray | None]:
+    """``minimodem --tx`` on tones the attacker chose (``-M``/``-S``): no plan names them."""
+
+    def make(data: bytes, tmp: Path) -> np.ndarray | None:
+        if shutil.which("minimodem") is None:
+            return None
+        out = tmp / "mm.wav"
+        tones = ["-M", str(mark), "-S", str(space)]
+        _run(["minimodem", "--tx", *tones, "-R", str(RATE), "-f", str(out), str(baud)], input=data)
         return _wav(out)
 
     return make
@@ -206,6 +221,12 @@ def dev_tools() -> list[Tool]:
         Tool("codec2 FDMDV (14x DQPSK 50 Bd)", codec2_fdmdv, "OFDM-like"),
         Tool("codec2 2FSK 100 Bd", codec2_fsk(2, 100, 1200, 200), "FSK"),
         Tool("codec2 4FSK 1200 Bd", codec2_fsk(4, 1200, 1200, 1200), "FSK"),
+        # tones above the telephone band, where no plan or peak points (session 15)
+        Tool("minimodem 300 Bd 9.0/9.4 kHz", minimodem_tones(300, 9400, 9000), "FSK"),
+        Tool("minimodem 1200 Bd 8.5/9.5 kHz", minimodem_tones(1200, 9500, 8500), "FSK"),
+        Tool("minimodem 1200 Bd 10/11 kHz", minimodem_tones(1200, 11000, 10000), "FSK"),
+        Tool("minimodem 600 Bd 13.5/14 kHz", minimodem_tones(600, 14000, 13500), "FSK"),
+        Tool("minimodem 2400 Bd 15/17 kHz", minimodem_tones(2400, 17000, 15000), "FSK"),
     ]
 
 

@@ -143,6 +143,28 @@ def test_a_bell_103_modem_mixed_into_dense_music_is_found(tmp_path: Path) -> Non
 
 
 @needs_minimodem
+@pytest.mark.parametrize("level_db", [None, 0.0])
+def test_fsk_on_tones_an_attacker_chose_above_the_telephone_band_is_found(
+    level_db: float | None, tmp_path: Path
+) -> None:
+    # minimodem takes any mark and space: 9.4/9.0 kHz is no plan and, under music, no peak
+    out = tmp_path / "high.wav"
+    subprocess.run(
+        ["minimodem", "--tx", "-M", "9400", "-S", "9000", "-f", str(out), "300"],
+        input=ELF[:300],
+        check=True,
+        timeout=120,
+    )
+    modem, rate = sf.read(out, dtype="float64")
+    assert rate == RATE
+    y = modem if level_db is None else under_music(modem, level_db)
+    report = scan_modem(as_int16(y), RATE)
+    (transmission,) = report.transmissions
+    assert transmission.keying.baud == pytest.approx(300, rel=0.01)
+    assert 8700 < transmission.keying.f_low < 9100 < 9300 < transmission.keying.f_high < 9700
+
+
+@needs_minimodem
 def test_a_wav_carrying_a_modem_elf_is_rejected_by_the_validator(tmp_path: Path) -> None:
     y = as_int16(minimodem_tx(ELF[:1200], 1200, tmp_path))
     buf = io.BytesIO()

@@ -144,9 +144,12 @@ def keyed_band_pairs(
     max_hz: float,
     min_shift_hz: float,
     limit: int = 2,
+    upper_from_hz: float | None = None,
 ) -> list[tuple[float, float, float]]:
     """Pairs of bands whose keyed parts anti-correlate: (low Hz, high Hz, correlation), the
-    most anti-correlated first, at most ``limit``, each at least ``KEYED_PAIR_GATE``.
+    most anti-correlated first, at most ``limit``, each at least ``KEYED_PAIR_GATE``; and,
+    where ``upper_from_hz`` is given, at most one more pair whose higher tone sits above it,
+    ranked on its own (a band searched beyond the usual one never displaces a pair in it).
 
     Parameters
     ----------
@@ -159,10 +162,13 @@ def keyed_band_pairs(
     min_shift_hz : float
         The smallest distance between the two tones.
     limit : int
-        Pairs returned at most.
+        Pairs returned at most (besides the one above ``upper_from_hz``).
+    upper_from_hz : float, optional
+        Where the upper band's own ranking starts.
     """
     y = np.asarray(x, dtype=np.float64)
     found: list[tuple[float, float, float, float]] = []  # (corr, lo, hi, bin Hz)
+    limits = {False: limit, True: 0 if upper_from_hz is None else 1}  # by: higher tone upper
     for seconds in SEARCH_FRAMES_S:
         width = _frames_pow2(seconds, rate)
         stride = max(1, y.size // width // SEARCH_FRAMES)
@@ -174,19 +180,27 @@ def keyed_band_pairs(
         gap = max(MIN_BAND_GAP, int(np.ceil(min_shift_hz / bin_hz)))
         ii, jj = _upper_pairs(freqs.size, gap)
         values = corr[ii, jj]
-        for k in np.argsort(values)[: 2 * limit].tolist():
-            if values[k] > KEYED_PAIR_GATE:
-                break
-            lo = max(min_hz, float(freqs[ii[k]]))
-            found.append((float(values[k]), lo, float(freqs[jj[k]]), bin_hz))
+        upper = freqs[jj] >= (np.inf if upper_from_hz is None else upper_from_hz)
+        for in_upper, most in limits.items():
+            (where,) = np.nonzero(upper == in_upper)
+            for k in where[np.argsort(values[where])[: 2 * most]].tolist():
+                if values[k] > KEYED_PAIR_GATE:
+                    break
+                lo = max(min_hz, float(freqs[ii[k]]))
+                found.append((float(values[k]), lo, float(freqs[jj[k]]), bin_hz))
     found.sort()
     out: list[tuple[float, float, float]] = []
+    taken = {False: 0, True: 0}
     for corr_value, lo, hi, bin_hz in found:
+        in_upper = upper_from_hz is not None and hi >= upper_from_hz
+        if taken[in_upper] >= limits[in_upper]:
+            continue
         # the same pair seen at both frame lengths, or at neighbouring bins: once
         if any(abs(lo - a) <= bin_hz and abs(hi - b) <= bin_hz for a, b, _ in out):
             continue
         f_lo, f_hi = _refine(y, rate, lo, hi, bin_hz * 0.75, min_shift_hz)
         out.append((f_lo, f_hi, corr_value))
-        if len(out) >= limit:
+        taken[in_upper] += 1
+        if sum(taken.values()) >= sum(limits.values()):
             break
     return out

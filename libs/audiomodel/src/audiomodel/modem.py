@@ -41,8 +41,10 @@ its player (50/60 Hz), on a steady clock. It repeats a short cycle, though: the 
 of data does not (``PERIODIC_AGREEMENT_MAX``). DTMF digits and Morse key tones on and off
 (the envelope does not hold, ``MIN_ENVELOPE_HOLD``) at a rate below ``MIN_BAUD``.
 
-What this does not see: modems above ~5000 Bd or with tones above ``MAX_TONE_HZ`` (the
-reduced rate keeps up to ~8 kHz), QAM and PSK faster than ~120 Bd or of order above 4 (BPSK and
+What this does not see: modems above ~5000 Bd; tones above ``MAX_TONE_HZ`` (~8 kHz) are
+looked for only by the keyed-band search (up to the reduced rate's Nyquist, 10.9-11.9 kHz at
+44.1-48 kHz; the box decimator folds tones above ~13 kHz down into that band, so only tones within
+~1 kHz of the reduced Nyquist stay unseen); QAM and PSK faster than ~120 Bd or of order above 4 (BPSK and
 QPSK up to ~120 Bd on a 300-4000 Hz carrier are found by their phase: :func:`detect_phase_keying`),
 and many-tone MFSK like ggwave (its symbols last 20-60 ms: a pair of its
 tones takes turns too rarely in 3 s to time a clock). Where neither peaks nor plans key, pairs
@@ -138,7 +140,7 @@ TARGET_RATE = 20000
 CHUNK = 65536  # samples per analysed chunk (~3 s at 22-24 kHz): one FFT of it serves every test
 MIN_CHUNK_S = 0.75
 MIN_TONE_HZ = 300.0  # telephone-band and acoustic modems stay above the bass (and its beats)
-MAX_TONE_HZ = 7800.0
+MAX_TONE_HZ = 7800.0  # the peaks' and the plans' pairs (the keyed-band search goes higher)
 MIN_SHIFT_HZ = 80.0
 BAND_HALF = 0.75  # each tone's band, in tone shifts either side: the other tone stays out
 MIN_BAUD = 30.0  # Morse, DTMF dialling, tremolo and arpeggios of real tempo sit below
@@ -1304,8 +1306,11 @@ def _keyed_pairs(chunk: _ChunkTransform, sr: float) -> list[tuple[float, float, 
             chunk.x,
             sr,
             min_hz=MIN_TONE_HZ,
-            max_hz=min(MAX_TONE_HZ, sr / 2 - 100),
+            # up to the reduced rate's Nyquist: an attacker sets minimodem's tones anywhere
+            # (`-M 10000 -S 11000`), and no peak or plan suggests such a pair
+            max_hz=sr / 2 - 100,
             min_shift_hz=MIN_SHIFT_HZ,
+            upper_from_hz=MAX_TONE_HZ,
         )
     return found
 
