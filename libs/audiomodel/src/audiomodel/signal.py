@@ -568,18 +568,12 @@ class SignalAnalyzer:
         self._last_frame = ints[-1:].copy()
         # Zero edges: every frame but the last is judged now (it needs the frame after it).
         tail = self._zero_tail
-        if zeros or (tail.shape[0] and (tail[-1] == 0).any()):
+        if zero_at is not None and (zeros or (tail.shape[0] and (tail[-1] == 0).any())):
+            self._zero_edges += self._count_joined_zero_edges(tail, ints, zero_at)
+        elif zeros or (tail.shape[0] and (tail[-1] == 0).any()):
             data = np.concatenate([tail, ints]) if tail.shape[0] else ints
             first = max(tail.shape[0] - 1, 0)
-            stop = data.shape[0] - 1
-            at = None
-            if zero_at is not None:
-                # The tail's judged zeros, then the block's (shifted past the tail).
-                ch = ints.shape[1]
-                tail_zeros = np.flatnonzero(tail.reshape(-1)[first * ch :] == 0) + first * ch
-                at = np.concatenate([tail_zeros, zero_at + tail.shape[0] * ch])
-                at = at[at < stop * ch]
-            self._zero_edges += self._count_zero_edges(data, first, stop, at)
+            self._zero_edges += self._count_zero_edges(data, first, data.shape[0] - 1)
         if self.level_bits == 8:
             self._near_zero_edges += self._count_near_zero_edges(ints)
         self._zero_tail = np.concatenate([tail, ints[-2:]])[-2:]
@@ -616,6 +610,36 @@ class SignalAnalyzer:
         loud = magnitude[1:] >= self._hold_level
         self._held += int(np.count_nonzero((ints[1:] == ints[:-1]) & loud))
         self._loud_pairs += int(np.count_nonzero(loud))
+
+    def _count_joined_zero_edges(
+        self,
+        tail: npt.NDArray[np.int16],
+        ints: npt.NDArray[np.int16],
+        zero_at: npt.NDArray[np.intp],
+    ) -> int:
+        """:meth:`_count_zero_edges` of the tail's last frame and every frame of the block but
+        its last (the tail and the block joined), the block's exact zeros at the flat positions
+        ``zero_at`` (increasing), without joining the block to the tail: the frames whose
+        neighbours straddle the two (the tail's last and the block's first) are judged in a join
+        of at most four frames, the block's inner frames in place, their zeros a slice of
+        ``zero_at`` (no copy of the block, nor of its zeros' positions)."""
+        ch = ints.shape[1]
+        n = ints.shape[0]
+        held = tail.shape[0]
+        first = max(held - 1, 0)
+        # Frames judged in the join: from the tail's last to the block's first, each with the
+        # frame after it in the join (the block's last frame waits for the next block).
+        junction = np.concatenate([tail, ints[:2]]) if held else ints[:2]
+        judged = held + 1 if n >= 2 else held
+        edges = 0
+        if judged > first:
+            edges += self._count_zero_edges(junction, first, judged)
+        if n >= 3:
+            # The block's frames 1 .. n - 2: both neighbours within the block.
+            inner = zero_at[np.searchsorted(zero_at, ch) : np.searchsorted(zero_at, (n - 1) * ch)]
+            if inner.size:
+                edges += int(zero_edges(ints.reshape(-1), inner, ch, self._big_level))
+        return edges
 
     def _count_zero_edges(
         self,

@@ -335,13 +335,9 @@ def count_near_zero(
 
 
 @numba.njit(cache=True, nogil=True)
-def windowed_frames(samples: Any, first: int, window: Any, out: Any, span: Any) -> None:
-    """Frames ``first``, ``first + 1``, ... of ``samples`` (channels, frames; any layout and
-    dtype, integers of up to 24 bits or float32), ``window.size`` frames each, as float32
-    times ``window`` into ``out`` (channels, frames taken, ``window.size``), and each frame's
-    largest minus smallest value into ``span`` (channels, frames taken): in one pass, exactly
-    what converting to float32, ``np.multiply(frame, window)`` and ``frame.max() -
-    frame.min()`` give."""
+def _windowed_float_frames(samples: Any, first: int, window: Any, out: Any, span: Any) -> None:
+    # Float samples: a NaN is skipped by the comparisons as it always was (numpy's max would
+    # propagate it), so their extremes keep this compare-and-keep loop.
     channels, count, size = out.shape
     for c in range(channels):
         for f in range(count):
@@ -357,6 +353,52 @@ def windowed_frames(samples: Any, first: int, window: Any, out: Any, span: Any) 
                 if value < down:
                     down = value
             span[c, f] = up - down
+
+
+@numba.njit(cache=True, nogil=True)
+def _windowed_integer_frames(samples: Any, first: int, window: Any, out: Any, span: Any) -> None:
+    # Each frame is first gathered into a contiguous buffer of its own integer type (a block's
+    # channel is strided: frames x channels read by channel), so the integer extremes and the
+    # window's products run as vector loops (a float compare-and-keep loop does not vectorise).
+    # Converting to float32 keeps the order of integers, so the float32 of the integer extremes
+    # are the extremes of the float32 values: the same span.
+    channels, count, size = out.shape
+    frame = np.empty(size, dtype=samples.dtype)
+    for c in range(channels):
+        for f in range(count):
+            base = (first + f) * size
+            source = samples[c, base : base + size]
+            for i in range(size):
+                frame[i] = source[i]
+            up = frame[0]
+            down = up
+            for i in range(size):
+                value = frame[i]
+                up = max(up, value)
+                down = min(down, value)
+            row = out[c, f]
+            for i in range(size):
+                row[i] = np.float32(frame[i]) * window[i]
+            span[c, f] = np.float32(up) - np.float32(down)
+
+
+def windowed_frames(
+    samples: npt.NDArray[Any],
+    first: int,
+    window: npt.NDArray[np.float32],
+    out: npt.NDArray[np.float32],
+    span: npt.NDArray[np.float32],
+) -> None:
+    """Frames ``first``, ``first + 1``, ... of ``samples`` (channels, frames; any layout and
+    dtype, integers of up to 24 bits or float32), ``window.size`` frames each, as float32
+    times ``window`` into ``out`` (channels, frames taken, ``window.size``), and each frame's
+    largest minus smallest value into ``span`` (channels, frames taken): in one compiled pass
+    per frame, exactly what converting to float32, ``np.multiply(frame, window)`` and
+    ``frame.max() - frame.min()`` give."""
+    if np.issubdtype(samples.dtype, np.integer):
+        _windowed_integer_frames(samples, first, window, out, span)
+    else:
+        _windowed_float_frames(samples, first, window, out, span)
 
 
 # The parity statistic's interpolator (audiomodel.stego.statistics), computed directly: these
