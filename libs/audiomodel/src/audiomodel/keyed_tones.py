@@ -75,6 +75,11 @@ PARTNER_RATIOS = (1 / 3, 1 / 2, 2.0, 3.0)
 FOLLOW_Z = 8.0
 FOLLOW_MIN_STARTS = 6
 FOLLOW_S = 2.0
+# The tones are read again in spectra centred in the symbols of a clocked stretch, each as
+# long as a power of two fits in this share of a symbol (the rest leaves room for the clock's
+# error and the modulator's ramps), at most SYMBOL_MAX_S (an 11.7 Hz bin at 48 kHz)
+SYMBOL_SHARE = 0.75
+SYMBOL_MAX_S = 0.086
 GLIDE_BINS = 4  # a sweep moving up to 4 bins a frame (~18 kHz/s at 48 kHz) is a glide
 PAD_S = 1.0  # analysed either side of a gate hit (a clocked stretch is followed on)
 STEADY_SHARE = 0.8  # a line present in 80 % of a stretch's frames does not switch
@@ -99,6 +104,7 @@ MIN_SPACING_HZ = 20.0
 MAX_SPACING_HZ = 200.0
 MIN_GRID_COHERENCE = 0.8
 GRID_GAPS = 6
+GRID_TIE = 0.03  # coherences this close are one fit (the coarser spacing is the grid)
 # The symbols do not cycle: the symbol 2-32 ticks later repeats at most this share of changed
 # symbols (a warble or an arpeggio: 0.9 and more; random data 1/alphabet)
 MAX_CYCLE = 32
@@ -124,6 +130,11 @@ class KeyedToneEvidence:
     end_weights: list[int] = field(default_factory=list)
     # per keyed bin's centre (Hz): [sum of the interpolated offsets (Hz), keyings]
     keyed: dict[float, list[float]] = field(default_factory=dict)
+    # per tone (rounded to 0.1 Hz at its symbol spectrum's bin): [sum of the interpolated
+    # frequencies (Hz), keyings], read in spectra centred in the symbols (see
+    # :meth:`KeyedToneScanner._symbol_tones`): what the grid test reads when there are enough
+    symbol_keyed: dict[float, list[float]] = field(default_factory=dict)
+    frame_bin_hz: float = 0.0  # the short frames' bin width
     # per stretch: (first frame's time s, hop s, lines per frame packed to bits, bins)
     line_frames: list[tuple[float, float, npt.NDArray[np.uint8], int]] = field(default_factory=list)
 
@@ -170,6 +181,15 @@ class KeyedToneEvidence:
             keyed = {c: f for c, f in keyed.items() if c in clocked}
         return sorted(keyed.values())
 
+    def symbol_tones_hz(self) -> list[float]:
+        """The tones keyed MIN_KEYINGS_PER_TONE times or more as read inside symbols (a line
+        that was not there the symbol before), each the mean of its interpolated readings."""
+        return sorted(
+            total / count
+            for total, count in self.symbol_keyed.values()
+            if count >= MIN_KEYINGS_PER_TONE
+        )
+
     def _tick_phase(self, period: float) -> complex:
         """The clock's phase (unit phasor) at ``period``, from the weighted start times."""
         weights = np.asarray(self.start_weights, dtype=np.float64)
@@ -208,6 +228,14 @@ class KeyedToneEvidence:
         exp(2 pi i f / spacing) over the tones, 1 when every tone is a whole number of steps
         from the others. Spacings tried: each gap between neighbouring tones over 1-4."""
         tones = np.asarray(self.tones_hz(period))
+        read = np.asarray(self.symbol_tones_hz())
+        if tones.size and read.size:
+            # the tones as read inside the symbols, where a line keyed on the clock stands
+            # (music's lines that change between symbols under a transmission are not its)
+            bin_hz = self.frame_bin_hz or 1.0
+            read = read[np.abs(read[:, None] - tones[None, :]).min(axis=1) <= bin_hz]
+            if read.size >= MIN_TONES:
+                tones = read
         if tones.size < MIN_TONES:
             return 0.0, 0.0
         best = (0.0, 0.0)
@@ -219,12 +247,17 @@ class KeyedToneEvidence:
             for k in range(1, 5)
             if MIN_SPACING_HZ <= g / k <= MAX_SPACING_HZ
         }
+        fits = []
         for spacing in sorted(candidates):
             trial = spacing * np.linspace(0.98, 1.02, 41)
             coherence = np.abs(np.exp(2j * np.pi * tones[None, :] / trial[:, None]).mean(axis=1))
             at = int(np.argmax(coherence))
-            if coherence[at] > best[1]:
-                best = (float(trial[at]), float(coherence[at]))
+            fits.append((float(trial[at]), float(coherence[at])))
+        if fits:
+            # a grid of spacing s fits s/2, s/3 ... as well, and a finer one fits stray tones
+            # better: the coarsest spacing that fits nearly as well as the best is the grid
+            top = max(c for _, c in fits)
+            best = max((f for f in fits if f[1] >= top - GRID_TIE), key=lambda f: f[0])
         return best
 
     def repeats(self, period: float) -> float:
@@ -276,6 +309,7 @@ class KeyedToneScanner:
         self.gate_points = _pow2(GATE_S * self.rate)
         self.frame = _pow2(FRAME_S * self.rate)
         self.hop = self.frame // 2
+        self.evidence.frame_bin_hz = self.rate / self.frame
         self._gate_band = _band(self.rate, self.gate_points, GATE_SIDE[1])
         self._band = _band(self.rate, self.frame, FRAME_SIDE[1])
         self._gate_partners = _partner_index(self._gate_band.start, self._gate_band.stop)
@@ -305,6 +339,9 @@ class KeyedToneScanner:
                 # a spectrum of several pure tones (under music), or of nothing but pure tones
                 pure = (lines & ~_partnered(linish, self._gate_partners)).sum(axis=1)
                 hits = (pure >= GATE_MIN_PURE) | ((pure >= 2) & (pure == lines.sum(axis=1)))
+                # or one pure line and not even a weak partial anywhere else: a single-tone
+                # modem (one tone of many per symbol) alone; sound holds partials
+                hits |= (pure >= 1) & (pure == linish.sum(axis=1))
                 for at in (start + offsets[hits]).tolist():
                     spans.append((at - pad, at + self.gate_points + pad))
                     self._follow_until = max(self._follow_until, at + self.gate_points + pad)
@@ -375,12 +412,19 @@ class KeyedToneScanner:
         hop_s = self.hop / self.rate
         at = np.flatnonzero(new.any(axis=1))
         clocked = False
+        phases = np.zeros(0, dtype=np.complex128)
         if at.size >= FOLLOW_MIN_STARTS:
             weights = new[at].sum(axis=1).astype(np.float64)
             phases = np.exp(2j * np.pi * at[None, :] * hop_s / _periods()[:, None]) @ weights
             clocked = bool((np.abs(phases) ** 2).max() >= FOLLOW_Z * float(weights @ weights))
         if not (clocked or keep):
             return False
+        if phases.size:
+            # the stretch's own clock: its period and where its ticks fall (s after t0)
+            best = int(np.argmax(np.abs(phases)))
+            period = float(_periods()[best])
+            tick = (float(np.angle(phases[best])) / (2 * np.pi) % 1.0) * period + hop_s
+            self._symbol_tones(x, t0, period, tick)
         # An end: a line held two frames and is gone (nor next to it) the frame after
         gone = peak[:-2] & near[1:-1] & ~near[2:] & ~steady[None, :]
         earlier = np.zeros_like(gone)
@@ -408,6 +452,48 @@ class KeyedToneScanner:
             (t0, hop_s, np.packbits(near & ~steady[None, :], axis=1), near.shape[1])
         )
         return clocked
+
+    def _symbol_tones(
+        self, x: npt.NDArray[np.float32], t0: float, period: float, tick: float
+    ) -> None:
+        """Read the tones in spectra centred in each symbol of a clocked stretch. A 21 ms frame
+        where a line first appears straddles the symbol change (its tone is read half from
+        the symbol before, and a modulator that switches phase-discontinuously smears it),
+        and its 47 Hz bins cannot part tones 20-45 Hz apart; a window as long as most of a
+        symbol, placed inside it, holds one steady set of tones and resolves them. A line
+        counts where the symbol before held none within a bin of it (a keying)."""
+        rate = self.rate
+        points = self.frame
+        while 2 * points <= SYMBOL_SHARE * period * rate and 2 * points <= SYMBOL_MAX_S * rate:
+            points *= 2
+        # the line appears in the frame whose second half holds the new symbol: its change is
+        # about half a frame after the start frame's first sample
+        change = tick + 0.5 * self.frame / rate
+        centres = change + period / 2 + period * np.arange(int((x.size / rate - change) / period))
+        first = np.rint(centres * rate - points / 2).astype(np.intp)
+        first = first[(first >= 0) & (first + points <= x.size)]
+        if first.size < 3:
+            return
+        frames = x[first[:, None] + np.arange(points)[None, :]]
+        power = np.abs(scipy.fft.rfft(frames * _hann(points), axis=1)) ** 2
+        band = _band(rate, points, FRAME_SIDE[1])
+        ratio = _line_ratio(power, band, FRAME_SIDE)
+        peak = (ratio > LINE_OVER) & (power[:, band] > _floor(power))
+        peak &= ~_partnered(peak, _partner_index(band.start, band.stop))
+        near = _widened(peak, 1)
+        keyed = peak[1:] & ~near[:-1]
+        rows, cols = np.nonzero(keyed)
+        if not rows.size:
+            return
+        bins = band.start + cols
+        logs = np.log(power[(rows + 1)[:, None], bins[:, None] + np.arange(-1, 2)] + 1e-30)
+        curve = np.minimum(logs[:, 0] - 2 * logs[:, 1] + logs[:, 2], -1e-12)
+        offset = np.clip(0.5 * (logs[:, 0] - logs[:, 2]) / curve, -0.5, 0.5)
+        bin_hz = rate / points
+        for b, hz in zip(bins.tolist(), ((bins + offset) * bin_hz).tolist(), strict=True):
+            acc = self.evidence.symbol_keyed.setdefault(round(b * bin_hz, 1), [0.0, 0])
+            acc[0] += hz
+            acc[1] += 1
 
     def report(self) -> list[Finding]:
         if not self.active:
