@@ -61,6 +61,9 @@ GATE_EVERY_S = 3.0
 GATE_LINE_OVER = 100.0
 GATE_SIDE = (4, 8)
 GATE_MIN_PURE = 3
+# A lone pure line must have moved this much later (several symbols of 5-40 Bd): one tone of
+# an alphabet of 8-64 is rarely keyed again at once; a test tone or a held note stays
+REKEY_S = 0.25
 FRAME_S = 0.0213  # 1024 points at 48 kHz: 47 Hz bins (ggwave's grid), 10.7 ms hops
 # In 21 ms frames: 10 dB over the mean of the bins FRAME_SIDE away on the side that holds more
 LINE_OVER = 10.0
@@ -104,6 +107,10 @@ MIN_SPACING_HZ = 20.0
 MAX_SPACING_HZ = 200.0
 MIN_GRID_COHERENCE = 0.8
 GRID_GAPS = 6
+# ... and a Rayleigh z (tones x coherence^2) of MIN_GRID_Z: the search tries hundreds of
+# spacings, and a few tones fit one of them by chance (an FM synthesiser's 6 sidebands read
+# 0.93 on a 93 Hz "grid"); tones read inside the symbols fit a true grid at 0.95-1.0
+MIN_GRID_Z = 7.5
 GRID_TIE = 0.03  # coherences this close are one fit (the coarser spacing is the grid)
 # The symbols do not cycle: the symbol 2-32 ticks later repeats at most this share of changed
 # symbols (a warble or an arpeggio: 0.9 and more; random data 1/alphabet)
@@ -135,6 +142,7 @@ class KeyedToneEvidence:
     # :meth:`KeyedToneScanner._symbol_tones`): what the grid test reads when there are enough
     symbol_keyed: dict[float, list[float]] = field(default_factory=dict)
     frame_bin_hz: float = 0.0  # the short frames' bin width
+    grid_tones: list[float] = field(default_factory=list)  # what :meth:`grid` last fitted
     # per stretch: (first frame's time s, hop s, lines per frame packed to bits, bins)
     line_frames: list[tuple[float, float, npt.NDArray[np.uint8], int]] = field(default_factory=list)
 
@@ -236,6 +244,7 @@ class KeyedToneEvidence:
             read = read[np.abs(read[:, None] - tones[None, :]).min(axis=1) <= bin_hz]
             if read.size >= MIN_TONES:
                 tones = read
+        self.grid_tones = tones.tolist()
         if tones.size < MIN_TONES:
             return 0.0, 0.0
         best = (0.0, 0.0)
@@ -340,8 +349,12 @@ class KeyedToneScanner:
                 pure = (lines & ~_partnered(linish, self._gate_partners)).sum(axis=1)
                 hits = (pure >= GATE_MIN_PURE) | ((pure >= 2) & (pure == lines.sum(axis=1)))
                 # or one pure line and not even a weak partial anywhere else: a single-tone
-                # modem (one tone of many per symbol) alone; sound holds partials
-                hits |= (pure >= 1) & (pure == linish.sum(axis=1))
+                # modem (one tone of many per symbol) alone; sound holds partials. A test
+                # tone or a held note is that too, but a modem's tone is rekeyed: a second
+                # spectrum a few symbols away must hold a pure line at another bin
+                lone = np.flatnonzero((pure == 1) & (linish.sum(axis=1) == 1) & ~hits)
+                for row in lone.tolist():
+                    hits[row] = self._rekeyed(level, int(offsets[row]), lines[row])
                 for at in (start + offsets[hits]).tolist():
                     spans.append((at - pad, at + self.gate_points + pad))
                     self._follow_until = max(self._follow_until, at + self.gate_points + pad)
@@ -349,6 +362,24 @@ class KeyedToneScanner:
             self._analyse_spans(spans, level, start)
         # the stretch before a hit early in the next block is in this one's tail
         self._tail = level[-round((GATE_EVERY_S + PAD_S) * self.rate) :]
+
+    def _rekeyed(
+        self, level: npt.NDArray[np.number], offset: int, line: npt.NDArray[np.bool_]
+    ) -> bool:
+        """Whether the gate spectrum REKEY_S after (or before, at the block's end) the one at
+        ``offset`` holds a pure line away from ``line``'s bin."""
+        gap = round(REKEY_S * self.rate)
+        other = offset + gap if offset + gap + self.gate_points <= level.shape[0] else offset - gap
+        if other < 0:
+            return False
+        segment = np.multiply(
+            level[other : other + self.gate_points], _hann(self.gate_points), dtype=np.float32
+        )
+        power = (np.abs(scipy.fft.rfft(segment)) ** 2)[None, :]
+        lines, linish = _lines(power, self._gate_band, GATE_SIDE, GATE_LINE_OVER)
+        # (the spectrum may straddle a symbol change: the last symbol's tone fading beside it)
+        pure = lines & ~_partnered(linish, self._gate_partners)
+        return bool((pure & ~_widened(line[None, :], 1)).any())
 
     def _analyse_spans(
         self, spans: list[tuple[int, int]], level: npt.NDArray[np.number], start: int
@@ -655,7 +686,7 @@ def _findings(ev: KeyedToneEvidence) -> list[Finding]:
     if end_z < MIN_END_Z:
         return []
     spacing, grid = ev.grid(period)
-    if grid < MIN_GRID_COHERENCE:
+    if grid < MIN_GRID_COHERENCE or len(ev.grid_tones) * grid**2 < MIN_GRID_Z:
         return []
     repeats = ev.repeats(period)
     tick_z = ev.tick_z()
