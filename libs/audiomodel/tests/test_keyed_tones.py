@@ -169,3 +169,27 @@ def test_a_stepped_test_tone_and_bells_are_not_data() -> None:
     bells = np.concatenate(strikes)
     for name, y in (("stepped", stepped), ("bells", bells)):
         assert not flagged(y), name
+
+
+def test_an_executable_keyed_as_nibbles_is_carved() -> None:
+    """ggwave-like: each byte one symbol of two tones, the high nibble's of 16 in the first
+    group and the low nibble's in the second; the bytes open with an ELF header."""
+    rng = np.random.default_rng(9)
+    payload = (
+        b"\x7fELF\x02\x01\x01\x00" + bytes(8) + rng.integers(0, 256, 56).astype(np.uint8).tobytes()
+    )
+    t = np.arange(int(RATE / 12.0)) / RATE
+    symbols = [
+        np.sin(2 * np.pi * (1500.0 + 50.0 * (byte >> 4)) * t)
+        + np.sin(2 * np.pi * (1500.0 + 50.0 * (16 + (byte & 15))) * t)
+        for byte in payload
+    ]
+    found = [
+        f
+        for f in scan_keyed_tones(
+            np.round(0.4 * 32767 * np.concatenate(symbols) / 2).astype(np.int16), RATE
+        ).report()
+    ]
+    assert [f.code for f in found] == ["signal.modem", "signal.modem_payload"]
+    assert found[1].evidence["signature"] == "elf"
+    assert found[1].evidence["signature_offset"] == 0

@@ -33,6 +33,7 @@ pure line starts keep a clock.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -41,7 +42,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.fft
 
-from audiomodel.findings import Finding, finding
+from audiomodel.findings import Finding, Severity, finding
+from audiomodel.payload import DANGEROUS_KINDS, confirm_signature, find_signatures
 
 __all__ = ["KeyedToneEvidence", "KeyedToneScanner", "scan_keyed_tones"]
 
@@ -82,6 +84,7 @@ FOLLOW_S = 2.0
 # long as a power of two fits in this share of a symbol (the rest leaves room for the clock's
 # error and the modulator's ramps), at most SYMBOL_MAX_S (an 11.7 Hz bin at 48 kHz)
 SYMBOL_SHARE = 0.75
+MAX_CARVED_STRETCHES = 64  # the symbols kept for carving (a transmission's first minutes)
 SYMBOL_MAX_S = 0.086
 GLIDE_BINS = 4  # a sweep moving up to 4 bins a frame (~18 kHz/s at 48 kHz) is a glide
 PAD_S = 1.0  # analysed either side of a gate hit (a clocked stretch is followed on)
@@ -142,6 +145,9 @@ class KeyedToneEvidence:
     # :meth:`KeyedToneScanner._symbol_tones`): what the grid test reads when there are enough
     symbol_keyed: dict[float, list[float]] = field(default_factory=dict)
     frame_bin_hz: float = 0.0  # the short frames' bin width
+    # per clocked stretch: (each symbol's centre s, each line's symbol, each line's Hz) as read
+    # inside the symbols: what the payload is carved from once the grid is known
+    symbols: list[tuple[Floats, npt.NDArray[np.intp], Floats]] = field(default_factory=list)
     grid_tones: list[float] = field(default_factory=list)  # what :meth:`grid` last fitted
     # per stretch: (first frame's time s, hop s, lines per frame packed to bits, bins)
     line_frames: list[tuple[float, float, npt.NDArray[np.uint8], int]] = field(default_factory=list)
@@ -325,6 +331,10 @@ class KeyedToneScanner:
         self._partners = _partner_index(self._band.start, self._band.stop)
         self._tail: npt.NDArray[np.number] = np.empty(0, dtype=np.float32)  # last PAD_S seen
         self._follow_until = 0  # absolute sample index up to which a hit's stretch goes on
+        # the last clocked stretch's (symbol period s, a tick's time s), and the time (s) up to
+        # which the symbols were read on a clock
+        self._clock: tuple[float, float] | None = None
+        self._symbols_until = 0.0
 
     def update(self, level: npt.NDArray[np.number]) -> None:
         start = self._position
@@ -361,7 +371,12 @@ class KeyedToneScanner:
         if spans:
             self._analyse_spans(spans, level, start)
         # the stretch before a hit early in the next block is in this one's tail
-        self._tail = level[-round((GATE_EVERY_S + PAD_S) * self.rate) :]
+        # (over as many blocks as that takes: a block may be shorter than a gate's spacing)
+        keep = round((GATE_EVERY_S + PAD_S) * self.rate)
+        if level.shape[0] >= keep or not self._tail.size:
+            self._tail = level[-keep:]
+        else:
+            self._tail = np.concatenate((self._tail, level))[-keep:]
 
     def _rekeyed(
         self, level: npt.NDArray[np.number], offset: int, line: npt.NDArray[np.bool_]
@@ -399,6 +414,7 @@ class KeyedToneScanner:
             # (a stretch that follows a clocked one on is read whatever it keeps)
             following = lo < self._follow_until
             stretch = joined[lo - origin : hi - origin]
+            read_until = round(self._symbols_until * self.rate)
             clocked = self._analyse(stretch, lo / self.rate, keep=following)
             self._next_free = max(free, hi - self.frame)  # the next stretch follows on
             # a stretch that keeps starting pure lines is followed on, forward (into the next
@@ -411,12 +427,23 @@ class KeyedToneScanner:
                 back = max(free, origin)
                 if lo - back >= 8 * self.frame:
                     stretch = joined[back - origin : lo + self.frame - origin]
-                    self._analyse(stretch, back / self.rate, keep=True)
+                    self._analyse(stretch, back / self.rate, keep=True, symbols=False)
+                # the symbols before, on this clock (what was read before it was found too)
+                unread = max(origin, read_until)
+                if lo - unread >= 8 * self.frame:
+                    self._read_symbols(
+                        joined[unread - origin : lo + self.frame - origin],
+                        unread / self.rate,
+                        again=True,
+                    )
 
-    def _analyse(self, x: npt.NDArray[np.float32], t0: float, *, keep: bool = False) -> bool:
+    def _analyse(
+        self, x: npt.NDArray[np.float32], t0: float, *, keep: bool = False, symbols: bool = True
+    ) -> bool:
         """Read a stretch's line starts; when they keep a clock of their own (Rayleigh z over
         FOLLOW_Z at some symbol period), or ``keep``, add its starts, ends, tones and line sets
-        to the evidence. Returns whether they kept a clock."""
+        to the evidence, and (``symbols``) the tones read inside its symbols on the last clock
+        found. Returns whether they kept a clock."""
         n = (x.size - self.frame) // self.hop + 1
         ev = self.evidence
         ev.analysed_s += x.size / self.rate
@@ -450,12 +477,15 @@ class KeyedToneScanner:
             clocked = bool((np.abs(phases) ** 2).max() >= FOLLOW_Z * float(weights @ weights))
         if not (clocked or keep):
             return False
-        if phases.size:
-            # the stretch's own clock: its period and where its ticks fall (s after t0)
+        if clocked:
+            # the stretch's own clock: its period and where a tick falls (s)
             best = int(np.argmax(np.abs(phases)))
             period = float(_periods()[best])
             tick = (float(np.angle(phases[best])) / (2 * np.pi) % 1.0) * period + hop_s
-            self._symbol_tones(x, t0, period, tick)
+            self._clock = (period, t0 + tick)
+        if symbols and self._clock is not None:
+            # the symbols read on the stretch's clock, or on the clocked stretch's it follows
+            self._read_symbols(x, t0)
         # An end: a line held two frames and is gone (nor next to it) the frame after
         gone = peak[:-2] & near[1:-1] & ~near[2:] & ~steady[None, :]
         earlier = np.zeros_like(gone)
@@ -484,6 +514,19 @@ class KeyedToneScanner:
         )
         return clocked
 
+    def _read_symbols(self, x: npt.NDArray[np.float32], t0: float, *, again: bool = False) -> None:
+        """:meth:`_symbol_tones` of a stretch starting at ``t0`` s, on the last clock found,
+        from where the symbols were last read on (``again``: all of it)."""
+        if self._clock is None:
+            return
+        period, tick = self._clock
+        skip = 0 if again else max(0, round((self._symbols_until - t0) * self.rate))
+        if x.size - skip < 8 * self.frame:
+            return
+        self._symbols_until = max(self._symbols_until, t0 + x.size / self.rate)
+        t0 += skip / self.rate
+        self._symbol_tones(x[skip:], t0, period, (tick - t0) % period)
+
     def _symbol_tones(
         self, x: npt.NDArray[np.float32], t0: float, period: float, tick: float
     ) -> None:
@@ -500,7 +543,9 @@ class KeyedToneScanner:
         # the line appears in the frame whose second half holds the new symbol: its change is
         # about half a frame after the start frame's first sample
         change = tick + 0.5 * self.frame / rate
-        centres = change + period / 2 + period * np.arange(int((x.size / rate - change) / period))
+        # (from the first whole symbol: the stretch may start inside one)
+        first_centre = (change + period / 2) % period
+        centres = first_centre + period * np.arange(int(x.size / rate / period) + 1)
         first = np.rint(centres * rate - points / 2).astype(np.intp)
         first = first[(first >= 0) & (first + points <= x.size)]
         if first.size < 3:
@@ -513,15 +558,23 @@ class KeyedToneScanner:
         peak &= ~_partnered(peak, _partner_index(band.start, band.stop))
         near = _widened(peak, 1)
         keyed = peak[1:] & ~near[:-1]
-        rows, cols = np.nonzero(keyed)
-        if not rows.size:
-            return
+        bin_hz = rate / points
+        # every line's frequency, interpolated between bins (a parabola through the log powers
+        # of its bin and its neighbours)
+        rows, cols = np.nonzero(peak)
         bins = band.start + cols
-        logs = np.log(power[(rows + 1)[:, None], bins[:, None] + np.arange(-1, 2)] + 1e-30)
+        logs = np.log(power[rows[:, None], bins[:, None] + np.arange(-1, 2)] + 1e-30)
         curve = np.minimum(logs[:, 0] - 2 * logs[:, 1] + logs[:, 2], -1e-12)
         offset = np.clip(0.5 * (logs[:, 0] - logs[:, 2]) / curve, -0.5, 0.5)
-        bin_hz = rate / points
-        for b, hz in zip(bins.tolist(), ((bins + offset) * bin_hz).tolist(), strict=True):
+        line_hz = (bins + offset) * bin_hz
+        if len(self.evidence.symbols) < MAX_CARVED_STRETCHES:
+            self.evidence.symbols.append(
+                (t0 + (first + points / 2) / rate, rows.astype(np.intp), line_hz)
+            )
+        # the keyings: lines the symbol before did not hold
+        keyed_lines = keyed[rows - 1, cols] & (rows > 0)
+        bins, hz_read = bins[keyed_lines], line_hz[keyed_lines]
+        for b, hz in zip(bins.tolist(), hz_read.tolist(), strict=True):
             acc = self.evidence.symbol_keyed.setdefault(round(b * bin_hz, 1), [0.0, 0])
             acc[0] += hz
             acc[1] += 1
@@ -694,7 +747,7 @@ def _findings(ev: KeyedToneEvidence) -> list[Finding]:
         return []
     tones = ev.tones_hz(period)
     start, end = min(ev.start_times), max(ev.start_times)
-    return [
+    out = [
         finding(
             "signal.modem",
             f"Data sent as sound (multi-tone FSK): pure tones at {len(tones)} frequencies on a "
@@ -719,3 +772,76 @@ def _findings(ev: KeyedToneEvidence) -> list[Finding]:
             player_tick_z=round(tick_z, 1),
         )
     ]
+    carved = carve(ev, spacing)
+    if carved is not None:
+        kind, name, offset, length, order = carved
+        out.append(
+            finding(
+                "signal.modem_payload",
+                f"Multi-tone FSK at {1 / period:.1f} Bd on a {spacing:.1f} Hz grid: its tones "
+                f"read as {order} carry {kind} data ({name} header at byte {offset} of "
+                f"{length:,} recovered).",
+                Severity.MALICIOUS,
+                **out[0].evidence,
+                signature=name,
+                signature_offset=offset,
+                bytes_recovered=length,
+                symbol_reading=order,
+            )
+        )
+    return out
+
+
+def carve(ev: KeyedToneEvidence, spacing: float) -> tuple[str, str, int, int, str] | None:
+    """(kind, signature, offset, bytes, reading) of a dangerous file carved from the symbols,
+    or None. Each line read inside a symbol is a whole number of grid steps from the lowest
+    keyed tone; the alphabets tried are the ones modulators use for bytes: 16 tones a group,
+    each group's tone a nibble (ggwave-like, one to several groups at once), and one tone of
+    16 or 18 a symbol whose STEP from the last tone is the nibble (DominoEX-like incremental
+    keying: +1 or +2 and the nibble, modulo the alphabet). Nibbles pair to bytes high-first and
+    low-first at both alignments; a signature must be confirmed by its header's fields."""
+    tones = np.asarray(ev.grid_tones)
+    if spacing <= 0 or tones.size == 0:
+        return None
+    f0 = float(tones.min())
+    streams: dict[str, list[int]] = {}
+    for _, rows, hz in sorted(ev.symbols, key=lambda stretch: float(stretch[0][0])):
+        steps = (hz - f0) / spacing
+        on = (np.abs(steps - np.rint(steps)) <= 0.25) & (steps > -0.5)
+        index = np.rint(steps[on]).astype(np.int64)
+        row = rows[on]
+        per_symbol = [index[row == r] for r in np.unique(row)]
+        if len(per_symbol) < 4:
+            continue
+        counts = np.bincount([len(k) for k in per_symbol])
+        groups = int(np.argmax(counts))
+        top = int(index.max())
+        readings: dict[str, list[int]] = {}
+        for k in per_symbol:
+            # nibble groups: one tone in each of ``groups`` blocks of 16
+            if len(k) == groups and np.array_equal(np.sort(k // 16), np.arange(groups)):
+                readings.setdefault("nibbles in 16-tone groups", []).extend(
+                    (np.sort(k) % 16).tolist()
+                )
+        if groups == 1:
+            single = [int(k[0]) for k in per_symbol if len(k) == 1]
+            for alphabet in (16, 18):
+                if top >= alphabet:
+                    continue
+                for lead in (1, 2):
+                    steps_read = [(b - a - lead) % alphabet for a, b in itertools.pairwise(single)]
+                    if max(steps_read, default=99) < 16:
+                        name = f"steps of {alphabet} tones less {lead}"
+                        readings.setdefault(name, []).extend(steps_read)
+        for name, nibbles in readings.items():
+            streams.setdefault(name, []).extend(nibbles)
+    for name, nibbles in streams.items():
+        codes = np.asarray(nibbles, dtype=np.uint8)
+        for shift in (0, 1):
+            pairs = codes[shift : shift + (codes.size - shift) // 2 * 2].reshape(-1, 2)
+            for first, label in ((0, "high-first"), (1, "low-first")):
+                data = (pairs[:, first] << 4 | pairs[:, 1 - first]).astype(np.uint8).tobytes()
+                for offset, signature, kind in find_signatures(data):
+                    if kind in DANGEROUS_KINDS and confirm_signature(signature, data, offset):
+                        return kind.value, signature, offset, len(data), f"{name}, {label}"
+    return None
