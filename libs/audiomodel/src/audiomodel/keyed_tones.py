@@ -25,10 +25,18 @@ What sets such a transmission apart from sound (the physical reasons the rules w
 DTMF (two tones from two groups spaced ~10 % apart: no linear grid, and digits separated by
 silence) is the DTMF scan's business and fails the grid.
 
+Single-tone keying (Olivia-like: one tone of 8-64 a symbol; DominoEX-like incremental
+keying, the tone stepping from the last by the data) is the same test with one tone at a time.
+
+Once a stretch's line starts keep a clock, the tones are read again in spectra centred in the
+symbols (a short frame where a line first appears straddles the symbol change and its bins are
+too wide for tones 20-45 Hz apart), and from those readings a payload keyed as nibbles is
+carved when a file signature shows.
+
 Cost: one ~43 ms spectrum every 3 s of audio (the gate: three narrow lines 20 dB over their
-neighbours with no harmonic partner, or nothing but two or more such lines); only around a
-gate hit is a ~21 ms short-time spectrum taken over 2 s, kept and followed on only when its
-pure line starts keep a clock.
+neighbours with no harmonic partner, or nothing but two or more such lines, or one alone that
+a second spectrum 0.25 s away finds moved); only around a gate hit is a ~21 ms short-time
+spectrum taken over 2 s, kept and followed on only when its pure line starts keep a clock.
 """
 
 from __future__ import annotations
