@@ -33,25 +33,41 @@ import soundfile as sf  # noqa: E402
 
 RATE = 48000
 SECONDS = 6.0
+# lossy codecs at the bitrates a shared file meets, down to low ones (mp3 kbit/s, Vorbis
+# quality, Opus kbit/s)
+CODECS = ("wav", "mp3:128", "mp3:64", "ogg:4", "ogg:0", "opus:48", "opus:24")
 LEVELS_DB: tuple[float | None, ...] = (None, 6.0, 0.0, -10.0, -20.0)
 
 
-def mfsk(rng: np.random.Generator, rate: int = RATE) -> tuple[np.ndarray, dict[str, float]]:
-    """Random-payload MFSK and its plan."""
+SCHEMES = ("groups", "single", "incremental")
+
+
+def mfsk(rng: np.random.Generator, rate: int = RATE) -> tuple[np.ndarray, dict[str, object]]:
+    """Random-payload MFSK and its plan. Schemes: "groups" (ggwave-like: one tone of
+    ``alphabet`` per group, 1-6 groups side by side keyed at once), "single" (Olivia-like: one
+    tone of 8-64 per symbol), "incremental" (DominoEX-like: the tone index steps by 1 + the
+    data from the previous tone's, modulo the alphabet, so no tone repeats back to back)."""
+    scheme = str(rng.choice(SCHEMES))
     spacing = float(rng.uniform(20.0, 100.0))
-    groups = int(rng.integers(1, 7))
-    alphabet = int(rng.choice([4, 8, 16]))
+    groups = int(rng.integers(1, 7)) if scheme == "groups" else 1
+    alphabet = int(rng.choice([4, 8, 16] if scheme == "groups" else [8, 16, 18, 32, 64]))
     baud = float(np.exp(rng.uniform(np.log(5.0), np.log(min(100.0, spacing)))))
+    seconds = float(rng.uniform(2.0, SECONDS))
     width = groups * alphabet * spacing
     top = min(20000.0, rate / 2 - 1000.0)
     low = float(rng.uniform(500.0, max(500.0, top - width)))
     symbol = max(1, round(rate / baud))
-    count = int(SECONDS * rate) // symbol
+    count = int(seconds * rate) // symbol
     n = count * symbol
     t = np.arange(n) / rate
     out = np.zeros(n)
-    choice = rng.integers(0, alphabet, size=(count, groups))
-    ramp = rng.random() < 0.5  # some modulators shape the keying, others switch hard
+    if scheme == "incremental":
+        steps = 1 + rng.integers(0, alphabet - 1, size=count)
+        choice = (np.cumsum(steps) % alphabet)[:, None]
+    else:
+        choice = rng.integers(0, alphabet, size=(count, groups))
+    ramp = bool(rng.random() < 0.5)  # some modulators shape the keying, others switch hard
+    # a continuous-phase modulator (one oscillator retuned) or one oscillator per tone
     for g in range(groups):
         for k in range(alphabet):
             on = np.repeat(choice[:, g] == k, symbol).astype(np.float64)
@@ -62,11 +78,18 @@ def mfsk(rng: np.random.Generator, rate: int = RATE) -> tuple[np.ndarray, dict[s
                 on = np.convolve(on, np.hanning(width_ramp) / np.hanning(width_ramp).sum(), "same")
             f = low + (g * alphabet + k) * spacing
             out += on * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+    fade = bool(rng.random() < 0.3)  # a transmission faded in and out (a slow fader, a fade)
+    if fade:
+        out *= np.minimum(1.0, np.minimum(t, t[-1] - t) / min(0.5, seconds / 4))
     plan = {
+        "scheme": scheme,
         "spacing_hz": round(spacing, 1),
         "tones_per_symbol": groups,
         "alphabet": alphabet,
         "baud": round(baud, 1),
+        "seconds": round(seconds, 2),
+        "ramp": ramp,
+        "fade": fade,
         "low_hz": round(low, 1),
         "high_hz": round(low + width - spacing, 1),
     }
@@ -116,14 +139,17 @@ def write(y: np.ndarray, path: Path, codec: str) -> Path:
     sf.write(wav, y, RATE, subtype="PCM_16")
     if codec == "wav":
         return wav
-    tool = {"mp3": "lame", "ogg": "oggenc"}[codec]
+    name, _, quality = codec.partition(":")
+    tool = {"mp3": "lame", "ogg": "oggenc", "opus": "opusenc"}[name]
     if shutil.which(tool) is None:
         print(f"{tool} absent: {path.name} kept as WAV", file=sys.stderr)
         return wav
-    out = path.with_suffix(f".{codec}")
-    cmd = ["lame", "--quiet", "-b", "128", str(wav), str(out)]
-    if codec == "ogg":
-        cmd = ["oggenc", "--quiet", "-q", "4", str(wav), "-o", str(out)]
+    out = path.with_suffix(f".{name}")
+    cmd = {
+        "mp3": ["lame", "--quiet", "-b", quality, str(wav), str(out)],
+        "ogg": ["oggenc", "--quiet", "-q", quality, str(wav), "-o", str(out)],
+        "opus": ["opusenc", "--quiet", "--bitrate", quality, str(wav), str(out)],
+    }[name]
     subprocess.run(cmd, check=True)
     wav.unlink()
     return out
@@ -138,7 +164,7 @@ def build(out: Path, cases: int, clips: int, seed: int, corpus: Path) -> None:
         signal, plan = mfsk(rng)
         for level in LEVELS_DB:
             clip = None if level is None else int(rng.integers(len(music)))
-            codec = str(rng.choice(["wav", "mp3", "ogg"]))
+            codec = str(rng.choice(CODECS))
             name = f"mfsk-{i:03d}-{'alone' if level is None else f'{level:+.0f}dB'}"
             y = mix(signal, None if clip is None else music[clip], level)
             path = write(y, out / name, codec)
@@ -160,7 +186,8 @@ def judge(out: Path) -> None:
         tally[0] += bool(hits)
         tally[1] += 1
         plan = (
-            f"{row['tones_per_symbol']}x{row['alphabet']} {row['spacing_hz']:.0f} Hz "
+            f"{row.get('scheme', 'groups')[:3]} {row['tones_per_symbol']}x{row['alphabet']} "
+            f"{row['spacing_hz']:.0f} Hz {row.get('seconds', SECONDS):.1f} s "
             f"{row['baud']:.0f} Bd {row['low_hz']:.0f}-{row['high_hz']:.0f} Hz"
         )
         seen = hits[0].message[:110] if hits else "-"

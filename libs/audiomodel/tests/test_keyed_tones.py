@@ -123,3 +123,73 @@ def test_a_tone_a_sweep_dtmf_and_a_pure_melody_are_not_data() -> None:
     )
     for name, y in (("tone", tone), ("sweep", sweep), ("dtmf", dtmf), ("melody", melody)):
         assert not flagged(y), name
+
+
+def single_tone(
+    low_hz: float, spacing_hz: float, baud: float, values: npt.NDArray[np.int64]
+) -> Floats:
+    """One tone per symbol, each symbol's tone from a fresh oscillator (phase jumps at the
+    change, as a modulator that switches between tone generators makes them)."""
+    rng = np.random.default_rng(5)
+    t = np.arange(int(RATE / baud)) / RATE
+    return np.concatenate(
+        [np.sin(2 * np.pi * (low_hz + spacing_hz * v) * t + rng.uniform(0, 6.3)) for v in values]
+    )
+
+
+def test_single_tone_mfsk_on_a_fine_grid_alone_is_read_inside_its_symbols() -> None:
+    """Olivia-like: one tone of 32 spaced 25 Hz (finer than a 21 ms frame's bins) at 12.5 Bd,
+    4 s alone. Only spectra centred in the symbols part the neighbouring tones."""
+    values = np.random.default_rng(6).integers(0, 32, 50)
+    found = flagged(single_tone(1500.0, 25.0, 12.5, values))
+    assert len(found) == 1
+    assert abs(float(found[0]["grid_spacing_hz"]) - 25.0) < 1.0  # type: ignore[arg-type]
+
+
+def test_incremental_mfsk_is_flagged() -> None:
+    """DominoEX-like: the tone steps 1 + the data (0-15) from the previous one, modulo 18."""
+    steps = 1 + np.random.default_rng(7).integers(0, 16, 80)
+    assert flagged(single_tone(1000.0, 60.0, 16.0, np.cumsum(steps) % 18))
+
+
+def test_a_stepped_test_tone_and_bells_are_not_data() -> None:
+    """A stepped-sine test signal (one pure tone climbing a linear 100 Hz grid, 100 ms a
+    step) and a carillon (struck bells: inharmonic partials, decaying) are not data."""
+    stepped = single_tone(500.0, 100.0, 10.0, np.arange(60) % 60)
+    rng = np.random.default_rng(8)
+    t = np.arange(int(0.25 * RATE)) / RATE
+    strikes = []
+    for _ in range(24):
+        nominal = 440.0 * 2 ** (rng.integers(-7, 12) / 12)
+        strike = sum(
+            np.exp(-t * (2 + 3 * k)) * np.sin(2 * np.pi * nominal * ratio * t)
+            for k, ratio in enumerate((0.5, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0))
+        )
+        strikes.append(np.asarray(strike))
+    bells = np.concatenate(strikes)
+    for name, y in (("stepped", stepped), ("bells", bells)):
+        assert not flagged(y), name
+
+
+def test_an_executable_keyed_as_nibbles_is_carved() -> None:
+    """ggwave-like: each byte one symbol of two tones, the high nibble's of 16 in the first
+    group and the low nibble's in the second; the bytes open with an ELF header."""
+    rng = np.random.default_rng(9)
+    payload = (
+        b"\x7fELF\x02\x01\x01\x00" + bytes(8) + rng.integers(0, 256, 56).astype(np.uint8).tobytes()
+    )
+    t = np.arange(int(RATE / 12.0)) / RATE
+    symbols = [
+        np.sin(2 * np.pi * (1500.0 + 50.0 * (byte >> 4)) * t)
+        + np.sin(2 * np.pi * (1500.0 + 50.0 * (16 + (byte & 15))) * t)
+        for byte in payload
+    ]
+    found = [
+        f
+        for f in scan_keyed_tones(
+            np.round(0.4 * 32767 * np.concatenate(symbols) / 2).astype(np.int16), RATE
+        ).report()
+    ]
+    assert [f.code for f in found] == ["signal.modem", "signal.modem_payload"]
+    assert found[1].evidence["signature"] == "elf"
+    assert found[1].evidence["signature_offset"] == 0

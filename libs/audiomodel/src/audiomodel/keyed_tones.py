@@ -25,14 +25,23 @@ What sets such a transmission apart from sound (the physical reasons the rules w
 DTMF (two tones from two groups spaced ~10 % apart: no linear grid, and digits separated by
 silence) is the DTMF scan's business and fails the grid.
 
+Single-tone keying (Olivia-like: one tone of 8-64 a symbol; DominoEX-like incremental
+keying, the tone stepping from the last by the data) is the same test with one tone at a time.
+
+Once a stretch's line starts keep a clock, the tones are read again in spectra centred in the
+symbols (a short frame where a line first appears straddles the symbol change and its bins are
+too wide for tones 20-45 Hz apart), and from those readings a payload keyed as nibbles is
+carved when a file signature shows.
+
 Cost: one ~43 ms spectrum every 3 s of audio (the gate: three narrow lines 20 dB over their
-neighbours with no harmonic partner, or nothing but two or more such lines); only around a
-gate hit is a ~21 ms short-time spectrum taken over 2 s, kept and followed on only when its
-pure line starts keep a clock.
+neighbours with no harmonic partner, or nothing but two or more such lines, or one alone that
+a second spectrum 0.25 s away finds moved); only around a gate hit is a ~21 ms short-time
+spectrum taken over 2 s, kept and followed on only when its pure line starts keep a clock.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -41,7 +50,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.fft
 
-from audiomodel.findings import Finding, finding
+from audiomodel.findings import Finding, Severity, finding
+from audiomodel.payload import DANGEROUS_KINDS, confirm_signature, find_signatures
 
 __all__ = ["KeyedToneEvidence", "KeyedToneScanner", "scan_keyed_tones"]
 
@@ -61,6 +71,9 @@ GATE_EVERY_S = 3.0
 GATE_LINE_OVER = 100.0
 GATE_SIDE = (4, 8)
 GATE_MIN_PURE = 3
+# A lone pure line must have moved this much later (several symbols of 5-40 Bd): one tone of
+# an alphabet of 8-64 is rarely keyed again at once; a test tone or a held note stays
+REKEY_S = 0.25
 FRAME_S = 0.0213  # 1024 points at 48 kHz: 47 Hz bins (ggwave's grid), 10.7 ms hops
 # In 21 ms frames: 10 dB over the mean of the bins FRAME_SIDE away on the side that holds more
 LINE_OVER = 10.0
@@ -75,6 +88,12 @@ PARTNER_RATIOS = (1 / 3, 1 / 2, 2.0, 3.0)
 FOLLOW_Z = 8.0
 FOLLOW_MIN_STARTS = 6
 FOLLOW_S = 2.0
+# The tones are read again in spectra centred in the symbols of a clocked stretch, each as
+# long as a power of two fits in this share of a symbol (the rest leaves room for the clock's
+# error and the modulator's ramps), at most SYMBOL_MAX_S (an 11.7 Hz bin at 48 kHz)
+SYMBOL_SHARE = 0.75
+MAX_CARVED_STRETCHES = 64  # the symbols kept for carving (a transmission's first minutes)
+SYMBOL_MAX_S = 0.086
 GLIDE_BINS = 4  # a sweep moving up to 4 bins a frame (~18 kHz/s at 48 kHz) is a glide
 PAD_S = 1.0  # analysed either side of a gate hit (a clocked stretch is followed on)
 STEADY_SHARE = 0.8  # a line present in 80 % of a stretch's frames does not switch
@@ -99,6 +118,11 @@ MIN_SPACING_HZ = 20.0
 MAX_SPACING_HZ = 200.0
 MIN_GRID_COHERENCE = 0.8
 GRID_GAPS = 6
+# ... and a Rayleigh z (tones x coherence^2) of MIN_GRID_Z: the search tries hundreds of
+# spacings, and a few tones fit one of them by chance (an FM synthesiser's 6 sidebands read
+# 0.93 on a 93 Hz "grid"); tones read inside the symbols fit a true grid at 0.95-1.0
+MIN_GRID_Z = 7.5
+GRID_TIE = 0.03  # coherences this close are one fit (the coarser spacing is the grid)
 # The symbols do not cycle: the symbol 2-32 ticks later repeats at most this share of changed
 # symbols (a warble or an arpeggio: 0.9 and more; random data 1/alphabet)
 MAX_CYCLE = 32
@@ -124,6 +148,15 @@ class KeyedToneEvidence:
     end_weights: list[int] = field(default_factory=list)
     # per keyed bin's centre (Hz): [sum of the interpolated offsets (Hz), keyings]
     keyed: dict[float, list[float]] = field(default_factory=dict)
+    # per tone (rounded to 0.1 Hz at its symbol spectrum's bin): [sum of the interpolated
+    # frequencies (Hz), keyings], read in spectra centred in the symbols (see
+    # :meth:`KeyedToneScanner._symbol_tones`): what the grid test reads when there are enough
+    symbol_keyed: dict[float, list[float]] = field(default_factory=dict)
+    frame_bin_hz: float = 0.0  # the short frames' bin width
+    # per clocked stretch: (each symbol's centre s, each line's symbol, each line's Hz) as read
+    # inside the symbols: what the payload is carved from once the grid is known
+    symbols: list[tuple[Floats, npt.NDArray[np.intp], Floats]] = field(default_factory=list)
+    grid_tones: list[float] = field(default_factory=list)  # what :meth:`grid` last fitted
     # per stretch: (first frame's time s, hop s, lines per frame packed to bits, bins)
     line_frames: list[tuple[float, float, npt.NDArray[np.uint8], int]] = field(default_factory=list)
 
@@ -170,6 +203,15 @@ class KeyedToneEvidence:
             keyed = {c: f for c, f in keyed.items() if c in clocked}
         return sorted(keyed.values())
 
+    def symbol_tones_hz(self) -> list[float]:
+        """The tones keyed MIN_KEYINGS_PER_TONE times or more as read inside symbols (a line
+        that was not there the symbol before), each the mean of its interpolated readings."""
+        return sorted(
+            total / count
+            for total, count in self.symbol_keyed.values()
+            if count >= MIN_KEYINGS_PER_TONE
+        )
+
     def _tick_phase(self, period: float) -> complex:
         """The clock's phase (unit phasor) at ``period``, from the weighted start times."""
         weights = np.asarray(self.start_weights, dtype=np.float64)
@@ -208,6 +250,15 @@ class KeyedToneEvidence:
         exp(2 pi i f / spacing) over the tones, 1 when every tone is a whole number of steps
         from the others. Spacings tried: each gap between neighbouring tones over 1-4."""
         tones = np.asarray(self.tones_hz(period))
+        read = np.asarray(self.symbol_tones_hz())
+        if tones.size and read.size:
+            # the tones as read inside the symbols, where a line keyed on the clock stands
+            # (music's lines that change between symbols under a transmission are not its)
+            bin_hz = self.frame_bin_hz or 1.0
+            read = read[np.abs(read[:, None] - tones[None, :]).min(axis=1) <= bin_hz]
+            if read.size >= MIN_TONES:
+                tones = read
+        self.grid_tones = tones.tolist()
         if tones.size < MIN_TONES:
             return 0.0, 0.0
         best = (0.0, 0.0)
@@ -219,12 +270,17 @@ class KeyedToneEvidence:
             for k in range(1, 5)
             if MIN_SPACING_HZ <= g / k <= MAX_SPACING_HZ
         }
+        fits = []
         for spacing in sorted(candidates):
             trial = spacing * np.linspace(0.98, 1.02, 41)
             coherence = np.abs(np.exp(2j * np.pi * tones[None, :] / trial[:, None]).mean(axis=1))
             at = int(np.argmax(coherence))
-            if coherence[at] > best[1]:
-                best = (float(trial[at]), float(coherence[at]))
+            fits.append((float(trial[at]), float(coherence[at])))
+        if fits:
+            # a grid of spacing s fits s/2, s/3 ... as well, and a finer one fits stray tones
+            # better: the coarsest spacing that fits nearly as well as the best is the grid
+            top = max(c for _, c in fits)
+            best = max((f for f in fits if f[1] >= top - GRID_TIE), key=lambda f: f[0])
         return best
 
     def repeats(self, period: float) -> float:
@@ -276,12 +332,17 @@ class KeyedToneScanner:
         self.gate_points = _pow2(GATE_S * self.rate)
         self.frame = _pow2(FRAME_S * self.rate)
         self.hop = self.frame // 2
+        self.evidence.frame_bin_hz = self.rate / self.frame
         self._gate_band = _band(self.rate, self.gate_points, GATE_SIDE[1])
         self._band = _band(self.rate, self.frame, FRAME_SIDE[1])
         self._gate_partners = _partner_index(self._gate_band.start, self._gate_band.stop)
         self._partners = _partner_index(self._band.start, self._band.stop)
         self._tail: npt.NDArray[np.number] = np.empty(0, dtype=np.float32)  # last PAD_S seen
         self._follow_until = 0  # absolute sample index up to which a hit's stretch goes on
+        # the last clocked stretch's (symbol period s, a tick's time s), and the time (s) up to
+        # which the symbols were read on a clock
+        self._clock: tuple[float, float] | None = None
+        self._symbols_until = 0.0
 
     def update(self, level: npt.NDArray[np.number]) -> None:
         start = self._position
@@ -305,13 +366,43 @@ class KeyedToneScanner:
                 # a spectrum of several pure tones (under music), or of nothing but pure tones
                 pure = (lines & ~_partnered(linish, self._gate_partners)).sum(axis=1)
                 hits = (pure >= GATE_MIN_PURE) | ((pure >= 2) & (pure == lines.sum(axis=1)))
+                # or one pure line and not even a weak partial anywhere else: a single-tone
+                # modem (one tone of many per symbol) alone; sound holds partials. A test
+                # tone or a held note is that too, but a modem's tone is rekeyed: a second
+                # spectrum a few symbols away must hold a pure line at another bin
+                lone = np.flatnonzero((pure == 1) & (linish.sum(axis=1) == 1) & ~hits)
+                for row in lone.tolist():
+                    hits[row] = self._rekeyed(level, int(offsets[row]), lines[row])
                 for at in (start + offsets[hits]).tolist():
                     spans.append((at - pad, at + self.gate_points + pad))
                     self._follow_until = max(self._follow_until, at + self.gate_points + pad)
         if spans:
             self._analyse_spans(spans, level, start)
         # the stretch before a hit early in the next block is in this one's tail
-        self._tail = level[-round((GATE_EVERY_S + PAD_S) * self.rate) :]
+        # (over as many blocks as that takes: a block may be shorter than a gate's spacing)
+        keep = round((GATE_EVERY_S + PAD_S) * self.rate)
+        if level.shape[0] >= keep or not self._tail.size:
+            self._tail = level[-keep:]
+        else:
+            self._tail = np.concatenate((self._tail, level))[-keep:]
+
+    def _rekeyed(
+        self, level: npt.NDArray[np.number], offset: int, line: npt.NDArray[np.bool_]
+    ) -> bool:
+        """Whether the gate spectrum REKEY_S after (or before, at the block's end) the one at
+        ``offset`` holds a pure line away from ``line``'s bin."""
+        gap = round(REKEY_S * self.rate)
+        other = offset + gap if offset + gap + self.gate_points <= level.shape[0] else offset - gap
+        if other < 0:
+            return False
+        segment = np.multiply(
+            level[other : other + self.gate_points], _hann(self.gate_points), dtype=np.float32
+        )
+        power = (np.abs(scipy.fft.rfft(segment)) ** 2)[None, :]
+        lines, linish = _lines(power, self._gate_band, GATE_SIDE, GATE_LINE_OVER)
+        # (the spectrum may straddle a symbol change: the last symbol's tone fading beside it)
+        pure = lines & ~_partnered(linish, self._gate_partners)
+        return bool((pure & ~_widened(line[None, :], 1)).any())
 
     def _analyse_spans(
         self, spans: list[tuple[int, int]], level: npt.NDArray[np.number], start: int
@@ -331,6 +422,7 @@ class KeyedToneScanner:
             # (a stretch that follows a clocked one on is read whatever it keeps)
             following = lo < self._follow_until
             stretch = joined[lo - origin : hi - origin]
+            read_until = round(self._symbols_until * self.rate)
             clocked = self._analyse(stretch, lo / self.rate, keep=following)
             self._next_free = max(free, hi - self.frame)  # the next stretch follows on
             # a stretch that keeps starting pure lines is followed on, forward (into the next
@@ -343,12 +435,23 @@ class KeyedToneScanner:
                 back = max(free, origin)
                 if lo - back >= 8 * self.frame:
                     stretch = joined[back - origin : lo + self.frame - origin]
-                    self._analyse(stretch, back / self.rate, keep=True)
+                    self._analyse(stretch, back / self.rate, keep=True, symbols=False)
+                # the symbols before, on this clock (what was read before it was found too)
+                unread = max(origin, read_until)
+                if lo - unread >= 8 * self.frame:
+                    self._read_symbols(
+                        joined[unread - origin : lo + self.frame - origin],
+                        unread / self.rate,
+                        again=True,
+                    )
 
-    def _analyse(self, x: npt.NDArray[np.float32], t0: float, *, keep: bool = False) -> bool:
+    def _analyse(
+        self, x: npt.NDArray[np.float32], t0: float, *, keep: bool = False, symbols: bool = True
+    ) -> bool:
         """Read a stretch's line starts; when they keep a clock of their own (Rayleigh z over
         FOLLOW_Z at some symbol period), or ``keep``, add its starts, ends, tones and line sets
-        to the evidence. Returns whether they kept a clock."""
+        to the evidence, and (``symbols``) the tones read inside its symbols on the last clock
+        found. Returns whether they kept a clock."""
         n = (x.size - self.frame) // self.hop + 1
         ev = self.evidence
         ev.analysed_s += x.size / self.rate
@@ -375,12 +478,22 @@ class KeyedToneScanner:
         hop_s = self.hop / self.rate
         at = np.flatnonzero(new.any(axis=1))
         clocked = False
+        phases = np.zeros(0, dtype=np.complex128)
         if at.size >= FOLLOW_MIN_STARTS:
             weights = new[at].sum(axis=1).astype(np.float64)
             phases = np.exp(2j * np.pi * at[None, :] * hop_s / _periods()[:, None]) @ weights
             clocked = bool((np.abs(phases) ** 2).max() >= FOLLOW_Z * float(weights @ weights))
         if not (clocked or keep):
             return False
+        if clocked:
+            # the stretch's own clock: its period and where a tick falls (s)
+            best = int(np.argmax(np.abs(phases)))
+            period = float(_periods()[best])
+            tick = (float(np.angle(phases[best])) / (2 * np.pi) % 1.0) * period + hop_s
+            self._clock = (period, t0 + tick)
+        if symbols and self._clock is not None:
+            # the symbols read on the stretch's clock, or on the clocked stretch's it follows
+            self._read_symbols(x, t0)
         # An end: a line held two frames and is gone (nor next to it) the frame after
         gone = peak[:-2] & near[1:-1] & ~near[2:] & ~steady[None, :]
         earlier = np.zeros_like(gone)
@@ -408,6 +521,71 @@ class KeyedToneScanner:
             (t0, hop_s, np.packbits(near & ~steady[None, :], axis=1), near.shape[1])
         )
         return clocked
+
+    def _read_symbols(self, x: npt.NDArray[np.float32], t0: float, *, again: bool = False) -> None:
+        """:meth:`_symbol_tones` of a stretch starting at ``t0`` s, on the last clock found,
+        from where the symbols were last read on (``again``: all of it)."""
+        if self._clock is None:
+            return
+        period, tick = self._clock
+        skip = 0 if again else max(0, round((self._symbols_until - t0) * self.rate))
+        if x.size - skip < 8 * self.frame:
+            return
+        self._symbols_until = max(self._symbols_until, t0 + x.size / self.rate)
+        t0 += skip / self.rate
+        self._symbol_tones(x[skip:], t0, period, (tick - t0) % period)
+
+    def _symbol_tones(
+        self, x: npt.NDArray[np.float32], t0: float, period: float, tick: float
+    ) -> None:
+        """Read the tones in spectra centred in each symbol of a clocked stretch. A 21 ms frame
+        where a line first appears straddles the symbol change (its tone is read half from
+        the symbol before, and a modulator that switches phase-discontinuously smears it),
+        and its 47 Hz bins cannot part tones 20-45 Hz apart; a window as long as most of a
+        symbol, placed inside it, holds one steady set of tones and resolves them. A line
+        counts where the symbol before held none within a bin of it (a keying)."""
+        rate = self.rate
+        points = self.frame
+        while 2 * points <= SYMBOL_SHARE * period * rate and 2 * points <= SYMBOL_MAX_S * rate:
+            points *= 2
+        # the line appears in the frame whose second half holds the new symbol: its change is
+        # about half a frame after the start frame's first sample
+        change = tick + 0.5 * self.frame / rate
+        # (from the first whole symbol: the stretch may start inside one)
+        first_centre = (change + period / 2) % period
+        centres = first_centre + period * np.arange(int(x.size / rate / period) + 1)
+        first = np.rint(centres * rate - points / 2).astype(np.intp)
+        first = first[(first >= 0) & (first + points <= x.size)]
+        if first.size < 3:
+            return
+        frames = x[first[:, None] + np.arange(points)[None, :]]
+        power = np.abs(scipy.fft.rfft(frames * _hann(points), axis=1)) ** 2
+        band = _band(rate, points, FRAME_SIDE[1])
+        ratio = _line_ratio(power, band, FRAME_SIDE)
+        peak = (ratio > LINE_OVER) & (power[:, band] > _floor(power))
+        peak &= ~_partnered(peak, _partner_index(band.start, band.stop))
+        near = _widened(peak, 1)
+        keyed = peak[1:] & ~near[:-1]
+        bin_hz = rate / points
+        # every line's frequency, interpolated between bins (a parabola through the log powers
+        # of its bin and its neighbours)
+        rows, cols = np.nonzero(peak)
+        bins = band.start + cols
+        logs = np.log(power[rows[:, None], bins[:, None] + np.arange(-1, 2)] + 1e-30)
+        curve = np.minimum(logs[:, 0] - 2 * logs[:, 1] + logs[:, 2], -1e-12)
+        offset = np.clip(0.5 * (logs[:, 0] - logs[:, 2]) / curve, -0.5, 0.5)
+        line_hz = (bins + offset) * bin_hz
+        if len(self.evidence.symbols) < MAX_CARVED_STRETCHES:
+            self.evidence.symbols.append(
+                (t0 + (first + points / 2) / rate, rows.astype(np.intp), line_hz)
+            )
+        # the keyings: lines the symbol before did not hold
+        keyed_lines = keyed[rows - 1, cols] & (rows > 0)
+        bins, hz_read = bins[keyed_lines], line_hz[keyed_lines]
+        for b, hz in zip(bins.tolist(), hz_read.tolist(), strict=True):
+            acc = self.evidence.symbol_keyed.setdefault(round(b * bin_hz, 1), [0.0, 0])
+            acc[0] += hz
+            acc[1] += 1
 
     def report(self) -> list[Finding]:
         if not self.active:
@@ -569,7 +747,7 @@ def _findings(ev: KeyedToneEvidence) -> list[Finding]:
     if end_z < MIN_END_Z:
         return []
     spacing, grid = ev.grid(period)
-    if grid < MIN_GRID_COHERENCE:
+    if grid < MIN_GRID_COHERENCE or len(ev.grid_tones) * grid**2 < MIN_GRID_Z:
         return []
     repeats = ev.repeats(period)
     tick_z = ev.tick_z()
@@ -577,7 +755,7 @@ def _findings(ev: KeyedToneEvidence) -> list[Finding]:
         return []
     tones = ev.tones_hz(period)
     start, end = min(ev.start_times), max(ev.start_times)
-    return [
+    out = [
         finding(
             "signal.modem",
             f"Data sent as sound (multi-tone FSK): pure tones at {len(tones)} frequencies on a "
@@ -602,3 +780,76 @@ def _findings(ev: KeyedToneEvidence) -> list[Finding]:
             player_tick_z=round(tick_z, 1),
         )
     ]
+    carved = carve(ev, spacing)
+    if carved is not None:
+        kind, name, offset, length, order = carved
+        out.append(
+            finding(
+                "signal.modem_payload",
+                f"Multi-tone FSK at {1 / period:.1f} Bd on a {spacing:.1f} Hz grid: its tones "
+                f"read as {order} carry {kind} data ({name} header at byte {offset} of "
+                f"{length:,} recovered).",
+                Severity.MALICIOUS,
+                **out[0].evidence,
+                signature=name,
+                signature_offset=offset,
+                bytes_recovered=length,
+                symbol_reading=order,
+            )
+        )
+    return out
+
+
+def carve(ev: KeyedToneEvidence, spacing: float) -> tuple[str, str, int, int, str] | None:
+    """(kind, signature, offset, bytes, reading) of a dangerous file carved from the symbols,
+    or None. Each line read inside a symbol is a whole number of grid steps from the lowest
+    keyed tone; the alphabets tried are the ones modulators use for bytes: 16 tones a group,
+    each group's tone a nibble (ggwave-like, one to several groups at once), and one tone of
+    16 or 18 a symbol whose STEP from the last tone is the nibble (DominoEX-like incremental
+    keying: +1 or +2 and the nibble, modulo the alphabet). Nibbles pair to bytes high-first and
+    low-first at both alignments; a signature must be confirmed by its header's fields."""
+    tones = np.asarray(ev.grid_tones)
+    if spacing <= 0 or tones.size == 0:
+        return None
+    f0 = float(tones.min())
+    streams: dict[str, list[int]] = {}
+    for _, rows, hz in sorted(ev.symbols, key=lambda stretch: float(stretch[0][0])):
+        steps = (hz - f0) / spacing
+        on = (np.abs(steps - np.rint(steps)) <= 0.25) & (steps > -0.5)
+        index = np.rint(steps[on]).astype(np.int64)
+        row = rows[on]
+        per_symbol = [index[row == r] for r in np.unique(row)]
+        if len(per_symbol) < 4:
+            continue
+        counts = np.bincount([len(k) for k in per_symbol])
+        groups = int(np.argmax(counts))
+        top = int(index.max())
+        readings: dict[str, list[int]] = {}
+        for k in per_symbol:
+            # nibble groups: one tone in each of ``groups`` blocks of 16
+            if len(k) == groups and np.array_equal(np.sort(k // 16), np.arange(groups)):
+                readings.setdefault("nibbles in 16-tone groups", []).extend(
+                    (np.sort(k) % 16).tolist()
+                )
+        if groups == 1:
+            single = [int(k[0]) for k in per_symbol if len(k) == 1]
+            for alphabet in (16, 18):
+                if top >= alphabet:
+                    continue
+                for lead in (1, 2):
+                    steps_read = [(b - a - lead) % alphabet for a, b in itertools.pairwise(single)]
+                    if max(steps_read, default=99) < 16:
+                        name = f"steps of {alphabet} tones less {lead}"
+                        readings.setdefault(name, []).extend(steps_read)
+        for name, nibbles in readings.items():
+            streams.setdefault(name, []).extend(nibbles)
+    for name, nibbles in streams.items():
+        codes = np.asarray(nibbles, dtype=np.uint8)
+        for shift in (0, 1):
+            pairs = codes[shift : shift + (codes.size - shift) // 2 * 2].reshape(-1, 2)
+            for first, label in ((0, "high-first"), (1, "low-first")):
+                data = (pairs[:, first] << 4 | pairs[:, 1 - first]).astype(np.uint8).tobytes()
+                for offset, signature, kind in find_signatures(data):
+                    if kind in DANGEROUS_KINDS and confirm_signature(signature, data, offset):
+                        return kind.value, signature, offset, len(data), f"{name}, {label}"
+    return None
