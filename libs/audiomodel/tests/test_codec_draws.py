@@ -111,7 +111,7 @@ def test_full_scale_square_through_opus_is_not_over_full_scale() -> None:
 def test_frames_over_full_scale_are_reported() -> None:
     rate = 48000
     floats = 0.3 * RNG.standard_normal((5 * rate, 1)).astype(np.float32)
-    floats[rate : rate + rate // 5] *= 10.0  # 200 ms at +7 dBFS
+    floats[rate : rate + rate // 5] *= 12.0  # 200 ms at +11 dBFS
     draws = OpusDraws(rate)
     for start in range(0, len(floats), 4096):
         draws.update(floats[start : start + 4096])
