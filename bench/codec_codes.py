@@ -291,7 +291,10 @@ def main() -> None:
                 y, sr = sf.read(source, always_2d=True)
                 y, sr = _resampled(y, sr, rate)
                 path = work / f"good.{fmt.lower()}"
-                sf.write(path, np.clip(y, -1, 1), sr, format=fmt, subtype=subtype)
+                try:
+                    sf.write(path, np.clip(y, -1, 1), sr, format=fmt, subtype=subtype)
+                except sf.LibsndfileError:  # a rate the format cannot store (MP3 at 96 kHz)
+                    continue
                 verdict = validate_path(path)
                 if verdict.decision.value != "accept":
                     flagged.append(source.name)

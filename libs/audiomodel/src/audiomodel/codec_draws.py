@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import scipy.fft
 
 from audiomodel.findings import Finding, finding
 
@@ -92,7 +93,8 @@ class OpusDraws:
             return
         frames = x[: whole * self.frame].reshape(whole, self.frame)
         self.mean_squares.append(np.mean(np.square(frames, dtype=np.float64), axis=1))
-        power = np.square(np.abs(np.fft.rfft(frames * self.window, axis=1)))
+        spectrum = scipy.fft.rfft(frames * self.window, axis=1)  # single precision: enough for dB
+        power = spectrum.real**2 + spectrum.imag**2
         bands = np.add.reduceat(power, self.starts, axis=1)[:, : len(self.starts)]
         self.levels.append(10.0 * np.log10(bands * self.scale + 1e-12))
         self.frames += whole
