@@ -3,10 +3,12 @@
 A codec's decoder turns its codes into samples, so bytes written *as codes* come back out of
 the file exactly while the samples look nothing like bytes: mu-law/A-law codes (and the same
 codes expanded to 16-bit PCM), IMA ADPCM nibbles, MP3 frame bodies behind valid headers, Opus
-packets behind a fixed TOC byte in a valid Ogg stream. Each is built here from three payloads
+packets in a valid Ogg stream (CELT, SILK and hybrid TOCs, 2.5-60 ms frames, frame-count codes 0-3,
+constant and varying packet sizes). Each is built here from four payloads
 (random bytes as an encrypted payload, the head of numpy's largest shared library (ELF), this
-repository's Python source), judged by ``validate_path``, and printed as a table; then good
-audio from the dev corpus written with the same codecs by libsndfile, as the false-flag check.
+repository's Python source, that source compressed), judged by ``validate_path``, and printed as a table; then good
+audio from the dev corpus written with the same codecs by libsndfile (and through opusenc at
+6-128 kb/s when opus-tools is installed), as the false-flag check.
 
 Usage::
 
@@ -19,8 +21,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import shutil
 import struct
+import subprocess
 import tempfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,6 +49,7 @@ def payloads() -> dict[str, bytes]:
             Path(np.__file__).parent.rglob("*.so"), key=lambda p: p.stat().st_size
         ).read_bytes()[:PAYLOAD_BYTES],
         "source": source[:PAYLOAD_BYTES],
+        "compressed": zlib.compress(source, 9)[:PAYLOAD_BYTES],
     }
 
 
@@ -126,18 +132,80 @@ def _ogg_page(packets: list[bytes], seq: int, granule: int, flags: int) -> bytes
     return page[:22] + struct.pack("<I", crc) + page[26:]
 
 
-def opus_packets(data: bytes) -> bytes:
-    """The bytes as 20 ms CELT packets (one fixed TOC byte each) of a valid Ogg Opus stream."""
+def _opus_frame_samples(config: int) -> int:
+    """48 kHz samples in one frame of a TOC configuration (RFC 6716 3.1)."""
+    if config < 12:  # SILK: 10, 20, 40, 60 ms
+        return 48 * (10, 20, 40, 60)[config % 4]
+    if config < 16:  # hybrid: 10, 20 ms
+        return 48 * (10, 20)[config % 2]
+    return 120 << (config % 4)  # CELT: 2.5, 5, 10, 20 ms
+
+
+def _opus_packet(toc: int, code: int, frames: list[bytes]) -> bytes:
+    """One packet of ``frames`` with frame-count code 0-3 (RFC 6716 3.2)."""
+    head = bytes([toc | code])
+    if code == 0:
+        return head + frames[0]
+    if code == 1:  # two frames of one size
+        return head + frames[0] + frames[1][: len(frames[0])].ljust(len(frames[0]), b"\0")
+    if code == 2:  # two frames, the first one's size coded (one byte: under 252)
+        return head + bytes([len(frames[0])]) + frames[0] + frames[1]
+    size = len(frames[0])  # code 3, constant size: the frame count byte, then the frames
+    return head + bytes([len(frames)]) + b"".join(f.ljust(size, b"\0") for f in frames)
+
+
+def opus_stream(
+    data: bytes, config: int, *, stereo: bool, code: int, sizes: Callable[[int], int]
+) -> bytes:
+    """The bytes as the frames of an Ogg Opus stream: any TOC configuration (SILK, hybrid,
+    CELT; 2.5-60 ms), frame-count code 0-3, frame sizes from ``sizes(n)`` (CBR or VBR)."""
+    channels = 2 if stereo else 1
+    toc = config << 3 | int(stereo) << 2
+    per_packet = {0: 1, 1: 2, 2: 2, 3: 3}[code]
+    frame_samples = _opus_frame_samples(config)
+    packets: list[bytes] = []
+    at, n = 0, 0
+    while at < len(data):
+        frames = []
+        for _ in range(per_packet):
+            size = min(sizes(n), 251) if code == 2 and not frames else sizes(n)
+            frames.append(data[at : at + size])
+            at, n = at + size, n + 1
+        packets.append(_opus_packet(toc, code, frames))
+    head = b"OpusHead" + bytes([1, channels]) + struct.pack("<HIhB", 312, 48000, 0, 0)
     pages = [
-        _ogg_page([b"OpusHead" + bytes([1, 2]) + struct.pack("<HIhB", 312, 48000, 0, 0)], 0, 0, 2),
+        _ogg_page([head], 0, 0, 2),
         _ogg_page([b"OpusTags" + struct.pack("<I", 4) + b"test" + struct.pack("<I", 0)], 1, 0, 0),
     ]
-    packets = [b"\xfc" + data[i : i + 160] for i in range(0, len(data), 160)]
-    for n, start in enumerate(range(0, len(packets), 20)):
+    for page, start in enumerate(range(0, len(packets), 20)):
         group = packets[start : start + 20]
         last = start + 20 >= len(packets)
-        pages.append(_ogg_page(group, 2 + n, 960 * (start + len(group)), 4 if last else 0))
+        granule = frame_samples * per_packet * (start + len(group))
+        pages.append(_ogg_page(group, 2 + page, granule, 4 if last else 0))
     return b"".join(pages)
+
+
+def _constant(size: int) -> Callable[[int], int]:
+    return lambda n: size
+
+
+def _varying(low: int, high: int) -> Callable[[int], int]:
+    """VBR-like sizes: each frame's size drawn in [low, high)."""
+    return lambda n: int(np.random.default_rng(n).integers(low, high))
+
+
+def opus(
+    config: int, stereo: bool, code: int, sizes: Callable[[int], int]
+) -> Callable[[bytes], bytes]:
+    def make(data: bytes) -> bytes:
+        return opus_stream(data, config, stereo=stereo, code=code, sizes=sizes)
+
+    return make
+
+
+def opus_packets(data: bytes) -> bytes:
+    """The bytes as 20 ms CELT packets (one fixed TOC byte each) of a valid Ogg Opus stream."""
+    return opus_stream(data, 31, stereo=True, code=0, sizes=_constant(160))
 
 
 DISGUISES: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
@@ -148,7 +216,19 @@ DISGUISES: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
     "IMA ADPCM nibbles (WAV)": (".wav", ima_adpcm_wav),
     "MP3 frame bodies": (".mp3", mp3_frames),
     "MP3 ancillary bytes (empty granules)": (".mp3", mp3_ancillary),
-    "Opus packets (Ogg)": (".opus", opus_packets),
+    "Opus CELT FB 20 ms, stereo, CBR 160 B": (".opus", opus_packets),
+    "Opus CELT FB 20 ms, mono, VBR 40-400 B": (".opus", opus(31, False, 0, _varying(40, 400))),
+    "Opus CELT WB 10 ms, mono, CBR 60 B": (".opus", opus(22, False, 0, _constant(60))),
+    "Opus CELT FB 2.5 ms, stereo, CBR 40 B": (".opus", opus(28, True, 0, _constant(40))),
+    "Opus CELT SWB 5 ms, code 3 (x3), CBR 50 B": (".opus", opus(25, True, 3, _constant(50))),
+    "Opus CELT FB 20 ms, code 1 (x2), 120 B": (".opus", opus(31, True, 1, _constant(120))),
+    "Opus CELT NB 20 ms, code 2, VBR 20-200 B": (".opus", opus(19, False, 2, _varying(20, 200))),
+    "Opus SILK NB 20 ms, CBR 20 B": (".opus", opus(1, False, 0, _constant(20))),
+    "Opus SILK MB 40 ms, VBR 20-150 B": (".opus", opus(6, False, 0, _varying(20, 150))),
+    "Opus SILK WB 60 ms, CBR 80 B": (".opus", opus(11, False, 0, _constant(80))),
+    "Opus SILK WB 20 ms, code 3 (x3), 40 B": (".opus", opus(9, True, 3, _constant(40))),
+    "Opus hybrid SWB 10 ms, CBR 60 B": (".opus", opus(12, False, 0, _constant(60))),
+    "Opus hybrid FB 20 ms, stereo, VBR 60-300 B": (".opus", opus(15, True, 0, _varying(60, 300))),
 }
 
 # good audio written with the same codecs by libsndfile: (format, subtype, rate or None)
@@ -158,6 +238,13 @@ GOOD_CODECS: dict[str, tuple[str, str, int | None]] = {
     "IMA ADPCM WAV": ("WAV", "IMA_ADPCM", None),
     "MP3": ("MP3", "MPEG_LAYER_III", None),
     "Opus": ("OGG", "OPUS", 48000),
+}
+
+# good audio through a real Opus encoder: SILK at 6 kb/s, hybrid or CELT in hard CBR, CELT
+OPUSENC: dict[str, list[str]] = {
+    "opusenc 6 kb/s": ["--bitrate", "6"],
+    "opusenc 32 kb/s hard CBR": ["--bitrate", "32", "--hard-cbr"],
+    "opusenc 128 kb/s 10 ms": ["--bitrate", "128", "--framesize", "10"],
 }
 
 
@@ -204,9 +291,25 @@ def main() -> None:
                 y, sr = sf.read(source, always_2d=True)
                 y, sr = _resampled(y, sr, rate)
                 path = work / f"good.{fmt.lower()}"
-                sf.write(path, np.clip(y, -1, 1), sr, format=fmt, subtype=subtype)
+                try:
+                    sf.write(path, np.clip(y, -1, 1), sr, format=fmt, subtype=subtype)
+                except sf.LibsndfileError:  # a rate the format cannot store (MP3 at 96 kHz)
+                    continue
                 verdict = validate_path(path)
                 if verdict.decision.value != "accept":
+                    flagged.append(source.name)
+            print(f"| {name} | {len(sources)} | {len(flagged)} | {', '.join(flagged)} |")
+        if shutil.which("opusenc") is None:
+            print("(opusenc not installed: apt-get install opus-tools for the opusenc rows)")
+            return
+        for name, options in OPUSENC.items():
+            flagged = []
+            for source in sources:
+                y, sr = sf.read(source, always_2d=True)
+                wav, path = work / "good.wav", work / "good.opus"
+                sf.write(wav, np.clip(y, -1, 1), sr, subtype="PCM_16")
+                subprocess.run(["opusenc", "--quiet", *options, str(wav), str(path)], check=True)
+                if validate_path(path).decision.value != "accept":
                     flagged.append(source.name)
             print(f"| {name} | {len(sources)} | {len(flagged)} | {', '.join(flagged)} |")
 

@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
 DEFAULT_MANIFEST = ROOT / ".cache/corpus/manifest.jsonl"
 RATE = 44100
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff"})
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff"})
 # Synthetic files are written in blocks of this many seconds, so the hour-long file never
 # exists in memory as a whole.
 WRITE_BLOCK_S = 10.0

@@ -25,6 +25,7 @@ from soundfile import _ffi as sf_ffi
 from soundfile import _snd as sf_lib
 from threadpoolctl import ThreadpoolController
 
+from audiomodel.codec_draws import OpusDraws
 from audiomodel.companded import COMPANDED_SUBTYPES, CodeScanner
 from audiomodel.container import ContainerReport, inspect_container
 from audiomodel.dtmf import DtmfScanner
@@ -332,6 +333,8 @@ def _decode_and_measure(
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
             dtmf = DtmfScanner(rate)  # ... and as DTMF digits (audiomodel.dtmf)
             lap("modem")
+            # bytes given as Opus packets (audiomodel.codec_draws)
+            draws = OpusDraws(rate) if subtype == "OPUS" else None
             prints = Fingerprinter(rate) if fingerprint else None
             lap("fingerprint" if fingerprint else "decode")
             decoded = 0
@@ -345,6 +348,8 @@ def _decode_and_measure(
                     signal.update_stored(stored)
                 if codes is not None:
                     codes.update(samples)
+                if draws is not None and stored is not None:
+                    draws.update(stored)
                 lap("signal")
                 modem.update(samples, summed=summed)
                 dtmf.update(summed)
@@ -393,6 +398,9 @@ def _decode_and_measure(
     analysis.findings.extend(analysis.signal.findings)
     if codes is not None:
         analysis.findings.extend(codes.report())
+    if draws is not None:
+        analysis.findings.extend(draws.report())
+        lap("signal")
     # -- data sent as sound: demodulation stops at the time budget's deadline --------------
     mark = time.perf_counter()
     clipped = any(f.code == "signal.clipping" for f in analysis.signal.findings)
@@ -534,7 +542,8 @@ def _blocks(
 
     Integer PCM is read as integers (exact low bits for steganalysis); everything else
     (float, 8-bit, lossy) is decoded to float and rendered to 16 bits. For float files the
-    stored values are the decoded floats (values no audio has are data: see ``windows.py``).
+    stored values are the decoded floats (values no audio has are data: see ``windows.py``), and
+    for Opus too (levels over full scale are not sound: see ``codec_draws.py``).
     """
     if subtype == "PCM_16":
         for ints in _decoded(audio, "int16"):
@@ -550,7 +559,8 @@ def _blocks(
             ints = _render(floats, rendered)
             yield ints, ints
     else:
-        keep = subtype in _FLOAT_SUBTYPES
+        # The decoded floats of an Opus stream are kept unclipped for audiomodel.codec_draws.
+        keep = subtype in _FLOAT_SUBTYPES or subtype == "OPUS"
         rendered = np.empty((BLOCK_FRAMES, audio.channels), dtype=np.int16)
         for floats in _decoded(audio, "float32"):
             yield _render(floats, rendered), floats if keep else None
