@@ -25,6 +25,7 @@ from soundfile import _ffi as sf_ffi
 from soundfile import _snd as sf_lib
 from threadpoolctl import ThreadpoolController
 
+from audiomodel.adpcm import AdpcmScanner
 from audiomodel.companded import COMPANDED_SUBTYPES, CodeScanner
 from audiomodel.container import ContainerReport, inspect_container
 from audiomodel.dtmf import DtmfScanner
@@ -327,6 +328,7 @@ def _decode_and_measure(
             )
             lap("signal")
             codes = _code_scanner(subtype, rate, analysis.container, channels)
+            adpcm = _adpcm_scanner(subtype, rate, analysis.container, channels)
             stego = _stego_analyzer(subtype, channels)
             lap("stego")
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
@@ -345,6 +347,8 @@ def _decode_and_measure(
                     signal.update_stored(stored)
                 if codes is not None:
                     codes.update(samples)
+                if adpcm is not None:
+                    adpcm.update(samples)
                 lap("signal")
                 modem.update(samples, summed=summed)
                 dtmf.update(summed)
@@ -393,6 +397,8 @@ def _decode_and_measure(
     analysis.findings.extend(analysis.signal.findings)
     if codes is not None:
         analysis.findings.extend(codes.report())
+    if adpcm is not None:
+        analysis.findings.extend(adpcm.report())
     # -- data sent as sound: demodulation stops at the time budget's deadline --------------
     mark = time.perf_counter()
     clipped = any(f.code == "signal.clipping" for f in analysis.signal.findings)
@@ -506,6 +512,19 @@ def _code_scanner(
         return CodeScanner(subtype, rate, byte_map)
     if subtype == "PCM_16":
         return CodeScanner(subtype, rate, _byte_map(container, channels))
+    return None
+
+
+def _adpcm_scanner(
+    subtype: str, rate: int, container: ContainerReport | None, channels: int
+) -> AdpcmScanner | None:
+    """The reader of bytes stored as IMA ADPCM codes (:mod:`audiomodel.adpcm`): for an IMA
+    ADPCM file (its decoded samples) and for 16-bit PCM, which may be such a file converted;
+    None for anything else (no other decoder's samples are all 16-bit values it made)."""
+    if subtype == "IMA_ADPCM":
+        return AdpcmScanner(rate, None)
+    if subtype == "PCM_16":
+        return AdpcmScanner(rate, _byte_map(container, channels))
     return None
 
 

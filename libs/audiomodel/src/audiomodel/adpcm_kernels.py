@@ -1,0 +1,103 @@
+"""The compiled tracker of :mod:`audiomodel.adpcm`: which IMA ADPCM codes, if any, a decoder
+could have turned into a run of 16-bit samples.
+
+An IMA (DVI) ADPCM decoder keeps two numbers per channel, the last sample and a step index
+(0-88). Each 4-bit code moves the sample by one of eight magnitudes of the index's step, up or
+down (clamped to 16 bits), and moves the index by -1 or +2..+8. Only the index is hidden, so the
+tracker keeps the set of indices that explain the samples so far and reads the code each
+sample's move needs. Where no index explains a move, a new stream starts (a block header sets
+the sample and the index anew; audio that never went through the codec starts one nearly every
+sample).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["AMBIGUOUS", "IMA_INDEX_MOVE", "IMA_MOVES", "IMA_STEPS", "RESTART", "track_ima"]
+
+# The IMA ADPCM step sizes (the same table in libsndfile, sox, ffmpeg and the IMA's 1992 text).
+_IMA_STEP_TEXT = """7 8 9 10 11 12 13 14 16 17 19 21 23 25 28 31 34 37 41 45 50 55 60 66 73 80 88 97 107 118
+130 143 157 173 190 209 230 253 279 307 337 371 408 449 494 544 598 658 724 796 876 963
+1060 1166 1282 1411 1552 1707 1878 2066 2272 2499 2749 3024 3327 3660 4026 4428 4871 5358
+5894 6484 7132 7845 8630 9493 10442 11487 12635 13899 15289 16818 18500 20350 22385 24623
+27086 29794 32767"""
+IMA_STEPS = np.array(_IMA_STEP_TEXT.split(), dtype=np.int32)
+IMA_INDEX_MOVE = np.array([-1, -1, -1, -1, 2, 4, 6, 8], dtype=np.int32)
+RESTART = np.int8(-2)  # no index explains the move: a new stream starts at this sample
+AMBIGUOUS = np.int8(-1)  # more than one code explains it (a clamped move, or a tiny step)
+
+
+def _moves() -> npt.NDArray[np.int32]:
+    """(index, magnitude) -> how far the decoder moves the sample (before the sign)."""
+    step = IMA_STEPS[:, None]
+    magnitude = np.arange(8)[None, :]
+    move = step >> 3
+    move = move + np.where(magnitude & 4, step, 0)
+    move = move + np.where(magnitude & 2, step >> 1, 0)
+    move = move + np.where(magnitude & 1, step >> 2, 0)
+    return np.ascontiguousarray(move, dtype=np.int32)
+
+
+IMA_MOVES = _moves()
+
+
+@numba.njit(cache=True, nogil=True)
+def track_ima(
+    samples: npt.NDArray[np.int16],
+    moves: npt.NDArray[np.int32],
+    index_move: npt.NDArray[np.int32],
+    alive: npt.NDArray[np.bool_],
+    codes: npt.NDArray[np.int8],
+) -> int:
+    """Into ``codes`` (the length of ``samples``, one channel) the code each sample's move
+    needs, ``AMBIGUOUS`` or ``RESTART``; ``codes[0]`` is ``RESTART`` when ``alive`` (the
+    indices alive before the first sample, updated in place for the next call) is all False.
+    Returns the count of restarts.
+
+    ``samples[0]`` is the sample the previous call ended on (or a stream's first)."""
+    indices = moves.shape[0]
+    following = np.zeros(indices, dtype=np.bool_)
+    restarts = 0
+    codes[0] = RESTART
+    any_alive = False
+    for i in range(indices):
+        any_alive = any_alive or alive[i]
+    if not any_alive:
+        restarts += 1
+        alive[:] = True
+    for n in range(1, samples.shape[0]):
+        previous = np.int32(samples[n - 1])
+        current = np.int32(samples[n])
+        found = np.int8(-3)
+        following[:] = False
+        for sign in range(2):  # up, then down (both when the sample stays: +0, a rail)
+            if (sign == 0 and current < previous) or (sign == 1 and current > previous):
+                continue
+            for i in range(indices):
+                if not alive[i]:
+                    continue
+                for m in range(8):
+                    move = moves[i, m]
+                    value = previous + move if sign == 0 else previous - move
+                    if value > 32767:
+                        value = 32767
+                    elif value < -32768:
+                        value = -32768
+                    if value != current:
+                        continue
+                    # a zero move reads as the positive code (+0 and -0 cannot be told apart)
+                    code = np.int8(m if sign == 0 or move == 0 else m + 8)
+                    found = code if found == -3 or found == code else AMBIGUOUS
+                    j = i + index_move[m]
+                    following[min(max(j, 0), indices - 1)] = True
+        if found == -3:
+            codes[n] = RESTART
+            restarts += 1
+            alive[:] = True
+        else:
+            codes[n] = found
+            alive[:] = following
+    return restarts
