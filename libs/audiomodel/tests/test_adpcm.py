@@ -130,3 +130,11 @@ def test_audio_that_never_went_through_the_codec_is_not_read() -> None:
     scanner = _scan(tone.astype(np.int16))
     assert all(m is None for _, m in scanner.windows)
     assert scanner.report() == []
+
+
+def test_a_file_signature_in_the_codes_is_named() -> None:
+    header = b"\x7fELF\x02\x01\x01" + bytes(9) + struct.pack("<HHI", 2, 62, 1) + bytes(40)
+    body = bytes(np.random.default_rng(4).integers(0, 8, 4 * RATE, dtype=np.uint8))  # quiet codes
+    found = _scan(_decoded(_ima_wav(header + body))).report()
+    assert found and found[0].evidence["payload"] == "elf"
+    assert float(found[0].evidence["start_s"]) == 0.0

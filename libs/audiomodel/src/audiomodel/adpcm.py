@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from audiomodel.adpcm_kernels import IMA_INDEX_MOVE, IMA_MOVES, RESTART, track_ima
+from audiomodel.adpcm_kernels import IMA_INDEX_MOVE, IMA_MOVES, RESTART, settle_ima, track_ima
 from audiomodel.findings import Finding, finding
 from audiomodel.payload import dangerous_payload, printable_ratio
 from audiomodel.windows import ByteMap, longest_run
@@ -69,16 +69,23 @@ WHOLE_TRACK_SHARE = 0.5
 CARVED_BYTES = 1 << 20  # bytes of fitting windows kept to look for a file's signature
 
 
-def ima_codes(samples: npt.NDArray[np.int16]) -> tuple[npt.NDArray[np.int8], int]:
+def ima_codes(
+    samples: npt.NDArray[np.int16], *, settle: bool = True
+) -> tuple[npt.NDArray[np.int8], int]:
     """The IMA ADPCM code of each sample of one channel (``AMBIGUOUS``, ``RESTART`` where none
-    or several fit) and the count of restarts, the step index unknown at the start."""
+    or several fit) and the count of restarts, the step index unknown at the start. ``settle``:
+    read the ambiguous codes again from what follows them (a stream's first codes, unclear
+    while every index is alive, are then known)."""
     codes = np.empty(samples.shape[0], dtype=np.int8)
     if samples.shape[0] == 0:
         return codes, 0
     alive = np.zeros(IMA_MOVES.shape[0], dtype=np.bool_)
-    restarts = track_ima(
-        np.ascontiguousarray(samples, dtype=np.int16), IMA_MOVES, IMA_INDEX_MOVE, alive, codes
-    )
+    ints = np.ascontiguousarray(samples, dtype=np.int16)
+    rows = ints.shape[0] if settle else 0
+    history = np.zeros((rows, IMA_MOVES.shape[0]), dtype=np.bool_)
+    restarts = track_ima(ints, IMA_MOVES, IMA_INDEX_MOVE, alive, codes, history)
+    if settle and restarts * 2 < ints.shape[0]:  # (a probe of audio that never went through it)
+        settle_ima(ints, IMA_MOVES, IMA_INDEX_MOVE, history, codes)
     return codes, restarts
 
 
@@ -213,7 +220,7 @@ class AdpcmScanner:
             return False
         for k in range(PROBE_STRETCHES):
             at = k * (size - PROBE_SAMPLES) // max(1, PROBE_STRETCHES - 1)
-            _, restarts = ima_codes(channel[at : at + PROBE_SAMPLES])
+            _, restarts = ima_codes(channel[at : at + PROBE_SAMPLES], settle=False)
             if restarts - 1 > MAX_PROBE_RESTARTS:  # (the stretch's first sample is one)
                 return False
         return True

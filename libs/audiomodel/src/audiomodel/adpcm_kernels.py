@@ -16,7 +16,15 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["AMBIGUOUS", "IMA_INDEX_MOVE", "IMA_MOVES", "IMA_STEPS", "RESTART", "track_ima"]
+__all__ = [
+    "AMBIGUOUS",
+    "IMA_INDEX_MOVE",
+    "IMA_MOVES",
+    "IMA_STEPS",
+    "RESTART",
+    "settle_ima",
+    "track_ima",
+]
 
 # The IMA ADPCM step sizes (the same table in libsndfile, sox, ffmpeg and the IMA's 1992 text).
 _IMA_STEP_TEXT = """7 8 9 10 11 12 13 14 16 17 19 21 23 25 28 31 34 37 41 45 50 55 60 66 73 80 88 97 107 118
@@ -51,11 +59,13 @@ def track_ima(
     index_move: npt.NDArray[np.int32],
     alive: npt.NDArray[np.bool_],
     codes: npt.NDArray[np.int8],
+    history: npt.NDArray[np.bool_],
 ) -> int:
     """Into ``codes`` (the length of ``samples``, one channel) the code each sample's move
     needs, ``AMBIGUOUS`` or ``RESTART``; ``codes[0]`` is ``RESTART`` when ``alive`` (the
     indices alive before the first sample, updated in place for the next call) is all False.
-    Returns the count of restarts.
+    Returns the count of restarts. ``history`` (samples x indices, or 0 rows) keeps the
+    indices alive before each sample's move, for :func:`settle_ima`.
 
     ``samples[0]`` is the sample the previous call ended on (or a stream's first)."""
     indices = moves.shape[0]
@@ -68,7 +78,10 @@ def track_ima(
     if not any_alive:
         restarts += 1
         alive[:] = True
+    keep = history.shape[0] == samples.shape[0]
     for n in range(1, samples.shape[0]):
+        if keep:
+            history[n, :] = alive
         previous = np.int32(samples[n - 1])
         current = np.int32(samples[n])
         found = np.int8(-3)
@@ -101,3 +114,48 @@ def track_ima(
             codes[n] = found
             alive[:] = following
     return restarts
+
+
+@numba.njit(cache=True, nogil=True)
+def settle_ima(
+    samples: npt.NDArray[np.int16],
+    moves: npt.NDArray[np.int32],
+    index_move: npt.NDArray[np.int32],
+    history: npt.NDArray[np.bool_],
+    codes: npt.NDArray[np.int8],
+) -> None:
+    """Read again, from the end back, the codes :func:`track_ima` left ``AMBIGUOUS``: an index
+    alive before a move counts only if one of its codes leads to an index alive after it (the
+    start of a stream, where all 89 indices are alive, is settled by what follows)."""
+    indices = moves.shape[0]
+    after = np.ones(indices, dtype=np.bool_)
+    before = np.zeros(indices, dtype=np.bool_)
+    for n in range(samples.shape[0] - 1, 0, -1):
+        if codes[n] == RESTART:
+            after[:] = True
+            continue
+        previous = np.int32(samples[n - 1])
+        current = np.int32(samples[n])
+        found = np.int8(-3)
+        before[:] = False
+        for sign in range(2):
+            if (sign == 0 and current < previous) or (sign == 1 and current > previous):
+                continue
+            for i in range(indices):
+                if not history[n, i]:
+                    continue
+                for m in range(8):
+                    j = min(max(i + index_move[m], 0), indices - 1)
+                    if not after[j]:
+                        continue
+                    move = moves[i, m]
+                    value = previous + move if sign == 0 else previous - move
+                    value = min(max(value, -32768), 32767)
+                    if value != current:
+                        continue
+                    code = np.int8(m if sign == 0 or move == 0 else m + 8)
+                    found = code if found == -3 or found == code else AMBIGUOUS
+                    before[i] = True
+        if found != -3:
+            codes[n] = found
+        after[:] = before
