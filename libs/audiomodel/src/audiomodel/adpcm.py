@@ -55,10 +55,11 @@ MAX_PROBE_RESTARTS = 2  # a stretch may cross a block header (or two, for tiny b
 MIN_WINDOW_CODES = 1500  # known codes before a window's entropy is read (bias 15/(2 n ln 2))
 MIN_CODE_ENTROPY_BITS = 3.9
 # Neighbouring codes' signs: bytes ~0, but the rails bias the known codes of random nibbles to
-# -0.10..-0.15 (a code that would pass a rail is not known, so a known code at a rail turns
-# back). Full-scale white noise, the only sound that fills the codes as evenly (3.94 bits), has
-# the sign memory of any white sequence's first differences: -0.32 through the codec.
-MAX_SIGN_MEMORY = 0.2
+# -0.11..-0.17 a window (a code that would pass a rail is not known, so a known code at a rail
+# turns back). Full-scale white noise, the only sound that fills the codes as evenly (3.94 bits),
+# has the sign memory of any white sequence's first differences: -0.31..-0.34 through the codec.
+# The bound sits midway.
+MAX_SIGN_MEMORY = 0.24
 MAX_MAGNITUDE_MEMORY = 0.1
 # Codes read per window and channel: where the rails keep many step indices alive the tracker
 # tries every one of them, so what one window may cost is bounded here.
