@@ -15,6 +15,7 @@ import soundfile as sf
 
 from audiomodel.adpcm import AdpcmScanner, ima_codes
 from audiomodel.adpcm_kernels import RESTART
+from audiomodel.findings import Severity
 from audiomodel.validator import validate_bytes
 from audiomodel.verdict import Decision
 
@@ -138,3 +139,17 @@ def test_a_file_signature_in_the_codes_is_named() -> None:
     found = _scan(_decoded(_ima_wav(header + body))).report()
     assert found and found[0].evidence["payload"] == "elf"
     assert float(found[0].evidence["start_s"]) == 0.0
+
+
+def test_low_bits_of_a_decoders_output_are_noted_not_held() -> None:
+    rng = np.random.default_rng(6)
+    speech = rng.laplace(0, 0.2, 10 * RATE) * np.repeat(rng.uniform(0, 1, 10 * RATE // 160), 160)
+    findings = validate_bytes(_pcm16(_through_ima(np.clip(speech, -1, 1)))).findings
+    held = [f for f in findings if f.code.startswith("stego.") and f.severity > Severity.INFO]
+    assert held == []
+
+
+def test_a_lowest_bit_over_silence_is_no_decoders_output() -> None:
+    bits = np.random.default_rng(8).integers(0, 2, 10 * RATE).astype(np.int16)
+    scanner = _scan(bits)
+    assert not scanner.decoder_output

@@ -64,6 +64,9 @@ MAX_MAGNITUDE_MEMORY = 0.1
 # Codes read per window and channel: where the rails keep many step indices alive the tracker
 # tries every one of them, so what one window may cost is bounded here.
 MEASURED_SAMPLES = 4096
+# A sound through the codec reads 2.6-3.75 bits a code; codes confined to the smallest moves
+# (silence, or a lowest bit over it) read 1.6 at most.
+MIN_SOUND_CODE_BITS = 2.5
 MIN_PRINTABLE = 0.95  # bytes this printable are text (a sound's codes would have to rise always)
 MIN_DATA_WINDOWS = 2
 WHOLE_TRACK_SHARE = 0.5
@@ -241,6 +244,20 @@ class AdpcmScanner:
                         carved += bytes(max(0, len(packed[0]) - len(bytes_)))
         self.windows.append((self._frames, measured))
         self._frames += samples.shape[0]
+
+    @property
+    def decoder_output(self) -> bool:
+        """Whether every second read fits the decoder and its codes move the step (a sound's
+        codes: ``MIN_SOUND_CODE_BITS``): the track is an IMA ADPCM decoder's output as it came
+        out of it. Its low bits are then the decoder's arithmetic, and no bit was changed after
+        it (a changed sample leaves the moves the decoder allows). Near silence is not: moves
+        of -1, 0 and +1, what a lowest bit written over silence makes, fit the smallest step."""
+        measured = [m for _, m in self.windows if m is not None and m.fits]
+        return (
+            bool(self.windows)
+            and len(measured) == len(self.windows)
+            and float(np.median([m.entropy_bits for m in measured])) >= MIN_SOUND_CODE_BITS
+        )
 
     def _payload(self) -> tuple[str, str, int]:
         """(kind, name, window) of a dangerous file the fitting windows' bytes hold."""

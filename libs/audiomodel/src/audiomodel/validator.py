@@ -409,7 +409,10 @@ def _decode_and_measure(
     if stego is not None:
         counts = signal.value_counts if stego.wants_value_counts else None
         analysis.stego = stego.report(value_counts=counts)
-        analysis.findings.extend(analysis.stego.findings)
+        stego_findings = analysis.stego.findings
+        if adpcm is not None and adpcm.decoder_output:
+            stego_findings = [_adpcm_low_bits(f) for f in stego_findings]
+        analysis.findings.extend(stego_findings)
         lap("stego")
     if budget.exceeded():
         analysis.findings.append(budget.finding("reports"))
@@ -526,6 +529,18 @@ def _adpcm_scanner(
     if subtype == "PCM_16":
         return AdpcmScanner(rate, _byte_map(container, channels))
     return None
+
+
+def _adpcm_low_bits(found: Finding) -> Finding:
+    """A low-bit sign of a track that is an IMA ADPCM decoder's output throughout, noted only:
+    its low bits are the decoder's step arithmetic (which no recording's noise resembles), and
+    any bit written after the decoder would leave the moves it allows (the track would not fit
+    it). What its codes carry is judged by :mod:`audiomodel.adpcm`."""
+    if found.severity <= Severity.INFO:
+        return found
+    return replace(
+        found, severity=Severity.INFO, evidence={**found.evidence, "adpcm_decoder_output": True}
+    )
 
 
 _FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
