@@ -153,3 +153,15 @@ def test_a_lowest_bit_over_silence_is_no_decoders_output() -> None:
     bits = np.random.default_rng(8).integers(0, 2, 10 * RATE).astype(np.int16)
     scanner = _scan(bits)
     assert not scanner.decoder_output
+
+
+def test_a_bit_written_after_the_decoder_leaves_its_moves() -> None:
+    rng = np.random.default_rng(9)
+    speech = rng.laplace(0, 0.2, 10 * RATE) * np.repeat(rng.uniform(0, 1, 10 * RATE // 160), 160)
+    decoded = _through_ima(np.clip(speech, -1, 1))
+    assert _scan(decoded).decoder_output
+    marked = decoded.copy()
+    where = rng.choice(np.arange(5 * RATE, 6 * RATE), 200, replace=False)  # 2.5 % of a second
+    marked[where] ^= 1
+    assert not _scan(marked).decoder_output
+    assert not _scan(np.stack([decoded, marked], axis=1)).decoder_output  # one channel is enough

@@ -67,6 +67,10 @@ MEASURED_SAMPLES = 4096
 # A sound through the codec reads 2.6-3.75 bits a code; codes confined to the smallest moves
 # (silence, or a lowest bit over it) read 1.6 at most.
 MIN_SOUND_CODE_BITS = 2.5
+# A track left as the decoder made it restarts at its block headers only: two samples a block
+# at most (the header, and the first code when the header's jump fitted by chance), so 0.4 % for
+# the smallest blocks (249 samples a channel).
+MAX_DECODER_RESTART_SHARE = 0.005
 MIN_PRINTABLE = 0.95  # bytes this printable are text (a sound's codes would have to rise always)
 MIN_DATA_WINDOWS = 2
 WHOLE_TRACK_SHARE = 0.5
@@ -201,6 +205,7 @@ class AdpcmScanner:
         self.windows: list[tuple[int, WindowAdpcm | None]] = []
         self._carved = (bytearray(), bytearray())  # the fitting windows' bytes, either phase
         self._carved_at: list[tuple[int, int]] = []  # (byte offset in _carved, window number)
+        self._as_decoded: list[bool] = []  # per window: every sample of every channel fits
 
     def update(self, samples: npt.NDArray[np.int16]) -> None:
         """Add a block of 16-bit samples, shape (frames, channels)."""
@@ -231,31 +236,49 @@ class AdpcmScanner:
 
     def _measure(self, samples: npt.NDArray[np.int16]) -> None:
         measured: WindowAdpcm | None = None
+        as_decoded = False
         if self._decoded_here(samples[:, 0]):
+            as_decoded = True
             for channel in samples.T:
                 codes, restarts = ima_codes(channel[:MEASURED_SAMPLES])
                 window, packed = window_adpcm(codes, restarts)
                 if measured is None or (window.data and not measured.data):
                     measured = window
+                as_decoded = as_decoded and self._left_as_decoded(channel, window, restarts)
                 if window.fits and len(self._carved[0]) < CARVED_BYTES:
                     self._carved_at.append((len(self._carved[0]), len(self.windows)))
                     for carved, bytes_ in zip(self._carved, packed, strict=True):
                         carved += bytes_[: len(packed[0])]
                         carved += bytes(max(0, len(packed[0]) - len(bytes_)))
         self.windows.append((self._frames, measured))
+        self._as_decoded.append(as_decoded)
         self._frames += samples.shape[0]
+
+    @staticmethod
+    def _left_as_decoded(
+        channel: npt.NDArray[np.int16], window: WindowAdpcm, restarts: int
+    ) -> bool:
+        """Whether every sample of a sound's channel fits the decoder, past the measured ones
+        too (a sound's few step indices track cheaply; random codes are not looked at again)."""
+        if not window.fits or window.random_codes:
+            return False
+        if channel.shape[0] > MEASURED_SAMPLES:
+            _, rest = ima_codes(channel[MEASURED_SAMPLES - 1 :], settle=False)
+            restarts += rest - 1  # (the rest's first sample is the measured part's last)
+        return bool(restarts <= MAX_DECODER_RESTART_SHARE * channel.shape[0])
 
     @property
     def decoder_output(self) -> bool:
-        """Whether every second read fits the decoder and its codes move the step (a sound's
-        codes: ``MIN_SOUND_CODE_BITS``): the track is an IMA ADPCM decoder's output as it came
-        out of it. Its low bits are then the decoder's arithmetic, and no bit was changed after
-        it (a changed sample leaves the moves the decoder allows). Near silence is not: moves
-        of -1, 0 and +1, what a lowest bit written over silence makes, fit the smallest step."""
-        measured = [m for _, m in self.windows if m is not None and m.fits]
+        """Whether every sample of every channel fits the decoder, restarting at block headers
+        only, and its codes move the step (a sound's codes: ``MIN_SOUND_CODE_BITS``): the track
+        is an IMA ADPCM decoder's output as it came out of it. Its low bits are then the
+        decoder's arithmetic, and no bit was changed after it (a changed sample leaves the moves
+        the decoder allows: two restarts). Near silence is not: moves of -1, 0 and +1, what a
+        lowest bit written over silence makes, fit the smallest step."""
+        measured = [m for _, m in self.windows if m is not None]
         return (
-            bool(self.windows)
-            and len(measured) == len(self.windows)
+            bool(self._as_decoded)
+            and all(self._as_decoded)
             and float(np.median([m.entropy_bits for m in measured])) >= MIN_SOUND_CODE_BITS
         )
 
