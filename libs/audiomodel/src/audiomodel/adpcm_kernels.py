@@ -69,50 +69,64 @@ def track_ima(
 
     ``samples[0]`` is the sample the previous call ended on (or a stream's first)."""
     indices = moves.shape[0]
-    following = np.zeros(indices, dtype=np.bool_)
+    # The alive indices as a list (a sound keeps one or two: the loop visits only those), and a
+    # mark per index so that each is listed once.
+    listed = np.empty(indices, dtype=np.int64)
+    following = np.empty(indices, dtype=np.int64)
+    marked = np.zeros(indices, dtype=np.bool_)
+    count = 0
+    for i in range(indices):
+        if alive[i]:
+            listed[count] = i
+            count += 1
     restarts = 0
     codes[0] = RESTART
-    any_alive = False
-    for i in range(indices):
-        any_alive = any_alive or alive[i]
-    if not any_alive:
+    if count == 0:
         restarts += 1
-        alive[:] = True
+        listed[:] = np.arange(indices)
+        count = indices
     keep = history.shape[0] == samples.shape[0]
     for n in range(1, samples.shape[0]):
         if keep:
-            history[n, :] = alive
+            for a in range(count):
+                history[n, listed[a]] = True
         previous = np.int32(samples[n - 1])
         current = np.int32(samples[n])
         found = np.int8(-3)
-        following[:] = False
+        next_count = 0
         for sign in range(2):  # up, then down (both when the sample stays: +0, a rail)
             if (sign == 0 and current < previous) or (sign == 1 and current > previous):
                 continue
-            for i in range(indices):
-                if not alive[i]:
-                    continue
+            for a in range(count):
+                i = listed[a]
                 for m in range(8):
                     move = moves[i, m]
                     value = previous + move if sign == 0 else previous - move
-                    if value > 32767:
-                        value = 32767
-                    elif value < -32768:
-                        value = -32768
+                    value = min(max(value, -32768), 32767)
                     if value != current:
                         continue
                     # a zero move reads as the positive code (+0 and -0 cannot be told apart)
                     code = np.int8(m if sign == 0 or move == 0 else m + 8)
                     found = code if found == -3 or found == code else AMBIGUOUS
-                    j = i + index_move[m]
-                    following[min(max(j, 0), indices - 1)] = True
+                    j = min(max(i + index_move[m], 0), indices - 1)
+                    if not marked[j]:
+                        marked[j] = True
+                        following[next_count] = j
+                        next_count += 1
+        for a in range(next_count):
+            marked[following[a]] = False
         if found == -3:
             codes[n] = RESTART
             restarts += 1
-            alive[:] = True
+            listed[:] = np.arange(indices)
+            count = indices
         else:
             codes[n] = found
-            alive[:] = following
+            listed, following = following, listed
+            count = next_count
+    alive[:] = False
+    for a in range(count):
+        alive[listed[a]] = True
     return restarts
 
 
