@@ -38,7 +38,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from audiomodel.adpcm_kernels import IMA_INDEX_MOVE, IMA_MOVES, RESTART, settle_ima, track_ima
+from audiomodel.adpcm_kernels import (
+    IMA_INDEX_MOVE,
+    IMA_MOVES,
+    RESTART,
+    probe_ima,
+    settle_ima,
+    track_ima,
+)
 from audiomodel.findings import Finding, finding
 from audiomodel.payload import dangerous_payload, printable_ratio
 from audiomodel.windows import ByteMap, longest_run
@@ -78,12 +85,13 @@ CARVED_BYTES = 1 << 20  # bytes of fitting windows kept to look for a file's sig
 
 
 def ima_codes(
-    samples: npt.NDArray[np.int16], *, settle: bool = True
+    samples: npt.NDArray[np.int16], *, settle: bool = True, give_up: int = -1
 ) -> tuple[npt.NDArray[np.int8], int]:
     """The IMA ADPCM code of each sample of one channel (``AMBIGUOUS``, ``RESTART`` where none
     or several fit) and the count of restarts, the step index unknown at the start. ``settle``:
     read the ambiguous codes again from what follows them (a stream's first codes, unclear
-    while every index is alive, are then known)."""
+    while every index is alive, are then known). ``give_up``: stop once the restarts pass it
+    (the count returned is then more than ``give_up``; the codes are not all read)."""
     codes = np.empty(samples.shape[0], dtype=np.int8)
     if samples.shape[0] == 0:
         return codes, 0
@@ -91,7 +99,7 @@ def ima_codes(
     ints = np.ascontiguousarray(samples, dtype=np.int16)
     rows = ints.shape[0] if settle else 0
     history = np.zeros((rows, IMA_MOVES.shape[0]), dtype=np.bool_)
-    restarts = track_ima(ints, IMA_MOVES, IMA_INDEX_MOVE, alive, codes, history)
+    restarts = track_ima(ints, IMA_MOVES, IMA_INDEX_MOVE, alive, codes, history, give_up)
     if settle and restarts * 2 < ints.shape[0]:  # (a probe of audio that never went through it)
         settle_ima(ints, IMA_MOVES, IMA_INDEX_MOVE, history, codes)
     return codes, restarts
@@ -208,31 +216,31 @@ class AdpcmScanner:
         self._as_decoded: list[bool] = []  # per window: every sample of every channel fits
 
     def update(self, samples: npt.NDArray[np.int16]) -> None:
-        """Add a block of 16-bit samples, shape (frames, channels)."""
-        self._pending.append(samples.copy())
-        self._pending_len += samples.shape[0]
-        if self._pending_len < self.window:
-            return
-        joined = np.concatenate(self._pending)
-        whole = joined.shape[0] // self.window * self.window
-        for start in range(0, whole, self.window):
-            self._measure(joined[start : start + self.window])
-        rest = joined[whole:]
-        self._pending = [rest] if rest.shape[0] else []
-        self._pending_len = rest.shape[0]
+        """Add a block of 16-bit samples, shape (frames, channels). Whole windows are read in
+        place; only a window split between blocks is copied."""
+        at = 0
+        if self._pending_len:
+            missing = self.window - self._pending_len
+            if samples.shape[0] < missing:
+                self._pending.append(samples.copy())
+                self._pending_len += samples.shape[0]
+                return
+            self._measure(np.concatenate([*self._pending, samples[:missing]]))
+            self._pending, self._pending_len, at = [], 0, missing
+        while at + self.window <= samples.shape[0]:
+            self._measure(samples[at : at + self.window])
+            at += self.window
+        if at < samples.shape[0]:
+            self._pending, self._pending_len = [samples[at:].copy()], samples.shape[0] - at
 
     def _decoded_here(self, channel: npt.NDArray[np.int16]) -> bool:
         """The probe: whether short stretches of the window fit the decoder (audio that never
         went through it restarts within a few samples)."""
-        size = channel.shape[0]
-        if size < PROBE_SAMPLES * PROBE_STRETCHES:
-            return False
-        for k in range(PROBE_STRETCHES):
-            at = k * (size - PROBE_SAMPLES) // max(1, PROBE_STRETCHES - 1)
-            _, restarts = ima_codes(channel[at : at + PROBE_SAMPLES], settle=False)
-            if restarts - 1 > MAX_PROBE_RESTARTS:  # (the stretch's first sample is one)
-                return False
-        return True
+        # (a stretch's first sample is one restart; a block header in it another, or two)
+        most = MAX_PROBE_RESTARTS + 1
+        return bool(
+            probe_ima(channel, IMA_MOVES, IMA_INDEX_MOVE, PROBE_STRETCHES, PROBE_SAMPLES, most)
+        )
 
     def _measure(self, samples: npt.NDArray[np.int16]) -> None:
         measured: WindowAdpcm | None = None

@@ -22,6 +22,7 @@ __all__ = [
     "IMA_MOVES",
     "IMA_STEPS",
     "RESTART",
+    "probe_ima",
     "settle_ima",
     "track_ima",
 ]
@@ -60,12 +61,15 @@ def track_ima(
     alive: npt.NDArray[np.bool_],
     codes: npt.NDArray[np.int8],
     history: npt.NDArray[np.bool_],
+    give_up: int,
 ) -> int:
     """Into ``codes`` (the length of ``samples``, one channel) the code each sample's move
     needs, ``AMBIGUOUS`` or ``RESTART``; ``codes[0]`` is ``RESTART`` when ``alive`` (the
     indices alive before the first sample, updated in place for the next call) is all False.
     Returns the count of restarts. ``history`` (samples x indices, or 0 rows) keeps the
-    indices alive before each sample's move, for :func:`settle_ima`.
+    indices alive before each sample's move, for :func:`settle_ima`. With ``give_up`` >= 0 the
+    tracking stops once the restarts pass it (a probe: audio that never went through the codec
+    restarts within a few samples), the rest of ``codes`` unwritten.
 
     ``samples[0]`` is the sample the previous call ended on (or a stream's first)."""
     indices = moves.shape[0]
@@ -118,6 +122,8 @@ def track_ima(
         if found == -3:
             codes[n] = RESTART
             restarts += 1
+            if 0 <= give_up < restarts:
+                return restarts
             listed[:] = np.arange(indices)
             count = indices
         else:
@@ -173,3 +179,32 @@ def settle_ima(
         if found != -3:
             codes[n] = found
         after[:] = before
+
+
+@numba.njit(cache=True, nogil=True)
+def probe_ima(
+    channel: npt.NDArray[np.int16],
+    moves: npt.NDArray[np.int32],
+    index_move: npt.NDArray[np.int32],
+    stretches: int,
+    length: int,
+    most_restarts: int,
+) -> bool:
+    """Whether ``stretches`` stretches of ``length`` samples, spread over ``channel``, each fit
+    the decoder with at most ``most_restarts`` restarts (their first sample counted as one):
+    audio that never went through the codec fails the first within a few samples."""
+    size = channel.shape[0]
+    if size < length * stretches:
+        return False
+    alive = np.zeros(moves.shape[0], dtype=np.bool_)
+    codes = np.empty(length, dtype=np.int8)
+    history = np.zeros((0, moves.shape[0]), dtype=np.bool_)
+    stretch = np.empty(length, dtype=np.int16)
+    for k in range(stretches):
+        at = k * (size - length) // max(1, stretches - 1)
+        stretch[:] = channel[at : at + length]
+        alive[:] = False
+        restarts = track_ima(stretch, moves, index_move, alive, codes, history, most_restarts)
+        if restarts > most_restarts:
+            return False
+    return True
