@@ -2,13 +2,14 @@
 
 A codec's decoder turns its codes into samples, so bytes written *as codes* come back out of
 the file exactly while the samples look nothing like bytes: mu-law/A-law codes (and the same
-codes expanded to 16-bit PCM), IMA ADPCM nibbles, MP3 frame bodies behind valid headers, Opus
-packets in a valid Ogg stream (CELT, SILK and hybrid TOCs, 2.5-60 ms frames, frame-count codes 0-3,
-constant and varying packet sizes). Each is built here from four payloads
+codes expanded to 16-bit PCM), IMA ADPCM nibbles (as they are; decoded to 16-bit PCM at several
+rates, channel counts and block sizes; spliced into a good track), MP3 frame bodies behind valid
+headers, Opus packets in a valid Ogg stream (CELT, SILK and hybrid TOCs, 2.5-60 ms frames,
+frame-count codes 0-3, constant and varying packet sizes). Each is built here from four payloads
 (random bytes as an encrypted payload, the head of numpy's largest shared library (ELF), this
-repository's Python source, that source compressed), judged by ``validate_path``, and printed as a table; then good
-audio from the dev corpus written with the same codecs by libsndfile (and through opusenc at
-6-128 kb/s when opus-tools is installed), as the false-flag check.
+repository's Python source, that source compressed), judged by ``validate_path``, and printed as
+a table; then good audio from the dev corpus written with the same codecs by libsndfile (and
+through opusenc at 6-128 kb/s when opus-tools is installed), as the false-flag check.
 
 Usage::
 
@@ -82,17 +83,62 @@ def g711_as_pcm16(subtype: str) -> Callable[[bytes], bytes]:
     return make
 
 
-def ima_adpcm_wav(data: bytes) -> bytes:
-    """The bytes as the nibbles of a mono IMA ADPCM WAV (256-byte blocks, each after a valid
-    4-byte block header: predictor 0, step index 0)."""
-    per_block = 256 - 4
+def ima_adpcm_wav(data: bytes, rate: int = 8000, channels: int = 1, block: int = 256) -> bytes:
+    """The bytes as the nibbles of an IMA ADPCM WAV (``block`` bytes a block, each after valid
+    4-byte channel headers: predictor 0, step index 0)."""
+    per_block = block - 4 * channels
     blocks = [
-        b"\0\0\0\0" + data[i : i + per_block].ljust(per_block, b"\0")
+        b"\0\0\0\0" * channels + data[i : i + per_block].ljust(per_block, b"\0")
         for i in range(0, len(data), per_block)
     ]
-    samples_per_block = per_block * 2 + 1
-    fmt = struct.pack("<HHIIHHHH", 0x11, 1, 8000, 4055, 256, 4, 2, samples_per_block)
+    samples_per_block = per_block * 2 // channels + 1
+    byte_rate = rate * block // samples_per_block
+    fmt = struct.pack("<HHIIHHHH", 0x11, channels, rate, byte_rate, block, 4, 2, samples_per_block)
     return _riff(fmt, b"".join(blocks))  # (libsndfile reads it without a fact chunk)
+
+
+def _to_pcm16(wav: bytes) -> bytes:
+    """A WAV converted to 16-bit PCM: by sox when it is installed (``sox in.wav -e signed -b 16
+    out.wav``, the brief's converter), else by libsndfile (the same IMA decoder's values)."""
+    if shutil.which("sox"):
+        with tempfile.TemporaryDirectory() as tmp:
+            source, out = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
+            source.write_bytes(wav)
+            subprocess.run(
+                ["sox", "-V1", str(source), "-e", "signed", "-b", "16", str(out)], check=True
+            )
+            return out.read_bytes()
+    samples, rate = sf.read(io.BytesIO(wav), dtype="int16", always_2d=True)
+    buf = io.BytesIO()
+    sf.write(buf, samples, rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def ima_as_pcm16(rate: int, channels: int, block: int) -> Callable[[bytes], bytes]:
+    """The IMA ADPCM WAV's nibbles decoded and written as 16-bit PCM."""
+
+    def make(data: bytes) -> bytes:
+        return _to_pcm16(ima_adpcm_wav(data, rate, channels, block))
+
+    return make
+
+
+def ima_spliced(data: bytes) -> bytes:
+    """8 s of the bytes as IMA ADPCM (44.1 kHz stereo, 2048-byte blocks), decoded and pasted
+    over the middle of a good 16-bit track of the dev corpus (its first long enough)."""
+    codes = sf.read(io.BytesIO(ima_adpcm_wav(data, 44100, 2, 2048)), dtype="int16", always_2d=True)[
+        0
+    ][: 8 * 44100]
+    track = next(
+        y
+        for y, rate in (sf.read(p, dtype="int16", always_2d=True) for p in good_files(40))
+        if rate == 44100 and y.shape[1] == 2 and y.shape[0] >= 3 * codes.shape[0]
+    ).copy()
+    at = (track.shape[0] - codes.shape[0]) // 2
+    track[at : at + codes.shape[0]] = codes
+    buf = io.BytesIO()
+    sf.write(buf, track, 44100, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
 
 
 def mp3_frames(data: bytes) -> bytes:
@@ -214,6 +260,10 @@ DISGUISES: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
     "mu-law codes as 16-bit PCM": (".wav", g711_as_pcm16("ULAW")),
     "A-law codes as 16-bit PCM": (".wav", g711_as_pcm16("ALAW")),
     "IMA ADPCM nibbles (WAV)": (".wav", ima_adpcm_wav),
+    "IMA ADPCM nibbles as 16-bit PCM, 8 kHz mono": (".wav", ima_as_pcm16(8000, 1, 256)),
+    "... 22.05 kHz mono, 1024-byte blocks": (".wav", ima_as_pcm16(22050, 1, 1024)),
+    "... 48 kHz stereo, 2048-byte blocks": (".wav", ima_as_pcm16(48000, 2, 2048)),
+    "... spliced into a good 44.1 kHz stereo track": (".wav", ima_spliced),
     "MP3 frame bodies": (".mp3", mp3_frames),
     "MP3 ancillary bytes (empty granules)": (".mp3", mp3_ancillary),
     "Opus CELT FB 20 ms, stereo, CBR 160 B": (".opus", opus_packets),
@@ -236,6 +286,7 @@ GOOD_CODECS: dict[str, tuple[str, str, int | None]] = {
     "mu-law WAV 8 kHz": ("WAV", "ULAW", 8000),
     "A-law WAV 8 kHz": ("WAV", "ALAW", 8000),
     "IMA ADPCM WAV": ("WAV", "IMA_ADPCM", None),
+    "IMA ADPCM WAV, decoded to 16-bit PCM": ("WAV", "IMA_ADPCM", None),
     "MP3": ("MP3", "MPEG_LAYER_III", None),
     "Opus": ("OGG", "OPUS", 48000),
 }
@@ -287,18 +338,22 @@ def main() -> None:
         sources = good_files(args.good)
         for name, (fmt, subtype, rate) in GOOD_CODECS.items():
             flagged: list[str] = []
+            written = 0
             for source in sources:
                 y, sr = sf.read(source, always_2d=True)
                 y, sr = _resampled(y, sr, rate)
                 path = work / f"good.{fmt.lower()}"
                 try:
                     sf.write(path, np.clip(y, -1, 1), sr, format=fmt, subtype=subtype)
-                except sf.LibsndfileError:  # a rate the format cannot store (MP3 at 96 kHz)
-                    continue
+                except sf.LibsndfileError:
+                    continue  # (a rate the codec has no mode for: MP3 at 96 kHz)
+                written += 1
+                if "decoded to 16-bit" in name:
+                    path.write_bytes(_to_pcm16(path.read_bytes()))
                 verdict = validate_path(path)
                 if verdict.decision.value != "accept":
                     flagged.append(source.name)
-            print(f"| {name} | {len(sources)} | {len(flagged)} | {', '.join(flagged)} |")
+            print(f"| {name} | {written} | {len(flagged)} | {', '.join(flagged)} |")
         if shutil.which("opusenc") is None:
             print("(opusenc not installed: apt-get install opus-tools for the opusenc rows)")
             return

@@ -22,12 +22,7 @@ import numpy.typing as npt
 from scipy.ndimage import maximum_filter1d
 
 from audiomodel.findings import Finding, Severity, finding
-from audiomodel.payload import (
-    DANGEROUS_KINDS,
-    confirm_signature,
-    find_signatures,
-    identify_payload,
-)
+from audiomodel.payload import dangerous_payload
 
 ROWS_HZ = (697.0, 770.0, 852.0, 941.0)
 COLUMNS_HZ = (1209.0, 1336.0, 1477.0, 1633.0)
@@ -212,17 +207,6 @@ def _repeats_a_phrase(digits: str) -> bool:
     return max(float((codes[p:] == codes[:-p]).mean()) for p in periods) >= MAX_PHRASE_AGREEMENT
 
 
-def _carve(data: bytes) -> tuple[str, str, int]:
-    """(kind, name, offset) of a dangerous payload in ``data``, or ("", "", -1)."""
-    guess = identify_payload(data)
-    if guess.is_dangerous:
-        return guess.kind.value, guess.name, 0
-    for offset, name, kind in find_signatures(data):
-        if kind in DANGEROUS_KINDS and confirm_signature(name, data, offset):
-            return kind.value, name, offset
-    return "", "", -1
-
-
 def _findings(run: DtmfRun) -> list[Finding]:
     where = f"{run.start_s:.1f}-{run.end_s:.1f} s"
     evidence: dict[str, int | float | str | bool] = {
@@ -245,7 +229,7 @@ def _findings(run: DtmfRun) -> list[Finding]:
         )
     ]
     data = run.nibbles()
-    kind, name, offset = _carve(data)
+    kind, name, offset = dangerous_payload(data)
     if kind:
         out.append(
             finding(

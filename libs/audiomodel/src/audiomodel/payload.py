@@ -25,10 +25,12 @@ __all__ = [
     "PayloadKind",
     "byte_entropy",
     "confirm_signature",
+    "dangerous_payload",
     "encoded_runs",
     "find_signatures",
     "identify_payload",
     "looks_random",
+    "printable_ratio",
 ]
 
 
@@ -214,6 +216,18 @@ def identify_payload(data: bytes | memoryview, *, sample_limit: int = 1 << 20) -
     if entropy > 7.5 and len(head) >= 256:
         return PayloadGuess(PayloadKind.HIGH_ENTROPY, "high_entropy", entropy, ratio)
     return PayloadGuess(PayloadKind.UNKNOWN, "binary", entropy, ratio)
+
+
+def dangerous_payload(data: bytes) -> tuple[str, str, int]:
+    """(kind, name, offset) of a dangerous file in ``data``: at its start by
+    :func:`identify_payload`, else the first confirmed signature; ("", "", -1) when none."""
+    guess = identify_payload(data)
+    if guess.is_dangerous:
+        return guess.kind.value, guess.name, 0
+    for offset, name, kind in find_signatures(data):
+        if kind in DANGEROUS_KINDS and confirm_signature(name, data, offset):
+            return kind.value, name, offset
+    return "", "", -1
 
 
 # Signatures worth finding mid-stream: long and specific enough to mean something (4+ bytes),

@@ -25,6 +25,7 @@ from soundfile import _ffi as sf_ffi
 from soundfile import _snd as sf_lib
 from threadpoolctl import ThreadpoolController
 
+from audiomodel.adpcm import AdpcmScanner
 from audiomodel.codec_draws import OpusDraws
 from audiomodel.companded import COMPANDED_SUBTYPES, CodeScanner
 from audiomodel.container import ContainerReport, inspect_container
@@ -328,6 +329,7 @@ def _decode_and_measure(
             )
             lap("signal")
             codes = _code_scanner(subtype, rate, analysis.container, channels)
+            adpcm = _adpcm_scanner(subtype, rate, analysis.container, channels)
             stego = _stego_analyzer(subtype, channels)
             lap("stego")
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
@@ -350,6 +352,8 @@ def _decode_and_measure(
                     codes.update(samples)
                 if draws is not None and stored is not None:
                     draws.update(stored)
+                if adpcm is not None:
+                    adpcm.update(samples)
                 lap("signal")
                 modem.update(samples, summed=summed)
                 dtmf.update(summed)
@@ -398,6 +402,8 @@ def _decode_and_measure(
     analysis.findings.extend(analysis.signal.findings)
     if codes is not None:
         analysis.findings.extend(codes.report())
+    if adpcm is not None:
+        analysis.findings.extend(adpcm.report())
     if draws is not None:
         analysis.findings.extend(draws.report())
         lap("signal")
@@ -411,7 +417,10 @@ def _decode_and_measure(
     if stego is not None:
         counts = signal.value_counts if stego.wants_value_counts else None
         analysis.stego = stego.report(value_counts=counts)
-        analysis.findings.extend(analysis.stego.findings)
+        stego_findings = analysis.stego.findings
+        if adpcm is not None and adpcm.decoder_output:
+            stego_findings = [_adpcm_low_bits(f) for f in stego_findings]
+        analysis.findings.extend(stego_findings)
         lap("stego")
     if budget.exceeded():
         analysis.findings.append(budget.finding("reports"))
@@ -515,6 +524,31 @@ def _code_scanner(
     if subtype == "PCM_16":
         return CodeScanner(subtype, rate, _byte_map(container, channels))
     return None
+
+
+def _adpcm_scanner(
+    subtype: str, rate: int, container: ContainerReport | None, channels: int
+) -> AdpcmScanner | None:
+    """The reader of bytes stored as IMA ADPCM codes (:mod:`audiomodel.adpcm`): for an IMA
+    ADPCM file (its decoded samples) and for 16-bit PCM, which may be such a file converted;
+    None for anything else (no other decoder's samples are all 16-bit values it made)."""
+    if subtype == "IMA_ADPCM":
+        return AdpcmScanner(rate, None)
+    if subtype == "PCM_16":
+        return AdpcmScanner(rate, _byte_map(container, channels))
+    return None
+
+
+def _adpcm_low_bits(found: Finding) -> Finding:
+    """A low-bit sign of a track that is an IMA ADPCM decoder's output throughout, noted only:
+    its low bits are the decoder's step arithmetic (which no recording's noise resembles), and
+    any bit written after the decoder would leave the moves it allows (the track would not fit
+    it). What its codes carry is judged by :mod:`audiomodel.adpcm`."""
+    if found.severity <= Severity.INFO:
+        return found
+    return replace(
+        found, severity=Severity.INFO, evidence={**found.evidence, "adpcm_decoder_output": True}
+    )
 
 
 _FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
