@@ -1223,11 +1223,13 @@ def _keyed_keying(
     chunk: _ChunkTransform, sr: float, offset_s: float, end_s: float
 ) -> Keying | None:
     """The full test of a chunk where only the keyed-band search's pairs took turns: those
-    pairs alone. (The peaks' pairs and the plans' tones did not take turns in the look: clocked
-    anyway, they time music's partials, which cost a third of the modem stage on real music
-    and found no data in the modem evaluation's held-out cases.)"""
+    pairs, or the band above a plan's higher tone (:func:`_or_sideband`: under music as loud as
+    a fast modem its pair need not take turns, and the look does not read that band). The
+    peaks' pairs and the plans' tones were below the turn gate in the look: clocked anyway, they
+    time music's partials."""
     pairs = _keyed_candidates(chunk, sr, [])
-    return _best_keying(chunk.x, chunk.spectra, sr, pairs, offset_s, end_s)
+    found = _best_keying(chunk.x, chunk.spectra, sr, pairs, offset_s, end_s)
+    return _or_sideband(found, chunk, sr, chunk.spectra, offset_s, end_s)
 
 
 def detect_keying(
@@ -2512,13 +2514,17 @@ class ModemScanner:
                 return transmission
         x = _trim_to_keying(x, self.rate, keying)
         demodulated = demodulate_fsk(x, self.rate, keying.f_low, keying.f_high, baud)
+        # Framed short of data: is it music either side of the stretch that keeps the clock?
+        # Read again only where framing could report it (tones no plan knows need a clean
+        # clock: GENERIC_FRAMED_COHERENCE; music's transmissions mostly have neither, and the
+        # reading costs a demodulation)
         part = (
-            None
-            if demodulated.valid_ratio >= MIN_VALID_FRAMES
-            else _clock_keeping_part(x, self.rate, keying)
+            _clock_keeping_part(x, self.rate, keying)
+            if demodulated.valid_ratio < MIN_VALID_FRAMES
+            and (transmission.name != "FSK" or keying.coherence >= GENERIC_FRAMED_COHERENCE)
+            else None
         )
         if part is not None and part.size < x.size:
-            # framed short of data: is it music either side of the stretch that keeps the clock?
             trial = demodulate_fsk(part, self.rate, keying.f_low, keying.f_high, baud)
             if trial.frames >= MIN_FRAMES and trial.valid_ratio > demodulated.valid_ratio:
                 x, demodulated = part, trial
