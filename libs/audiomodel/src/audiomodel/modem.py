@@ -1195,23 +1195,43 @@ def _fixed_plans(
     return out
 
 
-def _takes_turns(chunk: _ChunkTransform, rate: float) -> bool:
+# What the cheap look saw in a chunk: nothing taking turns, only pairs the keyed-band search
+# found (of 185 looks at 40 real tracks, 7 passed, 5 of them so), or a pair of the chunk's peaks,
+# a plan's tones, or a plan's named clock
+LOOK_NOTHING, LOOK_KEYED_ONLY, LOOK_TURNS = 0, 1, 2
+
+
+def _takes_turns(chunk: _ChunkTransform, rate: float) -> int:
     """Whether a candidate pair of the chunk's tones takes turns (the cheap look the scanner
-    gives every chunk while nothing keys: two band envelopes per pair, no clock)."""
+    gives every chunk while nothing keys: two band envelopes per pair, no clock): ``LOOK_*``."""
     spectra = chunk.spectra
     candidates = _candidate_pairs(chunk.coarse, rate / 2)
-    return (
+    if (
         any(
             _turn_taking(chunk.x, spectra, rate, f_a, f_b, TURN_TAKING_GATE) <= TURN_TAKING_GATE
             for f_a, f_b, _ in candidates
         )
         or bool(_fixed_plans(chunk, spectra, rate, candidates))
-        # tones that are neither the chunk's peaks nor a plan's (a modem under music); the
-        # search costs about a third of the look above and passes ~1% of music's chunks
-        or bool(_keyed_pairs(chunk, rate))
         # minimodem's tones standing over the floor, barely taking turns, on their named clock
         or _standing_plans_clock(chunk, rate, spectra, 0.0, 0.0) is not None
-    )
+    ):
+        return LOOK_TURNS
+    # tones that are neither the chunk's peaks nor a plan's (a modem under music); the search
+    # costs about a third of the look above
+    return LOOK_KEYED_ONLY if _keyed_pairs(chunk, rate) else LOOK_NOTHING
+
+
+def _keyed_keying(
+    chunk: _ChunkTransform, sr: float, offset_s: float, end_s: float
+) -> Keying | None:
+    """The full test of a chunk where only the keyed-band search's pairs took turns: those
+    pairs, or the band above a plan's higher tone (:func:`_or_sideband`: under music as loud as
+    a fast modem its pair need not take turns, and the look does not read that band). The
+    peaks' pairs and the plans' tones were below the turn gate in the look: clocked anyway, they
+    time music's partials."""
+    pairs = _keyed_candidates(chunk, sr, [])
+    found = _best_keying(chunk.x, chunk.spectra, sr, pairs, offset_s, end_s)
+    return _or_sideband(found, chunk, sr, chunk.spectra, offset_s, end_s)
 
 
 def detect_keying(
@@ -2176,6 +2196,27 @@ def _trim_to_keying(x: Floats, sr: float, keying: Keying) -> Floats:
     return x[max(0, (on[0] - 1) * hop) : min(x.size, (on[-1] + 2) * hop)]
 
 
+def _clock_keeping_part(x: Floats, sr: float, keying: Keying) -> Floats | None:
+    """The part of ``x`` where the tones' changes keep the clock (:func:`_clock_keeping_run`),
+    or None where no run does. Under music holding partials in the tones' bands (chords at the
+    modem's level) the tones' energy is "on" all along, while only the modem's changes keep its
+    clock: the music either side frames as garbage and dilutes the modem's frames."""
+    width = max(2, round(sr / keying.baud))
+    # the changes a receiver slices: the tones' one-symbol magnitudes, each at its level
+    low = _tone_magnitude(x, sr, keying.f_low, width)
+    high = _tone_magnitude(x, sr, keying.f_high, width)
+    times = _crossings(keyed_difference(low, high), sr)
+    run = _clock_keeping_run(times, keying.baud)
+    if run is None:
+        return None
+    # the run, and a frame (KEYED_SPAN_FRAME_SYMBOLS symbols) either side: its first change
+    # may be a frame's second (a start bit after idle is one change), its last a stop bit's
+    slack = KEYED_SPAN_FRAME_SYMBOLS * width
+    first = int(times[run[0]] * sr) - slack
+    last = int(times[run[1]] * sr) + slack
+    return x[max(0, first) : min(x.size, last)]
+
+
 def _tone_line_share(x: Floats, sr: float, keying: Keying) -> float:
     """The power share of each tone's band (BAND_HALF shifts either side) held by its strongest
     TONE_LINE_BINS of bins over ``x`` (at most TRANSMISSION_CLOCK_SAMPLES), the weaker band's: ~1
@@ -2288,7 +2329,10 @@ class ModemScanner:
         whole = chunk.size == CHUNK  # the track's last chunk is shorter (zero-padded)
         shared = _ChunkTransform.of(chunk.astype(np.float64), self.rate) if whole else None
         transform = shared if whole else _stretch_transform(chunk, self.rate)
-        turns = skip and transform is not None and _takes_turns(transform, self.rate)
+        look = LOOK_NOTHING
+        if skip and transform is not None:
+            look = _takes_turns(transform, self.rate)
+        turns = look != LOOK_NOTHING
         if turns:
             skip = False  # two tones take turns here: a short burst may sit in this chunk only
         # ... but the first chunk's look lends the next chunk no full analysis: a first chunk
@@ -2297,6 +2341,8 @@ class ModemScanner:
         self._turns_before = turns and index > 0
         if skip or transform is None:  # skipped, or silent
             keying = None
+        elif look == LOOK_KEYED_ONLY:
+            keying = _keyed_keying(transform, self.rate, at, at + chunk.size / self.rate)
         else:
             keying = _keying(transform, self.rate, at, at + chunk.size / self.rate)
         # Phase keying on every chunk (a slow one needs several chunks' changes); its gate, a
@@ -2473,6 +2519,20 @@ class ModemScanner:
                 return transmission
         x = _trim_to_keying(x, self.rate, keying)
         demodulated = demodulate_fsk(x, self.rate, keying.f_low, keying.f_high, baud)
+        # Framed short of data: is it music either side of the stretch that keeps the clock?
+        # Read again only where framing could report it (tones no plan knows need a clean
+        # clock: GENERIC_FRAMED_COHERENCE; music's transmissions mostly have neither, and the
+        # reading costs a demodulation)
+        part = (
+            _clock_keeping_part(x, self.rate, keying)
+            if demodulated.valid_ratio < MIN_VALID_FRAMES
+            and (transmission.name != "FSK" or keying.coherence >= GENERIC_FRAMED_COHERENCE)
+            else None
+        )
+        if part is not None and part.size < x.size:
+            trial = demodulate_fsk(part, self.rate, keying.f_low, keying.f_high, baud)
+            if trial.frames >= MIN_FRAMES and trial.valid_ratio > demodulated.valid_ratio:
+                x, demodulated = part, trial
         transmission.demodulated = demodulated
         transmission.tone_lines = _tone_line_share(x, self.rate, keying)
         if transmission.framed:
@@ -2499,6 +2559,30 @@ KEYED_SPAN_CHANGES = 64  # changes whose phase is averaged to tell where the clo
 # |mean phase| of that many changes: ~0.11 (1/sqrt(64)) at random times, above 0.35 with odds
 # of e^-7.8 (~0.04 %) per window; a modem under music keeps 0.4-0.9 where it keys
 KEYED_SPAN_MIN_COHERENCE = 0.35
+KEYED_SPAN_FRAME_SYMBOLS = 10  # an 8-N-1 frame
+
+
+def _clock_keeping_run(times: Floats, baud: float) -> tuple[int, int] | None:
+    """(first, last) change of the run of changes that keeps the clock at ``baud`` best: each
+    interval between neighbouring changes scores how nearly it is whole symbols (the cosine of
+    its phase: it does not drift with a clock a little off, as the changes' own phase does),
+    less ``KEYED_SPAN_MIN_COHERENCE``; the run is the stretch of the highest total. A random
+    interval scores that much less on average, so music either side adds nothing. An interval
+    under half a symbol (music's chatter about the slicer) or over a frame's
+    ``KEYED_SPAN_FRAME_SYMBOLS`` (a gap) is no symbol interval and scores 0. None where there
+    are too few changes to tell, or no run of ``KEYED_SPAN_CHANGES`` keeps the clock."""
+    if times.size < 2 * KEYED_SPAN_CHANGES:
+        return None
+    symbols = np.diff(times) * baud
+    whole = (symbols >= 0.5) & (symbols <= KEYED_SPAN_FRAME_SYMBOLS)
+    score = np.where(whole, np.cos(2 * np.pi * symbols), 0.0) - KEYED_SPAN_MIN_COHERENCE
+    total = np.concatenate(([0.0], np.cumsum(score)))
+    lowest = np.minimum.accumulate(total)
+    end = int(np.argmax(total - lowest))  # the run ends after interval end - 1 ...
+    start = int(np.argmin(total[: end + 1]))  # ... and starts at interval start
+    if end - start < KEYED_SPAN_CHANGES:
+        return None
+    return start, end  # changes: the run's first interval starts at one, its last ends at the other
 
 
 def _keyed_span(
@@ -2530,9 +2614,10 @@ def _named_clock_over_transmission(transmission: Transmission, x: Floats, rate: 
     segment = x[:TRANSMISSION_CLOCK_SAMPLES]
     if segment.size < MIN_CHUNK_S * rate:
         return
-    chunk = _stretch_transform(segment, rate)
-    if chunk is None:
-        return
+    # the transform of the whole segment (up to 2^19 samples, and its coarse spectrum) is made
+    # when a plan's bands first take turns: on music's transmissions mostly none do, and the
+    # turn-taking reads its own shorter transforms of the middle
+    chunk: _ChunkTransform | None = None
     pairs = [(lo, hi, named) for (lo, hi), named in zip(FIXED_PLANS, FIXED_PLAN_BAUDS, strict=True)]
     pairs += [
         (k.f_low, k.f_high, named)
@@ -2548,6 +2633,9 @@ def _named_clock_over_transmission(transmission: Transmission, x: Floats, rate: 
         # (STANDING_TURN_GATE): steady partials beating at a named rate rise and fall together
         if _turn_taking(segment, middle, rate, lo, hi, STANDING_TURN_GATE) > STANDING_TURN_GATE:
             continue
+        chunk = chunk or _stretch_transform(segment, rate)
+        if chunk is None:
+            return  # silent
         found = _whole_chunk_clock(chunk, rate, lo, hi, named, keyed_span=True)
         if found is not None and (best is None or found[3] > best[5]):
             best = (lo, hi, *found)
