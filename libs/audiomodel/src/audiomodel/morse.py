@@ -253,7 +253,13 @@ def _onset_counts(power: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
 
 
 def _two_level(level: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_] | None:
-    """Frames on (the loud of two levels, split by 2-means in dB), or None without two levels."""
+    """Frames on (the loud of two levels, split by 2-means in dB), or None without two levels.
+
+    Levels are floored 60 dB under the loudest: digital silence (-200 dB) and a 16-bit render's
+    LSB noise would otherwise drag the off level down and the split with it, into the tails
+    the analysis window and a codec's pre-echo spread around each element. The split is at
+    most 12 dB under the on level (a keyed tone crosses half amplitude, -6 dB, mid-edge)."""
+    level = np.maximum(level, np.percentile(level, 99.5) - 60)
     low, high = np.percentile(level, [10, 90])
     threshold = (low + high) / 2
     for _ in range(8):
@@ -261,7 +267,7 @@ def _two_level(level: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_] | None:
         if on.all() or not on.any():
             return None
         low, high = float(level[~on].mean()), float(level[on].mean())
-        threshold = (low + high) / 2
+        threshold = max((low + high) / 2, high - 12)
     return on if high - low >= MIN_LEVEL_SPLIT_DB else None
 
 
