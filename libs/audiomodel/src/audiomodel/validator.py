@@ -34,6 +34,7 @@ from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.fingerprint import Fingerprinter, Landmarks
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.modem import ModemScanner
+from audiomodel.morse import MorseScanner
 from audiomodel.sample_kernels import render_int16
 from audiomodel.signal import (
     TONAL_LINE_SHARE,
@@ -334,6 +335,7 @@ def _decode_and_measure(
             lap("stego")
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
             dtmf = DtmfScanner(rate)  # ... and as DTMF digits (audiomodel.dtmf)
+            morse = MorseScanner(rate)  # ... and as Morse code (audiomodel.morse)
             lap("modem")
             # bytes given as Opus packets (audiomodel.codec_draws)
             draws = OpusDraws(rate) if subtype == "OPUS" else None
@@ -357,6 +359,7 @@ def _decode_and_measure(
                 lap("signal")
                 modem.update(samples, summed=summed)
                 dtmf.update(summed)
+                morse.update(summed)
                 lap("modem")
                 if prints is not None:
                     prints.update(samples)
@@ -412,6 +415,7 @@ def _decode_and_measure(
     clipped = any(f.code == "signal.clipping" for f in analysis.signal.findings)
     analysis.findings.extend(modem.report(deadline=budget.deadline, clipped=clipped).findings)
     analysis.findings.extend(dtmf.report())
+    analysis.findings.extend(morse.report())
     analysis.timings_ms["modem"] = (time.perf_counter() - mark) * 1e3
     lap("modem")
     if stego is not None:
