@@ -16,6 +16,9 @@ APT_PACKAGES=(sox libsox-fmt-all ffmpeg flac vorbis-tools lame espeak-ng libsndf
 # minimodem (a real FSK modem) makes the data-over-sound audio of audiomodel's modem tests and
 # bench/modem_eval.py; test and bench only, never a runtime dependency of audiomodel.
 APT_PACKAGES+=(minimodem)
+# ebook2cw (text to Morse code audio, a real tool) makes the Morse tests' real-tool cases and
+# bench/morse_data.py's; test and bench only.
+APT_PACKAGES+=(ebook2cw)
 # chromium and chromium-driver: the review console's browser tests (tests/test_e2e_console.py)
 # drive Debian's headless Chromium with Selenium; test only.
 APT_PACKAGES+=(chromium chromium-driver)
