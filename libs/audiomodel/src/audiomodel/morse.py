@@ -34,13 +34,7 @@ import numpy.typing as npt
 from scipy import fft
 
 from audiomodel.findings import Finding, Severity, finding
-from audiomodel.payload import (
-    DANGEROUS_KINDS,
-    SIGNATURES,
-    confirm_signature,
-    find_signatures,
-    identify_payload,
-)
+from audiomodel.payload import DANGEROUS_KINDS, SIGNATURES, dangerous_payload
 
 # ITU-R M.1677-1 letters, figures and the signs base64/base32 and messages use
 ITU_MORSE = {
@@ -354,17 +348,6 @@ def _case_blind_base64_head(blob: str) -> str:
     return ""
 
 
-def _carve(data: bytes) -> tuple[str, str, int]:
-    """(kind, name, offset) of a dangerous payload in ``data``, or ("", "", -1)."""
-    guess = identify_payload(data)
-    if guess.is_dangerous:
-        return guess.kind.value, guess.name, 0
-    for offset, name, kind in find_signatures(data):
-        if kind in DANGEROUS_KINDS and confirm_signature(name, data, offset):
-            return kind.value, name, offset
-    return "", "", -1
-
-
 def _findings(read: MorseText) -> list[Finding]:
     where = f"{read.start_s:.1f}-{read.end_s:.1f} s"
     head = (
@@ -406,7 +389,7 @@ def _findings(read: MorseText) -> list[Finding]:
             return [*out, _payload(head, evidence, f"base64 of {name} data", name, 0)]
     for blob in [*blobs, spaced]:
         for encoding, data in _decodings(blob):
-            kind, name, offset = _carve(data)
+            kind, name, offset = dangerous_payload(data)
             if kind:
                 return [*out, _payload(head, evidence, f"{encoding} of {kind} data", name, offset)]
     return out
