@@ -20,6 +20,7 @@ import argparse
 import json
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -140,19 +141,25 @@ def cases(work: Path, rng: np.random.Generator) -> list[tuple[str, Path]]:
     return out
 
 
-def main() -> None:
+def judge_cases(
+    doc: str,
+    prefix: str,
+    make_cases: Callable[[Path, np.random.Generator], list[tuple[str, Path]]],
+) -> None:
+    """The command line of a case bench (``--work``, ``--seed``): make the cases, judge each
+    with the validator, print how many of each kind were flagged and by what."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--work", type=Path, help="where the files go (default: a temporary dir)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    work = args.work or Path(tempfile.mkdtemp(prefix="dtmf-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix=prefix))
     work.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     rows: dict[str, list[int]] = {}
     fired: dict[str, Counter[str]] = {}
-    for kind, path in cases(work, rng):
+    for kind, path in make_cases(work, rng):
         verdict = validate_path(path)
         flagged = verdict.decision is not Decision.ACCEPT
         counts = rows.setdefault(kind, [0, 0])
@@ -165,6 +172,10 @@ def main() -> None:
     for kind, (n, flagged) in rows.items():
         found = ", ".join(f"{c} {k}" for c, k in fired[kind].most_common())
         print(f"| {kind} | {n} | {flagged} | {found} |")
+
+
+def main() -> None:
+    judge_cases(__doc__ or "", "dtmf-", cases)
 
 
 if __name__ == "__main__":

@@ -18,22 +18,19 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import json
 import shutil
 import subprocess
-import tempfile
 import zipfile
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import soundfile as sf
+from dtmf_data import judge_cases
 
-from audiomodel import Decision, Severity, validate_path
 from audiomodel.morse import keyed_morse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,29 +198,7 @@ def ebook2cw_cases(work: Path, b64: str) -> list[tuple[str, Path]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--work", type=Path, help="where the files go (default: a temporary dir)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    work = args.work or Path(tempfile.mkdtemp(prefix="morse-"))
-    work.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(args.seed)
-    rows: dict[str, list[int]] = {}
-    fired: dict[str, Counter[str]] = {}
-    for kind, path in cases(work, rng):
-        verdict = validate_path(path)
-        counts = rows.setdefault(kind, [0, 0])
-        counts[0] += 1
-        counts[1] += verdict.decision is not Decision.ACCEPT
-        codes = {f.code for f in verdict.findings if f.severity >= Severity.SUSPICIOUS}
-        fired.setdefault(kind, Counter()).update(codes)
-    print("| case | files | flagged | findings |")
-    print("| --- | ---: | ---: | --- |")
-    for kind, (n, flagged) in rows.items():
-        found = ", ".join(f"{c} {k}" for c, k in fired[kind].most_common())
-        print(f"| {kind} | {n} | {flagged} | {found} |")
+    judge_cases(__doc__ or "", "morse-", cases)
 
 
 if __name__ == "__main__":
