@@ -111,7 +111,7 @@ def train_music(rate: int, count: int, stereo: bool = False) -> list[Path]:
 def load(path: Path, stereo: bool = False) -> Float:
     x, _ = sf.read(path, dtype="float64", always_2d=True)
     x = x[: int(SECONDS * sf.info(path).samplerate)]
-    return x if stereo else x.mean(axis=1)
+    return np.asarray(x if stereo else x.mean(axis=1), dtype=np.float64)
 
 
 def rms(x: Float) -> float:
@@ -124,7 +124,9 @@ def under(signal: Float, music: Float, db: float) -> Float:
     return music[:n] + signal[:n] * rms(music) / rms(signal) * 10 ** (db / 20)
 
 
-def write(path: Path, x: Float, rate: int = RATE, subtype: str = "PCM_16", peak: float = 0.8) -> Path:
+def write(
+    path: Path, x: Float, rate: int = RATE, subtype: str = "PCM_16", peak: float = 0.8
+) -> Path:
     x = x * peak / max(float(np.abs(x).max()), 1e-9) if peak else x
     sf.write(path, x, rate, subtype=subtype)
     return path
@@ -183,7 +185,10 @@ def sstv(work: Path, rng: np.random.Generator, python: str | None) -> list[Case]
         run([python, "-c", f"import numpy as n;from PIL import Image as I;"
              f"I.fromarray(n.load('{path}')).save('{png}')"])  # fmt: skip
         sources.append((f"good: 1/f photo-like image {i}", png))
-    for plot in ("nodejs/contributing/doc_img/scatter-plot.png", "valgrind/html/images/dh-tree.png"):
+    for plot in (
+        "nodejs/contributing/doc_img/scatter-plot.png",
+        "valgrind/html/images/dh-tree.png",
+    ):
         if (Path("/usr/share/doc") / plot).exists():
             sources.append((f"good: real PNG {Path(plot).stem}", Path("/usr/share/doc") / plot))
     out: list[Case] = []
@@ -247,6 +252,7 @@ def cw(work: Path, rng: np.random.Generator) -> list[Case]:
 
 # ---------------------------------------------------------------- FM / chirps
 
+
 def tone_track(freqs: Float, rate: int = RATE) -> Float:
     """One phase-continuous sine whose frequency follows ``freqs`` (a value per sample)."""
     return np.sin(2 * np.pi * np.cumsum(freqs) / rate)
@@ -270,8 +276,10 @@ def fm_signals(data: bytes) -> dict[str, Float]:
         f = low + (value / chips * bandwidth + bandwidth * t * bandwidth / chips) % bandwidth
         parts.append(f)
     css = np.concatenate(parts)
+    # a control the keyed-tone search is built for: 64 tones on a 50 Hz grid at 25 Bd
+    grid = np.repeat(800 + 50 * (values % 64), RATE // 25)[:n]
     return {"256-ary 50 Bd": tone_track(stepped), "glided 10 Bd": tone_track(glided),
-            "chirp SF7": tone_track(css)}  # fmt: skip
+            "chirp SF7": tone_track(css), "control 64-ary 25 Bd": tone_track(grid)}  # fmt: skip
 
 
 def fm_good(rng: np.random.Generator) -> dict[str, Float]:
@@ -283,7 +291,7 @@ def fm_good(rng: np.random.Generator) -> dict[str, Float]:
     window = np.hanning(RATE // 8)
     portamento = np.convolve(held, window / window.sum(), mode="same")
     vibrato = held * (1 + 0.01 * np.sin(2 * np.pi * 5.5 * t))
-    violin = sum(tone_track(k * vibrato) / k for k in range(1, 6))
+    violin = np.sum([tone_track(k * vibrato) / k for k in range(1, 6)], axis=0)
     siren = tone_track(900 + 300 * np.sin(2 * np.pi * 0.25 * t))
     birds = np.zeros(n)
     for start in rng.integers(0, n - RATE // 5, 40):
@@ -312,6 +320,7 @@ def fm(work: Path, rng: np.random.Generator) -> list[Case]:
 
 # ---------------------------------------------------------------- phase coding / echo hiding
 
+
 def phase_coded(music: Float, bits: npt.NDArray[np.uint8], length: int = 4096) -> Float:
     """Bender et al. phase coding: the first segment's phases (bins 32..) are +-pi/2 by bit;
     each later segment keeps its phase difference from the one before."""
@@ -337,7 +346,7 @@ def echo_hidden(music: Float, bits: npt.NDArray[np.uint8], segment: int = 4096) 
     x = music[: mixer.size]
     zero = np.concatenate([np.zeros(50), x[:-50]])
     one = np.concatenate([np.zeros(75), x[:-75]])
-    return x + 0.4 * ((1 - mixer) * zero + mixer * one)
+    return np.asarray(x + 0.4 * ((1 - mixer) * zero + mixer * one), dtype=np.float64)
 
 
 def phase(work: Path, rng: np.random.Generator) -> list[Case]:
@@ -349,8 +358,12 @@ def phase(work: Path, rng: np.random.Generator) -> list[Case]:
     for i, name in enumerate(PAYLOADS):
         m = load(music_paths[i % len(music_paths)])
         bits = bits_of(payload(name, 512))
-        out.append(("phase", name, "phase coding", write(work / f"phase-{name}.wav", phase_coded(m, bits))))
-        out.append(("phase", name, "echo hiding", write(work / f"echo-{name}.wav", echo_hidden(m, bits))))
+        out.append(
+            ("phase", name, "phase coding", write(work / f"phase-{name}.wav", phase_coded(m, bits)))
+        )
+        out.append(
+            ("phase", name, "echo hiding", write(work / f"echo-{name}.wav", echo_hidden(m, bits)))
+        )
     if shutil.which("sox") is None:
         print("skipped phase goods: sox is not installed")
         return out
@@ -368,6 +381,7 @@ def phase(work: Path, rng: np.random.Generator) -> list[Case]:
 
 # ---------------------------------------------------------------- stereo side channel
 
+
 def stereo(work: Path, rng: np.random.Generator) -> list[Case]:
     paths = train_music(RATE, 3, stereo=True)
     if not paths:
@@ -380,9 +394,18 @@ def stereo(work: Path, rng: np.random.Generator) -> list[Case]:
         for db in (-30, -40):
             side = pcm * rms(mid) / rms(pcm) * 10 ** (db / 20)
             x = np.stack([mid + side, mid - side], axis=1)
-            out.append(("stereo", name, f"S=PCM {db} dB", write(work / f"stereo-{name}{db}.wav", x)))
+            out.append(
+                ("stereo", name, f"S=PCM {db} dB", write(work / f"stereo-{name}{db}.wav", x))
+            )
     for j, path in enumerate(paths):
-        out.append(("stereo", "good: real stereo music", "-", write(work / f"stereo-good{j}.wav", load(path, True))))
+        out.append(
+            (
+                "stereo",
+                "good: real stereo music",
+                "-",
+                write(work / f"stereo-good{j}.wav", load(path, True)),
+            )
+        )
     mono = load(paths[0])
     haas = np.stack([mono, np.concatenate([np.zeros(int(0.015 * RATE)), mono])[: mono.size]], 1)
     out.append(("stereo", "good: Haas-widened mono", "-", write(work / "stereo-haas.wav", haas)))
@@ -390,6 +413,7 @@ def stereo(work: Path, rng: np.random.Generator) -> list[Case]:
 
 
 # ---------------------------------------------------------------- spread spectrum under music
+
 
 def spread(work: Path, rng: np.random.Generator) -> list[Case]:
     paths = train_music(RATE, 3)
@@ -403,18 +427,47 @@ def spread(work: Path, rng: np.random.Generator) -> list[Case]:
         bits = bits_of(payload(name, m.size // 2048 // 8 + 1))
         dsss = np.concatenate([chips * (2.0 * b - 1) for b in bits])[: m.size]
         for db in (-25, -35):
-            out.append(("spread", name, f"DSSS {db} dB", write(work / f"dsss-{name}{db}.wav", under(dsss, m, db))))
+            out.append(
+                (
+                    "spread",
+                    name,
+                    f"DSSS {db} dB",
+                    write(work / f"dsss-{name}{db}.wav", under(dsss, m, db)),
+                )
+            )
     m = load(paths[0])
     white = rng.normal(size=m.size)
     pink = np.fft.irfft(np.fft.rfft(white) / np.sqrt(np.arange(m.size // 2 + 1) + 1), n=m.size)
-    out.append(("spread", "good: music + white noise", "-25 dB", write(work / "dsss-good-white.wav", under(white, m, -25))))
-    out.append(("spread", "good: music + pink noise", "-25 dB", write(work / "dsss-good-pink.wav", under(pink, m, -25))))
+    out.append(
+        (
+            "spread",
+            "good: music + white noise",
+            "-25 dB",
+            write(work / "dsss-good-white.wav", under(white, m, -25)),
+        )
+    )
+    out.append(
+        (
+            "spread",
+            "good: music + pink noise",
+            "-25 dB",
+            write(work / "dsss-good-pink.wav", under(pink, m, -25)),
+        )
+    )
     tpdf = (rng.random(m.size) - rng.random(m.size)) / 32768
-    out.append(("spread", "good: music + TPDF dither", "1 LSB", write(work / "dsss-good-tpdf.wav", 0.8 * m / np.abs(m).max() + tpdf, peak=0)))
+    out.append(
+        (
+            "spread",
+            "good: music + TPDF dither",
+            "1 LSB",
+            write(work / "dsss-good-tpdf.wav", 0.8 * m / np.abs(m).max() + tpdf, peak=0),
+        )
+    )
     return out
 
 
 # ---------------------------------------------------------------- near-ultrasonic 48 kHz
+
 
 def ultrasonic_signals(data: bytes, rate: int = 48000) -> dict[str, Float]:
     n = int(SECONDS * rate)
@@ -441,23 +494,56 @@ def ultrasonic(work: Path, rng: np.random.Generator) -> list[Case]:
     for i, name in enumerate(PAYLOADS):
         for kind, x in ultrasonic_signals(payload(name, 2048), rate).items():
             stem = f"ultra-{name}-{kind.split()[0]}"
-            out.append(("ultrasonic", name, f"{kind} alone", write(work / f"{stem}.wav", x, rate, peak=0.1)))
+            out.append(
+                (
+                    "ultrasonic",
+                    name,
+                    f"{kind} alone",
+                    write(work / f"{stem}.wav", x, rate, peak=0.1),
+                )
+            )
+            loud = write(work / f"{stem}-loud.wav", x, rate)
+            out.append(("ultrasonic", name, f"{kind} alone, peak -2 dBFS", loud))
             if music:
                 mixed = under(x, music[i % len(music)], -20)
-                out.append(("ultrasonic", name, f"{kind} -20 dB", write(work / f"{stem}-m.wav", mixed, rate)))
+                out.append(
+                    (
+                        "ultrasonic",
+                        name,
+                        f"{kind} -20 dB",
+                        write(work / f"{stem}-m.wav", mixed, rate),
+                    )
+                )
     for j, m in enumerate(music):
-        out.append(("ultrasonic", "good: 48 kHz music", "-", write(work / f"ultra-good{j}.wav", m, rate)))
+        out.append(
+            ("ultrasonic", "good: 48 kHz music", "-", write(work / f"ultra-good{j}.wav", m, rate))
+        )
     if music:
         t = np.arange(music[0].size) / rate
         pilot = under(np.sin(2 * np.pi * 19000 * t), music[0], -30)
-        out.append(("ultrasonic", "good: music + 19 kHz pilot", "-30 dB", write(work / "ultra-pilot.wav", pilot, rate)))
+        out.append(
+            (
+                "ultrasonic",
+                "good: music + 19 kHz pilot",
+                "-30 dB",
+                write(work / "ultra-pilot.wav", pilot, rate),
+            )
+        )
         sos = scipy.signal.butter(8, 17000, "highpass", fs=rate, output="sos")
         hiss = scipy.signal.sosfilt(sos, rng.normal(size=music[0].size))
-        out.append(("ultrasonic", "good: music + HF noise", "-30 dB", write(work / "ultra-hiss.wav", under(hiss, music[0], -30), rate)))
+        out.append(
+            (
+                "ultrasonic",
+                "good: music + HF noise",
+                "-30 dB",
+                write(work / "ultra-hiss.wav", under(hiss, music[0], -30), rate),
+            )
+        )
     return out
 
 
 # ---------------------------------------------------------------- spectrogram painting
+
 
 def spectrogram(work: Path, rng: np.random.Generator) -> list[Case]:
     out: list[Case] = []
@@ -473,6 +559,7 @@ def spectrogram(work: Path, rng: np.random.Generator) -> list[Case]:
 
 
 # ---------------------------------------------------------------- sox tricks on data as PCM
+
 
 def soxpcm(work: Path, rng: np.random.Generator) -> list[Case]:
     if shutil.which("sox") is None:
@@ -501,6 +588,7 @@ def soxpcm(work: Path, rng: np.random.Generator) -> list[Case]:
 
 # ---------------------------------------------------------------- raw bytes as mu-law / A-law
 
+
 def law(work: Path, rng: np.random.Generator) -> list[Case]:
     out: list[Case] = []
     n = 8000 * 6
@@ -521,6 +609,7 @@ def law(work: Path, rng: np.random.Generator) -> list[Case]:
 
 # ---------------------------------------------------------------- payload in silent gaps
 
+
 def gapped(music: Float, fill: Callable[[int], Float]) -> Float:
     """``music`` with three 0.6 s gaps (faded edges) whose samples are ``fill``'s."""
     x = music.copy()
@@ -533,6 +622,18 @@ def gapped(music: Float, fill: Callable[[int], Float]) -> Float:
     return x
 
 
+def reader(values: Float) -> Callable[[int], Float]:
+    """A fill for :func:`gapped` that hands out ``values`` in order, gap after gap."""
+    cursor = [0]
+
+    def fill(n: int) -> Float:
+        chunk = values[cursor[0] : cursor[0] + n]
+        cursor[0] += n
+        return np.resize(chunk, n)
+
+    return fill
+
+
 def gaps(work: Path, rng: np.random.Generator) -> list[Case]:
     paths = train_music(RATE, 3)
     if not paths:
@@ -542,29 +643,52 @@ def gaps(work: Path, rng: np.random.Generator) -> list[Case]:
     for i, name in enumerate(PAYLOADS):
         m = load(paths[i % len(paths)])
         m = 0.8 * m / np.abs(m).max()
-        stream = iter([bits_of(payload(name, 4096)), np.frombuffer(payload(name, 1 << 16), np.uint8)])
-        lsb_bits = next(stream)
-        low_bytes = next(stream).astype(np.float64)
-        cursor = {"b": 0, "y": 0}
-
-        def bits_fill(n: int) -> Float:
-            chunk = lsb_bits[cursor["b"] : cursor["b"] + n]
-            cursor["b"] += n
-            return (2.0 * np.resize(chunk, n) - 1) / 32768
-
-        def bytes_fill(n: int) -> Float:
-            chunk = low_bytes[cursor["y"] : cursor["y"] + n]
-            cursor["y"] += n
-            return (np.resize(chunk, n) - 128) / 2**23
-
-        out.append(("gaps", name, "16-bit +-1 LSB", write(work / f"gaps16-{name}.wav", gapped(m, bits_fill), peak=0)))
-        out.append(("gaps", name, "24-bit low byte", write(work / f"gaps24-{name}.wav", gapped(m, bytes_fill), subtype="PCM_24", peak=0)))
+        bits_fill = reader((2.0 * bits_of(payload(name, 4096)) - 1) / 32768)
+        low_bytes = np.frombuffer(payload(name, 1 << 16), np.uint8).astype(np.float64)
+        bytes_fill = reader((low_bytes - 128) / 2**23)
+        out.append(
+            (
+                "gaps",
+                name,
+                "16-bit +-1 LSB",
+                write(work / f"gaps16-{name}.wav", gapped(m, bits_fill), peak=0),
+            )
+        )
+        out.append(
+            (
+                "gaps",
+                name,
+                "24-bit low byte",
+                write(work / f"gaps24-{name}.wav", gapped(m, bytes_fill), subtype="PCM_24", peak=0),
+            )
+        )
     m = 0.8 * load(paths[0]) / np.abs(load(paths[0])).max()
-    out.append(("gaps", "good: digital silence gaps", "16-bit", write(work / "gaps-good-zero.wav", gapped(m, np.zeros), peak=0)))
-    tpdf = lambda n: (rng.random(n) - rng.random(n)) / 32768  # noqa: E731
-    out.append(("gaps", "good: TPDF dither in gaps", "16-bit", write(work / "gaps-good-tpdf.wav", gapped(m, tpdf), peak=0)))
-    noise = lambda n: rng.normal(size=n) * 10 ** (-100 / 20)  # noqa: E731
-    out.append(("gaps", "good: -100 dBFS noise in gaps", "24-bit", write(work / "gaps-good-noise24.wav", gapped(m, noise), subtype="PCM_24", peak=0)))
+    out.append(
+        (
+            "gaps",
+            "good: digital silence gaps",
+            "16-bit",
+            write(work / "gaps-good-zero.wav", gapped(m, np.zeros), peak=0),
+        )
+    )
+    tpdf = reader((rng.random(1 << 18) - rng.random(1 << 18)) / 32768)
+    out.append(
+        (
+            "gaps",
+            "good: TPDF dither in gaps",
+            "16-bit",
+            write(work / "gaps-good-tpdf.wav", gapped(m, tpdf), peak=0),
+        )
+    )
+    noise = reader(rng.normal(size=1 << 18) * 10 ** (-100 / 20))
+    out.append(
+        (
+            "gaps",
+            "good: -100 dBFS noise in gaps",
+            "24-bit",
+            write(work / "gaps-good-noise24.wav", gapped(m, noise), subtype="PCM_24", peak=0),
+        )
+    )
     return out
 
 
@@ -575,7 +699,9 @@ FAMILIES: dict[str, Callable[..., list[Case]]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--work", type=Path, help="where the files go (default: a temporary dir)")
     parser.add_argument("--only", default="", help="comma-separated families (default: all)")
     parser.add_argument("--sstv-python", help="a python with pysstv and pillow (a throwaway venv)")
