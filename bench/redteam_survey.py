@@ -583,6 +583,25 @@ def soxpcm(work: Path, rng: np.random.Generator) -> list[Case]:
             mp3 = work / f"soxpcm-{name}.mp3"
             run(["lame", "--quiet", "-b", "64", str(src), str(mp3)])
             out.append(("soxpcm", name, "MP3 64k", mp3))
+    for j, clip in enumerate(train_music(22050, 3)):
+        target = work / f"soxpcm-good-up{j}.wav"
+        run(
+            [
+                "sox",
+                str(clip),
+                "-b",
+                "16",
+                str(target),
+                "remix",
+                "-",
+                "rate",
+                "44100",
+                "trim",
+                "0",
+                "8",
+            ]
+        )
+        out.append(("soxpcm", "good: 22.05 kHz music resampled to 44.1 kHz", "-", target))
     return out
 
 
@@ -604,6 +623,13 @@ def law(work: Path, rng: np.random.Generator) -> list[Case]:
             wav = work / f"law-{name}-{label}.wav"
             wav.write_bytes(b"RIFF" + struct.pack("<I", len(riff)) + riff)
             out.append(("law", name, f"{label} WAV", wav))
+    music = train_music(RATE, 1)
+    if music and shutil.which("sox"):
+        for label, encoding, suffix in (("mu-law", "mu-law", "au"), ("mu-law", "mu-law", "wav"),
+                                        ("A-law", "a-law", "wav")):  # fmt: skip
+            target = work / f"law-good-{encoding}.{suffix}"
+            run(["sox", str(music[0]), "-e", encoding, "-r", "8000", "-c", "1", str(target)])
+            out.append(("law", f"good: music as {label}", f"{label} {suffix.upper()}", target))
     return out
 
 
@@ -634,62 +660,143 @@ def reader(values: Float) -> Callable[[int], Float]:
     return fill
 
 
+def stored(path: Path, lsb: Float, bits: int) -> Path:
+    """``lsb`` (in steps of a ``bits``-bit file) written exactly, no scaling or rounding by
+    libsndfile (its float-to-integer conversion would decide what a gap holds)."""
+    values = np.round(lsb).astype(np.int32)
+    if bits == 24:
+        sf.write(path, values << 8, RATE, subtype="PCM_24")
+    else:
+        sf.write(path, values.astype(np.int16), RATE, subtype="PCM_16")
+    return path
+
+
 def gaps(work: Path, rng: np.random.Generator) -> list[Case]:
     paths = train_music(RATE, 3)
     if not paths:
         print("skipped gaps: no train music")
         return []
+
+    def in_lsb(path: Path, bits: int) -> Float:
+        m = load(path)
+        return np.asarray(0.8 * m / np.abs(m).max() * 2 ** (bits - 1), dtype=np.float64)
+
     out: list[Case] = []
     for i, name in enumerate(PAYLOADS):
-        m = load(paths[i % len(paths)])
-        m = 0.8 * m / np.abs(m).max()
-        bits_fill = reader((2.0 * bits_of(payload(name, 4096)) - 1) / 32768)
+        clip = paths[i % len(paths)]
+        bits_fill = reader(2.0 * bits_of(payload(name, 4096)).astype(np.float64) - 1)
         low_bytes = np.frombuffer(payload(name, 1 << 16), np.uint8).astype(np.float64)
-        bytes_fill = reader((low_bytes - 128) / 2**23)
-        out.append(
-            (
-                "gaps",
-                name,
-                "16-bit +-1 LSB",
-                write(work / f"gaps16-{name}.wav", gapped(m, bits_fill), peak=0),
-            )
+        x16 = gapped(in_lsb(clip, 16), bits_fill)
+        out.append(("gaps", name, "16-bit +-1 LSB", stored(work / f"gaps16-{name}.wav", x16, 16)))
+        x24 = gapped(in_lsb(clip, 24), reader(low_bytes - 128))
+        out.append(("gaps", name, "24-bit low byte", stored(work / f"gaps24-{name}.wav", x24, 24)))
+    m16, m24 = in_lsb(paths[0], 16), in_lsb(paths[0], 24)
+    n = 1 << 18
+    goods = {
+        "digital silence": (m16, np.zeros(n), 16),
+        "TPDF dither": (m16, rng.random(n) + rng.random(n) - 1, 16),
+        "-90 dBFS noise (1 LSB rms)": (m16, rng.normal(size=n), 16),
+        "-100 dBFS noise": (m24, rng.normal(size=n) * 10 ** (-100 / 20) * 2**23, 24),
+    }
+    for label, (music, fill, bits) in goods.items():
+        path = stored(
+            work / f"gaps-good-{label.split()[0]}{bits}.wav", gapped(music, reader(fill)), bits
         )
-        out.append(
-            (
-                "gaps",
-                name,
-                "24-bit low byte",
-                write(work / f"gaps24-{name}.wav", gapped(m, bytes_fill), subtype="PCM_24", peak=0),
-            )
-        )
-    m = 0.8 * load(paths[0]) / np.abs(load(paths[0])).max()
-    out.append(
-        (
-            "gaps",
-            "good: digital silence gaps",
-            "16-bit",
-            write(work / "gaps-good-zero.wav", gapped(m, np.zeros), peak=0),
-        )
-    )
-    tpdf = reader((rng.random(1 << 18) - rng.random(1 << 18)) / 32768)
-    out.append(
-        (
-            "gaps",
-            "good: TPDF dither in gaps",
-            "16-bit",
-            write(work / "gaps-good-tpdf.wav", gapped(m, tpdf), peak=0),
-        )
-    )
-    noise = reader(rng.normal(size=1 << 18) * 10 ** (-100 / 20))
-    out.append(
-        (
-            "gaps",
-            "good: -100 dBFS noise in gaps",
-            "24-bit",
-            write(work / "gaps-good-noise24.wav", gapped(m, noise), subtype="PCM_24", peak=0),
-        )
-    )
+        out.append(("gaps", f"good: {label} in gaps", f"{bits}-bit", path))
     return out
+
+
+# ---------------------------------------------------------------- candidate measures (--measure)
+# One number per family that a rule could read, printed beside the verdict; no rule uses them.
+
+
+def side_channel(path: Path) -> str:
+    """The side (L-R) against the mid, and how white it is: bytes as PCM are white and flat,
+    a real mix's side is music (correlated neighbours, a sloped spectrum)."""
+    x, _ = sf.read(path, dtype="float64", always_2d=True)
+    if x.shape[1] != 2:
+        return ""
+    side, mid = (x[:, 0] - x[:, 1]) / 2, (x[:, 0] + x[:, 1]) / 2
+    lag1 = np.corrcoef(side[:-1], side[1:])[0, 1]
+    _, power = scipy.signal.welch(side, nperseg=2048)
+    flatness = np.exp(np.mean(np.log(power[1:] + 1e-20))) / np.mean(power[1:])
+    level = 20 * np.log10(rms(side) / rms(mid))
+    return f"S/M {level:.0f} dB, S lag-1 {lag1:.2f}, S flatness {flatness:.2f}"
+
+
+def whitened(x: Float, order: int = 24) -> Float:
+    """The linear-prediction residual (the music's spectral envelope removed)."""
+    head = x[: min(x.size, RATE)]
+    spectrum = np.fft.rfft(head, 2 * head.size)
+    r = np.fft.irfft(np.abs(spectrum) ** 2)[: order + 1]
+    toeplitz = r[np.abs(np.subtract.outer(np.arange(order), np.arange(order)))]
+    a = np.linalg.solve(toeplitz + 1e-9 * np.eye(order) * r[0], r[1 : order + 1])
+    return np.asarray(scipy.signal.lfilter(np.concatenate([[1.0], -a]), [1.0], x), dtype=np.float64)
+
+
+def block_repetition(path: Path) -> str:
+    """Mean |correlation| of neighbouring blocks of the whitened signal: a short spreading code
+    repeats every bit, noise never does."""
+    e = whitened(load(path))
+    parts = []
+    for size in (1024, 2048, 4096):
+        b = e[: e.size // size * size].reshape(-1, size)
+        num = np.abs(np.sum(b[:-1] * b[1:], axis=1))
+        den = np.sqrt(np.sum(b[:-1] ** 2, axis=1) * np.sum(b[1:] ** 2, axis=1)) + 1e-20
+        parts.append(f"{size}: {np.mean(num / den):.3f}")
+    return "block corr " + ", ".join(parts)
+
+
+def echo_delays(path: Path) -> str:
+    """Per 4096-sample segment the cepstral peak at 20-150 samples: echo hiding's two fixed
+    delays come back segment after segment; a flanger's delay wanders, reverb has no peak."""
+    x = load(path)
+    segments = x[: x.size // 4096 * 4096].reshape(-1, 4096) * np.hanning(4096)
+    spectra = np.log(np.abs(np.fft.rfft(segments, axis=1)) + 1e-9)
+    cepstra = np.fft.irfft(spectra, axis=1)[:, 20:150]
+    strong = cepstra.max(axis=1) / (cepstra.std(axis=1) + 1e-12) > 4
+    _, counts = np.unique(cepstra.argmax(axis=1)[strong] + 20, return_counts=True)
+    top = np.sort(counts)[::-1][:2].sum() if counts.size else 0
+    return f"strong {strong.sum()}/{strong.size} segments, {top} at the two commonest delays"
+
+
+def block_edges(path: Path) -> str:
+    """Mean |first difference| at multiples of a block length over the mean elsewhere: blocks
+    rebuilt one by one (phase coding) do not join."""
+    d = np.abs(np.diff(load(path)))
+    ratio, size = max((np.mean(d[n - 1 :: n]) / np.mean(d), n) for n in (1024, 2048, 4096, 8192))
+    return f"edge ratio {ratio:.2f} at {size}"
+
+
+def decimated(path: Path) -> str:
+    """Every other sample (both phases): data as PCM slowed by 2 is white and flat-topped
+    again there; music resampled up stays correlated."""
+    x = load(path)
+    parts = []
+    for phase in (0, 1):
+        y = x[phase::2] - x[phase::2].mean()
+        kurtosis = np.mean(y**4) / np.mean(y**2) ** 2
+        parts.append(f"lag-1 {np.corrcoef(y[:-1], y[1:])[0, 1]:.2f} kurt {kurtosis:.2f}")
+    return "decimated: " + " / ".join(parts)
+
+
+def gap_values(path: Path) -> str:
+    """The stored values in the first gap (1.6-2.0 s): how many, how often zero, how one-sided."""
+    info = sf.info(path)
+    x, rate = sf.read(path, dtype="int32", always_2d=True)
+    shift = 8 if info.subtype == "PCM_24" else 16
+    g = (x[int(1.6 * rate) : int(2.0 * rate), 0].astype(np.int64) >> shift).astype(np.float64)
+    lean = g.mean() / max(np.sqrt(np.mean(g**2)), 1e-9)
+    return (
+        f"{np.unique(g).size} values in [{g.min():.0f}, {g.max():.0f}], "
+        f"zero share {np.mean(g == 0):.2f}, mean/rms {lean:.2f}"
+    )
+
+
+MEASURES: dict[str, Callable[[Path], str]] = {
+    "stereo": side_channel, "spread": block_repetition, "phase": lambda p: (
+        echo_delays(p) + "; " + block_edges(p)), "soxpcm": decimated, "gaps": gap_values,
+}  # fmt: skip
 
 
 FAMILIES: dict[str, Callable[..., list[Case]]] = {
@@ -706,14 +813,15 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated families (default: all)")
     parser.add_argument("--sstv-python", help="a python with pysstv and pillow (a throwaway venv)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--measure", action="store_true", help="add a candidate measure column")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="redteam-"))
     work.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     chosen = [f for f in (args.only.split(",") if args.only else FAMILIES) if f]
     results = (work / "results.jsonl").open("a")
-    print("| family | payload | level | decision | findings (suspicious+) |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| family | payload | level | decision | findings (suspicious+) | measure |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for family in chosen:
         make = FAMILIES[family]
         started = time.time()
@@ -722,9 +830,13 @@ def main() -> None:
             verdict = validate_path(path)
             codes = sorted({f.code for f in verdict.findings if f.severity >= Severity.SUSPICIOUS})
             decision = "accept" if verdict.decision is Decision.ACCEPT else verdict.decision.value
-            print(f"| {fam} | {name} | {level} | {decision} | {', '.join(codes)} |", flush=True)
+            measure = MEASURES[fam](path) if args.measure and fam in MEASURES else ""
+            print(
+                f"| {fam} | {name} | {level} | {decision} | {', '.join(codes)} | {measure} |",
+                flush=True,
+            )
             row = {"family": fam, "payload": name, "level": level, "file": str(path),
-                   "decision": decision, "codes": codes}  # fmt: skip
+                   "decision": decision, "codes": codes, "measure": measure}  # fmt: skip
             results.write(json.dumps(row) + "\n")
             results.flush()
         print(f"<!-- {family}: {len(cases)} cases in {time.time() - started:.0f} s -->", flush=True)
