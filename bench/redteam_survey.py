@@ -435,6 +435,11 @@ def spread(work: Path, rng: np.random.Generator) -> list[Case]:
                     write(work / f"dsss-{name}{db}.wav", under(dsss, m, db)),
                 )
             )
+        # the sender's counter: a code that never repeats (a keyed PN generator, as GPS's)
+        long_code = np.where(np.random.default_rng(6).random(bits.size * 2048) < 0.5, -1.0, 1.0)
+        keyed = (long_code * np.repeat(2.0 * bits - 1, 2048))[: m.size]
+        path = write(work / f"dsss-{name}-long.wav", under(keyed, m, -25))
+        out.append(("spread", name, "DSSS -25 dB, code never repeats", path))
     m = load(paths[0])
     white = rng.normal(size=m.size)
     pink = np.fft.irfft(np.fft.rfft(white) / np.sqrt(np.arange(m.size // 2 + 1) + 1), n=m.size)
