@@ -19,6 +19,7 @@ from audiomodel.sample_kernels import (
     monotone_runs,
     neighbour_sums,
     render_int16,
+    sort_moves,
     sum_channels,
     zero_edges,
 )
@@ -273,6 +274,68 @@ def test_held_moves_are_the_loud_held_values_and_the_moves_numpy_finds(
     np.testing.assert_array_equal(left[:n], values[moved])
     np.testing.assert_array_equal(leap[:n], leaps[moved])
     assert n > 0 and loud_held.sum() > 0
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_sort_moves_counts_what_numpy_counts_of_the_moves(channels: int) -> None:
+    rng = np.random.default_rng(50 + channels)
+    # a staircase of held levels left by leaps of every size, crests (a peak straddled by two
+    # equal samples), a clip ceiling, and noise
+    frames = 6000
+    levels = rng.choice([-9000, -3000, -40, 0, 25, 2500, 7000, 12000], size=frames // 3)
+    ints = np.repeat(levels, 3)[:, None].repeat(channels, axis=1).astype(np.int16)
+    ints[:2000] += rng.integers(-3, 4, (2000, channels)).astype(np.int16)
+    for peak in range(2100, 5800, 37):
+        ints[peak - 3 : peak + 3] = np.array([0, 4000, 9000, 9000, 4000, 0])[:, None]
+    ints[5900:5950] = 32767
+    flat = ints.reshape(-1)
+    cell_values = 500 * channels
+    cells = flat.size // cell_values
+    held = np.flatnonzero(flat[channels:] == flat[:-channels]) + channels
+    at = np.empty(held.size, dtype=np.intp)
+    value = np.empty(held.size, dtype=np.int32)
+    move = np.empty(held.size, dtype=np.int32)
+    loud = np.zeros(cells, dtype=np.int64)
+    none = np.zeros(0, dtype=np.intp)
+    moved = held_moves(flat, held, channels, 2048, cell_values, none, loud, at, value, move)
+    grid = flat.reshape(cells, cell_values)
+    top = grid.max(axis=1).astype(np.int32) - 64
+    bottom = grid.min(axis=1).astype(np.int32) + 64
+    # the numpy expressions the kernel replaces (WindowAnalyzer._cells before it)
+    h, v, leap = at[:moved].copy(), value[:moved].copy(), move[:moved].copy()
+    cell_of = h // cell_values
+    inside = (v < top[cell_of]) & (v > bottom[cell_of])
+    h, v, leap, cell_of = h[inside], v[inside], leap[inside], cell_of[inside]
+    expected_moves = np.bincount(cell_of, minlength=cells)
+    expected_glides = np.bincount(cell_of[np.abs(leap) < 6144], minlength=cells)
+    expected_left = np.bincount(cell_of * 256 + (v >> 8) + 128, minlength=cells * 256)
+    big = np.abs(leap) >= 2048
+    before = h - 3 * channels
+    after = np.minimum(h + 2 * channels, flat.size - 1)
+    two_back = flat[np.maximum(h - 2 * channels, 0)].astype(np.int32)
+    entry = v - two_back
+    rise = two_back - flat[np.maximum(before, 0)].astype(np.int32)
+    fall = flat[after].astype(np.int32) - (v + leap)
+    crest = (before >= 0) & (h + 2 * channels < flat.size) & (entry != 0)
+    crest &= ((entry > 0) != (leap > 0)) & ((rise > 0) == (entry > 0)) & (rise != 0)
+    crest &= ((fall > 0) == (leap > 0)) & (fall != 0)
+    expected_crests = np.bincount(cell_of[big & crest], minlength=cells)
+    big &= ~crest
+
+    counts = [np.zeros(cells, dtype=np.int64) for _ in range(3)]
+    left = np.zeros((cells, 256), dtype=np.int64)
+    steps = sort_moves(
+        flat, at, value, move, moved, channels, cell_values, top, bottom, 6144, 2048,
+        counts[0], counts[1], left, counts[2],
+    )  # fmt: skip
+    np.testing.assert_array_equal(counts[0], expected_moves)
+    np.testing.assert_array_equal(counts[1], expected_glides)
+    np.testing.assert_array_equal(left.reshape(-1), expected_left)
+    np.testing.assert_array_equal(counts[2], expected_crests)
+    np.testing.assert_array_equal(at[:steps], h[big])
+    np.testing.assert_array_equal(move[:steps], leap[big])
+    assert expected_crests.sum() > 10 and steps > 10 and (~inside).any()
+    assert expected_glides.sum() < expected_moves.sum()
 
 
 @pytest.mark.parametrize(

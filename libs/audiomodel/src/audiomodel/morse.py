@@ -109,7 +109,10 @@ class MorseScanner:
         self._next = 0
         self._pending: list[npt.NDArray[np.number]] = []
         self._pending_size = 0
-        self._kept: list[npt.NDArray[np.float32]] = []  # every kept sample, read again if gated in
+        # Every kept sample as the caller gave it (the validator's integer channel sums), read
+        # again if gated in: converted to float32 only then, and the gate converts the half it
+        # reads (the same floats either way: a sum of 16-bit channels is exact in float32).
+        self._kept: list[npt.NDArray[np.number]] = []
         self._tail = np.zeros(0, dtype=np.float32)
         self._gate_window = np.hanning(GATE_FRAME).astype(np.float32)
         self._gate_next = 0
@@ -130,10 +133,10 @@ class MorseScanner:
         element of 60 wpm still spans two of these 11.6 ms frames, a dah five."""
         if not self._pending:
             return
-        batch = np.concatenate(self._pending).astype(np.float32)
+        batch = np.concatenate(self._pending)
         self._pending, self._pending_size = [], 0
         self._kept.append(batch)
-        y = np.concatenate([self._tail, batch[self._gate_next :: 2]])
+        y = np.concatenate([self._tail, batch[self._gate_next :: 2].astype(np.float32)])
         self._gate_next = (self._gate_next - batch.size) % 2
         count = y.size // GATE_FRAME
         self._tail = y[count * GATE_FRAME :]
@@ -149,7 +152,7 @@ class MorseScanner:
         # DC and the real Nyquist bin (noisier than the others) are no tone
         if self._onsets[1:-1].max(initial=0) < MIN_ONSETS:
             return []
-        y = np.concatenate(self._kept)
+        y = np.concatenate(self._kept).astype(np.float32)
         count = (y.size - FRAME) // HOP + 1
         if count <= 0:
             return []

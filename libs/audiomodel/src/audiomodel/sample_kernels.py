@@ -458,3 +458,61 @@ def held_moves(
             leaps[moved] = leap
             moved += 1
     return moved
+
+
+@numba.njit(cache=True, nogil=True)
+def sort_moves(
+    flat: npt.NDArray[np.int16],
+    at: npt.NDArray[np.intp],
+    values: npt.NDArray[np.int32],
+    leaps: npt.NDArray[np.int32],
+    moved: int,
+    channels: int,
+    cell_values: int,
+    top: npt.NDArray[np.int32],
+    bottom: npt.NDArray[np.int32],
+    glide_leap: int,
+    step_leap: int,
+    moves: npt.NDArray[np.int64],
+    glides: npt.NDArray[np.int64],
+    left: npt.NDArray[np.int64],
+    crests: npt.NDArray[np.int64],
+) -> int:
+    """The first ``moved`` moves :func:`held_moves` found, sorted in one pass: those whose held
+    value lies strictly between its cell's ``bottom`` and ``top`` (a clip ceiling's band is no
+    move) counted per cell into ``moves``, those under ``glide_leap`` into ``glides``, their
+    levels by high byte (-128..127, per cell) into ``left`` (cells, 256); of the leaps of
+    ``step_leap`` or more, the crests (a peak straddled by two equal samples: the entry, rise
+    and fall around the pair as ``WindowAnalyzer._cells`` reads them) counted into ``crests``
+    and the rest, the steps, written back to the front of ``at`` and ``leaps`` in order;
+    returns how many steps."""
+    size = flat.size
+    steps = 0
+    for j in range(moved):
+        p = at[j]
+        v = np.int64(values[j])
+        leap = np.int64(leaps[j])
+        cell = p // cell_values
+        if not (v < top[cell] and v > bottom[cell]):
+            continue
+        moves[cell] += 1
+        if abs(leap) < glide_leap:
+            glides[cell] += 1
+        left[cell, (v >> 8) + 128] += 1
+        if abs(leap) < step_leap:
+            continue
+        before = p - 3 * channels
+        two_back = np.int64(flat[max(p - 2 * channels, 0)])
+        entry = v - two_back
+        rise = two_back - np.int64(flat[max(before, 0)])
+        fall = np.int64(flat[min(p + 2 * channels, size - 1)]) - (v + leap)
+        crest = before >= 0 and p + 2 * channels < size and entry != 0
+        crest = crest and ((entry > 0) != (leap > 0)) and ((rise > 0) == (entry > 0))
+        crest = crest and rise != 0 and ((fall > 0) == (leap > 0)) and fall != 0
+        if crest:
+            crests[cell] += 1
+            continue
+        at[steps] = p
+        leaps[steps] = leap
+        steps += 1
+    return steps

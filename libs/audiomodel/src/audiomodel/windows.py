@@ -91,6 +91,7 @@ from audiomodel.sample_kernels import (
     loud_zero_neighbours,
     monotone_runs,
     neighbour_sums,
+    sort_moves,
 )
 
 __all__ = ["ByteMap", "WindowAnalyzer", "WindowReport", "longest_run"]
@@ -574,46 +575,44 @@ class WindowAnalyzer:
                 flat, held, ch, self._loud, samples_per_cell, cuts, loud_held, at, left_value, move
             )
             sums[:, _HELD] += loud_held
-            held, values, leap = at[:moved], left_value[:moved], move[:moved]
             levels = np.zeros((cells, 256), dtype=np.uint16)
-            if held.size:
+            steps = 0
+            if moved:
                 # A clip ceiling holds by design: the cell's own extremes, and the band that
                 # dither scatters them over, are neither steps nor moves of a held level (see
-                # CEILING_DITHER_LSB).
-                cell_of = held // samples_per_cell
+                # CEILING_DITHER_LSB). A crest straddled by two equal samples is no step (see
+                # the note on crests). Moves, glides, levels left, crests and steps in one
+                # compiled pass.
                 grid = flat.reshape(cells, samples_per_cell)
                 top = grid.max(axis=1).astype(np.int32) - self._ceiling_band
                 bottom = grid.min(axis=1).astype(np.int32) + self._ceiling_band
-                inside = (values < top[cell_of]) & (values > bottom[cell_of])
-                held, values, leap, cell_of = (
-                    held[inside],
-                    values[inside],
-                    leap[inside],
-                    cell_of[inside],
+                moves = np.zeros(cells, dtype=np.int64)
+                glides = np.zeros(cells, dtype=np.int64)
+                left = np.zeros((cells, 256), dtype=np.int64)
+                crests = np.zeros(cells, dtype=np.int64)
+                steps = sort_moves(
+                    flat,
+                    at,
+                    left_value,
+                    move,
+                    moved,
+                    ch,
+                    samples_per_cell,
+                    top,
+                    bottom,
+                    GLIDE_LEAP,
+                    STEP_LEAP,
+                    moves,
+                    glides,
+                    left,
+                    crests,
                 )
-                sums[:, _MOVES] += np.bincount(cell_of, minlength=cells)
-                glide = np.abs(leap) < GLIDE_LEAP
-                sums[:, _GLIDES] += np.bincount(cell_of[glide], minlength=cells)
-                # the levels left, by high byte in level order (-128..127)
-                left = np.bincount(cell_of * 256 + (values >> 8) + 128, minlength=cells * 256)
-                levels = np.minimum(left.reshape(cells, 256), np.iinfo(np.uint16).max).astype(
-                    np.uint16
-                )
-                big = np.abs(leap) >= STEP_LEAP
-                # A crest straddled by two equal samples is no step (see the note on crests).
-                before = held - 3 * ch
-                after = np.minimum(held + 2 * ch, flat.size - 1)
-                entry = values - flat[np.maximum(held - 2 * ch, 0)].astype(np.int32)
-                rise = flat[np.maximum(held - 2 * ch, 0)].astype(np.int32) - flat[
-                    np.maximum(before, 0)
-                ].astype(np.int32)
-                fall = flat[after].astype(np.int32) - (values + leap)
-                crest = (before >= 0) & (held + 2 * ch < flat.size) & (entry != 0)
-                crest &= ((entry > 0) != (leap > 0)) & ((rise > 0) == (entry > 0)) & (rise != 0)
-                crest &= ((fall > 0) == (leap > 0)) & (fall != 0)
-                sums[:, _CRESTS] += np.bincount(cell_of[big & crest], minlength=cells)
-                big &= ~crest
-                held, leap, cell_of = held[big], leap[big], cell_of[big]
+                sums[:, _MOVES] += moves
+                sums[:, _GLIDES] += glides
+                sums[:, _CRESTS] += crests
+                levels = np.minimum(left, np.iinfo(np.uint16).max).astype(np.uint16)
+            held, leap = at[:steps], move[:steps]
+            cell_of = held // samples_per_cell
             self._move_levels.append(levels)
             if held.size:
                 sums[:, _STEPS] += np.bincount(cell_of, minlength=cells)
