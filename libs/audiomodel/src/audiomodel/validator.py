@@ -26,6 +26,7 @@ from soundfile import _snd as sf_lib
 from threadpoolctl import ThreadpoolController
 
 from audiomodel.adpcm import IMA, AdpcmScanner
+from audiomodel.block_codes import MAX_CODE_BYTES, ms_adpcm_findings
 from audiomodel.codec_draws import OpusDraws
 from audiomodel.companded import COMPANDED_SUBTYPES, CodeScanner
 from audiomodel.container import ContainerReport, inspect_container
@@ -417,6 +418,12 @@ def _decode_and_measure(
         lap("signal")
     if envelopes is not None:
         analysis.findings.extend(envelopes.report())
+    coded = analysis.container.coded if analysis.container is not None else None
+    if subtype == "MS_ADPCM" and coded is not None:
+        # bytes written as MS ADPCM codes, read from the file (audiomodel.block_codes)
+        stream.seek(coded.data_offset)
+        raw = stream.read(min(coded.data_size, MAX_CODE_BYTES))
+        analysis.findings.extend(ms_adpcm_findings(raw, coded))
     # -- data sent as sound: demodulation stops at the time budget's deadline --------------
     mark = time.perf_counter()
     clipped = any(f.code == "signal.clipping" for f in analysis.signal.findings)
