@@ -225,3 +225,14 @@ def test_sound_through_oki_is_not_data() -> None:
         scanner = _scan(_decoded(_vox_decoded(vox)))
         assert any(m is not None and m.fits for _, m in scanner.windows), name
         assert scanner.report() == [], name
+
+
+@needs_sox
+def test_a_file_signature_at_the_start_of_a_vox_is_named() -> None:
+    # A .vox has no header: its decoder starts from 0 at the smallest step, so the first nibble
+    # is read from there and the file's first byte comes back whole.
+    header = b"\x7fELF\x02\x01\x01" + bytes(9) + struct.pack("<HHI", 2, 62, 1) + bytes(40)
+    body = bytes(np.random.default_rng(4).integers(0, 8, 4 * RATE, dtype=np.uint8))  # quiet codes
+    found = _scan(_decoded(_vox_decoded(header + body))).report()
+    assert found and found[0].evidence["payload"] == "elf"
+    assert "OKI" in str(found[0].evidence["stored_as"])

@@ -76,12 +76,17 @@ class AdpcmDecoder:
     16), which turns other audio away before a stretch is tracked."""
     high_nibble_first: bool = False
     """How its files pack two codes a byte (a WAV's IMA blocks: low nibble first; .vox: high)."""
+    starts_silent: bool = False
+    """A headerless stream: the decoder starts from a sample of 0 (and its smallest step), so
+    the first sample's code is read from 0 and a file's first byte comes back whole."""
 
 
 IMA = AdpcmDecoder("IMA ADPCM", IMA_MOVES, IMA_INDEX_MOVE)
 # OKI/Dialogic ADPCM (.vox, sox -e oki-adpcm): 49 steps of a 12-bit decoder, the same index
 # moves, no block headers (one stream from the file's first nibble, high nibble first)
-OKI = AdpcmDecoder("OKI/Dialogic ADPCM", OKI_MOVES, IMA_INDEX_MOVE, 16, high_nibble_first=True)
+OKI = AdpcmDecoder(
+    "OKI/Dialogic ADPCM", OKI_MOVES, IMA_INDEX_MOVE, 16, high_nibble_first=True, starts_silent=True
+)
 DECODERS = (IMA, OKI)
 
 WINDOW_S = 1.0
@@ -122,18 +127,22 @@ def ima_codes(
     settle: bool = True,
     give_up: int = -1,
     decoder: AdpcmDecoder = IMA,
+    from_silence: bool = False,
 ) -> tuple[npt.NDArray[np.int8], int]:
     """The ``decoder``'s code (IMA ADPCM by default) of each sample of one channel
     (``AMBIGUOUS``, ``RESTART`` where none
     or several fit) and the count of restarts, the step index unknown at the start. ``settle``:
     read the ambiguous codes again from what follows them (a stream's first codes, unclear
     while every index is alive, are then known). ``give_up``: stop once the restarts pass it
-    (the count returned is then more than ``give_up``; the codes are not all read)."""
+    (the count returned is then more than ``give_up``; the codes are not all read).
+    ``from_silence``: ``samples[0]`` is a headerless stream's starting state (0, step index 0),
+    not a sample of its own."""
     codes = np.empty(samples.shape[0], dtype=np.int8)
     if samples.shape[0] == 0:
         return codes, 0
     moves, index_move = decoder.moves, decoder.index_move
     alive = np.zeros(moves.shape[0], dtype=np.bool_)
+    alive[0] = from_silence  # (the stream's start: its first sample is 0, its index 0)
     ints = np.ascontiguousarray(samples, dtype=np.int16)
     rows = ints.shape[0] if settle else 0
     history = np.zeros((rows, moves.shape[0]), dtype=np.bool_)
@@ -263,7 +272,7 @@ class AdpcmScanner:
         self.rate = sample_rate
         self.byte_map = byte_map
         self.decoders = decoders
-        self._decoded_by: list[str] = []  # the decoder each fitting window's codes were read for
+        self._decoded_by: list[str] = []  # per window: the decoder its codes were read for, or ""
         self.window = max(1, round(WINDOW_S * sample_rate))
         self._pending: list[npt.NDArray[np.int16]] = []
         self._pending_len = 0
@@ -310,9 +319,12 @@ class AdpcmScanner:
         decoder = self._decoded_here(samples[:, 0])
         if decoder is not None:
             as_decoded = True
-            self._decoded_by.append(decoder.name)
             for channel in samples.T:
-                codes, restarts = ima_codes(channel[:MEASURED_SAMPLES], decoder=decoder)
+                read = channel[:MEASURED_SAMPLES]
+                from_silence = decoder.starts_silent and self._frames == 0
+                if from_silence:  # the decoder's state before the track's first sample
+                    read = np.concatenate([np.zeros(1, np.int16), read[:-1]])
+                codes, restarts = ima_codes(read, decoder=decoder, from_silence=from_silence)
                 window, packed = window_adpcm(codes, restarts, decoder)
                 if measured is None or (window.data and not measured.data):
                     measured = window
@@ -325,6 +337,7 @@ class AdpcmScanner:
                         carved += bytes_[: len(packed[0])]
                         carved += bytes(max(0, len(packed[0]) - len(bytes_)))
         self.windows.append((self._frames, measured))
+        self._decoded_by.append(decoder.name if decoder is not None else "")
         self._as_decoded.append(as_decoded)
         self._frames += samples.shape[0]
 
@@ -393,8 +406,9 @@ class AdpcmScanner:
         sign = float(np.median([m.sign_memory for m in run]))
         magnitude = float(np.median([m.magnitude_memory for m in run]))
         printable = float(np.median([m.printable for m in run]))
-        names = self._decoded_by or [self.decoders[0].name]
-        codec = max(set(names), key=names.count)
+        names = [name for name in self._decoded_by[first : last + 1] if name]
+        names = names or [self.decoders[0].name]
+        codec = max(sorted(set(names)), key=names.count)  # (sorted: ties read the same every run)
         start = self.windows[first][0]
         end = self.windows[last + 1][0] if last + 1 < len(self.windows) else self._frames
         evidence: dict[str, int | float | str] = {
