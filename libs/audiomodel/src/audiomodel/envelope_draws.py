@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from audiomodel.findings import Finding, finding
 
-__all__ = ["GSM_RATE", "EnvelopeDraws", "frame_lars"]
+__all__ = ["GSM_RATE", "EnvelopeDraws", "frame_lags", "lars_from_lags"]
 
 GSM_RATE = 8000
 FRAME = 160  # GSM 06.10's frame: 20 ms at 8 kHz
@@ -48,17 +48,23 @@ MIN_JUMP = 0.55
 # Bytes 0.07-0.11; sound 0.33 or more
 MAX_MEMORY = 0.25
 MAX_FRAMES = 30_000  # ten minutes of frames are enough to judge a track
+BATCH_FRAMES = 500  # frames measured together (ten seconds)
 REFLECTION_BOUND = 0.999  # keeps a LAR finite where a frame is one pure tone
 
 
-def frame_lars(frames: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """The eight LARs of each frame (rows: 160 pre-emphasised samples), by the autocorrelation
-    method and Levinson's recursion, all frames at once; silent frames read 0."""
-    lags = np.stack(
-        [np.einsum("ij,ij->i", frames[:, : FRAME - k], frames[:, k:]) for k in range(ORDER + 1)],
-        axis=1,
-    )
-    count = frames.shape[0]
+def frame_lags(frames: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
+    """The autocorrelation of each frame (rows) at lags 0-8 (nine products summed along the
+    rows: cheaper than a padded FFT of every frame at this order)."""
+    lags = np.empty((frames.shape[0], ORDER + 1))
+    for k in range(ORDER + 1):
+        lags[:, k] = np.einsum("ij,ij->i", frames[:, : FRAME - k], frames[:, k:])
+    return lags
+
+
+def lars_from_lags(lags: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The eight LARs of each frame from its lags, by Levinson's recursion, all frames at
+    once; silent frames read 0."""
+    count = lags.shape[0]
     predictor = np.zeros((count, ORDER + 1))
     predictor[:, 0] = 1.0
     error = lags[:, 0].copy()
@@ -83,41 +89,58 @@ class EnvelopeDraws:
     """The LARs of each 20 ms frame of an 8 kHz track's mono mix, in file order."""
 
     def __init__(self) -> None:
-        self._carry = np.zeros(0, dtype=np.float64)
+        self._carry = np.zeros(0, dtype=np.float32)
         self._last = 0.0  # the sample before the carry (for the pre-emphasis)
-        self._lars: list[npt.NDArray[np.float64]] = []
+        self._lags: list[npt.NDArray[np.float64]] = []
         self._sound: list[npt.NDArray[np.bool_]] = []
+        self._pending: list[npt.NDArray[np.int32]] = []
+        self._pending_samples = 0
         self.frames = 0
 
     def update(self, summed: npt.NDArray[np.int32]) -> None:
-        """Take a block of the mono mix (the channels' sum, as the signal stage has it)."""
+        """Take a block of the mono mix (the channels' sum, as the signal stage has it). The
+        blocks are measured ten seconds at a time (a few array passes for 500 frames, rather
+        than for each block's 25)."""
         if self.frames >= MAX_FRAMES or summed.size == 0:
             return
-        x = np.concatenate((self._carry, summed)) if self._carry.size else summed
+        self._pending.append(np.array(summed, dtype=np.int32))
+        self._pending_samples += summed.size
+        if self._pending_samples >= BATCH_FRAMES * FRAME:
+            self._measure_pending()
+
+    def _measure_pending(self) -> None:
+        if not self._pending:
+            return
+        x = np.concatenate([self._carry, np.concatenate(self._pending).astype(np.float32)])
+        self._pending, self._pending_samples = [], 0
         whole = x.shape[0] // FRAME * FRAME
         if whole:
-            block = np.asarray(x[:whole], dtype=np.float64)
+            # (single precision: 160 products a lag lose ~1e-5 of it, while the LARs are
+            # judged to a few hundredths; the recursion on the lags runs in double)
+            block = x[:whole]
             emphasised = block.copy()
-            emphasised[1:] -= PRE_EMPHASIS * block[:-1]
-            emphasised[0] -= PRE_EMPHASIS * self._last
+            emphasised[1:] -= np.float32(PRE_EMPHASIS) * block[:-1]
+            emphasised[0] -= np.float32(PRE_EMPHASIS * self._last)
             self._last = float(block[-1])
             frames = emphasised.reshape(-1, FRAME)
             mean_square = np.einsum("ij,ij->i", block.reshape(-1, FRAME), block.reshape(-1, FRAME))
             self._sound.append(mean_square / FRAME > MIN_MEAN_SQUARE)
-            self._lars.append(frame_lars(frames))
+            self._lags.append(frame_lags(frames))  # (Levinson runs once, in measures())
             self.frames += frames.shape[0]
-        self._carry = np.asarray(x[whole:], dtype=np.float64)
+        self._carry = np.asarray(x[whole:], dtype=np.float32)
 
     def measures(self) -> tuple[float, float, int] | None:
         """(median LAR jump, median LAR memory, pairs of consecutive frames of sound), or None
         with too few pairs."""
-        if not self._lars:
+        self._measure_pending()
+        if not self._lags:
             return None
-        lars, sound = np.concatenate(self._lars), np.concatenate(self._sound)
+        sound = np.concatenate(self._sound)
         pairs = sound[:-1] & sound[1:]
         count = int(np.count_nonzero(pairs))
         if count < MIN_PAIRS:
             return None
+        lars = lars_from_lags(np.concatenate(self._lags))
         before, after = lars[:-1][pairs], lars[1:][pairs]
         jump = float(np.median(np.abs(after[:, :JUMP_LARS] - before[:, :JUMP_LARS])))
         memory = float(np.median([_correlation(before[:, j], after[:, j]) for j in range(ORDER)]))
