@@ -5,7 +5,9 @@ the file exactly while the samples look nothing like bytes: mu-law/A-law codes (
 codes expanded to 16-bit PCM), IMA ADPCM nibbles (as they are; decoded to 16-bit PCM at several
 rates, channel counts and block sizes; spliced into a good track), MP3 frame bodies behind valid
 headers, Opus packets in a valid Ogg stream (CELT, SILK and hybrid TOCs, 2.5-60 ms frames,
-frame-count codes 0-3, constant and varying packet sizes). Each is built here from four payloads
+frame-count codes 0-3, constant and varying packet sizes), and (session 16) MS ADPCM, G.721,
+G.723, OKI/Dialogic (.vox) and GSM 06.10 codes in their containers and decoded to 16-bit PCM.
+Each is built here from four payloads
 (random bytes as an encrypted payload, the head of numpy's largest shared library (ELF), this
 repository's Python source, that source compressed), judged by ``validate_path``, and printed as
 a table; then good audio from the dev corpus written with the same codecs by libsndfile (and
@@ -15,6 +17,8 @@ Usage::
 
     uv run --frozen python bench/codec_codes.py                 # 8 good files per codec
     uv run --frozen python bench/codec_codes.py --good 40
+    uv run --frozen python bench/codec_codes.py --only "gsm,oki,ms adpcm" --good 0
+    uv run --frozen python bench/codec_codes.py --no-attacks --only "gsm,vox" --good 20
 """
 
 from __future__ import annotations
