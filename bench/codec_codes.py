@@ -5,7 +5,9 @@ the file exactly while the samples look nothing like bytes: mu-law/A-law codes (
 codes expanded to 16-bit PCM), IMA ADPCM nibbles (as they are; decoded to 16-bit PCM at several
 rates, channel counts and block sizes; spliced into a good track), MP3 frame bodies behind valid
 headers, Opus packets in a valid Ogg stream (CELT, SILK and hybrid TOCs, 2.5-60 ms frames,
-frame-count codes 0-3, constant and varying packet sizes). Each is built here from four payloads
+frame-count codes 0-3, constant and varying packet sizes), and (session 16) MS ADPCM, G.721,
+G.723, OKI/Dialogic (.vox) and GSM 06.10 codes in their containers and decoded to 16-bit PCM.
+Each is built here from four payloads
 (random bytes as an encrypted payload, the head of numpy's largest shared library (ELF), this
 repository's Python source, that source compressed), judged by ``validate_path``, and printed as
 a table; then good audio from the dev corpus written with the same codecs by libsndfile (and
@@ -15,6 +17,8 @@ Usage::
 
     uv run --frozen python bench/codec_codes.py                 # 8 good files per codec
     uv run --frozen python bench/codec_codes.py --good 40
+    uv run --frozen python bench/codec_codes.py --only "gsm,oki,ms adpcm" --good 0
+    uv run --frozen python bench/codec_codes.py --no-attacks --only "gsm,vox" --good 20
 """
 
 from __future__ import annotations
@@ -99,8 +103,9 @@ def ima_adpcm_wav(data: bytes, rate: int = 8000, channels: int = 1, block: int =
 
 def _to_pcm16(wav: bytes) -> bytes:
     """A WAV converted to 16-bit PCM: by sox when it is installed (``sox in.wav -e signed -b 16
-    out.wav``, the brief's converter), else by libsndfile (the same IMA decoder's values)."""
-    if shutil.which("sox"):
+    out.wav``, the brief's converter) and reads the codec, else by libsndfile (the same IMA
+    decoder's values; G.721 and AU's G.723, which sox's WAV reader does not take)."""
+    if shutil.which("sox") and wav[:4] == b"RIFF" and struct.unpack("<H", wav[20:22])[0] != 0x40:
         with tempfile.TemporaryDirectory() as tmp:
             source, out = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
             source.write_bytes(wav)
@@ -119,6 +124,83 @@ def ima_as_pcm16(rate: int, channels: int, block: int) -> Callable[[bytes], byte
 
     def make(data: bytes) -> bytes:
         return _to_pcm16(ima_adpcm_wav(data, rate, channels, block))
+
+    return make
+
+
+# Bytes of each block's own header (the decoder's state, left as the encoder wrote it).
+_BLOCK_HEADER_BYTES = {"MS_ADPCM": 7, "IMA_ADPCM": 4}
+
+
+def coded_file(
+    subtype: str, rate: int = 8000, channels: int = 1, fmt: str = "WAV"
+) -> Callable[[bytes], bytes]:
+    """The bytes written over the codes of a file libsndfile encoded (silence, long enough):
+    every block header stays as the encoder wrote it, every code after it is the payload's
+    (repeated to the end of the data chunk). MS ADPCM and IMA ADPCM, GSM 6.10 (WAV 0x31: 65-byte
+    blocks of two frames), G.721 (WAV 0x40; AU), G.723 at 24 and 40 kb/s (AU)."""
+
+    def make(data: bytes) -> bytes:
+        buf = io.BytesIO()
+        frames = len(data) * 3 // channels
+        sf.write(buf, np.zeros((frames, channels)), rate, format=fmt, subtype=subtype)
+        coded = bytearray(buf.getvalue())
+        if fmt == "AU":
+            start, align = struct.unpack(">I", coded[4:8])[0], 1
+            end = len(coded)
+        else:
+            fmt_at, start = coded.find(b"fmt "), coded.find(b"data") + 8
+            align = struct.unpack("<H", coded[fmt_at + 20 : fmt_at + 22])[0]
+            end = start + struct.unpack("<I", coded[start - 4 : start])[0]
+        header = _BLOCK_HEADER_BYTES.get(subtype, 0) * channels
+        at, taken = start, 0
+        while at < end:
+            body = min(align, end - at) - header
+            piece = bytes(data[(taken + i) % len(data)] for i in range(body)) if body > 0 else b""
+            coded[at + header : at + header + len(piece)] = piece
+            at, taken = at + align, taken + len(piece)
+        return bytes(coded)
+
+    return make
+
+
+def vox_raw(data: bytes) -> bytes:
+    """The bytes as they are: a headerless OKI/Dialogic ADPCM (.vox) file is nothing but
+    nibbles (8 kHz is the convention; the receiver must be told)."""
+    return data
+
+
+def gsm_raw(data: bytes) -> bytes:
+    """The bytes as the frames of a headerless GSM 06.10 (.gsm) file: 33-byte frames, each
+    opening with the 0xD signature nibble, the payload in the other 260 bits."""
+    frames = []
+    for i in range(0, len(data), 33):
+        chunk = data[i : i + 33].ljust(33, b"\0")
+        frames.append(bytes([0xD0 | chunk[0] & 0x0F]) + chunk[1:])
+    return b"".join(frames)
+
+
+def _sox_to_pcm16(suffix: str, options: list[str]) -> Callable[[bytes], bytes]:
+    """A raw code stream (``.vox``, ``.gsm``) decoded by sox to 16-bit PCM."""
+
+    def make(data: bytes) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            source, out = Path(tmp) / f"in{suffix}", Path(tmp) / "out.wav"
+            source.write_bytes(data)
+            subprocess.run(
+                ["sox", "-V1", *options, str(source), "-e", "signed", "-b", "16", str(out)],
+                check=True,
+            )
+            return out.read_bytes()
+
+    return make
+
+
+def as_pcm16(make_coded: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+    """A coded file's codes decoded and written as 16-bit PCM."""
+
+    def make(data: bytes) -> bytes:
+        return _to_pcm16(make_coded(data))
 
     return make
 
@@ -264,6 +346,23 @@ DISGUISES: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
     "... 22.05 kHz mono, 1024-byte blocks": (".wav", ima_as_pcm16(22050, 1, 1024)),
     "... 48 kHz stereo, 2048-byte blocks": (".wav", ima_as_pcm16(48000, 2, 2048)),
     "... spliced into a good 44.1 kHz stereo track": (".wav", ima_spliced),
+    "IMA ADPCM source, 22.05 kHz mono, 1024-byte blocks": (".wav", ima_as_pcm16(22050, 1, 1024)),
+    "MS ADPCM codes (WAV 2)": (".wav", coded_file("MS_ADPCM")),
+    "MS ADPCM codes as 16-bit PCM, 8 kHz mono": (".wav", as_pcm16(coded_file("MS_ADPCM"))),
+    "... 44.1 kHz stereo": (".wav", as_pcm16(coded_file("MS_ADPCM", 44100, 2))),
+    "G.721 codes (WAV 0x40)": (".wav", coded_file("G721_32")),
+    "G.721 codes as 16-bit PCM": (".wav", as_pcm16(coded_file("G721_32"))),
+    "G.723 24 kb/s codes (AU)": (".au", coded_file("G723_24", fmt="AU")),
+    "G.723 40 kb/s codes as 16-bit PCM": (".wav", as_pcm16(coded_file("G723_40", fmt="AU"))),
+    "OKI ADPCM codes (raw .vox)": (".vox", vox_raw),
+    "OKI ADPCM codes as 16-bit PCM (sox)": (".wav", _sox_to_pcm16(".vox", ["-r", "8000"])),
+    "GSM 06.10 frames (WAV 0x31)": (".wav", coded_file("GSM610")),
+    "GSM 06.10 frames as 16-bit PCM (WAV 0x31)": (".wav", as_pcm16(coded_file("GSM610"))),
+    "GSM 06.10 frames (raw .gsm)": (".gsm", gsm_raw),
+    "GSM 06.10 frames as 16-bit PCM (sox, .gsm)": (
+        ".wav",
+        lambda data: _sox_to_pcm16(".gsm", [])(gsm_raw(data)),
+    ),
     "MP3 frame bodies": (".mp3", mp3_frames),
     "MP3 ancillary bytes (empty granules)": (".mp3", mp3_ancillary),
     "Opus CELT FB 20 ms, stereo, CBR 160 B": (".opus", opus_packets),
@@ -287,6 +386,13 @@ GOOD_CODECS: dict[str, tuple[str, str, int | None]] = {
     "A-law WAV 8 kHz": ("WAV", "ALAW", 8000),
     "IMA ADPCM WAV": ("WAV", "IMA_ADPCM", None),
     "IMA ADPCM WAV, decoded to 16-bit PCM": ("WAV", "IMA_ADPCM", None),
+    "MS ADPCM WAV": ("WAV", "MS_ADPCM", None),
+    "MS ADPCM WAV, decoded to 16-bit PCM": ("WAV", "MS_ADPCM", None),
+    "GSM 6.10 WAV 8 kHz": ("WAV", "GSM610", 8000),
+    "GSM 6.10 WAV 8 kHz, decoded to 16-bit PCM": ("WAV", "GSM610", 8000),
+    "G.721 WAV": ("WAV", "G721_32", None),
+    "G.721 WAV, decoded to 16-bit PCM": ("WAV", "G721_32", None),
+    "G.723 40 kb/s AU": ("AU", "G723_40", None),
     "MP3": ("MP3", "MPEG_LAYER_III", None),
     "Opus": ("OGG", "OPUS", 48000),
 }
@@ -297,6 +403,38 @@ OPUSENC: dict[str, list[str]] = {
     "opusenc 32 kb/s hard CBR": ["--bitrate", "32", "--hard-cbr"],
     "opusenc 128 kb/s 10 ms": ["--bitrate", "128", "--framesize", "10"],
 }
+
+
+# good audio through sox's own encoders: (suffix, options before the coded file, decode options,
+# whether the coded file itself is judged rather than its 16-bit decoding)
+SOX_ROUTES: dict[str, tuple[str, list[str], list[str], bool]] = {
+    "sox MS ADPCM WAV": (".wav", ["-e", "ms-adpcm"], [], True),
+    "sox MS ADPCM, back to 16-bit PCM": (".wav", ["-e", "ms-adpcm"], [], False),
+    "sox GSM WAV 8 kHz": (".wav", ["-r", "8000", "-c", "1", "-e", "gsm-full-rate"], [], True),
+    "sox .gsm, back to 16-bit PCM": (".gsm", ["-r", "8000", "-c", "1"], [], False),
+    "sox .vox 8 kHz, back to 16-bit PCM": (
+        ".vox",
+        ["-r", "8000", "-c", "1"],
+        ["-r", "8000"],
+        False,
+    ),
+    "sox .vox at the track's rate, back": (".vox", ["-c", "1"], ["-r", "RATE"], False),
+}
+
+
+def _sox_route(source: Path, work: Path, route: tuple[str, list[str], list[str], bool]) -> Path:
+    suffix, encode, decode, coded_itself = route
+    y, sr = sf.read(source, always_2d=True)
+    wav, coded, back = work / "good_in.wav", work / f"good_coded{suffix}", work / "good_back.wav"
+    sf.write(wav, np.clip(y, -1, 1), sr, subtype="PCM_16")
+    subprocess.run(["sox", "-V1", str(wav), *encode, str(coded)], check=True)
+    if coded_itself:
+        return coded
+    decode = [str(sr) if option == "RATE" else option for option in decode]
+    subprocess.run(
+        ["sox", "-V1", *decode, str(coded), "-e", "signed", "-b", "16", str(back)], check=True
+    )
+    return back
 
 
 def _resampled(y: np.ndarray, rate: int, to: int | None) -> tuple[np.ndarray, int]:
@@ -317,11 +455,22 @@ def good_files(count: int) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--good", type=int, default=8, help="good corpus files per codec")
+    parser.add_argument(
+        "--only", default="", help="only the rows naming one of these (comma-separated)"
+    )
+    parser.add_argument("--no-attacks", action="store_true", help="the good rows only")
     args = parser.parse_args()
+    wanted = args.only.lower().split(",")
+
+    def chosen(name: str) -> bool:
+        return any(word in name.lower() for word in wanted)
+
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         print("| disguise | payload | decision | findings |\n| --- | --- | --- | --- |")
         for name, (suffix, make) in DISGUISES.items():
+            if args.no_attacks or not chosen(name):
+                continue
             for label, data in payloads().items():
                 path = work / f"attack{suffix}"
                 path.write_bytes(make(data))
@@ -337,6 +486,8 @@ def main() -> None:
         )
         sources = good_files(args.good)
         for name, (fmt, subtype, rate) in GOOD_CODECS.items():
+            if not chosen(name):
+                continue
             flagged: list[str] = []
             written = 0
             for source in sources:
@@ -354,6 +505,16 @@ def main() -> None:
                 if verdict.decision.value != "accept":
                     flagged.append(source.name)
             print(f"| {name} | {written} | {len(flagged)} | {', '.join(flagged)} |")
+        for name, route in SOX_ROUTES.items():
+            if not chosen(name) or shutil.which("sox") is None:
+                continue
+            flagged = []
+            for source in sources:
+                if validate_path(_sox_route(source, work, route)).decision.value != "accept":
+                    flagged.append(source.name)
+            print(f"| {name} | {len(sources)} | {len(flagged)} | {', '.join(flagged)} |")
+        if not chosen("opusenc"):
+            return
         if shutil.which("opusenc") is None:
             print("(opusenc not installed: apt-get install opus-tools for the opusenc rows)")
             return

@@ -41,6 +41,7 @@ import numpy.typing as npt
 from audiomodel.adpcm_kernels import (
     IMA_INDEX_MOVE,
     IMA_MOVES,
+    OKI_MOVES,
     RESTART,
     probe_ima,
     settle_ima,
@@ -50,7 +51,43 @@ from audiomodel.findings import Finding, finding
 from audiomodel.payload import dangerous_payload, printable_ratio
 from audiomodel.windows import ByteMap, longest_run
 
-__all__ = ["AdpcmScanner", "WindowAdpcm", "codes_to_bytes", "ima_codes"]
+__all__ = [
+    "DECODERS",
+    "IMA",
+    "OKI",
+    "AdpcmDecoder",
+    "AdpcmScanner",
+    "WindowAdpcm",
+    "codes_to_bytes",
+    "ima_codes",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AdpcmDecoder:
+    """An IMA-style ADPCM decoder: a step table walked by a step index, each 4-bit code one of
+    16 moves of the index's step (``moves``: index x magnitude) and an index move."""
+
+    name: str
+    moves: npt.NDArray[np.int32]
+    index_move: npt.NDArray[np.int32]
+    grid: int = 1
+    """Every sample it outputs is a multiple of this (OKI's 12-bit samples shifted to 16 bits:
+    16), which turns other audio away before a stretch is tracked."""
+    high_nibble_first: bool = False
+    """How its files pack two codes a byte (a WAV's IMA blocks: low nibble first; .vox: high)."""
+    starts_silent: bool = False
+    """A headerless stream: the decoder starts from a sample of 0 (and its smallest step), so
+    the first sample's code is read from 0 and a file's first byte comes back whole."""
+
+
+IMA = AdpcmDecoder("IMA ADPCM", IMA_MOVES, IMA_INDEX_MOVE)
+# OKI/Dialogic ADPCM (.vox, sox -e oki-adpcm): 49 steps of a 12-bit decoder, the same index
+# moves, no block headers (one stream from the file's first nibble, high nibble first)
+OKI = AdpcmDecoder(
+    "OKI/Dialogic ADPCM", OKI_MOVES, IMA_INDEX_MOVE, 16, high_nibble_first=True, starts_silent=True
+)
+DECODERS = (IMA, OKI)
 
 WINDOW_S = 1.0
 # A decoded stream restarts at its block headers only: one sample in 250 (256-byte stereo
@@ -85,27 +122,39 @@ CARVED_BYTES = 1 << 20  # bytes of fitting windows kept to look for a file's sig
 
 
 def ima_codes(
-    samples: npt.NDArray[np.int16], *, settle: bool = True, give_up: int = -1
+    samples: npt.NDArray[np.int16],
+    *,
+    settle: bool = True,
+    give_up: int = -1,
+    decoder: AdpcmDecoder = IMA,
+    from_silence: bool = False,
 ) -> tuple[npt.NDArray[np.int8], int]:
-    """The IMA ADPCM code of each sample of one channel (``AMBIGUOUS``, ``RESTART`` where none
+    """The ``decoder``'s code (IMA ADPCM by default) of each sample of one channel
+    (``AMBIGUOUS``, ``RESTART`` where none
     or several fit) and the count of restarts, the step index unknown at the start. ``settle``:
     read the ambiguous codes again from what follows them (a stream's first codes, unclear
     while every index is alive, are then known). ``give_up``: stop once the restarts pass it
-    (the count returned is then more than ``give_up``; the codes are not all read)."""
+    (the count returned is then more than ``give_up``; the codes are not all read).
+    ``from_silence``: ``samples[0]`` is a headerless stream's starting state (0, step index 0),
+    not a sample of its own."""
     codes = np.empty(samples.shape[0], dtype=np.int8)
     if samples.shape[0] == 0:
         return codes, 0
-    alive = np.zeros(IMA_MOVES.shape[0], dtype=np.bool_)
+    moves, index_move = decoder.moves, decoder.index_move
+    alive = np.zeros(moves.shape[0], dtype=np.bool_)
+    alive[0] = from_silence  # (the stream's start: its first sample is 0, its index 0)
     ints = np.ascontiguousarray(samples, dtype=np.int16)
     rows = ints.shape[0] if settle else 0
-    history = np.zeros((rows, IMA_MOVES.shape[0]), dtype=np.bool_)
-    restarts = track_ima(ints, IMA_MOVES, IMA_INDEX_MOVE, alive, codes, history, give_up)
+    history = np.zeros((rows, moves.shape[0]), dtype=np.bool_)
+    restarts = track_ima(ints, moves, index_move, alive, codes, history, give_up)
     if settle and restarts * 2 < ints.shape[0]:  # (a probe of audio that never went through it)
-        settle_ima(ints, IMA_MOVES, IMA_INDEX_MOVE, history, codes)
+        settle_ima(ints, moves, index_move, history, codes)
     return codes, restarts
 
 
-def codes_to_bytes(codes: npt.NDArray[np.int8], phase: int) -> tuple[bytes, bytes]:
+def codes_to_bytes(
+    codes: npt.NDArray[np.int8], phase: int, *, high_nibble_first: bool = False
+) -> tuple[bytes, bytes]:
     """The bytes the codes pack into, two a byte, low nibble first, the pairs counted from each
     restart (``phase`` 0: the restart is a WAV block's header sample and the codes follow it;
     1: the header's move fitted by chance and the block's first code restarted). A code that is
@@ -121,7 +170,8 @@ def codes_to_bytes(codes: npt.NDArray[np.int8], phase: int) -> tuple[bytes, byte
     for start, end in zip(restarts.tolist(), ends.tolist(), strict=True):
         first = start + 1 - phase
         pairs = nibbles[first : first + (end - first) // 2 * 2].reshape(-1, 2)
-        pieces.append((pairs[:, 0] | (pairs[:, 1] << 4)).astype(np.uint8))
+        low, high = (pairs[:, 1], pairs[:, 0]) if high_nibble_first else (pairs[:, 0], pairs[:, 1])
+        pieces.append((low | (high << 4)).astype(np.uint8))
         whole = codes[first : first + pairs.size].reshape(-1, 2) >= 0
         known.append(whole[:, 0] & whole[:, 1])
     if not pieces:
@@ -130,7 +180,20 @@ def codes_to_bytes(codes: npt.NDArray[np.int8], phase: int) -> tuple[bytes, byte
     return packed.tobytes(), packed[np.concatenate(known)].tobytes()
 
 
+def _on_grid(stretch: npt.NDArray[np.int16], grid: int) -> bool:
+    """Whether every sample sits on the decoder's grid: a multiple of ``grid``, or one offset
+    as the top rail is (a move from a sample clamped at 32767 keeps its offset: 15 for 16)."""
+    # (the first few samples in plain Python first: other audio fails within two or three, and
+    # this runs every second of every 16-bit track)
+    if any(value & (grid - 1) not in (0, grid - 1) for value in stretch[:4].tolist()):
+        return False
+    offsets = stretch & (grid - 1)
+    return bool(np.all((offsets == 0) | (offsets == grid - 1)))
+
+
 def _correlation(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
+    if a.size < 2:  # (no neighbouring pair known: no memory to read)
+        return 1.0
     a, b = a - a.mean(), b - b.mean()
     denominator = np.sqrt((a * a).sum() * (b * b).sum())
     return float((a * b).sum() / denominator) if denominator > 0 else 1.0
@@ -164,13 +227,14 @@ class WindowAdpcm:
 
 
 def window_adpcm(
-    codes: npt.NDArray[np.int8], restarts: int
+    codes: npt.NDArray[np.int8], restarts: int, decoder: AdpcmDecoder = IMA
 ) -> tuple[WindowAdpcm, tuple[bytes, bytes]]:
     """One channel's measures over a window's codes, and the bytes they pack into (either
     phase)."""
+    order = decoder.high_nibble_first
     (in_place, in_phase), (shifted, shifted_known) = (
-        codes_to_bytes(codes, 0),
-        codes_to_bytes(codes, 1),
+        codes_to_bytes(codes, 0, high_nibble_first=order),
+        codes_to_bytes(codes, 1, high_nibble_first=order),
     )
     packed = (in_place, shifted)
     known = codes >= 0
@@ -203,9 +267,16 @@ class AdpcmScanner:
         Where each frame's bytes sit in the file (16-bit PCM: for the finding's byte range).
     """
 
-    def __init__(self, sample_rate: int, byte_map: ByteMap | None) -> None:
+    def __init__(
+        self,
+        sample_rate: int,
+        byte_map: ByteMap | None,
+        decoders: tuple[AdpcmDecoder, ...] = DECODERS,
+    ) -> None:
         self.rate = sample_rate
         self.byte_map = byte_map
+        self.decoders = decoders
+        self._decoded_by: list[str] = []  # per window: the decoder its codes were read for, or ""
         self.window = max(1, round(WINDOW_S * sample_rate))
         self._pending: list[npt.NDArray[np.int16]] = []
         self._pending_len = 0
@@ -233,45 +304,57 @@ class AdpcmScanner:
         if at < samples.shape[0]:
             self._pending, self._pending_len = [samples[at:].copy()], samples.shape[0] - at
 
-    def _decoded_here(self, channel: npt.NDArray[np.int16]) -> bool:
-        """The probe: whether short stretches of the window fit the decoder (audio that never
-        went through it restarts within a few samples)."""
+    def _decoded_here(self, channel: npt.NDArray[np.int16]) -> AdpcmDecoder | None:
+        """The probe: the first decoder short stretches of the window fit (audio that never
+        went through it restarts within a few samples), or None."""
         # (a stretch's first sample is one restart; a block header in it another, or two)
         most = MAX_PROBE_RESTARTS + 1
-        return bool(
-            probe_ima(channel, IMA_MOVES, IMA_INDEX_MOVE, PROBE_STRETCHES, PROBE_SAMPLES, most)
-        )
+        for decoder in self.decoders:
+            if decoder.grid > 1 and not _on_grid(channel[:PROBE_SAMPLES], decoder.grid):
+                continue
+            moves, index_move = decoder.moves, decoder.index_move
+            if probe_ima(channel, moves, index_move, PROBE_STRETCHES, PROBE_SAMPLES, most):
+                return decoder
+        return None
 
     def _measure(self, samples: npt.NDArray[np.int16]) -> None:
         measured: WindowAdpcm | None = None
         as_decoded = False
-        if self._decoded_here(samples[:, 0]):
+        decoder = self._decoded_here(samples[:, 0])
+        if decoder is not None:
             as_decoded = True
             for channel in samples.T:
-                codes, restarts = ima_codes(channel[:MEASURED_SAMPLES])
-                window, packed = window_adpcm(codes, restarts)
+                read = channel[:MEASURED_SAMPLES]
+                from_silence = decoder.starts_silent and self._frames == 0
+                if from_silence:  # the decoder's state before the track's first sample
+                    read = np.concatenate([np.zeros(1, np.int16), read[:-1]])
+                codes, restarts = ima_codes(read, decoder=decoder, from_silence=from_silence)
+                window, packed = window_adpcm(codes, restarts, decoder)
                 if measured is None or (window.data and not measured.data):
                     measured = window
-                as_decoded = as_decoded and self._left_as_decoded(channel, window, restarts)
+                as_decoded = as_decoded and self._left_as_decoded(
+                    channel, window, restarts, decoder
+                )
                 if window.fits and len(self._carved[0]) < CARVED_BYTES:
                     self._carved_at.append((len(self._carved[0]), len(self.windows)))
                     for carved, bytes_ in zip(self._carved, packed, strict=True):
                         carved += bytes_[: len(packed[0])]
                         carved += bytes(max(0, len(packed[0]) - len(bytes_)))
         self.windows.append((self._frames, measured))
+        self._decoded_by.append(decoder.name if decoder is not None else "")
         self._as_decoded.append(as_decoded)
         self._frames += samples.shape[0]
 
     @staticmethod
     def _left_as_decoded(
-        channel: npt.NDArray[np.int16], window: WindowAdpcm, restarts: int
+        channel: npt.NDArray[np.int16], window: WindowAdpcm, restarts: int, decoder: AdpcmDecoder
     ) -> bool:
         """Whether every sample of a sound's channel fits the decoder, past the measured ones
         too (a sound's few step indices track cheaply; random codes are not looked at again)."""
         if not window.fits or window.random_codes:
             return False
         if channel.shape[0] > MEASURED_SAMPLES:
-            _, rest = ima_codes(channel[MEASURED_SAMPLES - 1 :], settle=False)
+            _, rest = ima_codes(channel[MEASURED_SAMPLES - 1 :], settle=False, decoder=decoder)
             restarts += rest - 1  # (the rest's first sample is the measured part's last)
         return bool(restarts <= MAX_DECODER_RESTART_SHARE * channel.shape[0])
 
@@ -327,6 +410,9 @@ class AdpcmScanner:
         sign = float(np.median([m.sign_memory for m in run]))
         magnitude = float(np.median([m.magnitude_memory for m in run]))
         printable = float(np.median([m.printable for m in run]))
+        names = [name for name in self._decoded_by[first : last + 1] if name]
+        names = names or [self.decoders[0].name]
+        codec = max(sorted(set(names)), key=names.count)  # (sorted: ties read the same every run)
         start = self.windows[first][0]
         end = self.windows[last + 1][0] if last + 1 < len(self.windows) else self._frames
         evidence: dict[str, int | float | str] = {
@@ -338,7 +424,7 @@ class AdpcmScanner:
             "printable_bytes": round(printable, 3),
             "data_windows": int(data.sum()),
             "windows": int(data.size),
-            "stored_as": "IMA ADPCM codes decoded to 16-bit values",
+            "stored_as": f"{codec} codes decoded to 16-bit values",
         }
         if self.byte_map is not None:
             evidence["byte_start"] = self.byte_map.offset + start * self.byte_map.frame_bytes
@@ -346,7 +432,7 @@ class AdpcmScanner:
         if name:
             evidence["payload_kind"], evidence["payload"] = kind, name
         what = (
-            "every move one an IMA ADPCM decoder makes, from codes that "
+            f"every move one an {codec} decoder makes, from codes that "
             + (
                 f"spell a {name} file"
                 if name

@@ -21,6 +21,8 @@ __all__ = [
     "IMA_INDEX_MOVE",
     "IMA_MOVES",
     "IMA_STEPS",
+    "OKI_MOVES",
+    "OKI_STEPS",
     "RESTART",
     "probe_ima",
     "settle_ima",
@@ -51,6 +53,24 @@ def _moves() -> npt.NDArray[np.int32]:
 
 
 IMA_MOVES = _moves()
+
+# The OKI/Dialogic ADPCM (.vox) step sizes, on the 16-bit scale (the 12-bit table 16..1552 times
+# 16; sox's oki_steps). Its index moves as IMA's does.
+_OKI_STEP_TEXT = """256 272 304 336 368 400 448 496 544 592 656 720 800 880 960 1056 1168 1280 1408 1552
+1712 1888 2080 2288 2512 2768 3040 3344 3680 4048 4464 4912 5392 5936 6528 7184 7904 8704 9568
+10528 11584 12736 14016 15408 16960 18656 20512 22576 24832"""
+OKI_STEPS = np.array(_OKI_STEP_TEXT.split(), dtype=np.int32)
+
+
+def _oki_moves() -> npt.NDArray[np.int32]:
+    """(index, magnitude) -> the OKI decoder's move: ``(step * (2m + 1)) >> 3`` on the 12-bit
+    scale, so a multiple of 16 on the 16-bit one (sox masks the low 4 bits; ffmpeg shifts the
+    12-bit value left by 4: the same moves)."""
+    odd = 2 * np.arange(8)[None, :] + 1
+    return np.ascontiguousarray(((OKI_STEPS[:, None] * odd) >> 3) & ~15, dtype=np.int32)
+
+
+OKI_MOVES = _oki_moves()
 
 
 @numba.njit(cache=True, nogil=True)

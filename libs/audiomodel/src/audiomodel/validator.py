@@ -25,11 +25,13 @@ from soundfile import _ffi as sf_ffi
 from soundfile import _snd as sf_lib
 from threadpoolctl import ThreadpoolController
 
-from audiomodel.adpcm import AdpcmScanner
+from audiomodel.adpcm import IMA, AdpcmScanner
+from audiomodel.block_codes import MAX_CODE_BYTES, ms_adpcm_findings
 from audiomodel.codec_draws import OpusDraws
 from audiomodel.companded import COMPANDED_SUBTYPES, CodeScanner
 from audiomodel.container import ContainerReport, inspect_container
 from audiomodel.dtmf import DtmfScanner
+from audiomodel.envelope_draws import GSM_RATE, EnvelopeDraws
 from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.fingerprint import Fingerprinter, Landmarks
 from audiomodel.model import TreeEnsembleModel, load_default_model
@@ -339,6 +341,8 @@ def _decode_and_measure(
             lap("modem")
             # bytes given as Opus packets (audiomodel.codec_draws)
             draws = OpusDraws(rate) if subtype == "OPUS" else None
+            # ... and as GSM 06.10 frames, at GSM's one rate (audiomodel.envelope_draws)
+            envelopes = EnvelopeDraws() if rate == GSM_RATE else None
             prints = Fingerprinter(rate) if fingerprint else None
             lap("fingerprint" if fingerprint else "decode")
             decoded = 0
@@ -356,6 +360,8 @@ def _decode_and_measure(
                     draws.update(stored)
                 if adpcm is not None:
                     adpcm.update(samples)
+                if envelopes is not None:
+                    envelopes.update(summed)
                 lap("signal")
                 modem.update(samples, summed=summed)
                 dtmf.update(summed)
@@ -410,6 +416,14 @@ def _decode_and_measure(
     if draws is not None:
         analysis.findings.extend(draws.report())
         lap("signal")
+    if envelopes is not None:
+        analysis.findings.extend(envelopes.report())
+    coded = analysis.container.coded if analysis.container is not None else None
+    if subtype == "MS_ADPCM" and coded is not None:
+        # bytes written as MS ADPCM codes, read from the file (audiomodel.block_codes)
+        stream.seek(coded.data_offset)
+        raw = stream.read(min(coded.data_size, MAX_CODE_BYTES))
+        analysis.findings.extend(ms_adpcm_findings(raw, coded))
     # -- data sent as sound: demodulation stops at the time budget's deadline --------------
     mark = time.perf_counter()
     clipped = any(f.code == "signal.clipping" for f in analysis.signal.findings)
@@ -533,11 +547,12 @@ def _code_scanner(
 def _adpcm_scanner(
     subtype: str, rate: int, container: ContainerReport | None, channels: int
 ) -> AdpcmScanner | None:
-    """The reader of bytes stored as IMA ADPCM codes (:mod:`audiomodel.adpcm`): for an IMA
-    ADPCM file (its decoded samples) and for 16-bit PCM, which may be such a file converted;
-    None for anything else (no other decoder's samples are all 16-bit values it made)."""
+    """The reader of bytes stored as IMA or OKI ADPCM codes (:mod:`audiomodel.adpcm`): for an
+    IMA ADPCM file (its decoded samples) and for 16-bit PCM, which may be such a file (or a
+    .vox) converted; None for anything else (no other decoder's samples are all 16-bit values
+    it made)."""
     if subtype == "IMA_ADPCM":
-        return AdpcmScanner(rate, None)
+        return AdpcmScanner(rate, None, (IMA,))
     if subtype == "PCM_16":
         return AdpcmScanner(rate, _byte_map(container, channels))
     return None

@@ -29,10 +29,11 @@ The modules, by what they hold:
 """
 
 from audiomodel.container.inspector import inspect_container
-from audiomodel.container.report import ContainerReport, PcmLayout, Segment
+from audiomodel.container.report import CodedLayout, ContainerReport, PcmLayout, Segment
 from audiomodel.container.sniff import sniff_format
 
 __all__ = [
+    "CodedLayout",
     "ContainerReport",
     "PcmLayout",
     "Segment",

@@ -31,6 +31,19 @@ class PcmLayout:
 
 
 @dataclass(frozen=True)
+class CodedLayout:
+    """Where the codes of a block-coded WAV sit (MS ADPCM, format 2: each block of
+    ``block_align`` bytes opens with a 7-byte header per channel, then 4-bit codes)."""
+
+    data_offset: int
+    data_size: int
+    """Bytes of the data chunk actually present."""
+    block_align: int
+    channels: int
+    sample_rate: int
+
+
+@dataclass(frozen=True)
 class Segment:
     """One structural unit seen while walking the container.
 
@@ -68,6 +81,8 @@ class ContainerReport:
     end sample of the last FLAC frame, the last granule of the decoded Ogg stream, the MPEG
     frames walked. What the duration limit counts before anything is decoded."""
     pcm: PcmLayout | None = None
+    coded: CodedLayout | None = None
+    """The codes' layout of an MS ADPCM WAV (read by :mod:`audiomodel.block_codes`)."""
     findings: list[Finding] = field(default_factory=list)
     audio_start: int | None = None
     """Offset of the first audio byte (first sample, frame or page)."""

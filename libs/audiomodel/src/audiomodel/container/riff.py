@@ -31,10 +31,13 @@ from audiomodel.container.limits import (
     SIZE_SLACK_BYTES,
     TAIL_SAMPLE_BYTES,
 )
-from audiomodel.container.report import PcmLayout
+from audiomodel.container.report import CodedLayout, PcmLayout
 from audiomodel.container.tags import id3v2, inner_tags, tail_tags
 from audiomodel.findings import Severity
 from audiomodel.payload import PayloadKind, identify_payload
+
+MS_ADPCM_TAG = 2
+MS_ADPCM_HEADER = 7  # per channel: predictor, delta (2), two samples (2 each)
 
 
 def _is_fourcc(b: bytes) -> bool:
@@ -423,6 +426,8 @@ def _wav_chunks(
             block_align=align,
         )
         scan_pcm_head(insp, data_offset, data.present)
+    elif tag == MS_ADPCM_TAG and channels > 0 and align > MS_ADPCM_HEADER * channels:
+        insp.report.coded = CodedLayout(data_offset, data.present, align, channels, rate)
     if align > 0 and (is_float or tag == 1):
         insp.report.frames = insp.report.walked_frames = data.present // align
     else:
