@@ -32,6 +32,7 @@ from audiomodel.container import ContainerReport, inspect_container
 from audiomodel.dtmf import DtmfScanner
 from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.fingerprint import Fingerprinter, Landmarks
+from audiomodel.held_grid import HeldGridScanner
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.modem import ModemScanner
 from audiomodel.morse import MorseScanner
@@ -336,6 +337,8 @@ def _decode_and_measure(
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
             dtmf = DtmfScanner(rate)  # ... and as DTMF digits (audiomodel.dtmf)
             morse = MorseScanner(rate)  # ... and as Morse code (audiomodel.morse)
+            # bytes held as steps through a lossy codec (audiomodel.held_grid)
+            grid = HeldGridScanner(rate, byte_map=_byte_map(analysis.container, channels))
             lap("modem")
             # bytes given as Opus packets (audiomodel.codec_draws)
             draws = OpusDraws(rate) if subtype == "OPUS" else None
@@ -356,6 +359,7 @@ def _decode_and_measure(
                     draws.update(stored)
                 if adpcm is not None:
                     adpcm.update(samples)
+                grid.update(summed)
                 lap("signal")
                 modem.update(samples, summed=summed)
                 dtmf.update(summed)
@@ -407,9 +411,10 @@ def _decode_and_measure(
         analysis.findings.extend(codes.report())
     if adpcm is not None:
         analysis.findings.extend(adpcm.report())
+    analysis.findings.extend(grid.report())
     if draws is not None:
         analysis.findings.extend(draws.report())
-        lap("signal")
+    lap("signal")
     # -- data sent as sound: demodulation stops at the time budget's deadline --------------
     mark = time.perf_counter()
     clipped = any(f.code == "signal.clipping" for f in analysis.signal.findings)
