@@ -125,10 +125,10 @@ def attack_cases(corpus: Path, rng: np.random.Generator) -> Iterator[Case]:
                     f"{name} hold {hold} {codec}",
                     lambda out, y=y, codec=codec: encode(y, codec, out, as_wav=False),
                 )
-    tracks = real_tracks(corpus, 3, 30.0)
+    tracks = real_tracks(corpus, 2, 30.0)
     for t, track in enumerate(tracks):
         for name in ("elf", "source", "random"):
-            for hold in (8, 16, 32):
+            for hold in (8, 32):
                 for share in (0.05, 0.1, 0.2):
                     y = track.copy()
                     n = int(len(y) * share)
@@ -237,7 +237,8 @@ def main() -> None:
     from audiomodel.validator import validate_path
 
     rng = np.random.default_rng(7)
-    groups: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+    # per case: a held_grid finding; not accepted; flagged by another finding (as before it)
+    groups: dict[str, list[tuple[bool, bool, bool]]] = defaultdict(list)
     kinds = [args.only] if args.only else ["attack", "honest"]
     for kind in kinds:
         out = args.out / kind
@@ -253,7 +254,11 @@ def main() -> None:
             verdict = validate_path(path)
             grid = [f for f in verdict.findings if f.code == "signal.held_grid"]
             flagged = verdict.decision.value != "accept"
-            groups[f"{kind}: {group}"].append((bool(grid), flagged))
+            others = any(
+                f.severity >= Severity.SUSPICIOUS and f.code != "signal.held_grid"
+                for f in verdict.findings
+            )
+            groups[f"{kind}: {group}"].append((bool(grid), flagged, others or verdict.score >= 0.5))
             if (
                 args.verbose
                 or (kind == "honest" and (grid or flagged))
@@ -267,12 +272,11 @@ def main() -> None:
                     f"{kind} {group}: {label}: {verdict.decision.value} {codes} {where}", flush=True
                 )
             path.unlink()
-    print("| group | cases | held_grid found | not accepted |")
-    print("| --- | --- | --- | --- |")
+    print("| group | cases | held_grid found | not accepted | flagged by other findings |")
+    print("| --- | --- | --- | --- | --- |")
     for group, rows in groups.items():
-        found = sum(g for g, _ in rows)
-        flagged = sum(f for _, f in rows)
-        print(f"| {group} | {len(rows)} | {found} | {flagged} |")
+        found, flagged, others = (sum(column) for column in zip(*rows, strict=True))
+        print(f"| {group} | {len(rows)} | {found} | {flagged} | {others} |")
 
 
 if __name__ == "__main__":
