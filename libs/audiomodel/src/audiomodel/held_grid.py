@@ -62,6 +62,12 @@ WHITE_PRED_DB = -4.0
 ONE_SIDED_DC = 0.5
 UNIFORM_CELL_KURTOSIS = 2.0
 UNIFORM_KURTOSIS = 1.88  # over a run's pooled values
+# ... and many levels: a file's bytes take dozens of values, where a synthesiser's pulse or
+# square voices held one value a half period take a few (a square wave 2 of 32 bins over their
+# range, voices' sums up to 16), over a run's pooled values. A half second of a binary's zero
+# padding uses a few levels too (0.28-0.53 through MP3), so a cell needs fewer.
+MIN_OCCUPIED = 0.6
+MIN_CELL_OCCUPIED = 0.25
 MIN_HELD_RMS = 1024.0  # held values this loud in the mono level (-30 dBFS): not a noise floor
 MIN_CELLS = 2  # a second of cells at least
 MIN_CARVE_STEPS = 256
@@ -140,6 +146,7 @@ class GridCell:
     rms: float  # of the held values
     dc_ratio: float  # |mean| / RMS of the held values
     kurtosis: float  # of the held values (uniform 1.8, Gaussian 3, sound's Laplacian-like 4+)
+    occupied: float  # share of 32 equal bins over the held values' range that they use
     rail_share: float  # of the held values in the outer 1/32 of their range at either end
     values: npt.NDArray[np.float64]
 
@@ -198,20 +205,27 @@ def _level_shape(values: npt.NDArray[np.float64]) -> dict[str, float]:
     low, high = float(values.min()), float(values.max())
     edge = (high - low) / 32
     rails = np.count_nonzero((values <= low + edge) | (values >= high - edge))
+    bins = np.minimum(((values - low) / max(high - low, 1e-9) * 32).astype(np.intp), 31)
     return {
         "dc_ratio": abs(float(values.mean())) / float(np.sqrt(np.mean(values**2)) + 1e-9),
         "kurtosis": float(np.mean(centred**4)) / var**2,
         "rail_share": rails / values.size,
+        "occupied": np.unique(bins).size / 32,
     }
 
 
 def prediction_db(values: npt.NDArray[np.float64]) -> float:
-    """The best fixed predictor's (order 0, 1, 2) residual against the variance, in dB."""
+    """The best linear predictor's (order 1 or 2, from the values' own autocorrelation) residual
+    against the variance, in dB: 0 for white values. Not only FLAC's fixed predictors: held
+    values that alternate (a square wave read one value a half period) are predicted by the
+    negated last value, which no fixed predictor is."""
     centred = values - values.mean()
-    e0 = float(np.mean(centred**2)) + 1e-9
-    e1 = float(np.mean(np.diff(values) ** 2))
-    e2 = float(np.mean(np.diff(values, 2) ** 2))
-    return float(10 * np.log10(max(min(e0, e1, e2), 1e-12) / e0))
+    r0 = float(np.dot(centred, centred)) + 1e-9
+    rho1 = float(np.dot(centred[1:], centred[:-1])) / r0
+    rho2 = float(np.dot(centred[2:], centred[:-2])) / r0
+    first = max(1.0 - rho1**2, 1e-12)
+    partial = (rho2 - rho1**2) / first
+    return float(10 * np.log10(max(first * (1.0 - min(partial**2, 1.0)), 1e-12)))
 
 
 def gate_contrast(period: npt.NDArray[np.float64], samples: int) -> npt.NDArray[np.float64]:
@@ -285,6 +299,7 @@ class HeldGridScanner:
             and cell.flatness_db <= MAX_FLATNESS_DB
             and cell.pred_db >= WHITE_PRED_DB
             and cell.rms >= MIN_HELD_RMS
+            and cell.occupied >= MIN_CELL_OCCUPIED
             and (cell.dc_ratio >= ONE_SIDED_DC or cell.kurtosis <= UNIFORM_CELL_KURTOSIS)
         )
 
@@ -301,7 +316,8 @@ class HeldGridScanner:
             if len(run) < MIN_CELLS:
                 continue
             shape = _level_shape(np.concatenate([self._read[i].values for i in run]))
-            if shape["dc_ratio"] >= ONE_SIDED_DC or shape["kurtosis"] <= UNIFORM_KURTOSIS:
+            byte_like = shape["dc_ratio"] >= ONE_SIDED_DC or shape["kurtosis"] <= UNIFORM_KURTOSIS
+            if byte_like and shape["occupied"] >= MIN_OCCUPIED:
                 out.append(self._finding(run, shape))
         return out
 
