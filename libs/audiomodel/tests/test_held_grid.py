@@ -136,7 +136,7 @@ def test_the_probe_finds_a_fractional_hold() -> None:
     period = 8 * 160 / 147
     t = np.arange(int(values.size * period) - 8)
     x = np.convolve(values[(t / period).astype(np.intp)], [0.25, 0.5, 0.25], mode="same")
-    holds, contrast = probe_holds(x[None, :2049])
+    holds, contrast = probe_holds(x[None, :1025], (1.0, 160 / 147))
     assert holds[0] == pytest.approx(period, abs=0.01)
     assert contrast[0] > 3
     cell = read_grid(x[:22050], float(holds[0]))

@@ -42,7 +42,7 @@ __all__ = ["GridCell", "HeldGridScanner", "probe_holds", "read_grid"]
 CELL_SECONDS = 0.5
 MIN_HOLD = 4  # shorter holds do not survive a codec's low-pass as steps
 MAX_HOLD = 72  # 64 samples at 44.1 kHz read at 48 kHz (see RATE_RATIOS)
-PROBE_SAMPLES = 2048  # the probe's stretch of each cell (28 steps of the longest hold)
+PROBE_SAMPLES = 960  # the probe's stretch of each cell (14 steps of the longest hold)
 # The gate on a grid's contrast (see gate_contrast): GRID_CONTRAST + GRID_CONTRAST_NOISE /
 # sqrt(values a phase sums).
 GRID_CONTRAST = 1.5
@@ -108,37 +108,67 @@ def contrast_of(folded: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.asarray(folded.max(axis=-1) / np.maximum(folded.mean(axis=-1), 1e-9))
 
 
+def fold_rows(
+    d: npt.NDArray[np.floating], periods: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """The contrast of each row of ``d`` folded on its own period (``fold`` for many rows in one
+    count: each row's phase bins follow the previous row's)."""
+    bins = np.maximum(np.round(periods), 2).astype(np.intp)
+    starts = np.concatenate([[0], np.cumsum(bins)[:-1]])
+    phase = np.arange(d.shape[1], dtype=np.float32)[None, :] / periods[:, None].astype(np.float32)
+    index = ((phase - np.floor(phase)) * bins[:, None]).astype(np.intp)
+    np.minimum(index, bins[:, None] - 1, out=index)
+    index += starts[:, None]
+    sums = np.bincount(index.ravel(), weights=d.ravel(), minlength=int(bins.sum()))
+    busiest = np.maximum.reduceat(sums, starts)
+    mean = np.add.reduceat(sums, starts) / bins
+    return np.asarray(busiest / np.maximum(mean, 1e-9))
+
+
 def probe_holds(
-    stretches: npt.NDArray[np.float64],
+    stretches: npt.NDArray[np.floating], ratios: tuple[float, ...] = (1.0,)
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Per row of ``stretches`` (cells, samples): the likeliest hold (a period in samples, maybe
     fractional) and its grid contrast on the stretch.
 
     The lag in MIN_HOLD..MAX_HOLD where the autocorrelation of the differences' magnitude peaks
     (the shortest within 80 % of the peak: a grid of N repeats at 2N) is the hold to the nearest
-    sample; the periods near it that a rate conversion between 44.1 and 48 kHz gives are tried
+    sample; the periods near it that a rate conversion by one of ``ratios`` gives are tried
     too, and the one of highest contrast kept."""
-    d = np.abs(np.diff(stretches, axis=1))
+    d = np.abs(np.diff(stretches, axis=1)).astype(np.float32)
     n = d.shape[1]
     centred = d - d.mean(axis=1, keepdims=True)
-    spectrum = np.fft.rfft(centred, n=2 * n, axis=1)
+    # the autocorrelation up to MAX_HOLD needs only that much room against wrapping around
+    size = 1 << int(np.ceil(np.log2(n + MAX_HOLD)))  # a power of two: pocketfft's fastest
+    spectrum = np.fft.rfft(centred, n=size, axis=1)
     acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, axis=1)[:, MIN_HOLD : MAX_HOLD + 1]
     near = acf >= 0.8 * acf.max(axis=1, keepdims=True)
     lags = MIN_HOLD + np.argmax(near, axis=1)
     best = np.zeros(d.shape[0])
     holds = lags.astype(np.float64)
-    for ratio in RATE_RATIOS:
+    for ratio in ratios:
         periods = np.maximum(np.round(lags / ratio), 2) * ratio
+        rows = np.arange(d.shape[0])
         if ratio != 1.0:
             # only where the conversion moves the period off the lag's own sample
-            periods[np.abs(periods - lags) < 0.25] = 0.0
-        for period in np.unique(periods[periods > 0]):
-            rows = np.flatnonzero(periods == period)
-            c = contrast_of(fold(d[rows], float(period)))
-            better = c > best[rows]
-            best[rows[better]] = c[better]
-            holds[rows[better]] = period
+            rows = rows[np.abs(periods - lags) >= 0.25]
+            if not rows.size:
+                continue
+        c = fold_rows(d[rows], periods[rows])
+        better = c > best[rows]
+        best[rows[better]] = c[better]
+        holds[rows[better]] = periods[rows[better]]
     return holds, best
+
+
+def rate_ratios(sample_rate: int) -> tuple[float, ...]:
+    """The periods a hold may have been stretched by (see RATE_RATIOS): a 48 kHz stream may hold
+    a 44.1 kHz writer's grid (Opus always decodes at 48 kHz), a 44.1 kHz stream a 48 kHz one's."""
+    if sample_rate == 48000:
+        return (1.0, 160 / 147)
+    if sample_rate == 44100:
+        return (1.0, 147 / 160)
+    return (1.0,)
 
 
 @dataclass(frozen=True)
@@ -287,6 +317,7 @@ class HeldGridScanner:
         self.cell = max(4 * MAX_HOLD, round(sample_rate * CELL_SECONDS))
         self.probe = min(PROBE_SAMPLES, self.cell - 1)
         self._carry = np.zeros(0, dtype=np.int32)
+        self._ratios = rate_ratios(sample_rate)
         self._cells = 0
         self._read: dict[int, GridCell] = {}  # cells read on a grid, by index
 
@@ -295,7 +326,12 @@ class HeldGridScanner:
         count = x.size // self.cell
         if count:
             cells = x[: count * self.cell].reshape(count, self.cell)
-            periods, contrast = probe_holds(cells[:, : self.probe + 1].astype(np.float64))
+            # from the middle of the cell: a file's first half second often opens with the
+            # encoder's delay (MP3: 1,105 silent samples) or a fade
+            at = (self.cell - self.probe - 1) // 2
+            periods, contrast = probe_holds(
+                cells[:, at : at + self.probe + 1].astype(np.float32), self._ratios
+            )
             gated = np.flatnonzero(contrast >= gate_contrast(periods, self.probe))
             for row in gated:
                 self._read[self._cells + int(row)] = read_grid(
