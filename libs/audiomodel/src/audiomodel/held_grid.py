@@ -208,7 +208,10 @@ def read_grid(x: npt.NDArray[np.float64], period: float) -> GridCell:
     """``x`` read on a grid of about ``period`` samples: one value per step (the mean of the
     middle half of the step, away from the codec's ringing at its edges)."""
     d = np.abs(np.diff(x))
-    period = refine_period(d, period)
+    if not float(period).is_integer():
+        # a rate conversion's period is known only near its true value; a grid written at the
+        # stream's own rate holds a whole number of samples, as the probe read it
+        period = refine_period(d, period)
     folded = fold(d[None, :], period)[0]
     bins = folded.size
     # the leap sits between sample i and i + 1 at the busiest phase: a step starts a sample on
