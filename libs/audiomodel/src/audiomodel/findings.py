@@ -181,6 +181,10 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.SUSPICIOUS,
         "Loud sample values are repeated exactly, at many levels, over part of the track: values held as steps; a converter's noise floor never lets sound do that.",
     ),
+    "signal.held_grid": (
+        Severity.SUSPICIOUS,
+        "Part of the track (time range, and byte range in PCM, in the evidence) leaps on a clock of a few samples and holds between, through a codec's noise, and the values it holds, one a step, are white: a file's bytes held as steps and then lossy coded (malicious when the held values read as bytes carry a dangerous file's header).",
+    ),
     "signal.monotonic_run": (
         Severity.SUSPICIOUS,
         "The samples climb or fall without turning, by 1/8 of full scale, for longer than a half cycle of 25 Hz: sorted values, not sound, which oscillates around zero.",

@@ -34,6 +34,7 @@ from audiomodel.dtmf import DtmfScanner
 from audiomodel.envelope_draws import GSM_RATE, EnvelopeDraws
 from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.fingerprint import Fingerprinter, Landmarks
+from audiomodel.held_grid import HeldGridScanner
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.modem import ModemScanner
 from audiomodel.morse import MorseScanner
@@ -338,6 +339,8 @@ def _decode_and_measure(
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
             dtmf = DtmfScanner(rate)  # ... and as DTMF digits (audiomodel.dtmf)
             morse = MorseScanner(rate)  # ... and as Morse code (audiomodel.morse)
+            # bytes held as steps through a lossy codec (audiomodel.held_grid)
+            grid = HeldGridScanner(rate, byte_map=_byte_map(analysis.container, channels))
             lap("modem")
             # bytes given as Opus packets (audiomodel.codec_draws)
             draws = OpusDraws(rate) if subtype == "OPUS" else None
@@ -362,6 +365,7 @@ def _decode_and_measure(
                     adpcm.update(samples)
                 if envelopes is not None:
                     envelopes.update(summed)
+                grid.update(summed)
                 lap("signal")
                 modem.update(samples, summed=summed)
                 dtmf.update(summed)
@@ -413,9 +417,9 @@ def _decode_and_measure(
         analysis.findings.extend(codes.report())
     if adpcm is not None:
         analysis.findings.extend(adpcm.report())
+    analysis.findings.extend(grid.report())
     if draws is not None:
         analysis.findings.extend(draws.report())
-        lap("signal")
     if envelopes is not None:
         analysis.findings.extend(envelopes.report())
     coded = analysis.container.coded if analysis.container is not None else None
@@ -424,6 +428,7 @@ def _decode_and_measure(
         stream.seek(coded.data_offset)
         raw = stream.read(min(coded.data_size, MAX_CODE_BYTES))
         analysis.findings.extend(ms_adpcm_findings(raw, coded))
+    lap("signal")
     # -- data sent as sound: demodulation stops at the time budget's deadline --------------
     mark = time.perf_counter()
     clipped = any(f.code == "signal.clipping" for f in analysis.signal.findings)
