@@ -38,6 +38,7 @@ from audiomodel.held_grid import HeldGridScanner
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.modem import ModemScanner
 from audiomodel.morse import MorseScanner
+from audiomodel.tone_track import ToneTrackScanner
 from audiomodel.sample_kernels import render_int16
 from audiomodel.signal import (
     TONAL_LINE_SHARE,
@@ -339,6 +340,7 @@ def _decode_and_measure(
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
             dtmf = DtmfScanner(rate)  # ... and as DTMF digits (audiomodel.dtmf)
             morse = MorseScanner(rate)  # ... and as Morse code (audiomodel.morse)
+            tones = ToneTrackScanner(rate)  # ... and as one tone's frequency (.tone_track)
             # bytes held as steps through a lossy codec (audiomodel.held_grid)
             grid = HeldGridScanner(rate, byte_map=_byte_map(analysis.container, channels))
             lap("modem")
@@ -370,6 +372,7 @@ def _decode_and_measure(
                 modem.update(samples, summed=summed)
                 dtmf.update(summed)
                 morse.update(summed)
+                tones.update(summed)
                 lap("modem")
                 if prints is not None:
                     prints.update(samples)
@@ -435,6 +438,7 @@ def _decode_and_measure(
     analysis.findings.extend(modem.report(deadline=budget.deadline, clipped=clipped).findings)
     analysis.findings.extend(dtmf.report())
     analysis.findings.extend(morse.report())
+    analysis.findings.extend(tones.report())
     analysis.timings_ms["modem"] = (time.perf_counter() - mark) * 1e3
     lap("modem")
     if stego is not None:
