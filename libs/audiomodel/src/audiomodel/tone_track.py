@@ -59,7 +59,7 @@ ULTRA_LOW_HZ = 16500.0  # near-ultrasound: above what adults hear well, below wh
 ULTRA_MIN_RATE = 40000
 ULTRA_REFERENCE_HZ = (6000.0, 14000.0)  # the band music's own highs are compared in
 # Gate: an audible spectrum whose strongest line (+-3 bins) holds this share of the power
-GATE_SHARE = 0.5
+GATE_SHARE = 0.97
 # ... a near-ultrasonic line this far over the reference band's median bin, at -80 dBFS or more
 GATE_ULTRA_RATIO = 100.0
 GATE_ULTRA_LEVEL = 1e-4
@@ -78,7 +78,11 @@ HOLD_TOL_BINS = 0.03  # a hold's frequency moves under this per hop
 LEVEL_TOL_BINS = 0.06  # held frequencies closer than this are one level
 MAX_JUMP_S = 0.1  # a glide between holds (smoothed FM) takes at most this
 MIN_JUMPS = 40
-MIN_CLOCK_COHERENCE = 0.6
+# The jumps' coherence to the clock. Near-ultrasound holds no music, so a weaker clock read
+# over many jumps (Rayleigh z = jumps x coherence^2) is as sure: OFDM's symbols, where the
+# strongest of its carriers changes at only some symbol edges, read 0.4-0.5 over 300+ jumps
+MIN_CLOCK_COHERENCE = {"audible": 0.6, "ultra": 0.4}
+MIN_CLOCK_Z = 25.0
 MIN_PERIOD_S, MAX_PERIOD_S = 0.004, 0.5
 MIN_LEVELS = {"audible": 12, "ultra": 2}
 MAX_SCALE_COHERENCE = 0.6  # notes of a tuned instrument sit on semitones: 0.8-1.0
@@ -206,9 +210,12 @@ class ToneTrackScanner:
         lo, hi = self._bins(band, size)
         k = lo + power[:, lo:hi].argmax(axis=1)
         rows = np.arange(power.shape[0])
-        top = power.shape[1] - 1
-        line = sum(power[rows, np.clip(k + d, 0, top)] for d in range(-2, 3))
         base = max(1, round(100.0 * size / self.rate))
+        line = np.zeros(power.shape[0])
+        for d in range(-2, 3):
+            at = k + d
+            inside = (at >= base) & (at < power.shape[1])
+            line += np.where(inside, power[rows, np.clip(at, 0, power.shape[1] - 1)], 0.0)
         return np.asarray(line / (power[:, base:].sum(axis=1) + 1e-20))
 
     def _bins(self, band: str, size: int) -> tuple[int, int]:
@@ -297,11 +304,13 @@ def _chirp_slope(track: Track, times: Floats, freqs: Floats) -> float:
     return float(slopes[int(flat.argmax())])
 
 
-DEBUG: list[str] = []
+# Why a track was not read as data, when a bench sets this to a list (never in service)
+DEBUG: list[str] | None = None
 
 
 def _why(text: str) -> None:
-    DEBUG.append(text)
+    if DEBUG is not None:
+        DEBUG.append(text)
 
 
 def _read(band: str, track: Track, times: Floats, freqs: Floats, slope: float) -> Reading | None:
@@ -336,7 +345,11 @@ def _read(band: str, track: Track, times: Floats, freqs: Floats, slope: float) -
         return None
     jump_times = begin[1:][jump]
     period, coherence = _clock(jump_times)
-    if period == 0.0 or coherence < MIN_CLOCK_COHERENCE:
+    if (
+        period == 0.0
+        or coherence < MIN_CLOCK_COHERENCE[band]
+        or jump_times.size * coherence**2 < MIN_CLOCK_Z
+    ):
         _why(
             f"{band} slope {slope:.0f}: jumps {jump_times.size} period {period:.4f} coh {coherence:.2f}"
         )

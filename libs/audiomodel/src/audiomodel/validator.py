@@ -38,7 +38,6 @@ from audiomodel.held_grid import HeldGridScanner
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.modem import ModemScanner
 from audiomodel.morse import MorseScanner
-from audiomodel.tone_track import ToneTrackScanner
 from audiomodel.sample_kernels import render_int16
 from audiomodel.signal import (
     TONAL_LINE_SHARE,
@@ -48,6 +47,7 @@ from audiomodel.signal import (
     to_int16,
 )
 from audiomodel.stego import LsbAnalyzer, StegoReport
+from audiomodel.tone_track import ToneTrackScanner
 from audiomodel.verdict import Thresholds, Verdict, decide
 from audiomodel.windows import ByteMap
 
