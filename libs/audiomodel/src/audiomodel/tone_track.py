@@ -89,7 +89,7 @@ MAX_SCALE_COHERENCE = 0.6  # notes of a tuned instrument sit on semitones: 0.8-1
 # a symbol k ticks later (k = 1..32) agrees this often at most (an arpeggio, a trill: 0.9-1.0);
 # near-ultrasound, where two levels are enough, only a strict cycle is a pattern (a binary
 # payload of text or code agrees 0.75-0.9 at 8 bits)
-MAX_PATTERN_AGREEMENT = {"audible": 0.75, "ultra": 0.95}
+MAX_PATTERN_AGREEMENT = {"audible": 0.8, "ultra": 0.95}
 MIN_DWELL = 0.4
 MIN_SYMBOLS = 64
 # De-chirping: the commonest hop-to-hop rise must hold in this share of the tracked frames
