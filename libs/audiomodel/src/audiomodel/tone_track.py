@@ -83,6 +83,7 @@ MIN_JUMPS = 40
 # strongest of its carriers changes at only some symbol edges, read 0.4-0.5 over 300+ jumps
 MIN_CLOCK_COHERENCE = {"audible": 0.6, "ultra": 0.4}
 MIN_CLOCK_Z = 25.0
+MAX_CLOCK_JUMPS = 2000  # the clock is read from the first jumps (bounded memory on long tracks)
 MIN_PERIOD_S, MAX_PERIOD_S = 0.004, 0.5
 MIN_LEVELS = {"audible": 12, "ultra": 2}
 MAX_SCALE_COHERENCE = 0.6  # notes of a tuned instrument sit on semitones: 0.8-1.0
@@ -300,7 +301,9 @@ def _chirp_slope(track: Track, times: Floats, freqs: Floats) -> float:
     step = step[np.abs(np.diff(times) - track.hop_s) < 0.25 * track.hop_s]
     slopes = guess * np.linspace(0.9, 1.1, 201)
     tol = HOLD_TOL_BINS * CHIRP_TOL_FACTOR * track.bin_hz
-    flat = (np.abs(step[None, :] - slopes[:, None] * track.hop_s) <= tol).sum(axis=1)
+    step = np.sort(step)
+    centre = slopes * track.hop_s
+    flat = np.searchsorted(step, centre + tol, "right") - np.searchsorted(step, centre - tol)
     return float(slopes[int(flat.argmax())])
 
 
@@ -335,6 +338,7 @@ def _read(band: str, track: Track, times: Floats, freqs: Floats, slope: float) -
     if first.size < MIN_JUMPS:
         _why(f"{band} slope {slope:.0f}: holds {first.size}")
         return None
+    # a hold's median: its glide tails and a vibrato's swing do not pull it off its level
     value = np.array([np.median(f[a : b + 1]) for a, b in zip(first, last, strict=True)])
     begin, end = times[first], times[last]
     gap = begin[1:] - end[:-1]
@@ -417,7 +421,7 @@ def _clock(times: Floats) -> tuple[float, float]:
         if base < MIN_PERIOD_S:
             continue
         periods = base * np.linspace(0.8, 1.25, 451)
-        phases = np.exp(2j * np.pi * times[None, :] / periods[:, None])
+        phases = np.exp(2j * np.pi * times[None, :MAX_CLOCK_JUMPS] / periods[:, None])
         coherence = np.abs(phases.mean(axis=1))
         i = int(coherence.argmax())
         # a whole fraction of the period keeps the same phases: prefer the longest period
