@@ -51,7 +51,7 @@ __all__ = ["ToneTrackScanner", "scan_tone_track"]
 
 Floats = npt.NDArray[np.float64]
 
-BATCH_S = 4.0  # samples gathered before a look (a few numpy calls a file, not one per block)
+BATCH_S = 8.0  # samples gathered before a look (a few numpy calls a file, not one per block)
 GATE_EVERY_S = 0.5
 GATE_FRAMES = 4  # consecutive short frames read at each look
 AUDIBLE_HZ = (200.0, 8000.0)
@@ -60,10 +60,11 @@ ULTRA_MIN_RATE = 40000
 ULTRA_REFERENCE_HZ = (6000.0, 14000.0)  # the band music's own highs are compared in
 # Gate: an audible spectrum whose strongest line (+-3 bins) holds this share of the power
 GATE_SHARE = 0.97
-# ... a near-ultrasonic line this far over the reference band's median bin, at -80 dBFS or more
+# ... a near-ultrasonic line this far over the reference band's mean bin, at -80 dBFS or more
 GATE_ULTRA_RATIO = 100.0
 GATE_ULTRA_LEVEL = 1e-4
-GATE_HITS = 2  # gate spectra of a batch that must hit
+GATE_HITS = 4  # looks of a batch (of 8) that must hit, a transmission of 2 s or more
+GATE_PLACES = 3  # ... with the lone line in this many places (bin pairs)
 
 FRAME_S = 0.0058  # 256 points at 44.1-48 kHz: a 50 Bd symbol holds ~10 frames, a chirp
 # sweeping 70 kHz/s moves ~2 bins in one
@@ -83,7 +84,8 @@ MIN_JUMPS = 40
 # strongest of its carriers changes at only some symbol edges, read 0.4-0.5 over 300+ jumps
 MIN_CLOCK_COHERENCE = {"audible": 0.6, "ultra": 0.4}
 MIN_CLOCK_Z = 25.0
-MAX_CLOCK_JUMPS = 2000  # the clock is read from the first jumps (bounded memory on long tracks)
+COARSE_CLOCK_JUMPS = 300  # the clock is searched over the first jumps ...
+MAX_CLOCK_JUMPS = 2000  # ... and refined over more (bounded memory and time on long tracks)
 MIN_PERIOD_S, MAX_PERIOD_S = 0.004, 0.5
 MIN_LEVELS = {"audible": 12, "ultra": 2}
 MAX_SCALE_COHERENCE = 0.6  # notes of a tuned instrument sit on semitones: 0.8-1.0
@@ -133,7 +135,7 @@ class Reading:
 
 
 def _pow2(x: float) -> int:
-    return 1 << max(6, round(math.log2(max(x, 64.0))))
+    return 1 << max(7, round(math.log2(max(x, 128.0))))
 
 
 class ToneTrackScanner:
@@ -189,14 +191,17 @@ class ToneTrackScanner:
         power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
         need = min(GATE_HITS, starts.size)
         hit = []
-        share = self._line_share(power, "audible").reshape(starts.size, GATE_FRAMES)
-        if int((np.median(share, axis=1) >= GATE_SHARE).sum()) >= need:
+        share, line = self._line_share(power, "audible")
+        lone = (share.reshape(starts.size, GATE_FRAMES) >= GATE_SHARE).sum(axis=1) >= 3
+        # ... and the lone line moves: a held note or a test tone stays in its bin
+        where = np.unique(line.reshape(starts.size, GATE_FRAMES)[lone, 0] // 2)
+        if int(lone.sum()) >= need and where.size >= min(GATE_PLACES, need):
             hit.append("audible")
         if "ultra" in self.bands:
             lo, hi = self._bins("ultra", size)
             rlo, rhi = (round(f * size / self.rate) for f in ULTRA_REFERENCE_HZ)
             top = power[:, lo:hi].max(axis=1)
-            floor = np.median(power[:, rlo:rhi], axis=1) + 1e-20
+            floor = power[:, rlo:rhi].mean(axis=1) + 1e-20
             amplitude = 2 * np.sqrt(top) / self.window.sum()
             ok = (top >= GATE_ULTRA_RATIO * floor) & (amplitude >= GATE_ULTRA_LEVEL)
             ok = ok.reshape(starts.size, GATE_FRAMES).mean(axis=1) >= 0.5
@@ -204,7 +209,9 @@ class ToneTrackScanner:
                 hit.append("ultra")
         return hit
 
-    def _line_share(self, power: npt.NDArray[np.floating], band: str) -> npt.NDArray[np.floating]:
+    def _line_share(
+        self, power: npt.NDArray[np.floating], band: str
+    ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.intp]]:
         """The share of a frame's power (bins over ~100 Hz) in the band's strongest line
         (+-2 bins)."""
         size = 2 * (power.shape[1] - 1)
@@ -217,7 +224,7 @@ class ToneTrackScanner:
             at = k + d
             inside = (at >= base) & (at < power.shape[1])
             line += np.where(inside, power[rows, np.clip(at, 0, power.shape[1] - 1)], 0.0)
-        return np.asarray(line / (power[:, base:].sum(axis=1) + 1e-20))
+        return np.asarray(line / (power[:, base:].sum(axis=1) + 1e-20)), k
 
     def _bins(self, band: str, size: int) -> tuple[int, int]:
         lo, hi = self.bands[band]
@@ -237,7 +244,7 @@ class ToneTrackScanner:
             lo, hi = self._bins(band, size)
             k = lo + power[:, lo:hi].argmax(axis=1)
             if band == "audible":
-                ok = self._line_share(power, band) >= FRAME_SHARE
+                ok = self._line_share(power, band)[0] >= FRAME_SHARE
             else:
                 ok = power[rows, k] >= FRAME_ULTRA_RATIO * (
                     np.median(power[:, lo:hi], axis=1) + 1e-20
@@ -338,8 +345,10 @@ def _read(band: str, track: Track, times: Floats, freqs: Floats, slope: float) -
     if first.size < MIN_JUMPS:
         _why(f"{band} slope {slope:.0f}: holds {first.size}")
         return None
-    # a hold's median: its glide tails and a vibrato's swing do not pull it off its level
-    value = np.array([np.median(f[a : b + 1]) for a, b in zip(first, last, strict=True)])
+    # a hold's level: the median of five readings spread over it (its glide tails and a
+    # vibrato's swing do not pull it off its level)
+    at = first[:, None] + np.round(np.outer(last - first, np.linspace(0.1, 0.9, 5))).astype(int)
+    value = np.median(f[at], axis=1)
     begin, end = times[first], times[last]
     gap = begin[1:] - end[:-1]
     step = np.abs(np.diff(value))
@@ -409,25 +418,37 @@ def _read(band: str, track: Track, times: Floats, freqs: Floats, slope: float) -
     )
 
 
+def _coherence(times: Floats, periods: Floats) -> Floats:
+    return np.asarray(np.abs(np.exp(2j * np.pi * times[None, :] / periods[:, None]).mean(axis=1)))
+
+
 def _clock(times: Floats) -> tuple[float, float]:
-    """The symbol period the jump times keep, and their coherence to it (0-1)."""
+    """The symbol period the jump times keep, and their coherence to it (0-1): searched over
+    the first jumps on a coarse grid, refined over more of them on a fine one (a grid step
+    must drift under a fraction of a period over the span read)."""
     spacing = np.diff(times)
     spacing = spacing[(spacing >= MIN_PERIOD_S) & (spacing <= MAX_PERIOD_S)]
     if spacing.size < MIN_JUMPS // 2:
         return 0.0, 0.0
     guess = float(np.median(spacing[spacing <= 1.5 * np.percentile(spacing, 25)]))
+    times = times - times[0]
+    coarse, fine = times[:COARSE_CLOCK_JUMPS], times[:MAX_CLOCK_JUMPS]
     best = (0.0, 0.0)
     for base in (guess, guess / 2, guess / 3):
         if base < MIN_PERIOD_S:
             continue
         periods = base * np.linspace(0.8, 1.25, 451)
-        phases = np.exp(2j * np.pi * times[None, :MAX_CLOCK_JUMPS] / periods[:, None])
-        coherence = np.abs(phases.mean(axis=1))
+        coherence = _coherence(coarse, periods)
         i = int(coherence.argmax())
         # a whole fraction of the period keeps the same phases: prefer the longest period
         if coherence[i] > best[1] + 0.1 or (best[0] == 0.0 and coherence[i] > 0):
             best = (float(periods[i]), float(coherence[i]))
-    return best
+    if best[0] == 0.0:
+        return best
+    periods = best[0] * np.linspace(0.999, 1.001, 81)
+    coherence = _coherence(fine, periods)
+    i = int(coherence.argmax())
+    return float(periods[i]), float(coherence[i])
 
 
 def _finding(r: Reading) -> Finding:
