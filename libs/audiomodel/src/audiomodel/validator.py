@@ -48,6 +48,7 @@ from audiomodel.signal import (
     to_int16,
 )
 from audiomodel.stego import LsbAnalyzer, StegoReport
+from audiomodel.tone_track import ToneTrackScanner
 from audiomodel.verdict import Thresholds, Verdict, decide
 from audiomodel.windows import ByteMap
 
@@ -341,6 +342,7 @@ def _decode_and_measure(
             dtmf = DtmfScanner(rate)  # ... and as DTMF digits (audiomodel.dtmf)
             morse = MorseScanner(rate)  # ... and as Morse code (audiomodel.morse)
             ofdm = OfdmScanner(rate)  # ... and as OFDM with a cyclic prefix (audiomodel.ofdm)
+            tones = ToneTrackScanner(rate)  # ... and as one tone's frequency (.tone_track)
             # bytes held as steps through a lossy codec (audiomodel.held_grid)
             grid = HeldGridScanner(rate, byte_map=_byte_map(analysis.container, channels))
             lap("modem")
@@ -373,6 +375,7 @@ def _decode_and_measure(
                 dtmf.update(summed)
                 morse.update(summed)
                 ofdm.update(summed)
+                tones.update(summed)
                 lap("modem")
                 if prints is not None:
                     prints.update(samples)
@@ -439,6 +442,7 @@ def _decode_and_measure(
     analysis.findings.extend(dtmf.report())
     analysis.findings.extend(morse.report())
     analysis.findings.extend(ofdm.report())
+    analysis.findings.extend(tones.report())
     analysis.timings_ms["modem"] = (time.perf_counter() - mark) * 1e3
     lap("modem")
     if stego is not None:
