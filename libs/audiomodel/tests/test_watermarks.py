@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import numpy.typing as npt
 import scipy.signal
 
+from audiomodel.findings import Severity
 from audiomodel.watermarks import WatermarkScanner
 
 RATE = 22050
@@ -94,3 +98,31 @@ def test_noise_loops_and_unrepeated_codes_are_not_codes() -> None:
     # a noise loop repeated sample-exactly (one sign): a waveform that repeats, not a keyed code
     assert "stego.spread_code" not in codes(spread(x, 1023, -25, repeat=True, keyed=False))
     assert "stego.spread_code" not in codes(x)
+
+
+def phase_coded(x: npt.NDArray[np.float64], data: bytes, length: int) -> npt.NDArray[np.float64]:
+    """Bender et al.'s phase coding of the opening segment: bins 32.. at -pi/2 for a 1 bit,
+    +pi/2 for a 0, every later segment keeping its phase differences from the one before."""
+    segments = x[: x.size // length * length].reshape(-1, length)
+    spectra = np.fft.rfft(segments, axis=1)
+    phase = np.angle(spectra)
+    first = phase[0].copy()
+    bits = np.unpackbits(np.frombuffer(data, np.uint8))[: length // 2 - 64]
+    first[32 : 32 + bits.size] = np.where(bits == 1, -np.pi / 2, np.pi / 2)
+    new = np.vstack([first, first + np.cumsum(np.diff(phase, axis=0), axis=0)])
+    rebuilt = np.fft.irfft(np.abs(spectra) * np.exp(1j * new), n=length, axis=1).ravel()
+    return np.concatenate([rebuilt, x[rebuilt.size :]])
+
+
+def test_phase_coded_opening_is_found_and_carved() -> None:
+    x = music_like(7)
+    elf = Path(sys.executable).resolve().read_bytes()[:256]
+    scanner = WatermarkScanner(RATE)
+    y = phase_coded(x, elf, 4096)
+    scanner.update(np.round(y / np.abs(y).max() * 20000).astype(np.int32))
+    found = [f for f in scanner.report() if f.code == "stego.phase_coding"]
+    assert found
+    if elf.startswith(b"\x7fELF"):
+        assert found[0].severity is Severity.MALICIOUS
+    assert "stego.phase_coding" in codes(phase_coded(x, np.random.default_rng(8).bytes(256), 8192))
+    assert "stego.phase_coding" not in codes(x)

@@ -241,6 +241,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         "Two or more short echo delays are on in turn through the track, never together and "
         "never between: echo hiding's keyer (a room or effect keeps its delays or sweeps them).",
     ),
+    "stego.phase_coding": (
+        Severity.SUSPICIOUS,
+        "Most bins of the track's opening segment have a phase of exactly +-pi/2: phase coding "
+        "(malicious when the phases' signs read as a dangerous file).",
+    ),
     "stego.spread_code": (
         Severity.SUSPICIOUS,
         "The whitened residual repeats at a fixed period with a sign that changes from window "
