@@ -236,6 +236,21 @@ CODES: dict[str, tuple[Severity, str]] = {
         "neighbours predict, as the value exchanges of histogram-preserving embedding "
         "(steghide) leave them.",
     ),
+    "stego.keyed_echo": (
+        Severity.SUSPICIOUS,
+        "Two or more short echo delays are on in turn through the track, never together and "
+        "never between: echo hiding's keyer (a room or effect keeps its delays or sweeps them).",
+    ),
+    "stego.phase_coding": (
+        Severity.SUSPICIOUS,
+        "Most bins of the track's opening segment have a phase of exactly +-pi/2: phase coding "
+        "(malicious when the phases' signs read as a dangerous file).",
+    ),
+    "stego.spread_code": (
+        Severity.SUSPICIOUS,
+        "The whitened residual repeats at a fixed period with a sign that changes from window "
+        "to window: a spreading code keyed by bits under the music.",
+    ),
     # -- the pipeline (a track that could not be rebuilt from its stream records) -------------
     "pipeline.hash_mismatch": (
         Severity.MALICIOUS,

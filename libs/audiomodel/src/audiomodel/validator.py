@@ -50,6 +50,7 @@ from audiomodel.signal import (
 from audiomodel.stego import LsbAnalyzer, StegoReport
 from audiomodel.tone_track import ToneTrackScanner
 from audiomodel.verdict import Thresholds, Verdict, decide
+from audiomodel.watermarks import WatermarkScanner
 from audiomodel.windows import ByteMap
 
 __all__ = [
@@ -345,6 +346,7 @@ def _decode_and_measure(
             tones = ToneTrackScanner(rate)  # ... and as one tone's frequency (.tone_track)
             # bytes held as steps through a lossy codec (audiomodel.held_grid)
             grid = HeldGridScanner(rate, byte_map=_byte_map(analysis.container, channels))
+            marks = WatermarkScanner(rate)  # keyed echoes, spreading codes (audiomodel.watermarks)
             lap("modem")
             # bytes given as Opus packets (audiomodel.codec_draws)
             draws = OpusDraws(rate) if subtype == "OPUS" else None
@@ -370,6 +372,7 @@ def _decode_and_measure(
                 if envelopes is not None:
                     envelopes.update(summed)
                 grid.update(summed)
+                marks.update(summed)
                 lap("signal")
                 modem.update(samples, summed=summed)
                 dtmf.update(summed)
@@ -424,6 +427,7 @@ def _decode_and_measure(
     if adpcm is not None:
         analysis.findings.extend(adpcm.report())
     analysis.findings.extend(grid.report())
+    analysis.findings.extend(marks.report())
     if draws is not None:
         analysis.findings.extend(draws.report())
     if envelopes is not None:

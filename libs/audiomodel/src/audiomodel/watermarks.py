@@ -1,0 +1,502 @@
+"""Watermark-style data hiding under real music: keyed echoes and repeating spreading codes.
+
+Both hide bits in a real track without changing how it sounds much, so nothing the sample-level
+readers measure moves. What they cannot hide is the keyer's own regularity, which no room,
+effect, instrument or noise source has.
+
+- **Keyed echoes** (echo hiding, Gruhl et al.: per segment an echo at one of two, or M, small
+  delays by the segment's bits). An echo at d samples ripples the log spectrum with a period of
+  1/d, so the real cepstrum of a frame peaks at lag d. A room's reflections, a slap-back, a comb
+  or reverb hold their delays fixed for the whole track (a lag that is on in every frame, or
+  whose on-frames do not exclude another's); a chorus, flanger or phaser sweeps its delay
+  continuously (the peak walks through the lags between its extremes). A keyer's delays are on
+  in turn: two (or more) lags that each carry a good share of the frames, almost never in the
+  same frame, with nothing on at the lags between them (a jump, not a sweep). A pitched note
+  also peaks the cepstrum at its period, and an arpeggio switches periods on a tick; but a
+  harmonic tone's cepstrum peaks again at twice the period with the same sign (its spectrum is
+  a comb of lines), where an echo's second rahmonic is negative (log(1 + a z^-d) = a z^-d -
+  a^2 z^-2d / 2 + ...), whatever the sign of a.
+- **Repeating spreading codes** (DSSS: each bit times a pseudo-noise code of P chips, under the
+  music). Whitened (each window's spectrum divided by its smoothed envelope), the music's
+  residual decorrelates within a few samples, and the code repeats every P samples: the
+  residual correlates with itself at lag P, window after window, with the sign of the product
+  of the two bits it spans, so the sign changes at random from window to window. A tone or a
+  loop that repeats exactly (a chiptune's periodic noise channel, a drum machine) correlates at
+  its period too, but always with the same sign: a waveform that repeats is the same waveform.
+  A code that never repeats (a keyed generator with a long period) leaves no such trace: this
+  module does not see it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+import scipy.fft
+
+from audiomodel.findings import Finding, Severity, finding
+from audiomodel.payload import dangerous_payload
+
+__all__ = [
+    "EchoStats",
+    "PhaseStats",
+    "SpreadStats",
+    "WatermarkScanner",
+    "echo_stats",
+    "keyed_echo",
+    "phase_stats",
+    "spread_stats",
+    "spreading_code",
+]
+
+Float = npt.NDArray[np.float64]
+
+# -- keyed echoes ---------------------------------------------------------------------------
+FRAME_SECONDS = 0.023  # a frame: 1,024 samples at 44.1 kHz (the power of two nearest)
+MIN_DELAY_S = 0.00045  # 20 samples at 44.1 kHz: below, the spectral envelope's cepstrum (speech
+# and some music put exclusive spikes of their own at 0.3-0.6 ms: dev speech at 14-26 samples)
+MAX_DELAY_S = 0.005  # 5 ms: echo hiding's delays are 0.5-3 ms (beyond, a heard echo)
+ON_Z = 4.0  # a lag is "on" in a frame at this many robust sigmas of the frame's cepstrum
+STRIDE_SECONDS = 1.5  # a stretch for each reader every 1.5 s from the start (~18 s read)
+MIN_ECHO_FRAMES = 64  # 1.5 s of frames at least
+ECHO_RUNS, RUN_FRAMES = 8, 32  # the frames read: 8 runs of 32 (~5.9 s at 44.1 kHz)
+# A keyer's lags (measured: echo hiding at 22-130 samples, alpha 0.3-0.5, segments 2,048-8,192,
+# MP3 192 kb/s: each on in 0.17-0.8 of the frames, together 0.6-0.97, overlap 0.00-0.04, the
+# lags between 0.00-0.03; honest: a chiptune's arpeggio 0.30-0.54 overlap and 0.16-0.42 between,
+# fixed reflections and rooms overlap ~1):
+MIN_LAG_SHARE = 0.08
+CANDIDATE_LAGS = 16  # the lags on most often, tried in pairs
+MIN_KEYED_COVER = 0.5
+MAX_OVERLAP = 0.15
+MAX_BETWEEN = 0.2
+MIN_SWITCHES = 4  # the keyed lags take turns in the frames read (a splice of two rooms: once)
+# An echo's second rahmonic is negative (log(1 + a z^-d) = a z^-d - a^2 z^-2d / 2 ...; measured
+# -0.07 to -0.24 of the spike's height), a harmonic tone's positive (a chiptune's 0.12-0.52)
+MAX_RAHMONIC = -0.03
+# -- spreading codes ------------------------------------------------------------------------
+SPREAD_WINDOW = 8192
+MIN_PERIOD = 16
+MAX_SPREAD_WINDOWS = 8
+MIN_CODE_STRENGTH = 50.0  # keyed correlation power at the period against the lags' median
+MIN_CODE_PRESENCE = 0.5  # share of windows where |r| at the period is 4 sigma (1 / sqrt(W))
+MAX_CODE_BIAS = 0.9  # a waveform that repeats (a loop, an echo) keeps one sign: ~1.0
+# ... and takes both signs: real synth music repeats at whole-sample periods too (game music's
+# tones at 444 samples, 4 multiples, in 71 % of its windows), always with one sign (0 of them
+# negative); a code's sign follows the product of the bits (0.2-0.5 of its windows negative;
+# a run of equal bits, as a binary's zero padding, makes it a waveform that repeats: unseen)
+MIN_CODE_MINORITY = 0.1
+MIN_CODE_WINDOWS = 5  # ~7.5 s of track
+# keyed power at the period against 4-6 lags off: codes 11-80 (chips of 1-3 samples, MP3 192k
+# included), a synth's harmonic note at 96 kHz (own good set, seed 27) ~1
+MIN_CODE_SHARPNESS = 4.0
+MAX_LONE_BIAS = 0.5  # a period with no second multiple in range must change sign by itself
+CODE_LAGS = 6  # the strongest lags read for the period's structure
+ENVELOPE_BINS = 32  # the whitening's smoothing of the power spectrum, in bins
+
+
+def _frame_size(rate: int) -> int:
+    return int(2 ** round(np.log2(max(rate * FRAME_SECONDS, 64))))
+
+
+@cache
+def _hann(size: int) -> npt.NDArray[np.float32]:
+    return np.hanning(size).astype(np.float32)
+
+
+def cepstra(frames: npt.NDArray[np.floating]) -> Float:
+    """The real cepstrum of each frame (rows), Hann-windowed."""
+    window = _hann(frames.shape[1])
+    spectra = scipy.fft.rfft(frames * window, axis=1)  # single precision: enough for a log
+    power = spectra.real**2 + spectra.imag**2
+    floor = power.mean(axis=1, keepdims=True) * 1e-6 + 1e-12
+    return np.asarray(scipy.fft.irfft(np.log(power + floor), axis=1))
+
+
+@dataclass
+class EchoStats:
+    """The best pair of keyed lags and what tells a keyer from a room or an effect."""
+
+    frames: int = 0
+    lags: tuple[int, ...] = ()  # the keyed lags (two or more)
+    shares: tuple[float, ...] = ()  # share of frames each is on in
+    coverage: float = 0.0  # share of frames one of them is on in
+    overlap: float = 0.0  # P(both on) / (P(a) P(b)) for the best pair: 0 exclusive, 1 independent
+    between: float = 0.0  # the busiest lag strictly between them, against the pair's lesser share
+    rahmonic: float = 0.0  # greatest of the lags' mean cepstrum at 2d / mean spike height
+    height_cv: float = 0.0  # spread of the spike's height over its frames / its mean
+    switches: int = 0  # changes of the keyed lag from one keyed frame to the next
+    symbols: npt.NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
+
+
+def echo_stats(c: Float, rate: int) -> EchoStats:
+    """Read keyed lags from ``c`` (frames, cepstrum): the set of lags that are on in turn."""
+    stats = EchoStats(frames=c.shape[0])
+    low = max(8, int(MIN_DELAY_S * rate))
+    high = min(max(low + 8, int(MAX_DELAY_S * rate)), c.shape[1] // 4)
+    if c.shape[0] < MIN_ECHO_FRAMES or high <= low + 8:
+        return stats
+    # a spike at one lag over the cepstrum's slow trend there (the spectral envelope's and a
+    # broad pitch peak's): the lag against the mean of its neighbours two and three lags off
+    lags = np.arange(low, high + 1)
+    trend = 0.25 * (c[:, lags - 3] + c[:, lags - 2] + c[:, lags + 2] + c[:, lags + 3])
+    part = c[:, lags] - trend
+    mad = np.mean(np.abs(part), axis=1) * 1.2533  # a Gaussian's sigma from its mean |x|
+    on = np.abs(part) >= ON_Z * (mad[:, None] + 1e-12)
+    share = on.mean(axis=0)
+    order = [int(k) for k in np.argsort(share)[::-1][:CANDIDATE_LAGS] if share[k] >= MIN_LAG_SHARE]
+
+    def overlap_of(a: int, b: int) -> float:
+        both = float(np.mean(on[:, a] & on[:, b]))
+        return both / max(float(share[a] * share[b]), 1e-9)
+
+    best: tuple[float, int, int] | None = None
+    for i, a in enumerate(order):
+        for b in order[i + 1 :]:
+            if abs(a - b) <= 3:
+                continue
+            cover = float(np.mean(on[:, a] | on[:, b]))
+            score = cover * (1.0 - min(overlap_of(a, b), 1.0))
+            if best is None or score > best[0]:
+                best = (score, a, b)
+    if best is None:
+        return stats
+    keyed = [best[1], best[2]]
+    # an M-ary keyer's further lags: on where none of the others is
+    for k in order:
+        if all(abs(k - j) > 3 and overlap_of(k, j) <= MAX_OVERLAP for j in keyed):
+            keyed.append(k)
+    keyed.sort()
+    union = np.any(on[:, keyed], axis=1)
+    overlap = max(overlap_of(a, b) for i, a in enumerate(keyed) for b in keyed[i + 1 :])
+    # lags between that are on where none of the keyed lags is (a sweep passes through them;
+    # a kernel's own second tap, as a bipolar echo's, is on with its first)
+    inside = np.zeros(share.size, dtype=bool)
+    inside[keyed[0] + 3 : keyed[-1] - 2] = True
+    for k in keyed:
+        inside[max(k - 3, 0) : k + 4] = False
+    inner = (on[:, inside] & ~union[:, None]).mean(axis=0)
+    lesser = min(float(share[k]) for k in keyed)
+    between = float(inner.max()) / max(lesser, 1e-9) if inner.size else 0.0
+    rahmonic, spread = [], []
+    for k in keyed:
+        rows = on[:, k]
+        heights = np.abs(part[rows, k])
+        spread.append(float(np.std(heights) / max(float(np.mean(heights)), 1e-12)))
+        d = low + k
+        rahmonic.append(float(np.mean(c[rows, 2 * d]) / max(float(np.mean(heights)), 1e-12)))
+    alone = on[:, keyed].sum(axis=1) == 1
+    symbols = np.argmax(on[alone][:, keyed], axis=1)
+    stats.lags = tuple(low + k for k in keyed)
+    stats.shares = tuple(float(share[k]) for k in keyed)
+    stats.coverage = float(union.mean())
+    stats.overlap = overlap
+    stats.between = between
+    stats.rahmonic = max(rahmonic)
+    stats.height_cv = max(spread)
+    stats.switches = int(np.count_nonzero(np.diff(symbols))) if symbols.size > 1 else 0
+    stats.symbols = symbols
+    return stats
+
+
+def keyed_echo(stats: EchoStats) -> bool:
+    """Two or more echo delays on in turn, covering most of the track: a keyer, not a room."""
+    return (
+        len(stats.lags) >= 2
+        and stats.coverage >= MIN_KEYED_COVER
+        and stats.overlap <= MAX_OVERLAP
+        and stats.between <= MAX_BETWEEN
+        and stats.switches >= MIN_SWITCHES
+        and stats.rahmonic <= MAX_RAHMONIC
+    )
+
+
+# -- spreading codes -------------------------------------------------------------------------
+
+
+def whitened_acf(windows: npt.NDArray[np.floating]) -> Float:
+    """Each window's (rows) normalised autocorrelation after whitening: its power spectrum
+    divided by the spectrum smoothed over ENVELOPE_BINS bins (the music's envelope and its
+    loud partials' skirts), lags 0 .. window / 2."""
+    n = windows.shape[1]
+    spectra = scipy.fft.rfft(windows - windows.mean(axis=1, keepdims=True), n=2 * n, axis=1)
+    power = spectra.real**2 + spectra.imag**2
+    edges = np.cumsum(np.pad(power, ((0, 0), (ENVELOPE_BINS // 2 + 1, ENVELOPE_BINS // 2))), axis=1)
+    smooth = (edges[:, ENVELOPE_BINS:] - edges[:, :-ENVELOPE_BINS]) / ENVELOPE_BINS
+    smooth = smooth[:, : power.shape[1]]
+    flat = power / (smooth + smooth.mean(axis=1, keepdims=True) * 1e-4 + 1e-12)
+    acf = scipy.fft.irfft(flat.astype(np.float32), axis=1)[:, : n // 2 + 1]
+    return np.asarray(acf / np.maximum(acf[:, :1], 1e-12), dtype=np.float64)
+
+
+@dataclass
+class SpreadStats:
+    windows: int = 0
+    period: int = 0  # the code's period (the fundamental of the strong lags)
+    peak: int = 0  # the strongest lag
+    strength: float = 0.0  # keyed r^2 at the peak against the lags' median mean r^2
+    presence: float = 0.0  # share of windows with |r| at the peak over 4 / sqrt(window)
+    sign_bias: float = 1.0  # |mean r| / RMS r at the peak: 1 a repeating waveform, ~0 keyed
+    sharpness: float = 0.0  # keyed power at the peak against 4-6 lags off it
+    minority: float = 0.0  # share of the correlating windows with the rarer sign
+    multiples: int = 0  # strong lags on multiples of the period (the peak's included)
+    strong: int = 0  # strong lags in all
+    peaks: tuple[tuple[int, float], ...] = ()  # (lag, keyed power / the peak's)
+
+
+def spread_stats(acf: Float) -> SpreadStats:
+    r = acf[:, MIN_PERIOD:]
+    n = 2 * (acf.shape[1] - 1)
+    m2 = np.mean(r**2, axis=0)
+    floor = float(np.median(m2)) + 1e-12
+    mean = np.mean(r, axis=0)
+    # the part of a lag's correlation power that changes from window to window
+    keyed = m2 - mean**2
+    k = int(np.argmax(keyed))
+    rms = float(np.sqrt(m2[k]))
+    # the strong lags, each the top of its +-3 neighbourhood
+    peaks: list[int] = []
+    heights: list[float] = []
+    left = keyed.copy()
+    for _ in range(CODE_LAGS):
+        j = int(np.argmax(left))
+        if left[j] < 0.2 * keyed[k]:
+            break
+        peaks.append(j + MIN_PERIOD)
+        heights.append(float(left[j] / max(float(keyed[k]), 1e-12)))
+        left[max(j - 3, 0) : j + 4] = -np.inf
+    top = peaks[0] if peaks else MIN_PERIOD + k
+    # the longest period whose multiples hold the two strongest lags and two thirds of the
+    # strong ones, to the sample (a code's correlation comes back at each multiple of its period
+    # exactly: its chips are on the sample grid; a note's period is fractional, so its multiples
+    # drift off by a sample (a synth's 489.8 samples: 980, 1469, 1959, 2449), and a chord's
+    # notes put theirs at unrelated lags)
+    period, multiples = top, 1
+    for divisor in range(1, 9):
+        p = round(top / divisor)
+        if p < MIN_PERIOD:
+            break
+        if top != divisor * p:
+            continue
+        on_grid = [q % p == 0 for q in peaks]
+        count = sum(on_grid)
+        if len(peaks) >= 2 and all(on_grid[:2]) and 3 * count >= 2 * len(peaks):
+            period, multiples = p, count
+            break
+    # of the windows where the peak lag correlates, the share with the rarer sign: a waveform
+    # that repeats keeps its sign (0), a code keyed by bits takes both
+    strong = np.abs(r[:, k]) > 4 / np.sqrt(n)
+    positive = int(np.count_nonzero(r[strong, k] > 0))
+    minority = min(positive, int(strong.sum()) - positive) / max(int(strong.sum()), 1)
+    # the peak's sharpness: a code's chips (held up to 3 samples) decorrelate 4 samples off the
+    # period; a tone's correlation peak is as wide as its highest partial's period
+    j = top - MIN_PERIOD
+    side = [keyed[j + d] for d in (-6, -5, -4, 4, 5, 6) if 0 <= j + d < keyed.size]
+    sharpness = float(keyed[j]) / max(max(side) if side else 0.0, float(keyed[j]) * 1e-3, 1e-12)
+    return SpreadStats(
+        windows=acf.shape[0],
+        sharpness=sharpness,
+        period=period,
+        peak=top,
+        strength=float(keyed[k]) / floor,
+        presence=float(np.mean(strong)),
+        sign_bias=abs(float(mean[k])) / max(rms, 1e-12),
+        minority=minority,
+        multiples=multiples,
+        strong=len(peaks),
+        peaks=tuple(zip(peaks, heights, strict=True)),
+    )
+
+
+def spreading_code(stats: SpreadStats, max_lag: int) -> bool:
+    """A whitened residual that repeats at a fixed period through the track, not as a waveform
+    repeats (one sign) but as a code keyed by bits."""
+    if stats.strength < MIN_CODE_STRENGTH or stats.presence < MIN_CODE_PRESENCE:
+        return False
+    if stats.sign_bias > MAX_CODE_BIAS or stats.minority < MIN_CODE_MINORITY:
+        return False
+    if stats.windows < MIN_CODE_WINDOWS or stats.sharpness < MIN_CODE_SHARPNESS:
+        return False
+    if stats.multiples >= 2:
+        return True  # the strong lags on the multiples of one period: a code's repeats
+    # one strong lag, its next multiple out of range: it must change sign by itself
+    return stats.strong == 1 and 2 * stats.period > max_lag and stats.sign_bias <= MAX_LONE_BIAS
+
+
+# -- phase coding ---------------------------------------------------------------------------
+PHASE_LENGTHS = (1024, 2048, 4096, 8192, 16384, 32768)
+QUADRATURE = 0.02  # |Re X| under 2 % of |X|: the phase within ~1.1 degrees of +-pi/2
+# Of the bins that carry the segment (over 1e-3 of its loudest), the share at +-pi/2: random
+# phases put 1.3 % there (dev look-alikes and sox effects 1.2-3.2 %), a phase-coded segment
+# 0.89-0.98 (the survey's three and a 16,384-sample variant)
+MIN_QUADRATURE_SHARE = 0.5
+MIN_QUADRATURE_BINS = 256
+
+
+@dataclass
+class PhaseStats:
+    length: int = 0
+    bins: int = 0  # bins that carry the segment
+    share: float = 0.0  # of them at +-pi/2
+    bits: npt.NDArray[np.uint8] = field(default_factory=lambda: np.zeros(0, np.uint8))
+
+
+def phase_stats(head: npt.NDArray[np.floating]) -> PhaseStats:
+    """The track's opening segment, at each power-of-two length: how many of its bins have a
+    phase of exactly +-pi/2. Phase coding (Bender et al.) sets the first segment's phases to
+    +-pi/2 by the bits and keeps every later segment's phase differences; no sound sets the
+    phases of hundreds of bins to a quarter turn."""
+    best = PhaseStats()
+    for length in PHASE_LENGTHS:
+        if head.size < length:
+            break
+        spectrum = np.fft.rfft(head[:length].astype(np.float64))
+        magnitude = np.abs(spectrum)
+        carried = magnitude > 1e-3 * float(magnitude.max())
+        quadrature = carried & (np.abs(spectrum.real) < QUADRATURE * magnitude)
+        count = int(carried.sum())
+        share = float(quadrature.sum()) / max(count, 1)
+        if count >= MIN_QUADRATURE_BINS and share > best.share:
+            # the payload's bins from the first run of 32 in a row at +-pi/2 (a bin there by
+            # chance ahead of it would shift every byte)
+            runs = np.convolve(quadrature.astype(np.int32), np.ones(32, np.int32), "valid")
+            first = int(np.argmax(runs == 32)) if np.any(runs == 32) else 0
+            last = int(np.flatnonzero(quadrature)[-1]) + 1
+            # every bin from there on, one bit each (a bin the 16-bit rounding knocked off the
+            # quarter turn still holds its place)
+            bits = (spectrum.imag[first:last] < 0).astype(np.uint8)
+            best = PhaseStats(length, count, share, bits)
+    return best
+
+
+# -- the scanner ----------------------------------------------------------------------------
+
+
+class WatermarkScanner:
+    """Keeps short stretches of the mono level at a steady stride through the track's first
+    MAX_KEPT_SECONDS (ECHO_RUNS runs of RUN_FRAMES frames for the echoes, MAX_SPREAD_WINDOWS
+    windows for the codes) and reads keyed echoes and repeating codes from them at the report.
+    An echo keyer or a spreading code runs through the whole track, so a sample of it is enough."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.rate = sample_rate
+        self.frame = _frame_size(sample_rate)
+        run = RUN_FRAMES * self.frame
+        stride = max(run + SPREAD_WINDOW, int(STRIDE_SECONDS * sample_rate))
+        # (start, length, kind) of each stretch kept, in stream order
+        self._spans = [(k * stride, run) for k in range(ECHO_RUNS)]
+        self._spans += [(k * stride + run, SPREAD_WINDOW) for k in range(MAX_SPREAD_WINDOWS)]
+        self._spans.append((0, PHASE_LENGTHS[-1]))  # the opening, for phase coding
+        self._kept: dict[int, list[npt.NDArray[np.float32]]] = {}
+        self._position = 0
+
+    def update(self, summed: npt.NDArray[np.integer]) -> None:
+        begin, end = self._position, self._position + summed.size
+        self._position = end
+        for i, (start, length) in enumerate(self._spans):
+            lo, hi = max(start, begin), min(start + length, end)
+            if lo < hi:
+                self._kept.setdefault(i, []).append(
+                    summed[lo - begin : hi - begin].astype(np.float32)
+                )
+
+    def _span(self, i: int) -> npt.NDArray[np.float32]:
+        parts = self._kept.get(i, [])
+        return (
+            np.concatenate(parts)
+            if len(parts) > 1
+            else (parts[0] if parts else np.zeros(0, np.float32))
+        )
+
+    def stats(self) -> tuple[EchoStats, SpreadStats]:
+        runs = [self._span(i) for i in range(ECHO_RUNS)]
+        frames = [r[: r.size // self.frame * self.frame].reshape(-1, self.frame) for r in runs]
+        stacked = np.concatenate(frames) if frames else np.zeros((0, self.frame), np.float32)
+        echo = EchoStats()
+        if stacked.shape[0] >= MIN_ECHO_FRAMES:
+            echo = echo_stats(cepstra(stacked), self.rate)
+        windows = [self._span(ECHO_RUNS + k) for k in range(MAX_SPREAD_WINDOWS)]
+        full = [w for w in windows if w.size == SPREAD_WINDOW]
+        spread = SpreadStats()
+        if len(full) >= 2:
+            spread = spread_stats(whitened_acf(np.stack(full)))
+        return echo, spread
+
+    def report(self) -> list[Finding]:
+        if self._position < 4 * SPREAD_WINDOW:
+            return []
+        echo, spread = self.stats()
+        out = []
+        phase = phase_stats(self._span(len(self._spans) - 1))
+        if phase.share >= MIN_QUADRATURE_SHARE:
+            out.append(self._phase_finding(phase))
+        if keyed_echo(echo):
+            out.append(self._echo_finding(echo))
+        if spreading_code(spread, SPREAD_WINDOW // 2):
+            out.append(self._spread_finding(spread))
+        return out
+
+    def _echo_finding(self, stats: EchoStats) -> Finding:
+        delays = ", ".join(f"{d} ({1000 * d / self.rate:.2f} ms)" for d in stats.lags)
+        return finding(
+            "stego.keyed_echo",
+            f"An echo at one of {len(stats.lags)} delays of {delays} samples is on in turn "
+            f"({stats.switches} switches over {stats.frames} frames, each delay in "
+            f"{min(stats.shares):.0%}-{max(stats.shares):.0%} of them, together "
+            f"{stats.coverage:.0%}), and almost never two at once (overlap {stats.overlap:.2f}) "
+            "nor anywhere between: a room, reverb or delay effect keeps its delays fixed or "
+            "sweeps them, only a keyer jumps between a set of them; echo hiding.",
+            delays=",".join(str(d) for d in stats.lags),
+            coverage=round(stats.coverage, 3),
+            overlap=round(stats.overlap, 3),
+            between=round(stats.between, 3),
+            switches=stats.switches,
+            frames=stats.frames,
+        )
+
+    def _phase_finding(self, stats: PhaseStats) -> Finding:
+        head = (
+            f"{stats.share:.0%} of the {stats.bins} bins of the track's first {stats.length} "
+            "samples have a phase of exactly +-pi/2 (random phases put 1-3 % there): phase "
+            "coding, bits set as the opening segment's phases"
+        )
+        where: dict[str, int | float | str | bool] = {
+            "segment": stats.length,
+            "bins": stats.bins,
+            "quadrature_share": round(stats.share, 3),
+        }
+        # the bits from the first quadrature bin, at each of the eight bit offsets (a bin at
+        # +-pi/2 by chance ahead of the payload shifts it), either polarity
+        candidates = [
+            np.packbits(b[k:]).tobytes() for b in (stats.bits, 1 - stats.bits) for k in range(8)
+        ]
+        for data in candidates:
+            kind, name, offset = dangerous_payload(data)
+            if kind:
+                return finding(
+                    "stego.phase_coding",
+                    f"{head}; read as bits they hold {kind} data ({name} header at byte {offset}).",
+                    Severity.MALICIOUS,
+                    **where,
+                    signature=name,
+                    signature_offset=offset,
+                )
+        return finding("stego.phase_coding", head + ".", **where)
+
+    def _spread_finding(self, stats: SpreadStats) -> Finding:
+        return finding(
+            "stego.spread_code",
+            f"The whitened residual repeats every {stats.period} samples through the track "
+            f"(correlation power at lag {stats.peak} {stats.strength:.0f}x the lags' median, in "
+            f"{stats.presence:.0%} of the windows), with a sign that changes from window to "
+            f"window (bias {stats.sign_bias:.2f}): a spreading code keyed by bits under the "
+            "music; no instrument or noise source repeats a noise-like waveform with a "
+            "changing sign.",
+            period=stats.period,
+            peak_lag=stats.peak,
+            strength=round(stats.strength, 1),
+            presence=round(stats.presence, 3),
+            sign_bias=round(stats.sign_bias, 3),
+            multiples=stats.multiples,
+        )

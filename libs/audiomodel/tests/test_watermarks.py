@@ -1,0 +1,128 @@
+"""Keyed echoes and repeating spreading codes under a music-like signal (audiomodel.watermarks)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import scipy.signal
+
+from audiomodel.findings import Severity
+from audiomodel.watermarks import WatermarkScanner
+
+RATE = 22050
+SECONDS = 12.0
+
+
+def music_like(seed: int, noise_level: float = 1.0) -> npt.NDArray[np.float64]:
+    """Coloured noise (a falling spectrum) under a few changing notes with their harmonics.
+    Real music is far more predictable than the noise: a code 25 dB under a noisy track is 25
+    dB under its whitened residual too, out of this reader's reach, so the code tests turn the
+    noise down (a tonal mix, as the survey's train music is)."""
+    rng = np.random.default_rng(seed)
+    n = int(RATE * SECONDS)
+    noise = scipy.signal.lfilter([1.0], [1.0, -0.9], rng.normal(size=n))
+    t = np.arange(n) / RATE
+    notes = np.repeat(220 * 2 ** (rng.integers(0, 12, 48) / 12), n // 48 + 1)[:n]
+    phase = 2 * np.pi * np.cumsum(notes) / RATE
+    tone = sum(np.sin(k * phase) / k for k in range(1, 6))
+    return np.asarray(
+        noise_level * noise / noise.std() + 0.5 * tone * (1 + 0.3 * np.sin(2 * np.pi * t))
+    )
+
+
+def delayed(x: npt.NDArray[np.float64], d: int) -> npt.NDArray[np.float64]:
+    return np.concatenate([np.zeros(d), x[: x.size - d]])
+
+
+def codes(x: npt.NDArray[np.float64]) -> set[str]:
+    scanner = WatermarkScanner(RATE)
+    ints = np.round(x / np.abs(x).max() * 20000).astype(np.int32)
+    for start in range(0, ints.size, 8192):
+        scanner.update(ints[start : start + 8192])
+    return {f.code for f in scanner.report()}
+
+
+def keyed(
+    x: npt.NDArray[np.float64], delays: tuple[int, int], segment: int, seed: int
+) -> npt.NDArray[np.float64]:
+    bits = np.random.default_rng(seed).integers(0, 2, x.size // segment + 1)
+    mixer = np.repeat(bits, segment)[: x.size].astype(np.float64)
+    return x + 0.4 * ((1 - mixer) * delayed(x, delays[0]) + mixer * delayed(x, delays[1]))
+
+
+def test_echo_keyed_between_two_delays_is_found() -> None:
+    x = music_like(1)
+    assert "stego.keyed_echo" in codes(keyed(x, (25, 38), 2048, 2))
+    assert "stego.keyed_echo" in codes(keyed(x, (60, 44), 4096, 3))
+
+
+def test_fixed_and_sweeping_echoes_are_not_keyed() -> None:
+    x = music_like(4)
+    # a fixed reflection (a room's floor bounce) is on in every frame
+    assert not codes(x + 0.5 * delayed(x, 30))
+    # a flanger: the delay sweeps 10-60 samples and back, continuously
+    t = np.arange(x.size) / RATE
+    d = 35 + 25 * np.sin(2 * np.pi * 0.3 * t)
+    swept = x + 0.6 * np.interp(np.arange(x.size) - d, np.arange(x.size), x)
+    assert not codes(swept)
+    assert not codes(x)
+
+
+def spread(
+    x: npt.NDArray[np.float64], chips: int, db: float, repeat: bool, keyed: bool
+) -> npt.NDArray[np.float64]:
+    rng = np.random.default_rng(chips)
+    count = x.size // chips + 1
+    if repeat:
+        code = np.tile(np.where(rng.random(chips) < 0.5, -1.0, 1.0), count)
+    else:
+        code = np.where(rng.random(count * chips) < 0.5, -1.0, 1.0)
+    bits = rng.integers(0, 2, count) * 2.0 - 1 if keyed else np.ones(count)
+    s = (code * np.repeat(bits, chips))[: x.size]
+    return x + s * x.std() / s.std() * 10 ** (db / 20)
+
+
+def test_repeating_code_keyed_by_bits_is_found() -> None:
+    x = music_like(5, noise_level=0.03)
+    assert "stego.spread_code" in codes(spread(x, 1023, -25, repeat=True, keyed=True))
+    assert "stego.spread_code" in codes(spread(x, 700, -30, repeat=True, keyed=True))
+
+
+def test_noise_loops_and_unrepeated_codes_are_not_codes() -> None:
+    x = music_like(6, noise_level=0.03)
+    # a code that never repeats: white noise to this reader (the limit)
+    assert "stego.spread_code" not in codes(spread(x, 1023, -25, repeat=False, keyed=True))
+    # a noise loop repeated sample-exactly (one sign): a waveform that repeats, not a keyed code
+    assert "stego.spread_code" not in codes(spread(x, 1023, -25, repeat=True, keyed=False))
+    assert "stego.spread_code" not in codes(x)
+
+
+def phase_coded(x: npt.NDArray[np.float64], data: bytes, length: int) -> npt.NDArray[np.float64]:
+    """Bender et al.'s phase coding of the opening segment: bins 32.. at -pi/2 for a 1 bit,
+    +pi/2 for a 0, every later segment keeping its phase differences from the one before."""
+    segments = x[: x.size // length * length].reshape(-1, length)
+    spectra = np.fft.rfft(segments, axis=1)
+    phase = np.angle(spectra)
+    first = phase[0].copy()
+    bits = np.unpackbits(np.frombuffer(data, np.uint8))[: length // 2 - 64]
+    first[32 : 32 + bits.size] = np.where(bits == 1, -np.pi / 2, np.pi / 2)
+    new = np.vstack([first, first + np.cumsum(np.diff(phase, axis=0), axis=0)])
+    rebuilt = np.fft.irfft(np.abs(spectra) * np.exp(1j * new), n=length, axis=1).ravel()
+    return np.concatenate([rebuilt, x[rebuilt.size :]])
+
+
+def test_phase_coded_opening_is_found_and_carved() -> None:
+    x = music_like(7)
+    elf = Path(sys.executable).resolve().read_bytes()[:256]
+    scanner = WatermarkScanner(RATE)
+    y = phase_coded(x, elf, 4096)
+    scanner.update(np.round(y / np.abs(y).max() * 20000).astype(np.int32))
+    found = [f for f in scanner.report() if f.code == "stego.phase_coding"]
+    assert found
+    if elf.startswith(b"\x7fELF"):
+        assert found[0].severity is Severity.MALICIOUS
+    assert "stego.phase_coding" in codes(phase_coded(x, np.random.default_rng(8).bytes(256), 8192))
+    assert "stego.phase_coding" not in codes(x)
