@@ -236,6 +236,19 @@ CODES: dict[str, tuple[Severity, str]] = {
         "neighbours predict, as the value exchanges of histogram-preserving embedding "
         "(steghide) leave them.",
     ),
+    "stego.side_channel_data": (
+        Severity.SUSPICIOUS,
+        "The stereo side channel (L - R) is white and shaped as a file's words (flat, skewed, "
+        "piled on exact zeros, or L and R on one parity), which noise drawn per channel never "
+        "is, over two seconds or more (malicious when read back as bytes it carries a "
+        "dangerous file's signature).",
+    ),
+    "stego.quiet_codes": (
+        Severity.SUSPICIOUS,
+        "Quiet passages hold codes, not a noise floor: values with holes between them (+-1 and "
+        "no zero) or spread flat over a byte's range, a quarter second or more (malicious when "
+        "read back as bits or bytes they carry a dangerous file's signature).",
+    ),
     # -- the pipeline (a track that could not be rebuilt from its stream records) -------------
     "pipeline.hash_mismatch": (
         Severity.MALICIOUS,
