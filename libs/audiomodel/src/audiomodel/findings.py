@@ -246,8 +246,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "stego.quiet_codes": (
         Severity.SUSPICIOUS,
         "Quiet passages hold codes, not a noise floor: values with holes between them (+-1 and "
-        "no zero) or spread flat over a byte's range, a quarter second or more (malicious when "
-        "read back as bits or bytes they carry a dangerous file's signature).",
+        "no zero), spread flat, or piled on exact zeros, a fifth of a second or more (malicious "
+        "when read back as bits or bytes they carry a dangerous file's signature).",
     ),
     # -- the pipeline (a track that could not be rebuilt from its stream records) -------------
     "pipeline.hash_mismatch": (

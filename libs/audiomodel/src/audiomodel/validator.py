@@ -379,8 +379,9 @@ def _decode_and_measure(
                 if stego is not None and stored is not None:
                     stego.update(stored)
                     lap("stego")
-                for scanner in quiet if stored is not None else ():
-                    scanner.update(stored)
+                if stored is not None:
+                    for scanner in quiet:
+                        scanner.update(stored)
                 decoded += samples.shape[0]
                 if decoded / rate > limits.max_duration_s:
                     analysis.findings.append(_duration_finding(decoded / rate, limits, "decoding"))
