@@ -60,6 +60,8 @@ SIDE_WHITE = 0.6
 # Above dither: S of per-channel TPDF dither is about 0.6 LSB RMS, noise-shaped dither is not
 # white; a bell's shape (kurtosis) needs a few steps to be read. In stored steps (8/16-bit) or
 # in steps of a wider file (whose noise floor spans more of them).
+SIDE_QUICK = 4096  # a first look at each second's head ...
+SIDE_QUICK_WHITE = 0.85  # ... turns away a lag-1 this far above the line (a mix's: 0.9-0.99)
 SIDE_MIN_RMS = 4.0
 SIDE_MIN_RMS_WIDE = 16.0
 SIDE_FLAT_KURTOSIS = 2.0  # a difference of two i.i.d. noises is never flatter
@@ -85,6 +87,9 @@ GAP_FLAT_KURTOSIS = 2.0
 GAP_WHITE = 0.2
 GAP_MIN_SECONDS = 0.2
 CARVE_LIMIT = 1 << 18  # bytes carved per reader at most
+# ... and bytes packed from bits (each packed 32 ways: 8 alignments, 2 orders, 2 polarities; a
+# fade into a half-step's noise gives honest two-value passages of minutes)
+CARVE_BITS_LIMIT = 1 << 14
 
 
 def _moments(s: npt.NDArray[np.float64]) -> tuple[float, float, float, float, float, float]:
@@ -180,19 +185,27 @@ class SideChannelScanner:
         self.window = max(1024, int(rate * SIDE_WINDOW_SECONDS))
         self.bits = bits
         self.wide = bits > 16
-        self._carry: npt.NDArray[np.int64] | None = None
+        self._carry: npt.NDArray[np.integer] | None = None
         self.windows = 0
         self.flagged: list[tuple[int, list[str]]] = []  # (window index, signs)
         self._carved: list[bytes] = []
         self._carved_size = 0
 
     def update(self, stored: npt.NDArray[np.integer]) -> None:
-        x = _stored_steps(stored, self.bits)
-        if self._carry is not None:
-            x = np.concatenate([self._carry, x])
+        x = stored if self._carry is None else np.concatenate([self._carry, stored])
+        shift = _shift(stored, self.bits)
         full = x.shape[0] // self.window * self.window
         for start in range(0, full, self.window):
-            w = x[start : start + self.window]
+            # a first look at the window's head in the stored dtype: most of a mix's seconds
+            # turn away here, before the window is widened
+            head = x[start : start + SIDE_QUICK, 0].astype(np.float64)
+            head -= x[start : start + SIDE_QUICK, 1]
+            head -= head.mean()
+            power = float(np.dot(head, head))
+            if power <= 0 or float(np.dot(head[:-1], head[1:])) > SIDE_QUICK_WHITE * power:
+                self.windows += 1
+                continue
+            w = x[start : start + self.window].astype(np.int64) >> shift
             signs = side_window_signs(w[:, 0], w[:, 1], wide=self.wide)
             if signs:
                 self.flagged.append((self.windows, signs))
@@ -306,6 +319,7 @@ class QuietCodesScanner:
         self.frames = 0
         self.signs: dict[str, int] = {}
         self._bits: list[npt.NDArray[np.uint8]] = []
+        self._bits_size = 0
         self._bytes: list[bytes] = []
         self._carved_size = 0
 
@@ -320,11 +334,26 @@ class QuietCodesScanner:
             quiet = (flat.max(axis=1) <= limit) & (flat.min(axis=1) >= -limit)
             channels = x.shape[1]
             frames = x[:full]
-            for first, last in _runs(np.flatnonzero(quiet)):
+            indices = np.flatnonzero(quiet)
+            if indices.size:
+                # a converter's floor at its lowest (one value, or three adjacent ones with the
+                # middle present: silence, TPDF dither) holds neither codes nor bits: set aside
+                # in one pass, without a window's judgement
+                q = flat[indices].reshape(indices.size, GAP_WINDOW, channels)
+                low, high = q.min(axis=1), q.max(axis=1)  # (windows, channels)
+                step = 1 << _shift(stored, self.bits)
+                middle = np.any(q == ((low + high) // 2)[:, None, :], axis=1)
+                plain = (high == low) | ((high - low == 2 * step) & middle)
+                self.quiet_windows += int(np.count_nonzero(plain))
+                judged = dict.fromkeys(zip(*np.nonzero(~plain), strict=True))
+            for first, last in _runs(indices):
                 for c in range(channels):
                     lane = frames[:, c]
                     kept: list[npt.NDArray[np.int64]] = []
                     for w in range(first, last + 1):
+                        row = int(np.searchsorted(indices, w))
+                        if (row, c) not in judged:
+                            continue
                         v = _stored_steps(lane[w * GAP_WINDOW : (w + 1) * GAP_WINDOW], self.bits)
                         if self._window(v, self.frames + w * GAP_WINDOW):
                             kept.append(v)
@@ -359,27 +388,33 @@ class QuietCodesScanner:
         """Keep a quiet run's values for carving, extended sample by sample into the edges of
         the gap while they stay among its values (a payload starts at the gap's first sample,
         not at a window's)."""
-        if self._carved_size >= CARVE_LIMIT:
-            return
         low = min(int(v.min()) for v in kept)
         high = max(int(v.max()) for v in kept)
-        shift = _shift(lane, self.bits)
-        start, stop = first * GAP_WINDOW, (last + 1) * GAP_WINDOW
         two = all(np.unique(v).size <= 2 for v in kept) and (
             np.unique(np.concatenate(kept)).size == 2
         )
+        if (two and self._bits_size >= CARVE_BITS_LIMIT) or (
+            not two and self._carved_size >= CARVE_LIMIT
+        ):
+            return
+        shift = _shift(lane, self.bits)
+        start, stop = first * GAP_WINDOW, (last + 1) * GAP_WINDOW
+        # the edges lie within a window either side (the windows next to the run are not quiet)
+        lo, hi = max(0, start - GAP_WINDOW), min(lane.size, stop + GAP_WINDOW)
+        edge = lane[lo:hi]
         if two:  # bits: only the two codes (a fade's last samples are not among them)
-            inside = (lane == (low << shift)) | (lane == (high << shift))
+            inside = (edge == (low << shift)) | (edge == (high << shift))
         else:
-            inside = (lane >= (low << shift)) & (lane <= (high << shift))
-        before = np.flatnonzero(~inside[:start])
-        start = int(before[-1]) + 1 if before.size else 0
-        after = np.flatnonzero(~inside[stop:])
-        stop = stop + int(after[0]) if after.size else lane.size
+            inside = (edge >= (low << shift)) & (edge <= (high << shift))
+        before = np.flatnonzero(~inside[: start - lo])
+        start = lo + int(before[-1]) + 1 if before.size else lo
+        after = np.flatnonzero(~inside[stop - lo :])
+        stop = stop + int(after[0]) if after.size else hi
         v = _stored_steps(lane[start:stop], self.bits)
         if two:
-            self._bits.append((v != low).astype(np.uint8))
-            self._carved_size += v.size // 8
+            if self._bits_size < CARVE_BITS_LIMIT:
+                self._bits.append((v[: 8 * CARVE_BITS_LIMIT] != low).astype(np.uint8))
+                self._bits_size += min(v.size, 8 * CARVE_BITS_LIMIT) // 8
         elif high - low < 256:
             self._bytes.append((v & 0xFF).astype(np.uint8).tobytes())
             self._carved_size += v.size
@@ -401,7 +436,8 @@ class QuietCodesScanner:
     def _carve(self) -> tuple[str, str, int, str]:
         if self._bits:
             # every gap's bits in order, and the first gap's alone (where a file's head is)
-            for bits in (np.concatenate(self._bits), self._bits[0])[: len(self._bits)]:
+            every = np.concatenate(self._bits)[: 8 * CARVE_BITS_LIMIT]
+            for bits in (every, self._bits[0])[: len(self._bits)]:
                 found = self._carve_bits(bits)
                 if found[0]:
                     return found
