@@ -337,12 +337,13 @@ class QuietCodesScanner:
             indices = np.flatnonzero(quiet)
             if indices.size:
                 # a converter's floor at its lowest (one value, or three adjacent ones with the
-                # middle present: silence, TPDF dither) holds neither codes nor bits: set aside
+                # middle no hole: silence, TPDF dither) holds neither codes nor bits: set aside
                 # in one pass, without a window's judgement
                 q = flat[indices].reshape(indices.size, GAP_WINDOW, channels)
                 low, high = q.min(axis=1), q.max(axis=1)  # (windows, channels)
                 step = 1 << _shift(stored, self.bits)
-                middle = np.any(q == ((low + high) // 2)[:, None, :], axis=1)
+                middle = np.count_nonzero(q == ((low + high) // 2)[:, None, :], axis=1)
+                middle = middle >= GAP_HOLE_SHARE * GAP_WINDOW  # not a hole
                 plain = (high == low) | ((high - low == 2 * step) & middle)
                 self.quiet_windows += int(np.count_nonzero(plain))
                 judged = dict.fromkeys(zip(*np.nonzero(~plain), strict=True))
