@@ -88,8 +88,9 @@ GAP_WHITE = 0.2
 GAP_MIN_SECONDS = 0.2
 CARVE_LIMIT = 1 << 18  # bytes carved per reader at most
 # ... and bytes packed from bits (each packed 32 ways: 8 alignments, 2 orders, 2 polarities; a
-# fade into a half-step's noise gives honest two-value passages of minutes)
-CARVE_BITS_LIMIT = 1 << 14
+# fade into a half-step's noise gives honest two-value passages of minutes): a file's head, and
+# the signatures in its first 4 KB
+CARVE_BITS_LIMIT = 1 << 12
 
 
 def _moments(s: npt.NDArray[np.float64]) -> tuple[float, float, float, float, float, float]:
@@ -127,10 +128,16 @@ def side_window_signs(
 ) -> list[str]:
     """The signs of a file's words in one window's side channel ``left - right`` (stored
     integer steps); empty when the side is music, dither-level, or a bell of noise."""
+    side = left - right
+    c = side.astype(np.float64)
+    c -= c.mean()
+    power = float(np.dot(c, c))
+    if power <= 0 or abs(float(np.dot(c[:-1], c[1:]))) > SIDE_WHITE * power:
+        return []  # music (correlation is the same in any step)
     step = _lattice(left | right)
-    side = (left - right) // step
-    s = side.astype(np.float64)
-    _, rms, r1, r2, skew, kurt = _moments(s)
+    if step > 1:
+        side //= step
+    _, rms, r1, r2, skew, kurt = _moments(side.astype(np.float64))
     if rms < (SIDE_MIN_RMS_WIDE if wide else SIDE_MIN_RMS):
         return []
     if abs(r1) > SIDE_WHITE or abs(r2) > SIDE_WHITE:
@@ -195,14 +202,17 @@ class SideChannelScanner:
         x = stored if self._carry is None else np.concatenate([self._carry, stored])
         shift = _shift(stored, self.bits)
         full = x.shape[0] // self.window * self.window
-        for start in range(0, full, self.window):
-            # a first look at the window's head in the stored dtype: most of a mix's seconds
-            # turn away here, before the window is widened
-            head = x[start : start + SIDE_QUICK, 0].astype(np.float64)
-            head -= x[start : start + SIDE_QUICK, 1]
-            head -= head.mean()
-            power = float(np.dot(head, head))
-            if power <= 0 or float(np.dot(head[:-1], head[1:])) > SIDE_QUICK_WHITE * power:
+        if full:
+            # a first look at every window's head at once: most of a mix's seconds turn away
+            # here, before a window is widened
+            heads = x[:full].reshape(-1, self.window, 2)[:, :SIDE_QUICK].astype(np.float64)
+            side = heads[:, :, 0] - heads[:, :, 1]
+            side -= side.mean(axis=1, keepdims=True)
+            power = np.einsum("ij,ij->i", side, side)
+            lag = np.einsum("ij,ij->i", side[:, :-1], side[:, 1:])
+            look = (power > 0) & (lag <= SIDE_QUICK_WHITE * power)
+        for index, start in enumerate(range(0, full, self.window)):
+            if not look[index]:
                 self.windows += 1
                 continue
             w = x[start : start + self.window].astype(np.int64) >> shift
@@ -340,9 +350,10 @@ class QuietCodesScanner:
                 # middle no hole: silence, TPDF dither) holds neither codes nor bits: set aside
                 # in one pass, without a window's judgement
                 q = flat[indices].reshape(indices.size, GAP_WINDOW, channels)
-                low, high = q.min(axis=1), q.max(axis=1)  # (windows, channels)
+                q = np.ascontiguousarray(q.transpose(0, 2, 1))  # (windows, channels, samples)
+                low, high = q.min(axis=2), q.max(axis=2)
                 step = 1 << _shift(stored, self.bits)
-                middle = np.count_nonzero(q == ((low + high) // 2)[:, None, :], axis=1)
+                middle = np.count_nonzero(q == ((low + high) // 2)[:, :, None], axis=2)
                 middle = middle >= GAP_HOLE_SHARE * GAP_WINDOW  # not a hole
                 plain = (high == low) | ((high - low == 2 * step) & middle)
                 self.quiet_windows += int(np.count_nonzero(plain))
