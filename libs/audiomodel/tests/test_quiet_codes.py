@@ -92,6 +92,19 @@ def test_coarse_dither_on_its_own_lattice_is_not_zero_piled() -> None:
     assert side_window_signs(x[:, 0], x[:, 1]) == []
 
 
+def test_centred_and_panned_voices_leave_zero_stretches_not_zero_words() -> None:
+    """A drum machine's mix: centred voices (an exact-zero side) and a panned hat's noise
+    bursts; the side is white and zero for stretches of the beat, never word by word."""
+    mid = np.round(music(1.0, seed=16) * 32767).astype(np.int64)
+    rng = np.random.default_rng(17)
+    hat = np.zeros(mid.size, np.int64)
+    for start in range(0, mid.size - 1500, 2000):
+        burst = rng.normal(size=1500) * np.exp(-np.arange(1500) / 500) * 3000
+        hat[start : start + 1500] = np.round(burst)
+    assert np.count_nonzero(hat == 0) > 0.2 * hat.size  # 22 stretches of exact zero
+    assert side_window_signs(mid + hat, mid) == []
+
+
 def test_a_mix_side_is_not_white() -> None:
     mid = music(1.0, seed=6)
     side = 0.3 * np.roll(music(1.0, seed=7), 5)

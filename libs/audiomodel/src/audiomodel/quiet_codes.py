@@ -183,8 +183,10 @@ def side_window_signs(
         # whose per-channel noise shows only in its pauses has a side of exact zeros wherever
         # the mid is loud: 96-100% of those samples in a good 24-bit speech file)
         bell = SIDE_ZERO_EXCESS / (rms * np.sqrt(2 * np.pi))
-        if share <= SIDE_MAX_ZERO_SHARE and _short_zeros(zero, loud, bell) and _zero_spike(
-            side[loud]
+        if (
+            share <= SIDE_MAX_ZERO_SHARE
+            and _short_zeros(zero, loud, bell)
+            and _zero_spike(side[loud])
         ):
             signs.append("zeros")
     if (
