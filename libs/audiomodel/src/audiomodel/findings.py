@@ -251,6 +251,19 @@ CODES: dict[str, tuple[Severity, str]] = {
         "The whitened residual repeats at a fixed period with a sign that changes from window "
         "to window: a spreading code keyed by bits under the music.",
     ),
+    "stego.side_channel_data": (
+        Severity.SUSPICIOUS,
+        "The stereo side channel (L - R) is white and shaped as a file's words (flat, skewed, "
+        "piled on exact zeros, or L and R on one parity), which noise drawn per channel never "
+        "is, over two seconds or more (malicious when read back as bytes it carries a "
+        "dangerous file's signature).",
+    ),
+    "stego.quiet_codes": (
+        Severity.SUSPICIOUS,
+        "Quiet passages hold codes, not a noise floor: values with holes between them (+-1 and "
+        "no zero), spread flat, or piled on exact zeros, a fifth of a second or more (malicious "
+        "when read back as bits or bytes they carry a dangerous file's signature).",
+    ),
     # -- the pipeline (a track that could not be rebuilt from its stream records) -------------
     "pipeline.hash_mismatch": (
         Severity.MALICIOUS,

@@ -39,6 +39,7 @@ from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.modem import ModemScanner
 from audiomodel.morse import MorseScanner
 from audiomodel.ofdm import OfdmScanner
+from audiomodel.quiet_codes import QuietCodesScanner, SideChannelScanner
 from audiomodel.sample_kernels import render_int16
 from audiomodel.signal import (
     TONAL_LINE_SHARE,
@@ -353,6 +354,7 @@ def _decode_and_measure(
             # ... and as GSM 06.10 frames, at GSM's one rate (audiomodel.envelope_draws)
             envelopes = EnvelopeDraws() if rate == GSM_RATE else None
             prints = Fingerprinter(rate) if fingerprint else None
+            quiet = _quiet_scanners(subtype, rate, channels)  # audiomodel.quiet_codes
             lap("fingerprint" if fingerprint else "decode")
             decoded = 0
             for samples, stored in _blocks(audio, subtype):
@@ -386,6 +388,9 @@ def _decode_and_measure(
                 if stego is not None and stored is not None:
                     stego.update(stored)
                     lap("stego")
+                if stored is not None:
+                    for scanner in quiet:
+                        scanner.update(stored)
                 decoded += samples.shape[0]
                 if decoded / rate > limits.max_duration_s:
                     analysis.findings.append(_duration_finding(decoded / rate, limits, "decoding"))
@@ -449,6 +454,8 @@ def _decode_and_measure(
     analysis.findings.extend(tones.report())
     analysis.timings_ms["modem"] = (time.perf_counter() - mark) * 1e3
     lap("modem")
+    for scanner in quiet:
+        analysis.findings.extend(scanner.report())
     if stego is not None:
         counts = signal.value_counts if stego.wants_value_counts else None
         analysis.stego = stego.report(value_counts=counts)
@@ -593,6 +600,17 @@ _STORED_BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 
 _FINER_THAN_16 = _FLOAT_SUBTYPES | {"PCM_24", "PCM_32"}
 # Codecs that store quantised spectra (subbands, MDCT), whose decoders synthesise every sample.
 _TRANSFORM_CODED = frozenset({"MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III", "VORBIS", "OPUS"})
+
+
+def _quiet_scanners(
+    subtype: str, rate: int, channels: int
+) -> tuple[QuietCodesScanner | SideChannelScanner, ...]:
+    """A payload in the side channel or in quiet passages: lossless integer PCM only."""
+    bits = _STORED_BITS.get(subtype)
+    if bits is None:
+        return ()
+    quiet = QuietCodesScanner(rate, bits)
+    return (quiet, SideChannelScanner(rate, bits)) if channels == 2 else (quiet,)
 
 
 def _stego_analyzer(subtype: str, channels: int) -> LsbAnalyzer | None:
