@@ -63,7 +63,7 @@ __all__ = [
 DECODABLE_FORMATS = frozenset({"wav", "flac", "ogg", "mp3", "aiff"})
 # Frames decoded and measured at a time: every measure is streamed and does not depend on where
 # blocks end, and half a million frames of one or two channels (1-4 MB a copy) keeps the
-# per-block calls few (the analyzers' fixed cost a block, ~8 % of the non-modem stages on
+# per-block calls few (the analyzers' fixed cost a block, ~10 % of the non-modem stages on
 # 3-minute songs at 2**18; FINDINGS "Songs' per-block costs"). More channels: WIDE_BLOCK_FRAMES.
 BLOCK_FRAMES = 1 << 19
 WIDE_BLOCK_FRAMES = 1 << 18
