@@ -236,3 +236,35 @@ def test_a_file_signature_at_the_start_of_a_vox_is_named() -> None:
     found = _scan(_decoded(_vox_decoded(header + body))).report()
     assert found and found[0].evidence["payload"] == "elf"
     assert "OKI" in str(found[0].evidence["stored_as"])
+
+
+class _Forgetful(dict):  # type: ignore[type-arg]
+    """A cache that keeps nothing: every window is read afresh."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize("decoded", [False, True])
+def test_a_held_level_is_read_once_and_reads_the_same(decoded: bool) -> None:
+    """Silent and DC-held windows (every decoder holds a level with its zero moves) are read
+    once per level: the scanner's windows, bytes and verdict are those of reading every window
+    afresh, at the track's start (OKI's decoder starts from silence) and inside it."""
+    rng = np.random.default_rng(7)
+    t = np.arange(3 * RATE) / RATE
+    x = 0.3 * np.sin(2 * np.pi * 330 * t) + rng.normal(0, 0.01, t.size)
+    sound = _through_ima(x) if decoded else np.round(x * 20000).astype(np.int16)
+    silence = np.zeros(3 * RATE, dtype=np.int16)
+    held = np.full(2 * RATE, 5, dtype=np.int16)
+    track = np.concatenate([silence, sound, held, silence, sound, held, silence])
+    track = np.stack([track, track], axis=1)
+    reused = _scan(track)
+    fresh = AdpcmScanner(RATE, None)
+    fresh._levels_read = _Forgetful()
+    fresh.update(track)
+    assert reused._levels_read  # the held levels were read once
+    assert reused.windows == fresh.windows
+    assert reused._carved == fresh._carved and reused._carved_at == fresh._carved_at
+    assert reused._as_decoded == fresh._as_decoded
+    assert reused._decoded_by == fresh._decoded_by
+    assert reused.report() == fresh.report()

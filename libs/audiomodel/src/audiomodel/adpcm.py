@@ -255,6 +255,23 @@ def window_adpcm(
     return WindowAdpcm(share, entropy, sign_memory, magnitude_memory, printable), packed
 
 
+# Levels whose reading is kept (a song's silences hold one or two: digital zero, a DC offset).
+_LEVELS_KEPT = 16
+
+
+def _one_level(channel: npt.NDArray[np.int16]) -> int | None:
+    """The level a window's channel holds throughout (digital silence, a DC offset), or None.
+
+    A decoder holds a level only with codes that do not move it (IMA's 0 and 8 at the smallest
+    step), so a constant channel's codes, measures and bytes are the same in every window of
+    that length: they are read once per level and reused (a song's silent seconds fit the
+    probe and cost ~5 ms each to read again; the values are the same to the bit)."""
+    first = channel[0]
+    if channel[-1] != first or np.any(channel != first):
+        return None
+    return int(first)
+
+
 class AdpcmScanner:
     """Reads 16-bit samples back to the IMA ADPCM codes a decoder could have made them from,
     window by window in file order.
@@ -285,6 +302,12 @@ class AdpcmScanner:
         self._carved = (bytearray(), bytearray())  # the fitting windows' bytes, either phase
         self._carved_at: list[tuple[int, int]] = []  # (byte offset in _carved, window number)
         self._as_decoded: list[bool] = []  # per window: every sample of every channel fits
+        # What a channel holding one level throughout was read as, by (level, length, decoder,
+        # from silence): see _one_level.
+        self._levels_read: dict[
+            tuple[int | None, int, str, bool],
+            tuple[WindowAdpcm, tuple[bytes, bytes], int, bool | None],
+        ] = {}
 
     def update(self, samples: npt.NDArray[np.int16]) -> None:
         """Add a block of 16-bit samples, shape (frames, channels). Whole windows are read in
@@ -324,17 +347,27 @@ class AdpcmScanner:
         if decoder is not None:
             as_decoded = True
             for channel in samples.T:
-                read = channel[:MEASURED_SAMPLES]
+                level = _one_level(channel)
                 from_silence = decoder.starts_silent and self._frames == 0
-                if from_silence:  # the decoder's state before the track's first sample
-                    read = np.concatenate([np.zeros(1, np.int16), read[:-1]])
-                codes, restarts = ima_codes(read, decoder=decoder, from_silence=from_silence)
-                window, packed = window_adpcm(codes, restarts, decoder)
+                key = (level, channel.shape[0], decoder.name, from_silence)
+                if level is None or key not in self._levels_read:
+                    read = channel[:MEASURED_SAMPLES]
+                    if from_silence:  # the decoder's state before the track's first sample
+                        read = np.concatenate([np.zeros(1, np.int16), read[:-1]])
+                    codes, restarts = ima_codes(read, decoder=decoder, from_silence=from_silence)
+                    window, packed = window_adpcm(codes, restarts, decoder)
+                    left: bool | None = None
+                else:
+                    window, packed, restarts, left = self._levels_read[key]
                 if measured is None or (window.data and not measured.data):
                     measured = window
-                as_decoded = as_decoded and self._left_as_decoded(
-                    channel, window, restarts, decoder
-                )
+                if as_decoded and left is None:
+                    left = self._left_as_decoded(channel, window, restarts, decoder)
+                as_decoded = as_decoded and bool(left)
+                if level is not None:
+                    if len(self._levels_read) >= _LEVELS_KEPT and key not in self._levels_read:
+                        self._levels_read.clear()
+                    self._levels_read[key] = (window, packed, restarts, left)
                 if window.fits and len(self._carved[0]) < CARVED_BYTES:
                     self._carved_at.append((len(self._carved[0]), len(self.windows)))
                     for carved, bytes_ in zip(self._carved, packed, strict=True):

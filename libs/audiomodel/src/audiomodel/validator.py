@@ -66,8 +66,11 @@ __all__ = [
 
 DECODABLE_FORMATS = frozenset({"wav", "flac", "ogg", "mp3", "aiff"})
 # Frames decoded and measured at a time: every measure is streamed and does not depend on where
-# blocks end, and a quarter of a million frames (1-2 MB a copy) keeps the per-block calls few.
-BLOCK_FRAMES = 1 << 18
+# blocks end, and half a million frames of one or two channels (1-4 MB a copy) keeps the
+# per-block calls few (the analyzers' fixed cost a block, ~10 % of the non-modem stages on
+# 3-minute songs at 2**18; FINDINGS "Songs' per-block costs"). More channels: WIDE_BLOCK_FRAMES.
+BLOCK_FRAMES = 1 << 19
+WIDE_BLOCK_FRAMES = 1 << 18
 # Below this many samples (all channels) the signal statistics are too noisy to score; the
 # container decides. ~12 ms of 44.1 kHz stereo: data files are often tiny, so score early.
 MIN_SCORED_SAMPLES = 1024
@@ -642,14 +645,14 @@ def _blocks(
     elif subtype in ("PCM_U8", "PCM_S8"):
         # libsndfile reads 8-bit s as s / 128 exactly: x 32768 gives s << 8, the stored value
         # left-justified in 16 bits (the same as to_int16 renders for the signal).
-        rendered = np.empty((BLOCK_FRAMES, audio.channels), dtype=np.int16)
+        rendered = np.empty((_block_frames(audio.channels), audio.channels), dtype=np.int16)
         for floats in _decoded(audio, "float32"):
             ints = _render(floats, rendered)
             yield ints, ints
     else:
         # The decoded floats of an Opus stream are kept unclipped for audiomodel.codec_draws.
         keep = subtype in _FLOAT_SUBTYPES or subtype == "OPUS"
-        rendered = np.empty((BLOCK_FRAMES, audio.channels), dtype=np.int16)
+        rendered = np.empty((_block_frames(audio.channels), audio.channels), dtype=np.int16)
         for floats in _decoded(audio, "float32"):
             yield _render(floats, rendered), floats if keep else None
 
@@ -665,7 +668,7 @@ def _render(
 
 
 def _decoded(audio: sf.SoundFile, dtype: str) -> Iterator[npt.NDArray[Any]]:
-    """Blocks of up to ``BLOCK_FRAMES`` frames, until the decoder delivers no more.
+    """Blocks of up to ``_block_frames`` frames, until the decoder delivers no more.
 
     Not ``SoundFile.blocks``: it counts on the header's frame count and yields whole blocks
     even when the decoder delivered fewer frames, leaving the rest of the block as it found the
@@ -681,13 +684,20 @@ def _decoded(audio: sf.SoundFile, dtype: str) -> Iterator[npt.NDArray[Any]]:
     each block is measured before the next is read, and every analyzer copies what it keeps.
     """
     read, ctype = _READERS[dtype]
-    block = np.empty((BLOCK_FRAMES, audio.channels), dtype=dtype)
+    frames = _block_frames(audio.channels)
+    block = np.empty((frames, audio.channels), dtype=dtype)
     into = sf_ffi.cast(ctype, block.ctypes.data)
     while True:
-        n = read(audio._file, into, BLOCK_FRAMES)
+        n = read(audio._file, into, frames)
         if n <= 0:
             return
         yield block[:n]
+
+
+def _block_frames(channels: int) -> int:
+    """Frames a block holds: ``BLOCK_FRAMES`` for one or two channels, fewer for more (a
+    block's copies stay a few MB)."""
+    return BLOCK_FRAMES if channels <= 2 else WIDE_BLOCK_FRAMES
 
 
 _READERS: dict[str, tuple[Any, str]] = {
