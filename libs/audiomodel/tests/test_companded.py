@@ -116,3 +116,49 @@ def test_sixteen_bit_audio_off_the_lattice_is_not_read() -> None:
     scanner.update(tone.astype(np.int16)[:, None])
     assert [m for _, m in scanner.windows] == [None]
     assert scanner.report() == []
+
+
+def _executable(size: int) -> bytes:
+    """An ELF64 x86-64 executable's shape: its header, then what follows one (zero padding,
+    small tables, strings): far from uniform bytes, so no window reads as noise-like codes."""
+    header = b"\x7fELF\x02\x01\x01\x00" + bytes(8)
+    header += (2).to_bytes(2, "little") + (0x3E).to_bytes(2, "little") + (1).to_bytes(4, "little")
+    body = bytearray(header + bytes(48))
+    rng = np.random.default_rng(9)
+    while len(body) < size:
+        body += bytes(int(rng.integers(16, 400)))  # alignment padding
+        body += rng.integers(0, 24, int(rng.integers(16, 200)), dtype=np.uint8).tobytes()
+        body += b"GLIBC_2.34\0libc.so.6\0__cxa_finalize\0" * int(rng.integers(0, 3))
+    return bytes(body[:size])
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+@pytest.mark.parametrize("subtype", ["ULAW", "ALAW"])
+def test_an_executable_written_as_codes_is_carved_whatever_the_law(subtype: str, rate: int) -> None:
+    """The codes are the bytes the file stores: an executable's header is spelled by them,
+    though its codes are too uneven to read as data by their entropy (session 16: raw ELF
+    bytes as 8 kHz A-law were accepted)."""
+    codes = _executable(6 * rate)
+    samples = decode_codes(codes, subtype).reshape(-1, 1)
+    for stored_as, scanner in (("codes", CodeScanner(subtype, rate, None)),
+                               ("lattice", CodeScanner("PCM_16", rate, None))):  # fmt: skip
+        scanner.update(samples)
+        found = scanner.report()
+        assert not any(m is not None and m.data for _, m in scanner.windows)  # not by entropy
+        assert found and found[0].code == "signal.data_as_audio", stored_as
+        assert found[0].evidence["payload"] == "elf"
+        assert stored_as in str(found[0].evidence["stored_as"])
+    wav = _codes_wav(codes, subtype)
+    assert validate_bytes(wav).decision is Decision.REJECT
+
+
+@pytest.mark.parametrize("subtype", ["ULAW", "ALAW"])
+def test_an_executable_spliced_into_a_companded_track_is_carved_where_it_starts(
+    subtype: str,
+) -> None:
+    sound = _encoded(_speech_like(12.0, seed=2), subtype)
+    start = sound.index(b"data") + 8 + 5 * RATE + 123
+    spliced = sound[:start] + _executable(2 * RATE) + sound[start + 2 * RATE :]
+    found = [f for f in validate_bytes(spliced).findings if f.evidence.get("payload") == "elf"]
+    assert found and found[0].code == "signal.data_as_audio"
+    assert float(found[0].evidence["start_s"]) == 5.0  # the window the header starts in

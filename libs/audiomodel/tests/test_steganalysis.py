@@ -1048,3 +1048,54 @@ def test_exchanges_in_a_quiet_naive_synthesiser_are_still_displaced_samples() ->
     cover = naive_triangles(10.0, seed=0)
     report = analyse(exchanged(cover, 0.06, seed=25).astype(np.int16))
     assert displaced(report)
+
+
+def stepped_tone(seconds: float, seed: int, pixel_s: float = 0.000275) -> np.ndarray:
+    """SSTV-like: a tone at half scale whose frequency (1500-2300 Hz) steps at every pixel
+    edge, phase-continuous, the pixels a slowly varying image row: the slope changes at each
+    step and the value does not (mono int64)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    pixels = int(n / (pixel_s * RATE)) + 2
+    freq = 1900.0 + 400.0 * np.sin(np.cumsum(rng.normal(0.0, 15.0, pixels)) / 400.0)
+    per_sample = freq[(np.arange(n) / (pixel_s * RATE)).astype(np.int64)]
+    wave = 0.5 * 32767.0 * np.sin(2 * np.pi * np.cumsum(per_sample) / RATE)
+    return np.rint(wave).astype(np.int64).reshape(-1, 1)
+
+
+def test_the_kinks_of_a_tone_stepping_its_frequency_are_not_displaced_samples(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SSTV's pixels step a sine's frequency: each step is a slope change, whose interpolation
+    residual is even like a displaced sample's (honest SSTV images read 12-280 impulses)."""
+    from audiomodel.stego import impulses
+
+    sound = stepped_tone(6.0, seed=1).astype(np.int16)
+    assert not displaced(analyse(sound))
+    monkeypatch.setattr(impulses, "_KINK_BETTER", np.inf)  # without the kink template
+    assert displaced(analyse(sound))
+
+
+def test_exchanges_in_a_tone_stepping_its_frequency_are_still_displaced_samples() -> None:
+    cover = stepped_tone(6.0, seed=1)
+    assert displaced(analyse(exchanged(cover, 0.06, seed=21).astype(np.int16)))
+
+
+def test_the_step_templates_are_a_slope_and_a_bend_change_s_residuals() -> None:
+    from audiomodel.stego.impulses import _K, kink_misfit, kink_templates
+
+    coef = np.full(4, 0.125)  # a_1..a_4 summing to 1/2: a line's residual is zero
+    templates = kink_templates(coef)
+    slope, bend = templates[2]  # the step on the sample: |n| and n |n|
+    n = np.arange(-_K - 4, _K + 5, dtype=np.float64)
+    for wave, template in ((np.abs(n), slope), (n * np.abs(n), bend)):
+        direct = [wave[4 + m] - 0.125 * sum(wave[4 + m - k] + wave[4 + m + k] for k in range(1, 5))
+                  for m in range(2 * _K + 1)]  # fmt: skip
+        np.testing.assert_allclose(template, direct)
+    np.testing.assert_allclose(slope, slope[::-1])  # even about the sample
+    np.testing.assert_allclose(bend, -bend[::-1])  # odd
+    impulse = np.concatenate([-coef[::-1], [1.0], -coef])
+    # a lone displaced sample is no step: the step's best fit leaves most of it ...
+    assert kink_misfit(impulse[None, :], coef)[0] > 0.3 * (impulse @ impulse)
+    # ... and a step is all step
+    assert kink_misfit((3.0 * slope + 0.5 * bend)[None, :], coef)[0] < 1e-9

@@ -29,6 +29,15 @@ the bytes come back exactly. So 16-bit PCM is read the same way wherever a windo
 sit on the mu-law or the A-law lattice; a sparse probe (every ``PROBE_STRIDE``-th sample) turns
 away the windows of any other audio before the codes are read, so the cost stays with audio that
 was companded.
+
+**The codes are the bytes.** Whatever the law, the code each sample decodes from is the byte
+the file stores (for 16-bit PCM on a lattice, the byte the file it was converted from stored):
+a file written as codes is spelled out by them, header and all. An executable or an archive is
+no uniform noise (an ELF's zero runs, tables and text leave its codes at 5-6 bits and its
+level memory high, session 16: raw ELF bytes as 8 kHz A-law passed as sound), but its
+signature is in the codes as it was on disk, so the codes of every window read are carved
+(:func:`~audiomodel.payload.dangerous_payload`, the first ``CARVED_BYTES``), as the bytes after
+a file's audio are. A sound's codes spell a confirmed header as rarely as any sound's bytes do.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from audiomodel.findings import Finding, finding
+from audiomodel.payload import dangerous_payload
 from audiomodel.windows import ByteMap, longest_run
 
 __all__ = ["COMPANDED_SUBTYPES", "CodeScanner", "WindowCodes", "decode_codes", "window_codes"]
@@ -57,6 +67,7 @@ MIN_DATA_WINDOWS = 2  # a run of windows this long is a data segment (one second
 WHOLE_TRACK_SHARE = 0.5  # ... and this share of the track's windows is a track of data
 PROBE_STRIDE = 16
 OFF_LATTICE = 256  # the table's value for a 16-bit sample no code decodes to
+CARVED_BYTES = 1 << 20  # codes kept (from the windows read) to look for a file's signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +152,9 @@ class CodeScanner:
         self._frames = 0  # frames taken into whole windows so far
         # (first frame, measures or None where the window is off every lattice)
         self.windows: list[tuple[int, WindowCodes | None]] = []
+        self._carved = bytearray()  # the codes of the windows read, as the file stored them
+        self._carved_at: list[tuple[int, int]] = []  # (offset in _carved, window number)
+        self._mu_law = False  # a window was read on the mu-law lattice (see _payload)
 
     def update(self, samples: npt.NDArray[np.int16]) -> None:
         """Add a block of decoded 16-bit samples, shape (frames, channels)."""
@@ -176,9 +190,29 @@ class CodeScanner:
             codes = lattice.codes[values]
             if self.stored_as_codes or codes.max() <= 255:
                 measured = window_codes(codes, lattice.rank)
+                if len(self._carved) < CARVED_BYTES:
+                    self._carved_at.append((len(self._carved), len(self.windows)))
+                    self._carved += codes.reshape(-1).astype(np.uint8).tobytes()
+                    self._mu_law |= lattice is _LATTICES["ULAW"]
                 break
         self.windows.append((self._frames, measured))
         self._frames += samples.shape[0]
+
+    def _payload(self) -> tuple[str, str, int]:
+        """(kind, name, window number) of a dangerous file the codes spell, or ("", "", -1)."""
+        if not self._carved:
+            return "", "", -1
+        carved = bytes(self._carved)
+        kind, name, offset = dangerous_payload(carved)
+        if offset < 0 and self._mu_law:
+            # mu-law has two zeros, codes 0x7F and 0xFF: the lattice reads a decoded zero as
+            # 0xFF, so a 0x7F the file stored (an ELF's first byte) is read the other way too
+            kind, name, offset = dangerous_payload(carved.replace(b"\xff", b"\x7f"))
+        if offset < 0:
+            return "", "", -1
+        starts = [at for at, _ in self._carved_at]
+        window = self._carved_at[max(0, int(np.searchsorted(starts, offset, "right")) - 1)][1]
+        return kind, name, window
 
     def report(self) -> list[Finding]:
         """A finding for the track or its longest run of data windows, or none."""
@@ -188,6 +222,9 @@ class CodeScanner:
                 self._measure(tail)
             self._pending, self._pending_len = [], 0
         data = np.array([m is not None and m.data for _, m in self.windows], dtype=bool)
+        kind, name, payload_window = self._payload()
+        if payload_window >= 0:
+            return [self._spelled(kind, name, payload_window)]
         if not data.any():
             return []
         first, last = longest_run(data)
@@ -235,3 +272,23 @@ class CodeScanner:
                 **evidence,
             )
         ]
+
+    def _spelled(self, kind: str, name: str, window: int) -> Finding:
+        """``signal.data_as_audio`` for codes that spell a dangerous file from ``window`` on."""
+        start = self.windows[window][0]
+        evidence: dict[str, int | float | str] = {
+            "start_s": round(start / self.rate, 2),
+            "payload_kind": kind,
+            "payload": name,
+            "windows": len(self.windows),
+            "stored_as": "codes" if self.stored_as_codes else "16-bit values on a G.711 lattice",
+        }
+        if self.byte_map is not None:
+            evidence["byte_start"] = self.byte_map.offset + start * self.byte_map.frame_bytes
+        return finding(
+            "signal.data_as_audio",
+            f"The companded codes from {start / self.rate:.2f} s on spell a {name} file "
+            f"({kind}): the codes are the bytes the file stores, and they hold its confirmed "
+            "header.",
+            **evidence,
+        )

@@ -95,6 +95,15 @@ _GRID_SLACK = 1
 _CORNER_SHARE = 0.5
 _CORNER_STRAIGHT_LSB = 3  # |D2| two and three samples either side: the pieces are lines
 _GRID_NEIGHBOURS = 16
+# A candidate a slope change explains _KINK_BETTER times better than a displaced sample is a
+# kink (see _a_kink): a tone whose frequency steps (SSTV's pixels, an FSK modem without phase
+# smoothing, a synthesiser's glide quantised per sample) keeps its value and changes its slope
+# at the step, between samples; the interpolation residual of a kink is even like a displaced
+# sample's but wider (its slopes reach every tap). A sample displaced off a curve has no slope
+# change, so the kink fits it no better than the impulse does.
+_KINK_OFFSETS = (-0.4, -0.2, 0.0, 0.2, 0.4)  # where between the samples the slope changes
+_KINK_BETTER = 2.0
+_KINK_BEND = True
 _MAX_KEPT = 1 << 16  # impulse frames kept for the grid (steghide at full rate: far fewer)
 FULL_CAPACITY_CHANGED = 0.24  # share of samples steghide changes at its full capacity
 
@@ -163,6 +172,8 @@ class ImpulseCounter:
         # short interpolator the template alone would take a step of 12 LSB for an impulse.
         odd = ((windows[:, _K + 1 :] - windows[:, _K - 1 :: -1]) ** 2).sum(axis=1)
         fits = (misfit <= _MAX_MISFIT * noise) & (odd <= _MAX_ASYMMETRY * (2 * _K) * power)
+        if fits.any():
+            fits[fits] = ~_a_kink(windows[fits], misfit[fits], coef)
         if samples is not None and fits.any():
             fits &= ~_beside_clip(
                 samples, channel, at, peak[channel, sub], sigma[channel, sub], full
@@ -269,6 +280,59 @@ def _at_a_corner(
     straight = (np.abs(second[:, [0, 1, 5, 6]]) <= _CORNER_STRAIGHT_LSB).all(axis=1)
     corner: npt.NDArray[np.bool_] = straight & (against < _CORNER_SHARE * np.abs(centre))
     return corner
+
+
+def _residual_of(
+    wave: npt.NDArray[np.float64], a: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """The interpolation residual at samples -_K.._K of ``wave`` (rows; samples -_K - T ..
+    _K + T, T = ``a.size``)."""
+    taps = a.size
+    out = wave[:, taps : taps + 2 * _K + 1].copy()
+    for k in range(1, taps + 1):
+        out -= a[k - 1] * (
+            wave[:, taps - k : taps - k + 2 * _K + 1] + wave[:, taps + k : taps + k + 2 * _K + 1]
+        )
+    return out
+
+
+def kink_templates(coef: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
+    """The interpolation residual, samples -_K.._K about the candidate, of a tone's frequency
+    step at each offset f of ``_KINK_OFFSETS``, shape (offsets, 2, 2 _K + 1): a slope change
+    (the wave ``|n - f|``, a line either side, whose own residual is zero since the
+    interpolator's weights sum to one) and a curvature change (``(n - f) |n - f|``: where the
+    step falls on a crest the slope holds and the bend changes). ``coef``: the interpolator's
+    a_1..a_T, all of them (the pieces reach every tap)."""
+    a = np.asarray(coef, dtype=np.float64)
+    n = np.arange(-_K - a.size, _K + a.size + 1, dtype=np.float64)
+    t = n[None, :] - np.asarray(_KINK_OFFSETS)[:, None]  # (offsets, samples)
+    slope = _residual_of(np.abs(t), a)
+    bend = _residual_of(t * np.abs(t), a)
+    return np.stack([slope, bend], axis=1)
+
+
+def _a_kink(
+    windows: npt.NDArray[np.float64],
+    misfit: npt.NDArray[np.float64],
+    coef: npt.NDArray[np.floating[Any]],
+) -> npt.NDArray[np.bool_]:
+    """Whether each candidate's residual ``windows`` (candidates, 2 _K + 1) is a frequency
+    step's rather than a displaced sample's: the step's two templates (fitted together at their
+    best offset) leave under 1 / ``_KINK_BETTER`` of the impulse template's ``misfit``."""
+    return kink_misfit(windows, coef) * _KINK_BETTER <= misfit
+
+
+def kink_misfit(
+    windows: npt.NDArray[np.float64], coef: npt.NDArray[np.floating[Any]]
+) -> npt.NDArray[np.float64]:
+    """What the best fit of :func:`kink_templates` leaves of each window's energy."""
+    templates = kink_templates(coef)[:, : 2 if _KINK_BEND else 1]  # (offsets, pieces, samples)
+    gram = np.einsum("opk,oqk->opq", templates, templates)  # (offsets, pieces, pieces)
+    proj = np.einsum("opk,ck->cop", templates, windows)  # (candidates, offsets, pieces)
+    coeffs = np.linalg.solve(gram[None], proj[..., None])[..., 0]
+    explained = (coeffs * proj).sum(axis=-1)  # (candidates, offsets)
+    best: npt.NDArray[np.float64] = (windows**2).sum(axis=1) - explained.max(axis=1)
+    return best
 
 
 def impulse_flagged(counter: ImpulseCounter) -> bool:
