@@ -19,6 +19,10 @@ APT_PACKAGES+=(minimodem)
 # ebook2cw (text to Morse code audio, a real tool) makes the Morse tests' real-tool cases and
 # bench/morse_data.py's; test and bench only.
 APT_PACKAGES+=(ebook2cw)
+# direwolf (gen_packets: AFSK/PSK packet radio, a real modem) and eyeD3 (writes ID3v2 tags as
+# players do) make real-tool cases of the modem and tag tests; test only. Without them those
+# tests skip, and a skipped test is not a pass.
+APT_PACKAGES+=(direwolf eyed3)
 # chromium and chromium-driver: the review console's browser tests (tests/test_e2e_console.py)
 # drive Debian's headless Chromium with Selenium; test only.
 APT_PACKAGES+=(chromium chromium-driver)
