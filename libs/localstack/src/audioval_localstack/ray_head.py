@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -34,6 +35,15 @@ log = logging.getLogger(__name__)
 # the one the head runs on, which has audioval installed. A bare ``python`` in a job's shell is
 # whatever PATH finds, not the venv ``ray start`` was started from.
 PYTHON_ENV = "AUDIOVAL_PYTHON"
+
+# What ``ray start`` prints when its own wait for the raylet to register runs out. That wait is a
+# fixed 30 s inside Ray (``ray/_private/node.py``), not a setting; on a loaded machine (a test
+# run just finished, a build beside it) it can run out with nothing wrong, and the head exits 1.
+# That failure, and the dashboard's like it, are worth starting the head again; no other is.
+RAYLET_START_TIMEOUT = "timed out during startup"
+DASHBOARD_START_FAILED = "Failed to start the dashboard"
+# The dashboard's wait is a setting (Ray's default 60 s): long enough for a loaded machine.
+DASHBOARD_STARTUP_TIMEOUT_S = 180
 
 
 def default_token_path() -> Path:
@@ -65,6 +75,7 @@ def ray_environment(token_path: Path) -> dict[str, str]:
         # Ray 2.45+ notices a driver started by `uv run` and rebuilds that project's venv for
         # every job and worker; the head's own environment already has audioval installed.
         "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
+        "RAY_DASHBOARD_STARTUP_TIMEOUT_S": str(DASHBOARD_STARTUP_TIMEOUT_S),
     }
 
 
@@ -115,6 +126,8 @@ class RayHead:
         self.log_path = log_path
         self.watchdog = watchdog
         self.child: Child | None = None
+        self.relaunches = 0
+        self.max_relaunches = 1
 
     @property
     def address(self) -> str:
@@ -176,19 +189,18 @@ class RayHead:
         """Start the head and wait until the dashboard's Jobs API answers."""
         self.launch()
         try:
-            self.wait_ready(time.monotonic() + timeout)
+            self.wait_ready(time.monotonic() + timeout, self.relaunch_if_start_timed_out)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def wait_ready(self, deadline: float, check: Callable[[], None] | None = None) -> None:
+    def wait_ready(self, deadline: float, check: Callable[[], object] | None = None) -> None:
         """Poll the Jobs API until it answers; ``check`` (raising) runs between polls.
 
         Raises :class:`ChildExitedError` (naming the head, with its last lines) if it exits first.
         """
         assert self.child is not None, "launch() first"
-        child = self.child
         request = urllib.request.Request(
             f"{self.dashboard_url}/api/jobs/", headers={"Authorization": f"Bearer {self.token}"}
         )
@@ -196,16 +208,63 @@ class RayHead:
         def answers() -> bool:
             try:
                 with urllib.request.urlopen(request, timeout=2.0) as reply:
-                    return bool(reply.status == 200)
+                    if reply.status != 200:
+                        return False
             except (urllib.error.URLError, OSError):
                 return False
+            # The Jobs API answers before the head's dashboard agent, which runs the jobs, is
+            # up; a submission then waits only 10 s for it (a constant in Ray's job head) and
+            # fails "please try again later" on a loaded machine. Ready means both listen.
+            try:
+                socket.create_connection(("127.0.0.1", self._agent_http_port), timeout=2.0).close()
+            except OSError:
+                return False
+            return True
 
         def checks() -> None:
             if check is not None:
                 check()  # the caller's check names the head among its own children first
-            check_children([child], "before it was ready")
+            # self.child, not the one we started with: ``check`` may have relaunched the head.
+            assert self.child is not None
+            check_children([self.child], "before it was ready")
 
         wait_until(answers, deadline, check=checks, what=f"the Ray head on {self.dashboard_url}")
+
+    def relaunch_if_start_timed_out(self) -> bool:
+        """Start the head again if it exited because one of Ray's own start-up waits ran out
+        (:data:`RAYLET_START_TIMEOUT`, :data:`DASHBOARD_START_FAILED`), at most
+        :attr:`max_relaunches` times; True if it did.
+
+        Any other exit is left for the caller's check to report. The ports stay the same, so
+        clients already given :attr:`address` and :attr:`dashboard_url` need nothing new.
+        """
+        child = self.child
+        if child is None or child.alive() or self.relaunches >= self.max_relaunches:
+            return False
+        marks = (RAYLET_START_TIMEOUT, DASHBOARD_START_FAILED)
+        if not any(mark in line for line in self._last_words(child) for mark in marks):
+            return False
+        self.relaunches += 1
+        log.warning(
+            "%s exited at start-up (one of Ray's start-up waits ran out, status %s): starting it again (%d of %d)",
+            self.name,
+            child.process.returncode,
+            self.relaunches,
+            self.max_relaunches,
+        )
+        child.stop()  # whatever the failed start left behind (a GCS, a dashboard) goes too
+        self.launch()
+        return True
+
+    def _last_words(self, child: Child) -> list[str]:
+        """The head's last lines: its tail, and the end of its log when it has one (a failed
+        dashboard start prints its reason above the 20 lines of dashboard log it quotes)."""
+        lines = child.tail()
+        if self.log_path is not None and self.log_path.exists():
+            with self.log_path.open("rb") as log_file:
+                log_file.seek(max(0, log_file.seek(0, os.SEEK_END) - 64 * 1024))
+                lines += log_file.read().decode(errors="replace").splitlines()
+        return lines
 
     def running(self) -> bool:
         return self.child is not None and self.child.alive()
