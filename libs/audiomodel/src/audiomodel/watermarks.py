@@ -348,6 +348,7 @@ def phase_stats(head: npt.NDArray[np.floating]) -> PhaseStats:
     +-pi/2 by the bits and keeps every later segment's phase differences; no sound sets the
     phases of hundreds of bins to a quarter turn."""
     best = PhaseStats()
+    chosen: tuple[npt.NDArray[np.complex128], npt.NDArray[np.bool_]] | None = None
     for length in PHASE_LENGTHS:
         if head.size < length:
             break
@@ -358,15 +359,19 @@ def phase_stats(head: npt.NDArray[np.floating]) -> PhaseStats:
         count = int(carried.sum())
         share = float(quadrature.sum()) / max(count, 1)
         if count >= MIN_QUADRATURE_BINS and share > best.share:
-            # the payload's bins from the first run of 32 in a row at +-pi/2 (a bin there by
-            # chance ahead of it would shift every byte)
-            runs = np.convolve(quadrature.astype(np.int32), np.ones(32, np.int32), "valid")
-            first = int(np.argmax(runs == 32)) if np.any(runs == 32) else 0
-            last = int(np.flatnonzero(quadrature)[-1]) + 1
-            # every bin from there on, one bit each (a bin the 16-bit rounding knocked off the
-            # quarter turn still holds its place)
-            bits = (spectrum.imag[first:last] < 0).astype(np.uint8)
-            best = PhaseStats(length, count, share, bits)
+            best = PhaseStats(length, count, share)
+            chosen = (spectrum, quadrature)
+    if chosen is not None and best.share >= MIN_QUADRATURE_SHARE:
+        # the bits of the best length only, and only where they will be reported
+        spectrum, quadrature = chosen
+        # the payload's bins from the first run of 32 in a row at +-pi/2 (a bin there by
+        # chance ahead of it would shift every byte)
+        runs = np.convolve(quadrature.astype(np.int32), np.ones(32, np.int32), "valid")
+        first = int(np.argmax(runs == 32)) if np.any(runs == 32) else 0
+        last = int(np.flatnonzero(quadrature)[-1]) + 1
+        # every bin from there on, one bit each (a bin the 16-bit rounding knocked off the
+        # quarter turn still holds its place)
+        best.bits = (spectrum.imag[first:last] < 0).astype(np.uint8)
     return best
 
 
