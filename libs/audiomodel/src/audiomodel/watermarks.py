@@ -432,7 +432,9 @@ class WatermarkScanner:
         windows = [self._span(ECHO_RUNS + k) for k in range(MAX_SPREAD_WINDOWS)]
         full = [w for w in windows if w.size == SPREAD_WINDOW]
         spread = SpreadStats()
-        if len(full) >= 2:
+        # fewer windows than a code needs (MIN_CODE_WINDOWS, ~7 s of track) decide nothing:
+        # a short clip's are not whitened at all (SpreadStats() then, as for no windows)
+        if len(full) >= max(2, MIN_CODE_WINDOWS):
             spread = spread_stats(whitened_acf(np.stack(full)))
         return echo, spread
 
