@@ -15,7 +15,8 @@ effect, instrument or noise source has.
   also peaks the cepstrum at its period, and an arpeggio switches periods on a tick; but a
   harmonic tone's cepstrum peaks again at twice the period with the same sign (its spectrum is
   a comb of lines), where an echo's second rahmonic is negative (log(1 + a z^-d) = a z^-d -
-  a^2 z^-2d / 2 + ...), whatever the sign of a.
+  a^2 z^-2d / 2 + ...), whatever the sign of a. Read only with ``WatermarkScanner(echoes=True)``:
+  off in the validator since its finding was demoted to info (FINDINGS.md, session 18).
 - **Repeating spreading codes** (DSSS: each bit times a pseudo-noise code of P chips, under the
   music). Whitened (each window's spectrum divided by its smoothed envelope), the music's
   residual decorrelates within a few samples, and the code repeats every P samples: the
