@@ -240,7 +240,8 @@ CODES: dict[str, tuple[Severity, str]] = {
         Severity.INFO,
         "Two or more short echo delays are on in turn through the track, never together and "
         "never between: echo hiding's keyer (a room or effect keeps its delays or sweeps them). "
-        "Reported, not decisive: held-out and blind good files read it too (FINDINGS.md).",
+        "Reported, not decisive: held-out and blind good files read it too (FINDINGS.md); "
+        "off in the validator (read only by WatermarkScanner(echoes=True)).",
     ),
     "stego.phase_coding": (
         Severity.SUSPICIOUS,
