@@ -40,6 +40,7 @@ from audiomodel.modem import ModemScanner
 from audiomodel.morse import MorseScanner
 from audiomodel.ofdm import OfdmScanner
 from audiomodel.quiet_codes import QuietCodesScanner, SideChannelScanner
+from audiomodel.readers import Wired, feed, reports, wire
 from audiomodel.sample_kernels import render_int16
 from audiomodel.signal import (
     TONAL_LINE_SHARE,
@@ -339,61 +340,66 @@ def _decode_and_measure(
                 stored_finer=subtype in _FINER_THAN_16,
             )
             lap("signal")
-            codes = _code_scanner(subtype, rate, analysis.container, channels)
+            # The readers fed block by block (audiomodel.readers), in the order of their findings.
             adpcm = _adpcm_scanner(subtype, rate, analysis.container, channels)
+            readers: list[Wired] = [
+                # bytes stored as companded or ADPCM codes (audiomodel.companded, .adpcm)
+                *wire(
+                    "signal",
+                    "samples",
+                    _code_scanner(subtype, rate, analysis.container, channels),
+                    adpcm,
+                ),
+                # ... held as steps through a lossy codec (.held_grid); keyed echoes, spreading
+                # codes (.watermarks)
+                *wire(
+                    "signal",
+                    "summed",
+                    HeldGridScanner(rate, byte_map=_byte_map(analysis.container, channels)),
+                    WatermarkScanner(rate),
+                ),
+                # ... given as Opus packets (.codec_draws)
+                *wire("signal", "stored", OpusDraws(rate) if subtype == "OPUS" else None),
+                # ... and as GSM 06.10 frames, at GSM's one rate (.envelope_draws)
+                *wire("signal", "summed", EnvelopeDraws() if rate == GSM_RATE else None),
+            ]
+            lap("signal")
             stego = _stego_analyzer(subtype, channels)
             lap("stego")
             modem = ModemScanner(rate, channels)  # data sent as sound (audiomodel.modem)
-            dtmf = DtmfScanner(rate)  # ... and as DTMF digits (audiomodel.dtmf)
-            morse = MorseScanner(rate)  # ... and as Morse code (audiomodel.morse)
-            ofdm = OfdmScanner(rate)  # ... and as OFDM with a cyclic prefix (audiomodel.ofdm)
-            tones = ToneTrackScanner(rate)  # ... and as one tone's frequency (.tone_track)
-            # bytes held as steps through a lossy codec (audiomodel.held_grid)
-            grid = HeldGridScanner(rate, byte_map=_byte_map(analysis.container, channels))
-            marks = WatermarkScanner(rate)  # keyed echoes, spreading codes (audiomodel.watermarks)
+            readers += wire(
+                "modem",
+                "summed",
+                DtmfScanner(rate),  # ... and as DTMF digits (audiomodel.dtmf)
+                MorseScanner(rate),  # ... and as Morse code (audiomodel.morse)
+                OfdmScanner(rate),  # ... and as OFDM with a cyclic prefix (audiomodel.ofdm)
+                ToneTrackScanner(rate),  # ... and as one tone's frequency (.tone_track)
+            )
             lap("modem")
-            # bytes given as Opus packets (audiomodel.codec_draws)
-            draws = OpusDraws(rate) if subtype == "OPUS" else None
-            # ... and as GSM 06.10 frames, at GSM's one rate (audiomodel.envelope_draws)
-            envelopes = EnvelopeDraws() if rate == GSM_RATE else None
+            # a payload in the side channel or in quiet passages (audiomodel.quiet_codes)
+            readers += wire("quiet", "stored", *_quiet_scanners(subtype, rate, channels))
+            lap("quiet")
             prints = Fingerprinter(rate) if fingerprint else None
-            quiet = _quiet_scanners(subtype, rate, channels)  # audiomodel.quiet_codes
             lap("fingerprint" if fingerprint else "decode")
             decoded = 0
             for samples, stored in _blocks(audio, subtype):
                 lap("decode")
-                summed = channel_sum(samples)  # the mono level, shared by signal and modem
+                summed = channel_sum(samples)  # the mono level, shared by its readers
                 signal.update(
                     samples, stored if subtype in _FLOAT_SUBTYPES else None, summed=summed
                 )
                 if stored is not None and subtype in _FINER_THAN_16:
                     signal.update_stored(stored)
-                if codes is not None:
-                    codes.update(samples)
-                if draws is not None and stored is not None:
-                    draws.update(stored)
-                if adpcm is not None:
-                    adpcm.update(samples)
-                if envelopes is not None:
-                    envelopes.update(summed)
-                grid.update(summed)
-                marks.update(summed)
                 lap("signal")
                 modem.update(samples, summed=summed)
-                dtmf.update(summed)
-                morse.update(summed)
-                ofdm.update(summed)
-                tones.update(summed)
                 lap("modem")
+                feed(readers, samples, summed, stored, lap)
                 if prints is not None:
                     prints.update(samples)
                     lap("fingerprint")
                 if stego is not None and stored is not None:
                     stego.update(stored)
                     lap("stego")
-                if stored is not None:
-                    for scanner in quiet:
-                        scanner.update(stored)
                 decoded += samples.shape[0]
                 if decoded / rate > limits.max_duration_s:
                     analysis.findings.append(_duration_finding(decoded / rate, limits, "decoding"))
@@ -430,16 +436,7 @@ def _decode_and_measure(
         )
         return
     analysis.findings.extend(analysis.signal.findings)
-    if codes is not None:
-        analysis.findings.extend(codes.report())
-    if adpcm is not None:
-        analysis.findings.extend(adpcm.report())
-    analysis.findings.extend(grid.report())
-    analysis.findings.extend(marks.report())
-    if draws is not None:
-        analysis.findings.extend(draws.report())
-    if envelopes is not None:
-        analysis.findings.extend(envelopes.report())
+    analysis.findings.extend(reports(readers, "signal", lap))
     coded = analysis.container.coded if analysis.container is not None else None
     if subtype == "MS_ADPCM" and coded is not None:
         # bytes written as MS ADPCM codes, read from the file (audiomodel.block_codes)
@@ -451,14 +448,9 @@ def _decode_and_measure(
     mark = time.perf_counter()
     clipped = any(f.code == "signal.clipping" for f in analysis.signal.findings)
     analysis.findings.extend(modem.report(deadline=budget.deadline, clipped=clipped).findings)
-    analysis.findings.extend(dtmf.report())
-    analysis.findings.extend(morse.report())
-    analysis.findings.extend(ofdm.report())
-    analysis.findings.extend(tones.report())
+    analysis.findings.extend(reports(readers, "modem", lap))
     analysis.timings_ms["modem"] = (time.perf_counter() - mark) * 1e3
-    lap("modem")
-    for scanner in quiet:
-        analysis.findings.extend(scanner.report())
+    analysis.findings.extend(reports(readers, "quiet", lap))
     if stego is not None:
         counts = signal.value_counts if stego.wants_value_counts else None
         analysis.stego = stego.report(value_counts=counts)
