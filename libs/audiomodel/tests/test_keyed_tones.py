@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from audiomodel.keyed_tones import scan_keyed_tones
+from audiomodel.keyed_tones import _joined, scan_keyed_tones
 from audiomodel.modem import scan_modem
 
 RATE = 48000
@@ -193,3 +193,16 @@ def test_an_executable_keyed_as_nibbles_is_carved() -> None:
     assert [f.code for f in found] == ["signal.modem", "signal.modem_payload"]
     assert found[1].evidence["signature"] == "elf"
     assert found[1].evidence["signature_offset"] == 0
+
+
+def test_joined_converts_a_stretch_of_the_tail_and_block_as_the_whole_would_be() -> None:
+    rng = np.random.default_rng(16)
+    tail = rng.integers(-65536, 65536, 300).astype(np.int32)
+    level = rng.integers(-65536, 65536, 1000).astype(np.int32)
+    whole = np.concatenate((tail, level)).astype(np.float32)
+    for lo, hi in ((0, 10), (0, 300), (250, 300), (250, 700), (300, 1300), (900, 1400), (0, 1300)):
+        got = _joined(tail, level, lo, hi)
+        assert got.dtype == np.float32 and np.array_equal(got, whole[lo:hi]), (lo, hi)
+    # the first block: an empty float32 tail
+    empty = np.zeros(0, dtype=np.float32)
+    assert np.array_equal(_joined(empty, level, 5, 50), level[5:50].astype(np.float32))

@@ -28,6 +28,7 @@ from audiomodel.modem_kernels import (
     percentiles,
     phasor_run,
     place_band,
+    row_medians,
     subtract_floor,
     symbol_sums,
     turn_correlation,
@@ -341,3 +342,17 @@ def test_symbol_sums_are_the_running_sums_differences_to_the_bit() -> None:
             # the same sums (a zero's sign aside: the receiver reads their magnitudes)
             assert got.shape == want.shape and np.array_equal(got, want), (n, width)
             assert _same(np.abs(got), np.abs(want)), (n, width)
+
+
+def test_row_medians_equal_numpys_median_to_the_bit() -> None:
+    rng = np.random.default_rng(15)
+    for shape in ((117, 70), (234, 35), (40, 64), (3, 5, 64), (4, 1), (1, 2)):
+        for dtype in (np.float32, np.float64):
+            values = (rng.lognormal(size=shape) * 1e3).astype(dtype)
+            values[..., ::7] = values[..., :1]  # ties
+            want = np.median(values, axis=-1)
+            got = row_medians(values)
+            assert got.dtype == want.dtype and np.array_equal(got, want), (shape, dtype)
+    # a wrong middle (the upper one alone) would differ: the test can fail
+    even = np.array([[1.0, 2.0, 4.0, 8.0]])
+    assert row_medians(even)[0] == 3.0

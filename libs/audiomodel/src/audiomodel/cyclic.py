@@ -43,6 +43,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.fft
 
+from audiomodel.modem_kernels import row_medians
+
 Floats = npt.NDArray[np.float64]
 
 BAND_LOW_HZ = 200.0  # the analytic band starts here: bass and drums beat at tempo below it
@@ -114,7 +116,7 @@ def _floor(power: Floats, block: int) -> Floats:
     """A robust floor of ``power`` per bin: the median of each block of ``block`` bins,
     the larger of a block's and its neighbours' medians (a line near a block edge)."""
     blocks = power.size // block
-    medians = np.median(power[: blocks * block].reshape(blocks, block), axis=1)
+    medians = row_medians(power[: blocks * block].reshape(blocks, block))
     padded = np.concatenate((medians[:1], medians, medians[-1:]))
     smooth = np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])
     floor = np.repeat(smooth, block)
@@ -243,7 +245,7 @@ def _line_powers(band: npt.NDArray[np.complex64], block: int) -> Floats:
     (a partial held over the chunk) stands hundreds of times over it, a spread band's bins ~1."""
     power = (band.real**2 + band.imag**2).astype(np.float64)
     blocks = max(1, power.size // block)
-    level = np.median(power[: blocks * block].reshape(blocks, -1), axis=1)
+    level = row_medians(power[: blocks * block].reshape(blocks, -1))
     level = np.repeat(level, block)
     if level.size < power.size:
         level = np.concatenate((level, np.full(power.size - level.size, level[-1])))
@@ -467,7 +469,7 @@ def _keyed_plan_lines(
     blocks = min(spectrum_energy.shape[1] // block, hi // block + 2) - first
     part = spectrum_energy[:, first * block : (first + blocks) * block]
     power = (part.real**2 + part.imag**2).astype(np.float32)
-    medians = np.median(power.reshape(power.shape[0], blocks, block), axis=2)
+    medians = row_medians(power.reshape(power.shape[0], blocks, block))
     padded = np.concatenate((medians[:, :1], medians, medians[:, -1:]), axis=1)
     smooth = np.maximum(np.maximum(padded[:, :-2], padded[:, 1:-1]), padded[:, 2:])
     ratios = power / (np.repeat(smooth, block, axis=1) + 1e-30)

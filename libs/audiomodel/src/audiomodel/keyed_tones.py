@@ -408,9 +408,14 @@ class KeyedToneScanner:
         self, spans: list[tuple[int, int]], level: npt.NDArray[np.number], start: int
     ) -> None:
         tail = self._tail
-        joined = np.concatenate((tail, level)).astype(np.float32)
-        origin = start - tail.shape[0]  # absolute index of joined[0]
-        end = origin + joined.size
+        origin = start - tail.shape[0]  # absolute index of the tail's first sample
+        end = start + level.shape[0]
+
+        def joined(lo: int, hi: int) -> npt.NDArray[np.float32]:
+            """Samples ``lo``-``hi`` (absolute) of the tail and the block, as float32: only the
+            stretches read are converted, not the whole block (~12 s) a gate hit falls in."""
+            return _joined(tail, level, lo - origin, hi - origin)
+
         pending = _merged_spans(spans)
         while pending:
             lo, hi = pending.pop(0)
@@ -421,7 +426,7 @@ class KeyedToneScanner:
                 continue
             # (a stretch that follows a clocked one on is read whatever it keeps)
             following = lo < self._follow_until
-            stretch = joined[lo - origin : hi - origin]
+            stretch = joined(lo, hi)
             read_until = round(self._symbols_until * self.rate)
             clocked = self._analyse(stretch, lo / self.rate, keep=following)
             self._next_free = max(free, hi - self.frame)  # the next stretch follows on
@@ -434,13 +439,13 @@ class KeyedToneScanner:
                     pending.append((hi - self.frame, self._follow_until))
                 back = max(free, origin)
                 if lo - back >= 8 * self.frame:
-                    stretch = joined[back - origin : lo + self.frame - origin]
+                    stretch = joined(back, lo + self.frame)
                     self._analyse(stretch, back / self.rate, keep=True, symbols=False)
                 # the symbols before, on this clock (what was read before it was found too)
                 unread = max(origin, read_until)
                 if lo - unread >= 8 * self.frame:
                     self._read_symbols(
-                        joined[unread - origin : lo + self.frame - origin],
+                        joined(unread, lo + self.frame),
                         unread / self.rate,
                         again=True,
                     )
@@ -680,6 +685,19 @@ def _widened(lines: npt.NDArray[np.bool_], reach: int) -> npt.NDArray[np.bool_]:
         wide[:, step:] |= lines[:, :-step]
         wide[:, :-step] |= lines[:, step:]
     return wide
+
+
+def _joined(
+    tail: npt.NDArray[np.number], level: npt.NDArray[np.number], lo: int, hi: int
+) -> npt.NDArray[np.float32]:
+    """``np.concatenate((tail, level)).astype(np.float32)[lo:hi]`` with only that part
+    converted (each value rounds to float32 on its own: the same numbers)."""
+    t = tail.shape[0]
+    if lo >= t:
+        return level[lo - t : hi - t].astype(np.float32)
+    if hi <= t:
+        return tail[lo:hi].astype(np.float32)
+    return np.concatenate((tail[lo:], level[: hi - t])).astype(np.float32)
 
 
 def _partnered(

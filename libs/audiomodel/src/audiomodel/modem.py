@@ -108,6 +108,7 @@ from audiomodel.modem_kernels import (
     percentiles,
     phasor_run,
     place_band,
+    row_medians,
     symbol_sums,
     turn_correlation,
 )
@@ -813,7 +814,7 @@ def _change_power(diff: Floats, rate: float) -> _ChangePower:
     freqs = np.fft.rfftfreq(g.size, 1 / rate)
     block = 64
     usable = int(power.size // block * block)
-    floor: Floats = np.repeat(np.median(power[:usable].reshape(-1, block), axis=1), block)
+    floor: Floats = np.repeat(row_medians(power[:usable].reshape(-1, block)), block)
     out: _ChangePower = (int(g.size), freqs, power, floor, usable)
     _last_change_power[0] = (diff, rate, out)
     return out
