@@ -106,6 +106,13 @@ UNIFORM_KURTOSIS = 2.2  # uniform values 1.8, Gaussian noise 3
 # over the code range with nothing piled anywhere: random, archive, XORed-base64 and base64
 # bytes as PCM on the dev corpus read 1.75-2.44.
 UNIFORM_KURTOSIS_LOW = 1.7
+# ... and spread to both rails, as bytes have no level: uniform 16-bit (or 8-bit) bytes put 5 %
+# of their samples beyond 0.95 of full scale (random and archive bytes as PCM on the dev corpus:
+# 0.047-0.052) and 1/65536 (1/256) on each rail (<= 0.004). A generator's uniform noise spreads
+# to the amplitude it was set to (own sox white noise at -17.7, -4.6 and -1.8 dBFS, rejected at
+# 0.99 for white_uniform alone: none beyond it), and a clip piles it on the rails.
+UNIFORM_REACH = (0.95, 0.025)  # (share of full scale, least share of the samples beyond it)
+UNIFORM_RAIL_MAX = 0.01  # samples on either rail, at most
 ZERO_EDGE_SIGN = 0.005  # exact zeros next to a loud sample, per sample (good clips: <= 0.003)
 DC_SIGN = 0.3  # |mean| / RMS
 ONE_SIDED_MIN_S = 1.0  # sound this long that never crosses zero is not a recording
@@ -931,7 +938,8 @@ class SignalAnalyzer:
           1.8). Physical noise that white is a sum of many small causes, Gaussian by the
           central limit theorem (kurtosis 3); random or compressed bytes are uniform. Not
           under 1.7: a generator's uniform white noise through a limiter or a clip piles its
-          values at the ceiling (``UNIFORM_KURTOSIS_LOW``), which bytes never do.
+          values at the ceiling (``UNIFORM_KURTOSIS_LOW``), which bytes never do; and spread to
+          both rails, not to a level a generator was set to (``UNIFORM_REACH``).
         - ``zero_edges``: exact zeros next to loud samples (the zero-padded fields of files;
           see ``zero_edge_ratio``). Not ``hold_ratio``: a hard clip holds its ceiling exactly,
           and values held as steps have their own finding (``signal.held_steps``). Not in
@@ -956,6 +964,7 @@ class SignalAnalyzer:
             max(abs(f["lag1_corr"]), abs(f["lag2_corr"])) < WHITE_CORR
             and f["flatness_mean"] >= WHITE_FLATNESS
             and UNIFORM_KURTOSIS_LOW <= self._kurtosis() < UNIFORM_KURTOSIS
+            and self._uniform_to_the_rails()
         ):
             signs.append("white_uniform")
         if (
@@ -967,6 +976,15 @@ class SignalAnalyzer:
         if f["dc_ratio"] >= DC_SIGN:
             signs.append("one_sided")
         return tuple(signs)
+
+    def _uniform_to_the_rails(self) -> bool:
+        """Values that reach full scale as uniform bytes do (``UNIFORM_REACH``) without piling
+        on a rail (``UNIFORM_RAIL_MAX``): not a generator's noise set to a level, or clipped."""
+        n = max(self._n, 1)
+        edge, least = UNIFORM_REACH
+        beyond = float(self._hist[np.abs(_VALUES) >= edge * 32768].sum()) / n
+        _, rail, other = self._rail_rest()
+        return beyond >= least and max(rail, other) <= UNIFORM_RAIL_MAX
 
     def _rail_rest(self) -> tuple[str, float, float]:
         """(the busier rail, its share of the samples, the other rail's share). The rails of
