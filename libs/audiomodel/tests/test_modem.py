@@ -354,6 +354,39 @@ def test_a_named_clock_on_two_steady_lines_is_not_keying() -> None:
     assert not Transmission(keying, name, garbled, tone_lines=1.0).flagged
 
 
+def test_clean_frames_and_baudot_frames_on_two_steady_lines_are_not_keying() -> None:
+    """Lines rule out keying whatever the plan and the framing: an FM synth framed 0.96 on
+    minimodem's plan for 5104 Bd (lines 0.92) and a clipped 60 Hz + 7 kHz two-tone through
+    MP3 framed Baudot at 1.00 at 50 Bd (lines 0.97), both in blind good sets; RTTY keyed at
+    45.45 Bd spreads its tones as any keying does."""
+    rng = np.random.default_rng(8)
+    data = rng.integers(0, 256, 100, dtype=np.uint8).tobytes()
+    plan = Keying(3.0, 5.9, 3152.0, 7405.0, 5104.0, 0.74, 476)
+    clean = Demodulated(data, 3152.0, 7405.0, frames=80, valid_ratio=0.96)
+    name = "minimodem default for 5104 Bd"
+    assert not Transmission(plan, name, clean, tone_lines=0.92).flagged
+    assert Transmission(plan, name, clean, tone_lines=0.2).flagged
+    rtty = Keying(3.0, 5.9, 646.0, 1120.0, 50.0, 0.82, 322)
+    dotting = Demodulated(bytes([0x55]) * 200, 646.0, 1120.0, frames=213, valid_ratio=1.0)
+    name = "RTTY (Baudot, other tones)"
+    assert not Transmission(rtty, name, dotting, baudot=(62, 1.0), tone_lines=0.97).flagged
+    assert Transmission(rtty, name, dotting, baudot=(62, 1.0), tone_lines=0.29).flagged
+    # RTTY's own keying: random Baudot 5-N-1.5 at 45.45 Bd on 2125/2295 Hz, phase-continuous
+    bits: list[float] = []
+    for code in rng.integers(0, 32, 100):
+        bits += [0.0] + [float((int(code) >> i) & 1) for i in range(5)] + [1.0, 1.0]
+    symbol = round(RATE / 45.45)
+    held = np.repeat(np.array(bits), symbol)
+    held[np.arange(held.size) % (8 * symbol) >= 7.5 * symbol] = -1.0  # the half stop bit
+    freq = np.where(held != 0.0, 2125.0, 2295.0)[held != -1.0]
+    keyed = np.sin(2 * np.pi * np.cumsum(freq) / RATE)
+    tones = Keying(0.0, 9.0, 2125.0, 2295.0, 45.45, 0.9, 300)
+    t = np.arange(9 * RATE) / RATE
+    steady = np.sin(2 * np.pi * 2125.0 * t) + np.sin(2 * np.pi * 2295.0 * t)
+    assert _tone_line_share(keyed, RATE, tones) < 0.5 < MAX_TONE_LINE_SHARE
+    assert _tone_line_share(steady, RATE, tones) >= MAX_TONE_LINE_SHARE
+
+
 def test_fsk_keyed_on_a_plans_tones_is_still_reported_with_its_tones_spread() -> None:
     report = scan_modem(as_int16(bell_202_fsk(4.0, seed=1)), RATE)
     assert any(f.code == "signal.modem" for f in report.findings)

@@ -447,6 +447,25 @@ def test_random_bytes_are_white_and_uniform_but_white_gaussian_hiss_is_not() -> 
     assert "white_uniform" not in analyse(np.rint(hiss).astype(np.int16)).data_signs
 
 
+def test_a_generators_white_noise_limited_or_clipped_is_not_uniform_bytes() -> None:
+    # sox's and Audacity's white noise is uniform values between +-amplitude, as bytes are; a
+    # limiter or a clip piles them at its ceiling (kurtosis under 1.7), which bytes never do
+    uniform = np.random.default_rng(7).uniform(-1, 1, (3 * RATE, 1))
+    limited = np.tanh(3 * uniform) / np.tanh(3)  # a soft limiter driven ~+10 dB
+    clipped = np.clip(1.6 * uniform, -1, 1)  # a hard clip +4 dB: over a third at the rails
+    for noise in (limited, clipped):
+        assert "white_uniform" not in analyse(np.rint(noise * 28000).astype(np.int16)).data_signs
+    # ... nor at the level it was set to (bytes have none: they reach both rails), nor clipped
+    # lightly (uniform still, but piled on the rails)
+    at_level = np.rint(uniform * 0.5 * 32767).astype(np.int16)  # -6 dBFS
+    lightly = np.rint(np.clip(1.05 * uniform, -1, 1) * 32767).astype(np.int16)  # ~2 % per rail
+    for noise_ints in (at_level, lightly):
+        assert "white_uniform" not in analyse(noise_ints).data_signs
+    assert "white_uniform" in analyse(bytes_as_int16()).data_signs
+    full = np.rint(uniform * 32767).astype(np.int16)  # a generator at 0 dBFS: bytes' numbers
+    assert "white_uniform" in analyse(full).data_signs
+
+
 def _analyse_stored(ints: npt.NDArray[np.int16], bits: int) -> SignalReport:
     analyzer = SignalAnalyzer(sample_rate=RATE, channels=ints.shape[1], bits_per_sample=bits)
     analyzer.update(ints)

@@ -411,16 +411,21 @@ class Transmission:
         chance, not the clean framing of a modem heard alone (under music at -6..+6 dB a
         minimodem frames at 0.75-0.85)."""
         k = self.keying
+        if k.coherence >= GENERIC_COHERENCE and k.transitions >= GENERIC_TRANSITIONS:
+            return True
+        # Two steady lines are not keying, whatever plan the tones fit and however they frame
+        # (MAX_TONE_LINE_SHARE): a symbol lasting 1/rate s spreads its tone over ~rate Hz, so
+        # keyed tones keep 0.07-0.58 of the weaker band's power in its strongest 1 % of bins
+        # (minimodem at 150-4800 Bd, random, text and ELF payloads, alone, under music at
+        # -6..+6 dB and through MP3), and RTTY's 45-75 Bd 0.27-0.29. A signal generator or an FM
+        # voice holds its partials as lines for a note or for good: an FM synth framed 0.96 on
+        # minimodem's plan for 5104 Bd (lines 0.92), a clipped 60 Hz + 7 kHz two-tone through
+        # MP3 framed Baudot at 1.00 on 646/1120 Hz at 50 Bd (lines 0.97): both blind good sets.
+        if self.tone_lines >= MAX_TONE_LINE_SHARE:
+            return False
         # Tones no plan knows: the framing must come with a clean clock (music's steady
         # patterns frame now and then, on a clock jittered by the rest of the music)
-        # and tones that are keyed, not steady lines (MAX_TONE_LINE_SHARE: an FM voice framed
-        # 0.91 on partials 1105/4446 Hz apart at 2880 Bd, clock 0.95, lines 0.92)
-        generic_ok = (
-            k.coherence >= GENERIC_FRAMED_COHERENCE and self.tone_lines < MAX_TONE_LINE_SHARE
-        )
-        if self.framed and (self.name != "FSK" or generic_ok):
-            return True
-        if k.coherence >= GENERIC_COHERENCE and k.transitions >= GENERIC_TRANSITIONS:
+        if self.framed and (self.name != "FSK" or k.coherence >= GENERIC_FRAMED_COHERENCE):
             return True
         if self.name == "FSK":
             return False
@@ -436,8 +441,8 @@ class Transmission:
         # Nor without frames: data keyed for seconds gives a receiver start bits every few
         # symbols, a steady tone none (a test tone's lines kept a 2400 Bd clock, Z 130, and
         # framed 2 bytes in 8 s).
-        # Nor on two steady lines: keying at a named rate (105 Bd and up) spreads each tone over
-        # +-baud, so the strongest 1 % of a band's bins hold 0.07-0.15 of its power (minimodem
+        # Nor on two steady lines (the guard above): keying at a named rate (105 Bd and up)
+        # spreads each tone over +-baud, so the strongest 1 % of a band's bins hold 0.07-0.15 of its power (minimodem
         # at 300-4800 Bd, alone and under music at +6..-6 dB), where a steady two-tone holds
         # all of it (a hard-clipped SMPTE two-tone through MP3, a fresh good set: Z 108 at
         # 4800 Bd on 3000/7000 Hz, frames 0.82, line share 1.00).
@@ -446,7 +451,6 @@ class Transmission:
             k.clock_z >= WHOLE_CLOCK_MIN_Z
             and k.coherence >= NAMED_CLOCK_MIN_COHERENCE
             and k.baud >= NAMED_CLOCK_MIN_BAUD
-            and self.tone_lines < MAX_TONE_LINE_SHARE
             and (d is None or (d.frames >= MIN_FRAMES and d.valid_ratio >= NAMED_CLOCK_MIN_FRAMES))
         ):
             return True
@@ -477,14 +481,6 @@ class Transmission:
             and d.valid_ratio >= PLAN_MIN_VALID_FRAMES
             and not _patterned(d.data)
         )
-        if (
-            framed_8n1
-            and self.tone_lines >= MAX_TONE_LINE_SHARE
-            and not self.name.startswith("RTTY")
-        ):
-            # frames above chance only (not MIN_VALID_FRAMES), no named clock, and both tones
-            # are steady lines: partials that beat (an FM voice framed 0.71-0.81), not keying
-            return False
         if framed_8n1 or not self.name.startswith("RTTY"):
             return framed_8n1
         return self.baudot is None or (
@@ -2522,7 +2518,7 @@ class ModemScanner:
                 transmission.demodulated = best_head
                 _measure_baudot(transmission, x, self.rate)
                 return transmission
-        x = _trim_to_keying(x, self.rate, keying)
+        x = trimmed = _trim_to_keying(x, self.rate, keying)
         demodulated = demodulate_fsk(x, self.rate, keying.f_low, keying.f_high, baud)
         # Framed short of data: is it music either side of the stretch that keeps the clock?
         # Read again only where framing could report it (tones no plan knows need a clean
@@ -2539,7 +2535,10 @@ class ModemScanner:
             if trial.frames >= MIN_FRAMES and trial.valid_ratio > demodulated.valid_ratio:
                 x, demodulated = part, trial
         transmission.demodulated = demodulated
-        transmission.tone_lines = _tone_line_share(x, self.rate, keying)
+        # a part too short to resolve lines in (MIN_CHUNK_S: it read 0, "keyed", for an FM
+        # synth's 0.18 s) is judged by the audio where the tones are on
+        lines_x = x if x.size >= MIN_CHUNK_S * self.rate else trimmed
+        transmission.tone_lines = _tone_line_share(lines_x, self.rate, keying)
         if transmission.framed:
             _carve(transmission, demodulated.data)
         else:
