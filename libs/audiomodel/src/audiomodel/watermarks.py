@@ -47,6 +47,7 @@ __all__ = [
     "WatermarkScanner",
     "echo_stats",
     "keyed_echo",
+    "pattern_coherence",
     "phase_stats",
     "spread_stats",
     "spreading_code",
@@ -88,6 +89,22 @@ MAX_CODE_BIAS = 0.9  # a waveform that repeats (a loop, an echo) keeps one sign:
 # negative); a code's sign follows the product of the bits (0.2-0.5 of its windows negative;
 # a run of equal bits, as a binary's zero padding, makes it a waveform that repeats: unseen)
 MIN_CODE_MINORITY = 0.1
+# ... and whose sign pattern over the period's multiples is not a waveform's. In one window a
+# waveform that repeats at P correlates at every multiple kP with one sign; one that flips under
+# a shift of P (x(t + P) = -x(t): a square, triangle or any odd-harmonic oscillator at period
+# 2P) alternates, -, +, -, +; no other pattern is possible (x(t + P) = c x(t) with real c needs
+# c = +-1). A code's sign at kP is the mean product of bits k apart: a new draw at each k. The
+# per-window |sum r(kP)| or |sum (-1)^k r(kP)| (the better) over sum |r(kP)|, weighted by the
+# window's power at the multiples: synth basses at whole-sample periods (a square G2 at 44.1 kHz
+# is 450.0 samples: 225 flips, 450 holds) 0.75-1.00 (3 honest synth_music renditions through
+# MP3/Vorbis in seeds 38-39, flagged before this, 0.97-0.99; own looped synths 0.75-1.00);
+# codes of 100-800 chips under music, WAV/MP3/Vorbis, 0.15-0.63, but a text payload's bits
+# are not random (ASCII's even-distance bit products keep one sign: 127 chips x2 at 0.94,
+# missed). Read where the window holds >= 6 multiples (periods up to 682 samples): with K
+# multiples random signs match one of the two patterns in 4 / 2^K of the windows (1/8 at 5: a
+# random-bit 819-chip code read 0.80); a synth's note period is rarely beyond that.
+MAX_PATTERN_COHERENCE = 0.7
+MIN_PATTERN_MULTIPLES = 6
 MIN_CODE_WINDOWS = 5  # ~7.5 s of track
 # keyed power at the period against 4-6 lags off: codes 11-80 (chips of 1-3 samples, MP3 192k
 # included), a synth's harmonic note at 96 kHz (own good set, seed 27) ~1
@@ -241,6 +258,7 @@ class SpreadStats:
     sign_bias: float = 1.0  # |mean r| / RMS r at the peak: 1 a repeating waveform, ~0 keyed
     sharpness: float = 0.0  # keyed power at the peak against 4-6 lags off it
     minority: float = 0.0  # share of the correlating windows with the rarer sign
+    coherence: float = 0.0  # how well one waveform sign pattern fits r at the multiples (1: all)
     multiples: int = 0  # strong lags on multiples of the period (the peak's included)
     strong: int = 0  # strong lags in all
     peaks: tuple[tuple[int, float], ...] = ()  # (lag, keyed power / the peak's)
@@ -297,6 +315,7 @@ def spread_stats(acf: Float) -> SpreadStats:
     sharpness = float(keyed[j]) / max(max(side) if side else 0.0, float(keyed[j]) * 1e-3, 1e-12)
     return SpreadStats(
         windows=acf.shape[0],
+        coherence=pattern_coherence(acf, period),
         sharpness=sharpness,
         period=period,
         peak=top,
@@ -310,6 +329,22 @@ def spread_stats(acf: Float) -> SpreadStats:
     )
 
 
+def pattern_coherence(acf: Float, period: int) -> float:
+    """How well a waveform's sign pattern over the multiples of ``period`` (all one sign, or
+    alternating) fits each window's correlations there, weighted by the windows' power at them;
+    0 where the window holds fewer than MIN_PATTERN_MULTIPLES multiples (unread)."""
+    count = (acf.shape[1] - 1) // max(period, 1)
+    if count < MIN_PATTERN_MULTIPLES:
+        return 0.0
+    k = np.arange(1, count + 1)
+    r = acf[:, period * k]
+    same = np.abs(r.sum(axis=1))
+    flipped = np.abs((r * (-1.0) ** k).sum(axis=1))
+    fit = np.maximum(same, flipped) / np.maximum(np.abs(r).sum(axis=1), 1e-12)
+    power = (r**2).sum(axis=1)
+    return float((fit * power).sum() / max(float(power.sum()), 1e-12))
+
+
 def spreading_code(stats: SpreadStats, max_lag: int) -> bool:
     """A whitened residual that repeats at a fixed period through the track, not as a waveform
     repeats (one sign) but as a code keyed by bits."""
@@ -319,6 +354,8 @@ def spreading_code(stats: SpreadStats, max_lag: int) -> bool:
         return False
     if stats.windows < MIN_CODE_WINDOWS or stats.sharpness < MIN_CODE_SHARPNESS:
         return False
+    if stats.coherence > MAX_PATTERN_COHERENCE:
+        return False  # one sign pattern at the multiples: a waveform repeating, not bits
     if stats.multiples >= 2:
         return True  # the strong lags on the multiples of one period: a code's repeats
     # one strong lag, its next multiple out of range: it must change sign by itself
