@@ -666,11 +666,17 @@ def test_bytes_held_as_steps_stored_as_8_bit_codes_are_still_held_steps() -> Non
 
 
 def _noisy_kick(rate: int = 8000, seconds: float = 4.0) -> npt.NDArray[np.int16]:
-    """A 45 Hz kick at half scale with broadband hats riding on it, as a codec's decode at
-    8 kHz gives it: half cycles of 11 ms whose steps scatter around the slope."""
+    """A 45 Hz kick at half scale with noise riding on it, as a codec's decode at 8 kHz gives
+    it: half cycles of 11 ms whose steps scatter around the slope. The noise is a leaky random
+    walk, whose steps are independent draws as sorted values' gaps are (white noise's steps
+    cancel over a few and read as riding noise since session 18), so that read as PCM the
+    run's steps are erratic: the premise the codec's exemption is tested against."""
+    from scipy.signal import lfilter
+
     t = np.arange(int(rate * seconds)) / rate
     rng = np.random.default_rng(13)
-    x = 0.5 * np.sin(2 * np.pi * 45 * t) + 0.004 * rng.standard_normal(t.size)
+    walk = lfilter([1.0], [1.0, -0.9], 0.006 * rng.standard_normal(t.size))
+    x = 0.5 * np.sin(2 * np.pi * 45 * t) + walk
     return np.rint(x * 32767).astype(np.int16).reshape(-1, 1)
 
 
@@ -783,3 +789,53 @@ def test_sorted_words_at_8_khz_still_climb_erratically() -> None:
     x = music(6.0, seed=12, rate=8000)[:, 0] * 0.5
     y = np.concatenate([x[: 3 * 8000], ramp, x[3 * 8000 :]])
     assert "signal.monotonic_run" in located(wav(y, "PCM_16", 8000))
+
+
+def test_uniform_bytes_fill_every_sixteenth_and_a_limited_hit_does_not() -> None:
+    """A loud kick under snare noise, limited near full scale, spreads its high bytes (entropy
+    7.6+, most values beyond half scale) but leaves its outermost sixteenths near empty; random
+    bytes fill every sixteenth alike."""
+    rate = 44100
+    rng = np.random.default_rng(37)
+    t = np.arange(rate // 2) / rate
+    hit = np.sin(2 * np.pi * 55 * t) + 0.6 * rng.normal(size=t.size)
+    hit = np.tanh(hit) / np.tanh(2.2) * 0.85  # a soft limiter's ceiling, -1.4 dBFS
+    stored = np.rint(hit * 32767).astype(np.int16)
+    random = np.frombuffer(rng.bytes(2 * t.size), dtype="<i2")
+
+    def measures(x: npt.NDArray[np.int16]) -> dict[str, float]:
+        analyzer = WindowAnalyzer(sample_rate=rate, channels=1)
+        analyzer.update(x.reshape(-1, 1))
+        return {k: float(v[0]) for k, v in analyzer.report().measures.items()}
+
+    hit_m, random_m = measures(stored), measures(random)
+    assert hit_m["high_byte_entropy"] >= windows.UNIFORM_ENTROPY_BITS  # the premise
+    assert hit_m["outer_share"] >= windows.UNIFORM_OUTER_SHARE
+    assert hit_m["band_floor"] < windows.UNIFORM_BAND_FLOOR
+    assert not windows._data_signs(hit_m)["uniform byte values"]
+    assert random_m["band_floor"] >= 0.8
+    assert windows._data_signs(random_m)["uniform byte values"]
+
+
+def test_band_noise_on_a_kick_slope_cancels_over_a_few_steps() -> None:
+    """An 808 kick's half cycle at 8 kHz under its snare and clap (0.8-4 kHz), from a seed-37
+    drum machine: every sample a step, the steps scattered around the slope's hump (lag 1 only
+    -0.49), but their deviations cancel over three steps; sorted words' gaps do not."""
+    from audiomodel.windows import _erratic_share, _noise_riding
+
+    steps = np.array(
+        [158, 400, 543, 194, 696, 721, 328, 140, 1281, 1192, 70, 769, 1052, 1078, 1178, 254,
+         1547, 1356, 272, 1842, 960, 1313, 1313, 915, 1531, 1189, 1732, 1349, 861, 1980, 1265,
+         1705, 1552, 970, 2056, 567, 1571, 1892, 476, 1193, 1721, 1098, 969, 314, 1435, 1113,
+         829, 851, 375, 901, 571, 1132, 464, 339, 863, 290, 186, 961, 202, 490, 32, 441, 187,
+         115, 512],
+        dtype=np.float64,
+    )  # fmt: skip
+    assert _noise_riding(steps)
+    assert _erratic_share(np.ones(steps.size), steps) < windows.ERRATIC_SHARE
+    rng = np.random.default_rng(5)
+    riding = 0
+    for _ in range(200):
+        gaps = np.diff(np.sort(rng.integers(0, 65536, 66))).astype(np.float64)
+        riding += _noise_riding(gaps[gaps > 0])
+    assert riding <= 4  # sorted values' gaps read as riding noise rarely
