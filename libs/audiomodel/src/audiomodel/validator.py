@@ -35,6 +35,7 @@ from audiomodel.envelope_draws import GSM_RATE, EnvelopeDraws
 from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.fingerprint import Fingerprinter, Landmarks
 from audiomodel.held_grid import HeldGridScanner
+from audiomodel.mfsk import MfskScanner
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.modem import ModemScanner
 from audiomodel.morse import MorseScanner
@@ -348,6 +349,7 @@ def _decode_and_measure(
             morse = MorseScanner(rate)  # ... and as Morse code (audiomodel.morse)
             ofdm = OfdmScanner(rate)  # ... and as OFDM with a cyclic prefix (audiomodel.ofdm)
             tones = ToneTrackScanner(rate)  # ... and as one tone's frequency (.tone_track)
+            slow = MfskScanner(rate)  # ... and as slow narrow-spaced MFSK (audiomodel.mfsk)
             # bytes held as steps through a lossy codec (audiomodel.held_grid)
             grid = HeldGridScanner(rate, byte_map=_byte_map(analysis.container, channels))
             marks = WatermarkScanner(rate)  # keyed echoes, spreading codes (audiomodel.watermarks)
@@ -384,6 +386,7 @@ def _decode_and_measure(
                 morse.update(summed)
                 ofdm.update(summed)
                 tones.update(summed)
+                slow.update(summed)
                 lap("modem")
                 if prints is not None:
                     prints.update(samples)
@@ -455,6 +458,7 @@ def _decode_and_measure(
     analysis.findings.extend(morse.report())
     analysis.findings.extend(ofdm.report())
     analysis.findings.extend(tones.report())
+    analysis.findings.extend(slow.report())
     analysis.timings_ms["modem"] = (time.perf_counter() - mark) * 1e3
     lap("modem")
     for scanner in quiet:
