@@ -163,7 +163,7 @@ class MfskScanner:
         line = band >= MIN_PROMINENCE * (context[:, lo:hi] + 1e-20)
         # ... and of them, the one highest over its own bin's usual level (the median over the
         # batch): music's held harmonics sit at their usual level, a keyed tone comes and goes
-        usual = np.median(band, axis=0) + 1e-20
+        usual = np.median(band[::HOP_DIVISOR], axis=0) + 1e-20  # frames that do not overlap
         k = lo + np.where(line, band / usual, 0.0).argmax(axis=1)
         rows = np.arange(power.shape[0])
         ok = line[rows, k - lo] & (power[rows, k] > 0)
