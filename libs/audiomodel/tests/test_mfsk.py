@@ -11,7 +11,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from audiomodel import Limits, validate_bytes
-from audiomodel.mfsk import scan_mfsk
+from audiomodel.mfsk import MfskScanner, scan_mfsk
 
 RATE = 8000
 Floats = npt.NDArray[np.float64]
@@ -73,6 +73,38 @@ def test_scales_arpeggios_and_sirens_are_not_data() -> None:
     }
     for name, x in cases.items():
         assert scan_mfsk(x + rng.normal(0, 0.001, x.size), RATE) == [], name
+
+
+def _scanned(x: Floats) -> MfskScanner:
+    scanner = MfskScanner(RATE)
+    for i in range(0, x.size, 1 << 14):
+        scanner.update(x[i : i + (1 << 14)])
+    return scanner
+
+
+def test_the_gate_keeps_the_ladder_off_harmonic_music() -> None:
+    """A melody of harmonic notes (every instrument's) never shows a lonely line: the full
+    ladder reads none of it."""
+    rng = np.random.default_rng(7)
+    melody = notes(220 * 2 ** (rng.integers(0, 24, 320) / 12), 0.25, harmonics=4)
+    scanner = _scanned(melody + rng.normal(0, 0.01, melody.size))
+    assert scanner.report() == []
+    assert scanner.seconds_seen > 70 and scanner.seconds_read == 0
+
+
+def test_a_burst_across_a_batch_edge_in_music_is_read() -> None:
+    """18 s of MFSK16-like keying from 24 s, straddling two batches, inside 160 s of harmonic
+    music: the gate passes its batches (and their neighbours), not the whole file."""
+    rng = np.random.default_rng(8)
+    mix = notes(220 * 2 ** (rng.integers(0, 24, 640) / 12), 0.25, harmonics=4)
+    burst = keyed(16, 15.625, 15.625, 1000, 18, seed=9)
+    start = 24 * RATE
+    mix[start : start + burst.size] = burst
+    scanner = _scanned(mix)
+    readings = scanner.readings()
+    assert len(readings) == 1 and abs(readings[0].spacing_hz - 15.625) < 0.5
+    assert 20 <= readings[0].start_s <= 28
+    assert scanner.seconds_read <= 0.6 * scanner.seconds_seen  # 5 batches of 16 s in 10
 
 
 def test_the_validator_reports_mfsk_as_a_modem() -> None:

@@ -30,6 +30,7 @@ tone count, spacing, symbol rate and time range.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -65,6 +66,17 @@ MIN_CLOCK_COHERENCE = 0.5
 MIN_CLOCK_Z = 20.0
 MAX_PATTERN_AGREEMENT = 0.7
 MIN_JUMPS = 30
+# The gate (a cheap look before the ladder): one frame length, a few spectra a second
+GATE_FRAME_S = 0.12
+GATE_HOP_S = 0.25
+GATE_WINDOW = 64  # gate frames (16 s) judged together
+GATE_CANDIDATES = 3  # the lines highest over their usual level looked at, a frame
+GATE_PARTNER_PROMINENCE = 4.0  # a harmonic partner: a line this far over its neighbours ...
+GATE_PARTNER_RATIOS = (2.0, 3.0, 0.5, 1 / 3, 1.5, 2 / 3, 4 / 3, 0.75)  # ... at these ratios
+GATE_PARTNER_LEVEL = 0.0  # ... and at least this share of its power
+GATE_BAND_HZ = 1000.0  # the widest family member: Olivia 32/1000, Contestia 16/1000
+GATE_SHARE = 0.4  # lonely lines in one such band in this share of a window's frames
+GATE_MIN_FRAMES = 6
 
 
 @dataclass(slots=True)
@@ -107,6 +119,13 @@ def _why(text: str) -> None:
         DEBUG.append(text)
 
 
+@functools.lru_cache(maxsize=16)
+def _hann(size: int) -> npt.NDArray[np.float32]:
+    window = np.hanning(size).astype(np.float32)
+    window.flags.writeable = False
+    return window
+
+
 def _pow2(x: float) -> int:
     return 1 << max(5, round(math.log2(max(x, 32.0))))
 
@@ -119,13 +138,22 @@ class MfskScanner:
         self.step = max(1, int(sample_rate // TARGET_RATE))
         self.low_rate = self.rate / self.step
         self.sizes = sorted({_pow2(s * self.low_rate) for s in FRAMES_S})
-        self.windows = {n: np.hanning(n).astype(np.float32) for n in self.sizes}
+        self.windows = {n: _hann(n) for n in self.sizes}
         self.tracks = {
             n: Track(n / HOP_DIVISOR / self.low_rate, self.low_rate / n) for n in self.sizes
         }
         self._pending: list[npt.NDArray[np.float32]] = []
         self._pending_size = 0
         self._offset = 0  # low-rate samples before the pending ones
+        self.gate_size = _pow2(GATE_FRAME_S * self.low_rate)
+        self.gate_window = _hann(self.gate_size)
+        self.gate_hop = max(1, round(GATE_HOP_S * self.low_rate))
+        # the previous batch (raw, its start, whether it was read) and its gate rows
+        self._previous: tuple[npt.NDArray[np.float32], int, bool] | None = None
+        self._previous_rows: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None = None
+        self._read_next = False
+        self.seconds_seen = 0.0  # batches looked at and read in full (benches)
+        self.seconds_read = 0.0
 
     def update(self, level: npt.NDArray[np.number]) -> None:
         self._pending.append(np.asarray(level, dtype=np.float32))
@@ -138,12 +166,101 @@ class MfskScanner:
             return
         x = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
         self._pending, self._pending_size = [], 0
+        start = self._offset
+        self._offset += x.size // self.step
+        # the gate: the full ladder reads this batch (and the one before and after it, a margin)
+        # only where a cheap look finds a lonely narrow line staying in a narrow band
+        rows = self._gate_rows(x)
+        passed = self._gate_passes(rows)
+        self._previous_rows = rows
+        self.seconds_seen += x.size / self.rate
+        if passed and self._previous is not None and not self._previous[2]:
+            self._read(self._previous[0], self._previous[1])
+        read = passed or self._read_next
+        if read:
+            self._read(x, start)
+        self._read_next = passed
+        self._previous = (x, start, read)
+
+    def _read(self, x: npt.NDArray[np.float32], start: int) -> None:
+        self.seconds_read += x.size / self.rate
         usable = x.size - x.size % self.step
         low = x[:usable].reshape(-1, self.step).mean(axis=1) if self.step > 1 else x
-        start = self._offset
-        self._offset += low.size
         for size in self.sizes:
             self._track(size, low, start)
+
+    def _gate_rows(
+        self, x: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """Each gate frame's chosen line (the narrow line highest over its bin's usual level)
+        and whether it is lonely: no line at a harmonic ratio beside it. A modulator puts out a
+        pure tone; a voice's or an instrument's note is a harmonic series (a lone sine from a
+        synthesiser or a whistle passes, and the ladder judges it)."""
+        size, step = self.gate_size, self.step
+        usable = x.size - x.size % step
+        low = x[:usable].reshape(-1, step)  # a view: only the gate frames are summed
+        if low.shape[0] < size:
+            return np.zeros(0, np.int64), np.zeros(0, bool)
+        frames = sliding_window_view(low, (size, step))[:: self.gate_hop, 0]
+        level = frames[..., 0].copy()
+        for i in range(1, step):  # block sums (strided adds: cheaper than a reduction)
+            level += frames[..., i]
+        spectra = np.fft.rfft(level * self.gate_window, axis=1)
+        power = spectra.real**2 + spectra.imag**2
+        width = 2 * CONTEXT_BINS + 1
+        padded = np.pad(power, ((0, 0), (CONTEXT_BINS + 1, CONTEXT_BINS)), mode="edge")
+        cums = np.cumsum(padded, axis=1)
+        # (a floor under the neighbours' mean: a codec's empty bands hold no line)
+        floor = 1e-6 * power.mean(axis=1, keepdims=True) + 1e-20
+        prominence = power / ((cums[:, width:] - cums[:, :-width]) / width + floor)
+        lo = max(1, round(BAND_HZ[0] * size / self.low_rate))
+        hi = min(size // 2 - 1, round(BAND_HZ[1] * size / self.low_rate))
+        band = power[:, lo:hi]
+        line = prominence[:, lo:hi] >= MIN_PROMINENCE
+        middle = band.shape[0] // 2
+        usual = np.partition(band, middle, axis=0)[middle] + 1e-20
+        score = np.where(line, band / usual, 0.0)
+        # the few lines highest over their usual level, best first
+        top = np.argpartition(-score, GATE_CANDIDATES - 1, axis=1)[:, :GATE_CANDIDATES]
+        rows = np.arange(score.shape[0])[:, None]
+        top = np.take_along_axis(top, np.argsort(-score[rows, top], axis=1), axis=1)
+        candidate = lo + top
+        lonely = score[rows, top] > 0
+        # harmonic partners (a bin either side) in the voice channel
+        ratios = np.asarray(GATE_PARTNER_RATIOS)
+        near = np.round(candidate[:, :, None] * ratios).astype(np.int64)
+        near = (near[..., None] + np.arange(-1, 2)).reshape(*candidate.shape, -1)
+        inside = (near >= lo) & (near < hi)
+        at = (rows[:, :, None], np.clip(near, lo, hi - 1))
+        partner = (prominence[at] >= GATE_PARTNER_PROMINENCE) & (
+            power[at] >= GATE_PARTNER_LEVEL * power[rows, candidate][..., None]
+        )
+        lonely &= ~(inside & partner).any(axis=2)
+        # each frame's best lonely line (or its best line, not lonely)
+        pick = lonely.argmax(axis=1)
+        k = candidate[rows[:, 0], pick]
+        lonely = lonely[rows[:, 0], pick]
+        return k.astype(np.int64), lonely
+
+    def _gate_passes(self, rows: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]) -> bool:
+        k, lonely = rows
+        if self._previous_rows is not None:
+            k = np.concatenate([self._previous_rows[0], k])
+            lonely = np.concatenate([self._previous_rows[1], lonely])
+        if int(lonely.sum()) < GATE_MIN_FRAMES:
+            return False
+        band = max(1, round(GATE_BAND_HZ * self.gate_size / self.low_rate))
+        starts = range(0, max(1, k.size - GATE_WINDOW + 1), GATE_WINDOW // 4)
+        for first in sorted({*starts, max(0, k.size - GATE_WINDOW)}):
+            kk = k[first : first + GATE_WINDOW][lonely[first : first + GATE_WINDOW]]
+            need = max(GATE_MIN_FRAMES, GATE_SHARE * min(GATE_WINDOW, k.size))
+            if kk.size < need:
+                continue
+            counts = np.bincount(kk, minlength=self.gate_size // 2 + 1)
+            cums = np.concatenate([[0], np.cumsum(counts)])
+            if int((cums[band:] - cums[:-band]).max()) >= need:
+                return True
+        return False
 
     def _track(self, size: int, x: npt.NDArray[np.float32], start: int) -> None:
         hop = size // HOP_DIVISOR
