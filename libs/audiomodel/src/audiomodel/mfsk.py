@@ -68,8 +68,8 @@ MAX_PATTERN_AGREEMENT = 0.7
 MIN_JUMPS = 30
 # The gate (a cheap look before the ladder): one frame length, a few spectra a second
 GATE_FRAME_S = 0.12
-GATE_HOP_S = 0.25
-GATE_WINDOW = 64  # gate frames (16 s) judged together
+GATE_HOP_S = 0.375
+GATE_WINDOW_S = 16.0  # gate frames judged together
 GATE_CANDIDATES = 3  # the lines highest over their usual level looked at, a frame
 GATE_PARTNER_PROMINENCE = 4.0  # a harmonic partner: a line this far over its neighbours ...
 GATE_PARTNER_RATIOS = (2.0, 3.0, 0.5, 1 / 3, 1.5, 2 / 3, 4 / 3, 0.75)  # ... at these ratios
@@ -77,6 +77,7 @@ GATE_PARTNER_LEVEL = 0.0  # ... and at least this share of its power
 GATE_BAND_HZ = 1000.0  # the widest family member: Olivia 32/1000, Contestia 16/1000
 GATE_SHARE = 0.4  # lonely lines in one such band in this share of a window's frames
 GATE_MIN_FRAMES = 6
+GATE_MARGIN = True  # read the batches either side of a passing one too
 
 
 @dataclass(slots=True)
@@ -142,21 +143,23 @@ class MfskScanner:
         self.tracks = {
             n: Track(n / HOP_DIVISOR / self.low_rate, self.low_rate / n) for n in self.sizes
         }
-        self._pending: list[npt.NDArray[np.float32]] = []
+        self._pending: list[npt.NDArray[np.number]] = []
         self._pending_size = 0
         self._offset = 0  # low-rate samples before the pending ones
         self.gate_size = _pow2(GATE_FRAME_S * self.low_rate)
         self.gate_window = _hann(self.gate_size)
         self.gate_hop = max(1, round(GATE_HOP_S * self.low_rate))
         # the previous batch (raw, its start, whether it was read) and its gate rows
-        self._previous: tuple[npt.NDArray[np.float32], int, bool] | None = None
+        self._previous: tuple[list[npt.NDArray[np.number]], int, bool] | None = None
         self._previous_rows: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None = None
         self._read_next = False
         self.seconds_seen = 0.0  # batches looked at and read in full (benches)
         self.seconds_read = 0.0
 
     def update(self, level: npt.NDArray[np.number]) -> None:
-        self._pending.append(np.asarray(level, dtype=np.float32))
+        """Keeps ``level`` as given (not copied: the caller must not change it afterwards);
+        only the gate's frames are converted until a batch is read."""
+        self._pending.append(np.asarray(level))
         self._pending_size += level.shape[0]
         if self._pending_size >= BATCH_S * self.rate:
             self._flush()
@@ -164,59 +167,81 @@ class MfskScanner:
     def _flush(self) -> None:
         if not self._pending:
             return
-        x = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        blocks, size = self._pending, self._pending_size
         self._pending, self._pending_size = [], 0
         start = self._offset
-        self._offset += x.size // self.step
+        self._offset += size // self.step
         # the gate: the full ladder reads this batch (and the one before and after it, a margin)
         # only where a cheap look finds a lonely narrow line staying in a narrow band
-        rows = self._gate_rows(x)
+        rows = self._gate_rows(blocks, size)
         passed = self._gate_passes(rows)
         self._previous_rows = rows
-        self.seconds_seen += x.size / self.rate
-        if passed and self._previous is not None and not self._previous[2]:
+        self.seconds_seen += size / self.rate
+        if passed and GATE_MARGIN and self._previous is not None and not self._previous[2]:
             self._read(self._previous[0], self._previous[1])
         read = passed or self._read_next
         if read:
-            self._read(x, start)
-        self._read_next = passed
-        self._previous = (x, start, read)
+            self._read(blocks, start)
+        self._read_next = passed and GATE_MARGIN
+        self._previous = (blocks, start, read)
 
-    def _read(self, x: npt.NDArray[np.float32], start: int) -> None:
+    def _read(self, blocks: list[npt.NDArray[np.number]], start: int) -> None:
+        x = np.concatenate(blocks).astype(np.float32, copy=False)
         self.seconds_read += x.size / self.rate
         usable = x.size - x.size % self.step
         low = x[:usable].reshape(-1, self.step).mean(axis=1) if self.step > 1 else x
         for size in self.sizes:
             self._track(size, low, start)
 
+    def _gate_frames(
+        self, blocks: list[npt.NDArray[np.number]], total: int
+    ) -> npt.NDArray[np.float32]:
+        """The gate's frames at the low rate (block sums), copied out of the batch's blocks
+        (a third of its samples: the batch itself is neither joined nor converted)."""
+        size, step = self.gate_size, self.step
+        span, hop = size * step, self.gate_hop * step
+        starts = np.arange(0, total - span + 1, hop)
+        raw = np.empty((starts.size, span), np.float32)
+        offsets = np.concatenate([[0], np.cumsum([b.shape[0] for b in blocks])])
+        b = 0
+        for j, first in enumerate(starts.tolist()):
+            while offsets[b + 1] <= first:
+                b += 1
+            filled, at, i = 0, first, b
+            while filled < span:
+                o = at - int(offsets[i])
+                take = min(span - filled, blocks[i].shape[0] - o)
+                raw[j, filled : filled + take] = blocks[i][o : o + take]
+                filled, at, i = filled + take, at + take, i + 1
+        frames = raw.reshape(starts.size, size, step)
+        level = frames[..., 0].copy()
+        for i in range(1, step):  # block sums (strided adds: cheaper than a reduction)
+            level += frames[..., i]
+        return level
+
     def _gate_rows(
-        self, x: npt.NDArray[np.float32]
+        self, blocks: list[npt.NDArray[np.number]], total: int
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
         """Each gate frame's chosen line (the narrow line highest over its bin's usual level)
         and whether it is lonely: no line at a harmonic ratio beside it. A modulator puts out a
         pure tone; a voice's or an instrument's note is a harmonic series (a lone sine from a
         synthesiser or a whistle passes, and the ladder judges it)."""
-        size, step = self.gate_size, self.step
-        usable = x.size - x.size % step
-        low = x[:usable].reshape(-1, step)  # a view: only the gate frames are summed
-        if low.shape[0] < size:
+        size = self.gate_size
+        if total < size * self.step:
             return np.zeros(0, np.int64), np.zeros(0, bool)
-        frames = sliding_window_view(low, (size, step))[:: self.gate_hop, 0]
-        level = frames[..., 0].copy()
-        for i in range(1, step):  # block sums (strided adds: cheaper than a reduction)
-            level += frames[..., i]
+        level = self._gate_frames(blocks, total)
         spectra = np.fft.rfft(level * self.gate_window, axis=1)
         power = spectra.real**2 + spectra.imag**2
         width = 2 * CONTEXT_BINS + 1
         padded = np.pad(power, ((0, 0), (CONTEXT_BINS + 1, CONTEXT_BINS)), mode="edge")
         cums = np.cumsum(padded, axis=1)
-        # (a floor under the neighbours' mean: a codec's empty bands hold no line)
-        floor = 1e-6 * power.mean(axis=1, keepdims=True) + 1e-20
-        prominence = power / ((cums[:, width:] - cums[:, :-width]) / width + floor)
+        # the neighbours' sum, and a floor under it (a codec's empty bands hold no line)
+        around = cums[:, width:] - cums[:, :-width]
+        around += width * (1e-6 * power.mean(axis=1, keepdims=True) + 1e-20)
         lo = max(1, round(BAND_HZ[0] * size / self.low_rate))
         hi = min(size // 2 - 1, round(BAND_HZ[1] * size / self.low_rate))
         band = power[:, lo:hi]
-        line = prominence[:, lo:hi] >= MIN_PROMINENCE
+        line = band * width >= MIN_PROMINENCE * around[:, lo:hi]
         middle = band.shape[0] // 2
         usual = np.partition(band, middle, axis=0)[middle] + 1e-20
         score = np.where(line, band / usual, 0.0)
@@ -232,7 +257,7 @@ class MfskScanner:
         near = (near[..., None] + np.arange(-1, 2)).reshape(*candidate.shape, -1)
         inside = (near >= lo) & (near < hi)
         at = (rows[:, :, None], np.clip(near, lo, hi - 1))
-        partner = (prominence[at] >= GATE_PARTNER_PROMINENCE) & (
+        partner = (power[at] * width >= GATE_PARTNER_PROMINENCE * around[at]) & (
             power[at] >= GATE_PARTNER_LEVEL * power[rows, candidate][..., None]
         )
         lonely &= ~(inside & partner).any(axis=2)
@@ -249,16 +274,21 @@ class MfskScanner:
             lonely = np.concatenate([self._previous_rows[1], lonely])
         if int(lonely.sum()) < GATE_MIN_FRAMES:
             return False
+        # bands of 1 kHz, or an octave where that is narrower (a melody's notes spread over
+        # octaves; the widest MFSK spans 1 kHz from 1 kHz up)
+        edges = np.arange(self.gate_size // 2 + 2)
         band = max(1, round(GATE_BAND_HZ * self.gate_size / self.low_rate))
-        starts = range(0, max(1, k.size - GATE_WINDOW + 1), GATE_WINDOW // 4)
-        for first in sorted({*starts, max(0, k.size - GATE_WINDOW)}):
-            kk = k[first : first + GATE_WINDOW][lonely[first : first + GATE_WINDOW]]
-            need = max(GATE_MIN_FRAMES, GATE_SHARE * min(GATE_WINDOW, k.size))
+        tops = np.minimum(edges + np.minimum(band, np.maximum(edges, 1)), edges.size - 1)
+        window = max(8, round(GATE_WINDOW_S / GATE_HOP_S))
+        starts = range(0, max(1, k.size - window + 1), max(1, window // 4))
+        for first in sorted({*starts, max(0, k.size - window)}):
+            kk = k[first : first + window][lonely[first : first + window]]
+            need = max(GATE_MIN_FRAMES, GATE_SHARE * min(window, k.size))
             if kk.size < need:
                 continue
             counts = np.bincount(kk, minlength=self.gate_size // 2 + 1)
             cums = np.concatenate([[0], np.cumsum(counts)])
-            if int((cums[band:] - cums[:-band]).max()) >= need:
+            if int((cums[tops] - cums[edges]).max()) >= need:
                 return True
         return False
 
