@@ -248,7 +248,7 @@ class MfskScanner:
         band = power[:, lo:hi]
         line = band * width >= MIN_PROMINENCE * around[:, lo:hi]
         middle = band.shape[0] // 2
-        usual = np.partition(band, middle, axis=0)[middle] + 1e-20
+        usual = np.partition(band, middle, axis=0)[middle] + 1e-6 * band.mean() + 1e-20
         score = np.where(line, band / usual, 0.0)
         # the few lines highest over their usual level, best first
         top = np.argpartition(-score, GATE_CANDIDATES - 1, axis=1)[:, :GATE_CANDIDATES]
