@@ -38,9 +38,11 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
 from audiomodel.findings import Finding, finding
@@ -82,7 +84,9 @@ GATE_PARTNER_LEVEL = 0.0  # ... and at least this share of its power
 GATE_BAND_HZ = 1000.0  # the widest family member: Olivia 32/1000, Contestia 16/1000
 GATE_SHARE = 0.4  # lonely lines in one such band in this share of a window's frames
 GATE_MIN_FRAMES = 6
-GATE_MARGIN = True  # read the batches either side of a passing one too
+# the ladder reads the windows that passed and this far either side (a transmission's start or
+# end outside a window that passed; the next batch's own gate judges what follows)
+GATE_PAD_S = 4.0
 
 
 @dataclass(slots=True)
@@ -98,6 +102,14 @@ class Track:
         if not self.times:
             return np.zeros(0), np.zeros(0)
         return np.concatenate(self.times), np.concatenate(self.freqs)
+
+
+class _GateRows(NamedTuple):
+    """Each gate frame's chosen line (bin), whether it is lonely, and its low-rate sample."""
+
+    k: npt.NDArray[np.int64]
+    lonely: npt.NDArray[np.bool_]
+    at: npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,10 +166,11 @@ class MfskScanner:
         self.gate_size = _pow2(GATE_FRAME_S * self.low_rate)
         self.gate_window = _hann(self.gate_size)
         self.gate_hop = max(1, round(GATE_HOP_S * self.low_rate))
-        # the previous batch (raw, its start, whether it was read) and its gate rows
-        self._previous: tuple[list[npt.NDArray[np.number]], int, bool] | None = None
-        self._previous_rows: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None = None
-        self._read_next = False
+        # the previous batch (raw, its start) and its gate rows
+        self._previous: tuple[list[npt.NDArray[np.number]], int] | None = None
+        self._previous_rows: _GateRows | None = None
+        self._read_until = 0  # low-rate samples the ladder has read (or passed over) up to
+        self._read_ahead = 0  # ... and up to where it reads the next batch (a window's pad)
         self.seconds_seen = 0.0  # batches looked at and read in full (benches)
         self.seconds_read = 0.0
 
@@ -176,27 +189,41 @@ class MfskScanner:
         self._pending, self._pending_size = [], 0
         start = self._offset
         self._offset += size // self.step
-        # the gate: the full ladder reads this batch (and the one before and after it, a margin)
-        # only where a cheap look finds a lonely narrow line staying in a narrow band
-        rows = self._gate_rows(blocks, size)
+        # the gate: the full ladder reads only the 16 s windows (of this batch and the one
+        # before it) where a cheap look finds a lonely narrow line staying in a narrow band,
+        # GATE_PAD_S either side
+        rows = self._gate_rows(blocks, size, start)
         passed = self._gate_passes(rows)
         self._previous_rows = rows
         self.seconds_seen += size / self.rate
-        if passed and GATE_MARGIN and self._previous is not None and not self._previous[2]:
-            self._read(self._previous[0], self._previous[1])
-        read = passed or self._read_next
-        if read:
-            self._read(blocks, start)
-        self._read_next = passed and GATE_MARGIN
-        self._previous = (blocks, start, read)
+        pad = round(GATE_PAD_S * self.low_rate)
+        if passed is not None:
+            first, last = passed[0] - pad, passed[1] + pad
+            if self._previous is not None and first < start:
+                self._read([*self._previous[0], *blocks], self._previous[1], first, last)
+            else:
+                self._read(blocks, start, first, last)
+            self._read_ahead = last
+        elif self._read_ahead > start:
+            self._read(blocks, start, start, self._read_ahead)
+        self._previous = (blocks, start)
 
-    def _read(self, blocks: list[npt.NDArray[np.number]], start: int) -> None:
-        x = np.concatenate(blocks).astype(np.float32, copy=False)
+    def _read(
+        self, blocks: list[npt.NDArray[np.number]], start: int, first: int, last: int
+    ) -> None:
+        """The ladder over low-rate samples ``first`` to ``last`` of ``blocks`` (which start at
+        low-rate sample ``start``), less what it has read already."""
+        first = max(first, start, self._read_until)
+        x = np.concatenate(blocks)[(first - start) * self.step : (last - start) * self.step]
+        if x.size < self.step * self.sizes[0]:
+            return
+        x = x.astype(np.float32, copy=False)
+        self._read_until = first + x.size // self.step
         self.seconds_read += x.size / self.rate
         usable = x.size - x.size % self.step
         low = x[:usable].reshape(-1, self.step).mean(axis=1) if self.step > 1 else x
         for size in self.sizes:
-            self._track(size, low, start)
+            self._track(size, low, first)
 
     def _gate_frames(
         self, blocks: list[npt.NDArray[np.number]], total: int
@@ -225,17 +252,17 @@ class MfskScanner:
         return level
 
     def _gate_rows(
-        self, blocks: list[npt.NDArray[np.number]], total: int
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        self, blocks: list[npt.NDArray[np.number]], total: int, start: int
+    ) -> _GateRows:
         """Each gate frame's chosen line (the narrow line highest over its bin's usual level)
         and whether it is lonely: no line at a harmonic ratio beside it. A modulator puts out a
         pure tone; a voice's or an instrument's note is a harmonic series (a lone sine from a
         synthesiser or a whistle passes, and the ladder judges it)."""
         size = self.gate_size
         if total < size * self.step:
-            return np.zeros(0, np.int64), np.zeros(0, bool)
+            return _GateRows(np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, np.int64))
         level = self._gate_frames(blocks, total)
-        spectra = np.fft.rfft(level * self.gate_window, axis=1)
+        spectra = scipy.fft.rfft(level * self.gate_window, axis=1)  # (4x numpy's, float32)
         power = spectra.real**2 + spectra.imag**2
         width = 2 * CONTEXT_BINS + 1
         padded = np.pad(power, ((0, 0), (CONTEXT_BINS + 1, CONTEXT_BINS)), mode="edge")
@@ -270,15 +297,19 @@ class MfskScanner:
         pick = lonely.argmax(axis=1)
         k = candidate[rows[:, 0], pick]
         lonely = lonely[rows[:, 0], pick]
-        return k.astype(np.int64), lonely
+        at = start + np.arange(k.size, dtype=np.int64) * self.gate_hop
+        return _GateRows(k.astype(np.int64), lonely, at)
 
-    def _gate_passes(self, rows: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]) -> bool:
-        k, lonely = rows
+    def _gate_passes(self, rows: _GateRows) -> tuple[int, int] | None:
+        """The low-rate samples spanned by the windows of 16 s (of this batch's gate frames
+        and the previous batch's) that pass, or None."""
+        k, lonely, at = rows
         if self._previous_rows is not None:
-            k = np.concatenate([self._previous_rows[0], k])
-            lonely = np.concatenate([self._previous_rows[1], lonely])
+            k = np.concatenate([self._previous_rows.k, k])
+            lonely = np.concatenate([self._previous_rows.lonely, lonely])
+            at = np.concatenate([self._previous_rows.at, at])
         if int(lonely.sum()) < GATE_MIN_FRAMES:
-            return False
+            return None
         # bands of 1 kHz, or an octave where that is narrower (a melody's notes spread over
         # octaves; the widest MFSK spans 1 kHz from 1 kHz up)
         edges = np.arange(self.gate_size // 2 + 2)
@@ -286,6 +317,7 @@ class MfskScanner:
         tops = np.minimum(edges + np.minimum(band, np.maximum(edges, 1)), edges.size - 1)
         window = max(8, round(GATE_WINDOW_S / GATE_HOP_S))
         starts = range(0, max(1, k.size - window + 1), max(1, window // 4))
+        span: tuple[int, int] | None = None
         for first in sorted({*starts, max(0, k.size - window)}):
             kk = k[first : first + window][lonely[first : first + window]]
             need = max(GATE_MIN_FRAMES, GATE_SHARE * min(window, k.size))
@@ -294,8 +326,9 @@ class MfskScanner:
             counts = np.bincount(kk, minlength=self.gate_size // 2 + 1)
             cums = np.concatenate([[0], np.cumsum(counts)])
             if int((cums[tops] - cums[edges]).max()) >= need:
-                return True
-        return False
+                end = int(at[min(first + window, k.size) - 1]) + self.gate_size
+                span = (int(at[first]) if span is None else span[0], end)
+        return span
 
     def _track(self, size: int, x: npt.NDArray[np.float32], start: int) -> None:
         hop = size // HOP_DIVISOR
@@ -303,7 +336,8 @@ class MfskScanner:
             return
         lo = max(1, round(BAND_HZ[0] * size / self.low_rate))
         hi = min(size // 2 - 1, round(BAND_HZ[1] * size / self.low_rate))
-        spectra = np.fft.rfft(sliding_window_view(x, size)[::hop] * self.windows[size], axis=1)
+        frames = sliding_window_view(x, size)[::hop] * self.windows[size]
+        spectra = scipy.fft.rfft(frames, axis=1)  # single precision, ~4x numpy's on rows
         power = spectra.real**2 + spectra.imag**2
         # the mean of the bins around each one (a box over 2 x CONTEXT_BINS + 1 bins)
         width = 2 * CONTEXT_BINS + 1
