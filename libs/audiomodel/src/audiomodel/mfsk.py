@@ -295,8 +295,8 @@ class MfskScanner:
         pick = lonely.argmax(axis=1)
         k = candidate[rows[:, 0], pick]
         lonely = lonely[rows[:, 0], pick]
-        at = start + np.arange(k.size, dtype=np.int64) * self.gate_hop
-        return _GateRows(k.astype(np.int64), lonely, at)
+        sample = start + np.arange(k.size, dtype=np.int64) * self.gate_hop
+        return _GateRows(k.astype(np.int64), lonely, sample)
 
     def _gate_passes(self, rows: _GateRows) -> tuple[int, int] | None:
         """The low-rate samples spanned by the windows of 16 s (of this batch's gate frames
