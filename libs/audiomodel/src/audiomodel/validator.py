@@ -35,6 +35,7 @@ from audiomodel.envelope_draws import GSM_RATE, EnvelopeDraws
 from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.fingerprint import Fingerprinter, Landmarks
 from audiomodel.held_grid import HeldGridScanner
+from audiomodel.mfsk import MfskScanner
 from audiomodel.model import TreeEnsembleModel, load_default_model
 from audiomodel.modem import ModemScanner
 from audiomodel.morse import MorseScanner
@@ -374,6 +375,8 @@ def _decode_and_measure(
                 MorseScanner(rate),  # ... and as Morse code (audiomodel.morse)
                 OfdmScanner(rate),  # ... and as OFDM with a cyclic prefix (audiomodel.ofdm)
                 ToneTrackScanner(rate),  # ... and as one tone's frequency (.tone_track)
+                # ... and as slow narrow-spaced MFSK (.mfsk; it keeps the blocks it is given)
+                MfskScanner(rate),
             )
             lap("modem")
             # a payload in the side channel or in quiet passages (audiomodel.quiet_codes)
@@ -384,7 +387,9 @@ def _decode_and_measure(
             decoded = 0
             for samples, stored in _blocks(audio, subtype):
                 lap("decode")
-                summed = channel_sum(samples)  # the mono level, shared by its readers
+                # The mono level, shared by its readers: a fresh array each block (readers
+                # such as audiomodel.mfsk keep references to the blocks they are fed).
+                summed = channel_sum(samples)
                 signal.update(
                     samples, stored if subtype in _FLOAT_SUBTYPES else None, summed=summed
                 )
