@@ -43,8 +43,6 @@ from audiomodel.quiet_codes import QuietCodesScanner, SideChannelScanner
 from audiomodel.readers import Wired, feed, reports, wire
 from audiomodel.sample_kernels import render_int16
 from audiomodel.signal import (
-    DC_SIGN,
-    ONE_SIDED_MIN_S,
     TONAL_LINE_SHARE,
     SignalAnalyzer,
     SignalReport,
@@ -743,10 +741,6 @@ def _corroborated_score(score: float, analysis: TrackAnalysis, model: TreeEnsemb
     features = dict(analysis.features)
     features["crest_db"] = max(features.get("crest_db", 0.0), LEVEL_SHAPE_OF_SOUND["crest_db"])
     features["silence_ratio"] = LEVEL_SHAPE_OF_SOUND["silence_ratio"]
-    if signal.duration_s < ONE_SIDED_MIN_S and features.get("dc_ratio", 0.0) < DC_SIGN:
-        # A converter is AC-coupled over a long span, but one transient shorter than a second
-        # (a thump, a burst) has a mean of its own (a blind-set 0.46 s MP3 effect: 0.15 RMS).
-        features["dc_ratio"] = 0.0
     if features.get("peak_ratio_median", 0.0) >= TONAL_LINE_SHARE:
         features["clip_ratio"] = min(
             features.get("clip_ratio", 0.0), LEVEL_SHAPE_OF_SOUND["clip_ratio"]
