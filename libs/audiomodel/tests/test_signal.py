@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -593,3 +595,40 @@ def test_8_bit_samples_with_zero_padded_fields_keep_their_zero_edges() -> None:
     report = analyse_8_bit((codes * 256).astype(np.int16).reshape(-1, 1), 8000)
     assert report.features["zero_edge_ratio"] >= 0.02
     assert any(f.code == "signal.data_as_audio" and "zero" in f.message for f in report.findings)
+
+
+def _synthetic(ints: npt.NDArray[np.int16]) -> bool:
+    return "signal.synthetic" in {x.code for x in analyse(ints).findings}
+
+
+def test_a_generators_white_noise_at_its_level_is_not_flat_bytes_but_bytes_are() -> None:
+    # sox ``synth whitenoise vol 0.9`` and numpy's uniform draws: floats between +-amplitude
+    # quantised once, every code of the span used as often as chance allows
+    rng = np.random.default_rng(21)
+    for amplitude in (0.9, 0.6):
+        noise = rng.uniform(-amplitude, amplitude, (10 * RATE, 1)) * 32767
+        assert not _synthetic(np.rint(noise).astype(np.int16))
+    # bytes have no level: they reach both rails (and a generator at full scale is held too)
+    assert _synthetic(bytes_as_int16())
+    assert _synthetic(np.rint(rng.uniform(-1, 1, (10 * RATE, 1)) * 32767).astype(np.int16))
+    # random words scaled down merge two codes into one every few codes: a comb of counts
+    words = rng.integers(-32768, 32768, (10 * RATE, 1))
+    for gain in (0.8, 0.5):
+        assert _synthetic(np.rint(words * gain).astype(np.int16))
+
+
+def test_a_tone_of_a_few_samples_a_period_has_no_low_byte_sign() -> None:
+    # 1 kHz at 8 kHz (8 phases), faded in and out and dithered: a few hundred values used, a
+    # handful in effect; their low byte is where they fall, not a file's bytes
+    rng = np.random.default_rng(22)
+    n = 10 * 8000
+    t = np.arange(n) / 8000
+    fade = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.05)
+    tone = 0.89 * 32767 * fade * np.sin(2 * np.pi * 1000 * t) + rng.uniform(-1, 1, n) * 2
+    analyzer = SignalAnalyzer(sample_rate=8000, channels=1)
+    analyzer.update(np.rint(tone).astype(np.int16).reshape(-1, 1))
+    assert "low_byte" not in analyzer.report().data_signs
+    # source code (this file) as samples keeps hundreds of values in effect, and the sign
+    source = Path(__file__).read_bytes()
+    code = np.frombuffer(source[: len(source) // 2 * 2], dtype="<i2").reshape(-1, 1)
+    assert "low_byte" in analyse(np.tile(code, (4, 1))).data_signs

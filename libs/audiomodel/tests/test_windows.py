@@ -128,6 +128,16 @@ def test_bytes_sorted_into_a_ramp_are_a_monotonic_run(block: int) -> None:
     assert "signal.monotonic_run" in found or "signal.held_steps" in found
 
 
+def test_a_linear_sweep_from_20_hz_is_not_a_monotonic_run() -> None:
+    # sox ``synth 10 sine 20-20000``: its first half cycle at 20 Hz falls for 23-25 ms
+    t = np.arange(10 * RATE) / RATE
+    sweep = 0.9 * np.sin(2 * np.pi * (20 * t + (RATE / 2 - 20) / 20 * t * t))
+    assert "signal.monotonic_run" not in located(wav(sweep))
+    # ... where a 12 Hz half cycle (42 ms) is held
+    low = 0.9 * np.sin(2 * np.pi * 12 * t[: 2 * RATE])
+    assert "signal.monotonic_run" in located(wav(low))
+
+
 def _tone(seconds: float) -> npt.NDArray[np.float64]:
     t = np.arange(int(seconds * RATE)) / RATE
     return 0.5 * np.sin(2 * np.pi * 1000 * t)

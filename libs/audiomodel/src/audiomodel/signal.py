@@ -94,6 +94,12 @@ SIGN_MIN_RMS = 1024  # LSB (-30 dBFS RMS): bytes written as samples span the cod
 # train renditions of seed 1; bytes of binaries and XORed base64 give 0.44-0.77 (8-bit:
 # 0.13-0.45 against 0).
 LOW_BYTE_SKEW = {16: 0.4, 8: 0.1}
+# ... measured on 16-bit values used by this many samples in effect (exp of the values'
+# entropy) or more: own sine tones with a period of 4-48 samples (8-48 kHz, 16/24-bit, dithered
+# or faded) read 3-13, the blind-set test tone (1 kHz at 8 kHz, 24-bit) 8; bytes as 16-bit PCM:
+# source code 132 (its indentation's space pairs), licence prose 280, XORed prose 278, a binary
+# 1,170.
+LOW_BYTE_MIN_EFFECTIVE = 32.0
 WHITE_CORR = 0.1  # |lag-1|, |lag-2| correlation under which neighbours predict nothing
 WHITE_FLATNESS = 0.8  # spectral flatness of white samples (random bytes: 0.88)
 UNIFORM_KURTOSIS = 2.2  # uniform values 1.8, Gaussian noise 3
@@ -113,6 +119,16 @@ UNIFORM_KURTOSIS_LOW = 1.7
 # 0.99 for white_uniform alone: none beyond it), and a clip piles it on the rails.
 UNIFORM_REACH = (0.95, 0.025)  # (share of full scale, least share of the samples beyond it)
 UNIFORM_RAIL_MAX = 0.01  # samples on either rail, at most
+# Codes of a white track's span left empty beyond what chance leaves (Poisson, exp(-samples per
+# code)): a generator's floats quantised once fill every code (own sox/ffmpeg/numpy noise at -1
+# to -6 dBFS: within 0.002 of chance); bytes scaled by a gain g > 1 (into a wider span) empty a
+# share 1 - 1/g. See SignalAnalyzer._generator_white_noise.
+GENERATOR_EMPTY_MARGIN = 0.05
+# ... and counts per code dispersed as chance disperses them (variance / mean 1: own generator
+# noise 0.99-1.004, random and AES bytes 1.0-1.006 but at the rails); bytes scaled by a gain g
+# < 1 put two codes in one every 1 / (1 - g) codes (10 s of random words scaled 0.5-0.8:
+# 1.9-4.4; the comb's excess grows with the samples per code, so short files pass it).
+GENERATOR_DISPERSION = 1.3
 ZERO_EDGE_SIGN = 0.005  # exact zeros next to a loud sample, per sample (good clips: <= 0.003)
 DC_SIGN = 0.3  # |mean| / RMS
 ONE_SIDED_MIN_S = 1.0  # sound this long that never crosses zero is not a recording
@@ -1045,6 +1061,44 @@ class SignalAnalyzer:
         seconds = self._frames / self.sample_rate
         return smooth and self._zero_cross >= AUDIBLE_CROSSINGS_PER_S * seconds
 
+    def _generator_white_noise(self, f: dict[str, float]) -> bool:
+        """True when evenly spread, white values are a noise generator's output at a level it
+        was set to, not bytes. A generator (sox ``synth whitenoise``, ffmpeg ``anoisesrc``,
+        numpy's uniform draws) makes floats between +-amplitude and quantises them once: every
+        code of its span is used, as often as chance allows, and the span ends where the
+        amplitude was set. Bytes have no level: as 8, 16 or 24-bit PCM they reach past 0.95 of
+        full scale (``UNIFORM_REACH``), clipped or not, and bytes scaled into a narrower
+        span land on a lattice that leaves codes empty (a gain of 0.8 empties every fifth).
+        A generator at full scale has bytes' numbers and stays held."""
+        white = (
+            max(abs(f["lag1_corr"]), abs(f["lag2_corr"])) < WHITE_CORR
+            and f["flatness_mean"] >= WHITE_FLATNESS
+        )
+        edge, least = UNIFORM_REACH
+        reach = float(self._hist[np.abs(_VALUES) >= edge * 32768].sum()) / max(self._n, 1)
+        if not white or self.level_bits < 16 or reach >= least:
+            # Set to full scale, or bytes clipped by an effect (sox reverb on random bytes:
+            # 1.2 % on each rail, 5.7 % beyond 0.95): bytes' own reach.
+            return False
+        used = self._used() ^ 0x8000  # value order, offset by 32768
+        first, last = int(used.min()), int(used.max())
+        span = last + 1 - first
+        # Codes left empty by chance alone (Poisson), plus a margin.
+        empty = 1.0 - used.size / span
+        if empty > math.exp(-self._n / span) + GENERATOR_EMPTY_MARGIN:
+            return False
+        # Counts per code as even as chance makes them (Poisson: variance = mean) in the middle
+        # of the span (a dither's tails taper at its ends); a gain under 1 merges two codes
+        # into one every 1 / (1 - g) codes, a comb of double counts. Channels written as
+        # copies count each sample once per channel.
+        counts = np.roll(self._hist, 32768)[first : last + 1].astype(np.float64)
+        edge = span // 10
+        middle = counts[edge : span - edge]
+        copies = self.channels if f["channel_corr"] > 0.999 else 1
+        if middle.size < 256 or middle.mean() <= 0:
+            return False
+        return bool(middle.var() / middle.mean() <= GENERATOR_DISPERSION * copies)
+
     def _kurtosis(self) -> float:
         """Kurtosis (m4 / m2^2) of the sample values, from the histogram: 3 for Gaussian
         noise, 1.8 for uniform values, 1.5 for a sine."""
@@ -1072,6 +1126,16 @@ class SignalAnalyzer:
         counts = self._hist[used[keep]]
         if values.size < max(64, 1 << half) or counts.sum() == 0:
             return 0.0
+        if self.level_bits == 16:
+            # A tone whose period is a few samples (1 kHz at 8 kHz: 8) puts nearly all its
+            # samples on one value per phase, blurred by a dither or a fade into a few hundred
+            # values used a few times: the low byte of so few values is decided by where they
+            # fall, not smoothed. Judged by the effective number of values (the exponential of
+            # their entropy), which bytes of a file keep high (see LOW_BYTE_MIN_EFFECTIVE).
+            share_of = counts / float(counts.sum())
+            effective = math.exp(-float(np.dot(share_of, np.log(share_of))))
+            if effective < LOW_BYTE_MIN_EFFECTIVE:
+                return 0.0
         residue = np.bincount(values & ((1 << half) - 1), weights=counts, minlength=1 << half)
         share = residue.astype(np.float64) / float(residue.sum())
         return float(0.5 * np.abs(share - 1.0 / (1 << half)).sum())
@@ -1360,7 +1424,11 @@ class SignalAnalyzer:
                     ramp_ratio=round(f["ramp_ratio"], 4),
                 )
             )
-        elif self._flat_histogram() and not self._triangle_wave(f):
+        elif (
+            self._flat_histogram()
+            and not self._triangle_wave(f)
+            and not self._generator_white_noise(f)
+        ):
             out.append(
                 finding(
                     "signal.synthetic",

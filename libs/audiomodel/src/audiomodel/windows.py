@@ -259,8 +259,13 @@ HOLD_GRID_TOLERANCE = 0.9  # the hold: the longest period whose grid share is th
 # levels read under the white line too (many lags fall inside one hold), so the share decides.
 CODED_HOLD_SHARE = 0.5
 # -- monotonic runs ---------------------------------------------------------------------------
-# A half cycle of 25 Hz at -18 dBFS or more with nothing over it; good clips: at most 3.4 ms.
-MONOTONIC_MS = 20.0
+# A half cycle below the lowest pitch a generator is set to, at -18 dBFS or more with nothing
+# over it; good clips: at most 3.4 ms. Test signals start at 20 Hz, the lowest audible pitch
+# (sox ``synth sine 20-20000``: the first fall lasts 23-25 ms, its sample grid and the sweep's
+# rise shave a little off the 25 ms half cycle), so a run is held from a half cycle of 16.7 Hz:
+# 30 ms. Sorted bytes climb for a whole block (thousands of ms); sorted in short chunks, their
+# steps are erratic (ERRATIC_MS, from 8 ms).
+MONOTONIC_MS = 30.0
 MONOTONIC_RISE = 4096  # the run climbs at least 1/8 of full scale (16-bit steps)
 MONOTONIC_STEPS = 32  # with at least this many strict steps
 # A shorter run (a half cycle of 62 Hz) is judged by its steps: at least this share of them
