@@ -40,6 +40,7 @@ from audiomodel.modem import ModemScanner
 from audiomodel.morse import MorseScanner
 from audiomodel.ofdm import OfdmScanner
 from audiomodel.quiet_codes import QuietCodesScanner, SideChannelScanner
+from audiomodel.stego.twins import twin_scanner
 from audiomodel.readers import Wired, feed, reports, wire
 from audiomodel.sample_kernels import render_int16
 from audiomodel.signal import (
@@ -378,6 +379,7 @@ def _decode_and_measure(
             lap("modem")
             # a payload in the side channel or in quiet passages (audiomodel.quiet_codes)
             readers += wire("quiet", "stored", *_quiet_scanners(subtype, rate, channels))
+            readers += wire("quiet", "stored", twin_scanner(_STORED_BITS.get(subtype), channels))
             lap("quiet")
             prints = Fingerprinter(rate) if fingerprint else None
             lap("fingerprint" if fingerprint else "decode")
