@@ -61,7 +61,11 @@ def build(manifest: Path, out: Path, count: int, channels: int, shares: tuple[fl
     rng.shuffle(good)  # type: ignore[arg-type]
     seen: dict[str, int] = {}
     index_path = out / "index.jsonl"
-    done = {json.loads(x)["path"] for x in index_path.read_text().splitlines()} if index_path.exists() else set()
+    done = (
+        {json.loads(x)["path"] for x in index_path.read_text().splitlines()}
+        if index_path.exists()
+        else set()
+    )
     made = 0
     with index_path.open("a") as index:
         for r in good:
@@ -76,20 +80,44 @@ def build(manifest: Path, out: Path, count: int, channels: int, shares: tuple[fl
             quiet = made % 3 == 0
             dither = made % 6 == 0
             cover = out / f"{stem}.wav"
-            info = subprocess.run(["soxi", "-D", str(root / r["path"])], capture_output=True, text=True)
+            info = subprocess.run(
+                ["soxi", "-D", str(root / r["path"])], capture_output=True, text=True
+            )
             try:
                 dur = float(info.stdout.strip())
             except ValueError:
                 dur = 6.0
             start = max(0.0, dur / 2 - 1.0)
-            cmd = ["sox"] + ([] if dither else ["-D"]) + [str(root / r["path"]), "-b", "16", "-e", "signed-integer", str(cover), "trim", f"{start:.3f}", "2"]
+            cmd = (
+                ["sox"]
+                + ([] if dither else ["-D"])
+                + [
+                    str(root / r["path"]),
+                    "-b",
+                    "16",
+                    "-e",
+                    "signed-integer",
+                    str(cover),
+                    "trim",
+                    f"{start:.3f}",
+                    "2",
+                ]
+            )
             if quiet:
                 cmd += ["vol", "0.0316"]
             if subprocess.run(cmd, capture_output=True).returncode != 0 or not cover.exists():
                 continue
-            base = {"cover": stem, "group": group, "split": split_of(group), "kind": r["path"].split("/")[1],
-                    "channels": r["channels"], "rate": r["sample_rate"], "quiet": quiet, "dither": dither,
-                    "source": r["path"]}
+            base = {
+                "cover": stem,
+                "group": group,
+                "split": split_of(group),
+                "kind": r["path"].split("/")[1],
+                "channels": r["channels"],
+                "rate": r["sample_rate"],
+                "quiet": quiet,
+                "dither": dither,
+                "source": r["path"],
+            }
             if f"{stem}.wav" not in done:
                 index.write(json.dumps({**base, "path": f"{stem}.wav", "share": 0.0}) + "\n")
                 index.flush()
@@ -104,15 +132,41 @@ def build(manifest: Path, out: Path, count: int, channels: int, shares: tuple[fl
                     payload.write_bytes(rng.bytes(n))
                     key = rng.bytes(6).hex()
                     res = subprocess.run(
-                        ["steghide", "embed", "-cf", str(cover), "-ef", str(payload), "-sf", str(out / name),
-                         "-p", key, "-q", "-f"], capture_output=True, timeout=600,
+                        [
+                            "steghide",
+                            "embed",
+                            "-cf",
+                            str(cover),
+                            "-ef",
+                            str(payload),
+                            "-sf",
+                            str(out / name),
+                            "-p",
+                            key,
+                            "-q",
+                            "-f",
+                        ],
+                        capture_output=True,
+                        timeout=600,
                     )
                 if res.returncode != 0:
                     print(name, "failed", res.stderr[:200], file=sys.stderr)
                     continue
-                index.write(json.dumps({**base, "path": name, "share": share, "bytes": n, "capacity": cap}) + "\n")
+                index.write(
+                    json.dumps({**base, "path": name, "share": share, "bytes": n, "capacity": cap})
+                    + "\n"
+                )
                 index.flush()
-            print(stem, base["split"], base["kind"], base["channels"], base["rate"], quiet, cap, flush=True)
+            print(
+                stem,
+                base["split"],
+                base["kind"],
+                base["channels"],
+                base["rate"],
+                quiet,
+                cap,
+                flush=True,
+            )
 
 
 def judge(out: Path) -> None:
@@ -123,7 +177,11 @@ def judge(out: Path) -> None:
     warnings.filterwarnings("ignore")
     model = load_default_model()
     verdicts = out / "verdicts.jsonl"
-    done = {json.loads(x)["path"] for x in verdicts.read_text().splitlines()} if verdicts.exists() else set()
+    done = (
+        {json.loads(x)["path"] for x in verdicts.read_text().splitlines()}
+        if verdicts.exists()
+        else set()
+    )
     with verdicts.open("a") as f:
         for line in (out / "index.jsonl").read_text().splitlines():
             row = json.loads(line)
@@ -131,12 +189,17 @@ def judge(out: Path) -> None:
                 continue
             v = validate_path(out / row["path"], model=model)
             codes = sorted(f"{x.code}:{x.severity.name}" for x in v.findings)
-            f.write(json.dumps({"path": row["path"], "verdict": v.decision.value, "codes": codes}) + "\n")
+            f.write(
+                json.dumps({"path": row["path"], "verdict": v.decision.value, "codes": codes})
+                + "\n"
+            )
             f.flush()
 
 
 def table(out: Path) -> None:
-    index = {json.loads(x)["path"]: json.loads(x) for x in (out / "index.jsonl").read_text().splitlines()}
+    index = {
+        json.loads(x)["path"]: json.loads(x) for x in (out / "index.jsonl").read_text().splitlines()
+    }
     verdicts = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
     cells: dict[tuple[str, float], list[int]] = {}
     for v in verdicts:
@@ -152,7 +215,9 @@ def table(out: Path) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("what", choices=["build", "judge", "table"])
     p.add_argument("manifest", nargs="?")
     p.add_argument("--out", type=Path, required=True)
@@ -161,7 +226,13 @@ def main() -> int:
     p.add_argument("--shares", default=",".join(f"{s:g}" for s in SHARES))
     a = p.parse_args()
     if a.what == "build":
-        build(Path(a.manifest), a.out, a.count, a.channels, tuple(float(x) for x in a.shares.split(",")))
+        build(
+            Path(a.manifest),
+            a.out,
+            a.count,
+            a.channels,
+            tuple(float(x) for x in a.shares.split(",")),
+        )
     elif a.what == "judge":
         judge(a.out)
     else:

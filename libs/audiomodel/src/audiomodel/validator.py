@@ -40,7 +40,6 @@ from audiomodel.modem import ModemScanner
 from audiomodel.morse import MorseScanner
 from audiomodel.ofdm import OfdmScanner
 from audiomodel.quiet_codes import QuietCodesScanner, SideChannelScanner
-from audiomodel.stego.twins import twin_scanner
 from audiomodel.readers import Wired, feed, reports, wire
 from audiomodel.sample_kernels import render_int16
 from audiomodel.signal import (
@@ -51,6 +50,7 @@ from audiomodel.signal import (
     to_int16,
 )
 from audiomodel.stego import LsbAnalyzer, StegoReport
+from audiomodel.stego.twins import twin_scanner
 from audiomodel.tone_track import ToneTrackScanner
 from audiomodel.verdict import Thresholds, Verdict, decide
 from audiomodel.watermarks import WatermarkScanner

@@ -158,7 +158,7 @@ class TwinChannelsScanner:
             return []
         if m["q_occurrence"] > MAX_Q or m["q_sign"] > MAX_Q or m["dispersion"] > MAX_DISPERSION:
             return []
-        q = 1 - math.sqrt(max(0.0, 1 - 2 * r))  # per-channel change rate: r = 2q(1-q)
+        q = (1 - math.sqrt(max(0.0, 1 - 2 * r))) / 2  # per-channel change rate: r = 2q(1-q)
         return [
             finding(
                 "stego.twin_channels_broken",
