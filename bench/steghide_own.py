@@ -131,24 +131,25 @@ def build(manifest: Path, out: Path, count: int, channels: int, shares: tuple[fl
                     payload = Path(tmp) / "p.bin"
                     payload.write_bytes(rng.bytes(n))
                     key = rng.bytes(6).hex()
-                    res = subprocess.run(
-                        [
-                            "steghide",
-                            "embed",
-                            "-cf",
-                            str(cover),
-                            "-ef",
-                            str(payload),
-                            "-sf",
-                            str(out / name),
-                            "-p",
-                            key,
-                            "-q",
-                            "-f",
-                        ],
-                        capture_output=True,
-                        timeout=600,
-                    )
+                    cmd = [
+                        "steghide",
+                        "embed",
+                        "-cf",
+                        str(cover),
+                        "-ef",
+                        str(payload),
+                        "-sf",
+                        str(out / name),
+                        "-p",
+                        key,
+                        "-q",
+                        "-f",
+                    ]
+                    try:
+                        res = subprocess.run(cmd, capture_output=True, timeout=240)
+                    except subprocess.TimeoutExpired:  # steghide's matching can take long
+                        print(name, "timed out", file=sys.stderr)
+                        continue
                 if res.returncode != 0:
                     print(name, "failed", res.stderr[:200], file=sys.stderr)
                     continue

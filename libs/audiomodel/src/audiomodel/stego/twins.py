@@ -49,7 +49,9 @@ MAX_SHARE = 0.36  # per-channel TPDF dither parts 0.41-0.5 of the frames; good f
 MIN_UNIT = 0.6  # +-1 among the parted frames (steghide 0.79-1.0)
 MAX_Q = 40.0  # sum of 8 squared lag z-scores (chi-square, 8 dof: p ~ 2e-6)
 MAX_SIGN = 0.1  # |mean sign(S) sign(M)| beyond sampling error (a gain: 1.0)
-MAX_DISPERSION = 4.0  # windows' parted counts: variance over the binomial's
+# windows' parted counts: variance over the binomial's (steghide in speech: up to 5.2; a
+# parting bound to the level, as a gain's: 80+)
+MAX_DISPERSION = 10.0
 QUIET_MID = 8
 
 
