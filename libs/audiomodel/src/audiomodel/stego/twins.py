@@ -23,7 +23,9 @@ nothing a recording, converter or codec makes: fewer parted frames than any per-
 white in occurrence and in sign.
 
 The reader counts, over the frames whose mid is neither near silence nor near full scale
-(``|M| > 8`` steps and under full scale), the parted frames, their +-1 share, the lag products
+(a 64-frame segment peaking over 64 steps; the frame under full scale), the parted frames, the
+share of them parted by an odd step (one channel's parity changed; steghide's exchanges in sparse
+loud passages are odd steps of 3-19), the lag products
 of the parted-frame indicator and of the side's sign at lags 1-8 (Ljung-Box style, against
 independence), the sign of ``S`` against the sign of ``M``, and the parted share per window of
 4,096 frames (their dispersion). Lossless integer PCM, two channels only.
@@ -42,17 +44,18 @@ __all__ = ["TwinChannelsScanner", "twin_scanner"]
 
 LAGS = 8
 WINDOW = 4096
-MIN_FRAMES = 8192  # judged frames (about 0.2 s at 44.1 kHz)
+MIN_FRAMES = 4096  # judged frames (about 0.1 s at 44.1 kHz)
 MIN_PARTED = 64
 MIN_SHARE = 0.004  # under this a clip is twins with a few odd frames (a clipped edit, a fade)
 MAX_SHARE = 0.36  # per-channel TPDF dither parts 0.41-0.5 of the frames; good files 0.43+
-MIN_UNIT = 0.6  # +-1 among the parted frames (steghide 0.79-1.0)
 MAX_Q = 40.0  # sum of 8 squared lag z-scores (chi-square, 8 dof: p ~ 2e-6)
 MAX_SIGN = 0.1  # |mean sign(S) sign(M)| beyond sampling error (a gain: 1.0)
-# windows' parted counts: variance over the binomial's (steghide in speech: up to 5.2; a
-# parting bound to the level, as a gain's: 80+)
-MAX_DISPERSION = 10.0
-QUIET_MID = 8
+# windows' parted counts: variance over the binomial's (steghide in 22.05 kHz speech: up to 37;
+# a parting bound to the level, as a gain's: 246-2,300)
+MAX_DISPERSION = 50.0
+QUIET_MID = 64
+SEGMENT = 64
+MIN_ODD = 0.8  # parted by an odd step (one channel's parity changed; steghide 0.9+)
 
 
 class TwinChannelsScanner:
@@ -65,6 +68,7 @@ class TwinChannelsScanner:
         self.frames = 0  # judged frames
         self.parted = 0
         self.units = 0
+        self.odd = 0
         self.sign_mid = 0
         self.act_lag = np.zeros(LAGS)
         self.ind_lag = np.zeros(LAGS)
@@ -85,7 +89,14 @@ class TwinChannelsScanner:
         x = stored.astype(np.int64) >> (8 if wide else 0)
         side = x[:, 0] - x[:, 1]
         mid = x[:, 0] + x[:, 1]
-        act = (np.abs(mid) > QUIET_MID) & (np.abs(mid) < 2 * self.full - 2)
+        # judged: frames of 64-frame segments whose mid peaks over QUIET_MID steps (a segment's
+        # peak, not the frame's own level, which the changes themselves would move), under full
+        # scale
+        level = np.abs(mid)
+        cut = len(level) // SEGMENT * SEGMENT
+        peak = np.repeat(level[:cut].reshape(-1, SEGMENT).max(axis=1), SEGMENT)
+        peak = np.concatenate([peak, np.full(len(level) - cut, level[cut:].max(initial=0))])
+        act = (peak > QUIET_MID) & (level < 2 * self.full - 2)
         sgn = np.where(act, np.sign(side), 0).astype(np.int8)
         nz = sgn != 0
         n, k = int(act.sum()), int(nz.sum())
@@ -96,6 +107,7 @@ class TwinChannelsScanner:
             return
         if k:
             self.units += int(np.count_nonzero(np.abs(side[nz]) == 1))
+            self.odd += int(np.count_nonzero(side[nz] & 1))
             self.sign_mid += int(np.sum(sgn[nz] * np.sign(mid[nz])))
         a = np.concatenate([self._tail_act, act])
         s = np.concatenate([self._tail_sgn, sgn]).astype(np.int64)
@@ -143,6 +155,7 @@ class TwinChannelsScanner:
             "frames": n,
             "share": r,
             "unit": self.units / k if k else 0.0,
+            "odd": self.odd / k if k else 0.0,
             "sign_mid": self.sign_mid / k if k else 0.0,
             "q_occurrence": float(q_ind),
             "q_sign": float(q_sgn),
@@ -154,7 +167,7 @@ class TwinChannelsScanner:
             return []
         m = self.measures()
         r = m["share"]
-        if not (MIN_SHARE <= r <= MAX_SHARE and m["unit"] >= MIN_UNIT):
+        if not (MIN_SHARE <= r <= MAX_SHARE and m["odd"] >= MIN_ODD):
             return []
         if abs(m["sign_mid"]) > MAX_SIGN + 4 / math.sqrt(self.parted):
             return []
