@@ -253,6 +253,13 @@ CODES: dict[str, tuple[Severity, str]] = {
         "The whitened residual repeats at a fixed period with a sign that changes from window "
         "to window: a spreading code keyed by bits under the music.",
     ),
+    "stego.twin_channels_broken": (
+        Severity.SUSPICIOUS,
+        "A mono signal stored as two channels whose channels part by one step at a few to a "
+        "third of the frames, independently of each other, the level and the sound's sign: each "
+        "channel changed on its own sample by sample (steghide, LSB matching), which no dither "
+        "(per channel: 41 %+ of the frames), gain or codec does.",
+    ),
     "stego.side_channel_data": (
         Severity.SUSPICIOUS,
         "The stereo side channel (L - R) is white and shaped as a file's words (flat, skewed, "

@@ -51,6 +51,7 @@ from audiomodel.signal import (
     to_int16,
 )
 from audiomodel.stego import LsbAnalyzer, StegoReport
+from audiomodel.stego.twins import twin_scanner
 from audiomodel.tone_track import ToneTrackScanner
 from audiomodel.verdict import Thresholds, Verdict, decide
 from audiomodel.watermarks import WatermarkScanner
@@ -381,6 +382,7 @@ def _decode_and_measure(
             lap("modem")
             # a payload in the side channel or in quiet passages (audiomodel.quiet_codes)
             readers += wire("quiet", "stored", *_quiet_scanners(subtype, rate, channels))
+            readers += wire("quiet", "stored", twin_scanner(_STORED_BITS.get(subtype), channels))
             lap("quiet")
             prints = Fingerprinter(rate) if fingerprint else None
             lap("fingerprint" if fingerprint else "decode")
