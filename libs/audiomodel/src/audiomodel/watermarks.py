@@ -117,13 +117,14 @@ CODE_LAGS = 6  # the strongest lags read for the period's structure
 # fill every sample, and its product over a bit is that bit's product with the bit the lag
 # reaches: a new random sign every period, so one block's correlation does not predict the
 # next (codes of 100-2,047 chips under music, WAV/MP3/Vorbis: block-to-block persistence -0.27
-# to 0.50). A mix of periodic notes repeats a fixed waveform while a note holds: x(t) x(t + lag)
+# to 0.52; the survey's 2,048-chip codes 0.50-0.60: three blocks a window, and a binary's runs of
+# equal bits hold a product for several periods). A mix of periodic notes repeats a fixed waveform while a note holds: x(t) x(t + lag)
 # is then periodic in t, so every block of whole periods sums to the same value until the next
 # note (one note, two an octave apart of any shapes, a chord on a common grid: 0.80-1.00; this
 # holds whatever sign pattern the mix gives the period's multiples, which
 # MAX_PATTERN_COHERENCE reads only for one waveform's two patterns).
 LOCAL_BLOCK = 256
-MAX_PERSISTENCE = 0.65
+MAX_PERSISTENCE = 0.7
 # ... and a code is on in every sample at a steady level, so its correlation is spread over the
 # window: the 5% largest products carry 0.21-0.46 of it (codes above). A train of clicks or
 # ticks at a steady rate (a clock, a device's interference every 200 ms, a drum hit) correlates
