@@ -47,6 +47,7 @@ __all__ = [
     "WatermarkScanner",
     "echo_stats",
     "keyed_echo",
+    "local_correlation",
     "pattern_coherence",
     "phase_stats",
     "spread_stats",
@@ -111,6 +112,27 @@ MIN_CODE_WINDOWS = 5  # ~7.5 s of track
 MIN_CODE_SHARPNESS = 4.0
 MAX_LONE_BIAS = 0.5  # a period with no second multiple in range must change sign by itself
 CODE_LAGS = 6  # the strongest lags read for the period's structure
+# How the correlation at the peak lag sits inside each window (the whitened signal's products
+# x(t) x(t + lag), in blocks of whole periods of at least LOCAL_BLOCK samples). A code's chips
+# fill every sample, and its product over a bit is that bit's product with the bit the lag
+# reaches: a new random sign every period, so one block's correlation does not predict the
+# next (codes of 100-2,047 chips under music, WAV/MP3/Vorbis: block-to-block persistence -0.27
+# to 0.52; the survey's 2,048-chip codes 0.50-0.60: three blocks a window, and a binary's runs of
+# equal bits hold a product for several periods). A mix of periodic notes repeats a fixed waveform while a note holds: x(t) x(t + lag)
+# is then periodic in t, so every block of whole periods sums to the same value until the next
+# note (one note, two an octave apart of any shapes, a chord on a common grid: 0.80-1.00; this
+# holds whatever sign pattern the mix gives the period's multiples, which
+# MAX_PATTERN_COHERENCE reads only for one waveform's two patterns).
+LOCAL_BLOCK = 256
+MAX_PERSISTENCE = 0.7
+# ... and a code is on in every sample at a steady level, so its correlation is spread over the
+# window: the 5% largest products carry 0.21-0.46 of it (codes above). A train of clicks or
+# ticks at a steady rate (a clock, a device's interference every 200 ms, a drum hit) correlates
+# at its spacing only inside its events, and events that differ take either sign: a 5 Hz tick
+# train in an anti-phase stereo recording's mono sum (L + R cancels but for the ticks) put
+# 1.00 of it there.
+LOCAL_TOP_SHARE = 0.05
+MAX_CONCENTRATION = 0.75
 ENVELOPE_BINS = 32  # the whitening's smoothing of the power spectrum, in bins
 
 
@@ -259,6 +281,8 @@ class SpreadStats:
     sharpness: float = 0.0  # keyed power at the peak against 4-6 lags off it
     minority: float = 0.0  # share of the correlating windows with the rarer sign
     coherence: float = 0.0  # how well one waveform sign pattern fits r at the multiples (1: all)
+    persistence: float = 0.0  # block-to-block agreement of the local correlation at the peak
+    concentration: float = 0.0  # share of it carried by the 5% largest products
     multiples: int = 0  # strong lags on multiples of the period (the peak's included)
     strong: int = 0  # strong lags in all
     peaks: tuple[tuple[int, float], ...] = ()  # (lag, keyed power / the peak's)
@@ -345,6 +369,47 @@ def pattern_coherence(acf: Float, period: int) -> float:
     return float((fit * power).sum() / max(float(power.sum()), 1e-12))
 
 
+def whitened(windows: npt.NDArray[np.floating]) -> Float:
+    """Each window (rows) whitened as in :func:`whitened_acf`: its spectrum divided by the
+    square root of the smoothed power spectrum, back in time (the window's length)."""
+    n = windows.shape[1]
+    spectra = scipy.fft.rfft(windows - windows.mean(axis=1, keepdims=True), n=2 * n, axis=1)
+    power = spectra.real**2 + spectra.imag**2
+    edges = np.cumsum(np.pad(power, ((0, 0), (ENVELOPE_BINS // 2 + 1, ENVELOPE_BINS // 2))), axis=1)
+    smooth = (edges[:, ENVELOPE_BINS:] - edges[:, :-ENVELOPE_BINS]) / ENVELOPE_BINS
+    smooth = smooth[:, : power.shape[1]]
+    flat = spectra / np.sqrt(smooth + smooth.mean(axis=1, keepdims=True) * 1e-4 + 1e-12)
+    return np.asarray(scipy.fft.irfft(flat, axis=1)[:, :n], dtype=np.float64)
+
+
+def local_correlation(
+    windows: npt.NDArray[np.floating], period: int, lag: int
+) -> tuple[float, float]:
+    """(persistence, concentration) of the whitened windows' correlation at ``lag``: how well
+    one block's correlation (blocks of whole ``period`` s, LOCAL_BLOCK samples at least)
+    predicts the next's (1: a waveform holding, ~0: bits), and the share of the correlation
+    the LOCAL_TOP_SHARE largest products carry (see the constants). Persistence is 0 where a
+    window holds fewer than three blocks (unread)."""
+    y = whitened(windows)
+    n = y.shape[1]
+    products = y[:, : n - lag] * y[:, lag:]
+    top = max(1, int(LOCAL_TOP_SHARE * products.shape[1]))
+    largest = -np.partition(-np.abs(products), top - 1, axis=1)[:, top - 1 : top]
+    carried = np.where(np.abs(products) >= largest, products, 0.0).sum(axis=1)
+    total = float(np.abs(products.sum(axis=1)).sum())
+    concentration = float(np.abs(carried).sum()) / max(total, 1e-12)
+    block = period * max(1, -(-LOCAL_BLOCK // period))
+    count = (n - lag) // block
+    if count < 3:
+        return 0.0, concentration
+    a = y[:, : count * block].reshape(y.shape[0], count, block)
+    b = y[:, lag : lag + count * block].reshape(y.shape[0], count, block)
+    c = (a * b).sum(axis=2) / np.sqrt((a * a).sum(axis=2) * (b * b).sum(axis=2) + 1e-30)
+    agree = float((c[:, :-1] * c[:, 1:]).sum())
+    spread = float(((c[:, :-1] ** 2 + c[:, 1:] ** 2) / 2).sum())
+    return agree / max(spread, 1e-12), concentration
+
+
 def spreading_code(stats: SpreadStats, max_lag: int) -> bool:
     """A whitened residual that repeats at a fixed period through the track, not as a waveform
     repeats (one sign) but as a code keyed by bits."""
@@ -356,6 +421,10 @@ def spreading_code(stats: SpreadStats, max_lag: int) -> bool:
         return False
     if stats.coherence > MAX_PATTERN_COHERENCE:
         return False  # one sign pattern at the multiples: a waveform repeating, not bits
+    if stats.persistence > MAX_PERSISTENCE:
+        return False  # the correlation holds from block to block: notes, not bits
+    if stats.concentration > MAX_CONCENTRATION:
+        return False  # the correlation sits in a few events: clicks at a steady rate
     if stats.multiples >= 2:
         return True  # the strong lags on the multiples of one period: a code's repeats
     # one strong lag, its next multiple out of range: it must change sign by itself
@@ -473,7 +542,12 @@ class WatermarkScanner:
         # fewer windows than a code needs (MIN_CODE_WINDOWS, ~7 s of track) decide nothing:
         # a short clip's are not whitened at all (SpreadStats() then, as for no windows)
         if len(full) >= max(2, MIN_CODE_WINDOWS):
-            spread = spread_stats(whitened_acf(np.stack(full)))
+            stacked = np.stack(full)
+            spread = spread_stats(whitened_acf(stacked))
+            if spreading_code(spread, SPREAD_WINDOW // 2):  # only then: the windows again
+                spread.persistence, spread.concentration = local_correlation(
+                    stacked.astype(np.float64), spread.period, spread.peak
+                )
         return echo, spread
 
     def report(self) -> list[Finding]:
