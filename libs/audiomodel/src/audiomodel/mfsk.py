@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -46,6 +46,7 @@ import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
 from audiomodel.findings import Finding, finding
+from audiomodel.tone_track import Track  # the strongest line of one frame length, frame by frame
 
 __all__ = ["MfskScanner", "scan_mfsk"]
 
@@ -87,21 +88,6 @@ GATE_MIN_FRAMES = 6
 # the ladder reads the windows that passed and half a window either side (a transmission's start
 # or end outside a window that passed; 4 s lost Contestia 16/1000 alone, 30 s at a share of 0.44)
 GATE_PAD_S = 8.0
-
-
-@dataclass(slots=True)
-class Track:
-    """The strongest narrow line of one frame length, frame by frame."""
-
-    hop_s: float
-    bin_hz: float
-    times: list[Floats] = field(default_factory=list)
-    freqs: list[Floats] = field(default_factory=list)
-
-    def arrays(self) -> tuple[Floats, Floats]:
-        if not self.times:
-            return np.zeros(0), np.zeros(0)
-        return np.concatenate(self.times), np.concatenate(self.freqs)
 
 
 class _GateRows(NamedTuple):

@@ -104,7 +104,7 @@ CHIRP_TOL_FACTOR = 3.0  # de-chirped frequencies are read 3 times coarser
 
 @dataclass(slots=True)
 class Track:
-    """The dominant line of one band, frame by frame, over the batches that passed the gate."""
+    """The dominant line of one band (or one frame length), frame by frame, over what passed a gate."""
 
     hop_s: float
     bin_hz: float
