@@ -255,17 +255,28 @@ def keyed_echo(stats: EchoStats) -> bool:
 # -- spreading codes -------------------------------------------------------------------------
 
 
-def whitened_acf(windows: npt.NDArray[np.floating]) -> Float:
-    """Each window's (rows) normalised autocorrelation after whitening: its power spectrum
-    divided by the spectrum smoothed over ENVELOPE_BINS bins (the music's envelope and its
-    loud partials' skirts), lags 0 .. window / 2."""
+def _spectra_and_envelope(
+    windows: npt.NDArray[np.floating],
+) -> tuple[npt.NDArray[np.complexfloating], Float, Float]:
+    """Each window's (rows) spectrum zero-padded to twice its length, its power, and the power
+    smoothed over ENVELOPE_BINS bins (the music's envelope and its loud partials' skirts) with a
+    small floor: what whitening divides by."""
     n = windows.shape[1]
     spectra = scipy.fft.rfft(windows - windows.mean(axis=1, keepdims=True), n=2 * n, axis=1)
     power = spectra.real**2 + spectra.imag**2
     edges = np.cumsum(np.pad(power, ((0, 0), (ENVELOPE_BINS // 2 + 1, ENVELOPE_BINS // 2))), axis=1)
     smooth = (edges[:, ENVELOPE_BINS:] - edges[:, :-ENVELOPE_BINS]) / ENVELOPE_BINS
     smooth = smooth[:, : power.shape[1]]
-    flat = power / (smooth + smooth.mean(axis=1, keepdims=True) * 1e-4 + 1e-12)
+    return spectra, power, smooth + smooth.mean(axis=1, keepdims=True) * 1e-4 + 1e-12
+
+
+def whitened_acf(windows: npt.NDArray[np.floating]) -> Float:
+    """Each window's (rows) normalised autocorrelation after whitening: its power spectrum
+    divided by the spectrum smoothed over ENVELOPE_BINS bins (the music's envelope and its
+    loud partials' skirts), lags 0 .. window / 2."""
+    n = windows.shape[1]
+    _, power, envelope = _spectra_and_envelope(windows)
+    flat = power / envelope
     acf = scipy.fft.irfft(flat.astype(np.float32), axis=1)[:, : n // 2 + 1]
     return np.asarray(acf / np.maximum(acf[:, :1], 1e-12), dtype=np.float64)
 
@@ -373,12 +384,8 @@ def whitened(windows: npt.NDArray[np.floating]) -> Float:
     """Each window (rows) whitened as in :func:`whitened_acf`: its spectrum divided by the
     square root of the smoothed power spectrum, back in time (the window's length)."""
     n = windows.shape[1]
-    spectra = scipy.fft.rfft(windows - windows.mean(axis=1, keepdims=True), n=2 * n, axis=1)
-    power = spectra.real**2 + spectra.imag**2
-    edges = np.cumsum(np.pad(power, ((0, 0), (ENVELOPE_BINS // 2 + 1, ENVELOPE_BINS // 2))), axis=1)
-    smooth = (edges[:, ENVELOPE_BINS:] - edges[:, :-ENVELOPE_BINS]) / ENVELOPE_BINS
-    smooth = smooth[:, : power.shape[1]]
-    flat = spectra / np.sqrt(smooth + smooth.mean(axis=1, keepdims=True) * 1e-4 + 1e-12)
+    spectra, _, envelope = _spectra_and_envelope(windows)
+    flat = spectra / np.sqrt(envelope)
     return np.asarray(scipy.fft.irfft(flat, axis=1)[:, :n], dtype=np.float64)
 
 
