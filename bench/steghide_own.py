@@ -18,27 +18,22 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+# steghide's capacity as the families bench reads it, a sibling script (bench/ is no package).
+sys.path.insert(0, str(Path(__file__).parent))
+families: Any = importlib.import_module("stego_families")
+
 SHARES = (0.05, 0.25, 0.40, 0.60, 1.00)
 RATES = (22050, 44100, 48000)
-
-
-def capacity(path: Path) -> int:
-    out = subprocess.run(
-        ["steghide", "info", str(path), "-p", "x"], capture_output=True, text=True, check=False
-    ).stdout
-    m = re.search(r"capacity:\s*([\d.]+)\s*(Byte|KB|MB)", out)
-    if not m:
-        return 0
-    return int(float(m.group(1)) * {"Byte": 1, "KB": 1024, "MB": 1024 * 1024}[m.group(2)])
 
 
 def split_of(group: str) -> str:
@@ -121,7 +116,7 @@ def build(manifest: Path, out: Path, count: int, channels: int, shares: tuple[fl
             if f"{stem}.wav" not in done:
                 index.write(json.dumps({**base, "path": f"{stem}.wav", "share": 0.0}) + "\n")
                 index.flush()
-            cap = capacity(cover)
+            cap = families.steghide_capacity(cover)
             for share in shares:
                 name = f"{stem}-s{int(share * 100):03d}.wav"
                 if name in done or cap <= 0:
