@@ -177,7 +177,7 @@ def main() -> None:
         label=None,
         min_seconds=args.min_seconds,
         seed=args.seed,
-        threat_class=args.threat_class if (args.corpus / "manifest.jsonl").is_file() else None,
+        threat_class=args.threat_class,  # a directory without a manifest has no classes to filter
     )
     sides = {"now": ROOT, **({"against": args.against.resolve()} if args.against else {})}
     workers = {side: start_worker(tree) for side, tree in sides.items()}
