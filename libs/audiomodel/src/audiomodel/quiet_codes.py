@@ -207,8 +207,7 @@ def _covered(
 
 def _decayed_zeros(side: npt.NDArray[np.int64], zero: npt.NDArray[np.bool_], unit: float) -> bool:
     """Most short runs of ``zero`` are approached by a decaying tail (see SIDE_TAIL_SHARE)."""
-    edges = np.diff(np.concatenate([[0], zero.view(np.int8), [0]]))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    starts, stops = _runs_of(zero)
     keep = ((stops - starts) <= SIDE_SHORT_RUN) & (starts >= 2)
     starts = starts[keep]
     if not starts.size:
