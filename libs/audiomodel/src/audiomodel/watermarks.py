@@ -118,11 +118,11 @@ CODE_LAGS = 6  # the strongest lags read for the period's structure
 # reaches: a new random sign every period, so one block's correlation does not predict the
 # next (codes of 100-2,047 chips under music, WAV/MP3/Vorbis: block-to-block persistence -0.27
 # to 0.52; the survey's 2,048-chip codes 0.50-0.60: three blocks a window, and a binary's runs of
-# equal bits hold a product for several periods). A mix of periodic notes repeats a fixed waveform while a note holds: x(t) x(t + lag)
-# is then periodic in t, so every block of whole periods sums to the same value until the next
-# note (one note, two an octave apart of any shapes, a chord on a common grid: 0.80-1.00; this
-# holds whatever sign pattern the mix gives the period's multiples, which
-# MAX_PATTERN_COHERENCE reads only for one waveform's two patterns).
+# equal bits hold a product for several periods). A mix of periodic notes repeats a fixed
+# waveform while a note holds: x(t) x(t + lag) is then periodic in t, so every block of whole
+# periods sums to the same value until the next note (one note, two an octave apart of any
+# shapes, a chord on a common grid: 0.80-1.00; this holds whatever sign pattern the mix gives
+# the period's multiples, which MAX_PATTERN_COHERENCE reads only for one waveform's two patterns).
 LOCAL_BLOCK = 256
 MAX_PERSISTENCE = 0.7
 # ... and a code is on in every sample at a steady level, so its correlation is spread over the
