@@ -49,7 +49,13 @@ import numpy.typing as npt
 from audiomodel.findings import Finding, Severity, finding
 from audiomodel.payload import dangerous_payload
 
-__all__ = ["QuietCodesScanner", "SideChannelScanner", "gap_window_signs", "side_window_signs"]
+__all__ = [
+    "QuietCodesScanner",
+    "SideChannelScanner",
+    "gap_window_signs",
+    "side_window_signs",
+    "stored_steps",
+]
 
 # -- the side channel ----------------------------------------------------------------------
 SIDE_WINDOW_SECONDS = 1.0
@@ -279,7 +285,7 @@ def _shift(stored: npt.NDArray[np.integer], bits: int) -> int:
     return 0
 
 
-def _stored_steps(stored: npt.NDArray[np.integer], bits: int) -> npt.NDArray[np.int64]:
+def stored_steps(stored: npt.NDArray[np.integer], bits: int) -> npt.NDArray[np.int64]:
     """Stored values in their own steps."""
     return stored.astype(np.int64) >> _shift(stored, bits)
 
@@ -464,7 +470,7 @@ class QuietCodesScanner:
                         row = int(np.searchsorted(indices, w))
                         if (row, c) not in judged:
                             continue
-                        v = _stored_steps(lane[w * GAP_WINDOW : (w + 1) * GAP_WINDOW], self.bits)
+                        v = stored_steps(lane[w * GAP_WINDOW : (w + 1) * GAP_WINDOW], self.bits)
                         if self._window(v, self.frames + w * GAP_WINDOW):
                             kept.append(v)
                     if kept:
@@ -520,7 +526,7 @@ class QuietCodesScanner:
         start = lo + int(before[-1]) + 1 if before.size else lo
         after = np.flatnonzero(~inside[stop - lo :])
         stop = stop + int(after[0]) if after.size else hi
-        v = _stored_steps(lane[start:stop], self.bits)
+        v = stored_steps(lane[start:stop], self.bits)
         if two:
             if self._bits_size < CARVE_BITS_LIMIT:
                 self._bits.append((v[: 8 * CARVE_BITS_LIMIT] != low).astype(np.uint8))

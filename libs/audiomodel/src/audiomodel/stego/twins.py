@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from audiomodel.findings import Finding, finding
+from audiomodel.quiet_codes import stored_steps
 
 __all__ = ["TwinChannelsScanner", "twin_scanner"]
 
@@ -82,11 +83,7 @@ class TwinChannelsScanner:
     def update(self, stored: npt.NDArray[np.integer]) -> None:
         if self.dead or stored.ndim != 2 or stored.shape[1] != 2 or not stored.shape[0]:
             return
-        # stored values in their own steps (8-bit held in int16, 24-bit left-justified in int32)
-        wide = (self.bits == 8 and stored.dtype == np.int16) or (
-            self.bits >= 24 and stored.dtype == np.int32
-        )
-        x = stored.astype(np.int64) >> (8 if wide else 0)
+        x = stored_steps(stored, self.bits)  # 8-bit held in int16, 24-bit left-justified
         side = x[:, 0] - x[:, 1]
         mid = x[:, 0] + x[:, 1]
         # judged: frames of 64-frame segments whose mid peaks over QUIET_MID steps (a segment's
