@@ -25,8 +25,8 @@ The reading (physics first):
 - **No pattern.** The level sequence repeats no short cycle (a trill or an arpeggio does).
 
 **A gate first.** The ladder costs ~45 % of the validator when it reads everything; it reads
-only the 16 s windows (+-4 s) where a cheap look (a 120 ms spectrum every 375 ms) finds, in
-40 % of 16 s, a *lonely* narrow line (no harmonic partner: a modulator's pure tone, where a
+only the 16 s windows (+-8 s, GATE_PAD_S) where a cheap look (a 120 ms spectrum every 375 ms)
+finds, in 40 % of 16 s, a *lonely* narrow line (no harmonic partner: a modulator's pure tone, where a
 voice's or an instrument's note is a harmonic series) staying in one band of 1 kHz or an octave.
 
 The finding is ``signal.modem`` (as for the other modem readers) with modulation "MFSK", the
