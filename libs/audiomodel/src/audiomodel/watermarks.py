@@ -106,7 +106,9 @@ MIN_CODE_MINORITY = 0.1
 # random-bit 819-chip code read 0.80); a synth's note period is rarely beyond that.
 MAX_PATTERN_COHERENCE = 0.7
 MIN_PATTERN_MULTIPLES = 6
-MIN_CODE_WINDOWS = 5  # ~7.5 s of track
+# Full windows a code needs (~7.5 s of track): fewer decide nothing and are not whitened at
+# all. A code's sign is read from window to window, so this can never be below 2.
+MIN_CODE_WINDOWS = 5
 # keyed power at the period against 4-6 lags off: codes 11-80 (chips of 1-3 samples, MP3 192k
 # included), a synth's harmonic note at 96 kHz (own good set, seed 27) ~1
 MIN_CODE_SHARPNESS = 4.0
@@ -546,9 +548,9 @@ class WatermarkScanner:
         windows = [self._span(ECHO_RUNS + k) for k in range(MAX_SPREAD_WINDOWS)]
         full = [w for w in windows if w.size == SPREAD_WINDOW]
         spread = SpreadStats()
-        # fewer windows than a code needs (MIN_CODE_WINDOWS, ~7 s of track) decide nothing:
-        # a short clip's are not whitened at all (SpreadStats() then, as for no windows)
-        if len(full) >= max(2, MIN_CODE_WINDOWS):
+        # fewer windows than a code needs decide nothing: a short clip's are not whitened at
+        # all (SpreadStats() then, as for no windows)
+        if len(full) >= MIN_CODE_WINDOWS:
             stacked = np.stack(full)
             spread = spread_stats(whitened_acf(stacked))
             if spreading_code(spread, SPREAD_WINDOW // 2):  # only then: the windows again
