@@ -574,7 +574,8 @@ def _coherence(values: Floats, periods: Floats) -> Floats:
     turns = values[None, :] / periods[:, None]
     turns -= np.round(turns)
     turns *= 2 * np.pi
-    return np.hypot(np.cos(turns).mean(axis=1), np.sin(turns).mean(axis=1))
+    coherence: Floats = np.hypot(np.cos(turns).mean(axis=1), np.sin(turns).mean(axis=1))
+    return coherence
 
 
 def _finding(r: Reading) -> Finding:
