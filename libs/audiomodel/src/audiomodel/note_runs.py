@@ -113,15 +113,17 @@ class NoteRuns:
         if len(levels) != 2 or levels[0] + levels[1] not in (0, -1) or levels[1] <= 0:
             return False
         sounding = values != 0
-        if not sounding[1:-1].all():
+        half = float(np.median(lengths[sounding])) if sounding.any() else 0.0
+        inner = ~sounding[1:-1]
+        if np.any(lengths[1:-1][inner] >= half):
             # Rests between notes: a beeper keyed on and off (bits sent as on-off keying of a
-            # square at tens of baud) is kept held with them; a render's silent head and tail
-            # are not rests.
+            # square at tens of baud) is kept held with them. Not rests: a render's silent
+            # head and tail, and a zero shorter than a half period where a note restarts.
             return False
         if int(sounding.sum()) < MIN_RUNS:
             return False
         # Audible: the median half period is under a 20 Hz cycle's half.
-        if float(np.median(lengths[sounding])) > self.sample_rate / 40:
+        if half > self.sample_rate / 40:
             return False
         # Run k matches run k - 2 (same polarity, one period before) with no rest between.
         tol = np.maximum(1, np.ceil(RUN_TOLERANCE * lengths[2:]))
