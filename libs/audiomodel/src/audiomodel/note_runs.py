@@ -35,6 +35,7 @@ NOTE_SHARE = 0.8  # of the oscillating samples in notes
 NOTE_MIN_RUNS = 6  # half periods in a note: three cycles
 RUN_TOLERANCE = 0.03  # a half period may differ from the one before it by this share (glides)
 MIN_RUNS = 64  # half periods to judge on
+PROBE_STRIDE = 61  # samples between the probe's values
 MAX_RUNS = 1 << 20  # kept at most (a 24 kHz square for 40 s); the rest is not read
 
 
@@ -56,18 +57,17 @@ class NoteRuns:
         if not self._active or block.size == 0:
             return
         x = block.reshape(-1) if block.ndim == 1 else block[:, 0]
-        x = x.astype(np.int64, copy=False)
-        lo, hi = int(x.min()), int(x.max())
-        if lo == hi:
-            seen = {lo}
-        else:
-            seen = {int(v) for v in np.unique(x)} if x.size <= 1 << 22 else {lo, hi, 0, 1, 2}
-        self._values |= seen
+        # A sparse probe first: sound shows a fifth value in it and stops the reader before
+        # any whole-block pass (0.1 ms a block on music, against a sort of the block).
+        self._values.update(np.unique(x[::PROBE_STRIDE]).tolist())
+        if len(self._values) <= MAX_VALUES:
+            self._values.update(np.unique(x).tolist())
         if len(self._values) > MAX_VALUES or self._kept >= MAX_RUNS:
             self._active = False
             self._runs.clear()
             self._run_values.clear()
             return
+        x = x.astype(np.int64, copy=False)
         starts = np.flatnonzero(x[1:] != x[:-1]) + 1
         if starts.size == 0:
             if self._last == int(x[0]):
