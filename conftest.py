@@ -7,6 +7,8 @@ loadgroup``); two rules keep the workers from sharing anything:
   runs on one worker, one after another, as in a serial run: one Ray head per session, as the
   fixture below promises, and never two stacks competing for the cores within their start-up
   timeouts; every other module runs whole on one worker, so its module fixtures are built once;
+- nothing fails on wall time, which a neighbour on the same cores stretches: Hypothesis's
+  per-example deadline is off (pytest-timeout still stops a hang);
 - each worker keeps its own numba cache: numba numbers a kernel's cached overloads by reading
   and rewriting one index, so two processes compiling the same kernel at once can leave an
   index entry naming the other's data file.
@@ -20,8 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from audioval_localstack.ray_head import RayHead, ensure_token, ray_environment
+
+# Speed is the benchmarks' business (bench/); a test only guards against a hang.
+settings.register_profile("audioval", deadline=None)
+settings.load_profile("audioval")
 
 _TOKEN_DIR = Path(tempfile.mkdtemp(prefix="avtoken-"))
 _TOKEN_PATH = _TOKEN_DIR / "auth_token"
