@@ -10,7 +10,9 @@ uv run --frozen ruff check .
 uv run --frozen ruff format --check .
 uv run --frozen mypy
 status=0
-uv run --frozen pytest "$@" || status=$?
+# On every core (pytest-xdist); conftest.py puts each test in a group: the tests that start Ray
+# or a stack run on one worker in turn, every other module whole on one worker.
+uv run --frozen pytest -n auto --dist loadgroup "$@" || status=$?
 # pytest exits 5 when it collected no test: that is a failure of the suite, not a pass.
 if [ "$status" -eq 5 ]; then echo "check: pytest collected no tests" >&2; exit 1; fi
 exit "$status"
