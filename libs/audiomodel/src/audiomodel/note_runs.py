@@ -27,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from audiomodel.quiet_codes import covered, runs_of
+
 __all__ = ["NoteRuns"]
 
 MAX_VALUES = 4  # the few-valued tracks signal.synthetic holds (distinct <= 4)
@@ -137,16 +139,13 @@ class NoteRuns:
         # Notes: stretches of consecutive matches k0..m cover the runs k0 - 2..m; a note is
         # NOTE_MIN_RUNS half periods (three cycles) or more and NOTE_MIN_S or longer. (Bits'
         # runs match by chance a third of the time: four matches in a row, 1 %.)
-        edges = np.diff(np.concatenate(([0], match.astype(np.int8), [0])))
-        begin, end = np.flatnonzero(edges == 1) - 2, np.flatnonzero(edges == -1)
+        begin, end = runs_of(match)
+        begin -= 2
         csum = np.concatenate(([0], np.cumsum(lengths)))
         notes = (end - begin >= NOTE_MIN_RUNS) & (
             csum[end] - csum[begin] >= NOTE_MIN_S * self.sample_rate
         )
-        cover = np.zeros(lengths.size + 1, dtype=np.int64)
-        np.add.at(cover, begin[notes], 1)
-        np.add.at(cover, end[notes], -1)
-        covered = np.cumsum(cover[:-1]) > 0
-        in_notes = float(lengths[covered & sounding].sum())
+        in_notes_mask = covered(lengths.size, begin[notes], end[notes])
+        in_notes = float(lengths[in_notes_mask & sounding].sum())
         total = float(lengths[sounding].sum())
         return in_notes >= NOTE_SHARE * total

@@ -162,11 +162,11 @@ def _short_zeros(
     words scattered among its others (ELF sides: 8-31%). A mix of centred and panned voices has
     an exact-zero side wherever only the centred ones sound: stretches of a beat, hundreds of
     samples (1-4% of a drum machine's loud samples fall in short runs)."""
-    starts, stops = _runs_of(zero)
+    starts, stops = runs_of(zero)
     short = (stops - starts) <= SIDE_SHORT_RUN
     if np.count_nonzero(short) < SIDE_MIN_ZERO_RUNS:
         return False
-    in_short = _covered(zero.size, starts[short], stops[short])
+    in_short = covered(zero.size, starts[short], stops[short])
     base = int(np.count_nonzero(within)) if within is not None else zero.size
     hits = int(np.count_nonzero(in_short & within if within is not None else in_short))
     return hits >= max(SIDE_MIN_ZERO_SHARE, bell) * max(base, 1)
@@ -192,18 +192,18 @@ def _centred_stretches(side: npt.NDArray[np.int64], unit: float) -> npt.NDArray[
     """Samples in stretches of ``SIDE_CENTRED_RUN`` or more whose side stays within dither's
     +-``SIDE_CENTRED_STEPS`` of its own smallest step: a centred voice sounding alone, or a
     coarse sample's decayed tail (see the constants)."""
-    starts, stops = _runs_of(np.abs(side) <= SIDE_CENTRED_STEPS * unit)
+    starts, stops = runs_of(np.abs(side) <= SIDE_CENTRED_STEPS * unit)
     long = (stops - starts) >= SIDE_CENTRED_RUN
-    return _covered(side.size, starts[long], stops[long])
+    return covered(side.size, starts[long], stops[long])
 
 
-def _runs_of(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+def runs_of(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """(starts, stops) of the runs of True in ``mask``, stops exclusive."""
     edges = np.diff(np.concatenate([[0], mask.view(np.int8), [0]]))
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-def _covered(
+def covered(
     size: int, starts: npt.NDArray[np.intp], stops: npt.NDArray[np.intp]
 ) -> npt.NDArray[np.bool_]:
     """The samples of ``size`` inside any of the runs ``starts``-``stops`` (stops exclusive)."""
@@ -216,7 +216,7 @@ def _covered(
 
 def _decayed_zeros(side: npt.NDArray[np.int64], zero: npt.NDArray[np.bool_], unit: float) -> bool:
     """Most short runs of ``zero`` are approached by a decaying tail (see SIDE_TAIL_SHARE)."""
-    starts, stops = _runs_of(zero)
+    starts, stops = runs_of(zero)
     keep = ((stops - starts) <= SIDE_SHORT_RUN) & (starts >= 2)
     starts = starts[keep]
     if not starts.size:

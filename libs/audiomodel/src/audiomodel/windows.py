@@ -265,8 +265,9 @@ HOLD_GRID_TOLERANCE = 0.9  # the hold: the longest period whose grid share is th
 # as held values (ls, bash, libc, os.py, GPL text, gzip, random; 8 and 16 bits, 212 stretches
 # of 4,000 values): -4.6 dB at the lowest but one (an ELF header's 16-bit fields), -9.5 for one
 # stretch of bash whose table of 16-bit values is smooth (a two-tap predictor gains 8.3 dB on
-# it too: data shaped like sound). Binaries' tables of 16-bit fields read as bytes alternate at the top of the
-# band (+0.6 dB), which a predictor would model but the top of a band-limited sound is empty.
+# it too: data shaped like sound). Binaries' tables of 16-bit fields read as bytes alternate at
+# the top of the band (+0.6 dB), which a predictor would model but the top of a band-limited
+# sound is empty.
 HELD_TOP_DB = -7.0
 # ... or a loud sound stored at 8 bits (session 13): wherever its slope is under a code a sample
 # it holds its value for a few samples, at lengths that vary, and leaps at its edges (fresh good
