@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from click.testing import CliRunner
 
+import audioval_cli.validate as validate_module
 from audioval_corpus.samples import synth_notes
+
+_real_judge = validate_module._judge
 
 AUDIOVAL = shutil.which("audioval", path=str(Path(sys.executable).parent))
 
@@ -132,3 +138,34 @@ def test_validate_with_an_unusable_index_is_a_usage_error(files: dict[str, Path]
     result = run("validate", "--index", "grpc://127.0.0.1:1", str(files["song"]))
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "not supported" in result.stderr
+
+
+def _judge_or_die(path: str) -> tuple[dict[str, object], str | None]:
+    """The CLI's worker job, except that a file named poison* kills its worker process the way
+    a crash in native code or the OOM killer would (no Python exception, no cleanup)."""
+    if Path(path).name.startswith("poison"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _real_judge(path)
+
+
+def test_a_worker_that_dies_loses_no_file_and_names_the_one_that_killed_it(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In-process (CliRunner) so the forked workers inherit the patched job.
+    poison = tmp_path / "poison.wav"
+    shutil.copy(files["song"], poison)
+    inputs = [files["song"], files["elf"], poison, files["garbage"], files["song"], files["empty"]]
+    monkeypatch.setattr(validate_module, "_judge", _judge_or_die)
+    result = CliRunner().invoke(
+        validate_module.validate_command, ["--jobs", "2", *map(str, inputs)]
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["path"] for line in lines] == [str(p) for p in inputs]
+    by_codes = [{f["code"] for f in line["findings"]} for line in lines]
+    assert by_codes[2] == {"validator.failed"}
+    assert lines[2]["verdict"] == "review"
+    # its neighbours, caught in the same broken pool, were judged again and judged for real
+    assert lines[0]["verdict"] == lines[4]["verdict"] == "accept"
+    assert lines[1]["verdict"] == "reject" and lines[3]["verdict"] == "reject"
+    assert not any("validator.failed" in codes for i, codes in enumerate(by_codes) if i != 2)

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ import click
 from tqdm import tqdm
 
 from audiomodel import Limits, ModelError, TreeEnsembleModel, load_default_model, validate_path
+from audiomodel.findings import finding
+from audiomodel.validator import verdict_from_findings
 from audioval_index import FingerprintIndex, IndexStoreError, identify, open_index
 
 # Each worker process loads the model once, not once per file.
@@ -55,6 +58,50 @@ def _judge(path: str) -> tuple[dict[str, Any], str | None]:
         except OSError as err:
             plot_error = f"audioval: could not write the plot for {path}: {err}"
     return result, plot_error
+
+
+_InitArgs = tuple[str | None, Limits, Path | None, str | None]
+
+
+def _judge_all(
+    files: list[str], workers: int, initargs: _InitArgs, model_version: str
+) -> Iterator[tuple[dict[str, Any], str | None]]:
+    """Every file's (result, plot error), in input order, whatever happens to a worker.
+
+    A worker that dies (a crash in native code, the OOM killer) breaks the whole pool and every
+    file not yet finished with it. The pool hands files out in order, at most ``workers + 1``
+    ahead, so the ones that were in flight are the first unfinished ones: each is judged again
+    alone in a fresh process, which names the file that kills its worker (it gets
+    ``validator.failed``: held for review, as the classify service holds such a file) and clears
+    its innocent neighbours; then a fresh pool goes on with the rest.
+    """
+    done = 0
+    while done < len(files):
+        try:
+            with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs) as pool:
+                for outcome in pool.map(_judge, files[done:], chunksize=1):
+                    done += 1
+                    yield outcome
+        except BrokenProcessPool:
+            for path in files[done : done + workers + 1]:
+                yield _judge_alone(path, initargs, model_version)
+                done += 1
+
+
+def _judge_alone(
+    path: str, initargs: _InitArgs, model_version: str
+) -> tuple[dict[str, Any], str | None]:
+    try:
+        with ProcessPoolExecutor(1, initializer=_init_worker, initargs=initargs) as pool:
+            return pool.submit(_judge, path).result()
+    except BrokenProcessPool:
+        failed = finding(
+            "validator.failed",
+            "The validator's worker process died while judging this file, alone as well as "
+            "beside others; held for review, never accepted unseen.",
+            attempts=2,
+        )
+        return {"path": path, **verdict_from_findings([failed], model_version).to_dict()}, None
 
 
 def expand_paths(paths: Iterable[str]) -> Iterator[str]:
@@ -155,10 +202,7 @@ def validate_command(
     when every input was judged, whatever the verdicts. Directories are walked.
     """
     try:
-        if model_path:
-            TreeEnsembleModel.load(Path(model_path))
-        else:
-            load_default_model()
+        model = TreeEnsembleModel.load(Path(model_path)) if model_path else load_default_model()
     except ModelError as err:
         raise click.ClickException(str(err)) from None
     if index_uri:
@@ -173,16 +217,14 @@ def validate_command(
     progress = tqdm(total=len(files), unit="file", file=sys.stderr, disable=len(files) < 4 or None)
     if plot_dir is not None:
         plot_dir.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(
-        workers, initializer=_init_worker, initargs=(model_path, limits, plot_dir, index_uri)
-    ) as pool:
-        for result, plot_error in pool.map(_judge, files, chunksize=1):
-            line = json.dumps(result) if fmt == "jsonl" else _table_row(result)
-            if progress.disable:
-                click.echo(line)
-            else:
-                progress.write(line, file=sys.stdout)  # prints above the bar, not through it
-            if plot_error:
-                click.echo(plot_error, err=True)
-            progress.update()
+    initargs = (model_path, limits, plot_dir, index_uri)
+    for result, plot_error in _judge_all(files, workers, initargs, model.version):
+        line = json.dumps(result) if fmt == "jsonl" else _table_row(result)
+        if progress.disable:
+            click.echo(line)
+        else:
+            progress.write(line, file=sys.stdout)  # prints above the bar, not through it
+        if plot_error:
+            click.echo(plot_error, err=True)
+        progress.update()
     progress.close()
