@@ -219,20 +219,24 @@ def pystego(work: Path, venv: Path | None) -> None:
         return
     stegolsb = venv / "bin/stegolsb"
     if stegolsb.exists():
-        for k, (lsb, rate, size) in enumerate(
+        # stego-lsb 1.7.3 unpacks each little-endian 16-bit sample's bytes in file order, so its
+        # "n LSBs" are bits 8..8+n-1 of the sample (a step of 256 LSBs, ~-48 dBFS of noise)
+        for k, (lsb, rate, size, peak) in enumerate(
             (
-                (1, 44100, 4000),
-                (1, 44100, 40000),
-                (2, 44100, 40000),
-                (3, 22050, 40000),
-                (4, 44100, 80000),
-                (2, 48000, 10000),
+                (1, 44100, 4000, 0.7),
+                (1, 44100, 40000, 0.7),
+                (2, 44100, 40000, 0.7),
+                (3, 22050, 40000, 0.7),
+                (4, 44100, 80000, 0.7),
+                (2, 48000, 10000, 0.7),
+                (1, 44100, 20000, 0.05),
+                (2, 16000, 20000, 0.1),
             )
         ):
-            cover = write(work / f"cover-{k}.wav", music(rate, 12, k), rate, peak=0.7)
+            cover = write(work / f"cover-{k}.wav", music(rate, 12, k), rate, peak=peak)
             secret = work / "secret.bin"
             secret.write_bytes(PAYLOAD[k * 1000 : k * 1000 + size])
-            out = work / f"wavsteg-{lsb}-{rate}-{size}.wav"
+            out = work / f"wavsteg-{lsb}-{rate}-{size}-p{peak}.wav"
             run(
                 [
                     str(stegolsb),
@@ -248,7 +252,7 @@ def pystego(work: Path, venv: Path | None) -> None:
                     str(lsb),
                 ]
             )
-            add("stegolsb-wavsteg", f"{lsb} LSB {rate} Hz {size} B", out)
+            add("stegolsb-wavsteg", f"{lsb} LSB {rate} Hz {size} B peak {peak}", out)
     else:
         print("pystego: stegolsb absent in venv; skipped", file=sys.stderr)
     script = (
