@@ -35,16 +35,20 @@ def _twins(x: npt.NDArray[np.float64]) -> npt.NDArray[np.int16]:
     return np.stack([y, y], axis=1)
 
 
-def _per_sample(stereo: npt.NDArray[np.int16], q: float, seed: int) -> npt.NDArray[np.int16]:
-    """+-1 at a share q of the samples, each channel on its own (LSB matching, steghide's moves)."""
+def _per_sample(
+    stereo: npt.NDArray[np.int16], q: float, seed: int, wide: float = 0.0
+) -> npt.NDArray[np.int16]:
+    """+-1 at a share q of the samples, each channel on its own (LSB matching, steghide's moves);
+    a share ``wide`` of the moves by an odd 3-19 steps (steghide's exchanges)."""
     rng = np.random.default_rng(seed)
-    move = (rng.random(stereo.shape) < q) * rng.choice([-1, 1], size=stereo.shape)
+    step = np.where(rng.random(stereo.shape) < wide, 2 * rng.integers(1, 10, stereo.shape) + 1, 1)
+    move = (rng.random(stereo.shape) < q) * rng.choice([-1, 1], size=stereo.shape) * step
     return (stereo.astype(np.int32) + move).astype(np.int16)
 
 
-@pytest.mark.parametrize("q", [0.0125, 0.0625, 0.15])
-def test_per_sample_changes_part_twins_and_are_flagged(q: float) -> None:
-    found = _read(_per_sample(_twins(_mono()), q, seed=1)).report()
+@pytest.mark.parametrize(("q", "wide"), [(0.0125, 0.0), (0.0625, 0.0), (0.15, 0.05)])
+def test_per_sample_changes_part_twins_and_are_flagged(q: float, wide: float) -> None:
+    found = _read(_per_sample(_twins(_mono()), q, seed=1, wide=wide)).report()
     assert [f.code for f in found] == ["stego.twin_channels_broken"]
     assert abs(float(found[0].evidence["changed_share"]) - q) < 0.3 * q + 0.003  # type: ignore[arg-type]
 
@@ -66,6 +70,33 @@ def test_honest_twins_are_not_flagged() -> None:
     assert 0.4 < _read(tpdf).measures()["share"] < 0.52
 
 
+def test_rectangular_dither_per_channel_is_not_flagged() -> None:
+    # each channel of one value rounded with its own rectangular dither: a third of the frames
+    # part, by one step, white: inside the share band of the rule, turned away as that dither
+    x = _mono(seed=12) * 0.7
+    rng = np.random.default_rng(13)
+    rect = np.stack([np.round(x + rng.random(x.size) - 0.5) for _ in range(2)], axis=1)
+    scanner = _read(rect.astype(np.int16))
+    m = scanner.measures()
+    assert 0.3 < m["share"] < 0.36 and m["unit"] == 1.0
+    assert scanner.report() == []
+
+
+def test_a_long_file_faintly_uneven_is_flagged() -> None:
+    # 20 s of twins changed at a rate that steps between 10 and 14 % second by second: the
+    # parted frames' lag correlations are ~0.005, significant over 880 k frames (Q ~ 200, over
+    # a fixed bound of 40) but far under any honest parting's (tenths); the bound scales with n
+    x = _mono(seconds=20.0, seed=14)
+    stereo = _twins(x)
+    parts = [
+        _per_sample(stereo[i : i + RATE], 0.10 if (i // RATE) % 2 else 0.14, seed=i, wide=0.05)
+        for i in range(0, len(stereo), RATE)
+    ]
+    scanner = _read(np.concatenate(parts))
+    assert scanner.measures()["q_occurrence"] > 100
+    assert [f.code for f in scanner.report()] == ["stego.twin_channels_broken"]
+
+
 def test_dither_settles_the_answer_early() -> None:
     # per-channel TPDF parts ~43 % of the frames, over the line (0.39 n + 4,167) after ~100 k
     # judged frames: the rest of a 10 s file is not read
@@ -83,7 +114,7 @@ def test_dither_settles_the_answer_early() -> None:
 def test_an_embedding_under_the_line_is_read_to_the_end(q: float) -> None:
     # q = 0.2 parts 32 % of the frames (steghide near 80 % of its capacity): close under the
     # rule's 36 %, it must never cross the stopping line
-    stereo = _per_sample(_twins(_mono(seconds=10.0, seed=8)), q, seed=9)
+    stereo = _per_sample(_twins(_mono(seconds=10.0, seed=8)), q, seed=9, wide=0.05)
     scanner = _read(stereo)
     assert not scanner.dead and scanner.frames > 0.9 * len(stereo)
     assert [f.code for f in scanner.report()] == ["stego.twin_channels_broken"]

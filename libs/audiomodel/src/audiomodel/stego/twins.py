@@ -49,7 +49,19 @@ MIN_FRAMES = 4096  # judged frames (about 0.1 s at 44.1 kHz)
 MIN_PARTED = 64
 MIN_SHARE = 0.004  # under this a clip is twins with a few odd frames (a clipped edit, a fade)
 MAX_SHARE = 0.36  # per-channel TPDF dither parts 0.41-0.5 of the frames; good files 0.43+
-MAX_Q = 40.0  # sum of 8 squared lag z-scores (chi-square, 8 dof: p ~ 2e-6)
+# Whiteness of the parted frames (occurrence) and of the side's sign, lags 1-8: the sum of the
+# squared lag autocorrelations rho_l of the series, sum(rho_l^2) = Q / pairs, may be no larger
+# than a white series' sampling error (Q: 8 squared z-scores, chi-square with 8 dof, over
+# MAX_Q once in ~2e-6) plus MAX_RHO2, a correlation too weak to be any honest parting's. A fixed
+# bound on Q alone held the effect allowed to 40 / n, so it turned away exactly the long files,
+# whose faint unevenness (steghide's share of +-1 and exchanges varies a little with the
+# passage: 60 % of its capacity in a 20 s twin cover, sum rho^2 = 2e-4 over 960 k frames) a
+# bigger sample makes significant. Honest partings are structured, not faintly uneven: they read
+# sum rho^2 of 0.03 (a 0.9995 gain) to 5 (dither through a band-limited path, a codec's faint
+# side, seed 20-29's near twins): a band-limited or level-bound process correlates at lag 1 by
+# tenths, which no keyed per-sample embedder can, so 0.002 keeps a 15x margin below them.
+MAX_Q = 40.0
+MAX_RHO2 = 0.002
 MAX_SIGN = 0.1  # |mean sign(S) sign(M)| beyond sampling error (a gain: 1.0)
 # windows' parted counts: variance over the binomial's (steghide in 22.05 kHz speech: up to 37;
 # a parting bound to the level, as a gain's: 246-2,300)
@@ -57,6 +69,18 @@ MAX_DISPERSION = 50.0
 QUIET_MID = 64
 SEGMENT = 64
 MIN_ODD = 0.8  # parted by an odd step (one channel's parity changed; steghide 0.9+)
+# Rounding each channel of one value with rectangular dither (ffmpeg's
+# ``dither_method=rectangular``, Audacity's "Rectangle") parts a frame when one channel's dither
+# carries it over the rounding point and the other's does not: chance 2 f (1 - f) for a fraction
+# f of the common value, white, unrelated to the sign, and by exactly one step (both channels
+# hold the floor or the ceiling of the one value). Over fractions spread on a lattice of K >= 2
+# values that is (K^2 - 1) / (3 K^2): 0.25 to 1/3 of the frames (own: 0.32-0.33, 5 twin covers
+# at a gain of 0.7). steghide's exchanges part some frames by 3-19 steps (its unit share read
+# 0.44-0.98 over 22 own files at 5-60 %), so a file in that band parted by one step only
+# (RECT_UNIT) reads as rectangular dither. What it gives up: +-1 alone (LSB matching) in twins
+# above ~13 % of the samples, which is that dither sample for sample.
+RECT_SHARE = 0.23  # (K^2 - 1) / (3 K^2) >= 0.25, less the sampling error of 4,096 frames
+RECT_UNIT = 0.99
 CHUNK = 1 << 15  # frames read at a time (a multiple of SEGMENT)
 # When to stop reading (the answer settled): once the parted frames k of the n judged so far
 # reach SETTLE_SHARE n + SETTLE_FRAMES. A flaggable file parts on r <= MAX_SHARE of its frames;
@@ -166,8 +190,10 @@ class TwinChannelsScanner:
         for lag in range(LAGS):
             pairs = self.act_lag[lag]
             if pairs and 0 < r < 1:
-                expect = r * r * pairs
-                q_ind += (self.ind_lag[lag] - expect) ** 2 / max(expect * (1 - r * r), 1e-9)
+                # the lag autocorrelation of a 0/1 series about its own mean: (share of pairs
+                # both parted - r^2) / (r (1 - r)), of variance 1 / pairs if white
+                rho = (self.ind_lag[lag] / pairs - r * r) / (r * (1 - r))
+                q_ind += rho * rho * pairs
             both = self.ind_lag[lag]
             if both:
                 q_sgn += self.sgn_lag[lag] ** 2 / both
@@ -195,9 +221,16 @@ class TwinChannelsScanner:
         r = m["share"]
         if not (MIN_SHARE <= r <= MAX_SHARE and m["odd"] >= MIN_ODD):
             return []
+        if r >= RECT_SHARE and m["unit"] >= RECT_UNIT:
+            return []  # each channel rounded with rectangular dither
         if abs(m["sign_mid"]) > MAX_SIGN + 4 / math.sqrt(self.parted):
             return []
-        if m["q_occurrence"] > MAX_Q or m["q_sign"] > MAX_Q or m["dispersion"] > MAX_DISPERSION:
+        pairs, both = float(self.act_lag[0]), float(self.ind_lag[0])
+        if (
+            m["q_occurrence"] > MAX_Q + MAX_RHO2 * pairs
+            or m["q_sign"] > MAX_Q + MAX_RHO2 * both
+            or m["dispersion"] > MAX_DISPERSION
+        ):
             return []
         q = (1 - math.sqrt(max(0.0, 1 - 2 * r))) / 2  # per-channel change rate: r = 2q(1-q)
         return [
