@@ -180,6 +180,10 @@ def keyed_band_pairs(
         gap = max(MIN_BAND_GAP, int(np.ceil(min_shift_hz / bin_hz)))
         ii, jj = _upper_pairs(freqs.size, gap)
         values = corr[ii, jj]
+        if values.size == 0 or values.min() > KEYED_PAIR_GATE:
+            # no pair reaches the gate (music's common case): nothing to rank (a NaN min
+            # is not over the gate and goes on to the ranking, as before)
+            continue
         upper = freqs[jj] >= (np.inf if upper_from_hz is None else upper_from_hz)
         for in_upper, most in limits.items():
             (where,) = np.nonzero(upper == in_upper)
