@@ -20,6 +20,10 @@ Usage::
     uv run --frozen python bench/modem_split.py                      # the 40 clips
     uv run --frozen python bench/modem_split.py --corpus /work/bench17/tracks --files 12
     uv run --frozen python bench/modem_split.py --against /work/wt-base21 --rounds 2
+    uv run --frozen python bench/modem_split.py --mfsk ...  # and audiomodel.mfsk beside it
+
+With ``--mfsk``, ``MfskScanner`` (wired beside ``ModemScanner`` in the modem stage, fed the same
+sum) is fed too and timed as "mfsk"; the total then holds both.
 """
 
 from __future__ import annotations
@@ -101,38 +105,58 @@ def decoded(path: Path) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], int
     return data, summed, int(rate)
 
 
-def scan(modem: Any, audio: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], int]) -> list[str]:
-    """One decoded file through ``ModemScanner`` in the validator's blocks: its finding codes."""
+def instrument_mfsk(timer: Timer) -> Any:
+    """``audiomodel.mfsk.MfskScanner`` with its feed and report wrapped by ``timer``."""
+    from audiomodel.mfsk import MfskScanner
+
+    MfskScanner.update = timer.wrap(MfskScanner.update, "mfsk")  # type: ignore[method-assign]
+    MfskScanner.report = timer.wrap(MfskScanner.report, "mfsk")  # type: ignore[method-assign]
+    return MfskScanner
+
+
+def scan(
+    modem: Any,
+    audio: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], int],
+    mfsk: Any = None,
+) -> list[str]:
+    """One decoded file through ``ModemScanner`` (and ``mfsk``, a scanner class, when given) in
+    the validator's blocks: its finding codes."""
     from audiomodel.validator import BLOCK_FRAMES
 
     data, summed, rate = audio
     scanner = modem.ModemScanner(rate, data.shape[1])
+    beside = mfsk(rate) if mfsk is not None else None
     for at in range(0, data.shape[0], BLOCK_FRAMES):
         scanner.update(data[at : at + BLOCK_FRAMES], summed=summed[at : at + BLOCK_FRAMES])
-    return [f.code for f in scanner.report().findings]
+        if beside is not None:  # (it keeps the views it is fed; nothing writes to them)
+            beside.update(summed[at : at + BLOCK_FRAMES])
+    found = [f.code for f in scanner.report().findings]
+    return found + ([f.code for f in beside.report()] if beside is not None else [])
 
 
-def worker() -> None:
+def worker(with_mfsk: bool) -> None:
     """Read file paths from stdin; per file, scan it and print the CPU split as one JSON line."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
     timer = Timer()
     modem = instrument(timer)
+    mfsk = instrument_mfsk(timer) if with_mfsk else None
     for line in sys.stdin:
         audio = decoded(Path(line.strip()))  # decoded before timing
-        scan(modem, audio)  # warm: every compiled kernel loaded
+        scan(modem, audio, mfsk)  # warm: every compiled kernel loaded
         timer.seconds.clear()
         start = time.process_time()
-        findings = scan(modem, audio)
+        findings = scan(modem, audio, mfsk)
         total = time.process_time() - start
         result = {"seconds": audio[0].shape[0] / audio[2], "findings": findings}
         print(json.dumps({**result, "total": total, "readers": timer.seconds}), flush=True)
 
 
-def start_worker(worktree: Path) -> subprocess.Popen[str]:
+def start_worker(worktree: Path, with_mfsk: bool) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [str(worktree / ".venv/bin/python"), str(Path(__file__).resolve()), "--worker"],
+        [str(worktree / ".venv/bin/python"), str(Path(__file__).resolve()), "--worker"]
+        + (["--mfsk"] if with_mfsk else []),
         cwd=worktree,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -163,10 +187,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--against", type=Path, help="another worktree, timed interleaved")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--mfsk", action="store_true", help="feed and time MfskScanner too")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker()
+        worker(args.mfsk)
         return
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from validate_speed import corpus_files
@@ -180,7 +205,7 @@ def main() -> None:
         threat_class=args.threat_class,  # a directory without a manifest has no classes to filter
     )
     sides = {"now": ROOT, **({"against": args.against.resolve()} if args.against else {})}
-    workers = {side: start_worker(tree) for side, tree in sides.items()}
+    workers = {side: start_worker(tree, args.mfsk) for side, tree in sides.items()}
     totals = {side: {"total": 0.0, "seconds": 0.0} for side in sides}
     readers: dict[str, dict[str, float]] = {side: {} for side in sides}
     differ: set[str] = set()

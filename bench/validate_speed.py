@@ -356,13 +356,19 @@ def profile_table(totals: dict[str, float]) -> str:
 
 
 def warm_up_validator(validator: Validator, directory: Path) -> dict[str, float]:
-    """Time a first and a second validation of a short clip (lazy set-up shows in the first)."""
+    """Load (or compile) every kernel as a worker does (``audiomodel.warmup.warm_up``), then
+    time a first and a second validation of a short clip (lazy set-up shows in the first)."""
+    cpu = time.process_time()
+    kernels, _ = _timed(__import__("audiomodel.warmup", fromlist=["x"]).warm_up)
+    kernels_cpu = time.process_time() - cpu
     clip = write_music_wav(directory / "warmup-validator.wav", 3.0, seed=999)
     first, _ = validator(clip)
     second, _ = validator(clip)
     return {
         "import_s": validator.import_s,
         "model_load_s": validator.model_load_s,
+        "kernels_warm_up_s": kernels,
+        "kernels_warm_up_cpu_s": kernels_cpu,
         "first_call_s": first,
         "second_call_s": second,
         "first_run_overhead_s": first - second,

@@ -11,14 +11,17 @@ stored layout; it runs in a child process because numba reads its switches at im
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TypeGuard
 
 import pytest
 
+import audiomodel
 from audiomodel.warmup import LAYOUTS
 
 
@@ -88,7 +91,7 @@ def test_after_the_warm_up_a_streamed_track_needs_no_new_kernel_signature() -> N
     music = 0.2 * np.sin(2 * np.pi * 220 * t) + 0.05 * np.sin(2 * np.pi * 3 * t) * rng.normal(
         0, 0.3, t.size
     )
-    for subtype in ("PCM_16", "PCM_24", "PCM_32"):
+    for subtype in sorted({subtype for subtype, _ in LAYOUTS}):
         for channels in (1, 2):
             out = io.BytesIO()
             sf.write(
@@ -102,3 +105,72 @@ def test_after_the_warm_up_a_streamed_track_needs_no_new_kernel_signature() -> N
     after = _signatures()
     new = {name: sigs - before.get(name, set()) for name, sigs in after.items()}
     assert not {name: sigs for name, sigs in new.items() if sigs}
+
+
+def _is_kernel(node: ast.AST) -> TypeGuard[ast.FunctionDef]:
+    return isinstance(node, ast.FunctionDef) and any(
+        "njit" in ast.unparse(decorator) for decorator in node.decorator_list
+    )
+
+
+def _kernels_called_from_python() -> tuple[set[str], set[str]]:
+    """(every numba kernel of the package, those a Python function names), by module.name,
+    read from the sources: a kernel that only other kernels call is compiled with them."""
+    root = Path(audiomodel.__file__).parent
+    kernels: set[str] = set()
+    named: set[str] = set()
+    for path in root.rglob("*.py"):
+        module = ".".join(("audiomodel", *path.relative_to(root).with_suffix("").parts))
+        tree = ast.parse(path.read_text())
+        outside: list[ast.AST] = []
+        for node in ast.walk(tree):
+            if _is_kernel(node):
+                kernels.add(f"{module}.{node.name}")
+        todo: list[ast.AST] = [tree]
+        while todo:  # every node outside a kernel's body
+            node = todo.pop()
+            outside.append(node)
+            todo += [child for child in ast.iter_child_nodes(node) if not _is_kernel(child)]
+        named |= {n.id for n in outside if isinstance(n, ast.Name)}
+        named |= {n.attr for n in outside if isinstance(n, ast.Attribute)}
+    return kernels, {k for k in kernels if k.rsplit(".", 1)[1] in named}
+
+
+_LOADED = """
+import importlib, json, pkgutil
+import audiomodel
+from numba.core.registry import CPUDispatcher
+for info in pkgutil.walk_packages(audiomodel.__path__, "audiomodel."):
+    if not info.name.endswith("__main__"):
+        importlib.import_module(info.name)
+from audiomodel.warmup import warm_up
+warm_up()
+print(json.dumps({
+    f"{d.py_func.__module__}.{d.py_func.__name__}": len(d.signatures)
+    for m in list(__import__("sys").modules.values()) if m and m.__name__.startswith("audiomodel")
+    for d in vars(m).values() if isinstance(d, CPUDispatcher)
+}))
+"""
+
+
+def test_kernels_are_found_in_the_sources() -> None:
+    kernels, called = _kernels_called_from_python()
+    assert "audiomodel.adpcm_kernels.track_ima" in called  # adpcm.ima_codes calls it
+    assert "audiomodel.modem_kernels._numpy_sum" in kernels - called  # kernels only
+    assert len(kernels) >= 50
+
+
+@pytest.mark.slow
+def test_the_warm_up_loads_every_kernel_python_calls() -> None:
+    """A kernel the warm-up leaves cold is compiled (tens of seconds on an empty cache) or
+    loaded inside the first real track that calls it: each one a Python function calls must
+    have a signature after the warm-up, in a fresh process. A new kernel fails here until the
+    warm-up reaches it (a clip that runs it, or a direct call as for the modem and ADPCM)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED], capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    loaded: dict[str, int] = json.loads(done.stdout.strip().splitlines()[-1])
+    kernels, called = _kernels_called_from_python()
+    assert kernels <= set(loaded), kernels - set(loaded)
+    assert not {k for k in called if loaded[k] == 0}

@@ -114,3 +114,12 @@ def test_the_validator_reports_mfsk_as_a_modem() -> None:
     verdict = validate_bytes(buffer.getvalue(), limits=Limits(time_budget_s=3600.0))
     found = [f for f in verdict.findings if f.evidence.get("modulation") == "MFSK"]
     assert found and found[0].code == "signal.modem"
+
+
+def test_the_ladder_reads_only_the_band_the_gate_found() -> None:
+    """MFSK16-like keying at 1,000-1,234 Hz: the ladder reads the band its lonely lines filled,
+    widened by half its width, not the whole voice channel, and still reads the keying."""
+    scanner = _scanned(keyed(16, 15.625, 15.625, 1000, 25))
+    low, high = scanner._read_band
+    assert 800 <= low <= 1000 and 1234 <= high <= 1450
+    assert len(scanner.readings()) == 1

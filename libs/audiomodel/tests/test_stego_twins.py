@@ -66,6 +66,36 @@ def test_honest_twins_are_not_flagged() -> None:
     assert 0.4 < _read(tpdf).measures()["share"] < 0.52
 
 
+def test_dither_settles_the_answer_early() -> None:
+    # per-channel TPDF parts ~43 % of the frames, over the line (0.39 n + 4,167) after ~100 k
+    # judged frames: the rest of a 10 s file is not read
+    x = _mono(seconds=10.0, seed=6)
+    rng = np.random.default_rng(7)
+    tpdf = np.stack(
+        [np.round(x + rng.random(x.size) - rng.random(x.size)) for _ in range(2)], axis=1
+    ).astype(np.int16)
+    scanner = _read(tpdf)
+    assert scanner.dead and scanner.report() == []
+    assert scanner.frames < 0.6 * len(x)
+
+
+@pytest.mark.parametrize("q", [0.0125, 0.2])
+def test_an_embedding_under_the_line_is_read_to_the_end(q: float) -> None:
+    # q = 0.2 parts 32 % of the frames (steghide near 80 % of its capacity): close under the
+    # rule's 36 %, it must never cross the stopping line
+    stereo = _per_sample(_twins(_mono(seconds=10.0, seed=8)), q, seed=9)
+    scanner = _read(stereo)
+    assert not scanner.dead and scanner.frames > 0.9 * len(stereo)
+    assert [f.code for f in scanner.report()] == ["stego.twin_channels_broken"]
+
+
+def test_one_block_reads_as_many_small_ones() -> None:
+    stereo = _per_sample(_twins(_mono(seconds=5.0, seed=10)), 0.05, seed=11)
+    whole = TwinChannelsScanner(16)
+    whole.update(stereo)  # read in chunks inside; the chunks keep the segments of the block
+    assert whole.measures() == _read(stereo).measures()
+
+
 def test_a_real_stereo_image_stops_the_reader() -> None:
     left, right = _mono(seed=4), _mono(seed=5)
     scanner = _read(np.stack([np.round(left), np.round(right)], axis=1).astype(np.int16))

@@ -1,4 +1,4 @@
-"""Keyed echoes and repeating spreading codes under a music-like signal (audiomodel.watermarks)."""
+"""Repeating spreading codes and phase coding under a music-like signal (audiomodel.watermarks)."""
 
 from __future__ import annotations
 
@@ -42,50 +42,12 @@ def music_like(seed: int, noise_level: float = 1.0) -> npt.NDArray[np.float64]:
     )
 
 
-def delayed(x: npt.NDArray[np.float64], d: int) -> npt.NDArray[np.float64]:
-    return np.concatenate([np.zeros(d), x[: x.size - d]])
-
-
-def codes(x: npt.NDArray[np.float64], *, echoes: bool = True) -> set[str]:
-    scanner = WatermarkScanner(RATE, echoes=echoes)
+def codes(x: npt.NDArray[np.float64]) -> set[str]:
+    scanner = WatermarkScanner(RATE)
     ints = np.round(x / np.abs(x).max() * 20000).astype(np.int32)
     for start in range(0, ints.size, 8192):
         scanner.update(ints[start : start + 8192])
     return {f.code for f in scanner.report()}
-
-
-def keyed(
-    x: npt.NDArray[np.float64], delays: tuple[int, int], segment: int, seed: int
-) -> npt.NDArray[np.float64]:
-    bits = np.random.default_rng(seed).integers(0, 2, x.size // segment + 1)
-    mixer = np.repeat(bits, segment)[: x.size].astype(np.float64)
-    return x + 0.4 * ((1 - mixer) * delayed(x, delays[0]) + mixer * delayed(x, delays[1]))
-
-
-def test_echo_keyed_between_two_delays_is_found() -> None:
-    x = music_like(1)
-    assert "stego.keyed_echo" in codes(keyed(x, (25, 38), 2048, 2))
-    assert "stego.keyed_echo" in codes(keyed(x, (60, 44), 4096, 3))
-
-
-def test_echoes_are_off_by_default() -> None:
-    # the validator's scanner does not read keyed echoes (an info finding that decided nothing)
-    x = keyed(music_like(1), (25, 38), 2048, 2)
-    assert "stego.keyed_echo" not in codes(x, echoes=False)
-    scanner = WatermarkScanner(RATE)
-    assert not scanner.echoes
-
-
-def test_fixed_and_sweeping_echoes_are_not_keyed() -> None:
-    x = music_like(4)
-    # a fixed reflection (a room's floor bounce) is on in every frame
-    assert not codes(x + 0.5 * delayed(x, 30))
-    # a flanger: the delay sweeps 10-60 samples and back, continuously
-    t = np.arange(x.size) / RATE
-    d = 35 + 25 * np.sin(2 * np.pi * 0.3 * t)
-    swept = x + 0.6 * np.interp(np.arange(x.size) - d, np.arange(x.size), x)
-    assert not codes(swept)
-    assert not codes(x)
 
 
 def spread(

@@ -731,25 +731,53 @@ def test_8_bit_sound_upsampled_by_repeating_each_sample_is_not_held_steps(hold: 
 
 
 @pytest.mark.parametrize(
-    ("grid", "held", "held_level_db", "sound"),
+    ("grid", "held", "held_level_db", "top_db", "sound"),
     [
-        (0.15, 0.10, -12.9, True),  # loud synths stored as 8-bit WAV (fresh good sets 14, 16, 17)
-        (0.22, 0.18, -13.2, True),
-        (0.95, 0.50, -9.6, True),  # 8-bit sound repeated twice by a rate converter (tuxok.wav)
-        (0.30, 0.90, -8.0, False),  # bytes held 4-64 samples at random: most samples held
-        (0.95, 0.50, -0.6, False),  # an ELF held two samples a byte: white held levels
-        (0.15, 0.10, 0.7, False),  # text, rarely held: white
+        (0.15, 0.10, -12.9, 0.0, True),  # loud synths stored as 8-bit WAV (fresh good 14, 16, 17)
+        (0.22, 0.18, -13.2, 0.0, True),
+        (0.95, 0.50, -9.6, 0.0, True),  # 8-bit sound repeated twice by a rate converter (tuxok)
+        (1.00, 0.18, 0.0, -9.1, True),  # a bright sound held in pairs: the top of its band empty
+        (0.30, 0.90, -8.0, 0.0, False),  # bytes held 4-64 samples at random: most samples held
+        (0.95, 0.50, -0.6, 0.0, False),  # an ELF held two samples a byte: white held levels
+        (0.95, 0.50, -0.6, -4.6, False),  # an ELF header's 16-bit fields: near white at the top
+        (0.15, 0.10, 0.7, 0.0, False),  # text, rarely held: white
     ],
 )
 def test_held_values_predicted_by_their_neighbours_are_sound_where_few_are_held_or_on_a_grid(
-    grid: float, held: float, held_level_db: float, sound: bool
+    grid: float, held: float, held_level_db: float, top_db: float, sound: bool
 ) -> None:
     m = {
         "step_grid_share": np.array([grid]),
         "held_share": np.array([held]),
         "held_level_pred_db": np.array([held_level_db]),
+        "held_top_db": np.array([top_db]),
     }
     assert bool(_held_sound(m)[0]) is sound
+
+
+@pytest.mark.parametrize("dither", [False, True])
+def test_a_bright_sound_held_in_pairs_is_not_held_steps(dither: bool) -> None:
+    """Dev good seed 53's debian_recording-0061: an 11.025 kHz effect held in pairs at 22.05
+    kHz, its energy high in its band, so the held values' differences gain nothing; but the
+    top of its band is empty, where bytes fill it. Here band noise at 0.30-0.45 of the slow
+    band's Nyquist, held in pairs, the channels a sample apart, with or without a LSB of
+    dither after the hold (flagged before the band's top was read); a file's bytes held in
+    pairs at the same rate are still held steps."""
+    slow = 11025
+    rng = np.random.default_rng(3)
+    n = slow // 2
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    band = np.arange(spectrum.size) / spectrum.size
+    spectrum[(band < 0.30) | (band > 0.45)] = 0
+    x = np.fft.irfft(spectrum, n) * np.exp(-3 * np.arange(n) / n)
+    held = np.repeat(np.round(x / np.abs(x).max() * 0.7 * 32767), 2)
+    if dither:
+        held += rng.integers(-1, 2, held.size)
+    stereo = np.stack([held, np.roll(held, 1)], axis=1) / 32768
+    assert "signal.held_steps" not in located(wav(stereo, rate=2 * slow))
+    raw = np.frombuffer(file_bytes(n), dtype=np.uint8)
+    held_bytes = (np.repeat(raw, 2).astype(np.float64) - 128) / 128
+    assert "signal.held_steps" in located(wav(held_bytes, rate=2 * slow))
 
 
 def _kick_under_hats(rate: int, seconds: float, seed: int) -> npt.NDArray[np.float64]:

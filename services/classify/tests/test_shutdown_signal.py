@@ -19,7 +19,8 @@ import pytest
 from audioval_cli.stack import wait_serving
 from audioval_localstack import free_port
 
-pytestmark = [pytest.mark.slow]
+# It starts a Ray of its own: with the other tests that start Ray (conftest.py), one at a time.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
 
 
 def descendants(root: int) -> set[tuple[int, str]]:

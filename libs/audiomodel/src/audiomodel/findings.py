@@ -236,13 +236,6 @@ CODES: dict[str, tuple[Severity, str]] = {
         "neighbours predict, as the value exchanges of histogram-preserving embedding "
         "(steghide) leave them.",
     ),
-    "stego.keyed_echo": (
-        Severity.INFO,
-        "Two or more short echo delays are on in turn through the track, never together and "
-        "never between: echo hiding's keyer (a room or effect keeps its delays or sweeps them). "
-        "Reported, not decisive: held-out and blind good files read it too (FINDINGS.md); "
-        "off in the validator (read only by WatermarkScanner(echoes=True)).",
-    ),
     "stego.phase_coding": (
         Severity.SUSPICIOUS,
         "Most bins of the track's opening segment have a phase of exactly +-pi/2: phase coding "

@@ -88,6 +88,9 @@ GATE_MIN_FRAMES = 6
 # the ladder reads the windows that passed and half a window either side (a transmission's start
 # or end outside a window that passed; 4 s lost Contestia 16/1000 alone, 30 s at a share of 0.44)
 GATE_PAD_S = 8.0
+# ... and only the bands that passed, widened by half their width (at least this much) either
+# side: a signal's rarely used tones may lie outside the band its lonely lines filled
+GATE_BAND_MARGIN_HZ = 100.0
 
 
 class _GateRows(NamedTuple):
@@ -157,6 +160,7 @@ class MfskScanner:
         self._previous_rows: _GateRows | None = None
         self._read_until = 0  # low-rate samples the ladder has read (or passed over) up to
         self._read_ahead = 0  # ... and up to where it reads the next batch (a window's pad)
+        self._read_band = BAND_HZ  # ... and the band (Hz) it reads there
         self.seconds_seen = 0.0  # batches looked at and read in full (benches)
         self.seconds_read = 0.0
 
@@ -184,21 +188,29 @@ class MfskScanner:
         self.seconds_seen += size / self.rate
         pad = round(GATE_PAD_S * self.low_rate)
         if passed is not None:
-            first, last = passed[0] - pad, passed[1] + pad
+            first, last = passed[0][0] - pad, passed[0][1] + pad
+            band = passed[1]
+            if self._read_ahead > start:  # the previous pass's pad: its band too
+                band = (min(band[0], self._read_band[0]), max(band[1], self._read_band[1]))
             if self._previous is not None and first < start:
-                self._read([*self._previous[0], *blocks], self._previous[1], first, last)
+                self._read([*self._previous[0], *blocks], self._previous[1], first, last, band)
             else:
-                self._read(blocks, start, first, last)
-            self._read_ahead = last
+                self._read(blocks, start, first, last, band)
+            self._read_ahead, self._read_band = last, passed[1]
         elif self._read_ahead > start:
-            self._read(blocks, start, start, self._read_ahead)
+            self._read(blocks, start, start, self._read_ahead, self._read_band)
         self._previous = (blocks, start)
 
     def _read(
-        self, blocks: list[npt.NDArray[np.number]], start: int, first: int, last: int
+        self,
+        blocks: list[npt.NDArray[np.number]],
+        start: int,
+        first: int,
+        last: int,
+        band: tuple[float, float] = BAND_HZ,
     ) -> None:
         """The ladder over low-rate samples ``first`` to ``last`` of ``blocks`` (which start at
-        low-rate sample ``start``), less what it has read already."""
+        low-rate sample ``start``), less what it has read already, in ``band`` (Hz)."""
         first = max(first, start, self._read_until)
         x = np.concatenate(blocks)[(first - start) * self.step : (last - start) * self.step]
         if x.size < self.step * self.sizes[0]:
@@ -209,7 +221,7 @@ class MfskScanner:
         usable = x.size - x.size % self.step
         low = x[:usable].reshape(-1, self.step).mean(axis=1) if self.step > 1 else x
         for size in self.sizes:
-            self._track(size, low, first)
+            self._track(size, low, first, band)
 
     def _gate_frames(
         self, blocks: list[npt.NDArray[np.number]], total: int
@@ -284,9 +296,10 @@ class MfskScanner:
         sample = start + np.arange(k.size, dtype=np.int64) * self.gate_hop
         return _GateRows(k.astype(np.int64), lonely, sample)
 
-    def _gate_passes(self, rows: _GateRows) -> tuple[int, int] | None:
+    def _gate_passes(self, rows: _GateRows) -> tuple[tuple[int, int], tuple[float, float]] | None:
         """The low-rate samples spanned by the windows of 16 s (of this batch's gate frames
-        and the previous batch's) that pass, or None."""
+        and the previous batch's) that pass, and the band (Hz) holding every band that passed
+        them, widened by GATE_BAND_MARGIN_HZ or half its width either side; or None."""
         k, lonely, at = rows
         if self._previous_rows is not None:
             k = np.concatenate([self._previous_rows.k, k])
@@ -302,6 +315,7 @@ class MfskScanner:
         window = max(8, round(GATE_WINDOW_S / GATE_HOP_S))
         starts = range(0, max(1, k.size - window + 1), max(1, window // 4))
         span: tuple[int, int] | None = None
+        low, high = edges.size, 0  # gate bins
         for first in sorted({*starts, max(0, k.size - window)}):
             kk = k[first : first + window][lonely[first : first + window]]
             need = max(GATE_MIN_FRAMES, GATE_SHARE * min(window, k.size))
@@ -309,34 +323,54 @@ class MfskScanner:
                 continue
             counts = np.bincount(kk, minlength=self.gate_size // 2 + 1)
             cums = np.concatenate([[0], np.cumsum(counts)])
-            if int((cums[tops] - cums[edges]).max()) >= need:
+            full = np.flatnonzero(cums[tops] - cums[edges] >= need)
+            if full.size:
                 end = int(at[min(first + window, k.size) - 1]) + self.gate_size
                 span = (int(at[first]) if span is None else span[0], end)
-        return span
+                # the lonely lines in the bands that passed
+                kk = kk[(kk >= edges[full[0]]) & (kk < tops[full[-1]])]
+                low, high = min(low, int(kk.min())), max(high, int(kk.max()) + 1)
+        if span is None:
+            return None
+        hz = self.low_rate / self.gate_size
+        margin = max(GATE_BAND_MARGIN_HZ, 0.5 * (high - low) * hz)
+        return span, (low * hz - margin, high * hz + margin)
 
-    def _track(self, size: int, x: npt.NDArray[np.float32], start: int) -> None:
+    def _track(
+        self,
+        size: int,
+        x: npt.NDArray[np.float32],
+        start: int,
+        within: tuple[float, float] = BAND_HZ,
+    ) -> None:
         hop = size // HOP_DIVISOR
         if x.size < size + 2 * hop:
             return
-        lo = max(1, round(BAND_HZ[0] * size / self.low_rate))
-        hi = min(size // 2 - 1, round(BAND_HZ[1] * size / self.low_rate))
+        lo = max(1, round(max(BAND_HZ[0], within[0]) * size / self.low_rate))
+        hi = min(size // 2 - 1, round(min(BAND_HZ[1], within[1]) * size / self.low_rate))
+        if hi <= lo:
+            return
         frames = sliding_window_view(x, size)[::hop] * self.windows[size]
         spectra = scipy.fft.rfft(frames, axis=1)  # single precision, ~4x numpy's on rows
-        power = spectra.real**2 + spectra.imag**2
-        # the mean of the bins around each one (a box over 2 x CONTEXT_BINS + 1 bins)
+        # the power of the bins read and of the bins around them (the spectrum's edge bins
+        # repeated past its ends, as a box over 2 x CONTEXT_BINS + 1 bins needs)
+        a, b = max(0, lo - CONTEXT_BINS - 1), min(spectra.shape[1], hi + CONTEXT_BINS)
+        near = spectra[:, a:b]
+        power = near.real**2 + near.imag**2
         width = 2 * CONTEXT_BINS + 1
-        padded = np.pad(power, ((0, 0), (CONTEXT_BINS + 1, CONTEXT_BINS)), mode="edge")
+        before, after = CONTEXT_BINS + 1 - (lo - a), CONTEXT_BINS - (b - hi)
+        padded = np.pad(power, ((0, 0), (max(0, before), max(0, after))), mode="edge")
         cums = np.cumsum(padded, axis=1)
-        context = (cums[:, width:] - cums[:, :-width]) / width
-        band = power[:, lo:hi]
+        context = (cums[:, width:] - cums[:, :-width]) / width  # bins lo..hi
+        band = power[:, lo - a : hi - a]
         # narrow lines: bins standing far over the bins around them ...
-        line = band >= MIN_PROMINENCE * (context[:, lo:hi] + 1e-20)
+        line = band >= MIN_PROMINENCE * (context[:, : hi - lo] + 1e-20)
         # ... and of them, the one highest over its own bin's usual level (the median over the
         # batch): music's held harmonics sit at their usual level, a keyed tone comes and goes
         usual = np.median(band[::HOP_DIVISOR], axis=0) + 1e-20  # frames that do not overlap
         k = lo + np.where(line, band / usual, 0.0).argmax(axis=1)
         rows = np.arange(power.shape[0])
-        ok = line[rows, k - lo] & (power[rows, k] > 0)
+        ok = line[rows, k - lo] & (band[rows, k - lo] > 0)
         here = spectra[rows[:-1], k[:-1]]
         there = spectra[rows[1:], k[:-1]]
         advance = np.angle(there * np.conj(here)) - 2 * np.pi * k[:-1] * hop / size
@@ -497,14 +531,14 @@ def _grid(value: Floats, steps: Floats, bin_hz: float) -> tuple[float, float]:
     # coarse: steps of 1 % over a few hundred holds (bounded time on long tracks)
     candidates = np.exp(np.arange(math.log(lo), math.log(hi), 0.01))
     sample = value[:: max(1, value.size // 300)]
-    coherence = np.abs(np.exp(2j * np.pi * sample[None, :] / candidates[:, None]).mean(axis=1))
+    coherence = _coherence(sample, candidates)
     best = float(coherence.max())
     good = np.flatnonzero(coherence >= best - 0.05)
     i = int(good.max())
     # refined around it over more holds
     fine = candidates[i] * np.linspace(0.985, 1.015, 61)
     sample = value[:2000]
-    near = np.abs(np.exp(2j * np.pi * sample[None, :] / fine[:, None]).mean(axis=1))
+    near = _coherence(sample, fine)
     j = int(near.argmax())
     return float(fine[j]), float(near[j])
 
@@ -522,16 +556,26 @@ def _clock(times: Floats, frame_s: float) -> tuple[float, float]:
         if base < 0.4 * frame_s:
             continue
         periods = base * np.linspace(0.8, 1.25, 451)
-        coherence = np.abs(np.exp(2j * np.pi * t[None, :] / periods[:, None]).mean(axis=1))
+        coherence = _coherence(t, periods)
         i = int(coherence.argmax())
         if coherence[i] > best[1] + 0.1 or (best[0] == 0.0 and coherence[i] > 0):
             best = (float(periods[i]), float(coherence[i]))
     if best[0] == 0.0:
         return best
     periods = best[0] * np.linspace(0.995, 1.005, 101)
-    coherence = np.abs(np.exp(2j * np.pi * t[None, :] / periods[:, None]).mean(axis=1))
+    coherence = _coherence(t, periods)
     i = int(coherence.argmax())
     return float(periods[i]), float(coherence[i])
+
+
+def _coherence(values: Floats, periods: Floats) -> Floats:
+    """The phase coherence of ``values`` to each of ``periods``: |mean exp(2 pi i v / p)|
+    (as whole turns dropped before the cosine and sine: the same to ~1e-15, ~1.7x quicker)."""
+    turns = values[None, :] / periods[:, None]
+    turns -= np.round(turns)
+    turns *= 2 * np.pi
+    coherence: Floats = np.hypot(np.cos(turns).mean(axis=1), np.sin(turns).mean(axis=1))
+    return coherence
 
 
 def _finding(r: Reading) -> Finding:

@@ -43,10 +43,13 @@ tells such a file apart. Lossy files are not read (a codec rewrites both places)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Required, TypedDict, cast
+
 import numpy as np
 import numpy.typing as npt
 
-from audiomodel.findings import Finding, Severity, finding
+from audiomodel.findings import EvidenceValue, Finding, Severity, finding
 from audiomodel.payload import dangerous_payload
 
 __all__ = [
@@ -159,11 +162,11 @@ def _short_zeros(
     words scattered among its others (ELF sides: 8-31%). A mix of centred and panned voices has
     an exact-zero side wherever only the centred ones sound: stretches of a beat, hundreds of
     samples (1-4% of a drum machine's loud samples fall in short runs)."""
-    starts, stops = _runs_of(zero)
+    starts, stops = runs_of(zero)
     short = (stops - starts) <= SIDE_SHORT_RUN
     if np.count_nonzero(short) < SIDE_MIN_ZERO_RUNS:
         return False
-    in_short = _covered(zero.size, starts[short], stops[short])
+    in_short = covered(zero.size, starts[short], stops[short])
     base = int(np.count_nonzero(within)) if within is not None else zero.size
     hits = int(np.count_nonzero(in_short & within if within is not None else in_short))
     return hits >= max(SIDE_MIN_ZERO_SHARE, bell) * max(base, 1)
@@ -189,18 +192,18 @@ def _centred_stretches(side: npt.NDArray[np.int64], unit: float) -> npt.NDArray[
     """Samples in stretches of ``SIDE_CENTRED_RUN`` or more whose side stays within dither's
     +-``SIDE_CENTRED_STEPS`` of its own smallest step: a centred voice sounding alone, or a
     coarse sample's decayed tail (see the constants)."""
-    starts, stops = _runs_of(np.abs(side) <= SIDE_CENTRED_STEPS * unit)
+    starts, stops = runs_of(np.abs(side) <= SIDE_CENTRED_STEPS * unit)
     long = (stops - starts) >= SIDE_CENTRED_RUN
-    return _covered(side.size, starts[long], stops[long])
+    return covered(side.size, starts[long], stops[long])
 
 
-def _runs_of(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+def runs_of(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """(starts, stops) of the runs of True in ``mask``, stops exclusive."""
     edges = np.diff(np.concatenate([[0], mask.view(np.int8), [0]]))
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-def _covered(
+def covered(
     size: int, starts: npt.NDArray[np.intp], stops: npt.NDArray[np.intp]
 ) -> npt.NDArray[np.bool_]:
     """The samples of ``size`` inside any of the runs ``starts``-``stops`` (stops exclusive)."""
@@ -213,7 +216,7 @@ def _covered(
 
 def _decayed_zeros(side: npt.NDArray[np.int64], zero: npt.NDArray[np.bool_], unit: float) -> bool:
     """Most short runs of ``zero`` are approached by a decaying tail (see SIDE_TAIL_SHARE)."""
-    starts, stops = _runs_of(zero)
+    starts, stops = runs_of(zero)
     keep = ((stops - starts) <= SIDE_SHORT_RUN) & (starts >= 2)
     starts = starts[keep]
     if not starts.size:
@@ -290,6 +293,42 @@ def stored_steps(stored: npt.NDArray[np.integer], bits: int) -> npt.NDArray[np.i
     return stored.astype(np.int64) >> _shift(stored, bits)
 
 
+class SideChannelEvidence(TypedDict, total=False):
+    """What ``stego.side_channel_data`` reports; the carved file's keys only where one was."""
+
+    seconds: Required[int]  # seconds flagged
+    of_seconds: Required[int]  # seconds read
+    first_s: Required[float]
+    last_s: Required[float]
+    signs: Required[dict[str, int]]  # each sign read: the flagged seconds that showed it
+    carved_kind: str
+    carved_name: str
+    carved_offset: int
+
+
+class QuietCodesEvidence(TypedDict, total=False):
+    """What ``stego.quiet_codes`` reports; the span only where a window was flagged, the carved
+    file's keys only where one was."""
+
+    data_like_s: Required[float]  # seconds of the quiet windows flagged
+    quiet_windows: Required[int]
+    signs: Required[dict[str, int]]  # each sign read: the flagged windows that showed it
+    first_s: float
+    last_s: float
+    carved_kind: str
+    carved_name: str
+    carved_offset: int
+    lane: str  # where the carved bytes were read ("low byte", ...)
+
+
+def _finding(code: str, message: str, evidence: Mapping[str, object], *, carved: bool) -> Finding:
+    """The finding, malicious where a dangerous file was carved (its code's default severity
+    otherwise). ``signs`` is a mapping, which JSON and the API's Struct carry but
+    ``EvidenceValue`` (scalars) does not name: hence the cast."""
+    severity = Severity.MALICIOUS if carved else None
+    return finding(code, message + ".", severity, **cast("dict[str, EvidenceValue]", evidence))
+
+
 class SideChannelScanner:
     """``update(stored)`` with each block of a 2-channel integer PCM track's stored values,
     then ``report()`` (see the module's docstring)."""
@@ -357,7 +396,7 @@ class SideChannelScanner:
             f"The side channel (L - R) is white and shaped as a file's words, not as noise drawn "
             f"per channel, in {len(self.flagged)} of {self.windows} seconds"
         )
-        evidence: dict[str, object] = {
+        evidence: SideChannelEvidence = {
             "seconds": len(self.flagged),
             "of_seconds": self.windows,
             "first_s": seconds[0],
@@ -365,16 +404,11 @@ class SideChannelScanner:
             "signs": counts,
         }
         if kind:
-            evidence.update(carved_kind=kind, carved_name=name, carved_offset=offset)
-            return [
-                finding(
-                    "stego.side_channel_data",
-                    message + f"; read back as bytes it holds a {name} ({kind}).",
-                    Severity.MALICIOUS,
-                    **evidence,  # type: ignore[arg-type]
-                )
-            ]
-        return [finding("stego.side_channel_data", message + ".", **evidence)]  # type: ignore[arg-type]
+            evidence["carved_kind"] = kind
+            evidence["carved_name"] = name
+            evidence["carved_offset"] = offset
+            message += f"; read back as bytes it holds a {name} ({kind})"
+        return [_finding("stego.side_channel_data", message, evidence, carved=bool(kind))]
 
 
 def gap_window_signs(v: npt.NDArray[np.int64]) -> list[str]:
@@ -571,25 +605,22 @@ class QuietCodesScanner:
         data_seconds = self.flagged * GAP_WINDOW / self.rate
         if not kind and data_seconds < GAP_MIN_SECONDS:
             return []
-        evidence: dict[str, object] = {
+        evidence: QuietCodesEvidence = {
             "data_like_s": round(data_seconds, 2),
             "quiet_windows": self.quiet_windows,
             "signs": self.signs,
         }
         if self.first_s is not None:
-            evidence.update(first_s=round(self.first_s, 2), last_s=round(self.last_s, 2))
+            evidence["first_s"] = round(self.first_s, 2)
+            evidence["last_s"] = round(self.last_s, 2)
         message = (
             f"Quiet passages ({data_seconds:.2f} s of them) hold codes, not a noise floor: "
             "values with holes between them or spread flat, as bits or bytes written there"
         )
         if kind:
-            evidence.update(carved_kind=kind, carved_name=name, carved_offset=offset, lane=lane)
-            return [
-                finding(
-                    "stego.quiet_codes",
-                    message + f"; read back as {lane} they hold a {name} ({kind}).",
-                    Severity.MALICIOUS,
-                    **evidence,  # type: ignore[arg-type]
-                )
-            ]
-        return [finding("stego.quiet_codes", message + ".", **evidence)]  # type: ignore[arg-type]
+            evidence["carved_kind"] = kind
+            evidence["carved_name"] = name
+            evidence["carved_offset"] = offset
+            evidence["lane"] = lane
+            message += f"; read back as {lane} they hold a {name} ({kind})"
+        return [_finding("stego.quiet_codes", message, evidence, carved=bool(kind))]

@@ -46,6 +46,7 @@ import numpy.typing as npt
 import scipy.fft
 
 from audiomodel.findings import Finding, Severity, finding
+from audiomodel.note_runs import NoteRuns
 from audiomodel.payload import confirm_signature, find_signatures
 from audiomodel.sample_kernels import (
     count_values,
@@ -372,6 +373,7 @@ class SignalAnalyzer:
         # measured on their 16-bit rendering.
         self.level_bits = min(bits_per_sample or 16, 16)
         self._hist = np.zeros(65536, dtype=np.intp)
+        self._notes = NoteRuns(sample_rate)  # a square synth's notes (audiomodel.note_runs)
         self._used_bins = np.zeros(0, dtype=np.intp)
         self._used_at = -1  # the sample count ``_used_bins`` was found at
         # Where count_values writes the positions of a block's repeats and zeros (reused).
@@ -480,6 +482,7 @@ class SignalAnalyzer:
 
         if summed is None:
             summed = channel_sum(ints)
+        self._notes.update(summed)
         # The level as floats, written where the windows join it to their carry (an array kept
         # from block to block; every measure that keeps some of it copies that part).
         level = self._windows.level_slot(summed.size)
@@ -1414,7 +1417,13 @@ class SignalAnalyzer:
         # A few values within two steps of the stored resolution around zero are its lowest
         # codes (a quiet 8-bit master: its step is -48 dBFS), not a constant, ramp or square.
         lowest_codes = distinct >= 2 and peak_lsb <= 2 * step
-        few_values = distinct <= 4 and not lowest_codes and not self._square_wave(f)
+        # ... nor a square synth's notes: half periods repeating for ticks (note_runs).
+        few_values = (
+            distinct <= 4
+            and not lowest_codes
+            and not self._square_wave(f)
+            and not self._notes.notes()
+        )
         if few_values or f["ramp_ratio"] > 0.5:
             out.append(
                 finding(

@@ -1,22 +1,9 @@
-"""Watermark-style data hiding under real music: keyed echoes and repeating spreading codes.
+"""Watermark-style data hiding under real music: repeating spreading codes and phase coding.
 
 Both hide bits in a real track without changing how it sounds much, so nothing the sample-level
 readers measure moves. What they cannot hide is the keyer's own regularity, which no room,
 effect, instrument or noise source has.
 
-- **Keyed echoes** (echo hiding, Gruhl et al.: per segment an echo at one of two, or M, small
-  delays by the segment's bits). An echo at d samples ripples the log spectrum with a period of
-  1/d, so the real cepstrum of a frame peaks at lag d. A room's reflections, a slap-back, a comb
-  or reverb hold their delays fixed for the whole track (a lag that is on in every frame, or
-  whose on-frames do not exclude another's); a chorus, flanger or phaser sweeps its delay
-  continuously (the peak walks through the lags between its extremes). A keyer's delays are on
-  in turn: two (or more) lags that each carry a good share of the frames, almost never in the
-  same frame, with nothing on at the lags between them (a jump, not a sweep). A pitched note
-  also peaks the cepstrum at its period, and an arpeggio switches periods on a tick; but a
-  harmonic tone's cepstrum peaks again at twice the period with the same sign (its spectrum is
-  a comb of lines), where an echo's second rahmonic is negative (log(1 + a z^-d) = a z^-d -
-  a^2 z^-2d / 2 + ...), whatever the sign of a. Read only with ``WatermarkScanner(echoes=True)``:
-  off in the validator since its finding was demoted to info (FINDINGS.md, session 18).
 - **Repeating spreading codes** (DSSS: each bit times a pseudo-noise code of P chips, under the
   music). Whitened (each window's spectrum divided by its smoothed envelope), the music's
   residual decorrelates within a few samples, and the code repeats every P samples: the
@@ -26,12 +13,18 @@ effect, instrument or noise source has.
   its period too, but always with the same sign: a waveform that repeats is the same waveform.
   A code that never repeats (a keyed generator with a long period) leaves no such trace: this
   module does not see it.
+- **Phase coding** (the opening segment's phases set to +-pi/2 by the bits): see
+  :func:`phase_stats`.
+
+A keyed-echo reader (echo hiding's delays on in turn, read from frames' cepstra) was here until
+session 20: off in the validator since session 18 and info since session 17 (a square-wave test
+signal and a telephone rendition read as keyed), it was removed (FINDINGS.md, session 20); git
+holds it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -41,12 +34,9 @@ from audiomodel.findings import Finding, Severity, finding
 from audiomodel.payload import dangerous_payload
 
 __all__ = [
-    "EchoStats",
     "PhaseStats",
     "SpreadStats",
     "WatermarkScanner",
-    "echo_stats",
-    "keyed_echo",
     "local_correlation",
     "pattern_coherence",
     "phase_stats",
@@ -56,30 +46,9 @@ __all__ = [
 
 Float = npt.NDArray[np.float64]
 
-# -- keyed echoes ---------------------------------------------------------------------------
-FRAME_SECONDS = 0.023  # a frame: 1,024 samples at 44.1 kHz (the power of two nearest)
-MIN_DELAY_S = 0.00045  # 20 samples at 44.1 kHz: below, the spectral envelope's cepstrum (speech
-# and some music put exclusive spikes of their own at 0.3-0.6 ms: dev speech at 14-26 samples)
-MAX_DELAY_S = 0.005  # 5 ms: echo hiding's delays are 0.5-3 ms (beyond, a heard echo)
-ON_Z = 4.0  # a lag is "on" in a frame at this many robust sigmas of the frame's cepstrum
-STRIDE_SECONDS = 1.5  # a stretch for each reader every 1.5 s from the start (~18 s read)
-MIN_ECHO_FRAMES = 64  # 1.5 s of frames at least
-ECHO_RUNS, RUN_FRAMES = 8, 32  # the frames read: 8 runs of 32 (~5.9 s at 44.1 kHz)
-# A keyer's lags (measured: echo hiding at 22-130 samples, alpha 0.3-0.5, segments 2,048-8,192,
-# MP3 192 kb/s: each on in 0.17-0.8 of the frames, together 0.6-0.97, overlap 0.00-0.04, the
-# lags between 0.00-0.03; honest: a chiptune's arpeggio 0.30-0.54 overlap and 0.16-0.42 between,
-# fixed reflections and rooms overlap ~1):
-MIN_LAG_SHARE = 0.08
-CANDIDATE_LAGS = 16  # the lags on most often, tried in pairs
-MIN_KEYED_COVER = 0.5
-MAX_OVERLAP = 0.15
-MAX_BETWEEN = 0.2
-MIN_SWITCHES = 4  # the keyed lags take turns in the frames read (a splice of two rooms: once)
-# An echo's second rahmonic is negative (log(1 + a z^-d) = a z^-d - a^2 z^-2d / 2 ...; measured
-# -0.07 to -0.24 of the spike's height), a harmonic tone's positive (a chiptune's 0.12-0.52)
-MAX_RAHMONIC = -0.03
 # -- spreading codes ------------------------------------------------------------------------
 SPREAD_WINDOW = 8192
+STRIDE_SECONDS = 1.5  # a window every 1.5 s from the start (~12 s read)
 MIN_PERIOD = 16
 MAX_SPREAD_WINDOWS = 8
 MIN_CODE_STRENGTH = 50.0  # keyed correlation power at the period against the lags' median
@@ -106,7 +75,9 @@ MIN_CODE_MINORITY = 0.1
 # random-bit 819-chip code read 0.80); a synth's note period is rarely beyond that.
 MAX_PATTERN_COHERENCE = 0.7
 MIN_PATTERN_MULTIPLES = 6
-MIN_CODE_WINDOWS = 5  # ~7.5 s of track
+# Full windows a code needs (~7.5 s of track): fewer decide nothing and are not whitened at
+# all. A code's sign is read from window to window, so this can never be below 2.
+MIN_CODE_WINDOWS = 5
 # keyed power at the period against 4-6 lags off: codes 11-80 (chips of 1-3 samples, MP3 192k
 # included), a synth's harmonic note at 96 kHz (own good set, seed 27) ~1
 MIN_CODE_SHARPNESS = 4.0
@@ -136,120 +107,12 @@ MAX_CONCENTRATION = 0.75
 ENVELOPE_BINS = 32  # the whitening's smoothing of the power spectrum, in bins
 
 
-def _frame_size(rate: int) -> int:
-    return int(2 ** round(np.log2(max(rate * FRAME_SECONDS, 64))))
-
-
-@cache
-def _hann(size: int) -> npt.NDArray[np.float32]:
-    return np.hanning(size).astype(np.float32)
-
-
-def cepstra(frames: npt.NDArray[np.floating]) -> Float:
-    """The real cepstrum of each frame (rows), Hann-windowed."""
-    window = _hann(frames.shape[1])
-    spectra = scipy.fft.rfft(frames * window, axis=1)  # single precision: enough for a log
-    power = spectra.real**2 + spectra.imag**2
-    floor = power.mean(axis=1, keepdims=True) * 1e-6 + 1e-12
-    return np.asarray(scipy.fft.irfft(np.log(power + floor), axis=1))
-
-
-@dataclass
-class EchoStats:
-    """The best pair of keyed lags and what tells a keyer from a room or an effect."""
-
-    frames: int = 0
-    lags: tuple[int, ...] = ()  # the keyed lags (two or more)
-    shares: tuple[float, ...] = ()  # share of frames each is on in
-    coverage: float = 0.0  # share of frames one of them is on in
-    overlap: float = 0.0  # P(both on) / (P(a) P(b)) for the best pair: 0 exclusive, 1 independent
-    between: float = 0.0  # the busiest lag strictly between them, against the pair's lesser share
-    rahmonic: float = 0.0  # greatest of the lags' mean cepstrum at 2d / mean spike height
-    height_cv: float = 0.0  # spread of the spike's height over its frames / its mean
-    switches: int = 0  # changes of the keyed lag from one keyed frame to the next
-    symbols: npt.NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
-
-
-def echo_stats(c: Float, rate: int) -> EchoStats:
-    """Read keyed lags from ``c`` (frames, cepstrum): the set of lags that are on in turn."""
-    stats = EchoStats(frames=c.shape[0])
-    low = max(8, int(MIN_DELAY_S * rate))
-    high = min(max(low + 8, int(MAX_DELAY_S * rate)), c.shape[1] // 4)
-    if c.shape[0] < MIN_ECHO_FRAMES or high <= low + 8:
-        return stats
-    # a spike at one lag over the cepstrum's slow trend there (the spectral envelope's and a
-    # broad pitch peak's): the lag against the mean of its neighbours two and three lags off
-    lags = np.arange(low, high + 1)
-    trend = 0.25 * (c[:, lags - 3] + c[:, lags - 2] + c[:, lags + 2] + c[:, lags + 3])
-    part = c[:, lags] - trend
-    mad = np.mean(np.abs(part), axis=1) * 1.2533  # a Gaussian's sigma from its mean |x|
-    on = np.abs(part) >= ON_Z * (mad[:, None] + 1e-12)
-    share = on.mean(axis=0)
-    order = [int(k) for k in np.argsort(share)[::-1][:CANDIDATE_LAGS] if share[k] >= MIN_LAG_SHARE]
-
-    def overlap_of(a: int, b: int) -> float:
-        both = float(np.mean(on[:, a] & on[:, b]))
-        return both / max(float(share[a] * share[b]), 1e-9)
-
-    best: tuple[float, int, int] | None = None
-    for i, a in enumerate(order):
-        for b in order[i + 1 :]:
-            if abs(a - b) <= 3:
-                continue
-            cover = float(np.mean(on[:, a] | on[:, b]))
-            score = cover * (1.0 - min(overlap_of(a, b), 1.0))
-            if best is None or score > best[0]:
-                best = (score, a, b)
-    if best is None:
-        return stats
-    keyed = [best[1], best[2]]
-    # an M-ary keyer's further lags: on where none of the others is
-    for k in order:
-        if all(abs(k - j) > 3 and overlap_of(k, j) <= MAX_OVERLAP for j in keyed):
-            keyed.append(k)
-    keyed.sort()
-    union = np.any(on[:, keyed], axis=1)
-    overlap = max(overlap_of(a, b) for i, a in enumerate(keyed) for b in keyed[i + 1 :])
-    # lags between that are on where none of the keyed lags is (a sweep passes through them;
-    # a kernel's own second tap, as a bipolar echo's, is on with its first)
-    inside = np.zeros(share.size, dtype=bool)
-    inside[keyed[0] + 3 : keyed[-1] - 2] = True
-    for k in keyed:
-        inside[max(k - 3, 0) : k + 4] = False
-    inner = (on[:, inside] & ~union[:, None]).mean(axis=0)
-    lesser = min(float(share[k]) for k in keyed)
-    between = float(inner.max()) / max(lesser, 1e-9) if inner.size else 0.0
-    rahmonic, spread = [], []
-    for k in keyed:
-        rows = on[:, k]
-        heights = np.abs(part[rows, k])
-        spread.append(float(np.std(heights) / max(float(np.mean(heights)), 1e-12)))
-        d = low + k
-        rahmonic.append(float(np.mean(c[rows, 2 * d]) / max(float(np.mean(heights)), 1e-12)))
-    alone = on[:, keyed].sum(axis=1) == 1
-    symbols = np.argmax(on[alone][:, keyed], axis=1)
-    stats.lags = tuple(low + k for k in keyed)
-    stats.shares = tuple(float(share[k]) for k in keyed)
-    stats.coverage = float(union.mean())
-    stats.overlap = overlap
-    stats.between = between
-    stats.rahmonic = max(rahmonic)
-    stats.height_cv = max(spread)
-    stats.switches = int(np.count_nonzero(np.diff(symbols))) if symbols.size > 1 else 0
-    stats.symbols = symbols
-    return stats
-
-
-def keyed_echo(stats: EchoStats) -> bool:
-    """Two or more echo delays on in turn, covering most of the track: a keyer, not a room."""
-    return (
-        len(stats.lags) >= 2
-        and stats.coverage >= MIN_KEYED_COVER
-        and stats.overlap <= MAX_OVERLAP
-        and stats.between <= MAX_BETWEEN
-        and stats.switches >= MIN_SWITCHES
-        and stats.rahmonic <= MAX_RAHMONIC
-    )
+def _window_offset(rate: int) -> int:
+    """How far into each stride its spreading window starts: the length of the keyed-echo
+    reader's run of 32 frames of ~23 ms (a power of two) that went ahead of it until session 20.
+    Kept, so that the windows read the same samples as before (moving them would move what
+    ``stego.spread_code`` reads)."""
+    return 32 * int(2 ** round(np.log2(max(rate * 0.023, 64))))
 
 
 # -- spreading codes -------------------------------------------------------------------------
@@ -494,26 +357,17 @@ def phase_stats(head: npt.NDArray[np.floating]) -> PhaseStats:
 
 class WatermarkScanner:
     """Keeps short stretches of the mono level at a steady stride through the track's first
-    MAX_KEPT_SECONDS (ECHO_RUNS runs of RUN_FRAMES frames for the echoes when ``echoes`` is on,
-    MAX_SPREAD_WINDOWS windows for the codes, the opening for phase coding) and reads them at
-    the report.
-    An echo keyer or a spreading code runs through the whole track, so a sample of it is enough."""
+    MAX_SPREAD_WINDOWS strides (a window each for the codes) and its opening (for phase coding),
+    and reads them at the report. A spreading code runs through the whole track, so a sample of
+    it is enough."""
 
-    def __init__(self, sample_rate: int, *, echoes: bool = False) -> None:
+    def __init__(self, sample_rate: int) -> None:
         self.rate = sample_rate
-        self.frame = _frame_size(sample_rate)
-        # Keyed echoes are read only on request (``echoes=True``; the validator does not): the
-        # reader false-flagged a square wave and a telephone rendition and was demoted to info,
-        # so its cepstra (~half this scanner's cost on a clip) bought a finding that decided
-        # nothing. The code stays, tested, for research on a sharper test (FINDINGS.md).
-        self.echoes = echoes
-        run = RUN_FRAMES * self.frame
-        stride = max(run + SPREAD_WINDOW, int(STRIDE_SECONDS * sample_rate))
-        # (start, length) of each stretch kept, in stream order; the echo runs are kept empty
-        # (length 0) when echoes are off, so the spans' places and strides do not move
-        self._spans = [(k * stride, run if echoes else 0) for k in range(ECHO_RUNS)]
-        self._spans += [(k * stride + run, SPREAD_WINDOW) for k in range(MAX_SPREAD_WINDOWS)]
-        self._spans.append((0, PHASE_LENGTHS[-1]))  # the opening, for phase coding
+        offset = _window_offset(sample_rate)
+        stride = max(offset + SPREAD_WINDOW, int(STRIDE_SECONDS * sample_rate))
+        # (start, length) of each stretch kept, in stream order: the windows, then the opening
+        self._spans = [(k * stride + offset, SPREAD_WINDOW) for k in range(MAX_SPREAD_WINDOWS)]
+        self._spans.append((0, PHASE_LENGTHS[-1]))
         self._kept: dict[int, list[npt.NDArray[np.float32]]] = {}
         self._position = 0
 
@@ -535,59 +389,32 @@ class WatermarkScanner:
             else (parts[0] if parts else np.zeros(0, np.float32))
         )
 
-    def stats(self) -> tuple[EchoStats, SpreadStats]:
-        echo = EchoStats()
-        if self.echoes:
-            runs = [self._span(i) for i in range(ECHO_RUNS)]
-            frames = [r[: r.size // self.frame * self.frame].reshape(-1, self.frame) for r in runs]
-            stacked = np.concatenate(frames) if frames else np.zeros((0, self.frame), np.float32)
-            if stacked.shape[0] >= MIN_ECHO_FRAMES:
-                echo = echo_stats(cepstra(stacked), self.rate)
-        windows = [self._span(ECHO_RUNS + k) for k in range(MAX_SPREAD_WINDOWS)]
+    def stats(self) -> SpreadStats:
+        windows = [self._span(k) for k in range(MAX_SPREAD_WINDOWS)]
         full = [w for w in windows if w.size == SPREAD_WINDOW]
         spread = SpreadStats()
-        # fewer windows than a code needs (MIN_CODE_WINDOWS, ~7 s of track) decide nothing:
-        # a short clip's are not whitened at all (SpreadStats() then, as for no windows)
-        if len(full) >= max(2, MIN_CODE_WINDOWS):
+        # fewer windows than a code needs decide nothing: a short clip's are not whitened at
+        # all (SpreadStats() then, as for no windows)
+        if len(full) >= MIN_CODE_WINDOWS:
             stacked = np.stack(full)
             spread = spread_stats(whitened_acf(stacked))
             if spreading_code(spread, SPREAD_WINDOW // 2):  # only then: the windows again
                 spread.persistence, spread.concentration = local_correlation(
                     stacked.astype(np.float64), spread.period, spread.peak
                 )
-        return echo, spread
+        return spread
 
     def report(self) -> list[Finding]:
         if self._position < 4 * SPREAD_WINDOW:
             return []
-        echo, spread = self.stats()
+        spread = self.stats()
         out = []
         phase = phase_stats(self._span(len(self._spans) - 1))
         if phase.share >= MIN_QUADRATURE_SHARE:
             out.append(self._phase_finding(phase))
-        if keyed_echo(echo):
-            out.append(self._echo_finding(echo))
         if spreading_code(spread, SPREAD_WINDOW // 2):
             out.append(self._spread_finding(spread))
         return out
-
-    def _echo_finding(self, stats: EchoStats) -> Finding:
-        delays = ", ".join(f"{d} ({1000 * d / self.rate:.2f} ms)" for d in stats.lags)
-        return finding(
-            "stego.keyed_echo",
-            f"An echo at one of {len(stats.lags)} delays of {delays} samples is on in turn "
-            f"({stats.switches} switches over {stats.frames} frames, each delay in "
-            f"{min(stats.shares):.0%}-{max(stats.shares):.0%} of them, together "
-            f"{stats.coverage:.0%}), and almost never two at once (overlap {stats.overlap:.2f}) "
-            "nor anywhere between: a room, reverb or delay effect keeps its delays fixed or "
-            "sweeps them, only a keyer jumps between a set of them; echo hiding.",
-            delays=",".join(str(d) for d in stats.lags),
-            coverage=round(stats.coverage, 3),
-            overlap=round(stats.overlap, 3),
-            between=round(stats.between, 3),
-            switches=stats.switches,
-            frames=stats.frames,
-        )
 
     def _phase_finding(self, stats: PhaseStats) -> Finding:
         head = (

@@ -251,6 +251,24 @@ STEP_LANDING_SHARE = 0.25
 # bytes held 2-8 samples: random +3, text +0.7, an ELF -0.6 (the same -4 dB line as a white
 # window's). Cells with few steps (sound: nearly all) skip the measure.
 HOLD_GRID_TOLERANCE = 0.9  # the hold: the longest period whose grid share is this near the best
+# ... or the held values are band-limited: the top of their band is nearly empty. Whatever
+# made the slower signal (an ADC's or a resampler's anti-alias filter, a codec) left the last
+# part of its band below Nyquist nearly empty, where bytes fill every part of the band alike
+# (white). A bright sound (an effect, a chirp, a distorted guitar at 11 kHz) has its energy
+# high in the band, where the first and second differences see no gain, but not at its very
+# top. Read by the fourth difference at the hold's lag, whose response (2 sin(w/2)) ** 8 rises
+# 16 dB from half band to the top, against the 70 times the variance that white values give
+# (``held_top_db``, 0 dB white; per channel, the whitest: a sum of channels a few samples apart
+# is a comb that empties part of any band): dev good seed 53 debian_recording-0061 (bzflag's
+# hunt_select.wav held in pairs at 22.05 kHz, its held values' energy at 0.38-0.5 of their
+# band, the top eighth 84 dB down) reads -9.1 dB where its first difference reads +1.5. Bytes
+# as held values (ls, bash, libc, os.py, GPL text, gzip, random; 8 and 16 bits, 212 stretches
+# of 4,000 values): -4.6 dB at the lowest but one (an ELF header's 16-bit fields), -9.5 for one
+# stretch of bash whose table of 16-bit values is smooth (a two-tap predictor gains 8.3 dB on
+# it too: data shaped like sound). Binaries' tables of 16-bit fields read as bytes alternate at
+# the top of the band (+0.6 dB), which a predictor would model but the top of a band-limited
+# sound is empty.
+HELD_TOP_DB = -7.0
 # ... or a loud sound stored at 8 bits (session 13): wherever its slope is under a code a sample
 # it holds its value for a few samples, at lengths that vary, and leaps at its edges (fresh good
 # sets, seeds 14, 16, 17: three loud synths as 8-bit WAV, 10-18 % of the loud samples held,
@@ -315,7 +333,9 @@ _LANDED = 19  # steps whose new level is held by the next sample (see STEP_LANDI
 # The level's squared first and second differences at the hold's lag, and their counts, in
 # cells held on a grid (see HOLD_GRID_TOLERANCE).
 _HE1, _HE2, _HN1, _HN2 = range(20, 24)
-_FIELDS = 24
+# ... and the band's top against white's, per channel (see HELD_TOP_DB), times its count.
+_HE4, _HN4 = 24, 25
+_FIELDS = 26
 
 
 @dataclass(frozen=True)
@@ -647,7 +667,7 @@ class WindowAnalyzer:
                 sums[:, _LANDED] += np.bincount(cell_of[landed], minlength=cells)
                 gaps = _step_gaps(held, ch, samples_per_cell, cells)
                 self._step_gaps.append(gaps)
-                _held_level_differences(mono, gaps, sums)
+                _held_level_differences(mono, gaps, sums, flat[: cells * length * ch], ch)
                 sizes = np.bincount(
                     cell_of * 256 + np.minimum(np.abs(leap) >> 8, 255), minlength=cells * 256
                 )
@@ -859,6 +879,7 @@ class WindowAnalyzer:
         held_r2 = w[:, _HE2] / np.maximum(w[:, _HN2], 1) / (var0 + EPS)
         # white (0 dB) where no cell of the window was measured
         held_best = np.where(w[:, _HN1] > 0, np.minimum(1.0, np.minimum(held_r1, held_r2)), 1.0)
+        held_top = np.where(w[:, _HN4] > 0, w[:, _HE4] / np.maximum(w[:, _HN4], 1), 1.0)
         rows = w.shape[0]
         glide_share = w[:, _GLIDES] / np.maximum(w[:, _MOVES], 1)
         shares = {
@@ -910,6 +931,7 @@ class WindowAnalyzer:
             "end_frame": np.minimum(first + width * self.cell, self.frames).astype(np.float64),
             "pred_gain_db": 10 * np.log10(best + EPS),
             "held_level_pred_db": 10 * np.log10(held_best + EPS),
+            "held_top_db": 10 * np.log10(held_top + EPS),
             "diff_ratio": r1,
             "diff2_ratio": w[:, _E2]
             / np.maximum(w[:, _N2], 1)
@@ -1128,6 +1150,7 @@ class WindowAnalyzer:
                 step_grid_share=round(m["step_grid_share"], 3),
                 step_landing_share=round(m["step_landing_share"], 3),
                 held_level_pred_db=round(m["held_level_pred_db"], 2),
+                held_top_db=round(m["held_top_db"], 2),
                 held_share=round(m["held_share"], 4),
                 **where,
             )
@@ -1252,14 +1275,18 @@ def _held_sound(m: Mapping[str, Any]) -> Any:
     """Steps of sound, not of bytes: the held values predicted by their neighbours (see
     ``HOLD_GRID_TOLERANCE``), where the leaps keep one clock's grid (a rate converter repeating
     each sample) or where a minority of the samples is held (see ``CODED_HOLD_SHARE``)."""
-    predicted = m["held_level_pred_db"] < WHITE_PRED_GAIN_DB
+    predicted = (m["held_level_pred_db"] < WHITE_PRED_GAIN_DB) | (m["held_top_db"] < HELD_TOP_DB)
     return predicted & (
         (m["step_grid_share"] >= SYNTH_GRID_SHARE) | (m["held_share"] < CODED_HOLD_SHARE)
     )
 
 
 def _held_level_differences(
-    mono: npt.NDArray[np.float64], gaps: npt.NDArray[np.number], sums: npt.NDArray[np.float64]
+    mono: npt.NDArray[np.float64],
+    gaps: npt.NDArray[np.number],
+    sums: npt.NDArray[np.float64],
+    flat: npt.NDArray[np.int16],
+    channels: int,
 ) -> None:
     """For each cell whose steps are enough to judge, the hold ``k`` (the longest period whose
     grid share is within ``HOLD_GRID_TOLERANCE`` of the best: bytes held 4 samples keep the
@@ -1279,6 +1306,37 @@ def _held_level_differences(
         sums[cell, _HE2] += float(d2 @ d2)
         sums[cell, _HN1] += d1.size
         sums[cell, _HN2] += d2.size
+        if x.size > 4 * k:
+            # The top of the band per channel, the whitest channel's: the sum of two channels
+            # a few samples apart is a comb that empties part of any band (bytes held 4 samples
+            # with the channels 3 apart sum to neighbouring bytes' means, a low-pass).
+            top = max(
+                _band_top(
+                    flat[cell * x.size * channels + c : (cell + 1) * x.size * channels : channels],
+                    k,
+                )
+                for c in range(channels)
+            )
+            sums[cell, _HE4] += top * x.size
+            sums[cell, _HN4] += x.size
+
+
+def _band_top(x: npt.NDArray[np.int16], k: int) -> float:
+    """The fourth difference's energy against white's (70 times the variance; see
+    ``HELD_TOP_DB``), the lower of: at lag ``k``, and of the runs taken one value a run (the
+    slower signal whatever the ratio: holds of 4 and 5 samples at 48000 / 11025 keep no single
+    lag; bytes whatever their hold lengths). 1 where unmeasured."""
+    y = x.astype(np.float64)
+    var = float(y.var())
+    if var <= 0 or y.size <= 4 * k:
+        return 1.0
+    d4 = y[4 * k :] - 4 * y[3 * k : -k] + 6 * y[2 * k : -2 * k] - 4 * y[k : -3 * k] + y[: -4 * k]
+    best = float(d4 @ d4) / d4.size
+    runs = y[np.r_[0, np.flatnonzero(y[1:] != y[:-1]) + 1]]
+    if runs.size > 8:
+        d4 = np.diff(runs, 4)
+        best = min(best, float(d4 @ d4) / d4.size)
+    return min(1.0, best / (70.0 * var))
 
 
 def _small_beyond_chance(
