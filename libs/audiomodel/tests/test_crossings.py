@@ -70,3 +70,42 @@ def test_steady_alternations_and_beats_are_not_flagged() -> None:
     noise = np.random.default_rng(3).normal(0, 0.3, t.size)
     for level in (warble, pulse, busy, noise):
         assert _read(level) == []
+
+
+def test_a_block_longer_than_a_window_is_judged_by_window() -> None:
+    """The validator's blocks are ~12 s: the windows (and two of them agreeing) are 2 s each."""
+    scanner = TapeScanner(RATE)
+    level = _fsk(_bits(4, 500), 1200, 1200, 2400)  # 4.6 s of tape, one block
+    scanner.update(np.round(level * 20000).astype(np.int32))
+    assert [f.code for f in scanner.report()] == ["signal.modem"]
+
+
+def test_a_tone_splintered_by_codec_ringing_is_not_flagged() -> None:
+    """A limited 250 Hz test tone whose half-cycles a codec's ringing splits now and then
+    (seed 29 test_tone-0019): the pieces make a second cluster in a random order, but a tape
+    writes no half-cycle far shorter than its shortest symbol."""
+    rng = np.random.default_rng(5)
+    durations: list[float] = []
+    for _ in range(12 * 500):
+        if rng.random() < 0.12:
+            cut = rng.uniform(0.42, 0.5) * 2e-3
+            splinter = rng.integers(1, 8) / RATE
+            durations += [cut, splinter, 2e-3 - cut - splinter]
+        else:
+            durations.append(2e-3)
+    assert _read(_halves(durations)) == []
+
+
+
+def test_durations_in_an_order_that_repeats_with_a_period_are_not_flagged() -> None:
+    """Summed steady tones (call-progress, DTMF) cross zero at times set by their beat's phase:
+    their durations may fall in a few clusters in an order the run test cannot foretell, but
+    the order repeats every beat period; a tape's follows its data. The same half-cycles,
+    once in a random order and once in one 40 ms pattern repeated, are told apart."""
+    rng = np.random.default_rng(6)
+    short, long_ = 2 / 4800, 2 / 2400
+    pattern = [float(d) for d in rng.choice([short, long_], 64)]  # ~37 ms
+    repeated = pattern * 330
+    shuffled = [float(d) for d in rng.choice([short, long_], len(repeated))]
+    assert [f.code for f in _read(_halves(shuffled))] == ["signal.modem"]
+    assert _read(_halves(repeated)) == []
