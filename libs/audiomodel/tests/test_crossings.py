@@ -96,7 +96,6 @@ def test_a_tone_splintered_by_codec_ringing_is_not_flagged() -> None:
     assert _read(_halves(durations)) == []
 
 
-
 def test_durations_in_an_order_that_repeats_with_a_period_are_not_flagged() -> None:
     """Summed steady tones (call-progress, DTMF) cross zero at times set by their beat's phase:
     their durations may fall in a few clusters in an order the run test cannot foretell, but
