@@ -30,6 +30,7 @@ from audiomodel.block_codes import MAX_CODE_BYTES, ms_adpcm_findings
 from audiomodel.codec_draws import OpusDraws
 from audiomodel.companded import COMPANDED_SUBTYPES, CodeScanner
 from audiomodel.container import ContainerReport, inspect_container
+from audiomodel.crossings import TapeScanner
 from audiomodel.dtmf import DtmfScanner
 from audiomodel.envelope_draws import GSM_RATE, EnvelopeDraws
 from audiomodel.findings import EvidenceValue, Finding, Severity, finding
@@ -378,6 +379,7 @@ def _decode_and_measure(
                 ToneTrackScanner(rate),  # ... and as one tone's frequency (.tone_track)
                 # ... and as slow narrow-spaced MFSK (.mfsk; it keeps the blocks it is given)
                 MfskScanner(rate),
+                TapeScanner(rate),  # ... and as zero-crossing timing (audiomodel.crossings)
             )
             lap("modem")
             # a payload in the side channel or in quiet passages (audiomodel.quiet_codes)
