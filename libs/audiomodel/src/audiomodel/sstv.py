@@ -114,7 +114,7 @@ class SstvScanner:
         self.rate = float(sample_rate)
         self.frame = 1 << max(6, round(math.log2(GATE_FRAME_S * self.rate)))
         self.window = np.hanning(self.frame).astype(np.float32)
-        self._pending: list[npt.NDArray[np.float32]] = []
+        self._pending: list[npt.NDArray[np.number]] = []
         self._pending_size = 0
         self.batch = round(BATCH_S * self.rate)
         self._offset = 0
@@ -123,37 +123,62 @@ class SstvScanner:
         self.tracked_s = 0.0
 
     def update(self, level: npt.NDArray[np.number]) -> None:
-        self._pending.append(np.asarray(level, dtype=np.float32))
+        # the blocks are kept as given (the validator hands each reader a fresh array); only
+        # a batch the gate passes is converted and joined
+        self._pending.append(level)
         self._pending_size += level.shape[0]
         while self._pending_size >= self.batch:
             self._flush()
+
+    def _take(self, start: int, size: int) -> npt.NDArray[np.float32]:
+        """Samples start..start+size of the pending blocks (fewer at their end), as floats."""
+        out, at = [], 0
+        for block in self._pending:
+            n = block.shape[0]
+            if at + n > start and at < start + size:
+                out.append(block[max(0, start - at) : start + size - at])
+            at += n
+            if at >= start + size:
+                break
+        if not out:
+            return np.zeros(0, dtype=np.float32)
+        joined = np.concatenate(out) if len(out) > 1 else out[0]
+        return np.asarray(joined, dtype=np.float32)
 
     def _flush(self) -> None:
         """One batch of exactly ``self.batch`` samples (the last one zero-padded), so that
         every batch's track has the same rate."""
         if not self._pending:
             return
-        x = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
-        rest = x[self.batch :]
-        self._pending = [rest] if rest.size else []
-        self._pending_size = rest.size
-        x = x[: self.batch]
+        size = min(self.batch, self._pending_size)
         start = self._offset
-        self._offset += x.size
-        kind, centre = self._gate(x)
+        self._offset += size
+        kind, centre = self._gate(size)
         if kind:
-            self._track(x, start, kind, centre)
+            self._track(self._take(0, size), start, kind, centre)
         else:
             self._open = None
+        # drop the batch's samples; a block it ends inside keeps its rest
+        at, rest = 0, []
+        for block in self._pending:
+            n = block.shape[0]
+            if at + n > size:
+                rest.append(block[max(0, size - at) :])
+            at += n
+        self._pending = rest
+        self._pending_size = sum(b.shape[0] for b in rest)
 
-    def _gate(self, x: npt.NDArray[np.float32]) -> tuple[str, float]:
-        """("fm", band centre) or ("am", carrier) when most looks of the batch show one carrier."""
+    def _gate(self, samples: int) -> tuple[str, float]:
+        """("fm", band centre), ("am" or "am+fm", carrier) when most looks of the batch show
+        one carrier."""
         size = self.frame
         step = round(GATE_EVERY_S * self.rate)
-        starts = np.arange(0, x.size - size + 1, step)
+        starts = np.arange(0, samples - size + 1, step)
         if starts.size < 4:
             return "", 0.0
-        power = np.abs(np.fft.rfft(x[starts[:, None] + np.arange(size)] * self.window)) ** 2
+        frames = np.stack([self._take(int(s), size) for s in starts])
+        spectra = np.fft.rfft(frames * self.window)
+        power = spectra.real**2 + spectra.imag**2
         hz = self.rate / size
         base = max(1, round(100.0 / hz))
         total = power[:, base:].sum(axis=1) + 1e-20
@@ -161,16 +186,19 @@ class SstvScanner:
         lo, hi = (round(f / hz) for f in FM_BAND_HZ)
         fm = int((power[:, lo:hi].sum(axis=1) >= GATE_FM_SHARE * total).sum()) >= need
         alo, ahi = (round(f / hz) for f in AM_BAND_HZ)
-        k = alo + power[:, alo:ahi].argmax(axis=1)
-        rows = np.arange(power.shape[0])
-        line = sum(power[rows, np.clip(k + d, 0, power.shape[1] - 1)] for d in range(-2, 3))
-        ok = line >= GATE_AM_SHARE * total
-        if int(ok.sum()) >= need:
-            place = np.bincount(k[ok]).argmax()
-            if int((np.abs(k[ok] - place) <= 1).sum()) >= need:
-                # one steady line: read wide around it (an FM picture on it is read too,
-                # "am+fm" when the band holds the power as an FM picture's does)
-                return "am+fm" if fm else "am", float(place * hz)
+        top = power[:, alo:ahi].max(axis=1)
+        # the line's 5 bins hold at most 5 times its top: most music stops here
+        if int((5 * top >= GATE_AM_SHARE * total).sum()) >= need:
+            k = alo + power[:, alo:ahi].argmax(axis=1)
+            rows = np.arange(power.shape[0])
+            line = sum(power[rows, np.clip(k + d, 0, power.shape[1] - 1)] for d in range(-2, 3))
+            ok = line >= GATE_AM_SHARE * total
+            if int(ok.sum()) >= need:
+                place = np.bincount(k[ok]).argmax()
+                if int((np.abs(k[ok] - place) <= 1).sum()) >= need:
+                    # one steady line: read wide around it (an FM picture on it is read too,
+                    # "am+fm" when the band holds the power as an FM picture's does)
+                    return "am+fm" if fm else "am", float(place * hz)
         if fm:
             return "fm", sum(FM_BAND_HZ) / 2
         return "", 0.0
