@@ -196,10 +196,12 @@ CODES: dict[str, tuple[Severity, str]] = {
     ),
     "signal.modem": (
         Severity.SUSPICIOUS,
-        "Data sent as sound: two exact tones take turns on a steady symbol clock (FSK modem), "
-        "or one carrier's phase jumps by pi or pi/2 on a steady clock (BPSK/QPSK, evidence "
-        "modulation), which no microphone, voice or instrument produces; the time range, rate "
-        "and tones are given, and the bytes recovered when a common framing fits.",
+        "Data sent as sound: two exact tones take turns on a steady symbol clock (FSK modem, "
+        "or its cassette-tape form timed by zero crossings), one carrier's phase jumps by pi "
+        "or pi/2 on a steady clock (BPSK/QPSK), or a picture scanned line by line onto one "
+        "carrier (SSTV, fax, APT; evidence modulation), which no microphone, voice or "
+        "instrument produces; the time range, rate and tones are given, and the bytes "
+        "recovered when a common framing fits.",
     ),
     "signal.modem_payload": (
         Severity.MALICIOUS,

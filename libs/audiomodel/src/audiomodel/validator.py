@@ -51,6 +51,7 @@ from audiomodel.signal import (
     channel_sum,
     to_int16,
 )
+from audiomodel.sstv import SstvScanner
 from audiomodel.stego import LsbAnalyzer, StegoReport
 from audiomodel.stego.twins import twin_scanner
 from audiomodel.tone_track import ToneTrackScanner
@@ -377,6 +378,7 @@ def _decode_and_measure(
                 MorseScanner(rate),  # ... and as Morse code (audiomodel.morse)
                 OfdmScanner(rate),  # ... and as OFDM with a cyclic prefix (audiomodel.ofdm)
                 ToneTrackScanner(rate),  # ... and as one tone's frequency (.tone_track)
+                SstvScanner(rate),  # ... and as a picture's lines on one carrier (.sstv)
                 # ... and as slow narrow-spaced MFSK (.mfsk; it keeps the blocks it is given)
                 MfskScanner(rate),
                 TapeScanner(rate),  # ... and as zero-crossing timing (audiomodel.crossings)
