@@ -2665,7 +2665,7 @@ def _named_clock_over_transmission(transmission: Transmission, x: Floats, rate: 
 # A plan's tones keyed at a whole fraction of its named rate (direwolf's 300 Bd AX.25 on Bell
 # 202's 1200/2200 Hz tones): every change sits on the named rate's lattice too, so the named
 # clock is timed (Z 300-600) and a receiver at that rate reads each bit k times over, bytes of
-# bit runs that `_patterned` rejects (frames 0.31). The changes tell the two apart: on the
+# bit runs that `_patterned` rejects (frames 0.31; through MP3 or Vorbis 0.35-0.37, unpatterned). The changes tell the two apart: on the
 # lattice of rate/k their phase still agrees where the keying is that slow, and splits into k
 # phases (coherence ~0) where it keys at the named rate. Read again at the slowest such rate.
 SUBMULTIPLE_STEPS = (4, 3, 2)
@@ -2688,15 +2688,15 @@ def _change_coherence(x: Floats, rate: float, f_low: float, f_high: float, baud:
 
 
 def _submultiple_clock(transmission: Transmission, x: Floats, rate: float) -> None:
-    """Where a plan's named clock is kept but its receiver reads runs of repeated bits, read the
-    audio again at the slowest whole fraction of the rate whose lattice the changes keep."""
+    """Where a plan's named clock is kept but its receiver's bytes do not report (runs of
+    repeated bits, or frames under chance once a codec blurs them), read the audio again at the
+    slowest whole fraction of the rate whose lattice the changes keep."""
     k, d = transmission.keying, transmission.demodulated
     if (
         transmission.flagged
         or transmission.truncated
         or transmission.name == "FSK"
         or d is None
-        or not _patterned(d.data)
         or k.clock_z < WHOLE_CLOCK_MIN_Z
     ):
         return
