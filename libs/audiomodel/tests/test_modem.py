@@ -3,6 +3,7 @@ sounds that switch between exact tones are not modems."""
 
 from __future__ import annotations
 
+import base64
 import io
 import shutil
 import subprocess
@@ -21,6 +22,8 @@ from audiomodel.modem import (
     Keying,
     ModemScanner,
     Transmission,
+    _change_coherence,
+    _submultiple_clock,
     _tone_line_share,
     _uart,
     demodulate_fsk,
@@ -495,3 +498,57 @@ def test_slow_plan_holds_its_tones_to_the_line_not_a_semitone() -> None:
     # keyed faster the lines merge, and the plan keeps its wider slack
     lo, hi = 1250.0 / 2 + 600, 1250.0 / 2 + 600 + 1250.0 * 5 / 6
     assert modem_plan(1250.0, lo * 1.04, hi * 0.96)[0].startswith("minimodem default")
+
+
+def hdlc_afsk(seconds: float, baud: int, seed: int) -> npt.NDArray[np.float64]:
+    """Random base64 text framed as HDLC (flags, bit stuffing, NRZI: a 0 changes the tone),
+    keyed phase-continuously on Bell 202's tones at ``baud``: AX.25 packet radio as a TNC
+    sends it, with no start or stop bits for an 8-N-1 receiver to frame."""
+    rng = np.random.default_rng(seed)
+    text = base64.b64encode(rng.integers(0, 256, int(seconds * baud / 8), dtype=np.uint8))
+    bits: list[int] = [(0x7E >> i) & 1 for i in range(8)] * 20
+    ones = 0
+    for byte in text[: int(seconds * baud / 8)]:
+        for i in range(8):
+            bit = (int(byte) >> i) & 1
+            bits.append(bit)
+            ones = ones + 1 if bit else 0
+            if ones == 5:
+                bits.append(0)
+                ones = 0
+    tone = np.cumsum(np.array(bits) == 0) % 2  # NRZI
+    freq = np.repeat(np.where(tone == 1, 2200.0, 1200.0), RATE // baud)[: int(seconds * RATE)]
+    return 0.5 * np.sin(2 * np.pi * np.cumsum(freq) / RATE)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_bell_202_tones_keyed_at_a_quarter_of_their_rate_are_read_at_it(seed: int) -> None:
+    """300 Bd on Bell 202's tones (direwolf's 300 Bd AX.25 keys them so) keeps Bell 202's
+    named clock, and its receiver at 1200 Bd may read each bit 4 times over: patterned bytes
+    (direwolf's flags between frames: 0x80, 0xF0 runs, frames 0.27-0.37). The changes keep the
+    300 Bd lattice too, and read at 300 Bd the bytes are data."""
+    factor, rate = reduced_rate(RATE)
+    keying = Keying(0.0, 12.0, 1200.0, 2200.0, 1200.0, 0.98, 1500, clock_z=400.0)
+    runs = Demodulated(bytes([0x80, 0xF0, 0x87] * 200), 1200.0, 2200.0, 600, 0.3)
+    for baud, read_at in ((300, 300.0), (1200, 1200.0)):
+        y = hdlc_afsk(12.0, baud, seed)
+        reduced = y[: y.size // factor * factor].reshape(-1, factor).mean(axis=1)
+        transmission = Transmission(keying, "Bell 202", runs, tone_lines=0.3)
+        assert not transmission.flagged
+        _submultiple_clock(transmission, reduced, rate)
+        assert transmission.keying.baud == read_at
+        assert transmission.flagged == (baud == 300)
+
+
+def test_keying_at_the_full_rate_keeps_no_slower_lattice() -> None:
+    """1200 Bd changes fall on odd and even ticks alike: on the 600 or 300 Bd lattice their
+    phase splits, where 300 Bd keying keeps it (the held note beating at a plan's rate is
+    kept out by the test above, :func:`test_a_held_note_beating_at_a_modem_rate_is_not_reported`)."""
+    factor, rate = reduced_rate(RATE)
+    for baud, slower_kept in ((1200, False), (300, True)):
+        y = hdlc_afsk(4.0, baud, seed=3)
+        reduced = y[: y.size // factor * factor].reshape(-1, factor).mean(axis=1)
+        coherence = _change_coherence(reduced, rate, 1200.0, 2200.0, 1200.0)
+        assert coherence[0] > 0.9
+        # (1, 4, 3, 2): the quarter and the half rate
+        assert (min(coherence[1], coherence[3]) > 0.8) == slower_kept

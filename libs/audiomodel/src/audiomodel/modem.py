@@ -2470,6 +2470,7 @@ class ModemScanner:
         self._demodulate(transmission, x, kept, first)
         _baudot_on_half_symbols(transmission, x, self.rate, best)
         _named_clock_over_transmission(transmission, x, self.rate)
+        _submultiple_clock(transmission, x, self.rate)
         return transmission
 
     def _demodulate(
@@ -2659,6 +2660,63 @@ def _named_clock_over_transmission(transmission: Transmission, x: Floats, rate: 
         transmission.demodulated = demodulated
         transmission.baudot = None
         transmission.tone_lines = trial.tone_lines
+
+
+# A plan's tones keyed at a whole fraction of its named rate (direwolf's 300 Bd AX.25 on Bell
+# 202's 1200/2200 Hz tones): every change sits on the named rate's lattice too, so the named
+# clock is timed (Z 300-600) and a receiver at that rate reads each bit k times over, bytes of
+# bit runs that `_patterned` rejects (frames 0.31; through MP3 or Vorbis 0.35-0.37, unpatterned). The changes tell the two apart: on the
+# lattice of rate/k their phase still agrees where the keying is that slow, and splits into k
+# phases (coherence ~0) where it keys at the named rate. Read again at the slowest such rate.
+SUBMULTIPLE_STEPS = (4, 3, 2)
+SUBMULTIPLE_MIN_COHERENCE = 0.8  # the changes' phase on rate/k, against 0.98 on the named rate
+SUBMULTIPLE_CHANGES = 4000  # changes whose phase is measured at most (the cost bound)
+
+
+def _change_coherence(x: Floats, rate: float, f_low: float, f_high: float, baud: float) -> Floats:
+    """How well the intervals between the tone changes of ``x`` (as the pair test times them)
+    are whole symbols of ``baud / k``, for each of ``(1, *SUBMULTIPLE_STEPS)``."""
+    steps = np.array((1, *SUBMULTIPLE_STEPS), dtype=np.float64)
+    bands = _pair_bands(x[: 1 << 18], {}, rate, f_low, f_high)
+    if bands is None:
+        return np.zeros(steps.size)
+    e_a, e_b, _, env_rate, _ = bands
+    times = _crossings(keyed_difference(e_a, e_b), env_rate)[:SUBMULTIPLE_CHANGES]
+    if times.size < MIN_TRANSITIONS:
+        return np.zeros(steps.size)
+    return _interval_coherence(times[2:] - times[:-2], baud / steps)
+
+
+def _submultiple_clock(transmission: Transmission, x: Floats, rate: float) -> None:
+    """Where a plan's named clock is kept but its receiver's bytes do not report (runs of
+    repeated bits, or frames under chance once a codec blurs them), read the audio again at the
+    slowest whole fraction of the rate whose lattice the changes keep."""
+    k, d = transmission.keying, transmission.demodulated
+    if (
+        transmission.flagged
+        or transmission.truncated
+        or transmission.name == "FSK"
+        or d is None
+        or k.clock_z < WHOLE_CLOCK_MIN_Z
+    ):
+        return
+    x = _trim_to_keying(x, rate, k)
+    coherence = _change_coherence(x, rate, k.f_low, k.f_high, k.baud)
+    if coherence[0] < MIN_COHERENCE:
+        return
+    for step, kept in zip(SUBMULTIPLE_STEPS, coherence[1:], strict=True):
+        baud = k.baud / step
+        if kept < SUBMULTIPLE_MIN_COHERENCE * coherence[0] or baud < NAMED_CLOCK_MIN_BAUD:
+            continue
+        demodulated = demodulate_fsk(x, rate, k.f_low, k.f_high, baud)
+        keying = replace(k, baud=baud)
+        name = f"{transmission.name} tones at 1/{step} rate"
+        trial = Transmission(keying, name, demodulated, tone_lines=transmission.tone_lines)
+        if trial.flagged and not _patterned(demodulated.data):
+            transmission.keying, transmission.name = keying, name
+            transmission.demodulated = demodulated
+            transmission.baudot = None
+        return
 
 
 # -- Baudot keyed with 1.5 stop bits ---------------------------------------------------------
