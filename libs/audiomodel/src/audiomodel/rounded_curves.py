@@ -164,7 +164,8 @@ def sinusoid_residual(y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """``y`` less its best fit by up to :data:`SINES` sinusoids and a constant (steps)."""
     freqs = _peaks(y, SINES)
     if freqs.size == 0:
-        return y - y.mean()
+        centred: npt.NDArray[np.float64] = y - y.mean()
+        return centred
     n = y.size
 
     def residual(f: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -174,7 +175,7 @@ def sinusoid_residual(y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return out
 
     fitted = least_squares(residual, freqs, x_scale=1e-4 / n, max_nfev=40)
-    return np.asarray(-residual(fitted.x))
+    return -residual(np.asarray(fitted.x, dtype=np.float64))
 
 
 def few_sinusoids(values: npt.NDArray[np.float64]) -> bool:
