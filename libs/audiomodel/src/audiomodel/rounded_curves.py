@@ -39,7 +39,7 @@ from audiomodel.findings import Finding
 
 __all__ = ["HEAD_FRAMES", "RoundedCurves"]
 
-HEAD_FRAMES = 1 << 17  # frames of stored values kept (about 3 s at 44.1 kHz; 16 s at 8 kHz)
+HEAD_FRAMES = 1 << 18  # frames of stored values kept (about 6 s at 44.1 kHz; 33 s at 8 kHz)
 # Exact repetition: pairs one period apart that are equal (a replaced share f breaks ~f of them).
 REPEAT_SHARE = 0.99
 MIN_PERIODS = 4  # the judged span holds at least this many periods
@@ -63,7 +63,7 @@ class RoundedCurves:
 
     def __init__(self, channels: int) -> None:
         self.channels = channels
-        self._head = np.zeros((HEAD_FRAMES, channels), dtype=np.int64)
+        self._head = np.zeros((HEAD_FRAMES, channels), dtype=np.int32)
         self._kept = 0
         self._frames = 0
 
@@ -99,8 +99,9 @@ class RoundedCurves:
         kept = []
         for f in findings:
             if f.code == "stego.lsb_statistical":
+                # Only a prefix the head holds whole: a payload past it would go unseen.
                 prefix = int(float(f.evidence.get("prefix_share", 1.0)) * self._frames)
-                if repeats_exactly(values[:prefix]):
+                if prefix <= self._kept and repeats_exactly(values[:prefix]):
                     continue
             elif f.code == "signal.synthetic" and float(f.evidence.get("ramp_ratio", 0)) > 0.5:
                 if int(f.evidence.get("distinct_values", 0)) > 4 and few_sinusoids(values):
