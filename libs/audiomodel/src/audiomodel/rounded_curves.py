@@ -49,6 +49,7 @@ PERIOD_CANDIDATES = 8  # autocorrelation peaks tried as the period
 SINES = 4
 SINE_WINDOW = 4096
 SINE_WINDOWS = 3
+MIN_CYCLES = 4  # periods of the strongest sinusoid in a window
 BEYOND_HALF_STEP = 0.02  # share of samples more than half a step from the model
 ROUNDING_RMS = 0.35  # steps: uniform rounding leaves 0.29
 # Locally a sinusoid.
@@ -191,6 +192,10 @@ def few_sinusoids(values: npt.NDArray[np.float64]) -> bool:
             y = values[start : start + SINE_WINDOW, ch]
             if y.std() < 4.0:
                 continue  # quiet: rounding noise, nothing to model
+            # A tone is told only where the window holds several of its periods: a fragment
+            # of a slow sinusoid fits a ramp (a ramp of the dev corpus passed as one).
+            if _peaks(y, 1).min(initial=1.0) * SINE_WINDOW < MIN_CYCLES:
+                return False
             r = sinusoid_residual(y)
             judged += 1
             beyond = float(np.mean(np.abs(r) > 0.5))
