@@ -43,6 +43,7 @@ from audiomodel.morse import MorseScanner
 from audiomodel.ofdm import OfdmScanner
 from audiomodel.quiet_codes import QuietCodesScanner, SideChannelScanner
 from audiomodel.readers import Wired, feed, reports, wire
+from audiomodel.rounded_curves import RoundedCurves
 from audiomodel.sample_kernels import render_int16
 from audiomodel.signal import (
     TONAL_LINE_SHARE,
@@ -388,6 +389,8 @@ def _decode_and_measure(
             readers += wire("quiet", "stored", *_quiet_scanners(subtype, rate, channels))
             readers += wire("quiet", "stored", twin_scanner(_STORED_BITS.get(subtype), channels))
             lap("quiet")
+            rounded = RoundedCurves(channels)  # test tones rounded without dither (.rounded_curves)
+            readers += wire("stego", "stored", rounded)
             prints = Fingerprinter(rate) if fingerprint else None
             lap("fingerprint" if fingerprint else "decode")
             decoded = 0
@@ -470,6 +473,7 @@ def _decode_and_measure(
             stego_findings = [_adpcm_low_bits(f) for f in stego_findings]
         analysis.findings.extend(stego_findings)
         lap("stego")
+    analysis.findings[:] = rounded.explain(analysis.findings)
     if budget.exceeded():
         analysis.findings.append(budget.finding("reports"))
 
