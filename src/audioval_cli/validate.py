@@ -69,11 +69,13 @@ def _judge_all(
     """Every file's (result, plot error), in input order, whatever happens to a worker.
 
     A worker that dies (a crash in native code, the OOM killer) breaks the whole pool and every
-    file not yet finished with it. The pool hands files out in order, at most ``workers + 1``
-    ahead, so the ones that were in flight are the first unfinished ones: each is judged again
-    alone in a fresh process, which names the file that kills its worker (it gets
-    ``validator.failed``: held for review, as the classify service holds such a file) and clears
-    its innocent neighbours; then a fresh pool goes on with the rest.
+    file not yet reported with it. The pool hands files out in order, at most ``workers + 1``
+    ahead of those finished, so the file that killed it is usually among the next ``workers + 1``
+    unreported ones (later, if an earlier file was slow while later ones finished). Those are
+    judged again alone, each in a fresh process: the one that kills its worker alone gets
+    ``validator.failed`` (held for review, as the classify service holds such a file), its
+    innocent neighbours a real verdict; then a fresh pool goes on with the rest. Every break moves
+    on by ``workers + 1`` files, and only a file that kills its worker alone is failed.
     """
     done = 0
     while done < len(files):
